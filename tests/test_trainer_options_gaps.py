@@ -7,6 +7,7 @@ batches of 24, 1 validation batch)."""
 
 from __future__ import annotations
 
+import lightning.pytorch as pl
 import pytest
 import torch
 from lightning.pytorch.plugins import DoublePrecision
@@ -16,6 +17,7 @@ from lightning_nas.export import finetune
 from lightning_nas.results import TrialStatus
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
+from tests.helpers_ranks import ShareNet
 
 SPACE = {"width": {"choice": [8, 16]}}
 CPU = {"accelerator": "cpu", "devices": 1}
@@ -51,3 +53,30 @@ def test_a_fine_tune_under_a_double_precision_plugin_starts_from_the_trials_weig
                      data=BlobData(n=96, batch_size=24), threads=1, **objects)
     assert tuned.status is TrialStatus.COMPLETED, tuned.error
     assert tuned.start_metrics == {k: result.best.metrics[k] for k in ("val_loss", "val_acc")}
+
+
+@pytest.mark.slow
+def test_ddp_trials_without_the_distributed_sampler_score_and_start_on_what_they_validate(
+        tmp_path):
+    # each of the 2 ranks validates the whole loader (no sampler splits it): the same first
+    # batch under limit_val_batches=1, so the synced score is that batch's; best.ckpt on one
+    # device validates to it. Was (the fine-tune's start): validated on one device as if
+    # Lightning's sampler dealt the ranks' batches out, 1 batch times 2 ranks, the whole set
+    # here: val_loss 1.1030502319335938 for the search's 1.0324108600616455
+    data = {"n": 128, "batch_size": 16}  # 32 validation samples: 2 batches
+    trainer = {"max_epochs": 2, "accelerator": "cpu", "devices": 2, "strategy": "ddp",
+               "logger": False, "use_distributed_sampler": False, "limit_val_batches": 1}
+    result = Search(ShareNet, SPACE, data=BlobData, data_init_args=data, trainer=trainer,
+                    budget=1, monitor="val_loss", mode="min", run_dir=tmp_path / "run",
+                    verbose=False, progress=False, seed=0).run()
+    assert result.best.status is TrialStatus.COMPLETED, result.best.error
+    one = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
+                     enable_model_summary=False, limit_val_batches=1)
+    got = one.validate(ShareNet.load_from_checkpoint(tmp_path / "run" / "best.ckpt"),
+                       datamodule=BlobData(**data), verbose=False)[0]
+    assert got["val_loss"] == pytest.approx(result.best.score, abs=1e-7)
+    assert got["val_acc"] == pytest.approx(result.best.metrics["val_acc"], abs=1e-7)
+    tuned = finetune(tmp_path / "run", max_epochs=1, model=ShareNet,
+                     data=BlobData(**data), threads=1)
+    assert tuned.status is TrialStatus.COMPLETED, tuned.error
+    assert tuned.start_metrics["val_loss"] == pytest.approx(result.best.score, abs=1e-7)

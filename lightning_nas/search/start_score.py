@@ -125,7 +125,10 @@ def validate_start(spec: TrialSpec, model: pl.LightningModule, datamodule: Any,
     the ranks; where no one count fits, an integer times the ranks or the fraction of each
     whole loader; ``{}`` where that would not be the ranks' samples of a loader on a plain
     ``BatchSampler``, which Lightning validates in batches of 1 there: ``NoShareMatch``);
-    the other ranks give ``{}`` (rank 0 reports).
+    under ``use_distributed_sampler: false`` each rank validates the loaders as they are,
+    so one device does too, under the fit's ``limit_val_batches`` (a sampler of the user's
+    that needs the process group fails it: ``{}``); the other ranks give ``{}`` (rank 0
+    reports).
 
     Returns:
         The metrics ``Trainer.validate`` returned (one loader's, or every loader's with its
@@ -138,11 +141,15 @@ def validate_start(spec: TrialSpec, model: pl.LightningModule, datamodule: Any,
         if _plain_ddp(trainer):  # a group already joined: a metric of the user's would sync
             if trainer.global_rank != 0 or torch.distributed.is_initialized():
                 return {}
-            replicas = trainer.distributed_sampler_kwargs["num_replicas"]
+            # each rank validates the whole loader where Lightning puts no sampler in: one
+            # device validates what one rank does (was: the ranks' batches dealt out)
+            dealt = spec.trainer.get("use_distributed_sampler") is not False
+            replicas = trainer.distributed_sampler_kwargs["num_replicas"] if dealt else 1
             limit = trainer.limit_val_batches  # Lightning's: overfit_batches sets it too
+            whole = not dealt or type(limit) is float and limit >= 1
             trainer = build_trainer(dataclasses.replace(spec, trainer=one_device_settings(
                 spec, trainer.strategy.root_device, replicas, limit), ckpt_path=None),
-                [] if type(limit) is float and limit >= 1 else [ShareLimit(limit, replicas)])
+                [] if whole else [ShareLimit(limit, replicas)])
         if not _plain(trainer):
             return {}
         found = trainer.validate(model, datamodule=datamodule, verbose=False)
