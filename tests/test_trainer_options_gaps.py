@@ -12,9 +12,10 @@ import pytest
 import torch
 from lightning.pytorch.plugins import DoublePrecision
 
-from lightning_nas import Search
+from lightning_nas import NASError, Search
 from lightning_nas.export import finetune
 from lightning_nas.results import TrialStatus
+from lightning_nas.store import RunStore
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
 from tests.helpers_ranks import ShareNet
@@ -80,3 +81,42 @@ def test_ddp_trials_without_the_distributed_sampler_score_and_start_on_what_they
                      data=BlobData(**data), threads=1)
     assert tuned.status is TrialStatus.COMPLETED, tuned.error
     assert tuned.start_metrics["val_loss"] == pytest.approx(result.best.score, abs=1e-7)
+
+
+def test_an_int_val_check_interval_of_an_epochs_batches_is_judged_each_epoch(tmp_path):
+    # was: refused before training, "scheduler 'asha' judges each trial by its validation
+    # after every epoch, but trainer.check_val_every_n_epoch=None and
+    # trainer.val_check_interval=6 does not validate once per epoch", though 6 batches (an
+    # epoch's) across epochs validate at each epoch's end, where the rungs are: the same
+    # search as with validation once per epoch, its promoted trials resumed from last.ckpt
+    space = {"width": {"choice": [4, 8, 16]}, "lr": {"float": [0.002, 0.05], "log": True}}
+
+    def search(run, trainer):  # seed 1: trials paused at a rung and promoted (seen in a run)
+        Search(TinyNet, space, data=BlobData, data_init_args={"batch_size": 32}, seed=1,
+               scheduler="asha", min_epochs=1, eta=2, max_epochs=4, budget=8,
+               trainer={**CPU, "max_epochs": 4, "logger": False, **trainer}, run_dir=run,
+               verbose=False, progress=False).run()
+        with RunStore(run / "search.db") as store:
+            return [(t.arch, t.status, t.curve, t.epochs, len(store.fits(t.trial_id)))
+                    for t in store.trials()]
+
+    by_batches = search(tmp_path / "batches", {"val_check_interval": 6,  # 192 samples / 32
+                                               "check_val_every_n_epoch": None})
+    assert by_batches == search(tmp_path / "epochs", {})
+    assert any(fits > 1 for *_, fits in by_batches)  # the case under test happened
+
+
+@pytest.mark.parametrize("scheduler", ["asha", "hyperband"])
+def test_an_int_val_check_interval_off_an_epochs_batches_stops_a_judged_search(tmp_path,
+                                                                              scheduler):
+    # validations every 2 batches of 3-batch epochs: none at the end of epoch 1 (a rung);
+    # refused at trial 1 as its fit sets up (the epoch's batches are not known before), in
+    # one line naming both (was: refused before training without the epoch's batches)
+    trainer = {"max_epochs": 3, "val_check_interval": 2, "check_val_every_n_epoch": None}
+    with pytest.raises(NASError, match=(
+            r"BatchSettingError: trainer.val_check_interval=2 with check_val_every_n_epoch="
+            r"None validates every 2 training batches, across epochs, but an epoch here is 3 "
+            rf"batches: scheduler '{scheduler}' judges each trial by its validation at the end "
+            r"of every epoch; give val_check_interval=3 \(an epoch's batches\), or leave both "
+            r"out")):
+        _search(tmp_path / "run", trainer, budget=2, scheduler=scheduler).run()

@@ -23,6 +23,7 @@ import lightning.pytorch as pl
 from lightning_nas.errors import ConfigError, MonitorError, check_mode
 from lightning_nas.search.monitor_errors import EVERY_EPOCH, logged_metrics
 from lightning_nas.search.rule_checks import (
+    check_epoch_interval,
     check_rule_mode,
     check_validates_each_epoch,
     split_callbacks,
@@ -106,6 +107,14 @@ class PruningCallback(pl.Callback):
                  "min_epochs": trainer.fit_loop.min_epochs,
                  "min_steps": trainer.fit_loop.min_steps, "callbacks": own}, self.rule, module,
                 alone=not self.in_search)
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Refuse, before the epoch trains, an integer ``val_check_interval`` across epochs
+        (``check_val_every_n_epoch=None``) that is not the epoch's training batches: the
+        validations would not come at the epochs' ends the rule judges
+        (``rule_checks.check_epoch_interval``; a ``BatchSettingError``)."""
+        check_epoch_interval(trainer.check_val_every_n_epoch, trainer.val_check_interval,
+                             trainer.num_training_batches, self.rule, alone=not self.in_search)
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """A fit resumed from a checkpoint written after this callback stopped the run

@@ -35,8 +35,9 @@ from lightning_nas.user_warnings import warn_user
 if TYPE_CHECKING:
     from lightning_nas.search.setting_groups import EarlyStopping
 
-__all__ = ["callbacks_of", "check_rule_mode", "check_validates_each_epoch", "module_callbacks",
-           "rule_for", "split_callbacks", "warn_endless", "warn_stopping_monitor"]
+__all__ = ["callbacks_of", "check_epoch_interval", "check_rule_mode", "check_validates_each_epoch",
+           "module_callbacks", "rule_for", "split_callbacks", "warn_endless",
+           "warn_stopping_monitor"]
 
 
 def module_callbacks(model: Any) -> list[Any]:
@@ -228,8 +229,12 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
     """
     every = trainer.get("check_val_every_n_epoch", 1)
     interval = trainer.get("val_check_interval")
-    bad = [f"trainer.check_val_every_n_epoch={every!r}"] if every != 1 else []
-    if interval is not None and (isinstance(interval, (bool, int)) or interval != 1.0):
+    # every that many batches across epochs: once per epoch where it is an epoch's batches,
+    # known when the fit has set up its loaders (check_epoch_interval; was: refused here)
+    across = every is None and _is_int(interval)
+    bad = [f"trainer.check_val_every_n_epoch={every!r}"] if every != 1 and not across else []
+    if interval is not None and not across and (
+            isinstance(interval, (bool, int)) or interval != 1.0):
         bad.append(f"trainer.val_check_interval={interval!r}")
     # a trial's rule (an object) by the search.scheduler name it was made from, if any
     name = scheduler if isinstance(scheduler, str) else getattr(
@@ -285,6 +290,45 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
             f"{'them' if len(bad) > 1 else 'it'} out (check_val_every_n_epoch=1, "
             f"val_check_interval=1.0) or {instead}"
             + ("" if alone else in_words(" (search.scheduler: none)", " (scheduler='none')")))
+
+
+def check_epoch_interval(every: object, interval: object, batches: float, scheduler: object,
+                         *, alone: bool = False) -> None:
+    """Refuse an integer ``val_check_interval`` with ``check_val_every_n_epoch=None`` (a
+    validation every that many training batches, across epochs) that is not ``batches``,
+    the training batches of an epoch as the fit set up its loaders: a rule judges each
+    trial at the end of every epoch, so its rungs line up with the validations only where
+    they come at each epoch's end (``check_validates_each_epoch`` lets such an interval
+    through: the batches are not known before the fit). Other settings pass.
+
+    Example:
+        >>> check_epoch_interval(None, 3, 3, "asha")
+        >>> check_epoch_interval(None, 2, 3, "asha")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.BatchSettingError: trainer.val_check_interval=2 with ...
+
+    Raises:
+        BatchSettingError: naming the interval and the epoch's batches, and what works.
+    """
+    from lightning_nas.errors import BatchSettingError
+
+    if every is not None or not _is_int(interval) or interval == batches:
+        return
+    name = scheduler if isinstance(scheduler, str) else getattr(
+        scheduler, "setting", None) or type(scheduler).__name__
+    instead = "leave the PruningCallback out" if alone else "search without a scheduler"
+    count = int(batches) if batches == int(batches) else batches  # (inf: no length)
+    raise BatchSettingError(
+        f"trainer.val_check_interval={interval} with check_val_every_n_epoch=None validates "
+        f"every {interval} training batches, across epochs, but an epoch here is {count} "
+        f"batches: scheduler {name!r} judges each trial by its validation at the end of every "
+        f"epoch; give val_check_interval={count} (an epoch's batches), or leave both out "
+        f"(check_val_every_n_epoch=1, val_check_interval=1.0), or {instead}")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def rule_for(stopping: EarlyStopping, mode: str, trainer: Mapping[str, Any]) -> Rule | None:
