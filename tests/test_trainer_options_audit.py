@@ -118,14 +118,15 @@ def test_a_gradient_accumulation_schedulers_largest_factor_counts_as_accumulated
     (trial,) = result.trials
     assert trial.status is TrialStatus.COMPLETED, trial.error
     assert len(trial.curve) == 1 and trial.epochs == 2
-    # a config's node: its scheduling read; above its largest factor's batches: refused
+    # a config's node: its scheduling read; above the batches its factors let 4 steps
+    # take (1 a step in epoch 0, 2 from epoch 1: 6 at most, tests/test_trainer_options_gaps)
     node = {"class_path": "lightning.pytorch.callbacks.GradientAccumulationScheduler",
             "init_args": {"scheduling": {0: 1, 1: 2}}}
     check_validation_runs({**trainer, "callbacks": node}, "val_loss")  # one alone too
     with pytest.raises(ConfigError, match=(
             r"trainer.val_check_interval=9 with check_val_every_n_epoch=None and max_steps=4 "
-            r"\(of trainer.callbacks\[0\] \(GradientAccumulationScheduler\)'s largest factor, "
-            r"2 batches each at most: 8 batches\) runs no validation")):
+            r"\(of trainer.callbacks\[0\] \(GradientAccumulationScheduler\)'s factors "
+            r"\{0: 1, 1: 2\}: at most 6 batches\) runs no validation")):
         check_validation_runs({**trainer, "callbacks": [node], "val_check_interval": 9},
                               "val_loss")
     # a factor that cannot be known before training (a node of a subclass that sets its

@@ -10,9 +10,12 @@ from __future__ import annotations
 import lightning.pytorch as pl
 import pytest
 import torch
+from lightning.pytorch.callbacks import GradientAccumulationScheduler
 from lightning.pytorch.plugins import DoublePrecision
 
 from lightning_nas import NASError, Search
+from lightning_nas.config.trainer_checks import check_validation_runs
+from lightning_nas.errors import ConfigError
 from lightning_nas.export import finetune
 from lightning_nas.results import TrialStatus
 from lightning_nas.store import RunStore
@@ -32,8 +35,20 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
-def _search(run_dir, trainer, space=SPACE, budget=1, **options):
-    return Search(TinyNet, space, data=BlobData(n=96, batch_size=24),
+class OwnAccumulation(TinyNet):
+    """A model whose ``configure_callbacks()`` returns a ``GradientAccumulationScheduler`` of
+    its ``scheduling`` (it replaces one of the Trainer's, as Lightning does)."""
+
+    def __init__(self, width: int = 16, scheduling: dict | None = None) -> None:
+        super().__init__(width=width)
+        self.scheduling = dict(scheduling or {0: 2})
+
+    def configure_callbacks(self):
+        return [GradientAccumulationScheduler(dict(self.scheduling))]
+
+
+def _search(run_dir, trainer, space=SPACE, budget=1, data=None, **options):
+    return Search(TinyNet, space, data=data or BlobData(n=96, batch_size=24),
                   trainer={**CPU, **trainer}, budget=budget, monitor="val_loss", mode="min",
                   run_dir=run_dir, verbose=False, progress=False, seed=0, **options)
 
@@ -120,3 +135,53 @@ def test_an_int_val_check_interval_off_an_epochs_batches_stops_a_judged_search(t
             r"of every epoch; give val_check_interval=3 \(an epoch's batches\), or leave both "
             r"out")):
         _search(tmp_path / "run", trainer, budget=2, scheduler=scheduler).run()
+
+
+#: validation every 6 training batches, across epochs, in at most 4 optimizer steps
+STEPS = {"max_epochs": -1, "max_steps": 4, "val_check_interval": 6,
+         "check_val_every_n_epoch": None}
+
+
+def test_a_modules_accumulation_scheduler_counts_for_an_int_val_check_interval(tmp_path):
+    # was: refused before training, "trainer.val_check_interval=6 with
+    # check_val_every_n_epoch=None and max_steps=4 runs no validation": the check read the
+    # config's callbacks alone, and the module's scheduler accumulates 2 batches a step
+    result = Search(OwnAccumulation, SPACE, data=BlobData(n=96, batch_size=24),
+                    model_init_args={"scheduling": {0: 2}}, trainer={**CPU, **STEPS},
+                    budget=1, monitor="val_loss", mode="min", run_dir=tmp_path / "run",
+                    verbose=False, progress=False, seed=0).run()
+    (trial,) = result.trials
+    assert trial.status is TrialStatus.COMPLETED, trial.error
+    assert len(trial.curve) == 1 and trial.epochs == 2
+    # the module's (1 batch a step) replaces the Trainer's (2): 4 batches, no validation.
+    # Was: taken, and the trial failed after training, "no validation ran in the 2 epochs
+    # (4 steps) it trained"
+    with pytest.raises(ConfigError, match=(
+            r"trainer.val_check_interval=6 with check_val_every_n_epoch=None and max_steps=4 "
+            r"runs no validation")):
+        Search(OwnAccumulation, SPACE, data=BlobData(n=96, batch_size=24),
+               model_init_args={"scheduling": {0: 1}},
+               trainer={**CPU, **STEPS, "callbacks": [GradientAccumulationScheduler({0: 2})]},
+               budget=1, monitor="val_loss", mode="min", run_dir=tmp_path / "other",
+               verbose=False, progress=False, seed=0)
+    assert not (tmp_path / "other").exists()  # refused before anything is written
+
+
+def test_an_accumulation_schedule_counts_the_batches_of_the_epochs_a_trial_reaches(tmp_path):
+    # 1 batch a step in epoch 0, 2 from epoch 1: 4 steps train at most 6 batches (epochs of
+    # 2: 2 steps, then 1, then 1 of epoch 2), not 4 * 2. Was: 7 taken (then no validation)
+    schedule = {**STEPS, "callbacks": [GradientAccumulationScheduler({0: 1, 1: 2})]}
+    with pytest.raises(ConfigError, match=(
+            r"trainer.val_check_interval=7 with check_val_every_n_epoch=None and max_steps=4 "
+            r"\(of trainer.callbacks\[0\] \(GradientAccumulationScheduler\)'s factors "
+            r"\{0: 1, 1: 2\}: at most 6 batches\) runs no validation")):
+        check_validation_runs({**schedule, "val_check_interval": 7}, "val_loss")
+    result = _search(tmp_path / "run", schedule, data=BlobData(n=64, batch_size=24)).run()
+    (trial,) = result.trials  # 48 training samples: epochs of 2 batches, validated at the 6th
+    assert trial.status is TrialStatus.COMPLETED, trial.error
+    assert len(trial.curve) == 1 and trial.epochs == 3
+    # a factor of epochs max_epochs never reaches does not count (was: 4 * 4 = 16 batches)
+    later = {**STEPS, "max_epochs": 2, "val_check_interval": 5,
+             "callbacks": [GradientAccumulationScheduler({0: 1, 2: 4})]}
+    with pytest.raises(ConfigError, match=r"at most 4 batches\) runs no validation"):
+        check_validation_runs(later, "val_loss")

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import functools
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
 import lightning.pytorch as pl
 
+from lightning_nas.config.accumulation import accumulation, most_batches, said
 from lightning_nas.config.instantiate import (
     accepted_kwargs,
     check_init_args,
@@ -125,11 +126,18 @@ def _check_counts(key: str, value: Any) -> None:
                           f"(0, 1], or an int >= 1 of training batches")
 
 
-def check_validation_runs(kwargs: Mapping[str, Any], monitor: str) -> None:
+def check_validation_runs(kwargs: Mapping[str, Any], monitor: str,
+                          module_callbacks: Sequence[Any] | None = ()) -> None:
     """Raise ``ConfigError`` for Trainer settings under which validation never runs: a
     trial (or a fit, or a fine-tune) is scored by ``monitor`` after validation, so it would
     fail after training. First ``check_epoch_bounds``: these settings are every check's
     that judges one trial's Trainer as a whole.
+
+    An integer ``val_check_interval`` with ``check_val_every_n_epoch=None`` is compared
+    with the most training batches ``max_steps`` can take (``accumulation.most_batches``,
+    the schedule from the settings and ``module_callbacks``, what the module's
+    ``configure_callbacks()`` returns); ``module_callbacks=None`` (the module not asked
+    yet, and its accumulation scheduler would count) leaves that comparison out.
 
     Example:
         >>> check_validation_runs({"max_epochs": 4, "check_val_every_n_epoch": 2}, "val_acc")
@@ -153,14 +161,14 @@ def check_validation_runs(kwargs: Mapping[str, Any], monitor: str) -> None:
     elif isinstance(every, int) and isinstance(epochs, int) and 0 < epochs < every:
         why = f"trainer.check_val_every_n_epoch={every} with max_epochs={epochs}"
     elif every is None and _is_int(interval := kwargs.get("val_check_interval")) and _is_int(
-            steps := kwargs.get("max_steps")) and (accumulated := _accumulated(kwargs)) and (
-                0 < steps * accumulated[0] < interval):
+            steps := kwargs.get("max_steps")) and steps > 0 and module_callbacks is not None \
+            and (counted := accumulation(kwargs, module_callbacks)) and (
+                most := most_batches(steps, counted[0], kwargs.get("max_epochs"))) < interval:
         # it counts training batches, max_steps optimizer steps: each of at most that many
-        # batches (was: steps taken for batches, and a validating setting refused)
-        factor, source = accumulated
+        # batches (was: steps taken for batches, and a validating setting refused), over
+        # the epochs reached (was: a scheduler's largest factor, for every step)
         why = (f"trainer.val_check_interval={interval} with check_val_every_n_epoch=None and "
-               f"max_steps={steps}" + (f" (of {source} batches each at most: "
-                                       f"{steps * factor} batches)" if factor > 1 else ""))
+               f"max_steps={steps}" + said(*counted, steps, most))
     else:
         return
     raise ConfigError(f"{why} runs no validation, so the monitor {monitor!r} would never be "
@@ -349,53 +357,6 @@ def _no_time(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _accumulated(kwargs: Mapping[str, Any]) -> tuple[int, str] | None:
-    """The training batches one optimizer step takes at most, and where that is said: the
-    largest factor of a ``GradientAccumulationScheduler`` among the ``callbacks`` (an
-    object's ``scheduling``, or a config node's), else ``accumulate_grad_batches`` (1
-    where it is no integer above 1); None where a scheduler's factors cannot be known
-    before training (a node that leaves its ``scheduling`` to its class).
-
-    Example:
-        >>> _accumulated({"accumulate_grad_batches": 2})
-        (2, 'accumulate_grad_batches=2')
-    """
-    value = kwargs.get("accumulate_grad_batches")
-    factor = value if _is_int(value) and value > 1 else 1
-    found = (factor, f"accumulate_grad_batches={factor}")
-    given = kwargs.get("callbacks")
-    for i, item in enumerate(given if isinstance(given, (list, tuple)) else [given]):
-        scheduler = _accumulation_scheduler(item)
-        if scheduler is None:
-            continue
-        if is_node(item):  # as the class would take it: keyword, or a Hydra node's first
-            args = node_args(item)
-            scheduling = args.get("scheduling", (item.get("_args_") or [None])[0])
-        else:
-            scheduling = item.scheduling
-        factors = list(scheduling.values()) if isinstance(scheduling, Mapping) else []
-        if not factors or not all(_is_int(f) and f >= 1 for f in factors):
-            return None  # not known before training: no refusal on a guess
-        where = f"trainer.callbacks{f'[{i}]' if isinstance(given, (list, tuple)) else ''}"
-        if max(factors) >= found[0]:  # (Lightning wants accumulate_grad_batches=1 beside it)
-            found = (max(factors), f"{where} ({scheduler.__name__})'s largest factor, "
-                                   f"{max(factors)}")
-    return found
-
-
-def _accumulation_scheduler(item: Any) -> type | None:
-    """The class of ``item`` (an object or a config node) where it is a
-    ``GradientAccumulationScheduler`` (or a subclass), else None."""
-    from lightning.pytorch.callbacks import GradientAccumulationScheduler
-
-    try:
-        cls = import_object(target_path(item)) if is_node(item) else type(item)
-    except ConfigError:  # the callbacks' own check names a bad class path
-        return None
-    return cls if isinstance(cls, type) and issubclass(cls, GradientAccumulationScheduler) \
-        else None
 
 
 def _is_int(value: Any) -> bool:

@@ -106,8 +106,10 @@ def check_search(search: Search) -> None:
                             search.trainer, search.settings.execution.ray)  # CPU trials
     check_trainer_kwargs(search.trainer)
     searched = trainer_options(space_options(search.space))  # trainer.* keys' values
-    # (a searched key's config value: no trial runs with it, was refused all the same)
-    check_validation_runs(unsearched(search.trainer, searched), search.settings.goal.monitor)
+    # (a searched key's config value: no trial runs with it, was refused all the same); an
+    # int val_check_interval against max_steps once the module says its callbacks, below
+    check_validation_runs(unsearched(search.trainer, searched), search.settings.goal.monitor,
+                          None)
     check_search_trainer(search.trainer)
     check_fill(search.space, search.settings.transfer.warm_start_fill)
     check_scales(search.settings.transfer.warm_start, search.settings.goal.optimizer,
@@ -131,6 +133,11 @@ def check_search(search: Search) -> None:
     # trials that run here or in local worker processes: the Trainer is built here too
     model = search.template.dry_build(archs, searched,
                                       trainer=executor in ("auto", "inline", "process"))
+    # a GradientAccumulationScheduler the module's configure_callbacks() returns replaces
+    # the Trainer's (was: the config's callbacks alone: a working interval refused, one
+    # that never validates taken)
+    check_validation_runs(unsearched(search.trainer, searched), search.settings.goal.monitor,
+                          [] if model is None else module_callbacks(model))
     if model is not None and search.objective is None:  # what NASModule logs, known now
         check_nas_logged(model, search.settings.goal.monitor,
                          objectives.names[1:] if objectives else (), search.trainer)
