@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from lightning_nas.config.accumulation import unbuilt_callbacks
 from lightning_nas.config.cli_optim import optim_sections, with_arch
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.instantiate import check_init_args as check_args
@@ -360,7 +361,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
             if key not in (trainer or {}):
                 trainer_cfg.pop(key, None)
     check_trainer_kwargs(trainer_cfg)
-    check_validation_runs(trainer_cfg, monitor)
+    check_validation_runs(trainer_cfg, monitor, unbuilt_callbacks(target))
     with open_run(run_dir) as store:  # a monitor logged after a warm-up: reached?
         trial, not_kept = store.get(best["trial"]), not_kept_reason(store)  # (no best.ckpt)
     check_monitor_reached(monitor, trial.curve, trial.epochs, trial.trial_id, trainer_cfg,

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lightning_nas.config.accumulation import unbuilt_callbacks
 from lightning_nas.config.cli_optim import optim_sections
 from lightning_nas.config.load import config_seed, load_config, section_target
 from lightning_nas.config.nodes import is_node
@@ -154,7 +155,7 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
                           f"{cfg.get('trainer')!r}")
     trainer = dict(cfg.get("trainer") or {})
     check_trainer_kwargs(trainer)
-    check_validation_runs(trainer, monitor)
+    check_validation_runs(trainer, monitor, unbuilt_callbacks(model))
     check_strategy(trainer)
     # built as a search builds them: a plain class_path spec by its class and init_args (so
     # a model that saves no hyperparameters gets them written into its checkpoint, as a

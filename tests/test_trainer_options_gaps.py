@@ -10,10 +10,12 @@ from __future__ import annotations
 import lightning.pytorch as pl
 import pytest
 import torch
+import yaml
 from lightning.pytorch.callbacks import GradientAccumulationScheduler
 from lightning.pytorch.plugins import DoublePrecision
 
 from lightning_nas import NASError, Search
+from lightning_nas.cli import main
 from lightning_nas.config.trainer_checks import check_validation_runs
 from lightning_nas.errors import ConfigError
 from lightning_nas.export import finetune
@@ -37,14 +39,14 @@ def _one_thread():
 
 class OwnAccumulation(TinyNet):
     """A model whose ``configure_callbacks()`` returns a ``GradientAccumulationScheduler`` of
-    its ``scheduling`` (it replaces one of the Trainer's, as Lightning does)."""
+    ``factor`` batches a step (it replaces one of the Trainer's, as Lightning does)."""
 
-    def __init__(self, width: int = 16, scheduling: dict | None = None) -> None:
+    def __init__(self, width: int = 16, factor: int = 2) -> None:
         super().__init__(width=width)
-        self.scheduling = dict(scheduling or {0: 2})
+        self.factor = factor
 
     def configure_callbacks(self):
-        return [GradientAccumulationScheduler(dict(self.scheduling))]
+        return [GradientAccumulationScheduler({0: self.factor})]
 
 
 def _search(run_dir, trainer, space=SPACE, budget=1, data=None, **options):
@@ -147,12 +149,25 @@ def test_a_modules_accumulation_scheduler_counts_for_an_int_val_check_interval(t
     # check_val_every_n_epoch=None and max_steps=4 runs no validation": the check read the
     # config's callbacks alone, and the module's scheduler accumulates 2 batches a step
     result = Search(OwnAccumulation, SPACE, data=BlobData(n=96, batch_size=24),
-                    model_init_args={"scheduling": {0: 2}}, trainer={**CPU, **STEPS},
+                    model_init_args={"factor": 2}, trainer={**CPU, **STEPS},
                     budget=1, monitor="val_loss", mode="min", run_dir=tmp_path / "run",
                     verbose=False, progress=False, seed=0).run()
     (trial,) = result.trials
     assert trial.status is TrialStatus.COMPLETED, trial.error
     assert len(trial.curve) == 1 and trial.epochs == 2
+    # its fine-tune and its fit take it too (their model not built yet when they check:
+    # a module class with configure_callbacks() of its own is not refused on a guess)
+    tuned = finetune(tmp_path / "run", model=OwnAccumulation,
+                     data=BlobData(n=96, batch_size=24), threads=1)
+    assert tuned.status is TrialStatus.COMPLETED and len(tuned.curve) == 1, tuned.error
+    config = tmp_path / "fit.yaml"
+    config.write_text(yaml.safe_dump({
+        "model": {"class_path": f"{__name__}.OwnAccumulation", "init_args": {"width": 8}},
+        "data": {"class_path": "tests.helpers.BlobData",
+                 "init_args": {"n": 96, "batch_size": 24}},
+        "trainer": {**CPU, **STEPS, "enable_progress_bar": False}}))
+    assert main(["fit", str(config), "--out", str(tmp_path / "fit"), "--monitor",
+                 "val_loss", "--mode", "min"]) == 0
     # the module's (1 batch a step) replaces the Trainer's (2): 4 batches, no validation.
     # Was: taken, and the trial failed after training, "no validation ran in the 2 epochs
     # (4 steps) it trained"
@@ -160,7 +175,7 @@ def test_a_modules_accumulation_scheduler_counts_for_an_int_val_check_interval(t
             r"trainer.val_check_interval=6 with check_val_every_n_epoch=None and max_steps=4 "
             r"runs no validation")):
         Search(OwnAccumulation, SPACE, data=BlobData(n=96, batch_size=24),
-               model_init_args={"scheduling": {0: 1}},
+               model_init_args={"factor": 1},
                trainer={**CPU, **STEPS, "callbacks": [GradientAccumulationScheduler({0: 2})]},
                budget=1, monitor="val_loss", mode="min", run_dir=tmp_path / "other",
                verbose=False, progress=False, seed=0)

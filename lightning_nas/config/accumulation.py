@@ -30,7 +30,7 @@ from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.errors import ConfigError
 
-__all__ = ["SIMULATED", "accumulation", "most_batches", "said"]
+__all__ = ["SIMULATED", "accumulation", "most_batches", "said", "unbuilt_callbacks"]
 
 #: the most epoch lengths ``most_batches`` tries (steps times the largest factor); above it
 #: the largest factor of the epochs reached counts for every step (an upper bound)
@@ -135,6 +135,36 @@ most 6 batches)"
     each = source if source.startswith("accumulate_grad_batches") else (
         f"{source}'s largest factor, {factor}")
     return f" (of {each} batches each at most: {steps * factor} batches)"
+
+
+def unbuilt_callbacks(target: Any) -> list[Any] | None:
+    """What ``module_callbacks`` of ``check_validation_runs`` is before the model is built
+    from ``target`` (a class, an import path, a config node, or a builder with a
+    ``target()``): ``[]`` for a ``LightningModule`` class that does not override
+    ``configure_callbacks()`` (it returns none), else None (not known until it is built:
+    a ``lightning-nas fit`` or a fine-tune of a module whose scheduler the search counted
+    is not refused on a guess).
+
+    Example:
+        >>> import lightning.pytorch as pl
+        >>> unbuilt_callbacks(pl.LightningModule), unbuilt_callbacks("no.such.Module")
+        ([], None)
+    """
+    import lightning.pytorch as pl
+
+    try:
+        if is_node(target):  # a config's model section
+            target = target_path(target)
+        if isinstance(target, str):
+            target = import_object(target)
+        elif callable(getattr(target, "target", None)):
+            target = target.target()
+    except Exception:  # noqa: BLE001 - the model's own build says what is wrong
+        return None
+    if isinstance(target, type) and issubclass(target, pl.LightningModule) and (
+            target.configure_callbacks is pl.LightningModule.configure_callbacks):
+        return []
+    return None
 
 
 def _scheduler(item: Any) -> type | None:
