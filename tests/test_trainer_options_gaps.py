@@ -17,9 +17,10 @@ from lightning.pytorch.plugins import DoublePrecision
 from lightning_nas import NASError, Search
 from lightning_nas.cli import main
 from lightning_nas.config.trainer_checks import check_validation_runs
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import BatchSettingError, ConfigError
 from lightning_nas.export import finetune
 from lightning_nas.results import TrialStatus
+from lightning_nas.search.rule_checks import check_epoch_interval
 from lightning_nas.store import RunStore
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
@@ -137,6 +138,10 @@ def test_an_int_val_check_interval_off_an_epochs_batches_stops_a_judged_search(t
             r"of every epoch; give val_check_interval=3 \(an epoch's batches\), or leave both "
             r"out")):
         _search(tmp_path / "run", trainer, budget=2, scheduler=scheduler).run()
+    # an iterable dataset's epochs have no length (Lightning's inf): no count to give
+    with pytest.raises(BatchSettingError, match=r"but an epoch here has no length \(an "
+                                                r"iterable dataset\): scheduler"):
+        check_epoch_interval(None, 2, float("inf"), scheduler)
 
 
 #: validation every 6 training batches, across epochs, in at most 4 optimizer steps

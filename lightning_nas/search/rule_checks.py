@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -318,13 +319,17 @@ def check_epoch_interval(every: object, interval: object, batches: float, schedu
     name = scheduler if isinstance(scheduler, str) else getattr(
         scheduler, "setting", None) or type(scheduler).__name__
     instead = "leave the PruningCallback out" if alone else "search without a scheduler"
-    count = int(batches) if batches == int(batches) else batches  # (inf: no length)
+    if not math.isfinite(batches):  # an IterableDataset's: no count to give
+        epoch, give = "has no length (an iterable dataset)", ""
+    else:
+        epoch, give = (f"is {int(batches)} batches",
+                       f"give val_check_interval={int(batches)} (an epoch's batches), or ")
     raise BatchSettingError(
         f"trainer.val_check_interval={interval} with check_val_every_n_epoch=None validates "
-        f"every {interval} training batches, across epochs, but an epoch here is {count} "
-        f"batches: scheduler {name!r} judges each trial by its validation at the end of every "
-        f"epoch; give val_check_interval={count} (an epoch's batches), or leave both out "
-        f"(check_val_every_n_epoch=1, val_check_interval=1.0), or {instead}")
+        f"every {interval} training batches, across epochs, but an epoch here {epoch}: "
+        f"scheduler {name!r} judges each trial by its validation at the end of every epoch; "
+        f"{give}leave both out (check_val_every_n_epoch=1, val_check_interval=1.0), or "
+        f"{instead}")
 
 
 def _is_int(value: object) -> bool:
