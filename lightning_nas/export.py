@@ -29,7 +29,7 @@ from lightning_nas.config.trainer_checks import (
 )
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, SearchError
-from lightning_nas.export_config import best_config, model_section
+from lightning_nas.export_config import best_config, model_section, objects_beside
 from lightning_nas.export_files import (
     discard_staged,
     held_for_export,
@@ -75,6 +75,7 @@ from lightning_nas.search.template import check_fit_builds
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.split_record import uneven_of
 from lightning_nas.store import RunStore, open_run
+from lightning_nas.user_warnings import warn_user
 from lightning_nas.wording import counted, id_ranges
 
 __all__ = ["FIT_DIRECTIVE", "best_config", "export_best", "finetune", "free_dir", "load_best",
@@ -158,9 +159,10 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
             "model": (trained["model"] if trained is not None
                       else model_section(store.get_meta("model") or {}, best.arch)),
         }
-        objects = (store.get_meta("model") or {}).get("objects")
-        if trained is None and objects:  # beside the node: a path is no argument it takes
-            out["model_objects"] = dict(objects)
+        if trained is None:  # beside the node: a path is no argument it takes, and an
+            out.update(objects_beside(store.get_meta("model") or {}, out["model"]))  # instance
+        for note in out.get("notes", []):  # the node cannot say: LightningCLI builds another
+            warn_user(f"{run_dir / 'best.yaml'}: {note}")
         if objective:  # nothing to build or train again: no model, no best_config.yaml
             out["model"], out["objective"] = None, OBJECTIVE_NOTE
         hydra = store.get_meta("hydra")
@@ -168,7 +170,7 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
             out["model"], out["hydra"] = None, hydra_job(hydra, best.arch, store.get_meta(
                 "job_dirs", {}).get(str(best.trial_id)), store.get_meta("job_settings"))
         if notes := uneven_of(store, best.trial_id):  # a DDP split with repeats: its score
-            out["notes"] = notes  # is not that of a validation on one device
+            out["notes"] = [*out.get("notes", []), *notes]  # is not one device's validation
         if winner is not None and best.trial_id != winner.trial_id:  # before any copy
             keep_winners_weights(run_dir, winner, best.trial_id, replace=bool(
                 best.checkpoint and Path(best.checkpoint).exists()))

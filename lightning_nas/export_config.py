@@ -1,7 +1,8 @@
 """What ``best_config.yaml`` holds: ``best_config``, a search config as its trial ran it
 (the architecture filled in, no ``search`` block, the trials' seed and epochs, the trial
 defaults that change scores), and ``model_section``, the ``model`` node of a search from
-Python. ``lightning_nas.export`` writes the file (and re-exports ``best_config``).
+Python, with what ``best.yaml`` says beside it (``objects_beside``). ``lightning_nas.export``
+writes the file (and re-exports ``best_config``).
 
 Example:
     >>> model_section({"class_path": "m.Net", "init_args": {"depth": 2}}, {"width": 8})
@@ -16,11 +17,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from lightning_nas.config.imports import import_object
+from lightning_nas.config.instance_records import node_fields, unwritten_note
 from lightning_nas.config.paths import is_dotted, kwargs_apart, set_paths
 from lightning_nas.config.records import over_default, over_own_defaults
 from lightning_nas.export_trainer import result_defaults
 
-__all__ = ["best_config", "model_section"]
+__all__ = ["best_config", "model_section", "objects_beside"]
 
 
 def best_config(config: Mapping[str, Any], arch: Mapping[str, Any], *,
@@ -79,8 +81,10 @@ def model_section(model: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[str
     fields, as the trial got it (``records.over_default``; where the class imports); a
     group over an instance the search was given (the store's ``objects``, which replaced
     the default) over the annotated dataclass's own fields, which the group check keeps the
-    instance's other fields at (``records.over_own_defaults``; an instance without a group
-    cannot be stored: ``best.yaml``'s ``model_objects`` names it)."""
+    instance's other fields at (``records.over_own_defaults``); an instance without a group
+    by its fields, where LightningCLI builds it from them (the store's ``dataclasses``,
+    ``instance_records.node_fields``; was: left out, so LightningCLI built the signature
+    default; else ``objects_beside`` says why it is left out)."""
     section = {"class_path": model.get("class_path"),
                "init_args": copy.deepcopy(dict(model.get("init_args") or {}))}
     objects = set(model.get("objects") or {})
@@ -93,7 +97,34 @@ def model_section(model: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[str
                                       else value) if key in objects
                                 else over_default(target, key, value)
                                 for key, value in section["init_args"].items()}
+        for key, record in (model.get("dataclasses") or {}).items():
+            if key not in section["init_args"] and (
+                    fields := node_fields(target, key, record)) is not None:
+                section["init_args"][key] = fields
     return cfg["model"]
+
+
+def objects_beside(model: Mapping[str, Any], node: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``best.yaml`` says beside the ``model`` node ``node`` of a search from Python
+    (its stored ``model``): ``model_objects``, the objects the node leaves out (by import
+    path; null for one without: ``finetune`` asks for it again, but for a dataclass
+    instance the store keeps, which it builds again), and ``notes`` saying why the node
+    leaves out such an instance (``instance_records.unwritten_note``); nothing without.
+
+    Example:
+        >>> objects_beside({"objects": {"act": "math.tanh"}}, {"init_args": {}})
+        {'model_objects': {'act': 'math.tanh'}}
+    """
+    said, records = node.get("init_args") or {}, model.get("dataclasses") or {}
+    target = _imported(model.get("class_path"))
+    out: dict[str, Any] = {}
+    if left := {key: path for key, path in (model.get("objects") or {}).items()
+                if not (key in records and key in said)}:
+        out["model_objects"] = left
+    if notes := [unwritten_note("model", key, target, record)
+                 for key, record in records.items() if key not in said]:
+        out["notes"] = notes
+    return out
 
 
 def _imported(path: Any) -> Any:

@@ -1,6 +1,7 @@
 """Dataclass arguments of the record-default tests: ``NetConfig`` (a project's network
 config), ``Sized`` (a required field, which a signature default gives) and ``DEEP``, a
-signature default other than the dataclass's own (``depth=3``).
+signature default other than the dataclass's own (``depth=3``); ``cli_model``, what
+LightningCLI itself (``run=False``) builds from a ``model`` node.
 
 Example:
     >>> DEEP
@@ -10,8 +11,13 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
+from typing import Any
 
-__all__ = ["DEEP", "NetConfig", "Sized"]
+import yaml
+from lightning.pytorch.cli import LightningCLI
+
+__all__ = ["DEEP", "NetConfig", "Sized", "cli_model"]
 
 
 @dataclasses.dataclass
@@ -32,3 +38,12 @@ class Sized:
 
 #: the signature default: a field other than the dataclass's own default
 DEEP = NetConfig(depth=3)
+
+
+def cli_model(folder: Path, model: dict[str, Any]) -> Any:
+    """The model LightningCLI itself (``run=False``) builds from a config with this
+    ``model`` node (written in ``folder``), nothing trained."""
+    path = folder / "cli.yaml"
+    path.write_text(yaml.safe_dump({"model": model}))
+    return LightningCLI(run=False, args=["--config", str(path)], save_config_callback=None,
+                        trainer_defaults={"logger": False, "enable_progress_bar": False}).model

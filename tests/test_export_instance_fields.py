@@ -6,8 +6,8 @@ instance's fields, which the group check keeps at the dataclass's own defaults
 alone, which LightningCLI would set over the signature default (``depth=3``): another
 network than the trial trained.
 
-An instance without a group is an object the store cannot keep (``model_objects: {size:
-null}``): the node leaves it out, as before.
+An instance without a group is said by its fields too (``test_instance_records``): the node
+says both, and ``model_objects`` neither.
 
 ``model_section`` is checked on its own; one real one-trial search checks that LightningCLI
 (``run=False``) builds the trial's dataclass from the exported node.
@@ -15,20 +15,18 @@ null}``): the node leaves it out, as before.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
 import yaml
-from lightning.pytorch.cli import LightningCLI
 from torch import nn
 
 from lightning_nas import Choice, Search
 from lightning_nas.export_config import model_section
 from tests.helpers_data import BlobData
 from tests.helpers_models import ClassifierSteps
-from tests.helpers_records import NetConfig, Sized
+from tests.helpers_records import NetConfig, Sized, cli_model
 
 HERE = __name__
 TRAINER = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "logger": False,
@@ -55,14 +53,6 @@ class DeepNet(ClassifierSteps, pl.LightningModule):
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=0.05)
-
-
-def _cli(tmp_path: Path, model: dict[str, Any]) -> LightningCLI:
-    """LightningCLI's own build of a config with this ``model`` node (nothing run)."""
-    path = tmp_path / "cli.yaml"
-    path.write_text(yaml.safe_dump({"model": model}))
-    return LightningCLI(run=False, args=["--config", str(path)], save_config_callback=None,
-                        trainer_defaults={"logger": False, "enable_progress_bar": False})
 
 
 def test_model_section_says_a_groups_fields_over_an_instance():
@@ -98,10 +88,10 @@ def test_a_search_exports_the_instance_fields_its_trial_got(tmp_path):
     assert best["arch"] == {"net": {"hidden": hidden}}  # the space's values, as searched
     node = best["model"]
     assert node["init_args"]["net"] == {"hidden": hidden, "depth": 1}
-    # an instance without a group: an object the store cannot keep, left out of the node
-    assert "size" not in node["init_args"] and best["model_objects"] == {
-        "net": None, "size": None}
-    cli = _cli(tmp_path, {"class_path": node["class_path"],
-                          "init_args": {"net": node["init_args"]["net"]}})
-    assert cli.model.layers[0].weight.shape == (hidden, 8) and len(cli.model.layers) == 3
-    assert DeepNet.built[-1]["net"] == trained  # LightningCLI's own, from the node
+    # an instance without a group: its fields (was: left out, model_objects {size: null})
+    assert node["init_args"]["size"] == {"width": 5, "act": "tanh"}
+    assert "model_objects" not in best
+    model = cli_model(tmp_path, node)
+    assert model.layers[0].weight.shape == (hidden, 8) and len(model.layers) == 3
+    assert DeepNet.built[-1] == {"net": trained,  # LightningCLI's own, from the node
+                                 "size": Sized(width=5, act="tanh")}

@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
 import pytest
 import torch
 import yaml
-from lightning.pytorch.cli import LightningCLI
 from torch import nn
 
 from lightning_nas import Choice, Search
@@ -35,7 +33,7 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.export_config import model_section
 from tests.helpers_data import BlobData
 from tests.helpers_models import ClassifierSteps
-from tests.helpers_records import NetConfig
+from tests.helpers_records import NetConfig, cli_model
 
 HERE = __name__
 TRAINER = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "logger": False,
@@ -143,14 +141,6 @@ def test_init_false_fields_are_left_out_of_the_fields_a_dataclass_is_built_from(
     assert node["init_args"] == {"sq": {"x": 4}, "holder": {"inner": {"x": 2}, "y": 3}}
 
 
-def _cli(tmp_path: Path, model: dict[str, Any]) -> LightningCLI:
-    """LightningCLI's own build of a config with this ``model`` node (nothing run)."""
-    path = tmp_path / "cli.yaml"
-    path.write_text(yaml.safe_dump({"model": model}))
-    return LightningCLI(run=False, args=["--config", str(path)], save_config_callback=None,
-                        trainer_defaults={"logger": False, "enable_progress_bar": False})
-
-
 def test_a_search_over_init_false_fields_trains_and_exports_what_lightningcli_builds(tmp_path):
     Model.built.clear()
     run = tmp_path / "run"
@@ -163,6 +153,6 @@ def test_a_search_over_init_false_fields_trains_and_exports_what_lightningcli_bu
     assert Model.built[-1]["sq"].sq == x * x
     node = yaml.safe_load((run / "best.yaml").read_text())["model"]
     assert node["init_args"] == {"sq": {"x": x}, "holder": {"inner": {"x": 2}, "y": y}}
-    _cli(tmp_path, node)
+    cli_model(tmp_path, node)
     assert {k: Model.built[-1][k] for k in trained} == trained  # LightningCLI's, from it
     assert dataclasses.fields(Squared)[1].init is False

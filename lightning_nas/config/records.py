@@ -33,8 +33,9 @@ from lightning_nas.config.nodes import is_node
 from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["changed_fields", "check_fields", "dataclass_of", "dict_note", "field_hints",
-           "no_dict", "over_default", "over_defaults", "over_fields", "over_own_defaults",
-           "plain_step", "record_default", "record_step", "to_dataclass"]
+           "init_fields", "is_instance", "no_dict", "over_default", "over_defaults",
+           "over_fields", "over_own_defaults", "plain_step", "record_default", "record_step",
+           "to_dataclass"]
 
 #: the types a plain argument takes: a value, with no keys inside
 _PLAIN = (bool, int, float, complex, str, bytes)
@@ -105,7 +106,7 @@ def check_fields(path: str, value: Any, hint: Any,
 def changed_fields(value: Any) -> dict[str, Any] | None:
     """A dataclass instance's fields whose values are not their defaults (what a dict of the
     dataclass must give to be the same), or None for another value."""
-    if not _is_instance(value):
+    if not is_instance(value):
         return None
     own = _own_defaults(type(value))
     return {f.name: getattr(value, f.name) for f in dataclasses.fields(value) if f.init
@@ -240,8 +241,8 @@ def record_default(target: Any, name: str) -> dict[str, Any] | None:
         {'hidden': 8, 'depth': 3}
     """
     value = _signature_default(target, name)
-    if _is_instance(value):
-        return _init_fields(value)
+    if is_instance(value):
+        return init_fields(value)
     if isinstance(value, Mapping) and value:
         return copy.deepcopy(dict(value))
     return None
@@ -273,12 +274,12 @@ def over_default(target: Any, name: str, group: Any) -> Any:
     """
     default = None if not isinstance(group, Mapping) or is_node(group) else (
         _signature_default(target, name))
-    if not _is_instance(default):
+    if not is_instance(default):
         return group
     hint = init_hints(target).get(name)
     if not (inspect.isclass(hint) and dataclasses.is_dataclass(hint)):
         return group  # Optional[Net], no annotation: as LightningCLI, nothing merged
-    return _merged(_init_fields(default), group)  # (record_default's fields of it)
+    return _merged(init_fields(default), group)  # (record_default's fields of it)
 
 
 def over_fields(instance: Any, group: Any) -> Any:
@@ -296,9 +297,9 @@ def over_fields(instance: Any, group: Any) -> Any:
         >>> over_fields(Net(depth=2), {"hidden": 4})
         {'hidden': 4, 'depth': 2}
     """
-    if not isinstance(group, Mapping) or is_node(group) or not _is_instance(instance):
+    if not isinstance(group, Mapping) or is_node(group) or not is_instance(instance):
         return group
-    return _merged(_init_fields(instance), group)
+    return _merged(init_fields(instance), group)
 
 
 def over_own_defaults(target: Any, name: str, group: Any) -> Any:
@@ -321,7 +322,7 @@ def over_own_defaults(target: Any, name: str, group: Any) -> Any:
     cls = dataclass_of(init_hints(target).get(name))
     if not isinstance(group, Mapping) or is_node(group) or cls is None:
         return group
-    return _merged({k: _init_fields(v) for k, v in _own_defaults(cls).items()}, group)
+    return _merged({k: init_fields(v) for k, v in _own_defaults(cls).items()}, group)
 
 
 def over_defaults(target: Any, args: Mapping[str, Any]) -> dict[str, Any]:
@@ -354,12 +355,12 @@ def _signature_default(target: Any, name: str) -> Any:
     return None
 
 
-def _is_instance(value: Any) -> bool:
+def is_instance(value: Any) -> bool:
     """Whether ``value`` is a dataclass instance (not a dataclass)."""
     return dataclasses.is_dataclass(value) and not isinstance(value, type)
 
 
-def _init_fields(value: Any) -> Any:
+def init_fields(value: Any) -> Any:
     """``dataclasses.asdict`` of ``value`` less the ``field(init=False)`` fields (a nested
     dataclass's too), which the dataclass's ``__init__`` does not take (was: copied, so the
     dataclass built from the dict failed: ``unexpected keyword``); other values copied.
@@ -369,16 +370,16 @@ def _init_fields(value: Any) -> Any:
         ... class Sq:
         ...     x: int = 2
         ...     sq: int = dataclasses.field(init=False, default=4)
-        >>> _init_fields([Sq()])
+        >>> init_fields([Sq()])
         [{'x': 2}]
     """
-    if _is_instance(value):
-        return {f.name: _init_fields(getattr(value, f.name))
+    if is_instance(value):
+        return {f.name: init_fields(getattr(value, f.name))
                 for f in dataclasses.fields(value) if f.init}
     if isinstance(value, list | tuple) and not hasattr(value, "_fields"):  # (a namedtuple:
-        return type(value)(map(_init_fields, value))  # copied whole)
+        return type(value)(map(init_fields, value))  # copied whole)
     if isinstance(value, dict):  # (a plain dict: a defaultdict's factory is no field)
-        return {key: _init_fields(item) for key, item in value.items()}
+        return {key: init_fields(item) for key, item in value.items()}
     return copy.deepcopy(value)
 
 

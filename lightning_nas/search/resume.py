@@ -25,6 +25,7 @@ from typing import Any
 import lightning.pytorch as pl
 
 from lightning_nas.arch import is_plain
+from lightning_nas.config.instance_records import instance_records, rebuilt
 from lightning_nas.config.instantiate import import_object, object_path
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.scheduler_settings import RULE_DEFAULTS, rule_settings
@@ -85,7 +86,10 @@ def _classes(value: Any) -> Any:
 def stored_init(path: str | None, init_args: Mapping[str, Any]) -> dict[str, Any]:
     """What the store keeps of a model's or data's class and arguments: the plain ones, and
     the others under ``objects``, by import path for a module-level function or class (a
-    builder), else None (a module, a ``functools.partial``: ``finetune`` asks for them).
+    builder), else None (a module, a ``functools.partial``: ``finetune`` asks for them); a
+    dataclass instance's class and fields under ``dataclasses`` too
+    (``instance_records``: ``finetune`` builds it again, ``best.yaml``'s node says it; was:
+    asked for again, and left out of the node).
 
     Example:
         >>> import functools, math
@@ -97,6 +101,8 @@ def stored_init(path: str | None, init_args: Mapping[str, Any]) -> dict[str, Any
     out = {"class_path": path, "init_args": plain_part(init_args)}
     objects = {k: object_path(v) for k, v in sorted(init_args.items())
                if k not in out["init_args"]}
+    if records := instance_records({k: init_args[k] for k in objects}):
+        out["dataclasses"] = records
     return {**out, "objects": objects} if objects else out
 
 
@@ -122,8 +128,9 @@ def check_init_args(given: object, name: str) -> None:
 
 def restore_init(stored: Mapping[str, Any], given: Mapping[str, Any] | None,
                  name: str) -> dict[str, Any]:
-    """The init args ``stored_init`` kept, with its objects imported again, under ``given``
-    (an ``INPUT_ONLY`` object the store could not keep is left out).
+    """The init args ``stored_init`` kept, with its objects imported again and its
+    dataclass instances built again (``rebuilt``), under ``given`` (an ``INPUT_ONLY``
+    object the store could not keep is left out).
 
     Raises:
         ConfigError: naming the objects that have no import path and are not ``given``, or
@@ -131,8 +138,10 @@ def restore_init(stored: Mapping[str, Any], given: Mapping[str, Any] | None,
     """
     check_init_args(given, name)
     given = dict(given or {})
+    records = {k: record for k, record in (stored.get("dataclasses") or {}).items()
+               if k not in given}
     objects = {k: path for k, path in (stored.get("objects") or {}).items()
-               if not (path is None and k in INPUT_ONLY)}  # not needed again: left out
+               if not (path is None and k in INPUT_ONLY) and k not in records}
     missing = [k for k, path in objects.items() if path is None and k not in given]
     if missing:  # lightning-nas finetune builds one from a class_path node (was: only the
         # Python keyword named, which the command line has none of)
@@ -144,7 +153,8 @@ def restore_init(stored: Mapping[str, Any], given: Mapping[str, Any] | None,
                           + (f" (lightning-nas finetune: {cli})" if name == "model" else ""))
     imported = {k: import_object(path) for k, path in objects.items()
                 if path is not None and k not in given}
-    return {**(stored.get("init_args") or {}), **imported, **given}
+    instances = {k: rebuilt(record) for k, record in records.items()}
+    return {**(stored.get("init_args") or {}), **imported, **instances, **given}
 
 
 def _json(value: Any) -> Any:
@@ -273,13 +283,19 @@ def current_setup(settings: Mapping[str, Any], model: Any, data: Any,
 def stored_setup(store: Any, current: Mapping[str, Any], data: Any) -> dict[str, Any]:
     """The setup the run in ``store`` (a ``RunStore``) keeps, to compare with ``current``
     (``current_setup``; ``data``: the data factory's target): of a store written before
-    a DataModule's class or the Trainer objects' classes were kept, the names it has."""
+    a DataModule's class or the Trainer objects' classes were kept, the names it has; of
+    one written before its dataclass instances were kept (``stored_init``), this
+    invocation's, not compared."""
     stored = {k: v for k in current if (v := store.get_meta(k)) is not None}
     old = store.get_meta("data_object")  # a store written before "instance": its name
     if "instance" in current["data"] and old and "instance" not in stored.get(
             "data", {"instance": None}):
         stored["data"]["instance"] = (current["data"]["instance"]
                                       if old == type(data).__name__ else f"a {old} object")
+    for part in ("model", "data"):  # a store written before its dataclass instances were
+        if "dataclasses" in current[part] and "dataclasses" not in stored.get(part, {
+                "dataclasses": None}):  # kept: not compared, as then (was: refused)
+            stored[part]["dataclasses"] = current[part]["dataclasses"]
     keys = store.get_meta("trainer_objects")  # a store written before their classes
     if "trainer_classes" not in stored and keys is not None:
         stored["trainer_classes"] = {k: current["trainer_classes"].get(k, "an object")

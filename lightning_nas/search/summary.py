@@ -104,7 +104,8 @@ def given_again(store: RunStore) -> list[str]:
     model, data = store.get_meta("model") or {}, store.get_meta("data") or {}
     keywords = []
     if missing := [key for key, path in (model.get("objects") or {}).items()
-                   if path is None and key not in INPUT_ONLY]:
+                   if path is None and key not in INPUT_ONLY
+                   and key not in (model.get("dataclasses") or {})]:  # (built again)
         keywords.append(f"model_init_args={{{', '.join(f'{k!r}: ...' for k in missing)}}}")
     if data.get("class_path") is None and (data.get("init_args")
                                            or store.get_meta("data_object")):

@@ -1,0 +1,132 @@
+"""A dataclass instance given from Python as a model's or data's argument
+(``model_init_args={"net": NetConfig(hidden=2, depth=5)}``), kept as data: its class's import
+path and the fields its ``__init__`` takes (``instance_record``), which build it again
+(``rebuilt``, for ``finetune``), and which a config node says where LightningCLI builds the
+same instance from them (``node_fields``; ``unwritten_note`` says why not elsewhere). Was:
+an object the store could not keep, left out of ``best.yaml``'s ``model`` node, so
+LightningCLI built the signature default instead of what the trial trained.
+
+Example:
+    >>> from lightning.pytorch.callbacks.progress.rich_progress import RichProgressBarTheme
+    >>> record = instance_record(RichProgressBarTheme(time="bold"))
+    >>> record["class_path"], record["init_args"]["time"]
+    ('lightning.pytorch.callbacks.progress.rich_progress.RichProgressBarTheme', 'bold')
+    >>> rebuilt(record) == RichProgressBarTheme(time="bold")
+    True
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from lightning_nas.arch import is_plain
+from lightning_nas.config.chain import init_hints
+from lightning_nas.config.convert import convert, type_name
+from lightning_nas.config.imports import import_object, object_path
+from lightning_nas.config.records import init_fields, is_instance
+from lightning_nas.errors import ConfigError
+from lightning_nas.store_json import dump_json
+
+__all__ = ["instance_record", "instance_records", "node_fields", "rebuilt", "unwritten_note"]
+
+
+def instance_record(value: Any) -> dict[str, Any] | None:
+    """``{"class_path", "init_args"}`` of the dataclass instance ``value``: its class's import
+    path and the fields its ``__init__`` takes, as JSON data, where they build an equal
+    instance of its class again (``rebuilt``); None for another value, a class without an
+    import path (defined in ``__main__``), fields that are no JSON data (a tensor) or that
+    build another instance (a nested subclass instance, a NaN)."""
+    if not is_instance(value) or (path := object_path(type(value))) is None:
+        return None
+    fields = init_fields(value)
+    if not is_plain(fields):
+        return None
+    record = {"class_path": path, "init_args": json.loads(dump_json(fields))}
+    try:
+        return record if _same(rebuilt(record), value) else None
+    except Exception:  # noqa: BLE001 - a __post_init__ may raise anything: not kept
+        return None
+
+
+def instance_records(init_args: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """``instance_record`` of each argument of ``init_args`` that has one, by name."""
+    return {key: record for key, value in sorted(init_args.items())
+            if (record := instance_record(value)) is not None}
+
+
+def rebuilt(record: Mapping[str, Any]) -> Any:
+    """The instance ``record`` keeps, built again from its fields (each converted to its
+    field's annotation, a nested dataclass's mapping built as one, as jsonargparse builds it).
+
+    Raises:
+        ConfigError: its class no longer imports, or no longer takes those fields.
+    """
+    cls = import_object(record["class_path"])
+    built = convert(copy.deepcopy(dict(record["init_args"])), cls)
+    if type(built) is not cls:
+        raise ConfigError(f"the stored fields {dict(record['init_args'])!r:.80} no longer "
+                          f"build {record['class_path']} (its fields changed since the search?)")
+    return built
+
+
+def node_fields(target: Callable[..., Any], name: str,
+                record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The fields to write at ``target``'s argument ``name`` in a ``class_path`` node, where
+    LightningCLI builds the instance ``record`` keeps from them: the argument's annotation
+    makes a mapping of all its fields that instance's class (the class itself, an
+    ``Optional`` of it, a ``Union`` whose first class that takes the fields is it); None
+    elsewhere (no annotation: a dict; a subclass of the annotated dataclass: the annotated
+    one), or where its class no longer builds it.
+
+    Example:
+        >>> from lightning.pytorch.callbacks.progress.rich_progress import (
+        ...     RichProgressBar, RichProgressBarTheme)
+        >>> record = instance_record(RichProgressBarTheme())
+        >>> node_fields(RichProgressBar, "theme", record)["time"]
+        'dim'
+        >>> node_fields(RichProgressBar, "console_kwargs", record) is None
+        True
+    """
+    try:
+        want = rebuilt(record)
+    except ConfigError:
+        return None
+    fields = copy.deepcopy(dict(record["init_args"]))
+    hint = init_hints(target).get(name)
+    return fields if hint is not None and _same(convert(copy.deepcopy(fields), hint),
+                                                want) else None
+
+
+def unwritten_note(section: str, name: str, target: Callable[..., Any] | None,
+                   record: Mapping[str, Any]) -> str:
+    """Why ``best.yaml``'s ``section`` node leaves out the instance ``record`` keeps of
+    ``target``'s argument ``name`` (``node_fields`` gave None), and what builds it again.
+
+    Example:
+        >>> from lightning.pytorch.callbacks.progress.rich_progress import (
+        ...     RichProgressBar, RichProgressBarTheme)
+        >>> record = instance_record(RichProgressBarTheme())
+        >>> print(unwritten_note("model", "console_kwargs", RichProgressBar, record))
+        ... # doctest: +ELLIPSIS
+        model_objects console_kwargs: a RichProgressBarTheme instance, which the model node...
+    """
+    cls = record["class_path"].rsplit(".", 1)[-1]
+    hint = init_hints(target).get(name) if target is not None else None
+    if hint is None:
+        built = "a dict (the argument has no annotation)" if target is not None else (
+            "nothing (the class no longer imports)")
+    else:
+        made = convert(copy.deepcopy(dict(record["init_args"])), hint)
+        kind = "dict" if isinstance(made, Mapping) else type(made).__name__
+        built = f"a {kind} (the argument is annotated with {type_name(hint)})"
+    return (f"{section}_objects {name}: a {cls} instance, which the {section} node cannot "
+            f"say: LightningCLI builds {built} from a mapping of its fields there; finetune "
+            f"builds it again from the store ({cls}(**{dict(record['init_args'])!r:.80}))")
+
+
+def _same(built: Any, value: Any) -> bool:
+    """Whether ``built`` is an instance of ``value``'s class with the same fields."""
+    return type(built) is type(value) and init_fields(built) == init_fields(value)

@@ -1,0 +1,125 @@
+"""A dataclass instance given from Python (``model_init_args={"net": NetConfig(hidden=2,
+depth=5)}``) that no searched group reaches: the store keeps its class and fields, so
+
+* ``best.yaml``'s ``model`` node says its fields where LightningCLI builds the same
+  instance from them (was: left out, so LightningCLI, ``lightning-nas fit`` of the node and
+  a fine-tune from it built the signature default, ``NetConfig(hidden=8, depth=3)``);
+* an instance the node cannot say (an unannotated argument takes a dict; a subclass of the
+  annotated dataclass, which LightningCLI builds as the annotated one) is left out, and
+  ``best.yaml``'s ``notes`` say why;
+* ``finetune`` builds the instance again from the store (was: refused, asking for it);
+* a resume compares it (another instance is refused, naming its field), and a store written
+  before the record was kept resumes as before.
+
+One real one-trial search checks the trial, ``best.yaml``, LightningCLI's build of its node
+(``run=False``) and a fine-tune from fresh weights; the resume checks read the store as a
+search does, nothing trained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import lightning.pytorch as pl
+import pytest
+import torch
+import yaml
+from torch import nn
+
+from lightning_nas import Choice, Search, finetune
+from lightning_nas.errors import ConfigError
+from lightning_nas.export_config import model_section
+from lightning_nas.search.resume import stored_init
+from lightning_nas.store import RunStore
+from tests.helpers_data import BlobData
+from tests.helpers_models import ClassifierSteps
+from tests.helpers_records import DEEP, NetConfig, cli_model
+
+torch.set_num_threads(1)
+
+HERE = __name__
+TRAINER = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "logger": False,
+           "enable_progress_bar": False}
+
+
+@dataclass
+class Wider(NetConfig):
+    """A subclass of the annotated dataclass (LightningCLI builds a NetConfig there)."""
+
+    hidden: int = 32
+
+
+class DeepNet(ClassifierSteps, pl.LightningModule):
+    """``net``'s signature default is ``NetConfig(depth=3)``; ``loose`` has no annotation."""
+
+    built: list[dict[str, Any]] = []  # the arguments of each model built
+
+    def __init__(self, net: NetConfig = DEEP, loose=None, lr: float = 0.05) -> None:
+        super().__init__()
+        DeepNet.built.append({"net": net, "loose": loose})
+        layers, d = [], 8
+        for _ in range(net.depth):
+            layers += [nn.Linear(d, net.hidden), nn.ReLU()]
+            d = net.hidden
+        self.layers, self.lr = nn.Sequential(*layers, nn.Linear(d, 3)), lr
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=self.lr)
+
+
+def _search(run, **init: Any) -> Search:
+    return Search(DeepNet, {"lr": Choice([0.05, 0.1])}, data=BlobData, model_init_args=init,
+                  trainer=TRAINER, budget=1, run_dir=run, seed=0, verbose=False)
+
+
+def test_the_node_says_an_instances_fields_where_lightningcli_builds_it_from_them():
+    stored = stored_init(f"{HERE}.DeepNet", {"net": NetConfig(hidden=2, depth=5),
+                                              "loose": NetConfig(depth=2)})
+    node = model_section(stored, {"lr": 0.1})
+    assert node["init_args"] == {"net": {"hidden": 2, "depth": 5}, "lr": 0.1}
+    wider = model_section(stored_init(f"{HERE}.DeepNet", {"net": Wider()}), {})
+    assert "net" not in wider["init_args"]  # LightningCLI would build NetConfig(hidden=32)
+
+
+def test_an_instance_no_group_reaches_is_exported_and_built_again_by_finetune(tmp_path):
+    DeepNet.built.clear()
+    run = tmp_path / "run"
+    _search(run, net=NetConfig(hidden=2, depth=5), loose=NetConfig(depth=2)).run()
+    trained = {"net": NetConfig(hidden=2, depth=5), "loose": NetConfig(depth=2)}
+    assert DeepNet.built[-1] == trained
+    best = yaml.safe_load((run / "best.yaml").read_text())
+    assert best["model"]["init_args"]["net"] == {"hidden": 2, "depth": 5}
+    assert "loose" not in best["model"]["init_args"] and best["model_objects"] == {
+        "loose": None}  # an unannotated argument: LightningCLI would pass a dict
+    note = next(n for n in best["notes"] if "loose" in n)
+    assert "a NetConfig instance" in note and "a dict" in note
+    cli_model(tmp_path, best["model"])  # LightningCLI's own build of the node
+    assert DeepNet.built[-1]["net"] == trained["net"]  # (was: NetConfig(hidden=8, depth=3))
+    DeepNet.built.clear()
+    result = finetune(run, max_epochs=1, from_checkpoint=False)  # (was: refused, asking
+    assert result.error is None and DeepNet.built[-1] == trained  # for net and loose again)
+
+
+def test_a_resume_compares_the_instance_and_a_store_written_before_resumes(tmp_path):
+    run = tmp_path / "run"
+    _search(run, net=NetConfig(hidden=2, depth=5)).run()
+    _search(run, net=NetConfig(hidden=2, depth=5)).check_run_dir()  # the same: resumes
+    with pytest.raises(ConfigError, match=r"model\.dataclasses\.net\.init_args\.hidden: 2, "
+                                          r"now 4"):  # (was: resumed, another network)
+        _search(run, net=NetConfig(hidden=4, depth=5)).check_run_dir()
+    with RunStore(run / "search.db") as store:  # as a version before the record wrote it
+        model = store.get_meta("model")
+        del model["dataclasses"]
+        store.set_meta("model", model)
+    _search(run, net=NetConfig(hidden=4, depth=5)).check_run_dir()  # not compared, as before
+    resumed = Search(DeepNet, {"lr": Choice([0.05, 0.1])}, data=BlobData,
+                     model_init_args={"net": NetConfig(hidden=2, depth=5)}, trainer=TRAINER,
+                     budget=2, run_dir=run, seed=0, verbose=False).run()
+    assert len(resumed.trials) == 2
+    with RunStore(run / "search.db") as store:  # the record kept from now on
+        assert store.get_meta("model")["dataclasses"]["net"]["init_args"] == {
+            "hidden": 2, "depth": 5}
