@@ -84,10 +84,11 @@ def check_fields(path: str, value: Any, hint: Any,
     here); False, nothing checked, for another value or annotation.
 
     Raises:
-        ConfigError: naming the key (``model.cfg.widht``), the fields and a close one.
+        ConfigError: naming the key (``model.cfg.widht``), the fields and a close one; or,
+            for a ``Union`` of dataclasses no one of which takes the keys, each of them.
     """
-    cls = dataclass_of(hint)
-    if cls is None or not isinstance(value, Mapping) or is_node(value):
+    if not isinstance(value, Mapping) or is_node(value) or (
+            cls := _taker(path, value, hint)) is None:
         return False
     hints = field_hints(cls)
     for key in value:
@@ -101,6 +102,37 @@ def check_fields(path: str, value: Any, hint: Any,
         if check is not None:
             check(f"{path}.{key}", item, hints[key], f"{cls.__name__}.{key}")
     return True
+
+
+def _taker(path: str, value: Mapping[str, Any], hint: Any) -> type | None:
+    """The dataclass the mapping ``value`` for the annotation ``hint`` builds:
+    ``dataclass_of``'s; of a ``Union`` of several, the first whose fields take its keys (its
+    required fields given), as LightningCLI builds it and ``to_dataclass`` in ``convert``
+    (was: the first, so ``{"width": 5}`` for ``NetConfig | Wide`` was refused as no field of
+    ``NetConfig``).
+
+    Raises:
+        ConfigError: none of them takes it, naming ``path`` and each with its fields.
+    """
+    classes = _dataclasses_in(hint)
+    if len(classes) < 2:
+        return classes[0] if classes else None
+    for cls in classes:
+        if set(value) <= set(field_hints(cls)) and set(_required(cls)) <= set(value):
+            return cls
+    each = "; ".join(f"{cls.__name__} (fields: {', '.join(field_hints(cls))}"
+                     f"{', required: ' + ', '.join(_required(cls)) if _required(cls) else ''})"
+                     for cls in classes)
+    raise ConfigError(f"{path}: the dict {value!r:.60} builds none of the dataclasses {path} "
+                      f"is annotated with (LightningCLI builds the first whose fields take "
+                      f"its keys): {each}")
+
+
+def _dataclasses_in(hint: Any) -> list[type]:
+    """The dataclasses an annotation takes, in its order (a ``Union``'s each)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return [cls for arg in typing.get_args(hint) for cls in _dataclasses_in(arg)]
+    return [hint] if inspect.isclass(hint) and dataclasses.is_dataclass(hint) else []
 
 
 def changed_fields(value: Any) -> dict[str, Any] | None:

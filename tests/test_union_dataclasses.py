@@ -1,0 +1,95 @@
+"""A mapping for an argument annotated with a ``Union`` of dataclasses (``Union[NetConfig,
+Wide]``, ``Wide | NetConfig``): LightningCLI builds the first class, in the annotation's
+order, whose fields take the mapping's keys, from that class's own defaults (not the
+signature default's). A search builds the same (``model_init_args``, a group of the space,
+a config's ``init_args``), and refuses before training a mapping no class takes, naming the
+argument and each class with its fields (was: checked against the first class alone, so
+``{"width": 5}`` was refused as "not a field of NetConfig", a mapping LightningCLI builds a
+``Wide`` from).
+
+Each case is checked against LightningCLI itself (``LightningCLI(run=False)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Union
+
+import lightning.pytorch as pl
+import pytest
+import torch
+from torch import nn
+
+from lightning_nas.config.factories import ModelFactory
+from lightning_nas.config.section_builder import ConfigBuilder
+from lightning_nas.errors import ConfigError
+from tests.helpers_models import ClassifierSteps
+from tests.helpers_records import DEEP, NetConfig, cli_model
+
+torch.set_num_threads(1)
+
+HERE = __name__
+
+
+@dataclass
+class Wide:
+    """Another dataclass, sharing the field ``hidden`` with ``NetConfig``."""
+
+    width: int = 4
+    hidden: int = 3
+
+
+class Either(ClassifierSteps, pl.LightningModule):
+    """``net`` takes a ``NetConfig`` or a ``Wide``, ``NetConfig`` first."""
+
+    built: list[Any] = []  # the ``net`` of each model built
+
+    def __init__(self, net: Union[NetConfig, Wide] = DEEP) -> None:  # noqa: UP007
+        super().__init__()
+        Either.built.append(net)
+        self.layer = nn.Linear(8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(x)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.05)
+
+
+class WideFirst(Either):
+    """``net`` takes a ``Wide`` or a ``NetConfig``, ``Wide`` first (``X | Y``)."""
+
+    def __init__(self, net: Wide | NetConfig = DEEP) -> None:
+        super().__init__(net)
+
+
+CASES = [(Either, {"hidden": 2}), (Either, {"width": 5}), (Either, {"depth": 5}),
+         (WideFirst, {"hidden": 2}), (WideFirst, {"depth": 5}), (WideFirst, {"width": 5})]
+
+
+@pytest.mark.parametrize(("cls", "net"), CASES)
+def test_a_unions_mapping_builds_what_lightningcli_builds(tmp_path, cls, net):
+    cli_model(tmp_path, {"class_path": f"{HERE}.{cls.__name__}", "init_args": {"net": net}})
+    want = Either.built[-1]  # LightningCLI's own build
+    given = ModelFactory(cls, {"net": net})  # model_init_args
+    given.check(["net"])
+    assert given.build({}) and Either.built[-1] == want  # (was: refused "not a field of
+    searched = ModelFactory(cls)  # NetConfig" for Either's {"width": 5})
+    searched.check(["net"])
+    searched.check_arch({"net": net})  # a group of the space
+    assert searched.build({"net": net}) and Either.built[-1] == want
+    node = ConfigBuilder({"class_path": f"{HERE}.{cls.__name__}", "init_args": {"net": net}},
+                         "model", plain_keys=True)
+    node.check()  # a config's init_args
+    assert node({}) and Either.built[-1] == want
+
+
+def test_a_mapping_no_class_of_the_union_takes_is_refused_naming_them():
+    with pytest.raises(ConfigError) as err:
+        ModelFactory(Either, {"net": {"width": 5, "depth": 2}}).check(["net"])
+    message = str(err.value)
+    assert message.startswith("model.net: ") and "{'width': 5, 'depth': 2}" in message
+    assert "NetConfig (fields: hidden, depth)" in message
+    assert "Wide (fields: width, hidden)" in message
+    with pytest.raises(ConfigError, match=r"model\.net: .*NetConfig .*Wide"):
+        ModelFactory(Either).check_arch({"net": {"zzz": 1}})
