@@ -356,7 +356,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     target = model.target() if built else factory.target if factory.is_class else None
     if target is not None and model_init_args:  # a key it does not take, named with those
         check_args(target, dict(model_init_args), "model", nested=False)  # it takes
-    DataFactory(stored_data.get("class_path") if data is None else data, data_args)
+    data_factory = DataFactory(stored_data.get("class_path") if data is None else data,
+                               data_args)
     if max_epochs is not None:  # the search's step or time limit would cut it short
         trainer_cfg["max_epochs"] = max_epochs
         for key in ("max_steps", "max_time"):
@@ -374,6 +375,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     if restore is not None and ckpt_path is None:  # a resume continues its last.ckpt's
         check_holds_state(restore, f"trial {best['trial']}'s {restore}")
     arch = finetune_arch(best, model_init_args)  # LightningCLI's optimizer: the best trial's
+    factory.check_groups(arch)  # the search's checks of its groups over the init_args it
+    data_factory.check_groups(arch)  # builds with (was: skipped: a dict or another class)
     spec = TrialSpec(trial_id=best["trial"], arch=arch,
                      trial_dir=str(out),
                      model=model, model_init_args=init_args,
