@@ -7,9 +7,12 @@ depth=5)}``) that no searched group reaches: the store keeps its class and field
 * an instance the node cannot say (an unannotated argument takes a dict; a subclass of the
   annotated dataclass, which LightningCLI builds as the annotated one) is left out, and
   ``best.yaml``'s ``notes`` say why;
-* ``finetune`` builds the instance again from the store (was: refused, asking for it);
+* ``finetune`` (and ``lightning-nas finetune --from_scratch``) builds the instance again
+  from the store (was: refused, asking for it);
 * a resume compares it (another instance is refused, naming its field), and a store written
-  before the record was kept resumes as before.
+  before the record was kept resumes as before;
+* a warm start reads a key the earlier space lacked from its fields (was: a fill value,
+  which the earlier trials never ran with).
 
 One real one-trial search checks the trial, ``best.yaml``, LightningCLI's build of its node
 (``run=False``) and a fine-tune from fresh weights; the resume checks read the store as a
@@ -28,10 +31,14 @@ import yaml
 from torch import nn
 
 from lightning_nas import Choice, Search, finetune
+from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
 from lightning_nas.export_config import model_section
+from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.resume import stored_init
-from lightning_nas.store import RunStore
+from lightning_nas.search.warm import load_priors
+from lightning_nas.space import SearchSpace
+from lightning_nas.store import RunStore, open_search_store
 from tests.helpers_data import BlobData
 from tests.helpers_models import ClassifierSteps
 from tests.helpers_records import DEEP, NetConfig, cli_model
@@ -102,6 +109,9 @@ def test_an_instance_no_group_reaches_is_exported_and_built_again_by_finetune(tm
     DeepNet.built.clear()
     result = finetune(run, max_epochs=1, from_checkpoint=False)  # (was: refused, asking
     assert result.error is None and DeepNet.built[-1] == trained  # for net and loose again)
+    DeepNet.built.clear()  # the command too, which cannot give them as objects
+    assert main(["finetune", str(run), "--from_scratch", "--max_epochs", "1"]) == 0
+    assert DeepNet.built[-1] == trained
 
 
 def test_a_resume_compares_the_instance_and_a_store_written_before_resumes(tmp_path):
@@ -123,3 +133,20 @@ def test_a_resume_compares_the_instance_and_a_store_written_before_resumes(tmp_p
     with RunStore(run / "search.db") as store:  # the record kept from now on
         assert store.get_meta("model")["dataclasses"]["net"]["init_args"] == {
             "hidden": 2, "depth": 5}
+
+
+def test_a_warm_start_reads_a_group_key_from_the_instance_its_source_ran_with(tmp_path):
+    store = open_search_store(tmp_path / "old", {"space": {"lr": {"choice": [0.05, 0.1]}},
+                                                 "monitor": "val_acc", "mode": "max"})
+    store.set_meta("model", stored_init(f"{HERE}.DeepNet", {"net": NetConfig(hidden=2,
+                                                                           depth=5)}))
+    for lr, acc in ((0.05, 0.9), (0.1, 0.8)):  # as the search stores them
+        store.finish_trial(TrialResult(store.start_trial({"lr": lr}), {"lr": lr},
+                                       TrialStatus.COMPLETED, score=acc))
+    store.close()
+    space = SearchSpace.from_dict({"lr": {"choice": [0.05, 0.1]},
+                                   "net": {"hidden": {"choice": [4, 2]}}})
+    priors, report = load_priors([tmp_path / "old"], space)
+    # the instance's hidden=2 (was: 4, the choice's first value: a network never trained)
+    assert [p.arch["net"] for p in priors] == [{"hidden": 2}, {"hidden": 2}]
+    assert report.sources[0].recorded == {"net.hidden": 2}

@@ -83,7 +83,8 @@ def recorded_values(store: RunStore, space: SearchSpace, hydra: bool = False,
     composed otherwise than the config, ``groups``: a nested group that a searched option's
     defaults choose, ``model/backbone``) or its stored model, data and Trainer settings (a
     DataModule object's: its ``hparams``, as ``save_hyperparameters()`` kept them;
-    ``trainer.max_epochs``: its scheduler's, which its complete trials trained), else the
+    ``trainer.max_epochs``: its scheduler's, which its complete trials trained; a dataclass
+    instance given from Python: its stored fields), else the
     default of its model's or data class's argument: a plain key (or a group's) is a model
     argument, a dotted top-level key a path into the config; in a Hydra sweep (``hydra``:
     this search is one) every key is a path into the config."""
@@ -106,8 +107,8 @@ def recorded_values(store: RunStore, space: SearchSpace, hydra: bool = False,
     data = store.get_meta("data") or {}
     if "instance" in data:  # a DataModule object: what its save_hyperparameters() kept
         data = {**data, "init_args": store.get_meta("data_hparams") or {}}
-    stored = {"model": store.get_meta("model") or {}, "data": data,
-              "trainer": store.get_meta("trainer") or {}}
+    stored = {"model": _with_instances(store.get_meta("model") or {}),
+              "data": _with_instances(data), "trainer": store.get_meta("trainer") or {}}
     settings = store.get_meta("settings") or {}
     out: dict[str, Any] = {}
     for key in flat_params(space):
@@ -133,6 +134,22 @@ def recorded_values(store: RunStore, space: SearchSpace, hydra: bool = False,
                 if value is not _MISSING:
                     out[key] = value
     return out
+
+
+def _with_instances(stored: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A stored model's or data's ``{class_path, init_args}`` with its dataclass instances'
+    fields in ``init_args`` (``resume.stored_init``'s ``dataclasses``: was: a key into one
+    took a fill value its trials never ran with).
+
+    Example:
+        >>> _with_instances({"init_args": {"lr": 0.1}, "dataclasses": {
+        ...     "net": {"class_path": "m.Net", "init_args": {"hidden": 2}}}})["init_args"]
+        {'net': {'hidden': 2}, 'lr': 0.1}
+    """
+    records = stored.get("dataclasses") or {}
+    return {**stored, "init_args": {**{key: record["init_args"] for key, record in
+                                       records.items()}, **(stored.get("init_args") or {})}
+            } if records else stored
 
 
 def _resolved(config: Mapping[str, Any], path: str, value: Any) -> Any:
