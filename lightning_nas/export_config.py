@@ -17,9 +17,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from lightning_nas.config.imports import import_object
-from lightning_nas.config.instance_records import node_fields, unwritten_note
+from lightning_nas.config.instance_records import node_fields, rebuilt, unwritten_note
 from lightning_nas.config.paths import is_dotted, kwargs_apart, set_paths
-from lightning_nas.config.records import over_default, over_own_defaults
+from lightning_nas.config.records import over_default, over_fields, over_own_defaults
+from lightning_nas.errors import ConfigError
 from lightning_nas.export_trainer import result_defaults
 
 __all__ = ["best_config", "model_section", "objects_beside"]
@@ -80,8 +81,7 @@ def model_section(model: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[str
     argument's mapping (a group, or the stored arguments' own) over its signature default's
     fields, as the trial got it (``records.over_default``; where the class imports); a
     group over an instance the search was given (the store's ``objects``, which replaced
-    the default) over the annotated dataclass's own fields, which the group check keeps the
-    instance's other fields at (``records.over_own_defaults``); an instance without a group
+    the default) over the instance's stored fields (``_over_instance``); an instance without a group
     by its fields, where LightningCLI builds it from them (the store's ``dataclasses``,
     ``instance_records.node_fields``; was: left out, so LightningCLI built the signature
     default; else ``objects_beside`` says why it is left out)."""
@@ -93,15 +93,29 @@ def model_section(model: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[str
                     for key, value in arch.items()
                     if not is_dotted(key) or key.startswith("model.")])
     if target is not None:
-        section["init_args"] = {key: (over_own_defaults(target, key, value) if key in arch
-                                      else value) if key in objects
+        records = model.get("dataclasses") or {}
+        section["init_args"] = {key: (_over_instance(target, key, value, records.get(key))
+                                      if key in arch else value) if key in objects
                                 else over_default(target, key, value)
                                 for key, value in section["init_args"].items()}
-        for key, record in (model.get("dataclasses") or {}).items():
+        for key, record in records.items():
             if key not in section["init_args"] and (
                     fields := node_fields(target, key, record)) is not None:
                 section["init_args"][key] = fields
     return cfg["model"]
+
+
+def _over_instance(target: Any, key: str, group: Any, record: Mapping[str, Any] | None) -> Any:
+    """The searched ``group`` over the instance the store keeps of ``target``'s argument
+    ``key`` (``record``): over its fields, as the trial's build sets it (``over_fields``;
+    was: over the annotated dataclass's own defaults, a ``Union``'s first class's); without
+    a record (a store written before them, a class that no longer imports), over those
+    defaults, which the group check keeps the instance's other fields at."""
+    try:
+        return over_fields(rebuilt(record), group) if record else over_own_defaults(
+            target, key, group)
+    except ConfigError:
+        return over_own_defaults(target, key, group)
 
 
 def objects_beside(model: Mapping[str, Any], node: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,10 @@ argument and each class with its fields (was: checked against the first class al
 ``{"width": 5}`` was refused as "not a field of NetConfig", a mapping LightningCLI builds a
 ``Wide`` from).
 
+A group of the space over a ``model_init_args`` instance of one of its classes is set over
+the instance's fields, which build that class again (was: refused, as if the argument were
+annotated with the ``Union``'s first class alone), and ``best.yaml``'s node says them.
+
 Each case is checked against LightningCLI itself (``LightningCLI(run=False)``).
 """
 
@@ -23,6 +27,8 @@ from torch import nn
 from lightning_nas.config.factories import ModelFactory
 from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.errors import ConfigError
+from lightning_nas.export_config import model_section
+from lightning_nas.search.resume import stored_init
 from tests.helpers_models import ClassifierSteps
 from tests.helpers_records import DEEP, NetConfig, cli_model
 
@@ -93,3 +99,31 @@ def test_a_mapping_no_class_of_the_union_takes_is_refused_naming_them():
     assert "Wide (fields: width, hidden)" in message
     with pytest.raises(ConfigError, match=r"model\.net: .*NetConfig .*Wide"):
         ModelFactory(Either).check_arch({"net": {"zzz": 1}})
+
+
+@dataclass
+class Sub(NetConfig):
+    """A subclass of ``NetConfig`` (LightningCLI builds a ``NetConfig`` from its fields)."""
+
+
+@pytest.mark.parametrize(("cls", "given", "trained"), [
+    (WideFirst, NetConfig(hidden=16), NetConfig(hidden=2, depth=1)),
+    (Either, Wide(hidden=16), Wide(width=4, hidden=2))])
+def test_a_group_over_an_instance_of_a_unions_class_is_built_and_exported_as_lightningcli_builds(
+        tmp_path, cls, given, trained):
+    factory = ModelFactory(cls, {"net": given})
+    factory.check_groups({"net": {"hidden": 2}})  # (was: refused, "a NetConfig instance ...
+    factory.check_arch({"net": {"hidden": 2}})  # annotated with Wide", its first class)
+    assert factory.build({"net": {"hidden": 2}}) and Either.built[-1] == trained
+    node = model_section(stored_init(f"{HERE}.{cls.__name__}", {"net": given}),
+                         {"net": {"hidden": 2}})
+    cli_model(tmp_path, node)
+    assert Either.built[-1] == trained  # LightningCLI's own build of best.yaml's node
+
+
+def test_a_group_over_an_instance_the_union_builds_as_another_class_is_refused():
+    with pytest.raises(ConfigError) as err:  # its fields build a NetConfig, not a Sub
+        ModelFactory(Either, {"net": Sub()}).check_groups({"net": {"hidden": 2}})
+    message = str(err.value)
+    assert "init_args['net'] is a Sub instance" in message
+    assert "gives each trial a NetConfig" in message and "NetConfig or Wide" in message

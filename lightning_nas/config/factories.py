@@ -25,13 +25,20 @@ import lightning.pytorch as pl
 from torch import nn
 
 from lightning_nas.config.chain import init_hints, init_kwargs, kwargs_chain, name_hint
+from lightning_nas.config.convert import type_name
 from lightning_nas.config.data_checks import check_loader_args
 from lightning_nas.config.hparams import build_class
 from lightning_nas.config.instantiate import check_init_args, object_path, short
 from lightning_nas.config.nodes import is_node
 from lightning_nas.config.own_copies import own_copies
 from lightning_nas.config.paths import check_space_paths, is_dotted, space_path
-from lightning_nas.config.records import changed_fields, dataclass_of, over_default, over_fields
+from lightning_nas.config.records import (
+    changed_fields,
+    dataclass_for,
+    dataclasses_in,
+    over_default,
+    over_fields,
+)
 from lightning_nas.config.section_builder import ConfigBuilder, import_target
 from lightning_nas.config.space_keys import nested_hint, section_hint
 from lightning_nas.errors import ConfigError, did_you_mean
@@ -224,14 +231,19 @@ def _check_group_class(section: str, key: str, group: str, given: Any, value: An
         ...
         lightning_nas.errors.ConfigError: model init_args['net'] is a Wide instance, and ...
     """
-    cls, mine = dataclass_of(hint), type(given)
-    if not (dataclasses.is_dataclass(given) and not isinstance(given, type)) or mine is cls \
+    if not (dataclasses.is_dataclass(given) and not isinstance(given, type)) \
             or not isinstance(value, Mapping) or is_node(value):
         return
-    built, why = (f"a {cls.__name__}", f"{key!r} is annotated with {cls.__name__}, which "
-                  f"LightningCLI too builds from a mapping there; it takes no subclass of a "
-                  f"dataclass") if cls is not None else ("a dict", f"{key!r} is annotated "
-                                                         f"with no dataclass")
+    cls, mine = dataclass_for(hint, over_fields(given, value)), type(given)  # (a Union's: the
+    if mine is cls or cls is None and dataclasses_in(hint):  # class of the fields; none:
+        return  # check_fields refuses it)
+    which = (f"{type_name(hint)}, of which LightningCLI too builds the first class whose "
+             f"fields take a mapping's keys" if len(dataclasses_in(hint)) > 1 else
+             f"{getattr(cls, '__name__', '')}, which LightningCLI too builds from a mapping "
+             f"there")
+    built, why = (f"a {cls.__name__}", f"{key!r} is annotated with {which}; it takes no "
+                  f"subclass of a dataclass") if cls is not None else (
+        "a dict", f"{key!r} is annotated with no dataclass")
     kind = "LightningModule" if section == "model" else "LightningDataModule"
     raise ConfigError(f"{section} init_args[{key!r}] is a {mine.__name__} instance, and the "
                       f"search space's group {group!r} gives each trial {built} built from "

@@ -32,7 +32,8 @@ from lightning_nas.config.chain import init_hints, kwargs_chain
 from lightning_nas.config.nodes import is_node
 from lightning_nas.errors import ConfigError, did_you_mean
 
-__all__ = ["changed_fields", "check_fields", "dataclass_of", "dict_note", "field_hints",
+__all__ = ["changed_fields", "check_fields", "dataclass_for", "dataclass_of",
+           "dataclasses_in", "dict_note", "field_hints",
            "init_fields", "is_instance", "no_dict", "over_default", "over_defaults",
            "over_fields", "over_own_defaults", "plain_step", "record_default", "record_step",
            "to_dataclass"]
@@ -104,22 +105,23 @@ def check_fields(path: str, value: Any, hint: Any,
     return True
 
 
-def _taker(path: str, value: Mapping[str, Any], hint: Any) -> type | None:
+def dataclass_for(hint: Any, value: Mapping[str, Any]) -> type | None:
     """The dataclass the mapping ``value`` for the annotation ``hint`` builds:
     ``dataclass_of``'s; of a ``Union`` of several, the first whose fields take its keys (its
-    required fields given), as LightningCLI builds it and ``to_dataclass`` in ``convert``
-    (was: the first, so ``{"width": 5}`` for ``NetConfig | Wide`` was refused as no field of
-    ``NetConfig``).
+    required fields given), as LightningCLI builds it and ``to_dataclass`` in ``convert``;
+    None where none does (was: the first, so ``{"width": 5}`` for ``NetConfig | Wide`` was
+    refused as no field of ``NetConfig``)."""
+    classes = dataclasses_in(hint)
+    return next((cls for cls in classes if set(value) <= set(field_hints(cls)) and set(
+        _required(cls)) <= set(value)), None) if len(classes) > 1 else dataclass_of(hint)
 
-    Raises:
-        ConfigError: none of them takes it, naming ``path`` and each with its fields.
-    """
-    classes = _dataclasses_in(hint)
-    if len(classes) < 2:
-        return classes[0] if classes else None
-    for cls in classes:
-        if set(value) <= set(field_hints(cls)) and set(_required(cls)) <= set(value):
-            return cls
+
+def _taker(path: str, value: Mapping[str, Any], hint: Any) -> type | None:
+    """``dataclass_for``, refused where a ``Union`` of dataclasses has none that takes
+    ``value``, naming ``path`` and each class with its fields."""
+    if (cls := dataclass_for(hint, value)) is not None or len(
+            classes := dataclasses_in(hint)) < 2:
+        return cls
     each = "; ".join(f"{cls.__name__} (fields: {', '.join(field_hints(cls))}"
                      f"{', required: ' + ', '.join(_required(cls)) if _required(cls) else ''})"
                      for cls in classes)
@@ -128,10 +130,10 @@ def _taker(path: str, value: Mapping[str, Any], hint: Any) -> type | None:
                       f"its keys): {each}")
 
 
-def _dataclasses_in(hint: Any) -> list[type]:
+def dataclasses_in(hint: Any) -> list[type]:
     """The dataclasses an annotation takes, in its order (a ``Union``'s each)."""
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return [cls for arg in typing.get_args(hint) for cls in _dataclasses_in(arg)]
+        return [cls for arg in typing.get_args(hint) for cls in dataclasses_in(arg)]
     return [hint] if inspect.isclass(hint) and dataclasses.is_dataclass(hint) else []
 
 
