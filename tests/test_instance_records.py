@@ -154,3 +154,23 @@ def test_a_warm_start_reads_a_group_key_from_the_instance_its_source_ran_with(tm
     # the instance's hidden=2 (was: 4, the choice's first value: a network never trained)
     assert [p.arch["net"] for p in priors] == [{"hidden": 2}, {"hidden": 2}]
     assert report.sources[0].recorded == {"net.hidden": 2}
+
+
+def test_a_stored_instance_its_class_no_longer_builds_is_asked_for_again(tmp_path):
+    run = tmp_path / "run"
+    _search(run, net=NetConfig(hidden=2, depth=5)).run()
+    with RunStore(run / "search.db") as store:  # NetConfig lost a field since the search
+        model = store.get_meta("model")
+        model["dataclasses"]["net"]["init_args"]["width"] = 3
+        store.set_meta("model", model)
+    folders = sorted(run.iterdir())
+    with pytest.raises(ConfigError, match=r"model_init_args\['net'\]: the stored fields .* no "
+                                          r"longer build .*NetConfig.*; pass it again: "
+                                          r"model_init_args=\{'net': \.\.\.\} \(lightning-nas "
+                                          r"finetune: --model\.net='\{hidden: \.\.\., "):
+        finetune(run, max_epochs=1, from_checkpoint=False)
+    assert sorted(run.iterdir()) == folders  # nothing made
+    DeepNet.built.clear()
+    result = finetune(run, max_epochs=1, from_checkpoint=False,
+                      model_init_args={"net": NetConfig(hidden=2, depth=5)})
+    assert result.error is None and DeepNet.built[-1]["net"] == NetConfig(hidden=2, depth=5)

@@ -153,8 +153,20 @@ def restore_init(stored: Mapping[str, Any], given: Mapping[str, Any] | None,
                           + (f" (lightning-nas finetune: {cli})" if name == "model" else ""))
     imported = {k: import_object(path) for k, path in objects.items()
                 if path is not None and k not in given}
-    instances = {k: rebuilt(record) for k, record in records.items()}
+    instances = {k: _rebuilt(record, k, name) for k, record in records.items()}
     return {**(stored.get("init_args") or {}), **imported, **instances, **given}
+
+
+def _rebuilt(record: Mapping[str, Any], key: str, name: str) -> Any:
+    """``rebuilt``, its refusal naming ``{name}_init_args[key]`` and how to give it again
+    (was: the class and fields alone)."""
+    try:
+        return rebuilt(record)
+    except ConfigError as err:
+        fields = ", ".join(f"{field}: ..." for field in record["init_args"])
+        cli = f" (lightning-nas finetune: --model.{key}='{{{fields}}}')" * (name == "model")
+        raise ConfigError(f"{name}_init_args[{key!r}]: {err}; pass it again: "
+                          f"{name}_init_args={{{key!r}: ...}}{cli}") from None
 
 
 def _json(value: Any) -> Any:
