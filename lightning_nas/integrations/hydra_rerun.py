@@ -26,6 +26,7 @@ from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Quote
+from hydra.core.utils import JobRuntime
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
@@ -40,6 +41,10 @@ _PARSER: OverridesParser | None = None
 
 #: the options of ``config_args`` that name the sweep's primary config (with their value)
 _CONFIG_OPTIONS = ("--config-name", "-cn", "--config-path", "-cp", "--config-dir", "-cd")
+
+#: Hydra's own config groups whose option shapes a job (not the sweep's sweeper and
+#: launcher; ``hydra/callbacks``: the ``hydra.callbacks`` node is carried instead)
+_JOB_GROUPS = ("hydra/job_logging", "hydra/hydra_logging", "hydra/env", "hydra/output")
 
 
 def rerun_line(script: str, overrides: Sequence[str], config_args: Sequence[str] = ()) -> str:
@@ -70,16 +75,20 @@ def alone_line(script: str, job_dir: str, config_args: Sequence[str],
     without the search's config group, so without the lightning_nas sweeper): ``script`` as
     in ``rerun_line``, the job's config folder as ``--config-path``, the Hydra overrides of
     ``config_args`` that shape a job (not its config options), then ``settings``
-    (``job_settings``: what the sweep's config set in ``hydra`` and ``config.yaml`` lacks).
+    (``job_settings``: what the sweep's config set in ``hydra`` and ``config.yaml`` lacks;
+    a given override of one wins, but for ``hydra.searchpath``, whose setting holds the
+    command line's entries and the sweep's config folders besides).
 
     Example:
         >>> alone_line("t.py", "/m/0", ["--config-name", "train"], {"hydra.run.dir": "a/${x}"})
         "python t.py --config-path /m/0/.hydra --config-name config 'hydra.run.dir=a/${x}'"
     """
     given = [a for a, before in zip(config_args, ["", *config_args], strict=False)
-             if not a.startswith(_CONFIG_OPTIONS) and before not in _CONFIG_OPTIONS]
-    keys = {a.split("=", 1)[0].lstrip("+~") for a in given}
-    given += [f"{key}={format_value(value)}" for key, value in settings.items()
+             if not a.startswith(_CONFIG_OPTIONS) and before not in _CONFIG_OPTIONS
+             and not (_key(a) == "hydra.searchpath" and _key(a) in settings)]
+    keys = {_key(a) for a in given}
+    given += [f"{'++' if isinstance(value, Mapping) else ''}{key}={format_value(value)}"
+              for key, value in settings.items()  # ++: a mapping's keys added to Hydra's
               if key not in keys and key != "hydra.output_subdir"]
     folder = os.path.join(job_dir, str(settings.get("hydra.output_subdir", ".hydra")))
     line = rerun_line(script, given, ["--config-path", folder, "--config-name", "config"])
@@ -89,8 +98,15 @@ def alone_line(script: str, job_dir: str, config_args: Sequence[str],
 def job_settings(config: DictConfig) -> dict[str, Any] | None:
     """The settings of the sweep's ``hydra`` node that shape a job and that its
     ``config.yaml`` lacks: ``hydra.run.dir`` (as written: it may name the task's keys and
-    ``${now:...}``), ``hydra.job.chdir`` where set and ``hydra.output_subdir`` (the job's
-    config folder); None where that is null (the jobs wrote no config).
+    ``${now:...}``), ``hydra.job.chdir`` where set, then where the sweep's config differs
+    from Hydra's defaults (``_node_settings``): the options of Hydra's job groups
+    (``hydra/job_logging``, ...) and the search path that finds them, ``hydra.job.env_set``
+    (not the variables ``env_copy`` copied: their values are copied again), ``env_copy``,
+    ``hydra.callbacks``, ``hydra.verbose`` and a ``hydra.job.name`` the config set; and
+    ``hydra.output_subdir`` (the job's config folder); None where that is null (the jobs
+    wrote no config). Not carried, as no command line sets them: ``hydra.runtime`` (a
+    task's ``${hydra:runtime.choices.<group>}``), ``hydra.job.config_name``,
+    ``override_dirname``, ``num`` and ``id``, which Hydra sets in each run.
 
     Example:
         >>> job_settings(OmegaConf.create({"hydra": {"run": {"dir": "out/${name}"},
@@ -104,7 +120,7 @@ def job_settings(config: DictConfig) -> dict[str, Any] | None:
     settings = {"hydra.run.dir": hydra.get("run", {}).get("dir")}
     if hydra.get("job", {}).get("chdir") is not None:
         settings["hydra.job.chdir"] = hydra["job"]["chdir"]
-    return {**{k: v for k, v in settings.items() if v is not None},
+    return {**{k: v for k, v in settings.items() if v is not None}, **_node_settings(hydra),
             "hydra.output_subdir": str(subdir)}
 
 
@@ -157,6 +173,11 @@ def _parsed(override: str) -> tuple[tuple[Any, ...], Any] | None:
     return (got.type, got.key_or_group, got.package, repr(value)), value
 
 
+def _key(override: str) -> str:
+    """The key (or config group) an override sets, without its ``+``/``~``."""
+    return override.split("=", 1)[0].lstrip("+~")
+
+
 def _plain(value: Any) -> bool:
     """Whether ``value`` is of the kinds ``format_value`` writes (no sweep, no deletion)."""
     if isinstance(value, (list, tuple)):
@@ -165,3 +186,48 @@ def _plain(value: Any) -> bool:
         return all(isinstance(k, str) and _plain(v) for k, v in value.items())
     return value is None or isinstance(value, (str, bool, int, float))
 
+
+def _node_settings(hydra: Mapping[str, Any]) -> dict[str, Any]:
+    """What the sweep's ``hydra`` node (a plain, unresolved container) sets apart from
+    Hydra's defaults that a job reads: the options of ``_JOB_GROUPS`` that are not Hydra's
+    ``default``, and where there are such, or the node has a ``searchpath``, the search
+    path they are found on (``_search_path``); ``hydra.job.env_set`` less the variables
+    ``env_copy`` copied into it (their values, at the sweep's start, are not written: the
+    line copies them again), ``env_copy``, ``hydra.callbacks``, ``hydra.verbose``, and a
+    ``hydra.job.name`` that is not the one Hydra gives the task."""
+    job = hydra.get("job") or {}
+    choices = (hydra.get("runtime") or {}).get("choices") or {}
+    settings: dict[str, Any] = {group: choices[group] for group in _JOB_GROUPS
+                                if choices.get(group, "default") != "default"}
+    if settings or hydra.get("searchpath"):
+        settings["hydra.searchpath"] = _search_path(hydra)
+    copied = list(job.get("env_copy") or [])
+    settings.update({
+        "hydra.job.env_set": {k: v for k, v in (job.get("env_set") or {}).items()
+                              if k not in copied},
+        "hydra.job.env_copy": copied, "hydra.callbacks": hydra.get("callbacks"),
+        "hydra.verbose": hydra.get("verbose"),
+        "hydra.job.name": None if job.get("name") == _task_name() else job.get("name")})
+    return {key: value for key, value in settings.items() if value}
+
+
+def _search_path(hydra: Mapping[str, Any]) -> list[str]:
+    """The sweep's config search path as ``hydra.searchpath`` takes it: its primary config
+    folder (the line's is the job's ``.hydra``), its ``--config-dir`` and its own
+    ``hydra.searchpath``, each as Hydra found it (``file://`` ones absolute); the node's
+    ``searchpath`` as written where Hydra recorded no sources."""
+    found = []
+    for source in (hydra.get("runtime") or {}).get("config_sources") or []:
+        provider, schema, path = source["provider"], source["schema"], source["path"]
+        if provider in ("main", "command-line") or provider.startswith("hydra.searchpath"):
+            found.append(f"file://{os.path.abspath(path)}" if schema == "file"
+                         else f"{schema}://{path}")
+    return found or list(hydra.get("searchpath") or [])
+
+
+def _task_name() -> str | None:
+    """The job name Hydra gives the running task (from its script), None outside one."""
+    try:
+        return JobRuntime.instance().get("name")
+    except KeyError:
+        return None
