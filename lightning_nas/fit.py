@@ -33,6 +33,7 @@ from lightning_nas.config.trainer_checks import check_trainer_kwargs, check_vali
 from lightning_nas.errors import ConfigError, NASError, check_mode, unknown
 from lightning_nas.export import FIT_DIRECTIVE
 from lightning_nas.export_header import TRAIN_AGAIN
+from lightning_nas.export_hydra import rerun_said
 from lightning_nas.fit_resume import (  # undo_fit: also from here, as before
     check_resume,
     fit_record,
@@ -324,9 +325,9 @@ def _check_not_best_yaml(cfg: Mapping[str, Any], paths: Sequence[str | os.PathLi
         fix = (f"train the config that trial ran, written beside it: lightning-nas fit "
                f"{shlex.quote(str(config))}")
     elif isinstance(hydra, Mapping) and hydra.get("rerun"):  # its project's task trains it
-        alone = hydra.get("rerun_alone")  # an export's since rerun_alone: no sweeper needed
-        fix = (f"it is a Hydra sweep's: its task trains that trial again: {hydra['rerun']}"
-               + (f"; without lightning_nas: {alone}" if alone else ""))
+        # its lines (rerun_alone: an export's since it was written) as finetune says them
+        said = rerun_said(f"trial {cfg['trial']}", hydra, chosen=True)
+        fix = f"it is a Hydra sweep's: {said}"
     else:
         fix = (f"its run has no best_config.yaml: a search from Python (lightning-nas "
                f"finetune {shlex.quote(str(record.parent))} trains that trial on)")

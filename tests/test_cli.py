@@ -496,7 +496,10 @@ def test_fit_of_a_hydra_sweeps_best_yaml_gives_its_rerun_line(tmp_path, capsys):
                                       "hydra": {"overrides": ["model.lr=0.1"], "rerun": rerun}}))
     assert main(["fit", str(record), "--out", str(tmp_path / "fit")]) == 2
     (line,) = [x for x in capsys.readouterr().err.splitlines() if "error:" in x]
-    assert line.endswith(f"it is a Hydra sweep's: its task trains that trial again: {rerun}")
+    # in the words of a sweep's other refusals (export_hydra.rerun_said; was: its own,
+    # "its task trains that trial again: <rerun>", without the folder to run it from)
+    assert line.endswith(f"it is a Hydra sweep's: train trial 2 again, from the folder the "
+                         f"sweep was started in: {rerun} (best.yaml's hydra.rerun)")
     assert "finetune" not in line and not (tmp_path / "fit").exists()
 
 
@@ -1052,5 +1055,6 @@ def test_fit_of_a_hydra_sweeps_best_yaml_gives_its_rerun_alone_line_too(tmp_path
                                                 "rerun_alone": alone}}))
     assert main(["fit", str(record), "--out", str(tmp_path / "fit")]) == 2
     (line,) = [x for x in capsys.readouterr().err.splitlines() if "error:" in x]
-    assert line.endswith(f"its task trains that trial again: {rerun}; without lightning_nas: "
-                         f"{alone}")
+    assert line.endswith(f"train trial 2 again, from the folder the sweep was started in: "
+                         f"{rerun}; without lightning_nas: {alone} (best.yaml's hydra.rerun "
+                         f"and hydra.rerun_alone)")
