@@ -41,7 +41,7 @@ from lightning_nas.export_files import (
     staged_checkpoint,
 )
 from lightning_nas.export_header import FIT_DIRECTIVE, config_header, trial_fits
-from lightning_nas.export_hydra import hydra_job, sweep_refusal
+from lightning_nas.export_hydra import stored_job, sweep_refusal
 from lightning_nas.finetune_inputs import best_weights, check_weights_fit, finetune_arch
 from lightning_nas.finetune_start import warn_if_below_start
 from lightning_nas.fit_resume import (
@@ -167,8 +167,7 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
             out["model"], out["objective"] = None, OBJECTIVE_NOTE
         hydra = store.get_meta("hydra")
         if hydra is not None:  # a Hydra sweep: the project's task builds the model
-            out["model"], out["hydra"] = None, hydra_job(hydra, best.arch, store.get_meta(
-                "job_dirs", {}).get(str(best.trial_id)), store.get_meta("job_settings"))
+            out["model"], out["hydra"] = None, stored_job(store, best.trial_id, best.arch)
         if notes := uneven_of(store, best.trial_id):  # a DDP split with repeats: its score
             out["notes"] = [*out.get("notes", []), *notes]  # is not one device's validation
         if winner is not None and best.trial_id != winner.trial_id:  # before any copy

@@ -22,20 +22,22 @@ from lightning_nas.errors import StoreError
 from lightning_nas.export_files import load_best
 from lightning_nas.store import RunStore
 
-__all__ = ["hydra_job", "rerun_said", "sweep_refusal"]
+__all__ = ["hydra_job", "rerun_said", "stored_job", "sweep_refusal"]
 
 #: what the sweep wrote where a job's lines are missing (hydra-core gone since it ran)
 _SEE_RESULTS = "see optimization_results.yaml of the sweep"
 
 
 def hydra_job(hydra: Mapping[str, Any], arch: Mapping[str, Any], job_dir: str | None,
-              settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+              settings: Mapping[str, Any] | None = None,
+              choices: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The exported trial's Hydra job: its own overrides (the sweep's job overrides, then
     its architecture), the command line that trains it once and ``job_dir``, the folder the
     sweep ran it in (Hydra's output_dir: its logs and checkpoints; null if not recorded);
     with the sweep's ``settings`` (``hydra_rerun.job_settings``: None where its jobs kept no
     config, or a sweep stored before they were kept) and ``job_dir``, ``rerun_alone``: the
-    line that trains it from ``job_dir``'s composed config, without lightning_nas.
+    line that trains it from ``job_dir``'s composed config, without lightning_nas, with
+    the job's config group ``choices`` (meta ``job_group_choices``).
 
     Example:
         >>> hydra_job({"script": "t.py"}, {"x": 2}, None)["rerun"]  # doctest: +SKIP
@@ -51,8 +53,22 @@ def hydra_job(hydra: Mapping[str, Any], arch: Mapping[str, Any], job_dir: str | 
     script, given = hydra.get("script", "<task>.py"), hydra.get("config_args", [])
     out = {**hydra, "overrides": job, "rerun": rerun_line(script, job, given)}
     if job_dir and settings is not None:  # as optimization_results.yaml's of the best job
-        out["rerun_alone"] = alone_line(script, job_dir, given, settings)
+        out["rerun_alone"] = alone_line(script, job_dir, given, settings, choices)
     return out
+
+
+def stored_job(store: RunStore, trial: int, arch: Mapping[str, Any]) -> dict[str, Any]:
+    """``hydra_job`` of ``trial`` (of architecture ``arch``) of a sweep's run, from the
+    run's meta: ``hydra``, its ``job_dirs``, ``job_settings`` and ``job_group_choices``.
+
+    Example:
+        >>> stored_job(store, 2, {"x": 2})["rerun"]  # doctest: +SKIP
+        'python t.py x=2 hydra.mode=RUN'
+    """
+    return hydra_job(store.get_meta("hydra") or {}, arch,
+                     (store.get_meta("job_dirs") or {}).get(str(trial)),
+                     store.get_meta("job_settings"),
+                     (store.get_meta("job_group_choices") or {}).get(str(trial)))
 
 
 def rerun_said(which: str, job: Mapping[str, Any], chosen: bool) -> str:
@@ -113,9 +129,7 @@ def sweep_refusal(run_dir: Path, store: RunStore) -> str:
         return head + rerun_said(f"trial {trial} (chosen by `lightning-nas export --trial`)",
                                  job, chosen=True)
     best = store.best(store.get_meta("mode", "max"))
-    job = None if best is None else hydra_job(
-        store.get_meta("hydra") or {}, best.arch,
-        (store.get_meta("job_dirs") or {}).get(str(best.trial_id)), store.get_meta("job_settings"))
+    job = None if best is None else stored_job(store, best.trial_id, best.arch)
     if job is None or job["rerun"] == _SEE_RESULTS:  # no job completed, or no hydra-core
         return head + ("train the best job again with optimization_results.yaml's rerun, or "
                        "without lightning_nas its rerun_alone (best.yaml's hydra.rerun and "

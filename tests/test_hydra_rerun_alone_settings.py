@@ -2,7 +2,8 @@
 that shapes a job and that the job's ``config.yaml`` lacks: ``hydra.job.env_set`` (the
 task's config reads it), ``env_copy``, ``hydra.callbacks``, the ``hydra/job_logging`` and
 ``hydra/hydra_logging`` choices and the config search path they are found on,
-``hydra.verbose`` and the ``hydra.job.name`` the config sets. A tiny
+``hydra.verbose``, the ``hydra.job.name`` the config sets, and the job's config group
+choices (``hydra.runtime.choices``: ``${hydra:runtime.choices.net}`` names a file). A tiny
 Hydra project (a Lightning ``TinyNet`` on blobs) is swept and its best job run again by
 the line as written, both forked warm from the tests' launcher."""
 
@@ -32,9 +33,9 @@ def main(cfg):
     pl.seed_everything(cfg.seed, verbose=False)
     trainer = pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False)
-    trainer.fit(TinyNet(width=cfg.width), BlobData(n=64, batch_size=16))
+    trainer.fit(TinyNet(width=cfg.net.width), BlobData(n=64, batch_size=16))
     score = float(trainer.callback_metrics["val_loss"])
-    out = pathlib.Path(HydraConfig.get().runtime.output_dir, "ran.json")
+    out = pathlib.Path(HydraConfig.get().runtime.output_dir, f"{cfg.run_name}.json")
     out.write_text(json.dumps({"score": score}))
     log.info("scored %s", score)
     return score
@@ -57,21 +58,22 @@ def _project(tmp_path: Path) -> None:
     ``conf``."""
     (tmp_path / "app.py").write_text(_APP)
     for path, node in (("shared/hydra/job_logging/to_file.yaml", _TO_FILE),
-                       ("conf/hydra/hydra_logging/quiet.yaml", _QUIET)):
+                       ("conf/hydra/hydra_logging/quiet.yaml", _QUIET),
+                       ("conf/net/small.yaml", {"width": 4}), ("conf/net/wide.yaml", {"width": 8})):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text(yaml.safe_dump(node))
     (tmp_path / "conf" / "config.yaml").write_text(yaml.safe_dump({
-        "defaults": ["_self_", {"override hydra/sweeper": "lightning_nas"},
+        "defaults": ["_self_", {"net": "small"}, {"override hydra/sweeper": "lightning_nas"},
                      {"override hydra/job_logging": "to_file"},
                      {"override hydra/hydra_logging": "quiet"}],
-        "width": 4, "seed": "${oc.env:JOB_SEED,0}",
+        "seed": "${oc.env:JOB_SEED,0}", "run_name": "${hydra:runtime.choices.net}",
         "hydra": {"searchpath": [f"file://{tmp_path / 'shared'}"],
                   "job": {"chdir": False, "env_set": {"JOB_SEED": "7"},
                           "env_copy": ["SWEEP_TOKEN"], "name": "fitted"}, "verbose": "app",
                   "callbacks": {"pickle": {"_target_": _PICKLE}},
                   "run": {"dir": "rerun"}, "sweep": {"dir": "sweep", "subdir": "${hydra.job.num}"},
                   "sweeper": {"budget": 2, "direction": "minimize", "seed": 0,
-                              "params": {"width": "choice(4, 8)"}}}}))
+                              "params": {"net": "choice(small, wide)"}}}}))
 
 
 def test_the_rerun_alone_line_carries_the_sweep_configs_hydra_settings(tmp_path, launcher):
@@ -86,16 +88,20 @@ def test_the_rerun_alone_line_carries_the_sweep_configs_hydra_settings(tmp_path,
     results = yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())
     line, job = results["rerun_alone"], Path(results["best_job_dir"])
     assert "s3cret" not in line  # a copied variable is copied again, its value not written
-    print(line)
+    from lightning_nas.export import export_best
+
+    assert export_best(tmp_path / "sweep")["hydra"]["rerun_alone"] == line  # the same line
     python, script, *argv = shlex.split(line)
     assert (python, script) == ("python", "app.py")
     code = launcher.run(argv, tmp_path / "alone.log", Path(script), TIMEOUT, tmp_path, env=env)
     assert code == 0, (tmp_path / "alone.log").read_text()[-3000:]
     again = tmp_path / "rerun"
     # the same training: the same score as the sweep's best job
-    score = json.loads((again / "ran.json").read_text())["score"]
+    net = results["best_params"]["net"]  # the job's choice, which names its file
+    assert sorted(p.name for p in again.glob("*.json")) == [f"{net}.json"]
+    score = json.loads((again / f"{net}.json").read_text())["score"]
     assert score == pytest.approx(results["best_value"], abs=1e-6)
-    assert score == json.loads((job / "ran.json").read_text())["score"]
+    assert score == json.loads((job / f"{net}.json").read_text())["score"]
     # the same files: the job log of the project's option, the callback's pickles
     logged = (again / "job.log").read_text()
     assert logged == (job / "job.log").read_text().replace(str(job), str(again))
@@ -113,7 +119,7 @@ def test_the_rerun_alone_line_carries_the_sweep_configs_hydra_settings(tmp_path,
     assert ran["job"]["env_set"] == {"JOB_SEED": "7", "SWEEP_TOKEN": "s3cret"}
     assert ran["job"]["name"] == "fitted" and ran["verbose"] == swept["verbose"] == "app"
     assert ran["callbacks"] == swept["callbacks"] == {"pickle": {"_target_": _PICKLE}}
-    for group in ("hydra/job_logging", "hydra/hydra_logging"):
+    for group in ("hydra/job_logging", "hydra/hydra_logging", "net"):
         assert ran["runtime"]["choices"][group] == swept["runtime"]["choices"][group], group
     assert ran["job_logging"] == swept["job_logging"]
     assert ran["hydra_logging"] == swept["hydra_logging"]

@@ -30,6 +30,7 @@ from hydra.errors import InstantiationException
 from hydra.plugins.launcher import Launcher
 
 from lightning_nas.errors import ConfigError, typed
+from lightning_nas.integrations.hydra_rerun import task_choices
 from lightning_nas.integrations.hydra_split import clear_splits, job_splits, split_check
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.executor import TrialExecutor, failed_result
@@ -106,8 +107,10 @@ class HydraLauncherExecutor(TrialExecutor):
             (the sweeper stores it for the next resume).
         optimized_metric: the config's ``optimized_metric``: what a task returning a float
             returns (``job_result``).
-        on_job_dir: called with a trial's id and its job's output folder when the job
-            returns (the sweeper stores it: trial N is not job N - 1 after a resume).
+        on_job_dir: called with a trial's id, its job's output folder and the job's config
+            group choices (``task_choices``) when the job returns (the sweeper stores them:
+            trial N is not job N - 1 after a resume; a ``rerun_alone`` line gives the
+            choices).
         launched: called when the launcher returned (or raised): the sweeper drops the
             jobs it composed that the launcher did not take (``ComposedJobs``).
     """
@@ -118,7 +121,7 @@ class HydraLauncherExecutor(TrialExecutor):
                  check: Callable[[int, Sequence[str]], None] | None = None,
                  first_job: int = 0, on_launch: Callable[[int], None] | None = None,
                  optimized_metric: str | None = None,
-                 on_job_dir: Callable[[int, str], None] | None = None,
+                 on_job_dir: Callable[[int, str, dict[str, str]], None] | None = None,
                  launched: Callable[[], None] | None = None) -> None:
         self.launcher, self.overrides, self.num_workers = launcher, overrides, num_workers
         self.launched = launched
@@ -180,7 +183,7 @@ class HydraLauncherExecutor(TrialExecutor):
                 finished: float) -> TrialResult:
         folder = _job_dir(ret)
         if folder is not None and self.on_job_dir is not None:
-            self.on_job_dir(spec.trial_id, folder)
+            self.on_job_dir(spec.trial_id, folder, task_choices(ret.hydra_cfg))
         if ret.status is JobStatus.COMPLETED:
             result = job_result(spec.trial_id, spec.arch, ret.return_value, self.monitor,
                                 self.names, self.optimized_metric)

@@ -32,7 +32,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from lightning_nas.integrations.hydra_grammar import format_value
 
-__all__ = ["alone_line", "job_settings", "readable_override", "rerun_line", "shell_word"]
+__all__ = ["alone_line", "job_settings", "readable_override", "rerun_line", "shell_word",
+           "task_choices"]
 
 #: characters that stay special within a shell's double quotes (``!``: history expansion)
 _IN_DOUBLE_QUOTES = '"$`\\!'
@@ -69,7 +70,7 @@ def rerun_line(script: str, overrides: Sequence[str], config_args: Sequence[str]
 
 
 def alone_line(script: str, job_dir: str, config_args: Sequence[str],
-               settings: Mapping[str, Any]) -> str:
+               settings: Mapping[str, Any], choices: Mapping[str, str] | None = None) -> str:
     """The command line that trains one job of a sweep once from the job's own composed
     config (``job_dir``'s ``.hydra/config.yaml``: the task's config, all overrides applied,
     without the search's config group, so without the lightning_nas sweeper): ``script`` as
@@ -77,7 +78,9 @@ def alone_line(script: str, job_dir: str, config_args: Sequence[str],
     ``config_args`` that shape a job (not its config options), then ``settings``
     (``job_settings``: what the sweep's config set in ``hydra`` and ``config.yaml`` lacks;
     a given override of one wins, but for ``hydra.searchpath``, whose setting holds the
-    command line's entries and the sweep's config folders besides).
+    command line's entries and the sweep's config folders besides), and ``choices``, the
+    job's own config group choices (``task_choices``: a task's
+    ``${hydra:runtime.choices.<group>}`` reads them; Hydra adds its own groups' to them).
 
     Example:
         >>> alone_line("t.py", "/m/0", ["--config-name", "train"], {"hydra.run.dir": "a/${x}"})
@@ -87,10 +90,11 @@ def alone_line(script: str, job_dir: str, config_args: Sequence[str],
              if not a.startswith(_CONFIG_OPTIONS) and before not in _CONFIG_OPTIONS
              and not (_key(a) == "hydra.searchpath" and _key(a) in settings)]
     keys = {_key(a) for a in given}
+    folder = os.path.join(job_dir, str(settings.get("hydra.output_subdir", ".hydra")))
+    settings = {**settings, "hydra.runtime.choices": dict(choices or {})}
     given += [f"{'++' if isinstance(value, Mapping) else ''}{key}={format_value(value)}"
               for key, value in settings.items()  # ++: a mapping's keys added to Hydra's
-              if key not in keys and key != "hydra.output_subdir"]
-    folder = os.path.join(job_dir, str(settings.get("hydra.output_subdir", ".hydra")))
+              if value != {} and key not in keys and key != "hydra.output_subdir"]
     line = rerun_line(script, given, ["--config-path", folder, "--config-name", "config"])
     return line.removesuffix(" hydra.mode=RUN")  # config.yaml sets no mode: RUN
 
@@ -104,9 +108,10 @@ def job_settings(config: DictConfig) -> dict[str, Any] | None:
     (not the variables ``env_copy`` copied: their values are copied again), ``env_copy``,
     ``hydra.callbacks``, ``hydra.verbose`` and a ``hydra.job.name`` the config set; and
     ``hydra.output_subdir`` (the job's config folder); None where that is null (the jobs
-    wrote no config). Not carried, as no command line sets them: ``hydra.runtime`` (a
-    task's ``${hydra:runtime.choices.<group>}``), ``hydra.job.config_name``,
-    ``override_dirname``, ``num`` and ``id``, which Hydra sets in each run.
+    wrote no config). ``alone_line`` adds the job's config group choices. Not carried, as
+    Hydra sets them in each run whatever a command line says: the rest of
+    ``hydra.runtime``, ``hydra.job.config_name``, ``override_dirname``, ``num`` and ``id``;
+    nor edits the config makes inside ``hydra.job_logging`` rather than by an option.
 
     Example:
         >>> job_settings(OmegaConf.create({"hydra": {"run": {"dir": "out/${name}"},
@@ -122,6 +127,20 @@ def job_settings(config: DictConfig) -> dict[str, Any] | None:
         settings["hydra.job.chdir"] = hydra["job"]["chdir"]
     return {**{k: v for k, v in settings.items() if v is not None}, **_node_settings(hydra),
             "hydra.output_subdir": str(subdir)}
+
+
+def task_choices(job: DictConfig) -> dict[str, str]:
+    """The task's config group choices of a job, from its Hydra config (a ``JobReturn``'s
+    ``hydra_cfg``: ``hydra.runtime.choices``): not Hydra's own groups, nor one chosen null.
+
+    Example:
+        >>> task_choices(OmegaConf.create({"hydra": {"runtime": {"choices": {
+        ...     "model": "a", "extra": None, "hydra/launcher": "basic"}}}}))
+        {'model': 'a'}
+    """
+    choices = OmegaConf.select(job, "hydra.runtime.choices", default=None) or {}
+    return {str(group): str(choice) for group, choice in choices.items()
+            if choice is not None and not str(group).startswith("hydra/")}
 
 
 def readable_override(override: str) -> str:

@@ -218,8 +218,8 @@ class HydraSweep(Sweeper):
                 first_job=self._first_job(store),
                 on_launch=lambda n: store.set_meta("next_job", n),
                 optimized_metric=optimized_metric(self.config),
-                on_job_dir=lambda trial, folder: store.set_meta(
-                    "job_dirs", {**store.get_meta("job_dirs", {}), str(trial): folder}),
+                on_job_dir=lambda trial, folder, choices: _keep_job(store, trial, folder,
+                                                                     choices),
                 launched=self.composed.job_started)
             settings = settings.replace(executor=executor)
             store.set_meta("settings", settings.flat())
@@ -388,8 +388,9 @@ class HydraSweep(Sweeper):
                                             config_args(self.config)))
             shaped = job_settings(self.config)  # None: the jobs wrote no .hydra folder
             if results["best_job_dir"] and shaped is not None:  # (needs no lightning_nas)
-                results["rerun_alone"] = alone_line(task_script(), results["best_job_dir"],
-                                                    config_args(self.config), shaped)
+                results["rerun_alone"] = alone_line(
+                    task_script(), results["best_job_dir"], config_args(self.config), shaped,
+                    store.get_meta("job_group_choices", {}).get(str(best.trial_id)))
             if notes := uneven_of(store, best.trial_id):  # its DDP split repeats samples
                 results["notes"] = notes  # (as best.yaml's)
         if goal.objectives is not None and goal.objectives.multi:
@@ -411,6 +412,12 @@ class _SweepLoop(SearchLoop):
 
     def say(self, text: str) -> None:
         super().say(sweep_phrases(text))  # (not `search.<key>`: a trial line's may be a path)
+
+
+def _keep_job(store: RunStore, trial: int, folder: str, choices: dict[str, str]) -> None:
+    """Store a returned job's output folder and config group choices by its trial."""
+    for key, value in (("job_dirs", folder), ("job_group_choices", choices)):
+        store.set_meta(key, {**store.get_meta(key, {}), str(trial): value})
 
 
 def _built_by_the_task(arch: dict[str, Any]) -> Any:
