@@ -37,7 +37,8 @@ def hydra_job(hydra: Mapping[str, Any], arch: Mapping[str, Any], job_dir: str | 
     with the sweep's ``settings`` (``hydra_rerun.job_settings``: None where its jobs kept no
     config, or a sweep stored before they were kept) and ``job_dir``, ``rerun_alone``: the
     line that trains it from ``job_dir``'s composed config, without lightning_nas, with
-    the job's config group ``choices`` (meta ``job_group_choices``).
+    the job's config group ``choices`` (meta ``job_group_choices``), and where it cannot
+    carry all, ``rerun_alone_note`` (``hydra_rerun.alone_note``).
 
     Example:
         >>> hydra_job({"script": "t.py"}, {"x": 2}, None)["rerun"]  # doctest: +SKIP
@@ -46,7 +47,7 @@ def hydra_job(hydra: Mapping[str, Any], arch: Mapping[str, Any], job_dir: str | 
     hydra = {**hydra, "job_dir": job_dir}
     try:
         from lightning_nas.integrations.hydra_grammar import format_value
-        from lightning_nas.integrations.hydra_rerun import alone_line, rerun_line
+        from lightning_nas.integrations.hydra_rerun import alone_line, alone_note, rerun_line
     except ImportError:  # hydra-core is gone since the sweep ran
         return {**hydra, "rerun": _SEE_RESULTS}
     job = [*hydra.get("overrides", []), *(f"{k}={format_value(v)}" for k, v in arch.items())]
@@ -54,6 +55,8 @@ def hydra_job(hydra: Mapping[str, Any], arch: Mapping[str, Any], job_dir: str | 
     out = {**hydra, "overrides": job, "rerun": rerun_line(script, job, given)}
     if job_dir and settings is not None:  # as optimization_results.yaml's of the best job
         out["rerun_alone"] = alone_line(script, job_dir, given, settings, choices)
+        if note := alone_note(settings):  # what it cannot carry, as the sweep said it
+            out["rerun_alone_note"] = note
     return out
 
 

@@ -3,7 +3,8 @@ that shapes a job and that the job's ``config.yaml`` lacks: ``hydra.job.env_set`
 task's config reads it), ``env_copy``, ``hydra.callbacks``, the ``hydra/job_logging`` and
 ``hydra/hydra_logging`` choices and the config search path they are found on,
 ``hydra.verbose``, the ``hydra.job.name`` the config sets, and the job's config group
-choices (``hydra.runtime.choices``: ``${hydra:runtime.choices.net}`` names a file). A tiny
+choices (``hydra.runtime.choices``: ``${hydra:runtime.choices.net}`` names a file); what
+it cannot carry (``${hydra:job.num}``) is said beside it. A tiny
 Hydra project (a Lightning ``TinyNet`` on blobs) is swept and its best job run again by
 the line as written, both forked warm from the tests' launcher."""
 
@@ -67,6 +68,7 @@ def _project(tmp_path: Path) -> None:
                      {"override hydra/job_logging": "to_file"},
                      {"override hydra/hydra_logging": "quiet"}],
         "seed": "${oc.env:JOB_SEED,0}", "run_name": "${hydra:runtime.choices.net}",
+        "logs": {"version": "${hydra:job.num}"},
         "hydra": {"searchpath": [f"file://{tmp_path / 'shared'}"],
                   "job": {"chdir": False, "env_set": {"JOB_SEED": "7"},
                           "env_copy": ["SWEEP_TOKEN"], "name": "fitted"}, "verbose": "app",
@@ -90,7 +92,12 @@ def test_the_rerun_alone_line_carries_the_sweep_configs_hydra_settings(tmp_path,
     assert "s3cret" not in line  # a copied variable is copied again, its value not written
     from lightning_nas.export import export_best
 
-    assert export_best(tmp_path / "sweep")["hydra"]["rerun_alone"] == line  # the same line
+    exported = export_best(tmp_path / "sweep")["hydra"]
+    assert exported["rerun_alone"] == line  # the same line
+    # what it cannot carry is said beside it (was: not said): Hydra sets it in each run
+    assert results["rerun_alone_note"] == exported["rerun_alone_note"] == (
+        "the job's config reads what Hydra sets in each run, which a command line does not "
+        "set: logs.version: ${hydra:job.num} (the line's run reads its own)")
     python, script, *argv = shlex.split(line)
     assert (python, script) == ("python", "app.py")
     code = launcher.run(argv, tmp_path / "alone.log", Path(script), TIMEOUT, tmp_path, env=env)

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -30,10 +31,11 @@ from hydra.core.utils import JobRuntime
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
+from lightning_nas.arch import flatten_arch
 from lightning_nas.integrations.hydra_grammar import format_value
 
-__all__ = ["alone_line", "job_settings", "readable_override", "rerun_line", "shell_word",
-           "task_choices"]
+__all__ = ["alone_line", "alone_note", "job_settings", "readable_override", "rerun_line",
+           "shell_word", "task_choices"]
 
 #: characters that stay special within a shell's double quotes (``!``: history expansion)
 _IN_DOUBLE_QUOTES = '"$`\\!'
@@ -42,6 +44,13 @@ _PARSER: OverridesParser | None = None
 
 #: the options of ``config_args`` that name the sweep's primary config (with their value)
 _CONFIG_OPTIONS = ("--config-name", "-cn", "--config-path", "-cp", "--config-dir", "-cd")
+
+#: entries of ``job_settings`` that are no override of the line: its job's config folder,
+#: and what the line cannot carry (``alone_note``)
+_NOT_OVERRIDES = ("hydra.output_subdir", "not_carried")
+
+#: what Hydra sets in each run whatever a command line says (``num``, ``id``: a launcher)
+_PER_RUN = re.compile(r"\$\{hydra[:.]job\.(config_name|override_dirname|num|id)\}")
 
 #: Hydra's own config groups whose option shapes a job (not the sweep's sweeper and
 #: launcher; ``hydra/callbacks``: the ``hydra.callbacks`` node is carried instead)
@@ -94,7 +103,7 @@ def alone_line(script: str, job_dir: str, config_args: Sequence[str],
     settings = {**settings, "hydra.runtime.choices": dict(choices or {})}
     given += [f"{'++' if isinstance(value, Mapping) else ''}{key}={format_value(value)}"
               for key, value in settings.items()  # ++: a mapping's keys added to Hydra's
-              if value != {} and key not in keys and key != "hydra.output_subdir"]
+              if value != {} and key not in keys and key not in _NOT_OVERRIDES]
     line = rerun_line(script, given, ["--config-path", folder, "--config-name", "config"])
     return line.removesuffix(" hydra.mode=RUN")  # config.yaml sets no mode: RUN
 
@@ -110,8 +119,10 @@ def job_settings(config: DictConfig) -> dict[str, Any] | None:
     ``hydra.output_subdir`` (the job's config folder); None where that is null (the jobs
     wrote no config). ``alone_line`` adds the job's config group choices. Not carried, as
     Hydra sets them in each run whatever a command line says: the rest of
-    ``hydra.runtime``, ``hydra.job.config_name``, ``override_dirname``, ``num`` and ``id``;
-    nor edits the config makes inside ``hydra.job_logging`` rather than by an option.
+    ``hydra.runtime``, ``hydra.job.config_name``, ``override_dirname``, ``num`` and ``id``
+    (``not_carried``: where the job's config or ``hydra.run.dir`` reads one of the last
+    four, said by ``alone_note``); nor edits the config makes inside
+    ``hydra.job_logging`` rather than by an option.
 
     Example:
         >>> job_settings(OmegaConf.create({"hydra": {"run": {"dir": "out/${name}"},
@@ -125,8 +136,24 @@ def job_settings(config: DictConfig) -> dict[str, Any] | None:
     settings = {"hydra.run.dir": hydra.get("run", {}).get("dir")}
     if hydra.get("job", {}).get("chdir") is not None:
         settings["hydra.job.chdir"] = hydra["job"]["chdir"]
-    return {**{k: v for k, v in settings.items() if v is not None}, **_node_settings(hydra),
-            "hydra.output_subdir": str(subdir)}
+    settings = {k: v for k, v in settings.items() if v is not None}
+    if said := _not_carried(config):
+        settings["not_carried"] = said
+    return {**settings, **_node_settings(hydra), "hydra.output_subdir": str(subdir)}
+
+
+def alone_note(settings: Mapping[str, Any]) -> str | None:
+    """What to say beside a ``rerun_alone`` line of ``settings`` (``job_settings``): the
+    values the job's config reads that Hydra sets in each run (``not_carried``); None
+    where it reads none.
+
+    Example:
+        >>> alone_note({"not_carried": ["name: ${hydra:job.num}"]}).split(": ", 1)[1]
+        "name: ${hydra:job.num} (the line's run reads its own)"
+    """
+    said = settings.get("not_carried")
+    return (f"the job's config reads what Hydra sets in each run, which a command line does "
+            f"not set: {'; '.join(said)} (the line's run reads its own)") if said else None
 
 
 def task_choices(job: DictConfig) -> dict[str, str]:
@@ -242,6 +269,16 @@ def _search_path(hydra: Mapping[str, Any]) -> list[str]:
             found.append(f"file://{os.path.abspath(path)}" if schema == "file"
                          else f"{schema}://{path}")
     return found or list(hydra.get("searchpath") or [])
+
+
+def _not_carried(config: DictConfig) -> list[str]:
+    """Where the sweep's job config (its keys but ``hydra``, and ``hydra.run.dir``) reads a
+    value Hydra sets in each run (``_PER_RUN``): ``KEY: ${...}`` each."""
+    tree = OmegaConf.to_container(config, resolve=False)
+    hydra = tree.pop("hydra", None) or {}
+    leaves = {**flatten_arch(tree), "hydra.run.dir": (hydra.get("run") or {}).get("dir")}
+    return [f"{key}: {found.group(0)}" for key, value in leaves.items()
+            for found in _PER_RUN.finditer(str(value))]
 
 
 def _task_name() -> str | None:

@@ -68,7 +68,7 @@ from lightning_nas.integrations.hydra_options import (
     option_jobs,
 )
 from lightning_nas.integrations.hydra_required import warn_required
-from lightning_nas.integrations.hydra_rerun import alone_line, job_settings, rerun_line
+from lightning_nas.integrations.hydra_rerun import alone_line, alone_note, job_settings, rerun_line
 from lightning_nas.integrations.hydra_resume import (
     in_stored_order,
     job_setup,
@@ -391,6 +391,8 @@ class HydraSweep(Sweeper):
                 results["rerun_alone"] = alone_line(
                     task_script(), results["best_job_dir"], config_args(self.config), shaped,
                     store.get_meta("job_group_choices", {}).get(str(best.trial_id)))
+                if note := alone_note(shaped):  # what Hydra sets in each run: said
+                    results["rerun_alone_note"] = note
             if notes := uneven_of(store, best.trial_id):  # its DDP split repeats samples
                 results["notes"] = notes  # (as best.yaml's)
         if goal.objectives is not None and goal.objectives.multi:
