@@ -130,3 +130,19 @@ def test_the_rerun_alone_line_carries_the_sweep_configs_hydra_settings(tmp_path,
         assert ran["runtime"]["choices"][group] == swept["runtime"]["choices"][group], group
     assert ran["job_logging"] == swept["job_logging"]
     assert ran["hydra_logging"] == swept["hydra_logging"]
+
+
+def test_the_sweeps_search_path_wins_over_the_one_its_command_line_gave():
+    # the setting holds the command line's entries and the sweep's config folders besides:
+    # the given one alone would not find an option of the project's own config folder
+    from lightning_nas.integrations.hydra_rerun import alone_line
+
+    settings = {"hydra/job_logging": "to_file",
+                "hydra.searchpath": ["file:///p/conf", "file:///p/shared"],
+                "hydra.job.env_set": {"A": "1"}, "not_carried": ["x: ${hydra:job.num}"]}
+    line = alone_line("t.py", "/m/0", ["hydra.searchpath=[file:///p/shared]", "hydra.verbose=true"],
+                      settings, {"net": "wide"})
+    assert shlex.split(line)[6:] == [
+        "hydra.verbose=true", "hydra/job_logging=to_file",
+        "hydra.searchpath=[file:///p/conf,file:///p/shared]", "++hydra.job.env_set={A:'1'}",
+        "++hydra.runtime.choices={net:wide}"]

@@ -10,7 +10,10 @@ shell would change it (``'model=a b'``; ``"x='a, b'"`` rather than the single qu
 within single quotes that ``shlex.quote`` writes).
 
 ``alone_line`` trains the job from its own composed config (``JOB_DIR/.hydra``) instead:
-no config group of the search, hence no need of the lightning_nas sweeper.
+no config group of the search, hence no need of the lightning_nas sweeper; with what of the
+sweep config's ``hydra`` node shapes a job (``job_settings``: its run dir, Hydra's job
+group options, ``env_set``, ``callbacks``, ...) and the job's config group choices
+(``task_choices``); ``alone_note`` says what no command line carries.
 
 Example:
     >>> rerun_line("src/train.py", ["model='a'", "+note='a, b'", "lr=0.1"])
