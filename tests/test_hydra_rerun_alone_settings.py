@@ -1,12 +1,12 @@
 """A sweep's ``rerun_alone`` line carries what the sweep's config sets in its ``hydra`` node
 that shapes a job and that the job's ``config.yaml`` lacks: ``hydra.job.env_set`` (the
 task's config reads it), ``env_copy``, ``hydra.callbacks``, the ``hydra/job_logging`` and
-``hydra/hydra_logging`` choices and the config search path they are found on,
-``hydra.verbose``, the ``hydra.job.name`` the config sets, and the job's config group
-choices (``hydra.runtime.choices``: ``${hydra:runtime.choices.net}`` names a file); what
-it cannot carry (``${hydra:job.num}``) is said beside it. A tiny
-Hydra project (a Lightning ``TinyNet`` on blobs) is swept and its best job run again by
-the line as written, both forked warm from the tests' launcher."""
+``hydra/hydra_logging`` choices, the config's edits of their nodes, the config search path
+they are found on, ``hydra.verbose``, the ``hydra.job.name`` the config sets, and the job's
+config group choices (``hydra.runtime.choices``: ``${hydra:runtime.choices.net}`` names a
+file); what it cannot carry (``${hydra:job.num}``) is said beside it. A tiny Hydra project
+(a Lightning ``TinyNet`` on blobs) is swept and its best job run again by the line as
+written, both forked warm from the tests' launcher."""
 
 from __future__ import annotations
 
@@ -73,6 +73,11 @@ def _project(tmp_path: Path) -> None:
                   "job": {"chdir": False, "env_set": {"JOB_SEED": "7"},
                           "env_copy": ["SWEEP_TOKEN"], "name": "fitted"}, "verbose": "app",
                   "callbacks": {"pickle": {"_target_": _PICKLE}},
+                  # the options' nodes edited in the config, as the template's hydra/default
+                  "job_logging": {"handlers": {"file": {
+                      "filename": "${hydra.runtime.output_dir}/${run_name}.log"}},
+                      "loggers": {"lightning.pytorch": {"level": "WARNING"}}},
+                  "hydra_logging": {"root": {"level": "ERROR"}},
                   "run": {"dir": "rerun"}, "sweep": {"dir": "sweep", "subdir": "${hydra.job.num}"},
                   "sweeper": {"budget": 2, "direction": "minimize", "seed": 0,
                               "params": {"net": "choice(small, wide)"}}}}))
@@ -109,9 +114,11 @@ def test_the_rerun_alone_line_carries_the_sweep_configs_hydra_settings(tmp_path,
     score = json.loads((again / f"{net}.json").read_text())["score"]
     assert score == pytest.approx(results["best_value"], abs=1e-6)
     assert score == json.loads((job / f"{net}.json").read_text())["score"]
-    # the same files: the job log of the project's option, the callback's pickles
-    logged = (again / "job.log").read_text()
-    assert logged == (job / "job.log").read_text().replace(str(job), str(again))
+    # the same files: the job log of the project's option as the config edits it, the
+    # callback's pickles
+    logged = (again / f"{net}.log").read_text()  # the config's file name, not the option's
+    assert logged == (job / f"{net}.log").read_text().replace(str(job), str(again))
+    assert not (again / "job.log").exists() and not (job / "job.log").exists()
     assert f"scored {score}" in logged
     assert sorted(p.name for p in (again / ".hydra").glob("*.pickle")) == \
         sorted(p.name for p in (job / ".hydra").glob("*.pickle")) == \
@@ -129,6 +136,7 @@ def test_the_rerun_alone_line_carries_the_sweep_configs_hydra_settings(tmp_path,
     for group in ("hydra/job_logging", "hydra/hydra_logging", "net"):
         assert ran["runtime"]["choices"][group] == swept["runtime"]["choices"][group], group
     assert ran["job_logging"] == swept["job_logging"]
+    assert swept["job_logging"]["loggers"] == {"lightning.pytorch": {"level": "WARNING"}}
     assert ran["hydra_logging"] == swept["hydra_logging"]
 
 

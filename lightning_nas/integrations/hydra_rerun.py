@@ -32,6 +32,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Quote
 from hydra.core.utils import JobRuntime
 from hydra.errors import HydraException
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from lightning_nas.arch import flatten_arch
@@ -54,6 +55,9 @@ _NOT_OVERRIDES = ("hydra.output_subdir", "not_carried")
 
 #: what Hydra sets in each run whatever a command line says (``num``, ``id``: a launcher)
 _PER_RUN = re.compile(r"\$\{hydra[:.]job\.(config_name|override_dirname|num|id)\}")
+
+#: Hydra's logging nodes, whose edits in the sweep's config ``_logging_edits`` carries
+_LOGGING = ("hydra.job_logging", "hydra.hydra_logging")
 
 #: Hydra's own config groups whose option shapes a job (not the sweep's sweeper and
 #: launcher; ``hydra/callbacks``: the ``hydra.callbacks`` node is carried instead)
@@ -104,28 +108,30 @@ def alone_line(script: str, job_dir: str, config_args: Sequence[str],
     keys = {_key(a) for a in given}
     folder = os.path.join(job_dir, str(settings.get("hydra.output_subdir", ".hydra")))
     settings = {**settings, "hydra.runtime.choices": dict(choices or {})}
-    given += [f"{'++' if isinstance(value, Mapping) else ''}{key}={format_value(value)}"
-              for key, value in settings.items()  # ++: a mapping's keys added to Hydra's
+    given += [f"{'++' if isinstance(value, Mapping) or key.startswith(_LOGGING) else ''}"
+              f"{key}={format_value(value)}"  # ++: keys added to Hydra's node where new
+              for key, value in settings.items()
               if value != {} and key not in keys and key not in _NOT_OVERRIDES]
     line = rerun_line(script, given, ["--config-path", folder, "--config-name", "config"])
     return line.removesuffix(" hydra.mode=RUN")  # config.yaml sets no mode: RUN
 
 
-def job_settings(config: DictConfig) -> dict[str, Any] | None:
+def job_settings(config: DictConfig, loader: Any = None) -> dict[str, Any] | None:
     """The settings of the sweep's ``hydra`` node that shape a job and that its
     ``config.yaml`` lacks: ``hydra.run.dir`` (as written: it may name the task's keys and
     ``${now:...}``), ``hydra.job.chdir`` where set, then where the sweep's config differs
     from Hydra's defaults (``_node_settings``): the options of Hydra's job groups
     (``hydra/job_logging``, ...) and the search path that finds them, ``hydra.job.env_set``
     (not the variables ``env_copy`` copied: their values are copied again), ``env_copy``,
-    ``hydra.callbacks``, ``hydra.verbose`` and a ``hydra.job.name`` the config set; and
+    ``hydra.callbacks``, ``hydra.verbose`` and a ``hydra.job.name`` the config set; with
+    Hydra's config ``loader`` (the sweep's), the config's edits of the ``job_logging`` and
+    ``hydra_logging`` nodes over their options' own (``_logging_edits``); and
     ``hydra.output_subdir`` (the job's config folder); None where that is null (the jobs
     wrote no config). ``alone_line`` adds the job's config group choices. Not carried, as
     Hydra sets them in each run whatever a command line says: the rest of
     ``hydra.runtime``, ``hydra.job.config_name``, ``override_dirname``, ``num`` and ``id``
     (``not_carried``: where the job's config or ``hydra.run.dir`` reads one of the last
-    four, said by ``alone_note``); nor edits the config makes inside
-    ``hydra.job_logging`` rather than by an option.
+    four, said by ``alone_note``); nor a key the config deletes from a logging node.
 
     Example:
         >>> job_settings(OmegaConf.create({"hydra": {"run": {"dir": "out/${name}"},
@@ -142,7 +148,8 @@ def job_settings(config: DictConfig) -> dict[str, Any] | None:
     settings = {k: v for k, v in settings.items() if v is not None}
     if said := _not_carried(config):
         settings["not_carried"] = said
-    return {**settings, **_node_settings(hydra), "hydra.output_subdir": str(subdir)}
+    edits = {} if loader is None else _logging_edits(hydra, loader)
+    return {**settings, **_node_settings(hydra), **edits, "hydra.output_subdir": str(subdir)}
 
 
 def alone_note(settings: Mapping[str, Any]) -> str | None:
@@ -272,6 +279,39 @@ def _search_path(hydra: Mapping[str, Any]) -> list[str]:
             found.append(f"file://{os.path.abspath(path)}" if schema == "file"
                          else f"{schema}://{path}")
     return found or list(hydra.get("searchpath") or [])
+
+
+def _logging_edits(hydra: Mapping[str, Any], loader: Any) -> dict[str, Any]:
+    """The edits the sweep's config makes in Hydra's logging nodes (``_LOGGING``: the
+    template's ``job_logging.handlers.file.filename``) over their options' own content, as
+    ``loader`` composes those options alone (on the sweep's search path): ``_edits``."""
+    choices = (hydra.get("runtime") or {}).get("choices") or {}
+    overrides = [f"{group}={choices[group]}" for group in
+                 ("hydra/job_logging", "hydra/hydra_logging") if choices.get(group)]
+    if found := _search_path(hydra):
+        overrides.append(f"hydra.searchpath={format_value(found)}")
+    own = loader.load_configuration(None, overrides, RunMode.RUN, from_shell=False)
+    own = OmegaConf.to_container(own.hydra, resolve=False)
+    edits: dict[str, Any] = {}
+    for node in _LOGGING:
+        name = node.split(".")[1]
+        edits.update(_edits(own.get(name), hydra.get(name), node))
+    return edits
+
+
+def _edits(option: Any, swept: Any, path: str) -> dict[str, Any]:
+    """``{dotted key: value}`` that make ``option`` (a node as its option writes it) the
+    sweep's ``swept``, at the deepest mapping whose keys hold no dot (a logger's name may:
+    ``lightning.pytorch``, then its mapping whole); a key ``swept`` lacks is not said."""
+    if swept == option or swept is None:
+        return {}
+    if not isinstance(swept, Mapping) or not isinstance(option, Mapping) or \
+            any("." in str(key) for key in swept):
+        return {path: swept}
+    edits: dict[str, Any] = {}
+    for key, value in swept.items():
+        edits.update(_edits(option.get(key), value, f"{path}.{key}"))
+    return edits
 
 
 def _not_carried(config: DictConfig) -> list[str]:

@@ -350,7 +350,8 @@ class HydraSweep(Sweeper):
                                  "sweep_dir": str(self.config.hydra.sweep.dir),
                                  "launcher": type(self.launcher).__name__,
                                  "overrides": list(sweep.passthrough)})
-        store.set_meta("job_settings", job_settings(self.config))  # an export's rerun_alone
+        store.set_meta("job_settings", job_settings(  # an export's rerun_alone, the results'
+            self.config, self.hydra_context.config_loader))
         return store
 
     # ----------------------------------------------------------------- output
@@ -386,7 +387,7 @@ class HydraSweep(Sweeper):
                            best_job_dir=folders.get(str(best.trial_id)),
                            rerun=rerun_line(task_script(), overrides,
                                             config_args(self.config)))
-            shaped = job_settings(self.config)  # None: the jobs wrote no .hydra folder
+            shaped = store.get_meta("job_settings")  # None: the jobs wrote no .hydra folder
             if results["best_job_dir"] and shaped is not None:  # (needs no lightning_nas)
                 results["rerun_alone"] = alone_line(
                     task_script(), results["best_job_dir"], config_args(self.config), shaped,
