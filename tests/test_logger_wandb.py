@@ -76,3 +76,28 @@ def test_a_fit_and_the_summary_give_w_and_b_runs_of_their_own(tmp_path):
     summary = logger_defaults(WANDB, str(tmp_path / "run" / "logs"), "search", "summary",
                               "run-3f9a0c")
     assert node_args(summary)["version"] == "run-3f9a0c_summary"
+
+
+#: the characters W&B refuses in a run id (wandb's own check, and its project names')
+FORBIDDEN = set(":;,#?/'\\% ")
+
+
+def test_a_run_folder_named_with_characters_w_and_b_refuses_gives_valid_ids(tmp_path):
+    # was: 'a:b#c-3f9a0c_trial_0001', which wandb.init refuses ("Run ID cannot contain the
+    # characters"): every trial failed at its first log
+    run = tmp_path / "runs" / "a:b#c d"
+    given = _given(run, _label(run))
+    assert not FORBIDDEN & set(given["version"]), given["version"]
+    assert given["version"].endswith("_trial_0001") and given["name"] == given["version"]
+    assert _given(run, _label(run)) == given  # a resume: the same id, its run goes on
+    mine = {**WANDB, "init_args": {"project": "nas", "id": "x/y"}}  # an id of the user's too
+    assert not FORBIDDEN & set(_given(run, _label(run), mine)["version"])
+
+
+def test_a_long_run_folder_name_gives_w_and_b_ids_within_its_limit(tmp_path):
+    # was: the whole label, 200 characters and more (W&B's limit: 128)
+    runs = [tmp_path / ("x" * 150 + end) for end in "ab"]
+    ids = [_given(run, _label(run))["version"] for run in runs]
+    assert all(len(given) <= 128 for given in ids), ids
+    assert ids[0] != ids[1] and all(given.endswith("_trial_0001") for given in ids)
+    assert _given(runs[0], _label(runs[0]))["version"] == ids[0]  # a resume's the same

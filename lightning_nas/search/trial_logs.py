@@ -44,6 +44,9 @@ __all__ = ["MODULE_FOLDERS", "checked_loggers", "clear_trial", "keep_checkpoint_
 #: the ``ModelCheckpoint`` of the module's ``configure_callbacks()`` (``clear_trial`` reads it)
 MODULE_FOLDERS = "module_checkpoints.txt"
 
+#: the longest run id (and name) W&B takes
+_RUN_ID_LIMIT = 128
+
 
 def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
                     label: str | None = None) -> Any:
@@ -81,10 +84,33 @@ def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
         mine = args.get("version")
         mine = args.get("id") if mine is None and run_ids else mine
         given = [str(mine)] if mine is not None else []
-        args["version"] = "_".join([*([label] if shared and label else []), *given, version])
+        front = "_".join([*([label] if shared and label else []), *given])
+        args["version"] = (_run_id(front, version) if run_ids
+                           else "_".join([*([front] if front else []), version]))
         if run_ids and args.get("name") is None:  # the run's name in W&B: its id
             args["name"] = args["version"]
     return with_args(spec, args)
+
+
+def _run_id(front: str, version: str) -> str:
+    """A W&B run id of ``front`` (the run's label, an id of the user's) and ``version`` (the
+    trial's, ``trial_0001``) that W&B takes: each character but letters, digits, ``_``,
+    ``.`` and ``-`` made ``-`` (W&B refuses ``:;,#?/'`` in a run id, ``\\`` and ``%`` in a
+    project's name), and a ``front`` that would make it longer
+    than W&B's 128 characters cut, 8 hex digits of its SHA-1 after it; the same for the same
+    parts, so a resumed trial goes on in its run (was: ``a:b#c-3f9a0c_trial_0001``, which
+    ``wandb.init`` refused at the trial's first log, failing every trial).
+
+    Example:
+        >>> _run_id("a:b#c-3f9a0c", "trial_0001")
+        'a-b-c-3f9a0c_trial_0001'
+    """
+    whole = re.sub(r"[^A-Za-z0-9_.-]", "-", f"{front}_{version}" if front else version)
+    if len(whole) <= _RUN_ID_LIMIT:
+        return whole
+    digest = hashlib.sha1(front.encode(), usedforsecurity=False).hexdigest()[:8]
+    keep = _RUN_ID_LIMIT - len(whole) + len(front) - len(digest) - 1
+    return f"{whole[:max(keep, 0)]}-{digest}{whole[len(front):]}"[-_RUN_ID_LIMIT:]
 
 
 def placed_logger(spec: Any) -> Any:
