@@ -6,7 +6,8 @@ process (``pin_versions``); a folder that is the same for every copy, a fixed ve
 logger of the user's own class with a fixed ``log_dir`` (``root_dir``, ``save_dir``), is
 warned of before training (``warn_fixed_versions``): Lightning's ``Logger`` has no public
 way to move an object's folder. So is a config node of such a class whose ``__init__``
-takes no ``version``: every trial's logger is built alike.
+takes no ``version``: every trial's logger is built alike; and a W&B or MLflow logger
+object that logs every trial into one remote run (``_one_run``).
 
 Example:
     >>> import tempfile
@@ -18,10 +19,17 @@ Example:
 from __future__ import annotations
 
 import copy
+import importlib
 from typing import Any
 
 from lightning.fabric.utilities.cloud_io import get_filesystem
-from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
+from lightning.pytorch.loggers import (
+    CSVLogger,
+    Logger,
+    MLFlowLogger,
+    TensorBoardLogger,
+    WandbLogger,
+)
 
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, instantiate
 from lightning_nas.config.nodes import is_node, target_path
@@ -84,6 +92,34 @@ def _one_folder(item: Any) -> tuple[str, str] | None:
     return None
 
 
+def _class_path(cls: type) -> str:
+    """``cls``'s path for a config node: Lightning's loggers' as ``lightning.pytorch.loggers``
+    exports them."""
+    loggers = importlib.import_module("lightning.pytorch.loggers")
+    if getattr(loggers, cls.__name__, None) is cls:
+        return f"lightning.pytorch.loggers.{cls.__name__}"
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _one_run(item: Any) -> str | None:
+    """Which remote run every copy of ``item``, a W&B or MLflow logger object, logs into,
+    read without starting one (no ``experiment``, ``run_id``: they start it): a W&B
+    object's always (Lightning's ``WandbLogger`` starts its run as it is copied or pickled,
+    ``__getstate__``, and each copy takes that run's id), named where it holds an id (its
+    ``version``: given, or the run's it started); an MLflow object's where it holds a
+    ``run_id`` (given, or its run started); else None (each MLflow copy starts a run)."""
+    if isinstance(item, WandbLogger):
+        held = item.version  # the run's id, or the id given (Lightning's: starts nothing)
+        return ("one W&B run" + (f", {held!r}" if held is not None else "") + " (each copy of "
+                "a WandbLogger object takes the id of the run the object holds, or starts as "
+                "it is copied or pickled)")
+    run_id = getattr(item, "_run_id", None)  # ``run_id`` would start a run
+    if isinstance(item, MLFlowLogger) and run_id is not None:
+        return (f"one MLflow run, {run_id!r} (its run_id: given, or its run started, which "
+                f"each copy logs into)")
+    return None
+
+
 def _node_folder(node: Any, save_dir: str) -> tuple[str, str] | None:
     """``_one_folder`` of the logger a config ``node`` of the user's own class builds for
     every trial alike: one whose ``__init__`` takes no ``version`` (``logger_defaults``
@@ -108,7 +144,9 @@ def warn_fixed_versions(trainer: dict[str, Any], save_dir: str = "logs") -> list
     ``ModelCheckpoint`` without a ``dirpath`` writing there too), and one of the user's own
     class whose folder is the same for every copy (``_one_folder``: was said by nothing,
     every trial's lines in one file), or a config node of one that takes no ``version``
-    (``_node_folder``). A config node's version is each trial's own (``logger_defaults``).
+    (``_node_folder``); and a W&B logger object, or an MLflow one holding a ``run_id``,
+    whose copies all log into one remote run (``_one_run``: read without starting a run;
+    was: said by nothing). A config node's version is each trial's own (``logger_defaults``).
 
     Args:
         trainer: the Trainer arguments every trial gets (its ``logger`` read).
@@ -141,6 +179,14 @@ def warn_fixed_versions(trainer: dict[str, Any], save_dir: str = "logs") -> list
                 f"each trial logs to a version of its own (the next free one), or give the "
                 f"logger as a config node ({{'class_path': ..., 'init_args': ...}}): each "
                 f"trial's version then has yours in front")
+        elif (run := _one_run(item)) is not None:
+            said.append(
+                f"{where} ({type(item).__name__}) logs every trial into {run}, all trials' "
+                f"metrics mixed there (parallel trials' at the same time); give the logger "
+                f"as a config node ({{'class_path': '{_class_path(type(item))}', "
+                f"'init_args': {{...}}}}, without an id): each "
+                f"trial then logs to a run of its own, named by the run folder's label and "
+                f"the trial")
         elif (folder := _one_folder(item)) is not None:
             key, path = folder
             said.append(
