@@ -15,47 +15,32 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.config.nodes import node_args
-from lightning_nas.search.trial_logs import logger_defaults, placed_logger
-from lightning_nas.search.trial_spec import TrialSpec
-from lightning_nas.store import open_search_store
+from lightning_nas.search.trial_logs import logger_defaults
+from tests.helpers_logger_nodes import WANDB, given_args, log_label
 
-__all__ = ["WANDB"]
-
-WANDB = {"class_path": "lightning.pytorch.loggers.WandbLogger", "init_args": {"project": "nas"}}
-
-
-def _label(run: Path) -> str:
-    """The ``log_label`` of the search in ``run`` (drawn as a search's store is made, read
-    back as a resume reads it)."""
-    fixed = {"space": {"width": {"choice": [4, 8]}}, "monitor": "val_loss", "mode": "min"}
-    with open_search_store(run, fixed) as store:
-        return store.get_meta("log_label")
+__all__: list[str] = []
 
 
 def _given(folder: Path, label: str, node: Any = WANDB, own_logs: bool = False) -> dict:
-    """The logger arguments trial 1 of the search in ``folder`` is given (``own_logs``: the
-    fit or fine-tune in ``folder``)."""
-    trial_dir = folder if own_logs else folder / "trials" / "trial_0001"
-    spec = TrialSpec(trial_id=1, arch={}, trial_dir=str(trial_dir), model="tests.helpers.TinyNet",
-                     trainer={"logger": node}, log_label=label, own_logs=own_logs)
-    return node_args(placed_logger(spec))
+    """The W&B logger arguments trial 1 of the search in ``folder`` is given."""
+    return given_args(folder, label, node, own_logs)
 
 
 def test_two_searches_of_a_project_give_their_trials_w_and_b_runs_of_their_own(tmp_path):
     # was: trial_0001 in every search (and name 'trials'): a second search's trial 1
     # resumed the first's W&B run, its metrics written over the first's
     first, second = tmp_path / "a" / "run", tmp_path / "b" / "run"  # one name
-    ids = [_given(run, _label(run))["version"] for run in (first, second)]
+    ids = [_given(run, log_label(run))["version"] for run in (first, second)]
     assert ids[0] != ids[1], ids
     for run, given in zip((first, second), ids, strict=True):
-        assert given == f"{_label(run)}_trial_0001"
-    assert _given(first, _label(first))["name"] == ids[0]  # the run's name in W&B's table
+        assert given == f"{log_label(run)}_trial_0001"
+    assert _given(first, log_label(first))["name"] == ids[0]  # the run's name in W&B's table
 
 
 def test_a_resumed_search_gives_a_trial_its_own_w_and_b_run_again(tmp_path):
     run = tmp_path / "run"
-    before = _given(run, _label(run))
-    assert _given(run, _label(run)) == before  # the store keeps the label
+    before = _given(run, log_label(run))
+    assert _given(run, log_label(run)) == before  # the store keeps the label
 
 
 def test_a_w_and_b_id_and_dir_of_the_users_are_kept(tmp_path):
@@ -63,8 +48,8 @@ def test_a_w_and_b_id_and_dir_of_the_users_are_kept(tmp_path):
     # replaced (WandbLogger takes save_dir over dir)
     run = tmp_path / "run"
     node = {**WANDB, "init_args": {"project": "nas", "id": "mine", "dir": "wb"}}
-    given = _given(run, _label(run), node)
-    assert given["version"] == f"{_label(run)}_mine_trial_0001"
+    given = _given(run, log_label(run), node)
+    assert given["version"] == f"{log_label(run)}_mine_trial_0001"
     assert given["dir"] == "wb" and given.get("save_dir") is None
 
 
@@ -86,18 +71,18 @@ def test_a_run_folder_named_with_characters_w_and_b_refuses_gives_valid_ids(tmp_
     # was: 'a:b#c-3f9a0c_trial_0001', which wandb.init refuses ("Run ID cannot contain the
     # characters"): every trial failed at its first log
     run = tmp_path / "runs" / "a:b#c d"
-    given = _given(run, _label(run))
+    given = _given(run, log_label(run))
     assert not FORBIDDEN & set(given["version"]), given["version"]
     assert given["version"].endswith("_trial_0001") and given["name"] == given["version"]
-    assert _given(run, _label(run)) == given  # a resume: the same id, its run goes on
+    assert _given(run, log_label(run)) == given  # a resume: the same id, its run goes on
     mine = {**WANDB, "init_args": {"project": "nas", "id": "x/y"}}  # an id of the user's too
-    assert not FORBIDDEN & set(_given(run, _label(run), mine)["version"])
+    assert not FORBIDDEN & set(_given(run, log_label(run), mine)["version"])
 
 
 def test_a_long_run_folder_name_gives_w_and_b_ids_within_its_limit(tmp_path):
     # was: the whole label, 200 characters and more (W&B's limit: 128)
     runs = [tmp_path / ("x" * 150 + end) for end in "ab"]
-    ids = [_given(run, _label(run))["version"] for run in runs]
+    ids = [_given(run, log_label(run))["version"] for run in runs]
     assert all(len(given) <= 128 for given in ids), ids
     assert ids[0] != ids[1] and all(given.endswith("_trial_0001") for given in ids)
-    assert _given(runs[0], _label(runs[0]))["version"] == ids[0]  # a resume's the same
+    assert _given(runs[0], log_label(runs[0]))["version"] == ids[0]  # a resume's the same
