@@ -7,7 +7,8 @@ logger of the user's own class with a fixed ``log_dir`` (``root_dir``, ``save_di
 warned of before training (``warn_fixed_versions``): Lightning's ``Logger`` has no public
 way to move an object's folder. So is a config node of such a class whose ``__init__``
 takes no ``version``: every trial's logger is built alike; and a W&B or MLflow logger
-object that logs every trial into one remote run (``_one_run``).
+object that logs every trial into one remote run (``_one_run``), or an MLflow node with a
+``run_id`` (``_node_run``).
 
 Example:
     >>> import tempfile
@@ -32,7 +33,7 @@ from lightning.pytorch.loggers import (
 )
 
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, instantiate
-from lightning_nas.config.nodes import is_node, target_path
+from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.search.trial_logs import logger_defaults
 from lightning_nas.user_warnings import warn_user
 
@@ -120,6 +121,19 @@ def _one_run(item: Any) -> str | None:
     return None
 
 
+def _node_run(node: Any) -> str | None:
+    """``_one_run`` of the loggers a config ``node`` of an MLflow logger class builds: the
+    ``run_id`` it sets, every trial's (``logger_defaults`` gives each a ``run_name``)."""
+    try:
+        target = import_object(target_path(node))
+    except Exception:  # noqa: BLE001 - the Trainer's build check names what is wrong
+        return None
+    run_id = node_args(node).get("run_id")
+    if not (isinstance(target, type) and issubclass(target, MLFlowLogger)) or run_id is None:
+        return None
+    return f"one MLflow run, {run_id!r} (its run_id, which each trial's logger is given)"
+
+
 def _node_folder(node: Any, save_dir: str) -> tuple[str, str] | None:
     """``_one_folder`` of the logger a config ``node`` of the user's own class builds for
     every trial alike: one whose ``__init__`` takes no ``version`` (``logger_defaults``
@@ -146,7 +160,9 @@ def warn_fixed_versions(trainer: dict[str, Any], save_dir: str = "logs") -> list
     every trial's lines in one file), or a config node of one that takes no ``version``
     (``_node_folder``); and a W&B logger object, or an MLflow one holding a ``run_id``,
     whose copies all log into one remote run (``_one_run``: read without starting a run;
-    was: said by nothing). A config node's version is each trial's own (``logger_defaults``).
+    was: said by nothing), or an MLflow config node with a ``run_id`` (``_node_run``). A
+    config node's version (an MLflow one's ``run_name``) is each trial's own
+    (``logger_defaults``).
 
     Args:
         trainer: the Trainer arguments every trial gets (its ``logger`` read).
@@ -198,6 +214,12 @@ def warn_fixed_versions(trainer: dict[str, Any], save_dir: str = "logs") -> list
                 f"{type(item).__qualname__}', 'init_args': {{...}}}}) of a class whose "
                 f"__init__ takes a `version` (each trial then gets its own, trial_0001, ...), "
                 f"or make the object's {key} a new folder for each copy")
+        elif is_node(item) and (run := _node_run(item)) is not None:
+            said.append(
+                f"{where} ({target_path(item).rsplit('.', 1)[-1]}) logs every trial into "
+                f"{run}, all trials' metrics mixed there (parallel trials' at the same "
+                f"time); leave its run_id out: each trial then logs to a run of its own, "
+                f"named by the run folder's label and the trial")
         elif is_node(item) and (folder := _node_folder(item, save_dir)) is not None:
             key, path = folder
             said.append(

@@ -59,7 +59,12 @@ def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
     ``label`` in front, an ``id`` it sets is kept as a set ``version`` is, its ``dir`` as a
     ``save_dir``, and a missing ``name`` (the run's) is that id (was: ``trial_0001``, and
     ``logs`` for a fit, in every search: Lightning's ``WandbLogger`` resumed the run of
-    that id, a second search's trial writing into the first's run).
+    that id, a second search's trial writing into the first's run). An MLflow logger's (a
+    class taking ``run_name`` and ``run_id``, no ``version``: MLflow draws a run's id
+    itself, in an experiment other searches share) gets a ``run_name`` of its own, alike,
+    one it sets kept in front of the version (was: none, each trial's run named at random
+    by MLflow, no trial or search told; one it set, every trial's); a ``run_id`` it sets is
+    kept (every trial logs into that run: ``warn_fixed_versions`` says so).
 
     Example:
         >>> node = {"class_path": "lightning.pytorch.loggers.CSVLogger",
@@ -89,6 +94,10 @@ def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
                            else "_".join([*([front] if front else []), version]))
         if run_ids and args.get("name") is None:  # the run's name in W&B: its id
             args["name"] = args["version"]
+    elif {"run_name", "run_id"} <= set(accepted):  # MLflow: it draws a run's id itself
+        mine = args.get("run_name")
+        args["run_name"] = "_".join([*([label] if label else []),
+                                     *([str(mine)] if mine is not None else []), version])
     return with_args(spec, args)
 
 

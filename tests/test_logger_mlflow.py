@@ -1,0 +1,61 @@
+"""An MLflow logger node (``lightning.pytorch.loggers.MLFlowLogger``) in a search: each
+trial logs to an MLflow run of its own, named by the run folder's label and the trial (its
+``run_name``: MLflow draws a run's id itself), so the runs of two searches logging to one
+experiment are told apart, and a resume names a trial's run alike; a ``run_id`` of the
+user's (every trial into that one run) is said before training. What a trial is given is
+read from the node (mlflow need not be installed: nothing here builds the logger).
+
+Example:
+    >>> MLFLOW["init_args"]
+    {'experiment_name': 'nas'}
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from lightning_nas.search.logger_objects import warn_fixed_versions
+from tests.helpers_logger_nodes import MLFLOW, given_args, log_label
+
+__all__: list[str] = []
+
+
+def test_two_searches_give_their_trials_mlflow_runs_named_their_own(tmp_path):
+    # was: no run_name (MLflow's random one for each trial, no trial or search told)
+    first, second = tmp_path / "a" / "run", tmp_path / "b" / "run"  # one name
+    names = [given_args(run, log_label(run), MLFLOW).get("run_name") for run in (first, second)]
+    assert names == [f"{log_label(run)}_trial_0001" for run in (first, second)], names
+    assert names[0] != names[1]
+    assert given_args(first, log_label(first), MLFLOW)["run_name"] == names[0]  # a resume's
+    given = given_args(first, log_label(first), MLFLOW)
+    assert given.get("run_id") is None and given["experiment_name"] == "nas"
+
+
+def test_a_run_name_of_the_users_is_kept_in_front_of_the_trials(tmp_path):
+    # was: every trial's run named 'mine'
+    run = tmp_path / "run"
+    node = {**MLFLOW, "init_args": {"experiment_name": "nas", "run_name": "mine"}}
+    assert given_args(run, log_label(run), node)["run_name"] == (
+        f"{log_label(run)}_mine_trial_0001")
+
+
+def test_a_fit_and_a_resumed_segment_name_their_mlflow_runs_apart(tmp_path):
+    # was: no run_name: a fit's run and a promoted trial's next segment's untold
+    fits = [given_args(tmp_path / side / "ft", "", MLFLOW, own_logs=True)["run_name"]
+            for side in "ab"]
+    assert fits[0] != fits[1] and fits[0].startswith("a_ft-") and fits[0].endswith("_logs")
+    run = tmp_path / "run"
+    segment = given_args(run, log_label(run), MLFLOW, ckpt_path=str(run / "last.ckpt"))
+    assert segment["run_name"].startswith(f"{log_label(run)}_trial_0001_resumed_")
+
+
+def test_a_run_id_of_the_users_is_said_before_training(tmp_path):
+    # was: no word: every trial logged into that one MLflow run
+    node = {**MLFLOW, "init_args": {"experiment_name": "nas", "run_id": "0123abcd"}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        said = warn_fixed_versions({"logger": [node]}, str(tmp_path / "logs"))
+    assert len(said) == 1, said
+    assert said[0].startswith("trainer.logger[0] (MLFlowLogger) logs every trial into one "
+                              "MLflow run, '0123abcd'"), said[0]
+    assert warn_fixed_versions({"logger": MLFLOW}, str(tmp_path / "logs")) == []
