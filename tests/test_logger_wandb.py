@@ -11,10 +11,12 @@ Example:
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
-from lightning_nas.config.nodes import node_args
+from lightning_nas.config.instantiate import instantiate
+from lightning_nas.config.nodes import node_args, with_args
 from lightning_nas.search.trial_logs import logger_defaults
 from tests.helpers_logger_nodes import WANDB, given_args, log_label
 
@@ -51,6 +53,17 @@ def test_a_w_and_b_id_and_dir_of_the_users_are_kept(tmp_path):
     given = _given(run, log_label(run), node)
     assert given["version"] == f"{log_label(run)}_mine_trial_0001"
     assert given["dir"] == "wb" and given.get("save_dir") is None
+
+
+def test_a_w_and_b_dir_of_the_users_is_where_its_logger_writes(tmp_path):
+    # was: save_dir left out, Lightning's default '.' taken over the dir: every trial's W&B
+    # files in the working folder
+    run = tmp_path / "run"
+    node = {**WANDB, "init_args": {"project": "nas", "dir": "wb"}}
+    given = _given(run, log_label(run), node)
+    assert "save_dir" in given and given["save_dir"] is None, given  # the dir, not '.'
+    if importlib.util.find_spec("wandb") is not None:  # the logger built, starting no run
+        assert instantiate(with_args(node, given)).save_dir == "wb"
 
 
 def test_a_fit_and_the_summary_give_w_and_b_runs_of_their_own(tmp_path):

@@ -57,7 +57,8 @@ def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
     ``log_label``) too. A W&B logger's (a class taking ``version`` and ``id``: the version
     is the id of a run in its project, which every search logging there shares) always has
     ``label`` in front, an ``id`` it sets is kept as a set ``version`` is, its ``dir`` as a
-    ``save_dir``, and a missing ``name`` (the run's) is that id (was: ``trial_0001``, and
+    ``save_dir`` (``save_dir`` given as None: Lightning's default, ``.``, would win; was:
+    every trial's W&B files in the working folder), and a missing ``name`` (the run's) is that id (was: ``trial_0001``, and
     ``logs`` for a fit, in every search: Lightning's ``WandbLogger`` resumed the run of
     that id, a second search's trial writing into the first's run). An MLflow logger's (a
     class taking ``run_name`` and ``run_id``, no ``version``: MLflow draws a run's id
@@ -85,6 +86,8 @@ def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
                        ("name", None if run_ids else name)):
         if key in accepted and args.get(key) is None and value is not None:
             args[key] = value
+    if run_ids and args.get("dir") is not None and args.get("save_dir") is None:
+        args["save_dir"] = None  # W&B takes a save_dir, its default '.' too, over a dir
     if "version" in accepted:
         mine = args.get("version")
         mine = args.get("id") if mine is None and run_ids else mine
