@@ -58,9 +58,10 @@ def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
     is the id of a run in its project, which every search logging there shares) always has
     ``label`` in front, an ``id`` it sets is kept as a set ``version`` is, its ``dir`` as a
     ``save_dir`` (``save_dir`` given as None: Lightning's default, ``.``, would win; was:
-    every trial's W&B files in the working folder), and a missing ``name`` (the run's) is that id (was: ``trial_0001``, and
-    ``logs`` for a fit, in every search: Lightning's ``WandbLogger`` resumed the run of
-    that id, a second search's trial writing into the first's run). An MLflow logger's (a
+    every trial's W&B files in the working folder), and a missing ``name`` (the run's) is
+    that id (was: ``trial_0001``, and ``logs`` for a fit, in every search: Lightning's
+    ``WandbLogger`` resumed the run of that id, a second search's trial writing into the
+    first's run). An MLflow logger's (a
     class taking ``run_name`` and ``run_id``, no ``version``: MLflow draws a run's id
     itself, in an experiment other searches share) gets a ``run_name`` of its own, alike,
     one it sets kept in front of the version (was: none, each trial's run named at random
