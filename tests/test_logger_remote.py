@@ -64,3 +64,31 @@ def test_an_mlflow_logger_object_with_a_run_id_is_said_before_training(tmp_path,
     assert "'class_path': 'lightning.pytorch.loggers.MLFlowLogger'" in said[0]
     assert MlflowClient(uri).get_experiment_by_name("lightning_logs") is None  # no run
     assert _said({"logger": MLFlowLogger(tracking_uri=uri)}) == []  # a run per copy
+
+
+def test_each_trial_of_a_w_and_b_node_logs_to_a_run_of_its_own_in_one_process(
+        tmp_path, monkeypatch):
+    # was: Lightning's WandbLogger reuses the run in progress in its process ("There is a
+    # wandb run already in progress"), which no trial ended: trial 2 and the summary logged
+    # into trial 1's run
+    wandb = pytest.importorskip("wandb")
+    import torch
+
+    from lightning_nas import Search
+    from tests.helpers_data import BlobData
+    from tests.helpers_models import TinyNet
+
+    torch.set_num_threads(1)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    node = {"class_path": "lightning.pytorch.loggers.WandbLogger",
+            "init_args": {"project": "nas", "offline": True, "dir": str(tmp_path / "wb")}}
+    search = Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData(n=64), budget=2,
+                    seed=0, verbose=False, run_dir=tmp_path / "run", executor="inline",
+                    trainer={"max_epochs": 1, "limit_train_batches": 2, "logger": node})
+    search.run()
+    runs = sorted(p.name.split("-", 3)[3] for p in (tmp_path / "wb" / "wandb").glob(
+        "offline-run-*"))  # offline-run-<time>-<id>, the id <label>_trial_0001
+    assert [run.split("_", 1)[1] for run in runs] == ["summary", "trial_0001",
+                                                      "trial_0002"], runs
+    assert wandb.run is None  # each ended

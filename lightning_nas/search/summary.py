@@ -19,6 +19,7 @@ from lightning_nas.config.nodes import is_node
 from lightning_nas.export import export_best
 from lightning_nas.report.tables import front_rows
 from lightning_nas.results import TrialResult, TrialStatus, format_score
+from lightning_nas.search.remote_runs import runs_ended
 from lightning_nas.search.resume import INPUT_ONLY
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.trial_logs import logger_defaults
@@ -167,25 +168,32 @@ def log_summary(spec: Any, save_dir: str, mode: str, trials: list[TrialResult],
                                           label or Path(save_dir).parent.name))
     for folder in {_own_folder(logger) for logger in loggers} - {None}:
         shutil.rmtree(folder, ignore_errors=True)  # an earlier invocation's: written anew
-    for logger in loggers:
-        best_so_far = None
-        for trial in trials:
-            if trial.status is not TrialStatus.COMPLETED or trial.score is None:
-                continue
-            if best_so_far is None or (trial.score > best_so_far if mode == "max"
-                                       else trial.score < best_so_far):
-                best_so_far = trial.score
-            logger.log_metrics({"trial_score": trial.score, "best_so_far": best_so_far},
-                               step=trial.trial_id)
-        summary = {s.value.lower(): n for s, n in counts.items()}
-        if best is not None:
-            summary |= {**flatten_arch(best.arch), "best_score": best.score,
-                        "best_trial": best.trial_id}
-        logger.log_hyperparams(summary)
-        if best is not None:  # (was: TensorBoardLogger's placeholder, -1, in the HParams
-            # view beside the trials: the best of a `min` search, at a score none reached)
-            logger.log_metrics({"hp_metric": best.score}, step=best.trial_id)
-        logger.finalize("success")
+    with runs_ended(spec):  # a W&B run of the summary's own
+        for logger in loggers:
+            _log_search(logger, mode, trials, best, counts)
+
+
+def _log_search(logger: Any, mode: str, trials: list[TrialResult], best: TrialResult | None,
+                counts: Mapping[TrialStatus, int]) -> None:
+    """Log the search to ``logger``, as ``log_summary`` says."""
+    best_so_far = None
+    for trial in trials:
+        if trial.status is not TrialStatus.COMPLETED or trial.score is None:
+            continue
+        if best_so_far is None or (trial.score > best_so_far if mode == "max"
+                                   else trial.score < best_so_far):
+            best_so_far = trial.score
+        logger.log_metrics({"trial_score": trial.score, "best_so_far": best_so_far},
+                           step=trial.trial_id)
+    summary = {s.value.lower(): n for s, n in counts.items()}
+    if best is not None:
+        summary |= {**flatten_arch(best.arch), "best_score": best.score,
+                    "best_trial": best.trial_id}
+    logger.log_hyperparams(summary)
+    if best is not None:  # (was: TensorBoardLogger's placeholder, -1, in the HParams
+        # view beside the trials: the best of a `min` search, at a score none reached)
+        logger.log_metrics({"hp_metric": best.score}, step=best.trial_id)
+    logger.finalize("success")
 
 
 def _own_folder(logger: Any) -> str | None:
