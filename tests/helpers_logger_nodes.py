@@ -1,5 +1,6 @@
 """What a search gives a trial's logger config node (a W&B or MLflow one: neither package
-need be installed, nothing here builds the logger), read as a trial reads it.
+need be installed, nothing here builds the logger), read as a trial reads it; and a fit
+logging to a logger node, interrupted and resumed (``resumed_fit``).
 
 Example:
     >>> import tempfile
@@ -14,12 +15,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
+import yaml
+
+from lightning_nas.cli import main
 from lightning_nas.config.nodes import node_args
 from lightning_nas.search.trial_logs import placed_logger
 from lightning_nas.search.trial_spec import TrialSpec
 from lightning_nas.store import open_search_store
 
-__all__ = ["MLFLOW", "WANDB", "given_args", "log_label"]
+__all__ = ["CTRL_C", "MLFLOW", "WANDB", "given_args", "log_label", "resumed_fit"]
+
+#: a callback that stops a fit with Ctrl-C as epoch 1 starts
+CTRL_C = "--trainer.callbacks=[{class_path: tests.test_cli.CtrlCAtEpoch, init_args: {epoch: 1}}]"
 
 WANDB = {"class_path": "lightning.pytorch.loggers.WandbLogger", "init_args": {"project": "nas"}}
 MLFLOW = {"class_path": "lightning.pytorch.loggers.MLFlowLogger",
@@ -43,3 +51,21 @@ def given_args(folder: Path, label: str, node: Any, own_logs: bool = False,
                      trainer={"logger": node}, log_label=label, own_logs=own_logs,
                      ckpt_path=ckpt_path)
     return node_args(placed_logger(spec))
+
+
+def resumed_fit(tmp_path: Path, logger: Any) -> Path:
+    """The folder of a fit of 3 epochs logging to ``logger``, interrupted as epoch 1 starts
+    and resumed with ``--ckpt_path last``."""
+    torch.set_num_threads(1)
+    config = tmp_path / "fit.yaml"
+    config.write_text(yaml.safe_dump({
+        "seed_everything": 5,
+        "model": {"class_path": "tests.helpers.TinyNet"},
+        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 32}},
+        "trainer": {"max_epochs": 3, "accelerator": "cpu", "devices": 1, "logger": logger,
+                    "enable_progress_bar": False, "enable_model_summary": False}}))
+    out = tmp_path / "fit"
+    argv = ["fit", str(config), "--out", str(out)]
+    assert main([*argv, CTRL_C]) == 130
+    assert main([*argv, "--ckpt_path", "last"]) == 0
+    return out

@@ -5,53 +5,29 @@ event files join ``logs/`` with the merged CSV rows, none of them replaced by an
 same name (tensorboardX names a file by the second and the host).
 
 Example:
-    >>> CTRL_C.split("class_path: ")[1].split(",")[0]
-    'tests.test_cli.CtrlCAtEpoch'
+    >>> _TB["class_path"]
+    'lightning.pytorch.loggers.TensorBoardLogger'
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import pytest
-import torch
-import yaml
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from lightning_nas.cli import main
 from lightning_nas.search.fit_segments import merge_logs
 from tests.helpers_events import folder_scalars
+from tests.helpers_logger_nodes import resumed_fit
 
 pytest.importorskip("tensorboardX")
 
-__all__ = ["CTRL_C"]
+__all__: list[str] = []
 
-CTRL_C = "--trainer.callbacks=[{class_path: tests.test_cli.CtrlCAtEpoch, init_args: {epoch: 1}}]"
 _TB = {"class_path": "lightning.pytorch.loggers.TensorBoardLogger"}
 _CSV = {"class_path": "lightning.pytorch.loggers.CSVLogger"}
 
 
-def _resumed_fit(tmp_path: Path, logger: Any) -> Path:
-    """The folder of a fit of 3 epochs logging to ``logger``, interrupted as epoch 1 starts
-    and resumed with ``--ckpt_path last``."""
-    torch.set_num_threads(1)
-    config = tmp_path / "fit.yaml"
-    config.write_text(yaml.safe_dump({
-        "seed_everything": 5,
-        "model": {"class_path": "tests.helpers.TinyNet"},
-        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 32}},
-        "trainer": {"max_epochs": 3, "accelerator": "cpu", "devices": 1, "logger": logger,
-                    "enable_progress_bar": False, "enable_model_summary": False}}))
-    out = tmp_path / "fit"
-    argv = ["fit", str(config), "--out", str(out)]
-    assert main([*argv, CTRL_C]) == 130
-    assert main([*argv, "--ckpt_path", "last"]) == 0
-    return out
-
-
 def test_a_resumed_fits_tensorboard_logger_logs_its_epochs_as_a_second_run(tmp_path):
-    out = _resumed_fit(tmp_path, _TB)
+    out = resumed_fit(tmp_path, _TB)
     (resumed,) = out.glob("logs_resumed_*")  # as the README says: not merged
     assert folder_scalars(out / "logs", "epoch")[-1] == 0  # the interrupted run's epoch
     assert set(folder_scalars(resumed, "epoch")) == {1, 2}  # the step goes on
@@ -60,7 +36,7 @@ def test_a_resumed_fits_tensorboard_logger_logs_its_epochs_as_a_second_run(tmp_p
 def test_a_resumed_fits_tensorboard_beside_a_csv_logger_keeps_every_epoch_in_logs(tmp_path):
     # was (tensorboardX, the resume in the same second): the resumed run's event file
     # replaced the first's of the same name as it joined logs/: epoch 0 gone from TensorBoard
-    out = _resumed_fit(tmp_path, [_CSV, _TB])
+    out = resumed_fit(tmp_path, [_CSV, _TB])
     assert not list(out.glob("logs_resumed_*"))  # merged
     assert sorted(set(folder_scalars(out / "logs", "epoch"))) == [0, 1, 2]
 
