@@ -12,10 +12,14 @@ Example:
 
 from __future__ import annotations
 
+import json
 import warnings
 
+import pytest
+
 from lightning_nas.search.logger_objects import warn_fixed_versions
-from tests.helpers_logger_nodes import MLFLOW, given_args, log_label
+from lightning_nas.search.remote_runs import MLFLOW_RUNS
+from tests.helpers_logger_nodes import MLFLOW, given_args, log_label, resumed_fit
 
 __all__: list[str] = []
 
@@ -59,3 +63,34 @@ def test_a_run_id_of_the_users_is_said_before_training(tmp_path):
     assert said[0].startswith("trainer.logger[0] (MLFlowLogger) logs every trial into one "
                               "MLflow run, '0123abcd'"), said[0]
     assert warn_fixed_versions({"logger": MLFLOW}, str(tmp_path / "logs")) == []
+
+
+def test_a_resumed_segment_continues_the_mlflow_run_its_trial_started(tmp_path):
+    # was: a run of its own (MLflow draws ids, Lightning continues a run only by its
+    # run_id): a promoted trial's, or a resumed fit's, epochs split over runs
+    run = tmp_path / "run"
+    label = log_label(run)
+    trial_dir = run / "trials" / "trial_0001"
+    trial_dir.mkdir(parents=True)
+    (trial_dir / MLFLOW_RUNS).write_text(json.dumps({"0": "0123abcd"}))  # its first segment's
+    segment = given_args(run, label, MLFLOW, ckpt_path=str(trial_dir / "last.ckpt"))
+    assert segment.get("run_id") == "0123abcd", segment
+    anew = given_args(run, label, MLFLOW)  # trained anew: a run of its own
+    assert anew.get("run_id") is None and anew["run_name"] == f"{label}_trial_0001"
+
+
+def test_a_resumed_fit_logs_all_its_epochs_into_one_mlflow_run(tmp_path, monkeypatch):
+    # was: the epochs before the interrupt in one run, those after in another
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # mlflow 3 refuses it unless
+    uri = f"file:{tmp_path / 'mlruns'}"
+    node = {**MLFLOW, "init_args": {"experiment_name": "nas", "tracking_uri": uri}}
+    resumed_fit(tmp_path, node)
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("nas").experiment_id])
+    assert len(runs) == 1, [found.info.run_name for found in runs]
+    (found,) = runs
+    epochs = {m.value for m in client.get_metric_history(found.info.run_id, "epoch")}
+    assert epochs == {0.0, 1.0, 2.0}, epochs

@@ -1,8 +1,12 @@
-"""A W&B run a trial's (or the summary's) logger starts in its process, ended as the trial
-ends: Lightning's ``WandbLogger`` builds no run of its own while one is in progress in its
-process ("There is a wandb run already in progress ... will reuse this run"), and ends none
-(its ``finalize`` leaves it), so each later trial of a search process or worker logged into
-the first trial's run, whatever id its config node gave it.
+"""The remote runs of a trial's loggers: a W&B run a trial's (or the summary's) logger
+starts in its process, ended as the trial ends (``runs_ended``): Lightning's ``WandbLogger``
+builds no run of its own while one is in progress in its process ("There is a wandb run
+already in progress ... will reuse this run"), and ends none (its ``finalize`` leaves it),
+so each later trial of a search process or worker logged into the first trial's run,
+whatever id its config node gave it. And the MLflow run a trial's logger started, written
+in its folder as training starts (``RunRecord``), which a resumed segment of the trial
+continues (``continued_runs``): MLflow draws a run's id itself, and Lightning's
+``MLFlowLogger`` continues a run only by its ``run_id``.
 
 Example:
     >>> with runs_ended(None):  # wandb not imported: nothing to end
@@ -12,13 +16,23 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from lightning.pytorch.loggers import WandbLogger
+import lightning.pytorch as pl
+from lightning.pytorch.loggers import MLFlowLogger, WandbLogger
 
-__all__ = ["runs_ended"]
+from lightning_nas.config.instantiate import import_object
+from lightning_nas.config.nodes import is_node, node_args, target_path, with_args
+
+__all__ = ["MLFLOW_RUNS", "RunRecord", "continued_runs", "runs_ended"]
+
+#: the file in a trial's folder naming the MLflow run of each of its loggers built from a
+#: config node (JSON: its place in ``trainer.logger``, 0 alone, to the run's id)
+MLFLOW_RUNS = "mlflow_runs.json"
 
 
 def _run_id() -> str | None:
@@ -49,3 +63,61 @@ def runs_ended(given: Any) -> Iterator[None]:
         objects = {item.version for item in items if isinstance(item, WandbLogger)}
         if run is not None and run.id != before and run.id not in objects:
             run.finish()
+
+
+class RunRecord(pl.Callback):
+    """Write ``MLFLOW_RUNS`` in ``folder`` (the trial's) as training starts, on rank 0: the
+    id of the run of each ``MLFlowLogger`` among the Trainer's loggers, by its place (its
+    ``run_id``: the run is started there, as Lightning starts it to log the
+    hyperparameters), for ``continued_runs``.
+
+    Example:
+        >>> RunRecord("runs/a/trials/trial_0001").folder
+        'runs/a/trials/trial_0001'
+    """
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Write the runs (none: nothing)."""
+        if not trainer.is_global_zero:  # the other ranks' loggers start no run
+            return
+        runs = {str(place): logger.run_id for place, logger in enumerate(trainer.loggers)
+                if isinstance(logger, MLFlowLogger)}
+        if runs:
+            Path(self.folder, MLFLOW_RUNS).write_text(json.dumps(runs))
+
+
+def continued_runs(folder: str, placed: Any) -> Any:
+    """``placed`` (a resumed segment's ``trainer.logger``, its nodes given their folders)
+    with each node of an ``MLFlowLogger`` class that sets no ``run_id`` given the run its
+    trial's earlier segment started, which ``RunRecord`` wrote in ``folder`` for its place
+    in the list (0 alone), so the trial's epochs go on in one run (was: each segment a run
+    of its own). Without a record (an older run folder's) it is returned as given.
+
+    Example:
+        >>> continued_runs("no/such/folder", {"class_path": "x.Y"})
+        {'class_path': 'x.Y'}
+    """
+    path = Path(folder, MLFLOW_RUNS)
+    if not path.is_file():
+        return placed
+    runs = json.loads(path.read_text())
+    items = placed if isinstance(placed, list) else [placed]
+    continued = []
+    for place, item in enumerate(items):
+        if (is_node(item) and str(place) in runs and node_args(item).get("run_id") is None
+                and _of_mlflow(item)):
+            item = with_args(item, {**node_args(item), "run_id": runs[str(place)]})
+        continued.append(item)
+    return continued if isinstance(placed, list) else continued[0]
+
+
+def _of_mlflow(node: Any) -> bool:
+    """Whether config ``node`` builds an ``MLFlowLogger`` (or a subclass)."""
+    try:
+        target = import_object(target_path(node))
+    except Exception:  # noqa: BLE001 - the Trainer's build check names what is wrong
+        return False
+    return isinstance(target, type) and issubclass(target, MLFlowLogger)

@@ -53,7 +53,7 @@ from lightning_nas.search.optimizer_state import RestoreOptimizerState
 from lightning_nas.search.pending_last import PendingLast
 from lightning_nas.search.pruning import PruningCallback
 from lightning_nas.search.quiet import quiet_lightning
-from lightning_nas.search.remote_runs import runs_ended
+from lightning_nas.search.remote_runs import RunRecord, runs_ended
 from lightning_nas.search.resume import plain_part
 from lightning_nas.search.rule_checks import callbacks_of
 from lightning_nas.search.schedulers import Decision
@@ -186,7 +186,8 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
                              notes=result.notes)  # unsynced metrics
     placer = ModuleCheckpoints(spec)  # the module's configure_callbacks() checkpoints
     monitors = CallbackMonitors()  # the user's callbacks' (the reporter checks the search's)
-    callbacks: list[pl.Callback] = [monitors, reporter, uneven, placer]
+    callbacks: list[pl.Callback] = [monitors, reporter, uneven, placer,
+                                    RunRecord(str(trial_dir))]  # an MLflow run, continued
     if spec.counted_params is not None:  # and a model that logs a counted cost's name
         callbacks += [ParamsCheck(spec.counted_params, spec.count_uses),
                       LoggedCostCheck(spec.counted_costs, spec.count_uses)]

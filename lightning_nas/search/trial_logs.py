@@ -33,6 +33,7 @@ from lightning.pytorch.profilers import Profiler
 from lightning_nas.config.instantiate import accepted_kwargs, import_object
 from lightning_nas.config.nodes import is_node, node_args, target_path, with_args
 from lightning_nas.errors import ConfigError
+from lightning_nas.search.remote_runs import continued_runs
 from lightning_nas.search.rule_checks import callbacks_of
 from lightning_nas.search.trial_checkpoint import TrialCheckpoint
 
@@ -133,16 +134,20 @@ def placed_logger(spec: Any) -> Any:
     labelled by the output folder (its parent's and its own name, and 6 hex digits of its
     resolved path: ``ft_finetune-3f9a0c``), so a fit or fine-tune in another folder of the
     same names never writes into its version (was: ``A/ft`` and ``B/ft``'s fine-tunes both
-    wrote ``ft_finetune_logs``, the second deleting the first's ``metrics.csv``)."""
+    wrote ``ft_finetune_logs``, the second deleting the first's ``metrics.csv``). A resumed
+    segment's MLflow node continues the run its trial started (``continued_runs``)."""
     suffix = "" if spec.ckpt_path is None else f"_resumed_{time.time_ns()}"
     if spec.own_logs:  # a resumed fit's too: a version of its own (a CSVLogger's "logs"
         out = Path(spec.trial_dir)  # would delete the earlier epochs' metrics.csv)
         digest = hashlib.sha1(str(out.resolve()).encode(), usedforsecurity=False).hexdigest()
-        return logger_defaults(spec.trainer["logger"], str(out), "", f"logs{suffix}",
-                               f"{out.parent.name}_{out.name}-{digest[:6]}")
-    run = Path(spec.trial_dir).parent.parent
-    return logger_defaults(spec.trainer["logger"], str(run / "logs"), "trials",
-                           f"{Path(spec.trial_dir).name}{suffix}", spec.log_label or run.name)
+        placed = logger_defaults(spec.trainer["logger"], str(out), "", f"logs{suffix}",
+                                 f"{out.parent.name}_{out.name}-{digest[:6]}")
+    else:
+        run = Path(spec.trial_dir).parent.parent
+        placed = logger_defaults(spec.trainer["logger"], str(run / "logs"), "trials",
+                                 f"{Path(spec.trial_dir).name}{suffix}",
+                                 spec.log_label or run.name)
+    return placed if spec.ckpt_path is None else continued_runs(spec.trial_dir, placed)
 
 
 def placed_root(spec: Any) -> Any:
