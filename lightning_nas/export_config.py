@@ -19,7 +19,7 @@ from typing import Any
 from lightning_nas.config.imports import import_object
 from lightning_nas.config.instance_records import node_fields, rebuilt, unwritten_note
 from lightning_nas.config.paths import is_dotted, kwargs_apart, set_paths
-from lightning_nas.config.records import over_default, over_fields, over_own_defaults
+from lightning_nas.config.record_defaults import over_default, over_fields, over_own_defaults
 from lightning_nas.errors import ConfigError
 from lightning_nas.export_trainer import result_defaults
 
@@ -79,7 +79,7 @@ def model_section(model: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[str
     """``{class_path, init_args}`` of a search from Python: its stored model with the plain
     keys of ``arch`` in ``init_args`` and ``model.*`` keys at their paths; a dataclass
     argument's mapping (a group, or the stored arguments' own) over its signature default's
-    fields, as the trial got it (``records.over_default``; where the class imports); a
+    fields, as the trial got it (``record_defaults.over_default``; where the class imports); a
     group over an instance the search was given (the store's ``objects``, which replaced
     the default) over the instance's stored fields (``_over_instance``); an instance without a group
     by its fields, where LightningCLI builds it from them (the store's ``dataclasses``,

@@ -28,7 +28,7 @@ from torch import nn
 
 from lightning_nas import Choice, Search
 from lightning_nas.config.factories import DataFactory, ModelFactory
-from lightning_nas.config.records import over_default, over_fields, record_default
+from lightning_nas.config.record_defaults import over_default, over_fields, record_default
 from lightning_nas.errors import ConfigError
 from lightning_nas.export_config import model_section
 from tests.helpers_data import BlobData

@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
@@ -25,20 +24,13 @@ import lightning.pytorch as pl
 from torch import nn
 
 from lightning_nas.config.chain import init_hints, init_kwargs, kwargs_chain, name_hint
-from lightning_nas.config.convert import type_name
 from lightning_nas.config.data_checks import check_loader_args
+from lightning_nas.config.group_checks import check_group
 from lightning_nas.config.hparams import build_class
 from lightning_nas.config.instantiate import check_init_args, object_path, short
-from lightning_nas.config.nodes import is_node
 from lightning_nas.config.own_copies import own_copies
 from lightning_nas.config.paths import check_space_paths, is_dotted, space_path
-from lightning_nas.config.records import (
-    changed_fields,
-    dataclass_for,
-    dataclasses_in,
-    over_default,
-    over_fields,
-)
+from lightning_nas.config.record_defaults import over_default, over_fields
 from lightning_nas.config.section_builder import ConfigBuilder, import_target
 from lightning_nas.config.space_keys import nested_hint, section_hint
 from lightning_nas.errors import ConfigError, did_you_mean
@@ -152,9 +144,8 @@ class ModelFactory:
             lightning_nas.errors.ConfigError: model init_args['opt'] has the key momentum, ...
         """
         for key, value in arch.items() if self.is_class else ():
-            _check_group_class("model", key, key, self.init_args.get(key), value,
-                               init_hints(self.target).get(key))
-            _check_group_keeps("model", key, key, self.init_args.get(key), value)
+            check_group("model", key, key, self.init_args.get(key), value,
+                        init_hints(self.target).get(key))
 
     def _arch_args(self, arch: Mapping[str, Any]) -> dict[str, Any]:
         """The arguments ``arch``'s plain keys give the model class, a dataclass argument's
@@ -186,11 +177,12 @@ def over_defaults(target: Any, given: Mapping[str, Any],
                   args: Mapping[str, Any]) -> dict[str, Any]:
     """A trial's values ``args`` for the class ``target``: a dataclass argument's mapping (a
     group, or ``init_args``' own, ``given``) set over its signature default's fields
-    (``records.over_default``, the code a config's ``class_path`` node runs), as LightningCLI
-    keeps them; where ``init_args`` gives an instance, it is the argument instead (a group
-    over a dataclass instance is set over the instance's fields, ``over_fields``, which the
-    group check leaves at the dataclass's own defaults: the group's values alone, and so
-    built again the same from the checkpoint's hyperparameters).
+    (``record_defaults.over_default``, the code a config's ``class_path`` node runs), as
+    LightningCLI keeps them; where ``init_args`` gives an instance, it is the argument
+    instead (a group over a dataclass instance is set over the instance's fields,
+    ``over_fields``, which the group check leaves at the dataclass's own defaults: the
+    group's values alone, and so built again the same from the checkpoint's
+    hyperparameters).
 
     Example:
         >>> import dataclasses
@@ -207,89 +199,6 @@ def over_defaults(target: Any, given: Mapping[str, Any],
     """
     return {key: over_fields(given[key], value) if key in given and not isinstance(
         given[key], Mapping) else over_default(target, key, value) for key, value in args.items()}
-
-
-def _check_group_class(section: str, key: str, group: str, given: Any, value: Any,
-                       hint: Any) -> None:
-    """Raise ``ConfigError`` when ``given``, the ``section``'s ``init_args[key]``, is a
-    dataclass instance of another class than the one the space's group ``group`` (its dict
-    ``value``) builds over its fields, the class ``key`` is annotated with (``hint``): a
-    subclass (``Wide(NetConfig)``), or any where ``key`` has no dataclass annotation (a
-    dict); the trial would not get the user's class (was: quietly ``NetConfig(...)``),
-    and LightningCLI, which takes no subclass of a dataclass, could not build it from
-    ``best.yaml``.
-
-    Example:
-        >>> import dataclasses
-        >>> @dataclasses.dataclass
-        ... class Net:
-        ...     depth: int = 1
-        >>> @dataclasses.dataclass
-        ... class Wide(Net): ...
-        >>> _check_group_class("model", "net", "net", Wide(), {"depth": 2}, Net)
-        Traceback (most recent call last):
-        ...
-        lightning_nas.errors.ConfigError: model init_args['net'] is a Wide instance, and ...
-    """
-    if not (dataclasses.is_dataclass(given) and not isinstance(given, type)) \
-            or not isinstance(value, Mapping) or is_node(value):
-        return
-    cls, mine = dataclass_for(hint, over_fields(given, value)), type(given)  # (a Union's: the
-    if mine is cls or cls is None and dataclasses_in(hint):  # class of the fields; none:
-        return  # check_fields refuses it)
-    which = (f"{type_name(hint)}, of which LightningCLI too builds the first class whose "
-             f"fields take a mapping's keys" if len(dataclasses_in(hint)) > 1 else
-             f"{getattr(cls, '__name__', '')}, which LightningCLI too builds from a mapping "
-             f"there")
-    built, why = (f"a {cls.__name__}", f"{key!r} is annotated with {which}; it takes no "
-                  f"subclass of a dataclass") if cls is not None else (
-        "a dict", f"{key!r} is annotated with no dataclass")
-    kind = "LightningModule" if section == "model" else "LightningDataModule"
-    raise ConfigError(f"{section} init_args[{key!r}] is a {mine.__name__} instance, and the "
-                      f"search space's group {group!r} gives each trial {built} built from "
-                      f"the group's dict over the instance's fields, not a {mine.__name__} "
-                      f"({why}). To fix it, annotate {key!r} with {mine.__name__}, or give a "
-                      f"builder arch -> {kind} that builds {mine.__name__}(**arch[{group!r}]); "
-                      f"else leave the instance out of init_args[{key!r}]")
-
-
-def _check_group_keeps(section: str, key: str, group: str, given: Any, value: Any) -> None:
-    """Raise ``ConfigError`` when ``given``, the ``section``'s ``init_args[key]`` dict, has
-    keys the space's group ``group`` (its dict ``value`` in an architecture) does not set:
-    the group's dict is passed whole, so they would be lost from every trial.
-
-    Example:
-        >>> _check_group_keeps("data", "aug", "data.aug", {"p": 0.5, "q": 1}, {"p": 0.1})
-        Traceback (most recent call last):
-        ...
-        lightning_nas.errors.ConfigError: data init_args['aug'] has the key q, which the ...
-    """
-    given = fields if (fields := changed_fields(given)) is not None else given  # dataclass
-    lost = _lost_keys(given, value) if isinstance(given, Mapping) and isinstance(
-        value, Mapping) else {}
-    if not lost:
-        return
-    one = len(lost) == 1
-    it, they, keys = ("it", "it", "the key") if one else ("they", "them", "the keys")
-    fixed = ", ".join(f"{path!r}: Fixed({item!r})" for path, item in lost.items())
-    raise ConfigError(f"{section} init_args[{key!r}] has {keys} {', '.join(lost)}, which the "
-                      f"search space's group {group!r} does not set: the group's dict is each "
-                      f"trial's {key!r}, whole, so {it} would be lost. To fix it, add {fixed} "
-                      f"to the group {group!r} (nested as in init_args), or search {they} "
-                      f"there; else leave {they} out of init_args[{key!r}]")
-
-
-def _lost_keys(given: Mapping[str, Any], value: Mapping[str, Any],
-               prefix: str = "") -> dict[str, Any]:
-    """The keys of the dict ``given`` (dotted, with their values) that the group's dict
-    ``value`` lacks; a dict in both is looked into."""
-    lost: dict[str, Any] = {}
-    for key, item in given.items():
-        if key not in value:
-            lost[f"{prefix}{key}"] = item
-        elif isinstance(item, Mapping) and isinstance(value[key], Mapping):
-            lost.update(_lost_keys(item, value[key], f"{prefix}{key}."))
-    return lost
 
 
 class DataFactory:
@@ -389,9 +298,8 @@ class DataFactory:
             for key, value in arch.items():
                 if is_dotted(key) and key.startswith("data."):
                     arg = space_path(key).split(".", 1)[1]
-                    _check_group_class("data", arg, key, self.init_args.get(arg), value,
-                                       init_hints(self.target).get(arg))
-                    _check_group_keeps("data", arg, key, self.init_args.get(arg), value)
+                    check_group("data", arg, key, self.init_args.get(arg), value,
+                                init_hints(self.target).get(arg))
 
     def check_arch(self, arch: Mapping[str, Any]) -> None:
         """A config-built data section, or a data class's arguments, checked as ``arch``

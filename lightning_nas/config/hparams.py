@@ -34,7 +34,7 @@ from lightning_nas.config.chain import kwargs_chain
 from lightning_nas.config.convert import convert_args, converted
 from lightning_nas.config.instantiate import call, import_object, instantiate, object_path
 from lightning_nas.config.nodes import contains_node, is_hydra, is_node, node_args
-from lightning_nas.config.records import over_defaults
+from lightning_nas.config.record_defaults import over_defaults
 from lightning_nas.errors import ConfigError
 
 try:  # where Lightning 2.x keeps LightningCLI's hook into save_hyperparameters

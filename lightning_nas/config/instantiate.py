@@ -58,7 +58,7 @@ from lightning_nas.config.nodes import (
     with_args,
 )
 from lightning_nas.config.partial_probe import probe_partial
-from lightning_nas.config.records import over_default, over_defaults
+from lightning_nas.config.record_defaults import over_default, over_defaults
 from lightning_nas.config.value_checks import check_value, matches, short
 from lightning_nas.errors import ConfigError
 

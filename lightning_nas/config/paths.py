@@ -25,7 +25,8 @@ from lightning_nas.config.convert import class_bound, class_node_path
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, matches
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
 from lightning_nas.config.overrides import not_a_mapping, split_overrides
-from lightning_nas.config.records import plain_step, record_default, record_step
+from lightning_nas.config.record_defaults import record_default
+from lightning_nas.config.records import plain_step, record_step
 from lightning_nas.config.space_keys import SECTIONS, is_dotted, node_key_error
 from lightning_nas.errors import ConfigError
 

@@ -1,0 +1,120 @@
+"""The checks of a search space's group (a dict searched at an argument) against the
+``init_args`` value it replaces in every trial, before training: an instance of a dataclass
+the group's dict would not build again (``check_group``: another class than the annotation
+builds), or a dict with keys the group does not set (they would be lost).
+
+Example:
+    >>> check_group("data", "aug", "data.aug", {"p": 0.5}, {"p": 0.1}, None)
+    >>> check_group("data", "aug", "data.aug", {"p": 0.5, "q": 1}, {"p": 0.1}, None)
+    Traceback (most recent call last):
+    ...
+    lightning_nas.errors.ConfigError: data init_args['aug'] has the key q, which the ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from lightning_nas.config.convert import type_name
+from lightning_nas.config.nodes import is_node
+from lightning_nas.config.record_defaults import over_fields
+from lightning_nas.config.records import changed_fields, dataclass_for, dataclasses_in
+from lightning_nas.errors import ConfigError
+
+__all__ = ["check_group"]
+
+
+def check_group(section: str, key: str, group: str, given: Any, value: Any,
+                hint: Any) -> None:
+    """Raise ``ConfigError`` where the space's group ``group`` (its dict ``value`` in an
+    architecture) at ``section``'s argument ``key`` (annotated ``hint``) does not keep what
+    ``given``, its ``init_args[key]``, is: a dataclass instance the group's dict builds as
+    another class (``_check_group_class``), or a dict's keys the group does not set
+    (``_check_group_keeps``)."""
+    _check_group_class(section, key, group, given, value, hint)
+    _check_group_keeps(section, key, group, given, value)
+
+
+def _check_group_class(section: str, key: str, group: str, given: Any, value: Any,
+                       hint: Any) -> None:
+    """Raise ``ConfigError`` when ``given``, the ``section``'s ``init_args[key]``, is a
+    dataclass instance of another class than the one the space's group ``group`` (its dict
+    ``value``) builds over its fields, the class ``key`` is annotated with (``hint``): a
+    subclass (``Wide(NetConfig)``), or any where ``key`` has no dataclass annotation (a
+    dict); the trial would not get the user's class (was: quietly ``NetConfig(...)``),
+    and LightningCLI, which takes no subclass of a dataclass, could not build it from
+    ``best.yaml``.
+
+    Example:
+        >>> import dataclasses
+        >>> @dataclasses.dataclass
+        ... class Net:
+        ...     depth: int = 1
+        >>> @dataclasses.dataclass
+        ... class Wide(Net): ...
+        >>> _check_group_class("model", "net", "net", Wide(), {"depth": 2}, Net)
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: model init_args['net'] is a Wide instance, and ...
+    """
+    if not (dataclasses.is_dataclass(given) and not isinstance(given, type)) \
+            or not isinstance(value, Mapping) or is_node(value):
+        return
+    cls, mine = dataclass_for(hint, over_fields(given, value)), type(given)  # (a Union's: the
+    if mine is cls or cls is None and dataclasses_in(hint):  # class of the fields; none:
+        return  # check_fields refuses it)
+    which = (f"{type_name(hint)}, of which LightningCLI too builds the first class whose "
+             f"fields take a mapping's keys" if len(dataclasses_in(hint)) > 1 else
+             f"{getattr(cls, '__name__', '')}, which LightningCLI too builds from a mapping "
+             f"there")
+    built, why = (f"a {cls.__name__}", f"{key!r} is annotated with {which}; it takes no "
+                  f"subclass of a dataclass") if cls is not None else (
+        "a dict", f"{key!r} is annotated with no dataclass")
+    kind = "LightningModule" if section == "model" else "LightningDataModule"
+    raise ConfigError(f"{section} init_args[{key!r}] is a {mine.__name__} instance, and the "
+                      f"search space's group {group!r} gives each trial {built} built from "
+                      f"the group's dict over the instance's fields, not a {mine.__name__} "
+                      f"({why}). To fix it, annotate {key!r} with {mine.__name__}, or give a "
+                      f"builder arch -> {kind} that builds {mine.__name__}(**arch[{group!r}]); "
+                      f"else leave the instance out of init_args[{key!r}]")
+
+
+def _check_group_keeps(section: str, key: str, group: str, given: Any, value: Any) -> None:
+    """Raise ``ConfigError`` when ``given``, the ``section``'s ``init_args[key]`` dict, has
+    keys the space's group ``group`` (its dict ``value`` in an architecture) does not set:
+    the group's dict is passed whole, so they would be lost from every trial.
+
+    Example:
+        >>> _check_group_keeps("data", "aug", "data.aug", {"p": 0.5, "q": 1}, {"p": 0.1})
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: data init_args['aug'] has the key q, which the ...
+    """
+    given = fields if (fields := changed_fields(given)) is not None else given  # dataclass
+    lost = _lost_keys(given, value) if isinstance(given, Mapping) and isinstance(
+        value, Mapping) else {}
+    if not lost:
+        return
+    one = len(lost) == 1
+    it, they, keys = ("it", "it", "the key") if one else ("they", "them", "the keys")
+    fixed = ", ".join(f"{path!r}: Fixed({item!r})" for path, item in lost.items())
+    raise ConfigError(f"{section} init_args[{key!r}] has {keys} {', '.join(lost)}, which the "
+                      f"search space's group {group!r} does not set: the group's dict is each "
+                      f"trial's {key!r}, whole, so {it} would be lost. To fix it, add {fixed} "
+                      f"to the group {group!r} (nested as in init_args), or search {they} "
+                      f"there; else leave {they} out of init_args[{key!r}]")
+
+
+def _lost_keys(given: Mapping[str, Any], value: Mapping[str, Any],
+               prefix: str = "") -> dict[str, Any]:
+    """The keys of the dict ``given`` (dotted, with their values) that the group's dict
+    ``value`` lacks; a dict in both is looked into."""
+    lost: dict[str, Any] = {}
+    for key, item in given.items():
+        if key not in value:
+            lost[f"{prefix}{key}"] = item
+        elif isinstance(item, Mapping) and isinstance(value[key], Mapping):
+            lost.update(_lost_keys(item, value[key], f"{prefix}{key}."))
+    return lost

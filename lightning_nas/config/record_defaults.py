@@ -1,0 +1,171 @@
+"""What a mapping given a dataclass argument is set over, as LightningCLI sets it: the
+fields of the argument's signature default (``record_default``, ``over_default``,
+``over_defaults``: a config path's ``model.net.hidden`` and ``--model.net='{hidden: 4}'``
+keep its other fields), of a ``model_init_args`` instance (``over_fields``), or of the
+annotated dataclass's own defaults (``over_own_defaults``, for ``best.yaml``'s node).
+
+Example:
+    >>> import dataclasses
+    >>> @dataclasses.dataclass
+    ... class Net:
+    ...     hidden: int = 8
+    ...     depth: int = 1
+    >>> def build(net: Net = Net(depth=3)): ...
+    >>> over_default(build, "net", {"hidden": 4})
+    {'hidden': 4, 'depth': 3}
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+from lightning_nas.config.chain import init_hints, kwargs_chain
+from lightning_nas.config.nodes import is_node
+from lightning_nas.config.records import dataclass_of, init_fields, is_instance, own_defaults
+
+__all__ = ["over_default", "over_defaults", "over_fields", "over_own_defaults", "record_default"]
+
+
+def record_default(target: Any, name: str) -> dict[str, Any] | None:
+    """The mapping a config path into ``target``'s argument ``name``, which the config
+    leaves out, starts from: its signature default's fields (a dataclass instance) or keys
+    (a non-empty mapping), as LightningCLI's ``--model.net.hidden=4`` keeps the default's
+    other fields; None for another default (``None``: the path's keys alone).
+
+    Example:
+        >>> import dataclasses
+        >>> @dataclasses.dataclass
+        ... class Net:
+        ...     hidden: int = 8
+        ...     depth: int = 1
+        >>> def build(net: Net = Net(depth=3)): ...
+        >>> record_default(build, "net")
+        {'hidden': 8, 'depth': 3}
+    """
+    value = _signature_default(target, name)
+    if is_instance(value):
+        return init_fields(value)
+    if isinstance(value, Mapping) and value:
+        return copy.deepcopy(dict(value))
+    return None
+
+
+def over_default(target: Any, name: str, group: Any) -> Any:
+    """``group``, the mapping given ``target``'s dataclass argument ``name`` (a config's
+    ``init_args: {net: {hidden: 4}}``, ``model_init_args`` or a group from Python), over the
+    fields of its signature default (``record_default``; a mapping inside merged key by key),
+    as LightningCLI's ``--model.net='{hidden: 4}'`` and a config path ``model.net.hidden``
+    keep them (was: the dataclass's own defaults). As jsonargparse, only where the argument
+    is annotated with the dataclass itself (its base's, along ``**kwargs``, too); any other
+    value, and a mapping for another argument, is returned as it is: a ``dict`` default's
+    (the group is the argument, whole, as LightningCLI's ``--model.opt='{lr: 0.2}'``), an
+    ``Optional[Net]``'s or an unannotated one's (LightningCLI builds the dataclass's own
+    defaults there).
+
+    Example:
+        >>> import dataclasses
+        >>> @dataclasses.dataclass
+        ... class Net:
+        ...     hidden: int = 8
+        ...     depth: int = 1
+        >>> def build(net: Net = Net(depth=3), opt: dict = {"lr": 0.1}): ...
+        >>> over_default(build, "net", {"hidden": 4})
+        {'hidden': 4, 'depth': 3}
+        >>> over_default(build, "opt", {"momentum": 0.9})
+        {'momentum': 0.9}
+    """
+    default = None if not isinstance(group, Mapping) or is_node(group) else (
+        _signature_default(target, name))
+    if not is_instance(default):
+        return group
+    hint = init_hints(target).get(name)
+    if not (inspect.isclass(hint) and dataclasses.is_dataclass(hint)):
+        return group  # Optional[Net], no annotation: as LightningCLI, nothing merged
+    return _merged(init_fields(default), group)  # (record_default's fields of it)
+
+
+def over_fields(instance: Any, group: Any) -> Any:
+    """``group``, a mapping given where the dataclass ``instance`` is (``model_init_args``),
+    over the instance's fields, so that a ``class_path`` node of it, which cannot hold the
+    instance, builds the same dataclass (its mapping is set over the signature default,
+    ``over_default``); any other ``group`` or ``instance``: ``group`` as it is.
+
+    Example:
+        >>> import dataclasses
+        >>> @dataclasses.dataclass
+        ... class Net:
+        ...     hidden: int = 8
+        ...     depth: int = 1
+        >>> over_fields(Net(depth=2), {"hidden": 4})
+        {'hidden': 4, 'depth': 2}
+    """
+    if not isinstance(group, Mapping) or is_node(group) or not is_instance(instance):
+        return group
+    return _merged(init_fields(instance), group)
+
+
+def over_own_defaults(target: Any, name: str, group: Any) -> Any:
+    """``group``, a mapping searched over a ``model_init_args`` instance of ``target``'s
+    dataclass argument ``name``, over the fields of the dataclass the argument is annotated
+    with (its own defaults): the fields the trial got, which the group check keeps at those
+    defaults (``changed_fields``), for a ``class_path`` node that cannot hold the instance;
+    any other ``group`` or annotation: ``group`` as it is.
+
+    Example:
+        >>> import dataclasses
+        >>> @dataclasses.dataclass
+        ... class Net:
+        ...     hidden: int = 8
+        ...     depth: int = 1
+        >>> def build(net: Net = Net(depth=3)): ...
+        >>> over_own_defaults(build, "net", {"hidden": 4})
+        {'hidden': 4, 'depth': 1}
+    """
+    cls = dataclass_of(init_hints(target).get(name))
+    if not isinstance(group, Mapping) or is_node(group) or cls is None:
+        return group
+    return _merged({k: init_fields(v) for k, v in own_defaults(cls).items()}, group)
+
+
+def over_defaults(target: Any, args: Mapping[str, Any]) -> dict[str, Any]:
+    """``args``, the arguments given ``target``, each mapping ``over_default``: a
+    ``class_path`` node's ``init_args`` as LightningCLI builds them.
+
+    Example:
+        >>> import dataclasses
+        >>> @dataclasses.dataclass
+        ... class Net:
+        ...     hidden: int = 8
+        ...     depth: int = 1
+        >>> def build(net: Net = Net(depth=3), width: int = 4): ...
+        >>> over_defaults(build, {"net": {"hidden": 2}, "width": 8})
+        {'net': {'hidden': 2, 'depth': 3}, 'width': 8}
+    """
+    return {key: over_default(target, key, value) for key, value in args.items()}
+
+
+def _signature_default(target: Any, name: str) -> Any:
+    """The default of ``target``'s argument ``name``, or of a base's its ``**kwargs`` pass
+    it on to (``kwargs_chain``, as jsonargparse finds it); None where it has none to read."""
+    for init in kwargs_chain(target):
+        try:
+            param = inspect.signature(init).parameters.get(name)
+        except (TypeError, ValueError):  # no signature to read
+            return None
+        if param is not None and param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            return None if param.default is param.empty else param.default
+    return None
+
+
+def _merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``extra`` over ``base``, plain mappings in both merged key by key."""
+    out = dict(base)
+    for key, value in extra.items():
+        inner = out.get(key)
+        out[key] = _merged(inner, value) if isinstance(inner, Mapping) and isinstance(
+            value, Mapping) and not is_node(value) else value
+    return out
