@@ -40,10 +40,11 @@ class Sized:
 DEEP = NetConfig(depth=3)
 
 
-def cli_model(folder: Path, model: dict[str, Any]) -> Any:
+def cli_model(folder: Path, model: dict[str, Any], *args: str) -> Any:
     """The model LightningCLI itself (``run=False``) builds from a config with this
-    ``model`` node (written in ``folder``), nothing trained."""
+    ``model`` node (written in ``folder``) and the command line's ``args`` after it
+    (``--model.net.width=5``), nothing trained."""
     path = folder / "cli.yaml"
     path.write_text(yaml.safe_dump({"model": model}))
-    return LightningCLI(run=False, args=["--config", str(path)], save_config_callback=None,
+    return LightningCLI(run=False, args=["--config", str(path), *args], save_config_callback=None,
                         trainer_defaults={"logger": False, "enable_progress_bar": False}).model

@@ -11,6 +11,12 @@ A group of the space over a ``model_init_args`` instance of one of its classes i
 the instance's fields, which build that class again (was: refused, as if the argument were
 annotated with the ``Union``'s first class alone), and ``best.yaml``'s node says them.
 
+A config path into such an argument (a searched ``model.net.width``) takes the first class
+whose fields take the keys the config and the space set there, as the mapping does (was: the
+first class alone, so ``model.net.width`` was refused as "not a field of NetConfig"); where
+the config leaves the argument out, the signature default's fields that class has too are
+kept, as LightningCLI's ``--model.net.width=5`` keeps them.
+
 Each case is checked against LightningCLI itself (``LightningCLI(run=False)``).
 """
 
@@ -28,6 +34,7 @@ from lightning_nas.config.factories import ModelFactory
 from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.errors import ConfigError
 from lightning_nas.export_config import model_section
+from lightning_nas.search.from_config import search_from_config
 from lightning_nas.search.resume import stored_init
 from tests.helpers_models import ClassifierSteps
 from tests.helpers_records import DEEP, NetConfig, cli_model
@@ -127,3 +134,55 @@ def test_a_group_over_an_instance_the_union_builds_as_another_class_is_refused()
     message = str(err.value)
     assert "init_args['net'] is a Sub instance" in message
     assert "gives each trial a NetConfig" in message and "NetConfig or Wide" in message
+
+
+def _path_search(tmp_path, cls: type, init: dict[str, Any], keys: list[str]):
+    return search_from_config({
+        "model": {"class_path": f"{HERE}.{cls.__name__}", "init_args": init},
+        "data": {"class_path": "tests.helpers_data.BlobData"},
+        "trainer": {"max_epochs": 1, "logger": False},
+        "search": {"space": {key: {"choice": [5, 6]} for key in keys}, "budget": 1,
+                   "run_dir": str(tmp_path / "run")}})
+
+
+@pytest.mark.parametrize(("cls", "init", "keys", "want"), [
+    (Either, {}, ["model.net.width"], Wide(width=5, hidden=8)),  # DEEP's hidden kept
+    (Either, {"net": {"hidden": 2}}, ["model.net.width"], Wide(width=5, hidden=2)),
+    (Either, {}, ["model.net.hidden", "model.net.width"], Wide(width=5, hidden=5)),
+    (Either, {}, ["model.net.width", "model.net.hidden"], Wide(width=5, hidden=5)),
+    (Either, {}, ["model.net.hidden"], NetConfig(hidden=5, depth=3)),
+    (WideFirst, {}, ["model.net.depth"], NetConfig(hidden=8, depth=5)),
+    (WideFirst, {}, ["model.net.hidden"], Wide(width=4, hidden=5)),  # (was: NetConfig(5, 3))
+    (WideFirst, {"net": {"width": 2}}, ["model.init_args.net.hidden"], Wide(width=2, hidden=5)),
+])
+def test_a_config_path_into_a_unions_argument_builds_what_lightningcli_builds(
+        tmp_path, cls, init, keys, want):
+    search = _path_search(tmp_path, cls, init, keys)  # (was: refused, "model.net.width: not
+    arch = {key: 5 for key in keys}  # a field of NetConfig", for Either)
+    assert search.model.build(arch) and Either.built[-1] == want
+    cli_model(tmp_path, search.model.target.config(arch))  # LightningCLI on the trial's config
+    assert Either.built[-1] == want
+    if not init and len(keys) == 1:  # as LightningCLI's own --model.net.width=5
+        cli_model(tmp_path, {"class_path": f"{HERE}.{cls.__name__}"}, f"--{keys[0]}=5")
+        assert Either.built[-1] == want
+
+
+@pytest.mark.parametrize(("init", "keys", "says"), [
+    ({}, ["model.net.zzz"], "space key 'model.net.zzz': model.net.zzz: a field of none of the "
+                            "dataclasses model.net is annotated with"),
+    ({"net": {"depth": 2}}, ["model.net.width"], "space key 'model.net.width': model.net: "
+                                                 "none of the dataclasses it is annotated with "
+                                                 "has the fields depth, width"),
+    ({}, ["model.net.width", "model.net.depth"], "space key 'model.net.width': model.net: none "
+                                                 "of the dataclasses it is annotated with has "
+                                                 "the fields depth, width"),
+])
+def test_a_config_path_no_class_of_the_union_takes_is_refused_naming_them(tmp_path, init,
+                                                                            keys, says):
+    with pytest.raises(ConfigError) as err:
+        _path_search(tmp_path, WideFirst, init, keys)
+    message = str(err.value)
+    assert message.startswith(says), message
+    assert "Wide (fields: width, hidden)" in message
+    assert "NetConfig (fields: hidden, depth)" in message
+    assert not (tmp_path / "run").exists()

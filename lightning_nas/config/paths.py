@@ -26,7 +26,7 @@ from lightning_nas.config.instantiate import accepted_kwargs, import_object, mat
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
 from lightning_nas.config.overrides import not_a_mapping, split_overrides
 from lightning_nas.config.record_defaults import record_default
-from lightning_nas.config.records import plain_step, record_step
+from lightning_nas.config.records import dataclasses_in, plain_step, record_class, record_step
 from lightning_nas.config.space_keys import SECTIONS, is_dotted, node_key_error
 from lightning_nas.errors import ConfigError
 
@@ -355,19 +355,25 @@ def merge_space(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, 
     return out
 
 
-def check_dotted(cfg: Mapping[str, Any], key: str) -> dict[str, Any]:
+def check_dotted(cfg: Mapping[str, Any], key: str, space: Iterable[str] = ()) -> dict[str, Any]:
     """Raise ``ConfigError`` unless every step of ``key`` is an argument of the class
     configured there (so a typo is found before any training). Returns the arguments to
     set in ``cfg`` first (path: mapping): a dict or dataclass argument ``key`` reaches into
-    that the config leaves out, as its signature default gives it (``record_default``)."""
+    that the config leaves out, as its signature default gives it (``record_default``; of
+    a ``Union`` of dataclasses, the fields of the class the keys the config and ``space``,
+    the space's keys, set there build, ``record_class``)."""
     parts = key.split(".")
     node: Any = cfg.get(parts[0])
     where, hint, owner, fills = parts[0], None, None, {}
     for part in parts[1:]:
+        also = {path[len(where) + 1:].split(".")[0] for path in map(space_path, space)
+                if path.startswith(f"{where}.")}  # the space's keys there
         if hint is not None and not is_node(node) and (
-                inner := record_step(key, where, part, hint, node)) is not None:
+                inner := record_step(key, where, part, hint, node, also)) is not None:
             # a dict or dataclass argument's key, as LightningCLI's --model.net.hidden=4
-            if node is None and owner and (seed := record_default(*owner)) is not None:
+            within = record_class(key, where, part, hint, node, also) if len(
+                dataclasses_in(hint)) > 1 else None  # a Union's: the class it builds
+            if node is None and owner and (seed := record_default(*owner, within)) is not None:
                 node = fills[where] = seed  # (was: its default's other fields dropped)
             node = node.get(part) if isinstance(node, Mapping) else None
             where, hint, owner = f"{where}.{part}", inner, None

@@ -25,16 +25,25 @@ from typing import Any
 
 from lightning_nas.config.chain import init_hints, kwargs_chain
 from lightning_nas.config.nodes import is_node
-from lightning_nas.config.records import dataclass_of, init_fields, is_instance, own_defaults
+from lightning_nas.config.records import (
+    dataclass_of,
+    field_hints,
+    init_fields,
+    is_instance,
+    own_defaults,
+)
 
 __all__ = ["over_default", "over_defaults", "over_fields", "over_own_defaults", "record_default"]
 
 
-def record_default(target: Any, name: str) -> dict[str, Any] | None:
+def record_default(target: Any, name: str, within: type | None = None) -> dict[str, Any] | None:
     """The mapping a config path into ``target``'s argument ``name``, which the config
     leaves out, starts from: its signature default's fields (a dataclass instance) or keys
     (a non-empty mapping), as LightningCLI's ``--model.net.hidden=4`` keeps the default's
-    other fields; None for another default (``None``: the path's keys alone).
+    other fields; None for another default (``None``: the path's keys alone). ``within``:
+    the class of a ``Union`` of dataclasses the path builds (``records.record_class``),
+    whose fields alone are kept, as LightningCLI's ``--model.net.width=5`` keeps them (was:
+    all, so ``NetConfig | Wide``'s ``model.net.width`` built no class).
 
     Example:
         >>> import dataclasses
@@ -48,10 +57,11 @@ def record_default(target: Any, name: str) -> dict[str, Any] | None:
     """
     value = _signature_default(target, name)
     if is_instance(value):
-        return init_fields(value)
-    if isinstance(value, Mapping) and value:
-        return copy.deepcopy(dict(value))
-    return None
+        value = init_fields(value)
+    elif not (isinstance(value, Mapping) and value):
+        return None
+    fields = field_hints(within) if within is not None else value
+    return copy.deepcopy({key: item for key, item in value.items() if key in fields})
 
 
 def over_default(target: Any, name: str, group: Any) -> Any:

@@ -25,7 +25,7 @@ import dataclasses
 import inspect
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from lightning_nas.config.nodes import is_node
@@ -33,7 +33,8 @@ from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["changed_fields", "check_fields", "dataclass_for", "dataclass_of",
            "dataclasses_in", "dict_note", "field_hints", "init_fields", "is_instance",
-           "no_dict", "own_defaults", "plain_step", "record_step", "to_dataclass"]
+           "no_dict", "own_defaults", "plain_step", "record_class", "record_step",
+           "to_dataclass"]
 
 #: the types a plain argument takes: a value, with no keys inside
 _PLAIN = (bool, int, float, complex, str, bytes)
@@ -119,12 +120,17 @@ def _taker(path: str, value: Mapping[str, Any], hint: Any) -> type | None:
     if (cls := dataclass_for(hint, value)) is not None or len(
             classes := dataclasses_in(hint)) < 2:
         return cls
-    each = "; ".join(f"{cls.__name__} (fields: {', '.join(field_hints(cls))}"
-                     f"{', required: ' + ', '.join(_required(cls)) if _required(cls) else ''})"
-                     for cls in classes)
     raise ConfigError(f"{path}: the dict {value!r:.60} builds none of the dataclasses {path} "
                       f"is annotated with (LightningCLI builds the first whose fields take "
-                      f"its keys): {each}")
+                      f"its keys): {_each(classes)}")
+
+
+def _each(classes: list[type]) -> str:
+    """Each of ``classes`` with its fields (and its required ones), as a refusal names
+    them."""
+    return "; ".join(f"{cls.__name__} (fields: {', '.join(field_hints(cls))}"
+                     f"{', required: ' + ', '.join(_required(cls)) if _required(cls) else ''})"
+                     for cls in classes)
 
 
 def dataclasses_in(hint: Any) -> list[type]:
@@ -188,13 +194,55 @@ def _mapping_of(hint: Any) -> Any | None:
     return args[1] if len(args) == 2 else Any
 
 
-def record_step(key: str, where: str, part: str, hint: Any, given: Any = None) -> Any | None:
+def record_class(key: str, where: str, part: str, hint: Any, given: Any = None,
+                 also: Iterable[str] = ()) -> type | None:
+    """The dataclass that space key ``key``'s step ``part`` into the argument at ``where``
+    (annotated ``hint``) reaches into: ``dataclass_of``'s; of a ``Union`` of several, the
+    first whose fields take the keys set there, ``part``, the space's ``also`` and those of
+    the mapping the config ``given``, as LightningCLI builds the mapping the trial's config
+    holds (``dataclass_for``; was: the first class alone, so ``model.net.width`` was
+    refused as no field of ``NetConfig`` for ``NetConfig | Wide``); None for no dataclass.
+
+    Example:
+        >>> import dataclasses
+        >>> @dataclasses.dataclass
+        ... class A:
+        ...     x: int = 1
+        >>> @dataclasses.dataclass
+        ... class B:
+        ...     y: int = 1
+        >>> record_class("model.net.y", "model.net", "y", A | B).__name__
+        'B'
+
+    Raises:
+        ConfigError: no class of a ``Union`` has those fields, naming each with its fields.
+    """
+    classes = dataclasses_in(hint)
+    if len(classes) < 2:
+        return classes[0] if classes else None
+    keys = {part, *also, *(given if isinstance(given, Mapping) else ())}
+    if cls := next((cls for cls in classes if keys <= set(field_hints(cls))), None):
+        return cls
+    if not any(part in field_hints(cls) for cls in classes):
+        names = [name for cls in classes for name in field_hints(cls)]
+        raise ConfigError(f"space key {key!r}: {where}.{part}: a field of none of the "
+                          f"dataclasses {where} is annotated with; "
+                          f"{did_you_mean(part, names)}{_each(classes)}")
+    raise ConfigError(f"space key {key!r}: {where}: none of the dataclasses it is annotated "
+                      f"with has the fields {', '.join(sorted(keys))}, which the config and "
+                      f"the space set there (LightningCLI builds the first whose fields take "
+                      f"a mapping's keys): {_each(classes)}")
+
+
+def record_step(key: str, where: str, part: str, hint: Any, given: Any = None,
+                also: Iterable[str] = ()) -> Any | None:
     """The annotation of ``part`` inside the argument at ``where`` (annotated ``hint``; the
-    config ``given`` a value there) that space key ``key`` reaches into: a dataclass's
-    field's, a mapping's values', ``Any`` in a mapping the config gives an argument of no
-    annotation; None otherwise (the caller's error says what to write). LightningCLI takes
-    ``--model.net.hidden=4`` there, setting that key of the mapping the config gives and
-    keeping the others, so a search's config path does too.
+    config ``given`` a value there; the space ``also`` sets those keys there) that space key
+    ``key`` reaches into: a dataclass's field's (``record_class``'s), a mapping's values',
+    ``Any`` in a mapping the config gives an argument of no annotation; None otherwise (the
+    caller's error says what to write). LightningCLI takes ``--model.net.hidden=4`` there,
+    setting that key of the mapping the config gives and keeping the others, so a search's
+    config path does too.
 
     Example:
         >>> record_step("model.opt.m", "model.opt", "m", dict[str, float])
@@ -205,7 +253,7 @@ def record_step(key: str, where: str, part: str, hint: Any, given: Any = None) -
     Raises:
         ConfigError: ``part`` is no field of the dataclass, naming the close one and all.
     """
-    cls = dataclass_of(hint)
+    cls = record_class(key, where, part, hint, given, also)
     if cls is not None:
         fields = field_hints(cls)
         if part not in fields:

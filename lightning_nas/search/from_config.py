@@ -111,7 +111,8 @@ def _search_from_config(cfg: Mapping[str, Any]) -> Search:
         # arguments (built as the dotted form builds them, not passed on as dicts): each
         # trial builds model and data from the config
         for key in dotted:  # an argument it reaches into that the config leaves out: its
-            for path, value in check_dotted(cfg, key).items():  # default's fields first
+            # default's fields first (of a Union of dataclasses: the class the keys build)
+            for path, value in check_dotted(cfg, key, dotted).items():
                 cfg = set_dotted(copy.deepcopy(dict(cfg)), path, value)
         model_section = cfg["model"] if isinstance(cfg["model"], Mapping) else {
             "class_path": cfg["model"]}
