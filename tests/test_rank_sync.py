@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
+from lightning_nas import Search
 from lightning_nas.results import TrialStatus
 from lightning_nas.store import RunStore
+from tests.helpers_data import BlobData
 
 
 @pytest.mark.slow
@@ -40,3 +44,29 @@ def test_a_metric_that_differs_across_ranks_is_said_on_the_search_console_once(d
             "metrics of each trial where it differs (show, best.yaml, the report; each trial's "
             "trial.log gives the ranks' values); log it with sync_dist=True (or log a "
             "torchmetrics metric) to store it") in made["console"]
+
+
+@pytest.mark.slow
+def test_under_no_distributed_sampler_the_warning_says_each_rank_validates_its_loaders(
+        tmp_path):
+    # was: "each rank holds its own share of the validation set", which no rank does there:
+    # Lightning deals the set out to none, each validates the whole of its own loaders
+    trainer = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 1,
+               "use_distributed_sampler": False, "logger": False,
+               "enable_checkpointing": False, "enable_progress_bar": False}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Search("tests.helpers.ShareNet", {"width": {"choice": [8, 16]}}, data=BlobData,
+               trainer=trainer, budget=1, run_dir=tmp_path / "run", threads_per_trial=1,
+               verbose=False).run()
+    console = [str(w.message) for w in caught if "differs across" in str(w.message)]
+    assert [note.split("'")[1] for note in console] == ["val_rank"], console  # the rest alike
+    said = ("differs across the 2 ranks: under use_distributed_sampler=False no rank holds a "
+            "share of the validation set, each validates what its own loaders give (a value "
+            "of its rank, a sampler of the loader's own or randomness differs), so the search "
+            "leaves it out of the")
+    assert said in console[0], console
+    log = (tmp_path / "run" / "trials" / "trial_0001" / "trial.log").read_text()
+    assert "metric 'val_rank' differs across the 2 ranks (0 to 1): under use_distributed_" \
+           "sampler=False no rank holds a share" in log, log
+    assert "own share" not in console[0] + log

@@ -98,6 +98,8 @@ class TrialReporter(pl.Callback):
             these, then the earlier (``search/best_epoch.py``).
         notes: where to add what the search says on its console (``TrialResult.notes``): a
             metric that differs across the ranks, once.
+        dealt: whether Lightning deals the validation set out to the ranks
+            (``use_distributed_sampler``), as ``RankSync``'s warning says.
     """
 
     def __init__(self, monitor: str, mode: str = "max",
@@ -105,7 +107,7 @@ class TrialReporter(pl.Callback):
                  init_args: dict[str, Any] | None = None,
                  logged: tuple[str, ...] = (), trained: float = 0.0,
                  tie_break: tuple[tuple[str, str], ...] = (),
-                 notes: list[str] | None = None) -> None:
+                 notes: list[str] | None = None, dealt: bool = True) -> None:
         check_mode(mode)
         self.monitor, self.mode, self.arch = monitor, mode, dict(arch or {})
         self.init_args = dict(init_args or {})
@@ -124,7 +126,7 @@ class TrialReporter(pl.Callback):
         self._val_keys: set[str] = set()  # logged by some validation
         self._stale: set[str] = set()  # validation keys the last validation did not log
         self._fresh: set[str] = set()  # the keys the last validation logged
-        self._ranks = RankSync(notes)  # under DDP: the metrics that differ across the ranks
+        self._ranks = RankSync(notes, dealt)  # under DDP: the metrics that differ across ranks
         self.trained = trained
         self._clock: float | None = None  # when this fit began (``setup``)
         self._unlogged = ""  # the warning of a first validation without the monitor

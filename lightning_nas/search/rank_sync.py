@@ -1,14 +1,14 @@
 """Whether the ranks of a DDP trial hold the same value of each metric a validation logged.
 
 A metric logged without ``sync_dist=True`` (or a torchmetrics object) holds each rank's
-own share of the validation set: rank 0's history entry would store its half as the
-trial's value. ``RankSync.check`` compares them all with one ``all_gather`` (after rank 0's
-keys are broadcast, so that every rank gathers the same columns): a monitor or objective
-that differs raises ``MonitorError``; any other metric that differs is left out of the
-entry, and named once per trial (a warning on rank 0, in the trial's log, with the ranks'
-values; and in ``notes``, without them, for the search to say once on its console). A
-metric that
-rank 0 alone logged (``self.log(..., rank_zero_only=True)`` under ``if
+own share of the validation set (under ``use_distributed_sampler=False``, whatever differs
+between the ranks' validations of their own loaders): rank 0's history entry would store its
+half as the trial's value. ``RankSync.check`` compares them all with one ``all_gather``
+(after rank 0's keys are broadcast, so that every rank gathers the same columns): a monitor
+or objective that differs raises ``MonitorError``; any other metric that differs is left
+out of the entry, and named once per trial (a warning on rank 0, in the trial's log, with
+the ranks' values; and in ``notes``, without them, for the search to say once on its
+console). A metric that rank 0 alone logged (``self.log(..., rank_zero_only=True)`` under ``if
 trainer.is_global_zero``, Lightning's way to log a value reduced by hand) is kept.
 
 Example:
@@ -32,6 +32,17 @@ __all__ = ["RankSync", "unsynced_note"]
 _FIX = "log it with sync_dist=True (or log a torchmetrics metric)"
 
 
+def _why(dealt: bool) -> str:
+    """Why a metric's value differs across the ranks: Lightning dealt each rank a share of
+    the validation set (``dealt``), or, under ``use_distributed_sampler=False``, dealt none
+    (was: "each rank holds its own share" there too)."""
+    if dealt:
+        return "each rank holds its own share of the validation set"
+    return ("under use_distributed_sampler=False no rank holds a share of the validation set, "
+            "each validates what its own loaders give (a value of its rank, a sampler of the "
+            "loader's own or randomness differs)")
+
+
 class RankSync:
     """The cross-rank check of one trial's validations; ``named``: the metrics it has left
     out of an entry and warned about (once each).
@@ -39,11 +50,13 @@ class RankSync:
     Args:
         notes: where to add, once per metric, what the search says of it on its console
             (``TrialResult.notes``: the search says each text once); None: nowhere.
+        dealt: whether Lightning deals the validation set out to the ranks (the Trainer's
+            ``use_distributed_sampler``, true unless set false), as the warnings say.
     """
 
-    def __init__(self, notes: list[str] | None = None) -> None:
+    def __init__(self, notes: list[str] | None = None, dealt: bool = True) -> None:
         self.named: set[str] = set()
-        self.notes = notes
+        self.notes, self.dealt = notes, dealt
 
     def check(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
               scored: dict[str, float], others: dict[str, float]) -> set[str]:
@@ -82,26 +95,27 @@ class RankSync:
                 if name not in self.named:
                     self.named.add(name)
                     warn_rank_zero(f"metric {name!r} differs across the {trainer.world_size} "
-                                   f"ranks ({_spread(columns[index])}): each rank holds its "
-                                   f"own share of the validation set, so the search leaves it "
-                                   f"out of the trial's stored metrics; {_FIX} to store it")
+                                   f"ranks ({_spread(columns[index])}): {_why(self.dealt)}, "
+                                   f"so the search leaves it out of the trial's stored "
+                                   f"metrics; {_FIX} to store it")
                     if self.notes is not None:  # the same words for every trial: said once
-                        self.notes.append(unsynced_note(name, trainer.world_size))
+                        self.notes.append(unsynced_note(name, trainer.world_size,
+                                                        self.dealt))
         return unsynced
 
 
-def unsynced_note(name: str, world_size: int) -> str:
+def unsynced_note(name: str, world_size: int, dealt: bool = True) -> str:
     """What a search says on its console, once, of metric ``name`` that differs across the
-    ranks (the trial's log gives the ranks' values).
+    ranks (the trial's log gives the ranks' values); ``dealt``: as ``RankSync``'s.
 
     Example:
         >>> unsynced_note("val_loss_shard", 2)[:60]
         "metric 'val_loss_shard' differs across the 2 ranks: each ran"
     """
-    return (f"metric {name!r} differs across the {world_size} ranks: each rank holds its own "
-            f"share of the validation set, so the search leaves it out of the stored metrics "
-            f"of each trial where it differs (show, best.yaml, the report; each trial's "
-            f"trial.log gives the ranks' values); {_FIX} to store it")
+    return (f"metric {name!r} differs across the {world_size} ranks: {_why(dealt)}, so the "
+            f"search leaves it out of the stored metrics of each trial where it differs (show, "
+            f"best.yaml, the report; each trial's trial.log gives the ranks' values); {_FIX} "
+            f"to store it")
 
 
 def _differ(column: list[float]) -> bool:

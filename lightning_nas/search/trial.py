@@ -183,7 +183,8 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     result.uneven_splits = uneven.met  # each trial's, said or not: best.yaml says it
     reporter = TrialReporter(spec.monitor, spec.mode, arch=spec.arch, logged=spec.logged,
                              trained=spec.trained, tie_break=spec.tie_break,
-                             notes=result.notes)  # unsynced metrics
+                             notes=result.notes,  # unsynced metrics, as the sampler deals them
+                             dealt=spec.trainer.get("use_distributed_sampler") is not False)
     placer = ModuleCheckpoints(spec)  # the module's configure_callbacks() checkpoints
     monitors = CallbackMonitors()  # the user's callbacks' (the reporter checks the search's)
     callbacks: list[pl.Callback] = [monitors, reporter, uneven, placer,
