@@ -174,3 +174,28 @@ def test_a_stored_instance_its_class_no_longer_builds_is_asked_for_again(tmp_pat
     result = finetune(run, max_epochs=1, from_checkpoint=False,
                       model_init_args={"net": NetConfig(hidden=2, depth=5)})
     assert result.error is None and DeepNet.built[-1]["net"] == NetConfig(hidden=2, depth=5)
+
+
+def test_an_instance_the_store_cannot_keep_is_asked_for_as_the_command_line_can_give_it(
+        tmp_path):
+    @dataclass
+    class Local(NetConfig):  # defined in a function: no import path, so the store keeps
+        """A subclass the store cannot keep (nor LightningCLI import)."""  # no record of it
+
+    run = tmp_path / "run"
+    _search(run, net=Local(hidden=2, depth=5)).run()
+    with pytest.raises(ConfigError) as err:
+        finetune(run, max_epochs=1, from_checkpoint=False)
+    message = str(err.value)
+    assert "pass them again: model_init_args={'net': ...}" in message
+    # was: --model.net='{class_path: ..., init_args: {...}}', which nothing imports for a
+    # class of a function or of __main__, and which a dataclass argument does not take
+    assert "class_path" not in message, message
+    assert ("lightning-nas finetune: --model.net='{hidden: ..., depth: ...}', a mapping of the "
+            "fields of NetConfig, which the command line builds there; it cannot give an "
+            "instance of a class it cannot import, one defined in __main__ or in a function"
+            ) in message, message
+    DeepNet.built.clear()  # what the hint says works
+    assert main(["finetune", str(run), "--from_scratch", "--max_epochs", "1",
+                 "--model.net={hidden: 2, depth: 5}"]) == 0
+    assert DeepNet.built[-1]["net"] == NetConfig(hidden=2, depth=5)

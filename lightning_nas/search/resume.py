@@ -25,8 +25,10 @@ from typing import Any
 import lightning.pytorch as pl
 
 from lightning_nas.arch import is_plain
+from lightning_nas.config.chain import init_hints
 from lightning_nas.config.instance_records import instance_records, rebuilt
 from lightning_nas.config.instantiate import import_object, object_path
+from lightning_nas.config.records import dataclasses_in, field_hints
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.scheduler_settings import RULE_DEFAULTS, rule_settings
 from lightning_nas.store_json import dump_json
@@ -145,8 +147,7 @@ def restore_init(stored: Mapping[str, Any], given: Mapping[str, Any] | None,
     missing = [k for k, path in objects.items() if path is None and k not in given]
     if missing:  # lightning-nas finetune builds one from a class_path node (was: only the
         # Python keyword named, which the command line has none of)
-        cli = " ".join(f"--{name}.{k}='{{class_path: ..., init_args: {{...}}}}'"
-                       for k in missing)
+        cli = " ".join(_cli_form(stored, k) for k in missing)
         raise ConfigError(f"the search gave the {name} objects the store cannot keep "
                           f"({', '.join(missing)}); pass them again: "
                           f"{name}_init_args={{{', '.join(repr(k) + ': ...' for k in missing)}}}"
@@ -155,6 +156,31 @@ def restore_init(stored: Mapping[str, Any], given: Mapping[str, Any] | None,
                 if path is not None and k not in given}
     instances = {k: _rebuilt(record, k, name) for k, record in records.items()}
     return {**(stored.get("init_args") or {}), **imported, **instances, **given}
+
+
+def _cli_form(stored: Mapping[str, Any], key: str) -> str:
+    """How ``lightning-nas finetune`` gives the model argument ``key`` of the class
+    ``stored`` keeps: a mapping of the fields of the dataclass it is annotated with (a
+    ``Union``'s each), which the command line builds there (was: a ``class_path`` node,
+    which no dataclass argument takes and nothing imports for a class of ``__main__`` or of
+    a function); a ``class_path`` node for another argument.
+
+    Example:
+        >>> _cli_form({"class_path": "torch.nn.Linear"}, "bias")
+        "--model.bias='{class_path: ..., init_args: {...}}'"
+    """
+    try:
+        hint = init_hints(import_object(stored.get("class_path"))).get(key)
+    except Exception:  # noqa: BLE001 - a class that no longer imports: its own error says so
+        hint = None
+    if not (classes := dataclasses_in(hint)):
+        return f"--model.{key}='{{class_path: ..., init_args: {{...}}}}'"
+    forms = " or ".join(f"'{{{', '.join(f'{field}: ...' for field in field_hints(cls))}}}'"
+                        for cls in classes)
+    return (f"--model.{key}={forms}, a mapping of the fields of "
+            f"{' or '.join(cls.__name__ for cls in classes)}, which the command line builds "
+            f"there; it cannot give an instance of a class it cannot import, one defined in "
+            f"__main__ or in a function")
 
 
 def _rebuilt(record: Mapping[str, Any], key: str, name: str) -> Any:
