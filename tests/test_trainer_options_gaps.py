@@ -205,3 +205,43 @@ def test_an_accumulation_schedule_counts_the_batches_of_the_epochs_a_trial_reach
              "callbacks": [GradientAccumulationScheduler({0: 1, 2: 4})]}
     with pytest.raises(ConfigError, match=r"at most 4 batches\) runs no validation"):
         check_validation_runs(later, "val_loss")
+
+
+def _own(run_dir, factor, trainer, space):
+    return Search(OwnAccumulation, {**SPACE, **space}, data=BlobData(n=96, batch_size=24),
+                  model_init_args={"factor": factor}, trainer={**CPU, **trainer}, budget=1,
+                  monitor="val_loss", mode="min", run_dir=run_dir, verbose=False,
+                  progress=False, seed=0)
+
+
+def test_a_searched_int_val_check_interval_counts_the_modules_accumulation_scheduler(
+        tmp_path):
+    steps = {k: v for k, v in STEPS.items() if k != "val_check_interval"}
+    # the module accumulates 2 batches a step: 4 steps take 6 batches here (epochs of 3), so
+    # 5 and 6 validate. Was: refused, "space key 'trainer.val_check_interval' may take 5:
+    # ... max_steps=4 runs no validation", each searched value counted without the module's
+    # scheduler
+    result = _own(tmp_path / "run", 2, steps,
+                  {"trainer.val_check_interval": {"choice": [5, 6]}}).run()
+    (trial,) = result.trials
+    assert trial.status is TrialStatus.COMPLETED, trial.error
+    assert len(trial.curve) == 1
+    # together too: max_steps 4 with val_check_interval 5 (was: refused, 4 batches < 5)
+    _own(tmp_path / "both", 2, {k: v for k, v in steps.items() if k != "max_steps"},
+         {"trainer.max_steps": {"choice": [4, 8]}, "trainer.val_check_interval": {
+             "choice": [5, 6]}})
+    # the module's scheduler (1 batch a step) replaces the Trainer's (2): 4 batches, no
+    # validation. Was: taken (the Trainer's counted), the trial failed after training
+    with pytest.raises(ConfigError, match=(
+            r"space key 'trainer.val_check_interval' may take 5: trainer.val_check_interval=5 "
+            r"with check_val_every_n_epoch=None and max_steps=4 runs no validation")):
+        _own(tmp_path / "other", 1, {**steps, "callbacks": [GradientAccumulationScheduler(
+            {0: 2})]}, {"trainer.val_check_interval": {"choice": [5, 6]}})
+    with pytest.raises(ConfigError, match=(
+            r"space keys 'trainer.max_steps' and 'trainer.val_check_interval' may take 4 and "
+            r"5 in one trial")):
+        _own(tmp_path / "other", 1, {**{k: v for k, v in steps.items() if k != "max_steps"},
+                                     "callbacks": [GradientAccumulationScheduler({0: 2})]},
+             {"trainer.max_steps": {"choice": [4, 8]},
+              "trainer.val_check_interval": {"choice": [5, 6]}})
+    assert not (tmp_path / "other").exists()  # refused before anything is written

@@ -43,7 +43,7 @@ from lightning_nas.search.runner import check_sendable, check_trial_processes
 from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.space_values import (
-    check_trainer_combinations,
+    check_trainer_values,
     space_options,
     trainer_options,
     unsearched,
@@ -136,8 +136,11 @@ def check_search(search: Search) -> None:
     # a GradientAccumulationScheduler the module's configure_callbacks() returns replaces
     # the Trainer's (was: the config's callbacks alone: a working interval refused, one
     # that never validates taken)
+    own = [] if model is None else module_callbacks(model)
     check_validation_runs(unsearched(search.trainer, searched), search.settings.goal.monitor,
-                          [] if model is None else module_callbacks(model))
+                          own)  # a searched value's too, as each trial counts it (was: not)
+    check_trainer_values(unsearched(search.trainer, searched), searched,
+                         search.settings.goal.monitor, module_callbacks=own)
     if model is not None and search.objective is None:  # what NASModule logs, known now
         check_nas_logged(model, search.settings.goal.monitor,
                          objectives.names[1:] if objectives else (), search.trainer)
@@ -344,24 +347,13 @@ def check_space_values(search: Search, arch: dict[str, Any]) -> None:
                           f"a scheduler")
     for path, options in values.items():
         key = ".".join(path)  # a key of a group: checked as its dotted form is
-        for value in options:
-            try:
-                if len(path) == 1 and key.startswith("trainer."):
-                    setting = {key.split(".", 1)[1]: value}
-                    check_trainer_kwargs(setting)
-                    check_validation_runs({**unsearched(search.trainer, searched),
-                                           **setting}, search.settings.goal.monitor)
-                    check_search_trainer(setting)
-                    if scheduler is not None:  # rungs need validation every epoch
-                        check_validates_each_epoch({**unsearched(search.trainer, searched),
-                                                    **setting}, scheduler)
-                elif (said := arch_error(search, with_value(arch, path, value))) is not None:
-                    raise ConfigError(said)
-            except ConfigError as err:
-                raise ConfigError(f"space key {key!r} may take {value!r}: {err}") from None
-    # values that each let validation run may not together
-    check_trainer_combinations(unsearched(search.trainer, searched), searched,
-                               search.settings.goal.monitor)
+        for value in options if not (len(path) == 1 and key.startswith("trainer.")) else ():
+            if (said := arch_error(search, with_value(arch, path, value))) is not None:
+                raise ConfigError(f"space key {key!r} may take {value!r}: {said}")
+    # each as a fixed setting is, then together; the module's accumulation scheduler once
+    # the dry build has made the module (check_search)
+    check_trainer_values(unsearched(search.trainer, searched), searched,
+                         search.settings.goal.monitor, scheduler, None)
 
 
 def arch_error(search: Search, arch: dict[str, Any]) -> str | None:

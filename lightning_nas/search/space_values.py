@@ -17,15 +17,20 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lightning_nas.config.trainer_checks import check_validation_runs
+from lightning_nas.config.trainer_checks import (
+    check_search_trainer,
+    check_trainer_kwargs,
+    check_validation_runs,
+)
 from lightning_nas.errors import ConfigError
+from lightning_nas.search.rule_checks import check_validates_each_epoch
 from lightning_nas.space import Choice, Fixed, SearchSpace
 
-__all__ = ["COMBINATIONS", "check_trainer_combinations", "space_options", "trainer_options",
-           "unsearched", "value_at", "with_value"]
+__all__ = ["COMBINATIONS", "check_trainer_combinations", "check_trainer_values", "space_options",
+           "trainer_options", "unsearched", "value_at", "with_value"]
 
 #: searched Trainer value combinations checked one by one; past it, each argument's
 #: extreme values only (smallest, smallest positive and largest number of each type)
@@ -75,12 +80,46 @@ def unsearched(trainer: Mapping[str, Any], searched: Mapping[str, Any]) -> dict[
     return {key: value for key, value in trainer.items() if key not in searched}
 
 
+def check_trainer_values(trainer: Mapping[str, Any], searched: Mapping[str, list[Any]],
+                         monitor: str, scheduler: Any = None,
+                         module_callbacks: Sequence[Any] | None = None) -> None:
+    """Raise ``ConfigError`` for a value a searched Trainer argument may take (``searched``:
+    each space key ``trainer.NAME``'s values by name) that fails as a fixed setting would
+    over the unsearched ``trainer`` (a ``scheduler``'s rungs: validation every epoch), or
+    for values that fail together (``check_trainer_combinations``). ``module_callbacks``:
+    what the module's ``configure_callbacks()`` returns, whose accumulation scheduler counts
+    for an int ``val_check_interval`` against ``max_steps`` as for the unsearched settings;
+    None before the model is built leaves that comparison out (was: counted without it, so
+    a working interval was refused and one that never validates taken).
+
+    Example:
+        >>> check_trainer_values({}, {"limit_val_batches": [0, 1]}, "val_acc")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: space key 'trainer.limit_val_batches' may take 0: ...
+    """
+    for name, options in searched.items():
+        for value in options:
+            setting = {**trainer, name: value}
+            try:
+                check_trainer_kwargs({name: value})
+                check_validation_runs(setting, monitor, module_callbacks)
+                check_search_trainer({name: value})
+                if scheduler is not None:  # rungs need validation every epoch
+                    check_validates_each_epoch(setting, scheduler)
+            except ConfigError as err:
+                raise ConfigError(f"space key 'trainer.{name}' may take {value!r}: "
+                                  f"{err}") from None
+    check_trainer_combinations(trainer, searched, monitor, module_callbacks)
+
+
 def check_trainer_combinations(trainer: Mapping[str, Any], searched: Mapping[str, list[Any]],
-                               monitor: str) -> None:
+                               monitor: str, module_callbacks: Sequence[Any] | None = ()) -> None:
     """Raise ``ConfigError`` when searched Trainer values that each let validation run
     (checked before) run none together: every combination of the searched values over
     ``trainer`` is checked, or, past ``COMBINATIONS``, those of each argument's extreme
-    values. The error names the fewest searched values that run no validation.
+    values, with ``module_callbacks`` as ``check_validation_runs`` takes them. The error
+    names the fewest searched values that run no validation.
 
     Example:
         >>> check_trainer_combinations({}, {"max_epochs": [1, 3],
@@ -97,22 +136,23 @@ def check_trainer_combinations(trainer: Mapping[str, Any], searched: Mapping[str
         options = [_extremes(values) for values in options]
     for combination in itertools.product(*options):
         setting = dict(zip(names, combination, strict=True))
-        if _refusal(trainer, setting, monitor) is None:
+        if _refusal(trainer, setting, monitor, module_callbacks) is None:
             continue
         for name in names:  # the fewest searched values that still run no validation
             fewer = {k: v for k, v in setting.items() if k != name}
-            if _refusal(trainer, fewer, monitor) is not None:
+            if _refusal(trainer, fewer, monitor, module_callbacks) is not None:
                 setting = fewer
         keys = _listed([f"'trainer.{name}'" for name in setting])
         values = _listed([repr(value) for value in setting.values()])
         raise ConfigError(f"space keys {keys} may take {values} in one trial: "
-                          f"{_refusal(trainer, setting, monitor)}")
+                          f"{_refusal(trainer, setting, monitor, module_callbacks)}")
 
 
-def _refusal(trainer: Mapping[str, Any], setting: Mapping[str, Any], monitor: str) -> str | None:
+def _refusal(trainer: Mapping[str, Any], setting: Mapping[str, Any], monitor: str,
+             module_callbacks: Sequence[Any] | None) -> str | None:
     """What ``check_validation_runs`` says against ``setting`` over ``trainer``, or None."""
     try:
-        check_validation_runs({**trainer, **setting}, monitor)
+        check_validation_runs({**trainer, **setting}, monitor, module_callbacks)
     except ConfigError as err:
         return str(err)
     return None
