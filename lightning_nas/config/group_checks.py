@@ -32,7 +32,15 @@ def check_group(section: str, key: str, group: str, given: Any, value: Any,
     architecture) at ``section``'s argument ``key`` (annotated ``hint``) does not keep what
     ``given``, its ``init_args[key]``, is: a dataclass instance the group's dict builds as
     another class (``_check_group_class``), or a dict's keys the group does not set
-    (``_check_group_keeps``)."""
+    (``_check_group_keeps``).
+
+    Example:
+        >>> check_group("model", "opt", "opt", {"momentum": 0.9}, {"momentum": 0.5}, dict)
+        >>> check_group("model", "opt", "opt", {"momentum": 0.9}, {"lr": 0.1}, dict)
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: model init_args['opt'] has the key momentum, ...
+    """
     _check_group_class(section, key, group, given, value, hint)
     _check_group_keeps(section, key, group, given, value)
 
