@@ -236,13 +236,14 @@ _keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 
 def _sweep(tmp_path: Path, task: Callable[[DictConfig], Any], sweeper: dict[str, Any],
            overrides: tuple[str, ...] = (), direction: str | None = "maximize",
-           sort_keys: bool = True, sweep_dir: str | None = None,
+           sort_keys: bool = True, sweep_dir: str | None = None, keep_jobs: bool = False,
            **extra: Any) -> list[TrialResult]:
     """Run a multirun of ``task`` with Hydra's own sweep runner; the config holds ``x``, a
     config group ``model`` (options ``a`` and ``b``) and the nodes in ``extra``; the
     sweeper maximises unless ``sweeper`` or ``direction`` says otherwise; the config file's
     keys are sorted unless ``sort_keys`` is false (then ``params`` keep their order); the
-    jobs go to ``sweep_dir`` (``hydra.sweep.dir``, default ``tmp_path/jobs``)."""
+    jobs go to ``sweep_dir`` (``hydra.sweep.dir``, default ``tmp_path/jobs``), removed after
+    the sweep unless ``keep_jobs``."""
     conf = tmp_path / "conf"
     (conf / "model").mkdir(parents=True, exist_ok=True)
     for option in ("a", "b"):
@@ -259,6 +260,8 @@ def _sweep(tmp_path: Path, task: Callable[[DictConfig], Any], sweeper: dict[str,
     runner.config_path, runner.config_name = str(conf), "config"
     runner.task_function, runner.overrides = task, list(overrides)
     runner.temp_dir = sweep_dir or str(tmp_path / "jobs")
+    if keep_jobs:  # (the runner's exit removes the sweep dir)
+        return runner.__enter__().returns
     with runner:
         return runner.returns
 

@@ -49,8 +49,10 @@ class TimedTask:
     (the basic launcher) or on other machines, so the batch's span is no job's time.
     A job whose Trainer starts several processes gets its uneven DDP validation splits
     recorded there too (``hydra_split.split_check``: a callback each Trainer the task builds
-    gets; the task's config is left as it is). ``on_start`` is called as each job starts
-    (the sweeper's ``ComposedJobs.job_started``)."""
+    gets; the task's config is left as it is), and a failed job's traceback (a launcher
+    that runs the job in another process, joblib's or submitit's, sends its exception back
+    without one). ``on_start`` is called as each job starts (the sweeper's
+    ``ComposedJobs.job_started``)."""
 
     def __init__(self, task_function: Callable[[Any], Any],
                  on_start: Callable[[], None] | None = None) -> None:
@@ -66,24 +68,39 @@ class TimedTask:
             check = split_check(folder)
         except Exception:  # noqa: BLE001 - no output folder: nothing recorded
             check = nullcontext()
+        failed: str | None = None
         try:
             with check:
                 return self.task_function(cfg)
+        except BaseException as err:
+            # where the job failed: an exception pickled back from a launcher's process
+            # (joblib, submitit) has lost its traceback
+            failed = "".join(traceback.format_exception(err)).rstrip()
+            raise
         finally:
             try:
                 out = Path(HydraConfig.get().runtime.output_dir) / JOB_TIMES
-                out.write_text(json.dumps({"started": started, "finished": time.time()}))
+                out.write_text(json.dumps({"started": started, "finished": time.time(),
+                                           **({"traceback": failed} if failed else {})}))
             except Exception:  # noqa: BLE001 - no output folder: the batch's times are used
                 pass
 
 
-def _job_times(ret: JobReturn) -> tuple[float, float] | None:
-    """The job's own ``(started, finished)``, as ``TimedTask`` wrote them."""
+def _job_file(ret: JobReturn) -> dict[str, Any]:
+    """What ``TimedTask`` wrote into the job's folder (empty where it wrote nothing)."""
     try:
-        times = json.loads((Path(ret.hydra_cfg.hydra.runtime.output_dir) / JOB_TIMES)
+        found = json.loads((Path(ret.hydra_cfg.hydra.runtime.output_dir) / JOB_TIMES)
                            .read_text())
-        return float(times["started"]), float(times["finished"])
     except Exception:  # noqa: BLE001 - not written (another wrapper, no folder)
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _job_times(written: Mapping[str, Any]) -> tuple[float, float] | None:
+    """The job's own ``(started, finished)`` in what ``TimedTask`` wrote."""
+    try:
+        return float(written["started"]), float(written["finished"])
+    except Exception:  # noqa: BLE001 - not written
         return None
 
 
@@ -181,7 +198,7 @@ class HydraLauncherExecutor(TrialExecutor):
 
     def _result(self, spec: TrialSpec, ret: JobReturn, started: float,
                 finished: float) -> TrialResult:
-        folder = _job_dir(ret)
+        folder, written = _job_dir(ret), _job_file(ret)
         if folder is not None and self.on_job_dir is not None:
             self.on_job_dir(spec.trial_id, folder, task_choices(ret.hydra_cfg))
         if ret.status is JobStatus.COMPLETED:
@@ -193,14 +210,18 @@ class HydraLauncherExecutor(TrialExecutor):
                 ret.return_value  # noqa: B018 - raises the job's exception
                 error = f"the launcher returned status {ret.status.name} without an error"
             except Exception as err:  # noqa: BLE001 - the job's own exception
-                # the cause on the first line (Hydra's messages span lines: "full_key: ...")
+                # the cause on the first line (Hydra's messages span lines: "full_key: ..."),
+                # then where the job failed, as the job saw it (was, from a joblib or
+                # submitit process: the sweeper's frames alone)
+                where = written.get("traceback")
                 error = (f"{' '.join(typed(err).split())}\n"
-                         + "".join(traceback.format_exception(err)).rstrip())
+                         + (where if isinstance(where, str) and where else
+                            "".join(traceback.format_exception(err)).rstrip()))
                 built = isinstance(err, InstantiationException)  # a config node's error
             result = failed_result(spec, error, started)
             result.build_failed = built
             result.failed_in = "in the task function"  # a job's training is not seen
-        result.started, result.finished = _job_times(ret) or (started, finished)
+        result.started, result.finished = _job_times(written) or (started, finished)
         # a DDP split the job's ranks do not divide: recorded (best.yaml's notes), said once
         result.uneven_splits = job_splits(folder)
         result.notes = list(result.uneven_splits)

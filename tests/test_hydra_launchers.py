@@ -1,0 +1,142 @@
+"""A Hydra sweep whose jobs run on Hydra's other launchers, for real: the joblib launcher
+(``hydra-joblib-launcher``: jobs in loky worker processes) and submitit's ``submitit_local``
+(``hydra-submitit-launcher``: each job a fresh process), each skipped where its package is
+absent. The sweep runs in-process (Hydra's own sweep runner, ``test_hydra_sweeper._sweep``);
+each job fits a tiny real Trainer and writes what it saw (its process, torch threads,
+folder, score) into its output folder, which the tests hold against the store."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core (the `hydra` extra)")
+
+from omegaconf import DictConfig  # noqa: E402
+
+from lightning_nas.results import TrialStatus  # noqa: E402
+from lightning_nas.store import RunStore  # noqa: E402
+from tests.test_hydra_sweeper import _keep_logging, _sweep  # noqa: E402, F401 - a fixture
+
+#: the widths searched; a job of ``FAILS`` raises in its ``training_step``
+WIDTHS, FAILS = "choice(2, 3, 4, 5, 6, 7)", 7
+#: what the record of a job holds beside its width
+RECORD = "job_record.json"
+
+
+def _needs(plugin: str, package: str) -> pytest.MarkDecorator:
+    """Skip a test whose launcher's package is not installed, saying which one."""
+    found = importlib.util.find_spec(f"hydra_plugins.{plugin}") is not None
+    return pytest.mark.skipif(not found, reason=f"needs Hydra's {plugin} plugin: pip install "
+                                                f"{package}")
+
+
+needs_joblib = _needs("hydra_joblib_launcher", "hydra-joblib-launcher")
+needs_submitit = _needs("hydra_submitit_launcher", "hydra-submitit-launcher")
+
+
+def _fit_job(cfg: DictConfig) -> float:
+    """The task of every job: fit ``TinyNet(width)`` on the blobs for one short epoch, write
+    the job's record into its output folder, return its ``val_acc``. (Pickled by value to
+    the launcher's processes: a closure over nothing of this module's.)"""
+    import json
+    import os
+    from pathlib import Path
+
+    import lightning.pytorch as pl
+    import torch
+    from hydra.core.hydra_config import HydraConfig
+
+    from tests.helpers_data import BlobData
+    from tests.helpers_models import TinyNet
+
+    pl.seed_everything(0, verbose=False)
+    folder = Path(HydraConfig.get().runtime.output_dir)
+    record = {"pid": os.getpid(), "threads": torch.get_num_threads(), "width": cfg.width}
+    (folder / "job_record.json").write_text(json.dumps(record))
+    trainer = pl.Trainer(max_epochs=1, limit_train_batches=2, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=str(folder),
+                         accelerator="cpu", devices=1)
+    trainer.fit(TinyNet(width=cfg.width, fail_width=cfg.fail_width), BlobData(n=64))
+    record["score"] = float(trainer.callback_metrics["val_acc"])
+    (folder / "job_record.json").write_text(json.dumps(record))
+    return record["score"]
+
+
+_fit_job.__module__ = "__main__"  # (cloudpickle sends a __main__ function by value)
+
+
+def _records(run: Path) -> dict[int, dict[str, Any]]:
+    """Each trial's job record, read from the folder the store says its job ran in."""
+    with RunStore(run / "search.db") as store:
+        folders = store.get_meta("job_dirs")
+    return {int(t): {**json.loads((Path(f) / RECORD).read_text()), "folder": f}
+            for t, f in folders.items()}
+
+
+def _joblib_sweep(tmp_path: Path, num_workers: int, *launcher: str,
+                  **sweeper: Any) -> list:
+    """A sweep of ``_fit_job`` on the joblib launcher (``launcher``: its settings)."""
+    return _sweep(tmp_path, _fit_job,
+                  {"budget": 3, "seed": 0, "num_workers": num_workers,
+                   "params": {"width": WIDTHS}, **sweeper},
+                  ("hydra/launcher=joblib", *launcher), keep_jobs=True, width=2,
+                  fail_width=FAILS)
+
+
+@pytest.fixture(scope="module")
+def joblib_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
+    """One sweep on the joblib launcher, 2 jobs at once (``n_jobs=2``), budget 3, a job of
+    width 7 failing: its folder and the trials ``sweep`` returned."""
+    tmp = tmp_path_factory.mktemp("joblib")
+    trials = _joblib_sweep(tmp, 2, "hydra.launcher.n_jobs=2", max_failures=2)
+    return tmp, trials
+
+
+@needs_joblib
+@pytest.mark.slow
+def test_joblib_jobs_store_their_scores_under_their_own_trials(joblib_run):
+    tmp, trials = joblib_run
+    records = _records(tmp / "run")
+    with RunStore(tmp / "run" / "search.db") as store:
+        stored = store.trials()
+    done = [t for t in stored if t.status is TrialStatus.COMPLETED]
+    assert len(done) == 3 and [t.trial_id for t in trials] == [t.trial_id for t in stored]
+    for trial in done:  # its job trained its width and returned the stored score
+        record = records[trial.trial_id]
+        assert record["width"] == trial.arch["width"] and record["score"] == trial.score
+        assert record["pid"] != os.getpid()  # in a joblib worker, not the sweep's process
+        job = yaml.safe_load((Path(record["folder"]) / ".hydra" / "config.yaml").read_text())
+        assert job["width"] == trial.arch["width"]
+        assert Path(record["folder"]).parent == tmp / "jobs"  # its own job folder
+        assert (Path(record["folder"]) / "lightning_nas_job.json").is_file()
+        assert trial.started <= trial.finished  # the job's own times, from its folder
+    assert len({r["folder"] for r in records.values()}) == len(records)
+    results = yaml.safe_load((tmp / "run" / "optimization_results.yaml").read_text())
+    best = max(done, key=lambda t: t.score)
+    assert (results["best_trial"], results["best_value"]) == (best.trial_id, best.score)
+    assert results["best_job_dir"] == records[best.trial_id]["folder"]
+    # the lines that train the best job again: no launcher (a run has one job)
+    assert "launcher" not in results["rerun"] and "launcher" not in results["rerun_alone"]
+    assert f"--config-path {results['best_job_dir']}/.hydra" in results["rerun_alone"]
+
+
+@needs_joblib
+@pytest.mark.slow
+def test_a_failed_joblib_job_is_stored_failed_with_where_it_failed(joblib_run):
+    # was: the job's exception came back pickled from the worker without its traceback, so
+    # the stored error's ended in the sweeper's own frames, naming no line of the job's
+    tmp, _ = joblib_run
+    with RunStore(tmp / "run" / "search.db") as store:
+        failed = store.trials(TrialStatus.FAILED)
+    assert [t.arch["width"] for t in failed] == [FAILS]
+    error = failed[0].error
+    assert error.startswith(f"RuntimeError: width {FAILS} is broken on purpose\n")
+    assert "helpers_models.py" in error and "in training_step" in error
