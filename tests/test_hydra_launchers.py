@@ -1,9 +1,9 @@
-"""A Hydra sweep whose jobs run on Hydra's other launchers, for real: the joblib launcher
-(``hydra-joblib-launcher``: jobs in loky worker processes) and submitit's ``submitit_local``
-(``hydra-submitit-launcher``: each job a fresh process), each skipped where its package is
-absent. The sweep runs in-process (Hydra's own sweep runner, ``test_hydra_sweeper._sweep``);
-each job fits a tiny real Trainer and writes what it saw (its process, torch threads,
-folder, score) into its output folder, which the tests hold against the store."""
+"""A Hydra sweep whose jobs run on Hydra's joblib launcher (``hydra-joblib-launcher``: jobs in
+loky worker processes), for real; skipped where its package is absent. The sweep runs
+in-process (Hydra's own sweep runner, ``test_hydra_sweeper._sweep``); each job fits a tiny
+real Trainer and writes what it saw (its process, torch threads, width, score) into its
+output folder, which the tests hold against the store. (``submitit_local`` passes the same
+checks, but a sweep of its fresh job processes takes about 30 s here: not in the suite.)"""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core (the `hy
 from omegaconf import DictConfig  # noqa: E402
 
 from lightning_nas.results import TrialStatus  # noqa: E402
+from lightning_nas.search.workers import usable_cpus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
 from tests.test_hydra_sweeper import _keep_logging, _sweep  # noqa: E402, F401 - a fixture
 
@@ -38,7 +39,6 @@ def _needs(plugin: str, package: str) -> pytest.MarkDecorator:
 
 
 needs_joblib = _needs("hydra_joblib_launcher", "hydra-joblib-launcher")
-needs_submitit = _needs("hydra_submitit_launcher", "hydra-submitit-launcher")
 
 
 def _fit_job(cfg: DictConfig) -> float:
@@ -85,7 +85,7 @@ def _joblib_sweep(tmp_path: Path, num_workers: int, *launcher: str,
                   **sweeper: Any) -> list:
     """A sweep of ``_fit_job`` on the joblib launcher (``launcher``: its settings)."""
     return _sweep(tmp_path, _fit_job,
-                  {"budget": 3, "seed": 0, "num_workers": num_workers,
+                  {"budget": 1, "seed": 0, "num_workers": num_workers,
                    "params": {"width": WIDTHS}, **sweeper},
                   ("hydra/launcher=joblib", *launcher), keep_jobs=True, width=2,
                   fail_width=FAILS)
@@ -93,10 +93,11 @@ def _joblib_sweep(tmp_path: Path, num_workers: int, *launcher: str,
 
 @pytest.fixture(scope="module")
 def joblib_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
-    """One sweep on the joblib launcher, 2 jobs at once (``n_jobs=2``), budget 3, a job of
-    width 7 failing: its folder and the trials ``sweep`` returned."""
+    """One sweep on the joblib launcher, budget 2, 2 jobs at once (``n_jobs=2``): the first
+    batch's width 6 completes and width 7 fails, a batch of one completes the budget: its
+    folder and the trials ``sweep`` returned."""
     tmp = tmp_path_factory.mktemp("joblib")
-    trials = _joblib_sweep(tmp, 2, "hydra.launcher.n_jobs=2", max_failures=2)
+    trials = _joblib_sweep(tmp, 2, "hydra.launcher.n_jobs=2", budget=2)
     return tmp, trials
 
 
@@ -108,7 +109,8 @@ def test_joblib_jobs_store_their_scores_under_their_own_trials(joblib_run):
     with RunStore(tmp / "run" / "search.db") as store:
         stored = store.trials()
     done = [t for t in stored if t.status is TrialStatus.COMPLETED]
-    assert len(done) == 3 and [t.trial_id for t in trials] == [t.trial_id for t in stored]
+    assert len(done) == 2 and done[0].arch["width"] == 6  # (seed 0: 6 and 7 first)
+    assert [t.trial_id for t in trials] == [t.trial_id for t in stored]
     for trial in done:  # its job trained its width and returned the stored score
         record = records[trial.trial_id]
         assert record["width"] == trial.arch["width"] and record["score"] == trial.score
@@ -140,3 +142,25 @@ def test_a_failed_joblib_job_is_stored_failed_with_where_it_failed(joblib_run):
     error = failed[0].error
     assert error.startswith(f"RuntimeError: width {FAILS} is broken on purpose\n")
     assert "helpers_models.py" in error and "in training_step" in error
+
+
+@needs_joblib
+@pytest.mark.slow
+def test_joblib_jobs_share_the_cores_out_among_the_jobs_of_a_batch(joblib_run, tmp_path):
+    # 2 jobs at once get the cores / 2 threads each; one job at a time all of them (was:
+    # loky's cores / n_jobs, 1 thread each with its default n_jobs=-1, a core left idle)
+    tmp, _ = joblib_run
+    assert {r["threads"] for r in _records(tmp / "run").values()} == {max(1, usable_cpus() // 2)}
+    _joblib_sweep(tmp_path, 1)
+    assert [r["threads"] for r in _records(tmp_path / "run").values()] == [usable_cpus()]
+
+
+
+@needs_joblib
+@pytest.mark.slow
+def test_joblib_jobs_train_with_the_sweeps_omp_num_threads(tmp_path, monkeypatch):
+    # the user's count, which joblib passes on (was: loky's MKL_NUM_THREADS=1 won in torch)
+    threads = max(2, usable_cpus())
+    monkeypatch.setenv("OMP_NUM_THREADS", str(threads))
+    _joblib_sweep(tmp_path, 2, "hydra.launcher.n_jobs=2")
+    assert [r["threads"] for r in _records(tmp_path / "run").values()] == [threads]

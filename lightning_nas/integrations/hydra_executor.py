@@ -32,8 +32,9 @@ from hydra.plugins.launcher import Launcher
 from lightning_nas.errors import ConfigError, typed
 from lightning_nas.integrations.hydra_rerun import task_choices
 from lightning_nas.integrations.hydra_split import clear_splits, job_splits, split_check
+from lightning_nas.integrations.hydra_threads import SharedCores, job_threads
 from lightning_nas.results import TrialResult, TrialStatus
-from lightning_nas.search.executor import TrialExecutor, failed_result
+from lightning_nas.search.executor import TrialExecutor, failed_result, torch_threads
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.wording import counted
 
@@ -52,11 +53,14 @@ class TimedTask:
     gets; the task's config is left as it is), and a failed job's traceback (a launcher
     that runs the job in another process, joblib's or submitit's, sends its exception back
     without one). ``on_start`` is called as each job starts (the sweeper's
-    ``ComposedJobs.job_started``)."""
+    ``ComposedJobs.job_started``). ``cores`` (the sweeper sets it for its ``num_workers``):
+    a job in another process on the sweep's cores trains with its share of them
+    (``hydra_threads``)."""
 
     def __init__(self, task_function: Callable[[Any], Any],
                  on_start: Callable[[], None] | None = None) -> None:
         self.task_function, self.on_start = task_function, on_start
+        self.cores: SharedCores | None = None
 
     def __call__(self, cfg: Any) -> Any:
         started = time.time()
@@ -70,7 +74,7 @@ class TimedTask:
             check = nullcontext()
         failed: str | None = None
         try:
-            with check:
+            with check, torch_threads(job_threads(self.cores)):
                 return self.task_function(cfg)
         except BaseException as err:
             # where the job failed: an exception pickled back from a launcher's process

@@ -85,6 +85,7 @@ from lightning_nas.integrations.hydra_settings import (
     sweep_words,
 )
 from lightning_nas.integrations.hydra_summary import sweep_summary
+from lightning_nas.integrations.hydra_threads import shared_cores
 from lightning_nas.integrations.hydra_trainer import check_trainer_values
 from lightning_nas.integrations.hydra_wording import sweep_phrases, sweep_wording
 from lightning_nas.results import TrialResult
@@ -147,6 +148,7 @@ class HydraSweep(Sweeper):
         self.hydra_context: HydraContext | None = None
         self.launcher: Any = None
         self.composed: ComposedJobs | None = None
+        self.task: TimedTask | None = None
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
               config: DictConfig) -> None:
@@ -154,10 +156,10 @@ class HydraSweep(Sweeper):
         loader hands it each job as the sweeper composed it, where it may: ``ComposedJobs``)."""
         self.config, self.hydra_context = config, hydra_context
         self.composed = ComposedJobs(hydra_context.config_loader)
+        self.task = TimedTask(task_function, on_start=self.composed.job_started)
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=self.composed.launcher_context(hydra_context),
-            task_function=TimedTask(task_function, on_start=self.composed.job_started),
-            config=config)
+            task_function=self.task, config=config)
 
     # ----------------------------------------------------------------- the sweep
     def sweep(self, arguments: list[str]) -> list[TrialResult]:
@@ -166,7 +168,7 @@ class HydraSweep(Sweeper):
         Args:
             arguments: the command line's task overrides (Hydra passes them).
         """
-        if self.config is None or self.hydra_context is None or self.composed is None:
+        if self.config is None or self.hydra_context is None or self.task is None:
             raise SearchError("HydraSweep.sweep() needs setup() first (Hydra calls it)")
         check_blocks(self.config, self.settings["params"], arguments,  # search:, oneshot:
                      self.hydra_context.config_loader)
@@ -210,6 +212,8 @@ class HydraSweep(Sweeper):
         warn_required(composed)  # a _target_'s argument no job gives: its path said
         check_trainer_values(self.config, loader, sweep)  # each searched value builds it
         store = self._open_store(settings, sweep, jobs)
+        # a job in another process on these cores: its share of them (hydra_threads)
+        self.task.cores = shared_cores(settings.execution.num_workers)
         try:
             executor = HydraLauncherExecutor(
                 self.launcher, sweep.overrides, settings.execution.num_workers,
