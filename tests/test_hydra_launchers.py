@@ -20,6 +20,7 @@ pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core (the `hy
 
 from omegaconf import DictConfig  # noqa: E402
 
+from lightning_nas.integrations.hydra_threads import shared_cores  # noqa: E402
 from lightning_nas.results import TrialStatus  # noqa: E402
 from lightning_nas.search.workers import usable_cpus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
@@ -156,11 +157,14 @@ def test_joblib_jobs_share_the_cores_out_among_the_jobs_of_a_batch(joblib_run, t
 
 
 
-@needs_joblib
-@pytest.mark.slow
-def test_joblib_jobs_train_with_the_sweeps_omp_num_threads(tmp_path, monkeypatch):
-    # the user's count, which joblib passes on (was: loky's MKL_NUM_THREADS=1 won in torch)
-    threads = max(2, usable_cpus())
-    monkeypatch.setenv("OMP_NUM_THREADS", str(threads))
-    _joblib_sweep(tmp_path, 2, "hydra.launcher.n_jobs=2")
-    assert [r["threads"] for r in _records(tmp_path / "run").values()] == [threads]
+
+def test_the_sweeps_omp_num_threads_is_the_count_of_each_job_on_its_cores(monkeypatch):
+    # the user's count, which joblib passes on (was: loky's MKL_NUM_THREADS=1 won in torch:
+    # a joblib sweep under OMP_NUM_THREADS=2 trained its jobs with 1 thread; that sweep
+    # costs a second start of loky's workers, so its count is checked here)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert shared_cores(2).threads == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "0")  # not a count: the cores shared out
+    assert shared_cores(2).threads == max(1, usable_cpus() // 2)
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert shared_cores(1).threads == usable_cpus()
