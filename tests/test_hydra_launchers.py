@@ -20,6 +20,7 @@ pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core (the `hy
 
 from omegaconf import DictConfig  # noqa: E402
 
+from lightning_nas.errors import SearchError  # noqa: E402
 from lightning_nas.integrations.hydra_threads import shared_cores  # noqa: E402
 from lightning_nas.results import TrialStatus  # noqa: E402
 from lightning_nas.search.workers import usable_cpus  # noqa: E402
@@ -65,7 +66,8 @@ def _fit_job(cfg: DictConfig) -> float:
                          enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, default_root_dir=str(folder),
                          accelerator="cpu", devices=1)
-    trainer.fit(TinyNet(width=cfg.width, fail_width=cfg.fail_width), BlobData(n=64))
+    trainer.fit(TinyNet(width=cfg.width, fail_width=cfg.fail_width,
+                        die_width=cfg.get("die_width")), BlobData(n=64))
     record["score"] = float(trainer.callback_metrics["val_acc"])
     (folder / "job_record.json").write_text(json.dumps(record))
     return record["score"]
@@ -83,13 +85,14 @@ def _records(run: Path) -> dict[int, dict[str, Any]]:
 
 
 def _joblib_sweep(tmp_path: Path, num_workers: int, *launcher: str,
-                  **sweeper: Any) -> list:
-    """A sweep of ``_fit_job`` on the joblib launcher (``launcher``: its settings)."""
+                  nodes: dict[str, Any] | None = None, **sweeper: Any) -> list:
+    """A sweep of ``_fit_job`` on the joblib launcher (``launcher``: its settings; ``nodes``:
+    the job config's, beside ``width`` and ``fail_width``)."""
     return _sweep(tmp_path, _fit_job,
                   {"budget": 1, "seed": 0, "num_workers": num_workers,
                    "params": {"width": WIDTHS}, **sweeper},
-                  ("hydra/launcher=joblib", *launcher), keep_jobs=True, width=2,
-                  fail_width=FAILS)
+                  ("hydra/launcher=joblib", *launcher), keep_jobs=True,
+                  **{"width": 2, "fail_width": FAILS, **(nodes or {})})
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +171,21 @@ def test_the_sweeps_omp_num_threads_is_the_count_of_each_job_on_its_cores(monkey
     assert shared_cores(2).threads == max(1, usable_cpus() // 2)
     monkeypatch.delenv("OMP_NUM_THREADS")
     assert shared_cores(1).threads == usable_cpus()
+
+
+@needs_joblib
+@pytest.mark.slow
+def test_a_joblib_job_whose_process_dies_is_stored_failed_not_the_sweep_dead(tmp_path):
+    # was: joblib's TerminatedWorkerError ended the sweep (a traceback, both trials left
+    # RUNNING), and a resume ran the dying job again: the sweep could never end
+    with pytest.raises(SearchError, match=r"1 trial failed \(max_failures=0\)"):
+        _joblib_sweep(tmp_path, 2, "hydra.launcher.n_jobs=2", budget=2, max_failures=0,
+                      nodes={"fail_width": 0, "die_width": FAILS})  # (no second batch)
+    with RunStore(tmp_path / "run" / "search.db") as store:
+        trials = store.trials()
+    assert [(t.arch["width"], t.status) for t in trials] == [
+        (6, TrialStatus.COMPLETED), (FAILS, TrialStatus.FAILED)]
+    assert trials[1].error.startswith("the job's process died, or its launcher "
+                                      "(JoblibLauncher) failed: TerminatedWorkerError: ")
+    records = _records(tmp_path / "run")  # each launched alone after the batch's death
+    assert records[1]["score"] == trials[0].score

@@ -3,7 +3,9 @@ trials runs as Hydra jobs through the project's own launcher (basic, joblib, sub
 Ray, ...), and each ``JobReturn`` becomes a ``TrialResult``.
 
 The launcher API is synchronous: ``launch`` returns when the batch's slowest job ends, so
-``wait`` hands the loop the whole batch at once (``num_workers`` jobs).
+``wait`` hands the loop the whole batch at once (``num_workers`` jobs). A launch that
+raises (a job's process died) launches each job of the batch again alone: the one that
+raises again is FAILED, the others run.
 
 Example:
     >>> result = job_result(1, {"lr": 0.1}, {"val/acc": 0.9, "loss": 0.3}, "val/acc")
@@ -168,11 +170,36 @@ class HydraLauncherExecutor(TrialExecutor):
         # other) would have run the jobs before it, and launching again trained them twice
         results = self._not_composing(jobs, started)
         jobs = [(spec, o) for spec, o in jobs if spec.trial_id not in results]
-        returns = self._launch([o for _, o in jobs]) if jobs else []
+        try:
+            returns: Sequence[JobReturn | Exception] = (
+                self._launch([o for _, o in jobs]) if jobs else [])
+        except Exception as err:  # noqa: BLE001 - a job's process died, or the launcher
+            # failed (joblib's TerminatedWorkerError, submitit's UncompletedJobError): which
+            # job is not said, so each is launched alone (was: the sweep ended, and its
+            # resume ran the dying job again); a batch of one is that job's error
+            returns = [err] if len(jobs) == 1 else [self._alone(o) for _, o in jobs]
         finished = time.time()
         for (spec, _), ret in zip(jobs, returns, strict=True):
-            results[spec.trial_id] = self._result(spec, ret, started, finished)
+            results[spec.trial_id] = (self._died(spec, ret, started)
+                                      if isinstance(ret, Exception) else
+                                      self._result(spec, ret, started, finished))
         return [results[spec.trial_id] for spec in batch]
+
+    def _alone(self, overrides: tuple[str, ...]) -> JobReturn | Exception:
+        """The job of ``overrides`` launched alone: its return, or what the launcher raised."""
+        try:
+            return self._launch([overrides])[0]
+        except Exception as err:  # noqa: BLE001 - this job's process died (or the launcher)
+            return err
+
+    def _died(self, spec: TrialSpec, err: Exception, started: float) -> TrialResult:
+        """The FAILED result of a job whose launch raised ``err``."""
+        result = failed_result(
+            spec, f"the job's process died, or its launcher ({type(self.launcher).__name__}) "
+                  f"failed: {' '.join(typed(err).split())}\n"
+                  + "".join(traceback.format_exception(err)).rstrip(), started)
+        result.failed_in = "in the task function"  # (as a job's own failure)
+        return result
 
     def _launch(self, overrides: list[tuple[str, ...]]) -> Sequence[JobReturn]:
         first, self.next_job = self.next_job, self.next_job + len(overrides)
