@@ -29,24 +29,18 @@ from tests.test_hydra_sweeper import _keep_logging, _sweep  # noqa: E402, F401 -
 
 #: the widths searched; a job of ``FAILS`` raises in its ``training_step``
 WIDTHS, FAILS = "choice(2, 3, 4, 5, 6, 7)", 7
-#: what the record of a job holds beside its width
+#: the file each job writes its record into, in its output folder
 RECORD = "job_record.json"
-
-
-def _needs(plugin: str, package: str) -> pytest.MarkDecorator:
-    """Skip a test whose launcher's package is not installed, saying which one."""
-    found = importlib.util.find_spec(f"hydra_plugins.{plugin}") is not None
-    return pytest.mark.skipif(not found, reason=f"needs Hydra's {plugin} plugin: pip install "
-                                                f"{package}")
-
-
-needs_joblib = _needs("hydra_joblib_launcher", "hydra-joblib-launcher")
+#: a test of the joblib launcher: skipped, saying what to install, where it is absent
+needs_joblib = pytest.mark.skipif(
+    importlib.util.find_spec("hydra_plugins.hydra_joblib_launcher") is None,
+    reason="needs Hydra's joblib launcher: pip install hydra-joblib-launcher")
 
 
 def _fit_job(cfg: DictConfig) -> float:
     """The task of every job: fit ``TinyNet(width)`` on the blobs for one short epoch, write
     the job's record into its output folder, return its ``val_acc``. (Pickled by value to
-    the launcher's processes: a closure over nothing of this module's.)"""
+    the launcher's processes, with ``RECORD``: the workers need not import this module.)"""
     import json
     import os
     from pathlib import Path
@@ -61,7 +55,7 @@ def _fit_job(cfg: DictConfig) -> float:
     pl.seed_everything(0, verbose=False)
     folder = Path(HydraConfig.get().runtime.output_dir)
     record = {"pid": os.getpid(), "threads": torch.get_num_threads(), "width": cfg.width}
-    (folder / "job_record.json").write_text(json.dumps(record))
+    (folder / RECORD).write_text(json.dumps(record))
     trainer = pl.Trainer(max_epochs=1, limit_train_batches=2, logger=False,
                          enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, default_root_dir=str(folder),
@@ -69,7 +63,7 @@ def _fit_job(cfg: DictConfig) -> float:
     trainer.fit(TinyNet(width=cfg.width, fail_width=cfg.fail_width,
                         die_width=cfg.get("die_width")), BlobData(n=64))
     record["score"] = float(trainer.callback_metrics["val_acc"])
-    (folder / "job_record.json").write_text(json.dumps(record))
+    (folder / RECORD).write_text(json.dumps(record))
     return record["score"]
 
 
@@ -157,8 +151,6 @@ def test_joblib_jobs_share_the_cores_out_among_the_jobs_of_a_batch(joblib_run, t
     assert {r["threads"] for r in _records(tmp / "run").values()} == {max(1, usable_cpus() // 2)}
     _joblib_sweep(tmp_path, 1)
     assert [r["threads"] for r in _records(tmp_path / "run").values()] == [usable_cpus()]
-
-
 
 
 def test_the_sweeps_omp_num_threads_is_the_count_of_each_job_on_its_cores(monkeypatch):
