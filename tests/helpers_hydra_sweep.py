@@ -1,19 +1,31 @@
-"""Running the Hydra example's sweep (``examples/hydra/src/train.py -m``) in tests: its
-script, the reduced sweep's overrides, the time a sweep of processes of their own may
-take, and a run of a script forked by the launcher (the training stack imported once).
+"""Hydra sweeps in tests: the example's (``examples/hydra/src/train.py -m``), its script,
+the reduced sweep's overrides, the time a sweep of processes of their own may take, and a
+run of a script forked by the launcher (the training stack imported once); and a small
+task function's, run in-process by Hydra's own sweep runner (``multirun``).
 
 Example:
     >>> example_args(Path("runs/sweep"), "hydra.sweeper.budget=3")[2:4]
     ['-m', 'hparams_search=nas']
+    >>> multirun(tmp_path, lambda cfg: float(cfg.x),
+    ...          {"budget": 2, "params": {"x": "choice(1, 2)"}})  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["REDUCED", "TIMEOUT", "TRAIN", "example_args", "run_forked"]
+import yaml
+
+from lightning_nas.results import TrialResult
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+__all__ = ["REDUCED", "TIMEOUT", "TRAIN", "example_args", "multirun", "run_forked"]
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ROOT / "examples" / "hydra" / "src" / "train.py"
@@ -40,3 +52,37 @@ def run_forked(launcher, cwd: Path, script: Path, argv: list[str],
         path.unlink(missing_ok=True)
     code = launcher.run(argv, out, script, TIMEOUT, cwd, err, {"HYDRA_FULL_ERROR": full_error})
     return subprocess.CompletedProcess(argv, code, out.read_text(), err.read_text())
+
+
+def multirun(tmp_path: Path, task: Callable[[DictConfig], Any], sweeper: dict[str, Any],
+             overrides: tuple[str, ...] = (), direction: str | None = "maximize",
+             sort_keys: bool = True, sweep_dir: str | None = None, keep_jobs: bool = False,
+             **extra: Any) -> list[TrialResult]:
+    """Run a multirun of ``task`` with Hydra's own sweep runner; the config holds ``x``, a
+    config group ``model`` (options ``a`` and ``b``) and the nodes in ``extra``; the
+    sweeper maximises unless ``sweeper`` or ``direction`` says otherwise; the config file's
+    keys are sorted unless ``sort_keys`` is false (then ``params`` keep their order); the
+    jobs go to ``sweep_dir`` (``hydra.sweep.dir``, default ``tmp_path/jobs``), removed after
+    the sweep unless ``keep_jobs``."""
+    from hydra.test_utils.test_utils import SweepTaskFunction  # hydra-core: an extra
+
+    conf = tmp_path / "conf"
+    (conf / "model").mkdir(parents=True, exist_ok=True)
+    for option in ("a", "b"):
+        (conf / "model" / f"{option}.yaml").write_text(f"name: {option}\ndepth: 1\n")
+    config = {"defaults": [{"model": "a"}, {"override hydra/sweeper": "lightning_nas"},
+                           "_self_"], "x": 0, **extra,
+              "hydra": {"job": {"chdir": False},
+                        "sweeper": {"run_dir": str(tmp_path / "run"),
+                                    **({} if "objectives" in sweeper or direction is None
+                                       else {"direction": direction}), **sweeper}}}
+    (conf / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=sort_keys))
+    runner = SweepTaskFunction()
+    runner.calling_file, runner.calling_module = str(tmp_path / "app.py"), None
+    runner.config_path, runner.config_name = str(conf), "config"
+    runner.task_function, runner.overrides = task, list(overrides)
+    runner.temp_dir = sweep_dir or str(tmp_path / "jobs")
+    if keep_jobs:  # (the runner's exit removes the sweep dir)
+        return runner.__enter__().returns
+    with runner:
+        return runner.returns

@@ -13,7 +13,10 @@ pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core (the `hy
 from lightning_nas.errors import ConfigError  # noqa: E402
 from lightning_nas.results import TrialStatus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
-from tests.test_hydra_sweeper import _keep_logging, _sweep  # noqa: E402, F401 - a fixture
+from tests.helpers_hydra_sweep import multirun  # noqa: E402
+from tests.helpers_runs import keep_root_logging  # noqa: E402
+
+_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 
 SWEEP = {"budget": 3, "params": {"x": "range(0, 12)"}}
 
@@ -33,18 +36,18 @@ def test_a_null_warm_start_is_no_warm_start_as_leaving_it_out(tmp_path, where):
     def task(cfg) -> float:
         return -abs(cfg.x - 7)
 
-    _sweep(tmp_path / "out", task, SWEEP)
+    multirun(tmp_path / "out", task, SWEEP)
     nulls = {"warm_start": None, "warm_start_fill": None}
     if where == "file":
-        trials = _sweep(tmp_path / "null", task, {**SWEEP, **nulls})
+        trials = multirun(tmp_path / "null", task, {**SWEEP, **nulls})
     else:
-        trials = _sweep(tmp_path / "null", task, SWEEP, (
+        trials = multirun(tmp_path / "null", task, SWEEP, (
             "hydra.sweeper.warm_start=null", "hydra.sweeper.warm_start_fill=null"))
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 3
     # the same sweep: the same proposals, no priors, the same stored settings
     assert _ran(tmp_path / "null") == _ran(tmp_path / "out")
     # so the sweep resumes with the keys left out (budget 4: one more job)
-    trials = _sweep(tmp_path / "null", task, {**SWEEP, "budget": 4})
+    trials = multirun(tmp_path / "null", task, {**SWEEP, "budget": 4})
     assert len(trials) == 4
     assert _ran(tmp_path / "null")[0][:3] == _ran(tmp_path / "out")[0]
 
@@ -56,13 +59,13 @@ def test_a_null_objectives_is_one_objective_and_clears_a_files_on_the_command_li
         return {"acc": -abs(cfg.x - 7), "cost": float(cfg.x)}
 
     two = {**SWEEP, "objectives": {"acc": "maximize", "cost": "minimize"}}
-    trials = _sweep(tmp_path / "line", task, two, ("hydra.sweeper.objectives=null",
-                                                   "hydra.sweeper.monitor=acc"))
+    trials = multirun(tmp_path / "line", task, two, ("hydra.sweeper.objectives=null",
+                                                     "hydra.sweeper.monitor=acc"))
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 3
     with RunStore(tmp_path / "line" / "run" / "search.db") as store:
         assert store.get_meta("objectives") is None
         assert (store.get_meta("monitor"), store.get_meta("mode")) == ("acc", "max")
-    trials = _sweep(tmp_path / "file", task, {**SWEEP, "objectives": None, "monitor": "acc"})
+    trials = multirun(tmp_path / "file", task, {**SWEEP, "objectives": None, "monitor": "acc"})
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 3
     assert _ran(tmp_path / "file")[0] == _ran(tmp_path / "line")[0]
 
@@ -75,7 +78,7 @@ def test_objectives_on_the_command_line_over_a_files_null(tmp_path, override):
     def task(cfg) -> dict[str, float]:
         return {"acc": -abs(cfg.x - 7), "cost": float(cfg.x)}
 
-    trials = _sweep(tmp_path, task, {**SWEEP, "objectives": None}, (override,))
+    trials = multirun(tmp_path, task, {**SWEEP, "objectives": None}, (override,))
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 3
     with RunStore(tmp_path / "run" / "search.db") as store:
         assert list(store.get_meta("objectives")) == (
@@ -90,9 +93,9 @@ def test_one_warm_start_folder_alone_is_a_list_of_it_and_a_wrong_type_is_named(t
     def task(cfg) -> float:
         return -abs(cfg.x - 7)
 
-    _sweep(tmp_path / "first", task, SWEEP)
-    trials = _sweep(tmp_path / "second", task, {**SWEEP, "budget": 1},
-                    (f"hydra.sweeper.warm_start={tmp_path / 'first' / 'run'}",))
+    multirun(tmp_path / "first", task, SWEEP)
+    trials = multirun(tmp_path / "second", task, {**SWEEP, "budget": 1},
+                      (f"hydra.sweeper.warm_start={tmp_path / 'first' / 'run'}",))
     assert len(trials) == 1
     assert len(_ran(tmp_path / "second")[1]) == 3  # the first sweep's 3 results
     for override, said in (
@@ -105,7 +108,7 @@ def test_one_warm_start_folder_alone_is_a_list_of_it_and_a_wrong_type_is_named(t
             ("hydra.sweeper.objectives={acc: 3}", "hydra.sweeper.objectives.acc can be "
                                                   "maximize, minimize, max, min; got 3")):
         with pytest.raises(ConfigError) as info:
-            _sweep(tmp_path / "bad", task, SWEEP, (override,))
+            multirun(tmp_path / "bad", task, SWEEP, (override,))
         assert str(info.value).startswith(said)
     assert not (tmp_path / "bad" / "run").exists()
 
@@ -118,7 +121,7 @@ def test_a_null_that_would_mean_nothing_is_refused_naming_the_key(tmp_path, key)
     # `search.<key>: null`
     ran = []
     with pytest.raises(Exception, match=rf"hydra\.sweeper\.{key}") as info:  # noqa: PT011
-        _sweep(tmp_path, lambda cfg: ran.append(1) or 1.0, SWEEP, (f"hydra.sweeper.{key}=null",))
+        multirun(tmp_path, lambda cfg: ran.append(1) or 1.0, SWEEP, (f"hydra.sweeper.{key}=null",))
     assert "is not Optional" in str(info.value) + str(info.value.__cause__)
     assert not ran
 
@@ -133,12 +136,12 @@ def test_several_warm_start_folders_go_as_a_list_and_hydra_refuses_the_comma_for
         return -abs(cfg.x - 7)
 
     first, second = tmp_path / "first" / "run", tmp_path / "second" / "run"
-    _sweep(tmp_path / "first", task, SWEEP)
-    _sweep(tmp_path / "second", task, {**SWEEP, "seed": 1})
-    trials = _sweep(tmp_path / "both", task, {**SWEEP, "budget": 1},
-                    (f"hydra.sweeper.warm_start=[{first},{second}]",))
+    multirun(tmp_path / "first", task, SWEEP)
+    multirun(tmp_path / "second", task, {**SWEEP, "seed": 1})
+    trials = multirun(tmp_path / "both", task, {**SWEEP, "budget": 1},
+                      (f"hydra.sweeper.warm_start=[{first},{second}]",))
     assert len(trials) == 1 and len(_ran(tmp_path / "both")[1]) == 6  # 3 results of each
     with pytest.raises(ConfigCompositionException, match="Sweeping over Hydra's "
                                                          "configuration is not supported"):
-        _sweep(tmp_path / "comma", task, SWEEP, (f"hydra.sweeper.warm_start={first},{second}",))
+        multirun(tmp_path / "comma", task, SWEEP, (f"hydra.sweeper.warm_start={first},{second}",))
     assert not (tmp_path / "comma" / "run").exists()  # the sweeper never ran

@@ -14,7 +14,7 @@ from hydra.utils import instantiate  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from tests.helpers_data import BlobData  # noqa: E402
-from tests.test_hydra_sweeper import _sweep  # noqa: E402
+from tests.helpers_hydra_sweep import multirun  # noqa: E402
 
 _ROOT = "tests.test_hydra_required.RootData"
 
@@ -47,9 +47,9 @@ def test_a_sweep_says_the_node_path_of_an_argument_no_job_gives(tmp_path):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with pytest.raises(Exception):  # noqa: B017, PT011 - max_failures: Hydra wraps it
-            _sweep(tmp_path, task, {"budget": 3, "max_failures": 1,
-                                    "params": {"x": "choice(1, 2, 3)"}},
-                   data={"_target_": _ROOT, "batch_size": 8})
+            multirun(tmp_path, task, {"budget": 3, "max_failures": 1,
+                                      "params": {"x": "choice(1, 2, 3)"}},
+                     data={"_target_": _ROOT, "batch_size": 8})
     said = [str(w.message) for w in caught if "lacks required argument" in str(w.message)]
     assert said == [
         f"config key 'data': its _target_ {_ROOT} lacks required argument 'root' in every "

@@ -15,8 +15,8 @@ from omegaconf import OmegaConf  # noqa: E402
 
 from lightning_nas.errors import ConfigError  # noqa: E402
 from lightning_nas.results import TrialStatus  # noqa: E402
+from tests.helpers_hydra_sweep import multirun  # noqa: E402
 from tests.helpers_runs import keep_root_logging  # noqa: E402
-from tests.test_hydra_sweeper import _sweep  # noqa: E402
 
 _keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 SWEEP = {"budget": 2, "params": {"x": "choice(1, 2, 3)"}}
@@ -29,8 +29,8 @@ def test_a_search_block_of_lightning_nas_search_is_refused_before_any_job(tmp_pa
     block = {"budget": 2, "optimizer": "RandomSearch", "mode": "max", "scheduler": "asha",
              "space": {"x": {"choice": [1, 2, 3]}}}  # (the file's keys sorted)
     with pytest.raises(ConfigError) as info:
-        _sweep(tmp_path, lambda cfg: ran.append(cfg.x) or 1.0, {"params": SWEEP["params"]},
-               search=block)
+        multirun(tmp_path, lambda cfg: ran.append(cfg.x) or 1.0, {"params": SWEEP["params"]},
+                 search=block)
     text = str(info.value)
     assert text.startswith("the job config's top-level `search:` node holds lightning-nas "
                            "search's settings 'budget', 'mode', 'optimizer', 'scheduler', "
@@ -57,7 +57,7 @@ def test_a_search_node_with_other_keys_too_is_warned_of_and_reaches_the_jobs(tmp
                                          r"to hydra.sweeper.seed\. Not refused: the node also "
                                          r"holds key 'beam_width', so it may be the task's "
                                          r"own") as said:
-        trials = _sweep(tmp_path, task, SWEEP, search={"beam_width": 4, "seed": 7})
+        trials = multirun(tmp_path, task, SWEEP, search={"beam_width": 4, "seed": 7})
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2
     assert seen == [({"beam_width": 4, "seed": 7}, True)] * 2
 
@@ -83,7 +83,7 @@ def test_a_block_of_the_projects_own_reaches_the_jobs_without_a_word(tmp_path, b
     seen = []
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
-        trials = _sweep(tmp_path, lambda cfg: seen.append(
+        trials = multirun(tmp_path, lambda cfg: seen.append(
             OmegaConf.to_container(cfg, resolve=True)[block]) or float(cfg.x),
             SWEEP, **{block: value})
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2
@@ -94,9 +94,9 @@ def test_a_block_of_the_projects_own_reaches_the_jobs_without_a_word(tmp_path, b
 def test_a_search_node_the_sweep_searches_is_the_projects_own(tmp_path):
     # its keys are lightning-nas search's names, but the sweep searches one: the task reads it
     seen = []
-    trials = _sweep(tmp_path, lambda cfg: seen.append(cfg.search.budget) or 1.0,
-                    {"budget": 2, "params": {"search.budget": "choice(1, 2, 3)"}},
-                    search={"budget": 1, "seed": 0})
+    trials = multirun(tmp_path, lambda cfg: seen.append(cfg.search.budget) or 1.0,
+                      {"budget": 2, "params": {"search.budget": "choice(1, 2, 3)"}},
+                      search={"budget": 1, "seed": 0})
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2
     assert sorted(seen) == sorted({t.arch["search.budget"] for t in trials})
 
@@ -108,11 +108,11 @@ def test_a_search_block_set_on_the_command_line_is_refused_and_one_swept_there_i
     ran = []
     with pytest.raises(ConfigError, match=r"setting 'budget', .*: move search.budget to "
                                           r"hydra.sweeper.budget$"):
-        _sweep(tmp_path / "fixed", lambda cfg: ran.append(1) or 1.0, SWEEP,
-               ("+search.budget=3",))
+        multirun(tmp_path / "fixed", lambda cfg: ran.append(1) or 1.0, SWEEP,
+                 ("+search.budget=3",))
     assert not ran
-    trials = _sweep(tmp_path / "swept", lambda cfg: ran.append(cfg.search.budget) or 1.0,
-                    {"budget": 2}, ("search.budget=1,2",), search={"budget": 1})
+    trials = multirun(tmp_path / "swept", lambda cfg: ran.append(cfg.search.budget) or 1.0,
+                      {"budget": 2}, ("search.budget=1,2",), search={"budget": 1})
     assert sorted(ran) == sorted(t.arch["search.budget"] for t in trials) == [1, 2]
 
 
@@ -124,7 +124,7 @@ def test_a_oneshot_block_of_lightning_nas_oneshot_is_refused_before_any_job(tmp_
     # was: passed to the jobs silently; the sweep trained 2 plain jobs, no supernet searched
     ran = []
     with pytest.raises(ConfigError) as info:
-        _sweep(tmp_path, lambda cfg: ran.append(cfg.x) or 1.0, SWEEP, oneshot=ONESHOT)
+        multirun(tmp_path, lambda cfg: ran.append(cfg.x) or 1.0, SWEEP, oneshot=ONESHOT)
     text = str(info.value)
     assert text.startswith("the job config's top-level `oneshot:` node holds lightning-nas "
                            "oneshot's settings 'algorithm', 'num_candidates', 'run_dir', "
@@ -137,8 +137,8 @@ def test_a_oneshot_block_of_lightning_nas_oneshot_is_refused_before_any_job(tmp_
     assert not ran and not (tmp_path / "run").exists()
     # darts and gdas are no callback: the message says what they are, and the fine-tune
     with pytest.raises(ConfigError) as info:
-        _sweep(tmp_path, lambda cfg: ran.append(cfg.x) or 1.0, SWEEP,
-               oneshot={"algorithm": "gdas", "tau_max": 5.0, "finetune_epochs": 3})
+        multirun(tmp_path, lambda cfg: ran.append(cfg.x) or 1.0, SWEEP,
+                 oneshot={"algorithm": "gdas", "tau_max": 5.0, "finetune_epochs": 3})
     text = str(info.value)
     assert ("oneshot.algorithm gdas is lightning_nas.oneshot.DifferentiableNAS(model, "
             "algorithm='gdas'), a LightningModule that wraps the model") in text
@@ -152,7 +152,7 @@ def test_a_oneshot_node_with_other_keys_too_is_warned_of_and_reaches_the_jobs(tm
                                          r"setting 'num_candidates', .*\. Not refused: the "
                                          r"node also holds key 'width', so it may be the "
                                          r"task's own"):
-        trials = _sweep(tmp_path, lambda cfg: seen.append(
+        trials = multirun(tmp_path, lambda cfg: seen.append(
             OmegaConf.to_container(cfg.oneshot)) or float(cfg.x), SWEEP,
             oneshot={"num_candidates": 5, "width": 3})
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2
@@ -161,15 +161,15 @@ def test_a_oneshot_node_with_other_keys_too_is_warned_of_and_reaches_the_jobs(tm
 
 def test_a_oneshot_node_the_sweep_searches_is_the_projects_own_but_not_one_set(tmp_path):
     ran = []
-    trials = _sweep(tmp_path / "params", lambda cfg: ran.append(cfg.oneshot.top_k) or 1.0,
-                    {"budget": 2, "params": {"oneshot.top_k": "choice(1, 2, 3)"}},
-                    oneshot={"top_k": 1, "arch_lr": 0.1})
+    trials = multirun(tmp_path / "params", lambda cfg: ran.append(cfg.oneshot.top_k) or 1.0,
+                      {"budget": 2, "params": {"oneshot.top_k": "choice(1, 2, 3)"}},
+                      oneshot={"top_k": 1, "arch_lr": 0.1})
     assert sorted(ran) == sorted(t.arch["oneshot.top_k"] for t in trials)
-    trials = _sweep(tmp_path / "swept", lambda cfg: ran.append(cfg.oneshot.top_k) or 1.0,
-                    {"budget": 2}, ("oneshot.top_k=1,2",), oneshot={"top_k": 1})
+    trials = multirun(tmp_path / "swept", lambda cfg: ran.append(cfg.oneshot.top_k) or 1.0,
+                      {"budget": 2}, ("oneshot.top_k=1,2",), oneshot={"top_k": 1})
     assert sorted(t.arch["oneshot.top_k"] for t in trials) == [1, 2]
     ran.clear()
     with pytest.raises(ConfigError, match=r"oneshot's setting 'top_k', "):
-        _sweep(tmp_path / "fixed", lambda cfg: ran.append(1) or 1.0, SWEEP,
-               ("+oneshot.top_k=3",))
+        multirun(tmp_path / "fixed", lambda cfg: ran.append(1) or 1.0, SWEEP,
+                 ("+oneshot.top_k=3",))
     assert not ran

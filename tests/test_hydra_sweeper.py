@@ -1,9 +1,9 @@
 """The Hydra sweeper ``hydra/sweeper: lightning_nas`` with the real Hydra: the example
 project swept as its README says (a subprocess, reduced), a kill -9 and a resume, its
-export; small task functions run in-process through Hydra's own sweep runner (``_sweep``,
-which the other ``test_hydra_*`` and sweep files use too): the sweeper's settings and
-params, their grammar and the files a sweep writes. Failures and jobs, objectives and
-constraints, resumes and config options: ``test_hydra_sweeper_<topic>.py``."""
+export; small task functions run in-process through Hydra's own sweep runner
+(``tests.helpers_hydra_sweep.multirun``): the sweeper's settings and params, their grammar
+and the files a sweep writes. Failures and jobs, objectives and constraints, resumes and
+config options: ``test_hydra_sweeper_<topic>.py``."""
 
 from __future__ import annotations
 
@@ -11,26 +11,30 @@ import re
 import sqlite3
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core (the `hydra` extra)")
 
-from hydra.test_utils.test_utils import SweepTaskFunction  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from lightning_nas.arch import arch_key  # noqa: E402
 from lightning_nas.cli import main as cli  # noqa: E402
 from lightning_nas.errors import ConfigError, SpaceError  # noqa: E402
 from lightning_nas.integrations.hydra_grammar import format_value, parse_params  # noqa: E402
-from lightning_nas.results import TrialResult, TrialStatus  # noqa: E402
+from lightning_nas.results import TrialStatus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
-from tests.helpers_hydra_sweep import TIMEOUT, TRAIN, example_args, run_forked  # noqa: E402
+from tests import helpers_hydra_sweep  # noqa: E402
+from tests.helpers_hydra_sweep import (  # noqa: E402
+    TIMEOUT,
+    TRAIN,
+    example_args,
+    multirun,
+    run_forked,
+)
 from tests.helpers_runs import keep_root_logging  # noqa: E402
 
 
@@ -196,7 +200,7 @@ def test_finetune_of_a_sweep_names_the_jobs_rerun_and_rerun_alone_lines(tmp_path
     # was: "... train the best job again with the overrides in optimization_results.yaml
     # (python <task>.py <overrides>)": neither line itself, nor rerun_alone (the line
     # without lightning_nas), nor best.yaml's hydra block
-    _sweep(tmp_path, lambda cfg: float(cfg.x), {"params": {"x": "choice(1, 2)"}, "budget": 2})
+    multirun(tmp_path, lambda cfg: float(cfg.x), {"params": {"x": "choice(1, 2)"}, "budget": 2})
     run = tmp_path / "run"
     results = yaml.safe_load((run / "optimization_results.yaml").read_text())
     capsys.readouterr()
@@ -234,38 +238,6 @@ def test_finetune_of_a_sweep_names_the_jobs_rerun_and_rerun_alone_lines(tmp_path
 _keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 
 
-def _sweep(tmp_path: Path, task: Callable[[DictConfig], Any], sweeper: dict[str, Any],
-           overrides: tuple[str, ...] = (), direction: str | None = "maximize",
-           sort_keys: bool = True, sweep_dir: str | None = None, keep_jobs: bool = False,
-           **extra: Any) -> list[TrialResult]:
-    """Run a multirun of ``task`` with Hydra's own sweep runner; the config holds ``x``, a
-    config group ``model`` (options ``a`` and ``b``) and the nodes in ``extra``; the
-    sweeper maximises unless ``sweeper`` or ``direction`` says otherwise; the config file's
-    keys are sorted unless ``sort_keys`` is false (then ``params`` keep their order); the
-    jobs go to ``sweep_dir`` (``hydra.sweep.dir``, default ``tmp_path/jobs``), removed after
-    the sweep unless ``keep_jobs``."""
-    conf = tmp_path / "conf"
-    (conf / "model").mkdir(parents=True, exist_ok=True)
-    for option in ("a", "b"):
-        (conf / "model" / f"{option}.yaml").write_text(f"name: {option}\ndepth: 1\n")
-    config = {"defaults": [{"model": "a"}, {"override hydra/sweeper": "lightning_nas"},
-                           "_self_"], "x": 0, **extra,
-              "hydra": {"job": {"chdir": False},
-                        "sweeper": {"run_dir": str(tmp_path / "run"),
-                                    **({} if "objectives" in sweeper or direction is None
-                                       else {"direction": direction}), **sweeper}}}
-    (conf / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=sort_keys))
-    runner = SweepTaskFunction()
-    runner.calling_file, runner.calling_module = str(tmp_path / "app.py"), None
-    runner.config_path, runner.config_name = str(conf), "config"
-    runner.task_function, runner.overrides = task, list(overrides)
-    runner.temp_dir = sweep_dir or str(tmp_path / "jobs")
-    if keep_jobs:  # (the runner's exit removes the sweep dir)
-        return runner.__enter__().returns
-    with runner:
-        return runner.returns
-
-
 @pytest.mark.slow
 def test_an_unknown_sweeper_key_is_named_with_the_close_and_the_valid_ones(tmp_path):
     # was: Hydra's "Key 'n_trials' not in 'LightningNASSweeperConf'", naming no valid key
@@ -280,24 +252,24 @@ def test_an_unknown_sweeper_key_is_named_with_the_close_and_the_valid_ones(tmp_p
              r"sweeper's optim\)")):
         with pytest.raises(Exception, match=rf"unknown hydra.sweeper setting '{key}'; did you "
                                             rf"mean {close}\? valid keys: optimizer, budget, "):
-            _sweep(tmp_path / folder, lambda cfg: ran.append(1) or 1.0,
-                   {"params": {"x": "choice(1, 2)"}, **sweeper}, overrides)
+            multirun(tmp_path / folder, lambda cfg: ran.append(1) or 1.0,
+                     {"params": {"x": "choice(1, 2)"}, **sweeper}, overrides)
     # the known ones keep their types and defaults
     with pytest.raises(Exception, match="hydra.sweeper.budget=abc") as info:
-        _sweep(tmp_path / "typed", lambda cfg: ran.append(1) or 1.0,
-               {"params": {"x": "choice(1, 2)"}}, ("hydra.sweeper.budget=abc",))
+        multirun(tmp_path / "typed", lambda cfg: ran.append(1) or 1.0,
+                 {"params": {"x": "choice(1, 2)"}}, ("hydra.sweeper.budget=abc",))
     assert "'abc' of type 'str' could not be converted to Integer" in str(info.value.__cause__)
     assert not ran
-    assert len(_sweep(tmp_path / "ok", lambda cfg: 1.0, {"params": {"x": "range(0, 30)"}})) == 20
+    assert len(multirun(tmp_path / "ok", lambda cfg: 1.0, {"params": {"x": "range(0, 30)"}})) == 20
 
 
 def test_a_setting_of_lightning_nas_search_says_what_a_sweep_does_instead(tmp_path):
     # was: "unknown hydra.sweeper setting 'scheduler'; valid keys: ...", no word of why
     ran = []
     with pytest.raises(Exception) as info:  # noqa: PT011 - Hydra wraps the sweeper's
-        _sweep(tmp_path, lambda cfg: ran.append(1) or 1.0,
-               {"params": {"x": "choice(1, 2)"}, "scheduler": "asha", "eta": 2},
-               ("hydra.sweeper.executor=ray",))
+        multirun(tmp_path, lambda cfg: ran.append(1) or 1.0,
+                 {"params": {"x": "choice(1, 2)"}, "scheduler": "asha", "eta": 2},
+                 ("hydra.sweeper.executor=ray",))
     text = str(info.value)
     assert ("unknown hydra.sweeper settings 'eta', 'scheduler': of lightning-nas search, not "
             "of a sweep; a sweep stops no job early (the launcher owns the job processes): "
@@ -317,7 +289,7 @@ def test_a_job_that_raises_is_failed_and_the_sweep_goes_on(tmp_path):
             raise RuntimeError("the first job fails")
         return float(cfg.x)
 
-    trials = _sweep(tmp_path, task, {"budget": 3, "params": {"x": "range(0, 20)"}})
+    trials = multirun(tmp_path, task, {"budget": 3, "params": {"x": "range(0, 20)"}})
     assert [t.status for t in trials] == [TrialStatus.FAILED] + [TrialStatus.COMPLETED] * 3
     assert "RuntimeError: the first job fails" in trials[0].error
     assert [t.arch["x"] for t in trials] == calls  # each trial is the job that ran
@@ -327,7 +299,7 @@ def test_a_job_that_raises_is_failed_and_the_sweep_goes_on(tmp_path):
 def test_a_sweep_ends_naming_its_files_and_the_rerun_of_the_best_job(tmp_path, capsys):
     # was: "Wrote RUN/optimization_results.yaml and RUN/search.db" and no word of what next,
     # while `lightning-nas search` names its files in RUN and a "Next:" line
-    _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 2, "params": {"x": "choice(1, 2)"}})
+    multirun(tmp_path, lambda cfg: float(cfg.x), {"budget": 2, "params": {"x": "choice(1, 2)"}})
     run = tmp_path / "run"
     results = yaml.safe_load((run / "optimization_results.yaml").read_text())
     assert sorted(p.name for p in run.iterdir() if p.suffix != ".lock") == [
@@ -342,7 +314,7 @@ def test_a_sweep_ends_naming_its_files_and_the_rerun_of_the_best_job(tmp_path, c
     def fails(cfg: DictConfig) -> float:
         raise ValueError(f"x={cfg.x} diverged")  # another error each job: the sweep goes on
 
-    _sweep(tmp_path / "none", fails, {"budget": 2, "params": {"x": "choice(1, 2)"}})
+    multirun(tmp_path / "none", fails, {"budget": 2, "params": {"x": "choice(1, 2)"}})
     out = capsys.readouterr().out
     last = out.splitlines()[-2:]
     assert last[0].startswith("Sweep finished in ") and last[0].endswith(": 0 completed, 2 "
@@ -354,7 +326,7 @@ def test_a_sweep_ends_naming_its_files_and_the_rerun_of_the_best_job(tmp_path, c
 def test_the_export_of_a_sweep_names_the_exported_jobs_folder(tmp_path, capsys):
     # was: best.yaml's hydra block held the job's overrides and rerun line but not the
     # folder the sweep ran it in (its logs and checkpoints), though the store knows it
-    _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 2, "params": {"x": "choice(1, 2)"}})
+    multirun(tmp_path, lambda cfg: float(cfg.x), {"budget": 2, "params": {"x": "choice(1, 2)"}})
     run, jobs = tmp_path / "run", tmp_path / "jobs"
     results = yaml.safe_load((run / "optimization_results.yaml").read_text())
     assert cli(["export", str(run)]) == 0
@@ -372,8 +344,8 @@ def test_the_optimizer_is_checked_with_the_sweeps_workers(tmp_path):
     ran = []
     params = {"x": "interval(0, 1)", "y": "interval(0, 1)"}
     try:
-        _sweep(tmp_path, lambda cfg: ran.append(1) or float(cfg.x),
-               {"budget": 20, "num_workers": 2, "optimizer": "NGOpt", "params": params})
+        multirun(tmp_path, lambda cfg: ran.append(1) or float(cfg.x),
+                 {"budget": 20, "num_workers": 2, "optimizer": "NGOpt", "params": params})
     except ConfigError as err:  # this numpy: refused before any job
         assert "with budget 20 and 2 workers before any trial" in str(err) and not ran
     else:  # a numpy under which MetaModel runs: the sweep finished
@@ -384,8 +356,8 @@ def test_a_run_dir_with_a_tilde_is_in_the_home_folder(tmp_path, monkeypatch):
     # was: Path("~/sweep").absolute(): the store went into ./~/sweep
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
-    _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 2, "run_dir": "~/sweep",
-                                                "params": {"x": "range(0, 9)"}})
+    multirun(tmp_path, lambda cfg: float(cfg.x), {"budget": 2, "run_dir": "~/sweep",
+                                                  "params": {"x": "range(0, 9)"}})
     with RunStore(tmp_path / "home" / "sweep" / "search.db") as store:
         assert len(store.trials()) == 2
     assert not (tmp_path / "~").exists()
@@ -396,18 +368,18 @@ def test_a_sweep_in_a_folder_named_by_the_time_says_how_to_resume_it(tmp_path, c
     # ${now:...}) started a new sweep in a new folder, the killed one never resumed
     named = str(tmp_path / "multiruns" / "${now:%Y-%m-%d_%H-%M-%S-%f}")
     sweeper = {"run_dir": None, "params": {"x": "range(0, 9)"}}
-    _sweep(tmp_path, lambda cfg: float(cfg.x), {**sweeper, "budget": 1}, sweep_dir=named)
+    multirun(tmp_path, lambda cfg: float(cfg.x), {**sweeper, "budget": 1}, sweep_dir=named)
     (folder,) = (tmp_path / "multiruns").glob("2*")  # (Hydra's test runner made "${now:...")
     out = capsys.readouterr().out
     assert (f"Its folder is named by the time (hydra.sweep.dir: {named}): to resume this "
             f"sweep after a kill, run the same command with hydra.sweep.dir={folder}") in out
     # as it says: the same command with that folder resumes it
-    trials = _sweep(tmp_path, lambda cfg: float(cfg.x), {**sweeper, "budget": 2},
-                    sweep_dir=str(folder))
+    trials = multirun(tmp_path, lambda cfg: float(cfg.x), {**sweeper, "budget": 2},
+                      sweep_dir=str(folder))
     assert len(trials) == 2 and f"Resuming {folder}: 1 completed" in capsys.readouterr().out
     # a fixed folder (or hydra.sweeper.run_dir) says nothing of it
-    _sweep(tmp_path / "fixed", lambda cfg: float(cfg.x), {**sweeper, "budget": 1},
-           sweep_dir=str(tmp_path / "fixed" / "jobs"))
+    multirun(tmp_path / "fixed", lambda cfg: float(cfg.x), {**sweeper, "budget": 1},
+             sweep_dir=str(tmp_path / "fixed" / "jobs"))
     assert "named by the time" not in capsys.readouterr().out
 
 
@@ -423,8 +395,8 @@ def test_a_params_key_given_nested_on_the_command_line_is_refused_before_any_job
     with pytest.raises(SpaceError, match=r"hydra.sweeper.params: space keys 'm' \({'k': 5}\) "
                                          r"and 'm.k' both set 'm.k'.*write it as a plain "
                                          r"override, <key>.<sub>=VALUE"):
-        _sweep(tmp_path, task, {"budget": 2, "params": {"m.k": "choice(1, 2)"}},
-               overrides=("hydra.sweeper.params.m.k=5",), m={"k": 0})
+        multirun(tmp_path, task, {"budget": 2, "params": {"m.k": "choice(1, 2)"}},
+                 overrides=("hydra.sweeper.params.m.k=5",), m={"k": 0})
     assert not calls and not (tmp_path / "run" / "search.db").exists()
 
 
@@ -433,8 +405,8 @@ def test_an_empty_run_dir_is_refused_as_lightning_nas_search_refuses_it(tmp_path
     calls = []
     with pytest.raises(ConfigError, match=r"`hydra.sweeper.run_dir` must be a folder path, "
                                           r"got '' \(empty"):
-        _sweep(tmp_path, lambda cfg: calls.append(cfg.x) or 1.0,
-               {"budget": 2, "run_dir": "", "params": {"x": "choice(1, 2)"}})
+        multirun(tmp_path, lambda cfg: calls.append(cfg.x) or 1.0,
+                 {"budget": 2, "run_dir": "", "params": {"x": "choice(1, 2)"}})
     assert not calls
 
 
@@ -442,10 +414,11 @@ def test_a_hydra_sweeps_warning_points_at_the_line_that_started_hydra(tmp_path):
     # was: ".../hydra_plugins/lightning_nas_sweeper/lightning_nas_sweeper.py:37: UserWarning:
     # 'val/loss' is maximised ..." (the shim's line; Hydra's frames above it)
     with pytest.warns(UserWarning, match=r"'val/loss' is maximised") as said:
-        _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": {"x": "choice(1, 2)"}},
-               direction="maximize", optimized_metric="val/loss")
+        multirun(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": {"x": "choice(1, 2)"}},
+                 direction="maximize", optimized_metric="val/loss")
     (warning,) = [w for w in said if "'val/loss' is maximised" in str(w.message)]
-    assert warning.filename == __file__, f"{warning.filename}:{warning.lineno}"  # _sweep's
+    # the line of multirun's that started Hydra
+    assert warning.filename == helpers_hydra_sweep.__file__, f"{warning.filename}:{warning.lineno}"
 
 
 def test_the_optuna_sweepers_file_switched_as_the_readme_says(tmp_path):
@@ -458,18 +431,18 @@ def test_the_optuna_sweepers_file_switched_as_the_readme_says(tmp_path):
     # hydra.sweeper.sampler), before the sweeper could name it; each key left is named
     with pytest.raises(Exception, match=r"setting 'sampler'; did you mean 'optimizer', 'seed' "
                                         r"\(the Optuna sweeper's sampler\)\?") as info:
-        _sweep(tmp_path / "left", lambda cfg: float(cfg.x), optuna, direction=None)
+        multirun(tmp_path / "left", lambda cfg: float(cfg.x), optuna, direction=None)
     assert all(f"setting {key!r}; did you mean" in str(info.value)
                for key in ("storage", "study_name", "n_jobs", "n_trials"))
     ours = {"optimizer": "RandomSearch", "seed": 1234, "num_workers": 1, "budget": 3,
             **{k: optuna[k] for k in ("direction", "params")}}
-    trials = _sweep(tmp_path / "switched", lambda cfg: float(cfg.x), ours, direction=None)
+    trials = multirun(tmp_path / "switched", lambda cfg: float(cfg.x), ours, direction=None)
     assert sorted(t.arch["x"] for t in trials) == [1, 2, 3]
 
 
 def test_a_space_of_one_architecture_is_refused_before_anything_is_stored(tmp_path):
     with pytest.raises(SpaceError, match="single architecture.*hydra.mode=RUN"):
-        _sweep(tmp_path, lambda cfg: 1.0, {"budget": 2, "params": {"x": "choice(1)"}})
+        multirun(tmp_path, lambda cfg: 1.0, {"budget": 2, "params": {"x": "choice(1)"}})
     assert not (tmp_path / "run").exists()
 
 
@@ -483,7 +456,7 @@ def test_a_sweeps_model_key_is_read_by_any_name_a_plain_search_gives_it(tmp_path
     def task(cfg: DictConfig) -> float:
         return -abs(cfg.x - 7) - cfg.model.depth
 
-    first = _sweep(tmp_path, task, {"budget": 4, "params": {
+    first = multirun(tmp_path, task, {"budget": 4, "params": {
         "x": "range(0, 12)", "model.depth": "choice(1, 2, 3)"}})
     ran = sorted((t.arch["model.depth"], t.arch["x"], t.score) for t in first)
     assert len({depth for depth, _, _ in ran}) > 1
@@ -514,8 +487,8 @@ def test_a_param_in_lightning_nas_search_syntax_is_refused_with_its_sweep_gramma
     # "the space holds a single architecture", or "has keys of the Nevergrad sweeper's range")
     ran = []
     with pytest.raises(SpaceError) as info:
-        _sweep(tmp_path, lambda cfg: ran.append(1) or 1.0,
-               {"params": {"x": "range(0, 9)", "y": spec}}, y=0)
+        multirun(tmp_path, lambda cfg: ran.append(1) or 1.0,
+                 {"params": {"x": "range(0, 9)", "y": spec}}, y=0)
     assert str(info.value).startswith(
         f"params key 'y': {format_value(spec)} is lightning-nas search's space syntax "
         f"(search.space); "
@@ -526,8 +499,8 @@ def test_a_param_in_lightning_nas_search_syntax_is_refused_with_its_sweep_gramma
 def test_a_lightning_nas_space_under_the_sweeper_names_params(tmp_path):
     # was: "unknown hydra.sweeper setting 'space'; valid keys: ...", no word of params
     with pytest.raises(Exception) as info:  # noqa: PT011 - Hydra wraps the sweeper's
-        _sweep(tmp_path, lambda cfg: 1.0, {"params": {"x": "range(0, 9)"},
-                                           "space": {"y": {"choice": [1, 2]}}})
+        multirun(tmp_path, lambda cfg: 1.0, {"params": {"x": "range(0, 9)"},
+                                             "space": {"y": {"choice": [1, 2]}}})
     assert ("unknown hydra.sweeper setting 'space': of lightning-nas search, not of a sweep; "
             "a sweep searches hydra.sweeper.params, in Hydra's sweep grammar ({choice: [1, "
             "2]} is choice(1, 2), {float: [0.001, 0.1], log: true} is tag(log, "
@@ -547,8 +520,8 @@ def test_every_unknown_sweeper_key_is_named_at_once(tmp_path):
              "sweeper's n_trials)? unknown hydra.sweeper setting 'budgt'; did you mean "
              "'budget'? valid keys: optimizer, ")):
         with pytest.raises(Exception) as info:  # noqa: PT011 - Hydra wraps the sweeper's
-            _sweep(tmp_path / folder, lambda cfg: 1.0, {"params": {"x": "choice(1, 2)"},
-                                                        **sweeper}, overrides)
+            multirun(tmp_path / folder, lambda cfg: 1.0, {"params": {"x": "choice(1, 2)"},
+                                                          **sweeper}, overrides)
         assert said in str(info.value)
 
 
@@ -567,7 +540,7 @@ def test_an_int_interval_whose_cast_ends_widen_it_is_warned_of_before_any_job(tm
             "sweep parameter 'x': int(interval(0.5, 3.2)) searches 0..3: Hydra's int(...) "
             "truncates the ends as written (0.5 to 0), which puts 0 below the lower end; "
             "write int(interval(1, 3)) for 1..3")) as said:
-        trials = _sweep(tmp_path, task, {"budget": 4, "params": {"x": "int(interval(0.5, 3.2))"}})
+        trials = multirun(tmp_path, task, {"budget": 4, "params": {"x": "int(interval(0.5, 3.2))"}})
     assert sorted(calls) == [0, 1, 2, 3] and warned == [True] * 4  # before the first job
     assert sorted(t.arch["x"] for t in trials) == [0, 1, 2, 3]  # searched as the grammar says
 

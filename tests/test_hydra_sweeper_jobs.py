@@ -1,4 +1,4 @@
-"""The jobs of a Hydra sweep (``tests.test_hydra_sweeper._sweep``, in-process): failures and
+"""The jobs of a Hydra sweep (``helpers_hydra_sweep.multirun``, in-process): failures and
 ``max_failures``, SIGTERM and Ctrl-C, a task that returns no score or another metric's,
 dedup and a small space, each job's own time, the rerun line of a job, and warm starts
 from an earlier sweep."""
@@ -22,8 +22,10 @@ from omegaconf import DictConfig  # noqa: E402
 from lightning_nas.errors import SearchError  # noqa: E402
 from lightning_nas.results import TrialStatus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
-from tests.helpers_hydra_sweep import TIMEOUT  # noqa: E402
-from tests.test_hydra_sweeper import _keep_logging, _sweep  # noqa: E402, F401 - a fixture
+from tests.helpers_hydra_sweep import TIMEOUT, multirun  # noqa: E402
+from tests.helpers_runs import keep_root_logging  # noqa: E402
+
+_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 
 
 def test_too_many_failures_stop_the_sweep(tmp_path):
@@ -31,7 +33,7 @@ def test_too_many_failures_stop_the_sweep(tmp_path):
         raise ValueError(f"x={cfg.x} diverged")
 
     with pytest.raises(SearchError, match=r"3 trials failed \(max_failures=2\); last error"):
-        _sweep(tmp_path, task, {"budget": 5, "max_failures": 2, "params": {"x": "range(0, 9)"}})
+        multirun(tmp_path, task, {"budget": 5, "max_failures": 2, "params": {"x": "range(0, 9)"}})
     with RunStore(tmp_path / "run" / "search.db") as store:
         assert store.count(TrialStatus.FAILED) == 3
         assert "ValueError: x=" in store.trials()[0].error
@@ -45,8 +47,8 @@ def test_a_sweep_stopped_by_max_failures_writes_the_results_so_far(tmp_path, cap
         return float(cfg.x)
 
     with pytest.raises(SearchError, match=r"2 trials failed \(max_failures=1\)"):
-        _sweep(tmp_path, task, {"budget": 9, "max_failures": 1, "seed": 0,
-                                "optimizer": "RandomSearch", "params": {"x": "range(0, 9)"}})
+        multirun(tmp_path, task, {"budget": 9, "max_failures": 1, "seed": 0,
+                                  "optimizer": "RandomSearch", "params": {"x": "range(0, 9)"}})
     with RunStore(tmp_path / "run" / "search.db") as store:
         best = store.best("max")
     assert best is not None  # the seed completes a job before the second failure
@@ -63,12 +65,12 @@ def test_a_resume_stopped_by_max_failures_names_the_sweepers_setting(tmp_path):
 
     sweep = {"budget": 3, "max_failures": 0, "params": {"x": "range(0, 9)"}}
     with pytest.raises(SearchError, match=r"1 trial failed \(max_failures=0\)"):
-        _sweep(tmp_path, task, sweep)
+        multirun(tmp_path, task, sweep)
     with pytest.raises(SearchError, match=r"To go on, raise hydra.sweeper.max_failures \(the "
                                           r"failed architectures stay failed\), or choose "
                                           r"another hydra.sweeper.run_dir"):  # (it is set)
-        _sweep(tmp_path, task, sweep)
-    results = _sweep(tmp_path, lambda cfg: float(cfg.x), {**sweep, "max_failures": 1})
+        multirun(tmp_path, task, sweep)
+    results = multirun(tmp_path, lambda cfg: float(cfg.x), {**sweep, "max_failures": 1})
     assert [t.status for t in results].count(TrialStatus.COMPLETED) == 3  # as it said
 
 
@@ -88,7 +90,7 @@ def test_sigterm_in_a_job_that_runs_in_the_sweeps_process_stops_it_with_143(tmp_
     previous = signal.signal(signal.SIGTERM, not_the_sweeps)
     try:
         with pytest.raises(SystemExit) as info:
-            _sweep(tmp_path, task, {"budget": 2, "params": {"x": "range(0, 20)"}})
+            multirun(tmp_path, task, {"budget": 2, "params": {"x": "range(0, 20)"}})
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert info.value.code == 143
@@ -124,7 +126,7 @@ def test_ctrl_c_in_a_fit_or_between_jobs_ends_the_sweep_with_130_and_no_tracebac
     try:
         for name, task in (("fit", in_a_fit), ("task", in_the_task)):
             with pytest.raises((SystemExit, KeyboardInterrupt)) as info:
-                _sweep(tmp_path / name, task, {"budget": 2, "params": {"x": "range(0, 20)"}})
+                multirun(tmp_path / name, task, {"budget": 2, "params": {"x": "range(0, 20)"}})
             assert info.type is SystemExit and info.value.code == 130, name
             assert info.value.__suppress_context__  # no traceback of the interrupt
             assert ("Interrupted: 0 completed, 1 running (re-run on resume); run the same "
@@ -137,7 +139,7 @@ def test_ctrl_c_in_a_fit_or_between_jobs_ends_the_sweep_with_130_and_no_tracebac
 
 def test_a_task_that_returns_no_score_stops_at_once(tmp_path):
     with pytest.raises(SearchError, match=r"returned None; return the score \(score\)"):
-        _sweep(tmp_path, lambda cfg: None, {"budget": 5, "params": {"x": "range(0, 9)"}})
+        multirun(tmp_path, lambda cfg: None, {"budget": 5, "params": {"x": "range(0, 9)"}})
 
 
 def test_a_float_returned_for_another_metric_than_the_monitor_stops_the_sweep(tmp_path):
@@ -156,22 +158,22 @@ def test_a_float_returned_for_another_metric_than_the_monitor_stops_the_sweep(tm
                                               r"optimized_metric \(val/acc\), but the sweep's "
                                               r"score is val/loss.*return a dict holding "
                                               r"\['val/loss'\]"):
-            _sweep(tmp_path / folder, task, {"budget": 3, "params": {"x": "range(1, 9)"},
-                                             **sweeper}, direction=None,
-                   optimized_metric="val/acc", returns="float")
+            multirun(tmp_path / folder, task, {"budget": 3, "params": {"x": "range(1, 9)"},
+                                               **sweeper}, direction=None,
+                     optimized_metric="val/acc", returns="float")
         assert len(calls) == 1  # the first job stops it: none is told, none completed
         with RunStore(tmp_path / folder / "run" / "search.db") as store:
             assert store.count(TrialStatus.COMPLETED) == 0
         calls.clear()
-    trials = _sweep(tmp_path / "dict", task, {"budget": 2, "monitor": "val/loss",
-                                              "params": {"x": "range(1, 9)"}},
-                    direction=None, optimized_metric="val/acc", returns="dict")
+    trials = multirun(tmp_path / "dict", task, {"budget": 2, "monitor": "val/loss",
+                                                "params": {"x": "range(1, 9)"}},
+                      direction=None, optimized_metric="val/acc", returns="dict")
     assert all(t.score == t.metrics["val/loss"] == 1 - t.arch["x"] / 10 for t in trials)
 
 
 def test_a_sweep_of_one_job_says_one_job(tmp_path, capsys):
     # was: "budget 1 jobs, 1 job(s) per batch"
-    _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": {"x": "choice(1, 2)"}})
+    multirun(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": {"x": "choice(1, 2)"}})
     header = capsys.readouterr().out.splitlines()[0]
     assert ", budget 1 job, 1 job per batch on " in header, header
 
@@ -183,8 +185,8 @@ def test_each_architecture_runs_once_and_a_small_space_ends_the_sweep(tmp_path, 
         calls.append(cfg.x)
         return 1.0 / (1 + abs(cfg.x - 2))
 
-    trials = _sweep(tmp_path, task, {"budget": 6, "num_workers": 2, "direction": "minimize",
-                                     "params": {"x": "choice(1, 2, 3)"}})
+    trials = multirun(tmp_path, task, {"budget": 6, "num_workers": 2, "direction": "minimize",
+                                       "params": {"x": "choice(1, 2, 3)"}})
     assert sorted(calls) == [1, 2, 3]
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 3
     assert "All 3 architectures of the space are evaluated" in capsys.readouterr().out
@@ -203,8 +205,8 @@ def test_each_job_keeps_its_own_time_in_a_batch(tmp_path):
         ran[cfg.x] = (began, time.time())
         return float(cfg.x)
 
-    trials = _sweep(tmp_path, task, {"budget": 2, "num_workers": 2,
-                                     "params": {"x": "choice(1, 2)"}})
+    trials = multirun(tmp_path, task, {"budget": 2, "num_workers": 2,
+                                       "params": {"x": "choice(1, 2)"}})
     first, second = sorted(trials, key=lambda t: t.started)
     # each trial's times hold its own job's run and not the other's (no bound on how long
     # a job took: was `< 0.5` s, which a loaded machine's pause could break)
@@ -216,8 +218,8 @@ def test_each_job_keeps_its_own_time_in_a_batch(tmp_path):
 
 
 def test_the_rerun_line_quotes_overrides_for_the_shell(tmp_path):
-    _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": {"x": "choice(1, 2)"}},
-           ("+note='a, b'",))
+    multirun(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": {"x": "choice(1, 2)"}},
+             ("+note='a, b'",))
     results = yaml.safe_load((tmp_path / "run" / "optimization_results.yaml").read_text())
     # was: joined with spaces, so a shell split "+note='a, b'" and dropped its quotes
     assert "+note='a, b'" in shlex.split(results["rerun"])
@@ -226,8 +228,8 @@ def test_the_rerun_line_quotes_overrides_for_the_shell(tmp_path):
 def test_the_rerun_line_writes_a_config_groups_choice_as_typed(tmp_path, capsys):
     # was: Hydra's quotes quoted again for the shell, 'model='"'"'b'"'"'', in the rerun
     # line and the "Next:" line; the job's own overrides keep Hydra's quotes
-    _sweep(tmp_path, lambda cfg: float(cfg.model.name == "b"),
-           {"budget": 2, "params": {"model": "choice(a, b)"}})
+    multirun(tmp_path, lambda cfg: float(cfg.model.name == "b"),
+             {"budget": 2, "params": {"model": "choice(a, b)"}})
     results = yaml.safe_load((tmp_path / "run" / "optimization_results.yaml").read_text())
     best = results["best_params"]["model"]
     assert results["overrides"] == [f"model='{best}'"]
@@ -283,8 +285,8 @@ def test_a_config_node_that_fails_to_build_in_two_jobs_stops_the_sweep(tmp_path)
 
     with pytest.raises(SearchError, match=r"trials 1 and 2 failed the same way.*"
                                           r"InstantiationException: Error in call to target"):
-        _sweep(tmp_path, lambda cfg: instantiate({"_target_": "math.sqrt", "nosuch": cfg.x}),
-               {"budget": 5, "max_failures": 9, "params": {"x": "range(0, 9)"}})
+        multirun(tmp_path, lambda cfg: instantiate({"_target_": "math.sqrt", "nosuch": cfg.x}),
+                 {"budget": 5, "max_failures": 9, "params": {"x": "range(0, 9)"}})
 
 
 def test_two_jobs_whose_task_function_fails_the_same_way_say_where(tmp_path):
@@ -296,18 +298,18 @@ def test_two_jobs_whose_task_function_fails_the_same_way_say_where(tmp_path):
     with pytest.raises(SearchError, match=r"trials 1 and 2 failed the same way in the task "
                                           r"function \(every trial would; .*\): "
                                           r"FileNotFoundError: no such file"):
-        _sweep(tmp_path, task, {"budget": 5, "max_failures": 9,
-                                "params": {"x": "range(0, 9)"}})
+        multirun(tmp_path, task, {"budget": 5, "max_failures": 9,
+                                  "params": {"x": "range(0, 9)"}})
 
 
 def test_a_sweep_warm_started_from_an_earlier_sweep(tmp_path):
     def task(cfg: DictConfig) -> float:
         return -abs(cfg.x - 7) + (cfg.model.name == "b")
 
-    first = _sweep(tmp_path / "first", task, {"budget": 6, "params": {"x": "range(0, 12)"}},
-                   lr=0.3)
+    first = multirun(tmp_path / "first", task, {"budget": 6, "params": {"x": "range(0, 12)"}},
+                     lr=0.3)
     earlier_best = max(first, key=lambda t: t.score).arch["x"]
-    trials = _sweep(tmp_path / "second", task, {
+    trials = multirun(tmp_path / "second", task, {
         "budget": 3, "warm_start": [str(tmp_path / "first" / "run")],
         "params": {"x": "range(0, 12)", "model": "choice(a, b)", "lr": "choice(0.1, 0.3)",
                    "model.depth": "choice(3, 2, 1)"}},
@@ -328,7 +330,7 @@ def test_a_sweeps_warm_start_fill_fills_the_keys_the_earlier_runs_lacked(tmp_pat
     def task(cfg: DictConfig) -> float:
         return -abs(cfg.x - 7) + cfg.lr
 
-    _sweep(tmp_path / "first", task, {"budget": 4, "params": {"x": "range(0, 12)"}}, lr=0.3)
+    multirun(tmp_path / "first", task, {"budget": 4, "params": {"x": "range(0, 12)"}}, lr=0.3)
     warm = {"budget": 2, "warm_start": [str(tmp_path / "first" / "run")], "params": {
         "x": "range(0, 12)", "lr": "choice(0.1, 0.3)", "model.depth": "choice(3, 2, 1)"}}
     ran = []
@@ -336,11 +338,11 @@ def test_a_sweeps_warm_start_fill_fills_the_keys_the_earlier_runs_lacked(tmp_pat
                                      "model.depth, x"),
                          ("{lr: 0.2}", r"lr=0.2 is outside the space \(one of \[0.1, 0.3\]")):
         with pytest.raises(Exception, match=f"hydra.sweeper.warm_start_fill {message}"):
-            _sweep(tmp_path / "bad", lambda cfg: ran.append(1) or 1.0, warm,
-                   (f"hydra.sweeper.warm_start_fill={bad}",), lr=0.3)
+            multirun(tmp_path / "bad", lambda cfg: ran.append(1) or 1.0, warm,
+                     (f"hydra.sweeper.warm_start_fill={bad}",), lr=0.3)
     assert not ran and not (tmp_path / "bad" / "run").exists()
     fill = "hydra.sweeper.warm_start_fill={model.depth: 2, lr: 0.1}"  # dotted: one key
-    trials = _sweep(tmp_path / "second", task, warm, (fill,), lr=0.3)
+    trials = multirun(tmp_path / "second", task, warm, (fill,), lr=0.3)
     assert len(trials) == 2
     with RunStore(tmp_path / "second" / "run" / "search.db") as store:
         priors = store.priors()
@@ -351,8 +353,8 @@ def test_a_sweeps_warm_start_fill_fills_the_keys_the_earlier_runs_lacked(tmp_pat
     # a resume with another fill is refused (the stored priors keep this one)
     with pytest.raises(Exception, match=r"a different hydra.sweeper.warm_start_fill \(lr: 0.1, now "
                                           r"0.3\)"):
-        _sweep(tmp_path / "second", task, {**warm, "budget": 3},
-               ("hydra.sweeper.warm_start_fill={model.depth: 2, lr: 0.3}",), lr=0.3)
+        multirun(tmp_path / "second", task, {**warm, "budget": 3},
+                 ("hydra.sweeper.warm_start_fill={model.depth: 2, lr: 0.3}",), lr=0.3)
 
 
 def test_a_warm_start_fill_key_names_a_plus_key_by_its_path(tmp_path):
@@ -362,12 +364,12 @@ def test_a_warm_start_fill_key_names_a_plus_key_by_its_path(tmp_path):
     def task(cfg: DictConfig) -> float:
         return -abs(cfg.x - 7) + cfg.get("lr", 0.0)
 
-    _sweep(tmp_path / "first", task, {"budget": 3, "params": {"x": "range(0, 12)"}})
+    multirun(tmp_path / "first", task, {"budget": 3, "params": {"x": "range(0, 12)"}})
     warm = {"budget": 1, "warm_start": [str(tmp_path / "first" / "run")], "params": {
         "x": "range(0, 12)", "++lr": "choice(0.1, 0.3)", "model.depth": "choice(1, 2, 3)"}}
     for folder, fill in (("plain", "{lr: 0.3, ++model.depth: 2}"),
                          ("plus", "{+lr: 0.3, +model.depth: 2}")):
-        _sweep(tmp_path / folder, task, warm, (f"hydra.sweeper.warm_start_fill={fill}",))
+        multirun(tmp_path / folder, task, warm, (f"hydra.sweeper.warm_start_fill={fill}",))
         with RunStore(tmp_path / folder / "run" / "search.db") as store:
             priors = store.priors()
             source = store.get_meta("warm_start")["sources"][0]
@@ -377,8 +379,8 @@ def test_a_warm_start_fill_key_names_a_plus_key_by_its_path(tmp_path):
     # one space key named twice is refused, naming both
     with pytest.raises(Exception, match=r"names the space key '\+\+lr' twice \('lr' and "
                                         r"'\+\+lr'\)"):
-        _sweep(tmp_path / "twice", task, warm,
-               ("hydra.sweeper.warm_start_fill={lr: 0.3, ++lr: 0.1}",))
+        multirun(tmp_path / "twice", task, warm,
+                 ("hydra.sweeper.warm_start_fill={lr: 0.3, ++lr: 0.1}",))
     assert not (tmp_path / "twice" / "run").exists()
     # a key as lightning-nas search names model.depth (its model argument 'depth', or
     # model.init_args.depth): the first names the sweep's key (was: "not a key of the
@@ -388,11 +390,11 @@ def test_a_warm_start_fill_key_names_a_plus_key_by_its_path(tmp_path):
                                         r"\(every key is a path into the job config; "
                                         r"lightning-nas search reads 'depth' as model.depth\): "
                                         r"write 'model.depth'"):
-        _sweep(tmp_path / "search", task, warm,
-               ("hydra.sweeper.warm_start_fill={lr: 0.3, depth: 2}",))
+        multirun(tmp_path / "search", task, warm,
+                 ("hydra.sweeper.warm_start_fill={lr: 0.3, depth: 2}",))
     assert not (tmp_path / "search" / "run").exists()
-    _sweep(tmp_path / "args", task, warm,
-           ("hydra.sweeper.warm_start_fill={lr: 0.3, model.init_args.depth: 2}",))
+    multirun(tmp_path / "args", task, warm,
+             ("hydra.sweeper.warm_start_fill={lr: 0.3, model.init_args.depth: 2}",))
     with RunStore(tmp_path / "args" / "run" / "search.db") as store:
         assert store.get_meta("warm_start")["sources"][0]["filled"] == {"++lr": 0.3,
                                                                       "model.depth": 2}

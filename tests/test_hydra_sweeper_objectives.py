@@ -1,4 +1,4 @@
-"""What a Hydra sweep optimises (``tests.test_hydra_sweeper._sweep``, in-process): the
+"""What a Hydra sweep optimises (``helpers_hydra_sweep.multirun``, in-process): the
 monitor and its direction, several objectives (a dict or a tuple returned), and
 constraints (a path, a function's or a class's node, their arguments) checked before any
 job and on resume."""
@@ -20,7 +20,10 @@ from lightning_nas.errors import ConfigError, SearchError  # noqa: E402
 from lightning_nas.integrations.hydra_executor import job_result  # noqa: E402
 from lightning_nas.results import TrialResult, TrialStatus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
-from tests.test_hydra_sweeper import _keep_logging, _sweep  # noqa: E402, F401 - a fixture
+from tests.helpers_hydra_sweep import multirun  # noqa: E402
+from tests.helpers_runs import keep_root_logging  # noqa: E402
+
+_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 
 
 def test_an_empty_monitor_is_refused_as_lightning_nas_search_refuses_it(tmp_path):
@@ -30,9 +33,9 @@ def test_an_empty_monitor_is_refused_as_lightning_nas_search_refuses_it(tmp_path
     for direction in ("maximize", None):
         with pytest.raises(ConfigError, match=r"`hydra.sweeper.monitor` must name the score "
                                               r"the task returns, got ''"):
-            _sweep(tmp_path, lambda cfg: calls.append(cfg.x) or 1.0,
-                   {"budget": 2, "monitor": "", "params": {"x": "choice(1, 2)"}},
-                   direction=direction, optimized_metric="val/acc")
+            multirun(tmp_path, lambda cfg: calls.append(cfg.x) or 1.0,
+                     {"budget": 2, "monitor": "", "params": {"x": "choice(1, 2)"}},
+                     direction=direction, optimized_metric="val/acc")
     assert not calls and not (tmp_path / "run").exists()
 
 
@@ -45,8 +48,8 @@ def test_a_direction_contrary_to_the_scores_name_is_warned_of_before_any_job(tmp
 
     with pytest.warns(UserWarning, match=r"'val/loss' is maximised, but its name says lower "
                                          r"is better \(mode: min\)") as said:
-        trials = _sweep(tmp_path, task, {"budget": 2, "params": {"x": "choice(1, 2)"}},
-                        direction="maximize", optimized_metric="val/loss")
+        trials = multirun(tmp_path, task, {"budget": 2, "params": {"x": "choice(1, 2)"}},
+                          direction="maximize", optimized_metric="val/loss")
     assert warned == [True, True]  # before the first job
     assert max(trials, key=lambda t: t.score).arch == {"x": 2}  # taken as given
 
@@ -65,12 +68,12 @@ def test_without_direction_the_scores_name_says_it_or_the_sweep_is_refused(tmp_p
                                           r"score's name 'score' does not say which way is "
                                           r"better; set hydra.sweeper.direction: maximize or "
                                           r"minimize"):
-        _sweep(tmp_path / "a", task, sweep, direction=None)
+        multirun(tmp_path / "a", task, sweep, direction=None)
     assert not calls and not (tmp_path / "a" / "run" / "search.db").exists()
     for metric, best in (("val/loss", 1), ("val/acc_best", 2)):
         folder = tmp_path / metric.replace("/", "_")
-        trials = _sweep(folder, task, {**sweep, "budget": 2}, direction=None,
-                        optimized_metric=metric)
+        trials = multirun(folder, task, {**sweep, "budget": 2}, direction=None,
+                          optimized_metric=metric)
         assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2
         results = yaml.safe_load((folder / "run" / "optimization_results.yaml").read_text())
         assert results["best_params"] == {"x": best}, metric
@@ -96,13 +99,13 @@ def test_an_objective_a_job_does_not_return_fails_it_alone_once_a_job_completed(
                   "+hydra.sweeper.objectives.cost=minimize")
     with pytest.raises(SearchError, match=r"3 trials failed \(max_failures=2\); last error: "
                                           r"the task function returned no \['cost'\]"):
-        _sweep(tmp_path / "later", task, sweeper, overrides=objectives)
+        multirun(tmp_path / "later", task, sweeper, overrides=objectives)
     with RunStore(tmp_path / "later" / "run" / "search.db") as store:
         assert [t.status for t in store.trials()] == [TrialStatus.COMPLETED,
                                                       *[TrialStatus.FAILED] * 3]
     calls[:] = [0, 0]  # no job returns it: the first one stops the sweep
     with pytest.raises(SearchError, match=r"the task function returned no \['cost'\]"):
-        _sweep(tmp_path / "first", task, sweeper, overrides=objectives)
+        multirun(tmp_path / "first", task, sweeper, overrides=objectives)
     assert len(calls) == 3
 
 
@@ -123,7 +126,7 @@ def test_constraints_and_several_objectives(tmp_path, capsys):
         calls.append(cfg.x)
         return {"acc": 1.0 - 1.0 / (1 + cfg.x), "cost": float(cfg.x), "note": "text"}
 
-    trials = _sweep(tmp_path, task, {  # objectives from the command line (was: an error)
+    trials = multirun(tmp_path, task, {  # objectives from the command line (was: an error)
         "budget": 3, "constraints": [f"{__name__}.multiple_of_four"],
         "params": {"x": "range(0, 12)"}},
         overrides=("+hydra.sweeper.objectives.acc=maximize",
@@ -155,7 +158,7 @@ def test_a_sweep_of_several_objectives_tells_the_optimizer_their_number_first(tm
     def task(cfg: DictConfig) -> dict[str, float]:
         return {"acc": cfg.x - cfg.y, "cost": cfg.x + cfg.y}
 
-    trials = _sweep(tmp_path, task, {
+    trials = multirun(tmp_path, task, {
         "budget": 3, "seed": 0, "optimizer": "NGOpt",
         "params": {"x": "interval(0, 1)", "y": "interval(0, 1)"}},
         overrides=("+hydra.sweeper.objectives.acc=maximize",
@@ -192,7 +195,7 @@ def test_constraint_nodes_of_a_function_or_a_class_and_params_nodes_reach_the_sw
             ("function", {"_target_": f"{__name__}.multiple_of_four"}, {0, 4, 8}),
             ("class", {"_target_": f"{__name__}.AtMost", "limit": 2}, {0, 1, 2})):
         seen.clear()
-        trials = _sweep(tmp_path / folder, lambda cfg: seen.append(cfg.node) or float(cfg.x), {
+        trials = multirun(tmp_path / folder, lambda cfg: seen.append(cfg.node) or float(cfg.x), {
             "budget": 2, "constraints": [node], "params": {
                 "x": "range(0, 12)", "node": {"_target_": f"{__name__}.AtMost", "limit": 1}}},
             node=None)
@@ -219,13 +222,13 @@ def test_a_constraint_nodes_wrong_or_missing_argument_is_named_before_any_job(tm
              "hydra.sweeper.constraints[1]: AtMost: the config does not give required "
              "argument 'limit'; set hydra.sweeper.constraints[1].limit")):
         with pytest.raises(ConfigError) as info:
-            _sweep(tmp_path / folder, lambda cfg: ran.append(1) or 1.0, {
+            multirun(tmp_path / folder, lambda cfg: ran.append(1) or 1.0, {
                 "budget": 1, "params": {"x": "range(0, 9)"}, "constraints": [good, node]})
         assert str(info.value).startswith(message), str(info.value)
         assert not (tmp_path / folder / "run").exists()
     assert not ran
     partial = {"_target_": f"{__name__}.below", "_partial_": True, "limit": 2}
-    trials = _sweep(tmp_path / "partial", lambda cfg: float(cfg.x), {
+    trials = multirun(tmp_path / "partial", lambda cfg: float(cfg.x), {
         "budget": 2, "params": {"x": "range(0, 9)"}, "constraints": [good, partial]})
     assert all(t.arch["x"] < 2 for t in trials if t.status is TrialStatus.COMPLETED)
 
@@ -236,9 +239,9 @@ def test_a_constraint_that_is_no_callable_is_named_before_any_job(tmp_path):
     ran = []
     with pytest.raises(ConfigError, match=r"^hydra.sweeper.constraints\[1\]='math.pi' is no "
                                           r"callable arch -> bool"):
-        _sweep(tmp_path, lambda cfg: ran.append(1) or 1.0,
-               {"budget": 1, "params": {"x": "range(0, 9)"},
-                "constraints": [f"{__name__}.multiple_of_four", "math.pi"]})
+        multirun(tmp_path, lambda cfg: ran.append(1) or 1.0,
+                 {"budget": 1, "params": {"x": "range(0, 9)"},
+                  "constraints": [f"{__name__}.multiple_of_four", "math.pi"]})
     assert not ran and not (tmp_path / "run").exists()
 
 
@@ -248,14 +251,14 @@ def test_one_constraint_alone_not_in_a_list_is_read_as_lightning_nas_search_read
     # lightning-nas search reads one import path (or node) alone as a list of it
     for folder, alone in (("path", f"{__name__}.multiple_of_four"),
                           ("node", {"_target_": f"{__name__}.AtMost", "limit": 2})):
-        trials = _sweep(tmp_path / folder, lambda cfg: float(cfg.x), {
+        trials = multirun(tmp_path / folder, lambda cfg: float(cfg.x), {
             "budget": 2, "params": {"x": "range(0, 12)"}, "constraints": alone})
         done = {t.arch["x"] for t in trials if t.status is TrialStatus.COMPLETED}
         assert len(done) == 2 and done <= ({0, 4, 8} if folder == "path" else {0, 1, 2})
     with pytest.raises(ConfigError, match=r"^hydra.sweeper.constraints must be a list of "
                                           r"import paths or _target_ nodes .*, got 3"):
-        _sweep(tmp_path / "number", lambda cfg: 1.0,
-               {"budget": 1, "params": {"x": "range(0, 9)"}, "constraints": 3})
+        multirun(tmp_path / "number", lambda cfg: 1.0,
+                 {"budget": 1, "params": {"x": "range(0, 9)"}, "constraints": 3})
 
 
 def below(arch: dict[str, Any], limit: int) -> bool:
@@ -267,7 +270,7 @@ def test_resuming_with_a_constraint_object_of_other_arguments_is_refused(tmp_pat
     # was: stored as '<tests.test_hydra_sweeper.AtMost object>': a resume with limit 4 was
     # taken, and trials of both limits shared the leaderboard
     def sweep(limit: int, budget: int) -> list[TrialResult]:
-        return _sweep(tmp_path, lambda cfg: float(cfg.x), {
+        return multirun(tmp_path, lambda cfg: float(cfg.x), {
             "budget": budget, "params": {"x": "range(0, 9)"},
             "constraints": [{"_target_": f"{__name__}.AtMost", "limit": limit}]})
 
@@ -287,19 +290,19 @@ def test_a_direction_against_the_first_objective_is_refused(tmp_path):
 
     sweeper = {"budget": 1, "params": {"x": "range(0, 4)"}, "direction": "maximize"}
     with pytest.raises(ConfigError) as info:  # the file's direction, objectives on the line
-        _sweep(tmp_path, task, sweeper,
-               ("hydra.sweeper.objectives={loss:minimize,acc:maximize}",))
+        multirun(tmp_path, task, sweeper,
+                 ("hydra.sweeper.objectives={loss:minimize,acc:maximize}",))
     assert str(info.value).startswith(
         "hydra.sweeper.direction=maximize disagrees with the first objective (loss: minimize)")
     assert "set hydra.sweeper.direction=null" in str(info.value)
     assert "mode" not in str(info.value)
     assert not (tmp_path / "run" / "search.db").exists()
-    trials = _sweep(tmp_path, task, sweeper,  # as the error says: fine
-                    ("hydra.sweeper.objectives={loss:minimize,acc:maximize}",
-                     "hydra.sweeper.direction=null"))
+    trials = multirun(tmp_path, task, sweeper,  # as the error says: fine
+                      ("hydra.sweeper.objectives={loss:minimize,acc:maximize}",
+                       "hydra.sweeper.direction=null"))
     assert [t.score for t in trials] == [t.metrics["loss"] for t in trials]
-    _sweep(tmp_path / "acc", task, {**sweeper, "objectives": {"acc": "maximize",
-                                                              "loss": "minimize"}})
+    multirun(tmp_path / "acc", task, {**sweeper, "objectives": {"acc": "maximize",
+                                                                "loss": "minimize"}})
 
 
 def test_a_monitor_that_is_not_the_first_objective_is_refused_naming_the_sweepers_keys(
@@ -312,16 +315,16 @@ def test_a_monitor_that_is_not_the_first_objective_is_refused_naming_the_sweeper
     sweeper = {"budget": 1, "params": {"x": "range(0, 4)"}, "monitor": "acc",
                "objectives": {"loss": "minimize", "acc": "maximize"}}
     with pytest.raises(ConfigError) as info:
-        _sweep(tmp_path, task, sweeper, sort_keys=False)
+        multirun(tmp_path, task, sweeper, sort_keys=False)
     assert str(info.value).startswith(
         "hydra.sweeper.monitor=acc is not the first objective (loss)")
     assert "set hydra.sweeper.monitor=null" in str(info.value)
     assert "mode" not in str(info.value)
     assert not (tmp_path / "run" / "search.db").exists()
-    trials = _sweep(tmp_path, task, sweeper, ("hydra.sweeper.monitor=null",),  # as it says
-                    sort_keys=False)
+    trials = multirun(tmp_path, task, sweeper, ("hydra.sweeper.monitor=null",),  # as it says
+                      sort_keys=False)
     assert [t.score for t in trials] == [t.metrics["loss"] for t in trials]
-    _sweep(tmp_path / "first", task, {**sweeper, "monitor": "loss"}, sort_keys=False)
+    multirun(tmp_path / "first", task, {**sweeper, "monitor": "loss"}, sort_keys=False)
 
 
 TWO = ("+hydra.sweeper.objectives.acc=maximize", "+hydra.sweeper.objectives.cost=minimize")
@@ -331,15 +334,15 @@ def test_a_tuple_or_list_returned_is_the_objectives_in_their_order(tmp_path):
     # as the Optuna sweeper reads it (was: "returned (0.5, 3.0); return the score (acc) as a
     # float, or a dict", the sweep stopped at its first job)
     for folder, kind in (("tuple", tuple), ("list", list)):
-        trials = _sweep(tmp_path / folder, lambda cfg, kind=kind: kind(
+        trials = multirun(tmp_path / folder, lambda cfg, kind=kind: kind(
             [cfg.x / 10, float(cfg.x)]), {"budget": 3, "params": {"x": "range(1, 9)"}},
             overrides=TWO)
         assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 3
         assert all(t.metrics == {"acc": t.arch["x"] / 10, "cost": float(t.arch["x"])}
                    and t.score == t.arch["x"] / 10 for t in trials)
     # one objective: a list of one value is the score
-    trials = _sweep(tmp_path / "one", lambda cfg: [cfg.x / 10],
-                    {"budget": 2, "params": {"x": "range(1, 9)"}})
+    trials = multirun(tmp_path / "one", lambda cfg: [cfg.x / 10],
+                      {"budget": 2, "params": {"x": "range(1, 9)"}})
     assert all(t.status is TrialStatus.COMPLETED and t.score == t.arch["x"] / 10
                for t in trials)
 
@@ -360,8 +363,8 @@ def test_a_tuple_that_does_not_fit_the_objectives_stops_the_sweep_naming_both(
         tmp_path, returned, sweeper, overrides, said):
     calls = []
     with pytest.raises(SearchError, match=said):
-        _sweep(tmp_path, lambda cfg: calls.append(1) or returned,
-               {"budget": 3, "params": {"x": "range(1, 9)"}, **sweeper}, overrides=overrides)
+        multirun(tmp_path, lambda cfg: calls.append(1) or returned,
+                 {"budget": 3, "params": {"x": "range(1, 9)"}, **sweeper}, overrides=overrides)
     assert len(calls) == 1  # at the first job: none completed, nothing told
     with RunStore(tmp_path / "run" / "search.db") as store:
         assert store.count(TrialStatus.COMPLETED) == 0
@@ -372,9 +375,9 @@ def test_a_nan_in_a_returned_tuple_fails_that_job_alone(tmp_path):
     def task(cfg: DictConfig) -> tuple[float, float]:
         return (math.nan if cfg.x == 2 else cfg.x / 10, math.nan if cfg.x == 3 else 1.0)
 
-    trials = _sweep(tmp_path, task, {"budget": 9, "max_failures": 5, "optimizer": "RandomSearch",
-                                     "params": {"x": "choice(1, 2, 3, 4, 5, 6)"}},
-                    overrides=TWO)
+    trials = multirun(tmp_path, task, {"budget": 9, "max_failures": 5, "optimizer": "RandomSearch",
+                                       "params": {"x": "choice(1, 2, 3, 4, 5, 6)"}},
+                      overrides=TWO)
     failed = {t.arch["x"]: t.error for t in trials if t.status is TrialStatus.FAILED}
     assert sorted(failed) == [2, 3]
     assert failed[2] == "acc is nan" and "cost=nan" in failed[3]

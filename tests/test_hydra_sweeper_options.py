@@ -1,4 +1,4 @@
-"""The config options a Hydra sweep composes (``tests.test_hydra_sweeper._sweep``,
+"""The config options a Hydra sweep composes (``helpers_hydra_sweep.multirun``,
 in-process): searched options of config groups that do not compose or do not exist, keys
 and fixed overrides a node's target does not take, Trainers that start several processes,
 and an option tried beside the other keys' values before it is refused."""
@@ -24,8 +24,10 @@ from lightning_nas.errors import ConfigError, SpaceError  # noqa: E402
 from lightning_nas.integrations.hydra_grammar import parse_params  # noqa: E402
 from lightning_nas.results import TrialStatus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
-from tests.helpers_hydra_sweep import TRAIN, example_args, run_forked  # noqa: E402
-from tests.test_hydra_sweeper import _keep_logging, _sweep  # noqa: E402, F401 - a fixture
+from tests.helpers_hydra_sweep import TRAIN, example_args, multirun, run_forked  # noqa: E402
+from tests.helpers_runs import keep_root_logging  # noqa: E402
+
+_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 
 
 def test_a_searched_option_that_does_not_compose_is_refused_before_any_job(tmp_path):
@@ -46,13 +48,13 @@ def test_a_searched_option_that_does_not_compose_is_refused_before_any_job(tmp_p
                                               rf"that picked it would fail: {error}.* \(the "
                                               rf"job's overrides: .*\"model='{option}'\".*\]\); "
                                               rf"fix it, or leave it out of the search") as info:
-            _sweep(tmp_path, lambda cfg: ran.append(1) or 1.0, {"budget": 3, "params": params},
-                   overrides)
+            multirun(tmp_path, lambda cfg: ran.append(1) or 1.0, {"budget": 3, "params": params},
+                     overrides)
         assert "\n" not in str(info.value) and "Config search path" not in str(info.value)
     assert not ran and not (tmp_path / "run" / "search.db").exists()
     # the options that compose are searched
-    trials = _sweep(tmp_path, lambda cfg: ran.append(cfg.model.name) or 1.0,
-                    {"budget": 2, "params": {"model": "choice(a, b)"}})
+    trials = multirun(tmp_path, lambda cfg: ran.append(cfg.model.name) or 1.0,
+                      {"budget": 2, "params": {"model": "choice(a, b)"}})
     assert sorted(t.arch["model"] for t in trials) == sorted(ran) == ["a", "b"]
 
 
@@ -64,7 +66,7 @@ def test_every_searched_option_of_a_config_group_must_exist_before_any_job(tmp_p
     with pytest.raises(ConfigError, match=r"sweep parameter 'model': 'bb' is not an option of "
                                           r"config group model; did you mean 'b'\? its "
                                           r"options: a, b"):
-        _sweep(tmp_path, lambda cfg: ran.append(1) or 1.0, {"budget": 3, "params": params})
+        multirun(tmp_path, lambda cfg: ran.append(1) or 1.0, {"budget": 3, "params": params})
     assert not ran and not (tmp_path / "run" / "search.db").exists()
 
 
@@ -86,23 +88,23 @@ def test_a_group_searched_with_a_package_or_a_plus_is_checked_as_a_plain_one(tmp
         with pytest.raises(ConfigError, match=rf"sweep parameter '{re.escape(key)}': '{bad}' "
                                               rf"is not an option of config group {group}; "
                                               rf"did you mean"):
-            _sweep(tmp_path, lambda cfg: ran.append(1) or 1.0,
-                   {"budget": 3, "params": params}, defaults=defaults)
+            multirun(tmp_path, lambda cfg: ran.append(1) or 1.0,
+                     {"budget": 3, "params": params}, defaults=defaults)
     params = {"x": "choice(1, 2)", "+trainer.devices": "choice(2, auto)"}
     assert parse_params(params).space.sample(seed=0)["+trainer.devices"] == "auto"
     with pytest.raises(ConfigError, match=r"trainer.devices=2.*starts several processes"):
-        _sweep(tmp_path, lambda cfg: ran.append(1) or 1.0, {"budget": 1, "params": params},
-               trainer={"accelerator": "cpu"})
+        multirun(tmp_path, lambda cfg: ran.append(1) or 1.0, {"budget": 1, "params": params},
+                 trainer={"accelerator": "cpu"})
     assert not ran and not (tmp_path / "run" / "search.db").exists()
 
     params = {"x": "range(0, 9)", "model@sub": "choice(a, c)"}
-    _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": params},
-           defaults=defaults)
+    multirun(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": params},
+             defaults=defaults)
     (tmp_path / "conf" / "model" / "c.yaml").write_text("name: c\ndepth: 2\n")
     with pytest.raises(ConfigError, match=r"jobs ran with other settings: model@sub=c: "
                                           r"sub.depth: 1, now 2\. Resume with"):
-        _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 2, "params": params},
-               defaults=defaults)
+        multirun(tmp_path, lambda cfg: float(cfg.x), {"budget": 2, "params": params},
+                 defaults=defaults)
 
 
 def test_a_misspelt_key_fails_before_anything_runs(tmp_path):
@@ -124,15 +126,15 @@ def test_a_misspelt_key_fails_before_anything_runs(tmp_path):
             ({"net.lr": "choice(0.1, 0.2)"}, "'net.lr': net does not set 'lr' (an argument of "
                                              "tests.helpers.TinyNet); search +net.lr to add it")):
         with pytest.raises(ConfigError, match=f"^{re.escape(f'sweep parameter {error}')}") as info:
-            _sweep(tmp_path, lambda cfg: 1.0, {"budget": 1, "params": params}, net=net)
+            multirun(tmp_path, lambda cfg: 1.0, {"budget": 1, "params": params}, net=net)
         assert "\n" not in str(info.value) and info.value.__cause__ is None
         assert not (tmp_path / "run" / "search.db").exists()
-    _sweep(tmp_path / "plus", lambda cfg: float(cfg.net.lr),  # as the message says
-           {"budget": 1, "params": {"+net.lr": "choice(0.1, 0.2)"}}, net=net)
+    multirun(tmp_path / "plus", lambda cfg: float(cfg.net.lr),  # as the message says
+             {"budget": 1, "params": {"+net.lr": "choice(0.1, 0.2)"}}, net=net)
     # a misspelt range key (was: a fixed mapping; the jobs launched and failed on it)
     with pytest.raises(SpaceError, match=r"params key 'x': .*not lowr \(did you mean 'lower'"):
-        _sweep(tmp_path, lambda cfg: 1.0, {"params": {"x": {"lowr": 1, "upper": 9},
-                                                          "model": "choice(a, b)"}})
+        multirun(tmp_path, lambda cfg: 1.0, {"params": {"x": {"lowr": 1, "upper": 9},
+                                                            "model": "choice(a, b)"}})
     assert not (tmp_path / "run" / "search.db").exists()
 
 
@@ -173,8 +175,8 @@ def test_a_key_its_nodes_target_does_not_take_is_refused_before_any_job(tmp_path
                                                    "['params', 'lr', 'momentum', ")):
         with pytest.raises(ConfigError, match=f"^{re.escape(f'sweep parameter {error}')}") \
                 as info:
-            _sweep(tmp_path, task, {"budget": 2, "params": {"x": "choice(1, 2)", **params}},
-                   **nodes)
+            multirun(tmp_path, task, {"budget": 2, "params": {"x": "choice(1, 2)", **params}},
+                     **nodes)
         assert "also with" not in str(info.value)
         assert not ran and not (tmp_path / "run" / "search.db").exists()
     # a config group's option whose target does not take the key: refused by name
@@ -186,16 +188,16 @@ def test_a_key_its_nodes_target_does_not_take_is_refused_before_any_job(tmp_path
                                           r"of kind\).*\. The same held with every other "
                                           r"value of the other searched key \+kind.foo \(1 "
                                           r"tried\)\.$"):
-        _sweep(tmp_path, task, {"budget": 2, "params": {"kind": "choice(free, net)",
-                                                        "+kind.foo": "choice(1, 2)"}},
-               defaults=[{"model": "a"}, {"kind": "free"}, "_self_",
-                         {"override hydra/sweeper": "lightning_nas"}], **nodes)
+        multirun(tmp_path, task, {"budget": 2, "params": {"kind": "choice(free, net)",
+                                                          "+kind.foo": "choice(1, 2)"}},
+                 defaults=[{"model": "a"}, {"kind": "free"}, "_self_",
+                           {"override hydra/sweeper": "lightning_nas"}], **nodes)
     assert not ran and not (tmp_path / "run" / "search.db").exists()
     del nodes["net"]["size"]
     with pytest.warns(UserWarning, match=r"sweep parameter '\+gone.k' not checked: the "
                                          r"_target_ of gone, nosuch_module.Thing, does not "
                                          r"import here \(ImportError: "):
-        trials = _sweep(tmp_path, task, {"budget": 2, "params": {  # what the targets take
+        trials = multirun(tmp_path, task, {"budget": 2, "params": {  # what the targets take
             "+net.depth": "choice(1, 2)", "+opt.momentum": "choice(0.5, 0.9)",
             "+free.anything": "choice(1, 2)", "+outer.inner.nosuch": "choice(1, 2)",
             "+gone.k": "choice(1, 2)"}}, gone={"_target_": "nosuch_module.Thing"}, **nodes)
@@ -231,8 +233,8 @@ def test_a_fixed_override_its_nodes_target_does_not_take_is_refused_before_any_j
                                                      "data_only)")):
         said = f"command-line override {override!r}: {error}"
         with pytest.raises(ConfigError, match=f"^{re.escape(said)}"):
-            _sweep(tmp_path, task, {"budget": 2, "params": {"x": "choice(1, 2)"}},
-                   (override,), **nodes)
+            multirun(tmp_path, task, {"budget": 2, "params": {"x": "choice(1, 2)"}},
+                     (override,), **nodes)
         assert not ran and not (tmp_path / "run" / "search.db").exists()
     # the file's own keys are warned of, not refused: a task function may not build a node
     # (data_only); what the targets take, and a node under _recursive_: false, pass
@@ -242,9 +244,9 @@ def test_a_fixed_override_its_nodes_target_does_not_take_is_refused_before_any_j
                                          r"data_only\), so every job would fail to build "
                                          r"data_only; .*\(not refused: the task function may "
                                          r"leave data_only unbuilt\)$") as said:
-        trials = _sweep(tmp_path, task, {"budget": 2, "params": {"x": "choice(1, 2)"}},
-                        ("+net.depth=2", "+free.anything=1", "+outer.inner.nosuch=1",
-                         "hydra.job.chdir=False"), **nodes)
+        trials = multirun(tmp_path, task, {"budget": 2, "params": {"x": "choice(1, 2)"}},
+                          ("+net.depth=2", "+free.anything=1", "+outer.inner.nosuch=1",
+                           "hydra.job.chdir=False"), **nodes)
     # that key alone (not Hydra's own nodes, nor those under outer)
     assert len([w for w in said if "config key" in str(w.message)]) == 1
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2 and len(ran) == 2
@@ -276,17 +278,17 @@ def test_a_job_whose_trainer_starts_several_processes_is_refused_before_any_job(
            "default_root_dir": "${hydra:runtime.output_dir}"}
     with pytest.raises(ConfigError, match=r"trainer.devices=2.*starts several processes per "
                                           r"job.*re-running the command line.*lightning-nas"):
-        _sweep(tmp_path, task, {"budget": 1, "params": {"x": "choice(1, 2)"}}, trainer=ddp)
+        multirun(tmp_path, task, {"budget": 1, "params": {"x": "choice(1, 2)"}}, trainer=ddp)
     assert not calls and not (tmp_path / "run" / "search.db").exists()
     # a searched device count is checked for each value (was: for the first sample only)
     params = {"x": "choice(1, 2)", "trainer.devices": "choice(2, auto)"}  # auto: 1 CPU
     assert parse_params(params).space.sample(seed=0)["trainer.devices"] == "auto"
     with pytest.raises(ConfigError, match=r"trainer.devices=2.*starts several processes"):
-        _sweep(tmp_path, task, {"budget": 1, "params": params}, trainer={**ddp, "devices": 1})
+        multirun(tmp_path, task, {"budget": 1, "params": params}, trainer={**ddp, "devices": 1})
     assert not calls and not (tmp_path / "run" / "search.db").exists()
     # one device per job sweeps as usual
-    trials = _sweep(tmp_path, task, {"budget": 1, "params": {"x": "choice(1, 2)"}},
-                    trainer={**ddp, "devices": 1})
+    trials = multirun(tmp_path, task, {"budget": 1, "params": {"x": "choice(1, 2)"}},
+                      trainer={**ddp, "devices": 1})
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] and len(calls) == 1
 
 
@@ -321,8 +323,8 @@ def test_a_job_whose_strategy_spawns_its_ranks_is_swept(tmp_path):
              "enable_model_summary": False, "default_root_dir": "${hydra:runtime.output_dir}"}
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
-        trials = _sweep(tmp_path, task, {"budget": 2, "params": {"x": "choice(4, 8)"}},
-                        trainer=spawn)
+        trials = multirun(tmp_path, task, {"budget": 2, "params": {"x": "choice(4, 8)"}},
+                          trainer=spawn)
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2, [t.error for t in trials]
     with RunStore(tmp_path / "run" / "search.db") as store:
         folders, uneven = store.get_meta("job_dirs"), store.get_meta("uneven_splits")
@@ -354,8 +356,8 @@ def test_a_job_whose_strategy_spawns_its_ranks_is_swept(tmp_path):
     with pytest.raises(ConfigError, match=r"trainer.num_nodes=2.*starts several processes.*"
                                           r"Sweep with trainer.devices=1, or with "
                                           r"trainer.strategy=ddp_spawn on one node"):
-        _sweep(tmp_path / "nodes", task, {"budget": 1, "params": {"x": "choice(4, 8)"}},
-               trainer={**spawn, "num_nodes": 2})
+        multirun(tmp_path / "nodes", task, {"budget": 1, "params": {"x": "choice(4, 8)"}},
+                 trainer={**spawn, "num_nodes": 2})
 
 
 def test_a_searched_group_option_that_starts_several_processes_is_refused_before_any_job(
@@ -373,8 +375,8 @@ def test_a_searched_group_option_that_starts_several_processes_is_refused_before
     assert parse_params(params).space.sample(seed=0)["experiment"] == "one"  # the first job's
     with pytest.raises(ConfigError, match=r"trainer.devices=2, trainer.strategy='ddp' \(the "
                                           r"jobs of experiment=two\) starts several processes"):
-        _sweep(tmp_path, lambda cfg: ran.append(1) or 1.0, {"budget": 2, "params": params},
-               defaults=defaults, trainer={"accelerator": "cpu", "devices": 1})
+        multirun(tmp_path, lambda cfg: ran.append(1) or 1.0, {"budget": 2, "params": params},
+                 defaults=defaults, trainer={"accelerator": "cpu", "devices": 1})
     assert not ran and not (tmp_path / "run" / "search.db").exists()
 
 
@@ -396,8 +398,8 @@ def test_a_job_that_another_choice_makes_start_several_processes_is_never_launch
         ran.append((HydraConfig.get().runtime.choices.experiment, cfg.n))
         return float(cfg.n)
 
-    trials = _sweep(tmp_path, task, {"budget": 4, "params": params}, n=1,
-                    defaults=defaults, trainer={"accelerator": "cpu", "devices": 1})
+    trials = multirun(tmp_path, task, {"budget": 4, "params": params}, n=1,
+                      defaults=defaults, trainer={"accelerator": "cpu", "devices": 1})
     assert len(trials) == 4 and ("many", 2) not in ran and len(ran) == 3
     [refused] = [t for t in trials if t.status is TrialStatus.FAILED]
     assert refused.arch == {"experiment": "many", "n": 2}
@@ -425,8 +427,8 @@ def test_an_option_that_works_with_other_values_of_the_other_keys_is_left_to_eac
         ran.append((HydraConfig.get().runtime.choices.experiment, cfg.n))
         return float(cfg.n)
 
-    trials = _sweep(tmp_path / "devices", task, {"budget": 4, "params": params}, n=1,
-                    defaults=defaults, trainer={"accelerator": "cpu", "devices": 1})
+    trials = multirun(tmp_path / "devices", task, {"budget": 4, "params": params}, n=1,
+                      defaults=defaults, trainer={"accelerator": "cpu", "devices": 1})
     assert len(trials) == 4 and ("many", 1) in ran and ("many", 2) not in ran
     [refused] = [t for t in trials if t.status is TrialStatus.FAILED]
     assert refused.arch == {"experiment": "many", "n": 2}
@@ -443,8 +445,8 @@ def test_an_option_that_works_with_other_values_of_the_other_keys_is_left_to_eac
     params = {"experiment": "choice(plain, deep)", "model": "choice(a, c)",
               "model.depth": "choice(1, 2)"}
     assert parse_params(params).space.sample(seed=0)["model"] == "c"
-    trials = _sweep(tmp_path / "compose", lambda cfg: float(cfg.model.depth),
-                    {"budget": 8, "params": params}, defaults=defaults)
+    trials = multirun(tmp_path / "compose", lambda cfg: float(cfg.model.depth),
+                      {"budget": 8, "params": params}, defaults=defaults)
     assert len(trials) == 8
     for trial in trials:  # every combination: those of plain and c fail, unlaunched
         bad = trial.arch["experiment"] == "plain" and trial.arch["model"] == "c"
@@ -467,8 +469,8 @@ def test_an_option_that_works_with_other_values_of_the_other_keys_is_left_to_eac
                                               rf"fail: In 'model/broken': Could not find "
                                               rf"'nosuch/x', {re.escape(tried)}.* \(the job's "
                                               rf"overrides: \[\"model='broken'\", 'x=\d+'\]\)"):
-            _sweep(tmp_path / "broken", lambda cfg: ran.append(1) or 1.0,
-                   {"budget": 2, "params": params})
+            multirun(tmp_path / "broken", lambda cfg: ran.append(1) or 1.0,
+                     {"budget": 2, "params": params})
     assert not ran and not (tmp_path / "broken" / "run" / "search.db").exists()
 
 
@@ -498,8 +500,8 @@ def test_an_option_is_composed_beside_other_values_of_every_other_key_before_it_
         ran.append((HydraConfig.get().runtime.choices.experiment, cfg.n))
         return float(cfg.a)
 
-    trials = _sweep(tmp_path, task, {"budget": 6, "params": params, "optimizer": "RandomSearch"},
-                    n=1, a=0, defaults=defaults, trainer={"accelerator": "cpu", "devices": 1})
+    trials = multirun(tmp_path, task, {"budget": 6, "params": params, "optimizer": "RandomSearch"},
+                      n=1, a=0, defaults=defaults, trainer={"accelerator": "cpu", "devices": 1})
     assert ("many", 2) not in ran and len(ran) == 6
     assert all("starts several processes" in t.error for t in trials
                if t.status is TrialStatus.FAILED)
@@ -521,8 +523,8 @@ def test_a_refused_option_says_which_values_of_the_other_keys_it_was_tried_with(
     params = {"trainer": "choice(one, ddp)", "x": "range(0, 99)", "y": "interval(0, 1)",
               "z": "choice(a, b, c)"}
     with pytest.raises(ConfigError) as info:
-        _sweep(tmp_path, lambda cfg: ran.append(1) or 1.0, {"budget": 2, "params": params},
-               defaults=defaults, y=0.0, z="a")
+        multirun(tmp_path, lambda cfg: ran.append(1) or 1.0, {"budget": 2, "params": params},
+                 defaults=defaults, y=0.0, z="a")
     assert str(info.value).startswith(
         "trainer.accelerator='cpu', trainer.devices=2, trainer.strategy='ddp' (the jobs of "
         "trainer=ddp) starts several processes per job; ")

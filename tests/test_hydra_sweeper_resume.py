@@ -1,4 +1,4 @@
-"""A Hydra sweep resumed (``tests.test_hydra_sweeper._sweep``, in-process, and a sweep of its
+"""A Hydra sweep resumed (``helpers_hydra_sweep.multirun``, in-process, and a sweep of its
 own process killed with -9): another space, settings, overrides, direction or edited
 config file refused in the sweep's words; job folders never reused; the params or sweeps
 in another order; a sweep without a seed."""
@@ -21,20 +21,22 @@ from lightning_nas.errors import ConfigError, SearchError  # noqa: E402
 from lightning_nas.integrations.hydra_grammar import parse_params  # noqa: E402
 from lightning_nas.results import TrialResult, TrialStatus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
-from tests.helpers_hydra_sweep import run_forked  # noqa: E402
-from tests.test_hydra_sweeper import _keep_logging, _sweep  # noqa: E402, F401 - a fixture
+from tests.helpers_hydra_sweep import multirun, run_forked  # noqa: E402
+from tests.helpers_runs import keep_root_logging  # noqa: E402
+
+_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 
 
 def test_resuming_with_another_space_is_refused(tmp_path):
-    _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": {"x": "choice(1, 2)"}})
+    multirun(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": {"x": "choice(1, 2)"}})
     with pytest.raises(ConfigError,
                        match="holds a sweep with a different space.*hydra.sweeper.run_dir"):
-        _sweep(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": {"x": "choice(1, 3)"}})
+        multirun(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": {"x": "choice(1, 3)"}})
 
 
 def test_resuming_with_other_settings_or_job_overrides_is_refused(tmp_path):
     def sweep(seed: int, epochs: int, budget: int = 1) -> list[TrialResult]:
-        return _sweep(tmp_path, lambda cfg: float(cfg.x), {
+        return multirun(tmp_path, lambda cfg: float(cfg.x), {
             "budget": budget, "seed": seed, "params": {"x": "range(0, 9)"}},
             (f"epochs={epochs}",), epochs=1)
 
@@ -52,7 +54,7 @@ def test_a_resume_that_overrides_a_key_the_first_sweep_did_not_names_the_overrid
     # was: "...: epochs: 1, now 'unset'; the job overrides: [], now ['epochs=2']": the job's
     # record leaves an overridden value out, so the key read as removed, not as now 2
     def sweep(*overrides: str, budget: int = 1) -> list[TrialResult]:
-        return _sweep(tmp_path, lambda cfg: float(cfg.x), {
+        return multirun(tmp_path, lambda cfg: float(cfg.x), {
             "budget": budget, "seed": 0, "params": {"x": "range(0, 9)"}}, overrides, epochs=1)
 
     sweep()
@@ -70,7 +72,7 @@ def test_a_resume_refused_for_its_settings_leaves_an_older_versions_store_as_it_
     # a refused resume writes nothing (was: the store of an older version was migrated,
     # its column added, before the changed seed was refused)
     def sweep(seed: int, budget: int = 1) -> list[TrialResult]:
-        return _sweep(tmp_path, lambda cfg: float(cfg.x), {
+        return multirun(tmp_path, lambda cfg: float(cfg.x), {
             "budget": budget, "seed": seed, "params": {"x": "range(0, 9)"}})
 
     sweep(seed=0)
@@ -88,8 +90,8 @@ def test_a_resume_refused_for_its_settings_leaves_an_older_versions_store_as_it_
 def test_a_config_file_edited_before_the_resume_is_refused(tmp_path):
     # was: accepted; the jobs after the resume ran another setup into the same leaderboard
     def sweep(budget: int, **config: Any) -> list[TrialResult]:
-        return _sweep(tmp_path, lambda cfg: float(cfg.x),
-                      {"budget": budget, "params": {"x": "range(0, 9)"}}, **config)
+        return multirun(tmp_path, lambda cfg: float(cfg.x),
+                        {"budget": budget, "params": {"x": "range(0, 9)"}}, **config)
 
     sweep(1, lr=0.1, out="${hydra:runtime.output_dir}")
     with pytest.raises(ConfigError, match=r"jobs ran with other settings: lr: 0.1, now 0.2\. "
@@ -108,8 +110,8 @@ def test_an_edited_config_group_file_is_refused_when_its_group_is_chosen_or_sear
         if not option.exists():
             option.parent.mkdir(parents=True)
             option.write_text("name: c\ndepth: 1\n")
-        _sweep(tmp_path / folder, lambda cfg: float(cfg.x) + cfg.model.depth,
-               {"budget": budget, "params": {"x": "range(0, 9)", **params}}, overrides)
+        multirun(tmp_path / folder, lambda cfg: float(cfg.x) + cfg.model.depth,
+                 {"budget": budget, "params": {"x": "range(0, 9)", **params}}, overrides)
 
     def edit(folder: str, depth: int) -> None:
         (tmp_path / folder / "conf" / "model" / "c.yaml").write_text(f"name: c\ndepth: {depth}\n")
@@ -142,9 +144,9 @@ def test_an_edited_nested_option_file_is_refused_on_resume(tmp_path):
     def sweep(budget: int, width: int) -> None:
         (backbone / "r1.yaml").write_text("width: 1\n")
         (backbone / "r2.yaml").write_text(f"width: {width}\n")
-        _sweep(tmp_path, lambda cfg: float(cfg.x) + cfg.model.backbone.width, {
+        multirun(tmp_path, lambda cfg: float(cfg.x) + cfg.model.backbone.width, {
             "budget": budget, "params": {"x": "range(0, 9)", "model": "choice(c, e)",
-                                         "model/backbone": "choice(r1, r2)"}},
+                                           "model/backbone": "choice(r1, r2)"}},
             defaults=[{"model": "c"}, {"override hydra/sweeper": "lightning_nas"}, "_self_"])
 
     sweep(1, width=3)
@@ -167,7 +169,7 @@ def test_a_resumed_sweep_never_reuses_a_job_folder(tmp_path):
         return float(cfg.x)
 
     def sweep(budget: int) -> dict[int, int]:
-        trials = _sweep(tmp_path, task, {"budget": budget, "params": {"x": "range(0, 9)"}})
+        trials = multirun(tmp_path, task, {"budget": budget, "params": {"x": "range(0, 9)"}})
         return {t.trial_id: t.arch["x"] for t in trials}
 
     sweep(2)
@@ -189,7 +191,7 @@ def test_a_sweep_stopped_by_its_optimizer_exports_on_resume_too(tmp_path):
     for _ in range(2):  # the sweep, then its resume (failing as it replays the log)
         with pytest.raises(SearchError, match="optimizer 'TellFailsOnBigLosses' failed at its "
                                               "tell"):
-            _sweep(tmp_path, lambda cfg: float(cfg.x), sweeper, direction="minimize")
+            multirun(tmp_path, lambda cfg: float(cfg.x), sweeper, direction="minimize")
         assert yaml.safe_load(results.read_text())["best_value"] in range(6)
         results.unlink()
 
@@ -202,7 +204,7 @@ def test_a_resume_with_the_params_in_another_order_proposes_as_the_uninterrupted
     ordered = {"a": "int(interval(0, 9))", "b": "choice(w, x, y, z)", "c": "int(interval(0, 20))"}
 
     def sweep(folder: str, budget: int, params: dict[str, str]) -> list[tuple[Any, ...]]:
-        trials = _sweep(tmp_path / folder, lambda cfg: float(
+        trials = multirun(tmp_path / folder, lambda cfg: float(
             (cfg.a * 7 + "wxyz".index(cfg.b) * 3 + cfg.c) % 11 / 11),
             {"budget": budget, "seed": 0, "params": params}, sort_keys=False, a=0, b=0, c=0)
         return [(t.arch["a"], t.arch["b"], t.arch["c"]) for t in trials]
@@ -229,20 +231,20 @@ def test_a_resume_with_the_sweeps_in_another_order_is_no_edited_config(tmp_path)
         for name, text in files.items():
             (tmp_path / folder / "conf" / name).parent.mkdir(parents=True, exist_ok=True)
             (tmp_path / folder / "conf" / f"{name}.yaml").write_text(f"{text}\n")
-        _sweep(tmp_path / folder, lambda cfg: float(cfg.x), {"budget": 1}, tuple(order),
-               epochs=0)
-        trials = _sweep(tmp_path / folder, lambda cfg: float(cfg.x), {"budget": 2},
-                        tuple(order[::-1]), epochs=0)
+        multirun(tmp_path / folder, lambda cfg: float(cfg.x), {"budget": 1}, tuple(order),
+                 epochs=0)
+        trials = multirun(tmp_path / folder, lambda cfg: float(cfg.x), {"budget": 2},
+                          tuple(order[::-1]), epochs=0)
         assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2, folder
     # a store of the version before: each option's record held the `+key`'s value; resumes
     order = ["model=choice(a,b)", "x=range(0,9)", "+model.extra=choice([1,2],[3,4])"]
-    _sweep(tmp_path / "older", lambda cfg: float(cfg.x), {"budget": 1}, tuple(order))
+    multirun(tmp_path / "older", lambda cfg: float(cfg.x), {"budget": 1}, tuple(order))
     with RunStore(tmp_path / "older" / "run" / "search.db") as store:
         options = store.get_meta("job_options")
         for record in options["model"].values():
             record["model"]["extra"] = [1, 2]
         store.set_meta("job_options", options)
-    trials = _sweep(tmp_path / "older", lambda cfg: float(cfg.x), {"budget": 2}, tuple(order))
+    trials = multirun(tmp_path / "older", lambda cfg: float(cfg.x), {"budget": 2}, tuple(order))
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2
 
 
@@ -250,9 +252,9 @@ def test_a_resumed_sweep_without_a_seed_says_why_it_parts_from_its_replay_once(t
     # was: "The optimizer proposed another architecture than before at ask 0 of the replay;
     # the search goes on ...", no word of why (hydra.sweeper.seed: null)
     sweeper = {"params": {"x": "interval(0, 1)"}, "seed": None, "optimizer": "RandomSearch"}
-    _sweep(tmp_path, lambda cfg: float(cfg.x), {**sweeper, "budget": 2})
+    multirun(tmp_path, lambda cfg: float(cfg.x), {**sweeper, "budget": 2})
     capsys.readouterr()
-    trials = _sweep(tmp_path, lambda cfg: float(cfg.x), {**sweeper, "budget": 4})
+    trials = multirun(tmp_path, lambda cfg: float(cfg.x), {**sweeper, "budget": 4})
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 4
     out = capsys.readouterr().out
     said = ("The optimizer proposed another architecture than before at ask 0 of the replay "
@@ -268,10 +270,10 @@ def test_a_resume_without_a_seed_that_its_optimizer_refuses_names_the_sweeps_key
     # `Search(..., seed=0)`, or `seed_everything: true` ...); ... search in a new run_dir
     # with another optimizer ... (`warm_start: [...]`)": keys a sweep has not
     sweeper = {"params": {"x": "interval(0, 1)"}, "seed": None, "optimizer": "EDA"}
-    _sweep(tmp_path, lambda cfg: float(cfg.x), {**sweeper, "budget": 2})
+    multirun(tmp_path, lambda cfg: float(cfg.x), {**sweeper, "budget": 2})
     ran = []
     with pytest.raises(ConfigError) as info:
-        _sweep(tmp_path, lambda cfg: ran.append(1) or 1.0, {**sweeper, "budget": 4})
+        multirun(tmp_path, lambda cfg: ran.append(1) or 1.0, {**sweeper, "budget": 4})
     run = tmp_path / "run"
     assert str(info.value) == (
         f"cannot resume {run} with optimizer 'EDA': the sweep has no seed "
@@ -292,9 +294,9 @@ def test_a_resume_with_another_direction_or_space_is_refused_in_the_sweeps_words
     # folder is hydra.sweep.dir where run_dir is not set)
     ran = []
     params = {"params": {"x": "range(0, 9)"}, "budget": 2}
-    _sweep(tmp_path, lambda cfg: 1.0, params)
+    multirun(tmp_path, lambda cfg: 1.0, params)
     with pytest.raises(ConfigError) as info:
-        _sweep(tmp_path, lambda cfg: ran.append(1) or 1.0, params, direction="minimize")
+        multirun(tmp_path, lambda cfg: ran.append(1) or 1.0, params, direction="minimize")
     assert str(info.value) == (
         f"{tmp_path / 'run'} holds a sweep with a different hydra.sweeper.direction (stored "
         f"'maximize', now 'minimize'); resume with the same direction, or choose another "

@@ -109,13 +109,13 @@ def test_a_sweeps_resume_of_a_newer_versions_run_is_refused_naming_its_folder_ke
     # `finetune`, which refuses any sweep's (was: "`lightning-nas show`, `export` and
     # `finetune` read its other trials")
     pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core")
-    from tests.test_hydra_sweeper import _sweep
+    from tests.helpers_hydra_sweep import multirun
 
     def task(cfg) -> float:
         return -abs(cfg.x - 7)
 
     sweeper = {"budget": 2, "params": {"x": "range(0, 12)"}}
-    _sweep(tmp_path, task, sweeper)
+    multirun(tmp_path, task, sweeper)
     with sqlite3.connect(tmp_path / "run" / "search.db") as db:
         db.execute("UPDATE trials SET status = 'STOPPED' WHERE id = 1")
     db.close()
@@ -124,7 +124,7 @@ def test_a_sweeps_resume_of_a_newer_versions_run_is_refused_naming_its_folder_ke
                                                   r"hydra.sweeper.run_dir; `lightning-nas "
                                                   r"show` and `export` read its other "
                                                   r"trials$"):
-        _sweep(tmp_path, task, {**sweeper, "budget": 3})
+        multirun(tmp_path, task, {**sweeper, "budget": 3})
     assert _digest(tmp_path / "run") == before
     run = str(tmp_path / "run")  # what the refusal says, tried: show and export read it
     capsys.readouterr()

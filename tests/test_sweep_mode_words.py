@@ -1,7 +1,7 @@
 """A sweep's header line and warm-start line give modes in the sweep's words
 (``hydra.sweeper.direction: maximize|minimize``, the objectives' as written), a plain
 search's as before (``(max)``/``(min)``). Real in-process sweeps through Hydra's own sweep
-runner (``tests.test_hydra_sweeper._sweep``), a real objective search."""
+runner (``helpers_hydra_sweep.multirun``), a real objective search."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ from omegaconf import DictConfig  # noqa: E402
 
 from lightning_nas import Search  # noqa: E402
 from lightning_nas.integrations.hydra_wording import sweep_phrases  # noqa: E402
-from tests.test_hydra_sweeper import _keep_logging, _sweep  # noqa: E402, F401 - a fixture
+from tests.helpers_hydra_sweep import multirun  # noqa: E402
+from tests.helpers_runs import keep_root_logging  # noqa: E402
+
+_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 
 PARAMS = {"x": "range(0, 12)"}
 
@@ -33,10 +36,10 @@ def _lines(out: str, start: str) -> list[str]:
 def test_a_sweeps_header_and_warm_start_line_say_its_direction(tmp_path, capsys):
     # was: "..., score (max)" and "warm start from ... (score, max): ...", where the user
     # wrote hydra.sweeper.direction: maximize
-    _sweep(tmp_path / "first", _task, {"budget": 2, "params": PARAMS})
+    multirun(tmp_path / "first", _task, {"budget": 2, "params": PARAMS})
     source = tmp_path / "first" / "run"
-    _sweep(tmp_path / "second", _task, {"budget": 1, "warm_start": [str(source)],
-                                        "params": PARAMS}, direction="minimize")
+    multirun(tmp_path / "second", _task, {"budget": 1, "warm_start": [str(source)],
+                                          "params": PARAMS}, direction="minimize")
     out = capsys.readouterr().out
     headers = _lines(out, "Sweeping app with lightning_nas")
     assert [h.rsplit(", ", 1)[-1] for h in headers] == ["score (maximize)",
@@ -49,8 +52,8 @@ def test_a_sweeps_header_and_warm_start_line_say_its_direction(tmp_path, capsys)
 
 
 def test_a_sweeps_objectives_are_said_as_written(tmp_path, capsys):
-    _sweep(tmp_path, _two, {"budget": 1, "objectives": {"loss": "minimize", "acc": "maximize"},
-                            "params": PARAMS}, sort_keys=False)
+    multirun(tmp_path, _two, {"budget": 1, "objectives": {"loss": "minimize", "acc": "maximize"},
+                              "params": PARAMS}, sort_keys=False)
     header = _lines(capsys.readouterr().out, "Sweeping app with lightning_nas")
     assert len(header) == 1 and header[0].endswith(
         "architectures, objectives loss (minimize), acc (maximize)"), header

@@ -1,6 +1,6 @@
 """A sweep's warm-start and resume messages in the sweep's words (``hydra.sweeper.<key>``,
 ``hydra.sweeper.direction``'s maximize/minimize), as its other messages say them: real
-sweeps run in-process through Hydra's own sweep runner (``tests.test_hydra_sweeper._sweep``)."""
+sweeps run in-process through Hydra's own sweep runner (``helpers_hydra_sweep.multirun``)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,10 @@ from lightning_nas.errors import ConfigError  # noqa: E402
 from lightning_nas.run_folder import hold_folder  # noqa: E402
 from lightning_nas.search.warm_report import WarmStartReport  # noqa: E402
 from lightning_nas.store import open_run  # noqa: E402
-from tests.test_hydra_sweeper import _keep_logging, _sweep  # noqa: E402, F401 - a fixture
+from tests.helpers_hydra_sweep import multirun  # noqa: E402
+from tests.helpers_runs import keep_root_logging  # noqa: E402
+
+_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 
 PARAMS = {"x": "range(0, 12)"}
 
@@ -34,13 +37,13 @@ def _task(cfg: DictConfig) -> float:
 def test_a_warm_start_source_still_being_swept_is_warned_of_in_the_sweeps_words(tmp_path):
     # was: "warm_start source ... not used, by this search or its resume (...): to use
     # them, start this search once that one has ended": a search's words in a sweep
-    _sweep(tmp_path / "first", _task, {"budget": 2, "params": PARAMS})
+    multirun(tmp_path / "first", _task, {"budget": 2, "params": PARAMS})
     source = (tmp_path / "first" / "run").resolve()
     held = hold_folder(source, "wait")  # its sweep still runs (this process holds it)
     try:
         with warnings.catch_warnings(record=True) as said:
             warnings.simplefilter("always")
-            trials = _sweep(tmp_path / "second", _task, {
+            trials = multirun(tmp_path / "second", _task, {
                 "budget": 1, "warm_start": [str(source)], "params": PARAMS})
     finally:
         held.close()
@@ -59,7 +62,7 @@ def test_a_source_still_running_is_said_swept_or_searched_as_its_own_kind(tmp_pa
     # a sweep from a plain search's run folder: "searched"
     from lightning_nas import Search
 
-    _sweep(tmp_path / "first", _task, {"budget": 2, "params": PARAMS})
+    multirun(tmp_path / "first", _task, {"budget": 2, "params": PARAMS})
     swept = (tmp_path / "first" / "run").resolve()
     searched = (tmp_path / "searched").resolve()
     Search(None, {"x": {"choice": [3, 7]}}, objective=lambda a: {"score": -abs(a["x"] - 7)},
@@ -73,7 +76,7 @@ def test_a_source_still_running_is_said_swept_or_searched_as_its_own_kind(tmp_pa
             Search(None, {"x": {"choice": [3, 7]}}, objective=lambda a: {"score": a["x"]},
                    monitor="score", mode="max", budget=1, seed=0, verbose=False,
                    run_dir=tmp_path / "plain", warm_start=[str(swept)]).run()
-            _sweep(tmp_path / "second", _task, {
+            multirun(tmp_path / "second", _task, {
                 "budget": 1, "warm_start": [str(searched)], "params": PARAMS})
     finally:
         for hold in held:
@@ -102,18 +105,18 @@ def test_a_source_still_running_is_said_swept_or_searched_as_its_own_kind(tmp_pa
 def _refused(folder: Path, task, sweeper: dict, **kw) -> str:
     """The refusal of a resume of the sweep in ``folder`` (its store unchanged)."""
     with pytest.raises(ConfigError) as err:
-        _sweep(folder, task, sweeper, **kw)
+        multirun(folder, task, sweeper, **kw)
     return str(err.value)
 
 
 def test_a_resume_with_another_warm_start_fill_names_the_sweeps_key(tmp_path):
     # was: "holds a sweep with a different warm_start_fill (...); resume with the same
     # warm_start_fill", a key a sweep's user does not write
-    _sweep(tmp_path / "first", _task, {"budget": 2, "params": PARAMS})
+    multirun(tmp_path / "first", _task, {"budget": 2, "params": PARAMS})
     source = str(tmp_path / "first" / "run")
     params = {**PARAMS, "y": "choice(1, 2)"}
-    _sweep(tmp_path / "warm", _task, {"budget": 1, "warm_start": [source],
-                                      "warm_start_fill": {"y": 1}, "params": params}, y=1)
+    multirun(tmp_path / "warm", _task, {"budget": 1, "warm_start": [source],
+                                        "warm_start_fill": {"y": 1}, "params": params}, y=1)
     run = tmp_path / "warm" / "run"
     assert _refused(tmp_path / "warm", _task, {
         "budget": 2, "warm_start": [source], "warm_start_fill": {"y": 2}, "params": params},
@@ -127,15 +130,15 @@ def test_a_resume_with_another_warm_start_names_the_sweeps_key(tmp_path):
     # was: "holds a sweep started without warm_start; resume with the same warm_start" and
     # "holds a sweep with a different warm_start (...)"
     for name in ("a", "b"):
-        _sweep(tmp_path / name, _task, {"budget": 2, "params": PARAMS})
+        multirun(tmp_path / name, _task, {"budget": 2, "params": PARAMS})
     a, b = (str((tmp_path / name / "run").resolve()) for name in ("a", "b"))
-    _sweep(tmp_path / "plain", _task, {"budget": 1, "params": PARAMS})
+    multirun(tmp_path / "plain", _task, {"budget": 1, "params": PARAMS})
     run = tmp_path / "plain" / "run"
     assert _refused(tmp_path / "plain", _task, {
         "budget": 2, "warm_start": [a], "params": PARAMS}) == (
         f"{run} holds a sweep started without hydra.sweeper.warm_start; resume with the "
         f"same hydra.sweeper.warm_start, or choose another hydra.sweeper.run_dir")
-    _sweep(tmp_path / "warm", _task, {"budget": 1, "warm_start": [a], "params": PARAMS})
+    multirun(tmp_path / "warm", _task, {"budget": 1, "warm_start": [a], "params": PARAMS})
     run = tmp_path / "warm" / "run"
     assert _refused(tmp_path / "warm", _task, {
         "budget": 2, "warm_start": [b], "params": PARAMS}) == (
@@ -147,9 +150,9 @@ def test_a_resume_with_another_warm_start_names_the_sweeps_key(tmp_path):
 def test_a_resume_without_warm_start_of_a_sweep_that_stored_no_priors_names_the_key(
         tmp_path):
     # was: "... resume with that warm_start to read them now, ..."
-    _sweep(tmp_path / "first", _task, {"budget": 2, "params": PARAMS})
+    multirun(tmp_path / "first", _task, {"budget": 2, "params": PARAMS})
     source = str((tmp_path / "first" / "run").resolve())
-    _sweep(tmp_path / "warm", _task, {"budget": 1, "warm_start": [source], "params": PARAMS})
+    multirun(tmp_path / "warm", _task, {"budget": 1, "warm_start": [source], "params": PARAMS})
     run = tmp_path / "warm" / "run"
     with sqlite3.connect(run / "search.db") as db:  # stopped while it read its sources
         for table in ("priors", "events", "trials"):
@@ -170,8 +173,8 @@ def _two(cfg: DictConfig) -> dict[str, float]:
 def test_a_resume_with_other_objectives_names_the_sweeps_key(tmp_path):
     # was: "holds a sweep with a different objectives (...); resume with the same
     # objectives"
-    _sweep(tmp_path, _two, {"budget": 1, "objectives": {"loss": "minimize", "acc": "maximize"},
-                            "params": PARAMS}, sort_keys=False)
+    multirun(tmp_path, _two, {"budget": 1, "objectives": {"loss": "minimize", "acc": "maximize"},
+                              "params": PARAMS}, sort_keys=False)
     message = _refused(tmp_path, _two, {
         "budget": 2, "objectives": {"loss": "minimize", "acc": "minimize"}, "params": PARAMS},
         sort_keys=False)
@@ -183,8 +186,8 @@ def test_a_resume_with_other_objectives_names_the_sweeps_key(tmp_path):
 
 def test_a_resume_with_another_score_names_the_sweeps_keys(tmp_path):
     # was: "holds a sweep with a different monitor (...); resume with the same monitor"
-    _sweep(tmp_path, _two, {"budget": 1, "monitor": "loss", "params": PARAMS},
-           direction="minimize")
+    multirun(tmp_path, _two, {"budget": 1, "monitor": "loss", "params": PARAMS},
+             direction="minimize")
     assert _refused(tmp_path, _two, {"budget": 2, "monitor": "acc", "params": PARAMS}) == (
         f"{tmp_path / 'run'} holds a sweep with a different score (hydra.sweeper.monitor, "
         f"else optimized_metric) (stored 'loss', now 'acc'); resume with the same score, or "
@@ -196,9 +199,9 @@ def test_a_resume_from_another_folder_with_a_relative_warm_start_names_the_key(
     # was: "... a relative warm_start folder being of the current folder, ...: run the
     # command from the folder the search was started in, or leave warm_start out, ..."
     monkeypatch.chdir(tmp_path)
-    _sweep(tmp_path / "first", _task, {"budget": 2, "params": PARAMS})
-    _sweep(tmp_path / "warm", _task, {"budget": 1, "warm_start": ["first/run"],
-                                      "params": PARAMS})
+    multirun(tmp_path / "first", _task, {"budget": 2, "params": PARAMS})
+    multirun(tmp_path / "warm", _task, {"budget": 1, "warm_start": ["first/run"],
+                                        "params": PARAMS})
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
@@ -219,8 +222,8 @@ def test_a_warm_start_fill_the_sources_trials_did_not_need_is_said_with_the_swee
     # was: "[...]; warm_start_fill not used for y (its trials had them)", a key a sweep's
     # user does not write
     params = {**PARAMS, "y": "choice(1, 2)"}
-    _sweep(tmp_path / "first", _task, {"budget": 2, "params": params}, y=1)
-    trials = _sweep(tmp_path / "second", _task, {
+    multirun(tmp_path / "first", _task, {"budget": 2, "params": params}, y=1)
+    trials = multirun(tmp_path / "second", _task, {
         "budget": 1, "warm_start": [str(tmp_path / "first" / "run")],
         "warm_start_fill": {"y": 2}, "params": params}, y=1)
     assert len(trials) == 1

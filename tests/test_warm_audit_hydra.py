@@ -1,5 +1,5 @@
 """A sweep's warm start checked as a search's (``tests/test_warm_audit.py``): real sweeps run
-in-process through Hydra's own sweep runner (``tests.test_hydra_sweeper._sweep``)."""
+in-process through Hydra's own sweep runner (``helpers_hydra_sweep.multirun``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core (the `hy
 from omegaconf import DictConfig  # noqa: E402
 
 from lightning_nas.errors import ConfigError  # noqa: E402
-from tests.test_hydra_sweeper import _keep_logging, _sweep  # noqa: E402, F401 - a fixture
+from tests.helpers_hydra_sweep import multirun  # noqa: E402
+from tests.helpers_runs import keep_root_logging  # noqa: E402
+
+_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 
 
 def _task(cfg: DictConfig) -> float:
@@ -20,10 +23,10 @@ def _task(cfg: DictConfig) -> float:
 def test_a_sweep_whose_optimizer_takes_results_as_its_own_refuses_another_direction(tmp_path):
     # was: RandomSearch told the first sweep's best (maximised) as the best of a sweep that
     # minimises, unsaid
-    _sweep(tmp_path / "first", _task, {"budget": 3, "params": {"x": "range(0, 12)"}})
+    multirun(tmp_path / "first", _task, {"budget": 3, "params": {"x": "range(0, 12)"}})
     source = tmp_path / "first" / "run"
     with pytest.raises(ConfigError) as err:
-        _sweep(tmp_path / "second", _task, {
+        multirun(tmp_path / "second", _task, {
             "budget": 1, "optimizer": "RandomSearch", "warm_start": [str(source)],
             "params": {"x": "range(0, 12)"}}, direction="minimize")
     # was: "optimizer 'RandomSearch' ... results of this search, ... not this search's score
@@ -38,7 +41,7 @@ def test_a_sweep_whose_optimizer_takes_results_as_its_own_refuses_another_direct
         f"RegularizedEvolution, LocalSearch), or give hydra.sweeper.warm_start runs that "
         f"scored score (minimize)")  # the direction as written (was: (max), (min))
     assert not (tmp_path / "second" / "run").exists()
-    trials = _sweep(tmp_path / "second", _task, {  # the default keeps each run's own task
+    trials = multirun(tmp_path / "second", _task, {  # the default keeps each run's own task
         "budget": 1, "warm_start": [str(source)], "params": {"x": "range(0, 12)"}},
         direction="minimize")
     assert len(trials) == 1
@@ -48,14 +51,14 @@ def test_a_sweep_whose_first_objective_a_source_never_logged_names_the_sweeps_ke
     # was: "optimizer 'RandomSearch' ... never logged this search's first objective loss:
     # ... not on this search's scale; pick a strategy ..., or warm-start from runs that
     # logged loss"
-    _sweep(tmp_path / "first", _task, {"budget": 2, "params": {"x": "range(0, 12)"}})
+    multirun(tmp_path / "first", _task, {"budget": 2, "params": {"x": "range(0, 12)"}})
     source = tmp_path / "first" / "run"
 
     def task(cfg: DictConfig) -> dict[str, float]:
         return {"loss": float(cfg.x), "acc": 1.0 / (1 + cfg.x)}
 
     with pytest.raises(ConfigError) as err:
-        _sweep(tmp_path / "second", task, {
+        multirun(tmp_path / "second", task, {
             "budget": 1, "optimizer": "RandomSearch", "warm_start": [str(source)],
             "objectives": {"loss": "minimize", "acc": "maximize"},
             "params": {"x": "range(0, 12)"}}, sort_keys=False)
@@ -72,9 +75,9 @@ def test_a_sweep_whose_first_objective_a_source_never_logged_names_the_sweeps_ke
 
 def test_a_sweep_whose_optimizer_cannot_take_a_warm_start_names_the_sweeps_keys(tmp_path):
     # was: "optimizer 'EDA' cannot be told ...; pick another optimizer (e.g. ...)"
-    _sweep(tmp_path / "first", _task, {"budget": 2, "params": {"x": "range(0, 3)"}})
+    multirun(tmp_path / "first", _task, {"budget": 2, "params": {"x": "range(0, 3)"}})
     with pytest.raises(ConfigError) as err:
-        _sweep(tmp_path / "second", _task, {
+        multirun(tmp_path / "second", _task, {
             "budget": 2, "optimizer": "EDA", "warm_start": [str(tmp_path / "first" / "run")],
             "params": {"x": "range(0, 3)"}})
     assert str(err.value) == (
@@ -88,8 +91,8 @@ def test_a_sweep_whose_optimizer_cannot_take_a_warm_start_names_the_sweeps_keys(
 def test_a_sweeps_retrain_top_k_above_its_sources_is_said_with_the_sweeps_key(
         tmp_path, capsys):
     # was: "[warm start] retrain_top_k=3, ...", a key a sweep's user does not write
-    _sweep(tmp_path / "first", _task, {"budget": 2, "params": {"x": "range(0, 12)"}})
-    trials = _sweep(tmp_path / "second", _task, {
+    multirun(tmp_path / "first", _task, {"budget": 2, "params": {"x": "range(0, 12)"}})
+    trials = multirun(tmp_path / "second", _task, {
         "budget": 4, "warm_start": [str(tmp_path / "first" / "run")], "retrain_top_k": 3,
         "params": {"x": "range(0, 12)"}})
     assert len(trials) == 4

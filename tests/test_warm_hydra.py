@@ -1,5 +1,5 @@
 """Warm starts from Hydra sweeps (``search/warm.py``, ``search/warm_keys.py``): real sweeps
-run in-process through Hydra's own sweep runner (``tests.test_hydra_sweeper._sweep``), their
+run in-process through Hydra's own sweep runner (``helpers_hydra_sweep.multirun``), their
 real stores read by a second real sweep."""
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ from lightning_nas.search.warm import load_priors  # noqa: E402
 from lightning_nas.search.warm_report import SourceReport  # noqa: E402
 from lightning_nas.space import SearchSpace  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
-from tests.test_hydra_sweeper import _keep_logging, _sweep  # noqa: E402, F401 - a fixture
+from tests.helpers_hydra_sweep import multirun  # noqa: E402
+from tests.helpers_runs import keep_root_logging  # noqa: E402
+
+_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 
 
 def _priors(run: str) -> tuple[list[dict], dict]:
@@ -33,11 +36,11 @@ def test_a_key_the_sweep_lacked_takes_the_value_of_each_trials_config_group_opti
         (tmp_path / sweep / "conf" / "model").mkdir(parents=True)
         (tmp_path / sweep / "conf" / "model" / "deep.yaml").write_text(
             "name: deep\ndepth: ${deep_depth}\n")
-    first = _sweep(tmp_path / "first", task, {"budget": 6, "params": {
+    first = multirun(tmp_path / "first", task, {"budget": 6, "params": {
         "x": "range(0, 12)", "model": "choice(a, deep)"}}, deep_depth=3)
     ran = {t.trial_id: t.arch["model"] for t in first}
     assert set(ran.values()) == {"a", "deep"}
-    trials = _sweep(tmp_path / "second", task, {
+    trials = multirun(tmp_path / "second", task, {
         "budget": 1, "warm_start": [str(tmp_path / "first" / "run")], "params": {
             "x": "range(0, 12)", "model": "choice(a, deep)",
             "model.depth": "choice(1, 2, 3)"}}, deep_depth=3)
@@ -62,11 +65,11 @@ def test_a_key_added_with_plus_or_plus_plus_is_one_key(tmp_path):
     def task(cfg: DictConfig) -> float:
         return -abs(cfg.x - 7) - sum(cfg.model.dims) / 10
 
-    first = _sweep(tmp_path / "first", task, {"budget": 6, "params": {
+    first = multirun(tmp_path / "first", task, {"budget": 6, "params": {
         "x": "range(0, 12)", "+model.dims": "choice([1, 2], [3, 4])"}}, net={"dims": [3, 4]})
     ran = {t.trial_id: t.arch["+model.dims"] for t in first}
     assert [3, 4] in ran.values() and [1, 2] in ran.values()
-    trials = _sweep(tmp_path / "second", task, {
+    trials = multirun(tmp_path / "second", task, {
         "budget": 1, "warm_start": [str(tmp_path / "first" / "run")], "params": {
             "x": "range(0, 12)", "++model.dims": "choice([1, 2], [3, 4])"}})
     assert len(trials) == 1
@@ -105,13 +108,13 @@ def test_a_nested_group_a_searched_option_chose_takes_each_trials_own_option(tmp
             (backbone.parent / f"{option}.yaml").write_text(
                 f"defaults:\n  - backbone: {chosen}\nname: {option}\n")
     defaults = [{"model": "c"}, {"override hydra/sweeper": "lightning_nas"}, "_self_"]
-    first = _sweep(tmp_path / "first", task, {"budget": 6, "params": {
+    first = multirun(tmp_path / "first", task, {"budget": 6, "params": {
         "x": "range(0, 12)", "model": "choice(c, e)"}}, defaults=defaults)
     ran = {t.trial_id: t.arch["model"] for t in first}
     assert set(ran.values()) == {"c", "e"}
-    _sweep(tmp_path / "second", task, {
+    multirun(tmp_path / "second", task, {
         "budget": 1, "warm_start": [str(tmp_path / "first" / "run")], "params": {
-            "x": "range(0, 12)", "model": "choice(c, e)", "model/backbone": "choice(r1, r3)"}},
+              "x": "range(0, 12)", "model": "choice(c, e)", "model/backbone": "choice(r1, r3)"}},
         defaults=defaults)
     priors, source = _priors(tmp_path / "second" / "run" / "search.db")
     # the trials of c ran r1 and are used; those of e ran r2, outside this space: skipped
@@ -143,10 +146,10 @@ def test_a_key_under_a_nested_group_searched_with_its_parent_takes_its_trials_va
                 f"defaults:\n  - backbone: r1\nname: {option}\n")
     defaults = [{"model": "c"}, {"override hydra/sweeper": "lightning_nas"}, "_self_"]
     params = {"x": "range(0, 12)", "model": "choice(c, e)", "model/backbone": "choice(r1, r2)"}
-    first = _sweep(tmp_path / "first", task, {"budget": 6, "params": params}, defaults=defaults)
+    first = multirun(tmp_path / "first", task, {"budget": 6, "params": params}, defaults=defaults)
     ran = {t.trial_id: t.arch["model/backbone"] for t in first}
     assert set(ran.values()) == {"r1", "r2"}
-    _sweep(tmp_path / "second", task, {
+    multirun(tmp_path / "second", task, {
         "budget": 1, "warm_start": [str(tmp_path / "first" / "run")],
         "params": {**params, "model.backbone.width": "choice(1, 2, 3)"}}, defaults=defaults)
     priors, source = _priors(tmp_path / "second" / "run" / "search.db")
@@ -169,13 +172,13 @@ def test_a_value_interpolating_a_searched_key_takes_each_trials_own(tmp_path):
         (tmp_path / sweep / "conf" / "model" / "deep.yaml").write_text(
             "name: deep\ndepth: ${n}\n")
     params = {"x": "range(0, 12)", "n": "choice(2, 3)", "model": "choice(a, deep)"}
-    first = _sweep(tmp_path / "first", task, {"budget": 8, "params": params}, n=3,
-                   steps="${x}")
+    first = multirun(tmp_path / "first", task, {"budget": 8, "params": params}, n=3,
+                     steps="${x}")
     ran = {t.trial_id: t.arch for t in first}
     assert {a["n"] for a in ran.values() if a["model"] == "deep"} == {2, 3}
-    _sweep(tmp_path / "second", task, {
+    multirun(tmp_path / "second", task, {
         "budget": 1, "warm_start": [str(tmp_path / "first" / "run")], "params": {
-            **params, "model.depth": "choice(1, 2, 3)", "steps": "range(0, 12)"}},
+              **params, "model.depth": "choice(1, 2, 3)", "steps": "range(0, 12)"}},
         n=3, steps="${x}")
     priors, source = _priors(tmp_path / "second" / "run" / "search.db")
     assert len(priors) == len(first)
@@ -202,13 +205,13 @@ def test_a_value_another_searched_option_sets_takes_each_trials_own(tmp_path):
                 {"override hydra/sweeper": "lightning_nas"}]
     params = {"x": "range(0, 12)", "model": "choice(a, b)",
               "experiment": "choice(plain, deep)"}
-    first = _sweep(tmp_path / "first", task, {"budget": 8, "params": params}, lr=0,
-                   defaults=defaults)
+    first = multirun(tmp_path / "first", task, {"budget": 8, "params": params}, lr=0,
+                     defaults=defaults)
     ran = {t.trial_id: t.arch for t in first}
     assert {a["experiment"] for a in ran.values() if a["model"] == "a"} == {"plain", "deep"}
-    _sweep(tmp_path / "second", task, {
+    multirun(tmp_path / "second", task, {
         "budget": 1, "warm_start": [str(tmp_path / "first" / "run")], "params": {
-            **params, "model.depth": "choice(1, 5)"}}, lr=0, defaults=defaults)
+              **params, "model.depth": "choice(1, 5)"}}, lr=0, defaults=defaults)
     priors, _ = _priors(tmp_path / "second" / "run" / "search.db")
     assert len(priors) == len(first)
     assert all(p["arch"]["model.depth"] == (5 if ran[p["source_trial"]]["experiment"] == "deep"
@@ -228,21 +231,21 @@ def test_a_bad_warm_start_folder_is_named_as_the_sweeps_setting(tmp_path):
                   r"hydra.sweep.dir\): a sweep cannot start from its own results; give "
                   r"folders of earlier searches$")):
         with pytest.raises(Exception, match=f"^hydra.sweeper.warm_start {message}"):
-            _sweep(tmp_path / "bad", lambda cfg: ran.append(1) or 1.0, {
+            multirun(tmp_path / "bad", lambda cfg: ran.append(1) or 1.0, {
                 "budget": 1, "warm_start": [str(folder)], "params": {"x": "range(0, 3)"}})
     assert not ran and not own.exists()
 
 
 def test_an_optimizer_that_cannot_take_a_warm_start_is_named_with_the_sweeps_setting(tmp_path):
     # was: "... cannot take the warm_start runs' results; ... or drop warm_start"
-    _sweep(tmp_path / "first", lambda cfg: -abs(cfg.x - 1), {
+    multirun(tmp_path / "first", lambda cfg: -abs(cfg.x - 1), {
         "budget": 2, "params": {"x": "range(0, 3)"}})
     ran: list[int] = []
     with pytest.raises(Exception, match=r"optimizer 'EDA' cannot be told results it did not "
                                         r"propose, so it cannot take the hydra.sweeper."
                                         r"warm_start runs' results; .* or drop "
                                         r"hydra.sweeper.warm_start$"):
-        _sweep(tmp_path / "bad", lambda cfg: ran.append(1) or 1.0, {
+        multirun(tmp_path / "bad", lambda cfg: ran.append(1) or 1.0, {
             "budget": 2, "optimizer": "EDA", "warm_start": [str(tmp_path / "first" / "run")],
             "params": {"x": "range(0, 3)"}})
     assert not ran and not (tmp_path / "bad" / "run").exists()
