@@ -1,5 +1,6 @@
 """Lightning callbacks that note what a fit did (its epochs, weights, wall time) or end it
-part-way (an exception, SIGINT, SIGKILL), and a scheduler rule that stops every run.
+part-way (an exception, Ctrl-C, SIGINT, SIGTERM, SIGKILL), and a scheduler rule that stops
+every run.
 
 Example:
     >>> CrashAt(epoch=1).epoch
@@ -23,6 +24,10 @@ __all__ = [
     "CountEpochs",
     "CrashAt",
     "CrashAtTrainEnd",
+    "CtrlCAtEpoch",
+    "CtrlCAtFirstBatch",
+    "CtrlCAtSecondTrial",
+    "CtrlCAtTrainEnd",
     "EpochLog",
     "FitSpans",
     "KillAtEpochStart",
@@ -33,6 +38,7 @@ __all__ = [
     "NASErrorAt",
     "SaveInitialWeights",
     "SigintAtFirstBatch",
+    "SigtermAtFirstBatch",
     "StopAt",
     "WaitAtStart",
 ]
@@ -148,6 +154,50 @@ class CrashAtTrainEnd(pl.Callback):
         raise RuntimeError("crash at train end")
 
 
+@at_helpers
+class CtrlCAtFirstBatch(pl.Callback):
+    """Ctrl-C during training (the ``KeyboardInterrupt`` SIGINT raises in the main thread)."""
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                             batch: object, batch_idx: int) -> None:
+        raise KeyboardInterrupt
+
+
+@at_helpers
+class CtrlCAtSecondTrial(pl.Callback):
+    """Ctrl-C when the second trial of the process starts training (``fits`` counts them:
+    set it to 0 before a run)."""
+
+    fits = 0
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        CtrlCAtSecondTrial.fits += 1
+        if CtrlCAtSecondTrial.fits == 2:
+            raise KeyboardInterrupt
+
+
+@at_helpers
+class CtrlCAtEpoch(pl.Callback):
+    """Ctrl-C when training epoch ``epoch`` (counted from 0) starts, after the epochs before
+    it were checkpointed."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.current_epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+@at_helpers
+class CtrlCAtTrainEnd(pl.Callback):
+    """Ctrl-C when training ends, after the last epoch's checkpoint (before a one-shot run's
+    final search)."""
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        raise KeyboardInterrupt
+
+
 class SigintAtFirstBatch(pl.Callback):
     """Sends this process SIGINT (the user's Ctrl-C) at the first training batch."""
 
@@ -155,6 +205,17 @@ class SigintAtFirstBatch(pl.Callback):
                              batch: object, batch_idx: int) -> None:
         if batch_idx == 0:
             os.kill(os.getpid(), signal.SIGINT)
+
+
+@at_helpers
+class SigtermAtFirstBatch(pl.Callback):
+    """Sends this process SIGTERM at the first training batch (as ``timeout`` or a job
+    scheduler does)."""
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                             batch: object, batch_idx: int) -> None:
+        if batch_idx == 0:
+            os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _kill_once(marker: str) -> None:

@@ -27,7 +27,7 @@ from lightning_nas.store import open_search_store
 __all__ = ["CTRL_C", "MLFLOW", "WANDB", "given_args", "log_label", "resumed_fit"]
 
 #: a callback that stops a fit with Ctrl-C as epoch 1 starts
-CTRL_C = "--trainer.callbacks=[{class_path: tests.test_cli.CtrlCAtEpoch, init_args: {epoch: 1}}]"
+CTRL_C = "--trainer.callbacks=[{class_path: tests.helpers.CtrlCAtEpoch, init_args: {epoch: 1}}]"
 
 WANDB = {"class_path": "lightning.pytorch.loggers.WandbLogger", "init_args": {"project": "nas"}}
 MLFLOW = {"class_path": "lightning.pytorch.loggers.MLFlowLogger",

@@ -5,14 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 import shlex
-import signal
 import warnings
 from pathlib import Path
 
-import lightning.pytorch as pl
 import pytest
 import torch
 import yaml
@@ -20,52 +17,8 @@ import yaml
 from lightning_nas.cli import main
 from lightning_nas.config.yamlio import load_yaml
 from lightning_nas.results import format_score
+from tests.helpers_callbacks import CtrlCAtSecondTrial
 from tests.helpers_runs import validated
-
-
-class CtrlCAtFirstBatch(pl.Callback):
-    """Ctrl-C during training (what SIGINT raises in the main thread)."""
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        raise KeyboardInterrupt
-
-
-class CtrlCAtSecondTrial(pl.Callback):
-    """Ctrl-C when the second trial of the process starts training."""
-
-    fits = 0
-
-    def on_train_start(self, trainer, pl_module):
-        CtrlCAtSecondTrial.fits += 1
-        if CtrlCAtSecondTrial.fits == 2:
-            raise KeyboardInterrupt
-
-
-class CtrlCAtEpoch(pl.Callback):
-    """Ctrl-C when training epoch ``epoch`` (counted from 0) starts."""
-
-    def __init__(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def on_train_epoch_start(self, trainer, pl_module):
-        if trainer.current_epoch == self.epoch:
-            raise KeyboardInterrupt
-
-
-class CtrlCAtTrainEnd(pl.Callback):
-    """Ctrl-C when training ends, after the last epoch's checkpoint (before the final
-    search)."""
-
-    def on_train_end(self, trainer, pl_module):
-        raise KeyboardInterrupt
-
-
-class SigtermAtFirstBatch(pl.Callback):
-    """Sends this process SIGTERM during training (as `timeout` or a job scheduler does)."""
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        if batch_idx == 0:
-            os.kill(os.getpid(), signal.SIGTERM)
 
 
 @pytest.fixture
@@ -583,7 +536,7 @@ def test_oneshot_print_config_checks_the_config_as_a_run_does(capsys, override, 
 def test_a_search_ended_by_sigterm_exits_143(config, capsys):
     # was: exit status 0 (Lightning's SIGTERMException is a SystemExit without a code), so
     # `lightning-nas search ... && next` and a scheduler's requeue took it as finished
-    callbacks = "--trainer.callbacks=[{class_path: tests.test_cli.SigtermAtFirstBatch}]"
+    callbacks = "--trainer.callbacks=[{class_path: tests.helpers.SigtermAtFirstBatch}]"
     assert main(["search", str(config), "--search.budget=1", callbacks]) == 143
     captured = capsys.readouterr()
     assert "Interrupted: 0 completed, 1 running" in captured.out
@@ -592,7 +545,7 @@ def test_a_search_ended_by_sigterm_exits_143(config, capsys):
 
 def test_a_search_stopped_by_ctrl_c_in_a_trial_exits_130(config, capsys):
     # was: 1, from Lightning's own handler (exit(1) after a KeyboardInterrupt in fit)
-    callbacks = "--trainer.callbacks=[{class_path: tests.test_cli.CtrlCAtFirstBatch}]"
+    callbacks = "--trainer.callbacks=[{class_path: tests.helpers.CtrlCAtFirstBatch}]"
     assert main(["search", str(config), "--search.budget=1", callbacks]) == 130
     assert "lightning-nas search: interrupted" in capsys.readouterr().err
 
@@ -601,7 +554,7 @@ def test_a_search_stopped_by_ctrl_c_says_how_to_export_its_best_so_far(config, t
                                                                         capsys):
     # was: only "run the same command again to resume", and Ctrl-C writes no best.yaml
     CtrlCAtSecondTrial.fits = 0
-    callbacks = "--trainer.callbacks=[{class_path: tests.test_cli.CtrlCAtSecondTrial}]"
+    callbacks = "--trainer.callbacks=[{class_path: tests.helpers.CtrlCAtSecondTrial}]"
     assert main(["search", str(config), "--search.budget=3", "--trainer.max_epochs=1",
                  callbacks]) == 130
     run = tmp_path / "run"
@@ -617,7 +570,7 @@ def test_a_search_stopped_by_ctrl_c_says_how_to_export_its_best_so_far(config, t
 def test_an_interrupted_fit_or_finetune_names_its_unfinished_folder(config, tmp_path, capsys):
     # was: "interrupted" alone, and the folder's best.ckpt and logs/ looked like a finished
     # run's
-    ctrl_c = "--trainer.callbacks=[{class_path: tests.test_cli.CtrlCAtEpoch, init_args: " \
+    ctrl_c = "--trainer.callbacks=[{class_path: tests.helpers.CtrlCAtEpoch, init_args: " \
              "{epoch: 1}}]"  # after epoch 0 validated: a best.ckpt is written
     out = tmp_path / "fit"
     assert main(["fit", str(config), "--trainer.max_epochs=2", ctrl_c, "--out", str(out)]) == 130
@@ -735,7 +688,7 @@ def test_an_interrupted_oneshot_run_says_how_to_resume(tmp_path, monkeypatch, ca
             "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=2",
             "--oneshot.num_candidates=2", "--oneshot.calibration_batches=1",
             "--oneshot.finetune_epochs=0", f"--oneshot.run_dir={run_dir}"]
-    ctrl_c = "--trainer.callbacks=[{class_path: tests.test_cli.CtrlCAtEpoch, init_args: " \
+    ctrl_c = "--trainer.callbacks=[{class_path: tests.helpers.CtrlCAtEpoch, init_args: " \
              "{epoch: %d}}]"
     assert main([*args, ctrl_c % 2]) == 130
     err = capsys.readouterr().err
@@ -757,7 +710,7 @@ def test_an_interrupted_oneshot_run_says_how_to_resume(tmp_path, monkeypatch, ca
     # stopped after its training ended (its final search): --ckpt_path last finishes it
     # (was: "the same command without --ckpt_path runs it again", all of its training)
     args = [*args[:-1], f"--oneshot.run_dir={tmp_path / 'ended'}",
-            "--trainer.callbacks=[{class_path: tests.test_cli.CtrlCAtTrainEnd}]"]
+            "--trainer.callbacks=[{class_path: tests.helpers.CtrlCAtTrainEnd}]"]
     assert main(args) == 130
     command = shlex.join(["lightning-nas", *args, "--ckpt_path", "last"])
     assert ("lightning-nas oneshot: interrupted; its training had ended (3 epochs) and its "
@@ -785,7 +738,7 @@ def test_a_oneshot_run_interrupted_after_its_one_epoch_says_one_epoch(tmp_path, 
             "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=2",
             "--oneshot.num_candidates=2", "--oneshot.calibration_batches=1",
             "--oneshot.finetune_epochs=0", f"--oneshot.run_dir={tmp_path / 'ended'}",
-            "--trainer.callbacks=[{class_path: tests.test_cli.CtrlCAtTrainEnd}]"]
+            "--trainer.callbacks=[{class_path: tests.helpers.CtrlCAtTrainEnd}]"]
     assert main(args) == 130
     assert "interrupted; its training had ended (1 epoch) and its final search" in \
         capsys.readouterr().err

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import lightning.pytorch as pl
 import torch
 import yaml
 
@@ -17,18 +16,6 @@ from lightning_nas import Search, finetune
 from lightning_nas.cli import main
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
-
-
-class CtrlCAtEpoch(pl.Callback):
-    """Ctrl-C (the ``KeyboardInterrupt`` SIGINT raises in the main thread) when training
-    epoch ``epoch`` (counted from 0) starts, after the epochs before it were checkpointed."""
-
-    def __init__(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.current_epoch == self.epoch:
-            raise KeyboardInterrupt
 
 
 def _hparams(path: Path) -> dict:
@@ -45,8 +32,8 @@ def test_a_fit_interrupted_by_ctrl_c_writes_its_best_ckpt_for_lightningcli(tmp_p
         "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"width": 8}},
         "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 32}},
         "trainer": {"max_epochs": 2, "accelerator": "cpu", "devices": 1}}))
-    ctrl_c = ("--trainer.callbacks=[{class_path: tests.test_export_standalone_guards."
-              "CtrlCAtEpoch, init_args: {epoch: 1}}]")  # after epoch 0 validated
+    ctrl_c = ("--trainer.callbacks=[{class_path: tests.helpers.CtrlCAtEpoch, "
+              "init_args: {epoch: 1}}]")  # after epoch 0 validated
     out = tmp_path / "fit"
     assert main(["fit", str(config), ctrl_c, "--out", str(out)]) == 130
     assert "the fit is unfinished" in capsys.readouterr().err

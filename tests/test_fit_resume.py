@@ -130,7 +130,7 @@ def test_a_finetune_killed_after_an_epoch_resumes_as_an_uninterrupted_one(tmp_pa
     assert _rows_of_no_epoch(folder) == _rows_of_no_epoch(fresh) != []
 
 
-CTRL_C = "--trainer.callbacks=[{class_path: tests.test_cli.CtrlCAtEpoch, init_args: {epoch: 1}}]"
+CTRL_C = "--trainer.callbacks=[{class_path: tests.helpers.CtrlCAtEpoch, init_args: {epoch: 1}}]"
 
 
 @pytest.fixture

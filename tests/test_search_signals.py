@@ -15,7 +15,7 @@ from lightning_nas import Search
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.schedulers import MedianRule
 from lightning_nas.store import RunStore
-from tests.helpers_callbacks import SigintAtFirstBatch
+from tests.helpers_callbacks import SigintAtFirstBatch, SigtermAtFirstBatch
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
 from tests.helpers_search import tiny_search
@@ -85,8 +85,6 @@ def test_a_sigterm_right_after_a_trial_was_stored_counts_it_completed(
 def test_a_python_search_ended_by_sigterm_exits_143(tmp_path, tiny_space, tiny_trainer):
     # was: Lightning's SIGTERMException (a SystemExit without a code) went up unchanged, so a
     # script calling Search(...).run() ended with status 0 under `timeout` or a pre-emption
-    from tests.test_cli import SigtermAtFirstBatch
-
     trainer = {**tiny_trainer, "callbacks": [SigtermAtFirstBatch()]}
     with pytest.raises(SystemExit) as info:
         tiny_search(tmp_path, tiny_space, trainer, budget=1).run()

@@ -205,7 +205,7 @@ def test_a_fit_resumed_with_reloaded_dataloaders_is_warned_of_other_shuffles(tmp
                     "reload_dataloaders_every_n_epochs": 1, "enable_progress_bar": False,
                     "enable_model_summary": False}}))
     argv = ["fit", str(config), "--out", str(tmp_path / "fit")]
-    ctrl_c = ("--trainer.callbacks=[{class_path: tests.test_cli.CtrlCAtEpoch, "
+    ctrl_c = ("--trainer.callbacks=[{class_path: tests.helpers.CtrlCAtEpoch, "
               "init_args: {epoch: 1}}]")
     with warnings.catch_warnings():  # as the command shows them (the suite may ignore them)
         warnings.simplefilter("default")
