@@ -1,8 +1,7 @@
 """A terminal's Ctrl-C at a chosen moment: ``hold_at_torch`` holds the processes a test
 selects at their first ``import torch``; once they are held, SIGINT goes to the command's
 whole process group. The command starts warm (``ctrl_c_launched_when_held``: forked by the
-test session's launcher, its imports paid) or cold (``ctrl_c_when_held``: a fresh
-interpreter, where the held processes may include the command's own).
+test session's launcher, its imports paid), so the held processes are ones it starts.
 
 Example:
     >>> hold_at_torch(hold, "'RANK' in os.environ")  # doctest: +SKIP
@@ -15,14 +14,13 @@ from __future__ import annotations
 import os
 import queue
 import signal
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.launcher import Launcher, default_sigint
+from tests.launcher import Launcher
 
-__all__ = ["ctrl_c_launched_when_held", "ctrl_c_when_held", "hold_at_torch"]
+__all__ = ["ctrl_c_launched_when_held", "hold_at_torch"]
 
 
 def _ctrl_c(pid: int, exited: Callable[[float], int | None], log: Path, hold: Path,
@@ -45,27 +43,6 @@ def _ctrl_c(pid: int, exited: Callable[[float], int | None], log: Path, hold: Pa
             os.killpg(pid, signal.SIGKILL)
             code = exited(30)
     return code, log.read_text()
-
-
-def ctrl_c_when_held(command: list[str], cwd: Path, env: dict[str, str], hold: Path,
-                     held: int, timeout: float = 120) -> tuple[int, str]:
-    """Run ``command`` cold (a fresh interpreter) in a session of its own, with exactly
-    ``env``, until ``held`` of its processes are held (``hold_at_torch``), then Ctrl-C it:
-    its exit code and output (stdout and stderr). A cold start is what lets ``held`` select
-    the command's own process: a sitecustomize runs only as an interpreter starts
-    (``ctrl_c_launched_when_held`` holds processes the command starts, never itself)."""
-    log = hold / f"ctrl_c.{time.monotonic_ns()}.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True, env=env, preexec_fn=default_sigint)
-
-    def exited(seconds: float) -> int | None:
-        try:
-            return proc.wait(seconds) if seconds else proc.poll()
-        except subprocess.TimeoutExpired:
-            return None
-
-    return _ctrl_c(proc.pid, exited, log, hold, held, timeout)
 
 
 def ctrl_c_launched_when_held(launcher: Launcher, argv: list[str], cwd: Path,
@@ -119,7 +96,7 @@ if {held}:
 def hold_at_torch(folder: Path, held: str, note_sigint: bool = False) -> None:
     """Write into ``folder`` (put first on a child's ``PYTHONPATH``) a sitecustomize that
     holds each process the Python expression ``held`` selects at its first ``import torch``
-    (see ``_HOLD_AT_TORCH``; ``ctrl_c_when_held`` waits for them)."""
+    (see ``_HOLD_AT_TORCH``; ``ctrl_c_launched_when_held`` waits for them)."""
     folder.mkdir(exist_ok=True)
     (folder / "sitecustomize.py").write_text(_HOLD_AT_TORCH.format(
         held=held, folder=str(folder), note=note_sigint))

@@ -15,8 +15,8 @@ This is the tests' one way to fork a command warm. The zygote forks, not the tes
 itself: a child of the test process would start with its state (pytest's capture and log
 handlers, its timeout thread and torch's threads, whose locks a fork can copy held), and
 the zygote is an interpreter that imported the stack and ran nothing else. What needs a
-cold interpreter still starts one (``tests.helpers_ctrl_c.ctrl_c_when_held``: a
-sitecustomize that holds the command's own process runs only at a fresh start).
+cold interpreter still starts one (a sitecustomize that holds the command's own process
+runs only at a fresh start).
 
 The helper processes here and in ``tests.helpers_standalone`` share ``Lines``, their output
 read line by line, and start with ``default_sigint``: SIGINT's default disposition, so
