@@ -2,8 +2,12 @@
 selects at their first ``import torch``; once they are held, SIGINT goes to the command's
 whole process group. The command starts warm (``ctrl_c_launched_when_held``: forked by the
 test session's launcher, its imports paid), so the held processes are ones it starts.
+In-process, ``terminal_ctrl_c`` makes SIGINT raise ``KeyboardInterrupt`` for a block and
+puts back the handler it found.
 
 Example:
+    >>> with terminal_ctrl_c():  # doctest: +SKIP
+    ...     finetune(run, trainer={"callbacks": [SigintAtFirstBatch()]})
     >>> hold_at_torch(hold, "'RANK' in os.environ")  # doctest: +SKIP
     >>> code, out = ctrl_c_launched_when_held(launcher, ["search", "cfg.yaml"], cwd, env,
     ...                                       hold, 2)  # doctest: +SKIP
@@ -15,12 +19,33 @@ import os
 import queue
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.launcher import Launcher
 
-__all__ = ["ctrl_c_launched_when_held", "hold_at_torch"]
+__all__ = ["ctrl_c_launched_when_held", "hold_at_torch", "terminal_ctrl_c"]
+
+
+@contextmanager
+def terminal_ctrl_c() -> Iterator[None]:
+    """SIGINT raises ``KeyboardInterrupt`` in this process within the block, as Ctrl-C in a
+    terminal does (a test session the shell started in the background ignores SIGINT), and
+    the handler found before is put back after it (Lightning's own, after an interrupted
+    fit, ignores SIGINT).
+
+    Example:
+        >>> with terminal_ctrl_c():
+        ...     signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        True
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _ctrl_c(pid: int, exited: Callable[[float], int | None], log: Path, hold: Path,

@@ -25,6 +25,7 @@ from lightning_nas.search.from_config import search_from_config
 from lightning_nas.store import RunStore
 from tests.conftest import TINY_SPACE, TINY_TRAINER
 from tests.helpers_callbacks import CountEpochs, CrashAt, SigintAtFirstBatch
+from tests.helpers_ctrl_c import terminal_ctrl_c
 from tests.helpers_data import BlobData
 from tests.helpers_models import AccAfterWarmup, AccFromEpoch2, LazyNoisyNet, TinyNet
 from tests.helpers_runs import lightning_cli_fit
@@ -94,19 +95,11 @@ def test_ctrl_c_in_a_python_finetune_raises_keyboard_interrupt(tmp_path, tiny_sp
                                                                 tiny_trainer):
     # was: SystemExit(1), Lightning's exit after its graceful shutdown: a script's `except
     # KeyboardInterrupt:` never ran and it exited with status 1, not 130
-    import signal
-
     run = tmp_path / "run"
     Search(TinyNet, tiny_space, data=BlobData, trainer=tiny_trainer, budget=1, run_dir=run,
            verbose=False).run()
-    previous = signal.getsignal(signal.SIGINT)
-    # Ctrl-C as in a terminal: a job the shell started in the background ignores SIGINT
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            finetune(run, max_epochs=1, trainer={"callbacks": [SigintAtFirstBatch()]})
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    with terminal_ctrl_c(), pytest.raises(KeyboardInterrupt):
+        finetune(run, max_epochs=1, trainer={"callbacks": [SigintAtFirstBatch()]})
 
 
 def test_a_second_finetune_keeps_the_first_and_a_lost_import_path_fails_first(finished_run):

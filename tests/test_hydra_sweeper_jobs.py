@@ -22,6 +22,7 @@ from omegaconf import DictConfig  # noqa: E402
 from lightning_nas.errors import SearchError  # noqa: E402
 from lightning_nas.results import TrialStatus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
+from tests.helpers_ctrl_c import terminal_ctrl_c  # noqa: E402
 from tests.helpers_hydra_sweep import TIMEOUT, multirun  # noqa: E402
 from tests.helpers_runs import keep_root_logging  # noqa: E402
 
@@ -104,8 +105,6 @@ def test_ctrl_c_in_a_fit_or_between_jobs_ends_the_sweep_with_130_and_no_tracebac
     # was: Ctrl-C outside a fit left the sweep as KeyboardInterrupt, whose 100-line traceback
     # Python printed under "Interrupted: ..."; in a fit Lightning's handler ends it with
     # exit(1), which read as an error (lightning-nas search ends both with 130)
-    import signal
-
     import lightning.pytorch as pl
     from lightning.pytorch.demos.boring_classes import BoringModel
 
@@ -122,19 +121,15 @@ def test_ctrl_c_in_a_fit_or_between_jobs_ends_the_sweep_with_130_and_no_tracebac
     def in_the_task(cfg: DictConfig) -> float:
         raise KeyboardInterrupt
 
-    previous = signal.getsignal(signal.SIGINT)  # (Lightning's handler ignores it after)
-    try:
-        for name, task in (("fit", in_a_fit), ("task", in_the_task)):
-            with pytest.raises((SystemExit, KeyboardInterrupt)) as info:
-                multirun(tmp_path / name, task, {"budget": 2, "params": {"x": "range(0, 20)"}})
-            assert info.type is SystemExit and info.value.code == 130, name
-            assert info.value.__suppress_context__  # no traceback of the interrupt
-            assert ("Interrupted: 0 completed, 1 running (re-run on resume); run the same "
-                    "command again to resume.") in capsys.readouterr().out
-            with RunStore(tmp_path / name / "run" / "search.db") as store:  # re-run on resume
-                assert [t.status for t in store.trials()] == [TrialStatus.RUNNING]
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    for name, task in (("fit", in_a_fit), ("task", in_the_task)):
+        with terminal_ctrl_c(), pytest.raises((SystemExit, KeyboardInterrupt)) as info:
+            multirun(tmp_path / name, task, {"budget": 2, "params": {"x": "range(0, 20)"}})
+        assert info.type is SystemExit and info.value.code == 130, name
+        assert info.value.__suppress_context__  # no traceback of the interrupt
+        assert ("Interrupted: 0 completed, 1 running (re-run on resume); run the same "
+                "command again to resume.") in capsys.readouterr().out
+        with RunStore(tmp_path / name / "run" / "search.db") as store:  # re-run on resume
+            assert [t.status for t in store.trials()] == [TrialStatus.RUNNING]
 
 
 def test_a_task_that_returns_no_score_stops_at_once(tmp_path):

@@ -16,6 +16,7 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.search.schedulers import MedianRule
 from lightning_nas.store import RunStore
 from tests.helpers_callbacks import SigintAtFirstBatch, SigtermAtFirstBatch
+from tests.helpers_ctrl_c import terminal_ctrl_c
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
 from tests.helpers_search import tiny_search
@@ -164,17 +165,9 @@ def test_ctrl_c_in_a_trial_of_a_python_search_raises_keyboard_interrupt(
     # was: SystemExit(1), Lightning's exit after its graceful shutdown: a script's `except
     # KeyboardInterrupt:` never ran and it exited with status 1, not 130 (between trials,
     # or with worker processes, it was a KeyboardInterrupt)
-    import signal
-
     trainer = {**tiny_trainer, "callbacks": [SigintAtFirstBatch()]}
-    previous = signal.getsignal(signal.SIGINT)
-    # Ctrl-C as in a terminal: a job the shell started in the background ignores SIGINT
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            tiny_search(tmp_path, tiny_space, trainer, budget=1, verbose=True).run()
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    with terminal_ctrl_c(), pytest.raises(KeyboardInterrupt):
+        tiny_search(tmp_path, tiny_space, trainer, budget=1, verbose=True).run()
     assert "Interrupted: 0 completed, 1 running" in capsys.readouterr().out
     with RunStore(tmp_path / "search.db") as store:  # re-run on resume, attempts uncounted
         assert [t.status for t in store.trials()] == [TrialStatus.RUNNING]
