@@ -29,8 +29,7 @@ def _score(arch: dict) -> dict:
 
 
 def _objective_search(run_dir, space=SPACE, **kw) -> Search:
-    kw = {"budget": 3, "seed": 0, "trainer": {"max_epochs": 1}, "objective": _score,
-          "verbose": False, **kw}
+    kw = {"budget": 3, "seed": 0, "objective": _score, "verbose": False, **kw}
     return Search(None, space, monitor="score", mode="max", run_dir=run_dir, **kw)
 
 
@@ -43,21 +42,25 @@ def _meta(run_dir) -> dict:
 
 
 def test_a_resume_that_changes_how_trials_run_is_refused_and_writes_nothing(tmp_path):
-    _objective_search(tmp_path).run()
+    def search(trainer: dict | None = None, **kw) -> Search:
+        # max_epochs: a setting an objective= search ignores, yet stores and compares on resume
+        with pytest.warns(UserWarning, match=r"trainer setting max_epochs is ignored"):
+            return _objective_search(tmp_path, trainer=trainer or {"max_epochs": 1}, **kw)
+
+    search().run()
     before = _meta(tmp_path)
     with pytest.raises(ConfigError) as info:
-        _objective_search(tmp_path, budget=5, seed=5, optimizer="RandomSearch",
-                          trainer={"max_epochs": 2, "logger": False}).run()
+        search(budget=5, seed=5, optimizer="RandomSearch",
+               trainer={"max_epochs": 2, "logger": False}).run()
     msg = str(info.value)
     for needle in ("search.seed: 0, now 5", "search.optimizer: 'SurrogateEvolution', now "
                    "'RandomSearch'", "trainer.max_epochs: 1, now 2", "choose another run_dir"):
         assert needle in msg
     assert "logger" not in msg  # it changes what a trial shows, not what it trains
     assert _meta(tmp_path) == before
-    assert len(_objective_search(tmp_path).run().trials) == 3  # nothing ran
+    assert len(search().run().trials) == 3  # nothing ran
     # budget, failures tolerated and output settings may change
-    resumed = _objective_search(tmp_path, budget=5, max_failures=0,
-                                trainer={"max_epochs": 1, "logger": False}).run()
+    resumed = search(budget=5, max_failures=0, trainer={"max_epochs": 1, "logger": False}).run()
     assert len(resumed.trials) == 5
 
 

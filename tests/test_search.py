@@ -130,8 +130,8 @@ def test_a_space_used_up_by_failures_before_any_result_says_so_at_once(tmp_path,
         raise RuntimeError(f"broken at c={arch['c']}")  # another error each: no stop
 
     result = Search(None, {"c": {"choice": [1, 2, 3, 4]}}, monitor="score", mode="max",
-                    objective=broken, trainer={"max_epochs": 1}, budget=8, seed=0,
-                    max_failures=10, run_dir=tmp_path, verbose=True).run()
+                    objective=broken, budget=8, seed=0, max_failures=10, run_dir=tmp_path,
+                    verbose=True).run()
     assert [t.status for t in result.trials] == [TrialStatus.FAILED] * 4
     out = capsys.readouterr().out
     assert "All 4 architectures of the space are evaluated." in out

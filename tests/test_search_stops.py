@@ -54,9 +54,9 @@ def test_a_stop_on_failures_lets_the_running_trials_finish_and_stores_them(
     with ThreadPoolExecutor(max_workers=2) as pool:
         search = Search(None, {"c": {"choice": [1, 2, 3, 4, 5, 6]}}, monitor="score",
                         mode="max", objective=_objective_failing_after(failed, message),
-                        trainer={"max_epochs": 1}, budget=6, seed=0, run_dir=tmp_path,
-                        max_failures=max_failures, executor=pool, num_workers=2,
-                        on_trial_end=on_trial_end, verbose=False)
+                        budget=6, seed=0, run_dir=tmp_path, max_failures=max_failures,
+                        executor=pool, num_workers=2, on_trial_end=on_trial_end,
+                        verbose=False)
         with pytest.raises(SearchError, match=stop) as info:
             search.run()
     with RunStore(tmp_path / "search.db") as store:
@@ -91,9 +91,9 @@ def test_a_max_failures_stop_counts_the_trials_that_failed_after_it(tmp_path):
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         search = Search(None, {"c": {"choice": [1, 2, 3, 4, 5, 6]}}, monitor="score",
-                        mode="max", objective=objective, trainer={"max_epochs": 1},
-                        budget=6, seed=0, run_dir=tmp_path, max_failures=0, executor=pool,
-                        num_workers=2, on_trial_end=on_trial_end, verbose=False)
+                        mode="max", objective=objective, budget=6, seed=0, run_dir=tmp_path,
+                        max_failures=0, executor=pool, num_workers=2,
+                        on_trial_end=on_trial_end, verbose=False)
         with pytest.raises(SearchError) as info:
             search.run()
     with RunStore(tmp_path / "search.db") as store:
@@ -126,9 +126,8 @@ def test_a_trial_let_finish_after_a_stop_that_stops_it_again_is_reopened_too(tmp
     def run(objective):
         with ThreadPoolExecutor(max_workers=2) as pool:
             return Search(None, {"c": {"choice": [1, 2, 3, 4, 5, 6]}}, monitor="score",
-                          mode="max", objective=objective, trainer={"max_epochs": 1},
-                          budget=6, seed=0, run_dir=tmp_path, executor=pool, num_workers=2,
-                          verbose=False).run()
+                          mode="max", objective=objective, budget=6, seed=0,
+                          run_dir=tmp_path, executor=pool, num_workers=2, verbose=False).run()
 
     with pytest.raises(SearchError, match="an error every trial would hit"):
         run(typos)
@@ -165,8 +164,7 @@ def test_a_stop_on_failures_stores_the_other_results_of_the_same_wait(tmp_path):
         return {"score": float(arch["c"])}
 
     search = Search(None, {"c": {"choice": [1, 2, 3, 4, 5, 6]}}, monitor="score", mode="max",
-                    objective=first_fails,
-                    trainer={"max_epochs": 1}, budget=6, seed=0, run_dir=tmp_path,
+                    objective=first_fails, budget=6, seed=0, run_dir=tmp_path,
                     max_failures=0, executor=_RunsAtSubmit(), num_workers=2, verbose=False)
     with pytest.raises(SearchError, match=r"1 trial failed \(max_failures=0\)"):
         search.run()
