@@ -32,11 +32,9 @@ import sys
 from pathlib import Path
 from typing import NamedTuple
 
-from tests.launcher import Lines, default_sigint
+from tests.launcher import ROOT, Lines, default_sigint
 
 __all__ = ["ISOLATED_IMPORTS", "Interpreter", "Ran", "torchrun_main"]
-
-ROOT = Path(__file__).resolve().parents[1]
 
 #: what the scripts of a user's project without lightning_nas import (paid once)
 ISOLATED_IMPORTS = ("torch", "yaml", "lightning.pytorch", "lightning.pytorch.cli", "hydra",
