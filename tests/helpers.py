@@ -6,9 +6,9 @@ message) read ``tests.helpers`` too: ``at_helpers`` makes it these objects' modu
 The code is in topic modules, which Python code imports: ``tests.helpers_data`` (blobs and
 their DataModules), ``tests.helpers_models`` (LightningModules), ``tests.helpers_nets``
 (``NASModule`` builders, supernets), ``tests.helpers_ranks`` (DDP trials),
-``tests.helpers_callbacks`` (callbacks), ``tests.helpers_runs``, ``tests.helpers_oneshot``
-(one-shot runs of the digits example) and ``tests.helpers_ctrl_c`` (running and
-interrupting runs). A name is here only if
+``tests.helpers_callbacks`` (callbacks), ``tests.helpers_kill`` (runs killed with SIGKILL),
+``tests.helpers_runs``, ``tests.helpers_oneshot`` (one-shot runs of the digits example) and
+``tests.helpers_ctrl_c`` (running and interrupting runs). A name is here only if
 ``at_helpers`` marks it, and then it must be.
 
 Example:
@@ -44,8 +44,10 @@ from tests.helpers_data import (
     TwoValBlobData,
     make_blobs,
 )
+from tests.helpers_kill import RowKiller
 from tests.helpers_models import (
     AccAfterWarmup,
+    ActNet,
     CallableOptNet,
     ClassesNet,
     ConfigureModelNet,
@@ -54,10 +56,13 @@ from tests.helpers_models import (
     LazyNoisyNet,
     NamedWidthNet,
     TinyNet,
+    TwoLoaderNet,
     TypedNet,
     annotated,
 )
 from tests.helpers_nets import (
+    Body,
+    KwBody,
     TinySupernet,
     TwoValSupernet,
     build_mlp,
@@ -66,6 +71,7 @@ from tests.helpers_nets import (
 from tests.helpers_paths import AT_HELPERS
 from tests.helpers_ranks import (
     FailsOnRank1AtTheEnd,
+    MetricNet,
     NotesAtExit,
     NoTrainDataOnRank1,
     RankFaults,
@@ -77,7 +83,9 @@ from tests.helpers_ranks import (
 
 __all__ = [
     "AccAfterWarmup",
+    "ActNet",
     "BlobData",
+    "Body",
     "CallableOptNet",
     "ClassesNet",
     "ConfigureModelNet",
@@ -97,15 +105,18 @@ __all__ = [
     "KillBeforeEpochCheckpoint",
     "KillInFinetuneDigits",
     "KillInResumedSearch",
+    "KwBody",
     "KwargsCallableOptNet",
     "LazyNoisyNet",
     "LoaderArgsData",
+    "MetricNet",
     "NASErrorAt",
     "NamedWidthNet",
     "NoTrainDataOnRank1",
     "NotesAtExit",
     "RankFaults",
     "RankRecorder",
+    "RowKiller",
     "SaveInitialWeights",
     "SeedEnv",
     "ShareNet",
@@ -113,6 +124,7 @@ __all__ = [
     "SyncedTinyNet",
     "TinyNet",
     "TinySupernet",
+    "TwoLoaderNet",
     "TwoValBlobData",
     "TwoValSupernet",
     "TypedNet",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import lightning.pytorch as pl
 import torch
-from torch.utils.data import DataLoader, Subset, TensorDataset
+from torch.utils.data import DataLoader, DistributedSampler, Subset, TensorDataset
 
 from tests.helpers_paths import at_helpers
 
@@ -20,6 +20,7 @@ __all__ = [
     "LoaderArgsData",
     "TwoValBlobData",
     "make_blobs",
+    "rank0_loader",
 ]
 
 
@@ -79,3 +80,18 @@ class TwoValBlobData(BlobData):
     def val_dataloader(self) -> list[DataLoader]:
         return [super().val_dataloader(),
                 DataLoader(Subset(self.train_set, range(32)), batch_size=self.batch_size)]
+
+
+def rank0_loader(samples: int, ranks: int = 2, batch_size: int = 1,
+                 **sampler: bool) -> DataLoader:
+    """A loader of ``samples`` zeros as rank 0 of ``ranks`` reads it (a ``DistributedSampler``
+    taking ``sampler``'s settings, unshuffled): what an uneven split's check is given.
+
+    Example:
+        >>> len(rank0_loader(5, ranks=2))
+        3
+    """
+    data = TensorDataset(torch.zeros(samples, 1))
+    return DataLoader(data, batch_size=batch_size,
+                      sampler=DistributedSampler(data, num_replicas=ranks, rank=0,
+                                                 shuffle=False, **sampler))

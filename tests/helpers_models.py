@@ -25,6 +25,7 @@ __all__ = [
     "AccAfterWarmup",
     "AccFromEpoch2",
     "Act",
+    "ActNet",
     "CallableOptNet",
     "ClassifierSteps",
     "ClassesNet",
@@ -36,6 +37,7 @@ __all__ = [
     "NamedWidthNet",
     "SeqNet",
     "TinyNet",
+    "TwoLoaderNet",
     "TypedNet",
     "WidthActNet",
     "annotated",
@@ -337,3 +339,33 @@ class WidthActNet(TinyNet):
 def tiny_model(arch: dict) -> pl.LightningModule:
     """A callable ``arch -> LightningModule`` (the second way to give a model)."""
     return TinyNet(width=arch["width"], lr=arch.get("lr", 0.05))
+
+
+@at_helpers
+class TwoLoaderNet(TinyNet):
+    """``TinyNet`` validating on each of two loaders (``val_acc``, ``val_loss`` per loader);
+    counts its training steps in ``steps`` (the class's: the trial builds its own)."""
+
+    steps: list[int] = []
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+                      ) -> torch.Tensor:
+        TwoLoaderNet.steps.append(batch_idx)
+        return super().training_step(batch, batch_idx)
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int,
+                        dataloader_idx: int = 0) -> None:
+        x, y = batch
+        logits = self(x)
+        self.log("val_acc", (logits.argmax(-1) == y).float().mean())
+        self.log("val_loss", F.cross_entropy(logits, y))
+
+
+@at_helpers
+class ActNet(TinyNet):
+    """``TinyNet`` whose activation is a class (``type[nn.Module]``), built by the model."""
+
+    def __init__(self, act: type[torch.nn.Module] = torch.nn.ReLU, **kwargs) -> None:
+        super().__init__(**kwargs)
+        assert isinstance(act, type), act  # the class itself, as jsonargparse gives it
+        self.net[1] = act()

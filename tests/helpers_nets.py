@@ -1,5 +1,6 @@
-"""Networks for ``NASModule`` (builders ``arch -> nn.Module``, a loss) and one-shot
-supernets made of lightning_nas's choice modules.
+"""Networks for ``NASModule`` (builders ``arch -> nn.Module``, a loss), one-shot supernets
+made of lightning_nas's choice modules, and plain ``nn.Module`` bodies a config's model
+takes as its ``net`` (one of them taking its arguments through ``**kwargs``).
 
 Example:
     >>> build_mlp({"width": 4})[0].out_features
@@ -16,6 +17,8 @@ from torch.nn import functional as F
 from tests.helpers_paths import at_helpers
 
 __all__ = [
+    "Body",
+    "KwBody",
     "TinySupernet",
     "TwoValSupernet",
     "build_data_dependent_mlp",
@@ -125,3 +128,23 @@ def choice_net() -> nn.Sequential:
                label="depth"),
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), ChoiceLinear(8, [6, 12], label="fc"),
         nn.ReLU(), ChoiceLinear(12, 3, label="out"))
+
+
+@at_helpers
+class Body(torch.nn.Module):
+    """A network of 8 features in and out with ``width`` hidden units."""
+
+    def __init__(self, width: int = 8, depth: int = 1) -> None:
+        super().__init__()
+        self.layers = torch.nn.Sequential(torch.nn.Linear(8, width), torch.nn.Linear(width, 8))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+@at_helpers
+class KwBody(Body):
+    """Takes ``width`` and ``depth`` only through ``**kwargs``, passed on to ``Body``."""
+
+    def __init__(self, extra: int = 0, **kwargs) -> None:
+        super().__init__(**kwargs)

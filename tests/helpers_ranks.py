@@ -16,6 +16,7 @@ import lightning.pytorch as pl
 import torch
 from torch.nn import functional as F
 from torch.utils.data import DataLoader
+from torchmetrics.classification import MulticlassAccuracy
 
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
@@ -23,6 +24,7 @@ from tests.helpers_paths import at_helpers
 
 __all__ = [
     "FailsOnRank1AtTheEnd",
+    "MetricNet",
     "NoTrainDataOnRank1",
     "NotesAtExit",
     "NotesGroupAtExit",
@@ -32,6 +34,23 @@ __all__ = [
     "ShareNet",
     "SyncedTinyNet",
 ]
+
+
+@at_helpers
+class MetricNet(TinyNet):
+    """``val_acc``: a torchmetrics accuracy (synced over the ranks, plain accuracy)."""
+
+    def __init__(self, width: int = 16, lr: float = 0.05) -> None:
+        super().__init__(width=width, lr=lr)
+        self.val_metric = MulticlassAccuracy(num_classes=3, average="micro")
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+                        ) -> None:
+        x, y = batch
+        logits = self(x)
+        self.val_metric(logits, y)
+        self.log("val_acc", self.val_metric, on_epoch=True)
+        self.log("val_loss", F.cross_entropy(logits, y), sync_dist=True)
 
 
 @at_helpers

@@ -1,6 +1,7 @@
 """Running and reading runs in tests: LightningCLI in this process, a trained checkpoint's
-score, waiting for another process's search, its store's rows read while it runs, the
-optional TensorBoard and Hydra's logging.
+score, an exported one checked against ``best.yaml``, a trial paused and promoted, the
+checkpoint files under a folder, waiting for another process's search, its store's rows
+read while it runs, the optional TensorBoard and Hydra's logging.
 
 Example:
     >>> import pytest
@@ -13,16 +14,28 @@ import importlib.util
 import logging
 import sqlite3
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning.pytorch as pl
+import pytest
+import torch
+
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
+
+if TYPE_CHECKING:
+    from lightning_nas.search.trial import TrialSpec
 
 __all__ = [
+    "assert_scores_as_exported",
+    "checkpoint_files",
     "keep_root_logging",
     "lightning_cli_fit",
     "needs_tensorboard",
+    "paused_then_promoted",
     "trial_rows",
     "validated",
     "wait_for_trials",
@@ -45,6 +58,54 @@ def needs_tensorboard() -> None:
 
     if not any(importlib.util.find_spec(name) for name in ("tensorboard", "tensorboardX")):
         pytest.skip("TensorBoardLogger needs tensorboard or tensorboardX")
+
+
+def assert_scores_as_exported(run: Path, model: type[pl.LightningModule] = TinyNet,
+                              batch_size: int = 32, **validation: Any) -> dict[str, Any]:
+    """``run``'s ``best.ckpt`` validated afresh (one device, the search's ``validation``
+    settings) gives ``best.yaml``'s score and metrics, and is of its epoch and architecture;
+    ``best.yaml`` as ``load_best`` reads it."""
+    from lightning_nas import load_best
+
+    best = load_best(run)
+    assert best["checkpoint"] == "best.ckpt"
+    ckpt = torch.load(run / "best.ckpt", map_location="cpu", weights_only=False)
+    assert ckpt["epoch"] == best["epoch"]
+    assert {k: ckpt["hyper_parameters"][k] for k in best["arch"]} == best["arch"]
+    trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, **validation)
+    got = trainer.validate(model.load_from_checkpoint(run / "best.ckpt"),
+                           datamodule=BlobData(batch_size=batch_size), verbose=False)[0]
+    assert got[best["monitor"]] == pytest.approx(best["score"], abs=1e-6)
+    for key in got.keys() & best["metrics"].keys():
+        assert got[key] == pytest.approx(best["metrics"][key], abs=1e-6), key
+    return best
+
+
+def checkpoint_files(folder: Path) -> list[str]:
+    """The ``*.ckpt`` files at any depth under ``folder``, as sorted relative POSIX paths."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.ckpt"))
+
+
+def paused_then_promoted(spec: TrialSpec, rule: Any) -> list[str]:
+    """Fit trial 1 of ``spec`` until ``rule`` (an ``ASHARule`` of rungs 2 and 4 with two
+    better trials at rung 2) pauses it, then record four worse trials so it is promoted and
+    fit it on from its ``last.ckpt``; the warnings of the promoted segment's fit."""
+    from lightning_nas.results import TrialStatus
+    from lightning_nas.search.trial import fit_trial
+
+    first = fit_trial(spec)
+    assert first.status is TrialStatus.PAUSED and first.epochs == 2, first.error
+    rule.record(1, first.curve)
+    for key in (102, 103, 104, 105):  # worse trials arrive: trial 1 is promoted
+        rule.record(key, [0.0, 0.0])
+    trial_dir = Path(spec.trial_dir)
+    spec.rule, spec.ckpt_path, spec.clear_dir = rule.snapshot(), str(trial_dir / "last.ckpt"), False
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        second = fit_trial(spec)
+    assert second.status is TrialStatus.COMPLETED and second.epochs == 4, second.error
+    return [str(w.message) for w in caught]
 
 
 def keep_root_logging() -> Iterator[None]:

@@ -2,14 +2,15 @@
 
 The public API is what ``lightning_nas``, ``lightning_nas.search``, ``lightning_nas.oneshot``,
 ``lightning_nas.space`` and ``lightning_nas.strategies`` export (``__all__``) and the
-submodule names the README's Python sections use (``EXTRA``). For each of its functions and
-class constructors the Google-style ``Args:`` section (a dataclass's: ``Args:`` or
-``Attributes:``) names exactly the signature's parameters: none missing, none stale, in
-the signature's order; ``*args``/``**kwargs`` by their own entry (``**options: ...``),
-several parameters of one entry as ``model, data: ...``. A parameter whose name starts with
-``_`` is the code's own and undocumented. A default a parameter's entry writes as a literal
-(``default 20``, ``(default ``"val_acc"``)``) is the signature's; prose (``default: the
-search's``) and the meaning of a ``None`` default are not compared.
+submodule names the README's Python sections use (``EXTRA``; ``tests.helpers_api.public``
+reads them all). For each of its functions and class constructors the Google-style ``Args:``
+section (a dataclass's: ``Args:`` or ``Attributes:``) names exactly the signature's
+parameters: none missing, none stale, in the signature's order; ``*args``/``**kwargs`` by
+their own entry (``**options: ...``), several parameters of one entry as ``model, data: ...``.
+A parameter whose name starts with ``_`` is the code's own and undocumented. A default a
+parameter's entry writes as a literal (``default 20``, ``(default ``"val_acc"``)``) is the
+signature's; prose (``default: the search's``) and the meaning of a ``None`` default are not
+compared.
 
 A public method is checked the same way when its docstring has an ``Args:`` section (many
 are one line naming their parameters); ``REQUIRED_METHODS``, those the README's Python
@@ -29,15 +30,8 @@ from typing import Any
 
 import pytest
 
-#: modules whose ``__all__`` is public API
-PUBLIC_MODULES = ("lightning_nas", "lightning_nas.search", "lightning_nas.oneshot",
-                  "lightning_nas.space", "lightning_nas.strategies")
-#: public names of submodules the README's Python sections use (``module:name``)
-EXTRA = ("lightning_nas.fit:fit_config", "lightning_nas.export:best_config",
-         "lightning_nas.oneshot.run:run_oneshot", "lightning_nas.search.schedulers:MedianRule",
-         "lightning_nas.search.schedulers:ASHARule",
-         "lightning_nas.search.schedulers:HyperbandRule",
-         "lightning_nas.benchmarks.nb201:NB201")
+from tests.helpers_api import public
+
 #: methods the README's Python calls: an ``Args:`` section required
 REQUIRED_METHODS = ("SearchSettings.from_options", "SearchSettings.replace",
                     "SearchSpace.from_yaml", "SearchSpace.from_dict", "SearchSpace.sample",
@@ -96,19 +90,6 @@ def doc_section(doc: str | None, section: str) -> dict[str, str] | None:
             for name in names:
                 entries[name] += " " + line.strip()
     return entries
-
-
-def public() -> dict[str, Any]:
-    """Every public name -> its object (the first name an object is exported under)."""
-    found: dict[str, Any] = {}
-    for module in PUBLIC_MODULES:
-        mod = importlib.import_module(module)
-        for name in mod.__all__:
-            found.setdefault(name, getattr(mod, name))
-    for spec in EXTRA:
-        module, name = spec.split(":")
-        found.setdefault(name, getattr(importlib.import_module(module), name))
-    return {name: obj for name, obj in found.items() if callable(obj)}
 
 
 def constructor_doc(cls: type) -> tuple[str | None, str]:

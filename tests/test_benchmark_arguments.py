@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_benchmarks_help import _load
+from tests.helpers_benchmarks import load_script
 
 SEEDS = "give a count of at least 1 (30), a range low-high (100-129) or seeds and ranges"
 
@@ -82,7 +82,7 @@ def _cases() -> list[tuple[str, list[str], str]]:
 @pytest.mark.parametrize("name, argv, said", _cases())
 def test_a_bad_count_or_seed_list_is_a_usage_error_before_any_run(name, argv, said, capsys):
     with pytest.raises(SystemExit) as exit_:
-        _load(name).main(argv)
+        load_script(name).main(argv)
     captured = capsys.readouterr()
     assert exit_.value.code == 2, (exit_.value.code, captured.err)
     assert f": error: {said}" in captured.err, captured.err
@@ -93,7 +93,7 @@ def test_an_nb201_table_without_its_columns_is_a_usage_error(tmp_path, capsys):
     other = tmp_path / "other.csv"
     other.write_text("index,arch,accuracy\n0,|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,1\n")
     with pytest.raises(SystemExit) as exit_:  # was: a ConfigError traceback
-        _load("nb201.py").main(["--table", str(other), "--overhead_trials", "0"])
+        load_script("nb201.py").main(["--table", str(other), "--overhead_trials", "0"])
     err = capsys.readouterr().err
     assert exit_.value.code == 2, err
     assert f": error: --table {other} is not an NB201 table: missing columns " in err, err
@@ -114,6 +114,6 @@ def test_a_count_of_seeds_still_starts_at_seed_start():
 def test_a_flag_given_beside_quick_wins_over_its_value(capsys):
     # was: --quick set trials, epochs (and more) over the flags given beside it, silently:
     # `overhead.py --quick --trials 1` ran --quick's 3 trials
-    result = _load("overhead.py").main(["--quick", "--trials", "1", "--rounds", "1"])
+    result = load_script("overhead.py").main(["--quick", "--trials", "1", "--rounds", "1"])
     assert (result["trials"], result["epochs"], result["rounds"]) == (1, 1, 1)
     assert "per-round figures, 1 rounds of 1 trials x 1 epochs" in capsys.readouterr().out

@@ -17,14 +17,14 @@ import pytest
 import torch
 
 from lightning_nas.search.trial import quiet_lightning
-from tests.test_benchmarks_help import _load
+from tests.helpers_benchmarks import NB201_TABLE, NB201_WHY, load_script
 
 
 @pytest.fixture(scope="module")
 def darts():
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")
-    return _load("oneshot_darts.py")
+    return load_script("oneshot_darts.py")
 
 
 def _args(**settings) -> argparse.Namespace:
@@ -65,13 +65,11 @@ def test_the_warm_up_runs_every_timed_side(darts, tmp_path):
 
 
 def test_nb201_reports_the_seeds_its_defaults_were_not_tuned_on_by_default(capsys):
-    from tests.test_nb201 import TABLE, WHY
-
-    if TABLE is None:
-        pytest.skip(WHY)
+    if NB201_TABLE is None:
+        pytest.skip(NB201_WHY)
     # the default strategy was chosen on seeds 0-29; 100-129 are held out (small_space.py
     # runs its held-out seeds by default too)
-    summary = _load("nb201.py").main(["--budget", "3", "--seeds", "2", "--overhead_trials",
+    summary = load_script("nb201.py").main(["--budget", "3", "--seeds", "2", "--overhead_trials",
                                       "0"])
     out = capsys.readouterr().out
     # was: no "heldout" in the JSON, and the table had the tuned seeds' column alone
@@ -79,16 +77,14 @@ def test_nb201_reports_the_seeds_its_defaults_were_not_tuned_on_by_default(capsy
     assert summary["heldout"]["seeds"] == 30
     assert "held-out seeds 100-129 (n=30)" in out, out
     # '' leaves them out
-    assert "heldout" not in _load("nb201.py").main(
+    assert "heldout" not in load_script("nb201.py").main(
         ["--budget", "3", "--seeds", "2", "--overhead_trials", "0", "--heldout_seeds", ""])
 
 
 def test_nb201_default_heldout_seeds_step_aside_for_seeds_that_name_them(capsys):
-    from tests.test_nb201 import TABLE, WHY
-
-    if TABLE is None:
-        pytest.skip(WHY)
-    summary = _load("nb201.py").main(["--budget", "3", "--seeds", "100-101",
+    if NB201_TABLE is None:
+        pytest.skip(NB201_WHY)
+    summary = load_script("nb201.py").main(["--budget", "3", "--seeds", "100-101",
                                       "--overhead_trials", "0"])
     out = capsys.readouterr().out
     # was: seeds 100 and 101 run twice, once as "held-out" (and pooled twice by --warm_start)
@@ -97,7 +93,7 @@ def test_nb201_default_heldout_seeds_step_aside_for_seeds_that_name_them(capsys)
 
 
 def test_small_space_default_heldout_seeds_step_aside_too(capsys):
-    summary = _load("small_space.py").main(["--budget", "4", "--seeds", "128-129",
+    summary = load_script("small_space.py").main(["--budget", "4", "--seeds", "128-129",
                                             "--optuna-python", ""])
     out = capsys.readouterr().out
     assert "held-out seeds 100-129 left out: --seeds 128-129 names some of them" in out, out

@@ -7,12 +7,13 @@ docstring, cut mid-sentence in six of them), and the two modules that are not sc
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.helpers_benchmarks import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py")
@@ -20,14 +21,6 @@ SCRIPTS = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py")
 MODULES = {"nb201_warm.py": "benchmarks/nb201.py --warm_start",
            "spread.py": "imported by the benchmark scripts",
            "small_table.py": "benchmarks/small_space.py --help"}
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"bench_help_{name[:-3]}",
-                                                  ROOT / "benchmarks" / name)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_every_file_of_the_folder_is_a_script_or_a_known_module():
@@ -38,7 +31,7 @@ def test_every_file_of_the_folder_is_a_script_or_a_known_module():
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_help_describes_the_script_in_whole_sentences(name, capsys):
     with pytest.raises(SystemExit) as exit_:
-        _load(name).main(["--help"])
+        load_script(name).main(["--help"])
     assert exit_.value.code == 0
     text = capsys.readouterr().out
     description = " ".join(text.split("\n\n")[1].split())

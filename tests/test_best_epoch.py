@@ -20,7 +20,7 @@ from lightning_nas.store import RunStore
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
 from tests.helpers_ranks import SyncedTinyNet
-from tests.test_export_scores import _assert_scores_as_exported
+from tests.helpers_runs import assert_scores_as_exported
 
 #: two architectures, both fast learners (a space of one is refused)
 SPACE = {"width": {"choice": [16]}, "lr": {"choice": [0.5, 0.4]}}
@@ -79,7 +79,7 @@ def test_ties_on_the_monitor_go_by_the_next_objective_in_metrics_and_best_ckpt(t
     assert trial.epoch == expected
     assert trial.metrics[second] == pytest.approx(got["epochs"][expected][second], abs=1e-6)
     assert torch.load(trial.checkpoint, weights_only=False)["epoch"] == expected
-    assert _assert_scores_as_exported(run)["epoch"] == expected  # best.ckpt validated again
+    assert assert_scores_as_exported(run)["epoch"] == expected  # best.ckpt validated again
 
 
 @pytest.mark.slow
@@ -92,7 +92,7 @@ def test_a_ddp_trials_tie_is_broken_alike_on_its_ranks_and_exports_as_said(tmp_p
     expected = min(tied, key=lambda n: got["epochs"][n]["val_loss"])
     assert len(tied) > 1 and expected != tied[0]
     assert got["trial"].epoch == expected
-    best = _assert_scores_as_exported(run, model=SyncedLossNet, batch_size=16)
+    best = assert_scores_as_exported(run, model=SyncedLossNet, batch_size=16)
     assert best["epoch"] == expected
 
 
@@ -103,7 +103,7 @@ def test_with_one_objective_the_earliest_of_the_tied_epochs_stays_the_best(tmp_p
     assert len(tied) > 1  # later epochs as good on val_acc (and better on the losses)
     assert got["trial"].epoch == tied[0]
     assert torch.load(got["trial"].checkpoint, weights_only=False)["epoch"] == tied[0]
-    assert _assert_scores_as_exported(run)["epoch"] == tied[0]
+    assert assert_scores_as_exported(run)["epoch"] == tied[0]
 
 
 def test_a_reporters_best_breaks_ties_by_the_later_objectives_in_order():

@@ -23,7 +23,7 @@ from lightning_nas.search.callback_monitors import is_callback_monitor_error
 from lightning_nas.search.trial import TrialSpec, fit_trial
 from lightning_nas.store import RunStore
 from tests.helpers_data import TwoValBlobData
-from tests.test_monitor_loaders import TwoLoaderNet
+from tests.helpers_models import TwoLoaderNet
 
 TRAINER = {"max_epochs": 3, "accelerator": "cpu", "devices": 1, "logger": False,
            "limit_train_batches": 2, "enable_progress_bar": False}
@@ -95,7 +95,7 @@ def _callback(monitor: str) -> dict[str, Any]:
 
 def test_a_search_stops_at_trial_one_and_a_fixed_callback_resumes_it(tmp_path, capsys):
     run = tmp_path / "run"
-    cfg = {"model": {"class_path": "tests.test_callback_monitor_loaders.TwoLoaderNet"},
+    cfg = {"model": {"class_path": "tests.helpers.TwoLoaderNet"},
            "data": {"class_path": "tests.helpers.TwoValBlobData"},
            "trainer": {**TRAINER, "max_epochs": 1, "callbacks": [_callback("val_acc")]},
            "search": {"space": {"width": {"choice": [4, 8]}}, "optimizer": "RandomSearch",

@@ -25,6 +25,7 @@ from lightning_nas.search.from_config import search_from_config
 from lightning_nas.store import RunStore
 from tests.helpers_data import BlobData
 from tests.helpers_models import CallableOptNet, TinyNet
+from tests.helpers_nets import Body
 
 BASE = {
     "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"lr": 0.1}},
@@ -787,25 +788,7 @@ def test_a_subclass_passes_its_kwargs_arguments_on_as_lightningcli_builds_them(t
     assert [t.status.value for t in result.trials] == ["COMPLETED", "COMPLETED"]
 
 
-class Body(torch.nn.Module):
-    """A network of 8 features in and out with ``width`` hidden units."""
-
-    def __init__(self, width: int = 8, depth: int = 1) -> None:
-        super().__init__()
-        self.layers = torch.nn.Sequential(torch.nn.Linear(8, width), torch.nn.Linear(width, 8))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x)
-
-
-class KwBody(Body):
-    """Takes ``width`` and ``depth`` only through ``**kwargs``, passed on to ``Body``."""
-
-    def __init__(self, extra: int = 0, **kwargs) -> None:
-        super().__init__(**kwargs)
-
-
-KW_BODY = "tests.test_config.KwBody"
+KW_BODY = "tests.helpers.KwBody"
 
 
 def _net_config(run_dir: Path, space: dict) -> dict:
@@ -822,7 +805,7 @@ def _net_config(run_dir: Path, space: dict) -> dict:
      "mean 'width'? accepted: extra, width, depth"),
     ({"model.net": {"choice": [{"class_path": KW_BODY, "init_args": {"width": 4}},
                                {"class_path": KW_BODY, "init_args": {"widht": 8}}]}},
-     "space key 'model.net' may take {'class_path': 'tests.test_config.KwBody', 'init_args': "
+     "space key 'model.net' may take {'class_path': 'tests.helpers.KwBody', 'init_args': "
      "{'widht': 8}}: model.net.widht: not an argument of KwBody.__init__ nor of a base its "
      "**kwargs passes them on to; did you mean 'width'? accepted: extra, width, depth"),
 ])
@@ -1101,21 +1084,12 @@ def test_a_plain_space_key_of_class_path_options_is_built_as_its_dotted_form(tmp
         search_from_config(cfg)
 
 
-class ActNet(TinyNet):
-    """``TinyNet`` whose activation is a class (``type[nn.Module]``), built by the model."""
-
-    def __init__(self, act: type[torch.nn.Module] = torch.nn.ReLU, **kwargs) -> None:
-        super().__init__(**kwargs)
-        assert isinstance(act, type), act  # the class itself, as jsonargparse gives it
-        self.net[1] = act()
-
-
 def test_a_type_annotated_argument_gets_the_class_given_or_searched(tmp_path):
     # was: a given `act: torch.nn.GELU` became a class_path node, built into an instance
     # (the model got GELU(), not GELU); a searched one stayed a string
     path = tmp_path / "cfg.yaml"
     cfg = _config(tmp_path / "run")
-    cfg["model"] = {"class_path": "tests.test_config.ActNet",
+    cfg["model"] = {"class_path": "tests.helpers.ActNet",
                     "init_args": {"act": "torch.nn.GELU"}}
     cfg["search"]["space"] = {"width": {"choice": [4, 8]}}
     cfg["search"]["budget"] = 1
@@ -1144,7 +1118,7 @@ def test_a_class_path_node_for_a_type_argument_gives_the_class(tmp_path):
     # model got an instance (its act() failed in every trial); one with init_args likewise
     path = tmp_path / "cfg.yaml"
     cfg = _config(tmp_path / "run")
-    cfg["model"] = {"class_path": "tests.test_config.ActNet",
+    cfg["model"] = {"class_path": "tests.helpers.ActNet",
                     "init_args": {"act": {"class_path": "torch.nn.GELU"}}}
     cfg["search"].update(space={"width": {"choice": [4, 8]}}, budget=1)
     path.write_text(yaml.safe_dump(cfg))
@@ -1174,7 +1148,7 @@ def test_a_class_name_alone_for_a_type_argument_is_refused_naming_its_import_pat
     # was: "expected type[Module], ..." without the form to write (a node's: "import path
     # 'GELU' needs a module part, e.g. 'mypkg.models.GELU'"); jsonargparse refuses it too
     cfg = _config(tmp_path / "run")
-    cfg["model"] = {"class_path": "tests.test_config.ActNet", "init_args": {"act": act}}
+    cfg["model"] = {"class_path": "tests.helpers.ActNet", "init_args": {"act": act}}
     with pytest.raises(ConfigError, match=re.escape(
             "model.act='GELU': expected type[Module], a subclass of Module or its import path "
             "(the annotation of ActNet.__init__); a class name alone is no import path "
@@ -1212,9 +1186,9 @@ def test_another_class_keeps_the_values_its_bases_annotations_take_as_lightningc
     from lightning_nas.config.paths import merge_node
 
     named = {"class_path": "tests.test_config.NamedBody", "init_args": {"width": "wide"}}
-    for other in ("tests.test_config.Body", KW_BODY):
+    for other in ("tests.helpers.Body", KW_BODY):
         assert merge_node(named, other) == {"class_path": other, "init_args": {}}
-    assert merge_node({"class_path": "tests.test_config.Body", "init_args": {"width": 4}},
+    assert merge_node({"class_path": "tests.helpers.Body", "init_args": {"width": 4}},
                       KW_BODY) == {"class_path": KW_BODY, "init_args": {"width": 4}}
 
 

@@ -787,7 +787,7 @@ def test_a_searched_class_for_a_type_argument_is_exported_as_lightningcli_takes_
     run = tmp_path / "run"
     paths = ["torch.nn.Tanh", "torch.nn.GELU"]
     cfg = {"seed_everything": 0,
-           "model": {"class_path": "tests.test_config.ActNet", "init_args": {"width": 4}},
+           "model": {"class_path": "tests.helpers.ActNet", "init_args": {"width": 4}},
            "data": {"class_path": "tests.helpers.BlobData", "init_args": {"n": 32}},
            "trainer": {"max_epochs": 1, "limit_train_batches": 1, "accelerator": "cpu"},
            "search": {"space": {"act": {"choice": [{"class_path": p} for p in paths]

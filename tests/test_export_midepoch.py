@@ -19,7 +19,7 @@ from lightning_nas import Search
 from lightning_nas.store import RunStore
 from tests.helpers_data import BlobData
 from tests.helpers_ranks import SyncedTinyNet
-from tests.test_export_scores import _assert_scores_as_exported
+from tests.helpers_runs import assert_scores_as_exported
 
 #: fast learners: ``val_acc`` reaches 1.0 within a few epochs and stays, the losses fall
 SPACE = {"width": {"choice": [16]}, "lr": {"choice": [0.5, 0.4]}}
@@ -75,7 +75,7 @@ def test_a_tie_broken_by_a_training_objective_keeps_the_weights_validated_mid_ep
     # the validation's step in the best epoch (was: the epoch's end, batches later)
     assert ckpt["global_step"] == trial.epoch * batches + validated
     assert not list(run.rglob(".tie.ckpt"))  # the held weights went where they belong
-    best = _assert_scores_as_exported(run, model=SyncedTrainLossNet, batch_size=16)
+    best = assert_scores_as_exported(run, model=SyncedTrainLossNet, batch_size=16)
     assert best["epoch"] == trial.epoch  # and val_loss is the stored one, as the score
 
 

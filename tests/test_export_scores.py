@@ -20,12 +20,13 @@ import torch
 import yaml
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-from lightning_nas import Search, export_best, load_best
+from lightning_nas import Search, export_best
 from lightning_nas.results import TrialStatus
 from lightning_nas.store import RunStore
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
 from tests.helpers_ranks import SyncedTinyNet
+from tests.helpers_runs import assert_scores_as_exported
 
 #: a space whose trials score apart (small learning rates: accuracy still climbing)
 SPACE = {"width": {"choice": [4, 8, 16]}, "lr": {"float": [0.002, 0.05], "log": True}}
@@ -41,40 +42,21 @@ def _search(run: Path, model: type[pl.LightningModule] = TinyNet, batch_size: in
            run_dir=run, verbose=False, **kwargs).run()
 
 
-def _assert_scores_as_exported(run: Path, model: type[pl.LightningModule] = TinyNet,
-                               batch_size: int = 32, **validation: Any) -> dict[str, Any]:
-    """``run``'s ``best.ckpt`` validated afresh (one device, the search's ``validation``
-    settings) gives ``best.yaml``'s score and metrics, and is of its epoch and architecture."""
-    best = load_best(run)
-    assert best["checkpoint"] == "best.ckpt"
-    ckpt = torch.load(run / "best.ckpt", map_location="cpu", weights_only=False)
-    assert ckpt["epoch"] == best["epoch"]
-    assert {k: ckpt["hyper_parameters"][k] for k in best["arch"]} == best["arch"]
-    trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
-                         enable_model_summary=False, **validation)
-    got = trainer.validate(model.load_from_checkpoint(run / "best.ckpt"),
-                           datamodule=BlobData(batch_size=batch_size), verbose=False)[0]
-    assert got[best["monitor"]] == pytest.approx(best["score"], abs=1e-6)
-    for key in got.keys() & best["metrics"].keys():
-        assert got[key] == pytest.approx(best["metrics"][key], abs=1e-6), key
-    return best
-
-
 def test_a_search_exported_again_and_trial_by_trial_scores_as_said(tmp_path):
     run = tmp_path / "run"
     _search(run)
-    first = _assert_scores_as_exported(run)
+    first = assert_scores_as_exported(run)
     assert export_best(run) == first  # again: the same files
-    _assert_scores_as_exported(run)
+    assert_scores_as_exported(run)
     with RunStore(run / "search.db") as store:
         others = [t.trial_id for t in store.with_checkpoint(TrialStatus.COMPLETED)
                   if t.trial_id != first["trial"]]
     assert others
     for trial in (*others, first["trial"]):  # a non-best, then the best again
         assert export_best(run, trial_id=trial)["trial"] == trial
-        _assert_scores_as_exported(run)
+        assert_scores_as_exported(run)
     export_best(run)
-    assert _assert_scores_as_exported(run)["trial"] == first["trial"]
+    assert assert_scores_as_exported(run)["trial"] == first["trial"]
 
 
 @pytest.mark.parametrize("settings", [
@@ -86,7 +68,7 @@ def test_a_search_exported_again_and_trial_by_trial_scores_as_said(tmp_path):
 ], ids=["twice-an-epoch", "every-2-epochs", "every-5-batches", "accumulate-2", "one-batch"])
 def test_settings_that_move_validation_export_what_the_search_scored(tmp_path, settings):
     _search(tmp_path, trainer={**TRAINER, **settings})
-    _assert_scores_as_exported(tmp_path, **{k: v for k, v in settings.items()
+    assert_scores_as_exported(tmp_path, **{k: v for k, v in settings.items()
                                             if k == "limit_val_batches"})
 
 
@@ -94,7 +76,7 @@ def test_a_users_model_checkpoint_and_early_stopping_leave_the_searchs_best(tmp_
     callbacks = [ModelCheckpoint(monitor="val_acc", mode="max", save_top_k=2),
                  EarlyStopping(monitor="val_acc", mode="max", patience=1)]
     _search(tmp_path, trainer={**TRAINER, "max_epochs": 5, "callbacks": callbacks})
-    _assert_scores_as_exported(tmp_path)
+    assert_scores_as_exported(tmp_path)
 
 
 def test_a_promoted_trials_export_scores_as_said(tmp_path):
@@ -102,14 +84,14 @@ def test_a_promoted_trials_export_scores_as_said(tmp_path):
     Search(TinyNet, SPACE, data=BlobData, data_init_args={"batch_size": 32}, seed=1,
            scheduler="asha", min_epochs=1, eta=2, max_epochs=4, budget=8, keep_top_k=8,
            trainer={**TRAINER, "max_epochs": 4}, run_dir=tmp_path, verbose=False).run()
-    _assert_scores_as_exported(tmp_path)
+    assert_scores_as_exported(tmp_path)
     with RunStore(tmp_path / "search.db") as store:
         promoted = [t.trial_id for t in store.trials(TrialStatus.COMPLETED)
                     if len(store.fits(t.trial_id)) > 1]
     assert promoted  # the case under test happened
     for trial in promoted:
         export_best(tmp_path, trial_id=trial)
-        _assert_scores_as_exported(tmp_path)
+        assert_scores_as_exported(tmp_path)
 
 
 def test_each_pareto_point_exported_by_trial_scores_as_said(tmp_path):
@@ -119,13 +101,13 @@ def test_each_pareto_point_exported_by_trial_scores_as_said(tmp_path):
     assert len(held) > 1
     for trial in held:
         export_best(tmp_path, trial_id=trial)
-        assert _assert_scores_as_exported(tmp_path)["trial"] == trial
+        assert assert_scores_as_exported(tmp_path)["trial"] == trial
 
 
 def test_a_warm_started_search_exports_a_trial_of_its_own(tmp_path):
     _search(tmp_path / "source")
     _search(tmp_path / "warm", warm_start=[str(tmp_path / "source")], retrain_top_k=1)
-    best = _assert_scores_as_exported(tmp_path / "warm")
+    best = assert_scores_as_exported(tmp_path / "warm")
     with RunStore(tmp_path / "warm" / "search.db") as store:
         assert store.best("max").trial_id == best["trial"]
         assert Path(store.get(best["trial"]).checkpoint).parent.parent == \
@@ -137,7 +119,7 @@ def test_a_ddp_trials_export_scores_as_said_on_one_device(tmp_path):
     # BlobData's 64 validation samples in batches of 16: two whole batches per rank
     _search(tmp_path, model=SyncedTinyNet, batch_size=16, budget=2,
             trainer={**TRAINER, "devices": 2, "strategy": "ddp"})
-    _assert_scores_as_exported(tmp_path, model=SyncedTinyNet, batch_size=16)
+    assert_scores_as_exported(tmp_path, model=SyncedTinyNet, batch_size=16)
 
 
 def _promotion_running(db: Path) -> int | None:
@@ -177,7 +159,7 @@ def test_a_search_killed_in_a_promotion_and_resumed_exports_what_it_scored(tmp_p
     time.sleep(0.5)  # into its segment
     assert launcher.kill() == -signal.SIGKILL
     assert launcher.run(["search", cfg], log) == 0, log.read_text()
-    _assert_scores_as_exported(run)
+    assert_scores_as_exported(run)
     with RunStore(run / "search.db") as store:
         promoted = [t.trial_id for t in store.with_checkpoint(TrialStatus.COMPLETED)
                     if len(store.fits(t.trial_id)) > 1]
@@ -186,7 +168,7 @@ def test_a_search_killed_in_a_promotion_and_resumed_exports_what_it_scored(tmp_p
     assert resumed.status is not TrialStatus.RUNNING
     for trial in promoted:
         export_best(run, trial_id=trial)
-        _assert_scores_as_exported(run)
+        assert_scores_as_exported(run)
 
 
 @pytest.mark.slow

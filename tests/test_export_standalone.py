@@ -21,74 +21,8 @@ import yaml
 from lightning_nas.cli import main
 from tests.helpers_hydra_sweep import TRAIN, run_forked
 from tests.helpers_standalone import Interpreter
-
-ROOT = Path(__file__).resolve().parents[1]
-
-#: the user's own LightningCLI script (subclass mode, as examples/lightningcli/main.py),
-#: saying what it built and scored
-_USER_CLI = '''import json, torch
-from lightning.pytorch.cli import LightningCLI
-class CLI(LightningCLI):
-    def _say(self, what):
-        m = self.model
-        print("USER " + json.dumps({"what": what, "params": sum(p.numel() for p in m.parameters()),
-              "hparams": {k: v for k, v in m.hparams.items() if not k.startswith("_")},
-              "metrics": {k: float(v) for k, v in self.trainer.callback_metrics.items()}}))
-    def after_fit(self): self._say("fit")
-    def after_validate(self): self._say("validate")
-try:
-    import lightning_nas
-    raise SystemExit("lightning_nas importable")
-except ModuleNotFoundError:
-    pass
-torch.set_num_threads(1)
-CLI(save_config_callback=None)
-'''
-
-#: the user's own script: DigitsCNN.load_from_checkpoint(best.ckpt), validated, then trained
-#: on from it by Trainer.fit(ckpt_path=...)
-_USER_LOAD = '''import json, sys, torch
-from lightning.pytorch import Trainer
-from examples.digits.data import DigitsDataModule
-from examples.digits.model import DigitsCNN
-torch.set_num_threads(1)
-try:
-    import lightning_nas
-    raise SystemExit("lightning_nas importable")
-except ModuleNotFoundError:
-    pass
-ckpt = sys.argv[1]
-plain = torch.load(ckpt, weights_only=True, map_location="cpu")  # no pickled object in it
-model = DigitsCNN.load_from_checkpoint(ckpt)
-settings = dict(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
-                enable_model_summary=False, limit_train_batches=2, default_root_dir=sys.argv[2])
-scores = Trainer(**settings).validate(model, datamodule=DigitsDataModule(), verbose=False)[0]
-trainer = Trainer(max_epochs=plain["epoch"] + 2, **settings)
-trainer.fit(DigitsCNN(**{k: v for k, v in model.hparams.items() if not k.startswith("_")}),
-            datamodule=DigitsDataModule(), ckpt_path=ckpt)
-print("USER " + json.dumps({"hparams": {k: v for k, v in model.hparams.items()
-                                        if not k.startswith("_")}, "metrics": scores,
-                            "epochs": [plain["epoch"], trainer.current_epoch]}))
-'''
-
-
-def _project(tmp_path: Path) -> Path:
-    """The user's project: the digits example's own module files, nothing else."""
-    user = tmp_path / "user"
-    (user / "examples" / "digits").mkdir(parents=True)
-    shutil.copy(ROOT / "examples" / "__init__.py", user / "examples")
-    for name in ("__init__.py", "model.py", "data.py"):
-        shutil.copy(ROOT / "examples" / "digits" / name, user / "examples" / "digits")
-    (user / "examples" / "lightningcli").mkdir()
-    for name in ("__init__.py", "model.py", "main.py"):
-        shutil.copy(ROOT / "examples" / "lightningcli" / name, user / "examples" / "lightningcli")
-    (user / "user_cli.py").write_text(_USER_CLI)
-    (user / "user_load.py").write_text(_USER_LOAD)
-    (user / "user_fixed_cli.py").write_text(_USER_CLI.replace(
-        "CLI(save_config_callback=None)", "from examples.digits.data import DigitsDataModule\n"
-        "from examples.digits.model import DigitsCNN\n"
-        "CLI(DigitsCNN, DigitsDataModule, save_config_callback=None)"))
-    return user
+from tests.helpers_user_project import user_project
+from tests.launcher import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +59,7 @@ def test_a_config_runs_best_ckpt_validates_under_the_users_own_lightningcli(conf
     # was: "Parsing of ckpt_path hyperparameters failed!" (LightningCLI reads a
     # checkpoint's hyper_parameters into its model section: a class_path section needs the
     # `_class_path` LightningCLI's own checkpoints hold)
-    user = _project(tmp_path)
+    user = user_project(tmp_path)
     best = yaml.safe_load((config_run / "best.yaml").read_text())
     said = _standalone(python, tmp_path, user, str(user / "user_cli.py"), "validate",
                        "--config", str(config_run / "best_config.yaml"),
@@ -141,7 +75,7 @@ def _validated_by_the_users_cli(python: Interpreter, run: Path, ckpt: Path,
                                 tmp_path: Path) -> dict:
     """What the user's own LightningCLI says validating ``ckpt`` with ``run``'s
     ``best_config.yaml``, without lightning_nas."""
-    user = _project(tmp_path)
+    user = user_project(tmp_path)
     said, = _standalone(python, tmp_path, user, str(user / "user_cli.py"), "validate",
                         "--config", str(run / "best_config.yaml"), "--ckpt_path", str(ckpt),
                         "--trainer.logger=false")
@@ -182,7 +116,7 @@ def test_a_finetunes_best_ckpt_validates_under_the_users_own_lightningcli(config
 
 def test_the_users_own_lightningcli_trains_best_config_as_the_trial(config_run, tmp_path,
                                                                     python):
-    user = _project(tmp_path)
+    user = user_project(tmp_path)
     best = yaml.safe_load((config_run / "best.yaml").read_text())
     said = _standalone(python, tmp_path, user, str(user / "user_cli.py"), "fit",
                        "--config", str(config_run / "best_config.yaml"),
@@ -194,7 +128,7 @@ def test_the_users_own_lightningcli_trains_best_config_as_the_trial(config_run, 
 def _loads_and_trains_on(python: Interpreter, run: Path, tmp_path: Path) -> None:
     """The user's own script rebuilds the best trial from ``run/best.ckpt``, validates it to
     the stored score and trains on from it."""
-    user = _project(tmp_path)
+    user = user_project(tmp_path)
     best = yaml.safe_load((run / "best.yaml").read_text())
     said, = _standalone(python, tmp_path, user, str(user / "user_load.py"),
                         str(run / "best.ckpt"), str(tmp_path / "on"))
@@ -257,7 +191,7 @@ def test_a_one_shot_runs_subnet_loads_and_scores_without_lightning_nas(tmp_path,
                  "--trainer.max_epochs=1", "--trainer.limit_train_batches=2",
                  "--oneshot.num_candidates=2", "--oneshot.search_every_n_epochs=1",
                  "--oneshot.finetune_epochs=0", f"--oneshot.run_dir={run}"]) == 0
-    user = _project(tmp_path)
+    user = user_project(tmp_path)
     (user / "user_subnet.py").write_text(_USER_SUBNET)
     said, = _standalone(python, tmp_path, user, str(user / "user_subnet.py"),
                         str(run / "subnet.pt"))
@@ -279,7 +213,7 @@ def test_a_hydra_sweeps_best_job_trains_again_without_lightning_nas(tmp_path, py
     assert done.returncode == 0, done.stderr[-3000:]
     results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     job = Path(results["best_job_dir"])
-    user = _project(tmp_path)
+    user = user_project(tmp_path)
     shutil.copytree(ROOT / "examples" / "hydra", user / "examples" / "hydra",
                     ignore=shutil.ignore_patterns("runs", "outputs", "__pycache__"))
     again = tmp_path / "again"
@@ -307,7 +241,7 @@ def test_a_lightningcli_searchs_best_config_and_ckpt_work_with_the_projects_cli(
     assert main(["search", str(folder / "train.yaml"), str(folder / "search.yaml"),
                  "--search.budget=1", "--trainer.max_epochs=1",
                  "--trainer.limit_train_batches=4", f"--search.run_dir={run}"]) == 0
-    user = _project(tmp_path)
+    user = user_project(tmp_path)
     best = yaml.safe_load((run / "best.yaml").read_text())
     # the project's own script: examples/lightningcli/main.py, its CLI saying what it scored
     for args in (["validate", "--ckpt_path", str(run / "best.ckpt")],

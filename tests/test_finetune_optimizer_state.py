@@ -13,7 +13,7 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.finetune_start import warn_if_below_start
 from lightning_nas.results import TrialResult, TrialStatus
 from tests.helpers_callbacks import CrashAt
-from tests.test_finetune_start import AdamNet, searched
+from tests.helpers_finetune import AdamNet, searched
 
 
 class SgdOrAdamNet(AdamNet):

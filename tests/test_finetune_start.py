@@ -4,45 +4,17 @@ score beside its own and warns when its best epoch is worse than where it starte
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import lightning.pytorch as pl
 import pytest
 import torch
-import torch.nn.functional as F
 from lightning.pytorch.plugins.precision import Precision
-from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 
-from lightning_nas import Search, finetune, load_best
+from lightning_nas import finetune, load_best
 from lightning_nas.results import TrialStatus
 from tests.helpers_data import BlobData
-
-
-class AdamNet(pl.LightningModule):
-    """An MLP trained with Adam and a StepLR schedule: a fine-tune starts both afresh."""
-
-    def __init__(self, width: int = 16, lr: float = 0.05) -> None:
-        super().__init__()
-        self.save_hyperparameters()
-        self.net = nn.Sequential(nn.Linear(8, width), nn.ReLU(), nn.Linear(width, 3))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-    def training_step(self, batch, batch_idx):
-        x, y = batch
-        return F.cross_entropy(self(x), y)
-
-    def validation_step(self, batch, batch_idx):
-        x, y = batch
-        logits = self(x)
-        self.log("val_acc", (logits.argmax(-1) == y).float().mean(), sync_dist=True)
-        self.log("val_loss", F.cross_entropy(logits, y), sync_dist=True)
-
-    def configure_optimizers(self):
-        opt = torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
-        return {"optimizer": opt, "lr_scheduler": torch.optim.lr_scheduler.StepLR(opt, 1, 0.3)}
+from tests.helpers_finetune import AdamNet, EightsData, searched
 
 
 class RandomAtFitStart(pl.Callback):
@@ -52,15 +24,6 @@ class RandomAtFitStart(pl.Callback):
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         RandomAtFitStart.draws.append(float(torch.rand(1)))
-
-
-def searched(tmp_path: Path, model: type = AdamNet) -> Path:
-    """A one-trial search of ``model`` (3 epochs on blobs) in ``tmp_path / "run"``."""
-    run = tmp_path / "run"
-    Search(model, {"width": {"choice": [16, 32]}}, data=BlobData,
-           trainer={"max_epochs": 3, "accelerator": "cpu", "devices": 1}, budget=1,
-           run_dir=run, verbose=False).run()
-    return run
 
 
 @pytest.fixture
@@ -124,14 +87,6 @@ def test_the_finetune_command_prints_the_validated_start_beside_its_best(adam_ru
     assert (f"from trial {best['trial']}'s best.ckpt (val_acc={best['score']:.4f} in the "
             f"search; validated before training: val_acc={best['score']:.4f}) for 1 epoch"
             in out), out
-
-
-class EightsData(BlobData):
-    """``BlobData`` validated in batches of 8: its 64 validation samples are 8 batches on
-    one device, 4 on each of 2 DDP ranks."""
-
-    def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.val_set, batch_size=8)
 
 
 class SubPrecision(Precision):

@@ -234,7 +234,7 @@ class PassingBody(PoppingBody):
         super().__init__(**kwargs)
 
 
-KW_BODY = "tests.test_config.KwBody"
+KW_BODY = "tests.helpers.KwBody"
 
 
 def _hydra_config(run_dir: Path, space: dict, net: dict | None = None) -> dict:
@@ -258,7 +258,7 @@ def test_a_misspelt_name_a_hydra_node_passes_on_by_kwargs_is_refused_before_trai
                                       {"_target_": KW_BODY, "widht": 8}]}}
     with pytest.raises(ConfigError) as info:
         search_from_config(_hydra_config(tmp_path / "run", space))
-    assert ("space key 'model.net' may take {'_target_': 'tests.test_config.KwBody', 'widht': "
+    assert ("space key 'model.net' may take {'_target_': 'tests.helpers.KwBody', 'widht': "
             "8}: model.net.widht: not an argument of KwBody.__init__ nor of a base its "
             "**kwargs passes them on to; did you mean 'width'? accepted: extra, width, "
             "depth") in str(info.value)
@@ -278,7 +278,7 @@ def test_names_a_hydra_nodes_kwargs_may_take_are_not_refused(tmp_path):
 
 def test_a_kwargs_chain_is_followed_for_a_python_call_only_where_passed_on_whole():
     from lightning_nas.config.chain import forwards_whole, init_kwargs
-    from tests.test_config import KwBody
+    from tests.helpers_nets import KwBody
 
     assert forwards_whole(KwBody.__init__) and forwards_whole(PassingBody.__init__)
     assert not forwards_whole(PoppingBody.__init__)  # it pops a name: it may take any

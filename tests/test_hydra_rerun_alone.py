@@ -18,7 +18,8 @@ import yaml
 
 from tests.helpers_runs import keep_root_logging
 from tests.helpers_standalone import Interpreter
-from tests.test_export_standalone import ROOT, _project
+from tests.helpers_user_project import user_project
+from tests.launcher import ROOT
 
 pytest.importorskip("hydra")
 
@@ -26,7 +27,7 @@ _keep_logging = pytest.fixture(autouse=True)(keep_root_logging)  # Hydra's job l
 
 
 def test_the_rerun_alone_line_trains_the_best_job_again_without_lightning_nas(tmp_path):
-    user = _project(tmp_path)  # the project, with its Hydra example, sweeps from its folder
+    user = user_project(tmp_path)  # the project, with its Hydra example, sweeps from its folder
     shutil.copytree(ROOT / "examples" / "hydra", user / "examples" / "hydra",
                     ignore=shutil.ignore_patterns("runs", "outputs", "__pycache__"))
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("PYTHON")},

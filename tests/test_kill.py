@@ -33,15 +33,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers_runs import trial_rows
+from tests.helpers_kill import POLL, kill_config, kill_rows
 from tests.launcher import Launcher, pidfd_of_child, stat
 
 SEED = 20
-POLL = 0.01  # seconds between reads of the store
-
-#: a finite space (the optimizer proposes repeats, which must not be trained again)
-SPACE = {"width": {"choice": [4, 6, 8, 12, 16, 24, 32, 48]},
-         "activation": {"choice": ["relu", "tanh"]}, "depth": {"choice": [1, 2]}}
 
 #: what each launch waits for before its kill, per configuration (20 kills in all)
 PLANS = {
@@ -50,15 +45,6 @@ PLANS = {
     "asha": ["write", "fit", "promotion", "between", "promotion", "write", "promotion",
              "start"],
 }
-
-_COLUMNS = "id, arch, arch_key, status, score, metrics, started, finished, curve, epochs, " \
-           "error, attempts"
-
-
-def _rows(db: Path) -> dict[int, dict[str, Any]]:
-    """The store's trials, read-only (empty before the driver created its tables)."""
-    return trial_rows(db, _COLUMNS)
-
 
 def _done(row: dict[str, Any]) -> dict[str, Any]:
     """What must never change once a trial is COMPLETED (its checkpoint may be removed)."""
@@ -80,7 +66,7 @@ class _Moment:
 
     def __init__(self, kind: str, run_dir: Path, rng: random.Random) -> None:
         self.kind, self.run_dir, self.launched = kind, run_dir, time.time()
-        self.base = _rows(run_dir / "search.db")
+        self.base = kill_rows(run_dir / "search.db")
         self.delay = rng.uniform(0.0, 0.5)  # start: while it opens the store, replays, ...
         # after the moment: a little more (fit: into the epochs; write: into the writes)
         self.then = {"fit": rng.uniform(0.0, 0.25), "write": rng.uniform(0.0, 0.03),
@@ -158,12 +144,12 @@ def _kill_at(kind: str, launcher: Launcher, cfg: Path, run_dir: Path, rng: rando
         code = launcher.exited()
         assert code is None, (f"the search ended (exit {code}) before the {kind!r} kill:\n"
                               f"{log.read_text()[-3000:]}")
-        if moment(_rows(db)):
+        if moment(kill_rows(db)):
             time.sleep(moment.then)
             kill_workers = _kill_workers(pid)
             assert launcher.kill() == -signal.SIGKILL
             kill_workers()
-            after = _rows(db)
+            after = kill_rows(db)
             if kind == "promotion":  # killed while a promoted trial ran (it keeps the
                 assert any(r["status"] == "RUNNING" and r["epochs"]  # epochs it trained)
                            for r in after.values())
@@ -178,22 +164,6 @@ def _kill_at(kind: str, launcher: Launcher, cfg: Path, run_dir: Path, rng: rando
 def _epochs(run_dir: Path, trial_id: int) -> list[int]:
     path = run_dir / "trials" / f"trial_{trial_id:04d}" / "epochs.jsonl"
     return [json.loads(line)["epoch"] for line in path.read_text().splitlines()]
-
-
-def _config(tmp_path: Path, name: str, budget: int, **search: Any) -> tuple[Path, Path]:
-    run_dir = tmp_path / name
-    trainer = {"max_epochs": 3, "accelerator": "cpu", "devices": 1, "logger": False,
-               "enable_progress_bar": False, "enable_model_summary": False,
-               "callbacks": [{"class_path": "tests.helpers.EpochLog"}]}
-    cfg = tmp_path / f"{name}.yaml"
-    cfg.write_text(yaml.safe_dump({
-        "model": {"class_path": "tests.helpers.TinyNet"},
-        "data": {"class_path": "tests.helpers.BlobData",
-                 "init_args": {"n": 128, "batch_size": 32}},
-        "trainer": trainer,
-        "search": {"space": SPACE, "optimizer": "RandomSearch", "budget": budget, "seed": 7,
-                   "run_dir": str(run_dir), "progress": False, **search}}))
-    return cfg, run_dir
 
 
 def _kill_and_resume(launcher: Launcher, cfg: Path, run_dir: Path, plan: list[str],
@@ -218,7 +188,7 @@ def _kill_and_resume(launcher: Launcher, cfg: Path, run_dir: Path, plan: list[st
     code = launcher.wait(300)
     assert code == 0, log.read_text()[-3000:]
     assert "Search finished" in log.read_text()
-    rows = _rows(db)
+    rows = kill_rows(db)
     for trial_id, row in completed.items():  # completed before a kill: row and score kept,
         assert _done(rows[trial_id]) == _done(row)
         assert _epochs(run_dir, trial_id) == trained[trial_id]  # and never trained again
@@ -255,7 +225,7 @@ def test_kill_at_random_and_resume(tmp_path, launcher, name):
     budget = 12 if name == "inline" else 8  # each process launch starts two workers
     options = {"num_workers": 2, "executor": "process", "threads_per_trial": 1} \
         if name == "process" else {"executor": "inline"}
-    cfg, run_dir = _config(tmp_path, name, budget, **options)
+    cfg, run_dir = kill_config(tmp_path, name, budget, **options)
     rows, killed_running = _kill_and_resume(launcher, cfg, run_dir, PLANS[name], rng)
     statuses = Counter(r["status"] for r in rows.values())
     assert statuses["COMPLETED"] == budget  # exactly the budget
@@ -267,7 +237,7 @@ def test_kill_at_random_and_resume(tmp_path, launcher, name):
 def test_kill_at_random_with_asha_promotions(tmp_path, launcher):
     rng = random.Random(f"{SEED}-asha")
     budget = 20
-    cfg, run_dir = _config(tmp_path, "asha", budget, executor="inline", scheduler="asha",
+    cfg, run_dir = kill_config(tmp_path, "asha", budget, executor="inline", scheduler="asha",
                            min_epochs=1, eta=2, max_epochs=4, monitor="val_loss", mode="min")
     rows, killed_running = _kill_and_resume(launcher, cfg, run_dir, PLANS["asha"], rng)
     statuses = Counter(r["status"] for r in rows.values())
@@ -286,7 +256,7 @@ def test_a_promoted_trial_killed_mid_way_continues_from_its_last_checkpoint(tmp_
     mid-write (not FAILED). Either way the optimizer is told of it once, at its pause."""
     rng = random.Random(f"{SEED}-promoted")
     # seed 3 promotes trial 2 once trial 4 is done (seed 7 paused trials until the 16th)
-    cfg, run_dir = _config(tmp_path, "promoted", 6, executor="inline", scheduler="asha",
+    cfg, run_dir = kill_config(tmp_path, "promoted", 6, executor="inline", scheduler="asha",
                            min_epochs=1, eta=2, max_epochs=4, monitor="val_loss", mode="min",
                            seed=3)
     config = yaml.safe_load(cfg.read_text())
@@ -304,7 +274,7 @@ def test_a_promoted_trial_killed_mid_way_continues_from_its_last_checkpoint(tmp_
     launcher.launch(["search", cfg], log)
     assert launcher.wait(300) == 0, log.read_text()[-3000:]
     after = [json.loads(line) for line in path.read_text().splitlines()]
-    final = _rows(db)[trial_id]
+    final = kill_rows(db)[trial_id]
     assert final["attempts"] == 2
     con = sqlite3.connect(db)
     given = con.execute("SELECT COUNT(*) FROM events WHERE kind = 'given' AND trial_id = ?",
@@ -333,7 +303,7 @@ def test_a_promoted_trial_killed_mid_way_continues_from_its_last_checkpoint(tmp_
 @pytest.mark.slow
 def test_a_trial_failed_by_two_kills_is_not_trained_again(tmp_path, launcher):
     rng = random.Random(f"{SEED}-twice")
-    cfg, run_dir = _config(tmp_path, "twice", 1, executor="inline")
+    cfg, run_dir = kill_config(tmp_path, "twice", 1, executor="inline")
     config = yaml.safe_load(cfg.read_text())  # a fit that outlasts the kill's delay (0.25 s
     config["model"]["init_args"] = {"sleep": 0.03}  # at most), on a fast machine too
     cfg.write_text(yaml.safe_dump(config))
@@ -344,7 +314,7 @@ def test_a_trial_failed_by_two_kills_is_not_trained_again(tmp_path, launcher):
     log.unlink(missing_ok=True)  # the resume's own output
     launcher.launch(["search", cfg], log)
     assert launcher.wait(300) == 0, log.read_text()[-3000:]
-    rows = _rows(db)
+    rows = kill_rows(db)
     assert rows[1]["status"] == "FAILED" and "died 2 times" in rows[1]["error"]
     # the resume says so (was: only "1 failed" in its counts, the trial dropped unsaid)
     assert "Resuming " in log.read_text() and \
@@ -363,7 +333,7 @@ def test_a_trial_two_kills_caught_in_a_worker_process_is_re_run_by_the_search_pr
     # trial FAILED "the search process died 2 times while running this trial", though it
     # never ran there and only the kills from outside had ended it
     rng = random.Random(f"{SEED}-worker-twice")
-    cfg, run_dir = _config(tmp_path, "wtwice", 1, executor="process", threads_per_trial=1)
+    cfg, run_dir = kill_config(tmp_path, "wtwice", 1, executor="process", threads_per_trial=1)
     config = yaml.safe_load(cfg.read_text())  # a fit that outlasts the kill's delay
     config["model"]["init_args"] = {"sleep": 0.03}
     cfg.write_text(yaml.safe_dump(config))
@@ -375,19 +345,19 @@ def test_a_trial_two_kills_caught_in_a_worker_process_is_re_run_by_the_search_pr
     cfg.write_text(yaml.safe_dump(config))
     launcher.launch(["search", cfg], log)
     assert launcher.wait(300) == 0, log.read_text()[-3000:]
-    rows = _rows(db)
+    rows = kill_rows(db)
     assert [(i, r["status"]) for i, r in rows.items()] == [(1, "COMPLETED")], rows
     assert _epochs(run_dir, 1)[-3:] == [0, 1, 2]  # trained by the resume, whole
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc (Linux)")
 def test_workers_die_with_a_driver_killed_while_they_start(tmp_path, launcher):
-    cfg, run_dir = _config(tmp_path, "orphans", 2, executor="process", num_workers=2,
+    cfg, run_dir = kill_config(tmp_path, "orphans", 2, executor="process", num_workers=2,
                            threads_per_trial=1)
     db, log = run_dir / "search.db", tmp_path / "orphans.log"
     pid = launcher.launch(["search", cfg], log)
     deadline = time.monotonic() + 60
-    while sum(r["status"] == "RUNNING" for r in _rows(db).values()) < 2 \
+    while sum(r["status"] == "RUNNING" for r in kill_rows(db).values()) < 2 \
             or len(_children(pid)) < 2:  # both submitted, each to a worker started for it
         assert time.monotonic() < deadline and launcher.exited() is None
         time.sleep(POLL)

@@ -15,8 +15,7 @@ import pytest
 import yaml
 
 from lightning_nas.search.pending_last import LAST_PENDING
-from tests.test_kill import _config, _rows
-from tests.test_kill_time import _kill_when, _lines
+from tests.helpers_kill import json_lines, kill_config, kill_rows, kill_when
 
 
 def _logs(run_dir: Path) -> dict[str, list[tuple[str, str]]]:
@@ -33,7 +32,7 @@ def _logs(run_dir: Path) -> dict[str, list[tuple[str, str]]]:
 def _search(tmp_path: Path, name: str) -> tuple[Path, Path]:
     """The search of ``test_kill_time``: of eight trials (rungs at 1 and 4 epochs), a
     paused one is promoted and trains epochs 1 to 3; with the default logger."""
-    cfg, run_dir = _config(tmp_path, name, 8, executor="inline", scheduler="asha",
+    cfg, run_dir = kill_config(tmp_path, name, 8, executor="inline", scheduler="asha",
                            min_epochs=1, eta=4, max_epochs=4, monitor="val_loss", mode="min",
                            seed=3)
     config = yaml.safe_load(cfg.read_text())
@@ -57,17 +56,17 @@ def test_a_promoted_trial_killed_mid_fit_leaves_the_logs_of_an_uninterrupted_run
     def promoted_in_epoch_3(rows: dict[int, dict]) -> bool:  # its last.ckpt: epoch 2's,
         folders = {i: run_dir / "trials" / f"trial_{i:04d}" for i in rows}  # in place once
         return any(r["status"] == "RUNNING" and r["curve"] != "[]" and 3 in [  # no pending
-            e["epoch"] for e in _lines(folders[i] / "epochs.jsonl")]  # one is left (epoch 3's
+            e["epoch"] for e in json_lines(folders[i] / "epochs.jsonl")]  # one is left (epoch 3's
             and not (folders[i] / LAST_PENDING).exists() for i, r in rows.items())  # start)
 
-    _kill_when(launcher, cfg, log, promoted_in_epoch_3)
-    (trial_id,) = [i for i, r in _rows(run_dir / "search.db").items()
+    kill_when(launcher, cfg, log, promoted_in_epoch_3)
+    (trial_id,) = [i for i, r in kill_rows(run_dir / "search.db").items()
                    if r["status"] == "RUNNING" and r["curve"] != "[]"]
     folder = run_dir / "trials" / f"trial_{trial_id:04d}"
     assert len(list(folder.glob("logs_resumed_*"))) == 1  # the killed fit's version
     launcher.launch(["search", cfg], log)
     assert launcher.wait(300) == 0, log.read_text()[-3000:]
-    assert [e["epoch"] for e in _lines(folder / "epochs.jsonl")][-2:] == [3, 3]  # again
-    assert json.loads(_rows(run_dir / "search.db")[trial_id]["curve"]) == json.loads(
-        _rows(tmp_path / "clean" / "search.db")[trial_id]["curve"])
+    assert [e["epoch"] for e in json_lines(folder / "epochs.jsonl")][-2:] == [3, 3]  # again
+    assert json.loads(kill_rows(run_dir / "search.db")[trial_id]["curve"]) == json.loads(
+        kill_rows(tmp_path / "clean" / "search.db")[trial_id]["curve"])
     assert _logs(run_dir) == clean

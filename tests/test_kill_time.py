@@ -11,29 +11,20 @@ Each training step sleeps a fixed time, so the epochs a fit trained bound its ti
 
 from __future__ import annotations
 
-import json
-import signal
 import sqlite3
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 from lightning_nas.search.pending_last import LAST_PENDING
-from tests.launcher import Launcher
-from tests.test_kill import POLL, _config, _rows
+from tests.helpers_kill import json_lines, kill_config, kill_rows, kill_when
 
 SLEEP = 0.2  # seconds per training step
 STEPS = 3  # training batches an epoch (96 samples, batches of 32)
 EPOCH = SLEEP * STEPS  # an epoch's training takes at least this long
 SLACK = 0.6  # seconds a fit runs outside its Trainer's setup and teardown, at most
-
-
-def _lines(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
 
 
 def _fit_time(db: Path, trial_id: int) -> float | None:
@@ -47,7 +38,7 @@ def _fit_time(db: Path, trial_id: int) -> float | None:
 def _spans(folder: Path) -> list[tuple[float, float | None]]:
     """Each fit's (setup, teardown) wall times, from ``fits.jsonl`` (None: it never ended)."""
     spans: list[tuple[float, float | None]] = []
-    for line in _lines(folder / "fits.jsonl"):
+    for line in json_lines(folder / "fits.jsonl"):
         if line["event"] == "setup":
             spans.append((line["time"], None))
         else:
@@ -55,29 +46,12 @@ def _spans(folder: Path) -> list[tuple[float, float | None]]:
     return spans
 
 
-def _kill_when(launcher: Launcher, cfg: Path, log: Path,
-               ready: Callable[[dict[int, dict]], bool]) -> float:
-    """Launch the search of ``cfg`` (its run folder ``cfg``'s name beside it), SIGKILL it
-    once ``ready(rows)`` holds; the time right after the kill."""
-    launcher.launch(["search", cfg], log)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        code = launcher.exited()
-        assert code is None, f"the search ended (exit {code}):\n{log.read_text()[-3000:]}"
-        if ready(_rows(cfg.parent / cfg.stem / "search.db")):
-            assert launcher.kill() == -signal.SIGKILL
-            return time.time()
-        time.sleep(POLL)
-    launcher.kill()
-    raise AssertionError(f"the moment to kill never came:\n{log.read_text()[-3000:]}")
-
-
 @pytest.mark.slow
 def test_a_promoted_trial_killed_mid_fit_counts_the_time_up_to_its_checkpoint(tmp_path,
                                                                                launcher):
     # rungs at 1 and 4 epochs: of eight trials, the second best at rung 1 (paused: trial 1,
     # the first, went on) is promoted and trains epochs 1, 2 and 3
-    cfg, run_dir = _config(tmp_path, "time", 8, executor="inline", scheduler="asha",
+    cfg, run_dir = kill_config(tmp_path, "time", 8, executor="inline", scheduler="asha",
                            min_epochs=1, eta=4, max_epochs=4, monitor="val_loss", mode="min",
                            seed=3)
     config = yaml.safe_load(cfg.read_text())
@@ -88,7 +62,7 @@ def test_a_promoted_trial_killed_mid_fit_counts_the_time_up_to_its_checkpoint(tm
     folder = run_dir / "trials" / "trial_0001"
 
     # 1. trial 1 killed in its first fit, after a second of it: trained again from scratch
-    first = _kill_when(launcher, cfg, log, lambda rows: any(
+    first = kill_when(launcher, cfg, log, lambda rows: any(
         time.time() - start > 1.0 for start, _ in _spans(folder)))
     (killed_start, _), = _spans(folder)
     assert first - killed_start > 1.0
@@ -99,15 +73,15 @@ def test_a_promoted_trial_killed_mid_fit_counts_the_time_up_to_its_checkpoint(tm
     def promoted_in_epoch_3(rows: dict[int, dict]) -> bool:
         folders = {i: run_dir / "trials" / f"trial_{i:04d}" for i in rows}
         return any(r["status"] == "RUNNING" and r["curve"] != "[]" and 3 in [
-            e["epoch"] for e in _lines(folders[i] / "epochs.jsonl")]
+            e["epoch"] for e in json_lines(folders[i] / "epochs.jsonl")]
             and not (folders[i] / LAST_PENDING).exists() for i, r in rows.items())
 
-    second = _kill_when(launcher, cfg, log, promoted_in_epoch_3)
-    rows = _rows(db)
+    second = kill_when(launcher, cfg, log, promoted_in_epoch_3)
+    rows = kill_rows(db)
     (trial_id,) = [i for i, r in rows.items() if r["status"] == "RUNNING" and r["curve"] != "[]"]
     stored = _fit_time(db, trial_id)  # its fit before the pause (epoch 0)
     trial_dir = run_dir / "trials" / f"trial_{trial_id:04d}"
-    before = _lines(trial_dir / "epochs.jsonl")
+    before = json_lines(trial_dir / "epochs.jsonl")
     assert [e["epoch"] for e in before] == [0, 1, 2, 3]
     (paused_start, paused_end), (killed_fit, never) = _spans(trial_dir)
     assert never is None and killed_fit < second
@@ -122,9 +96,9 @@ def test_a_promoted_trial_killed_mid_fit_counts_the_time_up_to_its_checkpoint(tm
     # 3. resumed to its end: the promoted trial trains on from epoch 3
     launcher.launch(["search", cfg], log)
     assert launcher.wait(300) == 0, log.read_text()[-3000:]
-    after = _lines(trial_dir / "epochs.jsonl")
+    after = json_lines(trial_dir / "epochs.jsonl")
     assert [e["epoch"] for e in after[len(before):]] == [3]  # from its last.ckpt
-    assert _rows(db)[trial_id]["status"] == "COMPLETED"
+    assert kill_rows(db)[trial_id]["status"] == "COMPLETED"
     took = _fit_time(db, trial_id)
     *_, (resumed_start, resumed_end) = _spans(trial_dir)
     resumed = resumed_end - resumed_start

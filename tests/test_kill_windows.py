@@ -14,7 +14,6 @@ SIGKILL, real nevergrad and SQLite):
 from __future__ import annotations
 
 import csv
-import os
 import signal
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,7 +22,6 @@ from typing import Any
 import pytest
 import torch
 import yaml
-from lightning.pytorch.loggers import CSVLogger
 
 from lightning_nas import Search
 from lightning_nas.results import TrialStatus
@@ -32,26 +30,8 @@ from lightning_nas.search.pending_last import LAST_PENDING
 from lightning_nas.search.trial_checkpoint import TIE_FILE
 from lightning_nas.store import RunStore
 from tests.helpers_data import BlobData
+from tests.helpers_kill import KILL_AT, KILLED
 from tests.helpers_models import TinyNet
-
-#: the epoch whose training row ``RowKiller`` is killed at (unset: it never kills)
-KILL_AT = "LIGHTNING_NAS_TEST_KILL_ROW_AT"
-#: the file ``RowKiller`` writes before its kill, so that the resumed fit is not killed
-KILLED = "LIGHTNING_NAS_TEST_KILL_ROW_MARK"
-
-
-class RowKiller(CSVLogger):
-    """A ``CSVLogger`` whose process dies (SIGKILL) when Lightning asks it to log the
-    training row of epoch ``$LIGHTNING_NAS_TEST_KILL_ROW_AT``, once: after the epoch-end
-    hooks wrote ``last.ckpt``, before the row is written."""
-
-    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
-        at, mark = os.environ.get(KILL_AT), os.environ.get(KILLED)
-        if (at is not None and mark and not os.path.exists(mark) and "train_loss" in metrics
-                and metrics.get("epoch") == int(at)):
-            Path(mark).write_text("killed\n")
-            os.kill(os.getpid(), signal.SIGKILL)
-        super().log_metrics(metrics, step)
 
 
 def _fit_config(tmp_path: Path) -> Path:
@@ -62,7 +42,7 @@ def _fit_config(tmp_path: Path) -> Path:
         "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 32}},
         "trainer": {"max_epochs": 3, "accelerator": "cpu", "devices": 1,
                     "enable_progress_bar": False, "enable_model_summary": False,
-                    "logger": {"class_path": "tests.test_kill_windows.RowKiller"}}}))
+                    "logger": {"class_path": "tests.helpers.RowKiller"}}}))
     return config
 
 

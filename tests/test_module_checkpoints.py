@@ -18,7 +18,7 @@ from lightning_nas.store import RunStore
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
 from tests.helpers_ranks import SyncedTinyNet
-from tests.test_user_callbacks import _checkpoints, paused_then_promoted
+from tests.helpers_runs import checkpoint_files, paused_then_promoted
 
 
 class DirpathNet(TinyNet):
@@ -52,7 +52,7 @@ def test_a_modules_checkpoint_dirpath_keeps_each_trials_files_apart(tmp_path):
     assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 3
     with RunStore(run / "search.db") as store:
         label = store.get_meta("log_label")
-    saved = _checkpoints(ckpts)
+    saved = checkpoint_files(ckpts)
     assert [Path(p).parent.as_posix() for p in saved] == [
         f"trials/{label}_trial_000{i}" for i in (1, 2, 3)], saved
     assert not [w for w in caught if "exists and is not empty" in str(w.message)]
@@ -74,7 +74,7 @@ def test_a_modules_checkpoint_dirpath_keeps_each_trials_files_apart(tmp_path):
         warnings.simplefilter("always")
         assert fit_trial(spec).status is TrialStatus.COMPLETED
     assert not [w for w in caught if "exists and is not empty" in str(w.message)]
-    assert _checkpoints(ckpts) == saved  # no -v1 beside the first run's file
+    assert checkpoint_files(ckpts) == saved  # no -v1 beside the first run's file
 
 
 @pytest.mark.parametrize("where", ["logger", "default_root_dir"])
@@ -90,10 +90,10 @@ def test_a_modules_checkpoint_without_a_dirpath_writes_into_each_trials_folder(
     with RunStore(run / "search.db") as store:
         label = store.get_meta("log_label")
     if where == "logger":
-        assert [p for p in _checkpoints(run / "trials") if "/logs/" in p] == [
+        assert [p for p in checkpoint_files(run / "trials") if "/logs/" in p] == [
             f"trial_000{i}/logs/checkpoints/epoch=0-step=1.ckpt" for i in (1, 2)]
     else:
-        assert _checkpoints(root) == [
+        assert checkpoint_files(root) == [
             f"trials/{label}_trial_000{i}/checkpoints/epoch=0-step=1.ckpt" for i in (1, 2)]
 
 
@@ -117,7 +117,7 @@ def test_a_promoted_trial_keeps_its_modules_checkpoint_in_one_folder(tmp_path, d
     assert not [text for text in said if "dirpath has changed" in text or "exists and is not "
                 "empty" in text], said
     folder = ckpts / "trials" / "lbl_trial_0001" if dirpath else trial_dir / "logs" / "checkpoints"
-    saved = _checkpoints(ckpts if dirpath else trial_dir)
+    saved = checkpoint_files(ckpts if dirpath else trial_dir)
     kept = [p for p in saved if p.split("/")[-1].startswith("epoch=")]
     assert kept == [(folder / "epoch=0-step=3.ckpt").relative_to(
         ckpts if dirpath else trial_dir).as_posix()], saved  # save_top_k=1: epoch 0 alone
@@ -147,6 +147,6 @@ def test_both_ranks_of_a_ddp_trial_place_the_modules_checkpoint_in_its_folder(tm
     assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 2
     with RunStore(run / "search.db") as store:
         label = store.get_meta("log_label")
-    saved = _checkpoints(ckpts)  # rank 0's file, in the folder both ranks name
+    saved = checkpoint_files(ckpts)  # rank 0's file, in the folder both ranks name
     assert [Path(p).parent.as_posix() for p in saved] == [
         f"trials/{label}_trial_0001", f"trials/{label}_trial_0002"], saved

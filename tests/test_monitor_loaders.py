@@ -15,32 +15,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch.nn import functional as F
 
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.trial import TrialSpec, fit_trial
 from tests.helpers_data import TwoValBlobData
-from tests.helpers_models import TinyNet
+from tests.helpers_models import TwoLoaderNet
 
 TRAINER = {"max_epochs": 3, "accelerator": "cpu", "devices": 1, "logger": False,
            "limit_train_batches": 2, "enable_checkpointing": False}
-
-
-class TwoLoaderNet(TinyNet):
-    """``TinyNet`` validating on each of two loaders (``val_acc``, ``val_loss`` per loader);
-    counts its training steps in ``steps`` (the class's: the trial builds its own)."""
-
-    steps: list[int] = []
-
-    def training_step(self, batch, batch_idx):
-        TwoLoaderNet.steps.append(batch_idx)
-        return super().training_step(batch, batch_idx)
-
-    def validation_step(self, batch, batch_idx, dataloader_idx=0):
-        x, y = batch
-        logits = self(x)
-        self.log("val_acc", (logits.argmax(-1) == y).float().mean())
-        self.log("val_loss", F.cross_entropy(logits, y))
 
 
 def _fit(tmp_path: Path, monitor: str, logged: tuple[str, ...] = (), **trainer):

@@ -27,17 +27,9 @@ from lightning_nas.benchmarks.nb201 import (
     str_to_arch,
 )
 from lightning_nas.errors import ConfigError, SpaceError
+from tests.helpers_benchmarks import NB201_TABLE, NB201_WHY
 
-
-def _table() -> tuple[Path | None, str]:
-    try:
-        return find_table(), ""
-    except FileNotFoundError as err:
-        return None, str(err)
-
-
-TABLE, WHY = _table()
-needs_table = pytest.mark.skipif(TABLE is None, reason=WHY)
+needs_table = pytest.mark.skipif(NB201_TABLE is None, reason=NB201_WHY)
 
 BEST_C10 = ("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+"
             "|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|")
@@ -46,7 +38,7 @@ RESNET = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_c
 
 @pytest.fixture(scope="module")
 def bench() -> NB201:
-    return NB201(TABLE)
+    return NB201(NB201_TABLE)
 
 
 def _script():
@@ -154,7 +146,7 @@ def test_benchmark_script_fast_path_equals_driver(bench):
 def test_benchmark_script_short_run(capsys):
     script = _script()
     summary = script.main(["--dataset", "cifar10", "--budget", "15", "--seeds", "2",
-                           "--heldout_seeds", "", "--table", str(TABLE), "--overhead_trials",
+                           "--heldout_seeds", "", "--table", str(NB201_TABLE), "--overhead_trials",
                            "30", "--overhead_rounds", "2"])
     out = capsys.readouterr().out.strip().splitlines()
     assert "REA" in "\n".join(out) and '"strategy"' in out[-1]
@@ -181,13 +173,13 @@ def test_benchmark_script_runs_held_out_seeds(bench):
     assert script.seed_label(list(range(100, 130))) == "100-129"
     by_start = script.run_benchmark(bench.path, "cifar10", 10, [100, 101], ["RandomSearch"])
     summary = script.main(["--budget", "10", "--seeds", "2", "--seed_start", "100",
-                           "--strategy", "RandomSearch", "--table", str(TABLE),
+                           "--strategy", "RandomSearch", "--table", str(NB201_TABLE),
                            "--heldout_seeds", "0-1", "--overhead_trials", "0"])
     assert summary["seed_range"] == "100-101" and summary["heldout"]["seed_range"] == "0-1"
     assert summary["mean"] == pytest.approx(by_start["RandomSearch"]["mean"], abs=1e-4)
     assert summary["ms_per_trial"] is None
     range_form = script.main(["--budget", "10", "--seeds", "100-101", "--strategy",
-                              "RandomSearch", "--table", str(TABLE), "--overhead_trials", "0",
+                              "RandomSearch", "--table", str(NB201_TABLE), "--overhead_trials", "0",
                               "--heldout_seeds", ""])
     assert range_form["mean"] == summary["mean"]
 
@@ -245,7 +237,7 @@ def test_seed_sets_join_ranges_and_seeds():
 def test_warm_start_benchmark_pools_its_seed_sets():
     script = _script()
     summary = script.main(["--warm_start", "cifar10", "--dataset", "cifar100", "--table",
-                           str(TABLE), "--seeds", "1", "--heldout_seeds", "100-101",
+                           str(NB201_TABLE), "--seeds", "1", "--heldout_seeds", "100-101",
                            "--budgets", "6,1", "--source_budget", "12", "--top_k", "1,3"])
     methods = {"warm", "cold", "tell-all NGOpt", "top-1 first", "top-3 first"}
     assert summary["seeds"]["range"] == "0" and summary["heldout"]["range"] == "100-101"
@@ -274,7 +266,7 @@ def test_warm_start_benchmark_pools_its_seed_sets():
         assert -1 <= agree[key] <= 1
     from benchmarks.nb201_warm import proxy_agreement
 
-    alone = proxy_agreement(NB201(TABLE), "cifar10", "cifar100", [0, 100], 12, k=1)
+    alone = proxy_agreement(NB201(NB201_TABLE), "cifar10", "cifar100", [0, 100], 12, k=1)
     assert alone["gap"] == 0 and alone["seeds"] == 2  # the source's best is the 1 best's best
 
 

@@ -2,7 +2,7 @@
 real processes killed with SIGKILL):
 
 - between the epoch-end hooks, where the run's ``checkpoints/last.ckpt`` is written, and
-  Lightning's logging of that epoch's training row (``tests.test_kill_windows.RowKiller``,
+  Lightning's logging of that epoch's training row (``tests.helpers.RowKiller``,
   a ``CSVLogger`` that kills its own process when asked to log it).
 """
 
@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from lightning_nas.oneshot.resume import checkpoint_settings
+from tests.helpers_kill import KILL_AT, KILLED
 from tests.helpers_oneshot import EXAMPLE, RECORD, TINY, record_entries
-from tests.test_kill_windows import KILL_AT, KILLED
 
 
 def _oneshot(launcher, folder: Path, args: list[str], env: dict[str, str]) -> tuple[int, str]:
@@ -52,7 +52,7 @@ def test_a_run_killed_before_its_epochs_training_row_was_logged_resumes_that_epo
         args += ["--oneshot.num_candidates=2", "--oneshot.search_every_n_epochs=1"]
 
     def logger(name: str) -> str:
-        return (f"--trainer.logger={{class_path: tests.test_kill_windows.RowKiller, "
+        return (f"--trainer.logger={{class_path: tests.helpers.RowKiller, "
                 f"init_args: {{save_dir: {tmp_path / name}}}}}")
 
     full, dead = tmp_path / "full", tmp_path / "dead"

@@ -16,9 +16,8 @@ from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.report.oneshot import load_oneshot, render_oneshot, write_oneshot_report
 from lightning_nas.search.uneven_split import UnevenSplitCheck, uneven_splits
-from tests.helpers_data import BlobData
+from tests.helpers_data import BlobData, rank0_loader
 from tests.helpers_nets import TinySupernet
-from tests.test_uneven_split import _loader
 
 SCRIPT = """
 import json, os, sys, warnings
@@ -136,7 +135,7 @@ def test_a_oneshot_run_on_an_uneven_split_under_ddp_says_so_once(tmp_path, ddp_r
             "on one device") in out
     # best_arch.yaml says it too (was: nowhere in the run's outputs), as best.yaml's notes
     # do, and stays a file that show and report read
-    assert rank0["best"]["notes"] == uneven_splits(_loader(101), scored="oneshot"), rank0
+    assert rank0["best"]["notes"] == uneven_splits(rank0_loader(101), scored="oneshot"), rank0
     assert rank0["best"]["score"] == rank0["score"]  # its other keys as they were
     assert load_oneshot(run)["notes"] == rank0["best"]["notes"]
     shown = json.loads(render_oneshot(run, "json"))
@@ -156,7 +155,7 @@ def test_best_arch_yaml_is_written_with_its_notes_at_once(tmp_path, algorithm):
     # write: a run killed in between left a complete-looking file without its notes.
     # Here a Trainer's check has met the split (as a DDP one does at its first validation);
     # the exporter alone, no run_oneshot, writes the file
-    (note,) = uneven_splits(_loader(101), scored="oneshot")
+    (note,) = uneven_splits(rank0_loader(101), scored="oneshot")
     check = UnevenSplitCheck(None, scored="oneshot")
     check.met.append(note)
     out = tmp_path / "out"
@@ -196,8 +195,8 @@ def test_a_oneshot_run_on_an_even_split_under_ddp_says_nothing(ddp_runs):
 
 
 def test_the_oneshot_wording_names_its_outputs():
-    (text,) = uneven_splits(_loader(101), scored="oneshot")
+    (text,) = uneven_splits(rank0_loader(101), scored="oneshot")
     assert text.startswith(SAID)
-    (trial,) = uneven_splits(_loader(101))
+    (trial,) = uneven_splits(rank0_loader(101))
     assert "so a trial's synced score differs slightly from a validation of its checkpoint" \
         in trial

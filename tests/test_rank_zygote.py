@@ -13,9 +13,9 @@ import pytest
 
 from lightning_nas.results import TrialStatus
 from lightning_nas.search import ranks
+from tests.helpers_ddp_trials import ddp_trial, descendants
 from tests.helpers_fresh_ranks import alive, gone
 from tests.launcher import Launcher
-from tests.test_ranks import _descendants, _trial
 
 
 def _parent(pid: int) -> int:
@@ -33,9 +33,9 @@ def test_after_a_failed_trial_the_next_groups_ranks_are_forked_warm(tmp_path):
     the ranks, not the zygote."""
     grace, ranks._GRACE_S = ranks._GRACE_S, 0.5
     try:
-        failed, _, first = _trial(tmp_path, 1, width=8, fault="raise")
+        failed, _, first = ddp_trial(tmp_path, 1, width=8, fault="raise")
         assert failed.status is TrialStatus.FAILED
-        done, _, warm = _trial(tmp_path, 2, width=8)
+        done, _, warm = ddp_trial(tmp_path, 2, width=8)
         assert done.status is TrialStatus.COMPLETED and sorted(warm) == [0, 1]
         parents = {_parent(pid) for pid in warm.values()}  # the group is kept: they run
         # before: both ranks the driver's own children, each importing torch and Lightning
@@ -91,10 +91,10 @@ def _forked_trial(tmp_path: Path, launcher: Launcher) -> tuple[int, list[int], i
     its zygote, trains for a minute: its pid, the ranks' pids and the zygote's."""
     script = tmp_path / "driver.py"
     script.write_text("from pathlib import Path; from lightning_nas.search import ranks\n"
-                      "from tests.test_ranks import _trial\n"
+                      "from tests.helpers_ddp_trials import ddp_trial\n"
                       "ranks._GRACE_S = 0.5\n"
-                      f"_trial(Path({str(tmp_path)!r}), 1, width=8, fault='raise')\n"
-                      f"_trial(Path({str(tmp_path)!r}), 2, width=8, sleep=30.0)\n")
+                      f"ddp_trial(Path({str(tmp_path)!r}), 1, width=8, fault='raise')\n"
+                      f"ddp_trial(Path({str(tmp_path)!r}), 2, width=8, sleep=30.0)\n")
     driver = launcher.launch([], tmp_path / "driver.log", script)
     log, pids = tmp_path / "t2" / "trial.log", []
     deadline = time.time() + 180
@@ -105,7 +105,7 @@ def _forked_trial(tmp_path: Path, launcher: Launcher) -> tuple[int, list[int], i
         time.sleep(0.2)
     assert len(pids) == 2, "both ranks of the second trial must start training"
     (zygote,) = {_parent(pid) for pid in pids}
-    assert _parent(zygote) == driver and zygote in _descendants(driver)
+    assert _parent(zygote) == driver and zygote in descendants(driver)
     return driver, pids, zygote
 
 
@@ -131,7 +131,7 @@ def test_ctrl_c_of_the_search_leaves_no_forked_rank_or_zygote(tmp_path, launcher
 
 
 def _zygotes_of(pid: int) -> list[int]:
-    return [child for child in _descendants(pid)
+    return [child for child in descendants(pid)
             if "lightning_nas.search.rank_zygote" in _command(child)]
 
 
@@ -142,7 +142,7 @@ def test_a_zygote_outlives_its_search_and_thread_and_the_next_search_forks_from_
     first group's ranks from it, warm."""
     import threading
 
-    first = threading.Thread(target=_trial, args=(tmp_path, 1), kwargs={"width": 8})
+    first = threading.Thread(target=ddp_trial, args=(tmp_path, 1), kwargs={"width": 8})
     first.start()
     first.join()
     ranks.close_rank_groups()  # the search's end
@@ -152,7 +152,7 @@ def test_a_zygote_outlives_its_search_and_thread_and_the_next_search_forks_from_
     # was: the zygote died with the thread that started it, or with the search's groups
     assert all(alive(pid) for pid in zygotes), zygotes
     try:
-        done, _, pids = _trial(tmp_path, 2, width=8)
+        done, _, pids = ddp_trial(tmp_path, 2, width=8)
         assert done.status is TrialStatus.COMPLETED and sorted(pids) == [0, 1]
         assert {_parent(pid) for pid in pids.values()} <= set(zygotes)  # was: the driver's
     finally:
@@ -170,12 +170,12 @@ import os, sys, time
 from pathlib import Path
 from lightning_nas.search import ranks
 from tests.test_rank_zygote import _zygotes_of
-from tests.test_ranks import _trial
+from tests.helpers_ddp_trials import ddp_trial
 ended = {{}}
 for end in sys.argv[1:]:
     pid = os.fork()
     if pid == 0:
-        _trial(Path({folder!r}, end), 1, width=8)
+        ddp_trial(Path({folder!r}, end), 1, width=8)
         ranks.close_rank_groups()
         print("idle", end, os.getpid(), *_zygotes_of(os.getpid()), flush=True)
         if end != "exit":
@@ -194,7 +194,7 @@ _ENDS = {"exit": 0, "kill": -signal.SIGKILL, "ctrl-c": -signal.SIGINT}
 def _kill_under(pid: int) -> None:
     """SIGKILL every process under ``pid`` (a failed assert's cleanup: none left sleeping;
     ``pid`` itself is the launcher's to kill)."""
-    for child in _descendants(pid):
+    for child in descendants(pid):
         try:
             os.kill(child, signal.SIGKILL)
         except ProcessLookupError:
@@ -251,8 +251,8 @@ _FIRST = """
 import os
 from pathlib import Path
 from tests.test_rank_zygote import _parent
-from tests.test_ranks import _trial
-result, _, pids = _trial(Path({folder!r}), 1, width=8)  # the group is kept: they run
+from tests.helpers_ddp_trials import ddp_trial
+result, _, pids = ddp_trial(Path({folder!r}), 1, width=8)  # the group is kept: they run
 print(result.status.value, os.getpid(), *(_parent(pid) for pid in pids.values()), flush=True)
 """
 
@@ -297,10 +297,10 @@ import os, sys, time
 from pathlib import Path
 from lightning_nas.search import ranks
 from tests.test_rank_zygote import _parent
-from tests.test_ranks import _trial
+from tests.helpers_ddp_trials import ddp_trial
 folder = Path({folder!r})
 for trial_id in (1, 2):  # two searches of one process: the second once the test says so
-    result, _, pids = _trial(folder, trial_id, width=8)
+    result, _, pids = ddp_trial(folder, trial_id, width=8)
     print(result.status.value, *(_parent(pid) for pid in pids.values()), flush=True)
     ranks.close_rank_groups()  # the search's end: its group closed, the zygote kept
     while not (folder / f"go.{{trial_id}}").exists():

@@ -12,28 +12,16 @@ import pytest
 
 from lightning_nas.results import TrialStatus
 from lightning_nas.search import rank_failures, ranks
-from lightning_nas.search.runner import FRESH_RANKS, run_trial
+from lightning_nas.search.runner import FRESH_RANKS
 from lightning_nas.search.trial import TrialSpec
 from tests.helpers_ctrl_c import ctrl_c_launched_when_held, hold_at_torch
-from tests.helpers_data import BlobData
+from tests.helpers_ddp_trials import DDP, ddp_trial, descendants
 from tests.helpers_fresh_ranks import (  # noqa: F401 - fresh_exit_search: a fixture
-    PIDS,
     alive,
     fresh_exit_search,
     gone,
 )
 from tests.launcher import Launcher
-
-DDP = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 1}
-
-
-def _trial(tmp_path, trial_id: int, model: str = "tests.helpers.RankFaults", **arch):
-    spec = TrialSpec(trial_id=trial_id, arch=arch, trial_dir=str(tmp_path / f"t{trial_id}"),
-                     model=model, data=BlobData, trainer=DDP)
-    result = run_trial(spec)
-    log = (tmp_path / f"t{trial_id}" / "trial.log").read_text()
-    pids = {int(r): int(p) for r, p in re.findall(PIDS, log)}
-    return result, log, pids
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +40,7 @@ def group_trials(shared_run) -> dict:
         runs, procs = {}, []
         try:
             for trial_id, arch in enumerate(trials, start=1):
-                result, log, pids = _trial(folder, trial_id, **arch)
+                result, log, pids = ddp_trial(folder, trial_id, **arch)
                 runs[trial_id] = {"status": result.status.value, "error": result.error,
                                   "log": log, "pids": pids}
             procs = list(ranks._local.group.procs)
@@ -174,7 +162,7 @@ def fresh_trial(shared_run) -> dict:
         before = os.environ.get(FRESH_RANKS)
         os.environ[FRESH_RANKS] = "1"
         try:
-            result, _, pids = _trial(folder, 1, model="tests.helpers.NotesAtExit", width=8)
+            result, _, pids = ddp_trial(folder, 1, model="tests.helpers.NotesAtExit", width=8)
             kept = bool(ranks._groups)
         finally:
             if before is None:
@@ -202,7 +190,7 @@ def test_with_fresh_ranks_a_failure_on_rank_1_is_in_the_log_and_names_the_trials
     # was: rank 1's error was printed nowhere and the trial stored rank 0's symptom (gloo's
     # "Connection closed by peer")
     monkeypatch.setenv(FRESH_RANKS, "1")
-    result, log, pids = _trial(tmp_path, 1, width=8, fault="raise")
+    result, log, pids = ddp_trial(tmp_path, 1, width=8, fault="raise")
     assert result.status is TrialStatus.FAILED and sorted(pids) == [0, 1]
     assert "rank 1: RuntimeError: rank 1 breaks on purpose" in log
     assert result.error.splitlines()[0] == ("rank 1 failed the trial: RuntimeError: rank 1 "
@@ -229,9 +217,10 @@ def _training_trial(tmp_path: Path, launcher: Launcher, fresh_ranks: bool = Fals
     (forked by ``launcher``: the imports paid once, not by a fresh ``python -c``) and its
     ranks' pids."""
     script = tmp_path / "driver.py"
-    script.write_text(f"import os; from pathlib import Path; from tests.test_ranks import _trial\n"
+    script.write_text(f"import os; from pathlib import Path\n"
+                      f"from tests.helpers_ddp_trials import ddp_trial\n"
                       f"if {fresh_ranks}: os.environ[{FRESH_RANKS!r}] = '1'\n"
-                      f"_trial(Path({str(tmp_path)!r}), 1, width=8, sleep=30.0)\n")
+                      f"ddp_trial(Path({str(tmp_path)!r}), 1, width=8, sleep=30.0)\n")
     driver = launcher.launch([], tmp_path / "driver.log", script)
     log = tmp_path / "t1" / "trial.log"
     deadline = time.time() + 120
@@ -253,19 +242,6 @@ def test_ranks_die_with_the_process_that_started_them(tmp_path, launcher):
     assert gone(pids)
 
 
-def _descendants(pid: int) -> set[int]:
-    """The processes ``pid`` started, and theirs (Linux ``/proc``)."""
-    found = set()
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            children = (task / "children").read_text().split()
-        except OSError:
-            continue
-        for child in map(int, children):
-            found |= {child} | _descendants(child)
-    return found
-
-
 @pytest.mark.slow
 def test_with_fresh_ranks_the_trials_processes_die_with_the_search(tmp_path, launcher):
     """``kill -9`` of the search mid-trial leaves neither the trial's own process nor a rank
@@ -273,7 +249,7 @@ def test_with_fresh_ranks_the_trials_processes_die_with_the_search(tmp_path, lau
     # was: the trial's process (its own session) and its ranks trained on and wrote into the
     # run folder after the search was gone
     driver, pids = _training_trial(tmp_path, launcher, fresh_ranks=True)
-    started = _descendants(driver)
+    started = descendants(driver)
     assert {int(pid) for pid in pids} <= started
     assert launcher.kill() == -signal.SIGKILL
     assert gone(started)
@@ -389,7 +365,7 @@ def test_ctrl_c_between_two_rank_starts_leaves_no_started_rank_running(tmp_path)
         while not (hold / "starting_rank_1").exists():
             assert kernel.poll() is None and time.time() < deadline, kernel.communicate()
             time.sleep(0.05)
-        started = _descendants(kernel.pid)
+        started = descendants(kernel.pid)
         assert len(started) == 1  # rank 0, started; rank 1 not yet
         kernel.send_signal(signal.SIGINT)
         said = kernel.stdout.readline()  # once the kernel got its KeyboardInterrupt
@@ -399,7 +375,7 @@ def test_ctrl_c_between_two_rank_starts_leaves_no_started_rank_running(tmp_path)
         assert said == "interrupted; tracked: []\n"
         assert kernel.poll() is None  # the kernel itself lives on
     finally:
-        left = _descendants(kernel.pid)  # a rank the test failed for: killed, not left
+        left = descendants(kernel.pid)  # a rank the test failed for: killed, not left
         kernel.kill()
         kernel.communicate()
         for pid in left:

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from lightning_nas import Search, SearchSettings
-from tests.test_api_docs import public
+from tests.helpers_api import public
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 #: callables whose ``**options`` are the flat settings (functions: methods unbound)

@@ -12,8 +12,7 @@ from torch.utils.data import BatchSampler, DataLoader, SequentialSampler, Subset
 from lightning_nas import finetune
 from lightning_nas.results import TrialStatus
 from tests.helpers_data import BlobData
-from tests.test_finetune_start import searched
-from tests.test_start_shares import _alone
+from tests.helpers_finetune import best_alone, searched
 
 
 class BatchSamplerData(BlobData):
@@ -34,7 +33,7 @@ def adam_run(tmp_path_factory):
 def test_a_ddp_start_over_a_plain_batch_sampler_validates_the_ranks_samples(adam_run):
     # limit_val_batches=4: each rank validates 4 batches of 1, samples 0-7 together, one
     # batch of 8 on one device (was: 4 * 2 batches of 8, the whole set: 8 times as many)
-    alone = _alone(adam_run, BatchSamplerData(), 8)
+    alone = best_alone(adam_run, BatchSamplerData(), 8)
     tuned = finetune(adam_run, max_epochs=1, model_init_args={"lr": 1e-9},
                      data=BatchSamplerData, trainer={"devices": 2, "strategy": "ddp",
                                                      "limit_val_batches": 4})

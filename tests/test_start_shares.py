@@ -12,7 +12,7 @@ from lightning_nas import finetune
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.rank_shares import one_device_limit, rank_batches
 from tests.helpers_data import BlobData
-from tests.test_finetune_start import AdamNet, EightsData, searched
+from tests.helpers_finetune import AdamNet, EightsData, best_alone, searched
 
 
 class DropData(BlobData):
@@ -24,16 +24,6 @@ class DropData(BlobData):
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=8, drop_last=True)
-
-
-def _alone(run, data: BlobData, samples: int) -> dict[str, float]:
-    """The search's ``best.ckpt`` validated on one device over ``data``'s first
-    ``samples`` validation samples, in batches of 8."""
-    data.setup("validate")
-    return pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
-                      enable_model_summary=False).validate(
-        AdamNet.load_from_checkpoint(run / "best.ckpt"),
-        DataLoader(Subset(data.val_set, range(samples)), batch_size=8), verbose=False)[0]
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +44,7 @@ def test_a_ddp_start_validates_what_the_ranks_validate_together(adam_run, data, 
                                                                 samples):
     # a learning rate of 1e-9: the fine-tune's one epoch validates the weights it started
     # from, over the samples its ranks validate (synced): the start scores the same
-    alone = _alone(adam_run, data(), samples)
+    alone = best_alone(adam_run, data(), samples)
     tuned = finetune(adam_run, max_epochs=1, model_init_args={"lr": 1e-9}, data=data,
                      trainer={"devices": 2, "strategy": "ddp", **settings})
     assert tuned.status is TrialStatus.COMPLETED, tuned.error

@@ -21,7 +21,7 @@ from lightning_nas import Search
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.uneven_split import uneven_splits
 from tests.helpers_data import BlobData
-from tests.test_uneven_split import MetricNet
+from tests.helpers_ranks import MetricNet
 
 
 class EvenBatches(BatchSampler):

@@ -13,9 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from torch.nn import functional as F
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
-from torchmetrics.classification import MulticlassAccuracy
 
 from lightning_nas import Search
 from lightning_nas.cli import main
@@ -24,23 +22,7 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.search.uneven_split import uneven_splits
 from lightning_nas.split_record import recorded_uneven as show_notes
 from lightning_nas.store import RunStore
-from tests.helpers_data import BlobData
-from tests.helpers_models import TinyNet
-
-
-class MetricNet(TinyNet):
-    """``val_acc``: a torchmetrics accuracy (synced over the ranks, plain accuracy)."""
-
-    def __init__(self, width: int = 16, lr: float = 0.05) -> None:
-        super().__init__(width=width, lr=lr)
-        self.val_metric = MulticlassAccuracy(num_classes=3, average="micro")
-
-    def validation_step(self, batch, batch_idx):
-        x, y = batch
-        logits = self(x)
-        self.val_metric(logits, y)
-        self.log("val_acc", self.val_metric, on_epoch=True)
-        self.log("val_loss", F.cross_entropy(logits, y), sync_dist=True)
+from tests.helpers_data import BlobData, rank0_loader
 
 
 def _search(run: Path, n: int, budget: int, searched: dict | None = None,
@@ -54,7 +36,7 @@ def _search(run: Path, n: int, budget: int, searched: dict | None = None,
     space = {"width": {"choice": [4, 8]}, "lr": {"choice": [0.01]}, **(searched or {})}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        Search(f"{__name__}.MetricNet", space,
+        Search("tests.helpers.MetricNet", space,
                data=BlobData, data_init_args={"n": n, "batch_size": 16}, trainer=trainer,
                budget=budget, optimizer="RandomSearch", run_dir=run, verbose=False).run()
     with RunStore(run / "search.db") as store:
@@ -147,7 +129,7 @@ def test_the_commands_search_says_a_ranks_note_once_as_its_own_line(tmp_path, ca
     # once per search, said by the driver (was: ".../lightning_nas/search/loop.py:373:
     # UserWarning: trial 1: the validation set holds 101 samples, ...")
     run = tmp_path / "run"
-    cfg = {"model": f"{__name__}.MetricNet",
+    cfg = {"model": "tests.helpers.MetricNet",
            "data": {"class_path": "tests.helpers.BlobData",
                     "init_args": {"n": 404, "batch_size": 16}},
            "trainer": {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 1,
@@ -220,41 +202,34 @@ def test_a_limit_that_stops_each_rank_before_the_repeat_is_not_said(limited_run,
     assert score * 96 == pytest.approx(round(score * 96), abs=1e-3)
 
 
-def _loader(samples: int, ranks: int = 2, batch_size: int = 1, **sampler: bool) -> DataLoader:
-    data = TensorDataset(torch.zeros(samples, 1))
-    return DataLoader(data, batch_size=batch_size,
-                      sampler=DistributedSampler(data, num_replicas=ranks, rank=0,
-                                                 shuffle=False, **sampler))
-
-
 def test_each_uneven_loader_is_named_with_what_its_sampler_does():
-    texts = uneven_splits({"digits": _loader(359), "blobs": _loader(64)})
+    texts = uneven_splits({"digits": rank0_loader(359), "blobs": rank0_loader(64)})
     assert len(texts) == 1  # 64 divides evenly: nothing said
     assert texts[0].startswith("validation loader 'digits' holds 359 samples, which the 2 "
                                "ranks do not divide: Lightning's DistributedSampler repeats 1 "
                                "of them (360 scored")
-    (three,) = uneven_splits([_loader(10, ranks=4)])
+    (three,) = uneven_splits([rank0_loader(10, ranks=4)])
     assert "holds 10 samples, which the 4 ranks do not divide" in three
     assert "repeats 2 of them (12 scored" in three and "divisible by 4" in three
-    (dropped,) = uneven_splits(_loader(101, drop_last=True))
+    (dropped,) = uneven_splits(rank0_loader(101, drop_last=True))
     assert "DistributedSampler leaves out 1 of them (100 scored)" in dropped
 
 
 def test_only_a_validation_reaching_the_repeats_or_the_left_out_samples_is_said():
     # 101 samples on 2 ranks, in batches of 10: each rank's 51 take 6 batches; the repeat
     # (index 0 again) is rank 1's 51st, in its 6th batch
-    assert uneven_splits(_loader(101, batch_size=10), batches=[5]) == []
-    (whole,) = uneven_splits(_loader(101, batch_size=10), batches=[6])
+    assert uneven_splits(rank0_loader(101, batch_size=10), batches=[5]) == []
+    (whole,) = uneven_splits(rank0_loader(101, batch_size=10), batches=[6])
     assert "repeats 1 of them (102 scored" in whole
-    assert uneven_splits(_loader(101, batch_size=10), batches=[math.inf]) == [whole]
+    assert uneven_splits(rank0_loader(101, batch_size=10), batches=[math.inf]) == [whole]
     # of two loaders, the one validated to its end
-    (second,) = uneven_splits([_loader(101, batch_size=10), _loader(21, batch_size=4)],
+    (second,) = uneven_splits([rank0_loader(101, batch_size=10), rank0_loader(21, batch_size=4)],
                               batches=[2, 3])
     assert second.startswith("validation loader '1' holds 21 samples")
     # drop_last: 50 each, the 101st left out; said where the ranks validate all 50 (one
     # device would go on to it), not where they stop before
-    assert uneven_splits(_loader(101, batch_size=10, drop_last=True), batches=[4]) == []
-    (dropped,) = uneven_splits(_loader(101, batch_size=10, drop_last=True), batches=[5])
+    assert uneven_splits(rank0_loader(101, batch_size=10, drop_last=True), batches=[4]) == []
+    (dropped,) = uneven_splits(rank0_loader(101, batch_size=10, drop_last=True), batches=[5])
     assert "leaves out 1 of them (100 scored)" in dropped
     # batch_size=None: single samples, the 51st of each rank the repeat
     data = TensorDataset(torch.zeros(101, 1))
@@ -267,5 +242,5 @@ def test_only_a_validation_reaching_the_repeats_or_the_left_out_samples_is_said(
 def test_loaders_without_a_distributed_sampler_or_with_an_even_split_are_not_said():
     data = TensorDataset(torch.zeros(101, 1))
     assert uneven_splits(DataLoader(data)) == []
-    assert uneven_splits([_loader(100), _loader(102)]) == []
+    assert uneven_splits([rank0_loader(100), rank0_loader(102)]) == []
     assert uneven_splits(None) == []

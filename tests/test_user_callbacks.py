@@ -3,7 +3,6 @@ folders of its own, and a setting no trial can train with is refused before any 
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from lightning_nas.search.trial_logs import clear_trial
 from lightning_nas.store import RunStore
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
+from tests.helpers_runs import checkpoint_files, paused_then_promoted
 
 
 def test_each_trial_gets_a_folder_of_its_own_under_a_default_root_dir_of_the_users(tmp_path):
@@ -100,28 +100,6 @@ class _Killed(Exception):
     pass
 
 
-def _checkpoints(folder: Path) -> list[str]:
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.ckpt"))
-
-
-def paused_then_promoted(spec: TrialSpec, rule) -> list[str]:
-    """Fit trial 1 of ``spec`` until ``rule`` (an ``ASHARule`` of rungs 2 and 4 with two
-    better trials at rung 2) pauses it, then record four worse trials so it is promoted and
-    fit it on from its ``last.ckpt``; the warnings of the promoted segment's fit."""
-    first = fit_trial(spec)
-    assert first.status is TrialStatus.PAUSED and first.epochs == 2, first.error
-    rule.record(1, first.curve)
-    for key in (102, 103, 104, 105):  # worse trials arrive: trial 1 is promoted
-        rule.record(key, [0.0, 0.0])
-    trial_dir = Path(spec.trial_dir)
-    spec.rule, spec.ckpt_path, spec.clear_dir = rule.snapshot(), str(trial_dir / "last.ckpt"), False
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        second = fit_trial(spec)
-    assert second.status is TrialStatus.COMPLETED and second.epochs == 4, second.error
-    return [str(w.message) for w in caught]
-
-
 @pytest.mark.parametrize("given", ["object", "node", "hydra"])
 def test_a_users_checkpoint_dirpath_keeps_each_trials_files_apart(tmp_path, given):
     # was: only warned of; every trial wrote into dirpath itself, Lightning's default
@@ -160,7 +138,7 @@ def test_a_users_checkpoint_dirpath_keeps_each_trials_files_apart(tmp_path, give
         label = store.get_meta("log_label")
         trials = store.trials()
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 3
-    saved = _checkpoints(ckpts)
+    saved = checkpoint_files(ckpts)
     assert [Path(p).parent.as_posix() for p in saved] == [
         f"trials/{label}_trial_000{i}" for i in (1, 2, 3)], saved
     for trial, path in zip(trials, saved, strict=True):  # each trial's own weights
@@ -176,7 +154,7 @@ def test_a_users_checkpoint_dirpath_keeps_each_trials_files_apart(tmp_path, give
     spec = TrialSpec(trial_id=2, arch={}, trial_dir=str(run / "trials" / "trial_0002"),
                      model=TinyNet, trainer=trainer, log_label=label)
     clear_trial(TrialSpec(**{**spec.__dict__, "ckpt_path": "last.ckpt"}))  # a promotion
-    assert len(_checkpoints(ckpts)) == 3
+    assert len(checkpoint_files(ckpts)) == 3
     clear_trial(spec)
     assert sorted(p.name for p in (ckpts / "trials").iterdir()) == [
         f"{label}_trial_0001", f"{label}_trial_0003"]
@@ -185,7 +163,7 @@ def test_a_users_checkpoint_dirpath_keeps_each_trials_files_apart(tmp_path, give
     (run / "trials" / "trial_0003").mkdir(exist_ok=True)
     clear_trial(TrialSpec(**{**spec.__dict__, "trial_dir": str(run / "trials" / "trial_0003"),
                              "trainer": {"callbacks": [{"class_path": _MC, "init_args": url}]}}))
-    assert len(_checkpoints(ckpts)) == 2  # a URL's folder: nothing removed here
+    assert len(checkpoint_files(ckpts)) == 2  # a URL's folder: nothing removed here
 
 
 class _WorseEachEpoch(TinyNet):
@@ -211,7 +189,7 @@ def test_a_promoted_trial_keeps_writing_into_its_own_folder_under_a_users_dirpat
     said = paused_then_promoted(spec, rule)
     assert not [text for text in said if "dirpath has changed" in text or "exists and is not "
                 "empty" in text], said
-    saved = _checkpoints(ckpts)  # save_top_k=1: the best epoch's alone, in its folder
+    saved = checkpoint_files(ckpts)  # save_top_k=1: the best epoch's alone, in its folder
     assert len(saved) == 1 and saved[0].startswith("trials/lbl_trial_0001/epoch=0-"), saved
     states = torch.load(trial_dir / "last.ckpt", weights_only=False)["callbacks"]
     state = next(v for k, v in states.items() if k.startswith("ModelCheckpoint"))
@@ -226,7 +204,7 @@ def test_a_fit_keeps_a_users_dirpath_as_given(tmp_path):
                      model=TinyNet, data=BlobData(n=64), own_logs=True, clear_dir=False,
                      trainer={"max_epochs": 1, "callbacks": [ModelCheckpoint(dirpath=ckpts)]})
     assert fit_trial(spec).status is TrialStatus.COMPLETED
-    assert [Path(p).parent.as_posix() for p in _checkpoints(ckpts)] == ["."]
+    assert [Path(p).parent.as_posix() for p in checkpoint_files(ckpts)] == ["."]
 
 
 @pytest.mark.slow
@@ -243,7 +221,7 @@ def test_trials_in_parallel_workers_keep_their_checkpoints_apart_under_a_users_d
         label = store.get_meta("log_label")
         trials = store.trials()
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 4
-    saved = _checkpoints(ckpts)
+    saved = checkpoint_files(ckpts)
     assert [Path(p).parent.as_posix() for p in saved] == [
         f"trials/{label}_trial_000{i}" for i in (1, 2, 3, 4)], saved
     for trial, path in zip(trials, saved, strict=True):
@@ -264,6 +242,6 @@ def test_both_ranks_of_a_ddp_trial_write_into_its_folder_under_a_users_dirpath(t
     assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 2
     with RunStore(run / "search.db") as store:
         label = store.get_meta("log_label")
-    saved = _checkpoints(tmp_path / "ck")  # rank 0's file, in the folder both ranks name
+    saved = checkpoint_files(tmp_path / "ck")  # rank 0's file, in the folder both ranks name
     assert [Path(p).parent.as_posix() for p in saved] == [
         f"trials/{label}_trial_0001", f"trials/{label}_trial_0002"], saved
