@@ -152,6 +152,35 @@ def test_no_import_cycle():
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 
+def _test_module_imports(path: Path) -> list[str]:
+    """The ``tests.test_*`` modules that the statements of the file at ``path`` import."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names += [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names
+                                            if node.module == "tests"]
+    return [name for name in names if name.startswith("tests.test_")]
+
+
+def test_test_module_imports_are_read_from_each_kind_of_statement(tmp_path):
+    path = tmp_path / "test_x.py"
+    path.write_text("import tests.test_a\nfrom tests.test_b import f\nfrom tests import "
+                    "test_c, helpers\nfrom tests.helpers_d import g\n\ndef h():\n"
+                    "    from tests.test_e import i\n")
+    assert _test_module_imports(path) == ["tests.test_a", "tests.test_b", "tests.test_c",
+                                          "tests.test_e"]
+
+
+def test_no_test_module_imports_another():
+    # what tests share lives in tests/helpers_*.py (was: eight modules imported _sweep from
+    # tests.test_hydra_sweeper, another SigtermAtFirstBatch from tests.test_cli)
+    found = {path.name: names for path in sorted((ROOT / "tests").glob("*.py"))
+             if (names := _test_module_imports(path))}
+    assert not found, f"test modules importing test modules: {found}"
+
+
 # ----------------------------------------------------------------- size and public API
 def test_no_module_over_the_line_limit():
     long = {str(p.relative_to(ROOT)): n for p in PKG.rglob("*.py")
