@@ -1,6 +1,6 @@
 """A Hydra sweep whose jobs run on Hydra's joblib launcher (``hydra-joblib-launcher``: jobs in
 loky worker processes), for real; skipped where its package is absent. The sweep runs
-in-process (Hydra's own sweep runner, ``test_hydra_sweeper._sweep``); each job fits a tiny
+in-process (Hydra's own sweep runner, ``tests.helpers_hydra_sweep.multirun``); each job fits a tiny
 real Trainer and writes what it saw (its process, torch threads, width, score) into its
 output folder, which the tests hold against the store. (``submitit_local`` passes the same
 checks, but a sweep of its fresh job processes takes about 30 s here: not in the suite.)"""
@@ -25,7 +25,10 @@ from lightning_nas.integrations.hydra_threads import shared_cores  # noqa: E402
 from lightning_nas.results import TrialStatus  # noqa: E402
 from lightning_nas.search.workers import usable_cpus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
-from tests.test_hydra_sweeper import _keep_logging, _sweep  # noqa: E402, F401 - a fixture
+from tests.helpers_hydra_sweep import multirun  # noqa: E402
+from tests.helpers_runs import keep_root_logging  # noqa: E402
+
+_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)  # Hydra's job logging
 
 #: the widths searched; a job of ``FAILS`` raises in its ``training_step``
 WIDTHS, FAILS = "choice(2, 3, 4, 5, 6, 7)", 7
@@ -82,11 +85,11 @@ def _joblib_sweep(tmp_path: Path, num_workers: int, *launcher: str,
                   nodes: dict[str, Any] | None = None, **sweeper: Any) -> list:
     """A sweep of ``_fit_job`` on the joblib launcher (``launcher``: its settings; ``nodes``:
     the job config's, beside ``width`` and ``fail_width``)."""
-    return _sweep(tmp_path, _fit_job,
-                  {"budget": 1, "seed": 0, "num_workers": num_workers,
-                   "params": {"width": WIDTHS}, **sweeper},
-                  ("hydra/launcher=joblib", *launcher), keep_jobs=True,
-                  **{"width": 2, "fail_width": FAILS, **(nodes or {})})
+    return multirun(tmp_path, _fit_job,
+                    {"budget": 1, "seed": 0, "num_workers": num_workers,
+                     "params": {"width": WIDTHS}, **sweeper},
+                    ("hydra/launcher=joblib", *launcher), keep_jobs=True,
+                    **{"width": 2, "fail_width": FAILS, **(nodes or {})})
 
 
 @pytest.fixture(scope="module")
