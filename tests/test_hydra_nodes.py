@@ -21,7 +21,7 @@ from lightning_nas.config.paths import check_dotted, set_dotted
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import format_score
 from lightning_nas.search.from_config import search_from_config
-from lightning_nas.search.trial import logger_defaults
+from lightning_nas.search.trial_logs import logger_defaults
 from tests.helpers_runs import validated
 
 ROOT = Path(__file__).resolve().parents[1]

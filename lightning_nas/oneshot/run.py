@@ -77,12 +77,9 @@ from lightning_nas.results import format_score
 from lightning_nas.run_folder import LOCK_FILE, holding, user_path
 from lightning_nas.search.callback_monitors import CallbackMonitors
 from lightning_nas.search.lifetime import environ
-from lightning_nas.search.trial import (
-    SEED_VARIABLES,
-    checkpointing,
-    quiet_lightning,
-    with_trial_defaults,
-)
+from lightning_nas.search.quiet import quiet_lightning
+from lightning_nas.search.trial import SEED_VARIABLES
+from lightning_nas.search.trial_defaults import checkpointing, with_trial_defaults
 from lightning_nas.search.uneven_split import UnevenSplitCheck
 from lightning_nas.wording import counted
 

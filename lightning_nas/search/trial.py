@@ -58,16 +58,11 @@ from lightning_nas.search.resume import plain_part
 from lightning_nas.search.rule_checks import callbacks_of
 from lightning_nas.search.schedulers import Decision
 from lightning_nas.search.trial_checkpoint import TrialCheckpoint
-from lightning_nas.search.trial_defaults import (
-    TRIAL_TRAINER_DEFAULTS,
-    checkpointing,
-    with_trial_defaults,
-)
+from lightning_nas.search.trial_defaults import checkpointing, with_trial_defaults
 from lightning_nas.search.trial_logs import (
     checked_loggers,
     clear_trial,
     keep_checkpoint_dirs,
-    logger_defaults,
     placed_checkpoints,
     placed_logger,
     placed_profiler,
@@ -77,9 +72,8 @@ from lightning_nas.search.trial_spec import TrialSpec
 from lightning_nas.search.uneven_split import UnevenSplitCheck
 from lightning_nas.wording import counted
 
-__all__ = ["SEED_VARIABLES", "TRIAL_TRAINER_DEFAULTS", "TrialSpec", "build_trainer",
-           "checkpointing", "fit_trial", "logger_defaults", "makes_double", "quiet_lightning",
-           "raised_by_lightning", "with_trial_defaults"]
+__all__ = ["SEED_VARIABLES", "TrialSpec", "build_trainer", "fit_trial", "makes_double",
+           "quiet_lightning", "raised_by_lightning"]
 
 #: what ``seed_everything`` sets: kept while a trial trains (its DDP strategy and the ranks
 #: Lightning's launcher starts read them), restored after it (a Trainer of the caller's,
