@@ -15,10 +15,12 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.nodes import node_args, with_args
 from lightning_nas.search.trial_logs import logger_defaults
-from tests.helpers_logger_nodes import WANDB, given_args, log_label
+from tests.helpers_logger_nodes import WANDB, given_args, log_label, resumed_fit
 
 __all__: list[str] = []
 
@@ -99,3 +101,31 @@ def test_a_long_run_folder_name_gives_w_and_b_ids_within_its_limit(tmp_path):
     assert all(len(given) <= 128 for given in ids), ids
     assert ids[0] != ids[1] and all(given.endswith("_trial_0001") for given in ids)
     assert _given(runs[0], log_label(runs[0]))["version"] == ids[0]  # a resume's the same
+
+
+def test_a_resumed_segment_continues_its_trials_w_and_b_run(tmp_path):
+    # was: '<label>_trial_0001_resumed_<ns>', a W&B run of its own: a promoted trial's (or a
+    # resumed fit's) epochs split over runs
+    run = tmp_path / "run"
+    label = log_label(run)
+    first = _given(run, label)
+    segment = given_args(run, label, WANDB, ckpt_path=str(run / "last.ckpt"))
+    assert segment["version"] == first["version"] == f"{label}_trial_0001", segment
+    assert segment["name"] == first["name"]
+    fit = _given(tmp_path / "ft", "", own_logs=True)
+    resumed = given_args(tmp_path / "ft", "", WANDB, own_logs=True,
+                         ckpt_path=str(tmp_path / "ft" / "last.ckpt"))
+    assert resumed["version"] == fit["version"], resumed
+
+
+def test_a_resumed_fit_logs_all_its_epochs_into_one_w_and_b_run(tmp_path, monkeypatch):
+    # was: the epochs before the interrupt in run <id>, those after in <id>_resumed_<ns>
+    pytest.importorskip("wandb")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    node = {**WANDB, "init_args": {"project": "nas", "offline": True,
+                                   "dir": str(tmp_path / "wb")}}
+    resumed_fit(tmp_path, node)
+    runs = sorted((tmp_path / "wb" / "wandb").glob("offline-run-*"))
+    ids = {p.name.split("-", 3)[3].removesuffix("-1") for p in runs}  # offline-run-<t>-<id>
+    assert len(runs) == 2 and len(ids) == 1, [p.name for p in runs]

@@ -50,7 +50,7 @@ _RUN_ID_LIMIT = 128
 
 
 def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
-                    label: str | None = None) -> Any:
+                    label: str | None = None, segment: str = "") -> Any:
     """Fill ``save_dir``/``name`` of logger nodes (``class_path`` specs or Hydra nodes) that
     leave them out (or null), and give each its own ``version``, so every trial of a search
     logs to its own folder: a version the node sets is kept in front of it, and under a
@@ -67,7 +67,10 @@ def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
     itself, in an experiment other searches share) gets a ``run_name`` of its own, alike,
     one it sets kept in front of the version (was: none, each trial's run named at random
     by MLflow, no trial or search told; one it set, every trial's); a ``run_id`` it sets is
-    kept (every trial logs into that run: ``warn_fixed_versions`` says so).
+    kept (every trial logs into that run: ``warn_fixed_versions`` says so). ``segment``
+    (a resumed segment's ``_resumed_<ns>``) follows the version of each but a W&B logger's,
+    whose id is its trial's, so the segment goes on in the trial's run (Lightning's
+    ``resume="allow"``; was: a run of its own, the trial's epochs split over runs).
 
     Example:
         >>> node = {"class_path": "lightning.pytorch.loggers.CSVLogger",
@@ -76,7 +79,7 @@ def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
         {'save_dir': 'tb', 'version': 'a_trial_0001', 'name': 'trials'}
     """
     if isinstance(spec, list):
-        return [logger_defaults(s, save_dir, name, version, label) for s in spec]
+        return [logger_defaults(s, save_dir, name, version, label, segment) for s in spec]
     if not is_node(spec):
         return spec
     accepted, _ = accepted_kwargs(import_object(target_path(spec)).__init__)
@@ -96,13 +99,14 @@ def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
         given = [str(mine)] if mine is not None else []
         front = "_".join([*([label] if shared and label else []), *given])
         args["version"] = (_run_id(front, version) if run_ids
-                           else "_".join([*([front] if front else []), version]))
+                           else "_".join([*([front] if front else []), version]) + segment)
         if run_ids and args.get("name") is None:  # the run's name in W&B: its id
             args["name"] = args["version"]
     elif {"run_name", "run_id"} <= set(accepted):  # MLflow: it draws a run's id itself
         mine = args.get("run_name")
         args["run_name"] = "_".join([*([label] if label else []),
-                                     *([str(mine)] if mine is not None else []), version])
+                                     *([str(mine)] if mine is not None else []),
+                                     version]) + segment
     return with_args(spec, args)
 
 
@@ -135,18 +139,19 @@ def placed_logger(spec: Any) -> Any:
     resolved path: ``ft_finetune-3f9a0c``), so a fit or fine-tune in another folder of the
     same names never writes into its version (was: ``A/ft`` and ``B/ft``'s fine-tunes both
     wrote ``ft_finetune_logs``, the second deleting the first's ``metrics.csv``). A resumed
-    segment's MLflow node continues the run its trial started (``continued_runs``)."""
+    segment's MLflow node continues the run its trial started (``continued_runs``), and its
+    W&B node the run of its trial's id (``logger_defaults``)."""
     suffix = "" if spec.ckpt_path is None else f"_resumed_{time.time_ns()}"
     if spec.own_logs:  # a resumed fit's too: a version of its own (a CSVLogger's "logs"
         out = Path(spec.trial_dir)  # would delete the earlier epochs' metrics.csv)
         digest = hashlib.sha1(str(out.resolve()).encode(), usedforsecurity=False).hexdigest()
-        placed = logger_defaults(spec.trainer["logger"], str(out), "", f"logs{suffix}",
-                                 f"{out.parent.name}_{out.name}-{digest[:6]}")
+        placed = logger_defaults(spec.trainer["logger"], str(out), "", "logs",
+                                 f"{out.parent.name}_{out.name}-{digest[:6]}", suffix)
     else:
         run = Path(spec.trial_dir).parent.parent
         placed = logger_defaults(spec.trainer["logger"], str(run / "logs"), "trials",
-                                 f"{Path(spec.trial_dir).name}{suffix}",
-                                 spec.log_label or run.name)
+                                 Path(spec.trial_dir).name, spec.log_label or run.name,
+                                 suffix)
     return placed if spec.ckpt_path is None else continued_runs(spec.trial_dir, placed)
 
 
