@@ -92,3 +92,47 @@ def test_each_trial_of_a_w_and_b_node_logs_to_a_run_of_its_own_in_one_process(
     assert [run.split("_", 1)[1] for run in runs] == ["summary", "trial_0001",
                                                       "trial_0002"], runs
     assert wandb.run is None  # each ended
+
+
+def _search(tmp_path, logger: Any, budget: int = 2) -> Any:
+    """A search of ``budget`` trials of one epoch logging to ``logger`` (W&B offline, no
+    network), its checks before training done (``Search()``)."""
+    import torch
+
+    from lightning_nas import Search
+    from tests.helpers_data import BlobData
+    from tests.helpers_models import TinyNet
+
+    torch.set_num_threads(1)
+    return Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData(n=64), budget=budget,
+                  seed=0, verbose=False, run_dir=tmp_path / "run", executor="inline",
+                  trainer={"max_epochs": 1, "limit_train_batches": 2, "logger": logger})
+
+
+@pytest.mark.parametrize("node", [True, False])
+def test_the_checks_before_training_start_no_w_and_b_run(tmp_path, monkeypatch, node):
+    # was: the object's run started by the Trainer's build check in Search() (a copy of the
+    # object: Lightning's WandbLogger starts its run as it is copied), before any trial, and
+    # kept if a later check refused the search (a node's started none: kept so)
+    wandb = pytest.importorskip("wandb")
+    from lightning.pytorch.loggers import WandbLogger
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    folder = tmp_path / "wb"
+    folder.mkdir()
+    logger = ({"class_path": "lightning.pytorch.loggers.WandbLogger",
+               "init_args": {"project": "nas", "offline": True, "dir": str(folder)}} if node
+              else WandbLogger(project="nas", offline=True, save_dir=str(folder)))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            search = _search(tmp_path, logger)
+        assert wandb.run is None and not list(folder.rglob("offline-run-*"))
+        if not node:
+            assert logger.version is None  # no run held
+            search.run()  # the trials' copies then log into one run, the first's
+            runs = list(folder.rglob("offline-run-*"))
+            assert len(runs) == 1 and runs[0].name.endswith(f"-{logger.version}"), runs
+    finally:
+        wandb.finish()  # the object's run (the search leaves it: the user's)

@@ -8,7 +8,8 @@ warned of before training (``warn_fixed_versions``): Lightning's ``Logger`` has 
 way to move an object's folder. So is a config node of such a class whose ``__init__``
 takes no ``version``: every trial's logger is built alike; and a W&B or MLflow logger
 object that logs every trial into one remote run (``_one_run``), or an MLflow node with a
-``run_id`` (``_node_run``).
+``run_id`` (``_node_run``). The checks before training build the Trainer with a stand-in
+for a W&B object (``unstarted``), whose copy would start its run.
 
 Example:
     >>> import tempfile
@@ -37,7 +38,7 @@ from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.search.trial_logs import logger_defaults
 from lightning_nas.user_warnings import warn_user
 
-__all__ = ["pin_versions", "warn_fixed_versions"]
+__all__ = ["pin_versions", "unstarted", "warn_fixed_versions"]
 
 #: where a logger of the user's own class logs, in the order read (Lightning's ``Logger``)
 _FOLDERS = ("log_dir", "root_dir", "save_dir")
@@ -66,6 +67,26 @@ def pin_versions(logger: Any) -> Any:
     log_dir = str(logger.log_dir)  # picks the version (or a fixed one)
     get_filesystem(log_dir).makedirs(log_dir, exist_ok=True)
     return logger
+
+
+def unstarted(logger: Any) -> Any:
+    """``logger`` (a Trainer's ``logger`` setting) for a check that builds a Trainer before
+    training (``TrialTemplate.dry_build``, ``check_trainer_builds``): each W&B logger
+    *object* in it stood in for by a CSV logger that logs nothing, since the build copies
+    it and Lightning's ``WandbLogger`` starts its run as it is copied (``__getstate__``;
+    was: the search's check started the object's run before any trial, kept where a later
+    check refused the search). A Trainer takes any logger; config nodes (a W&B one starts
+    no run as it is built) and other objects are returned as they are.
+
+    Example:
+        >>> unstarted([{"class_path": "lightning.pytorch.loggers.WandbLogger"}])
+        [{'class_path': 'lightning.pytorch.loggers.WandbLogger'}]
+    """
+    if isinstance(logger, (list, tuple)):
+        return [unstarted(item) for item in logger]
+    if not isinstance(logger, WandbLogger):
+        return logger
+    return CSVLogger(logger.save_dir or ".", name="", version="unstarted")  # writes nothing
 
 
 def _users_own(cls: type) -> bool:

@@ -46,7 +46,7 @@ from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.errors import ConfigError, one_line
 from lightning_nas.module import NASModule
 from lightning_nas.search.costs import model_costs
-from lightning_nas.search.logger_objects import pin_versions
+from lightning_nas.search.logger_objects import pin_versions, unstarted
 from lightning_nas.search.manual_checks import check_manual_optimization
 from lightning_nas.search.meta_build import parameters_on_meta
 from lightning_nas.search.required_words import missing_message
@@ -107,14 +107,16 @@ class TrialTemplate:
         """What a worker needs to run trial ``trial_id`` (a promotion continues from
         ``ckpt_path`` in its existing folder): a TensorBoard or CSV logger object's copy has
         its next free version picked and made here (``pin_versions``), unless ``dry`` (a
-        spec for a check before training, which writes nothing)."""
+        spec for a check before training, which writes nothing, and starts no W&B run:
+        ``unstarted``)."""
         trainer = dict(self.trainer)
         trainer.update({k.split(".", 1)[1]: v for k, v in arch.items()
                         if k.startswith("trainer.")})  # a searched Trainer argument
         if self.max_epochs is not None:
             trainer["max_epochs"] = self.max_epochs
-        if trainer.get("logger") and self.objective is None and not dry:
-            trainer["logger"] = pin_versions(trainer["logger"])
+        if trainer.get("logger") and self.objective is None:  # a check's starts no run
+            trainer["logger"] = unstarted(trainer["logger"]) if dry else pin_versions(
+                trainer["logger"])
         return TrialSpec(trial_id=trial_id, arch=arch, trial_dir=str(self.trial_dir(trial_id)),
                          model=self.model.target, model_init_args=self.model.init_args,
                          data=self.data.target, data_init_args=self.data.init_args,
@@ -276,11 +278,15 @@ def check_trainer_builds(spec: TrialSpec, of: str = "the fit") -> None:
 
 
 def _trainer_fault(spec: TrialSpec) -> tuple[str | None, Any, BaseException] | None:
-    """Build ``spec``'s Trainer in a temporary folder, global state kept: None when it
-    builds, else the argument at fault (``blame``; None, None when none alone is) and the
-    error."""
+    """Build ``spec``'s Trainer in a temporary folder, global state kept, a W&B logger
+    object stood in for (``unstarted``): None when it builds, else the argument at fault
+    (``blame``; None, None when none alone is) and the error."""
     with global_state_kept(), tempfile.TemporaryDirectory(prefix="lnas-dry-") as tmp:
-        spec = dataclasses.replace(spec, trial_dir=str(Path(tmp) / "trials" / "trial_0000"))
+        trainer = dict(spec.trainer)
+        if "logger" in trainer:  # a W&B object's copy starts no run
+            trainer["logger"] = unstarted(trainer["logger"])
+        spec = dataclasses.replace(spec, trial_dir=str(Path(tmp) / "trials" / "trial_0000"),
+                                   trainer=trainer)
 
         def build(settings: dict[str, Any]) -> BaseException | None:
             changed = dataclasses.replace(spec, trainer=settings)
