@@ -19,7 +19,8 @@ import pytest
 
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.nodes import node_args, with_args
-from lightning_nas.search.trial_logs import logger_defaults
+from lightning_nas.search.trial_logs import clear_trial, logger_defaults
+from lightning_nas.search.trial_spec import TrialSpec
 from tests.helpers_logger_nodes import WANDB, given_args, log_label, resumed_fit
 
 __all__: list[str] = []
@@ -129,3 +130,52 @@ def test_a_resumed_fit_logs_all_its_epochs_into_one_w_and_b_run(tmp_path, monkey
     runs = sorted((tmp_path / "wb" / "wandb").glob("offline-run-*"))
     ids = {p.name.split("-", 3)[3].removesuffix("-1") for p in runs}  # offline-run-<t>-<id>
     assert len(runs) == 2 and len(ids) == 1, [p.name for p in runs]
+
+
+def test_a_trial_trained_again_from_its_first_epoch_starts_a_w_and_b_run_of_its_own(tmp_path):
+    # was: the dead attempt's id: W&B resumed its run, the new attempt's rows after the dead
+    # one's, trainer/global_step from 0 again (its CSV and TensorBoard versions emptied)
+    run = tmp_path / "run"
+    label = log_label(run)
+    trial_dir = run / "trials" / "trial_0001"
+    first = _given(run, label)["version"]
+    trial_dir.mkdir(parents=True)  # the dead attempt's folder
+    spec = TrialSpec(trial_id=1, arch={}, trial_dir=str(trial_dir), model="tests.helpers.TinyNet",
+                     trainer={"logger": WANDB}, log_label=label)
+    clear_trial(spec)
+    again = _given(run, label)
+    assert again["version"] != first and again["version"].startswith(f"{first}_again_"), again
+    assert again["name"] == again["version"]
+    segment = given_args(run, label, WANDB, ckpt_path=str(trial_dir / "last.ckpt"))
+    assert segment["version"] == again["version"]  # its promotion goes on in its run
+    csv = {"class_path": "lightning.pytorch.loggers.CSVLogger"}  # a folder's: emptied, kept
+    assert given_args(run, label, csv)["version"] == "trial_0001"
+
+
+def test_a_trial_fit_again_in_its_folder_logs_to_a_new_w_and_b_run(tmp_path, monkeypatch):
+    # was: both fits in the run of one id (offline: two folders of it, synced into one run)
+    wandb = pytest.importorskip("wandb")
+    import torch
+
+    from lightning_nas.results import TrialStatus
+    from lightning_nas.search.trial import fit_trial
+    from tests.helpers_data import BlobData
+    from tests.helpers_models import TinyNet
+
+    torch.set_num_threads(1)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    node = {**WANDB, "init_args": {"project": "nas", "offline": True,
+                                   "dir": str(tmp_path / "wb")}}
+    (tmp_path / "wb").mkdir()
+    run = tmp_path / "run"
+    spec = TrialSpec(trial_id=1, arch={"width": 4}, trial_dir=str(run / "trials" / "trial_0001"),
+                     model=TinyNet, data=BlobData, log_label=log_label(run),
+                     trainer={"max_epochs": 1, "limit_train_batches": 2, "logger": node})
+    for _ in range(2):  # the second: a re-run of a dead attempt, from its first epoch
+        assert fit_trial(spec).status is TrialStatus.COMPLETED
+    ids = sorted(p.name.split("-", 3)[3] for p in (tmp_path / "wb" / "wandb").glob(
+        "offline-run-*"))
+    assert len(ids) == 2 and ids[0] == f"{log_label(run)}_trial_0001", ids
+    assert ids[1].startswith(f"{ids[0]}_again_"), ids
+    assert wandb.run is None

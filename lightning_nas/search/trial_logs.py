@@ -37,20 +37,24 @@ from lightning_nas.search.remote_runs import continued_runs
 from lightning_nas.search.rule_checks import callbacks_of
 from lightning_nas.search.trial_checkpoint import TrialCheckpoint
 
-__all__ = ["MODULE_FOLDERS", "checked_loggers", "clear_trial", "keep_checkpoint_dirs",
-           "logger_defaults", "placed_checkpoints", "placed_logger", "placed_profiler",
-           "placed_root"]
+__all__ = ["MODULE_FOLDERS", "W_AND_B_ATTEMPT", "checked_loggers", "clear_trial",
+           "keep_checkpoint_dirs", "logger_defaults", "placed_checkpoints", "placed_logger",
+           "placed_profiler", "placed_root"]
 
 #: the file in a trial's folder naming, a line each, the folders ``placed_checkpoints`` gave
 #: the ``ModelCheckpoint`` of the module's ``configure_callbacks()`` (``clear_trial`` reads it)
 MODULE_FOLDERS = "module_checkpoints.txt"
+
+#: the file in a trial's folder holding the end of its W&B run ids (``_again_<ns>``), which
+#: ``clear_trial`` writes as the trial trains again from its first epoch (``placed_logger``)
+W_AND_B_ATTEMPT = "wandb_attempt.txt"
 
 #: the longest run id (and name) W&B takes
 _RUN_ID_LIMIT = 128
 
 
 def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
-                    label: str | None = None, segment: str = "") -> Any:
+                    label: str | None = None, segment: str = "", attempt: str = "") -> Any:
     """Fill ``save_dir``/``name`` of logger nodes (``class_path`` specs or Hydra nodes) that
     leave them out (or null), and give each its own ``version``, so every trial of a search
     logs to its own folder: a version the node sets is kept in front of it, and under a
@@ -70,7 +74,9 @@ def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
     kept (every trial logs into that run: ``warn_fixed_versions`` says so). ``segment``
     (a resumed segment's ``_resumed_<ns>``) follows the version of each but a W&B logger's,
     whose id is its trial's, so the segment goes on in the trial's run (Lightning's
-    ``resume="allow"``; was: a run of its own, the trial's epochs split over runs).
+    ``resume="allow"``; was: a run of its own, the trial's epochs split over runs), and
+    ``attempt`` (a trial's trained again from its first epoch, ``_again_<ns>``) follows a
+    W&B logger's alone: that attempt's run is its own.
 
     Example:
         >>> node = {"class_path": "lightning.pytorch.loggers.CSVLogger",
@@ -79,12 +85,13 @@ def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
         {'save_dir': 'tb', 'version': 'a_trial_0001', 'name': 'trials'}
     """
     if isinstance(spec, list):
-        return [logger_defaults(s, save_dir, name, version, label, segment) for s in spec]
+        return [logger_defaults(s, save_dir, name, version, label, segment, attempt)
+                for s in spec]
     if not is_node(spec):
         return spec
     accepted, _ = accepted_kwargs(import_object(target_path(spec)).__init__)
     args = node_args(spec)
-    run_ids = {"version", "id"} <= set(accepted)  # W&B: a version is a run's id in its project
+    run_ids = _of_w_and_b(spec)  # W&B: a version is a run's id in its project
     own_dir = args.get("save_dir") is not None or (run_ids and args.get("dir") is not None)
     shared = ("save_dir" in accepted and own_dir) or run_ids  # by other searches
     for key, value in (("save_dir", None if own_dir else save_dir),
@@ -98,7 +105,7 @@ def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
         mine = args.get("id") if mine is None and run_ids else mine
         given = [str(mine)] if mine is not None else []
         front = "_".join([*([label] if shared and label else []), *given])
-        args["version"] = (_run_id(front, version) if run_ids
+        args["version"] = (_run_id(front, version + attempt) if run_ids
                            else "_".join([*([front] if front else []), version]) + segment)
         if run_ids and args.get("name") is None:  # the run's name in W&B: its id
             args["name"] = args["version"]
@@ -108,6 +115,13 @@ def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
                                      *([str(mine)] if mine is not None else []),
                                      version]) + segment
     return with_args(spec, args)
+
+
+def _of_w_and_b(node: Any) -> bool:
+    """Whether config ``node`` builds a W&B logger: a class taking ``version`` and ``id``
+    (its version is a run's id in its project)."""
+    accepted, _ = accepted_kwargs(import_object(target_path(node)).__init__)
+    return {"version", "id"} <= set(accepted)
 
 
 def _run_id(front: str, version: str) -> str:
@@ -140,18 +154,21 @@ def placed_logger(spec: Any) -> Any:
     same names never writes into its version (was: ``A/ft`` and ``B/ft``'s fine-tunes both
     wrote ``ft_finetune_logs``, the second deleting the first's ``metrics.csv``). A resumed
     segment's MLflow node continues the run its trial started (``continued_runs``), and its
-    W&B node the run of its trial's id (``logger_defaults``)."""
+    W&B node the run of its trial's id (``logger_defaults``), which ends with the attempt's
+    ``W_AND_B_ATTEMPT`` in a search trial's folder."""
     suffix = "" if spec.ckpt_path is None else f"_resumed_{time.time_ns()}"
+    held = Path(spec.trial_dir, W_AND_B_ATTEMPT)
+    attempt = held.read_text() if not spec.own_logs and held.is_file() else ""
     if spec.own_logs:  # a resumed fit's too: a version of its own (a CSVLogger's "logs"
         out = Path(spec.trial_dir)  # would delete the earlier epochs' metrics.csv)
         digest = hashlib.sha1(str(out.resolve()).encode(), usedforsecurity=False).hexdigest()
         placed = logger_defaults(spec.trainer["logger"], str(out), "", "logs",
-                                 f"{out.parent.name}_{out.name}-{digest[:6]}", suffix)
+                                 f"{out.parent.name}_{out.name}-{digest[:6]}", suffix, attempt)
     else:
         run = Path(spec.trial_dir).parent.parent
         placed = logger_defaults(spec.trainer["logger"], str(run / "logs"), "trials",
                                  Path(spec.trial_dir).name, spec.log_label or run.name,
-                                 suffix)
+                                 suffix, attempt)
     return placed if spec.ckpt_path is None else continued_runs(spec.trial_dir, placed)
 
 
@@ -301,7 +318,10 @@ def clear_trial(spec: Any) -> None:
     versions (the next free one) and the folders the user named themselves are never
     removed. A trial that never ran in this run folder (no folder of its own yet) removes
     nothing: a copy of the run folder, which keeps its ``log_label``, may have written those
-    versions (was: every new trial cleared them)."""
+    versions (was: every new trial cleared them). A trial trained again with a W&B logger
+    node gets ``W_AND_B_ATTEMPT`` in its new folder, so its W&B run is its own (the dead
+    attempt's run is a service's, never removed; was: W&B resumed it, both attempts' rows
+    in one run, ``trainer/global_step`` from 0 again)."""
     if not spec.clear_dir or spec.ckpt_path is not None:
         return
     trial_dir = Path(spec.trial_dir)
@@ -329,6 +349,10 @@ def clear_trial(spec: Any) -> None:
         for folder in [version, *version.parent.glob(f"{glob.escape(version.name)}_resumed_*")]:
             if folder.is_dir() and not folder.is_symlink():
                 shutil.rmtree(folder)
+    if any(is_node(item) and _of_w_and_b(item) for item in (
+            given if isinstance(given, list) else [given])):  # a W&B run of its own
+        trial_dir.mkdir(parents=True)
+        (trial_dir / W_AND_B_ATTEMPT).write_text(f"_again_{time.time_ns()}")
 
 
 def keep_checkpoint_dirs(trainer: pl.Trainer, ckpt_path: str, run_dir: str | Path,
