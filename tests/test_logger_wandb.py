@@ -1,8 +1,10 @@
 """A W&B logger node (``lightning.pytorch.loggers.WandbLogger``) in a search: its ``version``
 is the id of a run in the W&B project, which every search logging there shares (Lightning's
 ``WandbLogger`` resumes a run of that id, ``resume="allow"``), so each trial's id, and its
-run's name, hold the run folder's label; a resume gives a trial the same. What a trial is
-given is read from the node (wandb need not be installed: nothing here builds the logger).
+run's name, hold the run folder's label; a resume gives a trial the same, a resumed
+segment goes on in its trial's run, and a trial trained again from its first epoch gets a
+run of its own. What a trial is given is read from the node (wandb need not be installed);
+the tests that train with the logger skip without wandb, offline (no network).
 
 Example:
     >>> sorted(WANDB["init_args"])
