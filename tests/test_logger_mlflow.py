@@ -75,6 +75,8 @@ def test_a_resumed_segment_continues_the_mlflow_run_its_trial_started(tmp_path):
     (trial_dir / MLFLOW_RUNS).write_text(json.dumps({"0": "0123abcd"}))  # its first segment's
     segment = given_args(run, label, MLFLOW, ckpt_path=str(trial_dir / "last.ckpt"))
     assert segment.get("run_id") == "0123abcd", segment
+    # was: '<label>_trial_0001_resumed_<ns>', a name the trial's run never had
+    assert segment["run_name"] == f"{label}_trial_0001", segment
     anew = given_args(run, label, MLFLOW)  # trained anew: a run of its own
     assert anew.get("run_id") is None and anew["run_name"] == f"{label}_trial_0001"
 

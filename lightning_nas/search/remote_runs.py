@@ -89,12 +89,14 @@ class RunRecord(pl.Callback):
             Path(self.folder, MLFLOW_RUNS).write_text(json.dumps(runs))
 
 
-def continued_runs(folder: str, placed: Any) -> Any:
+def continued_runs(folder: str, placed: Any, segment: str = "") -> Any:
     """``placed`` (a resumed segment's ``trainer.logger``, its nodes given their folders)
     with each node of an ``MLFlowLogger`` class that sets no ``run_id`` given the run its
     trial's earlier segment started, which ``RunRecord`` wrote in ``folder`` for its place
     in the list (0 alone), so the trial's epochs go on in one run (was: each segment a run
-    of its own). Without a record (an older run folder's) it is returned as given.
+    of its own), and its ``run_name`` that run's, without the ``segment``
+    (``_resumed_<ns>``) that ``logger_defaults`` put after it (was: a name the run never
+    had). Without a record (an older run folder's) it is returned as given.
 
     Example:
         >>> continued_runs("no/such/folder", {"class_path": "x.Y"})
@@ -109,7 +111,10 @@ def continued_runs(folder: str, placed: Any) -> Any:
     for place, item in enumerate(items):
         if (is_node(item) and str(place) in runs and node_args(item).get("run_id") is None
                 and _of_mlflow(item)):
-            item = with_args(item, {**node_args(item), "run_id": runs[str(place)]})
+            args = node_args(item)
+            name = args.get("run_name")
+            item = with_args(item, {**args, "run_id": runs[str(place)], "run_name": (
+                name.removesuffix(segment) if isinstance(name, str) and segment else name)})
         continued.append(item)
     return continued if isinstance(placed, list) else continued[0]
 

@@ -169,7 +169,7 @@ def placed_logger(spec: Any) -> Any:
         placed = logger_defaults(spec.trainer["logger"], str(run / "logs"), "trials",
                                  Path(spec.trial_dir).name, spec.log_label or run.name,
                                  suffix, attempt)
-    return placed if spec.ckpt_path is None else continued_runs(spec.trial_dir, placed)
+    return placed if spec.ckpt_path is None else continued_runs(spec.trial_dir, placed, suffix)
 
 
 def placed_root(spec: Any) -> Any:
