@@ -36,22 +36,15 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.search.remote_runs import continued_runs
 from lightning_nas.search.rule_checks import callbacks_of
 from lightning_nas.search.trial_checkpoint import TrialCheckpoint
+from lightning_nas.search.wandb_ids import attempt_of, new_attempt, of_w_and_b, run_id
 
-__all__ = ["MODULE_FOLDERS", "W_AND_B_ATTEMPT", "checked_loggers", "clear_trial",
+__all__ = ["MODULE_FOLDERS", "checked_loggers", "clear_trial",
            "keep_checkpoint_dirs", "logger_defaults", "placed_checkpoints", "placed_logger",
            "placed_profiler", "placed_root"]
 
 #: the file in a trial's folder naming, a line each, the folders ``placed_checkpoints`` gave
 #: the ``ModelCheckpoint`` of the module's ``configure_callbacks()`` (``clear_trial`` reads it)
 MODULE_FOLDERS = "module_checkpoints.txt"
-
-#: the file in a trial's folder holding the end of its W&B run ids (``_again_<ns>``), which
-#: ``clear_trial`` writes as the trial trains again from its first epoch (``placed_logger``)
-W_AND_B_ATTEMPT = "wandb_attempt.txt"
-
-#: the longest run id (and name) W&B takes
-_RUN_ID_LIMIT = 128
-
 
 def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
                     label: str | None = None, segment: str = "", attempt: str = "") -> Any:
@@ -91,7 +84,7 @@ def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
         return spec
     accepted, _ = accepted_kwargs(import_object(target_path(spec)).__init__)
     args = node_args(spec)
-    run_ids = _of_w_and_b(spec)  # W&B: a version is a run's id in its project
+    run_ids = of_w_and_b(spec)  # W&B: a version is a run's id in its project
     own_dir = args.get("save_dir") is not None or (run_ids and args.get("dir") is not None)
     shared = ("save_dir" in accepted and own_dir) or run_ids  # by other searches
     for key, value in (("save_dir", None if own_dir else save_dir),
@@ -105,7 +98,7 @@ def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
         mine = args.get("id") if mine is None and run_ids else mine
         given = [str(mine)] if mine is not None else []
         front = "_".join([*([label] if shared and label else []), *given])
-        args["version"] = (_run_id(front, version + attempt) if run_ids
+        args["version"] = (run_id(front, version + attempt) if run_ids
                            else "_".join([*([front] if front else []), version]) + segment)
         if run_ids and args.get("name") is None:  # the run's name in W&B: its id
             args["name"] = args["version"]
@@ -115,34 +108,6 @@ def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
                                      *([str(mine)] if mine is not None else []),
                                      version]) + segment
     return with_args(spec, args)
-
-
-def _of_w_and_b(node: Any) -> bool:
-    """Whether config ``node`` builds a W&B logger: a class taking ``version`` and ``id``
-    (its version is a run's id in its project)."""
-    accepted, _ = accepted_kwargs(import_object(target_path(node)).__init__)
-    return {"version", "id"} <= set(accepted)
-
-
-def _run_id(front: str, version: str) -> str:
-    """A W&B run id of ``front`` (the run's label, an id of the user's) and ``version`` (the
-    trial's, ``trial_0001``) that W&B takes: each character but letters, digits, ``_``,
-    ``.`` and ``-`` made ``-`` (W&B refuses ``:;,#?/'`` in a run id, ``\\`` and ``%`` in a
-    project's name), and a ``front`` that would make it longer
-    than W&B's 128 characters cut, 8 hex digits of its SHA-1 after it; the same for the same
-    parts, so a resumed trial goes on in its run (was: ``a:b#c-3f9a0c_trial_0001``, which
-    ``wandb.init`` refused at the trial's first log, failing every trial).
-
-    Example:
-        >>> _run_id("a:b#c-3f9a0c", "trial_0001")
-        'a-b-c-3f9a0c_trial_0001'
-    """
-    whole = re.sub(r"[^A-Za-z0-9_.-]", "-", f"{front}_{version}" if front else version)
-    if len(whole) <= _RUN_ID_LIMIT:
-        return whole
-    digest = hashlib.sha1(front.encode(), usedforsecurity=False).hexdigest()[:8]
-    keep = _RUN_ID_LIMIT - len(whole) + len(front) - len(digest) - 1
-    return f"{whole[:max(keep, 0)]}-{digest}{whole[len(front):]}"[-_RUN_ID_LIMIT:]
 
 
 def placed_logger(spec: Any) -> Any:
@@ -155,10 +120,9 @@ def placed_logger(spec: Any) -> Any:
     wrote ``ft_finetune_logs``, the second deleting the first's ``metrics.csv``). A resumed
     segment's MLflow node continues the run its trial started (``continued_runs``), and its
     W&B node the run of its trial's id (``logger_defaults``), which ends with the attempt's
-    ``W_AND_B_ATTEMPT`` in a search trial's folder."""
+    ``W_AND_B_ATTEMPT`` (``wandb_ids``) in a search trial's folder."""
     suffix = "" if spec.ckpt_path is None else f"_resumed_{time.time_ns()}"
-    held = Path(spec.trial_dir, W_AND_B_ATTEMPT)
-    attempt = held.read_text() if not spec.own_logs and held.is_file() else ""
+    attempt = "" if spec.own_logs else attempt_of(spec.trial_dir)
     if spec.own_logs:  # a resumed fit's too: a version of its own (a CSVLogger's "logs"
         out = Path(spec.trial_dir)  # would delete the earlier epochs' metrics.csv)
         digest = hashlib.sha1(str(out.resolve()).encode(), usedforsecurity=False).hexdigest()
@@ -319,9 +283,9 @@ def clear_trial(spec: Any) -> None:
     removed. A trial that never ran in this run folder (no folder of its own yet) removes
     nothing: a copy of the run folder, which keeps its ``log_label``, may have written those
     versions (was: every new trial cleared them). A trial trained again with a W&B logger
-    node gets ``W_AND_B_ATTEMPT`` in its new folder, so its W&B run is its own (the dead
-    attempt's run is a service's, never removed; was: W&B resumed it, both attempts' rows
-    in one run, ``trainer/global_step`` from 0 again)."""
+    node gets ``W_AND_B_ATTEMPT`` in its new folder (``wandb_ids.new_attempt``), so its W&B
+    run is its own (the dead attempt's run is a service's, never removed; was: W&B resumed
+    it, both attempts' rows in one run, ``trainer/global_step`` from 0 again)."""
     if not spec.clear_dir or spec.ckpt_path is not None:
         return
     trial_dir = Path(spec.trial_dir)
@@ -349,10 +313,7 @@ def clear_trial(spec: Any) -> None:
         for folder in [version, *version.parent.glob(f"{glob.escape(version.name)}_resumed_*")]:
             if folder.is_dir() and not folder.is_symlink():
                 shutil.rmtree(folder)
-    if any(is_node(item) and _of_w_and_b(item) for item in (
-            given if isinstance(given, list) else [given])):  # a W&B run of its own
-        trial_dir.mkdir(parents=True)
-        (trial_dir / W_AND_B_ATTEMPT).write_text(f"_again_{time.time_ns()}")
+    new_attempt(trial_dir, given)  # a W&B run of its own
 
 
 def keep_checkpoint_dirs(trainer: pl.Trainer, ckpt_path: str, run_dir: str | Path,
