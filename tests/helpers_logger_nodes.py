@@ -24,7 +24,7 @@ from lightning_nas.search.trial_logs import placed_logger
 from lightning_nas.search.trial_spec import TrialSpec
 from lightning_nas.store import open_search_store
 
-__all__ = ["CTRL_C", "MLFLOW", "WANDB", "given_args", "log_label", "resumed_fit"]
+__all__ = ["CTRL_C", "MLFLOW", "WANDB", "fit_argv", "given_args", "log_label", "resumed_fit"]
 
 #: a callback that stops a fit with Ctrl-C as epoch 1 starts
 CTRL_C = "--trainer.callbacks=[{class_path: tests.helpers.CtrlCAtEpoch, init_args: {epoch: 1}}]"
@@ -53,19 +53,26 @@ def given_args(folder: Path, label: str, node: Any, own_logs: bool = False,
     return node_args(placed_logger(spec))
 
 
-def resumed_fit(tmp_path: Path, logger: Any) -> Path:
-    """The folder of a fit of 3 epochs logging to ``logger``, interrupted as epoch 1 starts
-    and resumed with ``--ckpt_path last``."""
+def fit_argv(tmp_path: Path, logger: Any, max_epochs: int = 3) -> list[str]:
+    """``lightning-nas fit`` of a config in ``tmp_path`` logging to ``logger`` into
+    ``tmp_path/fit`` (its arguments)."""
     torch.set_num_threads(1)
     config = tmp_path / "fit.yaml"
     config.write_text(yaml.safe_dump({
         "seed_everything": 5,
         "model": {"class_path": "tests.helpers.TinyNet"},
         "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 32}},
-        "trainer": {"max_epochs": 3, "accelerator": "cpu", "devices": 1, "logger": logger,
-                    "enable_progress_bar": False, "enable_model_summary": False}}))
-    out = tmp_path / "fit"
-    argv = ["fit", str(config), "--out", str(out)]
+        "trainer": {"max_epochs": max_epochs, "accelerator": "cpu", "devices": 1,
+                    "logger": logger, "enable_progress_bar": False,
+                    "enable_model_summary": False}}))
+    return ["fit", str(config), "--out", str(tmp_path / "fit")]
+
+
+def resumed_fit(tmp_path: Path, logger: Any) -> Path:
+    """The folder of a fit of 3 epochs logging to ``logger``, interrupted as epoch 1 starts
+    and resumed with ``--ckpt_path last``."""
+    argv = fit_argv(tmp_path, logger)
+    out = Path(argv[-1])
     assert main([*argv, CTRL_C]) == 130
     assert main([*argv, "--ckpt_path", "last"]) == 0
     return out

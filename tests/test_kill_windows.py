@@ -142,7 +142,8 @@ def test_a_merge_cut_off_before_it_removed_the_versions_leaves_no_duplicate(tmp_
     _table(tmp_path / "other" / "logs", first)
     _table(tmp_path / "other" / "logs_resumed_18", later)
     for path in (folder, tmp_path / "other"):
-        start_own_fit(SimpleNamespace(record={"kind": "fit"}, trial_dir=str(path)))
+        start_own_fit(SimpleNamespace(record={"kind": "fit"}, trial_dir=str(path), trainer={},
+                                      ckpt_path=None))
     # was: ['logs', 'logs_resumed_17'] until a resume's end merged them again
     assert sorted(p.name for p in folder.iterdir() if p.name.startswith("logs")) == ["logs"]
     assert (folder / "logs" / "metrics.csv").read_text() == merged

@@ -14,16 +14,19 @@ Example:
 from __future__ import annotations
 
 import importlib.util
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from lightning_nas.cli import main
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.nodes import node_args, with_args
+from lightning_nas.search.fit_segments import start_own_fit
 from lightning_nas.search.trial_logs import clear_trial, logger_defaults
 from lightning_nas.search.trial_spec import TrialSpec
-from tests.helpers_logger_nodes import WANDB, given_args, log_label, resumed_fit
+from tests.helpers_logger_nodes import WANDB, fit_argv, given_args, log_label, resumed_fit
 
 __all__: list[str] = []
 
@@ -181,3 +184,38 @@ def test_a_trial_fit_again_in_its_folder_logs_to_a_new_w_and_b_run(tmp_path, mon
     assert len(ids) == 2 and ids[0] == f"{log_label(run)}_trial_0001", ids
     assert ids[1].startswith(f"{ids[0]}_again_"), ids
     assert wandb.run is None
+
+
+def test_a_fit_started_anew_in_an_emptied_folder_gets_a_w_and_b_run_of_its_own(tmp_path):
+    # was: the id of the folder alone ('<parent>_ft-<hash>_logs'): W&B resumed the earlier
+    # fit's run of that id, both fits' rows in it, trainer/global_step from 0 again
+    out = tmp_path / "ft"
+    ids = []
+    for _ in range(2):  # the second: the folder emptied, a fit from scratch there again
+        shutil.rmtree(out, ignore_errors=True)
+        spec = TrialSpec(trial_id=0, arch={}, trial_dir=str(out), model="tests.helpers.TinyNet",
+                         trainer={"logger": WANDB}, own_logs=True, clear_dir=False,
+                         record={"kind": "fit"})
+        start_own_fit(spec)
+        ids.append(given_args(out, "", WANDB, own_logs=True)["version"])
+    assert ids[0] != ids[1], ids
+    assert all(given.startswith(f"{tmp_path.name}_ft-") for given in ids), ids
+    resumed = given_args(out, "", WANDB, own_logs=True, ckpt_path=str(out / "last.ckpt"))
+    assert resumed["version"] == ids[1] and resumed["name"] == ids[1], resumed  # goes on
+
+
+def test_two_fits_in_one_folder_emptied_between_log_to_two_w_and_b_runs(tmp_path, monkeypatch):
+    # was: one id for both (offline: two folders of it, synced into one run)
+    pytest.importorskip("wandb")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    node = {**WANDB, "init_args": {"project": "nas", "offline": True,
+                                   "dir": str(tmp_path / "wb")}}
+    (tmp_path / "wb").mkdir()
+    argv = fit_argv(tmp_path, node, max_epochs=1)
+    for _ in range(2):
+        shutil.rmtree(argv[-1], ignore_errors=True)
+        assert main(argv) == 0
+    runs = sorted((tmp_path / "wb" / "wandb").glob("offline-run-*"))
+    ids = {p.name.split("-", 3)[3].removesuffix("-1") for p in runs}  # offline-run-<t>-<id>
+    assert len(runs) == 2 and len(ids) == 2, [p.name for p in runs]

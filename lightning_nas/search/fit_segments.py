@@ -47,6 +47,7 @@ from typing import Any
 
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.trial_checkpoint import KILL_LEFTOVERS
+from lightning_nas.search.wandb_ids import new_attempt
 
 __all__ = ["UNFINISHED", "end_own_fit", "merge_interrupted", "merge_logs", "start_own_fit"]
 
@@ -233,7 +234,11 @@ def start_own_fit(spec: Any) -> None:
     (``TIE_FILE``; was: kept beside a resumed fit's or promoted search trial's
     ``best.ckpt`` until its next tie), a ``last.ckpt`` whose epoch's training row was not
     logged (``LAST_PENDING``) and the versions of a cut-off merge of its logs; and a fit's
-    or fine-tune's (``record``) folder marked ``UNFINISHED``."""
+    or fine-tune's (``record``) folder marked ``UNFINISHED``, and one that starts from
+    scratch given W&B runs of its own (``new_attempt``, its ids ending ``_<ns>``; its
+    resumes go on in them) by a W&B logger node: its folder, new or emptied, tells nothing
+    of a fit that ran there before, whose id was the same (was: W&B resumed that fit's run,
+    both fits' rows in it, ``trainer/global_step`` from 0 again)."""
     folder = Path(spec.trial_dir)
     for name in KILL_LEFTOVERS:
         (folder / name).unlink(missing_ok=True)
@@ -242,6 +247,8 @@ def start_own_fit(spec: Any) -> None:
         return
     folder.mkdir(parents=True, exist_ok=True)
     _settle(folder)
+    if spec.ckpt_path is None:
+        new_attempt(folder, spec.trainer.get("logger"), "_")
     (folder / UNFINISHED).write_text(f"a {spec.record.get('kind', 'fit')} started here has "
                                      f"not completed (removed when it does)\n")
 

@@ -120,9 +120,9 @@ def placed_logger(spec: Any) -> Any:
     wrote ``ft_finetune_logs``, the second deleting the first's ``metrics.csv``). A resumed
     segment's MLflow node continues the run its trial started (``continued_runs``), and its
     W&B node the run of its trial's id (``logger_defaults``), which ends with the attempt's
-    ``W_AND_B_ATTEMPT`` (``wandb_ids``) in a search trial's folder."""
+    ``W_AND_B_ATTEMPT`` (``wandb_ids``) in the trial's folder (a fit's: ``start_own_fit``)."""
     suffix = "" if spec.ckpt_path is None else f"_resumed_{time.time_ns()}"
-    attempt = "" if spec.own_logs else attempt_of(spec.trial_dir)
+    attempt = attempt_of(spec.trial_dir)
     if spec.own_logs:  # a resumed fit's too: a version of its own (a CSVLogger's "logs"
         out = Path(spec.trial_dir)  # would delete the earlier epochs' metrics.csv)
         digest = hashlib.sha1(str(out.resolve()).encode(), usedforsecurity=False).hexdigest()

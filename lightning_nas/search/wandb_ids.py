@@ -2,8 +2,9 @@
 class taking ``version`` and ``id`` (``of_w_and_b``: its version is the id of a run in its
 project, which every search logging there shares), its id one W&B takes (``run_id``), and
 the end of a trial's ids that tells an attempt trained again from its first epoch apart
-from the dead one (``W_AND_B_ATTEMPT`` in its folder: ``new_attempt`` writes it,
-``attempt_of`` reads it), so that attempt's run is its own.
+from the dead one, and a fit or fine-tune started from scratch from an earlier one in its
+folder (``W_AND_B_ATTEMPT`` in its folder: ``new_attempt`` writes it, ``attempt_of`` reads
+it), so that attempt's run is its own.
 
 Example:
     >>> run_id("a:b#c-3f9a0c", "trial_0001")
@@ -24,7 +25,8 @@ from lightning_nas.config.nodes import is_node, target_path
 __all__ = ["W_AND_B_ATTEMPT", "attempt_of", "new_attempt", "of_w_and_b", "run_id"]
 
 #: the file in a trial's folder holding the end of its W&B run ids (``_again_<ns>``), which
-#: ``new_attempt`` writes as the trial trains again from its first epoch
+#: ``new_attempt`` writes as the trial trains again from its first epoch (a fit's or
+#: fine-tune's, ``_<ns>``: as it starts from scratch)
 W_AND_B_ATTEMPT = "wandb_attempt.txt"
 
 #: the longest run id (and name) W&B takes
