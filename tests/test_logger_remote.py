@@ -136,3 +136,39 @@ def test_the_checks_before_training_start_no_w_and_b_run(tmp_path, monkeypatch, 
             assert len(runs) == 1 and runs[0].name.endswith(f"-{logger.version}"), runs
     finally:
         wandb.finish()  # the object's run (the search leaves it: the user's)
+
+
+def test_a_w_and_b_object_that_cannot_be_pickled_is_refused_before_training(
+        tmp_path, monkeypatch):
+    # was: the checks pickled a CSV stand-in for it (unstarted), not it: Search() took it,
+    # and pickle refused it only as a trial was sent to a worker, its W&B run started
+    wandb = pytest.importorskip("wandb")
+    import threading
+
+    from lightning.pytorch.loggers import WandbLogger
+
+    from lightning_nas import Search
+    from lightning_nas.errors import ConfigError
+    from tests.helpers_data import BlobData
+    from tests.helpers_models import TinyNet
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    folder = tmp_path / "wb"
+    folder.mkdir()
+    logger = WandbLogger(project="nas", offline=True, save_dir=str(folder))
+    logger.guard = threading.Lock()  # the user's: pickle cannot send it
+    with warnings.catch_warnings(), pytest.raises(ConfigError, match=(
+            r"cannot be sent to worker processes \(TypeError: cannot pickle '_thread.lock'")):
+        warnings.simplefilter("ignore")
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData(n=64), budget=2, seed=0,
+               verbose=False, run_dir=tmp_path / "run", executor="process", num_workers=2,
+               trainer={"max_epochs": 1, "logger": logger})
+    assert wandb.run is None and not list(folder.rglob("offline-run-*"))  # none started
+    del logger.guard
+    with warnings.catch_warnings():  # a picklable one passes the check, starting no run
+        warnings.simplefilter("ignore")
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData(n=64), budget=2, seed=0,
+               verbose=False, run_dir=tmp_path / "run2", executor="process", num_workers=2,
+               trainer={"max_epochs": 1, "logger": logger})
+    assert wandb.run is None and logger.version is None

@@ -86,7 +86,21 @@ def unstarted(logger: Any) -> Any:
         return [unstarted(item) for item in logger]
     if not isinstance(logger, WandbLogger):
         return logger
-    return CSVLogger(logger.save_dir or ".", name="", version="unstarted")  # writes nothing
+    return _StandIn(logger)
+
+
+class _StandIn(CSVLogger):
+    """A CSV logger that logs nothing in the place of W&B logger object ``logger``, holding
+    its class and its attributes but its run (``_experiment``), so that pickling it (the
+    checks that a trial's spec reaches worker processes, ``check_sendable``, and Ray's
+    actors, its probe) pickles what a trial's copy of ``logger`` sends, without starting a
+    run (was: a plain CSV logger: a W&B object pickle refuses, an attribute of the user's,
+    taken, each trial then failing as it was sent)."""
+
+    def __init__(self, logger: WandbLogger) -> None:
+        super().__init__(logger.save_dir or ".", name="", version="unstarted")
+        self.held = (type(logger), {key: value for key, value in vars(logger).items()
+                                    if key != "_experiment"})
 
 
 def _users_own(cls: type) -> bool:
