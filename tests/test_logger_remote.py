@@ -2,9 +2,10 @@
 Trainer gets a copy of it, and a copy logs into the object's remote run where the object
 holds one: a W&B object always (Lightning's ``WandbLogger`` starts its run as it is copied
 or pickled, and each copy takes that run's id), an MLflow one with a ``run_id`` (given, or
-its run started). That is said before training, without starting a run; the classes need
-wandb or mlflow installed (each test skips without), and no network (W&B offline, MLflow in
-a local folder).
+its run started). That is said before training, without starting a run, and a W&B object
+is refused where trials run in worker processes or on Ray (their copies cannot attach to
+its run); the classes need wandb or mlflow installed (each test skips without), and no
+network (W&B offline, MLflow in a local folder).
 
 Example:
     >>> _said({"logger": None})
@@ -138,10 +139,15 @@ def test_the_checks_before_training_start_no_w_and_b_run(tmp_path, monkeypatch, 
         wandb.finish()  # the object's run (the search leaves it: the user's)
 
 
-def test_a_w_and_b_object_that_cannot_be_pickled_is_refused_before_training(
-        tmp_path, monkeypatch):
-    # was: the checks pickled a CSV stand-in for it (unstarted), not it: Search() took it,
-    # and pickle refused it only as a trial was sent to a worker, its W&B run started
+@pytest.mark.parametrize(("executor", "where"), [("process", "worker processes"),
+                                               ("ray", "Ray")])
+@pytest.mark.parametrize("picklable", [True, False])
+def test_a_w_and_b_object_is_refused_before_training_where_trials_run_in_other_processes(
+        tmp_path, monkeypatch, executor, where, picklable):
+    # was: taken; its run started as the first trial's spec was pickled, after the first
+    # worker was spawned without W&B's service: that trial FAILED ("UsageError: Unable to
+    # attach to run <id>"), the other completed, as spawn order fell (and an object pickle
+    # refuses, "cannot be sent to worker processes")
     wandb = pytest.importorskip("wandb")
     import threading
 
@@ -157,18 +163,39 @@ def test_a_w_and_b_object_that_cannot_be_pickled_is_refused_before_training(
     folder = tmp_path / "wb"
     folder.mkdir()
     logger = WandbLogger(project="nas", offline=True, save_dir=str(folder))
-    logger.guard = threading.Lock()  # the user's: pickle cannot send it
-    with warnings.catch_warnings(), pytest.raises(ConfigError, match=(
-            r"cannot be sent to worker processes \(TypeError: cannot pickle '_thread.lock'")):
+    if not picklable:
+        logger.guard = threading.Lock()  # the user's: pickle cannot send it
+    with warnings.catch_warnings(), pytest.raises(ConfigError) as refused:
         warnings.simplefilter("ignore")
         Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData(n=64), budget=2, seed=0,
-               verbose=False, run_dir=tmp_path / "run", executor="process", num_workers=2,
+               verbose=False, run_dir=tmp_path / "run", executor=executor, num_workers=2,
                trainer={"max_epochs": 1, "logger": logger})
+    said = str(refused.value)
+    assert said.startswith(f"trainer.logger (WandbLogger) is a W&B logger object, and "
+                           f"executor={executor!r} runs trials in {where}"), said
+    assert "'class_path': 'lightning.pytorch.loggers.WandbLogger'" in said  # what works
+    assert "a run of its own" in said and "executor='inline'" in said
     assert wandb.run is None and not list(folder.rglob("offline-run-*"))  # none started
+    assert not (tmp_path / "run").exists()  # before training: nothing written
+
+
+def test_the_stand_in_for_a_w_and_b_object_pickles_what_a_trials_copy_sends(
+        tmp_path, monkeypatch):
+    # the check that a DDP trial's spec reaches its processes (check_sendable) pickles the
+    # stand-in (was: a plain CSV logger: a W&B object pickle refuses, taken)
+    wandb = pytest.importorskip("wandb")
+    import pickle
+    import threading
+
+    from lightning.pytorch.loggers import WandbLogger
+
+    from lightning_nas.search.logger_objects import unstarted
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    logger = WandbLogger(project="nas", offline=True, save_dir=str(tmp_path))
+    logger.guard = threading.Lock()  # the user's: pickle cannot send it
+    with pytest.raises(TypeError, match="cannot pickle '_thread.lock'"):
+        pickle.dumps(unstarted(logger))
     del logger.guard
-    with warnings.catch_warnings():  # a picklable one passes the check, starting no run
-        warnings.simplefilter("ignore")
-        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData(n=64), budget=2, seed=0,
-               verbose=False, run_dir=tmp_path / "run2", executor="process", num_workers=2,
-               trainer={"max_epochs": 1, "logger": logger})
-    assert wandb.run is None and logger.version is None
+    assert pickle.loads(pickle.dumps(unstarted(logger))).held[0] is WandbLogger
+    assert wandb.run is None and logger.version is None  # no run started

@@ -29,7 +29,7 @@ from lightning_nas.search.costs import check_counting
 from lightning_nas.search.executor import InlineExecutor, TrialExecutor
 from lightning_nas.search.executors import check_devices_per_trial, executor_for
 from lightning_nas.search.limit_checks import check_some_meets
-from lightning_nas.search.logger_objects import warn_fixed_versions
+from lightning_nas.search.logger_objects import check_w_and_b_objects, warn_fixed_versions
 from lightning_nas.search.meta_build import parameters_on_meta
 from lightning_nas.search.nas_logged import check_nas_logged
 from lightning_nas.search.rule_checks import (
@@ -124,8 +124,11 @@ def check_search(search: Search) -> None:
     check_space_values(search, archs[0])
     limits = search.settings.limits.build()
     limits.violation(archs[0], {})  # a constraint that raises
-    if ranks is not None or (isinstance(executor, str) and not isinstance(
-            executor_for(search.settings.execution, search.trainer), InlineExecutor)):
+    elsewhere = isinstance(executor, str) and not isinstance(
+        executor_for(search.settings.execution, search.trainer), InlineExecutor)
+    if elsewhere and "logger" not in searched:  # its copies cannot attach to its run
+        check_w_and_b_objects(search.trainer, executor)
+    if ranks is not None or elsewhere:
         check_sendable(search.template.spec(0, search.space.sample(seed=0), dry=True), ranks,
                        by_value=executor == "ray")  # Ray's cloudpickle: __main__ by value
     rule = rule_for(search.settings.early_stopping, search.settings.goal.mode,

@@ -9,7 +9,9 @@ way to move an object's folder. So is a config node of such a class whose ``__in
 takes no ``version``: every trial's logger is built alike; and a W&B or MLflow logger
 object that logs every trial into one remote run (``_one_run``), or an MLflow node with a
 ``run_id`` (``_node_run``). The checks before training build the Trainer with a stand-in
-for a W&B object (``unstarted``), whose copy would start its run.
+for a W&B object (``unstarted``), whose copy would start its run; a W&B object is refused
+where trials run in other processes (``check_w_and_b_objects``): their copies cannot attach
+to its run.
 
 Example:
     >>> import tempfile
@@ -35,10 +37,11 @@ from lightning.pytorch.loggers import (
 
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, instantiate
 from lightning_nas.config.nodes import is_node, node_args, target_path
+from lightning_nas.errors import ConfigError
 from lightning_nas.search.trial_logs import logger_defaults
 from lightning_nas.user_warnings import warn_user
 
-__all__ = ["pin_versions", "unstarted", "warn_fixed_versions"]
+__all__ = ["check_w_and_b_objects", "pin_versions", "unstarted", "warn_fixed_versions"]
 
 #: where a logger of the user's own class logs, in the order read (Lightning's ``Logger``)
 _FOLDERS = ("log_dir", "root_dir", "save_dir")
@@ -87,6 +90,45 @@ def unstarted(logger: Any) -> Any:
     if not isinstance(logger, WandbLogger):
         return logger
     return _StandIn(logger)
+
+
+def check_w_and_b_objects(trainer: dict[str, Any], executor: str) -> None:
+    """Refuse, before training, a W&B logger *object* in ``trainer``'s ``logger`` where
+    ``executor`` (``"process"``, ``"ray"``, or ``"auto"`` that picked worker processes) runs
+    trials in other processes: its run starts in the search process as the first trial's
+    spec is pickled (Lightning's ``WandbLogger.__getstate__``), and a worker's copy attaches
+    to it only where that worker was started after it, with W&B's service (was: taken, and
+    a trial whose worker started before it FAILED, ``UsageError: Unable to attach to run
+    <id>``, others completed, as spawn order fell; its copies all logging into one run).
+    A W&B config node, each trial's run its own, and inline trials work.
+
+    Args:
+        trainer: the Trainer arguments every trial gets (its ``logger`` read).
+        executor: the search's executor setting, a name.
+
+    Raises:
+        ConfigError: naming the logger, the executor and what works.
+
+    Example:
+        >>> check_w_and_b_objects({"logger": CSVLogger(".")}, "process")  # not W&B: taken
+    """
+    given = trainer.get("logger")
+    items = given if isinstance(given, (list, tuple)) else [given]
+    for i, item in enumerate(items):
+        if not isinstance(item, WandbLogger):
+            continue
+        where = f"trainer.logger{f'[{i}]' if isinstance(given, (list, tuple)) else ''}"
+        place = "Ray" if executor == "ray" else "worker processes"
+        raise ConfigError(
+            f"{where} ({type(item).__name__}) is a W&B logger object, and "
+            f"executor={executor!r} runs trials in {place}: a trial's copy of the object "
+            f"attaches to the object's one run, started in the search process, which a "
+            f"{'Ray actor' if executor == 'ray' else 'worker started before it'} cannot "
+            f"(W&B's 'Unable to attach to run'), so trials fail as workers happen to start; "
+            f"give the logger as a config node ({{'class_path': "
+            f"'{_class_path(type(item))}', 'init_args': {{...}}}}, without an id): each "
+            f"trial then logs to a run of its own, in any executor; or keep the object with "
+            f"executor='inline' (every trial then logs into its one run)")
 
 
 class _StandIn(CSVLogger):
