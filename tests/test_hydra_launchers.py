@@ -82,13 +82,15 @@ def _records(run: Path) -> dict[int, dict[str, Any]]:
 
 
 def _joblib_sweep(tmp_path: Path, num_workers: int, *launcher: str,
-                  nodes: dict[str, Any] | None = None, **sweeper: Any) -> list:
-    """A sweep of ``_fit_job`` on the joblib launcher (``launcher``: its settings; ``nodes``:
-    the job config's, beside ``width`` and ``fail_width``)."""
+                  nodes: dict[str, Any] | None = None, option: str = "joblib",
+                  **sweeper: Any) -> list:
+    """A sweep of ``_fit_job`` on the joblib launcher (``option``: another of
+    ``hydra/launcher``; ``launcher``: its settings; ``nodes``: the job config's, beside
+    ``width`` and ``fail_width``)."""
     return multirun(tmp_path, _fit_job,
                     {"budget": 1, "seed": 0, "num_workers": num_workers,
                      "params": {"width": WIDTHS}, **sweeper},
-                    ("hydra/launcher=joblib", *launcher), keep_jobs=True,
+                    (f"hydra/launcher={option}", *launcher), keep_jobs=True,
                     **{"width": 2, "fail_width": FAILS, **(nodes or {})})
 
 
@@ -184,3 +186,21 @@ def test_a_joblib_job_whose_process_dies_is_stored_failed_not_the_sweep_dead(tmp
                                       "(JoblibLauncher) failed: TerminatedWorkerError: ")
     records = _records(tmp_path / "run")  # each launched alone after the batch's death
     assert records[1]["score"] == trials[0].score
+
+
+@pytest.mark.parametrize("nodes", [{}, {"trainer": {"accelerator": "cpu", "devices": 2,
+                                                     "strategy": "ddp"}}])
+def test_submitit_local_with_several_tasks_per_node_is_refused_before_any_job(tmp_path,
+                                                                                nodes):
+    # was: each task ran the whole job again, into the same folder (several writers of
+    # one job's results); a job whose Trainer is DDP is told how ranks are meant instead
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher",
+                        reason="pip install hydra-submitit-launcher")
+    with pytest.raises(Exception, match=r"hydra\.launcher\.tasks_per_node=2") as err:
+        _joblib_sweep(tmp_path, 1, "hydra.launcher.tasks_per_node=2", nodes=nodes,
+                      option="submitit_local")
+    message = str(err.value)
+    assert "submitit_local" in message and "tasks_per_node=1" in message
+    if nodes:  # the DDP job: how its ranks run
+        assert "trainer.strategy=ddp_spawn" in message and "submitit_slurm" in message
+    assert not (tmp_path / "jobs").exists() or not any((tmp_path / "jobs").iterdir())

@@ -55,7 +55,7 @@ from lightning_nas.space.params import Choice
 from lightning_nas.user_warnings import warn_user
 
 __all__ = ["check_composes", "check_group_options", "check_one_process_per_job",
-           "check_target_arguments", "group_choices", "option_jobs"]
+           "check_target_arguments", "check_tasks_per_node", "group_choices", "option_jobs"]
 
 #: launchers whose jobs may get their ranks from outside (SLURM tasks), not by re-running
 _RANKS_FROM_OUTSIDE = ("SlurmLauncher",)
@@ -343,19 +343,8 @@ def check_one_process_per_job(job: DictConfig, launcher: str, where: str = "") -
     """
     if launcher in _RANKS_FROM_OUTSIDE:
         return
-    trainer = job.get("trainer")
-    if not isinstance(trainer, DictConfig):
-        return
-    settings: dict[str, Any] = {}
-    for key in ("accelerator", "devices", "num_nodes", "strategy"):
-        try:  # these keys alone: others may hold what only a job resolves (output dir)
-            value = trainer.get(key)
-        except Exception:  # noqa: BLE001 - an interpolation only the job can resolve
-            return
-        if value is not None:
-            settings[key] = (OmegaConf.to_container(value, resolve=True)
-                             if OmegaConf.is_config(value) else value)
-    if not needs_own_process(settings):
+    settings = _process_settings(job)
+    if settings is None or not needs_own_process(settings):
         return
     if spawns_ranks(settings.get("strategy")) and int(settings.get("num_nodes") or 1) == 1:
         return  # the job's fit starts its ranks (several nodes: the others are not started)
@@ -368,6 +357,55 @@ def check_one_process_per_job(job: DictConfig, launcher: str, where: str = "") -
         f"trainer.strategy=ddp_spawn on one node (its ranks are the job's children), or "
         f"search with `lightning-nas search` (its DDP trials run on rank processes of their "
         f"own)")
+
+
+def check_tasks_per_node(config: DictConfig, launcher: str) -> None:
+    """``hydra.launcher.tasks_per_node`` above 1 on ``submitit_local`` (``launcher``: the
+    launcher's class name, ``LocalLauncher``) is refused before any job runs: each task runs
+    the whole job, into the same folder (several writers of one job's results; was: run).
+    Where the job's Trainer starts several processes (``config``'s ``trainer``), the
+    message says how its ranks are meant to run instead.
+
+    Example:
+        >>> check_tasks_per_node(OmegaConf.create({"hydra": {"launcher": {
+        ...     "tasks_per_node": 1}}}), "LocalLauncher")
+
+    Raises:
+        ConfigError: naming the setting and what works.
+    """
+    tasks = OmegaConf.select(config, "hydra.launcher.tasks_per_node", default=1)
+    if launcher != "LocalLauncher" or not isinstance(tasks, int) or tasks <= 1:
+        return
+    settings = _process_settings(config)
+    ranks = settings is not None and needs_own_process(settings)
+    raise ConfigError(
+        f"hydra.launcher.tasks_per_node={tasks} on submitit_local runs each job {tasks} times "
+        f"at once, each the whole job into the same folder (its results written by "
+        f"{tasks} processes); set hydra.launcher.tasks_per_node=1"
+        + (" (the job's Trainer starts its DDP ranks itself: on one machine with "
+           "trainer.strategy=ddp_spawn, its ranks the job's children; a task per rank is "
+           "how SLURM runs them: hydra/launcher=submitit_slurm with tasks_per_node = "
+           "trainer.devices)" if ranks else
+           "; several jobs at once: hydra.sweeper.num_workers"))
+
+
+def _process_settings(job: DictConfig) -> dict[str, Any] | None:
+    """The job's ``trainer`` settings that say how many processes it starts
+    (``accelerator``, ``devices``, ``num_nodes``, ``strategy``); None where it has no
+    ``trainer`` node or one of them is an interpolation only the job resolves."""
+    trainer = job.get("trainer")
+    if not isinstance(trainer, DictConfig):
+        return None
+    settings: dict[str, Any] = {}
+    for key in ("accelerator", "devices", "num_nodes", "strategy"):
+        try:  # these keys alone: others may hold what only a job resolves (output dir)
+            value = trainer.get(key)
+        except Exception:  # noqa: BLE001 - an interpolation only the job can resolve
+            return None
+        if value is not None:
+            settings[key] = (OmegaConf.to_container(value, resolve=True)
+                             if OmegaConf.is_config(value) else value)
+    return settings
 
 
 def group_choices(config: DictConfig) -> dict[str, Any]:

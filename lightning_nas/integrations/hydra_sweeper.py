@@ -64,6 +64,7 @@ from lightning_nas.integrations.hydra_options import (
     check_group_options,
     check_one_process_per_job,
     check_target_arguments,
+    check_tasks_per_node,
     group_choices,
     option_jobs,
 )
@@ -195,6 +196,7 @@ class HydraSweep(Sweeper):
             raise ConfigError(sweep_words(str(err), self.settings)) from None
         settings.limits.build().violation(sweep.space.sample(seed=0), {})  # one that raises
         loader, launcher = self.hydra_context.config_loader, type(self.launcher).__name__
+        check_tasks_per_node(self.config, launcher)  # (before a DDP job's own refusal)
         check_group_options(sweep, loader)
         check_value_types(self.config, loader, sweep)  # a structured config's types
 
