@@ -46,6 +46,7 @@ def _fit_job(cfg: DictConfig) -> float:
     the launcher's processes, with ``RECORD``: the workers need not import this module.)"""
     import json
     import os
+    import time
     from pathlib import Path
 
     import lightning.pytorch as pl
@@ -59,6 +60,12 @@ def _fit_job(cfg: DictConfig) -> float:
     folder = Path(HydraConfig.get().runtime.output_dir)
     record = {"pid": os.getpid(), "threads": torch.get_num_threads(), "width": cfg.width}
     (folder / RECORD).write_text(json.dumps(record))
+    if cfg.get("die_done") == cfg.width:  # ends its process once another job finished
+        for _ in range(1200):
+            if any(folder.parent.glob("*/lightning_nas_job.json")):
+                break
+            time.sleep(0.05)
+        os._exit(3)
     trainer = pl.Trainer(max_epochs=1, limit_train_batches=2, logger=False,
                          enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, default_root_dir=str(folder),
@@ -177,15 +184,21 @@ def test_a_joblib_job_whose_process_dies_is_stored_failed_not_the_sweep_dead(tmp
     # RUNNING), and a resume ran the dying job again: the sweep could never end
     with pytest.raises(SearchError, match=r"1 trial failed \(max_failures=0\)"):
         _joblib_sweep(tmp_path, 2, "hydra.launcher.n_jobs=2", budget=2, max_failures=0,
-                      nodes={"fail_width": 0, "die_width": FAILS})  # (no second batch)
+                      nodes={"fail_width": 0, "die_done": FAILS})  # (no second batch)
     with RunStore(tmp_path / "run" / "search.db") as store:
         trials = store.trials()
     assert [(t.arch["width"], t.status) for t in trials] == [
         (6, TrialStatus.COMPLETED), (FAILS, TrialStatus.FAILED)]
     assert trials[1].error.startswith("the job's process died, or its launcher "
                                       "(JoblibLauncher) failed: TerminatedWorkerError: ")
-    records = _records(tmp_path / "run")  # each launched alone after the batch's death
+    # the job of the batch that had finished (its width 7 died once it had) is stored from
+    # its folder, not trained again; only the dying one is launched again alone (was:
+    # both, width 6 trained twice)
+    records = _records(tmp_path / "run")
     assert records[1]["score"] == trials[0].score
+    assert Path(records[1]["folder"]) == tmp_path / "jobs" / "0"
+    trained = [json.loads(p.read_text())["width"] for p in (tmp_path / "jobs").glob(f"*/{RECORD}")]
+    assert sorted(trained) == [6, FAILS, FAILS]
 
 
 @pytest.mark.parametrize("nodes", [{}, {"trainer": {"accelerator": "cpu", "devices": 2,

@@ -4,7 +4,8 @@ Ray, ...), and each ``JobReturn`` becomes a ``TrialResult``.
 
 The launcher API is synchronous: ``launch`` returns when the batch's slowest job ends, so
 ``wait`` hands the loop the whole batch at once (``num_workers`` jobs). A launch that
-raises (a job's process died) launches each job of the batch again alone: the one that
+raises (a job's process died) keeps the results its finished jobs wrote into their folders
+(``hydra_job_file``) and launches each other job of the batch again alone: the one that
 raises again is FAILED, the others run.
 
 Example:
@@ -17,21 +18,28 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
-from pathlib import Path
 from typing import Any
 
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.errors import InstantiationException
 from hydra.plugins.launcher import Launcher
+from omegaconf import OmegaConf
 
 from lightning_nas.errors import ConfigError, typed
+from lightning_nas.integrations.hydra_job_file import (
+    finished_jobs,
+    job_times,
+    number,
+    read_job_file,
+    write_job_file,
+)
 from lightning_nas.integrations.hydra_rerun import task_choices
 from lightning_nas.integrations.hydra_split import clear_splits, job_splits, split_check
 from lightning_nas.integrations.hydra_threads import SharedCores, job_threads
@@ -40,10 +48,7 @@ from lightning_nas.search.executor import TrialExecutor, failed_result, torch_th
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.wording import counted
 
-__all__ = ["JOB_TIMES", "HydraLauncherExecutor", "TimedTask", "job_result"]
-
-#: each job's own start and end (epoch seconds), written into its output folder
-JOB_TIMES = "lightning_nas_job.json"
+__all__ = ["HydraLauncherExecutor", "TimedTask", "job_result"]
 
 
 class TimedTask:
@@ -75,39 +80,21 @@ class TimedTask:
         except Exception:  # noqa: BLE001 - no output folder: nothing recorded
             check = nullcontext()
         failed: str | None = None
+        threads, returned, has_returned = job_threads(self.cores), None, False
+        used: int | None = None
         try:
-            with check, torch_threads(job_threads(self.cores)):
-                return self.task_function(cfg)
+            with check, torch_threads(threads):
+                used = torch.get_num_threads()
+                returned, has_returned = self.task_function(cfg), True
+                return returned
         except BaseException as err:
             # where the job failed: an exception pickled back from a launcher's process
             # (joblib, submitit) has lost its traceback
             failed = "".join(traceback.format_exception(err)).rstrip()
             raise
-        finally:
-            try:
-                out = Path(HydraConfig.get().runtime.output_dir) / JOB_TIMES
-                out.write_text(json.dumps({"started": started, "finished": time.time(),
-                                           **({"traceback": failed} if failed else {})}))
-            except Exception:  # noqa: BLE001 - no output folder: the batch's times are used
-                pass
-
-
-def _job_file(ret: JobReturn) -> dict[str, Any]:
-    """What ``TimedTask`` wrote into the job's folder (empty where it wrote nothing)."""
-    try:
-        found = json.loads((Path(ret.hydra_cfg.hydra.runtime.output_dir) / JOB_TIMES)
-                           .read_text())
-    except Exception:  # noqa: BLE001 - not written (another wrapper, no folder)
-        return {}
-    return found if isinstance(found, dict) else {}
-
-
-def _job_times(written: Mapping[str, Any]) -> tuple[float, float] | None:
-    """The job's own ``(started, finished)`` in what ``TimedTask`` wrote."""
-    try:
-        return float(written["started"]), float(written["finished"])
-    except Exception:  # noqa: BLE001 - not written
-        return None
+        finally:  # (its result too: a batch whose launch raised keeps it, hydra_job_file)
+            write_job_file(started, time.time(), failed=failed, threads=used,
+                           set_threads=threads, returned=returned, has_returned=has_returned)
 
 
 class HydraLauncherExecutor(TrialExecutor):
@@ -170,20 +157,36 @@ class HydraLauncherExecutor(TrialExecutor):
         # other) would have run the jobs before it, and launching again trained them twice
         results = self._not_composing(jobs, started)
         jobs = [(spec, o) for spec, o in jobs if spec.trial_id not in results]
+        first = self.next_job
         try:
             returns: Sequence[JobReturn | Exception] = (
                 self._launch([o for _, o in jobs]) if jobs else [])
         except Exception as err:  # noqa: BLE001 - a job's process died, or the launcher
             # failed (joblib's TerminatedWorkerError, submitit's UncompletedJobError): which
-            # job is not said, so each is launched alone (was: the sweep ended, and its
-            # resume ran the dying job again); a batch of one is that job's error
-            returns = [err] if len(jobs) == 1 else [self._alone(o) for _, o in jobs]
+            # job is not said, so each job that returned no result into its folder is
+            # launched alone (was: the sweep ended, and its resume ran the dying job again;
+            # then: the jobs that had finished trained again); a batch of one is its error
+            returns = self._after_death(err, [o for _, o in jobs], first, started)
         finished = time.time()
         for (spec, _), ret in zip(jobs, returns, strict=True):
             results[spec.trial_id] = (self._died(spec, ret, started)
                                       if isinstance(ret, Exception) else
                                       self._result(spec, ret, started, finished))
         return [results[spec.trial_id] for spec in batch]
+
+    def _after_death(self, err: Exception, overrides: list[tuple[str, ...]], first: int,
+                     started: float) -> list[JobReturn | Exception]:
+        """Each job's return in a batch whose launch raised ``err``: a job that wrote its
+        result into its folder (``finished_jobs``) as it returned, each other one launched
+        alone (a batch of one: ``err``)."""
+        if len(overrides) == 1:
+            return [err]
+        sweep_dir = OmegaConf.select(getattr(self.launcher, "config", None) or {},
+                                     "hydra.sweep.dir", default=None)
+        found = {} if sweep_dir is None else finished_jobs(sweep_dir, first, overrides,
+                                                           started)
+        return [_returned(*found[i]) if i in found else self._alone(o)
+                for i, o in enumerate(overrides)]
 
     def _alone(self, overrides: tuple[str, ...]) -> JobReturn | Exception:
         """The job of ``overrides`` launched alone: its return, or what the launcher raised."""
@@ -229,7 +232,8 @@ class HydraLauncherExecutor(TrialExecutor):
 
     def _result(self, spec: TrialSpec, ret: JobReturn, started: float,
                 finished: float) -> TrialResult:
-        folder, written = _job_dir(ret), _job_file(ret)
+        folder = _job_dir(ret)
+        written = read_job_file(folder)
         if folder is not None and self.on_job_dir is not None:
             self.on_job_dir(spec.trial_id, folder, task_choices(ret.hydra_cfg))
         if ret.status is JobStatus.COMPLETED:
@@ -252,11 +256,20 @@ class HydraLauncherExecutor(TrialExecutor):
             result = failed_result(spec, error, started)
             result.build_failed = built
             result.failed_in = "in the task function"  # a job's training is not seen
-        result.started, result.finished = _job_times(written) or (started, finished)
+        result.started, result.finished = job_times(written) or (started, finished)
         # a DDP split the job's ranks do not divide: recorded (best.yaml's notes), said once
         result.uneven_splits = job_splits(folder)
         result.notes = list(result.uneven_splits)
         return result
+
+
+def _returned(folder: str, written: dict[str, Any]) -> JobReturn:
+    """The ``JobReturn`` of a job that returned ``written["returned"]`` into ``folder``."""
+    ret = JobReturn(overrides=list(written["overrides"]), status=JobStatus.COMPLETED,
+                    _return_value=written["returned"])
+    ret.hydra_cfg = OmegaConf.create({"hydra": {"runtime": {
+        "output_dir": folder, "choices": written.get("choices") or {}}}})
+    return ret
 
 
 def _job_dir(ret: JobReturn) -> str | None:
@@ -293,7 +306,7 @@ def job_result(trial_id: int, arch: dict[str, Any], value: Any, monitor: str,
                                finished=time.time(), error=values)
         value = values[names[0]] if len(names) == 1 else values  # one: a float's checks
     if (not isinstance(value, Mapping) and optimized_metric not in (None, monitor)
-            and _number(value) is not None):
+            and number(value) is not None):
         return TrialResult(
             trial_id=trial_id, arch=dict(arch), status=TrialStatus.FAILED, fatal=True,
             finished=time.time(),
@@ -302,9 +315,9 @@ def job_result(trial_id: int, arch: dict[str, Any], value: Any, monitor: str,
                   f"(hydra.sweeper.monitor, or the first of hydra.sweeper.objectives); "
                   f"return a dict holding {names}, or sweep on {optimized_metric}")
     if isinstance(value, Mapping):
-        numbers = {str(k): _number(v) for k, v in value.items()}
+        numbers = {str(k): number(v) for k, v in value.items()}
     else:
-        numbers = {monitor: _number(value)}
+        numbers = {monitor: number(value)}
     metrics = {k: v for k, v in numbers.items() if v is not None}
     if not isinstance(value, Mapping) and not metrics:
         return TrialResult(
@@ -354,18 +367,9 @@ def _by_name(value: Sequence[Any], names: Sequence[str]) -> dict[str, Any] | str
         return (f"the task function returned {shown}, {counted(count, 'value')}, "
                 f"but the sweep has {expected}")
     for i, (name, one) in enumerate(zip(names, value, strict=True)):
-        if _number(one) is None:
+        if number(one) is None:
             return (f"the task function returned {shown}: its value {i + 1} ({name}) is "
                     f"{one!r}, not a number; a list or tuple holds one number per objective "
                     f"({', '.join(names)}), in order")
     return dict(zip(names, value, strict=True))
 
-
-def _number(value: Any) -> float | None:
-    """``float(value)`` for numbers, 0-d tensors and numpy scalars; None otherwise."""
-    if isinstance(value, (bool, str)) or value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError, RuntimeError):
-        return None
