@@ -9,6 +9,8 @@ package, which only imports from here:
   ``SearchSpace``, and an architecture back as a job's overrides;
 - ``hydra_executor``: ``HydraLauncherExecutor``, the search loop's executor that runs each
   batch of trials as Hydra jobs through the project's launcher;
+- ``hydra_job_file``: ``lightning_nas_job.json``, what each job writes into its folder as it
+  ends (times, threads, what it returned), read back by the sweep;
 - ``hydra_composed``: each job composed once: the launcher (in the sweep's process) is
   handed the sweeper's check's composition of the job;
 - ``hydra_options``: each value of a searched config group (or Trainer argument) composed
