@@ -30,7 +30,8 @@ _SEE_RESULTS = "see optimization_results.yaml of the sweep"
 
 def hydra_job(hydra: Mapping[str, Any], arch: Mapping[str, Any], job_dir: str | None,
               settings: Mapping[str, Any] | None = None,
-              choices: Mapping[str, str] | None = None) -> dict[str, Any]:
+              choices: Mapping[str, str] | None = None,
+              threads: int | None = None) -> dict[str, Any]:
     """The exported trial's Hydra job: its own overrides (the sweep's job overrides, then
     its architecture), the command line that trains it once and ``job_dir``, the folder the
     sweep ran it in (Hydra's output_dir: its logs and checkpoints; null if not recorded);
@@ -38,7 +39,8 @@ def hydra_job(hydra: Mapping[str, Any], arch: Mapping[str, Any], job_dir: str | 
     config, or a sweep stored before they were kept) and ``job_dir``, ``rerun_alone``: the
     line that trains it from ``job_dir``'s composed config, without lightning_nas, with
     the job's config group ``choices`` (meta ``job_group_choices``), and where it cannot
-    carry all, ``rerun_alone_note`` (``hydra_rerun.alone_note``).
+    carry all, ``rerun_alone_note`` (``hydra_rerun.alone_note``); both lines run with
+    ``OMP_NUM_THREADS=threads`` where the sweep set the job's threads (meta ``job_threads``).
 
     Example:
         >>> hydra_job({"script": "t.py"}, {"x": 2}, None)["rerun"]  # doctest: +SKIP
@@ -47,14 +49,21 @@ def hydra_job(hydra: Mapping[str, Any], arch: Mapping[str, Any], job_dir: str | 
     hydra = {**hydra, "job_dir": job_dir}
     try:
         from lightning_nas.integrations.hydra_grammar import format_value
-        from lightning_nas.integrations.hydra_rerun import alone_line, alone_note, rerun_line
+        from lightning_nas.integrations.hydra_rerun import (
+            alone_line,
+            alone_note,
+            rerun_line,
+            with_threads,
+        )
     except ImportError:  # hydra-core is gone since the sweep ran
         return {**hydra, "rerun": _SEE_RESULTS}
     job = [*hydra.get("overrides", []), *(f"{k}={format_value(v)}" for k, v in arch.items())]
     script, given = hydra.get("script", "<task>.py"), hydra.get("config_args", [])
-    out = {**hydra, "overrides": job, "rerun": rerun_line(script, job, given)}
+    out = {**hydra, "overrides": job,
+           "rerun": with_threads(rerun_line(script, job, given), threads)}
     if job_dir and settings is not None:  # as optimization_results.yaml's of the best job
-        out["rerun_alone"] = alone_line(script, job_dir, given, settings, choices)
+        out["rerun_alone"] = with_threads(alone_line(script, job_dir, given, settings,
+                                                     choices), threads)
         if note := alone_note(settings):  # what it cannot carry, as the sweep said it
             out["rerun_alone_note"] = note
     return out
@@ -62,7 +71,8 @@ def hydra_job(hydra: Mapping[str, Any], arch: Mapping[str, Any], job_dir: str | 
 
 def stored_job(store: RunStore, trial: int, arch: Mapping[str, Any]) -> dict[str, Any]:
     """``hydra_job`` of ``trial`` (of architecture ``arch``) of a sweep's run, from the
-    run's meta: ``hydra``, its ``job_dirs``, ``job_settings`` and ``job_group_choices``.
+    run's meta: ``hydra``, its ``job_dirs``, ``job_settings``, ``job_group_choices`` and
+    ``job_threads``.
 
     Example:
         >>> stored_job(store, 2, {"x": 2})["rerun"]  # doctest: +SKIP
@@ -71,7 +81,8 @@ def stored_job(store: RunStore, trial: int, arch: Mapping[str, Any]) -> dict[str
     return hydra_job(store.get_meta("hydra") or {}, arch,
                      (store.get_meta("job_dirs") or {}).get(str(trial)),
                      store.get_meta("job_settings"),
-                     (store.get_meta("job_group_choices") or {}).get(str(trial)))
+                     (store.get_meta("job_group_choices") or {}).get(str(trial)),
+                     (store.get_meta("job_threads") or {}).get(str(trial)))
 
 
 def rerun_said(which: str, job: Mapping[str, Any], chosen: bool) -> str:

@@ -21,6 +21,7 @@ pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core (the `hy
 from omegaconf import DictConfig  # noqa: E402
 
 from lightning_nas.errors import SearchError  # noqa: E402
+from lightning_nas.export_hydra import stored_job  # noqa: E402
 from lightning_nas.integrations.hydra_threads import shared_cores  # noqa: E402
 from lightning_nas.results import TrialStatus  # noqa: E402
 from lightning_nas.search.workers import usable_cpus  # noqa: E402
@@ -160,9 +161,21 @@ def test_joblib_jobs_share_the_cores_out_among_the_jobs_of_a_batch(joblib_run, t
     # 2 jobs at once get the cores / 2 threads each; one job at a time all of them (was:
     # loky's cores / n_jobs, 1 thread each with its default n_jobs=-1, a core left idle)
     tmp, _ = joblib_run
-    assert {r["threads"] for r in _records(tmp / "run").values()} == {max(1, usable_cpus() // 2)}
+    share = max(1, usable_cpus() // 2)
+    assert {r["threads"] for r in _records(tmp / "run").values()} == {share}
     _joblib_sweep(tmp_path, 1)
     assert [r["threads"] for r in _records(tmp_path / "run").values()] == [usable_cpus()]
+    # each job's threads stored (was: null for every job), and the lines that train the
+    # best job again alone run with them (was: the rerun's process's own, all cores)
+    with RunStore(tmp / "run" / "search.db") as store:
+        assert {t.trial_id: store.fits(t.trial_id) for t in store.trials()} == {
+            1: [share], 2: [share], 3: [share]}
+        best = store.best("max")
+        exported = stored_job(store, best.trial_id, best.arch)
+    results = yaml.safe_load((tmp / "run" / "optimization_results.yaml").read_text())
+    for line in (results["rerun"], results["rerun_alone"], exported["rerun"],
+                 exported["rerun_alone"]):
+        assert line.startswith(f"OMP_NUM_THREADS={share} python ")
 
 
 def test_the_sweeps_omp_num_threads_is_the_count_of_each_job_on_its_cores(monkeypatch):

@@ -123,6 +123,10 @@ class HydraLauncherExecutor(TrialExecutor):
             choices).
         launched: called when the launcher returned (or raised): the sweeper drops the
             jobs it composed that the launcher did not take (``ComposedJobs``).
+        on_threads: called with a trial's id, the torch threads its job trained with and
+            those the sweep set for it (``hydra_threads``; None where it set none) when the
+            job returns, where its folder says (the sweeper stores them; the lines that
+            train it again carry the set count).
     """
 
     def __init__(self, launcher: Launcher, overrides: Callable[[dict[str, Any]], list[str]],
@@ -132,9 +136,11 @@ class HydraLauncherExecutor(TrialExecutor):
                  first_job: int = 0, on_launch: Callable[[int], None] | None = None,
                  optimized_metric: str | None = None,
                  on_job_dir: Callable[[int, str, dict[str, str]], None] | None = None,
-                 launched: Callable[[], None] | None = None) -> None:
+                 launched: Callable[[], None] | None = None,
+                 on_threads: Callable[[int, int | None, int | None], None] | None = None,
+                 ) -> None:
         self.launcher, self.overrides, self.num_workers = launcher, overrides, num_workers
-        self.launched = launched
+        self.launched, self.on_threads = launched, on_threads
         self.optimized_metric, self.on_job_dir = optimized_metric, on_job_dir
         self.monitor, self.names = monitor, list(names or [monitor])
         self.check, self.next_job, self.on_launch = check, first_job, on_launch
@@ -236,6 +242,8 @@ class HydraLauncherExecutor(TrialExecutor):
         written = read_job_file(folder)
         if folder is not None and self.on_job_dir is not None:
             self.on_job_dir(spec.trial_id, folder, task_choices(ret.hydra_cfg))
+        if self.on_threads is not None and written.get("threads") is not None:
+            self.on_threads(spec.trial_id, written["threads"], written.get("set_threads"))
         if ret.status is JobStatus.COMPLETED:
             result = job_result(spec.trial_id, spec.arch, ret.return_value, self.monitor,
                                 self.names, self.optimized_metric)

@@ -39,7 +39,7 @@ from lightning_nas.arch import flatten_arch
 from lightning_nas.integrations.hydra_grammar import format_value
 
 __all__ = ["alone_line", "alone_note", "job_settings", "readable_override", "rerun_line",
-           "shell_word", "task_choices"]
+           "shell_word", "task_choices", "with_threads"]
 
 #: characters that stay special within a shell's double quotes (``!``: history expansion)
 _IN_DOUBLE_QUOTES = '"$`\\!'
@@ -114,6 +114,18 @@ def alone_line(script: str, job_dir: str, config_args: Sequence[str],
               if value != {} and key not in keys and key not in _NOT_OVERRIDES]
     line = rerun_line(script, given, ["--config-path", folder, "--config-name", "config"])
     return line.removesuffix(" hydra.mode=RUN")  # config.yaml sets no mode: RUN
+
+
+def with_threads(line: str, threads: int | None) -> str:
+    """``line`` run with ``OMP_NUM_THREADS=threads`` where the sweep set its job's threads
+    (meta ``job_threads``): a run alone takes every core, and on CPU another count sums in
+    another order; as it is where ``threads`` is None.
+
+    Example:
+        >>> with_threads("python t.py x=2", 2), with_threads("python t.py x=2", None)
+        ('OMP_NUM_THREADS=2 python t.py x=2', 'python t.py x=2')
+    """
+    return line if threads is None else f"OMP_NUM_THREADS={threads} {line}"
 
 
 def job_settings(config: DictConfig, loader: Any = None) -> dict[str, Any] | None:

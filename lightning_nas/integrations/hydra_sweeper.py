@@ -69,7 +69,13 @@ from lightning_nas.integrations.hydra_options import (
     option_jobs,
 )
 from lightning_nas.integrations.hydra_required import warn_required
-from lightning_nas.integrations.hydra_rerun import alone_line, alone_note, job_settings, rerun_line
+from lightning_nas.integrations.hydra_rerun import (
+    alone_line,
+    alone_note,
+    job_settings,
+    rerun_line,
+    with_threads,
+)
 from lightning_nas.integrations.hydra_resume import (
     in_stored_order,
     job_setup,
@@ -86,7 +92,7 @@ from lightning_nas.integrations.hydra_settings import (
     sweep_words,
 )
 from lightning_nas.integrations.hydra_summary import sweep_summary
-from lightning_nas.integrations.hydra_threads import shared_cores
+from lightning_nas.integrations.hydra_threads import keep_threads, shared_cores
 from lightning_nas.integrations.hydra_trainer import check_trainer_values
 from lightning_nas.integrations.hydra_wording import sweep_phrases, sweep_wording
 from lightning_nas.results import TrialResult
@@ -226,7 +232,8 @@ class HydraSweep(Sweeper):
                 optimized_metric=optimized_metric(self.config),
                 on_job_dir=lambda trial, folder, choices: _keep_job(store, trial, folder,
                                                                      choices),
-                launched=self.composed.job_started)
+                launched=self.composed.job_started,
+                on_threads=lambda trial, used, given: keep_threads(store, trial, used, given))
             settings = settings.replace(executor=executor)
             store.set_meta("settings", settings.flat())
             goal = settings.goal
@@ -388,16 +395,17 @@ class HydraSweep(Sweeper):
         folders = store.get_meta("job_dirs", {})  # trial id -> its job's output folder
         if best is not None:
             overrides = list(sweep.overrides(best.arch))
+            threads = store.get_meta("job_threads", {}).get(str(best.trial_id))
             results.update(best_params=best.arch, best_value=best.score,
                            best_trial=best.trial_id, overrides=overrides,
                            best_job_dir=folders.get(str(best.trial_id)),
-                           rerun=rerun_line(task_script(), overrides,
-                                            config_args(self.config)))
+                           rerun=with_threads(rerun_line(task_script(), overrides,
+                                                         config_args(self.config)), threads))
             shaped = store.get_meta("job_settings")  # None: the jobs wrote no .hydra folder
             if results["best_job_dir"] and shaped is not None:  # (needs no lightning_nas)
-                results["rerun_alone"] = alone_line(
+                results["rerun_alone"] = with_threads(alone_line(
                     task_script(), results["best_job_dir"], config_args(self.config), shaped,
-                    store.get_meta("job_group_choices", {}).get(str(best.trial_id)))
+                    store.get_meta("job_group_choices", {}).get(str(best.trial_id))), threads)
                 if note := alone_note(shaped):  # what Hydra sets in each run: said
                     results["rerun_alone_note"] = note
             if notes := uneven_of(store, best.trial_id):  # its DDP split repeats samples

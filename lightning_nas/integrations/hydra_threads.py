@@ -25,8 +25,9 @@ import socket
 from dataclasses import dataclass
 
 from lightning_nas.search.workers import usable_cpus
+from lightning_nas.store import RunStore
 
-__all__ = ["SharedCores", "job_threads", "shared_cores"]
+__all__ = ["SharedCores", "job_threads", "keep_threads", "shared_cores"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,20 @@ def job_threads(cores: SharedCores | None) -> int | None:
     if socket.gethostname() != cores.host or _cpus() != cores.cpus:
         return None
     return cores.threads
+
+
+def keep_threads(store: RunStore, trial: int, used: int, given: int | None) -> None:
+    """Store the torch threads a returned job of ``trial`` trained with (``used``: its fit's,
+    as a search's trial's) and those the sweep set for it (``given``, ``job_threads``'s;
+    meta ``job_threads``: the lines that train it again run with them).
+
+    Example:
+        >>> keep_threads(store, 1, 2, 2); store.fits(1)  # doctest: +SKIP
+        [2]
+    """
+    store.note_fit(trial, used)
+    if given is not None:
+        store.set_meta("job_threads", {**store.get_meta("job_threads", {}), str(trial): given})
 
 
 def _cpus() -> tuple[int, ...] | None:
