@@ -43,7 +43,8 @@ needs_joblib = pytest.mark.skipif(
 
 def _fit_job(cfg: DictConfig) -> float:
     """The task of every job: fit ``TinyNet(width)`` on the blobs for one short epoch, write
-    the job's record into its output folder, return its ``val_acc``. (Pickled by value to
+    the job's record into its output folder, return its ``val_acc`` (the job of width
+    ``die_done`` ends its process once another job of the sweep finished). (Pickled by value to
     the launcher's processes, with ``RECORD``: the workers need not import this module.)"""
     import json
     import os
