@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from lightning_nas.results import TrialResult
+from tests.launcher import ROOT
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
 
 __all__ = ["REDUCED", "TIMEOUT", "TRAIN", "example_args", "multirun", "run_forked"]
 
-ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ROOT / "examples" / "hydra" / "src" / "train.py"
 #: the example's sweep, reduced: few jobs, one short epoch each
 REDUCED = ["hparams_search=nas", "hydra.sweeper.seed=0", "trainer.max_epochs=1",

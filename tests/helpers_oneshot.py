@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["EXAMPLE", "RECORD", "ROOT", "TINY", "oneshot_process", "record_entries"]
+from tests.launcher import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+__all__ = ["EXAMPLE", "RECORD", "TINY", "oneshot_process", "record_entries"]
+
 EXAMPLE = ROOT / "examples" / "oneshot_digits"
 #: a run of three epochs of two batches, calibrated on one batch, without a fine-tune
 TINY = ["--trainer.max_epochs=3", "--trainer.limit_train_batches=2",

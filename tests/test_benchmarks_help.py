@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from tests.helpers_benchmarks import load_script
+from tests.launcher import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py")
                  if "def main(" in p.read_text())
 MODULES = {"nb201_warm.py": "benchmarks/nb201.py --warm_start",

@@ -22,8 +22,8 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.store import open_run
 from lightning_nas.user_warnings import UserWarningCache
 from tests.helpers_runs import wait_for_trials
+from tests.launcher import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "limit_train_batches": 2,
         "enable_progress_bar": False}
 

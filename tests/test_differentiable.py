@@ -53,9 +53,7 @@ from tests.helpers_oneshot_fit import (
     two_val_config,
     val_accuracy,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
-
+from tests.launcher import ROOT
 
 _net = choice_net  # every kind of choice module, with BatchNorm
 

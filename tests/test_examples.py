@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -19,8 +18,8 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.store import RunStore
 from tests.helpers_runs import lightning_cli_fit
 from tests.helpers_standalone import torchrun_main
+from tests.launcher import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "examples" / "digits" / "search.yaml"
 
 

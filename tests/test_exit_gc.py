@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.launcher import ROOT
 
 #: notes at exit (after the command returned) whether the heap was frozen
 NOTE = ("import atexit, gc, sys; atexit.register(lambda: print('frozen', "

@@ -19,8 +19,6 @@ from lightning_nas.group_exit import destroy_group_at_exit
 from tests.helpers_standalone import Interpreter, Ran
 from tests.launcher import pythonpath
 
-ROOT = Path(__file__).resolve().parents[1]
-
 #: ``finetune_subnet`` twice under 2-rank CPU DDP (gloo), as a user's script calls it; each
 #: rank's process then exits normally; its last ``atexit`` hook says whether the process
 #: group was still there

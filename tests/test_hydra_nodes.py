@@ -23,8 +23,8 @@ from lightning_nas.results import format_score
 from lightning_nas.search.from_config import search_from_config
 from lightning_nas.search.trial_logs import logger_defaults
 from tests.helpers_runs import validated
+from tests.launcher import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 HYDRA = ROOT / "examples" / "hydra"
 MODEL = yaml.safe_load((HYDRA / "configs" / "model" / "digits.yaml").read_text())
 NODES = [

@@ -15,8 +15,8 @@ import pytest
 import lightning_nas
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.store import RunStore
+from tests.launcher import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "lightning_nas"
 MAX_LINES = 450
 MAX_PUBLIC = 16

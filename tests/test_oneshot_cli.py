@@ -19,11 +19,11 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.setting_checks import (
     check_oneshot_settings,
 )
-from tests.helpers_oneshot import ROOT
 from tests.helpers_oneshot_fit import (
     TINY_CLI,
     two_val_config,
 )
+from tests.launcher import ROOT
 
 
 def test_the_oneshot_commands_finetune_line_prints_small_values_as_show_does():

@@ -12,11 +12,11 @@ import torch
 from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.run import check_oneshot_strategy
-from tests.helpers_oneshot import ROOT
 from tests.helpers_oneshot_fit import (
     BlobImages,
     val_accuracy,
 )
+from tests.launcher import ROOT
 
 DDP_SCRIPT = """
 import json, os, sys

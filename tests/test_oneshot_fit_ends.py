@@ -19,11 +19,11 @@ from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.run import check_oneshot_trainer
 from tests.helpers_data import BlobData
 from tests.helpers_nets import TinySupernet
-from tests.helpers_oneshot import ROOT
 from tests.helpers_oneshot_fit import (
     TINY_CLI,
     cpu_trainer,
 )
+from tests.launcher import ROOT
 
 
 @pytest.mark.parametrize(("override", "said", "needs"), [

@@ -21,7 +21,8 @@ from lightning_nas.oneshot.run_outputs import RUN_OUTPUTS, ClearOutputs
 from tests.helpers_callbacks import CrashAt
 from tests.helpers_data import BlobData
 from tests.helpers_nets import TinySupernet
-from tests.helpers_oneshot import EXAMPLE, ROOT, TINY
+from tests.helpers_oneshot import EXAMPLE, TINY
+from tests.launcher import ROOT
 
 #: each algorithm's record file, and the other algorithm's
 _RECORDS = {"spos": ("history.json", "alphas.json"), "darts": ("alphas.json", "history.json")}

@@ -19,8 +19,9 @@ from lightning_nas.oneshot.bilevel import BilevelData
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.differentiable import DifferentiableNAS
 from tests.helpers_callbacks import CrashAt
-from tests.helpers_oneshot import EXAMPLE, RECORD, ROOT, TINY, oneshot_process, record_entries
+from tests.helpers_oneshot import EXAMPLE, RECORD, TINY, oneshot_process, record_entries
 from tests.helpers_oneshot_fit import BatchNormSupernet, BlobImages
+from tests.launcher import ROOT
 
 
 @pytest.mark.slow

@@ -28,12 +28,12 @@ from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.run import check_oneshot_trainer
 from tests.helpers_data import BlobData
 from tests.helpers_nets import TinySupernet
-from tests.helpers_oneshot import ROOT
 from tests.helpers_oneshot_fit import (
     TINY_CLI,
     UnusedChoice,
     cpu_trainer,
 )
+from tests.launcher import ROOT
 
 
 def test_a_misspelt_net_attr_is_an_error_before_training(tmp_path, monkeypatch, capsys):

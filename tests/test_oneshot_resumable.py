@@ -20,8 +20,7 @@ import yaml
 from lightning_nas.cli import main
 from lightning_nas.oneshot.run import resumable
 from tests.helpers import TinySupernet
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.launcher import ROOT
 
 
 class Counted(pl.Callback):

@@ -30,11 +30,11 @@ from lightning_nas.oneshot.setting_checks import (
 )
 from tests.helpers_data import BlobData
 from tests.helpers_nets import TinySupernet
-from tests.helpers_oneshot import ROOT
 from tests.helpers_oneshot_fit import (
     TINY_CLI,
     cpu_trainer,
 )
+from tests.launcher import ROOT
 
 EXAMPLE_ONESHOT = "examples/oneshot_digits/oneshot.yaml"
 

@@ -12,8 +12,8 @@ from lightning_nas.cli import main
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.finetune import finetune_subnet
-from tests.helpers_oneshot import ROOT
 from tests.helpers_oneshot_fit import TINY_CLI, BatchNormSupernet, BlobImages, cpu_trainer
+from tests.launcher import ROOT
 
 
 def _modes(module: torch.nn.Module) -> dict[str, bool]:

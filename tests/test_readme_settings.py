@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,8 +30,8 @@ from lightning_nas.search import setting_groups
 from lightning_nas.search.from_config import SEARCH_KEYS
 from lightning_nas.search.scheduler_settings import RULE_DEFAULTS
 from lightning_nas.search.settings import SearchSettings
+from tests.launcher import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 
 #: where each table starts: the first table after the first line holding the marker
