@@ -7,9 +7,7 @@ without it; the string tests need nothing.
 
 from __future__ import annotations
 
-import importlib.util
 import re
-from pathlib import Path
 
 import pytest
 
@@ -27,7 +25,7 @@ from lightning_nas.benchmarks.nb201 import (
     str_to_arch,
 )
 from lightning_nas.errors import ConfigError, SpaceError
-from tests.helpers_benchmarks import NB201_TABLE, NB201_WHY
+from tests.helpers_benchmarks import NB201_TABLE, NB201_WHY, load_script
 
 needs_table = pytest.mark.skipif(NB201_TABLE is None, reason=NB201_WHY)
 
@@ -39,14 +37,6 @@ RESNET = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_c
 @pytest.fixture(scope="module")
 def bench() -> NB201:
     return NB201(NB201_TABLE)
-
-
-def _script():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "nb201.py"
-    spec = importlib.util.spec_from_file_location("nb201_benchmark", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_space_has_six_edges_of_five_ops():
@@ -130,7 +120,7 @@ def test_missing_table_is_named(tmp_path):
 
 @needs_table
 def test_benchmark_script_fast_path_equals_driver(bench):
-    script = _script()
+    script = load_script("nb201.py")
     for name in ("SurrogateEvolution", "RandomSearch"):
         for seed in (0, 1):
             fast = script.run_fast(bench, "cifar10", name, 12, seed)
@@ -144,7 +134,7 @@ def test_benchmark_script_fast_path_equals_driver(bench):
 
 @needs_table
 def test_benchmark_script_short_run(capsys):
-    script = _script()
+    script = load_script("nb201.py")
     summary = script.main(["--dataset", "cifar10", "--budget", "15", "--seeds", "2",
                            "--heldout_seeds", "", "--table", str(NB201_TABLE), "--overhead_trials",
                            "30", "--overhead_rounds", "2"])
@@ -169,7 +159,7 @@ def test_benchmark_script_short_run(capsys):
 
 @needs_table
 def test_benchmark_script_runs_held_out_seeds(bench):
-    script = _script()
+    script = load_script("nb201.py")
     assert script.seed_label(list(range(100, 130))) == "100-129"
     by_start = script.run_benchmark(bench.path, "cifar10", 10, [100, 101], ["RandomSearch"])
     summary = script.main(["--budget", "10", "--seeds", "2", "--seed_start", "100",
@@ -201,10 +191,10 @@ def test_benchmark_script_names_a_bad_argument_before_any_search(argv, said, tmp
     table = tmp_path / "t.csv"
     table.write_text("index,arch\n")
     with pytest.raises(SystemExit) as exit_:
-        _script().main([*argv, "--table", str(table)])
+        load_script("nb201.py").main([*argv, "--table", str(table)])
     assert exit_.value.code == 2 and f": error: {said}" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # the table is checked too, before any search
-        _script().main(["--table", str(tmp_path / "nope.csv")])
+        load_script("nb201.py").main(["--table", str(tmp_path / "nope.csv")])
     assert "no NB201 table at" in capsys.readouterr().err
 
 
@@ -224,7 +214,7 @@ def test_find_table_names_where_it_looked_and_how_to_point_at_it(tmp_path, monke
 def test_seed_sets_join_ranges_and_seeds():
     from benchmarks.spread import parse_seeds
 
-    script = _script()
+    script = load_script("nb201.py")
     seeds = parse_seeds("100-102,7,200-201")
     assert seeds == [100, 101, 102, 7, 200, 201]
     assert script.seed_label(seeds) == "100-102,7,200-201"
@@ -235,7 +225,7 @@ def test_seed_sets_join_ranges_and_seeds():
 
 @needs_table
 def test_warm_start_benchmark_pools_its_seed_sets():
-    script = _script()
+    script = load_script("nb201.py")
     summary = script.main(["--warm_start", "cifar10", "--dataset", "cifar100", "--table",
                            str(NB201_TABLE), "--seeds", "1", "--heldout_seeds", "100-101",
                            "--budgets", "6,1", "--source_budget", "12", "--top_k", "1,3"])
@@ -287,7 +277,7 @@ def test_a_missing_table_says_which_setting_named_it(tmp_path, monkeypatch):
 
 
 def test_warm_start_disagreements_read_with_singulars_and_no_empty_list():
-    said = _script()._describe_disagreement({
+    said = load_script("nb201.py")._describe_disagreement({
         "other": "top-1 first", "budget": 5, "seeds": 1, "same": 0, "higher_valid": 1,
         "better": 1, "worse": 0, "mean": 0.057,
         "pairs": [{"warm": [72.76, 60.92], "other": [72.65, 60.62], "seeds": 1,
@@ -295,7 +285,7 @@ def test_warm_start_disagreements_read_with_singulars_and_no_empty_list():
     # was: "(1 seeds)", "over 1 distinct pairs", "in 1 seeds"
     assert "(1 seed)" in said and "over 1 distinct pair of choices" in said
     assert "in 1 seed:" in said
-    none = _script()._describe_disagreement({
+    none = load_script("nb201.py")._describe_disagreement({
         "other": "top-5 first", "budget": 5, "seeds": 2, "same": 2, "higher_valid": 0,
         "better": 0, "worse": 0, "mean": 0.0, "pairs": []})
     # was: "... over 0 distinct pairs of choices (mean difference +0.000); largest:"
