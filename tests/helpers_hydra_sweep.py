@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,9 +57,10 @@ def run_forked(launcher, cwd: Path, script: Path, argv: list[str],
 def multirun(tmp_path: Path, task: Callable[[DictConfig], Any], sweeper: dict[str, Any],
              overrides: tuple[str, ...] = (), direction: str | None = "maximize",
              sort_keys: bool = True, sweep_dir: str | None = None, keep_jobs: bool = False,
-             **extra: Any) -> list[TrialResult]:
+             depths: Mapping[str, str] | None = None, **extra: Any) -> list[TrialResult]:
     """Run a multirun of ``task`` with Hydra's own sweep runner; the config holds ``x``, a
-    config group ``model`` (options ``a`` and ``b``) and the nodes in ``extra``; the
+    config group ``model`` (options ``a`` and ``b``, their ``depth`` as ``depths`` says,
+    default ``1``) and the nodes in ``extra``; the
     sweeper maximises unless ``sweeper`` or ``direction`` says otherwise; the config file's
     keys are sorted unless ``sort_keys`` is false (then ``params`` keep their order); the
     jobs go to ``sweep_dir`` (``hydra.sweep.dir``, default ``tmp_path/jobs``), removed after
@@ -69,7 +70,8 @@ def multirun(tmp_path: Path, task: Callable[[DictConfig], Any], sweeper: dict[st
     conf = tmp_path / "conf"
     (conf / "model").mkdir(parents=True, exist_ok=True)
     for option in ("a", "b"):
-        (conf / "model" / f"{option}.yaml").write_text(f"name: {option}\ndepth: 1\n")
+        depth = (depths or {}).get(option, "1")
+        (conf / "model" / f"{option}.yaml").write_text(f"name: {option}\ndepth: {depth}\n")
     config = {"defaults": [{"model": "a"}, {"override hydra/sweeper": "lightning_nas"},
                            "_self_"], "x": 0, **extra,
               "hydra": {"job": {"chdir": False},

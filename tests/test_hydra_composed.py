@@ -9,7 +9,6 @@ every job twice)."""
 from __future__ import annotations
 
 import pickle
-import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,11 +21,11 @@ pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core (the `hy
 
 from hydra._internal.callbacks import Callbacks  # noqa: E402
 from hydra._internal.config_loader_impl import ConfigLoaderImpl  # noqa: E402
-from hydra.test_utils.test_utils import SweepTaskFunction  # noqa: E402
 from hydra.types import HydraContext  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from lightning_nas.integrations.hydra_executor import HydraLauncherExecutor  # noqa: E402
+from tests.helpers_hydra_sweep import multirun  # noqa: E402
 from tests.helpers_runs import keep_root_logging  # noqa: E402
 
 _keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
@@ -81,29 +80,14 @@ class Compositions:
 
 def _sweep(tmp_path: Path, task: Callable[[DictConfig], Any], params: dict[str, str],
            **sweeper: Any) -> list[Any]:
-    """A multirun of ``task`` by Hydra's own sweep runner: a config group ``model`` whose
-    option ``b`` interpolates ``x``, an interpolation ``y`` and a ``_partial_`` target."""
-    conf = tmp_path / "conf"
-    (conf / "model").mkdir(parents=True, exist_ok=True)
-    for option, depth in DEPTHS.items():
-        (conf / "model" / f"{option}.yaml").write_text(f"name: {option}\ndepth: {depth}\n")
-    config = {"defaults": [{"model": "a"}, {"override hydra/sweeper": "lightning_nas"},
-                           "_self_"],
-              "x": 0, "y": "${x}",
-              "opt": {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1},
-              "hydra": {"job": {"chdir": False},
-                        "sweeper": {"run_dir": str(tmp_path / "run"), "direction": "maximize",
-                                    "optimizer": "RandomSearch", "seed": 0,
-                                    "params": params, **sweeper}}}
-    (conf / "config.yaml").write_text(yaml.safe_dump(config))
-    runner = SweepTaskFunction()
-    runner.calling_file, runner.calling_module = str(tmp_path / "app.py"), None
-    runner.config_path, runner.config_name = str(conf), "config"
-    runner.task_function, runner.overrides = task, []
-    runner.temp_dir = str(tmp_path / "sweep")
-    with runner:  # (which removes its sweep dir at the end: the jobs are kept in "jobs")
-        shutil.copytree(runner.temp_dir, tmp_path / "jobs")
-        return runner.returns
+    """A multirun of ``task`` (``multirun``, its jobs kept in ``tmp_path/jobs``): its config
+    group ``model``'s option ``b`` interpolates ``x``, with an interpolation ``y`` and a
+    ``_partial_`` target."""
+    return multirun(tmp_path, task, {"optimizer": "RandomSearch", "seed": 0, "params": params,
+                                     **sweeper},
+                    sweep_dir=str(tmp_path / "jobs"), keep_jobs=True, depths=DEPTHS,
+                    y="${x}", opt={"_target_": "torch.optim.SGD", "_partial_": True,
+                                   "lr": 0.1})
 
 
 def _jobs(tmp_path: Path) -> Iterator[tuple[Path, list[str]]]:
@@ -140,7 +124,7 @@ def test_each_job_is_composed_once_into_the_config_hydra_composes(tmp_path, monk
     for folder, overrides in jobs:
         fresh = calls.compose(calls.loader, calls.master, overrides)
         fresh.hydra.job.id = fresh.hydra.job.num = int(folder.name)
-        fresh.hydra.runtime.output_dir = str(tmp_path / "sweep" / folder.name)
+        fresh.hydra.runtime.output_dir = str(folder)
         assert (folder / ".hydra" / "hydra.yaml").read_text() == OmegaConf.to_yaml(
             OmegaConf.masked_copy(fresh, "hydra"))
 

@@ -14,8 +14,9 @@ import yaml
 
 pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core (the `hydra` extra)")
 
-from hydra.test_utils.test_utils import SweepTaskFunction  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
+
+from tests.helpers_hydra_sweep import multirun  # noqa: E402
 
 #: both objectives given on the command line, as a sweep's user adds them
 OBJECTIVES = ("+hydra.sweeper.objectives.acc=maximize", "+hydra.sweeper.objectives.cost=minimize")
@@ -23,23 +24,12 @@ OBJECTIVES = ("+hydra.sweeper.objectives.acc=maximize", "+hydra.sweeper.objectiv
 
 def _sweep(tmp_path: Path, task: Callable[[DictConfig], Any], overrides: tuple[str, ...],
            **sweeper: Any) -> Path:
-    """Run a multirun of ``task`` over ``x`` (1 to 8, every value: ``budget`` 8) with
-    Hydra's own sweep runner; the sweep's run folder."""
-    conf, run = tmp_path / "conf", tmp_path / "run"
-    conf.mkdir(parents=True)
-    (conf / "config.yaml").write_text(yaml.safe_dump({
-        "defaults": [{"override hydra/sweeper": "lightning_nas"}, "_self_"], "x": 0,
-        "hydra": {"job": {"chdir": False}, "sweeper": {
-            "run_dir": str(run), "budget": 8, "optimizer": "RandomSearch",
-            "params": {"x": "range(1, 9)"}, **sweeper}}}))
-    runner = SweepTaskFunction()
-    runner.calling_file, runner.calling_module = str(tmp_path / "app.py"), None
-    runner.config_path, runner.config_name = str(conf), "config"
-    runner.task_function, runner.overrides = task, list(overrides)
-    runner.temp_dir = str(tmp_path / "jobs")
-    with runner:
-        pass
-    return run
+    """Run a multirun of ``task`` (``multirun``) over ``x`` (1 to 8, every value: ``budget``
+    8), its objectives as ``overrides`` or ``sweeper`` say; the sweep's run folder."""
+    multirun(tmp_path, task, {"budget": 8, "optimizer": "RandomSearch",
+                              "params": {"x": "range(1, 9)"}, **sweeper}, overrides,
+             direction=None)
+    return tmp_path / "run"
 
 
 def _front_said(run: Path) -> str:

@@ -6,7 +6,6 @@ its first run said. Real Hydra, real ``ddp_spawn`` ranks on CPU (gloo), real sto
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +17,12 @@ pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core (the `hy
 import hydra  # noqa: E402
 import lightning.pytorch as pl  # noqa: E402
 from hydra.core.hydra_config import HydraConfig  # noqa: E402
-from hydra.test_utils.test_utils import SweepTaskFunction  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from lightning_nas.cli import main as cli  # noqa: E402
-from lightning_nas.results import TrialResult  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
 from tests.helpers_data import BlobData  # noqa: E402
+from tests.helpers_hydra_sweep import multirun  # noqa: E402
 from tests.helpers_ranks import SyncedTinyNet  # noqa: E402
 
 #: a job's Trainer node: two ranks the job's own fit spawns (lightning-hydra-template's
@@ -44,27 +42,6 @@ UNEVEN = ("the validation set holds 17 samples, which the 2 ranks do not divide:
 
 class OwnTrainer(pl.Trainer):
     """A ``Trainer`` subclass a task builds in its code (not from ``cfg.trainer``)."""
-
-
-def _sweep(tmp_path: Path, task: Callable[[DictConfig], Any],
-           sweeper: dict[str, Any]) -> list[TrialResult]:
-    """A multirun of ``task`` through Hydra's own sweep runner: the config holds ``x`` and
-    ``trainer`` (``SPAWN``); the sweeper maximises, its store in ``tmp_path/run``."""
-    conf = tmp_path / "conf"
-    conf.mkdir(parents=True, exist_ok=True)
-    config = {"defaults": [{"override hydra/sweeper": "lightning_nas"}, "_self_"], "x": 0,
-              "trainer": SPAWN,
-              "hydra": {"job": {"chdir": False},
-                        "sweeper": {"run_dir": str(tmp_path / "run"), "direction": "maximize",
-                                    **sweeper}}}
-    (conf / "config.yaml").write_text(yaml.safe_dump(config))
-    runner = SweepTaskFunction()
-    runner.calling_file, runner.calling_module = str(tmp_path / "app.py"), None
-    runner.config_path, runner.config_name = str(conf), "config"
-    runner.task_function, runner.overrides = task, []
-    runner.temp_dir = str(tmp_path / "jobs")
-    with runner:
-        return runner.returns
 
 
 def _fit(trainer: pl.Trainer, width: int) -> float:
@@ -110,7 +87,7 @@ def split_sweep(shared_run) -> dict[str, Any]:
         for name, budget in (("first", 2), ("resumed", 3)):
             with warnings.catch_warnings(record=True) as said:
                 warnings.simplefilter("always")
-                trials = _sweep(folder, task, {"budget": budget, **space})
+                trials = multirun(folder, task, {"budget": budget, **space}, trainer=SPAWN)
             made[name] = [[t.trial_id, t.status.value] for t in trials]
             made[f"errors_{name}"] = [t.error for t in trials]
             made[f"said_{name}"] = _said(said)
