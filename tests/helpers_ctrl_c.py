@@ -3,7 +3,7 @@ selects at their first ``import torch``; once they are held, SIGINT goes to the 
 whole process group. The command starts warm (``ctrl_c_launched_when_held``: forked by the
 test session's launcher, its imports paid), so the held processes are ones it starts.
 In-process, ``terminal_ctrl_c`` makes SIGINT raise ``KeyboardInterrupt`` for a block and
-puts back the handler it found.
+puts back the handler it found (``handled``: any signal's handler for a block).
 
 Example:
     >>> with terminal_ctrl_c():  # doctest: +SKIP
@@ -20,16 +20,32 @@ import queue
 import signal
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from tests.launcher import Launcher
 
-__all__ = ["ctrl_c_launched_when_held", "hold_at_torch", "terminal_ctrl_c"]
+__all__ = ["ctrl_c_launched_when_held", "handled", "hold_at_torch", "terminal_ctrl_c"]
 
 
 @contextmanager
-def terminal_ctrl_c() -> Iterator[None]:
+def handled(signum: signal.Signals, handler: Callable[..., object] | int) -> Iterator[None]:
+    """``handler`` handles ``signum`` in this process within the block, and the handler
+    found before is put back after it.
+
+    Example:
+        >>> with handled(signal.SIGTERM, signal.SIG_IGN):
+        ...     signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+        True
+    """
+    previous = signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signum, previous)
+
+
+def terminal_ctrl_c() -> AbstractContextManager[None]:
     """SIGINT raises ``KeyboardInterrupt`` in this process within the block, as Ctrl-C in a
     terminal does (a test session the shell started in the background ignores SIGINT), and
     the handler found before is put back after it (Lightning's own, after an interrupted
@@ -40,12 +56,7 @@ def terminal_ctrl_c() -> Iterator[None]:
         ...     signal.getsignal(signal.SIGINT) is signal.default_int_handler
         True
     """
-    previous = signal.getsignal(signal.SIGINT)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    return handled(signal.SIGINT, signal.default_int_handler)
 
 
 def _ctrl_c(pid: int, exited: Callable[[float], int | None], log: Path, hold: Path,

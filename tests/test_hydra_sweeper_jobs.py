@@ -22,7 +22,7 @@ from omegaconf import DictConfig  # noqa: E402
 from lightning_nas.errors import SearchError  # noqa: E402
 from lightning_nas.results import TrialStatus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
-from tests.helpers_ctrl_c import terminal_ctrl_c  # noqa: E402
+from tests.helpers_ctrl_c import handled, terminal_ctrl_c  # noqa: E402
 from tests.helpers_hydra_sweep import TIMEOUT, multirun  # noqa: E402
 from tests.helpers_runs import keep_root_logging  # noqa: E402
 
@@ -88,12 +88,8 @@ def test_sigterm_in_a_job_that_runs_in_the_sweeps_process_stops_it_with_143(tmp_
         os.kill(os.getpid(), signal.SIGTERM)
         return 1.0
 
-    previous = signal.signal(signal.SIGTERM, not_the_sweeps)
-    try:
-        with pytest.raises(SystemExit) as info:
-            multirun(tmp_path, task, {"budget": 2, "params": {"x": "range(0, 20)"}})
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    with handled(signal.SIGTERM, not_the_sweeps), pytest.raises(SystemExit) as info:
+        multirun(tmp_path, task, {"budget": 2, "params": {"x": "range(0, 20)"}})
     assert info.value.code == 143
     with RunStore(tmp_path / "run" / "search.db") as store:  # re-run on resume
         assert [t.status for t in store.trials()] == [TrialStatus.RUNNING]

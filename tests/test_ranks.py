@@ -17,6 +17,7 @@ from lightning_nas.search.trial import TrialSpec
 from tests.helpers_ctrl_c import ctrl_c_launched_when_held, hold_at_torch
 from tests.helpers_ddp_trials import DDP, ddp_trial, descendants
 from tests.helpers_fresh_ranks import (  # noqa: F401 - fresh_exit_search: a fixture
+    PIDS,
     alive,
     fresh_exit_search,
     gone,
@@ -226,7 +227,8 @@ def _training_trial(tmp_path: Path, launcher: Launcher, fresh_ranks: bool = Fals
     deadline = time.time() + 120
     while time.time() < deadline:
         assert launcher.exited() is None, (tmp_path / "driver.log").read_text()
-        pids = re.findall(r"rank \d pid (\d+) fits", log.read_text() if log.exists() else "")
+        text = log.read_text() if log.exists() else ""
+        pids = [pid for _, pid in re.findall(PIDS, text)]
         if len(pids) == 2:
             break
         time.sleep(0.2)

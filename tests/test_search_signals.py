@@ -16,7 +16,7 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.search.schedulers import MedianRule
 from lightning_nas.store import RunStore
 from tests.helpers_callbacks import SigintAtFirstBatch, SigtermAtFirstBatch
-from tests.helpers_ctrl_c import terminal_ctrl_c
+from tests.helpers_ctrl_c import handled, terminal_ctrl_c
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
 from tests.helpers_search import tiny_search
@@ -123,11 +123,8 @@ def _guarded(run) -> object:
     def not_the_searchs(signum, frame):
         raise RuntimeError("the search did not handle SIGTERM")
 
-    previous = signal.signal(signal.SIGTERM, not_the_searchs)
-    try:
+    with handled(signal.SIGTERM, not_the_searchs):
         return run()
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def test_sigterm_before_lightning_handles_it_exits_143_and_counts_no_attempt(
@@ -202,13 +199,10 @@ def test_a_search_with_process_workers_ended_by_sigterm_exits_143(tmp_path, tiny
     search = Search(TinyNet, tiny_space, data=BlobData, budget=2, num_workers=2,
                     executor="process", trainer={"max_epochs": 50, "accelerator": "cpu"},
                     model_init_args={"sleep": 0.05}, run_dir=tmp_path, verbose=False)
-    previous = signal.signal(signal.SIGTERM, too_early)
-    try:
+    with handled(signal.SIGTERM, too_early):
         threading.Thread(target=sigterm_once_a_trial_runs, daemon=True).start()
         with pytest.raises(SystemExit) as info:
             search.run()
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     assert info.value.code == 143
     with RunStore(tmp_path / "search.db") as store:  # re-run on resume, attempts uncounted
         running = store.trials(TrialStatus.RUNNING)
