@@ -6,7 +6,9 @@ from __future__ import annotations
 import math
 import re
 import sqlite3
+from contextlib import nullcontext
 
+import nevergrad as ng
 import pytest
 import yaml
 from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor
@@ -371,35 +373,39 @@ def test_an_unseeded_run_of_an_optimizer_told_only_its_proposals_is_refused_on_r
         return _objective_search(run_dir, budget=5, seed=seed, optimizer=optimizer,
                                  objective=stops_at_the_third_call)
 
-    with pytest.raises(KeyboardInterrupt):
-        search(tmp_path / "unseeded", None).run()
-    with pytest.raises(ConfigError) as refused:
-        search(tmp_path / "unseeded", None).run()
-    assert len(calls) == 3  # nothing trained
-    run_dir = tmp_path / "unseeded"
-    assert re.fullmatch(
-        rf"cannot resume {re.escape(str(run_dir))} with optimizer '{optimizer}': the run has "
-        r"no seed \(`seed: null`\), so the replay of its optimizer proposed other architectures "
-        r"than the run did \(from ask \d+ of the replay on\), and .* cannot be told the "
-        r"results of architectures it did not propose; a search with a seed \(`seed: 0`.*"
-        r"`seed_everything: true`.*\) replays exactly and resumes; to go on from this run's "
-        r"results, search in a new run_dir with another optimizer \(e\.g\. "
-        rf"SurrogateEvolution, .*\) warm-started from it \(`warm_start: \[{re.escape(str(run_dir))}"
-        r"\]`\); nothing was trained", str(refused.value)), refused.value
-    with RunStore(run_dir / "search.db") as store:
-        assert [t.status for t in store.trials()] == [TrialStatus.COMPLETED] * 2 + [
-            TrialStatus.RUNNING]
-    # seeded, the same stop resumes and makes the uninterrupted search's choices
-    calls.clear()
-    with pytest.raises(KeyboardInterrupt):
+    # nevergrad warns that IsoEMNA's population (64) exceeds the budget (EDA: no warning)
+    with (pytest.warns(ng.errors.InefficientSettingsWarning, match="Budget may be too small")
+          if optimizer == "IsoEMNA" else nullcontext()):
+        with pytest.raises(KeyboardInterrupt):
+            search(tmp_path / "unseeded", None).run()
+        with pytest.raises(ConfigError) as refused:
+            search(tmp_path / "unseeded", None).run()
+        assert len(calls) == 3  # nothing trained
+        run_dir = tmp_path / "unseeded"
+        assert re.fullmatch(
+            rf"cannot resume {re.escape(str(run_dir))} with optimizer '{optimizer}': the run has "
+            r"no seed \(`seed: null`\), so the replay of its optimizer proposed other "
+            r"architectures than the run did \(from ask \d+ of the replay on\), and .* cannot "
+            r"be told the results of architectures it did not propose; a search with a seed "
+            r"\(`seed: 0`.*`seed_everything: true`.*\) replays exactly and resumes; to go on "
+            r"from this run's results, search in a new run_dir with another optimizer \(e\.g\. "
+            r"SurrogateEvolution, .*\) warm-started from it \(`warm_start: "
+            rf"\[{re.escape(str(run_dir))}\]`\); nothing was trained", str(refused.value)), \
+            refused.value
+        with RunStore(run_dir / "search.db") as store:
+            assert [t.status for t in store.trials()] == [TrialStatus.COMPLETED] * 2 + [
+                TrialStatus.RUNNING]
+        # seeded, the same stop resumes and makes the uninterrupted search's choices
+        calls.clear()
+        with pytest.raises(KeyboardInterrupt):
+            search(tmp_path / "seeded", 0).run()
         search(tmp_path / "seeded", 0).run()
-    search(tmp_path / "seeded", 0).run()
-    search(tmp_path / "full", 0).run()
-    with RunStore(tmp_path / "seeded" / "search.db") as seeded, \
-            RunStore(tmp_path / "full" / "search.db") as full:
-        assert [(t.arch, t.status) for t in seeded.trials()] == [
-            (t.arch, t.status) for t in full.trials()]
-        assert seeded.count(TrialStatus.COMPLETED) == 5
+        search(tmp_path / "full", 0).run()
+        with RunStore(tmp_path / "seeded" / "search.db") as seeded, \
+                RunStore(tmp_path / "full" / "search.db") as full:
+            assert [(t.arch, t.status) for t in seeded.trials()] == [
+                (t.arch, t.status) for t in full.trials()]
+            assert seeded.count(TrialStatus.COMPLETED) == 5
 
 
 def _broken(calls: list, fixed: list | None = None):

@@ -184,7 +184,9 @@ def test_the_same_error_in_training_twice_before_any_result_stops_the_search(
 
     trainer = {**tiny_trainer, "callbacks": [EarlyStopping(monitor="val_accuracy")]}
     with pytest.raises(SearchError, match=r"trial 1 failed with an error every trial would "
-                                          r"hit: MonitorError: .*'val_accuracy'"):
+                                          r"hit: MonitorError: .*'val_accuracy'"), \
+            pytest.warns(UserWarning, match=r"\(EarlyStopping\) monitors 'val_accuracy' \(min\), "
+                                            r"the search 'val_acc' \(max\)"):
         tiny_search(tmp_path, tiny_space, trainer, budget=6, max_failures=5).run()
     with RunStore(tmp_path / "search.db") as store:
         assert store.count(TrialStatus.FAILED) == 1
