@@ -109,11 +109,15 @@ def paused_then_promoted(spec: TrialSpec, rule: Any) -> list[str]:
 
 
 def keep_root_logging() -> Iterator[None]:
-    """Leave the root logger as it was (Hydra's launcher configures logging for its jobs):
-    a generator for ``pytest.fixture(autouse=True)`` in a Hydra test module."""
+    """Leave the root logger as it was (Hydra's launcher configures logging for its jobs),
+    the handlers added meanwhile closed (a job's ``app.log``): a generator for
+    ``pytest.fixture(autouse=True)`` in a Hydra test module."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     yield
+    for handler in root.handlers:
+        if handler not in handlers:
+            handler.close()
     root.handlers[:] = handlers
     root.setLevel(level)
 
