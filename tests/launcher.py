@@ -154,8 +154,9 @@ class Lines:
         threading.Thread(target=self._read, args=(proc.stdout,), daemon=True).start()
 
     def _read(self, stdout) -> None:
-        for line in stdout:
-            self._queue.put(line.strip())
+        with stdout:  # (closed at its end: not left to the garbage collector, which warns)
+            for line in stdout:
+                self._queue.put(line.strip())
         self._queue.put(None)  # the output ended: the process died
 
     def next(self, timeout: float) -> str:
