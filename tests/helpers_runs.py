@@ -35,6 +35,7 @@ __all__ = [
     "keep_root_logging",
     "lightning_cli_fit",
     "needs_tensorboard",
+    "one_thread",
     "paused_then_promoted",
     "trial_rows",
     "validated",
@@ -106,6 +107,15 @@ def paused_then_promoted(spec: TrialSpec, rule: Any) -> list[str]:
         second = fit_trial(spec)
     assert second.status is TrialStatus.COMPLETED and second.epochs == 4, second.error
     return [str(w.message) for w in caught]
+
+
+def one_thread() -> Iterator[None]:
+    """Train with one torch thread, the count as it was put back after: a generator for
+    ``pytest.fixture(autouse=True)`` in a test module whose runs share 2 cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def keep_root_logging() -> Iterator[None]:

@@ -10,7 +10,6 @@ import warnings
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 from lightning.pytorch.callbacks import GradientAccumulationScheduler
 from lightning.pytorch.profilers import SimpleProfiler
@@ -25,17 +24,13 @@ from lightning_nas.search.trial_logs import clear_trial, placed_profiler
 from lightning_nas.search.trial_spec import TrialSpec
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
+from tests.helpers_runs import one_thread
 
 SPACE = {"width": {"choice": [8, 16]}}
 CPU = {"accelerator": "cpu", "devices": 1}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+_one_thread = pytest.fixture(autouse=True)(one_thread)
 
 
 class LaterFactors(GradientAccumulationScheduler):

@@ -25,17 +25,13 @@ from lightning_nas.store import RunStore
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
 from tests.helpers_ranks import ShareNet
+from tests.helpers_runs import one_thread
 
 SPACE = {"width": {"choice": [8, 16]}}
 CPU = {"accelerator": "cpu", "devices": 1}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+_one_thread = pytest.fixture(autouse=True)(one_thread)
 
 
 class OwnAccumulation(TinyNet):
