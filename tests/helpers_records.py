@@ -16,8 +16,9 @@ from typing import Any
 
 import yaml
 from lightning.pytorch.cli import LightningCLI
+from torch import nn
 
-__all__ = ["DEEP", "NetConfig", "Sized", "cli_model"]
+__all__ = ["DEEP", "NetConfig", "Sized", "cli_model", "deep_layers"]
 
 
 @dataclasses.dataclass
@@ -38,6 +39,21 @@ class Sized:
 
 #: the signature default: a field other than the dataclass's own default
 DEEP = NetConfig(depth=3)
+
+
+def deep_layers(net: NetConfig) -> nn.Sequential:
+    """The test models' network from ``net``: ``net.depth`` hidden layers of ``net.hidden``
+    units (8 inputs), then 3 outputs; what a trial built shows in its weights.
+
+    Example:
+        >>> len(deep_layers(DEEP))  # three hidden layers and their ReLUs, the output
+        7
+    """
+    layers, d = [], 8
+    for _ in range(net.depth):
+        layers += [nn.Linear(d, net.hidden), nn.ReLU()]
+        d = net.hidden
+    return nn.Sequential(*layers, nn.Linear(d, 3))
 
 
 def cli_model(folder: Path, model: dict[str, Any], *args: str) -> Any:

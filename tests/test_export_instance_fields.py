@@ -20,13 +20,12 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 import yaml
-from torch import nn
 
 from lightning_nas import Choice, Search
 from lightning_nas.export_config import model_section
 from tests.helpers_data import BlobData
 from tests.helpers_models import ClassifierSteps
-from tests.helpers_records import NetConfig, Sized, cli_model
+from tests.helpers_records import NetConfig, Sized, cli_model, deep_layers
 
 HERE = __name__
 TRAINER = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "logger": False,
@@ -42,11 +41,7 @@ class DeepNet(ClassifierSteps, pl.LightningModule):
                  size: Sized = Sized(width=5)) -> None:  # noqa: B008
         super().__init__()
         DeepNet.built.append({"net": net, "size": size})
-        layers, d = [], 8
-        for _ in range(net.depth):
-            layers += [nn.Linear(d, net.hidden), nn.ReLU()]
-            d = net.hidden
-        self.layers = nn.Sequential(*layers, nn.Linear(d, 3))
+        self.layers = deep_layers(net)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)

@@ -28,7 +28,6 @@ import lightning.pytorch as pl
 import pytest
 import torch
 import yaml
-from torch import nn
 
 from lightning_nas import Choice, Search, finetune
 from lightning_nas.cli import main
@@ -42,7 +41,7 @@ from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore, open_search_store
 from tests.helpers_data import BlobData
 from tests.helpers_models import ClassifierSteps
-from tests.helpers_records import DEEP, NetConfig, cli_model
+from tests.helpers_records import DEEP, NetConfig, cli_model, deep_layers
 
 torch.set_num_threads(1)
 
@@ -66,11 +65,7 @@ class DeepNet(ClassifierSteps, pl.LightningModule):
     def __init__(self, net: NetConfig = DEEP, loose=None, lr: float = 0.05) -> None:
         super().__init__()
         DeepNet.built.append({"net": net, "loose": loose})
-        layers, d = [], 8
-        for _ in range(net.depth):
-            layers += [nn.Linear(d, net.hidden), nn.ReLU()]
-            d = net.hidden
-        self.layers, self.lr = nn.Sequential(*layers, nn.Linear(d, 3)), lr
+        self.layers, self.lr = deep_layers(net), lr
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)

@@ -16,14 +16,13 @@ import lightning.pytorch as pl
 import pytest
 import torch
 import yaml
-from torch import nn
 
 from lightning_nas import Choice, Search
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.errors import ConfigError
 from tests.helpers_data import BlobData
 from tests.helpers_models import ClassifierSteps
-from tests.helpers_records import DEEP, NetConfig, Sized
+from tests.helpers_records import DEEP, NetConfig, Sized, deep_layers
 
 TRAINER = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "logger": False,
            "enable_progress_bar": False}
@@ -39,11 +38,7 @@ class DeepDefault(ClassifierSteps, pl.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         DeepDefault.built.append({"net": net, "opt": opt, "size": size})
-        layers, d = [], 8
-        for _ in range(net.depth):
-            layers += [nn.Linear(d, net.hidden), nn.ReLU()]
-            d = net.hidden
-        self.net = nn.Sequential(*layers, nn.Linear(d, 3))
+        self.net = deep_layers(net)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

@@ -34,7 +34,7 @@ from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.export_config import model_section
 from tests.helpers_data import BlobData
 from tests.helpers_models import ClassifierSteps
-from tests.helpers_records import DEEP, NetConfig, Sized
+from tests.helpers_records import DEEP, NetConfig, Sized, deep_layers
 
 torch.set_num_threads(1)
 
@@ -62,11 +62,7 @@ class DeepNet(ClassifierSteps, pl.LightningModule):
         self.args = {"net": net, "opt": opt, "size": size, "maybe": maybe,
                      "backbone": backbone and backbone.cfg}
         DeepNet.built.append(self.args)
-        layers, d = [], 8
-        for _ in range(net.depth):
-            layers += [nn.Linear(d, net.hidden), nn.ReLU()]
-            d = net.hidden
-        self.layers = nn.Sequential(*layers, nn.Linear(d, 3))
+        self.layers = deep_layers(net)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)
