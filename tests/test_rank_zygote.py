@@ -275,19 +275,19 @@ def test_a_process_first_group_forks_its_ranks_from_a_zygote(tmp_path, launcher)
 
 
 #: a sitecustomize that holds the zygote (``python -m lightning_nas.search.rank_zygote``) at
-#: its ``import torch`` (``importing.<pid>`` in ``{folder}`` says it got there) until the file
-#: ``release`` exists there (``released.<pid>`` says it went on): asleep, as in a hook or a
-#: lock that never returns
+#: its ``import torch`` (``importing.<pid>`` in ``{folder}`` says it got there) until the test
+#: opens the FIFO ``release`` there to write (``released.<pid>`` says it went on): asleep, as
+#: in a hook or a lock that never returns, blocked without a wake-up of its own (a hook that
+#: polled for a file every 0.05 s could be seen running on a busy machine, and waited for)
 _HOLD_ZYGOTE = """
-import os, sys, time
+import os, sys
 if "lightning_nas.search.rank_zygote" in sys.orig_argv:
     class _Hold:
         def find_spec(self, name, path=None, target=None):
             if name == "torch":
                 sys.meta_path.remove(self)
                 open(os.path.join({folder!r}, f"importing.{{os.getpid()}}"), "w").close()
-                while not os.path.exists(os.path.join({folder!r}, "release")):
-                    time.sleep(0.05)
+                os.close(os.open(os.path.join({folder!r}, "release"), os.O_RDONLY))
                 open(os.path.join({folder!r}, f"released.{{os.getpid()}}"), "w").close()
     sys.meta_path.insert(0, _Hold())
 """
@@ -331,6 +331,7 @@ def test_a_zygote_asleep_in_its_import_costs_the_first_group_no_wait(tmp_path, l
     hold = tmp_path / "hold"
     hold.mkdir()
     (hold / "sitecustomize.py").write_text(_HOLD_ZYGOTE.format(folder=str(hold)))
+    os.mkfifo(hold / "release")
     script = hold / "held.py"
     script.write_text(_HELD.format(folder=str(tmp_path)))
     out, err = tmp_path / "held.out", tmp_path / "held.err"
@@ -343,7 +344,7 @@ def test_a_zygote_asleep_in_its_import_costs_the_first_group_no_wait(tmp_path, l
     (zygote,) = _zygotes_of(driver)  # kept (was: ended after its wait), still held
     assert (hold / f"importing.{zygote}").exists()
     assert not (hold / f"released.{zygote}").exists()
-    (hold / "release").touch()
+    os.close(os.open(hold / "release", os.O_WRONLY))  # the zygote waits on its other end
     deadline = time.time() + 60
     while not (hold / f"released.{zygote}").exists() and time.time() < deadline:
         time.sleep(0.1)

@@ -12,17 +12,18 @@ import pytest
 
 from lightning_nas.search.stall_watch import StallWatch
 
-#: a process that sleeps until the file ``argv[1]`` exists, then spins for ever
-_WAKES = ("import os, sys, time\n"
-          "while not os.path.exists(sys.argv[1]):\n"
-          "    time.sleep(0.05)\n"
+#: a process blocked reading its stdin until a byte comes, then spinning for ever: held
+#: without a wake-up of its own (a process that polled, every 0.05 s, was seen running now and
+#: then on a busy machine, and a sample that saw it so began its stretch without work again)
+_WAKES = ("import sys\n"
+          "sys.stdin.buffer.read(1)\n"
           "while True:\n"
           "    pass\n")
 _SPINS = "while True:\n    pass\n"
 
 
-def _python(code: str, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", code, *args])
+def _python(code: str, *args: str, **popen) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", code, *args], **popen)
 
 
 def _verdicts(watch: StallWatch, until, limit: float = 60.0) -> list[str | None]:
@@ -43,19 +44,22 @@ def procs():
     for proc in started:
         proc.kill()
         proc.wait()
+        if proc.stdin:
+            proc.stdin.close()
 
 
-def test_a_process_asleep_is_stuck_and_stays_so_after_a_gap_until_it_works(tmp_path, procs):
+def test_a_process_asleep_is_stuck_and_stays_so_after_a_gap_until_it_works(procs):
     """A process held asleep (its import waiting on a hook) is ``asleep`` once it did no
     work for ``stall_s``; a later wait after a gap (the next group) finds it so again at its
     second sample, not after ``stall_s`` more; once it works it is not stuck."""
-    procs.append(wakes := _python(_WAKES, str(tmp_path / "go")))
+    procs.append(wakes := _python(_WAKES, stdin=subprocess.PIPE))
     watch = StallWatch(wakes.pid, stall_s=1.0, cpu_s=1e9)
     seen = _verdicts(watch, lambda v: "asleep" in v)
     assert seen[-1] == "asleep", seen
     time.sleep(1.5)  # no one watches meanwhile: the first sample after it judges nothing
     assert [watch.stuck(), time.sleep(0.2), watch.stuck()] == [None, None, "asleep"]
-    (tmp_path / "go").touch()
+    wakes.stdin.write(b"g")
+    wakes.stdin.flush()
     time.sleep(0.5)  # it spins now
     again = _verdicts(watch, lambda v: len(v) >= 20)
     assert set(again[2:]) == {None}, again  # was asleep: now works at it
