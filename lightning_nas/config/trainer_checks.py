@@ -34,6 +34,7 @@ from lightning_nas.config.instantiate import (
     import_object,
     short,
 )
+from lightning_nas.config.logger_checks import check_one_w_and_b
 from lightning_nas.config.nodes import dict_kwargs_keys, is_node, node_args, target_path
 from lightning_nas.errors import ConfigError, did_you_mean
 
@@ -83,8 +84,8 @@ def check_trainer_space_keys(keys: Iterable[str]) -> None:
 def check_trainer_kwargs(kwargs: Mapping[str, Any]) -> None:
     """Raise ``ConfigError`` for keys that ``lightning.pytorch.Trainer`` does not take, and
     for values that do not fit the Trainer's annotations (``class_path`` specs are built
-    and checked later), and ``check_sync_batchnorm``'s settings (a ``fit``'s, a fine-tune's
-    too)."""
+    and checked later), two W&B loggers in one ``logger`` list (``check_one_w_and_b``),
+    and ``check_sync_batchnorm``'s settings (a ``fit``'s, a fine-tune's too)."""
     names, _ = accepted_kwargs(pl.Trainer.__init__)
     hints = trainer_hints()
     for key, value in kwargs.items():
@@ -101,6 +102,8 @@ def check_trainer_kwargs(kwargs: Mapping[str, Any]) -> None:
                 where = f"trainer.{key}" + (f"[{i}]" if isinstance(value, list) else "")
                 check_init_args(_import(where, target_path(node)), node_args(node), where,
                                 dict_kwargs=dict_kwargs_keys(node))
+        if key == "logger":  # two W&B loggers: both in one run
+            check_one_w_and_b(value)
     check_sync_batchnorm(kwargs)  # (was: torch's traceback in DDP's setup, on CPU)
 
 
