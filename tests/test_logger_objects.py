@@ -20,6 +20,7 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from lightning_nas import Search
 from lightning_nas.results import TrialStatus
+from lightning_nas.search.logger_objects import warn_fixed_versions
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
 
@@ -163,3 +164,35 @@ def test_a_logger_node_of_the_users_own_class_with_a_version_logs_each_trial_apa
     assert not [w for w in recwarn if "(VersionedLogger)" in str(w.message)]
     assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 2
     assert sorted(p.name for p in root.iterdir()) == ["summary", "trial_0001", "trial_0002"]
+
+
+@pytest.mark.parametrize("listed", [False, True])
+def test_a_searched_logger_value_of_the_users_own_class_is_said_before_training(
+        tmp_path, listed):
+    # was: no word (the logger checks skipped a searched trainer.logger): each trial drawing
+    # it logged into root/v0
+    root = tmp_path / "mine"
+    node = {"class_path": "tests.test_logger_objects.FolderLogger",
+            "init_args": {"root": str(root)}}
+    value = [{"class_path": "lightning.pytorch.loggers.CSVLogger"}, node] if listed else node
+    space = {**SPACE, "trainer.logger": {"choice": [
+        {"class_path": "lightning.pytorch.loggers.TensorBoardLogger"}, value]}}
+    with pytest.warns(UserWarning) as said:
+        Search(TinyNet, space, data=BlobData(n=64), budget=2, seed=0, verbose=False,
+               run_dir=tmp_path / "run", trainer={"max_epochs": 1, "logger": False})
+    texts = [str(w.message) for w in said if "(FolderLogger)" in str(w.message)]
+    assert len(texts) == 1, [str(w.message) for w in said]
+    where = "trainer.logger[1]" if listed else "trainer.logger"
+    assert texts[0].startswith(f"space key 'trainer.logger' may take {value!r}: {where} "
+                               f"(FolderLogger) logs into one folder, {root / 'v0'} (its "
+                               f"log_dir), for every trial"), texts[0]
+    assert not (tmp_path / "run" / "trials").exists()  # said before any training
+
+
+def test_the_config_logger_a_searched_logger_replaces_is_not_said(tmp_path):
+    node = {"class_path": "tests.test_logger_objects.FolderLogger",
+            "init_args": {"root": str(tmp_path / "mine")}}
+    csv = {"class_path": "lightning.pytorch.loggers.CSVLogger"}
+    assert warn_fixed_versions({"logger": node}, str(tmp_path), [csv, False]) == []
+    with pytest.warns(UserWarning):
+        assert len(warn_fixed_versions({"logger": csv}, str(tmp_path), [csv, node])) == 1

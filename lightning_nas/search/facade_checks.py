@@ -160,9 +160,9 @@ def check_search(search: Search) -> None:
         warn_stopping_monitor(search.trainer, search.settings.goal.monitor,
                               search.settings.goal.mode,
                               None if model is None else module_callbacks(model))
-    if search.objective is None and "logger" not in searched:
-        warn_fixed_versions(search.trainer,  # a logger's one folder for every trial
-                            str(search.run_dir / "logs"))
+    if search.objective is None:  # a logger's one folder for every trial; a searched
+        # trainer.logger's: each value's (was: none checked)
+        warn_fixed_versions(search.trainer, str(search.run_dir / "logs"), searched.get("logger"))
     if rule is not None and model is not None:  # its own EarlyStopping would end trials
         check_validates_each_epoch({}, search.settings.early_stopping.scheduler,
                                    module_callbacks(model))

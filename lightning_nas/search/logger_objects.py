@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+from collections.abc import Sequence
 from typing import Any
 
 from lightning.fabric.utilities.cloud_io import get_filesystem
@@ -227,7 +228,8 @@ def _node_folder(node: Any, save_dir: str) -> tuple[str, str] | None:
         return None
 
 
-def warn_fixed_versions(trainer: dict[str, Any], save_dir: str = "logs") -> list[str]:
+def warn_fixed_versions(trainer: dict[str, Any], save_dir: str = "logs",
+                        searched: Sequence[Any] | None = None) -> list[str]:
     """Warn of each logger in ``trainer``'s ``logger`` that logs every trial into one
     folder: a TensorBoard or CSV logger *object* whose version is fixed (given, or picked by
     reading its ``log_dir``), which ``pin_versions`` keeps (a CSV logger's ``metrics.csv``
@@ -244,6 +246,10 @@ def warn_fixed_versions(trainer: dict[str, Any], save_dir: str = "logs") -> list
     Args:
         trainer: the Trainer arguments every trial gets (its ``logger`` read).
         save_dir: the run's ``logs`` folder (a node's ``save_dir`` where it leaves it out).
+        searched: the values space key ``trainer.logger`` may take, where it is searched:
+            each is checked in ``trainer``'s place, its warnings naming the key and the
+            value (was: none checked); ``trainer``'s own ``logger``, which no trial then
+            uses, is not.
 
     Returns:
         The warnings' texts.
@@ -256,7 +262,16 @@ def warn_fixed_versions(trainer: dict[str, Any], save_dir: str = "logs") -> list
         >>> said[0][:64]
         'trainer.logger (CSVLogger) has version 2: every trial writes int'
     """
-    given = trainer.get("logger")
+    said = _fixed_versions(trainer.get("logger"), save_dir) if searched is None else [
+        f"space key 'trainer.logger' may take {value!r}: {text}" for value in searched
+        for text in _fixed_versions(value, save_dir)]
+    for text in said:
+        warn_user(text)
+    return said
+
+
+def _fixed_versions(given: Any, save_dir: str) -> list[str]:
+    """``warn_fixed_versions``' texts of ``given``, a Trainer's ``logger`` setting."""
     items = given if isinstance(given, (list, tuple)) else [given]
     said = []
     for i, item in enumerate(items):
@@ -306,6 +321,4 @@ def warn_fixed_versions(trainer: dict[str, Any], save_dir: str = "logs") -> list
                 f"logger is built alike and all trials' logs mix there; add a `version` "
                 f"argument to its __init__ (each trial then gets its own, trial_0001, ...), "
                 f"or make its {key} a new folder for each logger built")
-    for text in said:
-        warn_user(text)
     return said
