@@ -581,9 +581,11 @@ def test_a_scheduler_refuses_an_early_stopping_of_the_modules_configure_callback
 
 
 def test_an_early_stopping_the_module_makes_in_fit_is_named_as_the_modules(tmp_path):
-    # the pre-flight cannot ask a module whose configure_callbacks needs its Trainer: the
-    # trial's check names it (and the rule: a rule object by its class, one a search made by
-    # its search.scheduler name), and the stop says the trials failed before training
+    # a module whose configure_callbacks needs its Trainer: a plain fit's check names it
+    # (and the rule: a rule object by its class, one a search made by its search.scheduler
+    # name); a search asks it attached to a trial's Trainer, and refuses it before training
+    # (was: accepted, then "trials 1 and 2 failed the same way while building ... or in
+    # Lightning's checks before training")
     callback = PruningCallback(ASHARule(min_epochs=1, max_epochs=3), monitor="val_acc")
     trainer = pl.Trainer(max_epochs=3, accelerator="cpu", logger=False, callbacks=[callback],
                          enable_checkpointing=False, enable_progress_bar=False,
@@ -591,14 +593,12 @@ def test_an_early_stopping_the_module_makes_in_fit_is_named_as_the_modules(tmp_p
     with pytest.raises(ConfigError, match=re.escape(MODULE_STOPS.format("ASHARule"))):
         trainer.fit(LateEarlyStoppingNet(width=8), datamodule=BlobData())
     assert trainer.global_step == 0
-    search = Search(LateEarlyStoppingNet, {"width": {"choice": [4, 8]}}, data=BlobData,
-                    budget=2, scheduler="asha", trainer={"max_epochs": 3},
-                    optimizer="RandomSearch", run_dir=tmp_path / "run", verbose=False)
-    with pytest.raises(SearchError, match=r"trials 1 and 2 failed the same way while building "
-                                          r".*or in Lightning's checks before training .*"
-                                          + re.escape(MODULE_STOPS.format("asha"))
-                                          + r".* or search without a scheduler"):
-        search.run()
+    with pytest.raises(ConfigError, match=re.escape(MODULE_STOPS.format("asha"))
+                       + r".* or search without a scheduler"):
+        Search(LateEarlyStoppingNet, {"width": {"choice": [4, 8]}}, data=BlobData,
+               budget=2, scheduler="asha", trainer={"max_epochs": 3},
+               optimizer="RandomSearch", run_dir=tmp_path / "run", verbose=False)
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize("searched, needle", [

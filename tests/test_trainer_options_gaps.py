@@ -2,8 +2,8 @@
 ``DoublePrecision`` plugin given in ``trainer.plugins`` (not ``precision``), a
 ``GradientAccumulationScheduler`` of the module's ``configure_callbacks()``, an integer
 ``val_check_interval`` under a scheduler that judges each epoch, DDP trials with
-``use_distributed_sampler: false``. Real Trainers, real nevergrad, tiny data (3 training
-batches of 24, 1 validation batch)."""
+``use_distributed_sampler: false``, a ``configure_callbacks()`` that reads its Trainer.
+Real Trainers, real nevergrad, tiny data (3 training batches of 24, 1 validation batch)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import lightning.pytorch as pl
 import pytest
 import torch
 import yaml
-from lightning.pytorch.callbacks import GradientAccumulationScheduler
+from lightning.pytorch.callbacks import EarlyStopping, GradientAccumulationScheduler
 from lightning.pytorch.plugins import DoublePrecision
 
 from lightning_nas import NASError, Search
@@ -241,3 +241,57 @@ def test_a_searched_int_val_check_interval_counts_the_modules_accumulation_sched
              {"trainer.max_steps": {"choice": [4, 8]},
               "trainer.val_check_interval": {"choice": [5, 6]}})
     assert not (tmp_path / "other").exists()  # refused before anything is written
+
+
+class TrainerStops(TinyNet):
+    """``configure_callbacks()`` reads its Trainer (it raises before ``fit`` attaches one):
+    an ``EarlyStopping`` for runs that accumulate gradients, none for the others."""
+
+    def configure_callbacks(self):
+        if self.trainer.accumulate_grad_batches > 1:
+            return [EarlyStopping(monitor="val_loss", patience=1)]
+        return []
+
+
+class TrainerAccumulates(TinyNet):
+    """``configure_callbacks()`` reads its Trainer: runs limited in steps accumulate 2
+    batches a step."""
+
+    def configure_callbacks(self):
+        return [GradientAccumulationScheduler({0: 2 if self.trainer.max_steps > 0 else 1})]
+
+
+def test_a_scheduler_asks_a_module_that_reads_its_trainer_for_each_searched_value(tmp_path):
+    # accumulate_grad_batches 2 gives the trial's module an EarlyStopping, which would end
+    # trials between rungs. Was: accepted (the module asked without a Trainer said none),
+    # then trials failed as their fits set up, one by one
+    space = {**SPACE, "trainer.accumulate_grad_batches": {"choice": [1, 2]}}
+    with pytest.raises(ConfigError, match=(
+            r"space key 'trainer.accumulate_grad_batches' may take 2: scheduler 'asha' stops "
+            r"and promotes trials at epochs up to max_epochs, but the module's "
+            r"configure_callbacks\(\) \(EarlyStopping\) would end a trial")):
+        Search(TrainerStops, space, data=BlobData(n=96, batch_size=24), scheduler="asha",
+               trainer={**CPU, "max_epochs": 2}, budget=2, monitor="val_loss", mode="min",
+               run_dir=tmp_path / "run", verbose=False, progress=False, seed=0)
+    assert not (tmp_path / "run").exists()  # refused before anything is written
+    # the values under which it returns none are taken, and judged each epoch
+    result = Search(TrainerStops, {**SPACE, "trainer.gradient_clip_val": {"choice": [0.5, 1.0]}},
+                    data=BlobData(n=96, batch_size=24), scheduler="asha", min_epochs=1,
+                    eta=2, trainer={**CPU, "max_epochs": 2, "logger": False}, budget=2,
+                    monitor="val_loss", mode="min", run_dir=tmp_path / "ok", verbose=False,
+                    progress=False, seed=0).run()
+    assert all(t.status is not TrialStatus.FAILED for t in result.trials), result.trials
+
+
+def test_a_modules_accumulation_read_from_its_trainer_counts_for_each_searched_value(tmp_path):
+    # the trial's module accumulates 2 batches a step under max_steps=4: 6 batches, so 5
+    # and 6 validate. Was: refused, "space key 'trainer.val_check_interval' may take 5: ...
+    # max_steps=4 runs no validation" (the module asked without a Trainer said none)
+    space = {**SPACE, "trainer.val_check_interval": {"choice": [5, 6]}}
+    steps = {k: v for k, v in STEPS.items() if k != "val_check_interval"}
+    result = Search(TrainerAccumulates, space, data=BlobData(n=96, batch_size=24),
+                    trainer={**CPU, **steps}, budget=1, monitor="val_loss", mode="min",
+                    run_dir=tmp_path / "run", verbose=False, progress=False, seed=0).run()
+    (trial,) = result.trials
+    assert trial.status is TrialStatus.COMPLETED, trial.error
+    assert len(trial.curve) == 1

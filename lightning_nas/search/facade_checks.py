@@ -32,13 +32,7 @@ from lightning_nas.search.limit_checks import check_some_meets
 from lightning_nas.search.logger_objects import check_w_and_b_objects, warn_fixed_versions
 from lightning_nas.search.meta_build import parameters_on_meta
 from lightning_nas.search.nas_logged import check_nas_logged
-from lightning_nas.search.rule_checks import (
-    check_validates_each_epoch,
-    module_callbacks,
-    rule_for,
-    warn_endless,
-    warn_stopping_monitor,
-)
+from lightning_nas.search.rule_checks import rule_for, warn_endless, warn_stopping_monitor
 from lightning_nas.search.runner import check_sendable, check_trial_processes
 from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.settings import SearchSettings
@@ -51,6 +45,7 @@ from lightning_nas.search.space_values import (
     with_value,
 )
 from lightning_nas.search.template import attempt_build, global_state_kept
+from lightning_nas.search.trial_callbacks import TrialCallbacks, check_module_stops
 from lightning_nas.search.warm import check_fill
 from lightning_nas.search.warm_scales import check_scales
 from lightning_nas.space import Choice, Float, Int, SearchSpace
@@ -134,16 +129,19 @@ def check_search(search: Search) -> None:
     rule = rule_for(search.settings.early_stopping, search.settings.goal.mode,
                     unsearched(search.trainer, searched))
     # trials that run here or in local worker processes: the Trainer is built here too
-    model = search.template.dry_build(archs, searched,
-                                      trainer=executor in ("auto", "inline", "process"))
+    local = executor in ("auto", "inline", "process")
+    model = search.template.dry_build(archs, searched, trainer=local)
     # a GradientAccumulationScheduler the module's configure_callbacks() returns replaces
     # the Trainer's (was: the config's callbacks alone: a working interval refused, one
-    # that never validates taken)
-    own = [] if model is None else module_callbacks(model)
+    # that never validates taken), asked as each trial's fit asks it: attached to its
+    # Trainer where it reads it (was: asked alone, it raised and said none)
+    asked = TrialCallbacks(model, search.template.spec(0, archs[0], dry=True) if local
+                           else None)
+    own = asked()
     check_validation_runs(unsearched(search.trainer, searched), search.settings.goal.monitor,
                           own)  # a searched value's too, as each trial counts it (was: not)
     check_trainer_values(unsearched(search.trainer, searched), searched,
-                         search.settings.goal.monitor, module_callbacks=own)
+                         search.settings.goal.monitor, module_callbacks=asked)
     if model is not None and search.objective is None:  # what NASModule logs, known now
         check_nas_logged(model, search.settings.goal.monitor,
                          objectives.names[1:] if objectives else (), search.trainer)
@@ -155,17 +153,16 @@ def check_search(search: Search) -> None:
             searched):  # a trial that may never end (searched values: each trial's own)
         epochs = search.template.max_epochs  # a scheduler's search.max_epochs: the trials'
         warn_endless(search.trainer if epochs is None else {**search.trainer, "max_epochs": epochs},
-                     module_callbacks(model))
+                     own or [])
     if search.objective is None and "callbacks" not in searched:  # on another metric
         warn_stopping_monitor(search.trainer, search.settings.goal.monitor,
                               search.settings.goal.mode,
-                              None if model is None else module_callbacks(model))
+                              None if model is None else own or [])
     if search.objective is None:  # a logger's one folder for every trial; a searched
         # trainer.logger's: each value's (was: none checked)
         warn_fixed_versions(search.trainer, str(search.run_dir / "logs"), searched.get("logger"))
     if rule is not None and model is not None:  # its own EarlyStopping would end trials
-        check_validates_each_epoch({}, search.settings.early_stopping.scheduler,
-                                   module_callbacks(model))
+        check_module_stops(asked, search.settings.early_stopping.scheduler, searched)
     if search.template.cost_names:  # counting works: check it now
         check_counting(search.template.costs, archs, limits,
                        search.settings.goal.objectives)

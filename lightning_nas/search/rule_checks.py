@@ -37,17 +37,25 @@ if TYPE_CHECKING:
     from lightning_nas.search.setting_groups import EarlyStopping
 
 __all__ = ["callbacks_of", "check_epoch_interval", "check_rule_mode", "check_validates_each_epoch",
-           "module_callbacks", "rule_for", "split_callbacks", "warn_endless",
-           "warn_stopping_monitor"]
+           "configured_callbacks", "module_callbacks", "rule_for", "split_callbacks",
+           "warn_endless", "warn_stopping_monitor"]
 
 
 def module_callbacks(model: Any) -> list[Any]:
     """The callbacks ``model.configure_callbacks()`` returns, as a list; ``[]`` when it
     raises (e.g. on a module not attached to a Trainer yet: a trial's ``fit`` asks again)."""
+    found = configured_callbacks(model)
+    return [] if found is None else found
+
+
+def configured_callbacks(model: Any) -> list[Any] | None:
+    """The callbacks ``model.configure_callbacks()`` returns, as a list; None when it raises
+    (e.g. it reads ``self.trainer`` and no Trainer is attached: ``trial_callbacks`` asks it
+    attached to a trial's)."""
     try:
         found = model.configure_callbacks()
     except Exception:  # noqa: BLE001 - the module's own code: a trial's fit says its error
-        return []
+        return None
     return list(found) if isinstance(found, Sequence) else [] if found is None else [found]
 
 

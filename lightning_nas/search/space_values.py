@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from lightning_nas.config.trainer_checks import (
@@ -29,8 +29,13 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.search.rule_checks import check_validates_each_epoch
 from lightning_nas.space import Choice, Fixed, SearchSpace
 
-__all__ = ["COMBINATIONS", "check_trainer_combinations", "check_trainer_values", "space_options",
-           "trainer_options", "unsearched", "value_at", "with_value"]
+__all__ = ["COMBINATIONS", "ModuleCallbacks", "check_trainer_combinations",
+           "check_trainer_values", "space_options", "trainer_options", "unsearched", "value_at",
+           "with_value"]
+
+#: the module's ``configure_callbacks()``: its callbacks (None: not known yet), or what
+#: gives a trial's for searched Trainer values over the others (``TrialCallbacks``)
+ModuleCallbacks = Sequence[Any] | Callable[[Mapping[str, Any]], Sequence[Any] | None] | None
 
 #: searched Trainer value combinations checked one by one; past it, each argument's
 #: extreme values only (smallest, smallest positive and largest number of each type)
@@ -82,7 +87,7 @@ def unsearched(trainer: Mapping[str, Any], searched: Mapping[str, Any]) -> dict[
 
 def check_trainer_values(trainer: Mapping[str, Any], searched: Mapping[str, list[Any]],
                          monitor: str, scheduler: Any = None,
-                         module_callbacks: Sequence[Any] | None = None) -> None:
+                         module_callbacks: ModuleCallbacks = None) -> None:
     """Raise ``ConfigError`` for a value a searched Trainer argument may take (``searched``:
     each space key ``trainer.NAME``'s values by name) that fails as a fixed setting would
     over the unsearched ``trainer`` (a ``scheduler``'s rungs: validation every epoch), or
@@ -90,7 +95,8 @@ def check_trainer_values(trainer: Mapping[str, Any], searched: Mapping[str, list
     what the module's ``configure_callbacks()`` returns, whose accumulation scheduler counts
     for an int ``val_check_interval`` against ``max_steps`` as for the unsearched settings;
     None before the model is built leaves that comparison out (was: counted without it, so
-    a working interval was refused and one that never validates taken).
+    a working interval was refused and one that never validates taken); a callable gives
+    them for the searched values of a trial (a module that reads its Trainer: each value's).
 
     Example:
         >>> check_trainer_values({}, {"limit_val_batches": [0, 1]}, "val_acc")
@@ -103,7 +109,7 @@ def check_trainer_values(trainer: Mapping[str, Any], searched: Mapping[str, list
             setting = {**trainer, name: value}
             try:
                 check_trainer_kwargs({name: value})
-                check_validation_runs(setting, monitor, module_callbacks)
+                check_validation_runs(setting, monitor, _of(module_callbacks, {name: value}))
                 check_search_trainer({name: value})
                 if scheduler is not None:  # rungs need validation every epoch
                     check_validates_each_epoch(setting, scheduler)
@@ -114,7 +120,7 @@ def check_trainer_values(trainer: Mapping[str, Any], searched: Mapping[str, list
 
 
 def check_trainer_combinations(trainer: Mapping[str, Any], searched: Mapping[str, list[Any]],
-                               monitor: str, module_callbacks: Sequence[Any] | None = ()) -> None:
+                               monitor: str, module_callbacks: ModuleCallbacks = ()) -> None:
     """Raise ``ConfigError`` when searched Trainer values that each let validation run
     (checked before) run none together: every combination of the searched values over
     ``trainer`` is checked, or, past ``COMBINATIONS``, those of each argument's extreme
@@ -149,13 +155,20 @@ def check_trainer_combinations(trainer: Mapping[str, Any], searched: Mapping[str
 
 
 def _refusal(trainer: Mapping[str, Any], setting: Mapping[str, Any], monitor: str,
-             module_callbacks: Sequence[Any] | None) -> str | None:
+             module_callbacks: ModuleCallbacks) -> str | None:
     """What ``check_validation_runs`` says against ``setting`` over ``trainer``, or None."""
     try:
-        check_validation_runs({**trainer, **setting}, monitor, module_callbacks)
+        check_validation_runs({**trainer, **setting}, monitor,
+                              _of(module_callbacks, setting))
     except ConfigError as err:
         return str(err)
     return None
+
+
+def _of(module_callbacks: ModuleCallbacks,
+        setting: Mapping[str, Any]) -> Sequence[Any] | None:
+    """The module's callbacks in a trial whose searched Trainer values are ``setting``."""
+    return module_callbacks(setting) if callable(module_callbacks) else module_callbacks
 
 
 def _listed(words: list[str]) -> str:

@@ -54,7 +54,7 @@ from lightning_nas.search.setting_checks import said_in_config
 from lightning_nas.search.trial import TrialSpec, build_trainer, quiet_lightning
 
 __all__ = ["TrialTemplate", "attempt_build", "check_fit_builds", "check_trainer_builds",
-           "global_state_kept"]
+           "dry_spec", "global_state_kept"]
 
 
 @dataclass(frozen=True)
@@ -282,11 +282,7 @@ def _trainer_fault(spec: TrialSpec) -> tuple[str | None, Any, BaseException] | N
     object stood in for (``unstarted``): None when it builds, else the argument at fault
     (``blame``; None, None when none alone is) and the error."""
     with global_state_kept(), tempfile.TemporaryDirectory(prefix="lnas-dry-") as tmp:
-        trainer = dict(spec.trainer)
-        if "logger" in trainer:  # a W&B object's copy starts no run
-            trainer["logger"] = unstarted(trainer["logger"])
-        spec = dataclasses.replace(spec, trial_dir=str(Path(tmp) / "trials" / "trial_0000"),
-                                   trainer=trainer)
+        spec = dry_spec(spec, tmp)
 
         def build(settings: dict[str, Any]) -> BaseException | None:
             changed = dataclasses.replace(spec, trainer=settings)
@@ -297,6 +293,17 @@ def _trainer_fault(spec: TrialSpec) -> tuple[str | None, Any, BaseException] | N
             return None
         path, value = blame(build, spec.trainer, "trainer") or (None, None)
         return path, value, error
+
+
+def dry_spec(spec: TrialSpec, folder: str) -> TrialSpec:
+    """``spec`` to build its Trainer without a trial: its trial folder under ``folder`` (a
+    temporary one), a W&B logger object stood in for (``unstarted``: its copy starts no
+    run)."""
+    trainer = dict(spec.trainer)
+    if "logger" in trainer:
+        trainer["logger"] = unstarted(trainer["logger"])
+    return dataclasses.replace(spec, trial_dir=str(Path(folder) / "trials" / "trial_0000"),
+                               trainer=trainer)
 
 
 def _check_searched_builds(specs: Sequence[TrialSpec],
