@@ -241,6 +241,10 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
     # every that many batches across epochs: once per epoch where it is an epoch's batches,
     # known when the fit has set up its loaders (check_epoch_interval; was: refused here)
     across = every is None and _is_int(interval)
+    # every k epochs stays refused where k divides each rung: a trial's curve holds one
+    # value per validation, and the search's rule records it as one per epoch
+    # (Rule.record), so with k=2 and rungs 2, 4 a trial's values of epochs 2 and 4 would
+    # be ranked as of epochs 1 and 2: its epoch-4 value at rung 2, a paused trial at none
     bad = [f"trainer.check_val_every_n_epoch={every!r}"] if every != 1 and not across else []
     if interval is not None and not across and (
             isinstance(interval, (bool, int)) or interval != 1.0):
