@@ -35,7 +35,6 @@ from lightning_nas.config.paths import (
     deep_merge,
     get_dotted,
     is_dotted,
-    is_space_group,
     merge_space,
     set_dotted,
     space_path,
@@ -55,6 +54,7 @@ from lightning_nas.config.space_clash import (
     check_nodes_keep,
     check_not_searched,
 )
+from lightning_nas.config.space_groups import is_space_group
 from lightning_nas.config.yamlio import load_yaml
 from lightning_nas.errors import ConfigError, unknown
 from lightning_nas.run_folder import user_path

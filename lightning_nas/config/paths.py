@@ -27,13 +27,14 @@ from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, 
 from lightning_nas.config.overrides import not_a_mapping, split_overrides
 from lightning_nas.config.record_defaults import record_default
 from lightning_nas.config.records import dataclasses_in, plain_step, record_class, record_step
+from lightning_nas.config.space_groups import is_space_group, space_leaves
 from lightning_nas.config.space_keys import SECTIONS, is_dotted, node_key_error
 from lightning_nas.errors import ConfigError
 
 __all__ = ["SECTIONS", "TRAINER_OBJECTS", "appended", "check_dotted", "check_no_empty_sections",
-           "check_space_paths", "deep_merge", "get_dotted", "is_dotted", "is_space_group",
-           "kwargs_apart", "merge_node", "merge_space", "set_dotted", "set_paths", "space_path",
-           "split_overrides", "trainer_classes_as_nodes"]
+           "check_space_paths", "deep_merge", "get_dotted", "is_dotted", "kwargs_apart",
+           "merge_node", "merge_space", "set_dotted", "set_paths", "space_path", "split_overrides",
+           "trainer_classes_as_nodes"]
 
 
 #: the Trainer's arguments that take objects: a class named there is a ``class_path`` node
@@ -105,19 +106,6 @@ def space_path(key: str) -> str:
     return ".".join(part for part in key.split(".") if part not in ARGS_KEYS)
 
 
-def is_space_group(spec: Any) -> bool:
-    """Whether a space value is a group (a mapping with no kind key), not a parameter."""
-    from lightning_nas.space.params import KINDS  # the space imports nevergrad: when needed
-
-    return isinstance(spec, Mapping) and not any(kind in KINDS for kind in spec)
-
-
-def _space_leaves(path: str, spec: Any) -> list[str]:
-    if not is_space_group(spec):
-        return [path]
-    return [leaf for name, item in spec.items() for leaf in _space_leaves(f"{path}.{name}", item)]
-
-
 def check_space_paths(space: Mapping[str, Any]) -> None:
     """Raise ``ConfigError`` when two space keys set the same config path (``width`` and
     ``model.width``; ``model.net.hidden`` and ``model.init_args.net.init_args.hidden``; a
@@ -129,7 +117,7 @@ def check_space_paths(space: Mapping[str, Any]) -> None:
         if str(key).split(".")[-1] in (*ARGS_KEYS, "class_path"):  # a plain dict: it would
             # replace the node's arguments whole, the config's and other keys' with them
             raise ConfigError(node_key_error(str(key), spec))
-        for leaf in _space_leaves(space_path(str(key)), spec):
+        for leaf in space_leaves(space_path(str(key)), spec):
             if leaf in seen:
                 raise ConfigError(f"space keys {seen[leaf]!r} and {key!r} both set {leaf} (a "
                                   f"path may leave out its init_args levels, a plain key is a "

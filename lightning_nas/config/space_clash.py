@@ -24,11 +24,11 @@ from lightning_nas.config.nodes import is_node, node_args
 from lightning_nas.config.paths import (
     get_dotted,
     is_dotted,
-    is_space_group,
     set_dotted,
     space_path,
     split_overrides,
 )
+from lightning_nas.config.space_groups import is_space_group
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError
 
