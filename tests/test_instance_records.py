@@ -10,7 +10,9 @@ depth=5)}``) that no searched group reaches: the store keeps its class and field
 * ``finetune`` (and ``lightning-nas finetune --from_scratch``) builds the instance again
   from the store (was: refused, asking for it);
 * a resume compares it (another instance is refused, naming its field), and a store written
-  before the record was kept resumes as before;
+  before the record was kept resumes as before; a field a group of the space sets (a
+  searched ``net.hidden``, ``data.aug.hidden``) is every trial's group value, so an instance
+  that differs only there resumes (was: refused, though its trials train the same);
 * a warm start reads a key the earlier space lacked from its fields (was: a fill value,
   which the earlier trials never ran with).
 
@@ -74,6 +76,16 @@ class DeepNet(ClassifierSteps, pl.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=self.lr)
 
 
+class AugData(BlobData):
+    """A data class with a dataclass argument (``data.aug`` groups reach it)."""
+
+    built: list[NetConfig] = []  # the ``aug`` of each data built
+
+    def __init__(self, aug: NetConfig = DEEP, n: int = 256) -> None:
+        super().__init__(n=n)
+        AugData.built.append(aug)
+
+
 def _search(run, **init: Any) -> Search:
     return Search(DeepNet, {"lr": Choice([0.05, 0.1])}, data=BlobData, model_init_args=init,
                   trainer=TRAINER, budget=1, run_dir=run, seed=0, verbose=False)
@@ -132,6 +144,39 @@ def test_a_resume_compares_the_instance_and_a_store_written_before_resumes(tmp_p
     with RunStore(run / "search.db") as store:  # the record kept from now on
         assert store.get_meta("model")["dataclasses"]["net"]["init_args"] == {
             "hidden": 2, "depth": 5}
+
+
+def test_a_resume_whose_instances_differ_only_in_searched_fields_trains_on(tmp_path):
+    run = tmp_path / "run"
+    space = {"net": {"hidden": Choice([4, 6])}, "data.aug": {"hidden": Choice([5, 7])}}
+
+    def search(net: NetConfig, aug: NetConfig, budget: int) -> Search:
+        return Search(DeepNet, space, data=AugData, model_init_args={"net": net},
+                      data_init_args={"aug": aug}, trainer=TRAINER, budget=budget,
+                      run_dir=run, seed=0, verbose=False)
+
+    assert len(search(NetConfig(hidden=2), NetConfig(hidden=3), 1).run().trials) == 1
+    DeepNet.built.clear()
+    AugData.built.clear()
+    # each instance differs in a field its group sets, alone: every trial gets the group's
+    resumed = search(NetConfig(hidden=9), NetConfig(hidden=1), 2).run()  # (was: refused,
+    assert len(resumed.trials) == 2  # "model.dataclasses.net.init_args.hidden: 2, now 9")
+    assert {net["net"].hidden for net in DeepNet.built} <= {4, 6}
+    assert {net["net"].depth for net in DeepNet.built} == {1}  # the instance's, not DEEP's
+    assert {aug.hidden for aug in AugData.built} <= {5, 7} and AugData.built
+    for part, key in (("model", "net"), ("data", "aug")):  # a field no group sets, which
+        with RunStore(run / "search.db") as store:  # differs (as where the class's default
+            setup = store.get_meta(part)  # changed since): refused, naming it
+            setup["dataclasses"][key]["init_args"]["depth"] = 4
+            store.set_meta(part, setup)
+        with pytest.raises(ConfigError) as err:
+            search(NetConfig(hidden=9), NetConfig(hidden=1), 3).check_run_dir()
+        message = str(err.value)
+        assert f"{part}.dataclasses.{key}.init_args.depth: 4, now 1" in message, message
+        assert "init_args.hidden" not in message, message
+        with RunStore(run / "search.db") as store:
+            setup["dataclasses"][key]["init_args"]["depth"] = 1
+            store.set_meta(part, setup)
 
 
 def test_a_warm_start_reads_a_group_key_from_the_instance_its_source_ran_with(tmp_path):

@@ -48,7 +48,12 @@ from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.progress import scored_by
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.ray_executor import RayExecutor
-from lightning_nas.search.resume import check_resume, current_setup, stored_setup
+from lightning_nas.search.resume import (
+    check_resume,
+    current_setup,
+    searched_out,
+    stored_setup,
+)
 from lightning_nas.search.rule_checks import rule_for
 from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.search_result import SearchResult
@@ -272,9 +277,10 @@ class Search:
 
     def _check_setup(self, store: RunStore) -> None:
         """Refuse a resume of a run whose trials ran with other settings (``check_resume``)."""
-        current = self._current()
-        completed = store.count(TrialStatus.COMPLETED)
-        check_resume(self.run_dir, stored_setup(store, current, self.data.target), current,
+        current, space = self._current(), self.space.to_dict()  # an instance's fields a
+        completed = store.count(TrialStatus.COMPLETED)  # group sets: every trial's the group's
+        check_resume(self.run_dir, searched_out(stored_setup(store, current, self.data.target),
+                                                space), searched_out(current, space),
                      completed, fixable_settings(store, completed))
 
     def _fixed(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -28,14 +29,16 @@ from lightning_nas.arch import is_plain
 from lightning_nas.config.chain import init_hints
 from lightning_nas.config.instance_records import instance_records, rebuilt
 from lightning_nas.config.instantiate import import_object, object_path
+from lightning_nas.config.paths import space_path
 from lightning_nas.config.records import dataclasses_in, field_hints
+from lightning_nas.config.space_groups import space_leaves
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.scheduler_settings import RULE_DEFAULTS, rule_settings
 from lightning_nas.store_json import dump_json
 
 __all__ = ["FIXED_SETTINGS", "INPUT_ONLY", "OUTPUT_TRAINER_KEYS", "check_init_args", "check_resume",
            "differences", "is_plain", "object_classes", "plain_part",
-           "restore_init", "stored_init", "current_setup", "stored_setup"]
+           "restore_init", "stored_init", "current_setup", "stored_setup", "searched_out"]
 
 #: search settings a resume keeps: proposals, replay, early stopping and rejections
 FIXED_SETTINGS = ("optimizer", "seed", "scheduler", "min_epochs", "max_epochs", "eta",
@@ -339,3 +342,32 @@ def stored_setup(store: Any, current: Mapping[str, Any], data: Any) -> dict[str,
         stored["trainer_classes"] = {k: current["trainer_classes"].get(k, "an object")
                                      for k in keys}
     return stored
+
+
+def searched_out(setup: Mapping[str, Any], space: Mapping[str, Any]) -> dict[str, Any]:
+    """``setup`` (``current_setup``'s or ``stored_setup``'s) without the fields of each
+    dataclass instance it keeps (``stored_init``'s ``dataclasses``) that a group of
+    ``space`` (its YAML mapping form) sets there: every trial gets the group's value, so an
+    instance that differs only in them trains the same (was: a resume of
+    ``NetConfig(hidden=9)`` refused ``model.dataclasses.net.init_args.hidden: 2, now 9``
+    where the space searches ``net: {hidden: ...}``). The instance's other fields stay,
+    compared as before.
+
+    Example:
+        >>> setup = {"model": {"dataclasses": {"net": {"class_path": "m.Net",
+        ...                                            "init_args": {"hidden": 2, "depth": 5}}}}}
+        >>> space = {"net": {"hidden": {"choice": [4, 8]}}}
+        >>> searched_out(setup, space)["model"]["dataclasses"]["net"]["init_args"]
+        {'depth': 5}
+    """
+    out = copy.deepcopy(dict(setup))
+    leaves = [leaf.split(".") for key, spec in space.items()
+              for leaf in space_leaves(space_path(str(key)), spec)]
+    for part, key, *field in (leaf for leaf in leaves if len(leaf) > 2):
+        record = ((out.get(part) or {}).get("dataclasses") or {}).get(key)
+        fields = record.get("init_args") if isinstance(record, Mapping) else None
+        for step in field[:-1]:  # a nested group's field: the mapping it is in
+            fields = fields.get(step) if isinstance(fields, Mapping) else None
+        if isinstance(fields, dict):
+            fields.pop(field[-1], None)
+    return out
