@@ -17,12 +17,18 @@ first class alone, so ``model.net.width`` was refused as "not a field of NetConf
 the config leaves the argument out, the signature default's fields that class has too are
 kept, as LightningCLI's ``--model.net.width=5`` keeps them.
 
+A mapping whose keys more than one class takes builds the first whose fields take its values
+too, as LightningCLI tries the next class where a value does not fit one (``{"hidden":
+"wide"}`` for ``NetConfig | Named``, whose ``hidden`` is a ``str``: a ``Named``; was:
+refused, "expected int (the annotation of NetConfig.hidden)"); a text a number's field
+reads as one (``"3"``) does not pass a class over.
+
 Each case is checked against LightningCLI itself (``LightningCLI(run=False)``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Union
 
 import lightning.pytorch as pl
@@ -76,8 +82,40 @@ class WideFirst(Either):
         super().__init__(net)
 
 
+@dataclass
+class Named:
+    """``NetConfig``'s fields, ``hidden`` a name: only a text there fits it, not ``NetConfig``."""
+
+    hidden: str = "h"
+    depth: int = 2
+
+
+@dataclass
+class Inner:
+    """A nested dataclass."""
+
+    x: int = 0
+
+
+@dataclass
+class Nested:
+    """``NetConfig``'s fields, ``hidden`` a nested dataclass."""
+
+    hidden: Inner = field(default_factory=Inner)
+    depth: int = 1
+
+
+class Typed(Either):
+    """``net``'s classes share their fields' names, not their types."""
+
+    def __init__(self, net: Union[NetConfig, Named, Nested] = DEEP) -> None:  # noqa: UP007
+        super().__init__(net)
+
+
 CASES = [(Either, {"hidden": 2}), (Either, {"width": 5}), (Either, {"depth": 5}),
-         (WideFirst, {"hidden": 2}), (WideFirst, {"depth": 5}), (WideFirst, {"width": 5})]
+         (WideFirst, {"hidden": 2}), (WideFirst, {"depth": 5}), (WideFirst, {"width": 5}),
+         (Typed, {"hidden": "wide"}), (Typed, {"hidden": "wide", "depth": 5}),  # Named (was:
+         (Typed, {"hidden": {"x": 4}}), (Typed, {"hidden": 3})]  # refused), Nested, NetConfig
 
 
 @pytest.mark.parametrize(("cls", "net"), CASES)
@@ -134,6 +172,26 @@ def test_a_group_over_an_instance_the_union_builds_as_another_class_is_refused()
     message = str(err.value)
     assert "init_args['net'] is a Sub instance" in message
     assert "gives each trial a NetConfig" in message and "NetConfig or Wide" in message
+
+
+def test_a_text_of_a_number_or_a_value_no_class_takes_passes_no_class_over():
+    with pytest.raises(ConfigError, match=r"model\.net\.hidden='3': expected int \(the "
+                                          r"annotation of NetConfig\.hidden\)"):
+        ModelFactory(Typed, {"net": {"hidden": "3"}}).check(["net"])  # (LightningCLI reads
+    with pytest.raises(ConfigError, match=r"model\.net\.hidden=\[1\]: expected int"):  # it
+        ModelFactory(Typed).check_arch({"net": {"hidden": [1]}})  # as 3: never a Named)
+
+
+def test_a_group_over_an_instance_of_a_class_its_values_pick_is_built_as_lightningcli_builds(
+        tmp_path):
+    factory = ModelFactory(Typed, {"net": Named()})  # its hidden, "h", fits Named alone
+    factory.check_groups({"net": {"depth": 5}})  # (was: refused, "a Named instance ... gives
+    factory.check_arch({"net": {"depth": 5}})  # each trial a NetConfig")
+    assert factory.build({"net": {"depth": 5}}) and Either.built[-1] == Named("h", 5)
+    node = model_section(stored_init(f"{HERE}.Typed", {"net": Named()}), {"net": {"depth": 5}})
+    assert node["init_args"]["net"] == {"hidden": "h", "depth": 5}
+    cli_model(tmp_path, node)
+    assert Either.built[-1] == Named("h", 5)  # LightningCLI's own build of best.yaml's node
 
 
 def _path_search(tmp_path, cls: type, init: dict[str, Any], keys: list[str]):

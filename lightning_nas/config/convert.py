@@ -38,19 +38,31 @@ from datetime import timedelta
 from pathlib import PurePath
 from typing import Any
 
+import yaml
+
 from lightning_nas.config.chain import init_hints
 from lightning_nas.config.nodes import is_hydra, is_node, node_args
-from lightning_nas.config.records import dataclass_of, to_dataclass
+from lightning_nas.config.records import (
+    dataclass_for,
+    dataclass_of,
+    dataclasses_in,
+    takes,
+    to_dataclass,
+)
 from lightning_nas.config.timedeltas import timedelta_of
 from lightning_nas.errors import ConfigError
 
 __all__ = ["bool_note", "class_bound", "class_node_path", "close_class_note", "convert",
-           "convert_args", "converted", "import_class", "short_class_note", "type_bound",
+           "convert_args", "converted", "fits", "import_class", "short_class_note", "type_bound",
            "type_name"]
 
 _TUPLES, _SETS = (tuple,), (set, frozenset, cabc.Set, cabc.MutableSet)
 _LISTS = (list, cabc.Sequence, cabc.MutableSequence, cabc.Iterable, cabc.Collection)
 _DICTS = (dict, cabc.Mapping, cabc.MutableMapping)
+
+
+#: the plain annotations a value fits only as an instance of (``fits``): a ``float`` an ``int``
+_LEAVES = {bool: (bool,), int: (int,), float: (int, float), str: (str,)}
 
 
 class _NoFit(Exception):
@@ -88,7 +100,11 @@ def _convert(value: Any, hint: Any) -> Any:
         return _fit(value is None, value)
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is typing.Union or origin is types.UnionType:
-        for arg in args:  # the first that fits, as jsonargparse
+        chosen = dataclass_for(hint, value, fits) if isinstance(value, Mapping) and not (
+            is_node(value)) else None  # of its dataclasses, the one whose fields take the
+        for arg in args:  # mapping's values; else the first that fits, as jsonargparse
+            if chosen is not None and arg is not chosen and arg in dataclasses_in(hint):
+                continue
             try:
                 return _convert(value, arg)
             except _NoFit:
@@ -113,6 +129,48 @@ def _convert(value: Any, hint: Any) -> Any:
     if not inspect.isclass(hint) or origin is not None:
         return value  # a callable, a type variable, a generic class: cannot tell
     return _instance(value, hint)
+
+
+def fits(value: Any, hint: Any) -> bool:
+    """Whether ``value`` may be what LightningCLI takes for the annotation ``hint``, as a
+    ``Union`` of dataclasses tries its classes in turn (``records.dataclass_for``):
+    ``convert`` takes it (a dataclass's mapping: its fields each of its values, nested too),
+    or it is a text given a number's or a bool's annotation that jsonargparse may read as
+    one (``'3'`` for an ``int``: not ``'wide'``), which the checks then name.
+
+    Example:
+        >>> fits("wide", int), fits("3", int), fits({"x": 1}, str | None), fits(2, int | str)
+        (False, True, False, True)
+    """
+    if hint in _LEAVES:  # of its type, as jsonargparse takes one (not as given)
+        if isinstance(value, str) and hint is not str:
+            return _reads_as_value(value)
+        return isinstance(value, _LEAVES[hint]) and (hint is bool or not isinstance(value, bool))
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):  # one of its types
+        return any(fits(value, arg) for arg in typing.get_args(hint))
+    if (cls := dataclass_of(hint)) is hint and not is_node(value):  # an instance or a mapping
+        return isinstance(value, cls) or isinstance(value, Mapping) and takes(cls, value, fits)
+    try:
+        _convert(value, hint)
+    except _NoFit:
+        return False
+    return True
+
+
+def _reads_as_value(text: str) -> bool:
+    """Whether jsonargparse may read ``text`` as a number or a bool (YAML, or a number
+    Python reads: ``1e3``); where YAML cannot read it, it may."""
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return True
+    if not isinstance(loaded, str):
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def type_bound(hint: Any) -> type | None:

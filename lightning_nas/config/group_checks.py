@@ -17,7 +17,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from lightning_nas.config.convert import type_name
+from lightning_nas.config.convert import fits, type_name
 from lightning_nas.config.nodes import is_node
 from lightning_nas.config.record_defaults import over_fields
 from lightning_nas.config.records import changed_fields, dataclass_for, dataclasses_in
@@ -70,11 +70,11 @@ def _check_group_class(section: str, key: str, group: str, given: Any, value: An
     if not (dataclasses.is_dataclass(given) and not isinstance(given, type)) \
             or not isinstance(value, Mapping) or is_node(value):
         return
-    cls, mine = dataclass_for(hint, over_fields(given, value)), type(given)  # (a Union's: the
-    if mine is cls or cls is None and dataclasses_in(hint):  # class of the fields; none:
-        return  # check_fields refuses it)
+    cls, mine = dataclass_for(hint, over_fields(given, value), fits), type(given)  # (a Union's:
+    if mine is cls or cls is None and dataclasses_in(hint):  # the class whose fields take
+        return  # them, keys and values; none: check_fields refuses it)
     which = (f"{type_name(hint)}, of which LightningCLI too builds the first class whose "
-             f"fields take a mapping's keys" if len(dataclasses_in(hint)) > 1 else
+             f"fields take a mapping's keys and values" if len(dataclasses_in(hint)) > 1 else
              f"{getattr(cls, '__name__', '')}, which LightningCLI too builds from a mapping "
              f"there")
     built, why = (f"a {cls.__name__}", f"{key!r} is annotated with {which}; it takes no "

@@ -34,7 +34,7 @@ from lightning_nas.errors import ConfigError, did_you_mean
 __all__ = ["changed_fields", "check_fields", "dataclass_for", "dataclass_of",
            "dataclasses_in", "dict_note", "field_hints", "init_fields", "is_instance",
            "no_dict", "own_defaults", "plain_step", "record_class", "record_step",
-           "to_dataclass"]
+           "takes", "to_dataclass"]
 
 #: the types a plain argument takes: a value, with no keys inside
 _PLAIN = (bool, int, float, complex, str, bytes)
@@ -70,24 +70,26 @@ def to_dataclass(value: Mapping[str, Any], cls: type, convert: Callable[[Any, An
     Raises:
         KeyError: for a key that is no field, or a required field left out.
     """
-    hints = field_hints(cls)
-    if set(value) - set(hints) or set(_required(cls)) - set(value):
+    if not takes(cls, value):
         raise KeyError(cls.__name__)
+    hints = field_hints(cls)
     return cls(**{key: convert(item, hints[key]) for key, item in value.items()})
 
 
 def check_fields(path: str, value: Any, hint: Any,
-                 check: Callable[[str, Any, Any, str], None] | None) -> bool:
+                 check: Callable[[str, Any, Any, str], None] | None,
+                 fits: Callable[[Any, Any], bool] | None = None) -> bool:
     """Check a dict given for a dataclass annotation field by field (``check(path, value,
     hint, owner)`` each value; a key that is no field or a required field left out raises
-    here); False, nothing checked, for another value or annotation.
+    here); False, nothing checked, for another value or annotation. ``fits``: which class
+    of a ``Union`` it is checked against (``dataclass_for``).
 
     Raises:
         ConfigError: naming the key (``model.cfg.widht``), the fields and a close one; or,
             for a ``Union`` of dataclasses no one of which takes the keys, each of them.
     """
     if not isinstance(value, Mapping) or is_node(value) or (
-            cls := _taker(path, value, hint)) is None:
+            cls := _taker(path, value, hint, fits)) is None:
         return False
     hints = field_hints(cls)
     for key in value:
@@ -103,21 +105,49 @@ def check_fields(path: str, value: Any, hint: Any,
     return True
 
 
-def dataclass_for(hint: Any, value: Mapping[str, Any]) -> type | None:
+def takes(cls: type, value: Mapping[str, Any],
+          fits: Callable[[Any, Any], bool] | None = None) -> bool:
+    """Whether the dataclass ``cls``'s fields take the mapping ``value``'s keys (its
+    required fields given) and, with ``fits`` (``fits(item, annotation)``), each of its
+    values.
+
+    Example:
+        >>> import dataclasses
+        >>> @dataclasses.dataclass
+        ... class A:
+        ...     x: int = 1
+        >>> takes(A, {"x": "a"}), takes(A, {"x": "a"}, lambda item, hint: isinstance(item, hint))
+        (True, False)
+    """
+    hints = field_hints(cls)
+    return set(value) <= set(hints) and set(_required(cls)) <= set(value) and (
+        fits is None or all(fits(item, hints[key]) for key, item in value.items()))
+
+
+def dataclass_for(hint: Any, value: Mapping[str, Any],
+                  fits: Callable[[Any, Any], bool] | None = None) -> type | None:
     """The dataclass the mapping ``value`` for the annotation ``hint`` builds:
     ``dataclass_of``'s; of a ``Union`` of several, the first whose fields take its keys (its
     required fields given), as LightningCLI builds it and ``to_dataclass`` in ``convert``;
     None where none does (was: the first, so ``{"width": 5}`` for ``NetConfig | Wide`` was
-    refused as no field of ``NetConfig``)."""
+    refused as no field of ``NetConfig``). With ``fits`` (``convert.fits``), the first of
+    those whose fields take its values too, as LightningCLI tries the next class where a
+    value does not fit one (was: ``{"hidden": "wide"}`` for ``NetConfig | Named`` was
+    checked against ``NetConfig``, refused); where none does, the first that takes its
+    keys (its checks say which value does not fit)."""
     classes = dataclasses_in(hint)
-    return next((cls for cls in classes if set(value) <= set(field_hints(cls)) and set(
-        _required(cls)) <= set(value)), None) if len(classes) > 1 else dataclass_of(hint)
+    if len(classes) < 2:
+        return dataclass_of(hint)
+    taking = [cls for cls in classes if takes(cls, value)]
+    return next((cls for cls in taking if fits is not None and takes(cls, value, fits)),
+                taking[0] if taking else None)
 
 
-def _taker(path: str, value: Mapping[str, Any], hint: Any) -> type | None:
+def _taker(path: str, value: Mapping[str, Any], hint: Any,
+           fits: Callable[[Any, Any], bool] | None = None) -> type | None:
     """``dataclass_for``, refused where a ``Union`` of dataclasses has none that takes
     ``value``, naming ``path`` and each class with its fields."""
-    if (cls := dataclass_for(hint, value)) is not None or len(
+    if (cls := dataclass_for(hint, value, fits)) is not None or len(
             classes := dataclasses_in(hint)) < 2:
         return cls
     raise ConfigError(f"{path}: the dict {value!r:.60} builds none of the dataclasses {path} "

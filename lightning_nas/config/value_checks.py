@@ -30,6 +30,7 @@ from typing import Any
 from lightning_nas.config.convert import (
     bool_note,
     close_class_note,
+    fits,
     import_class,
     short_class_note,
     type_bound,
@@ -119,8 +120,9 @@ def matches(value: Any, hint: Any, strict: bool = False) -> bool:
 
 def check_value(path: str, value: Any, hint: Any, owner: str, strict: bool = False) -> None:
     """Raise ``ConfigError`` ``path=value: expected ...`` unless ``value`` fits ``hint``
-    (a dict for a dataclass: field by field, ``check_fields``)."""
-    if check_fields(path, value, hint, check_value):
+    (a dict for a dataclass: field by field, ``check_fields``; of a ``Union``'s, the class
+    whose fields take its values, ``convert.fits``)."""
+    if check_fields(path, value, hint, check_value, fits):
         return
     if not matches(value, hint, strict):
         note = dict_note(value, hint, path) or short_class_note(value, hint) or \
