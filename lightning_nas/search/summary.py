@@ -26,7 +26,7 @@ from lightning_nas.search.trial_logs import logger_defaults
 from lightning_nas.store import RunStore
 from lightning_nas.wording import counted
 
-__all__ = ["finish", "front_line", "given_again", "log_summary", "written"]
+__all__ = ["finish", "front_line", "given_again", "log_summary", "summary_loggers", "written"]
 
 
 def finish(settings: SearchSettings, store: RunStore, trainer: Mapping[str, Any],
@@ -40,8 +40,8 @@ def finish(settings: SearchSettings, store: RunStore, trainer: Mapping[str, Any]
     best = store.best(goal.mode)
     exported = export_best(run_dir, store) if best is not None else None
     counts = {s: sum(t.status is s for t in trials) for s in TrialStatus}
-    log_summary(trainer.get("logger"), str(run_dir / "logs"), goal.mode, trials, best, counts,
-                store.get_meta("log_label"))
+    log_summary(summary_loggers(trainer.get("logger"), trials), str(run_dir / "logs"),
+                goal.mode, trials, best, counts, store.get_meta("log_label"))
     if not settings.verbose:
         return best, trials
     pruned = (f"{counts[TrialStatus.PRUNED]} pruned, " if settings.early_stopping.active
@@ -151,25 +151,57 @@ def written(run_dir: Path, exported: Mapping[str, Any], given: Sequence[str] = (
             f"model {start} (max_epochs= sets its epochs)")
 
 
-def log_summary(spec: Any, save_dir: str, mode: str, trials: list[TrialResult],
+def summary_loggers(configured: Any, trials: Sequence[TrialResult]) -> list[Any]:
+    """The ``logger`` settings the search's summary goes to: the config's (``configured``,
+    the Trainer's ``logger`` setting), which every trial logged to; where the space searches
+    ``trainer.logger``, each distinct value of it a trial trained with, in trial order
+    (was: the config's alone, which no trial then used, and none of the trials' folders).
+
+    Example:
+        >>> csv = {"class_path": "lightning.pytorch.loggers.CSVLogger"}
+        >>> summary_loggers(csv, [])
+        [{'class_path': 'lightning.pytorch.loggers.CSVLogger'}]
+    """
+    if not any(_SEARCHED_LOGGER in trial.arch for trial in trials):
+        return [configured]
+    drawn: list[Any] = []
+    for trial in trials:  # a rejected one never trained: it logged nowhere
+        value = trial.arch.get(_SEARCHED_LOGGER)
+        if trial.status is not TrialStatus.REJECTED and value not in drawn:
+            drawn.append(value)
+    return drawn
+
+
+#: the space key of a searched Trainer ``logger`` (as ``TrialTemplate.spec`` reads it)
+_SEARCHED_LOGGER = "trainer.logger"
+
+
+def log_summary(specs: Sequence[Any], save_dir: str, mode: str, trials: list[TrialResult],
                 best: TrialResult | None, counts: Mapping[TrialStatus, int],
                 label: str | None = None) -> None:
-    """Log the search to the user's configured logger (version ``summary`` under
-    ``save_dir/search``; under a ``save_dir`` of the user's, ``label``, the run's
+    """Log the search to the user's configured loggers (``specs``: ``logger`` settings,
+    ``summary_loggers``'; version ``summary``
+    under ``save_dir/search``; under a ``save_dir`` of the user's, ``label``, the run's
     ``log_label``, in front of it, else the run folder's name): each trial's score and the
     best so far by trial id, the best architecture and the counts as hyperparameters, the
-    best score as ``hp_metric`` (at the best trial's step). Only
-    configured loggers (nodes) get it: a logger object, alone or in a list, has no version
-    of the search's own (a copy would take the next free one among the user's runs)."""
-    nodes = [item for item in (spec if isinstance(spec, list) else [spec]) if is_node(item)]
+    best score as ``hp_metric`` (at the best trial's step), each distinct logger node once.
+    Only configured loggers (nodes) get it: a logger object, alone or in a list, has no
+    version of the search's own (a copy would take the next free one among the user's
+    runs)."""
+    items = [item for spec in specs for item in (spec if isinstance(spec, list) else [spec])]
+    nodes: list[Any] = []
+    for item in filter(is_node, items):
+        placed = logger_defaults(item, save_dir, "search", "summary",
+                                 label or Path(save_dir).parent.name)
+        if placed not in nodes:  # (two searched values may share a node)
+            nodes.append(placed)
     if not nodes:
         return  # no configured logger (or logger objects alone): nothing to add it to
-    loggers = instantiate(logger_defaults(nodes, save_dir, "search", "summary",
-                                          label or Path(save_dir).parent.name))
+    loggers = instantiate(nodes)
     for folder in {_own_folder(logger) for logger in loggers} - {None}:
         shutil.rmtree(folder, ignore_errors=True)  # an earlier invocation's: written anew
-    with runs_ended(spec):  # a W&B run of the summary's own
-        for logger in loggers:
+    for logger in loggers:  # (two searched W&B values: the second's run is its own)
+        with runs_ended(items):  # a W&B run of the summary's own
             _log_search(logger, mode, trials, best, counts)
 
 
