@@ -95,6 +95,30 @@ def test_each_trial_of_a_w_and_b_node_logs_to_a_run_of_its_own_in_one_process(
     assert wandb.run is None  # each ended
 
 
+@pytest.mark.parametrize("reinit", [{"reinit": "create_new"}, {"settings": {
+    "class_path": "wandb.Settings", "init_args": {"reinit": "create_new"}}}])
+def test_a_w_and_b_node_creating_new_runs_has_each_run_ended(tmp_path, monkeypatch, reinit):
+    # was: wandb.init(reinit="create_new") leaves wandb.run unset, so no trial's run (nor
+    # the summary's) was ended: all stayed open in the process, and a wandb.init() of the
+    # user's after the search returned the search's last run (W&B's "return_previous")
+    wandb = pytest.importorskip("wandb")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    folder = tmp_path / "wb"
+    folder.mkdir()
+    node = {"class_path": "lightning.pytorch.loggers.WandbLogger",
+            "init_args": {"project": "nas", "offline": True, "dir": str(folder), **reinit}}
+    _search(tmp_path, node).run()
+    runs = sorted(p.name.split("-", 3)[3] for p in (folder / "wandb").glob("offline-run-*"))
+    assert [run.split("_", 1)[1] for run in runs] == ["summary", "trial_0001",
+                                                      "trial_0002"], runs
+    mine = wandb.init(project="mine", mode="offline", dir=str(folder))
+    try:
+        assert mine.id not in runs, mine.id  # a run of its own: the search's were ended
+    finally:
+        mine.finish()
+
+
 def _search(tmp_path, logger: Any, budget: int = 2) -> Any:
     """A search of ``budget`` trials of one epoch logging to ``logger`` (W&B offline, no
     network), its checks before training done (``Search()``)."""

@@ -3,7 +3,9 @@ starts in its process, ended as the trial ends (``runs_ended``): Lightning's ``W
 builds no run of its own while one is in progress in its process ("There is a wandb run
 already in progress ... will reuse this run"), and ends none (its ``finalize`` leaves it),
 so each later trial of a search process or worker logged into the first trial's run,
-whatever id its config node gave it. And the MLflow run a trial's logger started, written
+whatever id its config node gave it; a node's ``reinit: create_new`` (W&B's own setting,
+also in its ``settings``) leaves ``wandb.run`` unset, so each logger's own run is ended too
+(``RunsHeld``). And the MLflow run a trial's logger started, written
 in its folder as training starts (``RunRecord``), which a resumed segment of the trial
 continues (``continued_runs``): MLflow draws a run's id itself, and Lightning's
 ``MLFlowLogger`` continues a run only by its ``run_id``.
@@ -28,7 +30,8 @@ from lightning.pytorch.loggers import MLFlowLogger, WandbLogger
 from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.nodes import is_node, node_args, target_path, with_args
 
-__all__ = ["MLFLOW_RUNS", "RunRecord", "continued_runs", "runs_ended"]
+__all__ = ["MLFLOW_RUNS", "RunRecord", "RunsHeld", "continued_runs", "hold_runs",
+           "runs_ended"]
 
 #: the file in a trial's folder naming the MLflow run of each of its loggers built from a
 #: config node (JSON: its place in ``trainer.logger``, 0 alone, to the run's id)
@@ -42,27 +45,66 @@ def _run_id() -> str | None:
 
 
 @contextlib.contextmanager
-def runs_ended(given: Any) -> Iterator[None]:
-    """End, as the block ends (raising or not), the W&B run started in this process within
-    it: the one a trial's logger built from a config node started. A run in progress before
-    the block (the user's own, which Lightning's logger reused) is left, and so is the run
-    of a ``WandbLogger`` object in ``given`` (the Trainer's ``logger`` setting): each copy
-    of the object logs into it (``warn_fixed_versions`` says so), and a copy of a later
-    trial would attach to it.
+def runs_ended(given: Any) -> Iterator[list[Any]]:
+    """End, as the block ends (raising or not), the W&B runs started in this process within
+    it: the one a trial's logger built from a config node started, found as ``wandb.run``,
+    and each run added to the list the block is given (``hold_runs``: a logger's own run,
+    which ``reinit: create_new`` leaves out of ``wandb.run``; was: left open, so a later
+    ``wandb.init`` in the process returned it). A run in progress before the block (the
+    user's own, which Lightning's logger reused) is left, and so is the run of a
+    ``WandbLogger`` object in ``given`` (the Trainer's ``logger`` setting): each copy of the
+    object logs into it (``warn_fixed_versions`` says so), and a copy of a later trial would
+    attach to it.
 
     Example:
-        >>> with runs_ended([]):
-        ...     pass
+        >>> with runs_ended([]) as held:
+        ...     held
+        []
     """
     before = _run_id()
+    held: list[Any] = []
     try:
-        yield
+        yield held
     finally:
-        run = getattr(sys.modules.get("wandb"), "run", None)
         items = given if isinstance(given, (list, tuple)) else [given]
-        objects = {item.version for item in items if isinstance(item, WandbLogger)}
-        if run is not None and run.id != before and run.id not in objects:
-            run.finish()
+        kept = {before} | {item.version for item in items if isinstance(item, WandbLogger)}
+        for run in [*held, getattr(sys.modules.get("wandb"), "run", None)]:
+            if run is not None and run.id not in kept:
+                kept.add(run.id)  # (wandb.run: the held one too, where it is global)
+                run.finish()
+
+
+def hold_runs(loggers: Any, held: list[Any]) -> None:
+    """Add the W&B run of each ``WandbLogger`` among ``loggers`` (a Trainer's ``loggers``,
+    whose runs have started: Lightning starts one as it logs the hyperparameters) to
+    ``held``, the list ``runs_ended`` gave, which ends them.
+
+    Example:
+        >>> held = []
+        >>> hold_runs([], held)
+        >>> held
+        []
+    """
+    held += [logger.experiment for logger in loggers if isinstance(logger, WandbLogger)]
+
+
+class RunsHeld(pl.Callback):
+    """Hold, as fit starts on rank 0 (the run of each W&B logger started there, as the
+    hyperparameters are logged), the W&B runs of the Trainer's loggers in ``held``, the
+    list ``runs_ended`` gave (``hold_runs``).
+
+    Example:
+        >>> RunsHeld([]).held
+        []
+    """
+
+    def __init__(self, held: list[Any]) -> None:
+        self.held = held
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Hold the runs (the other ranks' loggers start none)."""
+        if trainer.is_global_zero:
+            hold_runs(trainer.loggers, self.held)
 
 
 class RunRecord(pl.Callback):

@@ -19,7 +19,7 @@ from lightning_nas.config.nodes import is_node
 from lightning_nas.export import export_best
 from lightning_nas.report.tables import front_rows
 from lightning_nas.results import TrialResult, TrialStatus, format_score
-from lightning_nas.search.remote_runs import runs_ended
+from lightning_nas.search.remote_runs import hold_runs, runs_ended
 from lightning_nas.search.resume import INPUT_ONLY
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.trial_logs import logger_defaults
@@ -201,8 +201,9 @@ def log_summary(specs: Sequence[Any], save_dir: str, mode: str, trials: list[Tri
     for folder in {_own_folder(logger) for logger in loggers} - {None}:
         shutil.rmtree(folder, ignore_errors=True)  # an earlier invocation's: written anew
     for logger in loggers:  # (two searched W&B values: the second's run is its own)
-        with runs_ended(items):  # a W&B run of the summary's own
+        with runs_ended(items) as held:  # a W&B run of the summary's own
             _log_search(logger, mode, trials, best, counts)
+            hold_runs([logger], held)  # (its run started as it logged)
 
 
 def _log_search(logger: Any, mode: str, trials: list[TrialResult], best: TrialResult | None,
