@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 
 from lightning_nas import Search
@@ -51,3 +52,29 @@ def test_the_summary_of_a_searched_logger_goes_to_each_logger_the_trials_used(tm
         (metrics,) = (folders[side] / "search").glob("*_summary/metrics.csv")
         assert "best_so_far" in metrics.read_text()
     assert not folders["cfg"].exists()  # no trial logged there: no summary either
+
+
+def test_the_summary_of_two_searched_w_and_b_loggers_logs_a_run_in_each_project(
+        tmp_path, monkeypatch):
+    # one run in progress at a time: Lightning's WandbLogger reuses it, so the second
+    # project's summary would log into the first's run
+    wandb = pytest.importorskip("wandb")
+    torch.set_num_threads(1)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    nodes = []
+    for project in "ab":
+        (tmp_path / project).mkdir()
+        nodes.append({"class_path": "lightning.pytorch.loggers.WandbLogger",
+                      "init_args": {"project": project, "offline": True,
+                                    "dir": str(tmp_path / project)}})
+    space = {"width": {"choice": [4, 8]}, "trainer.logger": {"choice": nodes}}
+    result = Search(TinyNet, space, data=BlobData(n=64), budget=4, seed=0, verbose=False,
+                    run_dir=tmp_path / "run", executor="inline",
+                    trainer={"max_epochs": 1, "limit_train_batches": 2}).run()
+    assert len({t.arch["trainer.logger"]["init_args"]["project"] for t in result.trials}) == 2
+    for project in "ab":
+        runs = [p.name.split("-", 3)[3] for p in (tmp_path / project / "wandb").glob(
+            "offline-run-*")]  # offline-run-<time>-<id>
+        assert [run for run in runs if run.endswith("_summary")], (project, runs)
+    assert wandb.run is None  # each ended
