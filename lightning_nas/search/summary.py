@@ -7,6 +7,9 @@ Example:
 
 from __future__ import annotations
 
+import itertools
+import os
+import re
 import shlex
 import shutil
 from collections.abc import Mapping, Sequence
@@ -14,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.arch import flatten_arch, format_arch
-from lightning_nas.config.instantiate import instantiate
-from lightning_nas.config.nodes import is_node
+from lightning_nas.config.instantiate import accepted_kwargs, import_object, instantiate
+from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.export import export_best
 from lightning_nas.report.tables import front_rows
 from lightning_nas.results import TrialResult, TrialStatus, format_score
@@ -23,10 +26,12 @@ from lightning_nas.search.remote_runs import hold_runs, runs_ended
 from lightning_nas.search.resume import INPUT_ONLY
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.trial_logs import logger_defaults
+from lightning_nas.search.wandb_ids import of_w_and_b
 from lightning_nas.store import RunStore
 from lightning_nas.wording import counted
 
-__all__ = ["finish", "front_line", "given_again", "log_summary", "summary_loggers", "written"]
+__all__ = ["finish", "front_line", "given_again", "log_summary", "summary_loggers",
+           "summary_nodes", "written"]
 
 
 def finish(settings: SearchSettings, store: RunStore, trainer: Mapping[str, Any],
@@ -180,8 +185,9 @@ def log_summary(specs: Sequence[Any], save_dir: str, mode: str, trials: list[Tri
                 best: TrialResult | None, counts: Mapping[TrialStatus, int],
                 label: str | None = None) -> None:
     """Log the search to the user's configured loggers (``specs``: ``logger`` settings,
-    ``summary_loggers``'; version ``summary``
-    under ``save_dir/search``; under a ``save_dir`` of the user's, ``label``, the run's
+    ``summary_loggers``'; version ``summary`` under ``save_dir/search``, or the first free
+    of ``summary_2``, ... where an earlier setting's would log to the same place:
+    ``summary_nodes``; under a ``save_dir`` of the user's, ``label``, the run's
     ``log_label``, in front of it, else the run folder's name): each trial's score and the
     best so far by trial id, the best architecture and the counts as hyperparameters, the
     best score as ``hp_metric`` (at the best trial's step), each distinct logger node once.
@@ -189,12 +195,7 @@ def log_summary(specs: Sequence[Any], save_dir: str, mode: str, trials: list[Tri
     version of the search's own (a copy would take the next free one among the user's
     runs)."""
     items = [item for spec in specs for item in (spec if isinstance(spec, list) else [spec])]
-    nodes: list[Any] = []
-    for item in filter(is_node, items):
-        placed = logger_defaults(item, save_dir, "search", "summary",
-                                 label or Path(save_dir).parent.name)
-        if placed not in nodes:  # (two searched values may share a node)
-            nodes.append(placed)
+    nodes = summary_nodes(specs, save_dir, label or Path(save_dir).parent.name)
     if not nodes:
         return  # no configured logger (or logger objects alone): nothing to add it to
     loggers = instantiate(nodes)
@@ -204,6 +205,66 @@ def log_summary(specs: Sequence[Any], save_dir: str, mode: str, trials: list[Tri
         with runs_ended(items) as held:  # a W&B run of the summary's own
             _log_search(logger, mode, trials, best, counts)
             hold_runs([logger], held)  # (its run started as it logged)
+
+
+def summary_nodes(specs: Sequence[Any], save_dir: str, label: str) -> list[Any]:
+    """The logger nodes of the search's summary: those of each ``logger`` setting in
+    ``specs`` (``summary_loggers``') placed by ``logger_defaults`` (``save_dir``, ``label``),
+    each distinct one once, with version ``summary``, or the first of ``summary_2``, ...
+    whose places (``_place``) no earlier setting's logger takes, so each setting's summary
+    is its own (was: ``summary`` for each, so two W&B loggers of one project shared a
+    run's id, W&B logging the second summary into the first's run, and a CSV and a
+    TensorBoard logger of one ``save_dir`` a folder). In trial order, the settings keep
+    their versions across a resume; the loggers of one setting (a list) share theirs, as
+    in its trials.
+
+    Example:
+        >>> csv = {"class_path": "lightning.pytorch.loggers.CSVLogger",
+        ...        "init_args": {"save_dir": "tb"}}
+        >>> tb = {**csv, "class_path": "lightning.pytorch.loggers.TensorBoardLogger"}
+        >>> [n["init_args"]["version"] for n in summary_nodes([csv, tb], "logs", "a")]
+        ['a_summary', 'a_summary_2']
+    """
+    nodes: list[Any] = []
+    seen: list[Any] = []  # (a node of an earlier setting's: logged once, there)
+    taken: set[tuple[str, ...]] = set()
+    for spec in specs:
+        items = [item for item in (spec if isinstance(spec, list) else [spec])
+                 if is_node(item) and item not in seen]
+        seen += items
+        for number in itertools.count(1):
+            version = "summary" if number == 1 else f"summary_{number}"
+            placed = [logger_defaults(item, save_dir, "search", version, label)
+                      for item in items]
+            places = {_place(node) for node in placed} - {None}
+            if not places & taken:
+                break
+        taken |= places
+        nodes += [node for node in placed if node not in nodes]
+    return nodes
+
+
+def _place(node: Any) -> tuple[str, ...] | None:
+    """Where a placed logger ``node`` logs, the same for two that would log into one place:
+    a W&B logger's run (its project, Lightning's default where unset, and id: W&B knows a
+    run by its id in its project), the folder of a logger taking ``save_dir``, ``name`` and
+    ``version``; None for another (an MLflow logger starts a run of its own).
+
+    Example:
+        >>> _place({"class_path": "lightning.pytorch.loggers.CSVLogger",
+        ...         "init_args": {"save_dir": "/tb", "name": "search", "version": "a"}})
+        ('folder', '/tb/search/a')
+    """
+    args = node_args(node)
+    if of_w_and_b(node):
+        project = args.get("project") or os.environ.get("WANDB_PROJECT", "lightning_logs")
+        return "run", str(project), str(args.get("version"))
+    accepted, _ = accepted_kwargs(import_object(target_path(node)).__init__)
+    if not {"save_dir", "name", "version"} <= set(accepted):
+        return None
+    folder = os.path.join(os.path.expanduser(str(args.get("save_dir"))),
+                          str(args.get("name") or ""), str(args.get("version")))
+    return "folder", os.path.abspath(folder)
 
 
 def _log_search(logger: Any, mode: str, trials: list[TrialResult], best: TrialResult | None,
@@ -231,7 +292,8 @@ def _log_search(logger: Any, mode: str, trials: list[TrialResult], best: TrialRe
 
 def _own_folder(logger: Any) -> str | None:
     """The folder of ``logger``'s summary version when the logger keeps one on this
-    machine (``log_dir`` ending in its ``version``, which ends in ``summary``: a
+    machine (``log_dir`` ending in its ``version``, which ends in ``summary`` or
+    ``summary_<n>``: a
     ``CSVLogger``'s or ``TensorBoardLogger``'s without ``sub_dir``), else None. A resume
     writes the summary whole from the store, so it removes the earlier one first (was:
     TensorBoard showed both, the earlier counts among the hyperparameters, and
@@ -248,4 +310,5 @@ def _own_folder(logger: Any) -> str | None:
     if not isinstance(log_dir, str):  # (read first: a remote logger's version starts a run)
         return None
     version = str(getattr(logger, "version", None))
-    return log_dir if version.endswith("summary") and Path(log_dir).name == version else None
+    own = re.search(r"summary(_\d+)?$", version) and Path(log_dir).name == version
+    return log_dir if own else None
