@@ -20,6 +20,31 @@ _WAKES = ("import sys\n"
           "while True:\n"
           "    pass\n")
 _SPINS = "while True:\n    pass\n"
+#: a process that works 2 ms and sleeps 1 ms, again and again: a machine busy with short tasks
+_SHORT = ("import time\n"
+          "while True:\n"
+          "    start = time.perf_counter()\n"
+          "    while time.perf_counter() - start < 0.002:\n"
+          "        pass\n"
+          "    time.sleep(0.001)\n")
+#: a process held by a hook that wakes once a second and works 0.05 s at a check, until a
+#: file (its first argument) exists
+_CHECKS = ("import os, sys, time\n"
+           "while not os.path.exists(sys.argv[1]):\n"
+           "    time.sleep(1.0)\n"
+           "    start = time.process_time()\n"
+           "    while time.process_time() - start < 0.05:\n"
+           "        pass\n")
+#: a process held by a hook that polls for a file (its first argument) every 0.05 s, as
+#: ``filelock`` polls for its lock
+_POLLS = ("import os, sys, time\n"
+          "while not os.path.exists(sys.argv[1]):\n"
+          "    time.sleep(0.05)\n")
+
+
+#: samples (0.1 s apart, or more on a busy machine) in which a process held asleep for
+#: ``stall_s`` of 2 s is found so: three times ``stall_s``
+_SAMPLES = 60
 
 
 def _python(code: str, *args: str, **popen) -> subprocess.Popen:
@@ -84,6 +109,35 @@ def test_a_process_that_waits_for_busy_cores_is_not_stuck(procs):
     watch = StallWatch(watched.pid, stall_s=0.5, cpu_s=1e9)
     seen = _verdicts(watch, lambda v: len(v) >= 20)
     assert set(seen) == {None}, seen
+
+
+def test_a_process_that_wakes_to_work_a_little_is_asleep(procs, tmp_path):
+    """A process held by a hook that wakes once a second and works at a check for 0.05 s (a
+    lock on a network file system, a retry) runs a twentieth of the time: asleep once watched
+    for ``stall_s`` (was: never, each wake a stretch of 0.1 s with more than a tenth of work,
+    which began the stretch without work again: a group waited for it up to 300 s)."""
+    procs.append(checks := _python(_CHECKS, str(tmp_path / "go")))
+    watch = StallWatch(checks.pid, stall_s=2.0, cpu_s=1e9)
+    seen = _verdicts(watch, lambda v: "asleep" in v or len(v) >= _SAMPLES)
+    assert "asleep" in seen, seen
+
+
+def test_a_process_that_polls_on_a_busy_machine_is_asleep(procs, tmp_path):
+    """A process held by a hook that polls (``filelock``'s every 0.05 s) on a machine whose
+    cores are all busy, with spinning processes and short-sleeping ones: each of its wakes
+    waits for a core, so a sample sees it running or waiting now and then, and some stretches
+    of 0.1 s hold more than a tenth of waiting; it runs or waits to run a small share of the
+    time, and is asleep once watched for ``stall_s`` (was: only after ``stall_s`` in which no
+    sample saw it so, seldom: 2.5-25 s and more for 2 s, a group's wait up to 300 s)."""
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    procs.extend(_python(_SPINS) for _ in range(cores))
+    procs.extend(_python(_SHORT) for _ in range(cores))
+    procs.append(polls := _python(_POLLS, str(tmp_path / "go")))
+    watch = StallWatch(polls.pid, stall_s=2.0, cpu_s=1e9)
+    seen = _verdicts(watch, lambda v: "asleep" in v or len(v) >= _SAMPLES)
+    assert "asleep" in seen, seen
 
 
 def test_a_process_that_cannot_be_read_is_never_stuck():
