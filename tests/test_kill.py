@@ -109,6 +109,28 @@ def _alive(pid: int) -> bool:
     return stat(pid)[:1] not in ([], ["Z"])
 
 
+def _dying(pid: int) -> bool:
+    """Whether ``pid`` is gone, exiting or has a SIGKILL pending (it cannot outlive it)."""
+    fields = stat(pid)
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+    if fields[:1] in ([], ["Z"]) or int(fields[6]) & 0x4:  # PF_EXITING
+        return True
+    pending = [int(line.split()[1], 16) for line in status.splitlines()
+               if line.startswith(("SigPnd:", "ShdPnd:"))]
+    return any(mask >> (signal.SIGKILL - 1) & 1 for mask in pending)
+
+
+def _torch_loaded(pid: int) -> bool:
+    """Whether ``pid`` has torch's library mapped (it imported torch, or is importing it)."""
+    try:
+        return b"libtorch" in Path(f"/proc/{pid}/maps").read_bytes()
+    except OSError:
+        return False
+
+
 def _kill_workers(pid: int) -> Callable[[], None]:
     """Hold the worker processes of search ``pid``; the returned function SIGKILLs those
     still running (once the search is dead, as ``PR_SET_PDEATHSIG`` should have done)."""
@@ -365,9 +387,15 @@ def test_workers_die_with_a_driver_killed_while_they_start(tmp_path, launcher):
     assert len(workers) == 2
     kill_workers = _kill_workers(pid)
     assert launcher.kill() == -signal.SIGKILL
-    gone = time.monotonic() + 1.0  # (was: a whole second slept, however soon they ended)
-    while any(_alive(w) for w in workers) and time.monotonic() < gone:
+    # each dies with it: tied to it already (its SIGKILL pending from the driver's death),
+    # or at its first look at its parent, before its import of torch; how soon is the
+    # machine's (was: within 1 s, which a spawned interpreter's start on a busy machine
+    # comes near: 0.16-0.47 s measured beside 4 spinning processes); a guard against a hang
+    deadline, imported = time.monotonic() + 60, set()
+    while (left := [w for w in workers if _alive(w)]) and not imported \
+            and time.monotonic() < deadline:
+        imported = {w for w in left if _torch_loaded(w) and not _dying(w)}
         time.sleep(POLL)
-    left = [w for w in workers if _alive(w)]
     kill_workers()  # what the search left behind
+    assert imported == set(), "a worker imported torch after the search was killed"
     assert left == []
