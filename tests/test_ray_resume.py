@@ -173,7 +173,9 @@ def test_a_ray_search_killed_mid_trial_resumes_to_what_an_inline_search_stores(
     running = {i: r["arch"] for i, r in before.items() if r["status"] == "RUNNING"}
     assert running, before
     while actors & _trial_actors():  # Ray ends a dead driver's actors: nothing writes on
-        assert time.monotonic() - killed < 15, "the killed driver's Ray actor lives on"
+        # (a guard against one that lives on; was 15 s, which Ray's own processes, slowed
+        # by a busy machine, could come near)
+        assert time.monotonic() - killed < 60, "the killed driver's Ray actor lives on"
         time.sleep(0.05)
 
     log = tmp_path / "resume.log"
