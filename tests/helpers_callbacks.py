@@ -30,6 +30,7 @@ __all__ = [
     "CtrlCAtTrainEnd",
     "EpochLog",
     "FitSpans",
+    "HOLD_AT_EPOCH",
     "KillAtEpochStart",
     "KillAtTrainEnd",
     "KillBeforeEpochCheckpoint",
@@ -73,11 +74,17 @@ class CountEpochs(pl.Callback):
         self.epochs = state_dict["epochs"]
 
 
+#: the epoch at whose start ``EpochLog`` holds its process (unset: none)
+HOLD_AT_EPOCH = "LIGHTNING_NAS_TEST_HOLD_AT_EPOCH"
+
+
 @at_helpers
 class EpochLog(pl.Callback):
     """Appends each training epoch's number (with this process id and a token of this
     ``fit`` call) to ``<trial dir>/epochs.jsonl`` and saves the weights it starts from as
-    ``w<epoch>.pt``, so a test sees which epochs each segment trained and from what."""
+    ``w<epoch>.pt``, so a test sees which epochs each segment trained and from what; at
+    the start of epoch ``$LIGHTNING_NAS_TEST_HOLD_AT_EPOCH``, once it noted it, it holds its
+    process (five minutes at most) for a test to kill there."""
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         import uuid
@@ -92,6 +99,8 @@ class EpochLog(pl.Callback):
             f.write(json.dumps({"epoch": epoch, "pid": os.getpid(), "fit": self.fit}) + "\n")
         weights = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
         torch.save(weights, os.path.join(folder, f"w{epoch}.pt"))
+        if os.environ.get(HOLD_AT_EPOCH) == str(epoch):  # the last epoch's last.ckpt is in
+            time.sleep(300)  # place (``PendingLast`` goes first): killed here by the test
 
 
 @at_helpers

@@ -24,6 +24,7 @@ import yaml
 from lightning_nas.cli import main
 from lightning_nas.fit_resume import free_dir
 from lightning_nas.search.checkpoints import checkpoint_complete
+from tests.helpers_callbacks import HOLD_AT_EPOCH
 
 SLEEP = 0.1  # seconds per training step: 8 steps an epoch
 
@@ -74,8 +75,9 @@ def _last_epoch(path: Path) -> int | None:
 
 def _kill_after(launcher, argv: list[str], log: Path, folder: Path, epoch: int) -> None:
     """Launch ``lightning-nas ARGV`` and SIGKILL it once ``folder/last.ckpt`` is a whole
-    checkpoint of ``epoch``."""
-    launcher.launch(argv, log)
+    checkpoint of ``epoch``: held at the next epoch's start (``EpochLog``'s hold; was: the
+    kill raced that epoch's 0.8 s, a window a busy machine's pause of the test could miss)."""
+    launcher.launch(argv, log, env={HOLD_AT_EPOCH: str(epoch + 1)})
     deadline = time.monotonic() + 120
     while _last_epoch(folder / "last.ckpt") != epoch:
         assert launcher.exited() is None, log.read_text()[-3000:]
@@ -290,7 +292,8 @@ def test_a_ddp_fit_killed_after_an_epoch_resumes_as_an_uninterrupted_one(tmp_pat
         "model": {"class_path": "tests.helpers.SyncedTinyNet", "init_args": {"sleep": SLEEP}},
         "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 32}},
         "trainer": {"max_epochs": 3, "accelerator": "cpu", "devices": 2, "strategy": "ddp",
-                    "enable_progress_bar": False, "enable_model_summary": False}}))
+                    "enable_progress_bar": False, "enable_model_summary": False,
+                    "callbacks": [{"class_path": "tests.helpers.EpochLog"}]}}))  # its hold
     out, fresh = tmp_path / "out", tmp_path / "fresh"
     argv = ["fit", str(config), "--out", str(out)]
     _kill_after(launcher, argv, tmp_path / "killed.log", out, 0)
