@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import time
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import pytest
 
 from tests.launcher import stat
 
-__all__ = ["PIDS", "alive", "fresh_exit_search", "gone"]
+__all__ = ["PIDS", "alive", "dying", "fresh_exit_search", "gone"]
 
 #: what ``tests.helpers.RankFaults`` prints as each rank starts: its rank and pid
 PIDS = r"rank (\d) pid (\d+) fits"
@@ -31,6 +32,22 @@ PIDS = r"rank (\d) pid (\d+) fits"
 def alive(pid: int) -> bool:
     """Whether ``pid`` runs (a zombie, dead and not yet reaped, does not)."""
     return stat(pid)[:1] not in ([], ["Z"])
+
+
+def dying(pid: int) -> bool:
+    """Whether ``pid`` is gone, a zombie, exiting, or has a SIGKILL pending (a death signal
+    it cannot outlive, ``PR_SET_PDEATHSIG``'s, queued the moment its parent ended): what a
+    process will be, told at once, where ``alive`` needs it to have run to its end."""
+    fields = stat(pid)
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+    if fields[:1] in ([], ["Z"]) or int(fields[6]) & 0x4:  # PF_EXITING
+        return True
+    pending = [int(line.split()[1], 16) for line in status.splitlines()
+               if line.startswith(("SigPnd:", "ShdPnd:"))]
+    return any(mask >> (signal.SIGKILL - 1) & 1 for mask in pending)
 
 
 def gone(pids, within: float = 10.0) -> bool:

@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.helpers_fresh_ranks import dying
 from tests.helpers_kill import POLL, kill_config, kill_rows
 from tests.launcher import Launcher, pidfd_of_child, stat
 
@@ -107,20 +108,6 @@ def _children(pid: int) -> list[int]:
 
 def _alive(pid: int) -> bool:
     return stat(pid)[:1] not in ([], ["Z"])
-
-
-def _dying(pid: int) -> bool:
-    """Whether ``pid`` is gone, exiting or has a SIGKILL pending (it cannot outlive it)."""
-    fields = stat(pid)
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return True
-    if fields[:1] in ([], ["Z"]) or int(fields[6]) & 0x4:  # PF_EXITING
-        return True
-    pending = [int(line.split()[1], 16) for line in status.splitlines()
-               if line.startswith(("SigPnd:", "ShdPnd:"))]
-    return any(mask >> (signal.SIGKILL - 1) & 1 for mask in pending)
 
 
 def _torch_loaded(pid: int) -> bool:
@@ -394,7 +381,7 @@ def test_workers_die_with_a_driver_killed_while_they_start(tmp_path, launcher):
     deadline, imported = time.monotonic() + 60, set()
     while (left := [w for w in workers if _alive(w)]) and not imported \
             and time.monotonic() < deadline:
-        imported = {w for w in left if _torch_loaded(w) and not _dying(w)}
+        imported = {w for w in left if _torch_loaded(w) and not dying(w)}
         time.sleep(POLL)
     kill_workers()  # what the search left behind
     assert imported == set(), "a worker imported torch after the search was killed"

@@ -14,7 +14,7 @@ import pytest
 from lightning_nas.results import TrialStatus
 from lightning_nas.search import ranks
 from tests.helpers_ddp_trials import ddp_trial, descendants
-from tests.helpers_fresh_ranks import alive, gone
+from tests.helpers_fresh_ranks import alive, dying, gone
 from tests.launcher import Launcher
 
 
@@ -148,9 +148,15 @@ def test_a_zygote_outlives_its_search_and_thread_and_the_next_search_forks_from_
     ranks.close_rank_groups()  # the search's end
     zygotes = _zygotes_of(os.getpid())
     assert zygotes
-    time.sleep(1.0)  # a death signal (the thread's, ``PR_SET_PDEATHSIG``) takes a moment
+    # the thread's end in the kernel too, which sends a death signal of it (``PR_SET_
+    # PDEATHSIG``) to what it started, as it ends (was: a second slept, which a busy
+    # machine's slow end of the thread could outlast, and the test pass all the same)
+    task, deadline = Path(f"/proc/self/task/{first.native_id}"), time.monotonic() + 60
+    while task.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not task.exists()
     # was: the zygote died with the thread that started it, or with the search's groups
-    assert all(alive(pid) for pid in zygotes), zygotes
+    assert not any(dying(pid) for pid in zygotes), zygotes
     try:
         done, _, pids = ddp_trial(tmp_path, 2, width=8)
         assert done.status is TrialStatus.COMPLETED and sorted(pids) == [0, 1]
