@@ -30,7 +30,7 @@ __all__ = [
     "CtrlCAtTrainEnd",
     "EpochLog",
     "FitSpans",
-    "HOLD_AT_EPOCH",
+    "HOLD_AT",
     "KillAtEpochStart",
     "KillAtTrainEnd",
     "KillBeforeEpochCheckpoint",
@@ -74,17 +74,30 @@ class CountEpochs(pl.Callback):
         self.epochs = state_dict["epochs"]
 
 
-#: the epoch at whose start ``EpochLog`` holds its process (unset: none)
-HOLD_AT_EPOCH = "LIGHTNING_NAS_TEST_HOLD_AT_EPOCH"
+#: where a process holds (``hold_at``): ``epoch N`` (``EpochLog``, at epoch N's start, once
+#: it noted it) or ``step N`` (``TinyNet``, at the training step of global step N); unset:
+#: nowhere
+HOLD_AT = "LIGHTNING_NAS_TEST_HOLD_AT"
+
+
+def hold_at(where: str) -> None:
+    """Hold this process (five minutes at most) if ``$LIGHTNING_NAS_TEST_HOLD_AT`` is
+    ``where``: a test kills it there, at a moment that waits for the kill (not a window a
+    busy machine's pause of the test could miss).
+
+    Example:
+        >>> hold_at("epoch 99")  # not asked for: goes on at once
+    """
+    if os.environ.get(HOLD_AT) == where:
+        time.sleep(300)
 
 
 @at_helpers
 class EpochLog(pl.Callback):
     """Appends each training epoch's number (with this process id and a token of this
     ``fit`` call) to ``<trial dir>/epochs.jsonl`` and saves the weights it starts from as
-    ``w<epoch>.pt``, so a test sees which epochs each segment trained and from what; at
-    the start of epoch ``$LIGHTNING_NAS_TEST_HOLD_AT_EPOCH``, once it noted it, it holds its
-    process (five minutes at most) for a test to kill there."""
+    ``w<epoch>.pt``, so a test sees which epochs each segment trained and from what; then
+    ``hold_at("epoch <epoch>")``."""
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         import uuid
@@ -99,8 +112,7 @@ class EpochLog(pl.Callback):
             f.write(json.dumps({"epoch": epoch, "pid": os.getpid(), "fit": self.fit}) + "\n")
         weights = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
         torch.save(weights, os.path.join(folder, f"w{epoch}.pt"))
-        if os.environ.get(HOLD_AT_EPOCH) == str(epoch):  # the last epoch's last.ckpt is in
-            time.sleep(300)  # place (``PendingLast`` goes first): killed here by the test
+        hold_at(f"epoch {epoch}")  # the last epoch's last.ckpt is in place (PendingLast first)
 
 
 @at_helpers

@@ -19,6 +19,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 from torch.nn import functional as F
 
+from tests.helpers_callbacks import hold_at
 from tests.helpers_paths import at_helpers
 
 __all__ = [
@@ -50,7 +51,8 @@ class TinyNet(pl.LightningModule):
     """An MLP whose ``__init__`` takes the architecture knobs, like an existing project's.
 
     ``fail_width`` makes trials of that width raise (a deterministic broken architecture);
-    ``die_width`` ends the process hard (``os._exit``); ``nan_width`` logs NaN.
+    ``die_width`` ends the process hard (``os._exit``); ``nan_width`` logs NaN; each
+    training step may hold its process for a test (``hold_at("step <global step>")``).
     """
 
     def __init__(self, width: int = 16, activation: str = "relu", lr: float = 0.05,
@@ -73,6 +75,7 @@ class TinyNet(pl.LightningModule):
             raise RuntimeError(f"width {self.hparams.width} is broken on purpose")
         if self.hparams.width == self.hparams.die_width:
             os._exit(3)
+        hold_at(f"step {self.global_step}")
         if self.hparams.sleep:
             import time
 

@@ -24,7 +24,7 @@ import yaml
 from lightning_nas.cli import main
 from lightning_nas.fit_resume import free_dir
 from lightning_nas.search.checkpoints import checkpoint_complete
-from tests.helpers_callbacks import HOLD_AT_EPOCH
+from tests.helpers_callbacks import HOLD_AT
 
 SLEEP = 0.1  # seconds per training step: 8 steps an epoch
 
@@ -77,7 +77,7 @@ def _kill_after(launcher, argv: list[str], log: Path, folder: Path, epoch: int) 
     """Launch ``lightning-nas ARGV`` and SIGKILL it once ``folder/last.ckpt`` is a whole
     checkpoint of ``epoch``: held at the next epoch's start (``EpochLog``'s hold; was: the
     kill raced that epoch's 0.8 s, a window a busy machine's pause of the test could miss)."""
-    launcher.launch(argv, log, env={HOLD_AT_EPOCH: str(epoch + 1)})
+    launcher.launch(argv, log, env={HOLD_AT: f"epoch {epoch + 1}"})
     deadline = time.monotonic() + 120
     while _last_epoch(folder / "last.ckpt") != epoch:
         assert launcher.exited() is None, log.read_text()[-3000:]
@@ -330,7 +330,8 @@ def test_a_fit_killed_before_its_first_epoch_ended_is_not_said_finished(tmp_path
     out = tmp_path / "out"
     argv = ["fit", str(config), "--trainer.val_check_interval=0.5", "--out", str(out)]
     log = tmp_path / "killed.log"
-    launcher.launch(argv, log)
+    # held at step 4, after the validation (was: the kill raced the epoch's last 4 steps)
+    launcher.launch(argv, log, env={HOLD_AT: "step 4"})
     deadline = time.monotonic() + 120
     while _last_epoch(out / "best.ckpt") is None:
         assert launcher.exited() is None, log.read_text()[-3000:]
