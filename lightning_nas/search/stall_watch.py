@@ -38,8 +38,8 @@ from pathlib import Path
 
 __all__ = ["CPU_S", "STALL_S", "StallWatch"]
 
-#: seconds a starting process may go without running or waiting to run (or reading a file)
-#: before it is taken for stuck: a healthy import is never asleep that long
+#: seconds over which a starting process that ran or waited to run less than half the time
+#: (and was not seen reading a file) is taken for stuck: a healthy import never is
 STALL_S = 5.0
 #: CPU-seconds a starting process may run before it is taken for stuck (spinning): about 5
 #: times what importing torch, Lightning and ``lightning_nas.search.trial`` takes (6.5 s of
