@@ -105,6 +105,32 @@ class Nested:
     depth: int = 1
 
 
+@dataclass
+class Label:
+    """``NetConfig``'s ``hidden`` a name, and no ``depth``: a default's ``depth`` is no field."""
+
+    hidden: str = "h"
+    name: str = "x"
+
+
+class Labelled(Either):
+    """``net`` takes a ``NetConfig`` or a ``Label``; the default a ``NetConfig``."""
+
+    def __init__(self, net: Union[NetConfig, Label] = DEEP) -> None:  # noqa: UP007
+        super().__init__(net)
+
+
+#: a ``Named`` default: ``NamedDefault``'s
+NAMED = Named("n", 4)
+
+
+class NamedDefault(Either):
+    """``net``'s default a ``Named``, whose ``hidden`` no ``NetConfig`` takes."""
+
+    def __init__(self, net: Union[NetConfig, Named] = NAMED) -> None:  # noqa: UP007
+        super().__init__(net)
+
+
 class Typed(Either):
     """``net``'s classes share their fields' names, not their types."""
 
@@ -194,12 +220,13 @@ def test_a_group_over_an_instance_of_a_class_its_values_pick_is_built_as_lightni
     assert Either.built[-1] == Named("h", 5)  # LightningCLI's own build of best.yaml's node
 
 
-def _path_search(tmp_path, cls: type, init: dict[str, Any], keys: list[str]):
+def _path_search(tmp_path, cls: type, init: dict[str, Any], keys: list[str],
+                 values: tuple[Any, ...] = (5, 6)):
     return search_from_config({
         "model": {"class_path": f"{HERE}.{cls.__name__}", "init_args": init},
         "data": {"class_path": "tests.helpers_data.BlobData"},
         "trainer": {"max_epochs": 1, "logger": False},
-        "search": {"space": {key: {"choice": [5, 6]} for key in keys}, "budget": 1,
+        "search": {"space": {key: {"choice": list(values)} for key in keys}, "budget": 1,
                    "run_dir": str(tmp_path / "run")}})
 
 
@@ -243,4 +270,43 @@ def test_a_config_path_no_class_of_the_union_takes_is_refused_naming_them(tmp_pa
     assert message.startswith(says), message
     assert "Wide (fields: width, hidden)" in message
     assert "NetConfig (fields: hidden, depth)" in message
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("cls", "init", "key", "values"), [
+    (Labelled, {}, "model.net.hidden", ("wide", "narrow")),  # Label (was: refused, expected
+    (Typed, {}, "model.net.hidden", (5, "wide")),  # int): NetConfig(5, 3), Named("wide", 3)
+    (Typed, {"net": {"hidden": 4}}, "model.net.hidden", ("wide", "narrow")),  # depth 1 kept
+    (Typed, {"net": {"hidden": 4}}, "model.net.hidden", (5, "wide")),  # (was: Named's 2)
+    (NamedDefault, {}, "model.net.depth", (5, 6)),  # NetConfig(8, 5) (was: Named("n", 5))
+    (NamedDefault, {}, "model.net.hidden", (5, "wide")),
+    (Labelled, {"net": {"hidden": "q"}}, "model.net.name", ("y", "z")),
+    (Either, {"net": {"hidden": 2}}, "model.net.width", (5, 6)),
+])
+def test_each_searched_value_of_a_path_into_a_union_builds_what_lightningcli_builds(
+        tmp_path, cls, init, key, values):
+    search = _path_search(tmp_path, cls, init, [key], values)
+    node = {"class_path": f"{HERE}.{cls.__name__}", "init_args": init}
+    for value in values:
+        cli_model(tmp_path, node, f"--{key}={value}")  # LightningCLI's own --model.net.x=v
+        want = Either.built[-1]
+        assert search.model.build({key: value}) and Either.built[-1] == want, value
+        cli_model(tmp_path, search.model.target.config({key: value}))  # the trial's config
+        assert Either.built[-1] == want, value  # (best.yaml's) built by LightningCLI
+
+
+@pytest.mark.parametrize(("init", "values", "says"), [
+    ({}, (5, "wide"), ["5 builds a NetConfig", "'wide' builds a Label", "depth=3"]),
+    ({"net": {"hidden": 4, "depth": 2}}, ("wide", "narrow"), ["'wide' builds a Label",
+                                                              "depth=2"]),
+])
+def test_values_of_a_path_into_a_union_one_config_cannot_build_are_refused(tmp_path, init,
+                                                                            values, says):
+    with pytest.raises(ConfigError) as err:  # (was: "expected int (the annotation of
+        _path_search(tmp_path, Labelled, init, ["model.net.hidden"], values)  # NetConfig...
+    message = str(err.value)  # .hidden)", a Label LightningCLI builds for 'wide')
+    assert message.startswith("space key 'model.net.hidden': model.net: "), message
+    assert all(part in message for part in says), message
+    assert "NetConfig (fields: hidden, depth)" in message and "Label (fields: hidden, name)" \
+        in message
     assert not (tmp_path / "run").exists()

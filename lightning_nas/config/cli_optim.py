@@ -29,6 +29,7 @@ import torch
 
 from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.paths import set_paths
+from lightning_nas.config.space_groups import param_options
 from lightning_nas.errors import ConfigError, typed
 from lightning_nas.user_warnings import warn_rank_zero, warn_user
 from lightning_nas.wording import named
@@ -198,20 +199,6 @@ def check_optim(sections: Mapping[str, Any], what: str = "") -> None:
                               f"found building it before any training") from None
 
 
-def _options(spec: Any) -> list[Any]:
-    """The values a space parameter may take that a check builds: a choice's options, a
-    range's bounds, a fixed value."""
-    if not isinstance(spec, Mapping):
-        return []
-    for kind in ("choice", "ordered"):
-        if kind in spec and isinstance(spec[kind], (list, tuple)):
-            return list(spec[kind])
-    for kind in ("int", "float"):
-        if kind in spec and isinstance(spec[kind], (list, tuple)):
-            return list(spec[kind])
-    return [spec["fixed"]] if "fixed" in spec else []
-
-
 def check_searched_optim(cfg: Mapping[str, Any], space: Mapping[str, Any]) -> None:
     """Build the config's ``optimizer`` / ``lr_scheduler`` once for each value a space key
     into them may take (``optimizer.init_args.lr``, ``lr_scheduler.gamma``), the other
@@ -229,7 +216,7 @@ def check_searched_optim(cfg: Mapping[str, Any], space: Mapping[str, Any]) -> No
         if head not in sections:
             raise ConfigError(f"space key {key!r}: the config has no `{head}` section to set it "
                               f"in; give {head}: {{class_path: ..., init_args: ...}}")
-        for value in _options(spec):
+        for value in param_options(spec):
             check_optim(with_arch(sections, {key: value}),
                         what=f" (space key {key!r} may take {value!r})")
 

@@ -29,6 +29,7 @@ from lightning_nas.config.record_defaults import record_default
 from lightning_nas.config.records import dataclasses_in, plain_step, record_class, record_step
 from lightning_nas.config.space_groups import is_space_group, space_leaves
 from lightning_nas.config.space_keys import SECTIONS, is_dotted, node_key_error
+from lightning_nas.config.union_paths import union_seed
 from lightning_nas.errors import ConfigError
 
 __all__ = ["SECTIONS", "TRAINER_OBJECTS", "appended", "check_dotted", "check_no_empty_sections",
@@ -343,13 +344,15 @@ def merge_space(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, 
     return out
 
 
-def check_dotted(cfg: Mapping[str, Any], key: str, space: Iterable[str] = ()) -> dict[str, Any]:
+def check_dotted(cfg: Mapping[str, Any], key: str,
+                 space: Iterable[str] | Mapping[str, Any] = ()) -> dict[str, Any]:
     """Raise ``ConfigError`` unless every step of ``key`` is an argument of the class
     configured there (so a typo is found before any training). Returns the arguments to
     set in ``cfg`` first (path: mapping): a dict or dataclass argument ``key`` reaches into
     that the config leaves out, as its signature default gives it (``record_default``; of
     a ``Union`` of dataclasses, the fields of the class the keys the config and ``space``,
-    the space's keys, set there build, ``record_class``)."""
+    the space's keys, set there build, ``record_class``; with their specs, the mapping that
+    builds each value's class, ``union_paths.union_seed``)."""
     parts = key.split(".")
     node: Any = cfg.get(parts[0])
     where, hint, owner, fills = parts[0], None, None, {}
@@ -361,7 +364,13 @@ def check_dotted(cfg: Mapping[str, Any], key: str, space: Iterable[str] = ()) ->
             # a dict or dataclass argument's key, as LightningCLI's --model.net.hidden=4
             within = record_class(key, where, part, hint, node, also) if len(
                 dataclasses_in(hint)) > 1 else None  # a Union's: the class it builds
-            if node is None and owner and (seed := record_default(*owner, within)) is not None:
+            held = union_seed(key, where, hint, owner and record_default(*owner), node, {
+                space_path(k): space[k] for k in space} if isinstance(space, Mapping) else {}
+                              ) if within else None  # each value's class (was: the keys')
+            if held is not None and held != (node or {}):
+                node = fills[where] = held
+            elif held is None and node is None and owner and (
+                    seed := record_default(*owner, within)) is not None:
                 node = fills[where] = seed  # (was: its default's other fields dropped)
             node = node.get(part) if isinstance(node, Mapping) else None
             where, hint, owner = f"{where}.{part}", inner, None

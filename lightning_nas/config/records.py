@@ -32,9 +32,9 @@ from lightning_nas.config.nodes import is_node
 from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["changed_fields", "check_fields", "dataclass_for", "dataclass_of",
-           "dataclasses_in", "dict_note", "field_hints", "init_fields", "is_instance",
-           "no_dict", "own_defaults", "plain_step", "record_class", "record_step",
-           "takes", "to_dataclass"]
+           "dataclasses_in", "dict_note", "each_class", "field_hints", "init_fields",
+           "is_instance", "no_dict", "own_defaults", "plain_step", "record_class",
+           "record_step", "required_fields", "takes", "to_dataclass"]
 
 #: the types a plain argument takes: a value, with no keys inside
 _PLAIN = (bool, int, float, complex, str, bytes)
@@ -58,7 +58,8 @@ def field_hints(cls: type) -> dict[str, Any]:
     return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(cls) if f.init}
 
 
-def _required(cls: type) -> list[str]:
+def required_fields(cls: type) -> list[str]:
+    """The fields a dataclass's ``__init__`` requires (no default, no factory)."""
     return [f.name for f in dataclasses.fields(cls) if f.init and f.default is
             dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
 
@@ -96,7 +97,7 @@ def check_fields(path: str, value: Any, hint: Any,
         if key not in hints:
             raise ConfigError(f"{path}.{key}: not a field of {cls.__name__}; "
                               f"{did_you_mean(key, hints)}fields: {', '.join(hints)}")
-    if missing := [name for name in _required(cls) if name not in value]:
+    if missing := [name for name in required_fields(cls) if name not in value]:
         raise ConfigError(f"{path}: {cls.__name__} requires the field {missing[0]}, which "
                           f"the dict {value!r:.60} leaves out; fields: {', '.join(hints)}")
     for key, item in value.items():
@@ -120,7 +121,7 @@ def takes(cls: type, value: Mapping[str, Any],
         (True, False)
     """
     hints = field_hints(cls)
-    return set(value) <= set(hints) and set(_required(cls)) <= set(value) and (
+    return set(value) <= set(hints) and set(required_fields(cls)) <= set(value) and (
         fits is None or all(fits(item, hints[key]) for key, item in value.items()))
 
 
@@ -152,15 +153,18 @@ def _taker(path: str, value: Mapping[str, Any], hint: Any,
         return cls
     raise ConfigError(f"{path}: the dict {value!r:.60} builds none of the dataclasses {path} "
                       f"is annotated with (LightningCLI builds the first whose fields take "
-                      f"its keys): {_each(classes)}")
+                      f"its keys): {each_class(classes)}")
 
 
-def _each(classes: list[type]) -> str:
+def each_class(classes: list[type]) -> str:
     """Each of ``classes`` with its fields (and its required ones), as a refusal names
     them."""
-    return "; ".join(f"{cls.__name__} (fields: {', '.join(field_hints(cls))}"
-                     f"{', required: ' + ', '.join(_required(cls)) if _required(cls) else ''})"
-                     for cls in classes)
+    def named(cls: type) -> str:
+        needed = required_fields(cls)
+        return (f"{cls.__name__} (fields: {', '.join(field_hints(cls))}"
+                f"{', required: ' + ', '.join(needed) if needed else ''})")
+
+    return "; ".join(map(named, classes))
 
 
 def dataclasses_in(hint: Any) -> list[type]:
@@ -257,11 +261,11 @@ def record_class(key: str, where: str, part: str, hint: Any, given: Any = None,
         names = [name for cls in classes for name in field_hints(cls)]
         raise ConfigError(f"space key {key!r}: {where}.{part}: a field of none of the "
                           f"dataclasses {where} is annotated with; "
-                          f"{did_you_mean(part, names)}{_each(classes)}")
+                          f"{did_you_mean(part, names)}{each_class(classes)}")
     raise ConfigError(f"space key {key!r}: {where}: none of the dataclasses it is annotated "
                       f"with has the fields {', '.join(sorted(keys))}, which the config and "
                       f"the space set there (LightningCLI builds the first whose fields take "
-                      f"a mapping's keys): {_each(classes)}")
+                      f"a mapping's keys): {each_class(classes)}")
 
 
 def record_step(key: str, where: str, part: str, hint: Any, given: Any = None,

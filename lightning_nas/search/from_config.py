@@ -112,7 +112,7 @@ def _search_from_config(cfg: Mapping[str, Any]) -> Search:
         # trial builds model and data from the config
         for key in dotted:  # an argument it reaches into that the config leaves out: its
             # default's fields first (of a Union of dataclasses: the class the keys build)
-            for path, value in check_dotted(cfg, key, dotted).items():
+            for path, value in check_dotted(cfg, key, {k: space[k] for k in dotted}).items():
                 cfg = set_dotted(copy.deepcopy(dict(cfg)), path, value)
         model_section = cfg["model"] if isinstance(cfg["model"], Mapping) else {
             "class_path": cfg["model"]}
