@@ -182,8 +182,8 @@ def _cases() -> list[Case]:
         add(f"trainer-{key}={bad!r}", "digits", said, put(f"trainer.{key}", bad))
     add("trainer-list", "digits", "`trainer` must be a mapping of Trainer arguments, got [1]",
         put("trainer", [1]))
-    add("data-batch-str", "digits", "data.batch_size='64': expected int (the annotation of "
-        "DigitsDataModule.__init__)", put("data.init_args.batch_size", "64"))
+    add("data-batch-str", "digits", "data.batch_size='64.0': expected int (the annotation of "
+        "DigitsDataModule.__init__)", put("data.init_args.batch_size", "64.0"))
     add("data-batch-0", "digits", "data.batch_size=0: a DataLoader's batch_size must be an "
         "integer >= 1", put("data.init_args.batch_size", 0))
     add("data-init_args-list", "digits", "data.init_args: expected a mapping, got [64]",

@@ -1,7 +1,9 @@
 """Convert a config's plain values to the types their arguments are annotated with, as
 jsonargparse does when LightningCLI reads a config.
 
-YAML gives strings, numbers, lists and mappings; an argument annotated with an ``Enum`` gets
+YAML gives strings, numbers, lists and mappings; an argument annotated with an ``int``,
+``float`` or ``bool`` gets a text as jsonargparse reads it (``'3'``: 3, ``config/texts.py``);
+one annotated with an ``Enum`` gets
 the member of that name (a value is passed as given), a ``pathlib.Path`` (any ``PurePath``
 or ``str`` subclass) the path, a ``tuple`` (``tuple[int, int]``, ``tuple[int, ...]``), ``set`` or
 ``frozenset`` one built from the list; a ``timedelta`` the one LightningCLI's text of it
@@ -38,8 +40,6 @@ from datetime import timedelta
 from pathlib import PurePath
 from typing import Any
 
-import yaml
-
 from lightning_nas.config.chain import init_hints
 from lightning_nas.config.nodes import is_hydra, is_node, node_args
 from lightning_nas.config.records import (
@@ -49,6 +49,7 @@ from lightning_nas.config.records import (
     takes,
     to_dataclass,
 )
+from lightning_nas.config.texts import LEAVES, UNREAD, leaf_text
 from lightning_nas.config.timedeltas import timedelta_of
 from lightning_nas.errors import ConfigError
 
@@ -135,16 +136,16 @@ def fits(value: Any, hint: Any) -> bool:
     """Whether ``value`` may be what LightningCLI takes for the annotation ``hint``, as a
     ``Union`` of dataclasses tries its classes in turn (``records.dataclass_for``):
     ``convert`` takes it (a dataclass's mapping: its fields each of its values, nested too),
-    or it is a text given a number's or a bool's annotation that jsonargparse may read as
-    one (``'3'`` for an ``int``: not ``'wide'``), which the checks then name.
+    a text given a number's or a bool's annotation too where jsonargparse reads it as one
+    (``'3'`` for an ``int``: not ``'wide'``, not ``'3.0'``; ``config/texts.py``).
 
     Example:
         >>> fits("wide", int), fits("3", int), fits({"x": 1}, str | None), fits(2, int | str)
         (False, True, False, True)
     """
     if hint in _LEAVES:  # of its type, as jsonargparse takes one (not as given)
-        if isinstance(value, str) and hint is not str:
-            return _reads_as_value(value)
+        if isinstance(value, str) and hint is not str:  # '3' for an int, not '3.0'
+            return leaf_text(value, hint) is not UNREAD
         return isinstance(value, _LEAVES[hint]) and (hint is bool or not isinstance(value, bool))
     if typing.get_origin(hint) in (typing.Union, types.UnionType):  # one of its types
         return any(fits(value, arg) for arg in typing.get_args(hint))
@@ -153,22 +154,6 @@ def fits(value: Any, hint: Any) -> bool:
     try:
         _convert(value, hint)
     except _NoFit:
-        return False
-    return True
-
-
-def _reads_as_value(text: str) -> bool:
-    """Whether jsonargparse may read ``text`` as a number or a bool (YAML, or a number
-    Python reads: ``1e3``); where YAML cannot read it, it may."""
-    try:
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return True
-    if not isinstance(loaded, str):
-        return True
-    try:
-        float(text)
-    except ValueError:
         return False
     return True
 
@@ -342,6 +327,9 @@ def import_class(path: str) -> type | None:
 
 def _instance(value: Any, hint: type) -> Any:
     """``value`` as an instance of the class ``hint``."""
+    if hint in LEAVES and isinstance(value, str):  # '3' for an int: 3, as jsonargparse
+        found = leaf_text(value, hint)  # reads it (was: passed on as the text)
+        return _fit(found is not UNREAD, found)
     if hint is bool:
         return _fit(isinstance(value, bool), value)
     if hint in (int, float):

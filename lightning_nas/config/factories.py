@@ -24,6 +24,7 @@ import lightning.pytorch as pl
 from torch import nn
 
 from lightning_nas.config.chain import init_hints, init_kwargs, kwargs_chain, name_hint
+from lightning_nas.config.convert import convert_args
 from lightning_nas.config.data_checks import check_loader_args
 from lightning_nas.config.group_checks import check_group
 from lightning_nas.config.hparams import build_class
@@ -262,7 +263,8 @@ class DataFactory:
             check_init_args(self.target, over_defaults(self.target, self.init_args,
                                                        self.init_args), "data", nested=False)
             # (along **kwargs passed on whole too; a mapping over its default, as built)
-            check_loader_args(self.init_args, "data")  # (was: each trial's loaders refused it)
+            check_loader_args(convert_args(self.target, self.init_args), "data")  # as built
+            # ('64': 64; was: each trial's loaders refused it)
 
     def _unapplied(self, key: str, model: ModelFactory | None) -> tuple[str, str] | None:
         """Why the ``data.*`` space key ``key`` would reach no data, and the data that takes
@@ -308,7 +310,7 @@ class DataFactory:
             self.target.check(arch)
         elif inspect.isclass(self.target):
             check_init_args(self.target, self.arch_args(arch), "data", nested=False)
-            check_loader_args(self.arch_args(arch), "data")
+            check_loader_args(convert_args(self.target, self.arch_args(arch)), "data")
 
     def build(self, arch: Mapping[str, Any] | None = None) -> pl.LightningDataModule | None:
         """The DataModule for one trial (``None`` if the model brings its own loaders); a

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lightning_nas.config.chain import init_kwargs
+from lightning_nas.config.convert import convert_args
 from lightning_nas.config.data_checks import check_loader_args
 from lightning_nas.config.hparams import build_section
 from lightning_nas.config.instantiate import check_init_args, import_object, short
@@ -79,7 +80,9 @@ class ConfigBuilder:
             check_init_args(target, node_args(section), self.name,
                             dict_kwargs=dict_kwargs_keys(section))
         if self.name == "data":  # a DataLoader's: refused only when a trial asks for it
-            check_loader_args(node_args(section), self.name)
+            args = node_args(section)  # as a class_path node's are built ('64': 64)
+            check_loader_args(convert_args(target, args) if callable(target) and not is_hydra(
+                section) else args, self.name)
         if arch is not None:  # the nested nodes as a trial builds them: none lacks an argument
             check_required(section, self.name)
 

@@ -1,7 +1,8 @@
 """Check a config's values against the annotations of the arguments they are given to:
 ``matches`` (``Optional[int]``, ``Literal``, unions, lists, mappings, ``type[...]``, an
-``Enum`` by a member's name or value; a ``class_path`` spec fits anything: it is built
-later) and ``check_value``, which raises a ``ConfigError`` that names the path, the value
+``Enum`` by a member's name; a text for a number or a bool as jsonargparse reads it,
+``'3'`` for an ``int``; a ``class_path`` spec fits anything: it is built later) and
+``check_value``, which raises a ``ConfigError`` that names the path, the value
 and what was expected.
 
 Example:
@@ -39,10 +40,11 @@ from lightning_nas.config.convert import (
 from lightning_nas.config.imports import SHORT_NAME_MODULES
 from lightning_nas.config.nodes import is_node
 from lightning_nas.config.records import check_fields, dict_note, no_dict
+from lightning_nas.config.texts import LEAVES, UNREAD, leaf_text
 from lightning_nas.config.timedeltas import timedelta_note, timedelta_of
 from lightning_nas.errors import ConfigError
 
-__all__ = ["check_value", "matches", "short"]
+__all__ = ["check_value", "enum_note", "matches", "short"]
 
 #: the annotations of a sequence and of a mapping, bare or subscripted (``list[int]``)
 _SEQUENCES = (list, tuple, set, frozenset, cabc.Sequence, cabc.MutableSequence, cabc.Iterable,
@@ -64,8 +66,11 @@ def matches(value: Any, hint: Any, strict: bool = False) -> bool:
     Plain types are checked exactly (``bool`` is not an ``int``, an ``int`` is a ``float``);
     a ``class_path`` spec fits anything. A plain value (a string, a number) fits another
     class only as an instance of it (``'fast'`` is no ``Tensor``; an ``Enum`` takes a
-    member's name or value). Other values are checked with ``isinstance`` when ``strict``,
-    else accepted (a model argument may take objects the check cannot know).
+    member's name, not its value, as LightningCLI); a text fits a number or a bool where
+    jsonargparse reads it as one (``'3'`` an ``int``, not ``'3.0'``: ``config/texts.py``).
+    Other values are checked with ``isinstance`` when ``strict`` (the Trainer's, which it
+    gets as written: no text read as a number), else accepted (a model argument may take
+    objects the check cannot know).
     """
     if hint is Any or hint is inspect.Parameter.empty or is_node(value):
         return True
@@ -82,6 +87,9 @@ def matches(value: Any, hint: Any, strict: bool = False) -> bool:
     if origin is cabc.Callable and isinstance(value, _NO_CALLABLE):
         return False  # `optimizer: 0.01` for an OptimizerCallable, as jsonargparse refuses it
         # (an import path or an object may be one; was: taken, and every trial failed)
+    if hint in LEAVES and isinstance(value, str) and not strict:  # '3' for an int, as
+        return leaf_text(value, hint) is not UNREAD  # jsonargparse reads it and convert
+        # builds it (was: refused; '3.0' still is); the Trainer's, strict, get it as written
     if hint is bool:
         return isinstance(value, bool)
     if hint is int:
@@ -105,8 +113,9 @@ def matches(value: Any, hint: Any, strict: bool = False) -> bool:
         return len(args) != 2 or all(matches(k, args[0], strict) and matches(v, args[1], strict)
                                      for k, v in value.items())
     if inspect.isclass(hint) and origin is None and isinstance(value, (str, int, float)):
-        if issubclass(hint, enum.Enum):  # by a member's name or value, as jsonargparse
-            return any(value in (member.name, member.value) for member in hint)
+        if issubclass(hint, enum.Enum):  # by a member's name alone, as jsonargparse and
+            return isinstance(value, hint) or (  # convert take it (was: by its value too,
+                isinstance(value, str) and value in hint.__members__)  # passed on as a str)
         if issubclass(hint, datetime.timedelta) and timedelta_of(value) is not None:
             return True  # LightningCLI's text of it (0:30:00): built so
         try:
@@ -127,6 +136,41 @@ def check_value(path: str, value: Any, hint: Any, owner: str, strict: bool = Fal
     if not matches(value, hint, strict):
         note = dict_note(value, hint, path) or short_class_note(value, hint) or \
             close_class_note(value, hint, SHORT_NAME_MODULES) or timedelta_note(value, hint) \
-            or bool_note(value, hint)
+            or bool_note(value, hint) or enum_note(value, hint) or (
+                _as_written(value, hint) if strict else "")
         raise ConfigError(f"{path}={short(value)}: expected {type_name(hint)} (the annotation "
                           f"of {owner}){note}")
+
+
+def enum_note(value: Any, hint: Any) -> str:
+    """For a text where ``hint`` takes an ``Enum`` (or a ``Union`` with one): the names of
+    its members, which alone LightningCLI takes, and the member whose value the text is;
+    ``""`` for another value or annotation.
+
+    Example:
+        >>> Act = enum.Enum("Act", {"relu": "ReLU", "tanh": "Tanh"})
+        >>> enum_note("ReLU", Act)
+        "; an Enum is given by a member's name: relu, tanh ('ReLU' is the value of Act.relu)"
+    """
+    found = [kind for kind in _kinds(hint) if inspect.isclass(kind) and issubclass(kind, enum.Enum)]
+    if not isinstance(value, str) or not found:
+        return ""
+    owner = next((f" ({value!r} is the value of {kind.__name__}.{member.name})"
+                  for kind in found for member in kind if member.value == value), "")
+    names = ", ".join(name for kind in found for name in kind.__members__)
+    return f"; an Enum is given by a member's name: {names}{owner}"
+
+
+def _as_written(value: Any, hint: Any) -> str:
+    """For a text a number's or a bool's annotation (of a ``Union`` too) reads as one,
+    checked ``strict`` (a Trainer argument, passed as written): what to write instead."""
+    read = next((found for kind in _kinds(hint) if kind in LEAVES and isinstance(value, str) and (
+        found := leaf_text(value, kind)) is not UNREAD), UNREAD)
+    return "" if read is UNREAD else (f"; the Trainer gets its arguments as written, not "
+                                      f"read as LightningCLI reads them: write {read!r}")
+
+
+def _kinds(hint: Any) -> tuple[Any, ...]:
+    """A ``Union``'s types, or the annotation alone."""
+    return typing.get_args(hint) if typing.get_origin(hint) in (
+        typing.Union, types.UnionType) else (hint,)
