@@ -195,8 +195,9 @@ def test_a_searched_trainer_argument_with_a_model_class(tmp_path, tiny_trainer):
 
 
 @pytest.mark.parametrize(("space", "needle"), [
-    ({"width": {"choice": [8, "16"]}}, r"space key 'width' may take '16': model.width='16': "
-                                       r"expected int \(the annotation of TinyNet.__init__\)"),
+    ({"width": {"choice": [8, "16.0"]}}, r"space key 'width' may take '16.0': model.width="
+                                         r"'16.0': expected int \(the annotation of "
+                                         r"TinyNet.__init__\)"),  # ('16' is 16, as LightningCLI)
     ({"width": {"float": [4, 16]}}, r"space key 'width' may take ([\d.]+): model.width=\1: "
                                     r"expected int"),
     # was: the first key (depth) was blamed for another key's value in the sample

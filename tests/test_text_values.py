@@ -114,3 +114,18 @@ def test_a_value_lightningcli_refuses_is_refused_naming_the_key_and_what_is_vali
         _search(tmp_path, key, value).run()
     assert f"space key 'model.{key}' may take {value!r}: {says}" in str(err.value)
     assert not (tmp_path / "run" / "trials").exists()
+
+
+@pytest.mark.parametrize(("section", "says"), [
+    ({"_target_": f"{HERE}.Plain", "depth": "3"}, "model.depth='3': expected int (the "
+     "annotation of Plain.__init__); Plain.__init__ gets it as written, not read as "
+     "LightningCLI reads it: write 3"),
+    ({"class_path": f"{HERE}.Plain", "init_args": {"depth": {"_target_": f"{HERE}.Plain",
+                                                             "flag": "yes"}}},
+     "model.depth.flag='yes': expected bool (the annotation of Plain.__init__); "
+     "Plain.__init__ gets it as written, not read as LightningCLI reads it: write True"),
+])
+def test_a_hydra_nodes_text_is_refused_as_hydra_passes_it_as_written(section, says):
+    with pytest.raises(ConfigError) as err:  # (was: accepted, and the model got '3')
+        ConfigBuilder(section, "model", plain_keys=True).check()
+    assert str(err.value) == says

@@ -208,7 +208,8 @@ def _wants_callable(cls: type, name: str) -> bool:
 
 
 def check_init_args(cls: Any, init_args: Mapping[str, Any], where: str,
-                    nested: bool = True, dict_kwargs: Collection[str] | None = None) -> None:
+                    nested: bool = True, dict_kwargs: Collection[str] | None = None,
+                    written: bool = False) -> None:
     """Check the names and the values of ``init_args`` against ``cls.__init__`` (``cls`` may
     be a function) and, as jsonargparse, the bases' its ``**kwargs`` passes them on to
     (``init_kwargs``, ``init_hints``); with ``nested``, ``class_path`` specs among them are
@@ -220,6 +221,8 @@ def check_init_args(cls: Any, init_args: Mapping[str, Any], where: str,
             ``kwargs_chain`` takes them, as LightningCLI refuses them in ``init_args``.
             ``None`` (a Python call, a Hydra node): a ``**kwargs`` takes the names of the
             bases it is passed on to whole (``kwargs_chain(forwarded=True)``), else any.
+        written: the values are passed as written (a Hydra node's): no text is read as a
+            number (``check_value``); a nested node's as its own kind says.
 
     Raises:
         ConfigError: naming the path (``model.net.width``) of an unknown argument, a value of
@@ -260,9 +263,9 @@ def check_init_args(cls: Any, init_args: Mapping[str, Any], where: str,
                 raise ConfigError(f"{where}.{key}.{kind}: {err}") from None
             if callable(inner):
                 check_init_args(inner, node_args(value), f"{where}.{key}",
-                                dict_kwargs=dict_kwargs_keys(value))
+                                dict_kwargs=dict_kwargs_keys(value), written=is_hydra(value))
         elif key in hints:
-            check_value(f"{where}.{key}", value, hints[key], name)
+            check_value(f"{where}.{key}", value, hints[key], name, written=written)
 
 
 def blame(attempt: Callable[[dict[str, Any]], BaseException | None], args: Mapping[str, Any],

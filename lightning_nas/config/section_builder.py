@@ -78,7 +78,7 @@ class ConfigBuilder:
         target = self.target()
         if callable(target):
             check_init_args(target, node_args(section), self.name,
-                            dict_kwargs=dict_kwargs_keys(section))
+                            dict_kwargs=dict_kwargs_keys(section), written=is_hydra(section))
         if self.name == "data":  # a DataLoader's: refused only when a trial asks for it
             args = node_args(section)  # as a class_path node's are built ('64': 64)
             check_loader_args(convert_args(target, args) if callable(target) and not is_hydra(

@@ -35,7 +35,7 @@ from lightning_nas.config.instantiate import (
     short,
 )
 from lightning_nas.config.logger_checks import check_one_w_and_b
-from lightning_nas.config.nodes import dict_kwargs_keys, is_node, node_args, target_path
+from lightning_nas.config.nodes import dict_kwargs_keys, is_hydra, is_node, node_args, target_path
 from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["TRAINING_NEEDS", "check_epoch_bounds", "check_finetune_epochs", "check_search_trainer",
@@ -101,7 +101,7 @@ def check_trainer_kwargs(kwargs: Mapping[str, Any]) -> None:
             if is_node(node):
                 where = f"trainer.{key}" + (f"[{i}]" if isinstance(value, list) else "")
                 check_init_args(_import(where, target_path(node)), node_args(node), where,
-                                dict_kwargs=dict_kwargs_keys(node))
+                                dict_kwargs=dict_kwargs_keys(node), written=is_hydra(node))
         if key == "logger":  # two W&B loggers: both in one run
             check_one_w_and_b(value)
     check_sync_batchnorm(kwargs)  # (was: torch's traceback in DDP's setup, on CPU)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections.abc as cabc
 import datetime
 import enum
+import functools
 import inspect
 import os
 import types
@@ -60,7 +61,7 @@ def short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def matches(value: Any, hint: Any, strict: bool = False) -> bool:
+def matches(value: Any, hint: Any, strict: bool = False, written: bool = False) -> bool:
     """Whether ``value`` fits the annotation ``hint``.
 
     Plain types are checked exactly (``bool`` is not an ``int``, an ``int`` is a ``float``);
@@ -68,9 +69,9 @@ def matches(value: Any, hint: Any, strict: bool = False) -> bool:
     class only as an instance of it (``'fast'`` is no ``Tensor``; an ``Enum`` takes a
     member's name, not its value, as LightningCLI); a text fits a number or a bool where
     jsonargparse reads it as one (``'3'`` an ``int``, not ``'3.0'``: ``config/texts.py``).
-    Other values are checked with ``isinstance`` when ``strict`` (the Trainer's, which it
-    gets as written: no text read as a number), else accepted (a model argument may take
-    objects the check cannot know).
+    Other values are checked with ``isinstance`` when ``strict`` (the Trainer's), else
+    accepted (a model argument may take objects the check cannot know). ``strict`` or
+    ``written`` (a Hydra node's, which Hydra passes as written): no text is read.
     """
     if hint is Any or hint is inspect.Parameter.empty or is_node(value):
         return True
@@ -78,7 +79,7 @@ def matches(value: Any, hint: Any, strict: bool = False) -> bool:
         return value is None
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is typing.Union or origin is types.UnionType:
-        return any(matches(value, arg, strict) for arg in args)
+        return any(matches(value, arg, strict, written) for arg in args)
     if origin is typing.Literal:
         return any(value == arg and type(value) is type(arg) for arg in args)
     if (bound := type_bound(hint)) is not None:  # a class, or the import path of one
@@ -87,9 +88,9 @@ def matches(value: Any, hint: Any, strict: bool = False) -> bool:
     if origin is cabc.Callable and isinstance(value, _NO_CALLABLE):
         return False  # `optimizer: 0.01` for an OptimizerCallable, as jsonargparse refuses it
         # (an import path or an object may be one; was: taken, and every trial failed)
-    if hint in LEAVES and isinstance(value, str) and not strict:  # '3' for an int, as
-        return leaf_text(value, hint) is not UNREAD  # jsonargparse reads it and convert
-        # builds it (was: refused; '3.0' still is); the Trainer's, strict, get it as written
+    if hint in LEAVES and isinstance(value, str) and not (strict or written):  # '3' for an
+        return leaf_text(value, hint) is not UNREAD  # int, as jsonargparse reads it and
+        # convert builds it (was: refused; '3.0' still is); passed as written, it is a text
     if hint is bool:
         return isinstance(value, bool)
     if hint is int:
@@ -105,13 +106,13 @@ def matches(value: Any, hint: Any, strict: bool = False) -> bool:
             return False
         if origin is tuple and args and args[-1] is not Ellipsis:
             return len(value) == len(args) and all(
-                matches(v, a, strict) for v, a in zip(value, args, strict=True))
-        return not args or all(matches(v, args[0], strict) for v in value)
+                matches(v, a, strict, written) for v, a in zip(value, args, strict=True))
+        return not args or all(matches(v, args[0], strict, written) for v in value)
     if origin in _MAPPINGS or hint in _MAPPINGS:
         if not isinstance(value, Mapping):
             return False
-        return len(args) != 2 or all(matches(k, args[0], strict) and matches(v, args[1], strict)
-                                     for k, v in value.items())
+        return len(args) != 2 or all(matches(k, args[0], strict, written) and matches(
+            v, args[1], strict, written) for k, v in value.items())
     if inspect.isclass(hint) and origin is None and isinstance(value, (str, int, float)):
         if issubclass(hint, enum.Enum):  # by a member's name alone, as jsonargparse and
             return isinstance(value, hint) or (  # convert take it (was: by its value too,
@@ -127,17 +128,19 @@ def matches(value: Any, hint: Any, strict: bool = False) -> bool:
     return True  # callables, type variables, classes when not strict: cannot tell
 
 
-def check_value(path: str, value: Any, hint: Any, owner: str, strict: bool = False) -> None:
+def check_value(path: str, value: Any, hint: Any, owner: str, strict: bool = False,
+                written: bool = False) -> None:
     """Raise ``ConfigError`` ``path=value: expected ...`` unless ``value`` fits ``hint``
     (a dict for a dataclass: field by field, ``check_fields``; of a ``Union``'s, the class
     whose fields take its values, ``convert.fits``)."""
-    if check_fields(path, value, hint, check_value, fits):
+    if check_fields(path, value, hint, functools.partial(
+            check_value, strict=strict, written=written), fits):
         return
-    if not matches(value, hint, strict):
+    if not matches(value, hint, strict, written):
         note = dict_note(value, hint, path) or short_class_note(value, hint) or \
             close_class_note(value, hint, SHORT_NAME_MODULES) or timedelta_note(value, hint) \
             or bool_note(value, hint) or enum_note(value, hint) or (
-                _as_written(value, hint) if strict else "")
+                _as_written(value, hint, owner) if strict or written else "")
         raise ConfigError(f"{path}={short(value)}: expected {type_name(hint)} (the annotation "
                           f"of {owner}){note}")
 
@@ -161,13 +164,13 @@ def enum_note(value: Any, hint: Any) -> str:
     return f"; an Enum is given by a member's name: {names}{owner}"
 
 
-def _as_written(value: Any, hint: Any) -> str:
+def _as_written(value: Any, hint: Any, owner: str) -> str:
     """For a text a number's or a bool's annotation (of a ``Union`` too) reads as one,
-    checked ``strict`` (a Trainer argument, passed as written): what to write instead."""
-    read = next((found for kind in _kinds(hint) if kind in LEAVES and isinstance(value, str) and (
-        found := leaf_text(value, kind)) is not UNREAD), UNREAD)
-    return "" if read is UNREAD else (f"; the Trainer gets its arguments as written, not "
-                                      f"read as LightningCLI reads them: write {read!r}")
+    passed as written (a Trainer argument, a Hydra node's): what to write instead."""
+    read = next((found for kind in _kinds(hint) if kind in LEAVES and isinstance(value, str)
+                 and (found := leaf_text(value, kind)) is not UNREAD), UNREAD)
+    return "" if read is UNREAD else (f"; {owner} gets it as written, not read as LightningCLI "
+                                      f"reads it: write {read!r}")
 
 
 def _kinds(hint: Any) -> tuple[Any, ...]:
