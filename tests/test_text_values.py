@@ -12,7 +12,7 @@ Each case is checked against LightningCLI itself (``LightningCLI(run=False)``).
 from __future__ import annotations
 
 import enum
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import lightning.pytorch as pl
 import pytest
@@ -43,10 +43,11 @@ class Plain(ClassifierSteps, pl.LightningModule):
     built: list[dict[str, Any]] = []
 
     def __init__(self, depth: int = 1, rate: float = 0.1, flag: bool = False,
-                 act: Act = Act.relu, maybe: Optional[int] = None) -> None:  # noqa: UP045
+                 act: Act = Act.relu, maybe: Optional[int] = None,  # noqa: UP045
+                 lit: Literal[1, 2] = 1) -> None:
         super().__init__()
         Plain.built.append({"depth": depth, "rate": rate, "flag": flag, "act": act,
-                            "maybe": maybe})
+                            "maybe": maybe, "lit": lit})
         self.layer = nn.Linear(8, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -57,7 +58,7 @@ class Plain(ClassifierSteps, pl.LightningModule):
 
 
 #: a value of each argument LightningCLI takes as it is: the other option of a space
-OTHER = {"depth": 2, "rate": 0.5, "flag": True, "act": "relu", "maybe": 4}
+OTHER = {"depth": 2, "rate": 0.5, "flag": True, "act": "relu", "maybe": 4, "lit": 1}
 
 
 def _node(init: dict[str, Any]) -> dict[str, Any]:
@@ -79,7 +80,8 @@ def _got(key: str) -> tuple[Any, type]:
 
 @pytest.mark.parametrize(("key", "value"), [
     ("depth", "3"), ("depth", " 3"), ("depth", "0x10"), ("depth", "+3"), ("rate", "1e-3"),
-    ("rate", "2.5"), ("flag", "yes"), ("flag", "false"), ("maybe", "3"), ("act", "tanh")])
+    ("rate", "2.5"), ("flag", "yes"), ("flag", "false"), ("maybe", "3"), ("act", "tanh"),
+    ("lit", "2")])
 def test_a_text_lightningcli_reads_as_the_annotations_type_is_built_as_it_builds_it(
         tmp_path, key, value):
     cli_model(tmp_path, _node({key: value}))
@@ -98,6 +100,7 @@ def test_a_text_lightningcli_reads_as_the_annotations_type_is_built_as_it_builds
     ("depth", "1e3", "model.depth='1e3': expected int"),
     ("rate", "inf", "model.rate='inf': expected float"),
     ("flag", "1", "model.flag='1': expected bool"),
+    ("lit", "3", "model.lit='3': expected 1 or 2"),
     ("act", "ReLU", "model.act='ReLU': expected Act (the annotation of Plain.__init__); an Enum is "
                     "given by a member's name: relu, tanh ('ReLU' is the value of Act.relu)"),
     ("act", "RELU", "model.act='RELU': expected Act (the annotation of Plain.__init__); an Enum is "

@@ -49,7 +49,7 @@ from lightning_nas.config.records import (
     takes,
     to_dataclass,
 )
-from lightning_nas.config.texts import LEAVES, UNREAD, leaf_text
+from lightning_nas.config.texts import LEAVES, UNREAD, leaf_text, literal_text
 from lightning_nas.config.timedeltas import timedelta_of
 from lightning_nas.errors import ConfigError
 
@@ -111,8 +111,10 @@ def _convert(value: Any, hint: Any) -> Any:
             except _NoFit:
                 continue
         raise _NoFit
-    if origin is typing.Literal:
-        return _fit(any(value == a and type(value) is type(a) for a in args), value)
+    if origin is typing.Literal:  # '2' for Literal[1, 2]: 2, as jsonargparse reads it
+        read = literal_text(value, args) if isinstance(value, str) and value not in args \
+            else value
+        return _fit(any(read == a and type(read) is type(a) for a in args), read)
     bound = type_bound(hint)
     if bound is not None:  # type[Module]: the class itself, as jsonargparse gives it
         found = import_class(value) if isinstance(value, str) else value

@@ -2,7 +2,8 @@
 (jsonargparse) reads it: ``true``/``false``/``null`` and plain digits first, then YAML with
 jsonargparse's float rule (``1e-3`` is a float, ``inf`` a text; no dates). A config's
 ``depth: '3'`` for ``depth: int`` is 3 there, ``'0x10'`` 16, ``flag: 'yes'`` True; a text
-that reads as another type (``'3.0'`` for an ``int``) is refused, as LightningCLI refuses it.
+that reads as another type (``'3.0'`` for an ``int``) is refused, as LightningCLI refuses it;
+a ``Literal``'s option likewise (``'2'`` for ``Literal[1, 2]``: ``literal_text``).
 
 Example:
     >>> leaf_text("3", int), leaf_text(" 0x10", int), leaf_text("1e-3", float)
@@ -18,7 +19,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["LEAVES", "UNREAD", "leaf_text"]
+__all__ = ["LEAVES", "UNREAD", "leaf_text", "literal_text"]
 
 #: the annotations a text is read for (the text kept for a ``str``)
 LEAVES = (bool, int, float)
@@ -54,6 +55,22 @@ def leaf_text(text: str, hint: type) -> Any:
         return float(value)
     if isinstance(value, hint) and (hint is bool or not isinstance(value, bool)):
         return value
+    return UNREAD
+
+
+def literal_text(text: str, args: tuple[Any, ...]) -> Any:
+    """The option of a ``Literal`` (its ``args``) ``text`` reads as, as jsonargparse reads a
+    text that is no option by the types of the options that are no text (``'2'`` for
+    ``Literal[1, 2]``: 2), or ``UNREAD``.
+
+    Example:
+        >>> literal_text("2", (1, 2)), literal_text("3", (1, 2)) is UNREAD
+        (2, True)
+    """
+    for kind in dict.fromkeys(type(arg) for arg in args if type(arg) is not str):
+        read = leaf_text(text, kind) if kind in LEAVES else UNREAD
+        if any(read == arg and type(read) is type(arg) for arg in args):
+            return read
     return UNREAD
 
 

@@ -41,7 +41,7 @@ from lightning_nas.config.convert import (
 from lightning_nas.config.imports import SHORT_NAME_MODULES
 from lightning_nas.config.nodes import is_node
 from lightning_nas.config.records import check_fields, dict_note, no_dict
-from lightning_nas.config.texts import LEAVES, UNREAD, leaf_text
+from lightning_nas.config.texts import LEAVES, UNREAD, leaf_text, literal_text
 from lightning_nas.config.timedeltas import timedelta_note, timedelta_of
 from lightning_nas.errors import ConfigError
 
@@ -80,8 +80,10 @@ def matches(value: Any, hint: Any, strict: bool = False, written: bool = False) 
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is typing.Union or origin is types.UnionType:
         return any(matches(value, arg, strict, written) for arg in args)
-    if origin is typing.Literal:
-        return any(value == arg and type(value) is type(arg) for arg in args)
+    if origin is typing.Literal:  # '2' for Literal[1, 2] too, as jsonargparse reads it
+        return any(value == arg and type(value) is type(arg) for arg in args) or (
+            isinstance(value, str) and not (strict or written)
+            and literal_text(value, args) is not UNREAD)
     if (bound := type_bound(hint)) is not None:  # a class, or the import path of one
         found = import_class(value) if isinstance(value, str) else value
         return inspect.isclass(found) and issubclass(found, bound)
