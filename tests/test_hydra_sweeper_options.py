@@ -5,9 +5,8 @@ and an option tried beside the other keys' values before it is refused."""
 
 from __future__ import annotations
 
-import json
 import re
-import warnings
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +23,13 @@ from lightning_nas.errors import ConfigError, SpaceError  # noqa: E402
 from lightning_nas.integrations.hydra_grammar import parse_params  # noqa: E402
 from lightning_nas.results import TrialStatus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
+from tests.helpers_hydra_spawn import EVEN, SPAWN, spawn_sweep_of  # noqa: E402
 from tests.helpers_hydra_sweep import TRAIN, example_args, multirun, run_forked  # noqa: E402
 from tests.helpers_runs import keep_root_logging  # noqa: E402
 
 _keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
+#: the session's ``ddp_spawn`` sweep, shared with ``test_hydra_split_job``
+spawn_sweep = pytest.fixture(name="spawn_sweep")(spawn_sweep_of)
 
 
 def test_a_searched_option_that_does_not_compose_is_refused_before_any_job(tmp_path):
@@ -293,71 +295,51 @@ def test_a_job_whose_trainer_starts_several_processes_is_refused_before_any_job(
 
 
 @pytest.mark.slow
-def test_a_job_whose_strategy_spawns_its_ranks_is_swept(tmp_path):
+def test_a_job_whose_strategy_spawns_its_ranks_is_swept(spawn_sweep, tmp_path):
     # the lightning-hydra-template's trainer=ddp_sim: its ranks are child processes that the
     # job's own fit starts, no re-run of the command line (was: refused before the first
     # job, "Lightning starts the other ranks by re-running the command line", while
-    # Hydra's basic sweeper runs these jobs)
-    import hydra
-    import lightning.pytorch as pl
-
-    from tests.helpers_data import BlobData
-    from tests.helpers_ranks import RankRecorder, SyncedTinyNet
-
-    returned, ranks = {}, {}
-
-    def task(cfg: DictConfig) -> float:
-        pl.seed_everything(0, verbose=False)
-        trainer = hydra.utils.instantiate(cfg.trainer, callbacks=[RankRecorder()])
-        # x=4: 17 validation samples, which the 2 ranks do not divide; x=8: 16, which they do
-        trainer.fit(SyncedTinyNet(width=cfg.x), BlobData(n=68 if cfg.x == 4 else 64,
-                                                         batch_size=16))
-        out = Path(HydraConfig.get().runtime.output_dir)  # (the folders go with the sweep)
-        ranks[str(out)] = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
-        returned[str(out)] = float(trainer.callback_metrics["val_acc"])  # rank 0's, sent back
-        return returned[str(out)]
-
-    spawn = {"_target_": "lightning.pytorch.Trainer", "accelerator": "cpu", "devices": 2,
-             "strategy": "ddp_spawn", "max_epochs": 1, "logger": False,
-             "enable_checkpointing": False, "enable_progress_bar": False,
-             "enable_model_summary": False, "default_root_dir": "${hydra:runtime.output_dir}"}
-    with warnings.catch_warnings(record=True) as said:
-        warnings.simplefilter("always")
-        trials = multirun(tmp_path, task, {"budget": 2, "params": {"x": "choice(4, 8)"}},
-                          trainer=spawn)
-    assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2, [t.error for t in trials]
-    with RunStore(tmp_path / "run" / "search.db") as store:
+    # Hydra's basic sweeper runs these jobs). The session's ddp_spawn sweep
+    # (tests.helpers_hydra_spawn, shared with test_hydra_split_job; was a sweep of its own):
+    # x=EVEN validates on 16 samples, which the 2 ranks divide; the others on 17, which not
+    trials = spawn_sweep["resumed"]
+    assert [status for _, status in trials] == ["COMPLETED"] * 4, spawn_sweep["errors_resumed"]
+    run = shutil.copytree(spawn_sweep["folder"] / "run", tmp_path / "run")  # (export writes)
+    with RunStore(run / "search.db") as store:
         folders, uneven = store.get_meta("job_dirs"), store.get_meta("uneven_splits")
-    # the odd split's job is said once, recorded and noted in best.yaml; the even one's not
+    # the odd split's jobs are said once, recorded and noted in best.yaml; the even one's not
     # (was: nothing, as the sweep never sees a job's Trainer)
-    odd, even = sorted(trials, key=lambda t: t.arch["x"])
+    odd = [trial_id for trial_id, x in spawn_sweep["x"].items() if x != EVEN]
+    [even] = [trial_id for trial_id, x in spawn_sweep["x"].items() if x == EVEN]
     text = ("the validation set holds 17 samples, which the 2 ranks do not divide: "
             "Lightning's DistributedSampler repeats 1 of them (18 scored, the repeats counted "
             "again), so a job's score (what its task returns, synced over the ranks) differs "
             "slightly from a validation on one device; for exact scores, use a validation set "
             "divisible by 2, or trainer.use_distributed_sampler=False with a sampler of your "
             "own, or validate on one device")
-    assert [str(w.message) for w in said if "ranks do not divide" in str(w.message)] == [
-        f"trial {odd.trial_id}: {text}"]
-    assert uneven == {text: [odd.trial_id]}
-    results = yaml.safe_load((tmp_path / "run" / "optimization_results.yaml").read_text())
-    assert results.get("notes") == ([text] if results["best_trial"] == odd.trial_id else None)
-    for trial, notes in ((odd, [text]), (even, None)):
-        assert cli(["export", str(tmp_path / "run"), "--trial", str(trial.trial_id)]) == 0
-        assert yaml.safe_load((tmp_path / "run" / "best.yaml").read_text()).get(
-            "notes") == notes
-    assert len(set(folders.values())) == 2
-    for trial in trials:  # each job's score, and both ranks in that job's own folder
-        folder = folders[str(trial.trial_id)]
-        assert trial.score == returned[folder]
-        assert [(r["rank"], r["world_size"]) for r in ranks[folder]] == [(0, 2), (1, 2)]
-        assert {r["hparams"]["width"] for r in ranks[folder]} == {trial.arch["x"]}
+    assert spawn_sweep["said_first"] + spawn_sweep["said_resumed"] == [f"trial {odd[0]}: {text}"]
+    assert uneven == {text: odd}
+    results = yaml.safe_load((run / "optimization_results.yaml").read_text())
+    assert results.get("notes") == ([text] if results["best_trial"] in odd else None)
+    for trial_id, notes in ((odd[0], [text]), (even, None)):
+        assert cli(["export", str(run), "--trial", str(trial_id)]) == 0
+        assert yaml.safe_load((run / "best.yaml").read_text()).get("notes") == notes
+    assert len(set(folders.values())) == 4
+    for trial_id, _ in trials:  # each job's score
+        assert spawn_sweep["scores"][trial_id] == spawn_sweep["returned"][folders[str(trial_id)]]
+    # both ranks in that job's own folder (the jobs of the template's way: x=4 and EVEN)
+    recorded = [trial_id for trial_id, x in spawn_sweep["x"].items() if x in (4, EVEN)]
+    assert sorted(spawn_sweep["ranks"]) == sorted(folders[str(i)] for i in recorded)
+    for trial_id in recorded:
+        ranks = spawn_sweep["ranks"][folders[str(trial_id)]]
+        assert [(r["rank"], r["world_size"]) for r in ranks] == [(0, 2), (1, 2)]
+        assert {r["hparams"]["width"] for r in ranks} == {spawn_sweep["x"][trial_id]}
     # several nodes need their other processes started from outside: refused as before
     with pytest.raises(ConfigError, match=r"trainer.num_nodes=2.*starts several processes.*"
                                           r"Sweep with trainer.devices=1, or with "
                                           r"trainer.strategy=ddp_spawn on one node"):
-        multirun(tmp_path / "nodes", task, {"budget": 1, "params": {"x": "choice(4, 8)"}},
-                 trainer={**spawn, "num_nodes": 2})
+        multirun(tmp_path / "nodes", lambda cfg: 1.0, {"budget": 1, "params": {
+            "x": "choice(4, 8)"}}, trainer={**SPAWN, "num_nodes": 2})
 
 
 def test_a_searched_group_option_that_starts_several_processes_is_refused_before_any_job(
