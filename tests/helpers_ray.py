@@ -25,10 +25,12 @@ import pytest
 
 from tests.helpers_models import TinyNet
 
-__all__ = ["LOOPBACK", "NodeNet", "ThreadNet", "connect", "free_port", "loopback_cluster",
-           "ray_folder"]
+__all__ = ["LOOPBACK", "NodeNet", "ThreadNet", "added_node", "connect", "free_port",
+           "loopback_cluster", "ray_folder"]
 
 LOOPBACK = "127.0.0.1"
+#: each node's settings: one CPU, on the loopback address only
+_NODE = {"num_cpus": 1, "node_ip_address": LOOPBACK, "include_log_monitor": False}
 #: seconds a test waits for the CPUs an earlier test's actors held (killed: Ray frees them)
 FREE_TIMEOUT = 120.0
 
@@ -91,16 +93,34 @@ def loopback_cluster(nodes: int) -> Iterator[Any]:
     import ray
     from ray.cluster_utils import Cluster
 
-    local = {"num_cpus": 1, "node_ip_address": LOOPBACK, "include_log_monitor": False}
-    cluster = Cluster(initialize_head=True, head_node_args={**local, "include_dashboard": False})
+    cluster = Cluster(initialize_head=True, head_node_args={**_NODE, "include_dashboard": False})
     try:
         for _ in range(nodes - 1):
-            cluster.add_node(**local)
+            cluster.add_node(**_NODE)
         yield cluster
     finally:
         if ray.is_initialized():
             ray.shutdown()
         cluster.shutdown()
+
+
+@contextmanager
+def added_node(cluster: Any) -> Iterator[Any]:
+    """A worker node of one CPU on the loopback address added to ``cluster`` (a
+    ``loopback_cluster``), removed at the end, once the cluster sees it gone: a cluster of
+    more nodes for one test, without starting and stopping a head node of its own (seconds).
+
+    Example:
+        >>> with added_node(cluster) as node:  # doctest: +SKIP
+        ...     len(cluster.list_all_nodes())
+        2
+    """
+    node = cluster.add_node(**_NODE)  # (waits until it is alive)
+    try:
+        yield node
+    finally:
+        cluster.remove_node(node)
+        cluster.wait_for_nodes()
 
 
 def connect(address: str) -> None:

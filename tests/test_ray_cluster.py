@@ -1,8 +1,9 @@
 """Trials on an existing Ray cluster given by address: a real two-node cluster on the
-loopback address (Ray's own ``cluster_utils.Cluster``), and an address nobody answers at,
-which is one ``ConfigError`` before anything is stored; and Ray's other cases on a one-node
-cluster that the module's tests share (``one_node``: connected as a user's ``ray.init``;
-``one_node_address``: for a search that connects itself), started once per module."""
+loopback address (Ray's own ``cluster_utils.Cluster``: the module's one-node cluster with a
+node added, ``two_nodes``), and an address nobody answers at, which is one ``ConfigError``
+before anything is stored; and Ray's other cases on a one-node cluster that the module's
+tests share (``one_node``: connected as a user's ``ray.init``; ``one_node_address``: for a
+search that connects itself), started once per module."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from tests.helpers_ray import (
     LOOPBACK,
     NodeNet,
     ThreadNet,
+    added_node,
     connect,
     free_port,
     loopback_cluster,
@@ -53,9 +55,13 @@ def ray_tmpdir(monkeypatch) -> Iterator[str]:
 
 
 @pytest.fixture
-def two_nodes(ray_tmpdir) -> Iterator[object]:
-    """A head and a worker node of one CPU each, both on the loopback address only."""
-    with loopback_cluster(2) as cluster:
+def two_nodes(_one_node, monkeypatch) -> Iterator[object]:
+    """The module's one-node cluster with a worker node of one CPU added, both on the
+    loopback address only; the worker node removed at the end (was: a two-node cluster of
+    its own, a head node started and shut down for the one test; seconds)."""
+    cluster, folder = _one_node
+    monkeypatch.setenv("RAY_TMPDIR", folder)
+    with added_node(cluster):
         yield cluster
 
 
