@@ -2,7 +2,8 @@
 jsonargparse does when LightningCLI reads a config.
 
 YAML gives strings, numbers, lists and mappings; an argument annotated with an ``int``,
-``float`` or ``bool`` gets a text as jsonargparse reads it (``'3'``: 3, ``config/texts.py``);
+``float`` or ``bool`` gets a text as jsonargparse reads it (``'3'``: 3, ``config/texts.py``),
+one annotated ``float`` the float of an int (``1``: ``1.0``, as jsonargparse builds it);
 one annotated with an ``Enum`` gets
 the member of that name (a value is passed as given), a ``pathlib.Path`` (any ``PurePath``
 or ``str`` subclass) the path, a ``tuple`` (``tuple[int, int]``, ``tuple[int, ...]``), ``set`` or
@@ -334,9 +335,10 @@ def _instance(value: Any, hint: type) -> Any:
         return _fit(found is not UNREAD, found)
     if hint is bool:
         return _fit(isinstance(value, bool), value)
-    if hint in (int, float):
+    if hint in (int, float):  # an int for a float: the float, as jsonargparse builds it
+        found = float(value) if hint is float and type(value) is int else value  # (was: 1)
         return _fit(isinstance(value, (int, float if hint is float else int))
-                    and not isinstance(value, bool), value)
+                    and not isinstance(value, bool), found)
     try:
         if isinstance(value, hint):
             return value

@@ -9,8 +9,9 @@ then holds the config (``net: {class_path, init_args}``), and
 ``MyModule.load_from_checkpoint(path)`` rebuilds it, as a LightningCLI checkpoint does
 (``instantiate_module`` needs jsonargparse, which LightningCLI needs too). A section of plain
 values that jsonargparse would convert (an ``Enum`` member's name, a ``Path``, a ``tuple``:
-``convert_args``) is built the same way, so the checkpoint keeps the config's values, as
-LightningCLI's does. Other sections of plain values, Hydra nodes, or without jsonargparse
+``convert_args``; an int for a ``float``) is built the same way, so the checkpoint keeps the
+config's values, as LightningCLI's does (an int for a ``float`` kept as the float, 1.0, as
+jsonargparse's config has it). Other sections of plain values, Hydra nodes, or without jsonargparse
 are built as they are; ``build_class`` builds a class from its arguments as a section.
 
 Example:
@@ -63,8 +64,32 @@ def lightningcli_hparams(section: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     if not contains_node(args) and not converted(target, args):
         return None
+    built = convert_args(target, args)  # an int for a float: the float, as LightningCLI's
+    args = {key: _floats(value, built[key]) for key, value in args.items()}  # (was: 1)
     return {"_class_path": section["class_path"], **_defaults(target),  # a dataclass's mapping
             **copy.deepcopy(over_defaults(target, args))}  # over its default, as built
+
+
+def _floats(value: Any, built: Any) -> Any:
+    """``value`` as config, each int that ``built`` (its conversion) has as a float made
+    that float, as jsonargparse's config has it (``rate: 1`` for a ``float``: 1.0); the rest
+    as given (an ``Enum``'s name, a class path, a node).
+
+    Example:
+        >>> _floats({"lr": 1, "act": "relu", "n": 2}, {"lr": 1.0, "act": object(), "n": 2})
+        {'lr': 1.0, 'act': 'relu', 'n': 2}
+    """
+    if type(value) is int and type(built) is float:
+        return built
+    if isinstance(value, Mapping) and not is_node(value):
+        def field(key: Any) -> Any:
+            if isinstance(built, Mapping):
+                return built.get(key)
+            return getattr(built, key, None) if isinstance(key, str) else None  # a dataclass
+        return {key: _floats(item, field(key)) for key, item in value.items()}
+    if isinstance(value, list) and isinstance(built, (list, tuple)) and len(built) == len(value):
+        return [_floats(item, made) for item, made in zip(value, built, strict=True)]
+    return value
 
 
 def _defaults(target: Any) -> dict[str, Any]:
