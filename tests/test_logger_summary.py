@@ -162,3 +162,20 @@ def test_the_summary_versions_part_only_loggers_that_would_share_a_place(
     # setting is logged once, there
     assert versions([_csv(x), _tb(x)], _csv(y), [_tb(x), _csv(y)], _tb(y)) == [
         "a_summary", "a_summary", "a_summary", "a_summary_2"]
+
+
+def test_a_resumed_search_logs_its_w_and_b_summary_to_a_run_of_its_own(tmp_path, monkeypatch):
+    # was: the resumed search's summary took the first's run id (<label>_summary, W&B's
+    # resume="allow"), so that run held each earlier trial's row twice: W&B cannot empty a
+    # run as a resumed CSV summary empties its folder
+    pytest.importorskip("wandb")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    node = {"class_path": "lightning.pytorch.loggers.WandbLogger",
+            "init_args": {"project": "p", "offline": True, "dir": str(tmp_path)}}
+    for budget in (2, 3):  # a search, then its resume
+        Search(TinyNet, {"width": {"choice": [4, 8, 16]}}, data=BlobData(n=64), budget=budget,
+               seed=0, verbose=False, run_dir=tmp_path / "run", executor="inline",
+               trainer={"max_epochs": 1, "limit_train_batches": 2, "logger": node}).run()
+    summaries = [run for run in _run_ids(tmp_path) if "_summary" in run]
+    assert len(summaries) == 2 and len(set(summaries)) == 2, summaries

@@ -12,6 +12,7 @@ import os
 import re
 import shlex
 import shutil
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,8 +46,10 @@ def finish(settings: SearchSettings, store: RunStore, trainer: Mapping[str, Any]
     best = store.best(goal.mode)
     exported = export_best(run_dir, store) if best is not None else None
     counts = {s: sum(t.status is s for t in trials) for s in TrialStatus}
+    again = f"_again_{time.time_ns()}" if store.get_meta(_LOGGED) else ""  # an earlier one's
     log_summary(summary_loggers(trainer.get("logger"), trials), str(run_dir / "logs"),
-                goal.mode, trials, best, counts, store.get_meta("log_label"))
+                goal.mode, trials, best, counts, store.get_meta("log_label"), again)
+    store.set_meta(_LOGGED, True)  # (a W&B run cannot be emptied, as a resumed CSV's folder)
     if not settings.verbose:
         return best, trials
     pruned = (f"{counts[TrialStatus.PRUNED]} pruned, " if settings.early_stopping.active
@@ -181,9 +184,13 @@ def summary_loggers(configured: Any, trials: Sequence[TrialResult]) -> list[Any]
 _SEARCHED_LOGGER = "trainer.logger"
 
 
+#: the store's meta key saying that a summary was logged (a later one's W&B run is its own)
+_LOGGED = "summary_logged"
+
+
 def log_summary(specs: Sequence[Any], save_dir: str, mode: str, trials: list[TrialResult],
                 best: TrialResult | None, counts: Mapping[TrialStatus, int],
-                label: str | None = None) -> None:
+                label: str | None = None, again: str = "") -> None:
     """Log the search to the user's configured loggers (``specs``: ``logger`` settings,
     ``summary_loggers``'; version ``summary`` under ``save_dir/search``, or the first free
     of ``summary_2``, ... where an earlier setting's would log to the same place:
@@ -193,9 +200,12 @@ def log_summary(specs: Sequence[Any], save_dir: str, mode: str, trials: list[Tri
     best score as ``hp_metric`` (at the best trial's step), each distinct logger node once.
     Only configured loggers (nodes) get it: a logger object, alone or in a list, has no
     version of the search's own (a copy would take the next free one among the user's
-    runs)."""
+    runs). ``again`` (``_again_<ns>``, where an earlier invocation of the run logged its
+    summary) follows a W&B run's id: W&B cannot empty the earlier run, as a resumed CSV
+    summary's folder is emptied, so the summary, written whole, goes to a run of its own
+    (was: the earlier run of that id, resumed, each earlier trial's row in it twice)."""
     items = [item for spec in specs for item in (spec if isinstance(spec, list) else [spec])]
-    nodes = summary_nodes(specs, save_dir, label or Path(save_dir).parent.name)
+    nodes = summary_nodes(specs, save_dir, label or Path(save_dir).parent.name, again)
     if not nodes:
         return  # no configured logger (or logger objects alone): nothing to add it to
     loggers = instantiate(nodes)
@@ -207,7 +217,8 @@ def log_summary(specs: Sequence[Any], save_dir: str, mode: str, trials: list[Tri
             hold_runs([logger], held)  # (its run started as it logged)
 
 
-def summary_nodes(specs: Sequence[Any], save_dir: str, label: str) -> list[Any]:
+def summary_nodes(specs: Sequence[Any], save_dir: str, label: str,
+                  again: str = "") -> list[Any]:
     """The logger nodes of the search's summary: those of each ``logger`` setting in
     ``specs`` (``summary_loggers``') placed by ``logger_defaults`` (``save_dir``, ``label``),
     each distinct one once, with version ``summary``, or the first of ``summary_2``, ...
@@ -216,7 +227,7 @@ def summary_nodes(specs: Sequence[Any], save_dir: str, label: str) -> list[Any]:
     run's id, W&B logging the second summary into the first's run, and a CSV and a
     TensorBoard logger of one ``save_dir`` a folder). In trial order, the settings keep
     their versions across a resume; the loggers of one setting (a list) share theirs, as
-    in its trials.
+    in its trials; ``again`` follows a W&B node's version alone (``log_summary``).
 
     Example:
         >>> csv = {"class_path": "lightning.pytorch.loggers.CSVLogger",
@@ -234,8 +245,8 @@ def summary_nodes(specs: Sequence[Any], save_dir: str, label: str) -> list[Any]:
         seen += items
         for number in itertools.count(1):
             version = "summary" if number == 1 else f"summary_{number}"
-            placed = [logger_defaults(item, save_dir, "search", version, label)
-                      for item in items]
+            placed = [logger_defaults(item, save_dir, "search", version, label,
+                                      attempt=again) for item in items]
             places = {_place(node) for node in placed} - {None}
             if not places & taken:
                 break
