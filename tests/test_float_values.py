@@ -1,5 +1,5 @@
-"""An integer given an argument annotated ``float`` (``rate: 1``, a choice ``[1, 2]``), an
-``Optional[float]`` or a dataclass's ``float`` field: LightningCLI (jsonargparse) builds the
+"""An integer given an argument of the model or data annotated ``float`` (``rate: 1``, a
+choice ``[1, 2]``), an ``Optional[float]`` or a dataclass's ``float`` field: LightningCLI (jsonargparse) builds the
 model with the float (1.0), and its ``save_hyperparameters()`` keeps 1.0. A search builds the
 same, for a Python search (``Search(model=M, ...)``) and a config search, and ``best.yaml``'s
 node, rebuilt by LightningCLI, gives what the trial trained (was: the model got the int 1).
@@ -17,6 +17,7 @@ from typing import Any, Optional, Union
 import lightning.pytorch as pl
 import torch
 import yaml
+from lightning.pytorch.cli import LightningCLI
 from torch import nn
 
 from lightning_nas import Choice, Search
@@ -60,6 +61,16 @@ class Rated(ClassifierSteps, pl.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=0.05)
 
 
+class FracData(BlobData):
+    """``BlobData`` with a ``float`` argument; ``built`` records each one's, with its type."""
+
+    built: list[tuple[Any, type]] = []
+
+    def __init__(self, frac: float = 0.5) -> None:
+        super().__init__(n=64)
+        FracData.built.append((frac, type(frac)))
+
+
 def _typed() -> dict[str, tuple[Any, type]]:
     """The last built model's values (and hyperparameters ``saved``) with their types."""
     return {key: (value, type(value)) for key, value in Rated.built[-1].items()}
@@ -90,14 +101,20 @@ def test_lightningcli_builds_a_float_from_an_int_and_so_does_a_configs_init_args
 
 
 def test_an_int_for_a_float_is_built_as_lightningcli_builds_it_in_a_config_search(tmp_path):
+    data = {"class_path": f"{HERE}.FracData", "init_args": {"frac": 1}}
+    (tmp_path / "cli.yaml").write_text(yaml.safe_dump({"data": data}))
+    LightningCLI(Rated, run=False, args=["--config", str(tmp_path / "cli.yaml")],
+                 save_config_callback=None, trainer_defaults={"logger": False})
+    assert FracData.built[-1] == (1.0, float)  # LightningCLI's own build of the data
     run = tmp_path / "run"
     search_from_config({
         "model": {"class_path": f"{HERE}.Rated", "init_args": {"either": 3}},
-        "data": {"class_path": "tests.helpers_data.BlobData"}, "trainer": TRAINER,
+        "data": data, "trainer": TRAINER,
         "search": {"space": {"model.rate": {"choice": [1, 2]}, "model.maybe": {"choice": [2, 3]},
                              "model.opt.lr": {"choice": [1, 2]}},
                    "budget": 1, "run_dir": str(run), "seed": 0}}).run()
     assert _typed()["either"] == (3, int)  # the Union's first type that fits, as LightningCLI
+    assert FracData.built[-1] == (1.0, float)  # the trial's data (was: (1, int))
     _check(tmp_path, run)
 
 
