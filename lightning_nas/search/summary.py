@@ -47,9 +47,9 @@ def finish(settings: SearchSettings, store: RunStore, trainer: Mapping[str, Any]
     exported = export_best(run_dir, store) if best is not None else None
     counts = {s: sum(t.status is s for t in trials) for s in TrialStatus}
     again = f"_again_{time.time_ns()}" if store.get_meta(_LOGGED) else ""  # an earlier one's
-    log_summary(summary_loggers(trainer.get("logger"), trials), str(run_dir / "logs"),
-                goal.mode, trials, best, counts, store.get_meta("log_label"), again)
-    store.set_meta(_LOGGED, True)  # (a W&B run cannot be emptied, as a resumed CSV's folder)
+    if log_summary(summary_loggers(trainer.get("logger"), trials), str(run_dir / "logs"),
+                   goal.mode, trials, best, counts, store.get_meta("log_label"), again):
+        store.set_meta(_LOGGED, True)  # (a W&B run cannot be emptied, as a CSV's folder)
     if not settings.verbose:
         return best, trials
     pruned = (f"{counts[TrialStatus.PRUNED]} pruned, " if settings.early_stopping.active
@@ -184,13 +184,13 @@ def summary_loggers(configured: Any, trials: Sequence[TrialResult]) -> list[Any]
 _SEARCHED_LOGGER = "trainer.logger"
 
 
-#: the store's meta key saying that a summary was logged (a later one's W&B run is its own)
+#: the store's meta key saying that a summary was logged to W&B (a later one's run is its own)
 _LOGGED = "summary_logged"
 
 
 def log_summary(specs: Sequence[Any], save_dir: str, mode: str, trials: list[TrialResult],
                 best: TrialResult | None, counts: Mapping[TrialStatus, int],
-                label: str | None = None, again: str = "") -> None:
+                label: str | None = None, again: str = "") -> bool:
     """Log the search to the user's configured loggers (``specs``: ``logger`` settings,
     ``summary_loggers``'; version ``summary`` under ``save_dir/search``, or the first free
     of ``summary_2``, ... where an earlier setting's would log to the same place:
@@ -203,11 +203,14 @@ def log_summary(specs: Sequence[Any], save_dir: str, mode: str, trials: list[Tri
     runs). ``again`` (``_again_<ns>``, where an earlier invocation of the run logged its
     summary) follows a W&B run's id: W&B cannot empty the earlier run, as a resumed CSV
     summary's folder is emptied, so the summary, written whole, goes to a run of its own
-    (was: the earlier run of that id, resumed, each earlier trial's row in it twice)."""
+    (was: the earlier run of that id, resumed, each earlier trial's row in it twice).
+
+    Returns:
+        Whether it logged to a W&B run."""
     items = [item for spec in specs for item in (spec if isinstance(spec, list) else [spec])]
     nodes = summary_nodes(specs, save_dir, label or Path(save_dir).parent.name, again)
     if not nodes:
-        return  # no configured logger (or logger objects alone): nothing to add it to
+        return False  # no configured logger (or logger objects alone): nothing to add it to
     loggers = instantiate(nodes)
     for folder in {_own_folder(logger) for logger in loggers} - {None}:
         shutil.rmtree(folder, ignore_errors=True)  # an earlier invocation's: written anew
@@ -215,6 +218,7 @@ def log_summary(specs: Sequence[Any], save_dir: str, mode: str, trials: list[Tri
         with runs_ended(items) as held:  # a W&B run of the summary's own
             _log_search(logger, mode, trials, best, counts)
             hold_runs([logger], held)  # (its run started as it logged)
+    return any(of_w_and_b(node) for node in nodes)
 
 
 def summary_nodes(specs: Sequence[Any], save_dir: str, label: str,
