@@ -1,9 +1,10 @@
 """An integer given an argument of the model or data annotated ``float`` (``rate: 1``, a
-choice ``[1, 2]``), an ``Optional[float]`` or a dataclass's ``float`` field: LightningCLI (jsonargparse) builds the
-model with the float (1.0), and its ``save_hyperparameters()`` keeps 1.0. A search builds the
-same, for a Python search (``Search(model=M, ...)``) and a config search, and ``best.yaml``'s
-node, rebuilt by LightningCLI, gives what the trial trained (was: the model got the int 1).
-A ``Union[int, float]`` keeps the int, as jsonargparse takes the first type that fits.
+choice ``[1, 2]``), an ``Optional[float]`` or a dataclass's ``float`` field: LightningCLI
+(jsonargparse) builds the model with the float (1.0), and its ``save_hyperparameters()``
+keeps 1.0. A search builds the same, for a Python search (``Search(model=M, ...)``) and a
+config search, and ``best.yaml``'s node, rebuilt by LightningCLI, gives what the trial
+trained (was: the model got the int 1). A ``Union[int, float]`` keeps the int, as
+jsonargparse takes the first type that fits.
 
 Each case is checked against LightningCLI itself (``LightningCLI(run=False)``); ``1 == 1.0``
 in Python, so each value is compared with its type.
