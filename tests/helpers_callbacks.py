@@ -30,6 +30,7 @@ __all__ = [
     "CtrlCAtTrainEnd",
     "EpochLog",
     "FitSpans",
+    "HELD",
     "HOLD_AT",
     "KillAtEpochStart",
     "KillAtTrainEnd",
@@ -75,21 +76,31 @@ class CountEpochs(pl.Callback):
 
 
 #: where a process holds (``hold_at``): ``epoch N`` (``EpochLog``, at epoch N's start, once
-#: it noted it) or ``step N`` (``TinyNet``, at the training step of global step N); unset:
-#: nowhere
+#: it noted it), ``resumed`` (``EpochLog``, at the first epoch of a fit resumed from a
+#: checkpoint, a promoted trial's next segment, once it wrote ``<trial dir>/HELD``) or
+#: ``step N`` (``TinyNet``, at the training step of global step N); unset: nowhere
 HOLD_AT = "LIGHTNING_NAS_TEST_HOLD_AT"
+#: the file ``EpochLog`` writes in its folder as it holds a resumed fit (``hold_at``'s note)
+HELD = "held.json"
 
 
-def hold_at(where: str) -> None:
+def hold_at(where: str, note: str | None = None) -> None:
     """Hold this process (five minutes at most) if ``$LIGHTNING_NAS_TEST_HOLD_AT`` is
     ``where``: a test kills it there, at a moment that waits for the kill (not a window a
-    busy machine's pause of the test could miss).
+    busy machine's pause of the test could miss). With ``note``, first writes that file
+    whole (``{"where": ..., "pid": ...}``): what a test waits for when the store does not
+    say the process got there.
 
     Example:
         >>> hold_at("epoch 99")  # not asked for: goes on at once
     """
-    if os.environ.get(HOLD_AT) == where:
-        time.sleep(300)
+    if os.environ.get(HOLD_AT) != where:
+        return
+    if note is not None:  # written whole (renamed into place): a test reads it once it is
+        with open(f"{note}.tmp", "w") as f:
+            json.dump({"where": where, "pid": os.getpid()}, f)
+        os.replace(f"{note}.tmp", note)
+    time.sleep(300)
 
 
 @at_helpers
@@ -97,7 +108,8 @@ class EpochLog(pl.Callback):
     """Appends each training epoch's number (with this process id and a token of this
     ``fit`` call) to ``<trial dir>/epochs.jsonl`` and saves the weights it starts from as
     ``w<epoch>.pt``, so a test sees which epochs each segment trained and from what; then
-    ``hold_at("epoch <epoch>")``."""
+    ``hold_at("epoch <epoch>")``, and in a fit resumed from a checkpoint (``ckpt_path``: a
+    promoted trial's next segment, never a first fit) ``hold_at("resumed", <folder>/HELD)``."""
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         import uuid
@@ -113,6 +125,8 @@ class EpochLog(pl.Callback):
         weights = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
         torch.save(weights, os.path.join(folder, f"w{epoch}.pt"))
         hold_at(f"epoch {epoch}")  # the last epoch's last.ckpt is in place (PendingLast first)
+        if trainer.ckpt_path is not None:  # its first epoch: the segment's training began
+            hold_at("resumed", os.path.join(folder, HELD))
 
 
 @at_helpers

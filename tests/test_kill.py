@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.helpers_callbacks import HELD, HOLD_AT
 from tests.helpers_fresh_ranks import dying
 from tests.helpers_kill import POLL, kill_config, kill_rows
 from tests.launcher import Launcher, pidfd_of_child, stat
@@ -73,7 +74,6 @@ class _Moment:
         self.then = {"fit": rng.uniform(0.0, 0.25), "write": rng.uniform(0.0, 0.03),
                      "between": rng.uniform(0.0, 0.01)}.get(kind, 0.0)
         self.completed = sum(r["status"] == "COMPLETED" for r in self.base.values())
-        self.paused = {i for i, r in self.base.items() if r["status"] == "PAUSED"}
 
     def __call__(self, rows: dict[int, dict]) -> bool:
         if self.kind == "start":
@@ -86,11 +86,18 @@ class _Moment:
             return rows != self.base
         if self.kind == "between":  # a trial of this launch was just stored COMPLETED
             return sum(r["status"] == "COMPLETED" for r in rows.values()) > self.completed
-        if self.kind == "promotion":  # a paused trial is running again
-            promoted = any(rows[i]["status"] == "RUNNING" for i in self.paused if i in rows)
-            self.paused |= {i for i, r in rows.items() if r["status"] == "PAUSED"}
-            return promoted
+        if self.kind == "promotion":  # a promoted trial's segment began training, and holds
+            return bool(self.held())
         raise ValueError(self.kind)
+
+    def held(self) -> list[int]:
+        """The trials whose resumed fit (a promotion, or an interrupted one's continuation)
+        holds in this launch (``EpochLog``'s ``hold_at("resumed")``, set for a "promotion"
+        kill: was a paused trial seen RUNNING, whose one short epoch could end before the
+        kill when a busy machine paused the test)."""
+        return [int(path.parent.name.removeprefix("trial_"))
+                for path in self.run_dir.glob(f"trials/trial_*/{HELD}")
+                if path.stat().st_mtime >= self.launched]
 
 
 def _children(pid: int) -> list[int]:
@@ -147,7 +154,8 @@ def _kill_at(kind: str, launcher: Launcher, cfg: Path, run_dir: Path, rng: rando
     """
     db = run_dir / "search.db"
     moment = _Moment(kind, run_dir, rng)
-    pid = launcher.launch(["search", cfg], log)
+    pid = launcher.launch(["search", cfg], log,
+                          env={HOLD_AT: "resumed" if kind == "promotion" else None})
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         code = launcher.exited()
@@ -160,8 +168,8 @@ def _kill_at(kind: str, launcher: Launcher, cfg: Path, run_dir: Path, rng: rando
             kill_workers()
             after = kill_rows(db)
             if kind == "promotion":  # killed while a promoted trial ran (it keeps the
-                assert any(r["status"] == "RUNNING" and r["epochs"]  # epochs it trained)
-                           for r in after.values())
+                (held,) = moment.held()  # epochs it trained before its pause)
+                assert after[held]["status"] == "RUNNING" and after[held]["epochs"], held
             return after
         time.sleep(POLL)
     kill_workers = _kill_workers(pid)
