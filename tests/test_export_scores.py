@@ -23,8 +23,7 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning_nas import Search, export_best
 from lightning_nas.results import TrialStatus
 from lightning_nas.store import RunStore
-from tests.helpers_data import BlobData
-from tests.helpers_models import TinyNet
+from tests.helpers import BlobData, TinyNet  # the class path its configs name, read back
 from tests.helpers_ranks import SyncedTinyNet
 from tests.helpers_runs import assert_scores_as_exported
 
