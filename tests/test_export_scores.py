@@ -24,6 +24,8 @@ from lightning_nas import Search, export_best
 from lightning_nas.results import TrialStatus
 from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet  # the class path its configs name, read back
+from tests.helpers_callbacks import HELD, HOLD_AT
+from tests.helpers_kill import json_lines
 from tests.helpers_ranks import SyncedTinyNet
 from tests.helpers_runs import assert_scores_as_exported
 
@@ -144,19 +146,27 @@ def test_a_search_killed_in_a_promotion_and_resumed_exports_what_it_scored(tmp_p
     # with its TrialCheckpoint's state (best score, best.ckpt) from that file
     run, cfg, log = tmp_path / "run", tmp_path / "search.yaml", tmp_path / "log.txt"
     cfg.write_text(yaml.safe_dump({
-        "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"sleep": 0.03}},
+        "model": {"class_path": "tests.helpers.TinyNet"},
         "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 32}},
-        "trainer": {**TRAINER, "max_epochs": 4},
+        "trainer": {**TRAINER, "max_epochs": 4,
+                    "callbacks": [{"class_path": "tests.helpers.EpochLog"}]},  # its hold
         "search": {"space": SPACE, "budget": 8, "seed": 1, "run_dir": str(run),
                    "keep_top_k": 8, "scheduler": "asha", "min_epochs": 1, "eta": 2,
                    "max_epochs": 4}}))
-    launcher.launch(["search", cfg], log)
+    # held in its segment, once its first epoch began (was: a sleep of 0.5 s "into its
+    # segment", which a busy machine's slower start of the segment outlasted: the kill
+    # came before it trained, and the test passed on without the case it is about)
+    launcher.launch(["search", cfg], log, env={HOLD_AT: "resumed"})
     deadline = time.monotonic() + 240
-    while (killed := _promotion_running(run / "search.db")) is None:
+    while not (held := list(run.glob(f"trials/trial_*/{HELD}"))):
         assert launcher.exited() is None and time.monotonic() < deadline, log.read_text()
         time.sleep(0.02)
-    time.sleep(0.5)  # into its segment
     assert launcher.kill() == -signal.SIGKILL
+    folder = held[0].parent
+    killed = int(folder.name.removeprefix("trial_"))
+    assert _promotion_running(run / "search.db") == killed  # killed in its promotion,
+    before = json_lines(folder / "epochs.jsonl")  # in the segment's first epoch
+    assert before[-1]["epoch"] >= 1 and before[-1]["fit"] != before[0]["fit"]
     assert launcher.run(["search", cfg], log) == 0, log.read_text()
     assert_scores_as_exported(run)
     with RunStore(run / "search.db") as store:
@@ -165,6 +175,8 @@ def test_a_search_killed_in_a_promotion_and_resumed_exports_what_it_scored(tmp_p
         resumed = store.get(killed)
     assert "Resuming" in log.read_text() and promoted
     assert resumed.status is not TrialStatus.RUNNING
+    again = json_lines(folder / "epochs.jsonl")[len(before)]  # from its last.ckpt, anew
+    assert again["epoch"] == before[-1]["epoch"] and again["fit"] != before[-1]["fit"]
     for trial in promoted:
         export_best(run, trial_id=trial)
         assert_scores_as_exported(run)
