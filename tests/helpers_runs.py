@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import logging
 import sqlite3
@@ -73,6 +74,8 @@ def assert_scores_as_exported(run: Path, model: type[pl.LightningModule] = TinyN
     ckpt = torch.load(run / "best.ckpt", map_location="cpu", weights_only=False)
     assert ckpt["epoch"] == best["epoch"]
     assert {k: ckpt["hyper_parameters"][k] for k in best["arch"]} == best["arch"]
+    if path := ckpt["hyper_parameters"].get("_class_path"):  # Lightning loads a class path
+        importlib.import_module(path.rpartition(".")[0])  # only from a module imported
     trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
                          enable_model_summary=False, **validation)
     got = trainer.validate(model.load_from_checkpoint(run / "best.ckpt"),
