@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -244,3 +245,26 @@ def test_a_spawning_ddp_strategy_object_is_refused_before_training(tmp_path, sta
     assert not (tmp_path / "run").exists()
     Search("tests.helpers.SyncedTinyNet", SPACE, data=BlobData, budget=1,  # popen: as "ddp"
            trainer={**DDP, "strategy": DDPStrategy()}, run_dir=tmp_path / "popen")
+
+
+def test_a_one_device_ddp_trial_leaves_the_callers_launcher_variables_as_they_were(
+        tmp_path, monkeypatch):
+    # was: the trial trains in the search's process, where Lightning's launcher set
+    # MASTER_ADDR, MASTER_PORT, NODE_RANK and LOCAL_RANK for its (no) other ranks and left
+    # them: a later DDP Trainer of the caller took its processes for ones a launcher had
+    # started (LOCAL_RANK set: it started no rank 1) and reused the stale MASTER_PORT
+    from lightning.fabric.plugins.environments import LightningEnvironment
+
+    from lightning_nas.search.lifetime import DISTRIBUTED_VARIABLES
+
+    for name in DISTRIBUTED_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MASTER_ADDR", "localhost")  # the caller's own: kept as it was
+    one = {**DDP, "devices": 1, "max_epochs": 1, "callbacks": None}
+    result = Search("tests.helpers.SyncedTinyNet", {"width": {"choice": [8, 16]}},
+                    data=BlobData, trainer=one, budget=1, run_dir=tmp_path / "run",
+                    verbose=False).run()
+    assert result.best.status is TrialStatus.COMPLETED, result.best.error
+    left = {name: os.environ[name] for name in DISTRIBUTED_VARIABLES if name in os.environ}
+    assert left == {"MASTER_ADDR": "localhost"}
+    assert not LightningEnvironment().creates_processes_externally

@@ -24,15 +24,16 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
-__all__ = ["child_env", "ctrl_c_ignored", "ctrl_c_raised", "describe_exit", "die_with_parent",
-           "environ", "kill_group", "parent_alive", "sigint_held", "sigterm_exits",
-           "sigterm_received"]
+__all__ = ["DISTRIBUTED_VARIABLES", "child_env", "ctrl_c_ignored", "ctrl_c_raised",
+           "describe_exit", "die_with_parent", "environ", "kill_group", "parent_alive",
+           "sigint_held", "sigterm_exits", "sigterm_received"]
 
 _sigterm = threading.Event()  # set by ``sigterm_exits``'s handler
 
-#: what a launcher of ranks (torchrun, Lightning, a rank group) sets; a child starts without
-_DISTRIBUTED = ("RANK", "LOCAL_RANK", "GROUP_RANK", "NODE_RANK", "WORLD_SIZE",
-                "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID")
+#: what a launcher of ranks (torchrun, Lightning, a rank group) sets; a child starts without,
+#: and a trial restores them after it (Lightning's launcher sets them in its own process)
+DISTRIBUTED_VARIABLES = ("RANK", "LOCAL_RANK", "GROUP_RANK", "NODE_RANK", "WORLD_SIZE",
+                         "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID")
 
 
 def die_with_parent() -> None:
@@ -56,7 +57,7 @@ def child_env() -> dict[str, str]:
     """This process's environment for a child that trains: none of the caller's rank
     variables (a fresh group of ranks), and ``PYTHONPATH`` so that the child imports the
     user's model as the caller does (the CLI adds the current folder)."""
-    env = {k: v for k, v in os.environ.items() if k not in _DISTRIBUTED}
+    env = {k: v for k, v in os.environ.items() if k not in DISTRIBUTED_VARIABLES}
     env["PYTHONPATH"] = os.pathsep.join(p for p in [os.getcwd(), *sys.path] if p)
     return env
 

@@ -46,7 +46,7 @@ from lightning_nas.search.batch_settings import batch_setting_error
 from lightning_nas.search.callback_monitors import CallbackMonitors
 from lightning_nas.search.callbacks import TrialReporter
 from lightning_nas.search.costs import CountMismatch, LoggedCostCheck, ParamsCheck
-from lightning_nas.search.lifetime import environ
+from lightning_nas.search.lifetime import DISTRIBUTED_VARIABLES, environ
 from lightning_nas.search.module_checkpoints import ModuleCheckpoints
 from lightning_nas.search.monitor_errors import metric_hint, not_finite_at
 from lightning_nas.search.optimizer_state import RestoreOptimizerState
@@ -79,6 +79,10 @@ __all__ = ["SEED_VARIABLES", "TrialSpec", "build_trainer", "fit_trial", "makes_d
 #: Lightning's launcher starts read them), restored after it (a Trainer of the caller's,
 #: its ``reset_seed`` and DataLoader worker seeding, and the processes it starts must not)
 SEED_VARIABLES = ("PL_GLOBAL_SEED", "PL_SEED_WORKERS")
+#: restored after a trial: the seed variables, and those Lightning's launcher sets in the
+#: process that trains rank 0 (a one-device DDP trial in the caller's: ``LOCAL_RANK`` left
+#: set, a later DDP Trainer there took its ranks for a launcher's and started none)
+_KEPT = (*SEED_VARIABLES, *DISTRIBUTED_VARIABLES)
 
 
 def build_trainer(spec: TrialSpec, extra_callbacks: list[pl.Callback]) -> pl.Trainer:
@@ -209,7 +213,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
         monitors.skip.append(ckpt)
     building = True  # until fit starts: an error is a build failure
     try:
-        with (quiet_lightning(spec.quiet), environ({}, kept=SEED_VARIABLES), groups_made_here(),
+        with (quiet_lightning(spec.quiet), environ({}, kept=_KEPT), groups_made_here(),
               runs_ended(spec.trainer.get("logger")) as held):  # a W&B run of the trial's
             callbacks.append(RunsHeld(held))  # the logger's own run (reinit: create_new)
             # the trial's own folder holds its logs; a user's checkpoint folder is news
