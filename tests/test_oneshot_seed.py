@@ -88,3 +88,27 @@ def test_ddp_ranks_dataloader_workers_draw_apart(tmp_path, launcher):
     r0, r1 = (json.loads((tmp_path / f"draws{r}.json").read_text()) for r in (0, 1))
     assert len(r0) == len(r1) == 6
     assert r0 != r1, (r0, r1)
+
+
+def test_a_one_device_ddp_run_leaves_the_callers_launcher_variables_as_they_were(
+        tmp_path, monkeypatch):
+    # was: the supernet trains in this process, where Lightning's launcher set LOCAL_RANK,
+    # NODE_RANK, MASTER_ADDR and MASTER_PORT and left them (as a search's trials did): a
+    # later DDP Trainer of the caller took its process for one a launcher had started
+    from lightning.fabric.plugins.environments import LightningEnvironment
+
+    from lightning_nas.oneshot.run import run_oneshot
+    from lightning_nas.search.lifetime import DISTRIBUTED_VARIABLES
+
+    for name in DISTRIBUTED_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    cfg = {"model": "tests.helpers.TinySupernet",
+           "data": {"class_path": "tests.helpers.BlobData", "init_args": {"n": 64}},
+           "trainer": {"max_epochs": 1, "accelerator": "cpu", "devices": 1,
+                       "strategy": "ddp_find_unused_parameters_true",
+                       "enable_checkpointing": False},
+           "oneshot": {"num_candidates": 2, "calibration_batches": 1, "num_classes": 3,
+                       "seed": 4, "run_dir": str(tmp_path / "run"), "finetune_epochs": 0}}
+    assert run_oneshot(cfg, verbose=False)["arch"]
+    assert [name for name in DISTRIBUTED_VARIABLES if name in os.environ] == []
+    assert not LightningEnvironment().creates_processes_externally

@@ -78,7 +78,7 @@ from lightning_nas.run_folder import LOCK_FILE, holding, user_path
 from lightning_nas.search.callback_monitors import CallbackMonitors
 from lightning_nas.search.lifetime import environ
 from lightning_nas.search.quiet import quiet_lightning
-from lightning_nas.search.trial import SEED_VARIABLES
+from lightning_nas.search.trial import RESTORED_VARIABLES
 from lightning_nas.search.trial_defaults import checkpointing, with_trial_defaults
 from lightning_nas.search.uneven_split import UnevenSplitCheck
 from lightning_nas.wording import counted
@@ -337,8 +337,9 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         # the run's own checkpoints/ holds last.ckpt: a resume reads it, a new run replaces it
         warnings.filterwarnings("ignore", message=r"Checkpoint directory .* is not empty")
         # the seed for launched ranks; seed_everything's variables kept while the run trains
-        # (its DDP ranks read them), then restored, as Search.run and finetune restore them
-        held.enter_context(environ({_DRAWN_SEED: str(opts["seed"])}, kept=SEED_VARIABLES))
+        # (its DDP ranks read them), then restored, as Search.run and finetune restore them,
+        # and so are those Lightning's launcher sets in this process (LOCAL_RANK, ...)
+        held.enter_context(environ({_DRAWN_SEED: str(opts["seed"])}, kept=RESTORED_VARIABLES))
         pl.seed_everything(opts["seed"], workers=True, verbose=False)  # as LightningCLI
         module = model.build({})
         network_of(module, opts["net_attr"])  # a misspelt net_attr: said before training

@@ -72,17 +72,18 @@ from lightning_nas.search.trial_spec import TrialSpec
 from lightning_nas.search.uneven_split import UnevenSplitCheck
 from lightning_nas.wording import counted
 
-__all__ = ["SEED_VARIABLES", "TrialSpec", "build_trainer", "fit_trial", "makes_double",
-           "quiet_lightning", "raised_by_lightning"]
+__all__ = ["RESTORED_VARIABLES", "SEED_VARIABLES", "TrialSpec", "build_trainer", "fit_trial",
+           "makes_double", "quiet_lightning", "raised_by_lightning"]
 
 #: what ``seed_everything`` sets: kept while a trial trains (its DDP strategy and the ranks
 #: Lightning's launcher starts read them), restored after it (a Trainer of the caller's,
 #: its ``reset_seed`` and DataLoader worker seeding, and the processes it starts must not)
 SEED_VARIABLES = ("PL_GLOBAL_SEED", "PL_SEED_WORKERS")
-#: restored after a trial: the seed variables, and those Lightning's launcher sets in the
-#: process that trains rank 0 (a one-device DDP trial in the caller's: ``LOCAL_RANK`` left
-#: set, a later DDP Trainer there took its ranks for a launcher's and started none)
-_KEPT = (*SEED_VARIABLES, *DISTRIBUTED_VARIABLES)
+#: restored after a trial (and an in-process one-shot run): the seed variables, and those
+#: Lightning's launcher sets in the process that trains rank 0 (a one-device DDP fit in the
+#: caller's: ``LOCAL_RANK`` left set, a later DDP Trainer there took its process for one a
+#: launcher started and started no other rank)
+RESTORED_VARIABLES = (*SEED_VARIABLES, *DISTRIBUTED_VARIABLES)
 
 
 def build_trainer(spec: TrialSpec, extra_callbacks: list[pl.Callback]) -> pl.Trainer:
@@ -213,7 +214,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
         monitors.skip.append(ckpt)
     building = True  # until fit starts: an error is a build failure
     try:
-        with (quiet_lightning(spec.quiet), environ({}, kept=_KEPT), groups_made_here(),
+        with (quiet_lightning(spec.quiet), environ({}, kept=RESTORED_VARIABLES), groups_made_here(),
               runs_ended(spec.trainer.get("logger")) as held):  # a W&B run of the trial's
             callbacks.append(RunsHeld(held))  # the logger's own run (reinit: create_new)
             # the trial's own folder holds its logs; a user's checkpoint folder is news
