@@ -8,6 +8,7 @@ config options: ``test_hydra_sweeper_<topic>.py``."""
 from __future__ import annotations
 
 import re
+import shutil
 import sqlite3
 import subprocess
 import time
@@ -171,29 +172,31 @@ def test_a_refused_setting_prints_as_hydras_own_errors_one_message_no_traceback(
     assert "Traceback" not in done.stderr and not run.exists()
 
 
-def test_export_of_a_sweep_points_at_the_jobs_overrides(killed_sweep):
+def test_export_of_a_sweep_points_at_the_jobs_overrides(killed_sweep, tmp_path):
     from lightning_nas.errors import ConfigError
     from lightning_nas.export import export_best, finetune
     from lightning_nas.integrations.hydra_grammar import format_value
 
-    best = export_best(killed_sweep.run)
-    results = yaml.safe_load((killed_sweep.run / "optimization_results.yaml").read_text())
+    # a copy: export writes best.yaml, and the session's sweep is read by other workers' tests
+    run = shutil.copytree(killed_sweep.run, tmp_path / "run")
+    best = export_best(run)
+    results = yaml.safe_load((run / "optimization_results.yaml").read_text())
     assert best["model"] is None and best["trial"] == results["best_trial"]
     assert best["hydra"]["overrides"] == results["overrides"]
     assert best["hydra"]["rerun"] == results["rerun"]
     # another trial exported: its own job (was: the sweep's overrides alone, and a pointer to
     # optimization_results.yaml, which holds the best trial's)
-    with RunStore(killed_sweep.run / "search.db") as store:
+    with RunStore(run / "search.db") as store:
         other = next(t for t in store.trials(TrialStatus.COMPLETED)
                      if t.trial_id != best["trial"])
-    mine = export_best(killed_sweep.run, trial_id=other.trial_id)["hydra"]
+    mine = export_best(run, trial_id=other.trial_id)["hydra"]
     assert mine["overrides"] == [*results["overrides"][:-len(other.arch)],
                                  *(f"{k}={format_value(v)}" for k, v in other.arch.items())]
     assert mine["rerun"].startswith(f"python {TRAIN} ") and " ".join(
         mine["overrides"][-len(other.arch):]) in mine["rerun"]
-    export_best(killed_sweep.run)  # the best again, for the tests after this one
+    export_best(run)  # the best again: a fine-tune of it names optimization_results.yaml
     with pytest.raises(ConfigError, match="is a Hydra sweep.*optimization_results.yaml"):
-        finetune(killed_sweep.run)
+        finetune(run)
 
 
 def test_finetune_of_a_sweep_names_the_jobs_rerun_and_rerun_alone_lines(tmp_path, capsys):
