@@ -95,6 +95,7 @@ def test_a_one_device_ddp_run_leaves_the_callers_launcher_variables_as_they_were
     # was: the supernet trains in this process, where Lightning's launcher set LOCAL_RANK,
     # NODE_RANK, MASTER_ADDR and MASTER_PORT and left them (as a search's trials did): a
     # later DDP Trainer of the caller took its process for one a launcher had started
+    import torch.distributed as dist
     from lightning.fabric.plugins.environments import LightningEnvironment
 
     from lightning_nas.oneshot.run import run_oneshot
@@ -112,3 +113,4 @@ def test_a_one_device_ddp_run_leaves_the_callers_launcher_variables_as_they_were
     assert run_oneshot(cfg, verbose=False)["arch"]
     assert [name for name in DISTRIBUTED_VARIABLES if name in os.environ] == []
     assert not LightningEnvironment().creates_processes_externally
+    assert not dist.is_initialized()  # was: its group left in this process

@@ -33,6 +33,7 @@ from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.load import block_settings, config_seed, section_target
 from lightning_nas.config.trainer_checks import check_trainer_kwargs
+from lightning_nas.group_exit import groups_made_here
 from lightning_nas.lock_probe import lock_taken
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.checks import check_warmup_epochs
@@ -340,6 +341,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         # (its DDP ranks read them), then restored, as Search.run and finetune restore them,
         # and so are those Lightning's launcher sets in this process (LOCAL_RANK, ...)
         held.enter_context(environ({_DRAWN_SEED: str(opts["seed"])}, kept=RESTORED_VARIABLES))
+        held.enter_context(groups_made_here())  # a one-device DDP fit's group: destroyed
         pl.seed_everything(opts["seed"], workers=True, verbose=False)  # as LightningCLI
         module = model.build({})
         network_of(module, opts["net_attr"])  # a misspelt net_attr: said before training
