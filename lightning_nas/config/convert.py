@@ -64,7 +64,7 @@ _DICTS = (dict, cabc.Mapping, cabc.MutableMapping)
 
 
 #: the plain annotations a value fits only as an instance of (``fits``): a ``float`` an ``int``
-_LEAVES = {bool: (bool,), int: (int,), float: (int, float), str: (str,)}
+_INSTANCES_OF = {bool: (bool,), int: (int,), float: (int, float), str: (str,)}
 
 
 class _NoFit(Exception):
@@ -146,10 +146,11 @@ def fits(value: Any, hint: Any) -> bool:
         >>> fits("wide", int), fits("3", int), fits({"x": 1}, str | None), fits(2, int | str)
         (False, True, False, True)
     """
-    if hint in _LEAVES:  # of its type, as jsonargparse takes one (not as given)
+    if hint in _INSTANCES_OF:  # of its type, as jsonargparse takes one (not as given)
         if isinstance(value, str) and hint is not str:  # '3' for an int, not '3.0'
             return leaf_text(value, hint) is not UNREAD
-        return isinstance(value, _LEAVES[hint]) and (hint is bool or not isinstance(value, bool))
+        return isinstance(value, _INSTANCES_OF[hint]) and (
+            hint is bool or not isinstance(value, bool))
     if typing.get_origin(hint) in (typing.Union, types.UnionType):  # one of its types
         return any(fits(value, arg) for arg in typing.get_args(hint))
     if (cls := dataclass_of(hint)) is hint and not is_node(value):  # an instance or a mapping
