@@ -152,6 +152,39 @@ def test_no_import_cycle():
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 
+#: the README's layers (``**Layering.**``): subpackages, then top-level modules by prefix
+LAYERS = {"space": 1, "config": 1, "strategies": 2, "search": 3, "oneshot": 3, "benchmarks": 3,
+          "report": 4, "integrations": 4}
+MIDDLE, TOP = ("module", "export", "fit", "finetune"), ("cli", "__main__")
+#: the imports from a higher layer that the README's ``**Layering.**`` names
+UPWARD = {("export_hydra", "integrations.hydra_grammar"),
+          ("export_hydra", "integrations.hydra_rerun"),
+          ("search.summary", "report.tables"), ("oneshot.run", "report.oneshot"),
+          ("oneshot.derive", "report.plots"), ("search.warm_start", "integrations.hydra_wording")}
+
+
+def _layer(module: str) -> int:
+    """The README's layer of ``lightning_nas.<module>`` (0: the plain data at the bottom)."""
+    first = module.split(".")[0]
+    if first in LAYERS:
+        return LAYERS[first]
+    return 4 if first.startswith(TOP) else 3 if first.startswith(MIDDLE) else 0
+
+
+def test_imports_from_a_higher_layer_are_those_the_readme_names():
+    # was: the README named only the Hydra export's; search.summary, oneshot.run,
+    # oneshot.derive and search.warm_start import from report/ and integrations/ too
+    graph = {name.removeprefix("lightning_nas."): {d.removeprefix("lightning_nas.") for d in deps}
+             for name, deps in _import_graph().items() if name != "lightning_nas"}
+    upward = {(name, dep) for name, deps in graph.items() for dep in deps
+              if _layer(dep) > _layer(name)}
+    assert upward == UPWARD
+    outside = {dep for name, deps in graph.items() if name.startswith("report")
+               for dep in deps if "." in dep and not dep.startswith("report")}
+    assert outside == {"config.yamlio", "config.paths", "search.objectives",
+                       "search.warm_report"}
+
+
 def _test_module_imports(path: Path) -> list[str]:
     """The ``tests.test_*`` modules that the statements of the file at ``path`` import."""
     names = []
