@@ -89,7 +89,19 @@ class StallWatch:
         running or reading a file now, or unknown). A first sample after none for
         ``_STALE_S`` seconds judges nothing; a stretch already seen goes on across such a
         gap, its work in the gap counted."""
-        now, sample = time.monotonic(), _sample(self.pid)
+        return self.judge(time.monotonic(), _sample(self.pid))
+
+    def judge(self, now: float, sample: tuple[float, float, str] | None) -> str | None:
+        """``stuck``'s verdict on a sample taken at ``now`` (``time.monotonic()``): the
+        CPU-seconds the process ran, the seconds it ran or waited to run, and its state
+        (``R``, ``S``, ``D``, ...), or None where ``/proc`` did not say; kept as ``stuck``
+        keeps its own samples.
+
+        Example:
+            >>> watch = StallWatch(0, stall_s=2.0)
+            >>> [watch.judge(t / 10, (0.0, 0.0, "S")) for t in (0, 10, 20)]
+            [None, None, 'asleep']
+        """
         if sample is None:
             return None
         ran, wanted, state = sample
