@@ -42,6 +42,21 @@ _POLLS = ("import os, sys, time\n"
           "    time.sleep(0.05)\n")
 
 
+#: a process blocked reading its stdin until a byte comes, then spinning until the next byte,
+#: then blocked again, and so on: held, woken, held again, as the test says
+_WAKES_AND_HOLDS = ("import os, sys\n"
+                    "fd = sys.stdin.fileno()\n"
+                    "while os.read(fd, 1):\n"
+                    "    os.set_blocking(fd, False)\n"
+                    "    while True:\n"
+                    "        try:\n"
+                    "            if os.read(fd, 1):\n"
+                    "                break\n"
+                    "        except BlockingIOError:\n"
+                    "            pass\n"
+                    "    os.set_blocking(fd, True)\n")
+
+
 #: samples (0.1 s apart, or more on a busy machine) in which a process held asleep for
 #: ``stall_s`` of 2 s is found so: three times ``stall_s``
 _SAMPLES = 60
@@ -60,6 +75,18 @@ def _verdicts(watch: StallWatch, until, limit: float = 60.0) -> list[str | None]
         verdicts.append(watch.stuck())
         time.sleep(0.1)
     return verdicts
+
+
+def _schedstat(pid: int) -> tuple[float, str]:
+    """Seconds ``pid`` ran or waited to run, and its state (``R``, ``S``, ...)."""
+    ran, waited = (int(n) / 1e9 for n in
+                   Path(f"/proc/{pid}/schedstat").read_text().split()[:2])
+    return ran + waited, Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def _tell(proc: subprocess.Popen, byte: bytes) -> None:
+    proc.stdin.write(byte)
+    proc.stdin.flush()
 
 
 @pytest.fixture
@@ -148,3 +175,53 @@ def test_a_process_that_cannot_be_read_is_never_stuck():
     watch = StallWatch(gone.pid, stall_s=0.0, cpu_s=0.0)
     assert [watch.stuck(), time.sleep(0.2), watch.stuck()] == [None, None, None]
     assert not Path(f"/proc/{gone.pid}").exists()
+
+
+def _fed(watch: StallWatch, seconds: float, wanted, state) -> list[tuple[float, str | None]]:
+    """``watch.judge`` fed a sample every 0.1 s from 0 to ``seconds``: at ``t``, the seconds
+    it ran or waited ``wanted(t)`` and its state ``state(t)``; ``(t, verdict)`` of each."""
+    times = [i / 10 for i in range(round(seconds * 10) + 1)]
+    return [(t, watch.judge(t, (0.0, wanted(t), state(t)))) for t in times]
+
+
+def test_a_process_woken_after_a_hold_that_works_since_is_not_asleep():
+    """A process held 10 s (asleep), then woken to work 90 % of the time (seen between two
+    short sleeps of its at every sample) is not asleep from its wake on, while the share of
+    the last ``stall_s`` it worked climbs from nothing to half (was: asleep until then, 2.8 s
+    here: a zygote woken from a hook sent its group's ranks to start cold); held again, it is
+    asleep once it worked less than half of the stretch since it woke (2.3 s here)."""
+    watch = StallWatch(0, stall_s=5.0, cpu_s=1e9)
+    seen = _fed(watch, 30.0, lambda t: 0.9 * (min(t, 20.0) - 10.0) if t > 10.0 else 0.0,
+                lambda t: "S")
+    assert {v for t, v in seen if 5.0 <= t <= 10.0} == {"asleep"}, seen
+    assert [t for t, v in seen if 10.0 < t <= 20.0 and v] == []
+    assert {v for t, v in seen if t >= 22.5} == {"asleep"}, seen
+
+
+def test_a_process_that_polls_and_waits_for_a_core_at_a_wake_is_asleep_soon_after():
+    """A process held by a poll (0.5 % of the time) whose wake once a second waits for a core
+    90 % of a tenth of a second: once the window is full, every sample but the one that ends
+    that tenth finds it asleep (a wake is no stretch of work since a change from sleep to
+    work: the rule that spares a woken process that works spares no poll)."""
+    watch = StallWatch(0, stall_s=2.0, cpu_s=1e9)
+    seen = _fed(watch, 10.0, lambda t: 0.05 * t + 0.085 * int(t), lambda t: "S")
+    assert {t for t, v in seen if t > 2.0 and v != "asleep"} <= {
+        float(n) for n in range(3, 11)}, seen
+
+
+def test_a_woken_process_seen_asleep_for_a_moment_after_working_is_not_asleep(procs):
+    """A process held (blocked on its stdin) until it is asleep, then woken to spin for a
+    second of the 4 s ``stall_s``, then blocked again: seen so right after, it worked nearly
+    all the time since it woke, and is not asleep (was: asleep, a quarter of the window);
+    held on, it is asleep again."""
+    procs.append(proc := _python(_WAKES_AND_HOLDS, stdin=subprocess.PIPE))
+    watch = StallWatch(proc.pid, stall_s=4.0, cpu_s=1e9)
+    assert _verdicts(watch, lambda v: "asleep" in v)[-1] == "asleep"
+    woke = _schedstat(proc.pid)[0]
+    _tell(proc, b"g")  # it spins
+    working = _verdicts(watch, lambda v: _schedstat(proc.pid)[0] - woke >= 1.0)
+    _tell(proc, b"s")  # it blocks again
+    while _schedstat(proc.pid)[1] != "S":
+        time.sleep(0.01)
+    assert [*working, watch.stuck()] == [None] * (len(working) + 1)
+    assert _verdicts(watch, lambda v: "asleep" in v)[-1] == "asleep"

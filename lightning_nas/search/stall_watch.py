@@ -15,8 +15,13 @@ a busy machine, where each of its wakes waits for a core), or has run more than 
 CPU-seconds (spinning: a healthy import needs a fraction of that). The share is judged over
 the whole stretch, not sample by sample: a poll seen running, or a wake's wait in one tenth
 of a second, does not begin it again (was: a zygote held by a poll on a busy machine was
-seldom or never judged asleep, and its group waited up to 300 s). Where ``/proc`` cannot be
-read (not Linux), it is never stuck: the caller's own time limit decides.
+seldom or never judged asleep, and its group waited up to 300 s). It must be below half of
+every part of the stretch that ends now, too (from each sample on): a process woken after a
+long hold that works since is not asleep while its share of the whole stretch climbs to
+half (was: for up to half of ``stall_s`` after its wake, where a sample saw it between two
+short sleeps; its group started cold ranks), where a poll's wake spares it at the sample
+right after it only. Where ``/proc`` cannot be read (not Linux), it is never stuck: the
+caller's own time limit decides.
 
 Example:
     >>> import subprocess, sys
@@ -32,6 +37,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import deque
 from pathlib import Path
@@ -85,10 +91,10 @@ class StallWatch:
 
     def stuck(self) -> str | None:
         """``"asleep"`` (it ran or waited to run less than half of the last ``stall_s``
-        seconds), ``"spinning"`` (past ``cpu_s`` CPU-seconds) or None (working at it, seen
-        running or reading a file now, or unknown). A first sample after none for
-        ``_STALE_S`` seconds judges nothing; a stretch already seen goes on across such a
-        gap, its work in the gap counted."""
+        seconds, and of each part of them that ends now), ``"spinning"`` (past ``cpu_s``
+        CPU-seconds) or None (working at it, seen running or reading a file now, or
+        unknown). A first sample after none for ``_STALE_S`` seconds judges nothing; a
+        stretch already seen goes on across such a gap, its work in the gap counted."""
         return self.judge(time.monotonic(), _sample(self.pid))
 
     def judge(self, now: float, sample: tuple[float, float, str] | None) -> str | None:
@@ -113,7 +119,10 @@ class StallWatch:
         self._seen.append((now, wanted))
         while len(self._seen) > 2 and now - self._seen[1][0] >= self.stall_s:
             self._seen.popleft()
-        since, before = self._seen[0]
-        if stale or state in ("R", "D") or now - since < self.stall_s:
+        if stale or state in ("R", "D") or now - self._seen[0][0] < self.stall_s:
             return None
-        return "asleep" if wanted - before < _BUSY * (now - since) else None
+        # every stretch from a sample on: one since it woke, if it worked at least half of
+        # it, spares it (was: the whole window alone, climbing to half from its wake on)
+        stretches = itertools.islice(self._seen, len(self._seen) - 1)
+        return "asleep" if all(wanted - before < _BUSY * (now - since)
+                               for since, before in stretches) else None
