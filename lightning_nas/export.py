@@ -73,6 +73,7 @@ from lightning_nas.search.scheduler_settings import scheduler_epochs
 from lightning_nas.search.setting_groups import Goal
 from lightning_nas.search.template import check_fit_builds
 from lightning_nas.search.trial import TrialSpec
+from lightning_nas.search.trial_callbacks import check_fit_callbacks
 from lightning_nas.split_record import uneven_of
 from lightning_nas.store import RunStore, open_run
 from lightning_nas.user_warnings import warn_user
@@ -393,6 +394,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         spec.ckpt_path = str(ckpt_path)
         spec.restore_optimizer = None  # Lightning restores the state of its last.ckpt
     built = check_fit_builds(spec, "the fine-tune")  # before its folder is made, as a search
+    check_fit_callbacks(spec, built)  # its module's configure_callbacks(), asked as fit asks
     check_weights_fit(built, weights, best, model_init_args, run_dir)  # the shapes it loads
     if threads is None and not from_checkpoint:  # a replay: the trial's (per rank too)
         with open_run(run_dir) as store:

@@ -52,6 +52,7 @@ from lightning_nas.search.runner import check_strategy, run_trial
 from lightning_nas.search.setting_checks import check_seed, in_words, said_in_config
 from lightning_nas.search.template import check_fit_builds
 from lightning_nas.search.trial import TrialSpec
+from lightning_nas.search.trial_callbacks import check_fit_callbacks
 from lightning_nas.user_warnings import warn_user
 from lightning_nas.wording import counted
 
@@ -170,7 +171,8 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
                      clear_dir=False, own_logs=True, cli_optim=optim_sections(cfg),
                      tie_break=tuple(tie_break), cli_model=model)  # LightningCLI's hparams
     spec.record = fit_record(spec, "fit")  # in its checkpoints: a resume is checked on it
-    check_fit_builds(spec)  # as a search does: a model, data or Trainer that cannot be built
+    # as a search does: a model, data or Trainer that cannot be built; then what the module
+    check_fit_callbacks(spec, check_fit_builds(spec))  # built says to configure_callbacks()
     return spec
 
 

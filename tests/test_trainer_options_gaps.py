@@ -19,6 +19,7 @@ from lightning_nas.cli import main
 from lightning_nas.config.trainer_checks import check_validation_runs
 from lightning_nas.errors import BatchSettingError, ConfigError
 from lightning_nas.export import finetune
+from lightning_nas.fit import fit_config
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.rule_checks import check_epoch_interval
 from lightning_nas.store import RunStore
@@ -156,8 +157,7 @@ def test_a_modules_accumulation_scheduler_counts_for_an_int_val_check_interval(t
     (trial,) = result.trials
     assert trial.status is TrialStatus.COMPLETED, trial.error
     assert len(trial.curve) == 1 and trial.epochs == 2
-    # its fine-tune and its fit take it too (their model not built yet when they check:
-    # a module class with configure_callbacks() of its own is not refused on a guess)
+    # its fine-tune and its fit take it too (they ask the module they build, as the search)
     tuned = finetune(tmp_path / "run", model=OwnAccumulation,
                      data=BlobData(n=96, batch_size=24), threads=1)
     assert tuned.status is TrialStatus.COMPLETED and len(tuned.curve) == 1, tuned.error
@@ -295,3 +295,51 @@ def test_a_modules_accumulation_read_from_its_trainer_counts_for_each_searched_v
     (trial,) = result.trials
     assert trial.status is TrialStatus.COMPLETED, trial.error
     assert len(trial.curve) == 1
+
+
+def _fit_yaml(tmp_path, model: dict, trainer: dict):
+    config = tmp_path / f"fit_{len(list(tmp_path.glob('fit_*.yaml')))}.yaml"
+    config.write_text(yaml.safe_dump({
+        "model": model, "data": {"class_path": "tests.helpers.BlobData",
+                                 "init_args": {"n": 96, "batch_size": 24}},
+        "trainer": {**CPU, **trainer, "enable_progress_bar": False}}))
+    return config
+
+
+@pytest.mark.parametrize("model", [
+    {"class_path": f"{__name__}.TrainerStops"},
+    {"class_path": f"{__name__}.OwnAccumulation", "init_args": {"factor": 1}}],
+    ids=["reads its Trainer", "alone"])
+def test_a_fit_asks_its_built_module_for_the_callbacks_that_count_its_batches(tmp_path,
+                                                                               model):
+    # its module (no scheduler where it does not accumulate, or 1 batch a step) trains 4
+    # batches in max_steps=4: val_check_interval=6 never validates. Was: taken (a module
+    # with configure_callbacks() of its own was not asked before it was built), and the fit
+    # failed after training, "no validation ran"
+    with pytest.raises(ConfigError, match=(
+            r"trainer.val_check_interval=6 with check_val_every_n_epoch=None and max_steps=4 "
+            r"runs no validation")):
+        fit_config(_fit_yaml(tmp_path, model, STEPS), monitor="val_loss", mode="min",
+                   out_dir=tmp_path / "fit", threads=1)
+    assert not (tmp_path / "fit").exists()  # refused before anything is written
+
+
+def test_a_fit_and_a_fine_tune_take_a_module_that_reads_its_trainer_and_validates(tmp_path):
+    # the module accumulates 2 batches a step where it trains in steps: 4 steps take 6
+    # batches (epochs of 3), so val_check_interval=6 validates once, asked attached to a
+    # Trainer built from the fit's settings (alone it raises, reading self.trainer)
+    result = fit_config(_fit_yaml(tmp_path, {"class_path": f"{__name__}.TrainerAccumulates"},
+                                  STEPS), monitor="val_loss", mode="min",
+                        out_dir=tmp_path / "fit", threads=1)
+    assert result.status is TrialStatus.COMPLETED and len(result.curve) == 1, result.error
+    # a fine-tune of a search's best trial, its module one that says no scheduler to its
+    # Trainer: refused before training (was: taken, then failed, "no validation ran")
+    steps = {**STEPS, "val_check_interval": 3}  # TinyNet: 4 batches, validated at the 3rd
+    searched = _search(tmp_path / "run", steps).run()
+    assert searched.best is not None
+    with pytest.raises(ConfigError, match=(
+            r"trainer.val_check_interval=6 with check_val_every_n_epoch=None and max_steps=4 "
+            r"runs no validation")):
+        finetune(tmp_path / "run", model=TrainerStops, data=BlobData(n=96, batch_size=24),
+                 trainer={"val_check_interval": 6}, out_dir=tmp_path / "tuned", threads=1)
+    assert not (tmp_path / "tuned").exists()

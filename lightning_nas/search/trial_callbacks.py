@@ -7,7 +7,7 @@ will: alone where that works (its answer is every trial's), else attached to a T
 built from a trial's settings, nothing trained; ``check_module_stops`` refuses, under a
 scheduler, an ``EarlyStopping`` it returns for some or all trials (was: the module asked
 without a Trainer said none, and every trial drawing such a value failed as its fit set
-up).
+up); ``check_fit_callbacks`` asks a fit's or a fine-tune's built module the same way.
 
 Example:
     >>> import lightning.pytorch as pl
@@ -22,12 +22,13 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any
 
+from lightning_nas.config.trainer_checks import check_validation_runs
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.rule_checks import check_validates_each_epoch, configured_callbacks
 from lightning_nas.search.template import attempt_build, dry_spec, global_state_kept
 from lightning_nas.search.trial import TrialSpec, build_trainer
 
-__all__ = ["ASKED", "TrialCallbacks", "check_module_stops"]
+__all__ = ["ASKED", "TrialCallbacks", "check_fit_callbacks", "check_module_stops"]
 
 #: the most Trainer settings a module that reads its Trainer is asked under; past them its
 #: callbacks are not known (None: a check that counts them leaves them out, no guess)
@@ -110,3 +111,25 @@ def check_module_stops(callbacks: TrialCallbacks, scheduler: Any,
                 value, error = said[0]
                 raise ConfigError(f"space key 'trainer.{name}' may take {value!r}: {error}")
     check_validates_each_epoch({}, scheduler, callbacks())
+
+
+def check_fit_callbacks(spec: TrialSpec, model: Any) -> None:
+    """Refuse the Trainer settings of ``spec`` (a fit's or a fine-tune's) under which it
+    never validates, counting the callbacks its built module's ``configure_callbacks()``
+    returns (an accumulation scheduler there replaces the Trainer's), asked as its fit asks
+    it (``TrialCallbacks``: alone, else attached to a Trainer built from ``spec``'s
+    settings); checked before the module was built, its callbacks were not known (was:
+    taken, and the fit failed after training, "no validation ran").
+
+    Example:
+        >>> import lightning.pytorch as pl
+        >>> spec = TrialSpec(trial_id=0, arch={}, trial_dir="fit", model=None,
+        ...                  trainer={"max_epochs": 1})
+        >>> check_fit_callbacks(spec, pl.LightningModule())
+
+    Raises:
+        ConfigError: as ``check_validation_runs`` does.
+    """
+    own = TrialCallbacks(model, spec)() if model is not None else None
+    if own is not None:
+        check_validation_runs(spec.trainer, spec.monitor, own)
