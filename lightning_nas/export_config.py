@@ -16,6 +16,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
+from lightning_nas.config.hparams import written_floats
 from lightning_nas.config.imports import import_object
 from lightning_nas.config.instance_records import node_fields, rebuilt, unwritten_note
 from lightning_nas.config.paths import is_dotted, kwargs_apart, set_paths
@@ -38,6 +39,8 @@ def best_config(config: Mapping[str, Any], arch: Mapping[str, Any], *,
     scheduler set them, and the trial defaults that change a trial's results written out
     (``export_trainer.result_defaults``: ``enable_model_summary: false`` where the model
     summary would run ``forward``, an ``example_input_array``, unless the config set it).
+    An int a ``class_path`` node's class gets as a float is written as the float
+    (``hparams.written_floats``), as LightningCLI's saved config has it.
     It trains the trial again as is (``LightningCLI`` or ``lightning-nas fit``).
 
     Args:
@@ -70,6 +73,7 @@ def best_config(config: Mapping[str, Any], arch: Mapping[str, Any], *,
     cfg["trainer"] = {**(cfg.get("trainer") or {}),
                       **result_defaults(cfg.get("trainer") or {}, cfg.get("model"))}
     cfg.update({name: kwargs_apart(cfg[name]) for name in ("model", "data") if name in cfg})
+    cfg = written_floats(cfg)  # rate: 1.0 for a float, as the trial got it (was: 1)
     order = ("seed_everything", "model", "data", "trainer", "optimizer",
              "lr_scheduler")  # LightningCLI's order
     return {**{k: cfg[k] for k in order if k in cfg}, **cfg}
@@ -84,7 +88,8 @@ def model_section(model: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[str
     the default) over the instance's stored fields (``_over_instance``); an instance without a group
     by its fields, where LightningCLI builds it from them (the store's ``dataclasses``,
     ``instance_records.node_fields``; was: left out, so LightningCLI built the signature
-    default; else ``objects_beside`` says why it is left out)."""
+    default; else ``objects_beside`` says why it is left out); an int for a float written as
+    the float (``hparams.written_floats``)."""
     section = {"class_path": model.get("class_path"),
                "init_args": copy.deepcopy(dict(model.get("init_args") or {}))}
     objects = set(model.get("objects") or {})
@@ -102,7 +107,7 @@ def model_section(model: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[str
             if key not in section["init_args"] and (
                     fields := node_fields(target, key, record)) is not None:
                 section["init_args"][key] = fields
-    return cfg["model"]
+    return written_floats(cfg["model"])  # rate: 1.0 for a float, as built (was: 1)
 
 
 def _over_instance(target: Any, key: str, group: Any, record: Mapping[str, Any] | None) -> Any:

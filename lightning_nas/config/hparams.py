@@ -13,6 +13,8 @@ values that jsonargparse would convert (an ``Enum`` member's name, a ``Path``, a
 config's values, as LightningCLI's does (an int for a ``float`` kept as the float, 1.0, as
 jsonargparse's config has it). Other sections of plain values, Hydra nodes, or without jsonargparse
 are built as they are; ``build_class`` builds a class from its arguments as a section.
+``written_floats`` writes a config's values so too: each int that a ``class_path`` node's
+class gets as a float, written as the float, as LightningCLI's saved config has it.
 
 Example:
     >>> section = {"class_path": "datetime.timedelta", "init_args": {"seconds": 3}}
@@ -34,7 +36,7 @@ from lightning_nas.arch import is_plain
 from lightning_nas.config.chain import kwargs_chain
 from lightning_nas.config.convert import convert_args, converted
 from lightning_nas.config.instantiate import call, import_object, instantiate, object_path
-from lightning_nas.config.nodes import contains_node, is_hydra, is_node, node_args
+from lightning_nas.config.nodes import ARGS_KEYS, contains_node, is_hydra, is_node, node_args
 from lightning_nas.config.record_defaults import over_defaults
 from lightning_nas.errors import ConfigError
 
@@ -43,7 +45,8 @@ try:  # where Lightning 2.x keeps LightningCLI's hook into save_hyperparameters
 except ImportError:  # pragma: no cover - a Lightning without it: objects saved as found
     _given_hyperparameters_context = None
 
-__all__ = ["CLI_INSTANTIATOR", "build_class", "build_section", "lightningcli_hparams"]
+__all__ = ["CLI_INSTANTIATOR", "build_class", "build_section", "lightningcli_hparams",
+           "written_floats"]
 
 #: what ``load_from_checkpoint`` calls to rebuild a module from its saved config
 CLI_INSTANTIATOR = "lightning.pytorch.cli.instantiate_module"
@@ -81,7 +84,9 @@ def _floats(value: Any, built: Any) -> Any:
     """
     if type(value) is int and type(built) is float:
         return built
-    if isinstance(value, Mapping) and not is_node(value):
+    if is_node(value):  # a nested node: by its own class (was: as given)
+        return written_floats(value)
+    if isinstance(value, Mapping):
         def field(key: Any) -> Any:
             if isinstance(built, Mapping):
                 return built.get(key)
@@ -90,6 +95,37 @@ def _floats(value: Any, built: Any) -> Any:
     if isinstance(value, list) and isinstance(built, (list, tuple)) and len(built) == len(value):
         return [_floats(item, made) for item, made in zip(value, built, strict=True)]
     return value
+
+
+def written_floats(spec: Any) -> Any:
+    """``spec`` (a config's section, node, list or value) as the config to write of it: in
+    each ``class_path`` node, each int its class gets as a float (``rate: 1`` for a
+    ``float``, an ``Optional[float]``, a dataclass's ``float`` field, a ``list[float]``)
+    written as that float, as LightningCLI's saved config (``config.yaml``) writes it and as
+    a trial builds it (``convert_args``; was: ``rate: 1``); nested nodes too. The rest as
+    given: a Hydra node (Hydra passes its values as written), a class that does not
+    import, keys no annotation converts.
+
+    Example:
+        >>> written_floats([{"class_path": "torch.nn.Dropout", "init_args": {"p": 0}}])
+        [{'class_path': 'torch.nn.Dropout', 'init_args': {'p': 0.0}}]
+    """
+    if isinstance(spec, list):
+        return [written_floats(item) for item in spec]
+    if isinstance(spec, Mapping) and not is_node(spec):
+        return {key: written_floats(item) for key, item in spec.items()}
+    if not is_node(spec) or is_hydra(spec) or not isinstance(spec.get("class_path"), str):
+        return spec
+    try:
+        target = import_object(spec["class_path"])
+    except ConfigError:  # said where the node is built
+        return spec
+    out = dict(spec)
+    for key in ARGS_KEYS:
+        if isinstance(args := spec.get(key), Mapping):
+            built = convert_args(target, args)
+            out[key] = {name: _floats(item, built[name]) for name, item in args.items()}
+    return out
 
 
 def _defaults(target: Any) -> dict[str, Any]:
