@@ -23,11 +23,20 @@ too, as LightningCLI tries the next class where a value does not fit one (``{"hi
 refused, "expected int (the annotation of NetConfig.hidden)"); a text a number's field
 reads as one (``"3"``, as jsonargparse reads it; not ``"3.0"``) builds that class.
 
+A path deeper into such an argument (``model.net.hidden.x``, ``hidden`` itself a dataclass
+or a ``Union`` of them) builds for each value the class LightningCLI's
+``--model.net.hidden.x=5`` builds: the first whose field takes the mapping the path sets
+there, over the fields the signature default and the config give it (was: the class by the
+keys alone, so ``NetConfig | Named | Nested``'s ``model.net.hidden.x`` was refused as
+"model.net.hidden is an int argument"); values no class takes there, which LightningCLI
+refuses too, are refused before training, naming the key, each value and the classes.
+
 Each case is checked against LightningCLI itself (``LightningCLI(run=False)``).
 """
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -37,6 +46,7 @@ import torch
 from torch import nn
 
 from lightning_nas.config.factories import ModelFactory
+from lightning_nas.config.records import dataclasses_in
 from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.errors import ConfigError
 from lightning_nas.export_config import model_section
@@ -128,6 +138,60 @@ class NamedDefault(Either):
     """``net``'s default a ``Named``, whose ``hidden`` no ``NetConfig`` takes."""
 
     def __init__(self, net: Union[NetConfig, Named] = NAMED) -> None:  # noqa: UP007
+        super().__init__(net)
+
+
+@dataclass
+class InA:
+    """An inner dataclass, ``x`` a number."""
+
+    x: int = 0
+    y: int = 1
+
+
+@dataclass
+class InB:
+    """An inner dataclass, ``x`` a name."""
+
+    x: str = "b"
+    z: int = 2
+
+
+@dataclass
+class OutA:
+    """An outer dataclass whose ``hidden`` is an ``InA``."""
+
+    hidden: InA = field(default_factory=InA)
+    depth: int = 1
+
+
+@dataclass
+class OutB:
+    """An outer dataclass whose ``hidden`` is an ``InB``."""
+
+    hidden: InB = field(default_factory=InB)
+    depth: int = 2
+
+
+@dataclass
+class OutU:
+    """An outer dataclass whose ``hidden`` is a ``Union`` of dataclasses."""
+
+    hidden: Union[InA, InB] = field(default_factory=InA)  # noqa: UP007
+    width: int = 3
+
+
+class Outer(Either):
+    """``net``'s classes have a dataclass ``hidden`` each; the default an ``OutA``."""
+
+    def __init__(self, net: Union[OutA, OutB] = OutA(depth=7)) -> None:  # noqa: B008, UP007
+        super().__init__(net)
+
+
+class TwoDeep(Either):
+    """``net``'s second class has a ``Union`` of dataclasses at ``hidden``."""
+
+    def __init__(self, net: Union[NetConfig, OutU] = DEEP) -> None:  # noqa: UP007
         super().__init__(net)
 
 
@@ -281,6 +345,10 @@ def test_a_config_path_no_class_of_the_union_takes_is_refused_naming_them(tmp_pa
     (NamedDefault, {}, "model.net.hidden", (5, "wide")),
     (Labelled, {"net": {"hidden": "q"}}, "model.net.name", ("y", "z")),
     (Either, {"net": {"hidden": 2}}, "model.net.width", (5, 6)),
+    (Typed, {}, "model.net.hidden.x", (5, 6)),  # Nested(Inner(5), 3) (was: refused,
+    (TwoDeep, {}, "model.net.hidden.x", (5, 6)),  # "model.net.hidden is an int argument")
+    (Outer, {}, "model.net.hidden.y", (5, 6)),  # the default's hidden.x kept
+    (Outer, {"net": {"hidden": {"x": 2}}}, "model.net.hidden.y", (5, 6)),
 ])
 def test_each_searched_value_of_a_path_into_a_union_builds_what_lightningcli_builds(
         tmp_path, cls, init, key, values):
@@ -308,4 +376,31 @@ def test_values_of_a_path_into_a_union_one_config_cannot_build_are_refused(tmp_p
     assert all(part in message for part in says), message
     assert "NetConfig (fields: hidden, depth)" in message and "Label (fields: hidden, name)" \
         in message
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("cls", "init", "key", "values", "refused", "says"), [
+    (Outer, {}, "model.net.hidden.x", (5, "wide"), ({}, "--model.net.hidden.x=wide"),
+     ["5 builds a OutA", "'wide' builds none of them", "{'x': 'wide', 'y': 1}"]),
+    (Outer, {}, "model.net.hidden.z", (5, 6), ({}, "--model.net.hidden.z=5"),
+     ["5 builds none of them", "{'x': 0, 'y': 1, 'z': 5}"]),
+    (TwoDeep, {}, "model.net.hidden.x", (5, "wide"), ({"net": {"hidden": {"x": "wide"}}},),
+     ["5 builds a OutU", "'wide' builds none of them", "OutU's default there, an InA"]),
+    (TwoDeep, {"net": {"width": 9}}, "model.net.hidden.z", (5, 6),
+     ({"net": {"width": 9, "hidden": {"z": 5}}},),
+     ["5 builds none of them", "{'x': 0, 'y': 1, 'z': 5}"]),
+])
+def test_values_of_a_deeper_path_no_stored_config_builds_are_refused_as_lightningcli_refuses(
+        tmp_path, cls, init, key, values, refused, says):
+    node = {"class_path": f"{HERE}.{cls.__name__}", "init_args": refused[0]}
+    with pytest.raises(SystemExit):  # LightningCLI refuses it, the --key=value or the config
+        cli_model(tmp_path, node, *refused[1:])  # holding it: the value there kept (an
+        # InA's fields; from a config, the class of the field's default, an InA)
+    with pytest.raises(ConfigError) as err:  # (was: "expected int (the annotation of
+        _path_search(tmp_path, cls, init, [key], values)  # InA.x)", "model.net.hidden is
+    message = str(err.value)  # an int argument", or a config LightningCLI refuses)
+    assert message.startswith(f"space key {key!r}: model.net: "), message
+    assert all(part in message for part in says), message
+    assert all(f"{c.__name__} (fields: " in message for c in dataclasses_in(
+        typing.get_type_hints(cls.__init__)["net"])), message
     assert not (tmp_path / "run").exists()

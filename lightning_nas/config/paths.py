@@ -364,9 +364,13 @@ def check_dotted(cfg: Mapping[str, Any], key: str,
             # a dict or dataclass argument's key, as LightningCLI's --model.net.hidden=4
             within = record_class(key, where, part, hint, node, also) if len(
                 dataclasses_in(hint)) > 1 else None  # a Union's: the class it builds
-            held = union_seed(key, where, hint, owner and record_default(*owner), node, {
+            seeded = union_seed(key, where, hint, owner and record_default(*owner), node, {
                 space_path(k): space[k] for k in space} if isinstance(space, Mapping) else {}
-                              ) if within else None  # each value's class (was: the keys')
+                                ) if within else None  # each value's class (was: the keys')
+            held = None if seeded is None else seeded[0]
+            if seeded is not None and seeded[1] is not within:  # deeper in: by the values
+                within, inner = seeded[1], record_step(key, where, part, seeded[1])  # (was:
+                # the class the keys alone build)
             if held is not None and held != (node or {}):
                 node = fills[where] = held
             elif held is None and node is None and owner and (
