@@ -116,15 +116,15 @@ def written_floats(spec: Any) -> Any:
         return {key: written_floats(item) for key, item in spec.items()}
     if not is_node(spec) or is_hydra(spec) or not isinstance(spec.get("class_path"), str):
         return spec
+    out = dict(spec)
     try:
         target = import_object(spec["class_path"])
-    except ConfigError:  # said where the node is built
-        return spec
-    out = dict(spec)
-    for key in ARGS_KEYS:
-        if isinstance(args := spec.get(key), Mapping):
-            built = convert_args(target, args)
-            out[key] = {name: _floats(item, built[name]) for name, item in args.items()}
+        for key in ARGS_KEYS:
+            if isinstance(args := spec.get(key), Mapping):
+                built = convert_args(target, args)
+                out[key] = {name: _floats(item, built[name]) for name, item in args.items()}
+    except Exception:  # noqa: BLE001 - a user's module may raise anything: written as given
+        return spec  # (where the node is built, its error is said)
     return out
 
 
