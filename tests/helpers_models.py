@@ -36,6 +36,7 @@ __all__ = [
     "LazyNoisyNet",
     "ManualTinyNet",
     "NamedWidthNet",
+    "ScriptedSlotNet",
     "SeqNet",
     "TinyNet",
     "TwoLoaderNet",
@@ -337,6 +338,19 @@ class WidthActNet(TinyNet):
         if width == 8 and activation == "tanh":
             raise ValueError("width 8 takes no tanh")
         super().__init__(width=width, activation=activation, lr=lr)
+
+
+@at_helpers
+class ScriptedSlotNet(TinyNet):
+    """Logs ``script[str(slot)][current_epoch]`` as ``val_acc``: a trial's curve is known in
+    advance (``slot`` searched, ``script`` given as ``model_init_args``), so a scheduler's
+    decisions are too."""
+
+    def __init__(self, slot: int = 0, script: dict | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+
+    def validation_step(self, batch, batch_idx):
+        self.log("val_acc", self.hparams.script[str(self.hparams.slot)][self.current_epoch])
 
 
 def tiny_model(arch: dict) -> pl.LightningModule:

@@ -1,6 +1,8 @@
 """A quiet search of ``TinyNet`` on ``BlobData`` (or the ``model=`` and ``data=`` given), the
 one the ``test_search*`` files build their searches with.
 
+``slot_scripts`` gives ``ScriptedSlotNet`` its curves in the order a search proposes them.
+
 Example:
     >>> import tempfile
     >>> search = tiny_search(Path(tempfile.mkdtemp()), {"width": {"choice": [4, 8]}},
@@ -17,7 +19,7 @@ from lightning_nas import Search
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
 
-__all__ = ["tiny_search"]
+__all__ = ["slot_scripts", "tiny_search"]
 
 
 def tiny_search(run_dir: Path, space: dict, trainer: dict, **kw) -> Search:
@@ -27,3 +29,24 @@ def tiny_search(run_dir: Path, space: dict, trainer: dict, **kw) -> Search:
     kw.setdefault("data", BlobData)
     kw.setdefault("verbose", False)
     return Search(kw.pop("model", TinyNet), space, trainer=trainer, run_dir=run_dir, **kw)
+
+
+def slot_scripts(run_dir: Path, curves: list[list[float]], **kw) -> dict[str, list[float]]:
+    """``ScriptedSlotNet``'s ``script`` for a search of ``{"slot": {"choice": [0, 1, ...]}}``
+    (one slot per curve) with the optimizer settings ``kw`` (``optimizer``, ``seed``): its
+    trial ``i`` logs ``curves[i - 1]``. The order of the proposals is learnt from a search
+    of that space with an objective function in ``run_dir`` (the same asks, nothing
+    trained).
+
+    Example:
+        >>> import tempfile
+        >>> script = slot_scripts(Path(tempfile.mkdtemp()), [[0.1], [0.2]],
+        ...                       optimizer="RandomSearch", seed=0)
+        >>> sorted(script.values())
+        [[0.1], [0.2]]
+    """
+    space = {"slot": {"choice": list(range(len(curves)))}}
+    order = Search(None, space, objective=lambda arch: {"val_acc": 0.0}, budget=len(curves),
+                   run_dir=run_dir, verbose=False, **kw).run()
+    slots = [t.arch["slot"] for t in sorted(order.trials, key=lambda t: t.trial_id)]
+    return {str(slot): curve for slot, curve in zip(slots, curves, strict=True)}

@@ -38,7 +38,8 @@ from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.trial import TrialSpec, fit_trial
 from lightning_nas.store import RunStore
 from tests.helpers_data import BlobData
-from tests.helpers_models import TinyNet
+from tests.helpers_models import ScriptedSlotNet, TinyNet
+from tests.helpers_search import slot_scripts
 
 EPOCH_LOG = [{"class_path": "tests.helpers.EpochLog"}]
 
@@ -107,16 +108,6 @@ _TIED = [[0.9] * 8,
          [0.95, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]]
 
 
-class _ScriptedSlot(TinyNet):
-    """Logs ``script[str(slot)][epoch]`` as ``val_acc``."""
-
-    def __init__(self, slot: int = 0, script: dict | None = None, **kwargs) -> None:
-        super().__init__(**kwargs)
-
-    def validation_step(self, batch, batch_idx):
-        self.log("val_acc", self.hparams.script[str(self.hparams.slot)][self.current_epoch])
-
-
 class _Killed(Exception):
     pass
 
@@ -129,13 +120,10 @@ def test_a_search_resumed_before_a_promotion_among_tied_trials_promotes_as_it_wo
     # and trial 3, there after it with a lower value, paused where it had completed
     space = {"slot": {"choice": list(range(7))}}
     kw = {"optimizer": "RandomSearch", "seed": 0, "budget": 7, "verbose": False}
-    order = Search(None, space, objective=lambda arch: {"val_acc": 0.0},
-                   run_dir=tmp_path / "order", **kw).run()
-    slots = [t.arch["slot"] for t in sorted(order.trials, key=lambda t: t.trial_id)]
-    script = {str(slot): curve for slot, curve in zip(slots, _TIED, strict=True)}
+    script = slot_scripts(tmp_path / "order", _TIED, optimizer="RandomSearch", seed=0)
 
     def search(name: str, on_trial_end=None) -> Search:
-        return Search(_ScriptedSlot, space, model_init_args={"script": script},
+        return Search(ScriptedSlotNet, space, model_init_args={"script": script},
                       data=BlobData, data_init_args={"n": 64, "batch_size": 16},
                       trainer={"max_epochs": 8, "limit_train_batches": 1,
                                "limit_val_batches": 1, "logger": False},
