@@ -71,6 +71,10 @@ class TrialResult:
     checkpoint: str | None = None
     error: str | None = None
     curve: list[float] = field(default_factory=list)
+    #: the epoch each value of ``curve`` was validated in, counted from 1 (Lightning's
+    #: ``current_epoch`` + 1: after epoch 2 with ``check_val_every_n_epoch: 2``); empty
+    #: where not known (a store an older version wrote: one value per epoch from epoch 1)
+    curve_epochs: list[int] = field(default_factory=list)
     #: epochs trained in all (a resumed trial continues its count)
     epochs: int | None = None
     #: the error would repeat for every trial (e.g. an unlogged monitor): stop the search

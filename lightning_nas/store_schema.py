@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS trials (
     error TEXT,
     curve TEXT NOT NULL DEFAULT '[]',
     attempts INTEGER NOT NULL DEFAULT 1,
-    epochs INTEGER
+    epochs INTEGER,
+    curve_epochs TEXT
 );
 CREATE INDEX IF NOT EXISTS trials_arch_key ON trials (arch_key);
 -- the leaderboard's k-th score and the trials holding a checkpoint, found without a scan
@@ -72,13 +73,17 @@ CREATE TABLE IF NOT EXISTS events (
 #: columns added after the first release, per table, with their declarations (for
 #: ``ALTER TABLE``)
 ADDED_COLUMNS = {"trials": {"curve": "TEXT NOT NULL DEFAULT '[]'",
-                            "attempts": "INTEGER NOT NULL DEFAULT 1", "epochs": "INTEGER"},
+                            "attempts": "INTEGER NOT NULL DEFAULT 1", "epochs": "INTEGER",
+                            # the epoch of each value of curve (NULL: an older version's row,
+                            # one value per epoch from epoch 1)
+                            "curve_epochs": "TEXT"},
                  "priors": {"losses": "TEXT"}}
 
 
 #: the columns holding JSON, per table (``store_json``: strict JSON as this version writes
 #: it); the other TEXT columns hold plain text
-JSON_COLUMNS = {"meta": ("value",), "trials": ("arch", "arch_key", "metrics", "curve"),
+JSON_COLUMNS = {"meta": ("value",),
+                "trials": ("arch", "arch_key", "metrics", "curve", "curve_epochs"),
                 "priors": ("arch", "losses"), "fits": ("threads",),
                 "events": ("arch_key", "loss")}
 

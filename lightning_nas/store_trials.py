@@ -33,7 +33,7 @@ from lightning_nas.wording import unknown_status
 __all__ = ["TrialRecords"]
 
 _COLUMNS = ("id", "arch", "status", "score", "metrics", "epoch", "started", "finished",
-            "fit_time", "checkpoint", "error", "curve", "epochs")
+            "fit_time", "checkpoint", "error", "curve", "epochs", "curve_epochs")
 
 
 class TrialRecords:
@@ -64,7 +64,7 @@ class TrialRecords:
             "UPDATE trials SET status = ?, started = ?, finished = NULL, score = NULL, "
             "attempts = CASE WHEN ? THEN 1 ELSE attempts + 1 END, "
             "metrics = '{}', curve = '[]', epoch = NULL, fit_time = NULL, checkpoint = NULL, "
-            "error = NULL, epochs = NULL "
+            "error = NULL, epochs = NULL, curve_epochs = NULL "
             "WHERE id = ?", (TrialStatus.RUNNING.value, time.time(), fresh, trial_id))
 
     def finish_trial(self, result: TrialResult) -> None:
@@ -74,12 +74,14 @@ class TrialRecords:
         self._db.execute(
             "UPDATE trials SET status = ?, score = ?, metrics = ?, epoch = ?, finished = ?, "
             "started = COALESCE(?, started), "
-            "fit_time = ?, checkpoint = ?, error = ?, curve = ?, epochs = ? WHERE id = ?",
+            "fit_time = ?, checkpoint = ?, error = ?, curve = ?, epochs = ?, curve_epochs = ? "
+            "WHERE id = ?",
             (result.status.value, score, dump_json(result.metrics), result.epoch,
              result.finished or time.time(), result.started, result.fit_time,
              relative_checkpoint(result.checkpoint, self.path.parent), result.error,
              dump_json(result.curve),  # strict JSON: NaN as null, inf as 9e999
-             result.epochs, result.trial_id))
+             result.epochs, dump_json(result.curve_epochs) if result.curve_epochs else None,
+             result.trial_id))
 
     def resume_trial(self, trial_id: int, attempt: bool = False) -> None:
         """Mark a PAUSED trial RUNNING again (promoted: it continues from its checkpoint);
@@ -249,4 +251,4 @@ class TrialRecords:
                 fit_time=rec["fit_time"], error=rec["error"],
                 checkpoint=absolute_checkpoint(rec["checkpoint"], self.path.parent),
                 curve=load_numbers(rec["curve"] or "[]"),
-                epochs=rec["epochs"])
+                epochs=rec["epochs"], curve_epochs=json.loads(rec["curve_epochs"] or "[]"))

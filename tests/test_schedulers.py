@@ -426,11 +426,10 @@ def test_a_rule_object_whose_max_epochs_is_not_the_trials_is_refused_before_trai
 
 
 @pytest.mark.parametrize(("setting", "scheduler"), [
-    ({"check_val_every_n_epoch": 2}, "asha"), ({"val_check_interval": 0.5}, "median"),
-    ({"val_check_interval": 2}, MedianRule())])
+    ({"val_check_interval": 0.5}, "median"), ({"val_check_interval": 2}, MedianRule())])
 def test_a_scheduler_refuses_validation_other_than_once_per_epoch(tmp_path, setting, scheduler):
-    """Its rule reads the curve by epoch: with validation every 2 epochs no ASHA rung ever
-    saw a value (nothing was paused), and the rule was told values under the wrong epochs."""
+    """Its rule judges a trial once per epoch it validates (``check_val_every_n_epoch``
+    above 1 where it validates each rung: ``test_scheduler_epochs``)."""
     (key, value), = setting.items()
     with pytest.raises(ConfigError, match=rf"trainer\.{key}={value!r} does not validate once "
                                           rf"per epoch.*\(scheduler='none'\)$"):
@@ -669,8 +668,11 @@ def test_pruning_callback_alone_refuses_a_trainer_that_validates_every_2_epochs(
                          enable_progress_bar=False, enable_model_summary=False,
                          check_val_every_n_epoch=2, callbacks=[callback],
                          default_root_dir=tmp_path)
-    with pytest.raises(ConfigError, match="'ASHARule' judges each trial by its validation after "
-                                          "every epoch, but trainer.check_val_every_n_epoch=2"):
+    with pytest.raises(ConfigError, match=re.escape(
+            "'ASHARule' judges each trial at its rungs, after epochs 1, 3, 4, but "
+            "trainer.check_val_every_n_epoch=2 validates after epochs 2, 4, ... only: rungs "
+            "1, 3 are not validated; give check_val_every_n_epoch 1 (a divisor of every "
+            "rung), or leave the PruningCallback out")):
         trainer.fit(TinyNet(width=8), datamodule=BlobData())
     assert trainer.global_step == 0  # refused before training
 

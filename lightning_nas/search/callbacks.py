@@ -293,6 +293,11 @@ class TrialReporter(pl.Callback):
         not log it)."""
         return [h["metrics"].get(self.monitor, math.nan) for h in self.history]
 
+    def curve_epochs(self) -> list[int]:
+        """The epoch of each value of ``curve``, counted from 1 (the epochs trained when an
+        epoch's end validated it: 2 and 4 with ``check_val_every_n_epoch: 2``)."""
+        return [h["epoch"] + 1 for h in self.history]
+
     def best(self) -> dict[str, Any] | None:
         """The history entry with the best monitored value; of tied ones the best on
         ``tie_break`` in order, then the first."""

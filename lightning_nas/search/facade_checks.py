@@ -34,6 +34,7 @@ from lightning_nas.search.meta_build import parameters_on_meta
 from lightning_nas.search.nas_logged import check_nas_logged
 from lightning_nas.search.rule_checks import rule_for, warn_endless, warn_stopping_monitor
 from lightning_nas.search.runner import check_sendable, check_trial_processes
+from lightning_nas.search.scheduler_settings import rule_of
 from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.space_values import (
@@ -352,6 +353,13 @@ def check_space_values(search: Search, arch: dict[str, Any]) -> None:
                 raise ConfigError(f"space key {key!r} may take {value!r}: {said}")
     # each as a fixed setting is, then together; the module's accumulation scheduler once
     # the dry build has made the module (check_search)
+    if scheduler is not None:  # its rule, whose rungs judge a searched
+        # check_val_every_n_epoch (one not made yet: rule_for says why, after these checks)
+        try:
+            scheduler = rule_of(search.settings.early_stopping, search.settings.goal.mode,
+                                unsearched(search.trainer, searched)) or scheduler
+        except ConfigError:
+            pass
     check_trainer_values(unsearched(search.trainer, searched), searched,
                          search.settings.goal.monitor, scheduler, None)
 

@@ -144,7 +144,9 @@ class SearchLoop:
                 self.paused[old.trial_id] = old
             if self.rule is not None and old.curve and old.status is not TrialStatus.FAILED \
                     and (old.status is not TrialStatus.RUNNING or old.trial_id in self.promoted):
-                self.rule.record(old.trial_id, old.curve)  # a FAILED one: none, as when live
+                # at the epochs it validated (an older version's store: one an epoch from
+                # 1); a FAILED one: none, as when live
+                self.rule.record(old.trial_id, old.curve, old.curve_epochs)
         self.proposals.replay(trials, self.failures.waiting)
 
     # ----------------------------------------------------------------- the loop
@@ -303,7 +305,9 @@ class SearchLoop:
         """Run a paused (promoted) trial on from its ``last.ckpt`` (``attempt``: a crash)."""
         self.store.resume_trial(trial.trial_id, attempt=attempt)
         self.again[trial.trial_id] = _paused_at(trial)
-        self._submit(trial.trial_id, trial.arch, None, known_epochs=len(trial.curve),
+        # the epochs it trained (was: its curve's length, which every k epochs' validation
+        # makes fewer: its last.ckpt's pause, read as a later one, stopped it again at once)
+        self._submit(trial.trial_id, trial.arch, None, known_epochs=_paused_at(trial),
                      ckpt_path=str(self.template.trial_dir(trial.trial_id) / "last.ckpt"),
                      trained=trial.fit_time or 0.0)
 
@@ -353,6 +357,7 @@ class SearchLoop:
             result.fit_time = (result.fit_time or 0.0) + (earlier.fit_time or 0.0)
             if len(result.curve) < len(earlier.curve):  # failed before its epochs were back
                 result.curve, result.epochs = earlier.curve, earlier.epochs
+                result.curve_epochs = earlier.curve_epochs
         key = arch_key(arch)
         if result.objective_missing and self.completed:  # a completed trial logged it: no
             result.fatal = False  # misspelt name, this architecture's failure (max_failures)
@@ -366,7 +371,7 @@ class SearchLoop:
         if self.rule is not None and result.status is TrialStatus.FAILED:
             self.rule.forget(result.trial_id)  # no rung member (was: ranked last), paused or not
         elif self.rule is not None:
-            self.rule.record(result.trial_id, result.curve)
+            self.rule.record(result.trial_id, result.curve, result.curve_epochs)
         self.proposals.stopped(result, key, candidate)
         if result.status in (TrialStatus.FAILED, TrialStatus.PRUNED):
             self.used -= result.status is TrialStatus.FAILED  # (a failure uses no budget)

@@ -40,7 +40,8 @@ _RULES = {"asha": "ASHARule(min_epochs=..., max_epochs=..., eta=...)",
 
 
 class PruningCallback(pl.Callback):
-    """Asks a rule after each validation whether the run goes on; stops it with
+    """Asks a rule after each validation whether the run goes on (the epochs trained then:
+    2 and 4 with ``check_val_every_n_epoch=2``); stops it with
     ``trainer.should_stop = True`` (never by raising). A validation that did not log the
     monitor raises ``MonitorError`` (naming the logged keys when none ever logged it), and
     ``setup`` refuses, with a ``ConfigError``, a rule of the other mode or a Trainer the rule
@@ -94,7 +95,8 @@ class PruningCallback(pl.Callback):
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         """Refuse a rule whose ``mode`` is not the monitor's (it would stop the best runs), a
-        Trainer that does not validate once per epoch (the rule judges by epoch),
+        Trainer that does not validate at each epoch the rule judges at (once per epoch, or
+        every ``k`` epochs where ``k`` divides each of ASHA's rungs; the rule judges by epoch),
         that ignores a stop until its ``min_epochs`` / ``min_steps``, or that has an
         ``EarlyStopping`` callback, the Trainer's or the module's ``configure_callbacks()``
         (a trial it ends would count as complete)."""

@@ -1,8 +1,10 @@
 """The Trainer settings a scheduler rule cannot judge trials under: refused before a search
 trains (``Search``) and when a judged ``fit`` starts (``PruningCallback``).
 
-A rule judges each trial by its monitored value after every epoch, and a trial that reached
-``max_epochs`` is complete: validation must run once per epoch, nothing else may end a trial
+A rule judges each trial by its monitored value after the epochs it validates, and a trial
+that reached ``max_epochs`` is complete: validation must run once per epoch or every ``k``
+epochs where ``k`` divides each epoch the rule judges at (ASHA's and Hyperband's rungs;
+median compares trials at any validated epoch), nothing else may end a trial
 at another epoch (``max_time``, ``max_steps``, an ``EarlyStopping`` callback of the Trainer's
 or of the module's ``configure_callbacks()``) or train on past a stop (``min_epochs``,
 ``min_steps``), and a rule that pauses trials needs the ``last.ckpt`` it promotes them from
@@ -13,6 +15,8 @@ search's, or it the other way round, is warned of (``warn_stopping_monitor``).
 
 Example:
     >>> check_validates_each_epoch({"max_epochs": 9}, "asha")
+    >>> from lightning_nas.search.schedulers import ASHARule
+    >>> check_validates_each_epoch({"check_val_every_n_epoch": 2}, ASHARule(2, 4, eta=2))
     >>> check_validates_each_epoch({"max_steps": 5}, "median")
     Traceback (most recent call last):
     ...
@@ -28,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.objectives import mode_for
-from lightning_nas.search.scheduler_settings import make_rule
+from lightning_nas.search.scheduler_settings import rule_of
 from lightning_nas.search.schedulers import MedianRule, Rule
 from lightning_nas.search.setting_checks import in_words
 from lightning_nas.user_warnings import warn_user
@@ -216,7 +220,11 @@ def check_rule_mode(rule: Rule, monitor: str, mode: str | None = None) -> None:
 def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
                                module_callbacks: object = None, *, alone: bool = False) -> None:
     """Refuse Trainer settings under which validation does not run exactly once per epoch
-    (a rule judges each trial by its monitored value after every epoch), that end a
+    (a rule judges each trial by its monitored value after the epochs it validates), but
+    for ``check_val_every_n_epoch`` above 1 where ``scheduler``, a rule object, judges at
+    validated epochs alone (``Rule.missed_by``: a multiple of it at each ASHA or Hyperband
+    rung, any under ``MedianRule``; a rule's name, or a rule of another kind: refused; one
+    that misses a rung is refused naming the rungs and the values that work), that end a
     trial before ``max_epochs`` (``max_time``, ``max_steps``, an ``EarlyStopping``
     callback, also among ``module_callbacks``: what the module's ``configure_callbacks()``
     returned), or that make Lightning ignore a rule's stop (``min_epochs``, ``min_steps``
@@ -241,14 +249,17 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
     # every that many batches across epochs: once per epoch where it is an epoch's batches,
     # known when the fit has set up its loaders (check_epoch_interval; was: refused here)
     across = every is None and _is_int(interval)
-    # every k epochs stays refused where k divides each rung: a trial's curve holds one
-    # value per validation, and the search's rule records it as one per epoch
-    # (Rule.record), so with k=2 and rungs 2, 4 a trial's values of epochs 2 and 4 would
-    # be ranked as of epochs 1 and 2: its epoch-4 value at rung 2, a paused trial at none
-    bad = [f"trainer.check_val_every_n_epoch={every!r}"] if every != 1 and not across else []
+    # every k epochs: taken where each epoch the rule judges at validates (a rule records
+    # each value at its epoch, Rule.record; was: refused for any k above 1)
+    missed = scheduler.missed_by(every) if isinstance(scheduler, Rule) and _is_int(
+        every) and every > 1 else None
+    bad = [f"trainer.check_val_every_n_epoch={every!r}"] if every != 1 and not across and \
+        missed is None else []
     if interval is not None and not across and (
             isinstance(interval, (bool, int)) or interval != 1.0):
         bad.append(f"trainer.val_check_interval={interval!r}")
+    if missed and bad:  # named together
+        bad.insert(0, f"trainer.check_val_every_n_epoch={every!r}")
     # a trial's rule (an object) by the search.scheduler name it was made from, if any
     name = scheduler if isinstance(scheduler, str) else getattr(
         scheduler, "setting", None) or type(scheduler).__name__
@@ -296,6 +307,8 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
             f" in a fit resumed from a checkpoint than in one that trains in one go: the "
             f"promoted trial would not train what its uninterrupted fit does; leave it out "
             f"(or 0), or use scheduler 'median' (it stops trials, never pauses them) or none")
+    if missed and not bad:
+        raise _rungs_missed(name, scheduler, every, missed, instead, alone)
     if bad:
         raise ConfigError(
             f"scheduler {name!r} judges each trial by its validation after every epoch, but "
@@ -303,6 +316,24 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
             f"{'them' if len(bad) > 1 else 'it'} out (check_val_every_n_epoch=1, "
             f"val_check_interval=1.0) or {instead}"
             + ("" if alone else in_words(" (search.scheduler: none)", " (scheduler='none')")))
+
+
+def _rungs_missed(name: str, rule: Rule, every: int, missed: list[int], instead: str,
+                  alone: bool) -> ConfigError:
+    """The error for ``check_val_every_n_epoch=every`` under ``rule`` that judges at the
+    ``missed`` epochs (rungs) it does not validate: the values that would validate them."""
+    rungs = list(getattr(rule, "rungs", missed))
+    common = math.gcd(*rungs)
+    works = [str(k) for k in range(1, common + 1) if common % k == 0]
+    one = len(missed) == 1
+    listed = works[0] if len(works) == 1 else f"{', '.join(works[:-1])} or {works[-1]}"
+    return ConfigError(
+        f"scheduler {name!r} judges each trial at its rungs, after epochs "
+        f"{', '.join(map(str, rungs))}, but trainer.check_val_every_n_epoch={every} validates "
+        f"after epochs {every}, {2 * every}, ... only: {'rung' if one else 'rungs'} "
+        f"{', '.join(map(str, missed))} {'is' if one else 'are'} not validated; give "
+        f"check_val_every_n_epoch {listed} (a divisor of every rung), or {instead}"
+        + ("" if alone else in_words(" (search.scheduler: none)", " (scheduler='none')")))
 
 
 def check_epoch_interval(every: object, interval: object, batches: float, scheduler: object,
@@ -366,10 +397,9 @@ def rule_for(stopping: EarlyStopping, mode: str, trainer: Mapping[str, Any]) -> 
             ended).
     """
     epochs = stopping.max_epochs or trainer.get("max_epochs")
-    rule = make_rule(stopping.scheduler, min_epochs=stopping.min_epochs, max_epochs=epochs,
-                     eta=stopping.eta, mode=mode)
-    if rule is not None:
-        check_validates_each_epoch(trainer, stopping.scheduler)
+    rule = rule_of(stopping, mode, trainer)
+    if rule is not None:  # the rule: its rungs say which check_val_every_n_epoch works
+        check_validates_each_epoch(trainer, rule)
     if rule is not None and epochs == -1:  # (asha and hyperband say they need max_epochs)
         # the checks above refuse every other end of a fit: the trials the rule does not
         # stop, the first one at least (judged against no others), would train for ever

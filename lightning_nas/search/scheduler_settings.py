@@ -16,16 +16,21 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from lightning_nas.errors import ConfigError, did_you_mean
 from lightning_nas.search.schedulers import ASHARule, HyperbandRule, MedianRule, Rule
 from lightning_nas.search.setting_checks import in_words, said_in_config
+
+if TYPE_CHECKING:
+    from lightning_nas.search.setting_groups import EarlyStopping
 
 __all__ = [
     "RULE_DEFAULTS",
     "SCHEDULERS",
     "check_rule_settings",
     "make_rule",
+    "rule_of",
     "rule_settings",
     "scheduler_epochs",
     "scheduler_name",
@@ -190,6 +195,21 @@ def make_rule(scheduler: str | Rule | None, *, min_epochs: int | None = None,
         rule = cls(min_epochs=min_epochs, max_epochs=max_epochs, eta=eta, mode=mode)
     rule.setting = scheduler  # a trial's checks name it so (its copy goes with the trial)
     return _decides_before_the_end(rule, max_epochs, scheduler)
+
+
+def rule_of(stopping: EarlyStopping, mode: str, trainer: Mapping[str, Any]) -> Rule | None:
+    """``make_rule`` of a search's ``EarlyStopping`` settings (``stopping``: its
+    ``scheduler``, ``min_epochs``, ``max_epochs``, ``eta``) and ``mode``, its
+    ``max_epochs`` the Trainer's (``trainer``) where the settings give none.
+
+    Example:
+        >>> from lightning_nas.search.setting_groups import EarlyStopping
+        >>> rule_of(EarlyStopping(scheduler="asha", eta=2), "max", {"max_epochs": 4}).rungs
+        [1, 2, 4]
+    """
+    return make_rule(stopping.scheduler, min_epochs=stopping.min_epochs,
+                     max_epochs=stopping.max_epochs or trainer.get("max_epochs"),
+                     eta=stopping.eta, mode=mode)
 
 
 def _epoch_keys(value: int | None = None) -> tuple[str, str]:

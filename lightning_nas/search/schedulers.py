@@ -97,9 +97,22 @@ class Rule(ABC):
     def decide(self, key: Hashable, epoch: int, value: float) -> Decision:
         """Record ``value`` of trial ``key`` after ``epoch`` epochs and decide."""
 
-    def record(self, key: Hashable, curve: Sequence[float]) -> None:
-        """Record a trial's values (one per epoch, from epoch 1), e.g. when resuming."""
-        for epoch, value in enumerate(curve, start=1):
+    def record(self, key: Hashable, curve: Sequence[float],
+               epochs: Sequence[int] | None = None) -> None:
+        """Record a trial's values, e.g. when resuming: ``curve[i]`` at ``epochs[i]``, the
+        epochs trained when Lightning validated it (``check_val_every_n_epoch: 2``: 2, 4,
+        ...); without ``epochs`` (a store an older version wrote), one value per epoch from
+        epoch 1 (was: always so, and with validation every 2 epochs a trial's epoch-4 value
+        was ranked at rung 2).
+
+        Example:
+            >>> rule = ASHARule(min_epochs=2, max_epochs=4, eta=2)
+            >>> rule.record(1, [0.6, 0.9], [2, 4])
+            >>> rule.values
+            {2: {1: 0.6}, 4: {1: 0.9}}
+        """
+        at = range(1, len(curve) + 1) if not epochs else epochs
+        for epoch, value in zip(at, curve, strict=True):
             self._observe(key, epoch, value)
 
     @abstractmethod
@@ -116,6 +129,13 @@ class Rule(ABC):
     def promotion(self, paused: Mapping[Hashable, int]) -> Hashable | None:
         """Which paused trial (``{key: epochs reached}``) to resume now, if any."""
         return None
+
+    def missed_by(self, every: int) -> list[int] | None:
+        """The epochs this rule judges trials at that a validation every ``every`` epochs
+        (``check_val_every_n_epoch``) does not reach: ``[]`` where it judges validated
+        epochs alone; None where that is not known (a rule of another kind may judge after
+        any epoch: every epoch must validate)."""
+        return [] if every == 1 else None
 
     @property
     def pauses(self) -> bool:
@@ -149,6 +169,10 @@ class MedianRule(Rule):
     def forget(self, key: Hashable) -> None:
         for values in self.values.values():
             values.pop(key, None)
+
+    def missed_by(self, every: int) -> list[int] | None:
+        """None missed: it compares trials at the same epoch, whichever epochs validate."""
+        return []
 
     def decide(self, key: Hashable, epoch: int, value: float) -> Decision:
         others = [v for k, v in self.values.get(epoch, {}).items() if k != key]
@@ -198,6 +222,16 @@ class ASHARule(Rule):
     def rungs_of(self, key: Hashable) -> list[int]:
         """The rungs trial ``key`` is judged at."""
         return self.rungs
+
+    def missed_by(self, every: int) -> list[int] | None:
+        """The rungs (a Hyperband bracket's are among them) that are no multiple of
+        ``every``: a trial is ranked there by no value.
+
+        Example:
+            >>> ASHARule(min_epochs=1, max_epochs=4, eta=2).missed_by(2)
+            [1]
+        """
+        return [rung for rung in self.rungs if rung % every]
 
     def _observe(self, key: Hashable, epoch: int, value: float) -> None:
         if epoch in self.rungs_of(key) and math.isfinite(value):  # NaN: a failure, no member

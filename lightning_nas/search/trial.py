@@ -264,10 +264,10 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
         result.build_failed = building or (not reporter.training_started and (
             raised_by_lightning(err) or isinstance(err, ConfigError)))
         result.failed_in = reporter.failed_in(err)  # was: "in training" for any
-        result.curve = reporter.curve()
+        result.curve, result.curve_epochs = reporter.curve(), reporter.curve_epochs()
         result.finished = time.time()
         return result
-    result.curve = reporter.curve()
+    result.curve, result.curve_epochs = reporter.curve(), reporter.curve_epochs()
     result.finished = time.time()
     # a NaN or infinite objective, as the monitor, at any epoch (was: only at the best)
     bad = not_finite_at(spec.monitor, spec.logged, reporter.history)
