@@ -179,3 +179,28 @@ def test_a_resumed_search_logs_its_w_and_b_summary_to_a_run_of_its_own(tmp_path,
                trainer={"max_epochs": 1, "limit_train_batches": 2, "logger": node}).run()
     summaries = [run for run in _run_ids(tmp_path) if "_summary" in run]
     assert len(summaries) == 2 and len(set(summaries)) == 2, summaries
+
+
+def test_a_resumed_search_logs_its_mlflow_summary_to_a_run_named_apart(tmp_path, monkeypatch):
+    # was: a second run named <label>_summary beside the first's (MLflow draws a run's id
+    # itself): two summaries of one name, one partial, none telling which is whole
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # mlflow 3 refuses it unless
+    uri = f"file:{tmp_path / 'mlruns'}"
+    node = {"class_path": "lightning.pytorch.loggers.MLFlowLogger",
+            "init_args": {"experiment_name": "nas", "tracking_uri": uri}}
+    for budget in (2, 3):  # a search, then its resume
+        Search(TinyNet, {"width": {"choice": [4, 8, 16]}}, data=BlobData(n=64), budget=budget,
+               seed=0, verbose=False, run_dir=tmp_path / "run", executor="inline",
+               trainer={"max_epochs": 1, "limit_train_batches": 2, "logger": node}).run()
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("nas").experiment_id])
+    summaries = sorted((run.info.run_name, run.info.run_id) for run in runs
+                       if "_summary" in run.info.run_name)
+    names = [name for name, _ in summaries]
+    assert len(names) == 2 and names[1].startswith(f"{names[0]}_again_"), names
+    for (name, run_id), trials in zip(summaries, (2, 3), strict=True):  # each whole, once
+        steps = [m.step for m in client.get_metric_history(run_id, "trial_score")]
+        assert sorted(steps) == list(range(1, trials + 1)), (name, steps)

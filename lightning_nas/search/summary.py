@@ -27,7 +27,7 @@ from lightning_nas.search.remote_runs import hold_runs, runs_ended
 from lightning_nas.search.resume import INPUT_ONLY
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.trial_logs import logger_defaults
-from lightning_nas.search.wandb_ids import of_w_and_b
+from lightning_nas.search.wandb_ids import of_remote_run, of_w_and_b
 from lightning_nas.store import RunStore
 from lightning_nas.wording import counted
 
@@ -49,7 +49,8 @@ def finish(settings: SearchSettings, store: RunStore, trainer: Mapping[str, Any]
     again = f"_again_{time.time_ns()}" if store.get_meta(_LOGGED) else ""  # an earlier one's
     if log_summary(summary_loggers(trainer.get("logger"), trials), str(run_dir / "logs"),
                    goal.mode, trials, best, counts, store.get_meta("log_label"), again):
-        store.set_meta(_LOGGED, True)  # (a W&B run cannot be emptied, as a CSV's folder)
+        store.set_meta(_LOGGED, True)  # (a W&B or MLflow run cannot be emptied, as a
+        # CSV's folder is)
     if not settings.verbose:
         return best, trials
     pruned = (f"{counts[TrialStatus.PRUNED]} pruned, " if settings.early_stopping.active
@@ -184,7 +185,8 @@ def summary_loggers(configured: Any, trials: Sequence[TrialResult]) -> list[Any]
 _SEARCHED_LOGGER = "trainer.logger"
 
 
-#: the store's meta key saying that a summary was logged to W&B (a later one's run is its own)
+#: the store's meta key saying that a summary was logged to W&B or MLflow (a later one's run
+#: is its own)
 _LOGGED = "summary_logged"
 
 
@@ -201,12 +203,14 @@ def log_summary(specs: Sequence[Any], save_dir: str, mode: str, trials: list[Tri
     Only configured loggers (nodes) get it: a logger object, alone or in a list, has no
     version of the search's own (a copy would take the next free one among the user's
     runs). ``again`` (``_again_<ns>``, where an earlier invocation of the run logged its
-    summary) follows a W&B run's id: W&B cannot empty the earlier run, as a resumed CSV
-    summary's folder is emptied, so the summary, written whole, goes to a run of its own
-    (was: the earlier run of that id, resumed, each earlier trial's row in it twice).
+    summary) follows a W&B run's id and an MLflow run's name: neither service's earlier run
+    can be emptied, as a resumed CSV summary's folder is, so the summary, written whole, goes
+    to a run of its own, the latest ``_again_`` the whole one (was: W&B's earlier run of that
+    id, resumed, each earlier trial's row in it twice; MLflow's a second run of the earlier
+    one's name, none telling which was whole).
 
     Returns:
-        Whether it logged to a W&B run."""
+        Whether it logged to a W&B or MLflow run."""
     items = [item for spec in specs for item in (spec if isinstance(spec, list) else [spec])]
     nodes = summary_nodes(specs, save_dir, label or Path(save_dir).parent.name, again)
     if not nodes:
@@ -218,7 +222,7 @@ def log_summary(specs: Sequence[Any], save_dir: str, mode: str, trials: list[Tri
         with runs_ended(items) as held:  # a W&B run of the summary's own
             _log_search(logger, mode, trials, best, counts)
             hold_runs([logger], held)  # (its run started as it logged)
-    return any(of_w_and_b(node) for node in nodes)
+    return any(of_remote_run(node) for node in nodes)
 
 
 def summary_nodes(specs: Sequence[Any], save_dir: str, label: str,

@@ -68,8 +68,10 @@ def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
     (a resumed segment's ``_resumed_<ns>``) follows the version of each but a W&B logger's,
     whose id is its trial's, so the segment goes on in the trial's run (Lightning's
     ``resume="allow"``; was: a run of its own, the trial's epochs split over runs), and
-    ``attempt`` (a trial's trained again from its first epoch, ``_again_<ns>``) follows a
-    W&B logger's alone: that attempt's run is its own.
+    ``attempt`` (a trial's trained again from its first epoch, a summary logged again,
+    ``_again_<ns>``) follows a W&B logger's version and an MLflow logger's ``run_name``
+    alone: that attempt's run is its own, and named so (was, MLflow's: a second run of the
+    earlier one's name, none telling which was whole).
 
     Example:
         >>> node = {"class_path": "lightning.pytorch.loggers.CSVLogger",
@@ -106,7 +108,7 @@ def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
         mine = args.get("run_name")
         args["run_name"] = "_".join([*([label] if label else []),
                                      *([str(mine)] if mine is not None else []),
-                                     version]) + segment
+                                     version]) + attempt + segment
     return with_args(spec, args)
 
 

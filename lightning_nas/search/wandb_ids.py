@@ -22,7 +22,8 @@ from typing import Any
 from lightning_nas.config.instantiate import accepted_kwargs, import_object
 from lightning_nas.config.nodes import is_node, target_path
 
-__all__ = ["W_AND_B_ATTEMPT", "attempt_of", "new_attempt", "of_w_and_b", "run_id"]
+__all__ = ["W_AND_B_ATTEMPT", "attempt_of", "new_attempt", "of_remote_run", "of_w_and_b",
+           "run_id"]
 
 #: the file in a trial's folder holding the end of its W&B run ids (``_again_<ns>``), which
 #: ``new_attempt`` writes as the trial trains again from its first epoch (a fit's or
@@ -43,6 +44,22 @@ def of_w_and_b(node: Any) -> bool:
     """
     accepted, _ = accepted_kwargs(import_object(target_path(node)).__init__)
     return {"version", "id"} <= set(accepted)
+
+
+def of_remote_run(node: Any) -> bool:
+    """Whether config ``node`` builds a logger of a remote run that a resume cannot empty, as
+    a CSV logger's folder is emptied: a W&B logger (``of_w_and_b``) or an MLflow one (a class
+    taking ``run_name`` and ``run_id``, no ``version``: MLflow draws a run's id itself).
+
+    Example:
+        >>> of_remote_run({"class_path": "lightning.pytorch.loggers.MLFlowLogger"})
+        True
+        >>> of_remote_run({"class_path": "lightning.pytorch.loggers.CSVLogger"})
+        False
+    """
+    accepted, _ = accepted_kwargs(import_object(target_path(node)).__init__)
+    return {"version", "id"} <= set(accepted) or (
+        {"run_name", "run_id"} <= set(accepted) and "version" not in accepted)
 
 
 def run_id(front: str, version: str) -> str:
