@@ -96,3 +96,35 @@ def test_a_resumed_fit_logs_all_its_epochs_into_one_mlflow_run(tmp_path, monkeyp
     (found,) = runs
     epochs = {m.value for m in client.get_metric_history(found.info.run_id, "epoch")}
     assert epochs == {0.0, 1.0, 2.0}, epochs
+
+
+def test_a_trial_trained_again_from_its_first_epoch_names_its_mlflow_run_apart(
+        tmp_path, monkeypatch):
+    # was: a second run of the dead attempt's name, <label>_trial_0001 (the dead one left
+    # RUNNING, partial): none telling which attempt's epochs are the trial's
+    pytest.importorskip("mlflow")
+    import torch
+    from mlflow.tracking import MlflowClient
+
+    from lightning_nas.results import TrialStatus
+    from lightning_nas.search.trial import fit_trial
+    from lightning_nas.search.trial_spec import TrialSpec
+    from tests.helpers_data import BlobData
+    from tests.helpers_models import TinyNet
+
+    torch.set_num_threads(1)
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # mlflow 3 refuses it unless
+    uri = f"file:{tmp_path / 'mlruns'}"
+    node = {**MLFLOW, "init_args": {"experiment_name": "nas", "tracking_uri": uri}}
+    run = tmp_path / "run"
+    label = log_label(run)
+    spec = TrialSpec(trial_id=1, arch={"width": 4}, trial_dir=str(run / "trials" / "trial_0001"),
+                     model=TinyNet, data=BlobData, log_label=label,
+                     trainer={"max_epochs": 1, "limit_train_batches": 2, "logger": node})
+    for _ in range(2):  # the second: a re-run of a dead attempt, from its first epoch
+        assert fit_trial(spec).status is TrialStatus.COMPLETED
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("nas").experiment_id])
+    names = sorted(found.info.run_name for found in runs)
+    assert len(names) == 2 and names[0] == f"{label}_trial_0001", names
+    assert names[1].startswith(f"{label}_trial_0001_again_"), names

@@ -235,10 +235,11 @@ def start_own_fit(spec: Any) -> None:
     ``best.ckpt`` until its next tie), a ``last.ckpt`` whose epoch's training row was not
     logged (``LAST_PENDING``) and the versions of a cut-off merge of its logs; and a fit's
     or fine-tune's (``record``) folder marked ``UNFINISHED``, and one that starts from
-    scratch given W&B runs of its own (``new_attempt``, its ids ending ``_<ns>``; its
-    resumes go on in them) by a W&B logger node: its folder, new or emptied, tells nothing
-    of a fit that ran there before, whose id was the same (was: W&B resumed that fit's run,
-    both fits' rows in it, ``trainer/global_step`` from 0 again)."""
+    scratch given W&B runs of its own (``new_attempt``, its ids, and its MLflow runs'
+    names, ending ``_<ns>``; its resumes go on in them) by a W&B (MLflow) logger node: its
+    folder, new or emptied, tells nothing of a fit that ran there before, whose id (name)
+    was the same (was: W&B resumed that fit's run, both fits' rows in it,
+    ``trainer/global_step`` from 0 again)."""
     folder = Path(spec.trial_dir)
     for name in KILL_LEFTOVERS:
         (folder / name).unlink(missing_ok=True)

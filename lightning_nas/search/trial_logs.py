@@ -284,10 +284,11 @@ def clear_trial(spec: Any) -> None:
     versions (the next free one) and the folders the user named themselves are never
     removed. A trial that never ran in this run folder (no folder of its own yet) removes
     nothing: a copy of the run folder, which keeps its ``log_label``, may have written those
-    versions (was: every new trial cleared them). A trial trained again with a W&B logger
-    node gets ``W_AND_B_ATTEMPT`` in its new folder (``wandb_ids.new_attempt``), so its W&B
-    run is its own (the dead attempt's run is a service's, never removed; was: W&B resumed
-    it, both attempts' rows in one run, ``trainer/global_step`` from 0 again)."""
+    versions (was: every new trial cleared them). A trial trained again with a W&B or MLflow
+    logger node gets ``W_AND_B_ATTEMPT`` in its new folder (``wandb_ids.new_attempt``), so
+    its W&B run is its own and its MLflow run named apart (the dead attempt's run is a
+    service's, never removed; was: W&B resumed it, both attempts' rows in one run,
+    ``trainer/global_step`` from 0 again; MLflow's new run had the dead one's name)."""
     if not spec.clear_dir or spec.ckpt_path is not None:
         return
     trial_dir = Path(spec.trial_dir)
@@ -315,7 +316,7 @@ def clear_trial(spec: Any) -> None:
         for folder in [version, *version.parent.glob(f"{glob.escape(version.name)}_resumed_*")]:
             if folder.is_dir() and not folder.is_symlink():
                 shutil.rmtree(folder)
-    new_attempt(trial_dir, given)  # a W&B run of its own
+    new_attempt(trial_dir, given)  # a W&B (MLflow) run of its own
 
 
 def keep_checkpoint_dirs(trainer: pl.Trainer, ckpt_path: str, run_dir: str | Path,

@@ -96,9 +96,11 @@ def attempt_of(folder: str | Path) -> str:
 
 
 def new_attempt(folder: str | Path, logger: Any, prefix: str = "_again_") -> bool:
-    """Give the trial in ``folder`` W&B runs of its own (``W_AND_B_ATTEMPT``: ``prefix`` and
-    the time in ns, its folder made) when ``logger`` (its Trainer's ``logger`` setting)
-    holds a W&B logger node.
+    """Give the trial in ``folder`` W&B and MLflow runs of its own (``W_AND_B_ATTEMPT``:
+    ``prefix`` and the time in ns, its folder made, after a W&B run's id and an MLflow run's
+    name) when ``logger`` (its Trainer's ``logger`` setting) holds a W&B or MLflow logger
+    node (``of_remote_run``; was: W&B's alone, an MLflow attempt's run named as the dead
+    one's).
 
     Returns:
         Whether it did.
@@ -108,7 +110,7 @@ def new_attempt(folder: str | Path, logger: Any, prefix: str = "_again_") -> boo
         False
     """
     items = logger if isinstance(logger, (list, tuple)) else [logger]
-    if not any(is_node(item) and of_w_and_b(item) for item in items):
+    if not any(is_node(item) and of_remote_run(item) for item in items):
         return False
     Path(folder).mkdir(parents=True, exist_ok=True)
     Path(folder, W_AND_B_ATTEMPT).write_text(f"{prefix}{time.time_ns()}")
