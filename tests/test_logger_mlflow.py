@@ -128,3 +128,41 @@ def test_a_trial_trained_again_from_its_first_epoch_names_its_mlflow_run_apart(
     names = sorted(found.info.run_name for found in runs)
     assert len(names) == 2 and names[0] == f"{label}_trial_0001", names
     assert names[1].startswith(f"{label}_trial_0001_again_"), names
+
+
+def test_a_promoted_trial_goes_on_in_its_mlflow_run_with_its_final_score(
+        tmp_path, monkeypatch):
+    # was: FAILED as its promoted segment ended (MlflowException: Changing param values is
+    # not allowed. Param with key='search_score' was already logged ...): the score at its
+    # pause was a param of the run its segment continues, which MLflow never changes
+    pytest.importorskip("mlflow")
+    import torch
+    from mlflow.tracking import MlflowClient
+
+    from lightning_nas import Search
+    from lightning_nas.results import TrialStatus
+    from lightning_nas.store import RunStore
+    from tests.helpers_data import BlobData
+    from tests.helpers_models import TinyNet
+
+    torch.set_num_threads(1)
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # mlflow 3 refuses it unless
+    uri = f"file:{tmp_path / 'mlruns'}"
+    node = {**MLFLOW, "init_args": {"experiment_name": "nas", "tracking_uri": uri}}
+    space = {"width": {"choice": [4, 8, 16, 32]}}
+    result = Search(TinyNet, space, data=BlobData(n=128), optimizer="RandomSearch", seed=7,
+                    scheduler="asha", min_epochs=1, eta=2, max_epochs=3, budget=4,
+                    monitor="val_loss", mode="min", verbose=False, run_dir=tmp_path / "run",
+                    executor="inline", trainer={"max_epochs": 3, "logger": node}).run()
+    assert not [t.error for t in result.trials if t.status is TrialStatus.FAILED]
+    with RunStore(tmp_path / "run" / "search.db") as store:
+        promoted = [t for t in store.trials() if len(store.fits(t.trial_id)) > 1]
+    assert promoted  # the case under test happened (paused again, or completed)
+    client = MlflowClient(uri)
+    runs = {found.info.run_name: found for found in client.search_runs(
+        [client.get_experiment_by_name("nas").experiment_id])}
+    for trial in promoted:
+        (name,) = [name for name in runs if name.endswith(f"_trial_{trial.trial_id:04d}")]
+        scores = client.get_metric_history(runs[name].info.run_id, "search_score")
+        assert len(scores) == 2, scores  # its pause's, then its promoted segment's
+        assert max(scores, key=lambda m: m.step).value == pytest.approx(trial.score), scores

@@ -26,6 +26,7 @@ from typing import Any
 import lightning
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.loggers import MLFlowLogger
 
 from lightning_nas.arch import flatten_arch
 from lightning_nas.errors import MonitorError, check_mode
@@ -285,7 +286,13 @@ class TrialReporter(pl.Callback):
         params = {**flatten_arch(self.arch), "search_score": score,
                   "search_monitor": self.monitor}
         for logger in trainer.loggers:
-            logger.log_hyperparams(params)
+            if isinstance(logger, MLFlowLogger):  # a param never changes in MLflow: the
+                # score, a metric there, the latest its trial's (was: a promoted segment,
+                # going on in its trial's run, failed logging its score over its pause's)
+                logger.log_hyperparams({k: v for k, v in params.items() if k != "search_score"})
+                logger.log_metrics({"search_score": score}, step=trainer.global_step)
+            else:
+                logger.log_hyperparams(params)
             logger.log_metrics({"hp_metric": score}, step=trainer.global_step)
 
     def curve(self) -> list[float]:
