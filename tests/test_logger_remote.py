@@ -107,7 +107,8 @@ def test_a_w_and_b_node_creating_new_runs_has_each_run_ended(tmp_path, monkeypat
     folder = tmp_path / "wb"
     folder.mkdir()
     node = {"class_path": "lightning.pytorch.loggers.WandbLogger",
-            "init_args": {"project": "nas", "offline": True, "dir": str(folder), **reinit}}
+            "init_args": {"project": "nas", "offline": True, "save_dir": str(folder),
+                          **reinit}}
     _search(tmp_path, node).run()
     runs = sorted(p.name.split("-", 3)[3] for p in (folder / "wandb").glob("offline-run-*"))
     assert [run.split("_", 1)[1] for run in runs] == ["summary", "trial_0001",
@@ -223,3 +224,37 @@ def test_the_stand_in_for_a_w_and_b_object_pickles_what_a_trials_copy_sends(
     del logger.guard
     assert pickle.loads(pickle.dumps(unstarted(logger))).held[0] is WandbLogger
     assert wandb.run is None and logger.version is None  # no run started
+
+
+@pytest.mark.parametrize("reinit", [{}, {"reinit": "create_new"}])
+def test_a_one_shot_run_ends_the_w_and_b_run_of_its_logger_node(tmp_path, monkeypatch, reinit):
+    # was: left open in the process, as a search's trials' were (RunsHeld, runs_ended): a
+    # wandb.init() of the user's after run_oneshot returned the one-shot run's
+    wandb = pytest.importorskip("wandb")
+    import json
+
+    import torch
+
+    from lightning_nas.cli import main
+    from tests.helpers_oneshot_fit import TINY_CLI
+    from tests.launcher import ROOT
+
+    torch.set_num_threads(1)
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    folder = tmp_path / "wb"
+    folder.mkdir()
+    node = {"class_path": "lightning.pytorch.loggers.WandbLogger",
+            "init_args": {"project": "nas", "offline": True, "save_dir": str(folder),
+                          **reinit}}
+    assert main([*TINY_CLI, f"--oneshot.run_dir={tmp_path / 'run'}",
+                 f"--trainer.logger={json.dumps(node)}"]) == 0
+    runs = [p.name.split("-", 3)[3] for p in (folder / "wandb").glob("offline-run-*")]
+    assert len(runs) == 1, runs  # the one-shot run logged to it
+    assert wandb.run is None
+    mine = wandb.init(project="mine", mode="offline", dir=str(folder))
+    try:
+        assert mine.id not in runs, mine.id  # a run of its own: the one-shot's was ended
+    finally:
+        mine.finish()

@@ -79,6 +79,7 @@ from lightning_nas.run_folder import LOCK_FILE, holding, user_path
 from lightning_nas.search.callback_monitors import CallbackMonitors
 from lightning_nas.search.lifetime import environ
 from lightning_nas.search.quiet import quiet_lightning
+from lightning_nas.search.remote_runs import RunsHeld, runs_ended
 from lightning_nas.search.trial import RESTORED_VARIABLES
 from lightning_nas.search.trial_defaults import checkpointing, with_trial_defaults
 from lightning_nas.search.uneven_split import UnevenSplitCheck
@@ -342,6 +343,9 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         # and so are those Lightning's launcher sets in this process (LOCAL_RANK, ...)
         held.enter_context(environ({_DRAWN_SEED: str(opts["seed"])}, kept=RESTORED_VARIABLES))
         held.enter_context(groups_made_here())  # a one-device DDP fit's group: destroyed
+        # the W&B run of a logger node, ended as the run ends, reinit: create_new's too
+        # (RunsHeld), as a search's trial's (was: left open in the caller's process)
+        runs = held.enter_context(runs_ended(trainer_cfg.get("logger")))
         pl.seed_everything(opts["seed"], workers=True, verbose=False)  # as LightningCLI
         module = model.build({})
         network_of(module, opts["net_attr"])  # a misspelt net_attr: said before training
@@ -369,7 +373,8 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         uneven = UnevenSplitCheck(None, scored="oneshot")
         search = _spos if algorithm == "spos" else _differentiable
         # the monitors' check first: at a validation's end, before an EarlyStopping checks
-        ordered = [CallbackMonitors(), *trainer_kwargs.get("callbacks", []), uneven]
+        ordered = [CallbackMonitors(), *trainer_kwargs.get("callbacks", []), uneven,
+                   RunsHeld(runs)]
         arch, score, subnet, message, rank_zero = search(opts, searched, datamodule, {
             **trainer_kwargs, "callbacks": ordered}, clear, ckpt_path, drawn)
         # under DDP only rank 0 prints and writes; the uneven split it said is in
