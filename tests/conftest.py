@@ -145,3 +145,13 @@ def tiny_trainer() -> dict:
 @pytest.fixture
 def tiny_space() -> dict:
     return {k: dict(v) for k, v in TINY_SPACE.items()}
+
+
+@pytest.fixture
+def wandb_offline(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The ``wandb`` module, W&B offline and silent for the test (no network); the test is
+    skipped where wandb is not installed. For the logger tests (``test_logger_*.py``)."""
+    wandb = pytest.importorskip("wandb")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    return wandb

@@ -33,13 +33,12 @@ def _said(trainer: dict[str, Any]) -> list[str]:
 
 @pytest.mark.parametrize("init", [{"id": "fixed"}, {"version": "fixed"}, {}])
 def test_a_w_and_b_logger_object_is_said_before_training_without_starting_a_run(
-        tmp_path, monkeypatch, init):
+        tmp_path, wandb_offline, init):
     # was: no word: every trial's copy logged into the object's one W&B run (its id, or the
     # run its first copy started)
-    wandb = pytest.importorskip("wandb")
+    import wandb
     from lightning.pytorch.loggers import WandbLogger
 
-    monkeypatch.setenv("WANDB_MODE", "offline")
     logger = WandbLogger(project="nas", save_dir=str(tmp_path), offline=True, **init)
     said = _said({"logger": [logger]})
     assert len(said) == 1, said
@@ -68,20 +67,18 @@ def test_an_mlflow_logger_object_with_a_run_id_is_said_before_training(tmp_path,
 
 
 def test_each_trial_of_a_w_and_b_node_logs_to_a_run_of_its_own_in_one_process(
-        tmp_path, monkeypatch):
+        tmp_path, wandb_offline):
     # was: Lightning's WandbLogger reuses the run in progress in its process ("There is a
     # wandb run already in progress"), which no trial ended: trial 2 and the summary logged
     # into trial 1's run
-    wandb = pytest.importorskip("wandb")
     import torch
+    import wandb
 
     from lightning_nas import Search
     from tests.helpers_data import BlobData
     from tests.helpers_models import TinyNet
 
     torch.set_num_threads(1)
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
     node = {"class_path": "lightning.pytorch.loggers.WandbLogger",
             "init_args": {"project": "nas", "offline": True, "dir": str(tmp_path / "wb")}}
     search = Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData(n=64), budget=2,
@@ -97,13 +94,12 @@ def test_each_trial_of_a_w_and_b_node_logs_to_a_run_of_its_own_in_one_process(
 
 @pytest.mark.parametrize("reinit", [{"reinit": "create_new"}, {"settings": {
     "class_path": "wandb.Settings", "init_args": {"reinit": "create_new"}}}])
-def test_a_w_and_b_node_creating_new_runs_has_each_run_ended(tmp_path, monkeypatch, reinit):
+def test_a_w_and_b_node_creating_new_runs_has_each_run_ended(tmp_path, wandb_offline, reinit):
     # was: wandb.init(reinit="create_new") leaves wandb.run unset, so no trial's run (nor
     # the summary's) was ended: all stayed open in the process, and a wandb.init() of the
     # user's after the search returned the search's last run (W&B's "return_previous")
-    wandb = pytest.importorskip("wandb")
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
+    import wandb
+
     folder = tmp_path / "wb"
     folder.mkdir()
     node = {"class_path": "lightning.pytorch.loggers.WandbLogger",
@@ -136,15 +132,13 @@ def _search(tmp_path, logger: Any, budget: int = 2) -> Any:
 
 
 @pytest.mark.parametrize("node", [True, False])
-def test_the_checks_before_training_start_no_w_and_b_run(tmp_path, monkeypatch, node):
+def test_the_checks_before_training_start_no_w_and_b_run(tmp_path, wandb_offline, node):
     # was: the object's run started by the Trainer's build check in Search() (a copy of the
     # object: Lightning's WandbLogger starts its run as it is copied), before any trial, and
     # kept if a later check refused the search (a node's started none: kept so)
-    wandb = pytest.importorskip("wandb")
+    import wandb
     from lightning.pytorch.loggers import WandbLogger
 
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
     folder = tmp_path / "wb"
     folder.mkdir()
     logger = ({"class_path": "lightning.pytorch.loggers.WandbLogger",
@@ -168,14 +162,14 @@ def test_the_checks_before_training_start_no_w_and_b_run(tmp_path, monkeypatch, 
                                                ("ray", "Ray")])
 @pytest.mark.parametrize("picklable", [True, False])
 def test_a_w_and_b_object_is_refused_before_training_where_trials_run_in_other_processes(
-        tmp_path, monkeypatch, executor, where, picklable):
+        tmp_path, wandb_offline, executor, where, picklable):
     # was: taken; its run started as the first trial's spec was pickled, after the first
     # worker was spawned without W&B's service: that trial FAILED ("UsageError: Unable to
     # attach to run <id>"), the other completed, as spawn order fell (and an object pickle
     # refuses, "cannot be sent to worker processes")
-    wandb = pytest.importorskip("wandb")
     import threading
 
+    import wandb
     from lightning.pytorch.loggers import WandbLogger
 
     from lightning_nas import Search
@@ -183,8 +177,6 @@ def test_a_w_and_b_object_is_refused_before_training_where_trials_run_in_other_p
     from tests.helpers_data import BlobData
     from tests.helpers_models import TinyNet
 
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
     folder = tmp_path / "wb"
     folder.mkdir()
     logger = WandbLogger(project="nas", offline=True, save_dir=str(folder))
@@ -205,18 +197,17 @@ def test_a_w_and_b_object_is_refused_before_training_where_trials_run_in_other_p
 
 
 def test_the_stand_in_for_a_w_and_b_object_pickles_what_a_trials_copy_sends(
-        tmp_path, monkeypatch):
+        tmp_path, wandb_offline):
     # the check that a DDP trial's spec reaches its processes (check_sendable) pickles the
     # stand-in (was: a plain CSV logger: a W&B object pickle refuses, taken)
-    wandb = pytest.importorskip("wandb")
     import pickle
     import threading
 
+    import wandb
     from lightning.pytorch.loggers import WandbLogger
 
     from lightning_nas.search.logger_objects import unstarted
 
-    monkeypatch.setenv("WANDB_MODE", "offline")
     logger = WandbLogger(project="nas", offline=True, save_dir=str(tmp_path))
     logger.guard = threading.Lock()  # the user's: pickle cannot send it
     with pytest.raises(TypeError, match="cannot pickle '_thread.lock'"):
@@ -227,13 +218,14 @@ def test_the_stand_in_for_a_w_and_b_object_pickles_what_a_trials_copy_sends(
 
 
 @pytest.mark.parametrize("reinit", [{}, {"reinit": "create_new"}])
-def test_a_one_shot_run_ends_the_w_and_b_run_of_its_logger_node(tmp_path, monkeypatch, reinit):
+def test_a_one_shot_run_ends_the_w_and_b_run_of_its_logger_node(
+        tmp_path, wandb_offline, monkeypatch, reinit):
     # was: left open in the process, as a search's trials' were (RunsHeld, runs_ended): a
     # wandb.init() of the user's after run_oneshot returned the one-shot run's
-    wandb = pytest.importorskip("wandb")
     import json
 
     import torch
+    import wandb
 
     from lightning_nas.cli import main
     from tests.helpers_oneshot_fit import TINY_CLI
@@ -241,8 +233,6 @@ def test_a_one_shot_run_ends_the_w_and_b_run_of_its_logger_node(tmp_path, monkey
 
     torch.set_num_threads(1)
     monkeypatch.chdir(ROOT)
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
     folder = tmp_path / "wb"
     folder.mkdir()
     node = {"class_path": "lightning.pytorch.loggers.WandbLogger",

@@ -84,12 +84,11 @@ def test_the_summary_of_a_searched_logger_goes_to_each_logger_the_trials_used(tm
 
 
 def test_the_summary_of_two_searched_w_and_b_loggers_logs_a_run_in_each_project(
-        tmp_path, monkeypatch):
+        tmp_path, wandb_offline):
     # one run in progress at a time: Lightning's WandbLogger reuses it, so the second
     # project's summary would log into the first's run
-    wandb = pytest.importorskip("wandb")
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
+    import wandb
+
     nodes = []
     for project in "ab":
         (tmp_path / project).mkdir()
@@ -127,12 +126,9 @@ def test_a_searched_csv_and_tensorboard_logger_of_one_save_dir_each_get_a_summar
 
 
 def test_two_searched_w_and_b_loggers_of_one_project_each_get_a_summary_run(
-        tmp_path, monkeypatch):
+        tmp_path, wandb_offline):
     # was: both <label>_summary in project p: W&B, which knows a run by its id in its
     # project, would log the second summary into the first's run
-    pytest.importorskip("wandb")
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
     nodes = [{"class_path": "lightning.pytorch.loggers.WandbLogger",
               "init_args": {"project": "p", "offline": True, "dir": str(tmp_path), **tags}}
              for tags in ({}, {"tags": ["x"]})]
@@ -164,13 +160,10 @@ def test_the_summary_versions_part_only_loggers_that_would_share_a_place(
         "a_summary", "a_summary", "a_summary", "a_summary_2"]
 
 
-def test_a_resumed_search_logs_its_w_and_b_summary_to_a_run_of_its_own(tmp_path, monkeypatch):
+def test_a_resumed_search_logs_its_w_and_b_summary_to_a_run_of_its_own(tmp_path, wandb_offline):
     # was: the resumed search's summary took the first's run id (<label>_summary, W&B's
     # resume="allow"), so that run held each earlier trial's row twice: W&B cannot empty a
     # run as a resumed CSV summary empties its folder
-    pytest.importorskip("wandb")
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
     node = {"class_path": "lightning.pytorch.loggers.WandbLogger",
             "init_args": {"project": "p", "offline": True, "dir": str(tmp_path)}}
     for budget in (2, 3):  # a search, then its resume

@@ -74,12 +74,11 @@ def test_one_w_and_b_logger_beside_another_kind_is_taken():
     check_trainer_kwargs({"logger": _w_and_b("a")})
 
 
-def test_a_w_and_b_object_beside_a_w_and_b_node_is_refused(tmp_path, monkeypatch):
+def test_a_w_and_b_object_beside_a_w_and_b_node_is_refused(tmp_path, wandb_offline):
     # the object's run starts as it is copied; the node's logger then logs into it
-    wandb = pytest.importorskip("wandb")
+    import wandb
     from lightning.pytorch.loggers import WandbLogger
 
-    monkeypatch.setenv("WANDB_MODE", "offline")
     mine = WandbLogger(project="a", save_dir=str(tmp_path), offline=True)
     with pytest.raises(ConfigError, match=BOTH):
         check_trainer_kwargs({"logger": [mine, CSV, _w_and_b("b")]})

@@ -18,8 +18,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from lightning_nas.cli import main
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.nodes import node_args, with_args
@@ -124,11 +122,8 @@ def test_a_resumed_segment_continues_its_trials_w_and_b_run(tmp_path):
     assert resumed["version"] == fit["version"], resumed
 
 
-def test_a_resumed_fit_logs_all_its_epochs_into_one_w_and_b_run(tmp_path, monkeypatch):
+def test_a_resumed_fit_logs_all_its_epochs_into_one_w_and_b_run(tmp_path, wandb_offline):
     # was: the epochs before the interrupt in run <id>, those after in <id>_resumed_<ns>
-    pytest.importorskip("wandb")
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
     node = {**WANDB, "init_args": {"project": "nas", "offline": True,
                                    "dir": str(tmp_path / "wb")}}
     resumed_fit(tmp_path, node)
@@ -157,10 +152,10 @@ def test_a_trial_trained_again_from_its_first_epoch_starts_a_w_and_b_run_of_its_
     assert given_args(run, label, csv)["version"] == "trial_0001"
 
 
-def test_a_trial_fit_again_in_its_folder_logs_to_a_new_w_and_b_run(tmp_path, monkeypatch):
+def test_a_trial_fit_again_in_its_folder_logs_to_a_new_w_and_b_run(tmp_path, wandb_offline):
     # was: both fits in the run of one id (offline: two folders of it, synced into one run)
-    wandb = pytest.importorskip("wandb")
     import torch
+    import wandb
 
     from lightning_nas.results import TrialStatus
     from lightning_nas.search.trial import fit_trial
@@ -168,8 +163,6 @@ def test_a_trial_fit_again_in_its_folder_logs_to_a_new_w_and_b_run(tmp_path, mon
     from tests.helpers_models import TinyNet
 
     torch.set_num_threads(1)
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
     node = {**WANDB, "init_args": {"project": "nas", "offline": True,
                                    "dir": str(tmp_path / "wb")}}
     (tmp_path / "wb").mkdir()
@@ -204,11 +197,8 @@ def test_a_fit_started_anew_in_an_emptied_folder_gets_a_w_and_b_run_of_its_own(t
     assert resumed["version"] == ids[1] and resumed["name"] == ids[1], resumed  # goes on
 
 
-def test_two_fits_in_one_folder_emptied_between_log_to_two_w_and_b_runs(tmp_path, monkeypatch):
+def test_two_fits_in_one_folder_emptied_between_log_to_two_w_and_b_runs(tmp_path, wandb_offline):
     # was: one id for both (offline: two folders of it, synced into one run)
-    pytest.importorskip("wandb")
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
     node = {**WANDB, "init_args": {"project": "nas", "offline": True,
                                    "dir": str(tmp_path / "wb")}}
     (tmp_path / "wb").mkdir()
