@@ -248,3 +248,28 @@ def test_a_one_shot_run_ends_the_w_and_b_run_of_its_logger_node(
         assert mine.id not in runs, mine.id  # a run of its own: the one-shot's was ended
     finally:
         mine.finish()
+
+
+def test_a_one_shot_runs_w_and_b_node_writes_into_its_dir(tmp_path, wandb_offline, monkeypatch):
+    # was: Lightning's default save_dir, '.', taken over the node's dir (as a search's
+    # trials' were before logger_defaults): the run's W&B files in the working folder
+    import json
+
+    import torch
+
+    from lightning_nas.cli import main
+    from tests.helpers_oneshot_fit import TINY_CLI
+    from tests.launcher import ROOT
+
+    torch.set_num_threads(1)
+    here, folder = tmp_path / "cwd", tmp_path / "wb"
+    for made in (here, folder):
+        made.mkdir()
+    monkeypatch.chdir(here)
+    node = {"class_path": "lightning.pytorch.loggers.WandbLogger",
+            "init_args": {"project": "nas", "offline": True, "dir": str(folder)}}
+    assert main([TINY_CLI[0], str(ROOT / TINY_CLI[1]), *TINY_CLI[2:],
+                 f"--oneshot.run_dir={tmp_path / 'run'}",
+                 f"--trainer.logger={json.dumps(node)}"]) == 0
+    assert not list(here.iterdir())  # nothing in the working folder
+    assert len(list((folder / "wandb").glob("offline-run-*"))) == 1

@@ -83,6 +83,7 @@ from lightning_nas.search.remote_runs import RunsHeld, runs_ended
 from lightning_nas.search.trial import RESTORED_VARIABLES
 from lightning_nas.search.trial_defaults import checkpointing, with_trial_defaults
 from lightning_nas.search.uneven_split import UnevenSplitCheck
+from lightning_nas.search.wandb_ids import kept_dirs
 from lightning_nas.wording import counted
 
 __all__ = ["SEED_MAX", "check_oneshot", "check_oneshot_builds", "check_oneshot_strategy",
@@ -367,6 +368,8 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
                   f"{held_text(epochs_held(stored) or 0, stored['batches'])} done, seed "
                   f"{opts['seed']}){left}",
                   flush=True)
+        if "logger" in trainer_cfg:  # a W&B node's dir where W&B writes (was: '.')
+            trainer_cfg = {**trainer_cfg, "logger": kept_dirs(trainer_cfg["logger"])}
         trainer_kwargs = with_trial_defaults(instantiate(trainer_cfg), logger=False,
                                              default_root_dir=str(run_dir))
         # a DDP validation split the ranks do not divide: said once per run (rank 0)

@@ -36,7 +36,13 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.search.remote_runs import continued_runs
 from lightning_nas.search.rule_checks import callbacks_of
 from lightning_nas.search.trial_checkpoint import TrialCheckpoint
-from lightning_nas.search.wandb_ids import attempt_of, new_attempt, of_w_and_b, run_id
+from lightning_nas.search.wandb_ids import (
+    attempt_of,
+    dir_kept,
+    new_attempt,
+    of_w_and_b,
+    run_id,
+)
 
 __all__ = ["MODULE_FOLDERS", "checked_loggers", "clear_trial",
            "keep_checkpoint_dirs", "logger_defaults", "placed_checkpoints", "placed_logger",
@@ -93,8 +99,8 @@ def logger_defaults(spec: Any, save_dir: str, name: str, version: str,
                        ("name", None if run_ids else name)):
         if key in accepted and args.get(key) is None and value is not None:
             args[key] = value
-    if run_ids and args.get("dir") is not None and args.get("save_dir") is None:
-        args["save_dir"] = None  # W&B takes a save_dir, its default '.' too, over a dir
+    if run_ids:  # W&B takes a save_dir, its default '.' too, over a dir
+        args = dir_kept(args)
     if "version" in accepted:
         mine = args.get("version")
         mine = args.get("id") if mine is None and run_ids else mine

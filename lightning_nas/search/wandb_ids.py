@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.config.instantiate import accepted_kwargs, import_object
-from lightning_nas.config.nodes import is_node, target_path
+from lightning_nas.config.nodes import is_node, node_args, target_path, with_args
 
-__all__ = ["W_AND_B_ATTEMPT", "attempt_of", "new_attempt", "of_remote_run", "of_w_and_b",
-           "run_id"]
+__all__ = ["W_AND_B_ATTEMPT", "attempt_of", "dir_kept", "kept_dirs", "new_attempt",
+           "of_remote_run", "of_w_and_b", "run_id"]
 
 #: the file in a trial's folder holding the end of its W&B run ids (``_again_<ns>``), which
 #: ``new_attempt`` writes as the trial trains again from its first epoch (a fit's or
@@ -44,6 +44,35 @@ def of_w_and_b(node: Any) -> bool:
     """
     accepted, _ = accepted_kwargs(import_object(target_path(node)).__init__)
     return {"version", "id"} <= set(accepted)
+
+
+def dir_kept(args: dict[str, Any]) -> dict[str, Any]:
+    """The ``init_args`` of a W&B logger node, ``args``, with ``save_dir`` None where they set
+    a ``dir`` and no ``save_dir``: Lightning's ``WandbLogger`` takes a ``save_dir``, its
+    default ``.`` too, over a ``dir``, so W&B wrote into the working folder.
+
+    Example:
+        >>> dir_kept({"dir": "wb"})
+        {'dir': 'wb', 'save_dir': None}
+    """
+    if args.get("dir") is not None and args.get("save_dir") is None:
+        return {**args, "save_dir": None}
+    return args
+
+
+def kept_dirs(logger: Any) -> Any:
+    """``logger`` (a Trainer's ``logger`` setting) with the ``dir`` of each W&B logger node
+    kept (``dir_kept``); anything else as given.
+
+    Example:
+        >>> kept_dirs({"class_path": "lightning.pytorch.loggers.CSVLogger"})
+        {'class_path': 'lightning.pytorch.loggers.CSVLogger'}
+    """
+    if isinstance(logger, list):
+        return [kept_dirs(item) for item in logger]
+    if not (is_node(logger) and of_w_and_b(logger)):
+        return logger
+    return with_args(logger, dir_kept(node_args(logger)))
 
 
 def of_remote_run(node: Any) -> bool:
