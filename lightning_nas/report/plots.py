@@ -22,7 +22,6 @@ from lightning_nas.report.tables import (
     counts_line,
     failure_rows,
     format_table,
-    front_rows,
     leaderboard_rows,
     note_lines,
     summary,
@@ -30,7 +29,7 @@ from lightning_nas.report.tables import (
 )
 from lightning_nas.results import TrialResult, TrialStatus, format_score
 from lightning_nas.run_folder import file_in_place, user_path
-from lightning_nas.search.objectives import Objectives, pareto_front
+from lightning_nas.search.objectives import Objectives, front_rows, pareto_front
 from lightning_nas.store import RunStore
 from lightning_nas.wording import counted
 

@@ -20,14 +20,14 @@ from typing import Any
 from lightning_nas.arch import format_arch
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialStatus, format_score
-from lightning_nas.search.objectives import COSTS, Objectives, pareto_front
+from lightning_nas.search.objectives import COSTS, front_rows
 from lightning_nas.search.warm_report import SourceReport, WarmStartReport
 from lightning_nas.split_record import recorded_uneven
 from lightning_nas.store import RunStore
 from lightning_nas.wording import counted, unknown_status
 
 __all__ = ["STATUSES", "counts_line", "cut_line", "error_line", "failure_rows", "format_csv",
-           "format_table", "front_rows", "json_safe", "leaderboard_rows", "note_lines", "render",
+           "format_table", "json_safe", "leaderboard_rows", "note_lines", "render",
            "summary", "trial_notes", "trial_rows", "warm_start_lines"]
 
 #: what ``lightning-nas show --status`` lists: the leaderboard, or the trials of one status
@@ -213,22 +213,6 @@ def _cell(value: Any, column: str = "") -> str:
     if isinstance(value, Mapping):
         return format_arch(value)
     return "-" if value is None else str(value)
-
-
-def front_rows(store: RunStore) -> list[dict[str, Any]]:
-    """The Pareto front of a multi-objective run as rows (empty otherwise): ``trial``, each
-    objective (one named ``trial`` or ``arch`` as ``NAME (objective)``, as the leaderboard
-    names its columns; was: it replaced the trial number, or lost its values to the
-    architecture), ``arch``."""
-    spec = store.objectives()
-    if not spec or len(spec) < 2:
-        return []
-    objectives = Objectives(spec)
-    front = pareto_front(store.leaderboard(store.get_meta("mode", "max")), objectives)
-    front.sort(key=lambda t: objectives.losses(t.metrics))
-    columns = {f"{n} (objective)" if n in ("trial", "arch") else n: n for n in objectives.names}
-    return [{"trial": t.trial_id, **{c: t.metrics.get(n) for c, n in columns.items()},
-             "arch": t.arch} for t in front]
 
 
 #: a warm-start source's keys added, as ``summary`` gives them (was: not given)

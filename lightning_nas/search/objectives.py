@@ -18,13 +18,17 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lightning_nas.errors import ConfigError, SearchError, check_mode, did_you_mean, typed
 from lightning_nas.results import TrialResult, TrialStatus
 
+if TYPE_CHECKING:
+    from lightning_nas.store import RunStore
+
 __all__ = ["COSTS", "Constraints", "Objectives", "constraint_record", "contrary_modes",
-           "misspelt_cost", "mode_for", "pareto_front", "told_loss", "waits_for_a_result"]
+           "front_rows", "misspelt_cost", "mode_for", "pareto_front", "told_loss",
+           "waits_for_a_result"]
 
 #: objective / constraint names that lightning_nas counts itself (a trial's model that logs
 #: one the search counts stops it: ``costs.LoggedCostCheck``)
@@ -221,6 +225,30 @@ def pareto_front(points: Sequence[Any], objectives: Objectives,
             kept.append(loss)
             front.add(i)
     return [points[i] for i in sorted(front)]
+
+
+def front_rows(store: RunStore) -> list[dict[str, Any]]:
+    """The Pareto front of a multi-objective run as rows (empty otherwise): ``trial``, each
+    objective (one named ``trial`` or ``arch`` as ``NAME (objective)``, as the leaderboard
+    names its columns; was: it replaced the trial number, or lost its values to the
+    architecture), ``arch``; best first on the first objective (``lightning-nas show``, the
+    report and the summary at a search's end).
+
+    Example:
+        >>> import tempfile
+        >>> from lightning_nas.store import RunStore
+        >>> front_rows(RunStore(tempfile.mkdtemp() + "/search.db"))  # one objective: none
+        []
+    """
+    spec = store.objectives()
+    if not spec or len(spec) < 2:
+        return []
+    objectives = Objectives(spec)
+    front = pareto_front(store.leaderboard(store.get_meta("mode", "max")), objectives)
+    front.sort(key=lambda t: objectives.losses(t.metrics))
+    columns = {f"{n} (objective)" if n in ("trial", "arch") else n: n for n in objectives.names}
+    return [{"trial": t.trial_id, **{c: t.metrics.get(n) for c, n in columns.items()},
+             "arch": t.arch} for t in front]
 
 
 class Constraints:

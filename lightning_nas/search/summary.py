@@ -21,8 +21,8 @@ from lightning_nas.arch import flatten_arch, format_arch
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, instantiate
 from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.export import export_best
-from lightning_nas.report.tables import front_rows
 from lightning_nas.results import TrialResult, TrialStatus, format_score
+from lightning_nas.search.objectives import front_rows
 from lightning_nas.search.remote_runs import hold_runs, runs_ended
 from lightning_nas.search.resume import INPUT_ONLY
 from lightning_nas.search.settings import SearchSettings
