@@ -73,7 +73,6 @@ from lightning_nas.oneshot.trainer_checks import (
     check_user_checkpoints,
     fit_or_refuse,
 )
-from lightning_nas.report.oneshot import scored_text
 from lightning_nas.results import format_score
 from lightning_nas.run_folder import LOCK_FILE, holding, user_path
 from lightning_nas.search.callback_monitors import CallbackMonitors
@@ -84,6 +83,7 @@ from lightning_nas.search.trial import RESTORED_VARIABLES
 from lightning_nas.search.trial_defaults import checkpointing, with_trial_defaults
 from lightning_nas.search.uneven_split import UnevenSplitCheck
 from lightning_nas.search.wandb_ids import kept_dirs
+from lightning_nas.spos_scored import scored_text
 from lightning_nas.wording import counted
 
 __all__ = ["SEED_MAX", "check_oneshot", "check_oneshot_builds", "check_oneshot_strategy",

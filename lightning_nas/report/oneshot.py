@@ -36,10 +36,10 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.report.tables import cut_line, format_csv, format_table, json_safe
 from lightning_nas.results import format_score
 from lightning_nas.run_folder import check_run_folder, runs_within, user_path
+from lightning_nas.spos_scored import scored_text
 from lightning_nas.wording import counted
 
-__all__ = ["load_oneshot", "oneshot_rows", "render_oneshot", "scored_text",
-           "write_oneshot_report"]
+__all__ = ["load_oneshot", "oneshot_rows", "render_oneshot", "write_oneshot_report"]
 
 
 def load_oneshot(folder: str | Path) -> dict[str, Any]:
@@ -129,38 +129,6 @@ def oneshot_rows(info: dict[str, Any], k: int | None = 10) -> list[dict[str, Any
     return [{"rank": i + 1, **row} for i, row in enumerate(found[:k])]
 
 
-def _epochs(n: int) -> str:
-    return counted(n, "epoch")
-
-
-def scored_text(history: list[dict[str, Any]], drawn: int | None = None) -> str:
-    """What an SPOS history scored, said of its last search (the one that chose the
-    winner) and when the earlier ones ran; ``""`` for an empty history. With ``drawn``
-    (the run's ``num_candidates``) above the subnets its last search scored, both are said:
-    a subnet drawn twice is scored once (was: "8 subnets scored" for ``num_candidates:
-    10``, which read as a shortfall).
-
-    Example:
-        >>> history = [{"epoch": e, "arch": {}, "score": 0.5} for e in (1, 1, 2, 2)]
-        >>> scored_text(history)
-        '2 subnets scored after 2 epochs (an earlier search after 1 epoch)'
-        >>> scored_text(history, drawn=3)[:50]
-        '3 candidates drawn, 2 distinct subnets scored afte'
-    """
-    epochs = sorted({h["epoch"] for h in history})
-    if not epochs:
-        return ""
-    scored = sum(h["epoch"] == epochs[-1] for h in history)
-    subnets = counted(scored, "subnet") if drawn is None or drawn <= scored else \
-        f"{drawn} candidates drawn, {counted(scored, 'distinct subnet')}"
-    text = f"{subnets} scored after {_epochs(epochs[-1])}"
-    if len(epochs) == 2:  # a history's epoch counts the epochs trained (from 1)
-        text += f" (an earlier search after {_epochs(epochs[0])})"
-    elif len(epochs) > 2:
-        text += f" (earlier searches after {', '.join(map(str, epochs[:-1]))} epochs)"
-    return text
-
-
 def _head(info: dict[str, Any]) -> str:
     name = info["algorithm"]
     if info["history"] is not None:
@@ -175,7 +143,7 @@ def _head(info: dict[str, Any]) -> str:
     tuned = info["finetune"]
     if tuned:
         values = ", ".join(f"{k}={format_score(v)}" for k, v in sorted(tuned["metrics"].items()))
-        head += f"\nfine-tuned {_epochs(tuned['epochs'])}: {values}"
+        head += f"\nfine-tuned {counted(tuned['epochs'], 'epoch')}: {values}"
     # what its scores count beyond the data (was: in best_arch.yaml alone)
     return head + "".join(f"\nnote: {text}" for text in _notes(info))
 
