@@ -424,11 +424,11 @@ class HydraSweep(Sweeper):
 
 # ----------------------------------------------------------------- helpers
 class _SweepLoop(SearchLoop):
-    """The search loop, its lines in a sweep's words (``_sweep_words``: a resume of a
-    sweep without a seed names ``hydra.sweeper.seed``; was: ``seed``, a search's key)."""
+    """The search loop, its lines and warm start's warnings in a sweep's words (a resume of
+    a sweep without a seed names ``hydra.sweeper.seed``; was: ``seed``, a search's key)."""
 
-    def say(self, text: str) -> None:
-        super().say(sweep_phrases(text))  # (not `search.<key>`: a trial line's may be a path)
+    def worded(self, text: str) -> str:
+        return sweep_phrases(text)  # (not `search.<key>`: a trial line's may be a path)
 
 
 def _keep_job(store: RunStore, trial: int, folder: str, choices: dict[str, str]) -> None:

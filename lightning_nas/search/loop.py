@@ -125,7 +125,8 @@ class SearchLoop:
         #: interrupted promoted trials that continue from their ``last.ckpt``
         self.promoted = {t.trial_id for t in interrupted if self._continues(t)}
         self.interrupted = sorted(interrupted + self.failures.reopened, key=lambda t: t.trial_id)
-        self.retrain = warm_start(settings, space, store, optimizer, template.costs, self.say)
+        self.retrain = warm_start(settings, space, store, optimizer, template.costs, self.say,
+                                  self.worded)
         self.retrain_from = len(self.retrain)  # distinct earlier ones within the limits
         self.retrain_left = settings.transfer.retrain_top_k  # of them, trained again first
         self._replay()
@@ -414,10 +415,15 @@ class SearchLoop:
         drop_checkpoints(self.store, self.template.trial_dir(trial.trial_id), trial, keep_best)
 
     # ----------------------------------------------------------------- output
+    def worded(self, text: str) -> str:
+        """``text``, a line or warning of the search, in its user's words: a search's own
+        (a Hydra sweep's loop words it as a sweep's, ``hydra.sweeper.<key>``)."""
+        return text
+
     def say(self, text: str) -> None:
-        """Print when the search is verbose (above the progress bar, if any)."""
+        """Print when the search is verbose (above the progress bar, if any), ``worded``."""
         if self.settings.verbose:
-            self.progress.line(text)
+            self.progress.line(self.worded(text))
 
     def _report(self, result: TrialResult, stops: bool = False,
                 promoted: int | None = None) -> None:

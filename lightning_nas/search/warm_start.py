@@ -8,8 +8,12 @@ best, then each task's second, ...: ``rank_priors``), each as the optimizer hold
 (``held``: a float on a log scale comes back from nevergrad's round trip an ulp off, and
 its later ask of that point gives that value, which must be known as trained). A source
 whose search was still running when read is warned of (``SourceReport.live_warning``):
-its later results are not used, by this search or its resume (in a Hydra sweep's words in
-a sweep: ``hydra.sweeper.warm_start``, this sweep).
+its later results are not used, by this search or its resume (in the loop's words,
+``worded``: a Hydra sweep's loop says ``hydra.sweeper.warm_start``, this sweep).
+
+Example:
+    >>> retrain = warm_start(settings, space, store, optimizer, costs, print,
+    ...                      worded=str)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -46,7 +50,8 @@ def held(space: SearchSpace, optimizer: Any, arch: dict[str, Any]) -> dict[str, 
 
 def warm_start(settings: SearchSettings, space: SearchSpace, store: RunStore, optimizer: Any,
                count: Callable[[dict[str, Any]], dict[str, float]],
-               say: Callable[[str], None]) -> list[dict[str, Any]]:
+               say: Callable[[str], None], worded: Callable[[str], str]
+               ) -> list[dict[str, Any]]:
     """Tell ``optimizer`` the earlier runs' results; the architectures to re-train first.
 
     Args:
@@ -57,6 +62,8 @@ def warm_start(settings: SearchSettings, space: SearchSpace, store: RunStore, op
         count: counts an architecture's costs (``TrialTemplate.costs``), for objectives
             that are costs.
         say: prints the warm start's report (on the first start).
+        worded: a warning's text in the words of the search's user (``SearchLoop.worded``:
+            a Hydra sweep's in a sweep's, ``hydra.sweeper.warm_start``).
     """
     warm = settings.transfer
     priors = store.priors()
@@ -69,7 +76,7 @@ def warm_start(settings: SearchSettings, space: SearchSpace, store: RunStore, op
         say(report.describe())
         for source in report.sources:  # said whether verbose or not, before any trial
             if source.live:  # (was: read as it was then without a word)
-                warn_user(_worded(source.live_warning(), store))  # at the user's line
+                warn_user(worded(source.live_warning()))  # at the user's line
         priors = store.priors()
     if not priors:
         return []
@@ -84,12 +91,3 @@ def warm_start(settings: SearchSettings, space: SearchSpace, store: RunStore, op
     ranked = [held(space, optimizer, arch) for arch in ranked]
     return list({arch_key(arch): arch for arch in ranked}.values())  # distinct, best first
 
-
-def _worded(text: str, store: RunStore) -> str:
-    """``text`` in a Hydra sweep's words where ``store`` is a sweep's (``sweep_phrases``:
-    ``hydra.sweeper.warm_start``, ``this sweep``; was: a search's words in a sweep)."""
-    if store.get_meta("hydra") is None:
-        return text
-    from lightning_nas.integrations.hydra_wording import sweep_phrases  # (no Hydra import)
-
-    return sweep_phrases(text)
