@@ -156,7 +156,10 @@ def test_no_import_cycle():
 LAYERS = {"space": 1, "config": 1, "strategies": 2, "search": 3, "oneshot": 3, "benchmarks": 3,
           "report": 4, "integrations": 4}
 MIDDLE, TOP = ("module", "export", "fit", "finetune"), ("cli", "__main__")
-#: the imports from a higher layer that the README's ``**Layering.**`` names
+#: the imports from a higher layer that the README's ``**Layering.**`` names, each inside
+#: the function and by design: a sweep's ``rerun`` line is Hydra's grammar (hydra-core,
+#: optional) for an export with no sweeper above it, ``alphas.png`` (matplotlib, optional)
+#: is drawn at the end of the user's own ``Trainer.fit`` with no command above it
 UPWARD = {("export_hydra", "integrations.hydra_grammar"),
           ("export_hydra", "integrations.hydra_rerun"),
           ("oneshot.derive", "report.plots")}
