@@ -24,6 +24,7 @@ from lightning_nas.search.objectives import COSTS, front_rows
 from lightning_nas.search.warm_report import SourceReport, WarmStartReport
 from lightning_nas.split_record import recorded_uneven
 from lightning_nas.store import RunStore
+from lightning_nas.validation_limit import search_limit_line
 from lightning_nas.wording import counted, unknown_status
 
 __all__ = ["STATUSES", "counts_line", "cut_line", "error_line", "failure_rows", "format_csv",
@@ -122,7 +123,9 @@ def summary(store: RunStore) -> dict[str, Any]:
     """Counts per status, the monitor and the best score; ``driver_gone``: whether trials
     are RUNNING while the search process that ran them is gone (a resume re-runs them);
     ``notes``: what the scores of some trials count beyond the data (a DDP validation split
-    its ranks do not divide: ``recorded_uneven``, each with its trials); per warm-start
+    its ranks do not divide: ``recorded_uneven``, each with its trials);
+    ``limited_validation``: what the scores are over under a ``trainer.limit_val_batches``
+    (``search_limit_line``; None: every batch); per warm-start
     source, ``still_running``: the holder of its search when it was read while running,
     ``swept``: whether it is a Hydra sweep's run folder (its stored report read by any
     version: ``WarmStartReport.from_dict``)."""
@@ -138,6 +141,9 @@ def summary(store: RunStore) -> dict[str, Any]:
             "best_trial": best.trial_id if best else None,
             "best_score": best.score if best else None,
             "notes": recorded_uneven(store),  # (was: in best.yaml alone)
+            # scores over part of the validation data (was: not said)
+            "limited_validation": search_limit_line(store.get_meta("space"),
+                                                    store.get_meta("trainer")),
             # each source's counts and why the others were not used (was: the counts alone)
             "warm_start": [{"source": src.source, "trials": src.trials, "used": src.used,
                             "skipped": src.skipped(reasons=False),
@@ -263,6 +269,8 @@ def note_lines(s: dict[str, Any]) -> list[str]:
         ids = [str(i) for i in note["trials"]]
         which = ", ".join(ids) if len(ids) <= 4 else f"{', '.join(ids[:3])} and {len(ids) - 3} more"
         lines.append(f"note (trial{'s' * (len(ids) > 1)} {which}): {note['text']}")
+    if s.get("limited_validation"):  # every trial's (or, searched, each its own)
+        lines.append(f"note: {s['limited_validation']}")
     return lines
 
 

@@ -1,0 +1,70 @@
+"""A search whose Trainer validates part of each validation loader
+(``trainer.limit_val_batches``, set or searched) scores its trials on that part: ``best.ckpt``
+validated under the same limit gives ``best.yaml``'s score, over every batch another value,
+and ``best.yaml`` (``limited_validation``) and ``show`` say so; a search validating every
+batch says nothing of it (real Trainers, a tiny MLP on the blobs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning.pytorch as pl
+import pytest
+import yaml
+
+from lightning_nas import Search
+from lightning_nas.report.tables import render
+from lightning_nas.store import RunStore
+from tests.helpers import BlobData, TinyNet
+from tests.helpers_runs import assert_scores_as_exported, one_thread
+
+SPACE = {"width": {"choice": [4, 8, 16]}, "lr": {"float": [0.002, 0.05], "log": True}}
+TRAINER = {"max_epochs": 2, "accelerator": "cpu", "devices": 1, "logger": False}
+
+threads = pytest.fixture(autouse=True)(one_thread)
+
+
+def _search(run: Path, space: dict | None = None, **trainer) -> dict:
+    Search(TinyNet, space or SPACE, data=BlobData, data_init_args={"batch_size": 16}, seed=0,
+           monitor="val_acc", mode="max", run_dir=run, verbose=False, budget=2,
+           trainer={**TRAINER, **trainer}).run()
+    return yaml.safe_load((run / "best.yaml").read_text())
+
+
+def _full_score(run: Path) -> float:
+    got = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
+                     enable_model_summary=False).validate(
+        TinyNet.load_from_checkpoint(run / "best.ckpt"), datamodule=BlobData(batch_size=16),
+        verbose=False)[0]
+    return got["val_acc"]
+
+
+def _shown(run: Path) -> str:
+    with RunStore(run / "search.db") as store:
+        return render(store)
+
+
+@pytest.mark.parametrize("limit", [0.5, 2])
+def test_a_limited_validations_score_is_said_to_be_over_that_part(tmp_path, limit):
+    # was: best.yaml held the score over part of the validation set and said nothing; a
+    # validation of best.ckpt over every batch (64 samples, 4 batches) gave another value
+    best = _search(tmp_path, limit_val_batches=limit)
+    assert_scores_as_exported(tmp_path, batch_size=16, limit_val_batches=limit)
+    assert _full_score(tmp_path) != pytest.approx(best["score"], abs=1e-6)  # the case
+    said = best["limited_validation"]
+    assert f"trainer.limit_val_batches={limit}" in said and "every batch" in said, said
+    assert f"note: {said}" in _shown(tmp_path).splitlines()
+
+
+def test_a_searched_limit_is_said_of_the_exported_trials_value(tmp_path):
+    best = _search(tmp_path, space={**SPACE, "trainer.limit_val_batches": {"choice": [0.5]}})
+    assert "trainer.limit_val_batches=0.5" in best["limited_validation"]
+    assert "trainer.limit_val_batches is searched" in _shown(tmp_path)
+
+
+@pytest.mark.parametrize("limit", [None, 1.0])
+def test_a_validation_of_every_batch_says_nothing_of_a_limit(tmp_path, limit):
+    best = _search(tmp_path, **({} if limit is None else {"limit_val_batches": limit}))
+    assert "limited_validation" not in best
+    assert _full_score(tmp_path) == pytest.approx(best["score"], abs=1e-6)
+    assert "limit_val_batches" not in _shown(tmp_path)
