@@ -1,7 +1,9 @@
 """What a search's scores are over when its Trainer validates part of each validation loader
 (``trainer.limit_val_batches``, set or searched): ``best.yaml``'s ``limited_validation`` and
-the line ``show`` and the report print below the best result. A validation of ``best.ckpt``
-over every batch gives another score than the search's; under the same limit, the same.
+the line ``show`` and the report print below the best result; a one-shot run's
+``best_arch.yaml`` says it too (``limited_entry``: its subnets are scored under the limit).
+A validation of ``best.ckpt`` (or ``subnet.pt``) over every batch gives another score than
+the run's; under the same limit, the same.
 
 No torch, no Lightning: ``export`` and ``show`` read a run's store with it.
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["LIMIT_KEY", "limit_of", "limited_text", "search_limit_line"]
+__all__ = ["LIMIT_KEY", "limit_of", "limited_entry", "limited_text", "search_limit_line"]
 
 #: the Trainer argument, and its key in a search space (``trainer.limit_val_batches``)
 LIMIT_KEY = "limit_val_batches"
@@ -41,8 +43,20 @@ def limited_text(limit: int | float) -> str:
     part = (f"at most {limit} batch{'es' * (limit != 1)}" if isinstance(limit, int)
             else f"{limit:g} of the batches")
     return (f"scored on part of the validation data: trainer.{LIMIT_KEY}={limit} validates "
-            f"{part} of each validation loader, so a validation of a checkpoint over every "
-            f"batch gives another score; validate under {LIMIT_KEY}={limit} to score it again")
+            f"{part} of each validation loader, so a validation over every batch gives "
+            f"another score; validate under {LIMIT_KEY}={limit} to score it again")
+
+
+def limited_entry(limit: Any) -> dict[str, str]:
+    """``{"limited_validation": limited_text(limit)}`` of a Trainer's ``limit_val_batches``
+    that validates part of each loader (a one-shot run's ``best_arch.yaml``), else ``{}``.
+
+    Example:
+        >>> limited_entry(1.0), list(limited_entry(2))
+        ({}, ['limited_validation'])
+    """
+    limit = limit_of({}, {LIMIT_KEY: limit})
+    return {} if limit is None else {"limited_validation": limited_text(limit)}
 
 
 def search_limit_line(space: Mapping[str, Any] | None,

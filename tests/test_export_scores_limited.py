@@ -2,7 +2,8 @@
 (``trainer.limit_val_batches``, set or searched) scores its trials on that part: ``best.ckpt``
 validated under the same limit gives ``best.yaml``'s score, over every batch another value,
 and ``best.yaml`` (``limited_validation``) and ``show`` say so; a search validating every
-batch says nothing of it (real Trainers, a tiny MLP on the blobs)."""
+batch says nothing of it. A one-shot run (SPOS, DARTS) scores its subnets under the limit
+too: ``best_arch.yaml`` and ``show`` say it (real Trainers, tiny MLPs on the blobs)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,19 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import pytest
+import torch
 import yaml
 
 from lightning_nas import Search
+from lightning_nas.oneshot.callback import OneShotNAS
+from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
+from lightning_nas.report.oneshot import render_oneshot
 from lightning_nas.report.tables import render
 from lightning_nas.store import RunStore
+from lightning_nas.validation_limit import limited_text
 from tests.helpers import BlobData, TinyNet
+from tests.helpers_nets import TinySupernet
+from tests.helpers_oneshot_fit import cpu_trainer, val_accuracy
 from tests.helpers_runs import assert_scores_as_exported, one_thread
 
 SPACE = {"width": {"choice": [4, 8, 16]}, "lr": {"float": [0.002, 0.05], "log": True}}
@@ -68,3 +76,30 @@ def test_a_validation_of_every_batch_says_nothing_of_a_limit(tmp_path, limit):
     assert "limited_validation" not in best
     assert _full_score(tmp_path) == pytest.approx(best["score"], abs=1e-6)
     assert "limit_val_batches" not in _shown(tmp_path)
+
+
+@pytest.mark.parametrize("algorithm", ["spos", "darts"])
+def test_a_oneshot_run_under_a_limit_says_its_scores_are_over_that_part(tmp_path, algorithm):
+    # was: best_arch.yaml held the subnet's score over the first 2 of 8 validation batches
+    # and said nothing; subnet.pt over every batch scored another value
+    pl.seed_everything(0, verbose=False)
+    out, data = tmp_path / "out", BlobData(n=512, batch_size=16)
+    if algorithm == "spos":
+        found = OneShotNAS(num_candidates=3, calibration_batches=0, export_dir=str(out))
+        cpu_trainer(tmp_path, [found], max_epochs=1, limit_val_batches=2,
+                    enable_checkpointing=False).fit(TinySupernet(lr=0.01), datamodule=data)
+    else:
+        found = DifferentiableNAS(TinySupernet(lr=0.01), algorithm="darts", num_classes=3,
+                                  calibration_batches=0, export_dir=str(out))
+        cpu_trainer(tmp_path, [], max_epochs=1, limit_val_batches=2,
+                    enable_checkpointing=False).fit(found, datamodule=BilevelData(data))
+    best = yaml.safe_load((out / "best_arch.yaml").read_text())
+    data.setup()
+    subnet = torch.load(out / "subnet.pt", weights_only=False)
+    assert val_accuracy(subnet, data) != pytest.approx(best["score"], abs=1e-6)  # the case
+    x, y = data.val_set.tensors  # its first 2 batches of 16: the score it was given
+    with torch.no_grad():
+        first = float((subnet.eval()(x[:32]).argmax(-1) == y[:32]).float().mean())
+    assert first == pytest.approx(best["score"], abs=1e-6)
+    assert best["limited_validation"] == limited_text(2)
+    assert f"note: {limited_text(2)}" in render_oneshot(out).splitlines()

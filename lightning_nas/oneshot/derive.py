@@ -49,6 +49,7 @@ from lightning_nas.oneshot.scoring import (
     val_loaders,
 )
 from lightning_nas.run_folder import user_path
+from lightning_nas.validation_limit import limited_entry
 
 __all__ = ["calibration_batches", "derived_text", "export_derived", "top_archs", "write_export"]
 
@@ -158,17 +159,18 @@ def export_derived(trainer: pl.Trainer, pl_module: pl.LightningModule, network: 
 def write_export(export_dir: str | Path, arch: Mapping[str, Any], score: float | None,
                  subnet: nn.Module, scored: Sequence[Mapping[str, Any]],
                  alphas: Mapping[str, Any], mode: str = "max",
-                 notes: Sequence[str] = ()) -> dict[str, Path]:
+                 notes: Sequence[str] = (), limit: Any = None) -> dict[str, Path]:
     """Write ``alphas.json``, ``subnet.pt`` (a copy of ``subnet`` in eval mode), (with
     matplotlib) ``alphas.png`` and last ``best_arch.yaml`` (with the candidates' scores,
-    ``mode`` and any ``notes``: what the scores count beyond the data, ``met_notes``) into
+    ``mode``, any ``notes``: what the scores count beyond the data, ``met_notes``, and the
+    Trainer's ``limit`` of validation batches where it validates part of them) into
     ``export_dir`` (``write_outputs``); return the paths written, by stem."""
     out = user_path(export_dir)
     files = {"best_arch": out / "best_arch.yaml", "subnet": out / "subnet.pt",
              "alphas": out / "alphas.json"}
     best = dump_yaml({"arch": dict(arch), "score": score, "algorithm": alphas.get("algorithm"),
                       "mode": mode, "candidates": [dict(c) for c in scored],
-                      **({"notes": list(notes)} if notes else {})})
+                      **({"notes": list(notes)} if notes else {}), **limited_entry(limit)})
     write_outputs(out, {
         "alphas.json": lambda path: path.write_text(record_text(alphas)),
         "subnet.pt": functools.partial(torch.save, copy.deepcopy(subnet).cpu().eval())})

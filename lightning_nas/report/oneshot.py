@@ -44,8 +44,9 @@ __all__ = ["load_oneshot", "oneshot_rows", "render_oneshot", "write_oneshot_repo
 
 def load_oneshot(folder: str | Path) -> dict[str, Any]:
     """The folder's files as one dict: ``best_arch.yaml``'s keys (``arch``, ``score``,
-    ``algorithm``, ``mode``, ``candidates``, ``notes`` where it has some) plus ``history``
-    (SPOS), ``alphas`` (DARTS, GDAS) and ``finetune``, each None when its file is absent.
+    ``algorithm``, ``mode``, ``candidates``, ``notes`` and ``limited_validation`` where
+    it has them) plus ``history`` (SPOS), ``alphas`` (DARTS, GDAS) and ``finetune``, each
+    None when its file is absent.
 
     Raises:
         FileNotFoundError: when ``folder`` is no one-shot run folder.
@@ -149,9 +150,12 @@ def _head(info: dict[str, Any]) -> str:
 
 
 def _notes(info: dict[str, Any]) -> list[str]:
-    """``best_arch.yaml``'s ``notes`` (none: a run that met no uneven DDP split)."""
+    """``best_arch.yaml``'s ``notes`` (none: a run that met no uneven DDP split), then its
+    ``limited_validation`` (a run whose Trainer validated part of each loader)."""
     notes = info.get("notes")
-    return [str(text) for text in notes] if isinstance(notes, list) else []
+    held = [str(text) for text in notes] if isinstance(notes, list) else []
+    limited = info.get("limited_validation")  # scored under a limit_val_batches (was: unsaid)
+    return [*held, *([str(limited)] if limited else [])]
 
 
 def render_oneshot(folder: str | Path, fmt: str = "table", k: int | None = 10) -> str:
