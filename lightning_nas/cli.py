@@ -385,9 +385,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     rest = unknown + rest
     if args.command in ("show", "export", "report") and rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    # like `python -m`, make the current folder importable for class paths in configs
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+    # like `python -m`, make the current folder importable for class paths in configs (for
+    # this call: a caller of main() from Python gets its sys.path back, as it was)
+    here = os.getcwd()
+    added = here not in sys.path
+    if added:
+        sys.path.insert(0, here)
     try:
         with console_warnings(args.command):  # its own lines, not a line of lightning_nas
             return _run(args, rest)
@@ -425,6 +428,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lightning-nas {args.command}: interrupted (SIGTERM){args.resume()}",
               file=sys.stderr)
         return 143
+    finally:
+        if added and here in sys.path:
+            sys.path.remove(here)
 
 
 if __name__ == "__main__":

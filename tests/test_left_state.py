@@ -1,0 +1,55 @@
+"""What a test or a command leaves in the process when it is done: ``lightning_nas.cli.main``
+called from Python (as tests call it) leaves ``sys.path`` as it found it."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+import yaml
+
+from lightning_nas.cli import main
+
+
+def _folder_config(folder, module: str) -> None:
+    """``folder/cfg.yaml``, a search config whose model is ``MODULE.Net`` of ``folder``:
+    ``ok.py`` (``TinyNet``) or ``boom.py`` (raises at import)."""
+    (folder / "ok.py").write_text("from tests.helpers import TinyNet as Net\n")
+    (folder / "boom.py").write_text("raise RuntimeError('boom at import')\n")
+    (folder / "cfg.yaml").write_text(yaml.safe_dump({
+        "model": {"class_path": f"{module}.Net"},
+        "data": {"class_path": "tests.helpers.BlobData"},
+        "trainer": {"max_epochs": 1, "accelerator": "cpu", "devices": 1},
+        "search": {"space": {"width": {"choice": [4, 8]}}, "budget": 1}}))
+
+
+@pytest.mark.parametrize(("module", "raises"), [("ok", False), ("boom", True)])
+def test_cli_main_takes_the_current_folder_off_sys_path_when_it_returns_or_raises(
+        tmp_path, monkeypatch, capsys, module, raises):
+    # main() makes the current folder importable (as `python -m` does) for class paths in
+    # configs: a module of that folder imports, and then the folder is off sys.path again
+    _folder_config(tmp_path, module)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    before = list(sys.path)
+    if raises:
+        with pytest.raises(RuntimeError, match="boom at import"):
+            main(["search", "cfg.yaml", "--print_config"])
+    else:
+        assert main(["search", "cfg.yaml", "--print_config"]) == 0
+        assert yaml.safe_load(capsys.readouterr().out)["model"]["class_path"] == "ok.Net"
+    assert os.getcwd() not in sys.path
+    assert sys.path == before
+
+
+def test_cli_main_leaves_the_current_folder_on_sys_path_when_it_was_there(tmp_path,
+                                                                          monkeypatch, capsys):
+    _folder_config(tmp_path, "ok")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [*sys.path, str(tmp_path)])
+    monkeypatch.delitem(sys.modules, "ok", raising=False)
+    before = list(sys.path)
+    assert main(["search", "cfg.yaml", "--print_config"]) == 0
+    assert sys.path == before
