@@ -43,6 +43,21 @@ def _no_ranks_left():
     close_rank_groups()
 
 
+@pytest.fixture(autouse=True)
+def _variables_kept():
+    """What a test's own Lightning calls set in the test process and left set for the next
+    test of the worker, as it was before the test: the seed variables (``seed_everything``,
+    ``LightningCLI``'s ``seed_everything``) and the port of an in-process ``ddp_spawn`` fit
+    (a Hydra job's task)."""
+    # imported here, not at the top: Lightning imported before pytest captures logs (at
+    # this file's import) keeps its loggers' records from the root logger, and from caplog
+    from lightning_nas.search.lifetime import environ
+    from lightning_nas.search.trial import SEED_VARIABLES
+
+    with environ({}, kept=(*SEED_VARIABLES, "MASTER_PORT")):
+        yield
+
+
 @pytest.fixture(scope="session")
 def _zygote(tmp_path_factory):
     from tests.launcher import Launcher
