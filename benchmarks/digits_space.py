@@ -65,6 +65,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.spread import check_arguments, describe, spearman, spread  # noqa: E402
+from lightning_nas.search.lifetime import environ  # noqa: E402
 from lightning_nas.wording import counted  # noqa: E402
 
 __all__ = ["COLUMNS", "DEFAULT_OUT", "SPACE", "architectures", "build_table", "train_arch"]
@@ -187,13 +188,15 @@ def build_table(out: str | Path = DEFAULT_OUT, workers: int = 1, limit: int | No
     else:
         tasks.sort(key=lambda t: -_cost(t[1]))  # longest first: a short tail
         chunk = max(1, len(tasks) // (workers * 16))
-        os.environ.setdefault("OMP_NUM_THREADS", "1")  # inherited by the workers
         method = start_method or ("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         if method == "fork":  # the workers inherit the data and the imports
             torch.set_num_threads(1)
             _load_data()
             from examples.digits.model import DigitsCNN  # noqa: F401
-        with mp.get_context(method).Pool(workers, initializer=_init_worker) as pool:
+        # one thread each, inherited by the workers (a caller's own count kept): the caller's
+        # variable as it was after (a test calls main in its process)
+        with environ({"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}), \
+                mp.get_context(method).Pool(workers, initializer=_init_worker) as pool:
             for row in pool.imap_unordered(_train_task, tasks, chunksize=chunk):
                 note(row)
     rows.sort(key=lambda r: r["index"])

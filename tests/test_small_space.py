@@ -33,13 +33,17 @@ def _read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
         return list(reader.fieldnames or ()), list(reader)
 
 
-def test_digits_space_builds_a_deterministic_table(tmp_path, capsys):
+def test_digits_space_builds_a_deterministic_table(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     assert len(digits_space.architectures()) == 432
     one = digits_space.main(["--limit", "3", "--out", str(tmp_path / "a.csv")])
     # spawned: a fork of this process (threads, signal handlers an earlier test's Ray or
     # Lightning left) may hang the pool: seen once, a forked worker left in the queue's lock
     two = digits_space.main(["--limit", "3", "--workers", "2", "--start_method", "spawn",
                              "--out", str(tmp_path / "b.csv")])
+    # the workers' one thread is theirs: was OMP_NUM_THREADS=1 left set in the caller's
+    # process (and in every process it started after)
+    assert "OMP_NUM_THREADS" not in os.environ
     out = capsys.readouterr().out
     assert json.loads(out.strip().splitlines()[-1]) == two
     assert one["archs"] == two["archs"] == 3
