@@ -58,6 +58,15 @@ def _variables_kept():
         yield
 
 
+@pytest.fixture(autouse=True)
+def _root_logging_kept():
+    """The root logger's level and handlers as they were before the test (a Hydra run in the
+    test's process configures logging for its jobs: INFO, Hydra's handler)."""
+    from tests.helpers_runs import keep_root_logging  # (imported here: see _variables_kept)
+
+    yield from keep_root_logging()
+
+
 @pytest.fixture(scope="session")
 def _zygote(tmp_path_factory):
     from tests.launcher import Launcher

@@ -123,8 +123,8 @@ def one_thread() -> Iterator[None]:
 
 def keep_root_logging() -> Iterator[None]:
     """Leave the root logger as it was (Hydra's launcher configures logging for its jobs),
-    the handlers added meanwhile closed (a job's ``app.log``): a generator for
-    ``pytest.fixture(autouse=True)`` in a Hydra test module."""
+    the handlers added meanwhile closed (a job's ``app.log``): the generator of conftest's
+    autouse fixture, so every test leaves it as it was."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     yield

@@ -26,9 +26,6 @@ from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from lightning_nas.integrations.hydra_executor import HydraLauncherExecutor  # noqa: E402
 from tests.helpers_hydra_sweep import multirun  # noqa: E402
-from tests.helpers_runs import keep_root_logging  # noqa: E402
-
-_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 
 #: a job's task config as the code that composed each job twice saved and passed it
 #: (``.hydra/config.yaml``, ``OmegaConf.to_yaml(cfg)`` in the task): a config group option

@@ -27,9 +27,6 @@ from lightning_nas.results import TrialStatus  # noqa: E402
 from lightning_nas.search.workers import usable_cpus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
 from tests.helpers_hydra_sweep import multirun  # noqa: E402
-from tests.helpers_runs import keep_root_logging  # noqa: E402
-
-_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)  # Hydra's job logging
 
 #: the widths searched; a job of ``FAILS`` raises in its ``training_step``
 WIDTHS, FAILS = "choice(2, 3, 4, 5, 6, 7)", 7

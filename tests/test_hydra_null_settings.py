@@ -14,9 +14,6 @@ from lightning_nas.errors import ConfigError  # noqa: E402
 from lightning_nas.results import TrialStatus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
 from tests.helpers_hydra_sweep import multirun  # noqa: E402
-from tests.helpers_runs import keep_root_logging  # noqa: E402
-
-_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 
 SWEEP = {"budget": 3, "params": {"x": "range(0, 12)"}}
 

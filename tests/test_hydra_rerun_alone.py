@@ -16,14 +16,11 @@ import pytest
 import torch
 import yaml
 
-from tests.helpers_runs import keep_root_logging
 from tests.helpers_standalone import Interpreter
 from tests.helpers_user_project import user_project
 from tests.launcher import ROOT
 
 pytest.importorskip("hydra")
-
-_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)  # Hydra's job logging
 
 
 def test_the_rerun_alone_line_trains_the_best_job_again_without_lightning_nas(tmp_path):

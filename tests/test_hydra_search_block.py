@@ -16,9 +16,7 @@ from omegaconf import OmegaConf  # noqa: E402
 from lightning_nas.errors import ConfigError  # noqa: E402
 from lightning_nas.results import TrialStatus  # noqa: E402
 from tests.helpers_hydra_sweep import multirun  # noqa: E402
-from tests.helpers_runs import keep_root_logging  # noqa: E402
 
-_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 SWEEP = {"budget": 2, "params": {"x": "choice(1, 2, 3)"}}
 
 

@@ -36,7 +36,6 @@ from tests.helpers_hydra_sweep import (  # noqa: E402
     multirun,
     run_forked,
 )
-from tests.helpers_runs import keep_root_logging  # noqa: E402
 
 
 def _count(db: Path, status: TrialStatus) -> int:
@@ -236,9 +235,6 @@ def test_finetune_of_a_sweep_names_the_jobs_rerun_and_rerun_alone_lines(tmp_path
     line = refusal()
     assert line.endswith(f"started in: {results['rerun']} (optimization_results.yaml's rerun; "
                          f"best.yaml's hydra.rerun after `lightning-nas export`)"), line
-
-
-_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 
 
 @pytest.mark.slow

@@ -24,9 +24,6 @@ from lightning_nas.results import TrialStatus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
 from tests.helpers_ctrl_c import handled, terminal_ctrl_c  # noqa: E402
 from tests.helpers_hydra_sweep import TIMEOUT, multirun  # noqa: E402
-from tests.helpers_runs import keep_root_logging  # noqa: E402
-
-_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 
 
 def test_too_many_failures_stop_the_sweep(tmp_path):

@@ -21,9 +21,6 @@ from lightning_nas.integrations.hydra_executor import job_result  # noqa: E402
 from lightning_nas.results import TrialResult, TrialStatus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
 from tests.helpers_hydra_sweep import multirun  # noqa: E402
-from tests.helpers_runs import keep_root_logging  # noqa: E402
-
-_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 
 
 def test_an_empty_monitor_is_refused_as_lightning_nas_search_refuses_it(tmp_path):

@@ -25,9 +25,7 @@ from lightning_nas.results import TrialStatus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
 from tests.helpers_hydra_spawn import EVEN, SPAWN, spawn_sweep_of  # noqa: E402
 from tests.helpers_hydra_sweep import TRAIN, example_args, multirun, run_forked  # noqa: E402
-from tests.helpers_runs import keep_root_logging  # noqa: E402
 
-_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 #: the session's ``ddp_spawn`` sweep, shared with ``test_hydra_split_job``
 spawn_sweep = pytest.fixture(name="spawn_sweep")(spawn_sweep_of)
 

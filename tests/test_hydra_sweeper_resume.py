@@ -22,9 +22,6 @@ from lightning_nas.integrations.hydra_grammar import parse_params  # noqa: E402
 from lightning_nas.results import TrialResult, TrialStatus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
 from tests.helpers_hydra_sweep import multirun, run_forked  # noqa: E402
-from tests.helpers_runs import keep_root_logging  # noqa: E402
-
-_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 
 
 def test_resuming_with_another_space_is_refused(tmp_path):

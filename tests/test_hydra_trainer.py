@@ -19,15 +19,11 @@ from hydra.test_utils.test_utils import SweepTaskFunction  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from lightning_nas.results import TrialResult, TrialStatus  # noqa: E402
-from tests.helpers_runs import keep_root_logging  # noqa: E402
 
 #: the lightning-hydra-template's trainer node: a _target_, its output dir interpolated
 TRAINER = {"_target_": "lightning.pytorch.trainer.Trainer",
            "default_root_dir": "${paths.output_dir}", "accelerator": "cpu", "devices": 1,
            "max_epochs": 1, "enable_progress_bar": False}
-
-
-_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 
 
 def _sweep(tmp_path: Path, task: Callable[[DictConfig], Any], params: dict[str, str],

@@ -14,9 +14,6 @@ from omegaconf import DictConfig  # noqa: E402
 from lightning_nas import Search  # noqa: E402
 from lightning_nas.integrations.hydra_wording import sweep_phrases  # noqa: E402
 from tests.helpers_hydra_sweep import multirun  # noqa: E402
-from tests.helpers_runs import keep_root_logging  # noqa: E402
-
-_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 
 PARAMS = {"x": "range(0, 12)"}
 

@@ -23,9 +23,6 @@ from lightning_nas.run_folder import hold_folder  # noqa: E402
 from lightning_nas.search.warm_report import WarmStartReport  # noqa: E402
 from lightning_nas.store import open_run  # noqa: E402
 from tests.helpers_hydra_sweep import multirun  # noqa: E402
-from tests.helpers_runs import keep_root_logging  # noqa: E402
-
-_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 
 PARAMS = {"x": "range(0, 12)"}
 

@@ -11,9 +11,6 @@ from omegaconf import DictConfig  # noqa: E402
 
 from lightning_nas.errors import ConfigError  # noqa: E402
 from tests.helpers_hydra_sweep import multirun  # noqa: E402
-from tests.helpers_runs import keep_root_logging  # noqa: E402
-
-_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 
 
 def _task(cfg: DictConfig) -> float:

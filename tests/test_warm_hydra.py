@@ -15,9 +15,6 @@ from lightning_nas.search.warm_report import SourceReport  # noqa: E402
 from lightning_nas.space import SearchSpace  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
 from tests.helpers_hydra_sweep import multirun  # noqa: E402
-from tests.helpers_runs import keep_root_logging  # noqa: E402
-
-_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)
 
 
 def _priors(run: str) -> tuple[list[dict], dict]:
