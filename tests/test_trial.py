@@ -5,8 +5,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import shutil
-import warnings
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -20,18 +18,14 @@ from lightning_nas.search.trial import TrialSpec, build_trainer, fit_trial
 from lightning_nas.search.trial_logs import clear_trial
 from lightning_nas.store import RunStore
 from tests.helpers_data import BlobData
-from tests.helpers_models import ConfigureModelNet, TinyNet
+from tests.helpers_models import TinyNet
+from tests.helpers_ranks import SeedEnv
 from tests.helpers_runs import needs_tensorboard
-
-
-def _spec(tmp_path: Path, arch: dict, **kw) -> TrialSpec:
-    kw.setdefault("trainer", {"max_epochs": 3, "accelerator": "cpu", "devices": 1})
-    kw.setdefault("model", TinyNet)
-    return TrialSpec(trial_id=1, arch=arch, trial_dir=str(tmp_path / "t1"), data=BlobData, **kw)
+from tests.helpers_search import tiny_spec
 
 
 def test_completed_trial_scores_best_epoch_and_keeps_its_checkpoint(tmp_path):
-    result = fit_trial(_spec(tmp_path, {"width": 16, "lr": 0.1}))
+    result = fit_trial(tiny_spec(tmp_path, {"width": 16, "lr": 0.1}))
     assert result.status is TrialStatus.COMPLETED and result.error is None
     assert len(result.curve) == 3
     assert result.score == max(result.curve)
@@ -43,32 +37,15 @@ def test_completed_trial_scores_best_epoch_and_keeps_its_checkpoint(tmp_path):
     assert ckpt["hyper_parameters"]["width"] == 16
 
 
-def test_a_users_checkpoint_on_the_same_monitor_sits_beside_the_trials(tmp_path):
-    # LightningCLI's usual checkpoint: the same monitor and mode as the search's
-    user = {"class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
-            "init_args": {"monitor": "val_acc", "mode": "max", "save_top_k": 2}}
-    trainer = {"max_epochs": 3, "accelerator": "cpu", "devices": 1, "callbacks": [user]}
-    result = fit_trial(_spec(tmp_path, {"width": 16, "lr": 0.1}, trainer=trainer))
-    assert result.status is TrialStatus.COMPLETED, result.error
-    assert torch.load(result.checkpoint, weights_only=False)["epoch"] == result.epoch
-    assert len(list((tmp_path / "t1").rglob("epoch=*.ckpt"))) == 2  # the user's top 2
-    # a dirpath of the user's: the trial's folder under it (here both trials are trial t1
-    # of one run folder) holding files it did not write is news: Lightning's warning shown
-    user["init_args"]["dirpath"] = str(tmp_path / "shared")
-    with pytest.warns(UserWarning, match="Checkpoint directory .*shared/trials/.*_t1 exists "):
-        for name in ("t2", "t3"):
-            fit_trial(_spec(tmp_path / name, {"width": 4}, trainer={**trainer, "max_epochs": 1}))
-
-
 def test_mode_min_picks_the_lowest_value(tmp_path):
-    result = fit_trial(_spec(tmp_path, {"width": 16, "lr": 0.1}, monitor="val_loss",
-                             mode="min"))
+    result = fit_trial(tiny_spec(tmp_path, {"width": 16, "lr": 0.1}, monitor="val_loss",
+                                 mode="min"))
     history = result.curve
     assert result.score == min(history)
 
 
 def test_raising_trial_is_failed_with_its_error(tmp_path):
-    result = fit_trial(_spec(tmp_path, {"width": 4}, model_init_args={"fail_width": 4}))
+    result = fit_trial(tiny_spec(tmp_path, {"width": 4}, model_init_args={"fail_width": 4}))
     assert result.status is TrialStatus.FAILED and result.score is None
     assert result.error.startswith("RuntimeError: width 4 is broken on purpose")
     assert not result.fatal
@@ -84,13 +61,13 @@ class _BareAssert(pl.Callback):
 def test_an_error_without_text_is_named_by_its_type(tmp_path):
     # was: "AssertionError: " and nothing after it, on the trial's FAILED line too
     trainer = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "callbacks": [_BareAssert()]}
-    result = fit_trial(_spec(tmp_path, {"width": 4}, trainer=trainer))
+    result = fit_trial(tiny_spec(tmp_path, {"width": 4}, trainer=trainer))
     assert result.status is TrialStatus.FAILED
     assert result.error.splitlines()[0] == "AssertionError, with no message"
 
 
 def test_nan_trial_is_failed(tmp_path):
-    result = fit_trial(_spec(tmp_path, {"width": 4}, model_init_args={"nan_width": 4}))
+    result = fit_trial(tiny_spec(tmp_path, {"width": 4}, model_init_args={"nan_width": 4}))
     assert result.status is TrialStatus.FAILED
     assert "'val_acc' is nan at epoch 0" in result.error
     assert all(math.isnan(v) for v in result.curve)
@@ -116,9 +93,9 @@ class BadObjectiveNet(TinyNet):
 def test_an_objective_nan_or_inf_at_any_epoch_fails_the_trial(tmp_path, bad):
     # was: COMPLETED, scored (and told) at its best epoch, which held a finite value, as if
     # the objective had been finite all along; a NaN monitor at any epoch fails its trial
-    spec = _spec(tmp_path, {"width": 16, "lr": 0.1}, model=BadObjectiveNet, logged=("sec",),
-                 model_init_args={"bad": bad, "bad_epoch": 1},
-                 trainer={"max_epochs": 3, "accelerator": "cpu", "devices": 1})
+    spec = tiny_spec(tmp_path, {"width": 16, "lr": 0.1}, model=BadObjectiveNet, logged=("sec",),
+                     model_init_args={"bad": bad, "bad_epoch": 1},
+                     trainer={"max_epochs": 3, "accelerator": "cpu", "devices": 1})
     result = fit_trial(spec)
     assert result.status is TrialStatus.FAILED and result.score is None
     assert result.error.startswith(f"objective 'sec' is {bad} at epoch 1"), result.error
@@ -161,131 +138,19 @@ def test_epochs_counts_an_epoch_cut_short_and_metrics_keep_their_epoch(tmp_path,
                                                                        validations):
     # what the README says of ``epochs`` and ``epoch``: 3 batches an epoch, stopped after 4
     # steps: epochs=2 (the second begun, not finished); each entry is its validation's epoch
-    result = fit_trial(_spec(tmp_path, {"width": 16, "lr": 0.1}, model=EpochNet,
-                             trainer={"accelerator": "cpu", "devices": 1, **stop}))
+    result = fit_trial(tiny_spec(tmp_path, {"width": 16, "lr": 0.1}, model=EpochNet,
+                                 trainer={"accelerator": "cpu", "devices": 1, **stop}))
     assert result.status is TrialStatus.COMPLETED, result.error
     assert result.epochs == 2 and len(result.curve) == validations
     assert result.metrics["val_epoch"] == result.epoch == validations - 1
 
 
 def test_unlogged_monitor_is_fatal_and_lists_logged_keys(tmp_path):
-    result = fit_trial(_spec(tmp_path, {"width": 4}, monitor="val_accuracy"))
+    result = fit_trial(tiny_spec(tmp_path, {"width": 4}, monitor="val_accuracy"))
     assert result.fatal and result.status is TrialStatus.FAILED
     assert ("monitor 'val_accuracy' was not logged by the validation of epoch 0; did you mean "
             "'val_acc'?" in result.error)
     assert "'val_loss'" in result.error
-
-
-class NoHparams(pl.LightningModule):
-    """A project's module that never calls ``save_hyperparameters``."""
-
-    def __init__(self, width: int = 16, activation: str = "relu", lr: float = 0.05) -> None:
-        super().__init__()
-        act = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}[activation]
-        self.net, self.lr = torch.nn.Sequential(torch.nn.Linear(8, width), act(),
-                                                torch.nn.Linear(width, 3)), lr
-
-    def training_step(self, batch, batch_idx):
-        x, y = batch
-        return torch.nn.functional.cross_entropy(self.net(x), y)
-
-    def validation_step(self, batch, batch_idx):
-        x, y = batch
-        self.log("val_acc", (self.net(x).argmax(-1) == y).float().mean())
-
-    def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=self.lr)
-
-
-class SomeHparams(NoHparams):
-    """A project's module that saves only its learning rate."""
-
-    def __init__(self, width: int = 16, activation: str = "relu", lr: float = 0.05) -> None:
-        super().__init__(width, activation, lr)
-        self.save_hyperparameters("lr")
-
-
-def test_the_checkpoint_of_a_model_saving_some_hyperparameters_gets_the_rest(tmp_path):
-    # was: nothing added once the model saved anything: load_from_checkpoint built width 16
-    # and relu, and failed on the weights' shapes ("Error(s) in loading state_dict")
-    arch = {"width": 8, "activation": "tanh"}
-    result = fit_trial(_spec(tmp_path, arch, model=SomeHparams, model_init_args={"lr": 0.1}))
-    saved = torch.load(result.checkpoint, weights_only=False)["hyper_parameters"]
-    assert saved == {"lr": 0.1, **arch}
-    loaded = SomeHparams.load_from_checkpoint(result.checkpoint)
-    assert loaded.net[0].out_features == 8 and isinstance(loaded.net[1], torch.nn.Tanh)
-
-
-def test_the_checkpoint_of_a_model_without_saved_hyperparameters_rebuilds_the_trial(tmp_path):
-    arch = {"width": 8, "activation": "tanh"}
-    result = fit_trial(_spec(tmp_path, arch, model=NoHparams, model_init_args={"lr": 0.1}))
-    assert result.status is TrialStatus.COMPLETED, result.error
-    saved = torch.load(result.checkpoint, weights_only=False)["hyper_parameters"]
-    assert saved == {"lr": 0.1, **arch}
-    loaded = NoHparams.load_from_checkpoint(result.checkpoint)  # was the defaults: width 16
-    assert loaded.net[0].out_features == 8 and isinstance(loaded.net[1], torch.nn.Tanh)
-    # `lightning-nas fit` of such a config writes them too (was: hyper_parameters None)
-    fitted = fit_trial(fit_spec({
-        "model": {"class_path": "tests.test_trial.NoHparams", "init_args": {"lr": 0.1, **arch}},
-        "data": "tests.helpers.BlobData", "trainer": {"max_epochs": 1, "accelerator": "cpu"}},
-        out_dir=tmp_path / "fit"))
-    assert torch.load(fitted.checkpoint, weights_only=False)["hyper_parameters"] == saved
-
-
-@pytest.mark.parametrize("key", ["model.activation", "model.init_args.activation"])
-def test_a_searched_path_into_the_config_is_written_into_the_checkpoint_too(tmp_path, key):
-    # was: a dotted space key wrote no hyperparameters at all: load_from_checkpoint built
-    # the defaults (relu, width 16), another model than the trial's, without a word
-    from lightning_nas.config.section_builder import ConfigBuilder
-
-    section = {"class_path": "tests.test_trial.NoHparams", "init_args": {"lr": 0.1, "width": 8}}
-    result = fit_trial(_spec(tmp_path, {key: "tanh"},
-                             model=ConfigBuilder(section, "model", plain_keys=True)))
-    assert result.status is TrialStatus.COMPLETED, result.error
-    saved = torch.load(result.checkpoint, weights_only=False)["hyper_parameters"]
-    assert saved == {"lr": 0.1, "width": 8, "activation": "tanh"}
-    loaded = NoHparams.load_from_checkpoint(result.checkpoint)
-    assert loaded.net[0].out_features == 8 and isinstance(loaded.net[1], torch.nn.Tanh)
-
-
-class WithBackbone(NoHparams):
-    """A project's module that takes an object (a config node) and saves nothing."""
-
-    def __init__(self, backbone: torch.nn.Module, width: int = 16, activation: str = "relu",
-                 lr: float = 0.05) -> None:
-        super().__init__(width, activation, lr)
-        self.backbone = backbone
-
-    def forward(self, x):
-        return self.net(self.backbone(x))
-
-
-def test_a_config_model_with_an_object_argument_gets_its_plain_ones_into_the_checkpoint(
-        tmp_path):
-    # was: one object among the section's arguments wrote none of them: the checkpoint's
-    # hyper_parameters were None and load_from_checkpoint(path, backbone=...) built the
-    # defaults (relu, width 16), failing on the weights' shapes
-    from lightning_nas.config.section_builder import ConfigBuilder
-
-    section = {"class_path": "tests.test_trial.WithBackbone", "init_args": {
-        "lr": 0.1, "backbone": {"class_path": "torch.nn.Identity"}}}
-    arch = {"model.width": 8, "model.activation": "tanh"}
-    result = fit_trial(_spec(tmp_path, arch, model=ConfigBuilder(section, "model",
-                                                                 plain_keys=True)))
-    assert result.status is TrialStatus.COMPLETED, result.error
-    saved = torch.load(result.checkpoint, weights_only=False)["hyper_parameters"]
-    assert saved == {"lr": 0.1, "width": 8, "activation": "tanh"}
-    loaded = WithBackbone.load_from_checkpoint(result.checkpoint, backbone=torch.nn.Identity())
-    # nodes inside a list or a dict are objects too: not written (a reviewer's
-    # `acts: [{class_path: torch.nn.Tanh}]` reached __init__ as a config dict)
-    from lightning_nas.config.factories import ModelFactory
-    from lightning_nas.search.trial import _init_args
-
-    listed = {**section, "init_args": {**section["init_args"],
-                                       "backbone": [{"class_path": "torch.nn.Identity"}]}}
-    factory = ModelFactory(ConfigBuilder(listed, "model", plain_keys=True))
-    assert _init_args(factory, arch) == {"lr": 0.1, "width": 8, "activation": "tanh"}
-    assert loaded.net[0].out_features == 8 and isinstance(loaded.net[1], torch.nn.Tanh)
 
 
 def test_a_rules_stop_at_the_last_epoch_leaves_the_trial_completed(tmp_path):
@@ -295,8 +160,8 @@ def test_a_rules_stop_at_the_last_epoch_leaves_the_trial_completed(tmp_path):
         rule = MedianRule(min_epochs=2, min_trials=1)
         rule.values = {2: {"other": 2.0}}  # a run no accuracy beats: stop at epoch 2
         trainer = {"max_epochs": epochs, "accelerator": "cpu", "devices": 1}
-        return fit_trial(_spec(tmp_path / str(epochs), {"width": 4}, rule=rule,
-                               trainer=trainer))
+        return fit_trial(tiny_spec(tmp_path / str(epochs), {"width": 4}, rule=rule,
+                                   trainer=trainer))
 
     stopped = run(3)
     assert stopped.status is TrialStatus.PRUNED and stopped.epochs == 2
@@ -317,14 +182,14 @@ def test_a_trial_stopped_early_by_other_than_its_rule_is_failed(tmp_path):
 
     rule = MedianRule(min_epochs=3, min_trials=1)
     trainer = {"max_epochs": 4, "accelerator": "cpu", "devices": 1}
-    result = fit_trial(_spec(tmp_path, {"width": 4}, rule=rule, trainer=trainer,
-                             model=StopsItself))
+    result = fit_trial(tiny_spec(tmp_path, {"width": 4}, rule=rule, trainer=trainer,
+                                 model=StopsItself))
     assert result.status is TrialStatus.FAILED and result.epochs == 2
     assert "stopped after 2 of max_epochs 4 epochs by the model or a callback" in result.error
     assert len(result.curve) == 2 and not result.fatal
     # without a scheduler the model's own stop is the user's: the trial is complete
-    assert fit_trial(_spec(tmp_path / "b", {"width": 4}, trainer=trainer,
-                           model=StopsItself)).status is TrialStatus.COMPLETED
+    assert fit_trial(tiny_spec(tmp_path / "b", {"width": 4}, trainer=trainer,
+                               model=StopsItself)).status is TrialStatus.COMPLETED
 
 
 class StepLogged(TinyNet):
@@ -345,28 +210,28 @@ class BothLogged(StepLogged):
 
 def test_a_monitor_logged_in_training_is_fatal_with_the_reason(tmp_path):
     # logged per step: it would score the last training step's value (it did)
-    result = fit_trial(_spec(tmp_path, {"width": 4}, model=StepLogged, monitor="loss",
-                             mode="min"))
+    result = fit_trial(tiny_spec(tmp_path, {"width": 4}, model=StepLogged, monitor="loss",
+                                 mode="min"))
     assert result.fatal and result.status is TrialStatus.FAILED
     assert "'loss' is logged in training_step" in result.error
     # validation logs it too (the sanity check sees it): it scores validation's value
-    both = fit_trial(_spec(tmp_path / "b", {"width": 4}, model=BothLogged, monitor="loss",
-                           mode="min"))
+    both = fit_trial(tiny_spec(tmp_path / "b", {"width": 4}, model=BothLogged, monitor="loss",
+                               mode="min"))
     assert both.status is TrialStatus.COMPLETED, both.error
     # logged per epoch only: it is not known when validation ends (it said "never logged")
-    result = fit_trial(_spec(tmp_path, {"width": 4}, monitor="train_loss", mode="min"))
+    result = fit_trial(tiny_spec(tmp_path, {"width": 4}, monitor="train_loss", mode="min"))
     assert result.fatal and "not known when validation ends" in result.error
 
 
 def test_a_profilers_report_the_settings_ask_for_is_printed(tmp_path, caplog):
     # was: the quiet trial's Lightning log level dropped it (no report, no word)
-    spec = _spec(tmp_path, {"width": 4}, trainer={"max_epochs": 1, "accelerator": "cpu",
-                                                  "devices": 1, "profiler": "simple"})
+    spec = tiny_spec(tmp_path, {"width": 4}, trainer={"max_epochs": 1, "accelerator": "cpu",
+                                                      "devices": 1, "profiler": "simple"})
     assert spec.quiet
     assert fit_trial(spec).status is TrialStatus.COMPLETED
     assert "FIT Profiler Report" in caplog.text  # Lightning's log, on stderr outside pytest
     caplog.clear()
-    fit_trial(_spec(tmp_path / "b", {"width": 4}, trainer={"max_epochs": 1}))
+    fit_trial(tiny_spec(tmp_path / "b", {"width": 4}, trainer={"max_epochs": 1}))
     assert "Profiler Report" not in caplog.text and "GPU available" not in caplog.text
 
 
@@ -374,25 +239,8 @@ def test_rerun_clears_the_interrupted_trial_folder(tmp_path):
     stale = tmp_path / "t1" / "stale.ckpt"
     stale.parent.mkdir(parents=True)
     stale.write_text("left by a killed run")
-    result = fit_trial(_spec(tmp_path, {"width": 8}))
+    result = fit_trial(tiny_spec(tmp_path, {"width": 8}))
     assert result.status is TrialStatus.COMPLETED and not stale.exists()
-
-
-@pytest.mark.parametrize("model", [TinyNet, ConfigureModelNet])
-def test_init_weights_start_from_a_checkpoint(tmp_path, model):
-    # a model that makes its layers in configure_model: was "Unexpected key(s) in
-    # state_dict" (the weights were loaded before the hook made the layers)
-    first = fit_trial(_spec(tmp_path, {"width": 8}, model=model))
-    assert first.status is TrialStatus.COMPLETED, first.error
-    spec = _spec(tmp_path / "again", {"width": 8}, init_weights=first.checkpoint, model=model,
-                 trainer={"max_epochs": 1, "limit_train_batches": 1, "accelerator": "cpu",
-                          "callbacks": [{"class_path": "tests.helpers.SaveInitialWeights",
-                                         "init_args": {"path": str(tmp_path / "w0.pt")}}]})
-    again = fit_trial(spec)
-    assert again.status is TrialStatus.COMPLETED, again.error
-    start = torch.load(tmp_path / "w0.pt")
-    saved = torch.load(first.checkpoint, weights_only=False)["state_dict"]
-    assert all(torch.equal(start[k], saved[k]) for k in saved)
 
 
 class _EpochStamps(TinyNet):
@@ -419,34 +267,6 @@ def test_best_epoch_metrics_all_belong_to_that_epoch(tmp_path):
     assert result.curve == pytest.approx([0.2, 0.9, 0.5])
 
 
-class _SameName(TinyNet):
-    """Logs ``acc`` in validation (its accuracy) and in training (epoch-level, a scripted
-    value whose best is epoch 0), like a shared metric name without a prefix."""
-
-    def training_step(self, batch, batch_idx):
-        self.log("acc", [1.0, 0.0, 0.0, 0.0][self.current_epoch], on_step=False, on_epoch=True)
-        return super().training_step(batch, batch_idx)
-
-    def validation_step(self, batch, batch_idx):
-        x, y = batch
-        self.log("acc", (self(x).argmax(-1) == y).float().mean())
-
-
-def test_a_name_training_and_validation_both_log_chooses_the_checkpoint_by_validation(
-        tmp_path):
-    # was: best.ckpt chosen at the training epoch's end on training's mean (epoch 0), while
-    # the score, its epoch and the curve were validation's
-    result = fit_trial(_spec(tmp_path, {"width": 16, "lr": 0.1}, model=_SameName,
-                             monitor="acc", trainer={"max_epochs": 4, "accelerator": "cpu"}))
-    assert result.status is TrialStatus.COMPLETED, result.error
-    assert result.epoch > 0, result.curve  # not the epoch training's value picks
-    assert torch.load(result.checkpoint, weights_only=False)["epoch"] == result.epoch
-    model = _SameName.load_from_checkpoint(result.checkpoint)
-    trainer = pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
-    again = trainer.validate(model, datamodule=BlobData(), verbose=False)[0]["acc"]
-    assert again == pytest.approx(result.score)
-
-
 def test_nulls_of_a_printed_lightningcli_config_are_lightnings_defaults(tmp_path, monkeypatch):
     # was: `enable_checkpointing: null` (LightningCLI's --print_config) kept no checkpoint,
     # so finetune could not start from the search's weights; `enable_progress_bar: null`
@@ -456,7 +276,7 @@ def test_nulls_of_a_printed_lightningcli_config_are_lightnings_defaults(tmp_path
     trainer = {"max_epochs": 1, "accelerator": "cpu", "enable_checkpointing": None,
                "enable_progress_bar": None, "enable_model_summary": None, "logger": None,
                "default_root_dir": None}
-    spec = _spec(tmp_path, {"width": 8}, trainer=trainer)
+    spec = tiny_spec(tmp_path, {"width": 8}, trainer=trainer)
     assert build_trainer(spec, []).progress_bar_callback is None
     result = fit_trial(spec)
     assert result.status is TrialStatus.COMPLETED, result.error
@@ -487,10 +307,10 @@ def test_a_progress_bar_among_the_users_callbacks_turns_progress_bars_on(tmp_pat
     # a false the user wrote still refuses it, as in Lightning; a ModelSummary callback of
     # the user's runs with the trials' enable_model_summary default
     with pytest.raises(MisconfigurationException, match="enable_progress_bar=False"):
-        build_trainer(_spec(tmp_path, {}, trainer={"callbacks": [bar],
-                                                  "enable_progress_bar": False}), [])
+        build_trainer(tiny_spec(tmp_path, {}, trainer={"callbacks": [bar],
+                                                       "enable_progress_bar": False}), [])
     summary = {"class_path": "lightning.pytorch.callbacks.ModelSummary"}
-    built = build_trainer(_spec(tmp_path, {}, trainer={"callbacks": [summary]}), [])
+    built = build_trainer(tiny_spec(tmp_path, {}, trainer={"callbacks": [summary]}), [])
     assert built.progress_bar_callback is None
     assert any(isinstance(c, ModelSummary) for c in built.callbacks)
 
@@ -594,121 +414,6 @@ def test_fine_tunes_and_fits_in_folders_of_one_name_keep_their_own_logs_in_a_sha
         "ft_finetune-?_logs", "ft_finetune-?_logs", "x_fit-?_logs", "x_fit-?_logs"]
 
 
-def test_a_checkpoint_folder_gone_since_the_run_folder_moved_is_not_taken(tmp_path):
-    # was: a promoted trial's ModelCheckpoint took the absolute folder its state held, so
-    # in a moved run folder it wrote to the old place again, or the trial failed
-    from lightning.pytorch.callbacks import ModelCheckpoint
-
-    from lightning_nas.search.trial_logs import keep_checkpoint_dirs
-
-    callback = ModelCheckpoint(monitor="val_acc")
-    trainer = pl.Trainer(callbacks=[callback], logger=False, enable_progress_bar=False)
-    last = tmp_path / "last.ckpt"
-    for folder, kept in ((tmp_path / "gone" / "checkpoints", None), (tmp_path, str(tmp_path))):
-        torch.save({"callbacks": {callback.state_key: {"dirpath": str(folder)}}}, last)
-        keep_checkpoint_dirs(trainer, str(last), tmp_path)
-        assert callback.dirpath == kept
-
-
-class WorseEachEpoch(TinyNet):
-    def validation_step(self, batch, batch_idx):
-        self.log("val_acc", 0.9 - 0.1 * self.current_epoch)
-
-
-@pytest.mark.parametrize("copied", [False, True])
-def test_a_users_checkpoint_keeps_its_folder_and_its_best_across_a_promotion(tmp_path, copied):
-    # was: the promoted segment's new logger version (_resumed_<ns>) gave the user's
-    # ModelCheckpoint (no dirpath) another folder: Lightning warned "The dirpath has
-    # changed" and forgot its best, so save_top_k=1 left two "top-1" files and the
-    # callback's best_model_path at the worse epoch 2; in a copy of the run folder it went on
-    # in the original's folder (its top-k removing the original's files), its best there
-    from lightning_nas.search.schedulers import ASHARule
-
-    rule = ASHARule(min_epochs=2, max_epochs=4, eta=2)
-    for key in (100, 101):  # two better trials at rung 2: trial 1 will be paused
-        rule.record(key, [0.99, 0.99])
-    user = {"class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
-            "init_args": {"monitor": "val_acc", "mode": "max", "save_top_k": 1,
-                          "filename": "{epoch}"}}
-    trainer = {"max_epochs": 4, "callbacks": [user],
-               "logger": {"class_path": "lightning.pytorch.loggers.CSVLogger"}}
-    trial_dir = tmp_path / "run" / "trials" / "trial_0001"
-    spec = TrialSpec(trial_id=1, arch={"width": 8}, trial_dir=str(trial_dir),
-                     model=WorseEachEpoch, data=BlobData, trainer=trainer, rule=rule.snapshot())
-    first = fit_trial(spec)
-    assert first.status is TrialStatus.PAUSED and first.epochs == 2
-    rule.record(1, first.curve)
-    for key in (102, 103, 104, 105):  # worse trials arrive: trial 1 is promoted
-        rule.record(key, [0.0, 0.0])
-    if copied:  # the paused trial resumed in a copy of its run folder
-        shutil.copytree(tmp_path / "run", tmp_path / "copy")
-        before = sorted(p for p in (tmp_path / "run").rglob("*") if p.is_file())
-        trial_dir = tmp_path / "copy" / "trials" / "trial_0001"
-        spec.trial_dir = str(trial_dir)
-    spec.rule, spec.ckpt_path, spec.clear_dir = rule.snapshot(), str(trial_dir / "last.ckpt"), False
-    second = fit_trial(spec)
-    assert second.status is TrialStatus.COMPLETED and second.epochs == 4, second.error
-    if copied:
-        assert sorted(p for p in (tmp_path / "run").rglob("*") if p.is_file()) == before
-    versions = trial_dir.parent.parent / "logs" / "trials"
-    assert len(list(versions.glob("trial_0001_resumed_*"))) == 1  # its metrics apart
-    saved = sorted(p.relative_to(versions).as_posix() for p in versions.rglob("*.ckpt"))
-    assert saved == ["trial_0001/checkpoints/epoch=0.ckpt"]
-    states = torch.load(trial_dir / "last.ckpt", weights_only=False)["callbacks"]
-    state = next(v for k, v in states.items() if k.startswith("ModelCheckpoint"))
-    assert Path(state["best_model_path"]) == versions / "trial_0001/checkpoints/epoch=0.ckpt"
-    assert float(state["best_model_score"]) == pytest.approx(0.9)
-
-
-def test_a_promoted_trial_resumed_in_a_copy_of_its_run_folder_keeps_its_best(tmp_path):
-    # was: the trial's own checkpoint callback held the original folder's path: Lightning
-    # warned "The dirpath has changed" and forgot its best score, so the copy's first
-    # validation after the promotion (worse) replaced best.ckpt of the better epoch 0
-    from lightning_nas.search.schedulers import ASHARule
-
-    rule = ASHARule(min_epochs=2, max_epochs=4, eta=2)
-    for key in (100, 101):  # two better trials at rung 2: trial 1 will be paused
-        rule.record(key, [0.99, 0.99])
-    trial_dir = tmp_path / "run" / "trials" / "trial_0001"
-    spec = TrialSpec(trial_id=1, arch={"width": 8}, trial_dir=str(trial_dir),
-                     model=WorseEachEpoch, data=BlobData,
-                     trainer={"max_epochs": 4, "logger": False}, rule=rule.snapshot())
-    first = fit_trial(spec)
-    assert first.status is TrialStatus.PAUSED and first.epochs == 2
-    rule.record(1, first.curve)
-    for key in (102, 103, 104, 105):  # worse trials arrive: trial 1 is promoted
-        rule.record(key, [0.0, 0.0])
-    shutil.copytree(tmp_path / "run", tmp_path / "copy")
-    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "run").rglob("*") if p.is_file()}
-    trial_dir = tmp_path / "copy" / "trials" / "trial_0001"
-    spec.trial_dir, spec.rule, spec.clear_dir = str(trial_dir), rule.snapshot(), False
-    spec.ckpt_path = str(trial_dir / "last.ckpt")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        second = fit_trial(spec)
-    assert second.status is TrialStatus.COMPLETED and second.epochs == 4, second.error
-    assert not [w for w in caught if "dirpath has changed" in str(w.message)]
-    assert torch.load(trial_dir / "best.ckpt", weights_only=False)["epoch"] == 0
-    states = torch.load(trial_dir / "last.ckpt", weights_only=False)["callbacks"]
-    state = next(v for k, v in states.items() if k.startswith("lightning_nas.TrialCheckpoint"))
-    assert Path(state["best_model_path"]) == (trial_dir / "best.ckpt").resolve()
-    assert float(state["best_model_score"]) == pytest.approx(0.9)
-    assert second.checkpoint is not None and Path(second.checkpoint).parent == \
-        trial_dir.resolve()
-    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "run").rglob("*")
-            if p.is_file()} == before  # the original is left as it was
-
-
-class SeedEnv(pl.Callback):
-    """Notes the seed variables a fit trains under (its copies note into the class)."""
-
-    seen: list[tuple[str | None, str | None]] = []
-
-    def on_train_start(self, trainer, pl_module):
-        SeedEnv.seen.append((os.environ.get("PL_GLOBAL_SEED"),
-                             os.environ.get("PL_SEED_WORKERS")))
-
-
 def test_a_search_and_a_finetune_leave_the_seed_variables_as_they_were(tmp_path, monkeypatch):
     # was: PL_GLOBAL_SEED and PL_SEED_WORKERS=1 stayed set, so a later DDP Trainer of the
     # caller was seeded again with the search's seed, its DataLoaders got Lightning's worker
@@ -725,14 +430,3 @@ def test_a_search_and_a_finetune_leave_the_seed_variables_as_they_were(tmp_path,
     finetune(tmp_path / "run", max_epochs=1, trainer={"callbacks": [SeedEnv()]}, seed=5)
     assert SeedEnv.seen[1:] == [("5", "1")]
     assert os.environ["PL_GLOBAL_SEED"] == "123" and os.environ["PL_SEED_WORKERS"] == "0"
-
-
-def test_a_trials_checkpoint_keeps_the_model_arguments_beside_searched_data_keys(tmp_path):
-    # was: a data.* key made the model's arguments look like paths, so a model that saves
-    # no hyperparameters got none in its checkpoint (load_from_checkpoint lost its width)
-    space = {"width": {"choice": [6]}, "data.batch_size": {"choice": [16, 32]}}
-    result = Search(NoHparams, space, data=BlobData, data_init_args={"n": 64},
-                    trainer={"max_epochs": 1}, budget=1, run_dir=tmp_path, verbose=False).run()
-    ckpt = torch.load(result.best.checkpoint, weights_only=False)
-    assert ckpt["hyper_parameters"] == {"width": 6}
-    assert NoHparams.load_from_checkpoint(result.best.checkpoint).net[0].out_features == 6
