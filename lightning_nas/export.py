@@ -370,8 +370,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     check_validation_runs(trainer_cfg, monitor, unbuilt_callbacks(target))
     with open_run(run_dir) as store:  # a monitor logged after a warm-up: reached?
         trial, not_kept = store.get(best["trial"]), not_kept_reason(store)  # (no best.ckpt)
-    check_monitor_reached(monitor, trial.curve, trial.epochs, trial.trial_id, trainer_cfg,
-                          searched)
+    check_monitor_reached(monitor, trial.curve, trial.curve_epochs, trial.epochs,
+                          trial.trial_id, trainer_cfg, searched)
     weights = (best_weights(run_dir, best, trial.checkpoint, not_kept) if from_checkpoint
                else None)
     restore = weights if optimizer_state == "restore" else None

@@ -1005,7 +1005,9 @@ def test_a_finetune_reads_the_epoch_the_monitor_was_first_logged_in_by_its_sched
     # validation every 2nd epoch (epochs 1 and 3; val_acc from epoch 3 on): was not
     # compared (a curve of 2 values for 4 epochs), so max_epochs=2 trained and failed at its
     # end; twice in those epochs (4 values, 4 epochs): its third value was taken for epoch
-    # 2's, so max_epochs=2 was refused asking for 3, which trained and failed alike
+    # 2's, so max_epochs=2 was refused asking for 3, which trained and failed alike; then
+    # not compared (which epoch a value was of was not known), so it trained and failed:
+    # the store's curve_epochs say it
     run = tmp_path / "run"
     trainer = {"max_epochs": 4, "check_val_every_n_epoch": 2, "accelerator": "cpu",
                "devices": 1, "logger": False}
@@ -1014,14 +1016,19 @@ def test_a_finetune_reads_the_epoch_the_monitor_was_first_logged_in_by_its_sched
     Search(AccFromEpoch2, {"width": {"choice": [4, 8]}}, data=BlobData,
            data_init_args={"batch_size": 48}, budget=1, seed=0, trainer=trainer, run_dir=run,
            verbose=False).run()
+    for max_epochs in (2, 3):
+        with pytest.raises(ConfigError, match=r"trial 1 first logged monitor 'val_acc' "
+                           r"in epoch 3 .* give max_epochs 4 or more"):
+            finetune(run, max_epochs=max_epochs)
+    assert not (run / "finetune").exists()
+    # a row of an older version (no curve_epochs): a value per validated epoch where the
+    # curve holds one (every_2), else not compared: it trains and fails at its end
+    with sqlite3.connect(run / "search.db") as db:
+        db.execute("UPDATE trials SET curve_epochs = NULL")
     if interval is None:
-        for max_epochs in (2, 3):
-            with pytest.raises(ConfigError, match=r"trial 1 first logged monitor 'val_acc' "
-                               r"in epoch 3 .* give max_epochs 4 or more"):
-                finetune(run, max_epochs=max_epochs)
-        assert not (run / "finetune").exists()
+        with pytest.raises(ConfigError, match=r"in epoch 3 .* give max_epochs 4 or more"):
+            finetune(run, max_epochs=2)
         return
-    # several validations an epoch: which epoch a value is of is not known, not compared
     assert finetune(run, max_epochs=2).status is TrialStatus.FAILED
 
 

@@ -200,42 +200,54 @@ def check_monitor_logged(monitor: str, history: Sequence[dict[str, Any]],
     raise err
 
 
-def check_monitor_reached(monitor: str, curve: Sequence[float], epochs: int | None,
-                          trial: int, trainer: Mapping[str, Any],
+def check_monitor_reached(monitor: str, curve: Sequence[float], curve_epochs: Sequence[int],
+                          epochs: int | None, trial: int, trainer: Mapping[str, Any],
                           searched: Mapping[str, Any], what: str = "the fine-tune") -> None:
     """Raise ``ConfigError`` before a fit that repeats trial ``trial`` (its Trainer settings
     ``trainer``; the trial's ``searched``) would end before the first epoch in which the
     trial's validation logged ``monitor`` (a warm-up: its ``curve`` holds NaN before), so
     that none of its validations would log it and it would fail at its end (was: after
-    training all its epochs, exit 1). Only a trial that validated once every
-    ``check_val_every_n_epoch`` epochs (a value per validated epoch in ``curve``) under the
-    same validation schedule is compared.
+    training all its epochs, exit 1). Only a trial of the same validation schedule is
+    compared; ``curve_epochs`` is the epoch of each value, counted from 1 (``[]``: a row of
+    an older version, see ``_older_epochs``; was: always so, and a trial that validated
+    several times an epoch was not compared).
 
     Example:
-        >>> check_monitor_reached("val_acc", [math.nan, 0.8], 2, 1, {"max_epochs": 1}, {})
+        >>> check_monitor_reached("val_acc", [math.nan, 0.8], [1, 2], 2, 1, {"max_epochs": 1},
+        ...                       {})
         Traceback (most recent call last):
         ...
         lightning_nas.errors.ConfigError: trial 1 first logged monitor 'val_acc' in epoch 1 ...
     """
-    schedule = ("check_val_every_n_epoch", "val_check_interval")
-    every, interval = trainer.get(schedule[0]) or 1, trainer.get(schedule[1])
-    # one validation every ``every`` epochs (an int interval: every so many batches); was:
-    # any curve of a value an epoch, which several validations an epoch may give too
-    once = interval is None or (type(interval) is float and interval == 1.0)
-    if not curve or not once or type(every) is not int or type(epochs) is not int \
-            or len(curve) != epochs // every or any(
-            trainer.get(key) != searched.get(key) for key in schedule):
+    if any(trainer.get(key) != searched.get(key)
+           for key in ("check_val_every_n_epoch", "val_check_interval")):
         return
+    at = curve_epochs or _older_epochs(curve, epochs, trainer)
     index = next((i for i, value in enumerate(curve)
                   if value is not None and not math.isnan(value)), None)
     max_epochs = trainer.get("max_epochs")
-    first = 0 if not index else (index + 1) * every - 1  # the epoch of that validation
+    first = at[index] - 1 if at and index else 0  # the epoch of that validation, from 0
     if not first or type(max_epochs) is not int or max_epochs > first:
         return
     raise ConfigError(f"trial {trial} first logged monitor {monitor!r} in epoch {first} (its "
                       f"validations before logged none: a warm-up), and {what} ends before "
                       f"that (max_epochs={max_epochs}), so none of its validations would "
                       f"score it; give max_epochs {first + 1} or more")
+
+
+def _older_epochs(curve: Sequence[float], epochs: int | None,
+                  trainer: Mapping[str, Any]) -> list[int]:
+    """The epochs of ``curve`` (from 1) of a row an older version stored without them: a
+    value per validated epoch where the trial validated once every
+    ``check_val_every_n_epoch`` epochs and its ``epochs`` give that many; else ``[]``
+    (not known: several validations an epoch may give as many values)."""
+    every, interval = trainer.get("check_val_every_n_epoch") or 1, trainer.get(
+        "val_check_interval")
+    once = interval is None or (type(interval) is float and interval == 1.0)
+    if not once or type(every) is not int or type(epochs) is not int \
+            or len(curve) != epochs // every:
+        return []
+    return [every * (i + 1) for i in range(len(curve))]
 
 
 def check_objectives(monitor: str, objectives: Sequence[str], entry: dict[str, Any],
