@@ -179,3 +179,14 @@ def wandb_offline(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
     return wandb
+
+
+@pytest.fixture
+def mlflow_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The tracking URI of an MLflow file store in the test's folder, ``file:.../mlruns``
+    (which mlflow 3 refuses unless ``MLFLOW_ALLOW_FILE_STORE`` is set: set for the test);
+    the test is skipped where mlflow is not installed. For the logger tests
+    (``test_logger_*.py``)."""
+    pytest.importorskip("mlflow")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    return f"file:{tmp_path / 'mlruns'}"

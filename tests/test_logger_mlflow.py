@@ -81,16 +81,13 @@ def test_a_resumed_segment_continues_the_mlflow_run_its_trial_started(tmp_path):
     assert anew.get("run_id") is None and anew["run_name"] == f"{label}_trial_0001"
 
 
-def test_a_resumed_fit_logs_all_its_epochs_into_one_mlflow_run(tmp_path, monkeypatch):
+def test_a_resumed_fit_logs_all_its_epochs_into_one_mlflow_run(tmp_path, mlflow_uri):
     # was: the epochs before the interrupt in one run, those after in another
-    pytest.importorskip("mlflow")
     from mlflow.tracking import MlflowClient
 
-    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # mlflow 3 refuses it unless
-    uri = f"file:{tmp_path / 'mlruns'}"
-    node = {**MLFLOW, "init_args": {"experiment_name": "nas", "tracking_uri": uri}}
+    node = {**MLFLOW, "init_args": {"experiment_name": "nas", "tracking_uri": mlflow_uri}}
     resumed_fit(tmp_path, node)
-    client = MlflowClient(uri)
+    client = MlflowClient(mlflow_uri)
     runs = client.search_runs([client.get_experiment_by_name("nas").experiment_id])
     assert len(runs) == 1, [found.info.run_name for found in runs]
     (found,) = runs
@@ -99,10 +96,9 @@ def test_a_resumed_fit_logs_all_its_epochs_into_one_mlflow_run(tmp_path, monkeyp
 
 
 def test_a_trial_trained_again_from_its_first_epoch_names_its_mlflow_run_apart(
-        tmp_path, monkeypatch):
+        tmp_path, mlflow_uri):
     # was: a second run of the dead attempt's name, <label>_trial_0001 (the dead one left
     # RUNNING, partial): none telling which attempt's epochs are the trial's
-    pytest.importorskip("mlflow")
     import torch
     from mlflow.tracking import MlflowClient
 
@@ -113,9 +109,7 @@ def test_a_trial_trained_again_from_its_first_epoch_names_its_mlflow_run_apart(
     from tests.helpers_models import TinyNet
 
     torch.set_num_threads(1)
-    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # mlflow 3 refuses it unless
-    uri = f"file:{tmp_path / 'mlruns'}"
-    node = {**MLFLOW, "init_args": {"experiment_name": "nas", "tracking_uri": uri}}
+    node = {**MLFLOW, "init_args": {"experiment_name": "nas", "tracking_uri": mlflow_uri}}
     run = tmp_path / "run"
     label = log_label(run)
     spec = TrialSpec(trial_id=1, arch={"width": 4}, trial_dir=str(run / "trials" / "trial_0001"),
@@ -123,7 +117,7 @@ def test_a_trial_trained_again_from_its_first_epoch_names_its_mlflow_run_apart(
                      trainer={"max_epochs": 1, "limit_train_batches": 2, "logger": node})
     for _ in range(2):  # the second: a re-run of a dead attempt, from its first epoch
         assert fit_trial(spec).status is TrialStatus.COMPLETED
-    client = MlflowClient(uri)
+    client = MlflowClient(mlflow_uri)
     runs = client.search_runs([client.get_experiment_by_name("nas").experiment_id])
     names = sorted(found.info.run_name for found in runs)
     assert len(names) == 2 and names[0] == f"{label}_trial_0001", names
@@ -131,11 +125,10 @@ def test_a_trial_trained_again_from_its_first_epoch_names_its_mlflow_run_apart(
 
 
 def test_a_promoted_trial_goes_on_in_its_mlflow_run_with_its_final_score(
-        tmp_path, monkeypatch):
+        tmp_path, mlflow_uri):
     # was: FAILED as its promoted segment ended (MlflowException: Changing param values is
     # not allowed. Param with key='search_score' was already logged ...): the score at its
     # pause was a param of the run its segment continues, which MLflow never changes
-    pytest.importorskip("mlflow")
     import torch
     from mlflow.tracking import MlflowClient
 
@@ -146,9 +139,7 @@ def test_a_promoted_trial_goes_on_in_its_mlflow_run_with_its_final_score(
     from tests.helpers_models import TinyNet
 
     torch.set_num_threads(1)
-    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # mlflow 3 refuses it unless
-    uri = f"file:{tmp_path / 'mlruns'}"
-    node = {**MLFLOW, "init_args": {"experiment_name": "nas", "tracking_uri": uri}}
+    node = {**MLFLOW, "init_args": {"experiment_name": "nas", "tracking_uri": mlflow_uri}}
     space = {"width": {"choice": [4, 8, 16, 32]}}
     result = Search(TinyNet, space, data=BlobData(n=128), optimizer="RandomSearch", seed=7,
                     scheduler="asha", min_epochs=1, eta=2, max_epochs=3, budget=4,
@@ -158,7 +149,7 @@ def test_a_promoted_trial_goes_on_in_its_mlflow_run_with_its_final_score(
     with RunStore(tmp_path / "run" / "search.db") as store:
         promoted = [t for t in store.trials() if len(store.fits(t.trial_id)) > 1]
     assert promoted  # the case under test happened (paused again, or completed)
-    client = MlflowClient(uri)
+    client = MlflowClient(mlflow_uri)
     runs = {found.info.run_name: found for found in client.search_runs(
         [client.get_experiment_by_name("nas").experiment_id])}
     for trial in promoted:

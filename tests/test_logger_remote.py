@@ -49,21 +49,18 @@ def test_a_w_and_b_logger_object_is_said_before_training_without_starting_a_run(
     assert wandb.run is None and logger.version == init.get("id", init.get("version"))
 
 
-def test_an_mlflow_logger_object_with_a_run_id_is_said_before_training(tmp_path, monkeypatch):
+def test_an_mlflow_logger_object_with_a_run_id_is_said_before_training(mlflow_uri):
     # was: no word: every trial's copy logged into the one MLflow run
-    pytest.importorskip("mlflow")
     from lightning.pytorch.loggers import MLFlowLogger
     from mlflow.tracking import MlflowClient
 
-    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # mlflow 3 refuses it unless
-    uri = f"file:{tmp_path / 'mlruns'}"
-    said = _said({"logger": MLFlowLogger(tracking_uri=uri, run_id="0123abcd")})
+    said = _said({"logger": MLFlowLogger(tracking_uri=mlflow_uri, run_id="0123abcd")})
     assert len(said) == 1, said
     assert said[0].startswith("trainer.logger (MLFlowLogger) logs every trial into one MLflow "
                               "run, '0123abcd'"), said[0]
     assert "'class_path': 'lightning.pytorch.loggers.MLFlowLogger'" in said[0]
-    assert MlflowClient(uri).get_experiment_by_name("lightning_logs") is None  # no run
-    assert _said({"logger": MLFlowLogger(tracking_uri=uri)}) == []  # a run per copy
+    assert MlflowClient(mlflow_uri).get_experiment_by_name("lightning_logs") is None  # no run
+    assert _said({"logger": MLFlowLogger(tracking_uri=mlflow_uri)}) == []  # a run per copy
 
 
 def test_each_trial_of_a_w_and_b_node_logs_to_a_run_of_its_own_in_one_process(

@@ -174,21 +174,18 @@ def test_a_resumed_search_logs_its_w_and_b_summary_to_a_run_of_its_own(tmp_path,
     assert len(summaries) == 2 and len(set(summaries)) == 2, summaries
 
 
-def test_a_resumed_search_logs_its_mlflow_summary_to_a_run_named_apart(tmp_path, monkeypatch):
+def test_a_resumed_search_logs_its_mlflow_summary_to_a_run_named_apart(tmp_path, mlflow_uri):
     # was: a second run named <label>_summary beside the first's (MLflow draws a run's id
     # itself): two summaries of one name, one partial, none telling which is whole
-    pytest.importorskip("mlflow")
     from mlflow.tracking import MlflowClient
 
-    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # mlflow 3 refuses it unless
-    uri = f"file:{tmp_path / 'mlruns'}"
     node = {"class_path": "lightning.pytorch.loggers.MLFlowLogger",
-            "init_args": {"experiment_name": "nas", "tracking_uri": uri}}
+            "init_args": {"experiment_name": "nas", "tracking_uri": mlflow_uri}}
     for budget in (2, 3):  # a search, then its resume
         Search(TinyNet, {"width": {"choice": [4, 8, 16]}}, data=BlobData(n=64), budget=budget,
                seed=0, verbose=False, run_dir=tmp_path / "run", executor="inline",
                trainer={"max_epochs": 1, "limit_train_batches": 2, "logger": node}).run()
-    client = MlflowClient(uri)
+    client = MlflowClient(mlflow_uri)
     runs = client.search_runs([client.get_experiment_by_name("nas").experiment_id])
     summaries = sorted((run.info.run_name, run.info.run_id) for run in runs
                        if "_summary" in run.info.run_name)
