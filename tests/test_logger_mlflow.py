@@ -157,3 +157,47 @@ def test_a_promoted_trial_goes_on_in_its_mlflow_run_with_its_final_score(
         scores = client.get_metric_history(runs[name].info.run_id, "search_score")
         assert len(scores) == 2, scores  # its pause's, then its promoted segment's
         assert max(scores, key=lambda m: m.step).value == pytest.approx(trial.score), scores
+
+
+
+@pytest.mark.slow
+def test_the_run_of_an_attempt_killed_before_its_first_checkpoint_is_marked_killed(
+        tmp_path, mlflow_uri, launcher):
+    # was: left RUNNING for ever beside the _again_ run of the trial's next attempt (its
+    # process SIGKILLed, nothing ended it)
+    import time
+
+    import yaml
+    from mlflow.tracking import MlflowClient
+
+    from lightning_nas.search.remote_runs import MLFLOW_RUNS
+    from tests.helpers_kill import POLL, kill_config, kill_rows
+
+    cfg, run_dir = kill_config(tmp_path, "again", 1, executor="inline")
+    config = yaml.safe_load(cfg.read_text())
+    config["model"]["init_args"] = {"sleep": 0.5}  # epoch 0 outlasts the poll's kill
+    config["trainer"].update(max_epochs=1, logger={**MLFLOW, "init_args": {
+        "experiment_name": "nas", "tracking_uri": mlflow_uri}})
+    cfg.write_text(yaml.safe_dump(config))
+    trial_dir, log = run_dir / "trials" / "trial_0001", tmp_path / "again.log"
+    env = {"MLFLOW_ALLOW_FILE_STORE": "true"}
+    launcher.launch(["search", cfg], log, env=env)
+    deadline = time.monotonic() + 120
+    while not (trial_dir / MLFLOW_RUNS).is_file():  # its run started: training began
+        assert launcher.exited() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(POLL)
+    launcher.kill()
+    (dead,) = json.loads((trial_dir / MLFLOW_RUNS).read_text()).values()
+    assert not list(trial_dir.glob("*.ckpt"))  # trained again from its first epoch
+    client = MlflowClient(mlflow_uri)
+    assert client.get_run(dead).info.status == "RUNNING"
+    name = client.get_run(dead).info.run_name  # <label>_trial_0001
+    log.unlink()
+    assert launcher.run(["search", cfg], log, env=env) == 0, log.read_text()[-3000:]
+    assert kill_rows(run_dir / "search.db")[1]["status"] == "COMPLETED"
+    runs = client.search_runs([client.get_experiment_by_name("nas").experiment_id])
+    states = {found.info.run_name: (found.info.run_id, found.info.status) for found in runs
+              if "_summary" not in found.info.run_name}  # (the search's summary run)
+    assert name.endswith("_trial_0001") and states.pop(name) == (dead, "KILLED"), states
+    ((again, (_, status)),) = states.items()
+    assert again.startswith(f"{name}_again_") and status == "FINISHED", states

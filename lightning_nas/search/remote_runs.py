@@ -8,7 +8,9 @@ also in its ``settings``) leaves ``wandb.run`` unset, so each logger's own run i
 (``RunsHeld``). And the MLflow run a trial's logger started, written
 in its folder as training starts (``RunRecord``), which a resumed segment of the trial
 continues (``continued_runs``): MLflow draws a run's id itself, and Lightning's
-``MLFlowLogger`` continues a run only by its ``run_id``.
+``MLFlowLogger`` continues a run only by its ``run_id``; and which the trial's next attempt,
+trained again from its first epoch, marks KILLED where a dead process left it RUNNING
+(``killed_runs``).
 
 Example:
     >>> with runs_ended(None):  # wandb not imported: nothing to end
@@ -26,12 +28,13 @@ from typing import Any
 
 import lightning.pytorch as pl
 from lightning.pytorch.loggers import MLFlowLogger, WandbLogger
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
-from lightning_nas.config.instantiate import import_object
+from lightning_nas.config.instantiate import import_object, instantiate
 from lightning_nas.config.nodes import is_node, node_args, target_path, with_args
 
 __all__ = ["MLFLOW_RUNS", "RunRecord", "RunsHeld", "continued_runs", "hold_runs",
-           "runs_ended"]
+           "killed_runs", "runs_ended"]
 
 #: the file in a trial's folder naming the MLflow run of each of its loggers built from a
 #: config node (JSON: its place in ``trainer.logger``, 0 alone, to the run's id)
@@ -159,6 +162,43 @@ def continued_runs(folder: str, placed: Any, segment: str = "") -> Any:
                 name.removesuffix(segment) if isinstance(name, str) and segment else name)})
         continued.append(item)
     return continued if isinstance(placed, list) else continued[0]
+
+
+def killed_runs(folder: str | Path, placed: Any) -> list[str]:
+    """Mark KILLED, on rank 0, each MLflow run that ``RunRecord`` wrote in ``folder`` (the
+    trial's, before a new attempt trains it again from its first epoch and empties it) that
+    is still RUNNING: its attempt's process died (SIGKILL) and never ended it (was: RUNNING
+    for ever beside the new attempt's ``_again_`` run). ``placed``: the trial's
+    ``trainer.logger``, its nodes given their folders; the node at a run's place, given the
+    run's ``run_id``, builds the logger whose client (its tracking URI) marks it. A run the
+    store no longer has is left.
+
+    Returns:
+        The ids of the runs it marked.
+
+    Example:
+        >>> killed_runs("no/such/folder", {"class_path": "x.Y"})
+        []
+    """
+    path = Path(folder, MLFLOW_RUNS)
+    if not path.is_file() or rank_zero_only.rank != 0:
+        return []
+    from mlflow.exceptions import MlflowException
+
+    runs, killed = json.loads(path.read_text()), []
+    for place, item in enumerate(placed if isinstance(placed, list) else [placed]):
+        run = runs.get(str(place))
+        if run is None or not is_node(item) or not _of_mlflow(item):
+            continue
+        logger = instantiate(with_args(item, {**node_args(item), "run_id": run}))
+        try:  # (its experiment: the client, the run looked up, none started)
+            client = logger.experiment
+            if client.get_run(run).info.status == "RUNNING":
+                client.set_terminated(run, "KILLED")
+                killed.append(run)
+        except MlflowException:  # removed from its store since: nothing to mark
+            continue
+    return killed
 
 
 def _of_mlflow(node: Any) -> bool:

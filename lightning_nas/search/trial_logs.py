@@ -33,7 +33,7 @@ from lightning.pytorch.profilers import Profiler
 from lightning_nas.config.instantiate import accepted_kwargs, import_object
 from lightning_nas.config.nodes import is_node, node_args, target_path, with_args
 from lightning_nas.errors import ConfigError
-from lightning_nas.search.remote_runs import continued_runs
+from lightning_nas.search.remote_runs import continued_runs, killed_runs
 from lightning_nas.search.rule_checks import callbacks_of
 from lightning_nas.search.trial_checkpoint import TrialCheckpoint
 from lightning_nas.search.wandb_ids import (
@@ -294,7 +294,8 @@ def clear_trial(spec: Any) -> None:
     logger node gets ``W_AND_B_ATTEMPT`` in its new folder (``wandb_ids.new_attempt``), so
     its W&B run is its own and its MLflow run named apart (the dead attempt's run is a
     service's, never removed; was: W&B resumed it, both attempts' rows in one run,
-    ``trainer/global_step`` from 0 again; MLflow's new run had the dead one's name)."""
+    ``trainer/global_step`` from 0 again; MLflow's new run had the dead one's name), and
+    the dead attempt's MLflow runs still RUNNING are marked KILLED (``killed_runs``)."""
     if not spec.clear_dir or spec.ckpt_path is not None:
         return
     trial_dir = Path(spec.trial_dir)
@@ -302,6 +303,8 @@ def clear_trial(spec: Any) -> None:
         return
     listed = trial_dir / MODULE_FOLDERS
     module = listed.read_text().splitlines() if listed.is_file() else []
+    if spec.trainer.get("logger"):  # the dead attempt's MLflow runs, read before it goes
+        killed_runs(trial_dir, placed_logger(spec))
     shutil.rmtree(trial_dir)
     for root in [] if spec.own_logs else [placed_root(spec), *_checkpoint_folders(spec),
                                           _profiler_folder(spec), *module]:
