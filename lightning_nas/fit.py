@@ -48,6 +48,7 @@ from lightning_nas.search.executor import InlineExecutor, torch_threads
 from lightning_nas.search.fit_segments import UNFINISHED
 from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.ranks import close_rank_groups
+from lightning_nas.search.rule_checks import warn_endless, warn_stopping_monitor
 from lightning_nas.search.runner import check_strategy, run_trial
 from lightning_nas.search.setting_checks import check_seed, in_words, said_in_config
 from lightning_nas.search.template import check_fit_builds
@@ -172,7 +173,9 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
                      tie_break=tuple(tie_break), cli_model=model)  # LightningCLI's hparams
     spec.record = fit_record(spec, "fit")  # in its checkpoints: a resume is checked on it
     # as a search does: a model, data or Trainer that cannot be built; then what the module
-    check_fit_callbacks(spec, check_fit_builds(spec))  # built says to configure_callbacks()
+    own = check_fit_callbacks(spec, check_fit_builds(spec))  # built says to
+    warn_endless(trainer, own or [], "fit")  # configure_callbacks(); what a search warns of
+    warn_stopping_monitor(trainer, monitor, mode, own or [], "fit")  # in them too (was: not)
     return spec
 
 

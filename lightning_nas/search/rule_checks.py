@@ -131,7 +131,7 @@ def _monitor_and_mode(item: Any) -> tuple[Any, Any, bool]:
 
 
 def warn_stopping_monitor(trainer: Mapping[str, Any], monitor: str, mode: str,
-                          module_callbacks: object = None) -> list[str]:
+                          module_callbacks: object = None, what: str = "search") -> list[str]:
     """Warn of each ``EarlyStopping`` (the Trainer's, an object or a config node, or the
     module's ``configure_callbacks()``) that judges another metric than the search's
     ``monitor``, or the same one the other way round (``mode``; EarlyStopping's default is
@@ -143,6 +143,7 @@ def warn_stopping_monitor(trainer: Mapping[str, Any], monitor: str, mode: str,
         monitor: the search's monitor (its first objective).
         mode: ``"max"`` or ``"min"``, the search's.
         module_callbacks: what the model's ``configure_callbacks()`` returns.
+        what: ``"search"``, or what else trains with them (``"fit"``: its words).
 
     Returns:
         The warnings' texts (empty: each one judges the search's monitor, its way).
@@ -159,7 +160,7 @@ def warn_stopping_monitor(trainer: Mapping[str, Any], monitor: str, mode: str,
     """
     from lightning.pytorch.callbacks import EarlyStopping
 
-    said = []
+    said, one = [], "a trial" if what == "search" else f"the {what}"
     found = callbacks_of(trainer.get("callbacks"), EarlyStopping) + callbacks_of(
         module_callbacks, EarlyStopping, "the model's configure_callbacks()")
     for where, item in found:
@@ -169,15 +170,16 @@ def warn_stopping_monitor(trainer: Mapping[str, Any], monitor: str, mode: str,
         if theirs != monitor:
             ours = f"monitor={monitor!r}, mode={mode!r}"  # (was: a config's words from Python)
             said.append(
-                f"{where} monitors {theirs!r} ({their_mode}), the search {monitor!r} "
-                f"({mode}): a trial stops when {theirs} stops improving, and is scored on "
+                f"{where} monitors {theirs!r} ({their_mode}), the {what} {monitor!r} "
+                f"({mode}): {one} stops when {theirs} stops improving, and is scored on "
                 f"{monitor} at its best epoch of those it trained; if that is not meant, "
                 f"give it {in_words(f'monitor: {monitor}, mode: {mode}', ours)}")
         elif their_mode != mode:
             how = " (EarlyStopping's default)" if default else ""
             said.append(
-                f"{where} monitors {theirs!r} with mode {their_mode!r}{how}, but the search "
-                f"{'maximises' if mode == 'max' else 'minimises'} it: trials stop while "
+                f"{where} monitors {theirs!r} with mode {their_mode!r}{how}, but the {what} "
+                f"{'maximises' if mode == 'max' else 'minimises'} it: "
+                f"{'trials stop' if what == 'search' else f'the {what} stops'} while "
                 f"{theirs} improves, after its patience; give it "
                 f"{in_words(f'mode: {mode}', f'mode={mode!r}')}")
     for text in said:
@@ -418,12 +420,14 @@ def rule_for(stopping: EarlyStopping, mode: str, trainer: Mapping[str, Any]) -> 
     return rule
 
 
-def warn_endless(trainer: Mapping[str, Any], module_callbacks: object = None) -> bool:
+def warn_endless(trainer: Mapping[str, Any], module_callbacks: object = None,
+                 what: str = "search") -> bool:
     """Warn (and return True) when ``trainer`` sets ``max_epochs: -1`` (Lightning's "no
     limit") with no ``max_steps`` or ``max_time`` that limits a fit and no ``EarlyStopping``
     among its callbacks or ``module_callbacks``: each trial would train until another
     callback stops it, the first one for ever where none does (was: said nothing; a
-    callback of the user's own may stop a fit, so it is no error).
+    callback of the user's own may stop a fit, so it is no error); ``what``: ``"search"``,
+    or what else trains with them (``"fit"``: its words).
 
     Example:
         >>> import warnings
@@ -437,8 +441,9 @@ def warn_endless(trainer: Mapping[str, Any], module_callbacks: object = None) ->
         return False
     if _early_stopping(trainer.get("callbacks")) or _early_stopping(module_callbacks):
         return False
-    warn_user("trainer.max_epochs=-1 is Lightning's 'no limit', and no max_steps, max_time "
-              "or EarlyStopping callback ends a trial: each trains until a callback of "
-              "yours stops it, for ever where none does; give max_epochs a number or "
-              "add one of them")
+    one, each = ("a trial", "each") if what == "search" else (f"the {what}", "it")
+    warn_user(f"trainer.max_epochs=-1 is Lightning's 'no limit', and no max_steps, max_time "
+              f"or EarlyStopping callback ends {one}: {each} trains until a callback of "
+              f"yours stops it, for ever where none does; give max_epochs a number or "
+              f"add one of them")
     return True

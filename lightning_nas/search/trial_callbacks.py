@@ -113,7 +113,7 @@ def check_module_stops(callbacks: TrialCallbacks, scheduler: Any,
     check_validates_each_epoch({}, scheduler, callbacks())
 
 
-def check_fit_callbacks(spec: TrialSpec, model: Any) -> None:
+def check_fit_callbacks(spec: TrialSpec, model: Any) -> list[Any] | None:
     """Refuse the Trainer settings of ``spec`` (a fit's or a fine-tune's) under which it
     never validates, counting the callbacks its built module's ``configure_callbacks()``
     returns (an accumulation scheduler there replaces the Trainer's), asked as its fit asks
@@ -121,11 +121,15 @@ def check_fit_callbacks(spec: TrialSpec, model: Any) -> None:
     settings); checked before the module was built, its callbacks were not known (was:
     taken, and the fit failed after training, "no validation ran").
 
+    Returns:
+        The module's callbacks (None: no model, or not known: it raised when asked).
+
     Example:
         >>> import lightning.pytorch as pl
         >>> spec = TrialSpec(trial_id=0, arch={}, trial_dir="fit", model=None,
         ...                  trainer={"max_epochs": 1})
         >>> check_fit_callbacks(spec, pl.LightningModule())
+        []
 
     Raises:
         ConfigError: as ``check_validation_runs`` does.
@@ -133,3 +137,4 @@ def check_fit_callbacks(spec: TrialSpec, model: Any) -> None:
     own = TrialCallbacks(model, spec)() if model is not None else None
     if own is not None:
         check_validation_runs(spec.trainer, spec.monitor, own)
+    return own
