@@ -212,15 +212,15 @@ def test_with_fresh_ranks_a_rank_that_dies_names_the_trials_error_as_a_group_doe
     assert trial["gone"]
 
 
-def _training_trial(tmp_path: Path, launcher: Launcher, fresh_ranks: bool = False
-                    ) -> tuple[int, list[str]]:
-    """A search process running a DDP trial of a minute, once both its ranks train: its pid
-    (forked by ``launcher``: the imports paid once, not by a fresh ``python -c``) and its
-    ranks' pids."""
+def _fresh_training_trial(tmp_path: Path, launcher: Launcher) -> tuple[int, list[str]]:
+    """A search process running a DDP trial of a minute on fresh ranks, once both its ranks
+    train: its pid (forked by ``launcher``: the imports paid once, not by a fresh
+    ``python -c``) and its ranks' pids. (A group's ranks killed with their search:
+    ``test_rank_zygote``'s ``test_forked_ranks_and_their_zygote_die_with_the_search``.)"""
     script = tmp_path / "driver.py"
     script.write_text(f"import os; from pathlib import Path\n"
                       f"from tests.helpers_ddp_trials import ddp_trial\n"
-                      f"if {fresh_ranks}: os.environ[{FRESH_RANKS!r}] = '1'\n"
+                      f"os.environ[{FRESH_RANKS!r}] = '1'\n"
                       f"ddp_trial(Path({str(tmp_path)!r}), 1, width=8, sleep=30.0)\n")
     driver = launcher.launch([], tmp_path / "driver.log", script)
     log = tmp_path / "t1" / "trial.log"
@@ -237,20 +237,12 @@ def _training_trial(tmp_path: Path, launcher: Launcher, fresh_ranks: bool = Fals
 
 
 @pytest.mark.slow
-def test_ranks_die_with_the_process_that_started_them(tmp_path, launcher):
-    """``kill -9`` of the search mid-trial leaves no rank training on (``PR_SET_PDEATHSIG``)."""
-    _, pids = _training_trial(tmp_path, launcher)
-    assert launcher.kill() == -signal.SIGKILL
-    assert gone(pids)
-
-
-@pytest.mark.slow
 def test_with_fresh_ranks_the_trials_processes_die_with_the_search(tmp_path, launcher):
     """``kill -9`` of the search mid-trial leaves neither the trial's own process nor a rank
     that Lightning's launcher started from it training on."""
     # was: the trial's process (its own session) and its ranks trained on and wrote into the
     # run folder after the search was gone
-    driver, pids = _training_trial(tmp_path, launcher, fresh_ranks=True)
+    driver, pids = _fresh_training_trial(tmp_path, launcher)
     started = descendants(driver)
     assert {int(pid) for pid in pids} <= started
     assert launcher.kill() == -signal.SIGKILL
