@@ -276,9 +276,8 @@ def test_a_promoted_trial_killed_mid_way_continues_from_its_last_checkpoint(tmp_
     cfg, run_dir = kill_config(tmp_path, "promoted", 6, executor="inline", scheduler="asha",
                            min_epochs=1, eta=2, max_epochs=4, monitor="val_loss", mode="min",
                            seed=3)
-    config = yaml.safe_load(cfg.read_text())
-    config["data"]["init_args"]["n"] = 4096  # epochs long enough to be killed in
-    cfg.write_text(yaml.safe_dump(config))
+    # (its data kill_config's 128 points: the kill waits in the promoted segment's first
+    # epoch, ``hold_at("resumed")``; was 4096, epochs long enough to be killed in)
     db, log = run_dir / "search.db", tmp_path / "promoted.log"
     rows = _kill_at("promotion", launcher, cfg, run_dir, rng, log)
     (trial_id,) = [i for i, r in rows.items() if r["status"] == "RUNNING" and r["epochs"]]
