@@ -7,6 +7,8 @@ too: ``best_arch.yaml`` and ``show`` say it (real Trainers, tiny MLPs on the blo
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -19,6 +21,7 @@ from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.report.oneshot import render_oneshot
 from lightning_nas.report.tables import render
+from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.store import RunStore
 from lightning_nas.validation_limit import limited_text
 from tests.helpers import BlobData, TinyNet
@@ -52,6 +55,13 @@ def _shown(run: Path) -> str:
         return render(store)
 
 
+def _csv_notes(run: Path, status: str = "completed") -> dict[str, str]:
+    """``show --format csv``'s ``notes`` column, by trial id."""
+    with RunStore(run / "search.db") as store:
+        rows = csv.DictReader(io.StringIO(render(store, "csv", k=None, status=status)))
+        return {row["trial"]: row["notes"] for row in rows}
+
+
 @pytest.mark.parametrize("limit", [0.5, 2])
 def test_a_limited_validations_score_is_said_to_be_over_that_part(tmp_path, limit):
     # was: best.yaml held the score over part of the validation set and said nothing; a
@@ -62,12 +72,28 @@ def test_a_limited_validations_score_is_said_to_be_over_that_part(tmp_path, limi
     said = best["limited_validation"]
     assert f"trainer.limit_val_batches={limit}" in said and "every batch" in said, said
     assert f"note: {said}" in _shown(tmp_path).splitlines()
+    # was: the CSV's notes column empty, the table's note: line alone said it
+    assert _csv_notes(tmp_path) == {"1": said, "2": said} == _csv_notes(tmp_path, "all")
 
 
 def test_a_searched_limit_is_said_of_the_exported_trials_value(tmp_path):
     best = _search(tmp_path, space={**SPACE, "trainer.limit_val_batches": {"choice": [0.5]}})
     assert "trainer.limit_val_batches=0.5" in best["limited_validation"]
     assert "trainer.limit_val_batches is searched" in _shown(tmp_path)
+    assert set(_csv_notes(tmp_path).values()) == {best["limited_validation"]}
+
+
+def test_the_csv_says_each_trials_own_searched_limit(tmp_path):
+    # a searched limit: each trial's notes say its own value; one of every batch, nothing
+    with RunStore(tmp_path / "search.db") as store:
+        store.set_meta("mode", "max")
+        store.set_meta("space", {"trainer.limit_val_batches": {"choice": [2, 1.0]}})
+        store.set_meta("trainer", {"limit_val_batches": 0.5})  # the arch's value wins
+        for k, limit in enumerate([2, 1.0]):
+            arch = {"trainer.limit_val_batches": limit}
+            store.finish_trial(TrialResult(store.start_trial(arch), arch, TrialStatus.COMPLETED,
+                                           score=k / 10))
+    assert _csv_notes(tmp_path) == {"2": "", "1": limited_text(2)}
 
 
 @pytest.mark.parametrize("limit", [None, 1.0])
@@ -76,6 +102,7 @@ def test_a_validation_of_every_batch_says_nothing_of_a_limit(tmp_path, limit):
     assert "limited_validation" not in best
     assert _full_score(tmp_path) == pytest.approx(best["score"], abs=1e-6)
     assert "limit_val_batches" not in _shown(tmp_path)
+    assert set(_csv_notes(tmp_path).values()) == {""}
 
 
 @pytest.mark.parametrize("algorithm", ["spos", "darts"])

@@ -24,7 +24,7 @@ from lightning_nas.search.objectives import COSTS, front_rows
 from lightning_nas.search.warm_report import SourceReport, WarmStartReport
 from lightning_nas.split_record import recorded_uneven
 from lightning_nas.store import RunStore
-from lightning_nas.validation_limit import search_limit_line
+from lightning_nas.validation_limit import limit_of, limited_text, search_limit_line
 from lightning_nas.wording import counted, unknown_status
 
 __all__ = ["STATUSES", "counts_line", "cut_line", "error_line", "failure_rows", "format_csv",
@@ -293,6 +293,20 @@ def trial_notes(store: RunStore) -> dict[int, str]:
     return {trial: "; ".join(texts) for trial, texts in held.items()}
 
 
+def _with_notes(store: RunStore, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` with the CSV's ``notes`` column: what the table says below the best of each
+    trial (``trial_notes``; was: left out), and the part of the validation data its score
+    is over under a ``trainer.limit_val_batches`` (its own, searched, or the search's; was:
+    the table's ``note:`` line alone)."""
+    held, trainer = trial_notes(store), store.get_meta("trainer") or {}
+    out = []
+    for row in rows:
+        limit = limit_of(row["arch"], trainer)
+        texts = [held.get(row["trial"]), None if limit is None else limited_text(limit)]
+        out.append({**row, "notes": "; ".join(t for t in texts if t)})
+    return out
+
+
 def _trained(epochs: list[int] | None) -> str:
     """``trained 3 epochs there; `` for a source's results of 3 epochs, ``""`` unknown."""
     if not epochs:
@@ -324,9 +338,8 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
                    "time_s", "arch"] if status == "completed" else
                   ["trial", "status", "score", *objectives, "epochs", "best_epoch", "error",
                    "arch"])
-        notes = trial_notes(store)  # what the table says below the best (was: left out)
-        rows = [{**row, "notes": notes.get(row["trial"], "")} for row in rows]
-        return format_csv(rows, columns=[*header, "notes"])  # no rows: the header
+        # no rows: the header alone
+        return format_csv(_with_notes(store, rows), columns=[*header, "notes"])
     if fmt != "table":
         raise ConfigError(f"format can be table, csv, json; got {fmt!r}")
     s = summary(store)
