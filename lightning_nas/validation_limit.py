@@ -1,6 +1,8 @@
 """What a search's scores are over when its Trainer validates part of each validation loader
-(``trainer.limit_val_batches``, set or searched): ``best.yaml``'s ``limited_validation`` and
-the line ``show`` and the report print below the best result; a one-shot run's
+(``trainer.limit_val_batches``, or ``trainer.overfit_batches``, which Lightning 2.x makes
+the limit of its validation loader's batches; set or searched): ``best.yaml``'s
+``limited_validation`` and the line ``show`` and the report print below the best result
+(the CSV: each trial's ``notes``); a one-shot run's
 ``best_arch.yaml`` says it too (``limited_entry``: its subnets are scored under the limit).
 A validation of ``best.ckpt`` (or ``subnet.pt``) over every batch gives another score than
 the run's; under the same limit, the same.
@@ -12,6 +14,8 @@ Example:
     'scored on part of the validation data: trainer.limit_val_batches=0.5'
     >>> limit_of({"width": 8}, {"limit_val_batches": 1.0}) is None
     True
+    >>> trial_limited({}, {"overfit_batches": 2})[:64]
+    'scored on part of the validation data: trainer.overfit_batches=2'
 """
 
 from __future__ import annotations
@@ -19,32 +23,65 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["LIMIT_KEY", "limit_of", "limited_entry", "limited_text", "search_limit_line"]
+__all__ = ["LIMIT_KEY", "OVERFIT_KEY", "limit_of", "limited_entry", "limited_text",
+           "search_limit_line", "trial_limited"]
 
 #: the Trainer argument, and its key in a search space (``trainer.limit_val_batches``)
 LIMIT_KEY = "limit_val_batches"
-_SEARCHED = f"trainer.{LIMIT_KEY}"
+#: the Trainer argument that sets ``limit_val_batches`` to its own value where above 0
+#: (Lightning 2.x: the first batches of the validation loader, as many as it trains on)
+OVERFIT_KEY = "overfit_batches"
 
 
-def limit_of(arch: Mapping[str, Any], trainer: Mapping[str, Any]) -> int | float | None:
-    """The ``limit_val_batches`` a trial of architecture ``arch`` validated under, its own
-    (searched) or the search's ``trainer`` settings'; None where it validates every batch
-    (unset, or the fraction 1.0: Lightning reads the int 1 as one batch)."""
-    value = arch[_SEARCHED] if _SEARCHED in arch else trainer.get(LIMIT_KEY)
+def _part(value: Any) -> int | float | None:
+    """``value`` where it validates part of each loader: a count, or a fraction below 1
+    (None: not a number, 0 = off for ``overfit_batches``, or the fraction 1.0: every batch;
+    Lightning reads the int 1 as one batch)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return None if isinstance(value, float) and value >= 1.0 else value
+    return None if value <= 0 or (isinstance(value, float) and value >= 1.0) else value
 
 
-def limited_text(limit: int | float) -> str:
-    """What the scores of a validation under ``limit_val_batches=limit`` are over, and how
-    to score a checkpoint again (the int ``limit``: a count of batches; the float: a
+def limit_of(arch: Mapping[str, Any], trainer: Mapping[str, Any]
+             ) -> tuple[str, int | float] | None:
+    """The Trainer argument that limits the validation of a trial of architecture ``arch``
+    and its value, its own (searched) or the search's ``trainer`` settings':
+    ``overfit_batches`` above 0 (Lightning sets ``limit_val_batches`` to it), else
+    ``limit_val_batches``; None where it validates every batch.
+
+    Example:
+        >>> limit_of({}, {"limit_val_batches": 0.5, "overfit_batches": 2})
+        ('overfit_batches', 2)
+    """
+    for key in (OVERFIT_KEY, LIMIT_KEY):
+        searched = f"trainer.{key}"
+        value = _part(arch[searched] if searched in arch else trainer.get(key))
+        if value is not None:
+            return key, value
+    return None
+
+
+def limited_text(limit: int | float, key: str = LIMIT_KEY) -> str:
+    """What the scores of a validation under ``trainer.<key>=limit`` are over, and how to
+    score a checkpoint again (the int ``limit``: a count of batches; the float: a
     fraction)."""
     part = (f"at most {limit} batch{'es' * (limit != 1)}" if isinstance(limit, int)
             else f"{limit:g} of the batches")
-    return (f"scored on part of the validation data: trainer.{LIMIT_KEY}={limit} validates "
+    return (f"scored on part of the validation data: trainer.{key}={limit} validates "
             f"{part} of each validation loader, so a validation over every batch gives "
             f"another score; validate under {LIMIT_KEY}={limit} to score it again")
+
+
+def trial_limited(arch: Mapping[str, Any], trainer: Mapping[str, Any]) -> str | None:
+    """``limited_text`` of a trial's ``limit_of`` (``best.yaml``'s ``limited_validation``,
+    the CSV's ``notes``); None where it validates every batch.
+
+    Example:
+        >>> trial_limited({"trainer.limit_val_batches": 1.0}, {}) is None
+        True
+    """
+    found = limit_of(arch, trainer)
+    return None if found is None else limited_text(found[1], found[0])
 
 
 def limited_entry(limit: Any) -> dict[str, str]:
@@ -55,8 +92,8 @@ def limited_entry(limit: Any) -> dict[str, str]:
         >>> limited_entry(1.0), list(limited_entry(2))
         ({}, ['limited_validation'])
     """
-    limit = limit_of({}, {LIMIT_KEY: limit})
-    return {} if limit is None else {"limited_validation": limited_text(limit)}
+    text = trial_limited({}, {LIMIT_KEY: limit})
+    return {} if text is None else {"limited_validation": text}
 
 
 def search_limit_line(space: Mapping[str, Any] | None,
@@ -68,9 +105,9 @@ def search_limit_line(space: Mapping[str, Any] | None,
         >>> search_limit_line({"trainer.limit_val_batches": {"choice": [2, 0.5]}}, {})[:37]
         'trainer.limit_val_batches is searched'
     """
-    if _SEARCHED in (space or {}):
-        return (f"{_SEARCHED} is searched: each trial is scored on the part of the "
-                f"validation data its value validates (best.yaml's limited_validation says "
-                f"the exported trial's)")
-    limit = limit_of({}, trainer or {})
-    return None if limit is None else limited_text(limit)
+    for searched in (f"trainer.{OVERFIT_KEY}", f"trainer.{LIMIT_KEY}"):
+        if searched in (space or {}):
+            return (f"{searched} is searched: each trial is scored on the part of the "
+                    f"validation data its value validates (best.yaml's limited_validation "
+                    f"says the exported trial's)")
+    return trial_limited({}, trainer or {})

@@ -130,3 +130,17 @@ def test_a_oneshot_run_under_a_limit_says_its_scores_are_over_that_part(tmp_path
     assert first == pytest.approx(best["score"], abs=1e-6)
     assert best["limited_validation"] == limited_text(2)
     assert f"note: {limited_text(2)}" in render_oneshot(out).splitlines()
+
+
+def test_an_overfit_search_is_said_to_be_scored_on_part_of_the_validation_data(tmp_path):
+    # trainer.overfit_batches=2: Lightning 2.x trains on the first 2 training batches and
+    # validates the first 2 batches of the validation loader (its own, not the training
+    # one: best.ckpt validated under limit_val_batches=2 gives the score); was: unsaid
+    best = _search(tmp_path, overfit_batches=2)
+    assert_scores_as_exported(tmp_path, batch_size=16, limit_val_batches=2)
+    assert _full_score(tmp_path) != pytest.approx(best["score"], abs=1e-6)  # the case
+    said = best["limited_validation"]
+    assert said == limited_text(2, key="overfit_batches"), said
+    assert "trainer.overfit_batches=2" in said and "limit_val_batches=2" in said
+    assert f"note: {said}" in _shown(tmp_path).splitlines()
+    assert set(_csv_notes(tmp_path).values()) == {said}

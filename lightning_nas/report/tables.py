@@ -24,7 +24,7 @@ from lightning_nas.search.objectives import COSTS, front_rows
 from lightning_nas.search.warm_report import SourceReport, WarmStartReport
 from lightning_nas.split_record import recorded_uneven
 from lightning_nas.store import RunStore
-from lightning_nas.validation_limit import limit_of, limited_text, search_limit_line
+from lightning_nas.validation_limit import search_limit_line, trial_limited
 from lightning_nas.wording import counted, unknown_status
 
 __all__ = ["STATUSES", "counts_line", "cut_line", "error_line", "failure_rows", "format_csv",
@@ -297,12 +297,11 @@ def _with_notes(store: RunStore, rows: Sequence[Mapping[str, Any]]) -> list[dict
     """``rows`` with the CSV's ``notes`` column: what the table says below the best of each
     trial (``trial_notes``; was: left out), and the part of the validation data its score
     is over under a ``trainer.limit_val_batches`` (its own, searched, or the search's; was:
-    the table's ``note:`` line alone)."""
+    the table's ``note:`` line alone; ``overfit_batches`` too: ``trial_limited``)."""
     held, trainer = trial_notes(store), store.get_meta("trainer") or {}
     out = []
     for row in rows:
-        limit = limit_of(row["arch"], trainer)
-        texts = [held.get(row["trial"]), None if limit is None else limited_text(limit)]
+        texts = [held.get(row["trial"]), trial_limited(row["arch"], trainer)]
         out.append({**row, "notes": "; ".join(t for t in texts if t)})
     return out
 
