@@ -77,7 +77,7 @@ from lightning_nas.search.trial_callbacks import check_fit_callbacks
 from lightning_nas.split_record import uneven_of
 from lightning_nas.store import RunStore, open_run
 from lightning_nas.user_warnings import warn_user
-from lightning_nas.validation_limit import trial_limited
+from lightning_nas.validation_limit import limit_settings, trial_limited
 from lightning_nas.wording import counted, id_ranges
 
 __all__ = ["FIT_DIRECTIVE", "best_config", "export_best", "finetune", "free_dir", "load_best",
@@ -172,7 +172,7 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
             out["model"], out["hydra"] = None, stored_job(store, best.trial_id, best.arch)
         if notes := uneven_of(store, best.trial_id):  # a DDP split with repeats: its score
             out["notes"] = [*out.get("notes", []), *notes]  # is not one device's validation
-        if limited := trial_limited(best.arch, store.get_meta("trainer") or {}):
+        if limited := trial_limited(best.arch, limit_settings(store)):
             out["limited_validation"] = limited  # was: a score over part of it, unsaid
         if winner is not None and best.trial_id != winner.trial_id:  # before any copy
             keep_winners_weights(run_dir, winner, best.trial_id, replace=bool(

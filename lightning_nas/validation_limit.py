@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["LIMIT_KEY", "OVERFIT_KEY", "limit_of", "limited_entry", "limited_text",
-           "search_limit_line", "trial_limited"]
+           "limit_settings", "search_limit_line", "trial_limited"]
 
 #: the Trainer argument, and its key in a search space (``trainer.limit_val_batches``)
 LIMIT_KEY = "limit_val_batches"
@@ -53,12 +53,32 @@ def limit_of(arch: Mapping[str, Any], trainer: Mapping[str, Any]
         >>> limit_of({}, {"limit_val_batches": 0.5, "overfit_batches": 2})
         ('overfit_batches', 2)
     """
+    arch = {str(k).lstrip("+"): v for k, v in arch.items()}  # a sweep's +trainer.x
     for key in (OVERFIT_KEY, LIMIT_KEY):
         searched = f"trainer.{key}"
         value = _part(arch[searched] if searched in arch else trainer.get(key))
         if value is not None:
             return key, value
     return None
+
+
+def limit_settings(store: Any) -> Mapping[str, Any]:
+    """The Trainer settings of a run's ``store`` that ``limit_of`` reads: a search's
+    ``trainer``, else a Hydra sweep's job config's ``trainer`` node (stored as composed with
+    the sweep's overrides: ``+trainer.limit_val_batches=0.5``), else none.
+
+    Example:
+        >>> import tempfile
+        >>> from lightning_nas.store import RunStore
+        >>> store = RunStore(tempfile.mkdtemp() + "/search.db")
+        >>> store.set_meta("job_config", {"trainer": {"limit_val_batches": 0.5}})
+        >>> limit_settings(store)
+        {'limit_val_batches': 0.5}
+    """
+    trainer = store.get_meta("trainer")
+    if trainer is None:
+        trainer = (store.get_meta("job_config") or {}).get("trainer")
+    return trainer if isinstance(trainer, Mapping) else {}
 
 
 def limited_text(limit: int | float, key: str = LIMIT_KEY) -> str:
@@ -105,8 +125,9 @@ def search_limit_line(space: Mapping[str, Any] | None,
         >>> search_limit_line({"trainer.limit_val_batches": {"choice": [2, 0.5]}}, {})[:37]
         'trainer.limit_val_batches is searched'
     """
+    names = {str(name).lstrip("+") for name in space or {}}  # a sweep's +trainer.x
     for searched in (f"trainer.{OVERFIT_KEY}", f"trainer.{LIMIT_KEY}"):
-        if searched in (space or {}):
+        if searched in names:
             return (f"{searched} is searched: each trial is scored on the part of the "
                     f"validation data its value validates (best.yaml's limited_validation "
                     f"says the exported trial's)")

@@ -24,7 +24,7 @@ from lightning_nas.search.objectives import COSTS, front_rows
 from lightning_nas.search.warm_report import SourceReport, WarmStartReport
 from lightning_nas.split_record import recorded_uneven
 from lightning_nas.store import RunStore
-from lightning_nas.validation_limit import search_limit_line, trial_limited
+from lightning_nas.validation_limit import limit_settings, search_limit_line, trial_limited
 from lightning_nas.wording import counted, unknown_status
 
 __all__ = ["STATUSES", "counts_line", "cut_line", "error_line", "failure_rows", "format_csv",
@@ -143,7 +143,7 @@ def summary(store: RunStore) -> dict[str, Any]:
             "notes": recorded_uneven(store),  # (was: in best.yaml alone)
             # scores over part of the validation data (was: not said)
             "limited_validation": search_limit_line(store.get_meta("space"),
-                                                    store.get_meta("trainer")),
+                                                    limit_settings(store)),
             # each source's counts and why the others were not used (was: the counts alone)
             "warm_start": [{"source": src.source, "trials": src.trials, "used": src.used,
                             "skipped": src.skipped(reasons=False),
@@ -298,7 +298,7 @@ def _with_notes(store: RunStore, rows: Sequence[Mapping[str, Any]]) -> list[dict
     trial (``trial_notes``; was: left out), and the part of the validation data its score
     is over under a ``trainer.limit_val_batches`` (its own, searched, or the search's; was:
     the table's ``note:`` line alone; ``overfit_batches`` too: ``trial_limited``)."""
-    held, trainer = trial_notes(store), store.get_meta("trainer") or {}
+    held, trainer = trial_notes(store), limit_settings(store)
     out = []
     for row in rows:
         texts = [held.get(row["trial"]), trial_limited(row["arch"], trainer)]

@@ -1,0 +1,77 @@
+"""A Hydra sweep whose jobs' Trainer validates part of each validation loader (the job
+config's ``trainer.limit_val_batches`` or ``trainer.overfit_batches``, set by an override)
+scores its jobs on that part: ``best.yaml`` (``limited_validation``, written by
+``lightning-nas export``) and ``show`` say so, as a search's do. Real Hydra (its own sweep
+runner, in-process), a real Trainer fitting a tiny MLP in each job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core (the `hydra` extra)")
+
+from omegaconf import DictConfig, OmegaConf  # noqa: E402
+
+from lightning_nas.cli import main  # noqa: E402
+from lightning_nas.report.tables import render  # noqa: E402
+from lightning_nas.store import RunStore  # noqa: E402
+from lightning_nas.validation_limit import limited_text  # noqa: E402
+from tests.helpers_hydra_sweep import multirun  # noqa: E402
+from tests.helpers_runs import keep_root_logging, one_thread  # noqa: E402
+
+_keep_logging = pytest.fixture(autouse=True)(keep_root_logging)  # Hydra's job logging
+_threads = pytest.fixture(autouse=True)(one_thread)
+
+#: the job config's Trainer: a plain node the task builds ``pl.Trainer(**cfg.trainer)`` of
+TRAINER = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "logger": False,
+           "enable_checkpointing": False, "enable_progress_bar": False,
+           "enable_model_summary": False}
+
+
+def _fit_job(cfg: DictConfig) -> float:
+    """Fit ``TinyNet(width)`` on the blobs (4 validation batches of 16) with the job's
+    Trainer; its ``val_acc``."""
+    import lightning.pytorch as pl
+
+    from tests.helpers_data import BlobData
+    from tests.helpers_models import TinyNet
+
+    pl.seed_everything(0, verbose=False)
+    trainer = pl.Trainer(**OmegaConf.to_container(cfg.trainer))
+    trainer.fit(TinyNet(width=cfg.width), BlobData(batch_size=16))
+    return float(trainer.callback_metrics["val_acc"])
+
+
+def _sweep(tmp_path: Path, *overrides: str, **params: str) -> dict:
+    multirun(tmp_path, _fit_job, {"budget": 2, "seed": 0, "optimizer": "RandomSearch",
+                                  "params": {"width": "choice(4, 8)", **params}},
+             overrides, width=4, trainer=TRAINER)
+    assert main(["export", str(tmp_path / "run")]) == 0  # a sweep's best.yaml
+    return yaml.safe_load((tmp_path / "run" / "best.yaml").read_text())
+
+
+@pytest.mark.parametrize("override, limit, key", [
+    ("+trainer.limit_val_batches=0.5", 0.5, "limit_val_batches"),
+    ("+trainer.overfit_batches=2", 2, "overfit_batches")])
+def test_a_sweep_of_jobs_validating_part_of_the_data_says_so(tmp_path, override, limit, key):
+    # was: best.yaml and show said nothing of the job config's limit (a search's did)
+    best = _sweep(tmp_path, override)
+    said = best["limited_validation"]
+    assert said == limited_text(limit, key=key), said
+    with RunStore(tmp_path / "run" / "search.db") as store:
+        assert f"note: {said}" in render(store).splitlines()
+
+
+def test_a_sweep_validating_every_batch_says_nothing_of_a_limit(tmp_path):
+    assert "limited_validation" not in _sweep(tmp_path, "+trainer.limit_val_batches=1.0")
+
+
+def test_a_sweep_searching_the_limit_says_the_exported_jobs(tmp_path):
+    best = _sweep(tmp_path, **{"+trainer.limit_val_batches": "choice(0.5, 2)"})
+    assert best["limited_validation"] == limited_text(
+        best["arch"]["+trainer.limit_val_batches"])
+    with RunStore(tmp_path / "run" / "search.db") as store:
+        assert "note: trainer.limit_val_batches is searched" in render(store)
