@@ -1,0 +1,49 @@
+"""A search from Python whose Trainer trains and validates in another precision than
+float32 (``trainer.precision: bf16-mixed``, ``16-mixed``, ...) scores its trials in it:
+``best.yaml`` records the precision (``precision``), the one ``best.ckpt`` validated again
+in gives its score back (``best_config.yaml`` carries it for a config run; a Python search
+writes none). A search in float32 records none. Real Trainers, a tiny MLP on the blobs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lightning_nas import Search
+from tests.helpers import BlobData, TinyNet
+from tests.helpers_runs import assert_scores_as_exported, one_thread
+
+TRAINER = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "logger": False}
+
+threads = pytest.fixture(autouse=True)(one_thread)
+
+
+def _search(run: Path, space: dict | None = None, **trainer) -> dict:
+    Search(TinyNet, space or {"width": {"choice": [4, 8]}}, data=BlobData,
+           data_init_args={"batch_size": 16}, seed=0, monitor="val_acc", mode="max",
+           run_dir=run, verbose=False, budget=2, trainer={**TRAINER, **trainer}).run()
+    return yaml.safe_load((run / "best.yaml").read_text())
+
+
+def test_a_bf16_searchs_best_yaml_records_the_precision_of_its_score(tmp_path):
+    # was: best.yaml held the bf16-mixed score and said nothing of the precision; a
+    # Python search writes no best_config.yaml, so nothing in the run folder said it
+    best = _search(tmp_path, precision="bf16-mixed")
+    assert best["precision"] == "bf16-mixed"
+    assert not (tmp_path / "best_config.yaml").exists()
+    assert_scores_as_exported(tmp_path, batch_size=16, precision=best["precision"])
+
+
+def test_a_searched_precision_is_recorded_as_the_exported_trials(tmp_path):
+    best = _search(tmp_path, space={"width": {"choice": [4]},
+                                    "trainer.precision": {"choice": ["bf16-mixed", "32-true"]}})
+    chosen = best["arch"]["trainer.precision"]
+    assert best.get("precision") == (None if chosen == "32-true" else chosen)
+
+
+@pytest.mark.parametrize("precision", [None, "32-true", 32])
+def test_a_float32_search_records_no_precision(tmp_path, precision):
+    best = _search(tmp_path, **({} if precision is None else {"precision": precision}))
+    assert "precision" not in best
