@@ -63,7 +63,8 @@ def limit_of(arch: Mapping[str, Any], trainer: Mapping[str, Any]
 
 
 def limit_settings(store: Any) -> Mapping[str, Any]:
-    """The Trainer settings of a run's ``store`` that ``limit_of`` reads: a search's
+    """The Trainer settings of a run's ``store`` that ``limit_of`` (and
+    ``score_precision.precision_of``) reads: a search's
     ``trainer``, else a Hydra sweep's job config's ``trainer`` node (stored as composed with
     the sweep's overrides: ``+trainer.limit_val_batches=0.5``), else none.
 
