@@ -37,7 +37,7 @@ from lightning_nas.config.chain import kwargs_chain
 from lightning_nas.config.convert import convert_args, converted
 from lightning_nas.config.instantiate import call, import_object, instantiate, object_path
 from lightning_nas.config.nodes import ARGS_KEYS, contains_node, is_hydra, is_node, node_args
-from lightning_nas.config.record_defaults import over_defaults
+from lightning_nas.config.record_defaults import over_defaults, over_fields
 from lightning_nas.errors import ConfigError
 
 try:  # where Lightning 2.x keeps LightningCLI's hook into save_hyperparameters
@@ -68,7 +68,8 @@ def lightningcli_hparams(section: Mapping[str, Any]) -> dict[str, Any] | None:
     if not contains_node(args) and not converted(target, args):
         return None
     built = convert_args(target, args)  # an int for a float: the float, as LightningCLI's
-    args = {key: _floats(value, built[key]) for key, value in args.items()}  # (was: 1)
+    args = {key: _as_built(_floats(value, built[key]), built[key])  # (was: 1)
+            for key, value in args.items()}
     return {"_class_path": section["class_path"], **_defaults(target),  # a dataclass's mapping
             **copy.deepcopy(over_defaults(target, args))}  # over its default, as built
 
@@ -95,6 +96,28 @@ def _floats(value: Any, built: Any) -> Any:
     if isinstance(value, list) and isinstance(built, (list, tuple)) and len(built) == len(value):
         return [_floats(item, made) for item, made in zip(value, built, strict=True)]
     return value
+
+
+def _as_built(value: Any, built: Any) -> Any:
+    """``value``, a mapping a dataclass was ``built`` from, as LightningCLI's config has it:
+    each field of the dataclass built (its class's own defaults where the mapping leaves
+    them out, as a ``Union`` of dataclasses builds it), the mapping's values over them, so
+    ``load_from_checkpoint`` builds the same class again (was: the mapping alone, built over
+    the argument's signature default: ``{hidden: 3}`` for ``NetConfig | Named = NetConfig(
+    depth=3)`` gave ``depth=3`` where the trial had 1, or no class at all); another value, or
+    fields that are no plain config (an ``Enum`` member): ``value`` as it is.
+
+    Example:
+        >>> import dataclasses
+        >>> @dataclasses.dataclass
+        ... class Net:
+        ...     hidden: int = 8
+        ...     depth: int = 1
+        >>> _as_built({"hidden": 4}, Net(hidden=4))
+        {'hidden': 4, 'depth': 1}
+    """
+    full = over_fields(built, value)
+    return full if is_plain(full) else value
 
 
 def written_floats(spec: Any) -> Any:
