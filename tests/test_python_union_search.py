@@ -21,6 +21,7 @@ from torch import nn
 from lightning_nas import Choice, Search
 from lightning_nas.config.factories import ModelFactory
 from lightning_nas.config.section_builder import ConfigBuilder
+from lightning_nas.errors import ConfigError
 from tests.helpers_data import BlobData
 from tests.helpers_models import ClassifierSteps
 from tests.helpers_records import DEEP, NetConfig, cli_model
@@ -127,3 +128,25 @@ def test_each_trial_gets_and_best_yaml_builds_what_lightningcli_builds(tmp_path,
     assert got["val_acc"] == pytest.approx(best["score"], abs=1e-6)  # cannot build a Union
     saved = torch.load(run / "best.ckpt", weights_only=False)["hyper_parameters"]  # of
     assert saved["net"] == model.hparams["net"]  # dataclasses: LightningCLI's own neither)
+
+
+@pytest.mark.parametrize(("space", "net", "says"), [
+    ({"net": {"hidden": Choice([5, [1]])}}, {"hidden": [1]}, "model.net.hidden=[1]: "),
+    ({"net": {"hidden": {"zzz": Choice([1, 2])}}}, {"hidden": {"zzz": 1}},
+     "model.net.hidden={'zzz': "),
+])
+def test_values_no_class_takes_are_refused_before_training_naming_each_class(
+        tmp_path, space, net, says):
+    with pytest.raises((SystemExit, ValueError)):  # LightningCLI refuses it too
+        _cli_net(tmp_path, net)
+    with pytest.raises(ConfigError) as err:
+        Search(Typed, space, data=BlobData, trainer=TRAINER, budget=2,
+               run_dir=tmp_path / "run", seed=0, verbose=False).run()
+    message = str(err.value)  # (was: "expected int (the annotation of NetConfig.hidden)"
+    assert says in message, message  # alone, as if net were a NetConfig)
+    assert "model.net: the dict {'hidden': " in message, message
+    assert "builds none of the dataclasses model.net is annotated with" in message, message
+    assert "NetConfig (fields: hidden, depth)" in message, message
+    assert "Named (fields: hidden, depth)" in message, message
+    assert "Nested (fields: hidden, depth, scale)" in message, message
+    assert not (tmp_path / "run").exists()

@@ -100,10 +100,28 @@ def check_fields(path: str, value: Any, hint: Any,
     if missing := [name for name in required_fields(cls) if name not in value]:
         raise ConfigError(f"{path}: {cls.__name__} requires the field {missing[0]}, which "
                           f"the dict {value!r:.60} leaves out; fields: {', '.join(hints)}")
-    for key, item in value.items():
-        if check is not None:
-            check(f"{path}.{key}", item, hints[key], f"{cls.__name__}.{key}")
+    try:
+        for key, item in value.items():
+            if check is not None:
+                check(f"{path}.{key}", item, hints[key], f"{cls.__name__}.{key}")
+    except ConfigError as err:
+        if not (note := _none_fits(path, value, hint)):
+            raise
+        raise ConfigError(f"{err}{note}") from None
     return True
+
+
+def _none_fits(path: str, value: Mapping[str, Any], hint: Any) -> str:
+    """For a mapping whose keys more than one class of a ``Union`` of dataclasses takes,
+    and none its values (its check against the first refused it): each of them, as
+    LightningCLI tries each (was: the first's refusal alone, "expected int (the annotation
+    of NetConfig.hidden)", as if the argument were a ``NetConfig``); else ``""``."""
+    taking = [cls for cls in dataclasses_in(hint) if takes(cls, value)]
+    if len(taking) < 2:
+        return ""
+    return (f"; {path}: the dict {value!r:.60} builds none of the dataclasses {path} is "
+            f"annotated with (LightningCLI builds the first whose fields take its keys and "
+            f"values): {each_class(dataclasses_in(hint))}")
 
 
 def takes(cls: type, value: Mapping[str, Any],
