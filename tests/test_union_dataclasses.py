@@ -188,6 +188,20 @@ class Outer(Either):
         super().__init__(net)
 
 
+class OuterSet(Either):
+    """``Outer`` whose default's ``hidden`` is not ``InA``'s own."""
+
+    def __init__(self, net: Union[OutA, OutB] = OutA(InA(4, 9), 7)) -> None:  # noqa: B008, UP007
+        super().__init__(net)
+
+
+class OneOut(Either):
+    """``net`` an ``OutA`` alone, its default's ``hidden`` not ``InA``'s own."""
+
+    def __init__(self, net: OutA = OutA(InA(4, 9), 7)) -> None:  # noqa: B008
+        super().__init__(net)
+
+
 class TwoDeep(Either):
     """``net``'s second class has a ``Union`` of dataclasses at ``hidden``."""
 
@@ -349,7 +363,11 @@ def test_a_config_path_no_class_of_the_union_takes_is_refused_naming_them(tmp_pa
     (TwoDeep, {}, "model.net.hidden.x", (5, 6)),  # "model.net.hidden is an int argument")
     (Outer, {}, "model.net.hidden.y", (5, 6)),  # the default's hidden.x kept
     (Outer, {"net": {"hidden": {"x": 2}}}, "model.net.hidden.y", (5, 6)),
-])
+    (OuterSet, {}, "model.net.hidden", ({"y": 5}, {"x": 1})),  # merged into the mapping
+    (OuterSet, {"net": {"hidden": {"x": 2}}}, "model.net.hidden", ({"y": 5}, {"x": 1})),
+    (OneOut, {"net": {"hidden": {"x": 2}}}, "model.net.hidden", ({"y": 5}, {"x": 1})),
+    (OneOut, {}, "model.net.hidden", ({"y": 5}, {"x": 1})),  # there (was: set over it, x=0
+])  # or the default's 4 where LightningCLI keeps 4 or the config's 2)
 def test_each_searched_value_of_a_path_into_a_union_builds_what_lightningcli_builds(
         tmp_path, cls, init, key, values):
     search = _path_search(tmp_path, cls, init, [key], values)

@@ -33,7 +33,8 @@ from lightning_nas.config.records import (
     own_defaults,
 )
 
-__all__ = ["over_default", "over_defaults", "over_fields", "over_own_defaults", "record_default"]
+__all__ = ["over_default", "over_defaults", "over_fields", "over_held", "over_own_defaults",
+           "record_default"]
 
 
 def record_default(target: Any, name: str, within: type | None = None) -> dict[str, Any] | None:
@@ -116,6 +117,24 @@ def over_fields(instance: Any, group: Any) -> Any:
     if not isinstance(group, Mapping) or is_node(group) or not is_instance(instance):
         return group
     return _merged(init_fields(instance), group)
+
+
+def over_held(held: Any, value: Any) -> Any:
+    """``value``, set by a config path inside an argument's value (``model.net.hidden``),
+    merged key by key over ``held``, the mapping there, where both are plain mappings, as
+    LightningCLI's ``--model.net.hidden='{y: 5}'`` sets it over the dataclass there (was:
+    in place of it, so its other fields were lost); else ``value``.
+
+    Example:
+        >>> over_held({"x": 2, "y": 1}, {"y": 5})
+        {'x': 2, 'y': 5}
+        >>> over_held(3, {"y": 5})
+        {'y': 5}
+    """
+    if isinstance(held, Mapping) and not is_node(held) and isinstance(value, Mapping) \
+            and not is_node(value):
+        return _merged(held, value)
+    return value
 
 
 def over_own_defaults(target: Any, name: str, group: Any) -> Any:

@@ -8,6 +8,8 @@ to LightningCLI (a field's ``Union`` of dataclasses keeps the class of the field
 Example:
     >>> over_paths({"hidden": {"x": 0, "y": 1}, "depth": 3}, {"hidden.y": 5})
     {'hidden': {'x': 0, 'y': 5}, 'depth': 3}
+    >>> over_paths({"hidden": {"x": 0, "y": 1}}, {"hidden": {"y": 5}})
+    {'hidden': {'x': 0, 'y': 5}}
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from lightning_nas.config.convert import fits
 from lightning_nas.config.nodes import is_node
+from lightning_nas.config.record_defaults import over_held
 from lightning_nas.config.records import (
     dataclass_for,
     dataclasses_in,
@@ -41,8 +44,8 @@ def over_paths(base: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, 
             if not isinstance(node.get(step), dict) or is_node(node[step]):
                 node[step] = {}
             node = node[step]
-        node[last] = copy.deepcopy(item)
-    return out
+        node[last] = over_held(node.get(last), copy.deepcopy(item))  # a mapping merged
+    return out  # over the one there, as set_paths sets it (was: in place of it)
 
 
 def deep_field(cls: type, name: str, item: Any) -> bool:

@@ -109,8 +109,10 @@ def _fill(key: str, where: str, hint: Any, default: Any, given: Any,
         return None
     before = _before(hint, default, given)
     tops = {name.split(".")[0] for name in searched}
-    deep = {top: item for top in tops if any(name.startswith(f"{top}.") for name in searched)
+    deep = {top: item for top in tops if any(name.startswith(f"{top}.") or name == top and any(
+        isinstance(v, Mapping) and not is_node(v) for v in searched[name]) for name in searched)
             for item in [before.get(top)] if isinstance(item, Mapping) and not is_node(item)}
+    # (a mapping searched at a top is set over the value there too; was: in place of it)
     combos = [dict(zip(searched, values, strict=True))
               for values in itertools.islice(itertools.product(*searched.values()), _MOST)]
     built = [(combo, _class(classes, before, over_paths(deep, combo))) for combo in combos]
