@@ -132,7 +132,8 @@ def test_a_dataclass_argument_searched_as_a_group_gets_the_dataclass(tmp_path):
     result = _search(CfgNet, space, tmp_path / "run").run()
     cfg = result.best.arch["cfg"]
     ckpt = torch.load(tmp_path / "run" / "best.ckpt", weights_only=False)
-    assert ckpt["hyper_parameters"]["cfg"] == cfg  # the config as given, as LightningCLI's
+    assert ckpt["hyper_parameters"]["cfg"] == {**cfg, "act": "relu"}  # every field, as
+    # LightningCLI saves them (was: the group's alone)
     weights = [v for k, v in ckpt["state_dict"].items() if k.endswith("weight")]
     assert len(weights) == cfg["depth"] + 1 and weights[0].shape == (cfg["width"], 8)
     model = CfgNet.load_from_checkpoint(tmp_path / "run" / "best.ckpt")
