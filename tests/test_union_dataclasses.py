@@ -202,6 +202,27 @@ class OneOut(Either):
         super().__init__(net)
 
 
+class PlainOpt(Either):
+    """``opt`` a plain ``dict``: a mapping set inside it replaces the one there."""
+
+    def __init__(self, opt: dict = None) -> None:  # type: ignore[assignment]
+        super().__init__(opt)
+
+
+@dataclass
+class OutD:
+    """A dataclass with a plain ``dict`` field: a mapping set there replaces the one there."""
+
+    extra: dict = field(default_factory=dict)
+
+
+class DictIn(Either):
+    """``net`` an ``OutD``."""
+
+    def __init__(self, net: OutD = OutD()) -> None:  # noqa: B008
+        super().__init__(net)
+
+
 class TwoDeep(Either):
     """``net``'s second class has a ``Union`` of dataclasses at ``hidden``."""
 
@@ -367,7 +388,10 @@ def test_a_config_path_no_class_of_the_union_takes_is_refused_naming_them(tmp_pa
     (OuterSet, {"net": {"hidden": {"x": 2}}}, "model.net.hidden", ({"y": 5}, {"x": 1})),
     (OneOut, {"net": {"hidden": {"x": 2}}}, "model.net.hidden", ({"y": 5}, {"x": 1})),
     (OneOut, {}, "model.net.hidden", ({"y": 5}, {"x": 1})),  # there (was: set over it, x=0
-])  # or the default's 4 where LightningCLI keeps 4 or the config's 2)
+    # or the default's 4 where LightningCLI keeps 4 or the config's 2); a plain dict's: in
+    (PlainOpt, {"opt": {"sub": {"x": 2}, "other": 1}}, "model.opt.sub", ({"y": 5}, {"z": 1})),
+    (DictIn, {"net": {"extra": {"x": 2}}}, "model.net.extra", ({"y": 5}, {"z": 1})),
+])  # place of the one there, as LightningCLI sets it (was: merged, sub.x=2 kept)
 def test_each_searched_value_of_a_path_into_a_union_builds_what_lightningcli_builds(
         tmp_path, cls, init, key, values):
     search = _path_search(tmp_path, cls, init, [key], values)

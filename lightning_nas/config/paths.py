@@ -22,10 +22,11 @@ from typing import Any
 
 from lightning_nas.config.chain import init_hints, init_kwargs, name_hint, resolved_args
 from lightning_nas.config.convert import class_bound, class_node_path
+from lightning_nas.config.held_hints import over_path
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, matches
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
 from lightning_nas.config.overrides import not_a_mapping, split_overrides
-from lightning_nas.config.record_defaults import over_held, record_default
+from lightning_nas.config.record_defaults import record_default
 from lightning_nas.config.records import dataclasses_in, plain_step, record_class, record_step
 from lightning_nas.config.space_groups import is_space_group, space_leaves
 from lightning_nas.config.space_keys import SECTIONS, is_dotted, node_key_error
@@ -186,9 +187,8 @@ def set_paths(cfg: dict[str, Any], values: Iterable[tuple[str, Any]]) -> dict[st
         {'class_path': 'torch.optim.Adam', 'init_args': {'lr': 0.5}}
     """
     for key, value in sorted(values, key=lambda item: _depth(item[0])):  # stable
-        held = get_dotted(cfg, key) if _depth(key) > 2 and not is_node(get_dotted(  # inside
-            cfg, key.rpartition(".")[0])) else None  # an argument's value: merged (over_held)
-        set_dotted(cfg, key, over_held(held, copy.deepcopy(value)))
+        set_dotted(cfg, key, over_path(cfg, key, copy.deepcopy(value)))  # a dataclass's
+        # mapping merged over the one there, a plain dict's in place of it (held_hints)
     return cfg
 
 

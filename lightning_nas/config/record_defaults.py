@@ -27,6 +27,7 @@ from lightning_nas.config.chain import init_hints, kwargs_chain
 from lightning_nas.config.nodes import is_node
 from lightning_nas.config.records import (
     dataclass_of,
+    dataclasses_in,
     field_hints,
     init_fields,
     is_instance,
@@ -119,20 +120,27 @@ def over_fields(instance: Any, group: Any) -> Any:
     return _merged(init_fields(instance), group)
 
 
-def over_held(held: Any, value: Any) -> Any:
+def over_held(held: Any, value: Any, hint: Any) -> Any:
     """``value``, set by a config path inside an argument's value (``model.net.hidden``),
-    merged key by key over ``held``, the mapping there, where both are plain mappings, as
-    LightningCLI's ``--model.net.hidden='{y: 5}'`` sets it over the dataclass there (was:
-    in place of it, so its other fields were lost); else ``value``.
+    merged key by key over ``held``, the mapping there, where both are plain mappings and
+    ``hint``, the annotation there, is a dataclass or a ``Union`` of them, as LightningCLI's
+    ``--model.net.hidden='{y: 5}'`` sets it over the dataclass there; else ``value``: a
+    plain ``dict``'s (``Mapping``'s, ``Any``'s) in place of the mapping there, as
+    LightningCLI's ``--model.opt.sub='{y: 5}'`` sets it.
 
     Example:
-        >>> over_held({"x": 2, "y": 1}, {"y": 5})
+        >>> import dataclasses
+        >>> @dataclasses.dataclass
+        ... class In:
+        ...     x: int = 0
+        ...     y: int = 1
+        >>> over_held({"x": 2, "y": 1}, {"y": 5}, In)
         {'x': 2, 'y': 5}
-        >>> over_held(3, {"y": 5})
+        >>> over_held({"x": 2, "y": 1}, {"y": 5}, dict)
         {'y': 5}
     """
     if isinstance(held, Mapping) and not is_node(held) and isinstance(value, Mapping) \
-            and not is_node(value):
+            and not is_node(value) and dataclasses_in(hint):
         return _merged(held, value)
     return value
 

@@ -6,10 +6,16 @@ to LightningCLI (a field's ``Union`` of dataclasses keeps the class of the field
 ``deep_note``, why not. ``union_paths`` picks each value's class with them.
 
 Example:
-    >>> over_paths({"hidden": {"x": 0, "y": 1}, "depth": 3}, {"hidden.y": 5})
-    {'hidden': {'x': 0, 'y': 5}, 'depth': 3}
-    >>> over_paths({"hidden": {"x": 0, "y": 1}}, {"hidden": {"y": 5}})
+    >>> import dataclasses
+    >>> In = dataclasses.make_dataclass("In", [("x", int, 0), ("y", int, 1)])
+    >>> Out = dataclasses.make_dataclass("Out", [
+    ...     ("hidden", In, dataclasses.field(default_factory=In)),
+    ...     ("extra", dict, dataclasses.field(default_factory=dict))])
+    >>> over_paths({"hidden": {"x": 0, "y": 1}}, {"hidden.y": 5}, Out)
     {'hidden': {'x': 0, 'y': 5}}
+    >>> over_paths({"hidden": {"x": 0}, "extra": {"x": 0}}, {"hidden": {"y": 5},
+    ...            "extra": {"y": 5}}, Out)
+    {'hidden': {'x': 0, 'y': 5}, 'extra': {'y': 5}}
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lightning_nas.config.convert import fits
+from lightning_nas.config.held_hints import field_hint
 from lightning_nas.config.nodes import is_node
 from lightning_nas.config.record_defaults import over_held
 from lightning_nas.config.records import (
@@ -32,20 +39,23 @@ from lightning_nas.config.records import (
 __all__ = ["deep_field", "deep_note", "over_paths"]
 
 
-def over_paths(base: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of ``base`` with each dotted path of ``values`` (``hidden.x``) set, mappings
-    made on the way where there is none (or a plain value, which the path replaces), a path
-    before the paths under it, as ``config.paths.set_paths`` sets a trial's values."""
+def over_paths(base: Mapping[str, Any], values: Mapping[str, Any], hint: Any
+               ) -> dict[str, Any]:
+    """A copy of ``base`` (the value of an argument annotated ``hint``) with each dotted path
+    of ``values`` (``hidden.x``) set, mappings made on the way where there is none (or a
+    plain value, which the path replaces), a path before the paths under it, a mapping
+    merged over the one there where the fields walked say a dataclass is there, as
+    ``config.paths.set_paths`` sets a trial's values (``held_hints``)."""
     out = copy.deepcopy(dict(base))
     for name, item in sorted(values.items(), key=lambda pair: pair[0].count(".")):
         *steps, last = name.split(".")
-        node = out
+        node, at = out, hint
         for step in steps:
             if not isinstance(node.get(step), dict) or is_node(node[step]):
                 node[step] = {}
-            node = node[step]
-        node[last] = over_held(node.get(last), copy.deepcopy(item))  # a mapping merged
-    return out  # over the one there, as set_paths sets it (was: in place of it)
+            node, at = node[step], field_hint(at, step)
+        node[last] = over_held(node.get(last), copy.deepcopy(item), field_hint(at, last))
+    return out
 
 
 def deep_field(cls: type, name: str, item: Any) -> bool:

@@ -115,11 +115,11 @@ def _fill(key: str, where: str, hint: Any, default: Any, given: Any,
     # (a mapping searched at a top is set over the value there too; was: in place of it)
     combos = [dict(zip(searched, values, strict=True))
               for values in itertools.islice(itertools.product(*searched.values()), _MOST)]
-    built = [(combo, _class(classes, before, over_paths(deep, combo))) for combo in combos]
+    built = [(combo, _class(classes, before, over_paths(deep, combo, hint))) for combo in combos]
     if any(cls is None for _, cls in built):
         if not any("." in name for name in searched):  # fields right under where: the
             return None  # checks say which
-        said = _built(built, before, deep, where, classes=classes)
+        said = _built(built, before, deep, where, hint=hint)
         raise ConfigError(f"space key {key!r}: {where}: as LightningCLI builds them, {said}; "
                           f"search values one class takes there, over the fields of the value "
                           f"there (the signature default's, the config's mapping's); classes: "
@@ -128,8 +128,8 @@ def _fill(key: str, where: str, hint: Any, default: Any, given: Any,
     for _, cls in built:
         out.update(_kept(cls, before, tops))
     out.update(deep)  # the value a deeper path sets into, as LightningCLI keeps it
-    if all(dataclass_for(hint, over_paths(out, combo), fits) is cls and takes(
-            cls, over_paths(out, combo), fits) for combo, cls in built):
+    if all(dataclass_for(hint, over_paths(out, combo, hint), fits) is cls and takes(
+            cls, over_paths(out, combo, hint), fits) for combo, cls in built):
         return out, built[0][1]
     raise ConfigError(f"space key {key!r}: {where}: as LightningCLI builds them, "
                       f"{_built(built, before, deep, where, out)}; one config cannot give each "
@@ -176,7 +176,7 @@ def _kept(cls: type, before: Mapping[str, Any], searched: Mapping[str, Any]
 
 def _built(built: list[tuple[dict[str, Any], type | None]], before: Mapping[str, Any],
            deep: Mapping[str, Any], where: str, held: Mapping[str, Any] | None = None,
-           classes: list[type] | None = None) -> str:
+           hint: Any = None) -> str:
     """Each value (of one key: the value alone) with the class it builds, the fields of the
     value there that it keeps, and those of the mapping ``held`` it has no field for; for
     one no class takes (a deeper path's), the mapping it sets there."""
@@ -184,11 +184,11 @@ def _built(built: list[tuple[dict[str, Any], type | None]], before: Mapping[str,
     for combo, cls in built:
         value = ", ".join(map(repr, combo.values())) if len(combo) == 1 else repr(combo)
         if cls is None:
-            sets = over_paths(deep, combo)
+            sets = over_paths(deep, combo, hint)
             parts.append(f"{value} builds none of them (" + ", ".join(
                 f"{where}.{name}: {item!r}" for name, item in sets.items() if name in deep
                 or isinstance(item, Mapping)) + "".join(
-                deep_note(classes or [], name, item) for name, item in sets.items()) + ")")
+                deep_note(dataclasses_in(hint), name, item) for name, item in sets.items()) + ")")
             continue
         tops = {name.split(".")[0] for name in combo}
         kept = ", ".join(f"{name}={item!r}" for name, item in _kept(
