@@ -15,6 +15,7 @@ of it get the same fields.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional
@@ -76,6 +77,22 @@ class ChildNet(DeepNet):
 
     def __init__(self, extra: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+
+
+@dataclasses.dataclass
+class Keyed:
+    """A dataclass with a plain ``dict`` field."""
+
+    extra: dict = dataclasses.field(default_factory=dict)
+    depth: int = 1
+
+
+class KeyedNet(DeepNet):
+    """``ext``'s default gives its ``dict`` field a key."""
+
+    def __init__(self, ext: Keyed = Keyed({"x": 4}, 3)) -> None:  # noqa: B008
+        super().__init__()
+        self.ext = ext
 
 
 class DeepData(BlobData):
@@ -170,6 +187,14 @@ def test_what_lightningcli_does_not_merge_is_not_merged():
     assert factory.build({}).args["net"] == NetConfig(2, 1)
     assert ModelFactory(DeepNet).build({"opt": {"lr": 0.2}}).args["opt"] == {"lr": 0.2}
     assert ModelFactory(DeepNet).build({"maybe": {"hidden": 4}}).args["maybe"] == NetConfig(4, 1)
+
+
+def test_a_dict_field_of_a_dataclass_mapping_replaces_the_defaults_as_lightningcli(tmp_path):
+    section = {"class_path": f"{HERE}.KeyedNet", "init_args": {"ext": {"extra": {"z": 2}}}}
+    want = _cli(tmp_path, {"model": section}).model.ext
+    assert want == Keyed({"z": 2}, 3)  # LightningCLI's own: the default's extra.x dropped
+    assert _ours(section).ext == want  # (was: Keyed({'x': 4, 'z': 2}, 3), merged)
+    assert ModelFactory(KeyedNet).build({"ext": {"extra": {"z": 2}}}).ext == want  # a group
 
 
 def test_a_hydra_nodes_mapping_is_passed_as_hydras_instantiate_passes_it():

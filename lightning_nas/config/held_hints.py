@@ -3,8 +3,8 @@ it: ``--model.net.hidden='{y: 5}'`` is merged key by key over the value at ``hid
 that is a dataclass (the annotation there, walked from the ``__init__`` of the class the
 node holding the argument builds, through dataclass fields, is a dataclass or a ``Union``
 of them); a plain ``dict`` (or ``Mapping``, ``Any``) argument's ``--model.opt.sub='{y: 5}'``
-replaces the mapping at ``sub``. ``over_path`` is what ``config.paths.set_paths`` sets;
-``field_hint`` the step ``union_deep.over_paths`` walks.
+replaces the mapping at ``sub``. ``over_path`` is what ``config.paths.set_paths`` sets
+(``records.field_hint`` each step through a dataclass field).
 
 Example:
     >>> import dataclasses
@@ -12,13 +12,13 @@ Example:
     >>> Out = dataclasses.make_dataclass("Out", [
     ...     ("hidden", In, dataclasses.field(default_factory=In)),
     ...     ("extra", dict, dataclasses.field(default_factory=dict))])
+    >>> from lightning_nas.config.records import field_hint
     >>> field_hint(Out, "hidden").__name__, field_hint(Out, "extra"), field_hint(int, "x")
     ('In', <class 'dict'>, None)
 """
 
 from __future__ import annotations
 
-import typing
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,21 +26,9 @@ from lightning_nas.config.chain import init_hints
 from lightning_nas.config.imports import import_object
 from lightning_nas.config.nodes import ARGS_KEYS, is_node, node_args, target_path
 from lightning_nas.config.record_defaults import over_held
-from lightning_nas.config.records import dataclasses_in, field_hints
+from lightning_nas.config.records import field_hint
 
-__all__ = ["field_hint", "over_path"]
-
-
-def field_hint(hint: Any, name: str) -> Any | None:
-    """The annotation of field ``name`` of the dataclasses ``hint`` takes (a ``Union`` of
-    those of each class that has it); None where none has it, or ``hint`` takes none."""
-    found = [field_hints(cls)[name] for cls in dataclasses_in(hint) if name in field_hints(cls)]
-    if len(found) < 2:
-        return found[0] if found else None
-    try:
-        return typing.Union[tuple(found)]  # noqa: UP007 - built from a list
-    except TypeError:  # an annotation a Union cannot hold: the first's
-        return found[0]
+__all__ = ["over_path"]
 
 
 def over_path(cfg: Mapping[str, Any], key: str, value: Any) -> Any:

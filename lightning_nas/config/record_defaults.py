@@ -28,6 +28,7 @@ from lightning_nas.config.nodes import is_node
 from lightning_nas.config.records import (
     dataclass_of,
     dataclasses_in,
+    field_hint,
     field_hints,
     init_fields,
     is_instance,
@@ -69,7 +70,8 @@ def record_default(target: Any, name: str, within: type | None = None) -> dict[s
 def over_default(target: Any, name: str, group: Any) -> Any:
     """``group``, the mapping given ``target``'s dataclass argument ``name`` (a config's
     ``init_args: {net: {hidden: 4}}``, ``model_init_args`` or a group from Python), over the
-    fields of its signature default (``record_default``; a mapping inside merged key by key),
+    fields of its signature default (``record_default``; a dataclass field's mapping merged
+    key by key, a ``dict`` field's in place of the default's, as LightningCLI sets it),
     as LightningCLI's ``--model.net='{hidden: 4}'`` and a config path ``model.net.hidden``
     keep them (was: the dataclass's own defaults). As jsonargparse, only where the argument
     is annotated with the dataclass itself (its base's, along ``**kwargs``, too); any other
@@ -97,7 +99,7 @@ def over_default(target: Any, name: str, group: Any) -> Any:
     hint = init_hints(target).get(name)
     if not (inspect.isclass(hint) and dataclasses.is_dataclass(hint)):
         return group  # Optional[Net], no annotation: as LightningCLI, nothing merged
-    return _merged(init_fields(default), group)  # (record_default's fields of it)
+    return _merged(init_fields(default), group, hint)  # (record_default's fields of it)
 
 
 def over_fields(instance: Any, group: Any) -> Any:
@@ -117,7 +119,7 @@ def over_fields(instance: Any, group: Any) -> Any:
     """
     if not isinstance(group, Mapping) or is_node(group) or not is_instance(instance):
         return group
-    return _merged(init_fields(instance), group)
+    return _merged(init_fields(instance), group, type(instance))
 
 
 def over_held(held: Any, value: Any, hint: Any) -> Any:
@@ -141,7 +143,7 @@ def over_held(held: Any, value: Any, hint: Any) -> Any:
     """
     if isinstance(held, Mapping) and not is_node(held) and isinstance(value, Mapping) \
             and not is_node(value) and dataclasses_in(hint):
-        return _merged(held, value)
+        return _merged(held, value, hint)
     return value
 
 
@@ -165,7 +167,7 @@ def over_own_defaults(target: Any, name: str, group: Any) -> Any:
     cls = dataclass_of(init_hints(target).get(name))
     if not isinstance(group, Mapping) or is_node(group) or cls is None:
         return group
-    return _merged({k: init_fields(v) for k, v in own_defaults(cls).items()}, group)
+    return _merged({k: init_fields(v) for k, v in own_defaults(cls).items()}, group, cls)
 
 
 def over_defaults(target: Any, args: Mapping[str, Any]) -> dict[str, Any]:
@@ -198,11 +200,14 @@ def _signature_default(target: Any, name: str) -> Any:
     return None
 
 
-def _merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    """``extra`` over ``base``, plain mappings in both merged key by key."""
+def _merged(base: Mapping[str, Any], extra: Mapping[str, Any], hint: Any) -> dict[str, Any]:
+    """``extra`` over ``base``, the fields of the dataclasses ``hint`` takes: a mapping in
+    both merged key by key where the field is itself a dataclass (or a ``Union`` of them),
+    as LightningCLI merges it; else ``extra``'s in place of ``base``'s (a ``dict`` field's,
+    as LightningCLI sets it; was: merged, the default's keys kept)."""
     out = dict(base)
     for key, value in extra.items():
-        inner = out.get(key)
-        out[key] = _merged(inner, value) if isinstance(inner, Mapping) and isinstance(
-            value, Mapping) and not is_node(value) else value
+        inner, at = out.get(key), field_hint(hint, key)
+        out[key] = _merged(inner, value, at) if isinstance(inner, Mapping) and isinstance(
+            value, Mapping) and not is_node(value) and dataclasses_in(at) else value
     return out

@@ -32,7 +32,7 @@ from lightning_nas.config.nodes import is_node
 from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["changed_fields", "check_fields", "dataclass_for", "dataclass_of",
-           "dataclasses_in", "dict_note", "each_class", "field_hints", "init_fields",
+           "dataclasses_in", "dict_note", "each_class", "field_hint", "field_hints", "init_fields",
            "is_instance", "no_dict", "own_defaults", "plain_step", "record_class",
            "record_step", "required_fields", "takes", "to_dataclass"]
 
@@ -46,6 +46,27 @@ def dataclass_of(hint: Any) -> type | None:
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         return next(filter(None, map(dataclass_of, typing.get_args(hint))), None)
     return hint if inspect.isclass(hint) and dataclasses.is_dataclass(hint) else None
+
+
+def field_hint(hint: Any, name: str) -> Any | None:
+    """The annotation of field ``name`` of the dataclasses ``hint`` takes (a ``Union`` of
+    those of each class that has it); None where none has it, or ``hint`` takes none: where
+    a mapping set there is merged over the one there (``dataclasses_in`` of it), as
+    LightningCLI merges it.
+
+    Example:
+        >>> In = dataclasses.make_dataclass("In", [("x", int, 0)])
+        >>> Out = dataclasses.make_dataclass("Out", [("hidden", In), ("extra", dict)])
+        >>> field_hint(Out, "hidden").__name__, field_hint(Out, "extra"), field_hint(int, "x")
+        ('In', <class 'dict'>, None)
+    """
+    found = [field_hints(cls)[name] for cls in dataclasses_in(hint) if name in field_hints(cls)]
+    if len(found) < 2:
+        return found[0] if found else None
+    try:
+        return typing.Union[tuple(found)]  # noqa: UP007 - built from a list
+    except TypeError:  # an annotation a Union cannot hold: the first's
+        return found[0]
 
 
 def field_hints(cls: type) -> dict[str, Any]:

@@ -25,12 +25,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from lightning_nas.config.convert import fits
-from lightning_nas.config.held_hints import field_hint
 from lightning_nas.config.nodes import is_node
 from lightning_nas.config.record_defaults import over_held
 from lightning_nas.config.records import (
     dataclass_for,
     dataclasses_in,
+    field_hint,
     field_hints,
     is_instance,
     own_defaults,
