@@ -39,7 +39,7 @@ from lightning_nas.search.failures import FailureWatch
 from lightning_nas.search.lifetime import sigterm_received
 from lightning_nas.search.progress import Progress, trial_line
 from lightning_nas.search.proposals import MAX_REPEATS, Proposals
-from lightning_nas.search.schedulers import Rule
+from lightning_nas.search.schedulers import Rule, record_curve
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.warm_start import warm_start
@@ -147,7 +147,7 @@ class SearchLoop:
                     and (old.status is not TrialStatus.RUNNING or old.trial_id in self.promoted):
                 # at the epochs it validated (an older version's store: one an epoch from
                 # 1); a FAILED one: none, as when live
-                self.rule.record(old.trial_id, old.curve, old.curve_epochs)
+                record_curve(self.rule, old.trial_id, old.curve, old.curve_epochs)
         self.proposals.replay(trials, self.failures.waiting)
 
     # ----------------------------------------------------------------- the loop
@@ -372,7 +372,7 @@ class SearchLoop:
         if self.rule is not None and result.status is TrialStatus.FAILED:
             self.rule.forget(result.trial_id)  # no rung member (was: ranked last), paused or not
         elif self.rule is not None:
-            self.rule.record(result.trial_id, result.curve, result.curve_epochs)
+            record_curve(self.rule, result.trial_id, result.curve, result.curve_epochs)
         self.proposals.stopped(result, key, candidate)
         if result.status in (TrialStatus.FAILED, TrialStatus.PRUNED):
             self.used -= result.status is TrialStatus.FAILED  # (a failure uses no budget)

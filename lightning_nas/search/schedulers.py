@@ -48,6 +48,7 @@ __all__ = [
     "HyperbandRule",
     "MedianRule",
     "Rule",
+    "record_curve",
 ]
 
 
@@ -394,3 +395,25 @@ def _interleaved(counts: list[int]) -> list[int]:
         credit[pick] -= total
         out.append(pick)
     return out
+
+
+def record_curve(rule: Rule, key: Hashable, curve: Sequence[float],
+                 epochs: Sequence[int] | None) -> None:
+    """``rule.record`` a trial's ``curve`` at ``epochs``, passed only where they are not
+    one value an epoch from epoch 1: a rule whose ``record`` override takes ``(key, curve)``
+    alone (as it did before ``epochs``) is asked as before (was: a ``TypeError`` in every
+    search with such a rule).
+
+    Example:
+        >>> class Seen(MedianRule):
+        ...     def record(self, key, curve):
+        ...         super().record(key, curve)
+        >>> rule = Seen()
+        >>> record_curve(rule, 1, [0.5, 0.7], [1, 2])
+        >>> rule.values
+        {1: {1: 0.5}, 2: {1: 0.7}}
+    """
+    if epochs and list(epochs) != list(range(1, len(curve) + 1)):
+        rule.record(key, curve, epochs)
+    else:
+        rule.record(key, curve)
