@@ -34,6 +34,7 @@ import difflib
 import os
 import re
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -59,6 +60,11 @@ LOCK_FILE = "search.lock"
 #: seconds a process waits for an export holding a run folder (it copies a checkpoint and
 #: writes two small files) before it is refused
 EXPORT_WAIT = 60.0
+#: held by a thread from its attempt on ``search.lock`` until it has named itself there, so
+#: another thread of the process never reads the last holder's name in between (was: a
+#: second export refused as "being searched by a search in this process", a search this
+#: process had run and ended, where it should wait for the first)
+_NAMING = threading.Lock()
 #: control characters (newline, carriage return, tab, ...) and the line and paragraph
 #: separators YAML reads as line breaks: none of them in a folder a run makes
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -276,30 +282,42 @@ def hold_folder(folder: str | os.PathLike, then: str, kind: str = "search") -> I
     waited_until = time.monotonic() + EXPORT_WAIT
     while True:
         folder.mkdir(parents=True, exist_ok=True)
-        held = open(folder / LOCK_FILE, "a")  # noqa: SIM115 - kept open while held
-        try:
-            fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as err:
-            held.close()
-            if not lock_held(err):  # was: any refusal "being searched by another process"
-                raise unlockable(folder, err) from None
-            holder, holder_kind = _holder(folder)
-            # an export ends in seconds (a holder not yet named: one that just took it, its
-            # file naming the last one, gone; or a warm start's ``search_holder`` probe)
-            if holder_kind == "export" or not holder or holder_gone(holder):
-                if time.monotonic() < waited_until:
-                    time.sleep(0.05)
-                    continue
-            raise SearchError(_refusal(folder, holder or "pid ? on ?", holder_kind, kind,
-                                       then)) from None
-        if _is_at(held, folder / LOCK_FILE):
-            break
-        held.close()  # a lock file its holder removed (``holding``): the one there now
+        with _NAMING:  # a holder of this process is named before another thread reads it
+            held, holder, holder_kind = _take(folder, kind)
+        if held is not None:
+            return held
+        if holder is None:  # a lock file its holder removed (``holding``): the one there now
+            continue
+        # an export ends in seconds (a holder not yet named: one that just took it, its
+        # file naming the last one, gone; or a warm start's ``search_holder`` probe)
+        if holder_kind == "export" or not holder or holder_gone(holder):
+            if time.monotonic() < waited_until:
+                time.sleep(0.05)
+                continue
+        raise SearchError(_refusal(folder, holder or "pid ? on ?", holder_kind, kind,
+                                   then)) from None
+
+
+def _take(folder: Path, kind: str) -> tuple[IO[str] | None, str | None, str]:
+    """``search.lock`` taken and named as held for ``kind`` (the file, ``""``, ``""``), or
+    (None, the holder it names, what that does) where another holds it, or (None, None,
+    ``""``) where the file taken was one its holder removed (``holding``): to take again."""
+    held = open(folder / LOCK_FILE, "a")  # noqa: SIM115 - kept open while held
+    try:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
+        held.close()
+        if not lock_held(err):  # was: any refusal "being searched by another process"
+            raise unlockable(folder, err) from None
+        return (None, *_holder(folder))
+    if not _is_at(held, folder / LOCK_FILE):
+        held.close()
+        return None, None, ""
     held.truncate(0)  # the holder, for the message of a process refused meanwhile
     # what it does on a line of its own, a search's left out (as an older version reads it)
     held.write(f"{_this_process()}\n" + ("" if kind == "search" else f"{kind}\n"))
     held.flush()
-    return held
+    return held, "", ""
 
 
 def _this_process() -> str:

@@ -52,3 +52,52 @@ def test_a_warm_start_source_that_does_not_exist_is_said_to_be_missing(tmp_path)
     with pytest.raises(ConfigError, match=r"is not a run directory \(no search.db\)"):
         Search(None, {"x": {"choice": [1, 2]}}, objective=lambda arch: {"val_acc": 0.5},
                budget=1, run_dir=tmp_path / "run", warm_start=[str(tmp_path / "empty")]).run()
+
+
+def test_a_holder_of_this_process_is_named_before_another_thread_reads_the_lock(tmp_path):
+    # was: a thread that took search.lock named itself only after its flock, so another
+    # thread of the process refused in between read the name left by the last holder (this
+    # process's finished search) and was refused as "being searched by a search in this
+    # process" where it should wait for the export (seen once in a clean run of the suite:
+    # test_exports_at_once_wait_for_each_other_and_one_during_a_search_is_refused)
+    import os
+    import socket
+    import sys
+    import threading
+
+    from lightning_nas import run_folder
+
+    folder = tmp_path / "run"
+    folder.mkdir()  # the lock of a search this process ran and ended
+    (folder / run_folder.LOCK_FILE).write_text(f"pid {os.getpid()} on {socket.gethostname()}\n")
+    locked, second_done, held, errors = threading.Event(), threading.Event(), [], []
+
+    def pause_after_flock(frame, event, arg):  # the first holder, held just after its flock
+        if event == "call" and frame.f_code is run_folder._is_at.__code__:
+            locked.set()
+            second_done.wait(2)  # the second's read, where it may read (old code) in the gap
+        return None
+
+    def first() -> None:
+        sys.settrace(pause_after_flock)
+        try:
+            held.append(run_folder.hold_folder(folder, "export again", kind="export"))
+        finally:
+            sys.settrace(None)
+
+    def second() -> None:
+        try:
+            run_folder.hold_folder(folder, "export again", kind="export").close()
+        except Exception as err:  # noqa: BLE001 - collected for the assertion
+            errors.append(err)
+        second_done.set()
+
+    one = threading.Thread(target=first)
+    one.start()
+    assert locked.wait(60)
+    two = threading.Thread(target=second)
+    two.start()
+    one.join()
+    held[0].close()  # the export ends: the second takes the folder
+    two.join()
+    assert errors == []
