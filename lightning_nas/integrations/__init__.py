@@ -23,6 +23,7 @@ package, which only imports from here:
 - ``hydra_settings``: the sweeper's settings (objectives, direction, constraints, ...) as
   the ``SearchSettings`` of ``lightning-nas search``, checked;
 - ``hydra_sweeper``: ``HydraSweep``, the sweep itself: the run store, the loop;
+- ``hydra_results``: ``optimization_results.yaml``, what it writes at the end;
 - ``hydra_summary``: its last lines: counts, files, the ``rerun`` line of the best job;
 - ``hydra_rerun``: that line, each override with only the quotes Hydra and the shell need,
   and ``rerun_alone``, the job's from its own ``.hydra`` config, without lightning_nas;

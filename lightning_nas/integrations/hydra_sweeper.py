@@ -12,7 +12,7 @@ shell that forwards ``setup`` and ``sweep`` here. A sweep:
    job of the project's own task function, run by the project's launcher; its return
    value is the score;
 4. writes ``optimization_results.yaml`` (the best params and value, as the Optuna sweeper
-   does) and prints a summary.
+   does: ``hydra_results``) and prints a summary.
 
 So the store, ``lightning-nas show``/``report``, deduplication, failure handling
 (``max_failures``), constraints, several objectives and resume after a kill are those of
@@ -69,13 +69,8 @@ from lightning_nas.integrations.hydra_options import (
     option_jobs,
 )
 from lightning_nas.integrations.hydra_required import warn_required
-from lightning_nas.integrations.hydra_rerun import (
-    alone_line,
-    alone_note,
-    job_settings,
-    rerun_line,
-    with_threads,
-)
+from lightning_nas.integrations.hydra_rerun import job_settings
+from lightning_nas.integrations.hydra_results import RESULTS_FILE, sweep_results
 from lightning_nas.integrations.hydra_resume import (
     in_stored_order,
     job_setup,
@@ -98,24 +93,19 @@ from lightning_nas.integrations.hydra_wording import sweep_phrases, sweep_wordin
 from lightning_nas.results import TrialResult
 from lightning_nas.search.lifetime import sigterm_exits
 from lightning_nas.search.loop import SearchLoop
-from lightning_nas.search.objectives import pareto_front
 from lightning_nas.search.progress import scored_by
 from lightning_nas.search.resume import differences
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.warm import check_fill
 from lightning_nas.search.warm_scales import check_scales
-from lightning_nas.split_record import uneven_of
 from lightning_nas.store import RunStore, open_search_store
 from lightning_nas.strategies import check_optimizer_runs, make_optimizer
 from lightning_nas.user_warnings import warn_user
 from lightning_nas.versions import package_versions
 from lightning_nas.wording import counted
 
-__all__ = ["RESULTS_FILE", "HydraSweep"]
-
-#: written to ``run_dir`` at the end of a sweep (the Optuna sweeper's file name)
-RESULTS_FILE = "optimization_results.yaml"
+__all__ = ["HydraSweep"]
 
 
 class HydraSweep(Sweeper):
@@ -390,31 +380,7 @@ class HydraSweep(Sweeper):
         error: the results so far; ``resumed``: a sweep that had run before)."""
         goal = settings.goal
         best = store.best(goal.mode)
-        results: dict[str, Any] = {"name": "lightning_nas", "best_params": None,
-                                   "best_value": None, "best_trial": None}
-        folders = store.get_meta("job_dirs", {})  # trial id -> its job's output folder
-        if best is not None:
-            overrides = list(sweep.overrides(best.arch))
-            threads = store.get_meta("job_threads", {}).get(str(best.trial_id))
-            results.update(best_params=best.arch, best_value=best.score,
-                           best_trial=best.trial_id, overrides=overrides,
-                           best_job_dir=folders.get(str(best.trial_id)),
-                           rerun=with_threads(rerun_line(task_script(), overrides,
-                                                         config_args(self.config)), threads))
-            shaped = store.get_meta("job_settings")  # None: the jobs wrote no .hydra folder
-            if results["best_job_dir"] and shaped is not None:  # (needs no lightning_nas)
-                results["rerun_alone"] = with_threads(alone_line(
-                    task_script(), results["best_job_dir"], config_args(self.config), shaped,
-                    store.get_meta("job_group_choices", {}).get(str(best.trial_id))), threads)
-                if note := alone_note(shaped):  # what Hydra sets in each run: said
-                    results["rerun_alone_note"] = note
-            if notes := uneven_of(store, best.trial_id):  # its DDP split repeats samples
-                results["notes"] = notes  # (as best.yaml's)
-        if goal.objectives is not None and goal.objectives.multi:
-            results["solutions"] = [
-                {"trial": t.trial_id, "job_dir": folders.get(str(t.trial_id)), "params": t.arch,
-                 "values": {n: t.metrics.get(n) for n in goal.objectives.names}}
-                for t in pareto_front(store.leaderboard(goal.mode), goal.objectives)]
+        results = sweep_results(store, goal, sweep, config_args(self.config))
         path = settings.run_dir / RESULTS_FILE
         path.write_text(dump_yaml(results))
         if settings.verbose:  # the files, and the rerun of the best job as what next
