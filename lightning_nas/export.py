@@ -56,7 +56,7 @@ from lightning_nas.fit_resume import (
 )
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.run_folder import user_path
-from lightning_nas.score_precision import precision_of
+from lightning_nas.scored_under import scored_under
 from lightning_nas.search import random_state
 from lightning_nas.search.best_epoch import tie_break_of
 from lightning_nas.search.checkpoints import not_kept_reason
@@ -78,7 +78,6 @@ from lightning_nas.search.trial_callbacks import check_fit_callbacks
 from lightning_nas.split_record import uneven_of
 from lightning_nas.store import RunStore, open_run
 from lightning_nas.user_warnings import warn_user
-from lightning_nas.validation_limit import limit_settings, trial_limited
 from lightning_nas.wording import counted, id_ranges
 
 __all__ = ["FIT_DIRECTIVE", "best_config", "export_best", "finetune", "free_dir", "load_best",
@@ -173,11 +172,7 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
             out["model"], out["hydra"] = None, stored_job(store, best.trial_id, best.arch)
         if notes := uneven_of(store, best.trial_id):  # a DDP split with repeats: its score
             out["notes"] = [*out.get("notes", []), *notes]  # is not one device's validation
-        trainer = limit_settings(store)  # a search's, or a sweep's job config's
-        if limited := trial_limited(best.arch, trainer):
-            out["limited_validation"] = limited  # was: a score over part of it, unsaid
-        if (precision := precision_of(best.arch, trainer)) is not None:
-            out["precision"] = precision  # the score's (was: unsaid by a Python search)
+        out.update(scored_under(store, best.arch))  # limited_validation, precision
         if winner is not None and best.trial_id != winner.trial_id:  # before any copy
             keep_winners_weights(run_dir, winner, best.trial_id, replace=bool(
                 best.checkpoint and Path(best.checkpoint).exists()))

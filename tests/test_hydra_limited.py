@@ -1,8 +1,10 @@
 """A Hydra sweep whose jobs' Trainer validates part of each validation loader (the job
 config's ``trainer.limit_val_batches`` or ``trainer.overfit_batches``, set by an override)
-scores its jobs on that part: ``best.yaml`` (``limited_validation``, written by
-``lightning-nas export``) and ``show`` say so, as a search's do. Real Hydra (its own sweep
-runner, in-process), a real Trainer fitting a tiny MLP in each job."""
+scores its jobs on that part: ``optimization_results.yaml`` and ``best.yaml``
+(``limited_validation``, the latter written by ``lightning-nas export``) and ``show`` say
+so, as a search's do; a job config's ``trainer.precision`` other than float32 is said in
+both files' ``precision``. Real Hydra (its own sweep runner, in-process), a real Trainer
+fitting a tiny MLP in each job."""
 
 from __future__ import annotations
 
@@ -45,12 +47,16 @@ def _fit_job(cfg: DictConfig) -> float:
     return float(trainer.callback_metrics["val_acc"])
 
 
-def _sweep(tmp_path: Path, *overrides: str, **params: str) -> dict:
+def _sweep(tmp_path: Path, *overrides: str, **params: str) -> tuple[dict, dict]:
+    """The sweep's ``best.yaml`` (after ``lightning-nas export``) and its
+    ``optimization_results.yaml``."""
     multirun(tmp_path, _fit_job, {"budget": 2, "seed": 0, "optimizer": "RandomSearch",
                                   "params": {"width": "choice(4, 8)", **params}},
              overrides, width=4, trainer=TRAINER)
-    assert main(["export", str(tmp_path / "run")]) == 0  # a sweep's best.yaml
-    return yaml.safe_load((tmp_path / "run" / "best.yaml").read_text())
+    run = tmp_path / "run"
+    results = yaml.safe_load((run / "optimization_results.yaml").read_text())
+    assert main(["export", str(run)]) == 0  # a sweep's best.yaml
+    return yaml.safe_load((run / "best.yaml").read_text()), results
 
 
 @pytest.mark.parametrize("override, limit, key", [
@@ -58,20 +64,32 @@ def _sweep(tmp_path: Path, *overrides: str, **params: str) -> dict:
     ("+trainer.overfit_batches=2", 2, "overfit_batches")])
 def test_a_sweep_of_jobs_validating_part_of_the_data_says_so(tmp_path, override, limit, key):
     # was: best.yaml and show said nothing of the job config's limit (a search's did)
-    best = _sweep(tmp_path, override)
+    # and optimization_results.yaml said nothing of it (was: a KeyError)
+    best, results = _sweep(tmp_path, override)
     said = best["limited_validation"]
     assert said == limited_text(limit, key=key), said
+    assert results["limited_validation"] == said
+    assert "precision" not in results and "precision" not in best  # float32
     with RunStore(tmp_path / "run" / "search.db") as store:
         assert f"note: {said}" in render(store).splitlines()
 
 
 def test_a_sweep_validating_every_batch_says_nothing_of_a_limit(tmp_path):
-    assert "limited_validation" not in _sweep(tmp_path, "+trainer.limit_val_batches=1.0")
+    best, results = _sweep(tmp_path, "+trainer.limit_val_batches=1.0")
+    assert "limited_validation" not in best and "limited_validation" not in results
 
 
 def test_a_sweep_searching_the_limit_says_the_exported_jobs(tmp_path):
-    best = _sweep(tmp_path, **{"+trainer.limit_val_batches": "choice(0.5, 2)"})
+    best, results = _sweep(tmp_path, **{"+trainer.limit_val_batches": "choice(0.5, 2)"})
     assert best["limited_validation"] == limited_text(
         best["arch"]["+trainer.limit_val_batches"])
+    assert results["limited_validation"] == best["limited_validation"]
     with RunStore(tmp_path / "run" / "search.db") as store:
         assert "note: trainer.limit_val_batches is searched" in render(store)
+
+
+def test_a_sweep_of_jobs_in_another_precision_says_it(tmp_path):
+    # was: optimization_results.yaml said nothing of it (a KeyError), best.yaml did
+    best, results = _sweep(tmp_path, "+trainer.precision=bf16-mixed")
+    assert results["precision"] == best["precision"] == "bf16-mixed"
+    assert "limited_validation" not in results  # every batch validated

@@ -1,7 +1,8 @@
 """``optimization_results.yaml``: what a Hydra sweep writes into its ``run_dir`` at the end
 (the Optuna sweeper's file name and keys: ``name``, ``best_params``, ``best_value``), with
 what trains the best job again (``rerun``, ``rerun_alone``), its job folder, a DDP split's
-``notes`` and, with several objectives, the Pareto front (``solutions``).
+``notes``, what its score is over (``limited_validation``, ``precision``: ``scored_under``,
+as ``best.yaml`` says them) and, with several objectives, the Pareto front (``solutions``).
 
 Example:
     >>> import tempfile
@@ -22,6 +23,7 @@ from typing import Any
 
 from lightning_nas.integrations.hydra_grammar import SweepParams, task_script
 from lightning_nas.integrations.hydra_rerun import alone_line, alone_note, rerun_line, with_threads
+from lightning_nas.scored_under import scored_under
 from lightning_nas.search.objectives import pareto_front
 from lightning_nas.search.setting_groups import Goal
 from lightning_nas.split_record import uneven_of
@@ -37,7 +39,9 @@ def sweep_results(store: RunStore, goal: Goal, sweep: SweepParams,
                   args: Sequence[str]) -> dict[str, Any]:
     """The content of ``optimization_results.yaml`` of the sweep stored in ``store``: its best
     job by ``goal`` (``None`` each where no job completed), the job's ``overrides`` of
-    ``sweep`` and its ``rerun`` line with the task's config ``args`` (``config_args``)."""
+    ``sweep``, its ``rerun`` line with the task's config ``args`` (``config_args``) and,
+    where its job config's ``trainer`` node limits validation or sets another precision than
+    float32, ``limited_validation`` and ``precision`` (``scored_under``)."""
     best = store.best(goal.mode)
     results: dict[str, Any] = {"name": "lightning_nas", "best_params": None,
                                "best_value": None, "best_trial": None}
@@ -58,6 +62,9 @@ def sweep_results(store: RunStore, goal: Goal, sweep: SweepParams,
                 results["rerun_alone_note"] = note
         if notes := uneven_of(store, best.trial_id):  # its DDP split repeats samples
             results["notes"] = notes  # (as best.yaml's)
+        # a job config's limit_val_batches, precision: what its score is over (as best.yaml's;
+        # was: unsaid here)
+        results.update(scored_under(store, best.arch))
     if goal.objectives is not None and goal.objectives.multi:
         results["solutions"] = [
             {"trial": t.trial_id, "job_dir": folders.get(str(t.trial_id)), "params": t.arch,

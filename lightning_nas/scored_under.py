@@ -1,0 +1,41 @@
+"""What the files of a run say of the Trainer settings its best score was validated under:
+``limited_validation`` (``validation_limit``: part of each validation loader) and
+``precision`` (``score_precision``: other than float32), each where it applies, read from a
+search's ``trainer`` or a Hydra sweep's job config (``limit_settings``): ``best.yaml``'s
+(``lightning-nas export``) and a sweep's ``optimization_results.yaml``'s.
+
+No torch, no Lightning: ``export`` reads a run's store with it.
+
+Example:
+    >>> import tempfile
+    >>> from lightning_nas.store import RunStore
+    >>> store = RunStore(tempfile.mkdtemp() + "/search.db")
+    >>> store.set_meta("trainer", {"precision": "bf16-mixed"})
+    >>> scored_under(store, {"width": 8})
+    {'precision': 'bf16-mixed'}
+    >>> scored_under(store, {"trainer.precision": "32-true"})
+    {}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lightning_nas.score_precision import precision_of
+from lightning_nas.validation_limit import limit_settings, trial_limited
+
+__all__ = ["scored_under"]
+
+
+def scored_under(store: Any, arch: Mapping[str, Any]) -> dict[str, Any]:
+    """``limited_validation`` and ``precision`` of a trial of architecture ``arch`` in the
+    run of ``store``, each where it applies (a validation of every batch in float32:
+    ``{}``)."""
+    trainer = limit_settings(store)  # a search's, or a sweep's job config's
+    out: dict[str, Any] = {}
+    if limited := trial_limited(arch, trainer):
+        out["limited_validation"] = limited  # was: a score over part of it, unsaid
+    if (precision := precision_of(arch, trainer)) is not None:
+        out["precision"] = precision  # the score's (was: unsaid by a Python search)
+    return out
