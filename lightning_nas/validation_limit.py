@@ -105,15 +105,23 @@ def trial_limited(arch: Mapping[str, Any], trainer: Mapping[str, Any]) -> str | 
     return None if found is None else limited_text(found[1], found[0])
 
 
-def limited_entry(limit: Any) -> dict[str, str]:
-    """``{"limited_validation": limited_text(limit)}`` of a Trainer's ``limit_val_batches``
-    that validates part of each loader (a one-shot run's ``best_arch.yaml``), else ``{}``.
+def limited_entry(trainer: Any) -> dict[str, str]:
+    """``{"limited_validation": ...}`` of a Trainer (its public ``overfit_batches`` and
+    ``limit_val_batches``) that validates part of each loader, naming the argument that
+    limits it (``limit_of``: ``overfit_batches`` where set, which Lightning copies into
+    ``limit_val_batches``); a one-shot run's ``best_arch.yaml``. ``{}`` where it validates
+    every batch.
 
     Example:
-        >>> limited_entry(1.0), list(limited_entry(2))
-        ({}, ['limited_validation'])
+        >>> from types import SimpleNamespace as Trainer
+        >>> limited_entry(Trainer(limit_val_batches=1.0, overfit_batches=0))
+        {}
+        >>> limited_entry(Trainer(limit_val_batches=2, overfit_batches=2)
+        ...               )["limited_validation"][:64]
+        'scored on part of the validation data: trainer.overfit_batches=2'
     """
-    text = trial_limited({}, {LIMIT_KEY: limit})
+    text = trial_limited({}, {OVERFIT_KEY: trainer.overfit_batches,
+                              LIMIT_KEY: trainer.limit_val_batches})
     return {} if text is None else {"limited_validation": text}
 
 

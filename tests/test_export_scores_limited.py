@@ -144,3 +144,22 @@ def test_an_overfit_search_is_said_to_be_scored_on_part_of_the_validation_data(t
     assert "trainer.overfit_batches=2" in said and "limit_val_batches=2" in said
     assert f"note: {said}" in _shown(tmp_path).splitlines()
     assert set(_csv_notes(tmp_path).values()) == {said}
+
+
+@pytest.mark.parametrize("algorithm", ["spos", "darts"])
+def test_a_oneshot_run_under_overfit_batches_names_that_setting(tmp_path, algorithm):
+    # trainer.overfit_batches=2 limits validation to the first 2 batches: best_arch.yaml
+    # names the setting the user wrote; was: Lightning's own trainer.limit_val_batches=2
+    pl.seed_everything(0, verbose=False)
+    out, data = tmp_path / "out", BlobData(n=512, batch_size=16)
+    if algorithm == "spos":
+        found = OneShotNAS(num_candidates=2, calibration_batches=0, export_dir=str(out))
+        cpu_trainer(tmp_path, [found], max_epochs=1, overfit_batches=2,
+                    enable_checkpointing=False).fit(TinySupernet(lr=0.01), datamodule=data)
+    else:
+        found = DifferentiableNAS(TinySupernet(lr=0.01), algorithm="darts", num_classes=3,
+                                  calibration_batches=0, export_dir=str(out))
+        cpu_trainer(tmp_path, [], max_epochs=1, overfit_batches=2,
+                    enable_checkpointing=False).fit(found, datamodule=BilevelData(data))
+    best = yaml.safe_load((out / "best_arch.yaml").read_text())
+    assert best["limited_validation"] == limited_text(2, key="overfit_batches")

@@ -360,7 +360,7 @@ class OneShotNAS(pl.Callback):
         notes = met_notes(trainer)  # a DDP split with repeats: with the file, in one write
         best = dump_yaml({"arch": self.best_arch, "score": self.best_score, "algorithm": "spos",
                           "mode": self.mode, **({"notes": notes} if notes else {}),
-                          **limited_entry(trainer.limit_val_batches)})  # (was: unsaid)
+                          **limited_entry(trainer)})  # (was: unsaid)
         write_outputs(user_path(self.export_dir), {  # best_arch.yaml last: a finished run
             "history.json": lambda path: path.write_text(record_text(self.history)),
             "subnet.pt": functools.partial(torch.save, self.subnet.cpu()),

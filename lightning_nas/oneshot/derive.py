@@ -159,18 +159,19 @@ def export_derived(trainer: pl.Trainer, pl_module: pl.LightningModule, network: 
 def write_export(export_dir: str | Path, arch: Mapping[str, Any], score: float | None,
                  subnet: nn.Module, scored: Sequence[Mapping[str, Any]],
                  alphas: Mapping[str, Any], mode: str = "max",
-                 notes: Sequence[str] = (), limit: Any = None) -> dict[str, Path]:
+                 notes: Sequence[str] = (), trainer: Any = None) -> dict[str, Path]:
     """Write ``alphas.json``, ``subnet.pt`` (a copy of ``subnet`` in eval mode), (with
     matplotlib) ``alphas.png`` and last ``best_arch.yaml`` (with the candidates' scores,
     ``mode``, any ``notes``: what the scores count beyond the data, ``met_notes``, and the
-    Trainer's ``limit`` of validation batches where it validates part of them) into
+    ``trainer``'s limit of validation batches where it validates part of them) into
     ``export_dir`` (``write_outputs``); return the paths written, by stem."""
     out = user_path(export_dir)
     files = {"best_arch": out / "best_arch.yaml", "subnet": out / "subnet.pt",
              "alphas": out / "alphas.json"}
+    limited = {} if trainer is None else limited_entry(trainer)
     best = dump_yaml({"arch": dict(arch), "score": score, "algorithm": alphas.get("algorithm"),
                       "mode": mode, "candidates": [dict(c) for c in scored],
-                      **({"notes": list(notes)} if notes else {}), **limited_entry(limit)})
+                      **({"notes": list(notes)} if notes else {}), **limited})
     write_outputs(out, {
         "alphas.json": lambda path: path.write_text(record_text(alphas)),
         "subnet.pt": functools.partial(torch.save, copy.deepcopy(subnet).cpu().eval())})

@@ -397,7 +397,7 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         if hp.export_dir is not None and self.trainer.is_global_zero:
             write_export(hp.export_dir, self.best_arch, self.best_score, self.subnet,
                          self.scored, self.alpha_history(), hp.mode, met_notes(self.trainer),
-                         self.trainer.limit_val_batches)
+                         self.trainer)
         self._ended = True
 
     def on_fit_end(self) -> None:  # a resume of a fit at its end: its final search now
