@@ -9,7 +9,9 @@ from which Lightning's launcher starts the second rank (what every DDP trial did
 Both sides start from no process at all, so *reused* pays its start-up once per search.
 One torch thread per process, as in the other benchmarks: the driver sets it, and
 ``OMP_NUM_THREADS=1`` (unless set) gives every rank process one (what Lightning picks
-itself on two cores for two ranks; on more cores it would pick more).
+itself on two cores for two ranks; on more cores it would pick more); both, and
+``LIGHTNING_NAS_FRESH_RANKS``, only while the rounds run (``one_thread_each``, ``run_side``):
+a caller of ``main`` (a test) gets its own back.
 
 Each round runs both sides, reused first in even rounds, fresh first in odd ones. The wall
 clock covers ``Search(...).run()`` whole. A trial's own ``fit_time`` (inside ``trainer.fit``
@@ -35,6 +37,8 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -43,25 +47,48 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.spread import check_arguments, describe, quick_defaults, spread  # noqa: E402
 from lightning_nas import Search  # noqa: E402
+from lightning_nas.search.lifetime import environ  # noqa: E402
 from lightning_nas.search.runner import FRESH_RANKS  # noqa: E402
+
+__all__ = ["SPACE", "main", "one_thread_each", "run_side"]
 
 SPACE = {"kernel_size": {"choice": [3, 5]}, "num_layers": {"choice": [2, 3]},
          "width": {"int": [16, 64], "log": True}, "lr": {"float": [1.0e-3, 3.0e-2], "log": True}}
 
 
+@contextmanager
+def one_thread_each() -> Iterator[None]:
+    """One torch thread in this process and ``OMP_NUM_THREADS=1`` (a caller's own count
+    kept) for every rank process it starts, while the body runs; the thread count and the
+    variable as they were after.
+
+    Example:
+        >>> with one_thread_each():
+        ...     torch.get_num_threads(), os.environ["OMP_NUM_THREADS"] != ""
+        (1, True)
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with environ({"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}):
+            yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def run_side(fresh: bool, trials: int, epochs: int, seed: int, root: Path) -> dict:
-    """One search of ``trials`` DDP trials; its wall clock and its trials' times."""
-    if fresh:
-        os.environ[FRESH_RANKS] = "1"
-    else:
-        os.environ.pop(FRESH_RANKS, None)
+    """One search of ``trials`` DDP trials; its wall clock and its trials' times
+    (``LIGHTNING_NAS_FRESH_RANKS`` as ``fresh`` says while it runs, as it was after)."""
     trainer = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": epochs}
-    start = time.perf_counter()
-    result = Search("examples.digits.model.DigitsCNN", SPACE,
-                    data="examples.digits.data.DigitsDataModule", trainer=trainer,
-                    budget=trials, optimizer="RandomSearch", seed=seed, run_dir=root,
-                    verbose=False).run()
-    wall = time.perf_counter() - start
+    with environ({FRESH_RANKS: "1"} if fresh else {}, kept=[FRESH_RANKS]):
+        if not fresh:
+            os.environ.pop(FRESH_RANKS, None)  # reused ranks: the default
+        start = time.perf_counter()
+        result = Search("examples.digits.model.DigitsCNN", SPACE,
+                        data="examples.digits.data.DigitsDataModule", trainer=trainer,
+                        budget=trials, optimizer="RandomSearch", seed=seed, run_dir=root,
+                        verbose=False).run()
+        wall = time.perf_counter() - start
     done = [t for t in result.trials if t.fit_time is not None]
     if len(done) != trials:
         raise RuntimeError(f"{trials - len(done)} trials did not finish: "
@@ -82,11 +109,9 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     check_arguments(parser, args, {"--trials": 1, "--epochs": 1, "--rounds": 1})
     quick_defaults(parser, args, argv, {"trials": 2, "rounds": 1})
-    torch.set_num_threads(1)  # the driver
-    os.environ.setdefault("OMP_NUM_THREADS", "1")  # inherited by every rank process
     warnings.filterwarnings("ignore")
     rows: list[dict] = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with one_thread_each(), tempfile.TemporaryDirectory() as tmp:
         for rnd in range(args.rounds):
             order = [False, True] if rnd % 2 == 0 else [True, False]
             got = {fresh: run_side(fresh, args.trials, args.epochs, rnd,

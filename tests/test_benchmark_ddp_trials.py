@@ -1,0 +1,34 @@
+"""``benchmarks/ddp_trials.py`` called in-process (as a test or a notebook calls its
+``main``): its one thread per process and its fresh-ranks switch hold for its own runs only,
+the caller's environment and torch thread count as they were after (the smallest real case:
+one DDP trial on each side, one round)."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import pytest
+import torch
+
+from lightning_nas.search.runner import FRESH_RANKS
+from tests.helpers_benchmarks import load_script
+
+
+@pytest.mark.slow
+def test_ddp_trials_leaves_the_callers_environment_and_threads_as_they_were(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv(FRESH_RANKS, "0")  # the caller's own value, put back after
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with warnings.catch_warnings():  # main ignores warnings: in this block only
+            out = load_script("ddp_trials.py").main(["--trials", "1", "--rounds", "1"])
+        # was: OMP_NUM_THREADS=1 left set (in every process started after), FRESH_RANKS
+        # popped by the last side, and one torch thread in the caller
+        assert "OMP_NUM_THREADS" not in os.environ
+        assert os.environ[FRESH_RANKS] == "0"
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+    assert out["trials"] == 1 and out["speedup"] > 0
