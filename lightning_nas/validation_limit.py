@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from lightning_nas.devices import rank_count
+
 __all__ = ["LIMIT_KEY", "OVERFIT_KEY", "limit_of", "limited_entry", "limited_text",
            "limit_settings", "search_limit_line", "trial_limited"]
 
@@ -82,15 +84,27 @@ def limit_settings(store: Any) -> Mapping[str, Any]:
     return trainer if isinstance(trainer, Mapping) else {}
 
 
-def limited_text(limit: int | float, key: str = LIMIT_KEY) -> str:
+def limited_text(limit: int | float, key: str = LIMIT_KEY, ranks: int | None = 1) -> str:
     """What the scores of a validation under ``trainer.<key>=limit`` are over, and how to
     score a checkpoint again (the int ``limit``: a count of batches; the float: a
-    fraction)."""
+    fraction). Under DDP (``ranks`` above 1) the limit holds on each rank, over its own
+    shard of the data: a count of batches is ``ranks`` times as many in all.
+
+    Example:
+        >>> limited_text(2, ranks=2)[77:143]
+        'at most 2 batches of each validation loader on each of the 2 ranks'
+    """
     part = (f"at most {limit} batch{'es' * (limit != 1)}" if isinstance(limit, int)
             else f"{limit:g} of the batches")
+    where, again = "", ""
+    if ranks is not None and ranks > 1:
+        total = f": at most {limit * ranks} in all" if isinstance(limit, int) else ""
+        where = f" on each of the {ranks} ranks (each its own shard of the data{total})"
+        again = f" on {ranks} ranks"
     return (f"scored on part of the validation data: trainer.{key}={limit} validates "
-            f"{part} of each validation loader, so a validation over every batch gives "
-            f"another score; validate under {LIMIT_KEY}={limit} to score it again")
+            f"{part} of each validation loader{where}, so a validation over every batch "
+            f"gives another score; validate under {LIMIT_KEY}={limit}{again} to score it "
+            f"again")
 
 
 def trial_limited(arch: Mapping[str, Any], trainer: Mapping[str, Any]) -> str | None:
@@ -101,28 +115,29 @@ def trial_limited(arch: Mapping[str, Any], trainer: Mapping[str, Any]) -> str | 
         >>> trial_limited({"trainer.limit_val_batches": 1.0}, {}) is None
         True
     """
-    found = limit_of(arch, trainer)
-    return None if found is None else limited_text(found[1], found[0])
+    found = limit_of(arch, trainer)  # under DDP: on each rank (``rank_count``)
+    return None if found is None else limited_text(found[1], found[0], rank_count(trainer))
 
 
 def limited_entry(trainer: Any) -> dict[str, str]:
-    """``{"limited_validation": ...}`` of a Trainer (its public ``overfit_batches`` and
-    ``limit_val_batches``) that validates part of each loader, naming the argument that
-    limits it (``limit_of``: ``overfit_batches`` where set, which Lightning copies into
-    ``limit_val_batches``); a one-shot run's ``best_arch.yaml``. ``{}`` where it validates
-    every batch.
+    """``{"limited_validation": ...}`` of a Trainer (its public ``overfit_batches``,
+    ``limit_val_batches`` and ``world_size``) that validates part of each loader, naming the
+    argument that limits it (``limit_of``: ``overfit_batches`` where set, which Lightning
+    copies into ``limit_val_batches``) and, under DDP, the ranks it holds on; a one-shot
+    run's ``best_arch.yaml``. ``{}`` where it validates every batch.
 
     Example:
         >>> from types import SimpleNamespace as Trainer
-        >>> limited_entry(Trainer(limit_val_batches=1.0, overfit_batches=0))
+        >>> limited_entry(Trainer(limit_val_batches=1.0, overfit_batches=0, world_size=1))
         {}
-        >>> limited_entry(Trainer(limit_val_batches=2, overfit_batches=2)
+        >>> limited_entry(Trainer(limit_val_batches=2, overfit_batches=2, world_size=1)
         ...               )["limited_validation"][:64]
         'scored on part of the validation data: trainer.overfit_batches=2'
     """
-    text = trial_limited({}, {OVERFIT_KEY: trainer.overfit_batches,
-                              LIMIT_KEY: trainer.limit_val_batches})
-    return {} if text is None else {"limited_validation": text}
+    found = limit_of({}, {OVERFIT_KEY: trainer.overfit_batches,
+                          LIMIT_KEY: trainer.limit_val_batches})
+    return {} if found is None else {
+        "limited_validation": limited_text(found[1], found[0], trainer.world_size)}
 
 
 def search_limit_line(space: Mapping[str, Any] | None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from types import SimpleNamespace
 
 import lightning.pytorch as pl
 import pytest
@@ -23,7 +24,7 @@ from lightning_nas.report.oneshot import render_oneshot
 from lightning_nas.report.tables import render
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.store import RunStore
-from lightning_nas.validation_limit import limited_text
+from lightning_nas.validation_limit import limited_entry, limited_text, trial_limited
 from tests.helpers import BlobData, TinyNet
 from tests.helpers_nets import TinySupernet
 from tests.helpers_oneshot_fit import cpu_trainer, val_accuracy
@@ -163,3 +164,28 @@ def test_a_oneshot_run_under_overfit_batches_names_that_setting(tmp_path, algori
                     enable_checkpointing=False).fit(found, datamodule=BilevelData(data))
     best = yaml.safe_load((out / "best_arch.yaml").read_text())
     assert best["limited_validation"] == limited_text(2, key="overfit_batches")
+
+
+@pytest.mark.parametrize("devices", [2, "2", [0, 1], "0,1"])
+def test_a_ddp_limit_is_said_per_rank(devices):
+    # under DDP each rank validates limit_val_batches of its own shard: 2 batches on each of
+    # 2 ranks are 4 in all; was: "at most 2 batches of each validation loader", as on one
+    ddp = {"accelerator": "cpu", "devices": devices, "strategy": "ddp", "limit_val_batches": 2}
+    said = trial_limited({}, ddp)
+    assert "at most 2 batches of each validation loader on each of the 2 ranks" in said
+    assert "at most 4 in all" in said and "limit_val_batches=2 on 2 ranks" in said
+    assert said == limited_text(2, ranks=2), said
+    assert trial_limited({}, {**ddp, "devices": 1}) == limited_text(2)  # one device: as was
+
+
+def test_a_oneshot_ddp_runs_limit_is_said_per_rank():
+    # a one-shot run's Trainer: its public world_size (2 DDP ranks, 2 nodes of 2: 4)
+    for nodes, ranks in ((1, 2), (2, 4)):
+        trainer = SimpleNamespace(limit_val_batches=0.5, overfit_batches=0.0,
+                                  world_size=ranks)
+        said = limited_entry(trainer)["limited_validation"]
+        assert f"0.5 of the batches of each validation loader on each of the {ranks} ranks" \
+            in said
+        assert said == limited_text(0.5, ranks=ranks), (nodes, said)
+    assert trial_limited({}, {"devices": 2, "num_nodes": 2, "strategy": "ddp",
+                              "limit_val_batches": 0.5}) == limited_text(0.5, ranks=4)

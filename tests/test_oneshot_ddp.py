@@ -8,10 +8,12 @@ import json
 
 import pytest
 import torch
+import yaml
 
 from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.run import check_oneshot_strategy
+from lightning_nas.validation_limit import limited_text
 from tests.helpers_oneshot_fit import (
     BlobImages,
     val_accuracy,
@@ -22,6 +24,7 @@ DDP_SCRIPT = """
 import json, os, sys
 import lightning.pytorch as pl
 import torch
+import yaml
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from tests.helpers_oneshot_fit import BatchNormSupernet, BlobImages
@@ -110,6 +113,7 @@ def test_every_ddp_that_stops_at_unused_parameters_is_refused_for_one_path_per_s
 CLI_DDP_SCRIPT = """
 import json, os, sys
 import torch
+import yaml
 from lightning_nas.oneshot.run import run_oneshot
 from lightning_nas.config.load import load_config
 from tests.helpers import SeedEnv
@@ -149,6 +153,10 @@ def test_ddp_oneshot_cli_rank_zero_writes_and_prints_synced_metrics(tmp_path, la
     assert r0 == r1 and "val_loss" in r0  # averaged over both ranks' shards
     saved = json.loads((tmp_path / "run" / "finetune.json").read_text())["metrics"]
     assert saved == r0
+    # limit_val_batches=2 on each rank's shard: 4 batches in all (was: said as on one)
+    said = yaml.safe_load((tmp_path / "run" / "best_arch.yaml").read_text())
+    assert "on each of the 2 ranks" in said["limited_validation"]
+    assert said["limited_validation"] == limited_text(2, ranks=2)
 
 
 #: two ranks as torchrun starts them: forked by this script (itself a launch of the
@@ -157,6 +165,7 @@ def test_ddp_oneshot_cli_rank_zero_writes_and_prints_synced_metrics(tmp_path, la
 TORCHRUN_SCRIPT = """
 import json, os, random, socket, sys, traceback
 import torch
+import yaml
 
 if __name__ == "__main__":
     out, algorithm, strategy, *extra = sys.argv[1:]

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.config.nodes import is_node, node_args
+from lightning_nas.devices import device_count
 from lightning_nas.errors import ConfigError, typed
 from lightning_nas.results import PROCESS_DIED, TrialResult, TrialStatus
 from lightning_nas.search.checkpoints import checkpoint_complete, users_in_place
@@ -66,22 +67,11 @@ _LOG_TAIL = 3000
 _PROCESS_KEYS = ("strategy", "devices", "num_nodes", "accelerator")
 
 
-def _device_count(devices: Any) -> int:
-    if isinstance(devices, (list, tuple)):
-        return len(devices)
-    if isinstance(devices, str):
-        text = devices.strip()
-        if text in ("auto", "-1"):
-            return -1
-        return len([d for d in text.split(",") if d.strip()]) if "," in text else int(text)
-    return -1 if devices == -1 else int(devices)
-
-
 def needs_own_process(trainer: Mapping[str, Any]) -> bool:
     """Whether these Trainer settings start more than one process per trial."""
     if int(trainer.get("num_nodes", 1)) > 1:
         return True
-    devices = _device_count(trainer.get("devices", "auto"))
+    devices = device_count(trainer.get("devices", "auto"))
     if devices == -1:  # every visible device: several only on a multi-GPU machine
         accelerator = str(trainer.get("accelerator", "auto"))
         if accelerator in ("cpu",):
@@ -346,7 +336,7 @@ def run_on_ranks(spec: TrialSpec) -> TrialResult:
     rank per device; the group is started on the first such trial and reused (its ranks
     forked from a zygote: ``rank_zygote``)."""
     spec_path, started = _prepare(spec), time.time()
-    world_size = _device_count(spec.trainer.get("devices", "auto"))
+    world_size = device_count(spec.trainer.get("devices", "auto"))
     if world_size == -1:
         import torch
 

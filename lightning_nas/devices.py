@@ -1,0 +1,50 @@
+"""How many devices and ranks a trial's Trainer settings ask for (no torch, no Lightning):
+the search's own-process decision (``search.runner``) and what a limited validation is said
+to be over (``validation_limit``: under DDP each rank validates its own shard).
+
+Example:
+    >>> device_count("0,1"), rank_count({"devices": 2, "num_nodes": 2, "strategy": "ddp"})
+    (2, 4)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["device_count", "rank_count"]
+
+
+def device_count(devices: Any) -> int:
+    """The count of a Trainer's ``devices`` argument: a list's length, a comma list's, a
+    number (also as text); -1 for every visible device (``-1``, ``"auto"``).
+
+    Example:
+        >>> device_count([0, 1]), device_count("3"), device_count("auto")
+        (2, 3, -1)
+    """
+    if isinstance(devices, (list, tuple)):
+        return len(devices)
+    if isinstance(devices, str):
+        text = devices.strip()
+        if text in ("auto", "-1"):
+            return -1
+        return len([d for d in text.split(",") if d.strip()]) if "," in text else int(text)
+    return -1 if devices == -1 else int(devices)
+
+
+def rank_count(trainer: Mapping[str, Any]) -> int | None:
+    """The ranks a fit under the Trainer settings ``trainer`` runs on: devices times
+    ``num_nodes``; None where that depends on the machine (every visible device) or the
+    settings are no counts.
+
+    Example:
+        >>> rank_count({"devices": 1}), rank_count({"devices": "auto"}) is None
+        (1, True)
+    """
+    try:
+        devices = device_count(trainer.get("devices", "auto"))
+        nodes = int(trainer.get("num_nodes", 1))
+    except (TypeError, ValueError):
+        return None
+    return None if devices < 1 or nodes < 1 else devices * nodes
