@@ -1,7 +1,8 @@
 """Dataclass arguments of the record-default tests: ``NetConfig`` (a project's network
-config), ``Sized`` (a required field, which a signature default gives) and ``DEEP``, a
-signature default other than the dataclass's own (``depth=3``); ``cli_model``, what
-LightningCLI itself (``run=False``) builds from a ``model`` node.
+config), ``Wide`` (another, for a ``Union``), ``Sized`` (a required field, which a
+signature default gives) and ``DEEP``, a signature default other than the dataclass's own
+(``depth=3``); ``cli_model``, what LightningCLI itself (``run=False``) builds from a
+``model`` node.
 
 Example:
     >>> DEEP
@@ -18,7 +19,7 @@ import yaml
 from lightning.pytorch.cli import LightningCLI
 from torch import nn
 
-__all__ = ["DEEP", "NetConfig", "Sized", "cli_model", "deep_layers"]
+__all__ = ["DEEP", "NetConfig", "Sized", "Wide", "cli_model", "deep_layers"]
 
 
 @dataclasses.dataclass
@@ -35,6 +36,14 @@ class Sized:
 
     width: int
     act: str = "relu"
+
+
+@dataclasses.dataclass
+class Wide:
+    """Another dataclass, sharing the field ``hidden`` with ``NetConfig``: a ``Union``'s."""
+
+    width: int = 4
+    hidden: int = 3
 
 
 #: the signature default: a field other than the dataclass's own default

@@ -53,19 +53,11 @@ from lightning_nas.export_config import model_section
 from lightning_nas.search.from_config import search_from_config
 from lightning_nas.search.resume import stored_init
 from tests.helpers_models import ClassifierSteps
-from tests.helpers_records import DEEP, NetConfig, cli_model
+from tests.helpers_records import DEEP, NetConfig, Wide, cli_model
 
 torch.set_num_threads(1)
 
 HERE = __name__
-
-
-@dataclass
-class Wide:
-    """Another dataclass, sharing the field ``hidden`` with ``NetConfig``."""
-
-    width: int = 4
-    hidden: int = 3
 
 
 class Either(ClassifierSteps, pl.LightningModule):
