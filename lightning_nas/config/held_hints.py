@@ -3,8 +3,10 @@ it: ``--model.net.hidden='{y: 5}'`` is merged key by key over the value at ``hid
 that is a dataclass (the annotation there, walked from the ``__init__`` of the class the
 node holding the argument builds, through dataclass fields, is a dataclass or a ``Union``
 of them); a plain ``dict`` (or ``Mapping``, ``Any``) argument's ``--model.opt.sub='{y: 5}'``
-replaces the mapping at ``sub``. ``over_path`` is what ``config.paths.set_paths`` sets
-(``records.field_hint`` each step through a dataclass field).
+replaces the mapping at ``sub``. So too at a node's argument itself: a chosen
+``model.net: {hidden: 4}`` is merged over the config's ``net`` mapping, as LightningCLI's
+``--model.net='{hidden: 4}'`` after the config. ``over_path`` is what
+``config.paths.set_paths`` sets (``records.field_hint`` each step through a dataclass field).
 
 Example:
     >>> import dataclasses
@@ -33,9 +35,10 @@ __all__ = ["over_path"]
 
 def over_path(cfg: Mapping[str, Any], key: str, value: Any) -> Any:
     """``value``, to be set at the config path ``key`` of ``cfg`` (``model.net.hidden``), merged
-    key by key over the mapping there (``over_held``) where ``key`` is inside an argument's
-    value (not a node's argument) at a dataclass, as LightningCLI merges it; else ``value``
-    (a plain ``dict``'s: in place of the mapping there, as LightningCLI sets it).
+    key by key over the mapping there (``over_held``) where the annotation at ``key`` (a
+    node's argument, or a path inside its value) is a dataclass or a ``Union`` of them, as
+    LightningCLI merges it; else ``value`` (a plain ``dict``'s: in place of the mapping
+    there, as LightningCLI sets it).
 
     Example:
         >>> import dataclasses, sys
@@ -48,6 +51,8 @@ def over_path(cfg: Mapping[str, Any], key: str, value: Any) -> Any:
         ...     "net": {"hidden": {"x": 2}}, "opt": {"sub": {"x": 2}}}}}
         >>> over_path(cfg, "model.net.hidden", {"y": 5}), over_path(cfg, "model.opt.sub", {"y": 5})
         ({'x': 2, 'y': 5}, {'y': 5})
+        >>> over_path(cfg, "model.net", {"hidden": {"y": 5}}), over_path(cfg, "model.opt", {})
+        ({'hidden': {'x': 2, 'y': 5}}, {})
     """
     held, hint = _held(cfg, key)
     return over_held(held, value, hint)
@@ -55,17 +60,17 @@ def over_path(cfg: Mapping[str, Any], key: str, value: Any) -> Any:
 
 def _held(cfg: Mapping[str, Any], key: str) -> tuple[Any, Any]:
     """The value at ``key`` in ``cfg`` and its annotation, walked from the class of the node
-    holding the argument through dataclass fields; ``(None, None)`` where ``key`` is a
-    node's argument itself, or the walk finds no class or annotation."""
+    holding the argument through dataclass fields (a node's argument itself too: a chosen
+    ``model.net`` mapping is set over the config's, as LightningCLI's ``--model.net='{hidden:
+    4}'`` after the config; was: in place of it, the config's other fields lost);
+    ``(None, None)`` where the walk finds no class or annotation."""
     parts = key.split(".")
     node: Any = cfg.get(parts[0])
     hint: Any = None
-    for i, part in enumerate(parts[1:], start=1):
+    for part in parts[1:]:
         if is_node(node):
             if part in ARGS_KEYS:
                 continue  # spelt out: the level a path may leave out
-            if i == len(parts) - 1:
-                return None, None  # a node's argument: its own checks set it
             try:
                 hint = init_hints(import_object(target_path(node))).get(part)
             except Exception:  # noqa: BLE001 - not importable: nothing merged

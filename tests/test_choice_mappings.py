@@ -1,0 +1,121 @@
+"""A ``Choice`` of whole mappings at a config's dataclass argument (``model.net: {choice:
+[{hidden: 4}, {hidden: 8}]}`` over ``init_args: {net: {hidden: 3, depth: 2}}``): each
+chosen mapping is merged over the config's mapping there, as LightningCLI merges
+``--model.net='{hidden: 4}'`` given after the config (depth 2 kept; was: built from the
+chosen mapping over the signature default, the config's depth dropped without a word), at a
+dataclass or a ``Union`` of dataclasses; a plain ``dict`` argument's chosen mapping replaces
+the config's, as LightningCLI sets it. ``best.yaml`` rebuilds the trial's model. A chosen
+mapping that builds no class over the config's, which LightningCLI refuses too, is
+refused before training (was: built alone, a ``NetConfig``).
+
+Each case is checked against LightningCLI itself (``LightningCLI(run=False)``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Union
+
+import lightning.pytorch as pl
+import pytest
+import torch
+import yaml
+from torch import nn
+
+from lightning_nas.errors import ConfigError
+from lightning_nas.search.from_config import search_from_config
+from tests.helpers_models import ClassifierSteps
+from tests.helpers_records import DEEP, NetConfig, Wide, cli_model
+
+torch.set_num_threads(1)
+
+HERE = __name__
+
+
+class Plain(ClassifierSteps, pl.LightningModule):
+    """``net`` a ``NetConfig``, ``opt`` a plain dict; each build recorded."""
+
+    built: list[tuple[Any, Any]] = []  # the (net, opt) of each model built
+
+    def __init__(self, net: NetConfig = DEEP, opt: dict | None = None) -> None:
+        super().__init__()
+        Plain.built.append((net, opt))
+        self.layer = nn.Linear(8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(x)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.05)
+
+
+class OneOf(Plain):
+    """``net`` a ``NetConfig`` or a ``Wide``: a ``Union`` of dataclasses, ``NetConfig`` first."""
+
+    def __init__(self, net: Union[NetConfig, Wide] = DEEP,  # noqa: UP007
+                 opt: dict | None = None) -> None:
+        super().__init__(net, opt)
+
+
+def _search(tmp_path: Path, cls: type, init: dict[str, Any], key: str,
+            values: list[Any], budget: int = 1) -> Any:
+    return search_from_config({
+        "model": {"class_path": f"{HERE}.{cls.__name__}", "init_args": init},
+        "data": {"class_path": "tests.helpers_data.BlobData"},
+        "trainer": {"max_epochs": 1, "logger": False, "enable_progress_bar": False,
+                    "enable_model_summary": False},
+        "search": {"space": {key: {"choice": values}}, "budget": budget,
+                   "run_dir": str(tmp_path / "run")}})
+
+
+CASES = [  # (was: depth=3, the signature default's, where LightningCLI keeps the config's 2)
+    (Plain, {"net": {"hidden": 3, "depth": 2}}, "model.net", [{"hidden": 4}, {"hidden": 8}]),
+    (OneOf, {"net": {"hidden": 3, "depth": 2}}, "model.net", [{"hidden": 4}, {"hidden": 8}]),
+    (OneOf, {"net": {"width": 2}}, "model.net", [{"hidden": 4}, {"width": 8}]),
+    (Plain, {"net": {"depth": 2}}, "model.init_args.net", [{"hidden": 4}, {"depth": 5}]),
+    (Plain, {}, "model.net", [{"hidden": 4}, {"depth": 5}]),  # the default's fields kept
+    (Plain, {"opt": {"sub": {"x": 2}, "other": 1}}, "model.opt",  # a plain dict's: in place
+     [{"sub": {"y": 5}}, {"other": 2}]),  # of the config's, as LightningCLI sets it
+]
+
+
+@pytest.mark.parametrize(("cls", "init", "key", "values"), CASES)
+def test_a_chosen_mapping_builds_what_lightningcli_builds_over_the_config(
+        tmp_path, cls, init, key, values):
+    search = _search(tmp_path, cls, init, key, values)
+    node = {"class_path": f"{HERE}.{cls.__name__}", "init_args": init}
+    for value in values:
+        flow = yaml.safe_dump(value, default_flow_style=True).strip()
+        cli_model(tmp_path, node, f"--{key}={flow}")  # LightningCLI's own, after the config
+        want = Plain.built[-1]
+        assert search.model.build({key: value}) and Plain.built[-1] == want, value
+        cli_model(tmp_path, search.model.target.config({key: value}))  # the trial's config
+        assert Plain.built[-1] == want, value  # (best.yaml's) built by LightningCLI
+
+
+def test_best_yaml_rebuilds_the_trials_model(tmp_path):
+    values = [{"hidden": 4}, {"hidden": 8}]
+    search = _search(tmp_path, Plain, {"net": {"hidden": 3, "depth": 2}}, "model.net", values,
+                     budget=2)
+    Plain.built.clear()
+    result = search.run()
+    trained = {net.hidden: net for net, _ in Plain.built}
+    assert sorted(trained) == [4, 8] and {net.depth for net in trained.values()} == {2}
+    run = Path(result.run_dir)
+    best = yaml.safe_load((run / "best.yaml").read_text())
+    assert best["model"]["init_args"]["net"]["depth"] == 2  # (was: 3)
+    for name in ("best.yaml", "best_config.yaml"):  # LightningCLI's own build of each node
+        cli_model(tmp_path, yaml.safe_load((run / name).read_text())["model"])
+        assert Plain.built[-1][0] == trained[best["arch"]["model.net"]["hidden"]], name
+    Plain.load_from_checkpoint(run / "best.ckpt")  # the trained model, reloaded
+    assert Plain.built[-1][0] == trained[best["arch"]["model.net"]["hidden"]]
+
+
+def test_a_chosen_mapping_no_class_takes_over_the_config_is_refused_before_training(tmp_path):
+    with pytest.raises(SystemExit):  # LightningCLI refuses it too
+        cli_model(tmp_path, {"class_path": f"{HERE}.OneOf", "init_args": {"net": {"width": 2}}},
+                  "--model.net={depth: 5}")
+    with pytest.raises(ConfigError, match=r"space key 'model\.net' may take \{'depth': 5\}: "
+                                          r"model\.net: the dict \{'width': 2, 'depth': 5\} "
+                                          r"builds none of the dataclasses"):
+        _search(tmp_path, OneOf, {"net": {"width": 2}}, "model.net", [{"hidden": 4}, {"depth": 5}])
