@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-from collections.abc import Iterator
+import os
+from collections.abc import Iterable, Iterator
 
 import torch.distributed as dist
 
-__all__ = ["destroy_group_at_exit", "groups_made_here"]
+__all__ = ["destroy_group_at_exit", "groups_made_here", "launcher_variables_of_one"]
 
 _registered = False
 
@@ -87,3 +88,32 @@ def groups_made_here() -> Iterator[None]:
     finally:
         if not before and _initialized() and dist.get_world_size() == 1:
             dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def launcher_variables_of_one(names: Iterable[str]) -> Iterator[None]:
+    """The environment variables ``names`` (those Lightning's launcher sets in the process
+    that trains rank 0: ``LOCAL_RANK``, ``MASTER_PORT``, ...) as they were before the block
+    where a fit in it made a group of one process (a DDP fit on one device: left set, a
+    later DDP Trainer there took its process for one a launcher started), or none; where
+    the block leaves a group of several processes (the launcher started ranks that run the
+    same script), they stay as Lightning set them, so a later fit in the script trains on
+    those ranks, as a second ``Trainer.fit`` does (was: restored too, so the next fit
+    started new ranks while the first went on to it on the old port and waited for ever).
+
+    Example:
+        >>> with launcher_variables_of_one(["LNAS_DEMO_RANK"]):
+        ...     os.environ["LNAS_DEMO_RANK"] = "0"
+        >>> "LNAS_DEMO_RANK" in os.environ
+        False
+    """
+    old = {name: os.environ.get(name) for name in names}
+    try:
+        yield
+    finally:
+        if not (_initialized() and dist.get_world_size() > 1):
+            for name, value in old.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+import time
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -98,8 +99,30 @@ def _run(folder: Path, launcher, runs: dict[str, tuple[int, str, float | None]]
     assert code == 0, log.read_text()[-3000:] + "".join(
         (folder / name / "log.txt").read_text()[-3000:] for name in runs
         if (folder / name / "log.txt").exists())
+    # Lightning's launcher started rank 1 once, and it ended with the script (was: the
+    # launcher's variables restored after each run_oneshot, so each later run started a
+    # rank 1 of its own while the first waited on its old port for ever: three left asleep)
+    left = _running(script)
+    for _ in range(600):  # guard: a rank that ends exits within seconds
+        if not left:
+            break
+        time.sleep(0.1)
+        left = _running(script)
+    assert left == [], f"processes of {script} left running: {left}"
     return {name: ((folder / name / "log.txt").read_text(),
                    json.loads((folder / name / "rank0.json").read_text())) for name in runs}
+
+
+def _running(script: Path) -> list[int]:
+    """The processes whose command line runs ``script`` now (``/proc``: Linux)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if str(script).encode() in cmdline.read_bytes().split(b"\0"):
+                found.append(int(cmdline.parent.name))
+        except OSError:  # ended meanwhile
+            continue
+    return found
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.load import block_settings, config_seed, section_target
 from lightning_nas.config.trainer_checks import check_trainer_kwargs
-from lightning_nas.group_exit import groups_made_here
+from lightning_nas.group_exit import groups_made_here, launcher_variables_of_one
 from lightning_nas.lock_probe import lock_taken
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.checks import check_warmup_epochs
@@ -76,10 +76,10 @@ from lightning_nas.oneshot.trainer_checks import (
 from lightning_nas.results import format_score
 from lightning_nas.run_folder import LOCK_FILE, holding, user_path
 from lightning_nas.search.callback_monitors import CallbackMonitors
-from lightning_nas.search.lifetime import environ
+from lightning_nas.search.lifetime import DISTRIBUTED_VARIABLES, environ
 from lightning_nas.search.quiet import quiet_lightning
 from lightning_nas.search.remote_runs import RunsHeld, runs_ended
-from lightning_nas.search.trial import RESTORED_VARIABLES
+from lightning_nas.search.trial import SEED_VARIABLES
 from lightning_nas.search.trial_defaults import checkpointing, with_trial_defaults
 from lightning_nas.search.uneven_split import UnevenSplitCheck
 from lightning_nas.search.wandb_ids import kept_dirs
@@ -342,7 +342,8 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         # the seed for launched ranks; seed_everything's variables kept while the run trains
         # (its DDP ranks read them), then restored, as Search.run and finetune restore them,
         # and so are those Lightning's launcher sets in this process (LOCAL_RANK, ...)
-        held.enter_context(environ({_DRAWN_SEED: str(opts["seed"])}, kept=RESTORED_VARIABLES))
+        held.enter_context(environ({_DRAWN_SEED: str(opts["seed"])}, kept=SEED_VARIABLES))
+        held.enter_context(launcher_variables_of_one(DISTRIBUTED_VARIABLES))  # (of one rank)
         held.enter_context(groups_made_here())  # a one-device DDP fit's group: destroyed
         # the W&B run of a logger node, ended as the run ends, reinit: create_new's too
         # (RunsHeld), as a search's trial's (was: left open in the caller's process)

@@ -40,7 +40,7 @@ from lightning_nas.config.nodes import contains_node, node_args
 from lightning_nas.config.paths import is_dotted
 from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.errors import BatchSettingError, ConfigError, MonitorError, typed
-from lightning_nas.group_exit import groups_made_here
+from lightning_nas.group_exit import groups_made_here, launcher_variables_of_one
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.batch_settings import batch_setting_error
 from lightning_nas.search.callback_monitors import CallbackMonitors
@@ -72,18 +72,13 @@ from lightning_nas.search.trial_spec import TrialSpec
 from lightning_nas.search.uneven_split import UnevenSplitCheck
 from lightning_nas.wording import counted
 
-__all__ = ["RESTORED_VARIABLES", "SEED_VARIABLES", "TrialSpec", "build_trainer", "fit_trial",
+__all__ = ["SEED_VARIABLES", "TrialSpec", "build_trainer", "fit_trial",
            "makes_double", "quiet_lightning", "raised_by_lightning"]
 
 #: what ``seed_everything`` sets: kept while a trial trains (its DDP strategy and the ranks
 #: Lightning's launcher starts read them), restored after it (a Trainer of the caller's,
 #: its ``reset_seed`` and DataLoader worker seeding, and the processes it starts must not)
 SEED_VARIABLES = ("PL_GLOBAL_SEED", "PL_SEED_WORKERS")
-#: restored after a trial (and an in-process one-shot run): the seed variables, and those
-#: Lightning's launcher sets in the process that trains rank 0 (a one-device DDP fit in the
-#: caller's: ``LOCAL_RANK`` left set, a later DDP Trainer there took its process for one a
-#: launcher started and started no other rank)
-RESTORED_VARIABLES = (*SEED_VARIABLES, *DISTRIBUTED_VARIABLES)
 
 
 def build_trainer(spec: TrialSpec, extra_callbacks: list[pl.Callback]) -> pl.Trainer:
@@ -214,7 +209,8 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
         monitors.skip.append(ckpt)
     building = True  # until fit starts: an error is a build failure
     try:
-        with (quiet_lightning(spec.quiet), environ({}, kept=RESTORED_VARIABLES), groups_made_here(),
+        with (quiet_lightning(spec.quiet), environ({}, kept=SEED_VARIABLES),
+              launcher_variables_of_one(DISTRIBUTED_VARIABLES), groups_made_here(),
               runs_ended(spec.trainer.get("logger")) as held):  # a W&B run of the trial's
             callbacks.append(RunsHeld(held))  # the logger's own run (reinit: create_new)
             # the trial's own folder holds its logs; a user's checkpoint folder is news
