@@ -210,16 +210,17 @@ def test_a_process_that_polls_and_waits_for_a_core_at_a_wake_is_asleep_soon_afte
 
 
 def test_a_woken_process_seen_asleep_for_a_moment_after_working_is_not_asleep(procs):
-    """A process held (blocked on its stdin) until it is asleep, then woken to spin for a
-    second of the 4 s ``stall_s``, then blocked again: seen so right after, it worked nearly
-    all the time since it woke, and is not asleep (was: asleep, a quarter of the window);
-    held on, it is asleep again."""
+    """A process held (blocked on its stdin) until it is asleep, then woken to spin for half
+    a second of the 2 s ``stall_s`` (a quarter, as a second of 4 s: was 4 s, twice the wall
+    time for the same share), then blocked again: seen so right after, it worked nearly all
+    the time since it woke, and is not asleep (was: asleep, a quarter of the window); held
+    on, it is asleep again."""
     procs.append(proc := _python(_WAKES_AND_HOLDS, stdin=subprocess.PIPE))
-    watch = StallWatch(proc.pid, stall_s=4.0, cpu_s=1e9)
+    watch = StallWatch(proc.pid, stall_s=2.0, cpu_s=1e9)
     assert _verdicts(watch, lambda v: "asleep" in v)[-1] == "asleep"
     woke = _schedstat(proc.pid)[0]
     _tell(proc, b"g")  # it spins
-    working = _verdicts(watch, lambda v: _schedstat(proc.pid)[0] - woke >= 1.0)
+    working = _verdicts(watch, lambda v: _schedstat(proc.pid)[0] - woke >= 0.5)
     _tell(proc, b"s")  # it blocks again
     while _schedstat(proc.pid)[1] != "S":
         time.sleep(0.01)
