@@ -46,25 +46,39 @@ def _descendants(pid: int) -> list[str]:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="loader workers fork only where os.fork is")
-def test_loader_workers_in_worker_processes_start_as_in_the_search_process(tmp_path, capfd):
+def test_config_data_loader_workers_start_in_worker_processes_as_in_the_search_process(
+        tmp_path, capfd):
     # was: worker processes are spawned, and a spawned process's children are spawned too,
     # so a trial's DataLoader workers were spawned there (forked in the search's own process
     # and in a plain Lightning fit): a dataset holding a lambda failed every trial ("Can't
     # pickle <function <lambda>>"), each loader re-imported torch at every epoch, and
-    # Lightning warned of it for each loader of each trial
-    (tmp_path / "notes").mkdir()
-    args = {"root": str(tmp_path), "notes": str(tmp_path / "notes"), "num_workers": 2}
+    # Lightning warned of it for each loader of each trial. The data as a config's
+    # ``data: {class_path, init_args}`` (LightningCLI's), a searched data argument: one
+    # worker process trains both trials, each building its own DataModule (was a test of
+    # its own, a worker import more)
+    from lightning_nas.search.from_config import search_from_config
+
     scores = {}
     for executor in ("inline", "process"):  # one worker process (was two: an import each)
-        result = Search(TinyNet, SPACE, data=LambdaData, data_init_args=args, trainer=TRAINER,
-                        budget=2, num_workers=1, executor=executor, seed=1, verbose=False,
-                        run_dir=tmp_path / f"run_{executor}").run()
+        notes = tmp_path / f"notes_{executor}"
+        notes.mkdir()
+        result = search_from_config({
+            "model": {"class_path": "tests.helpers.TinyNet"},
+            "data": {"class_path": "tests.user_data_classes.LambdaData",
+                     "init_args": {"root": str(tmp_path), "notes": str(notes),
+                                   "num_workers": 2}},
+            "trainer": TRAINER,
+            "search": {"space": {**SPACE, "data.batch_size": {"choice": [16, 48]}},
+                       "budget": 2, "num_workers": 1, "executor": executor, "seed": 1,
+                       "run_dir": str(tmp_path / f"run_{executor}"), "verbose": False}}).run()
         assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 2, [
             t.error for t in result.trials]
-        scores[executor] = sorted((t.arch["width"], t.score) for t in result.trials)
+        scores[executor] = sorted((t.arch["width"], t.arch["data.batch_size"], t.score)
+                                  for t in result.trials)
+        assert len((notes / "prepare.log").read_text().splitlines()) == 2  # once per trial
+        methods = (notes / "start_method.log").read_text().split()[::3]
+        assert set(methods) == {mp.get_start_method()}, methods
     assert scores["inline"] == scores["process"]  # the same trials score alike wherever they run
-    methods = (tmp_path / "notes" / "start_method.log").read_text().split()[::3]
-    assert set(methods) == {mp.get_start_method()}, methods
     assert _descendants(os.getpid()) == []  # no loader worker, no worker process left
     assert "persistent_workers=True` in" not in capfd.readouterr().err
 
@@ -126,25 +140,3 @@ def test_a_datamodules_hooks_run_in_ddp_trials_as_lightning_runs_them(tmp_path):
     splits = [line.rsplit(" rank=", 1)[0] for line in (notes / "split.log").read_text()
               .splitlines()]
     assert len(splits) == 4 and len(set(splits)) == 1
-
-
-def test_a_config_data_section_with_loader_workers_trains_in_worker_processes(tmp_path):
-    # data: {class_path, init_args} as LightningCLI writes it, a searched data argument,
-    # loader workers inside a worker process (one: it trains both trials, each building its
-    # own DataModule; was two workers, an import each)
-    from lightning_nas.search.from_config import search_from_config
-
-    notes = tmp_path / "notes"
-    notes.mkdir()
-    result = search_from_config({
-        "model": {"class_path": "tests.helpers.TinyNet"},
-        "data": {"class_path": "tests.user_data_classes.LambdaData",
-                 "init_args": {"root": str(tmp_path), "notes": str(notes), "num_workers": 2}},
-        "trainer": TRAINER,
-        "search": {"space": {**SPACE, "data.batch_size": {"choice": [16, 48]}}, "budget": 2,
-                   "num_workers": 1, "executor": "process", "seed": 1,
-                   "run_dir": str(tmp_path / "run"), "verbose": False}}).run()
-    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 2, [
-        t.error for t in result.trials]
-    assert len((notes / "prepare.log").read_text().splitlines()) == 2  # once per trial
-    assert _descendants(os.getpid()) == []
