@@ -29,11 +29,13 @@ from tests.launcher import ROOT, pythonpath
 @pytest.mark.slow
 def test_a_dying_trial_process_is_failed_and_the_search_completes(tmp_path, tiny_trainer):
     # seed 11 draws widths 4, 8, 8, 8: trial 1 kills its worker at once, its replacement
-    # (a fresh spawn, a fresh `import lightning`) trains trial 3 (was seed 2: widths 8, 8,
-    # 4, 4, 4, 4, 8, four deaths and four spawned replacements for the same asserts)
+    # (a fresh spawn, a fresh `import lightning`) trains trials 2 to 4 (was seed 2: widths 8,
+    # 8, 4, 4, 4, 4, 8, four deaths and four spawned replacements for the same asserts; then
+    # two workers, a third import for the same asserts)
     space = {"width": {"choice": [4, 8]}, "lr": {"float": [0.05, 0.3]}}
     result = Search(TinyNet, space, data=BlobData, trainer={**tiny_trainer, "max_epochs": 1},
-                    budget=3, num_workers=2, model_init_args={"die_width": 4},  # 1 epoch (was 2)
+                    budget=3, num_workers=1, executor="process", threads_per_trial=1,
+                    model_init_args={"die_width": 4},  # 1 epoch (was 2)
                     optimizer="RandomSearch", seed=11, max_failures=10, run_dir=tmp_path,
                     verbose=False).run()
     failed = [t for t in result.trials if t.status is TrialStatus.FAILED]
@@ -200,7 +202,12 @@ def test_ctrl_c_while_the_workers_start_ends_the_search_as_in_one_process(tmp_pa
         "to resume.", "lightning-nas search: interrupted"], out
     with RunStore(run_dir / "search.db") as store:
         assert store.count(TrialStatus.RUNNING) == 2 == len(store)
-    # the same command again, forked by the launcher (its imports paid once)
+    # resumed, forked by the launcher (its imports paid once), in the search process
+    # (num_workers 1: was 2, the same command, two worker imports more; a resume of trials
+    # interrupted in worker processes with the same two workers: test_kill's "process")
+    config = yaml.safe_load(cfg.read_text())
+    config["search"]["num_workers"] = 1
+    cfg.write_text(yaml.safe_dump(config))
     log = tmp_path / "resume.log"
     assert launcher.run(argv, log, cwd=tmp_path) == 0, log.read_text()
     with RunStore(run_dir / "search.db") as store:  # the same two trials, run again
