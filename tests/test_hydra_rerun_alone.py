@@ -8,14 +8,13 @@ import os
 import shlex
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
 
+from tests.helpers_hydra_sweep import run_forked
 from tests.helpers_standalone import Interpreter
 from tests.helpers_user_project import user_project
 from tests.launcher import ROOT
@@ -23,18 +22,20 @@ from tests.launcher import ROOT
 pytest.importorskip("hydra")
 
 
-def test_the_rerun_alone_line_trains_the_best_job_again_without_lightning_nas(tmp_path):
+def test_the_rerun_alone_line_trains_the_best_job_again_without_lightning_nas(tmp_path,
+                                                                             launcher):
     user = user_project(tmp_path)  # the project, with its Hydra example, sweeps from its folder
     shutil.copytree(ROOT / "examples" / "hydra", user / "examples" / "hydra",
                     ignore=shutil.ignore_patterns("runs", "outputs", "__pycache__"))
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("PYTHON")},
-           "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+           "OMP_NUM_THREADS": "1"}
     sweep = tmp_path / "sweep"
-    done = subprocess.run([sys.executable, "examples/hydra/src/train.py", "-m",
-                           "hparams_search=nas", "hydra.sweeper.budget=1", "trainer.max_epochs=1",
-                           "+trainer.limit_train_batches=2", "hydra.job.chdir=True",
-                           f"hydra.sweep.dir={sweep}"],
-                          cwd=user, env=env, capture_output=True, text=True, timeout=300)
+    # ``python examples/hydra/src/train.py -m ...`` from the project's folder, forked by the
+    # launcher (the training stack imported once; was a fresh ``python``: the rerun below is
+    # what needs a cold interpreter)
+    done = run_forked(launcher, user, Path("examples/hydra/src/train.py"), [
+        "-m", "hparams_search=nas", "hydra.sweeper.budget=1", "trainer.max_epochs=1",
+        "+trainer.limit_train_batches=2", "hydra.job.chdir=True", f"hydra.sweep.dir={sweep}"])
     assert done.returncode == 0, done.stderr[-3000:]
     results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     job = Path(results["best_job_dir"])
@@ -49,7 +50,7 @@ def test_the_rerun_alone_line_trains_the_best_job_again_without_lightning_nas(tm
     (tmp_path / "python").mkdir()
     with Interpreter(tmp_path / "python", isolated=True) as python:
         alone = python.run(user / words[0], words[1:], cwd=user, path=(user,),
-                           env={k: v for k, v in env.items() if k != "PYTHONPATH"})
+                           env=env)
     assert alone.code == 0, alone.err[-3000:]
     # where the project's config puts a run (its hydra.run.dir, not Hydra's outputs/...)
     again, = (user / "runs" / "hydra" / "train" / "runs").iterdir()
