@@ -206,9 +206,9 @@ def test_a_resume_with_the_params_in_another_order_proposes_as_the_uninterrupted
             {"budget": budget, "seed": 0, "params": params}, sort_keys=False, a=0, b=0, c=0)
         return [(t.arch["a"], t.arch["b"], t.arch["c"]) for t in trials]
 
-    uninterrupted = sweep("fresh", 6, ordered)
-    sweep("resumed", 3, ordered)
-    assert sweep("resumed", 6, dict(reversed(ordered.items()))) == uninterrupted
+    uninterrupted = sweep("fresh", 4, ordered)
+    sweep("resumed", 2, ordered)
+    assert sweep("resumed", 4, dict(reversed(ordered.items()))) == uninterrupted
 
 
 @pytest.mark.slow

@@ -33,7 +33,7 @@ def test_a_key_the_sweep_lacked_takes_the_value_of_each_trials_config_group_opti
         (tmp_path / sweep / "conf" / "model").mkdir(parents=True)
         (tmp_path / sweep / "conf" / "model" / "deep.yaml").write_text(
             "name: deep\ndepth: ${deep_depth}\n")
-    first = multirun(tmp_path / "first", task, {"budget": 6, "params": {
+    first = multirun(tmp_path / "first", task, {"budget": 4, "params": {
         "x": "range(0, 12)", "model": "choice(a, deep)"}}, deep_depth=3)
     ran = {t.trial_id: t.arch["model"] for t in first}
     assert set(ran.values()) == {"a", "deep"}
@@ -62,7 +62,7 @@ def test_a_key_added_with_plus_or_plus_plus_is_one_key(tmp_path):
     def task(cfg: DictConfig) -> float:
         return -abs(cfg.x - 7) - sum(cfg.model.dims) / 10
 
-    first = multirun(tmp_path / "first", task, {"budget": 6, "params": {
+    first = multirun(tmp_path / "first", task, {"budget": 4, "params": {
         "x": "range(0, 12)", "+model.dims": "choice([1, 2], [3, 4])"}}, net={"dims": [3, 4]})
     ran = {t.trial_id: t.arch["+model.dims"] for t in first}
     assert [3, 4] in ran.values() and [1, 2] in ran.values()
@@ -105,7 +105,7 @@ def test_a_nested_group_a_searched_option_chose_takes_each_trials_own_option(tmp
             (backbone.parent / f"{option}.yaml").write_text(
                 f"defaults:\n  - backbone: {chosen}\nname: {option}\n")
     defaults = [{"model": "c"}, {"override hydra/sweeper": "lightning_nas"}, "_self_"]
-    first = multirun(tmp_path / "first", task, {"budget": 6, "params": {
+    first = multirun(tmp_path / "first", task, {"budget": 4, "params": {
         "x": "range(0, 12)", "model": "choice(c, e)"}}, defaults=defaults)
     ran = {t.trial_id: t.arch["model"] for t in first}
     assert set(ran.values()) == {"c", "e"}
