@@ -5,8 +5,10 @@ DDP run resumes as the uninterrupted DDP run; a search refuses a dead one-shot r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -34,11 +36,33 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
     return torch.load(path, weights_only=False).state_dict()
 
 
-def _crash_and_resume(config: Path, tmp_path: Path, extra: list[str], capsys) -> Path:
-    """Run ``config`` uninterrupted into ``tmp_path/full`` and, into ``tmp_path/resumed``,
-    a run that dies when its third epoch starts; return the dead run's folder."""
-    args = ["oneshot", str(config), *TINY, *extra]
-    assert main([*args, f"--oneshot.run_dir={tmp_path / 'full'}"]) == 0
+#: the arguments of the tiny runs of each example's config below: SPOS searching 2
+#: candidates after every epoch
+_RUN = {"oneshot.yaml": [str(EXAMPLE / "oneshot.yaml"), *TINY, "--oneshot.num_candidates=2",
+                         "--oneshot.search_every_n_epochs=1"],
+        "darts.yaml": [str(EXAMPLE / "darts.yaml"), *TINY]}
+
+
+@pytest.fixture
+def uninterrupted(shared_run) -> Callable[[str], Path]:
+    """``uninterrupted(CONFIG)``: the folder of the uninterrupted run of ``_RUN[CONFIG]``,
+    made once per session for the tests that compare a dead run's resume with it (they only
+    read it)."""
+    def get(config: str) -> Path:
+        def make(folder: Path) -> None:
+            with contextlib.chdir(ROOT):
+                assert main(["oneshot", *_RUN[config],
+                             f"--oneshot.run_dir={folder / 'run'}"]) == 0
+
+        return shared_run(f"oneshot_uninterrupted_{config[:-5]}", make)[0] / "run"
+
+    return get
+
+
+def _crash_and_resume(config: Path, tmp_path: Path, capsys) -> Path:
+    """Into ``tmp_path/resumed``, the run of ``_RUN[config.name]`` that dies when its third
+    epoch starts; return the dead run's folder."""
+    args = ["oneshot", *_RUN[config.name]]
     dead = tmp_path / "resumed"
     with pytest.raises(RuntimeError, match="crash at epoch 2"):
         main([*args, f"--oneshot.run_dir={dead}", CRASH])
@@ -54,12 +78,12 @@ def _crash_and_resume(config: Path, tmp_path: Path, extra: list[str], capsys) ->
 
 
 def test_a_dead_spos_run_resumes_from_its_last_checkpoint_as_the_uninterrupted_run(
-        tmp_path, monkeypatch, capsys):
+        tmp_path, monkeypatch, capsys, uninterrupted):
     monkeypatch.chdir(ROOT)
-    spos = ["--oneshot.num_candidates=2", "--oneshot.search_every_n_epochs=1"]
-    dead = _crash_and_resume(EXAMPLE / "oneshot.yaml", tmp_path, spos, capsys)
-    args = ["oneshot", str(EXAMPLE / "oneshot.yaml"), *TINY, *spos,
-            f"--oneshot.run_dir={dead}", "--ckpt_path", "last"]
+    full = uninterrupted("oneshot.yaml")
+    dead = _crash_and_resume(EXAMPLE / "oneshot.yaml", tmp_path, capsys)
+    args = ["oneshot", *_RUN["oneshot.yaml"], f"--oneshot.run_dir={dead}", "--ckpt_path",
+            "last"]
     # another seed or optimizer would go on with another search: refused, nothing written
     assert main([*args, "--oneshot.seed=5", "--oneshot.optimizer=OnePlusOne"]) == 2
     err = capsys.readouterr().err
@@ -70,7 +94,6 @@ def test_a_dead_spos_run_resumes_from_its_last_checkpoint_as_the_uninterrupted_r
     out = capsys.readouterr().out
     assert out.startswith(f"Resuming the spos search from {dead / 'checkpoints' / 'last.ckpt'}"
                           f" (2 training epochs done, seed 0)\n")
-    full = tmp_path / "full"
     history = json.loads((dead / "history.json").read_text())
     assert sorted({h["epoch"] for h in history}) == [1, 2, 3]  # the searches before the crash
     assert history == json.loads((full / "history.json").read_text())
@@ -149,21 +172,20 @@ def test_what_only_a_one_shot_run_writes_is_what_it_writes_and_no_search_does():
 
 
 def test_a_dead_darts_run_resumes_and_another_algorithm_is_refused(
-        tmp_path, monkeypatch, capsys):
+        tmp_path, monkeypatch, capsys, uninterrupted):
     monkeypatch.chdir(ROOT)
-    dead = _crash_and_resume(EXAMPLE / "darts.yaml", tmp_path, [], capsys)
+    full = uninterrupted("darts.yaml")
+    dead = _crash_and_resume(EXAMPLE / "darts.yaml", tmp_path, capsys)
     last = dead / "checkpoints" / "last.ckpt"
     assert checkpoint_settings(last) == {"algorithm": "darts", "seed": 0, "arch_lr": 0.003,
                                          "arch_weight_decay": 0.001, "epoch": 1,
                                          "batches": 0, "steps": 8,  # two a batch
                                          "trained": None}  # no max_time: no Timer
-    args = ["oneshot", str(EXAMPLE / "darts.yaml"), *TINY, f"--oneshot.run_dir={dead}",
-            f"--ckpt_path={last}"]
+    args = ["oneshot", *_RUN["darts.yaml"], f"--oneshot.run_dir={dead}", f"--ckpt_path={last}"]
     assert main([*args, "--oneshot.algorithm=gdas"]) == 2
     assert (f"--ckpt_path {last} is a checkpoint of a darts search; this config's "
             f"oneshot.algorithm is 'gdas'") in capsys.readouterr().err
     assert main(args) == 0
-    full = tmp_path / "full"
     assert (json.loads((dead / "alphas.json").read_text())
             == json.loads((full / "alphas.json").read_text()))
     assert (dead / "best_arch.yaml").read_text() == (full / "best_arch.yaml").read_text()
@@ -342,7 +364,7 @@ def test_a_run_killed_after_its_last_checkpoint_finishes_with_ckpt_path_last(
 @pytest.mark.slow
 @pytest.mark.parametrize("config", ["oneshot.yaml", "darts.yaml"])
 def test_a_run_killed_mid_way_keeps_each_ended_epochs_record_and_resumes_to_the_same(
-        tmp_path, monkeypatch, capsys, launcher, config):
+        tmp_path, monkeypatch, capsys, launcher, config, uninterrupted):
     # was: history.json (SPOS) and alphas.json (DARTS/GDAS) were written when the run
     # ended, so a run killed part-way (SIGKILL, out of memory) left no record of the epochs
     # it trained (a resume got them back from the checkpoint). Now each epoch's entries are
@@ -351,13 +373,10 @@ def test_a_run_killed_mid_way_keeps_each_ended_epochs_record_and_resumes_to_the_
     # epoch's record, before its checkpoint) does not record it twice.
     monkeypatch.chdir(ROOT)
     name = RECORD[config]
-    args = [str(EXAMPLE / config), *TINY]
-    if config == "oneshot.yaml":
-        args += ["--oneshot.num_candidates=2", "--oneshot.search_every_n_epochs=1"]
-    full = tmp_path / "full"
-    assert main(["oneshot", *args, f"--oneshot.run_dir={full}"]) == 0
-    uninterrupted = record_entries(config, full / name)
-    assert sorted({entry["epoch"] for entry in uninterrupted}) == [1, 2, 3]
+    args = _RUN[config]
+    full = uninterrupted(config)
+    ended = record_entries(config, full / name)
+    assert sorted({entry["epoch"] for entry in ended}) == [1, 2, 3]
     for kill, epoch, kept in (("KillAtEpochStart", 1, [1]),  # after epoch 1's checkpoint
                               ("KillBeforeEpochCheckpoint", 1, [1, 2])):  # before epoch 2's
         dead, marker = tmp_path / kill, tmp_path / f"{kill}.marker"
@@ -370,7 +389,7 @@ def test_a_run_killed_mid_way_keeps_each_ended_epochs_record_and_resumes_to_the_
         assert (dead / name).is_file(), sorted(p.name for p in dead.rglob("*"))
         assert not list(dead.glob(f".{name}.partial"))
         assert record_entries(config, dead / name) == [
-            entry for entry in uninterrupted if entry["epoch"] in kept], kill
+            entry for entry in ended if entry["epoch"] in kept], kill
         # the checkpoint holds epoch 1 alone: the resume trains epoch 2 (again) and 3
         assert checkpoint_settings(dead / "checkpoints" / "last.ckpt")["epoch"] == 0
         assert main(["oneshot", *args, f"--oneshot.run_dir={dead}", killer,
