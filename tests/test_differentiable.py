@@ -53,6 +53,7 @@ from tests.helpers_oneshot_fit import (
     two_val_config,
     val_accuracy,
 )
+from tests.helpers_standalone import torchrun_main
 from tests.launcher import ROOT
 
 _net = choice_net  # every kind of choice module, with BatchNorm
@@ -1121,8 +1122,11 @@ def _check_the_resumed_search(tmp_path: Path, algorithm: str,
 
 
 # ----------------------------------------------------------------- DDP
+#: two ranks started as ``torchrun`` starts them, both forked by this script (itself a launch
+#: of the ``launcher``): was Lightning's launcher, whose rank 1 was a fresh ``python``
+#: importing the training stack (seconds of CPU)
 DDP_SCRIPT = """
-import json, os, sys
+import json, os, socket, sys, traceback
 import lightning.pytorch as pl
 import torch
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
@@ -1135,7 +1139,7 @@ class FirstArchBatch(pl.Callback):
             self.x = float(batch["arch"][0].sum())
 
 
-if __name__ == "__main__":
+def run_rank(folder):
     torch.set_num_threads(1)
     # DARTS uses every parameter in every step (plain ddp); GDAS leaves candidates unused
     for algorithm, strategy in (("darts", "ddp"), ("gdas", "ddp_find_unused_parameters_true")):
@@ -1148,14 +1152,16 @@ if __name__ == "__main__":
                              enable_progress_bar=False, enable_model_summary=False,
                              callbacks=[seen])
         trainer.fit(nas, datamodule=BilevelData(BlobImages()))
-        with open(os.path.join(sys.argv[1], f"{algorithm}{trainer.global_rank}.json"), "w") as f:
+        with open(os.path.join(folder, f"{algorithm}{trainer.global_rank}.json"), "w") as f:
             json.dump({"logits": {k: v.tolist() for k, v in nas.alphas.items()},
                        "arch": nas.best_arch, "score": nas.best_score, "x": seen.x,
                        "initial": DifferentiableNAS(BatchNormSupernet(), seed=1).probabilities(),
                        "probs": nas.probabilities(),
                        "logged": {k: float(v) for k, v in trainer.callback_metrics.items()}}, f)
         trainer.strategy.barrier()  # rank 0 exits (the test reads) once every rank wrote
-"""
+
+
+""" + torchrun_main("run_rank(sys.argv[1])")
 
 
 @pytest.mark.slow
