@@ -5,8 +5,10 @@ resumed with the checkpoint's seed."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -30,6 +32,30 @@ from tests.helpers_oneshot import (
     ROOT,
     TINY,
 )
+
+
+@pytest.fixture
+def one_epoch_run(shared_run) -> Callable[..., tuple[list[str], Path]]:
+    """``one_epoch_run(CONFIG, ALGORITHM=None)``: the arguments (``oneshot`` first) and the
+    folder of a one-epoch tiny run of the example's ``CONFIG`` (SPOS: one candidate; DARTS:
+    ``--oneshot.algorithm=ALGORITHM``), made once per session for the tests that resume it
+    with other settings, each refused before anything is written."""
+    def get(config: str, algorithm: str | None = None) -> tuple[list[str], Path]:
+        extra = ([f"--oneshot.algorithm={algorithm}"] if algorithm else
+                 ["--oneshot.num_candidates=1"] if config == "oneshot.yaml" else [])
+
+        def args_for(run_dir: Path) -> list[str]:
+            return ["oneshot", str(EXAMPLE / config), *TINY, *extra,
+                    f"--oneshot.run_dir={run_dir}", "--trainer.max_epochs=1"]
+
+        def make(folder: Path) -> None:
+            with contextlib.chdir(ROOT):
+                assert main(args_for(folder / "run")) == 0
+
+        folder, _ = shared_run(f"oneshot_one_epoch_{algorithm or config[:-5]}", make)
+        return args_for(folder / "run"), folder / "run"
+
+    return get
 
 
 def test_a_finished_gdas_run_resumed_with_more_epochs_warns_of_its_temperature(
@@ -165,7 +191,7 @@ def test_a_gdas_resume_at_its_training_end_does_not_warn_of_its_temperature(tmp_
 
 @pytest.mark.parametrize("algorithm", ["darts", "gdas"])
 def test_a_resume_with_other_optimizer_settings_is_refused_before_training(
-        tmp_path, monkeypatch, capsys, algorithm):
+        tmp_path, monkeypatch, capsys, algorithm, one_epoch_run):
     # was: accepted, the checkpoint's hyper_parameters recording the new values while the
     # optimizers' restored param_groups kept the old ones
     def trainer(epochs: int) -> pl.Trainer:
@@ -189,10 +215,7 @@ def test_a_resume_with_other_optimizer_settings_is_refused_before_training(
     assert len(nas.history) == 2
     # the command: said before anything is built, in its settings' words
     monkeypatch.chdir(ROOT)
-    run_dir = tmp_path / "cli"
-    args = ["oneshot", str(EXAMPLE / "darts.yaml"), *TINY, f"--oneshot.algorithm={algorithm}",
-            f"--oneshot.run_dir={run_dir}", "--trainer.max_epochs=1"]
-    assert main(args) == 0
+    args, _ = one_epoch_run("darts.yaml", algorithm)
     capsys.readouterr()
     assert main([*args, "--trainer.max_epochs=2", "--oneshot.arch_lr=0.5",
                  "--ckpt_path", "last"]) == 2
@@ -205,7 +228,7 @@ def test_a_resume_with_other_optimizer_settings_is_refused_before_training(
 
 
 def test_a_spos_resume_with_another_learning_rate_is_refused_before_training(
-        tmp_path, monkeypatch, capsys):
+        tmp_path, monkeypatch, capsys, one_epoch_run):
     # was: resumed without a word, training on with the checkpoint's lr (Lightning loads its
     # param_groups over the new one) while the new checkpoint's hyper_parameters said 0.5
     def fit(module: TinySupernet, epochs: int, ckpt_path: Path | None = None,
@@ -228,10 +251,7 @@ def test_a_spos_resume_with_another_learning_rate_is_refused_before_training(
     assert len(fit(TinySupernet(), 2, last).paths) > 0  # the same lr (halved since): resumed
     # the command, as DARTS says it
     monkeypatch.chdir(ROOT)
-    run_dir = tmp_path / "cli"
-    args = ["oneshot", str(EXAMPLE / "oneshot.yaml"), *TINY, "--oneshot.num_candidates=1",
-            f"--oneshot.run_dir={run_dir}", "--trainer.max_epochs=1"]
-    assert main(args) == 0
+    args, run_dir = one_epoch_run("oneshot.yaml")
     capsys.readouterr()
     before = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*") if p.name != "search.lock"}
     assert main([*args, "--trainer.max_epochs=2", "--model.init_args.lr=0.5",
@@ -244,14 +264,11 @@ def test_a_spos_resume_with_another_learning_rate_is_refused_before_training(
 @pytest.mark.parametrize(("config", "prefix"), [("oneshot.yaml", ""),
                                                ("darts.yaml", "supernet.")])
 def test_a_resume_of_another_supernet_is_refused_before_the_folder_is_held(
-        tmp_path, monkeypatch, capsys, config, prefix):
+        monkeypatch, capsys, config, prefix, one_epoch_run):
     # was: Lightning's "RuntimeError: Error(s) in loading state_dict for DigitsSupernet",
     # with its traceback, once the fit started
     monkeypatch.chdir(ROOT)
-    run_dir = tmp_path / "run"
-    args = ["oneshot", str(EXAMPLE / config), *TINY, f"--oneshot.run_dir={run_dir}",
-            "--trainer.max_epochs=1"]
-    assert main(args) == 0
+    args, run_dir = one_epoch_run(config, "darts" if config == "darts.yaml" else None)
     capsys.readouterr()
     before = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*")}
     assert main([*args, "--trainer.max_epochs=2", "--model.init_args.max_blocks=3",
