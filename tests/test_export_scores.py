@@ -118,7 +118,7 @@ def test_a_warm_started_search_exports_a_trial_of_its_own(tmp_path):
 @pytest.mark.slow
 def test_a_ddp_trials_export_scores_as_said_on_one_device(tmp_path):
     # BlobData's 64 validation samples in batches of 16: two whole batches per rank
-    _search(tmp_path, model=SyncedTinyNet, batch_size=16, budget=2,
+    _search(tmp_path, model=SyncedTinyNet, batch_size=16, budget=1,
             trainer={**TRAINER, "devices": 2, "strategy": "ddp"})
     assert_scores_as_exported(tmp_path, model=SyncedTinyNet, batch_size=16)
 
