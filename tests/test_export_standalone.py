@@ -2,8 +2,9 @@
 what a search exported, in a process where lightning_nas cannot be imported (``python -I``,
 a path holding the project's own module files only, and ``lightning_nas`` refused by an
 import hook, so an installed copy is not found either). Those processes are forked from one
-such interpreter that imported torch and Lightning once (``tests.helpers_standalone``),
-not each a fresh ``python``; the Hydra sweep is forked by the launcher."""
+such interpreter that imported torch, Lightning and scikit-learn's data sets once
+(``tests.helpers_standalone``), not each a fresh ``python``; the Hydra sweep is forked by
+the launcher."""
 
 from __future__ import annotations
 
@@ -20,16 +21,18 @@ import yaml
 
 from lightning_nas.cli import main
 from tests.helpers_hydra_sweep import TRAIN, run_forked
-from tests.helpers_standalone import Interpreter
+from tests.helpers_standalone import ISOLATED_IMPORTS, Interpreter
 from tests.helpers_user_project import user_project
 from tests.launcher import ROOT
 
 
 @pytest.fixture(scope="module")
 def python(tmp_path_factory) -> Iterator[Interpreter]:
-    """``python -I`` with lightning_nas refused, torch and Lightning imported once: the
+    """``python -I`` with lightning_nas refused, torch, Lightning and scikit-learn's data
+    sets (the digits example's data: half a second of CPU a script) imported once: the
     user's scripts are forked from it (once per test process that runs a test here)."""
-    with Interpreter(tmp_path_factory.mktemp("standalone"), isolated=True) as interpreter:
+    with Interpreter(tmp_path_factory.mktemp("standalone"), isolated=True,
+                     imports=(*ISOLATED_IMPORTS, "sklearn.datasets")) as interpreter:
         yield interpreter
 
 
@@ -45,13 +48,17 @@ def _standalone(python: Interpreter, tmp_path: Path, user: Path, script: str,
 
 
 @pytest.fixture(scope="module")
-def config_run(tmp_path_factory) -> Path:
-    """A finished config search of the digits example: one trial of one short epoch."""
-    run = tmp_path_factory.mktemp("export_standalone") / "run"
-    assert main(["search", str(ROOT / "examples" / "digits" / "search.yaml"),
-                 "--search.budget=1", "--trainer.max_epochs=1",
-                 "--trainer.limit_train_batches=4", f"--search.run_dir={run}"]) == 0
-    return run
+def config_run(shared_run) -> Path:
+    """A finished config search of the digits example: one trial of one short epoch, made
+    once per session (under pytest-xdist this module's tests run in both workers); a test
+    writes there only its fine-tune (``RUN/finetune``), which no other test reads."""
+    def make(folder: Path) -> None:
+        assert main(["search", str(ROOT / "examples" / "digits" / "search.yaml"),
+                     "--search.budget=1", "--trainer.max_epochs=1",
+                     "--trainer.limit_train_batches=4",
+                     f"--search.run_dir={folder / 'run'}"]) == 0
+
+    return shared_run("export_standalone_config_run", make)[0] / "run"
 
 
 def test_a_config_runs_best_ckpt_validates_under_the_users_own_lightningcli(config_run,
