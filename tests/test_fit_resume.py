@@ -26,8 +26,6 @@ from lightning_nas.fit_resume import free_dir
 from lightning_nas.search.checkpoints import checkpoint_complete
 from tests.helpers_callbacks import HOLD_AT
 
-SLEEP = 0.1  # seconds per training step: 8 steps an epoch
-
 
 def _search(tmp_path: Path) -> tuple[Path, Path]:
     """A config and its finished one-trial search (run folder ``tmp_path/run``)."""
@@ -90,7 +88,9 @@ def _kill_after(launcher, argv: list[str], log: Path, folder: Path, epoch: int) 
 @pytest.mark.slow
 def test_a_finetune_killed_after_an_epoch_resumes_as_an_uninterrupted_one(tmp_path, launcher):
     _, run = _search(tmp_path)
-    argv = ["finetune", str(run), "--max_epochs", "4", f"--model.sleep={SLEEP}",
+    # no step's sleep: each kill waits at an epoch's start (EpochLog's hold; was 0.1 s a
+    # step, 6.4 s in all)
+    argv = ["finetune", str(run), "--max_epochs", "4",
             "--trainer.callbacks=[{class_path: tests.helpers.EpochLog}]"]
     folder = run / "finetune"
     _kill_after(launcher, argv, tmp_path / "killed.log", folder, 0)
@@ -289,7 +289,8 @@ def test_a_ddp_fit_killed_after_an_epoch_resumes_as_an_uninterrupted_one(tmp_pat
     config = tmp_path / "ddp.yaml"
     config.write_text(yaml.safe_dump({
         "seed_everything": 3,
-        "model": {"class_path": "tests.helpers.SyncedTinyNet", "init_args": {"sleep": SLEEP}},
+        "model": {"class_path": "tests.helpers.SyncedTinyNet"},  # no sleep: the kill waits at
+        # epoch 1's start (EpochLog's hold; was 0.1 s a step)
         "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 32}},
         "trainer": {"max_epochs": 3, "accelerator": "cpu", "devices": 2, "strategy": "ddp",
                     "enable_progress_bar": False, "enable_model_summary": False,
@@ -297,13 +298,13 @@ def test_a_ddp_fit_killed_after_an_epoch_resumes_as_an_uninterrupted_one(tmp_pat
     out, fresh = tmp_path / "out", tmp_path / "fresh"
     argv = ["fit", str(config), "--out", str(out)]
     _kill_after(launcher, argv, tmp_path / "killed.log", out, 0)
-    # the resume, then the uninterrupted fit (no kill to time: no step's sleep; the same
-    # batches and metrics), one process: the second fit's ranks fork from the rank zygote
-    # the first one started (was a process each: a cold rank zygote each)
+    # the resume, then the uninterrupted fit (the same batches and metrics), one process:
+    # the second fit's ranks fork from the rank zygote the first one started (was a process
+    # each: a cold rank zygote each)
     script, log = tmp_path / "fits.py", tmp_path / "fits.log"
     script.write_text(TWO_FITS)
     fits = [[*argv, "--ckpt_path", "last"],
-            ["fit", str(config), "--out", str(fresh), "--model.init_args.sleep=0"]]
+            ["fit", str(config), "--out", str(fresh)]]
     assert launcher.run([json.dumps(fits)], log, script) == 0, log.read_text()[-3000:]
     resumed, uninterrupted = log.read_text().split(f"{FITS_APART}\n")
     assert _val_rows(out) == _val_rows(fresh) and sorted(_val_rows(out)) == [0, 1, 2]
