@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 
@@ -11,7 +12,11 @@ from lightning_nas import Search
 from lightning_nas.results import TrialStatus
 from lightning_nas.store import RunStore
 from tests.helpers_data import BlobData
-from tests.helpers_fresh_ranks import fresh_exit_search  # noqa: F401 - a fixture
+from tests.helpers_fresh_ranks import (  # noqa: F401 - fresh_exit_search: a fixture
+    PIDS,
+    fresh_exit_search,
+    gone,
+)
 
 DDP = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 2,
        "callbacks": [{"class_path": "tests.helpers.RankRecorder"}]}
@@ -188,7 +193,7 @@ def test_trials_that_fail_on_rank_1_before_training_say_where(tmp_path, monkeypa
     monkeypatch.setattr(ranks, "_GRACE_S", 0.5)  # rank 0 waits in a collective meanwhile
     if fresh:
         monkeypatch.setenv("LIGHTNING_NAS_FRESH_RANKS", "1")
-    search = Search("tests.helpers.SyncedTinyNet", {"width": {"choice": [8, 16]}},
+    search = Search("tests.helpers.RankFaults", {"width": {"choice": [8, 16]}},
                     data="tests.helpers.NoTrainDataOnRank1", budget=4, max_failures=4,
                     trainer={**DDP, "max_epochs": 1, "callbacks": None},
                     optimizer="RandomSearch", run_dir=tmp_path, verbose=False)
@@ -197,6 +202,18 @@ def test_trials_that_fail_on_rank_1_before_training_say_where(tmp_path, monkeypa
                                           r"\) .*: rank 1 failed the trial: FileNotFoundError: "
                                           r"rank 1 has no data/train\.csv"):
         search.run()
+    # each trial: rank 1's error in its trial.log, and the first line of its error (with
+    # fresh ranks was: printed nowhere, and the trial stored rank 0's symptom, gloo's
+    # "Connection closed by peer"); its ranks gone (was test_ranks' own fresh trial)
+    with RunStore(tmp_path / "search.db") as store:
+        trials = store.trials()
+    for trial in trials:
+        log = (tmp_path / "trials" / f"trial_{trial.trial_id:04d}" / "trial.log").read_text()
+        pids = dict(re.findall(PIDS, log))
+        assert sorted(pids) == ["0", "1"] and gone(pids.values()), log[-3000:]
+        assert "rank 1: FileNotFoundError: rank 1 has no data/train.csv" in log, log[-3000:]
+        assert trial.error.splitlines()[0] == ("rank 1 failed the trial: FileNotFoundError: "
+                                               "rank 1 has no data/train.csv")
 
 
 @pytest.mark.slow

@@ -186,20 +186,6 @@ def test_fresh_ranks_setting_trains_on_processes_started_by_lightnings_launcher(
 
 
 @pytest.mark.slow
-def test_with_fresh_ranks_a_failure_on_rank_1_is_in_the_log_and_names_the_trials_error(
-        tmp_path, monkeypatch):
-    # was: rank 1's error was printed nowhere and the trial stored rank 0's symptom (gloo's
-    # "Connection closed by peer")
-    monkeypatch.setenv(FRESH_RANKS, "1")
-    result, log, pids = ddp_trial(tmp_path, 1, width=8, fault="raise")
-    assert result.status is TrialStatus.FAILED and sorted(pids) == [0, 1]
-    assert "rank 1: RuntimeError: rank 1 breaks on purpose" in log
-    assert result.error.splitlines()[0] == ("rank 1 failed the trial: RuntimeError: rank 1 "
-                                            "breaks on purpose")
-    assert gone(pids.values())
-
-
-@pytest.mark.slow
 def test_with_fresh_ranks_a_rank_that_dies_names_the_trials_error_as_a_group_does(request):
     # was: a dying rank wrote no rank<R>.error, so the trial stored rank 0's symptom
     # ("RuntimeError: [.../pair.cc:537] Read error [127.0.0.1]:11946: ...", another port in
@@ -286,7 +272,7 @@ def test_ctrl_c_while_the_ranks_start_ends_the_search_as_in_one_process(tmp_path
         "trainer": {**DDP, "logger": False, "enable_progress_bar": False,
                     "enable_model_summary": False},
         "search": {"space": {"width": {"choice": [4, 8, 16]}}, "optimizer": "RandomSearch",
-                   "budget": 2, "progress": False, "run_dir": str(run_dir)}}))
+                   "budget": 1, "progress": False, "run_dir": str(run_dir)}}))
     argv = ["search", str(cfg)]  # ``python -m lightning_nas search CFG``, as a script in
     command = hold / "lightning_nas_command.py"  # hold: first on the search's sys.path, so
     command.write_text(COMMAND)  # first on the PYTHONPATH of the zygote or trial it starts
@@ -303,9 +289,9 @@ def test_ctrl_c_while_the_ranks_start_ends_the_search_as_in_one_process(tmp_path
     # the same command again, forked by the launcher (its imports paid once)
     log = tmp_path / "resume.log"
     assert launcher.run(argv, log, cwd=tmp_path, env={FRESH_RANKS: fresh}) == 0, log.read_text()
-    with RunStore(run_dir / "search.db") as store:  # the same trial, run again, and one more
-        assert [(t.trial_id, t.status) for t in store.trials()] == [
-            (1, TrialStatus.COMPLETED), (2, TrialStatus.COMPLETED)]
+    with RunStore(run_dir / "search.db") as store:  # the same trial, run again (budget 1:
+        # no second trial to train, was two fresh processes more)
+        assert [(t.trial_id, t.status) for t in store.trials()] == [(1, TrialStatus.COMPLETED)]
 
 
 #: a sitecustomize for the process that starts a group of ranks (not a rank: no ``RANK``):
