@@ -18,19 +18,22 @@ from tests.helpers_oneshot_fit import (
     BlobImages,
     val_accuracy,
 )
+from tests.helpers_standalone import torchrun_main
 from tests.launcher import ROOT
 
+#: two ranks forked as ``torchrun`` starts them by the script (a launch of the ``launcher``:
+#: the training stack imported once; was a rank 1 that Lightning's launcher started, a cold
+#: ``python`` importing it again), each fitting the supernet with ``OneShotNAS``
 DDP_SCRIPT = """
-import json, os, sys
+import json, os, socket, sys, traceback
 import lightning.pytorch as pl
 import torch
-import yaml
 from lightning_nas.oneshot.callback import OneShotNAS
-from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from tests.helpers_oneshot_fit import BatchNormSupernet, BlobImages
 
-if __name__ == "__main__":
-    out = sys.argv[1]
+
+def run_rank(out):
+    torch.set_num_threads(1)
     pl.seed_everything(0, verbose=False)
     callback = OneShotNAS(num_candidates=5, calibration_batches=2, seed=2, record_paths=True)
     trainer = pl.Trainer(max_epochs=2, accelerator="cpu", devices=2,
@@ -42,8 +45,7 @@ if __name__ == "__main__":
         json.dump({"paths": callback.paths, "best": callback.best_arch,
                    "score": callback.best_score, "history": callback.history}, f)
     torch.save(callback.subnet, os.path.join(out, f"subnet{trainer.global_rank}.pt"))
-    trainer.strategy.barrier()  # rank 0 exits (the test reads) once every rank wrote
-"""
+""" + torchrun_main("run_rank(sys.argv[1])")
 
 
 @pytest.mark.slow
