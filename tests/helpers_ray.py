@@ -25,12 +25,17 @@ import pytest
 
 from tests.helpers_models import TinyNet
 
-__all__ = ["LOOPBACK", "NodeNet", "ThreadNet", "added_node", "connect", "free_port",
-           "loopback_cluster", "ray_folder"]
+__all__ = ["LOOPBACK", "NO_PRESTART", "NodeNet", "ThreadNet", "added_node", "connect",
+           "free_port", "loopback_cluster", "ray_folder"]
 
 LOOPBACK = "127.0.0.1"
 #: each node's settings: one CPU, on the loopback address only
 _NODE = {"num_cpus": 1, "node_ip_address": LOOPBACK, "include_log_monitor": False}
+#: Ray's settings (read by each node's raylet from its environment) that start no idle
+#: Python workers ahead of use, at a node's start and at its first driver's connection (one
+#: per CPU, about half a CPU-second each): a search's actors never run in them, since each
+#: actor's ``runtime_env`` (``PYTHONPATH`` among its ``env_vars``) differs from the job's
+NO_PRESTART = {"RAY_enable_worker_prestart": "0", "RAY_prestart_worker_first_driver": "0"}
 #: seconds a test waits for the CPUs an earlier test's actors held (killed: Ray frees them)
 FREE_TIMEOUT = 120.0
 
@@ -71,13 +76,16 @@ def free_port() -> int:
 
 @contextmanager
 def ray_folder(monkeypatch: pytest.MonkeyPatch, folder: str | None = None) -> Iterator[str]:
-    """``RAY_TMPDIR`` set to ``folder`` (by default a new one, removed at the end) and Ray's
-    usage stats off: short (Ray's socket paths have a length limit), and a cluster's address
-    file there does not redirect other ``ray.init()`` calls."""
+    """``RAY_TMPDIR`` set to ``folder`` (by default a new one, removed at the end), Ray's
+    usage stats off and no idle workers started ahead (``NO_PRESTART``): short (Ray's socket
+    paths have a length limit), and a cluster's address file there does not redirect other
+    ``ray.init()`` calls."""
     own = folder is None
     folder = folder or tempfile.mkdtemp(prefix="lnas-ray-", dir="/tmp")
     monkeypatch.setenv("RAY_TMPDIR", folder)
     monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    for key, value in NO_PRESTART.items():
+        monkeypatch.setenv(key, value)
     try:
         yield folder
     finally:

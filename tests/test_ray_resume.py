@@ -36,6 +36,7 @@ import yaml
 from lightning_nas import load_best
 from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet
+from tests.helpers_ray import NO_PRESTART
 from tests.helpers_runs import trial_rows
 from tests.launcher import ROOT, Launcher, stat
 
@@ -51,13 +52,16 @@ AUTH = {"RAY_AUTH_MODE": "disabled"}
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
     """A head node of two CPUs on the loopback address, in a Ray temp folder of its own
-    (short: Ray's socket paths have a length limit)."""
+    (short: Ray's socket paths have a length limit), that starts no idle workers ahead
+    (``NO_PRESTART``)."""
     from ray.cluster_utils import Cluster
 
     folder = tempfile.mkdtemp(prefix="lnas-ray-", dir="/tmp")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RAY_TMPDIR", folder)
         patch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+        for key, value in NO_PRESTART.items():  # no idle workers started ahead
+            patch.setenv(key, value)
         # one auth mode for the head and the launched drivers (whose environment is the
         # launcher's, from the session's start): a local ray.init() earlier in this test
         # process leaves RAY_AUTH_MODE=token in it (Ray >= 2.59), and a head started so
