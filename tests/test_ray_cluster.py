@@ -29,7 +29,6 @@ from tests.helpers_models import TinyNet
 from tests.helpers_ray import (
     LOOPBACK,
     NodeNet,
-    ThreadNet,
     added_node,
     connect,
     free_port,
@@ -102,10 +101,10 @@ PROJECT_MODULE = '''
 import os
 from pathlib import Path
 
-from tests.helpers import TinyNet
+from tests.helpers_ray import ThreadNet
 
 
-class ProjectNet(TinyNet):
+class ProjectNet(ThreadNet):  # (threads.json: the torch threads its trial trained with)
     def on_fit_end(self) -> None:
         path = Path(self.trainer.default_root_dir) / "flag.txt"
         path.write_text(os.environ.get("LNAS_FLAG", "unset"))
@@ -185,15 +184,21 @@ def test_a_cluster_that_refuses_the_connection_is_said_with_token_authentication
 
 
 @pytest.fixture
-def half_cpu_search(request, shared_run) -> tuple[Path, dict]:
-    """One search of one ``ThreadNet`` trial on two workers of half a CPU each, with
-    ``threads_per_trial=2`` (the default would be 1), that connects to the module's cluster
-    itself: its run folder, and (JSON) the CPUs its actors held when the trial had ended and
-    whether Ray was still initialised after it. Made once per test session (conftest's
-    ``shared_run``: the pytest-xdist worker that asks first makes it, on its ``_one_node``)
-    for the two tests that assert on it (was: a local Ray and a search each)."""
-    def make(run: Path) -> dict:
-        cluster, folder = request.getfixturevalue("_one_node")
+def user_ray_search(request, shared_run) -> tuple[Path, dict]:
+    """One search of one trial of a project's ``ProjectNet`` (``PROJECT_MODULE``, importable
+    from the search's current folder only, as ``lnas_ray_project``) on the module's cluster,
+    connected as a user's ``ray.init`` (the test's own, ``one_node``, where it has one; else
+    one made and closed here): two workers of half a CPU each, ``threads_per_trial=2`` (the
+    default would be 1) and a ``runtime_env`` of its own. Its run folder's ``run``, and
+    (JSON) the CPUs its actors held when the trial had ended and whether Ray was still
+    initialised after it. Made once per test session (conftest's ``shared_run``: the
+    pytest-xdist worker that asks first makes it, on its ``_one_node``) for the three tests
+    that assert on it (was: two searches, one of them on a connection of its own)."""
+    def make(folder: Path) -> dict:
+        cluster, ray_tmp = request.getfixturevalue("_one_node")
+        project = folder / "project"
+        project.mkdir()
+        (project / "lnas_ray_project.py").write_text(PROJECT_MODULE)
         held: list[float] = []
 
         def cpus_held(result) -> None:  # trial 1 is done, the search's actors still alive
@@ -201,29 +206,40 @@ def half_cpu_search(request, shared_run) -> tuple[Path, dict]:
                         - ray.available_resources().get("CPU", 0))
 
         with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("RAY_TMPDIR", folder)
-            patch.chdir(REPO)  # workers import tests.*
-            connect(cluster.address)  # an earlier test's actors let its CPU go first
-            ray.shutdown()
-            Search(ThreadNet, SPACE, data="tests.helpers.BlobData", trainer=dict(TINY_TRAINER),
-                   budget=1, executor="ray", num_workers=2, threads_per_trial=2,
-                   on_trial_end=cpus_held, run_dir=run, verbose=False,
-                   ray={"address": cluster.address, "num_cpus": 0.5}).run()
-            return {"held": held, "initialised_after": ray.is_initialized()}
+            patch.setenv("RAY_TMPDIR", ray_tmp)
+            # the cluster started elsewhere: only the search's current folder has the module
+            patch.chdir(project)
+            patch.syspath_prepend(str(project))
+            patch.setenv("PYTHONPATH", os.pathsep.join(  # workers import tests.* from it
+                p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
+            net = importlib.import_module("lnas_ray_project").ProjectNet
+            own = not ray.is_initialized()
+            if own:  # as a user's ray.init (an earlier test's actors let its CPU go first)
+                connect(cluster.address)
+            try:
+                Search(net, SPACE, data="tests.helpers.BlobData", trainer=dict(TINY_TRAINER),
+                       budget=1, executor="ray", num_workers=2, threads_per_trial=2,
+                       on_trial_end=cpus_held, run_dir=folder / "run", verbose=False,
+                       ray={"address": cluster.address, "num_cpus": 0.5,  # its own address
+                            "runtime_env": {"env_vars": {"LNAS_FLAG": "1"}}}).run()
+                return {"held": held, "initialised_after": ray.is_initialized()}
+            finally:
+                if own:
+                    ray.shutdown()
 
-    return shared_run("ray_half_cpu_search", make)
+    folder, made = shared_run("ray_user_search", make)
+    return folder / "run", made
 
 
 @pytest.mark.slow  # a search on a cluster: about twenty seconds on two cores
-def test_threads_per_trial_sets_a_ray_trials_torch_threads(half_cpu_search):
+def test_threads_per_trial_sets_a_ray_trials_torch_threads(user_ray_search):
     # was: ignored beside search.ray.num_cpus, trials trained (and were recorded) with
     # num_cpus torch threads (here at least 1: was 1, threads_per_trial 2)
-    run, made = half_cpu_search
-    assert not made["initialised_after"]  # the search's own connection: closed
+    run, _ = user_ray_search
     with RunStore(run / "search.db") as store:  # (the trials its result had)
         (trial,) = store.trials()
         fits = store.fits(trial.trial_id)
-    assert trial.status is TrialStatus.COMPLETED
+    assert trial.status is TrialStatus.COMPLETED, trial.error
     threads = json.loads((run / "trials" / f"trial_{trial.trial_id:04d}" / "threads.json")
                          .read_text())
     assert threads == {"torch": 2, "omp": "2"}
@@ -249,20 +265,11 @@ def test_a_runtime_env_the_cluster_cannot_build_is_one_error_before_the_run_fold
 
 @pytest.mark.slow  # a one-node cluster and a trial: about half a minute on two cores
 def test_a_ray_the_user_initialised_refuses_what_cannot_apply_and_gets_the_import_path(
-        tmp_path, one_node, tiny_trainer, monkeypatch):
+        tmp_path, one_node, user_ray_search, tiny_trainer):
     # was: search.ray (address, every ray.init key) silently ignored, and the workers did
     # not get the driver's current folder and PYTHONPATH: a project's module failed to
     # import only in its trials, stored as FAILED
-    repo = REPO  # (one_node: ray.init(address=its address, log_to_driver=False) done)
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "lnas_ray_project.py").write_text(PROJECT_MODULE)
-    monkeypatch.chdir(project)  # the cluster started elsewhere: only the search's cwd has it
-    monkeypatch.syspath_prepend(str(project))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(  # workers import tests.* from it
-        p for p in (str(repo), os.environ.get("PYTHONPATH")) if p))
-    net = importlib.import_module("lnas_ray_project").ProjectNet
-    run = tmp_path / "run"
+    run = tmp_path / "run"  # (one_node: ray.init(address=its address, log_to_driver=False))
     elsewhere = f"{LOOPBACK}:{free_port()}"
     for options, message in [
             ({"address": elsewhere}, rf"search\.ray\.address='{elsewhere}' is a ray\.init "
@@ -271,16 +278,15 @@ def test_a_ray_the_user_initialised_refuses_what_cannot_apply_and_gets_the_impor
             ({"log_to_driver": True}, r"search\.ray\.log_to_driver=True is a ray\.init "
                                       r"argument.*Drop search\.ray\.log_to_driver")]:
         with pytest.raises(ConfigError, match=message):
-            Search(net, SPACE, data="tests.helpers.BlobData", trainer=tiny_trainer, budget=1,
-                   executor="ray", ray=options, run_dir=run, verbose=False).run()
+            Search(TinyNet, SPACE, data="tests.helpers.BlobData", trainer=tiny_trainer,
+                   budget=1, executor="ray", ray=options, run_dir=run, verbose=False).run()
         assert ray.is_initialized() and not run.exists()
-    # its own address, and a runtime_env: applied to each trial's actor
-    result = Search(net, SPACE, data="tests.helpers.BlobData", trainer=tiny_trainer,
-                    budget=1, executor="ray", run_dir=run, verbose=False,
-                    ray={"address": one_node.address, "num_cpus": 1,
-                         "runtime_env": {"env_vars": {"LNAS_FLAG": "1"}}}).run()
-    assert ray.is_initialized()  # the user's connection is theirs: left as it was
-    (trial,) = result.trials
+    # its own address, and a runtime_env: applied to each trial's actor, where the project's
+    # module (importable from the search's current folder only) imports
+    run, made = user_ray_search
+    assert made["initialised_after"]  # the user's connection is theirs: left as it was
+    with RunStore(run / "search.db") as store:
+        (trial,) = store.trials()
     assert trial.status is TrialStatus.COMPLETED, trial.error
     assert (run / "trials" / f"trial_{trial.trial_id:04d}" / "flag.txt").read_text() == "1"
 
@@ -441,11 +447,11 @@ def test_a_cluster_too_small_for_the_workers_counts_one_trial_and_one_actor(one_
 
 @pytest.mark.slow  # a search on a cluster: about twenty seconds on two cores
 def test_a_ray_search_with_fewer_trials_than_workers_starts_only_the_actors_it_needs(
-        half_cpu_search):
+        user_ray_search):
     # was: RayExecutor.start started all num_workers actors and waited for them: a budget-1
     # search with two workers held two actors' resources (and paid two imports of
     # Lightning), one of them never given a trial
-    run, made = half_cpu_search
+    run, made = user_ray_search
     with RunStore(run / "search.db") as store:  # (the trials its result had)
         assert [t.status for t in store.trials()] == [TrialStatus.COMPLETED]
     assert made["held"] == [0.5]  # one actor of half a CPU (was: 1.0, two of them)
