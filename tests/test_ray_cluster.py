@@ -301,9 +301,9 @@ class HiddenNet(TinyNet):
 '''
 
 
-@pytest.mark.slow  # a local cluster: about twenty seconds on two cores
-def test_a_module_the_ray_actors_cannot_import_is_one_error_naming_it(tmp_path, one_node,
-                                                                      tiny_trainer, monkeypatch):
+@pytest.mark.slow  # a local cluster, three actors: about half a minute on two cores
+def test_a_module_the_ray_actors_cannot_import_and_an_actor_that_dies_are_each_one_line(
+        tmp_path, one_node, tiny_trainer, monkeypatch):
     # was: every trial FAILED with "Ray error: \x1b[36mray::_RayTrialActor.run()\x1b[39m
     # (pid=..., actor_id=...)", another first line each time, so the search never stopped
     # on the same error twice; the cause (No module named ...) deep inside each error
@@ -327,6 +327,25 @@ def test_a_module_the_ray_actors_cannot_import_is_one_error_naming_it(tmp_path, 
         first = "Ray error: ModuleNotFoundError: No module named 'lnas_hidden_mod'"
         assert [r.error.splitlines()[0] for r in results] == [first, first]
         assert not any("\x1b" in r.error for r in results)  # no terminal colours
+
+        # a trial that kills its actor (on one of the two, alive and idle: was a test of its
+        # own, an actor and a connection of its own) is FAILED on a line of its own; was:
+        # "FAILED (trial process died (Ray actor: The actor died unexpectedly before
+        # finishing this task.)": the error's first line opened a parenthesis that only
+        # Ray's message, lines below, closed
+        dying = Search(TinyNet, {"width": {"choice": [4, 8]}}, data="tests.helpers.BlobData",
+                       trainer=tiny_trainer, model_init_args={"die_width": 4},  # os._exit(3)
+                       run_dir=tmp_path / "dying", verbose=False)
+        executor.submit(dying.template.spec(3, {"width": 4}))
+        (died,) = executor.wait()
+        assert died.status is TrialStatus.FAILED
+        first = died.error.splitlines()[0]
+        assert first == ("trial process died (Ray actor: The actor died unexpectedly before "
+                         "finishing this task)"), died.error
+        assert "actor_id: " in died.error  # Ray's own message follows, whole
+        line = trial_line(died, "val_acc", 1, 1, None)
+        assert f"FAILED ({first}) " in line and line.count("(") == line.count(")"), line
+
         # the search sends its actors a trial's spec as they start: refused before the run
         folder = re.escape(str(hidden))
         with pytest.raises(ConfigError, match=rf"cannot import module 'lnas_hidden_mod' \(here "
@@ -336,34 +355,6 @@ def test_a_module_the_ray_actors_cannot_import_is_one_error_naming_it(tmp_path, 
     finally:
         executor.shutdown()
         ray.shutdown()
-
-
-@pytest.mark.slow  # a local cluster and a trial: about half a minute on two cores
-def test_a_trial_that_kills_its_ray_actor_is_failed_on_a_line_of_its_own(tmp_path, one_node,
-                                                                         tiny_trainer,
-                                                                         monkeypatch):
-    # was: "FAILED (trial process died (Ray actor: The actor died unexpectedly before
-    # finishing this task.)": the error's first line opened a parenthesis that only Ray's
-    # message, lines below, closed
-    monkeypatch.chdir(REPO)  # workers import tests.*
-    search = Search(TinyNet, {"width": {"choice": [4, 8]}}, data="tests.helpers.BlobData",
-                    trainer=tiny_trainer, model_init_args={"die_width": 4},  # os._exit(3)
-                    run_dir=tmp_path / "run", verbose=False)
-    executor = RayExecutor(num_workers=1, num_cpus=1)  # (one_node: Ray of 1 CPU)
-    try:
-        executor.start()
-        executor.submit(search.template.spec(1, {"width": 4}))
-        (result,) = executor.wait()
-    finally:
-        executor.shutdown()
-        ray.shutdown()
-    assert result.status is TrialStatus.FAILED
-    first = result.error.splitlines()[0]
-    assert first == ("trial process died (Ray actor: The actor died unexpectedly before "
-                     "finishing this task)"), result.error
-    assert "actor_id: " in result.error  # Ray's own message follows, whole
-    line = trial_line(result, "val_acc", 1, 1, None)
-    assert f"FAILED ({first}) " in line and line.count("(") == line.count(")"), line
 
 
 def _running(pid: int) -> bool:
