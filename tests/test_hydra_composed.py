@@ -109,8 +109,10 @@ def test_each_job_is_composed_once_into_the_config_hydra_composes(tmp_path, monk
     _sweep(tmp_path, task, {"model": "choice(a, b)", "opt.lr": "choice(0.1, 0.01)"}, budget=4)
     jobs = list(_jobs(tmp_path))
     assert len(jobs) == 4 and len(received) == 4
-    for _, overrides in jobs:  # (was: 2, the check's and the launcher's)
-        assert calls.in_batch[tuple(overrides)] == 1, (overrides, calls.in_batch)
+    # the first job's check takes its option's job, composed before the first batch (was:
+    # 1); the others are composed by their check alone (was: 2, the check's and the
+    # launcher's)
+    assert [calls.in_batch[tuple(o)] for _, o in jobs] == [0, 1, 1, 1], calls.in_batch
     for (model, lr), text in received.items():
         expected = EXPECTED.format(model=model, depth=DEPTHS[model], lr=lr)
         assert text == expected
@@ -124,6 +126,36 @@ def test_each_job_is_composed_once_into_the_config_hydra_composes(tmp_path, monk
         fresh.hydra.runtime.output_dir = str(folder)
         assert (folder / ".hydra" / "hydra.yaml").read_text() == OmegaConf.to_yaml(
             OmegaConf.masked_copy(fresh, "hydra"))
+
+
+def test_a_one_job_sweep_builds_each_config_once(tmp_path, monkeypatch):
+    # every build of a config (Hydra's ``load_configuration``, which each composition
+    # goes through) by its inputs: the sweep's own (Hydra's, before the sweeper), the first
+    # sample's job (checked), each searched option's job (the first sample's other values
+    # beside it: ``model=b`` is the first sample's job again), the default logging
+    # config (``rerun_alone``'s) and the job's own check (the option ``model=a``'s again):
+    # none built twice from the same inputs (was: 6 builds, ``model=b x=2`` and
+    # ``model=a x=2`` twice each)
+    built: list[tuple[Any, tuple[str, ...]]] = []
+    load = ConfigLoaderImpl.load_configuration
+
+    def counted(loader: Any, config_name: Any, overrides: list[str], *args: Any,
+                **kwargs: Any) -> DictConfig:
+        built.append((config_name, tuple(overrides)))
+        return load(loader, config_name, overrides, *args, **kwargs)
+
+    monkeypatch.setattr(ConfigLoaderImpl, "load_configuration", counted)
+    seen = []
+
+    def task(cfg: DictConfig) -> float:
+        seen.append((cfg.model.name, cfg.x))
+        return float(cfg.x)
+
+    multirun(tmp_path, task, {"budget": 1, "seed": 0,
+                              "params": {"x": "choice(1, 2)", "model": "choice(a, b)"}})
+    assert seen == [("a", 2)]  # the job the sweep ran, as before
+    assert [n for n in Counter(built).values() if n > 1] == [], built
+    assert len(built) == 4, built
 
 
 def test_a_job_after_another_of_its_batch_is_composed_again(tmp_path, monkeypatch):
@@ -141,7 +173,10 @@ def test_a_job_after_another_of_its_batch_is_composed_again(tmp_path, monkeypatc
     _sweep(tmp_path, task, {"x": "choice(1, 2)"}, budget=2, num_workers=2)
     assert names == ["a", "edited"]
     first, second = (tuple(o) for _, o in _jobs(tmp_path))
-    assert (calls.in_batch[first], calls.in_batch[second]) == (1, 2)
+    # (the first: the space's first sample, composed by check_composes before the batch:
+    # 0 in it, was 1; the second: by its check, and again by the launcher after the first
+    # ran)
+    assert (calls.in_batch[first], calls.in_batch[second]) == (0, 2)
 
 
 def test_the_launchers_loader_crosses_to_another_process_as_hydras_own(tmp_path, monkeypatch):

@@ -13,6 +13,13 @@ job of the batch is composed again). A launcher that composes in another process
 (joblib, submitit, Ray) pickles its context: there the loader is Hydra's own, which
 composes each job as before.
 
+The sweeper's own checks before the first job (``check_composes``, ``option_jobs``) compose
+through ``sweep_loader()``: a job already composed in this sweep from the same sweep config
+and the same overrides, with no job started since, is not composed again (the first
+sample's job is a searched option's job too; a searched option's is the first job's check),
+each caller given its own copy. What is kept lives in the sweep's ``ComposedJobs`` alone
+(``setup`` makes one per sweep): a later sweep composes afresh.
+
 Example:
     >>> composed = ComposedJobs(loader=None)
     >>> composed.held()
@@ -29,7 +36,7 @@ from hydra.core.config_loader import ConfigLoader
 from hydra.types import HydraContext
 from omegaconf import DictConfig, OmegaConf
 
-__all__ = ["ComposedJobs", "LauncherLoader"]
+__all__ = ["ComposedJobs", "LauncherLoader", "SweepLoader"]
 
 
 class ComposedJobs:
@@ -42,9 +49,10 @@ class ComposedJobs:
     def __init__(self, loader: Any) -> None:
         self.loader = loader
         self._jobs: dict[tuple[str, ...], tuple[DictConfig, DictConfig]] = {}
+        self._made: dict[tuple[str, ...], tuple[DictConfig, DictConfig]] = {}
 
     def __getstate__(self) -> dict[str, Any]:  # (TimedTask's, to another process: none)
-        return {"loader": self.loader, "_jobs": {}}
+        return {"loader": self.loader, "_jobs": {}, "_made": {}}
 
     def held(self) -> int:
         """How many composed jobs wait for the launcher."""
@@ -57,8 +65,24 @@ class ComposedJobs:
         Raises:
             Exception: Hydra's, where the overrides do not compose (nothing is kept).
         """
-        job = self.loader.load_sweep_config(config, list(overrides))
+        job = self.load_sweep_config(config, overrides)
         self._jobs[tuple(overrides)] = (config, copy.deepcopy(job))
+        return job
+
+    def load_sweep_config(self, config: DictConfig, overrides: Sequence[str]) -> DictConfig:
+        """The job of ``overrides`` on ``config`` as Hydra's ``load_sweep_config`` composes
+        it: composed once (until a job starts), each call given a copy of it with
+        ``config``'s resolver cache copied as Hydra's ends.
+
+        Raises:
+            Exception: Hydra's, where the overrides do not compose (nothing is kept).
+        """
+        held = self._made.get(tuple(overrides))
+        if held is None or held[0] is not config:
+            held = (config, self.loader.load_sweep_config(config, list(overrides)))
+            self._made[tuple(overrides)] = held
+        job = copy.deepcopy(held[1])
+        OmegaConf.copy_cache(from_config=config, to_config=job)
         return job
 
     def take(self, config: DictConfig, overrides: Sequence[str]) -> DictConfig | None:
@@ -74,11 +98,16 @@ class ComposedJobs:
         """A job started: it may change what the next job composes, so nothing kept is
         handed out (called by the task function's wrapper, ``TimedTask``)."""
         self._jobs.clear()
+        self._made.clear()
 
     def launcher_context(self, hydra_context: HydraContext) -> HydraContext:
         """``hydra_context`` whose loader hands the launcher the kept compositions."""
         return HydraContext(config_loader=LauncherLoader(self.loader, self),
                             callbacks=hydra_context.callbacks)
+
+    def sweep_loader(self) -> SweepLoader:
+        """Hydra's loader for the sweeper's checks, composing each job once (``SweepLoader``)."""
+        return SweepLoader(self.loader, self)
 
 
 def _hydras(loader: Any) -> Any:
@@ -136,3 +165,19 @@ class LauncherLoader(ConfigLoader):
     def compute_defaults_list(self, *args: Any, **kwargs: Any) -> Any:
         """Hydra's."""
         return self.loader.compute_defaults_list(*args, **kwargs)
+
+
+class SweepLoader(LauncherLoader):
+    """Hydra's config loader for the sweeper's checks: ``load_sweep_config`` composes a job
+    once until a job starts (``ComposedJobs.load_sweep_config``), each call given a copy;
+    everything else is Hydra's.
+
+    Args:
+        loader: Hydra's config loader.
+        composed: the sweep's compositions.
+    """
+
+    def load_sweep_config(self, master_config: DictConfig,
+                          sweep_overrides: list[str]) -> DictConfig:
+        """The job composed once in this sweep (a copy)."""
+        return self.composed.load_sweep_config(master_config, sweep_overrides)

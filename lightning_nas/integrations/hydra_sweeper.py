@@ -201,10 +201,13 @@ class HydraSweep(Sweeper):
             check_target_arguments(job, sweep, loader)  # or the node a searched key is in
 
         # a job of the space, then each searched option: composed and checked once each,
-        # beside the first sample's values of the other keys or other ones that work
-        first = check_composes(self.config, loader, sweep, check)
+        # beside the first sample's values of the other keys or other ones that work; a job
+        # composed once in the sweep (the first's is an option's, an option's the first
+        # job's check: ComposedJobs)
+        once = self.composed.sweep_loader()
+        first = check_composes(self.config, once, sweep, check)
         check_target_arguments(first, sweep, loader, warn_file=True)  # the file's own keys
-        jobs = option_jobs(self.config, loader, sweep, check)
+        jobs = option_jobs(self.config, once, sweep, check)
         composed = [first, *(job for values in jobs.values() for job in values.values())]
         warn_missing(composed)
         warn_required(composed)  # a _target_'s argument no job gives: its path said
