@@ -31,7 +31,6 @@ from lightning_nas.search.progress import Progress
 from lightning_nas.store import RunStore
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
-from tests.launcher import pythonpath
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SPACE = {"width": {"choice": [4, 8, 16]}, "activation": {"choice": ["relu", "tanh"]},
@@ -291,20 +290,22 @@ def test_show_says_when_the_search_of_running_trials_is_gone(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["summary"]["driver_gone"] is True
 
 
-def test_show_json_of_a_search_that_finished_says_no_driver_is_gone(tmp_path, capsys):
-    # was: "driver_gone": true for every search whose process had ended normally
-    import os
-    import subprocess
-
-    script = ("from lightning_nas import Search; Search(None, {'k': {'choice': [1, 2, 3]}}, "
-              "objective=lambda arch: {'acc': arch['k'] / 3}, monitor='acc', budget=2, "
-              f"run_dir={str(tmp_path)!r}, verbose=False).run()")
-    env = {**os.environ, "PYTHONPATH": pythonpath()}
-    subprocess.run([sys.executable, "-c", script], check=True, env=env)
-    assert main(["show", str(tmp_path), "--format", "json"]) == 0
+def test_show_json_of_a_search_that_finished_says_no_driver_is_gone(tmp_path, capsys,
+                                                                   launcher):
+    # was: "driver_gone": true for every search whose process had ended normally; the search
+    # runs in a process of its own (forked by the launcher) that ends as a script does
+    script = tmp_path / "search.py"
+    script.write_text("import sys\nfrom lightning_nas import Search\n"
+                      "Search(None, {'k': {'choice': [1, 2, 3]}}, objective=lambda arch: "
+                      "{'acc': arch['k'] / 3}, monitor='acc', budget=2, run_dir=sys.argv[1], "
+                      "verbose=False).run()\n")
+    log, run = tmp_path / "search.log", tmp_path / "run"
+    launcher.launch([run], log, script, as_script=True)
+    assert launcher.wait(120) == 0, log.read_text()[-3000:]
+    assert main(["show", str(run), "--format", "json"]) == 0
     shown = json.loads(capsys.readouterr().out)["summary"]
     assert shown["completed"] == 2 and shown["running"] == 0 and shown["driver_gone"] is False
-    assert main(["show", str(tmp_path)]) == 0
+    assert main(["show", str(run)]) == 0
     assert "search is gone" not in capsys.readouterr().out
 
 
