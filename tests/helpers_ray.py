@@ -26,7 +26,7 @@ import pytest
 from tests.helpers_models import TinyNet
 
 __all__ = ["LOOPBACK", "NO_PRESTART", "NodeNet", "ThreadNet", "added_node", "connect",
-           "free_port", "loopback_cluster", "ray_folder"]
+           "free_port", "loopback_cluster", "no_prestart", "ray_folder"]
 
 LOOPBACK = "127.0.0.1"
 #: each node's settings: one CPU, on the loopback address only
@@ -74,6 +74,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def no_prestart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``NO_PRESTART`` set in this process's environment (a Ray node started from it, or a
+    local Ray a search starts, reads it) until ``monkeypatch`` undoes it."""
+    for key, value in NO_PRESTART.items():
+        monkeypatch.setenv(key, value)
+
+
 @contextmanager
 def ray_folder(monkeypatch: pytest.MonkeyPatch, folder: str | None = None) -> Iterator[str]:
     """``RAY_TMPDIR`` set to ``folder`` (by default a new one, removed at the end), Ray's
@@ -84,8 +91,7 @@ def ray_folder(monkeypatch: pytest.MonkeyPatch, folder: str | None = None) -> It
     folder = folder or tempfile.mkdtemp(prefix="lnas-ray-", dir="/tmp")
     monkeypatch.setenv("RAY_TMPDIR", folder)
     monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
-    for key, value in NO_PRESTART.items():
-        monkeypatch.setenv(key, value)
+    no_prestart(monkeypatch)
     try:
         yield folder
     finally:

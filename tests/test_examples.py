@@ -16,7 +16,7 @@ from lightning_nas import SearchSpace
 from lightning_nas.cli import main
 from lightning_nas.results import TrialStatus
 from lightning_nas.store import RunStore
-from tests.helpers_ray import NO_PRESTART
+from tests.helpers_ray import no_prestart
 from tests.helpers_runs import lightning_cli_fit
 from tests.helpers_standalone import torchrun_main
 from tests.launcher import ROOT
@@ -95,8 +95,7 @@ def test_distributed_examples_ddp_and_parallel(tmp_path, monkeypatch):
 def test_distributed_example_ray(tmp_path, monkeypatch):
     ray = pytest.importorskip("ray")
     monkeypatch.chdir(ROOT)
-    for key, value in NO_PRESTART.items():  # the local Ray starts no idle workers ahead
-        monkeypatch.setenv(key, value)
+    no_prestart(monkeypatch)  # the local Ray starts no idle workers ahead
     # one trial (was two: a second actor, seconds of imports; two trials at once on two
     # actors are test_ray_cluster's two-node search's)
     best = _search(tmp_path, "examples/digits/search.yaml", "examples/distributed/ray.yaml",

@@ -11,6 +11,7 @@ import csv
 import io
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import lightning.pytorch as pl
 import pytest
@@ -106,21 +107,31 @@ def test_a_validation_of_every_batch_says_nothing_of_a_limit(tmp_path, limit):
     assert set(_csv_notes(tmp_path).values()) == {""}
 
 
+def _oneshot_run(tmp_path: Path, algorithm: str, candidates: int,
+                 **trainer: Any) -> tuple[Path, BlobData]:
+    """A one-epoch one-shot run (``"spos"``: ``OneShotNAS`` of ``candidates``; ``"darts"``:
+    ``DifferentiableNAS``) of ``TinySupernet`` on 512 blobs in batches of 16, under the
+    Trainer settings ``trainer`` (a validation limit): its export folder and its data."""
+    pl.seed_everything(0, verbose=False)
+    out, data = tmp_path / "out", BlobData(n=512, batch_size=16)
+    if algorithm == "spos":
+        found = OneShotNAS(num_candidates=candidates, calibration_batches=0,
+                           export_dir=str(out))
+        cpu_trainer(tmp_path, [found], max_epochs=1, enable_checkpointing=False,
+                    **trainer).fit(TinySupernet(lr=0.01), datamodule=data)
+    else:
+        found = DifferentiableNAS(TinySupernet(lr=0.01), algorithm="darts", num_classes=3,
+                                  calibration_batches=0, export_dir=str(out))
+        cpu_trainer(tmp_path, [], max_epochs=1, enable_checkpointing=False,
+                    **trainer).fit(found, datamodule=BilevelData(data))
+    return out, data
+
+
 @pytest.mark.parametrize("algorithm", ["spos", "darts"])
 def test_a_oneshot_run_under_a_limit_says_its_scores_are_over_that_part(tmp_path, algorithm):
     # was: best_arch.yaml held the subnet's score over the first 2 of 8 validation batches
     # and said nothing; subnet.pt over every batch scored another value
-    pl.seed_everything(0, verbose=False)
-    out, data = tmp_path / "out", BlobData(n=512, batch_size=16)
-    if algorithm == "spos":
-        found = OneShotNAS(num_candidates=3, calibration_batches=0, export_dir=str(out))
-        cpu_trainer(tmp_path, [found], max_epochs=1, limit_val_batches=2,
-                    enable_checkpointing=False).fit(TinySupernet(lr=0.01), datamodule=data)
-    else:
-        found = DifferentiableNAS(TinySupernet(lr=0.01), algorithm="darts", num_classes=3,
-                                  calibration_batches=0, export_dir=str(out))
-        cpu_trainer(tmp_path, [], max_epochs=1, limit_val_batches=2,
-                    enable_checkpointing=False).fit(found, datamodule=BilevelData(data))
+    out, data = _oneshot_run(tmp_path, algorithm, 3, limit_val_batches=2)
     best = yaml.safe_load((out / "best_arch.yaml").read_text())
     data.setup()
     subnet = torch.load(out / "subnet.pt", weights_only=False)
@@ -151,17 +162,7 @@ def test_an_overfit_search_is_said_to_be_scored_on_part_of_the_validation_data(t
 def test_a_oneshot_run_under_overfit_batches_names_that_setting(tmp_path, algorithm):
     # trainer.overfit_batches=2 limits validation to the first 2 batches: best_arch.yaml
     # names the setting the user wrote; was: Lightning's own trainer.limit_val_batches=2
-    pl.seed_everything(0, verbose=False)
-    out, data = tmp_path / "out", BlobData(n=512, batch_size=16)
-    if algorithm == "spos":
-        found = OneShotNAS(num_candidates=2, calibration_batches=0, export_dir=str(out))
-        cpu_trainer(tmp_path, [found], max_epochs=1, overfit_batches=2,
-                    enable_checkpointing=False).fit(TinySupernet(lr=0.01), datamodule=data)
-    else:
-        found = DifferentiableNAS(TinySupernet(lr=0.01), algorithm="darts", num_classes=3,
-                                  calibration_batches=0, export_dir=str(out))
-        cpu_trainer(tmp_path, [], max_epochs=1, overfit_batches=2,
-                    enable_checkpointing=False).fit(found, datamodule=BilevelData(data))
+    out, _ = _oneshot_run(tmp_path, algorithm, 2, overfit_batches=2)
     best = yaml.safe_load((out / "best_arch.yaml").read_text())
     assert best["limited_validation"] == limited_text(2, key="overfit_batches")
 

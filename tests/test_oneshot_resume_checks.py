@@ -36,11 +36,15 @@ from tests.helpers_oneshot import (
 
 @pytest.fixture
 def one_epoch_run(shared_run) -> Callable[..., tuple[list[str], Path]]:
-    """``one_epoch_run(CONFIG, ALGORITHM=None)``: the arguments (``oneshot`` first) and the
-    folder of a one-epoch tiny run of the example's ``CONFIG`` (SPOS: one candidate; DARTS:
-    ``--oneshot.algorithm=ALGORITHM``), made once per session for the tests that resume it
-    with other settings, each refused before anything is written."""
-    def get(config: str, algorithm: str | None = None) -> tuple[list[str], Path]:
+    """``one_epoch_run(CONFIG, ALGORITHM=None, USE="")``: the arguments (``oneshot`` first)
+    and the folder of a one-epoch tiny run of the example's ``CONFIG`` (SPOS: one candidate;
+    DARTS: ``--oneshot.algorithm=ALGORITHM``), made once per session for the tests that
+    resume it with other settings, each refused before anything is written. A test that
+    asserts ``search.lock`` untouched names a ``USE`` of its own: a refusal that holds the
+    folder first (another learning rate, other optimizer settings) writes the lock, and under
+    pytest-xdist it may run in the other worker at the same moment."""
+    def get(config: str, algorithm: str | None = None,
+            use: str = "") -> tuple[list[str], Path]:
         extra = ([f"--oneshot.algorithm={algorithm}"] if algorithm else
                  ["--oneshot.num_candidates=1"] if config == "oneshot.yaml" else [])
 
@@ -52,7 +56,7 @@ def one_epoch_run(shared_run) -> Callable[..., tuple[list[str], Path]]:
             with contextlib.chdir(ROOT):
                 assert main(args_for(folder / "run")) == 0
 
-        folder, _ = shared_run(f"oneshot_one_epoch_{algorithm or config[:-5]}", make)
+        folder, _ = shared_run(f"oneshot_one_epoch_{algorithm or config[:-5]}{use}", make)
         return args_for(folder / "run"), folder / "run"
 
     return get
@@ -268,7 +272,8 @@ def test_a_resume_of_another_supernet_is_refused_before_the_folder_is_held(
     # was: Lightning's "RuntimeError: Error(s) in loading state_dict for DigitsSupernet",
     # with its traceback, once the fit started
     monkeypatch.chdir(ROOT)
-    args, run_dir = one_epoch_run(config, "darts" if config == "darts.yaml" else None)
+    args, run_dir = one_epoch_run(config, "darts" if config == "darts.yaml" else None,
+                                  use="_unheld")  # (its search.lock read by no holder)
     capsys.readouterr()
     before = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*")}
     assert main([*args, "--trainer.max_epochs=2", "--model.init_args.max_blocks=3",

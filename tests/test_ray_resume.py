@@ -20,9 +20,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import signal
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -36,7 +34,7 @@ import yaml
 from lightning_nas import load_best
 from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet
-from tests.helpers_ray import NO_PRESTART
+from tests.helpers_ray import ray_folder
 from tests.helpers_runs import trial_rows
 from tests.launcher import ROOT, Launcher, stat
 
@@ -52,16 +50,10 @@ AUTH = {"RAY_AUTH_MODE": "disabled"}
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
     """A head node of two CPUs on the loopback address, in a Ray temp folder of its own
-    (short: Ray's socket paths have a length limit), that starts no idle workers ahead
-    (``NO_PRESTART``)."""
+    that starts no idle workers ahead (``ray_folder``)."""
     from ray.cluster_utils import Cluster
 
-    folder = tempfile.mkdtemp(prefix="lnas-ray-", dir="/tmp")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RAY_TMPDIR", folder)
-        patch.setenv("RAY_USAGE_STATS_ENABLED", "0")
-        for key, value in NO_PRESTART.items():  # no idle workers started ahead
-            patch.setenv(key, value)
+    with pytest.MonkeyPatch.context() as patch, ray_folder(patch):  # (removed at the end)
         # one auth mode for the head and the launched drivers (whose environment is the
         # launcher's, from the session's start): a local ray.init() earlier in this test
         # process leaves RAY_AUTH_MODE=token in it (Ray >= 2.59), and a head started so
@@ -77,7 +69,6 @@ def cluster() -> Iterator[Any]:
                 ray.shutdown()
             made.remove_node(made.head_node, allow_graceful=False)  # (graceful: 5 s more)
             made.shutdown()
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _rows(db: Path) -> dict[int, dict[str, Any]]:
