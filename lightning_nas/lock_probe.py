@@ -3,6 +3,11 @@
 ``lock_taken(path)`` tries a shared ``flock`` on ``path`` (opened read-only: nothing is
 created or written) and lets it go at once: True where another process (or another open
 file of this one) holds it, as a search holds its run folder's ``search.lock``.
+``naming(folder)`` is held by a process from its attempt on the lock file in ``folder``
+until it has named itself there, and by one that asks who holds it (``lock_taken``, then
+the name read): a ``flock`` on the folder itself, so that no process reads the name the
+last holder left (a live process's finished search) while a new holder has taken the lock
+and not named itself yet.
 ``holder_gone(holder)``: whether the holder a lock file names (``pid 4242 on host``) ran on
 this machine and is no longer alive, so that the lock is held by one that has not named
 itself yet, or by a probe like ``lock_taken`` for an instant; ``process_gone(pid, host)``
@@ -13,6 +18,9 @@ Example:
     False
     >>> holder_gone(f"pid {os.getpid()} on {socket.gethostname()}"), holder_gone("")
     (False, False)
+    >>> with naming(Path(".")):
+    ...     lock_taken(Path("search.lock"))
+    False
 """
 
 from __future__ import annotations
@@ -20,6 +28,10 @@ from __future__ import annotations
 import os
 import re
 import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from lightning_nas.store_errors import lock_held
@@ -29,9 +41,65 @@ try:  # POSIX
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-__all__ = ["holder_gone", "lock_taken", "process_gone"]
+__all__ = ["NAMING_WAIT", "holder_gone", "lock_taken", "naming", "process_gone"]
 
 _HOLDER = re.compile(r"pid (\d+) on (.+)")
+#: seconds a process waits for another to name itself in a lock file it has just taken (an
+#: instant's work: only a stopped process takes longer), then reads the file as it is
+NAMING_WAIT = 5.0
+#: ``naming`` among the threads of this process (where a folder takes no flock too)
+_THREADS = threading.Lock()
+#: the folders whose ``naming`` this thread holds (entered again: nothing more taken)
+_HERE = threading.local()
+
+
+@contextmanager
+def naming(folder: Path) -> Iterator[None]:
+    """Hold the naming of ``folder``'s lock file: an exclusive ``flock`` on the folder (opened
+    read-only: nothing is made), waited for up to ``NAMING_WAIT`` seconds, and a lock among
+    this process's threads; the thread holding it may enter it again. A folder that cannot
+    be opened or takes no ``flock`` (Windows, some network mounts) holds the thread lock
+    alone.
+
+    Example:
+        >>> with naming(Path(".")), naming(Path(".")):
+        ...     pass
+    """
+    held = _HERE.__dict__.setdefault("folders", set())
+    key = os.path.abspath(folder)
+    if key in held:
+        yield
+        return
+    with _THREADS:
+        fd = _lock_folder(folder)
+        held.add(key)
+        try:
+            yield
+        finally:
+            held.discard(key)
+            if fd is not None:
+                os.close(fd)  # (its flock let go with it)
+
+
+def _lock_folder(folder: Path) -> int | None:
+    """An open file of ``folder`` holding its exclusive ``flock`` (waited for up to
+    ``NAMING_WAIT`` seconds), or None where it cannot be had."""
+    if fcntl is None:
+        return None
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # missing, or cannot be read
+        return None
+    until = time.monotonic() + NAMING_WAIT
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except OSError as err:
+            if not lock_held(err) or time.monotonic() >= until:
+                os.close(fd)
+                return None
+        time.sleep(0.005)
 
 
 def lock_taken(path: Path) -> bool:
@@ -48,7 +116,7 @@ def lock_taken(path: Path) -> bool:
         probe = open(path)  # noqa: SIM115 - read-only: the lock file is never made here
     except OSError:
         return False
-    with probe:
+    with probe, naming(path.parent):  # (was: an instant's refusal of one taking it)
         try:
             fcntl.flock(probe.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
         except OSError as err:

@@ -19,6 +19,8 @@ and a one-shot run (``holding``) take it, so a second run started on the folder 
 refused before it writes anything, whichever kind either is (a one-shot run refused before
 it trained leaves the folder as it was: ``holding(undone=...)``); an export takes it too
 (``kind="export"``), and whoever comes while an export holds it waits for it (``EXPORT_WAIT``).
+A holder names itself under ``lock_probe.naming``, and the name is read under it, so no
+thread or process reads the name the last holder left before the new one has written its.
 
 Example:
     >>> import os
@@ -34,7 +36,6 @@ import difflib
 import os
 import re
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,7 +43,7 @@ from pathlib import Path
 from typing import IO
 
 from lightning_nas.errors import ConfigError, SearchError
-from lightning_nas.lock_probe import holder_gone, lock_taken
+from lightning_nas.lock_probe import holder_gone, lock_taken, naming
 from lightning_nas.store_errors import lock_held, unlockable
 
 try:  # POSIX
@@ -60,11 +61,6 @@ LOCK_FILE = "search.lock"
 #: seconds a process waits for an export holding a run folder (it copies a checkpoint and
 #: writes two small files) before it is refused
 EXPORT_WAIT = 60.0
-#: held by a thread from its attempt on ``search.lock`` until it has named itself there, so
-#: another thread of the process never reads the last holder's name in between (was: a
-#: second export refused as "being searched by a search in this process", a search this
-#: process had run and ended, where it should wait for the first)
-_NAMING = threading.Lock()
 #: control characters (newline, carriage return, tab, ...) and the line and paragraph
 #: separators YAML reads as line breaks: none of them in a folder a run makes
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -282,14 +278,16 @@ def hold_folder(folder: str | os.PathLike, then: str, kind: str = "search") -> I
     waited_until = time.monotonic() + EXPORT_WAIT
     while True:
         folder.mkdir(parents=True, exist_ok=True)
-        with _NAMING:  # a holder of this process is named before another thread reads it
+        # a holder is named before another thread or process reads it (was: the name the
+        with naming(folder):  # last holder left, a live process's finished search: refused)
             held, holder, holder_kind = _take(folder, kind)
         if held is not None:
             return held
         if holder is None:  # a lock file its holder removed (``holding``): the one there now
             continue
-        # an export ends in seconds (a holder not yet named: one that just took it, its
-        # file naming the last one, gone; or a warm start's ``search_holder`` probe)
+        # an export ends in seconds (a holder not yet named, its file naming the last one,
+        # gone: one not using ``naming``, an older version's or where the folder takes no
+        # flock, that just took it, or such a version's probe)
         if holder_kind == "export" or not holder or holder_gone(holder):
             if time.monotonic() < waited_until:
                 time.sleep(0.05)
@@ -358,9 +356,10 @@ def search_holder(folder: Path) -> str | None:
         >>> search_holder(Path("runs/no_such_run")) is None
         True
     """
-    if not lock_taken(folder / LOCK_FILE):
-        return None
-    holder, kind = _holder(folder)
+    with naming(folder):  # its holder named (was: the last one's name, before it was)
+        if not lock_taken(folder / LOCK_FILE):
+            return None
+        holder, kind = _holder(folder)
     if kind != "search":
         return None
     return holder if holder and not holder_gone(holder) else "another process"

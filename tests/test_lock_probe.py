@@ -4,12 +4,18 @@ question about its sources) without holding it: real ``flock`` locks, real proce
 from __future__ import annotations
 
 import fcntl
+import multiprocessing
 import os
 import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
+from lightning_nas import run_folder
 from lightning_nas.lock_probe import holder_gone, lock_taken
 from lightning_nas.run_folder import LOCK_FILE, hold_folder, search_holder
 
@@ -51,3 +57,66 @@ def test_a_search_waits_for_an_unnamed_holder_instead_of_naming_the_gone_one(tmp
     held = hold_folder(tmp_path, "then run it again")
     assert (tmp_path / LOCK_FILE).read_text().startswith(f"pid {os.getpid()} ")
     held.close()
+
+
+def _export_paused_after_its_flock(folder: Path, locked, go) -> None:
+    """An export of ``folder`` (``hold_folder``), paused between its ``flock`` on
+    ``search.lock`` and its name there until ``go`` is set (or half a second has passed),
+    then ended: the process forked by ``_export_in_its_gap``."""
+    def pause(frame, event, arg):  # just after its flock: it checks the file it locked
+        if event == "call" and frame.f_code is run_folder._is_at.__code__:
+            locked.set()
+            go.wait(0.5)  # where another process may read the lock (old code: in the gap)
+        return None
+
+    sys.settrace(pause)
+    held = hold_folder(folder, "then export again", kind="export")
+    sys.settrace(None)
+    held.close()
+
+
+@contextmanager
+def _export_in_its_gap(folder: Path) -> Iterator[Any]:
+    """``folder``'s ``search.lock`` naming the finished search of a live process (a notebook
+    that ran it) while an export in a process of its own has taken the lock and not named
+    itself yet: yields the event that lets that export go on (set by the caller once it
+    has asked, else after half a second)."""
+    (folder / LOCK_FILE).write_text(f"pid {os.getppid()} on {socket.gethostname()}\n")
+    assert not holder_gone((folder / LOCK_FILE).read_text())  # live, and not this process
+    fork = multiprocessing.get_context("fork")  # (the imports done: no cold interpreter)
+    locked, go = fork.Event(), fork.Event()
+    export = fork.Process(target=_export_paused_after_its_flock, args=(folder, locked, go))
+    export.start()
+    try:
+        assert locked.wait(60)
+        yield go
+    finally:
+        go.set()
+        export.join(60)
+    assert export.exitcode == 0
+
+
+def test_an_export_waits_for_another_process_s_export_that_has_not_named_itself(tmp_path):
+    # was: refused as "being searched by another process (pid N on host): wait for it to
+    # end, or stop it", N the live process whose search had ended, its name still there
+    # while another process's export had taken the lock and not named itself yet (two
+    # `lightning-nas export` at once after a notebook's search)
+    with _export_in_its_gap(tmp_path) as go:
+        try:
+            held = hold_folder(tmp_path, "then export again", kind="export")
+        finally:
+            go.set()
+    assert (tmp_path / LOCK_FILE).read_text() == f"pid {os.getpid()} on " \
+                                                 f"{socket.gethostname()}\nexport\n"
+    held.close()
+
+
+def test_a_warm_start_says_no_search_holds_a_folder_another_process_exports(tmp_path):
+    # was: the search named by the last holder (a live process's, ended) said to hold it
+    # while another process's export had taken the lock and not named itself yet
+    with _export_in_its_gap(tmp_path) as go:
+        try:
+            holder = search_holder(tmp_path)
+        finally:
+            go.set()
+    assert holder is None
