@@ -243,3 +243,73 @@ def test_a_pruning_callback_refuses_a_fit_that_skips_its_rules_rungs(tmp_path):
     assert refused.value.trainer.global_step == 0  # refused before training
     median, _ = _fit(tmp_path, MedianRule(), every=3)  # it judges at any validated epoch
     assert median.current_epoch == 4 and not math.isnan(float(median.callback_metrics["val_acc"]))
+
+
+class _RecordWithoutEpochs(MedianRule):
+    """A rule whose ``record`` override takes ``(key, curve)`` alone, as before ``epochs``."""
+
+    def record(self, key, curve):
+        super().record(key, curve)
+
+
+class _AshaRecordWithoutEpochs(ASHARule):
+    def record(self, key, curve):
+        super().record(key, curve)
+
+
+class _RecordWithEpochs(MedianRule):
+    def record(self, key, curve, epochs=None):
+        super().record(key, curve, epochs)
+
+
+@pytest.mark.parametrize("rule, space, trainer, said", [
+    (_RecordWithoutEpochs(min_epochs=1, min_trials=1), {}, {"check_val_every_n_epoch": 2},
+     ""),
+    (_AshaRecordWithoutEpochs(min_epochs=2, max_epochs=4, eta=2), {},
+     {"check_val_every_n_epoch": 2}, ""),
+    (_RecordWithoutEpochs(min_epochs=1, min_trials=1),
+     {"trainer.check_val_every_n_epoch": {"choice": [1, 2]}}, {},
+     "space key 'trainer.check_val_every_n_epoch' may take 2: "),
+])
+def test_a_rules_record_override_without_epochs_is_refused_before_training_under_every_k(
+        tmp_path, rule, space, trainer, said):
+    # old code: Failed: DID NOT RAISE (its first trial trained, then the search stopped on
+    # TypeError: _RecordWithoutEpochs.record() takes 3 positional arguments but 4 were given)
+    name = type(rule).__name__
+    with pytest.raises(ConfigError, match="^" + re.escape(
+            f"{said}rule {name}'s record(key, curve) ({name}.record) takes no epochs, but "
+            f"trainer.check_val_every_n_epoch=2 validates after epochs 2, 4, ... only: the "
+            f"search records each trial's values with the epochs they were validated at, as "
+            f"record(key, curve, epochs); accept epochs=None as a third parameter (def "
+            f"record(self, key, curve, epochs=None), passing it on to super().record), or "
+            f"leave check_val_every_n_epoch out (1), or search without a scheduler "
+            f"(scheduler='none')") + "$"):
+        Search(TinyNet, {"width": {"choice": [4, 8]}, **space}, data=BlobData, budget=2,
+               trainer={"max_epochs": 4, **trainer}, scheduler=rule,
+               run_dir=tmp_path / "run", verbose=False)
+    assert not (tmp_path / "run").exists()  # refused before anything trained or was written
+
+
+def test_a_rules_record_without_epochs_is_taken_where_each_epoch_validates(tmp_path):
+    kw = {"data": BlobData, "budget": 2, "verbose": False, "trainer": {"max_epochs": 4}}
+    Search(TinyNet, {"width": {"choice": [4, 8]}}, run_dir=tmp_path / "one",
+           scheduler=_RecordWithoutEpochs(), **kw)  # one value an epoch: as it was
+    Search(TinyNet, {"width": {"choice": [4, 8]}, "trainer.check_val_every_n_epoch": {
+        "choice": [1, 2]}}, run_dir=tmp_path / "two", scheduler=_RecordWithEpochs(), **kw)
+
+
+def test_a_configs_scheduler_is_a_name_so_no_rule_override_reaches_its_trials(tmp_path):
+    """A config (``lightning-nas search``) names its scheduler; a rule object, whose
+    ``record`` may be an override, comes from Python alone (a sweep takes no scheduler)."""
+    from lightning_nas.search.from_config import search_from_config
+
+    node = {"class_path": f"{__name__}._RecordWithoutEpochs"}
+    cfg = {"model": {"class_path": "tests.helpers_models.TinyNet"},
+           "data": {"class_path": "tests.helpers_data.BlobData"},
+           "trainer": {"max_epochs": 4, "check_val_every_n_epoch": 2},
+           "search": {"space": {"width": {"choice": [4, 8]}}, "budget": 2,
+                      "run_dir": str(tmp_path / "run"), "scheduler": node}}
+    with pytest.raises(ConfigError, match=re.escape(
+            f"`scheduler` must be one of none, asha, hyperband, median, got {node!r}")):
+        search_from_config(cfg)
+    assert not (tmp_path / "run").exists()

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.objectives import mode_for
+from lightning_nas.search.rule_epochs import check_record_epochs, rungs_missed
 from lightning_nas.search.scheduler_settings import rule_of
 from lightning_nas.search.schedulers import MedianRule, Rule
 from lightning_nas.search.setting_checks import in_words
@@ -232,8 +233,10 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
     returned), or that make Lightning ignore a rule's stop (``min_epochs``, ``min_steps``
     above 1), or, for a rule that pauses trials, that write no ``last.ckpt`` to promote
     them from (``enable_checkpointing: false``) or that resume them otherwise than a fit in
-    one go trains (``reload_dataloaders_every_n_epochs`` above 0). ``alone``: for a
-    ``PruningCallback`` in a plain ``fit``, whose messages say to leave it out, not to search
+    one go trains (``reload_dataloaders_every_n_epochs`` above 0), or, in a search, a rule
+    whose ``record`` override takes no ``epochs`` under a ``k`` above 1
+    (``rule_epochs.check_record_epochs``). ``alone``: for a ``PruningCallback`` in a plain
+    ``fit`` (which records no curve), whose messages say to leave it out, not to search
     without a scheduler.
 
     Example:
@@ -310,7 +313,7 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
             f"promoted trial would not train what its uninterrupted fit does; leave it out "
             f"(or 0), or use scheduler 'median' (it stops trials, never pauses them) or none")
     if missed and not bad:
-        raise _rungs_missed(name, scheduler, every, missed, instead, alone)
+        raise rungs_missed(name, scheduler, every, missed, instead, alone)
     if bad:
         raise ConfigError(
             f"scheduler {name!r} judges each trial by its validation after every epoch, but "
@@ -318,24 +321,8 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
             f"{'them' if len(bad) > 1 else 'it'} out (check_val_every_n_epoch=1, "
             f"val_check_interval=1.0) or {instead}"
             + ("" if alone else in_words(" (search.scheduler: none)", " (scheduler='none')")))
-
-
-def _rungs_missed(name: str, rule: Rule, every: int, missed: list[int], instead: str,
-                  alone: bool) -> ConfigError:
-    """The error for ``check_val_every_n_epoch=every`` under ``rule`` that judges at the
-    ``missed`` epochs (rungs) it does not validate: the values that would validate them."""
-    rungs = list(getattr(rule, "rungs", missed))
-    common = math.gcd(*rungs)
-    works = [str(k) for k in range(1, common + 1) if common % k == 0]
-    one = len(missed) == 1
-    listed = works[0] if len(works) == 1 else f"{', '.join(works[:-1])} or {works[-1]}"
-    return ConfigError(
-        f"scheduler {name!r} judges each trial at its rungs, after epochs "
-        f"{', '.join(map(str, rungs))}, but trainer.check_val_every_n_epoch={every} validates "
-        f"after epochs {every}, {2 * every}, ... only: {'rung' if one else 'rungs'} "
-        f"{', '.join(map(str, missed))} {'is' if one else 'are'} not validated; give "
-        f"check_val_every_n_epoch {listed} (a divisor of every rung), or {instead}"
-        + ("" if alone else in_words(" (search.scheduler: none)", " (scheduler='none')")))
+    if not alone:  # a search records each trial's curve into the rule at its epochs
+        check_record_epochs(scheduler, every, instead)
 
 
 def check_epoch_interval(every: object, interval: object, batches: float, scheduler: object,

@@ -402,7 +402,9 @@ def record_curve(rule: Rule, key: Hashable, curve: Sequence[float],
     """``rule.record`` a trial's ``curve`` at ``epochs``, passed only where they are not
     one value an epoch from epoch 1: a rule whose ``record`` override takes ``(key, curve)``
     alone (as it did before ``epochs``) is asked as before (was: a ``TypeError`` in every
-    search with such a rule).
+    search with such a rule); a search refuses such a rule before training where its trials
+    validate every ``k`` epochs, ``k`` above 1 (``rule_epochs.check_record_epochs``; was: a
+    ``TypeError`` here once the first trial had trained).
 
     Example:
         >>> class Seen(MedianRule):

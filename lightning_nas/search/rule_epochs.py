@@ -1,0 +1,94 @@
+"""What a scheduler rule needs of a validation every ``k`` epochs
+(``trainer.check_val_every_n_epoch: k``), the errors ``rule_checks.check_validates_each_epoch``
+raises: each epoch the rule judges at validated (``rungs_missed``: the rungs a ``k`` misses
+and the values of ``k`` that work) and, in a search, a ``record`` that takes each value's
+epoch (``check_record_epochs``): the search records a trial's curve into the rule at the
+epochs Lightning validated it, ``record(key, curve, epochs)``.
+
+Example:
+    >>> from lightning_nas.search.schedulers import MedianRule
+    >>> class Old(MedianRule):
+    ...     def record(self, key, curve):
+    ...         super().record(key, curve)
+    >>> takes_epochs(Old()), takes_epochs(MedianRule())
+    (False, True)
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+from lightning_nas.errors import ConfigError
+from lightning_nas.search.schedulers import Rule
+from lightning_nas.search.setting_checks import in_words
+
+__all__ = ["check_record_epochs", "rungs_missed", "takes_epochs"]
+
+
+def takes_epochs(rule: Rule) -> bool:
+    """Whether ``rule.record`` can be called as ``record(key, curve, epochs)`` (its own
+    override's signature read: an override written before ``epochs`` takes two arguments);
+    True where no signature can be read.
+
+    Example:
+        >>> from lightning_nas.search.schedulers import ASHARule
+        >>> takes_epochs(ASHARule(max_epochs=9))
+        True
+    """
+    try:
+        signature = inspect.signature(rule.record)
+    except (TypeError, ValueError):  # no signature to read: taken as it says it takes them
+        return True
+    try:
+        signature.bind(1, [], [])
+    except TypeError:
+        return False
+    return True
+
+
+def check_record_epochs(rule: object, every: object, instead: str) -> None:
+    """Refuse a rule object whose ``record`` takes no ``epochs`` (``takes_epochs``) under
+    ``check_val_every_n_epoch=every`` above 1: the search records each trial's curve with
+    the epochs it validated (2, 4, ...), which such a ``record`` cannot take (was: a
+    ``TypeError`` once the first trial had trained); read as one value per epoch from epoch
+    1, its epoch-4 value would be ranked at epoch 2. ``instead``: the other way out (``search
+    without a scheduler``). Other rules and ``every`` pass.
+
+    Example:
+        >>> from lightning_nas.search.schedulers import MedianRule
+        >>> check_record_epochs(MedianRule(), 2, "search without a scheduler")
+
+    Raises:
+        ConfigError: naming the rule's class, its ``record``, the setting and what to do.
+    """
+    if not isinstance(rule, Rule) or not isinstance(every, int) or isinstance(every, bool) \
+            or every <= 1 or takes_epochs(rule):
+        return
+    name, where = type(rule).__name__, type(rule).record.__qualname__
+    raise ConfigError(
+        f"rule {name}'s record(key, curve) ({where}) takes no epochs, but "
+        f"trainer.check_val_every_n_epoch={every} validates after epochs {every}, {2 * every},"
+        f" ... only: the search records each trial's values with the epochs they were "
+        f"validated at, as record(key, curve, epochs); accept epochs=None as a third "
+        f"parameter (def record(self, key, curve, epochs=None), passing it on to "
+        f"super().record), or leave check_val_every_n_epoch out (1), or {instead} "
+        f"(scheduler='none')")  # (a rule object is given from Python alone)
+
+
+def rungs_missed(name: str, rule: Rule, every: int, missed: list[int], instead: str,
+                 alone: bool) -> ConfigError:
+    """The error for ``check_val_every_n_epoch=every`` under ``rule`` that judges at the
+    ``missed`` epochs (rungs) it does not validate: the values that would validate them."""
+    rungs = list(getattr(rule, "rungs", missed))
+    common = math.gcd(*rungs)
+    works = [str(k) for k in range(1, common + 1) if common % k == 0]
+    one = len(missed) == 1
+    listed = works[0] if len(works) == 1 else f"{', '.join(works[:-1])} or {works[-1]}"
+    return ConfigError(
+        f"scheduler {name!r} judges each trial at its rungs, after epochs "
+        f"{', '.join(map(str, rungs))}, but trainer.check_val_every_n_epoch={every} validates "
+        f"after epochs {every}, {2 * every}, ... only: {'rung' if one else 'rungs'} "
+        f"{', '.join(map(str, missed))} {'is' if one else 'are'} not validated; give "
+        f"check_val_every_n_epoch {listed} (a divisor of every rung), or {instead}"
+        + ("" if alone else in_words(" (search.scheduler: none)", " (scheduler='none')")))
