@@ -21,7 +21,8 @@ from lightning_nas import Search
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.pruning import PruningCallback
-from lightning_nas.search.schedulers import ASHARule, Decision, MedianRule
+from lightning_nas.search.rule_checks import check_validates_each_epoch
+from lightning_nas.search.schedulers import ASHARule, Decision, HyperbandRule, MedianRule
 from lightning_nas.store import RunStore
 from tests.helpers_data import BlobData
 from tests.helpers_kill import json_lines, kill_config, kill_when
@@ -313,3 +314,51 @@ def test_a_configs_scheduler_is_a_name_so_no_rule_override_reaches_its_trials(tm
             f"`scheduler` must be one of none, asha, hyperband, median, got {node!r}")):
         search_from_config(cfg)
     assert not (tmp_path / "run").exists()
+
+
+class _OddRungs(ASHARule):
+    """Judges every trial at epochs 3 and 6, none of them among its ``rungs`` (2, 4, 6 with
+    ``min_epochs=2, eta=2``) but the last."""
+
+    def rungs_of(self, key):
+        return [3, 6]
+
+
+class _OddRungsListed(_OddRungs):
+    def all_rungs(self):
+        return [3, 6]
+
+
+def test_a_rule_whose_rungs_of_gives_other_rungs_than_it_lists_is_refused_before_training(
+        tmp_path):
+    # old code: Failed: DID NOT RAISE (checked against its rungs 2, 4, 6, all validated
+    # every 2 epochs, it was taken, and judged no trial at rung 3, which is never validated)
+    with pytest.raises(ConfigError, match="^" + re.escape(
+            "scheduler '_OddRungs' judges each trial at the rungs its rungs_of gives "
+            "(_OddRungs.rungs_of), but lists them in no all_rungs of its own (ASHARule."
+            "all_rungs lists ASHA's rungs 2, 4, 6), so trainer.check_val_every_n_epoch=2 "
+            "cannot be checked against them: a rung it does not validate would judge no "
+            "trial; give _OddRungs an all_rungs() that returns every epoch its rungs_of "
+            "gives, or leave check_val_every_n_epoch out (1), or search without a scheduler "
+            "(scheduler='none')") + "$"):
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, budget=2,
+               trainer={"max_epochs": 6, "check_val_every_n_epoch": 2},
+               scheduler=_OddRungs(min_epochs=2, max_epochs=6, eta=2),
+               run_dir=tmp_path / "run", verbose=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_rungs_a_rule_lists_are_those_a_validation_every_k_epochs_is_checked_against():
+    # old code: Failed: DID NOT RAISE (its rungs 2, 4, 6 checked, not 3, 6)
+    rule = _OddRungsListed(min_epochs=2, max_epochs=6, eta=2)
+    with pytest.raises(ConfigError, match=re.escape(
+            "scheduler '_OddRungsListed' judges each trial at its rungs, after epochs 3, 6, "
+            "but trainer.check_val_every_n_epoch=2 validates after epochs 2, 4, ... only: "
+            "rung 3 is not validated; give check_val_every_n_epoch 1 or 3 (a divisor of every "
+            "rung), or leave the PruningCallback out")):
+        check_validates_each_epoch({"check_val_every_n_epoch": 2}, rule, alone=True)
+    check_validates_each_epoch({"check_val_every_n_epoch": 3}, rule)
+    assert rule.missed_by(2) == [3]
+    hyperband = HyperbandRule(min_epochs=2, max_epochs=8, eta=2)  # brackets 2, 4, 8 ...
+    assert (hyperband.all_rungs(), hyperband.missed_by(2), hyperband.missed_by(4)) == \
+        ([2, 4, 8], [], [2])

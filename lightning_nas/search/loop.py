@@ -39,7 +39,8 @@ from lightning_nas.search.failures import FailureWatch
 from lightning_nas.search.lifetime import sigterm_received
 from lightning_nas.search.progress import Progress, trial_line
 from lightning_nas.search.proposals import MAX_REPEATS, Proposals
-from lightning_nas.search.schedulers import Rule, record_curve
+from lightning_nas.search.rule_epochs import record_curve
+from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.warm_start import warm_start

@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING, Any
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.objectives import mode_for
-from lightning_nas.search.rule_epochs import check_record_epochs, rungs_missed
+from lightning_nas.search.rule_epochs import check_record_epochs, rungs_missed, rungs_unknown
 from lightning_nas.search.scheduler_settings import rule_of
-from lightning_nas.search.schedulers import MedianRule, Rule
+from lightning_nas.search.schedulers import ASHARule, MedianRule, Rule, lists_its_rungs
 from lightning_nas.search.setting_checks import in_words
 from lightning_nas.user_warnings import warn_user
 
@@ -227,7 +227,9 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
     for ``check_val_every_n_epoch`` above 1 where ``scheduler``, a rule object, judges at
     validated epochs alone (``Rule.missed_by``: a multiple of it at each ASHA or Hyperband
     rung, any under ``MedianRule``; a rule's name, or a rule of another kind: refused; one
-    that misses a rung is refused naming the rungs and the values that work), that end a
+    that misses a rung is refused naming the rungs, ``ASHARule.all_rungs``, and the values
+    that work, an ASHA subclass that overrides ``rungs_of`` but not ``all_rungs`` saying
+    so: its rungs are not known), that end a
     trial before ``max_epochs`` (``max_time``, ``max_steps``, an ``EarlyStopping``
     callback, also among ``module_callbacks``: what the module's ``configure_callbacks()``
     returned), or that make Lightning ignore a rule's stop (``min_epochs``, ``min_steps``
@@ -314,6 +316,9 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
             f"(or 0), or use scheduler 'median' (it stops trials, never pauses them) or none")
     if missed and not bad:
         raise rungs_missed(name, scheduler, every, missed, instead, alone)
+    if bad == [f"trainer.check_val_every_n_epoch={every!r}"] and isinstance(
+            scheduler, ASHARule) and not lists_its_rungs(scheduler):  # judged at epochs
+        raise rungs_unknown(name, scheduler, every, instead, alone)  # not known to us
     if bad:
         raise ConfigError(
             f"scheduler {name!r} judges each trial by its validation after every epoch, but "

@@ -1,9 +1,10 @@
-"""What a scheduler rule needs of a validation every ``k`` epochs
+"""A scheduler rule and the epochs of a trial's values: ``record_curve`` records a trial's
+curve into the rule at the epochs Lightning validated it (``record(key, curve, epochs)``),
+and what a rule needs of a validation every ``k`` epochs
 (``trainer.check_val_every_n_epoch: k``), the errors ``rule_checks.check_validates_each_epoch``
-raises: each epoch the rule judges at validated (``rungs_missed``: the rungs a ``k`` misses
-and the values of ``k`` that work) and, in a search, a ``record`` that takes each value's
-epoch (``check_record_epochs``): the search records a trial's curve into the rule at the
-epochs Lightning validated it, ``record(key, curve, epochs)``.
+raises: each epoch the rule judges at validated (``rungs_missed``, ``rungs_unknown``: the
+rungs a ``k`` misses and the values of ``k`` that work, or a rule whose rungs are not known)
+and, in a search, a ``record`` that takes each value's epoch (``check_record_epochs``).
 
 Example:
     >>> from lightning_nas.search.schedulers import MedianRule
@@ -18,12 +19,13 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Hashable, Sequence
 
 from lightning_nas.errors import ConfigError
-from lightning_nas.search.schedulers import Rule
+from lightning_nas.search.schedulers import ASHARule, Rule
 from lightning_nas.search.setting_checks import in_words
 
-__all__ = ["check_record_epochs", "rungs_missed", "takes_epochs"]
+__all__ = ["check_record_epochs", "record_curve", "rungs_missed", "rungs_unknown", "takes_epochs"]
 
 
 def takes_epochs(rule: Rule) -> bool:
@@ -80,7 +82,8 @@ def rungs_missed(name: str, rule: Rule, every: int, missed: list[int], instead: 
                  alone: bool) -> ConfigError:
     """The error for ``check_val_every_n_epoch=every`` under ``rule`` that judges at the
     ``missed`` epochs (rungs) it does not validate: the values that would validate them."""
-    rungs = list(getattr(rule, "rungs", missed))
+    rungs = rule.all_rungs() if isinstance(rule, ASHARule) else missed  # (was: its rungs,
+    # not those of a subclass's rungs_of)
     common = math.gcd(*rungs)
     works = [str(k) for k in range(1, common + 1) if common % k == 0]
     one = len(missed) == 1
@@ -92,3 +95,47 @@ def rungs_missed(name: str, rule: Rule, every: int, missed: list[int], instead: 
         f"{', '.join(map(str, missed))} {'is' if one else 'are'} not validated; give "
         f"check_val_every_n_epoch {listed} (a divisor of every rung), or {instead}"
         + ("" if alone else in_words(" (search.scheduler: none)", " (scheduler='none')")))
+
+
+
+def rungs_unknown(name: str, rule: ASHARule, every: int, instead: str,
+                  alone: bool) -> ConfigError:
+    """The error for ``check_val_every_n_epoch=every`` under ``rule``, whose class overrides
+    ``rungs_of`` but lists its rungs in no ``all_rungs`` of its own
+    (``schedulers.lists_its_rungs``): which epochs it judges at is not known before
+    training (was: checked against its ``rungs``, which its ``rungs_of`` need not give)."""
+    cls = type(rule).__name__
+    listed = ", ".join(map(str, rule.all_rungs()))
+    return ConfigError(
+        f"scheduler {name!r} judges each trial at the rungs its rungs_of gives "
+        f"({type(rule).rungs_of.__qualname__}), but lists them in no all_rungs of its own "
+        f"({type(rule).all_rungs.__qualname__} lists ASHA's rungs {listed}), so "
+        f"trainer.check_val_every_n_epoch={every} cannot be checked against them: a rung it "
+        f"does not validate would judge no trial; give {cls} an all_rungs() that returns "
+        f"every epoch its rungs_of gives, or leave check_val_every_n_epoch out (1), or "
+        f"{instead}" + ("" if alone else in_words(" (search.scheduler: none)",
+                                                  " (scheduler='none')")))
+
+def record_curve(rule: Rule, key: Hashable, curve: Sequence[float],
+                 epochs: Sequence[int] | None) -> None:
+    """``rule.record`` a trial's ``curve`` at ``epochs``, passed only where they are not
+    one value an epoch from epoch 1: a rule whose ``record`` override takes ``(key, curve)``
+    alone (as it did before ``epochs``) is asked as before (was: a ``TypeError`` in every
+    search with such a rule); a search refuses such a rule before training where its trials
+    validate every ``k`` epochs, ``k`` above 1 (``check_record_epochs``; was: a
+    ``TypeError`` here once the first trial had trained).
+
+    Example:
+        >>> from lightning_nas.search.schedulers import MedianRule
+        >>> class Seen(MedianRule):
+        ...     def record(self, key, curve):
+        ...         super().record(key, curve)
+        >>> rule = Seen()
+        >>> record_curve(rule, 1, [0.5, 0.7], [1, 2])
+        >>> rule.values
+        {1: {1: 0.5}, 2: {1: 0.7}}
+    """
+    if epochs and list(epochs) != list(range(1, len(curve) + 1)):
+        rule.record(key, curve, epochs)
+    else:
+        rule.record(key, curve)

@@ -48,7 +48,7 @@ __all__ = [
     "HyperbandRule",
     "MedianRule",
     "Rule",
-    "record_curve",
+    "lists_its_rungs",
 ]
 
 
@@ -221,18 +221,35 @@ class ASHARule(Rule):
         return [*rungs, self.max_epochs]
 
     def rungs_of(self, key: Hashable) -> list[int]:
-        """The rungs trial ``key`` is judged at."""
+        """The rungs trial ``key`` is judged at (a subclass that judges at others than
+        ``rungs`` lists them all in ``all_rungs`` too)."""
         return self.rungs
 
+    def all_rungs(self) -> list[int]:
+        """Every epoch ``rungs_of`` gives for any trial, sorted: ``rungs``. A subclass whose
+        ``rungs_of`` gives others overrides it as well: a validation every ``k`` epochs is
+        checked against it before training (``missed_by``).
+
+        Example:
+            >>> ASHARule(min_epochs=1, max_epochs=4, eta=2).all_rungs()
+            [1, 2, 4]
+        """
+        return list(self.rungs)
+
     def missed_by(self, every: int) -> list[int] | None:
-        """The rungs (a Hyperband bracket's are among them) that are no multiple of
-        ``every``: a trial is ranked there by no value.
+        """The rungs of ``all_rungs`` that are no multiple of ``every``: a trial is ranked
+        there by no value; None for ``every`` above 1 where the rungs are not known: a class
+        that overrides ``rungs_of`` but not ``all_rungs`` (was: ``rungs`` checked, so one
+        judging at epoch 3 was taken with a validation every 2 epochs, and judged no trial
+        there).
 
         Example:
             >>> ASHARule(min_epochs=1, max_epochs=4, eta=2).missed_by(2)
             [1]
         """
-        return [rung for rung in self.rungs if rung % every]
+        if not lists_its_rungs(self):
+            return [] if every == 1 else None
+        return [rung for rung in self.all_rungs() if rung % every]
 
     def _observe(self, key: Hashable, epoch: int, value: float) -> None:
         if epoch in self.rungs_of(key) and math.isfinite(value):  # NaN: a failure, no member
@@ -331,6 +348,10 @@ class HyperbandRule(ASHARule):
     def rungs_of(self, key: Hashable) -> list[int]:
         return self.brackets[self.bracket_of(key)]
 
+    def all_rungs(self) -> list[int]:
+        """Every bracket's rungs: ASHA's (each bracket starts at one of them)."""
+        return sorted({rung for bracket in self.brackets for rung in bracket})
+
     def _group(self, key: Hashable, rung: int) -> Hashable:
         return rung, self.bracket_of(key)
 
@@ -339,6 +360,24 @@ class HyperbandRule(ASHARule):
         bracket = self.bracket_of(key)
         return {k: v for k, v in self.values.get(rung, {}).items()
                 if self.bracket_of(k) == bracket}
+
+
+def lists_its_rungs(rule: ASHARule) -> bool:
+    """Whether ``rule``'s ``all_rungs`` is its class's ``rungs_of``'s (defined in the same
+    class or below it): one that overrides ``rungs_of`` alone may judge at epochs its
+    inherited ``all_rungs`` does not list.
+
+    Example:
+        >>> class Odd(ASHARule):
+        ...     def rungs_of(self, key):
+        ...         return [3, 6]
+        >>> lists_its_rungs(ASHARule(max_epochs=6)), lists_its_rungs(Odd(max_epochs=6))
+        (True, False)
+    """
+    def owner(name: str) -> type:
+        return next(cls for cls in type(rule).__mro__ if name in vars(cls))
+
+    return issubclass(owner("all_rungs"), owner("rungs_of"))
 
 
 def _whole(rule: Rule, **values: object) -> list[int]:
@@ -396,26 +435,3 @@ def _interleaved(counts: list[int]) -> list[int]:
         out.append(pick)
     return out
 
-
-def record_curve(rule: Rule, key: Hashable, curve: Sequence[float],
-                 epochs: Sequence[int] | None) -> None:
-    """``rule.record`` a trial's ``curve`` at ``epochs``, passed only where they are not
-    one value an epoch from epoch 1: a rule whose ``record`` override takes ``(key, curve)``
-    alone (as it did before ``epochs``) is asked as before (was: a ``TypeError`` in every
-    search with such a rule); a search refuses such a rule before training where its trials
-    validate every ``k`` epochs, ``k`` above 1 (``rule_epochs.check_record_epochs``; was: a
-    ``TypeError`` here once the first trial had trained).
-
-    Example:
-        >>> class Seen(MedianRule):
-        ...     def record(self, key, curve):
-        ...         super().record(key, curve)
-        >>> rule = Seen()
-        >>> record_curve(rule, 1, [0.5, 0.7], [1, 2])
-        >>> rule.values
-        {1: {1: 0.5}, 2: {1: 0.7}}
-    """
-    if epochs and list(epochs) != list(range(1, len(curve) + 1)):
-        rule.record(key, curve, epochs)
-    else:
-        rule.record(key, curve)
