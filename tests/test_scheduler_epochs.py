@@ -22,6 +22,7 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.pruning import PruningCallback
 from lightning_nas.search.rule_checks import check_validates_each_epoch
+from lightning_nas.search.rule_epochs import record_curve
 from lightning_nas.search.schedulers import ASHARule, Decision, HyperbandRule, MedianRule
 from lightning_nas.store import RunStore
 from tests.helpers_data import BlobData
@@ -362,3 +363,19 @@ def test_the_rungs_a_rule_lists_are_those_a_validation_every_k_epochs_is_checked
     hyperband = HyperbandRule(min_epochs=2, max_epochs=8, eta=2)  # brackets 2, 4, 8 ...
     assert (hyperband.all_rungs(), hyperband.missed_by(2), hyperband.missed_by(4)) == \
         ([2, 4, 8], [], [2])
+
+
+class _RecordNeedsEpochs(MedianRule):
+    """A ``record`` override whose ``epochs`` has no default."""
+
+    def record(self, key, curve, epochs):
+        super().record(key, curve, epochs)
+
+
+def test_a_record_override_that_needs_epochs_is_given_them_where_each_epoch_validates():
+    # old code: TypeError: _RecordNeedsEpochs.record() missing 1 required positional
+    # argument: 'epochs' (a search validating every epoch, once its first trial had trained)
+    rule = _RecordNeedsEpochs()
+    record_curve(rule, 1, [0.5, 0.7], [1, 2])
+    record_curve(rule, 2, [0.4], [])  # a store an older version wrote: no epochs
+    assert rule.values == {1: {1: 0.5, 2: 0.4}, 2: {1: 0.7}}

@@ -38,12 +38,15 @@ def takes_epochs(rule: Rule) -> bool:
         >>> takes_epochs(ASHARule(max_epochs=9))
         True
     """
+    return _record_takes(rule, 1, [], [])
+
+
+def _record_takes(rule: Rule, *args: object) -> bool:
+    """Whether ``rule.record(*args)`` binds to its signature (True where none is read)."""
     try:
-        signature = inspect.signature(rule.record)
-    except (TypeError, ValueError):  # no signature to read: taken as it says it takes them
+        inspect.signature(rule.record).bind(*args)
+    except ValueError:  # no signature to read: taken as it says it takes them
         return True
-    try:
-        signature.bind(1, [], [])
     except TypeError:
         return False
     return True
@@ -123,7 +126,8 @@ def record_curve(rule: Rule, key: Hashable, curve: Sequence[float],
     alone (as it did before ``epochs``) is asked as before (was: a ``TypeError`` in every
     search with such a rule); a search refuses such a rule before training where its trials
     validate every ``k`` epochs, ``k`` above 1 (``check_record_epochs``; was: a
-    ``TypeError`` here once the first trial had trained).
+    ``TypeError`` here once the first trial had trained). One whose ``epochs`` has no
+    default is given them (None for a store an older version wrote) in every case.
 
     Example:
         >>> from lightning_nas.search.schedulers import MedianRule
@@ -137,5 +141,7 @@ def record_curve(rule: Rule, key: Hashable, curve: Sequence[float],
     """
     if epochs and list(epochs) != list(range(1, len(curve) + 1)):
         rule.record(key, curve, epochs)
-    else:
+    elif _record_takes(rule, key, curve):
         rule.record(key, curve)
+    else:  # an override whose epochs has no default (was: a TypeError once a trial ended)
+        rule.record(key, curve, list(epochs) or None)
