@@ -100,7 +100,6 @@ def rungs_missed(name: str, rule: Rule, every: int, missed: list[int], instead: 
         + ("" if alone else in_words(" (search.scheduler: none)", " (scheduler='none')")))
 
 
-
 def rungs_unknown(name: str, rule: ASHARule, every: int, instead: str,
                   alone: bool) -> ConfigError:
     """The error for ``check_val_every_n_epoch=every`` under ``rule``, whose class overrides
@@ -118,6 +117,7 @@ def rungs_unknown(name: str, rule: ASHARule, every: int, instead: str,
         f"every epoch its rungs_of gives, or leave check_val_every_n_epoch out (1), or "
         f"{instead}" + ("" if alone else in_words(" (search.scheduler: none)",
                                                   " (scheduler='none')")))
+
 
 def record_curve(rule: Rule, key: Hashable, curve: Sequence[float],
                  epochs: Sequence[int] | None) -> None:
