@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import yaml
@@ -26,9 +27,9 @@ def _rows(capsys, *argv: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
 
 
-def test_a_search_runs_csv_has_each_trials_notes(tmp_path, capsys):
-    # was: no notes column (the table says "note (trials 1, 3): ..." below the best)
-    with RunStore(tmp_path / "search.db") as store:
+def _noted_run(folder: Path) -> None:
+    """A search run of 3 trials (trial 2 failed) with notes: trials 1 and 3 one, 2 two."""
+    with RunStore(folder / "search.db") as store:
         store.set_meta("mode", "max")
         store.set_meta("monitor", "val_acc")
         for k in range(3):
@@ -41,6 +42,11 @@ def test_a_search_runs_csv_has_each_trials_notes(tmp_path, capsys):
         record_uneven(store, 1, [NOTE])
         record_uneven(store, 2, [NOTE, "a second note"])
         record_uneven(store, 3, [NOTE])
+
+
+def test_a_search_runs_csv_has_each_trials_notes(tmp_path, capsys):
+    # was: no notes column (the table says "note (trials 1, 3): ..." below the best)
+    _noted_run(tmp_path)
     rows = _rows(capsys, str(tmp_path))
     assert [(r["trial"], r["notes"]) for r in rows] == [("3", NOTE), ("1", NOTE)]
     assert list(rows[0]) == ["rank", "trial", "score", "status", "epochs", "best_epoch",
@@ -55,6 +61,18 @@ def test_a_search_runs_csv_has_each_trials_notes(tmp_path, capsys):
         store.set_meta("monitor", "val_acc")
     assert main(["show", str(empty), "--format", "csv"]) == 0  # no rows: the header
     assert capsys.readouterr().out.strip().endswith(",arch,notes")
+
+
+def test_a_search_runs_json_has_each_rows_notes_as_the_csv(tmp_path, capsys):
+    # was: the JSON's rows had no notes (its summary's notes alone, by trial)
+    _noted_run(tmp_path)
+    for status, key in (("completed", "leaderboard"), ("all", "trials")):
+        csv_rows = _rows(capsys, str(tmp_path), "--status", status)
+        assert main(["show", str(tmp_path), "--status", status, "--format", "json"]) == 0
+        rows = json.loads(capsys.readouterr().out)[key]
+        assert [(r["trial"], r["notes"]) for r in rows] == [
+            (int(r["trial"]), r["notes"]) for r in csv_rows]
+        assert [r["notes"] for r in rows][-1] == NOTE and list(rows[0])[-1] == "notes"
 
 
 def test_a_oneshot_runs_csv_has_its_notes_on_each_row(tmp_path, capsys):

@@ -327,9 +327,10 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
     failures = failure_rows(store) if status == "completed" else []
     if fmt == "json":  # the front and the failures follow the leaderboard only
         extra = {"pareto_front": front, "failures": failures} if status == "completed" else {}
-        return json.dumps(json_safe({"summary": summary(store), "leaderboard"
-                                      if status == "completed" else "trials": rows,
-                                      "shown": len(rows), "of": total, **extra}),
+        key = "leaderboard" if status == "completed" else "trials"
+        # each row with its notes, as the CSV's (was: the summary's alone)
+        return json.dumps(json_safe({"summary": summary(store), key: _with_notes(store, rows),
+                                     "shown": len(rows), "of": total, **extra}),
                           indent=2)  # NaN and inf as null: JSON has neither
     if fmt == "csv":
         objectives = list(_objective_columns(store))
