@@ -1,6 +1,7 @@
 """How many devices and ranks a trial's Trainer settings ask for (no torch, no Lightning):
 the search's own-process decision (``search.runner``) and what a limited validation is said
-to be over (``validation_limit``: under DDP each rank validates its own shard).
+to be over (``validation_limit``: under DDP each rank validates its own shard; a trial's
+own settings, its searched ``trainer.devices`` over the search's: ``trial_ranks``).
 
 Example:
     >>> device_count("0,1"), rank_count({"devices": 2, "num_nodes": 2, "strategy": "ddp"})
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["device_count", "rank_count"]
+__all__ = ["device_count", "rank_count", "trial_ranks"]
 
 
 def device_count(devices: Any) -> int:
@@ -48,3 +49,22 @@ def rank_count(trainer: Mapping[str, Any]) -> int | None:
     except (TypeError, ValueError):
         return None
     return None if devices < 1 or nodes < 1 else devices * nodes
+
+
+def trial_ranks(arch: Mapping[str, Any], trainer: Mapping[str, Any]) -> int | None:
+    """``rank_count`` of a trial of architecture ``arch``: the search's Trainer settings
+    ``trainer`` with the trial's searched ``trainer.*`` values over them (a Hydra sweep's
+    ``+trainer.devices`` too), as the trial's Trainer is built (was: the search's alone).
+
+    Example:
+        >>> trial_ranks({"trainer.devices": 2}, {"devices": 1, "strategy": "ddp"})
+        2
+        >>> trial_ranks({"+trainer.num_nodes": 2}, {"devices": 2})
+        4
+    """
+    own = dict(trainer)
+    for key, value in arch.items():
+        name = str(key).lstrip("+")
+        if name.startswith("trainer."):
+            own[name.split(".", 1)[1]] = value
+    return rank_count(own)

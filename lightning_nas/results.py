@@ -100,6 +100,11 @@ class TrialResult:
     #: every DDP validation split of this trial that its ranks do not divide (the texts of
     #: ``uneven_splits``, said or not): kept in the store's meta, ``best.yaml``'s ``notes``
     uneven_splits: list[str] = field(default_factory=list)
+    #: the ranks its Trainer ran on (its ``world_size``: a searched ``trainer.devices``, or
+    #: ``devices: auto``, as it came out); None where not known (it failed before its
+    #: Trainer was built, a Hydra job's, a row an older version wrote): what a limited
+    #: validation is said to hold on (``validation_limit``)
+    ranks: int | None = None
     #: a fine-tune's starting weights validated before it trained (``validate_start``;
     #: empty when not validated; not stored)
     start_metrics: dict[str, float] = field(default_factory=dict)

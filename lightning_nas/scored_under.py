@@ -28,13 +28,15 @@ from lightning_nas.validation_limit import limit_settings, trial_limited
 __all__ = ["scored_under"]
 
 
-def scored_under(store: Any, arch: Mapping[str, Any]) -> dict[str, Any]:
+def scored_under(store: Any, arch: Mapping[str, Any], ranks: int | None = None
+                 ) -> dict[str, Any]:
     """``limited_validation`` and ``precision`` of a trial of architecture ``arch`` in the
     run of ``store``, each where it applies (a validation of every batch in float32:
-    ``{}``)."""
+    ``{}``); under DDP the limit holds on each of the ``ranks`` it ran on
+    (``TrialResult.ranks``; None: those its settings ask for)."""
     trainer = limit_settings(store)  # a search's, or a sweep's job config's
     out: dict[str, Any] = {}
-    if limited := trial_limited(arch, trainer):
+    if limited := trial_limited(arch, trainer, ranks):
         out["limited_validation"] = limited  # was: a score over part of it, unsaid
     if (precision := precision_of(arch, trainer)) is not None:
         out["precision"] = precision  # the score's (was: unsaid by a Python search)

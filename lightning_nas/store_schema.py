@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS trials (
     curve TEXT NOT NULL DEFAULT '[]',
     attempts INTEGER NOT NULL DEFAULT 1,
     epochs INTEGER,
-    curve_epochs TEXT
+    curve_epochs TEXT,
+    ranks INTEGER
 );
 CREATE INDEX IF NOT EXISTS trials_arch_key ON trials (arch_key);
 -- the leaderboard's k-th score and the trials holding a checkpoint, found without a scan
@@ -76,7 +77,10 @@ ADDED_COLUMNS = {"trials": {"curve": "TEXT NOT NULL DEFAULT '[]'",
                             "attempts": "INTEGER NOT NULL DEFAULT 1", "epochs": "INTEGER",
                             # the epoch of each value of curve (NULL: an older version's row,
                             # one value per epoch from epoch 1)
-                            "curve_epochs": "TEXT"},
+                            "curve_epochs": "TEXT",
+                            # the ranks its Trainer ran on (NULL: not known, an older
+                            # version's row)
+                            "ranks": "INTEGER"},
                  "priors": {"losses": "TEXT"}}
 
 

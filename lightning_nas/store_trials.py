@@ -33,7 +33,7 @@ from lightning_nas.wording import unknown_status
 __all__ = ["TrialRecords"]
 
 _COLUMNS = ("id", "arch", "status", "score", "metrics", "epoch", "started", "finished",
-            "fit_time", "checkpoint", "error", "curve", "epochs", "curve_epochs")
+            "fit_time", "checkpoint", "error", "curve", "epochs", "curve_epochs", "ranks")
 
 
 class TrialRecords:
@@ -64,7 +64,7 @@ class TrialRecords:
             "UPDATE trials SET status = ?, started = ?, finished = NULL, score = NULL, "
             "attempts = CASE WHEN ? THEN 1 ELSE attempts + 1 END, "
             "metrics = '{}', curve = '[]', epoch = NULL, fit_time = NULL, checkpoint = NULL, "
-            "error = NULL, epochs = NULL, curve_epochs = NULL "
+            "error = NULL, epochs = NULL, curve_epochs = NULL, ranks = NULL "
             "WHERE id = ?", (TrialStatus.RUNNING.value, time.time(), fresh, trial_id))
 
     def finish_trial(self, result: TrialResult) -> None:
@@ -74,14 +74,14 @@ class TrialRecords:
         self._db.execute(
             "UPDATE trials SET status = ?, score = ?, metrics = ?, epoch = ?, finished = ?, "
             "started = COALESCE(?, started), "
-            "fit_time = ?, checkpoint = ?, error = ?, curve = ?, epochs = ?, curve_epochs = ? "
-            "WHERE id = ?",
+            "fit_time = ?, checkpoint = ?, error = ?, curve = ?, epochs = ?, curve_epochs = ?, "
+            "ranks = COALESCE(?, ranks) WHERE id = ?",
             (result.status.value, score, dump_json(result.metrics), result.epoch,
              result.finished or time.time(), result.started, result.fit_time,
              relative_checkpoint(result.checkpoint, self.path.parent), result.error,
              dump_json(result.curve),  # strict JSON: NaN as null, inf as 9e999
              result.epochs, dump_json(result.curve_epochs) if result.curve_epochs else None,
-             result.trial_id))
+             result.ranks, result.trial_id))
 
     def resume_trial(self, trial_id: int, attempt: bool = False) -> None:
         """Mark a PAUSED trial RUNNING again (promoted: it continues from its checkpoint);
@@ -216,6 +216,25 @@ class TrialRecords:
                                 "NOT NULL ORDER BY id", (TrialStatus.COMPLETED.value,))
         return [(tid, load_numbers(metrics or "{}")) for tid, metrics in rows.fetchall()]
 
+    def trial_ranks(self, scored: bool = False) -> dict[int, int]:
+        """The ranks each trial ran on (``TrialResult.ranks``), by id, of those that have
+        them stored (``scored``: of those with a score alone); one read of two columns.
+
+        Example:
+            >>> import tempfile
+            >>> from lightning_nas.store import RunStore
+            >>> store = RunStore(tempfile.mkdtemp() + "/search.db")
+            >>> store.finish_trial(TrialResult(store.start_trial({}), {}, TrialStatus.FAILED,
+            ...                                ranks=2))
+            >>> store.trial_ranks(), store.trial_ranks(scored=True)
+            ({1: 2}, {})
+        """
+        if self._col("trials", "ranks") != "ranks":  # a store of an older version, as it is
+            return {}
+        where = " AND score IS NOT NULL" if scored else ""
+        return dict(self._db.execute(f"SELECT id, ranks FROM trials WHERE ranks IS NOT NULL"
+                                     f"{where}").fetchall())
+
     def count_scored(self) -> int:
         """Number of COMPLETED trials with a score: the leaderboard's rows, counted without
         reading them."""
@@ -251,4 +270,5 @@ class TrialRecords:
                 fit_time=rec["fit_time"], error=rec["error"],
                 checkpoint=absolute_checkpoint(rec["checkpoint"], self.path.parent),
                 curve=load_numbers(rec["curve"] or "[]"),
-                epochs=rec["epochs"], curve_epochs=json.loads(rec["curve_epochs"] or "[]"))
+                epochs=rec["epochs"], curve_epochs=json.loads(rec["curve_epochs"] or "[]"),
+                ranks=rec["ranks"])

@@ -20,10 +20,10 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
-from lightning_nas.devices import rank_count
+from lightning_nas.devices import trial_ranks
 
 __all__ = ["LIMIT_KEY", "OVERFIT_KEY", "limit_of", "limited_entry", "limited_text",
            "limit_settings", "search_limit_line", "trial_limited"]
@@ -107,16 +107,25 @@ def limited_text(limit: int | float, key: str = LIMIT_KEY, ranks: int | None = 1
             f"again")
 
 
-def trial_limited(arch: Mapping[str, Any], trainer: Mapping[str, Any]) -> str | None:
+def trial_limited(arch: Mapping[str, Any], trainer: Mapping[str, Any],
+                  ranks: int | None = None) -> str | None:
     """``limited_text`` of a trial's ``limit_of`` (``best.yaml``'s ``limited_validation``,
-    the CSV's ``notes``); None where it validates every batch.
+    the CSV's and JSON's ``notes``); None where it validates every batch. Under DDP it
+    holds on each of the ``ranks`` the trial ran on (``TrialResult.ranks``, stored as its
+    Trainer had them: ``devices: auto`` too), else on those its own settings ask for
+    (``trial_ranks``: a searched ``trainer.devices`` over the search's; was: the search's).
 
     Example:
         >>> trial_limited({"trainer.limit_val_batches": 1.0}, {}) is None
         True
+        >>> trial_limited({"trainer.devices": 2}, {"limit_val_batches": 2})[-28:]
+        'on 2 ranks to score it again'
     """
-    found = limit_of(arch, trainer)  # under DDP: on each rank (``rank_count``)
-    return None if found is None else limited_text(found[1], found[0], rank_count(trainer))
+    found = limit_of(arch, trainer)
+    if found is None:
+        return None
+    return limited_text(found[1], found[0], trial_ranks(arch, trainer) if ranks is None
+                        else ranks)
 
 
 def limited_entry(trainer: Any) -> dict[str, str]:
@@ -140,14 +149,19 @@ def limited_entry(trainer: Any) -> dict[str, str]:
         "limited_validation": limited_text(found[1], found[0], trainer.world_size)}
 
 
-def search_limit_line(space: Mapping[str, Any] | None,
-                      trainer: Mapping[str, Any] | None) -> str | None:
+def search_limit_line(space: Mapping[str, Any] | None, trainer: Mapping[str, Any] | None,
+                      ranks: Collection[int] = ()) -> str | None:
     """The line ``show`` prints of a search's validation limit: searched (each trial's own),
-    set (``limited_text``) or none (every batch validated, or settings not stored).
+    set (``limited_text``) or none (every batch validated, or settings not stored). Under
+    DDP it holds on each rank: on the ``ranks`` the scored trials ran on (stored with them),
+    one count or several (each trial's notes say its own); none stored, on those the
+    settings ask for, unless ``trainer.devices`` (or ``num_nodes``) is searched.
 
     Example:
         >>> search_limit_line({"trainer.limit_val_batches": {"choice": [2, 0.5]}}, {})[:37]
         'trainer.limit_val_batches is searched'
+        >>> print(search_limit_line({}, {"limit_val_batches": 2}, ranks=[2, 1])[-63:])
+        the trials ran on 1 or 2 ranks (each trial's notes say its own)
     """
     names = {str(name).lstrip("+") for name in space or {}}  # a sweep's +trainer.x
     for searched in (f"trainer.{OVERFIT_KEY}", f"trainer.{LIMIT_KEY}"):
@@ -155,4 +169,12 @@ def search_limit_line(space: Mapping[str, Any] | None,
             return (f"{searched} is searched: each trial is scored on the part of the "
                     f"validation data its value validates (best.yaml's limited_validation "
                     f"says the exported trial's)")
-    return trial_limited({}, trainer or {})
+    found, counts = limit_of({}, trainer or {}), sorted(set(ranks))
+    ranked = names & {"trainer.devices", "trainer.num_nodes"}
+    if found is None or len(counts) == 1 or not counts and not ranked:
+        return trial_limited({}, trainer or {}, counts[0] if counts else None)
+    which = (f"the trials ran on {', '.join(map(str, counts[:-1]))} or {counts[-1]} ranks"
+             if counts else f"{' and '.join(sorted(ranked))} {'are' if len(ranked) > 1 else 'is'}"
+                            f" searched")
+    return (f"{limited_text(found[1], found[0], None)}; under DDP it holds on each rank, over "
+            f"its own shard: {which} (each trial's notes say its own)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -24,6 +25,7 @@ from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.report.oneshot import render_oneshot
 from lightning_nas.report.tables import render
 from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.scored_under import scored_under
 from lightning_nas.store import RunStore
 from lightning_nas.validation_limit import limited_entry, limited_text, trial_limited
 from tests.helpers import BlobData, TinyNet
@@ -190,3 +192,51 @@ def test_a_oneshot_ddp_runs_limit_is_said_per_rank():
         assert said == limited_text(0.5, ranks=ranks), (nodes, said)
     assert trial_limited({}, {"devices": 2, "num_nodes": 2, "strategy": "ddp",
                               "limit_val_batches": 0.5}) == limited_text(0.5, ranks=4)
+
+
+@pytest.mark.slow
+def test_a_searched_device_count_says_each_trials_own_ranks(tmp_path):
+    # trainer.devices searched (2) over the search's 1, under ddp (gloo on CPU) with
+    # limit_val_batches=2: the trial's notes name the 2 ranks it ran on; was: the search's
+    # devices (1), as on one device
+    trainer = {"accelerator": "cpu", "devices": 1, "strategy": "ddp", "max_epochs": 1,
+               "limit_train_batches": 1, "limit_val_batches": 2, "logger": False}
+    space = {"width": {"choice": [4, 8]}, "trainer.devices": {"choice": [2]}}
+    Search("tests.helpers.MetricNet", space, data=BlobData, data_init_args={"batch_size": 16},
+           trainer=trainer, budget=1, run_dir=tmp_path, verbose=False).run()
+    assert _csv_notes(tmp_path) == {"1": limited_text(2, ranks=2)}
+    best = yaml.safe_load((tmp_path / "best.yaml").read_text())
+    assert best["limited_validation"] == limited_text(2, ranks=2)
+    with RunStore(tmp_path / "search.db") as store:
+        assert store.get(1).ranks == 2  # as the trial's Trainer ran it (its world_size)
+        assert render(store, "json").count(limited_text(2, ranks=2)) == 2  # its row, summary
+
+
+def test_a_trials_ranks_as_it_ran_are_said_where_its_settings_do_not_say_them(tmp_path):
+    # devices: auto says no count (every visible device); the ranks each trial ran on, as
+    # its Trainer had them, are stored with it and said (was: nothing of ranks); a trial
+    # stored without them (an older version's, a Hydra job's) is said by its own settings,
+    # its searched devices over the search's (was: the search's: 2 ranks of one)
+    ddp = {"devices": 2, "strategy": "ddp", "limit_val_batches": 2}
+    assert trial_limited({"trainer.devices": 1}, ddp) == limited_text(2)
+    assert trial_limited({"+trainer.devices": "0,1,2"}, ddp) == limited_text(2, ranks=3)
+    settings = {"devices": "auto", "strategy": "ddp", "limit_val_batches": 2}
+    with RunStore(tmp_path / "search.db") as store:
+        store.set_meta("mode", "max")
+        store.set_meta("trainer", settings)
+        for k, (arch, ranks) in enumerate([({"width": 4}, 2), ({"width": 8}, 1),
+                                           ({"trainer.devices": 1}, None),
+                                           ({"trainer.devices": "0,1,2"}, None)]):
+            store.finish_trial(TrialResult(store.start_trial(arch), arch, TrialStatus.COMPLETED,
+                                           score=k / 10, ranks=ranks))
+        assert [t.ranks for t in store.trials()] == [2, 1, None, None]
+        best = store.best("max")
+        assert scored_under(store, best.arch, best.ranks)["limited_validation"] == \
+            limited_text(2, ranks=3)
+        assert scored_under(store, {}, 2)["limited_validation"] == limited_text(2, ranks=2)
+        summary = json.loads(render(store, "json"))["summary"]
+    assert _csv_notes(tmp_path) == {"1": limited_text(2, ranks=2), "2": limited_text(2),
+                                    "3": limited_text(2), "4": limited_text(2, ranks=3)}
+    # the summary's line: the trials that recorded theirs ran on 1 or 2 ranks (was: none said)
+    said = summary["limited_validation"]
+    assert said.startswith(limited_text(2)) and "ran on 1 or 2 ranks" in said, said

@@ -141,9 +141,11 @@ def summary(store: RunStore) -> dict[str, Any]:
             "best_trial": best.trial_id if best else None,
             "best_score": best.score if best else None,
             "notes": recorded_uneven(store),  # (was: in best.yaml alone)
-            # scores over part of the validation data (was: not said)
-            "limited_validation": search_limit_line(store.get_meta("space"),
-                                                    limit_settings(store)),
+            # scores over part of the validation data (was: not said), under DDP on the
+            # ranks the trials ran on (was: the search's settings', none for auto)
+            "limited_validation": search_limit_line(
+                store.get_meta("space"), limit_settings(store),
+                store.trial_ranks(scored=True).values()),
             # each source's counts and why the others were not used (was: the counts alone)
             "warm_start": [{"source": src.source, "trials": src.trials, "used": src.used,
                             "skipped": src.skipped(reasons=False),
@@ -294,14 +296,16 @@ def trial_notes(store: RunStore) -> dict[int, str]:
 
 
 def _with_notes(store: RunStore, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """``rows`` with the CSV's ``notes`` column: what the table says below the best of each
-    trial (``trial_notes``; was: left out), and the part of the validation data its score
-    is over under a ``trainer.limit_val_batches`` (its own, searched, or the search's; was:
-    the table's ``note:`` line alone; ``overfit_batches`` too: ``trial_limited``)."""
-    held, trainer = trial_notes(store), limit_settings(store)
+    """``rows`` with the CSV's and JSON's ``notes`` column: what the table says below the
+    best of each trial (``trial_notes``; was: left out), and the part of the validation data
+    its score is over under a ``trainer.limit_val_batches`` (its own, searched, or the
+    search's; was: the table's ``note:`` line alone; ``overfit_batches`` too:
+    ``trial_limited``), under DDP on each of the ranks it ran on (stored with it)."""
+    held, trainer, ranks = trial_notes(store), limit_settings(store), store.trial_ranks()
     out = []
     for row in rows:
-        texts = [held.get(row["trial"]), trial_limited(row["arch"], trainer)]
+        texts = [held.get(row["trial"]),
+                 trial_limited(row["arch"], trainer, ranks.get(row["trial"]))]
         out.append({**row, "notes": "; ".join(t for t in texts if t)})
     return out
 

@@ -233,6 +233,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
             elif spec.record is not None:  # a resumed fine-tune: its first segment's start
                 result.start_metrics = dict(spec.record.get("start_metrics") or {})
             trainer = placer.watch(build_trainer(spec, callbacks))
+            result.ranks = trainer.world_size  # what a limited validation holds on
             if spec.ckpt_path is not None:  # a promoted trial's next segment
                 keep_checkpoint_dirs(trainer, spec.ckpt_path, trial_dir.parent.parent)
             building = False
