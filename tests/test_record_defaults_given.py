@@ -16,6 +16,7 @@ of it get the same fields.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional
@@ -33,9 +34,10 @@ from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.load import section_target
 from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.export_config import model_section
+from lightning_nas.search.from_config import search_from_config
 from tests.helpers_data import BlobData
 from tests.helpers_models import ClassifierSteps
-from tests.helpers_records import DEEP, NetConfig, Sized, deep_layers
+from tests.helpers_records import DEEP, NetConfig, Sized, cli_model, deep_layers
 
 torch.set_num_threads(1)
 
@@ -232,3 +234,64 @@ def test_a_config_search_its_best_config_and_lightningcli_train_the_same_fields(
     assert cli.model.args["net"] == NetConfig(2, 3) and cli.datamodule.cfg == NetConfig(2, 3)
     fit = _ours(best["model"]), _ours(best["data"], "data")  # what `fit` builds of it
     assert fit[0].args["net"] == NetConfig(2, 3) and fit[1].cfg == NetConfig(2, 3)
+
+
+class Held(ClassifierSteps, pl.LightningModule):
+    """The base of the models whose one argument a search sets a path into: ``value`` of the
+    last one built; its hyperparameters are what its checkpoint keeps."""
+
+    last: Any = None
+
+    def __init__(self, value: Any) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        Held.last = value
+        self.layer = nn.Linear(8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(x)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.05)
+
+
+class Nets(Held):
+    """``nets`` a ``dict`` of dataclasses."""
+
+    def __init__(self, nets: dict[str, NetConfig] = None) -> None:  # type: ignore[assignment]
+        super().__init__(nets)
+
+
+class Maybe(Held):
+    """``net`` an ``Optional`` dataclass, its default an instance."""
+
+    def __init__(self, net: Optional[NetConfig] = DEEP) -> None:  # noqa: B008, UP045
+        super().__init__(net)
+
+
+@pytest.mark.parametrize(("cls", "init", "key", "values"), [
+    (Nets, {"nets": {"a": {"depth": 2}}}, "model.nets.a.hidden", (5, 6)),
+    (Nets, {"nets": {"a": {"depth": 2}, "c": {}}}, "model.nets.a", ({"hidden": 5}, {})),
+    (Nets, {"nets": {"a": {"depth": 2}, "c": {}}}, "model.nets", ({"a": {"hidden": 5}}, {})),
+    (Maybe, {}, "model.net.hidden", (5, 6)),  # the default's depth=3 kept
+    (Maybe, {"net": {"depth": 2}}, "model.net", ({"hidden": 5}, {})),
+    (Maybe, {}, "model.net", ({"hidden": 5}, {})),  # the dataclass's own depth=1
+])
+def test_a_searched_path_or_group_into_a_dict_or_optional_builds_what_lightningcli_builds(
+        tmp_path, cls, init, key, values):
+    node = {"class_path": f"{HERE}.{cls.__name__}", "init_args": init}
+    search = search_from_config({  # nothing trained
+        "model": node, "data": {"class_path": "tests.helpers_data.BlobData"},
+        "trainer": {"max_epochs": 1, "logger": False},
+        "search": {"space": {key: {"choice": list(values)}}, "budget": 1,
+                   "run_dir": str(tmp_path / "run")}})
+    name = key.split(".")[1]
+    for value in values:
+        theirs = cli_model(tmp_path, node, f"--{key}={json.dumps(value)}")  # LightningCLI's own
+        want = Held.last
+        ours = search.model.build({key: value})
+        assert Held.last == want, value  # (was: nets.a's depth 2 lost, a group set in place
+        # of the mapping there)
+        assert ours.hparams[name] == theirs.hparams[name], value  # what the checkpoint keeps
+        cli_model(tmp_path, search.model.target.config({key: value}))  # best.yaml's node
+        assert Held.last == want, value

@@ -6,7 +6,8 @@ of them); a plain ``dict`` (or ``Mapping``, ``Any``) argument's ``--model.opt.su
 replaces the mapping at ``sub``. So too at a node's argument itself: a chosen
 ``model.net: {hidden: 4}`` is merged over the config's ``net`` mapping, as LightningCLI's
 ``--model.net='{hidden: 4}'`` after the config. ``over_path`` is what
-``config.paths.set_paths`` sets (``records.field_hint`` each step through a dataclass field).
+``config.paths.set_paths`` sets (``record_defaults.step_hint`` each step through a dataclass
+field, the class the mapping there builds, or a mapping of dataclasses' values).
 
 Example:
     >>> import dataclasses
@@ -27,8 +28,7 @@ from typing import Any
 from lightning_nas.config.chain import init_hints
 from lightning_nas.config.imports import import_object
 from lightning_nas.config.nodes import ARGS_KEYS, is_node, node_args, target_path
-from lightning_nas.config.record_defaults import over_held
-from lightning_nas.config.records import field_hint
+from lightning_nas.config.record_defaults import over_held, step_hint
 
 __all__ = ["over_path"]
 
@@ -76,8 +76,8 @@ def _held(cfg: Mapping[str, Any], key: str) -> tuple[Any, Any]:
             except Exception:  # noqa: BLE001 - not importable: nothing merged
                 return None, None
             node = node_args(node).get(part)
-        else:
-            hint = field_hint(hint, part)
+        else:  # the class the mapping there builds, a dict's values (was: dataclasses alone)
+            hint = step_hint(hint, part, node)
             node = node.get(part) if isinstance(node, Mapping) else None
         if hint is None:
             return None, None

@@ -104,7 +104,8 @@ def _as_built(value: Any, built: Any) -> Any:
     them out, as a ``Union`` of dataclasses builds it), the mapping's values over them, so
     ``load_from_checkpoint`` builds the same class again (was: the mapping alone, built over
     the argument's signature default: ``{hidden: 3}`` for ``NetConfig | Named = NetConfig(
-    depth=3)`` gave ``depth=3`` where the trial had 1, or no class at all); another value, or
+    depth=3)`` gave ``depth=3`` where the trial had 1, or no class at all); each value of a
+    dict of dataclasses so, as LightningCLI's has it (was: the mapping alone); another value, or
     fields that are no plain config (an ``Enum`` member): ``value`` as it is.
 
     Example:
@@ -115,7 +116,12 @@ def _as_built(value: Any, built: Any) -> Any:
         ...     depth: int = 1
         >>> _as_built({"hidden": 4}, Net(hidden=4))
         {'hidden': 4, 'depth': 1}
+        >>> _as_built({"a": {}}, {"a": Net()})
+        {'a': {'hidden': 8, 'depth': 1}}
     """
+    if isinstance(built, dict) and isinstance(value, Mapping) and not is_node(value) \
+            and set(value) == set(built):  # a dict of dataclasses: each (was: as given)
+        return {key: _as_built(item, built[key]) for key, item in value.items()}
     full = over_fields(built, value)
     return full if is_plain(full) else value
 

@@ -32,11 +32,12 @@ from lightning_nas.config.records import (
     field_hints,
     init_fields,
     is_instance,
+    mapping_of,
     own_defaults,
 )
 
 __all__ = ["over_default", "over_defaults", "over_fields", "over_held", "over_own_defaults",
-           "record_default"]
+           "record_default", "step_hint"]
 
 
 def record_default(target: Any, name: str, within: type | None = None) -> dict[str, Any] | None:
@@ -125,10 +126,13 @@ def over_fields(instance: Any, group: Any) -> Any:
 def over_held(held: Any, value: Any, hint: Any) -> Any:
     """``value``, set by a config path inside an argument's value (``model.net.hidden``),
     merged key by key over ``held``, the mapping there, where both are plain mappings and
-    ``hint``, the annotation there, is a dataclass or a ``Union`` of them, as LightningCLI's
-    ``--model.net.hidden='{y: 5}'`` sets it over the dataclass there; else ``value``: a
-    plain ``dict``'s (``Mapping``'s, ``Any``'s) in place of the mapping there, as
-    LightningCLI's ``--model.opt.sub='{y: 5}'`` sets it.
+    ``hint``, the annotation there, is a dataclass or a ``Union`` of them, as
+    LightningCLI's ``--model.net.hidden='{y: 5}'`` sets it over the dataclass there; where
+    ``hint`` is a mapping of dataclasses (``dict[str, NetConfig]``), each of ``value``'s
+    keys over ``held``'s value at that key, its other keys dropped, as LightningCLI's
+    ``--model.nets='{a: {hidden: 5}}'`` sets it (was: in place of it, ``nets.a``'s other
+    fields lost); else ``value``: a plain ``dict``'s (``Mapping``'s, ``Any``'s) in place of
+    the mapping there, as LightningCLI's ``--model.opt.sub='{y: 5}'`` sets it.
 
     Example:
         >>> import dataclasses
@@ -140,11 +144,37 @@ def over_held(held: Any, value: Any, hint: Any) -> Any:
         {'x': 2, 'y': 5}
         >>> over_held({"x": 2, "y": 1}, {"y": 5}, dict)
         {'y': 5}
+        >>> over_held({"a": {"x": 2}, "b": {}}, {"a": {"y": 5}}, dict[str, In])
+        {'a': {'x': 2, 'y': 5}}
     """
-    if isinstance(held, Mapping) and not is_node(held) and isinstance(value, Mapping) \
-            and not is_node(value) and dataclasses_in(hint):
+    if not (isinstance(held, Mapping) and not is_node(held) and isinstance(value, Mapping)
+            and not is_node(value)):
+        return value
+    if dataclasses_in(hint):
         return _merged(held, value, hint)
+    if dataclasses_in(inner := mapping_of(hint)):  # a dict of dataclasses: each value
+        return {key: over_held(held.get(key), item, inner) for key, item in value.items()}
     return value
+
+
+def step_hint(hint: Any, name: str, held: Any = None) -> Any | None:
+    """The annotation at key ``name`` inside a value annotated ``hint``, as LightningCLI
+    walks a config path: a mapping of dataclasses' values' (``dict[str, NetConfig]``:
+    ``NetConfig``, so ``model.nets.a`` is merged as a ``NetConfig``; was: not walked, set in
+    place of the mapping there); a dataclass field's (``field_hint``); None where there is
+    none.
+
+    Example:
+        >>> import dataclasses
+        >>> In = dataclasses.make_dataclass("In", [("x", int, 0)])
+        >>> A = dataclasses.make_dataclass("A", [("hidden", dict, None)])
+        >>> step_hint(dict[str, In], "a").__name__, step_hint(A, "hidden")
+        ('In', <class 'dict'>)
+    """
+    if not dataclasses_in(hint):
+        inner = mapping_of(hint)
+        return inner if dataclasses_in(inner) else None
+    return field_hint(hint, name)
 
 
 def over_own_defaults(target: Any, name: str, group: Any) -> Any:
@@ -202,12 +232,11 @@ def _signature_default(target: Any, name: str) -> Any:
 
 def _merged(base: Mapping[str, Any], extra: Mapping[str, Any], hint: Any) -> dict[str, Any]:
     """``extra`` over ``base``, the fields of the dataclasses ``hint`` takes: a mapping in
-    both merged key by key where the field is itself a dataclass (or a ``Union`` of them),
-    as LightningCLI merges it; else ``extra``'s in place of ``base``'s (a ``dict`` field's,
-    as LightningCLI sets it; was: merged, the default's keys kept)."""
+    both merged key by key where the field is itself a dataclass (or a ``Union`` of them,
+    or a mapping of them), as LightningCLI merges it; else ``extra``'s in place of
+    ``base``'s (a ``dict`` field's, as LightningCLI sets it; was: merged, the default's
+    keys kept)."""
     out = dict(base)
     for key, value in extra.items():
-        inner, at = out.get(key), field_hint(hint, key)
-        out[key] = _merged(inner, value, at) if isinstance(inner, Mapping) and isinstance(
-            value, Mapping) and not is_node(value) and dataclasses_in(at) else value
+        out[key] = over_held(out.get(key), value, step_hint(hint, key))
     return out

@@ -33,7 +33,7 @@ from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["changed_fields", "check_fields", "dataclass_for", "dataclass_of",
            "dataclasses_in", "dict_note", "each_class", "field_hint", "field_hints", "init_fields",
-           "is_instance", "no_dict", "own_defaults", "plain_step", "record_class",
+           "is_instance", "mapping_of", "no_dict", "own_defaults", "plain_step", "record_class",
            "record_step", "required_fields", "takes", "to_dataclass"]
 
 #: the types a plain argument takes: a value, with no keys inside
@@ -253,12 +253,17 @@ def dict_note(value: Any, hint: Any, path: str) -> str:
             f"({path}.<argument>)")
 
 
-def _mapping_of(hint: Any) -> Any | None:
+def mapping_of(hint: Any) -> Any | None:
     """The value annotation of a mapping annotation (``dict[str, int]``: ``int``; a bare
-    ``dict``: ``Any``), the first one of a ``Union`` (``Optional[dict]``); None for another."""
+    ``dict``: ``Any``), the first one of a ``Union`` (``Optional[dict]``); None for another.
+
+    Example:
+        >>> mapping_of(dict[str, int]), mapping_of(int)
+        (<class 'int'>, None)
+    """
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        found = (_mapping_of(arg) for arg in typing.get_args(hint) if arg is not type(None))
+        found = (mapping_of(arg) for arg in typing.get_args(hint) if arg is not type(None))
         return next((inner for inner in found if inner is not None), None)
     kind = origin or hint
     if not (inspect.isclass(kind) and issubclass(kind, Mapping)):
@@ -336,7 +341,7 @@ def record_step(key: str, where: str, part: str, hint: Any, given: Any = None,
         return fields[part]
     if hint is Any:  # no annotation: the config's mapping says it (was: refused)
         return Any if isinstance(given, Mapping) else None
-    return _mapping_of(hint)
+    return mapping_of(hint)
 
 
 def _plain_name(hint: Any) -> str | None:

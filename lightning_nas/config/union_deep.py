@@ -26,11 +26,10 @@ from typing import Any
 
 from lightning_nas.config.convert import fits
 from lightning_nas.config.nodes import is_node
-from lightning_nas.config.record_defaults import over_held
+from lightning_nas.config.record_defaults import over_held, step_hint
 from lightning_nas.config.records import (
     dataclass_for,
     dataclasses_in,
-    field_hint,
     field_hints,
     is_instance,
     own_defaults,
@@ -53,8 +52,8 @@ def over_paths(base: Mapping[str, Any], values: Mapping[str, Any], hint: Any
         for step in steps:
             if not isinstance(node.get(step), dict) or is_node(node[step]):
                 node[step] = {}
-            node, at = node[step], field_hint(at, step)
-        node[last] = over_held(node.get(last), copy.deepcopy(item), field_hint(at, last))
+            node, at = node[step], step_hint(at, step, node)
+        node[last] = over_held(node.get(last), copy.deepcopy(item), step_hint(at, last, node))
     return out
 
 
