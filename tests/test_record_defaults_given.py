@@ -19,7 +19,7 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import lightning.pytorch as pl
 import pytest
@@ -269,6 +269,37 @@ class Maybe(Held):
         super().__init__(net)
 
 
+@dataclasses.dataclass
+class In:
+    """An inner dataclass."""
+
+    x: int = 0
+    y: int = 1
+
+
+@dataclasses.dataclass
+class WithIn:
+    """``hidden`` a dataclass: a mapping set there is merged over the one there."""
+
+    hidden: In = dataclasses.field(default_factory=In)
+    width: int = 1
+
+
+@dataclasses.dataclass
+class WithDict:
+    """``hidden`` a plain ``dict``: a mapping set there replaces the one there."""
+
+    hidden: dict = dataclasses.field(default_factory=lambda: {"x": 2, "y": 3})
+    depth: int = 1
+
+
+class Mixed(Held):
+    """``net``'s classes annotate ``hidden`` differently, a ``dict`` and a dataclass."""
+
+    def __init__(self, net: Union[WithDict, WithIn] = WithDict()) -> None:  # noqa: B008, UP007
+        super().__init__(net)
+
+
 @pytest.mark.parametrize(("cls", "init", "key", "values"), [
     (Nets, {"nets": {"a": {"depth": 2}}}, "model.nets.a.hidden", (5, 6)),
     (Nets, {"nets": {"a": {"depth": 2}, "c": {}}}, "model.nets.a", ({"hidden": 5}, {})),
@@ -276,8 +307,13 @@ class Maybe(Held):
     (Maybe, {}, "model.net.hidden", (5, 6)),  # the default's depth=3 kept
     (Maybe, {"net": {"depth": 2}}, "model.net", ({"hidden": 5}, {})),
     (Maybe, {}, "model.net", ({"hidden": 5}, {})),  # the dataclass's own depth=1
+    (Mixed, {"net": {"hidden": {"x": 4}}}, "model.net.hidden", ({"y": 5}, {})),
+    (Mixed, {}, "model.net.hidden", ({"y": 5}, {})),
+    (Mixed, {"net": {"hidden": {"x": 4}}}, "model.net", ({"hidden": {"y": 5}}, {})),
+    (Mixed, {"net": {"hidden": {"x": 4}, "width": 2}}, "model.net", ({"hidden": {"y": 5}},
+                                                                     {"width": 3})),
 ])
-def test_a_searched_path_or_group_into_a_dict_or_optional_builds_what_lightningcli_builds(
+def test_a_searched_path_or_group_into_a_dict_optional_or_union_builds_what_lightningcli_builds(
         tmp_path, cls, init, key, values):
     node = {"class_path": f"{HERE}.{cls.__name__}", "init_args": init}
     search = search_from_config({  # nothing trained
@@ -290,8 +326,8 @@ def test_a_searched_path_or_group_into_a_dict_or_optional_builds_what_lightningc
         theirs = cli_model(tmp_path, node, f"--{key}={json.dumps(value)}")  # LightningCLI's own
         want = Held.last
         ours = search.model.build({key: value})
-        assert Held.last == want, value  # (was: nets.a's depth 2 lost, a group set in place
-        # of the mapping there)
+        assert Held.last == want, value  # (was: nets.a's depth 2 and Mixed's hidden.x 4 lost,
+        # a group set in place of the mapping there; a dict field's mapping merged into it)
         assert ours.hparams[name] == theirs.hparams[name], value  # what the checkpoint keeps
         cli_model(tmp_path, search.model.target.config({key: value}))  # best.yaml's node
         assert Held.last == want, value

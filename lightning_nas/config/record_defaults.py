@@ -24,8 +24,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from lightning_nas.config.chain import init_hints, kwargs_chain
+from lightning_nas.config.convert import fits
 from lightning_nas.config.nodes import is_node
 from lightning_nas.config.records import (
+    dataclass_for,
     dataclass_of,
     dataclasses_in,
     field_hint,
@@ -161,19 +163,28 @@ def step_hint(hint: Any, name: str, held: Any = None) -> Any | None:
     """The annotation at key ``name`` inside a value annotated ``hint``, as LightningCLI
     walks a config path: a mapping of dataclasses' values' (``dict[str, NetConfig]``:
     ``NetConfig``, so ``model.nets.a`` is merged as a ``NetConfig``; was: not walked, set in
-    place of the mapping there); a dataclass field's (``field_hint``); None where there is
-    none.
+    place of the mapping there); a dataclass field's (``field_hint``); of a ``Union`` of
+    dataclasses, that of the class the mapping ``held`` there builds (``dataclass_for``,
+    its values fitting), where the classes annotate ``name`` differently (a ``dict`` in
+    one, a dataclass in another: that class's, as LightningCLI sets a mapping at it; was:
+    merged wherever one class has a dataclass there); None where there is none.
 
     Example:
         >>> import dataclasses
         >>> In = dataclasses.make_dataclass("In", [("x", int, 0)])
         >>> A = dataclasses.make_dataclass("A", [("hidden", dict, None)])
-        >>> step_hint(dict[str, In], "a").__name__, step_hint(A, "hidden")
+        >>> B = dataclasses.make_dataclass("B", [("hidden", In, None), ("width", int, 1)])
+        >>> step_hint(dict[str, In], "a").__name__, step_hint(A | B, "hidden", {"hidden": {}})
         ('In', <class 'dict'>)
+        >>> step_hint(A | B, "hidden", {"hidden": {}, "width": 2}).__name__
+        'In'
     """
     if not dataclasses_in(hint):
         inner = mapping_of(hint)
         return inner if dataclasses_in(inner) else None
+    if len(dataclasses_in(hint)) > 1 and isinstance(held, Mapping) and not is_node(held) and (
+            cls := dataclass_for(hint, held, fits)) is not None and name in field_hints(cls):
+        return field_hints(cls)[name]
     return field_hint(hint, name)
 
 
@@ -235,8 +246,10 @@ def _merged(base: Mapping[str, Any], extra: Mapping[str, Any], hint: Any) -> dic
     both merged key by key where the field is itself a dataclass (or a ``Union`` of them,
     or a mapping of them), as LightningCLI merges it; else ``extra``'s in place of
     ``base``'s (a ``dict`` field's, as LightningCLI sets it; was: merged, the default's
-    keys kept)."""
+    keys kept), the field's annotation that of the class the merged mapping builds
+    (``step_hint``)."""
     out = dict(base)
+    merged = {**base, **extra}
     for key, value in extra.items():
-        out[key] = over_held(out.get(key), value, step_hint(hint, key))
+        out[key] = over_held(out.get(key), value, step_hint(hint, key, merged))
     return out
