@@ -33,6 +33,7 @@ from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.load import section_target
 from lightning_nas.config.section_builder import ConfigBuilder
+from lightning_nas.errors import ConfigError
 from lightning_nas.export_config import model_section
 from lightning_nas.search.from_config import search_from_config
 from tests.helpers_data import BlobData
@@ -331,3 +332,30 @@ def test_a_searched_path_or_group_into_a_dict_optional_or_union_builds_what_ligh
         assert ours.hparams[name] == theirs.hparams[name], value  # what the checkpoint keeps
         cli_model(tmp_path, search.model.target.config({key: value}))  # best.yaml's node
         assert Held.last == want, value
+
+
+class NetsSet(Held):
+    """``nets``' default a dict of dataclass instances."""
+
+    def __init__(self, nets: dict[str, NetConfig] = {"a": DEEP, "b": NetConfig()}) -> None:  # noqa: B006, B008
+        super().__init__(nets)
+
+
+@pytest.mark.parametrize("key", ["model.nets.a.hidden", "model.nets.a"])
+def test_a_path_into_a_default_dict_of_dataclass_instances_is_refused_before_training(
+        tmp_path, key):
+    node = {"class_path": f"{HERE}.NetsSet"}
+    if key.endswith("hidden"):
+        with pytest.raises(SystemExit):  # LightningCLI refuses --model.nets.a.hidden=5
+            cli_model(tmp_path, node, f"--{key}=5")
+    with pytest.raises(ConfigError) as err:  # (was: trials built nets.a with depth 1 and
+        search_from_config({  # the instance b, which best.yaml cannot write)
+            "model": node, "data": {"class_path": "tests.helpers_data.BlobData"},
+            "trainer": {"max_epochs": 1, "logger": False},
+            "search": {"space": {key: {"choice": [5, 6] if key.endswith("n") else [
+                {"hidden": 5}, {}]}}, "budget": 1, "run_dir": str(tmp_path / "run")}})
+    message = str(err.value)
+    assert message.startswith(f"space key {key!r}: "), message
+    assert "NetsSet's nets" in message and "give nets in the config" in message
+    assert "{nets: {a: {...}, b: {...}}}" in message
+    assert not (tmp_path / "run").exists()

@@ -376,7 +376,7 @@ def check_dotted(cfg: Mapping[str, Any], key: str,
             if held is not None and held != (node or {}):
                 node = fills[where] = held
             elif held is None and node is None and owner and (
-                    seed := record_default(*owner, within)) is not None:
+                    seed := record_default(*owner, within, key)) is not None:
                 node = fills[where] = seed  # (was: its default's other fields dropped)
             node = node.get(part) if isinstance(node, Mapping) else None
             where, hint, owner = f"{where}.{part}", inner, None

@@ -37,12 +37,14 @@ from lightning_nas.config.records import (
     mapping_of,
     own_defaults,
 )
+from lightning_nas.errors import ConfigError
 
 __all__ = ["over_default", "over_defaults", "over_fields", "over_held", "over_own_defaults",
            "record_default", "step_hint"]
 
 
-def record_default(target: Any, name: str, within: type | None = None) -> dict[str, Any] | None:
+def record_default(target: Any, name: str, within: type | None = None, key: str = ""
+                   ) -> dict[str, Any] | None:
     """The mapping a config path into ``target``'s argument ``name``, which the config
     leaves out, starts from: its signature default's fields (a dataclass instance) or keys
     (a non-empty mapping), as LightningCLI's ``--model.net.hidden=4`` keeps the default's
@@ -60,12 +62,27 @@ def record_default(target: Any, name: str, within: type | None = None) -> dict[s
         >>> def build(net: Net = Net(depth=3)): ...
         >>> record_default(build, "net")
         {'hidden': 8, 'depth': 3}
+
+    Raises:
+        ConfigError: the default is a dict of dataclass instances (``nets: dict[str,
+            Net] = {"a": Net()}``), which LightningCLI sets no path into (it refuses
+            ``--model.nets.a.hidden=5``; ``--model.nets.a='{...}'`` drops the default's
+            other keys), naming space key ``key`` and the config that searches it (was: the
+            instances set in the trial's config, which ``best.yaml`` cannot write).
     """
     value = _signature_default(target, name)
     if is_instance(value):
         value = init_fields(value)
     elif not (isinstance(value, Mapping) and value):
         return None
+    elif any(map(is_instance, value.values())):
+        keys = ", ".join(f"{item}: {{...}}" for item in value)
+        raise ConfigError(
+            f"space key {key!r}: the signature default of {getattr(target, '__name__', target)}"
+            f"'s {name}, {value!r:.100}, holds dataclass instances, which LightningCLI sets "
+            f"no config path into (it refuses --{key}=...; a mapping set at one key drops the "
+            f"default's others): give {name} in the config (init_args: {{{name}: {{{keys}}}}}),"
+            f" which the path is set into, or search {name} whole")
     fields = field_hints(within) if within is not None else value
     return copy.deepcopy({key: item for key, item in value.items() if key in fields})
 
