@@ -364,3 +364,14 @@ def test_a_path_into_a_default_dict_of_dataclass_instances_is_refused_before_tra
     assert "NetsSet's nets" in message and "give nets in the config" in message
     assert "{nets: {a: {...}, b: {...}}}" in message
     assert not (tmp_path / "run").exists()
+
+
+def test_a_misspelt_field_in_a_dict_of_dataclasses_is_refused_before_training(tmp_path):
+    node = {"class_path": f"{HERE}.Nets", "init_args": {"nets": {"a": {"hiden": 3}}}}
+    with pytest.raises(SystemExit):  # LightningCLI refuses it
+        cli_model(tmp_path, node)
+    says = r"model\.nets\.a\.hiden: not a field of NetConfig; did you mean 'hidden'"
+    with pytest.raises(ConfigError, match=says):  # (was: the model got the dict {'hiden': 3})
+        ConfigBuilder(node, "model", plain_keys=True).check()  # a config's init_args
+    with pytest.raises(ConfigError, match=says):
+        ModelFactory(Nets).check_arch({"nets": {"a": {"hiden": 3}}})  # a group of the space

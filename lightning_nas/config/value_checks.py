@@ -40,7 +40,13 @@ from lightning_nas.config.convert import (
 )
 from lightning_nas.config.imports import SHORT_NAME_MODULES
 from lightning_nas.config.nodes import is_node
-from lightning_nas.config.records import check_fields, dict_note, no_dict
+from lightning_nas.config.records import (
+    check_fields,
+    dataclasses_in,
+    dict_note,
+    mapping_of,
+    no_dict,
+)
 from lightning_nas.config.texts import LEAVES, UNREAD, leaf_text, literal_text
 from lightning_nas.config.timedeltas import timedelta_note, timedelta_of
 from lightning_nas.errors import ConfigError
@@ -134,9 +140,16 @@ def check_value(path: str, value: Any, hint: Any, owner: str, strict: bool = Fal
                 written: bool = False) -> None:
     """Raise ``ConfigError`` ``path=value: expected ...`` unless ``value`` fits ``hint``
     (a dict for a dataclass: field by field, ``check_fields``; of a ``Union``'s, the class
-    whose fields take its values, ``convert.fits``)."""
+    whose fields take its values, ``convert.fits``; a dict of dataclasses, ``dict[str,
+    NetConfig]``: each value so, ``model.nets.a.hiden`` refused, as LightningCLI refuses it;
+    was: passed on as the dict)."""
     if check_fields(path, value, hint, functools.partial(
             check_value, strict=strict, written=written), fits):
+        return
+    if isinstance(value, Mapping) and not is_node(value) and dataclasses_in(
+            inner := mapping_of(hint)):
+        for key, item in value.items():
+            check_value(f"{path}.{key}", item, inner, owner, strict, written)
         return
     if not matches(value, hint, strict, written):
         note = dict_note(value, hint, path) or short_class_note(value, hint) or \
