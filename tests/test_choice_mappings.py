@@ -9,10 +9,17 @@ mapping that builds no class over the config's, which LightningCLI refuses too, 
 refused before training (was: built alone, a ``NetConfig``).
 
 Each case is checked against LightningCLI itself (``LightningCLI(run=False)``).
+
+In a config of Hydra ``_target_`` nodes, a searched mapping (a chosen one, a group's, a
+chosen ``_target_`` node) is merged over the mapping there whatever the annotation, as
+Hydra's own command-line override ``++model.opt='{sub: {y: 5}}'`` merges every dict (was:
+LightningCLI's rule, a plain ``dict``'s mapping in place of the config's). Each case is
+checked against Hydra's own ``compose`` and ``instantiate``.
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any, Union
 
@@ -22,6 +29,7 @@ import torch
 import yaml
 from torch import nn
 
+from lightning_nas.config.load import load_config
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.from_config import search_from_config
 from tests.helpers_models import ClassifierSteps
@@ -119,3 +127,51 @@ def test_a_chosen_mapping_no_class_takes_over_the_config_is_refused_before_train
                                           r"model\.net: the dict \{'width': 2, 'depth': 5\} "
                                           r"builds none of the dataclasses"):
         _search(tmp_path, OneOf, {"net": {"width": 2}}, "model.net", [{"hidden": 4}, {"depth": 5}])
+
+
+class Loose(Plain):
+    """``opt`` unannotated: a Hydra node there builds whatever it names."""
+
+    def __init__(self, net: NetConfig = DEEP, opt=None) -> None:  # noqa: B008
+        super().__init__(net, opt)
+
+
+def _seen(built: tuple[Any, Any]) -> tuple[Any, Any]:
+    """A build's ``(net, opt)``, a ``functools.partial`` as its function and arguments."""
+    return tuple((v.func, v.args, v.keywords) if isinstance(v, functools.partial) else v
+                 for v in built)
+
+
+ADAM = {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 0.01}
+HYDRA_CASES = [  # (the node's arguments, the space key, its spec, the values it gives)
+    ({"opt": {"sub": {"x": 2}, "other": 1}}, "model.opt",  # a plain dict's: merged (was:
+     {"choice": [{"sub": {"y": 5}}, {"other": 2}]}, None),  # in place of the config's)
+    ({"opt": {"sub": {"x": 2}, "other": 1}}, "model.opt.sub", {"choice": [{"y": 5}, {"x": 3}]},
+     None),
+    ({"net": {"hidden": 3, "depth": 2}}, "model.net", {"choice": [{"hidden": 4}, {"depth": 5}]},
+     None),
+    ({"opt": ADAM}, "model.opt", {"choice": [  # a chosen node keeps lr (was: SGD's default)
+        {"_target_": "torch.optim.SGD", "_partial_": True},
+        {"_target_": "torch.optim.Adam", "_partial_": True, "amsgrad": True}]}, None),
+]
+
+
+@pytest.mark.parametrize(("init", "key", "spec", "values"), HYDRA_CASES)
+def test_a_searched_mapping_in_a_hydra_node_builds_what_hydra_composes(
+        tmp_path, init, key, spec, values):
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    node = {"_target_": f"{HERE}.Loose", **init}
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump({
+        "model": node, "data": {"_target_": "tests.helpers_data.BlobData"},
+        "trainer": {"max_epochs": 1, "logger": False},
+        "search": {"space": {key: spec}, "budget": 1, "run_dir": str(tmp_path / "run")}}))
+    search = search_from_config(load_config(tmp_path / "train.yaml"))
+    for value in values or spec["choice"]:
+        flow = yaml.safe_dump(value, default_flow_style=True).strip()
+        with initialize_config_dir(config_dir=str(tmp_path), version_base=None):
+            composed = compose("train", overrides=[f"++{key}={flow}"])  # Hydra's own (++: a
+        instantiate(composed.model, _convert_="all")  # new key inside too, as a search sets)
+        want = _seen(Plain.built[-1])
+        assert search.model.build({key: value}) and _seen(Plain.built[-1]) == want, value

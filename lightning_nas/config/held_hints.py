@@ -5,9 +5,12 @@ node holding the argument builds, through dataclass fields, is a dataclass or a 
 of them); a plain ``dict`` (or ``Mapping``, ``Any``) argument's ``--model.opt.sub='{y: 5}'``
 replaces the mapping at ``sub``. So too at a node's argument itself: a chosen
 ``model.net: {hidden: 4}`` is merged over the config's ``net`` mapping, as LightningCLI's
-``--model.net='{hidden: 4}'`` after the config. ``over_path`` is what
-``config.paths.set_paths`` sets (``record_defaults.step_hint`` each step through a dataclass
-field, the class the mapping there builds, or a mapping of dataclasses' values).
+``--model.net='{hidden: 4}'`` after the config. Under a Hydra ``_target_`` node (the node
+holding the argument), every mapping is merged over the one there, whatever the annotation,
+as Hydra's own override ``++model.opt='{sub: {y: 5}}'`` merges every dict
+(``hydra_merged``). ``over_path`` is what ``config.paths.set_paths`` sets
+(``record_defaults.step_hint`` each step through a dataclass field, the class the mapping
+there builds, or a mapping of dataclasses' values).
 
 Example:
     >>> import dataclasses
@@ -27,10 +30,10 @@ from typing import Any
 
 from lightning_nas.config.chain import init_hints
 from lightning_nas.config.imports import import_object
-from lightning_nas.config.nodes import ARGS_KEYS, is_node, node_args, target_path
+from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
 from lightning_nas.config.record_defaults import over_held, step_hint
 
-__all__ = ["over_path"]
+__all__ = ["hydra_merged", "over_path"]
 
 
 def over_path(cfg: Mapping[str, Any], key: str, value: Any) -> Any:
@@ -38,7 +41,10 @@ def over_path(cfg: Mapping[str, Any], key: str, value: Any) -> Any:
     key by key over the mapping there (``over_held``) where the annotation at ``key`` (a
     node's argument, or a path inside its value) is a dataclass or a ``Union`` of them, as
     LightningCLI merges it; else ``value`` (a plain ``dict``'s: in place of the mapping
-    there, as LightningCLI sets it).
+    there, as LightningCLI sets it). Under a Hydra ``_target_`` node (the node holding the
+    argument), every mapping is merged over the one there, a ``_target_`` node's too,
+    whatever the annotation, as Hydra's ``++model.opt='{sub: {y: 5}}'`` merges it
+    (``hydra_merged``).
 
     Example:
         >>> import dataclasses, sys
@@ -53,32 +59,61 @@ def over_path(cfg: Mapping[str, Any], key: str, value: Any) -> Any:
         ({'x': 2, 'y': 5}, {'y': 5})
         >>> over_path(cfg, "model.net", {"hidden": {"y": 5}}), over_path(cfg, "model.opt", {})
         ({'hidden': {'x': 2, 'y': 5}}, {})
+        >>> hydra = {"model": {"_target_": f"{__name__}.build", "opt": {"sub": {"x": 2}}}}
+        >>> over_path(hydra, "model.opt.sub", {"y": 5}), over_path(hydra, "model.opt", {})
+        ({'x': 2, 'y': 5}, {'sub': {'x': 2}})
     """
-    held, hint = _held(cfg, key)
-    return over_held(held, value, hint)
+    held, hint, hydra = _held(cfg, key)
+    return hydra_merged(held, value) if hydra else over_held(held, value, hint)
 
 
-def _held(cfg: Mapping[str, Any], key: str) -> tuple[Any, Any]:
-    """The value at ``key`` in ``cfg`` and its annotation, walked from the class of the node
+def hydra_merged(held: Any, value: Any) -> Any:
+    """``value`` over ``held`` as Hydra's override merges it (``OmegaConf.update(cfg, key,
+    value, merge=True)``): two mappings merged key by key, all the way down (a ``_target_``
+    node's too: it keeps its other keys); anything else (a list, a number, ``None``
+    there): ``value``.
+
+    Example:
+        >>> hydra_merged({"sub": {"x": 2}, "other": 1, "l": [1]}, {"sub": {"y": 5}, "l": [2]})
+        {'sub': {'x': 2, 'y': 5}, 'other': 1, 'l': [2]}
+        >>> hydra_merged({"_target_": "torch.optim.Adam", "lr": 0.01},
+        ...              {"_target_": "torch.optim.SGD"})
+        {'_target_': 'torch.optim.SGD', 'lr': 0.01}
+    """
+    if not (isinstance(held, Mapping) and isinstance(value, Mapping)):
+        return value
+    out = dict(held)
+    for key, item in value.items():
+        out[key] = hydra_merged(out.get(key), item)
+    return out
+
+
+def _held(cfg: Mapping[str, Any], key: str) -> tuple[Any, Any, bool]:
+    """The value at ``key`` in ``cfg``, its annotation, walked from the class of the node
     holding the argument through dataclass fields (a node's argument itself too: a chosen
     ``model.net`` mapping is set over the config's, as LightningCLI's ``--model.net='{hidden:
-    4}'`` after the config; was: in place of it, the config's other fields lost);
-    ``(None, None)`` where the walk finds no class or annotation."""
+    4}'`` after the config; was: in place of it, the config's other fields lost), and
+    whether that node is a Hydra ``_target_`` node (whose mappings Hydra merges whatever
+    the annotation: none read); ``(None, None, False)`` where the walk finds no class or
+    annotation under a ``class_path`` node."""
     parts = key.split(".")
     node: Any = cfg.get(parts[0])
     hint: Any = None
+    hydra = False
     for part in parts[1:]:
         if is_node(node):
             if part in ARGS_KEYS:
                 continue  # spelt out: the level a path may leave out
-            try:
-                hint = init_hints(import_object(target_path(node))).get(part)
-            except Exception:  # noqa: BLE001 - not importable: nothing merged
-                return None, None
+            hydra, hint = is_hydra(node), None
+            if not hydra:
+                try:
+                    hint = init_hints(import_object(target_path(node))).get(part)
+                except Exception:  # noqa: BLE001 - not importable: nothing merged
+                    return None, None, False
             node = node_args(node).get(part)
         else:  # the class the mapping there builds, a dict's values (was: dataclasses alone)
-            hint = step_hint(hint, part, node)
+            hint = None if hydra else step_hint(hint, part, node)
             node = node.get(part) if isinstance(node, Mapping) else None
-        if hint is None:
-            return None, None
-    return node, hint
+        if hint is None and not hydra:
+            return None, None, False
+    return node, hint, hydra
