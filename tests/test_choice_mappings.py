@@ -13,7 +13,8 @@ Each case is checked against LightningCLI itself (``LightningCLI(run=False)``).
 In a config of Hydra ``_target_`` nodes, a searched mapping (a chosen one, a group's, a
 chosen ``_target_`` node) is merged over the mapping there whatever the annotation, as
 Hydra's own command-line override ``++model.opt='{sub: {y: 5}}'`` merges every dict (was:
-LightningCLI's rule, a plain ``dict``'s mapping in place of the config's). Each case is
+LightningCLI's rule, a plain ``dict``'s mapping in place of the config's; a group leaving
+out a key of the config's mapping refused, where the merge keeps it). Each case is
 checked against Hydra's own ``compose`` and ``instantiate``.
 """
 
@@ -129,6 +130,26 @@ def test_a_chosen_mapping_no_class_takes_over_the_config_is_refused_before_train
         _search(tmp_path, OneOf, {"net": {"width": 2}}, "model.net", [{"hidden": 4}, {"depth": 5}])
 
 
+def test_a_group_leaving_out_a_field_of_the_configs_dataclass_builds_what_lightningcli_builds(
+        tmp_path):
+    # was: refused, "model.init_args.net has the key depth, which the search space's group
+    # 'model.net' does not set: ... it would be lost", where the group's value is merged over
+    # the config's mapping there, depth 2 kept, as LightningCLI's --model.net='{hidden: 4}'
+    node = {"class_path": f"{HERE}.Plain", "init_args": {"net": {"hidden": 3, "depth": 2}}}
+    (tmp_path / "nas.yaml").write_text(yaml.safe_dump({
+        "model": node, "data": {"class_path": "tests.helpers_data.BlobData"},
+        "search": {"space": {"model.net": {"hidden": {"choice": [4, 8]}}}, "budget": 1}}))
+    search = search_from_config(load_config(tmp_path / "nas.yaml"))
+    cli_model(tmp_path, node, "--model.net={hidden: 4}")
+    want = Plain.built[-1]
+    assert want[0] == NetConfig(hidden=4, depth=2)
+    assert search.model.build({"model.net": {"hidden": 4}}) and Plain.built[-1] == want
+    # an override of a field the group leaves out is kept too (was: refused, "sets a key
+    # inside 'model.net', which the search space gives every trial as a whole")
+    search = search_from_config(load_config(tmp_path / "nas.yaml", ["--model.net.depth=5"]))
+    assert search.model.build({"model.net": {"hidden": 4}})
+    assert Plain.built[-1][0] == NetConfig(hidden=4, depth=5)
+
 class Loose(Plain):
     """``opt`` unannotated: a Hydra node there builds whatever it names."""
 
@@ -150,6 +171,10 @@ HYDRA_CASES = [  # (the node's arguments, the space key, its spec, the values it
      None),
     ({"net": {"hidden": 3, "depth": 2}}, "model.net", {"choice": [{"hidden": 4}, {"depth": 5}]},
      None),
+    ({"opt": {"sub": {"x": 2}, "other": 1}}, "model.opt",  # a group leaving keys out (was:
+     {"sub": {"y": {"choice": [5, 6]}}}, [{"sub": {"y": 5}}]),  # refused: "would be lost")
+    ({"net": {"hidden": 3, "depth": 2}}, "model.net", {"hidden": {"choice": [4, 8]}},
+     [{"hidden": 4}]),
     ({"opt": ADAM}, "model.opt", {"choice": [  # a chosen node keeps lr (was: SGD's default)
         {"_target_": "torch.optim.SGD", "_partial_": True},
         {"_target_": "torch.optim.Adam", "_partial_": True, "amsgrad": True}]}, None),

@@ -290,11 +290,12 @@ def test_an_override_inside_a_searched_group_is_refused(tmp_path, override):
         "momentum": 0.9, "nesterov": True}}}, {"opt_cfg": {"momentum": {"choice": [0.5, 0.8]}}},
      "model.init_args.opt_cfg", "the key nesterov", ["--search.space.opt_cfg.nesterov={fixed: "
                                                      "true}"]),
-    ({"_target_": "tests.helpers.DictArgNet", "opt_cfg": {"momentum": 0.9, "nesterov": True,
-                                                          "dampening": 0.0}},
-     {"model.opt_cfg": {"nesterov": {"fixed": True}}}, "model.opt_cfg",
+    ({"class_path": "tests.helpers.DictArgNet", "init_args": {"opt_cfg": {
+        "momentum": 0.9, "nesterov": True, "dampening": 0.0}}},  # (a Hydra node's: merged,
+     {"model.opt_cfg": {"nesterov": {"fixed": True}}}, "model.init_args.opt_cfg",  # kept:
      "the keys momentum, dampening", ["--search.space.model.opt_cfg.momentum={fixed: 0.9}",
                                       "--search.space.model.opt_cfg.dampening={fixed: 0.0}"]),
+    # test_choice_mappings)
     # a dict inside the group's dict, and a dict argument of a node a group at the node sets
     ({"class_path": "tests.helpers.DictArgNet", "init_args": {"opt_cfg": {
         "sub": {"a": 1, "b": 2}}}}, {"opt_cfg": {"sub": {"a": {"fixed": 3}}}},

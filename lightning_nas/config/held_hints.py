@@ -10,7 +10,8 @@ holding the argument), every mapping is merged over the one there, whatever the 
 as Hydra's own override ``++model.opt='{sub: {y: 5}}'`` merges every dict
 (``hydra_merged``). ``over_path`` is what ``config.paths.set_paths`` sets
 (``record_defaults.step_hint`` each step through a dataclass field, the class the mapping
-there builds, or a mapping of dataclasses' values).
+there builds, or a mapping of dataclasses' values); ``merges_at``, whether a mapping set at
+a path keeps the config's other keys there (``config.space_clash``).
 
 Example:
     >>> import dataclasses
@@ -18,7 +19,7 @@ Example:
     >>> Out = dataclasses.make_dataclass("Out", [
     ...     ("hidden", In, dataclasses.field(default_factory=In)),
     ...     ("extra", dict, dataclasses.field(default_factory=dict))])
-    >>> from lightning_nas.config.records import field_hint
+    >>> from lightning_nas.config.records import dataclasses_in, field_hint
     >>> field_hint(Out, "hidden").__name__, field_hint(Out, "extra"), field_hint(int, "x")
     ('In', <class 'dict'>, None)
 """
@@ -32,8 +33,9 @@ from lightning_nas.config.chain import init_hints
 from lightning_nas.config.imports import import_object
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
 from lightning_nas.config.record_defaults import over_held, step_hint
+from lightning_nas.config.records import dataclasses_in
 
-__all__ = ["hydra_merged", "over_path"]
+__all__ = ["hydra_merged", "merges_at", "over_path"]
 
 
 def over_path(cfg: Mapping[str, Any], key: str, value: Any) -> Any:
@@ -65,6 +67,22 @@ def over_path(cfg: Mapping[str, Any], key: str, value: Any) -> Any:
     """
     held, hint, hydra = _held(cfg, key)
     return hydra_merged(held, value) if hydra else over_held(held, value, hint)
+
+
+def merges_at(cfg: Mapping[str, Any], key: str) -> bool:
+    """Whether a mapping set at the config path ``key`` of ``cfg`` keeps the keys of the
+    config's mapping there that it leaves out (``over_path`` merges it: at a dataclass, or
+    under a Hydra ``_target_`` node).
+
+    Example:
+        >>> merges_at({"model": {"_target_": "m.Net", "opt": {"lr": 0.1}}}, "model.opt")
+        True
+        >>> merges_at({"model": {"_target_": "m.Net"}}, "model.opt")  # nothing there
+        False
+    """
+    held, hint, hydra = _held(cfg, key)
+    return isinstance(held, Mapping) and (hydra or not is_node(held) and bool(
+        dataclasses_in(hint)))
 
 
 def hydra_merged(held: Any, value: Any) -> Any:

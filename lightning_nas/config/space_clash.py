@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lightning_nas.config.held_hints import merges_at, over_path
 from lightning_nas.config.imports import import_object
 from lightning_nas.config.nodes import is_node, node_args
 from lightning_nas.config.paths import (
@@ -75,9 +76,12 @@ def check_not_searched(overrides: Sequence[str], cfg: Mapping[str, Any]) -> None
 def _set_in(cfg: Mapping[str, Any], path: str, prefix: str, spec: Any) -> str | None:
     """How the value the space key at ``prefix`` gives (``spec``) meets an override of
     ``path`` under it: ``None`` when the override stays (a group at a node sets the node's
-    other arguments), the key in the group that sets ``path`` (a searched argument), or
-    ``""`` when the value replaces the config's (a dict argument's group, a choice)."""
-    if not (is_space_group(spec) and is_node(get_dotted(cfg, prefix))):
+    other arguments; a group's mapping merged over the config's, at a dataclass or under a
+    Hydra ``_target_`` node, ``merges_at``, keeps its other keys), the key in the group
+    that sets ``path`` (a searched argument), or ``""`` when the value replaces the
+    config's (a dict argument's group, a choice)."""
+    if not (is_space_group(spec) and (is_node(get_dotted(cfg, prefix))
+                                      or merges_at(cfg, prefix))):
         return ""
     name, _, rest = path[len(prefix) + 1:].partition(".")
     if name not in spec:
@@ -88,9 +92,13 @@ def _set_in(cfg: Mapping[str, Any], path: str, prefix: str, spec: Any) -> str | 
 
 def check_groups_keep(cfg: Mapping[str, Any]) -> None:
     """Refuse a dict the config gives (its files and overrides merged) at a key the space
-    searches as a group, when the dict has keys the group does not set: the group's value
-    replaces the dict whole, so they would be lost from every trial without a word. A group
-    at a node sets only the node's arguments it names: a dict among them is looked at."""
+    searches as a group, when the dict has keys the group does not set and the group's value
+    replaces the dict whole (a plain ``dict`` argument's, as LightningCLI sets it): they
+    would be lost from every trial without a word. Where the group's value is merged over
+    the dict (``over_path``: at a dataclass, as LightningCLI merges it, or under a Hydra
+    ``_target_`` node, as Hydra merges every mapping), the keys it leaves out are kept: not
+    refused (was: refused there too). A group at a node sets only the node's arguments it
+    names: a dict among them is looked at."""
     search = cfg.get("search")
     space = search.get("space") if isinstance(search, Mapping) else None
     for name, spec in space.items() if isinstance(space, Mapping) else ():
@@ -108,7 +116,8 @@ def _check_group(cfg: Mapping[str, Any], path: str, name: str, spec: Mapping[str
             if is_space_group(item):
                 _check_group(cfg, f"{path}.{arg}", name, item, f"{inner}{arg}.")
         return
-    lost = _lost_keys(value, spec) if isinstance(value, Mapping) else {}
+    lost = _lost_keys(value, over_path(cfg, path, _placed(spec))) \
+        if isinstance(value, Mapping) else {}
     if not lost:
         return
     where, one = _spelt(cfg, path), len(lost) == 1
@@ -136,16 +145,24 @@ def _same_class(one: Any, other: Any) -> bool:
         return False
 
 
-def _lost_keys(value: Mapping[str, Any], spec: Mapping[str, Any],
-               prefix: str = "") -> dict[str, Any]:
-    """The keys of the config's dict ``value`` (dotted, with their values) that the group
-    ``spec`` does not set; a key it sets with a parameter is set whole."""
+_SET = object()  # a value a group's parameter sets
+
+
+def _placed(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A value the group ``spec`` gives: each key it sets, ``_SET`` for a parameter's value."""
+    return {key: _placed(item) if is_space_group(item) else _SET for key, item in spec.items()}
+
+
+def _lost_keys(value: Mapping[str, Any], got: Any, prefix: str = "") -> dict[str, Any]:
+    """The keys of the config's dict ``value`` (dotted, with their values) that ``got``, what
+    a trial gets there (the group's value set over it), has not; a key a parameter sets is
+    set whole."""
     lost: dict[str, Any] = {}
     for key, item in value.items():
-        if key not in spec:
+        if not (isinstance(got, Mapping) and key in got):
             lost[f"{prefix}{key}"] = item
-        elif is_space_group(spec[key]) and isinstance(item, Mapping):
-            lost.update(_lost_keys(item, spec[key], f"{prefix}{key}."))
+        elif isinstance(item, Mapping) and isinstance(got[key], Mapping):
+            lost.update(_lost_keys(item, got[key], f"{prefix}{key}."))
     return lost
 
 
