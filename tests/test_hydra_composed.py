@@ -193,3 +193,29 @@ def test_the_launchers_loader_crosses_to_another_process_as_hydras_own(tmp_path,
     crossed = pickle.loads(pickle.dumps(context))
     assert type(crossed.config_loader) is ConfigLoaderImpl
     assert crossed.config_loader.get_group_options("model") == ["a", "b"]
+
+
+def test_a_searched_mapping_in_a_target_node_reaches_the_job_as_hydra_composes_it(tmp_path):
+    # a sweep's dict value under a _target_ node (++net.kw, merged over the node's kw) and a
+    # searched config group (model) reach each job as Hydra's own compose gives them: the
+    # config's other keys kept, as lightning-nas search keeps them (test_choice_mappings)
+    from hydra import compose, initialize_config_dir
+
+    received = {}
+
+    def task(cfg: DictConfig) -> float:
+        received[cfg.model.name] = OmegaConf.to_container(cfg, resolve=True)
+        return float(len(received))
+
+    multirun(tmp_path, task, {"optimizer": "RandomSearch", "seed": 0, "budget": 2, "params": {
+        "model": "choice(a, b)", "++net.kw": "choice({sub: {y: 5}}, {other: 2})"}},
+        sweep_dir=str(tmp_path / "jobs"), keep_jobs=True,
+        net={"_target_": "builtins.dict", "kw": {"sub": {"x": 2}, "other": 1}})
+    jobs = list(_jobs(tmp_path))
+    assert len(jobs) == 2 and len(received) == 2
+    for _, overrides in jobs:
+        with initialize_config_dir(config_dir=str(tmp_path / "conf"), version_base=None):
+            want = OmegaConf.to_container(compose("config", overrides=overrides), resolve=True)
+        got = received[_values(overrides)["model"]]
+        assert got["net"] == want["net"] and got["model"] == want["model"], overrides
+        assert got["net"]["kw"]["sub"]["x"] == 2 and got["net"]["kw"]["other"] in (1, 2)
