@@ -200,3 +200,20 @@ def test_a_searched_mapping_in_a_hydra_node_builds_what_hydra_composes(
         instantiate(composed.model, _convert_="all")  # new key inside too, as a search sets)
         want = _seen(Plain.built[-1])
         assert search.model.build({key: value}) and _seen(Plain.built[-1]) == want, value
+
+
+def test_a_chosen_hydra_node_that_does_not_take_a_kept_key_is_refused_before_training(tmp_path):
+    # Hydra's ++model.opt='{_target_: torch.optim.SGD, ...}' keeps the config node's amsgrad,
+    # which SGD does not take (its job fails in configure_optimizers): refused before training
+    adam = {**ADAM, "amsgrad": True}
+    sgd = {"_target_": "torch.optim.SGD", "_partial_": True}
+    with pytest.raises(ConfigError, match=r"space key 'model\.opt' may take \{'_target_': "
+                                          r"'torch\.optim\.SGD', '_partial_': True\}: "
+                                          r"model\.opt\.amsgrad: not an argument of SGD"):
+        search_from_config({
+            "model": {"_target_": f"{HERE}.Loose", "opt": adam},
+            "data": {"_target_": "tests.helpers_data.BlobData"},
+            "trainer": {"max_epochs": 1, "logger": False},
+            "search": {"space": {"model.opt": {"choice": [sgd, ADAM]}}, "budget": 1,
+                       "run_dir": str(tmp_path / "run")}})
+    assert not (tmp_path / "run").exists()
