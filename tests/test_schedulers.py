@@ -334,6 +334,46 @@ def test_make_rule_errors():
     assert repr(made) == repr(rule) and made is not rule
 
 
+class _LastEpochOnly(ASHARule):
+    """Judges every trial at its last epoch alone, where a verdict stops nothing."""
+
+    def rungs_of(self, key):
+        return [self.max_epochs]
+
+    def all_rungs(self):
+        return [self.max_epochs]
+
+
+class _RungsPastTheEnd(ASHARule):
+    """Judges every trial at epochs 8 and 10, which trials of 6 epochs never reach."""
+
+    def rungs_of(self, key):
+        return [8, 10]
+
+    def all_rungs(self):
+        return [8, 10]
+
+
+@pytest.mark.parametrize(("rule", "rungs"), [
+    (_LastEpochOnly(min_epochs=1, max_epochs=6, eta=2), "rung 6"),
+    (_RungsPastTheEnd(min_epochs=2, max_epochs=6, eta=2), "rungs 8, 10")])
+def test_a_rule_whose_rungs_all_come_at_or_after_the_trials_last_epoch_is_refused(
+        tmp_path, rule, rungs):
+    # old code: Failed: DID NOT RAISE <class 'lightning_nas.errors.ConfigError'> (its
+    # min_epochs, below max_epochs, was checked, not the rungs its rungs_of judges at: every
+    # trial would have trained its 6 epochs, none judged before its end)
+    name, where = type(rule).__name__, f"{type(rule).__name__}.all_rungs"
+    with pytest.raises(ConfigError, match="^" + re.escape(
+            f"scheduler {name!r} judges trials at {rungs} ({where}), none before a "
+            f"trial's last epoch (max_epochs=6): a verdict there or later stops nothing, so "
+            f"it would never stop a trial; give {name} a rung below 6 (in its rungs_of and "
+            f"all_rungs), or search without a scheduler") + "$"):
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, budget=2,
+               trainer={"max_epochs": 6}, scheduler=rule, run_dir=tmp_path / "run",
+               verbose=False)
+    assert not (tmp_path / "run").exists()  # refused before anything trained or was written
+
+
 def test_asha_or_hyperband_with_min_epochs_above_max_epochs_says_which_scheduler():
     # was: "need 1 <= min_epochs <= max_epochs and eta >= 2, got min_epochs=4, ...", the
     # rule's own check, naming no scheduler, where min_epochs=4 beside max_epochs=3 said

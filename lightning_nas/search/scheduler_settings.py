@@ -19,7 +19,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from lightning_nas.errors import ConfigError, did_you_mean
-from lightning_nas.search.schedulers import ASHARule, HyperbandRule, MedianRule, Rule
+from lightning_nas.search.schedulers import (
+    ASHARule,
+    HyperbandRule,
+    MedianRule,
+    Rule,
+    lists_its_rungs,
+)
 from lightning_nas.search.setting_checks import in_words, said_in_config
 
 if TYPE_CHECKING:
@@ -150,7 +156,8 @@ def make_rule(scheduler: str | Rule | None, *, min_epochs: int | None = None,
         ConfigError: for an unknown name (listing the valid ones), bad settings, a
             ``Rule`` whose ``mode`` is not the search's or whose ``max_epochs`` is not
             ``max_epochs`` (the epochs trials train), or a rule that would first decide
-            at or after ``max_epochs`` (it would stop nothing).
+            at or after ``max_epochs`` (it would stop nothing): its ``min_epochs``, or an
+            ``ASHARule`` subclass's ``all_rungs``, none below ``max_epochs``.
     """
     min_epochs = RULE_DEFAULTS["min_epochs"] if min_epochs is None else min_epochs
     eta = RULE_DEFAULTS["eta"] if eta is None else eta
@@ -233,11 +240,44 @@ def _epoch_keys(value: int | None = None) -> tuple[str, str]:
 
 def _decides_before_the_end(rule: Rule | None, max_epochs: int | None, name: str) -> Rule | None:
     """``rule``, unless it first decides at a trial's last epoch or later: a verdict there
-    stops nothing, so it would never stop a trial (``min_epochs >= max_epochs``)."""
+    stops nothing, so it would never stop a trial (``min_epochs >= max_epochs``, or an
+    ``ASHARule`` subclass's rungs, ``all_rungs``, none below it; was: its ``min_epochs``
+    alone, so one whose ``rungs_of`` judges at the last epoch, or past it, was taken)."""
     name = type(rule).__name__ if name == "a rule object" else name
-    _never_stops(getattr(rule, "min_epochs", None),
-                 getattr(rule, "max_epochs", None) or max_epochs, name)
+    last = getattr(rule, "max_epochs", None) or max_epochs
+    _never_stops(getattr(rule, "min_epochs", None), last, name)
+    if isinstance(rule, ASHARule) and lists_its_rungs(rule):  # (rungs_of alone: not known)
+        _never_judges(rule, last, name)
     return rule
+
+
+def _never_judges(rule: ASHARule, last: object, name: str) -> None:
+    """Refuse ``rule`` of scheduler ``name`` where none of its rungs (``all_rungs``) comes
+    before a trial's last epoch, ``last``.
+
+    Example:
+        >>> class Late(ASHARule):
+        ...     def rungs_of(self, key):
+        ...         return [6]
+        ...     def all_rungs(self):
+        ...         return [6]
+        >>> _never_judges(ASHARule(max_epochs=6), 6, "asha")
+        >>> _never_judges(Late(max_epochs=6), 6, "Late")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: scheduler 'Late' judges trials at rung 6 ...
+    """
+    rungs = rule.all_rungs()
+    if not isinstance(last, int) or last < 1 or any(rung < last for rung in rungs):
+        return
+    listed = f"{'rung' if len(rungs) == 1 else 'rungs'} {', '.join(map(str, rungs))}" \
+        if rungs else "no rung"
+    cls = type(rule).__name__
+    raise ConfigError(f"scheduler {name!r} judges trials at {listed} "
+                      f"({type(rule).all_rungs.__qualname__}), none before a trial's last "
+                      f"epoch (max_epochs={last}): a verdict there or later stops nothing, so "
+                      f"it would never stop a trial; give {cls} a rung below {last} (in its "
+                      f"rungs_of and all_rungs), or search without a scheduler")
 
 
 def _never_stops(first: object, last: object, name: str) -> None:
