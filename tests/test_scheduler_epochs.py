@@ -24,6 +24,7 @@ from lightning_nas.search.pruning import PruningCallback
 from lightning_nas.search.rule_checks import check_validates_each_epoch
 from lightning_nas.search.rule_epochs import record_curve
 from lightning_nas.search.schedulers import ASHARule, Decision, HyperbandRule, MedianRule
+from lightning_nas.search.settings import SearchSettings
 from lightning_nas.store import RunStore
 from tests.helpers_data import BlobData
 from tests.helpers_kill import json_lines, kill_config, kill_when
@@ -311,10 +312,27 @@ def test_a_configs_scheduler_is_a_name_so_no_rule_override_reaches_its_trials(tm
            "trainer": {"max_epochs": 4, "check_val_every_n_epoch": 2},
            "search": {"space": {"width": {"choice": [4, 8]}}, "budget": 2,
                       "run_dir": str(tmp_path / "run"), "scheduler": node}}
-    with pytest.raises(ConfigError, match=re.escape(
-            f"`scheduler` must be one of none, asha, hyperband, median, got {node!r}")):
+    # old code: AssertionError (the message ended at "got {...}", so a user with a rule
+    # of their own was not told that Python takes it)
+    with pytest.raises(ConfigError) as refused:
         search_from_config(cfg)
+    assert str(refused.value) == (
+        f"`scheduler` must be one of none, asha, hyperband, median, got {node!r}: a config "
+        f"names its scheduler; a rule of your own, an instance of a subclass of "
+        f"lightning_nas.search.schedulers.Rule, is given from Python: Search(..., "
+        f"scheduler=_RecordWithoutEpochs(...))")
     assert not (tmp_path / "run").exists()
+    # from Python, a rule class (not an instance) is said to be built
+    with pytest.raises(ConfigError) as refused:
+        SearchSettings.from_options(scheduler=_RecordWithoutEpochs)
+    assert str(refused.value) == (
+        "`scheduler` must be one of none, asha, hyperband, median, or a rule object (an "
+        "instance of a subclass of lightning_nas.search.schedulers.Rule), got the class "
+        "_RecordWithoutEpochs; build one: scheduler=_RecordWithoutEpochs(...)")
+    with pytest.raises(ConfigError, match=re.escape(
+            "or a rule object (an instance of a subclass of lightning_nas.search.schedulers."
+            "Rule: scheduler=MedianRule(...)), got 3")):
+        SearchSettings.from_options(scheduler=3)
 
 
 class _OddRungs(ASHARule):

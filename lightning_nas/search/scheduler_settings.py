@@ -36,6 +36,7 @@ __all__ = [
     "SCHEDULERS",
     "check_rule_settings",
     "make_rule",
+    "not_a_scheduler",
     "rule_of",
     "rule_settings",
     "scheduler_epochs",
@@ -45,6 +46,8 @@ __all__ = [
 SCHEDULERS = ("none", "asha", "hyperband", "median")
 #: ``search.min_epochs`` and ``search.eta`` when left out (None)
 RULE_DEFAULTS = {"min_epochs": 1, "eta": 3}
+#: where a rule of one's own comes from
+_RULE = "lightning_nas.search.schedulers.Rule"
 
 
 def scheduler_name(name: str) -> str:
@@ -62,6 +65,35 @@ def scheduler_name(name: str) -> str:
         return name.lower()
     raise ConfigError(f"unknown scheduler {name!r}; {did_you_mean(name.lower(), SCHEDULERS)}"
                       f"valid schedulers: {', '.join(SCHEDULERS)}")
+
+
+def not_a_scheduler(value: object) -> ConfigError:
+    """The error for a ``search.scheduler`` that is neither a name of ``SCHEDULERS`` nor a
+    rule object: a config's (a ``class_path`` or ``_target_`` node, which no config builds
+    there) is told that a rule of one's own is given from Python, a rule class to build one
+    (was: the valid names alone, so a user with a rule of their own did not learn the way).
+
+    Example:
+        >>> print(not_a_scheduler(MedianRule))
+        `scheduler` must be one of none, asha, hyperband, median, or a rule object (an \
+instance of a subclass of lightning_nas.search.schedulers.Rule), got the class MedianRule; \
+build one: scheduler=MedianRule(...)
+    """
+    from lightning_nas.config.nodes import is_node, target_path
+
+    names = ", ".join(SCHEDULERS)
+    if isinstance(value, type) and issubclass(value, Rule):
+        return ConfigError(f"`scheduler` must be one of {names}, or a rule object (an instance "
+                           f"of a subclass of {_RULE}), got the class {value.__name__}; build "
+                           f"one: scheduler={value.__name__}(...)")
+    if said_in_config():  # a config names its scheduler: a rule object comes from Python
+        path = target_path(value) if is_node(value) else None
+        cls = path.rsplit(".", 1)[-1] if isinstance(path, str) and path else "MyRule"
+        return ConfigError(f"`scheduler` must be one of {names}, got {value!r}: a config names "
+                           f"its scheduler; a rule of your own, an instance of a subclass of "
+                           f"{_RULE}, is given from Python: Search(..., scheduler={cls}(...))")
+    return ConfigError(f"`scheduler` must be one of {names}, or a rule object (an instance of "
+                       f"a subclass of {_RULE}: scheduler=MedianRule(...)), got {value!r}")
 
 
 def scheduler_epochs(settings: Mapping[str, object]) -> object:

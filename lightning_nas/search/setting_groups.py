@@ -33,7 +33,11 @@ from typing import Any
 
 from lightning_nas.errors import ConfigError, check_mode, did_you_mean
 from lightning_nas.search.objectives import COSTS, Constraints, Objectives, contrary_modes, mode_for
-from lightning_nas.search.scheduler_settings import SCHEDULERS, check_rule_settings, scheduler_name
+from lightning_nas.search.scheduler_settings import (
+    check_rule_settings,
+    not_a_scheduler,
+    scheduler_name,
+)
 from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.setting_checks import (
     check_int,
@@ -246,8 +250,7 @@ class EarlyStopping:
         if isinstance(self.scheduler, str):  # in any case (was: 'ASHA' refused)
             object.__setattr__(self, "scheduler", scheduler_name(self.scheduler))
         if not isinstance(self.scheduler, (str, Rule)):
-            raise ConfigError(f"`scheduler` must be one of {', '.join(SCHEDULERS)}, got "
-                              f"{self.scheduler!r}")
+            raise not_a_scheduler(self.scheduler)  # (was: the names alone)
         check_int("min_epochs", self.min_epochs, 1, optional=True)
         check_int("max_epochs", self.max_epochs, 1, optional=True)
         check_int("eta", self.eta, 2, optional=True)
