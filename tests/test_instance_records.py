@@ -33,6 +33,7 @@ import yaml
 
 from lightning_nas import Choice, Search, finetune
 from lightning_nas.cli import main
+from lightning_nas.config.factories import ModelFactory
 from lightning_nas.errors import ConfigError
 from lightning_nas.export_config import model_section
 from lightning_nas.results import TrialResult, TrialStatus
@@ -60,13 +61,15 @@ class Wider(NetConfig):
 
 
 class DeepNet(ClassifierSteps, pl.LightningModule):
-    """``net``'s signature default is ``NetConfig(depth=3)``; ``loose`` has no annotation."""
+    """``net``'s signature default is ``NetConfig(depth=3)``; ``loose`` has no annotation;
+    ``nets`` a dict of dataclasses."""
 
     built: list[dict[str, Any]] = []  # the arguments of each model built
 
-    def __init__(self, net: NetConfig = DEEP, loose=None, lr: float = 0.05) -> None:
+    def __init__(self, net: NetConfig = DEEP, loose=None, lr: float = 0.05,
+                 nets: dict[str, NetConfig] | None = None) -> None:
         super().__init__()
-        DeepNet.built.append({"net": net, "loose": loose})
+        DeepNet.built.append({"net": net, "loose": loose} | ({"nets": nets} if nets else {}))
         self.layers, self.lr = deep_layers(net), lr
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -100,23 +103,39 @@ def test_the_node_says_an_instances_fields_where_lightningcli_builds_it_from_the
     assert "net" not in wider["init_args"]  # LightningCLI would build NetConfig(hidden=32)
 
 
+def test_a_group_over_a_dict_of_instances_keeps_their_fields_as_lightningcli(tmp_path):
+    given = {"nets": {"a": NetConfig(depth=2)}}
+    arch = {"nets": {"a": {"hidden": 4}}}  # nothing trained: the trial's build, the node
+    ModelFactory(DeepNet, given).build(arch)
+    assert DeepNet.built[-1]["nets"] == {"a": NetConfig(hidden=4, depth=2)}  # (was: depth=1)
+    node = model_section(stored_init(f"{HERE}.DeepNet", given), arch)
+    assert node["init_args"]["nets"] == {"a": {"hidden": 4, "depth": 2}}
+    cli_model(tmp_path, node)  # as LightningCLI merges --model.nets='{a: {hidden: 4}}'
+    assert DeepNet.built[-1]["nets"] == {"a": NetConfig(hidden=4, depth=2)}
+
+
 def test_an_instance_no_group_reaches_is_exported_and_built_again_by_finetune(tmp_path):
     DeepNet.built.clear()
     run = tmp_path / "run"
+    nets = {"a": NetConfig(depth=2), "b": NetConfig(hidden=3)}  # a dict of them too
     with pytest.warns(UserWarning, match=r"best\.yaml: model_objects loose: a NetConfig"):
-        _search(run, net=NetConfig(hidden=2, depth=5), loose=NetConfig(depth=2)).run()
-    trained = {"net": NetConfig(hidden=2, depth=5), "loose": NetConfig(depth=2)}
+        _search(run, net=NetConfig(hidden=2, depth=5), loose=NetConfig(depth=2),
+                nets=nets).run()
+    trained = {"net": NetConfig(hidden=2, depth=5), "loose": NetConfig(depth=2), "nets": nets}
     with RunStore(run / "search.db") as store:  # what the summary asks for again: neither
         assert given_again(store) == []  # (was: ["model_init_args={'loose': ..., 'net': ...}"])
     assert DeepNet.built[-1] == trained
     best = yaml.safe_load((run / "best.yaml").read_text())
     assert best["model"]["init_args"]["net"] == {"hidden": 2, "depth": 5}
+    assert best["model"]["init_args"]["nets"] == {"a": {"hidden": 8, "depth": 2},
+                                                  "b": {"hidden": 3, "depth": 1}}
     assert "loose" not in best["model"]["init_args"] and best["model_objects"] == {
         "loose": None}  # an unannotated argument: LightningCLI would pass a dict
     note = next(n for n in best["notes"] if "loose" in n)
     assert "a NetConfig instance" in note and "a dict" in note
     cli_model(tmp_path, best["model"])  # LightningCLI's own build of the node
     assert DeepNet.built[-1]["net"] == trained["net"]  # (was: NetConfig(hidden=8, depth=3))
+    assert DeepNet.built[-1]["nets"] == nets  # (was: left out, so None)
     DeepNet.built.clear()
     result = finetune(run, max_epochs=1, from_checkpoint=False)  # (was: refused, asking
     assert result.error is None and DeepNet.built[-1] == trained  # for net and loose again)

@@ -4,7 +4,10 @@ path and the fields its ``__init__`` takes (``instance_record``), which build it
 (``rebuilt``, for ``finetune``), and which a config node says where LightningCLI builds the
 same instance from them (``node_fields``; ``unwritten_note`` says why not elsewhere). Was:
 an object the store could not keep, left out of ``best.yaml``'s ``model`` node, so
-LightningCLI built the signature default instead of what the trial trained.
+LightningCLI built the signature default instead of what the trial trained. A dict of such
+instances (``nets={"a": NetConfig(depth=2)}`` for ``nets: dict[str, NetConfig]``) is kept
+so too: ``{"classes": {key: import path}, "init_args": {key: fields}}`` (was: an object,
+left out of the node, so LightningCLI built ``nets=None``).
 
 Example:
     >>> from lightning.pytorch.callbacks.progress.rich_progress import RichProgressBarTheme
@@ -26,7 +29,7 @@ from lightning_nas.arch import is_plain
 from lightning_nas.config.chain import init_hints
 from lightning_nas.config.convert import convert, type_name
 from lightning_nas.config.imports import import_object, object_path
-from lightning_nas.config.records import init_fields, is_instance
+from lightning_nas.config.records import init_fields, is_instance, is_instances
 from lightning_nas.errors import ConfigError
 from lightning_nas.store_json import dump_json
 
@@ -36,9 +39,13 @@ __all__ = ["instance_record", "instance_records", "node_fields", "rebuilt", "unw
 def instance_record(value: Any) -> dict[str, Any] | None:
     """``{"class_path", "init_args"}`` of the dataclass instance ``value``: its class's import
     path and the fields its ``__init__`` takes, as JSON data, where they build an equal
-    instance of its class again (``rebuilt``); None for another value, a class without an
+    instance of its class again (``rebuilt``); of a mapping of them by ``str`` keys,
+    ``{"classes", "init_args"}``, each instance's by its key, where each has one; None for
+    another value, a class without an
     import path (defined in ``__main__``), fields that are no JSON data (a tensor) or that
     build another instance (a nested subclass instance, a NaN)."""
+    if is_instances(value) and all(isinstance(key, str) for key in value):
+        return _dict_record(value)
     if not is_instance(value) or (path := object_path(type(value))) is None:
         return None
     fields = init_fields(value)
@@ -64,6 +71,9 @@ def rebuilt(record: Mapping[str, Any]) -> Any:
     Raises:
         ConfigError: its class no longer imports, or no longer takes those fields.
     """
+    if "classes" in record:  # a dict of instances: each built again
+        return {key: rebuilt({"class_path": path, "init_args": record["init_args"][key]})
+                for key, path in record["classes"].items()}
     cls = import_object(record["class_path"])
     built = convert(copy.deepcopy(dict(record["init_args"])), cls)
     if type(built) is not cls:
@@ -113,7 +123,9 @@ def unwritten_note(section: str, name: str, target: Callable[..., Any] | None,
         ... # doctest: +ELLIPSIS
         model_objects console_kwargs: a RichProgressBarTheme instance, which the model node...
     """
-    cls = record["class_path"].rsplit(".", 1)[-1]
+    paths = record["classes"].values() if "classes" in record else [record["class_path"]]
+    cls = " and ".join(sorted({path.rsplit(".", 1)[-1] for path in paths}))
+    what = f"a dict of {cls} instances" if "classes" in record else f"a {cls} instance"
     hint = init_hints(target).get(name) if target is not None else None
     if hint is None:
         built = "a dict (the argument has no annotation)" if target is not None else (
@@ -122,11 +134,27 @@ def unwritten_note(section: str, name: str, target: Callable[..., Any] | None,
         made = convert(copy.deepcopy(dict(record["init_args"])), hint)
         kind = "dict" if isinstance(made, Mapping) else type(made).__name__
         built = f"a {kind} (the argument is annotated with {type_name(hint)})"
-    return (f"{section}_objects {name}: a {cls} instance, which the {section} node cannot "
+    again = f"{cls} from {dict(record['init_args'])!r:.80}" if "classes" in record else (
+        f"{cls}(**{dict(record['init_args'])!r:.80})")
+    return (f"{section}_objects {name}: {what}, which the {section} node cannot "
             f"say: LightningCLI builds {built} from a mapping of its fields there; finetune "
-            f"builds it again from the store ({cls}(**{dict(record['init_args'])!r:.80}))")
+            f"builds it again from the store ({again})")
+
+
+def _dict_record(value: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``instance_record`` of a mapping of dataclass instances: each one's class and
+    fields by its key; None where one has none."""
+    records = {key: instance_record(item) for key, item in value.items()}
+    if any(record is None or "classes" in record for record in records.values()):
+        return None
+    return {"classes": {key: record["class_path"] for key, record in records.items()},
+            "init_args": {key: record["init_args"] for key, record in records.items()}}
 
 
 def _same(built: Any, value: Any) -> bool:
-    """Whether ``built`` is an instance of ``value``'s class with the same fields."""
+    """Whether ``built`` is an instance of ``value``'s class with the same fields (a
+    mapping of them: the same keys, each so)."""
+    if is_instances(value):
+        return isinstance(built, Mapping) and set(built) == set(value) and all(
+            _same(built[key], item) for key, item in value.items())
     return type(built) is type(value) and init_fields(built) == init_fields(value)

@@ -34,6 +34,7 @@ from lightning_nas.config.records import (
     field_hints,
     init_fields,
     is_instance,
+    is_instances,
     mapping_of,
     own_defaults,
 )
@@ -126,7 +127,11 @@ def over_fields(instance: Any, group: Any) -> Any:
     """``group``, a mapping given where the dataclass ``instance`` is (``model_init_args``),
     over the instance's fields, so that a ``class_path`` node of it, which cannot hold the
     instance, builds the same dataclass (its mapping is set over the signature default,
-    ``over_default``); any other ``group`` or ``instance``: ``group`` as it is.
+    ``over_default``); where ``instance`` is a mapping of instances (``{"a": Net(depth=2)}``
+    for ``nets: dict[str, Net]``), each of ``group``'s keys over the instance at that key,
+    its other keys dropped, as LightningCLI's ``--model.nets='{a: {hidden: 4}}'`` sets it
+    (``over_held``; was: in place of them, ``depth=2`` lost); any other ``group`` or
+    ``instance``: ``group`` as it is.
 
     Example:
         >>> import dataclasses
@@ -136,8 +141,14 @@ def over_fields(instance: Any, group: Any) -> Any:
         ...     depth: int = 1
         >>> over_fields(Net(depth=2), {"hidden": 4})
         {'hidden': 4, 'depth': 2}
+        >>> over_fields({"a": Net(depth=2), "b": Net()}, {"a": {"hidden": 4}})
+        {'a': {'hidden': 4, 'depth': 2}}
     """
-    if not isinstance(group, Mapping) or is_node(group) or not is_instance(instance):
+    if not isinstance(group, Mapping) or is_node(group):
+        return group
+    if is_instances(instance):
+        return {key: over_fields(instance.get(key), item) for key, item in group.items()}
+    if not is_instance(instance):
         return group
     return _merged(init_fields(instance), group, type(instance))
 

@@ -33,8 +33,8 @@ from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["changed_fields", "check_fields", "dataclass_for", "dataclass_of",
            "dataclasses_in", "dict_note", "each_class", "field_hint", "field_hints", "init_fields",
-           "is_instance", "mapping_of", "no_dict", "own_defaults", "plain_step", "record_class",
-           "record_step", "required_fields", "takes", "to_dataclass"]
+           "is_instance", "is_instances", "mapping_of", "no_dict", "own_defaults", "plain_step",
+           "record_class", "record_step", "required_fields", "takes", "to_dataclass"]
 
 #: the types a plain argument takes: a value, with no keys inside
 _PLAIN = (bool, int, float, complex, str, bytes)
@@ -384,6 +384,18 @@ def plain_step(key: str, where: str, hint: Any, given: Any = None) -> ConfigErro
 def is_instance(value: Any) -> bool:
     """Whether ``value`` is a dataclass instance (not a dataclass)."""
     return dataclasses.is_dataclass(value) and not isinstance(value, type)
+
+
+def is_instances(value: Any) -> bool:
+    """Whether ``value`` is a non-empty mapping of dataclass instances (``{"a": Net()}``, a
+    ``dict[str, Net]`` argument's value given from Python).
+
+    Example:
+        >>> Net = dataclasses.make_dataclass("Net", [("x", int, 0)])
+        >>> is_instances({"a": Net()}), is_instances({"a": {"x": 1}}), is_instances({})
+        (True, False, False)
+    """
+    return isinstance(value, Mapping) and bool(value) and all(map(is_instance, value.values()))
 
 
 def init_fields(value: Any) -> Any:
