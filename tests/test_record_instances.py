@@ -72,9 +72,11 @@ class Model(ClassifierSteps, pl.LightningModule):
     built: list[dict[str, Any]] = []  # the arguments of each model built
 
     def __init__(self, net: NetConfig = NetConfig(depth=3), loose=None,  # noqa: B008
-                 sq: Squared = Squared(x=3), holder: Holder = Holder(y=2)) -> None:  # noqa: B008
+                 sq: Squared = Squared(x=3), holder: Holder = Holder(y=2),  # noqa: B008
+                 nets: dict[str, NetConfig] | None = None) -> None:
         super().__init__()
-        Model.built.append({"net": net, "loose": loose, "sq": sq, "holder": holder})
+        Model.built.append({"net": net, "loose": loose, "sq": sq, "holder": holder,
+                            "nets": nets})
         self.layer = nn.Linear(8, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -110,6 +112,11 @@ def test_a_group_over_an_instance_of_another_class_is_refused_naming_it():
     loose = ModelFactory(Model, {"loose": NetConfig()})
     with pytest.raises(ConfigError, match=r"init_args\['loose'\] is a NetConfig.*a dict"):
         loose.check_groups({"loose": {"depth": 2}})  # (was: each trial a dict)
+    nets = ModelFactory(Model, {"nets": {"a": NetConfig(), "b": Wide()}})
+    with pytest.raises(ConfigError, match=r"init_args\['nets'\]\['b'\] is a Wide"):
+        nets.check_groups({"nets": {"a": {"depth": 2}, "b": {"depth": 2}}})  # (was: each
+    # trial a NetConfig at 'b'); the annotated class's own instances: merged, as above
+    ModelFactory(Model, {"nets": {"a": NetConfig()}}).check_groups({"nets": {"a": {"depth": 2}}})
     data = DataFactory(AugData, {"aug": Wide()})
     with pytest.raises(ConfigError, match=r"data init_args\['aug'\] is a Wide"):
         data.check_groups({"data.aug": {"depth": 2}})

@@ -20,7 +20,13 @@ from typing import Any
 from lightning_nas.config.convert import fits, type_name
 from lightning_nas.config.nodes import is_node
 from lightning_nas.config.record_defaults import over_fields
-from lightning_nas.config.records import changed_fields, dataclass_for, dataclasses_in
+from lightning_nas.config.records import (
+    changed_fields,
+    dataclass_for,
+    dataclasses_in,
+    is_instances,
+    mapping_of,
+)
 from lightning_nas.errors import ConfigError
 
 __all__ = ["check_group"]
@@ -42,12 +48,17 @@ def check_group(section: str, key: str, group: str, given: Any, value: Any,
         lightning_nas.errors.ConfigError: model init_args['opt'] has the key momentum, ...
     """
     _check_group_class(section, key, group, given, value, hint)
+    if is_instances(given) and isinstance(value, Mapping) and not is_node(value):
+        for name, item in value.items():  # a dict of instances: each (was: not looked into)
+            _check_group_class(section, key, group, given.get(name), item, mapping_of(hint),
+                               f"[{name!r}]")
     _check_group_keeps(section, key, group, given, value)
 
 
 def _check_group_class(section: str, key: str, group: str, given: Any, value: Any,
-                       hint: Any) -> None:
-    """Raise ``ConfigError`` when ``given``, the ``section``'s ``init_args[key]``, is a
+                       hint: Any, at: str = "") -> None:
+    """Raise ``ConfigError`` when ``given``, the ``section``'s ``init_args[key]`` (a value
+    of it at ``at``, ``['a']``, where it is a dict of instances), is a
     dataclass instance of another class than the one the space's group ``group`` (its dict
     ``value``) builds over its fields, the class ``key`` is annotated with (``hint``): a
     subclass (``Wide(NetConfig)``), or any where ``key`` has no dataclass annotation (a
@@ -77,16 +88,17 @@ def _check_group_class(section: str, key: str, group: str, given: Any, value: An
              f"fields take a mapping's keys and values" if len(dataclasses_in(hint)) > 1 else
              f"{getattr(cls, '__name__', '')}, which LightningCLI too builds from a mapping "
              f"there")
-    built, why = (f"a {cls.__name__}", f"{key!r} is annotated with {which}; it takes no "
+    named, are = (f"the values of {key!r}", "are") if at else (repr(key), "is")
+    built, why = (f"a {cls.__name__}", f"{named} {are} annotated with {which}; it takes no "
                   f"subclass of a dataclass") if cls is not None else (
-        "a dict", f"{key!r} is annotated with no dataclass")
+        "a dict", f"{named} {are} annotated with no dataclass")
     kind = "LightningModule" if section == "model" else "LightningDataModule"
-    raise ConfigError(f"{section} init_args[{key!r}] is a {mine.__name__} instance, and the "
-                      f"search space's group {group!r} gives each trial {built} built from "
+    raise ConfigError(f"{section} init_args[{key!r}]{at} is a {mine.__name__} instance, and "
+                      f"the search space's group {group!r} gives each trial {built} built from "
                       f"the group's dict over the instance's fields, not a {mine.__name__} "
-                      f"({why}). To fix it, annotate {key!r} with {mine.__name__}, or give a "
-                      f"builder arch -> {kind} that builds {mine.__name__}(**arch[{group!r}]); "
-                      f"else leave the instance out of init_args[{key!r}]")
+                      f"({why}). To fix it, annotate {named} with {mine.__name__}, or give a "
+                      f"builder arch -> {kind} that builds {mine.__name__}(**arch[{group!r}]"
+                      f"{at}); else leave the instance out of init_args[{key!r}]{at}")
 
 
 def _check_group_keeps(section: str, key: str, group: str, given: Any, value: Any) -> None:
