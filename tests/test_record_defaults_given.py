@@ -41,7 +41,7 @@ from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.load import section_target
 from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.errors import ConfigError
-from lightning_nas.export_config import model_section
+from lightning_nas.export_config import best_config, model_section
 from lightning_nas.search.from_config import search_from_config
 from tests.helpers_data import BlobData
 from tests.helpers_models import ClassifierSteps
@@ -158,6 +158,18 @@ def test_a_nested_class_path_nodes_mapping_and_a_bases_argument_get_lightningcli
         cli = _cli(tmp_path, {"model": section})
         assert cli.model.args[key] == NetConfig(hidden=2, depth=3)  # LightningCLI's own
         assert _ours(section).args[key] == NetConfig(hidden=2, depth=3)  # (was: depth=1)
+
+
+def test_a_group_at_a_nodes_argument_merges_a_dataclass_mapping_as_lightningcli(tmp_path):
+    section = {"class_path": f"{HERE}.DeepNet", "init_args": {"backbone": {
+        "class_path": f"{HERE}.Backbone", "init_args": {"cfg": {"hidden": 2, "depth": 5}}}}}
+    want = cli_model(tmp_path, section, "--model.init_args.backbone.init_args.cfg={hidden: 4}")
+    assert want.args["backbone"] == NetConfig(4, 5)  # LightningCLI's own: merged
+    arch = {"model.backbone": {"cfg": {"hidden": 4}}}  # model.backbone: {cfg: {choice: [...]}}
+    trial = ConfigBuilder(section, "model", plain_keys=True)(arch)  # nothing trained
+    assert trial.args["backbone"] == want.args["backbone"]  # (was: NetConfig(4, 3))
+    best = best_config({"model": section}, arch)["model"]  # best_config.yaml's node
+    assert cli_model(tmp_path, best).args["backbone"] == want.args["backbone"]
 
 
 def test_a_data_sections_mapping_gets_the_fields_lightningcli_gives(tmp_path):

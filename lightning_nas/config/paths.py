@@ -139,11 +139,11 @@ def _descend(node: dict[str, Any], part: str) -> dict[str, Any]:
 def set_dotted(cfg: dict[str, Any], key: str, value: Any,
                merge: bool = False) -> dict[str, Any]:
     """Set ``key`` (``a.b.c``) in ``cfg`` in place, creating mappings on the way; under a
-    ``class_path`` the ``init_args`` level is implied. A mapping set where a node is (a
-    group of the space: ``model.net: {width: 8}``) sets the node's arguments, not the node.
-    With ``merge`` (an override), a class given where a ``class_path`` node is (``--x=
-    torch.optim.SGD``, ``--x.class_path=...``, ``--x={class_path: ..., init_args: ...}``)
-    is merged over the node as ``merge_node`` merges a later file's. Returns ``cfg``."""
+    ``class_path`` the ``init_args`` level is implied. A mapping set where a node is (a group:
+    ``model.net: {width: 8}``) sets the node's arguments, each as a path sets it (``over_path``:
+    a dataclass's mapping merged, as LightningCLI). With ``merge`` (an override), a class at
+    a ``class_path`` node (``--x=torch.optim.SGD``, ``--x.class_path=...``, ``--x={class_path:
+    ..., init_args: ...}``) is merged over it as ``merge_node`` merges a file's. Returns cfg."""
     if merge and key.endswith(".class_path") and isinstance(value, str) \
             and _is_spec(get_dotted(cfg, key.rsplit(".", 1)[0])):
         key, value = key.rsplit(".", 1)[0], {"class_path": value}
@@ -169,8 +169,8 @@ def set_dotted(cfg: dict[str, Any], key: str, value: Any,
     if len(parts) > 1:
         node = _descend(node, parts[-1])
     if is_node(node.get(parts[-1])) and isinstance(value, Mapping) and not is_node(value):
-        for name, item in value.items():  # a group of values for a node's arguments
-            set_dotted(cfg, f"{key}.{name}", item)
+        for name, item in value.items():  # a group for a node's arguments (was: in place)
+            set_dotted(cfg, f"{key}.{name}", over_path(cfg, f"{key}.{name}", item))
         return cfg
     node[parts[-1]] = value
     return cfg
