@@ -35,7 +35,7 @@ from lightning_nas import Choice, Search, finetune
 from lightning_nas.cli import main
 from lightning_nas.config.factories import ModelFactory
 from lightning_nas.errors import ConfigError
-from lightning_nas.export_config import model_section
+from lightning_nas.export_config import model_section, objects_beside
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.resume import stored_init
 from lightning_nas.search.summary import given_again
@@ -101,6 +101,15 @@ def test_the_node_says_an_instances_fields_where_lightningcli_builds_it_from_the
     assert node["init_args"] == {"net": {"hidden": 2, "depth": 5}, "lr": 0.1}
     wider = model_section(stored_init(f"{HERE}.DeepNet", {"net": Wider()}), {})
     assert "net" not in wider["init_args"]  # LightningCLI would build NetConfig(hidden=32)
+    stored = stored_init(f"{HERE}.DeepNet", {"nets": {"a": Wider(), "b": NetConfig()}})
+    node = model_section(stored, {})  # a dict of them: so too, each instance
+    assert "nets" not in node["init_args"]
+    assert objects_beside(stored, node)["notes"] == [
+        "model_objects nets: a dict of NetConfig and Wider instances, which the model node "
+        "cannot say: LightningCLI builds a dict of NetConfig (the argument is annotated with "
+        "dict[str, NetConfig] or null) from a mapping of its fields there; finetune builds it "
+        "again from the store (NetConfig and Wider from {'a': {'hidden': 32, 'depth': 1}, "
+        "'b': {'hidden': 8, 'depth': 1}})"]
 
 
 def test_a_group_over_a_dict_of_instances_keeps_their_fields_as_lightningcli(tmp_path):

@@ -133,6 +133,8 @@ def unwritten_note(section: str, name: str, target: Callable[..., Any] | None,
     else:
         made = convert(copy.deepcopy(dict(record["init_args"])), hint)
         kind = "dict" if isinstance(made, Mapping) else type(made).__name__
+        if is_instances(made):  # a dict of the annotated dataclass's (not a subclass's)
+            kind = f"dict of {' and '.join(sorted({type(v).__name__ for v in made.values()}))}"
         built = f"a {kind} (the argument is annotated with {type_name(hint)})"
     again = f"{cls} from {dict(record['init_args'])!r:.80}" if "classes" in record else (
         f"{cls}(**{dict(record['init_args'])!r:.80})")
