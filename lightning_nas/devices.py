@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from lightning_nas.trial_trainer import trial_trainer
+
 __all__ = ["device_count", "rank_count", "trial_ranks"]
 
 
@@ -53,8 +55,9 @@ def rank_count(trainer: Mapping[str, Any]) -> int | None:
 
 def trial_ranks(arch: Mapping[str, Any], trainer: Mapping[str, Any]) -> int | None:
     """``rank_count`` of a trial of architecture ``arch``: the search's Trainer settings
-    ``trainer`` with the trial's searched ``trainer.*`` values over them (a Hydra sweep's
-    ``+trainer.devices`` too), as the trial's Trainer is built (was: the search's alone).
+    ``trainer`` with the trial's searched ``trainer.*`` values over them (``trial_trainer``:
+    a Hydra sweep's ``+trainer.devices`` too), as the trial's Trainer is built (was: the
+    search's alone).
 
     Example:
         >>> trial_ranks({"trainer.devices": 2}, {"devices": 1, "strategy": "ddp"})
@@ -62,9 +65,4 @@ def trial_ranks(arch: Mapping[str, Any], trainer: Mapping[str, Any]) -> int | No
         >>> trial_ranks({"+trainer.num_nodes": 2}, {"devices": 2})
         4
     """
-    own = dict(trainer)
-    for key, value in arch.items():
-        name = str(key).lstrip("+")
-        if name.startswith("trainer."):
-            own[name.split(".", 1)[1]] = value
-    return rank_count(own)
+    return rank_count(trial_trainer(arch, trainer))

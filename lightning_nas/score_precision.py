@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from lightning_nas.trial_trainer import trial_trainer
+
 __all__ = ["PRECISION_KEY", "precision_of"]
 
 #: the Trainer argument, and its key in a search space (``trainer.precision``)
@@ -31,7 +33,5 @@ def precision_of(arch: Mapping[str, Any], trainer: Mapping[str, Any]) -> Any:
     (searched: ``trainer.precision``, a Hydra sweep's ``+trainer.precision``) or the
     search's ``trainer`` settings', as written; None where it is float32 (unset, ``32``,
     ``"32-true"``)."""
-    searched = {str(k).lstrip("+"): v for k, v in arch.items()}
-    key = f"trainer.{PRECISION_KEY}"
-    value = searched[key] if key in searched else trainer.get(PRECISION_KEY)
+    value = trial_trainer(arch, trainer).get(PRECISION_KEY)
     return None if isinstance(value, bool) or value in _FLOAT32 else value

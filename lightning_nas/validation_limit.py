@@ -24,6 +24,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from lightning_nas.devices import trial_ranks
+from lightning_nas.trial_trainer import trial_trainer
 
 __all__ = ["LIMIT_KEY", "OVERFIT_KEY", "limit_of", "limited_entry", "limited_text",
            "limit_settings", "search_limit_line", "trial_limited"]
@@ -55,10 +56,9 @@ def limit_of(arch: Mapping[str, Any], trainer: Mapping[str, Any]
         >>> limit_of({}, {"limit_val_batches": 0.5, "overfit_batches": 2})
         ('overfit_batches', 2)
     """
-    arch = {str(k).lstrip("+"): v for k, v in arch.items()}  # a sweep's +trainer.x
+    own = trial_trainer(arch, trainer)  # a sweep's +trainer.x too
     for key in (OVERFIT_KEY, LIMIT_KEY):
-        searched = f"trainer.{key}"
-        value = _part(arch[searched] if searched in arch else trainer.get(key))
+        value = _part(own.get(key))
         if value is not None:
             return key, value
     return None

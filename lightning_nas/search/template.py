@@ -52,6 +52,7 @@ from lightning_nas.search.meta_build import parameters_on_meta
 from lightning_nas.search.required_words import missing_message
 from lightning_nas.search.setting_checks import said_in_config
 from lightning_nas.search.trial import TrialSpec, build_trainer, quiet_lightning
+from lightning_nas.trial_trainer import trial_trainer
 
 __all__ = ["TrialTemplate", "attempt_build", "check_fit_builds", "check_trainer_builds",
            "dry_spec", "global_state_kept"]
@@ -109,9 +110,7 @@ class TrialTemplate:
         its next free version picked and made here (``pin_versions``), unless ``dry`` (a
         spec for a check before training, which writes nothing, and starts no W&B run:
         ``unstarted``)."""
-        trainer = dict(self.trainer)
-        trainer.update({k.split(".", 1)[1]: v for k, v in arch.items()
-                        if k.startswith("trainer.")})  # a searched Trainer argument
+        trainer = trial_trainer(arch, self.trainer)  # its searched Trainer arguments
         if self.max_epochs is not None:
             trainer["max_epochs"] = self.max_epochs
         if trainer.get("logger") and self.objective is None:  # a check's starts no run

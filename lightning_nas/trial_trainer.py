@@ -1,0 +1,44 @@
+"""The Trainer settings one trial trains with: the search's, with the trial's searched
+``trainer.*`` values over them (a Hydra sweep's ``+trainer.*`` / ``++trainer.*`` too, its
+``+`` dropped). No torch, no Lightning: what a trial's ``TrialSpec`` is built with
+(``search.template``), what a fine-tune of the best trial trains with (``export``), and
+what its ranks, validation limit and precision are read from (``devices``,
+``validation_limit``, ``score_precision``).
+
+Example:
+    >>> trial_trainer({"width": 8, "trainer.max_epochs": 3}, {"max_epochs": 1})
+    {'max_epochs': 3}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["trial_trainer"]
+
+
+def trial_trainer(arch: Mapping[str, Any], trainer: Mapping[str, Any]) -> dict[str, Any]:
+    """The Trainer settings ``trainer`` (a copy) with each searched ``trainer.NAME`` value of
+    architecture ``arch`` set as argument ``NAME``; a Hydra sweep's ``+trainer.NAME`` and
+    ``++trainer.NAME`` alike (was: a copy of this in each caller, those of the trial's spec
+    and the fine-tune keeping the ``+``).
+
+    Args:
+        arch: the trial's architecture (its other keys are left out).
+        trainer: the search's Trainer settings (not changed).
+
+    Returns:
+        A new dict: ``trainer``'s settings, the searched ones over them.
+
+    Example:
+        >>> trial_trainer({"++trainer.devices": 2, "+trainer.precision": "bf16-mixed"},
+        ...               {"devices": 1, "strategy": "ddp"})
+        {'devices': 2, 'strategy': 'ddp', 'precision': 'bf16-mixed'}
+    """
+    own = dict(trainer)
+    for key, value in arch.items():
+        name = str(key).lstrip("+")
+        if name.startswith("trainer."):
+            own[name.split(".", 1)[1]] = value
+    return own
