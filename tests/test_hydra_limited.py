@@ -72,6 +72,9 @@ def test_a_sweep_of_jobs_validating_part_of_the_data_says_so(tmp_path, override,
     assert "precision" not in results and "precision" not in best  # float32
     with RunStore(tmp_path / "run" / "search.db") as store:
         assert f"note: {said}" in render(store).splitlines()
+        # the ranks each job's Trainer ran on (its world_size), as a search's trial records
+        # them, so devices: auto is said as it ran (was: None, a job's not recorded)
+        assert [t.ranks for t in store.trials()] == [1, 1]
 
 
 def test_a_sweep_validating_every_batch_says_nothing_of_a_limit(tmp_path):

@@ -54,6 +54,8 @@ def test_a_resumed_sweep_does_not_warn_again_of_a_split_its_first_run_said(split
     assert uneven == [1, 2, 3]
     with RunStore(run / "search.db") as store:
         assert store.get_meta("uneven_splits") == {UNEVEN: [1, 2, 3]}
+        # each job's 2 spawned ranks, as its Trainer had them (was: None, not recorded)
+        assert [t.ranks for t in store.trials()] == [2, 2, 2, 2]
     for trial_id in uneven:
         assert cli(["export", str(run), "--trial", str(trial_id)]) == 0
         assert yaml.safe_load((run / "best.yaml").read_text())["notes"] == [UNEVEN]

@@ -41,7 +41,7 @@ from lightning_nas.integrations.hydra_job_file import (
     write_job_file,
 )
 from lightning_nas.integrations.hydra_rerun import task_choices
-from lightning_nas.integrations.hydra_split import clear_splits, job_splits, split_check
+from lightning_nas.integrations.hydra_split import clear_splits, job_ranks, job_splits, split_check
 from lightning_nas.integrations.hydra_threads import SharedCores, job_threads
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.executor import TrialExecutor, failed_result, torch_threads
@@ -268,6 +268,7 @@ class HydraLauncherExecutor(TrialExecutor):
         # a DDP split the job's ranks do not divide: recorded (best.yaml's notes), said once
         result.uneven_splits = job_splits(folder)
         result.notes = list(result.uneven_splits)
+        result.ranks = job_ranks(folder)  # its Trainer's world_size (was: none recorded)
         return result
 
 

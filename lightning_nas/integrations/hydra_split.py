@@ -1,4 +1,5 @@
-"""A Hydra sweep job's DDP validation split its ranks do not divide, seen from inside the job.
+"""A Hydra sweep job's validation seen from inside the job: the ranks it ran on, and a DDP
+split they do not divide.
 
 The sweep never sees a job's Trainer: the task function builds it. ``TimedTask`` runs each
 job's task inside ``split_check(folder)``, and while it runs, every Lightning ``Trainer``
@@ -20,12 +21,13 @@ point, found while a sweep job runs in this process and context, and nowhere els
 program that lists the installed distributions meanwhile sees it; Lightning logs
 ``Adding 1 callbacks from entry point 'lightning_nas_split_check': JobSplitRecorder``).
 
-At the fit's first validation under several processes (``ddp_spawn``: child processes of
-the job, so the record goes through a file), the recorder's rank 0 writes what
-``uneven_splits`` says into ``SPLITS_FILE`` in the job's output folder; the sweep reads it
-when the job returns (``job_splits``) and records it as ``lightning-nas search`` records a
-trial's (meta ``uneven_splits``, one warning per sweep, ``best.yaml``'s ``notes``). On one
-device the recorder does nothing.
+At each fit's first validation the recorder's rank 0 writes the Trainer's ``world_size``
+into ``SPLITS_FILE`` in the job's output folder, and under several processes
+(``ddp_spawn``: child processes of the job, so the record goes through a file) what
+``uneven_splits`` says; the sweep reads them when the job returns (``job_ranks``,
+``job_splits``) and records them as ``lightning-nas search`` records a trial's
+(``TrialResult.ranks``, which a limited validation is said to hold on; meta
+``uneven_splits``, one warning per sweep, ``best.yaml``'s ``notes``).
 
 Example:
     >>> import lightning.pytorch as pl, tempfile
@@ -58,13 +60,15 @@ from lightning_nas.group_exit import destroy_group_at_exit
 from lightning_nas.search.uneven_split import uneven_splits
 
 __all__ = ["DISTRIBUTION", "ENTRY_GROUP", "ENTRY_POINT", "SPLITS_FILE", "JobSplitRecorder",
-           "checked_trainer", "clear_splits", "job_callbacks", "job_splits", "split_check"]
+           "checked_trainer", "clear_splits", "job_callbacks", "job_ranks", "job_splits",
+           "split_check"]
 
 #: Lightning's entry point group of callback factories, each called by ``Trainer.__init__``
 ENTRY_GROUP = "lightning.pytorch.callbacks_factory"
 #: the entry point's name (Lightning's log line names it) and its distribution's
 ENTRY_POINT, DISTRIBUTION = "lightning_nas_split_check", "lightning-nas-split-check"
-#: written by a job's rank 0 into its output folder: ``{"uneven_splits": [text, ...]}``
+#: written by a job's rank 0 into its output folder: ``{"uneven_splits": [text, ...],
+#: "ranks": [world_size, ...]}`` (the ranks of each fit that validated, each once)
 SPLITS_FILE = "lightning_nas_splits.json"
 
 #: the output folder of the sweep job running in this context (``split_check``)
@@ -73,10 +77,10 @@ _LOCK = threading.Lock()
 
 
 class JobSplitRecorder(pl.Callback):
-    """At a fit's first validation under several processes, rank 0 adds what
-    ``uneven_splits`` says of the validation loaders (``scored="sweep"``) to ``SPLITS_FILE``
-    in ``folder`` (nothing where every split divides). It warns of nothing: the sweep says
-    it, once per sweep.
+    """At a fit's first validation, rank 0 adds the Trainer's ``world_size`` and, under
+    several processes, what ``uneven_splits`` says of the validation loaders
+    (``scored="sweep"``; nothing where every split divides) to ``SPLITS_FILE`` in
+    ``folder``. It warns of nothing: the sweep says it, once per sweep.
 
     Args:
         folder: the job's output folder (``hydra.runtime.output_dir``).
@@ -99,15 +103,22 @@ class JobSplitRecorder(pl.Callback):
 
     def on_validation_epoch_start(self, trainer: pl.Trainer,
                                   pl_module: pl.LightningModule) -> None:
-        if self._looked or trainer.world_size < 2:
+        if self._looked:
             return
         self._looked = True
-        texts = uneven_splits(trainer.val_dataloaders, "sweep", trainer.num_val_batches)
-        if texts and trainer.is_global_zero:  # only rank 0 writes
-            path = Path(self.folder) / SPLITS_FILE
-            held = job_splits(self.folder)
-            path.write_text(json.dumps(
-                {"uneven_splits": [*held, *(t for t in texts if t not in held)]}))
+        ranks = trainer.world_size  # (a public property: what a limited validation holds on)
+        texts = uneven_splits(trainer.val_dataloaders, "sweep", trainer.num_val_batches
+                              ) if ranks > 1 else []
+        if trainer.is_global_zero:  # only rank 0 writes
+            held = _record(self.folder)
+            splits = [*held["uneven_splits"], *(t for t in texts if t not in
+                                                held["uneven_splits"])]
+            seen = [*held["ranks"], *([] if ranks in held["ranks"] else [ranks])]
+            try:
+                (Path(self.folder) / SPLITS_FILE).write_text(json.dumps(
+                    {"uneven_splits": splits, "ranks": seen}))
+            except OSError:  # an unwritable job folder: nothing recorded, the job goes on
+                pass
 
 
 def job_callbacks() -> list[pl.Callback]:
@@ -213,10 +224,35 @@ def job_splits(folder: str | Path | None) -> list[str]:
         >>> job_splits("/nonexistent")
         []
     """
-    if folder is None:
-        return []
+    return _record(folder)["uneven_splits"]
+
+
+def job_ranks(folder: str | Path | None) -> int | None:
+    """The ranks the fits of a job ran on, as its rank 0 wrote them into ``folder`` (its
+    Trainers' ``world_size``); None where not written (no fit validated, a job not run by
+    ``TimedTask``) or where its fits ran on different counts (which one scored is not known).
+
+    Example:
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> _ = (Path(folder) / SPLITS_FILE).write_text('{"uneven_splits": [], "ranks": [2]}')
+        >>> job_ranks(folder), job_ranks("/nonexistent")
+        (2, None)
+    """
+    ranks = _record(folder)["ranks"]
+    return ranks[0] if len(ranks) == 1 else None
+
+
+def _record(folder: str | Path | None) -> dict[str, list[Any]]:
+    """What a job's rank 0 wrote into ``folder``'s ``SPLITS_FILE``, its lists checked
+    (``uneven_splits``: texts, ``ranks``: counts); empty lists where nothing was written, or
+    it is not readable (an older version's file holds no ``ranks``)."""
     try:
-        texts = json.loads((Path(folder) / SPLITS_FILE).read_text())["uneven_splits"]
+        written = json.loads((Path(str(folder)) / SPLITS_FILE).read_text())
     except Exception:  # noqa: BLE001 - not written: the job met none (or was not checked)
-        return []
-    return [str(t) for t in texts] if isinstance(texts, list) else []
+        written = {}
+    written = written if isinstance(written, dict) and folder is not None else {}
+    texts, ranks = written.get("uneven_splits"), written.get("ranks")
+    return {"uneven_splits": [str(t) for t in texts] if isinstance(texts, list) else [],
+            "ranks": [r for r in ranks if type(r) is int and r > 0]
+            if isinstance(ranks, list) else []}
