@@ -202,7 +202,10 @@ def test_finetune_of_a_sweep_names_the_jobs_rerun_and_rerun_alone_lines(tmp_path
     # was: "... train the best job again with the overrides in optimization_results.yaml
     # (python <task>.py <overrides>)": neither line itself, nor rerun_alone (the line
     # without lightning_nas), nor best.yaml's hydra block
-    multirun(tmp_path, lambda cfg: float(cfg.x), {"params": {"x": "choice(1, 2)"}, "budget": 2})
+    trainer = {"+trainer.limit_val_batches": "choice(0.5, 2)",
+               "++trainer.accumulate_grad_batches": "choice(1, 3)"}
+    multirun(tmp_path, lambda cfg: float(cfg.x),
+             {"params": {"x": "choice(1, 2)", **trainer}, "budget": 2})
     run = tmp_path / "run"
     results = yaml.safe_load((run / "optimization_results.yaml").read_text())
     capsys.readouterr()
@@ -219,6 +222,10 @@ def test_finetune_of_a_sweep_names_the_jobs_rerun_and_rerun_alone_lines(tmp_path
            f"{results['rerun_alone']} (" in line, line
     assert line.endswith("(optimization_results.yaml's rerun and rerun_alone; best.yaml's "
                          "hydra.rerun and hydra.rerun_alone after `lightning-nas export`)"), line
+    # the job's searched Trainer values (a sweep's +trainer.* / ++trainer.*) are in the
+    # line that trains it again: none is left out of what stands in for a fine-tune
+    for key in trainer:
+        assert f" {key}={results['best_params'][key]} " in line, (key, line)
     # another trial exported: best.yaml's lines, that job's, are what a fine-tune would train
     assert cli(["export", str(run), "--trial", "1"]) == 0
     chosen = yaml.safe_load((run / "best.yaml").read_text())["hydra"]
