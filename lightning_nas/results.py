@@ -101,9 +101,10 @@ class TrialResult:
     #: ``uneven_splits``, said or not): kept in the store's meta, ``best.yaml``'s ``notes``
     uneven_splits: list[str] = field(default_factory=list)
     #: the ranks its Trainer ran on (its ``world_size``: a searched ``trainer.devices``, or
-    #: ``devices: auto``, as it came out); None where not known (it failed before its
-    #: Trainer was built, a Hydra job's, a row an older version wrote): what a limited
-    #: validation is said to hold on (``validation_limit``)
+    #: ``devices: auto``, as it came out; a Hydra job's as its rank 0 wrote it,
+    #: ``hydra_split.job_ranks``); None where not known (it failed before its Trainer was
+    #: built, a job whose fits validated on different counts or on none, a row an older
+    #: version wrote): what a limited validation is said to hold on (``validation_limit``)
     ranks: int | None = None
     #: a fine-tune's starting weights validated before it trained (``validate_start``;
     #: empty when not validated; not stored)
