@@ -173,7 +173,7 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
             out["model"], out["hydra"] = None, stored_job(store, best.trial_id, best.arch)
         if notes := uneven_of(store, best.trial_id):  # a DDP split with repeats: its score
             out["notes"] = [*out.get("notes", []), *notes]  # is not one device's validation
-        out.update(scored_under(store, best.arch, best.ranks))  # limited_validation, precision
+        out.update(scored_under(store, best.arch, best.ranks, best.trial_id))  # limits, precision
         if winner is not None and best.trial_id != winner.trial_id:  # before any copy
             keep_winners_weights(run_dir, winner, best.trial_id, replace=bool(
                 best.checkpoint and Path(best.checkpoint).exists()))

@@ -23,18 +23,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from lightning_nas.score_precision import precision_of
-from lightning_nas.validation_limit import limit_settings, trial_limited
+from lightning_nas.validation_limit import limit_settings, trial_limited, trial_settings
 
 __all__ = ["scored_under"]
 
 
-def scored_under(store: Any, arch: Mapping[str, Any], ranks: int | None = None
-                 ) -> dict[str, Any]:
-    """``limited_validation`` and ``precision`` of a trial of architecture ``arch`` in the
-    run of ``store``, each where it applies (a validation of every batch in float32:
-    ``{}``); under DDP the limit holds on each of the ``ranks`` it ran on
-    (``TrialResult.ranks``; None: those its settings ask for)."""
-    trainer = limit_settings(store)  # a search's, or a sweep's job config's
+def scored_under(store: Any, arch: Mapping[str, Any], ranks: int | None = None,
+                 trial_id: int | None = None) -> dict[str, Any]:
+    """``limited_validation`` and ``precision`` of trial ``trial_id`` of architecture
+    ``arch`` in the run of ``store``, each where it applies (a validation of every batch in
+    float32: ``{}``); under DDP the limit holds on each of the ``ranks`` it ran on
+    (``TrialResult.ranks``; None: those its settings ask for). A sweep's trial is read
+    under its own job's Trainer node (``trial_settings``: a searched ``trainer`` group's
+    option), one of no ``trial_id`` under the sweep config's."""
+    trainer = limit_settings(store) if trial_id is None else trial_settings(store)(trial_id)
     out: dict[str, Any] = {}
     if limited := trial_limited(arch, trainer, ranks):
         out["limited_validation"] = limited  # was: a score over part of it, unsaid

@@ -20,7 +20,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from lightning_nas.devices import trial_ranks
@@ -82,6 +82,38 @@ def limit_settings(store: Any) -> Mapping[str, Any]:
     if trainer is None:
         trainer = (store.get_meta("job_config") or {}).get("trainer")
     return trainer if isinstance(trainer, Mapping) else {}
+
+
+def trial_settings(store: Any) -> Callable[[int], Mapping[str, Any]]:
+    """``limit_settings`` of each trial of a run's ``store``, by trial id: a search's
+    ``trainer``; a Hydra sweep's job config's ``trainer`` node as that trial's job composed it
+    (a searched config group, ``+trainer=part``, sets its own: the job's values the sweep
+    stored, meta ``job_trials``; was: the sweep config's node for every job). The store is
+    read once.
+
+    Example:
+        >>> import tempfile
+        >>> from lightning_nas.store import RunStore
+        >>> store = RunStore(tempfile.mkdtemp() + "/search.db")
+        >>> store.set_meta("job_config", {"trainer": {"max_epochs": 1}})
+        >>> store.set_meta("job_trials", {"2": {"values": {"trainer.limit_val_batches": 2}}})
+        >>> of = trial_settings(store)
+        >>> of(1), of(2)
+        ({'max_epochs': 1}, {'max_epochs': 1, 'limit_val_batches': 2})
+    """
+    base = limit_settings(store)
+    jobs = store.get_meta("job_trials") if store.get_meta("trainer") is None else None
+    jobs = jobs if isinstance(jobs, Mapping) else {}
+
+    def of(trial_id: int) -> Mapping[str, Any]:
+        job = jobs.get(str(trial_id))
+        values = job.get("values") if isinstance(job, Mapping) else None
+        if not isinstance(values, Mapping):
+            return base
+        node = values.get("trainer")  # the job's whole node, where its keys differ
+        return trial_trainer({k: v for k, v in values.items() if k != "trainer"},
+                             node if isinstance(node, Mapping) else base)
+    return of
 
 
 def limited_text(limit: int | float, key: str = LIMIT_KEY, ranks: int | None = 1) -> str:

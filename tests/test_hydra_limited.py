@@ -8,6 +8,8 @@ fitting a tiny MLP in each job."""
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core (the `hy
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from lightning_nas.cli import main  # noqa: E402
+from lightning_nas.export import export_best  # noqa: E402
 from lightning_nas.report.tables import render  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
 from lightning_nas.validation_limit import limited_text  # noqa: E402
@@ -96,3 +99,25 @@ def test_a_sweep_of_jobs_in_another_precision_says_it(tmp_path):
     best, results = _sweep(tmp_path, "+trainer.precision=bf16-mixed")
     assert results["precision"] == best["precision"] == "bf16-mixed"
     assert "limited_validation" not in results  # every batch validated
+
+
+def test_a_sweep_searching_a_trainer_group_says_each_jobs_own_limit(tmp_path):
+    # a searched config group of the job's Trainer (+trainer=part sets limit_val_batches=2):
+    # each job is said under its own option's settings (was: the sweep's config's, so the
+    # jobs of part were said to validate every batch)
+    (tmp_path / "conf" / "trainer").mkdir(parents=True)
+    (tmp_path / "conf" / "trainer" / "full.yaml").write_text("enable_model_summary: false\n")
+    (tmp_path / "conf" / "trainer" / "part.yaml").write_text("limit_val_batches: 2\n")
+    best, results = _sweep(tmp_path, **{"+trainer": "choice(full, part)"})
+    run = tmp_path / "run"
+    with RunStore(run / "search.db") as store:
+        trials = {t.trial_id: t.arch["+trainer"] for t in store.trials()}
+        notes = {int(row["trial"]): row["notes"] for row in csv.DictReader(
+            io.StringIO(render(store, "csv", k=None)))}  # show's notes column
+    assert sorted(trials.values()) == ["full", "part"]
+    for trial_id, option in trials.items():
+        said = export_best(run, trial_id=trial_id).get("limited_validation")
+        assert said == (limited_text(2) if option == "part" else None), (option, said)
+        assert (limited_text(2) in notes[trial_id]) is (option == "part"), (option, notes)
+    assert results.get("limited_validation") == (
+        limited_text(2) if best["arch"]["+trainer"] == "part" else None)

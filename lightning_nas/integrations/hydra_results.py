@@ -64,7 +64,7 @@ def sweep_results(store: RunStore, goal: Goal, sweep: SweepParams,
             results["notes"] = notes  # (as best.yaml's)
         # a job config's limit_val_batches, precision: what its score is over (as best.yaml's;
         # was: unsaid here)
-        results.update(scored_under(store, best.arch, best.ranks))
+        results.update(scored_under(store, best.arch, best.ranks, best.trial_id))
     if goal.objectives is not None and goal.objectives.multi:
         results["solutions"] = [
             {"trial": t.trial_id, "job_dir": folders.get(str(t.trial_id)), "params": t.arch,

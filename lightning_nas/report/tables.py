@@ -24,7 +24,12 @@ from lightning_nas.search.objectives import COSTS, front_rows
 from lightning_nas.search.warm_report import SourceReport, WarmStartReport
 from lightning_nas.split_record import recorded_uneven
 from lightning_nas.store import RunStore
-from lightning_nas.validation_limit import limit_settings, search_limit_line, trial_limited
+from lightning_nas.validation_limit import (
+    limit_settings,
+    search_limit_line,
+    trial_limited,
+    trial_settings,
+)
 from lightning_nas.wording import counted, unknown_status
 
 __all__ = ["STATUSES", "counts_line", "cut_line", "error_line", "failure_rows", "format_csv",
@@ -301,11 +306,11 @@ def _with_notes(store: RunStore, rows: Sequence[Mapping[str, Any]]) -> list[dict
     its score is over under a ``trainer.limit_val_batches`` (its own, searched, or the
     search's; was: the table's ``note:`` line alone; ``overfit_batches`` too:
     ``trial_limited``), under DDP on each of the ranks it ran on (stored with it)."""
-    held, trainer, ranks = trial_notes(store), limit_settings(store), store.trial_ranks()
+    held, settings, ranks = trial_notes(store), trial_settings(store), store.trial_ranks()
     out = []
-    for row in rows:
+    for row in rows:  # (a sweep's trial under its job's Trainer node: a searched group's)
         texts = [held.get(row["trial"]),
-                 trial_limited(row["arch"], trainer, ranks.get(row["trial"]))]
+                 trial_limited(row["arch"], settings(row["trial"]), ranks.get(row["trial"]))]
         out.append({**row, "notes": "; ".join(t for t in texts if t)})
     return out
 
