@@ -27,7 +27,7 @@ from lightning_nas.devices import trial_ranks
 from lightning_nas.trial_trainer import trial_trainer
 
 __all__ = ["LIMIT_KEY", "OVERFIT_KEY", "limit_of", "limited_entry", "limited_text",
-           "limit_settings", "search_limit_line", "trial_limited"]
+           "limit_settings", "search_limit_line", "trial_limited", "trial_settings"]
 
 #: the Trainer argument, and its key in a search space (``trainer.limit_val_batches``)
 LIMIT_KEY = "limit_val_batches"
