@@ -727,3 +727,46 @@ def test_a_search_whose_trainer_holds_inf_resumes(tmp_path):
     with RunStore(tmp_path / "search.db") as store:
         assert store._db.execute("SELECT json_extract(value, '$.gradient_clip_val') FROM meta "
                                  "WHERE key = 'trainer'").fetchone() == (math.inf,)
+
+
+@pytest.mark.filterwarnings("ignore:an objective= search calls the function")
+def test_a_trainer_argument_spelt_at_its_default_is_no_difference_on_resume(tmp_path):
+    # Lightning takes an argument left out at its signature default: spelt out on a resume,
+    # or left out on a resume of a run that spelt it, it trains the same (was: refused,
+    # "trainer.check_val_every_n_epoch: 'unset', now 1"); another value is still refused
+    def search(run_dir: str, budget: int, **trainer) -> Search:
+        return _objective_search(tmp_path / run_dir, budget=budget,
+                                 trainer={"max_epochs": 2, **trainer})
+
+    defaults = {"check_val_every_n_epoch": 1, "max_steps": -1, "accelerator": "auto",
+                "gradient_clip_val": None, "precision": None}
+    search("out", 1).run()
+    with pytest.raises(ConfigError, match=r"other settings: trainer\.check_val_every_n_epoch: "
+                                          r"'unset', now 2\. Resume with"):
+        search("out", 2, check_val_every_n_epoch=2).run()
+    assert len(search("out", 2, **defaults).run().trials) == 2
+    search("set", 1, **defaults).run()
+    with pytest.raises(ConfigError, match=r"other settings: trainer\.check_val_every_n_epoch: 1, "
+                                          r"now 2\. Resume with the settings it ran with"):
+        search("set", 2, check_val_every_n_epoch=2).run()
+    assert len(search("set", 2).run().trials) == 2
+
+
+def test_only_what_lightning_takes_as_the_same_trainer_setting_is_no_difference():
+    def trainer(**given) -> dict:
+        return {"trainer": given}
+
+    # None where the default is 1 validates by val_check_interval alone; True is no int;
+    # the default accelerator is not the one it picks; 1000 epochs is a default only
+    # without max_steps or a Timer
+    for given in ({"check_val_every_n_epoch": None}, {"check_val_every_n_epoch": True},
+                  {"accelerator": "cpu"}, {"max_epochs": 1000}, {"devices": 1}):
+        (key, value), = given.items()
+        assert differences(trainer(), trainer(**given)) == [
+            f"trainer.{key}: 'unset', now {value!r}"]
+    # Lightning's spellings of one precision (its alias conversion) are the same
+    assert differences(trainer(precision=32), trainer(precision="32-true")) == []
+    assert differences(trainer(precision="bf16"), trainer(precision="bf16-mixed")) == []
+    assert differences(trainer(precision=32), trainer(precision="16-mixed")) == [
+        "trainer.precision: 32, now '16-mixed'"]
+    assert differences(trainer(accumulate_grad_batches=1), trainer()) == []

@@ -34,6 +34,7 @@ from lightning_nas.config.records import dataclasses_in, field_hints
 from lightning_nas.config.space_groups import space_leaves
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.scheduler_settings import RULE_DEFAULTS, rule_settings
+from lightning_nas.search.trainer_spelling import as_taken
 from lightning_nas.store_json import dump_json
 
 __all__ = ["FIXED_SETTINGS", "INPUT_ONLY", "OUTPUT_TRAINER_KEYS", "check_init_args", "check_resume",
@@ -240,7 +241,9 @@ def differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[s
     "trainer_classes": ``object_classes`` of the Trainer arguments, "config": the config or
     None}`` (a Hydra sweep's:
     ``{"settings", "job": its config}``); a part the store lacks (a run of an older
-    version) is not compared, nor are ``OUTPUT_TRAINER_KEYS``. A scheduler's
+    version) is not compared, nor are ``OUTPUT_TRAINER_KEYS``; a Trainer argument is
+    compared as Lightning takes it (``as_taken``: one at its signature default is one left
+    out, ``precision: 32`` is ``"32-true"``). A scheduler's
     ``max_epochs`` left out on one side is the ``trainer``'s there (the epochs a trial
     trains).
     """
@@ -275,8 +278,13 @@ def differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[s
     for part in ("trainer", "trainer_classes"):  # the objects (callbacks) by their classes
         if part in stored:
             was, now = stored[part], current.get(part) or {}
+            # as Lightning takes them: an argument at its default is one left out (was:
+            # refused, "trainer.check_val_every_n_epoch: 'unset', now 1"); said as given
+            taken = (as_taken(was), as_taken(now)) if part == "trainer" else (was, now)
             for key in sorted({*was, *now} - set(OUTPUT_TRAINER_KEYS)):
-                out += _changes(was.get(key, "unset"), now.get(key, "unset"), f"trainer.{key}")
+                if taken[0].get(key, "unset") != taken[1].get(key, "unset"):
+                    out += _changes(was.get(key, "unset"), now.get(key, "unset"),
+                                    f"trainer.{key}")
     if stored.get("job") is not None:  # a Hydra sweep's config, searched paths left out
         job, now = stored["job"], current.get("job") or {}
         for key in sorted({*job, *now}):

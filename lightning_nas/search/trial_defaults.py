@@ -20,7 +20,7 @@ from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.nodes import is_node, target_path
 from lightning_nas.errors import ConfigError
 
-__all__ = ["TRIAL_TRAINER_DEFAULTS", "checkpointing", "with_trial_defaults"]
+__all__ = ["TRIAL_TRAINER_DEFAULTS", "checkpointing", "trainer_defaults", "with_trial_defaults"]
 
 #: Trainer settings lightning_nas uses unless the user's trainer settings say otherwise.
 TRIAL_TRAINER_DEFAULTS: dict[str, Any] = {
@@ -69,11 +69,22 @@ def _progress_bar_given(callbacks: Any) -> bool:
 
 
 @functools.lru_cache(maxsize=1)
+def trainer_defaults() -> dict[str, Any]:
+    """The defaults of ``lightning.pytorch.Trainer``'s keyword arguments, as its signature
+    has them (what Lightning takes for an argument left out).
+
+    Example:
+        >>> trainer_defaults()["check_val_every_n_epoch"], trainer_defaults()["max_epochs"]
+        (1, None)
+    """
+    return {name: p.default for name, p in inspect.signature(pl.Trainer.__init__).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
 def _none_default_args() -> frozenset[str]:
     """The Trainer arguments whose default is ``None`` (a ``None`` given is no setting;
     ``check_val_every_n_epoch=None`` is one: its default is 1)."""
-    return frozenset(name for name, p in inspect.signature(pl.Trainer.__init__).parameters.items()
-                     if p.default is None)
+    return frozenset(name for name, default in trainer_defaults().items() if default is None)
 
 
 def checkpointing(trainer: dict[str, Any]) -> bool:

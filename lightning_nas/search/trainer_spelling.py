@@ -1,0 +1,55 @@
+"""Trainer settings as Lightning takes them, for a resume to compare: an argument given at
+its signature default is the argument left out (Lightning takes that default for it), and
+a ``precision`` in one of Lightning's other spellings is the one it converts it to
+(``32`` and ``"32"`` are ``"32-true"``, ``"bf16"`` is ``"bf16-mixed"``).
+
+Nothing else is taken as the same: a default of Lightning's that depends on other
+arguments (``max_epochs`` left out is 1000 epochs only without ``max_steps`` or a
+``Timer``; ``precision`` left out is ``"32-true"`` only without a precision plugin;
+``accelerator``, ``devices`` and ``strategy`` ``"auto"`` pick by the machine) stays a
+difference, and so does a value of another type (``True`` where the default is ``1``).
+
+Example:
+    >>> as_taken({"check_val_every_n_epoch": 1, "max_epochs": 2, "precision": 32})
+    {'max_epochs': 2, 'precision': '32-true'}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lightning.fabric import connector
+
+from lightning_nas.search.trial_defaults import trainer_defaults
+
+__all__ = ["as_taken"]
+
+#: Lightning's conversion of its other spellings of a precision (``"16"``: ``"16-mixed"``)
+_PRECISION_SPELLINGS: Mapping[str, str] = getattr(
+    connector, "_PRECISION_INPUT_STR_ALIAS_CONVERSION", {})
+
+#: what an argument the Trainer does not take is compared with: nothing
+_NO_DEFAULT = object()
+
+
+def as_taken(trainer: Mapping[str, Any]) -> dict[str, Any]:
+    """``trainer`` (plain Trainer keyword arguments, as the store keeps them) without the
+    arguments given at the default of ``lightning.pytorch.Trainer.__init__``'s signature
+    (of the same type: ``1.0`` or ``True`` is no ``1``), a ``precision`` as Lightning
+    converts it.
+
+    Example:
+        >>> as_taken({"accelerator": "auto", "devices": 1, "gradient_clip_val": None})
+        {'devices': 1}
+    """
+    defaults = trainer_defaults()
+    out = {}
+    for key, value in trainer.items():
+        default = defaults.get(key, _NO_DEFAULT)  # (an unknown key: the Trainer refuses it)
+        if default is not _NO_DEFAULT and type(value) is type(default) and value == default:
+            continue
+        if key == "precision" and isinstance(value, (int, str)) and not isinstance(value, bool):
+            value = _PRECISION_SPELLINGS.get(str(value), value)
+        out[key] = value
+    return out
