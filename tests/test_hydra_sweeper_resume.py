@@ -329,3 +329,20 @@ def test_a_resume_with_another_direction_or_space_is_refused_in_the_sweeps_words
             f"command line's sweeps) (x: {{'ordered': [0, 1, 2, 3, 4, 5, 6, 7, 8]}}, now "
             f"{{'ordered': [0, 1, 2, 3, 4]}}); resume with the same params, or choose another "
             f"hydra.sweep.dir") in again.stderr, again.stderr
+
+
+def test_a_trainer_node_argument_spelt_at_its_default_is_no_edit_on_resume(tmp_path):
+    # a Lightning Trainer node's argument at its Trainer.__init__ default is the argument
+    # left out, as in lightning-nas search (was: refused, "trainer.check_val_every_n_epoch:
+    # 'unset', now 1"); another value is still an edited config
+    def sweep(budget: int, **trainer: Any) -> list[TrialResult]:
+        return multirun(tmp_path, lambda cfg: float(cfg.x),
+                        {"budget": budget, "params": {"x": "range(0, 9)"}},
+                        trainer={"_target_": "lightning.pytorch.Trainer", "max_epochs": 1,
+                                 **trainer})
+
+    sweep(1)
+    with pytest.raises(ConfigError, match=r"jobs ran with other settings: trainer\."
+                                          r"check_val_every_n_epoch: 'unset', now 2\. Resume"):
+        sweep(2, check_val_every_n_epoch=2)
+    assert len(sweep(2, check_val_every_n_epoch=1, precision=None)) == 2

@@ -34,7 +34,7 @@ from lightning_nas.config.records import dataclasses_in, field_hints
 from lightning_nas.config.space_groups import space_leaves
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.scheduler_settings import RULE_DEFAULTS, rule_settings
-from lightning_nas.search.trainer_spelling import as_taken
+from lightning_nas.search.trainer_spelling import as_taken, is_trainer_node
 from lightning_nas.store_json import dump_json
 
 __all__ = ["FIXED_SETTINGS", "INPUT_ONLY", "OUTPUT_TRAINER_KEYS", "check_init_args", "check_resume",
@@ -243,7 +243,8 @@ def differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[s
     ``{"settings", "job": its config}``); a part the store lacks (a run of an older
     version) is not compared, nor are ``OUTPUT_TRAINER_KEYS``; a Trainer argument is
     compared as Lightning takes it (``as_taken``: one at its signature default is one left
-    out, ``precision: 32`` is ``"32-true"``). A scheduler's
+    out, ``precision: 32`` is ``"32-true"``), and so is one of a Hydra job's node of
+    Lightning's Trainer (``is_trainer_node``). A scheduler's
     ``max_epochs`` left out on one side is the ``trainer``'s there (the epochs a trial
     trains).
     """
@@ -275,21 +276,36 @@ def differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[s
             out += _changes(stored[part], current[part], part)
         if part in config and current.get("config"):  # paths into it are searched
             out += _changes(config[part], current["config"].get(part), part)
-    for part in ("trainer", "trainer_classes"):  # the objects (callbacks) by their classes
-        if part in stored:
-            was, now = stored[part], current.get(part) or {}
-            # as Lightning takes them: an argument at its default is one left out (was:
-            # refused, "trainer.check_val_every_n_epoch: 'unset', now 1"); said as given
-            taken = (as_taken(was), as_taken(now)) if part == "trainer" else (was, now)
-            for key in sorted({*was, *now} - set(OUTPUT_TRAINER_KEYS)):
-                if taken[0].get(key, "unset") != taken[1].get(key, "unset"):
-                    out += _changes(was.get(key, "unset"), now.get(key, "unset"),
-                                    f"trainer.{key}")
+    if "trainer" in stored:
+        out += _trainer_changes(stored["trainer"], current.get("trainer") or {}, "trainer",
+                                OUTPUT_TRAINER_KEYS)
+    if "trainer_classes" in stored:  # the objects (callbacks) by their classes
+        was, now = stored["trainer_classes"], current.get("trainer_classes") or {}
+        for key in sorted({*was, *now} - set(OUTPUT_TRAINER_KEYS)):
+            out += _changes(was.get(key, "unset"), now.get(key, "unset"), f"trainer.{key}")
     if stored.get("job") is not None:  # a Hydra sweep's config, searched paths left out
         job, now = stored["job"], current.get("job") or {}
         for key in sorted({*job, *now}):
-            out += _changes(job.get(key, "unset"), now.get(key, "unset"), key)
+            was, new = job.get(key, "unset"), now.get(key, "unset")
+            out += (_trainer_changes(was, new, key) if is_trainer_node(was)
+                    and is_trainer_node(new) else _changes(was, new, key))
     return list(dict.fromkeys(out))
+
+
+def _trainer_changes(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str,
+                     left_out: Sequence[str] = ()) -> list[str]:
+    """``_changes`` of each Trainer argument but those ``left_out`` that Lightning takes
+    otherwise in ``old`` and ``new`` (``as_taken``: one at its default is one left out;
+    was: refused, "trainer.check_val_every_n_epoch: 'unset', now 1"), said as given.
+
+    Example:
+        >>> _trainer_changes({"precision": 32}, {"precision": "32-true", "devices": 2}, "t")
+        ["t.devices: 'unset', now 2"]
+    """
+    taken = as_taken(old), as_taken(new)
+    return [line for key in sorted({*old, *new} - set(left_out))
+            if taken[0].get(key, "unset") != taken[1].get(key, "unset")
+            for line in _changes(old.get(key, "unset"), new.get(key, "unset"), f"{prefix}.{key}")]
 
 
 def check_resume(run_dir: str | Path, stored: Mapping[str, Any],

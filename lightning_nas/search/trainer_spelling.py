@@ -19,11 +19,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import lightning.pytorch as pl
 from lightning.fabric import connector
 
+from lightning_nas.config.imports import import_object
 from lightning_nas.search.trial_defaults import trainer_defaults
 
-__all__ = ["as_taken"]
+__all__ = ["as_taken", "is_trainer_node"]
 
 #: Lightning's conversion of its other spellings of a precision (``"16"``: ``"16-mixed"``)
 _PRECISION_SPELLINGS: Mapping[str, str] = getattr(
@@ -53,3 +55,24 @@ def as_taken(trainer: Mapping[str, Any]) -> dict[str, Any]:
             value = _PRECISION_SPELLINGS.get(str(value), value)
         out[key] = value
     return out
+
+
+def is_trainer_node(node: Any) -> bool:
+    """Whether ``node`` is a Hydra ``_target_`` node of Lightning's own Trainer
+    (``lightning.pytorch.Trainer``, ``lightning.Trainer``), whose arguments ``as_taken``
+    knows; one of a subclass (its own defaults) or of another package is not, and nothing
+    outside ``lightning`` is imported to tell.
+
+    Example:
+        >>> is_trainer_node({"_target_": "lightning.Trainer", "max_epochs": 2})
+        True
+        >>> is_trainer_node({"_target_": "src.MyTrainer"}), is_trainer_node("lightning.Trainer")
+        (False, False)
+    """
+    target = node.get("_target_") if isinstance(node, Mapping) else None
+    if not (isinstance(target, str) and target.split(".")[0] == "lightning"):
+        return False
+    try:
+        return import_object(target) is pl.Trainer
+    except Exception:  # noqa: BLE001 - a path that does not import: not the Trainer
+        return False
