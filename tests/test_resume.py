@@ -8,6 +8,7 @@ import re
 import sqlite3
 from contextlib import nullcontext
 
+import lightning.pytorch as pl
 import nevergrad as ng
 import pytest
 import yaml
@@ -19,6 +20,7 @@ from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.resume import differences
 from lightning_nas.search.schedulers import ASHARule
+from lightning_nas.search.trainer_spelling import as_taken
 from lightning_nas.store import RunStore
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
@@ -770,3 +772,13 @@ def test_only_what_lightning_takes_as_the_same_trainer_setting_is_no_difference(
     assert differences(trainer(precision=32), trainer(precision="16-mixed")) == [
         "trainer.precision: 32, now '16-mixed'"]
     assert differences(trainer(accumulate_grad_batches=1), trainer()) == []
+
+
+@pytest.mark.parametrize("spelling", [64, "64", 32, "32", "bf16"])
+def test_each_precision_spelling_taken_as_one_is_the_one_a_trainer_takes_it_as(spelling):
+    # the table resume compares by (as_taken) against a real Trainer's public precision
+    # (16 is left out: 16-mixed refuses CPU)
+    taken = pl.Trainer(accelerator="cpu", devices=1, precision=spelling, logger=False,
+                       enable_checkpointing=False, enable_progress_bar=False,
+                       enable_model_summary=False).precision
+    assert as_taken({"precision": spelling}) == {"precision": taken}

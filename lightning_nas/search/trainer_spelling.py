@@ -20,16 +20,17 @@ from collections.abc import Mapping
 from typing import Any
 
 import lightning.pytorch as pl
-from lightning.fabric import connector
 
 from lightning_nas.config.imports import import_object
 from lightning_nas.search.trial_defaults import trainer_defaults
 
 __all__ = ["as_taken", "is_trainer_node"]
 
-#: Lightning's conversion of its other spellings of a precision (``"16"``: ``"16-mixed"``)
-_PRECISION_SPELLINGS: Mapping[str, str] = getattr(
-    connector, "_PRECISION_INPUT_STR_ALIAS_CONVERSION", {})
+#: the other spellings of a precision that ``Trainer``'s documentation lists as the same
+#: (``precision``: "full precision (32, '32' or '32-true')"), as Lightning converts them;
+#: one not listed is compared as written (read here, not from Lightning's private table)
+_PRECISION_SPELLINGS: Mapping[str, str] = {"64": "64-true", "32": "32-true",
+                                           "16": "16-mixed", "bf16": "bf16-mixed"}
 
 #: what an argument the Trainer does not take is compared with: nothing
 _NO_DEFAULT = object()
