@@ -87,15 +87,22 @@ def test_a_zygotes_ranks_report_their_answers_exit_codes_and_signals(tmp_path):
 
 
 def _forked_trial(tmp_path: Path, launcher: Launcher) -> tuple[int, list[int], int]:
-    """A search process whose first DDP trial, on ranks forked from its zygote (a process's
-    first group forks from one, ``test_a_process_first_group_forks_its_ranks_from_a_zygote``),
-    trains for a minute: its pid, the ranks' pids and the zygote's (was: a failed trial
-    first, from when only a later group forked its ranks; seconds)."""
+    """A search process whose first DDP trial trains for a minute, launched by ``launcher``
+    (its imports paid once; ``as_script``: it leaves as ``python SCRIPT`` does, its atexit
+    hooks and a Ctrl-C's ``-SIGINT`` included): its pid, the ranks' pids and the zygote's.
+    Checks that a process's first group forks its ranks from a zygote (one import of torch
+    and Lightning, not one per rank on the same cores; was: both ranks the driver's own
+    children, ``python -m lightning_nas.search.ranks``), a fresh ``python -m
+    lightning_nas.search.rank_zygote`` the search started (was also
+    ``test_a_process_first_group_forks_its_ranks_from_a_zygote``, a search of its own that
+    asserted the same of a first trial that completed: trials that complete on forked ranks
+    are the other tests'; and, before, a failed trial first, from when only a later group
+    forked its ranks)."""
     script = tmp_path / "driver.py"
     script.write_text("from pathlib import Path\n"
                       "from tests.helpers_ddp_trials import ddp_trial\n"
                       f"ddp_trial(Path({str(tmp_path)!r}), 1, width=8, sleep=30.0)\n")
-    driver = launcher.launch([], tmp_path / "driver.log", script)
+    driver = launcher.launch([], tmp_path / "driver.log", script, as_script=True)
     log, pids = tmp_path / "t1" / "trial.log", []
     deadline = time.time() + 180
     while len(pids) < 2 and time.time() < deadline:
@@ -106,15 +113,18 @@ def _forked_trial(tmp_path: Path, launcher: Launcher) -> tuple[int, list[int], i
     assert len(pids) == 2, "both ranks of the trial must start training"
     (zygote,) = {_parent(pid) for pid in pids}
     assert _parent(zygote) == driver and zygote in descendants(driver)
+    assert "lightning_nas.search.rank_zygote" in _command(zygote)
     return driver, pids, zygote
 
 
 @pytest.mark.slow
 def test_forked_ranks_and_their_zygote_die_with_the_search(tmp_path, launcher):
     """``kill -9`` of the search mid-trial: the zygote dies with it, the ranks with the zygote;
-    none trains on (``PR_SET_PDEATHSIG``; was also ``test_ranks``' own test of the same
-    trial in the same kind of process, since a process's first group forks from a zygote
-    too)."""
+    none trains on (``PR_SET_PDEATHSIG``, set as the process's keeper thread starts the
+    zygote, held by a search or kept idle after one alike: was also
+    ``test_an_idle_zygote_ends_with_its_process``'s ``kill -9`` of a process whose zygote a
+    search had let go, a zygote import more; and ``test_ranks``' own test of the same trial
+    in the same kind of process, since a process's first group forks from a zygote too)."""
     _, pids, zygote = _forked_trial(tmp_path, launcher)
     assert launcher.kill() == -signal.SIGKILL
     assert gone([*pids, zygote])
@@ -124,11 +134,14 @@ def test_forked_ranks_and_their_zygote_die_with_the_search(tmp_path, launcher):
 @pytest.mark.slow
 def test_ctrl_c_of_the_search_leaves_no_forked_rank_or_zygote(tmp_path, launcher):
     """A terminal's Ctrl-C reaches the search alone (the zygote and the ranks run in
-    sessions of their own); the search ends them as it exits."""
+    sessions of their own); the search ends them as it exits, as a script does: its atexit
+    hooks close its groups, then its zygotes, held by a search or kept idle after one alike
+    (was also ``test_an_idle_zygote_ends_with_its_process``'s Ctrl-C of a process whose
+    zygote a search had let go, a zygote import more)."""
     driver, pids, zygote = _forked_trial(tmp_path, launcher)
     assert all(os.getsid(pid) != os.getsid(driver) for pid in (*pids, zygote))
     os.kill(driver, signal.SIGINT)
-    assert launcher.wait(120) != 0
+    assert launcher.wait(120) == -signal.SIGINT, (tmp_path / "driver.log").read_text()
     assert gone([*pids, zygote])
     assert not any(alive(pid) for pid in pids)
 
@@ -167,120 +180,6 @@ def test_a_zygote_outlives_its_search_and_thread_and_the_next_search_forks_from_
     finally:
         ranks.close_rank_groups()
     assert gone(pids.values())
-
-
-#: a search process per ending given (``exit``, ``kill``, ``ctrl-c``), each forked from this
-#: one (itself forked by the launcher, the training stack imported: one import for the
-#: three, not one each): each runs a search of one DDP trial, says ``idle ENDING PID
-#: ZYGOTES`` and sleeps, or exits (``exit``: on to the script's end, as a script exits);
-#: this one says how each ended (``exit ENDING CODE``)
-_IDLE = """
-import os, sys, time
-from pathlib import Path
-from lightning_nas.search import ranks
-from tests.test_rank_zygote import _zygotes_of
-from tests.helpers_ddp_trials import ddp_trial
-ended = {{}}
-for end in sys.argv[1:]:
-    pid = os.fork()
-    if pid == 0:
-        ddp_trial(Path({folder!r}, end), 1, width=8)
-        ranks.close_rank_groups()
-        print("idle", end, os.getpid(), *_zygotes_of(os.getpid()), flush=True)
-        if end != "exit":
-            time.sleep(120)
-        break
-    ended[pid] = end
-else:
-    for _ in ended:
-        pid, status = os.wait()
-        print("exit", ended[pid], os.waitstatus_to_exitcode(status), flush=True)
-"""
-#: how each idle search process ends, and the exit code that ending gives
-_ENDS = {"exit": 0, "kill": -signal.SIGKILL, "ctrl-c": -signal.SIGINT}
-
-
-def _kill_under(pid: int) -> None:
-    """SIGKILL every process under ``pid`` (a failed assert's cleanup: none left sleeping;
-    ``pid`` itself is the launcher's to kill)."""
-    for child in descendants(pid):
-        try:
-            os.kill(child, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-@pytest.mark.slow
-def test_an_idle_zygote_ends_with_its_process(tmp_path, launcher):
-    """A zygote kept after a search ends with the process that started it: at its exit, a
-    ``kill -9`` of it, or a Ctrl-C (SIGINT to it alone: the zygote runs in a session of its
-    own). Three search processes, one per ending, run at once, forked from one that
-    imported the training stack (was: a test each, one after the other, each importing it),
-    itself forked by ``launcher`` to leave as ``python SCRIPT`` does (``as_script``: its
-    forks exit as scripts do, atexit hooks and all; was: a fresh ``python``, a cold import)."""
-    for end in _ENDS:
-        (tmp_path / end).mkdir()
-    script, out, err = tmp_path / "idle.py", tmp_path / "idle.out", tmp_path / "idle.err"
-    script.write_text(_IDLE.format(folder=str(tmp_path)))
-    parent = launcher.launch(list(_ENDS), out, script, cwd=tmp_path, err=err,
-                             env={"OMP_NUM_THREADS": "1"}, as_script=True)
-
-    def errors() -> str:  # what the parent and its forks printed to stderr (a failure's)
-        return err.read_text()[-3000:] if err.exists() else ""
-
-    drivers: dict[str, int] = {}  # by ending: its pid, once idle
-    zygotes: dict[str, list[int]] = {}
-    codes: dict[str, int] = {}  # by ending: its exit code, once ended
-
-    def read(n: int) -> None:  # the parent's line n: an ``idle`` or an ``exit``, in any order
-        said = _line(out, n, f"no line {n} from the idle searches' parent (stderr: {err})")
-        if said[:1] == ["idle"] and said[3:]:
-            drivers[said[1]], zygotes[said[1]] = int(said[2]), [int(p) for p in said[3:]]
-        else:
-            assert said[:1] == ["exit"] and said[1] in drivers, (said, errors())
-            codes[said[1]] = int(said[2])
-
-    try:
-        while len(drivers) < len(_ENDS):
-            read(len(drivers) + len(codes) + 1)
-        os.kill(drivers["kill"], signal.SIGKILL)
-        assert all(os.getsid(pid) != os.getsid(drivers["ctrl-c"]) for pid in zygotes["ctrl-c"])
-        os.kill(drivers["ctrl-c"], signal.SIGINT)
-        while len(codes) < len(_ENDS):
-            read(len(drivers) + len(codes) + 1)
-        assert codes == _ENDS, out.read_text()  # all three ended: so does the parent
-        assert launcher.wait(120) == 0, errors()
-        for end in _ENDS:
-            assert gone(zygotes[end]), end
-    finally:
-        _kill_under(parent)
-
-
-_FIRST = """
-import os
-from pathlib import Path
-from tests.test_rank_zygote import _parent
-from tests.helpers_ddp_trials import ddp_trial
-result, _, pids = ddp_trial(Path({folder!r}), 1, width=8)  # the group is kept: they run
-print(result.status.value, os.getpid(), *(_parent(pid) for pid in pids.values()), flush=True)
-"""
-
-
-@pytest.mark.slow
-def test_a_process_first_group_forks_its_ranks_from_a_zygote(tmp_path, launcher):
-    """A process's first group (a CLI search's, a fit's) waits for a zygote's imports and
-    forks its ranks from it: one import of torch and Lightning, not one per rank on the
-    same cores. The process is forked by ``launcher`` (its own imports paid once, was: a
-    fresh ``python``): it has started no group and no zygote, and the zygote it starts is a
-    fresh ``python`` of its own."""
-    script = tmp_path / "first.py"
-    script.write_text(_FIRST.format(folder=str(tmp_path)))
-    out, err = tmp_path / "first.out", tmp_path / "first.err"
-    assert launcher.run([], out, script, cwd=tmp_path, err=err) == 0, err.read_text()[-3000:]
-    status, pid, *parents = out.read_text().split()
-    assert status == "COMPLETED" and len(parents) == 2, err.read_text()[-3000:]
-    # was: both the driver's own children (``python -m lightning_nas.search.ranks``)
-    assert len(set(parents)) == 1 and int(parents[0]) != int(pid), parents
 
 
 #: a sitecustomize that holds the zygote (``python -m lightning_nas.search.rank_zygote``) at
@@ -330,12 +229,16 @@ def _line(out: Path, n: int, what: str, limit: float = 240.0) -> list[str]:
 
 
 @pytest.mark.slow
-def test_a_zygote_asleep_in_its_import_costs_the_first_group_no_wait(tmp_path, launcher):
+def test_a_zygote_asleep_in_its_import_costs_the_first_group_no_wait_and_ends_at_exit(
+        tmp_path, launcher):
     """A zygote held in its ``import torch`` (a hook that never returns): the process's
     first group does not wait for it (was: up to 300 s) but starts its ranks cold, and the
     trial completes while the zygote is still held; the zygote is kept, and once it is let
-    go and imports, the next search's group forks its ranks from it. The process is forked
-    by ``launcher`` (its imports paid; was: a fresh ``python``) from a script in the hold
+    go and imports, the next search's group forks its ranks from it. Kept idle after that
+    search, it ends with the process as the process exits (``as_script``: as ``python
+    SCRIPT`` does, its atexit hooks and all; was also ``test_an_idle_zygote_ends_with_its
+    _process``'s exit ending, a process and a zygote import more). The process is forked by
+    ``launcher`` (its imports paid; was: a fresh ``python``) from a script in the hold
     folder, first on its ``sys.path`` and so on the zygote's ``PYTHONPATH``."""
     hold = tmp_path / "hold"
     hold.mkdir()
@@ -344,7 +247,7 @@ def test_a_zygote_asleep_in_its_import_costs_the_first_group_no_wait(tmp_path, l
     script = hold / "held.py"
     script.write_text(_HELD.format(folder=str(tmp_path)))
     out, err = tmp_path / "held.out", tmp_path / "held.err"
-    driver = launcher.launch([], out, script, cwd=tmp_path, err=err)
+    driver = launcher.launch([], out, script, cwd=tmp_path, err=err, as_script=True)
     status, *parents = _line(out, 1, "the first trial did not end while the zygote was held: "
                                      "its group waited for it")
     assert status == "COMPLETED" and len(parents) == 2, err.read_text()[-3000:]
@@ -361,6 +264,7 @@ def test_a_zygote_asleep_in_its_import_costs_the_first_group_no_wait(tmp_path, l
     (tmp_path / "go.1").touch()  # the next search: the zygote works at its import now
     status, *parents = _line(out, 2, "the second trial did not end")
     assert status == "COMPLETED" and {int(p) for p in parents} == {zygote}, parents
-    (tmp_path / "go.2").touch()
+    assert not dying(zygote)  # kept after the search, idle: the process lives on
+    (tmp_path / "go.2").touch()  # the script's end: the process exits, the zygote with it
     assert launcher.wait(120) == 0, err.read_text()[-3000:]
     assert gone([zygote])
