@@ -52,7 +52,7 @@ def test_datamodule_has_a_fixed_split():
 def test_example_config_searches_the_unchanged_module(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     run = tmp_path / "digits"
-    code = main(["search", str(CONFIG), "--search.budget=2", "--trainer.max_epochs=1",
+    code = main(["search", str(CONFIG), "--search.budget=1", "--trainer.max_epochs=1",
                  "--trainer.limit_train_batches=5", f"--search.run_dir={run}"])
     assert code == 0
     best = yaml.safe_load((run / "best.yaml").read_text())
@@ -61,7 +61,9 @@ def test_example_config_searches_the_unchanged_module(tmp_path, monkeypatch, cap
     assert "Best val_acc=" in capsys.readouterr().out
 
 
-REDUCED = ["--search.budget=2", "--trainer.max_epochs=1", "--trainer.limit_train_batches=3",
+#: one trial of one short epoch: what these tests assert of a search holds of its one trial
+#: (was: two trials)
+REDUCED = ["--search.budget=1", "--trainer.max_epochs=1", "--trainer.limit_train_batches=3",
            "--trainer.limit_val_batches=2"]
 
 
@@ -84,8 +86,7 @@ def test_distributed_examples_ddp_and_parallel(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     digits = "examples/digits/search.yaml"
     for name in ("ddp", "parallel"):  # one trial each: the parallel one starts one worker
-        best = _search(tmp_path / name, digits, f"examples/distributed/{name}.yaml",
-                       extra=["--search.budget=1"])
+        best = _search(tmp_path / name, digits, f"examples/distributed/{name}.yaml")
         assert 0.0 < best["score"] <= 1.0
         # synced over the ranks, so stored (was: rank 0's share of the validation set)
         assert "val_loss" in best["metrics"]
@@ -98,8 +99,7 @@ def test_distributed_example_ray(tmp_path, monkeypatch):
     no_prestart(monkeypatch)  # the local Ray starts no idle workers ahead
     # one trial (was two: a second actor, seconds of imports; two trials at once on two
     # actors are test_ray_cluster's two-node search's)
-    best = _search(tmp_path, "examples/digits/search.yaml", "examples/distributed/ray.yaml",
-                   extra=["--search.budget=1"])
+    best = _search(tmp_path, "examples/digits/search.yaml", "examples/distributed/ray.yaml")
     assert 0.0 < best["score"] <= 1.0
     # the local Ray the search started is shut down at its end (test_ray_cluster's searches
     # connect to a cluster by address)
@@ -108,7 +108,10 @@ def test_distributed_example_ray(tmp_path, monkeypatch):
         assert store.count(TrialStatus.COMPLETED) == 1 and store.count(TrialStatus.FAILED) == 0
 
 
-def test_lightningcli_config_trains_under_lightningcli_and_searches(tmp_path, monkeypatch):
+def test_lightningcli_config_trains_under_lightningcli_and_its_search_names_the_class(
+        tmp_path, monkeypatch, capsys):
+    # the header assert was test_search_header_names_the_configured_class's, a search of
+    # its own of the same two files
     pytest.importorskip("jsonargparse")
     monkeypatch.chdir(ROOT)
     train = ROOT / "examples" / "lightningcli" / "train.yaml"
@@ -121,7 +124,11 @@ def test_lightningcli_config_trains_under_lightningcli_and_searches(tmp_path, mo
         lightning_cli_fit("--config", str(config), *plain)
 
     lightning_cli(train)  # the project's config, as is, under plain LightningCLI
+    capsys.readouterr()  # what the search prints, alone
     best = _search(tmp_path, train, search)
+    out = capsys.readouterr().out
+    assert f"Searching LitClassifier in {tmp_path / 'run'}" in out
+    assert "ConfigBuilder" not in out
     assert set(best["arch"]) == {"model.net.lin1_size", "model.net.lin2_size",
                                  "model.net.dropout", "model.optimizer.lr", "data.batch_size"}
     best_cfg = yaml.safe_load((tmp_path / "run" / "best_config.yaml").read_text())
@@ -130,15 +137,6 @@ def test_lightningcli_config_trains_under_lightningcli_and_searches(tmp_path, mo
     assert best_cfg["data"]["init_args"]["batch_size"] == best["arch"]["data.batch_size"]
     assert "search" not in best_cfg
     lightning_cli(tmp_path / "run" / "best_config.yaml")  # the winner trains as is
-
-
-def test_search_header_names_the_configured_class(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(ROOT)
-    _search(tmp_path, "examples/lightningcli/train.yaml", "examples/lightningcli/search.yaml",
-            extra=["--search.budget=1"])
-    out = capsys.readouterr().out
-    assert f"Searching LitClassifier in {tmp_path / 'run'}" in out
-    assert "ConfigBuilder" not in out
 
 
 def test_dotted_space_key_typo_is_caught_before_training(tmp_path, monkeypatch, capsys):
