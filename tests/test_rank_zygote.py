@@ -54,15 +54,23 @@ def test_after_a_failed_trial_the_next_groups_ranks_are_forked_warm(tmp_path):
 
 @pytest.mark.slow
 def test_a_zygotes_ranks_report_their_answers_exit_codes_and_signals(tmp_path):
+    """Ranks forked from the process's zygote (``zygote_for``: one an earlier test kept, warm,
+    or one started now and kept for the next; was: a zygote of its own, an import of torch
+    and Lightning for this test alone) answer, exit and report how they ended as a
+    ``Popen``'s would; ``close`` ends a zygote (one of its own, closed as it starts)."""
     from lightning_nas.search.lifetime import child_env, describe_exit, kill_group
-    from lightning_nas.search.rank_zygote import Zygote
+    from lightning_nas.search.rank_zygote import Zygote, zygote_for
 
-    zygote = Zygote(child_env())
+    zygote = zygote_for(child_env())
+    assert zygote is not None and zygote.ready()
     log = open(tmp_path / "ranks.log", "wb")  # noqa: SIM115 - closed below
+    started = []
     try:
-        assert zygote.ready()
         env = {**child_env(), "RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1"}
-        quits, killed = zygote.start(env, log), zygote.start(env, log)
+        quits = zygote.start(env, log)
+        started.append(quits)
+        killed = zygote.start(env, log)
+        started.append(killed)
         assert quits.poll() is None and killed.poll() is None
         assert _parent(quits.pid) == zygote.proc.pid
         (tmp_path / "t").mkdir()
@@ -81,9 +89,14 @@ def test_a_zygotes_ranks_report_their_answers_exit_codes_and_signals(tmp_path):
         assert killed.returncode == killed.wait(timeout=0) == -signal.SIGKILL
         assert describe_exit(killed.returncode) == "killed by SIGKILL (out of memory?)"
     finally:
-        zygote.close()
+        for rank in started:  # a failed assert's: none left serving beside the kept zygote
+            if rank.poll() is None:
+                kill_group(rank)
         log.close()
-    assert gone([zygote.proc.pid])
+    assert alive(zygote.proc.pid)  # its ranks' ends are not its own
+    own = Zygote(child_env())
+    own.close()
+    assert gone([own.proc.pid])
 
 
 def _forked_trial(tmp_path: Path, launcher: Launcher) -> tuple[int, list[int], int]:
