@@ -32,6 +32,7 @@ __all__ = [
     "ClassesNet",
     "ConfigureModelNet",
     "DictArgNet",
+    "EnvNotes",
     "KwargsCallableOptNet",
     "LazyNoisyNet",
     "ManualTinyNet",
@@ -386,3 +387,40 @@ class ActNet(TinyNet):
         super().__init__(**kwargs)
         assert isinstance(act, type), act  # the class itself, as jsonargparse gives it
         self.net[1] = act()
+
+
+@at_helpers
+class EnvNotes(TinyNet):
+    """Notes into the JSON file ``notes``, as it is built, what its process sees: its
+    ``OMP_NUM_THREADS``, torch's thread count, the ``OMP_NUM_THREADS`` a child process it
+    starts sees, and whether its parent is a fork server that imported torch (a parent
+    other than the process that started it, ``multiprocessing.parent_process``, with
+    ``libtorch`` mapped); then it fails the trial, before any training.
+
+    Example:
+        >>> import json, tempfile
+        >>> notes = Path(tempfile.mkdtemp()) / "notes.json"
+        >>> EnvNotes(notes=str(notes))
+        Traceback (most recent call last):
+        RuntimeError: noted
+        >>> json.loads(notes.read_text())["forked_warm"]
+        False
+    """
+
+    def __init__(self, notes: str = "", **kwargs) -> None:
+        import json
+        import multiprocessing as mp
+        import subprocess
+        import sys
+
+        super().__init__(**kwargs)
+        child = subprocess.run([sys.executable, "-c", "import os; print(os.environ.get("
+                                "'OMP_NUM_THREADS'))"], capture_output=True, text=True,
+                               check=True).stdout.strip()
+        parent, server = mp.parent_process(), os.getppid()
+        forked = parent is not None and parent.pid != server
+        Path(notes).write_text(json.dumps({
+            "omp": os.environ.get("OMP_NUM_THREADS"), "threads": torch.get_num_threads(),
+            "child_omp": child, "forked_warm": forked and "libtorch" in Path(
+                f"/proc/{server}/maps").read_text()}))
+        raise RuntimeError("noted")

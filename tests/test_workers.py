@@ -5,6 +5,7 @@ start, and the devices and CPU threads each gets. Real processes, real Trainers.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 from multiprocessing import connection
@@ -15,13 +16,15 @@ import yaml
 from lightning_nas import Search
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialStatus
+from lightning_nas.search.rank_zygote import NO_ZYGOTE
 from lightning_nas.search.trial import TrialSpec
+from lightning_nas.search.worker_start import worker_context
 from lightning_nas.search.workers import ProcessExecutor, assign_devices
 from lightning_nas.store import RunStore
 from tests.helpers_ctrl_c import ctrl_c_launched_when_held, hold_at_torch
 from tests.helpers_data import BlobData
 from tests.helpers_executors import SPACE
-from tests.helpers_models import TinyNet
+from tests.helpers_models import EnvNotes, TinyNet
 from tests.helpers_ranks import NotesAtExit
 from tests.launcher import ROOT, pythonpath
 
@@ -72,7 +75,9 @@ def test_two_trials_whose_process_died_stop_the_search_saying_only_what_is_known
 _SCRIPT = """
 from lightning_nas import Search
 from tests.helpers import BlobData, TinyNet, make_blobs
-{guard}Search(TinyNet, {{"width": {{"choice": [4, 8]}}}}, data=BlobData, budget=2, num_workers=1,
+class ScriptNet(TinyNet):  # the script's own class: workers import the script again
+    pass
+{guard}Search(ScriptNet, {{"width": {{"choice": [4, 8]}}}}, data=BlobData, budget=2, num_workers=1,
 {indent}executor="process", trainer={{"max_epochs": 1}}, run_dir={run_dir!r}, verbose=False).run()
 """
 
@@ -105,6 +110,45 @@ def test_a_script_without_the_main_guard_stops_with_a_clear_error_and_loses_noth
 def _spec(tmp_path, trial_id: int) -> TrialSpec:
     return TrialSpec(trial_id=trial_id, arch={"width": 8}, trial_dir=str(tmp_path / f"t{trial_id}"),
                      model=TinyNet, data=BlobData, trainer={"max_epochs": 1})
+
+
+def test_workers_fork_warm_each_with_its_own_environment_and_threads(tmp_path):
+    # was: every worker spawned, a fresh python that imported torch and Lightning (about
+    # 4.5 CPU-seconds each here; again for each replaced one): AssertionError on
+    # "forked_warm": False. Now forked from the fork server, which imported them once; each
+    # still gets its own variables (5 threads each, which the server, started with this
+    # process's environment, has not), torch's thread count, and its child processes see
+    # them; the trials fail as their model is built (no training)
+    specs = [dataclasses.replace(_spec(tmp_path, i), model=EnvNotes, model_init_args={
+        "notes": str(tmp_path / f"notes{i}.json")}) for i in (1, 2)]
+    with ProcessExecutor(2, accelerator="cpu", threads_per_trial=5) as pool:
+        for spec in specs:
+            pool.submit(spec)
+        results = pool.wait()
+        results += pool.wait() if len(results) < 2 else []
+    assert sorted((r.trial_id, "RuntimeError: noted" in r.error) for r in results) == [
+        (1, True), (2, True)]
+    assert [json.loads((tmp_path / f"notes{i}.json").read_text()) for i in (1, 2)] == [
+        {"omp": "5", "threads": 5, "child_omp": "5", "forked_warm": True}] * 2
+
+
+def test_a_worker_is_spawned_where_the_fork_server_cannot_give_its_environment(monkeypatch):
+    # variables the server's imports read as it started (MKL_NUM_THREADS, PYTHONPATH's
+    # sitecustomize) would not take effect in a forked worker: it is spawned instead, and so
+    # is every worker with LIGHTNING_NAS_NO_ZYGOTE=1; the worker's own variables, and those
+    # read later (PL_GLOBAL_SEED, set by seed_everything), keep it warm
+    own = {"OMP_NUM_THREADS": "1", "LNAS_NUM_THREADS": "1"}
+    assert worker_context(own).get_start_method() == "forkserver"
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    monkeypatch.setenv("PL_GLOBAL_SEED", "123")
+    assert worker_context(own) is not None
+    assert worker_context({}) is None  # OMP_NUM_THREADS is no longer its own
+    for name, value in (("MKL_NUM_THREADS", "3"), ("PYTHONPATH", "elsewhere"),
+                        (NO_ZYGOTE, "1")):
+        with monkeypatch.context() as patch:
+            patch.setenv(name, value)
+            assert worker_context(own) is None, name
 
 
 @pytest.mark.slow
@@ -182,9 +226,11 @@ def test_ctrl_c_while_the_workers_start_ends_the_search_as_in_one_process(tmp_pa
     # was: a terminal's Ctrl-C (SIGINT to the whole process group) while the worker processes
     # still imported torch printed a KeyboardInterrupt traceback of their imports per
     # worker; now it ends as in one process: exit 130, its two lines, and a resume runs
-    # the interrupted trials
+    # the interrupted trials. The workers' imports are the fork server's (``python -c``,
+    # as multiprocessing starts it; its first worker waits for them): held there, the
+    # first trial is running and its worker starting (was: two spawned workers held)
     hold, run_dir, cfg = tmp_path / "hold", tmp_path / "run", tmp_path / "search.yaml"
-    hold_at_torch(hold, '"--multiprocessing-fork" in sys.argv')  # the spawned workers
+    hold_at_torch(hold, 'sys.argv == ["-c"]')  # the fork server
     cfg.write_text(yaml.safe_dump({
         "model": {"class_path": "tests.helpers.TinyNet"},
         "data": {"class_path": "tests.helpers.BlobData", "init_args": {"n": 64}},
@@ -196,14 +242,16 @@ def test_ctrl_c_while_the_workers_start_ends_the_search_as_in_one_process(tmp_pa
     argv = ["search", str(cfg)]  # ``python -m lightning_nas search CFG``, forked by the
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # launcher: its imports paid (was: cold)
     code, out = ctrl_c_launched_when_held(launcher, argv, tmp_path, {
-        **env, "PYTHONPATH": pythonpath(hold, ROOT)}, hold, 2)
+        **env, "PYTHONPATH": pythonpath(hold, ROOT)}, hold, 1)
+    for held in hold.glob("importing.*"):  # the server, held: it ends with its hold
+        os.kill(int(held.suffix[1:]), signal.SIGKILL)
     assert code == 130, out
     assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
     assert out.splitlines()[-2:] == [
-        "Interrupted: 0 completed, 2 running (re-run on resume); run the same command again "
+        "Interrupted: 0 completed, 1 running (re-run on resume); run the same command again "
         "to resume.", "lightning-nas search: interrupted"], out
     with RunStore(run_dir / "search.db") as store:
-        assert store.count(TrialStatus.RUNNING) == 2 == len(store)
+        assert store.count(TrialStatus.RUNNING) == 1 == len(store)
     # resumed, forked by the launcher (its imports paid once), in the search process
     # (num_workers 1: was 2, the same command, two worker imports more; a resume of trials
     # interrupted in worker processes with the same two workers: test_kill's "process")
@@ -212,7 +260,7 @@ def test_ctrl_c_while_the_workers_start_ends_the_search_as_in_one_process(tmp_pa
     cfg.write_text(yaml.safe_dump(config))
     log = tmp_path / "resume.log"
     assert launcher.run(argv, log, cwd=tmp_path) == 0, log.read_text()
-    with RunStore(run_dir / "search.db") as store:  # the same two trials, run again
+    with RunStore(run_dir / "search.db") as store:  # the interrupted trial run again
         assert [(t.trial_id, t.status) for t in store.trials()] == [
             (1, TrialStatus.COMPLETED), (2, TrialStatus.COMPLETED)]
 

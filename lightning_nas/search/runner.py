@@ -193,9 +193,10 @@ def check_sendable(spec: Any, ranks: str | None = None, by_value: bool = False) 
     """Worker processes and the rank processes of DDP trials (``ranks``: not None, the
     searched values that make them, or ``""``) receive the trial ``spec`` pickled: fail now,
     not in a worker. Ranks import what it refers to by module, so nothing of the script that
-    runs (``__main__``) can reach them; spawned workers re-import the script by its file, so
-    a ``__main__`` without one (``python -c``, a notebook) cannot reach them either (unless
-    ``by_value``: Ray's cloudpickle sends ``__main__``'s classes and functions whole).
+    runs (``__main__``) can reach them; workers (forked or spawned) re-import the script by
+    its file, so a ``__main__`` without one (``python -c``, a notebook) cannot reach them
+    either (unless ``by_value``: Ray's cloudpickle sends ``__main__``'s classes and
+    functions whole).
 
     Raises:
         ConfigError: naming what cannot be sent, and what to do.

@@ -4,7 +4,8 @@ the training stack and serve trials; a Ctrl-C before it is ready is the search p
 It lives apart from ``workers`` so that a spawned worker imports nothing heavy before it
 asks the kernel to kill it with its parent (``PR_SET_PDEATHSIG``): importing torch and
 Lightning takes seconds, and a search killed in that window must not leave a worker behind
-that trains the spec already waiting in its pipe.
+that trains the spec already waiting in its pipe. A worker forked from the fork server
+(``worker_start``) has them already, and first takes its own environment.
 
 Example:
     >>> from lightning_nas.search import workers
@@ -17,6 +18,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import traceback
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 
 from lightning_nas.search.exit_gc import freeze_for_exit
@@ -28,8 +30,15 @@ __all__ = ["READY", "worker_main"]
 READY = "lightning-nas-worker-ready"
 
 
-def worker_main(conn: Connection, parent_pid: int, start_method: str | None = None) -> None:
+def worker_main(conn: Connection, parent_pid: int, start_method: str | None = None,
+                env: dict[str, str] | None = None) -> None:
     """A worker's loop: receive a spec, run it, send the result; ``None`` ends it.
+
+    ``env`` is the worker's whole environment where it was forked from the fork server
+    (``worker_start``: its imports done, under the fork server's environment); it is
+    applied first, so that what reads it later (CUDA as it starts, the trial, the worker's
+    own child processes) sees the worker's, as a spawned worker (None) inherits it. Such a
+    worker dies with the fork server, which ends when the search process does.
 
     ``start_method`` is the search process's multiprocessing start method (None: the
     platform's default), which the worker takes back: a spawned process's children are
@@ -42,8 +51,10 @@ def worker_main(conn: Connection, parent_pid: int, start_method: str | None = No
     ends the worker quietly, mid-trial as Lightning does.
     """
     with ctrl_c_ignored():  # (was: a KeyboardInterrupt traceback of its imports)
-        die_with_parent()
-        if not parent_alive(parent_pid):  # the search died before the death signal was set
+        if env is not None:
+            _take_env(env)
+        die_with_parent()  # the search process, or the fork server (it ends with the search)
+        if not _search_alive(parent_pid, forked=env is not None):  # it died before that
             os._exit(0)
         try:
             conn.send(READY)
@@ -51,7 +62,7 @@ def worker_main(conn: Connection, parent_pid: int, start_method: str | None = No
             return
         mp.set_start_method(start_method, force=True)  # (None: the platform's default)
         threads = os.environ.get("LNAS_NUM_THREADS")
-        import torch
+        import torch  # (a worker forked from the fork server imported it already)
 
         if threads:
             torch.set_num_threads(int(threads))
@@ -75,3 +86,31 @@ def worker_main(conn: Connection, parent_pid: int, start_method: str | None = No
         except Exception:  # noqa: BLE001 - report, keep the worker alive
             result = failed_result(spec, f"worker error: {traceback.format_exc(limit=-6)}")
         conn.send(result)
+
+
+def _take_env(env: dict[str, str]) -> None:
+    """In a worker forked from the fork server: take ``env`` as the whole environment, and
+    close the fork server's "alive" pipe that the fork handed down (``multiprocessing``
+    gives every child of the fork server a copy; the server ends once all are closed, so a
+    worker that kept it would keep the server, whose death ends the worker, alive after the
+    search process died)."""
+    os.environ.clear()
+    os.environ.update(env)
+    server = getattr(forkserver, "_forkserver", None)
+    alive = getattr(server, "_forkserver_alive_fd", None)
+    if alive is not None:
+        try:
+            os.close(alive)
+        except OSError:
+            pass
+        server._forkserver_alive_fd = None  # noqa: SLF001 - this child's copy only
+
+
+def _search_alive(parent_pid: int, forked: bool) -> bool:
+    """Whether the search process is still there: it is the parent of a spawned worker; a
+    forked worker's parent is the fork server, and its pipe from the search process ends
+    only when the search process does (``multiprocessing.parent_process``)."""
+    if not forked:
+        return parent_alive(parent_pid)
+    parent = mp.parent_process()
+    return parent is not None and parent.is_alive()

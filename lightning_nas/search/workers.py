@@ -1,7 +1,9 @@
 """Long-lived worker processes (``ProcessExecutor``) and each worker's device slice.
 
 Workers import torch and Lightning once and run many trials, so a trial costs no process
-start-up; each gets its own GPUs (``CUDA_VISIBLE_DEVICES``) or its share of CPU threads.
+start-up, and a worker starts forked from a fork server that imported them once
+(``worker_start``: a fork, not an import, per worker), else spawned; each gets its own GPUs
+(``CUDA_VISIBLE_DEVICES``) or its share of CPU threads.
 
 Example:
     >>> assign_devices(2, accelerator="cpu", threads_per_trial=1)[1]
@@ -23,6 +25,7 @@ from lightning_nas.search.executor import TrialExecutor, failed_result
 from lightning_nas.search.lifetime import describe_exit, environ, sigint_held
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.worker_entry import READY, worker_main
+from lightning_nas.search.worker_start import server_failed, worker_context
 
 __all__ = ["ProcessExecutor", "assign_devices", "usable_cpus"]
 
@@ -115,8 +118,9 @@ def _died_starting(reason: str, trial_id: int, exitcode: int | None) -> str:
                 f"run; resume runs it")
     return (f"a worker process died while starting ({reason}), before it ran trial "
             f"{trial_id}; its error is printed above. A script that starts a search at "
-            f"import needs `if __name__ == \"__main__\":` around it: workers are started "
-            f"with spawn and import the script again. The trial was not run; resume runs it")
+            f"import needs `if __name__ == \"__main__\":` around it: worker processes "
+            f"import the script again (forked from a fork server or spawned). The trial "
+            f"was not run; resume runs it")
 
 
 class ProcessExecutor(TrialExecutor):
@@ -127,8 +131,10 @@ class ProcessExecutor(TrialExecutor):
     there are trials to run at once. A worker that dies
     (segfault, ``os._exit``, killed for memory) turns its trial into a FAILED result with
     the reason and is replaced; ``max_trials_per_worker`` recycles workers to bound leaks.
-    Workers are started with the ``spawn`` method, so a script that creates a search needs
-    the usual ``if __name__ == "__main__":`` guard; a worker that dies before it starts
+    Workers are forked from multiprocessing's fork server, which imported torch and
+    Lightning once (``worker_start``), else spawned; either way they import the script
+    again, so a script that creates a search needs the usual ``if __name__ == "__main__":``
+    guard; a worker that dies before it starts
     (without the guard it runs the script again and fails) stops the search with a
     ``SearchError`` that says so, rather than failing trials it never ran (raised by the
     next ``wait`` when other workers' results came with it: those are returned first).
@@ -160,13 +166,21 @@ class ProcessExecutor(TrialExecutor):
 
     def _spawn(self, worker: _Worker) -> None:
         parent, child = self._ctx.Pipe()
-        # spawned children copy the environment, and start with Ctrl-C held back until
-        # their imports are done (worker_main): the search process takes it
-        with environ(worker.env), sigint_held():
-            process = self._ctx.Process(target=worker_main, args=(
-                child, os.getpid(), mp.get_start_method(allow_none=True)),
-                name="lightning-nas-worker")  # its DataLoaders start workers as here
-            process.start()
+        args = (child, os.getpid(), mp.get_start_method(allow_none=True))
+        process, warm = None, worker_context(worker.env)
+        if warm is not None:  # forked from the fork server: given its environment, which
+            process = warm.Process(target=worker_main, name="lightning-nas-worker",  # it
+                                   args=(*args, {**os.environ, **worker.env}))  # applies
+            try:  # (its Ctrl-C held back by the server, not by this process)
+                process.start()
+            except (OSError, EOFError):  # the server died as it started: spawned instead
+                process = None
+                server_failed()
+        if process is None:  # spawned children copy the environment, and start with
+            with environ(worker.env), sigint_held():  # Ctrl-C held back until their
+                process = self._ctx.Process(target=worker_main, args=args,  # imports are
+                                            name="lightning-nas-worker")  # done
+                process.start()  # (worker_main); its DataLoaders start workers as here
         child.close()
         worker.process, worker.conn, worker.trials, worker.ready = process, parent, 0, False
 

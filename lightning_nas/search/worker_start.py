@@ -1,0 +1,103 @@
+"""How a ``ProcessExecutor`` worker process starts: forked warm from multiprocessing's fork
+server, which imported torch and Lightning once, or spawned cold (``python`` anew, its own
+imports: seconds of CPU per worker).
+
+The fork server (``multiprocessing``'s ``forkserver`` start method) is a process of its own,
+started by this process the first time a worker starts; it imports the modules of
+``PRELOAD`` once, starts no thread of Python and initialises no CUDA (it only imports), and
+forks every later worker on request, so that a worker start costs a fork, not an import,
+also for later searches in the same process (a notebook's next cell, the next test). A
+worker forked from it gets the environment the search process gives it (``worker_main``
+applies it before anything reads it: its ``CUDA_VISIBLE_DEVICES`` before CUDA starts, its
+CPU threads with ``torch.set_num_threads``), its ``__main__`` as a spawned one does (the
+script imported again as ``__mp_main__``), and a Ctrl-C held back until it is ready: the
+fork server is started with SIGINT blocked (``sigint_held``), which its children inherit.
+
+The fork server is started with this process's environment of that moment. A worker is
+spawned where a variable read as the interpreter, torch or Lightning load (``READ_AT_START``:
+``OMP_*``, ``MKL_*``, ``PYTHON*``, ``LD_*``, ...) differs from the server's, but for the
+worker's own (``OMP_NUM_THREADS``, which ``torch.set_num_threads`` overrides, and
+``CUDA_VISIBLE_DEVICES``, read as CUDA starts, in the worker): in the server, they took
+effect as it started (other variables, ``PL_GLOBAL_SEED``, ``WANDB_MODE``, are read later,
+in the worker). So is every worker of a process forked from the one that started the server
+(multiprocessing's server is its starter's alone), of a platform without ``forkserver``
+(Windows; macOS keeps ``spawn``, where forking after imports is unsafe), of a process run
+with ``LIGHTNING_NAS_NO_ZYGOTE=1`` (as DDP ranks: started cold) and of a server that died
+as it started (``server_failed``; the next worker starts a new one).
+
+Example:
+    >>> context = worker_context({"OMP_NUM_THREADS": "1"})  # doctest: +SKIP
+    >>> context.get_start_method()  # doctest: +SKIP
+    'forkserver'
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import sys
+import threading
+from collections.abc import Mapping
+from multiprocessing import forkserver, resource_tracker
+from multiprocessing.context import BaseContext
+
+from lightning_nas.search.lifetime import sigint_held
+from lightning_nas.search.rank_zygote import NO_ZYGOTE
+
+__all__ = ["PRELOAD", "READ_AT_START", "server_failed", "worker_context"]
+
+#: what the fork server imports once, for every worker it forks
+PRELOAD = ("torch", "lightning.pytorch", "lightning_nas.search.trial",
+           "lightning_nas.search.runner", "lightning_nas.search.worker_entry")
+#: the variables (by prefix) that take effect as the interpreter, torch (OpenMP, MKL, its
+#: allocator) or Lightning load: where one differs from the fork server's, a worker is spawned
+READ_AT_START = ("PYTHON", "LD_", "MALLOC_", "OMP_", "GOMP_", "KMP_", "MKL_", "OPENBLAS_",
+                 "TORCH", "PYTORCH_", "CUDA_", "NCCL_")
+#: those a worker sets itself (``worker_main``), after the imports
+_OWN = ("CUDA_VISIBLE_DEVICES",)
+_lock = threading.Lock()
+_started: dict[str, object] = {}  # "pid": the process that started the fork server, "env"
+
+
+def _compared(env: Mapping[str, str], own: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items()
+            if k.startswith(READ_AT_START) and k not in _OWN and k not in own}
+
+
+def server_failed() -> None:
+    """The fork server died before it forked a worker (killed as it started, a hook of its
+    interpreter's): the next worker starts a new one, with the environment of then."""
+    with _lock:
+        _started.clear()
+
+
+def worker_context(own: Mapping[str, str]) -> BaseContext | None:
+    """The fork server's context for a worker whose own variables are ``own`` (started now,
+    in the background, if this process started none), or None where a worker is spawned
+    (see the module's docstring).
+
+    Example:
+        >>> os.environ[NO_ZYGOTE] = "1"
+        >>> worker_context({}) is None
+        True
+        >>> del os.environ[NO_ZYGOTE]
+    """
+    if os.environ.get(NO_ZYGOTE) == "1" or "forkserver" not in mp.get_all_start_methods() \
+            or sys.platform == "darwin":
+        return None
+    if getattr(mp.current_process(), "_inheriting", False):
+        return None  # a worker importing the script again: spawn's error says what to do
+    with _lock:
+        if not _started:  # its modules: those of PRELOAD (was: ``__main__``, the script)
+            forkserver.set_forkserver_preload(list(PRELOAD))
+            _started.update(pid=os.getpid(), env=dict(os.environ))
+        if _started["pid"] != os.getpid() or _compared(_started["env"], own) != _compared(
+                os.environ, own):  # type: ignore[arg-type]
+            return None
+        try:  # the resource tracker first: starting it lets SIGINT through again
+            resource_tracker.ensure_running()
+            with sigint_held():  # the server's children start with Ctrl-C held back
+                forkserver.ensure_running()  # (again if it died)
+        except OSError:
+            return None
+    return mp.get_context("forkserver")
