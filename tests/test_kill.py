@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 import yaml
 
+from lightning_nas.search.rank_zygote import NO_ZYGOTE
 from tests.helpers_callbacks import HELD, HOLD_AT
 from tests.helpers_fresh_ranks import dying
 from tests.helpers_kill import POLL, kill_config, kill_rows
@@ -100,17 +101,20 @@ class _Moment:
                 if path.stat().st_mtime >= self.launched]
 
 
-def _children(pid: int) -> list[int]:
-    """The worker processes (``spawn_main``) whose parent is ``pid``."""
-    out = []
+def _children(pid: int) -> dict[int, int]:
+    """The worker processes of search ``pid``, each with its parent: spawned by it
+    (``spawn_main``), or forked by its fork server (a child of it that runs
+    multiprocessing's ``forkserver``)."""
+    procs: dict[int, tuple[str, bytes]] = {}
     for proc in Path("/proc").glob("[0-9]*"):
         try:
-            cmdline = (proc / "cmdline").read_bytes()
-        except OSError:
+            procs[int(proc.name)] = (stat(int(proc.name))[1], (proc / "cmdline").read_bytes())
+        except (OSError, IndexError):
             continue
-        if b"spawn_main" in cmdline and stat(int(proc.name))[1:2] == [str(pid)]:
-            out.append(int(proc.name))
-    return out
+    servers = {str(p) for p, (parent, cmd) in procs.items()
+               if parent == str(pid) and b"multiprocessing.forkserver import main" in cmd}
+    return {p: int(parent) for p, (parent, cmd) in procs.items()
+            if (b"spawn_main" in cmd and parent == str(pid)) or parent in servers}
 
 
 def _alive(pid: int) -> bool:
@@ -129,9 +133,9 @@ def _kill_workers(pid: int) -> Callable[[], None]:
     """Hold the worker processes of search ``pid``; the returned function SIGKILLs those
     still running (once the search is dead, as ``PR_SET_PDEATHSIG`` should have done)."""
     fds = []
-    for worker in _children(pid):
+    for worker, parent in _children(pid).items():
         try:
-            fds.append(pidfd_of_child(worker, pid))
+            fds.append(pidfd_of_child(worker, parent))
         except (ProcessLookupError, AssertionError):
             continue
 
@@ -367,17 +371,21 @@ def test_a_trial_two_kills_caught_in_a_worker_process_is_re_run_by_the_search_pr
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc (Linux)")
-def test_workers_die_with_a_driver_killed_while_they_start(tmp_path, launcher):
+@pytest.mark.parametrize("start", ["forked", "spawned"])
+def test_workers_die_with_a_driver_killed_while_they_start(tmp_path, launcher, start):
+    # forked from the fork server (its imports done), a worker dies with the server, which
+    # ends with the search; spawned (LIGHTNING_NAS_NO_ZYGOTE=1), before its own imports
     cfg, run_dir = kill_config(tmp_path, "orphans", 2, executor="process", num_workers=2,
                            threads_per_trial=1)
     db, log = run_dir / "search.db", tmp_path / "orphans.log"
-    pid = launcher.launch(["search", cfg], log)
+    pid = launcher.launch(["search", cfg], log,
+                          env={NO_ZYGOTE: "1" if start == "spawned" else None})
     deadline = time.monotonic() + 60
     while sum(r["status"] == "RUNNING" for r in kill_rows(db).values()) < 2 \
             or len(_children(pid)) < 2:  # both submitted, each to a worker started for it
         assert time.monotonic() < deadline and launcher.exited() is None
         time.sleep(POLL)
-    workers = _children(pid)
+    workers = list(_children(pid))
     assert len(workers) == 2
     kill_workers = _kill_workers(pid)
     assert launcher.kill() == -signal.SIGKILL
@@ -388,7 +396,8 @@ def test_workers_die_with_a_driver_killed_while_they_start(tmp_path, launcher):
     deadline, imported = time.monotonic() + 60, set()
     while (left := [w for w in workers if _alive(w)]) and not imported \
             and time.monotonic() < deadline:
-        imported = {w for w in left if _torch_loaded(w) and not dying(w)}
+        imported = {w for w in left if start == "spawned" and _torch_loaded(w)
+                    and not dying(w)}  # (a forked worker has torch from the server)
         time.sleep(POLL)
     kill_workers()  # what the search left behind
     assert imported == set(), "a worker imported torch after the search was killed"

@@ -21,7 +21,8 @@ TRAINER = {"max_epochs": 1, "accelerator": "cpu", "devices": 1}
 
 def _descendants(pid: int) -> list[str]:
     """The command lines of ``pid``'s live descendants (from /proc), but multiprocessing's
-    resource tracker, which lives as long as the process that started it, and the test
+    resource tracker and fork server (``pid``'s children: they live as long as the process
+    that started them; the fork server's own children, workers, are listed), and the test
     session's launcher (``tests.launcher``: its zygote and what it forked, started by
     another test in this pytest-xdist worker)."""
     children: dict[int, list[int]] = {}
@@ -35,13 +36,16 @@ def _descendants(pid: int) -> list[str]:
             children.setdefault(parent, []).append(int(entry))
     found, todo = [], [pid]
     while todo:
-        for child in children.get(todo.pop(), []):
+        parent = todo.pop()
+        for child in children.get(parent, []):
             todo.append(child)
             try:
                 with open(f"/proc/{child}/cmdline") as f:
-                    found.append(f.read().replace("\0", " "))
+                    line = f.read().replace("\0", " ")
             except OSError:
                 continue
+            if parent != pid or "multiprocessing.forkserver import main" not in line:
+                found.append(line)
     return [line for line in found if "resource_tracker" not in line and "zygote" not in line]
 
 

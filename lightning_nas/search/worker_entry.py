@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing as mp
 import os
 import traceback
@@ -50,6 +51,18 @@ def worker_main(conn: Connection, parent_pid: int, start_method: str | None = No
     worker (it was started with SIGINT held back: ``lifetime.sigint_held``); after, it
     ends the worker quietly, mid-trial as Lightning does.
     """
+    if env is None:
+        _serve(conn, parent_pid, start_method, env)
+        return
+    try:
+        _serve(conn, parent_pid, start_method, env)
+    finally:  # the fork server ends its children with ``os._exit``: their ``atexit`` hooks
+        atexit._run_exitfuncs()  # run here, as at a spawned worker's exit  # noqa: SLF001
+
+
+def _serve(conn: Connection, parent_pid: int, start_method: str | None,
+           env: dict[str, str] | None) -> None:
+    """``worker_main``'s body: start, then serve trials until asked to end."""
     with ctrl_c_ignored():  # (was: a KeyboardInterrupt traceback of its imports)
         if env is not None:
             _take_env(env)
