@@ -374,9 +374,15 @@ def test_a_trial_two_kills_caught_in_a_worker_process_is_re_run_by_the_search_pr
 @pytest.mark.parametrize("start", ["forked", "spawned"])
 def test_workers_die_with_a_driver_killed_while_they_start(tmp_path, launcher, start):
     # forked from the fork server (its imports done), a worker dies with the server, which
-    # ends with the search; spawned (LIGHTNING_NAS_NO_ZYGOTE=1), before its own imports
+    # ends with the search; spawned (LIGHTNING_NAS_NO_ZYGOTE=1), before its own imports.
+    # Each training step sleeps 1 s: a worker left behind would train its trial to the end
+    # (12 s; a forked worker that kept the server's alive pipe did: the server outlived the
+    # search, and the worker with it)
     cfg, run_dir = kill_config(tmp_path, "orphans", 2, executor="process", num_workers=2,
-                           threads_per_trial=1)
+                               threads_per_trial=1)
+    config = yaml.safe_load(cfg.read_text())
+    config["model"]["init_args"] = {"sleep": 1.0}
+    cfg.write_text(yaml.safe_dump(config))
     db, log = run_dir / "search.db", tmp_path / "orphans.log"
     pid = launcher.launch(["search", cfg], log,
                           env={NO_ZYGOTE: "1" if start == "spawned" else None})
@@ -402,3 +408,6 @@ def test_workers_die_with_a_driver_killed_while_they_start(tmp_path, launcher, s
     kill_workers()  # what the search left behind
     assert imported == set(), "a worker imported torch after the search was killed"
     assert left == []
+    trained = [len((p / "epochs.jsonl").read_text().splitlines())
+               for p in (run_dir / "trials").glob("trial_*") if (p / "epochs.jsonl").exists()]
+    assert all(epochs < 3 for epochs in trained), trained  # no trial trained to its end
