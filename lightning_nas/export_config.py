@@ -115,7 +115,8 @@ def _over_instance(target: Any, key: str, group: Any, record: Mapping[str, Any] 
     ``key`` (``record``): over its fields, as the trial's build sets it (``over_fields``;
     was: over the annotated dataclass's own defaults, a ``Union``'s first class's); without
     a record (a store written before them, a class that no longer imports), over those
-    defaults, which the group check keeps the instance's other fields at."""
+    defaults, which the group check kept the instance's other fields at (it refuses a group
+    that leaves out a field of an instance the store keeps no record of)."""
     try:
         return over_fields(rebuilt(record), group) if record else over_own_defaults(
             target, key, group)

@@ -14,7 +14,11 @@ depth=5)}``) that no searched group reaches: the store keeps its class and field
   searched ``net.hidden``, ``data.aug.hidden``) is every trial's group value, so an instance
   that differs only there resumes (was: refused, though its trials train the same);
 * a warm start reads a key the earlier space lacked from its fields (was: a fill value,
-  which the earlier trials never ran with).
+  which the earlier trials never ran with);
+* a group over an instance (``net: {hidden: ...}`` over ``NetConfig(depth=2)``) is set over
+  its fields: the trial, ``best.yaml``'s node and a fine-tune keep ``depth=2``, as
+  LightningCLI merges ``--model.net='{hidden: 4}'`` over a config's ``net`` (was: refused
+  before training, "it would be lost").
 
 One real one-trial search checks the trial, ``best.yaml``, LightningCLI's build of its node
 (``run=False``) and a fine-tune from fresh weights; the resume checks read the store as a
@@ -123,6 +127,21 @@ def test_a_group_over_a_dict_of_instances_keeps_their_fields_as_lightningcli(tmp
     assert DeepNet.built[-1]["nets"] == {"a": NetConfig(hidden=4, depth=2)}
 
 
+def test_a_group_over_one_instance_keeps_its_fields_as_lightningcli(tmp_path):
+    given = {"net": NetConfig(depth=2)}
+    Search(DeepNet, {"net": {"hidden": Choice([4, 8])}}, data=BlobData, model_init_args=given,
+           trainer=TRAINER, budget=1, run_dir=tmp_path / "run", verbose=False)  # (was:
+    # refused, "model init_args['net'] has the key depth, ... so it would be lost")
+    arch = {"net": {"hidden": 4}}  # nothing trained: the trial's build, the node
+    ModelFactory(DeepNet, given).build(arch)
+    assert DeepNet.built[-1]["net"] == NetConfig(hidden=4, depth=2)
+    node = model_section(stored_init(f"{HERE}.DeepNet", given), arch)
+    assert node["init_args"]["net"] == {"hidden": 4, "depth": 2}
+    cli_model(tmp_path, {"class_path": f"{HERE}.DeepNet", "init_args": {"net": {"depth": 2}}},
+              "--model.net={hidden: 4}")  # LightningCLI, its config's net merged so too
+    assert DeepNet.built[-1]["net"] == NetConfig(hidden=4, depth=2)
+
+
 def test_an_instance_no_group_reaches_is_exported_and_built_again_by_finetune(tmp_path):
     DeepNet.built.clear()
     run = tmp_path / "run"
@@ -183,28 +202,37 @@ def test_a_resume_whose_instances_differ_only_in_searched_fields_trains_on(tmp_p
                       data_init_args={"aug": aug}, trainer=TRAINER, budget=budget,
                       run_dir=run, seed=0, verbose=False)
 
-    assert len(search(NetConfig(hidden=2), NetConfig(hidden=3), 1).run().trials) == 1
+    # depth=2, which no group sets, kept in each trial (was: refused before training)
+    assert len(search(NetConfig(hidden=2, depth=2), NetConfig(hidden=3, depth=2), 1).run(
+    ).trials) == 1
     DeepNet.built.clear()
     AugData.built.clear()
     # each instance differs in a field its group sets, alone: every trial gets the group's
-    resumed = search(NetConfig(hidden=9), NetConfig(hidden=1), 2).run()  # (was: refused,
+    resumed = search(NetConfig(9, 2), NetConfig(1, 2), 2).run()  # (was: refused,
     assert len(resumed.trials) == 2  # "model.dataclasses.net.init_args.hidden: 2, now 9")
     assert {net["net"].hidden for net in DeepNet.built} <= {4, 6}
-    assert {net["net"].depth for net in DeepNet.built} == {1}  # the instance's, not DEEP's
+    assert {net["net"].depth for net in DeepNet.built} == {2}  # the instance's, not DEEP's
     assert {aug.hidden for aug in AugData.built} <= {5, 7} and AugData.built
+    assert {aug.depth for aug in AugData.built} == {2}
     for part, key in (("model", "net"), ("data", "aug")):  # a field no group sets, which
         with RunStore(run / "search.db") as store:  # differs (as where the class's default
             setup = store.get_meta(part)  # changed since): refused, naming it
             setup["dataclasses"][key]["init_args"]["depth"] = 4
             store.set_meta(part, setup)
         with pytest.raises(ConfigError) as err:
-            search(NetConfig(hidden=9), NetConfig(hidden=1), 3).check_run_dir()
+            search(NetConfig(9, 2), NetConfig(1, 2), 3).check_run_dir()
         message = str(err.value)
-        assert f"{part}.dataclasses.{key}.init_args.depth: 4, now 1" in message, message
+        assert f"{part}.dataclasses.{key}.init_args.depth: 4, now 2" in message, message
         assert "init_args.hidden" not in message, message
         with RunStore(run / "search.db") as store:
-            setup["dataclasses"][key]["init_args"]["depth"] = 1
+            setup["dataclasses"][key]["init_args"]["depth"] = 2
             store.set_meta(part, setup)
+    best = yaml.safe_load((run / "best.yaml").read_text())  # the node and a fine-tune from
+    hidden = best["arch"]["net"]["hidden"]  # best.ckpt: the group over the instance's fields
+    assert best["model"]["init_args"]["net"] == {"hidden": hidden, "depth": 2}
+    DeepNet.built.clear()
+    assert finetune(run, max_epochs=1).error is None  # its weights fit two hidden layers
+    assert DeepNet.built[-1]["net"] == NetConfig(hidden=hidden, depth=2)
 
 
 def test_a_warm_start_reads_a_group_key_from_the_instance_its_source_ran_with(tmp_path):

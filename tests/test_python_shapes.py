@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from lightning_nas import Choice, Fixed, Search
+from lightning_nas.config.factories import ModelFactory
 from lightning_nas.errors import ConfigError
 from tests.helpers_data import BlobData
 from tests.helpers_models import ClassifierSteps
@@ -154,18 +155,41 @@ def test_a_dataclass_groups_bad_field_is_refused_before_training_naming_it(
     assert not (tmp_path / "run").exists()
 
 
-def test_a_dataclass_in_init_args_with_fields_its_group_does_not_set_is_refused(tmp_path):
-    # depth=2 given, the group sets width only: each trial's ModelConfig would have depth 1
+def test_a_dataclass_in_init_args_keeps_the_fields_its_group_does_not_set(tmp_path):
+    # depth=2 given, the group sets width only: each trial's ModelConfig keeps depth 2, as
+    # LightningCLI's --model.cfg='{width: 4}' keeps a config's (was: refused, "model
+    # init_args['cfg'] has the key depth, which the search space's group 'cfg' does not set")
+    given = {"cfg": ModelConfig(depth=2)}
+    _search(CfgNet, {"cfg": {"width": Choice([4, 32])}, "lr": Choice([0.05, 0.1])},
+            tmp_path / "run", model_init_args=given)  # the checks before training: passed
+    model = ModelFactory(CfgNet, given).build({"cfg": {"width": 4}, "lr": 0.1})
+    assert len(model.net) == 5  # two hidden layers; the checkpoint's hyperparameters:
+    assert model.hparams.cfg == {"width": 4, "depth": 2, "act": "relu"}
+
+
+def test_an_instance_the_store_cannot_keep_with_fields_its_group_does_not_set_is_refused(
+        tmp_path):
+    @dataclasses.dataclass
+    class Local:  # no import path: the store keeps no record of it, so best.yaml's node
+        width: int = 16  # could not say depth=2, though each trial keeps it
+        depth: int = 1
+        act: str = "relu"
+
+    class LocalNet(CfgNet):
+        def __init__(self, cfg: Local, lr: float = 0.05) -> None:
+            super().__init__(cfg, lr)
+
+    LocalNet.__init__.__annotations__["cfg"] = Local  # as a script without the future import
+    space = {"cfg": {"width": Choice([4, 32])}, "lr": Choice([0.05, 0.1])}
     with pytest.raises(ConfigError, match=re.escape(
             "model init_args['cfg'] has the key depth, which the search space's group 'cfg' "
-            "does not set")) as err:
-        _search(CfgNet, {"cfg": {"width": Choice([4, 32])}, "lr": Choice([0.05, 0.1])},
-                tmp_path / "run", model_init_args={"cfg": ModelConfig(depth=2)})
+            "does not set: each trial keeps it (the group's dict is set over the instance's "
+            "fields), but the store keeps no record of the instance")) as err:
+        _search(LocalNet, space, tmp_path / "run", model_init_args={"cfg": Local(depth=2)})
     assert "'depth': Fixed(2)" in str(err.value)
     assert not (tmp_path / "run").exists()
-    # fields left at their defaults are what the group's dataclass has: taken
-    _search(CfgNet, {"cfg": {"width": Choice([4, 32])}, "lr": Choice([0.05, 0.1])},
-            tmp_path / "kept", model_init_args={"cfg": ModelConfig(width=8)})
+    # fields left at their defaults are what best.yaml's node says: taken
+    _search(LocalNet, space, tmp_path / "kept", model_init_args={"cfg": Local(width=8)})
 
 
 def test_a_modules_arguments_searched_as_a_plain_group_are_refused_before_training(tmp_path):

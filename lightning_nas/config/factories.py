@@ -182,9 +182,8 @@ def over_defaults(target: Any, given: Mapping[str, Any],
     (``record_defaults.over_default``, the code a config's ``class_path`` node runs), as
     LightningCLI keeps them; where ``init_args`` gives an instance, it is the argument
     instead (a group over a dataclass instance is set over the instance's fields,
-    ``over_fields``, which the group check leaves at the dataclass's own defaults: the
-    group's values alone, and so built again the same from the checkpoint's
-    hyperparameters).
+    ``over_fields``, as LightningCLI's ``--model.net='{hidden: 4}'`` is merged over a
+    config's ``net``: the checkpoint's hyperparameters say them all, and so build it again).
 
     Example:
         >>> import dataclasses
@@ -196,8 +195,8 @@ def over_defaults(target: Any, given: Mapping[str, Any],
         ...     def __init__(self, net: Net = Net(depth=3)): ...
         >>> over_defaults(Model, {"net": {"hidden": 2}}, {"net": {"hidden": 4}})
         {'net': {'hidden': 4, 'depth': 3}}
-        >>> over_defaults(Model, {"net": Net()}, {"net": {"hidden": 4}})
-        {'net': {'hidden': 4, 'depth': 1}}
+        >>> over_defaults(Model, {"net": Net(depth=2)}, {"net": {"hidden": 4}})
+        {'net': {'hidden': 4, 'depth': 2}}
     """
     return {key: over_fields(given[key], value) if key in given and (not isinstance(
         given[key], Mapping) or is_instances(given[key])) else over_default(target, key, value)

@@ -1,7 +1,11 @@
 """The checks of a search space's group (a dict searched at an argument) against the
-``init_args`` value it replaces in every trial, before training: an instance of a dataclass
+``init_args`` value it is set at in every trial, before training: an instance of a dataclass
 the group's dict would not build again (``check_group``: another class than the annotation
-builds), or a dict with keys the group does not set (they would be lost).
+builds), or a dict with keys the group does not set (they would be lost: the group's dict
+replaces it). A group over a dataclass instance itself
+is set over its fields (``over_fields``), which each trial keeps, as LightningCLI merges
+``--model.net='{hidden: 4}'`` over a config's ``net``; refused only where the store keeps
+no record of the instance (``instance_record``), so ``best.yaml`` could not say them.
 
 Example:
     >>> check_group("data", "aug", "data.aug", {"p": 0.5}, {"p": 0.1}, None)
@@ -18,12 +22,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from lightning_nas.config.convert import fits, type_name
+from lightning_nas.config.instance_records import instance_record
 from lightning_nas.config.nodes import is_node
 from lightning_nas.config.record_defaults import over_fields
 from lightning_nas.config.records import (
     changed_fields,
     dataclass_for,
     dataclasses_in,
+    is_instance,
     is_instances,
     mapping_of,
 )
@@ -104,7 +110,11 @@ def _check_group_class(section: str, key: str, group: str, given: Any, value: An
 def _check_group_keeps(section: str, key: str, group: str, given: Any, value: Any) -> None:
     """Raise ``ConfigError`` when ``given``, the ``section``'s ``init_args[key]`` dict, has
     keys the space's group ``group`` (its dict ``value`` in an architecture) does not set:
-    the group's dict is passed whole, so they would be lost from every trial.
+    the group's dict is passed whole, so they would be lost from every trial. Where
+    ``given`` is an instance, the group is set over its fields (``over_fields``), so each
+    trial keeps them (was: refused, as if the group replaced it), but for an instance the
+    store keeps no record of (its class defined in ``__main__`` or a function, fields that
+    are no JSON data): ``best.yaml``'s node could not say the fields the group leaves out.
 
     Example:
         >>> _check_group_keeps("data", "aug", "data.aug", {"p": 0.5, "q": 1}, {"p": 0.1})
@@ -112,6 +122,9 @@ def _check_group_keeps(section: str, key: str, group: str, given: Any, value: An
         ...
         lightning_nas.errors.ConfigError: data init_args['aug'] has the key q, which the ...
     """
+    if is_instance(given) and instance_record(given) is not None:
+        return  # merged over its fields: the trial, best.yaml's node and finetune keep them
+    kept = is_instance(given)
     given = fields if (fields := changed_fields(given)) is not None else given  # dataclass
     lost = _lost_keys(given, value) if isinstance(given, Mapping) and isinstance(
         value, Mapping) else {}
@@ -120,11 +133,15 @@ def _check_group_keeps(section: str, key: str, group: str, given: Any, value: An
     one = len(lost) == 1
     it, they, keys = ("it", "it", "the key") if one else ("they", "them", "the keys")
     fixed = ", ".join(f"{path!r}: Fixed({item!r})" for path, item in lost.items())
+    why = (f"each trial keeps {they} (the group's dict is set over the instance's fields), "
+           f"but the store keeps no record of the instance (its class is defined in __main__ "
+           f"or in a function, or its fields are no JSON data), so best.yaml's model node "
+           f"would lose {they}" if kept else
+           f"the group's dict is each trial's {key!r}, whole, so {it} would be lost")
     raise ConfigError(f"{section} init_args[{key!r}] has {keys} {', '.join(lost)}, which the "
-                      f"search space's group {group!r} does not set: the group's dict is each "
-                      f"trial's {key!r}, whole, so {it} would be lost. To fix it, add {fixed} "
-                      f"to the group {group!r} (nested as in init_args), or search {they} "
-                      f"there; else leave {they} out of init_args[{key!r}]")
+                      f"search space's group {group!r} does not set: {why}. To fix it, add "
+                      f"{fixed} to the group {group!r} (nested as in init_args), or search "
+                      f"{they} there; else leave {they} out of init_args[{key!r}]")
 
 
 def _lost_keys(given: Mapping[str, Any], value: Mapping[str, Any],

@@ -219,9 +219,11 @@ def step_hint(hint: Any, name: str, held: Any = None) -> Any | None:
 def over_own_defaults(target: Any, name: str, group: Any) -> Any:
     """``group``, a mapping searched over a ``model_init_args`` instance of ``target``'s
     dataclass argument ``name``, over the fields of the dataclass the argument is annotated
-    with (its own defaults): the fields the trial got, which the group check keeps at those
-    defaults (``changed_fields``), for a ``class_path`` node that cannot hold the instance;
-    any other ``group`` or annotation: ``group`` as it is.
+    with (its own defaults), for a ``class_path`` node that cannot hold the instance, where
+    the store keeps no record of it (a store written before records were kept, whose group
+    check kept the instance's other fields at those defaults, ``changed_fields``; the
+    check refuses a group that leaves out a changed field of an instance without one); any
+    other ``group`` or annotation: ``group`` as it is.
 
     Example:
         >>> import dataclasses
