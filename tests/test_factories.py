@@ -33,6 +33,7 @@ from lightning_nas.errors import ConfigError, NASError
 from lightning_nas.results import TrialStatus
 from tests.helpers_data import BlobData, LoaderArgsData, make_blobs
 from tests.helpers_models import DictArgNet, TinyNet, TypedNet
+from tests.helpers_records import NetConfig
 
 TINY_ARGS = ["width", "activation", "lr", "depth"]
 
@@ -378,6 +379,12 @@ def test_a_search_with_sync_batchnorm_under_ddp_on_cpu_is_refused_before_trainin
      "be lost. To fix it, add 'nesterov': Fixed(True) to the group 'opt_cfg'"),
     ({"sub": {"a": 1, "b": 2}, "c": 3}, {"sub": {"a": {"choice": [5, 6]}}},
      "has the keys sub.b, c, which the search space's group 'opt_cfg' does not set"),
+    # a dataclass instance the dict holds: replaced by the group's dict there too (was: not
+    # refused, each trial got {'net': {'hidden': 4}, 'c': 3}, depth and NetConfig gone)
+    ({"net": NetConfig(depth=2), "c": 3}, {"net": {"hidden": {"choice": [4, 8]}}, "c": {
+        "fixed": 3}}, "has the key net.depth, which the search space's group 'opt_cfg' does "
+     "not set: the group's dict is each trial's 'opt_cfg', whole, so it would be lost. To "
+     "fix it, add 'net.depth': Fixed(2)"),
 ])
 def test_an_init_args_dict_with_keys_its_searched_group_does_not_set_is_refused(
         tmp_path, given, group, needle):

@@ -2,7 +2,7 @@
 ``init_args`` value it is set at in every trial, before training: an instance of a dataclass
 the group's dict would not build again (``check_group``: another class than the annotation
 builds), or a dict with keys the group does not set (they would be lost: the group's dict
-replaces it). A group over a dataclass instance itself
+replaces it, and an instance such a dict holds). A group over a dataclass instance itself
 is set over its fields (``over_fields``), which each trial keeps, as LightningCLI merges
 ``--model.net='{hidden: 4}'`` over a config's ``net``; refused only where the store keeps
 no record of the instance (``instance_record``), so ``best.yaml`` could not say them.
@@ -110,7 +110,9 @@ def _check_group_class(section: str, key: str, group: str, given: Any, value: An
 def _check_group_keeps(section: str, key: str, group: str, given: Any, value: Any) -> None:
     """Raise ``ConfigError`` when ``given``, the ``section``'s ``init_args[key]`` dict, has
     keys the space's group ``group`` (its dict ``value`` in an architecture) does not set:
-    the group's dict is passed whole, so they would be lost from every trial. Where
+    the group's dict is passed whole, so they would be lost from every trial; so too the
+    changed fields of a dataclass instance such a dict holds (``{"net": NetConfig(depth=2),
+    "lr": 0.1}`` for ``opt: dict``; was: each trial got ``{"hidden": 4}`` there). Where
     ``given`` is an instance, the group is set over its fields (``over_fields``), so each
     trial keeps them (was: refused, as if the group replaced it), but for an instance the
     store keeps no record of (its class defined in ``__main__`` or a function, fields that
@@ -126,8 +128,8 @@ def _check_group_keeps(section: str, key: str, group: str, given: Any, value: An
         return  # merged over its fields: the trial, best.yaml's node and finetune keep them
     kept = is_instance(given)
     given = fields if (fields := changed_fields(given)) is not None else given  # dataclass
-    lost = _lost_keys(given, value) if isinstance(given, Mapping) and isinstance(
-        value, Mapping) else {}
+    lost = _lost_keys(given, value, not is_instances(given)) if isinstance(
+        given, Mapping) and isinstance(value, Mapping) else {}  # (a dict of them: merged)
     if not lost:
         return
     one = len(lost) == 1
@@ -144,14 +146,18 @@ def _check_group_keeps(section: str, key: str, group: str, given: Any, value: An
                       f"{they} there; else leave {they} out of init_args[{key!r}]")
 
 
-def _lost_keys(given: Mapping[str, Any], value: Mapping[str, Any],
+def _lost_keys(given: Mapping[str, Any], value: Mapping[str, Any], replaced: bool = True,
                prefix: str = "") -> dict[str, Any]:
     """The keys of the dict ``given`` (dotted, with their values) that the group's dict
-    ``value`` lacks; a dict in both is looked into."""
+    ``value`` lacks; a dict in both is looked into, and so, where ``value`` replaces them
+    (``replaced``: not a dict of instances, which ``over_fields`` merges key by key), is a
+    dataclass instance in ``given`` (its fields not at their defaults, ``changed_fields``)."""
     lost: dict[str, Any] = {}
     for key, item in given.items():
+        if replaced and (fields := changed_fields(item)) is not None:
+            item = fields
         if key not in value:
             lost[f"{prefix}{key}"] = item
         elif isinstance(item, Mapping) and isinstance(value[key], Mapping):
-            lost.update(_lost_keys(item, value[key], f"{prefix}{key}."))
+            lost.update(_lost_keys(item, value[key], True, f"{prefix}{key}."))
     return lost
