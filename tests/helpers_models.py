@@ -395,7 +395,8 @@ class EnvNotes(TinyNet):
     ``OMP_NUM_THREADS``, torch's thread count, the ``OMP_NUM_THREADS`` a child process it
     starts sees, and whether its parent is a fork server that imported torch (a parent
     other than the process that started it, ``multiprocessing.parent_process``, with
-    ``libtorch`` mapped); then it fails the trial, before any training.
+    ``libtorch`` mapped); ``say``, where given, on its stdout and its stderr; then it fails
+    the trial, before any training.
 
     Example:
         >>> import json, tempfile
@@ -407,7 +408,7 @@ class EnvNotes(TinyNet):
         False
     """
 
-    def __init__(self, notes: str = "", **kwargs) -> None:
+    def __init__(self, notes: str = "", say: str = "", **kwargs) -> None:
         import json
         import multiprocessing as mp
         import subprocess
@@ -423,4 +424,7 @@ class EnvNotes(TinyNet):
             "omp": os.environ.get("OMP_NUM_THREADS"), "threads": torch.get_num_threads(),
             "child_omp": child, "forked_warm": forked and "libtorch" in Path(
                 f"/proc/{server}/maps").read_text()}))
+        if say:
+            print(f"{say} on stdout", flush=True)
+            print(f"{say} on stderr", file=sys.stderr, flush=True)
         raise RuntimeError("noted")

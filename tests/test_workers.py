@@ -132,6 +132,32 @@ def test_workers_fork_warm_each_with_its_own_environment_and_threads(tmp_path):
         {"omp": "5", "threads": 5, "child_omp": "5", "forked_warm": True}] * 2
 
 
+def test_a_forked_worker_writes_where_the_search_process_writes_now(tmp_path, capfd):
+    # the fork server keeps the stdout and stderr it was started with (here /dev/null; in a
+    # notebook or a test, those of that moment); a worker forked from it writes to the
+    # search process's of now, as a spawned worker does (was: the server's, so lost here)
+    own = {"OMP_NUM_THREADS": "1", "LNAS_NUM_THREADS": "1"}
+    null, saved = os.open(os.devnull, os.O_WRONLY), (os.dup(1), os.dup(2))
+    try:
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        assert worker_context(own) is not None  # started now, if no earlier test did
+    finally:
+        for fd, to in ((saved[0], 1), (saved[1], 2)):
+            os.dup2(fd, to)
+        for fd in (null, *saved):
+            os.close(fd)
+    spec = dataclasses.replace(_spec(tmp_path, 1), model=EnvNotes, model_init_args={
+        "notes": str(tmp_path / "notes.json"), "say": "trial 1 says"})
+    with ProcessExecutor(1, accelerator="cpu", threads_per_trial=1) as pool:
+        pool.submit(spec)
+        assert "RuntimeError: noted" in pool.wait()[0].error
+    assert json.loads((tmp_path / "notes.json").read_text())["forked_warm"] is True
+    out, err = capfd.readouterr()
+    assert "trial 1 says on stdout" in out
+    assert "trial 1 says on stderr" in err
+
+
 def test_a_worker_is_spawned_where_the_fork_server_cannot_give_its_environment(monkeypatch):
     # variables the server's imports read as it started (MKL_NUM_THREADS, PYTHONPATH's
     # sitecustomize) would not take effect in a forked worker: it is spawned instead, and so

@@ -18,6 +18,7 @@ from __future__ import annotations
 import atexit
 import multiprocessing as mp
 import os
+import sys
 import traceback
 from multiprocessing import forkserver
 from multiprocessing.connection import Connection
@@ -32,14 +33,17 @@ READY = "lightning-nas-worker-ready"
 
 
 def worker_main(conn: Connection, parent_pid: int, start_method: str | None = None,
-                env: dict[str, str] | None = None) -> None:
+                env: dict[str, str] | None = None,
+                stdio: tuple[int | None, int | None] = (None, None)) -> None:
     """A worker's loop: receive a spec, run it, send the result; ``None`` ends it.
 
     ``env`` is the worker's whole environment where it was forked from the fork server
     (``worker_start``: its imports done, under the fork server's environment); it is
     applied first, so that what reads it later (CUDA as it starts, the trial, the worker's
-    own child processes) sees the worker's, as a spawned worker (None) inherits it. Such a
-    worker dies with the fork server, which ends when the search process does.
+    own child processes) sees the worker's, as a spawned worker (None) inherits it; so are
+    ``stdio``, the search process's stdout and stderr (``worker_start.ParentStream``), put
+    in place of the fork server's. Such a worker dies with the fork server, which ends when
+    the search process does.
 
     ``start_method`` is the search process's multiprocessing start method (None: the
     platform's default), which the worker takes back: a spawned process's children are
@@ -54,6 +58,7 @@ def worker_main(conn: Connection, parent_pid: int, start_method: str | None = No
     if env is None:
         _serve(conn, parent_pid, start_method, env)
         return
+    _take_streams(stdio)
     try:
         _serve(conn, parent_pid, start_method, env)
     finally:  # the fork server ends its children with ``os._exit``: their ``atexit`` hooks
@@ -117,6 +122,18 @@ def _take_env(env: dict[str, str]) -> None:
         except OSError:
             pass
         server._forkserver_alive_fd = None  # noqa: SLF001 - this child's copy only
+
+
+def _take_streams(stdio: tuple[int | None, int | None]) -> None:
+    """In a worker forked from the fork server: write to the search process's stdout and
+    stderr as given (``stdio``: descriptors of this process), not the server's."""
+    for given, fd, stream in zip(stdio, (1, 2), (sys.stdout, sys.stderr), strict=True):
+        if given is None:
+            continue
+        if stream is not None:
+            stream.flush()
+        os.dup2(given, fd)
+        os.close(given)
 
 
 def _search_alive(parent_pid: int, forked: bool) -> bool:

@@ -12,6 +12,8 @@ applies it before anything reads it: its ``CUDA_VISIBLE_DEVICES`` before CUDA st
 CPU threads with ``torch.set_num_threads``), its ``__main__`` as a spawned one does (the
 script imported again as ``__mp_main__``), and a Ctrl-C held back until it is ready: the
 fork server is started with SIGINT blocked (``sigint_held``), which its children inherit.
+It keeps the stdout and stderr it was started with; a worker writes to the search
+process's of the moment it starts (``ParentStream``), as a spawned worker inherits them.
 
 The fork server is started with this process's environment of that moment. A worker is
 spawned where a variable read as the interpreter, torch or Lightning load (``READ_AT_START``:
@@ -38,13 +40,13 @@ import os
 import sys
 import threading
 from collections.abc import Mapping
-from multiprocessing import forkserver, resource_tracker
+from multiprocessing import forkserver, reduction, resource_tracker
 from multiprocessing.context import BaseContext
 
 from lightning_nas.search.lifetime import sigint_held
 from lightning_nas.search.rank_zygote import NO_ZYGOTE
 
-__all__ = ["PRELOAD", "READ_AT_START", "server_failed", "worker_context"]
+__all__ = ["PRELOAD", "READ_AT_START", "ParentStream", "server_failed", "worker_context"]
 
 #: what the fork server imports once, for every worker it forks
 PRELOAD = ("torch", "lightning.pytorch", "lightning_nas.search.trial",
@@ -57,6 +59,45 @@ READ_AT_START = ("PYTHON", "LD_", "MALLOC_", "OMP_", "GOMP_", "KMP_", "MKL_", "O
 _OWN = ("CUDA_VISIBLE_DEVICES",)
 _lock = threading.Lock()
 _started: dict[str, object] = {}  # "pid": the process that started the fork server, "env"
+
+
+class ParentStream:
+    """An open file descriptor of the search process (its stdout, 1, or stderr, 2), given
+    to a worker it forks from the fork server as multiprocessing gives a ``Connection``:
+    pickled as ``reduction.DupFd``, so the worker gets its own copy (unpickled: the
+    descriptor's number there), which it puts in place of the fork server's
+    (``worker_entry``; was: a forked worker wrote into the server's stdout and stderr, those
+    of the moment the server started: a notebook's or a test's earlier capture, a
+    redirect since undone).
+
+    Example:
+        >>> ParentStream(1).fd
+        1
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __reduce__(self) -> tuple:
+        return _detached, (reduction.DupFd(self.fd),)
+
+    @staticmethod
+    def of_this_process() -> tuple[ParentStream | None, ParentStream | None]:
+        """This process's stdout and stderr, each None where it is closed (a daemon's)."""
+        streams = []
+        for fd in (1, 2):
+            try:
+                os.fstat(fd)
+            except OSError:
+                streams.append(None)
+            else:
+                streams.append(ParentStream(fd))
+        return streams[0], streams[1]
+
+
+def _detached(dup: object) -> int:
+    """In the worker: the descriptor a ``ParentStream`` was given as."""
+    return dup.detach()  # type: ignore[attr-defined]
 
 
 def _compared(env: Mapping[str, str], own: Mapping[str, str]) -> dict[str, str]:

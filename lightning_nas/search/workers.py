@@ -25,7 +25,7 @@ from lightning_nas.search.executor import TrialExecutor, failed_result
 from lightning_nas.search.lifetime import describe_exit, environ, sigint_held
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.worker_entry import READY, worker_main
-from lightning_nas.search.worker_start import server_failed, worker_context
+from lightning_nas.search.worker_start import ParentStream, server_failed, worker_context
 
 __all__ = ["ProcessExecutor", "assign_devices", "usable_cpus"]
 
@@ -170,7 +170,8 @@ class ProcessExecutor(TrialExecutor):
         process, warm = None, worker_context(worker.env)
         if warm is not None:  # forked from the fork server: given its environment, which
             process = warm.Process(target=worker_main, name="lightning-nas-worker",  # it
-                                   args=(*args, {**os.environ, **worker.env}))  # applies
+                                   args=(*args, {**os.environ, **worker.env},  # applies,
+                                         ParentStream.of_this_process()))  # and writes here
             try:  # (its Ctrl-C held back by the server, not by this process)
                 process.start()
             except (OSError, EOFError):  # the server died as it started: spawned instead
