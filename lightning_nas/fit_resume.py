@@ -39,6 +39,7 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.run_folder import new_folder, user_path
 from lightning_nas.search.checkpoints import checkpoint_complete
 from lightning_nas.search.fit_segments import UNFINISHED
+from lightning_nas.search.trainer_spelling import as_taken
 from lightning_nas.search.trial_checkpoint import FIT_RECORD
 from lightning_nas.user_warnings import warn_user
 
@@ -254,10 +255,20 @@ def _flat(record: Mapping[str, Any]) -> dict[str, Any]:
     return flat
 
 
+def _taken(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """``_flat``'s ``flat`` with its ``trainer.*`` values as Lightning takes them
+    (``as_taken``: one at ``Trainer.__init__``'s default left out, a precision's other
+    spelling the one it converts to), for a resume to compare; a record of any version."""
+    trainer = {k.split(".", 1)[1]: v for k, v in flat.items() if k.startswith("trainer.")}
+    return {**{k: v for k, v in flat.items() if not k.startswith("trainer.")},
+            **{f"trainer.{k}": v for k, v in as_taken(trainer).items()}}
+
+
 def check_resume(spec: Any, ckpt_path: Path, kind: str) -> None:
     """Refuse to resume ``ckpt_path`` with ``spec`` where a setting of ``fit_record``
     differs from the interrupted run's (a larger ``max_epochs`` or any ``CHANGEABLE``
-    Trainer argument may), or where ``max_epochs`` is below the epochs it trained.
+    Trainer argument may), or where ``max_epochs`` is below the epochs it trained. Trainer
+    arguments are compared as Lightning takes them (``_taken``), said as written.
 
     The interrupted run's ``START`` (the metrics of its starting weights, validated before
     its first segment trained) goes into ``spec.record``: the resumed run reports them and
@@ -276,11 +287,11 @@ def check_resume(spec: Any, ckpt_path: Path, kind: str) -> None:
         old.setdefault("optimizer_state", "fresh")
     old.pop("max_epochs", None)
     epochs = new.pop("max_epochs", None)
-    missing = object()
+    missing, old_taken, new_taken = object(), _taken(old), _taken(new)
     differ = [f"{key}: {new.get(key, missing)!r} here, "
               f"{'not set' if old.get(key, missing) is missing else repr(old[key])} in the "
               f"interrupted run" for key in sorted({*old, *new})
-              if old.get(key, missing) != new.get(key, missing)]
+              if old_taken.get(key, missing) != new_taken.get(key, missing)]
     differ = [d.replace(f"{missing!r} here", "not set here") for d in differ]
     if differ:
         raise ConfigError(f"--ckpt_path {ckpt_path}: the {kind} would resume with other "

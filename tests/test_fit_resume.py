@@ -149,7 +149,10 @@ def interrupted(tmp_path, capsys) -> Path:
 
 def test_a_finetune_resumes_with_more_epochs_and_ends_as_a_finished_one(interrupted, capsys):
     folder = interrupted / "finetune"
-    assert main(["finetune", str(interrupted), "--max_epochs=3", "--ckpt_path", "last"]) == 0
+    # a Trainer argument given at its Trainer.__init__ default is the one left out (was:
+    # refused, "trainer.check_val_every_n_epoch: 1 here, not set in the interrupted run")
+    assert main(["finetune", str(interrupted), "--max_epochs=3", "--ckpt_path", "last",
+                 "--trainer.check_val_every_n_epoch=1"]) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert "for 3 epochs" in out and f"checkpoint: {(folder / 'best.ckpt').resolve()}" in out
     assert sorted(_val_rows(folder)) == [0, 1, 2]
@@ -208,11 +211,20 @@ def test_a_fit_resumes_in_its_folder_and_refuses_another_seed(tmp_path, capsys):
     config, _ = _search(tmp_path)
     out = tmp_path / "fit"
     argv = ["fit", str(config), "--trainer.max_epochs=3", "--out", str(out)]
-    assert main([*argv, CTRL_C]) == 130
+    # started with a Trainer argument at its Trainer.__init__ default, a precision spelt 32
+    assert main([*argv, "--trainer.check_val_every_n_epoch=1", "--trainer.precision=32",
+                 CTRL_C]) == 130
     assert "--ckpt_path last" in capsys.readouterr().err
-    assert main([*argv, "--seed_everything=6", "--ckpt_path", "last"]) == 2
-    assert "seed: 6 here, 5 in the interrupted run" in capsys.readouterr().err
-    assert main([*argv, "--ckpt_path", "last"]) == 0
+    assert main([*argv, "--seed_everything=6", "--trainer.check_val_every_n_epoch=2",
+                 "--trainer.precision=64", "--ckpt_path", "last"]) == 2
+    assert ("(seed: 6 here, 5 in the interrupted run; trainer.check_val_every_n_epoch: 2 "
+            "here, 1 in the interrupted run; trainer.precision: 64 here, 32 in the "
+            "interrupted run)") in capsys.readouterr().err  # each as written
+    # the default left out, Lightning's other spelling of that precision: the same run (was:
+    # refused, "trainer.check_val_every_n_epoch: not set here, 1 in the interrupted run;
+    # trainer.precision: '32-true' here, 32 in the interrupted run")
+    assert main([*argv, "--trainer.precision=32-true", "--ckpt_path", "last"]) == 0, \
+        capsys.readouterr().err
     said = capsys.readouterr().out
     assert "(epochs 0..2 trained)" in said and sorted(_val_rows(out)) == [0, 1, 2]
     assert not (out / "last.ckpt").exists()
