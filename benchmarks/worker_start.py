@@ -1,4 +1,4 @@
-"""What starting ``ProcessExecutor`` workers costs: forked warm from the fork server against
+"""What starting ``ProcessExecutor`` workers costs: forked warm from the fork server, against
 spawned cold.
 
 Each round runs, in a fresh process per side (``--one SIDE``), a search of two tiny trials on
@@ -90,7 +90,7 @@ def _run_side(side: str, root: Path) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="1 round")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # a side's process: its run folder

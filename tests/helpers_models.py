@@ -400,6 +400,7 @@ class EnvNotes(TinyNet):
 
     Example:
         >>> import json, tempfile
+        >>> from pathlib import Path
         >>> notes = Path(tempfile.mkdtemp()) / "notes.json"
         >>> EnvNotes(notes=str(notes))
         Traceback (most recent call last):
