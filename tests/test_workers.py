@@ -8,6 +8,8 @@ import dataclasses
 import json
 import os
 import signal
+import subprocess
+import sys
 from multiprocessing import connection
 
 import pytest
@@ -24,7 +26,7 @@ from lightning_nas.store import RunStore
 from tests.helpers_ctrl_c import ctrl_c_launched_when_held, hold_at_torch
 from tests.helpers_data import BlobData
 from tests.helpers_executors import SPACE
-from tests.helpers_models import EnvNotes, TinyNet
+from tests.helpers_models import TinyNet
 from tests.helpers_ranks import NotesAtExit
 from tests.launcher import ROOT, pythonpath
 
@@ -112,50 +114,55 @@ def _spec(tmp_path, trial_id: int) -> TrialSpec:
                      model=TinyNet, data=BlobData, trainer={"max_epochs": 1})
 
 
-def test_workers_fork_warm_each_with_its_own_environment_and_threads(tmp_path):
+_WARM = """
+import json, os, sys
+from pathlib import Path
+from lightning_nas.search.trial import TrialSpec
+from lightning_nas.search.worker_start import worker_context
+from lightning_nas.search.workers import ProcessExecutor
+from tests.helpers_data import BlobData
+from tests.helpers_models import EnvNotes
+
+if __name__ == "__main__":
+    out, null, saved = Path(sys.argv[1]), os.open(os.devnull, os.O_WRONLY), (os.dup(1), os.dup(2))
+    os.dup2(null, 1), os.dup2(null, 2)  # the server starts with /dev/null as its stdio
+    started = worker_context({"OMP_NUM_THREADS": "5", "LNAS_NUM_THREADS": "5"}) is not None
+    os.dup2(saved[0], 1), os.dup2(saved[1], 2)
+    with ProcessExecutor(2, accelerator="cpu", threads_per_trial=5) as pool:
+        for i in (1, 2):
+            pool.submit(TrialSpec(trial_id=i, arch={"width": 8}, trial_dir=str(out / f"t{i}"),
+                                  model=EnvNotes, data=BlobData, trainer={"max_epochs": 1},
+                                  model_init_args={"notes": str(out / f"notes{i}.json"),
+                                                   "say": f"trial {i} says"}))
+        results = pool.wait()
+        results += pool.wait() if len(results) < 2 else []
+    print(json.dumps([started, sorted(("RuntimeError: noted" in r.error) for r in results)]))
+"""
+
+
+@pytest.mark.slow
+def test_workers_fork_warm_each_with_its_own_environment_threads_and_stdio(tmp_path):
     # was: every worker spawned, a fresh python that imported torch and Lightning (about
     # 4.5 CPU-seconds each here; again for each replaced one): AssertionError on
     # "forked_warm": False. Now forked from the fork server, which imported them once; each
     # still gets its own variables (5 threads each, which the server, started with this
     # process's environment, has not), torch's thread count, and its child processes see
-    # them; the trials fail as their model is built (no training)
-    specs = [dataclasses.replace(_spec(tmp_path, i), model=EnvNotes, model_init_args={
-        "notes": str(tmp_path / f"notes{i}.json")}) for i in (1, 2)]
-    with ProcessExecutor(2, accelerator="cpu", threads_per_trial=5) as pool:
-        for spec in specs:
-            pool.submit(spec)
-        results = pool.wait()
-        results += pool.wait() if len(results) < 2 else []
-    assert sorted((r.trial_id, "RuntimeError: noted" in r.error) for r in results) == [
-        (1, True), (2, True)]
+    # them; and it writes to the search process's stdout and stderr of now, not to the
+    # server's (/dev/null here; was: lost). A fresh interpreter: a fork server of this
+    # process may have been started by an earlier test under another environment, where
+    # workers are spawned (worker_start); the trials fail as their model is built
+    script = tmp_path / "warm.py"
+    script.write_text(_WARM)
+    done = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True,
+                          text=True, timeout=600, env={**os.environ,
+                                                       "PYTHONPATH": pythonpath(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == [True, [True, True]]
     assert [json.loads((tmp_path / f"notes{i}.json").read_text()) for i in (1, 2)] == [
         {"omp": "5", "threads": 5, "child_omp": "5", "forked_warm": True}] * 2
-
-
-def test_a_forked_worker_writes_where_the_search_process_writes_now(tmp_path, capfd):
-    # the fork server keeps the stdout and stderr it was started with (here /dev/null; in a
-    # notebook or a test, those of that moment); a worker forked from it writes to the
-    # search process's of now, as a spawned worker does (was: the server's, so lost here)
-    own = {"OMP_NUM_THREADS": "1", "LNAS_NUM_THREADS": "1"}
-    null, saved = os.open(os.devnull, os.O_WRONLY), (os.dup(1), os.dup(2))
-    try:
-        os.dup2(null, 1)
-        os.dup2(null, 2)
-        assert worker_context(own) is not None  # started now, if no earlier test did
-    finally:
-        for fd, to in ((saved[0], 1), (saved[1], 2)):
-            os.dup2(fd, to)
-        for fd in (null, *saved):
-            os.close(fd)
-    spec = dataclasses.replace(_spec(tmp_path, 1), model=EnvNotes, model_init_args={
-        "notes": str(tmp_path / "notes.json"), "say": "trial 1 says"})
-    with ProcessExecutor(1, accelerator="cpu", threads_per_trial=1) as pool:
-        pool.submit(spec)
-        assert "RuntimeError: noted" in pool.wait()[0].error
-    assert json.loads((tmp_path / "notes.json").read_text())["forked_warm"] is True
-    out, err = capfd.readouterr()
-    assert "trial 1 says on stdout" in out
-    assert "trial 1 says on stderr" in err
+    for i in (1, 2):
+        assert f"trial {i} says on stdout" in done.stdout
+        assert f"trial {i} says on stderr" in done.stderr
 
 
 def test_a_worker_is_spawned_where_the_fork_server_cannot_give_its_environment(monkeypatch):
