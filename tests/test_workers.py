@@ -18,9 +18,7 @@ import yaml
 from lightning_nas import Search
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialStatus
-from lightning_nas.search.rank_zygote import NO_ZYGOTE
 from lightning_nas.search.trial import TrialSpec
-from lightning_nas.search.worker_start import worker_context
 from lightning_nas.search.workers import ProcessExecutor, assign_devices
 from lightning_nas.store import RunStore
 from tests.helpers_ctrl_c import ctrl_c_launched_when_held, hold_at_torch
@@ -136,19 +134,33 @@ if __name__ == "__main__":
                                                    "say": f"trial {i} says"}))
         results = pool.wait()
         results += pool.wait() if len(results) < 2 else []
-    print(json.dumps([started, sorted(("RuntimeError: noted" in r.error) for r in results)]))
+    # where the server cannot give a worker its environment, it is spawned: a variable the
+    # server's imports read as it started (MKL_NUM_THREADS, PYTHONPATH's sitecustomize), and
+    # LIGHTNING_NAS_NO_ZYGOTE=1; the worker's own variables, and those read later
+    # (PL_GLOBAL_SEED, set by seed_everything), keep it warm
+    own, rules = {"OMP_NUM_THREADS": "5", "LNAS_NUM_THREADS": "5"}, {}
+    os.environ.update(OMP_NUM_THREADS="7", CUDA_VISIBLE_DEVICES="", PL_GLOBAL_SEED="123")
+    rules["own"], rules["other"] = worker_context(own) is not None, worker_context({}) is None
+    for name, value in (("MKL_NUM_THREADS", "3"), ("PYTHONPATH", "elsewhere"),
+                        ("LIGHTNING_NAS_NO_ZYGOTE", "1")):
+        os.environ[name] = value
+        rules[name] = worker_context(own) is None
+        del os.environ[name]
+    print(json.dumps([started, sorted(("RuntimeError: noted" in r.error) for r in results),
+                      rules]))
 """
 
 
 @pytest.mark.slow
-def test_workers_fork_warm_each_with_its_own_environment_threads_and_stdio(tmp_path):
+def test_workers_fork_warm_with_their_environment_threads_and_stdio_else_spawn(tmp_path):
     # was: every worker spawned, a fresh python that imported torch and Lightning (about
     # 4.5 CPU-seconds each here; again for each replaced one): AssertionError on
     # "forked_warm": False. Now forked from the fork server, which imported them once; each
     # still gets its own variables (5 threads each, which the server, started with this
     # process's environment, has not), torch's thread count, and its child processes see
     # them; and it writes to the search process's stdout and stderr of now, not to the
-    # server's (/dev/null here; was: lost). A fresh interpreter: a fork server of this
+    # server's (/dev/null here; was: lost); and the rules of when it is spawned instead (in
+    # the script). A fresh interpreter: a fork server of this
     # process may have been started by an earlier test under another environment, where
     # workers are spawned (worker_start); the trials fail as their model is built
     script = tmp_path / "warm.py"
@@ -157,31 +169,14 @@ def test_workers_fork_warm_each_with_its_own_environment_threads_and_stdio(tmp_p
                           text=True, timeout=600, env={**os.environ,
                                                        "PYTHONPATH": pythonpath(ROOT)})
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.splitlines()[-1]) == [True, [True, True]]
+    assert json.loads(done.stdout.splitlines()[-1]) == [True, [True, True], {
+        "own": True, "other": True, "MKL_NUM_THREADS": True, "PYTHONPATH": True,
+        "LIGHTNING_NAS_NO_ZYGOTE": True}]
     assert [json.loads((tmp_path / f"notes{i}.json").read_text()) for i in (1, 2)] == [
         {"omp": "5", "threads": 5, "child_omp": "5", "forked_warm": True}] * 2
     for i in (1, 2):
         assert f"trial {i} says on stdout" in done.stdout
         assert f"trial {i} says on stderr" in done.stderr
-
-
-def test_a_worker_is_spawned_where_the_fork_server_cannot_give_its_environment(monkeypatch):
-    # variables the server's imports read as it started (MKL_NUM_THREADS, PYTHONPATH's
-    # sitecustomize) would not take effect in a forked worker: it is spawned instead, and so
-    # is every worker with LIGHTNING_NAS_NO_ZYGOTE=1; the worker's own variables, and those
-    # read later (PL_GLOBAL_SEED, set by seed_everything), keep it warm
-    own = {"OMP_NUM_THREADS": "1", "LNAS_NUM_THREADS": "1"}
-    assert worker_context(own).get_start_method() == "forkserver"
-    monkeypatch.setenv("OMP_NUM_THREADS", "7")
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
-    monkeypatch.setenv("PL_GLOBAL_SEED", "123")
-    assert worker_context(own) is not None
-    assert worker_context({}) is None  # OMP_NUM_THREADS is no longer its own
-    for name, value in (("MKL_NUM_THREADS", "3"), ("PYTHONPATH", "elsewhere"),
-                        (NO_ZYGOTE, "1")):
-        with monkeypatch.context() as patch:
-            patch.setenv(name, value)
-            assert worker_context(own) is None, name
 
 
 @pytest.mark.slow
