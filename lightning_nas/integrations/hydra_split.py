@@ -247,11 +247,11 @@ def _record(folder: str | Path | None) -> dict[str, list[Any]]:
     """What a job's rank 0 wrote into ``folder``'s ``SPLITS_FILE``, its lists checked
     (``uneven_splits``: texts, ``ranks``: counts); empty lists where nothing was written, or
     it is not readable (an older version's file holds no ``ranks``)."""
-    try:
-        written = json.loads((Path(str(folder)) / SPLITS_FILE).read_text())
+    try:  # (no folder: nothing read; was: a file "None/..." looked for in the working folder)
+        written = json.loads((Path(folder) / SPLITS_FILE).read_text()) if folder else {}
     except Exception:  # noqa: BLE001 - not written: the job met none (or was not checked)
         written = {}
-    written = written if isinstance(written, dict) and folder is not None else {}
+    written = written if isinstance(written, dict) else {}
     texts, ranks = written.get("uneven_splits"), written.get("ranks")
     return {"uneven_splits": [str(t) for t in texts] if isinstance(texts, list) else [],
             "ranks": [r for r in ranks if type(r) is int and r > 0]
