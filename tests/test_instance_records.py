@@ -41,7 +41,7 @@ from lightning_nas.config.factories import ModelFactory
 from lightning_nas.errors import ConfigError
 from lightning_nas.export_config import model_section, objects_beside
 from lightning_nas.results import TrialResult, TrialStatus
-from lightning_nas.search.resume import stored_init
+from lightning_nas.search.resume import restore_init, stored_init
 from lightning_nas.search.summary import given_again
 from lightning_nas.search.warm import load_priors
 from lightning_nas.space import SearchSpace
@@ -125,6 +125,27 @@ def test_a_group_over_a_dict_of_instances_keeps_their_fields_as_lightningcli(tmp
     assert node["init_args"]["nets"] == {"a": {"hidden": 4, "depth": 2}}
     cli_model(tmp_path, node)  # as LightningCLI merges --model.nets='{a: {hidden: 4}}'
     assert DeepNet.built[-1]["nets"] == {"a": NetConfig(hidden=4, depth=2)}
+
+
+def test_a_dict_mixing_instances_and_mappings_is_kept_as_given_and_said_in_the_node(tmp_path):
+    given = {"nets": {"a": NetConfig(hidden=4), "b": {"hidden": 6}}}  # nothing trained
+    ModelFactory(DeepNet, given).build({"lr": 0.1})
+    trained = DeepNet.built[-1]["nets"]  # each a NetConfig, as the annotation builds it
+    assert trained == {"a": NetConfig(hidden=4), "b": NetConfig(hidden=6)}
+    stored = stored_init(f"{HERE}.DeepNet", given)  # (was: kept no record: finetune asked
+    assert restore_init(stored, None, "model") == given  # for nets again)
+    node = model_section(stored, {"lr": 0.1})
+    assert node["init_args"]["nets"] == {"a": {"hidden": 4, "depth": 1}, "b": {"hidden": 6}}
+    assert "model_objects" not in objects_beside(stored, node)
+    cli_model(tmp_path, node)  # LightningCLI's own build of the node: the trial's nets
+    assert DeepNet.built[-1]["nets"] == trained
+    loose = stored_init(f"{HERE}.DeepNet", {"loose": {"a": NetConfig(depth=2), "n": 3}})
+    assert restore_init(loose, None, "model") == {"loose": {"a": NetConfig(depth=2), "n": 3}}
+    assert objects_beside(loose, model_section(loose, {}))["notes"] == [  # a dict there
+        "model_objects loose: a dict of NetConfig instances, which the model node cannot "
+        "say: LightningCLI builds a dict (the argument has no annotation) from a mapping of "
+        "its fields there; finetune builds it again from the store (NetConfig from {'a': "
+        "{'hidden': 8, 'depth': 2}, 'n': 3})"]
 
 
 def test_a_group_over_one_instance_keeps_its_fields_as_lightningcli(tmp_path):

@@ -7,7 +7,9 @@ an object the store could not keep, left out of ``best.yaml``'s ``model`` node, 
 LightningCLI built the signature default instead of what the trial trained. A dict of such
 instances (``nets={"a": NetConfig(depth=2)}`` for ``nets: dict[str, NetConfig]``) is kept
 so too: ``{"classes": {key: import path}, "init_args": {key: fields}}`` (was: an object,
-left out of the node, so LightningCLI built ``nets=None``).
+left out of the node, so LightningCLI built ``nets=None``), and so is one that mixes them
+with plain values (``{"a": NetConfig(hidden=4), "b": {"hidden": 6}}``), each plain value as
+it is, its class null (was: no record, so ``finetune`` asked for it again).
 
 Example:
     >>> from lightning.pytorch.callbacks.progress.rich_progress import RichProgressBarTheme
@@ -39,12 +41,13 @@ __all__ = ["instance_record", "instance_records", "node_fields", "rebuilt", "unw
 def instance_record(value: Any) -> dict[str, Any] | None:
     """``{"class_path", "init_args"}`` of the dataclass instance ``value``: its class's import
     path and the fields its ``__init__`` takes, as JSON data, where they build an equal
-    instance of its class again (``rebuilt``); of a mapping of them by ``str`` keys,
-    ``{"classes", "init_args"}``, each instance's by its key, where each has one; None for
+    instance of its class again (``rebuilt``); of a mapping of them by ``str`` keys (some of
+    its values plain data, kept as they are: their class null), ``{"classes",
+    "init_args"}``, each instance's by its key, where each has one; None for
     another value, a class without an
     import path (defined in ``__main__``), fields that are no JSON data (a tensor) or that
     build another instance (a nested subclass instance, a NaN)."""
-    if is_instances(value) and all(isinstance(key, str) for key in value):
+    if _holds_instances(value) and all(isinstance(key, str) for key in value):
         return _dict_record(value)
     if not is_instance(value) or (path := object_path(type(value))) is None:
         return None
@@ -71,8 +74,9 @@ def rebuilt(record: Mapping[str, Any]) -> Any:
     Raises:
         ConfigError: its class no longer imports, or no longer takes those fields.
     """
-    if "classes" in record:  # a dict of instances: each built again
+    if "classes" in record:  # a dict of instances: each built again (a plain value: as is)
         return {key: rebuilt({"class_path": path, "init_args": record["init_args"][key]})
+                if path is not None else copy.deepcopy(record["init_args"][key])
                 for key, path in record["classes"].items()}
     cls = import_object(record["class_path"])
     built = convert(copy.deepcopy(dict(record["init_args"])), cls)
@@ -87,7 +91,8 @@ def node_fields(target: Callable[..., Any], name: str,
     """The fields to write at ``target``'s argument ``name`` in a ``class_path`` node, where
     LightningCLI builds the instance ``record`` keeps from them: the argument's annotation
     makes a mapping of all its fields that instance's class (the class itself, an
-    ``Optional`` of it, a ``Union`` whose first class that takes the fields is it); None
+    ``Optional`` of it, a ``Union`` whose first class that takes the fields is it; of a dict
+    mixing instances and plain values, what the trial's conversion built of it); None
     elsewhere (no annotation: a dict; a subclass of the annotated dataclass: the annotated
     one), or where its class no longer builds it.
 
@@ -100,14 +105,14 @@ def node_fields(target: Callable[..., Any], name: str,
         >>> node_fields(RichProgressBar, "console_kwargs", record) is None
         True
     """
+    hint = init_hints(target).get(name)
     try:
         want = rebuilt(record)
     except ConfigError:
         return None
-    fields = copy.deepcopy(dict(record["init_args"]))
-    hint = init_hints(target).get(name)
+    fields = copy.deepcopy(dict(record["init_args"]))  # want as the trial built it: converted
     return fields if hint is not None and _same(convert(copy.deepcopy(fields), hint),
-                                                want) else None
+                                                convert(want, hint)) else None
 
 
 def unwritten_note(section: str, name: str, target: Callable[..., Any] | None,
@@ -123,7 +128,8 @@ def unwritten_note(section: str, name: str, target: Callable[..., Any] | None,
         ... # doctest: +ELLIPSIS
         model_objects console_kwargs: a RichProgressBarTheme instance, which the model node...
     """
-    paths = record["classes"].values() if "classes" in record else [record["class_path"]]
+    paths = [path for path in record["classes"].values() if path is not None] if (
+        "classes" in record) else [record["class_path"]]
     cls = " and ".join(sorted({path.rsplit(".", 1)[-1] for path in paths}))
     what = f"a dict of {cls} instances" if "classes" in record else f"a {cls} instance"
     hint = init_hints(target).get(name) if target is not None else None
@@ -143,20 +149,37 @@ def unwritten_note(section: str, name: str, target: Callable[..., Any] | None,
             f"builds it again from the store ({again})")
 
 
+def _holds_instances(value: Any) -> bool:
+    """Whether ``value`` is a mapping of dataclass instances, or of them and plain data
+    (``{"a": NetConfig(), "b": {"hidden": 6}}``), one instance at least."""
+    return is_instances(value) or isinstance(value, Mapping) and any(
+        map(is_instance, value.values())) and all(
+        is_instance(item) or is_plain(item) for item in value.values())
+
+
 def _dict_record(value: Mapping[str, Any]) -> dict[str, Any] | None:
-    """``instance_record`` of a mapping of dataclass instances: each one's class and
-    fields by its key; None where one has none."""
-    records = {key: instance_record(item) for key, item in value.items()}
+    """``instance_record`` of a mapping of dataclass instances (and plain data, each its
+    own value, its class None): each one's class and fields by its key; None where an
+    instance has none."""
+    records = {key: instance_record(item) if is_instance(item) else {
+        "class_path": None, "init_args": json.loads(dump_json(item))}
+        for key, item in value.items()}
     if any(record is None or "classes" in record for record in records.values()):
         return None
-    return {"classes": {key: record["class_path"] for key, record in records.items()},
-            "init_args": {key: record["init_args"] for key, record in records.items()}}
+    record = {"classes": {key: record["class_path"] for key, record in records.items()},
+              "init_args": {key: record["init_args"] for key, record in records.items()}}
+    try:
+        return record if _same(rebuilt(record), value) else None
+    except Exception:  # noqa: BLE001 - as instance_record's: not kept
+        return None
 
 
 def _same(built: Any, value: Any) -> bool:
     """Whether ``built`` is an instance of ``value``'s class with the same fields (a
-    mapping of them: the same keys, each so)."""
-    if is_instances(value):
+    mapping of them: the same keys, each so; a plain value among them: equal)."""
+    if _holds_instances(value):
         return isinstance(built, Mapping) and set(built) == set(value) and all(
             _same(built[key], item) for key, item in value.items())
+    if not is_instance(value):
+        return type(built) is type(value) and built == value
     return type(built) is type(value) and init_fields(built) == init_fields(value)
