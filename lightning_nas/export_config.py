@@ -114,14 +114,30 @@ def _over_instance(target: Any, key: str, group: Any, record: Mapping[str, Any] 
     """The searched ``group`` over the instance the store keeps of ``target``'s argument
     ``key`` (``record``): over its fields, as the trial's build sets it (``over_fields``;
     was: over the annotated dataclass's own defaults, a ``Union``'s first class's); without
-    a record (a store written before them, a class that no longer imports), over those
-    defaults, which the group check kept the instance's other fields at (it refuses a group
-    that leaves out a field of an instance the store keeps no record of)."""
-    try:
-        return over_fields(rebuilt(record), group) if record else over_own_defaults(
-            target, key, group)
-    except ConfigError:
+    a record (a store written before them), over those defaults, which the group check kept
+    the instance's other fields at (it refuses a group that leaves out a field of an
+    instance the store keeps no record of).
+
+    Raises:
+        ConfigError: the record's class no longer imports or builds it from its fields (a
+            class renamed since the search), naming the class and what to do (was: over the
+            own defaults too, so the node said fields no trial trained with).
+    """
+    if not record:
         return over_own_defaults(target, key, group)
+    try:
+        return over_fields(rebuilt(record), group)
+    except ConfigError as err:
+        paths = [path for path in record.get("classes", {}).values() if path is not None] \
+            if "classes" in record else [record.get("class_path")]
+        raise ConfigError(
+            f"model_init_args[{key!r}]: the store keeps a {' and '.join(map(str, paths))} "
+            f"instance there, with the fields {dict(record['init_args'])!r:.120}, but {err}; "
+            f"best.yaml's node cannot set the searched {key!r} over those fields (the "
+            f"dataclass's own defaults in their place would say fields no trial trained "
+            f"with). To fix it, make {' and '.join(map(str, paths))} importable again, taking "
+            f"those fields (an alias of a renamed class in its old module, "
+            f"OldName = NewName), and export again") from None
 
 
 def objects_beside(model: Mapping[str, Any], node: Mapping[str, Any]) -> dict[str, Any]:

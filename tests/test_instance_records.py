@@ -148,6 +148,17 @@ def test_a_dict_mixing_instances_and_mappings_is_kept_as_given_and_said_in_the_n
         "{'hidden': 8, 'depth': 2}, 'n': 3})"]
 
 
+def test_a_group_over_an_instance_whose_class_no_longer_imports_is_refused_on_export():
+    stored = stored_init(f"{HERE}.DeepNet", {"net": NetConfig(hidden=2, depth=5)})
+    stored["dataclasses"]["net"]["class_path"] = f"{HERE}.OldNetConfig"  # renamed since
+    # (was: exported {'hidden': 4, 'depth': 1}, NetConfig's own depth, no trial's)
+    with pytest.raises(ConfigError, match=(
+            r"model_init_args\['net'\]: the store keeps a .*OldNetConfig instance there, "
+            r"with the fields \{'hidden': 2, 'depth': 5\}, but module .* has no attribute "
+            r"'OldNetConfig'.*To fix it, make .*OldNetConfig importable again")):
+        model_section(stored, {"net": {"hidden": 4}})
+
+
 def test_a_group_over_one_instance_keeps_its_fields_as_lightningcli(tmp_path):
     given = {"net": NetConfig(depth=2)}
     Search(DeepNet, {"net": {"hidden": Choice([4, 8])}}, data=BlobData, model_init_args=given,
