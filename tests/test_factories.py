@@ -379,12 +379,19 @@ def test_a_search_with_sync_batchnorm_under_ddp_on_cpu_is_refused_before_trainin
      "be lost. To fix it, add 'nesterov': Fixed(True) to the group 'opt_cfg'"),
     ({"sub": {"a": 1, "b": 2}, "c": 3}, {"sub": {"a": {"choice": [5, 6]}}},
      "has the keys sub.b, c, which the search space's group 'opt_cfg' does not set"),
-    # a dataclass instance the dict holds: replaced by the group's dict there too (was: not
-    # refused, each trial got {'net': {'hidden': 4}, 'c': 3}, depth and NetConfig gone)
+    # a dataclass instance the dict holds: each trial would get the group's dict there, not
+    # the class, whether or not the group sets its changed fields (was: the first refused,
+    # "has the key net.depth", asking for 'net.depth': Fixed(2); the second not refused,
+    # each trial got {'net': {'hidden': 4, 'depth': 2}, 'c': 3}, NetConfig gone)
     ({"net": NetConfig(depth=2), "c": 3}, {"net": {"hidden": {"choice": [4, 8]}}, "c": {
-        "fixed": 3}}, "has the key net.depth, which the search space's group 'opt_cfg' does "
-     "not set: the group's dict is each trial's 'opt_cfg', whole, so it would be lost. To "
-     "fix it, add 'net.depth': Fixed(2)"),
+        "fixed": 3}}, "model init_args['opt_cfg']['net'] is a NetConfig instance, and the "
+     "search space's group 'opt_cfg' gives each trial a dict built from the group's dict"),
+    ({"sub": {"net": NetConfig(depth=2)}, "c": 3}, {"sub": {"net": {"hidden": {"choice": [
+        4, 8]}, "depth": {"fixed": 2}}}, "c": {"fixed": 3}},
+     "model init_args['opt_cfg']['sub']['net'] is a NetConfig instance, and the search "
+     "space's group 'opt_cfg' gives each trial a dict built from the group's dict over the "
+     "instance's fields, not a NetConfig (the values of 'opt_cfg'['sub'] are annotated with "
+     "no dataclass). To fix it"),
 ])
 def test_an_init_args_dict_with_keys_its_searched_group_does_not_set_is_refused(
         tmp_path, given, group, needle):

@@ -54,11 +54,26 @@ def check_group(section: str, key: str, group: str, given: Any, value: Any,
         lightning_nas.errors.ConfigError: model init_args['opt'] has the key momentum, ...
     """
     _check_group_class(section, key, group, given, value, hint)
-    if is_instances(given) and isinstance(value, Mapping) and not is_node(value):
-        for name, item in value.items():  # a dict of instances: each (was: not looked into)
-            _check_group_class(section, key, group, given.get(name), item, mapping_of(hint),
-                               f"[{name!r}]")
+    _check_held_classes(section, key, group, given, value, hint)
     _check_group_keeps(section, key, group, given, value)
+
+
+def _check_held_classes(section: str, key: str, group: str, given: Any, value: Any,
+                        hint: Any, at: str = "") -> None:
+    """``_check_group_class`` of each dataclass instance the dict ``given`` holds at a key
+    the group's dict ``value`` sets (its values annotated ``mapping_of(hint)``), and in a
+    dict there, all the way down: a dict of instances' each (was: not looked into), and
+    one inside a plain ``dict`` argument (``{"net": NetConfig(depth=2), "c": 3}`` for
+    ``opt: dict``), which each trial would get as the group's dict (was: not refused where
+    the group set its changed fields, the class lost)."""
+    if not isinstance(given, Mapping) or is_instance(given) or not isinstance(
+            value, Mapping) or is_node(value):
+        return
+    inner = mapping_of(hint) if hint is not None else None
+    for name, item in value.items():
+        where = f"{at}[{name!r}]"
+        _check_group_class(section, key, group, given.get(name), item, inner, where)
+        _check_held_classes(section, key, group, given.get(name), item, inner, where)
 
 
 def _check_group_class(section: str, key: str, group: str, given: Any, value: Any,
@@ -94,7 +109,8 @@ def _check_group_class(section: str, key: str, group: str, given: Any, value: An
              f"fields take a mapping's keys and values" if len(dataclasses_in(hint)) > 1 else
              f"{getattr(cls, '__name__', '')}, which LightningCLI too builds from a mapping "
              f"there")
-    named, are = (f"the values of {key!r}", "are") if at else (repr(key), "is")
+    named, are = (f"the values of {key!r}{at.rsplit('[', 1)[0]}", "are") if at else (
+        repr(key), "is")
     built, why = (f"a {cls.__name__}", f"{named} {are} annotated with {which}; it takes no "
                   f"subclass of a dataclass") if cls is not None else (
         "a dict", f"{named} {are} annotated with no dataclass")
