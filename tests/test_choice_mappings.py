@@ -21,6 +21,7 @@ checked against Hydra's own ``compose`` and ``instantiate``.
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from typing import Any, Union
 
@@ -149,6 +150,32 @@ def test_a_group_leaving_out_a_field_of_the_configs_dataclass_builds_what_lightn
     search = search_from_config(load_config(tmp_path / "nas.yaml", ["--model.net.depth=5"]))
     assert search.model.build({"model.net": {"hidden": 4}})
     assert Plain.built[-1][0] == NetConfig(hidden=4, depth=5)
+
+def test_an_override_inside_a_chosen_mapping_at_a_dataclass_is_kept_as_lightningcli_keeps_it(
+        tmp_path):
+    # was: refused, "--model.net.depth=5 sets a key inside 'model.net', which the search
+    # space gives every trial as a whole (a value it chooses)", where a chosen mapping is
+    # merged over the config's there, as a group's is (which took the override)
+    node = {"class_path": f"{HERE}.Plain", "init_args": {"net": {"hidden": 3, "depth": 2}}}
+
+    def loaded(values: list[Any]) -> Any:
+        (tmp_path / "nas.yaml").write_text(yaml.safe_dump({
+            "model": node, "data": {"class_path": "tests.helpers_data.BlobData"},
+            "search": {"space": {"model.net": {"choice": values}}, "budget": 1}}))
+        return load_config(tmp_path / "nas.yaml", ["--model.net.depth=5"])
+
+    search = search_from_config(loaded([{"hidden": 4}, {"hidden": 8}]))
+    cli_model(tmp_path, node, "--model.net.depth=5", "--model.net={hidden: 4}")
+    want = Plain.built[-1]
+    assert want[0] == NetConfig(hidden=4, depth=5)
+    assert search.model.build({"model.net": {"hidden": 4}}) and Plain.built[-1] == want
+    # an option that sets the key itself: its trials would lose the override: refused
+    with pytest.raises(ConfigError, match=re.escape(
+            "--model.net.depth=5 sets a key inside 'model.net', which the value {'depth': 6} "
+            "the search space may choose there sets too: the trials that choose it would "
+            "lose the override")):
+        loaded([{"hidden": 4}, {"depth": 6}])
+
 
 class Loose(Plain):
     """``opt`` unannotated: a Hydra node there builds whatever it names."""

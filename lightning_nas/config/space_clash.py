@@ -62,6 +62,15 @@ def check_not_searched(overrides: Sequence[str], cfg: Mapping[str, Any]) -> None
                                   f"{{fixed: {text}}}; else leave the override out")
             if inner is None:
                 continue  # a group at a node: the argument it does not search stays
+            if (option := _chosen_setting(cfg, path, prefix, spec)) is not None:
+                if option is _KEPT:
+                    continue  # each chosen mapping merged over the config's: it stays
+                raise ConfigError(f"--{key}={text} sets a key inside {name!r}, which the "
+                                  f"value {option!r:.80} the search space may choose there "
+                                  f"sets too: the trials that choose it would lose the "
+                                  f"override. To fix it, leave {path[len(prefix) + 1:]} out "
+                                  f"of that value, or give it in each value the space gives "
+                                  f"{name!r}; else leave the override out")
             rest = path[len(prefix) + 1:]
             fix = (f"To fix it, --search.space.{name}.{rest}={{fixed: {text}}}; else leave it "
                    f"out" if is_space_group(spec) or is_dotted(name) else
@@ -71,6 +80,40 @@ def check_not_searched(overrides: Sequence[str], cfg: Mapping[str, Any]) -> None
             raise ConfigError(f"--{key}={text} sets a key inside {name!r}, which the search "
                               f"space gives every trial as a whole ({whole}): the override "
                               f"would be lost. {fix}")
+
+
+#: ``_chosen_setting``'s answer where no option sets the override's key
+_KEPT = object()
+
+
+def _chosen_setting(cfg: Mapping[str, Any], path: str, prefix: str, spec: Any) -> Any:
+    """For a choice of mappings at ``prefix`` where a mapping set there is merged over the
+    config's (``merges_at``: at a dataclass, as LightningCLI merges ``--model.net='{hidden:
+    4}'`` after ``--model.net.depth=5``; under a Hydra ``_target_`` node), as a group's is:
+    the first option that sets the override's ``path`` itself (its trials would lose the
+    override), else ``_KEPT``; None for another spec or place (the value replaces the
+    config's: refused as before). Was: refused for every choice, where a group at the same
+    place took the override."""
+    options = spec.get("choice") if isinstance(spec, Mapping) and not is_space_group(
+        spec) else None
+    if not (isinstance(options, list) and options and merges_at(cfg, prefix) and all(
+            isinstance(option, Mapping) and "class_path" not in option
+            for option in options)):
+        return None
+    return next((option for option in options
+                 if _sets(cfg, path, prefix, option)), _KEPT)
+
+
+def _sets(cfg: Mapping[str, Any], path: str, prefix: str, value: Mapping[str, Any]) -> bool:
+    """Whether the mapping ``value``, merged at ``prefix``, sets ``path`` under it: it has
+    the key, and, deeper, its mapping there is not merged over the config's too."""
+    name, _, rest = path[len(prefix) + 1:].partition(".")
+    if name not in value:
+        return False
+    inner = value[name]
+    if rest and isinstance(inner, Mapping) and merges_at(cfg, f"{prefix}.{name}"):
+        return _sets(cfg, path, f"{prefix}.{name}", inner)
+    return True
 
 
 def _set_in(cfg: Mapping[str, Any], path: str, prefix: str, spec: Any) -> str | None:
