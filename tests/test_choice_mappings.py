@@ -175,6 +175,15 @@ def test_an_override_inside_a_chosen_mapping_at_a_dataclass_is_kept_as_lightning
             "the search space may choose there sets too: the trials that choose it would "
             "lose the override")):
         loaded([{"hidden": 4}, {"depth": 6}])
+    # a plain dict's chosen mapping replaces the config's: refused, the fix a value of the
+    # choice (was: --search.space.model.opt.other={fixed: 9}, itself refused as a clash)
+    (tmp_path / "nas.yaml").write_text(yaml.safe_dump({
+        "model": {"class_path": f"{HERE}.Plain", "init_args": {"opt": {"other": 1}}},
+        "search": {"space": {"model.opt": {"choice": [{"other": 2}, {"x": 3}]}}}}))
+    with pytest.raises(ConfigError, match=re.escape(
+            "(a value it chooses): the override would be lost. To fix it, give other in "
+            "each value the space gives 'model.opt'")):
+        load_config(tmp_path / "nas.yaml", ["--model.opt.other=9"])
 
 
 class Loose(Plain):

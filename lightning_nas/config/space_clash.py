@@ -73,7 +73,8 @@ def check_not_searched(overrides: Sequence[str], cfg: Mapping[str, Any]) -> None
                                   f"{name!r}; else leave the override out")
             rest = path[len(prefix) + 1:]
             fix = (f"To fix it, --search.space.{name}.{rest}={{fixed: {text}}}; else leave it "
-                   f"out" if is_space_group(spec) or is_dotted(name) else
+                   f"out" if is_space_group(spec) else  # (a choice's: was the group's fix,
+                   # --search.space.model.opt.other={fixed: 9}, itself refused as a clash)
                    f"To fix it, give {rest} in each value the space gives {name!r}; else "
                    f"leave it out")
             whole = "a group" if is_space_group(spec) else "a value it chooses"
