@@ -27,16 +27,20 @@ def _rows(capsys, *argv: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
 
 
-def _noted_run(folder: Path) -> None:
-    """A search run of 3 trials (trial 2 failed) with notes: trials 1 and 3 one, 2 two."""
+def _noted_run(folder: Path, objectives: bool = False) -> None:
+    """A search run of 3 trials (trial 2 failed) with notes: trials 1 and 3 one, 2 two;
+    ``objectives``: with a second one, ``params``, that puts trials 1 and 3 on the front."""
     with RunStore(folder / "search.db") as store:
         store.set_meta("mode", "max")
         store.set_meta("monitor", "val_acc")
+        if objectives:
+            store.set_meta("objectives", {"val_acc": "max", "params": "min"})
         for k in range(3):
             tid = store.start_trial({"k": k})
             failed = k == 1
             store.finish_trial(TrialResult(
                 trial_id=tid, arch={"k": k}, score=None if failed else k / 10,
+                metrics={} if failed else {"val_acc": k / 10, "params": 10.0 * k},
                 status=TrialStatus.FAILED if failed else TrialStatus.COMPLETED,
                 error="ValueError: bad k,\nsecond line" if failed else None))
         record_uneven(store, 1, [NOTE])
@@ -73,6 +77,19 @@ def test_a_search_runs_json_has_each_rows_notes_as_the_csv(tmp_path, capsys):
         assert [(r["trial"], r["notes"]) for r in rows] == [
             (int(r["trial"]), r["notes"]) for r in csv_rows]
         assert [r["notes"] for r in rows][-1] == NOTE and list(rows[0])[-1] == "notes"
+
+
+def test_a_search_runs_json_front_and_failures_have_notes_as_the_csv(tmp_path, capsys):
+    # was: the JSON's pareto_front and failures rows had no notes (KeyError: 'notes')
+    _noted_run(tmp_path, objectives=True)
+    notes = {int(r["trial"]): r["notes"] for r in _rows(capsys, str(tmp_path), "--status",
+                                                        "all")}
+    assert main(["show", str(tmp_path), "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key, trials in (("pareto_front", [3, 1]), ("failures", [2])):
+        assert [(r["trial"], r["notes"]) for r in out[key]] == [
+            (t, notes[t]) for t in trials], key
+        assert list(out[key][0])[-1] == "notes"
 
 
 def test_a_oneshot_runs_csv_has_its_notes_on_each_row(tmp_path, capsys):

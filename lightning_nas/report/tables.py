@@ -335,10 +335,13 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
     front = front_rows(store) if status == "completed" else []
     failures = failure_rows(store) if status == "completed" else []
     if fmt == "json":  # the front and the failures follow the leaderboard only
-        extra = {"pareto_front": front, "failures": failures} if status == "completed" else {}
+        # each row with its notes, as the CSV's (was: the summary's alone; the front's and
+        # the failures' none)
+        noted = _with_notes(store, [*rows, *front, *failures])
+        extra = {"pareto_front": noted[len(rows):len(rows) + len(front)],
+                 "failures": noted[len(rows) + len(front):]} if status == "completed" else {}
         key = "leaderboard" if status == "completed" else "trials"
-        # each row with its notes, as the CSV's (was: the summary's alone)
-        return json.dumps(json_safe({"summary": summary(store), key: _with_notes(store, rows),
+        return json.dumps(json_safe({"summary": summary(store), key: noted[:len(rows)],
                                      "shown": len(rows), "of": total, **extra}),
                           indent=2)  # NaN and inf as null: JSON has neither
     if fmt == "csv":
