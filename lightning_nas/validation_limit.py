@@ -27,7 +27,8 @@ from lightning_nas.devices import trial_ranks
 from lightning_nas.trial_trainer import trial_trainer
 
 __all__ = ["LIMIT_KEY", "OVERFIT_KEY", "limit_of", "limited_entry", "limited_text",
-           "limit_settings", "search_limit_line", "trial_limited", "trial_settings"]
+           "limit_settings", "run_limit_line", "search_limit_line", "trial_limited",
+           "trial_settings"]
 
 #: the Trainer argument, and its key in a search space (``trainer.limit_val_batches``)
 LIMIT_KEY = "limit_val_batches"
@@ -101,19 +102,25 @@ def trial_settings(store: Any) -> Callable[[int], Mapping[str, Any]]:
         >>> of(1), of(2)
         ({'max_epochs': 1}, {'max_epochs': 1, 'limit_val_batches': 2})
     """
-    base = limit_settings(store)
-    jobs = store.get_meta("job_trials") if store.get_meta("trainer") is None else None
-    jobs = jobs if isinstance(jobs, Mapping) else {}
+    base, jobs = limit_settings(store), _job_values(store)
 
     def of(trial_id: int) -> Mapping[str, Any]:
-        job = jobs.get(str(trial_id))
-        values = job.get("values") if isinstance(job, Mapping) else None
-        if not isinstance(values, Mapping):
+        values = jobs.get(str(trial_id))
+        if values is None:
             return base
         node = values.get("trainer")  # the job's whole node, where its keys differ
         return trial_trainer({k: v for k, v in values.items() if k != "trainer"},
                              node if isinstance(node, Mapping) else base)
     return of
+
+
+def _job_values(store: Any) -> dict[str, Mapping[str, Any]]:
+    """What each job of a Hydra sweep's ``store`` composed otherwise than the sweep config
+    (meta ``job_trials``' ``values``), by trial id as text; a search's: none."""
+    jobs = store.get_meta("job_trials") if store.get_meta("trainer") is None else None
+    jobs = jobs if isinstance(jobs, Mapping) else {}
+    return {str(k): job["values"] for k, job in jobs.items()
+            if isinstance(job, Mapping) and isinstance(job.get("values"), Mapping)}
 
 
 def limited_text(limit: int | float, key: str = LIMIT_KEY, ranks: int | None = 1) -> str:
@@ -196,11 +203,8 @@ def search_limit_line(space: Mapping[str, Any] | None, trainer: Mapping[str, Any
         the trials ran on 1 or 2 ranks (each trial's notes say its own)
     """
     names = {str(name).lstrip("+") for name in space or {}}  # a sweep's +trainer.x
-    for searched in (f"trainer.{OVERFIT_KEY}", f"trainer.{LIMIT_KEY}"):
-        if searched in names:
-            return (f"{searched} is searched: each trial is scored on the part of the "
-                    f"validation data its value validates (best.yaml's limited_validation "
-                    f"says the exported trial's)")
+    if searched := _searched_line(names):
+        return searched
     found, counts = limit_of({}, trainer or {}), sorted(set(ranks))
     ranked = names & {"trainer.devices", "trainer.num_nodes"}
     if found is None or len(counts) == 1 or not counts and not ranked:
@@ -210,3 +214,51 @@ def search_limit_line(space: Mapping[str, Any] | None, trainer: Mapping[str, Any
                             f" searched")
     return (f"{limited_text(found[1], found[0], None)}; under DDP it holds on each rank, over "
             f"its own shard: {which} (each trial's notes say its own)")
+
+
+def _searched_line(names: Collection[str]) -> str | None:
+    """``search_limit_line`` of a space of ``names`` that searches the limit; else None."""
+    for searched in (f"trainer.{OVERFIT_KEY}", f"trainer.{LIMIT_KEY}"):
+        if searched in names:
+            return (f"{searched} is searched: each trial is scored on the part of the "
+                    f"validation data its value validates (best.yaml's limited_validation "
+                    f"says the exported trial's)")
+    return None
+
+
+def run_limit_line(store: Any) -> str | None:
+    """``search_limit_line`` of a run's ``store`` (``show``'s and the report's ``note:``),
+    on the ranks its scored trials ran on; a Hydra sweep whose jobs composed Trainer
+    settings of their own (a searched config group's option, ``+trainer=part``: meta
+    ``job_trials``) by how many of its scored trials each validated part under its own
+    (``trial_settings``; was: the sweep config's node alone, so such a run said nothing,
+    while each trial's notes and ``best.yaml`` said its limit).
+
+    Example:
+        >>> import tempfile
+        >>> from lightning_nas.results import TrialResult, TrialStatus
+        >>> from lightning_nas.store import RunStore
+        >>> store = RunStore(tempfile.mkdtemp() + "/search.db")
+        >>> store.set_meta("job_trials", {"2": {"values": {"trainer": {"limit_val_batches": 2}}}})
+        >>> for k in (1, 2):
+        ...     store.finish_trial(TrialResult(store.start_trial({"k": k}), {"k": k},
+        ...                                    TrialStatus.COMPLETED, score=k / 10))
+        >>> run_limit_line(store)[:65]
+        'the scores of 1 of 2 trials are over part of the validation data:'
+    """
+    space, jobs = store.get_meta("space"), _job_values(store)
+    own = any(key == "trainer" or key.startswith("trainer.") for values in jobs.values()
+              for key in values)
+    searched = _searched_line({str(name).lstrip("+") for name in space or {}})
+    if not own or searched:
+        return searched or search_limit_line(space, limit_settings(store),
+                                             store.trial_ranks(scored=True).values())
+    settings, trials = trial_settings(store), store.leaderboard(store.get_meta("mode", "max"))
+    limited = [t for t in trials if trial_limited(t.arch, settings(t.trial_id), t.ranks)]
+    if not limited:
+        return None
+    which = (f"all {len(trials)} trials" if len(limited) == len(trials) else
+             f"{len(limited)} of {len(trials)} trials")
+    return (f"the scores of {which} are over part of the validation data: the Trainer "
+            f"settings each job composed (a searched config group's option) set its own "
+            f"limit (each trial's notes say its own)")

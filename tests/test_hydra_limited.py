@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -114,6 +115,12 @@ def test_a_sweep_searching_a_trainer_group_says_each_jobs_own_limit(tmp_path):
         trials = {t.trial_id: t.arch["+trainer"] for t in store.trials()}
         notes = {int(row["trial"]): row["notes"] for row in csv.DictReader(
             io.StringIO(render(store, "csv", k=None)))}  # show's notes column
+        # show's one-line note above the table (was: none, the group's limit unseen there)
+        line = json.loads(render(store, "json"))["summary"]["limited_validation"]
+        head = render(store).splitlines()
+    assert line is not None and line.startswith(
+        "the scores of 1 of 2 trials are over part of the validation data"), line
+    assert f"note: {line}" in head, head
     assert sorted(trials.values()) == ["full", "part"]
     for trial_id, option in trials.items():
         said = export_best(run, trial_id=trial_id).get("limited_validation")

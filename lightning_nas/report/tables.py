@@ -24,12 +24,7 @@ from lightning_nas.search.objectives import COSTS, front_rows
 from lightning_nas.search.warm_report import SourceReport, WarmStartReport
 from lightning_nas.split_record import recorded_uneven
 from lightning_nas.store import RunStore
-from lightning_nas.validation_limit import (
-    limit_settings,
-    search_limit_line,
-    trial_limited,
-    trial_settings,
-)
+from lightning_nas.validation_limit import run_limit_line, trial_limited, trial_settings
 from lightning_nas.wording import counted, unknown_status
 
 __all__ = ["STATUSES", "counts_line", "cut_line", "error_line", "failure_rows", "format_csv",
@@ -130,7 +125,7 @@ def summary(store: RunStore) -> dict[str, Any]:
     ``notes``: what the scores of some trials count beyond the data (a DDP validation split
     its ranks do not divide: ``recorded_uneven``, each with its trials);
     ``limited_validation``: what the scores are over under a ``trainer.limit_val_batches``
-    (``search_limit_line``; None: every batch); per warm-start
+    (``run_limit_line``; None: every batch); per warm-start
     source, ``still_running``: the holder of its search when it was read while running,
     ``swept``: whether it is a Hydra sweep's run folder (its stored report read by any
     version: ``WarmStartReport.from_dict``)."""
@@ -148,9 +143,7 @@ def summary(store: RunStore) -> dict[str, Any]:
             "notes": recorded_uneven(store),  # (was: in best.yaml alone)
             # scores over part of the validation data (was: not said), under DDP on the
             # ranks the trials ran on (was: the search's settings', none for auto)
-            "limited_validation": search_limit_line(
-                store.get_meta("space"), limit_settings(store),
-                store.trial_ranks(scored=True).values()),
+            "limited_validation": run_limit_line(store),  # a sweep's group's too
             # each source's counts and why the others were not used (was: the counts alone)
             "warm_start": [{"source": src.source, "trials": src.trials, "used": src.used,
                             "skipped": src.skipped(reasons=False),
