@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from lightning_nas.ranks_record import varied_ranks
 from lightning_nas.score_precision import precision_of
 from lightning_nas.validation_limit import limit_settings, trial_limited, trial_settings
 
@@ -33,10 +34,13 @@ def scored_under(store: Any, arch: Mapping[str, Any], ranks: int | None = None,
     """``limited_validation`` and ``precision`` of trial ``trial_id`` of architecture
     ``arch`` in the run of ``store``, each where it applies (a validation of every batch in
     float32: ``{}``); under DDP the limit holds on each of the ``ranks`` it ran on
-    (``TrialResult.ranks``; None: those its settings ask for). A sweep's trial is read
+    (``TrialResult.ranks``; None: a Hydra job's several counts where its fits ran on
+    several, ``ranks_record``, else those its settings ask for). A sweep's trial is read
     under its own job's Trainer node (``trial_settings``: a searched ``trainer`` group's
     option), one of no ``trial_id`` under the sweep config's."""
     trainer = limit_settings(store) if trial_id is None else trial_settings(store)(trial_id)
+    if ranks is None and trial_id is not None:  # a Hydra job's fits of several counts
+        ranks = varied_ranks(store).get(trial_id)  # (was: its settings' count said)
     out: dict[str, Any] = {}
     if limited := trial_limited(arch, trainer, ranks):
         out["limited_validation"] = limited  # was: a score over part of it, unsaid

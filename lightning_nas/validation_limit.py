@@ -20,10 +20,11 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from lightning_nas.devices import trial_ranks
+from lightning_nas.ranks_record import known_ranks
 from lightning_nas.trial_trainer import trial_trainer
 
 __all__ = ["LIMIT_KEY", "OVERFIT_KEY", "limit_of", "limited_entry", "limited_text",
@@ -123,20 +124,33 @@ def _job_values(store: Any) -> dict[str, Mapping[str, Any]]:
             if isinstance(job, Mapping) and isinstance(job.get("values"), Mapping)}
 
 
-def limited_text(limit: int | float, key: str = LIMIT_KEY, ranks: int | None = 1) -> str:
+def limited_text(limit: int | float, key: str = LIMIT_KEY,
+                 ranks: int | Sequence[int] | None = 1) -> str:
     """What the scores of a validation under ``trainer.<key>=limit`` are over, and how to
     score a checkpoint again (the int ``limit``: a count of batches; the float: a
     fraction). Under DDP (``ranks`` above 1) the limit holds on each rank, over its own
-    shard of the data: a count of batches is ``ranks`` times as many in all.
+    shard of the data: a count of batches is ``ranks`` times as many in all; several
+    counts (a Hydra job's fits that ran on each: ``ranks_record``) are said as such,
+    which one scored not being known.
 
     Example:
         >>> limited_text(2, ranks=2)[77:143]
         'at most 2 batches of each validation loader on each of the 2 ranks'
+        >>> limited_text(2, ranks=(1, 2))[121:174]
+        "on each rank, and the job's fits ran on 1 and 2 ranks"
     """
     part = (f"at most {limit} batch{'es' * (limit != 1)}" if isinstance(limit, int)
             else f"{limit:g} of the batches")
     where, again = "", ""
-    if ranks is not None and ranks > 1:
+    counts = sorted(set(ranks)) if isinstance(ranks, Sequence) else []
+    if len(counts) == 1:
+        ranks = counts[0]
+    if len(counts) > 1:  # (was: said over the counts the job config asks for)
+        where = (f" on each rank, and the job's fits ran on {', '.join(map(str, counts[:-1]))}"
+                 f" and {counts[-1]} ranks (each rank its own shard of the data; which fit's "
+                 f"validation scored is not known)")
+        again = " on as many ranks as the fit that scored"
+    elif isinstance(ranks, int) and ranks > 1:
         total = f": at most {limit * ranks} in all" if isinstance(limit, int) else ""
         where = f" on each of the {ranks} ranks (each its own shard of the data{total})"
         again = f" on {ranks} ranks"
@@ -147,11 +161,12 @@ def limited_text(limit: int | float, key: str = LIMIT_KEY, ranks: int | None = 1
 
 
 def trial_limited(arch: Mapping[str, Any], trainer: Mapping[str, Any],
-                  ranks: int | None = None) -> str | None:
+                  ranks: int | Sequence[int] | None = None) -> str | None:
     """``limited_text`` of a trial's ``limit_of`` (``best.yaml``'s ``limited_validation``,
     the CSV's and JSON's ``notes``); None where it validates every batch. Under DDP it
     holds on each of the ``ranks`` the trial ran on (``TrialResult.ranks``, stored as its
-    Trainer had them: ``devices: auto`` too), else on those its own settings ask for
+    Trainer had them: ``devices: auto`` too; a Hydra job's fits of several counts: those,
+    ``ranks_record.known_ranks``), else on those its own settings ask for
     (``trial_ranks``: a searched ``trainer.devices`` over the search's; was: the search's).
 
     Example:
@@ -250,11 +265,12 @@ def run_limit_line(store: Any) -> str | None:
     own = any(key == "trainer" or key.startswith("trainer.") for values in jobs.values()
               for key in values)
     searched = _searched_line({str(name).lstrip("+") for name in space or {}})
-    if not own or searched:
-        return searched or search_limit_line(space, limit_settings(store),
-                                             store.trial_ranks(scored=True).values())
+    if not own or searched:  # the ranks of a job's fits of several counts too
+        counts = [n for ranks in known_ranks(store, scored=True).values()
+                  for n in (ranks if isinstance(ranks, tuple) else (ranks,))]
+        return searched or search_limit_line(space, limit_settings(store), counts)
     settings, trials = trial_settings(store), store.leaderboard(store.get_meta("mode", "max"))
-    limited = [t for t in trials if trial_limited(t.arch, settings(t.trial_id), t.ranks)]
+    limited = [t for t in trials if limit_of(t.arch, settings(t.trial_id))]
     if not limited:
         return None
     which = (f"all {len(trials)} trials" if len(limited) == len(trials) else

@@ -128,3 +128,39 @@ def test_a_sweep_searching_a_trainer_group_says_each_jobs_own_limit(tmp_path):
         assert (limited_text(2) in notes[trial_id]) is (option == "part"), (option, notes)
     assert results.get("limited_validation") == (
         limited_text(2) if best["arch"]["+trainer"] == "part" else None)
+
+
+def test_a_job_whose_fits_ran_on_different_rank_counts_is_said_so(tmp_path):
+    # a job whose task fitted on 2 ranks, then on 1 (its rank 0 wrote both counts, as
+    # JobSplitRecorder writes them): its ranks are None, as job_ranks says; was: its notes
+    # said the job config's 2 ranks ("... on each of the 2 ranks ...; ... on 2 ranks to score
+    # it again"), and show's line "on each of the 2 ranks" of every trial
+    from lightning_nas.integrations.hydra_split import SPLITS_FILE, job_ranks
+    from lightning_nas.integrations.hydra_sweeper import _keep_job
+    from lightning_nas.results import TrialResult, TrialStatus
+    from lightning_nas.scored_under import scored_under
+
+    with RunStore(tmp_path / "search.db") as store:
+        store.set_meta("mode", "max")
+        store.set_meta("monitor", "val_acc")
+        store.set_meta("job_config", {"trainer": {**TRAINER, "devices": 2,
+                                                  "strategy": "ddp_spawn",
+                                                  "limit_val_batches": 2}})
+        for width, counts in ((4, [2, 1]), (8, [2])):
+            folder = tmp_path / "jobs" / str(width)
+            folder.mkdir(parents=True)
+            (folder / SPLITS_FILE).write_text(json.dumps({"uneven_splits": [],
+                                                          "ranks": counts}))
+            trial = store.start_trial({"width": width})
+            _keep_job(store, trial, str(folder), {})  # as the sweep keeps a returned job
+            store.finish_trial(TrialResult(trial, {"width": width}, TrialStatus.COMPLETED,
+                                           score=width / 10, ranks=job_ranks(folder)))
+        notes = {int(row["trial"]): row["notes"] for row in csv.DictReader(
+            io.StringIO(render(store, "csv", k=None)))}
+        said = scored_under(store, {"width": 4}, None, 1)["limited_validation"]
+        line = json.loads(render(store, "json"))["summary"]["limited_validation"]
+        assert [t.ranks for t in store.trials()] == [None, 2]
+    assert notes[1] == said and "the job's fits ran on 1 and 2 ranks" in said, said
+    assert "each of the 2 ranks" not in said and "on 2 ranks to score" not in said, said
+    assert notes[2] == limited_text(2, ranks=2)  # one count: said as it ran
+    assert line.endswith("the trials ran on 1 or 2 ranks (each trial's notes say its own)"), line

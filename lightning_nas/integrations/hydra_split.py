@@ -60,7 +60,8 @@ from lightning_nas.group_exit import destroy_group_at_exit
 from lightning_nas.search.uneven_split import uneven_splits
 
 __all__ = ["DISTRIBUTION", "ENTRY_GROUP", "ENTRY_POINT", "SPLITS_FILE", "JobSplitRecorder",
-           "checked_trainer", "clear_splits", "job_callbacks", "job_ranks", "job_splits",
+           "checked_trainer", "clear_splits", "job_callbacks", "job_rank_counts", "job_ranks",
+           "job_splits",
            "split_check"]
 
 #: Lightning's entry point group of callback factories, each called by ``Trainer.__init__``
@@ -239,8 +240,20 @@ def job_ranks(folder: str | Path | None) -> int | None:
         >>> job_ranks(folder), job_ranks("/nonexistent")
         (2, None)
     """
-    ranks = _record(folder)["ranks"]
+    ranks = job_rank_counts(folder)
     return ranks[0] if len(ranks) == 1 else None
+
+
+def job_rank_counts(folder: str | Path | None) -> list[int]:
+    """Each count of ranks the fits of a job ran on, as its rank 0 wrote them into
+    ``folder`` (none where not written): the sweep records several (``ranks_record``), which
+    ``job_ranks`` gives as None.
+
+    Example:
+        >>> job_rank_counts("/nonexistent")
+        []
+    """
+    return _record(folder)["ranks"]
 
 
 def _record(folder: str | Path | None) -> dict[str, list[Any]]:

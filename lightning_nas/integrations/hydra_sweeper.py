@@ -86,10 +86,12 @@ from lightning_nas.integrations.hydra_settings import (
     search_settings,
     sweep_words,
 )
+from lightning_nas.integrations.hydra_split import job_rank_counts
 from lightning_nas.integrations.hydra_summary import sweep_summary
 from lightning_nas.integrations.hydra_threads import keep_threads, shared_cores
 from lightning_nas.integrations.hydra_trainer import check_trainer_values
 from lightning_nas.integrations.hydra_wording import sweep_phrases, sweep_wording
+from lightning_nas.ranks_record import record_ranks
 from lightning_nas.results import TrialResult
 from lightning_nas.search.lifetime import sigterm_exits
 from lightning_nas.search.loop import SearchLoop
@@ -401,9 +403,12 @@ class _SweepLoop(SearchLoop):
 
 
 def _keep_job(store: RunStore, trial: int, folder: str, choices: dict[str, str]) -> None:
-    """Store a returned job's output folder and config group choices by its trial."""
+    """Store a returned job's output folder and config group choices by its trial, and the
+    rank counts of its fits where they are several (``record_ranks``: its scores are said
+    over those; was: over the count its config asks for)."""
     for key, value in (("job_dirs", folder), ("job_group_choices", choices)):
         store.set_meta(key, {**store.get_meta(key, {}), str(trial): value})
+    record_ranks(store, trial, job_rank_counts(folder))
 
 
 def _built_by_the_task(arch: dict[str, Any]) -> Any:

@@ -19,6 +19,7 @@ from typing import Any
 
 from lightning_nas.arch import format_arch
 from lightning_nas.errors import ConfigError
+from lightning_nas.ranks_record import known_ranks
 from lightning_nas.results import TrialStatus, format_score
 from lightning_nas.search.objectives import COSTS, front_rows
 from lightning_nas.search.warm_report import SourceReport, WarmStartReport
@@ -298,8 +299,9 @@ def _with_notes(store: RunStore, rows: Sequence[Mapping[str, Any]]) -> list[dict
     best of each trial (``trial_notes``; was: left out), and the part of the validation data
     its score is over under a ``trainer.limit_val_batches`` (its own, searched, or the
     search's; was: the table's ``note:`` line alone; ``overfit_batches`` too:
-    ``trial_limited``), under DDP on each of the ranks it ran on (stored with it)."""
-    held, settings, ranks = trial_notes(store), trial_settings(store), store.trial_ranks()
+    ``trial_limited``), under DDP on each of the ranks it ran on (stored with it; a Hydra
+    job's fits of several counts: those, ``known_ranks``)."""
+    held, settings, ranks = trial_notes(store), trial_settings(store), known_ranks(store)
     out = []
     for row in rows:  # (a sweep's trial under its job's Trainer node: a searched group's)
         texts = [held.get(row["trial"]),
