@@ -39,10 +39,11 @@ def scored_under(store: Any, arch: Mapping[str, Any], ranks: int | None = None,
     under its own job's Trainer node (``trial_settings``: a searched ``trainer`` group's
     option), one of no ``trial_id`` under the sweep config's."""
     trainer = limit_settings(store) if trial_id is None else trial_settings(store)(trial_id)
-    if ranks is None and trial_id is not None:  # a Hydra job's fits of several counts
-        ranks = varied_ranks(store).get(trial_id)  # (was: its settings' count said)
+    # a Hydra job's fits of several counts: those (was: its settings' count said)
+    known = varied_ranks(store).get(trial_id) if ranks is None and trial_id is not None \
+        else ranks
     out: dict[str, Any] = {}
-    if limited := trial_limited(arch, trainer, ranks):
+    if limited := trial_limited(arch, trainer, known):
         out["limited_validation"] = limited  # was: a score over part of it, unsaid
     if (precision := precision_of(arch, trainer)) is not None:
         out["precision"] = precision  # the score's (was: unsaid by a Python search)
