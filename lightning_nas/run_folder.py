@@ -19,8 +19,10 @@ and a one-shot run (``holding``) take it, so a second run started on the folder 
 refused before it writes anything, whichever kind either is (a one-shot run refused before
 it trained leaves the folder as it was: ``holding(undone=...)``); an export takes it too
 (``kind="export"``), and whoever comes while an export holds it waits for it (``EXPORT_WAIT``).
-A holder names itself under ``lock_probe.naming``, and the name is read under it, so no
-thread or process reads the name the last holder left before the new one has written its.
+A holder names itself under ``lock_probe.naming`` (and a one-shot run refused before it
+trained writes the earlier holder's name back under it), and the name is read under it, so
+no thread or process reads the name the last holder left before the new one has written its,
+nor a name half written back.
 
 Example:
     >>> import os
@@ -425,12 +427,14 @@ def holding(folder: str | os.PathLike, then: str,
         yield
     except BaseException:
         if held is not None and undone is not None and undone():
-            if lock_made:  # removed while held: whoever takes the folder next makes another
-                lock.unlink(missing_ok=True)
-            else:  # what its earlier holder wrote (was: this run's "oneshot", which made a
-                held.truncate(0)  # search refuse the folder as an unfinished one-shot run's)
-                held.write(earlier)
-            held.close()
+            # under ``naming``, as every holder names itself (was: written without it, so a
+            with naming(folder):  # reader holding it read the name changing, half written)
+                if lock_made:  # removed while held: whoever takes the folder next makes one
+                    lock.unlink(missing_ok=True)
+                else:  # what its earlier holder wrote (was: this run's "oneshot", which made
+                    held.truncate(0)  # a search refuse the folder as an unfinished run's)
+                    held.write(earlier)
+                held.close()
             held = None
             for path in made:  # (was: a refused run left a new folder holding search.lock)
                 try:

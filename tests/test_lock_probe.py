@@ -15,9 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from lightning_nas import run_folder
-from lightning_nas.lock_probe import holder_gone, lock_taken
-from lightning_nas.run_folder import LOCK_FILE, hold_folder, search_holder
+from lightning_nas.lock_probe import holder_gone, lock_taken, naming
+from lightning_nas.run_folder import LOCK_FILE, hold_folder, holding, search_holder
 
 
 def _dead_pid() -> int:
@@ -120,3 +122,41 @@ def test_a_warm_start_says_no_search_holds_a_folder_another_process_exports(tmp_
         finally:
             go.set()
     assert holder is None
+
+
+def _reader_holding_naming(folder: Path, inside, written, seen) -> None:
+    """A reader of ``folder``'s ``search.lock`` under ``naming`` (as ``search_holder`` reads
+    it), holding it until ``written`` is set (or half a second has passed): puts what it
+    read on entering and on leaving into ``seen``. The process forked by the test below."""
+    with naming(folder):
+        first = (folder / LOCK_FILE).read_text()
+        inside.set()
+        written.wait(0.5)  # where a write-back not under ``naming`` happens (old code)
+        seen.put((first, (folder / LOCK_FILE).read_text()))
+
+
+def test_a_one_shot_run_refused_writes_the_earlier_holder_back_under_naming(tmp_path):
+    # was: the earlier holder's name written back into search.lock without ``naming``, so
+    # a reader holding it (search_holder, lock_taken then the name) read it changing
+    earlier = f"pid {_dead_pid()} on {socket.gethostname()}\n"
+    (tmp_path / LOCK_FILE).write_text(earlier)
+    fork = multiprocessing.get_context("fork")  # (the imports done: no cold interpreter)
+    inside, written, seen = fork.Event(), fork.Event(), fork.Queue()
+    reader = fork.Process(target=_reader_holding_naming,
+                          args=(tmp_path, inside, written, seen))
+    try:
+        with pytest.raises(RuntimeError, match="refused before training"):
+            with holding(tmp_path, "then run it again", undone=lambda: True):
+                reader.start()
+                assert inside.wait(60)
+                raise RuntimeError("refused before training")
+        written.set()  # the write-back is done (new code: once the reader let naming go)
+        first, last = seen.get(timeout=60)
+    finally:
+        written.set()
+        reader.join(60)
+    assert reader.exitcode == 0
+    ours = f"pid {os.getpid()} on {socket.gethostname()}\noneshot\n"
+    assert (first, last) == (ours, ours)  # unchanged while the reader held naming
+    assert (tmp_path / LOCK_FILE).read_text() == earlier  # then the earlier holder's name
+    assert not lock_taken(tmp_path / LOCK_FILE)
