@@ -163,6 +163,8 @@ def _fit(tmp_path: Path, rule, every: int) -> tuple[pl.Trainer, PruningCallback]
 
 @pytest.mark.parametrize("rule, decision", [
     (ASHARule(min_epochs=2, max_epochs=4, eta=2), Decision.PAUSE),
+    # rung 8 past the fit's max_epochs: judged at 2 and 4 all the same
+    (ASHARule(min_epochs=2, max_epochs=8, eta=2), Decision.PAUSE),
     (MedianRule(min_epochs=1, min_trials=1), Decision.STOP)])
 def test_a_pruning_callback_judges_a_fit_validated_every_2_epochs_at_its_epochs(
         tmp_path, rule, decision):
@@ -246,6 +248,37 @@ def test_a_pruning_callback_refuses_a_fit_that_skips_its_rules_rungs(tmp_path):
     assert refused.value.trainer.global_step == 0  # refused before training
     median, _ = _fit(tmp_path, MedianRule(), every=3)  # it judges at any validated epoch
     assert median.current_epoch == 4 and not math.isnan(float(median.callback_metrics["val_acc"]))
+
+
+class _Late(ASHARule):
+    """An ASHA rule judging at epoch 4 alone, ``min_epochs`` 1."""
+
+    def rungs_of(self, key):
+        return [4]
+
+    def all_rungs(self):
+        return [4]
+
+
+@pytest.mark.parametrize("rule, said", [
+    (ASHARule(min_epochs=4, max_epochs=8, eta=2), "scheduler 'ASHARule' with min_epochs=4 "
+     "would never stop a trial before its end (max_epochs=4); give min_epochs below "
+     "max_epochs"),
+    (MedianRule(min_epochs=5, min_trials=1), "scheduler 'MedianRule' with min_epochs=5 "
+     "would never stop a trial before its end (max_epochs=4); give min_epochs below "
+     "max_epochs"),
+    (_Late(min_epochs=1, max_epochs=4, eta=2), "scheduler '_Late' judges trials at rung 4 "
+     "(_Late.all_rungs), none before a trial's last epoch (max_epochs=4): a verdict there or "
+     "later stops nothing, so it would never stop a trial; give _Late a rung below 4 (in its "
+     "rungs_of and all_rungs)"),
+], ids=["asha", "median", "late-rungs"])
+def test_a_pruning_callback_refuses_a_rule_that_judges_no_epoch_before_max_epochs(
+        tmp_path, rule, said):
+    # old code: Failed: DID NOT RAISE (the fit trained its 4 epochs, judged at none)
+    with pytest.raises(ConfigError, match="^" + re.escape(
+            f"{said}, or leave the PruningCallback out") + "$") as refused:
+        _fit(tmp_path, rule, every=1)
+    assert refused.value.trainer.global_step == 0  # refused before training
 
 
 class _RecordWithoutEpochs(MedianRule):

@@ -28,6 +28,7 @@ from lightning_nas.search.rule_checks import (
     check_validates_each_epoch,
     split_callbacks,
 )
+from lightning_nas.search.scheduler_settings import check_judges_before
 from lightning_nas.search.schedulers import Decision, Rule
 from lightning_nas.search.validation_logs import ValidationLogs
 
@@ -44,9 +45,11 @@ class PruningCallback(pl.Callback):
     2 and 4 with ``check_val_every_n_epoch=2``); stops it with
     ``trainer.should_stop = True`` (never by raising). A validation that did not log the
     monitor raises ``MonitorError`` (naming the logged keys when none ever logged it), and
-    ``setup`` refuses, with a ``ConfigError``, a rule of the other mode or a Trainer the rule
-    cannot judge (``rule_checks.check_validates_each_epoch``). Under DDP, rank 0 decides and
-    the decision is broadcast, so every rank stops at the same epoch.
+    ``setup`` refuses, with a ``ConfigError``, a rule of the other mode, a Trainer the rule
+    cannot judge (``rule_checks.check_validates_each_epoch``), or, in a plain fit, a rule
+    that would first judge at the Trainer's ``max_epochs`` or later
+    (``scheduler_settings.check_judges_before``, as a search refuses it). Under DDP, rank 0
+    decides and the decision is broadcast, so every rank stops at the same epoch.
 
     Args:
         rule: a ``Rule`` (``MedianRule``, ``ASHARule``, ...), shared by the runs it judges.
@@ -99,9 +102,15 @@ class PruningCallback(pl.Callback):
         every ``k`` epochs where ``k`` divides each of ASHA's rungs; the rule judges by epoch),
         that ignores a stop until its ``min_epochs`` / ``min_steps``, or that has an
         ``EarlyStopping`` callback, the Trainer's or the module's ``configure_callbacks()``
-        (a trial it ends would count as complete)."""
+        (a trial it ends would count as complete), or, in a plain fit (a search checked
+        its rule against its trials' epochs), a rule that judges no epoch before the
+        Trainer's ``max_epochs`` (was: the fit trained to its end, stopped by nothing)."""
         if stage == "fit":
             check_rule_mode(self.rule, self.monitor, self.mode)
+            if not self.in_search:
+                name = getattr(self.rule, "setting", None) or type(self.rule).__name__
+                check_judges_before(self.rule, trainer.max_epochs, name,
+                                    "leave the PruningCallback out")
             own, module = split_callbacks(trainer.callbacks, pl_module)
             check_validates_each_epoch(
                 {"check_val_every_n_epoch": trainer.check_val_every_n_epoch,

@@ -3,7 +3,8 @@
 ``make_rule`` turns ``search.scheduler`` (a name of ``SCHEDULERS``, or a rule object of
 ``lightning_nas.search.schedulers``) with ``min_epochs``, ``max_epochs`` and ``eta`` into
 the search's rule (a copy of a rule object), refusing one that would first decide at the
-last epoch; ``scheduler_name`` reads a name in any case; ``rule_settings`` /
+last epoch (``check_judges_before``, which a ``PruningCallback`` in a plain fit asks of its
+Trainer's ``max_epochs`` too); ``scheduler_name`` reads a name in any case; ``rule_settings`` /
 ``check_rule_settings`` say which of those settings a scheduler uses and refuse the others;
 ``scheduler_epochs`` reads a stored run's complete trial epochs.
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "RULE_DEFAULTS",
     "SCHEDULERS",
+    "check_judges_before",
     "check_rule_settings",
     "make_rule",
     "not_a_scheduler",
@@ -276,14 +278,35 @@ def _decides_before_the_end(rule: Rule | None, max_epochs: int | None, name: str
     ``ASHARule`` subclass's rungs, ``all_rungs``, none below it; was: its ``min_epochs``
     alone, so one whose ``rungs_of`` judges at the last epoch, or past it, was taken)."""
     name = type(rule).__name__ if name == "a rule object" else name
-    last = getattr(rule, "max_epochs", None) or max_epochs
-    _never_stops(getattr(rule, "min_epochs", None), last, name)
-    if isinstance(rule, ASHARule) and lists_its_rungs(rule):  # (rungs_of alone: not known)
-        _never_judges(rule, last, name)
+    check_judges_before(rule, getattr(rule, "max_epochs", None) or max_epochs, name)
     return rule
 
 
-def _never_judges(rule: ASHARule, last: object, name: str) -> None:
+def check_judges_before(rule: Rule | None, last: object, name: str,
+                        instead: str = "search without a scheduler") -> None:
+    """Refuse ``rule`` (of scheduler ``name``) where it first decides at a run's last epoch,
+    ``last``, or later: its ``min_epochs``, or an ``ASHARule`` subclass's rungs
+    (``all_rungs``), none below it. Rungs past ``last`` beside one below it are taken (a
+    ``PruningCallback`` in a fit shorter than its rule's ``max_epochs`` judges at those it
+    reaches). ``instead``: the other way out, for the message.
+
+    Example:
+        >>> check_judges_before(ASHARule(min_epochs=2, max_epochs=8, eta=2), 4, "asha")
+        >>> check_judges_before(MedianRule(min_epochs=4), 4, "median")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: scheduler 'median' with min_epochs=4 would never ...
+
+    Raises:
+        ConfigError: naming the rule, its first epoch or rungs, ``last`` and ``instead``.
+    """
+    _never_stops(getattr(rule, "min_epochs", None), last, name, instead)
+    if isinstance(rule, ASHARule) and lists_its_rungs(rule):  # (rungs_of alone: not known)
+        _never_judges(rule, last, name, instead)
+
+
+def _never_judges(rule: ASHARule, last: object, name: str,
+                  instead: str = "search without a scheduler") -> None:
     """Refuse ``rule`` of scheduler ``name`` where none of its rungs (``all_rungs``) comes
     before a trial's last epoch, ``last``.
 
@@ -309,13 +332,14 @@ def _never_judges(rule: ASHARule, last: object, name: str) -> None:
                       f"({type(rule).all_rungs.__qualname__}), none before a trial's last "
                       f"epoch (max_epochs={last}): a verdict there or later stops nothing, so "
                       f"it would never stop a trial; give {cls} a rung below {last} (in its "
-                      f"rungs_of and all_rungs), or search without a scheduler")
+                      f"rungs_of and all_rungs), or {instead}")
 
 
-def _never_stops(first: object, last: object, name: str) -> None:
+def _never_stops(first: object, last: object, name: str,
+                 instead: str = "search without a scheduler") -> None:
     """Refuse a rule of scheduler ``name`` that first decides at epoch ``first``, at or
     after a trial's last, ``last``."""
     if isinstance(first, int) and isinstance(last, int) and 0 < last <= first:
         raise ConfigError(f"scheduler {name!r} with min_epochs={first} would never stop a "
                           f"trial before its end (max_epochs={last}); give min_epochs below "
-                          f"max_epochs, or search without a scheduler")
+                          f"max_epochs, or {instead}")
