@@ -5,6 +5,7 @@ in another order; a sweep without a seed."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 from typing import Any
@@ -335,9 +336,9 @@ def test_a_trainer_node_argument_spelt_at_its_default_is_no_edit_on_resume(tmp_p
     # a Lightning Trainer node's argument at its Trainer.__init__ default is the argument
     # left out, as in lightning-nas search (was: refused, "trainer.check_val_every_n_epoch:
     # 'unset', now 1"); another value is still an edited config
-    def sweep(budget: int, **trainer: Any) -> list[TrialResult]:
+    def sweep(budget: int, *overrides: str, **trainer: Any) -> list[TrialResult]:
         return multirun(tmp_path, lambda cfg: float(cfg.x),
-                        {"budget": budget, "params": {"x": "range(0, 9)"}},
+                        {"budget": budget, "params": {"x": "range(0, 9)"}}, overrides,
                         trainer={"_target_": "lightning.pytorch.Trainer", "max_epochs": 1,
                                  **trainer})
 
@@ -346,3 +347,13 @@ def test_a_trainer_node_argument_spelt_at_its_default_is_no_edit_on_resume(tmp_p
                                           r"check_val_every_n_epoch: 'unset', now 2\. Resume"):
         sweep(2, check_val_every_n_epoch=2)
     assert len(sweep(2, check_val_every_n_epoch=1, precision=None)) == 2
+    # so on the command line: the default, or the file's value, spelt out (old code:
+    # "the job overrides: [], now ['+trainer.check_val_every_n_epoch=1', ...]"); the
+    # overrides of other values, or of other keys (its value too), are compared as written
+    for changed in ("+trainer.check_val_every_n_epoch=2", "model.depth=1"):
+        with pytest.raises(ConfigError, match=re.escape(
+                f"jobs ran with other settings: the job overrides: [], now ['{changed}']")):
+            sweep(3, changed)
+    assert len(sweep(3, "+trainer.check_val_every_n_epoch=1", "trainer.max_epochs=1")) == 3
+    # and the other way round: a sweep that overrode them, resumed without
+    assert len(sweep(4)) == 4

@@ -19,6 +19,11 @@ in one leaderboard, so the record holds:
   beside ``model``, whose subtree ``options`` leaves out of each other's record), each
   option's own subtree at its path, so an edit of a nested option's file shows too.
 
+The command line's overrides are compared as written, but those of a Lightning Trainer
+node's arguments (``trainer.check_val_every_n_epoch=1``), which ``same_trainer_overrides``
+leaves out where Lightning takes the argument as the same on both sides
+(``trainer_spelling.as_taken``), as the search's own resume compares its Trainer.
+
 A warm start reads what each earlier job ran with: ``resolved`` is the sweep's config as
 plain data (``job_config``), ``job_values`` what a job's own composed config holds
 otherwise (an option's subtree, an interpolation of a searched key: ``depth: ${n}``).
@@ -34,20 +39,23 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
 from lightning_nas.config.paths import get_dotted
 from lightning_nas.integrations.hydra_grammar import SweepParams, group_of, path_of
 from lightning_nas.search.resume import differences
+from lightning_nas.search.trainer_spelling import as_taken, is_trainer_node
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import open_run
 
 __all__ = ["in_stored_order", "job_setup", "job_values", "override_values", "resolved",
-           "setup_differences"]
+           "same_trainer_overrides", "setup_differences"]
 
 
 def in_stored_order(sweep: SweepParams, run_dir: Path) -> SweepParams:
@@ -110,6 +118,59 @@ def override_values(overrides: Iterable[str], loader: Any) -> list[str]:
     compared as they are)."""
     keys = [o.split("=", 1)[0].lstrip("+~") for o in overrides]
     return [k for k in keys if not loader.get_group_options(group_of(k))]
+
+
+def same_trainer_overrides(stored: Sequence[str], current: Sequence[str],
+                           jobs: Sequence[Mapping[str, Any]], loader: Any) -> set[str]:
+    """The overrides among ``stored`` and ``current`` (the job overrides of a sweep and of
+    its resume) that set an argument of a Lightning Trainer node (``is_trainer_node`` in
+    both ``jobs``, the two ``job_setup`` records: ``trainer.check_val_every_n_epoch=1``,
+    ``+trainer.precision=32``) that Lightning takes as the same on both sides
+    (``as_taken``: one at ``Trainer.__init__``'s default is one left out, a precision's
+    other spelling the one it converts to); a side's value is its last override of the
+    key, else its record's (which leaves an overridden key out: the file's value). The
+    overrides a resume compares as written are the others (was: all of them, so the
+    Trainer's default spelt out on the resume's command line was refused as a change).
+
+    Example:
+        >>> node = {"trainer": {"_target_": "lightning.pytorch.Trainer", "max_epochs": 2}}
+        >>> sorted(same_trainer_overrides([], ["+trainer.check_val_every_n_epoch=1",
+        ...     "trainer.max_epochs=2", "trainer.devices=2"], [node, node], None))
+        ['+trainer.check_val_every_n_epoch=1', 'trainer.max_epochs=2']
+    """
+    sides = [_trainer_arguments(lines, jobs, loader) for lines in (stored, current)]
+    same: set[str] = set()
+    for path in {p for side in sides for p, _ in side.values()}:
+        taken = []
+        for side, job in zip(sides, jobs, strict=True):
+            given = [v for p, v in side.values() if p == path]  # the last one wins
+            value = given[-1] if given else get_dotted(job, path, _MISSING)
+            arg = path.rpartition(".")[2]
+            taken.append(as_taken({} if value is _MISSING else {arg: value}))
+        if taken[0] == taken[1]:
+            same |= {line for side in sides for line, (p, _) in side.items() if p == path}
+    return same
+
+
+def _trainer_arguments(lines: Sequence[str], jobs: Sequence[Mapping[str, Any]],
+                       loader: Any) -> dict[str, tuple[str, Any]]:
+    """Each of ``lines`` that sets (or deletes: ``_MISSING``) a value of a Lightning
+    Trainer node of each of ``jobs``, as its path and the value it sets; a config group's
+    option, a sweep and another key are left out."""
+    found: dict[str, tuple[str, Any]] = {}
+    for line in lines:
+        try:
+            override = OverridesParser.create().parse_overrides([line])[0]
+        except HydraException:  # (not one a sweep took: compared as written)
+            continue
+        path = override.key_or_group
+        parent, _, arg = path.rpartition(".")
+        if (override.package is not None or override.is_sweep_override() or not parent
+                or arg.startswith("_") or (loader and loader.get_group_options(path))
+                or not all(is_trainer_node(get_dotted(job, parent)) for job in jobs)):
+            continue
+        found[line] = (path, _MISSING if override.is_delete() else override.value())
+    return found
 
 
 def resolved(config: DictConfig) -> dict[str, Any]:

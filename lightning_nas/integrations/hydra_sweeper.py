@@ -77,6 +77,7 @@ from lightning_nas.integrations.hydra_resume import (
     job_values,
     override_values,
     resolved,
+    same_trainer_overrides,
     setup_differences,
 )
 from lightning_nas.integrations.hydra_schema import check_value_types, warn_missing
@@ -321,7 +322,13 @@ class HydraSweep(Sweeper):
                                             "options": store.get_meta("job_options"),
                                             "nested": store.get_meta("job_nested_options")},
                                            setup, sweep.space.names(), overridden)
-            if "overrides" in hydra and sorted(hydra["overrides"]) != sorted(sweep.passthrough):
+            # a Trainer argument Lightning takes as the same on both sides: no change
+            same = same_trainer_overrides(
+                hydra["overrides"], sweep.passthrough, [store.get_meta("job_config_raw") or {},
+                                                         setup["job"]],
+                self.hydra_context.config_loader) if "overrides" in hydra else set()
+            if "overrides" in hydra and sorted(set(hydra["overrides"]) - same) != sorted(
+                    set(sweep.passthrough) - same):
                 found.append(f"the job overrides: {hydra['overrides']}, now "
                              f"{list(sweep.passthrough)}")
             found = [re.sub(r"^search\.", "hydra.sweeper.", f) for f in found]
