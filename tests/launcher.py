@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -42,8 +43,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-__all__ = ["ROOT", "Launcher", "Lines", "default_sigint", "pidfd_of_child", "pythonpath",
-           "stat"]
+__all__ = ["ROOT", "Launcher", "Lines", "default_sigint", "hung_report", "pidfd_of_child",
+           "pythonpath", "stat"]
 
 _ZYGOTE = '''
 import json, os, runpy, sys, traceback
@@ -184,6 +185,47 @@ def pidfd_of_child(pid: int, parent: int) -> int:
     return fd
 
 
+def _descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it, parents first."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := stat(int(entry.name))):
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        found.append(todo.pop(0))
+        todo.extend(sorted(children.get(found[-1], [])))
+    return found
+
+
+def hung_report(pid: int, stacks: int = 6) -> str:
+    """What ``pid`` and the processes below it are doing (for a launch that did not end in
+    time): each one's command line, state and each thread's kernel wait (``wchan``), and for
+    the first ``stacks`` of them their threads' C stacks by ``gdb`` where it is installed, so
+    that a rare hang says where it waited (was: only ``queue.Empty``).
+
+    Example:
+        >>> "python" in hung_report(os.getpid(), stacks=0)
+        True
+    """
+    lines = []
+    for n, proc in enumerate(_descendants(pid)):
+        try:
+            cmd = Path(f"/proc/{proc}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            waits = sorted({(t / "wchan").read_text() for t in Path(f"/proc/{proc}/task")
+                            .iterdir()})
+        except OSError:
+            continue  # ended meanwhile
+        lines.append(f"pid {proc} ({''.join(stat(proc)[:1])}) waits in {waits}: {cmd[:200]}")
+        if n < stacks and shutil.which("gdb"):
+            gdb = subprocess.run(["gdb", "-p", str(proc), "-batch", "-ex",
+                                  "thread apply all bt 12"], capture_output=True, text=True,
+                                 timeout=60, check=False)
+            lines.append("\n".join(ln for ln in gdb.stdout.splitlines()
+                                   if ln.startswith(("#", "Thread")))[:4000])
+    return "\n".join(lines)
+
+
 class Launcher:
     """Forks launched processes, one at a time, from a helper that imported the heavy
     modules once (see the module's docstring)."""
@@ -226,8 +268,12 @@ class Launcher:
             timeout: float = 300, cwd: Path = ROOT, err: Path | None = None,
             env: dict[str, str | None] | None = None) -> int:
         """``launch`` and ``wait``: the exit code (``-9``: killed by SIGKILL)."""
-        self.launch(argv, log, script, cwd, err, env)
-        return self.wait(timeout)
+        pid = self.launch(argv, log, script, cwd, err, env)
+        try:
+            return self.wait(timeout)
+        except queue.Empty:
+            raise AssertionError(f"the launch did not end in {timeout} s:\n"
+                                 f"{hung_report(pid)}") from None
 
     def kill(self) -> int:
         """SIGKILL the running launch; its exit code."""
