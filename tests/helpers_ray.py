@@ -26,7 +26,7 @@ import pytest
 from tests.helpers_models import TinyNet
 
 __all__ = ["LOOPBACK", "NO_PRESTART", "NodeNet", "ThreadNet", "added_node", "connect",
-           "free_port", "loopback_cluster", "no_prestart", "ray_folder"]
+           "cpus_held", "free_port", "loopback_cluster", "nap", "no_prestart", "ray_folder"]
 
 LOOPBACK = "127.0.0.1"
 #: each node's settings: one CPU, on the loopback address only
@@ -65,6 +65,18 @@ class ThreadNet(TinyNet):
         record = {"torch": torch.get_num_threads(), "omp": os.environ.get("OMP_NUM_THREADS")}
         path = Path(self.trainer.default_root_dir) / "threads.json"
         path.write_text(json.dumps(record))
+
+
+def nap(arch: dict[str, Any]) -> dict[str, float]:
+    """An ``objective=`` search's trial that sleeps ``arch["nap"]`` seconds: one that is still
+    running on its actor when its search has ended.
+
+    Example:
+        >>> nap({"nap": 0})
+        {'val_acc': 1.0}
+    """
+    time.sleep(arch["nap"])
+    return {"val_acc": 1.0}
 
 
 def free_port() -> int:
@@ -151,9 +163,25 @@ def connect(address: str) -> None:
 
     with keep_loopback(ray, LOOPBACK):
         ray.init(address=address, log_to_driver=False)
-    deadline = time.monotonic() + FREE_TIMEOUT
-    while ray.available_resources().get("CPU", 0) < ray.cluster_resources().get("CPU", 0):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the cluster's CPUs were still held after {FREE_TIMEOUT:g} s: "
-                               f"{ray.available_resources()} of {ray.cluster_resources()}")
+    if cpus_held():
+        raise RuntimeError(f"the cluster's CPUs were still held after {FREE_TIMEOUT:g} s: "
+                           f"{ray.available_resources()} of {ray.cluster_resources()}")
+
+
+def cpus_held(at_most: float = 0.0, timeout: float = FREE_TIMEOUT) -> float:
+    """The CPUs that actors hold on the cluster Ray is connected to, once they are at most
+    ``at_most`` or ``timeout`` seconds have passed (a killed actor lets its CPUs go a
+    moment later; one still running a call holds them on).
+
+    Example:
+        >>> cpus_held(at_most=0.5, timeout=30)  # doctest: +SKIP
+        0.5
+    """
+    import ray
+
+    deadline = time.monotonic() + timeout
+    while True:
+        held = ray.cluster_resources().get("CPU", 0) - ray.available_resources().get("CPU", 0)
+        if held <= at_most or time.monotonic() > deadline:
+            return held
         time.sleep(0.1)

@@ -31,8 +31,10 @@ from tests.helpers_ray import (
     NodeNet,
     added_node,
     connect,
+    cpus_held,
     free_port,
     loopback_cluster,
+    nap,
     ray_folder,
 )
 
@@ -301,7 +303,7 @@ class HiddenNet(TinyNet):
 '''
 
 
-@pytest.mark.slow  # a local cluster, three actors: about half a minute on two cores
+@pytest.mark.slow  # a local cluster, four actors: about a minute on two cores
 def test_a_module_the_ray_actors_cannot_import_and_an_actor_that_dies_are_each_one_line(
         tmp_path, one_node, tiny_trainer, monkeypatch):
     # was: every trial FAILED with "Ray error: \x1b[36mray::_RayTrialActor.run()\x1b[39m
@@ -346,12 +348,26 @@ def test_a_module_the_ray_actors_cannot_import_and_an_actor_that_dies_are_each_o
         line = trial_line(died, "val_acc", 1, 1, None)
         assert f"FAILED ({first}) " in line and line.count("(") == line.count(")"), line
 
+        # a trial still running on the other actor (of a search that stopped while it ran,
+        # the executor the user's, not shut down)
+        naps = Search(None, {"nap": {"choice": [0, 0.01]}}, objective=nap, budget=1,
+                      executor=executor, run_dir=tmp_path / "naps", verbose=False)
+        executor.submit(naps.template.spec(4, {"nap": 600}))
+
         # the search sends its actors a trial's spec as they start: refused before the run
         folder = re.escape(str(hidden))
         with pytest.raises(ConfigError, match=rf"cannot import module 'lnas_hidden_mod' \(here "
                                               rf"from .+\).*PYTHONPATH={folder}\).*nothing ran"):
             search.run()
         assert not (tmp_path / "run").exists()
+        # that start (a second search's with the same executor) ended the earlier actors:
+        # was 0.5, the napping trial's actor, its handle dropped, ran on until its trial's end
+        assert cpus_held(timeout=30) == 0
+
+        # a search with a user's executor ends the actors it started as it ends: was 0.5,
+        # its actor held its CPU until the executor's shutdown (or the next start)
+        assert [t.status for t in naps.run().trials] == [TrialStatus.COMPLETED]
+        assert cpus_held(timeout=30) == 0
     finally:
         executor.shutdown()
         ray.shutdown()

@@ -37,6 +37,7 @@ from lightning_nas.export import export_best
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.run_folder import user_path
 from lightning_nas.search.best_epoch import tie_break_of
+from lightning_nas.search.executor import TrialExecutor
 from lightning_nas.search.executors import executor_for
 from lightning_nas.search.facade_checks import (
     check_arguments,
@@ -203,8 +204,7 @@ class Search:
             executor.start()
             store = self._open_store()
         except BaseException:
-            if owned:
-                executor.shutdown()
+            _release(executor, owned)
             raise
         try:
             try:
@@ -226,8 +226,7 @@ class Search:
                     self._export_so_far(store)
                     raise
             finally:
-                if owned:
-                    executor.shutdown()
+                _release(executor, owned)
                 close_rank_groups()  # DDP ranks this process kept for the search's trials
             best, trials = finish(self.settings, store, self.trainer,
                                   time.monotonic() - loop.start, resumed=loop.resuming)
@@ -321,6 +320,21 @@ class Search:
         another order would give nevergrad another parametrization, and other proposals)."""
         if json.dumps(stored) != json.dumps(self.space.to_dict()):
             self.space = SearchSpace.from_dict(stored)
+
+
+def _release(executor: TrialExecutor, owned: bool) -> None:
+    """End what the search started: an executor it made is shut down; a user's keeps its
+    worker processes for the next search, but not its Ray actors, which the next ``start``
+    would replace anyway (was: held the cluster's CPUs/GPUs, a trial left running ran on).
+
+    Example:
+        >>> from lightning_nas.search.executor import InlineExecutor
+        >>> _release(InlineExecutor(), owned=True)
+    """
+    if owned:
+        executor.shutdown()
+    elif isinstance(executor, RayExecutor):
+        executor.end_actors()
 
 
 def _space_of(space: Any) -> SearchSpace:

@@ -167,9 +167,9 @@ class RayExecutor(TrialExecutor):
         self.probe: TrialSpec | None = None
 
     def start(self) -> None:
-        """Connect to the cluster (or start a local one), check that one trial fits on one
-        of its nodes, start the first actor and wait until it answers (the others start
-        as trials are submitted to them; was: all ``num_workers`` here, and waited for).
+        """End an earlier start's actors (``end_actors``), connect to the cluster (or start a
+        local one), check that one trial fits on one of its nodes, start the first actor and
+        wait until it answers (the others start as trials are submitted to them).
 
         Raises:
             ConfigError: the cluster's address does not answer, no node has the
@@ -178,6 +178,7 @@ class RayExecutor(TrialExecutor):
                 imported).
         """
         ray = self._ray
+        self.end_actors()  # an earlier search's (fresh ones import the code as it is now)
         if ray.is_initialized():
             self._check_live()
         else:
@@ -422,12 +423,23 @@ class RayExecutor(TrialExecutor):
             return False
         return False
 
-    def shutdown(self) -> None:
-        for actor in self._actors:
-            if actor is not None:
+    def end_actors(self) -> None:
+        """Kill the actors started (a trial running on one is abandoned: a resume runs it),
+        Ray still connected: ``start`` first, so a second search with the executor starts
+        fresh ones (was: the earlier ones dropped unkilled, one running a trial ran on), and
+        a search's end, for a user's executor's.
+
+        Example:
+            >>> executor.end_actors()  # doctest: +SKIP
+        """
+        for actor in self._actors if self._ray.is_initialized() else ():  # (else gone
+            if actor is not None:  # with the connection: a job's actors end with it)
                 self._ray.kill(actor)
         self._actors, self._answered, self._running = [], [], {}
         self._not_started = None  # (a user's executor may start again)
+
+    def shutdown(self) -> None:
+        self.end_actors()
         if self._owns_ray:
             self._ray.shutdown()
             self._owns_ray = False
