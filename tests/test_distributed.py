@@ -181,6 +181,11 @@ def test_trials_that_fail_the_same_way_on_rank_1_stop_the_search(tmp_path, monke
     assert len(errors) == 2 and all("trial.log" in e.splitlines()[1] for e in errors)
 
 
+#: where a trial failed whose rank 1 has no training data, and the first line of its error
+BEFORE_TRAINING = "before training started (in NoTrainDataOnRank1.train_dataloader)"
+NO_DATA = "rank 1 failed the trial: FileNotFoundError: rank 1 has no data/train.csv"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("fresh", [False, True], ids=["rank_group", "fresh_ranks"])
 def test_trials_that_fail_on_rank_1_before_training_say_where(tmp_path, monkeypatch, fresh):
@@ -193,27 +198,36 @@ def test_trials_that_fail_on_rank_1_before_training_say_where(tmp_path, monkeypa
     monkeypatch.setattr(ranks, "_GRACE_S", 0.5)  # rank 0 waits in a collective meanwhile
     if fresh:
         monkeypatch.setenv("LIGHTNING_NAS_FRESH_RANKS", "1")
+    # on fresh ranks one trial (two fresh processes that import torch and Lightning, not
+    # four): the stop of two trials that failed alike says what each trial's result says
+    # (where it failed, its error's first line: asserted below), as the rank group's show
+    ended = []
     search = Search("tests.helpers.RankFaults", {"width": {"choice": [8, 16]}},
-                    data="tests.helpers.NoTrainDataOnRank1", budget=4, max_failures=4,
+                    data="tests.helpers.NoTrainDataOnRank1", budget=1 if fresh else 4,
+                    max_failures=0 if fresh else 4,
                     trainer={**DDP, "max_epochs": 1, "callbacks": None},
-                    optimizer="RandomSearch", run_dir=tmp_path, verbose=False)
-    with pytest.raises(SearchError, match=r"trials 1 and 2 failed the same way before training "
-                                          r"started \(in NoTrainDataOnRank1\.train_dataloader"
-                                          r"\) .*: rank 1 failed the trial: FileNotFoundError: "
-                                          r"rank 1 has no data/train\.csv"):
+                    optimizer="RandomSearch", run_dir=tmp_path, verbose=False,
+                    on_trial_end=ended.append)
+    stop = (r"1 trial failed \(max_failures=0\)" if fresh else
+            rf"trials 1 and 2 failed the same way {re.escape(BEFORE_TRAINING)} .*: "
+            rf"{re.escape(NO_DATA)}$")
+    with pytest.raises(SearchError, match=stop):
         search.run()
     # each trial: rank 1's error in its trial.log, and the first line of its error (with
     # fresh ranks was: printed nowhere, and the trial stored rank 0's symptom, gloo's
     # "Connection closed by peer"); its ranks gone (was test_ranks' own fresh trial)
     with RunStore(tmp_path / "search.db") as store:
         trials = store.trials()
+    assert [t.trial_id for t in ended] == [t.trial_id for t in trials] == (
+        [1] if fresh else [1, 2])
+    assert [(t.failed_in, t.build_failed) for t in ended] == [(BEFORE_TRAINING, False)] * len(
+        trials)
     for trial in trials:
         log = (tmp_path / "trials" / f"trial_{trial.trial_id:04d}" / "trial.log").read_text()
         pids = dict(re.findall(PIDS, log))
         assert sorted(pids) == ["0", "1"] and gone(pids.values()), log[-3000:]
         assert "rank 1: FileNotFoundError: rank 1 has no data/train.csv" in log, log[-3000:]
-        assert trial.error.splitlines()[0] == ("rank 1 failed the trial: FileNotFoundError: "
-                                               "rank 1 has no data/train.csv")
+        assert trial.error.splitlines()[0] == NO_DATA
 
 
 @pytest.mark.slow
