@@ -101,25 +101,30 @@ def _joblib_sweep(tmp_path: Path, num_workers: int, *launcher: str,
 
 
 @pytest.fixture(scope="module")
-def joblib_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
+def joblib_run(shared_run) -> tuple[Path, list[int]]:
     """One sweep on the joblib launcher, budget 2, 2 jobs at once (``n_jobs=2``): the first
     batch's width 6 completes and width 7 fails, a batch of one completes the budget: its
-    folder and the trials ``sweep`` returned."""
-    tmp = tmp_path_factory.mktemp("joblib")
-    trials = _joblib_sweep(tmp, 2, "hydra.launcher.n_jobs=2", budget=2)
-    return tmp, trials
+    folder and the ids of the trials ``sweep`` returned, made once per session (conftest's
+    ``shared_run``: under pytest-xdist this module's tests run in both workers, and a
+    sweep starts loky's worker processes, seconds of imports each); the tests only read
+    it."""
+    def make(folder: Path) -> list[int]:
+        return [t.trial_id for t in _joblib_sweep(folder, 2, "hydra.launcher.n_jobs=2",
+                                                  budget=2)]
+
+    return shared_run("joblib_run", make)
 
 
 @needs_joblib
 @pytest.mark.slow
 def test_joblib_jobs_store_their_scores_under_their_own_trials(joblib_run):
-    tmp, trials = joblib_run
+    tmp, trial_ids = joblib_run
     records = _records(tmp / "run")
     with RunStore(tmp / "run" / "search.db") as store:
         stored = store.trials()
     done = [t for t in stored if t.status is TrialStatus.COMPLETED]
     assert len(done) == 2 and done[0].arch["width"] == 6  # (seed 0: 6 and 7 first)
-    assert [t.trial_id for t in trials] == [t.trial_id for t in stored]
+    assert trial_ids == [t.trial_id for t in stored]
     for trial in done:  # its job trained its width and returned the stored score
         record = records[trial.trial_id]
         assert record["width"] == trial.arch["width"] and record["score"] == trial.score
