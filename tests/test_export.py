@@ -32,12 +32,16 @@ from tests.helpers_runs import lightning_cli_fit
 
 
 @pytest.fixture(scope="module")
-def _finished_template(tmp_path_factory) -> Path:
-    """A finished 3-trial search over ``TINY_SPACE`` (conftest), run once per module."""
-    run = tmp_path_factory.mktemp("finished") / "run"
-    Search(TinyNet, {k: dict(v) for k, v in TINY_SPACE.items()}, data=BlobData,
-           trainer=dict(TINY_TRAINER), budget=3, run_dir=run, verbose=False).run()
-    return run
+def _finished_template(shared_run) -> Path:
+    """A finished 3-trial search over ``TINY_SPACE`` (conftest), run once per session
+    (conftest's ``shared_run``: under pytest-xdist this module's tests run in both workers);
+    tests copy it (``finished_run``), never write there."""
+    def make(folder: Path) -> None:
+        Search(TinyNet, {k: dict(v) for k, v in TINY_SPACE.items()}, data=BlobData,
+               trainer=dict(TINY_TRAINER), budget=3, run_dir=folder / "run",
+               verbose=False).run()
+
+    return shared_run("export_finished_run", make)[0] / "run"
 
 
 @pytest.fixture
