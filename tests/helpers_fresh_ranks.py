@@ -62,10 +62,13 @@ def gone(pids, within: float = 10.0) -> bool:
 @pytest.fixture(scope="module")
 def fresh_exit_search(shared_run) -> dict:
     """A search of ``tests.helpers.RankFaults`` with ``fault="exit"`` (rank 1 ends with
-    ``os._exit(3)`` in its first step) on two fresh ranks a trial, budget 4,
-    ``max_failures=4``: what its ``SearchError`` said (``said``), and of its first trial the
-    status, error, ranks' pids (from ``trial.log``), ``rank1.died`` (None if absent) and
-    whether those ranks were gone after the search (``gone``); its folder (``folder``)."""
+    ``os._exit(3)`` in its first step) on two fresh ranks, one trial (budget 1,
+    ``max_failures=0``: its two processes import torch and Lightning; a second trial, which
+    the stop of two trials that died alike needs, would start two more, and that stop is
+    made of what each trial's error says, as a rank group's two trials show): what its
+    ``SearchError`` said (``said``), and of its trial the status, error, ranks' pids (from
+    ``trial.log``), ``rank1.died`` (None if absent) and whether those ranks were gone after
+    the search (``gone``); its folder (``folder``)."""
     def make(folder: Path) -> dict:
         from lightning_nas import Search
         from lightning_nas.errors import SearchError
@@ -79,7 +82,7 @@ def fresh_exit_search(shared_run) -> dict:
         said = None
         try:
             Search("tests.helpers.RankFaults", {"width": {"choice": [8, 16]}},
-                   model_init_args={"fault": "exit"}, data=BlobData, budget=4, max_failures=4,
+                   model_init_args={"fault": "exit"}, data=BlobData, budget=1, max_failures=0,
                    trainer={"accelerator": "cpu", "devices": 2, "strategy": "ddp",
                             "max_epochs": 1, "callbacks": None},
                    optimizer="RandomSearch", run_dir=folder, verbose=False).run()

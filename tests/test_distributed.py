@@ -241,18 +241,23 @@ def test_trials_whose_rank_1_dies_say_it_died_not_where_rank_0_failed(tmp_path, 
     from lightning_nas.errors import SearchError
     from lightning_nas.search import ranks
 
-    if fresh:  # the same search on fresh ranks, made once for test_ranks' test of its trial
-        said = request.getfixturevalue("fresh_exit_search")["said"]
-        assert said is not None, "the search raised no SearchError"
-    else:
-        monkeypatch.setattr(ranks, "_GRACE_S", 0.5)  # rank 0 waits in a collective meanwhile
-        search = Search("tests.helpers.RankFaults", {"width": {"choice": [8, 16]}},
-                        model_init_args={"fault": "exit"}, data=BlobData, budget=4,
-                        max_failures=4, trainer={**DDP, "max_epochs": 1, "callbacks": None},
-                        optimizer="RandomSearch", run_dir=tmp_path, verbose=False)
-        with pytest.raises(SearchError) as err:
-            search.run()
-        said = str(err.value)
+    if fresh:  # one such trial on fresh ranks, made once for test_ranks' test of it too: the
+        # stop of two alike is made of their errors' first line (the rank group's below)
+        trial = request.getfixturevalue("fresh_exit_search")
+        assert trial["error"].splitlines()[0] == "rank 1 died (exit code 3)"
+        assert trial["said"] is not None, "the search raised no SearchError"
+        assert trial["said"].startswith("1 trial failed (max_failures=0); last error: rank 1 "
+                                        "died (exit code 3). "), trial["said"]
+        assert "in training" not in trial["said"]
+        return
+    monkeypatch.setattr(ranks, "_GRACE_S", 0.5)  # rank 0 waits in a collective meanwhile
+    search = Search("tests.helpers.RankFaults", {"width": {"choice": [8, 16]}},
+                    model_init_args={"fault": "exit"}, data=BlobData, budget=4,
+                    max_failures=4, trainer={**DDP, "max_epochs": 1, "callbacks": None},
+                    optimizer="RandomSearch", run_dir=tmp_path, verbose=False)
+    with pytest.raises(SearchError) as err:
+        search.run()
+    said = str(err.value)
     assert said.startswith("rank 1 of trials 1 and 2 died the same way (exit code 3) before "
                            "any trial completed; no Python error came back"), said
     assert said.endswith(": rank 1 died (exit code 3)") and "in training" not in said
