@@ -113,8 +113,13 @@ def _spec(tmp_path, trial_id: int) -> TrialSpec:
 
 
 _WARM = """
-import json, os, sys
+import json, os, signal, sys
 from pathlib import Path
+
+if __name__ == "__mp_main__" and os.environ.get("LNAS_TEST_MASK"):  # a worker, as it starts
+    Path(sys.argv[1], "mask").write_text(json.dumps(  # (importing the script again)
+        signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])))
+    os._exit(0)
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.worker_start import worker_context
 from lightning_nas.search.workers import ProcessExecutor
@@ -122,7 +127,16 @@ from tests.helpers_data import BlobData
 from tests.helpers_models import EnvNotes
 
 if __name__ == "__main__":
-    out, null, saved = Path(sys.argv[1]), os.open(os.devnull, os.O_WRONLY), (os.dup(1), os.dup(2))
+    out = Path(sys.argv[1])
+    # this process's first worker, spawned: it starts with Ctrl-C held back, the resource
+    # tracker started before (its first start let SIGINT through again)
+    os.environ.update(LIGHTNING_NAS_NO_ZYGOTE="1", LNAS_TEST_MASK="1")
+    with ProcessExecutor(1, accelerator="cpu", threads_per_trial=5) as pool:
+        pool.start(1)
+        pool._workers[0].process.join(60)
+    del os.environ["LIGHTNING_NAS_NO_ZYGOTE"], os.environ["LNAS_TEST_MASK"]
+    mask = json.loads((out / "mask").read_text())
+    null, saved = os.open(os.devnull, os.O_WRONLY), (os.dup(1), os.dup(2))
     os.dup2(null, 1), os.dup2(null, 2)  # the server starts with /dev/null as its stdio
     started = worker_context({"OMP_NUM_THREADS": "5", "LNAS_NUM_THREADS": "5"}) is not None
     os.dup2(saved[0], 1), os.dup2(saved[1], 2)
@@ -146,7 +160,7 @@ if __name__ == "__main__":
         os.environ[name] = value
         rules[name] = worker_context(own) is None
         del os.environ[name]
-    print(json.dumps([started, sorted(("RuntimeError: noted" in r.error) for r in results),
+    print(json.dumps([mask, started, sorted(("RuntimeError: noted" in r.error) for r in results),
                       rules]))
 """
 
@@ -160,16 +174,18 @@ def test_workers_fork_warm_with_their_environment_threads_and_stdio_else_spawn(t
     # process's environment, has not), torch's thread count, and its child processes see
     # them; and it writes to the search process's stdout and stderr of now, not to the
     # server's (/dev/null here; was: lost); and the rules of when it is spawned instead (in
-    # the script). A fresh interpreter: a fork server of this
-    # process may have been started by an earlier test under another environment, where
-    # workers are spawned (worker_start); the trials fail as their model is built
+    # the script). A process's first worker, spawned, starts with Ctrl-C held back (was:
+    # mask False, the resource tracker's first start unblocked SIGINT). A fresh
+    # interpreter: a fork server of this process may have been started by an earlier test
+    # under another environment, where workers are spawned (worker_start); the trials fail
+    # as their model is built
     script = tmp_path / "warm.py"
     script.write_text(_WARM)
     done = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True,
                           text=True, timeout=600, env={**os.environ,
                                                        "PYTHONPATH": pythonpath(ROOT)})
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.splitlines()[-1]) == [True, [True, True], {
+    assert json.loads(done.stdout.splitlines()[-1]) == [True, True, [True, True], {
         "own": True, "other": True, "MKL_NUM_THREADS": True, "PYTHONPATH": True,
         "LIGHTNING_NAS_NO_ZYGOTE": True}]
     assert [json.loads((tmp_path / f"notes{i}.json").read_text()) for i in (1, 2)] == [

@@ -27,6 +27,9 @@ in the worker). So is every worker of a process forked from the one that started
 with ``LIGHTNING_NAS_NO_ZYGOTE=1`` (as DDP ranks: started cold) and of a server that died
 as it started (``server_failed``; the next worker starts a new one).
 
+Every worker, forked or spawned, is started in ``start_held``: with SIGINT held back, the
+resource tracker started before (its first start lets SIGINT through again).
+
 Example:
     >>> context = worker_context({"OMP_NUM_THREADS": "1"})  # doctest: +SKIP
     >>> context.get_start_method()  # doctest: +SKIP
@@ -39,14 +42,16 @@ import multiprocessing as mp
 import os
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from multiprocessing import forkserver, reduction, resource_tracker
 from multiprocessing.context import BaseContext
 
 from lightning_nas.search.lifetime import sigint_held
 from lightning_nas.search.rank_zygote import NO_ZYGOTE
 
-__all__ = ["PRELOAD", "READ_AT_START", "ParentStream", "server_failed", "worker_context"]
+__all__ = ["PRELOAD", "READ_AT_START", "ParentStream", "server_failed", "start_held",
+           "worker_context"]
 
 #: what the fork server imports once, for every worker it forks
 PRELOAD = ("torch", "lightning.pytorch", "lightning_nas.search.trial",
@@ -112,6 +117,23 @@ def server_failed() -> None:
         _started.clear()
 
 
+@contextmanager
+def start_held() -> Iterator[None]:
+    """Start a process in the body with SIGINT (Ctrl-C) held back (``sigint_held``): the
+    resource tracker is started first, since its first start unblocks SIGINT in this thread
+    (was: a process's first spawned worker could start with Ctrl-C let through).
+
+    Example:
+        >>> import signal
+        >>> with start_held():
+        ...     signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        True
+    """
+    resource_tracker.ensure_running()
+    with sigint_held():
+        yield
+
+
 def worker_context(own: Mapping[str, str]) -> BaseContext | None:
     """The fork server's context for a worker whose own variables are ``own`` (started now,
     in the background, if this process started none), or None where a worker is spawned
@@ -135,9 +157,8 @@ def worker_context(own: Mapping[str, str]) -> BaseContext | None:
         if _started["pid"] != os.getpid() or _compared(_started["env"], own) != _compared(
                 os.environ, own):  # type: ignore[arg-type]
             return None
-        try:  # the resource tracker first: starting it lets SIGINT through again
-            resource_tracker.ensure_running()
-            with sigint_held():  # the server's children start with Ctrl-C held back
+        try:
+            with start_held():  # the server's children start with Ctrl-C held back
                 forkserver.ensure_running()  # (again if it died)
         except OSError:
             return None

@@ -22,10 +22,15 @@ from typing import Any
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import PROCESS_DIED, TrialResult
 from lightning_nas.search.executor import TrialExecutor, failed_result
-from lightning_nas.search.lifetime import describe_exit, environ, sigint_held
+from lightning_nas.search.lifetime import describe_exit, environ
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.worker_entry import READY, worker_main
-from lightning_nas.search.worker_start import ParentStream, server_failed, worker_context
+from lightning_nas.search.worker_start import (
+    ParentStream,
+    server_failed,
+    start_held,
+    worker_context,
+)
 
 __all__ = ["ProcessExecutor", "assign_devices", "usable_cpus"]
 
@@ -178,7 +183,7 @@ class ProcessExecutor(TrialExecutor):
                 process = None
                 server_failed()
         if process is None:  # spawned children copy the environment, and start with
-            with environ(worker.env), sigint_held():  # Ctrl-C held back until their
+            with start_held(), environ(worker.env):  # Ctrl-C held back until their
                 process = self._ctx.Process(target=worker_main, args=args,  # imports are
                                             name="lightning-nas-worker")  # done
                 process.start()  # (worker_main); its DataLoaders start workers as here
