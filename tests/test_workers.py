@@ -126,6 +126,11 @@ from lightning_nas.search.workers import ProcessExecutor
 from tests.helpers_data import BlobData
 from tests.helpers_models import EnvNotes
 
+def spec(out, i):
+    return TrialSpec(trial_id=i, arch={"width": 8}, trial_dir=str(out / f"t{i}"), model=EnvNotes,
+                     data=BlobData, trainer={"max_epochs": 1}, model_init_args={
+                         "notes": str(out / f"notes{i}.json"), "say": f"trial {i} says"})
+
 if __name__ == "__main__":
     out = Path(sys.argv[1])
     # this process's first worker, spawned: it starts with Ctrl-C held back, the resource
@@ -142,26 +147,38 @@ if __name__ == "__main__":
     os.dup2(saved[0], 1), os.dup2(saved[1], 2)
     with ProcessExecutor(2, accelerator="cpu", threads_per_trial=5) as pool:
         for i in (1, 2):
-            pool.submit(TrialSpec(trial_id=i, arch={"width": 8}, trial_dir=str(out / f"t{i}"),
-                                  model=EnvNotes, data=BlobData, trainer={"max_epochs": 1},
-                                  model_init_args={"notes": str(out / f"notes{i}.json"),
-                                                   "say": f"trial {i} says"}))
+            pool.submit(spec(out, i))
         results = pool.wait()
         results += pool.wait() if len(results) < 2 else []
-    # where the server cannot give a worker its environment, it is spawned: a variable the
-    # server's imports read as it started (MKL_NUM_THREADS, PYTHONPATH's sitecustomize), and
-    # LIGHTNING_NAS_NO_ZYGOTE=1; the worker's own variables, and those read later
-    # (PL_GLOBAL_SEED, set by seed_everything), keep it warm
+    # a variable the server's imports read as it started changed, no worker alive: the
+    # next worker is forked from a new server, started with it
+    os.environ["MKL_NUM_THREADS"] = "3"
     own, rules = {"OMP_NUM_THREADS": "5", "LNAS_NUM_THREADS": "5"}, {}
-    os.environ.update(OMP_NUM_THREADS="7", CUDA_VISIBLE_DEVICES="", PL_GLOBAL_SEED="123")
-    rules["own"], rules["other"] = worker_context(own) is not None, worker_context({}) is None
-    for name, value in (("MKL_NUM_THREADS", "3"), ("PYTHONPATH", "elsewhere"),
-                        ("LIGHTNING_NAS_NO_ZYGOTE", "1")):
-        os.environ[name] = value
-        rules[name] = worker_context(own) is None
-        del os.environ[name]
+    with ProcessExecutor(1, accelerator="cpu", threads_per_trial=5) as pool:
+        pool.submit(spec(out, 3))
+        results += pool.wait()
+        live = pool._workers[0].process  # a worker of the new server, alive
+        # while it lives, a worker the server cannot give its environment is spawned: a
+        # variable its imports read as it started (MKL_NUM_THREADS, PYTHONPATH's
+        # sitecustomize), and LIGHTNING_NAS_NO_ZYGOTE=1; the worker's own variables, and
+        # those read later (PL_GLOBAL_SEED, set by seed_everything), keep it warm
+        os.environ.update(OMP_NUM_THREADS="7", CUDA_VISIBLE_DEVICES="", PL_GLOBAL_SEED="123")
+        rules["own"], rules["other"] = worker_context(own) is not None, worker_context({}) is None
+        for name, value in (("MKL_NUM_THREADS", "4"), ("PYTHONPATH", "elsewhere"),
+                            ("LIGHTNING_NAS_NO_ZYGOTE", "1")):
+            before = os.environ.get(name)
+            os.environ[name] = value
+            rules[name] = worker_context(own) is None
+            os.environ.pop(name) if before is None else os.environ.update({name: before})
+        rules["live"] = live.is_alive() and pool.pids() == [live.pid]
+        pool.submit(spec(out, 4))  # the live worker, kept, runs the next trial
+        results += pool.wait()
+    notes = [json.loads((out / f"notes{i}.json").read_text()) for i in (1, 2, 3, 4)]
+    servers = [n.pop("parent") for n in notes]
+    new_env = Path(f"/proc/{servers[2]}/environ").read_bytes().split(b"\\0")
     print(json.dumps([mask, started, sorted(("RuntimeError: noted" in r.error) for r in results),
-                      rules]))
+                      rules, notes, servers[0] == servers[1] != servers[2] == servers[3],
+                      b"MKL_NUM_THREADS=3" in new_env, Path(f"/proc/{servers[0]}").exists()]))
 """
 
 
@@ -174,23 +191,25 @@ def test_workers_fork_warm_with_their_environment_threads_and_stdio_else_spawn(t
     # process's environment, has not), torch's thread count, and its child processes see
     # them; and it writes to the search process's stdout and stderr of now, not to the
     # server's (/dev/null here; was: lost); and the rules of when it is spawned instead (in
-    # the script). A process's first worker, spawned, starts with Ctrl-C held back (was:
-    # mask False, the resource tracker's first start unblocked SIGINT). A fresh
-    # interpreter: a fork server of this process may have been started by an earlier test
-    # under another environment, where workers are spawned (worker_start); the trials fail
-    # as their model is built
+    # the script). A variable read as the server started changed while no worker lives:
+    # the server is replaced by one with it, and workers are forked warm again (was: every
+    # later worker of the process spawned; a live worker keeps the server, and is kept). A
+    # process's first worker, spawned, starts with Ctrl-C held back (was: mask False, the
+    # resource tracker's first start unblocked SIGINT). A fresh interpreter: a fork server
+    # of this process may have been started by an earlier test under another environment,
+    # with a worker alive; the trials fail as their model is built
     script = tmp_path / "warm.py"
     script.write_text(_WARM)
     done = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True,
                           text=True, timeout=600, env={**os.environ,
                                                        "PYTHONPATH": pythonpath(ROOT)})
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.splitlines()[-1]) == [True, True, [True, True], {
+    assert json.loads(done.stdout.splitlines()[-1]) == [True, True, [True] * 4, {
         "own": True, "other": True, "MKL_NUM_THREADS": True, "PYTHONPATH": True,
-        "LIGHTNING_NAS_NO_ZYGOTE": True}]
-    assert [json.loads((tmp_path / f"notes{i}.json").read_text()) for i in (1, 2)] == [
-        {"omp": "5", "threads": 5, "child_omp": "5", "forked_warm": True}] * 2
-    for i in (1, 2):
+        "LIGHTNING_NAS_NO_ZYGOTE": True, "live": True}, [
+        {"omp": "5", "threads": 5, "child_omp": "5", "forked_warm": True}] * 4, True, True,
+        False]
+    for i in (1, 2, 3, 4):
         assert f"trial {i} says on stdout" in done.stdout
         assert f"trial {i} says on stderr" in done.stderr
 

@@ -15,17 +15,33 @@ fork server is started with SIGINT blocked (``sigint_held``), which its children
 It keeps the stdout and stderr it was started with; a worker writes to the search
 process's of the moment it starts (``ParentStream``), as a spawned worker inherits them.
 
-The fork server is started with this process's environment of that moment. A worker is
-spawned where a variable read as the interpreter, torch or Lightning load (``READ_AT_START``:
-``OMP_*``, ``MKL_*``, ``PYTHON*``, ``LD_*``, ...) differs from the server's, but for the
-worker's own (``OMP_NUM_THREADS``, which ``torch.set_num_threads`` overrides, and
-``CUDA_VISIBLE_DEVICES``, read as CUDA starts, in the worker): in the server, they took
-effect as it started (other variables, ``PL_GLOBAL_SEED``, ``WANDB_MODE``, are read later,
-in the worker). So is every worker of a process forked from the one that started the server
-(multiprocessing's server is its starter's alone), of a platform without ``forkserver``
-(Windows; macOS keeps ``spawn``, where forking after imports is unsafe), of a process run
-with ``LIGHTNING_NAS_NO_ZYGOTE=1`` (as DDP ranks: started cold) and of a server that died
-as it started (``server_failed``; the next worker starts a new one).
+The fork server is started with this process's environment of that moment. Where a
+variable read as the interpreter, torch or Lightning load (``READ_AT_START``: ``OMP_*``,
+``MKL_*``, ``PYTHON*``, ``LD_*``, ...) differs from the server's, but for the worker's own
+(``OMP_NUM_THREADS``, which ``torch.set_num_threads`` overrides, and
+``CUDA_VISIBLE_DEVICES``, read as CUDA starts, in the worker), the server cannot give it to
+a worker: in the server, those took effect as it started (other variables,
+``PL_GLOBAL_SEED``, ``WANDB_MODE``, are read later, in the worker). Then the server is
+replaced by one started with the environment of now, where it has no live child (was: the
+process's every later worker was spawned, a notebook's after one ``%env``, a test
+session's after one test that set such a variable): no worker of any search and no process
+of the user's own that multiprocessing forked from it (its children, read from Linux's
+``/proc/<pid>/task/*/children``; its children die or lose their exit codes with it).
+Replacing it needs multiprocessing's private ``forkserver._forkserver._stop()`` and the
+server's pid (``_forkserver_pid``: the idle server is killed first, so that a copy of its
+"alive" pipe held by a process forked from this one cannot keep ``_stop`` waiting);
+where Python has neither, or ``/proc`` cannot tell the children, or the server has a live
+child, the worker is spawned. A user's own ``forkserver.set_forkserver_preload`` is kept:
+the server imports their modules and those of ``PRELOAD`` (the first server
+multiprocessing's ``['__main__']`` aside; a replaced one those of the last call too, the
+user's made since included), so that their processes forked from it start as warm as
+before. A server someone else started before this module's first worker (the user's own
+pool) is taken as one of an unknown environment: replaced where it is idle, else the
+worker is spawned. A worker is spawned too in a process forked from the one that started
+the server (multiprocessing's server is its starter's alone), on a platform without
+``forkserver`` (Windows; macOS keeps ``spawn``, where forking after imports is unsafe),
+in a process run with ``LIGHTNING_NAS_NO_ZYGOTE=1`` (as DDP ranks: started cold) and
+where the server died as it started (``server_failed``; the next worker starts a new one).
 
 Every worker, forked or spawned, is started in ``start_held``: with SIGINT held back, the
 resource tracker started before (its first start lets SIGINT through again).
@@ -40,12 +56,14 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 import sys
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from multiprocessing import forkserver, reduction, resource_tracker
 from multiprocessing.context import BaseContext
+from pathlib import Path
 
 from lightning_nas.search.lifetime import sigint_held
 from lightning_nas.search.rank_zygote import NO_ZYGOTE
@@ -64,6 +82,8 @@ READ_AT_START = ("PYTHON", "LD_", "MALLOC_", "OMP_", "GOMP_", "KMP_", "MKL_", "O
 _OWN = ("CUDA_VISIBLE_DEVICES",)
 _lock = threading.Lock()
 _started: dict[str, object] = {}  # "pid": the process that started the fork server, "env"
+#: multiprocessing's preload before this module set one: its own default, the script
+_DEFAULT_PRELOAD = ["__main__"]
 
 
 class ParentStream:
@@ -134,10 +154,60 @@ def start_held() -> Iterator[None]:
         yield
 
 
+def _preload(server: object) -> list[str]:
+    """The modules a new fork server imports: those set last (the user's own too), and
+    ``PRELOAD``'s; multiprocessing's default, the script, aside."""
+    modules = list(getattr(server, "_preload_modules", None) or [])
+    if modules == _DEFAULT_PRELOAD:
+        modules = []
+    return modules + [m for m in PRELOAD if m not in modules]
+
+
+def _server_pid(server: object) -> int | None:
+    """The pid of the fork server multiprocessing runs for this process, None if none."""
+    pid = getattr(server, "_forkserver_pid", None)
+    return pid if isinstance(pid, int) else None
+
+
+def _idle_child(pid: int) -> bool:
+    """Whether process ``pid`` is a child of this process that has no child of its own
+    (False where ``/proc`` cannot tell).
+
+    Example:
+        >>> _idle_child(os.getpid())
+        False
+    """
+    try:
+        parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        return parent == os.getpid() and not any(
+            (task / "children").read_text().split() for task in tasks)
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+def _replaced(server: object) -> bool:
+    """Stop the fork server where it has no live child (its children would die, or lose
+    their exit codes, with it), so that the next start starts a new one; False where it
+    must be kept or cannot be stopped."""
+    pid, stop = _server_pid(server), getattr(server, "_stop", None)
+    if pid is None:  # none running: the next start starts one
+        return True
+    if stop is None or not _idle_child(pid):
+        return False
+    try:  # killed first: a process forked from this one may hold its "alive" pipe
+        os.kill(pid, signal.SIGKILL)
+        stop()
+    except OSError:  # (ChildProcessError: reaped by someone else) spawned from now on
+        return False
+    return True
+
+
 def worker_context(own: Mapping[str, str]) -> BaseContext | None:
     """The fork server's context for a worker whose own variables are ``own`` (started now,
-    in the background, if this process started none), or None where a worker is spawned
-    (see the module's docstring).
+    in the background, if this process started none; replaced by one started now where the
+    environment changed and it has no live child), or None where a worker is spawned (see
+    the module's docstring).
 
     Example:
         >>> os.environ[NO_ZYGOTE] = "1"
@@ -150,13 +220,20 @@ def worker_context(own: Mapping[str, str]) -> BaseContext | None:
         return None
     if getattr(mp.current_process(), "_inheriting", False):
         return None  # a worker importing the script again: spawn's error says what to do
+    server = getattr(forkserver, "_forkserver", None)
     with _lock:
-        if not _started:  # its modules: those of PRELOAD (was: ``__main__``, the script)
-            forkserver.set_forkserver_preload(list(PRELOAD))
-            _started.update(pid=os.getpid(), env=dict(os.environ))
-        if _started["pid"] != os.getpid() or _compared(_started["env"], own) != _compared(
-                os.environ, own):  # type: ignore[arg-type]
+        if not _started:  # its modules: the user's and PRELOAD (was: ``__main__``)
+            running = _server_pid(server) is not None  # the user's: environment unknown
+            forkserver.set_forkserver_preload(_preload(server))
+            _started.update(pid=os.getpid(), env=None if running else dict(os.environ))
+        if _started["pid"] != os.getpid():
             return None
+        env = _started["env"]
+        if env is None or _compared(env, own) != _compared(os.environ, own):  # type: ignore[arg-type]
+            if not _replaced(server):  # a child alive: spawned
+                return None
+            forkserver.set_forkserver_preload(_preload(server))
+            _started["env"] = dict(os.environ)
         try:
             with start_held():  # the server's children start with Ctrl-C held back
                 forkserver.ensure_running()  # (again if it died)
