@@ -18,6 +18,7 @@ import yaml
 from lightning_nas import Search
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialStatus
+from lightning_nas.search.rank_zygote import NO_ZYGOTE
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.workers import ProcessExecutor, assign_devices
 from lightning_nas.store import RunStore
@@ -120,6 +121,7 @@ if __name__ == "__mp_main__" and os.environ.get("LNAS_TEST_MASK"):  # a worker, 
     Path(sys.argv[1], "mask").write_text(json.dumps(  # (importing the script again)
         signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])))
     os._exit(0)
+from multiprocessing import forkserver
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.worker_start import worker_context
 from lightning_nas.search.workers import ProcessExecutor
@@ -151,8 +153,10 @@ if __name__ == "__main__":
         results = pool.wait()
         results += pool.wait() if len(results) < 2 else []
     # a variable the server's imports read as it started changed, no worker alive: the
-    # next worker is forked from a new server, started with it
+    # next worker is forked from a new server, started with it, which imports a user's own
+    # preload (set since) and ours
     os.environ["MKL_NUM_THREADS"] = "3"
+    forkserver.set_forkserver_preload(["curses"])
     own, rules = {"OMP_NUM_THREADS": "5", "LNAS_NUM_THREADS": "5"}, {}
     with ProcessExecutor(1, accelerator="cpu", threads_per_trial=5) as pool:
         pool.submit(spec(out, 3))
@@ -176,9 +180,11 @@ if __name__ == "__main__":
     notes = [json.loads((out / f"notes{i}.json").read_text()) for i in (1, 2, 3, 4)]
     servers = [n.pop("parent") for n in notes]
     new_env = Path(f"/proc/{servers[2]}/environ").read_bytes().split(b"\\0")
+    preloaded = "_curses" in Path(f"/proc/{servers[2]}/maps").read_text()
     print(json.dumps([mask, started, sorted(("RuntimeError: noted" in r.error) for r in results),
                       rules, notes, servers[0] == servers[1] != servers[2] == servers[3],
-                      b"MKL_NUM_THREADS=3" in new_env, Path(f"/proc/{servers[0]}").exists()]))
+                      b"MKL_NUM_THREADS=3" in new_env, Path(f"/proc/{servers[0]}").exists(),
+                      preloaded]))
 """
 
 
@@ -193,7 +199,8 @@ def test_workers_fork_warm_with_their_environment_threads_and_stdio_else_spawn(t
     # server's (/dev/null here; was: lost); and the rules of when it is spawned instead (in
     # the script). A variable read as the server started changed while no worker lives:
     # the server is replaced by one with it, and workers are forked warm again (was: every
-    # later worker of the process spawned; a live worker keeps the server, and is kept). A
+    # later worker of the process spawned; a live worker keeps the server, and is kept),
+    # which imports a user's own forkserver preload with ours. A
     # process's first worker, spawned, starts with Ctrl-C held back (was: mask False, the
     # resource tracker's first start unblocked SIGINT). A fresh interpreter: a fork server
     # of this process may have been started by an earlier test under another environment,
@@ -208,7 +215,7 @@ def test_workers_fork_warm_with_their_environment_threads_and_stdio_else_spawn(t
         "own": True, "other": True, "MKL_NUM_THREADS": True, "PYTHONPATH": True,
         "LIGHTNING_NAS_NO_ZYGOTE": True, "live": True}, [
         {"omp": "5", "threads": 5, "child_omp": "5", "forked_warm": True}] * 4, True, True,
-        False]
+        False, True]
     for i in (1, 2, 3, 4):
         assert f"trial {i} says on stdout" in done.stdout
         assert f"trial {i} says on stderr" in done.stderr
@@ -352,6 +359,9 @@ def test_a_worker_killed_as_it_starts_is_said_so_not_blamed_on_the_script(tmp_pa
     (killed / "sitecustomize.py").write_text(  # before any import of the worker's
         "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
     monkeypatch.setenv("PYTHONPATH", str(killed))
+    # spawned: with no worker alive, this PYTHONPATH would replace the session's fork server
+    # by one killed as it starts, and the next test's worker would wait for a new server
+    monkeypatch.setenv(NO_ZYGOTE, "1")
     with ProcessExecutor(1, accelerator="cpu", threads_per_trial=1) as pool:
         pool.submit(_spec(tmp_path, 1))
         with pytest.raises(SearchError) as err:
