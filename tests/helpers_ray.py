@@ -26,7 +26,7 @@ import pytest
 from tests.helpers_models import TinyNet
 
 __all__ = ["LOOPBACK", "NO_PRESTART", "NodeNet", "ThreadNet", "added_node", "connect",
-           "cpus_held", "free_port", "loopback_cluster", "nap", "no_prestart", "ray_folder"]
+           "cpus_held", "free_port", "loopback_cluster", "no_prestart", "ray_folder"]
 
 LOOPBACK = "127.0.0.1"
 #: each node's settings: one CPU, on the loopback address only
@@ -65,18 +65,6 @@ class ThreadNet(TinyNet):
         record = {"torch": torch.get_num_threads(), "omp": os.environ.get("OMP_NUM_THREADS")}
         path = Path(self.trainer.default_root_dir) / "threads.json"
         path.write_text(json.dumps(record))
-
-
-def nap(arch: dict[str, Any]) -> dict[str, float]:
-    """An ``objective=`` search's trial that sleeps ``arch["nap"]`` seconds: one that is still
-    running on its actor when its search has ended.
-
-    Example:
-        >>> nap({"nap": 0})
-        {'val_acc': 1.0}
-    """
-    time.sleep(arch["nap"])
-    return {"val_acc": 1.0}
 
 
 def free_port() -> int:

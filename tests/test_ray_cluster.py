@@ -25,6 +25,7 @@ from lightning_nas.search.progress import trial_line
 from lightning_nas.search.ray_executor import RayExecutor
 from lightning_nas.store import RunStore
 from tests.conftest import TINY_TRAINER
+from tests.helpers_executors import nap
 from tests.helpers_models import TinyNet
 from tests.helpers_ray import (
     LOOPBACK,
@@ -34,7 +35,6 @@ from tests.helpers_ray import (
     cpus_held,
     free_port,
     loopback_cluster,
-    nap,
     ray_folder,
 )
 
