@@ -21,9 +21,17 @@ from lightning_nas.search.from_config import search_from_config
 from lightning_nas.search.workers import ProcessExecutor
 from lightning_nas.store import RunStore
 from tests.helpers_data import BlobData
-from tests.helpers_executors import SPACE
+from tests.helpers_executors import SPACE, nap
 from tests.helpers_models import TinyNet
 from tests.helpers_runs import needs_tensorboard
+
+
+@pytest.fixture(scope="module")
+def user_pool():
+    """A pool of the user's: it outlives each search given it, so the tests given it share
+    its workers (a worker's fork and imports each spared)."""
+    with ProcessExecutor(2, accelerator="cpu", threads_per_trial=1) as pool:
+        yield pool
 
 
 def _overlap(trials) -> bool:
@@ -45,7 +53,7 @@ def test_two_workers_run_trials_at_once(two_worker_search):
 
 
 def test_logger_objects_give_each_trial_in_parallel_workers_a_version_of_its_own(
-        tmp_path, tiny_trainer):
+        tmp_path, tiny_trainer, user_pool):
     # was: each worker copied the objects and picked "the next free version" at the same
     # moment, so two trials wrote into one TensorBoard (or CSV) version
     needs_tensorboard()
@@ -54,7 +62,7 @@ def test_logger_objects_give_each_trial_in_parallel_workers_a_version_of_its_own
     loggers = [TensorBoardLogger(tmp_path / "tb"), CSVLogger(tmp_path / "csv")]
     trainer = {**tiny_trainer, "max_epochs": 1, "logger": loggers}  # (was 2 epochs)
     result = Search(TinyNet, SPACE, data=BlobData, trainer=trainer, budget=4, num_workers=2,
-                    run_dir=tmp_path / "run", verbose=False).run()
+                    executor=user_pool, run_dir=tmp_path / "run", verbose=False).run()
     archs = sorted((t.arch["width"], t.arch["lr"]) for t in result.trials)
     assert len(archs) == 4
     for name in ("tb", "csv"):
@@ -77,6 +85,30 @@ def test_any_concurrent_futures_executor(tmp_path, tiny_trainer):
     assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 2
     with RunStore(tmp_path / "search.db") as store:  # none started in the search process
         assert [store.attempts(t.trial_id) for t in result.trials] == [0] * 2
+
+
+def test_a_search_that_stops_mid_trial_leaves_a_users_pool_nothing_of_its_own(tmp_path,
+                                                                             user_pool):
+    # a pool of the user's outlives a search (a notebook's next cell): one that stopped while
+    # a trial ran (here an on_trial_end that raised; a Ctrl-C, a SearchError alike) left
+    # that worker running the old trial, so the next search with the pool found it busy
+    # (RuntimeError: all workers are busy) or took the old trial's result as its own
+    def stop(result) -> None:
+        raise RuntimeError("stop here")
+
+    first = Search(None, {"nap": {"choice": [0.0, 60.0]}}, objective=nap, budget=2,
+                   executor=user_pool, on_trial_end=stop, run_dir=tmp_path / "first",
+                   verbose=False)  # two trials at once, of distinct archs: 0 s and 60 s
+    with pytest.raises(RuntimeError, match="stop here"):
+        first.run()
+    assert len(user_pool.pids()) == 1  # the idle worker kept warm, the 60 s trial's ended
+    result = Search(None, {"nap": {"choice": [0.0, 0.1]}}, objective=nap, budget=2,
+                    executor=user_pool, run_dir=tmp_path / "second", verbose=False).run()
+    assert sorted((t.trial_id, t.status) for t in result.trials) == [
+        (1, TrialStatus.COMPLETED), (2, TrialStatus.COMPLETED)]
+    with RunStore(tmp_path / "second" / "search.db") as store:  # each its own result
+        assert sorted((t.arch["nap"], t.metrics["val_acc"]) for t in store.trials()) == [
+            (0.0, 0.0), (0.1, 0.1)]
 
 
 def test_a_process_pool_isolates_its_trials_and_a_thread_pool_does_not():

@@ -65,6 +65,7 @@ from lightning_nas.search.summary import finish
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.warm_keys import fill_keys
 from lightning_nas.search.warm_values import flat_params
+from lightning_nas.search.workers import ProcessExecutor
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore, check_as_it_is, open_search_store
 from lightning_nas.store_checks import check_search_folder
@@ -324,8 +325,10 @@ class Search:
 
 def _release(executor: TrialExecutor, owned: bool) -> None:
     """End what the search started: an executor it made is shut down; a user's keeps its
-    worker processes for the next search, but not its Ray actors, which the next ``start``
-    would replace anyway (was: held the cluster's CPUs/GPUs, a trial left running ran on).
+    idle worker processes for the next search, but not those still running a trial of this
+    one (a search that stopped while it ran: was left running, and the next search found
+    the worker busy), nor its Ray actors, which the next ``start`` would replace anyway
+    (was: held the cluster's CPUs/GPUs, a trial left running ran on).
 
     Example:
         >>> from lightning_nas.search.executor import InlineExecutor
@@ -335,6 +338,8 @@ def _release(executor: TrialExecutor, owned: bool) -> None:
         executor.shutdown()
     elif isinstance(executor, RayExecutor):
         executor.end_actors()
+    elif isinstance(executor, ProcessExecutor):
+        executor.end_trials()
 
 
 def _space_of(space: Any) -> SearchSpace:

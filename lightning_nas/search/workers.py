@@ -311,9 +311,27 @@ class ProcessExecutor(TrialExecutor):
             self._retire(worker)
         return result
 
-    def shutdown(self) -> None:
+    def end_trials(self) -> None:
+        """End the workers running a trial (killed: the trial is abandoned, a resume runs
+        it); idle workers are kept, warm, for the next search. A search's end calls it for
+        a pool of the user's (was: a trial of a search that stopped while it ran went on,
+        and the next search with the pool found its worker busy, ``all workers are busy``,
+        or could take that trial's result for one of its own).
+
+        Example:
+            >>> pool = ProcessExecutor(2, accelerator="cpu", threads_per_trial=1)
+            >>> pool.end_trials()  # none running: nothing to end
+            >>> pool.pids()
+            []
+        """
         for worker in self._workers:
-            if worker.spec is not None and worker.process is not None:
-                worker.process.kill()  # abandon running trials; a resume re-runs them
+            if worker.spec is not None:
+                if worker.process is not None:
+                    worker.process.kill()
+                self._retire(worker)
+                worker.spec = None
+
+    def shutdown(self) -> None:
+        self.end_trials()  # running trials abandoned; a resume re-runs them
+        for worker in self._workers:
             self._retire(worker)
-            worker.spec = None
