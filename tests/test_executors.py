@@ -9,6 +9,7 @@ import json
 import multiprocessing as mp
 import re
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import connection
 
 import pytest
 import yaml
@@ -109,6 +110,36 @@ def test_a_search_that_stops_mid_trial_leaves_a_users_pool_nothing_of_its_own(tm
     with RunStore(tmp_path / "second" / "search.db") as store:  # each its own result
         assert sorted((t.arch["nap"], t.metrics["val_acc"]) for t in store.trials()) == [
             (0.0, 0.0), (0.1, 0.1)]
+
+
+def test_a_searchs_end_drops_the_kept_error_of_a_worker_that_died_as_it_started(
+        tmp_path, user_pool, monkeypatch):
+    # a worker's death as it started, woken with another worker's result, is kept for the
+    # next submit or wait (test_workers); a search that ended on that result (an on_trial_end
+    # that raised, a Ctrl-C) left it in a pool of the user's, and the next search with the
+    # pool stopped on it at its first trial ("... before it ran trial 3": another search's)
+    dying = tmp_path / "dying"
+    dying.mkdir()
+    (dying / "sitecustomize.py").write_text("import os\nos._exit(1)\n")  # before any import
+    spec = Search(None, {"nap": {"choice": [0.0, 0.01]}}, objective=nap,
+                  run_dir=tmp_path / "old", verbose=False).template.spec
+    user_pool.start(2)  # both live (warm from the tests before, else started now)
+    first, second = user_pool._workers
+    user_pool.submit(spec(1, {"nap": 0.0}))  # the first worker: its ready message read too
+    assert user_pool.wait()[0].status is TrialStatus.COMPLETED
+    second.process.kill()  # ended while idle: the next submit to it starts a new one
+    second.process.join()
+    user_pool.submit(spec(2, {"nap": 0.0}))  # the first worker again
+    assert connection.wait([first.conn], timeout=300)  # trial 2's result
+    with monkeypatch.context() as patch:
+        patch.setenv("PYTHONPATH", str(dying))  # spawned, it dies as it starts
+        user_pool.submit(spec(3, {"nap": 0.0}))
+        second.process.join(timeout=60)
+    assert [r.trial_id for r in user_pool.wait()] == [2]  # the death kept
+    user_pool.end_trials()  # as the search's end does
+    result = Search(None, {"nap": {"choice": [0.0, 0.01]}}, objective=nap, budget=1,
+                    executor=user_pool, run_dir=tmp_path / "new", verbose=False).run()
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED]
 
 
 def test_a_process_pool_isolates_its_trials_and_a_thread_pool_does_not():

@@ -313,10 +313,11 @@ class ProcessExecutor(TrialExecutor):
 
     def end_trials(self) -> None:
         """End the workers running a trial (killed: the trial is abandoned, a resume runs
-        it); idle workers are kept, warm, for the next search. A search's end calls it for
-        a pool of the user's (was: a trial of a search that stopped while it ran went on,
-        and the next search with the pool found its worker busy, ``all workers are busy``,
-        or could take that trial's result for one of its own).
+        it) and drop the kept error of a worker that died as it started; idle workers are
+        kept, warm, for the next search. A search's end calls it for a pool of the user's
+        (was: a trial of a search that stopped while it ran went on, and the next search
+        with the pool found its worker busy, ``all workers are busy``, or could take that
+        trial's result for one of its own; a kept error stopped the next search).
 
         Example:
             >>> pool = ProcessExecutor(2, accelerator="cpu", threads_per_trial=1)
@@ -330,6 +331,7 @@ class ProcessExecutor(TrialExecutor):
                     worker.process.kill()
                 self._retire(worker)
                 worker.spec = None
+        self._died_starting = None
 
     def shutdown(self) -> None:
         self.end_trials()  # running trials abandoned; a resume re-runs them
