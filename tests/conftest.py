@@ -143,7 +143,7 @@ def two_worker_search(shared_run) -> Path:
     """The run folder of a config search (``search_from_config``: it writes
     ``best_config.yaml``) of four ``TinyNet`` trials of 0.25 s steps on two worker processes
     (each a fresh interpreter), no ``threads_per_trial``: made once per session for the
-    tests of ``test_executors`` and ``test_export`` that assert on it."""
+    tests of ``test_executors`` and ``test_export_header`` that assert on it."""
     def make(folder: Path) -> None:
         from lightning_nas.search.from_config import search_from_config
 
@@ -159,6 +159,33 @@ def two_worker_search(shared_run) -> Path:
                        "run_dir": str(folder), "verbose": False}}).run()
 
     return shared_run("two_worker_search", make)[0]
+
+
+@pytest.fixture(scope="session")
+def finished_template(shared_run) -> Path:
+    """A finished 3-trial search over ``TINY_SPACE`` of ``tests.helpers.TinyNet``, made once
+    per session for the tests of ``test_export_*`` that fine-tune or export it: they copy it
+    (``finished_run``), never write there."""
+    def make(folder: Path) -> None:
+        from lightning_nas import Search
+        from tests.helpers_data import BlobData
+        from tests.helpers_models import TinyNet
+
+        Search(TinyNet, {k: dict(v) for k, v in TINY_SPACE.items()}, data=BlobData,
+               trainer=dict(TINY_TRAINER), budget=3, run_dir=folder / "run",
+               verbose=False).run()
+
+    return shared_run("export_finished_run", make)[0] / "run"
+
+
+@pytest.fixture
+def finished_run(finished_template, tmp_path) -> Path:
+    """A finished 3-trial search's folder of the test's own (tests fine-tune into it, export
+    from it, remove its files): a copy of the session's one run (the same search each test
+    ran before, a second of training each)."""
+    run = tmp_path / "run"
+    shutil.copytree(finished_template, run)
+    return run
 
 
 @pytest.fixture

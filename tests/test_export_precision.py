@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lightning_nas import Search
+from lightning_nas import Search, load_best
+from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet
 from tests.helpers_runs import assert_scores_as_exported, one_thread
 
@@ -47,3 +48,23 @@ def test_a_searched_precision_is_recorded_as_the_exported_trials(tmp_path):
 def test_a_float32_search_records_no_precision(tmp_path, precision):
     best = _search(tmp_path, **({} if precision is None else {"precision": precision}))
     assert "precision" not in best
+
+
+def test_best_ckpt_validated_in_the_trials_precision_gives_best_yamls_metrics(tmp_path):
+    # what the README says of best.yaml's score: the trial's validation under its Trainer's
+    # precision (bf16-mixed on CPU); export copies it and validates nothing again, and a
+    # validation of best.ckpt in that precision, on the same data, gives it back exactly
+    import lightning.pytorch as pl
+
+    trainer = {"max_epochs": 2, "accelerator": "cpu", "devices": 1, "precision": "bf16-mixed"}
+    Search(TinyNet, {"width": {"choice": [8, 16]}}, data=BlobData, trainer=trainer, budget=1,
+           monitor="val_loss", mode="min", run_dir=tmp_path, verbose=False).run()
+    best = load_best(tmp_path)
+    with RunStore(tmp_path / "search.db") as store:
+        precision = store.get_meta("trainer")["precision"]
+    again = pl.Trainer(accelerator="cpu", devices=1, precision=precision, logger=False,
+                       enable_progress_bar=False, enable_model_summary=False).validate(
+        TinyNet.load_from_checkpoint(tmp_path / "best.ckpt"), datamodule=BlobData(),
+        verbose=False)[0]
+    assert again == {k: best["metrics"][k] for k in ("val_loss", "val_acc")}
+    assert again["val_loss"] == best["score"]
