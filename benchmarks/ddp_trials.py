@@ -2,7 +2,8 @@
 
 Both sides run the same search: the digits example, ``--trials`` architectures (nevergrad
 RandomSearch, the round's seed, so the same proposals), each trained for ``--epochs`` by a
-fresh Trainer with ``accelerator="cpu", devices=2, strategy="ddp"`` (gloo). *Reused*
+fresh Trainer with ``accelerator="cpu", devices=2, strategy="ddp"`` (gloo), the same
+Trainer settings on both sides (``trainer_settings``). *Reused*
 is the default (``lightning_nas.search.ranks``: two rank processes started with the first
 trial and kept); *fresh* sets ``LIGHTNING_NAS_FRESH_RANKS=1``: every trial starts a process
 from which Lightning's launcher starts the second rank (what every DDP trial did before).
@@ -20,7 +21,11 @@ and waits for it, so the figures compare walls, and give the reused side's ``fit
 later trials as their training alone.
 
 Run:  python benchmarks/ddp_trials.py [--trials 6] [--epochs 1] [--rounds 5]
+      [--limit-batches N]
 Quick check:  python benchmarks/ddp_trials.py --quick   (2 trials, 1 round)
+``--limit-batches N`` trains and validates N batches per rank and epoch on both sides
+(``limit_train_batches`` and ``limit_val_batches``; default: every batch, as the README's
+figures); the rank processes' start-up, which the figures measure, stays as it is.
 Every figure is computed per round and printed as ``median [min, max]  mean ± std (n)``.
 Last line: JSON with ``speedup`` (fresh wall / reused wall), ``fresh_s_per_trial`` and
 ``reused_s_per_trial`` (wall / trials, start-up included), ``reused_s_per_later_trial``
@@ -50,7 +55,7 @@ from lightning_nas import Search  # noqa: E402
 from lightning_nas.search.lifetime import environ  # noqa: E402
 from lightning_nas.search.runner import FRESH_RANKS  # noqa: E402
 
-__all__ = ["SPACE", "main", "one_thread_each", "run_side"]
+__all__ = ["SPACE", "main", "one_thread_each", "run_side", "trainer_settings"]
 
 SPACE = {"kernel_size": {"choice": [3, 5]}, "num_layers": {"choice": [2, 3]},
          "width": {"int": [16, 64], "log": True}, "lr": {"float": [1.0e-3, 3.0e-2], "log": True}}
@@ -76,10 +81,27 @@ def one_thread_each() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-def run_side(fresh: bool, trials: int, epochs: int, seed: int, root: Path) -> dict:
-    """One search of ``trials`` DDP trials; its wall clock and its trials' times
-    (``LIGHTNING_NAS_FRESH_RANKS`` as ``fresh`` says while it runs, as it was after)."""
+def trainer_settings(epochs: int, limit_batches: int | None = None) -> dict:
+    """The Trainer settings of every trial on both sides: two CPU ranks under DDP, ``epochs``
+    epochs of every batch, or of ``limit_batches`` training and validation batches per rank.
+
+    Example:
+        >>> trainer_settings(1)
+        {'accelerator': 'cpu', 'devices': 2, 'strategy': 'ddp', 'max_epochs': 1}
+        >>> limited = trainer_settings(1, 2)
+        >>> limited["limit_train_batches"], limited["limit_val_batches"]
+        (2, 2)
+    """
     trainer = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": epochs}
+    if limit_batches is not None:
+        trainer.update(limit_train_batches=limit_batches, limit_val_batches=limit_batches)
+    return trainer
+
+
+def run_side(fresh: bool, trials: int, trainer: dict, seed: int, root: Path) -> dict:
+    """One search of ``trials`` DDP trials with the Trainer settings ``trainer``
+    (``trainer_settings``); its wall clock and its trials' times
+    (``LIGHTNING_NAS_FRESH_RANKS`` as ``fresh`` says while it runs, as it was after)."""
     with environ({FRESH_RANKS: "1"} if fresh else {}, kept=[FRESH_RANKS]):
         if not fresh:
             os.environ.pop(FRESH_RANKS, None)  # reused ranks: the default
@@ -104,17 +126,22 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--trials", type=int, default=6)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--limit-batches", type=int, default=None,
+                        help="train/val batches per rank and epoch, on both sides alike "
+                             "(default: all)")
     parser.add_argument("--quick", action="store_true",
                         help="2 trials, 1 round (a flag given beside it wins)")
     args = parser.parse_args(argv)
-    check_arguments(parser, args, {"--trials": 1, "--epochs": 1, "--rounds": 1})
+    check_arguments(parser, args, {"--trials": 1, "--epochs": 1, "--rounds": 1,
+                                   "--limit-batches": 1})
     quick_defaults(parser, args, argv, {"trials": 2, "rounds": 1})
     warnings.filterwarnings("ignore")
+    trainer = trainer_settings(args.epochs, args.limit_batches)  # both sides alike
     rows: list[dict] = []
     with one_thread_each(), tempfile.TemporaryDirectory() as tmp:
         for rnd in range(args.rounds):
             order = [False, True] if rnd % 2 == 0 else [True, False]
-            got = {fresh: run_side(fresh, args.trials, args.epochs, rnd,
+            got = {fresh: run_side(fresh, args.trials, trainer, rnd,
                                    Path(tmp) / f"r{rnd}_{'fresh' if fresh else 'reused'}")
                    for fresh in order}
             rows.append({
@@ -125,7 +152,8 @@ def main(argv: list[str] | None = None) -> dict:
                 "reused_fit_s_per_later_trial": got[False]["later_fit"]})
             print(f"round {rnd}: " + ", ".join(f"{k} {v:.3f}" for k, v in rows[-1].items()),
                   flush=True)
-    out: dict = {"trials": args.trials, "epochs": args.epochs, "rounds": args.rounds}
+    out: dict = {"trials": args.trials, "epochs": args.epochs, "rounds": args.rounds,
+                 "limit_batches": args.limit_batches}
     for name in rows[0]:
         values = [row[name] for row in rows]
         print(describe(name, values))

@@ -36,6 +36,7 @@ store_scale.py | --optimizers RandomSearch,NGOp | --optimizers RandomSearch,NGOp
 optimizer 'NGOp'
 ddp_trials.py | --rounds 0 | --rounds must be at least 1, got 0 (was: an IndexError)
 ddp_trials.py | --trials 0 | --trials must be at least 1, got 0 (was: a ConfigError)
+ddp_trials.py | --limit-batches 0 | --limit-batches must be at least 1, got 0
 multifidelity.py | --seeds 0 | --seeds 0: a count of seeds must be at least 1, got '0'; {SEEDS}
 multifidelity.py | --budget 0 | --budget must be at least 1, got 0 (was: a warm-up, a ConfigError)
 oneshot.py | --seeds 0 | --seeds 0: a count of seeds must be at least 1 (was: a ValueError)

@@ -1,7 +1,7 @@
 """``benchmarks/ddp_trials.py`` called in-process (as a test or a notebook calls its
 ``main``): its one thread per process and its fresh-ranks switch hold for its own runs only,
 the caller's environment and torch thread count as they were after (the smallest real case:
-one DDP trial on each side, one round)."""
+one DDP trial of two batches on each side, one round)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ def test_ddp_trials_leaves_the_callers_environment_and_threads_as_they_were(monk
     try:
         torch.set_num_threads(2)
         with warnings.catch_warnings():  # main ignores warnings: in this block only
-            out = load_script("ddp_trials.py").main(["--trials", "1", "--rounds", "1"])
+            out = load_script("ddp_trials.py").main(["--trials", "1", "--rounds", "1",
+                                                     "--limit-batches", "2"])
         # was: OMP_NUM_THREADS=1 left set (in every process started after), FRESH_RANKS
         # popped by the last side, and one torch thread in the caller
         assert "OMP_NUM_THREADS" not in os.environ
@@ -31,4 +32,11 @@ def test_ddp_trials_leaves_the_callers_environment_and_threads_as_they_were(monk
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(threads)
-    assert out["trials"] == 1 and out["speedup"] > 0
+    assert out["trials"] == 1 and out["limit_batches"] == 2 and out["speedup"] > 0
+
+
+def test_both_sides_train_the_batches_given_and_every_batch_by_default():
+    settings = load_script("ddp_trials.py").trainer_settings  # what main gives both sides
+    ddp = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 1}
+    assert settings(1) == ddp  # the README's figures: every batch of the epoch
+    assert settings(1, 2) == {**ddp, "limit_train_batches": 2, "limit_val_batches": 2}
