@@ -217,3 +217,23 @@ def mlflow_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     pytest.importorskip("mlflow")
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     return f"file:{tmp_path / 'mlruns'}"
+
+
+@pytest.fixture
+def config(tmp_path) -> Path:
+    """``search.yaml`` in the test's folder: a config search of ``tests.helpers.TinyNet`` on
+    ``BlobData`` (RandomSearch, budget 10, five epochs, ``run_dir`` its folder's ``run``),
+    for the tests of the ``lightning-nas`` command (``test_cli_*.py``)."""
+    import yaml
+
+    path = tmp_path / "search.yaml"
+    path.write_text(yaml.safe_dump({
+        "seed_everything": 5,
+        "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"depth": 1}},
+        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 32}},
+        "trainer": {"max_epochs": 5, "accelerator": "cpu", "devices": 1},
+        "search": {"space": {"width": {"choice": [8, 16, 32]}, "lr": {"float": [0.05, 0.3]}},
+                   "optimizer": "RandomSearch", "budget": 10,
+                   "run_dir": str(tmp_path / "run")},
+    }))
+    return path

@@ -1,11 +1,14 @@
-"""``lightning-nas oneshot``: the example config run, its run folder (a tilde, one in use,
-one a search holds, a newline or a file in its path, a run's earlier outputs), the
-fine-tune's validation, and ``export``/``finetune`` pointed at a one-shot folder."""
+"""``lightning-nas oneshot``: the example config run (its ``--print_config`` checked as a
+run, a config without a ``oneshot`` block, a search setting there), its run folder (a
+tilde, one in use, one a search holds, a newline or a file in its path, a run's earlier
+outputs), an interrupted run told how to resume, the fine-tune's validation, and
+``export``/``finetune`` pointed at a one-shot folder."""
 
 from __future__ import annotations
 
 import json
 import re
+import shlex
 import socket
 import time
 from pathlib import Path
@@ -286,3 +289,109 @@ def test_a_run_refused_before_training_leaves_its_folder_as_it_was(tmp_path, mon
     assert [p.name for p in earlier.iterdir()] == ["search.lock"]
     # its words too: not this run's "oneshot", which would make a search refuse the folder
     assert (earlier / "search.lock").read_text() == f"pid 1 on {socket.gethostname()}\n"
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("--model.widht=3", "model init_args key 'widht' is not an argument of DigitsSupernet"),
+    ("--oneshot.seed=abc", "oneshot.seed must be an integer or null, got 'abc'"),
+])
+def test_oneshot_print_config_checks_the_config_as_a_run_does(capsys, override, message):
+    # was: printed and exit 0 (a run raised a raw TypeError for the model's argument)
+    config = Path(__file__).resolve().parents[1] / "examples/oneshot_digits/oneshot.yaml"
+    assert main(["oneshot", str(config), "--print_config", override]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and not captured.out
+
+
+def test_an_interrupted_oneshot_run_says_how_to_resume(tmp_path, monkeypatch, capsys):
+    # was: "lightning-nas oneshot: interrupted" alone, and the same command again started
+    # over from epoch 0 (a resume needs --ckpt_path last)
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    run_dir = tmp_path / "my run"
+    args = ["oneshot", "examples/oneshot_digits/oneshot.yaml", "--trainer.max_epochs=3",
+            "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=2",
+            "--oneshot.num_candidates=2", "--oneshot.calibration_batches=1",
+            "--oneshot.finetune_epochs=0", f"--oneshot.run_dir={run_dir}"]
+    ctrl_c = "--trainer.callbacks=[{class_path: tests.helpers.CtrlCAtEpoch, init_args: " \
+             "{epoch: %d}}]"
+    assert main([*args, ctrl_c % 2]) == 130
+    err = capsys.readouterr().err
+    command = shlex.join(["lightning-nas", *args, ctrl_c % 2, "--ckpt_path", "last"])
+    assert ("lightning-nas oneshot: interrupted; resume it from its checkpoint (2 training "
+            f"epochs done) with:\n  {command}\n") in err, err
+    assert f"'--oneshot.run_dir={run_dir}'" in command  # the space in it: quoted
+    # a new run in the folder, stopped before an epoch ended: the last.ckpt is not its own
+    assert main([*args, ctrl_c % 0]) == 130
+    last = run_dir / "checkpoints" / "last.ckpt"
+    assert (f"lightning-nas oneshot: interrupted; no training epoch of this run ended, so it "
+            f"wrote no {last} to resume from: the same command starts it anew"
+            in capsys.readouterr().err)
+    # a resume stopped before an epoch ended: the same command resumes again
+    assert main([*args, ctrl_c % 2, "--ckpt_path", "last"]) == 130
+    assert f"with:\n  {command}\n" in capsys.readouterr().err
+    assert main([*args, "--ckpt_path", "last"]) == 0
+    assert capsys.readouterr().out.startswith("Resuming the spos search")
+    # stopped after its training ended (its final search): --ckpt_path last finishes it
+    # (was: "the same command without --ckpt_path runs it again", all of its training)
+    args = [*args[:-1], f"--oneshot.run_dir={tmp_path / 'ended'}",
+            "--trainer.callbacks=[{class_path: tests.helpers.CtrlCAtTrainEnd}]"]
+    assert main(args) == 130
+    command = shlex.join(["lightning-nas", *args, "--ckpt_path", "last"])
+    assert ("lightning-nas oneshot: interrupted; its training had ended (3 epochs) and its "
+            "final search, export or fine-tune was interrupted: finish it (only what is left "
+            f"runs) with:\n  {command}\n") in capsys.readouterr().err
+    assert main([*args, "--ckpt_path", "last"]) == 0
+    assert "its training is done: running its final search" in capsys.readouterr().out
+    assert (tmp_path / "ended" / "best_arch.yaml").is_file()
+    # so too of a run bounded by max_steps alone, which ended in its third epoch (was:
+    # "resume it from its checkpoint (2 training epochs and 1 batch of epoch 3 done)")
+    args = [*args[:-2], "--trainer.max_epochs=-1", "--trainer.max_steps=5",
+            f"--oneshot.run_dir={tmp_path / 'steps'}", args[-1]]
+    assert main(args) == 130
+    command = shlex.join(["lightning-nas", *args, "--ckpt_path", "last"])
+    assert ("lightning-nas oneshot: interrupted; its training had ended (step 5 of "
+            "max_steps=5) and its final search, export or fine-tune was interrupted: finish "
+            f"it (only what is left runs) with:\n  {command}\n") in capsys.readouterr().err
+
+
+def test_a_oneshot_run_interrupted_after_its_one_epoch_says_one_epoch(tmp_path, monkeypatch,
+                                                                      capsys):
+    # was: "its training had ended (1 epochs)"
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    args = ["oneshot", "examples/oneshot_digits/oneshot.yaml", "--trainer.max_epochs=1",
+            "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=2",
+            "--oneshot.num_candidates=2", "--oneshot.calibration_batches=1",
+            "--oneshot.finetune_epochs=0", f"--oneshot.run_dir={tmp_path / 'ended'}",
+            "--trainer.callbacks=[{class_path: tests.helpers.CtrlCAtTrainEnd}]"]
+    assert main(args) == 130
+    assert "interrupted; its training had ended (1 epoch) and its final search" in \
+        capsys.readouterr().err
+
+
+def test_oneshot_takes_a_config_without_a_oneshot_block(tmp_path, capsys, monkeypatch):
+    # was: "unknown config section 'search'" for a file holding model, data and trainer
+    # only (every oneshot: key has a default), a section the file does not hold
+    example = Path(__file__).resolve().parents[1] / "examples/oneshot_digits/oneshot.yaml"
+    cfg = yaml.safe_load(example.read_text())
+    del cfg["oneshot"]
+    path = tmp_path / "first.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    monkeypatch.chdir(tmp_path)
+    assert main(["oneshot", str(path), "--print_config"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["oneshot"] == {"run_dir": "runs/first"} and "search" not in printed
+
+
+@pytest.mark.parametrize(("override", "hint"), [
+    ("--oneshot.monitor=val_acc", "scores each subnet by its accuracy on the validation data"),
+    ("--oneshot.metric=f1", "a metric other than accuracy needs Python: OneShotNAS(metric="),
+    ("--oneshot.budget=20", "num_candidates: the subnets SPOS scores"),
+    ("--oneshot.space={fc1: {choice: [8]}}", "derived from the model's choice modules"),
+])
+def test_oneshot_says_what_a_search_setting_is_there(override, hint, capsys):
+    # was: "unknown oneshot setting 'monitor'; valid keys: ..." alone, for the keys a user of
+    # `lightning-nas search` writes first
+    config = Path(__file__).resolve().parents[1] / "examples/oneshot_digits/oneshot.yaml"
+    assert main(["oneshot", str(config), "--print_config", override]) == 2
+    err = capsys.readouterr().err
+    assert "unknown oneshot setting" in err and hint in err

@@ -1,0 +1,138 @@
+"""``lightning-nas finetune``'s own arguments: its thread count, the overrides it refuses,
+and the model's arguments it takes (as ``fit`` does) or refuses before training."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+import yaml
+
+from lightning_nas.cli import main
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "1.5", "two", ""])
+def test_finetune_threads_not_a_count_names_the_value_and_the_range(tmp_path, capsys, value):
+    # was: "threads must be a positive integer (...), or None for the trial's own; got 0",
+    # None being no value a command line can give ('1.5': "invalid int value")
+    with pytest.raises(SystemExit) as exit_:
+        main(["finetune", str(tmp_path / "run"), "--threads", value, "--max_epochs", "1"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"lightning-nas finetune: error: argument --threads: expected a whole number >= 1 "
+        f"(torch threads; leave it out for the default), got {value!r}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_finetune_names_the_overrides_it_refuses_and_one_epoch_count_of_two(config, tmp_path,
+                                                                            capsys):
+    # was: "finetune takes only --trainer.* overrides" naming none, and --max_epochs 1 with
+    # --trainer.max_epochs=2 trained 1 epoch without a word
+    run = tmp_path / "run"
+    assert main(["search", str(config), "--search.budget=1", "--trainer.max_epochs=1"]) == 0
+    capsys.readouterr()
+    for argv, message in [
+        (["--seed_everything", "4", "--trainer.max_epochs=1", "--data.batch_size=3"],
+         "finetune takes only --trainer.* and --model.* overrides (it trains the best "
+         "trial's model on its data), got --seed_everything=4, --data.batch_size=3"),
+        (["--max_epochs", "1", "--trainer.max_epochs=2"],
+         "--max_epochs 1 and --trainer.max_epochs=2 both set the fine-tune's epochs; give one"),
+        # was: "max_epochs must be ..." (finetune()'s argument) for -5 and -1, and
+        # "trainer.max_epochs=0 runs no validation" (a key not given) for 0
+        *[(["--max_epochs", value], f"--max_epochs must be a positive integer (the "
+           f"fine-tune's epochs), or -1 (no limit) beside --trainer.max_steps or "
+           f"--trainer.max_time; got {value}") for value in ("-5", "0", "-1")],
+        (["--max_epochs", "-1", "--trainer.max_steps=-1"],
+         "--max_epochs must be a positive integer (the fine-tune's epochs), or -1 (no limit) "
+         "beside --trainer.max_steps or --trainer.max_time; got -1; --trainer.max_steps=-1 "
+         "is no limit"),
+    ]:
+        assert main(["finetune", str(run), *argv]) == 2
+        captured = capsys.readouterr()
+        assert captured.err == f"lightning-nas finetune: error: {message}\n"
+        assert not (run / "finetune").exists()  # refused before training
+    assert main(["finetune", str(run), "--trainer.max_epochs=2"]) == 0
+    assert "for 2 epochs" in capsys.readouterr().out
+
+
+def test_finetune_takes_the_models_arguments_as_fit_does(config, tmp_path, capsys):
+    # was: "finetune takes only --trainer.* overrides": from the command line a fine-tune
+    # could not take a learning rate below the trial's (finetune(model_init_args=) could)
+    run = tmp_path / "run"
+    assert main(["search", str(config), "--search.budget=1", "--trainer.max_epochs=1"]) == 0
+    capsys.readouterr()
+    best = yaml.safe_load((run / "best.yaml").read_text())
+    searched = best["arch"]["lr"]
+    # a searched value replaced, said as finetune() says it, as the command's own line (was:
+    # ".../lightning_nas/export.py:372: UserWarning: ..."); YAML values, as every override
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        assert main(["finetune", str(run), "--max_epochs", "1", "--model.lr=5e-4"]) == 0
+    assert (f"lightning-nas finetune: warning: model_init_args lr=0.0005 replaces trial "
+            f"{best['trial']}'s searched lr={searched!r} in the fine-tune\n"
+            ) in capsys.readouterr().err
+    saved = torch.load(run / "finetune" / "best.ckpt", weights_only=False)["hyper_parameters"]
+    assert saved["lr"] == 0.0005 and type(saved["lr"]) is float
+    assert saved["width"] == best["arch"]["width"] and saved["activation"] == "relu"
+    # LightningCLI's other spelling, a value after a space, a key the space does not search
+    assert main(["finetune", str(run), "--model.init_args.activation", "tanh",
+                 "--max_epochs=1"]) == 0
+    saved = torch.load(run / "finetune_1" / "best.ckpt", weights_only=False)["hyper_parameters"]
+    assert saved["activation"] == "tanh" and saved["lr"] == searched
+    # the line says what was trained: a given argument the space does not search too
+    assert (f"Fine-tuned lr={searched:.4g} width={best['arch']['width']} "
+            f"(and activation=tanh) from trial ") in capsys.readouterr().out
+
+
+def test_finetune_refuses_a_model_argument_it_cannot_give_before_training(config, tmp_path,
+                                                                         capsys):
+    run = tmp_path / "run"
+    assert main(["search", str(config), "--search.budget=1", "--trainer.max_epochs=1"]) == 0
+    capsys.readouterr()
+    accepted = "width, activation, lr, depth, fail_width, nan_width, die_width, sleep"
+    for argv, message in [
+        # as `lightning-nas fit` names it (was: "finetune takes only --trainer.* overrides")
+        (["--model.lrr=5e-4"], f"model.lrr: not an argument of TinyNet.__init__; did you "
+                               f"mean 'lr'? accepted: {accepted}"),
+        (["--model.init_args.depht", "2"], f"model.depht: not an argument of "
+                                           f"TinyNet.__init__; did you mean 'depth'? "
+                                           f"accepted: {accepted}"),
+        (["--model.depth=two"], "model.depth='two': expected int (the annotation of "
+                                "TinyNet.__init__)"),
+        (["--model.class_path=tests.helpers.BlobData"],
+         "finetune trains the best trial's model (its class, from its checkpoint): "
+         "--model.class_path=tests.helpers.BlobData would replace it; give its arguments, "
+         "--model.KEY=VALUE (e.g. --model.lr=5e-4), or train another config with "
+         "lightning-nas fit"),
+        (["--model.depth.inner=2"],
+         "finetune takes the model's own arguments, --model.KEY=VALUE, not a path into "
+         "one (--model.depth.inner=2): give the whole value, --model.depth=..., or train "
+         "RUN_DIR/best_config.yaml with lightning-nas fit, which takes any path"),
+    ]:
+        assert main(["finetune", str(run), "--max_epochs=1", *argv]) == 2, argv
+        captured = capsys.readouterr()
+        assert captured.err == f"lightning-nas finetune: error: {message}\n"
+        assert not (run / "finetune").exists()  # refused before training
+
+
+def test_finetune_gives_model_arguments_to_a_model_built_from_its_config(config, tmp_path,
+                                                                         capsys):
+    # a space naming a path (model.width): the model is built from the config (was:
+    # "model ConfigBuilder('tests.helpers.TinyNet') is not a class: init_args are only ...")
+    cfg = yaml.safe_load(config.read_text())
+    cfg["search"]["space"] = {"model.width": {"choice": [8, 16]}, "lr": {"float": [0.05, 0.3]}}
+    config.write_text(yaml.safe_dump(cfg))
+    run = tmp_path / "run"
+    assert main(["search", str(config), "--search.budget=1", "--trainer.max_epochs=1"]) == 0
+    capsys.readouterr()
+    best = yaml.safe_load((run / "best.yaml").read_text())
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        assert main(["finetune", str(run), "--max_epochs=1", "--model.lr=5e-4",
+                     "--model.activation=tanh"]) == 0
+    assert (f"lightning-nas finetune: warning: model_init_args lr=0.0005 replaces trial "
+            f"{best['trial']}'s searched lr=") in capsys.readouterr().err
+    saved = torch.load(run / "finetune" / "best.ckpt", weights_only=False)["hyper_parameters"]
+    assert (saved["lr"], saved["activation"], saved["width"]) == (
+        0.0005, "tanh", best["arch"]["model.width"])
