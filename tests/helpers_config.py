@@ -1,0 +1,164 @@
+"""What the tests of ``lightning_nas.config`` (``tests/test_config_*.py``) share: the base
+configs they change and the model, optimizer and scheduler classes their configs name by
+import path (``tests.helpers_config.<Class>``).
+
+Example:
+    >>> _config(Path("run"))["search"]["budget"]
+    2
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import torch
+from lightning.pytorch.cli import LRSchedulerCallable
+
+from lightning_nas.errors import NASError
+from lightning_nas.search.from_config import search_from_config
+from tests.helpers_models import CallableOptNet, TinyNet
+from tests.helpers_nets import Body
+
+__all__ = ["ArgsSGD", "ArgsStepLR", "BASE", "COSINE", "FourBody", "FourWide", "KW_BODY",
+           "KwWideBody", "NamedBody", "STEP", "SchedNet", "SchedTiny", "WideBody", "WideHolder",
+           "_broken", "_config", "_lightningcli"]
+
+
+#: a partial config that the ``apply_overrides`` tests change
+BASE = {
+    "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"lr": 0.1}},
+    "search": {"budget": 3},
+}
+
+
+def _config(run_dir: Path) -> dict:
+    """A whole config search of ``TinyNet`` on ``BlobData``: two trials of one batch."""
+    return {
+        "seed_everything": 7,
+        "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"lr": 0.1}},
+        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"n": 32}},
+        "trainer": {"max_epochs": 1, "limit_train_batches": 1},
+        "search": {"space": {"width": {"choice": [4, 8]}, "activation": {"choice": ["relu",
+                                                                                 "tanh"]}},
+                   "budget": 2, "run_dir": str(run_dir), "verbose": False},
+    }
+
+
+def _broken(tmp_path: Path, change) -> tuple[str, Path]:
+    """What ``search_from_config`` raises for ``_config`` changed by ``change(cfg)``, and
+    the run folder it must not have made."""
+    cfg = copy.deepcopy(_config(tmp_path / "run"))
+    change(cfg)
+    with pytest.raises(NASError) as info:
+        search_from_config(cfg)
+    return str(info.value), tmp_path / "run"
+
+
+def _lightningcli(tmp_path: Path, net: dict, optimizer: dict) -> dict:
+    """A config search of ``examples/lightningcli``'s model (nested ``net`` and
+    ``optimizer`` nodes given these ``init_args``) on the digits data."""
+    return {"model": {"class_path": "examples.lightningcli.model.LitClassifier",
+                      "init_args": {"net": {"class_path": "examples.lightningcli.model.MLP",
+                                            "init_args": net},
+                                    "optimizer": {"class_path": "torch.optim.Adam",
+                                                  "init_args": optimizer}}},
+            "data": {"class_path": "examples.digits.data.DigitsDataModule"},
+            "trainer": {"max_epochs": 1},
+            "search": {"space": {"model.net.lin1_size": {"choice": [32, 64]}},
+                       "run_dir": str(tmp_path / "run")}}
+
+
+#: a body that takes its ``width`` through ``**kwargs``
+KW_BODY = "tests.helpers.KwBody"
+
+
+class WideBody(Body):
+    """Requires its ``width``."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__(width=width)
+
+
+class KwWideBody(WideBody):
+    """Takes ``width`` only through ``**kwargs``, passed on to ``WideBody``, which requires it."""
+
+    def __init__(self, extra: int = 0, **kwargs) -> None:
+        super().__init__(**kwargs)
+
+
+class WideHolder(torch.nn.Module):
+    """Builds a ``WideBody`` with its ``**kwargs`` (so ``width`` is required)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__()
+        self.body = WideBody(**kwargs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+class FourWide(WideBody):
+    """Gives ``WideBody`` its ``width`` itself, the rest through ``**kwargs``."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(width=4, **kwargs)
+
+
+class FourBody(Body):
+    """Gives ``Body`` its ``width`` itself, the rest (``depth``) through ``**kwargs``."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(width=4, **kwargs)
+
+
+class SchedNet(CallableOptNet):
+    """``CallableOptNet`` with a learning-rate scheduler, LightningCLI's
+    ``LRSchedulerCallable`` (``optimizer -> scheduler``)."""
+
+    def __init__(self, scheduler: LRSchedulerCallable | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.scheduler = scheduler
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer(self.parameters())
+        return [optimizer], [self.scheduler(optimizer)] if self.scheduler else []
+
+
+#: two schedulers' import paths (``CosineAnnealingLR`` requires ``T_max``)
+STEP, COSINE = "torch.optim.lr_scheduler.StepLR", "torch.optim.lr_scheduler.CosineAnnealingLR"
+
+
+class ArgsSGD(torch.optim.SGD):
+    """Passes ``*args`` and ``**kwargs`` on to ``SGD`` (its ``params`` come positionally)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+
+
+class ArgsStepLR(torch.optim.lr_scheduler.StepLR):
+    """Passes ``*args`` and ``**kwargs`` on to ``StepLR`` (its optimizer comes first)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+
+
+class SchedTiny(TinyNet):
+    """``TinyNet`` with a learning-rate scheduler, LightningCLI's ``LRSchedulerCallable``;
+    its config section holds no node."""
+
+    def __init__(self, scheduler: LRSchedulerCallable | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.scheduler = scheduler
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+        return [optimizer], [self.scheduler(optimizer)] if self.scheduler else []
+
+
+class NamedBody(torch.nn.Module):
+    """Takes a ``width`` that is a name, not a number."""
+
+    def __init__(self, width: str = "wide") -> None:
+        super().__init__()

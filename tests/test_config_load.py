@@ -1,0 +1,179 @@
+"""``lightning_nas.config.load.load_config``: a space file read beside the config that
+names it (and one holding no mapping refused), overrides inside a searched group or keys a
+searched config dict does not set refused, and the default run folder."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lightning_nas.cli import main
+from lightning_nas.config.load import load_config
+from lightning_nas.errors import ConfigError
+from lightning_nas.search.from_config import search_from_config
+from tests.helpers_config import (
+    _config,
+)
+
+
+def test_load_config_space_file_relative_to_the_config(tmp_path, monkeypatch):
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (folder / "space.yaml").write_text("width: {choice: [4, 8]}\nlr: {float: [1e-4, 1e-1]}\n")
+    cfg = _config(tmp_path / "run")
+    cfg["search"]["space"] = "space.yaml"
+    (folder / "nas.yaml").write_text(yaml.safe_dump(cfg))
+    monkeypatch.chdir(tmp_path)  # the space file is not in the current folder
+    loaded = load_config(folder / "nas.yaml", ["--search.budget=4"])
+    assert loaded["search"]["space"]["width"] == {"choice": [4, 8]}
+    assert loaded["search"]["budget"] == 4
+    search = search_from_config(loaded)
+    assert search.space.size() == float("inf")
+    assert search.space.params["lr"].low == 1e-4
+    # a second config merged over it: still beside the file that names it (was: looked
+    # for beside the second one only, "not found")
+    (tmp_path / "over.yaml").write_text("search: {budget: 5}\n")
+    merged = load_config([folder / "nas.yaml", tmp_path / "over.yaml"])
+    assert merged["search"]["space"]["width"] == {"choice": [4, 8]}
+
+
+def test_a_space_file_a_config_names_is_read_beside_it_not_from_the_current_folder(
+        tmp_path, monkeypatch, capsys):
+    # was: read from the current folder first: with a space.yaml there, another space was
+    # searched without a word, though the README says "relative to the config that names it"
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (folder / "space.yaml").write_text("width: {choice: [4, 8]}\n")
+    (tmp_path / "space.yaml").write_text("width: {choice: [64, 128]}\n")
+    cfg = _config(tmp_path / "run")
+    cfg["search"]["space"] = "space.yaml"
+    (folder / "nas.yaml").write_text(yaml.safe_dump(cfg))
+    monkeypatch.chdir(tmp_path)
+    assert load_config(Path("conf/nas.yaml"))["search"]["space"] == {
+        "width": {"choice": [4, 8]}}
+    assert main(["search", "conf/nas.yaml", "--print_config"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["search"]["space"] == {
+        "width": {"choice": [4, 8]}}
+    # one an override names is the current folder's, as the shell reads it
+    assert load_config(Path("conf/nas.yaml"), ["--search.space=space.yaml"])["search"][
+        "space"] == {"width": {"choice": [64, 128]}}
+    # the config's file missing beside it: refused as that path, the current folder's unread
+    (folder / "space.yaml").unlink()
+    with pytest.raises(FileNotFoundError, match=re.escape(
+            f"search.space file {folder / 'space.yaml'} not found")):
+        load_config(Path("conf/nas.yaml"))
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_space_file_that_holds_no_mapping_is_refused_naming_it(tmp_path, capsys):
+    # was: a file holding a string ('other.yaml', 'hi') was read as the name of another space
+    # file ("search.space file hi not found"), an empty one as no space at all ("the config
+    # needs `search.space`"), a list as "a search space must be ..." without the file's name
+    cfg = _config(tmp_path / "run")
+    cfg["search"]["space"] = "space.yaml"
+    (tmp_path / "nas.yaml").write_text(yaml.safe_dump(cfg))
+    for text, shown in (("hi\n", "'hi'"), ("", "None"), ("- 1\n- 2\n", "[1, 2]"),
+                        ("{}\n", "{}")):
+        (tmp_path / "space.yaml").write_text(text)
+        assert main(["search", str(tmp_path / "nas.yaml")]) == 2
+        assert (f"search.space file {tmp_path / 'space.yaml'} must hold a non-empty mapping "
+                f"of space keys (width: {{choice: [16, 32]}}), got {shown}") in \
+            capsys.readouterr().err, text
+    (tmp_path / "space.yaml").unlink()
+    (tmp_path / "space.yaml").mkdir()  # was: "not found", of a folder that is there
+    assert main(["search", str(tmp_path / "nas.yaml")]) == 2
+    assert (f"search.space file {tmp_path / 'space.yaml'} is a folder") in \
+        capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("override", ["--model.head.hidden=99", "--model.init_args.head.q=7"])
+def test_an_override_inside_a_searched_group_is_refused(tmp_path, override):
+    # the group's value replaced the config's whole dict: both overrides were lost
+    cfg = _config(tmp_path / "run")
+    cfg["search"]["space"] = {"head": {"hidden": {"choice": [2, 3]}, "p": {"fixed": 0.5}}}
+    path = tmp_path / "nas.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigError, match="sets a key inside 'head', which the search space "
+                                          "gives every trial as a whole") as info:
+        load_config(path, [override])
+    inner, value = override.rsplit(".", 1)[1].split("=")
+    assert f"--search.space.head.{inner}={{fixed: {value}}}" in str(info.value)
+
+
+@pytest.mark.parametrize(("model", "space", "where", "keys", "fix"), [
+    ({"class_path": "tests.helpers.DictArgNet", "init_args": {"opt_cfg": {
+        "momentum": 0.9, "nesterov": True}}}, {"opt_cfg": {"momentum": {"choice": [0.5, 0.8]}}},
+     "model.init_args.opt_cfg", "the key nesterov", ["--search.space.opt_cfg.nesterov={fixed: "
+                                                     "true}"]),
+    ({"class_path": "tests.helpers.DictArgNet", "init_args": {"opt_cfg": {
+        "momentum": 0.9, "nesterov": True, "dampening": 0.0}}},  # (a Hydra node's: merged,
+     {"model.opt_cfg": {"nesterov": {"fixed": True}}}, "model.init_args.opt_cfg",  # kept:
+     "the keys momentum, dampening", ["--search.space.model.opt_cfg.momentum={fixed: 0.9}",
+                                      "--search.space.model.opt_cfg.dampening={fixed: 0.0}"]),
+    # test_choice_mappings)
+    # a dict inside the group's dict, and a dict argument of a node a group at the node sets
+    ({"class_path": "tests.helpers.DictArgNet", "init_args": {"opt_cfg": {
+        "sub": {"a": 1, "b": 2}}}}, {"opt_cfg": {"sub": {"a": {"fixed": 3}}}},
+     "model.init_args.opt_cfg", "the key sub.b", ["--search.space.opt_cfg.sub.b={fixed: 2}"]),
+    ({"class_path": "tests.helpers.TinyNet", "init_args": {"net": {
+        "class_path": "tests.helpers.DictArgNet", "init_args": {"opt_cfg": {"nesterov": True}}}}},
+     {"model.net": {"opt_cfg": {"momentum": {"fixed": 0.5}}}},
+     "model.init_args.net.init_args.opt_cfg", "the key nesterov",
+     ["--search.space.model.net.opt_cfg.nesterov={fixed: true}"]),
+])
+def test_a_config_dict_with_keys_its_searched_group_does_not_set_is_refused(
+        tmp_path, model, space, where, keys, fix):
+    # was: the group's value replaced the config's dict whole, so these keys were gone from
+    # every trial (and best_config.yaml, the checkpoint) without a word
+    cfg = _config(tmp_path / "run")
+    cfg["model"], cfg["search"]["space"] = model, space
+    base, search = tmp_path / "base.yaml", tmp_path / "search.yaml"  # merged before the check
+    base.write_text(yaml.safe_dump({k: v for k, v in cfg.items() if k != "search"},
+                                   sort_keys=False))
+    search.write_text(yaml.safe_dump({"search": cfg["search"]}))
+    with pytest.raises(ConfigError) as info:
+        load_config([base, search])
+    message = str(info.value)
+    assert message.startswith(f"{where} has {keys}, which the search space's group "
+                              f"{next(iter(space))!r} does not set: the group gives every "
+                              f"trial {where} as a whole, so ")
+    them = "it" if len(fix) == 1 else "them"
+    assert f"({' '.join(fix)})" in message and f"else leave {them} out of {where}" in message
+    fixed = load_config([base, search], fix)  # the fix it names loads
+    assert fixed["search"]["space"][next(iter(space))] != space[next(iter(space))]
+
+
+def test_a_searched_group_that_sets_every_key_of_the_config_dict_loads(tmp_path):
+    cfg = _config(tmp_path / "run")
+    cfg["model"] = {"class_path": "tests.helpers.DictArgNet", "init_args": {"opt_cfg": {
+        "momentum": 0.9, "nesterov": True}}}
+    cfg["search"]["space"] = {"opt_cfg": {"momentum": {"choice": [0.5, 0.8]},
+                                          "nesterov": {"choice": [True, False]}}}
+    path = tmp_path / "nas.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert load_config(path)["model"] == cfg["model"]
+    # a key set by a parameter (a chosen dict) is given whole, as documented: not refused
+    cfg["search"]["space"] = {"model.opt_cfg": {"choice": [{"momentum": 0.5}]}}
+    path.write_text(yaml.safe_dump(cfg))
+    assert load_config(path)["search"]["space"] == cfg["search"]["space"]
+
+
+def test_load_config_default_run_dir_and_errors(tmp_path):
+    path = tmp_path / "exp1.yaml"
+    cfg = _config(tmp_path / "run")
+    del cfg["search"]["run_dir"]
+    path.write_text(yaml.safe_dump(cfg))
+    assert load_config(path)["search"]["run_dir"] == "runs/exp1"
+    cfg["search"]["space"] = "missing_space.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(FileNotFoundError, match="missing_space.yaml"):
+        load_config(path)
+    with pytest.raises(FileNotFoundError):
+        load_config(tmp_path / "nope.yaml")
+    path.write_text("[1, 2]")
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        load_config(path)

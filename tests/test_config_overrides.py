@@ -1,0 +1,171 @@
+"""``lightning_nas.config.load.apply_overrides``: both override forms, YAML-typed values,
+the ``init_args`` shorthand, overrides through what is no mapping or of no section refused,
+Trainer objects and callbacks named by class as LightningCLI reads them, and ``+=``
+appending to a list."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from lightning_nas.cli import main
+from lightning_nas.config.load import apply_overrides, load_config
+from lightning_nas.errors import ConfigError
+from lightning_nas.search.from_config import search_from_config
+from tests.helpers_config import (
+    BASE,
+    _config,
+)
+
+
+def test_override_forms_and_yaml_types():
+    cfg = apply_overrides(BASE, [
+        "--search.budget=5", "--trainer.max_epochs", "2", "--search.time_limit=1.5",
+        "--trainer.devices=[0, 1]", "--trainer.fast_dev_run=true", "--search.mode", "min",
+        "--search.space.w", "{choice: [1, 2]}",
+    ])
+    assert cfg["search"]["budget"] == 5
+    assert cfg["trainer"]["max_epochs"] == 2 and isinstance(cfg["trainer"]["max_epochs"], int)
+    assert cfg["search"]["time_limit"] == 1.5
+    assert cfg["trainer"]["devices"] == [0, 1]
+    assert cfg["trainer"]["fast_dev_run"] is True
+    assert cfg["search"]["mode"] == "min"
+    assert cfg["search"]["space"] == {"w": {"choice": [1, 2]}}
+    assert BASE == {"model": {"class_path": "tests.helpers.TinyNet", "init_args": {"lr": 0.1}},
+                    "search": {"budget": 3}}  # the input is not changed
+
+
+def test_override_value_may_hold_an_equals_sign():
+    cfg = apply_overrides({}, ["--search.run_dir=runs/a=b"])
+    assert cfg["search"]["run_dir"] == "runs/a=b"
+
+
+def test_override_exponent_is_a_float():
+    cfg = apply_overrides(BASE, ["--model.lr=1e-4"])
+    assert cfg["model"]["init_args"]["lr"] == 1e-4
+
+
+def test_lightning_cli_shorthand_goes_into_init_args():
+    cfg = apply_overrides(BASE, ["--model.width=64", "--model.init_args.depth=2"])
+    assert cfg["model"]["init_args"] == {"lr": 0.1, "width": 64, "depth": 2}
+    assert "width" not in cfg["model"]
+    cfg = apply_overrides(BASE, ["--model.class_path=tests.helpers.Other"])
+    assert cfg["model"] == {"class_path": "tests.helpers.Other", "init_args": {"lr": 0.1}}
+    cfg = apply_overrides({}, ["--data.class_path=tests.helpers.BlobData", "--data.n=32"])
+    assert cfg["data"] == {"class_path": "tests.helpers.BlobData", "init_args": {"n": 32}}
+
+
+def test_override_unknown_section():
+    with pytest.raises(ConfigError) as info:
+        apply_overrides(BASE, ["--modle.width=64"])
+    msg = str(info.value)
+    assert "unknown config section 'modle'" in msg and "did you mean 'model'" in msg
+    assert "trainer" in msg and "seed_everything" in msg
+
+
+@pytest.mark.parametrize("section", ["model", "data"])
+def test_an_override_under_a_section_given_as_a_class_path_keeps_the_class(section):
+    # `model: my.Net` is the class alone; --model.depth=2 sets its argument (was: the
+    # class silently dropped, the section replaced by {depth: 2})
+    cfg = apply_overrides({section: "tests.helpers.TinyNet"}, [f"--{section}.depth=2"])
+    assert cfg[section] == {"class_path": "tests.helpers.TinyNet", "init_args": {"depth": 2}}
+
+
+@pytest.mark.parametrize("given, override, path", [
+    ({"search": [1]}, "--search.budget=3", "search: [1]"),
+    ({"trainer": 5}, "--trainer.max_epochs=1", "trainer: 5"),
+    ({"search": {"budget": 2}}, "--search.budget.x=3", "search.budget: 2"),
+    ({"model": {"class_path": "m.N", "init_args": {"w": [1, 2]}}}, "--model.w.a=3",
+     "model.w: [1, 2]"),
+    # a setting of the search or oneshot block named by a string is no class: was "`optimizer`
+    # must be a registry name, got {'class_path': 'NGOpt', 'init_args': {'budget': 3}}"
+    ({"search": {"optimizer": "NGOpt"}}, "--search.optimizer.budget=3",
+     "search.optimizer: 'NGOpt'"),
+    ({"oneshot": {"algorithm": "spos"}}, "--oneshot.algorithm.tau=1", "oneshot.algorithm: 'spos'"),
+])
+def test_an_override_through_a_value_that_is_no_mapping_is_refused(given, override, path):
+    # was: the value silently replaced by a mapping of the override alone
+    with pytest.raises(ConfigError) as info:
+        apply_overrides(given, [override])
+    assert str(info.value).startswith(f"{override.split('=')[0]}: the config gives {path}, ")
+
+
+def test_override_without_value():
+    for args in (["--search.budget"], ["--search.budget", "--search.mode=min"]):
+        with pytest.raises(ConfigError, match="'--search.budget' has no value"):
+            apply_overrides(BASE, args)
+    with pytest.raises(ConfigError, match="expected an override like"):
+        apply_overrides(BASE, ["search.budget=3"])
+
+
+def test_a_trainer_object_named_by_its_class_is_a_node_as_lightningcli_reads_it(tmp_path):
+    # was: "trainer.callbacks='LearningRateMonitor': expected list[Callback] or Callback or
+    # null", from the command line or a file, though += took the same name
+    cfg = _config(tmp_path / "run")
+    cfg["trainer"]["logger"] = "lightning.pytorch.loggers.CSVLogger"  # in the file
+    path = tmp_path / "nas.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    loaded = load_config(path, ["--trainer.callbacks=[LearningRateMonitor, ModelSummary]",
+                                f"--trainer.logger.save_dir={tmp_path / 'csv'}"])
+    assert loaded["trainer"]["callbacks"] == [
+        {"class_path": "LearningRateMonitor", "init_args": {}},
+        {"class_path": "ModelSummary", "init_args": {}}]
+    assert loaded["trainer"]["logger"] == {"class_path": "lightning.pytorch.loggers.CSVLogger",
+                                           "init_args": {"save_dir": str(tmp_path / "csv")}}
+    assert load_config(path, ["--trainer.callbacks=LearningRateMonitor"])["trainer"][
+        "callbacks"] == {"class_path": "LearningRateMonitor", "init_args": {}}
+    result = search_from_config(loaded).run()  # the trials train with them
+    assert [t.status.value for t in result.trials] == ["COMPLETED"] * 2
+    logs = sorted((tmp_path / "csv" / "trials").rglob("metrics.csv"))  # the CSVLogger's
+    assert len(logs) == 2 and "lr-SGD" in logs[0].read_text().splitlines()[0]
+    # a string that names no class stays a string, for the Trainer's check to name
+    with pytest.raises(ConfigError, match=r"trainer.callbacks='NoSuchCallback': expected"):
+        search_from_config(load_config(path, ["--trainer.callbacks=NoSuchCallback"]))
+
+
+def test_a_misspelt_trainer_callback_class_is_answered_with_close_names(tmp_path):
+    # was: "expected list[Callback] or Callback or null (the annotation of Trainer)", with
+    # no word of LearningRateMonitor
+    path = tmp_path / "nas.yaml"
+    path.write_text(yaml.safe_dump(_config(tmp_path / "run")))
+    for given in ("LearningRateMonitr", "[ModelSummary, LearningRateMonitr]"):
+        with pytest.raises(ConfigError, match=r"expected list\[Callback\] or Callback or null "
+                                              r"\(the annotation of Trainer\); did you mean "
+                                              r"LearningRateMonitor\b"):
+            search_from_config(load_config(path, [f"--trainer.callbacks={given}"]))
+    with pytest.raises(ConfigError) as info:  # nothing close: no guess
+        search_from_config(load_config(path, ["--trainer.callbacks=NoSuchCallback"]))
+    assert "did you mean" not in str(info.value)
+
+
+def test_a_list_append_override_appends_as_lightningcli(tmp_path, capsys):
+    # was: "unknown Trainer argument 'callbacks+'; did you mean 'callbacks'?" for
+    # LightningCLI's --trainer.callbacks+=LearningRateMonitor
+    cfg = _config(tmp_path / "run")
+    cfg["trainer"]["callbacks"] = [{"class_path": "lightning.pytorch.callbacks.EarlyStopping",
+                                    "init_args": {"monitor": "val_acc", "mode": "max"}}]
+    path = tmp_path / "nas.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    loaded = load_config(path, ["--trainer.callbacks+=LearningRateMonitor",
+                                "--trainer.callbacks+=[{class_path: ModelSummary, init_args: "
+                                "{max_depth: 2}}]", "--trainer.logger+=CSVLogger"])
+    assert loaded["trainer"]["callbacks"] == [
+        cfg["trainer"]["callbacks"][0], {"class_path": "LearningRateMonitor", "init_args": {}},
+        {"class_path": "ModelSummary", "init_args": {"max_depth": 2}}]
+    assert loaded["trainer"]["logger"] == [{"class_path": "CSVLogger", "init_args": {}}]
+    result = search_from_config(loaded).run()  # the trials train with them
+    assert [t.status.value for t in result.trials] == ["COMPLETED"] * 2
+    logs = (tmp_path / "run" / "logs" / "trials" / "trial_0001" / "metrics.csv").read_text()
+    assert "lr-SGD" in logs.splitlines()[0]  # LearningRateMonitor's
+    with pytest.raises(ConfigError, match=r"--trainer.logger\+=: trainer.logger is False, "
+                                          r"not a list to append to; give the whole value"):
+        apply_overrides({"trainer": {"logger": False}}, ["--trainer.logger+=CSVLogger"])
+    # a string appended to a list of strings stays one (was: Adam became a class_path
+    # node), and a lone string is a list of it (warm_start: one folder)
+    assert apply_overrides({"model": {"names": ["SGD"]}, "search": {"warm_start": "runs/a"}},
+                           ["--model.names+=Adam", "--search.warm_start+=runs/b"]) == {
+        "model": {"names": ["SGD", "Adam"]}, "search": {"warm_start": ["runs/a", "runs/b"]}}
+    # a fine-tune's --trainer.* values replace the search's: an append is refused, named
+    assert main(["finetune", str(tmp_path / "run"), "--trainer.callbacks+=ModelSummary"]) == 2
+    assert ("finetune cannot append to the search's trainer.callbacks "
+            "(--trainer.callbacks+=)") in capsys.readouterr().err
