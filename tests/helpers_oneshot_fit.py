@@ -1,5 +1,6 @@
 """What the one-shot tests fit: supernets and data (``BatchNormSupernet`` on ``BlobImages``,
-``UnusedChoice``), a quiet one-device CPU Trainer (``cpu_trainer``), the plain accuracy the
+``UnusedChoice``), quiet one-device CPU Trainers (``cpu_trainer``; ``plain_trainer``, of
+no checkpoints either, for ``DifferentiableNAS``), the plain accuracy the
 callback scores (``val_accuracy``), and tiny ``lightning-nas oneshot`` runs (``TINY_CLI``,
 ``two_val_config``).
 
@@ -31,7 +32,7 @@ from tests.helpers_data import BlobData
 from tests.helpers_nets import TinySupernet
 
 __all__ = ["TINY_CLI", "BatchNormSupernet", "BlobImages", "UnusedChoice", "cpu_trainer",
-           "two_val_config", "val_accuracy"]
+           "plain_trainer", "two_val_config", "val_accuracy"]
 
 
 class BlobImages(BlobData):
@@ -127,3 +128,13 @@ class UnusedChoice(TinySupernet):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net[2](self.net[1](self.net[0](x)))
+
+
+def plain_trainer(tmp_path, max_epochs=3, **kw) -> pl.Trainer:
+    """A Trainer of ``max_epochs`` on one CPU device, its files under ``tmp_path``: no logger,
+    checkpoints, progress bar or model summary (``kw`` gives a logger, checkpoints, any other
+    Trainer argument)."""
+    kw = {"logger": False, "enable_checkpointing": False, **kw}
+    return pl.Trainer(max_epochs=max_epochs, accelerator="cpu", devices=1,
+                      enable_progress_bar=False, enable_model_summary=False,
+                      default_root_dir=tmp_path, **kw)
