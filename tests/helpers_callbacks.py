@@ -28,6 +28,7 @@ __all__ = [
     "CtrlCAtFirstBatch",
     "CtrlCAtSecondTrial",
     "CtrlCAtTrainEnd",
+    "EPOCH_LOG",
     "EpochLog",
     "FitSpans",
     "HELD",
@@ -127,6 +128,10 @@ class EpochLog(pl.Callback):
         hold_at(f"epoch {epoch}")  # the last epoch's last.ckpt is in place (PendingLast first)
         if trainer.ckpt_path is not None:  # its first epoch: the segment's training began
             hold_at("resumed", os.path.join(folder, HELD))
+
+
+#: a Trainer's ``callbacks`` setting of ``EpochLog`` (its class path)
+EPOCH_LOG = [{"class_path": "tests.helpers.EpochLog"}]
 
 
 @at_helpers

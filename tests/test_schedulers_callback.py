@@ -1,0 +1,126 @@
+"""``PruningCallback`` alone, in a plain Trainer: a rule object judges each search by its own
+trials, the median rule prunes, and what it refuses before training (no rule object, a
+monitor never logged, validation every 2 epochs, ``min_epochs``)."""
+
+from __future__ import annotations
+
+import re
+
+import lightning.pytorch as pl
+import pytest
+from lightning.pytorch.callbacks import EarlyStopping
+
+from lightning_nas import Search
+from lightning_nas.errors import ConfigError, MonitorError
+from lightning_nas.results import TrialStatus
+from lightning_nas.search.pruning import PruningCallback
+from lightning_nas.search.schedulers import ASHARule, Decision, MedianRule
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
+
+
+def test_a_rule_object_given_to_two_searches_judges_each_by_its_own_trials(tmp_path):
+    # was: the object recorded the first search's values, and the second search's first
+    # trials were pruned against them (no earlier trial of its own)
+    rule = MedianRule(min_epochs=1, mode="max")
+    trainer = {"max_epochs": 3, "accelerator": "cpu", "devices": 1}
+    Search(TinyNet, {"width": {"choice": [8, 16]}}, data=BlobData, trainer=trainer,
+           model_init_args={"lr": 0.3}, budget=2, scheduler=rule, seed=0,
+           run_dir=tmp_path / "a", verbose=False).run()
+    assert rule.values == {}  # the user's object: untouched
+    weak = Search(TinyNet, {"width": {"choice": [8, 16]}}, data=BlobData, trainer=trainer,
+                  model_init_args={"lr": 1e-6}, budget=2, scheduler=rule, seed=0,
+                  run_dir=tmp_path / "b", verbose=False).run()
+    assert [t.status for t in weak.trials] == [TrialStatus.COMPLETED] * 2
+
+
+def test_pruning_callback_in_a_plain_trainer_with_the_median_rule(tmp_path):
+    rule = MedianRule(min_epochs=2, min_trials=2)
+    stopped = {}
+    for run, lr in enumerate([0.3, 0.3, 1e-6]):
+        pl.seed_everything(run, verbose=False)
+        callback = PruningCallback(rule, monitor="val_acc", trial_key=run)
+        trainer = pl.Trainer(max_epochs=5, accelerator="cpu", logger=False,
+                             enable_checkpointing=False, enable_progress_bar=False,
+                             enable_model_summary=False, callbacks=[callback],
+                             default_root_dir=tmp_path)
+        trainer.fit(TinyNet(width=16, lr=lr), datamodule=BlobData())
+        stopped[run] = (callback.decision, trainer.current_epoch)
+    assert stopped[0] == (None, 5) and stopped[1] == (None, 5)
+    assert stopped[2] == (Decision.STOP, 2)  # worse than the median at epoch 2: stopped
+
+
+@pytest.mark.parametrize(("rule", "says"), [
+    ("median", "got 'median', a search's search.scheduler name; build the rule it names: "
+               "MedianRule("),
+    (ASHARule, "got the class ASHARule; build one: ASHARule(...)"),
+    (None, "got None; build one"),
+])
+def test_pruning_callback_refuses_what_is_no_rule_object_before_training(rule, says):
+    # was: accepted; the first epoch trained, then its end raised Python's AttributeError
+    # ('str' object has no attribute 'decide'), or a TypeError for a class
+    with pytest.raises(ConfigError, match=r"PruningCallback's rule must be a rule object "
+                                          r"\(ASHARule, HyperbandRule or MedianRule") as err:
+        PruningCallback(rule, monitor="val_acc", trial_key=0)
+    assert says in str(err.value)
+    with pytest.raises(ConfigError, match=r"monitor must name a logged metric.*got None"):
+        PruningCallback(MedianRule(), monitor=None)  # was: AttributeError in fit's setup
+    with pytest.raises(ConfigError, match=r"trial_key names the run in the rule.*got \[1\]"):
+        PruningCallback(MedianRule(), trial_key=[1])  # was: TypeError after the 1st epoch
+
+
+def test_pruning_callback_alone_fails_on_a_monitor_that_is_never_logged(tmp_path):
+    callback = PruningCallback(MedianRule(min_epochs=1, min_trials=1), monitor="val_accuracy")
+    trainer = pl.Trainer(max_epochs=3, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False,
+                         callbacks=[callback], default_root_dir=tmp_path)
+    with pytest.raises(MonitorError, match="'val_accuracy' was not logged by the validation "
+                                           "of epoch 0; did you mean "
+                                           "'val_acc'.*logged keys: \\[.*'val_acc'"):
+        trainer.fit(TinyNet(width=8), datamodule=BlobData())
+    assert trainer.current_epoch == 0  # stopped at the first validation, not after 3 epochs
+
+
+def test_pruning_callback_alone_refuses_a_trainer_that_validates_every_2_epochs(tmp_path):
+    callback = PruningCallback(ASHARule(min_epochs=1, max_epochs=4), monitor="val_acc")
+    trainer = pl.Trainer(max_epochs=4, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False,
+                         check_val_every_n_epoch=2, callbacks=[callback],
+                         default_root_dir=tmp_path)
+    with pytest.raises(ConfigError, match=re.escape(
+            "'ASHARule' judges each trial at its rungs, after epochs 1, 3, 4, but "
+            "trainer.check_val_every_n_epoch=2 validates after epochs 2, 4, ... only: rungs "
+            "1, 3 are not validated; give check_val_every_n_epoch 1 (a divisor of every "
+            "rung), or leave the PruningCallback out")):
+        trainer.fit(TinyNet(width=8), datamodule=BlobData())
+    assert trainer.global_step == 0  # refused before training
+
+
+def test_pruning_callback_alone_refuses_a_trainer_with_min_epochs(tmp_path):
+    # was: Lightning ignored the callback's stop until epoch 3: a "stopped" run trained on
+    callback = PruningCallback(MedianRule(min_epochs=1, min_trials=1), monitor="val_acc")
+    trainer = pl.Trainer(max_epochs=4, min_epochs=3, accelerator="cpu", logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, callbacks=[callback],
+                         default_root_dir=tmp_path)
+    with pytest.raises(ConfigError, match=r"trainer.min_epochs=3 makes Lightning ignore a stop"):
+        trainer.fit(TinyNet(width=8), datamodule=BlobData())
+    assert trainer.global_step == 0
+
+
+@pytest.mark.parametrize("setting", [{"val_check_interval": 0.5}, {"min_epochs": 3},
+                                     {"callbacks": [EarlyStopping(monitor="val_acc")]}])
+def test_pruning_callback_alone_says_to_leave_it_out_not_to_search_without_a_scheduler(
+        tmp_path, setting):
+    # was: "... or search without a scheduler (search.scheduler: none)" in a plain fit
+    callbacks = [PruningCallback(MedianRule(min_epochs=1, min_trials=1), monitor="val_acc"),
+                 *setting.get("callbacks", [])]
+    trainer = pl.Trainer(max_epochs=3, accelerator="cpu", logger=False, callbacks=callbacks,
+                         enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=tmp_path,
+                         **{k: v for k, v in setting.items() if k != "callbacks"})
+    with pytest.raises(ConfigError, match=r"scheduler 'MedianRule' .* or leave the "
+                                          r"PruningCallback out$") as refused:
+        trainer.fit(TinyNet(width=8), datamodule=BlobData())
+    assert "search" not in str(refused.value)
+    assert trainer.global_step == 0
