@@ -260,6 +260,48 @@ class _Late(ASHARule):
         return [4]
 
 
+#: a plain fit's refusal of a rule judging at validated epochs from its min_epochs, none of
+#: them before epoch 4, the last (``_fit``'s), under ``check_val_every_n_epoch`` every
+NEVER_VALIDATED = ("scheduler {name!r} judges a trial at the epochs it validates from "
+                   "min_epochs={m} on, but trainer.check_val_every_n_epoch={k} validates "
+                   "after epochs {k}, {k2}, ... only: the first of them from epoch {m} on, 4, "
+                   "is a trial's last epoch (max_epochs=4), where a verdict stops nothing, so "
+                   "it would never stop a trial; give check_val_every_n_epoch a value that "
+                   "validates {between} (1 does)")
+
+
+@pytest.mark.parametrize("min_epochs, every, between", [
+    (1, 4, "an epoch from 1 to 3"), (3, 2, "epoch 3")], ids=["every-4", "min-3-every-2"])
+def test_a_pruning_callback_refuses_a_fit_that_validates_no_judged_epoch_before_its_end(
+        tmp_path, min_epochs, every, between):
+    # old code: Failed: DID NOT RAISE (the fit trained its 4 epochs, judged at none)
+    said = NEVER_VALIDATED.format(name="MedianRule", m=min_epochs, k=every, k2=2 * every,
+                                  between=between)
+    with pytest.raises(ConfigError, match="^" + re.escape(
+            f"{said}, or leave the PruningCallback out") + "$") as refused:
+        _fit(tmp_path, MedianRule(min_epochs=min_epochs, min_trials=1), every=every)
+    assert refused.value.trainer.global_step == 0  # refused before training
+
+
+@pytest.mark.parametrize("scheduler, min_epochs, every, between", [
+    ("median", None, 4, "an epoch from 1 to 3"),
+    (MedianRule(min_epochs=3, min_trials=1), None, 2, "epoch 3"),
+    ("median", 3, 2, "epoch 3")], ids=["every-4", "rule-min-3-every-2", "min-3-every-2"])
+def test_a_search_refuses_a_scheduler_that_judges_no_validated_epoch_before_the_end(
+        tmp_path, scheduler, min_epochs, every, between):
+    # old code: Failed: DID NOT RAISE (each trial would train its 4 epochs, judged at none)
+    name = scheduler if isinstance(scheduler, str) else type(scheduler).__name__
+    said = NEVER_VALIDATED.format(name=name, m=min_epochs or getattr(scheduler, "min_epochs", 1),
+                                  k=every, k2=2 * every, between=between)
+    with pytest.raises(ConfigError, match="^" + re.escape(
+            f"{said}, or search without a scheduler") + "$"):
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, budget=2,
+               trainer={"max_epochs": 4, "check_val_every_n_epoch": every},
+               scheduler=scheduler, min_epochs=min_epochs, run_dir=tmp_path / "run",
+               verbose=False)
+    assert not (tmp_path / "run").exists()  # refused before anything trained or was written
+
+
 @pytest.mark.parametrize("rule, said", [
     (ASHARule(min_epochs=4, max_epochs=8, eta=2), "scheduler 'ASHARule' with min_epochs=4 "
      "would never stop a trial before its end (max_epochs=4); give min_epochs below "

@@ -110,7 +110,8 @@ class PruningCallback(pl.Callback):
             if not self.in_search:
                 name = getattr(self.rule, "setting", None) or type(self.rule).__name__
                 check_judges_before(self.rule, trainer.max_epochs, name,
-                                    "leave the PruningCallback out")
+                                    "leave the PruningCallback out",
+                                    trainer.check_val_every_n_epoch)
             own, module = split_callbacks(trainer.callbacks, pl_module)
             check_validates_each_epoch(
                 {"check_val_every_n_epoch": trainer.check_val_every_n_epoch,

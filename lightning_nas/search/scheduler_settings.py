@@ -283,12 +283,16 @@ def _decides_before_the_end(rule: Rule | None, max_epochs: int | None, name: str
 
 
 def check_judges_before(rule: Rule | None, last: object, name: str,
-                        instead: str = "search without a scheduler") -> None:
+                        instead: str = "search without a scheduler", every: object = 1) -> None:
     """Refuse ``rule`` (of scheduler ``name``) where it first decides at a run's last epoch,
     ``last``, or later: its ``min_epochs``, or an ``ASHARule`` subclass's rungs
-    (``all_rungs``), none below it. Rungs past ``last`` beside one below it are taken (a
-    ``PruningCallback`` in a fit shorter than its rule's ``max_epochs`` judges at those it
-    reaches). ``instead``: the other way out, for the message.
+    (``all_rungs``), none below it, or, validated every ``every`` epochs
+    (``check_val_every_n_epoch``) by a rule that judges the validated epochs alone
+    (``Rule.missed_by``: ``[]``), the first of them from its ``min_epochs`` on (was: taken,
+    and a median rule under ``check_val_every_n_epoch`` equal to ``max_epochs`` judged no
+    trial). Rungs past ``last`` beside one below it are taken (a ``PruningCallback`` in a
+    fit shorter than its rule's ``max_epochs`` judges at those it reaches). ``instead``:
+    the other way out, for the message.
 
     Example:
         >>> check_judges_before(ASHARule(min_epochs=2, max_epochs=8, eta=2), 4, "asha")
@@ -303,6 +307,36 @@ def check_judges_before(rule: Rule | None, last: object, name: str,
     _never_stops(getattr(rule, "min_epochs", None), last, name, instead)
     if isinstance(rule, ASHARule) and lists_its_rungs(rule):  # (rungs_of alone: not known)
         _never_judges(rule, last, name, instead)
+    if isinstance(rule, Rule) and isinstance(every, int) and not isinstance(every, bool) \
+            and every > 1 and rule.missed_by(every) == []:
+        _never_validated(getattr(rule, "min_epochs", 1), every, last, name, instead)
+
+
+def _never_validated(first: object, every: int, last: object, name: str, instead: str) -> None:
+    """Refuse a rule of scheduler ``name`` that judges the epochs validated every ``every``
+    epochs from epoch ``first`` on, where the first of them comes at or after a run's last
+    epoch, ``last``.
+
+    Example:
+        >>> _never_validated(1, 2, 4, "median", "search without a scheduler")
+        >>> _never_validated(1, 4, 4, "median", "search without a scheduler")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: scheduler 'median' judges a trial at the epochs ...
+    """
+    first = first if isinstance(first, int) and first >= 1 else 1
+    judged = -(-first // every) * every  # the first validated epoch from ``first`` on
+    if not isinstance(last, int) or last < 1 or judged < last or first >= last:
+        return  # (min_epochs at or past the end: _never_stops says it)
+    past = "" if judged == last else "past "
+    between = f"epoch {first}" if first == last - 1 else f"an epoch from {first} to {last - 1}"
+    raise ConfigError(f"scheduler {name!r} judges a trial at the epochs it validates from "
+                      f"min_epochs={first} on, but trainer.check_val_every_n_epoch={every} "
+                      f"validates after epochs {every}, {2 * every}, ... only: the first of "
+                      f"them from epoch {first} on, {judged}, is {past}a trial's last epoch "
+                      f"(max_epochs={last}), where a verdict stops nothing, so it would never "
+                      f"stop a trial; give check_val_every_n_epoch a value that validates "
+                      f"{between} (1 does), or {instead}")
 
 
 def _never_judges(rule: ASHARule, last: object, name: str,
