@@ -39,9 +39,9 @@ TRAINER = {"max_epochs": 2, "accelerator": "cpu", "devices": 1, "logger": False}
 threads = pytest.fixture(autouse=True)(one_thread)
 
 
-def _search(run: Path, space: dict | None = None, **trainer) -> dict:
+def _search(run: Path, space: dict | None = None, verbose: bool = False, **trainer) -> dict:
     Search(TinyNet, space or SPACE, data=BlobData, data_init_args={"batch_size": 16}, seed=0,
-           monitor="val_acc", mode="max", run_dir=run, verbose=False, budget=2,
+           monitor="val_acc", mode="max", run_dir=run, verbose=verbose, budget=2,
            trainer={**TRAINER, **trainer}).run()
     return yaml.safe_load((run / "best.yaml").read_text())
 
@@ -67,15 +67,18 @@ def _csv_notes(run: Path, status: str = "completed") -> dict[str, str]:
 
 
 @pytest.mark.parametrize("limit", [0.5, 2])
-def test_a_limited_validations_score_is_said_to_be_over_that_part(tmp_path, limit):
+def test_a_limited_validations_score_is_said_to_be_over_that_part(tmp_path, capsys, limit):
     # was: best.yaml held the score over part of the validation set and said nothing; a
     # validation of best.ckpt over every batch (64 samples, 4 batches) gave another value
-    best = _search(tmp_path, limit_val_batches=limit)
+    best = _search(tmp_path, verbose=True, limit_val_batches=limit)
+    ended = capsys.readouterr().out.split("Search finished in", 1)[1].splitlines()
     assert_scores_as_exported(tmp_path, batch_size=16, limit_val_batches=limit)
     assert _full_score(tmp_path) != pytest.approx(best["score"], abs=1e-6)  # the case
     said = best["limited_validation"]
     assert f"trainer.limit_val_batches={limit}" in said and "every batch" in said, said
     assert f"note: {said}" in _shown(tmp_path).splitlines()
+    # the search's end summary says it as show does (was: not a word of it)
+    assert f"note: {said}" in ended, ended
     # was: the CSV's notes column empty, the table's note: line alone said it
     assert _csv_notes(tmp_path) == {"1": said, "2": said} == _csv_notes(tmp_path, "all")
 
@@ -101,8 +104,11 @@ def test_the_csv_says_each_trials_own_searched_limit(tmp_path):
 
 
 @pytest.mark.parametrize("limit", [None, 1.0])
-def test_a_validation_of_every_batch_says_nothing_of_a_limit(tmp_path, limit):
-    best = _search(tmp_path, **({} if limit is None else {"limit_val_batches": limit}))
+def test_a_validation_of_every_batch_says_nothing_of_a_limit(tmp_path, capsys, limit):
+    best = _search(tmp_path, verbose=True,
+                   **({} if limit is None else {"limit_val_batches": limit}))
+    ended = capsys.readouterr().out.split("Search finished in", 1)[1]
+    assert "note:" not in ended and "Best val_acc=" in ended, ended
     assert "limited_validation" not in best
     assert _full_score(tmp_path) == pytest.approx(best["score"], abs=1e-6)
     assert "limit_val_batches" not in _shown(tmp_path)

@@ -66,23 +66,29 @@ def _sweep(tmp_path: Path, *overrides: str, **params: str) -> tuple[dict, dict]:
 @pytest.mark.parametrize("override, limit, key", [
     ("+trainer.limit_val_batches=0.5", 0.5, "limit_val_batches"),
     ("+trainer.overfit_batches=2", 2, "overfit_batches")])
-def test_a_sweep_of_jobs_validating_part_of_the_data_says_so(tmp_path, override, limit, key):
+def test_a_sweep_of_jobs_validating_part_of_the_data_says_so(tmp_path, capsys, override, limit,
+                                                            key):
     # was: best.yaml and show said nothing of the job config's limit (a search's did)
     # and optimization_results.yaml said nothing of it (was: a KeyError)
     best, results = _sweep(tmp_path, override)
+    ended = capsys.readouterr().out.split("Sweep finished in", 1)[1].splitlines()
     said = best["limited_validation"]
     assert said == limited_text(limit, key=key), said
     assert results["limited_validation"] == said
     assert "precision" not in results and "precision" not in best  # float32
     with RunStore(tmp_path / "run" / "search.db") as store:
         assert f"note: {said}" in render(store).splitlines()
+        # the sweep's closing summary says it as show does (was: not a word of it)
+        assert f"note: {said}" in ended, ended
         # the ranks each job's Trainer ran on (its world_size), as a search's trial records
         # them, so devices: auto is said as it ran (was: None, a job's not recorded)
         assert [t.ranks for t in store.trials()] == [1, 1]
 
 
-def test_a_sweep_validating_every_batch_says_nothing_of_a_limit(tmp_path):
+def test_a_sweep_validating_every_batch_says_nothing_of_a_limit(tmp_path, capsys):
     best, results = _sweep(tmp_path, "+trainer.limit_val_batches=1.0")
+    ended = capsys.readouterr().out.split("Sweep finished in", 1)[1]
+    assert "note:" not in ended and "Best score=" in ended, ended
     assert "limited_validation" not in best and "limited_validation" not in results
 
 

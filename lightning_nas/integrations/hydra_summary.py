@@ -25,7 +25,7 @@ from typing import Any
 from lightning_nas.arch import format_arch
 from lightning_nas.integrations.hydra_wording import sweep_phrases
 from lightning_nas.results import TrialResult, TrialStatus, format_score
-from lightning_nas.search.summary import front_line
+from lightning_nas.search.summary import front_line, limit_note
 from lightning_nas.store import RunStore
 
 __all__ = ["sweep_summary", "sweep_written"]
@@ -36,9 +36,10 @@ def sweep_summary(store: RunStore, monitor: str, best: TrialResult | None, run_d
                   resumed: bool = False) -> str:
     """How the sweep ended (``stopped``: on an error), its counts and best job, with several
     objectives its Pareto front (``front_line``, in the sweep's words: ``acc maximize``;
-    was: not said, where a search says it), then ``sweep_written``; ``elapsed`` is this
-    invocation's seconds, said as such where it ``resumed`` a sweep, whose counts are the
-    whole sweep's (as a resumed search says it).
+    was: not said, where a search says it), where its scores are over part of the
+    validation data ``show``'s ``note:`` line (``limit_note``), then ``sweep_written``;
+    ``elapsed`` is this invocation's seconds, said as such where it ``resumed`` a sweep,
+    whose counts are the whole sweep's (as a resumed search says it).
 
     Example:
         >>> import tempfile
@@ -60,7 +61,7 @@ def sweep_summary(store: RunStore, monitor: str, best: TrialResult | None, run_d
         line += (f" Best {monitor}={format_score(best.score)} (trial {best.trial_id}): "
                  f"{format_arch(best.arch)}")
     front = sweep_phrases(front_line(store, run_dir))  # "" for one objective
-    return f"{line}\n{front}{sweep_written(run_dir, results)}"
+    return f"{line}\n{front}{limit_note(store)}{sweep_written(run_dir, results)}"
 
 
 def sweep_written(run_dir: Path, results: Mapping[str, Any]) -> str:

@@ -29,10 +29,11 @@ from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.trial_logs import logger_defaults
 from lightning_nas.search.wandb_ids import of_remote_run, of_w_and_b
 from lightning_nas.store import RunStore
+from lightning_nas.validation_limit import run_limit_line
 from lightning_nas.wording import counted
 
-__all__ = ["finish", "front_line", "given_again", "log_summary", "summary_loggers",
-           "summary_nodes", "written"]
+__all__ = ["finish", "front_line", "given_again", "limit_note", "log_summary",
+           "summary_loggers", "summary_nodes", "written"]
 
 
 def finish(settings: SearchSettings, store: RunStore, trainer: Mapping[str, Any],
@@ -66,11 +67,26 @@ def finish(settings: SearchSettings, store: RunStore, trainer: Mapping[str, Any]
         print(f"Search finished in {took}: {counts[TrialStatus.COMPLETED]} completed, "
               f"{pruned}{counts[TrialStatus.FAILED]} failed, {counted(epochs, 'epoch')} trained. "
               f"Best {goal.monitor}={format_score(best.score)} (trial {best.trial_id}): "
-              f"{format_arch(best.arch)}\n{front_line(store, run_dir)}"
+              f"{format_arch(best.arch)}\n{front_line(store, run_dir)}{limit_note(store)}"
               f"{written(run_dir, exported or {}, given_again(store))}", flush=True)
     else:
         print(f"Search finished in {elapsed:.1f}s with no completed trial.", flush=True)
     return best, trials
+
+
+def limit_note(store: RunStore) -> str:
+    """The ``note:`` line ``lightning-nas show`` prints where a run's scores are over part of
+    the validation data (``validation_limit.run_limit_line``), with its line end, as a
+    search's and a sweep's end summaries say it below the best trial (was: not said there);
+    ``""`` where every score is over every batch.
+
+    Example:
+        >>> import tempfile
+        >>> limit_note(RunStore(tempfile.mkdtemp() + "/search.db"))
+        ''
+    """
+    line = run_limit_line(store)
+    return f"note: {line}\n" if line else ""
 
 
 def front_line(store: RunStore, run_dir: Path) -> str:
