@@ -11,7 +11,8 @@ Each search process is ``lightning_nas.cli.main(["search", CONFIG])`` (what
 ``python -m lightning_nas search CONFIG`` runs) in a process forked from a helper that has
 imported torch and Lightning once (``tests.launcher``), so that 23 launches fit in the
 test's time on two cores.
-The process executor's workers are real spawned processes, as in any search.
+The process executor's workers are real processes, as in any search: forked from the
+search's fork server, or spawned (``LIGHTNING_NAS_NO_ZYGOTE=1``).
 
 Two kills found bugs, each pinned by a test below: a trial FAILED for two deaths was
 trained again as a new trial, and workers still starting up outlived a killed driver.
@@ -391,8 +392,12 @@ def test_workers_die_with_a_driver_killed_while_they_start(tmp_path, launcher, s
             or len(_children(pid)) < 2:  # both submitted, each to a worker started for it
         assert time.monotonic() < deadline and launcher.exited() is None
         time.sleep(POLL)
-    workers = list(_children(pid))
+    parents = _children(pid)
+    workers = list(parents)
     assert len(workers) == 2
+    # the path each variant claims: forked, each a child of the search's fork server (a
+    # child of it running multiprocessing.forkserver: _children); spawned, of the search
+    assert {parent != pid for parent in parents.values()} == {start == "forked"}, parents
     kill_workers = _kill_workers(pid)
     assert launcher.kill() == -signal.SIGKILL
     # each dies with it: tied to it already (its SIGKILL pending from the driver's death),
