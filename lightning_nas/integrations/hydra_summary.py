@@ -61,7 +61,8 @@ def sweep_summary(store: RunStore, monitor: str, best: TrialResult | None, run_d
         line += (f" Best {monitor}={format_score(best.score)} (trial {best.trial_id}): "
                  f"{format_arch(best.arch)}")
     front = sweep_phrases(front_line(store, run_dir))  # "" for one objective
-    return f"{line}\n{front}{limit_note(store)}{sweep_written(run_dir, results)}"
+    note = limit_note(store) if best is not None else ""  # (no score: nothing to say of)
+    return f"{line}\n{front}{note}{sweep_written(run_dir, results)}"
 
 
 def sweep_written(run_dir: Path, results: Mapping[str, Any]) -> str:
