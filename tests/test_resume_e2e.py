@@ -51,7 +51,7 @@ def _kill_mid_trial(launcher: Launcher, cfg: Path, log: Path, db: Path,
 @pytest.mark.slow
 def test_kill_9_and_resume_completes_exactly_the_budget(tmp_path, launcher):
     """Two worker processes (one trial at a time in the search process is killed at random
-    in ``test_kill.py``, and its exact replay checked in ``test_warm.py``)."""
+    in ``test_kill.py``, and its exact replay checked in ``test_warm_resume.py``)."""
     run_dir = tmp_path / "run"
     cfg = tmp_path / "search.yaml"
     cfg.write_text(yaml.safe_dump({
