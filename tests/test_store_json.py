@@ -3,7 +3,9 @@
 (a YAML ``.inf`` in a ``choice`` or ``fixed``) and NaN (a metric, an older version's
 architecture); a resume of a store an older version wrote (bare ``Infinity`` and ``NaN``)
 still matches its rows, which opening it to write respells (``store_schema.respell``) and
-reading it does not."""
+reading it does not. What ``RunStore`` writes itself (a NaN or infinite metric, meta,
+priors, the optimizer's losses, fits) is JSON that SQLite's ``json()`` reads, read back as
+it was written."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.store import RunStore, open_run
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
+from tests.helpers_store import finish as _finish
 
 #: the TEXT columns that hold plain text, not JSON: every other TEXT column holds JSON
 PLAIN_TEXT = {"meta.key", "trials.status", "trials.checkpoint", "trials.error",
@@ -354,3 +357,88 @@ def test_reading_a_store_an_older_version_wrote_leaves_it_as_it_is(tmp_path, cap
                           ).fetchone()[0] == 5
     finally:
         db.close()
+
+
+def _json_rows(db: sqlite3.Connection) -> dict[str, list]:
+    """Every JSON value the store wrote, column by column, through SQLite's ``json()``
+    (which raises "malformed JSON" on one that is not)."""
+    columns = {"meta": ["value"], "trials": ["arch", "metrics", "curve"],
+               "priors": ["arch", "losses"], "events": ["loss"], "fits": ["threads"]}
+    return {f"{table}.{col}": db.execute(f"SELECT json({col}) FROM {table} "
+                                         f"WHERE {col} IS NOT NULL").fetchall()
+            for table, cols in columns.items() for col in cols}
+
+
+def test_a_nan_or_inf_metric_is_json_that_sqlite_reads_and_reads_back_as_it_was(tmp_path):
+    # was: metrics stored as {"val_loss": NaN, ...}, no JSON: json_extract(metrics, ...)
+    # raised "malformed JSON" for the whole table, so a user's SQL over search.db broke
+    metrics = {"val_loss": math.nan, "sec": math.inf, "gain": -math.inf, "acc": 0.5}
+    with RunStore(tmp_path / "search.db") as store:
+        store.set_meta("monitor", "acc")
+        store.set_meta("objectives", {"acc": "max", "val_loss": "min"})
+        tid = store.start_trial({"k": 3})
+        _finish(store, tid, 0.5, metrics=metrics, curve=[math.nan, math.inf, 0.5])
+        rows = store._db.execute(
+            "SELECT json_extract(metrics, '$.acc'), json_extract(metrics, '$.val_loss'), "
+            "json_extract(metrics, '$.sec'), json_extract(metrics, '$.gain'), "
+            "json_extract(curve, '$[1]') FROM trials").fetchall()
+        assert rows == [(0.5, None, math.inf, -math.inf, math.inf)]
+        assert store._db.execute("SELECT COUNT(*) FROM trials WHERE "
+                                 "json_extract(metrics, '$.acc') > 0.4").fetchone() == (1,)
+    with open_run(tmp_path) as store:  # show, report, export and a warm start read so
+        for read in (store.get(tid).metrics, store.leaderboard()[0].metrics,
+                     dict(store.scored_metrics())[tid]):
+            assert math.isnan(read["val_loss"]) and isinstance(read["val_loss"], float)
+            assert {k: read[k] for k in ("sec", "gain", "acc")} == {
+                "sec": math.inf, "gain": -math.inf, "acc": 0.5}
+        nan, *rest = store.get(tid).curve
+        assert math.isnan(nan) and rest == [math.inf, 0.5]  # was: inf read back as NaN
+
+
+def test_every_json_the_store_writes_is_json_sqlite_reads(tmp_path):
+    # meta, architectures, priors, the optimizer's logged losses (a failure told inf; a
+    # resume replays them) and fits: strict JSON each, read back as written
+    with RunStore(tmp_path / "search.db") as store:
+        store.set_meta("settings", {"limit": math.inf, "floor": -math.inf, "name": "NaN",
+                                    "note": "Infinity -Infinity NaN"})
+        store.set_meta("space", {"clip": {"choice": [1.0, math.inf]}})
+        tid = store.start_trial({"clip": math.inf})
+        store.note_fit(tid, None)
+        store.add_priors([{"source": "/r", "source_trial": 1, "task": "t",
+                           "arch": {"clip": math.inf}, "score": None, "loss": 1.0,
+                           "losses": [math.nan, math.inf]}], {"scores": [math.inf]})
+        store.log_events([{"kind": "ask", "ask": 0, "trial_id": tid, "arch_key": "{}"},
+                          {"kind": "tell", "ask": 0, "loss": math.inf},
+                          {"kind": "tell", "ask": 1, "loss": math.nan},
+                          {"kind": "tell", "ask": 2, "loss": [0.5, -math.inf, math.nan]}])
+        assert all(_json_rows(store._db).values())
+    with open_run(tmp_path) as store:
+        assert store.get_meta("settings") == {"limit": math.inf, "floor": -math.inf,
+                                              "name": "NaN", "note": "Infinity -Infinity NaN"}
+        assert store.get_meta("space") == {"clip": {"choice": [1.0, math.inf]}}
+        assert store.get(tid).arch == {"clip": math.inf} and store.fits(tid) == [None]
+        (prior,) = store.priors()
+        assert prior["arch"] == {"clip": math.inf} and prior["losses"][1] == math.inf
+        assert math.isnan(prior["losses"][0])
+        losses = [e["loss"] for e in store.events()]
+        assert losses[0] is None and losses[1] == math.inf and math.isnan(losses[2])
+        assert losses[3][:2] == [0.5, -math.inf] and math.isnan(losses[3][2])
+
+
+def test_a_store_an_older_version_wrote_with_bare_nan_still_reads(tmp_path):
+    # rows as versions before strict JSON wrote them (Python's bare NaN and Infinity)
+    with RunStore(tmp_path / "search.db") as store:
+        store.set_meta("monitor", "acc")
+        tid = store.start_trial({"k": 1})
+        _finish(store, tid, 0.5)
+        store._db.execute("UPDATE trials SET metrics = ? WHERE id = ?",
+                          ('{"acc": 0.5, "val_loss": NaN, "sec": Infinity}', tid))
+        store._db.execute("INSERT INTO events (kind, ask, loss) VALUES ('tell', 0, "
+                          "'[NaN, -Infinity]')")
+        store._db.execute("INSERT INTO meta (key, value) VALUES ('x', '{\"y\": Infinity}')")
+    with open_run(tmp_path) as store:
+        metrics = store.get(tid).metrics
+        assert math.isnan(metrics["val_loss"]) and metrics["sec"] == math.inf
+        (event,) = store.events()
+        assert math.isnan(event["loss"][0]) and event["loss"][1] == -math.inf
+        assert store.get_meta("x") == {"y": math.inf}
