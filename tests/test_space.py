@@ -1,8 +1,9 @@
-"""Tests of ``lightning_nas.space``: building, loading, checking and sampling search spaces.
+"""Tests of ``lightning_nas.space``: building, round trips, sizes, sampling, validating
+and the nevergrad parametrization of search spaces.
 
 Covers every parameter kind from YAML and from Python, YAML and dict round trips, sizes,
-seeded sampling, ``validate`` and its messages, every loading error message, the nevergrad
-parametrization and pickling.
+seeded sampling, ``validate`` and its messages, the nevergrad parametrization and pickling.
+Loading errors and choice values: ``test_space_errors.py``, ``test_space_values.py``.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ import pytest
 
 from lightning_nas.arch import arch_key
 from lightning_nas.config.yamlio import load_yaml
-from lightning_nas.errors import ConfigError, NASError, SpaceError
-from lightning_nas.search.facade import Search
-from lightning_nas.space import KINDS, Choice, Fixed, Float, Int, Ordered, SearchSpace
+from lightning_nas.errors import ConfigError, SpaceError
+from lightning_nas.space import Choice, Fixed, Float, Int, Ordered, SearchSpace
 
 ALL_KINDS_YAML = """
 act: {choice: [relu, gelu]}
@@ -34,6 +34,7 @@ dropout: {float: [0, 1]}
 bias: {fixed: 0.1}
 head: {hidden: {choice: [64, 128]}, inner: {k: {int: [1, 3]}}}
 """
+
 
 CNN_YAML = """
 kernel_size: {choice: [3, 5, 7]}
@@ -65,12 +66,6 @@ def _python_space() -> SearchSpace:
 
 def _types(arch):
     return {k: _types(v) if isinstance(v, dict) else type(v) for k, v in arch.items()}
-
-
-def _error(text: str) -> str:
-    with pytest.raises(SpaceError) as info:
-        SearchSpace.from_yaml(text)
-    return str(info.value)
 
 
 # ---------------------------------------------------------------- kinds and round trips
@@ -340,119 +335,6 @@ def test_validate_rejects_bool_for_an_int_choice():
         space.validate({"k": 1, "f": True})
 
 
-# ---------------------------------------------------------------- loading errors
-def test_misspelt_kind():
-    msg = _error("k: {choise: [3, 5]}")
-    assert "unknown space kind 'choise'" in msg
-    assert "did you mean 'choice'" in msg
-    for kind in KINDS:
-        assert kind in msg
-
-
-def test_misspelt_kind_in_a_nested_group():
-    msg = _error("g: {h: {choise: [3, 5]}}")
-    assert "unknown space kind 'choise' at 'g.h'" in msg
-    assert "did you mean 'choice'" in msg
-
-
-def test_plain_scalar_instead_of_a_mapping():
-    msg = _error("k: 3")
-    assert "'k'" in msg and "must be a mapping" in msg and "fixed" in msg
-    msg = _error("g: {h: 3}")
-    assert "'h'" in msg and "'g'" in msg
-
-
-@pytest.mark.parametrize(("text", "message"), [
-    ("model.net.width: 3", "space key 'model.net.width' must be a mapping with one of the kinds"),
-    ("model.net: {lin.size: {choise: [8]}}", "unknown space kind 'choise' at 'model.net.lin.size'"),
-    ("a.b: {c.d: 3}", "unknown space kind 'c.d' at 'a.b';"),
-])
-def test_a_dotted_key_is_no_group(text, message):
-    # was: a dot anywhere in the path read as a group, so a config path given a bare value
-    # was "unknown space kind 'model.net.width' at 'model.net'", and parents were cut wrong
-    assert message in _error(text)
-
-
-@pytest.mark.parametrize(("text", "needles"), [
-    ("k: {int: [1, 5], lg: true}", ["'k'", "unknown option 'lg'", "valid options: log, step"]),
-    ("k: {float: [0.1, 1], step: 2}", ["unknown option 'step'", "valid options: log"]),
-    ("k: {choice: [1, 2], log: true}", ["unknown option 'log'", "valid options: none"]),
-    ("k: {int: [5, 5]}", ["'k'", "low < high", "[5, 5]"]),
-    ("k: {float: [1.0, 0.5]}", ["low < high"]),
-    ("k: {float: [0, 1], log: true}", ["log: true needs low > 0"]),
-    ("k: {int: [-1, 8], log: true}", ["log: true needs low > 0"]),
-    ("k: {int: [1, 8], log: true, step: 2}", ["either log: true or step"]),
-    ("k: {int: [1, 8], step: 0}", ["step must be a positive integer"]),
-    ("k: {int: [1.5, 8]}", ["bounds must be integers"]),
-    ("k: {int: [1, 2, 3]}", ["expects [low, high]"]),
-    ("k: {float: [a, 1]}", ["must be a number"]),
-    ("k: {float: [0, .inf]}", ["'k'", "high bound must be finite", "inf"]),
-    ("k: {choice: []}", ["'k'", "non-empty list"]),
-    ("k: {ordered: 3}", ["non-empty list"]),
-    ("k: {choice: [1, 2, 1]}", ["'k'", "distinct", "[1, 2, 1]"]),
-    ("k: {choice: [a, b], int: [1, 2]}", ["several kinds"]),
-    ("g: {h: {int: [3, 1]}}", ["'g.h'", "low < high"]),
-])
-def test_loading_errors(text, needles):
-    msg = _error(text)
-    for needle in needles:
-        assert needle in msg
-
-
-def test_a_key_written_twice_is_an_error_not_the_last_one():
-    with pytest.raises(ConfigError, match="the space:2:1: found the key 'w' twice"):
-        SearchSpace.from_yaml("w: {choice: [1, 2]}\nw: {choice: [3, 4]}")
-    # a key a YAML merge brought in may be overridden
-    assert load_yaml("b: &b {x: 1, y: 2}\nd: {<<: *b, x: 3}")["d"] == {"x": 3, "y": 2}
-
-
-def test_empty_or_non_mapping_space():
-    for text in ("", "[1, 2]"):
-        with pytest.raises(SpaceError, match="non-empty mapping"):
-            SearchSpace.from_yaml(text)
-    # an empty entry names the kinds (was: "a search space at 'g' must be a non-empty mapping")
-    with pytest.raises(SpaceError, match="space key 'g' must be a mapping with one of the kinds"):
-        SearchSpace.from_yaml("g: {}")
-    with pytest.raises(SpaceError):
-        SearchSpace({"k": 3})
-    with pytest.raises(SpaceError):
-        SearchSpace({})
-
-
-def test_constructor_takes_the_yaml_form_as_from_dict_does():
-    # was: read as a group: "space key 'int' must be a parameter, got [1, 3]"
-    spec = {"w": {"int": [1, 3]}, "lr": {"float": [0.01, 0.1], "log": True},
-            "head": {"k": {"choice": [3, 5]}, "inner": {"d": Int(1, 2)}}}
-    space = SearchSpace(spec)
-    assert space == SearchSpace.from_dict(spec)
-    assert space.params["w"] == Int(1, 3) and isinstance(space.params["head"], SearchSpace)
-    assert SearchSpace.from_dict(space.to_dict()) == pickle.loads(pickle.dumps(space)) == space
-    with pytest.raises(SpaceError, match="space key 'head.k': unknown option"):
-        SearchSpace({"head": {"k": {"choice": [3, 5], "lg": True}}})
-    # a group keyed by a kind word could not round-trip (to_dict, pickle): refused at once
-    with pytest.raises(SpaceError, match="space key 'head': `choice` expects"):
-        SearchSpace({"head": {"choice": Choice([1, 2])}})
-
-
-def test_constructor_names_a_misspelt_kind_as_from_dict_does():
-    # was: SearchSpace({"width": {"choise": [16, 32]}}) read {choise: ...} as a group:
-    # "space key 'choise' must be a parameter, got [16, 32]" (no 'width', no 'choice')
-    for spec, where in (({"width": {"choise": [16, 32]}}, "width"),
-                        ({"head": {"width": {"choise": [16, 32]}}}, "head.width")):
-        with pytest.raises(SpaceError, match=f"unknown space kind 'choise' at '{where}'; "
-                                             "did you mean 'choice'"):
-            SearchSpace(spec)
-        with pytest.raises(SpaceError, match=f"unknown space kind 'choise' at '{where}'"):
-            SearchSpace.from_dict(spec)
-    with pytest.raises(SpaceError, match=r"space key 'w' must be a mapping with one of the "
-                                         r"kinds choice, ordered, int, float, fixed"):
-        SearchSpace({"w": 3})
-
-
-def test_space_error_belongs_to_the_one_error_family():
-    assert issubclass(SpaceError, NASError) and not issubclass(SpaceError, ConfigError)
-
-
 # ---------------------------------------------------------------- nevergrad
 def test_to_nevergrad_values_validate_and_are_plain(space):
     param = space.to_nevergrad()
@@ -504,120 +386,3 @@ def test_float_value_given_as_int_is_stored_as_float():
     space = SearchSpace({"lr": Float(0, 2)})
     arch = space.validate({"lr": 1})
     assert arch == {"lr": 1.0} and isinstance(arch["lr"], float)
-
-
-def test_choice_values_differing_only_in_type_are_distinct_enough_to_refuse():
-    with pytest.raises(SpaceError, match="must be distinct"):
-        Choice([1, 1])
-    assert Choice([1, True]).contains(True) and not Choice([1, 2]).contains(True)
-
-
-def test_choice_values_are_distinct_exactly_when_no_pair_is_the_same():
-    # checked by a key per value (was: every pair compared, 6.6 s for 8000 values); the
-    # same verdict as comparing every pair with same_value, and the same message
-    from lightning_nas.arch import same_value
-
-    rng = random.Random(0)
-    pool = [0, 1, 1.0, True, False, 0.0, -0.0, 2.5, math.inf, "a", "1", None, [1], [1.0],
-            [True], [], [[1], "a"], {"a": 1}, {"a": 1.0}, {"a": [1]}, {"b": 1, "a": 2},
-            {"a": 2, "b": 1}, {}, {0: 1}, {"a": {"b": [2, None]}}, [{"a": 1}], [float("inf")]]
-    for _ in range(2000):
-        values = [rng.choice(pool) for _ in range(rng.randint(1, 6))]
-        same = any(same_value(a, b) for i, a in enumerate(values) for b in values[:i])
-        for kind in (Choice, Ordered):
-            if same:
-                with pytest.raises(SpaceError, match=rf"^`{kind.kind}` values must be "
-                                                     rf"distinct, got \["):
-                    kind(values)
-            else:
-                assert kind(values).values == values
-
-
-class _Counted:
-    """A choice value that counts how often it is compared."""
-
-    compared = 0
-
-    def __init__(self, value: int) -> None:
-        self.value = value
-
-    def __eq__(self, other: object) -> bool:
-        _Counted.compared += 1
-        return isinstance(other, _Counted) and self.value == other.value
-
-    def __hash__(self) -> int:
-        return hash(self.value)
-
-
-def test_a_long_choice_is_checked_without_comparing_every_pair():
-    _Counted.compared = 0
-    Choice([_Counted(i) for i in range(400)])
-    assert _Counted.compared < 400  # was: every pair, 79 800 comparisons
-    with pytest.raises(SpaceError, match="must be distinct"):
-        Choice([_Counted(1), _Counted(2), _Counted(1)])
-    assert len(Choice([{1, 2}, {2, 3}]).values) == 2  # no hash: pair by pair, as before
-    with pytest.raises(SpaceError, match="must be distinct"):
-        Choice([{1, 2}, {2, 1}])
-
-
-def test_a_nan_value_of_a_choice_is_refused():
-    # was: accepted, then the search failed at the first proposal of it ("a=nan is not in
-    # the space": NaN equals no value)
-    with pytest.raises(SpaceError, match="`choice` values must not be NaN"):
-        SearchSpace.from_dict({"a": {"choice": [float("nan"), 1.0]}})
-
-
-def test_a_nan_fixed_value_is_refused_before_the_search_writes_anything(tmp_path):
-    # was: accepted, the search wrote its run folder, then failed at the first proposal:
-    # "architecture value clip=nan is not in the space: expected the fixed value nan"
-    run = tmp_path / "run"
-    with pytest.raises(SpaceError, match=r"`fixed` value must not be NaN \(it equals no "
-                                         r"value, not even itself\), got nan"):
-        Search(None, {"clip": Fixed(float("nan")), "b": Choice([1, 2])},
-               objective=lambda arch: {"val_acc": float(arch["b"])}, budget=2, run_dir=run,
-               seed=0).run()
-    with pytest.raises(SpaceError, match="space key 'clip': `fixed` value must not be NaN"):
-        SearchSpace.from_yaml("clip: {fixed: .nan}\nb: {choice: [1, 2]}")
-    assert not run.exists()
-
-
-@pytest.mark.parametrize("space", [
-    {"class_weights": Choice([{0: 1.0, 1: 3.0}, {0: 1.0, 1: 1.0}])},
-    {"class_weights": Fixed({"a": {2: 0.5}})},
-    "class_weights: {choice: [{0: 1.0, 1: 3.0}, {0: 1.0, 1: 1.0}]}",
-])
-def test_a_mapping_with_keys_json_would_turn_into_strings_is_refused(space):
-    # was: the keys became strings without a word ({'0': 1.0, '1': 3.0}), so a model
-    # indexing class_weights[1] got a KeyError or another behaviour
-    build = SearchSpace.from_yaml if isinstance(space, str) else SearchSpace
-    with pytest.raises(SpaceError, match="space key 'class_weights': the mapping .* has the key "
-                                         r"[02] \(int\), and an architecture is JSON"):
-        build(space)
-    assert SearchSpace({"w": Choice([{"0": 1.0}, {"0": 2.0}])}).sample(0)["w"] in (
-        {"0": 1.0}, {"0": 2.0})
-
-
-@pytest.mark.parametrize("spec, pair", [
-    ({"data": {"fixed": {"batch_size": 16}}, "data.batch_size": {"choice": [32, 64]}},
-     "'data' ({'batch_size': 16}) and 'data.batch_size' both set 'data.batch_size'"),
-    ({"model.optimizer": {"choice": [{"lr": 0.5}, {"lr": 0.1}]},
-      "model.optimizer.lr": {"float": [0.01, 0.1]}},
-     "'model.optimizer' ({'lr': 0.5}) and 'model.optimizer.lr' both set 'model.optimizer.lr'"),
-    ({"head": {"hidden": {"choice": [8, 16]}}, "head.hidden.size": {"fixed": 4}},
-     "'head' (a group) and 'head.hidden.size' both set 'head.hidden'"),
-])
-def test_a_dotted_key_setting_what_a_mapping_sets_is_refused(spec, pair):
-    # was: accepted; the trial ran the dotted key's value while the stored and told
-    # architecture claimed the mapping's too (a Hydra sweep's nested command-line form)
-    with pytest.raises(SpaceError, match=rf"space keys {re.escape(pair)}: the architecture "
-                                         rf"would claim one value where the trial runs the "
-                                         rf"other"):
-        SearchSpace.from_dict(spec)
-
-
-def test_a_key_beneath_a_choice_of_names_or_class_path_options_stays():
-    # a config group's options, or classes whose searched argument goes into the chosen one
-    SearchSpace.from_dict({"model": {"choice": ["a", "b"]}, "model.lr": {"float": [0.1, 1]}})
-    SearchSpace.from_dict({"model.net": {"choice": [{"class_path": "m.A", "init_args": {
-        "width": 4}}, {"class_path": "m.B"}]}, "model.net.width": {"choice": [4, 6]},
-        "data": {"fixed": {"batch_size": 16}}, "data.num_workers": {"choice": [0, 1]}})

@@ -2,7 +2,8 @@
 mapping at any depth): refused before a search writes anything, naming the key and where
 the NaN sits, as a NaN value itself is. The run store writes strict JSON (NaN as null), so
 such a value came back as another one: ``fixed: [.nan]`` reached the trial as ``[None]``.
-A nested infinity stays (stored as ``9e999``, read back as the infinity).
+A nested infinity stays (stored as ``9e999``, read back as the infinity). A NaN
+``choice`` value or ``fixed`` value itself is refused too.
 """
 
 from __future__ import annotations
@@ -200,3 +201,24 @@ def test_a_nan_an_older_store_holds_in_a_value_does_not_stop_a_warm_start(tmp_pa
         assert math.isnan(store.trials()[0].arch["clip"][0])  # read as it was written
     finally:
         store.close()
+
+
+def test_a_nan_value_of_a_choice_is_refused():
+    # was: accepted, then the search failed at the first proposal of it ("a=nan is not in
+    # the space": NaN equals no value)
+    with pytest.raises(SpaceError, match="`choice` values must not be NaN"):
+        SearchSpace.from_dict({"a": {"choice": [float("nan"), 1.0]}})
+
+
+def test_a_nan_fixed_value_is_refused_before_the_search_writes_anything(tmp_path):
+    # was: accepted, the search wrote its run folder, then failed at the first proposal:
+    # "architecture value clip=nan is not in the space: expected the fixed value nan"
+    run = tmp_path / "run"
+    with pytest.raises(SpaceError, match=r"`fixed` value must not be NaN \(it equals no "
+                                         r"value, not even itself\), got nan"):
+        Search(None, {"clip": Fixed(float("nan")), "b": Choice([1, 2])},
+               objective=lambda arch: {"val_acc": float(arch["b"])}, budget=2, run_dir=run,
+               seed=0).run()
+    with pytest.raises(SpaceError, match="space key 'clip': `fixed` value must not be NaN"):
+        SearchSpace.from_yaml("clip: {fixed: .nan}\nb: {choice: [1, 2]}")
+    assert not run.exists()

@@ -13,12 +13,7 @@ from lightning_nas.errors import SpaceError
 from lightning_nas.space import Float, Int, SearchSpace
 from lightning_nas.strategies.codec import Codec, candidate_of
 from lightning_nas.strategies.registry import make_optimizer
-
-
-def _error(text: str) -> str:
-    with pytest.raises(SpaceError) as info:
-        SearchSpace.from_yaml(text)
-    return str(info.value)
+from tests.helpers_space import load_error as _error
 
 
 @pytest.mark.parametrize("text, needles", [
