@@ -1,9 +1,10 @@
 """The Hydra sweeper ``hydra/sweeper: lightning_nas`` with the real Hydra: the example
 project swept as its README says (a subprocess, reduced), a kill -9 and a resume, its
 export; small task functions run in-process through Hydra's own sweep runner
-(``tests.helpers_hydra_sweep.multirun``): the sweeper's settings and params, their grammar
-and the files a sweep writes. Failures and jobs, objectives and constraints, resumes and
-config options: ``test_hydra_sweeper_<topic>.py``."""
+(``tests.helpers_hydra_sweep.multirun``): the files a sweep writes, its export and
+fine-tune, the Optuna sweeper's file switched. The sweeper's settings, its params and their
+grammar, failures and jobs, objectives and constraints, resumes and config options:
+``test_hydra_sweeper_<topic>.py``."""
 
 from __future__ import annotations
 
@@ -24,11 +25,8 @@ from omegaconf import DictConfig  # noqa: E402
 
 from lightning_nas.arch import arch_key  # noqa: E402
 from lightning_nas.cli import main as cli  # noqa: E402
-from lightning_nas.errors import ConfigError, SpaceError  # noqa: E402
-from lightning_nas.integrations.hydra_grammar import format_value, parse_params  # noqa: E402
 from lightning_nas.results import TrialStatus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
-from tests import helpers_hydra_sweep  # noqa: E402
 from tests.helpers_hydra_sweep import (  # noqa: E402
     TIMEOUT,
     TRAIN,
@@ -244,64 +242,6 @@ def test_finetune_of_a_sweep_names_the_jobs_rerun_and_rerun_alone_lines(tmp_path
                          f"best.yaml's hydra.rerun after `lightning-nas export`)"), line
 
 
-@pytest.mark.slow
-def test_an_unknown_sweeper_key_is_named_with_the_close_and_the_valid_ones(tmp_path):
-    # was: Hydra's "Key 'n_trials' not in 'LightningNASSweeperConf'", naming no valid key
-    # (the stored settings were closed, so the sweeper's own check never ran)
-    ran = []
-    for folder, sweeper, overrides, key, close in (
-            ("file", {"n_trials": 3}, (), "n_trials", r"'budget' \(the Optuna sweeper's "
-                                                      r"n_trials\)"),
-            ("line", {}, ("hydra.sweeper.budgt=3",), "budgt", "'budget'"),
-            ("nevergrad", {"optim": {"budget": 5}}, (), "optim",
-             r"'optimizer', 'budget', 'num_workers', 'seed', 'direction' \(the Nevergrad "
-             r"sweeper's optim\)")):
-        with pytest.raises(Exception, match=rf"unknown hydra.sweeper setting '{key}'; did you "
-                                            rf"mean {close}\? valid keys: optimizer, budget, "):
-            multirun(tmp_path / folder, lambda cfg: ran.append(1) or 1.0,
-                     {"params": {"x": "choice(1, 2)"}, **sweeper}, overrides)
-    # the known ones keep their types and defaults
-    with pytest.raises(Exception, match="hydra.sweeper.budget=abc") as info:
-        multirun(tmp_path / "typed", lambda cfg: ran.append(1) or 1.0,
-                 {"params": {"x": "choice(1, 2)"}}, ("hydra.sweeper.budget=abc",))
-    assert "'abc' of type 'str' could not be converted to Integer" in str(info.value.__cause__)
-    assert not ran
-    assert len(multirun(tmp_path / "ok", lambda cfg: 1.0, {"params": {"x": "range(0, 30)"}})) == 20
-
-
-def test_a_setting_of_lightning_nas_search_says_what_a_sweep_does_instead(tmp_path):
-    # was: "unknown hydra.sweeper setting 'scheduler'; valid keys: ...", no word of why
-    ran = []
-    with pytest.raises(Exception) as info:  # noqa: PT011 - Hydra wraps the sweeper's
-        multirun(tmp_path, lambda cfg: ran.append(1) or 1.0,
-                 {"params": {"x": "choice(1, 2)"}, "scheduler": "asha", "eta": 2},
-                 ("hydra.sweeper.executor=ray",))
-    text = str(info.value)
-    assert ("unknown hydra.sweeper settings 'eta', 'scheduler': of lightning-nas search, not "
-            "of a sweep; a sweep stops no job early (the launcher owns the job processes): "
-            "that needs lightning-nas search (README, 'Limits of a sweeper').") in text
-    assert ("unknown hydra.sweeper setting 'executor': of lightning-nas search, not of a "
-            "sweep; a sweep's jobs run on the project's Hydra launcher") in text
-    assert "valid keys: optimizer, budget, " in text
-    assert not ran and not (tmp_path / "run").exists()
-
-
-def test_a_job_that_raises_is_failed_and_the_sweep_goes_on(tmp_path):
-    calls = []
-
-    def task(cfg: DictConfig) -> float:
-        calls.append(cfg.x)
-        if len(calls) == 1:
-            raise RuntimeError("the first job fails")
-        return float(cfg.x)
-
-    trials = multirun(tmp_path, task, {"budget": 3, "params": {"x": "range(0, 20)"}})
-    assert [t.status for t in trials] == [TrialStatus.FAILED] + [TrialStatus.COMPLETED] * 3
-    assert "RuntimeError: the first job fails" in trials[0].error
-    assert [t.arch["x"] for t in trials] == calls  # each trial is the job that ran
-    assert [t.score for t in trials[1:]] == [float(x) for x in calls[1:]]
-
-
 def test_a_sweep_ends_naming_its_files_and_the_rerun_of_the_best_job(tmp_path, capsys):
     # was: "Wrote RUN/optimization_results.yaml and RUN/search.db" and no word of what next,
     # while `lightning-nas search` names its files in RUN and a "Next:" line
@@ -344,89 +284,6 @@ def test_the_export_of_a_sweep_names_the_exported_jobs_folder(tmp_path, capsys):
         jobs / "0")
 
 
-def test_the_optimizer_is_checked_with_the_sweeps_workers(tmp_path):
-    # NGOpt over floats with 2 workers runs nevergrad's MetaModel; was: checked with 1
-    # worker, and (under numpy >= 2.4) failed inside nevergrad after 12 jobs
-    ran = []
-    params = {"x": "interval(0, 1)", "y": "interval(0, 1)"}
-    try:
-        multirun(tmp_path, lambda cfg: ran.append(1) or float(cfg.x),
-                 {"budget": 20, "num_workers": 2, "optimizer": "NGOpt", "params": params})
-    except ConfigError as err:  # this numpy: refused before any job
-        assert "with budget 20 and 2 workers before any trial" in str(err) and not ran
-    else:  # a numpy under which MetaModel runs: the sweep finished
-        assert len(ran) == 20
-
-
-def test_a_run_dir_with_a_tilde_is_in_the_home_folder(tmp_path, monkeypatch):
-    # was: Path("~/sweep").absolute(): the store went into ./~/sweep
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
-    multirun(tmp_path, lambda cfg: float(cfg.x), {"budget": 2, "run_dir": "~/sweep",
-                                                  "params": {"x": "range(0, 9)"}})
-    with RunStore(tmp_path / "home" / "sweep" / "search.db") as store:
-        assert len(store.trials()) == 2
-    assert not (tmp_path / "~").exists()
-
-
-def test_a_sweep_in_a_folder_named_by_the_time_says_how_to_resume_it(tmp_path, capsys):
-    # was: no word of it, and the same command again (the template's sweep dir holds
-    # ${now:...}) started a new sweep in a new folder, the killed one never resumed
-    named = str(tmp_path / "multiruns" / "${now:%Y-%m-%d_%H-%M-%S-%f}")
-    sweeper = {"run_dir": None, "params": {"x": "range(0, 9)"}}
-    multirun(tmp_path, lambda cfg: float(cfg.x), {**sweeper, "budget": 1}, sweep_dir=named)
-    (folder,) = (tmp_path / "multiruns").glob("2*")  # (Hydra's test runner made "${now:...")
-    out = capsys.readouterr().out
-    assert (f"Its folder is named by the time (hydra.sweep.dir: {named}): to resume this "
-            f"sweep after a kill, run the same command with hydra.sweep.dir={folder}") in out
-    # as it says: the same command with that folder resumes it
-    trials = multirun(tmp_path, lambda cfg: float(cfg.x), {**sweeper, "budget": 2},
-                      sweep_dir=str(folder))
-    assert len(trials) == 2 and f"Resuming {folder}: 1 completed" in capsys.readouterr().out
-    # a fixed folder (or hydra.sweeper.run_dir) says nothing of it
-    multirun(tmp_path / "fixed", lambda cfg: float(cfg.x), {**sweeper, "budget": 1},
-             sweep_dir=str(tmp_path / "fixed" / "jobs"))
-    assert "named by the time" not in capsys.readouterr().out
-
-
-def test_a_params_key_given_nested_on_the_command_line_is_refused_before_any_job(tmp_path):
-    # was: hydra.sweeper.params.m.k=5 made a key 'm' ({k: 5}) beside the file's 'm.k': every
-    # job ran k=5 while the stored and told architecture claimed the searched value too
-    calls = []
-
-    def task(cfg: DictConfig) -> float:
-        calls.append(cfg.m.k)
-        return float(cfg.m.k)
-
-    with pytest.raises(SpaceError, match=r"hydra.sweeper.params: space keys 'm' \({'k': 5}\) "
-                                         r"and 'm.k' both set 'm.k'.*write it as a plain "
-                                         r"override, <key>.<sub>=VALUE"):
-        multirun(tmp_path, task, {"budget": 2, "params": {"m.k": "choice(1, 2)"}},
-                 overrides=("hydra.sweeper.params.m.k=5",), m={"k": 0})
-    assert not calls and not (tmp_path / "run" / "search.db").exists()
-
-
-def test_an_empty_run_dir_is_refused_as_lightning_nas_search_refuses_it(tmp_path):
-    # was: '' silently meant the sweep dir, where `lightning-nas search` refuses it
-    calls = []
-    with pytest.raises(ConfigError, match=r"`hydra.sweeper.run_dir` must be a folder path, "
-                                          r"got '' \(empty"):
-        multirun(tmp_path, lambda cfg: calls.append(cfg.x) or 1.0,
-                 {"budget": 2, "run_dir": "", "params": {"x": "choice(1, 2)"}})
-    assert not calls
-
-
-def test_a_hydra_sweeps_warning_points_at_the_line_that_started_hydra(tmp_path):
-    # was: ".../hydra_plugins/lightning_nas_sweeper/lightning_nas_sweeper.py:37: UserWarning:
-    # 'val/loss' is maximised ..." (the shim's line; Hydra's frames above it)
-    with pytest.warns(UserWarning, match=r"'val/loss' is maximised") as said:
-        multirun(tmp_path, lambda cfg: float(cfg.x), {"budget": 1, "params": {"x": "choice(1, 2)"}},
-                 direction="maximize", optimized_metric="val/loss")
-    (warning,) = [w for w in said if "'val/loss' is maximised" in str(w.message)]
-    # the line of multirun's that started Hydra
-    assert warning.filename == helpers_hydra_sweep.__file__, f"{warning.filename}:{warning.lineno}"
-
-
 def test_the_optuna_sweepers_file_switched_as_the_readme_says(tmp_path):
     # the lightning-hydra-template's hparams_search/mnist_optuna.yaml sweeper block
     optuna = {"storage": None, "study_name": None, "n_jobs": 1, "direction": "maximize",
@@ -444,137 +301,3 @@ def test_the_optuna_sweepers_file_switched_as_the_readme_says(tmp_path):
             **{k: optuna[k] for k in ("direction", "params")}}
     trials = multirun(tmp_path / "switched", lambda cfg: float(cfg.x), ours, direction=None)
     assert sorted(t.arch["x"] for t in trials) == [1, 2, 3]
-
-
-def test_a_space_of_one_architecture_is_refused_before_anything_is_stored(tmp_path):
-    with pytest.raises(SpaceError, match="single architecture.*hydra.mode=RUN"):
-        multirun(tmp_path, lambda cfg: 1.0, {"budget": 2, "params": {"x": "choice(1)"}})
-    assert not (tmp_path / "run").exists()
-
-
-def test_a_sweeps_model_key_is_read_by_any_name_a_plain_search_gives_it(tmp_path):
-    # was: the sweep's way of naming keys read this search's keys too: a plain search's
-    # 'depth' (the model's argument) dropped the sweep's model.depth and gave its scores
-    # to depth=1, architectures that never ran
-    from lightning_nas.search.warm import load_priors
-    from lightning_nas.space import SearchSpace
-
-    def task(cfg: DictConfig) -> float:
-        return -abs(cfg.x - 7) - cfg.model.depth
-
-    first = multirun(tmp_path, task, {"budget": 4, "params": {
-        "x": "range(0, 12)", "model.depth": "choice(1, 2, 3)"}})
-    ran = sorted((t.arch["model.depth"], t.arch["x"], t.score) for t in first)
-    assert len({depth for depth, _, _ in ran}) > 1
-    for key in ("depth", "model.depth", "model.init_args.depth"):
-        space = SearchSpace.from_dict({"x": {"int": [0, 11]}, key: {"choice": [1, 2, 3]}})
-        priors, report = load_priors([tmp_path / "run"], space)
-        assert sorted((p.arch[key], p.arch["x"], p.score) for p in priors) == ran, key
-        assert (report.sources[0].dropped, report.sources[0].filled) == ([], {})
-    # in a sweep every key is a path into the job config: 'depth' is not model.depth
-    space = SearchSpace.from_dict({"x": {"int": [0, 11]}, "depth": {"choice": [1, 2, 3]}})
-    _, report = load_priors([tmp_path / "run"], space, hydra=True)
-    assert report.sources[0].dropped == ["model.depth"]
-
-
-@pytest.mark.parametrize(("spec", "grammar"), [
-    ({"choice": [1, 2, 3]}, "choice(1, 2, 3)"),
-    ({"ordered": [4, 2, 8]}, "tag(ordered, choice(4, 2, 8))"),
-    ({"float": [0.001, 0.1], "log": True}, "tag(log, interval(0.001, 0.1))"),
-    ({"float": [0.1, 1.0]}, "interval(0.1, 1.0)"),
-    ({"int": [1, 5]}, "int(interval(1, 5))"),
-    ({"int": [16, 512], "log": True}, "tag(log, int(interval(16, 512)))"),
-    ({"int": [8, 64], "step": 8}, "range(8, 65, 8)"),
-    ({"fixed": 3}, "3"),
-])
-def test_a_param_in_lightning_nas_search_syntax_is_refused_with_its_sweep_grammar(
-        tmp_path, spec, grammar):
-    # was: fixed, the jobs ran with y = {'float': [0.1, 1.0]} beside a searched x (alone:
-    # "the space holds a single architecture", or "has keys of the Nevergrad sweeper's range")
-    ran = []
-    with pytest.raises(SpaceError) as info:
-        multirun(tmp_path, lambda cfg: ran.append(1) or 1.0,
-                 {"params": {"x": "range(0, 9)", "y": spec}}, y=0)
-    assert str(info.value).startswith(
-        f"params key 'y': {format_value(spec)} is lightning-nas search's space syntax "
-        f"(search.space); "
-        f"hydra.sweeper.params are written in Hydra's sweep grammar: y: {grammar}")
-    assert not ran and not (tmp_path / "run").exists()
-
-
-def test_a_lightning_nas_space_under_the_sweeper_names_params(tmp_path):
-    # was: "unknown hydra.sweeper setting 'space'; valid keys: ...", no word of params
-    with pytest.raises(Exception) as info:  # noqa: PT011 - Hydra wraps the sweeper's
-        multirun(tmp_path, lambda cfg: 1.0, {"params": {"x": "range(0, 9)"},
-                                             "space": {"y": {"choice": [1, 2]}}})
-    assert ("unknown hydra.sweeper setting 'space': of lightning-nas search, not of a sweep; "
-            "a sweep searches hydra.sweeper.params, in Hydra's sweep grammar ({choice: [1, "
-            "2]} is choice(1, 2), {float: [0.001, 0.1], log: true} is tag(log, "
-            "interval(0.001, 0.1))). valid keys: ") in str(info.value)
-    assert not (tmp_path / "run").exists()
-
-
-def test_every_unknown_sweeper_key_is_named_at_once(tmp_path):
-    # was: the first misspelt one alone, or another sweeper's key alone where both were
-    # given (n_trials named, budgt left for the next run to refuse)
-    for folder, sweeper, overrides, said in (
-            ("two", {"sed": 1}, ("hydra.sweeper.budgt=3",),
-             "unknown hydra.sweeper setting 'budgt'; did you mean 'budget'? unknown "
-             "hydra.sweeper setting 'sed'; did you mean 'seed'? valid keys: optimizer, "),
-            ("optuna", {"n_trials": 3}, ("hydra.sweeper.budgt=3",),
-             "unknown hydra.sweeper setting 'n_trials'; did you mean 'budget' (the Optuna "
-             "sweeper's n_trials)? unknown hydra.sweeper setting 'budgt'; did you mean "
-             "'budget'? valid keys: optimizer, ")):
-        with pytest.raises(Exception) as info:  # noqa: PT011 - Hydra wraps the sweeper's
-            multirun(tmp_path / folder, lambda cfg: 1.0, {"params": {"x": "choice(1, 2)"},
-                                                          **sweeper}, overrides)
-        assert said in str(info.value)
-
-
-def test_an_int_interval_whose_cast_ends_widen_it_is_warned_of_before_any_job(tmp_path):
-    # Hydra's int(...) truncates the ends: int(interval(0.5, 3.2)) searches 0..3, 0 below
-    # the lower end as written (was: no word of it; measured: the jobs ran x=1, 3, 2, 0);
-    # as Hydra's Optuna and Nevergrad sweepers do, the sweep searches what the grammar gives
-    calls, warned = [], []
-
-    def task(cfg: DictConfig) -> float:
-        calls.append(cfg.x)
-        warned.append(any("int(interval(0.5, 3.2))" in str(w.message) for w in said))
-        return float(cfg.x)
-
-    with pytest.warns(UserWarning, match=re.escape(
-            "sweep parameter 'x': int(interval(0.5, 3.2)) searches 0..3: Hydra's int(...) "
-            "truncates the ends as written (0.5 to 0), which puts 0 below the lower end; "
-            "write int(interval(1, 3)) for 1..3")) as said:
-        trials = multirun(tmp_path, task, {"budget": 4, "params": {"x": "int(interval(0.5, 3.2))"}})
-    assert sorted(calls) == [0, 1, 2, 3] and warned == [True] * 4  # before the first job
-    assert sorted(t.arch["x"] for t in trials) == [0, 1, 2, 3]  # searched as the grammar says
-
-
-@pytest.mark.parametrize(("params", "arguments", "said"), [
-    ({"x": "tag(log, int(interval(1.5, 16.9)))"}, [],
-     "'x': tag(log, int(interval(1.5, 16.9))) searches 1..16: Hydra's int(...) truncates the "
-     "ends as written (1.5 to 1), which puts 1 below the lower end; write "
-     "tag(log, int(interval(2, 16))) for 2..16"),
-    ({"x": "choice(1, 2)"}, ["x=int(interval(-9.5,-2.5))"],  # the command line's wins
-     "'x': int(interval(-9.5,-2.5)) searches -9..-2: Hydra's int(...) truncates the ends as "
-     "written (-2.5 to -2), which puts -2 above the upper end; write int(interval(-9, -3)) "
-     "for -9..-3"),
-    ({"x": {"lower": 0.5, "upper": 3.2, "integer": True}}, [],  # the Nevergrad sweeper's
-     "'x': int(interval(0.5,3.2)) searches 0..3: Hydra's int(...) truncates the ends as "
-     "written (0.5 to 0), which puts 0 below the lower end; write int(interval(1, 3)) for 1..3"),
-    ({"x": "int(interval(0.2, 1.8))"}, [],
-     "'x': int(interval(0.2, 1.8)) searches 0..1: Hydra's int(...) truncates the ends as "
-     "written (0.2 to 0), which puts 0 below the lower end; the ends as written hold one "
-     "integer: give 1 as a plain value"),
-])
-def test_each_way_of_writing_a_widened_int_interval_is_named(params, arguments, said):
-    assert parse_params(params, arguments).widened == (f"sweep parameter {said}",)
-
-
-@pytest.mark.parametrize("text", ["int(interval(1, 3))", "int(interval(-0.5, 3.7))",
-                                  "int(interval(1.0, 3.9))", "interval(0.5, 3.2)",
-                                  "tag(log, int(interval(16, 512)))", "choice(0.5, 3)",
-                                  "int(range(1, 4))"])
-def test_an_int_interval_the_cast_does_not_widen_is_not_warned_of(text):
-    assert parse_params({"x": text}).widened == ()  # the integers within the ends as written

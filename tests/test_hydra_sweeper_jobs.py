@@ -386,3 +386,19 @@ def test_a_warm_start_fill_key_names_a_plus_key_by_its_path(tmp_path):
     with RunStore(tmp_path / "args" / "run" / "search.db") as store:
         assert store.get_meta("warm_start")["sources"][0]["filled"] == {"++lr": 0.3,
                                                                       "model.depth": 2}
+
+
+def test_a_job_that_raises_is_failed_and_the_sweep_goes_on(tmp_path):
+    calls = []
+
+    def task(cfg: DictConfig) -> float:
+        calls.append(cfg.x)
+        if len(calls) == 1:
+            raise RuntimeError("the first job fails")
+        return float(cfg.x)
+
+    trials = multirun(tmp_path, task, {"budget": 3, "params": {"x": "range(0, 20)"}})
+    assert [t.status for t in trials] == [TrialStatus.FAILED] + [TrialStatus.COMPLETED] * 3
+    assert "RuntimeError: the first job fails" in trials[0].error
+    assert [t.arch["x"] for t in trials] == calls  # each trial is the job that ran
+    assert [t.score for t in trials[1:]] == [float(x) for x in calls[1:]]
