@@ -1,5 +1,5 @@
 """A Hydra sweep whose jobs' Trainers spawn their DDP ranks (``ddp_spawn``, two gloo ranks
-on CPU), made once per test session for the tests of ``test_hydra_sweeper_options`` and
+on CPU), made once per test session for the tests of ``test_hydra_sweeper_processes`` and
 ``test_hydra_split_job`` that assert on it (was: a sweep each, two and three jobs; each job
 starts two fresh rank processes, seconds of imports each).
 

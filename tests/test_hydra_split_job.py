@@ -17,7 +17,7 @@ from lightning_nas.store import RunStore  # noqa: E402
 from tests.helpers_hydra_spawn import EVEN, UNEVEN, spawn_sweep_of  # noqa: E402
 
 #: the session's ``ddp_spawn`` sweep (``tests.helpers_hydra_spawn``: a first run of two
-#: jobs, resumed with budget 4), shared with ``test_hydra_sweeper_options``
+#: jobs, resumed with budget 4), shared with ``test_hydra_sweeper_processes``
 split_sweep = pytest.fixture(name="split_sweep")(spawn_sweep_of)
 
 
