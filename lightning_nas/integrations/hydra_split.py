@@ -61,8 +61,7 @@ from lightning_nas.search.uneven_split import uneven_splits
 
 __all__ = ["DISTRIBUTION", "ENTRY_GROUP", "ENTRY_POINT", "SPLITS_FILE", "JobSplitRecorder",
            "checked_trainer", "clear_splits", "job_callbacks", "job_rank_counts", "job_ranks",
-           "job_splits",
-           "split_check"]
+           "job_splits", "split_check"]
 
 #: Lightning's entry point group of callback factories, each called by ``Trainer.__init__``
 ENTRY_GROUP = "lightning.pytorch.callbacks_factory"
