@@ -353,15 +353,17 @@ def check_space_values(search: Search, arch: dict[str, Any]) -> None:
                 raise ConfigError(f"space key {key!r} may take {value!r}: {said}")
     # each as a fixed setting is, then together; the module's accumulation scheduler once
     # the dry build has made the module (check_search)
+    epochs = None  # a trial's last epoch, for a rule made (the search's or the Trainer's)
     if scheduler is not None:  # its rule, whose rungs judge a searched
         # check_val_every_n_epoch (one not made yet: rule_for says why, after these checks)
         try:
             scheduler = rule_of(search.settings.early_stopping, search.settings.goal.mode,
                                 unsearched(search.trainer, searched)) or scheduler
+            epochs = search.template.max_epochs or search.trainer.get("max_epochs")
         except ConfigError:
             pass
     check_trainer_values(unsearched(search.trainer, searched), searched,
-                         search.settings.goal.monitor, scheduler, None)
+                         search.settings.goal.monitor, scheduler, None, epochs=epochs)
 
 
 def arch_error(search: Search, arch: dict[str, Any]) -> str | None:

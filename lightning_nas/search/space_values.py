@@ -27,6 +27,8 @@ from lightning_nas.config.trainer_checks import (
 )
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.rule_checks import check_validates_each_epoch
+from lightning_nas.search.scheduler_settings import check_judges_before
+from lightning_nas.search.schedulers import Rule
 from lightning_nas.space import Choice, Fixed, SearchSpace
 
 __all__ = ["COMBINATIONS", "ModuleCallbacks", "check_trainer_combinations",
@@ -87,11 +89,16 @@ def unsearched(trainer: Mapping[str, Any], searched: Mapping[str, Any]) -> dict[
 
 def check_trainer_values(trainer: Mapping[str, Any], searched: Mapping[str, list[Any]],
                          monitor: str, scheduler: Any = None,
-                         module_callbacks: ModuleCallbacks = None) -> None:
+                         module_callbacks: ModuleCallbacks = None, *,
+                         epochs: int | None = None) -> None:
     """Raise ``ConfigError`` for a value a searched Trainer argument may take (``searched``:
     each space key ``trainer.NAME``'s values by name) that fails as a fixed setting would
-    over the unsearched ``trainer`` (a ``scheduler``'s rungs: validation every epoch), or
-    for values that fail together (``check_trainer_combinations``). ``module_callbacks``:
+    over the unsearched ``trainer`` (a ``scheduler``'s rungs: validation every epoch; the
+    search's rule, made, with ``epochs``, a trial's last epoch, the search's ``max_epochs``
+    or the Trainer's: a validated epoch it judges before that, ``check_judges_before``;
+    was not asked of a searched ``check_val_every_n_epoch``, so trials drawing 4 of 4
+    epochs were never judged), or for values that fail together
+    (``check_trainer_combinations``). ``module_callbacks``:
     what the module's ``configure_callbacks()`` returns, whose accumulation scheduler counts
     for an int ``val_check_interval`` against ``max_steps`` as for the unsearched settings;
     None before the model is built leaves that comparison out (was: counted without it, so
@@ -113,6 +120,13 @@ def check_trainer_values(trainer: Mapping[str, Any], searched: Mapping[str, list
                 check_search_trainer({name: value})
                 if scheduler is not None:  # rungs need validation every epoch
                     check_validates_each_epoch(setting, scheduler)
+                if isinstance(scheduler, Rule) and epochs is not None:  # (a rule not
+                    # made: its own refusal comes from rule_for, naming no space key)
+                    check_judges_before(
+                        scheduler, getattr(scheduler, "max_epochs", None) or epochs,
+                        scheduler.setting or type(scheduler).__name__,
+                        f"leave {value!r} out of the space key's values, or search without "
+                        f"a scheduler", every=setting.get("check_val_every_n_epoch", 1))
             except ConfigError as err:
                 raise ConfigError(f"space key 'trainer.{name}' may take {value!r}: "
                                   f"{err}") from None
