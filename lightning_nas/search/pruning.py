@@ -29,7 +29,7 @@ from lightning_nas.search.rule_checks import (
     split_callbacks,
 )
 from lightning_nas.search.scheduler_settings import check_judges_before
-from lightning_nas.search.schedulers import Decision, Rule
+from lightning_nas.search.schedulers import Decision, Rule, rule_name
 from lightning_nas.search.validation_logs import ValidationLogs
 
 __all__ = ["PruningCallback"]
@@ -108,7 +108,7 @@ class PruningCallback(pl.Callback):
         if stage == "fit":
             check_rule_mode(self.rule, self.monitor, self.mode)
             if not self.in_search:
-                name = getattr(self.rule, "setting", None) or type(self.rule).__name__
+                name = rule_name(self.rule)
                 check_judges_before(self.rule, trainer.max_epochs, name,
                                     "leave the PruningCallback out",
                                     trainer.check_val_every_n_epoch)

@@ -34,7 +34,13 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.rule_epochs import check_record_epochs, rungs_missed, rungs_unknown
 from lightning_nas.search.scheduler_settings import check_judges_before, rule_of
-from lightning_nas.search.schedulers import ASHARule, MedianRule, Rule, lists_its_rungs
+from lightning_nas.search.schedulers import (
+    ASHARule,
+    MedianRule,
+    Rule,
+    lists_its_rungs,
+    rule_name,
+)
 from lightning_nas.search.setting_checks import in_words
 from lightning_nas.user_warnings import warn_user
 
@@ -395,12 +401,12 @@ def rule_for(stopping: EarlyStopping, mode: str, trainer: Mapping[str, Any]) -> 
     if rule is not None:  # the rule: its rungs say which check_val_every_n_epoch works,
         check_validates_each_epoch(trainer, rule)  # and whether one validates it judges
         check_judges_before(rule, getattr(rule, "max_epochs", None) or epochs,
-                            getattr(rule, "setting", None) or type(rule).__name__,
+                            rule_name(rule),
                             every=trainer.get("check_val_every_n_epoch", 1))
     if rule is not None and epochs == -1:  # (asha and hyperband say they need max_epochs)
         # the checks above refuse every other end of a fit: the trials the rule does not
         # stop, the first one at least (judged against no others), would train for ever
-        name = getattr(rule, "setting", None) or type(rule).__name__
+        name = rule_name(rule)
         # in the words the settings were given in, as make_rule's (was: a config's, always)
         endless = in_words("trainer.max_epochs=-1", 'trainer={"max_epochs": -1}')
         none = in_words("no search.max_epochs", "no max_epochs= given to the search")

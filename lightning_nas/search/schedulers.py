@@ -49,6 +49,7 @@ __all__ = [
     "MedianRule",
     "Rule",
     "lists_its_rungs",
+    "rule_name",
 ]
 
 
@@ -378,6 +379,16 @@ def lists_its_rungs(rule: ASHARule) -> bool:
         return next(cls for cls in type(rule).__mro__ if name in vars(cls))
 
     return issubclass(owner("all_rungs"), owner("rungs_of"))
+
+
+def rule_name(rule: Rule) -> str:
+    """How a message names ``rule``: its ``setting`` (``make_rule``'s name), else its class's.
+
+    Example:
+        >>> rule_name(MedianRule())
+        'MedianRule'
+    """
+    return getattr(rule, "setting", None) or type(rule).__name__
 
 
 def _whole(rule: Rule, **values: object) -> list[int]:

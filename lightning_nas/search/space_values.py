@@ -28,7 +28,7 @@ from lightning_nas.config.trainer_checks import (
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.rule_checks import check_validates_each_epoch
 from lightning_nas.search.scheduler_settings import check_judges_before
-from lightning_nas.search.schedulers import Rule
+from lightning_nas.search.schedulers import Rule, rule_name
 from lightning_nas.space import Choice, Fixed, SearchSpace
 
 __all__ = ["COMBINATIONS", "ModuleCallbacks", "check_trainer_combinations",
@@ -124,7 +124,7 @@ def check_trainer_values(trainer: Mapping[str, Any], searched: Mapping[str, list
                     # made: its own refusal comes from rule_for, naming no space key)
                     check_judges_before(
                         scheduler, getattr(scheduler, "max_epochs", None) or epochs,
-                        scheduler.setting or type(scheduler).__name__,
+                        rule_name(scheduler),
                         f"leave {value!r} out of the space key's values, or search without "
                         f"a scheduler", every=setting.get("check_val_every_n_epoch", 1))
             except ConfigError as err:
