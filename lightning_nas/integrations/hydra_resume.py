@@ -158,9 +158,10 @@ def _trainer_arguments(lines: Sequence[str], jobs: Sequence[Mapping[str, Any]],
     Trainer node of each of ``jobs``, as its path and the value it sets; a config group's
     option, a sweep and another key are left out."""
     found: dict[str, tuple[str, Any]] = {}
+    parser = OverridesParser.create()
     for line in lines:
         try:
-            override = OverridesParser.create().parse_overrides([line])[0]
+            override = parser.parse_overrides([line])[0]
         except HydraException:  # (not one a sweep took: compared as written)
             continue
         path = override.key_or_group
