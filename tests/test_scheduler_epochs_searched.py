@@ -47,3 +47,50 @@ def test_a_searched_validation_interval_that_validates_before_the_last_epoch_is_
                      "trainer.check_val_every_n_epoch": {"choice": [1, 2]}},
            data=BlobData, budget=2, trainer={"max_epochs": 8}, scheduler="median",
            max_epochs=4, run_dir=tmp_path / "run", verbose=False)
+
+
+#: the refusal of ``check_val_every_n_epoch`` 2 under scheduler 'median' with min_epochs 3
+#: and trials of 4 epochs: validated after epochs 2 and 4, it is first judged at epoch 4
+JUDGED_AT_THE_END = (
+    "space key 'trainer.check_val_every_n_epoch' may take 2: scheduler 'median' judges a "
+    "trial at the epochs it validates from min_epochs=3 on, but "
+    "trainer.check_val_every_n_epoch=2 validates after epochs 2, 4, ... only: the first of "
+    "them from epoch 3 on, 4, is a trial's last epoch (max_epochs=4), where a verdict stops "
+    "nothing, so it would never stop a trial; give check_val_every_n_epoch a value that "
+    "validates epoch 3 (1 does), or narrow the space key's range {range} to leave out {out}, "
+    "which cannot be judged, or search without a scheduler")
+
+
+@pytest.mark.parametrize("scheduler, values, trainer, said", [
+    # 1 and 3 validate epoch 3, before the last; 2 validates epochs 2 and 4 alone
+    ({"scheduler": "median", "min_epochs": 3}, [1, 3], {"max_epochs": 4},
+     JUDGED_AT_THE_END.format(range="1..3", out="value 2")),
+    # rungs 4 and 8: 1, 2 and 4 validate both, 3 neither
+    ({"scheduler": "asha", "min_epochs": 4, "eta": 2}, [1, 4], {"max_epochs": 8},
+     "space key 'trainer.check_val_every_n_epoch' may take 3: scheduler 'asha' judges each "
+     "trial at its rungs, after epochs 4, 8, but trainer.check_val_every_n_epoch=3 validates "
+     "after epochs 3, 6, ... only: rungs 4, 8 are not validated; give check_val_every_n_epoch "
+     "1, 2 or 4 (a divisor of every rung), or narrow the space key's range 1..4 to leave out "
+     "value 3, which cannot be judged, or search without a scheduler (scheduler='none')"),
+    # a huge range: each value above the epochs the rule knows is judged alike, by arithmetic
+    ({"scheduler": "median", "min_epochs": 3, "max_epochs": 4}, [1, 2 ** 40], {},
+     JUDGED_AT_THE_END.format(range=f"1..{2 ** 40}", out=f"values 2, 4..{2 ** 40}")),
+], ids=["median", "asha", "huge"])
+def test_each_value_inside_a_searched_validation_range_is_judged_against_the_rule(
+        tmp_path, scheduler, values, trainer, said):
+    # old code: Failed: DID NOT RAISE (median, asha: the range's bounds alone were checked);
+    # huge: the refusal of its bound 1099511627776 said to leave it out of the values
+    with pytest.raises(ConfigError, match="^" + re.escape(said) + "$"):
+        Search(TinyNet, {"width": {"choice": [4, 8]},
+                         "trainer.check_val_every_n_epoch": {"int": values}},
+               data=BlobData, budget=2, trainer=trainer, run_dir=tmp_path / "run",
+               verbose=False, **scheduler)
+    assert not (tmp_path / "run").exists()  # refused before anything trained or was written
+
+
+def test_a_stepped_validation_range_whose_every_value_is_judged_is_taken(tmp_path):
+    # 2 and 4 validate rungs 4 and 8 (3, not a value of the range, would not)
+    Search(TinyNet, {"width": {"choice": [4, 8]},
+                     "trainer.check_val_every_n_epoch": {"int": [2, 4], "step": 2}},
+           data=BlobData, budget=2, trainer={"max_epochs": 8}, scheduler="asha",
+           min_epochs=4, eta=2, run_dir=tmp_path / "run", verbose=False)

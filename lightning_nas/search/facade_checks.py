@@ -41,6 +41,7 @@ from lightning_nas.search.space_values import (
     check_trainer_values,
     space_options,
     trainer_options,
+    trainer_ranges,
     unsearched,
     value_at,
     with_value,
@@ -363,7 +364,8 @@ def check_space_values(search: Search, arch: dict[str, Any]) -> None:
         except ConfigError:
             pass
     check_trainer_values(unsearched(search.trainer, searched), searched,
-                         search.settings.goal.monitor, scheduler, None, epochs=epochs)
+                         search.settings.goal.monitor, scheduler, None, epochs=epochs,
+                         ranges=trainer_ranges(search.space))  # each value of a range
 
 
 def arch_error(search: Search, arch: dict[str, Any]) -> str | None:

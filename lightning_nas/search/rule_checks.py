@@ -227,25 +227,25 @@ def check_rule_mode(rule: Rule, monitor: str, mode: str | None = None) -> None:
 
 
 def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
-                               module_callbacks: object = None, *, alone: bool = False) -> None:
-    """Refuse Trainer settings under which validation does not run exactly once per epoch
-    (a rule judges each trial by its monitored value after the epochs it validates), but
-    for ``check_val_every_n_epoch`` above 1 where ``scheduler``, a rule object, judges at
-    validated epochs alone (``Rule.missed_by``: a multiple of it at each ASHA or Hyperband
-    rung, any under ``MedianRule``; a rule's name, or a rule of another kind: refused; one
-    that misses a rung is refused naming the rungs, ``ASHARule.all_rungs``, and the values
-    that work, an ASHA subclass that overrides ``rungs_of`` but not ``all_rungs`` saying
-    so: its rungs are not known), that end a
-    trial before ``max_epochs`` (``max_time``, ``max_steps``, an ``EarlyStopping``
-    callback, also among ``module_callbacks``: what the module's ``configure_callbacks()``
-    returned), or that make Lightning ignore a rule's stop (``min_epochs``, ``min_steps``
-    above 1), or, for a rule that pauses trials, that write no ``last.ckpt`` to promote
-    them from (``enable_checkpointing: false``) or that resume them otherwise than a fit in
-    one go trains (``reload_dataloaders_every_n_epochs`` above 0), or, in a search, a rule
-    whose ``record`` override takes no ``epochs`` under a ``k`` above 1
+                               module_callbacks: object = None, *, alone: bool = False,
+                               instead: str | None = None) -> None:
+    """Refuse Trainer settings under which validation does not run exactly once per epoch (a
+    rule judges each trial by its monitored value after the epochs it validates), but for
+    ``check_val_every_n_epoch`` above 1 where ``scheduler``, a rule object, judges at validated
+    epochs alone (``Rule.missed_by``: a multiple of it at each ASHA or Hyperband rung, any
+    under ``MedianRule``; a rule's name, or a rule of another kind: refused; one that misses a
+    rung is refused naming the rungs, ``ASHARule.all_rungs``, and the values that work, an ASHA
+    subclass that overrides ``rungs_of`` but not ``all_rungs`` saying so: its rungs are not
+    known), that end a trial before ``max_epochs`` (``max_time``, ``max_steps``, an
+    ``EarlyStopping`` callback, also among ``module_callbacks``: what the module's
+    ``configure_callbacks()`` returned), or that make Lightning ignore a rule's stop
+    (``min_epochs``, ``min_steps`` above 1), or, for a rule that pauses trials, that write no
+    ``last.ckpt`` to promote them from (``enable_checkpointing: false``) or that resume them
+    otherwise than a fit in one go trains (``reload_dataloaders_every_n_epochs`` above 0), or,
+    in a search, a rule whose ``record`` override takes no ``epochs`` under a ``k`` above 1
     (``rule_epochs.check_record_epochs``). ``alone``: for a ``PruningCallback`` in a plain
-    ``fit`` (which records no curve), whose messages say to leave it out, not to search
-    without a scheduler.
+    ``fit`` (which records no curve), whose messages say to leave it out, not to search without
+    a scheduler; ``instead``: another way out to say than those.
 
     Example:
         >>> check_validates_each_epoch({"max_epochs": 9, "val_check_interval": 1.0}, "asha")
@@ -280,7 +280,8 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
             if trainer.get(key) not in (None, -1)]
     ends += _early_stopping(trainer.get("callbacks"))
     ends += _early_stopping(module_callbacks, "the module's configure_callbacks()")
-    instead = "leave the PruningCallback out" if alone else "search without a scheduler"
+    instead = instead or ("leave the PruningCallback out" if alone else
+                          "search without a scheduler")
     median = scheduler == "median" or isinstance(scheduler, MedianRule)  # never promotes
     if ends:  # a trial cut off by them would count as complete, at any epoch
         limit = "" if alone else " (search.time_limit bounds the search's time)"
@@ -400,8 +401,7 @@ def rule_for(stopping: EarlyStopping, mode: str, trainer: Mapping[str, Any]) -> 
     rule = rule_of(stopping, mode, trainer)
     if rule is not None:  # the rule: its rungs say which check_val_every_n_epoch works,
         check_validates_each_epoch(trainer, rule)  # and whether one validates it judges
-        check_judges_before(rule, getattr(rule, "max_epochs", None) or epochs,
-                            rule_name(rule),
+        check_judges_before(rule, getattr(rule, "max_epochs", None) or epochs, rule_name(rule),
                             every=trainer.get("check_val_every_n_epoch", 1))
     if rule is not None and epochs == -1:  # (asha and hyperband say they need max_epochs)
         # the checks above refuse every other end of a fit: the trials the rule does not

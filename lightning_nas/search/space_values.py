@@ -2,7 +2,8 @@
 ``space_options`` lists each key's values to check (in a group too), ``with_value`` puts
 one into an architecture, and ``check_trainer_combinations`` refuses searched Trainer
 values that each let validation run but not together (``trainer.max_epochs`` 1 with
-``trainer.check_val_every_n_epoch`` 2: every trial drawing both would train for nothing).
+``trainer.check_val_every_n_epoch`` 2: every trial drawing both would train for nothing);
+``trainer_ranges`` gives each searched Trainer integer range whole, for the rule's checks.
 
 Example:
     >>> from lightning_nas.space import SearchSpace
@@ -28,12 +29,12 @@ from lightning_nas.config.trainer_checks import (
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.rule_checks import check_validates_each_epoch
 from lightning_nas.search.scheduler_settings import check_judges_before
-from lightning_nas.search.schedulers import Rule, rule_name
-from lightning_nas.space import Choice, Fixed, SearchSpace
+from lightning_nas.search.schedulers import ASHARule, Rule, rule_name
+from lightning_nas.space import Choice, Fixed, Int, SearchSpace
 
 __all__ = ["COMBINATIONS", "ModuleCallbacks", "check_trainer_combinations",
-           "check_trainer_values", "space_options", "trainer_options", "unsearched", "value_at",
-           "with_value"]
+           "check_trainer_values", "space_options", "trainer_options", "trainer_ranges",
+           "unsearched", "value_at", "with_value"]
 
 #: the module's ``configure_callbacks()``: its callbacks (None: not known yet), or what
 #: gives a trial's for searched Trainer values over the others (``TrialCallbacks``)
@@ -76,6 +77,21 @@ def trainer_options(options: Mapping[tuple[str, ...], list[Any]]) -> dict[str, l
             if len(path) == 1 and path[0].startswith("trainer.")}
 
 
+def trainer_ranges(space: SearchSpace) -> dict[str, range]:
+    """The searched Trainer arguments given an integer range (space keys ``trainer.NAME``
+    of ``{"int": [low, high]}``, with its ``step``) by name: all the values it may take
+    (``space_options`` gives its bounds alone).
+
+    Example:
+        >>> trainer_ranges(SearchSpace.from_dict({"w": {"int": [1, 4]},
+        ...     "trainer.check_val_every_n_epoch": {"int": [1, 9], "step": 2}}))
+        {'check_val_every_n_epoch': range(1, 10, 2)}
+    """
+    return {key.split(".", 1)[1]: range(param.low, param.high + 1, param.step or 1)
+            for key, param in space.params.items()
+            if key.startswith("trainer.") and isinstance(param, Int)}
+
+
 def unsearched(trainer: Mapping[str, Any], searched: Mapping[str, Any]) -> dict[str, Any]:
     """The Trainer arguments of ``trainer`` no space key searches: a searched one's config
     value is one no trial runs with, so no check of what trials run may judge it.
@@ -90,7 +106,8 @@ def unsearched(trainer: Mapping[str, Any], searched: Mapping[str, Any]) -> dict[
 def check_trainer_values(trainer: Mapping[str, Any], searched: Mapping[str, list[Any]],
                          monitor: str, scheduler: Any = None,
                          module_callbacks: ModuleCallbacks = None, *,
-                         epochs: int | None = None) -> None:
+                         epochs: int | None = None,
+                         ranges: Mapping[str, range] | None = None) -> None:
     """Raise ``ConfigError`` for a value a searched Trainer argument may take (``searched``:
     each space key ``trainer.NAME``'s values by name) that fails as a fixed setting would
     over the unsearched ``trainer`` (a ``scheduler``'s rungs: validation every epoch; the
@@ -98,7 +115,10 @@ def check_trainer_values(trainer: Mapping[str, Any], searched: Mapping[str, list
     or the Trainer's: a validated epoch it judges before that, ``check_judges_before``;
     was not asked of a searched ``check_val_every_n_epoch``, so trials drawing 4 of 4
     epochs were never judged), or for values that fail together
-    (``check_trainer_combinations``). ``module_callbacks``:
+    (``check_trainer_combinations``). ``ranges``: the searched integer ranges
+    (``trainer_ranges``), whose every value the rule's checks see (``_check_rule_range``;
+    was: their bounds alone, so a rule that could judge 1 and 3 took a range 1..3 whose 2 it
+    cannot), the others their bounds (``searched``). ``module_callbacks``:
     what the module's ``configure_callbacks()`` returns, whose accumulation scheduler counts
     for an int ``val_check_interval`` against ``max_steps`` as for the unsearched settings;
     None before the model is built leaves that comparison out (was: counted without it, so
@@ -111,6 +131,7 @@ def check_trainer_values(trainer: Mapping[str, Any], searched: Mapping[str, list
         ...
         lightning_nas.errors.ConfigError: space key 'trainer.limit_val_batches' may take 0: ...
     """
+    ranges = dict(ranges or {})
     for name, options in searched.items():
         for value in options:
             setting = {**trainer, name: value}
@@ -118,18 +139,14 @@ def check_trainer_values(trainer: Mapping[str, Any], searched: Mapping[str, list
                 check_trainer_kwargs({name: value})
                 check_validation_runs(setting, monitor, _of(module_callbacks, {name: value}))
                 check_search_trainer({name: value})
-                if scheduler is not None:  # rungs need validation every epoch
-                    check_validates_each_epoch(setting, scheduler)
-                if isinstance(scheduler, Rule) and epochs is not None:  # (a rule not
-                    # made: its own refusal comes from rule_for, naming no space key)
-                    check_judges_before(
-                        scheduler, getattr(scheduler, "max_epochs", None) or epochs,
-                        rule_name(scheduler),
-                        f"leave {value!r} out of the space key's values, or search without "
-                        f"a scheduler", every=setting.get("check_val_every_n_epoch", 1))
+                if scheduler is not None and name not in ranges:  # (a range's: below)
+                    _check_rule(setting, scheduler, epochs, f"leave {value!r} out of the "
+                                f"space key's values, or search without a scheduler")
             except ConfigError as err:
                 raise ConfigError(f"space key 'trainer.{name}' may take {value!r}: "
                                   f"{err}") from None
+        if scheduler is not None and name in ranges:
+            _check_rule_range(trainer, name, ranges[name], scheduler, epochs)
     check_trainer_combinations(trainer, searched, monitor, module_callbacks)
 
 
@@ -166,6 +183,97 @@ def check_trainer_combinations(trainer: Mapping[str, Any], searched: Mapping[str
         values = _listed([repr(value) for value in setting.values()])
         raise ConfigError(f"space keys {keys} may take {values} in one trial: "
                           f"{_refusal(trainer, setting, monitor, module_callbacks)}")
+
+
+def _check_rule(setting: Mapping[str, Any], scheduler: Any, epochs: int | None,
+                instead: str, *, rungs_too: bool = False) -> None:
+    """Refuse ``setting``, a trial's Trainer arguments, that the search's ``scheduler`` (a
+    name, or its rule) cannot judge trials under: rungs need validation every epoch
+    (``check_validates_each_epoch``), and a rule made, with ``epochs``, a trial's last epoch,
+    a validated epoch it judges before that (``check_judges_before``; a rule not made: its
+    own refusal comes from ``rule_for``, naming no space key). ``instead``: the way out said
+    by ``check_judges_before``, and by ``check_validates_each_epoch`` too where ``rungs_too``.
+    """
+    check_validates_each_epoch(setting, scheduler, instead=instead if rungs_too else None)
+    if isinstance(scheduler, Rule) and epochs is not None:
+        check_judges_before(scheduler, getattr(scheduler, "max_epochs", None) or epochs,
+                            rule_name(scheduler), instead,
+                            every=setting.get("check_val_every_n_epoch", 1))
+
+
+def _check_rule_range(trainer: Mapping[str, Any], name: str, values: range, scheduler: Any,
+                      epochs: int | None) -> None:
+    """Refuse a searched Trainer argument ``name`` whose integer range ``values`` holds a
+    value that ``scheduler`` cannot judge trials under (``_check_rule`` over ``trainer``):
+    the error is the first such value's, its way out to narrow the range naming them all
+    (none to leave out: every value fails alike). Each value up to the last epoch the rule
+    knows (``_known_epochs``) is checked, then the next, for those above it: validated every
+    that many epochs or more, a trial validates no epoch the rule judges at, or reaches,
+    before its last, so the rule judges each of them alike (a median rule from min_epochs
+    ``m``: first at ``ceil(m / k) * k = k``, past the last epoch; an ASHA rule: at no rung;
+    the other arguments its checks read, ``min_epochs``, ``max_steps``, ...: refused above 1
+    at most). A huge range costs no more checks than the epochs the rule knows.
+
+    Example:
+        >>> from lightning_nas.search.schedulers import MedianRule
+        >>> _check_rule_range({}, "check_val_every_n_epoch", range(1, 2 ** 40),
+        ...                   MedianRule(min_epochs=3), 4)
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: space key 'trainer.check_val_every_n_epoch' may ...
+    """
+    known = _known_epochs(scheduler, epochs)
+    head = 0 if values[0] > known else min(len(values), (known - values[0]) // values.step + 1)
+    tried = values[:head + 1]  # those up to ``known``, and the first above it (if any)
+
+    def refused(value: int, instead: str = "search without a scheduler") -> str | None:
+        try:
+            _check_rule({**trainer, name: value}, scheduler, epochs, instead, rungs_too=True)
+        except ConfigError as err:
+            return str(err)
+        return None
+
+    bad = [(i, len(values) - 1 if i == head else i)  # the first above ``known``: all of them
+           for i, value in enumerate(tried) if refused(value) is not None]
+    if not bad:
+        return
+    runs = _runs(bad)
+    count = sum(last - first + 1 for first, last in runs)
+    listed = ", ".join(str(values[a]) if a == b else f"{values[a]}..{values[b]}"
+                       for a, b in runs)
+    step = f" (step {values.step})" if values.step > 1 else ""
+    instead = "search without a scheduler" if count == len(values) else (
+        f"narrow the space key's range {values[0]}..{values[-1]}{step} to leave out "
+        f"{'value' if count == 1 else 'values'} {listed}, which cannot be judged, or search "
+        f"without a scheduler")
+    first = values[bad[0][0]]
+    raise ConfigError(f"space key 'trainer.{name}' may take {first!r}: "
+                      f"{refused(first, instead)}")
+
+
+def _known_epochs(scheduler: Any, epochs: int | None) -> int:
+    """The last epoch ``scheduler`` knows of: a trial's last (``epochs``), its rule's
+    ``min_epochs``, ``max_epochs`` and rungs (``ASHARule.all_rungs``), at least 1."""
+    known = [epochs, getattr(scheduler, "min_epochs", None),
+             getattr(scheduler, "max_epochs", None)]
+    known += scheduler.all_rungs() if isinstance(scheduler, ASHARule) else []
+    return max([k for k in known if isinstance(k, int) and not isinstance(k, bool)] + [1])
+
+
+def _runs(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``spans`` (ascending ``(first, last)`` indices) with neighbours joined.
+
+    Example:
+        >>> _runs([(1, 1), (3, 3), (4, 9)])
+        [(1, 1), (3, 9)]
+    """
+    runs: list[tuple[int, int]] = []
+    for first, last in spans:
+        if runs and runs[-1][1] == first - 1:
+            runs[-1] = (runs[-1][0], last)
+        else:
+            runs.append((first, last))
+    return runs
 
 
 def _refusal(trainer: Mapping[str, Any], setting: Mapping[str, Any], monitor: str,
