@@ -167,6 +167,26 @@ def test_an_unreachable_cluster_is_one_error_and_nothing_is_stored(tmp_path, ray
     assert {p.name: p.read_bytes() for p in existing.iterdir() if p.is_file()} == before
 
 
+def test_a_finished_run_resumed_with_ray_connects_to_no_cluster_and_says_what_inline_says(
+        tmp_path, ray_tmpdir, capsys):
+    # its budget used, nothing to re-run: no trial is left, so no actor and no connection
+    # (was: connected and started an actor first; shown with an address nobody answers at,
+    # which only a connection finds out, and Ray never initialised)
+    run = tmp_path / "done"
+    search = {"objective": _objective, "budget": 2, "run_dir": run, "progress": False}
+    Search(None, SPACE, **search).run()
+    capsys.readouterr()
+    inline = Search(None, SPACE, **search).run()
+    said_inline = capsys.readouterr().out
+    address = f"{LOOPBACK}:{free_port()}"
+    result = Search(None, SPACE, executor="ray", num_workers=2, ray={"address": address},
+                    **search).run()
+    assert not ray.is_initialized()
+    assert "Resuming" in said_inline and capsys.readouterr().out == said_inline
+    assert [(t.trial_id, t.score) for t in result.trials] == [
+        (t.trial_id, t.score) for t in inline.trials]
+
+
 def test_a_cluster_that_refuses_the_connection_is_said_with_token_authentication(
         monkeypatch):
     # was: "Failed to connect ... Check the address" alone, where a cluster `ray start` made

@@ -37,6 +37,7 @@ from lightning_nas.export import export_best
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.run_folder import user_path
 from lightning_nas.search.best_epoch import tie_break_of
+from lightning_nas.search.budget_left import nothing_left
 from lightning_nas.search.executor import TrialExecutor
 from lightning_nas.search.executors import executor_for
 from lightning_nas.search.facade_checks import (
@@ -202,7 +203,8 @@ class Search:
         try:  # connect (e.g. to a Ray cluster) before anything is written to the store
             if isinstance(executor, RayExecutor):  # its actors import what a trial uses
                 executor.probe = self.template.spec(0, self.space.sample(seed=0), dry=True)
-            executor.start()
+            if not nothing_left(self.run_dir, goal.budget):  # else the loop's first
+                executor.start()  # submit starts it, if a trial is left after all
             store = self._open_store()
         except BaseException:
             _release(executor, owned)

@@ -27,6 +27,7 @@ from lightning_nas.arch import arch_key, format_arch
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.asktell import AskTell
+from lightning_nas.search.budget_left import budget_used
 from lightning_nas.search.checkpoints import (
     FrontPoints,
     checkpoint_complete,
@@ -55,8 +56,6 @@ __all__ = ["SearchLoop"]
 _TOLD = (TrialStatus.COMPLETED, TrialStatus.PAUSED, TrialStatus.PRUNED)
 #: statuses of trials done: the progress count (with the promoted trials running again)
 _STOPPED = (TrialStatus.COMPLETED, TrialStatus.PRUNED, TrialStatus.PAUSED)
-#: statuses that use up the budget (a FAILED trial does not)
-_COUNTED = (TrialStatus.RUNNING, TrialStatus.COMPLETED, TrialStatus.PRUNED, TrialStatus.PAUSED)
 
 
 def _paused_at(trial: TrialResult) -> int:
@@ -132,7 +131,7 @@ class SearchLoop:
         self.retrain_left = settings.transfer.retrain_top_k  # of them, trained again first
         self._replay()
         #: budget used (RUNNING trials and reopened failures count: they are re-run)
-        self.used = sum(store.count(s) for s in _COUNTED) + len(self.failures.waiting)
+        self.used = budget_used(store, self.failures.waiting)
         self.completed = store.count(TrialStatus.COMPLETED)
         self.resuming = len(store) > 0
 
