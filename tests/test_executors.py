@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import re
-from concurrent.futures import ProcessPoolExecutor
+import threading
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from multiprocessing import connection
 
 import pytest
@@ -142,12 +143,54 @@ def test_a_searchs_end_drops_the_kept_error_of_a_worker_that_died_as_it_started(
     assert [t.status for t in result.trials] == [TrialStatus.COMPLETED]
 
 
+#: the archs the trials of ``_held_after_first`` ran with, in order; what holds them
+_RAN: list[float] = []
+_GATE = threading.Event()
+
+
+def _held_after_first(arch: dict) -> dict[str, float]:
+    """An ``objective=`` trial: the first returns at once, the later ones wait for
+    ``_GATE`` (at most a minute), each noted in ``_RAN`` as it starts."""
+    _RAN.append(arch["nap"])
+    if len(_RAN) > 1:
+        _GATE.wait(60)
+    return {"val_acc": float(arch["nap"])}
+
+
+@pytest.mark.parametrize("wrapped", [False, True], ids=["pool", "FuturesExecutor"])
+def test_a_stopped_search_cancels_its_trials_a_users_pool_has_not_started(tmp_path, wrapped):
+    # a pool of two threads, one busy with the user's own job: trial 1 runs and ends, 2
+    # runs on, 3 waits in the pool's queue when on_trial_end stops the search; a running
+    # future cannot be cancelled, a queued one can (was: trial 3 ran once a thread was
+    # free, after the search had ended, into its trial folder); the pool given as it is,
+    # or in a FuturesExecutor of the user's (was: not cancelled either way)
+    def stop(result) -> None:
+        raise RuntimeError("stop here")
+
+    _RAN.clear()
+    _GATE.clear()
+    with ThreadPoolExecutor(2) as pool:
+        users = pool.submit(_GATE.wait, 60)
+        search = Search(None, {"nap": {"choice": [0.0, 0.1, 0.2]}}, objective=_held_after_first,
+                        budget=3, num_workers=3, on_trial_end=stop,
+                        executor=FuturesExecutor(pool, num_workers=3) if wrapped else pool,
+                        run_dir=tmp_path, verbose=False)
+        try:
+            with pytest.raises(RuntimeError, match="stop here"):
+                search.run()
+        finally:
+            _GATE.set()
+    assert users.result() is True  # the user's own job: not cancelled
+    with RunStore(tmp_path / "search.db") as store:
+        archs = {t.trial_id: t.arch["nap"] for t in store.trials()}
+    assert sorted(archs) == [1, 2, 3]
+    assert _RAN in ([archs[1]], [archs[1], archs[2]])  # trial 3 never ran
+
+
 def test_a_process_pool_isolates_its_trials_and_a_thread_pool_does_not():
     # was: no executor object isolated them, so two kills of a search whose process pool
     # ran a trial failed it at the resume ("the search process died 2 times while running
     # this trial"), though it never ran in the search process
-    from concurrent.futures import ThreadPoolExecutor
-
     with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
         assert make_executor(pool, num_workers=1).isolates_trials
     with ThreadPoolExecutor(1) as threads:

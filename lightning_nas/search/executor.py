@@ -137,6 +137,19 @@ class FuturesExecutor(TrialExecutor):
     """Wraps any object with ``submit(fn, *args)`` returning futures with ``done()`` and
     ``result()``: ``concurrent.futures`` pools, Dask's ``client.get_executor()``, submitit.
 
+    A search that stops with trials out (Ctrl-C, SIGTERM, an ``on_trial_end`` that raised;
+    a failure stop lets them finish first) cancels (``shutdown``: ``Future.cancel()``) those
+    the pool has not started: they never run (was: each ran once the pool had room, after
+    the search had ended). A trial already running cannot be stopped from outside: it runs
+    to its end in the pool, holding its slot (a thread, a process), and its result is
+    dropped; a resume runs it again. A ``ProcessPoolExecutor`` marks up to one more trial
+    than it has processes as running (its call queue): those cannot be cancelled either.
+
+    Example:
+        >>> from concurrent.futures import ThreadPoolExecutor
+        >>> with ThreadPoolExecutor(1) as pool:
+        ...     FuturesExecutor(pool).shutdown()  # nothing out: nothing cancelled
+
     Args:
         executor: the executor; lightning_nas does not shut it down (its owner does).
         num_workers: trials submitted at once.
@@ -158,6 +171,15 @@ class FuturesExecutor(TrialExecutor):
         call = ((contextvars.copy_context().run, run_trial, spec)
                 if isinstance(self.executor, futures.ThreadPoolExecutor) else (run_trial, spec))
         self._running.append((self.executor.submit(*call), spec, time.time()))
+
+    def shutdown(self) -> None:
+        """Cancel the trials the executor has not started and forget those out; the
+        executor itself is left running (its owner shuts it down)."""
+        for fut, _, _ in self._running:
+            cancel = getattr(fut, "cancel", None)  # (a future of any kind may lack it)
+            if callable(cancel):
+                cancel()
+        self._running = []
 
     def wait(self) -> list[TrialResult]:
         futs = [f for f, _, _ in self._running]

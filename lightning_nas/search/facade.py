@@ -38,7 +38,7 @@ from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.run_folder import user_path
 from lightning_nas.search.best_epoch import tie_break_of
 from lightning_nas.search.budget_left import nothing_left
-from lightning_nas.search.executor import TrialExecutor
+from lightning_nas.search.executor import FuturesExecutor, TrialExecutor
 from lightning_nas.search.executors import executor_for
 from lightning_nas.search.facade_checks import (
     check_arguments,
@@ -330,7 +330,9 @@ def _release(executor: TrialExecutor, owned: bool) -> None:
     idle worker processes for the next search, but not those still running a trial of this
     one (a search that stopped while it ran: was left running, and the next search found
     the worker busy), nor its Ray actors, which the next ``start`` would replace anyway
-    (was: held the cluster's CPUs/GPUs, a trial left running ran on).
+    (was: held the cluster's CPUs/GPUs, a trial left running ran on); a ``FuturesExecutor``
+    of the user's cancels the trials its pool has not started (``shutdown``, which leaves
+    the pool running).
 
     Example:
         >>> from lightning_nas.search.executor import InlineExecutor
@@ -342,6 +344,8 @@ def _release(executor: TrialExecutor, owned: bool) -> None:
         executor.end_actors()
     elif isinstance(executor, ProcessExecutor):
         executor.end_trials()
+    elif isinstance(executor, FuturesExecutor):  # its pool's trials not started: cancelled
+        executor.shutdown()  # (was: left to run after the search; the pool is kept)
 
 
 def _space_of(space: Any) -> SearchSpace:
