@@ -223,7 +223,10 @@ class ProcessExecutor(TrialExecutor):
         if worker.process is None or not worker.process.is_alive():
             self._spawn(worker)
         worker.spec, worker.started = spec, time.time()
-        worker.conn.send(spec)
+        try:
+            worker.conn.send(spec)
+        except (BrokenPipeError, ConnectionResetError):  # it died before it read the spec:
+            pass  # the next wait() says how (was: this error, out of submit)
 
     def _retire(self, worker: _Worker) -> None:
         # a worker that ran no trial holds nothing: ending it at once spares waiting out its
