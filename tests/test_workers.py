@@ -181,10 +181,22 @@ if __name__ == "__main__":
     servers = [n.pop("parent") for n in notes]
     new_env = Path(f"/proc/{servers[2]}/environ").read_bytes().split(b"\\0")
     preloaded = "_curses" in Path(f"/proc/{servers[2]}/maps").read_text()
+    # the environment back to the first server's, no worker alive: the server of
+    # MKL_NUM_THREADS=3 is replaced once more (a third server; the first is gone: kept, it
+    # would hold its memory). A change undone before the next worker starts costs nothing
+    del os.environ["MKL_NUM_THREADS"]
+    back = worker_context(own) is not None and forkserver._forkserver._forkserver_pid
+    back_env = Path(f"/proc/{back}/environ").read_bytes()
+    os.environ["MKL_NUM_THREADS"] = "5"
+    del os.environ["MKL_NUM_THREADS"]
+    kept = worker_context(own) is not None and forkserver._forkserver._forkserver_pid == back
+    os.kill(back, signal.SIGKILL)  # (its import spared)
+    again = [back not in servers, b"MKL_NUM_THREADS" not in back_env,
+             Path(f"/proc/{servers[2]}").exists(), kept]
     print(json.dumps([mask, started, sorted(("RuntimeError: noted" in r.error) for r in results),
                       rules, notes, servers[0] == servers[1] != servers[2] == servers[3],
                       b"MKL_NUM_THREADS=3" in new_env, Path(f"/proc/{servers[0]}").exists(),
-                      preloaded]))
+                      preloaded, again]))
 """
 
 
@@ -200,7 +212,9 @@ def test_workers_fork_warm_with_their_environment_threads_and_stdio_else_spawn(t
     # the script). A variable read as the server started changed while no worker lives:
     # the server is replaced by one with it, and workers are forked warm again (was: every
     # later worker of the process spawned; a live worker keeps the server, and is kept),
-    # which imports a user's own forkserver preload with ours. A
+    # which imports a user's own forkserver preload with ours; changed back, it is replaced
+    # once more (three servers for environments A, B, A: the fewest with one server; a
+    # change undone before a worker starts, none). A
     # process's first worker, spawned, starts with Ctrl-C held back (was: mask False, the
     # resource tracker's first start unblocked SIGINT). A fresh interpreter: a fork server
     # of this process may have been started by an earlier test under another environment,
@@ -215,7 +229,7 @@ def test_workers_fork_warm_with_their_environment_threads_and_stdio_else_spawn(t
         "own": True, "other": True, "MKL_NUM_THREADS": True, "PYTHONPATH": True,
         "LIGHTNING_NAS_NO_ZYGOTE": True, "live": True}, [
         {"omp": "5", "threads": 5, "child_omp": "5", "forked_warm": True}] * 4, True, True,
-        False, True]
+        False, True, [True, True, False, True]]
     for i in (1, 2, 3, 4):
         assert f"trial {i} says on stdout" in done.stdout
         assert f"trial {i} says on stderr" in done.stderr

@@ -31,7 +31,11 @@ Replacing it needs multiprocessing's private ``forkserver._forkserver._stop()`` 
 server's pid (``_forkserver_pid``: the idle server is killed first, so that a copy of its
 "alive" pipe held by a process forked from this one cannot keep ``_stop`` waiting);
 where Python has neither, or ``/proc`` cannot tell the children, or the server has a live
-child, the worker is spawned. A user's own ``forkserver.set_forkserver_preload`` is kept:
+child, the worker is spawned. The environment is compared with the running server's as a
+worker starts, so a change undone before then costs nothing, and one undone after a worker
+started under it costs a server more (environments A, B, A: three servers, the fewest one
+server allows; keeping A's idle for a return would hold its memory, about 300 MB of its
+own, for the life of the process). A user's own ``forkserver.set_forkserver_preload`` is kept:
 the server imports their modules and those of ``PRELOAD`` (the first server
 multiprocessing's ``['__main__']`` aside; a replaced one those of the last call too, the
 user's made since included), so that their processes forked from it start as warm as
