@@ -35,8 +35,8 @@ child, the worker is spawned. The environment is compared with the running serve
 worker starts, so a change undone before then costs nothing, and one undone after a worker
 started under it costs a server more (environments A, B, A: three servers, the fewest one
 server allows; keeping A's idle for a return would hold its memory, about 300 MB of its
-own, for the life of the process). A user's own ``forkserver.set_forkserver_preload`` is kept:
-the server imports their modules and those of ``PRELOAD`` (the first server
+own, for the life of the process). A user's own ``forkserver.set_forkserver_preload`` is
+kept: the server imports their modules and those of ``PRELOAD`` (the first server
 multiprocessing's ``['__main__']`` aside; a replaced one those of the last call too, the
 user's made since included), so that their processes forked from it start as warm as
 before. A server someone else started before this module's first worker (the user's own
@@ -46,6 +46,13 @@ the server (multiprocessing's server is its starter's alone), on a platform with
 ``forkserver`` (Windows; macOS keeps ``spawn``, where forking after imports is unsafe),
 in a process run with ``LIGHTNING_NAS_NO_ZYGOTE=1`` (as DDP ranks: started cold) and
 where the server died as it started (``server_failed``; the next worker starts a new one).
+That worker, spawned with the same environment, dies the same way where the cause is in it
+(a ``sitecustomize`` on ``PYTHONPATH``, ``LD_PRELOAD``): its message is printed a second
+time, by the worker, before the search's ``SearchError``; where the cause is the server's
+own (a module of a user's preload, a kill for memory) the worker may run. Multiprocessing
+starts the server once more itself only where it died before the worker's request reached
+it (sent some 20 ms after the server's start, before its interpreter is up; the request
+waits in the server's socket and fails at once as it dies).
 
 Every worker, forked or spawned, is started in ``start_held``: with SIGINT held back, the
 resource tracker started before (its first start lets SIGINT through again).
