@@ -16,6 +16,7 @@ from lightning_nas.oneshot.run_notes import add_notes
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.split_record import record_uneven
 from lightning_nas.store import RunStore
+from lightning_nas.validation_limit import limited_text
 
 #: a note as the split check writes it: commas and quotes, which CSV must quote
 NOTE = ('the validation set holds 101 samples, which 2 ranks do not divide: "repeats" 1 '
@@ -27,12 +28,15 @@ def _rows(capsys, *argv: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
 
 
-def _noted_run(folder: Path, objectives: bool = False) -> None:
+def _noted_run(folder: Path, objectives: bool = False, limit: float | None = None) -> None:
     """A search run of 3 trials (trial 2 failed) with notes: trials 1 and 3 one, 2 two;
-    ``objectives``: with a second one, ``params``, that puts trials 1 and 3 on the front."""
+    ``objectives``: with a second one, ``params``, that puts trials 1 and 3 on the front;
+    ``limit``: its Trainer's ``limit_val_batches``."""
     with RunStore(folder / "search.db") as store:
         store.set_meta("mode", "max")
         store.set_meta("monitor", "val_acc")
+        if limit is not None:
+            store.set_meta("trainer", {"limit_val_batches": limit})
         if objectives:
             store.set_meta("objectives", {"val_acc": "max", "params": "min"})
         for k in range(3):
@@ -90,6 +94,22 @@ def test_a_search_runs_json_front_and_failures_have_notes_as_the_csv(tmp_path, c
         assert [(r["trial"], r["notes"]) for r in out[key]] == [
             (t, notes[t]) for t in trials], key
         assert list(out[key][0])[-1] == "notes"
+
+
+def test_a_failed_trials_row_says_no_limited_validation_of_the_score_it_has_not(tmp_path,
+                                                                                capsys):
+    # was: the failed trial's row said its score is over part of the validation data too;
+    # its other notes (a split it validated) are kept
+    _noted_run(tmp_path, objectives=True, limit=0.5)
+    limited = limited_text(0.5)
+    want = {1: f"{NOTE}; {limited}", 2: f"{NOTE}; a second note", 3: f"{NOTE}; {limited}"}
+    rows = _rows(capsys, str(tmp_path), "--status", "all")
+    assert {int(r["trial"]): r["notes"] for r in rows} == want
+    assert main(["show", str(tmp_path), "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [(r["trial"], r["notes"]) for r in out["failures"]] == [(2, want[2])]
+    assert [(r["trial"], r["notes"]) for r in out["leaderboard"]] == [(3, want[3]),
+                                                                       (1, want[1])]
 
 
 def test_a_oneshot_runs_csv_has_its_notes_on_each_row(tmp_path, capsys):
