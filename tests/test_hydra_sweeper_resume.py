@@ -39,9 +39,11 @@ def test_resuming_with_other_settings_or_job_overrides_is_refused(tmp_path):
             (f"epochs={epochs}",), epochs=1)
 
     sweep(seed=0, epochs=1)
+    # each override that differs named alone (was: "the job overrides: ['epochs=1'], now
+    # ['epochs=2']", both lists whole)
     with pytest.raises(ConfigError, match=r"jobs ran with other settings: hydra.sweeper.seed: "
-                                          r"0, now 5; the job overrides: \['epochs=1'\], now "
-                                          r"\['epochs=2'\]"):
+                                          r"0, now 5; a job override changed: epochs=1, now "
+                                          r"epochs=2\. Resume"):
         sweep(seed=5, epochs=2, budget=2)
     assert len(sweep(seed=0, epochs=1, budget=2)) == 2  # the same setup resumes
     results = yaml.safe_load((tmp_path / "run" / "optimization_results.yaml").read_text())
@@ -58,11 +60,11 @@ def test_a_resume_that_overrides_a_key_the_first_sweep_did_not_names_the_overrid
     sweep()
     with pytest.raises(ConfigError) as info:
         sweep("epochs=2", budget=2)
-    assert "the job overrides: [], now ['epochs=2']" in str(info.value)
+    assert "other settings: a job override added: epochs=2. Resume" in str(info.value)
     assert "unset" not in str(info.value)
     with pytest.raises(ConfigError) as info:  # the other way round
         sweep("epochs=1", budget=2)
-    assert "unset" not in str(info.value) and "now ['epochs=1']" in str(info.value)
+    assert "unset" not in str(info.value) and "override added: epochs=1." in str(info.value)
     assert len(sweep(budget=2)) == 2  # the same setup resumes
 
 
@@ -352,7 +354,7 @@ def test_a_trainer_node_argument_spelt_at_its_default_is_no_edit_on_resume(tmp_p
     # overrides of other values, or of other keys (its value too), are compared as written
     for changed in ("+trainer.check_val_every_n_epoch=2", "model.depth=1"):
         with pytest.raises(ConfigError, match=re.escape(
-                f"jobs ran with other settings: the job overrides: [], now ['{changed}']")):
+                f"jobs ran with other settings: a job override added: {changed}. Resume")):
             sweep(3, changed)
     assert len(sweep(3, "+trainer.check_val_every_n_epoch=1", "trainer.max_epochs=1")) == 3
     # and the other way round: a sweep that overrode them, resumed without

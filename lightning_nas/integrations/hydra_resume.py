@@ -39,7 +39,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +54,8 @@ from lightning_nas.search.trainer_spelling import as_taken, is_trainer_node
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import open_run
 
-__all__ = ["in_stored_order", "job_setup", "job_values", "override_values", "resolved",
-           "same_trainer_overrides", "setup_differences"]
+__all__ = ["in_stored_order", "job_setup", "job_values", "override_changes", "override_values",
+           "resolved", "same_trainer_overrides", "setup_differences"]
 
 
 def in_stored_order(sweep: SweepParams, run_dir: Path) -> SweepParams:
@@ -118,6 +118,48 @@ def override_values(overrides: Iterable[str], loader: Any) -> list[str]:
     compared as they are)."""
     keys = [o.split("=", 1)[0].lstrip("+~") for o in overrides]
     return [k for k in keys if not loader.get_group_options(group_of(k))]
+
+
+def override_changes(stored: Sequence[str], current: Sequence[str],
+                     same: Collection[str] = ()) -> list[str]:
+    """What differs between the job overrides of a sweep (``stored``) and of its resume
+    (``current``), one line per key, each override named: changed (its key set otherwise),
+    added, removed; the equal ones, and those in ``same`` (``same_trainer_overrides``),
+    are left out (was: both lists whole, the equal overrides too). Overrides of one key
+    (``x``, ``+x``, ``~x``; ``group@package`` its own) are compared as written, in any
+    order; a line Hydra does not parse is its own key.
+
+    Example:
+        >>> override_changes(["epochs=1", "name=a", "+y=2"], ["name=a", "epochs=2", "+x=3"])
+        ['a job override changed: epochs=1, now epochs=2', 'a job override added: +x=3', \
+'a job override removed: +y=2']
+    """
+    parser = OverridesParser.create()
+    old, new = (_by_key([line for line in lines if line not in same], parser)
+                for lines in (stored, current))
+
+    def said(held: list[tuple[str, Any]]) -> str:
+        return " ".join(line for line, _ in held)
+    return ([f"a job override changed: {said(old[k])}, now {said(new[k])}"
+             for k in sorted(old.keys() & new.keys())
+             if {v for _, v in old[k]} != {v for _, v in new[k]}]
+            + [f"a job override added: {said(new[k])}" for k in new if k not in old]
+            + [f"a job override removed: {said(old[k])}" for k in old if k not in new])
+
+
+def _by_key(lines: Sequence[str], parser: OverridesParser) -> dict[str, list[tuple[str, Any]]]:
+    """Each of ``lines`` by the key it overrides (``group@package`` where it names one), as
+    the line and what it sets; a line Hydra does not parse is its own key."""
+    found: dict[str, list[tuple[str, Any]]] = {}
+    for line in lines:
+        try:
+            override = parser.parse_overrides([line])[0]
+        except HydraException:  # (not one a sweep took: compared as written)
+            found.setdefault(line, []).append((line, line))
+            continue
+        key = override.key_or_group + (f"@{override.package}" if override.package else "")
+        found.setdefault(key, []).append((line, line))
+    return found
 
 
 def same_trainer_overrides(stored: Sequence[str], current: Sequence[str],

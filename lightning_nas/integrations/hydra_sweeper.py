@@ -75,6 +75,7 @@ from lightning_nas.integrations.hydra_resume import (
     in_stored_order,
     job_setup,
     job_values,
+    override_changes,
     override_values,
     resolved,
     same_trainer_overrides,
@@ -327,10 +328,8 @@ class HydraSweep(Sweeper):
                 hydra["overrides"], sweep.passthrough, [store.get_meta("job_config_raw") or {},
                                                          setup["job"]],
                 self.hydra_context.config_loader) if "overrides" in hydra else set()
-            if "overrides" in hydra and sorted(set(hydra["overrides"]) - same) != sorted(
-                    set(sweep.passthrough) - same):
-                found.append(f"the job overrides: {hydra['overrides']}, now "
-                             f"{list(sweep.passthrough)}")
+            if "overrides" in hydra:  # each that differs, named (was: both lists whole)
+                found += override_changes(hydra["overrides"], sweep.passthrough, same)
             found = [re.sub(r"^search\.", "hydra.sweeper.", f) for f in found]
             if found:  # one leaderboard never mixes jobs of two setups
                 raise ConfigError(f"{settings.run_dir} holds a sweep whose jobs ran with other "
