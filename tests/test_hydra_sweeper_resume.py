@@ -68,6 +68,26 @@ def test_a_resume_that_overrides_a_key_the_first_sweep_did_not_names_the_overrid
     assert len(sweep(budget=2)) == 2  # the same setup resumes
 
 
+def test_a_resume_compares_the_job_overrides_by_their_values_and_names_each_change(tmp_path):
+    # by the values Hydra parses: quoted or not, in another order, the same (was refused:
+    # "the job overrides: ['+extra=2', ...], now ["model.name='c'", ...]"); a refusal names
+    # what differs alone, each (was: both lists whole, the equal overrides too)
+    def sweep(*overrides: str, budget: int = 1) -> list[TrialResult]:
+        return multirun(tmp_path, lambda cfg: float(cfg.x), {
+            "budget": budget, "seed": 0, "params": {"x": "range(0, 9)"}}, overrides, epochs=1)
+
+    sweep("model.name=c", "epochs=1", "+extra=2", "+keep=k")
+    assert len(sweep("+keep='k'", "+extra=2", "model.name='c'", 'epochs=1', budget=2)) == 2
+    # '1' is a string, 1 an int: another value (the store holds the last resume's spelling)
+    with pytest.raises(ConfigError) as info:
+        sweep("model.name='d'", "epochs='1'", '+keep="k"', "+other=3", budget=3)
+    said = str(info.value)
+    assert ("jobs ran with other settings: a job override changed: epochs=1, now epochs='1'; "
+            "a job override changed: model.name='c', now model.name='d'; a job override added: "
+            "+other=3; a job override removed: +extra=2. Resume") in said, said
+    assert "keep" not in said, said
+
+
 def test_a_resume_refused_for_its_settings_leaves_an_older_versions_store_as_it_was(tmp_path):
     # a refused resume writes nothing (was: the store of an older version was migrated,
     # its column added, before the changed seed was refused)

@@ -19,9 +19,11 @@ in one leaderboard, so the record holds:
   beside ``model``, whose subtree ``options`` leaves out of each other's record), each
   option's own subtree at its path, so an edit of a nested option's file shows too.
 
-The command line's overrides are compared as written, but those of a Lightning Trainer
-node's arguments (``trainer.check_val_every_n_epoch=1``), which ``same_trainer_overrides``
-leaves out where Lightning takes the argument as the same on both sides
+The command line's overrides are compared by the values Hydra parses from them
+(``override_changes``: ``db.name='a'`` is ``db.name=a``; was: as written), each that
+differs named, but those of a Lightning Trainer node's arguments
+(``trainer.check_val_every_n_epoch=1``), which ``same_trainer_overrides`` leaves out
+where Lightning takes the argument as the same on both sides
 (``trainer_spelling.as_taken``), as the search's own resume compares its Trainer.
 
 A warm start reads what each earlier job ran with: ``resolved`` is the sweep's config as
@@ -126,11 +128,14 @@ def override_changes(stored: Sequence[str], current: Sequence[str],
     (``current``), one line per key, each override named: changed (its key set otherwise),
     added, removed; the equal ones, and those in ``same`` (``same_trainer_overrides``),
     are left out (was: both lists whole, the equal overrides too). Overrides of one key
-    (``x``, ``+x``, ``~x``; ``group@package`` its own) are compared as written, in any
-    order; a line Hydra does not parse is its own key.
+    (``x``, ``+x``, ``~x``; ``group@package`` its own), in any order, are compared by
+    their kind (``+``, ``~``, ...) and the value Hydra parses from them, of its type:
+    ``name='a'`` sets what ``name=a`` sets (was: compared as written, so refused), ``x='1'``
+    a string, not ``x=1``'s int; a line Hydra does not parse is its own key, compared as
+    written.
 
     Example:
-        >>> override_changes(["epochs=1", "name=a", "+y=2"], ["name=a", "epochs=2", "+x=3"])
+        >>> override_changes(["epochs=1", "name=a", "+y=2"], ["name='a'", "epochs=2", "+x=3"])
         ['a job override changed: epochs=1, now epochs=2', 'a job override added: +x=3', \
 'a job override removed: +y=2']
     """
@@ -149,7 +154,8 @@ def override_changes(stored: Sequence[str], current: Sequence[str],
 
 def _by_key(lines: Sequence[str], parser: OverridesParser) -> dict[str, list[tuple[str, Any]]]:
     """Each of ``lines`` by the key it overrides (``group@package`` where it names one), as
-    the line and what it sets; a line Hydra does not parse is its own key."""
+    the line and what it sets (its kind and parsed value, typed as JSON: ``1`` and ``1.0``
+    differ); a line Hydra does not parse is its own key and sets itself."""
     found: dict[str, list[tuple[str, Any]]] = {}
     for line in lines:
         try:
@@ -158,7 +164,8 @@ def _by_key(lines: Sequence[str], parser: OverridesParser) -> dict[str, list[tup
             found.setdefault(line, []).append((line, line))
             continue
         key = override.key_or_group + (f"@{override.package}" if override.package else "")
-        found.setdefault(key, []).append((line, line))
+        value = json.dumps(override.value(), default=repr)  # a sweep's object: its repr
+        found.setdefault(key, []).append((line, (override.type.name, value)))
     return found
 
 
