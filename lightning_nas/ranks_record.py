@@ -5,6 +5,12 @@ Trainers on different counts (its rank 0 wrote each, ``hydra_split``) has no one
 said over the counts it ran on (``validation_limit``; was: over the counts its job
 config's Trainer settings ask for, which some fits did not run on).
 
+A count is of the ranks a score was computed on: a fit that never validated (failed or
+killed before its first validation; its sanity check scores nothing) has no score, so no
+count (``JobSplitRecorder`` writes one at a fit's first validation alone), and a job none
+of whose fits validated records none; its trial's notes say no limit of a score it has
+not (``report.tables``).
+
 No torch, no Lightning: ``show`` and ``export`` read it.
 
 Example:

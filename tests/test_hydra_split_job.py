@@ -59,3 +59,26 @@ def test_a_resumed_sweep_does_not_warn_again_of_a_split_its_first_run_said(split
     for trial_id in uneven:
         assert cli(["export", str(run), "--trial", str(trial_id)]) == 0
         assert yaml.safe_load((run / "best.yaml").read_text())["notes"] == [UNEVEN]
+
+
+def test_a_fit_that_never_validated_records_no_rank_count(tmp_path):
+    # a count is of the ranks a score was computed on: a fit that failed after its sanity
+    # check, before its first validation, has none (was: its sanity check wrote [1])
+    import lightning.pytorch as pl
+
+    from lightning_nas.integrations.hydra_split import JobSplitRecorder, job_rank_counts
+    from tests.helpers_data import BlobData
+    from tests.helpers_models import TinyNet
+
+    def fit(**model: int) -> None:
+        trainer = pl.Trainer(max_epochs=1, accelerator="cpu", devices=1, logger=False,
+                             enable_checkpointing=False, enable_progress_bar=False,
+                             enable_model_summary=False, limit_train_batches=1,
+                             limit_val_batches=1, callbacks=[JobSplitRecorder(str(tmp_path))])
+        trainer.fit(TinyNet(width=4, **model), BlobData(batch_size=16))
+
+    with pytest.raises(RuntimeError, match="broken on purpose"):
+        fit(fail_width=4)
+    assert job_rank_counts(tmp_path) == []
+    fit()  # one that validated: its count
+    assert job_rank_counts(tmp_path) == [1]

@@ -21,7 +21,8 @@ point, found while a sweep job runs in this process and context, and nowhere els
 program that lists the installed distributions meanwhile sees it; Lightning logs
 ``Adding 1 callbacks from entry point 'lightning_nas_split_check': JobSplitRecorder``).
 
-At each fit's first validation the recorder's rank 0 writes the Trainer's ``world_size``
+At each fit's first validation (its sanity check scores nothing, so a fit that never
+validated writes nothing) the recorder's rank 0 writes the Trainer's ``world_size``
 into ``SPLITS_FILE`` in the job's output folder, and under several processes
 (``ddp_spawn``: child processes of the job, so the record goes through a file) what
 ``uneven_splits`` says; the sweep reads them when the job returns (``job_ranks``,
@@ -77,7 +78,9 @@ _LOCK = threading.Lock()
 
 
 class JobSplitRecorder(pl.Callback):
-    """At a fit's first validation, rank 0 adds the Trainer's ``world_size`` and, under
+    """At a fit's first validation (not its sanity check: a fit that fails or is killed
+    before it validated has no score, so no count; was: its sanity check wrote one), rank
+    0 adds the Trainer's ``world_size`` and, under
     several processes, what ``uneven_splits`` says of the validation loaders
     (``scored="sweep"``; nothing where every split divides) to ``SPLITS_FILE`` in
     ``folder``. It warns of nothing: the sweep says it, once per sweep.
@@ -103,7 +106,7 @@ class JobSplitRecorder(pl.Callback):
 
     def on_validation_epoch_start(self, trainer: pl.Trainer,
                                   pl_module: pl.LightningModule) -> None:
-        if self._looked:
+        if self._looked or trainer.sanity_checking:  # (a sanity check scores nothing)
             return
         self._looked = True
         ranks = trainer.world_size  # (a public property: what a limited validation holds on)
