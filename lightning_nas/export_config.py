@@ -16,6 +16,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
+from lightning_nas.config.chain import init_hints
 from lightning_nas.config.hparams import written_floats
 from lightning_nas.config.imports import import_object
 from lightning_nas.config.instance_records import node_fields, rebuilt, unwritten_note
@@ -126,7 +127,7 @@ def _over_instance(target: Any, key: str, group: Any, record: Mapping[str, Any] 
     if not record:
         return over_own_defaults(target, key, group)
     try:
-        return over_fields(rebuilt(record), group)
+        return over_fields(rebuilt(record), group, init_hints(target).get(key))
     except ConfigError as err:
         paths = [path for path in record.get("classes", {}).values() if path is not None] \
             if "classes" in record else [record.get("class_path")]

@@ -127,6 +127,29 @@ def test_a_group_over_a_dict_of_instances_keeps_their_fields_as_lightningcli(tmp
     assert DeepNet.built[-1]["nets"] == {"a": NetConfig(hidden=4, depth=2)}
 
 
+def test_a_group_over_a_dict_mixing_instances_and_mappings_is_merged_key_by_key(tmp_path):
+    given = {"nets": {"a": NetConfig(hidden=4, depth=2), "b": {"hidden": 6, "depth": 3}}}
+    space = {"nets": {"a": {"hidden": Choice([5])}, "b": {"hidden": Choice([7, 9])}}}
+    Search(DeepNet, space, data=BlobData, model_init_args=given, trainer=TRAINER, budget=1,
+           run_dir=tmp_path / "run", verbose=False)  # (was: refused, "has the keys a.depth,
+    arch = {"nets": {"a": {"hidden": 5}, "b": {"hidden": 7}}}  # b.depth, ... would be lost")
+    ModelFactory(DeepNet, given).build(arch)  # nothing trained: the trial's build, the node
+    trained = {"a": NetConfig(hidden=5, depth=2), "b": NetConfig(hidden=7, depth=3)}
+    assert DeepNet.built[-1]["nets"] == trained  # as a dict of instances' each
+    node = model_section(stored_init(f"{HERE}.DeepNet", given), arch)
+    assert node["init_args"]["nets"] == {"a": {"hidden": 5, "depth": 2},
+                                         "b": {"hidden": 7, "depth": 3}}
+    cli_model(tmp_path, {"class_path": f"{HERE}.DeepNet", "init_args": {"nets": {
+        "a": {"hidden": 4, "depth": 2}, "b": {"hidden": 6, "depth": 3}}}},
+              "--model.nets={a: {hidden: 5}, b: {hidden: 7}}")  # LightningCLI merges so too
+    assert DeepNet.built[-1]["nets"] == trained
+    with pytest.raises(ConfigError, match=r"init_args\['nets'\] has the key a, which the "
+                       r"search space's group 'nets' does not set"):  # a key the group leaves
+        Search(DeepNet, {"nets": {"b": {"hidden": Choice([7, 9])}}}, data=BlobData,  # out:
+               model_init_args=given, trainer=TRAINER, budget=1,  # dropped, as LightningCLI's
+               run_dir=tmp_path / "run", verbose=False)  # --model.nets='{b: {...}}' drops it
+
+
 def test_a_dict_mixing_instances_and_mappings_is_kept_as_given_and_said_in_the_node(tmp_path):
     given = {"nets": {"a": NetConfig(hidden=4), "b": {"hidden": 6}}}  # nothing trained
     ModelFactory(DeepNet, given).build({"lr": 0.1})

@@ -32,7 +32,7 @@ from lightning_nas.config.instantiate import check_init_args, object_path, short
 from lightning_nas.config.own_copies import own_copies
 from lightning_nas.config.paths import check_space_paths, is_dotted, space_path
 from lightning_nas.config.record_defaults import over_default, over_fields
-from lightning_nas.config.records import is_instances
+from lightning_nas.config.records import holds_instances
 from lightning_nas.config.section_builder import ConfigBuilder, import_target
 from lightning_nas.config.space_keys import nested_hint, section_hint
 from lightning_nas.errors import ConfigError, did_you_mean
@@ -183,7 +183,8 @@ def over_defaults(target: Any, given: Mapping[str, Any],
     LightningCLI keeps them; where ``init_args`` gives an instance, it is the argument
     instead (a group over a dataclass instance is set over the instance's fields,
     ``over_fields``, as LightningCLI's ``--model.net='{hidden: 4}'`` is merged over a
-    config's ``net``: the checkpoint's hyperparameters say them all, and so build it again).
+    config's ``net``: the checkpoint's hyperparameters say them all, and so build it again;
+    over a dict of them, or of them and plain mappings, each key so).
 
     Example:
         >>> import dataclasses
@@ -198,9 +199,9 @@ def over_defaults(target: Any, given: Mapping[str, Any],
         >>> over_defaults(Model, {"net": Net(depth=2)}, {"net": {"hidden": 4}})
         {'net': {'hidden': 4, 'depth': 2}}
     """
-    return {key: over_fields(given[key], value) if key in given and (not isinstance(
-        given[key], Mapping) or is_instances(given[key])) else over_default(target, key, value)
-            for key, value in args.items()}
+    return {key: over_fields(given[key], value, init_hints(target).get(key)) if key in given
+            and (not isinstance(given[key], Mapping) or holds_instances(given[key]))
+            else over_default(target, key, value) for key, value in args.items()}
 
 
 class DataFactory:

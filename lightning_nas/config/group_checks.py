@@ -29,8 +29,8 @@ from lightning_nas.config.records import (
     changed_fields,
     dataclass_for,
     dataclasses_in,
+    holds_instances,
     is_instance,
-    is_instances,
     mapping_of,
 )
 from lightning_nas.errors import ConfigError
@@ -55,7 +55,7 @@ def check_group(section: str, key: str, group: str, given: Any, value: Any,
     """
     _check_group_class(section, key, group, given, value, hint)
     _check_held_classes(section, key, group, given, value, hint)
-    _check_group_keeps(section, key, group, given, value)
+    _check_group_keeps(section, key, group, given, value, hint)
 
 
 def _check_held_classes(section: str, key: str, group: str, given: Any, value: Any,
@@ -123,7 +123,8 @@ def _check_group_class(section: str, key: str, group: str, given: Any, value: An
                       f"{at}); else leave the instance out of init_args[{key!r}]{at}")
 
 
-def _check_group_keeps(section: str, key: str, group: str, given: Any, value: Any) -> None:
+def _check_group_keeps(section: str, key: str, group: str, given: Any, value: Any,
+                       hint: Any = None) -> None:
     """Raise ``ConfigError`` when ``given``, the ``section``'s ``init_args[key]`` dict, has
     keys the space's group ``group`` (its dict ``value`` in an architecture) does not set:
     the group's dict is passed whole, so they would be lost from every trial; so too the
@@ -133,6 +134,11 @@ def _check_group_keeps(section: str, key: str, group: str, given: Any, value: An
     trial keeps them (was: refused, as if the group replaced it), but for an instance the
     store keeps no record of (its class defined in ``__main__`` or a function, fields that
     are no JSON data): ``best.yaml``'s node could not say the fields the group leaves out.
+    Where ``given`` is a dict of instances, or of them and plain mappings, each key the
+    group sets is merged over it (``over_fields`` under ``hint``, the argument's annotation:
+    a plain mapping as a config's, where ``hint`` is a dict of dataclasses; was: a plain
+    mapping's other keys refused, "would be lost", beside an instance); its keys the group
+    leaves out are refused, as LightningCLI's ``--model.nets='{b: {...}}'`` drops them.
 
     Example:
         >>> _check_group_keeps("data", "aug", "data.aug", {"p": 0.5, "q": 1}, {"p": 0.1})
@@ -144,8 +150,10 @@ def _check_group_keeps(section: str, key: str, group: str, given: Any, value: An
         return  # merged over its fields: the trial, best.yaml's node and finetune keep them
     kept = is_instance(given)
     given = fields if (fields := changed_fields(given)) is not None else given  # dataclass
-    lost = _lost_keys(given, value, not is_instances(given)) if isinstance(
-        given, Mapping) and isinstance(value, Mapping) else {}  # (a dict of them: merged)
+    merged = holds_instances(given)  # a dict of them, or of them and plain mappings: each
+    got = over_fields(given, value, hint) if merged else value  # key merged, as the trial's
+    lost = _lost_keys(given, got, not merged) if isinstance(given, Mapping) and isinstance(
+        got, Mapping) else {}
     if not lost:
         return
     one = len(lost) == 1
@@ -166,7 +174,8 @@ def _lost_keys(given: Mapping[str, Any], value: Mapping[str, Any], replaced: boo
                prefix: str = "") -> dict[str, Any]:
     """The keys of the dict ``given`` (dotted, with their values) that the group's dict
     ``value`` lacks; a dict in both is looked into, and so, where ``value`` replaces them
-    (``replaced``: not a dict of instances, which ``over_fields`` merges key by key), is a
+    (``replaced``: not a dict of instances, or of them and plain mappings, which
+    ``over_fields`` merges key by key), is a
     dataclass instance in ``given`` (its fields not at their defaults, ``changed_fields``)."""
     lost: dict[str, Any] = {}
     for key, item in given.items():

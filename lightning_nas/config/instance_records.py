@@ -31,7 +31,12 @@ from lightning_nas.arch import is_plain
 from lightning_nas.config.chain import init_hints
 from lightning_nas.config.convert import convert, type_name
 from lightning_nas.config.imports import import_object, object_path
-from lightning_nas.config.records import init_fields, is_instance, is_instances
+from lightning_nas.config.records import (
+    holds_instances,
+    init_fields,
+    is_instance,
+    is_instances,
+)
 from lightning_nas.errors import ConfigError
 from lightning_nas.store_json import dump_json
 
@@ -47,7 +52,7 @@ def instance_record(value: Any) -> dict[str, Any] | None:
     another value, a class without an
     import path (defined in ``__main__``), fields that are no JSON data (a tensor) or that
     build another instance (a nested subclass instance, a NaN)."""
-    if _holds_instances(value) and all(isinstance(key, str) for key in value):
+    if holds_instances(value) and all(isinstance(key, str) for key in value):
         return _dict_record(value)
     if not is_instance(value) or (path := object_path(type(value))) is None:
         return None
@@ -149,14 +154,6 @@ def unwritten_note(section: str, name: str, target: Callable[..., Any] | None,
             f"builds it again from the store ({again})")
 
 
-def _holds_instances(value: Any) -> bool:
-    """Whether ``value`` is a mapping of dataclass instances, or of them and plain data
-    (``{"a": NetConfig(), "b": {"hidden": 6}}``), one instance at least."""
-    return is_instances(value) or isinstance(value, Mapping) and any(
-        map(is_instance, value.values())) and all(
-        is_instance(item) or is_plain(item) for item in value.values())
-
-
 def _dict_record(value: Mapping[str, Any]) -> dict[str, Any] | None:
     """``instance_record`` of a mapping of dataclass instances (and plain data, each its
     own value, its class None): each one's class and fields by its key; None where an
@@ -177,7 +174,7 @@ def _dict_record(value: Mapping[str, Any]) -> dict[str, Any] | None:
 def _same(built: Any, value: Any) -> bool:
     """Whether ``built`` is an instance of ``value``'s class with the same fields (a
     mapping of them: the same keys, each so; a plain value among them: equal)."""
-    if _holds_instances(value):
+    if holds_instances(value):
         return isinstance(built, Mapping) and set(built) == set(value) and all(
             _same(built[key], item) for key, item in value.items())
     if not is_instance(value):

@@ -32,9 +32,9 @@ from lightning_nas.config.records import (
     dataclasses_in,
     field_hint,
     field_hints,
+    holds_instances,
     init_fields,
     is_instance,
-    is_instances,
     mapping_of,
     own_defaults,
 )
@@ -123,15 +123,18 @@ def over_default(target: Any, name: str, group: Any) -> Any:
     return _merged(init_fields(default), group, hint)  # (record_default's fields of it)
 
 
-def over_fields(instance: Any, group: Any) -> Any:
+def over_fields(instance: Any, group: Any, hint: Any = None) -> Any:
     """``group``, a mapping given where the dataclass ``instance`` is (``model_init_args``),
     over the instance's fields, so that a ``class_path`` node of it, which cannot hold the
     instance, builds the same dataclass (its mapping is set over the signature default,
     ``over_default``); where ``instance`` is a mapping of instances (``{"a": Net(depth=2)}``
     for ``nets: dict[str, Net]``), each of ``group``'s keys over the instance at that key,
     its other keys dropped, as LightningCLI's ``--model.nets='{a: {hidden: 4}}'`` sets it
-    (``over_held``; was: in place of them, ``depth=2`` lost); any other ``group`` or
-    ``instance``: ``group`` as it is.
+    (``over_held``; was: in place of them, ``depth=2`` lost); so too one that mixes them
+    with plain mappings (``{"a": Net(), "b": {"depth": 2}}``), each plain one merged
+    as a config's is where ``hint``, the argument's annotation, is a mapping of
+    dataclasses (was: in place of it, ``b``'s ``depth=2`` lost); any other ``group`` or
+    ``instance``: ``group`` as it is (``over_held``'s, for a plain mapping, under ``hint``).
 
     Example:
         >>> import dataclasses
@@ -143,13 +146,16 @@ def over_fields(instance: Any, group: Any) -> Any:
         {'hidden': 4, 'depth': 2}
         >>> over_fields({"a": Net(depth=2), "b": Net()}, {"a": {"hidden": 4}})
         {'a': {'hidden': 4, 'depth': 2}}
+        >>> over_fields({"a": Net(), "b": {"depth": 2}}, {"b": {"hidden": 4}}, dict[str, Net])
+        {'b': {'depth': 2, 'hidden': 4}}
     """
     if not isinstance(group, Mapping) or is_node(group):
         return group
-    if is_instances(instance):
-        return {key: over_fields(instance.get(key), item) for key, item in group.items()}
+    if holds_instances(instance):
+        inner = mapping_of(hint)
+        return {key: over_fields(instance.get(key), item, inner) for key, item in group.items()}
     if not is_instance(instance):
-        return group
+        return over_held(instance, group, hint)
     return _merged(init_fields(instance), group, type(instance))
 
 

@@ -28,13 +28,15 @@ import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from lightning_nas.arch import is_plain
 from lightning_nas.config.nodes import is_node
 from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["changed_fields", "check_fields", "dataclass_for", "dataclass_of",
-           "dataclasses_in", "dict_note", "each_class", "field_hint", "field_hints", "init_fields",
-           "is_instance", "is_instances", "mapping_of", "no_dict", "own_defaults", "plain_step",
-           "record_class", "record_step", "required_fields", "takes", "to_dataclass"]
+           "dataclasses_in", "dict_note", "each_class", "field_hint", "field_hints",
+           "holds_instances", "init_fields", "is_instance", "is_instances", "mapping_of",
+           "no_dict", "own_defaults", "plain_step", "record_class", "record_step",
+           "required_fields", "takes", "to_dataclass"]
 
 #: the types a plain argument takes: a value, with no keys inside
 _PLAIN = (bool, int, float, complex, str, bytes)
@@ -396,6 +398,20 @@ def is_instances(value: Any) -> bool:
         (True, False, False)
     """
     return isinstance(value, Mapping) and bool(value) and all(map(is_instance, value.values()))
+
+
+def holds_instances(value: Any) -> bool:
+    """Whether ``value`` is a mapping of dataclass instances, or of them and plain data
+    (``{"a": NetConfig(), "b": {"hidden": 6}}``), one instance at least.
+
+    Example:
+        >>> Net = dataclasses.make_dataclass("Net", [("x", int, 0)])
+        >>> holds_instances({"a": Net(), "b": {"x": 1}}), holds_instances({"a": {"x": 1}})
+        (True, False)
+    """
+    return is_instances(value) or isinstance(value, Mapping) and any(
+        map(is_instance, value.values())) and all(
+        is_instance(item) or is_plain(item) for item in value.values())
 
 
 def init_fields(value: Any) -> Any:
