@@ -4,7 +4,9 @@ chosen mapping is merged over the config's mapping there, as LightningCLI merges
 ``--model.net='{hidden: 4}'`` given after the config (depth 2 kept; was: built from the
 chosen mapping over the signature default, the config's depth dropped without a word), at a
 dataclass or a ``Union`` of dataclasses; a plain ``dict`` argument's chosen mapping replaces
-the config's, as LightningCLI sets it. ``best.yaml`` rebuilds the trial's model. A chosen
+the config's, as LightningCLI sets it; so too a chosen ``class_path`` node of a dataclass
+there (``{class_path: NetConfig, init_args: {hidden: 4}}``), its ``init_args`` over the
+config's fields its class takes. ``best.yaml`` rebuilds the trial's model. A chosen
 mapping that builds no class over the config's, which LightningCLI refuses too, is
 refused before training (was: built alone, a ``NetConfig``).
 
@@ -40,6 +42,7 @@ from tests.helpers_records import DEEP, NetConfig, Wide, cli_model
 torch.set_num_threads(1)
 
 HERE = __name__
+NET, WIDE = f"{NetConfig.__module__}.NetConfig", f"{Wide.__module__}.Wide"
 
 
 class Plain(ClassifierSteps, pl.LightningModule):
@@ -86,6 +89,12 @@ CASES = [  # (was: depth=3, the signature default's, where LightningCLI keeps th
     (Plain, {}, "model.net", [{"hidden": 4}, {"depth": 5}]),  # the default's fields kept
     (Plain, {"opt": {"sub": {"x": 2}, "other": 1}}, "model.opt",  # a plain dict's: in place
      [{"sub": {"y": 5}}, {"other": 2}]),  # of the config's, as LightningCLI sets it
+    (Plain, {"net": {"hidden": 3, "depth": 2}}, "model.net",  # a class_path node's init_args
+     [{"class_path": NET, "init_args": {"hidden": 4}},  # merged so too (was: depth=1)
+      {"class_path": NET, "init_args": {"depth": 5}}]),
+    (OneOf, {"net": {"hidden": 3, "depth": 2}}, "model.net",  # another class of the Union:
+     [{"class_path": WIDE, "init_args": {"width": 4}},  # the fields it takes (was: hidden=3
+      {"class_path": NET, "init_args": {"hidden": 4}}]),  # lost)
 ]
 
 
@@ -175,6 +184,18 @@ def test_an_override_inside_a_chosen_mapping_at_a_dataclass_is_kept_as_lightning
             "the search space may choose there sets too: the trials that choose it would "
             "lose the override")):
         loaded([{"hidden": 4}, {"depth": 6}])
+    # so too a chosen class_path node, whose init_args LightningCLI merges there (was:
+    # refused, "(a value it chooses): the override would be lost", and without the override
+    # each trial built over NetConfig's own defaults, the config's depth=2 lost)
+    search = search_from_config(loaded([{"class_path": NET, "init_args": {"hidden": h}}
+                                        for h in (4, 8)]))
+    assert search.model.build({"model.net": {"class_path": NET, "init_args": {"hidden": 4}}})
+    assert Plain.built[-1] == want
+    with pytest.raises(ConfigError, match=re.escape(
+            "which the value {'class_path': 'tests.helpers_records.NetConfig', 'init_args': "
+            "{'depth': 6}} the search space may choose there sets too")):
+        loaded([{"class_path": NET, "init_args": {"hidden": 4}},
+                {"class_path": NET, "init_args": {"depth": 6}}])
     # a plain dict's chosen mapping replaces the config's: refused, the fix a value of the
     # choice (was: --search.space.model.opt.other={fixed: 9}, itself refused as a clash)
     (tmp_path / "nas.yaml").write_text(yaml.safe_dump({
@@ -253,3 +274,4 @@ def test_a_chosen_hydra_node_that_does_not_take_a_kept_key_is_refused_before_tra
             "search": {"space": {"model.opt": {"choice": [sgd, ADAM]}}, "budget": 1,
                        "run_dir": str(tmp_path / "run")}})
     assert not (tmp_path / "run").exists()
+

@@ -32,7 +32,7 @@ from typing import Any
 from lightning_nas.config.chain import init_hints
 from lightning_nas.config.imports import import_object
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
-from lightning_nas.config.record_defaults import over_held, step_hint
+from lightning_nas.config.record_defaults import node_dataclass, over_held, step_hint
 from lightning_nas.config.records import dataclasses_in
 
 __all__ = ["hydra_merged", "merges_at", "over_path"]
@@ -69,10 +69,12 @@ def over_path(cfg: Mapping[str, Any], key: str, value: Any) -> Any:
     return hydra_merged(held, value) if hydra else over_held(held, value, hint)
 
 
-def merges_at(cfg: Mapping[str, Any], key: str) -> bool:
+def merges_at(cfg: Mapping[str, Any], key: str, value: Any = None) -> bool:
     """Whether a mapping set at the config path ``key`` of ``cfg`` keeps the keys of the
     config's mapping there that it leaves out (``over_path`` merges it: at a dataclass, or
-    under a Hydra ``_target_`` node).
+    under a Hydra ``_target_`` node); for ``value``, a ``class_path`` node: whether its
+    ``init_args`` are so merged there (a node of a dataclass the argument takes, as
+    LightningCLI merges it; not under a Hydra node, to which it is a plain mapping).
 
     Example:
         >>> merges_at({"model": {"_target_": "m.Net", "opt": {"lr": 0.1}}}, "model.opt")
@@ -81,6 +83,9 @@ def merges_at(cfg: Mapping[str, Any], key: str) -> bool:
         False
     """
     held, hint, hydra = _held(cfg, key)
+    if isinstance(value, Mapping) and "class_path" in value:
+        return not hydra and isinstance(held, Mapping) and not is_node(held) and (
+            node_dataclass(value, hint) is not None)
     return isinstance(held, Mapping) and (hydra or not is_node(held) and bool(
         dataclasses_in(hint)))
 

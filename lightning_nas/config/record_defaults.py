@@ -25,7 +25,8 @@ from typing import Any
 
 from lightning_nas.config.chain import init_hints, kwargs_chain
 from lightning_nas.config.convert import fits
-from lightning_nas.config.nodes import is_node
+from lightning_nas.config.imports import import_object
+from lightning_nas.config.nodes import ARGS_KEYS, is_node, node_args
 from lightning_nas.config.records import (
     dataclass_for,
     dataclass_of,
@@ -40,8 +41,8 @@ from lightning_nas.config.records import (
 )
 from lightning_nas.errors import ConfigError
 
-__all__ = ["over_default", "over_defaults", "over_fields", "over_held", "over_own_defaults",
-           "record_default", "step_hint"]
+__all__ = ["node_dataclass", "over_default", "over_defaults", "over_fields", "over_held",
+           "over_own_defaults", "record_default", "step_hint"]
 
 
 def record_default(target: Any, name: str, within: type | None = None, key: str = ""
@@ -168,7 +169,10 @@ def over_held(held: Any, value: Any, hint: Any) -> Any:
     keys over ``held``'s value at that key, its other keys dropped, as LightningCLI's
     ``--model.nets='{a: {hidden: 5}}'`` sets it (was: in place of it, ``nets.a``'s other
     fields lost); else ``value``: a plain ``dict``'s (``Mapping``'s, ``Any``'s) in place of
-    the mapping there, as LightningCLI's ``--model.opt.sub='{y: 5}'`` sets it.
+    the mapping there, as LightningCLI's ``--model.opt.sub='{y: 5}'`` sets it. A
+    ``class_path`` node of a dataclass ``hint`` takes (``node_dataclass``) is a mapping of
+    its ``init_args`` so: merged over the fields of ``held`` its class takes, as
+    LightningCLI's ``--model.net='{class_path: NetConfig, init_args: {hidden: 4}}'``.
 
     Example:
         >>> import dataclasses
@@ -182,7 +186,16 @@ def over_held(held: Any, value: Any, hint: Any) -> Any:
         {'y': 5}
         >>> over_held({"a": {"x": 2}, "b": {}}, {"a": {"y": 5}}, dict[str, In])
         {'a': {'x': 2, 'y': 5}}
+        >>> import sys
+        >>> sys.modules[__name__].In = In  # importable, as a config's class is
+        >>> over_held({"x": 2}, {"class_path": f"{__name__}.In", "init_args": {"y": 5}}, In)
+        {'class_path': 'lightning_nas.config.record_defaults.In', 'init_args': {'x': 2, 'y': 5}}
     """
+    if (cls := node_dataclass(value, hint)) is not None and isinstance(held, Mapping) \
+            and not is_node(held):  # (was: in place of it, the config's fields lost)
+        kept = {key: item for key, item in held.items() if key in field_hints(cls)}
+        return {**{key: item for key, item in value.items() if key not in ARGS_KEYS},
+                "init_args": _merged(kept, node_args(value), cls)}
     if not (isinstance(held, Mapping) and not is_node(held) and isinstance(value, Mapping)
             and not is_node(value)):
         return value
@@ -191,6 +204,26 @@ def over_held(held: Any, value: Any, hint: Any) -> Any:
     if dataclasses_in(inner := mapping_of(hint)):  # a dict of dataclasses: each value
         return {key: over_held(held.get(key), item, inner) for key, item in value.items()}
     return value
+
+
+def node_dataclass(value: Any, hint: Any) -> type | None:
+    """The dataclass of those ``hint`` takes (a ``Union``'s each) that ``value``, a
+    ``class_path`` node, names (as LightningCLI takes one at a dataclass argument); None for
+    another value or class, or one that does not import.
+
+    Example:
+        >>> import dataclasses
+        >>> node_dataclass({"class_path": "dataclasses.Field"}, int) is None
+        True
+    """
+    path = value.get("class_path") if isinstance(value, Mapping) else None
+    if not isinstance(path, str) or not dataclasses_in(hint):
+        return None
+    try:
+        cls = import_object(path)
+    except ConfigError:
+        return None
+    return cls if cls in dataclasses_in(hint) else None
 
 
 def step_hint(hint: Any, name: str, held: Any = None) -> Any | None:

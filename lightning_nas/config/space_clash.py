@@ -94,11 +94,14 @@ def _chosen_setting(cfg: Mapping[str, Any], path: str, prefix: str, spec: Any) -
     the first option that sets the override's ``path`` itself (its trials would lose the
     override), else ``_KEPT``; None for another spec or place (the value replaces the
     config's: refused as before). Was: refused for every choice, where a group at the same
-    place took the override."""
+    place took the override. So too a choice of ``class_path`` nodes of the dataclass
+    there, whose ``init_args`` are merged so (LightningCLI keeps ``--model.net.depth=5``
+    under ``--model.net='{class_path: NetConfig, init_args: {hidden: 4}}'``; was: refused,
+    every option's class aside)."""
     options = spec.get("choice") if isinstance(spec, Mapping) and not is_space_group(
         spec) else None
     if not (isinstance(options, list) and options and merges_at(cfg, prefix) and all(
-            isinstance(option, Mapping) and "class_path" not in option
+            isinstance(option, Mapping) and merges_at(cfg, prefix, option)
             for option in options)):
         return None
     return next((option for option in options
@@ -109,6 +112,8 @@ def _sets(cfg: Mapping[str, Any], path: str, prefix: str, value: Mapping[str, An
     """Whether the mapping ``value``, merged at ``prefix``, sets ``path`` under it: it has
     the key, and, deeper, its mapping there is not merged over the config's too."""
     name, _, rest = path[len(prefix) + 1:].partition(".")
+    if "class_path" in value:  # a dataclass's node (merges_at): its init_args so
+        value = node_args(value)
     if name not in value:
         return False
     inner = value[name]
