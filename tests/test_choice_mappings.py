@@ -275,3 +275,31 @@ def test_a_chosen_hydra_node_that_does_not_take_a_kept_key_is_refused_before_tra
                        "run_dir": str(tmp_path / "run")}})
     assert not (tmp_path / "run").exists()
 
+
+
+def test_an_override_inside_a_chosen_mapping_in_a_hydra_node_is_kept_as_hydra_keeps_it(
+        tmp_path):
+    # (a085def: was refused, "--model.opt.other=9 sets a key inside 'model.opt', which the
+    # search space gives every trial as a whole (a value it chooses)", where Hydra merges
+    # the chosen mapping over the config's, the override kept)
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    def loaded(values: list[Any]) -> Any:
+        (tmp_path / "train.yaml").write_text(yaml.safe_dump({
+            "model": {"_target_": f"{HERE}.Loose", "opt": {"sub": {"x": 2}, "other": 1}},
+            "data": {"_target_": "tests.helpers_data.BlobData"},
+            "search": {"space": {"model.opt": {"choice": values}}, "budget": 1}}))
+        return load_config(tmp_path / "train.yaml", ["--model.opt.other=9"])
+
+    search = search_from_config(loaded([{"sub": {"y": 5}}, {"sub": {"y": 6}}]))
+    with initialize_config_dir(config_dir=str(tmp_path), version_base=None):
+        composed = compose("train", overrides=["model.opt.other=9", "++model.opt={sub: {y: 5}}"])
+    instantiate(composed.model, _convert_="all")  # Hydra's own: the override kept
+    want = _seen(Plain.built[-1])
+    assert want[1] == {"sub": {"x": 2, "y": 5}, "other": 9}
+    assert search.model.build({"model.opt": {"sub": {"y": 5}}}) and _seen(Plain.built[-1]) == want
+    with pytest.raises(ConfigError, match=re.escape(  # an option that sets it: refused
+            "--model.opt.other=9 sets a key inside 'model.opt', which the value {'other': 2} "
+            "the search space may choose there sets too")):
+        loaded([{"sub": {"y": 5}}, {"other": 2}])
