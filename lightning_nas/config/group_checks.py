@@ -150,10 +150,10 @@ def _check_group_keeps(section: str, key: str, group: str, given: Any, value: An
         return  # merged over its fields: the trial, best.yaml's node and finetune keep them
     kept = is_instance(given)
     given = fields if (fields := changed_fields(given)) is not None else given  # dataclass
-    merged = holds_instances(given)  # a dict of them, or of them and plain mappings: each
-    got = over_fields(given, value, hint) if merged else value  # key merged, as the trial's
-    lost = _lost_keys(given, got, not merged) if isinstance(given, Mapping) and isinstance(
-        got, Mapping) else {}
+    got = over_fields(given, value, hint) if holds_instances(given) else value  # a dict of
+    merged = got is not value  # them (or of them and plain mappings, at a dict of
+    lost = _lost_keys(given, got, not merged) if isinstance(  # dataclasses): each key
+        given, Mapping) and isinstance(got, Mapping) else {}  # merged, as the trial's
     if not lost:
         return
     one = len(lost) == 1

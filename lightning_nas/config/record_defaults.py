@@ -36,6 +36,7 @@ from lightning_nas.config.records import (
     holds_instances,
     init_fields,
     is_instance,
+    is_instances,
     mapping_of,
     own_defaults,
 )
@@ -133,8 +134,9 @@ def over_fields(instance: Any, group: Any, hint: Any = None) -> Any:
     its other keys dropped, as LightningCLI's ``--model.nets='{a: {hidden: 4}}'`` sets it
     (``over_held``; was: in place of them, ``depth=2`` lost); so too one that mixes them
     with plain mappings (``{"a": Net(), "b": {"depth": 2}}``), each plain one merged
-    as a config's is where ``hint``, the argument's annotation, is a mapping of
-    dataclasses (was: in place of it, ``b``'s ``depth=2`` lost); any other ``group`` or
+    as a config's is, where ``hint``, the argument's annotation, is a mapping of
+    dataclasses (was: in place of it, ``b``'s ``depth=2`` lost; in a plain ``dict`` it
+    still is, as LightningCLI sets a ``dict``'s mapping); any other ``group`` or
     ``instance``: ``group`` as it is (``over_held``'s, for a plain mapping, under ``hint``).
 
     Example:
@@ -152,8 +154,8 @@ def over_fields(instance: Any, group: Any, hint: Any = None) -> Any:
     """
     if not isinstance(group, Mapping) or is_node(group):
         return group
-    if holds_instances(instance):
-        inner = mapping_of(hint)
+    inner = mapping_of(hint)  # (a mixed one in a plain dict: replaced, as LightningCLI sets it)
+    if is_instances(instance) or holds_instances(instance) and dataclasses_in(inner):
         return {key: over_fields(instance.get(key), item, inner) for key, item in group.items()}
     if not is_instance(instance):
         return over_held(instance, group, hint)
