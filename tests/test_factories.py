@@ -78,16 +78,23 @@ def build_tiny(arch: dict) -> TinyNet:
     # a dataclass instance the dict holds: each trial would get the group's dict there, not
     # the class, whether or not the group sets its changed fields (was: the first refused,
     # "has the key net.depth", asking for 'net.depth': Fixed(2); the second not refused,
-    # each trial got {'net': {'hidden': 4, 'depth': 2}, 'c': 3}, NetConfig gone)
+    # each trial got {'net': {'hidden': 4, 'depth': 2}, 'c': 3}, NetConfig gone); said as
+    # a plain dict's (was: "a dict built from the group's dict over the instance's fields",
+    # a dataclass argument's words, where the group's dict replaces the plain dict)
     ({"net": NetConfig(depth=2), "c": 3}, {"net": {"hidden": {"choice": [4, 8]}}, "c": {
-        "fixed": 3}}, "model init_args['opt_cfg']['net'] is a NetConfig instance, and the "
-     "search space's group 'opt_cfg' gives each trial a dict built from the group's dict"),
+        "fixed": 3}}, "model init_args['opt_cfg']['net'] is a NetConfig instance inside a "
+     "plain dict (the values of 'opt_cfg' are annotated with no dataclass), and the search "
+     "space's group 'opt_cfg' gives each trial its own dict as 'opt_cfg', whole, in place of "
+     "the one given, as LightningCLI sets a dict argument: init_args['opt_cfg']['net'] would "
+     "be the group's plain dict, not a NetConfig, and the instance's fields it leaves out "
+     "would be lost. To fix it, annotate the values of 'opt_cfg' with NetConfig, or give a "
+     "builder arch -> LightningModule that builds NetConfig(**arch['opt_cfg']['net']); else "
+     "leave the instance out of init_args['opt_cfg']['net']"),
     ({"sub": {"net": NetConfig(depth=2)}, "c": 3}, {"sub": {"net": {"hidden": {"choice": [
         4, 8]}, "depth": {"fixed": 2}}}, "c": {"fixed": 3}},
-     "model init_args['opt_cfg']['sub']['net'] is a NetConfig instance, and the search "
-     "space's group 'opt_cfg' gives each trial a dict built from the group's dict over the "
-     "instance's fields, not a NetConfig (the values of 'opt_cfg'['sub'] are annotated with "
-     "no dataclass). To fix it"),
+     "model init_args['opt_cfg']['sub']['net'] is a NetConfig instance inside a plain dict "
+     "(the values of 'opt_cfg'['sub'] are annotated with no dataclass), and the search "
+     "space's group 'opt_cfg' gives each trial its own dict as 'opt_cfg', whole"),
 ])
 def test_an_init_args_dict_with_keys_its_searched_group_does_not_set_is_refused(
         tmp_path, given, group, needle):

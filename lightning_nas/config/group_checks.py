@@ -85,7 +85,10 @@ def _check_group_class(section: str, key: str, group: str, given: Any, value: An
     subclass (``Wide(NetConfig)``), or any where ``key`` has no dataclass annotation (a
     dict); the trial would not get the user's class (was: quietly ``NetConfig(...)``),
     and LightningCLI, which takes no subclass of a dataclass, could not build it from
-    ``best.yaml``.
+    ``best.yaml``. One inside a plain ``dict`` (``at``, no dataclass annotating the dict's
+    values) is said as such: the group's dict replaces the plain dict whole, so each trial
+    would get a plain dict there (was: said as a dataclass argument's, "built from the
+    group's dict over the instance's fields").
 
     Example:
         >>> import dataclasses
@@ -115,12 +118,20 @@ def _check_group_class(section: str, key: str, group: str, given: Any, value: An
                   f"subclass of a dataclass") if cls is not None else (
         "a dict", f"{named} {are} annotated with no dataclass")
     kind = "LightningModule" if section == "model" else "LightningDataModule"
+    fix = (f"To fix it, annotate {named} with {mine.__name__}, or give a builder arch -> "
+           f"{kind} that builds {mine.__name__}(**arch[{group!r}]{at}); else leave the "
+           f"instance out of init_args[{key!r}]{at}")
+    if at and cls is None:  # in a plain dict, which the group's dict replaces (was: said as
+        raise ConfigError(  # a dataclass argument's, "built ... over the instance's fields")
+            f"{section} init_args[{key!r}]{at} is a {mine.__name__} instance inside a plain "
+            f"dict ({why}), and the search space's group {group!r} gives each trial its own "
+            f"dict as {key!r}, whole, in place of the one given, as LightningCLI sets a dict "
+            f"argument: init_args[{key!r}]{at} would be the group's plain dict, not a "
+            f"{mine.__name__}, and the instance's fields it leaves out would be lost. {fix}")
     raise ConfigError(f"{section} init_args[{key!r}]{at} is a {mine.__name__} instance, and "
                       f"the search space's group {group!r} gives each trial {built} built from "
                       f"the group's dict over the instance's fields, not a {mine.__name__} "
-                      f"({why}). To fix it, annotate {named} with {mine.__name__}, or give a "
-                      f"builder arch -> {kind} that builds {mine.__name__}(**arch[{group!r}]"
-                      f"{at}); else leave the instance out of init_args[{key!r}]{at}")
+                      f"({why}). {fix}")
 
 
 def _check_group_keeps(section: str, key: str, group: str, given: Any, value: Any,
