@@ -25,10 +25,12 @@ import pytest
 
 from tests.helpers_models import TinyNet
 
-__all__ = ["LOOPBACK", "NO_PRESTART", "NodeNet", "ThreadNet", "added_node", "connect",
+__all__ = ["LOOPBACK", "NO_PRESTART", "SPACE", "NodeNet", "ThreadNet", "added_node", "connect",
            "cpus_held", "free_port", "loopback_cluster", "no_prestart", "ray_folder"]
 
 LOOPBACK = "127.0.0.1"
+#: the space of the Ray tests' searches (``test_ray_cluster``, ``test_ray_cluster_errors``)
+SPACE = {"width": {"choice": [4, 8, 16, 32]}, "lr": {"float": [0.05, 0.3]}}
 #: each node's settings: one CPU, on the loopback address only
 _NODE = {"num_cpus": 1, "node_ip_address": LOOPBACK, "include_log_monitor": False}
 #: Ray's settings (read by each node's raylet from its environment) that start no idle
