@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import inspect
 import json
 import os
 import shutil
@@ -29,9 +30,39 @@ TINY_SPACE = {
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under pytest-xdist (``-n 2 --maxschedchunk 1``, the README's test command), the
     ``slow`` tests go first: each worker takes the next test when it is done, so both end
-    together instead of one running a minute-long test after the other ran out."""
+    together instead of one running a minute-long test after the other ran out. Among them,
+    a test that only reads runs (``shared_run``) that a slow test before it reads too goes
+    after the other slow tests: by then that one has made them, where next to it (the
+    other worker's next test) it waited for the whole run, a worker's time lost (was: the
+    two ``test_hydra_split_job`` tests, 22 s of a sweep each in CI, one of them waiting).
+    One that takes fixtures of its own module besides (a module's Ray cluster) stays with
+    its module's tests, which share them."""
     if hasattr(config, "workerinput"):  # an xdist worker (every one sorts the same way)
-        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+        read: set[str] = set()  # the runs the slow tests so far read
+        order: dict[pytest.Item, tuple[bool, bool]] = {}
+        for item in items:  # (in collection order)
+            slow = item.get_closest_marker("slow") is not None
+            runs, own = _runs_read(item)
+            order[item] = (not slow, slow and bool(runs) and runs <= read and not own)
+            read |= runs if slow else set()
+        items.sort(key=order.__getitem__)
+
+
+def _runs_read(item: pytest.Item) -> tuple[set[str], bool]:
+    """The shared runs ``item``'s fixtures read (each fixture that takes ``shared_run``,
+    named by the function it wraps: ``tests.helpers_hydra_spawn.spawn_sweep_of`` for the
+    fixtures of both files that read that sweep), and whether it takes other fixtures of
+    its own module."""
+    runs, own = set(), False
+    module = vars(item.module) if getattr(item, "module", None) else {}
+    for name in getattr(item, "fixturenames", ()):
+        # a fixture's object (pytest's wrapper) holds its function as ``__wrapped__``
+        func = getattr(module.get(name) or globals().get(name), "__wrapped__", None)
+        if func is not None and "shared_run" in inspect.signature(func).parameters:
+            runs.add(f"{func.__module__}.{func.__qualname__}")
+        elif name in module:
+            own = True
+    return runs, own
 
 
 @pytest.fixture(autouse=True)
