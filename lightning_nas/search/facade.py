@@ -56,7 +56,7 @@ from lightning_nas.search.resume import (
     searched_out,
     stored_setup,
 )
-from lightning_nas.search.rule_checks import rule_for
+from lightning_nas.search.rule_trainer import rule_for
 from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.search_result import SearchResult
 from lightning_nas.search.settings import SearchSettings

@@ -32,7 +32,8 @@ from lightning_nas.search.limit_checks import check_some_meets
 from lightning_nas.search.logger_objects import check_w_and_b_objects, warn_fixed_versions
 from lightning_nas.search.meta_build import parameters_on_meta
 from lightning_nas.search.nas_logged import check_nas_logged
-from lightning_nas.search.rule_checks import rule_for, warn_endless, warn_stopping_monitor
+from lightning_nas.search.rule_checks import warn_endless, warn_stopping_monitor
+from lightning_nas.search.rule_trainer import rule_for
 from lightning_nas.search.runner import check_sendable, check_trial_processes
 from lightning_nas.search.scheduler_settings import rule_of
 from lightning_nas.search.schedulers import Rule

@@ -28,28 +28,23 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.rule_epochs import check_record_epochs, rungs_missed, rungs_unknown
-from lightning_nas.search.scheduler_settings import check_judges_before, rule_of
 from lightning_nas.search.schedulers import (
     ASHARule,
     MedianRule,
     Rule,
     lists_its_rungs,
-    rule_name,
 )
 from lightning_nas.search.setting_checks import in_words
 from lightning_nas.user_warnings import warn_user
 
-if TYPE_CHECKING:
-    from lightning_nas.search.setting_groups import EarlyStopping
-
 __all__ = ["callbacks_of", "check_epoch_interval", "check_rule_mode", "check_validates_each_epoch",
-           "configured_callbacks", "module_callbacks", "rule_for", "split_callbacks",
-           "warn_endless", "warn_stopping_monitor"]
+           "configured_callbacks", "module_callbacks", "split_callbacks", "warn_endless",
+           "warn_stopping_monitor"]
 
 
 def module_callbacks(model: Any) -> list[Any]:
@@ -378,47 +373,6 @@ def check_epoch_interval(every: object, interval: object, batches: float, schedu
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def rule_for(stopping: EarlyStopping, mode: str, trainer: Mapping[str, Any]) -> Rule | None:
-    """The rule a search's ``EarlyStopping`` settings name (``None``: no scheduler), its
-    ``max_epochs`` the Trainer's where the settings give none, checked against the Trainer
-    (``check_validates_each_epoch``).
-
-    Args:
-        stopping: the search's ``settings.early_stopping``.
-        mode: the search's ``goal.mode``.
-        trainer: the search's Trainer arguments that trials run with (``unsearched``: the
-            config's value of a searched key is none; was: judged all the same).
-
-    Raises:
-        ConfigError: as ``make_rule`` and ``check_validates_each_epoch`` do, and for a rule
-            whose trials have no epoch limit (``trainer.max_epochs: -1`` without a
-            ``search.max_epochs``; was: accepted under ``median``, its first trial never
-            ended).
-    """
-    epochs = stopping.max_epochs or trainer.get("max_epochs")
-    rule = rule_of(stopping, mode, trainer)
-    if rule is not None:  # the rule: its rungs say which check_val_every_n_epoch works,
-        check_validates_each_epoch(trainer, rule)  # and whether one validates it judges
-        check_judges_before(rule, getattr(rule, "max_epochs", None) or epochs, rule_name(rule),
-                            every=trainer.get("check_val_every_n_epoch", 1))
-    if rule is not None and epochs == -1:  # (asha and hyperband say they need max_epochs)
-        # the checks above refuse every other end of a fit: the trials the rule does not
-        # stop, the first one at least (judged against no others), would train for ever
-        name = rule_name(rule)
-        # in the words the settings were given in, as make_rule's (was: a config's, always)
-        endless = in_words("trainer.max_epochs=-1", 'trainer={"max_epochs": -1}')
-        none = in_words("no search.max_epochs", "no max_epochs= given to the search")
-        ours = in_words("search.max_epochs", "the search's max_epochs=")
-        theirs = in_words("trainer.max_epochs", 'trainer={"max_epochs": ...}')
-        raise ConfigError(
-            f"scheduler {name!r} stops weak trials, but {endless} (Lightning's 'no limit') "
-            f"and {none} end the others: with a scheduler no max_steps, max_time or "
-            f"EarlyStopping may end a trial, so the first one (judged against no others) "
-            f"would train for ever; give {ours} (the epochs of a complete trial) or {theirs} "
-            f"a number")
-    return rule
 
 
 def warn_endless(trainer: Mapping[str, Any], module_callbacks: object = None,

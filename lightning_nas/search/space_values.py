@@ -27,9 +27,8 @@ from lightning_nas.config.trainer_checks import (
     check_validation_runs,
 )
 from lightning_nas.errors import ConfigError
-from lightning_nas.search.rule_checks import check_validates_each_epoch
-from lightning_nas.search.scheduler_settings import check_judges_before
-from lightning_nas.search.schedulers import ASHARule, Rule, rule_name
+from lightning_nas.search.rule_trainer import check_rule_trainer
+from lightning_nas.search.schedulers import ASHARule
 from lightning_nas.space import Choice, Fixed, Int, SearchSpace
 
 __all__ = ["COMBINATIONS", "ModuleCallbacks", "check_trainer_combinations",
@@ -140,8 +139,8 @@ def check_trainer_values(trainer: Mapping[str, Any], searched: Mapping[str, list
                 check_validation_runs(setting, monitor, _of(module_callbacks, {name: value}))
                 check_search_trainer({name: value})
                 if scheduler is not None and name not in ranges:  # (a range's: below)
-                    _check_rule(setting, scheduler, epochs, f"leave {value!r} out of the "
-                                f"space key's values, or search without a scheduler")
+                    check_rule_trainer(setting, scheduler, epochs, f"leave {value!r} out of "
+                                       f"the space key's values, or search without a scheduler")
             except ConfigError as err:
                 raise ConfigError(f"space key 'trainer.{name}' may take {value!r}: "
                                   f"{err}") from None
@@ -185,26 +184,11 @@ def check_trainer_combinations(trainer: Mapping[str, Any], searched: Mapping[str
                           f"{_refusal(trainer, setting, monitor, module_callbacks)}")
 
 
-def _check_rule(setting: Mapping[str, Any], scheduler: Any, epochs: int | None,
-                instead: str, *, rungs_too: bool = False) -> None:
-    """Refuse ``setting``, a trial's Trainer arguments, that the search's ``scheduler`` (a
-    name, or its rule) cannot judge trials under: rungs need validation every epoch
-    (``check_validates_each_epoch``), and a rule made, with ``epochs``, a trial's last epoch,
-    a validated epoch it judges before that (``check_judges_before``; a rule not made: its
-    own refusal comes from ``rule_for``, naming no space key). ``instead``: the way out said
-    by ``check_judges_before``, and by ``check_validates_each_epoch`` too where ``rungs_too``.
-    """
-    check_validates_each_epoch(setting, scheduler, instead=instead if rungs_too else None)
-    if isinstance(scheduler, Rule) and epochs is not None:
-        check_judges_before(scheduler, getattr(scheduler, "max_epochs", None) or epochs,
-                            rule_name(scheduler), instead,
-                            every=setting.get("check_val_every_n_epoch", 1))
-
-
 def _check_rule_range(trainer: Mapping[str, Any], name: str, values: range, scheduler: Any,
                       epochs: int | None) -> None:
     """Refuse a searched Trainer argument ``name`` whose integer range ``values`` holds a
-    value that ``scheduler`` cannot judge trials under (``_check_rule`` over ``trainer``):
+    value that ``scheduler`` cannot judge trials under (``check_rule_trainer`` over
+    ``trainer``):
     the error is the first such value's, its way out to narrow the range naming them all
     (none to leave out: every value fails alike). Each value up to the last epoch the rule
     knows (``_known_epochs``) is checked, then the next, for those above it: validated every
@@ -228,7 +212,8 @@ def _check_rule_range(trainer: Mapping[str, Any], name: str, values: range, sche
 
     def refused(value: int, instead: str = "search without a scheduler") -> str | None:
         try:
-            _check_rule({**trainer, name: value}, scheduler, epochs, instead, rungs_too=True)
+            check_rule_trainer({**trainer, name: value}, scheduler, epochs, instead,
+                               rungs_too=True)
         except ConfigError as err:
             return str(err)
         return None
