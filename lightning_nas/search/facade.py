@@ -66,6 +66,7 @@ from lightning_nas.search.summary import finish
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.warm_keys import fill_keys
 from lightning_nas.search.warm_values import flat_params
+from lightning_nas.search.worker_entry import exit_if_importing_main
 from lightning_nas.search.workers import ProcessExecutor
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore, check_as_it_is, open_search_store
@@ -197,6 +198,7 @@ class Search:
     # ----------------------------------------------------------------- running
     def run(self) -> SearchResult:
         """Run (or resume) the search until the budget or the time limit is reached."""
+        exit_if_importing_main()  # a worker importing a script without the __main__ guard
         goal = self.settings.goal
         executor = executor_for(self.settings.execution, self.trainer)
         owned = executor is not self.settings.execution.executor  # a user's is theirs

@@ -7,6 +7,14 @@ Lightning takes seconds, and a search killed in that window must not leave a wor
 that trains the spec already waiting in its pipe. A worker forked from the fork server
 (``worker_start``) has them already, and first takes its own environment.
 
+A process that multiprocessing started (a worker, spawned or forked) imports the script
+again before any of this runs: where the script starts a search at import (no
+``if __name__ == "__main__":`` guard), ``Search.run`` ends it at once, as a
+``ProcessExecutor`` starting a worker does (``exit_if_importing_main``), with an exit code,
+``REIMPORTED``, that tells its search process why (was: it ran the search again and died
+of that with exit code 1, as a worker that its environment ends as it starts does, so
+both were given the guard's advice).
+
 Example:
     >>> from lightning_nas.search import workers
     >>> workers.worker_main is worker_main  # what each ProcessExecutor worker runs
@@ -26,10 +34,45 @@ from multiprocessing.connection import Connection
 from lightning_nas.search.exit_gc import freeze_for_exit
 from lightning_nas.search.lifetime import ctrl_c_ignored, die_with_parent, parent_alive
 
-__all__ = ["READY", "worker_main"]
+__all__ = ["READY", "REIMPORTED", "exit_if_importing_main", "importing_main", "worker_main"]
 
 #: a worker's first message: it started (a worker that dies before it never ran a trial)
 READY = "lightning-nas-worker-ready"
+#: the exit code of a process that started a search as it imported the script again
+#: (``exit_if_importing_main``): the search process that started it says why it stopped
+REIMPORTED = 86
+
+
+def importing_main() -> bool:
+    """Whether this process is one multiprocessing started (spawned, or forked from the fork
+    server) that is still importing the script again as it starts (``_inheriting``).
+
+    Example:
+        >>> importing_main()
+        False
+    """
+    return bool(getattr(mp.current_process(), "_inheriting", False))
+
+
+def exit_if_importing_main() -> None:
+    """End this process with exit code ``REIMPORTED`` where it is importing the script again
+    as it starts (``importing_main``), after a line on stderr that says why: the script
+    started a search (``Search.run``) or a pool's workers (``ProcessExecutor``) at import,
+    without ``if __name__ == "__main__":`` around it (a worker process would run the search
+    again; a ``ProcessExecutor`` that started it tells the reason by this exit code, not
+    from an exit code 1 that a worker's environment gives too). Elsewhere it returns.
+
+    Example:
+        >>> exit_if_importing_main()  # the search process itself: goes on
+    """
+    if not importing_main():
+        return
+    sys.stdout.flush()
+    print("lightning_nas: this process, started by multiprocessing, imported the script "
+          "again, and the script started a search (or a ProcessExecutor's workers) at "
+          "import: it needs `if __name__ == \"__main__\":` around that", file=sys.stderr,
+          flush=True)
+    os._exit(REIMPORTED)  # (a forked worker's SystemExit would end it with exit code 1)
 
 
 def worker_main(conn: Connection, parent_pid: int, start_method: str | None = None,

@@ -78,6 +78,7 @@ from pathlib import Path
 
 from lightning_nas.search.lifetime import sigint_held
 from lightning_nas.search.rank_zygote import NO_ZYGOTE
+from lightning_nas.search.worker_entry import importing_main
 
 __all__ = ["PRELOAD", "READ_AT_START", "ParentStream", "server_failed", "start_held",
            "worker_context"]
@@ -229,7 +230,7 @@ def worker_context(own: Mapping[str, str]) -> BaseContext | None:
     if os.environ.get(NO_ZYGOTE) == "1" or "forkserver" not in mp.get_all_start_methods() \
             or sys.platform == "darwin":
         return None
-    if getattr(mp.current_process(), "_inheriting", False):
+    if importing_main():
         return None  # a worker importing the script again: spawn's error says what to do
     server = getattr(forkserver, "_forkserver", None)
     with _lock:

@@ -24,7 +24,12 @@ from lightning_nas.results import PROCESS_DIED, TrialResult
 from lightning_nas.search.executor import TrialExecutor, failed_result
 from lightning_nas.search.lifetime import describe_exit, environ
 from lightning_nas.search.trial import TrialSpec
-from lightning_nas.search.worker_entry import READY, worker_main
+from lightning_nas.search.worker_entry import (
+    READY,
+    REIMPORTED,
+    exit_if_importing_main,
+    worker_main,
+)
 from lightning_nas.search.worker_start import (
     ParentStream,
     server_failed,
@@ -109,23 +114,34 @@ class _Worker:
 
 def _died_starting(reason: str, trial_id: int, exitcode: int | None) -> str:
     """The error of a worker that died before it said it is ready: killed by a signal
-    (the out-of-memory killer, a kill of its pid), or an error of its own as it imported
-    the script (a search started at import, without the ``__main__`` guard).
+    (the out-of-memory killer, a kill of its pid), stopped as it started a search (or a
+    pool's workers) while it imported the script again (exit code ``REIMPORTED``: started at
+    import, without the ``__main__`` guard), or another error as it started (its environment's, a
+    ``sitecustomize`` on ``PYTHONPATH`` or an ``LD_PRELOAD``, or the script's as imported
+    again: what is known, without the guard's advice; was: that advice for any exit code).
 
     Example:
         >>> _died_starting("killed by SIGKILL", 3, -9)[:60]
         'a worker process was killed while starting (killed by SIGKIL'
+        >>> _died_starting("exit code 1", 3, 1)[:73]
+        'a worker process died while starting (exit code 1), before it ran trial 3'
     """
     if exitcode is not None and exitcode < 0:  # was: the guard advice, "its error above"
         return (f"a worker process was killed while starting ({reason}), before it ran "
                 f"trial {trial_id}: a signal from outside ended it (the out-of-memory "
                 f"killer, a kill of its pid), not an error of its own. The trial was not "
                 f"run; resume runs it")
+    if exitcode == REIMPORTED:
+        return (f"a worker process died while starting (it imported the script again, "
+                f"which started a search at import), before it ran trial {trial_id}. A "
+                f"script that starts a search (or a ProcessExecutor's workers) at import "
+                f"needs `if __name__ == \"__main__\":` around it: worker processes import the "
+                f"script again (forked from a fork server or spawned). The trial was not "
+                f"run; resume runs it")
     return (f"a worker process died while starting ({reason}), before it ran trial "
-            f"{trial_id}; its error is printed above. A script that starts a search at "
-            f"import needs `if __name__ == \"__main__\":` around it: worker processes "
-            f"import the script again (forked from a fork server or spawned). The trial "
-            f"was not run; resume runs it")
+            f"{trial_id}; what it printed, if anything, is above (as its interpreter "
+            f"started, e.g. a sitecustomize on PYTHONPATH or an LD_PRELOAD, or as it "
+            f"imported the script again). The trial was not run; resume runs it")
 
 
 class ProcessExecutor(TrialExecutor):
@@ -170,6 +186,7 @@ class ProcessExecutor(TrialExecutor):
         self._died_starting: SearchError | None = None  # raised by the next wait()
 
     def _spawn(self, worker: _Worker) -> None:
+        exit_if_importing_main()  # a worker importing a script without the __main__ guard
         parent, child = self._ctx.Pipe()
         args = (child, os.getpid(), mp.get_start_method(allow_none=True))
         process, warm = None, worker_context(worker.env)
