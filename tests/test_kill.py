@@ -102,18 +102,29 @@ class _Moment:
                 if path.stat().st_mtime >= self.launched]
 
 
-def _children(pid: int) -> dict[int, int]:
-    """The worker processes of search ``pid``, each with its parent: spawned by it
-    (``spawn_main``), or forked by its fork server (a child of it that runs
-    multiprocessing's ``forkserver``)."""
+def _processes() -> dict[int, tuple[str, bytes]]:
+    """Every process: its parent's pid and its command line."""
     procs: dict[int, tuple[str, bytes]] = {}
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             procs[int(proc.name)] = (stat(int(proc.name))[1], (proc / "cmdline").read_bytes())
         except (OSError, IndexError):
             continue
-    servers = {str(p) for p, (parent, cmd) in procs.items()
-               if parent == str(pid) and b"multiprocessing.forkserver import main" in cmd}
+    return procs
+
+
+def _servers(pid: int, procs: dict[int, tuple[str, bytes]]) -> set[str]:
+    """The fork servers of search ``pid``: its children that run multiprocessing's
+    ``forkserver``."""
+    return {str(p) for p, (parent, cmd) in procs.items()
+            if parent == str(pid) and b"multiprocessing.forkserver import main" in cmd}
+
+
+def _children(pid: int, procs: dict[int, tuple[str, bytes]] | None = None) -> dict[int, int]:
+    """The worker processes of search ``pid`` (among ``procs``, default all), each with its
+    parent: spawned by it (``spawn_main``), or forked by its fork server (``_servers``)."""
+    procs = _processes() if procs is None else procs
+    servers = _servers(pid, procs)
     return {p: int(parent) for p, (parent, cmd) in procs.items()
             if (b"spawn_main" in cmd and parent == str(pid)) or parent in servers}
 
@@ -131,10 +142,14 @@ def _torch_loaded(pid: int) -> bool:
 
 
 def _kill_workers(pid: int) -> Callable[[], None]:
-    """Hold the worker processes of search ``pid``; the returned function SIGKILLs those
-    still running (once the search is dead, as ``PR_SET_PDEATHSIG`` should have done)."""
-    fds = []
-    for worker, parent in _children(pid).items():
+    """Hold the worker processes of search ``pid`` and its fork server; the returned
+    function SIGKILLs those still running (once the search is dead: a worker as
+    ``PR_SET_PDEATHSIG`` should have done; the server, which sees the search gone only once
+    its imports are done and then tears them down, seconds of CPU that the next launch's
+    own imports would wait for on two cores)."""
+    fds, procs = [], _processes()
+    left = {**_children(pid, procs), **dict.fromkeys(map(int, _servers(pid, procs)), pid)}
+    for worker, parent in left.items():
         try:
             fds.append(pidfd_of_child(worker, parent))
         except (ProcessLookupError, AssertionError):
