@@ -217,6 +217,7 @@ _HELD = """
 import os, sys, time
 from pathlib import Path
 from lightning_nas.search import ranks
+from lightning_nas.search.exit_gc import freeze_for_exit
 from tests.test_rank_zygote import _parent
 from tests.helpers_ddp_trials import ddp_trial
 folder = Path({folder!r})
@@ -226,6 +227,7 @@ for trial_id in (1, 2):  # two searches of one process: the second once the test
     ranks.close_rank_groups()  # the search's end: its group closed, the zygote kept
     while not (folder / f"go.{{trial_id}}").exists():
         time.sleep(0.05)
+freeze_for_exit()  # its exit runs its atexit hooks, without the collector's walk (seconds)
 """
 
 
