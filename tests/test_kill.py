@@ -171,6 +171,7 @@ def _kill_at(kind: str, launcher: Launcher, cfg: Path, run_dir: Path, rng: rando
 
     Its worker processes are killed with it, as ``PR_SET_PDEATHSIG`` should do; a worker
     still starting up escapes that (``test_workers_die_with_a_driver_killed_while_they_start``).
+    So is its fork server (``_kill_workers``), which would import on, then tear down.
     """
     db = run_dir / "search.db"
     moment = _Moment(kind, run_dir, rng)
