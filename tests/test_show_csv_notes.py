@@ -110,6 +110,9 @@ def test_a_failed_trials_row_says_no_limited_validation_of_the_score_it_has_not(
     assert [(r["trial"], r["notes"]) for r in out["failures"]] == [(2, want[2])]
     assert [(r["trial"], r["notes"]) for r in out["leaderboard"]] == [(3, want[3]),
                                                                        (1, want[1])]
+    # the front's rows (no score column: their objectives) are of scored trials: they keep it
+    assert [(r["trial"], r["notes"]) for r in out["pareto_front"]] == [(3, want[3]),
+                                                                        (1, want[1])]
 
 
 def test_a_oneshot_runs_csv_has_its_notes_on_each_row(tmp_path, capsys):

@@ -300,13 +300,14 @@ def _with_notes(store: RunStore, rows: Sequence[Mapping[str, Any]]) -> list[dict
     its score is over under a ``trainer.limit_val_batches`` (its own, searched, or the
     search's; was: the table's ``note:`` line alone; ``overfit_batches`` too:
     ``trial_limited``), under DDP on each of the ranks it ran on (stored with it; a Hydra
-    job's fits of several counts: those, ``known_ranks``). A row without a score (a failed,
-    rejected or running trial) says no part of the validation data its score is over (was:
-    said as of a scored one); its other notes are kept."""
+    job's fits of several counts: those, ``known_ranks``). A row whose score is None (a
+    failed, rejected or running trial) says no part of the validation data its score is
+    over (was: said as of a scored one); its other notes are kept. A Pareto front's row has
+    no score column (its objectives): a scored trial's, it says it."""
     held, settings, ranks = trial_notes(store), trial_settings(store), known_ranks(store)
     out = []
     for row in rows:  # (a sweep's trial under its job's Trainer node: a searched group's)
-        limited = None if row.get("score") is None else trial_limited(
+        limited = None if "score" in row and row["score"] is None else trial_limited(
             row["arch"], settings(row["trial"]), ranks.get(row["trial"]))
         texts = [held.get(row["trial"]), limited]
         out.append({**row, "notes": "; ".join(t for t in texts if t)})
