@@ -10,6 +10,11 @@ config's fields its class takes. ``best.yaml`` rebuilds the trial's model. A cho
 mapping that builds no class over the config's, which LightningCLI refuses too, is
 refused before training (was: built alone, a ``NetConfig``).
 
+A chosen ``class_path`` node at a config's ``class_path`` node (an ``nn.Module``
+argument) is merged over it as LightningCLI merges ``--model.net='{class_path: ...}'``:
+the same class's ``init_args`` over the config's, another class keeping those it takes (was: the
+option in place of the node, refused where it left out the config's arguments).
+
 Each case is checked against LightningCLI itself (``LightningCLI(run=False)``).
 
 In a config of Hydra ``_target_`` nodes, a searched mapping (a chosen one, a group's, a
@@ -205,6 +210,69 @@ def test_an_override_inside_a_chosen_mapping_at_a_dataclass_is_kept_as_lightning
             "(a value it chooses): the override would be lost. To fix it, give other in "
             "each value the space gives 'model.opt'")):
         load_config(tmp_path / "nas.yaml", ["--model.opt.other=9"])
+
+
+NETS: list[tuple[str, dict[str, Any]]] = []  # the (class, arguments) of each net built
+
+
+class Mlp(nn.Module):
+    """A network module (no dataclass) of three arguments, each build recorded."""
+
+    def __init__(self, lin1: int = 1, lin2: int = 2, drop: float = 0.1) -> None:
+        super().__init__()
+        NETS.append(("Mlp", {"lin1": lin1, "lin2": lin2, "drop": drop}))
+
+
+class Other(nn.Module):
+    """Another class: ``lin1`` as ``Mlp``'s, ``drop`` of another type, no ``lin2``."""
+
+    def __init__(self, lin1: int = 1, lin3: int = 3, drop: str = "x") -> None:
+        super().__init__()
+        NETS.append(("Other", {"lin1": lin1, "lin3": lin3, "drop": drop}))
+
+
+class Holder(Plain):
+    """``net`` any ``nn.Module``, a ``class_path`` node in the config."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__(net)
+
+
+MLP, OTHER = f"{HERE}.Mlp", f"{HERE}.Other"
+HELD = {"class_path": f"{HERE}.Holder", "init_args": {"net": {
+    "class_path": MLP, "init_args": {"lin1": 8, "lin2": 16, "drop": 0.3}}}}
+
+
+def _held_search(tmp_path: Path, values: list[Any], *overrides: str) -> Any:
+    """``HELD``'s search of ``model.net`` among ``values``, loaded with ``overrides``."""
+    (tmp_path / "nas.yaml").write_text(yaml.safe_dump({
+        "model": HELD, "data": {"class_path": "tests.helpers_data.BlobData"},
+        "search": {"space": {"model.net": {"choice": values}}, "budget": 1,
+                   "run_dir": str(tmp_path / "run")}}))
+    return search_from_config(load_config(tmp_path / "nas.yaml", list(overrides)))
+
+
+def test_a_chosen_class_path_node_at_a_module_argument_builds_what_lightningcli_builds(
+        tmp_path):
+    # was: refused, "model.init_args.net gives {drop: 0.3, lin2: 16}, which the search
+    # space's 'model.net' chooses a node of the same class without", where LightningCLI's
+    # --model.net='{class_path: Mlp, init_args: {lin1: 4}}' merges the init_args of the same
+    # class over the config's; and another class's node was set whole (Other(lin1=1)), where
+    # LightningCLI keeps the config's arguments it takes, by name and type (lin1=8)
+    values = [{"class_path": MLP, "init_args": {"lin1": 4}},
+              {"class_path": MLP},  # no init_args: the config's all kept
+              {"class_path": OTHER, "init_args": {"lin3": 5}}]
+    search = _held_search(tmp_path, values)
+    wants = [("Mlp", {"lin1": 4, "lin2": 16, "drop": 0.3}),
+             ("Mlp", {"lin1": 8, "lin2": 16, "drop": 0.3}),
+             ("Other", {"lin1": 8, "lin3": 5, "drop": "x"})]
+    for value, want in zip(values, wants, strict=True):
+        flow = yaml.safe_dump(value, default_flow_style=True).strip()
+        cli_model(tmp_path, HELD, f"--model.net={flow}")  # LightningCLI's own
+        assert NETS[-1] == want, value
+        assert search.model.build({"model.net": value}) and NETS[-1] == want, value
+        cli_model(tmp_path, search.model.target.config({"model.net": value}))  # best.yaml's
+        assert NETS[-1] == want, value
 
 
 class Loose(Plain):

@@ -195,42 +195,15 @@ def _net_config(tmp_path: Path, options: list, net_args: dict) -> Path:
     return path
 
 
-def test_a_config_nodes_arguments_a_chosen_node_would_drop_are_refused(tmp_path, capsys):
-    # was: every trial trained MLP(lin1_size=32) with dropout 0.1 and lin2_size 64, its
-    # defaults, without a word, the config's dropout: 0.3 and lin2_size: 16 lost (as
-    # an override of them is refused, and a dict's keys a group leaves out)
-    options = [{"class_path": _MLP, "init_args": {"lin1_size": 32}},
-               {"class_path": _MLP.replace(".MLP", ":MLP"),  # the same class, spelt so
-                "init_args": {"lin1_size": 16, "dropout": 0.2}}]
-    config = _net_config(tmp_path, options, {"lin1_size": 64, "lin2_size": 16,
-                                             "dropout": 0.3})
-    assert main(["search", str(config)]) == 2
-    err = capsys.readouterr().err
-    assert err == (
-        "lightning-nas search: error: model.init_args.net gives {dropout: 0.3, lin2_size: 16}, "
-        "which the search space's 'model.net' chooses a node of the same class without "
-        f"(option 1: {{class_path: {_MLP}, init_args: {{lin1_size: 32}}}}): the space gives "
-        "every trial model.net as a whole, so they would be lost. To fix it, give them in "
-        f"each option of class {_MLP}; else leave them out of model.init_args.net\n")
-    assert not (tmp_path / "run").exists()
-    # the class spelt another way is the same class
-    options = [{"class_path": _MLP, "init_args": {"lin2_size": 8, "dropout": 0.2}},
-               {"class_path": _MLP.replace(".MLP", ":MLP")}]
-    config = _net_config(tmp_path, options, {"dropout": 0.3})
-    assert main(["search", str(config)]) == 2
-    assert "gives {dropout: 0.3}, which the search space's 'model.net' chooses a node of the "\
-           "same class without (option 2: " in capsys.readouterr().err
-
-
 @pytest.mark.parametrize(("net_args", "also"), [
     ({"lin1_size": 64}, []),
     ({}, []),
     ({"lin1_size": 64, "dropout": 0.3}, ["--search.space.model.net.dropout={float: [0, 0.5]}"]),
+    ({"lin2_size": 16, "dropout": 0.3}, []),  # (was: refused, "would be lost")
 ])
-def test_a_chosen_node_that_sets_what_the_config_gives_is_taken(tmp_path, capsys, net_args,
-                                                                also):
-    # every option sets the config's arguments (or it gives none), or is another class, or
-    # a space key under the node searches the argument
+def test_a_chosen_node_over_what_the_config_gives_is_taken(tmp_path, capsys, net_args, also):
+    # each chosen node is merged over the config's, as LightningCLI merges it (its build
+    # checked against LightningCLI's in test_choice_mappings)
     options = [{"class_path": _MLP, "init_args": {"lin1_size": 32}},
                {"class_path": "torch.nn.Identity"}]
     config = _net_config(tmp_path, options, net_args)

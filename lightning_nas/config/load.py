@@ -49,11 +49,7 @@ from lightning_nas.config.sections import (
     not_taken,
     unknown_section,
 )
-from lightning_nas.config.space_clash import (
-    check_groups_keep,
-    check_nodes_keep,
-    check_not_searched,
-)
+from lightning_nas.config.space_clash import check_groups_keep, check_not_searched
 from lightning_nas.config.space_groups import is_space_group
 from lightning_nas.config.yamlio import load_yaml
 from lightning_nas.errors import ConfigError, unknown
@@ -118,7 +114,6 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
         cfg = _space_read(cfg, path)  # one an override names (--search.space=space.yaml)
         check_not_searched(overrides, cfg)
         check_groups_keep(cfg)
-        check_nodes_keep(cfg)
     # `oneshot` with no oneshot: block (every key has a default): its own block, not a
     # search's (was: "unknown config section 'search'", a section the file did not hold)
     block = "oneshot" if "oneshot" in cfg or command == "oneshot" else "search"

@@ -89,8 +89,7 @@ def trainer_classes_as_nodes(trainer: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _class_node(value: Any) -> Any:
-    """``value`` as a ``class_path`` node where it names a class by its path or name, else
-    as it is."""
+    """``value`` as a ``class_path`` node where it names a class by its path or name."""
     return {"class_path": value} if isinstance(value, str) and _is_class(value, short=True) \
         else value
 
@@ -103,9 +102,8 @@ def space_path(key: str) -> str:
         >>> space_path("width"), space_path("model.init_args.net.init_args.hidden")
         ('model.width', 'model.net.hidden')
     """
-    if not is_dotted(key):
-        return f"model.{key}"
-    return ".".join(part for part in key.split(".") if part not in ARGS_KEYS)
+    return ".".join(part for part in key.split(".") if part not in ARGS_KEYS) \
+        if is_dotted(key) else f"model.{key}"
 
 
 def check_space_paths(space: Mapping[str, Any]) -> None:
@@ -179,7 +177,9 @@ def set_dotted(cfg: dict[str, Any], key: str, value: Any,
 def set_paths(cfg: dict[str, Any], values: Iterable[tuple[str, Any]]) -> dict[str, Any]:
     """``set_dotted`` each ``(key, value)``, a key before the keys under it whatever their
     order (``model.optimizer``, a chosen node, then ``model.optimizer.lr`` in it: the
-    searched value is not overwritten by the node's). Returns ``cfg``.
+    searched value is not overwritten by the node's). A ``class_path`` node set at one is
+    merged over it (``merge_node``), as LightningCLI's ``--model.net='{class_path: ...}'``
+    after the config (was: in place of it, its arguments lost). Returns ``cfg``.
 
     Example:
         >>> adam = {"class_path": "torch.optim.Adam", "init_args": {"lr": 0.01}}
@@ -187,8 +187,9 @@ def set_paths(cfg: dict[str, Any], values: Iterable[tuple[str, Any]]) -> dict[st
         {'class_path': 'torch.optim.Adam', 'init_args': {'lr': 0.5}}
     """
     for key, value in sorted(values, key=lambda item: _depth(item[0])):  # stable
-        set_dotted(cfg, key, over_path(cfg, key, copy.deepcopy(value)))  # a dataclass's
-        # mapping merged over the one there, a plain dict's in place of it (held_hints)
+        value, old = copy.deepcopy(value), get_dotted(cfg, key)
+        set_dotted(cfg, key, merge_node(old, value) if _is_spec(old) and _is_spec(value) else
+                   over_path(cfg, key, value))  # a dataclass's mapping merged (held_hints)
     return cfg
 
 

@@ -3,8 +3,8 @@
 A trial's architecture is set over the config (``set_paths``): an override of a key the
 space searches, or a key of a dict the space gives whole (a group, a choice), would be lost
 from every trial. ``load_config`` refuses both, naming the fix
-(``--search.space.KEY={fixed: VALUE}``), and a config node's arguments that a node the space
-chooses of its class leaves out (``check_nodes_keep``).
+(``--search.space.KEY={fixed: VALUE}``). A chosen ``class_path`` node is merged over the
+config's node, as LightningCLI merges it (``set_paths``, ``merge_node``).
 
 Example:
     >>> cfg = {"model": {"class_path": "m.Net", "init_args": {"width": 8}},
@@ -20,7 +20,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lightning_nas.config.held_hints import merges_at, over_path
-from lightning_nas.config.imports import import_object
 from lightning_nas.config.nodes import is_node, node_args
 from lightning_nas.config.paths import (
     get_dotted,
@@ -33,7 +32,7 @@ from lightning_nas.config.space_groups import is_space_group
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError
 
-__all__ = ["check_groups_keep", "check_nodes_keep", "check_not_searched"]
+__all__ = ["check_groups_keep", "check_not_searched"]
 
 
 def check_not_searched(overrides: Sequence[str], cfg: Mapping[str, Any]) -> None:
@@ -183,17 +182,6 @@ def _check_group(cfg: Mapping[str, Any], path: str, name: str, spec: Mapping[str
                       f"else leave {they} out of {where}")
 
 
-def _same_class(one: Any, other: Any) -> bool:
-    """Whether the class paths ``one`` and ``other`` name one class (``SGD`` and
-    ``torch.optim.SGD`` do); one that does not import is compared as written."""
-    if one == other:
-        return True
-    try:
-        return import_object(one) is import_object(other)
-    except ConfigError:
-        return False
-
-
 _SET = object()  # a value a group's parameter sets
 
 
@@ -233,47 +221,3 @@ def _spelt(cfg: Mapping[str, Any], path: str) -> str:
 def _flow(value: Any) -> str:
     """``value`` as one line of YAML (``{fixed: true}``)."""
     return dump_yaml(value, default_flow_style=True, width=10**6).strip()
-
-
-def check_nodes_keep(cfg: Mapping[str, Any]) -> None:
-    """Refuse a ``class_path`` node the config gives (its files and overrides merged) at a
-    key the space chooses whole nodes for (``choice``, ``fixed``), when an option of the
-    same class leaves out arguments the config's node gives: the option replaces the node
-    whole, so they would be lost from every trial that draws it without a word (was: the
-    class's defaults trained), as an override of them is refused (``check_not_searched``).
-    Options of another class are let be: LightningCLI, too, drops the arguments of a class
-    that a later ``class_path`` replaces."""
-    search = cfg.get("search")
-    space = search.get("space") if isinstance(search, Mapping) else None
-    for name, spec in space.items() if isinstance(space, Mapping) else ():
-        options = (spec.get("choice") if "choice" in spec else [spec.get("fixed")]) \
-            if isinstance(spec, Mapping) and not is_space_group(spec) else []
-        path = space_path(str(name))
-        node = get_dotted(cfg, path)
-        if not (is_node(node) and "class_path" in node and isinstance(options, list)):
-            continue
-        searched = {space_path(str(key))[len(path) + 1:].split(".")[0] for key in space
-                    if space_path(str(key)).startswith(f"{path}.")}  # set after the node
-        given = {key: value for key, value in node_args(node).items() if key not in searched}
-        lost: dict[str, Any] = {}
-        first = None
-        for i, option in enumerate(options, 1):
-            if not (isinstance(option, Mapping) and _same_class(option.get("class_path"),
-                                                                node["class_path"])):
-                continue
-            sets = node_args(option)
-            left = {key: value for key, value in given.items() if key not in sets}
-            if left and first is None:
-                first = (i, option)
-            lost.update(left)
-        if first is None:
-            continue
-        where = _spelt(cfg, path)
-        raise ConfigError(
-            f"{where} gives {_flow(lost)}, which "
-            f"the search space's {name!r} chooses a node of the same class without (option "
-            f"{first[0]}: {_flow(first[1])}): the space gives every trial {path} as a whole, "
-            f"so {'it' if len(lost) == 1 else 'they'} would be lost. To fix it, give "
-            f"{'it' if len(lost) == 1 else 'them'} in each option of class "
-            f"{node['class_path']}; else leave {'it' if len(lost) == 1 else 'them'} out of "
-            f"{where}")
