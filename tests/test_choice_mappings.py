@@ -12,8 +12,9 @@ refused before training (was: built alone, a ``NetConfig``).
 
 A chosen ``class_path`` node at a config's ``class_path`` node (an ``nn.Module``
 argument) is merged over it as LightningCLI merges ``--model.net='{class_path: ...}'``:
-the same class's ``init_args`` over the config's, another class keeping those it takes (was: the
-option in place of the node, refused where it left out the config's arguments).
+the same class's ``init_args`` over the config's, another class keeping those it takes;
+an override inside it kept (was: the option in place of the node, refused where it left
+out the config's arguments or an override).
 
 Each case is checked against LightningCLI itself (``LightningCLI(run=False)``).
 
@@ -273,6 +274,30 @@ def test_a_chosen_class_path_node_at_a_module_argument_builds_what_lightningcli_
         assert search.model.build({"model.net": value}) and NETS[-1] == want, value
         cli_model(tmp_path, search.model.target.config({"model.net": value}))  # best.yaml's
         assert NETS[-1] == want, value
+
+
+def test_an_override_inside_a_chosen_class_path_node_is_kept_as_lightningcli_keeps_it(
+        tmp_path):
+    # was: refused, "--model.net.init_args.lin2=24 sets a key inside 'model.net', which the
+    # search space gives every trial as a whole (a value it chooses): the override would be
+    # lost", where LightningCLI keeps it under --model.net='{class_path: Mlp, ...}'
+    override = "--model.net.init_args.lin2=24"
+    search = _held_search(tmp_path, [{"class_path": MLP, "init_args": {"lin1": 4}},
+                                     {"class_path": MLP, "init_args": {"lin1": 6}}], override)
+    node = {"class_path": MLP, "init_args": {"lin1": 4}}
+    cli_model(tmp_path, HELD, override, f"--model.net={node}")
+    assert NETS[-1] == ("Mlp", {"lin1": 4, "lin2": 24, "drop": 0.3})
+    assert search.model.build({"model.net": node}) and NETS[-1][1]["lin2"] == 24
+    # an option that sets the key, or whose class does not take it: its trials would lose
+    # the override (LightningCLI drops it there too): refused before training, naming it
+    setting = {"class_path": MLP, "init_args": {"lin2": 32}}
+    with pytest.raises(ConfigError, match=re.escape(
+            f"which the value {setting!r} the search space may choose there sets too")):
+        _held_search(tmp_path, [node, setting], override)
+    with pytest.raises(ConfigError, match=re.escape(
+            f"which the value {{'class_path': '{OTHER}'}} the search space may choose there "
+            f"builds without it (Other does not take lin2)")):
+        _held_search(tmp_path, [node, {"class_path": OTHER}], override)
 
 
 class Loose(Plain):

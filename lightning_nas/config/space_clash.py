@@ -4,7 +4,8 @@ A trial's architecture is set over the config (``set_paths``): an override of a 
 space searches, or a key of a dict the space gives whole (a group, a choice), would be lost
 from every trial. ``load_config`` refuses both, naming the fix
 (``--search.space.KEY={fixed: VALUE}``). A chosen ``class_path`` node is merged over the
-config's node, as LightningCLI merges it (``set_paths``, ``merge_node``).
+config's node, as LightningCLI merges it (``merge_node``): an override inside it stays,
+unless an option sets it or is of a class that does not take it.
 
 Example:
     >>> cfg = {"model": {"class_path": "m.Net", "init_args": {"width": 8}},
@@ -24,6 +25,7 @@ from lightning_nas.config.nodes import is_node, node_args
 from lightning_nas.config.paths import (
     get_dotted,
     is_dotted,
+    merge_node,
     set_dotted,
     space_path,
     split_overrides,
@@ -64,6 +66,14 @@ def check_not_searched(overrides: Sequence[str], cfg: Mapping[str, Any]) -> None
             if (option := _chosen_setting(cfg, path, prefix, spec)) is not None:
                 if option is _KEPT:
                     continue  # each chosen mapping merged over the config's: it stays
+                if isinstance(option, tuple):  # a chosen node of a class that drops it
+                    raise ConfigError(
+                        f"--{key}={text} sets a key inside {name!r}, which the value "
+                        f"{option[0]!r:.80} the search space may choose there builds "
+                        f"without it ({option[1]} does not take {path[len(prefix) + 1:]}): "
+                        f"the trials that choose it would lose the override, as "
+                        f"LightningCLI drops it. To fix it, leave that value out of the "
+                        f"choice; else leave the override out")
                 raise ConfigError(f"--{key}={text} sets a key inside {name!r}, which the "
                                   f"value {option!r:.80} the search space may choose there "
                                   f"sets too: the trials that choose it would lose the "
@@ -96,15 +106,40 @@ def _chosen_setting(cfg: Mapping[str, Any], path: str, prefix: str, spec: Any) -
     place took the override. So too a choice of ``class_path`` nodes of the dataclass
     there, whose ``init_args`` are merged so (LightningCLI keeps ``--model.net.depth=5``
     under ``--model.net='{class_path: NetConfig, init_args: {hidden: 4}}'``; was: refused,
-    every option's class aside)."""
+    every option's class aside). A choice of ``class_path`` nodes at the config's
+    ``class_path`` node: ``_node_losing`` (was: refused, "the override would be
+    lost")."""
     options = spec.get("choice") if isinstance(spec, Mapping) and not is_space_group(
         spec) else None
+    held = get_dotted(cfg, prefix)
+    if isinstance(options, list) and options and all(
+            _class_node(item) for item in (held, *options)):
+        return _node_losing(held, path[len(prefix) + 1:].split(".")[0], options)
     if not (isinstance(options, list) and options and merges_at(cfg, prefix) and all(
             isinstance(option, Mapping) and merges_at(cfg, prefix, option)
             for option in options)):
         return None
     return next((option for option in options
                  if _sets(cfg, path, prefix, option)), _KEPT)
+
+
+def _class_node(value: Any) -> bool:
+    """Whether ``value`` is a ``class_path`` node (no Hydra one), as ``merge_node`` merges."""
+    return is_node(value) and isinstance(value.get("class_path"), str)
+
+
+def _node_losing(held: Mapping[str, Any], name: str, options: list[Any]) -> Any:
+    """For a choice of ``class_path`` nodes at the config's node ``held`` (each merged over
+    it, ``merge_node``, as LightningCLI merges ``--model.net='{class_path: ...}'``), where
+    an override sets its argument ``name``: the first option that sets ``name`` itself, or
+    ``(option, its class's name)`` for one of a class that does not take it (LightningCLI
+    drops it there); else ``_KEPT``."""
+    for option in options:
+        if name in node_args(option):
+            return option
+        if name not in node_args(merge_node(held, option)):
+            return option, str(option["class_path"]).replace(":", ".").rsplit(".", 1)[-1]
+    return _KEPT
 
 
 def _sets(cfg: Mapping[str, Any], path: str, prefix: str, value: Mapping[str, Any]) -> bool:
