@@ -101,6 +101,13 @@ CASES = [  # (was: depth=3, the signature default's, where LightningCLI keeps th
     (OneOf, {"net": {"hidden": 3, "depth": 2}}, "model.net",  # another class of the Union:
      [{"class_path": WIDE, "init_args": {"width": 4}},  # the fields it takes (was: hidden=3
       {"class_path": NET, "init_args": {"hidden": 4}}]),  # lost)
+    (Plain, {}, "model.net", [{"class_path": NET, "init_args": {"hidden": 4}},  # no config
+                              {"class_path": NET}]),  # value: over the default (was: depth=1)
+    (Plain, {"net": {"class_path": NET, "init_args": {"hidden": 5, "depth": 2}}}, "model.net",
+     [{"class_path": NET, "init_args": {"hidden": 4}}, {"hidden": 4}]),  # over the config's
+    (OneOf, {"net": {"class_path": NET, "init_args": {"hidden": 5, "depth": 2}}}, "model.net",
+     [{"class_path": WIDE, "init_args": {"width": 2}},  # node: the fields its class takes
+      {"class_path": NET, "init_args": {"hidden": 4}}]),  # (was: in place, hidden=3, depth=1)
 ]
 
 

@@ -16,13 +16,15 @@ import lightning.pytorch as pl
 import pytest
 import torch
 import yaml
+from lightning.pytorch.cli import instantiate_module
 
 from lightning_nas import Choice, Search
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.errors import ConfigError
+from lightning_nas.export_config import model_section
 from tests.helpers_data import BlobData
 from tests.helpers_models import ClassifierSteps
-from tests.helpers_records import DEEP, NetConfig, Sized, deep_layers
+from tests.helpers_records import DEEP, NetConfig, Sized, cli_model, deep_layers
 
 TRAINER = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "logger": False,
            "enable_progress_bar": False}
@@ -83,6 +85,19 @@ def test_a_model_init_args_instance_replaces_the_signature_default():
     # the user's instance is the argument: its fields, not the default's, are kept
     factory = ModelFactory(DeepDefault, {"net": NetConfig(hidden=2, depth=1)})
     assert _built(factory, {"net": {"hidden": 4}})["net"] == NetConfig(hidden=4, depth=1)
+
+
+def test_a_class_path_node_of_the_dataclass_is_set_over_the_signature_default(tmp_path):
+    # as LightningCLI's --model.net='{class_path: NetConfig, init_args: {hidden: 4}}' (was:
+    # over NetConfig's own defaults, depth=1, where best.yaml's node built depth=3)
+    node = {"class_path": f"{NetConfig.__module__}.NetConfig", "init_args": {"hidden": 4}}
+    model = ModelFactory(DeepDefault).build({"net": node})
+    assert DeepDefault.built[-1]["net"] == NetConfig(hidden=4, depth=3)
+    saved = {k: v for k, v in model.hparams.items() if k != "_instantiator"}
+    instantiate_module(DeepDefault, saved)  # as load_from_checkpoint rebuilds it
+    assert DeepDefault.built[-1]["net"] == NetConfig(hidden=4, depth=3)
+    cli_model(tmp_path, model_section({"class_path": f"{__name__}.DeepDefault"}, {"net": node}))
+    assert DeepDefault.built[-1]["net"] == NetConfig(hidden=4, depth=3)  # best.yaml's
 
 
 def test_a_dict_argument_searched_as_a_group_is_still_passed_whole():

@@ -122,6 +122,8 @@ def instantiate(spec: Any, path: str = "") -> Any:
                 # like jsonargparse for a Callable-typed argument (LightningCLI's
                 # OptimizerCallable): the class with its init_args, called later
                 kwargs[key] = instantiate({**value, "_partial_": True}, where)
+            elif is_node(value) and not is_hydra(spec):  # a dataclass's node: over the
+                kwargs[key] = instantiate(over_default(target, key, value), where)  # default
             else:
                 kwargs[key] = instantiate(value, where)
         if not is_hydra(spec):  # values as the annotations take them, as jsonargparse, a

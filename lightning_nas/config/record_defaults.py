@@ -1,8 +1,9 @@
 """What a mapping given a dataclass argument is set over, as LightningCLI sets it: the
 fields of the argument's signature default (``record_default``, ``over_default``,
-``over_defaults``: a config path's ``model.net.hidden`` and ``--model.net='{hidden: 4}'``
-keep its other fields), of a ``model_init_args`` instance (``over_fields``), or of the
-annotated dataclass's own defaults (``over_own_defaults``, for ``best.yaml``'s node).
+``over_defaults``: a config path's ``model.net.hidden``, ``--model.net='{hidden: 4}'``
+and a ``class_path`` node of the dataclass keep its other fields), of a
+``model_init_args`` instance (``over_fields``), or of the annotated dataclass's own
+defaults (``over_own_defaults``, for ``best.yaml``'s node).
 
 Example:
     >>> import dataclasses
@@ -42,8 +43,8 @@ from lightning_nas.config.records import (
 )
 from lightning_nas.errors import ConfigError
 
-__all__ = ["node_dataclass", "over_default", "over_defaults", "over_fields", "over_held",
-           "over_own_defaults", "record_default", "step_hint"]
+__all__ = ["held_fields", "node_dataclass", "over_default", "over_defaults", "over_fields",
+           "over_held", "over_own_defaults", "record_default", "step_hint"]
 
 
 def record_default(target: Any, name: str, within: type | None = None, key: str = ""
@@ -96,8 +97,12 @@ def over_default(target: Any, name: str, group: Any) -> Any:
     fields of its signature default (``record_default``; a dataclass field's mapping merged
     key by key, a ``dict`` field's in place of the default's, as LightningCLI sets it),
     as LightningCLI's ``--model.net='{hidden: 4}'`` and a config path ``model.net.hidden``
-    keep them (was: the dataclass's own defaults). As jsonargparse, only where the argument
-    is annotated with the dataclass itself (its base's, along ``**kwargs``, too); any other
+    keep them (was: the dataclass's own defaults); so too the ``init_args`` of a
+    ``class_path`` node of that dataclass, as LightningCLI's ``--model.net='{class_path:
+    Net, init_args: {hidden: 4}}'`` (was: the node as it is, built over the dataclass's own
+    defaults where ``best.yaml``'s node built the default's). As jsonargparse, only where
+    the argument is annotated with the dataclass itself (its base's, along ``**kwargs``,
+    too); any other
     value, and a mapping for another argument, is returned as it is: a ``dict`` default's
     (the group is the argument, whole, as LightningCLI's ``--model.opt='{lr: 0.2}'``), an
     ``Optional[Net]``'s or an unannotated one's (LightningCLI builds the dataclass's own
@@ -115,13 +120,15 @@ def over_default(target: Any, name: str, group: Any) -> Any:
         >>> over_default(build, "opt", {"momentum": 0.9})
         {'momentum': 0.9}
     """
-    default = None if not isinstance(group, Mapping) or is_node(group) else (
-        _signature_default(target, name))
+    default = _signature_default(target, name) if isinstance(group, Mapping) else None
     if not is_instance(default):
         return group
     hint = init_hints(target).get(name)
     if not (inspect.isclass(hint) and dataclasses.is_dataclass(hint)):
         return group  # Optional[Net], no annotation: as LightningCLI, nothing merged
+    if is_node(group):  # a node of the dataclass: its init_args so (was: over its own
+        return _over_node(init_fields(default), group, hint) if node_dataclass(  # defaults)
+            group, hint) is hint else group
     return _merged(init_fields(default), group, hint)  # (record_default's fields of it)
 
 
@@ -193,11 +200,9 @@ def over_held(held: Any, value: Any, hint: Any) -> Any:
         >>> over_held({"x": 2}, {"class_path": f"{__name__}.In", "init_args": {"y": 5}}, In)
         {'class_path': 'lightning_nas.config.record_defaults.In', 'init_args': {'x': 2, 'y': 5}}
     """
-    if (cls := node_dataclass(value, hint)) is not None and isinstance(held, Mapping) \
-            and not is_node(held):  # (was: in place of it, the config's fields lost)
-        kept = {key: item for key, item in held.items() if key in field_hints(cls)}
-        return {**{key: item for key, item in value.items() if key not in ARGS_KEYS},
-                "init_args": _merged(kept, node_args(value), cls)}
+    if (cls := node_dataclass(value, hint)) is not None and (
+            fields := held_fields(held, hint)) is not None:  # (was: in place of it, the
+        return _over_node(fields, value, cls)  # config's fields lost)
     if not (isinstance(held, Mapping) and not is_node(held) and isinstance(value, Mapping)
             and not is_node(value)):
         return value
@@ -206,6 +211,27 @@ def over_held(held: Any, value: Any, hint: Any) -> Any:
     if dataclasses_in(inner := mapping_of(hint)):  # a dict of dataclasses: each value
         return {key: over_held(held.get(key), item, inner) for key, item in value.items()}
     return value
+
+
+def held_fields(held: Any, hint: Any) -> Mapping[str, Any] | None:
+    """The fields a value set at a dataclass ``hint`` (or a ``Union`` of them) is merged
+    over, where ``held``, the value there, gives them: a plain mapping, or a ``class_path``
+    node of one of those dataclasses (its ``init_args``, as LightningCLI's
+    ``--model.net='{class_path: NetConfig, init_args: {hidden: 4}}'`` keeps the config
+    node's other fields; was: none, the node set in place of it); else None.
+
+    Example:
+        >>> import dataclasses, sys
+        >>> In = dataclasses.make_dataclass("In", [("x", int, 0)])
+        >>> sys.modules[__name__].In = In  # importable, as a config's class is
+        >>> held_fields({"class_path": f"{__name__}.In", "init_args": {"x": 2}}, In)
+        {'x': 2}
+        >>> held_fields({"class_path": "torch.nn.Linear"}, In) is None
+        True
+    """
+    if isinstance(held, Mapping) and not is_node(held):
+        return held
+    return node_args(held) if node_dataclass(held, hint) is not None else None
 
 
 def node_dataclass(value: Any, hint: Any) -> type | None:
@@ -310,6 +336,15 @@ def _signature_default(target: Any, name: str) -> Any:
         if param is not None and param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             return None if param.default is param.empty else param.default
     return None
+
+
+def _over_node(fields: Mapping[str, Any], node: Mapping[str, Any], cls: type
+               ) -> dict[str, Any]:
+    """``node``, a ``class_path`` node of the dataclass ``cls``, its ``init_args`` merged
+    over those of ``fields`` that ``cls`` takes (``_merged``), as LightningCLI sets it."""
+    kept = {key: item for key, item in fields.items() if key in field_hints(cls)}
+    return {**{key: item for key, item in node.items() if key not in ARGS_KEYS},
+            "init_args": _merged(kept, node_args(node), cls)}
 
 
 def _merged(base: Mapping[str, Any], extra: Mapping[str, Any], hint: Any) -> dict[str, Any]:
