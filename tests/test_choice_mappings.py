@@ -173,19 +173,22 @@ def test_a_group_leaving_out_a_field_of_the_configs_dataclass_builds_what_lightn
     assert search.model.build({"model.net": {"hidden": 4}})
     assert Plain.built[-1][0] == NetConfig(hidden=4, depth=5)
 
+def _loaded(tmp_path: Path, node: dict[str, Any], values: list[Any]) -> Any:
+    """The config of a search of ``model.net: {choice: values}`` over the ``model`` node
+    ``node``, loaded with the override ``--model.net.depth=5``."""
+    (tmp_path / "nas.yaml").write_text(yaml.safe_dump({
+        "model": node, "data": {"class_path": "tests.helpers_data.BlobData"},
+        "search": {"space": {"model.net": {"choice": values}}, "budget": 1}}))
+    return load_config(tmp_path / "nas.yaml", ["--model.net.depth=5"])
+
+
 def test_an_override_inside_a_chosen_mapping_at_a_dataclass_is_kept_as_lightningcli_keeps_it(
         tmp_path):
     # was: refused, "--model.net.depth=5 sets a key inside 'model.net', which the search
     # space gives every trial as a whole (a value it chooses)", where a chosen mapping is
     # merged over the config's there, as a group's is (which took the override)
     node = {"class_path": f"{HERE}.Plain", "init_args": {"net": {"hidden": 3, "depth": 2}}}
-
-    def loaded(values: list[Any]) -> Any:
-        (tmp_path / "nas.yaml").write_text(yaml.safe_dump({
-            "model": node, "data": {"class_path": "tests.helpers_data.BlobData"},
-            "search": {"space": {"model.net": {"choice": values}}, "budget": 1}}))
-        return load_config(tmp_path / "nas.yaml", ["--model.net.depth=5"])
-
+    loaded = functools.partial(_loaded, tmp_path, node)
     search = search_from_config(loaded([{"hidden": 4}, {"hidden": 8}]))
     cli_model(tmp_path, node, "--model.net.depth=5", "--model.net={hidden: 4}")
     want = Plain.built[-1]
@@ -305,6 +308,26 @@ def test_an_override_inside_a_chosen_class_path_node_is_kept_as_lightningcli_kee
             f"which the value {{'class_path': '{OTHER}'}} the search space may choose there "
             f"builds without it (Other does not take lin2)")):
         _held_search(tmp_path, [node, {"class_path": OTHER}], override)
+
+
+def test_an_override_inside_a_configs_dataclass_node_is_kept_under_a_choice_as_lightningcli(
+        tmp_path):
+    # the config writes net as a class_path node, which each chosen mapping or node is
+    # merged over (was: refused, "(a value it chooses): the override would be lost")
+    node = {"class_path": f"{HERE}.Plain", "init_args": {
+        "net": {"class_path": NET, "init_args": {"hidden": 3, "depth": 2}}}}
+    chosen = {"class_path": NET, "init_args": {"hidden": 4}}
+    search = search_from_config(_loaded(tmp_path, node, [chosen, {"hidden": 8}]))
+    cli_model(tmp_path, node, "--model.net.depth=5", f"--model.net={{class_path: {NET}, "
+                                                     f"init_args: {{hidden: 4}}}}")
+    assert Plain.built[-1][0] == NetConfig(hidden=4, depth=5)
+    assert search.model.build({"model.net": chosen}) and Plain.built[-1][0] == NetConfig(4, 5)
+    assert search.model.build({"model.net": {"hidden": 8}})
+    assert Plain.built[-1][0] == NetConfig(hidden=8, depth=5)
+    with pytest.raises(ConfigError, match=re.escape(  # an option setting it: refused
+            "which the value {'class_path': 'tests.helpers_records.NetConfig', 'init_args': "
+            "{'depth': 6}} the search space may choose there sets too")):
+        _loaded(tmp_path, node, [chosen, {"class_path": NET, "init_args": {"depth": 6}}])
 
 
 class Loose(Plain):

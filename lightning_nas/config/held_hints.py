@@ -32,7 +32,12 @@ from typing import Any
 from lightning_nas.config.chain import init_hints
 from lightning_nas.config.imports import import_object
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
-from lightning_nas.config.record_defaults import node_dataclass, over_held, step_hint
+from lightning_nas.config.record_defaults import (
+    held_fields,
+    node_dataclass,
+    over_held,
+    step_hint,
+)
 from lightning_nas.config.records import dataclasses_in
 
 __all__ = ["hydra_merged", "merges_at", "over_path"]
@@ -74,7 +79,10 @@ def merges_at(cfg: Mapping[str, Any], key: str, value: Any = None) -> bool:
     config's mapping there that it leaves out (``over_path`` merges it: at a dataclass, or
     under a Hydra ``_target_`` node); for ``value``, a ``class_path`` node: whether its
     ``init_args`` are so merged there (a node of a dataclass the argument takes, as
-    LightningCLI merges it; not under a Hydra node, to which it is a plain mapping).
+    LightningCLI merges it; not under a Hydra node, to which it is a plain mapping); the
+    config's mapping there a plain one, or a ``class_path`` node of such a dataclass
+    (``held_fields``: its ``init_args``, as LightningCLI keeps ``--model.net.depth=5``
+    under a chosen ``--model.net='{hidden: 4}'``; was: not merged, an override refused).
 
     Example:
         >>> merges_at({"model": {"_target_": "m.Net", "opt": {"lr": 0.1}}}, "model.opt")
@@ -83,11 +91,13 @@ def merges_at(cfg: Mapping[str, Any], key: str, value: Any = None) -> bool:
         False
     """
     held, hint, hydra = _held(cfg, key)
-    if isinstance(value, Mapping) and "class_path" in value:
-        return not hydra and isinstance(held, Mapping) and not is_node(held) and (
-            node_dataclass(value, hint) is not None)
-    return isinstance(held, Mapping) and (hydra or not is_node(held) and bool(
-        dataclasses_in(hint)))
+    if hydra:  # (a class_path node: a plain mapping to Hydra)
+        return isinstance(held, Mapping) and not (isinstance(value, Mapping)
+                                                  and "class_path" in value)
+    if held_fields(held, hint) is None or not dataclasses_in(hint):  # (was: a mapping alone,
+        return False  # a config's class_path node of the dataclass not merged over)
+    return not (isinstance(value, Mapping) and "class_path" in value) or (
+        node_dataclass(value, hint) is not None)
 
 
 def hydra_merged(held: Any, value: Any) -> Any:
