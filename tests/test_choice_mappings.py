@@ -254,11 +254,14 @@ HELD = {"class_path": f"{HERE}.Holder", "init_args": {"net": {
     "class_path": MLP, "init_args": {"lin1": 8, "lin2": 16, "drop": 0.3}}}}
 
 
-def _held_search(tmp_path: Path, values: list[Any], *overrides: str) -> Any:
-    """``HELD``'s search of ``model.net`` among ``values``, loaded with ``overrides``."""
+def _held_search(tmp_path: Path, values: list[Any] | dict[str, Any], *overrides: str,
+                 model: dict[str, Any] = HELD) -> Any:
+    """``model``'s search of ``model.net`` among ``values`` (a dict: the space itself),
+    loaded with ``overrides``."""
+    space = values if isinstance(values, dict) else {"model.net": {"choice": values}}
     (tmp_path / "nas.yaml").write_text(yaml.safe_dump({
-        "model": HELD, "data": {"class_path": "tests.helpers_data.BlobData"},
-        "search": {"space": {"model.net": {"choice": values}}, "budget": 1,
+        "model": model, "data": {"class_path": "tests.helpers_data.BlobData"},
+        "search": {"space": space, "budget": 1,
                    "run_dir": str(tmp_path / "run")}}))
     return search_from_config(load_config(tmp_path / "nas.yaml", list(overrides)))
 
@@ -308,6 +311,24 @@ def test_an_override_inside_a_chosen_class_path_node_is_kept_as_lightningcli_kee
             f"which the value {{'class_path': '{OTHER}'}} the search space may choose there "
             f"builds without it (Other does not take lin2)")):
         _held_search(tmp_path, [node, {"class_path": OTHER}], override)
+
+
+def test_an_override_inside_a_fixed_class_path_node_is_kept_as_lightningcli_keeps_it(tmp_path):
+    # a fixed value is one option: merged over the config's node as a chosen one (was:
+    # refused, "--model.net.init_args.lin2=24 sets a key inside 'model.net', which the
+    # search space gives every trial as a whole (a value it chooses): the override would
+    # be lost", where LightningCLI keeps it)
+    override, node = "--model.net.init_args.lin2=24", {"class_path": MLP, "init_args": {"lin1": 4}}
+    search = _held_search(tmp_path, {"model.net": {"fixed": node},
+                                     "data.batch_size": {"choice": [8, 16]}}, override)
+    cli_model(tmp_path, HELD, override, f"--model.net={node}")
+    assert NETS[-1] == ("Mlp", {"lin1": 4, "lin2": 24, "drop": 0.3})
+    assert search.model.build({"model.net": node}) and NETS[-1][1]["lin2"] == 24
+    with pytest.raises(ConfigError, match=re.escape(  # one that sets it: refused, as a choice's
+            "which the value {'class_path': 'tests.test_choice_mappings.Mlp', 'init_args': "
+            "{'lin2': 32}} the search space may choose there sets too")):
+        _held_search(tmp_path, {"model.net": {"fixed": {"class_path": MLP, "init_args": {
+            "lin2": 32}}}, "data.batch_size": {"choice": [8, 16]}}, override)
 
 
 def test_an_override_inside_a_configs_dataclass_node_is_kept_under_a_choice_as_lightningcli(

@@ -108,9 +108,9 @@ def _chosen_setting(cfg: Mapping[str, Any], path: str, prefix: str, spec: Any) -
     under ``--model.net='{class_path: NetConfig, init_args: {hidden: 4}}'``; was: refused,
     every option's class aside). A choice of ``class_path`` nodes at the config's
     ``class_path`` node: ``_node_losing`` (was: refused, "the override would be
-    lost")."""
-    options = spec.get("choice") if isinstance(spec, Mapping) and not is_space_group(
-        spec) else None
+    lost"). A ``fixed`` value is one option, merged so too (was: refused)."""
+    options = None if not isinstance(spec, Mapping) or is_space_group(spec) else (
+        [spec["fixed"]] if "fixed" in spec else spec.get("choice"))
     held = get_dotted(cfg, prefix)
     if isinstance(options, list) and options and all(
             _class_node(item) for item in (held, *options)):
