@@ -351,6 +351,42 @@ def test_an_override_inside_a_configs_dataclass_node_is_kept_under_a_choice_as_l
         _loaded(tmp_path, node, [chosen, {"class_path": NET, "init_args": {"depth": 6}}])
 
 
+class Mixed(nn.Module):
+    """A network of a plain ``dict``, a ``dict[str, int]``, a dataclass and a module
+    argument; each build recorded (``inner``: the record of the module built for it)."""
+
+    def __init__(self, opts: dict | None = None, typed: dict[str, int] | None = None,
+                 rec: NetConfig = DEEP, inner: Mlp | None = None) -> None:
+        super().__init__()
+        NETS.append(("Mixed", {"opts": opts, "typed": typed, "rec": rec,
+                               "inner": inner and NETS[-1]}))
+
+
+MIXED = {"class_path": f"{HERE}.Holder", "init_args": {"net": {
+    "class_path": f"{HERE}.Mixed", "init_args": {
+        "opts": {"a": 1, "b": 2}, "typed": {"a": 1, "b": 2}, "rec": {"hidden": 3, "depth": 2},
+        "inner": {"class_path": MLP, "init_args": {"lin1": 8, "lin2": 16}}}}}}
+
+
+def test_a_chosen_class_path_nodes_arguments_merge_by_their_annotation_as_in_lightningcli(
+        tmp_path):
+    # was: every mapping merged key by key (opts: {a: 3, b: 2}), where LightningCLI's
+    # --model.net='{class_path: Mixed, init_args: {opts: {a: 3}}}' sets a dict argument's
+    # mapping in place of the config's ({a: 3}), merging only a dataclass's fields and a
+    # module argument's node of the same class
+    value = {"class_path": f"{HERE}.Mixed", "init_args": {
+        "opts": {"a": 3}, "typed": {"a": 3}, "rec": {"hidden": 4},
+        "inner": {"class_path": MLP, "init_args": {"lin1": 4}}}}
+    search = _held_search(tmp_path, [value, {"class_path": MLP}], model=MIXED)
+    cli_model(tmp_path, MIXED, f"--model.net={value}")  # LightningCLI's own
+    want = ("Mixed", {"opts": {"a": 3}, "typed": {"a": 3}, "rec": NetConfig(hidden=4, depth=2),
+                      "inner": ("Mlp", {"lin1": 4, "lin2": 16, "drop": 0.1})})
+    assert NETS[-1] == want
+    assert search.model.build({"model.net": value}) and NETS[-1] == want  # the trial's
+    cli_model(tmp_path, search.model.target.config({"model.net": value}))  # best.yaml's
+    assert NETS[-1] == want
+
+
 class Loose(Plain):
     """``opt`` unannotated: a Hydra node there builds whatever it names."""
 

@@ -134,7 +134,7 @@ def test_another_class_keeps_the_values_its_bases_annotations_take_as_lightningc
     # was: a value for an argument KwBody passes on to Body was kept whatever its type
     # (Body's annotation unread), so width='wide' went on to Linear(8, 'wide'); as for an
     # argument of the class itself, a value its annotation does not take is dropped
-    from lightning_nas.config.paths import merge_node
+    from lightning_nas.config.node_merge import merge_node
 
     named = {"class_path": "tests.helpers_config.NamedBody", "init_args": {"width": "wide"}}
     for other in ("tests.helpers.Body", KW_BODY):

@@ -21,6 +21,7 @@ from typing import Any
 from lightning_nas.config.cli_optim import OPTIM_KEYS, optim_sections
 from lightning_nas.config.forms import TRAINER_TARGETS, fixed_class_error, lift_fit, trainer_args
 from lightning_nas.config.instantiate import class_strings_as_nodes
+from lightning_nas.config.node_merge import deep_merge
 from lightning_nas.config.nodes import (
     check_node_keys,
     contains_node,
@@ -32,7 +33,6 @@ from lightning_nas.config.paths import (
     SECTIONS,
     appended,
     check_no_empty_sections,
-    deep_merge,
     get_dotted,
     is_dotted,
     merge_space,

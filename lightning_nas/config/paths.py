@@ -15,15 +15,15 @@ Example:
 from __future__ import annotations
 
 import copy
-import functools
 import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from lightning_nas.config.chain import init_hints, init_kwargs, name_hint, resolved_args
+from lightning_nas.config.chain import init_hints, init_kwargs, name_hint
 from lightning_nas.config.convert import class_bound, class_node_path
 from lightning_nas.config.held_hints import over_path
-from lightning_nas.config.instantiate import accepted_kwargs, import_object, matches
+from lightning_nas.config.instantiate import accepted_kwargs, import_object
+from lightning_nas.config.node_merge import is_class, is_spec, merge_node
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
 from lightning_nas.config.overrides import not_a_mapping, split_overrides
 from lightning_nas.config.record_defaults import record_default
@@ -34,9 +34,8 @@ from lightning_nas.config.union_paths import union_seed
 from lightning_nas.errors import ConfigError
 
 __all__ = ["SECTIONS", "TRAINER_OBJECTS", "appended", "check_dotted", "check_no_empty_sections",
-           "check_space_paths", "deep_merge", "get_dotted", "is_dotted", "kwargs_apart",
-           "merge_node", "merge_space", "set_dotted", "set_paths", "space_path", "split_overrides",
-           "trainer_classes_as_nodes"]
+           "check_space_paths", "get_dotted", "is_dotted", "kwargs_apart", "merge_space",
+           "set_dotted", "set_paths", "space_path", "split_overrides", "trainer_classes_as_nodes"]
 
 
 #: the Trainer's arguments that take objects: a class named there is a ``class_path`` node
@@ -90,7 +89,7 @@ def trainer_classes_as_nodes(trainer: Mapping[str, Any]) -> dict[str, Any]:
 
 def _class_node(value: Any) -> Any:
     """``value`` as a ``class_path`` node where it names a class by its path or name."""
-    return {"class_path": value} if isinstance(value, str) and _is_class(value, short=True) \
+    return {"class_path": value} if isinstance(value, str) and is_class(value, short=True) \
         else value
 
 
@@ -143,10 +142,10 @@ def set_dotted(cfg: dict[str, Any], key: str, value: Any,
     a ``class_path`` node (``--x=torch.optim.SGD``, ``--x.class_path=...``, ``--x={class_path:
     ..., init_args: ...}``) is merged over it as ``merge_node`` merges a file's. Returns cfg."""
     if merge and key.endswith(".class_path") and isinstance(value, str) \
-            and _is_spec(get_dotted(cfg, key.rsplit(".", 1)[0])):
+            and is_spec(get_dotted(cfg, key.rsplit(".", 1)[0])):
         key, value = key.rsplit(".", 1)[0], {"class_path": value}
-    if merge and _is_spec(old := get_dotted(cfg, key)) and (
-            _is_spec(value) or isinstance(value, str) and _is_class(value)):
+    if merge and is_spec(old := get_dotted(cfg, key)) and (
+            is_spec(value) or isinstance(value, str) and is_class(value)):
         value = merge_node(old, value)
     parts = key.split(".")
     node = cfg
@@ -188,7 +187,7 @@ def set_paths(cfg: dict[str, Any], values: Iterable[tuple[str, Any]]) -> dict[st
     """
     for key, value in sorted(values, key=lambda item: _depth(item[0])):  # stable
         value, old = copy.deepcopy(value), get_dotted(cfg, key)
-        set_dotted(cfg, key, merge_node(old, value) if _is_spec(old) and _is_spec(value) else
+        set_dotted(cfg, key, merge_node(old, value) if is_spec(old) and is_spec(value) else
                    over_path(cfg, key, value))  # a dataclass's mapping merged (held_hints)
     return cfg
 
@@ -239,94 +238,6 @@ def check_no_empty_sections(cfg: Mapping[str, Any], part: Mapping[str, Any],
                               f"out?), and it would replace the {key} an earlier config file "
                               f"gives ({', '.join(map(str, cfg[key]))}) with nothing; remove "
                               f"the empty `{key}:` or give it keys")
-
-
-def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    """``extra`` over ``base``, mappings merged key by key (later config files win), a
-    ``class_path`` node as ``merge_node`` merges it."""
-    out = copy.deepcopy(dict(base))
-    for key, value in extra.items():
-        if _is_spec(out.get(key)) and isinstance(value, str) and _is_class(value):
-            out[key] = merge_node(out[key], value)
-        elif isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = deep_merge(_keep_taken(out[key], value), value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def merge_node(node: Mapping[str, Any], value: Any) -> dict[str, Any]:
-    """``value`` (a ``class_path`` node, or a class as its import path) over the ``class_path``
-    node ``node``, as LightningCLI (jsonargparse) merges a later file or an override: for
-    another class, the ``init_args`` it takes (by name, a value its annotation takes; through
-    ``**kwargs`` those jsonargparse finds where they are passed on to) are kept, the others
-    dropped (``dict_kwargs`` kept, those it names moved into ``init_args``), then ``value``'s
-    arguments set over them; for the same class, ``value``'s arguments set over ``node``'s.
-
-    Example:
-        >>> adam = {"class_path": "torch.optim.Adam", "init_args": {"lr": 0.003, "amsgrad": True}}
-        >>> merge_node(adam, {"class_path": "torch.optim.SGD", "init_args": {"momentum": 0.9}})
-        {'class_path': 'torch.optim.SGD', 'init_args': {'lr': 0.003, 'momentum': 0.9}}
-        >>> merge_node(adam, "torch.optim.SGD")
-        {'class_path': 'torch.optim.SGD', 'init_args': {'lr': 0.003}}
-    """
-    value = {"class_path": value} if isinstance(value, str) else value
-    return deep_merge(_keep_taken(node, value), value)
-
-
-def _is_spec(value: Any) -> bool:
-    """Whether ``value`` is a ``class_path`` node (not a Hydra one) with a class path."""
-    return is_node(value) and not is_hydra(value) and isinstance(value.get("class_path"), str)
-
-
-def _is_class(text: str, short: bool = False) -> bool:
-    """Whether ``text`` is the import path of a class (LightningCLI's ``--x=torch.optim.SGD``;
-    ``short``: or a name alone, looked up in ``SHORT_NAME_MODULES``)."""
-    try:
-        return (short or "." in text) and inspect.isclass(import_object(text))
-    except Exception:  # noqa: BLE001 - not a class: a plain string
-        return False
-
-
-def _keep_taken(node: Mapping[str, Any], value: Any) -> Mapping[str, Any]:
-    """``node`` with the ``init_args`` that the class of ``value`` (a ``class_path`` node of
-    another class) does not take dropped, and its ``dict_kwargs`` that the class names moved
-    into ``init_args`` (as jsonargparse moves them); else ``node`` as it is."""
-    if not (_is_spec(node) and _is_spec(value)) or node["class_path"] == value["class_path"]:
-        return node
-    taken = _taken_args(value["class_path"])
-    init, extra = (node.get(key) if isinstance(node.get(key), Mapping) else {}
-                   for key in ARGS_KEYS)
-    if taken is None or not (init or extra):  # not importable: its checks say so
-        return node
-    names, hints = taken
-    out = {**node, "init_args": {k: v for k, v in init.items() if (names is None or k in names)
-                                 and matches(v, hints.get(k, Any))}}
-    out["init_args"].update({k: v for k, v in extra.items() if names and k in names})
-    out["dict_kwargs"] = {k: v for k, v in extra.items() if not names or k not in names}
-    if not out["dict_kwargs"]:
-        del out["dict_kwargs"]
-    return out
-
-
-@functools.lru_cache(maxsize=256)
-def _taken_args(class_path: str) -> tuple[frozenset[str] | None, dict[str, Any]] | None:
-    """The arguments the class at ``class_path`` takes (``None``: any) and their annotations;
-    ``None`` when it cannot be imported. Its ``**kwargs`` are followed as LightningCLI follows
-    them (jsonargparse: to ``super().__init__(**kwargs)`` and the like); without jsonargparse
-    they take any name."""
-    try:
-        cls = import_object(class_path)
-        names, var_kw = accepted_kwargs(cls.__init__ if inspect.isclass(cls) else cls)
-    except Exception:  # noqa: BLE001 - not importable, no signature: its checks say so
-        return None
-    hints = init_hints(cls)  # a base's too, that its **kwargs passes them on to
-    if not var_kw:
-        return frozenset(names), hints
-    found = resolved_args(cls) if inspect.isclass(cls) else None
-    if found is None:  # no jsonargparse, or it cannot read the class
-        return None, hints
-    return frozenset(names) | set(found), hints
 
 
 def merge_space(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

@@ -21,11 +21,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lightning_nas.config.held_hints import merges_at, over_path
+from lightning_nas.config.node_merge import merge_node
 from lightning_nas.config.nodes import is_node, node_args
 from lightning_nas.config.paths import (
     get_dotted,
     is_dotted,
-    merge_node,
     set_dotted,
     space_path,
     split_overrides,

@@ -1,0 +1,155 @@
+"""Merging one config over another as LightningCLI (jsonargparse) merges them: a later
+config file (``deep_merge``), and a ``class_path`` node given over the config's node
+(``merge_node``: ``--model.net='{class_path: ...}'``, a chosen or fixed node of a search
+space). A changed ``class_path`` keeps the ``init_args`` its class takes; each argument the
+node gives is set over the config's by its annotation: a dataclass's fields merged, a
+module argument's node of the same class merged, a plain ``dict``'s mapping in place of
+the config's (was: every mapping merged key by key, the config's other keys kept where
+LightningCLI drops them).
+
+Example:
+    >>> deep_merge({"trainer": {"max_epochs": 3, "logger": False}}, {"trainer": {"max_epochs": 1}})
+    {'trainer': {'max_epochs': 1, 'logger': False}}
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+from lightning_nas.config.chain import init_hints, resolved_args
+from lightning_nas.config.instantiate import accepted_kwargs, import_object, matches
+from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node
+from lightning_nas.config.record_defaults import node_dataclass, over_held
+
+__all__ = ["deep_merge", "is_class", "is_spec", "merge_node"]
+
+
+def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``extra`` over ``base``, mappings merged key by key (later config files win), a
+    ``class_path`` node as ``merge_node`` merges it."""
+    out = copy.deepcopy(dict(base))
+    for key, value in extra.items():
+        if is_spec(out.get(key)) and isinstance(value, str) and is_class(value):
+            out[key] = merge_node(out[key], value)
+        elif isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(_keep_taken(out[key], value), value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def merge_node(node: Mapping[str, Any], value: Any) -> dict[str, Any]:
+    """``value`` (a ``class_path`` node, or a class as its import path) over the ``class_path``
+    node ``node``, as LightningCLI (jsonargparse) merges a later file or an override: for
+    another class, the ``init_args`` it takes (by name, a value its annotation takes; through
+    ``**kwargs`` those jsonargparse finds where they are passed on to) are kept, the others
+    dropped (``dict_kwargs`` kept, those it names moved into ``init_args``), then ``value``'s
+    arguments set over them, each by its annotation in ``value``'s class: a dataclass's
+    mapping merged over the config's fields, a node of the same class at an argument that
+    takes objects merged so, in turn; anything else (a plain ``dict``'s mapping) in place
+    of the config's (was: every mapping merged key by key). A class that does not import:
+    every mapping merged key by key.
+
+    Example:
+        >>> adam = {"class_path": "torch.optim.Adam", "init_args": {"lr": 0.003, "amsgrad": True}}
+        >>> merge_node(adam, {"class_path": "torch.optim.SGD", "init_args": {"momentum": 0.9}})
+        {'class_path': 'torch.optim.SGD', 'init_args': {'lr': 0.003, 'momentum': 0.9}}
+        >>> merge_node(adam, "torch.optim.SGD")
+        {'class_path': 'torch.optim.SGD', 'init_args': {'lr': 0.003}}
+    """
+    value = {"class_path": value} if isinstance(value, str) else value
+    kept = _keep_taken(node, value)
+    held, given = kept.get("init_args"), value.get("init_args")
+    taken = _taken_args(value["class_path"]) if is_spec(value) else None
+    if not (isinstance(held, Mapping) and isinstance(given, Mapping)) or taken is None:
+        return deep_merge(kept, value)  # (no annotations to read: key by key)
+    out = deep_merge(kept, {key: item for key, item in value.items() if key != "init_args"})
+    out["init_args"] = _args_over(held, given, taken[1])
+    return out
+
+
+def _args_over(held: Mapping[str, Any], given: Mapping[str, Any],
+               hints: Mapping[str, Any]) -> dict[str, Any]:
+    """``given``'s arguments over ``held``'s, each by its annotation in ``hints``, as
+    ``merge_node`` says."""
+    out = copy.deepcopy(dict(held))
+    for key, item in given.items():
+        old, hint = out.get(key), hints.get(key, Any)
+        if is_spec(old) and (is_spec(item) or isinstance(item, str) and is_class(item)) \
+                and node_dataclass(item, hint) is None and _takes_objects(hint):
+            out[key] = merge_node(old, item)  # a module argument's: merged in turn
+        else:
+            out[key] = copy.deepcopy(over_held(old, item, hint))  # a dataclass's merged
+    return out
+
+
+def _takes_objects(hint: Any) -> bool:
+    """Whether the annotation ``hint`` (a ``Union``'s each) names a class whose objects
+    jsonargparse builds from a ``class_path`` node (``nn.Module``, ``Optional[Net]``; not
+    ``Any``, ``object``, a ``dict`` or another builtin value)."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        return any(_takes_objects(arg) for arg in typing.get_args(hint))
+    return inspect.isclass(hint) and origin is None and hint is not object and not issubclass(
+        hint, (Mapping, str, bytes, int, float, complex, list, tuple, set, frozenset))
+
+
+def is_spec(value: Any) -> bool:
+    """Whether ``value`` is a ``class_path`` node (not a Hydra one) with a class path."""
+    return is_node(value) and not is_hydra(value) and isinstance(value.get("class_path"), str)
+
+
+def is_class(text: str, short: bool = False) -> bool:
+    """Whether ``text`` is the import path of a class (LightningCLI's ``--x=torch.optim.SGD``;
+    ``short``: or a name alone, looked up in ``SHORT_NAME_MODULES``)."""
+    try:
+        return (short or "." in text) and inspect.isclass(import_object(text))
+    except Exception:  # noqa: BLE001 - not a class: a plain string
+        return False
+
+
+def _keep_taken(node: Mapping[str, Any], value: Any) -> Mapping[str, Any]:
+    """``node`` with the ``init_args`` that the class of ``value`` (a ``class_path`` node of
+    another class) does not take dropped, and its ``dict_kwargs`` that the class names moved
+    into ``init_args`` (as jsonargparse moves them); else ``node`` as it is."""
+    if not (is_spec(node) and is_spec(value)) or node["class_path"] == value["class_path"]:
+        return node
+    taken = _taken_args(value["class_path"])
+    init, extra = (node.get(key) if isinstance(node.get(key), Mapping) else {}
+                   for key in ARGS_KEYS)
+    if taken is None or not (init or extra):  # not importable: its checks say so
+        return node
+    names, hints = taken
+    out = {**node, "init_args": {k: v for k, v in init.items() if (names is None or k in names)
+                                 and matches(v, hints.get(k, Any))}}
+    out["init_args"].update({k: v for k, v in extra.items() if names and k in names})
+    out["dict_kwargs"] = {k: v for k, v in extra.items() if not names or k not in names}
+    if not out["dict_kwargs"]:
+        del out["dict_kwargs"]
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _taken_args(class_path: str) -> tuple[frozenset[str] | None, dict[str, Any]] | None:
+    """The arguments the class at ``class_path`` takes (``None``: any) and their annotations;
+    ``None`` when it cannot be imported. Its ``**kwargs`` are followed as LightningCLI follows
+    them (jsonargparse: to ``super().__init__(**kwargs)`` and the like); without jsonargparse
+    they take any name."""
+    try:
+        cls = import_object(class_path)
+        names, var_kw = accepted_kwargs(cls.__init__ if inspect.isclass(cls) else cls)
+    except Exception:  # noqa: BLE001 - not importable, no signature: its checks say so
+        return None
+    hints = init_hints(cls)  # a base's too, that its **kwargs passes them on to
+    if not var_kw:
+        return frozenset(names), hints
+    found = resolved_args(cls) if inspect.isclass(cls) else None
+    if found is None:  # no jsonargparse, or it cannot read the class
+        return None, hints
+    return frozenset(names) | set(found), hints
