@@ -387,6 +387,45 @@ def test_a_chosen_class_path_nodes_arguments_merge_by_their_annotation_as_in_lig
     assert NETS[-1] == want
 
 
+
+@pytest.mark.parametrize(("override", "option", "want"), [
+    ("--model.net.init_args.rec.depth=5", {"rec": {"hidden": 4}},  # a dataclass's: merged
+     ("rec", NetConfig(hidden=4, depth=5))),
+    ("--model.net.init_args.inner.init_args.lin2=24", {"inner": {  # a node of the same class
+        "class_path": MLP, "init_args": {"lin1": 4}}}, ("inner", ("Mlp", {
+            "lin1": 4, "lin2": 24, "drop": 0.1}))),
+])
+def test_an_override_deeper_in_a_chosen_class_path_node_is_kept_where_lightningcli_keeps_it(
+        tmp_path, override, option, want):
+    # was: refused by the override's first argument, which the option sets ("... which the
+    # value {...} the search space may choose there sets too"), where LightningCLI merges
+    # the option's value there over the config's, the override kept
+    value = {"class_path": f"{HERE}.Mixed", "init_args": option}
+    search = _held_search(tmp_path, [value, {"class_path": f"{HERE}.Mixed"}], override,
+                          model=MIXED)
+    cli_model(tmp_path, MIXED, override, f"--model.net={value}")  # LightningCLI's own
+    assert NETS[-1][1][want[0]] == want[1]
+    assert search.model.build({"model.net": value}) and NETS[-1][1][want[0]] == want[1]
+
+
+def test_an_override_deeper_in_a_chosen_class_path_node_is_refused_where_it_would_be_lost(
+        tmp_path):
+    # a dict argument's mapping is set in place of the config's (LightningCLI: {a: 3}, c
+    # lost): refused, naming the option; so too an option that sets the key itself
+    override = "--model.net.init_args.opts.c=9"
+    value = {"class_path": f"{HERE}.Mixed", "init_args": {"opts": {"a": 3}}}
+    cli_model(tmp_path, MIXED, override, f"--model.net={value}")
+    assert NETS[-1][1]["opts"] == {"a": 3}
+    with pytest.raises(ConfigError, match=re.escape(
+            f"which the value {value!r:.80} the search space may choose there builds "
+            f"without it (its opts is set in place of the config's)")):
+        _held_search(tmp_path, [value], override, model=MIXED)
+    setting = {"class_path": f"{HERE}.Mixed", "init_args": {"rec": {"depth": 6}}}
+    with pytest.raises(ConfigError, match=re.escape(
+            f"which the value {setting!r:.80} the search space may choose there sets too")):
+        _held_search(tmp_path, [setting], "--model.net.init_args.rec.depth=5", model=MIXED)
+
+
 class Loose(Plain):
     """``opt`` unannotated: a Hydra node there builds whatever it names."""
 

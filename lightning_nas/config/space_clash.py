@@ -70,7 +70,7 @@ def check_not_searched(overrides: Sequence[str], cfg: Mapping[str, Any]) -> None
                     raise ConfigError(
                         f"--{key}={text} sets a key inside {name!r}, which the value "
                         f"{option[0]!r:.80} the search space may choose there builds "
-                        f"without it ({option[1]} does not take {path[len(prefix) + 1:]}): "
+                        f"without it ({option[1]}): "
                         f"the trials that choose it would lose the override, as "
                         f"LightningCLI drops it. To fix it, leave that value out of the "
                         f"choice; else leave the override out")
@@ -114,7 +114,7 @@ def _chosen_setting(cfg: Mapping[str, Any], path: str, prefix: str, spec: Any) -
     held = get_dotted(cfg, prefix)
     if isinstance(options, list) and options and all(
             _class_node(item) for item in (held, *options)):
-        return _node_losing(held, path[len(prefix) + 1:].split(".")[0], options)
+        return _node_losing(held, path[len(prefix) + 1:], options)
     if not (isinstance(options, list) and options and merges_at(cfg, prefix) and all(
             isinstance(option, Mapping) and merges_at(cfg, prefix, option)
             for option in options)):
@@ -128,17 +128,25 @@ def _class_node(value: Any) -> bool:
     return is_node(value) and isinstance(value.get("class_path"), str)
 
 
-def _node_losing(held: Mapping[str, Any], name: str, options: list[Any]) -> Any:
+def _node_losing(held: Mapping[str, Any], rest: str, options: list[Any]) -> Any:
     """For a choice of ``class_path`` nodes at the config's node ``held`` (each merged over
     it, ``merge_node``, as LightningCLI merges ``--model.net='{class_path: ...}'``), where
-    an override sets its argument ``name``: the first option that sets ``name`` itself, or
-    ``(option, its class's name)`` for one of a class that does not take it (LightningCLI
-    drops it there); else ``_KEPT``."""
+    an override sets ``rest`` under it (``sub.x``, ``init_args`` left out): the first option
+    that sets ``rest`` itself, or ``(option, why)`` for one whose merged node has no
+    ``rest`` (of a class that does not take its first argument, or whose value there is
+    set in place of the config's: a ``dict`` argument's, as LightningCLI sets it); else
+    ``_KEPT``. Was: judged by ``rest``'s first argument alone, an option setting ``sub``
+    refused where its mapping merges over the config's (a dataclass's, a node's)."""
+    name = rest.split(".")[0]
     for option in options:
-        if name in node_args(option):
+        if get_dotted(option, rest, _KEPT) is not _KEPT:
             return option
-        if name not in node_args(merge_node(held, option)):
-            return option, str(option["class_path"]).replace(":", ".").rsplit(".", 1)[-1]
+        merged = merge_node(held, option)
+        if name not in node_args(merged):
+            return option, (f"{str(option['class_path']).replace(':', '.').rsplit('.', 1)[-1]}"
+                             f" does not take {name}")
+        if get_dotted(merged, rest, _KEPT) is _KEPT:
+            return option, f"its {name} is set in place of the config's"
     return _KEPT
 
 
