@@ -395,8 +395,10 @@ class EnvNotes(TinyNet):
     ``OMP_NUM_THREADS``, torch's thread count, the ``OMP_NUM_THREADS`` a child process it
     starts sees, and whether its parent is a fork server that imported torch (a parent
     other than the process that started it, ``multiprocessing.parent_process``, with
-    ``libtorch`` mapped) and that parent's pid; ``say``, where given, on its stdout and its
-    stderr; then it fails the trial, before any training.
+    ``libtorch`` mapped) and that parent's pid, and whether its heap is frozen
+    (``gc.get_freeze_count() > 0``: a worker inherits the fork server's, ``server_frozen``);
+    ``say``, where given, on its stdout and its stderr; then it fails the trial, before any
+    training.
 
     Example:
         >>> import json, tempfile
@@ -410,6 +412,7 @@ class EnvNotes(TinyNet):
     """
 
     def __init__(self, notes: str = "", say: str = "", **kwargs) -> None:
+        import gc
         import json
         import multiprocessing as mp
         import subprocess
@@ -424,7 +427,8 @@ class EnvNotes(TinyNet):
         Path(notes).write_text(json.dumps({
             "omp": os.environ.get("OMP_NUM_THREADS"), "threads": torch.get_num_threads(),
             "child_omp": child, "forked_warm": forked and "libtorch" in Path(
-                f"/proc/{server}/maps").read_text(), "parent": server}))
+                f"/proc/{server}/maps").read_text(), "parent": server,
+            "frozen": gc.get_freeze_count() > 0}))
         if say:
             print(f"{say} on stdout", flush=True)
             print(f"{say} on stderr", file=sys.stderr, flush=True)

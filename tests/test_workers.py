@@ -226,7 +226,9 @@ def test_workers_fork_warm_with_their_environment_threads_and_stdio_else_spawn(t
     # later worker of the process spawned; a live worker keeps the server, and is kept),
     # which imports a user's own forkserver preload with ours; changed back, it is replaced
     # once more (three servers for environments A, B, A: the fewest with one server; a
-    # change undone before a worker starts, none). A
+    # change undone before a worker starts, none). Each server froze its imported heap
+    # (server_frozen), which its workers inherit: "frozen" (was: False, walked by the
+    # collector at the server's exit and in each worker). A
     # process's first worker, spawned, starts with Ctrl-C held back (was: mask False, the
     # resource tracker's first start unblocked SIGINT). A fresh interpreter: a fork server
     # of this process may have been started by an earlier test under another environment,
@@ -240,8 +242,8 @@ def test_workers_fork_warm_with_their_environment_threads_and_stdio_else_spawn(t
     assert json.loads(done.stdout.splitlines()[-1]) == [True, True, [True] * 4, {
         "own": True, "other": True, "MKL_NUM_THREADS": True, "PYTHONPATH": True,
         "LIGHTNING_NAS_NO_ZYGOTE": True, "live": True}, [
-        {"omp": "5", "threads": 5, "child_omp": "5", "forked_warm": True}] * 4, True, True,
-        False, True, [True, True, False, True]]
+        {"omp": "5", "threads": 5, "child_omp": "5", "forked_warm": True, "frozen": True}] * 4,
+        True, True, False, True, [True, True, False, True]]
     for i in (1, 2, 3, 4):
         assert f"trial {i} says on stdout" in done.stdout
         assert f"trial {i} says on stderr" in done.stderr
