@@ -30,7 +30,8 @@ environment no longer matches (variables read as torch loads, ``OMP_NUM_THREADS`
 effect in the zygote; ``PYTEST_CURRENT_TEST`` aside) is replaced; a process forked from
 this one forgets this one's zygotes. ``LIGHTNING_NAS_NO_ZYGOTE=1``, a platform without
 ``os.fork`` or ``socket.send_fds``, or a zygote that cannot start: ranks are started cold,
-as before. An idle zygote holds about 400 MB (RSS; 310 MB PSS) on CPU.
+as before. An idle zygote holds about 400 MiB resident (``VmRSS``) on CPU, about 300 MiB
+of it its own (``Private_Dirty``, no rank alive; ``benchmarks/zygote_memory.py``).
 
 Example:
     >>> zygote = zygote_for(child_env())  # doctest: +SKIP
