@@ -19,7 +19,7 @@ import functools
 import inspect
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from lightning_nas.config.chain import init_hints, resolved_args
@@ -91,11 +91,14 @@ def _args_over(held: Mapping[str, Any], given: Mapping[str, Any],
 
 def _takes_objects(hint: Any) -> bool:
     """Whether the annotation ``hint`` (a ``Union``'s each) names a class whose objects
-    jsonargparse builds from a ``class_path`` node (``nn.Module``, ``Optional[Net]``; not
-    ``Any``, ``object``, a ``dict`` or another builtin value)."""
+    jsonargparse builds from a ``class_path`` node (``nn.Module``, ``Optional[Net]``, a
+    ``Callable`` that returns one: LightningCLI's ``OptimizerCallable``; not ``Any``,
+    ``object``, a ``dict`` or another builtin value)."""
     origin = typing.get_origin(hint)
     if origin is typing.Union or origin is types.UnionType:
         return any(_takes_objects(arg) for arg in typing.get_args(hint))
+    if origin is Callable:
+        return bool(typing.get_args(hint)) and _takes_objects(typing.get_args(hint)[-1])
     return inspect.isclass(hint) and origin is None and hint is not object and not issubclass(
         hint, (Mapping, str, bytes, int, float, complex, list, tuple, set, frozenset))
 
