@@ -1,23 +1,113 @@
-"""``lightning_nas.config.node_merge``: a node merged over the config's as LightningCLI
-(jsonargparse) merges it, each argument by its annotation: a node at a ``Callable`` that
-returns objects (LightningCLI's ``OptimizerCallable``) merged as a module argument's.
-Checked against LightningCLI itself (``LightningCLI(run=False)``); nothing trained.
+"""``lightning_nas.config.node_merge``: a later config file merged over an earlier one as
+LightningCLI's ``--config a.yaml --config b.yaml`` merges it, each argument by its
+annotation: a plain ``dict``'s (or ``dict[str, int]``'s, ``max_time``'s) mapping in place
+of the earlier one, a dataclass's fields merged, a mapping of dataclasses set key by key
+over the earlier values, a node of the same class merged (``init_args`` alone, without
+``class_path``, too; at a ``Callable`` that returns objects, LightningCLI's
+``OptimizerCallable``, as well); the ``search:`` block, ours, merged key by key. Each case
+checked against LightningCLI itself (``LightningCLI(run=False)``); nothing trained.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
 
 import lightning.pytorch as pl
 import torch
+import yaml
 from torch import nn
 
+from lightning_nas.config.load import load_config
 from lightning_nas.config.node_merge import merge_node
-from tests.helpers_records import cli_model
+from tests.helpers_records import DEEP, NetConfig, cli_model
 
 torch.set_num_threads(1)
 
 HERE = __name__
+
+
+class Inner(nn.Module):
+    """A module argument with a plain ``dict`` argument of its own."""
+
+    def __init__(self, opts: dict | None = None, lin1: int = 1) -> None:
+        super().__init__()
+        self.got = {"opts": opts, "lin1": lin1}
+
+
+class Knobs(pl.LightningModule):
+    """A model of a plain ``dict``, a ``dict[str, int]``, a dataclass, a ``dict`` of
+    dataclasses and a module argument; what it was given kept in ``got``."""
+
+    def __init__(self, opts: dict | None = None, typed: dict[str, int] | None = None,
+                 rec: NetConfig = DEEP, nets: dict[str, NetConfig] | None = None,
+                 inner: nn.Module | None = None) -> None:
+        super().__init__()
+        self.got = {"opts": opts, "typed": typed, "rec": rec, "nets": nets,
+                    "inner": inner and inner.got}
+
+
+class Loader(pl.LightningDataModule):
+    """A data module with a plain ``dict`` argument."""
+
+    def __init__(self, opts: dict | None = None, batch_size: int = 1) -> None:
+        super().__init__()
+        self.got = {"opts": opts, "batch_size": batch_size}
+
+
+FIRST: dict[str, Any] = {
+    "model": {"class_path": f"{HERE}.Knobs", "init_args": {
+        "opts": {"a": 1, "b": 2}, "typed": {"a": 1, "b": 2}, "rec": {"hidden": 3, "depth": 2},
+        "nets": {"x": {"hidden": 3, "depth": 2}, "y": {"hidden": 7}},
+        "inner": {"class_path": f"{HERE}.Inner", "init_args": {"opts": {"a": 1, "b": 2},
+                                                               "lin1": 5}}}},
+    "data": {"class_path": f"{HERE}.Loader", "init_args": {"opts": {"a": 1, "b": 2},
+                                                           "batch_size": 4}},
+    "trainer": {"max_time": {"days": 1, "hours": 2}, "logger": {
+        "class_path": "lightning.pytorch.loggers.CSVLogger",
+        "init_args": {"save_dir": "logs", "name": "first"}}},
+    "search": {"budget": 3, "ray": {"num_cpus": 1, "runtime_env": {"env_vars": {"A": "1"}}}},
+}
+SECOND: dict[str, Any] = {  # the brief's form: `init_args` without `class_path`
+    "model": {"init_args": {"opts": {"a": 3}, "typed": {"a": 3}, "rec": {"hidden": 4},
+                            "nets": {"x": {"hidden": 5}},
+                            "inner": {"init_args": {"opts": {"a": 3}}}}},
+    "data": {"class_path": f"{HERE}.Loader", "init_args": {"opts": {"a": 3}}},
+    "trainer": {"max_time": {"hours": 5}, "logger": {"init_args": {"name": "second"}}},
+    "search": {"ray": {"runtime_env": {"env_vars": {"B": "2"}}}},
+}
+
+
+def _files(folder: Path) -> list[Path]:
+    """``FIRST`` and ``SECOND`` written in ``folder``."""
+    paths = [folder / "first.yaml", folder / "second.yaml"]
+    for path, cfg in zip(paths, (FIRST, SECOND), strict=True):
+        path.write_text(yaml.safe_dump(cfg))
+    return paths
+
+
+def test_a_later_files_arguments_are_set_by_their_annotation_as_lightningcli_sets_them(
+        tmp_path):
+    # was: every mapping merged key by key (opts {a: 3, b: 2}, nets.y kept, max_time
+    # {days: 1, hours: 5}), where LightningCLI's --config a.yaml --config b.yaml sets a
+    # dict argument's mapping in place of the earlier one
+    first, second = _files(tmp_path)
+    cfg = load_config([first, second], searched=False)
+    assert cfg["model"]["init_args"] == {
+        "opts": {"a": 3}, "typed": {"a": 3}, "rec": {"hidden": 4, "depth": 2},
+        "nets": {"x": {"hidden": 5, "depth": 2}},
+        "inner": {"class_path": f"{HERE}.Inner", "init_args": {"opts": {"a": 3}, "lin1": 5}}}
+    assert cfg["data"]["init_args"] == {"opts": {"a": 3}, "batch_size": 4}
+    assert cfg["trainer"]["max_time"] == {"hours": 5}  # a dict[str, int] of the Trainer's
+    assert cfg["trainer"]["logger"]["init_args"] == {"save_dir": "logs", "name": "second"}
+    assert cfg["search"]["budget"] == 3  # ours: key by key, all the way down
+    assert cfg["search"]["ray"] == {"num_cpus": 1,
+                                    "runtime_env": {"env_vars": {"A": "1", "B": "2"}}}
+    # what LightningCLI builds from the merged model is what it builds from the two files
+    (tmp_path / "model.yaml").write_text(yaml.safe_dump({"model": SECOND["model"]}))
+    theirs = cli_model(tmp_path, FIRST["model"], "--config", str(tmp_path / "model.yaml")).got
+    assert theirs == cli_model(tmp_path, cfg["model"]).got
 
 
 class Opted(pl.LightningModule):

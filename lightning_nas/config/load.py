@@ -21,7 +21,7 @@ from typing import Any
 from lightning_nas.config.cli_optim import OPTIM_KEYS, optim_sections
 from lightning_nas.config.forms import TRAINER_TARGETS, fixed_class_error, lift_fit, trainer_args
 from lightning_nas.config.instantiate import class_strings_as_nodes
-from lightning_nas.config.node_merge import deep_merge
+from lightning_nas.config.node_merge import merge_config
 from lightning_nas.config.nodes import (
     check_node_keys,
     contains_node,
@@ -126,10 +126,11 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
 
 def _merge(cfg: Mapping[str, Any], part: Mapping[str, Any],
            whole_space: bool = False) -> dict[str, Any]:
-    """A config file over the earlier ones: mappings merged key by key, but a search space's
-    parameter given again replaced as a whole (``merge_space``), and a space the file names
-    as a file (``whole_space``) replacing the earlier space whole."""
-    out = deep_merge(cfg, part)
+    """A config file over the earlier ones, as LightningCLI merges it (``merge_config``:
+    each argument by its annotation; ``search`` key by key), but a search space's parameter
+    given again replaced as a whole (``merge_space``), and a space the file names as a file
+    (``whole_space``) replacing the earlier space whole."""
+    out = merge_config(cfg, part)
     spaces = [c["search"].get("space") if isinstance(c.get("search"), Mapping) else None
               for c in (cfg, part)]
     if whole_space:

@@ -1,15 +1,19 @@
 """Merging one config over another as LightningCLI (jsonargparse) merges them: a later
-config file (``deep_merge``), and a ``class_path`` node given over the config's node
+config file (``merge_config``), and a ``class_path`` node given over the config's node
 (``merge_node``: ``--model.net='{class_path: ...}'``, a chosen or fixed node of a search
 space). A changed ``class_path`` keeps the ``init_args`` its class takes; each argument the
 node gives is set over the config's by its annotation: a dataclass's fields merged, a
-module argument's node of the same class merged, a plain ``dict``'s mapping in place of
-the config's (was: every mapping merged key by key, the config's other keys kept where
-LightningCLI drops them).
+module argument's node of the same class (or its ``init_args`` alone) merged, a plain
+``dict``'s mapping in place of the config's (was: every mapping merged key by key, the
+config's other keys kept where LightningCLI drops them). A later file's ``trainer:``
+arguments are set so by the Trainer's annotations; our ``search:`` block, key by key.
 
 Example:
     >>> deep_merge({"trainer": {"max_epochs": 3, "logger": False}}, {"trainer": {"max_epochs": 1}})
     {'trainer': {'max_epochs': 1, 'logger': False}}
+    >>> merge_config({"trainer": {"max_time": {"days": 1}}},
+    ...              {"trainer": {"max_time": {"hours": 2}}})
+    {'trainer': {'max_time': {'hours': 2}}}
 """
 
 from __future__ import annotations
@@ -27,11 +31,35 @@ from lightning_nas.config.instantiate import accepted_kwargs, import_object, mat
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node
 from lightning_nas.config.record_defaults import node_dataclass, over_held
 
-__all__ = ["deep_merge", "is_class", "is_spec", "merge_node"]
+__all__ = ["deep_merge", "is_class", "is_spec", "merge_config", "merge_node"]
+
+
+def merge_config(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """The config file ``extra`` over the earlier ones ``base``, as LightningCLI's ``--config
+    a.yaml --config b.yaml`` merges it: a ``class_path`` section (``model``, ``data``) as
+    ``merge_node`` merges it (by the annotations of its class), ``trainer``'s arguments by
+    the Trainer's (``max_time: {hours: 5}`` in place of ``{days: 1}``, a ``logger`` node's
+    ``init_args`` merged), any other (``search``, ours) key by key (``deep_merge``; was:
+    every section so, a ``dict`` argument's earlier keys kept where LightningCLI drops them).
+
+    Example:
+        >>> merge_config({"search": {"budget": 3}}, {"search": {"seed": 1}})
+        {'search': {'budget': 3, 'seed': 1}}
+    """
+    out = copy.deepcopy(dict(base))
+    for key, value in extra.items():
+        old = out.get(key)
+        if _node_over(old, value):
+            out[key] = merge_node(old, value)
+        elif key == "trainer" and _plain(old) and _plain(value):
+            out[key] = _args_over(old, value, _trainer_hints())
+        else:
+            out = deep_merge(out, {key: value})
+    return out
 
 
 def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    """``extra`` over ``base``, mappings merged key by key (later config files win), a
+    """``extra`` over ``base``, mappings merged key by key (later values win), a class at a
     ``class_path`` node as ``merge_node`` merges it."""
     out = copy.deepcopy(dict(base))
     for key, value in extra.items():
@@ -53,8 +81,9 @@ def merge_node(node: Mapping[str, Any], value: Any) -> dict[str, Any]:
     arguments set over them, each by its annotation in ``value``'s class: a dataclass's
     mapping merged over the config's fields, a node of the same class at an argument that
     takes objects merged so, in turn; anything else (a plain ``dict``'s mapping) in place
-    of the config's (was: every mapping merged key by key). A class that does not import:
-    every mapping merged key by key.
+    of the config's (was: every mapping merged key by key). ``value`` without a
+    ``class_path`` (``{init_args: ...}``, a later file's) is of ``node``'s class. A class
+    that does not import: every mapping merged key by key.
 
     Example:
         >>> adam = {"class_path": "torch.optim.Adam", "init_args": {"lr": 0.003, "amsgrad": True}}
@@ -64,6 +93,8 @@ def merge_node(node: Mapping[str, Any], value: Any) -> dict[str, Any]:
         {'class_path': 'torch.optim.SGD', 'init_args': {'lr': 0.003}}
     """
     value = {"class_path": value} if isinstance(value, str) else value
+    if "class_path" not in value and is_spec(node):  # `init_args` alone: node's class
+        value = {"class_path": node["class_path"], **value}
     kept = _keep_taken(node, value)
     held, given = kept.get("init_args"), value.get("init_args")
     taken = _taken_args(value["class_path"]) if is_spec(value) else None
@@ -81,12 +112,35 @@ def _args_over(held: Mapping[str, Any], given: Mapping[str, Any],
     out = copy.deepcopy(dict(held))
     for key, item in given.items():
         old, hint = out.get(key), hints.get(key, Any)
-        if is_spec(old) and (is_spec(item) or isinstance(item, str) and is_class(item)) \
-                and node_dataclass(item, hint) is None and _takes_objects(hint):
+        if _node_over(old, item) and node_dataclass(item, hint) is None \
+                and _takes_objects(hint):
             out[key] = merge_node(old, item)  # a module argument's: merged in turn
         else:
             out[key] = copy.deepcopy(over_held(old, item, hint))  # a dataclass's merged
     return out
+
+
+def _node_over(old: Any, value: Any) -> bool:
+    """Whether ``value`` is merged over ``old`` as a node (``merge_node``): ``old`` is a
+    ``class_path`` node and ``value`` one, a class as its import path, or a node's
+    ``init_args``/``dict_kwargs`` alone (of ``old``'s class, as jsonargparse takes them)."""
+    return is_spec(old) and (
+        is_spec(value) or isinstance(value, str) and is_class(value)
+        or _plain(value) and bool(value) and set(value) <= set(ARGS_KEYS))
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` is a mapping that is no Hydra node."""
+    return isinstance(value, Mapping) and not is_hydra(value)
+
+
+@functools.lru_cache(maxsize=1)
+def _trainer_hints() -> dict[str, Any]:
+    """The annotations of the Trainer's arguments (imported only for a ``trainer:`` section
+    that two config files give)."""
+    from lightning.pytorch import Trainer
+
+    return init_hints(Trainer)
 
 
 def _takes_objects(hint: Any) -> bool:
