@@ -303,7 +303,7 @@ def _check_overrides(command: str, overrides: list[str]) -> None:
     """Refuse, before any file is read, an argument among the overrides that is none: a
     second config file of ``oneshot`` (it takes one; search and fit merge several), or any
     other word, naming an override the command takes."""
-    from lightning_nas.config.paths import split_overrides
+    from lightning_nas.config.overrides import split_overrides
 
     example = _OVERRIDE_EXAMPLES[command]
     if command == "oneshot":

@@ -27,7 +27,7 @@ def cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
 
     from lightning_nas.arch import format_arch
     from lightning_nas.config.load import apply_overrides
-    from lightning_nas.config.paths import split_overrides
+    from lightning_nas.config.overrides import split_overrides
     from lightning_nas.config.trainer_checks import check_finetune_epochs
     from lightning_nas.export import finetune, free_dir, load_best, trial_fits
     from lightning_nas.finetune_inputs import model_overrides

@@ -20,8 +20,9 @@ from lightning_nas.config.chain import init_hints
 from lightning_nas.config.hparams import written_floats
 from lightning_nas.config.imports import import_object
 from lightning_nas.config.instance_records import node_fields, rebuilt, unwritten_note
-from lightning_nas.config.paths import is_dotted, kwargs_apart, set_paths
+from lightning_nas.config.paths import kwargs_apart, set_paths
 from lightning_nas.config.record_defaults import over_default, over_fields, over_own_defaults
+from lightning_nas.config.space_keys import is_dotted
 from lightning_nas.errors import ConfigError
 from lightning_nas.export_trainer import result_defaults
 

@@ -29,16 +29,14 @@ from lightning_nas.config.nodes import (
     is_node,
     node_args,
 )
+from lightning_nas.config.overrides import split_overrides
 from lightning_nas.config.paths import (
-    SECTIONS,
     appended,
     check_no_empty_sections,
     get_dotted,
-    is_dotted,
     merge_space,
     set_dotted,
     space_path,
-    split_overrides,
     trainer_classes_as_nodes,
 )
 from lightning_nas.config.section_builder import ConfigBuilder
@@ -51,6 +49,7 @@ from lightning_nas.config.sections import (
 )
 from lightning_nas.config.space_clash import check_groups_keep, check_not_searched
 from lightning_nas.config.space_groups import is_space_group
+from lightning_nas.config.space_keys import SECTIONS, is_dotted
 from lightning_nas.config.yamlio import load_yaml
 from lightning_nas.errors import ConfigError, unknown
 from lightning_nas.run_folder import user_path

@@ -25,7 +25,7 @@ from lightning_nas.config.held_hints import over_path
 from lightning_nas.config.instantiate import accepted_kwargs, import_object
 from lightning_nas.config.node_merge import is_class, is_spec, merge_node
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
-from lightning_nas.config.overrides import not_a_mapping, split_overrides
+from lightning_nas.config.overrides import not_a_mapping
 from lightning_nas.config.record_defaults import record_default
 from lightning_nas.config.records import dataclasses_in, plain_step, record_class, record_step
 from lightning_nas.config.space_groups import is_space_group, space_leaves
@@ -33,9 +33,9 @@ from lightning_nas.config.space_keys import SECTIONS, is_dotted, node_key_error
 from lightning_nas.config.union_paths import union_seed
 from lightning_nas.errors import ConfigError
 
-__all__ = ["SECTIONS", "TRAINER_OBJECTS", "appended", "check_dotted", "check_no_empty_sections",
-           "check_space_paths", "get_dotted", "is_dotted", "kwargs_apart", "merge_space",
-           "set_dotted", "set_paths", "space_path", "split_overrides", "trainer_classes_as_nodes"]
+__all__ = ["TRAINER_OBJECTS", "appended", "check_dotted", "check_no_empty_sections",
+           "check_space_paths", "get_dotted", "kwargs_apart", "merge_space", "set_dotted",
+           "set_paths", "space_path", "trainer_classes_as_nodes"]
 
 
 #: the Trainer's arguments that take objects: a class named there is a ``class_path`` node

@@ -30,8 +30,9 @@ from lightning_nas.config.nodes import (
     node_args,
     target_path,
 )
-from lightning_nas.config.paths import is_dotted, set_paths
+from lightning_nas.config.paths import set_paths
 from lightning_nas.config.required import check_required
+from lightning_nas.config.space_keys import is_dotted
 from lightning_nas.errors import ConfigError
 
 __all__ = ["ConfigBuilder", "import_target"]

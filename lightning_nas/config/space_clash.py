@@ -23,14 +23,10 @@ from typing import Any
 from lightning_nas.config.held_hints import merges_at, over_path
 from lightning_nas.config.node_merge import merge_node
 from lightning_nas.config.nodes import is_node, node_args
-from lightning_nas.config.paths import (
-    get_dotted,
-    is_dotted,
-    set_dotted,
-    space_path,
-    split_overrides,
-)
+from lightning_nas.config.overrides import split_overrides
+from lightning_nas.config.paths import get_dotted, set_dotted, space_path
 from lightning_nas.config.space_groups import is_space_group
+from lightning_nas.config.space_keys import is_dotted
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError
 

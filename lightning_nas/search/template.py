@@ -41,8 +41,8 @@ from lightning_nas.config.cli_optim import check_optim, with_arch
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.hparams import build_class
 from lightning_nas.config.instantiate import blame, instantiate, short
-from lightning_nas.config.paths import is_dotted
 from lightning_nas.config.section_builder import ConfigBuilder
+from lightning_nas.config.space_keys import is_dotted
 from lightning_nas.errors import ConfigError, one_line
 from lightning_nas.module import NASModule
 from lightning_nas.search.costs import model_costs

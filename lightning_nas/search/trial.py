@@ -37,8 +37,8 @@ from lightning_nas.config.cli_optim import apply_optim
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.nodes import contains_node, node_args
-from lightning_nas.config.paths import is_dotted
 from lightning_nas.config.section_builder import ConfigBuilder
+from lightning_nas.config.space_keys import is_dotted
 from lightning_nas.errors import BatchSettingError, ConfigError, MonitorError, typed
 from lightning_nas.group_exit import groups_made_here, launcher_variables_of_one
 from lightning_nas.results import TrialResult, TrialStatus

@@ -24,7 +24,8 @@ from typing import Any
 
 from lightning_nas.arch import flatten_arch
 from lightning_nas.config.nodes import ARGS_KEYS, is_node
-from lightning_nas.config.paths import is_dotted, set_dotted
+from lightning_nas.config.paths import set_dotted
+from lightning_nas.config.space_keys import is_dotted
 from lightning_nas.errors import ConfigError
 from lightning_nas.space import SearchSpace
 from lightning_nas.space.params import Choice, Fixed, Param

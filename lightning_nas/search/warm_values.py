@@ -25,7 +25,8 @@ from typing import Any
 
 from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.nodes import target_path
-from lightning_nas.config.paths import get_dotted, is_dotted
+from lightning_nas.config.paths import get_dotted
+from lightning_nas.config.space_keys import is_dotted
 from lightning_nas.errors import ConfigError, SpaceError
 from lightning_nas.search.scheduler_settings import scheduler_epochs
 from lightning_nas.search.warm_keys import placed
