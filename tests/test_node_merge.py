@@ -135,3 +135,21 @@ def test_a_node_at_a_callable_argument_is_merged_as_lightningcli_merges_it(tmp_p
     assert cli_model(tmp_path, node, f"--model={sgd}").got == ("SGD", {"lr": 0.003,
                                                                        "momentum": 0.9})
     assert cli_model(tmp_path, merged).got == ("SGD", {"lr": 0.003, "momentum": 0.9})
+
+
+def test_a_later_files_bare_arguments_are_taken_as_init_args_as_lightningcli_takes_them(
+        tmp_path):
+    # was: refused before training, "model: unknown key opts beside class_path"; LightningCLI
+    # takes a node's arguments without init_args (its own and a module argument's) as them
+    first = {"class_path": f"{HERE}.Knobs", "init_args": {
+        "opts": {"a": 1, "b": 2}, "inner": FIRST["model"]["init_args"]["inner"]}}
+    bare = {"opts": {"a": 3}, "inner": {"opts": {"a": 3}}}
+    paths = [tmp_path / "a.yaml", tmp_path / "b.yaml"]
+    for path, model in zip(paths, (first, bare), strict=True):
+        path.write_text(yaml.safe_dump({"model": model}))
+    cfg = load_config(paths, searched=False)
+    assert cfg["model"]["init_args"] == {
+        "opts": {"a": 3},
+        "inner": {"class_path": f"{HERE}.Inner", "init_args": {"opts": {"a": 3}, "lin1": 5}}}
+    theirs = cli_model(tmp_path, first, "--config", str(paths[1])).got
+    assert theirs == cli_model(tmp_path, cfg["model"]).got

@@ -28,7 +28,7 @@ from typing import Any
 
 from lightning_nas.config.chain import init_hints, resolved_args
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, matches
-from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node
+from lightning_nas.config.nodes import ARGS_KEYS, SPEC_KEYS, is_hydra, is_node
 from lightning_nas.config.record_defaults import node_dataclass, over_held
 
 __all__ = ["deep_merge", "is_class", "is_spec", "merge_config", "merge_node"]
@@ -82,7 +82,8 @@ def merge_node(node: Mapping[str, Any], value: Any) -> dict[str, Any]:
     mapping merged over the config's fields, a node of the same class at an argument that
     takes objects merged so, in turn; anything else (a plain ``dict``'s mapping) in place
     of the config's (was: every mapping merged key by key). ``value`` without a
-    ``class_path`` (``{init_args: ...}``, a later file's) is of ``node``'s class. A class
+    ``class_path`` (``{init_args: ...}``, a later file's; its arguments without ``init_args``,
+    ``{opts: {a: 3}}``, taken as them, as jsonargparse takes them) is of ``node``'s class. A class
     that does not import: every mapping merged key by key.
 
     Example:
@@ -93,6 +94,8 @@ def merge_node(node: Mapping[str, Any], value: Any) -> dict[str, Any]:
         {'class_path': 'torch.optim.SGD', 'init_args': {'lr': 0.003}}
     """
     value = {"class_path": value} if isinstance(value, str) else value
+    if _bare(value):  # arguments without `init_args`, as jsonargparse takes them
+        value = {"init_args": value}
     if "class_path" not in value and is_spec(node):  # `init_args` alone: node's class
         value = {"class_path": node["class_path"], **value}
     kept = _keep_taken(node, value)
@@ -122,11 +125,19 @@ def _args_over(held: Mapping[str, Any], given: Mapping[str, Any],
 
 def _node_over(old: Any, value: Any) -> bool:
     """Whether ``value`` is merged over ``old`` as a node (``merge_node``): ``old`` is a
-    ``class_path`` node and ``value`` one, a class as its import path, or a node's
-    ``init_args``/``dict_kwargs`` alone (of ``old``'s class, as jsonargparse takes them)."""
+    ``class_path`` node and ``value`` one, a class as its import path, a node's
+    ``init_args``/``dict_kwargs`` alone, or its arguments without ``init_args`` (``{opts:
+    {a: 3}}``; of ``old``'s class, as jsonargparse takes them; was: merged beside
+    ``class_path``, then refused as unknown keys there)."""
     return is_spec(old) and (
         is_spec(value) or isinstance(value, str) and is_class(value)
-        or _plain(value) and bool(value) and set(value) <= set(ARGS_KEYS))
+        or _plain(value) and bool(value) and set(value) <= set(ARGS_KEYS) or _bare(value))
+
+
+def _bare(value: Any) -> bool:
+    """Whether ``value`` is a node's arguments without ``init_args``: a mapping (no Hydra
+    node) with none of a ``class_path`` node's keys (``SPEC_KEYS``)."""
+    return _plain(value) and bool(value) and not set(value) & set(SPEC_KEYS)
 
 
 def _plain(value: Any) -> bool:
