@@ -40,6 +40,7 @@ import yaml
 from torch import nn
 
 from lightning_nas.config.load import load_config
+from lightning_nas.config.space_clash import check_not_searched
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.from_config import search_from_config
 from tests.helpers_models import ClassifierSteps
@@ -196,9 +197,9 @@ def test_an_override_inside_a_chosen_mapping_at_a_dataclass_is_kept_as_lightning
     assert search.model.build({"model.net": {"hidden": 4}}) and Plain.built[-1] == want
     # an option that sets the key itself: its trials would lose the override: refused
     with pytest.raises(ConfigError, match=re.escape(
-            "--model.net.depth=5 sets a key inside 'model.net', which the value {'depth': 6} "
-            "the search space may choose there sets too: the trials that choose it would "
-            "lose the override")):
+            "--model.net.depth=5 sets a key inside 'model.net', which option 2 of the "
+            "choice there, {depth: 6}, sets too: the trials that take it would lose the "
+            "override")):
         loaded([{"hidden": 4}, {"depth": 6}])
     # so too a chosen class_path node, whose init_args LightningCLI merges there (was:
     # refused, "(a value it chooses): the override would be lost", and without the override
@@ -208,8 +209,8 @@ def test_an_override_inside_a_chosen_mapping_at_a_dataclass_is_kept_as_lightning
     assert search.model.build({"model.net": {"class_path": NET, "init_args": {"hidden": 4}}})
     assert Plain.built[-1] == want
     with pytest.raises(ConfigError, match=re.escape(
-            "which the value {'class_path': 'tests.helpers_records.NetConfig', 'init_args': "
-            "{'depth': 6}} the search space may choose there sets too")):
+            f"which option 2 of the choice there, {{class_path: {NET}, init_args: {{depth: "
+            f"6}}}}, sets too")):
         loaded([{"class_path": NET, "init_args": {"hidden": 4}},
                 {"class_path": NET, "init_args": {"depth": 6}}])
     # a plain dict's chosen mapping replaces the config's: refused, the fix a value of the
@@ -305,11 +306,13 @@ def test_an_override_inside_a_chosen_class_path_node_is_kept_as_lightningcli_kee
     # the override (LightningCLI drops it there too): refused before training, naming it
     setting = {"class_path": MLP, "init_args": {"lin2": 32}}
     with pytest.raises(ConfigError, match=re.escape(
-            f"which the value {setting!r} the search space may choose there sets too")):
+            f"which option 2 of the choice there, {{class_path: {MLP}, init_args: {{lin2: "
+            f"32}}}}, sets too")):
         _held_search(tmp_path, [node, setting], override)
     with pytest.raises(ConfigError, match=re.escape(
-            f"which the value {{'class_path': '{OTHER}'}} the search space may choose there "
-            f"builds without it (Other does not take lin2)")):
+            f"which option 2 of the choice there, {{class_path: {OTHER}}}, builds without it "
+            f"(Other does not take lin2): the trials that take it would lose the override, as "
+            f"LightningCLI drops it. To fix it, leave that option out of the choice")):
         _held_search(tmp_path, [node, {"class_path": OTHER}], override)
 
 
@@ -325,8 +328,8 @@ def test_an_override_inside_a_fixed_class_path_node_is_kept_as_lightningcli_keep
     assert NETS[-1] == ("Mlp", {"lin1": 4, "lin2": 24, "drop": 0.3})
     assert search.model.build({"model.net": node}) and NETS[-1][1]["lin2"] == 24
     with pytest.raises(ConfigError, match=re.escape(  # one that sets it: refused, as a choice's
-            "which the value {'class_path': 'tests.test_choice_mappings.Mlp', 'init_args': "
-            "{'lin2': 32}} the search space may choose there sets too")):
+            f"which the fixed value there, {{class_path: {MLP}, init_args: {{lin2: 32}}}}, "
+            f"sets too")):
         _held_search(tmp_path, {"model.net": {"fixed": {"class_path": MLP, "init_args": {
             "lin2": 32}}}, "data.batch_size": {"choice": [8, 16]}}, override)
 
@@ -346,8 +349,8 @@ def test_an_override_inside_a_configs_dataclass_node_is_kept_under_a_choice_as_l
     assert search.model.build({"model.net": {"hidden": 8}})
     assert Plain.built[-1][0] == NetConfig(hidden=8, depth=5)
     with pytest.raises(ConfigError, match=re.escape(  # an option setting it: refused
-            "which the value {'class_path': 'tests.helpers_records.NetConfig', 'init_args': "
-            "{'depth': 6}} the search space may choose there sets too")):
+            f"which option 2 of the choice there, {{class_path: {NET}, init_args: {{depth: "
+            f"6}}}}, sets too")):
         _loaded(tmp_path, node, [chosen, {"class_path": NET, "init_args": {"depth": 6}}])
 
 
@@ -417,13 +420,29 @@ def test_an_override_deeper_in_a_chosen_class_path_node_is_refused_where_it_woul
     cli_model(tmp_path, MIXED, override, f"--model.net={value}")
     assert NETS[-1][1]["opts"] == {"a": 3}
     with pytest.raises(ConfigError, match=re.escape(
-            f"which the value {value!r:.80} the search space may choose there builds "
-            f"without it (its opts is set in place of the config's)")):
+            f"which option 1 of the choice there, {{class_path: {HERE}.Mixed, init_args: "
+            f"{{opts: {{a: 3}}}}}}, builds without it (its opts is set in place of the "
+            f"config's)")):
         _held_search(tmp_path, [value], override, model=MIXED)
     setting = {"class_path": f"{HERE}.Mixed", "init_args": {"rec": {"depth": 6}}}
     with pytest.raises(ConfigError, match=re.escape(
-            f"which the value {setting!r:.80} the search space may choose there sets too")):
+            f"which option 1 of the choice there, {{class_path: {HERE}.Mixed, init_args: "
+            f"{{rec: {{depth: 6}}}}}}, sets too")):
         _held_search(tmp_path, [setting], "--model.net.init_args.rec.depth=5", model=MIXED)
+
+
+def test_a_long_option_a_refusal_names_is_cut_with_an_ellipsis():
+    # was: cut at 80 characters of its repr, mid-word, with no mark ("... {'opts': {'a': 3
+    # the search space ..."); now its position and one-line YAML, cut past 300 with "..."
+    long = {"class_path": MLP, "init_args": {"lin2": 32, "note": "x" * 400}}
+    cfg = {"model": HELD, "search": {"space": {"model.net": {"choice": [{"class_path": MLP},
+                                                                        long]}}}}
+    with pytest.raises(ConfigError) as caught:
+        check_not_searched(["--model.net.init_args.lin2=24"], cfg)
+    said = str(caught.value)
+    start = f"which option 2 of the choice there, {{class_path: {MLP}, init_args: {{lin2: 32, "
+    assert start in said and "x" * 200 in said and "x" * 300 not in said
+    assert "..., sets too: the trials that take it would lose the override" in said
 
 
 class Loose(Plain):
@@ -519,6 +538,6 @@ def test_an_override_inside_a_chosen_mapping_in_a_hydra_node_is_kept_as_hydra_ke
     assert want[1] == {"sub": {"x": 2, "y": 5}, "other": 9}
     assert search.model.build({"model.opt": {"sub": {"y": 5}}}) and _seen(Plain.built[-1]) == want
     with pytest.raises(ConfigError, match=re.escape(  # an option that sets it: refused
-            "--model.opt.other=9 sets a key inside 'model.opt', which the value {'other': 2} "
-            "the search space may choose there sets too")):
+            "--model.opt.other=9 sets a key inside 'model.opt', which option 2 of the choice "
+            "there, {other: 2}, sets too")):
         loaded([{"sub": {"y": 5}}, {"other": 2}])

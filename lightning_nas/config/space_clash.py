@@ -63,19 +63,19 @@ def check_not_searched(overrides: Sequence[str], cfg: Mapping[str, Any]) -> None
                 if option is _KEPT:
                     continue  # each chosen mapping merged over the config's: it stays
                 if isinstance(option, tuple):  # a chosen node of a class that drops it
+                    leave = ("leave that option out of the choice" if "fixed" not in spec
+                             else "fix a value that keeps it")
                     raise ConfigError(
-                        f"--{key}={text} sets a key inside {name!r}, which the value "
-                        f"{option[0]!r:.80} the search space may choose there builds "
-                        f"without it ({option[1]}): "
-                        f"the trials that choose it would lose the override, as "
-                        f"LightningCLI drops it. To fix it, leave that value out of the "
-                        f"choice; else leave the override out")
-                raise ConfigError(f"--{key}={text} sets a key inside {name!r}, which the "
-                                  f"value {option!r:.80} the search space may choose there "
-                                  f"sets too: the trials that choose it would lose the "
-                                  f"override. To fix it, leave {path[len(prefix) + 1:]} out "
-                                  f"of that value, or give it in each value the space gives "
-                                  f"{name!r}; else leave the override out")
+                        f"--{key}={text} sets a key inside {name!r}, which "
+                        f"{_named(option[0], spec)}, builds without it ({option[1]}): the "
+                        f"trials that take it would lose the override, as LightningCLI "
+                        f"drops it. To fix it, {leave}; else leave the override out")
+                raise ConfigError(f"--{key}={text} sets a key inside {name!r}, which "
+                                  f"{_named(option, spec)}, sets too: the trials that take "
+                                  f"it would lose the override. To fix it, leave "
+                                  f"{path[len(prefix) + 1:]} out of that value, or give it in "
+                                  f"each value the space gives {name!r}; else leave the "
+                                  f"override out")
             rest = path[len(prefix) + 1:]
             fix = (f"To fix it, --search.space.{name}.{rest}={{fixed: {text}}}; else leave it "
                    f"out" if is_space_group(spec) else  # (a choice's: was the group's fix,
@@ -90,6 +90,25 @@ def check_not_searched(overrides: Sequence[str], cfg: Mapping[str, Any]) -> None
 
 #: ``_chosen_setting``'s answer where no option sets the override's key
 _KEPT = object()
+#: the length past which ``_named`` cuts an option's YAML (with ``...``)
+_NAMED_LIMIT = 300
+
+
+def _named(option: Any, spec: Mapping[str, Any]) -> str:
+    """The option of the choice (or fixed value) ``spec`` a refusal names: its position and
+    its one-line YAML, cut past ``_NAMED_LIMIT`` characters with ``...`` (was: its repr cut
+    at 80, mid-word and unmarked).
+
+    Example:
+        >>> _named({"depth": 6}, {"choice": [{"hidden": 4}, {"depth": 6}]})
+        'option 2 of the choice there, {depth: 6}'
+    """
+    text = _flow(option)
+    text = text if len(text) <= _NAMED_LIMIT else f"{text[:_NAMED_LIMIT - 3]}..."
+    if "fixed" in spec:
+        return f"the fixed value there, {text}"
+    place = next(i for i, item in enumerate(spec["choice"], 1) if item == option)
+    return f"option {place} of the choice there, {text}"
 
 
 def _chosen_setting(cfg: Mapping[str, Any], path: str, prefix: str, spec: Any) -> Any:
