@@ -174,12 +174,14 @@ def test_a_group_leaving_out_a_field_of_the_configs_dataclass_builds_what_lightn
     assert search.model.build({"model.net": {"hidden": 4}})
     assert Plain.built[-1][0] == NetConfig(hidden=4, depth=5)
 
-def _loaded(tmp_path: Path, node: dict[str, Any], values: list[Any]) -> Any:
-    """The config of a search of ``model.net: {choice: values}`` over the ``model`` node
-    ``node``, loaded with the override ``--model.net.depth=5``."""
+def _loaded(tmp_path: Path, node: dict[str, Any], values: list[Any], kind: str = "choice"
+            ) -> Any:
+    """The config of a search of ``model.net: {choice: values}`` (or another ``kind``:
+    ``ordered``) over the ``model`` node ``node``, loaded with the override
+    ``--model.net.depth=5``."""
     (tmp_path / "nas.yaml").write_text(yaml.safe_dump({
         "model": node, "data": {"class_path": "tests.helpers_data.BlobData"},
-        "search": {"space": {"model.net": {"choice": values}}, "budget": 1}}))
+        "search": {"space": {"model.net": {kind: values}}, "budget": 1}}))
     return load_config(tmp_path / "nas.yaml", ["--model.net.depth=5"])
 
 
@@ -253,6 +255,21 @@ class Holder(Plain):
 MLP, OTHER = f"{HERE}.Mlp", f"{HERE}.Other"
 HELD = {"class_path": f"{HERE}.Holder", "init_args": {"net": {
     "class_path": MLP, "init_args": {"lin1": 8, "lin2": 16, "drop": 0.3}}}}
+
+
+def test_an_override_inside_an_ordered_choices_mapping_is_kept_as_a_choices_is(tmp_path):
+    # was: refused, "--model.net.depth=5 sets a key inside 'model.net', which the search
+    # space gives every trial as a whole (a value it chooses): the override would be lost",
+    # where an ordered choice's mapping is merged there as a choice's (LightningCLI keeps it)
+    node = {"class_path": f"{HERE}.Plain", "init_args": {"net": {"hidden": 3, "depth": 2}}}
+    search = search_from_config(_loaded(tmp_path, node, [{"hidden": 4}, {"hidden": 8}],
+                                        "ordered"))
+    assert search.model.build({"model.net": {"hidden": 8}})
+    assert Plain.built[-1][0] == NetConfig(hidden=8, depth=5)
+    with pytest.raises(ConfigError, match=re.escape(  # an option that sets it: refused
+            "--model.net.depth=5 sets a key inside 'model.net', which option 2 of the "
+            "ordered choice there, {depth: 6}, sets too")):
+        _loaded(tmp_path, node, [{"hidden": 4}, {"depth": 6}], "ordered")
 
 
 def _held_search(tmp_path: Path, values: list[Any] | dict[str, Any], *overrides: str,

@@ -95,9 +95,9 @@ _NAMED_LIMIT = 300
 
 
 def _named(option: Any, spec: Mapping[str, Any]) -> str:
-    """The option of the choice (or fixed value) ``spec`` a refusal names: its position and
-    its one-line YAML, cut past ``_NAMED_LIMIT`` characters with ``...`` (was: its repr cut
-    at 80, mid-word and unmarked).
+    """The option of the choice (``ordered`` too; or the fixed value) ``spec`` a refusal
+    names: its position and its one-line YAML, cut past ``_NAMED_LIMIT`` characters with
+    ``...`` (was: its repr cut at 80, mid-word and unmarked).
 
     Example:
         >>> _named({"depth": 6}, {"choice": [{"hidden": 4}, {"depth": 6}]})
@@ -107,8 +107,9 @@ def _named(option: Any, spec: Mapping[str, Any]) -> str:
     text = text if len(text) <= _NAMED_LIMIT else f"{text[:_NAMED_LIMIT - 3]}..."
     if "fixed" in spec:
         return f"the fixed value there, {text}"
-    place = next(i for i, item in enumerate(spec["choice"], 1) if item == option)
-    return f"option {place} of the choice there, {text}"
+    kind = "choice" if "choice" in spec else "ordered"
+    place = next(i for i, item in enumerate(spec[kind], 1) if item == option)
+    return f"option {place} of the {'ordered ' * (kind == 'ordered')}choice there, {text}"
 
 
 def _chosen_setting(cfg: Mapping[str, Any], path: str, prefix: str, spec: Any) -> Any:
@@ -123,9 +124,10 @@ def _chosen_setting(cfg: Mapping[str, Any], path: str, prefix: str, spec: Any) -
     under ``--model.net='{class_path: NetConfig, init_args: {hidden: 4}}'``; was: refused,
     every option's class aside). A choice of ``class_path`` nodes at the config's
     ``class_path`` node: ``_node_losing`` (was: refused, "the override would be
-    lost"). A ``fixed`` value is one option, merged so too (was: refused)."""
+    lost"). A ``fixed`` value is one option, merged so too (was: refused); an ``ordered``
+    choice's options as a choice's (was: refused)."""
     options = None if not isinstance(spec, Mapping) or is_space_group(spec) else (
-        [spec["fixed"]] if "fixed" in spec else spec.get("choice"))
+        [spec["fixed"]] if "fixed" in spec else spec.get("choice", spec.get("ordered")))
     held = get_dotted(cfg, prefix)
     if isinstance(options, list) and options and all(
             _class_node(item) for item in (held, *options)):
