@@ -16,12 +16,14 @@ Example:
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = ["HELDOUT_SEEDS", "SEED_FORMS", "check_arguments", "describe", "heldout_seeds",
-           "not_a_script", "over_seeds", "parse_seeds", "quick_defaults", "spearman", "spread"]
+           "not_a_script", "over_seeds", "parse_seeds", "quick_defaults", "report_figures",
+           "spearman", "spread"]
 
 #: what a seed list may be, as a usage error says it
 SEED_FORMS = ("give a count of at least 1 (30), a range low-high (100-129) or seeds and "
@@ -50,6 +52,27 @@ def describe(name: str, values: Sequence[float], digits: int = 3, unit: str = ""
     return (f"{name}: median {f.format(s['median'])} [{f.format(s['min'])}, "
             f"{f.format(s['max'])}]  mean {f.format(s['mean'])} ± {f.format(s['std'])}  "
             f"(n={s['n']})")
+
+
+def report_figures(figures: Mapping[str, Sequence[float]], digits: int = 2) -> dict[str, Any]:
+    """Print each figure's ``describe`` line, then the JSON summary (each figure's median,
+    and its ``spread`` as ``NAME_spread``), and return that summary.
+
+    Example:
+        >>> summary = report_figures({"wall": [1.0, 3.0]})  # doctest: +ELLIPSIS
+        wall: median 2.00 [1.00, 3.00]  mean 2.00 ± 1.41  (n=2)
+        {"wall": 2.0, "wall_spread": {...}}
+        >>> summary["wall"]
+        2.0
+    """
+    for name, values in figures.items():
+        print(describe(name, values, digits=digits))
+    summary: dict[str, Any] = {}
+    for name, values in figures.items():
+        summary[name] = spread(values)["median"]
+        summary[f"{name}_spread"] = spread(values)
+    print(json.dumps(summary))
+    return summary
 
 
 def over_seeds(n: int, settings: str) -> str:

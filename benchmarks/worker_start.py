@@ -35,7 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.spread import check_arguments, describe, quick_defaults, spread  # noqa: E402
+from benchmarks.spread import check_arguments, quick_defaults, report_figures  # noqa: E402
 from lightning_nas.search.rank_zygote import NO_ZYGOTE  # noqa: E402
 
 __all__ = ["main", "one_side"]
@@ -110,14 +110,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     figures[f"{side}_{key}"].append(value)
                 print(f"round {r} {side}: wall {got['wall']:.2f} s, cpu {got['cpu']:.2f} s",
                       flush=True)
-    for name, values in figures.items():
-        print(describe(name, values, digits=2))
-    summary: dict[str, Any] = {}
-    for name, values in figures.items():
-        summary[name] = spread(values)["median"]
-        summary[f"{name}_spread"] = spread(values)
-    print(json.dumps(summary))
-    return summary
+    return report_figures(figures)
 
 
 if __name__ == "__main__":

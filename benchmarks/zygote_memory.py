@@ -34,7 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.fork_server_memory import proc_mib  # noqa: E402
-from benchmarks.spread import check_arguments, describe, quick_defaults, spread  # noqa: E402
+from benchmarks.spread import check_arguments, quick_defaults, report_figures  # noqa: E402
 from lightning_nas.search.rank_zygote import NO_ZYGOTE  # noqa: E402
 
 __all__ = ["main", "one_round"]
@@ -97,14 +97,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 figures[key].append(value)
             print(f"round {r}: " + ", ".join(f"{k} {v:.2f}" for k, v in got.items()),
                   flush=True)
-    for name, values in figures.items():
-        print(describe(name, values, digits=2))
-    summary: dict[str, Any] = {}
-    for name, values in figures.items():
-        summary[name] = spread(values)["median"]
-        summary[f"{name}_spread"] = spread(values)
-    print(json.dumps(summary))
-    return summary
+    return report_figures(figures)
 
 
 if __name__ == "__main__":
