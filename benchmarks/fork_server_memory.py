@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +42,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.spread import check_arguments, quick_defaults, report_figures  # noqa: E402
+from benchmarks.spread import (  # noqa: E402
+    check_arguments,
+    quick_defaults,
+    report_figures,
+    run_json,
+)
 from lightning_nas.search.rank_zygote import NO_ZYGOTE  # noqa: E402
 
 __all__ = ["main", "one_side", "proc_mib"]
@@ -118,11 +122,7 @@ def one_side(side: str, root: Path) -> dict[str, float]:
 def _run_side(side: str, root: Path) -> dict[str, float]:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop(NO_ZYGOTE, None)
-    out = subprocess.run([sys.executable, __file__, "--one", side, str(root)], env=env,
-                         capture_output=True, text=True, check=False)
-    if out.returncode:
-        raise SystemExit(f"the {side} side failed:\n{out.stderr[-4000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_json([sys.executable, __file__, "--one", side, str(root)], env, f"the {side} side")
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

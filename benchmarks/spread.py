@@ -18,12 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = ["HELDOUT_SEEDS", "SEED_FORMS", "check_arguments", "describe", "heldout_seeds",
            "not_a_script", "over_seeds", "parse_seeds", "quick_defaults", "report_figures",
-           "spearman", "spread"]
+           "run_json", "spearman", "spread"]
 
 #: what a seed list may be, as a usage error says it
 SEED_FORMS = ("give a count of at least 1 (30), a range low-high (100-129) or seeds and "
@@ -73,6 +74,23 @@ def report_figures(figures: Mapping[str, Sequence[float]], digits: int = 2) -> d
         summary[f"{name}_spread"] = spread(values)
     print(json.dumps(summary))
     return summary
+
+
+def run_json(argv: Sequence[str], env: Mapping[str, str], what: str) -> dict[str, Any]:
+    """Run ``argv`` (a benchmark's own process for one side or round) with ``env`` and
+    return the JSON object its last line of stdout prints; exit naming ``what`` with the
+    end of its stderr where it fails.
+
+    Example:
+        >>> import os, sys
+        >>> run_json([sys.executable, "-c", "print('{\\"x\\": 1}')"], os.environ, "x")
+        {'x': 1}
+    """
+    out = subprocess.run(list(argv), env=dict(env), capture_output=True, text=True,
+                         check=False)
+    if out.returncode:
+        raise SystemExit(f"{what} failed:\n{out.stderr[-4000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def over_seeds(n: int, settings: str) -> str:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +33,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.fork_server_memory import proc_mib  # noqa: E402
-from benchmarks.spread import check_arguments, quick_defaults, report_figures  # noqa: E402
+from benchmarks.spread import (  # noqa: E402
+    check_arguments,
+    quick_defaults,
+    report_figures,
+    run_json,
+)
 from lightning_nas.search.rank_zygote import NO_ZYGOTE  # noqa: E402
 
 __all__ = ["main", "one_round"]
@@ -71,11 +75,7 @@ def one_round(root: Path) -> dict[str, float]:
 def _run_round(root: Path) -> dict[str, float]:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop(NO_ZYGOTE, None)
-    out = subprocess.run([sys.executable, __file__, "--one", str(root)], env=env,
-                         capture_output=True, text=True, check=False)
-    if out.returncode:
-        raise SystemExit(f"the round failed:\n{out.stderr[-4000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_json([sys.executable, __file__, "--one", str(root)], env, "the round")
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
