@@ -92,12 +92,19 @@ def _joblib_sweep(tmp_path: Path, num_workers: int, *launcher: str,
                   **sweeper: Any) -> list:
     """A sweep of ``_fit_job`` on the joblib launcher (``option``: another of
     ``hydra/launcher``; ``launcher``: its settings; ``nodes``: the job config's, beside
-    ``width`` and ``fail_width``)."""
-    return multirun(tmp_path, _fit_job,
-                    {"budget": 1, "seed": 0, "num_workers": num_workers,
-                     "params": {"width": WIDTHS}, **sweeper},
-                    (f"hydra/launcher={option}", *launcher), keep_jobs=True,
-                    **{"width": 2, "fail_width": FAILS, **(nodes or {})})
+    ``width`` and ``fail_width``). Loky's worker processes, which the launcher's joblib
+    leaves idle for 300 s to be reused, are ended after it: a later test of this process
+    that counts its own processes would find them (``test_user_data``)."""
+    from joblib.externals.loky import get_reusable_executor
+
+    try:
+        return multirun(tmp_path, _fit_job,
+                        {"budget": 1, "seed": 0, "num_workers": num_workers,
+                         "params": {"width": WIDTHS}, **sweeper},
+                        (f"hydra/launcher={option}", *launcher), keep_jobs=True,
+                        **{"width": 2, "fail_width": FAILS, **(nodes or {})})
+    finally:
+        get_reusable_executor().shutdown(wait=True, kill_workers=True)
 
 
 @pytest.fixture(scope="module")
