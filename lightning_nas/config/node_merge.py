@@ -46,7 +46,7 @@ def merge_config(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str,
         >>> merge_config({"search": {"budget": 3}}, {"search": {"seed": 1}})
         {'search': {'budget': 3, 'seed': 1}}
     """
-    out = copy.deepcopy(dict(base))
+    out, rest = dict(base), {}
     for key, value in extra.items():
         old = out.get(key)
         if _node_over(old, value):
@@ -54,8 +54,8 @@ def merge_config(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str,
         elif key == "trainer" and _plain(old) and _plain(value):
             out[key] = _args_over(old, value, _trainer_hints())
         else:
-            out = deep_merge(out, {key: value})
-    return out
+            rest[key] = value  # (merged below, in one deep_merge, which copies ``out``)
+    return deep_merge(out, rest)
 
 
 def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
