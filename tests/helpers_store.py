@@ -1,5 +1,7 @@
 """What the tests of the run store share (``tests/test_store_*.py``): a trial finished with
-a score, written as a search writes it.
+a score, written as a search writes it (``finish``), and a second, plain SQLite connection
+to a store's file (``sql``), for a test that reads or writes the rows as a user's SQL or
+an older version does, never through the store's own connection.
 
 Example:
     >>> import tempfile
@@ -13,10 +15,15 @@ Example:
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.store import RunStore
 
-__all__ = ["finish"]
+__all__ = ["finish", "sql"]
 
 
 def finish(store: RunStore, tid: int, score: float | None,
@@ -26,3 +33,27 @@ def finish(store: RunStore, tid: int, score: float | None,
     with."""
     store.finish_trial(TrialResult(trial_id=tid, arch=store.get(tid).arch, status=status,
                                    score=score, **kw))
+
+
+@contextmanager
+def sql(path: str | Path) -> Iterator[sqlite3.Connection]:
+    """A connection of its own to the store's database file ``path`` (a ``RunStore``'s
+    ``path``), as another process has it: a store open on the file meanwhile (WAL) reads
+    what it wrote once the block ends, which commits it (an error rolls it back); closed
+    after.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     with RunStore(Path(folder) / "search.db") as store:
+        ...         with sql(store.path) as db:
+        ...             _ = db.execute("INSERT INTO meta (key, value) VALUES ('seed', '7')")
+        ...         store.get_meta("seed")
+        7
+    """
+    db = sqlite3.connect(path, timeout=30)
+    try:
+        yield db
+        db.commit()
+    finally:
+        db.close()

@@ -17,6 +17,7 @@ from lightning_nas.search.trainer_spelling import as_taken
 from lightning_nas.store import RunStore
 from tests.helpers_resume import SPACE
 from tests.helpers_resume import objective_search as _objective_search
+from tests.helpers_store import sql
 
 
 def test_the_same_space_in_another_key_order_resumes_exactly(tmp_path):
@@ -78,9 +79,9 @@ def test_a_search_whose_trainer_holds_inf_resumes(tmp_path):
     _objective_search(tmp_path, budget=2, trainer=trainer).run()
     result = _objective_search(tmp_path, budget=3, trainer=trainer).run()
     assert len(result.trials) == 3
-    with RunStore(tmp_path / "search.db") as store:
-        assert store._db.execute("SELECT json_extract(value, '$.gradient_clip_val') FROM meta "
-                                 "WHERE key = 'trainer'").fetchone() == (math.inf,)
+    with sql(tmp_path / "search.db") as db:
+        assert db.execute("SELECT json_extract(value, '$.gradient_clip_val') FROM meta "
+                          "WHERE key = 'trainer'").fetchone() == (math.inf,)
 
 
 @pytest.mark.filterwarnings("ignore:an objective= search calls the function")

@@ -26,6 +26,7 @@ from lightning_nas.store import RunStore, open_run
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
 from tests.helpers_store import finish as _finish
+from tests.helpers_store import sql
 
 #: the TEXT columns that hold plain text, not JSON: every other TEXT column holds JSON
 PLAIN_TEXT = {"meta.key", "trials.status", "trials.checkpoint", "trials.error",
@@ -164,7 +165,8 @@ def test_a_resume_of_a_store_an_older_version_wrote_matches_its_rows(tmp_path, c
     _objective_search(tmp_path / "cut", 4, optimizer=optimizer).run()
     _as_an_older_version_wrote(tmp_path / "cut" / "search.db", nan)
     with RunStore(tmp_path / "cut" / "search.db", read_only=True) as store:
-        old = store._db.execute("SELECT arch_key FROM trials ORDER BY id").fetchall()
+        with sql(store.path) as db:
+            old = db.execute("SELECT arch_key FROM trials ORDER BY id").fetchall()
         assert all("Infinity" in key and ("NaN" in key) == nan for (key,) in old)
         events = store.events()  # read in today's spelling: as arch_key writes it now
         assert [e["arch_key"] for e in events if e["kind"] == "ask"] == [
@@ -201,12 +203,13 @@ def test_the_key_of_nan_is_one_key_in_a_store_of_either_spelling(tmp_path):
     with RunStore(tmp_path / "search.db") as store:
         store.log_events([{"kind": "ask", "ask": 0, "trial_id": None,
                            "arch_key": arch_key({"pad": [float("nan"), math.inf]})}])
-        store._db.execute("INSERT INTO events (kind, ask, arch_key) VALUES ('ask', 1, "
-                          "'{\"pad\":[NaN,Infinity]}')")  # as an older version wrote it
-        store._db.execute("INSERT INTO events (kind, ask, arch_key) VALUES ('ask', 2, "
-                          "'{\"pad\":[null,Infinity]}')")  # as the version before wrote it
-        store._db.execute("INSERT INTO events (kind, ask, arch_key) VALUES ('ask', 3, "
-                          "'{\"pad\":[\"NaN\",\"-Infinity\"]}')")  # text, not a number
+        with sql(store.path) as db:
+            db.execute("INSERT INTO events (kind, ask, arch_key) VALUES ('ask', 1, "
+                       "'{\"pad\":[NaN,Infinity]}')")  # as an older version wrote it
+            db.execute("INSERT INTO events (kind, ask, arch_key) VALUES ('ask', 2, "
+                       "'{\"pad\":[null,Infinity]}')")  # as the version before wrote it
+            db.execute("INSERT INTO events (kind, ask, arch_key) VALUES ('ask', 3, "
+                       "'{\"pad\":[\"NaN\",\"-Infinity\"]}')")  # text, not a number
         keys = [e["arch_key"] for e in store.events()]
     assert keys[0] == keys[1] == keys[2] == arch_key({"pad": [math.nan, math.inf]}) == (
         '{"pad":[null,9e999]}')
@@ -378,13 +381,14 @@ def test_a_nan_or_inf_metric_is_json_that_sqlite_reads_and_reads_back_as_it_was(
         store.set_meta("objectives", {"acc": "max", "val_loss": "min"})
         tid = store.start_trial({"k": 3})
         _finish(store, tid, 0.5, metrics=metrics, curve=[math.nan, math.inf, 0.5])
-        rows = store._db.execute(
-            "SELECT json_extract(metrics, '$.acc'), json_extract(metrics, '$.val_loss'), "
-            "json_extract(metrics, '$.sec'), json_extract(metrics, '$.gain'), "
-            "json_extract(curve, '$[1]') FROM trials").fetchall()
-        assert rows == [(0.5, None, math.inf, -math.inf, math.inf)]
-        assert store._db.execute("SELECT COUNT(*) FROM trials WHERE "
-                                 "json_extract(metrics, '$.acc') > 0.4").fetchone() == (1,)
+        with sql(store.path) as db:
+            rows = db.execute(
+                "SELECT json_extract(metrics, '$.acc'), json_extract(metrics, '$.val_loss'), "
+                "json_extract(metrics, '$.sec'), json_extract(metrics, '$.gain'), "
+                "json_extract(curve, '$[1]') FROM trials").fetchall()
+            assert rows == [(0.5, None, math.inf, -math.inf, math.inf)]
+            assert db.execute("SELECT COUNT(*) FROM trials WHERE "
+                              "json_extract(metrics, '$.acc') > 0.4").fetchone() == (1,)
     with open_run(tmp_path) as store:  # show, report, export and a warm start read so
         for read in (store.get(tid).metrics, store.leaderboard()[0].metrics,
                      dict(store.scored_metrics())[tid]):
@@ -411,7 +415,8 @@ def test_every_json_the_store_writes_is_json_sqlite_reads(tmp_path):
                           {"kind": "tell", "ask": 0, "loss": math.inf},
                           {"kind": "tell", "ask": 1, "loss": math.nan},
                           {"kind": "tell", "ask": 2, "loss": [0.5, -math.inf, math.nan]}])
-        assert all(_json_rows(store._db).values())
+        with sql(store.path) as db:
+            assert all(_json_rows(db).values())
     with open_run(tmp_path) as store:
         assert store.get_meta("settings") == {"limit": math.inf, "floor": -math.inf,
                                               "name": "NaN", "note": "Infinity -Infinity NaN"}
@@ -431,11 +436,12 @@ def test_a_store_an_older_version_wrote_with_bare_nan_still_reads(tmp_path):
         store.set_meta("monitor", "acc")
         tid = store.start_trial({"k": 1})
         _finish(store, tid, 0.5)
-        store._db.execute("UPDATE trials SET metrics = ? WHERE id = ?",
-                          ('{"acc": 0.5, "val_loss": NaN, "sec": Infinity}', tid))
-        store._db.execute("INSERT INTO events (kind, ask, loss) VALUES ('tell', 0, "
-                          "'[NaN, -Infinity]')")
-        store._db.execute("INSERT INTO meta (key, value) VALUES ('x', '{\"y\": Infinity}')")
+        with sql(store.path) as db:
+            db.execute("UPDATE trials SET metrics = ? WHERE id = ?",
+                       ('{"acc": 0.5, "val_loss": NaN, "sec": Infinity}', tid))
+            db.execute("INSERT INTO events (kind, ask, loss) VALUES ('tell', 0, "
+                       "'[NaN, -Infinity]')")
+            db.execute("INSERT INTO meta (key, value) VALUES ('x', '{\"y\": Infinity}')")
     with open_run(tmp_path) as store:
         metrics = store.get(tid).metrics
         assert math.isnan(metrics["val_loss"]) and metrics["sec"] == math.inf

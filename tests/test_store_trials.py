@@ -18,6 +18,7 @@ import pytest
 from lightning_nas.results import TrialResult, TrialStatus, leaderboard
 from lightning_nas.store import RunStore
 from tests.helpers_store import finish as _finish
+from tests.helpers_store import sql
 
 
 @pytest.fixture
@@ -138,11 +139,12 @@ def test_a_submit_writes_the_fits_of_its_trial_alone(tmp_path):
     # 5000 trials, through the WAL each time): now one row of table fits per trial
     with RunStore(tmp_path / "search.db") as store:
         ids = [store.start_trial({"k": i}) for i in range(50)]
-        meta = store._db.execute("SELECT key, value FROM meta ORDER BY key").fetchall()
-        for tid in ids:
-            store.note_fit(tid, tid % 3 or None)
-        store.note_fit(ids[0], 2, resumed=True)
-        assert store._db.execute("SELECT key, value FROM meta ORDER BY key").fetchall() == meta
+        with sql(store.path) as db:
+            meta = db.execute("SELECT key, value FROM meta ORDER BY key").fetchall()
+            for tid in ids:
+                store.note_fit(tid, tid % 3 or None)
+            store.note_fit(ids[0], 2, resumed=True)
+            assert db.execute("SELECT key, value FROM meta ORDER BY key").fetchall() == meta
         assert [store.fits(t) for t in ids[:4]] == [[1, 2], [2], [None], [1]]
 
 
@@ -261,7 +263,8 @@ def test_nan_score_is_stored_as_null(store):
     tid = store.start_trial({"k": 1})
     _finish(store, tid, math.nan)
     assert store.get(tid).score is None
-    raw = store._db.execute("SELECT score FROM trials WHERE id = ?", (tid,)).fetchone()[0]
+    with sql(store.path) as db:
+        raw = db.execute("SELECT score FROM trials WHERE id = ?", (tid,)).fetchone()[0]
     assert raw is None
     assert store.leaderboard() == [] and store.best() is None
 
@@ -287,11 +290,12 @@ def test_checkpoints_go_with_a_copied_or_moved_run_folder(tmp_path):
             ckpt.write_text("weights")
             _finish(store, tid, 0.5, checkpoint=str(ckpt))
         assert store.get(1).checkpoint == str((run / "trials/trial_0001/best.ckpt").resolve())
-        raw = store._db.execute("SELECT checkpoint FROM trials WHERE id = 1").fetchone()[0]
-        assert raw == "trials/trial_0001/best.ckpt"
-        # a store of an earlier version holds the absolute path of its own folder
-        store._db.execute("UPDATE trials SET checkpoint = ? WHERE id = 2",
-                          (str((run / "trials/trial_0002/best.ckpt").resolve()),))
+        with sql(store.path) as db:
+            raw = db.execute("SELECT checkpoint FROM trials WHERE id = 1").fetchone()[0]
+            assert raw == "trials/trial_0001/best.ckpt"
+            # a store of an earlier version holds the absolute path of its own folder
+            db.execute("UPDATE trials SET checkpoint = ? WHERE id = 2",
+                       (str((run / "trials/trial_0002/best.ckpt").resolve()),))
     shutil.copytree(run, tmp_path / "copy")
     with RunStore(tmp_path / "copy" / "search.db") as copy:
         assert [t.checkpoint for t in copy.trials()] == [
@@ -315,7 +319,8 @@ def test_a_checkpoint_in_trials_linked_to_another_disk_is_stored_relative(tmp_pa
         ckpt.parent.mkdir()
         ckpt.write_text("weights")
         _finish(store, tid, 0.5, checkpoint=str(ckpt.resolve()))  # as a trial gives it
-        raw = store._db.execute("SELECT checkpoint FROM trials WHERE id = 1").fetchone()[0]
+        with sql(store.path) as db:
+            raw = db.execute("SELECT checkpoint FROM trials WHERE id = 1").fetchone()[0]
         assert raw == "trials/trial_0001/best.ckpt"
     shutil.copytree(run, tmp_path / "copy")  # the link's files copied in
     with RunStore(tmp_path / "copy" / "search.db") as copy:
@@ -339,8 +344,9 @@ def test_a_curve_with_nan_is_json_that_sqlite_reads(store):
     # was: stored as [NaN, 0.5], which SQLite's json_extract refuses ("malformed JSON")
     tid = store.start_trial({"k": 1})
     _finish(store, tid, 0.5, curve=[math.nan, 0.5])
-    raw = store._db.execute("SELECT json_extract(curve, '$[1]') FROM trials WHERE id = ?",
-                            (tid,)).fetchone()[0]
+    with sql(store.path) as db:
+        raw = db.execute("SELECT json_extract(curve, '$[1]') FROM trials WHERE id = ?",
+                         (tid,)).fetchone()[0]
     assert raw == 0.5
     first, second = store.get(tid).curve
     assert math.isnan(first) and second == 0.5  # read back as it was

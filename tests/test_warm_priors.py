@@ -19,9 +19,10 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.search.objectives import Objectives
 from lightning_nas.search.warm import WarmStartReport, load_priors
 from lightning_nas.space import SearchSpace
-from lightning_nas.store import RunStore, open_run
+from lightning_nas.store import open_run
 from lightning_nas.strategies import make_optimizer
 from lightning_nas.strategies.transfer import tell_priors
+from tests.helpers_store import sql
 from tests.helpers_warm import SPACE, score
 from tests.helpers_warm import Stop as _Stop
 from tests.helpers_warm import search as _search
@@ -128,8 +129,8 @@ def test_a_prior_with_a_nan_or_infinite_objective_is_skipped_and_said(tmp_path):
     text = WarmStartReport.from_dict({"sources": [report]}).describe()
     assert f"skipped: {len(nan)} with objective 'size' NaN or infinite" in text
     # the monitor itself (a store another tool wrote): skipped, never told
-    with RunStore(tmp_path / "source" / "search.db") as store:
-        store._db.execute("UPDATE trials SET score = ? WHERE id = 1", (math.inf,))
+    with sql(tmp_path / "source" / "search.db") as db:
+        db.execute("UPDATE trials SET score = ? WHERE id = 1", (math.inf,))
     priors, report = load_priors([tmp_path / "source"], SearchSpace.from_dict(SPACE))
     assert report.sources[0].not_finite == {"acc": 1} and 1 not in {
         p.source_trial for p in priors}

@@ -11,7 +11,8 @@ import re
 import pytest
 
 from lightning_nas.errors import ConfigError
-from lightning_nas.store import RunStore, open_run
+from lightning_nas.store import open_run
+from tests.helpers_store import sql
 from tests.helpers_warm import SPACE
 from tests.helpers_warm import search as _search
 
@@ -96,8 +97,8 @@ def test_a_resume_with_another_warm_start_fill_is_refused_before_anything_runs(t
     _search(tmp_path / "warm", 3, warm_start_fill={"c": 1}, **warm).run()
     _search(tmp_path / "warm", 4, optimizer="NGOpt").run()  # left out: the stored priors
     # a run stored by an older version, which kept no fill, resumes
-    with RunStore(tmp_path / "warm" / "search.db") as store:
-        store._db.execute("DELETE FROM meta WHERE key = 'warm_start_fill'")
+    with sql(tmp_path / "warm" / "search.db") as db:
+        db.execute("DELETE FROM meta WHERE key = 'warm_start_fill'")
     _search(tmp_path / "warm", 5, warm_start_fill={"c": 8}, **warm).run()
     with open_run(tmp_path / "warm") as store:
         assert len(store.trials()) == 5 and store.priors() == priors
