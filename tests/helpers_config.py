@@ -3,7 +3,7 @@ configs they change and the model, optimizer and scheduler classes their configs
 import path (``tests.helpers_config.<Class>``).
 
 Example:
-    >>> _config(Path("run"))["search"]["budget"]
+    >>> config(Path("run"))["search"]["budget"]
     2
 """
 
@@ -23,7 +23,7 @@ from tests.helpers_nets import Body
 
 __all__ = ["ArgsSGD", "ArgsStepLR", "BASE", "COSINE", "FourBody", "FourWide", "KW_BODY",
            "KwWideBody", "NamedBody", "STEP", "SchedNet", "SchedTiny", "WideBody", "WideHolder",
-           "_broken", "_config", "_lightningcli"]
+           "broken", "config", "lightningcli"]
 
 
 #: a partial config that the ``apply_overrides`` tests change
@@ -33,7 +33,7 @@ BASE = {
 }
 
 
-def _config(run_dir: Path) -> dict:
+def config(run_dir: Path) -> dict:
     """A whole config search of ``TinyNet`` on ``BlobData``: two trials of one batch."""
     return {
         "seed_everything": 7,
@@ -46,17 +46,17 @@ def _config(run_dir: Path) -> dict:
     }
 
 
-def _broken(tmp_path: Path, change) -> tuple[str, Path]:
-    """What ``search_from_config`` raises for ``_config`` changed by ``change(cfg)``, and
+def broken(tmp_path: Path, change) -> tuple[str, Path]:
+    """What ``search_from_config`` raises for ``config`` changed by ``change(cfg)``, and
     the run folder it must not have made."""
-    cfg = copy.deepcopy(_config(tmp_path / "run"))
+    cfg = copy.deepcopy(config(tmp_path / "run"))
     change(cfg)
     with pytest.raises(NASError) as info:
         search_from_config(cfg)
     return str(info.value), tmp_path / "run"
 
 
-def _lightningcli(tmp_path: Path, net: dict, optimizer: dict) -> dict:
+def lightningcli(tmp_path: Path, net: dict, optimizer: dict) -> dict:
     """A config search of ``examples/lightningcli``'s model (nested ``net`` and
     ``optimizer`` nodes given these ``init_args``) on the digits data."""
     return {"model": {"class_path": "examples.lightningcli.model.LitClassifier",

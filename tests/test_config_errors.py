@@ -13,9 +13,9 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.search.from_config import search_from_config
 from tests.helpers_config import (
     BASE,
-    _broken,
-    _config,
-    _lightningcli,
+    broken,
+    config,
+    lightningcli,
 )
 
 
@@ -35,7 +35,7 @@ def test_yaml_syntax_error_names_file_line_and_column(tmp_path, text, where):
 def test_yaml_syntax_error_of_an_override_or_a_space_file(tmp_path):
     with pytest.raises(ConfigError, match=r"^--search\.space\.width:1:15: expected ',' or ']'"):
         apply_overrides(BASE, ["--search.space.width={choice: [4, 8}"])
-    cfg = _config(tmp_path / "run")
+    cfg = config(tmp_path / "run")
     cfg["search"]["space"] = "space.yaml"
     (tmp_path / "nas.yaml").write_text(yaml.safe_dump(cfg))
     (tmp_path / "space.yaml").write_text("width: {choice: [4, 8]}\nlr: {float: [1, 2}\n")
@@ -44,7 +44,7 @@ def test_yaml_syntax_error_of_an_override_or_a_space_file(tmp_path):
 
 
 def test_empty_space_path_and_folder_config_are_errors_not_tracebacks(tmp_path):
-    cfg = _config(tmp_path / "run")
+    cfg = config(tmp_path / "run")
     cfg["search"]["space"] = ""
     (tmp_path / "nas.yaml").write_text(yaml.safe_dump(cfg))
     with pytest.raises(ConfigError, match="needs `search.space`"):
@@ -86,7 +86,7 @@ def test_empty_space_path_and_folder_config_are_errors_not_tracebacks(tmp_path):
       "'trainer.max_epochs'?"]),
 ])
 def test_more_errors_before_training(tmp_path, change, needles):
-    msg, run_dir = _broken(tmp_path, change)
+    msg, run_dir = broken(tmp_path, change)
     for needle in needles:
         assert needle in msg
     assert not run_dir.exists()
@@ -105,7 +105,7 @@ def test_more_errors_before_training(tmp_path, change, needles):
 ])
 def test_paths_into_nested_objects_are_checked_and_blamed(tmp_path, net, optimizer, pattern):
     with pytest.raises(ConfigError, match=pattern):
-        search_from_config(_lightningcli(tmp_path, net, optimizer))
+        search_from_config(lightningcli(tmp_path, net, optimizer))
     assert not (tmp_path / "run").exists()
 
 
@@ -116,7 +116,7 @@ def test_paths_into_nested_objects_are_checked_and_blamed(tmp_path, net, optimiz
 def test_a_number_for_an_optimizer_callable_is_refused_before_training(tmp_path, fixed, space):
     # was: taken (a Callable "cannot be told"), so every trial failed in configure_optimizers
     # ("'float' object is not callable") after the run folder was written
-    cfg = _lightningcli(tmp_path, {}, {})
+    cfg = lightningcli(tmp_path, {}, {})
     if fixed is not None:
         cfg["model"]["init_args"]["optimizer"] = fixed
     cfg["search"]["space"].update(space)
@@ -166,7 +166,7 @@ def test_a_section_that_builds_no_module_blames_no_argument(tmp_path, section):
 def test_a_required_model_argument_left_out_names_where_to_set_it(tmp_path, section, pattern):
     # was: "if it is to be called later ... add `_partial_: true` to its node", and with it
     # the section was refused: "returned partial (...) drop `_partial_`"
-    cfg = _config(tmp_path / "run")
+    cfg = config(tmp_path / "run")
     cfg["model"] = section
     cfg["search"]["space"] = {"model.optimizer.lr" if "optimizer" in str(section) else
                               "model.lr": {"choice": [0.05, 0.1]}}

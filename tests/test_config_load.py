@@ -15,7 +15,7 @@ from lightning_nas.config.load import load_config
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.from_config import search_from_config
 from tests.helpers_config import (
-    _config,
+    config,
 )
 
 
@@ -23,7 +23,7 @@ def test_load_config_space_file_relative_to_the_config(tmp_path, monkeypatch):
     folder = tmp_path / "conf"
     folder.mkdir()
     (folder / "space.yaml").write_text("width: {choice: [4, 8]}\nlr: {float: [1e-4, 1e-1]}\n")
-    cfg = _config(tmp_path / "run")
+    cfg = config(tmp_path / "run")
     cfg["search"]["space"] = "space.yaml"
     (folder / "nas.yaml").write_text(yaml.safe_dump(cfg))
     monkeypatch.chdir(tmp_path)  # the space file is not in the current folder
@@ -48,7 +48,7 @@ def test_a_space_file_a_config_names_is_read_beside_it_not_from_the_current_fold
     folder.mkdir()
     (folder / "space.yaml").write_text("width: {choice: [4, 8]}\n")
     (tmp_path / "space.yaml").write_text("width: {choice: [64, 128]}\n")
-    cfg = _config(tmp_path / "run")
+    cfg = config(tmp_path / "run")
     cfg["search"]["space"] = "space.yaml"
     (folder / "nas.yaml").write_text(yaml.safe_dump(cfg))
     monkeypatch.chdir(tmp_path)
@@ -72,7 +72,7 @@ def test_a_space_file_that_holds_no_mapping_is_refused_naming_it(tmp_path, capsy
     # was: a file holding a string ('other.yaml', 'hi') was read as the name of another space
     # file ("search.space file hi not found"), an empty one as no space at all ("the config
     # needs `search.space`"), a list as "a search space must be ..." without the file's name
-    cfg = _config(tmp_path / "run")
+    cfg = config(tmp_path / "run")
     cfg["search"]["space"] = "space.yaml"
     (tmp_path / "nas.yaml").write_text(yaml.safe_dump(cfg))
     for text, shown in (("hi\n", "'hi'"), ("", "None"), ("- 1\n- 2\n", "[1, 2]"),
@@ -93,7 +93,7 @@ def test_a_space_file_that_holds_no_mapping_is_refused_naming_it(tmp_path, capsy
 @pytest.mark.parametrize("override", ["--model.head.hidden=99", "--model.init_args.head.q=7"])
 def test_an_override_inside_a_searched_group_is_refused(tmp_path, override):
     # the group's value replaced the config's whole dict: both overrides were lost
-    cfg = _config(tmp_path / "run")
+    cfg = config(tmp_path / "run")
     cfg["search"]["space"] = {"head": {"hidden": {"choice": [2, 3]}, "p": {"fixed": 0.5}}}
     path = tmp_path / "nas.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -129,7 +129,7 @@ def test_a_config_dict_with_keys_its_searched_group_does_not_set_is_refused(
         tmp_path, model, space, where, keys, fix):
     # was: the group's value replaced the config's dict whole, so these keys were gone from
     # every trial (and best_config.yaml, the checkpoint) without a word
-    cfg = _config(tmp_path / "run")
+    cfg = config(tmp_path / "run")
     cfg["model"], cfg["search"]["space"] = model, space
     base, search = tmp_path / "base.yaml", tmp_path / "search.yaml"  # merged before the check
     base.write_text(yaml.safe_dump({k: v for k, v in cfg.items() if k != "search"},
@@ -148,7 +148,7 @@ def test_a_config_dict_with_keys_its_searched_group_does_not_set_is_refused(
 
 
 def test_a_searched_group_that_sets_every_key_of_the_config_dict_loads(tmp_path):
-    cfg = _config(tmp_path / "run")
+    cfg = config(tmp_path / "run")
     cfg["model"] = {"class_path": "tests.helpers.DictArgNet", "init_args": {"opt_cfg": {
         "momentum": 0.9, "nesterov": True}}}
     cfg["search"]["space"] = {"opt_cfg": {"momentum": {"choice": [0.5, 0.8]},
@@ -164,7 +164,7 @@ def test_a_searched_group_that_sets_every_key_of_the_config_dict_loads(tmp_path)
 
 def test_load_config_default_run_dir_and_errors(tmp_path):
     path = tmp_path / "exp1.yaml"
-    cfg = _config(tmp_path / "run")
+    cfg = config(tmp_path / "run")
     del cfg["search"]["run_dir"]
     path.write_text(yaml.safe_dump(cfg))
     assert load_config(path)["search"]["run_dir"] == "runs/exp1"

@@ -14,7 +14,7 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.search.from_config import search_from_config
 from tests.helpers_config import (
     BASE,
-    _config,
+    config,
 )
 
 
@@ -101,7 +101,7 @@ def test_override_without_value():
 def test_a_trainer_object_named_by_its_class_is_a_node_as_lightningcli_reads_it(tmp_path):
     # was: "trainer.callbacks='LearningRateMonitor': expected list[Callback] or Callback or
     # null", from the command line or a file, though += took the same name
-    cfg = _config(tmp_path / "run")
+    cfg = config(tmp_path / "run")
     cfg["trainer"]["logger"] = "lightning.pytorch.loggers.CSVLogger"  # in the file
     path = tmp_path / "nas.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -127,7 +127,7 @@ def test_a_misspelt_trainer_callback_class_is_answered_with_close_names(tmp_path
     # was: "expected list[Callback] or Callback or null (the annotation of Trainer)", with
     # no word of LearningRateMonitor
     path = tmp_path / "nas.yaml"
-    path.write_text(yaml.safe_dump(_config(tmp_path / "run")))
+    path.write_text(yaml.safe_dump(config(tmp_path / "run")))
     for given in ("LearningRateMonitr", "[ModelSummary, LearningRateMonitr]"):
         with pytest.raises(ConfigError, match=r"expected list\[Callback\] or Callback or null "
                                               r"\(the annotation of Trainer\); did you mean "
@@ -141,7 +141,7 @@ def test_a_misspelt_trainer_callback_class_is_answered_with_close_names(tmp_path
 def test_a_list_append_override_appends_as_lightningcli(tmp_path, capsys):
     # was: "unknown Trainer argument 'callbacks+'; did you mean 'callbacks'?" for
     # LightningCLI's --trainer.callbacks+=LearningRateMonitor
-    cfg = _config(tmp_path / "run")
+    cfg = config(tmp_path / "run")
     cfg["trainer"]["callbacks"] = [{"class_path": "lightning.pytorch.callbacks.EarlyStopping",
                                     "init_args": {"monitor": "val_acc", "mode": "max"}}]
     path = tmp_path / "nas.yaml"

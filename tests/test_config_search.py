@@ -16,8 +16,8 @@ from lightning_nas.search.facade import Search
 from lightning_nas.search.from_config import search_from_config
 from lightning_nas.store import RunStore
 from tests.helpers_config import (
-    _broken,
-    _config,
+    broken,
+    config,
 )
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
@@ -25,7 +25,7 @@ from tests.helpers_models import TinyNet
 
 def test_search_from_config_builds_a_search(tmp_path):
     run_dir = tmp_path / "run"
-    search = search_from_config(_config(run_dir))
+    search = search_from_config(config(run_dir))
     assert isinstance(search, Search)
     assert search.model.target is TinyNet and search.model.init_args == {"lr": 0.1}
     assert search.data.target is BlobData and search.data.init_args == {"n": 32}
@@ -37,7 +37,7 @@ def test_search_from_config_builds_a_search(tmp_path):
 
 
 def test_search_seed_wins_over_seed_everything(tmp_path):
-    cfg = _config(tmp_path / "run")
+    cfg = config(tmp_path / "run")
     cfg["search"]["seed"] = 3
     assert search_from_config(cfg).settings.goal.seed == 3
     del cfg["seed_everything"], cfg["search"]["seed"]
@@ -48,7 +48,7 @@ def test_a_seed_everything_out_of_range_is_refused_beside_a_search_seed(tmp_path
     # was: search.seed wins, and seed_everything -5 was ignored without a word (refused
     # where it is the seed)
     for value in (-5, 2**32):
-        cfg = _config(tmp_path / "run")
+        cfg = config(tmp_path / "run")
         cfg["search"]["seed"], cfg["seed_everything"] = 3, value
         with pytest.raises(ConfigError, match="seed_everything"):
             search_from_config(cfg)
@@ -68,7 +68,7 @@ def test_a_seed_everything_out_of_range_is_refused_beside_a_search_seed(tmp_path
      ("val_loss", "min", ["val_loss", "params"])),
 ])
 def test_the_search_blocks_goal_is_what_it_gives(tmp_path, block, goal):
-    cfg = _config(tmp_path / "run")
+    cfg = config(tmp_path / "run")
     cfg["search"].update(block)
     settings = search_from_config(cfg).settings.goal
     names = None if settings.objectives is None else settings.objectives.names
@@ -97,7 +97,7 @@ def test_the_search_blocks_goal_is_what_it_gives(tmp_path, block, goal):
     (lambda c: c["search"].update(mode="maximum"), ["mode"]),
 ])
 def test_search_from_config_errors_before_training(tmp_path, change, needles):
-    msg, run_dir = _broken(tmp_path, change)
+    msg, run_dir = broken(tmp_path, change)
     for needle in needles:
         assert needle in msg
     assert not (run_dir / "trials").exists()
@@ -125,7 +125,7 @@ def test_a_seed_out_of_range_names_the_key_the_user_wrote(tmp_path):
     # was: "`seed` must be an integer >= 0 or null, got -1" for --seed_everything=-1 (no
     # search.seed: the search's seed is seed_everything's)
     path = tmp_path / "exp.yaml"
-    cfg = _config(tmp_path / "run")
+    cfg = config(tmp_path / "run")
     path.write_text(yaml.safe_dump(cfg))
     # (was: "an integer >= 0 or null", "below 2**32": the range whole, true and false now)
     valid = "must be an integer from 0 to 4294967295 (2**32 - 1)"
@@ -143,7 +143,7 @@ def test_a_seed_out_of_range_names_the_key_the_user_wrote(tmp_path):
 def test_a_null_run_dir_is_the_documented_default(tmp_path):
     # was: runs/nas (and runs/oneshot) for --search.run_dir=null, not runs/<config name>
     path = tmp_path / "exp2.yaml"
-    cfg = _config(tmp_path / "run")
+    cfg = config(tmp_path / "run")
     path.write_text(yaml.safe_dump(cfg))
     assert load_config(path, ["--search.run_dir=null"])["search"]["run_dir"] == "runs/exp2"
     cfg["search"]["run_dir"] = None
@@ -158,7 +158,7 @@ def test_a_null_run_dir_is_the_documented_default(tmp_path):
 def test_a_config_lightningcli_wrote_is_taken_and_its_unsupported_keys_refused(tmp_path):
     # was: "unknown config section 'optimizer'" for the null keys LightningCLI writes
     # (fit --print_config, every run's config.yaml)
-    written = {**_config(tmp_path), "optimizer": None, "lr_scheduler": None,
+    written = {**config(tmp_path), "optimizer": None, "lr_scheduler": None,
                "ckpt_path": None, "weights_only": None}
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(written))
@@ -180,7 +180,7 @@ def test_a_config_lightningcli_wrote_is_taken_and_its_unsupported_keys_refused(t
 def test_seed_everything_true_resumes_with_the_seed_its_run_drew(tmp_path):
     # was: each invocation drew another seed, so the same command with a larger budget (or
     # after a crash) was refused: "search.seed: 1754834900, now 990750371"
-    cfg = {**_config(tmp_path), "seed_everything": True}
+    cfg = {**config(tmp_path), "seed_everything": True}
     cfg["search"]["budget"] = 1
     first = search_from_config(cfg)
     first.run()

@@ -12,8 +12,8 @@ from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.from_config import search_from_config
 from tests.helpers_config import (
-    _config,
-    _lightningcli,
+    config,
+    lightningcli,
 )
 
 
@@ -31,7 +31,7 @@ from tests.helpers_config import (
 def test_two_space_keys_for_one_argument_are_refused(tmp_path, capsys, space, message):
     # was: both searched, the arch stored both values (best.yaml: lin1_size=4) while the
     # model got the one set last (18)
-    cfg = _lightningcli(tmp_path, {}, {})
+    cfg = lightningcli(tmp_path, {}, {})
     cfg["search"]["space"] = space
     (tmp_path / "nas.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     assert main(["search", str(tmp_path / "nas.yaml")]) == 2
@@ -61,7 +61,7 @@ def test_two_space_keys_for_one_argument_are_refused(tmp_path, capsys, space, me
 def test_an_override_of_a_key_the_space_spells_out_is_refused(tmp_path, capsys, key, override):
     # was: with init_args spelt out in the space key the override was taken, and lost:
     # every trial took the space's value
-    cfg = _lightningcli(tmp_path, {}, {})
+    cfg = lightningcli(tmp_path, {}, {})
     cfg["search"]["space"] = {key: {"choice": [4, 16]}}
     (tmp_path / "nas.yaml").write_text(yaml.safe_dump(cfg))
     assert main(["search", str(tmp_path / "nas.yaml"), override]) == 2
@@ -105,7 +105,7 @@ def test_a_class_path_space_key_names_the_way_to_choose_the_class(tmp_path, key,
     # was: "give its arguments as a group at the node: model.model: {...}" (the section
     # read as a model argument; `model.net` for a nested node's class, though a group
     # cannot change a class), and following it was refused again
-    cfg = _lightningcli(tmp_path, {}, {})
+    cfg = lightningcli(tmp_path, {}, {})
     values = ["examples.lightningcli.model.MLP", "torch.nn.Identity"]
     cfg["search"]["space"] = {key: {"choice": values}}
     with pytest.raises(ConfigError, match=pattern):
@@ -120,7 +120,7 @@ def test_a_class_path_space_key_names_the_way_to_choose_the_class(tmp_path, key,
 def test_a_later_config_files_parameter_replaces_the_earlier_one_whole(tmp_path, capsys):
     # was: merged option by option: `log: true` kept from the first file, and a choice over
     # an int range "names several kinds ['int', 'choice']"
-    cfg = _lightningcli(tmp_path, {}, {})
+    cfg = lightningcli(tmp_path, {}, {})
     cfg["search"]["space"] = {"model.net.lin2_size": {"int": [4, 64], "log": True},
                               "model.optimizer.lr": {"float": [0.001, 0.1], "log": True},
                               "model.net": {"lin1_size": {"choice": [8, 16]}}}
@@ -159,7 +159,7 @@ def test_a_space_file_takes_search_space_overrides(tmp_path, monkeypatch, capsys
     folder.mkdir()
     (folder / "space.yaml").write_text("width: {int: [4, 64], log: true}\n"
                                        "activation: {choice: [relu, tanh]}\n")
-    cfg = _config(tmp_path / "run")
+    cfg = config(tmp_path / "run")
     cfg["search"]["space"] = "space.yaml"
     (folder / "nas.yaml").write_text(yaml.safe_dump(cfg))
     monkeypatch.chdir(tmp_path)  # the space file is found beside its config only
@@ -181,7 +181,7 @@ def test_a_space_file_takes_search_space_overrides(tmp_path, monkeypatch, capsys
 def test_an_argument_a_group_at_a_node_does_not_search_may_be_overridden(tmp_path, capsys):
     # was: refused, "the search space gives every trial as a whole (a group): the override
     # would be lost", though a group at a node sets only the arguments it names
-    cfg = _lightningcli(tmp_path, {}, {"lr": 0.01})
+    cfg = lightningcli(tmp_path, {}, {"lr": 0.01})
     cfg["trainer"].update(limit_train_batches=2, limit_val_batches=1, enable_checkpointing=False)
     cfg["search"].update(budget=1, optimizer="RandomSearch", verbose=False,
                          space={"model.net": {"lin1_size": {"choice": [32, 64]}},

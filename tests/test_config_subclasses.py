@@ -23,8 +23,8 @@ from tests.helpers_config import (
     STEP,
     FourBody,
     FourWide,
-    _config,
-    _lightningcli,
+    config,
+    lightningcli,
 )
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
@@ -34,7 +34,7 @@ from tests.helpers_nets import Body
 def test_a_space_key_may_spell_out_its_init_args_levels(tmp_path):
     # was: 'init_args' is not an argument of LitClassifier, though the init_args level is one
     # a path *may* leave out (LightningCLI's own overrides take both spellings)
-    cfg = _lightningcli(tmp_path, {}, {"lr": 0.01})
+    cfg = lightningcli(tmp_path, {}, {"lr": 0.01})
     cfg["trainer"].update(limit_train_batches=2, limit_val_batches=1, enable_checkpointing=False)
     cfg["search"].update(budget=2, optimizer="RandomSearch", space={
         "model.init_args.net.init_args.lin1_size": {"choice": [32, 64]},
@@ -51,7 +51,7 @@ def test_a_space_key_may_spell_out_its_init_args_levels(tmp_path):
 def test_a_group_at_a_node_sets_the_nodes_arguments(tmp_path):
     # was: the group's values replaced the whole node with a plain dict, so `net` was a dict
     # and every trial failed ("'dict' object is not callable") after the checks had passed
-    cfg = _lightningcli(tmp_path, {"lin2_size": 16}, {"lr": 0.01})
+    cfg = lightningcli(tmp_path, {"lin2_size": 16}, {"lr": 0.01})
     cfg["trainer"].update(limit_train_batches=2, limit_val_batches=1, enable_checkpointing=False)
     cfg["search"].update(budget=2, optimizer="RandomSearch", space={
         "model.net": {"lin1_size": {"choice": [32, 64]}, "dropout": {"float": [0.0, 0.5]}}})
@@ -72,7 +72,7 @@ def test_a_class_given_as_a_bare_import_path_is_built_as_lightningcli_builds_it(
     # was: the string went to the model as is ("'str' object is not callable" in every trial
     # and in `fit`), and a key under it replaced it with a plain dict
     path = tmp_path / "train.yaml"
-    cfg = _lightningcli(tmp_path, {}, {})
+    cfg = lightningcli(tmp_path, {}, {})
     cfg["model"]["init_args"] = {"net": "examples.lightningcli.model.MLP",
                                  "optimizer": "torch.optim.Adam"}
     cfg["trainer"].update(limit_train_batches=2, limit_val_batches=1, enable_checkpointing=False)
@@ -96,7 +96,7 @@ def test_a_subclass_passes_its_kwargs_arguments_on_as_lightningcli_builds_them(t
     # was built at once ("SGD: the config does not give required argument 'params'") and a
     # bare import path went to the model as a string ("'str' object is not callable")
     path = tmp_path / "train.yaml"
-    cfg = _config(tmp_path / "run")
+    cfg = config(tmp_path / "run")
     cfg["model"] = {"class_path": "tests.helpers.KwargsCallableOptNet", "init_args": {
         "net": "torch.nn.Identity",
         "optimizer": {"class_path": "torch.optim.SGD", "init_args": {"lr": 0.1}}}}
@@ -115,7 +115,7 @@ def test_a_subclass_passes_its_kwargs_arguments_on_as_lightningcli_builds_them(t
 
 
 def _net_config(run_dir: Path, space: dict) -> dict:
-    cfg = _config(run_dir)
+    cfg = config(run_dir)
     cfg["model"] = {"class_path": "tests.helpers.CallableOptNet",
                     "init_args": {"net": {"class_path": KW_BODY}}}
     cfg["search"]["space"] = space

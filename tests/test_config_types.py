@@ -19,14 +19,14 @@ from tests.helpers_config import (
     COSINE,
     KW_BODY,
     STEP,
-    _config,
+    config,
 )
 
 
 def test_a_plain_space_key_of_class_path_options_is_built_as_its_dotted_form(tmp_path):
     # was: a model section without nodes went through ModelFactory(class), which passed
     # each trial the option's dict: "TypeError: 'dict' object is not callable" in training
-    cfg = _config(tmp_path / "run")
+    cfg = config(tmp_path / "run")
     cfg["model"]["class_path"] = "tests.helpers_config.SchedTiny"
     cfg["search"]["optimizer"] = "RandomSearch"
     cfg["search"]["space"] = {"scheduler": {"choice": [
@@ -46,7 +46,7 @@ def test_a_type_annotated_argument_gets_the_class_given_or_searched(tmp_path):
     # was: a given `act: torch.nn.GELU` became a class_path node, built into an instance
     # (the model got GELU(), not GELU); a searched one stayed a string
     path = tmp_path / "cfg.yaml"
-    cfg = _config(tmp_path / "run")
+    cfg = config(tmp_path / "run")
     cfg["model"] = {"class_path": "tests.helpers.ActNet",
                     "init_args": {"act": "torch.nn.GELU"}}
     cfg["search"]["space"] = {"width": {"choice": [4, 8]}}
@@ -75,7 +75,7 @@ def test_a_class_path_node_for_a_type_argument_gives_the_class(tmp_path):
     # was: {class_path: torch.nn.GELU} at act: type[nn.Module] was built into GELU(), so the
     # model got an instance (its act() failed in every trial); one with init_args likewise
     path = tmp_path / "cfg.yaml"
-    cfg = _config(tmp_path / "run")
+    cfg = config(tmp_path / "run")
     cfg["model"] = {"class_path": "tests.helpers.ActNet",
                     "init_args": {"act": {"class_path": "torch.nn.GELU"}}}
     cfg["search"].update(space={"width": {"choice": [4, 8]}}, budget=1)
@@ -105,7 +105,7 @@ def test_a_class_name_alone_for_a_type_argument_is_refused_naming_its_import_pat
                                                                                   act):
     # was: "expected type[Module], ..." without the form to write (a node's: "import path
     # 'GELU' needs a module part, e.g. 'mypkg.models.GELU'"); jsonargparse refuses it too
-    cfg = _config(tmp_path / "run")
+    cfg = config(tmp_path / "run")
     cfg["model"] = {"class_path": "tests.helpers.ActNet", "init_args": {"act": act}}
     with pytest.raises(ConfigError, match=re.escape(
             "model.act='GELU': expected type[Module], a subclass of Module or its import path "
@@ -146,7 +146,7 @@ def test_another_class_keeps_the_values_its_bases_annotations_take_as_lightningc
 def test_a_config_for_lightningclis_top_level_config_is_read_from_its_fit_section(tmp_path):
     # was: "unknown config section 'fit'" for `python main.py --config config.yaml fit`'s
     # file, a section per subcommand
-    flat = _config(tmp_path / "run")
+    flat = config(tmp_path / "run")
     fit = {k: flat.pop(k) for k in ("model", "data", "trainer", "seed_everything")}
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump({**flat, "fit": fit, "test": {"trainer": {"max_epochs": 9}}}))
@@ -183,7 +183,7 @@ def test_a_section_of_a_fixed_class_lightningcli_says_to_add_its_class_path(
         tmp_path, section, message):
     # was: "`model` must be an import path, a mapping with class_path and init_args, or a
     # Hydra node with _target_; got {...}" (or, for a space key, "data has no class_path")
-    cfg = _config(tmp_path / "run")
+    cfg = config(tmp_path / "run")
     search = section.pop("search", {})
     cfg.update(section)
     cfg["search"].update(search)

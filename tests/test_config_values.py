@@ -16,7 +16,7 @@ from lightning_nas.config.load import load_config
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.from_config import search_from_config
 from tests.helpers_config import (
-    _config,
+    config,
 )
 
 
@@ -29,7 +29,7 @@ def test_enum_path_and_tuple_values_are_converted_as_lightningcli_converts_them(
     from tests.helpers_models import Act, TypedNet
 
     run = tmp_path / "run"
-    cfg = _config(run)
+    cfg = config(run)
     cfg["model"] = {"class_path": "tests.helpers.TypedNet",
                     "init_args": {"out_dir": str(tmp_path), "sizes": [4, 4], "pair": [1, 2]}}
     cfg["search"].update(space={"act": {"choice": ["relu", "tanh"]}}, optimizer="RandomSearch")
@@ -58,7 +58,7 @@ def test_dict_kwargs_beside_init_args_are_read_as_lightningcli_reads_them(tmp_pa
     import torch
 
     run = tmp_path / "run"
-    cfg = _config(run)
+    cfg = config(run)
     cfg["model"] = {"class_path": "lightning_nas.NASModule",
                     "init_args": {"builder": "tests.helpers.build_mlp", "num_classes": 3},
                     "dict_kwargs": {"width": 4}}
@@ -103,7 +103,7 @@ def test_an_init_args_that_is_no_mapping_is_refused_not_dropped(tmp_path, capsys
             ("model", "lr=0.1", "model.init_args: expected a mapping, got 'lr=0.1'"),
             ("data", 32, "data.init_args: expected a mapping, got 32"),
             ("trainer", ["val_acc"], "trainer.callbacks[0].init_args: expected a mapping")):
-        cfg = _config(run)
+        cfg = config(run)
         if section == "trainer":
             cfg["trainer"]["callbacks"] = [{
                 "class_path": "lightning.pytorch.callbacks.EarlyStopping", "init_args": bad}]
@@ -120,7 +120,7 @@ def test_a_later_files_empty_section_is_refused_not_merged_as_nothing(tmp_path):
     # was: `trainer:` with its keys commented out replaced the earlier trainer whole, so
     # trials ran with Lightning's defaults (1000 epochs, any accelerator) without a word
     base, later = tmp_path / "base.yaml", tmp_path / "later.yaml"
-    base.write_text(yaml.safe_dump(_config(tmp_path / "run")))
+    base.write_text(yaml.safe_dump(config(tmp_path / "run")))
     later.write_text("trainer:\n#   max_epochs: 3\n")
     with pytest.raises(ConfigError, match=re.escape(
             f"{later}: section 'trainer' is empty (null: its keys commented out?), and it "
