@@ -296,6 +296,9 @@ def test_checkpoints_go_with_a_copied_or_moved_run_folder(tmp_path):
             # a store of an earlier version holds the absolute path of its own folder
             db.execute("UPDATE trials SET checkpoint = ? WHERE id = 2",
                        (str((run / "trials/trial_0002/best.ckpt").resolve()),))
+        with sql(store.path) as db:  # the earlier version's absolute path is what is stored
+            raw = db.execute("SELECT checkpoint FROM trials WHERE id = 2").fetchone()[0]
+            assert raw == str((run / "trials/trial_0002/best.ckpt").resolve())
     shutil.copytree(run, tmp_path / "copy")
     with RunStore(tmp_path / "copy" / "search.db") as copy:
         assert [t.checkpoint for t in copy.trials()] == [
