@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import random
 import shutil
-import sqlite3
 
 import pytest
 
@@ -154,7 +153,7 @@ def test_the_fits_an_older_version_kept_in_meta_are_read(tmp_path):
         store.start_trial({"k": 1}), store.start_trial({"k": 2})
         store.set_meta("fit_threads", {"1": [2, 1]})  # as an older version kept them
         store.set_meta("settings", {"threads_per_trial": 3})
-    with sqlite3.connect(path) as db:
+    with sql(path) as db:
         db.execute("DROP TABLE fits")
     with RunStore(path, read_only=True) as store:  # read as it is: no table fits
         assert [store.fits(1), store.fits(2)] == [[2, 1], [3]]
@@ -199,7 +198,7 @@ def test_best_reads_only_the_trials_it_ranks(tmp_path):
     path = tmp_path / "search.db"
     with RunStore(path) as store:
         ids = _scored(store, [0.3, 0.9, 0.1, 0.9, 0.5])
-    with sqlite3.connect(path) as db:  # trials ranked below the second: unreadable
+    with sql(path) as db:  # trials ranked below the second: unreadable
         db.execute("UPDATE trials SET metrics = 'not JSON' WHERE score < 0.9")
     with RunStore(path) as store:
         assert store.best("max").trial_id == ids[1]
@@ -212,7 +211,7 @@ def test_best_of_many_tied_trials_reads_only_the_earliest(tmp_path):
     path = tmp_path / "search.db"
     with RunStore(path) as store:
         ids = _scored(store, [0.5, 1.0, 1.0, 0.9, 1.0, 1.0])
-    with sqlite3.connect(path) as db:  # the later trials of the tie: unreadable
+    with sql(path) as db:  # the later trials of the tie: unreadable
         db.execute("UPDATE trials SET metrics = 'not JSON' WHERE id > ?", (ids[4],))
     with RunStore(path) as store:
         assert store.best("max").trial_id == ids[1]

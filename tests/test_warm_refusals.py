@@ -27,10 +27,8 @@ def test_a_source_whose_trials_cannot_be_read_is_refused_before_the_store_is_mad
     # was: only its meta was read before: the new search's store was made, then the source's
     # trials raised ("no such table", a raw JSONDecodeError or TypeError), leaving a store
     # with no priors and no trial, whose retry with a good source was refused
-    import sqlite3
-
     _search(tmp_path / "source", 2).run()
-    with sqlite3.connect(tmp_path / "source" / "search.db") as db:
+    with sql(tmp_path / "source" / "search.db") as db:
         db.execute(damage)
     with pytest.raises(ConfigError, match=rf"warm_start source .*source is not a run "
                                           rf"directory \(its search.db cannot be read: "
@@ -107,12 +105,10 @@ def test_a_resume_with_another_warm_start_fill_is_refused_before_anything_runs(t
 def test_a_source_whose_search_db_holds_no_search_is_refused_and_left_as_it_is(tmp_path):
     # was: accepted; the error came after this run's folder was written, and opening the
     # source for writing created the run tables in it (an empty file grew to 28 KB)
-    import sqlite3
-
     for name in ("empty", "other", "garbage"):
         (tmp_path / name).mkdir()
     (tmp_path / "empty" / "search.db").touch()
-    with sqlite3.connect(tmp_path / "other" / "search.db") as db:  # someone else's data
+    with sql(tmp_path / "other" / "search.db") as db:  # someone else's data
         db.execute("CREATE TABLE notes (text TEXT)")
     (tmp_path / "garbage" / "search.db").write_text("not a database")
     files = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
