@@ -11,6 +11,7 @@ import yaml
 from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.from_config import search_from_config
+from lightning_nas.space import Ordered
 from tests.helpers_config import (
     config,
     lightningcli,
@@ -115,6 +116,23 @@ def test_a_class_path_space_key_names_the_way_to_choose_the_class(tmp_path, key,
         cfg["search"]["space"] = {"model.net": {"choice": [{"class_path": v} for v in values]}}
         (tmp_path / "nas.yaml").write_text(yaml.safe_dump(cfg))
         assert main(["search", str(tmp_path / "nas.yaml"), "--print_config"]) == 0
+
+
+@pytest.mark.parametrize(("spec", "advice"), [
+    ({"choice": ["m.A", "m.B"]}, "{choice: [{class_path: m.A}, {class_path: m.B}]}"),
+    ({"ordered": ["m.A", "m.B"]}, "{ordered: [{class_path: m.A}, {class_path: m.B}]}"),
+    (Ordered(["m.A", "m.B"]), "{ordered: [{class_path: m.A}, {class_path: m.B}]}"),
+    ({"fixed": "m.A"}, "{fixed: {class_path: m.A}}"),
+])
+def test_a_class_path_space_key_of_any_choice_kind_gets_the_node_advice(spec, advice):
+    # was: only a `choice` spec's classes were read; `ordered` (or a Python Ordered, or a
+    # `fixed` class) got the placeholder advice {choice: [{class_path: A}, ...]}
+    from lightning_nas.config.paths import check_space_paths
+
+    with pytest.raises(ConfigError) as info:
+        check_space_paths({"model.net.class_path": spec})
+    assert f"choose the node whole, its classes as class_path nodes: model.net: {advice} (" \
+        in str(info.value)
 
 
 def test_a_later_config_files_parameter_replaces_the_earlier_one_whole(tmp_path, capsys):

@@ -133,11 +133,33 @@ def node_key_error(key: str, spec: Any) -> str:
     if part != "class_path":
         return (f"space key {key!r} names a node's {part}; give its arguments as a group at "
                 f"the node: {short}: {{name: {{choice: [...]}}, ...}}")
-    values = spec.get("choice") if isinstance(spec, Mapping) else None
-    names = values if isinstance(values, list) and values and all(
-        isinstance(value, str) for value in values) else ["A", "B"]
-    nodes = ", ".join(f"{{class_path: {name}}}" for name in names)
     return (f"space key {key!r} names a node's class_path, which a group at the node cannot "
             f"change; choose the node whole, its classes as class_path nodes: {short}: "
-            f"{{choice: [{nodes}]}} (keys under it, {short}.<name>, still set values in the "
+            f"{_node_choice(spec)} (keys under it, {short}.<name>, still set values in the "
             f"chosen node)")
+
+
+def _node_choice(spec: Any) -> str:
+    """The spec of a ``class_path`` key (any choice kind, as a mapping or a ``Param``)
+    rewritten to choose class_path nodes, its kind kept; ``{choice: [...]}`` of placeholder
+    classes when its values are not class paths (was: only ``choice`` read, an ``ordered``
+    or ``fixed`` key's classes lost).
+
+    Example:
+        >>> _node_choice({"ordered": ["m.A", "m.B"]})
+        '{ordered: [{class_path: m.A}, {class_path: m.B}]}'
+        >>> _node_choice({"fixed": "m.A"}), _node_choice({"int": [1, 4]})
+        ('{fixed: {class_path: m.A}}', '{choice: [{class_path: A}, {class_path: B}]}')
+    """
+    spec = spec.to_dict() if callable(getattr(spec, "to_dict", None)) else spec
+    kinds = [kind for kind in ("choice", "ordered", "fixed")
+             if isinstance(spec, Mapping) and kind in spec]
+    kind = kinds[0] if len(kinds) == 1 else "choice"
+    values = spec[kind] if kinds else None
+    if kind == "fixed" and isinstance(values, str):
+        return f"{{fixed: {{class_path: {values}}}}}"
+    names = values if kind != "fixed" and isinstance(values, list) and values and all(
+        isinstance(value, str) for value in values) else ["A", "B"]
+    kind = kind if names is values else "choice"
+    nodes = ", ".join(f"{{class_path: {name}}}" for name in names)
+    return f"{{{kind}: [{nodes}]}}"
