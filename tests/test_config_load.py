@@ -1,6 +1,7 @@
 """``lightning_nas.config.load.load_config``: a space file read beside the config that
 names it (and one holding no mapping refused), overrides inside a searched group or keys a
-searched config dict does not set refused, and the default run folder."""
+searched config dict does not set refused, keys a file leaves beside class_path refused as
+LightningCLI refuses them, and the default run folder."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from lightning_nas.search.from_config import search_from_config
 from tests.helpers_config import (
     config,
 )
+from tests.helpers_records import cli_model
 
 
 def test_load_config_space_file_relative_to_the_config(tmp_path, monkeypatch):
@@ -177,3 +179,30 @@ def test_load_config_default_run_dir_and_errors(tmp_path):
     path.write_text("[1, 2]")
     with pytest.raises(ConfigError, match="must hold a mapping"):
         load_config(path)
+
+
+_TINY = {"class_path": "tests.helpers.TinyNet", "init_args": {"width": 8}}
+_STOP = "lightning.pytorch.callbacks.EarlyStopping"
+
+
+@pytest.mark.parametrize(("later", "where", "stray"), [  # (a bare `model: {lr: 0.5}` is
+    # taken as init_args, as LightningCLI takes it: test_node_merge)
+    ({"model": {"class_path": "tests.helpers.TinyNet", "lr": 0.5}}, "model", "lr"),
+    ({"model": {"init_args": {"width": 4}, "lr": 0.5}}, "model", "lr"),
+    ({"trainer": {"callbacks": [{"class_path": _STOP, "init_args": {"monitor": "val_loss"},
+                                 "patience": 3}]}}, r"trainer.callbacks\[0\]", "patience"),
+])
+def test_a_key_a_file_leaves_beside_class_path_is_refused_at_load_as_lightningcli_does(
+        tmp_path, later, where, stray):
+    # was: load_config kept the stray key beside class_path (refused later, by the section's
+    # builder, naming no file; a callback's when it was built)
+    (tmp_path / "first.yaml").write_text(yaml.safe_dump({"model": _TINY}))
+    (tmp_path / "later.yaml").write_text(yaml.safe_dump(later))
+    files = [tmp_path / "first.yaml", tmp_path / "later.yaml"]
+    with pytest.raises(SystemExit):
+        cli_model(tmp_path, _TINY, "--config", str(files[1]))
+    with pytest.raises(ConfigError, match=rf"^{where}: unknown key '{stray}' beside class_path "
+                                          rf"'.*'; valid keys: class_path, init_args, "
+                                          rf"dict_kwargs, .* \(given in {re.escape(str(files[1]))}"
+                                          rf"\)$"):
+        load_config(files)

@@ -24,6 +24,7 @@ from lightning_nas.config.instantiate import class_strings_as_nodes
 from lightning_nas.config.node_merge import merge_config
 from lightning_nas.config.nodes import (
     check_node_keys,
+    check_nodes,
     contains_node,
     is_hydra,
     is_node,
@@ -87,9 +88,11 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
         search = part.get("search") if isinstance(part.get("search"), Mapping) else {}
         cfg = _merge(cfg, _inline_sections(_space_read(part, path, missing_ok=True), path),
                      whole_space=isinstance(search.get("space"), str))  # as --flag: whole
+        _check_nodes(cfg, f"given in {path}")  # the earlier files' were: this one's key
     path = paths[-1]
     command = command or ("oneshot" if "oneshot" in cfg else "search")
     cfg = apply_overrides(cfg, overrides, config_path=path, command=command)
+    _check_nodes(cfg, "given on the command line")
     if "trainer" in cfg:  # a Hydra project's configs/trainer/*.yaml: the Trainer's arguments
         cfg["trainer"] = trainer_args(cfg["trainer"])
     if isinstance(cfg.get("trainer"), Mapping):  # callbacks: LearningRateMonitor, a node
@@ -121,6 +124,19 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
     if isinstance(cfg[block], Mapping) and cfg[block].get("run_dir") is None:  # null too
         cfg[block]["run_dir"] = f"runs/{path.stem}"  # (not a mapping: block_settings says so)
     return cfg
+
+
+def _check_nodes(cfg: Mapping[str, Any], given: str) -> None:
+    """Refuse a key beside a ``class_path`` (``model: {class_path: X, lr: 0.1}``) in the
+    sections LightningCLI reads, as it refuses one, before anything is built; ``given``
+    says where it came from (was: kept, refused by the section's builder naming no file, a
+    callback's when it was built). A later file's bare ``model: {lr: 0.1}`` is no such key:
+    merged into ``init_args``, as LightningCLI takes it."""
+    for section in (*SECTIONS, *OPTIM_KEYS):
+        try:
+            check_nodes(cfg.get(section), section)
+        except ConfigError as err:
+            raise ConfigError(f"{err} ({given})") from None
 
 
 def _merge(cfg: Mapping[str, Any], part: Mapping[str, Any],

@@ -31,6 +31,7 @@ __all__ = [
     "HYDRA_KEYS",
     "SPEC_KEYS",
     "check_node_keys",
+    "check_nodes",
     "contains_node",
     "dict_kwargs_keys",
     "is_hydra",
@@ -133,3 +134,23 @@ def check_node_keys(node: Mapping[str, Any], where: str) -> None:
     if twice:
         raise ConfigError(f"{where}: {', '.join(twice)} given in both init_args and "
                           f"dict_kwargs; give each argument once")
+
+
+def check_nodes(value: Any, where: str) -> None:
+    """``check_node_keys`` for every node ``value`` is or holds (in mappings and lists), each
+    named by its path from ``where``.
+
+    Example:
+        >>> check_nodes({"net": {"class_path": "m.Net", "init_args": {}, "w": 1}}, "model")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: model.net: unknown key 'w' beside class_path ...
+    """
+    if is_node(value):
+        check_node_keys(value, where)
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            check_nodes(item, where if key in (*ARGS_KEYS, "class_path") else f"{where}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            check_nodes(item, f"{where}[{index}]")
