@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lightning_nas.cli_argv import print_config_value, split_overrides
+from lightning_nas.cli_argv import print_config_value, set_apart_overrides
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, NASError
 from lightning_nas.run_folder import user_path
@@ -373,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] in ("search", "oneshot", "finetune", "fit"):
         # argparse would take an override holding a space (--search.space.x={choice: [8]})
         # for a positional: overrides are set apart first
-        argv, rest = split_overrides(argv)
+        argv, rest = set_apart_overrides(argv)
     argv, valued = print_config_value(argv)  # --print_config=skip_null: said in _run
     parser = _parser()
     _check_config_flag(parser, argv)

@@ -1,9 +1,9 @@
 """The ``lightning-nas`` command line's words before argparse reads them: the config
-overrides set apart (``split_overrides``), and LightningCLI's ``--print_config=FLAGS``
+overrides set apart (``set_apart_overrides``), and LightningCLI's ``--print_config=FLAGS``
 (``print_config_value``), which the commands' ``--print_config`` takes no value of.
 
 Example:
-    >>> split_overrides(["search", "a.yaml", "--optimizer={class_path: SGD}", "--print_config"])
+    >>> set_apart_overrides(["search", "a.yaml", "--optimizer={class_path: SGD}", "--print_config"])
     (['search', 'a.yaml', '--print_config'], ['--optimizer={class_path: SGD}'])
     >>> print_config_value(["fit", "a.yaml", "--print_config=skip_null"])
     (['fit', 'a.yaml', '--print_config'], 'skip_null')
@@ -11,7 +11,7 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["SPLIT_KEYS", "TOP_KEYS", "print_config_value", "split_overrides"]
+__all__ = ["SPLIT_KEYS", "TOP_KEYS", "print_config_value", "set_apart_overrides"]
 
 #: the config's top-level keys (``config.sections.TOP_KEYS``, which imports the training stack):
 #: ``--seed_everything 3`` is an override as ``--a.b v`` is
@@ -23,7 +23,7 @@ TOP_KEYS = ("model", "data", "trainer", "search", "oneshot", "seed_everything")
 SPLIT_KEYS = (*TOP_KEYS, "optimizer", "lr_scheduler")
 
 
-def split_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
+def set_apart_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
     """Arguments for argparse, and the ``--a.b=v`` / ``--a.b v`` overrides (a dot in the
     option's name, a top-level key or an optimizer section) wherever they stand, so flags
     may follow overrides."""
