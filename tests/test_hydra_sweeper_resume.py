@@ -78,12 +78,13 @@ def test_a_resume_compares_the_job_overrides_by_their_values_and_names_each_chan
 
     sweep("model.name=c", "epochs=1", "+extra=2", "+keep=k")
     assert len(sweep("+keep='k'", "+extra=2", "model.name='c'", 'epochs=1', budget=2)) == 2
-    # '1' is a string, 1 an int: another value (the store holds the last resume's spelling)
+    # '1' is a string, 1 an int: another value; each quoted as the sweep was started (was:
+    # as the last accepted resume spelt it, model.name='c')
     with pytest.raises(ConfigError) as info:
         sweep("model.name='d'", "epochs='1'", '+keep="k"', "+other=3", budget=3)
     said = str(info.value)
     assert ("jobs ran with other settings: a job override changed: epochs=1, now epochs='1'; "
-            "a job override changed: model.name='c', now model.name='d'; a job override added: "
+            "a job override changed: model.name=c, now model.name='d'; a job override added: "
             "+other=3; a job override removed: +extra=2. Resume") in said, said
     assert "keep" not in said, said
 

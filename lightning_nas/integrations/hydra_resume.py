@@ -123,7 +123,7 @@ def override_values(overrides: Iterable[str], loader: Any) -> list[str]:
 
 
 def override_changes(stored: Sequence[str], current: Sequence[str],
-                     same: Collection[str] = ()) -> list[str]:
+                     same: Collection[str] = (), first: Sequence[str] = ()) -> list[str]:
     """What differs between the job overrides of a sweep (``stored``) and of its resume
     (``current``), one line per key, each override named: changed (its key set otherwise),
     added, removed; the equal ones, and those in ``same`` (``same_trainer_overrides``),
@@ -132,24 +132,31 @@ def override_changes(stored: Sequence[str], current: Sequence[str],
     their kind (``+``, ``~``, ...) and the value Hydra parses from them, of its type:
     ``name='a'`` sets what ``name=a`` sets (was: compared as written, so refused), ``x='1'``
     a string, not ``x=1``'s int; a line Hydra does not parse is its own key, compared as
-    written.
+    written. ``first``: the sweep's overrides as it was started, where ``stored`` are an
+    accepted resume's: a stored key that sets what it set there is quoted as written there
+    (was: as the resume spelt it, ``model.lr=1e-3`` for ``model.lr=0.001``).
 
     Example:
         >>> override_changes(["epochs=1", "name=a", "+y=2"], ["name='a'", "epochs=2", "+x=3"])
         ['a job override changed: epochs=1, now epochs=2', 'a job override added: +x=3', \
 'a job override removed: +y=2']
+        >>> override_changes(["lr=1e-3"], ["lr=0.002"], first=["lr=0.001"])
+        ['a job override changed: lr=0.001, now lr=0.002']
     """
     parser = OverridesParser.create()
     old, new = (_by_key([line for line in lines if line not in same], parser)
                 for lines in (stored, current))
+    given = _by_key(first, parser)
 
-    def said(held: list[tuple[str, Any]]) -> str:
+    def said(held: list[tuple[str, Any]], key: str | None = None) -> str:
+        if key in given and [v for _, v in given[key]] == [v for _, v in held]:
+            held = given[key]  # (as the sweep was started)
         return " ".join(line for line, _ in held)
-    return ([f"a job override changed: {said(old[k])}, now {said(new[k])}"
+    return ([f"a job override changed: {said(old[k], k)}, now {said(new[k])}"
              for k in sorted(old.keys() & new.keys())
              if {v for _, v in old[k]} != {v for _, v in new[k]}]
             + [f"a job override added: {said(new[k])}" for k in new if k not in old]
-            + [f"a job override removed: {said(old[k])}" for k in old if k not in new])
+            + [f"a job override removed: {said(old[k], k)}" for k in old if k not in new])
 
 
 def _by_key(lines: Sequence[str], parser: OverridesParser) -> dict[str, list[tuple[str, Any]]]:

@@ -315,21 +315,23 @@ class HydraSweep(Sweeper):
             stored = store.get_meta("settings")
             found = (differences({"settings": stored}, {"settings": settings.flat()})
                      if stored else [])
+            # the overrides the stored job records were made beside (the last accepted
+            # invocation's; an older store: the sweep's own), compared with them
+            made = store.get_meta("job_record_overrides", hydra.get("overrides"))
             if stored and store.get_meta("job_config_raw") is not None:
-                overridden = override_values([*hydra.get("overrides", []), *sweep.passthrough],
+                overridden = override_values([*made, *sweep.passthrough],
                                              self.hydra_context.config_loader) \
-                    if "overrides" in hydra else []  # (an older store: as before)
+                    if made is not None else []  # (an older store: as before)
                 found += setup_differences({"job": store.get_meta("job_config_raw"),
                                             "options": store.get_meta("job_options"),
                                             "nested": store.get_meta("job_nested_options")},
                                            setup, sweep.space.names(), overridden)
             # a Trainer argument Lightning takes as the same on both sides: no change
             same = same_trainer_overrides(
-                hydra["overrides"], sweep.passthrough, [store.get_meta("job_config_raw") or {},
-                                                         setup["job"]],
-                self.hydra_context.config_loader) if "overrides" in hydra else set()
-            if "overrides" in hydra:  # each that differs, named (was: both lists whole)
-                found += override_changes(hydra["overrides"], sweep.passthrough, same)
+                made, sweep.passthrough, [store.get_meta("job_config_raw") or {}, setup["job"]],
+                self.hydra_context.config_loader) if made is not None else set()
+            if made is not None:  # each that differs, named as the sweep was started
+                found += override_changes(made, sweep.passthrough, same, hydra["overrides"])
             found = [re.sub(r"^search\.", "hydra.sweeper.", f) for f in found]
             if found:  # one leaderboard never mixes jobs of two setups
                 raise ConfigError(f"{settings.run_dir} holds a sweep whose jobs ran with other "
@@ -354,6 +356,11 @@ class HydraSweep(Sweeper):
         # compose it (interpolations resolved where they resolve here), the config groups'
         # options by name beside it (a group's name is also the key of its subtree)
         choices = group_choices(self.config)
+        # the overrides as the sweep was started (a resume takes them by value: a later
+        # refusal quotes these; was: the last accepted resume's spelling, model.lr=1e-3),
+        # and those the job records below leave out (a resume's, where it gave others)
+        given = (store.get_meta("hydra") or {}).get("overrides", list(sweep.passthrough))
+        store.set_meta("job_record_overrides", list(sweep.passthrough))
         store.set_meta("job_config", resolved(self.config))
         store.set_meta("job_config_raw", setup["job"])
         store.set_meta("job_options", setup["options"])
@@ -363,7 +370,7 @@ class HydraSweep(Sweeper):
                                  "config_args": config_args(self.config),
                                  "sweep_dir": str(self.config.hydra.sweep.dir),
                                  "launcher": type(self.launcher).__name__,
-                                 "overrides": list(sweep.passthrough)})
+                                 "overrides": given})
         store.set_meta("job_settings", job_settings(  # an export's rerun_alone, the results'
             self.config, self.hydra_context.config_loader))
         return store
