@@ -72,21 +72,37 @@ def test_a_resume_compares_the_job_overrides_by_their_values_and_names_each_chan
     # by the values Hydra parses: quoted or not, in another order, the same (was refused:
     # "the job overrides: ['+extra=2', ...], now ["model.name='c'", ...]"); a refusal names
     # what differs alone, each (was: both lists whole, the equal overrides too)
+    depths: list[int] = []
+
+    def task(cfg: DictConfig) -> float:
+        depths.append(cfg.model.depth)
+        return float(cfg.x)
+
     def sweep(*overrides: str, budget: int = 1) -> list[TrialResult]:
-        return multirun(tmp_path, lambda cfg: float(cfg.x), {
+        return multirun(tmp_path, task, {
             "budget": budget, "seed": 0, "params": {"x": "range(0, 9)"}}, overrides, epochs=1)
 
-    sweep("model.name=c", "epochs=1", "+extra=2", "+keep=k")
-    assert len(sweep("+keep='k'", "+extra=2", "model.name='c'", 'epochs=1', budget=2)) == 2
+    sweep("model.name=c", "epochs=1", "+extra=2", "+keep=k", "model.depth=3", "model.depth=2")
+    assert depths == [2]  # Hydra applies a key's overrides in their order: the last wins
+    assert len(sweep("+keep='k'", "model.depth=3", "+extra=2", "model.name='c'", 'epochs=1',
+                     "model.depth=2", budget=2)) == 2
     # '1' is a string, 1 an int: another value; each quoted as the sweep was started (was:
     # as the last accepted resume spelt it, model.name='c')
     with pytest.raises(ConfigError) as info:
-        sweep("model.name='d'", "epochs='1'", '+keep="k"', "+other=3", budget=3)
+        sweep("model.name='d'", "epochs='1'", '+keep="k"', "+other=3", "model.depth=3",
+              "model.depth=2", budget=3)
     said = str(info.value)
     assert ("jobs ran with other settings: a job override changed: epochs=1, now epochs='1'; "
             "a job override changed: model.name=c, now model.name='d'; a job override added: "
             "+other=3; a job override removed: +extra=2. Resume") in said, said
-    assert "keep" not in said, said
+    assert "keep" not in said and "depth" not in said, said
+    # a key's overrides in another order: another value (was: compared as a set, resumed)
+    with pytest.raises(ConfigError, match=r"other settings: a job override changed: "
+                                          r"model.depth=3 model.depth=2, now model.depth=2 "
+                                          r"model.depth=3\. Resume"):
+        sweep("model.name=c", "epochs=1", "+extra=2", "+keep=k", "model.depth=2",
+              "model.depth=3", budget=3)
+    assert depths == [2, 2]
 
 
 def test_a_resume_refused_for_its_settings_leaves_an_older_versions_store_as_it_was(tmp_path):

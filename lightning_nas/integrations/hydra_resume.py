@@ -20,7 +20,8 @@ in one leaderboard, so the record holds:
   option's own subtree at its path, so an edit of a nested option's file shows too.
 
 The command line's overrides are compared by the values Hydra parses from them
-(``override_changes``: ``db.name='a'`` is ``db.name=a``; was: as written), each that
+(``override_changes``: ``db.name='a'`` is ``db.name=a``; was: as written; a key's
+overrides in their order, as Hydra applies them: ``a=1 a=2`` is not ``a=2 a=1``), each that
 differs named, but those of a Lightning Trainer node's arguments
 (``trainer.check_val_every_n_epoch=1``), which ``same_trainer_overrides`` leaves out
 where Lightning takes the argument as the same on both sides
@@ -127,12 +128,14 @@ def override_changes(stored: Sequence[str], current: Sequence[str],
     """What differs between the job overrides of a sweep (``stored``) and of its resume
     (``current``), one line per key, each override named: changed (its key set otherwise),
     added, removed; the equal ones, and those in ``same`` (``same_trainer_overrides``),
-    are left out (was: both lists whole, the equal overrides too). Overrides of one key
-    (``x``, ``+x``, ``~x``; ``group@package`` its own), in any order, are compared by
-    their kind (``+``, ``~``, ...) and the value Hydra parses from them, of its type:
-    ``name='a'`` sets what ``name=a`` sets (was: compared as written, so refused), ``x='1'``
-    a string, not ``x=1``'s int; a line Hydra does not parse is its own key, compared as
-    written. ``first``: the sweep's overrides as it was started, where ``stored`` are an
+    are left out (was: both lists whole, the equal overrides too). The keys may come in
+    any order; the overrides of one key (``x``, ``+x``, ``~x``; ``group@package`` its
+    own) are compared in their order, as Hydra applies them, the last winning (``a=1 a=2``
+    sets 2, ``a=2 a=1`` 1; was: compared as a set, so the same), each by its kind (``+``,
+    ``~``, ...) and the value Hydra parses from it, of its type: ``name='a'`` sets what
+    ``name=a`` sets (was: compared as written, so refused), ``x='1'`` a string, not
+    ``x=1``'s int; a line Hydra does not parse is its own key, compared as written.
+    ``first``: the sweep's overrides as it was started, where ``stored`` are an
     accepted resume's: a stored key that sets what it set there is quoted as written there
     (was: as the resume spelt it, ``model.lr=1e-3`` for ``model.lr=0.001``).
 
@@ -140,6 +143,8 @@ def override_changes(stored: Sequence[str], current: Sequence[str],
         >>> override_changes(["epochs=1", "name=a", "+y=2"], ["name='a'", "epochs=2", "+x=3"])
         ['a job override changed: epochs=1, now epochs=2', 'a job override added: +x=3', \
 'a job override removed: +y=2']
+        >>> override_changes(["a=1", "a=2"], ["a=2", "a=1"])
+        ['a job override changed: a=1 a=2, now a=2 a=1']
         >>> override_changes(["lr=1e-3"], ["lr=0.002"], first=["lr=0.001"])
         ['a job override changed: lr=0.001, now lr=0.002']
     """
@@ -154,7 +159,7 @@ def override_changes(stored: Sequence[str], current: Sequence[str],
         return " ".join(line for line, _ in held)
     return ([f"a job override changed: {said(old[k], k)}, now {said(new[k])}"
              for k in sorted(old.keys() & new.keys())
-             if {v for _, v in old[k]} != {v for _, v in new[k]}]
+             if [v for _, v in old[k]] != [v for _, v in new[k]]]
             + [f"a job override added: {said(new[k])}" for k in new if k not in old]
             + [f"a job override removed: {said(old[k], k)}" for k in old if k not in new])
 
