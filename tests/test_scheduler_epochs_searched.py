@@ -94,3 +94,38 @@ def test_a_stepped_validation_range_whose_every_value_is_judged_is_taken(tmp_pat
                      "trainer.check_val_every_n_epoch": {"int": [2, 4], "step": 2}},
            data=BlobData, budget=2, trainer={"max_epochs": 8}, scheduler="asha",
            min_epochs=4, eta=2, run_dir=tmp_path / "run", verbose=False)
+
+
+#: the refusal of ``trainer.NAME`` 2 under scheduler 'SCHEDULER' (``min_epochs`` or
+#: ``min_steps`` above 1: Lightning trains on past a stop until then)
+HELD = (
+    "space key 'trainer.{name}' may take 2: scheduler '{scheduler}' stops (or pauses) a "
+    "trial at the epoch it judges it, but trainer.{name}=2 makes Lightning ignore a stop "
+    "until it is reached; leave it out (the scheduler's own search.min_epochs sets the "
+    "epochs a trial trains before it is judged) or {instead}")
+
+
+@pytest.mark.parametrize("name, values, scheduler, said", [
+    ("min_epochs", [1, 3], "asha", HELD.format(
+        name="min_epochs", scheduler="asha", instead="narrow the space key's range 1..3 to "
+        "leave out values 2..3, under which Lightning ignores the scheduler's stops, or "
+        "search without a scheduler")),
+    ("min_steps", [0, 3], "asha", HELD.format(
+        name="min_steps", scheduler="asha", instead="narrow the space key's range 0..3 to "
+        "leave out values 2..3, under which Lightning ignores the scheduler's stops, or "
+        "search without a scheduler")),
+    ("max_steps", [-1, 3], "median",
+     "space key 'trainer.max_steps' may take 0: scheduler 'median' stops trials at epochs up "
+     "to max_epochs, but trainer.max_steps=0 would end a trial at another epoch and count it "
+     "as complete; leave it out (search.time_limit bounds the search's time) or narrow the "
+     "space key's range -1..3 to leave out values 0..3, which would end a trial before "
+     "max_epochs, or search without a scheduler"),
+], ids=["min-epochs", "min-steps", "max-steps"])
+def test_a_range_of_another_trainer_argument_names_its_own_conflict(tmp_path, name, values,
+                                                                   scheduler, said):
+    # old code: "..., which cannot be judged, ..." (min_epochs, min_steps: Lightning trains
+    # on past a stop; max_steps: a trial ends early)
+    with pytest.raises(ConfigError, match="^" + re.escape(said) + "$"):
+        Search(TinyNet, {"width": {"choice": [4, 8]}, f"trainer.{name}": {"int": values}},
+               data=BlobData, budget=2, trainer={"max_epochs": 4}, run_dir=tmp_path / "run",
+               verbose=False, scheduler=scheduler)

@@ -43,6 +43,17 @@ ModuleCallbacks = Sequence[Any] | Callable[[Mapping[str, Any]], Sequence[Any] | 
 #: extreme values only (smallest, smallest positive and largest number of each type)
 COMBINATIONS = 4096
 
+#: what the values of a searched Trainer argument that a rule refuses do, by its name, as
+#: the way out that narrows its range says it (``_check_rule_range``); others: the rule
+#: cannot judge a trial under them (``check_val_every_n_epoch``: no rung or epoch before
+#: the last validates)
+_CONFLICTS = {
+    "min_epochs": "under which Lightning ignores the scheduler's stops",
+    "min_steps": "under which Lightning ignores the scheduler's stops",
+    "max_steps": "which would end a trial before max_epochs",
+    "max_time": "which would end a trial before max_epochs",
+}
+
 
 def space_options(space: SearchSpace,
                   prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], list[Any]]:
@@ -190,7 +201,9 @@ def _check_rule_range(trainer: Mapping[str, Any], name: str, values: range, sche
     value that ``scheduler`` cannot judge trials under (``check_rule_trainer`` over
     ``trainer``):
     the error is the first such value's, its way out to narrow the range naming them all
-    (none to leave out: every value fails alike). Each value up to the last epoch the rule
+    and what they do (``_CONFLICTS``: ``min_epochs`` above 1 makes Lightning ignore the
+    rule's stops; was: "which cannot be judged" for any argument) (none to leave out:
+    every value fails alike). Each value up to the last epoch the rule
     knows (``_known_epochs``) is checked, then the next, for those above it: validated every
     that many epochs or more, a trial validates no epoch the rule judges at, or reaches,
     before its last, so the rule judges each of them alike (a median rule from min_epochs
@@ -229,8 +242,8 @@ def _check_rule_range(trainer: Mapping[str, Any], name: str, values: range, sche
     step = f" (step {values.step})" if values.step > 1 else ""
     instead = "search without a scheduler" if count == len(values) else (
         f"narrow the space key's range {values[0]}..{values[-1]}{step} to leave out "
-        f"{'value' if count == 1 else 'values'} {listed}, which cannot be judged, or search "
-        f"without a scheduler")
+        f"{'value' if count == 1 else 'values'} {listed}, "
+        f"{_CONFLICTS.get(name, 'which cannot be judged')}, or search without a scheduler")
     first = values[bad[0][0]]
     raise ConfigError(f"space key 'trainer.{name}' may take {first!r}: "
                       f"{refused(first, instead)}")
