@@ -96,6 +96,58 @@ def test_a_stepped_validation_range_whose_every_value_is_judged_is_taken(tmp_pat
            min_epochs=4, eta=2, run_dir=tmp_path / "run", verbose=False)
 
 
+#: the first value's refusal of a range every value of which a rule refuses, then the
+#: ways out of the whole range: the rule's setting that would take some of its values
+#: (where one is found), a fixed Trainer value in place of the space key, no scheduler
+EVERY_VALUE = [
+    # rungs 1, 3, 9: no value of 2..5 divides them all; min_epochs 3 (rungs 3, 9) takes 3
+    ({"scheduler": "asha"}, {"int": [2, 5]}, {"max_epochs": 9},
+     "space key 'trainer.check_val_every_n_epoch' may take 2: scheduler 'asha' judges each "
+     "trial at its rungs, after epochs 1, 3, 9, but trainer.check_val_every_n_epoch=2 "
+     "validates after epochs 2, 4, ... only: rungs 1, 3, 9 are not validated; give "
+     "check_val_every_n_epoch 1 (a divisor of every rung), or as every value of the space "
+     "key's range 2..5 is refused, give the search's min_epochs=3 (under which value 3 is "
+     "judged; narrow the range to it), or fix trainer={\"check_val_every_n_epoch\": 1} "
+     "instead of searching it, or search without a scheduler (scheduler='none')"),
+    # from min_epochs 3, 2 validates epoch 4 first, the last; 4 too: min_epochs 2 (or 1)
+    # judges 2 at epoch 2, the nearest to 3 given
+    ({"scheduler": "median", "min_epochs": 3}, {"int": [2, 4], "step": 2}, {"max_epochs": 4},
+     "space key 'trainer.check_val_every_n_epoch' may take 2: scheduler 'median' judges a "
+     "trial at the epochs it validates from min_epochs=3 on, but "
+     "trainer.check_val_every_n_epoch=2 validates after epochs 2, 4, ... only: the first of "
+     "them from epoch 3 on, 4, is a trial's last epoch (max_epochs=4), where a verdict stops "
+     "nothing, so it would never stop a trial; give check_val_every_n_epoch a value that "
+     "validates epoch 3 (1 does), or as every value of the space key's range 2..4 (step 2) "
+     "is refused, give the search's min_epochs=2 (under which value 2 is judged; narrow the "
+     "range to it), or fix trainer={\"check_val_every_n_epoch\": 1} instead of searching "
+     "it, or search without a scheduler"),
+    # a rule object is rebuilt, not given settings
+    ({"scheduler": MedianRule(min_epochs=3)}, {"int": [2, 4], "step": 2}, {"max_epochs": 4},
+     "space key 'trainer.check_val_every_n_epoch' may take 2: scheduler 'MedianRule' judges "
+     "a trial at the epochs it validates from min_epochs=3 on, but "
+     "trainer.check_val_every_n_epoch=2 validates after epochs 2, 4, ... only: the first of "
+     "them from epoch 3 on, 4, is a trial's last epoch (max_epochs=4), where a verdict stops "
+     "nothing, so it would never stop a trial; give check_val_every_n_epoch a value that "
+     "validates epoch 3 (1 does), or as every value of the space key's range 2..4 (step 2) "
+     "is refused, build MedianRule with min_epochs=2 (under which value 2 is judged; narrow "
+     "the range to it), or fix trainer={\"check_val_every_n_epoch\": 1} instead of "
+     "searching it, or search without a scheduler"),
+]
+
+
+@pytest.mark.parametrize("scheduler, values, trainer, said", EVERY_VALUE,
+                         ids=["asha", "median", "rule-object"])
+def test_a_validation_range_every_value_of_which_is_refused_names_the_ways_out(
+        tmp_path, scheduler, values, trainer, said):
+    # old code: the first value's refusal, then "or search without a scheduler" alone (no
+    # setting of the rule's, no fixed value in place of the range)
+    with pytest.raises(ConfigError, match="^" + re.escape(said) + "$"):
+        Search(TinyNet, {"width": {"choice": [4, 8]},
+                         "trainer.check_val_every_n_epoch": values},
+               data=BlobData, budget=2, trainer=trainer, run_dir=tmp_path / "run",
+               verbose=False, **scheduler)
+
+
 #: the refusal of ``trainer.NAME`` 2 under scheduler 'SCHEDULER' (``min_epochs`` or
 #: ``min_steps`` above 1: Lightning trains on past a stop until then)
 HELD = (
@@ -120,11 +172,16 @@ HELD = (
      "as complete; leave it out (search.time_limit bounds the search's time) or narrow the "
      "space key's range -1..3 to leave out values 0..3, which would end a trial before "
      "max_epochs, or search without a scheduler"),
-], ids=["min-epochs", "min-steps", "max-steps"])
+    ("min_epochs", [2, 4], "median", HELD.format(
+        name="min_epochs", scheduler="median", instead="as every value of the space key's "
+        "range 2..4 is refused, fix trainer={\"min_epochs\": 1} instead of searching it, or "
+        "search without a scheduler")),
+], ids=["min-epochs", "min-steps", "max-steps", "min-epochs-every-value"])
 def test_a_range_of_another_trainer_argument_names_its_own_conflict(tmp_path, name, values,
                                                                    scheduler, said):
     # old code: "..., which cannot be judged, ..." (min_epochs, min_steps: Lightning trains
-    # on past a stop; max_steps: a trial ends early)
+    # on past a stop; max_steps: a trial ends early) and, every value refused, "search
+    # without a scheduler" alone
     with pytest.raises(ConfigError, match="^" + re.escape(said) + "$"):
         Search(TinyNet, {"width": {"choice": [4, 8]}, f"trainer.{name}": {"int": values}},
                data=BlobData, budget=2, trainer={"max_epochs": 4}, run_dir=tmp_path / "run",
