@@ -186,3 +186,21 @@ def test_a_range_of_another_trainer_argument_names_its_own_conflict(tmp_path, na
         Search(TinyNet, {"width": {"choice": [4, 8]}, f"trainer.{name}": {"int": values}},
                data=BlobData, budget=2, trainer={"max_epochs": 4}, run_dir=tmp_path / "run",
                verbose=False, scheduler=scheduler)
+
+
+@pytest.mark.parametrize("values", [{"int": [1, 3]}, {"choice": [1, 3]}],
+                         ids=["range", "choice"])
+def test_a_trainer_setting_the_scheduler_refuses_is_named_not_a_searched_value(tmp_path,
+                                                                              values):
+    # old code: "space key 'trainer.check_val_every_n_epoch' may take 1: ... but
+    # trainer.min_epochs=3 makes ..." (the unsearched min_epochs refuses every value: the
+    # range's refusal said none of its values is taken)
+    with pytest.raises(ConfigError, match="^" + re.escape(
+            "scheduler 'asha' stops (or pauses) a trial at the epoch it judges it, but "
+            "trainer.min_epochs=3 makes Lightning ignore a stop until it is reached; leave it "
+            "out (the scheduler's own search.min_epochs sets the epochs a trial trains before "
+            "it is judged) or search without a scheduler") + "$"):
+        Search(TinyNet, {"width": {"choice": [4, 8]},
+                         "trainer.check_val_every_n_epoch": values},
+               data=BlobData, budget=2, trainer={"max_epochs": 9, "min_epochs": 3},
+               scheduler="asha", run_dir=tmp_path / "run", verbose=False)

@@ -124,6 +124,9 @@ def check_trainer_values(trainer: Mapping[str, Any], searched: Mapping[str, list
     None before the model is built leaves that comparison out (was: counted without it, so
     a working interval was refused and one that never validates taken); a callable gives
     them for the searched values of a trial (a module that reads its Trainer: each value's).
+    Unsearched settings the rule refuses alone (``trainer.min_epochs: 3``) are refused as
+    they are, first (was: as each searched value's refusal, a range's as one no value of
+    which is taken).
 
     Example:
         >>> check_trainer_values({}, {"limit_val_batches": [0, 1]}, "val_acc")
@@ -132,6 +135,8 @@ def check_trainer_values(trainer: Mapping[str, Any], searched: Mapping[str, list
         lightning_nas.errors.ConfigError: space key 'trainer.limit_val_batches' may take 0: ...
     """
     ranges = dict(ranges or {})
+    if scheduler is not None:  # the unsearched settings alone, named as rule_for names them
+        check_rule_trainer(trainer, scheduler, epochs)  # (was: blamed on each searched value)
     for name, options in searched.items():
         for value in options:
             setting = {**trainer, name: value}
