@@ -38,14 +38,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     One that takes fixtures of its own module besides (a module's Ray cluster) stays with
     its module's tests, which share them."""
     if hasattr(config, "workerinput"):  # an xdist worker (every one sorts the same way)
-        read: set[str] = set()  # the runs the slow tests so far read
-        order: dict[pytest.Item, tuple[bool, bool]] = {}
-        for item in items:  # (in collection order)
-            slow = item.get_closest_marker("slow") is not None
-            runs, own = _runs_read(item)
-            order[item] = (not slow, slow and bool(runs) and runs <= read and not own)
-            read |= runs if slow else set()
-        items.sort(key=order.__getitem__)
+        slow_first(items)
+
+
+def slow_first(items: list[pytest.Item]) -> None:
+    """Sort ``items`` (collected, in collection order) in place as the xdist workers run
+    them (``pytest_collection_modifyitems``): the slow tests first, among them the readers of
+    a run that a slow test before them reads too last; tested by ``test_suite_order``."""
+    read: set[str] = set()  # the runs the slow tests so far read
+    order: dict[pytest.Item, tuple[bool, bool]] = {}
+    for item in items:  # (in collection order)
+        slow = item.get_closest_marker("slow") is not None
+        runs, own = _runs_read(item)
+        order[item] = (not slow, slow and bool(runs) and runs <= read and not own)
+        read |= runs if slow else set()
+    items.sort(key=order.__getitem__)
 
 
 def _runs_read(item: pytest.Item) -> tuple[set[str], bool]:
