@@ -24,9 +24,11 @@ from typing import Any
 import pytest
 
 from tests.helpers_models import TinyNet
+from tests.launcher import stat
 
 __all__ = ["LOOPBACK", "NO_PRESTART", "SPACE", "NodeNet", "ThreadNet", "added_node", "connect",
-           "cpus_held", "free_port", "loopback_cluster", "no_prestart", "ray_folder"]
+           "cpus_held", "free_port", "loads_torch", "loopback_cluster", "no_prestart",
+           "ray_folder", "trial_actors"]
 
 LOOPBACK = "127.0.0.1"
 #: the space of the Ray tests' searches (``test_ray_cluster``, ``test_ray_cluster_errors``)
@@ -175,3 +177,34 @@ def cpus_held(at_most: float = 0.0, timeout: float = FREE_TIMEOUT) -> float:
         if held <= at_most or time.monotonic() > deadline:
             return held
         time.sleep(0.1)
+
+
+def trial_actors() -> set[int]:
+    """The pids of this machine's Ray trial actors (``ray::RayTrialActor...``) that are
+    descendants of this process (a cluster it started: ``loopback_cluster``, Ray's
+    ``cluster_utils.Cluster``)."""
+    parents: dict[int, int] = {}
+    for proc in Path("/proc").glob("[0-9]*"):
+        fields = stat(int(proc.name))
+        if len(fields) > 1 and fields[0] != "Z":
+            parents[int(proc.name)] = int(fields[1])
+    ours, mine = set(), os.getpid()
+    for pid in parents:
+        up, seen = pid, set()
+        while up in parents and up not in seen and up != mine:
+            seen.add(up)
+            up = parents[up]
+        if up != mine:
+            continue
+        try:
+            name = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+        except OSError:
+            continue
+        if name.startswith(b"ray::RayTrialActor"):
+            ours.add(pid)
+    return ours
+
+
+def loads_torch(pid: int) -> bool:
+    """Whether process ``pid`` has torch's library loaded (it imported torch)."""
+    return "libtorch" in Path(f"/proc/{pid}/maps").read_text()

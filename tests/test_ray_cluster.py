@@ -36,8 +36,10 @@ from tests.helpers_ray import (
     connect,
     cpus_held,
     free_port,
+    loads_torch,
     loopback_cluster,
     ray_folder,
+    trial_actors,
 )
 
 ray = pytest.importorskip("ray")
@@ -274,6 +276,9 @@ def test_a_module_the_ray_actors_cannot_import_and_an_actor_that_dies_are_each_o
         # started without a probe (submit starts it so): each trial's error starts with
         # the cause, alike on either actor
         executor.start()
+        # which answered without importing torch (was: torch and Lightning imported by
+        # each actor as it started, seconds each, though a trial's modules may not import)
+        assert [loads_torch(pid) for pid in trial_actors()] == [False]
         for trial_id in (1, 2):
             executor.submit(search.template.spec(trial_id, search.space.sample(seed=trial_id)))
         results = [*executor.wait(), *executor.wait()]

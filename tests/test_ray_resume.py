@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import signal
 import time
 from collections import Counter
@@ -34,9 +33,9 @@ import yaml
 from lightning_nas import load_best
 from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet
-from tests.helpers_ray import ray_folder
+from tests.helpers_ray import ray_folder, trial_actors
 from tests.helpers_runs import trial_rows
-from tests.launcher import ROOT, Launcher, stat
+from tests.launcher import ROOT, Launcher
 
 ray = pytest.importorskip("ray")
 
@@ -74,31 +73,6 @@ def cluster() -> Iterator[Any]:
 def _rows(db: Path) -> dict[int, dict[str, Any]]:
     """The store's trials, read-only (empty before the driver created its tables)."""
     return trial_rows(db, _COLUMNS)
-
-
-def _trial_actors() -> set[int]:
-    """The pids of this machine's Ray trial actors (``ray::_RayTrialActor...``) that are
-    descendants of this process (the module's cluster)."""
-    parents: dict[int, int] = {}
-    for proc in Path("/proc").glob("[0-9]*"):
-        fields = stat(int(proc.name))
-        if len(fields) > 1 and fields[0] != "Z":
-            parents[int(proc.name)] = int(fields[1])
-    ours, mine = set(), os.getpid()
-    for pid in parents:
-        up, seen = pid, set()
-        while up in parents and up not in seen and up != mine:
-            seen.add(up)
-            up = parents[up]
-        if up != mine:
-            continue
-        try:
-            name = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
-        except OSError:
-            continue
-        if name.startswith(b"ray::_RayTrialActor"):
-            ours.add(pid)
-    return ours
 
 
 def _epochs_logged(trial_dir: Path) -> Counter:
@@ -160,14 +134,14 @@ def test_a_ray_search_killed_mid_trial_resumes_to_what_an_inline_search_stores(
                .exists() for i, r in rows.items()):
             break
         time.sleep(0.02)
-    actors = _trial_actors()
+    actors = trial_actors()
     assert actors  # the driver's actor, training
     assert launcher.kill() == -signal.SIGKILL
     killed = time.monotonic()
     before = _rows(db)
     running = {i: r["arch"] for i, r in before.items() if r["status"] == "RUNNING"}
     assert running, before
-    while actors & _trial_actors():  # Ray ends a dead driver's actors: nothing writes on
+    while actors & trial_actors():  # Ray ends a dead driver's actors: nothing writes on
         # (a guard against one that lives on; was 15 s, which Ray's own processes, slowed
         # by a busy machine, could come near)
         assert time.monotonic() - killed < 60, "the killed driver's Ray actor lives on"

@@ -13,7 +13,8 @@ start (its ``runtime_env`` not set up on its node, or not scheduled) stops the s
 a ``SearchError``: its trial was not run, and a resume runs it.
 
 The checks of ``search.ray`` and of the cluster before the actors start, and the wording of
-Ray's errors, are those of ``ray_checks``.
+Ray's errors, are those of ``ray_checks``; the actor, and the error of a trial whose actor
+died, those of ``ray_actor``.
 
 Example:
     >>> RayExecutor(num_workers=2, num_cpus=1).num_workers  # doctest: +SKIP
@@ -31,8 +32,9 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from lightning_nas.errors import ConfigError, SearchError
-from lightning_nas.results import PROCESS_DIED, TrialResult
+from lightning_nas.results import TrialResult
 from lightning_nas.search.executor import TrialExecutor, failed_result
+from lightning_nas.search.ray_actor import RayTrialActor, actor_died
 from lightning_nas.search.ray_checks import (
     ANSI,
     PER_TRIAL,
@@ -45,7 +47,6 @@ from lightning_nas.search.ray_checks import (
     split_address,
     unconnected,
 )
-from lightning_nas.search.runner import run_trial
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.user_warnings import warn_user
 from lightning_nas.wording import counted
@@ -66,41 +67,6 @@ class _Call(NamedTuple):
     started: float
     alive: Any = None
     rerun: bool = False
-
-
-def _actor_died(err: BaseException, rerun: bool = False) -> str:
-    """The error of a trial whose actor died while it ran: its first line ``trial process
-    died (Ray actor: ...)`` with the first line of Ray's message, parentheses closed (was:
-    closed only at the end of Ray's message, lines below, so the FAILED line left one open),
-    then the rest of Ray's message (the actor's id and pid, why Ray thinks it died);
-    ``rerun``: the trial was given a new actor, its first dead before it started.
-
-    Example:
-        >>> _actor_died(RuntimeError("The actor died.\\n\\tpid: 7")).splitlines()
-        ['trial process died (Ray actor: The actor died)', '\\tpid: 7']
-    """
-    first, *rest = ANSI.sub("", str(err)).strip().splitlines() or [type(err).__name__]
-    again = ["(It ran on a new actor: the one it was given first had died before it "
-             "started.)"] if rerun else []
-    return "\n".join([f"{PROCESS_DIED} (Ray actor: {first.rstrip('.')})", *again, *rest])
-
-
-class _RayTrialActor:
-    """Ray actor that runs trials; reused across trials like a process worker."""
-
-    def __init__(self, threads: int) -> None:
-        import torch
-
-        torch.set_num_threads(max(1, threads))
-        os.environ["OMP_NUM_THREADS"] = str(threads)  # (Ray set num_cpus) for DDP ranks
-
-    def run(self, spec: TrialSpec) -> TrialResult:
-        return run_trial(spec)
-
-    def ping(self, probe: TrialSpec | None = None) -> bool:
-        """Answer once the actor is up and has unpickled ``probe`` (a trial's spec: the
-        modules of its model, data, callbacks imported); ``RayExecutor.start`` waits for it."""
-        return True
 
 
 class RayExecutor(TrialExecutor):
@@ -151,7 +117,7 @@ class RayExecutor(TrialExecutor):
                                   f"{key[4:].upper()[:-1]}s each trial reserves, e.g. 1 or "
                                   f"0.5), got {value!r}")
         try:  # Ray's own checks of the values (no cluster is needed for them)
-            self._remote = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus)(_RayTrialActor)
+            self._remote = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus)(RayTrialActor)
         except (TypeError, ValueError) as err:
             raise ConfigError(f"search.ray.num_cpus={num_cpus!r}/num_gpus={num_gpus!r} "
                               f"refused by Ray: {err}") from err
@@ -374,7 +340,7 @@ class RayExecutor(TrialExecutor):
                     answered, self._actors[call.index] = self._answered[call.index], None
                     if not self._died_before(call):  # (replaced when a trial needs it)
                         results.append(failed_result(
-                            call.spec, _actor_died(err, call.rerun), call.started))
+                            call.spec, actor_died(err, call.rerun), call.started))
                     elif not answered:  # it never started: a new one would not either
                         self._cannot_start(call, err)
                     else:  # it died while idle: not the trial's doing

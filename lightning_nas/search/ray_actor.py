@@ -1,0 +1,74 @@
+"""``RayTrialActor``, the Ray actor that ``RayExecutor`` runs trials on, and the wording of a
+trial whose actor died (``actor_died``).
+
+The actor's process imports this module only (no torch, no Lightning) to start and answer
+a ``ping``: a ``probe`` (a trial's spec) imports what the trials' modules import as it is
+unpickled, and the first trial imports the trial code (``run_trial``) and sets the actor's
+torch threads. So an actor whose trials' modules cannot be imported says so in a second,
+not after seconds of imports (was: torch and Lightning imported by every actor as it
+started).
+
+Example:
+    >>> actor_died(RuntimeError("The actor died.\\n\\tpid: 7")).splitlines()
+    ['trial process died (Ray actor: The actor died)', '\\tpid: 7']
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from lightning_nas.results import PROCESS_DIED
+from lightning_nas.search.ray_checks import ANSI
+
+if TYPE_CHECKING:
+    from lightning_nas.results import TrialResult
+    from lightning_nas.search.trial_spec import TrialSpec
+
+__all__ = ["RayTrialActor", "actor_died"]
+
+
+def actor_died(err: BaseException, rerun: bool = False) -> str:
+    """The error of a trial whose actor died while it ran: its first line ``trial process
+    died (Ray actor: ...)`` with the first line of Ray's message, parentheses closed (was:
+    closed only at the end of Ray's message, lines below, so the FAILED line left one open),
+    then the rest of Ray's message (the actor's id and pid, why Ray thinks it died);
+    ``rerun``: the trial was given a new actor, its first dead before it started.
+
+    Example:
+        >>> actor_died(RuntimeError("died.\\n\\tpid: 7"), rerun=True).splitlines()[1][:23]
+        '(It ran on a new actor:'
+    """
+    first, *rest = ANSI.sub("", str(err)).strip().splitlines() or [type(err).__name__]
+    again = ["(It ran on a new actor: the one it was given first had died before it "
+             "started.)"] if rerun else []
+    return "\n".join([f"{PROCESS_DIED} (Ray actor: {first.rstrip('.')})", *again, *rest])
+
+
+class RayTrialActor:
+    """Ray actor that runs trials; reused across trials like a process worker.
+
+    Args:
+        threads: each trial's torch threads (and ``OMP_NUM_THREADS`` for its DDP ranks).
+
+    Example:
+        >>> ray.remote(num_cpus=1)(RayTrialActor).remote(1)  # doctest: +SKIP
+    """
+
+    def __init__(self, threads: int) -> None:
+        self.threads = max(1, threads)
+        os.environ["OMP_NUM_THREADS"] = str(threads)  # (Ray set num_cpus) for DDP ranks
+
+    def run(self, spec: TrialSpec) -> TrialResult:
+        """Run ``spec``'s trial here (``run_trial``), with the actor's torch threads."""
+        import torch
+
+        from lightning_nas.search.runner import run_trial
+
+        torch.set_num_threads(self.threads)
+        return run_trial(spec)
+
+    def ping(self, probe: TrialSpec | None = None) -> bool:
+        """Answer once the actor is up and has unpickled ``probe`` (a trial's spec: the
+        modules of its model, data, callbacks imported); ``RayExecutor.start`` waits for it."""
+        return True
