@@ -11,9 +11,11 @@ A process that multiprocessing started (a worker, spawned or forked) imports the
 again before any of this runs: where the script starts a search at import (no
 ``if __name__ == "__main__":`` guard), ``Search.run`` ends it at once, as a
 ``ProcessExecutor`` starting a worker does (``exit_if_importing_main``), with an exit code,
-``REIMPORTED``, that tells its search process why (was: it ran the search again and died
-of that with exit code 1, as a worker that its environment ends as it starts does, so
-both were given the guard's advice).
+``REIMPORTED``, and a ``ProcessExecutor``'s worker (``WORKER_NAME``) leaves a marker file
+first (``reimported_marker``), which tells its search process why (was: it ran the search
+again and died of that with exit code 1, as a worker that its environment ends as it starts
+does, so both were given the guard's advice; then the exit code alone told it, and a worker
+that exited 86 as it started for another reason, a ``sitecustomize``'s, got that advice).
 
 Example:
     >>> from lightning_nas.search import workers
@@ -24,23 +26,58 @@ Example:
 from __future__ import annotations
 
 import atexit
+import contextlib
 import multiprocessing as mp
 import os
 import sys
+import tempfile
 import traceback
 from multiprocessing import forkserver
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 from lightning_nas.search.exit_gc import freeze_for_exit
 from lightning_nas.search.lifetime import ctrl_c_ignored, die_with_parent, parent_alive
 
-__all__ = ["READY", "REIMPORTED", "exit_if_importing_main", "importing_main", "worker_main"]
+__all__ = ["READY", "REIMPORTED", "WORKER_NAME", "exit_if_importing_main", "importing_main",
+           "left_reimported", "reimported_marker", "worker_main"]
 
 #: a worker's first message: it started (a worker that dies before it never ran a trial)
 READY = "lightning-nas-worker-ready"
 #: the exit code of a process that started a search as it imported the script again
 #: (``exit_if_importing_main``): the search process that started it says why it stopped
 REIMPORTED = 86
+#: the multiprocessing name of a ``ProcessExecutor``'s worker process (known to it before it
+#: imports the script again: multiprocessing sends it first)
+WORKER_NAME = "lightning-nas-worker"
+
+
+def reimported_marker(pid: int) -> Path:
+    """The file worker process ``pid`` leaves as it exits with ``REIMPORTED``
+    (``exit_if_importing_main``), in the temporary folder, named by its user and pid.
+
+    Example:
+        >>> reimported_marker(123).name.endswith(".123")
+        True
+    """
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return Path(tempfile.gettempdir(), f"lightning-nas-reimported.{uid}.{pid}")
+
+
+def left_reimported(pid: int) -> bool:
+    """Whether worker process ``pid``, now dead, left its ``reimported_marker`` (removed
+    here): it exited as it imported the script again and started a search there, not with
+    an exit code ``REIMPORTED`` of anything else's.
+
+    Example:
+        >>> left_reimported(-1)
+        False
+    """
+    try:
+        reimported_marker(pid).unlink()
+    except OSError:  # none (FileNotFoundError)
+        return False
+    return True
 
 
 def importing_main() -> bool:
@@ -59,14 +96,18 @@ def exit_if_importing_main() -> None:
     as it starts (``importing_main``), after a line on stderr that says why: the script
     started a search (``Search.run``) or a pool's workers (``ProcessExecutor``) at import,
     without ``if __name__ == "__main__":`` around it (a worker process would run the search
-    again; a ``ProcessExecutor`` that started it tells the reason by this exit code, not
-    from an exit code 1 that a worker's environment gives too). Elsewhere it returns.
+    again; a ``ProcessExecutor`` that started it tells the reason by this exit code and the
+    ``reimported_marker`` its worker leaves first, not from an exit code that a worker's
+    environment may give too). Elsewhere it returns.
 
     Example:
         >>> exit_if_importing_main()  # the search process itself: goes on
     """
     if not importing_main():
         return
+    if mp.current_process().name == WORKER_NAME:  # a ProcessExecutor's worker: its search
+        with contextlib.suppress(OSError):  # process tells why by the marker
+            reimported_marker(os.getpid()).touch()
     sys.stdout.flush()
     print("lightning_nas: this process, started by multiprocessing, imported the script "
           "again, and the script started a search (or a ProcessExecutor's workers) at "

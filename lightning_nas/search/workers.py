@@ -27,7 +27,9 @@ from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.worker_entry import (
     READY,
     REIMPORTED,
+    WORKER_NAME,
     exit_if_importing_main,
+    left_reimported,
     worker_main,
 )
 from lightning_nas.search.worker_start import (
@@ -112,26 +114,28 @@ class _Worker:
     ready: bool = False  # its READY message came: it got as far as worker_main
 
 
-def _died_starting(reason: str, trial_id: int, exitcode: int | None) -> str:
+def _died_starting(reason: str, trial_id: int, exitcode: int | None,
+                   reimported: bool = False) -> str:
     """The error of a worker that died before it said it is ready: killed by a signal
     (the out-of-memory killer, a kill of its pid), stopped as it started a search (or a
-    pool's workers) while it imported the script again (exit code ``REIMPORTED``: started at
-    import, without the ``__main__`` guard), or another error as it started (its environment's, a
-    ``sitecustomize`` on ``PYTHONPATH`` or an ``LD_PRELOAD``, or the script's as imported
-    again: what is known, without the guard's advice; was: that advice for any exit code).
+    pool's workers) while it imported the script again (exit code ``REIMPORTED`` and
+    ``reimported``, its marker left: started at import, without the ``__main__`` guard), or
+    another error as it started (its environment's, a ``sitecustomize`` on ``PYTHONPATH`` or
+    an ``LD_PRELOAD``, or the script's as imported again: what is known, without the guard's
+    advice; was: that advice for any exit code, then for any exit code 86).
 
     Example:
         >>> _died_starting("killed by SIGKILL", 3, -9)[:60]
         'a worker process was killed while starting (killed by SIGKIL'
-        >>> _died_starting("exit code 1", 3, 1)[:73]
-        'a worker process died while starting (exit code 1), before it ran trial 3'
+        >>> _died_starting("exit code 86", 3, 86)[:74]
+        'a worker process died while starting (exit code 86), before it ran trial 3'
     """
     if exitcode is not None and exitcode < 0:  # was: the guard advice, "its error above"
         return (f"a worker process was killed while starting ({reason}), before it ran "
                 f"trial {trial_id}: a signal from outside ended it (the out-of-memory "
                 f"killer, a kill of its pid), not an error of its own. The trial was not "
                 f"run; resume runs it")
-    if exitcode == REIMPORTED:
+    if exitcode == REIMPORTED and reimported:
         return (f"a worker process died while starting (it imported the script again, "
                 f"which started a search at import), before it ran trial {trial_id}. A "
                 f"script that starts a search (or a ProcessExecutor's workers) at import "
@@ -191,7 +195,7 @@ class ProcessExecutor(TrialExecutor):
         args = (child, os.getpid(), mp.get_start_method(allow_none=True))
         process, warm = None, worker_context(worker.env)
         if warm is not None:  # forked from the fork server: given its environment, which
-            process = warm.Process(target=worker_main, name="lightning-nas-worker",  # it
+            process = warm.Process(target=worker_main, name=WORKER_NAME,  # it
                                    args=(*args, {**os.environ, **worker.env},  # applies,
                                          ParentStream.of_this_process()))  # and writes here
             try:  # (its Ctrl-C held back by the server, not by this process)
@@ -202,7 +206,7 @@ class ProcessExecutor(TrialExecutor):
         if process is None:  # spawned children copy the environment, and start with
             with start_held(), environ(worker.env):  # Ctrl-C held back until their
                 process = self._ctx.Process(target=worker_main, args=args,  # imports are
-                                            name="lightning-nas-worker")  # done
+                                            name=WORKER_NAME)  # done
                 process.start()  # (worker_main); its DataLoaders start workers as here
         child.close()
         worker.process, worker.conn, worker.trials, worker.ready = process, parent, 0, False
@@ -318,13 +322,15 @@ class ProcessExecutor(TrialExecutor):
             return None
         spec, worker.spec = worker.spec, None
         if result is None:  # the process died
+            pid = worker.process.pid
             worker.process.join(timeout=5)
             code = worker.process.exitcode
             reason = describe_exit(code)
             worker.conn.close()
             worker.process, worker.conn = None, None  # replaced at the next submit
             if not worker.ready:  # it never got to run the trial: no trial's fault
-                raise SearchError(_died_starting(reason, spec.trial_id, code))
+                raise SearchError(_died_starting(reason, spec.trial_id, code,
+                                                 left_reimported(pid)))
             return failed_result(spec, f"{PROCESS_DIED} ({reason})", worker.started)
         worker.trials += 1
         if self.max_trials_per_worker and worker.trials >= self.max_trials_per_worker:
