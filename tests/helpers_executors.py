@@ -1,5 +1,7 @@
 """The executor tests' trials in worker processes: the search space of ``TinyNet``'s width
-and learning rate, and ``nap``, an ``objective=`` trial that only sleeps.
+and learning rate, ``nap``, an ``objective=`` trial that only sleeps, ``exits``, one that
+ends its process, ``DiesOnArrival``, a value that ends the process that receives it, and
+``result_sent``, a wait for a worker's result.
 
 Example:
     >>> sorted(SPACE)
@@ -8,10 +10,14 @@ Example:
 
 from __future__ import annotations
 
+import os
 import time
+from multiprocessing.connection import Connection
 from typing import Any
 
-__all__ = ["SPACE", "nap"]
+from lightning_nas.search.worker_entry import RECEIVED
+
+__all__ = ["SPACE", "DiesOnArrival", "exits", "nap", "result_sent"]
 
 SPACE = {"width": {"choice": [8, 16, 32]}, "lr": {"float": [0.05, 0.3]}}
 
@@ -27,3 +33,57 @@ def nap(arch: dict[str, Any]) -> dict[str, float]:
     """
     time.sleep(arch["nap"])
     return {"val_acc": float(arch["nap"])}
+
+
+def exits(arch: dict[str, Any]) -> dict[str, float]:
+    """An ``objective=`` trial that ends its process at once with exit code
+    ``arch["exit"]`` (``os._exit``: no Python error comes back, as a crash of the user's code
+    would), after noting that process's pid as a line of the file ``arch["notes"]``.
+
+    Example:
+        >>> callable(exits)  # in a worker: ends it, e.g. exits({"exit": 86, "notes": path})
+        True
+    """
+    _noted_exit(arch["notes"], int(arch["exit"]))
+
+
+class DiesOnArrival:
+    """A value (in a trial spec's ``model_init_args``) that ends the process unpickling it
+    with exit code ``code``, after noting that process's pid as a line of ``notes``: a
+    worker that dies as it receives its trial, before it starts it.
+
+    Example:
+        >>> DiesOnArrival("notes.txt", 86).code
+        86
+    """
+
+    def __init__(self, notes: str, code: int) -> None:
+        self.notes, self.code = notes, code
+
+    def __reduce__(self) -> tuple:
+        return _noted_exit, (self.notes, self.code)
+
+
+def _noted_exit(notes: str, code: int) -> None:
+    with open(notes, "a") as out:
+        out.write(f"{os.getpid()}\n")
+    os._exit(code)
+
+
+def result_sent(conn: Connection, timeout: float = 300) -> bool:
+    """Wait (at most ``timeout`` seconds) until a ready worker that was just sent a trial has
+    sent its result into its pipe ``conn``, so that the pool's next ``wait`` reads it: the
+    ``RECEIVED`` message the worker sends first is read here (the pool needs it only where
+    the worker dies before the result). False where none came in time.
+
+    Example:
+        >>> from multiprocessing import Pipe
+        >>> ours, worker = Pipe()
+        >>> worker.send(RECEIVED), worker.send("result")
+        (None, None)
+        >>> result_sent(ours, timeout=1), ours.recv()
+        (True, 'result')
+    """
+    if not conn.poll(timeout) or conn.recv() != RECEIVED:
+        return False
+    return conn.poll(timeout)

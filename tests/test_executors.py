@@ -10,7 +10,6 @@ import multiprocessing as mp
 import re
 import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from multiprocessing import connection
 
 import pytest
 import yaml
@@ -23,7 +22,7 @@ from lightning_nas.search.from_config import search_from_config
 from lightning_nas.search.workers import ProcessExecutor
 from lightning_nas.store import RunStore
 from tests.helpers_data import BlobData
-from tests.helpers_executors import SPACE, nap
+from tests.helpers_executors import SPACE, nap, result_sent
 from tests.helpers_models import TinyNet
 from tests.helpers_runs import needs_tensorboard
 
@@ -131,7 +130,7 @@ def test_a_searchs_end_drops_the_kept_error_of_a_worker_that_died_as_it_started(
     second.process.kill()  # ended while idle: the next submit to it starts a new one
     second.process.join()
     user_pool.submit(spec(2, {"nap": 0.0}))  # the first worker again
-    assert connection.wait([first.conn], timeout=300)  # trial 2's result
+    assert result_sent(first.conn)  # trial 2's result
     with monkeypatch.context() as patch:
         patch.setenv("PYTHONPATH", str(dying))  # spawned, it dies as it starts
         user_pool.submit(spec(3, {"nap": 0.0}))

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-from multiprocessing import connection
 
 import pytest
 import yaml
@@ -24,7 +23,7 @@ from lightning_nas.search.workers import ProcessExecutor, assign_devices
 from lightning_nas.store import RunStore
 from tests.helpers_ctrl_c import ctrl_c_launched_when_held, hold_at_torch
 from tests.helpers_data import BlobData
-from tests.helpers_executors import SPACE
+from tests.helpers_executors import SPACE, DiesOnArrival, exits, nap, result_sent
 from tests.helpers_models import TinyNet
 from tests.helpers_ranks import NotesAtExit
 from tests.launcher import ROOT, pythonpath
@@ -119,6 +118,43 @@ def test_a_script_without_the_main_guard_stops_with_a_clear_error_and_loses_noth
 def _spec(tmp_path, trial_id: int) -> TrialSpec:
     return TrialSpec(trial_id=trial_id, arch={"width": 8}, trial_dir=str(tmp_path / f"t{trial_id}"),
                      model=TinyNet, data=BlobData, trainer={"max_epochs": 1})
+
+
+def _objective_spec(tmp_path, trial_id: int, arch: dict, objective=nap) -> TrialSpec:
+    """Trial ``trial_id`` of an ``objective=`` search (no Trainer): ``nap`` by default."""
+    search = Search(None, {"nap": {"choice": [0.0, 0.01]}}, objective=objective,
+                    run_dir=tmp_path / "run", verbose=False)
+    return search.template.spec(trial_id, arch)
+
+
+@pytest.mark.slow
+def test_a_trial_whose_worker_died_before_reading_it_runs_on_a_fresh_worker_once(tmp_path):
+    # was: trial 2 FAILED "trial process died (killed by SIGKILL ...)" though it never ran:
+    # its worker, ready and alive to submit's check, died before it read the spec. Stopped
+    # (SIGSTOP), the worker cannot read it; killed after, it never did. Sent to a fresh
+    # worker, the spec ends that one too as it arrives (exit code 86, REIMPORTED's: FAILED
+    # with that exit code, not the advice for a script without the main guard), and is not
+    # sent a third time (one arrival noted). Trial 3 starts, then ends its worker: FAILED,
+    # not run again (one run noted)
+    arrivals, ran = tmp_path / "arrivals.txt", tmp_path / "ran.txt"
+    dying = dataclasses.replace(_objective_spec(tmp_path, 2, {"nap": 0.0}),
+                                model_init_args={"die": DiesOnArrival(str(arrivals), 86)})
+    with ProcessExecutor(1, accelerator="cpu", threads_per_trial=1) as pool:
+        pool.start(1)
+        first = pool._workers[0].process
+        assert pool._workers[0].conn.poll(300)  # its ready message sent
+        os.kill(first.pid, signal.SIGSTOP)
+        pool.submit(dying)  # in its pipe, unread
+        os.kill(first.pid, signal.SIGKILL)
+        results = pool.wait()
+        pool.submit(_objective_spec(tmp_path, 3, {"exit": 86, "notes": str(ran)},
+                                    objective=exits))
+        results += pool.wait()
+    assert [(r.trial_id, r.status, r.error) for r in results] == [
+        (2, TrialStatus.FAILED, "trial process died (exit code 86)"),
+        (3, TrialStatus.FAILED, "trial process died (exit code 86)")]
+    assert len(arrivals.read_text().split()) == 1 and len(ran.read_text().split()) == 1
+    assert str(first.pid) not in arrivals.read_text()  # the fresh worker's
 
 
 _WARM = """
@@ -262,7 +298,7 @@ def test_a_result_woken_with_a_worker_dying_as_it_starts_is_returned_first(
         pool.submit(_spec(tmp_path, 1))  # worker 0 (worker 1 is started by the third submit)
         assert pool.wait()[0].status is TrialStatus.COMPLETED  # worker 0 said it is ready
         pool.submit(_spec(tmp_path, 2))  # worker 0 again
-        assert connection.wait([pool._workers[0].conn], timeout=300)  # trial 2's result
+        assert result_sent(pool._workers[0].conn)  # trial 2's result
         monkeypatch.setenv("PYTHONPATH", str(dying))
         pool.submit(_spec(tmp_path, 3))  # worker 1, spawned now, dies as it starts
         pool._workers[1].process.join(timeout=60)

@@ -17,6 +17,11 @@ again and died of that with exit code 1, as a worker that its environment ends a
 does, so both were given the guard's advice; then the exit code alone told it, and a worker
 that exited 86 as it started for another reason, a ``sitecustomize``'s, got that advice).
 
+A worker says it is ready (``READY``) before it imports torch and Lightning, and that it
+received its trial (``RECEIVED``) once it read a spec from its pipe, before it runs it: a
+worker that dies before that never started the trial, which its ``ProcessExecutor`` sends
+to a fresh worker.
+
 Example:
     >>> from lightning_nas.search import workers
     >>> workers.worker_main is worker_main  # what each ProcessExecutor worker runs
@@ -39,11 +44,14 @@ from pathlib import Path
 from lightning_nas.search.exit_gc import freeze_for_exit
 from lightning_nas.search.lifetime import ctrl_c_ignored, die_with_parent, parent_alive
 
-__all__ = ["READY", "REIMPORTED", "WORKER_NAME", "exit_if_importing_main", "importing_main",
-           "left_reimported", "reimported_marker", "worker_main"]
+__all__ = ["READY", "RECEIVED", "REIMPORTED", "WORKER_NAME", "exit_if_importing_main",
+           "importing_main", "left_reimported", "reimported_marker", "worker_main"]
 
 #: a worker's first message: it started (a worker that dies before it never ran a trial)
 READY = "lightning-nas-worker-ready"
+#: a worker's message as it read a trial's spec, before it runs it (a worker that dies
+#: before it never started that trial)
+RECEIVED = "lightning-nas-trial-received"
 #: the exit code of a process that started a search as it imported the script again
 #: (``exit_if_importing_main``): the search process that started it says why it stopped
 REIMPORTED = 86
@@ -119,7 +127,8 @@ def exit_if_importing_main() -> None:
 def worker_main(conn: Connection, parent_pid: int, start_method: str | None = None,
                 env: dict[str, str] | None = None,
                 stdio: tuple[int | None, int | None] = (None, None)) -> None:
-    """A worker's loop: receive a spec, run it, send the result; ``None`` ends it.
+    """A worker's loop: receive a spec, say so (``RECEIVED``), run it, send the result;
+    ``None`` ends it.
 
     ``env`` is the worker's whole environment where it was forked from the fork server
     (``worker_start``: its imports done, under the fork server's environment); it is
@@ -181,6 +190,7 @@ def _serve(conn: Connection, parent_pid: int, start_method: str | None,
             close_rank_groups()
             freeze_for_exit()
             return
+        conn.send(RECEIVED)  # a death from here on is the trial's
         try:
             result = run_trial(spec)
         except KeyboardInterrupt:  # Ctrl-C reaches the workers too: end as Lightning did

@@ -26,6 +26,7 @@ from lightning_nas.search.lifetime import describe_exit, environ
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.worker_entry import (
     READY,
+    RECEIVED,
     REIMPORTED,
     WORKER_NAME,
     exit_if_importing_main,
@@ -112,6 +113,8 @@ class _Worker:
     started: float = 0.0
     trials: int = 0
     ready: bool = False  # its READY message came: it got as far as worker_main
+    received: bool = False  # its RECEIVED message came: it read the spec of its trial
+    resent: bool = False  # its trial was sent again: its first worker died before reading it
 
 
 def _died_starting(reason: str, trial_id: int, exitcode: int | None,
@@ -155,7 +158,9 @@ class ProcessExecutor(TrialExecutor):
     trial is first submitted to it (``start`` starts some ahead), so no more start than
     there are trials to run at once. A worker that dies
     (segfault, ``os._exit``, killed for memory) turns its trial into a FAILED result with
-    the reason and is replaced; ``max_trials_per_worker`` recycles workers to bound leaks.
+    the reason and is replaced; one that died before it read its trial's spec (it says
+    ``RECEIVED`` as it does) never started the trial, which is sent to a fresh worker, once
+    (was: FAILED); ``max_trials_per_worker`` recycles workers to bound leaks.
     Workers are forked from multiprocessing's fork server, which imported torch and
     Lightning once (``worker_start``), else spawned; either way they import the script
     again, so a script that creates a search needs the usual ``if __name__ == "__main__":``
@@ -241,9 +246,14 @@ class ProcessExecutor(TrialExecutor):
         # a running worker first: one is started only where none is free
         worker = next((w for w in free if w.process is not None and w.process.is_alive()),
                       free[0])
+        worker.started = time.time()
+        self._send(worker, spec)
+
+    def _send(self, worker: _Worker, spec: TrialSpec, resent: bool = False) -> None:
+        """Send ``spec`` to ``worker``, started first where it is not running."""
         if worker.process is None or not worker.process.is_alive():
             self._spawn(worker)
-        worker.spec, worker.started = spec, time.time()
+        worker.spec, worker.received, worker.resent = spec, False, resent
         try:
             worker.conn.send(spec)
         except (BrokenPipeError, ConnectionResetError):  # it died before it read the spec:
@@ -307,7 +317,7 @@ class ProcessExecutor(TrialExecutor):
 
     def _collect(self, worker: _Worker) -> TrialResult | None:
         """The trial result of a woken worker (FAILED when it died mid-trial), or None when
-        it only said it is ready."""
+        it only said it is ready or received its trial, or died before it read it."""
         result = None
         while result is None and worker.conn.poll():
             try:
@@ -316,26 +326,40 @@ class ProcessExecutor(TrialExecutor):
                 break
             if message == READY:
                 worker.ready = True
+            elif message == RECEIVED:
+                worker.received = True
             else:
                 result = message
         if result is None and worker.process.is_alive():
             return None
-        spec, worker.spec = worker.spec, None
         if result is None:  # the process died
-            pid = worker.process.pid
-            worker.process.join(timeout=5)
-            code = worker.process.exitcode
-            reason = describe_exit(code)
-            worker.conn.close()
-            worker.process, worker.conn = None, None  # replaced at the next submit
-            if not worker.ready:  # it never got to run the trial: no trial's fault
-                raise SearchError(_died_starting(reason, spec.trial_id, code,
-                                                 left_reimported(pid)))
-            return failed_result(spec, f"{PROCESS_DIED} ({reason})", worker.started)
+            return self._died(worker)
+        worker.spec = None
         worker.trials += 1
         if self.max_trials_per_worker and worker.trials >= self.max_trials_per_worker:
             self._retire(worker)
         return result
+
+    def _died(self, worker: _Worker) -> TrialResult | None:
+        """The FAILED result of the trial of ``worker``, which died; None where it died
+        after it said it is ready but before it read the trial's spec (``RECEIVED``): the
+        trial never started and is sent to a fresh worker, once (was: FAILED, "trial process
+        died"; a second worker that dies so fails it as before). One that died before it
+        said it is ready raises ``_died_starting``'s ``SearchError``."""
+        spec, pid = worker.spec, worker.process.pid
+        worker.process.join(timeout=5)
+        code = worker.process.exitcode
+        reason = describe_exit(code)
+        worker.conn.close()
+        worker.process, worker.conn = None, None  # replaced at the next submit
+        if not worker.ready:  # it never got to run the trial: no trial's fault
+            worker.spec = None
+            raise SearchError(_died_starting(reason, spec.trial_id, code, left_reimported(pid)))
+        if not worker.received and not worker.resent:
+            self._send(worker, spec, resent=True)
+            return None
+        worker.spec = None
+        return failed_result(spec, f"{PROCESS_DIED} ({reason})", worker.started)
 
     def end_trials(self) -> None:
         """End the workers running a trial (killed: the trial is abandoned, a resume runs
