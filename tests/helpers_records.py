@@ -2,7 +2,8 @@
 config), ``Wide`` (another, for a ``Union``), ``Sized`` (a required field, which a
 signature default gives) and ``DEEP``, a signature default other than the dataclass's own
 (``depth=3``); ``cli_model``, what LightningCLI itself (``run=False``) builds from a
-``model`` node.
+``model`` node; ``chosen_search``, the search (nothing trained) that chooses a ``model``
+node's value among options.
 
 Example:
     >>> DEEP
@@ -19,7 +20,7 @@ import yaml
 from lightning.pytorch.cli import LightningCLI
 from torch import nn
 
-__all__ = ["DEEP", "NetConfig", "Sized", "Wide", "cli_model", "deep_layers"]
+__all__ = ["DEEP", "NetConfig", "Sized", "Wide", "chosen_search", "cli_model", "deep_layers"]
 
 
 @dataclasses.dataclass
@@ -73,3 +74,19 @@ def cli_model(folder: Path, model: dict[str, Any], *args: str) -> Any:
     path.write_text(yaml.safe_dump({"model": model}))
     return LightningCLI(run=False, args=["--config", str(path), *args], save_config_callback=None,
                         trainer_defaults={"logger": False, "enable_progress_bar": False}).model
+
+
+def chosen_search(folder: Path, model: dict[str, Any], key: str, values: list[Any]) -> Any:
+    """The search (built, nothing trained; its config written in ``folder``) of ``model``
+    on ``tests.helpers_data.BlobData`` whose space chooses ``key`` among ``values``: its
+    ``model.build(arch)`` builds a trial's model, ``model.target.config(arch)`` is the
+    node ``best.yaml`` gives it."""
+    from lightning_nas.config.load import load_config
+    from lightning_nas.search.from_config import search_from_config
+
+    path = folder / "nas.yaml"
+    path.write_text(yaml.safe_dump({
+        "model": model, "data": {"class_path": "tests.helpers_data.BlobData"},
+        "search": {"space": {key: {"choice": values}}, "budget": 1,
+                   "run_dir": str(folder / "run")}}))
+    return search_from_config(load_config(path))

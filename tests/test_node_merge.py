@@ -10,18 +10,21 @@ checked against LightningCLI itself (``LightningCLI(run=False)``); nothing train
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
+import pytest
 import torch
 import yaml
 from torch import nn
 
 from lightning_nas.config.load import load_config
 from lightning_nas.config.node_merge import merge_node
-from tests.helpers_records import DEEP, NetConfig, cli_model
+from lightning_nas.errors import ConfigError
+from tests.helpers_records import DEEP, NetConfig, chosen_search, cli_model
 
 torch.set_num_threads(1)
 
@@ -153,3 +156,126 @@ def test_a_later_files_bare_arguments_are_taken_as_init_args_as_lightningcli_tak
         "inner": {"class_path": f"{HERE}.Inner", "init_args": {"opts": {"a": 3}, "lin1": 5}}}
     theirs = cli_model(tmp_path, first, "--config", str(paths[1])).got
     assert theirs == cli_model(tmp_path, cfg["model"]).got
+
+
+BUILT: list[tuple[str, dict[str, Any]]] = []  # the (class, arguments) of each net built
+
+
+class KwNet(nn.Module):
+    """A network taking other arguments through ``**kwargs``, passed on to nothing
+    (LightningCLI gives them in ``dict_kwargs``); each build recorded."""
+
+    def __init__(self, a: int = 1, c: int = 0, **kwargs: Any) -> None:
+        super().__init__()
+        BUILT.append(("KwNet", {"a": a, "c": c, **kwargs}))
+
+
+class KwOther(nn.Module):
+    """Another such class, of another argument."""
+
+    def __init__(self, b: int = 1, **kwargs: Any) -> None:
+        super().__init__()
+        BUILT.append(("KwOther", {"b": b, **kwargs}))
+
+
+class Holder(pl.LightningModule):
+    """A model of one module argument."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+
+
+def _three_builds(tmp_path: Path, model: dict[str, Any], key: str,
+                  values: list[Any]) -> list[list[Any]]:
+    """For each of ``values`` chosen at ``key`` over ``model``: the last net LightningCLI
+    builds with ``--key=value`` after the config, the trial's, and LightningCLI's of the
+    trial's node (``best.yaml``'s)."""
+    search, out = chosen_search(tmp_path, model, key, values), []
+    for value in values:
+        flow = yaml.safe_dump(value, default_flow_style=True).strip()
+        cli_model(tmp_path, model, f"--{key}={flow}")
+        builds = [BUILT[-1]]
+        search.model.build({key: value})
+        builds.append(BUILT[-1])
+        cli_model(tmp_path, search.model.target.config({key: value}))
+        out.append([*builds, BUILT[-1]])
+    return out
+
+
+KW, KW_OTHER = f"{HERE}.KwNet", f"{HERE}.KwOther"
+HELD_KW = {"class_path": f"{HERE}.Holder", "init_args": {"net": {
+    "class_path": KW, "init_args": {"a": 2, "c": 3}, "dict_kwargs": {"x": {"p": 1, "q": 2},
+                                                                     "y": 2}}}}
+
+
+def test_a_chosen_nodes_init_args_and_dict_kwargs_merge_as_lightningclis(tmp_path):
+    # was: dict_kwargs merged key by key all the way down (x: {p: 3, q: 2}), a `{dict_kwargs:
+    # ...}` or `{init_args: ...}` alone in place of the config's (y, c lost), another
+    # class's kept the config's (x, y); LightningCLI sets each of their keys over the
+    # config's of the same class, in place of them for another class
+    values = [{"class_path": KW, "dict_kwargs": {"x": {"p": 3}}},
+              {"dict_kwargs": {"x": {"p": 4}}},
+              {"init_args": {"a": 5}},
+              {"class_path": KW_OTHER, "dict_kwargs": {"z": 1}},
+              {"class_path": KW_OTHER}]
+    wants = [("KwNet", {"a": 2, "c": 3, "x": {"p": 3}, "y": 2}),
+             ("KwNet", {"a": 2, "c": 3, "x": {"p": 4}, "y": 2}),
+             ("KwNet", {"a": 5, "c": 3, "x": {"p": 1, "q": 2}, "y": 2}),
+             ("KwOther", {"b": 1, "z": 1}), ("KwOther", {"b": 1, "x": {"p": 1, "q": 2}, "y": 2})]
+    for value, want, builds in zip(values, wants, _three_builds(tmp_path, HELD_KW, "model.net",
+                                                                  values), strict=True):
+        assert builds == [want] * 3, value
+
+
+class AnyHolder(pl.LightningModule):
+    """A model of an argument annotated ``Any``; what it was given recorded."""
+
+    def __init__(self, net: Any = None) -> None:
+        super().__init__()
+        BUILT.append(("AnyHolder", BUILT[-1] if isinstance(net, nn.Module) else net))
+
+
+def test_a_chosen_mapping_at_an_any_argument_is_set_as_lightningcli_sets_it(tmp_path):
+    # was: a mapping's keys set as the node's arguments (KwNet(p=3)), where LightningCLI
+    # sets the mapping in place of the config's node, a plain dict; a node it merges there
+    model = {"class_path": f"{HERE}.AnyHolder", "init_args": {"net": {
+        "class_path": KW, "init_args": {"a": 2, "c": 3}}}}
+    values = [{"class_path": KW, "init_args": {"c": 5}}, {"p": 3}]
+    wants = [("AnyHolder", ("KwNet", {"a": 2, "c": 5})), ("AnyHolder", {"p": 3})]
+    for value, want, builds in zip(values, wants, _three_builds(tmp_path, model, "model.net",
+                                                                  values), strict=True):
+        assert builds == [want] * 3, value
+    # init_args alone: LightningCLI passes the mapping itself, a plain dict, to the model;
+    # refused before training, naming the key and why (was: KwNet(a=5), the config's class)
+    alone = {"init_args": {"a": 5}}
+    cli_model(tmp_path, model, f"--model.net={alone}")
+    assert BUILT[-1] == ("AnyHolder", alone)
+    with pytest.raises(ConfigError, match=re.escape(
+            f"model.net gives {alone!r} without a class_path over the config's {KW} node, at "
+            f"an argument annotated Any, where LightningCLI sets that mapping as it is (a "
+            f"plain dict, no class built), not over the node")):
+        chosen_search(tmp_path, model, "model.net", [alone, values[0]])
+
+
+class Recorded(pl.LightningModule):
+    """A model of a dataclass argument; what it was given recorded."""
+
+    def __init__(self, net: NetConfig = DEEP) -> None:
+        super().__init__()
+        BUILT.append(("Recorded", net))
+
+
+@pytest.mark.parametrize("net", [
+    {"hidden": 3, "depth": 2},
+    {"class_path": f"{NetConfig.__module__}.NetConfig", "init_args": {"hidden": 3, "depth": 2}}])
+def test_init_args_alone_at_a_dataclass_argument_is_refused_as_lightningcli_refuses_it(
+        tmp_path, net):
+    # was, over the config's class_path node: built NetConfig(hidden=5, depth=3), the
+    # config's depth 2 lost, where LightningCLI refuses it
+    model = {"class_path": f"{HERE}.Recorded", "init_args": {"net": net}}
+    with pytest.raises(SystemExit):
+        cli_model(tmp_path, model, "--model.net={init_args: {hidden: 5}}")
+    with pytest.raises(ConfigError, match=r"space key 'model.net' may take \{'init_args': "
+                                          r"\{'hidden': 5\}\}: model.net.*init_args"):
+        chosen_search(tmp_path, model, "model.net", [{"init_args": {"hidden": 5}},
+                                                     {"hidden": 6}])

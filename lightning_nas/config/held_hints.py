@@ -31,6 +31,7 @@ from typing import Any
 
 from lightning_nas.config.chain import init_hints
 from lightning_nas.config.imports import import_object
+from lightning_nas.config.node_merge import is_spec, merge_node
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
 from lightning_nas.config.record_defaults import (
     held_fields,
@@ -39,8 +40,65 @@ from lightning_nas.config.record_defaults import (
     step_hint,
 )
 from lightning_nas.config.records import dataclasses_in
+from lightning_nas.errors import ConfigError
 
-__all__ = ["hydra_merged", "merges_at", "over_path"]
+__all__ = ["any_at", "args_alone", "hydra_merged", "merges_at", "over_node", "over_path"]
+
+
+def args_alone(value: Any) -> bool:
+    """Whether ``value`` is a node's ``init_args`` and/or ``dict_kwargs`` without its
+    ``class_path`` (``{init_args: {lin1: 4}}``)."""
+    return isinstance(value, Mapping) and bool(value) and set(value) <= set(ARGS_KEYS)
+
+
+def any_at(cfg: Mapping[str, Any], key: str) -> bool:
+    """Whether the argument at the config path ``key`` of ``cfg`` is annotated ``Any`` (or
+    ``object``): LightningCLI sets a value there in place of the config's, a mapping as a
+    plain dict, merging nothing."""
+    return _held(cfg, key)[1] in (Any, object)
+
+
+def over_node(cfg: Mapping[str, Any], key: str, old: Mapping[str, Any], value: Any) -> Any:
+    """``value`` (a ``class_path`` node, or its ``init_args``/``dict_kwargs`` alone) set at
+    the config path ``key`` of ``cfg`` over ``old``, the ``class_path`` node there, as
+    LightningCLI's ``--model.net='{...}'`` after the config sets it, by the annotation at
+    ``key``: a node merged (``merge_node``; ``init_args`` alone, of ``old``'s class; was: in
+    place of the config's, its other arguments lost); at ``Any`` (``object``), a mapping
+    without a ``class_path`` in place of the config's node, a plain dict, as LightningCLI
+    sets it (was: its keys set as the node's arguments).
+
+    Example:
+        >>> adam = {"class_path": "torch.optim.Adam", "init_args": {"lr": 0.1, "eps": 0.1}}
+        >>> over_node({}, "model.opt", adam, {"init_args": {"lr": 0.5}})  # no annotation read
+        {'class_path': 'torch.optim.Adam', 'init_args': {'lr': 0.5, 'eps': 0.1}}
+
+    Raises:
+        ConfigError: ``value`` gives ``init_args``/``dict_kwargs`` alone where the
+            annotation is ``Any`` (LightningCLI sets that mapping there as it is, a plain
+            dict, no class built) or a dataclass (LightningCLI refuses it: no field).
+    """
+    hint, alone = _held(cfg, key)[1], args_alone(value)
+    if hint is Any or hint is object:
+        if not (alone or is_spec(value)):
+            return value
+        if not alone:
+            return merge_node(old, value)
+        raise ConfigError(
+            f"{key} gives {value!r:.80} without a class_path over the config's "
+            f"{old['class_path']} node, at an argument annotated "
+            f"{'Any' if hint is Any else 'object'}, where LightningCLI sets that mapping as "
+            f"it is (a plain dict, no class built), not over the node: give the node with "
+            f"its class_path ({{class_path: {old['class_path']}, init_args: ...}}), merged "
+            f"over the config's as LightningCLI merges it")
+    if alone and (found := dataclasses_in(hint)):
+        raise ConfigError(
+            f"{key} gives {value!r:.80} without a class_path over the config's "
+            f"{old['class_path']} node, at an argument annotated "
+            f"{' | '.join(cls.__name__ for cls in found)} (a dataclass), where LightningCLI "
+            f"takes fields, not init_args, and refuses it: give the fields alone "
+            f"({value.get('init_args') or {}!r:.60}, merged over the config's) or the node "
+            f"with its class_path")
+    return merge_node(old, value)
 
 
 def over_path(cfg: Mapping[str, Any], key: str, value: Any) -> Any:

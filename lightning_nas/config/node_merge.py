@@ -99,13 +99,34 @@ def merge_node(node: Mapping[str, Any], value: Any) -> dict[str, Any]:
     if "class_path" not in value and is_spec(node):  # `init_args` alone: node's class
         value = {"class_path": node["class_path"], **value}
     kept = _keep_taken(node, value)
+    extra = _kwargs_over(node, kept, value)
+    kept, value = ({key: item for key, item in part.items() if key != "dict_kwargs"}
+                   for part in (kept, value))
     held, given = kept.get("init_args"), value.get("init_args")
     taken = _taken_args(value["class_path"]) if is_spec(value) else None
     if not (isinstance(held, Mapping) and isinstance(given, Mapping)) or taken is None:
-        return deep_merge(kept, value)  # (no annotations to read: key by key)
-    out = deep_merge(kept, {key: item for key, item in value.items() if key != "init_args"})
-    out["init_args"] = _args_over(held, given, taken[1])
+        out = deep_merge(kept, value)  # (no annotations to read: key by key)
+    else:
+        out = deep_merge(kept, {key: item for key, item in value.items() if key != "init_args"})
+        out["init_args"] = _args_over(held, given, taken[1])
+    if extra is not None:
+        out["dict_kwargs"] = extra
     return out
+
+
+def _kwargs_over(node: Mapping[str, Any], kept: Mapping[str, Any],
+                 value: Mapping[str, Any]) -> Any:
+    """The ``dict_kwargs`` of ``value`` merged over ``node`` (``kept``: ``node`` as
+    ``value``'s class keeps it) as jsonargparse sets them: each of ``value``'s keys over
+    ``node``'s, in place of its value (no deeper merge), where both are of one class; for
+    another class, ``value``'s alone; none given, ``kept``'s (``None``: none at all)."""
+    if "dict_kwargs" not in value:
+        return copy.deepcopy(kept.get("dict_kwargs"))
+    held, given = kept.get("dict_kwargs"), copy.deepcopy(value["dict_kwargs"])
+    same = is_spec(node) and node["class_path"] == value.get("class_path")
+    if same and isinstance(held, Mapping) and isinstance(given, Mapping):
+        return {**copy.deepcopy(dict(held)), **given}
+    return given  # (not a mapping: the node checks say so)
 
 
 def _args_over(held: Mapping[str, Any], given: Mapping[str, Any],

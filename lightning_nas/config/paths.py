@@ -21,7 +21,7 @@ from typing import Any
 
 from lightning_nas.config.chain import init_hints, init_kwargs, name_hint
 from lightning_nas.config.convert import class_bound, class_node_path
-from lightning_nas.config.held_hints import over_path
+from lightning_nas.config.held_hints import any_at, args_alone, over_node, over_path
 from lightning_nas.config.instantiate import accepted_kwargs, import_object
 from lightning_nas.config.node_merge import is_class, is_spec, merge_node
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
@@ -134,19 +134,22 @@ def _descend(node: dict[str, Any], part: str) -> dict[str, Any]:
 
 
 def set_dotted(cfg: dict[str, Any], key: str, value: Any,
-               merge: bool = False) -> dict[str, Any]:
+               merge: bool = False, whole: bool = False) -> dict[str, Any]:
     """Set ``key`` (``a.b.c``) in ``cfg`` in place, creating mappings on the way; under a
     ``class_path`` the ``init_args`` level is implied. A mapping set where a node is (a group:
     ``model.net: {width: 8}``) sets the node's arguments, each as a path sets it (``over_path``:
     a dataclass's mapping merged, as LightningCLI). With ``merge`` (an override), a class at
     a ``class_path`` node (``--x=torch.optim.SGD``, ``--x.class_path=...``, ``--x={class_path:
-    ..., init_args: ...}``) is merged over it as ``merge_node`` merges a file's. Returns cfg."""
+    ..., init_args: ...}``) is merged over it as ``merge_node`` merges a file's. With
+    ``whole``, a mapping is set as it is, in place of a node there. Returns cfg."""
     if merge and key.endswith(".class_path") and isinstance(value, str) \
             and is_spec(get_dotted(cfg, key.rsplit(".", 1)[0])):
         key, value = key.rsplit(".", 1)[0], {"class_path": value}
-    if merge and is_spec(old := get_dotted(cfg, key)) and (
-            is_spec(value) or isinstance(value, str) and is_class(value)):
+    if merge and is_spec(old := get_dotted(cfg, key)) and isinstance(value, str) \
+            and is_class(value):
         value = merge_node(old, value)
+    elif merge and is_spec(old) and (is_spec(value) or args_alone(value)):
+        value = over_node(cfg, key, old, value)  # by the annotation there
     parts = key.split(".")
     node = cfg
     for i, part in enumerate(parts[:-1]):
@@ -165,7 +168,8 @@ def set_dotted(cfg: dict[str, Any], key: str, value: Any,
         node = child
     if len(parts) > 1:
         node = _descend(node, parts[-1])
-    if is_node(node.get(parts[-1])) and isinstance(value, Mapping) and not is_node(value):
+    if not whole and is_node(node.get(parts[-1])) and isinstance(value, Mapping) \
+            and not is_node(value):
         for name, item in value.items():  # a group for a node's arguments (was: in place)
             set_dotted(cfg, f"{key}.{name}", over_path(cfg, f"{key}.{name}", item))
         return cfg
@@ -176,9 +180,11 @@ def set_dotted(cfg: dict[str, Any], key: str, value: Any,
 def set_paths(cfg: dict[str, Any], values: Iterable[tuple[str, Any]]) -> dict[str, Any]:
     """``set_dotted`` each ``(key, value)``, a key before the keys under it whatever their
     order (``model.optimizer``, a chosen node, then ``model.optimizer.lr`` in it: the
-    searched value is not overwritten by the node's). A ``class_path`` node set at one is
-    merged over it (``merge_node``), as LightningCLI's ``--model.net='{class_path: ...}'``
-    after the config (was: in place of it, its arguments lost). Returns ``cfg``.
+    searched value is not overwritten by the node's). A ``class_path`` node (or its
+    ``init_args``/``dict_kwargs`` alone) set at one is merged over it by the annotation
+    there (``over_node``: at ``Any``, in place of it), as LightningCLI's
+    ``--model.net='{class_path: ...}'`` after the config (was: in place of it, its arguments
+    lost; ``init_args`` alone in place of the config's). Returns ``cfg``.
 
     Example:
         >>> adam = {"class_path": "torch.optim.Adam", "init_args": {"lr": 0.01}}
@@ -187,8 +193,11 @@ def set_paths(cfg: dict[str, Any], values: Iterable[tuple[str, Any]]) -> dict[st
     """
     for key, value in sorted(values, key=lambda item: _depth(item[0])):  # stable
         value, old = copy.deepcopy(value), get_dotted(cfg, key)
-        set_dotted(cfg, key, merge_node(old, value) if is_spec(old) and is_spec(value) else
-                   over_path(cfg, key, value))  # a dataclass's mapping merged (held_hints)
+        if is_spec(old) and (is_spec(value) or args_alone(value) or isinstance(
+                value, Mapping) and not is_hydra(value) and any_at(cfg, key)):
+            set_dotted(cfg, key, over_node(cfg, key, old, value), whole=True)
+        else:  # a dataclass's mapping merged (held_hints)
+            set_dotted(cfg, key, over_path(cfg, key, value))
     return cfg
 
 
