@@ -219,3 +219,31 @@ def test_an_argument_a_group_at_a_node_does_not_search_may_be_overridden(tmp_pat
                  f"--search.run_dir={tmp_path / 'run2'}"]) == 0
     space = yaml.safe_load(capsys.readouterr().out)["search"]["space"]
     assert space["model.net"] == {"lin1_size": {"fixed": 5}}
+
+
+def test_a_class_path_that_does_not_import_is_refused_before_training_naming_its_key(
+        tmp_path):
+    # a chosen node's, the config's, or a later file's (was, for a key the space searches
+    # under it: "cannot import module 'no_such_mod' of 'no_such_mod.Net': ...", the key not
+    # named): each refused by the checks, before any folder, naming the key and the class
+    from lightning_nas.config.load import load_config
+    from tests.helpers_records import chosen_search
+    from tests.test_node_merge import HELD_KW, KW
+
+    missing = {"class_path": "no_such_mod.Net", "init_args": {"a": 2}}
+    with pytest.raises(ConfigError, match=r"space key 'model.net' may take \{'class_path': "
+                                          r"'no_such_mod.Net', .*: model.net.class_path: "
+                                          r"cannot import module 'no_such_mod'"):
+        chosen_search(tmp_path, HELD_KW, "model.net", [missing, {"class_path": KW}])
+    with pytest.raises(ConfigError, match=r"^model.net.class_path: cannot import module "
+                                          r"'no_such_mod' of 'no_such_mod.Net'"):
+        chosen_search(tmp_path, {**HELD_KW, "init_args": {"net": missing}}, "model.net",
+                      [{"class_path": KW}, {"init_args": {"a": 3}}])
+    later = tmp_path / "later.yaml"
+    later.write_text(yaml.safe_dump({"model": {"init_args": {"net": missing}}}))
+    chosen_search(tmp_path, HELD_KW, "model.net.a", [1, 2])  # (writes nas.yaml)
+    with pytest.raises(ConfigError, match=r"^space key 'model.net.a': model.net.class_path: "
+                                          r"cannot import module 'no_such_mod' of "
+                                          r"'no_such_mod.Net'"):
+        search_from_config(load_config([tmp_path / "nas.yaml", later]))
+    assert not (tmp_path / "run").exists()

@@ -315,8 +315,13 @@ def check_dotted(cfg: Mapping[str, Any], key: str,
             raise ConfigError(f"space key {key!r}: {where} has no class_path or _target_ in "
                               f"the config, so {part!r} cannot be checked; write {where} as "
                               f"class_path + init_args, or as a Hydra node with _target_")
-        cls = import_object(target_path(node))  # along **kwargs, as LightningCLI (a Hydra
-        # node's: as Python calls it, only where they are passed on whole)
+        try:  # (was: its error alone, the key not named)
+            cls = import_object(target_path(node))
+        except ConfigError as err:
+            raise ConfigError(f"space key {key!r}: {where}."
+                              f"{'_target_' if is_hydra(node) else 'class_path'}: {err}") from err
+        # its arguments along **kwargs, as LightningCLI (a Hydra node's: as Python calls it,
+        # only where they are passed on whole)
         names, var_kw = (init_kwargs(cls, forwarded=True) if inspect.isclass(cls) else
                          accepted_kwargs(cls)) if is_hydra(node) else init_kwargs(cls)
         if part not in names and not var_kw and part not in (node.get("dict_kwargs") or {}):
