@@ -228,21 +228,24 @@ def test_a_class_path_that_does_not_import_is_refused_before_training_naming_its
     # named): each refused by the checks, before any folder, naming the key and the class
     from lightning_nas.config.load import load_config
     from tests.helpers_records import chosen_search
-    from tests.test_node_merge import HELD_KW, KW
 
-    missing = {"class_path": "no_such_mod.Net", "init_args": {"a": 2}}
+    mlp = "examples.lightningcli.model.MLP"
+    held = {"class_path": "examples.lightningcli.model.LitClassifier", "init_args": {
+        "net": {"class_path": mlp, "init_args": {"lin1_size": 32}}}}
+    missing = {"class_path": "no_such_mod.Net", "init_args": {"lin1_size": 32}}
     with pytest.raises(ConfigError, match=r"space key 'model.net' may take \{'class_path': "
                                           r"'no_such_mod.Net', .*: model.net.class_path: "
                                           r"cannot import module 'no_such_mod'"):
-        chosen_search(tmp_path, HELD_KW, "model.net", [missing, {"class_path": KW}])
+        chosen_search(tmp_path, held, "model.net", [missing, {"class_path": mlp}])
     with pytest.raises(ConfigError, match=r"^model.net.class_path: cannot import module "
                                           r"'no_such_mod' of 'no_such_mod.Net'"):
-        chosen_search(tmp_path, {**HELD_KW, "init_args": {"net": missing}}, "model.net",
-                      [{"class_path": KW}, {"init_args": {"a": 3}}])
+        chosen_search(tmp_path, {**held, "init_args": {"net": missing}}, "model.net",
+                      [{"class_path": mlp}, {"init_args": {"lin1_size": 16}}])
     later = tmp_path / "later.yaml"
     later.write_text(yaml.safe_dump({"model": {"init_args": {"net": missing}}}))
-    chosen_search(tmp_path, HELD_KW, "model.net.a", [1, 2])  # (writes nas.yaml)
-    with pytest.raises(ConfigError, match=r"^space key 'model.net.a': model.net.class_path: "
+    chosen_search(tmp_path, held, "model.net.lin1_size", [16, 32])  # (writes nas.yaml)
+    with pytest.raises(ConfigError, match=r"^space key 'model.net.lin1_size': model.net."
+                                          r"class_path: "
                                           r"cannot import module 'no_such_mod' of "
                                           r"'no_such_mod.Net'"):
         search_from_config(load_config([tmp_path / "nas.yaml", later]))

@@ -10,6 +10,7 @@ checked against LightningCLI itself (``LightningCLI(run=False)``); nothing train
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -22,7 +23,7 @@ import yaml
 from torch import nn
 
 from lightning_nas.config.load import load_config
-from lightning_nas.config.node_merge import merge_node
+from lightning_nas.config.node_merge import merge_config, merge_node
 from lightning_nas.errors import ConfigError
 from tests.helpers_records import DEEP, NetConfig, chosen_search, cli_model
 
@@ -279,3 +280,74 @@ def test_init_args_alone_at_a_dataclass_argument_is_refused_as_lightningcli_refu
                                           r"\{'hidden': 5\}\}: model.net.*init_args"):
         chosen_search(tmp_path, model, "model.net", [{"init_args": {"hidden": 5}},
                                                      {"hidden": 6}])
+
+
+SLURM = "lightning.fabric.plugins.environments.SLURMEnvironment"
+NO_REQUEUE = {"class_path": SLURM, "init_args": {"auto_requeue": False}}
+DOUBLE = {"class_path": "lightning.pytorch.plugins.precision.DoublePrecision"}
+#: (the config's trainer.plugins, the later file's or chosen one, the auto_requeue of each
+#: plugin LightningCLI builds, a name for another class's): a list of nodes over one of the
+#: same length merged item by item, a node over a node (or a list of one) merged, another
+#: length or a node over a list in place
+PLUGINS = [([NO_REQUEUE], [{"class_path": SLURM}], [False]),
+           (NO_REQUEUE, {"class_path": SLURM}, [False]),
+           (NO_REQUEUE, [{"class_path": SLURM}], [False]),
+           ([NO_REQUEUE], {"class_path": SLURM}, [True]),
+           ([NO_REQUEUE, DOUBLE], [{"class_path": SLURM}], [True]),
+           ([NO_REQUEUE], [DOUBLE], ["DoublePrecision"])]
+
+
+def _built_plugins(tmp_path: Path, trainer: dict[str, Any], *args: str) -> list[Any]:
+    """What LightningCLI (``run=False``) builds for ``trainer.plugins`` from a config of
+    ``trainer`` (and ``args`` after it): each plugin's ``auto_requeue``, or its class name."""
+    from lightning.pytorch.cli import LightningCLI
+
+    path = tmp_path / "plugins.yaml"
+    path.write_text(yaml.safe_dump({"model": {"class_path": f"{HERE}.Holder", "init_args": {
+        "net": {"class_path": "torch.nn.Identity"}}}, "trainer": trainer}))
+    built = LightningCLI(run=False, args=["--config", str(path), *args],
+                         save_config_callback=None,
+                         trainer_defaults={"logger": False}).config_init["trainer"]["plugins"]
+    return [getattr(p, "auto_requeue", type(p).__name__)
+            for p in (built if isinstance(built, list) else [built])]
+
+
+@pytest.mark.parametrize(("first", "second", "want"), PLUGINS)
+def test_trainer_plugins_of_two_files_merge_as_lightningcli_merges_them(
+        tmp_path, first, second, want):
+    # was: a later file's list in place of the earlier one (auto_requeue True), where
+    # LightningCLI merges a list of nodes of the same length item by item
+    later = tmp_path / "later.yaml"
+    later.write_text(yaml.safe_dump({"trainer": {"plugins": second}}))
+    assert _built_plugins(tmp_path, {"plugins": first}, "--config", str(later)) == want
+    merged = merge_config({"trainer": {"plugins": first}}, {"trainer": {"plugins": second}})
+    assert _built_plugins(tmp_path, merged["trainer"]) == want
+
+
+def test_trainer_plugins_a_space_chooses_merge_as_lightningcli_merges_them(tmp_path):
+    # was: the chosen value in place of the config's (auto_requeue True), in the trial and
+    # in best_config.yaml, where LightningCLI's --trainer.plugins=... merges it
+    from lightning_nas.config.instantiate import instantiate
+    from lightning_nas.export_config import best_config
+    from lightning_nas.search.from_config import search_from_config
+
+    values = [second for first, second, _ in PLUGINS if first == [NO_REQUEUE]]
+    cfg = {"model": {"class_path": f"{HERE}.Holder", "init_args": {"net": {
+               "class_path": "torch.nn.Identity"}}},
+           "data": {"class_path": "tests.helpers_data.BlobData"},
+           "trainer": {"plugins": [NO_REQUEUE], "logger": False},
+           "search": {"space": {"trainer.plugins": {"choice": values}}, "budget": 1,
+                      "run_dir": str(tmp_path / "run")}}
+    search = search_from_config(copy.deepcopy(cfg))
+    for value, (_, _, want) in zip(values, [p for p in PLUGINS if p[0] == [NO_REQUEUE]],
+                                   strict=True):
+        flow = yaml.safe_dump(value, default_flow_style=True).strip()
+        trainer = {"plugins": [NO_REQUEUE]}
+        assert _built_plugins(tmp_path, trainer, f"--trainer.plugins={flow}") == want, value
+        own = search.template.spec(1, {"trainer.plugins": value}, dry=True).trainer["plugins"]
+        built = instantiate(own, "trainer.plugins")  # the trial's
+        assert [getattr(p, "auto_requeue", type(p).__name__) for p in (
+            built if isinstance(built, list) else [built])] == want, value
+        assert _built_plugins(tmp_path, {"plugins": own}) == want, value
+        best = best_config(cfg, {"trainer.plugins": value}, seed=0)["trainer"]  # its file's
+        assert _built_plugins(tmp_path, {"plugins": best["plugins"]}) == want, value

@@ -6,7 +6,8 @@ node gives is set over the config's by its annotation: a dataclass's fields merg
 module argument's node of the same class (or its ``init_args`` alone) merged, a plain
 ``dict``'s mapping in place of the config's (was: every mapping merged key by key, the
 config's other keys kept where LightningCLI drops them). A later file's ``trainer:``
-arguments are set so by the Trainer's annotations; our ``search:`` block, key by key.
+arguments are set so by the Trainer's annotations (a list of nodes, ``plugins``, item by
+item: ``merge_objects``); our ``search:`` block, key by key.
 
 Example:
     >>> deep_merge({"trainer": {"max_epochs": 3, "logger": False}}, {"trainer": {"max_epochs": 1}})
@@ -30,8 +31,10 @@ from lightning_nas.config.chain import init_hints, resolved_args
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, matches
 from lightning_nas.config.nodes import ARGS_KEYS, SPEC_KEYS, is_hydra, is_node
 from lightning_nas.config.record_defaults import node_dataclass, over_held
+from lightning_nas.trial_trainer import trial_trainer
 
-__all__ = ["deep_merge", "is_class", "is_spec", "merge_config", "merge_node"]
+__all__ = ["deep_merge", "is_class", "is_spec", "merge_config", "merge_node", "merge_objects",
+           "searched_trainer"]
 
 
 def merge_config(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -77,8 +80,10 @@ def merge_node(node: Mapping[str, Any], value: Any) -> dict[str, Any]:
     node ``node``, as LightningCLI (jsonargparse) merges a later file or an override: for
     another class, the ``init_args`` it takes (by name, a value its annotation takes; through
     ``**kwargs`` those jsonargparse finds where they are passed on to) are kept, the others
-    dropped (``dict_kwargs`` kept, those it names moved into ``init_args``), then ``value``'s
-    arguments set over them, each by its annotation in ``value``'s class: a dataclass's
+    dropped (``dict_kwargs`` kept, those it names moved into ``init_args``; ``value``'s own
+    ``dict_kwargs`` each key over ``node``'s of the same class, alone for another class, as
+    ``_kwargs_over`` says), then ``value``'s arguments set over them, each by its
+    annotation in ``value``'s class: a dataclass's
     mapping merged over the config's fields, a node of the same class at an argument that
     takes objects merged so, in turn; anything else (a plain ``dict``'s mapping) in place
     of the config's (was: every mapping merged key by key). ``value`` without a
@@ -139,9 +144,54 @@ def _args_over(held: Mapping[str, Any], given: Mapping[str, Any],
         if _node_over(old, item) and node_dataclass(item, hint) is None \
                 and _takes_objects(hint):
             out[key] = merge_node(old, item)  # a module argument's: merged in turn
+        elif isinstance(item, list) and _takes_objects(hint):
+            out[key] = merge_objects(old, item)  # (a list of nodes: Trainer.plugins)
         else:
             out[key] = copy.deepcopy(over_held(old, item, hint))  # a dataclass's merged
     return out
+
+
+def merge_objects(old: Any, value: Any) -> Any:
+    """``value`` (a list of ``class_path`` nodes, or one) over ``old``, the config's, at an
+    argument that takes a list of objects or one (``trainer.plugins``), as jsonargparse
+    merges it: a node over a node, and a list over a list of the same length (``old`` a
+    node: a list of it) item by item, each node as ``merge_node`` merges it; else
+    ``value`` in place (a list of another length, a node over a list; was: always).
+
+    Example:
+        >>> slurm = "lightning.fabric.plugins.environments.SLURMEnvironment"
+        >>> merge_objects([{"class_path": slurm, "init_args": {"auto_requeue": False}}],
+        ...               [{"class_path": slurm}])
+        [{'class_path': 'lightning.fabric.plugins.environments.SLURMEnvironment', \
+'init_args': {'auto_requeue': False}}]
+    """
+    if is_spec(old) and is_spec(value):
+        return merge_node(old, value)
+    held = [old] if is_spec(old) else old
+    if isinstance(value, list) and isinstance(held, list) and len(held) == len(value):
+        return [merge_node(h, v) if is_spec(h) and is_spec(v) else copy.deepcopy(v)
+                for h, v in zip(held, value, strict=True)]
+    return copy.deepcopy(value)
+
+
+def searched_trainer(arch: Mapping[str, Any], trainer: Mapping[str, Any]) -> dict[str, Any]:
+    """The Trainer settings a trial of ``arch`` trains with (``trial_trainer``: ``trainer``'s,
+    its searched ``trainer.*`` values over them), a searched ``trainer.plugins`` merged
+    over the config's as LightningCLI's ``--trainer.plugins=...`` merges it
+    (``merge_objects``; was: in place of it).
+
+    Example:
+        >>> slurm = "lightning.fabric.plugins.environments.SLURMEnvironment"
+        >>> searched_trainer({"trainer.plugins": {"class_path": slurm}}, {"plugins": {
+        ...     "class_path": slurm, "init_args": {"auto_requeue": False}}})["plugins"]
+        {'class_path': 'lightning.fabric.plugins.environments.SLURMEnvironment', \
+'init_args': {'auto_requeue': False}}
+    """
+    own = trial_trainer(arch, trainer)
+    for key, value in arch.items():
+        if str(key).lstrip("+") == "trainer.plugins" and trainer.get("plugins") is not None:
+            own["plugins"] = merge_objects(trainer["plugins"], value)
+    return own
 
 
 def _node_over(old: Any, value: Any) -> bool:

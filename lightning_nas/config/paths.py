@@ -23,7 +23,7 @@ from lightning_nas.config.chain import init_hints, init_kwargs, name_hint
 from lightning_nas.config.convert import class_bound, class_node_path
 from lightning_nas.config.held_hints import any_at, args_alone, over_node, over_path
 from lightning_nas.config.instantiate import accepted_kwargs, import_object
-from lightning_nas.config.node_merge import is_class, is_spec, merge_node
+from lightning_nas.config.node_merge import is_class, is_spec, merge_node, merge_objects
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
 from lightning_nas.config.overrides import not_a_mapping
 from lightning_nas.config.record_defaults import record_default
@@ -196,6 +196,8 @@ def set_paths(cfg: dict[str, Any], values: Iterable[tuple[str, Any]]) -> dict[st
         if is_spec(old) and (is_spec(value) or args_alone(value) or isinstance(
                 value, Mapping) and not is_hydra(value) and any_at(cfg, key)):
             set_dotted(cfg, key, over_node(cfg, key, old, value), whole=True)
+        elif key == "trainer.plugins" and old is not None:  # as LightningCLI (was: in place)
+            set_dotted(cfg, key, merge_objects(old, value))
         else:  # a dataclass's mapping merged (held_hints)
             set_dotted(cfg, key, over_path(cfg, key, value))
     return cfg
