@@ -4,8 +4,12 @@ annotation: a plain ``dict``'s (or ``dict[str, int]``'s, ``max_time``'s) mapping
 of the earlier one, a dataclass's fields merged, a mapping of dataclasses set key by key
 over the earlier values, a node of the same class merged (``init_args`` alone, without
 ``class_path``, too; at a ``Callable`` that returns objects, LightningCLI's
-``OptimizerCallable``, as well); the ``search:`` block, ours, merged key by key. Each case
-checked against LightningCLI itself (``LightningCLI(run=False)``); nothing trained.
+``OptimizerCallable``, as well); the ``search:`` block, ours, merged key by key. A chosen
+node's ``dict_kwargs`` (and ``init_args`` or ``dict_kwargs`` alone), a chosen mapping at an
+``Any`` argument (``init_args`` alone there and at a dataclass refused), and
+``trainer.plugins`` chosen or from two files, each as LightningCLI sets them. Each case
+checked against LightningCLI itself (``LightningCLI(run=False)``), a trial's build and
+``best.yaml``'s; nothing trained.
 """
 
 from __future__ import annotations
@@ -256,6 +260,15 @@ def test_a_chosen_mapping_at_an_any_argument_is_set_as_lightningcli_sets_it(tmp_
             f"an argument annotated Any, where LightningCLI sets that mapping as it is (a "
             f"plain dict, no class built), not over the node")):
         chosen_search(tmp_path, model, "model.net", [alone, values[0]])
+    # a key inside it: LightningCLI's --model.net.p=3 passes a jsonargparse NestedArg, no
+    # value; the trial and best.yaml's build take the config's mapping with p set
+    model = {"class_path": f"{HERE}.AnyHolder", "init_args": {"net": {"p": 1, "q": 2}}}
+    cli_model(tmp_path, model, "--model.net.p=3")
+    assert type(BUILT[-1][1]).__name__ == "NestedArg"
+    search = chosen_search(tmp_path, model, "model.net.p", [3, 4])
+    search.model.build({"model.net.p": 3})
+    cli_model(tmp_path, search.model.target.config({"model.net.p": 3}))
+    assert BUILT[-2:] == [("AnyHolder", {"p": 3, "q": 2})] * 2
 
 
 class Recorded(pl.LightningModule):
