@@ -230,6 +230,14 @@ def test_a_chosen_nodes_init_args_and_dict_kwargs_merge_as_lightningclis(tmp_pat
     for value, want, builds in zip(values, wants, _three_builds(tmp_path, HELD_KW, "model.net",
                                                                   values), strict=True):
         assert builds == [want] * 3, value
+    # so too as an override, --model.net='{...}' (was: init_args or dict_kwargs alone in
+    # place of the config's, c and y lost)
+    (tmp_path / "held.yaml").write_text(yaml.safe_dump({"model": HELD_KW}))
+    for value, want in zip(values, wants, strict=True):
+        flow = yaml.safe_dump(value, default_flow_style=True).strip()
+        cfg = load_config(tmp_path / "held.yaml", [f"--model.net={flow}"], searched=False)
+        cli_model(tmp_path, cfg["model"])
+        assert BUILT[-1] == want, value
 
 
 class AnyHolder(pl.LightningModule):
