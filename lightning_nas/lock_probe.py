@@ -11,7 +11,9 @@ and not named itself yet.
 ``holder_gone(holder)``: whether the holder a lock file names (``pid 4242 on host``) ran on
 this machine and is no longer alive, so that the lock is held by one that has not named
 itself yet, or by a probe like ``lock_taken`` for an instant; ``process_gone(pid, host)``
-under it, which a store's ``driver_gone`` asks too.
+under it, which a store's ``driver_gone`` asks too. A holder names itself as
+``this_process()`` says; ``same_file`` tells a lock taken on a file its holder removed
+meanwhile (``search.lock`` undone, a trial's ``trial.lock`` let go) from one on the file there.
 
 Example:
     >>> lock_taken(Path("no/such/search.lock"))
@@ -33,6 +35,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from lightning_nas.store_errors import lock_held
 
@@ -41,7 +44,8 @@ try:  # POSIX
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-__all__ = ["NAMING_WAIT", "holder_gone", "lock_taken", "naming", "process_gone"]
+__all__ = ["NAMING_WAIT", "holder_gone", "lock_taken", "naming", "process_gone", "same_file",
+           "this_process"]
 
 _HOLDER = re.compile(r"pid (\d+) on (.+)")
 #: seconds a process waits for another to name itself in a lock file it has just taken (an
@@ -155,3 +159,27 @@ def holder_gone(holder: str) -> bool:
     """
     found = _HOLDER.fullmatch(holder.strip())
     return found is not None and process_gone(found.group(1), found.group(2))
+
+
+def this_process() -> str:
+    """This process as a lock file names its holder: ``pid 4242 on host``.
+
+    Example:
+        >>> holder_gone(this_process())
+        False
+    """
+    return f"pid {os.getpid()} on {socket.gethostname()}"
+
+
+def same_file(held: IO[str], path: Path) -> bool:
+    """Whether the open file ``held`` is the file at ``path`` (not one removed since).
+
+    Example:
+        >>> with open(__file__) as f:
+        ...     same_file(f, Path(__file__)), same_file(f, Path("no/such/file"))
+        (True, False)
+    """
+    try:
+        return os.path.samestat(os.fstat(held.fileno()), os.stat(path))
+    except OSError:
+        return False

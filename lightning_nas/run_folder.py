@@ -37,7 +37,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,7 +44,7 @@ from pathlib import Path
 from typing import IO
 
 from lightning_nas.errors import ConfigError, SearchError
-from lightning_nas.lock_probe import holder_gone, lock_taken, naming
+from lightning_nas.lock_probe import holder_gone, lock_taken, naming, same_file, this_process
 from lightning_nas.store_errors import lock_held, unlockable
 
 try:  # POSIX
@@ -310,19 +309,14 @@ def _take(folder: Path, kind: str) -> tuple[IO[str] | None, str | None, str]:
         if not lock_held(err):  # was: any refusal "being searched by another process"
             raise unlockable(folder, err) from None
         return (None, *_holder(folder))
-    if not _is_at(held, folder / LOCK_FILE):
+    if not same_file(held, folder / LOCK_FILE):
         held.close()
         return None, None, ""
     held.truncate(0)  # the holder, for the message of a process refused meanwhile
     # what it does on a line of its own, a search's left out (as an older version reads it)
-    held.write(f"{_this_process()}\n" + ("" if kind == "search" else f"{kind}\n"))
+    held.write(f"{this_process()}\n" + ("" if kind == "search" else f"{kind}\n"))
     held.flush()
     return held, "", ""
-
-
-def _this_process() -> str:
-    """This process as ``search.lock`` names its holder: ``pid 4242 on host``."""
-    return f"pid {os.getpid()} on {socket.gethostname()}"
 
 
 def _holder(folder: Path) -> tuple[str, str]:
@@ -374,7 +368,7 @@ def _refusal(folder: Path, holder: str, holder_kind: str, kind: str, then: str) 
     kind, holder_kind = ("search" if k == "oneshot" else k for k in (kind, holder_kind))
     doing = "exported" if holder_kind == "export" else "searched"
     wait = f" (still after {EXPORT_WAIT:g}s)" if holder_kind == "export" else ""
-    if holder == _this_process():  # a search or export in another thread of this process
+    if holder == this_process():  # a search or export in another thread of this process
         both = "search" if kind == holder_kind == "search" else "search or export"
         other = "another" if kind == holder_kind else "an" if holder_kind == "export" else "a"
         return (f"{folder} is being {doing} by {other} {holder_kind} in this process (pid "
@@ -383,14 +377,6 @@ def _refusal(folder: Path, holder: str, holder_kind: str, kind: str, then: str) 
     stop = ", or stop it" if holder_kind == "search" else ""
     return (f"{folder} is being {doing} by another process ({holder}){wait}: wait for it to "
             f"end{stop}; {then}")
-
-
-def _is_at(held: IO[str], path: Path) -> bool:
-    """Whether the open file ``held`` is the file at ``path`` (not one removed since)."""
-    try:
-        return os.path.samestat(os.fstat(held.fileno()), os.stat(path))
-    except OSError:
-        return False
 
 
 @contextmanager

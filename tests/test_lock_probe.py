@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from lightning_nas import run_folder
+from lightning_nas import lock_probe
 from lightning_nas.lock_probe import holder_gone, lock_taken, naming
 from lightning_nas.run_folder import LOCK_FILE, hold_folder, holding, search_holder
 
@@ -66,7 +66,7 @@ def _export_paused_after_its_flock(folder: Path, locked, go) -> None:
     ``search.lock`` and its name there until ``go`` is set (or half a second has passed),
     then ended: the process forked by ``_export_in_its_gap``."""
     def pause(frame, event, arg):  # just after its flock: it checks the file it locked
-        if event == "call" and frame.f_code is run_folder._is_at.__code__:
+        if event == "call" and frame.f_code is lock_probe.same_file.__code__:
             locked.set()
             go.wait(0.5)  # where another process may read the lock (old code: in the gap)
         return None

@@ -65,7 +65,7 @@ def test_a_holder_of_this_process_is_named_before_another_thread_reads_the_lock(
     import sys
     import threading
 
-    from lightning_nas import run_folder
+    from lightning_nas import lock_probe, run_folder
 
     folder = tmp_path / "run"
     folder.mkdir()  # the lock of a search this process ran and ended
@@ -73,7 +73,7 @@ def test_a_holder_of_this_process_is_named_before_another_thread_reads_the_lock(
     locked, second_done, held, errors = threading.Event(), threading.Event(), [], []
 
     def pause_after_flock(frame, event, arg):  # the first holder, held just after its flock
-        if event == "call" and frame.f_code is run_folder._is_at.__code__:
+        if event == "call" and frame.f_code is lock_probe.same_file.__code__:
             locked.set()
             second_done.wait(2)  # the second's read, where it may read (old code) in the gap
         return None
