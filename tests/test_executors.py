@@ -7,20 +7,25 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 import re
+import signal
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import yaml
 
 from lightning_nas import Search
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.executors import FuturesExecutor, InlineExecutor, make_executor
 from lightning_nas.search.from_config import search_from_config
 from lightning_nas.search.workers import ProcessExecutor
 from lightning_nas.store import RunStore
+from tests.helpers_callbacks import HOLD_AT, EpochLog
 from tests.helpers_data import BlobData
 from tests.helpers_executors import SPACE, nap, result_sent
 from tests.helpers_models import TinyNet
@@ -184,6 +189,61 @@ def test_a_stopped_search_cancels_its_trials_a_users_pool_has_not_started(tmp_pa
         archs = {t.trial_id: t.arch["nap"] for t in store.trials()}
     assert sorted(archs) == [1, 2, 3]
     assert _RAN in ([archs[1]], [archs[1], archs[2]])  # trial 3 never ran
+
+
+def _ctrl_c_once(started: Path) -> threading.Thread:
+    """A thread that sends this process SIGINT (a Ctrl-C of the search) once ``started``
+    (a trial's ``epochs.jsonl``: ``EpochLog`` holds it at its first epoch) is there."""
+    def watch() -> None:
+        until = time.monotonic() + 120
+        while not started.exists() and time.monotonic() < until:
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_resume_refuses_a_trial_still_running_in_a_users_pool(tmp_path, tiny_trainer,
+                                                                monkeypatch):
+    # a Ctrl-C of a search whose trial runs in the user's ProcessPoolExecutor: the trial
+    # cannot be stopped from outside, it goes on writing its folder and the store keeps it
+    # RUNNING; a resume started meanwhile ran it again in that same folder (was: cleared
+    # and retrained there under the live one, two writers in one folder), now refused
+    # before any training, naming the trial, its folder and the process that runs it
+    run = tmp_path / "run"
+    trainer = {**tiny_trainer, "max_epochs": 1, "callbacks": [EpochLog()]}
+    kw = dict(data=BlobData, trainer=trainer, budget=1, run_dir=run, verbose=False)
+    epochs = run / "trials" / "trial_0001" / "epochs.jsonl"
+    monkeypatch.setenv(HOLD_AT, "epoch 0")  # the pool's trial holds (forked: it inherits)
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("fork")) as pool:
+        worker = pool.submit(os.getpid).result()
+        watch = _ctrl_c_once(epochs)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                Search(TinyNet, SPACE, executor=pool, **kw).run()
+            watch.join()
+            monkeypatch.delenv(HOLD_AT)
+            try:
+                with pytest.raises(SearchError) as refused:
+                    Search(TinyNet, SPACE, **kw).run()  # inline: in this process
+                said = str(refused.value)
+                for part in ("trial 1", str(run / "trials" / "trial_0001"),
+                             f"pid {worker} on", "still running", "wait for it to end"):
+                    assert part in said, part
+                # the live trial's folder as it left it: nothing trained here
+                assert [json.loads(line)["pid"] for line in epochs.read_text().splitlines()
+                        ] == [worker]
+            finally:
+                os.kill(worker, signal.SIGKILL)  # ends it (the pool is broken: shut down)
+        finally:
+            watch.join()
+    # its process gone, the OS let its lock go: the resume runs it, here alone
+    result = Search(TinyNet, SPACE, **kw).run()
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED]
+    assert [json.loads(line)["pid"] for line in epochs.read_text().splitlines()] == [
+        os.getpid()]
 
 
 def test_a_process_pool_isolates_its_trials_and_a_thread_pool_does_not():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import math
 import os
 import re
@@ -14,6 +15,7 @@ import torch
 from lightning_nas import Search, finetune
 from lightning_nas.fit import fit_spec
 from lightning_nas.results import TrialStatus
+from lightning_nas.search.runner import run_trial
 from lightning_nas.search.trial import TrialSpec, build_trainer, fit_trial
 from lightning_nas.search.trial_logs import clear_trial
 from lightning_nas.store import RunStore
@@ -389,6 +391,25 @@ def test_clear_trial_removes_only_the_versions_the_search_gave_the_trial(tmp_pat
         clear_trial(TrialSpec(**{**spec.__dict__, **kept}))
         assert (trials / "trial_0001").exists()
         (trials / "trial_0001").rmdir()
+
+
+def test_a_trial_whose_folder_another_run_of_it_holds_trains_nothing_there(tmp_path):
+    # a trial of a stopped search that a user's pool starts late (from its call queue)
+    # while a resume's run of it holds its folder: it cleared that folder and trained there
+    # too (was: COMPLETED, over the other run's files); now FAILED, the folder left alone
+    spec = tiny_spec(tmp_path, {"width": 4})
+    folder = Path(spec.trial_dir)
+    folder.mkdir()
+    (folder / "best.ckpt").write_text("the other run's")
+    with open(folder / "trial.lock", "a") as other:  # the other run's hold (a real flock)
+        other.write("pid 4242 on elsewhere\n")
+        other.flush()
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        result = run_trial(spec)
+    assert result.status is TrialStatus.FAILED
+    assert f"{folder} is held by another run of trial 1 (pid 4242 on elsewhere)" in result.error
+    assert sorted(p.name for p in folder.iterdir()) == ["best.ckpt", "trial.lock"]
+    assert (folder / "best.ckpt").read_text() == "the other run's"
 
 
 def test_fine_tunes_and_fits_in_folders_of_one_name_keep_their_own_logs_in_a_shared_save_dir(

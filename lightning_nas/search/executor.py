@@ -142,7 +142,8 @@ class FuturesExecutor(TrialExecutor):
     the pool has not started: they never run (was: each ran once the pool had room, after
     the search had ended). A trial already running cannot be stopped from outside: it runs
     to its end in the pool, holding its slot (a thread, a process), and its result is
-    dropped; a resume runs it again. A ``ProcessPoolExecutor`` marks up to one more trial
+    dropped; a resume runs it again, refused while it still runs in its folder
+    (``trial_hold.check_not_running``). A ``ProcessPoolExecutor`` marks up to one more trial
     than it has processes as running (its call queue): those cannot be cancelled either.
 
     Example:

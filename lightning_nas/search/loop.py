@@ -44,6 +44,7 @@ from lightning_nas.search.rule_epochs import record_curve
 from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
+from lightning_nas.search.trial_hold import check_not_running
 from lightning_nas.search.warm_start import warm_start
 from lightning_nas.space import SearchSpace
 from lightning_nas.split_record import record_uneven, recorded_uneven
@@ -125,6 +126,7 @@ class SearchLoop:
         #: interrupted promoted trials that continue from their ``last.ckpt``
         self.promoted = {t.trial_id for t in interrupted if self._continues(t)}
         self.interrupted = sorted(interrupted + self.failures.reopened, key=lambda t: t.trial_id)
+        check_not_running(interrupted, template.trial_dir)  # none still out in a user's pool
         self.retrain = warm_start(settings, space, store, optimizer, template.costs, self.say,
                                   self.worded)
         self.retrain_from = len(self.retrain)  # distinct earlier ones within the limits

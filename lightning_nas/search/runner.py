@@ -51,6 +51,7 @@ from lightning_nas.search.rank_failures import blamed_where, fresh_failure
 from lightning_nas.search.rank_zygote import zygote_for
 from lightning_nas.search.ranks import execute_fresh, run_in_group
 from lightning_nas.search.trial import TrialSpec, fit_trial
+from lightning_nas.search.trial_hold import holding_trial
 from lightning_nas.search.trial_logs import clear_trial
 
 __all__ = ["FRESH_RANKS", "SpecPickler", "check_sendable", "check_strategy",
@@ -360,7 +361,23 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     so), and of a config (``spec.cli_model``) the ``_class_path`` LightningCLI's
     ``--ckpt_path`` reads, an interrupted one's ``best.ckpt`` too; a completed one keeps no
     ``last.ckpt`` (``end_own_fit``), nor the mark of an unfinished one (``start_own_fit``).
+    A search's trial holds its folder while it runs (``holding_trial``): one whose folder
+    another run of it holds (a stopped search's, that a pool of the user's started late)
+    trains nothing there, FAILED naming that run.
     """
+    if spec.own_logs or spec.objective is not None:  # a fit's, a fine-tune's; no folder
+        return _run(spec)
+    with holding_trial(spec.trial_dir) as other:
+        if other is None:
+            return _run(spec)
+    now = time.time()
+    return TrialResult(trial_id=spec.trial_id, arch=dict(spec.arch), status=TrialStatus.FAILED,
+                       started=now, finished=now, error=f"{spec.trial_dir} is held by another "
+                       f"run of trial {spec.trial_id} ({other}): it trained nothing there")
+
+
+def _run(spec: TrialSpec) -> TrialResult:
+    """``run_trial``'s work, its folder held (a search's trial) or no hold needed."""
     start_own_fit(spec)  # until it completes: a kill before an epoch ended is not "finished"
     try:
         if not needs_own_process(spec.trainer):

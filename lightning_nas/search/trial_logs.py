@@ -36,6 +36,7 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.search.remote_runs import continued_runs, killed_runs
 from lightning_nas.search.rule_checks import callbacks_of
 from lightning_nas.search.trial_checkpoint import TrialCheckpoint
+from lightning_nas.search.trial_hold import TRIAL_LOCK, first_run
 from lightning_nas.search.wandb_ids import (
     attempt_of,
     dir_kept,
@@ -288,24 +289,32 @@ def clear_trial(spec: Any) -> None:
     ``profiler`` (``placed_profiler``: Lightning's profiler appends to its report, so a
     re-run's followed the dead run's); not a URL's (s3://). A logger object's
     versions (the next free one) and the folders the user named themselves are never
-    removed. A trial that never ran in this run folder (no folder of its own yet) removes
-    nothing: a copy of the run folder, which keeps its ``log_label``, may have written those
-    versions (was: every new trial cleared them). A trial trained again with a W&B or MLflow
-    logger node gets ``W_AND_B_ATTEMPT`` in its new folder (``wandb_ids.new_attempt``), so
-    its W&B run is its own and its MLflow run named apart (the dead attempt's run is a
-    service's, never removed; was: W&B resumed it, both attempts' rows in one run,
-    ``trainer/global_step`` from 0 again; MLflow's new run had the dead one's name), and
-    the dead attempt's MLflow runs still RUNNING are marked KILLED (``killed_runs``)."""
+    removed. A trial that never ran in this run folder (no folder of its own yet, or one
+    its run's hold made: ``first_run``) removes nothing: a copy of the run
+    folder, which keeps its ``log_label``, may have written those versions (was: every new
+    trial cleared them); its lock stays (cleared under it, the folder is not removed). A
+    trial trained again with a W&B or MLflow logger node gets ``W_AND_B_ATTEMPT`` in its new
+    folder (``wandb_ids.new_attempt``), so its W&B run is its own and its MLflow run named
+    apart (the dead attempt's run is a service's, never removed; was: W&B resumed it, both
+    attempts' rows in one run, ``trainer/global_step`` from 0 again; MLflow's new run had the
+    dead one's name), and the dead attempt's MLflow runs still RUNNING are marked KILLED
+    (``killed_runs``)."""
     if not spec.clear_dir or spec.ckpt_path is not None:
         return
     trial_dir = Path(spec.trial_dir)
-    if not trial_dir.exists():  # its first run here: nothing of its own to clear
+    if first_run(trial_dir):  # its first run here: nothing of its own to clear
         return
     listed = trial_dir / MODULE_FOLDERS
     module = listed.read_text().splitlines() if listed.is_file() else []
     if spec.trainer.get("logger"):  # the dead attempt's MLflow runs, read before it goes
         killed_runs(trial_dir, placed_logger(spec))
-    shutil.rmtree(trial_dir)
+    for path in [p for p in trial_dir.iterdir() if p.name != TRIAL_LOCK]:  # (the lock its
+        if path.is_dir() and not path.is_symlink():  # run holds: ``holding_trial``)
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    if not (trial_dir / TRIAL_LOCK).exists():  # not held: the folder goes too, as it did
+        trial_dir.rmdir()
     for root in [] if spec.own_logs else [placed_root(spec), *_checkpoint_folders(spec),
                                           _profiler_folder(spec), *module]:
         if root is not None and spec.log_label is not None and "://" not in str(root):

@@ -1,0 +1,177 @@
+"""A trial's hold on its folder while it runs, and a resume's question about it.
+
+A trial that runs holds an exclusive ``flock`` on ``trial.lock`` in its folder
+(``holding_trial``): one open file, named with its process (``pid 4242 on host``), removed as
+the trial ends. The system lets the lock go however the process ends: a killed trial leaves
+no lock held, at most the file, which the trial's next run takes over (``first_run``: whether
+a folder holds anything of an earlier run). A search that stopped with trials out in a
+``concurrent.futures`` executor of the user's cannot stop them: they run to their ends in
+their folders while the store keeps them RUNNING. ``check_not_running`` refuses a resume,
+before anything trains, that would run such a trial again in the folder it still writes
+(was: cleared and trained again there under the live one, two writers of one folder's
+checkpoints, logs and metrics). A run of a trial that finds its folder held (a trial of a
+stopped search that a pool started late) trains nothing there.
+
+Example:
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp()) / "trial_0001"
+    >>> with holding_trial(folder) as holder:
+    ...     holder is None, trial_holder(folder) == this_process()
+    (True, True)
+    >>> trial_holder(folder) is None, (folder / TRIAL_LOCK).exists()
+    (True, False)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from lightning_nas.errors import SearchError
+from lightning_nas.lock_probe import holder_gone, lock_taken, same_file, this_process
+from lightning_nas.results import TrialResult
+from lightning_nas.store_errors import lock_held
+
+try:  # POSIX
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
+__all__ = ["TRIAL_LOCK", "check_not_running", "first_run", "holding_trial", "trial_holder"]
+
+#: the file in a trial's folder whose lock the trial holds while it runs
+TRIAL_LOCK = "trial.lock"
+#: its second line where the hold made the folder (``first_run``: nothing earlier in it)
+_MADE = "made"
+
+
+@contextmanager
+def holding_trial(trial_dir: str | os.PathLike) -> Iterator[str | None]:
+    """Hold ``trial_dir`` (made if missing) for the block: yields None, or the holder
+    (``pid 4242 on host``; ``another process`` while it has not named itself) of another
+    run of the trial that holds it, whose folder this run must leave alone. Nothing is held
+    where the file system takes no lock (Windows, some network mounts: not checked).
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> with holding_trial(folder) as first, holding_trial(folder) as second:
+        ...     first is None, second == this_process()
+        (True, True)
+    """
+    held = _take(Path(trial_dir)) if fcntl is not None else None
+    if isinstance(held, str):  # another run's
+        yield held
+        return
+    try:
+        yield None
+    finally:
+        if held is not None:  # removed while held: a trial's folder keeps no file of it
+            (Path(trial_dir) / TRIAL_LOCK).unlink(missing_ok=True)
+            held.close()
+
+
+def _take(folder: Path) -> IO[str] | str | None:
+    """``folder``'s ``trial.lock`` (the folder made if missing) taken and named: the open
+    file; or the holder of another run that holds it; or None where the file system takes
+    no lock (the file and folder this made removed again: the folder as it was)."""
+    lock = folder / TRIAL_LOCK
+    made, new = not folder.exists(), not lock.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    while True:
+        held = open(lock, "a")  # noqa: SIM115 - kept open while held
+        try:
+            fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            held.close()
+            if lock_held(err):
+                return trial_holder(folder) or "another process"
+            with contextlib.suppress(OSError):
+                if new:
+                    lock.unlink()
+                if made:
+                    folder.rmdir()
+            return None
+        if same_file(held, lock):
+            break
+        held.close()  # the file of a run that let it go as this one took it: take again
+    held.truncate(0)  # the holder, for the message of a resume refused meanwhile
+    held.write(f"{this_process()}\n" + (f"{_MADE}\n" if made else ""))
+    held.flush()
+    return held
+
+
+def first_run(trial_dir: str | os.PathLike) -> bool:
+    """Whether ``trial_dir`` holds nothing of an earlier run of its trial: there is none, or
+    it holds only the lock of a hold that made it (an empty folder: an earlier run's).
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp()) / "trial_0001"
+        >>> first_run(folder)
+        True
+        >>> with holding_trial(folder):
+        ...     first_run(folder)
+        True
+        >>> first_run(folder)  # the folder its run left (empty here)
+        False
+    """
+    folder = Path(trial_dir)
+    if not folder.is_dir():
+        return True
+    if [p.name for p in folder.iterdir()] != [TRIAL_LOCK]:
+        return False
+    try:
+        return (folder / TRIAL_LOCK).read_text().splitlines()[1:2] == [_MADE]
+    except OSError:
+        return False
+
+
+def trial_holder(trial_dir: str | os.PathLike) -> str | None:
+    """The process (``pid 4242 on host``; ``another process`` while it has not named itself)
+    that runs the trial of ``trial_dir`` now, None where none does (its ``trial.lock`` not
+    held: ended, killed, or never run).
+
+    Example:
+        >>> trial_holder("runs/no_such_run/trials/trial_0001") is None
+        True
+    """
+    lock = Path(trial_dir) / TRIAL_LOCK
+    if not lock_taken(lock):
+        return None
+    try:
+        holder = lock.read_text().partition("\n")[0].strip()
+    except OSError:
+        holder = ""
+    return holder if holder and not holder_gone(holder) else "another process"
+
+
+def check_not_running(trials: Iterable[TrialResult],
+                      trial_dir: Callable[[int], Path]) -> None:
+    """Refuse a resume that would run one of ``trials`` (RUNNING in the store, to run again)
+    in the folder (``trial_dir(trial_id)``) it still runs in, a process holding it.
+
+    Raises:
+        SearchError: naming each such trial, its folder and its process, and what to do.
+
+    Example:
+        >>> check_not_running([], lambda trial_id: Path("runs/a/trials"))  # none: nothing
+    """
+    running = [(t.trial_id, trial_dir(t.trial_id)) for t in trials]
+    held = [(i, folder, who) for i, folder in running if (who := trial_holder(folder))]
+    if not held:
+        return
+    lines = "\n".join(f"  trial {i}: {who}, in {folder}" for i, folder, who in held)
+    raise SearchError(
+        f"{'a trial' if len(held) == 1 else f'{len(held)} trials'} of this search "
+        f"{'is' if len(held) == 1 else 'are'} still running, writing into "
+        f"{'its folder' if len(held) == 1 else 'their folders'}:\n{lines}\n"
+        f"The search stopped with {'it' if len(held) == 1 else 'them'} out in your executor "
+        f"(a concurrent.futures pool runs a started trial to its end; its result is "
+        f"dropped), and a resume runs such a trial again, in that same folder. Nothing was "
+        f"trained: wait for it to end (for a pool of yours: pool.shutdown(wait=True)), or "
+        f"stop that process; then resume, and the trial is run again.")
