@@ -284,3 +284,41 @@ def test_a_kwargs_chain_is_followed_for_a_python_call_only_where_passed_on_whole
     assert not forwards_whole(PoppingBody.__init__)  # it pops a name: it may take any
     assert init_kwargs(KwBody, forwarded=True) == (["extra", "width", "depth"], False)
     assert init_kwargs(PassingBody, forwarded=True) == (["extra"], True)
+
+
+#: the lightning-hydra-template's callbacks/default.yaml and logger/csv.yaml (composed): a
+#: mapping of named nodes, which its train.py builds value by value (a null one left out)
+NAMED_CALLBACKS = {"model_checkpoint": {"_target_": "lightning.pytorch.callbacks.ModelCheckpoint",
+                                        "monitor": "val_acc", "mode": "max",
+                                        "filename": "epoch_{epoch:03d}"},
+                   "early_stopping": {"_target_": "lightning.pytorch.callbacks.EarlyStopping",
+                                      "monitor": "val_acc", "mode": "max", "patience": 100},
+                   "rich_progress_bar": None}
+NAMED_LOGGERS = {"csv": {"_target_": "lightning.pytorch.loggers.csv_logs.CSVLogger",
+                         "save_dir": "logs", "name": "csv/", "prefix": ""}}
+
+
+def test_a_mapping_of_named_callback_and_logger_nodes_is_built_as_the_templates_train_py(
+        tmp_path):
+    # was: refused, "trainer.callbacks={'model_checkpoint': ...: expected list[Callback] or
+    # Callback or null (the annotation of Trainer)", where the template's train.py builds
+    # each named node (instantiate_callbacks, instantiate_loggers)
+    hydra_utils = pytest.importorskip("hydra.utils")
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump(_hydra_config(tmp_path / "run", {
+        "model.net.width": {"choice": [4, 8]}}) | {"trainer": {
+            "max_epochs": 1, "callbacks": NAMED_CALLBACKS, "logger": NAMED_LOGGERS}},
+        sort_keys=False))  # the file's order: the order train.py builds them in
+    search_from_config(load_config(config))  # its checks before training take them
+    assert not (tmp_path / "run").exists()
+    trainer = load_config(config)["trainer"]
+    for key, named in (("callbacks", NAMED_CALLBACKS), ("logger", NAMED_LOGGERS)):
+        ours = [_settings(instantiate(node)) for node in trainer[key]]
+        assert ours == [_settings(hydra_utils.instantiate(node)) for node in named.values()
+                        if node] and len(ours) == len([n for n in named.values() if n])
+
+
+def _settings(built: object) -> tuple[str, dict]:
+    """An object's class and its plain attributes (what a test may compare)."""
+    return type(built).__name__, {k: v for k, v in vars(built).items()
+                                  if isinstance(v, (str, int, float, bool, type(None)))}

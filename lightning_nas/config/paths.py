@@ -73,18 +73,36 @@ def trainer_classes_as_nodes(trainer: Mapping[str, Any]) -> dict[str, Any]:
     LearningRateMonitor`` (was: refused, "expected list[Callback] or Callback or null",
     though ``+=`` took the same name).
 
+    A mapping of named nodes there, the lightning-hydra-template's ``callbacks/default.yaml``
+    (``{model_checkpoint: {_target_: ...}, early_stopping: {...}}``) or ``logger/csv.yaml``,
+    is the list of its nodes in its order, a null one left out, as that template's
+    ``train.py`` builds them (``instantiate_callbacks``; was: refused, "expected
+    list[Callback] or Callback or null").
+
     Example:
         >>> trainer_classes_as_nodes({"callbacks": "LearningRateMonitor", "logger": False})
         {'callbacks': {'class_path': 'LearningRateMonitor'}, 'logger': False}
+        >>> trainer_classes_as_nodes({"logger": {"csv": {"_target_": "CSVLogger"}, "tb": None}})
+        {'logger': [{'_target_': 'CSVLogger'}]}
     """
     out = dict(trainer)
     for key in TRAINER_OBJECTS:
         value = out.get(key)
+        if _named_nodes(value):
+            value = out[key] = [node for node in value.values() if node is not None]
         if isinstance(value, list):
             out[key] = [_class_node(item) for item in value]
         elif isinstance(value, str):
             out[key] = _class_node(value)
     return out
+
+
+def _named_nodes(value: Any) -> bool:
+    """Whether ``value`` is a mapping of named nodes (no node itself), each null or a
+    ``_target_`` / ``class_path`` node, one at least."""
+    return (isinstance(value, Mapping) and not is_node(value)
+            and any(item is not None for item in value.values())
+            and all(item is None or is_node(item) for item in value.values()))
 
 
 def _class_node(value: Any) -> Any:
