@@ -322,3 +322,23 @@ def _settings(built: object) -> tuple[str, dict]:
     """An object's class and its plain attributes (what a test may compare)."""
     return type(built).__name__, {k: v for k, v in vars(built).items()
                                   if isinstance(v, (str, int, float, bool, type(None)))}
+
+
+def test_an_interpolation_a_search_config_cannot_resolve_is_refused_before_training(tmp_path):
+    # the template's nodes name the job's folder, ${paths.output_dir}, which its train.py gets
+    # resolved; was: taken as written, each trial's checkpoints written into a folder named
+    # '${paths.output_dir}' in the current folder
+    cfg = _hydra_config(tmp_path / "run", {"model.net.width": {"choice": [4, 8]}})
+    cfg["trainer"] |= {"callbacks": {"model_checkpoint": {
+        **NAMED_CALLBACKS["model_checkpoint"], "dirpath": "${paths.output_dir}/checkpoints"}}}
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigError) as info:
+        load_config(config)
+    assert str(info.value).startswith(
+        "trainer.callbacks.model_checkpoint.dirpath='${paths.output_dir}/checkpoints': "
+        "${paths.output_dir} "
+        "is an OmegaConf interpolation, which lightning-nas does not resolve")
+    with pytest.raises(ConfigError, match=r"^data\.n='\$\{oc\.env:N\}': "):
+        load_config(config, ["--trainer.callbacks=null", "--data.n=${oc.env:N}"])
+    assert load_config(config, ["--trainer.callbacks=null", r"--data.tag=\${x}"])

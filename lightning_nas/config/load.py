@@ -21,6 +21,7 @@ from typing import Any
 from lightning_nas.config.cli_optim import OPTIM_KEYS, optim_sections
 from lightning_nas.config.forms import TRAINER_TARGETS, fixed_class_error, lift_fit, trainer_args
 from lightning_nas.config.instantiate import class_strings_as_nodes
+from lightning_nas.config.interpolations import check_no_interpolations
 from lightning_nas.config.node_merge import merge_config
 from lightning_nas.config.nodes import (
     check_node_keys,
@@ -93,6 +94,7 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
     command = command or ("oneshot" if "oneshot" in cfg else "search")
     cfg = apply_overrides(cfg, overrides, config_path=path, command=command)
     _check_nodes(cfg, "given on the command line")
+    check_no_interpolations(cfg)  # `${paths.output_dir}`: a Hydra job's, none here
     if "trainer" in cfg:  # a Hydra project's configs/trainer/*.yaml: the Trainer's arguments
         cfg["trainer"] = trainer_args(cfg["trainer"])
     if isinstance(cfg.get("trainer"), Mapping):  # callbacks: LearningRateMonitor, a node
