@@ -10,11 +10,13 @@ Example:
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
-from lightning.pytorch.cli import LRSchedulerCallable
+from lightning.pytorch.cli import LRSchedulerCallable, instantiate_class
 
 from lightning_nas.errors import NASError
 from lightning_nas.search.from_config import search_from_config
@@ -22,8 +24,8 @@ from tests.helpers_models import CallableOptNet, TinyNet
 from tests.helpers_nets import Body
 
 __all__ = ["ArgsSGD", "ArgsStepLR", "BASE", "COSINE", "FourBody", "FourWide", "KW_BODY",
-           "KwWideBody", "NamedBody", "STEP", "SchedNet", "SchedTiny", "WideBody", "WideHolder",
-           "broken", "config", "lightningcli"]
+           "KwWideBody", "NamedBody", "OptimInitNet", "STEP", "SchedNet", "SchedTiny",
+           "WideBody", "WideHolder", "broken", "config", "lightningcli"]
 
 
 #: a partial config that the ``apply_overrides`` tests change
@@ -155,6 +157,24 @@ class SchedTiny(TinyNet):
     def configure_optimizers(self):
         optimizer = torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
         return [optimizer], [self.scheduler(optimizer)] if self.scheduler else []
+
+
+class OptimInitNet(TinyNet):
+    """Lightning's documented pattern for several optimizers: a plain ``dict`` argument holds
+    a ``{class_path, init_args}`` mapping, built in ``configure_optimizers``; ``Mapping`` and
+    ``dict[str, Any]`` arguments hold the same, LightningCLI passing each as data. What it
+    was given is kept in ``got``."""
+
+    def __init__(self, optimizer_init: dict | None = None, spare: Mapping | None = None,
+                 extra: dict[str, Any] | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.save_hyperparameters()
+        self.got = {"optimizer_init": optimizer_init, "spare": spare, "extra": extra}
+
+    def configure_optimizers(self):
+        init = self.got["optimizer_init"] or {"class_path": "torch.optim.SGD",
+                                              "init_args": {"lr": self.hparams.lr}}
+        return instantiate_class(self.parameters(), init)
 
 
 class NamedBody(torch.nn.Module):

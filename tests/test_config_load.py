@@ -206,3 +206,21 @@ def test_a_key_a_file_leaves_beside_class_path_is_refused_at_load_as_lightningcl
                                           rf"dict_kwargs, .* \(given in {re.escape(str(files[1]))}"
                                           rf"\)$"):
         load_config(files)
+
+
+def test_a_stray_key_beside_class_path_at_a_plain_dict_argument_loads(tmp_path):
+    # was: "model.spare: unknown key 'extra' beside class_path 'no.such.Thing'", where
+    # LightningCLI passes the mapping at a `Mapping` argument as it is; beside a section's
+    # own class_path, or a nested node's at a class argument, still refused
+    cfg = config(tmp_path / "run")
+    spare = {"class_path": "no.such.Thing", "extra": 1}
+    cfg["model"] = {"class_path": "tests.helpers_config.OptimInitNet",
+                    "init_args": {"spare": spare}}
+    path = tmp_path / "nas.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert load_config(path)["model"]["init_args"]["spare"] == spare
+    cfg["model"] = {"class_path": "examples.lightningcli.model.LitClassifier", "init_args": {
+        "net": {"class_path": "examples.lightningcli.model.MLP", "extra": 1}}}
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigError, match=r"model.net: unknown key 'extra' beside class_path"):
+        load_config(path)

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from lightning_nas.config.load import load_config
@@ -188,3 +189,36 @@ def test_seed_everything_true_resumes_with_the_seed_its_run_drew(tmp_path):
     again = search_from_config(cfg)
     assert again.settings.goal.seed == first.settings.goal.seed
     assert len(again.run().trials) == 2  # resumed: one more trial
+
+
+def test_a_choice_of_class_path_mappings_at_a_plain_dict_argument_gives_the_chosen_dict(
+        tmp_path):
+    # Lightning's documented `optimizer_init: dict` pattern: the trial's module, best.yaml,
+    # best_config.yaml and LightningCLI's build of it all hold the chosen mapping (was:
+    # refused before training, "model.optimizer_init: Adam: the config does not give
+    # required argument 'params'")
+    pytest.importorskip("jsonargparse")
+    from lightning_nas import load_best
+    from tests.helpers_records import cli_model
+
+    run = tmp_path / "run"
+    cfg = config(run)
+    options = [{"class_path": "torch.optim.Adam", "init_args": {"lr": 0.01}},
+               {"class_path": "torch.optim.SGD", "init_args": {"lr": 0.1}}]
+    cfg["model"] = {"class_path": "tests.helpers_config.OptimInitNet",
+                    "init_args": {"spare": {"class_path": "no.such.Thing", "extra": 1}}}
+    cfg["search"].update(budget=1, space={"model.optimizer_init": {"choice": options}})
+    path = tmp_path / "nas.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    search_from_config(load_config(path)).run()
+    best = load_best(run)
+    chosen = best["arch"]["model.optimizer_init"]
+    assert chosen in options
+    model = {"class_path": "tests.helpers_config.OptimInitNet",
+             "init_args": {"spare": cfg["model"]["init_args"]["spare"], "optimizer_init": chosen}}
+    assert best["model"] == model
+    exported = yaml.safe_load((run / "best_config.yaml").read_text())["model"]
+    assert exported == model
+    hparams = torch.load(run / "best.ckpt", weights_only=False)["hyper_parameters"]
+    assert hparams["optimizer_init"] == cli_model(tmp_path, exported).hparams[
+        "optimizer_init"] == chosen

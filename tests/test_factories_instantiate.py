@@ -10,6 +10,7 @@ import fractions
 import types
 
 import pytest
+import torch
 from torch import nn
 
 from lightning_nas.config.convert import convert_args
@@ -165,3 +166,35 @@ def test_instantiate_dict_kwargs_are_not_silently_dropped():
     except ConfigError:
         return
     assert obj == datetime.timedelta(seconds=3)
+
+
+# ------------------------------------------------- a mapping at a plain dict argument
+#: Lightning's documented ``optimizer_init: dict`` pattern, and a stray key LightningCLI
+#: passes too, at a ``Mapping`` and a ``dict[str, Any]`` argument
+DATA_ARGS = {"optimizer_init": {"class_path": "torch.optim.Adam", "init_args": {"lr": 0.1}},
+             "spare": {"class_path": "no.such.Thing", "extra": 1},
+             "extra": {"class_path": "torch.optim.SGD", "init_args": {"lr": 0.2}}}
+
+
+def test_a_class_path_mapping_at_a_plain_dict_argument_is_data_as_lightningcli_passes_it(
+        tmp_path):
+    # was: built, "model.optimizer_init: Adam: the config does not give required argument
+    # 'params'", where LightningCLI gives the module the mapping as it is
+    pytest.importorskip("jsonargparse")
+    from lightning_nas.config.instantiate import check_init_args
+    from tests.helpers_config import OptimInitNet
+    from tests.helpers_records import cli_model
+
+    node = {"class_path": "tests.helpers_config.OptimInitNet", "init_args": DATA_ARGS}
+    check_init_args(OptimInitNet, DATA_ARGS, "model", dict_kwargs=())
+    ours, theirs = instantiate(node, "model"), cli_model(tmp_path, node)
+    assert ours.got == theirs.got == DATA_ARGS
+    assert type(ours.configure_optimizers()) is type(theirs.configure_optimizers()) is \
+        torch.optim.Adam
+    # a dict[str, Any]'s node values are built, as LightningCLI builds an Any's (a bare
+    # dict's stay data: ours as written, LightningCLI's a jsonargparse Namespace)
+    net = {"net": {"class_path": "torch.nn.Identity"}}
+    node["init_args"] = dict.fromkeys(DATA_ARGS, net)
+    ours, theirs = instantiate(node, "model"), cli_model(tmp_path, node)
+    assert ours.got["optimizer_init"] == ours.got["spare"] == net
+    assert type(ours.got["extra"]["net"]) is type(theirs.got["extra"]["net"]) is nn.Identity

@@ -46,6 +46,7 @@ from lightning_nas.config.convert import (
     type_bound,
     type_name,
 )
+from lightning_nas.config.dict_args import is_plain_dict, values_built
 from lightning_nas.config.imports import SHORT_NAME_MODULES, import_object, object_path
 from lightning_nas.config.nodes import (
     ARGS_KEYS,
@@ -115,8 +116,11 @@ def instantiate(spec: Any, path: str = "") -> Any:
         for key, value in node_args(spec).items():
             where = f"{path}.{key}" if path else key
             value = class_node_path(value, hints.get(key), where)  # type[...]: the class
-            if not recursive:
-                kwargs[key] = copy.deepcopy(value)
+            data = not is_hydra(spec) and is_plain_dict(hints.get(key))  # a Hydra node's:
+            if data and values_built(hints[key]) and isinstance(value, Mapping):  # built
+                kwargs[key] = {k: instantiate(v, f"{where}.{k}") for k, v in value.items()}
+            elif not recursive or data:  # a plain dict's mapping: data, as LightningCLI
+                kwargs[key] = copy.deepcopy(value)  # passes it (was: its class_path built)
             elif (not is_hydra(spec) and _wants_callable(target, key)
                   and isinstance(value, Mapping) and "class_path" in value):
                 # like jsonargparse for a Callable-typed argument (LightningCLI's
@@ -172,7 +176,7 @@ def class_strings_as_nodes(spec: Any) -> Any:
         if isinstance(value, str) and key in hints and not _takes_str(hints[key]) \
                 and _is_class_path(value):
             value = {"class_path": value}
-        args[key] = class_strings_as_nodes(value)
+        args[key] = value if is_plain_dict(hints.get(key)) else class_strings_as_nodes(value)
     return with_args(spec, args)
 
 
@@ -223,6 +227,8 @@ def check_init_args(cls: Any, init_args: Mapping[str, Any], where: str,
             ``kwargs_chain`` takes them, as LightningCLI refuses them in ``init_args``.
             ``None`` (a Python call, a Hydra node): a ``**kwargs`` takes the names of the
             bases it is passed on to whole (``kwargs_chain(forwarded=True)``), else any.
+            A ``class_path`` mapping at an argument annotated a plain ``dict`` is data, not
+            checked as a node (``is_plain_dict``), but in a Hydra node's (``written``).
         written: the values are passed as written (a Hydra node's): no text is read as a
             number (``check_value``); a nested node's as its own kind says.
 
@@ -257,7 +263,7 @@ def check_init_args(cls: Any, init_args: Mapping[str, Any], where: str,
                               f"**kwargs passes them on to; {name_hint(cls, key, chain)}"
                               f"accepted: {', '.join(chain) or 'none'} (one its own **kwargs takes "
                               f"goes under {where}.dict_kwargs)")
-        if nested and is_node(value):
+        if nested and is_node(value) and (written or not is_plain_dict(hints.get(key))):
             kind = "_target_" if is_hydra(value) else "class_path"
             try:
                 inner = import_object(target_path(value))

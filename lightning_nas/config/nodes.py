@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from lightning_nas.config.dict_args import data_args_of
 from lightning_nas.errors import ConfigError
 from lightning_nas.wording import named
 
@@ -138,7 +139,9 @@ def check_node_keys(node: Mapping[str, Any], where: str) -> None:
 
 def check_nodes(value: Any, where: str) -> None:
     """``check_node_keys`` for every node ``value`` is or holds (in mappings and lists), each
-    named by its path from ``where``.
+    named by its path from ``where``; a mapping at an argument of a ``class_path`` node's
+    class annotated a plain ``dict`` (``data_args_of``) is data, not looked into; a node
+    whose class cannot be imported is looked into whole (its build names the import error).
 
     Example:
         >>> check_nodes({"net": {"class_path": "m.Net", "init_args": {}, "w": 1}}, "model")
@@ -148,9 +151,15 @@ def check_nodes(value: Any, where: str) -> None:
     """
     if is_node(value):
         check_node_keys(value, where)
+        data = () if is_hydra(value) else data_args_of(value.get("class_path"))
+        for key, item in node_args(value).items():
+            if key not in data:  # a plain dict argument's mapping: data, as LightningCLI
+                check_nodes(item, f"{where}.{key}")  # passes it (was: refused)
+        check_nodes(value.get("_args_") if is_hydra(value) else None, f"{where}._args_")
+        return
     if isinstance(value, Mapping):
         for key, item in value.items():
-            check_nodes(item, where if key in (*ARGS_KEYS, "class_path") else f"{where}.{key}")
+            check_nodes(item, f"{where}.{key}")
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
             check_nodes(item, f"{where}[{index}]")

@@ -21,6 +21,7 @@ from typing import Any
 
 from lightning_nas.config.chain import init_hints, init_kwargs, name_hint
 from lightning_nas.config.convert import class_bound, class_node_path
+from lightning_nas.config.dict_args import is_plain_dict, values_built
 from lightning_nas.config.held_hints import any_at, args_alone, over_node, over_path
 from lightning_nas.config.instantiate import accepted_kwargs, import_object
 from lightning_nas.config.node_merge import is_class, is_spec, merge_node, merge_objects
@@ -378,12 +379,21 @@ def kwargs_apart(node: Any) -> Any:
         hints = init_hints(target)
     except Exception:  # noqa: BLE001 - not importable: as it is (its checks say so)
         names, var_kw, hints = list(node_args(node)), False, {}
-    args = {key: kwargs_apart(_class_as_path(value, hints.get(key), key))
+    args = {key: _data_apart(value, hints[key]) if is_plain_dict(hints.get(key)) else
+            kwargs_apart(_class_as_path(value, hints.get(key), key))
             for key, value in node_args(node).items()}
     out = {k: v for k, v in node.items() if k not in ARGS_KEYS}
     out["init_args"] = {k: v for k, v in args.items() if k in names or not var_kw}
     extra = {k: v for k, v in args.items() if k not in out["init_args"]}
     return {**out, **({"dict_kwargs": extra} if extra else {})}
+
+
+def _data_apart(value: Any, hint: Any) -> Any:
+    """A plain dict argument's ``value``: data, as written; a ``dict[str, Any]``'s values
+    as ``kwargs_apart`` writes them (LightningCLI builds a node there, ``values_built``)."""
+    if values_built(hint) and isinstance(value, Mapping):
+        return {key: kwargs_apart(item) for key, item in value.items()}
+    return value
 
 
 def _class_as_path(value: Any, hint: Any, key: str) -> Any:

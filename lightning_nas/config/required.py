@@ -38,6 +38,7 @@ from typing import Any
 
 from lightning_nas.config.calls import missing_args
 from lightning_nas.config.chain import chain_required, init_hints
+from lightning_nas.config.dict_args import is_plain_dict, values_built
 from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.nodes import is_hydra, is_node, node_args, target_path
 from lightning_nas.errors import ConfigError
@@ -58,7 +59,11 @@ def check_required(section: Any, where: str) -> None:
         return
     hints = {} if is_hydra(section) else init_hints(target)
     for key, value in node_args(section).items():
-        _check(value, f"{where}.{key}", hints.get(key))
+        if not is_plain_dict(hints.get(key)):
+            _check(value, f"{where}.{key}", hints.get(key))
+        elif values_built(hints[key]) and isinstance(value, Mapping):  # its values' nodes
+            for name, item in value.items():  # (a bare dict's mapping: data, not built)
+                _check(item, f"{where}.{key}.{name}", None)
 
 
 def _check(value: Any, where: str, hint: Any) -> None:
