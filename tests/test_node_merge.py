@@ -28,6 +28,7 @@ from torch import nn
 
 from lightning_nas.config.load import load_config
 from lightning_nas.config.node_merge import merge_config, merge_node
+from lightning_nas.config.paths import set_paths
 from lightning_nas.errors import ConfigError
 from tests.helpers_records import DEEP, NetConfig, chosen_search, cli_model
 
@@ -371,3 +372,30 @@ def test_trainer_plugins_a_space_chooses_merge_as_lightningcli_merges_them(tmp_p
         assert _built_plugins(tmp_path, {"plugins": own}) == want, value
         best = best_config(cfg, {"trainer.plugins": value}, seed=0)["trainer"]  # its file's
         assert _built_plugins(tmp_path, {"plugins": best["plugins"]}) == want, value
+
+
+def test_a_class_path_mapping_at_a_plain_dict_argument_is_set_whole_as_lightningcli_sets_it(
+        tmp_path):
+    # was: merged as a node, {lr: 0.2, weight_decay: 0.1}, at an Optional[dict] argument
+    # (Lightning's documented optimizer_init: dict), where LightningCLI's later file and
+    # --model.optimizer_init='{...}' set the mapping whole, as data
+    adam = {"class_path": "torch.optim.Adam", "init_args": {"lr": 0.1, "weight_decay": 0.1}}
+    later = {"class_path": "torch.optim.Adam", "init_args": {"lr": 0.2}}
+    first = {"class_path": "tests.helpers_config.OptimInitNet", "init_args": {
+        key: adam for key in ("optimizer_init", "spare", "extra")}}
+    paths = [tmp_path / "a.yaml", tmp_path / "b.yaml"]
+    for path, model in zip(paths, (first, {"init_args": dict.fromkeys(first["init_args"],
+                                                                        later)}), strict=True):
+        path.write_text(yaml.safe_dump({"model": model}))
+    cfg = load_config(paths, searched=False)
+    assert cfg["model"]["init_args"] == dict.fromkeys(first["init_args"], later)
+    assert merge_node(first, {"init_args": {"optimizer_init": later}})["init_args"][
+        "optimizer_init"] == later
+    # so too on the command line, and a search space's chosen mapping over the config's
+    whole = load_config(paths[:1], [f"--model.{key}={later}" for key in first["init_args"]],
+                        searched=False)
+    assert whole["model"]["init_args"] == dict.fromkeys(first["init_args"], later)
+    chosen = set_paths({"model": first}, [("model.optimizer_init", later)])
+    assert chosen["model"]["init_args"]["optimizer_init"] == later
+    theirs = cli_model(tmp_path, first, "--config", str(paths[1])).hparams
+    assert all(theirs[key] == later for key in first["init_args"])

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lightning_nas.config.chain import init_hints
+from lightning_nas.config.dict_args import is_plain_dict
 from lightning_nas.config.imports import import_object
 from lightning_nas.config.node_merge import is_spec, merge_node
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
@@ -42,7 +43,8 @@ from lightning_nas.config.record_defaults import (
 from lightning_nas.config.records import dataclasses_in
 from lightning_nas.errors import ConfigError
 
-__all__ = ["any_at", "args_alone", "hydra_merged", "merges_at", "over_node", "over_path"]
+__all__ = ["any_at", "args_alone", "data_at", "hydra_merged", "merges_at", "over_node",
+           "over_path"]
 
 
 def args_alone(value: Any) -> bool:
@@ -130,6 +132,23 @@ def over_path(cfg: Mapping[str, Any], key: str, value: Any) -> Any:
     """
     held, hint, hydra = _held(cfg, key)
     return hydra_merged(held, value) if hydra else over_held(held, value, hint)
+
+
+def data_at(cfg: Mapping[str, Any], key: str) -> bool:
+    """Whether the argument at the config path ``key`` of ``cfg`` is annotated a plain
+    ``dict`` (``is_plain_dict``) in a ``class_path`` node's class: a ``class_path`` mapping
+    set there is data, set whole, as LightningCLI sets it, never merged as a node.
+
+    Example:
+        >>> import sys
+        >>> def build(optimizer_init: dict = None, width: int = 8): ...
+        >>> sys.modules[__name__].build = build  # importable, as a config's class is
+        >>> cfg = {"model": {"class_path": f"{__name__}.build"}}
+        >>> data_at(cfg, "model.optimizer_init"), data_at(cfg, "model.width")
+        (True, False)
+    """
+    _, hint, hydra = _held(cfg, key)
+    return not hydra and is_plain_dict(hint)
 
 
 def merges_at(cfg: Mapping[str, Any], key: str, value: Any = None) -> bool:

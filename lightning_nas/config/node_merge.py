@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from lightning_nas.config.chain import init_hints, resolved_args
+from lightning_nas.config.dict_args import is_plain_dict
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, matches
 from lightning_nas.config.nodes import ARGS_KEYS, SPEC_KEYS, is_hydra, is_node
 from lightning_nas.config.record_defaults import node_dataclass, over_held
@@ -142,7 +143,8 @@ def _args_over(held: Mapping[str, Any], given: Mapping[str, Any],
     for key, item in given.items():
         old, hint = out.get(key), hints.get(key, Any)
         if _node_over(old, item) and node_dataclass(item, hint) is None \
-                and _takes_objects(hint):
+                and _takes_objects(hint) and not is_plain_dict(hint):  # (a plain dict's
+            # class_path mapping: data, set whole; was: merged, at an Optional[dict])
             out[key] = merge_node(old, item)  # a module argument's: merged in turn
         elif isinstance(item, list) and _takes_objects(hint):
             out[key] = merge_objects(old, item)  # (a list of nodes: Trainer.plugins)

@@ -22,7 +22,7 @@ from typing import Any
 from lightning_nas.config.chain import init_hints, init_kwargs, name_hint
 from lightning_nas.config.convert import class_bound, class_node_path
 from lightning_nas.config.dict_args import is_plain_dict, values_built
-from lightning_nas.config.held_hints import any_at, args_alone, over_node, over_path
+from lightning_nas.config.held_hints import any_at, args_alone, data_at, over_node, over_path
 from lightning_nas.config.instantiate import accepted_kwargs, import_object
 from lightning_nas.config.node_merge import is_class, is_spec, merge_node, merge_objects
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
@@ -162,13 +162,16 @@ def set_dotted(cfg: dict[str, Any], key: str, value: Any,
     ..., init_args: ...}``) is merged over it as ``merge_node`` merges a file's. With
     ``whole``, a mapping is set as it is, in place of a node there. Returns cfg."""
     if merge and key.endswith(".class_path") and isinstance(value, str) \
-            and is_spec(get_dotted(cfg, key.rsplit(".", 1)[0])):
+            and is_spec(get_dotted(cfg, key.rsplit(".", 1)[0])) \
+            and not data_at(cfg, key.rsplit(".", 1)[0]):  # (a plain dict's: its key set)
         key, value = key.rsplit(".", 1)[0], {"class_path": value}
-    if merge and is_spec(old := get_dotted(cfg, key)) and isinstance(value, str) \
-            and is_class(value):
-        value = merge_node(old, value)
-    elif merge and is_spec(old) and (is_spec(value) or args_alone(value)):
-        value = over_node(cfg, key, old, value)  # by the annotation there
+    if merge and is_spec(old := get_dotted(cfg, key)):
+        if data_at(cfg, key):  # a plain dict's mapping: data, set whole, as LightningCLI
+            whole = True
+        elif isinstance(value, str) and is_class(value):
+            value = merge_node(old, value)
+        elif is_spec(value) or args_alone(value):
+            value = over_node(cfg, key, old, value)  # by the annotation there
     parts = key.split(".")
     node = cfg
     for i, part in enumerate(parts[:-1]):
@@ -212,7 +215,9 @@ def set_paths(cfg: dict[str, Any], values: Iterable[tuple[str, Any]]) -> dict[st
     """
     for key, value in sorted(values, key=lambda item: _depth(item[0])):  # stable
         value, old = copy.deepcopy(value), get_dotted(cfg, key)
-        if is_spec(old) and (is_spec(value) or args_alone(value) or isinstance(
+        if is_spec(old) and data_at(cfg, key):  # a plain dict's mapping: data, set whole
+            set_dotted(cfg, key, value, whole=True)
+        elif is_spec(old) and (is_spec(value) or args_alone(value) or isinstance(
                 value, Mapping) and not is_hydra(value) and any_at(cfg, key)):
             set_dotted(cfg, key, over_node(cfg, key, old, value), whole=True)
         elif key == "trainer.plugins" and old is not None:  # as LightningCLI (was: in place)
