@@ -224,3 +224,16 @@ def test_a_stray_key_beside_class_path_at_a_plain_dict_argument_loads(tmp_path):
     path.write_text(yaml.safe_dump(cfg))
     with pytest.raises(ConfigError, match=r"model.net: unknown key 'extra' beside class_path"):
         load_config(path)
+
+
+def test_a_class_import_path_at_a_plain_dict_argument_is_refused_as_no_dict(tmp_path):
+    # was: read as {class_path: torch.optim.SGD} (a `net: mymod.MLP` at a class argument),
+    # so the module got a dict LightningCLI never gives: it refuses the text there
+    cfg = config(tmp_path / "run")
+    cfg["model"] = {"class_path": "tests.helpers_config.OptimInitNet",
+                    "init_args": {"optimizer_init": "torch.optim.SGD"}}
+    path = tmp_path / "nas.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigError, match=r"^model.optimizer_init='torch.optim.SGD': expected "
+                                          r"dict or null \(the annotation of OptimInitNet"):
+        search_from_config(load_config(path))

@@ -174,7 +174,8 @@ def class_strings_as_nodes(spec: Any) -> Any:
         if is_node(value) and not node_args(value) and class_bound(hints.get(key)) is not None:
             value = class_node_path(value, hints[key], key)  # as jsonargparse takes it
         if isinstance(value, str) and key in hints and not _takes_str(hints[key]) \
-                and _is_class_path(value):
+                and not is_plain_dict(hints[key]) and _is_class_path(value):  # (a dict's:
+            # kept, refused as no dict, as jsonargparse refuses it; was: made a node)
             value = {"class_path": value}
         args[key] = value if is_plain_dict(hints.get(key)) else class_strings_as_nodes(value)
     return with_args(spec, args)
