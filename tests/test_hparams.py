@@ -4,6 +4,9 @@ as LightningCLI builds it, so ``save_hyperparameters()`` keeps config and
 
 from __future__ import annotations
 
+import enum
+from pathlib import Path
+
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.cli import OptimizerCallable
@@ -11,8 +14,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from lightning_nas.config.hparams import CLI_INSTANTIATOR, lightningcli_hparams
+from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.section_builder import ConfigBuilder
 from tests.helpers_data import BlobData
+from tests.helpers_records import cli_model
 
 
 class Body(nn.Module):
@@ -99,3 +104,41 @@ def test_a_chosen_node_keeps_the_values_searched_under_it_whatever_the_key_order
         assert get_dotted(best_config({"model": SECTION}, arch), "model.optimizer") == {
             "class_path": "torch.optim.Adam", "init_args": {"lr": 0.5}}
         assert adam["init_args"]["lr"] == 0.01  # the space's option is left as it was
+
+
+class Shade(enum.Enum):
+    """An ``Enum`` argument's type."""
+
+    LIGHT = "light"
+    DARK = "dark"
+
+
+class ObjectDefaults(pl.LightningModule):
+    """A module whose defaults are objects a config writes as text: a class, an ``Enum``
+    member, a ``Path``."""
+
+    def __init__(self, hidden: int = 8, act: type[nn.Module] = nn.ReLU,
+                 shade: Shade = Shade.LIGHT, root: Path = Path("data")) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = nn.Sequential(nn.Linear(8, hidden), act(), nn.Linear(hidden, 3))
+
+
+def test_a_section_of_plain_values_over_object_defaults_saves_config_as_lightningcli(
+        tmp_path):
+    # was: built as it is, so its hparams held the class, the Enum member and the Path, and
+    # load_from_checkpoint of its checkpoint failed ("Weights only load failed ... GLOBAL
+    # torch.nn.modules.activation.ReLU"), where LightningCLI's saves them as text
+    section = {"class_path": f"{__name__}.ObjectDefaults", "init_args": {"hidden": 4}}
+    model = ConfigBuilder(section, "model", plain_keys=True)({"hidden": 5})
+    theirs = dict(cli_model(tmp_path, {**section, "init_args": {"hidden": 5}}).hparams)
+    ours = dict(model.hparams)
+    assert ours == {**theirs, "act": ours["act"]} == {
+        "_class_path": section["class_path"], "hidden": 5, "act": ours["act"],
+        "shade": "LIGHT", "root": "data", "_instantiator": CLI_INSTANTIATOR}
+    assert ours["act"] in ("torch.nn.modules.activation.ReLU", "torch.nn.ReLU")  # text
+    assert import_object(ours["act"]) is import_object(theirs["act"]) is nn.ReLU
+    torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams),
+                "pytorch-lightning_version": pl.__version__}, tmp_path / "best.ckpt")
+    loaded = ObjectDefaults.load_from_checkpoint(tmp_path / "best.ckpt")  # weights_only
+    assert loaded.net[0].out_features == 5 and isinstance(loaded.net[1], nn.ReLU)

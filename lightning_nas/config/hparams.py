@@ -11,8 +11,11 @@ then holds the config (``net: {class_path, init_args}``), and
 values that jsonargparse would convert (an ``Enum`` member's name, a ``Path``, a ``tuple``:
 ``convert_args``; an int for a ``float``) is built the same way, so the checkpoint keeps the
 config's values, as LightningCLI's does (an int for a ``float`` kept as the float, 1.0, as
-jsonargparse's config has it). Other sections of plain values, Hydra nodes, or without jsonargparse
-are built as they are; ``build_class`` builds a class from its arguments as a section.
+jsonargparse's config has it). So is a section whose arguments left out have objects
+for defaults that LightningCLI's config writes as text (a class, an ``Enum`` member, a
+``Path``): its checkpoint holds the text and loads ``weights_only``, as LightningCLI's
+does. Other sections of plain values, Hydra nodes, or without jsonargparse are built as
+they are; ``build_class`` builds a class from its arguments as a section.
 ``written_floats`` writes a config's values so too: each int that a ``class_path`` node's
 class gets as a float, written as the float, as LightningCLI's saved config has it.
 
@@ -27,9 +30,11 @@ Example:
 from __future__ import annotations
 
 import copy
+import enum
 import importlib.util
 import inspect
 from collections.abc import Mapping
+from pathlib import PurePath
 from typing import Any
 
 from lightning_nas.arch import is_plain
@@ -65,7 +70,8 @@ def lightningcli_hparams(section: Mapping[str, Any]) -> dict[str, Any] | None:
         target = import_object(section["class_path"])
     except ConfigError:  # said by instantiate, with where the section is
         return None
-    if not contains_node(args) and not converted(target, args):
+    if not contains_node(args) and not converted(target, args) \
+            and not _object_defaults(target, args):
         return None
     built = convert_args(target, args)  # an int for a float: the float, as LightningCLI's
     args = {key: _as_built(_floats(value, built[key]), built[key])  # (was: 1)
@@ -159,10 +165,32 @@ def written_floats(spec: Any) -> Any:
 
 def _defaults(target: Any) -> dict[str, Any]:
     """The defaults of ``target``'s arguments as config, as LightningCLI's config has them
-    (so ``self.hparams.name`` of an argument left out works): plain values as they are, a
-    class or function as its import path; others (objects) are left out. A base's arguments
-    that ``**kwargs`` passes on (``kwargs_chain``) are there too, as jsonargparse finds them
-    (was: left out, so a base reading ``self.hparams.lr`` failed)."""
+    (so ``self.hparams.name`` of an argument left out works): each as ``_as_config`` writes
+    it; others (objects) are left out. A base's arguments that ``**kwargs`` passes on
+    (``kwargs_chain``) are there too, as jsonargparse finds them (was: left out, so a base
+    reading ``self.hparams.lr`` failed)."""
+    out: dict[str, Any] = {}
+    for name, default in _signature_defaults(target):
+        written = _as_config(default)
+        if written is not _NO_CONFIG:
+            out[name] = written
+    return out
+
+
+def _object_defaults(target: Any, args: Mapping[str, Any]) -> bool:
+    """Whether an argument ``args`` leaves out has an object for its default that
+    ``_as_config`` writes as text (a class, an ``Enum`` member, a ``Path``): LightningCLI's
+    hyperparameters hold the text, so its checkpoint loads ``weights_only`` (was: the section
+    built as it is, the objects kept, and ``load_from_checkpoint`` failed: "Weights only
+    load failed ... GLOBAL torch.nn.modules.activation.ReLU")."""
+    return any(name not in args and not is_plain(default)
+               and _as_config(default) is not _NO_CONFIG
+               for name, default in _signature_defaults(target))
+
+
+def _signature_defaults(target: Any) -> list[tuple[str, Any]]:
+    """``(name, default)`` of each argument of ``target`` with a default, its bases' that
+    ``**kwargs`` passes on too (``kwargs_chain``), the first of a name kept."""
     out: dict[str, Any] = {}
     for init in kwargs_chain(target):
         try:
@@ -170,15 +198,35 @@ def _defaults(target: Any) -> dict[str, Any]:
         except (TypeError, ValueError):
             continue
         for p in parameters:
-            if p.default is inspect.Parameter.empty or p.name in out \
-                    or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                continue
-            if is_plain(p.default):
-                out[p.name] = copy.deepcopy(p.default)
-            elif (inspect.isclass(p.default) or inspect.isfunction(p.default)) \
-                    and object_path(p.default) is not None:
-                out[p.name] = object_path(p.default)
-    return out
+            if p.default is not inspect.Parameter.empty and p.name not in out \
+                    and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                out[p.name] = p.default
+    return list(out.items())
+
+
+#: ``_as_config``'s answer for an object with no config form
+_NO_CONFIG = object()
+
+
+def _as_config(value: Any) -> Any:
+    """``value``, a default, as LightningCLI's config writes it: plain values as they are, a
+    class or function as its import path, an ``Enum`` member as its name, a path as text;
+    ``_NO_CONFIG`` for other objects.
+
+    Example:
+        >>> from pathlib import PurePosixPath
+        >>> _as_config(PurePosixPath("data")), _as_config(int), _as_config(object()) is _NO_CONFIG
+        ('data', 'builtins.int', True)
+    """
+    if is_plain(value):
+        return copy.deepcopy(value)
+    if (inspect.isclass(value) or inspect.isfunction(value)) and object_path(value) is not None:
+        return object_path(value)
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, PurePath):
+        return str(value)
+    return _NO_CONFIG
 
 
 def build_section(section: Mapping[str, Any], name: str) -> Any:
