@@ -6,10 +6,12 @@ section, a fixed class's section)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
 import torch
 import yaml
+from lightning.pytorch.demos.boring_classes import BoringModel
 
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.load import load_config
@@ -128,6 +130,37 @@ def test_type_and_typing_type_annotations_take_a_class_or_its_import_path():
         assert not matches("torch.optim.SGD", hint) and not matches(torch.optim.SGD, hint)
         assert not matches("torch.nn.Gelu", hint) and not matches(torch.nn.GELU(), hint)
     assert convert("torch.optim.SGD", type[torch.nn.Module]) == "torch.optim.SGD"  # as given
+
+
+class LossNet(BoringModel):
+    """A model taking its loss function, ``Callable``-annotated, as projects pass one."""
+
+    def __init__(self, loss_fn: Callable = torch.nn.functional.cross_entropy) -> None:
+        super().__init__()
+        self.loss_fn = loss_fn
+
+
+def test_a_callable_argument_given_a_functions_import_path_gets_the_function(tmp_path):
+    # was: the text passed on ('torch.nn.functional.mse_loss'), where LightningCLI imports
+    # the function a Callable argument's import path names
+    from typing import Callable as TypingCallable  # noqa: UP035 - taken too
+    from typing import Optional, Union
+
+    from lightning_nas.config.convert import convert
+    from lightning_nas.config.section_builder import ConfigBuilder
+    from tests.helpers_records import cli_model
+
+    mse = torch.nn.functional.mse_loss
+    for hint in (Callable, TypingCallable, TypingCallable[..., torch.Tensor],
+                 Optional[Callable]):  # noqa: UP045
+        assert convert("torch.nn.functional.mse_loss", hint) is mse
+    assert convert("torch.nn.functional.mse_loss", Union[str, Callable]) == (  # noqa: UP007
+        "torch.nn.functional.mse_loss")  # a str first: the text, as jsonargparse
+    assert convert("torch.nn.functional.nothere", Callable) == "torch.nn.functional.nothere"
+    section = {"class_path": f"{__name__}.LossNet",
+               "init_args": {"loss_fn": "torch.nn.functional.mse_loss"}}
+    assert ConfigBuilder(section, "model", plain_keys=True)({}).loss_fn is mse
+    assert cli_model(tmp_path, section).loss_fn is mse  # LightningCLI's
 
 
 def test_another_class_keeps_the_values_its_bases_annotations_take_as_lightningcli():

@@ -9,7 +9,8 @@ the member of that name (a value is passed as given), a ``pathlib.Path`` (any ``
 or ``str`` subclass) the path, a ``tuple`` (``tuple[int, int]``, ``tuple[int, ...]``), ``set`` or
 ``frozenset`` one built from the list; a ``timedelta`` the one LightningCLI's text of it
 gives (``0:30:00``); a ``type[Module]`` the class an import path names
-(``torch.nn.GELU``: the class, not an instance; a subclass of ``Module`` only); lists and
+(``torch.nn.GELU``: the class, not an instance; a subclass of ``Module`` only); a
+``Callable`` the function an import path names (``torch.nn.functional.mse_loss``); lists and
 dicts have their items converted. A
 ``Union`` takes the first of its types that fits, in order, as jsonargparse does
 (``Optional[Act]``: ``None`` stays ``None``). Nothing is converted where the annotation is
@@ -121,6 +122,9 @@ def _convert(value: Any, hint: Any) -> Any:
         found = import_class(value) if isinstance(value, str) else value
         return _fit(inspect.isclass(found) and issubclass(found, bound), found)
     kind = origin or hint
+    if kind is cabc.Callable and isinstance(value, str) \
+            and (found := _function(value)) is not None:
+        return found  # a function's import path: the function, as jsonargparse imports it
     if kind in _TUPLES or kind in _SETS or kind in _LISTS:
         return _items(value, kind, args)
     if kind in _DICTS:
@@ -321,12 +325,25 @@ def _subclass(found: type | None, bound: type) -> bool:
 def import_class(path: str) -> type | None:
     """The class at the import path ``package.module.Name`` (or ``package.module:Name``),
     or None where there is none."""
+    found = _imported(path)
+    return found if inspect.isclass(found) else None
+
+
+def _function(path: str) -> Callable[..., Any] | None:
+    """The function (a callable that is no class) at the import path ``path``, or None
+    where there is none (was: a ``Callable`` argument got the text)."""
+    found = _imported(path)
+    return found if callable(found) and not inspect.isclass(found) else None
+
+
+def _imported(path: str) -> Any:
+    """What the import path ``package.module.Name`` (or ``package.module:Name``) names, or
+    None where it names nothing."""
     module_name, _, name = path.replace(":", ".").rpartition(".")
     try:
-        found = getattr(importlib.import_module(module_name), name) if module_name else None
-    except Exception:  # noqa: BLE001 - not an importable class: no class
+        return getattr(importlib.import_module(module_name), name) if module_name else None
+    except Exception:  # noqa: BLE001 - not importable: nothing
         return None
-    return found if inspect.isclass(found) else None
 
 
 def _instance(value: Any, hint: type) -> Any:
