@@ -169,3 +169,25 @@ def test_a_list_append_override_appends_as_lightningcli(tmp_path, capsys):
     assert main(["finetune", str(tmp_path / "run"), "--trainer.callbacks+=ModelSummary"]) == 2
     assert ("finetune cannot append to the search's trainer.callbacks "
             "(--trainer.callbacks+=)") in capsys.readouterr().err
+
+
+def test_a_key_under_a_list_of_nodes_sets_the_last_nodes_argument_as_lightningcli():
+    # Lightning's docs: --trainer.callbacks+=EarlyStopping --trainer.callbacks.patience=5;
+    # was refused: "--trainer.callbacks.patience: the config gives trainer.callbacks: [...],
+    # not a mapping with keys"
+    stop = {"class_path": "EarlyStopping", "init_args": {"monitor": "val_loss"}}
+    cfg = apply_overrides({"trainer": {"callbacks": [stop]}}, [
+        "--trainer.callbacks.patience=7",  # the config's last node, as LightningCLI sets it
+        "--trainer.callbacks+=LearningRateMonitor", "--trainer.callbacks.logging_interval=step",
+        "--trainer.logger+=CSVLogger", "--trainer.logger.save_dir=logs"])
+    assert cfg["trainer"] == {
+        "callbacks": [{"class_path": "EarlyStopping", "init_args": {"monitor": "val_loss",
+                                                                    "patience": 7}},
+                      {"class_path": "LearningRateMonitor",
+                       "init_args": {"logging_interval": "step"}}],
+        "logger": [{"class_path": "CSVLogger", "init_args": {"save_dir": "logs"}}]}
+    assert stop["init_args"] == {"monitor": "val_loss"}  # the config's own, left as it was
+    for trainer in ({"callbacks": []}, {"callbacks": ["x"]}):  # no node last: refused, named
+        with pytest.raises(ConfigError, match=r"--trainer.callbacks.patience: the config "
+                                              r"gives trainer.callbacks: \[.*not a mapping"):
+            apply_overrides({"trainer": trainer}, ["--trainer.callbacks.patience=7"])

@@ -159,7 +159,9 @@ def set_dotted(cfg: dict[str, Any], key: str, value: Any,
     ``model.net: {width: 8}``) sets the node's arguments, each as a path sets it (``over_path``:
     a dataclass's mapping merged, as LightningCLI). With ``merge`` (an override), a class at
     a ``class_path`` node (``--x=torch.optim.SGD``, ``--x.class_path=...``, ``--x={class_path:
-    ..., init_args: ...}``) is merged over it as ``merge_node`` merges a file's. With
+    ..., init_args: ...}``) is merged over it as ``merge_node`` merges a file's, and a key
+    under a list whose last item is a node sets that node's argument, as LightningCLI sets
+    ``--trainer.callbacks.patience=5`` after ``--trainer.callbacks+=EarlyStopping``. With
     ``whole``, a mapping is set as it is, in place of a node there. Returns cfg."""
     if merge and key.endswith(".class_path") and isinstance(value, str) \
             and is_spec(get_dotted(cfg, key.rsplit(".", 1)[0])) \
@@ -178,6 +180,10 @@ def set_dotted(cfg: dict[str, Any], key: str, value: Any,
         if i > 0:
             node = _descend(node, part)
         child = node.get(part)
+        if merge and isinstance(child, list) and child and is_node(child[-1]):
+            child = child[-1]  # a key under a list of nodes: the last one's argument, as
+            # LightningCLI's --trainer.callbacks+=EarlyStopping --trainer.callbacks.patience=5
+            # (was: refused, "not a mapping with keys")
         if isinstance(child, str) and (i > 0 or part in SECTIONS[:2]) \
                 and parts[0] not in BLOCKS:  # keys under it: a class as its import path
             # (`model: my.Net` too; was: the class dropped); a block's setting is none (was:
