@@ -17,7 +17,7 @@ from lightning_nas.config.hparams import CLI_INSTANTIATOR, lightningcli_hparams
 from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.section_builder import ConfigBuilder
 from tests.helpers_data import BlobData
-from tests.helpers_records import cli_model
+from tests.helpers_records import DEEP, NetConfig, cli_model
 
 
 class Body(nn.Module):
@@ -115,10 +115,11 @@ class Shade(enum.Enum):
 
 class ObjectDefaults(pl.LightningModule):
     """A module whose defaults are objects a config writes as text: a class, an ``Enum``
-    member, a ``Path``."""
+    member, a ``Path``; and a dataclass instance, which it writes as its fields."""
 
     def __init__(self, hidden: int = 8, act: type[nn.Module] = nn.ReLU,
-                 shade: Shade = Shade.LIGHT, root: Path = Path("data")) -> None:
+                 shade: Shade = Shade.LIGHT, root: Path = Path("data"),
+                 net: NetConfig = DEEP) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.net = nn.Sequential(nn.Linear(8, hidden), act(), nn.Linear(hidden, 3))
@@ -135,10 +136,12 @@ def test_a_section_of_plain_values_over_object_defaults_saves_config_as_lightnin
     ours = dict(model.hparams)
     assert ours == {**theirs, "act": ours["act"]} == {
         "_class_path": section["class_path"], "hidden": 5, "act": ours["act"],
-        "shade": "LIGHT", "root": "data", "_instantiator": CLI_INSTANTIATOR}
+        "shade": "LIGHT", "root": "data", "net": {"hidden": 8, "depth": 3},
+        "_instantiator": CLI_INSTANTIATOR}
     assert ours["act"] in ("torch.nn.modules.activation.ReLU", "torch.nn.ReLU")  # text
     assert import_object(ours["act"]) is import_object(theirs["act"]) is nn.ReLU
     torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams),
                 "pytorch-lightning_version": pl.__version__}, tmp_path / "best.ckpt")
     loaded = ObjectDefaults.load_from_checkpoint(tmp_path / "best.ckpt")  # weights_only
     assert loaded.net[0].out_features == 5 and isinstance(loaded.net[1], nn.ReLU)
+    assert loaded.hparams["net"] == DEEP  # rebuilt by LightningCLI's instantiator

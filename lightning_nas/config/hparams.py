@@ -12,10 +12,11 @@ values that jsonargparse would convert (an ``Enum`` member's name, a ``Path``, a
 ``convert_args``; an int for a ``float``) is built the same way, so the checkpoint keeps the
 config's values, as LightningCLI's does (an int for a ``float`` kept as the float, 1.0, as
 jsonargparse's config has it). So is a section whose arguments left out have objects
-for defaults that LightningCLI's config writes as text (a class, an ``Enum`` member, a
-``Path``): its checkpoint holds the text and loads ``weights_only``, as LightningCLI's
-does. Other sections of plain values, Hydra nodes, or without jsonargparse are built as
-they are; ``build_class`` builds a class from its arguments as a section.
+for defaults that LightningCLI's config writes as config (a class, an ``Enum`` member, a
+``Path``, a dataclass instance): its checkpoint holds that config and loads
+``weights_only``, as LightningCLI's does. Other sections of plain values, Hydra nodes, or
+without jsonargparse are built as they are; ``build_class`` builds a class from its
+arguments as a section.
 ``written_floats`` writes a config's values so too: each int that a ``class_path`` node's
 class gets as a float, written as the float, as LightningCLI's saved config has it.
 
@@ -43,6 +44,7 @@ from lightning_nas.config.convert import convert_args, converted
 from lightning_nas.config.instantiate import call, import_object, instantiate, object_path
 from lightning_nas.config.nodes import ARGS_KEYS, contains_node, is_hydra, is_node, node_args
 from lightning_nas.config.record_defaults import over_defaults, over_fields
+from lightning_nas.config.records import init_fields, is_instance
 from lightning_nas.errors import ConfigError
 
 try:  # where Lightning 2.x keeps LightningCLI's hook into save_hyperparameters
@@ -179,7 +181,8 @@ def _defaults(target: Any) -> dict[str, Any]:
 
 def _object_defaults(target: Any, args: Mapping[str, Any]) -> bool:
     """Whether an argument ``args`` leaves out has an object for its default that
-    ``_as_config`` writes as text (a class, an ``Enum`` member, a ``Path``): LightningCLI's
+    ``_as_config`` writes as config (a class, an ``Enum`` member, a ``Path``, a dataclass
+    instance): LightningCLI's
     hyperparameters hold the text, so its checkpoint loads ``weights_only`` (was: the section
     built as it is, the objects kept, and ``load_from_checkpoint`` failed: "Weights only
     load failed ... GLOBAL torch.nn.modules.activation.ReLU")."""
@@ -210,8 +213,9 @@ _NO_CONFIG = object()
 
 def _as_config(value: Any) -> Any:
     """``value``, a default, as LightningCLI's config writes it: plain values as they are, a
-    class or function as its import path, an ``Enum`` member as its name, a path as text;
-    ``_NO_CONFIG`` for other objects.
+    class or function as its import path, an ``Enum`` member as its name, a path as text, a
+    dataclass instance as its fields (``init_fields``; plain values only); ``_NO_CONFIG`` for
+    other objects.
 
     Example:
         >>> from pathlib import PurePosixPath
@@ -226,6 +230,8 @@ def _as_config(value: Any) -> Any:
         return value.name
     if isinstance(value, PurePath):
         return str(value)
+    if is_instance(value) and is_plain(fields := init_fields(value)):
+        return fields  # (was: the instance kept, which a weights_only load refuses)
     return _NO_CONFIG
 
 
