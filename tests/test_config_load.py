@@ -237,3 +237,25 @@ def test_a_class_import_path_at_a_plain_dict_argument_is_refused_as_no_dict(tmp_
     with pytest.raises(ConfigError, match=r"^model.optimizer_init='torch.optim.SGD': expected "
                                           r"dict or null \(the annotation of OptimInitNet"):
         search_from_config(load_config(path))
+
+
+def test_a_nested_node_given_as_a_yaml_files_name_is_read_from_it_as_lightningcli(
+        tmp_path, monkeypatch):
+    # was: refused before training, "model.net='net.yaml': expected Module (the annotation
+    # of LitClassifier.__init__)", where LightningCLI reads the node from the file, beside
+    # the config that names it
+    from lightning_nas.config.section_builder import ConfigBuilder
+
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    net = {"class_path": "examples.lightningcli.model.MLP", "init_args": {"lin1_size": 16}}
+    (folder / "net.yaml").write_text(yaml.safe_dump(net))
+    model = {"class_path": "examples.lightningcli.model.LitClassifier",
+             "init_args": {"net": "net.yaml"}}
+    (folder / "nas.yaml").write_text(yaml.safe_dump({"model": model}))
+    monkeypatch.chdir(tmp_path)  # the file is not in the current folder
+    loaded = load_config(folder / "nas.yaml", searched=False)
+    assert loaded["model"]["init_args"]["net"] == net
+    ours = ConfigBuilder(loaded["model"], "model", plain_keys=True)({})
+    theirs = cli_model(folder, model)  # (its config written in folder, beside net.yaml)
+    assert ours.net.layers[1].out_features == theirs.net.layers[1].out_features == 16

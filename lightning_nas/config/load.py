@@ -22,6 +22,7 @@ from lightning_nas.config.cli_optim import OPTIM_KEYS, optim_sections
 from lightning_nas.config.forms import TRAINER_TARGETS, fixed_class_error, lift_fit, trainer_args
 from lightning_nas.config.instantiate import class_strings_as_nodes
 from lightning_nas.config.interpolations import check_no_interpolations
+from lightning_nas.config.node_files import inline_node_files, yaml_file
 from lightning_nas.config.node_merge import merge_config
 from lightning_nas.config.nodes import (
     check_node_keys,
@@ -205,22 +206,22 @@ def _inline_sections(part: Mapping[str, Any], path: Path | None,
     the current folder first, so a file of the same name there won without a word); one the
     command line names (``--model=configs/model/other.yaml``; was: taken for an import path,
     "cannot import module 'configs/model/other'") in the current folder first, as
-    ``--search.space=FILE``."""
+    ``--search.space=FILE``; in each section, a nested node given as a file's name read from
+    it (``inline_node_files``)."""
     out = dict(part)
     for name in SECTIONS:
         value = out.get(name)
         if not (isinstance(value, str) and value.endswith((".yaml", ".yml"))):
+            if name in out:  # its nodes given as files (`net: net.yaml`): read from them
+                out[name] = inline_node_files(value, path)
             continue
-        places = [user_path(value)] if path is None else [path.parent / user_path(value),
-                                                          user_path(value)]
-        found = next((p for p in (places[::-1] if command_line else places) if p.is_file()),
-                     None)
+        found = yaml_file(value, path, command_line)
         if found is None:
             where = ("in the current folder" if path is None else
                      f"in the current folder and beside {path}" if command_line else
                      f"beside {path} and in the current folder")
             raise ConfigError(f"{name}={value!r}: no such YAML file (looked {where})")
-        out[name] = load_yaml(found.read_text(), source=str(found))
+        out[name] = inline_node_files(load_yaml(found.read_text(), source=str(found)), found)
     return out
 
 
