@@ -19,7 +19,6 @@ from lightning_nas.config.accumulation import unbuilt_callbacks
 from lightning_nas.config.cli_optim import optim_sections, with_arch
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.instantiate import check_init_args as check_args
-from lightning_nas.config.node_merge import searched_trainer
 from lightning_nas.config.nodes import is_hydra
 from lightning_nas.config.paths import set_paths
 from lightning_nas.config.section_builder import ConfigBuilder
@@ -78,6 +77,7 @@ from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.trial_callbacks import check_fit_callbacks
 from lightning_nas.split_record import uneven_of
 from lightning_nas.store import RunStore, open_run
+from lightning_nas.trial_trainer import trial_trainer
 from lightning_nas.user_warnings import warn_user
 from lightning_nas.wording import counted, id_ranges
 
@@ -313,7 +313,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         best = export_best(run_dir, then=_FINETUNE_THEN)  # none yet, or a stale one (a
         # resume stopped early); was: a refusal said "then export again" to a fine-tune
     # the setup the trial trained with: its searched Trainer arguments, a scheduler's epochs
-    trainer_cfg = searched_trainer(best["arch"], trainer_cfg)
+    trainer_cfg = trial_trainer(best["arch"], trainer_cfg)
     if complete_epochs is not None:
         trainer_cfg["max_epochs"] = complete_epochs
     searched = dict(trainer_cfg)  # the trial's (its validation schedule)

@@ -1,9 +1,12 @@
 """The Trainer settings one trial trains with: the search's, with the trial's searched
 ``trainer.*`` values over them (a Hydra sweep's ``+trainer.*`` / ``++trainer.*`` too, its
-``+`` dropped). No torch, no Lightning: what a trial's ``TrialSpec`` is built with
+``+`` dropped), a searched ``trainer.plugins`` merged over the config's as LightningCLI
+merges it. The one source of them: what a trial's ``TrialSpec`` is built with
 (``search.template``), what a fine-tune of the best trial trains with (``export``), and
 what its ranks, validation limit and precision are read from (``devices``,
-``validation_limit``, ``score_precision``).
+``validation_limit``, ``score_precision``; was: without the plugins merge, which
+``config.node_merge.searched_trainer`` added for the first two alone). No torch, no
+Lightning at import (a searched ``plugins`` node's class is imported to merge it).
 
 Example:
     >>> trial_trainer({"width": 8, "trainer.max_epochs": 3}, {"max_epochs": 1})
@@ -15,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from lightning_nas.config.node_merge import merge_objects
+
 __all__ = ["trial_trainer"]
 
 
@@ -22,7 +27,10 @@ def trial_trainer(arch: Mapping[str, Any], trainer: Mapping[str, Any]) -> dict[s
     """The Trainer settings ``trainer`` (a copy) with each searched ``trainer.NAME`` value of
     architecture ``arch`` set as argument ``NAME``; a Hydra sweep's ``+trainer.NAME`` and
     ``++trainer.NAME`` alike (was: a copy of this in each caller, those of the trial's spec
-    and the fine-tune keeping the ``+``).
+    and the fine-tune keeping the ``+``); a searched ``plugins`` merged over ``trainer``'s
+    as LightningCLI's ``--trainer.plugins=...`` merges it (``merge_objects``: a node over
+    a node of its class, a list over a list of its length item by item), as the trial's
+    Trainer gets them.
 
     Args:
         arch: the trial's architecture (its other keys are left out).
@@ -35,10 +43,17 @@ def trial_trainer(arch: Mapping[str, Any], trainer: Mapping[str, Any]) -> dict[s
         >>> trial_trainer({"++trainer.devices": 2, "+trainer.precision": "bf16-mixed"},
         ...               {"devices": 1, "strategy": "ddp"})
         {'devices': 2, 'strategy': 'ddp', 'precision': 'bf16-mixed'}
+        >>> slurm = "lightning.fabric.plugins.environments.SLURMEnvironment"
+        >>> trial_trainer({"trainer.plugins": {"class_path": slurm}}, {"plugins": {
+        ...     "class_path": slurm, "init_args": {"auto_requeue": False}}})["plugins"]
+        {'class_path': 'lightning.fabric.plugins.environments.SLURMEnvironment', \
+'init_args': {'auto_requeue': False}}
     """
     own = dict(trainer)
     for key, value in arch.items():
         name = str(key).lstrip("+")
-        if name.startswith("trainer."):
+        if name == "trainer.plugins" and trainer.get("plugins") is not None:
+            own["plugins"] = merge_objects(trainer["plugins"], value)
+        elif name.startswith("trainer."):
             own[name.split(".", 1)[1]] = value
     return own

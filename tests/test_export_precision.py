@@ -68,3 +68,30 @@ def test_best_ckpt_validated_in_the_trials_precision_gives_best_yamls_metrics(tm
         verbose=False)[0]
     assert again == {k: best["metrics"][k] for k in ("val_loss", "val_acc")}
     assert again["val_loss"] == best["score"]
+
+
+_PLUGINS = "lightning.pytorch.plugins.precision."
+_MIXED = {"class_path": f"{_PLUGINS}MixedPrecision",
+          "init_args": {"precision": "bf16-mixed", "device": "cpu"}}
+
+
+@pytest.mark.parametrize("plugins, searched", [
+    ([_MIXED], [{"class_path": f"{_PLUGINS}MixedPrecision"}]),  # merged over the config's
+    (None, {"class_path": f"{_PLUGINS}DoublePrecision"}),  # a searched plugin alone
+], ids=["merged", "searched"])
+def test_the_precision_a_trial_is_said_to_be_scored_in_is_its_built_trainers(
+        tmp_path, plugins, searched):
+    # was: precision_of read `precision` alone, over the searched values set in place
+    # of the config's (trial_trainer), not the settings the trial's Trainer is built from
+    from lightning_nas.config.factories import DataFactory, ModelFactory
+    from lightning_nas.score_precision import precision_of
+    from lightning_nas.search.template import TrialTemplate, dry_spec
+    from lightning_nas.search.trial import build_trainer
+
+    settings = {**TRAINER, **({} if plugins is None else {"plugins": plugins})}
+    arch = {"width": 4, "trainer.plugins": searched}
+    template = TrialTemplate(ModelFactory("tests.helpers.TinyNet", {}),
+                             DataFactory("tests.helpers.BlobData", {}), settings)
+    built = build_trainer(dry_spec(template.spec(0, arch, dry=True), str(tmp_path)), [])
+    assert built.precision != "32-true"
+    assert precision_of(arch, settings) == built.precision

@@ -32,10 +32,8 @@ from lightning_nas.config.dict_args import is_plain_dict
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, matches
 from lightning_nas.config.nodes import ARGS_KEYS, SPEC_KEYS, is_hydra, is_node
 from lightning_nas.config.record_defaults import node_dataclass, over_held
-from lightning_nas.trial_trainer import trial_trainer
 
-__all__ = ["deep_merge", "is_class", "is_spec", "merge_config", "merge_node", "merge_objects",
-           "searched_trainer"]
+__all__ = ["deep_merge", "is_class", "is_spec", "merge_config", "merge_node", "merge_objects"]
 
 
 def merge_config(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -174,26 +172,6 @@ def merge_objects(old: Any, value: Any) -> Any:
         return [merge_node(h, v) if is_spec(h) and is_spec(v) else copy.deepcopy(v)
                 for h, v in zip(held, value, strict=True)]
     return copy.deepcopy(value)
-
-
-def searched_trainer(arch: Mapping[str, Any], trainer: Mapping[str, Any]) -> dict[str, Any]:
-    """The Trainer settings a trial of ``arch`` trains with (``trial_trainer``: ``trainer``'s,
-    its searched ``trainer.*`` values over them), a searched ``trainer.plugins`` merged
-    over the config's as LightningCLI's ``--trainer.plugins=...`` merges it
-    (``merge_objects``; was: in place of it).
-
-    Example:
-        >>> slurm = "lightning.fabric.plugins.environments.SLURMEnvironment"
-        >>> searched_trainer({"trainer.plugins": {"class_path": slurm}}, {"plugins": {
-        ...     "class_path": slurm, "init_args": {"auto_requeue": False}}})["plugins"]
-        {'class_path': 'lightning.fabric.plugins.environments.SLURMEnvironment', \
-'init_args': {'auto_requeue': False}}
-    """
-    own = trial_trainer(arch, trainer)
-    for key, value in arch.items():
-        if str(key).lstrip("+") == "trainer.plugins" and trainer.get("plugins") is not None:
-            own["plugins"] = merge_objects(trainer["plugins"], value)
-    return own
 
 
 def _node_over(old: Any, value: Any) -> bool:

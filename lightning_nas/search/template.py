@@ -41,7 +41,6 @@ from lightning_nas.config.cli_optim import check_optim, with_arch
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.hparams import build_class
 from lightning_nas.config.instantiate import blame, instantiate, short
-from lightning_nas.config.node_merge import searched_trainer
 from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.config.space_keys import is_dotted
 from lightning_nas.errors import ConfigError, one_line
@@ -53,6 +52,7 @@ from lightning_nas.search.meta_build import parameters_on_meta
 from lightning_nas.search.required_words import missing_message
 from lightning_nas.search.setting_checks import said_in_config
 from lightning_nas.search.trial import TrialSpec, build_trainer, quiet_lightning
+from lightning_nas.trial_trainer import trial_trainer
 
 __all__ = ["TrialTemplate", "attempt_build", "check_fit_builds", "check_trainer_builds",
            "dry_spec", "global_state_kept"]
@@ -110,7 +110,7 @@ class TrialTemplate:
         its next free version picked and made here (``pin_versions``), unless ``dry`` (a
         spec for a check before training, which writes nothing, and starts no W&B run:
         ``unstarted``)."""
-        trainer = searched_trainer(arch, self.trainer)  # its searched Trainer arguments
+        trainer = trial_trainer(arch, self.trainer)  # its searched Trainer arguments
         if self.max_epochs is not None:
             trainer["max_epochs"] = self.max_epochs
         if trainer.get("logger") and self.objective is None:  # a check's starts no run
