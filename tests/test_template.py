@@ -201,6 +201,19 @@ def test_every_value_of_a_searched_trainer_key_is_built_before_training(tmp_path
     assert not (tmp_path / "run").exists()
 
 
+def test_a_searched_plugin_merged_over_the_configs_is_built_as_its_trial_builds_it(tmp_path):
+    # was: refused, "space key 'trainer.plugins' may take [{'class_path': ...}]: ... does not
+    # give required argument 'precision'": the check set the option in place of the
+    # config's plugin, where the trial merges it over it (as LightningCLI does)
+    mixed = "lightning.pytorch.plugins.precision.MixedPrecision"
+    given = {"class_path": mixed, "init_args": {"precision": "bf16-mixed", "device": "cpu"}}
+    Search(TinyNet, {"width": {"choice": [4, 8]}, "trainer.plugins": {"choice": [
+        [{"class_path": mixed}], [{"class_path": mixed, "init_args": {"precision": "16-mixed"}}]]}},
+           data=BlobData, trainer={**TRAINER, "plugins": [given]}, budget=2,
+           run_dir=tmp_path / "run", seed=1, verbose=False, progress=False)
+    assert not (tmp_path / "run").exists()
+
+
 def test_building_each_searched_trainer_value_starts_and_writes_nothing(tmp_path, monkeypatch):
     # DDP on 2 CPU devices, and loggers of their own folders: built, not launched or made
     monkeypatch.chdir(tmp_path)

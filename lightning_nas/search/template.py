@@ -188,7 +188,7 @@ class TrialTemplate:
                                   f"Trainer of a trial before any training (every trial "
                                   f"drawing it would fail)")
             raise _config_error("trainer", *fault, archs[0])
-        _check_searched_builds([self.spec(0, arch, dry=True) for arch in archs], searched or {})
+        _check_searched_builds(lambda arch: self.spec(0, arch, dry=True), archs, searched or {})
         if not getattr(built[0], "automatic_optimization", True) and self._all_manual(archs):
             with global_state_kept():
                 check_manual_optimization(spec, type(built[0]).__name__, searched or {})
@@ -305,35 +305,40 @@ def dry_spec(spec: TrialSpec, folder: str) -> TrialSpec:
                                trainer=trainer)
 
 
-def _check_searched_builds(specs: Sequence[TrialSpec],
+def _check_searched_builds(spec_of: Callable[[dict[str, Any]], TrialSpec],
+                           archs: Sequence[dict[str, Any]],
                            searched: Mapping[str, Sequence[Any]]) -> None:
     """Build the Trainer once for each value a searched Trainer argument may take (a
-    choice's options, a range's bounds) other than ``specs[0]``'s, set over ``specs[0]``'s
-    other values (over a later spec's where it fails there: a value that builds beside
-    some of the other keys' values is no config error), in a temporary folder, nothing
-    trained or launched (was: only the first sampled architecture's values were built, so
-    ``{choice: [gpuu, cpu]}`` with ``cpu`` drawn first failed as trials, one by one).
+    choice's options, a range's bounds) other than ``archs[0]``'s, set into ``archs[0]``
+    (into a later one where it fails there: a value that builds beside some of the other
+    keys' values is no config error), its settings those a trial of it gets
+    (``spec_of``: the template's ``trial_trainer``, a ``plugins`` option merged over the
+    config's; was: set over the first spec's settings in place of them), in a temporary
+    folder, nothing trained or launched (was: only the first sampled architecture's values
+    were built, so ``{choice: [gpuu, cpu]}`` with ``cpu`` drawn first failed as trials,
+    one by one).
 
     Args:
-        specs: dry specs of the sampled architectures (their Trainer settings).
+        spec_of: the dry spec of an architecture (``TrialTemplate.spec``).
+        archs: the sampled architectures.
         searched: the space's ``trainer.*`` keys without the prefix: their values.
 
     Raises:
         ConfigError: naming the space key and the value its Trainer build refuses.
     """
     with global_state_kept(), tempfile.TemporaryDirectory(prefix="lnas-dry-") as tmp:
-        specs = [dataclasses.replace(spec, trial_dir=str(Path(tmp) / "trials" / "trial_0000"))
-                 for spec in specs]
+        folder = str(Path(tmp) / "trials" / "trial_0000")
+        built = spec_of(archs[0]).trainer
         for name, values in searched.items():
             for value in values:
-                first = specs[0].trainer.get(name, _UNSET)
+                first = built.get(name, _UNSET)
                 if type(first) is type(value) and first == value:  # built already
                     continue
                 error: BaseException | None = None
-                for spec in specs:
-                    settings = {**spec.trainer, name: value}
-                    failed = attempt_build(lambda s=settings, p=spec: build_trainer(
-                        dataclasses.replace(p, trainer=s), []), meta=False)
+                for arch in archs:
+                    spec = dataclasses.replace(spec_of({**arch, f"trainer.{name}": value}),
+                                               trial_dir=folder)
+                    failed = attempt_build(lambda p=spec: build_trainer(p, []), meta=False)
                     if failed is None:
                         break
                     error = error or failed
