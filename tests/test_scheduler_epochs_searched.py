@@ -148,6 +148,25 @@ def test_a_validation_range_every_value_of_which_is_refused_names_the_ways_out(
                verbose=False, **scheduler)
 
 
+def test_a_validation_choice_every_option_of_which_is_refused_names_the_ways_out(tmp_path):
+    # as a range's (rung 1 validated by neither 2 nor 3; min_epochs 3, rungs 3 and 9, takes
+    # 3); was: the first option's refusal with no way out of the whole choice (a median
+    # rule's: "leave 2 out of the space key's values", though 3 is refused too)
+    said = ("space key 'trainer.check_val_every_n_epoch' may take 2: scheduler 'asha' judges "
+            "each trial at its rungs, after epochs 1, 3, 9, but "
+            "trainer.check_val_every_n_epoch=2 validates after epochs 2, 4, ... only: rungs "
+            "1, 3, 9 are not validated; give check_val_every_n_epoch 1 (a divisor of every "
+            "rung), or as every value of the space key's choice [2, 3] is refused, give the "
+            "search's min_epochs=3 (under which value 3 is judged; narrow the choice to it), "
+            "or fix trainer={\"check_val_every_n_epoch\": 1} instead of searching it, or "
+            "search without a scheduler (scheduler='none')")
+    with pytest.raises(ConfigError, match="^" + re.escape(said) + "$"):
+        Search(TinyNet, {"width": {"choice": [4, 8]},
+                         "trainer.check_val_every_n_epoch": {"choice": [2, 3]}},
+               data=BlobData, budget=2, trainer={"max_epochs": 9}, run_dir=tmp_path / "run",
+               verbose=False, scheduler="asha")
+
+
 #: the refusal of ``trainer.NAME`` 2 under scheduler 'SCHEDULER' (``min_epochs`` or
 #: ``min_steps`` above 1: Lightning trains on past a stop until then)
 HELD = (

@@ -1,9 +1,10 @@
-"""A searched Trainer argument's integer range against a search's scheduler rule, before
-training: ``check_rule_range`` checks each value the range may take as a fixed setting is
-(``rule_trainer.check_rule_trainer``), and refuses a range holding values the rule cannot
-judge trials under, naming them and what they do (``space_values.check_trainer_values``
-calls it for each range, ``space_values.trainer_ranges``); where every value is refused,
-the ways out of the whole range (the rule's ``min_epochs`` that takes some of them, a fixed
+"""A searched Trainer argument's integer range, or a choice's options, against a search's
+scheduler rule, before training: ``check_rule_range`` checks each value the range may take
+as a fixed setting is (``rule_trainer.check_rule_trainer``), and refuses a range holding
+values the rule cannot judge trials under, naming them and what they do
+(``space_values.check_trainer_values`` calls it for each searched Trainer argument,
+``space_values.trainer_ranges``); where every value (every option) is refused, the ways out
+of the whole range or choice (the rule's ``min_epochs`` that takes some of them, a fixed
 Trainer value, no scheduler).
 
 Example:
@@ -17,7 +18,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from lightning_nas.config.trainer_checks import check_trainer_kwargs
@@ -44,11 +45,14 @@ _CONFLICTS = {
 }
 
 
-def check_rule_range(trainer: Mapping[str, Any], name: str, values: range, scheduler: Any,
-                     epochs: int | None) -> None:
-    """Refuse a searched Trainer argument ``name`` whose integer range ``values`` holds a
-    value that ``scheduler`` cannot judge trials under (``check_rule_trainer`` over
-    ``trainer``). The error is the first such value's; its way out narrows the range,
+def check_rule_range(trainer: Mapping[str, Any], name: str, values: Sequence[Any],
+                     scheduler: Any, epochs: int | None) -> None:
+    """Refuse a searched Trainer argument ``name`` whose integer range ``values`` (or a
+    choice's options, a list) holds a value that ``scheduler`` cannot judge trials under
+    (``check_rule_trainer`` over ``trainer``). The error is the first such value's; a
+    choice's says to leave it out of the space key's values, unless every option is
+    refused: then the ways out of the whole choice, as a range's (was: that option's
+    refusal alone). A range's way out narrows the range,
     naming the values to leave out and what they do (``_CONFLICTS``: ``min_epochs`` above
     1 makes Lightning ignore the rule's stops; was: "which cannot be judged" for any
     argument), or, where every value is refused, says so and names the ways out of the
@@ -65,7 +69,8 @@ def check_rule_range(trainer: Mapping[str, Any], name: str, values: range, sched
     Args:
         trainer: the Trainer arguments no space key searches.
         name: the searched Trainer argument (space key ``trainer.NAME``).
-        values: the values its range may take (``space_values.trainer_ranges``).
+        values: the values its range may take (``space_values.trainer_ranges``), or its
+            choice's options.
         scheduler: the search's rule (or its name, where none could be made).
         epochs: a trial's last epoch (the search's ``max_epochs`` or the Trainer's).
 
@@ -80,15 +85,19 @@ def check_rule_range(trainer: Mapping[str, Any], name: str, values: range, sched
     Raises:
         ConfigError: naming the first value refused, why, and the ways out.
     """
-    known = _known_epochs(scheduler, epochs)
-    head = 0 if values[0] > known else min(len(values), (known - values[0]) // values.step + 1)
+    if isinstance(values, range):
+        known = _known_epochs(scheduler, epochs)
+        head = 0 if values[0] > known else min(len(values),
+                                                (known - values[0]) // values.step + 1)
+    else:  # a choice's options: each of them
+        head = len(values)
     tried = values[:head + 1]  # those up to ``known``, and the first above it (if any)
 
-    def refused(value: int, instead: str = "search without a scheduler",
-                rule: Any = scheduler) -> str | None:
+    def refused(value: Any, instead: str = "search without a scheduler",
+                rule: Any = scheduler, rungs_too: bool = True) -> str | None:
         try:
             check_rule_trainer({**trainer, name: value}, rule, epochs, instead,
-                               rungs_too=True)
+                               rungs_too=rungs_too)
         except ConfigError as err:
             return str(err)
         return None
@@ -102,9 +111,16 @@ def check_rule_range(trainer: Mapping[str, Any], name: str, values: range, sched
     bad = spans(scheduler, False)
     if not bad:
         return
-    step = f" (step {values.step})" if values.step > 1 else ""
-    whole = f"the space key's range {values[0]}..{values[-1]}{step}"
+    first = values[bad[0][0]]
     count, listed = _counted(values, bad)
+    kind = "range" if isinstance(values, range) else "choice"
+    if kind == "choice" and count < len(values):  # as a fixed value's refusal, its own words
+        raise ConfigError(f"space key 'trainer.{name}' may take {first!r}: " + str(refused(
+            first, f"leave {first!r} out of the space key's values, or search without a "
+                   f"scheduler", rungs_too=False)))
+    step = f" (step {values.step})" if isinstance(values, range) and values.step > 1 else ""
+    whole = (f"the space key's range {values[0]}..{values[-1]}{step}" if kind == "range"
+             else f"the space key's choice {list(values)!r}")
     if count == len(values):  # nothing to narrow it to: the rule's settings, or none
         ways = [f"{give} ({judged})" for give, judged in [_judging_setting(
             scheduler, epochs, values, tried, lambda rule: spans(rule, True))] if give]
@@ -118,14 +134,15 @@ def check_rule_range(trainer: Mapping[str, Any], name: str, values: range, sched
         instead = (f"narrow {whole} to leave out {'value' if count == 1 else 'values'} "
                    f"{listed}, {_CONFLICTS.get(name, 'which cannot be judged')}, or search "
                    f"without a scheduler")
-    first = values[bad[0][0]]
     raise ConfigError(f"space key 'trainer.{name}' may take {first!r}: "
                       f"{refused(first, instead)}")
 
 
-def _judging_setting(rule: Any, epochs: int | None, values: range, tried: range,
-                     taken: Callable[[Rule], list[tuple[int, int]]]) -> tuple[str, str]:
-    """Where no value of a searched range ``values`` is taken under ``rule``, the
+def _judging_setting(rule: Any, epochs: int | None, values: Sequence[Any],
+                     tried: Sequence[Any], taken: Callable[[Rule], list[tuple[int, int]]]
+                     ) -> tuple[str, str]:
+    """Where no value of a searched range ``values`` (or a choice's options) is taken
+    under ``rule``, the
     ``min_epochs`` (a rule's grace, ASHA's first rung) under which most of them are
     (``taken``: the index spans of ``values`` a rule takes), the nearest to its own of
     those, as the search's setting or a rule object's build, and the values it takes;
@@ -148,7 +165,8 @@ def _judging_setting(rule: Any, epochs: int | None, values: range, tried: range,
     if type(rule) not in (MedianRule, ASHARule, HyperbandRule) or not isinstance(last, int):
         return "", ""
     many = max(1, min(_CANDIDATES, _CHECKS // len(tried)))
-    firsts = sorted({1, *(value for value in tried if 1 <= value < last)} - {own},
+    firsts = sorted({1, *(value for value in tried if _whole(value) and 1 <= value < last)}
+                    - {own},
                     key=lambda first: (abs(first - own), first))[:many]
     best: tuple[int, list[tuple[int, int]]] | None = None
     for first in firsts:
@@ -161,11 +179,17 @@ def _judging_setting(rule: Any, epochs: int | None, values: range, tried: range,
     give = (in_words(f"give search.min_epochs: {first}", f"give the search's min_epochs={first}")
             if rule.setting else f"build {type(rule).__name__} with min_epochs={first}")
     count, listed = _counted(values, got)
+    kind = "range" if isinstance(values, range) else "choice"
     if count == len(values):
-        return give, "under which every value of the range is judged"
+        return give, f"under which every value of the {kind} is judged"
     one = count == 1
     return give, (f"under which {'value' if one else 'values'} {listed} {'is' if one else 'are'}"
-                  f" judged; narrow the range to {'it' if one else 'them'}")
+                  f" judged; narrow the {kind} to {'it' if one else 'them'}")
+
+
+def _whole(value: Any) -> bool:
+    """Whether ``value`` is an int (not a bool): a choice's option that may be an epoch."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _with_first(rule: Rule, first: int) -> Rule:
@@ -203,15 +227,17 @@ def _runs(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return runs
 
 
-def _counted(values: range, spans: list[tuple[int, int]]) -> tuple[int, str]:
-    """How many values of ``values`` the index ``spans`` hold, and them in words.
+def _counted(values: Sequence[Any], spans: list[tuple[int, int]]) -> tuple[int, str]:
+    """How many values of ``values`` (a range, or a choice's options: each named) the
+    index ``spans`` hold, and them in words.
 
     Example:
-        >>> _counted(range(1, 10), [(0, 0), (2, 8)])
-        (8, '1, 3..9')
+        >>> _counted(range(1, 10), [(0, 0), (2, 8)]), _counted([2, 5, 7], [(1, 2)])
+        ((8, '1, 3..9'), (2, '5, 7'))
     """
     listed = ", ".join(str(values[a]) if a == b else f"{values[a]}..{values[b]}"
-                       for a, b in spans)
+                       for a, b in spans) if isinstance(values, range) else ", ".join(
+        repr(values[i]) for a, b in spans for i in range(a, b + 1))
     return sum(last - first + 1 for first, last in spans), listed
 
 

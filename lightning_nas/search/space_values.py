@@ -118,7 +118,10 @@ def check_trainer_values(trainer: Mapping[str, Any], searched: Mapping[str, list
     (``check_trainer_combinations``). ``ranges``: the searched integer ranges
     (``trainer_ranges``), whose every value the rule's checks see (``check_rule_range``;
     was: their bounds alone, so a rule that could judge 1 and 3 took a range 1..3 whose 2 it
-    cannot), the others their bounds (``searched``). ``module_callbacks``:
+    cannot), the others their bounds (``searched``); a choice's options each, after their
+    other checks (``check_rule_range`` too: where every option is refused, the ways out of
+    the whole choice, as a range's; was: the first option's refusal alone).
+    ``module_callbacks``:
     what the module's ``configure_callbacks()`` returns, whose accumulation scheduler counts
     for an int ``val_check_interval`` against ``max_steps`` as for the unsearched settings;
     None before the model is built leaves that comparison out (was: counted without it, so
@@ -144,14 +147,11 @@ def check_trainer_values(trainer: Mapping[str, Any], searched: Mapping[str, list
                 check_trainer_kwargs({name: value})
                 check_validation_runs(setting, monitor, _of(module_callbacks, {name: value}))
                 check_search_trainer({name: value})
-                if scheduler is not None and name not in ranges:  # (a range's: below)
-                    check_rule_trainer(setting, scheduler, epochs, f"leave {value!r} out of "
-                                       f"the space key's values, or search without a scheduler")
             except ConfigError as err:
                 raise ConfigError(f"space key 'trainer.{name}' may take {value!r}: "
                                   f"{err}") from None
-        if scheduler is not None and name in ranges:
-            check_rule_range(trainer, name, ranges[name], scheduler, epochs)
+        if scheduler is not None:  # a range's every value, a choice's every option
+            check_rule_range(trainer, name, ranges.get(name, options), scheduler, epochs)
     check_trainer_combinations(trainer, searched, monitor, module_callbacks)
 
 
