@@ -1,7 +1,8 @@
 """The executor tests' trials in worker processes: the search space of ``TinyNet``'s width
 and learning rate, ``nap``, an ``objective=`` trial that only sleeps, ``exits``, one that
 ends its process, ``DiesOnArrival``, a value that ends the process that receives it, and
-``result_sent``, a wait for a worker's result.
+``result_sent``, a wait for a worker's result, and ``tiny_spec``, a one-epoch trial of
+``TinyNet`` on the blobs.
 
 Example:
     >>> sorted(SPACE)
@@ -13,11 +14,13 @@ from __future__ import annotations
 import os
 import time
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
+from lightning_nas.search.trial_spec import TrialSpec
 from lightning_nas.search.worker_entry import RECEIVED
 
-__all__ = ["SPACE", "DiesOnArrival", "exits", "nap", "result_sent"]
+__all__ = ["SPACE", "DiesOnArrival", "exits", "nap", "result_sent", "tiny_spec"]
 
 SPACE = {"width": {"choice": [8, 16, 32]}, "lr": {"float": [0.05, 0.3]}}
 
@@ -87,3 +90,13 @@ def result_sent(conn: Connection, timeout: float = 300) -> bool:
     if not conn.poll(timeout) or conn.recv() != RECEIVED:
         return False
     return conn.poll(timeout)
+
+
+def tiny_spec(tmp_path: Path, trial_id: int) -> TrialSpec:
+    """Trial ``trial_id``: ``TinyNet`` of width 8 on the blobs, one epoch, in its own folder
+    under ``tmp_path`` (the worker tests' trial)."""
+    from tests.helpers_data import BlobData
+    from tests.helpers_models import TinyNet
+
+    return TrialSpec(trial_id=trial_id, arch={"width": 8}, trial_dir=str(tmp_path / f"t{trial_id}"),
+                     model=TinyNet, data=BlobData, trainer={"max_epochs": 1})

@@ -1,7 +1,8 @@
 """Trials run by an executor: parallel searches on worker processes, any
 ``concurrent.futures`` executor, the executors by name and the threads each trial trains
 with. Real processes, real Trainers. The worker processes themselves are in
-``test_workers``, what cannot be sent to them in ``test_executors_refusals``."""
+``test_workers_{deaths,start,devices}``, what cannot be sent to them in
+``test_executors_refusals``."""
 
 from __future__ import annotations
 
@@ -120,7 +121,7 @@ def test_a_search_that_stops_mid_trial_leaves_a_users_pool_nothing_of_its_own(tm
 def test_a_searchs_end_drops_the_kept_error_of_a_worker_that_died_as_it_started(
         tmp_path, user_pool, monkeypatch):
     # a worker's death as it started, woken with another worker's result, is kept for the
-    # next submit or wait (test_workers); a search that ended on that result (an on_trial_end
+    # next submit or wait (test_workers_deaths); a search that ended on that result (an on_trial_end
     # that raised, a Ctrl-C) left it in a pool of the user's, and the next search with the
     # pool stopped on it at its first trial ("... before it ran trial 3": another search's)
     dying = tmp_path / "dying"

@@ -1,7 +1,7 @@
 """Tests that the package's own processes exit with their heap frozen (``exit_gc``): the
 ``lightning-nas`` command (its console script and ``python -m lightning_nas``) skips the
 garbage collector's last walk of torch's and Lightning's objects, and keeps its exit status.
-The ranks' and workers' exits are in ``test_ranks`` and ``test_workers``."""
+The ranks' and workers' exits are in ``test_ranks`` and ``test_workers_start``."""
 
 from __future__ import annotations
 

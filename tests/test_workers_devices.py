@@ -1,0 +1,65 @@
+"""The devices and CPU threads each worker process of executor 'process'
+(``ProcessExecutor``) gets (``assign_devices``)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from lightning_nas.errors import ConfigError
+from lightning_nas.search.workers import ProcessExecutor, assign_devices
+
+
+def test_device_assignment():
+    import torch
+
+    assert assign_devices(2, accelerator="cpu", threads_per_trial=1) == [
+        {"OMP_NUM_THREADS": "1", "LNAS_NUM_THREADS": "1"}] * 2
+    count = torch.cuda.device_count()
+    if not count:
+        with pytest.raises(ConfigError, match="no GPU is visible"):
+            assign_devices(2, accelerator="gpu")
+        return
+    # a machine with GPUs (was: this test asserted there is none, and failed on one): each
+    # worker its own slice, and more workers than GPUs refused naming the count
+    ids = os.environ.get("CUDA_VISIBLE_DEVICES", ",".join(map(str, range(count))))
+    assert [env["CUDA_VISIBLE_DEVICES"] for env in assign_devices(count, accelerator="gpu")] \
+        == [i.strip() for i in ids.split(",") if i.strip()][:count]
+    with pytest.raises(ConfigError, match=f"needs {count + 1} GPUs; {count} visible"):
+        assign_devices(count + 1, accelerator="gpu")
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs CPU affinity and two CPUs to run on")
+
+
+def test_cpu_workers_share_the_cpus_the_search_may_run_on():
+    # was: os.cpu_count(), every core of the machine, so a search confined to fewer
+    # (taskset, a Slurm or container cpuset) gave each worker more threads than its cores
+    before = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, {min(before)})
+        assert assign_devices(1, accelerator="cpu") == [
+            {"OMP_NUM_THREADS": "1", "LNAS_NUM_THREADS": "1"}]
+        assert ProcessExecutor(1, accelerator="cpu").cpu_threads == 1
+    finally:
+        os.sched_setaffinity(0, before)
+    assert ProcessExecutor(1, accelerator="cpu").cpu_threads == len(before)
+
+
+def test_cuda_visible_devices_without_a_gpu_gives_cpu_workers(monkeypatch):
+    # was: the ids in CUDA_VISIBLE_DEVICES were taken for GPUs as they were, so on a machine
+    # without one (the variable exported by a shell or a job script) a search with two
+    # workers and accelerator auto was refused, "needs 2 GPUs; 1 visible (0)", and one
+    # worker got the "GPU" and no CPU threads of its own
+    import torch
+
+    if torch.cuda.device_count():
+        pytest.skip("needs a machine without a GPU")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    assert assign_devices(2, accelerator="auto", threads_per_trial=1) == [
+        {"OMP_NUM_THREADS": "1", "LNAS_NUM_THREADS": "1"}] * 2
+    assert ProcessExecutor(1, accelerator="auto").cpu_threads is not None
+    with pytest.raises(ConfigError, match="no GPU is visible"):
+        assign_devices(1, accelerator="gpu")
