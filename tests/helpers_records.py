@@ -3,7 +3,8 @@ config), ``Wide`` (another, for a ``Union``), ``Sized`` (a required field, which
 signature default gives) and ``DEEP``, a signature default other than the dataclass's own
 (``depth=3``); ``cli_model``, what LightningCLI itself (``run=False``) builds from a
 ``model`` node; ``chosen_search``, the search (nothing trained) that chooses a ``model``
-node's value among options.
+node's value among options; ``Plain``, a model of a ``NetConfig`` and a plain ``dict``
+argument that records what each build of it is given.
 
 Example:
     >>> DEEP
@@ -16,11 +17,16 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import lightning.pytorch as pl
+import torch
 import yaml
 from lightning.pytorch.cli import LightningCLI
 from torch import nn
 
-__all__ = ["DEEP", "NetConfig", "Sized", "Wide", "chosen_search", "cli_model", "deep_layers"]
+from tests.helpers_models import ClassifierSteps
+
+__all__ = ["DEEP", "NetConfig", "Plain", "Sized", "Wide", "chosen_search", "cli_model",
+           "deep_layers"]
 
 
 @dataclasses.dataclass
@@ -49,6 +55,23 @@ class Wide:
 
 #: the signature default: a field other than the dataclass's own default
 DEEP = NetConfig(depth=3)
+
+
+class Plain(ClassifierSteps, pl.LightningModule):
+    """``net`` a ``NetConfig``, ``opt`` a plain dict; each build recorded."""
+
+    built: list[tuple[Any, Any]] = []  # the (net, opt) of each model built
+
+    def __init__(self, net: NetConfig = DEEP, opt: dict | None = None) -> None:
+        super().__init__()
+        Plain.built.append((net, opt))
+        self.layer = nn.Linear(8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(x)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.05)
 
 
 def deep_layers(net: NetConfig) -> nn.Sequential:

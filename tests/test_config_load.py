@@ -116,7 +116,7 @@ def test_an_override_inside_a_searched_group_is_refused(tmp_path, override):
      {"model.opt_cfg": {"nesterov": {"fixed": True}}}, "model.init_args.opt_cfg",  # kept:
      "the keys momentum, dampening", ["--search.space.model.opt_cfg.momentum={fixed: 0.9}",
                                       "--search.space.model.opt_cfg.dampening={fixed: 0.0}"]),
-    # test_choice_mappings)
+    # test_choice_mappings_hydra)
     # a dict inside the group's dict, and a dict argument of a node a group at the node sets
     ({"class_path": "tests.helpers.DictArgNet", "init_args": {"opt_cfg": {
         "sub": {"a": 1, "b": 2}}}}, {"opt_cfg": {"sub": {"a": {"fixed": 3}}}},

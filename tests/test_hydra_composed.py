@@ -198,7 +198,7 @@ def test_the_launchers_loader_crosses_to_another_process_as_hydras_own(tmp_path,
 def test_a_searched_mapping_in_a_target_node_reaches_the_job_as_hydra_composes_it(tmp_path):
     # a sweep's dict value under a _target_ node (++net.kw, merged over the node's kw) and a
     # searched config group (model) reach each job as Hydra's own compose gives them: the
-    # config's other keys kept, as lightning-nas search keeps them (test_choice_mappings)
+    # config's other keys kept, as lightning-nas search keeps them (test_choice_mappings_hydra)
     from hydra import compose, initialize_config_dir
 
     received = {}

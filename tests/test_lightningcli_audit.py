@@ -203,7 +203,7 @@ def _net_config(tmp_path: Path, options: list, net_args: dict) -> Path:
 ])
 def test_a_chosen_node_over_what_the_config_gives_is_taken(tmp_path, capsys, net_args, also):
     # each chosen node is merged over the config's, as LightningCLI merges it (its build
-    # checked against LightningCLI's in test_choice_mappings)
+    # checked against LightningCLI's in test_choice_mappings_nodes)
     options = [{"class_path": _MLP, "init_args": {"lin1_size": 32}},
                {"class_path": "torch.nn.Identity"}]
     config = _net_config(tmp_path, options, net_args)
