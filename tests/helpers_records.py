@@ -3,8 +3,9 @@ config), ``Wide`` (another, for a ``Union``), ``Sized`` (a required field, which
 signature default gives) and ``DEEP``, a signature default other than the dataclass's own
 (``depth=3``); ``cli_model``, what LightningCLI itself (``run=False``) builds from a
 ``model`` node; ``chosen_search``, the search (nothing trained) that chooses a ``model``
-node's value among options; ``Plain``, a model of a ``NetConfig`` and a plain ``dict``
-argument that records what each build of it is given.
+node's value among options (``space_search``: of a space of one's own); ``Plain``, a
+model of a ``NetConfig`` and a plain ``dict`` argument that records what each build of it
+is given.
 
 Example:
     >>> DEEP
@@ -26,7 +27,7 @@ from torch import nn
 from tests.helpers_models import ClassifierSteps
 
 __all__ = ["DEEP", "NetConfig", "Plain", "Sized", "Wide", "chosen_search", "cli_model",
-           "deep_layers"]
+           "deep_layers", "space_search"]
 
 
 @dataclasses.dataclass
@@ -99,17 +100,25 @@ def cli_model(folder: Path, model: dict[str, Any], *args: str) -> Any:
                         trainer_defaults={"logger": False, "enable_progress_bar": False}).model
 
 
-def chosen_search(folder: Path, model: dict[str, Any], key: str, values: list[Any]) -> Any:
+def chosen_search(folder: Path, model: dict[str, Any], key: str, values: list[Any],
+                  *overrides: str) -> Any:
     """The search (built, nothing trained; its config written in ``folder``) of ``model``
-    on ``tests.helpers_data.BlobData`` whose space chooses ``key`` among ``values``: its
+    on ``tests.helpers_data.BlobData`` whose space chooses ``key`` among ``values``, loaded
+    with the command line's ``overrides`` (``--model.net.init_args.lin2=24``): its
     ``model.build(arch)`` builds a trial's model, ``model.target.config(arch)`` is the
-    node ``best.yaml`` gives it."""
+    node ``best.yaml`` gives it (``space_search`` of that space)."""
+    return space_search(folder, model, {key: {"choice": values}}, *overrides)
+
+
+def space_search(folder: Path, model: dict[str, Any], space: dict[str, Any],
+                 *overrides: str) -> Any:
+    """``chosen_search`` of the search space ``space`` (``{"model.net": {"fixed": ...},
+    ...}``)."""
     from lightning_nas.config.load import load_config
     from lightning_nas.search.from_config import search_from_config
 
     path = folder / "nas.yaml"
     path.write_text(yaml.safe_dump({
         "model": model, "data": {"class_path": "tests.helpers_data.BlobData"},
-        "search": {"space": {key: {"choice": values}}, "budget": 1,
-                   "run_dir": str(folder / "run")}}))
-    return search_from_config(load_config(path))
+        "search": {"space": space, "budget": 1, "run_dir": str(folder / "run")}}))
+    return search_from_config(load_config(path, list(overrides)))

@@ -10,7 +10,6 @@ Each case is checked against LightningCLI itself (``LightningCLI(run=False)``).
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,11 +17,9 @@ import torch
 import yaml
 from torch import nn
 
-from lightning_nas.config.load import load_config
 from lightning_nas.config.space_clash import check_not_searched
 from lightning_nas.errors import ConfigError
-from lightning_nas.search.from_config import search_from_config
-from tests.helpers_records import DEEP, NetConfig, Plain, cli_model
+from tests.helpers_records import DEEP, NetConfig, Plain, chosen_search, cli_model, space_search
 
 torch.set_num_threads(1)
 
@@ -60,18 +57,6 @@ HELD = {"class_path": f"{HERE}.Holder", "init_args": {"net": {
     "class_path": MLP, "init_args": {"lin1": 8, "lin2": 16, "drop": 0.3}}}}
 
 
-def _held_search(tmp_path: Path, values: list[Any] | dict[str, Any], *overrides: str,
-                 model: dict[str, Any] = HELD) -> Any:
-    """``model``'s search of ``model.net`` among ``values`` (a dict: the space itself),
-    loaded with ``overrides``."""
-    space = values if isinstance(values, dict) else {"model.net": {"choice": values}}
-    (tmp_path / "nas.yaml").write_text(yaml.safe_dump({
-        "model": model, "data": {"class_path": "tests.helpers_data.BlobData"},
-        "search": {"space": space, "budget": 1,
-                   "run_dir": str(tmp_path / "run")}}))
-    return search_from_config(load_config(tmp_path / "nas.yaml", list(overrides)))
-
-
 def test_a_chosen_class_path_node_at_a_module_argument_builds_what_lightningcli_builds(
         tmp_path):
     # was: refused, "model.init_args.net gives {drop: 0.3, lin2: 16}, which the search
@@ -82,7 +67,7 @@ def test_a_chosen_class_path_node_at_a_module_argument_builds_what_lightningcli_
     values = [{"class_path": MLP, "init_args": {"lin1": 4}},
               {"class_path": MLP},  # no init_args: the config's all kept
               {"class_path": OTHER, "init_args": {"lin3": 5}}]
-    search = _held_search(tmp_path, values)
+    search = chosen_search(tmp_path, HELD, "model.net", values)
     wants = [("Mlp", {"lin1": 4, "lin2": 16, "drop": 0.3}),
              ("Mlp", {"lin1": 8, "lin2": 16, "drop": 0.3}),
              ("Other", {"lin1": 8, "lin3": 5, "drop": "x"})]
@@ -101,8 +86,9 @@ def test_an_override_inside_a_chosen_class_path_node_is_kept_as_lightningcli_kee
     # search space gives every trial as a whole (a value it chooses): the override would be
     # lost", where LightningCLI keeps it under --model.net='{class_path: Mlp, ...}'
     override = "--model.net.init_args.lin2=24"
-    search = _held_search(tmp_path, [{"class_path": MLP, "init_args": {"lin1": 4}},
-                                     {"class_path": MLP, "init_args": {"lin1": 6}}], override)
+    search = chosen_search(tmp_path, HELD, "model.net", [
+        {"class_path": MLP, "init_args": {"lin1": 4}},
+        {"class_path": MLP, "init_args": {"lin1": 6}}], override)
     node = {"class_path": MLP, "init_args": {"lin1": 4}}
     cli_model(tmp_path, HELD, override, f"--model.net={node}")
     assert NETS[-1] == ("Mlp", {"lin1": 4, "lin2": 24, "drop": 0.3})
@@ -113,12 +99,13 @@ def test_an_override_inside_a_chosen_class_path_node_is_kept_as_lightningcli_kee
     with pytest.raises(ConfigError, match=re.escape(
             f"which option 2 of the choice there, {{class_path: {MLP}, init_args: {{lin2: "
             f"32}}}}, sets too")):
-        _held_search(tmp_path, [node, setting], override)
+        chosen_search(tmp_path, HELD, "model.net", [node, setting], override)
     with pytest.raises(ConfigError, match=re.escape(
             f"which option 2 of the choice there, {{class_path: {OTHER}}}, builds without it "
             f"(Other does not take lin2): the trials that take it would lose the override, as "
             f"LightningCLI drops it. To fix it, leave that option out of the choice")):
-        _held_search(tmp_path, [node, {"class_path": OTHER}], override)
+        chosen_search(tmp_path, HELD, "model.net", [node, {"class_path": OTHER}],
+                      override)
 
 
 def test_an_override_inside_a_fixed_class_path_node_is_kept_as_lightningcli_keeps_it(tmp_path):
@@ -127,15 +114,15 @@ def test_an_override_inside_a_fixed_class_path_node_is_kept_as_lightningcli_keep
     # search space gives every trial as a whole (a value it chooses): the override would
     # be lost", where LightningCLI keeps it)
     override, node = "--model.net.init_args.lin2=24", {"class_path": MLP, "init_args": {"lin1": 4}}
-    search = _held_search(tmp_path, {"model.net": {"fixed": node},
-                                     "data.batch_size": {"choice": [8, 16]}}, override)
+    search = space_search(tmp_path, HELD, {"model.net": {"fixed": node},
+                                           "data.batch_size": {"choice": [8, 16]}}, override)
     cli_model(tmp_path, HELD, override, f"--model.net={node}")
     assert NETS[-1] == ("Mlp", {"lin1": 4, "lin2": 24, "drop": 0.3})
     assert search.model.build({"model.net": node}) and NETS[-1][1]["lin2"] == 24
     with pytest.raises(ConfigError, match=re.escape(  # one that sets it: refused, as a choice's
             f"which the fixed value there, {{class_path: {MLP}, init_args: {{lin2: 32}}}}, "
             f"sets too")):
-        _held_search(tmp_path, {"model.net": {"fixed": {"class_path": MLP, "init_args": {
+        space_search(tmp_path, HELD, {"model.net": {"fixed": {"class_path": MLP, "init_args": {
             "lin2": 32}}}, "data.batch_size": {"choice": [8, 16]}}, override)
 
 
@@ -165,7 +152,7 @@ def test_a_chosen_class_path_nodes_arguments_merge_by_their_annotation_as_in_lig
     value = {"class_path": f"{HERE}.Mixed", "init_args": {
         "opts": {"a": 3}, "typed": {"a": 3}, "rec": {"hidden": 4},
         "inner": {"class_path": MLP, "init_args": {"lin1": 4}}}}
-    search = _held_search(tmp_path, [value, {"class_path": MLP}], model=MIXED)
+    search = chosen_search(tmp_path, MIXED, "model.net", [value, {"class_path": MLP}])
     cli_model(tmp_path, MIXED, f"--model.net={value}")  # LightningCLI's own
     want = ("Mixed", {"opts": {"a": 3}, "typed": {"a": 3}, "rec": NetConfig(hidden=4, depth=2),
                       "inner": ("Mlp", {"lin1": 4, "lin2": 16, "drop": 0.1})})
@@ -188,8 +175,8 @@ def test_an_override_deeper_in_a_chosen_class_path_node_is_kept_where_lightningc
     # value {...} the search space may choose there sets too"), where LightningCLI merges
     # the option's value there over the config's, the override kept
     value = {"class_path": f"{HERE}.Mixed", "init_args": option}
-    search = _held_search(tmp_path, [value, {"class_path": f"{HERE}.Mixed"}], override,
-                          model=MIXED)
+    search = chosen_search(tmp_path, MIXED, "model.net",
+                           [value, {"class_path": f"{HERE}.Mixed"}], override)
     cli_model(tmp_path, MIXED, override, f"--model.net={value}")  # LightningCLI's own
     assert NETS[-1][1][want[0]] == want[1]
     assert search.model.build({"model.net": value}) and NETS[-1][1][want[0]] == want[1]
@@ -207,12 +194,13 @@ def test_an_override_deeper_in_a_chosen_class_path_node_is_refused_where_it_woul
             f"which option 1 of the choice there, {{class_path: {HERE}.Mixed, init_args: "
             f"{{opts: {{a: 3}}}}}}, builds without it (its opts is set in place of the "
             f"config's)")):
-        _held_search(tmp_path, [value], override, model=MIXED)
+        chosen_search(tmp_path, MIXED, "model.net", [value], override)
     setting = {"class_path": f"{HERE}.Mixed", "init_args": {"rec": {"depth": 6}}}
     with pytest.raises(ConfigError, match=re.escape(
             f"which option 1 of the choice there, {{class_path: {HERE}.Mixed, init_args: "
             f"{{rec: {{depth: 6}}}}}}, sets too")):
-        _held_search(tmp_path, [setting], "--model.net.init_args.rec.depth=5", model=MIXED)
+        chosen_search(tmp_path, MIXED, "model.net", [setting],
+                      "--model.net.init_args.rec.depth=5")
 
 
 def test_a_long_option_a_refusal_names_is_cut_with_an_ellipsis():
