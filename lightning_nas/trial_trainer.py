@@ -1,12 +1,12 @@
 """The Trainer settings one trial trains with: the search's, with the trial's searched
 ``trainer.*`` values over them (a Hydra sweep's ``+trainer.*`` / ``++trainer.*`` too, its
-``+`` dropped), a searched ``trainer.plugins`` merged over the config's as LightningCLI
-merges it. The one source of them: what a trial's ``TrialSpec`` is built with
-(``search.template``), what a fine-tune of the best trial trains with (``export``), and
-what its ranks, validation limit and precision are read from (``devices``,
-``validation_limit``, ``score_precision``; was: without the plugins merge, which
-``config.node_merge.searched_trainer`` added for the first two alone). No torch, no
-Lightning at import (a searched ``plugins`` node's class is imported to merge it).
+``+`` dropped), a searched ``trainer.callbacks``, ``logger`` or ``plugins`` merged over
+the config's as LightningCLI merges it. The one source of them: what a trial's
+``TrialSpec`` is built with (``search.template``), what a fine-tune of the best trial
+trains with (``export``), and what its ranks, validation limit and precision are read
+from (``devices``, ``validation_limit``, ``score_precision``; was: without the plugins
+merge, which ``config.node_merge.searched_trainer`` added for the first two alone). No torch, no
+Lightning at import (a searched object node's class is imported to merge it).
 
 Example:
     >>> trial_trainer({"width": 8, "trainer.max_epochs": 3}, {"max_epochs": 1})
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lightning_nas.config.node_merge import merge_objects
+from lightning_nas.config.node_merge import is_object_path, merge_objects
 
 __all__ = ["trial_trainer"]
 
@@ -27,10 +27,10 @@ def trial_trainer(arch: Mapping[str, Any], trainer: Mapping[str, Any]) -> dict[s
     """The Trainer settings ``trainer`` (a copy) with each searched ``trainer.NAME`` value of
     architecture ``arch`` set as argument ``NAME``; a Hydra sweep's ``+trainer.NAME`` and
     ``++trainer.NAME`` alike (was: a copy of this in each caller, those of the trial's spec
-    and the fine-tune keeping the ``+``); a searched ``plugins`` merged over ``trainer``'s
-    as LightningCLI's ``--trainer.plugins=...`` merges it (``merge_objects``: a node over
-    a node of its class, a list over a list of its length item by item), as the trial's
-    Trainer gets them.
+    and the fine-tune keeping the ``+``); a searched ``callbacks``, ``logger`` or ``plugins``
+    merged over ``trainer``'s as LightningCLI's ``--trainer.callbacks=...`` merges it
+    (``merge_objects``: a node over a node of its class, a list over a list of its length
+    item by item, a list over a node each item over it), as the trial's Trainer gets them.
 
     Args:
         arch: the trial's architecture (its other keys are left out).
@@ -52,8 +52,9 @@ def trial_trainer(arch: Mapping[str, Any], trainer: Mapping[str, Any]) -> dict[s
     own = dict(trainer)
     for key, value in arch.items():
         name = str(key).lstrip("+")
-        if name == "trainer.plugins" and trainer.get("plugins") is not None:
-            own["plugins"] = merge_objects(trainer["plugins"], value)
+        held = trainer.get(name.split(".", 1)[-1])
+        if is_object_path(name) and held is not None:  # callbacks, logger, plugins
+            own[name.split(".", 1)[1]] = merge_objects(held, value)
         elif name.startswith("trainer."):
             own[name.split(".", 1)[1]] = value
     return own

@@ -7,7 +7,8 @@ over the earlier values, a node of the same class merged (``init_args`` alone, w
 ``OptimizerCallable``, as well); the ``search:`` block, ours, merged key by key. A chosen
 node's ``dict_kwargs`` (and ``init_args`` or ``dict_kwargs`` alone), a chosen mapping at an
 ``Any`` argument (``init_args`` alone there and at a dataclass refused), and
-``trainer.plugins`` chosen or from two files, each as LightningCLI sets them. Each case
+``trainer.callbacks``, ``logger`` and ``plugins`` chosen, overridden or from two files,
+each as LightningCLI sets them. Each case
 checked against LightningCLI itself (``LightningCLI(run=False)``), a trial's build and
 ``best.yaml``'s; nothing trained.
 """
@@ -24,6 +25,8 @@ import lightning.pytorch as pl
 import pytest
 import torch
 import yaml
+from lightning.pytorch.callbacks import EarlyStopping
+from lightning.pytorch.loggers import CSVLogger
 from torch import nn
 
 from lightning_nas.config.load import load_config
@@ -318,19 +321,36 @@ PLUGINS = [([NO_REQUEUE], [{"class_path": SLURM}], [False]),
            ([NO_REQUEUE, DOUBLE], [{"class_path": SLURM}], [True])]
 
 
-def _built_plugins(tmp_path: Path, trainer: dict[str, Any], *args: str) -> list[Any]:
-    """What LightningCLI (``run=False``) builds for ``trainer.plugins`` from a config of
-    ``trainer`` (and ``args`` after it): each plugin's ``auto_requeue``, or its class name."""
+def _described(built: Any) -> list[Any]:
+    """Each of ``built`` (one object, or a list of them): a SLURM environment's
+    ``auto_requeue``, an ``EarlyStopping``'s (monitor, patience, mode), a ``CSVLogger``'s
+    (save_dir, name), else its class name."""
+    out = []
+    for obj in built if isinstance(built, list) else [built]:
+        if isinstance(obj, EarlyStopping):
+            out.append((obj.monitor, obj.patience, obj.mode))
+        elif isinstance(obj, CSVLogger):
+            out.append((obj.save_dir, obj.name))
+        else:
+            out.append(getattr(obj, "auto_requeue", type(obj).__name__))
+    return out
+
+
+def _built(tmp_path: Path, trainer: dict[str, Any], *args: str, key: str = "plugins"
+           ) -> list[Any]:
+    """What LightningCLI (``run=False``) builds for ``trainer.<key>`` from a config of
+    ``trainer`` (and ``args`` after it), ``_described`` (none of the Trainer's own callbacks
+    added)."""
     from lightning.pytorch.cli import LightningCLI
 
-    path = tmp_path / "plugins.yaml"
+    path = tmp_path / "trainer.yaml"
     path.write_text(yaml.safe_dump({"model": {"class_path": f"{HERE}.Holder", "init_args": {
         "net": {"class_path": "torch.nn.Identity"}}}, "trainer": trainer}))
-    built = LightningCLI(run=False, args=["--config", str(path), *args],
-                         save_config_callback=None,
-                         trainer_defaults={"logger": False}).config_init["trainer"]["plugins"]
-    return [getattr(p, "auto_requeue", type(p).__name__)
-            for p in (built if isinstance(built, list) else [built])]
+    quiet = {"logger": False, "enable_checkpointing": False, "enable_progress_bar": False,
+             "enable_model_summary": False}
+    cli = LightningCLI(run=False, args=["--config", str(path), *args],
+                       save_config_callback=None, trainer_defaults=quiet)
+    return _described(cli.config_init["trainer"][key])
 
 
 @pytest.mark.parametrize(("first", "second", "want"), PLUGINS)
@@ -340,9 +360,9 @@ def test_trainer_plugins_of_two_files_merge_as_lightningcli_merges_them(
     # LightningCLI merges a list of nodes of the same length item by item
     later = tmp_path / "later.yaml"
     later.write_text(yaml.safe_dump({"trainer": {"plugins": second}}))
-    assert _built_plugins(tmp_path, {"plugins": first}, "--config", str(later)) == want
+    assert _built(tmp_path, {"plugins": first}, "--config", str(later)) == want
     merged = merge_config({"trainer": {"plugins": first}}, {"trainer": {"plugins": second}})
-    assert _built_plugins(tmp_path, merged["trainer"]) == want
+    assert _built(tmp_path, merged["trainer"]) == want
 
 
 def test_trainer_plugins_a_space_chooses_merge_as_lightningcli_merges_them(tmp_path):
@@ -364,14 +384,13 @@ def test_trainer_plugins_a_space_chooses_merge_as_lightningcli_merges_them(tmp_p
                                    strict=True):
         flow = yaml.safe_dump(value, default_flow_style=True).strip()
         trainer = {"plugins": [NO_REQUEUE]}
-        assert _built_plugins(tmp_path, trainer, f"--trainer.plugins={flow}") == want, value
+        assert _built(tmp_path, trainer, f"--trainer.plugins={flow}") == want, value
         own = search.template.spec(1, {"trainer.plugins": value}, dry=True).trainer["plugins"]
         built = instantiate(own, "trainer.plugins")  # the trial's
-        assert [getattr(p, "auto_requeue", type(p).__name__) for p in (
-            built if isinstance(built, list) else [built])] == want, value
-        assert _built_plugins(tmp_path, {"plugins": own}) == want, value
+        assert _described(built) == want, value
+        assert _built(tmp_path, {"plugins": own}) == want, value
         best = best_config(cfg, {"trainer.plugins": value}, seed=0)["trainer"]  # its file's
-        assert _built_plugins(tmp_path, {"plugins": best["plugins"]}) == want, value
+        assert _built(tmp_path, {"plugins": best["plugins"]}) == want, value
 
 
 def test_a_class_path_mapping_at_a_plain_dict_argument_is_set_whole_as_lightningcli_sets_it(
@@ -399,3 +418,51 @@ def test_a_class_path_mapping_at_a_plain_dict_argument_is_set_whole_as_lightning
     assert chosen["model"]["init_args"]["optimizer_init"] == later
     theirs = cli_model(tmp_path, first, "--config", str(paths[1])).hparams
     assert all(theirs[key] == later for key in first["init_args"])
+
+
+ES, CSV = "lightning.pytorch.callbacks.EarlyStopping", "lightning.pytorch.loggers.CSVLogger"
+PATIENT = {"class_path": ES, "init_args": {"monitor": "val_loss", "patience": 3, "mode": "max"}}
+QUICK = {"class_path": ES, "init_args": {"monitor": "val_loss", "patience": 1}}
+LR_MONITOR = {"class_path": "lightning.pytorch.callbacks.LearningRateMonitor"}
+LOGS = {"class_path": CSV, "init_args": {"save_dir": "logs", "name": "a"}}
+NAMED, ELSEWHERE = ({"class_path": CSV, "init_args": init} for init in (
+    {"name": "b"}, {"save_dir": "x", "name": "c"}))
+#: (the Trainer argument, the config's value, the later file's, override's or chosen one,
+#: what LightningCLI builds): a node over a node merged, a list over one of the same length
+#: item by item, a list over a node each item over it; a node over a list, or a list over
+#: one of another length, in place
+OBJECTS = [("callbacks", [PATIENT], [QUICK], [("val_loss", 1, "max")]),
+           ("callbacks", PATIENT, [QUICK, LR_MONITOR], [("val_loss", 1, "max"),
+                                                        "LearningRateMonitor"]),
+           ("callbacks", [PATIENT], QUICK, [("val_loss", 1, "min")]),
+           ("logger", LOGS, NAMED, [("logs", "b")]),
+           ("logger", LOGS, [NAMED, ELSEWHERE], [("logs", "b"), ("x", "c")]),
+           ("logger", [LOGS], ELSEWHERE, [("x", "c")]),
+           ("plugins", NO_REQUEUE, [{"class_path": SLURM}, DOUBLE], [False, "DoublePrecision"])]
+
+
+@pytest.mark.parametrize(("key", "held", "given", "want"), OBJECTS)
+def test_trainer_callbacks_logger_and_plugins_merge_as_lightningcli_merges_them(
+        tmp_path, key, held, given, want):
+    # was: a chosen callbacks or logger and any override in place of the config's
+    # (EarlyStopping's mode 'min', CSVLogger without a save_dir, auto_requeue True), a list
+    # over a node of another length too; LightningCLI merges them as it merges a file's
+    from lightning_nas.config.instantiate import instantiate
+    from lightning_nas.export_config import best_config
+    from lightning_nas.trial_trainer import trial_trainer
+
+    flow = yaml.safe_dump(given, default_flow_style=True).strip()
+    later = tmp_path / "later.yaml"
+    later.write_text(yaml.safe_dump({"trainer": {key: given}}))
+    assert _built(tmp_path, {key: held}, f"--trainer.{key}={flow}", key=key) == want
+    assert _built(tmp_path, {key: held}, "--config", str(later), key=key) == want
+    cfg = {"model": {"class_path": f"{HERE}.Holder", "init_args": {"net": {
+               "class_path": "torch.nn.Identity"}}}, "trainer": {key: held}}
+    (tmp_path / "held.yaml").write_text(yaml.safe_dump(cfg))
+    ours = {"files": merge_config(cfg, {"trainer": {key: given}})["trainer"][key],
+            "override": load_config(tmp_path / "held.yaml", [f"--trainer.{key}={flow}"],
+                                    searched=False)["trainer"][key],
+            "trial": trial_trainer({f"trainer.{key}": given}, {key: held})[key],
+            "best_config": best_config(cfg, {f"trainer.{key}": given}, seed=0)["trainer"][key]}
+    assert {name: _described(instantiate(value, f"trainer.{key}"))
+            for name, value in ours.items()} == dict.fromkeys(ours, want)

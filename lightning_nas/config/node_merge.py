@@ -6,8 +6,9 @@ node gives is set over the config's by its annotation: a dataclass's fields merg
 module argument's node of the same class (or its ``init_args`` alone) merged, a plain
 ``dict``'s mapping in place of the config's (was: every mapping merged key by key, the
 config's other keys kept where LightningCLI drops them). A later file's ``trainer:``
-arguments are set so by the Trainer's annotations (a list of nodes, ``plugins``, item by
-item: ``merge_objects``); our ``search:`` block, key by key.
+arguments are set so by the Trainer's annotations (a list of nodes, ``callbacks``,
+``logger``, ``plugins``, item by item: ``merge_objects``, as a chosen or overridden one
+is); our ``search:`` block, key by key.
 
 Example:
     >>> deep_merge({"trainer": {"max_epochs": 3, "logger": False}}, {"trainer": {"max_epochs": 1}})
@@ -33,7 +34,13 @@ from lightning_nas.config.instantiate import accepted_kwargs, import_object, mat
 from lightning_nas.config.nodes import ARGS_KEYS, SPEC_KEYS, is_hydra, is_node
 from lightning_nas.config.record_defaults import node_dataclass, over_held
 
-__all__ = ["deep_merge", "is_class", "is_spec", "merge_config", "merge_node", "merge_objects"]
+__all__ = ["TRAINER_OBJECTS", "deep_merge", "is_class", "is_object_path", "is_spec",
+           "merge_config", "merge_node", "merge_objects"]
+
+#: the Trainer's arguments that take objects (one, or a list of them): a class named there is
+#: a ``class_path`` node, a chosen or overridden value is merged over the config's
+#: (``merge_objects``)
+TRAINER_OBJECTS = ("callbacks", "logger", "plugins")
 
 
 def merge_config(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -153,10 +160,11 @@ def _args_over(held: Mapping[str, Any], given: Mapping[str, Any],
 
 def merge_objects(old: Any, value: Any) -> Any:
     """``value`` (a list of ``class_path`` nodes, or one) over ``old``, the config's, at an
-    argument that takes a list of objects or one (``trainer.plugins``), as jsonargparse
-    merges it: a node over a node, and a list over a list of the same length (``old`` a
-    node: a list of it) item by item, each node as ``merge_node`` merges it; else
-    ``value`` in place (a list of another length, a node over a list; was: always).
+    argument that takes a list of objects or one (``is_object_path``), as jsonargparse
+    merges it: a node over a node, and a list over a list of the same length item by item,
+    each node as ``merge_node`` merges it; a list over a node, each of its nodes over that
+    node (was: a list of one alone); else ``value`` in place (a list of another length, a
+    node over a list).
 
     Example:
         >>> slurm = "lightning.fabric.plugins.environments.SLURMEnvironment"
@@ -167,11 +175,23 @@ def merge_objects(old: Any, value: Any) -> Any:
     """
     if is_spec(old) and is_spec(value):
         return merge_node(old, value)
-    held = [old] if is_spec(old) else old
-    if isinstance(value, list) and isinstance(held, list) and len(held) == len(value):
+    if isinstance(value, list) and (is_spec(old) or isinstance(old, list)
+                                    and len(old) == len(value)):
+        held = [old] * len(value) if is_spec(old) else old
         return [merge_node(h, v) if is_spec(h) and is_spec(v) else copy.deepcopy(v)
                 for h, v in zip(held, value, strict=True)]
     return copy.deepcopy(value)
+
+
+def is_object_path(key: str) -> bool:
+    """Whether the config path ``key`` is one of the Trainer's arguments that take objects
+    (``TRAINER_OBJECTS``: ``trainer.callbacks``, ``trainer.logger``, ``trainer.plugins``).
+
+    Example:
+        >>> is_object_path("trainer.logger"), is_object_path("trainer.max_epochs")
+        (True, False)
+    """
+    return key.startswith("trainer.") and key[len("trainer."):] in TRAINER_OBJECTS
 
 
 def _node_over(old: Any, value: Any) -> bool:

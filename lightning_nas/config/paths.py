@@ -24,7 +24,14 @@ from lightning_nas.config.convert import class_bound, class_node_path
 from lightning_nas.config.dict_args import is_plain_dict, values_built
 from lightning_nas.config.held_hints import any_at, args_alone, data_at, over_node, over_path
 from lightning_nas.config.instantiate import accepted_kwargs, import_object
-from lightning_nas.config.node_merge import is_class, is_spec, merge_node, merge_objects
+from lightning_nas.config.node_merge import (
+    TRAINER_OBJECTS,
+    is_class,
+    is_object_path,
+    is_spec,
+    merge_node,
+    merge_objects,
+)
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
 from lightning_nas.config.overrides import not_a_mapping
 from lightning_nas.config.record_defaults import record_default
@@ -34,13 +41,11 @@ from lightning_nas.config.space_keys import SECTIONS, is_dotted, node_key_error
 from lightning_nas.config.union_paths import union_seed
 from lightning_nas.errors import ConfigError
 
-__all__ = ["TRAINER_OBJECTS", "appended", "check_dotted", "check_no_empty_sections",
+__all__ = ["appended", "check_dotted", "check_no_empty_sections",
            "check_space_paths", "get_dotted", "kwargs_apart", "merge_space", "set_dotted",
            "set_paths", "space_path", "trainer_classes_as_nodes"]
 
 
-#: the Trainer's arguments that take objects: a class named there is a ``class_path`` node
-TRAINER_OBJECTS = ("callbacks", "logger", "plugins")
 #: the blocks of lightning-nas's own settings, which hold no class named by a string
 BLOCKS = ("search", "oneshot")
 
@@ -63,7 +68,7 @@ def appended(old: Any, key: str, value: Any) -> list[Any]:
         raise ConfigError(f"--{key}+=: {key} is {old!r}, not a list to append to; give the "
                           f"whole value (--{key}=[...])")
     old = [] if old is None else old if isinstance(old, list) else [old]
-    objects = key in (f"trainer.{k}" for k in TRAINER_OBJECTS) or any(map(is_node, old))
+    objects = is_object_path(key) or any(map(is_node, old))
     return [*old, *(_class_node(v) if objects else v
                     for v in (value if isinstance(value, list) else [value]))]
 
@@ -174,6 +179,8 @@ def set_dotted(cfg: dict[str, Any], key: str, value: Any,
             value = merge_node(old, value)
         elif is_spec(value) or args_alone(value):
             value = over_node(cfg, key, old, value)  # by the annotation there
+    elif merge and is_object_path(key) and isinstance(value, list) and old is not None:
+        value = merge_objects(old, value)  # as LightningCLI (was: in place)
     parts = key.split(".")
     node = cfg
     for i, part in enumerate(parts[:-1]):
@@ -226,7 +233,8 @@ def set_paths(cfg: dict[str, Any], values: Iterable[tuple[str, Any]]) -> dict[st
         elif is_spec(old) and (is_spec(value) or args_alone(value) or isinstance(
                 value, Mapping) and not is_hydra(value) and any_at(cfg, key)):
             set_dotted(cfg, key, over_node(cfg, key, old, value), whole=True)
-        elif key == "trainer.plugins" and old is not None:  # as LightningCLI (was: in place)
+        elif is_object_path(key) and old is not None:  # as LightningCLI (was: in place;
+            # so for trainer.plugins alone)
             set_dotted(cfg, key, merge_objects(old, value))
         else:  # a dataclass's mapping merged (held_hints)
             set_dotted(cfg, key, over_path(cfg, key, value))
