@@ -290,3 +290,21 @@ def test_the_checks_before_training_leave_a_cached_tensor_of_the_model_alone(
     assert _TABLES[2].device.type == "cpu"
     assert [t.status for t in search.run().trials] == [TrialStatus.COMPLETED] * 2
     assert CachedTableNet().table.device.type == "cpu"
+
+
+def test_a_searched_callback_is_built_before_training_merged_over_the_configs(tmp_path):
+    # was: refused before training, "space key 'trainer.callbacks' may take [...]:
+    # trainer.callbacks[0]: EarlyStopping: the config does not give required argument
+    # 'monitor'": each value built in place of the config's, where a trial (as LightningCLI)
+    # merges it over the config's
+    early = "lightning.pytorch.callbacks.EarlyStopping"
+    held = [{"class_path": early, "init_args": {"monitor": "val_loss", "mode": "min"}}]
+    values = [[{"class_path": early, "init_args": {"patience": p}}] for p in (1, 2)]
+    search = Search(TinyNet, {"width": {"choice": [4, 8]},
+                              "trainer.callbacks": {"choice": values}}, data=BlobData,
+                    trainer={**TRAINER, "callbacks": held}, budget=2,
+                    run_dir=tmp_path / "run", seed=1, verbose=False, progress=False)
+    spec = search.template.spec(1, {"width": 4, "trainer.callbacks": values[1]}, dry=True)
+    assert spec.trainer["callbacks"] == [{"class_path": early, "init_args": {
+        "monitor": "val_loss", "mode": "min", "patience": 2}}]
+    assert not (tmp_path / "run").exists()
