@@ -196,3 +196,18 @@ def test_the_config_logger_a_searched_logger_replaces_is_not_said(tmp_path):
     assert warn_fixed_versions({"logger": node}, str(tmp_path), [csv, False]) == []
     with pytest.warns(UserWarning):
         assert len(warn_fixed_versions({"logger": csv}, str(tmp_path), [csv, node])) == 1
+
+
+def test_a_searched_logger_is_checked_as_merged_over_the_configs(tmp_path):
+    # was: checked as given (a FolderLogger node without its root: no word), where each
+    # trial merges it over the config's node, as LightningCLI merges it: root kept, every
+    # trial drawing it logging into root/v0
+    root = tmp_path / "mine"
+    node = {"class_path": "tests.test_logger_objects.FolderLogger",
+            "init_args": {"root": str(root)}}
+    bare = {"class_path": node["class_path"]}
+    with pytest.warns(UserWarning):
+        said = warn_fixed_versions({"logger": node}, str(tmp_path), [bare])
+    assert len(said) == 1
+    assert said[0].startswith(f"space key 'trainer.logger' may take {bare!r}: trainer.logger "
+                              f"(FolderLogger) logs into one folder, {root / 'v0'}"), said

@@ -19,7 +19,8 @@ import pytest
 import torch
 
 from lightning_nas import Search
-from lightning_nas.search.summary import summary_nodes
+from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search.summary import summary_loggers, summary_nodes
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
 
@@ -194,3 +195,14 @@ def test_a_resumed_search_logs_its_mlflow_summary_to_a_run_named_apart(tmp_path,
     for (name, run_id), trials in zip(summaries, (2, 3), strict=True):  # each whole, once
         steps = [m.step for m in client.get_metric_history(run_id, "trial_score")]
         assert sorted(steps) == list(range(1, trials + 1)), (name, steps)
+
+
+def test_the_summary_of_a_searched_logger_goes_where_its_trials_logged():
+    # was: each searched value as given ({name: b}, no save_dir: the run's logs/), where
+    # its trials merged it over the config's node, as LightningCLI merges it (save_dir mine)
+    csv = "lightning.pytorch.loggers.CSVLogger"
+    configured = {"class_path": csv, "init_args": {"save_dir": "mine", "name": "a"}}
+    trials = [TrialResult(1, {"trainer.logger": {"class_path": csv, "init_args": {"name": n}}},
+                          TrialStatus.COMPLETED) for n in ("b", "c")]
+    assert summary_loggers(configured, trials) == [
+        {"class_path": csv, "init_args": {"save_dir": "mine", "name": n}} for n in ("b", "c")]

@@ -37,6 +37,7 @@ from lightning.pytorch.loggers import (
 )
 
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, instantiate
+from lightning_nas.config.node_merge import merge_objects
 from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.trial_logs import logger_defaults
@@ -247,9 +248,9 @@ def warn_fixed_versions(trainer: dict[str, Any], save_dir: str = "logs",
         trainer: the Trainer arguments every trial gets (its ``logger`` read).
         save_dir: the run's ``logs`` folder (a node's ``save_dir`` where it leaves it out).
         searched: the values space key ``trainer.logger`` may take, where it is searched:
-            each is checked in ``trainer``'s place, its warnings naming the key and the
-            value (was: none checked); ``trainer``'s own ``logger``, which no trial then
-            uses, is not.
+            each is checked as a trial merges it over ``trainer``'s (``merge_objects``, as
+            LightningCLI; was: as given), its warnings naming the key and the value (was:
+            none checked); ``trainer``'s own ``logger``, which no trial then uses, is not.
 
     Returns:
         The warnings' texts.
@@ -262,9 +263,10 @@ def warn_fixed_versions(trainer: dict[str, Any], save_dir: str = "logs",
         >>> said[0][:64]
         'trainer.logger (CSVLogger) has version 2: every trial writes int'
     """
-    said = _fixed_versions(trainer.get("logger"), save_dir) if searched is None else [
+    given = trainer.get("logger")
+    said = _fixed_versions(given, save_dir) if searched is None else [
         f"space key 'trainer.logger' may take {value!r}: {text}" for value in searched
-        for text in _fixed_versions(value, save_dir)]
+        for text in _fixed_versions(merge_objects(given, value), save_dir)]  # the trial's
     for text in said:
         warn_user(text)
     return said

@@ -19,6 +19,7 @@ from typing import Any
 
 from lightning_nas.arch import flatten_arch, format_arch
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, instantiate
+from lightning_nas.config.node_merge import merge_objects
 from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.export import export_best
 from lightning_nas.results import TrialResult, TrialStatus, format_score
@@ -180,7 +181,9 @@ def summary_loggers(configured: Any, trials: Sequence[TrialResult]) -> list[Any]
     """The ``logger`` settings the search's summary goes to: the config's (``configured``,
     the Trainer's ``logger`` setting), which every trial logged to; where the space searches
     ``trainer.logger``, each distinct value of it a trial trained with, in trial order
-    (was: the config's alone, which no trial then used, and none of the trials' folders).
+    (was: the config's alone, which no trial then used, and none of the trials' folders),
+    merged over the config's as each trial's is (``merge_objects``; was: as the space gave
+    it, a node without the config's ``save_dir`` logging elsewhere than its trials).
 
     Example:
         >>> csv = {"class_path": "lightning.pytorch.loggers.CSVLogger"}
@@ -191,7 +194,7 @@ def summary_loggers(configured: Any, trials: Sequence[TrialResult]) -> list[Any]
         return [configured]
     drawn: list[Any] = []
     for trial in trials:  # a rejected one never trained: it logged nowhere
-        value = trial.arch.get(_SEARCHED_LOGGER)
+        value = merge_objects(configured, trial.arch.get(_SEARCHED_LOGGER))  # the trial's
         if trial.status is not TrialStatus.REJECTED and value not in drawn:
             drawn.append(value)
     return drawn
