@@ -164,7 +164,9 @@ def set_dotted(cfg: dict[str, Any], key: str, value: Any,
     ``model.net: {width: 8}``) sets the node's arguments, each as a path sets it (``over_path``:
     a dataclass's mapping merged, as LightningCLI). With ``merge`` (an override), a class at
     a ``class_path`` node (``--x=torch.optim.SGD``, ``--x.class_path=...``, ``--x={class_path:
-    ..., init_args: ...}``) is merged over it as ``merge_node`` merges a file's, and a key
+    ..., init_args: ...}``) is merged over it as ``merge_node`` merges a file's, a list at
+    ``trainer.callbacks``, ``logger`` or ``plugins`` over the config's as ``merge_objects``
+    merges it (LightningCLI's ``--trainer.callbacks=[...]``; was: in place of it), and a key
     under a list whose last item is a node sets that node's argument, as LightningCLI sets
     ``--trainer.callbacks.patience=5`` after ``--trainer.callbacks+=EarlyStopping``. With
     ``whole``, a mapping is set as it is, in place of a node there. Returns cfg."""
