@@ -156,6 +156,8 @@ def test_no_import_cycle():
 LAYERS = {"space": 1, "config": 1, "strategies": 2, "search": 3, "oneshot": 3, "benchmarks": 3,
           "report": 4, "integrations": 4}
 MIDDLE, TOP = ("module", "export", "fit", "finetune"), ("cli", "__main__")
+#: the top-level modules that read a trial's settings from its config (beside strategies/)
+TRIAL = ("trial_trainer", "devices", "validation_limit", "score_precision", "scored_under")
 #: the imports from a higher layer that the README's ``**Layering.**`` names, each inside
 #: the function and by design: a sweep's ``rerun`` line is Hydra's grammar (hydra-core,
 #: optional) for an export with no sweeper above it, ``alphas.png`` (matplotlib, optional)
@@ -170,6 +172,8 @@ def _layer(module: str) -> int:
     first = module.split(".")[0]
     if first in LAYERS:
         return LAYERS[first]
+    if first in TRIAL:
+        return 2
     return 4 if first.startswith(TOP) else 3 if first.startswith(MIDDLE) else 0
 
 

@@ -174,15 +174,16 @@ def set_dotted(cfg: dict[str, Any], key: str, value: Any,
             and is_spec(get_dotted(cfg, key.rsplit(".", 1)[0])) \
             and not data_at(cfg, key.rsplit(".", 1)[0]):  # (a plain dict's: its key set)
         key, value = key.rsplit(".", 1)[0], {"class_path": value}
-    if merge and is_spec(old := get_dotted(cfg, key)):
+    old = get_dotted(cfg, key) if merge else None
+    if is_object_path(key) and isinstance(value, list) and old is not None:
+        value = merge_objects(old, value)  # as LightningCLI (was: in place)
+    elif is_spec(old):
         if data_at(cfg, key):  # a plain dict's mapping: data, set whole, as LightningCLI
             whole = True
         elif isinstance(value, str) and is_class(value):
             value = merge_node(old, value)
         elif is_spec(value) or args_alone(value):
             value = over_node(cfg, key, old, value)  # by the annotation there
-    elif merge and is_object_path(key) and isinstance(value, list) and old is not None:
-        value = merge_objects(old, value)  # as LightningCLI (was: in place)
     parts = key.split(".")
     node = cfg
     for i, part in enumerate(parts[:-1]):
