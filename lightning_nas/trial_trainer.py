@@ -1,7 +1,8 @@
 """The Trainer settings one trial trains with: the search's, with the trial's searched
 ``trainer.*`` values over them (a Hydra sweep's ``+trainer.*`` / ``++trainer.*`` too, its
-``+`` dropped), a searched ``trainer.callbacks``, ``logger`` or ``plugins`` merged over
-the config's as LightningCLI merges it. The one source of them: what a trial's
+``+`` dropped), a searched ``trainer.callbacks``, ``logger`` or ``plugins`` (or one node of
+``strategy``, ``profiler``, ``accelerator``) merged over the config's as LightningCLI merges
+it. The one source of them: what a trial's
 ``TrialSpec`` is built with (``search.template``), what a fine-tune of the best trial
 trains with (``export``), and what its ranks, validation limit and precision are read
 from (``devices``, ``validation_limit``, ``score_precision``; was: without the plugins
@@ -27,10 +28,13 @@ def trial_trainer(arch: Mapping[str, Any], trainer: Mapping[str, Any]) -> dict[s
     """The Trainer settings ``trainer`` (a copy) with each searched ``trainer.NAME`` value of
     architecture ``arch`` set as argument ``NAME``; a Hydra sweep's ``+trainer.NAME`` and
     ``++trainer.NAME`` alike (was: a copy of this in each caller, those of the trial's spec
-    and the fine-tune keeping the ``+``); a searched ``callbacks``, ``logger`` or ``plugins``
-    merged over ``trainer``'s as LightningCLI's ``--trainer.callbacks=...`` merges it
-    (``merge_objects``: a node over a node of its class, a list over a list of its length
-    item by item, a list over a node each item over it), as the trial's Trainer gets them.
+    and the fine-tune keeping the ``+``); a searched ``callbacks``, ``logger`` or ``plugins``,
+    or ``strategy``, ``profiler`` or ``accelerator`` node, merged over ``trainer``'s as
+    LightningCLI's ``--trainer.callbacks=...`` merges it (``merge_objects``: a node over a
+    node of its class, its ``init_args`` alone too, a list over a list of its length item by
+    item, a list over a node each item over it; a name, ``ddp``, in place; was: a strategy
+    or profiler node in place of the config's, its other arguments lost), as the trial's
+    Trainer gets them.
 
     Args:
         arch: the trial's architecture (its other keys are left out).
@@ -53,7 +57,7 @@ def trial_trainer(arch: Mapping[str, Any], trainer: Mapping[str, Any]) -> dict[s
     for key, value in arch.items():
         name = str(key).lstrip("+")
         held = trainer.get(name.split(".", 1)[-1])
-        if is_object_path(name) and held is not None:  # callbacks, logger, plugins
+        if is_object_path(name) and held is not None:  # callbacks, ..., strategy, ...
             own[name.split(".", 1)[1]] = merge_objects(held, value)
         elif name.startswith("trainer."):
             own[name.split(".", 1)[1]] = value

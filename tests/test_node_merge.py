@@ -7,8 +7,8 @@ over the earlier values, a node of the same class merged (``init_args`` alone, w
 ``OptimizerCallable``, as well); the ``search:`` block, ours, merged key by key. A chosen
 node's ``dict_kwargs`` (and ``init_args`` or ``dict_kwargs`` alone), a chosen mapping at an
 ``Any`` argument (``init_args`` alone there and at a dataclass refused), and
-``trainer.callbacks``, ``logger`` and ``plugins`` chosen, overridden or from two files,
-each as LightningCLI sets them. Each case
+``trainer.callbacks``, ``logger``, ``plugins`` and a ``strategy`` or ``profiler`` node
+chosen, overridden or from two files, each as LightningCLI sets them. Each case
 checked against LightningCLI itself (``LightningCLI(run=False)``), a trial's build and
 ``best.yaml``'s; nothing trained.
 """
@@ -27,6 +27,8 @@ import torch
 import yaml
 from lightning.pytorch.callbacks import EarlyStopping
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.profilers import SimpleProfiler
+from lightning.pytorch.strategies import DDPStrategy
 from torch import nn
 
 from lightning_nas.config.load import load_config
@@ -324,10 +326,19 @@ PLUGINS = [([NO_REQUEUE], [{"class_path": SLURM}], [False]),
 def _described(built: Any) -> list[Any]:
     """Each of ``built`` (one object, or a list of them): a SLURM environment's
     ``auto_requeue``, an ``EarlyStopping``'s (monitor, patience, mode), a ``CSVLogger``'s
-    (save_dir, name), else its class name."""
+    (save_dir, name), a ``DDPStrategy``'s (find_unused_parameters, static_graph, backend),
+    a ``SimpleProfiler``'s (dirpath, filename, extended), a name (``ddp``) as it is, else
+    its class name."""
     out = []
     for obj in built if isinstance(built, list) else [built]:
-        if isinstance(obj, EarlyStopping):
+        if isinstance(obj, str):
+            out.append(obj)
+        elif isinstance(obj, DDPStrategy):
+            out.append(tuple(obj._ddp_kwargs.get(name) for name in (
+                "find_unused_parameters", "static_graph")) + (obj.process_group_backend,))
+        elif isinstance(obj, SimpleProfiler):
+            out.append((obj.dirpath, obj.filename, obj.extended))
+        elif isinstance(obj, EarlyStopping):
             out.append((obj.monitor, obj.patience, obj.mode))
         elif isinstance(obj, CSVLogger):
             out.append((obj.save_dir, obj.name))
@@ -424,6 +435,11 @@ ES, CSV = "lightning.pytorch.callbacks.EarlyStopping", "lightning.pytorch.logger
 PATIENT = {"class_path": ES, "init_args": {"monitor": "val_loss", "patience": 3, "mode": "max"}}
 QUICK = {"class_path": ES, "init_args": {"monitor": "val_loss", "patience": 1}}
 LR_MONITOR = {"class_path": "lightning.pytorch.callbacks.LearningRateMonitor"}
+DDP, PROFILER = ("lightning.pytorch.strategies.DDPStrategy",
+                 "lightning.pytorch.profilers.SimpleProfiler")
+UNUSED = {"class_path": DDP, "init_args": {"find_unused_parameters": True,
+                                           "process_group_backend": "gloo"}}
+PROFILE = {"class_path": PROFILER, "init_args": {"dirpath": "p", "filename": "f"}}
 LOGS = {"class_path": CSV, "init_args": {"save_dir": "logs", "name": "a"}}
 NAMED, ELSEWHERE = ({"class_path": CSV, "init_args": init} for init in (
     {"name": "b"}, {"save_dir": "x", "name": "c"}))
@@ -438,20 +454,31 @@ OBJECTS = [("callbacks", [PATIENT], [QUICK], [("val_loss", 1, "max")]),
            ("logger", LOGS, NAMED, [("logs", "b")]),
            ("logger", LOGS, [NAMED, ELSEWHERE], [("logs", "b"), ("x", "c")]),
            ("logger", [LOGS], ELSEWHERE, [("x", "c")]),
-           ("plugins", NO_REQUEUE, [{"class_path": SLURM}, DOUBLE], [False, "DoublePrecision"])]
+           ("plugins", NO_REQUEUE, [{"class_path": SLURM}, DOUBLE], [False, "DoublePrecision"]),
+           # one node or a name (TRAINER_NODES): a node over a node merged, its init_args
+           # alone too; a name in place
+           ("strategy", UNUSED, {"class_path": DDP, "init_args": {"static_graph": True}},
+            [(True, True, "gloo")]),
+           ("strategy", UNUSED, {"init_args": {"static_graph": True}}, [(True, True, "gloo")]),
+           ("strategy", UNUSED, "ddp", ["ddp"]),
+           ("profiler", PROFILE, {"class_path": PROFILER, "init_args": {"extended": False}},
+            [("p", "f", False)])]
 
 
 @pytest.mark.parametrize(("key", "held", "given", "want"), OBJECTS)
-def test_trainer_callbacks_logger_and_plugins_merge_as_lightningcli_merges_them(
+def test_trainer_object_arguments_merge_as_lightningcli_merges_them(
         tmp_path, key, held, given, want):
     # was: a chosen callbacks or logger and any override in place of the config's
     # (EarlyStopping's mode 'min', CSVLogger without a save_dir, auto_requeue True), a list
-    # over a node of another length too; LightningCLI merges them as it merges a file's
+    # over a node of another length too; a chosen strategy or profiler node too (no
+    # find_unused_parameters, no dirpath; init_args alone a dict); LightningCLI merges them
+    # as it merges a file's
     from lightning_nas.config.instantiate import instantiate
     from lightning_nas.export_config import best_config
     from lightning_nas.trial_trainer import trial_trainer
 
-    flow = yaml.safe_dump(given, default_flow_style=True).strip()
+    flow = given if isinstance(given, str) else yaml.safe_dump(
+        given, default_flow_style=True).strip()
     later = tmp_path / "later.yaml"
     later.write_text(yaml.safe_dump({"trainer": {key: given}}))
     assert _built(tmp_path, {key: held}, f"--trainer.{key}={flow}", key=key) == want

@@ -34,13 +34,18 @@ from lightning_nas.config.instantiate import accepted_kwargs, import_object, mat
 from lightning_nas.config.nodes import ARGS_KEYS, SPEC_KEYS, is_hydra, is_node
 from lightning_nas.config.record_defaults import node_dataclass, over_held
 
-__all__ = ["TRAINER_OBJECTS", "deep_merge", "is_class", "is_object_path", "is_spec",
-           "merge_config", "merge_node", "merge_objects"]
+__all__ = ["TRAINER_NODES", "TRAINER_OBJECTS", "deep_merge", "is_class", "is_object_path",
+           "is_spec", "merge_config", "merge_node", "merge_objects"]
 
 #: the Trainer's arguments that take objects (one, or a list of them): a class named there is
 #: a ``class_path`` node, a chosen or overridden value is merged over the config's
 #: (``merge_objects``)
 TRAINER_OBJECTS = ("callbacks", "logger", "plugins")
+
+#: the Trainer's arguments that take one object or a name (``strategy: ddp``): a chosen or
+#: overridden node is merged over the config's node (``merge_objects``), a name set in place
+#: of it, as LightningCLI sets them; a name there stays a name (no ``class_path`` node)
+TRAINER_NODES = ("strategy", "profiler", "accelerator")
 
 
 def merge_config(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -161,10 +166,11 @@ def _args_over(held: Mapping[str, Any], given: Mapping[str, Any],
 def merge_objects(old: Any, value: Any) -> Any:
     """``value`` (a list of ``class_path`` nodes, or one) over ``old``, the config's, at an
     argument that takes a list of objects or one (``is_object_path``), as jsonargparse
-    merges it: a node over a node, and a list over a list of the same length item by item,
-    each node as ``merge_node`` merges it; a list over a node, each of its nodes over that
-    node (was: a list of one alone); else ``value`` in place (a list of another length, a
-    node over a list).
+    merges it: a node over a node (or its ``init_args`` alone, of ``old``'s class), and a
+    list over a list of the same length item by item, each node as ``merge_node`` merges
+    it; a list over a node, each of its nodes over that node (was: a list of one alone);
+    else ``value`` in place (a list of another length, a node over a list, a name such as
+    ``ddp`` over a strategy's node).
 
     Example:
         >>> slurm = "lightning.fabric.plugins.environments.SLURMEnvironment"
@@ -173,8 +179,8 @@ def merge_objects(old: Any, value: Any) -> Any:
         [{'class_path': 'lightning.fabric.plugins.environments.SLURMEnvironment', \
 'init_args': {'auto_requeue': False}}]
     """
-    if is_spec(old) and is_spec(value):
-        return merge_node(old, value)
+    if is_spec(old) and (is_spec(value) or _args_only(value)):  # (was: init_args alone
+        return merge_node(old, value)  # set as a dict, in place of a strategy's node)
     if isinstance(value, list) and (is_spec(old) or isinstance(old, list)
                                     and len(old) == len(value)):
         held = [old] * len(value) if is_spec(old) else old
@@ -185,13 +191,15 @@ def merge_objects(old: Any, value: Any) -> Any:
 
 def is_object_path(key: str) -> bool:
     """Whether the config path ``key`` is one of the Trainer's arguments that take objects
-    (``TRAINER_OBJECTS``: ``trainer.callbacks``, ``trainer.logger``, ``trainer.plugins``).
+    (``TRAINER_OBJECTS``: ``trainer.callbacks``, ``trainer.logger``, ``trainer.plugins``;
+    ``TRAINER_NODES``: ``trainer.strategy``, ``profiler``, ``accelerator``, one or a name).
 
     Example:
         >>> is_object_path("trainer.logger"), is_object_path("trainer.max_epochs")
         (True, False)
     """
-    return key.startswith("trainer.") and key[len("trainer."):] in TRAINER_OBJECTS
+    return key.startswith("trainer.") and key[len("trainer."):] in TRAINER_OBJECTS \
+        + TRAINER_NODES
 
 
 def _node_over(old: Any, value: Any) -> bool:
@@ -202,7 +210,13 @@ def _node_over(old: Any, value: Any) -> bool:
     ``class_path``, then refused as unknown keys there)."""
     return is_spec(old) and (
         is_spec(value) or isinstance(value, str) and is_class(value)
-        or _plain(value) and bool(value) and set(value) <= set(ARGS_KEYS) or _bare(value))
+        or _args_only(value) or _bare(value))
+
+
+def _args_only(value: Any) -> bool:
+    """Whether ``value`` is a node's ``init_args`` and/or ``dict_kwargs`` alone (no
+    ``class_path``): a mapping of those keys, one at least."""
+    return _plain(value) and bool(value) and set(value) <= set(ARGS_KEYS)
 
 
 def _bare(value: Any) -> bool:

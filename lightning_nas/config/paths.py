@@ -237,7 +237,7 @@ def set_paths(cfg: dict[str, Any], values: Iterable[tuple[str, Any]]) -> dict[st
                 value, Mapping) and not is_hydra(value) and any_at(cfg, key)):
             set_dotted(cfg, key, over_node(cfg, key, old, value), whole=True)
         elif is_object_path(key) and old is not None:  # as LightningCLI (was: in place;
-            # so for trainer.plugins alone)
+            # so for trainer.plugins alone); a strategy's name over its node, in place
             set_dotted(cfg, key, merge_objects(old, value))
         else:  # a dataclass's mapping merged (held_hints)
             set_dotted(cfg, key, over_path(cfg, key, value))
