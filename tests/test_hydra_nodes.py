@@ -318,6 +318,21 @@ def test_a_mapping_of_named_callback_and_logger_nodes_is_built_as_the_templates_
                         if node] and len(ours) == len([n for n in named.values() if n])
 
 
+@pytest.mark.parametrize("named", [{}, {"rich_progress_bar": None}])
+def test_a_mapping_of_named_nodes_with_none_left_is_no_callbacks_and_no_logger(named, tmp_path):
+    # the template's `callbacks: none` or `callbacks.rich_progress_bar=null`: its train.py's
+    # instantiate_callbacks/instantiate_loggers give [] (no logger, for Lightning); was:
+    # refused, "trainer.callbacks={}: expected list[Callback] or Callback or null"
+    cfg = _hydra_config(tmp_path / "run", {"model.net.width": {"choice": [4, 8]}})
+    cfg["trainer"] |= {"callbacks": named, "logger": named}
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    loaded = load_config(config)
+    assert (loaded["trainer"]["callbacks"], loaded["trainer"]["logger"]) == ([], [])
+    search_from_config(loaded)  # its checks before training take them
+    assert not (tmp_path / "run").exists()
+
+
 def _settings(built: object) -> tuple[str, dict]:
     """An object's class and its plain attributes (what a test may compare)."""
     return type(built).__name__, {k: v for k, v in vars(built).items()

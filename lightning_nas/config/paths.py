@@ -83,13 +83,18 @@ def trainer_classes_as_nodes(trainer: Mapping[str, Any]) -> dict[str, Any]:
     (``{model_checkpoint: {_target_: ...}, early_stopping: {...}}``) or ``logger/csv.yaml``,
     is the list of its nodes in its order, a null one left out, as that template's
     ``train.py`` builds them (``instantiate_callbacks``; was: refused, "expected
-    list[Callback] or Callback or null").
+    list[Callback] or Callback or null"). An empty one, or one whose every node is null
+    (``callbacks.rich_progress_bar=null`` over a file of only that), is an empty list, as
+    that ``train.py`` gives: no callbacks of the user's, and no logger (``logger=[]``; was:
+    refused so).
 
     Example:
         >>> trainer_classes_as_nodes({"callbacks": "LearningRateMonitor", "logger": False})
         {'callbacks': {'class_path': 'LearningRateMonitor'}, 'logger': False}
         >>> trainer_classes_as_nodes({"logger": {"csv": {"_target_": "CSVLogger"}, "tb": None}})
         {'logger': [{'_target_': 'CSVLogger'}]}
+        >>> trainer_classes_as_nodes({"callbacks": {}, "logger": {"tb": None}})
+        {'callbacks': [], 'logger': []}
     """
     out = dict(trainer)
     for key in TRAINER_OBJECTS:
@@ -105,9 +110,8 @@ def trainer_classes_as_nodes(trainer: Mapping[str, Any]) -> dict[str, Any]:
 
 def _named_nodes(value: Any) -> bool:
     """Whether ``value`` is a mapping of named nodes (no node itself), each null or a
-    ``_target_`` / ``class_path`` node, one at least."""
+    ``_target_`` / ``class_path`` node; an empty mapping too."""
     return (isinstance(value, Mapping) and not is_node(value)
-            and any(item is not None for item in value.values())
             and all(item is None or is_node(item) for item in value.values()))
 
 
