@@ -168,7 +168,8 @@ def _space_read(part: Mapping[str, Any], path: Path | None,
     so), whose name is relative to that file's folder alone; a file not found there stays
     a name, made absolute (a later file or an override may replace it; else it is refused
     as that path). Otherwise the name is an override's (``--search.space=space.yaml``):
-    looked for in the current folder, then beside ``path``.
+    looked for in the current folder, then beside ``path``. An OmegaConf interpolation in
+    the file is refused naming the file and its key (``check_no_interpolations``).
     """
     search = part.get("search")
     space = search.get("space") if isinstance(search, Mapping) else None
@@ -195,6 +196,10 @@ def _space_read(part: Mapping[str, Any], path: Path | None,
     if not (isinstance(read, Mapping) and read):  # was: a string read as a file name again
         raise ConfigError(f"search.space file {found} must hold a non-empty mapping of space "
                           f"keys (width: {{choice: [16, 32]}}), got {read!r}")
+    try:  # read after load_config's check when an override names it (was: not checked)
+        check_no_interpolations(read, "search.space")
+    except ConfigError as err:
+        raise ConfigError(f"search.space file {found}: {err}") from None
     return {**part, "search": {**search, "space": read}}
 
 
