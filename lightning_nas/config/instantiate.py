@@ -50,6 +50,7 @@ from lightning_nas.config.dict_args import is_plain_dict, values_built
 from lightning_nas.config.imports import SHORT_NAME_MODULES, import_object, object_path
 from lightning_nas.config.nodes import (
     ARGS_KEYS,
+    builds_at,
     check_node_keys,
     dict_kwargs_keys,
     is_hydra,
@@ -80,7 +81,7 @@ __all__ = [
 ]
 
 
-def instantiate(spec: Any, path: str = "") -> Any:
+def instantiate(spec: Any, path: str = "", hydra: bool = False) -> Any:
     """Build ``{class_path, init_args}`` specs and Hydra ``_target_`` nodes, recursively, as
     LightningCLI and Hydra's ``instantiate`` do.
 
@@ -94,6 +95,8 @@ def instantiate(spec: Any, path: str = "") -> Any:
     Args:
         spec: what the config says.
         path: where ``spec`` stands in the config (``model``), for error messages.
+        hydra: ``spec`` is in a Hydra node's arguments, where a ``class_path`` mapping is
+            data, as Hydra's ``instantiate`` passes it (``builds_at``).
 
     Raises:
         ConfigError: for a node that cannot be imported or whose keys are wrong, and for a
@@ -104,7 +107,7 @@ def instantiate(spec: Any, path: str = "") -> Any:
         >>> adam(b=2)
         Counter({'b': 2, 'a': 1})
     """
-    if is_node(spec):
+    if builds_at(spec, hydra):
         check_node_keys(spec, path or "node")
         try:
             target = import_object(target_path(spec))
@@ -129,21 +132,22 @@ def instantiate(spec: Any, path: str = "") -> Any:
             elif is_node(value) and not is_hydra(spec):  # a dataclass's node: over the
                 kwargs[key] = instantiate(over_default(target, key, value), where)  # default
             else:
-                kwargs[key] = instantiate(value, where)
+                kwargs[key] = instantiate(value, where, is_hydra(spec))
         if not is_hydra(spec):  # values as the annotations take them, as jsonargparse, a
             # dataclass's mapping over its signature default's fields (was: the dataclass's
             # own defaults); a Hydra node's mapping passed as Hydra's instantiate passes it
             kwargs = convert_args(target, over_defaults(target, kwargs))
-        args = [instantiate(a, f"{path}._args_") if recursive else copy.deepcopy(a)
+        args = [instantiate(a, f"{path}._args_", is_hydra(spec)) if recursive else copy.deepcopy(a)
                 for a in spec.get("_args_", [])]
         if spec.get("_partial_"):
             probe_partial(target, args, kwargs, path or "node")  # torch's refused values
             return functools.partial(target, *args, **kwargs)
         return call(target, args, kwargs, path, is_hydra(spec))
     if isinstance(spec, Mapping):
-        return {k: instantiate(v, f"{path}.{k}" if path else str(k)) for k, v in spec.items()}
+        return {k: instantiate(v, f"{path}.{k}" if path else str(k), hydra)
+                for k, v in spec.items()}
     if isinstance(spec, list):
-        return [instantiate(v, f"{path}[{i}]") for i, v in enumerate(spec)]
+        return [instantiate(v, f"{path}[{i}]", hydra) for i, v in enumerate(spec)]
     return copy.deepcopy(spec)
 
 
@@ -264,7 +268,8 @@ def check_init_args(cls: Any, init_args: Mapping[str, Any], where: str,
                               f"**kwargs passes them on to; {name_hint(cls, key, chain)}"
                               f"accepted: {', '.join(chain) or 'none'} (one its own **kwargs takes "
                               f"goes under {where}.dict_kwargs)")
-        if nested and is_node(value) and (written or not is_plain_dict(hints.get(key))):
+        if nested and builds_at(value, written) and (written or not is_plain_dict(
+                hints.get(key))):  # a Hydra node's class_path mapping: data (builds_at)
             kind = "_target_" if is_hydra(value) else "class_path"
             try:
                 inner = import_object(target_path(value))

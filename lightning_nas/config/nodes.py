@@ -31,6 +31,7 @@ __all__ = [
     "ARGS_KEYS",
     "HYDRA_KEYS",
     "SPEC_KEYS",
+    "builds_at",
     "check_node_keys",
     "check_nodes",
     "contains_node",
@@ -58,6 +59,18 @@ def is_hydra(value: Any) -> bool:
 def is_node(value: Any) -> bool:
     """Whether ``value`` builds an object: a ``class_path`` spec or a Hydra node."""
     return isinstance(value, Mapping) and ("class_path" in value or "_target_" in value)
+
+
+def builds_at(value: Any, hydra: bool) -> bool:
+    """Whether ``value`` builds an object where it stands: in a Hydra ``_target_`` node's
+    arguments (``hydra``) only another ``_target_`` node does, a ``{class_path, init_args}``
+    mapping there being data, as Hydra's ``instantiate`` passes it; elsewhere either kind.
+
+    Example:
+        >>> builds_at({"class_path": "m.Net"}, True), builds_at({"_target_": "m.Net"}, True)
+        (False, True)
+    """
+    return is_hydra(value) if hydra else is_node(value)
 
 
 def target_path(node: Mapping[str, Any]) -> Any:
@@ -137,11 +150,13 @@ def check_node_keys(node: Mapping[str, Any], where: str) -> None:
                           f"dict_kwargs; give each argument once")
 
 
-def check_nodes(value: Any, where: str) -> None:
+def check_nodes(value: Any, where: str, hydra: bool = False) -> None:
     """``check_node_keys`` for every node ``value`` is or holds (in mappings and lists), each
     named by its path from ``where``; a mapping at an argument of a ``class_path`` node's
     class annotated a plain ``dict`` (``data_args_of``) is data, not looked into; a node
-    whose class cannot be imported is looked into whole (its build names the import error).
+    whose class cannot be imported is looked into whole (its build names the import error);
+    ``hydra``: ``value`` is in a Hydra node's arguments, where a ``class_path`` mapping is
+    data (``builds_at``).
 
     Example:
         >>> check_nodes({"net": {"class_path": "m.Net", "init_args": {}, "w": 1}}, "model")
@@ -149,17 +164,18 @@ def check_nodes(value: Any, where: str) -> None:
         ...
         lightning_nas.errors.ConfigError: model.net: unknown key 'w' beside class_path ...
     """
-    if is_node(value):
+    if builds_at(value, hydra):
         check_node_keys(value, where)
-        data = () if is_hydra(value) else data_args_of(value.get("class_path"))
+        inner = is_hydra(value)
+        data = () if inner else data_args_of(value.get("class_path"))
         for key, item in node_args(value).items():
             if key not in data:  # a plain dict argument's mapping: data, as LightningCLI
-                check_nodes(item, f"{where}.{key}")  # passes it (was: refused)
-        check_nodes(value.get("_args_") if is_hydra(value) else None, f"{where}._args_")
+                check_nodes(item, f"{where}.{key}", inner)  # passes it (was: refused)
+        check_nodes(value.get("_args_") if inner else None, f"{where}._args_", inner)
         return
     if isinstance(value, Mapping):
         for key, item in value.items():
-            check_nodes(item, f"{where}.{key}")
+            check_nodes(item, f"{where}.{key}", hydra)
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            check_nodes(item, f"{where}[{index}]")
+            check_nodes(item, f"{where}[{index}]", hydra)

@@ -40,7 +40,7 @@ from lightning_nas.config.calls import missing_args
 from lightning_nas.config.chain import chain_required, init_hints
 from lightning_nas.config.dict_args import is_plain_dict, values_built
 from lightning_nas.config.instantiate import import_object
-from lightning_nas.config.nodes import is_hydra, is_node, node_args, target_path
+from lightning_nas.config.nodes import builds_at, is_hydra, is_node, node_args, target_path
 from lightning_nas.errors import ConfigError
 
 __all__ = ["check_required"]
@@ -60,21 +60,22 @@ def check_required(section: Any, where: str) -> None:
     hints = {} if is_hydra(section) else init_hints(target)
     for key, value in node_args(section).items():
         if not is_plain_dict(hints.get(key)):
-            _check(value, f"{where}.{key}", hints.get(key))
+            _check(value, f"{where}.{key}", hints.get(key), is_hydra(section))
         elif values_built(hints[key]) and isinstance(value, Mapping):  # its values' nodes
             for name, item in value.items():  # (a bare dict's mapping: data, not built)
-                _check(item, f"{where}.{key}.{name}", None)
+                _check(item, f"{where}.{key}.{name}", None, False)
 
 
-def _check(value: Any, where: str, hint: Any) -> None:
-    """``value`` (an argument at ``where``, annotated ``hint``) and the nodes in it."""
+def _check(value: Any, where: str, hint: Any, hydra: bool) -> None:
+    """``value`` (an argument at ``where``, annotated ``hint``; ``hydra``: a Hydra node's,
+    where a ``class_path`` mapping is data, ``builds_at``) and the nodes in it."""
     if isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            _check(item, f"{where}[{i}]", None)
-    elif isinstance(value, Mapping) and not is_node(value):
+            _check(item, f"{where}[{i}]", None, hydra)
+    elif isinstance(value, Mapping) and not builds_at(value, hydra):
         for key, item in value.items():
-            _check(item, f"{where}.{key}", None)
-    elif is_node(value):
+            _check(item, f"{where}.{key}", None, hydra)
+    elif builds_at(value, hydra):
         later = _later(value, hint)
         if later is not None:
             _check_node(value, where, later)
