@@ -35,7 +35,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -43,9 +42,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.spread import (  # noqa: E402
+    alternating_rounds,
     check_arguments,
     quick_defaults,
-    report_figures,
     run_json,
 )
 from lightning_nas.search.rank_zygote import NO_ZYGOTE  # noqa: E402
@@ -136,16 +135,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return {}
     check_arguments(parser, args, {"--rounds": 1})
     quick_defaults(parser, args, argv, {"rounds": 1})
-    figures: dict[str, list[float]] = {f"{s}_{k}": [] for k in FIGURES for s in ("old", "new")}
-    with tempfile.TemporaryDirectory() as tmp:
-        for r in range(args.rounds):
-            for side in (("old", "new") if r % 2 == 0 else ("new", "old")):
-                got = _run_side(side, Path(tmp, f"{side}{r}"))
-                for key, value in got.items():
-                    figures[f"{side}_{key}"].append(value)
-                print(f"round {r} {side}: " + ", ".join(
-                    f"{k} {v:.2f}" for k, v in got.items()), flush=True)
-    return report_figures(figures)
+    return alternating_rounds(args.rounds, _run_side)
 
 
 if __name__ == "__main__":

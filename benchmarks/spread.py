@@ -19,12 +19,14 @@ import argparse
 import json
 import statistics
 import subprocess
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-__all__ = ["HELDOUT_SEEDS", "SEED_FORMS", "check_arguments", "describe", "heldout_seeds",
-           "not_a_script", "over_seeds", "parse_seeds", "quick_defaults", "report_figures",
-           "run_json", "spearman", "spread"]
+__all__ = ["HELDOUT_SEEDS", "SEED_FORMS", "alternating_rounds", "check_arguments", "describe",
+           "heldout_seeds", "not_a_script", "over_seeds", "parse_seeds", "quick_defaults",
+           "report_figures", "run_json", "spearman", "spread"]
 
 #: what a seed list may be, as a usage error says it
 SEED_FORMS = ("give a count of at least 1 (30), a range low-high (100-129) or seeds and "
@@ -74,6 +76,37 @@ def report_figures(figures: Mapping[str, Sequence[float]], digits: int = 2) -> d
         summary[f"{name}_spread"] = spread(values)
     print(json.dumps(summary))
     return summary
+
+
+def alternating_rounds(rounds: int,
+                       run_side: Callable[[str, Path], Mapping[str, float]]) -> dict[str, Any]:
+    """Measure two sides, ``old`` and ``new``, ``rounds`` times each, the one that goes first
+    alternating (old then new, new then old, ...) so that a drift of the machine falls on
+    both alike: ``run_side(side, folder)`` (a fresh folder of its own under a temporary
+    one) gives its figures; each round's are printed as they come, then ``report_figures``
+    of each ``SIDE_FIGURE``.
+
+    Example:
+        >>> summary = alternating_rounds(2, lambda side, folder: {"wall": len(side)})
+        ... # doctest: +ELLIPSIS
+        round 0 old: wall 3.00
+        round 0 new: wall 3.00
+        round 1 new: wall 3.00
+        round 1 old: wall 3.00
+        old_wall: ...
+        >>> summary["new_wall"]
+        3.0
+    """
+    figures: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(rounds):
+            for side in (("old", "new") if r % 2 == 0 else ("new", "old")):
+                got = run_side(side, Path(tmp, f"{side}{r}"))
+                for key, value in got.items():
+                    figures.setdefault(f"{side}_{key}", []).append(value)
+                print(f"round {r} {side}: " + ", ".join(
+                    f"{k} {v:.2f}" for k, v in got.items()), flush=True)
+    return report_figures(figures)
 
 
 def run_json(argv: Sequence[str], env: Mapping[str, str], what: str) -> dict[str, Any]:

@@ -27,7 +27,6 @@ import json
 import os
 import resource
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -35,9 +34,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.spread import (  # noqa: E402
+    alternating_rounds,
     check_arguments,
     quick_defaults,
-    report_figures,
     run_json,
 )
 from lightning_nas.search.rank_zygote import NO_ZYGOTE  # noqa: E402
@@ -100,17 +99,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return {}
     check_arguments(parser, args, {"--rounds": 1})
     quick_defaults(parser, args, argv, {"rounds": 1})
-    figures: dict[str, list[float]] = {f"{s}_{k}": [] for s in ("old", "new")
-                                       for k in ("wall", "cpu")}
-    with tempfile.TemporaryDirectory() as tmp:
-        for r in range(args.rounds):
-            for side in (("old", "new") if r % 2 == 0 else ("new", "old")):
-                got = _run_side(side, Path(tmp, f"{side}{r}"))
-                for key, value in got.items():
-                    figures[f"{side}_{key}"].append(value)
-                print(f"round {r} {side}: wall {got['wall']:.2f} s, cpu {got['cpu']:.2f} s",
-                      flush=True)
-    return report_figures(figures)
+    return alternating_rounds(args.rounds, _run_side)
 
 
 if __name__ == "__main__":
