@@ -276,3 +276,20 @@ def test_a_nested_node_given_as_a_yaml_files_name_is_read_from_it_as_lightningcl
     ours = ConfigBuilder(loaded["model"], "model", plain_keys=True)({})
     theirs = cli_model(folder, model)  # (its config written in folder, beside net.yaml)
     assert ours.net.layers[1].out_features == theirs.net.layers[1].out_features == 16
+
+
+def test_a_plain_dict_argument_keeps_its_class_path_mapping_and_file_name_as_given(tmp_path):
+    # was: the node-file reader rewrote every node it passed: a plain dict's data mapping
+    # {class_path: torch.optim.Adam} got an empty init_args LightningCLI never adds, and a
+    # YAML file's name at a Mapping argument was read from the file, where LightningCLI
+    # refuses the text ("Expected a <class 'collections.abc.Mapping'>")
+    (tmp_path / "other.yaml").write_text("{class_path: torch.nn.Identity}")
+    model = {"class_path": "tests.helpers_config.OptimInitNet",
+             "init_args": {"optimizer_init": {"class_path": "torch.optim.Adam"},
+                           "spare": "other.yaml"}}
+    (tmp_path / "nas.yaml").write_text(yaml.safe_dump({"model": model}))
+    assert load_config(tmp_path / "nas.yaml", searched=False)["model"] == model
+    (tmp_path / "nas.yaml").write_text(yaml.safe_dump({"model": model, "search": {
+        "space": {"width": {"choice": [4, 8]}}, "budget": 1}}))
+    with pytest.raises(ConfigError, match=r"model.spare='other.yaml': expected Mapping"):
+        search_from_config(load_config(tmp_path / "nas.yaml"))  # before training

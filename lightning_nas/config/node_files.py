@@ -17,6 +17,7 @@ from typing import Any
 
 from lightning_nas.config.chain import init_hints
 from lightning_nas.config.convert import fits
+from lightning_nas.config.dict_args import is_plain_dict
 from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.nodes import (
     ARGS_KEYS,
@@ -47,7 +48,10 @@ def inline_node_files(spec: Any, path: Path | None) -> Any:
     is the name of a YAML file holding a ``class_path`` node (found by ``yaml_file``), where
     the argument's annotation takes no such text (an ``nn.Module``, not a ``str``), replaced
     by that node, as LightningCLI reads ``net: net.yaml`` (was: refused, "expected
-    Module"); nested nodes and the file's own too. Anything else as it is."""
+    Module"); nested nodes and the file's own too. Anything else as it is: a node none of
+    whose arguments names such a file unchanged (was: given an empty ``init_args``), and a
+    plain ``dict`` argument's value (``is_plain_dict``: data, a ``class_path`` mapping or a
+    file's name in it passed or refused as LightningCLI does; was: its file read)."""
     if isinstance(spec, list):
         return [inline_node_files(item, path) for item in spec]
     if not is_node(spec) or is_hydra(spec) \
@@ -57,11 +61,15 @@ def inline_node_files(spec: Any, path: Path | None) -> Any:
         hints = init_hints(import_object(target_path(spec)))
     except ConfigError:  # said where the node is checked
         return spec
+    given = node_args(spec)
     args = {}
-    for key, value in node_args(spec).items():
+    for key, value in given.items():
+        if is_plain_dict(hints.get(key)):  # data, as LightningCLI passes it: no file read
+            args[key] = value
+            continue
         found = yaml_file(value, path) if isinstance(value, str) and value.endswith(
             (".yaml", ".yml")) and key in hints and not fits(value, hints[key]) else None
         read = load_yaml(found.read_text(), source=str(found)) if found else None
         args[key] = inline_node_files(read, found) if is_node(read) else \
             inline_node_files(value, path)
-    return with_args(spec, args)
+    return spec if args == given else with_args(spec, args)  # (unchanged: as written)
