@@ -182,10 +182,10 @@ def _defaults(target: Any) -> dict[str, Any]:
 def _object_defaults(target: Any, args: Mapping[str, Any]) -> bool:
     """Whether an argument ``args`` leaves out has an object for its default that
     ``_as_config`` writes as config (a class, an ``Enum`` member, a ``Path``, a dataclass
-    instance): LightningCLI's
-    hyperparameters hold the text, so its checkpoint loads ``weights_only`` (was: the section
-    built as it is, the objects kept, and ``load_from_checkpoint`` failed: "Weights only
-    load failed ... GLOBAL torch.nn.modules.activation.ReLU")."""
+    instance): LightningCLI's hyperparameters hold the text, so its checkpoint loads
+    ``weights_only`` (was: the section built as it is, the objects kept, and
+    ``load_from_checkpoint`` failed: "Weights only load failed ... GLOBAL
+    torch.nn.modules.activation.ReLU")."""
     return any(name not in args and not is_plain(default)
                and _as_config(default) is not _NO_CONFIG
                for name, default in _signature_defaults(target))
