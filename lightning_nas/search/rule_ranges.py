@@ -52,8 +52,8 @@ def check_rule_range(trainer: Mapping[str, Any], name: str, values: Sequence[Any
     (``check_rule_trainer`` over ``trainer``). The error is the first such value's; a
     choice's says to leave it out of the space key's values, unless every option is
     refused: then the ways out of the whole choice, as a range's (was: that option's
-    refusal alone). A range's way out narrows the range,
-    naming the values to leave out and what they do (``_CONFLICTS``: ``min_epochs`` above
+    refusal alone). A range's way out narrows the range, naming the values to leave out
+    and what they do (``_CONFLICTS``: ``min_epochs`` above
     1 makes Lightning ignore the rule's stops; was: "which cannot be judged" for any
     argument), or, where every value is refused, says so and names the ways out of the
     whole range: the rule's ``min_epochs`` under which it takes most of them
@@ -142,8 +142,8 @@ def _judging_setting(rule: Any, epochs: int | None, values: Sequence[Any],
                      tried: Sequence[Any], taken: Callable[[Rule], list[tuple[int, int]]]
                      ) -> tuple[str, str]:
     """Where no value of a searched range ``values`` (or a choice's options) is taken
-    under ``rule``, the
-    ``min_epochs`` (a rule's grace, ASHA's first rung) under which most of them are
+    under ``rule``, the ``min_epochs`` (a rule's grace, ASHA's first rung) under which most
+    of them are
     (``taken``: the index spans of ``values`` a rule takes), the nearest to its own of
     those, as the search's setting or a rule object's build, and the values it takes;
     ``("", "")`` where none takes any, or for a rule of a class of one's own (built
