@@ -461,6 +461,12 @@ OBJECTS = [("callbacks", [PATIENT], [QUICK], [("val_loss", 1, "max")]),
             [(True, True, "gloo")]),
            ("strategy", UNUSED, {"init_args": {"static_graph": True}}, [(True, True, "gloo")]),
            ("strategy", UNUSED, "ddp", ["ddp"]),
+           # its arguments alone, no init_args (was: in place, "expected str or Strategy");
+           # a list's items of no class_path over the config's, so (was: in place)
+           ("strategy", UNUSED, {"static_graph": True}, [(True, True, "gloo")]),
+           ("callbacks", [PATIENT], [{"init_args": {"patience": 5}}], [("val_loss", 5, "max")]),
+           ("callbacks", [PATIENT], [{"patience": 5}], [("val_loss", 5, "max")]),
+           ("callbacks", PATIENT, [{"patience": 5}], [("val_loss", 5, "max")]),
            ("profiler", PROFILE, {"class_path": PROFILER, "init_args": {"extended": False}},
             [("p", "f", False)])]
 
@@ -493,3 +499,36 @@ def test_trainer_object_arguments_merge_as_lightningcli_merges_them(
             "best_config": best_config(cfg, {f"trainer.{key}": given}, seed=0)["trainer"][key]}
     assert {name: _described(instantiate(value, f"trainer.{key}"))
             for name, value in ours.items()} == dict.fromkeys(ours, want)
+
+
+def _strategy_search(tmp_path: Path, values: list[Any]) -> dict[str, Any]:
+    """A config of ``Holder`` whose trainer gives the strategy node ``UNUSED`` and whose
+    space chooses ``trainer.strategy`` among ``values``."""
+    return {"model": {"class_path": f"{HERE}.Holder", "init_args": {"net": {
+                "class_path": "torch.nn.Identity"}}},
+            "data": {"class_path": "tests.helpers_data.BlobData"},
+            "trainer": {"strategy": UNUSED, "devices": 1, "logger": False},
+            "search": {"space": {"trainer.strategy": {"choice": values}}, "budget": 1,
+                       "run_dir": str(tmp_path / "run")}}
+
+
+def test_a_chosen_strategy_of_no_class_path_is_merged_as_lightningcli_merges_it(tmp_path):
+    # was: refused before training, "space key 'trainer.strategy' may take {'init_args':
+    # {'static_graph': True}}: ... expected str or Strategy", where LightningCLI's
+    # --trainer.strategy=... merges it over the config's node
+    from lightning_nas.config.instantiate import instantiate
+    from lightning_nas.export_config import best_config
+    from lightning_nas.search.from_config import search_from_config
+
+    values = [{"init_args": {"static_graph": True}}, {"static_graph": True}]
+    cfg = _strategy_search(tmp_path, values)
+    search = search_from_config(copy.deepcopy(cfg))
+    for value in values:
+        flow = yaml.safe_dump(value, default_flow_style=True).strip()
+        want = _built(tmp_path, {"strategy": UNUSED}, f"--trainer.strategy={flow}",
+                      key="strategy")
+        assert want == [(True, True, "gloo")]
+        own = search.template.spec(1, {"trainer.strategy": value}, dry=True).trainer
+        assert _described(instantiate(own["strategy"], "trainer.strategy")) == want
+        best = best_config(cfg, {"trainer.strategy": value}, seed=0)["trainer"]
+        assert _built(tmp_path, {"strategy": best["strategy"]}, key="strategy") == want

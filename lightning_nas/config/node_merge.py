@@ -166,7 +166,8 @@ def _args_over(held: Mapping[str, Any], given: Mapping[str, Any],
 def merge_objects(old: Any, value: Any) -> Any:
     """``value`` (a list of ``class_path`` nodes, or one) over ``old``, the config's, at an
     argument that takes a list of objects or one (``is_object_path``), as jsonargparse
-    merges it: a node over a node (or its ``init_args`` alone, of ``old``'s class), and a
+    merges it: a node over a node (or its ``init_args`` alone, or its arguments without
+    them, of ``old``'s class; ``_item_over``), and a
     list over a list of the same length item by item, each node as ``merge_node`` merges
     it; a list over a node, each of its nodes over that node (was: a list of one alone);
     else ``value`` in place (a list of another length, a node over a list, a name such as
@@ -179,14 +180,22 @@ def merge_objects(old: Any, value: Any) -> Any:
         [{'class_path': 'lightning.fabric.plugins.environments.SLURMEnvironment', \
 'init_args': {'auto_requeue': False}}]
     """
-    if is_spec(old) and (is_spec(value) or _args_only(value)):  # (was: init_args alone
+    if _item_over(old, value):  # (was: init_args alone, or the arguments without them,
         return merge_node(old, value)  # set as a dict, in place of a strategy's node)
     if isinstance(value, list) and (is_spec(old) or isinstance(old, list)
                                     and len(old) == len(value)):
         held = [old] * len(value) if is_spec(old) else old
-        return [merge_node(h, v) if is_spec(h) and is_spec(v) else copy.deepcopy(v)
+        return [merge_node(h, v) if _item_over(h, v) else copy.deepcopy(v)
                 for h, v in zip(held, value, strict=True)]
     return copy.deepcopy(value)
+
+
+def _item_over(old: Any, value: Any) -> bool:
+    """Whether ``value`` is merged over ``old`` (one object, or a list's item) as a node: a
+    ``class_path`` node, or one's ``init_args`` alone, or its arguments without them
+    (``{static_graph: true}``, of ``old``'s class, as jsonargparse takes them; was: a list's
+    item so set in place); not a name (``ddp``) nor a class's import path."""
+    return _node_over(old, value) and not isinstance(value, str)
 
 
 def is_object_path(key: str) -> bool:

@@ -144,7 +144,8 @@ def check_search(search: Search) -> None:
     check_validation_runs(unsearched(search.trainer, searched), search.settings.goal.monitor,
                           own)  # a searched value's too, as each trial counts it (was: not)
     check_trainer_values(unsearched(search.trainer, searched), searched,
-                         search.settings.goal.monitor, module_callbacks=asked)
+                         search.settings.goal.monitor, module_callbacks=asked,
+                         held=search.trainer)
     if model is not None and search.objective is None:  # what NASModule logs, known now
         check_nas_logged(model, search.settings.goal.monitor,
                          objectives.names[1:] if objectives else (), search.trainer)
@@ -366,7 +367,8 @@ def check_space_values(search: Search, arch: dict[str, Any]) -> None:
             pass
     check_trainer_values(unsearched(search.trainer, searched), searched,
                          search.settings.goal.monitor, scheduler, None, epochs=epochs,
-                         ranges=trainer_ranges(search.space))  # each value of a range
+                         ranges=trainer_ranges(search.space),  # each value of a range
+                         held=search.trainer)
 
 
 def arch_error(search: Search, arch: dict[str, Any]) -> str | None:

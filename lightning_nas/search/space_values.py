@@ -31,6 +31,7 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.search.rule_ranges import check_rule_range
 from lightning_nas.search.rule_trainer import check_rule_trainer
 from lightning_nas.space import Choice, Fixed, Int, SearchSpace
+from lightning_nas.trial_trainer import trial_trainer
 
 __all__ = ["COMBINATIONS", "ModuleCallbacks", "check_trainer_combinations",
            "check_trainer_values", "space_options", "trainer_options", "trainer_ranges",
@@ -107,7 +108,8 @@ def check_trainer_values(trainer: Mapping[str, Any], searched: Mapping[str, list
                          monitor: str, scheduler: Any = None,
                          module_callbacks: ModuleCallbacks = None, *,
                          epochs: int | None = None,
-                         ranges: Mapping[str, range] | None = None) -> None:
+                         ranges: Mapping[str, range] | None = None,
+                         held: Mapping[str, Any] | None = None) -> None:
     """Raise ``ConfigError`` for a value a searched Trainer argument may take (``searched``:
     each space key ``trainer.NAME``'s values by name) that fails as a fixed setting would
     over the unsearched ``trainer`` (a ``scheduler``'s rungs: validation every epoch; the
@@ -129,7 +131,10 @@ def check_trainer_values(trainer: Mapping[str, Any], searched: Mapping[str, list
     them for the searched values of a trial (a module that reads its Trainer: each value's).
     Unsearched settings the rule refuses alone (``trainer.min_epochs: 3``) are refused as
     they are, first (was: as each searched value's refusal, a range's as one no value of
-    which is taken).
+    which is taken). ``held``: the config's Trainer settings, the searched ones too, over
+    whose node a searched node is merged as each trial's is (``trial_trainer``; was: checked
+    alone, so ``{init_args: {static_graph: true}}`` over a strategy's node, which
+    LightningCLI merges, was refused).
 
     Example:
         >>> check_trainer_values({}, {"limit_val_batches": [0, 1]}, "val_acc")
@@ -142,11 +147,12 @@ def check_trainer_values(trainer: Mapping[str, Any], searched: Mapping[str, list
         check_rule_trainer(trainer, scheduler, epochs)  # (was: blamed on each searched value)
     for name, options in searched.items():
         for value in options:
-            setting = {**trainer, name: value}
+            built = trial_trainer({f"trainer.{name}": value}, held or {})[name]
+            setting = {**trainer, name: built}
             try:
-                check_trainer_kwargs({name: value})
-                check_validation_runs(setting, monitor, _of(module_callbacks, {name: value}))
-                check_search_trainer({name: value})
+                check_trainer_kwargs({name: built})
+                check_validation_runs(setting, monitor, _of(module_callbacks, {name: built}))
+                check_search_trainer({name: built})
             except ConfigError as err:
                 raise ConfigError(f"space key 'trainer.{name}' may take {value!r}: "
                                   f"{err}") from None
