@@ -532,3 +532,28 @@ def test_a_chosen_strategy_of_no_class_path_is_merged_as_lightningcli_merges_it(
         assert _described(instantiate(own["strategy"], "trainer.strategy")) == want
         best = best_config(cfg, {"trainer.strategy": value}, seed=0)["trainer"]
         assert _built(tmp_path, {"strategy": best["strategy"]}, key="strategy") == want
+
+
+@pytest.mark.parametrize("given", [{"static_graph": True, "bogus": 1},
+                                   {"init_args": {"bogus": 1}},
+                                   {"class_path": DDP, "init_args": {"bogus": 1}}])
+def test_a_strategy_argument_jsonargparse_does_not_find_is_refused_before_training(
+        tmp_path, given):
+    # DDPStrategy passes its **kwargs on to DistributedDataParallel, whose arguments
+    # jsonargparse finds: LightningCLI refuses another name (its node unparsed, the Trainer's
+    # "invalid strategy name"); was: taken, and the first trial failed in its setup
+    from lightning_nas.config.trainer_checks import check_trainer_kwargs
+    from lightning_nas.search.from_config import search_from_config
+    from lightning_nas.trial_trainer import trial_trainer
+
+    flow = yaml.safe_dump(given, default_flow_style=True).strip()
+    with pytest.raises(ValueError, match="invalid strategy name"):
+        _built(tmp_path, {"strategy": UNUSED}, f"--trainer.strategy={flow}", key="strategy")
+    with pytest.raises(ConfigError, match=r"^space key 'trainer.strategy' may take "
+                                          + re.escape(repr(given)) + r": trainer\.strategy\."
+                                          r"bogus: not an argument of DDPStrategy"):
+        search_from_config(_strategy_search(tmp_path, [{"static_graph": True}, given]))
+    with pytest.raises(ConfigError, match=r"^trainer\.strategy\.bogus: .*goes under "
+                                          r"trainer\.strategy\.dict_kwargs\)$"):
+        check_trainer_kwargs(trial_trainer({"trainer.strategy": given}, {"strategy": UNUSED}))
+    check_trainer_kwargs({"strategy": {"class_path": DDP, "dict_kwargs": {"bogus": 1}}})

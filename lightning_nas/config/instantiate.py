@@ -38,7 +38,13 @@ from pathlib import PurePath
 from typing import Any
 
 from lightning_nas.config.calls import accepted_kwargs, call
-from lightning_nas.config.chain import init_hints, init_kwargs, kwargs_chain, name_hint
+from lightning_nas.config.chain import (
+    init_hints,
+    init_kwargs,
+    kwargs_chain,
+    name_hint,
+    resolved_args,
+)
 from lightning_nas.config.convert import (
     class_bound,
     class_node_path,
@@ -252,7 +258,7 @@ def check_init_args(cls: Any, init_args: Mapping[str, Any], where: str,
         if len(kwargs_chain(cls, forwarded=True)) > 1:
             bases = " nor of a base its **kwargs passes them on to"
     if dict_kwargs is not None:
-        chain, chain_var_kw = init_kwargs(cls)
+        chain, chain_var_kw = _node_kwargs(cls)
     hints = init_hints(cls)  # a base's too, as jsonargparse
     for key, value in init_args.items():
         value = class_node_path(value, hints.get(key), f"{where}.{key}")  # type[...]: a class
@@ -280,6 +286,21 @@ def check_init_args(cls: Any, init_args: Mapping[str, Any], where: str,
                                 dict_kwargs=dict_kwargs_keys(value), written=is_hydra(value))
         elif key in hints:
             check_value(f"{where}.{key}", value, hints[key], name, written=written)
+
+
+def _node_kwargs(cls: Any) -> tuple[list[str], bool]:
+    """The names a ``class_path`` node of ``cls`` takes in ``init_args`` (``init_kwargs``),
+    and whether any other name goes there too: not where jsonargparse follows the class's
+    ``**kwargs`` to where they are passed (``DDPStrategy``'s to ``DistributedDataParallel``),
+    which takes the names it finds there alone, as LightningCLI does (was: any name taken,
+    so ``trainer.strategy.init_args.bogus`` failed in the first trial's setup); a
+    ``**kwargs`` it does not follow (kept, as ``nn.Identity`` and ``WandbLogger`` keep
+    theirs) still takes any."""
+    names, var_kw = init_kwargs(cls)
+    found = resolved_args(cls) if var_kw and inspect.isclass(cls) else None
+    if found is None or set(found) <= set(names):  # not followed: any name, as before
+        return names, var_kw
+    return [*names, *(name for name in found if name not in names)], False
 
 
 def blame(attempt: Callable[[dict[str, Any]], BaseException | None], args: Mapping[str, Any],
