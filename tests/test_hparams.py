@@ -145,3 +145,29 @@ def test_a_section_of_plain_values_over_object_defaults_saves_config_as_lightnin
     loaded = ObjectDefaults.load_from_checkpoint(tmp_path / "best.ckpt")  # weights_only
     assert loaded.net[0].out_features == 5 and isinstance(loaded.net[1], nn.ReLU)
     assert loaded.hparams["net"] == DEEP  # rebuilt by LightningCLI's instantiator
+
+
+class TextNumbers(pl.LightningModule):
+    """A module whose arguments a config may give as text LightningCLI reads as numbers."""
+
+    def __init__(self, k: int | str = 1, s: str | int = "a", width: int = 4,
+                 rate: float = 0.5) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+
+
+def test_a_text_a_numbers_annotation_reads_is_saved_as_the_number_as_lightningcli_saves_it(
+        tmp_path):
+    # a Union tries its types in order, as jsonargparse: '3' for int | str is 3, for
+    # str | int '3'; was: the texts saved as given ('3', '5', '0.25'), in the hparams and in
+    # best_config.yaml, where LightningCLI's hold the numbers
+    from lightning_nas.export_config import best_config
+
+    section = {"class_path": f"{__name__}.TextNumbers",
+               "init_args": {"k": "3", "s": "3", "width": "5", "rate": "0.25"}}
+    theirs = dict(cli_model(tmp_path, section).hparams)
+    ours = dict(ConfigBuilder(section, "model", plain_keys=True)({}).hparams)
+    assert ours == theirs == {"_class_path": section["class_path"], "k": 3, "s": "3",
+                              "width": 5, "rate": 0.25, "_instantiator": CLI_INSTANTIATOR}
+    assert best_config({"model": section}, {})["model"]["init_args"] == {
+        "k": 3, "s": "3", "width": 5, "rate": 0.25}

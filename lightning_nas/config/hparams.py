@@ -84,14 +84,17 @@ def lightningcli_hparams(section: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def _floats(value: Any, built: Any) -> Any:
     """``value`` as config, each int that ``built`` (its conversion) has as a float made
-    that float, as jsonargparse's config has it (``rate: 1`` for a ``float``: 1.0); the rest
-    as given (an ``Enum``'s name, a class path, a node).
+    that float, as jsonargparse's config has it (``rate: 1`` for a ``float``: 1.0), and each
+    text it reads as a number or a bool that number (``'3'`` for an ``int``, for an ``int |
+    str`` too, whose types it tries in order: 3; was: ``'3'``); the rest as given (an
+    ``Enum``'s name, a class path, a node).
 
     Example:
-        >>> _floats({"lr": 1, "act": "relu", "n": 2}, {"lr": 1.0, "act": object(), "n": 2})
+        >>> _floats({"lr": 1, "act": "relu", "n": "2"}, {"lr": 1.0, "act": object(), "n": 2})
         {'lr': 1.0, 'act': 'relu', 'n': 2}
     """
-    if type(value) is int and type(built) is float:
+    if type(value) is int and type(built) is float or isinstance(value, str) and type(
+            built) in (int, float, bool):
         return built
     if is_node(value):  # a nested node: by its own class (was: as given)
         return written_floats(value)
