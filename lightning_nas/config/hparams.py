@@ -41,6 +41,7 @@ from typing import Any
 from lightning_nas.arch import is_plain
 from lightning_nas.config.chain import kwargs_chain
 from lightning_nas.config.convert import convert_args, converted
+from lightning_nas.config.imports import written_path
 from lightning_nas.config.instantiate import call, import_object, instantiate, object_path
 from lightning_nas.config.nodes import ARGS_KEYS, contains_node, is_hydra, is_node, node_args
 from lightning_nas.config.record_defaults import over_defaults, over_fields
@@ -227,8 +228,9 @@ def _as_config(value: Any) -> Any:
     """
     if is_plain(value):
         return copy.deepcopy(value)
-    if (inspect.isclass(value) or inspect.isfunction(value)) and object_path(value) is not None:
-        return object_path(value)
+    if (inspect.isclass(value) or inspect.isfunction(value)) and written_path(value) is not None:
+        return written_path(value)  # torch.nn.ReLU, as jsonargparse writes it (was:
+        # torch.nn.modules.activation.ReLU)
     if isinstance(value, enum.Enum):
         return value.name
     if isinstance(value, PurePath):

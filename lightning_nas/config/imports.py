@@ -1,13 +1,17 @@
 """Import what a config names: ``import_object`` takes an import path (``package.module.Name``
 or ``package.module:Name``; a class name alone is looked up where LightningCLI finds
 Lightning's callbacks and loggers and torch's optimizers, ``SHORT_NAME_MODULES``), and
-``object_path`` gives an object's path back.
+``object_path`` gives an object's path back; ``written_path`` the one LightningCLI
+(jsonargparse) writes in its config, the shortest it imports from.
 
 Example:
     >>> import_object("collections.OrderedDict").__name__
     'OrderedDict'
     >>> object_path(import_object("collections:OrderedDict"))
     'collections.OrderedDict'
+    >>> import torch
+    >>> object_path(torch.nn.ReLU), written_path(torch.nn.ReLU)
+    ('torch.nn.modules.activation.ReLU', 'torch.nn.ReLU')
     >>> import_object("collections.OrderdDict")
     Traceback (most recent call last):
     ...
@@ -17,14 +21,16 @@ Example:
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import inspect
+import json
 import os
 from typing import Any
 
 from lightning_nas.errors import ConfigError
 
-__all__ = ["SHORT_NAME_MODULES", "import_object", "object_path"]
+__all__ = ["SHORT_NAME_MODULES", "import_object", "object_path", "written_path"]
 
 
 #: where a class given by its name alone is found, as LightningCLI finds Lightning's
@@ -86,3 +92,30 @@ def object_path(obj: Any) -> str | None:
         return f"{module}.{qualname}" if import_object(f"{module}.{qualname}") is obj else None
     except ConfigError:
         return None
+
+
+@functools.lru_cache(maxsize=256)
+def written_path(obj: Any) -> str | None:
+    """The import path LightningCLI writes for the module-level class or function ``obj``
+    in its config and its hyperparameters: the shortest one it imports from
+    (``torch.nn.ReLU``, not ``torch.nn.modules.activation.ReLU``), as jsonargparse's public
+    ``ArgumentParser.dump`` writes it; ``object_path`` without jsonargparse, or where it
+    writes none; None where ``obj`` has no import path.
+
+    Example:
+        >>> written_path(import_object("collections.OrderedDict"))
+        'collections.OrderedDict'
+    """
+    path = object_path(obj)
+    if path is None:
+        return None
+    try:
+        from jsonargparse import ArgumentParser, Namespace
+
+        parser = ArgumentParser(exit_on_error=False)
+        parser.add_argument("--value", type=Any)
+        written = json.loads(parser.dump(Namespace(value=obj), format="json",
+                                         skip_check=True))["value"]
+        return written if isinstance(written, str) and import_object(written) is obj else path
+    except Exception:  # noqa: BLE001 - no jsonargparse, or it cannot write it: our own path
+        return path
