@@ -20,11 +20,13 @@ from lightning_nas.config.chain import init_hints
 from lightning_nas.config.hparams import written_floats
 from lightning_nas.config.imports import import_object
 from lightning_nas.config.instance_records import node_fields, rebuilt, unwritten_note
+from lightning_nas.config.node_places import node_place
 from lightning_nas.config.paths import kwargs_apart, set_paths
 from lightning_nas.config.record_defaults import over_default, over_fields, over_own_defaults
 from lightning_nas.config.space_keys import is_dotted
 from lightning_nas.errors import ConfigError
 from lightning_nas.export_trainer import result_defaults
+from lightning_nas.trial_trainer import trial_trainer
 
 __all__ = ["best_config", "model_section", "objects_beside"]
 
@@ -68,9 +70,13 @@ def best_config(config: Mapping[str, Any], arch: Mapping[str, Any], *,
         cfg["data"] = {"class_path": cfg["data"]}
     if max_epochs is not None:
         cfg["trainer"] = {**(cfg.get("trainer") or {}), "max_epochs": max_epochs}
-    # a searched trainer.max_epochs wins, as in the trial
+    # a searched trainer.max_epochs wins, as in the trial; a key into a callback's node
+    places = {key: value for key, value in arch.items() if node_place(key) is not None}
+    if places:  # (trainer.callbacks.1.patience) set in its list, as the trial's Trainer got it
+        cfg["trainer"] = trial_trainer(places, cfg.get("trainer") or {})
     set_paths(cfg, [(key if is_dotted(key) else f"model.{key}", value)
-                    for key, value in arch.items()])  # what only **kwargs takes: dict_kwargs
+                    for key, value in arch.items()
+                    if key not in places])  # what only **kwargs takes: dict_kwargs
     # the trial defaults that change scores (the model summary where it runs forward)
     cfg["trainer"] = {**(cfg.get("trainer") or {}),
                       **result_defaults(cfg.get("trainer") or {}, cfg.get("model"))}

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lightning_nas.config.node_merge import is_object_path, merge_objects
+from lightning_nas.config.node_places import node_place, set_at_place
 
 __all__ = ["trial_trainer"]
 
@@ -34,7 +35,8 @@ def trial_trainer(arch: Mapping[str, Any], trainer: Mapping[str, Any]) -> dict[s
     node of its class, its ``init_args`` alone too, a list over a list of its length item by
     item, a list over a node each item over it; a name, ``ddp``, in place; was: a strategy
     or profiler node in place of the config's, its other arguments lost), as the trial's
-    Trainer gets them.
+    Trainer gets them; a key into one node of such a list, ``trainer.callbacks.1.patience``,
+    that node's argument (``config.node_places``).
 
     Args:
         arch: the trial's architecture (its other keys are left out).
@@ -59,6 +61,8 @@ def trial_trainer(arch: Mapping[str, Any], trainer: Mapping[str, Any]) -> dict[s
         held = trainer.get(name.split(".", 1)[-1])
         if is_object_path(name) and held is not None:  # callbacks, ..., strategy, ...
             own[name.split(".", 1)[1]] = merge_objects(held, value)
+        elif (place := node_place(name)) is not None:  # trainer.callbacks.1.patience
+            own[place[0]] = set_at_place(own.get(place[0]), name, value)
         elif name.startswith("trainer."):
             own[name.split(".", 1)[1]] = value
     return own

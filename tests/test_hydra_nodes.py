@@ -380,3 +380,52 @@ def test_an_interpolation_a_search_config_cannot_resolve_is_refused_before_train
     with pytest.raises(ConfigError, match=r"^data\.n='\$\{oc\.env:N\}': "):
         load_config(config, ["--trainer.callbacks=null", "--data.n=${oc.env:N}"])
     assert load_config(config, ["--trainer.callbacks=null", r"--data.tag=\${x}"])
+
+
+def test_a_space_key_into_a_named_callback_node_sets_its_argument_in_each_trial(tmp_path):
+    # as Hydra's `callbacks.early_stopping.patience=5` sets it in the template's train.py;
+    # was: refused, "space key 'trainer.callbacks.early_stopping.patience' may take 3:
+    # unknown Trainer argument 'callbacks.early_stopping.patience'"
+    from lightning_nas.export_config import best_config
+
+    cfg = _hydra_config(tmp_path / "run", {
+        "trainer.callbacks.early_stopping.patience": {"choice": [3, 5]}})
+    cfg["trainer"] |= {"callbacks": NAMED_CALLBACKS, "enable_checkpointing": True}
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    loaded = load_config(config)
+    search = search_from_config(loaded)  # its checks before training take it
+    key = "trainer.callbacks.1.patience"  # the node's place in the list train.py builds
+    assert list(search.space.params) == [key]
+    built = [instantiate(n) for n in search.template.spec(0, {key: 5}, dry=True).trainer[
+        "callbacks"]]
+    assert [type(b).__name__ for b in built] == ["ModelCheckpoint", "EarlyStopping"]
+    assert (built[1].patience, built[1].monitor, built[0].monitor) == (5, "val_acc", "val_acc")
+    written = best_config(loaded, {key: 5})["trainer"]["callbacks"][1]
+    assert written == {**NAMED_CALLBACKS["early_stopping"], "patience": 5}
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("key", "said"), [
+    ("trainer.callbacks.early_stoping.patience", "space key 'trainer.callbacks.early_stoping."
+     "patience': trainer.callbacks has no node named 'early_stoping'; did you mean "
+     "'early_stopping'? its nodes: model_checkpoint, early_stopping"),
+    ("callbacks.early_stopping.patience", "space key 'callbacks.early_stopping.patience': "
+     "a search config's callbacks are trainer.callbacks; write trainer.callbacks."
+     "early_stopping.patience"),
+    ("trainer.callbacks.rich_progress_bar.leave", "space key 'trainer.callbacks."
+     "rich_progress_bar.leave': trainer.callbacks.rich_progress_bar is null, so no trial "
+     "builds it"),
+    ("trainer.callbacks.3.patience", "space key 'trainer.callbacks.3.patience': "
+     "trainer.callbacks holds 2 nodes (0 to 1)"),
+])
+def test_a_space_key_into_a_callback_node_that_is_not_there_is_refused_naming_it(
+        key, said, tmp_path):
+    cfg = _hydra_config(tmp_path / "run", {key: {"choice": [3, 5]}})
+    cfg["trainer"] |= {"callbacks": NAMED_CALLBACKS}
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    with pytest.raises(ConfigError) as info:
+        search_from_config(load_config(config))
+    assert said in str(info.value)
+    assert not (tmp_path / "run").exists()

@@ -24,6 +24,7 @@ from lightning_nas.config.instantiate import class_strings_as_nodes
 from lightning_nas.config.interpolations import check_no_interpolations
 from lightning_nas.config.node_files import inline_node_files, yaml_file
 from lightning_nas.config.node_merge import merge_config
+from lightning_nas.config.node_places import named_places
 from lightning_nas.config.nodes import (
     check_node_keys,
     check_nodes,
@@ -98,6 +99,7 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
     check_no_interpolations(cfg)  # `${paths.output_dir}`: a Hydra job's, none here
     if "trainer" in cfg:  # a Hydra project's configs/trainer/*.yaml: the Trainer's arguments
         cfg["trainer"] = trainer_args(cfg["trainer"])
+    named = cfg.get("trainer")  # its mappings of named nodes, which a space key may name
     if isinstance(cfg.get("trainer"), Mapping):  # callbacks: LearningRateMonitor, a node
         cfg["trainer"] = trainer_classes_as_nodes(cfg["trainer"])
     for section in ("model", "data", "trainer"):  # `net: mymod.MLP`, as jsonargparse reads it
@@ -117,6 +119,10 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
             cfg.pop(key)
     if searched:
         cfg = _space_read(cfg, path)  # one an override names (--search.space=space.yaml)
+        space = cfg["search"].get("space") if isinstance(cfg.get("search"), Mapping) else None
+        if isinstance(space, Mapping):  # trainer.callbacks.early_stopping.patience: its place
+            cfg["search"] = {**cfg["search"],
+                             "space": named_places(space, named, cfg.get("model"))}
         check_not_searched(overrides, cfg)
         check_groups_keep(cfg)
     # `oneshot` with no oneshot: block (every key has a default): its own block, not a

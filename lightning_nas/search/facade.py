@@ -217,7 +217,7 @@ class Search:
                                            num_workers=executor.num_workers, seed=goal.seed)
                 try:  # (the replay of a resume tells the optimizer again: it may fail)
                     rule = rule_for(self.settings.early_stopping, goal.mode, unsearched(
-                        self.trainer, trainer_options(space_options(self.space))))
+                        self.trainer, trainer_options(space_options(self.space), self.trainer)))
                     loop = SearchLoop(self.settings, self.space, self.template, store,
                                       executor, optimizer, rule,
                                       on_trial_end=self.on_trial_end)

@@ -22,6 +22,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from lightning_nas.config.node_places import node_place
 from lightning_nas.config.trainer_checks import (
     check_search_trainer,
     check_trainer_kwargs,
@@ -72,10 +73,28 @@ def with_value(arch: Mapping[str, Any], path: tuple[str, ...], value: Any) -> di
     return {**arch, path[0]: inner}
 
 
-def trainer_options(options: Mapping[tuple[str, ...], list[Any]]) -> dict[str, list[Any]]:
-    """The searched Trainer arguments (space keys ``trainer.NAME``) by their name."""
-    return {path[0].split(".", 1)[1]: values for path, values in options.items()
-            if len(path) == 1 and path[0].startswith("trainer.")}
+def trainer_options(options: Mapping[tuple[str, ...], list[Any]],
+                    trainer: Mapping[str, Any] | None = None) -> dict[str, list[Any]]:
+    """The searched Trainer arguments (space keys ``trainer.NAME``) by their name; a key
+    into one node of a list of ``trainer``'s (``trainer.callbacks.1.patience``) gives the
+    whole list each of its values makes (``trial_trainer``), checked as a searched list.
+
+    Example:
+        >>> node = {"class_path": "m.Stop", "init_args": {"patience": 3}}
+        >>> trainer_options({("trainer.callbacks.0.patience",): [5]}, {"callbacks": [node]})
+        {'callbacks': [[{'class_path': 'm.Stop', 'init_args': {'patience': 5}}]]}
+    """
+    out: dict[str, list[Any]] = {}
+    for path, values in options.items():
+        if len(path) != 1 or not path[0].startswith("trainer."):
+            continue
+        place = node_place(path[0])
+        if place is None:
+            out[path[0].split(".", 1)[1]] = values
+        else:  # (several keys into one list: each one's lists)
+            out.setdefault(place[0], []).extend(
+                trial_trainer({path[0]: value}, trainer or {})[place[0]] for value in values)
+    return out
 
 
 def trainer_ranges(space: SearchSpace) -> dict[str, range]:

@@ -1,0 +1,134 @@
+"""Space keys into one node of the Trainer's lists of objects (``callbacks``, ``logger``,
+``plugins``): ``trainer.callbacks.1.patience`` sets argument ``patience`` of the list's
+second node in each trial, as Hydra's ``callbacks.early_stopping.patience=5`` sets it in the
+lightning-hydra-template's ``train.py``. A config's mapping of named nodes
+(``callbacks: {model_checkpoint: {...}, early_stopping: {...}}``, built into a list in its
+order) is searched by the node's name: ``named_places`` rewrites such a key to the node's
+place in that list before the search is made, and refuses a name the mapping lacks.
+No torch, no Lightning at import.
+
+Example:
+    >>> node = {"_target_": "lightning.pytorch.callbacks.EarlyStopping", "patience": 3}
+    >>> named_places({"trainer.callbacks.stop.patience": {"choice": [3, 5]}},
+    ...              {"callbacks": {"ckpt": {"_target_": "m.Ckpt"}, "stop": node}})
+    {'trainer.callbacks.1.patience': {'choice': [3, 5]}}
+    >>> set_at_place([node], "trainer.callbacks.0.patience", 5)[0]["patience"]
+    5
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lightning_nas.config.nodes import ARGS_KEYS, builds_at, is_hydra, is_node, node_args, with_args
+from lightning_nas.errors import ConfigError, did_you_mean
+
+__all__ = ["named_places", "node_place", "set_at_place"]
+
+#: the Trainer's arguments that hold a list of objects (``node_merge.TRAINER_OBJECTS``)
+_LISTS = ("callbacks", "logger", "plugins")
+
+
+def node_place(key: str) -> tuple[str, int, list[str]] | None:
+    """The Trainer argument, the place in its list and the path in that node a space key
+    ``trainer.NAME.PLACE.ARG...`` sets (``init_args`` levels left out; a Hydra sweep's
+    ``+``/``++`` too), or None for any other key.
+
+    Example:
+        >>> node_place("trainer.callbacks.0.init_args.patience"), node_place("trainer.logger")
+        (('callbacks', 0, ['patience']), None)
+    """
+    parts = str(key).lstrip("+").split(".")
+    if len(parts) < 4 or parts[0] != "trainer" or parts[1] not in _LISTS \
+            or not parts[2].isdigit():
+        return None
+    rest = [part for part in parts[3:] if part not in ARGS_KEYS]
+    return (parts[1], int(parts[2]), rest) if rest else None
+
+
+def set_at_place(held: Any, key: str, value: Any) -> list[Any]:
+    """A copy of the Trainer's list ``held`` with ``value`` set at the node and argument
+    space key ``key`` names (``node_place``): beside a Hydra node's ``_target_``, into a
+    ``class_path`` node's ``init_args``; a mapping or node on the way is descended into
+    (under a Hydra node a ``class_path`` mapping is data, as Hydra passes it).
+
+    Raises:
+        ConfigError: naming ``key``, where the list has no node at that place.
+    """
+    name, place, path = node_place(key)  # type: ignore[misc]
+    items = list(held) if isinstance(held, list) else [] if held is None else [held]
+    if place >= len(items):
+        count = f"holds {len(items)} node{'s' * (len(items) != 1)}" + (
+            f" (0 to {len(items) - 1})" if items else "")
+        raise ConfigError(f"space key {key!r}: trainer.{name} {count}; a key into one of "
+                          f"its nodes names its place in the list")
+    if not is_node(items[place]):
+        raise ConfigError(f"space key {key!r}: trainer.{name}[{place}] is "
+                          f"{type(items[place]).__name__} {items[place]!r}, not a config node "
+                          f"({{_target_: ...}} or {{class_path: ..., init_args: ...}}), so "
+                          f"it has no argument to set; give it as a node")
+    items[place] = _set_in(items[place], path, value, hydra=False)
+    return items
+
+
+def _set_in(value: Any, path: list[str], new: Any, hydra: bool) -> Any:
+    """``value`` (a node, a mapping or None) with ``new`` at ``path``, copied on the way."""
+    if not path:
+        return new
+    if builds_at(value, hydra):
+        args = node_args(value)
+        args[path[0]] = _set_in(args.get(path[0]), path[1:], new, is_hydra(value))
+        return with_args(value, args)
+    out = dict(value) if isinstance(value, Mapping) else {}
+    out[path[0]] = _set_in(out.get(path[0]), path[1:], new, hydra)
+    return out
+
+
+def named_places(space: Mapping[str, Any], trainer: Any,
+                 model: Any = None) -> dict[str, Any]:
+    """``space`` with each key into a node of a mapping of named nodes that ``trainer``
+    (a config's, before the mapping is made its list) holds at ``callbacks``, ``logger`` or
+    ``plugins`` rewritten to that node's place in the list (its null nodes left out, as the
+    list leaves them out). ``model``: the config's model section, whose own argument
+    ``callbacks`` (or ``logger``) a key without ``trainer.`` may set.
+
+    Raises:
+        ConfigError: naming the key: a name the mapping lacks (with its names), a null
+            node, or ``callbacks.NAME...`` without ``trainer.`` (a Hydra job config's
+            top-level group, which a search config holds at ``trainer.callbacks``).
+    """
+    trainer = trainer if isinstance(trainer, Mapping) else {}
+    out: dict[str, Any] = {}
+    for key, param in space.items():
+        parts = str(key).split(".")
+        named = trainer.get(parts[0]) if parts[0] in _LISTS else None
+        taken = is_node(model) and parts[0] in node_args(model)  # the model's own
+        if len(parts) > 2 and _is_named(named) and parts[1] in named and not taken:
+            raise ConfigError(f"space key {key!r}: a search config's {parts[0]} are "
+                              f"trainer.{parts[0]}; write trainer.{key}")
+        held = trainer.get(parts[1]) if len(parts) > 3 and parts[0] == "trainer" \
+            and parts[1] in _LISTS else None
+        if _is_named(held) and not parts[2].isdigit():
+            key = f"trainer.{parts[1]}.{_place(key, parts[1], parts[2], held)}." \
+                  f"{'.'.join(parts[3:])}"
+        out[key] = param
+    return out
+
+
+def _place(key: str, name: str, node: str, named: Mapping[str, Any]) -> int:
+    """The place of node ``node`` of ``named`` in the list it is built into."""
+    if node not in named:
+        raise ConfigError(f"space key {key!r}: trainer.{name} has no node named {node!r}; "
+                          f"{did_you_mean(node, list(named))}its nodes: "
+                          f"{', '.join(map(str, named))}")
+    if named[node] is None:
+        raise ConfigError(f"space key {key!r}: trainer.{name}.{node} is null, so no trial "
+                          f"builds it; give it a node to search its arguments")
+    return [k for k, v in named.items() if v is not None].index(node)
+
+
+def _is_named(value: Any) -> bool:
+    """Whether ``value`` is a mapping of named nodes (each a node or null), no node itself."""
+    return isinstance(value, Mapping) and bool(value) and not is_node(value) and all(
+        item is None or is_node(item) for item in value.values())
