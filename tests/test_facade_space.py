@@ -74,6 +74,24 @@ def test_a_space_file_that_is_a_folder_or_holds_no_mapping_is_refused_naming_it(
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("read", [lambda f, run: _search(str(f), run),
+                                  lambda f, run: SearchSpace.from_yaml(f)],
+                         ids=["Search", "from_yaml"])
+def test_an_interpolation_in_a_space_file_is_refused_as_the_command_lines_is(tmp_path, read):
+    # as `--search.space=FILE` refuses it (config.interpolations); was: taken, the choice
+    # '${oc.env:W}' searched as written
+    space = tmp_path / "space.yaml"
+    space.write_text("width: {choice: [4, '${oc.env:W}']}\n")
+    with pytest.raises(ConfigError) as info:
+        read(space, tmp_path / "run")
+    assert str(info.value).startswith(
+        f"space file {space}: space.width.choice[1]='${{oc.env:W}}': ${{oc.env:W}} is an "
+        f"OmegaConf interpolation, which lightning-nas does not resolve"), info.value
+    assert not (tmp_path / "run").exists()
+    space.write_text("tag: {choice: [a, '\\${x}']}\n")  # escaped: text, as OmegaConf reads it
+    assert SearchSpace.from_yaml(space).params["tag"].values == ["a", r"\${x}"]
+
+
 @pytest.mark.parametrize("text", ["width: {choice: [4, 8]}", "", "4"])
 def test_a_string_that_names_no_file_keeps_its_error_and_points_to_from_yaml(tmp_path, text):
     with pytest.raises(SpaceError, match=re.escape(

@@ -23,7 +23,7 @@ from typing import Any
 
 from lightning_nas.errors import ConfigError
 
-__all__ = ["check_no_interpolations"]
+__all__ = ["check_no_interpolations", "check_space_file"]
 
 #: an interpolation as OmegaConf finds one: ``${...}`` not escaped by a backslash
 _INTERPOLATION = re.compile(r"(?<!\\)\$\{[^}]*\}")
@@ -55,3 +55,27 @@ def check_no_interpolations(value: Any, path: str = "") -> None:
             f"Hydra job to fill it in, so the value would be taken as written; give the "
             f"value itself (for a folder, its path: each trial writes into a folder of its "
             f"own under it)")
+
+
+def check_space_file(space: Any, file: Any, key: str = "space") -> None:
+    """Raise ``ConfigError`` where the search space read from YAML file ``file`` holds an
+    OmegaConf interpolation, naming the file and the key: the one check of every path that
+    reads a space file (a config's ``search.space``, the command line's
+    ``--search.space=FILE``, ``Search(space="file.yaml")``, ``SearchSpace.from_yaml``; was:
+    the command line's alone).
+
+    Args:
+        space: the file's content.
+        file: the file, as the message names it.
+        key: what names the space (``search.space`` in a config, ``space`` from Python).
+
+    Example:
+        >>> check_space_file({"w": {"choice": ["${x}"]}}, "s.yaml")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: space file s.yaml: space.w.choice[0]='${x}': ...
+    """
+    try:
+        check_no_interpolations(space, key)
+    except ConfigError as err:
+        raise ConfigError(f"{key} file {file}: {err}") from None

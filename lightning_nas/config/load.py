@@ -21,7 +21,7 @@ from typing import Any
 from lightning_nas.config.cli_optim import OPTIM_KEYS, optim_sections
 from lightning_nas.config.forms import TRAINER_TARGETS, fixed_class_error, lift_fit, trainer_args
 from lightning_nas.config.instantiate import class_strings_as_nodes
-from lightning_nas.config.interpolations import check_no_interpolations
+from lightning_nas.config.interpolations import check_no_interpolations, check_space_file
 from lightning_nas.config.node_files import inline_node_files, yaml_file
 from lightning_nas.config.node_merge import merge_config
 from lightning_nas.config.node_places import named_places
@@ -202,10 +202,7 @@ def _space_read(part: Mapping[str, Any], path: Path | None,
     if not (isinstance(read, Mapping) and read):  # was: a string read as a file name again
         raise ConfigError(f"search.space file {found} must hold a non-empty mapping of space "
                           f"keys (width: {{choice: [16, 32]}}), got {read!r}")
-    try:  # read after load_config's check when an override names it (was: not checked)
-        check_no_interpolations(read, "search.space")
-    except ConfigError as err:
-        raise ConfigError(f"search.space file {found}: {err}") from None
+    check_space_file(read, found, "search.space")  # read after load_config's check
     return {**part, "search": {**search, "space": read}}
 
 

@@ -31,6 +31,7 @@ import lightning.pytorch as pl
 
 from lightning_nas.config.cli_optim import optim_sections
 from lightning_nas.config.factories import DataFactory, ModelFactory
+from lightning_nas.config.interpolations import check_space_file
 from lightning_nas.config.yamlio import load_yaml
 from lightning_nas.errors import ConfigError, SearchError, SpaceError
 from lightning_nas.export import export_best
@@ -391,6 +392,7 @@ def _space_of(space: Any) -> SearchSpace:
     if not (isinstance(read, Mapping) and read):
         raise ConfigError(f"space file {space} must hold a non-empty mapping of space keys "
                           f"(width: {{choice: [16, 32]}}), got {read!r}")
+    check_space_file(read, space)  # as --search.space=FILE (was: taken as written)
     return SearchSpace.from_dict(read)
 
 

@@ -35,6 +35,7 @@ from typing import Any
 import nevergrad as ng
 
 from lightning_nas.arch import plain as _plain
+from lightning_nas.config.interpolations import check_space_file
 from lightning_nas.config.yamlio import dump_yaml, load_yaml
 from lightning_nas.errors import SpaceError
 from lightning_nas.run_folder import user_path
@@ -141,6 +142,8 @@ class SearchSpace:
         if is_file and not (isinstance(spec, Mapping) and spec):  # was: no file named
             raise SpaceError(f"search space file {source} must hold a non-empty mapping of "
                              f"space keys (width: {{choice: [16, 32]}}), got {spec!r}")
+        if is_file:  # as --search.space=FILE (was: taken as written)
+            check_space_file(spec, source)
         return cls.from_dict(spec)
 
     def to_dict(self) -> dict[str, Any]:
