@@ -24,7 +24,7 @@ from lightning_nas.config.instantiate import class_strings_as_nodes
 from lightning_nas.config.interpolations import check_no_interpolations, check_space_file
 from lightning_nas.config.node_files import inline_node_files, yaml_file
 from lightning_nas.config.node_merge import merge_config
-from lightning_nas.config.node_places import named_places
+from lightning_nas.config.node_places import named_places, trainer_classes_as_nodes
 from lightning_nas.config.nodes import (
     check_node_keys,
     check_nodes,
@@ -41,7 +41,6 @@ from lightning_nas.config.paths import (
     merge_space,
     set_dotted,
     space_path,
-    trainer_classes_as_nodes,
 )
 from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.config.sections import (

@@ -4,7 +4,8 @@ second node in each trial, as Hydra's ``callbacks.early_stopping.patience=5`` se
 lightning-hydra-template's ``train.py``. A config's mapping of named nodes
 (``callbacks: {model_checkpoint: {...}, early_stopping: {...}}``, built into a list in its
 order) is searched by the node's name: ``named_places`` rewrites such a key to the node's
-place in that list before the search is made, and refuses a name the mapping lacks.
+place in that list before the search is made, and refuses a name the mapping lacks;
+``trainer_classes_as_nodes`` makes such a mapping that list as a config is read.
 No torch, no Lightning at import.
 
 Example:
@@ -21,13 +22,64 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from lightning_nas.config.node_merge import TRAINER_OBJECTS, is_class
 from lightning_nas.config.nodes import ARGS_KEYS, builds_at, is_hydra, is_node, node_args, with_args
 from lightning_nas.errors import ConfigError, did_you_mean
 
-__all__ = ["named_places", "node_place", "set_at_place"]
+__all__ = ["class_node", "named_places", "node_place", "set_at_place", "trainer_classes_as_nodes"]
 
-#: the Trainer's arguments that hold a list of objects (``node_merge.TRAINER_OBJECTS``)
-_LISTS = ("callbacks", "logger", "plugins")
+
+def trainer_classes_as_nodes(trainer: Mapping[str, Any]) -> dict[str, Any]:
+    """``trainer`` with a class named by its path or name in ``TRAINER_OBJECTS`` (alone or
+    in a list) as a ``class_path`` node, as LightningCLI reads ``--trainer.callbacks=
+    LearningRateMonitor`` (was: refused, "expected list[Callback] or Callback or null",
+    though ``+=`` took the same name).
+
+    A mapping of named nodes there, the lightning-hydra-template's ``callbacks/default.yaml``
+    (``{model_checkpoint: {_target_: ...}, early_stopping: {...}}``) or ``logger/csv.yaml``,
+    is the list of its nodes in its order, a null one left out, as that template's
+    ``train.py`` builds them (``instantiate_callbacks``; was: refused, "expected
+    list[Callback] or Callback or null"). An empty one, or one whose every node is null
+    (``callbacks.rich_progress_bar=null`` over a file of only that), is an empty list, as
+    that ``train.py`` gives: no callbacks of the user's, and no logger (``logger=[]``; was:
+    refused so).
+
+    Example:
+        >>> trainer_classes_as_nodes({"callbacks": "LearningRateMonitor", "logger": False})
+        {'callbacks': {'class_path': 'LearningRateMonitor'}, 'logger': False}
+        >>> trainer_classes_as_nodes({"logger": {"csv": {"_target_": "CSVLogger"}, "tb": None}})
+        {'logger': [{'_target_': 'CSVLogger'}]}
+        >>> trainer_classes_as_nodes({"callbacks": {}, "logger": {"tb": None}})
+        {'callbacks': [], 'logger': []}
+    """
+    out = dict(trainer)
+    for key in TRAINER_OBJECTS:
+        value = out.get(key)
+        if _named_nodes(value):
+            value = out[key] = [node for node in value.values() if node is not None]
+        if isinstance(value, list):
+            out[key] = [class_node(item) for item in value]
+        elif isinstance(value, str):
+            out[key] = class_node(value)
+    return out
+
+
+def _named_nodes(value: Any) -> bool:
+    """Whether ``value`` is a mapping of named nodes (no node itself), each null or a
+    ``_target_`` / ``class_path`` node; an empty mapping too."""
+    return (isinstance(value, Mapping) and not is_node(value)
+            and all(item is None or is_node(item) for item in value.values()))
+
+
+def class_node(value: Any) -> Any:
+    """``value`` as a ``class_path`` node where it names a class by its path or name.
+
+    Example:
+        >>> class_node("LearningRateMonitor"), class_node(3)
+        ({'class_path': 'LearningRateMonitor'}, 3)
+    """
+    return {"class_path": value} if isinstance(value, str) and is_class(value, short=True) \
+        else value
 
 
 def node_place(key: str) -> tuple[str, int, list[str]] | None:
@@ -40,7 +92,7 @@ def node_place(key: str) -> tuple[str, int, list[str]] | None:
         (('callbacks', 0, ['patience']), None)
     """
     parts = str(key).lstrip("+").split(".")
-    if len(parts) < 4 or parts[0] != "trainer" or parts[1] not in _LISTS \
+    if len(parts) < 4 or parts[0] != "trainer" or parts[1] not in TRAINER_OBJECTS \
             or not parts[2].isdigit():
         return None
     rest = [part for part in parts[3:] if part not in ARGS_KEYS]
@@ -102,14 +154,14 @@ def named_places(space: Mapping[str, Any], trainer: Any,
     out: dict[str, Any] = {}
     for key, param in space.items():
         parts = str(key).split(".")
-        named = trainer.get(parts[0]) if parts[0] in _LISTS else None
+        named = trainer.get(parts[0]) if parts[0] in TRAINER_OBJECTS else None
         taken = is_node(model) and parts[0] in node_args(model)  # the model's own
-        if len(parts) > 2 and _is_named(named) and parts[1] in named and not taken:
+        if len(parts) > 2 and _named_nodes(named) and parts[1] in named and not taken:
             raise ConfigError(f"space key {key!r}: a search config's {parts[0]} are "
                               f"trainer.{parts[0]}; write trainer.{key}")
         held = trainer.get(parts[1]) if len(parts) > 3 and parts[0] == "trainer" \
-            and parts[1] in _LISTS else None
-        if _is_named(held) and not parts[2].isdigit():
+            and parts[1] in TRAINER_OBJECTS else None
+        if _named_nodes(held) and not parts[2].isdigit():
             key = f"trainer.{parts[1]}.{_place(key, parts[1], parts[2], held)}." \
                   f"{'.'.join(parts[3:])}"
         out[key] = param
@@ -126,9 +178,3 @@ def _place(key: str, name: str, node: str, named: Mapping[str, Any]) -> int:
         raise ConfigError(f"space key {key!r}: trainer.{name}.{node} is null, so no trial "
                           f"builds it; give it a node to search its arguments")
     return [k for k, v in named.items() if v is not None].index(node)
-
-
-def _is_named(value: Any) -> bool:
-    """Whether ``value`` is a mapping of named nodes (each a node or null), no node itself."""
-    return isinstance(value, Mapping) and bool(value) and not is_node(value) and all(
-        item is None or is_node(item) for item in value.values())

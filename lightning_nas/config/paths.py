@@ -25,13 +25,13 @@ from lightning_nas.config.dict_args import is_plain_dict, values_built
 from lightning_nas.config.held_hints import any_at, args_alone, data_at, over_node, over_path
 from lightning_nas.config.instantiate import accepted_kwargs, import_object
 from lightning_nas.config.node_merge import (
-    TRAINER_OBJECTS,
     is_class,
     is_object_path,
     is_spec,
     merge_node,
     merge_objects,
 )
+from lightning_nas.config.node_places import class_node
 from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
 from lightning_nas.config.overrides import not_a_mapping
 from lightning_nas.config.record_defaults import record_default
@@ -43,7 +43,7 @@ from lightning_nas.errors import ConfigError
 
 __all__ = ["appended", "check_dotted", "check_no_empty_sections",
            "check_space_paths", "get_dotted", "kwargs_apart", "merge_space", "set_dotted",
-           "set_paths", "space_path", "trainer_classes_as_nodes"]
+           "set_paths", "space_path"]
 
 
 #: the blocks of lightning-nas's own settings, which hold no class named by a string
@@ -69,56 +69,8 @@ def appended(old: Any, key: str, value: Any) -> list[Any]:
                           f"whole value (--{key}=[...])")
     old = [] if old is None else old if isinstance(old, list) else [old]
     objects = is_object_path(key) or any(map(is_node, old))
-    return [*old, *(_class_node(v) if objects else v
+    return [*old, *(class_node(v) if objects else v
                     for v in (value if isinstance(value, list) else [value]))]
-
-
-def trainer_classes_as_nodes(trainer: Mapping[str, Any]) -> dict[str, Any]:
-    """``trainer`` with a class named by its path or name in ``TRAINER_OBJECTS`` (alone or
-    in a list) as a ``class_path`` node, as LightningCLI reads ``--trainer.callbacks=
-    LearningRateMonitor`` (was: refused, "expected list[Callback] or Callback or null",
-    though ``+=`` took the same name).
-
-    A mapping of named nodes there, the lightning-hydra-template's ``callbacks/default.yaml``
-    (``{model_checkpoint: {_target_: ...}, early_stopping: {...}}``) or ``logger/csv.yaml``,
-    is the list of its nodes in its order, a null one left out, as that template's
-    ``train.py`` builds them (``instantiate_callbacks``; was: refused, "expected
-    list[Callback] or Callback or null"). An empty one, or one whose every node is null
-    (``callbacks.rich_progress_bar=null`` over a file of only that), is an empty list, as
-    that ``train.py`` gives: no callbacks of the user's, and no logger (``logger=[]``; was:
-    refused so).
-
-    Example:
-        >>> trainer_classes_as_nodes({"callbacks": "LearningRateMonitor", "logger": False})
-        {'callbacks': {'class_path': 'LearningRateMonitor'}, 'logger': False}
-        >>> trainer_classes_as_nodes({"logger": {"csv": {"_target_": "CSVLogger"}, "tb": None}})
-        {'logger': [{'_target_': 'CSVLogger'}]}
-        >>> trainer_classes_as_nodes({"callbacks": {}, "logger": {"tb": None}})
-        {'callbacks': [], 'logger': []}
-    """
-    out = dict(trainer)
-    for key in TRAINER_OBJECTS:
-        value = out.get(key)
-        if _named_nodes(value):
-            value = out[key] = [node for node in value.values() if node is not None]
-        if isinstance(value, list):
-            out[key] = [_class_node(item) for item in value]
-        elif isinstance(value, str):
-            out[key] = _class_node(value)
-    return out
-
-
-def _named_nodes(value: Any) -> bool:
-    """Whether ``value`` is a mapping of named nodes (no node itself), each null or a
-    ``_target_`` / ``class_path`` node; an empty mapping too."""
-    return (isinstance(value, Mapping) and not is_node(value)
-            and all(item is None or is_node(item) for item in value.values()))
-
-
-def _class_node(value: Any) -> Any:
-    """``value`` as a ``class_path`` node where it names a class by its path or name."""
-    return {"class_path": value} if isinstance(value, str) and is_class(value, short=True) \
-        else value
 
 
 def space_path(key: str) -> str:
