@@ -230,6 +230,14 @@ class PoppingBody(torch.nn.Module):
         return self.body(x)
 
 
+class NotedBody(PoppingBody):
+    """Takes a text ``note``."""
+
+    def __init__(self, note: str = "", width: int = 8) -> None:
+        super().__init__(width=width)
+        self.note = note
+
+
 class PassingBody(PoppingBody):
     """Passes its ``**kwargs`` on whole to ``PoppingBody``, which pops ``note``."""
 
@@ -296,6 +304,57 @@ def test_a_class_path_mapping_in_a_hydra_nodes_arguments_is_data_as_hydra_passes
     hydra_utils = pytest.importorskip("hydra.utils")
     theirs = hydra_utils.instantiate(cfg["model"], _convert_="all").net.note
     assert builder({"model.net.width": 6}).net.note == theirs == note
+    assert not (tmp_path / "run").exists()
+
+
+#: a LightningCLI spec among a Hydra node's arguments: data to Hydra, passed as it is
+LINEAR = {"class_path": "torch.nn.Linear", "init_args": {"in_features": 8, "out_features": 2}}
+
+
+def test_a_class_path_mapping_in_a_hydra_nodes_arguments_is_checked_as_the_data_it_is(
+        tmp_path):
+    # Hydra passes the dict to `note: str`; was: taken (a class_path spec fits any
+    # annotation: it is built later), the module got a dict for its text
+    net = {"_target_": "tests.test_hydra_nodes.NotedBody", "note": LINEAR, "width": 4}
+    with pytest.raises(ConfigError, match=r"^model\.net\.note=\{'class_path': 'torch\.nn\."
+                                          r"Linear', .*: expected str \(the annotation of "
+                                          r"NotedBody"):
+        search_from_config(_hydra_config(tmp_path / "run", {
+            "model.net.width": {"choice": [4, 6]}}, net))
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("space", "arch", "note"), [
+    ({"model.net.note.tag": {"choice": [1, 2]}}, {"model.net.note.tag": 2},
+     {**LINEAR, "tag": 2}),  # a new key of the data, as a plain dict's: Hydra's +...tag=2
+    ({"model.net.note.class_path": {"choice": ["torch.nn.Linear", "torch.nn.Bilinear"]}},
+     {"model.net.note.class_path": "torch.nn.Bilinear"},
+     {**LINEAR, "class_path": "torch.nn.Bilinear"}),  # a text of the data
+    ({"model.net.note": {"init_args": {"in_features": {"choice": [4, 8]}}}},
+     {"model.net.note": {"init_args": {"in_features": 4}}},
+     {**LINEAR, "init_args": {"in_features": 4, "out_features": 2}}),  # merged, as Hydra
+    ({"model.net.note": {"choice": [{"class_path": "torch.nn.ReLU"},
+                                    {"init_args": {"in_features": 4}}]}},
+     {"model.net.note": {"class_path": "torch.nn.ReLU"}},  # merged, as Hydra merges it:
+     {"class_path": "torch.nn.ReLU", "init_args": {"in_features": 8, "out_features": 3}}),
+], ids=["new-key", "class-path-key", "group", "choice"])
+def test_a_space_key_into_a_class_path_mapping_under_a_hydra_node_sets_that_data(
+        space, arch, note, tmp_path):
+    # as into any mapping there; was: refused as a node's (new-key: "'tag' is not an
+    # argument of Linear (model.net.note)"; class-path-key: "names a node's class_path, which
+    # a group at the node cannot change"; group: "model.net.note.init_args has the key
+    # out_features, which the search space's group 'model.net.note' does not set"; choice,
+    # with the override: "sets a key inside 'model.net.note', which the search space gives
+    # every trial as a whole (a value it chooses)", and ReLU's init_args dropped as
+    # LightningCLI drops what a new class does not take, where Hydra merges the mapping)
+    net = {"_target_": "tests.test_hydra_nodes.PoppingBody", "note": LINEAR, "width": 4}
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump(_hydra_config(tmp_path / "run", space, net)))
+    chosen = "choice" in space.get("model.net.note", {})  # with an override under it
+    loaded = load_config(config, ["--model.net.note.init_args.out_features=3"] * chosen)
+    search_from_config(loaded)  # its checks before training take it
+    builder, _ = section_target(loaded["model"], "model")
+    assert builder(arch).net.note == note
     assert not (tmp_path / "run").exists()
 
 

@@ -33,7 +33,13 @@ from lightning_nas.config.chain import init_hints
 from lightning_nas.config.dict_args import is_plain_dict
 from lightning_nas.config.imports import import_object
 from lightning_nas.config.node_merge import is_spec, merge_node
-from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
+from lightning_nas.config.nodes import (
+    ARGS_KEYS,
+    builds_at,
+    is_hydra,
+    node_args,
+    target_path,
+)
 from lightning_nas.config.record_defaults import (
     held_fields,
     node_dataclass,
@@ -43,8 +49,8 @@ from lightning_nas.config.record_defaults import (
 from lightning_nas.config.records import dataclasses_in
 from lightning_nas.errors import ConfigError
 
-__all__ = ["any_at", "args_alone", "data_at", "hydra_merged", "merges_at", "over_node",
-           "over_path"]
+__all__ = ["any_at", "args_alone", "data_at", "hydra_data_at", "hydra_merged", "merges_at",
+           "over_node", "over_path"]
 
 
 def args_alone(value: Any) -> bool:
@@ -151,12 +157,31 @@ def data_at(cfg: Mapping[str, Any], key: str) -> bool:
     return not hydra and is_plain_dict(hint)
 
 
+def hydra_data_at(cfg: Mapping[str, Any], key: str) -> bool:
+    """Whether the value at the config path ``key`` of ``cfg`` is a mapping a Hydra
+    ``_target_`` node holds as data (in its arguments, at any depth, no ``_target_`` node
+    itself): a ``{class_path: ..., init_args: ...}`` mapping there is passed as it is, as
+    Hydra's ``instantiate`` passes it, so its keys are the mapping's own.
+
+    Example:
+        >>> spec = {"class_path": "torch.nn.Linear", "init_args": {"in_features": 8}}
+        >>> hydra_data_at({"model": {"_target_": "m.Net", "note": spec}}, "model.note")
+        True
+        >>> hydra_data_at({"model": {"class_path": "m.Net", "init_args": {"note": spec}}},
+        ...               "model.note")
+        False
+    """
+    node, _, hydra = _held(cfg, key)
+    return hydra and isinstance(node, Mapping) and not is_hydra(node)
+
+
 def merges_at(cfg: Mapping[str, Any], key: str, value: Any = None) -> bool:
     """Whether a mapping set at the config path ``key`` of ``cfg`` keeps the keys of the
     config's mapping there that it leaves out (``over_path`` merges it: at a dataclass, or
     under a Hydra ``_target_`` node); for ``value``, a ``class_path`` node: whether its
     ``init_args`` are so merged there (a node of a dataclass the argument takes, as
-    LightningCLI merges it; not under a Hydra node, to which it is a plain mapping); the
+    LightningCLI merges it; under a Hydra node, to which it is a plain mapping, merged as
+    one over the mapping there, a ``_target_`` node aside); the
     config's mapping there a plain one, or a ``class_path`` node of such a dataclass
     (``held_fields``: its ``init_args``, as LightningCLI keeps ``--model.net.depth=5``
     under a chosen ``--model.net='{hidden: 4}'``; was: not merged, an override refused).
@@ -168,9 +193,9 @@ def merges_at(cfg: Mapping[str, Any], key: str, value: Any = None) -> bool:
         False
     """
     held, hint, hydra = _held(cfg, key)
-    if hydra:  # (a class_path node: a plain mapping to Hydra)
-        return isinstance(held, Mapping) and not (isinstance(value, Mapping)
-                                                  and "class_path" in value)
+    if hydra:  # a class_path mapping, set or held there, is data to Hydra: merged too
+        return isinstance(held, Mapping) and not (is_hydra(held) and isinstance(
+            value, Mapping) and "class_path" in value)
     if held_fields(held, hint) is None or not dataclasses_in(hint):  # (was: a mapping alone,
         return False  # a config's class_path node of the dataclass not merged over)
     return not (isinstance(value, Mapping) and "class_path" in value) or (
@@ -211,7 +236,7 @@ def _held(cfg: Mapping[str, Any], key: str) -> tuple[Any, Any, bool]:
     hint: Any = None
     hydra = False
     for part in parts[1:]:
-        if is_node(node):
+        if builds_at(node, hydra):  # (a class_path mapping a Hydra node holds: data)
             if part in ARGS_KEYS:
                 continue  # spelt out: the level a path may leave out
             hydra, hint = is_hydra(node), None

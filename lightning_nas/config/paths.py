@@ -22,7 +22,14 @@ from typing import Any
 from lightning_nas.config.chain import init_hints, init_kwargs, name_hint
 from lightning_nas.config.convert import class_bound, class_node_path
 from lightning_nas.config.dict_args import is_plain_dict, values_built
-from lightning_nas.config.held_hints import any_at, args_alone, data_at, over_node, over_path
+from lightning_nas.config.held_hints import (
+    any_at,
+    args_alone,
+    data_at,
+    hydra_data_at,
+    over_node,
+    over_path,
+)
 from lightning_nas.config.instantiate import accepted_kwargs, import_object
 from lightning_nas.config.node_merge import (
     is_class,
@@ -32,7 +39,14 @@ from lightning_nas.config.node_merge import (
     merge_objects,
 )
 from lightning_nas.config.node_places import class_node
-from lightning_nas.config.nodes import ARGS_KEYS, is_hydra, is_node, node_args, target_path
+from lightning_nas.config.nodes import (
+    ARGS_KEYS,
+    builds_at,
+    is_hydra,
+    is_node,
+    node_args,
+    target_path,
+)
 from lightning_nas.config.overrides import not_a_mapping
 from lightning_nas.config.record_defaults import record_default
 from lightning_nas.config.records import dataclasses_in, plain_step, record_class, record_step
@@ -85,15 +99,19 @@ def space_path(key: str) -> str:
         if is_dotted(key) else f"model.{key}"
 
 
-def check_space_paths(space: Mapping[str, Any]) -> None:
+def check_space_paths(space: Mapping[str, Any], cfg: Mapping[str, Any] | None = None) -> None:
     """Raise ``ConfigError`` when two space keys set the same config path (``width`` and
     ``model.width``; ``model.net.hidden`` and ``model.init_args.net.init_args.hidden``; a
     group's ``model.net: {hidden: ...}`` and ``model.net.hidden``): a trial would store both
     values while its model took one. A key may choose a whole node and others set values
-    inside it (``model.optimizer`` and ``model.optimizer.lr``)."""
+    inside it (``model.optimizer`` and ``model.optimizer.lr``). A key of a mapping a Hydra
+    node of ``cfg`` holds as data, ``class_path`` too, is that mapping's key (as Hydra passes
+    it: ``hydra_data_at``)."""
     seen: dict[str, str] = {}
     for key, spec in space.items():
-        if str(key).split(".")[-1] in (*ARGS_KEYS, "class_path"):  # a plain dict: it would
+        holder = str(key).rpartition(".")[0]
+        if str(key).split(".")[-1] in (*ARGS_KEYS, "class_path") and not (
+                cfg is not None and hydra_data_at(cfg, holder)):  # a plain dict: it would
             # replace the node's arguments whole, the config's and other keys' with them
             raise ConfigError(node_key_error(str(key), spec))
         for leaf in space_leaves(space_path(str(key)), spec):
@@ -141,9 +159,11 @@ def set_dotted(cfg: dict[str, Any], key: str, value: Any,
         elif is_spec(value) or args_alone(value):
             value = over_node(cfg, key, old, value)  # by the annotation there
     parts = key.split(".")
-    node = cfg
+    node, hydra = cfg, False  # under a Hydra node a mapping is data: no init_args implied
     for i, part in enumerate(parts[:-1]):
-        if i > 0:
+        data = hydra and not is_hydra(node)
+        hydra = is_hydra(node) or data
+        if i > 0 and not data:
             node = _descend(node, part)
         child = node.get(part)
         if merge and isinstance(child, list) and child and is_node(child[-1]):
@@ -160,7 +180,7 @@ def set_dotted(cfg: dict[str, Any], key: str, value: Any,
         elif not isinstance(child, dict):
             child = node[part] = {}
         node = child
-    if len(parts) > 1:
+    if len(parts) > 1 and not (hydra and not is_hydra(node)):
         node = _descend(node, parts[-1])
     if not whole and is_node(node.get(parts[-1])) and isinstance(value, Mapping) \
             and not is_node(value):
@@ -187,6 +207,7 @@ def set_paths(cfg: dict[str, Any], values: Iterable[tuple[str, Any]]) -> dict[st
     """
     for key, value in sorted(values, key=lambda item: _depth(item[0])):  # stable
         value, old = copy.deepcopy(value), get_dotted(cfg, key)
+        old = None if hydra_data_at(cfg, key) else old  # data: merged as Hydra (over_path)
         if is_spec(old) and data_at(cfg, key):  # a plain dict's mapping: data, set whole
             set_dotted(cfg, key, value, whole=True)
         elif is_spec(old) and (is_spec(value) or args_alone(value) or isinstance(
@@ -216,8 +237,11 @@ def get_dotted(cfg: Mapping[str, Any], key: str, default: Any = None) -> Any:
         64
     """
     node: Any = cfg
+    hydra = False  # under a Hydra node a class_path mapping is data: its keys alone
     for part in key.split("."):
-        if isinstance(node, Mapping) and part not in node:
+        data = hydra and not is_hydra(node)
+        hydra = is_hydra(node) or data
+        if isinstance(node, Mapping) and part not in node and not data:
             node = next((node[k] for k in reversed(ARGS_KEYS) if isinstance(node.get(k), Mapping)
                          and part in node[k]), node.get("init_args", node))
         if not isinstance(node, Mapping) or part not in node:
@@ -278,10 +302,11 @@ def check_dotted(cfg: Mapping[str, Any], key: str,
     parts = key.split(".")
     node: Any = cfg.get(parts[0])
     where, hint, owner, fills = parts[0], None, None, {}
+    hydra = False  # a Hydra node holds it: a class_path mapping there is data (builds_at)
     for part in parts[1:]:
         also = {path[len(where) + 1:].split(".")[0] for path in map(space_path, space)
                 if path.startswith(f"{where}.")}  # the space's keys there
-        if hint is not None and not is_node(node) and (
+        if hint is not None and not builds_at(node, hydra) and (
                 inner := record_step(key, where, part, hint, node, also)) is not None:
             # a dict or dataclass argument's key, as LightningCLI's --model.net.hidden=4
             within = record_class(key, where, part, hint, node, also) if len(
@@ -301,12 +326,12 @@ def check_dotted(cfg: Mapping[str, Any], key: str,
             node = node.get(part) if isinstance(node, Mapping) else None
             where, hint, owner = f"{where}.{part}", inner, None
             continue
-        if hint is not None and not is_node(node) and (
+        if hint is not None and not builds_at(node, hydra) and (
                 err := plain_step(key, where, hint, node)) is not None:
             raise err  # lr: float (was: "write model.lr as class_path + init_args")
         if isinstance(node, str):
             node = {"class_path": node}
-        if part in ARGS_KEYS and isinstance(node, Mapping) and "class_path" in node:
+        if part in ARGS_KEYS and builds_at(node, hydra) and "class_path" in node:
             continue  # spelt out: the level a path may leave out
         if not is_node(node):
             if parts[0] == "trainer" and where == "trainer":
@@ -328,7 +353,7 @@ def check_dotted(cfg: Mapping[str, Any], key: str,
                               f"{cls.__name__} ({where}); {name_hint(cls, part, names)}"
                               f"accepted: {', '.join(names) or 'none'}")
         hint = init_hints(cls).get(part, Any) if inspect.isclass(cls) else Any
-        owner = (cls, part)
+        owner, hydra = (cls, part), is_hydra(node)
         node = node_args(node).get(part)
         where = f"{where}.{part}"
     return fills

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lightning_nas.config.held_hints import merges_at, over_path
+from lightning_nas.config.held_hints import hydra_data_at, merges_at, over_path
 from lightning_nas.config.node_merge import merge_node
 from lightning_nas.config.nodes import is_node, node_args
 from lightning_nas.config.overrides import split_overrides
@@ -124,13 +124,15 @@ def _chosen_setting(cfg: Mapping[str, Any], path: str, prefix: str, spec: Any) -
     under ``--model.net='{class_path: NetConfig, init_args: {hidden: 4}}'``; was: refused,
     every option's class aside). A choice of ``class_path`` nodes at the config's
     ``class_path`` node: ``_node_losing`` (was: refused, "the override would be
-    lost"). A ``fixed`` value is one option, merged so too (was: refused); an ``ordered``
-    choice's options as a choice's (was: refused)."""
+    lost"); not where a Hydra node holds them, to which they are data, merged as any
+    mapping (``hydra_data_at``; was: merged as LightningCLI merges nodes). A ``fixed``
+    value is one option, merged so too (was: refused); an ``ordered`` choice's options as a
+    choice's (was: refused)."""
     options = None if not isinstance(spec, Mapping) or is_space_group(spec) else (
         [spec["fixed"]] if "fixed" in spec else spec.get("choice", spec.get("ordered")))
     held = get_dotted(cfg, prefix)
     if isinstance(options, list) and options and all(
-            _class_node(item) for item in (held, *options)):
+            _class_node(item) for item in (held, *options)) and not hydra_data_at(cfg, prefix):
         return _node_losing(held, path[len(prefix) + 1:], options)
     if not (isinstance(options, list) and options and merges_at(cfg, prefix) and all(
             isinstance(option, Mapping) and merges_at(cfg, prefix, option)

@@ -39,7 +39,7 @@ from lightning_nas.config.convert import (
     type_name,
 )
 from lightning_nas.config.imports import SHORT_NAME_MODULES
-from lightning_nas.config.nodes import is_node
+from lightning_nas.config.nodes import builds_at
 from lightning_nas.config.records import (
     check_fields,
     dataclasses_in,
@@ -71,7 +71,9 @@ def matches(value: Any, hint: Any, strict: bool = False, written: bool = False) 
     """Whether ``value`` fits the annotation ``hint``.
 
     Plain types are checked exactly (``bool`` is not an ``int``, an ``int`` is a ``float``);
-    a ``class_path`` spec fits anything. A plain value (a string, a number) fits another
+    a ``class_path`` spec fits anything (a Hydra node's, ``written``, is data to it, as
+    Hydra's ``instantiate`` passes it: checked as a mapping; a ``_target_`` node fits
+    anything). A plain value (a string, a number) fits another
     class only as an instance of it (``'fast'`` is no ``Tensor``; an ``Enum`` takes a
     member's name, not its value, as LightningCLI); a text fits a number or a bool where
     jsonargparse reads it as one (``'3'`` an ``int``, not ``'3.0'``: ``config/texts.py``).
@@ -79,8 +81,8 @@ def matches(value: Any, hint: Any, strict: bool = False, written: bool = False) 
     accepted (a model argument may take objects the check cannot know). ``strict`` or
     ``written`` (a Hydra node's, which Hydra passes as written): no text is read.
     """
-    if hint is Any or hint is inspect.Parameter.empty or is_node(value):
-        return True
+    if hint is Any or hint is inspect.Parameter.empty or builds_at(value, written):
+        return True  # a node is built later (a class_path mapping a Hydra node's is data)
     if hint is None or hint is type(None) or no_dict(value, hint):  # a dict is no Module
         return value is None
     origin, args = typing.get_origin(hint), typing.get_args(hint)
@@ -146,7 +148,7 @@ def check_value(path: str, value: Any, hint: Any, owner: str, strict: bool = Fal
     if check_fields(path, value, hint, functools.partial(
             check_value, strict=strict, written=written), fits):
         return
-    if isinstance(value, Mapping) and not is_node(value) and dataclasses_in(
+    if isinstance(value, Mapping) and not builds_at(value, written) and dataclasses_in(
             inner := mapping_of(hint)):
         for key, item in value.items():
             check_value(f"{path}.{key}", item, inner, owner, strict, written)

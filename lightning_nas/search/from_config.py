@@ -104,7 +104,7 @@ def _search_from_config(cfg: Mapping[str, Any]) -> Search:
     given = {*(cfg.get("search") or {}), "seed", "constraints"}
     settings = {key: value for key, value in settings.items() if key in given}
     if isinstance(space, Mapping):
-        check_space_paths(space)
+        check_space_paths(space, cfg)
     dotted = [k for k in (space if isinstance(space, Mapping) else {}) if is_dotted(k)]
     nodes = [k for k in (space if isinstance(space, Mapping) else {})
              if not is_dotted(k) and contains_node(space[k])]
