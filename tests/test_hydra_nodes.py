@@ -477,7 +477,7 @@ def test_a_space_key_into_a_named_callback_node_sets_its_argument_in_each_trial(
      "builds it"),
     ("trainer.callbacks.3.patience", "space key 'trainer.callbacks.3.patience': "
      "trainer.callbacks holds 2 nodes (0 to 1)"),
-])
+], ids=["misspelt", "top-level", "null", "past-the-list"])
 def test_a_space_key_into_a_callback_node_that_is_not_there_is_refused_naming_it(
         key, said, tmp_path):
     cfg = _hydra_config(tmp_path / "run", {key: {"choice": [3, 5]}})

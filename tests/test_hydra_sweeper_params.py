@@ -119,3 +119,27 @@ def test_each_way_of_writing_a_widened_int_interval_is_named(params, arguments, 
                                   "int(range(1, 4))"])
 def test_an_int_interval_the_cast_does_not_widen_is_not_warned_of(text):
     assert parse_params({"x": text}).widened == ()  # the integers within the ends as written
+
+
+def test_a_params_key_into_a_named_callback_node_sets_its_argument_in_each_job(tmp_path):
+    # the lightning-hydra-template's top-level `callbacks:` group, each node built by the
+    # project's train.py: the job's EarlyStopping takes the searched patience, as Hydra's own
+    # `callbacks.early_stopping.patience=5` sets it (the same key as `lightning-nas search`'s
+    # `trainer.callbacks.early_stopping.patience`)
+    from hydra.utils import instantiate
+
+    built = []
+
+    def task(cfg: DictConfig) -> float:
+        built.extend(instantiate(node) for node in cfg.callbacks.values() if node)
+        return float(built[-1].patience)
+
+    stopping = {"_target_": "lightning.pytorch.callbacks.EarlyStopping", "monitor": "val/acc",
+                "mode": "max", "patience": 9}
+    trials = multirun(tmp_path, task, {"budget": 2, "params": {
+        "callbacks.early_stopping.patience": "choice(3, 5)"}}, callbacks={
+            "early_stopping": stopping, "rich_progress_bar": None})
+    assert sorted(t.arch["callbacks.early_stopping.patience"] for t in trials) == [3, 5]
+    assert [t.score for t in trials] == [t.arch["callbacks.early_stopping.patience"]
+                                         for t in trials]
+    assert sorted(b.patience for b in built) == [3, 5]
