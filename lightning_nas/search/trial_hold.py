@@ -12,6 +12,14 @@ before anything trains, that would run such a trial again in the folder it still
 checkpoints, logs and metrics). A run of a trial that finds its folder held (a trial of a
 stopped search that a pool started late) trains nothing there.
 
+A process forked while it holds a trial (a DataLoader's workers, ``persistent_workers``, a
+user's own ``os.fork``) does not hold it: ``flock`` locks the open file, which a fork shares,
+so a child that outlived a killed trial kept its lock, and a resume refused the trial as
+still running though its owner was dead. The child's copy of the descriptor is pointed at
+``/dev/null`` as it starts (``_forget_in_child``): closed, never unlocked (``LOCK_UN`` on
+the shared open file would let the parent's hold go too), and a child that leaves the
+``holding_trial`` block removes nothing of the parent's.
+
 Example:
     >>> import tempfile
     >>> folder = Path(tempfile.mkdtemp()) / "trial_0001"
@@ -47,6 +55,8 @@ __all__ = ["TRIAL_LOCK", "check_not_running", "first_run", "holding_trial", "tri
 TRIAL_LOCK = "trial.lock"
 #: its second line where the hold made the folder (``first_run``: nothing earlier in it)
 _MADE = "made"
+#: the lock files this process holds open (``holding_trial``); a forked child holds none
+_HELD: set[IO[str]] = set()
 
 
 @contextmanager
@@ -67,12 +77,35 @@ def holding_trial(trial_dir: str | os.PathLike) -> Iterator[str | None]:
     if isinstance(held, str):  # another run's
         yield held
         return
+    if held is not None:
+        _HELD.add(held)
     try:
         yield None
     finally:
         if held is not None:  # removed while held: a trial's folder keeps no file of it
-            (Path(trial_dir) / TRIAL_LOCK).unlink(missing_ok=True)
+            if held in _HELD:  # (not in a forked child: the hold is its parent's)
+                _HELD.discard(held)
+                (Path(trial_dir) / TRIAL_LOCK).unlink(missing_ok=True)
             held.close()
+
+
+def _forget_in_child() -> None:
+    """In a child forked from this process: its copies of the held lock files' descriptors
+    point at ``/dev/null`` (closed for the lock, whose open file the parent keeps holding;
+    the number kept, for the file object's own close), and it holds no trial."""
+    if not _HELD:
+        return
+    try:
+        null = os.open(os.devnull, os.O_RDWR)
+    except OSError:  # pragma: no cover - no /dev/null
+        return
+    try:
+        for held in list(_HELD):
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(null, held.fileno())
+    finally:
+        os.close(null)
+    _HELD.clear()
 
 
 def _take(folder: Path) -> IO[str] | str | None:
@@ -175,3 +208,7 @@ def check_not_running(trials: Iterable[TrialResult],
         f"dropped), and a resume runs such a trial again, in that same folder. Nothing was "
         f"trained: wait for it to end (for a pool of yours: pool.shutdown(wait=True)), or "
         f"stop that process; then resume, and the trial is run again.")
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
