@@ -8,6 +8,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import sys
+import tempfile
+import types
 
 import pytest
 
@@ -16,6 +19,7 @@ from lightning_nas.errors import SearchError
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.rank_zygote import NO_ZYGOTE
 from lightning_nas.search.trial import TrialSpec
+from lightning_nas.search.worker_entry import reimported_marker
 from lightning_nas.search.workers import ProcessExecutor
 from lightning_nas.store import RunStore
 from tests.helpers_data import BlobData
@@ -215,3 +219,46 @@ def test_a_worker_killed_or_failed_by_its_environment_as_it_starts_is_not_blamed
             assert "before it ran trial 1" in said and "resume runs it" in said
             assert "__main__" not in said and "import needs" not in said, said
         assert "printed above" not in said or death.startswith("os._exit(")
+
+
+def test_a_worker_that_started_a_search_at_import_is_told_where_tmpdir_changed(
+        tmp_path, monkeypatch):
+    # the script (this process's __main__, which a worker imports again) starts a search at
+    # import, unguarded: the worker leaves its marker and exits. It left it in its own
+    # temporary folder (its TMPDIR; a forked one's the fork server's), which the search
+    # process, whose own was read before TMPDIR changed, did not look into: the general
+    # message, not the main guard's advice, and the marker left behind
+    script = tmp_path / "unguarded.py"  # what Search.run does first
+    script.write_text("from lightning_nas.search.worker_entry import exit_if_importing_main\n"
+                      "exit_if_importing_main()\n")
+    main = types.ModuleType("__main__")
+    main.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    monkeypatch.setenv(NO_ZYGOTE, "1")  # spawned: the worker's environment is this one's
+    before, after = tmp_path / "before", tmp_path / "after"
+    before.mkdir()
+    after.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(before))  # this process's, read before
+    monkeypatch.setenv("TMPDIR", str(after))  # changed since
+    with ProcessExecutor(1, accelerator="cpu", threads_per_trial=1) as pool:
+        pool.submit(_spec(tmp_path, 1))
+        with pytest.raises(SearchError) as err:
+            pool.wait()
+    assert "it imported the script again, which started a search at import" in str(err.value)
+    assert list(before.iterdir()) == list(after.iterdir()) == []
+
+
+def test_a_marker_a_killed_search_left_is_removed_as_the_next_pool_starts(
+        tmp_path, monkeypatch):
+    # a search killed after its worker left its marker (or before it read it) left the file
+    # in the temporary folder for good; a live search's is kept
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = os.fork()
+    if dead == 0:
+        os._exit(0)
+    os.waitpid(dead, 0)
+    stale, live = reimported_marker(dead), reimported_marker(os.getpid())
+    stale.touch()
+    live.touch()
+    ProcessExecutor(1, accelerator="cpu", threads_per_trial=1).shutdown()
+    assert (stale.exists(), live.exists()) == (False, True)

@@ -11,11 +11,17 @@ A process that multiprocessing started (a worker, spawned or forked) imports the
 again before any of this runs: where the script starts a search at import (no
 ``if __name__ == "__main__":`` guard), ``Search.run`` ends it at once, as a
 ``ProcessExecutor`` starting a worker does (``exit_if_importing_main``), with an exit code,
-``REIMPORTED``, and a ``ProcessExecutor``'s worker (``WORKER_NAME``) leaves a marker file
+``REIMPORTED``, and a ``ProcessExecutor``'s worker (``worker_name``) leaves a marker file
 first (``reimported_marker``), which tells its search process why (was: it ran the search
 again and died of that with exit code 1, as a worker that its environment ends as it starts
 does, so both were given the guard's advice; then the exit code alone told it, and a worker
 that exited 86 as it started for another reason, a ``sitecustomize``'s, got that advice).
+The search process names the marker's path in the worker's process name, the one thing
+multiprocessing gives a process before it imports the script again (was: the worker's own
+temporary folder, its ``TMPDIR``, a forked one's the fork server's, where the search process
+did not look once ``TMPDIR`` changed: the general message, and the marker left behind). A
+marker that a killed search left is removed as the next ``ProcessExecutor`` starts
+(``clear_markers``: those of search processes no longer alive).
 
 A worker says it is ready (``READY``) before it imports torch and Lightning, and that it
 received its trial (``RECEIVED``) once it read a spec from its pipe, before it runs it: a
@@ -32,8 +38,10 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
 import multiprocessing as mp
 import os
+import socket
 import sys
 import tempfile
 import traceback
@@ -41,11 +49,13 @@ from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from lightning_nas.lock_probe import process_gone
 from lightning_nas.search.exit_gc import freeze_for_exit
 from lightning_nas.search.lifetime import ctrl_c_ignored, die_with_parent, parent_alive
 
-__all__ = ["READY", "RECEIVED", "REIMPORTED", "WORKER_NAME", "exit_if_importing_main",
-           "importing_main", "left_reimported", "reimported_marker", "worker_main"]
+__all__ = ["READY", "RECEIVED", "REIMPORTED", "WORKER_NAME", "clear_markers",
+           "exit_if_importing_main", "importing_main", "left_reimported", "reimported_marker",
+           "worker_main", "worker_name"]
 
 #: a worker's first message: it started (a worker that dies before it never ran a trial)
 READY = "lightning-nas-worker-ready"
@@ -55,37 +65,73 @@ RECEIVED = "lightning-nas-trial-received"
 #: the exit code of a process that started a search as it imported the script again
 #: (``exit_if_importing_main``): the search process that started it says why it stopped
 REIMPORTED = 86
-#: the multiprocessing name of a ``ProcessExecutor``'s worker process (known to it before it
-#: imports the script again: multiprocessing sends it first)
+#: the multiprocessing name of a ``ProcessExecutor``'s worker process, before the path of
+#: its marker (``worker_name``: known to it before it imports the script again,
+#: multiprocessing sends it first)
 WORKER_NAME = "lightning-nas-worker"
+#: the start of a marker's file name, before the user's id
+_MARKER = "lightning-nas-reimported"
+#: the number of the next marker of this process
+_markers = itertools.count()
 
 
-def reimported_marker(pid: int) -> Path:
-    """The file worker process ``pid`` leaves as it exits with ``REIMPORTED``
-    (``exit_if_importing_main``), in the temporary folder, named by its user and pid.
+def reimported_marker(pid: int, worker: int | None = None) -> Path:
+    """The file a worker of search process ``pid`` (on this machine, of this user) leaves
+    as it exits with ``REIMPORTED`` (``exit_if_importing_main``), in the search process's
+    temporary folder: its ``worker``-th marker (None: the next of this process's).
 
     Example:
-        >>> reimported_marker(123).name.endswith(".123")
+        >>> reimported_marker(123, 4).name.endswith(".123.4")
         True
     """
     uid = os.getuid() if hasattr(os, "getuid") else 0
-    return Path(tempfile.gettempdir(), f"lightning-nas-reimported.{uid}.{pid}")
+    worker = next(_markers) if worker is None else worker
+    return Path(tempfile.gettempdir(),
+                f"{_MARKER}.{uid}.{socket.gethostname()}.{pid}.{worker}")
 
 
-def left_reimported(pid: int) -> bool:
-    """Whether worker process ``pid``, now dead, left its ``reimported_marker`` (removed
-    here): it exited as it imported the script again and started a search there, not with
-    an exit code ``REIMPORTED`` of anything else's.
+def worker_name(marker: Path) -> str:
+    """The process name of a ``ProcessExecutor``'s worker that leaves ``marker``.
 
     Example:
-        >>> left_reimported(-1)
+        >>> worker_name(Path("/tmp/m"))
+        'lightning-nas-worker:/tmp/m'
+    """
+    return f"{WORKER_NAME}:{marker}"
+
+
+def left_reimported(marker: Path | None) -> bool:
+    """Whether a worker, now dead, left its ``marker`` (removed here): it exited as it
+    imported the script again and started a search there, not with an exit code
+    ``REIMPORTED`` of anything else's.
+
+    Example:
+        >>> left_reimported(None)
         False
     """
+    if marker is None:
+        return False
     try:
-        reimported_marker(pid).unlink()
+        marker.unlink()
     except OSError:  # none (FileNotFoundError)
         return False
     return True
+
+
+def clear_markers() -> None:
+    """Remove the markers of this user's search processes on this machine that are no
+    longer alive (killed before they read them) from the temporary folder.
+
+    Example:
+        >>> clear_markers()
+    """
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    start = f"{_MARKER}.{uid}."
+    for path in Path(tempfile.gettempdir()).glob(f"{start}*"):
+        host, _, pid = path.name[len(start):].rpartition(".")[0].rpartition(".")
+        if pid.isdigit() and process_gone(int(pid), host):
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 def importing_main() -> bool:
@@ -113,9 +159,10 @@ def exit_if_importing_main() -> None:
     """
     if not importing_main():
         return
-    if mp.current_process().name == WORKER_NAME:  # a ProcessExecutor's worker: its search
+    name = mp.current_process().name
+    if name.startswith(f"{WORKER_NAME}:"):  # a ProcessExecutor's worker: its search
         with contextlib.suppress(OSError):  # process tells why by the marker
-            reimported_marker(os.getpid()).touch()
+            Path(name[len(WORKER_NAME) + 1:]).touch()
     sys.stdout.flush()
     print("lightning_nas: this process, started by multiprocessing, imported the script "
           "again, and the script started a search (or a ProcessExecutor's workers) at "

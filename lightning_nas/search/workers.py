@@ -17,6 +17,7 @@ import os
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any
 
 from lightning_nas.errors import ConfigError, SearchError
@@ -28,10 +29,12 @@ from lightning_nas.search.worker_entry import (
     READY,
     RECEIVED,
     REIMPORTED,
-    WORKER_NAME,
+    clear_markers,
     exit_if_importing_main,
     left_reimported,
+    reimported_marker,
     worker_main,
+    worker_name,
 )
 from lightning_nas.search.worker_start import (
     ParentStream,
@@ -115,6 +118,7 @@ class _Worker:
     ready: bool = False  # its READY message came: it got as far as worker_main
     received: bool = False  # its RECEIVED message came: it read the spec of its trial
     resent: bool = False  # its trial was sent again: its first worker died before reading it
+    marker: Path | None = None  # the file it leaves as it started a search at import
 
 
 def _died_starting(reason: str, trial_id: int, exitcode: int | None,
@@ -193,14 +197,18 @@ class ProcessExecutor(TrialExecutor):
         self._workers = [_Worker(env=env) for env in envs]
         self._ctx = mp.get_context("spawn")
         self._died_starting: SearchError | None = None  # raised by the next wait()
+        clear_markers()  # those a killed search left
 
     def _spawn(self, worker: _Worker) -> None:
         exit_if_importing_main()  # a worker importing a script without the __main__ guard
         parent, child = self._ctx.Pipe()
         args = (child, os.getpid(), mp.get_start_method(allow_none=True))
+        left_reimported(worker.marker)  # an earlier worker's, unread
+        worker.marker = reimported_marker(os.getpid())  # named to it: in this process's
+        name = worker_name(worker.marker)  # temporary folder (was: the worker's)
         process, warm = None, worker_context(worker.env)
         if warm is not None:  # forked from the fork server: given its environment, which
-            process = warm.Process(target=worker_main, name=WORKER_NAME,  # it
+            process = warm.Process(target=worker_main, name=name,  # it
                                    args=(*args, {**os.environ, **worker.env},  # applies,
                                          ParentStream.of_this_process()))  # and writes here
             try:  # (its Ctrl-C held back by the server, not by this process)
@@ -211,7 +219,7 @@ class ProcessExecutor(TrialExecutor):
         if process is None:  # spawned children copy the environment, and start with
             with start_held(), environ(worker.env):  # Ctrl-C held back until their
                 process = self._ctx.Process(target=worker_main, args=args,  # imports are
-                                            name=WORKER_NAME)  # done
+                                            name=name)  # done
                 process.start()  # (worker_main); its DataLoaders start workers as here
         child.close()
         worker.process, worker.conn, worker.trials, worker.ready = process, parent, 0, False
@@ -276,7 +284,8 @@ class ProcessExecutor(TrialExecutor):
             if worker.process.is_alive():
                 worker.process.kill()
                 worker.process.join()
-        worker.process, worker.conn = None, None
+        left_reimported(worker.marker)  # one it left, unread: the pool's end removes it
+        worker.process, worker.conn, worker.marker = None, None, None
 
     def wait(self) -> list[TrialResult]:
         self._raise_died_starting()
@@ -346,7 +355,7 @@ class ProcessExecutor(TrialExecutor):
         trial never started and is sent to a fresh worker, once (was: FAILED, "trial process
         died"; a second worker that dies so fails it as before). One that died before it
         said it is ready raises ``_died_starting``'s ``SearchError``."""
-        spec, pid = worker.spec, worker.process.pid
+        spec = worker.spec
         worker.process.join(timeout=5)
         code = worker.process.exitcode
         reason = describe_exit(code)
@@ -354,7 +363,8 @@ class ProcessExecutor(TrialExecutor):
         worker.process, worker.conn = None, None  # replaced at the next submit
         if not worker.ready:  # it never got to run the trial: no trial's fault
             worker.spec = None
-            raise SearchError(_died_starting(reason, spec.trial_id, code, left_reimported(pid)))
+            raise SearchError(_died_starting(reason, spec.trial_id, code,
+                                             left_reimported(worker.marker)))
         if not worker.received and not worker.resent:
             self._send(worker, spec, resent=True)
             return None
