@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import signal
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 from lightning_nas.lock_probe import this_process
+from lightning_nas.results import TrialStatus
+from lightning_nas.search.runner import run_trial
 from lightning_nas.search.trial_hold import TRIAL_LOCK, holding_trial, trial_holder
+from tests.helpers_callbacks import HOLD_AT, EpochLog
+from tests.helpers_search import tiny_spec
 
 
 def test_a_child_forked_while_a_trial_holds_its_folder_holds_nothing_of_it(tmp_path):
@@ -53,3 +62,33 @@ def test_a_child_forked_while_a_trial_holds_its_folder_holds_nothing_of_it(tmp_p
         for fd in (trial_goes, child_goes):
             os.close(fd)
         lines.close()
+
+
+def test_a_resumes_run_of_a_trial_waits_for_a_stopped_searchs_run_of_it_then_runs(
+        tmp_path, monkeypatch):
+    # a stopped search's trial that the user's pool starts just after a resume's check that
+    # none still runs (its call queue; a pool's process still importing): the resume's run
+    # of it found the folder held and was stored FAILED, naming that run, though the trial
+    # only ran elsewhere. Now the later run (made later: a resume's) waits for the earlier
+    # to end, then runs; the earlier, finding a later one's hold, trains nothing (test_trial)
+    trainer = {"max_epochs": 1, "accelerator": "cpu", "devices": 1}
+    stale = tiny_spec(tmp_path, {"width": 4}, trainer={**trainer, "callbacks": [EpochLog()]})
+    epochs = Path(stale.trial_dir) / "epochs.jsonl"
+    monkeypatch.setenv(HOLD_AT, "epoch 0")  # the pool's run holds there (forked: inherits)
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("fork")) as pool:
+        worker = pool.submit(os.getpid).result()
+        monkeypatch.delenv(HOLD_AT)
+        pool.submit(run_trial, stale)
+        until = time.monotonic() + 300
+        while not epochs.exists() and time.monotonic() < until:
+            time.sleep(0.02)
+        assert trial_holder(stale.trial_dir) is not None
+        resumed = tiny_spec(tmp_path, {"width": 4}, trainer=trainer)
+        ends = threading.Timer(0.5, os.kill, (worker, signal.SIGKILL))  # the earlier run ends
+        ends.start()
+        try:
+            result = run_trial(resumed)
+        finally:
+            ends.join()
+    assert result.status is TrialStatus.COMPLETED, result.error
+    assert not epochs.exists()  # the earlier run's files cleared: trained again here

@@ -363,11 +363,12 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     ``last.ckpt`` (``end_own_fit``), nor the mark of an unfinished one (``start_own_fit``).
     A search's trial holds its folder while it runs (``holding_trial``): one whose folder
     another run of it holds (a stopped search's, that a pool of the user's started late)
-    trains nothing there, FAILED naming that run.
+    trains nothing there, FAILED naming that run; one whose folder a run of a spec made
+    earlier holds (a resume's, the stopped search's run started late) waits for it to end.
     """
     if spec.own_logs or spec.objective is not None:  # a fit's, a fine-tune's; no folder
         return _run(spec)
-    with holding_trial(spec.trial_dir) as other:
+    with holding_trial(spec.trial_dir, spec.submitted) as other:
         if other is None:
             return _run(spec)
     now = time.time()

@@ -10,7 +10,10 @@ their folders while the store keeps them RUNNING. ``check_not_running`` refuses 
 before anything trains, that would run such a trial again in the folder it still writes
 (was: cleared and trained again there under the live one, two writers of one folder's
 checkpoints, logs and metrics). A run of a trial that finds its folder held (a trial of a
-stopped search that a pool started late) trains nothing there.
+stopped search that a pool started late) trains nothing there, unless that run is of a spec
+made earlier (``submitted``, named in the lock file): then it waits for that run to end and
+runs (a resume's run of a trial whose stopped search's run a pool started just after the
+resume's check: was FAILED, naming that run, though the trial had only run elsewhere).
 
 A process forked while it holds a trial (a DataLoader's workers, ``persistent_workers``, a
 user's own ``os.fork``) does not hold it: ``flock`` locks the open file, which a fork shares,
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,16 +59,21 @@ __all__ = ["TRIAL_LOCK", "check_not_running", "first_run", "holding_trial", "tri
 TRIAL_LOCK = "trial.lock"
 #: its second line where the hold made the folder (``first_run``: nothing earlier in it)
 _MADE = "made"
+#: its third line's first word, before the holder's ``submitted`` time
+_SUBMITTED = "submitted"
 #: the lock files this process holds open (``holding_trial``); a forked child holds none
 _HELD: set[IO[str]] = set()
 
 
 @contextmanager
-def holding_trial(trial_dir: str | os.PathLike) -> Iterator[str | None]:
+def holding_trial(trial_dir: str | os.PathLike,
+                  submitted: float | None = None) -> Iterator[str | None]:
     """Hold ``trial_dir`` (made if missing) for the block: yields None, or the holder
     (``pid 4242 on host``; ``another process`` while it has not named itself) of another
-    run of the trial that holds it, whose folder this run must leave alone. Nothing is held
-    where the file system takes no lock (Windows, some network mounts: not checked).
+    run of the trial that holds it, whose folder this run must leave alone. Where that run
+    names a ``submitted`` time (its spec's) earlier than this run's, this run waits for it
+    to end instead, then holds the folder. Nothing is held where the file system takes no
+    lock (Windows, some network mounts: not checked).
 
     Example:
         >>> import tempfile
@@ -73,7 +82,7 @@ def holding_trial(trial_dir: str | os.PathLike) -> Iterator[str | None]:
         ...     first is None, second == this_process()
         (True, True)
     """
-    held = _take(Path(trial_dir)) if fcntl is not None else None
+    held = _take(Path(trial_dir), submitted) if fcntl is not None else None
     if isinstance(held, str):  # another run's
         yield held
         return
@@ -108,10 +117,11 @@ def _forget_in_child() -> None:
     _HELD.clear()
 
 
-def _take(folder: Path) -> IO[str] | str | None:
-    """``folder``'s ``trial.lock`` (the folder made if missing) taken and named: the open
-    file; or the holder of another run that holds it; or None where the file system takes
-    no lock (the file and folder this made removed again: the folder as it was)."""
+def _take(folder: Path, submitted: float | None) -> IO[str] | str | None:
+    """``folder``'s ``trial.lock`` (the folder made if missing) taken and named, waited for
+    where an earlier run holds it (``_earlier``): the open file; or the holder of another
+    run that holds it; or None where the file system takes no lock (the file and folder
+    this made removed again: the folder as it was)."""
     lock = folder / TRIAL_LOCK
     made, new = not folder.exists(), not lock.exists()
     folder.mkdir(parents=True, exist_ok=True)
@@ -120,22 +130,50 @@ def _take(folder: Path) -> IO[str] | str | None:
         try:
             fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as err:
-            held.close()
-            if lock_held(err):
+            if not lock_held(err):
+                held.close()
+                with contextlib.suppress(OSError):
+                    if new:
+                        lock.unlink()
+                    if made:
+                        folder.rmdir()
+                return None
+            if not _earlier(lock, submitted):
+                held.close()
                 return trial_holder(folder) or "another process"
-            with contextlib.suppress(OSError):
-                if new:
-                    lock.unlink()
-                if made:
-                    folder.rmdir()
-            return None
+            try:  # an earlier run's (a stopped search's): until it ends
+                fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+            except BaseException:
+                held.close()
+                raise
         if same_file(held, lock):
             break
         held.close()  # the file of a run that let it go as this one took it: take again
     held.truncate(0)  # the holder, for the message of a resume refused meanwhile
-    held.write(f"{this_process()}\n" + (f"{_MADE}\n" if made else ""))
+    held.write(f"{this_process()}\n{_MADE if made else ''}\n"
+               + ("" if submitted is None else f"{_SUBMITTED} {submitted!r}\n"))
     held.flush()
     return held
+
+
+def _earlier(lock: Path, submitted: float | None) -> bool:
+    """Whether the run holding ``lock`` names a ``submitted`` time earlier than this run's
+    (False where either is not known: a run of an older version, one not named yet)."""
+    if submitted is None:
+        return False
+    for _ in range(50):  # (a holder names itself an instant after it took the lock)
+        try:
+            lines = lock.read_text().splitlines()
+        except OSError:
+            return False
+        if lines and lines[0].strip():  # named, in one write with its time
+            word, _, value = (lines[2:3] or [""])[0].partition(" ")
+            try:
+                return word == _SUBMITTED and float(value) < submitted
+            except ValueError:
+                return False
+        time.sleep(0.01)
+    return False
 
 
 def first_run(trial_dir: str | os.PathLike) -> bool:

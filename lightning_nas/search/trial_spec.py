@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,3 +81,8 @@ class TrialSpec:
     #: a config run): its ``best.ckpt`` gets the hyperparameters LightningCLI's checkpoint of
     #: that config holds (``export_hparams.as_lightningcli``); None: left as it trained
     cli_model: Any = None
+    #: when the spec was made (``time.time()``: a search makes it as it submits the trial):
+    #: of two runs of one trial in its folder, the later one's (a resume's) waits for the
+    #: earlier one's (a stopped search's, that a pool started late) to end
+    #: (``trial_hold.holding_trial``)
+    submitted: float = field(default_factory=time.time)
