@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 
 from lightning_nas.errors import ConfigError
@@ -26,12 +25,12 @@ def cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     import torch
 
     from lightning_nas.arch import format_arch
-    from lightning_nas.config.load import apply_overrides
     from lightning_nas.config.overrides import split_overrides
     from lightning_nas.config.trainer_checks import check_finetune_epochs
     from lightning_nas.export import finetune, free_dir, load_best, trial_fits
     from lightning_nas.finetune_inputs import model_overrides
     from lightning_nas.finetune_start import start_text
+    from lightning_nas.finetune_trainer import given_trainer
     from lightning_nas.fit import metrics_text, refusal, undo_fit, unfinished
     from lightning_nas.fit_resume import resume_hint, resume_point
     from lightning_nas.results import format_score
@@ -43,16 +42,12 @@ def cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     if other:
         raise ConfigError(f"finetune takes only --trainer.* and --model.* overrides (it trains "
                           f"the best trial's model on its data), got {', '.join(other)}")
-    if added := next((key for key, _ in pairs if key.endswith("+")), None):
-        raise ConfigError(f"finetune cannot append to the search's {added[:-1]} (--{added}=): "
-                          f"its --trainer.* and --model.* values replace the search's; give "
-                          f"the whole list, --{added[:-1]}=[...]")
     model_args = model_overrides([(k, v) for k, v in pairs if k.split(".")[0] == "model"])
-    trainer = apply_overrides({}, [f"--{k}={v}" for k, v in pairs
-                                   if k.split(".")[0] == "trainer"]).get("trainer", {})
-    if isinstance(trainer, Mapping):  # as typed: --max_epochs (was: finetune()'s max_epochs)
-        check_finetune_epochs(args.max_epochs, trainer, cli=True)
-    if args.max_epochs is not None and isinstance(trainer, Mapping) and "max_epochs" in trainer:
+    given = [(k, v) for k, v in pairs if k.split(".")[0] == "trainer"]  # merged over the
+    # search's by finetune() (was: in place of them, `--trainer.callbacks+=` refused)
+    trainer = given_trainer(None, given) or {}  # as typed: --max_epochs (was: finetune()'s
+    check_finetune_epochs(args.max_epochs, trainer, cli=True)  # max_epochs)
+    if args.max_epochs is not None and "max_epochs" in trainer:
         raise ConfigError(f"--max_epochs {args.max_epochs} and --trainer.max_epochs="
                           f"{trainer['max_epochs']} both set the fine-tune's epochs; give one")
     default = Path(args.run_dir) / "finetune"
@@ -65,7 +60,8 @@ def cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     hint = resume_hint(out, args.argv, "fine-tune", args.ckpt_path)
     args.resume = lambda: unfinished(out, "fine-tune") + hint()  # was: best.ckpt read as
     # finished, and nothing said next
-    result = finetune(args.run_dir, max_epochs=args.max_epochs, trainer=trainer,
+    result = finetune(args.run_dir, max_epochs=args.max_epochs,
+                      trainer_overrides=[f"--{k}={v}" for k, v in given],
                       from_checkpoint=not args.from_scratch, threads=args.threads, out_dir=out,
                       model_init_args=model_args or None, ckpt_path=args.ckpt_path,
                       optimizer_state=args.optimizer_state)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import os
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from lightning_nas.config.cli_optim import optim_sections, with_arch
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.instantiate import check_init_args as check_args
 from lightning_nas.config.nodes import is_hydra
+from lightning_nas.config.overrides import split_overrides
 from lightning_nas.config.paths import set_paths
 from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.config.trainer_checks import (
@@ -44,6 +45,7 @@ from lightning_nas.export_header import FIT_DIRECTIVE, config_header, trial_fits
 from lightning_nas.export_hydra import stored_job, sweep_refusal
 from lightning_nas.finetune_inputs import best_weights, check_weights_fit, finetune_arch
 from lightning_nas.finetune_start import warn_if_below_start
+from lightning_nas.finetune_trainer import given_trainer
 from lightning_nas.fit_resume import (
     check_resume,
     fit_record,
@@ -220,7 +222,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
              out_dir: str | os.PathLike | None = None,
              model_init_args: Mapping[str, Any] | None = None,
              threads: int | None = None, ckpt_path: str | os.PathLike | None = None,
-             optimizer_state: str = "fresh") -> TrialResult:
+             optimizer_state: str = "fresh", trainer_overrides: Sequence[str] = ()
+             ) -> TrialResult:
     """Build the best architecture again and train it with a fresh Trainer.
 
     Args:
@@ -253,6 +256,10 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
             learning rate) or ``"restore"``: those of the checkpoint it starts from,
             continued as they were at its best epoch (checked before training: a
             checkpoint without them, another optimizer or its settings, are refused).
+        trainer_overrides: ``lightning-nas finetune``'s ``--trainer.*`` overrides
+            (``["--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.patience=5"]``),
+            after ``trainer``, merged over the search's settings as LightningCLI merges
+            them over ``best_config.yaml`` (``finetune_trainer.given_trainer``).
 
     Returns:
         The fine-tune as a ``TrialResult`` (score, metrics, checkpoint; from a checkpoint,
@@ -273,6 +280,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         raise ConfigError(f"from_checkpoint must be True (start from best.ckpt) or False "
                           f"(fresh weights); got {from_checkpoint!r}")
     check_optimizer_state(optimizer_state, from_checkpoint)
+    own, pairs = trainer, split_overrides(trainer_overrides)
+    trainer = given_trainer(own, pairs)  # as typed, for the checks before the run is read
     # max_steps -1 and max_time None are Lightning's "no limit" (was: any max_steps or
     # max_time key counted as a limit, so -1 beside max_steps=-1 trained for ever)
     check_finetune_epochs(max_epochs, trainer)
@@ -317,7 +326,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     if complete_epochs is not None:
         trainer_cfg["max_epochs"] = complete_epochs
     searched = dict(trainer_cfg)  # the trial's (its validation schedule)
-    trainer_cfg.update(trainer or {})
+    trainer = given_trainer(own, pairs, trainer_cfg, trainer_objects)  # (was: overrides set
+    trainer_cfg.update(trainer or {})  # in place of the search's, `+=` refused)
     # a config run's: best.ckpt as LightningCLI saves best_config.yaml's model (as_lightningcli)
     cli_model = best["model"] if config is not None and model is None else None
     built = model is None and stored_model.get("class_path") is None and config is not None

@@ -136,3 +136,77 @@ def test_finetune_gives_model_arguments_to_a_model_built_from_its_config(config,
     saved = torch.load(run / "finetune" / "best.ckpt", weights_only=False)["hyper_parameters"]
     assert (saved["lr"], saved["activation"], saved["width"]) == (
         0.0005, "tanh", best["arch"]["model.width"])
+
+
+def _callbacks_described(callbacks: list) -> list[tuple]:
+    """The ``EarlyStopping`` and ``LearningRateMonitor`` objects of ``callbacks`` as
+    (class name, monitor, patience, mode, logging_interval), in their order."""
+    from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor
+
+    return [(type(cb).__name__, *(getattr(cb, name, None) for name in (
+        "monitor", "patience", "mode", "logging_interval")))
+        for cb in callbacks if isinstance(cb, (EarlyStopping, LearningRateMonitor))]
+
+
+def test_finetune_trainer_overrides_merge_over_the_searchs_as_lightningcli_merges_them(
+        config, tmp_path, capsys):
+    # was: "finetune cannot append to the search's trainer.callbacks (--trainer.callbacks+=)",
+    # and a key under the search's strategy node replaced that node (its class_path lost),
+    # where LightningCLI fitting best_config.yaml with the same overrides merges them
+    from lightning.pytorch.cli import LightningCLI
+
+    from lightning_nas.config.instantiate import instantiate
+    from lightning_nas.config.overrides import split_overrides
+    from lightning_nas.errors import ConfigError
+
+    ddp = "lightning.pytorch.strategies.DDPStrategy"
+    cfg = yaml.safe_load(config.read_text())
+    cfg["trainer"].update(max_epochs=1, callbacks=[{
+        "class_path": "lightning.pytorch.callbacks.EarlyStopping",
+        "init_args": {"monitor": "val_acc", "mode": "max"}}], strategy={
+        "class_path": ddp, "init_args": {"process_group_backend": "gloo"}})
+    config.write_text(yaml.safe_dump(cfg))
+    run = tmp_path / "run"
+    assert main(["search", str(config), "--search.budget=1"]) == 0
+    overrides = ["--trainer.callbacks+=LearningRateMonitor", "--trainer.callbacks+=EarlyStopping",
+                 "--trainer.callbacks.monitor=val_loss", "--trainer.callbacks.patience=5",
+                 "--trainer.strategy.init_args.static_graph=true", "--trainer.max_epochs=2"]
+    capsys.readouterr()
+    assert main(["finetune", str(run), *overrides]) == 0, capsys.readouterr().err
+    assert "for 2 epochs" in capsys.readouterr().out
+    cli = LightningCLI(run=False, save_config_callback=None, args=[
+        "--config", str(run / "best_config.yaml"), *overrides])
+    # the fine-tune trained with LightningCLI's callbacks (the search's kept, two appended)
+    states = torch.load(run / "finetune" / "best.ckpt", weights_only=False)["callbacks"]
+    assert {key: state["patience"] for key, state in states.items()
+            if key.startswith("EarlyStopping")} == {
+        cb.state_key: cb.patience for cb in cli.trainer.callbacks
+        if type(cb).__name__ == "EarlyStopping"}
+    # the Trainer arguments, built without training, as LightningCLI's
+    from lightning_nas.finetune_trainer import given_trainer
+
+    base = yaml.safe_load((run / "best_config.yaml").read_text())["trainer"]
+    ours = given_trainer(None, split_overrides(overrides), base)
+    assert set(ours) == {"callbacks", "strategy", "max_epochs"}  # the arguments given
+    want = [("EarlyStopping", "val_acc", 3, "max", None),
+            ("LearningRateMonitor", None, None, None, None),
+            ("EarlyStopping", "val_loss", 5, "min", None)]
+    assert _callbacks_described(cli.trainer.callbacks) == want  # LightningCLI's
+    assert _callbacks_described(instantiate(ours["callbacks"], "trainer.callbacks")) == want
+    assert ours["strategy"] == {"class_path": ddp, "init_args": {
+        "process_group_backend": "gloo", "static_graph": True}}  # the search's node kept
+    theirs = cli.config["trainer"]["strategy"]
+    assert theirs["class_path"] == ddp and all(
+        theirs["init_args"][key] == value for key, value in ours["strategy"]["init_args"].items())
+    assert ours["max_epochs"] == cli.trainer.max_epochs == 2  # a scalar: set
+    # arguments the search was given as objects the store cannot keep: nothing to merge
+    # into, so an append or a key under one is refused, named; given whole first, taken
+    for given in (["--trainer.callbacks+=LearningRateMonitor"],
+                  ["--trainer.callbacks.patience=5"]):
+        with pytest.raises(ConfigError, match=r"the search gave trainer\.callbacks as objects, "
+                                              r"which the store cannot keep"):
+            given_trainer(None, split_overrides(given), {}, ["callbacks"])
+    assert given_trainer(None, split_overrides([
+        "--trainer.callbacks=[LearningRateMonitor]", "--trainer.callbacks+=EarlyStopping"]),
+        {}, ["callbacks"]) == {"callbacks": ["LearningRateMonitor",
+                                             {"class_path": "EarlyStopping"}]}

@@ -1,0 +1,71 @@
+"""The Trainer arguments a fine-tune is given: ``lightning-nas finetune``'s ``--trainer.*``
+overrides merged over the search's Trainer settings as a search's config overrides are
+merged (``apply_overrides``), so as LightningCLI merges them over ``best_config.yaml``: a
+node over the search's node, its ``init_args`` alone, a key under it
+(``--trainer.strategy.init_args.static_graph=true``), a list append
+(``--trainer.callbacks+=EarlyStopping``) and a key under the list's last node after it
+(``--trainer.callbacks.patience=5``); a scalar simply set.
+
+Example:
+    >>> search = {"max_epochs": 3, "callbacks": [{"class_path": "EarlyStopping",
+    ...                                           "init_args": {"monitor": "val_acc"}}]}
+    >>> given_trainer(None, [("trainer.callbacks+", "LearningRateMonitor"),
+    ...                      ("trainer.max_epochs", "5")], search)["callbacks"][1]
+    {'class_path': 'LearningRateMonitor'}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from lightning_nas.config.load import apply_overrides
+from lightning_nas.errors import ConfigError
+
+__all__ = ["given_trainer"]
+
+
+def given_trainer(own: Mapping[str, Any] | None, pairs: Sequence[tuple[str, str]],
+                  base: Mapping[str, Any] | None = None, objects: Sequence[str] = ()
+                  ) -> dict[str, Any] | None:
+    """The Trainer arguments a fine-tune is given: ``own`` (``finetune(trainer=...)``'s,
+    each in place of the search's), then those the ``--trainer.*`` overrides ``pairs``
+    (``split_overrides``' pairs) set, each merged over ``base`` (the search's Trainer
+    settings as the best trial trained with them; None: over nothing, as typed, for the
+    checks made before the run is read) with ``own`` over it. Returns ``own`` where no
+    override is given.
+
+    Example:
+        >>> given_trainer({"max_epochs": 2}, [("trainer.strategy.init_args.static_graph",
+        ...               "true")], {"strategy": {"class_path": "DDPStrategy"}})
+        {'max_epochs': 2, 'strategy': {'class_path': 'DDPStrategy', 'init_args': \
+{'static_graph': True}}}
+
+    Raises:
+        ConfigError: for an override into an argument of ``objects`` (those the search was
+            given as objects, which the store cannot keep: nothing of them to append to or
+            set a key in) before one gives it whole, and for a ``--trainer=`` that is no
+            mapping.
+    """
+    if not pairs:
+        return None if own is None else dict(own)
+    whole: set[str] = set()
+    for key, _ in pairs:
+        if key.split(".")[0] != "trainer":  # (lightning-nas finetune splits off the others)
+            raise ConfigError(f"--{key}: not a Trainer override; give --trainer.KEY=VALUE")
+        name = key.split(".")[1].rstrip("+") if "." in key else ""
+        if name in objects and name not in whole and (key.endswith("+") or key.count(".") > 1):
+            raise ConfigError(f"--{key}: the search gave trainer.{name} as objects, which the "
+                              f"store cannot keep, so the fine-tune has none of them to "
+                              f"{'append to' if key.endswith('+') else 'set a key in'}; give "
+                              f"the whole value first, --trainer.{name}=[...]")
+        whole |= {name} if key == f"trainer.{name}" else set()
+    merged = apply_overrides({"trainer": {**(base or {}), **(own or {})}},
+                             [f"--{key}={text}" for key, text in pairs])["trainer"]
+    if not isinstance(merged, Mapping):  # (was: finetune()'s "trainer must map ...")
+        raise ConfigError(f"--trainer={merged!r}: the fine-tune's Trainer settings must be "
+                          f"a mapping of Trainer arguments, or give them one by one, "
+                          f"--trainer.KEY=VALUE")
+    given = {name for key, _ in pairs for name in (
+        [key.split(".")[1].rstrip("+")] if "." in key else merged)}
+    return {**(own or {}), **{name: merged[name] for name in given if name in merged}}
