@@ -146,3 +146,17 @@ def test_a_job_that_another_choice_makes_start_several_processes_is_never_launch
     assert refused.arch == {"experiment": "many", "n": 2}
     assert ("trainer.devices=2 (the jobs of experiment='many' n=2) starts several processes "
             "per job") in refused.error
+
+
+def test_sync_batchnorm_under_ddp_on_cpu_is_refused_before_any_job(tmp_path):
+    # was: swept; each ddp_spawn job failed in DDP's setup ("SyncBatchNorm layers only work
+    # with GPU modules"), as a plain search refuses before training (check_sync_batchnorm)
+    ran = []
+    spawn = {"accelerator": "cpu", "devices": 2, "strategy": "ddp_spawn", "sync_batchnorm": True}
+    for trainer, params in ((spawn, {}), ({**spawn, "sync_batchnorm": False},
+                                          {"trainer.sync_batchnorm": "choice(false, true)"})):
+        with pytest.raises(ConfigError, match=r"trainer.sync_batchnorm=True needs CUDA devices"
+                                              r".*trainer.strategy='ddp_spawn'"):
+            multirun(tmp_path, lambda cfg: ran.append(1) or 1.0,
+                     {"budget": 1, "params": {"x": "choice(1, 2)", **params}}, trainer=trainer)
+        assert not ran and not (tmp_path / "run" / "search.db").exists()

@@ -91,7 +91,7 @@ from lightning_nas.integrations.hydra_settings import (
 from lightning_nas.integrations.hydra_split import job_rank_counts
 from lightning_nas.integrations.hydra_summary import sweep_summary
 from lightning_nas.integrations.hydra_threads import keep_threads, shared_cores
-from lightning_nas.integrations.hydra_trainer import check_trainer_values
+from lightning_nas.integrations.hydra_trainer import check_sync_batchnorm_of, check_trainer_values
 from lightning_nas.integrations.hydra_wording import sweep_phrases, sweep_wording
 from lightning_nas.ranks_record import record_ranks
 from lightning_nas.results import TrialResult
@@ -201,6 +201,7 @@ class HydraSweep(Sweeper):
         check_value_types(self.config, loader, sweep)  # a structured config's types
 
         def check(job: DictConfig, where: str) -> None:  # any option may set the trainer
+            check_sync_batchnorm_of(job, where)  # (before DDP's refusal: ddp_spawn too)
             check_one_process_per_job(job, launcher, where)  # (experiment=x)
             check_target_arguments(job, sweep, loader)  # or the node a searched key is in
 
@@ -265,14 +266,16 @@ class HydraSweep(Sweeper):
                    sweep: SweepParams) -> None:
         """Compose the job of ``trial`` as its launcher will (Hydra's
         ``validate_batch_is_legal``: raises where it does not compose), refuse it where its
-        Trainer starts several processes (``ConfigError``: each option was checked beside
-        one combination of the other keys' values, so one that only some values of another
-        key make several processes shows here; was: launched), and store what it composed
-        otherwise than the sweep's config (``job_trials``: its config groups' options, a
-        nested group's, ``model/backbone``, and ``job_values``): a warm start reads them.
+        Trainer starts several processes or syncs BatchNorm under DDP on CPU (``ConfigError``:
+        each option was checked beside one combination of the other keys' values, so one
+        that only some values of another key make so shows here; was: launched), and store
+        what it composed otherwise than the sweep's config (``job_trials``: its config
+        groups' options, a nested group's, ``model/backbone``, and ``job_values``): a warm
+        start reads them.
         The launcher is handed this composition (``ComposedJobs``) where it may."""
         loader = self.hydra_context.config_loader
         job = self.composed.compose(self.config, overrides)
+        check_sync_batchnorm_of(job, " ".join(overrides))
         check_one_process_per_job(job, type(self.launcher).__name__, " ".join(overrides))
         check_target_arguments(job, sweep, loader)
         base = store.get_meta("job_choices") or {}

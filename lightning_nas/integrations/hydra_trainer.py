@@ -18,6 +18,10 @@ some is no config error; the jobs it fails in fail alone). A Trainer that builds
 searched value at all (the config's own ``trainer`` node, which the task may build
 otherwise) is warned of, and no value is blamed for it.
 
+``check_sync_batchnorm_of`` refuses a job whose ``trainer`` asks for ``sync_batchnorm``
+under DDP on CPU (``trainer_checks.check_sync_batchnorm``, as a plain search refuses it),
+before any job runs (was: launched; each job failed in DDP's setup).
+
 Example:
     >>> from omegaconf import OmegaConf
     >>> trainer_error(OmegaConf.create({"x": 1})) is None  # no trainer node: not checked
@@ -38,6 +42,7 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from lightning_nas.config.instantiate import short
+from lightning_nas.config.trainer_checks import check_sync_batchnorm
 from lightning_nas.errors import ConfigError, one_line
 from lightning_nas.integrations.hydra_combinations import also_with, compose_any
 from lightning_nas.integrations.hydra_grammar import SweepParams, group_of, path_of
@@ -45,7 +50,7 @@ from lightning_nas.search.template import global_state_kept
 from lightning_nas.space.params import Choice, Fixed, Float, Int
 from lightning_nas.user_warnings import warn_user
 
-__all__ = ["check_trainer_values", "trainer_error"]
+__all__ = ["check_sync_batchnorm_of", "check_trainer_values", "trainer_error"]
 
 
 class _TrainerFails(ConfigError):
@@ -94,6 +99,37 @@ def check_trainer_values(config: DictConfig, loader: Any, sweep: SweepParams) ->
                               f"found building the Trainer of a job before any job ran "
                               f"(every job drawing it would fail){also_with(tried)} (the job's "
                               f"overrides: {overrides})") from None
+
+
+def check_sync_batchnorm_of(job: DictConfig, where: str = "") -> None:
+    """Refuse ``job`` (a composed job config) where its ``trainer`` node sets
+    ``sync_batchnorm: true`` under DDP on CPU (``check_sync_batchnorm``; a key holding what
+    only a job resolves is left out); ``where`` names the searched values whose jobs these
+    are (``trainer.sync_batchnorm=True``).
+
+    Example:
+        >>> check_sync_batchnorm_of(OmegaConf.create({"trainer": {"sync_batchnorm": True}}))
+
+    Raises:
+        ConfigError: ``trainer.sync_batchnorm=True needs CUDA devices: ...``.
+    """
+    trainer = job.get("trainer") if isinstance(job, DictConfig) else None
+    if not isinstance(trainer, DictConfig) or "sync_batchnorm" not in trainer:
+        return
+    settings: dict[str, Any] = {}
+    for key in ("sync_batchnorm", "accelerator", "strategy", "devices", "num_nodes"):
+        try:  # these keys alone: others may hold what only a job resolves (output dir)
+            value = trainer.get(key)
+            settings[key] = (OmegaConf.to_container(value, resolve=True)
+                             if OmegaConf.is_config(value) else value)
+        except Exception:  # noqa: BLE001 - an interpolation only the job can resolve
+            continue
+    try:
+        check_sync_batchnorm({k: v for k, v in settings.items() if v is not None})
+    except ConfigError as err:
+        key, _, rest = str(err).partition(" ")  # (the jobs of experiment=gpu): after the key
+        jobs = f" (the jobs of {where})" if where and where != key else ""
+        raise ConfigError(f"{key}{jobs} {rest}") from None
 
 
 def _tried(param: Any) -> list[Any]:
