@@ -103,6 +103,11 @@ def test_a_resume_compares_the_job_overrides_by_their_values_and_names_each_chan
         sweep("model.name=c", "epochs=1", "+extra=2", "+keep=k", "model.depth=2",
               "model.depth=3", budget=3)
     assert depths == [2, 2]
+    # the last of a key's values alone composes the same jobs: resumed (was refused: "a job
+    # override changed: model.depth=3 model.depth=2, now model.depth=2")
+    assert len(sweep("model.name=c", "epochs=1", "+extra=2", "+keep=k", "model.depth=2",
+                     budget=3)) == 3
+    assert depths == [2, 2, 2]
 
 
 def test_a_resume_refused_for_its_settings_leaves_an_older_versions_store_as_it_was(tmp_path):

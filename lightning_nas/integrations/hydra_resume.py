@@ -19,9 +19,10 @@ in one leaderboard, so the record holds:
   beside ``model``, whose subtree ``options`` leaves out of each other's record), each
   option's own subtree at its path, so an edit of a nested option's file shows too.
 
-The command line's overrides are compared by the values Hydra parses from them
+The command line's overrides are compared by what Hydra composes from them
 (``override_changes``: ``db.name='a'`` is ``db.name=a``; was: as written; a key's
-overrides in their order, as Hydra applies them: ``a=1 a=2`` is not ``a=2 a=1``), each that
+overrides in their order, as Hydra applies them: ``a=1 a=2`` is ``a=2``, not ``a=2 a=1``;
+a mapping and a dotted path into it as one: ``a={b:1} a.b=2`` is ``a.b=2``), each that
 differs named, but those of a Lightning Trainer node's arguments
 (``trainer.check_val_every_n_epoch=1``), which ``same_trainer_overrides`` leaves out
 where Lightning takes the argument as the same on both sides
@@ -52,6 +53,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lightning_nas.config.paths import get_dotted
 from lightning_nas.integrations.hydra_grammar import SweepParams, group_of, path_of
+from lightning_nas.integrations.hydra_override_effects import Part, override_parts
 from lightning_nas.search.resume import differences
 from lightning_nas.search.trainer_spelling import as_taken, is_trainer_node
 from lightning_nas.space import SearchSpace
@@ -124,20 +126,24 @@ def override_values(overrides: Iterable[str], loader: Any) -> list[str]:
 
 
 def override_changes(stored: Sequence[str], current: Sequence[str],
-                     same: Collection[str] = (), first: Sequence[str] = ()) -> list[str]:
+                     same: Collection[str] = (), first: Sequence[str] = (),
+                     loader: Any = None) -> list[str]:
     """What differs between the job overrides of a sweep (``stored``) and of its resume
-    (``current``), one line per key, each override named: changed (its key set otherwise),
-    added, removed; the equal ones, and those in ``same`` (``same_trainer_overrides``),
-    are left out (was: both lists whole, the equal overrides too). The keys may come in
-    any order; the overrides of one key (``x``, ``+x``, ``~x``; ``group@package`` its
-    own) are compared in their order, as Hydra applies them, the last winning (``a=1 a=2``
-    sets 2, ``a=2 a=1`` 1; was: compared as a set, so the same), each by its kind (``+``,
-    ``~``, ...) and the value Hydra parses from it, of its type: ``name='a'`` sets what
-    ``name=a`` sets (was: compared as written, so refused), ``x='1'`` a string, not
-    ``x=1``'s int; a line Hydra does not parse is its own key, compared as written.
-    ``first``: the sweep's overrides as it was started, where ``stored`` are an
-    accepted resume's: a stored key that sets what it set there is quoted as written there
-    (was: as the resume spelt it, ``model.lr=1e-3`` for ``model.lr=0.001``).
+    (``current``), one line per part of the config they set, each side's overrides there
+    named: changed, added, removed; the equal ones, and those in ``same``
+    (``same_trainer_overrides``), are left out (was: both lists whole, the equal overrides
+    too). Each part is compared by what Hydra composes from its overrides
+    (``hydra_override_effects``: in their order, the last value winning, a mapping merged
+    into the value there, ``~key`` deleting it): ``a=1 a=2`` sets what ``a=2`` sets (was:
+    refused), not what ``a=2 a=1`` sets, and ``a={b:1} a.b=2`` what ``a.b=2`` sets (was:
+    refused as two keys, and ``a.b=2 a={b:1}``, which sets ``a.b`` to 1, resumed); each value
+    as Hydra parses it, of its type: ``name='a'`` sets what ``name=a`` sets (was: compared
+    as written, so refused), ``x='1'`` a string, not ``x=1``'s int; a line Hydra does not
+    parse is its own part, compared as written. ``loader``: Hydra's config loader, which
+    tells a config group's option (``model=c``, its own part) from a value. ``first``: the
+    sweep's overrides as it was started, where ``stored`` are an accepted resume's: a part
+    they set as ``stored`` does is quoted as written there (was: as the resume spelt it,
+    ``model.lr=1e-3`` for ``model.lr=0.001``).
 
     Example:
         >>> override_changes(["epochs=1", "name=a", "+y=2"], ["name='a'", "epochs=2", "+x=3"])
@@ -145,40 +151,25 @@ def override_changes(stored: Sequence[str], current: Sequence[str],
 'a job override removed: +y=2']
         >>> override_changes(["a=1", "a=2"], ["a=2", "a=1"])
         ['a job override changed: a=1 a=2, now a=2 a=1']
+        >>> override_changes(["a={b:1}", "a.b=2", "c=1", "c=2"], ["a.b=2", "c=2"])
+        []
         >>> override_changes(["lr=1e-3"], ["lr=0.002"], first=["lr=0.001"])
         ['a job override changed: lr=0.001, now lr=0.002']
     """
-    parser = OverridesParser.create()
-    old, new = (_by_key([line for line in lines if line not in same], parser)
-                for lines in (stored, current))
-    given = _by_key(first, parser)
+    parts = override_parts([[line for line in lines if line not in same]
+                            for lines in (stored, current)] + [list(first)], loader)
 
-    def said(held: list[tuple[str, Any]], key: str | None = None) -> str:
-        if key in given and [v for _, v in given[key]] == [v for _, v in held]:
-            held = given[key]  # (as the sweep was started)
-        return " ".join(line for line, _ in held)
-    return ([f"a job override changed: {said(old[k], k)}, now {said(new[k])}"
-             for k in sorted(old.keys() & new.keys())
-             if [v for _, v in old[k]] != [v for _, v in new[k]]]
-            + [f"a job override added: {said(new[k])}" for k in new if k not in old]
-            + [f"a job override removed: {said(old[k], k)}" for k in old if k not in new])
-
-
-def _by_key(lines: Sequence[str], parser: OverridesParser) -> dict[str, list[tuple[str, Any]]]:
-    """Each of ``lines`` by the key it overrides (``group@package`` where it names one), as
-    the line and what it sets (its kind and parsed value, typed as JSON: ``1`` and ``1.0``
-    differ); a line Hydra does not parse is its own key and sets itself."""
-    found: dict[str, list[tuple[str, Any]]] = {}
-    for line in lines:
-        try:
-            override = parser.parse_overrides([line])[0]
-        except HydraException:  # (not one a sweep took: compared as written)
-            found.setdefault(line, []).append((line, line))
-            continue
-        key = override.key_or_group + (f"@{override.package}" if override.package else "")
-        value = json.dumps(override.value(), default=repr)  # a sweep's object: its repr
-        found.setdefault(key, []).append((line, (override.type.name, value)))
-    return found
+    def said(part: Part, given: Part | None = None) -> str:
+        if given is not None and given.effect == part.effect:
+            part = given  # (as the sweep was started)
+        return " ".join(part.lines)
+    sides = [(old, new, given) for old, new, given in parts.values() if old or new]
+    return ([f"a job override changed: {said(old, given)}, now {said(new)}"
+             for key, (old, new, given) in sorted(parts.items())
+             if old and new and old.effect != new.effect]
+            + [f"a job override added: {said(new)}" for old, new, _ in sides if not old]
+            + [f"a job override removed: {said(old, given)}"
+               for old, new, given in sides if not new])
 
 
 def same_trainer_overrides(stored: Sequence[str], current: Sequence[str],

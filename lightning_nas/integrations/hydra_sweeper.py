@@ -334,7 +334,8 @@ class HydraSweep(Sweeper):
                 made, sweep.passthrough, [store.get_meta("job_config_raw") or {}, setup["job"]],
                 self.hydra_context.config_loader) if made is not None else set()
             if made is not None:  # each that differs, named as the sweep was started
-                found += override_changes(made, sweep.passthrough, same, hydra["overrides"])
+                found += override_changes(made, sweep.passthrough, same, hydra["overrides"],
+                                          self.hydra_context.config_loader)
             found = [re.sub(r"^search\.", "hydra.sweeper.", f) for f in found]
             if found:  # one leaderboard never mixes jobs of two setups
                 raise ConfigError(f"{settings.run_dir} holds a sweep whose jobs ran with other "

@@ -1,0 +1,61 @@
+"""``hydra_resume.override_changes``: a resumed sweep's job overrides against its first run's,
+decided by the config Hydra composes from each (Hydra's own compose API on one small config
+with a config group, no job run): two command lines that compose the same config resume,
+others are refused naming the key, both spellings shown."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core (the `hydra` extra)")
+
+from hydra import compose, initialize_config_dir  # noqa: E402
+from hydra.core.global_hydra import GlobalHydra  # noqa: E402
+from omegaconf import OmegaConf  # noqa: E402
+
+from lightning_nas.integrations.hydra_resume import override_changes  # noqa: E402
+
+#: (the first run's overrides, the resume's): the config group `model` (options a, c)
+PAIRS = [
+    # one key's overrides: the last value wins (was: `s=1 s=2` refused against `s=2`)
+    (["s=1", "s=2"], ["s=2"]), (["s=1", "s=2"], ["s=2", "s=1"]), (["s=1", "~s"], ["~s"]),
+    (["~s", "+s=1"], ["s=1"]), (["++s=1"], ["s=1"]), (["a=1", "a={b:1}"], ["a={b:1}"]),
+    (["model=c", "model=a"], ["model=a"]),
+    # a mapping and a dotted path into it: as Hydra merges them, in their order (was: two
+    # keys, so refused, and `a.b=2 a={b:1}` resumed against `a={b:1} a.b=2`)
+    (["a={b:1}", "a.b=2"], ["a.b=2"]), (["a={b:1}", "a.b=2"], ["a={b:2}"]),
+    (["a={b:1}", "a.b=2"], ["a.b=2", "a={b:1}"]), (["a={b:{z:1}}", "a.b.z=2"], ["a.b={z:2}"]),
+    (["model=c", "model.depth=3"], ["model.depth=3", "model=c"]),
+]
+
+
+@pytest.fixture(name="composer", scope="module")
+def _composer(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Compose the config with overrides (Hydra's compose API); its config loader."""
+    conf: Path = tmp_path_factory.mktemp("conf")
+    (conf / "model").mkdir()
+    for option, depth in (("a", 1), ("c", 2)):
+        (conf / "model" / f"{option}.yaml").write_text(f"name: {option}\ndepth: {depth}\n")
+    (conf / "config.yaml").write_text(yaml.safe_dump({
+        "defaults": [{"model": "a"}, "_self_"], "a": {"b": 0, "c": 5}, "n": None, "s": 3,
+        "l": [1, 2, 3]}))
+    with initialize_config_dir(config_dir=str(conf), version_base=None):
+        composed = functools.cache(lambda overrides: OmegaConf.to_container(
+            compose("config", list(overrides))))  # (each command line composed once)
+        yield (lambda overrides: composed(tuple(overrides)),
+               GlobalHydra.instance().config_loader())
+
+
+@pytest.mark.parametrize(("first", "resume"), PAIRS)
+def test_a_resume_compares_the_job_overrides_by_what_hydra_composes(composer, first, resume):
+    compose_with, loader = composer
+    same = compose_with(first) == compose_with(resume)
+    changes = override_changes(first, resume, loader=loader)
+    assert (changes == []) == same, (first, resume, changes)
+    if not same:  # named with both spellings, whole
+        assert changes == [f"a job override changed: {' '.join(first)}, now {' '.join(resume)}"]
