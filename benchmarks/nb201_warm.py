@@ -45,6 +45,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script, too
 
 from benchmarks.spread import not_a_script, spearman  # noqa: E402
+
+# run as a script, it says what runs it before the imports below (was: after them, torch and
+# nevergrad, 8 s on 2 cores to print one line; before that, nothing at all, exit status 0)
+if __name__ == "__main__":
+    not_a_script("benchmarks/nb201_warm.py is the warm-start half of benchmarks/nb201.py; "
+                 "run `python benchmarks/nb201.py --warm_start SOURCE --dataset TARGET` (its "
+                 "--help lists the options)")
+    sys.exit(0)  # (--help; anything else exits 1 in not_a_script)
+
 from lightning_nas.arch import arch_key  # noqa: E402
 from lightning_nas.benchmarks.nb201 import NB201  # noqa: E402
 from lightning_nas.search.proposals import MAX_REPEATS  # noqa: E402
@@ -262,8 +271,3 @@ def warm_table(results: dict[str, Any], budgets: Sequence[int], label: str) -> s
         lines.append(f"{'- ' + name:<22}" + "".join(f"{c:>24}" for c in cells))
     return "\n".join(lines)
 
-
-if __name__ == "__main__":  # was: nothing at all, exit status 0
-    not_a_script("benchmarks/nb201_warm.py is the warm-start half of benchmarks/nb201.py; "
-                 "run `python benchmarks/nb201.py --warm_start SOURCE --dataset TARGET` (its "
-                 "--help lists the options)")

@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from tests.helpers_benchmarks import load_script
+from tests.helpers_imports import heavy, imported_modules
 from tests.launcher import ROOT
 
 SCRIPTS = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py")
@@ -42,11 +43,14 @@ def test_help_describes_the_script_in_whole_sentences(name, capsys):
 
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_a_module_run_as_a_script_says_what_runs_it(name, tmp_path):
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / name), "--help"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-X", "importtime", str(ROOT / "benchmarks" / name),
+                           "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     # was: nothing at all, exit status 0
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 0, proc.stderr[-3000:]
     assert MODULES[name] in proc.stdout, proc.stdout
+    # said before the training stack is imported (was: nb201_warm.py imported torch and
+    # nevergrad first, 8 s on 2 cores, to print one line)
+    assert not heavy(imported_modules(proc.stderr)), heavy(imported_modules(proc.stderr))
 
 
 def test_the_spread_header_counts_one_seed_as_one(capsys):

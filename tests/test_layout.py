@@ -15,12 +15,12 @@ import pytest
 import lightning_nas
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.store import RunStore
+from tests.helpers_imports import heavy, imported_modules
 from tests.launcher import ROOT
 
 PKG = ROOT / "lightning_nas"
 MAX_LINES = 450
 MAX_PUBLIC = 16
-HEAVY = ("torch", "lightning", "nevergrad")
 #: the pre-stop hook's check: an absolute path of a machine after a quote, tick, paren,
 #: equals sign or space
 MACHINE_PATH = re.compile(r"[\"'`(= ]/(home|root|work|mnt|srv|farm)/[A-Za-z]")
@@ -324,30 +324,12 @@ def test_machine_path_pattern():
 
 
 # ----------------------------------------------------------------- light read-only commands
-def _imported_modules(stderr: str) -> list[str]:
-    """Module names of ``python -X importtime`` lines (``import time: a | b | name``)."""
-    names = []
-    for line in stderr.splitlines():
-        if line.startswith("import time:") and "|" in line:
-            name = line.rsplit("|", 1)[1].strip()
-            if name != "imported package":  # the header line
-                names.append(name)
-    return names
-
-
-def _heavy(names: list[str]) -> list[str]:
-    """The names that are (or start with) torch, lightning or nevergrad: ``torchmetrics``
-    and ``lightning_fabric`` count, this package (``lightning_nas``) does not."""
-    return [n for n in names if n.split(".")[0] != "lightning_nas"
-            and any(n.startswith(h) for h in HEAVY)]
-
-
 def test_imported_modules_parses_importtime_lines():
     stderr = ("import time: self [us] | cumulative | imported package\n"
               "import time:       895 |       1712 | lightning_nas\n"
               "import time:        12 |         12 |   torch.nn\n")
-    assert _imported_modules(stderr) == ["lightning_nas", "torch.nn"]
-    assert _heavy(["lightning_nas.cli", "torch.nn", "yaml", "lightning_fabric", "nevergrad"]
+    assert imported_modules(stderr) == ["lightning_nas", "torch.nn"]
+    assert heavy(["lightning_nas.cli", "torch.nn", "yaml", "lightning_fabric", "nevergrad"]
                   ) == ["torch.nn", "lightning_fabric", "nevergrad"]
 
 
@@ -377,18 +359,18 @@ def test_show_imports_no_training_stack(run_dir: Path, fmt: str):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "0.875" in proc.stdout and "0.625" in proc.stdout, proc.stdout
     assert proc.stdout.index("0.875") < proc.stdout.index("0.625")  # best first
-    names = _imported_modules(proc.stderr)
+    names = imported_modules(proc.stderr)
     assert "lightning_nas.store" in names
-    assert not _heavy(names), f"`show` imported {_heavy(names)}"
+    assert not heavy(names), f"`show` imported {heavy(names)}"
 
 
 def test_help_imports_no_training_stack():
     proc = _run_importtime("--help", cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "show" in proc.stdout and "search" in proc.stdout
-    names = _imported_modules(proc.stderr)
+    names = imported_modules(proc.stderr)
     assert "lightning_nas.cli" in names
-    assert not _heavy(names), f"`--help` imported {_heavy(names)}"
+    assert not heavy(names), f"`--help` imported {heavy(names)}"
 
 
 # ----------------------------------------------------------------- README module table
