@@ -39,9 +39,11 @@ def test_the_one_shot_winner_is_scored_at_its_best_val_checkpoint(darts, tmp_pat
     # where the two definitions differ; which seed that is depends on the CPU's arithmetic
     # (seed 0's 3-epoch fine-tune peaked first on one machine, [0.6028, 0.5306, 0.4889], and
     # last on another, [0.6083, 0.5222, 0.6667]); with 6 epochs about a third of the seeds
-    # do (seeds 4 and 7 of 0-7 on the second: [..., 0.9694, 0.9472])
+    # do (seeds 4 and 7 of 0-7 on the second: [..., 0.9694, 0.9472]). Those seen to, 4, 6
+    # and 7, go first (was: 0-3 first, 1.5-2.5 s each, that end at their best there); then
+    # the rest of 0-15, so a machine whose arithmetic differs tries the same seeds as before
     seen = []
-    for seed in range(16):
+    for seed in (4, 6, 7, 0, 1, 2, 3, 5, *range(8, 16)):
         with quiet_lightning():
             run = darts.one_shot("spos", seed, _args(finetune=6), tmp_path / str(seed))
         epochs = run["val_epochs"]
