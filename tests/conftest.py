@@ -123,6 +123,20 @@ def launcher(_zygote):
 
 
 @pytest.fixture(scope="session")
+def standalone_python(tmp_path_factory):
+    """``tests.helpers_standalone.Interpreter``: ``python -I`` with lightning_nas refused,
+    torch, Lightning, Hydra and scikit-learn's data sets (the digits example's data) imported
+    once; the user's scripts of ``test_export_standalone`` and ``test_hydra_rerun_alone``
+    are forked from it (one per test process, started on first use; was one per module, a
+    cold interpreter and its imports each)."""
+    from tests.helpers_standalone import ISOLATED_IMPORTS, Interpreter
+
+    with Interpreter(tmp_path_factory.mktemp("standalone"), isolated=True,
+                     imports=(*ISOLATED_IMPORTS, "sklearn.datasets")) as interpreter:
+        yield interpreter
+
+
+@pytest.fixture(scope="session")
 def shared_run(tmp_path_factory) -> Callable[[str, Callable[[Path], Any]], tuple[Path, Any]]:
     """``shared_run(NAME, MAKE)``: the folder where ``MAKE(folder)`` made run ``NAME``, and
     what ``MAKE`` returned (JSON), made once per test session for the tests that each assert

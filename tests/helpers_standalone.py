@@ -11,8 +11,9 @@ the subject of the test: a child here ends by ``sys.exit``, so its ``atexit`` ho
 the interpreter's finalization run as at the end of any script. With ``ranks=2`` a run is
 two processes started as ``torchrun`` starts them (its variables, a free rendezvous port),
 both forked at once and sharing one output, where Lightning's launcher would start a
-fresh ``python`` for rank 1 (seconds of imports each time). A module-scoped fixture keeps
-one ``Interpreter`` per test process that needs it.
+fresh ``python`` for rank 1 (seconds of imports each time). A fixture keeps one
+``Interpreter`` per test process that needs it (conftest's ``standalone_python``, the
+isolated one, for every module that runs a user's scripts; ``test_group_exit``'s own).
 
 Example:
     >>> with Interpreter(Path(tempfile.mkdtemp()), isolated=True) as python:  # doctest: +SKIP

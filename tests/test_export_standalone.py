@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,19 +20,16 @@ import yaml
 
 from lightning_nas.cli import main
 from tests.helpers_hydra_sweep import TRAIN, run_forked
-from tests.helpers_standalone import ISOLATED_IMPORTS, Interpreter
+from tests.helpers_standalone import Interpreter
 from tests.helpers_user_project import user_project
 from tests.launcher import ROOT
 
 
-@pytest.fixture(scope="module")
-def python(tmp_path_factory) -> Iterator[Interpreter]:
-    """``python -I`` with lightning_nas refused, torch, Lightning and scikit-learn's data
-    sets (the digits example's data: half a second of CPU a script) imported once: the
-    user's scripts are forked from it (once per test process that runs a test here)."""
-    with Interpreter(tmp_path_factory.mktemp("standalone"), isolated=True,
-                     imports=(*ISOLATED_IMPORTS, "sklearn.datasets")) as interpreter:
-        yield interpreter
+@pytest.fixture
+def python(standalone_python: Interpreter) -> Interpreter:
+    """The user's scripts are forked from conftest's ``standalone_python`` (one per test
+    process, shared with ``test_hydra_rerun_alone``; was one of this module's own)."""
+    return standalone_python
 
 
 def _standalone(python: Interpreter, tmp_path: Path, user: Path, script: str,

@@ -15,15 +15,14 @@ import torch
 import yaml
 
 from tests.helpers_hydra_sweep import run_forked
-from tests.helpers_standalone import Interpreter
 from tests.helpers_user_project import user_project
 from tests.launcher import ROOT
 
 pytest.importorskip("hydra")
 
 
-def test_the_rerun_alone_line_trains_the_best_job_again_without_lightning_nas(tmp_path,
-                                                                             launcher):
+def test_the_rerun_alone_line_trains_the_best_job_again_without_lightning_nas(
+        tmp_path, launcher, standalone_python):
     user = user_project(tmp_path)  # the project, with its Hydra example, sweeps from its folder
     shutil.copytree(ROOT / "examples" / "hydra", user / "examples" / "hydra",
                     ignore=shutil.ignore_patterns("runs", "outputs", "__pycache__"))
@@ -47,10 +46,8 @@ def test_the_rerun_alone_line_trains_the_best_job_again_without_lightning_nas(tm
     assert words[:5] == ["examples/hydra/src/train.py", "--config-path", str(job / ".hydra"),
                          "--config-name", "config"]
     # as written, from the folder the sweep was started in, lightning_nas unimportable
-    (tmp_path / "python").mkdir()
-    with Interpreter(tmp_path / "python", isolated=True) as python:
-        alone = python.run(user / words[0], words[1:], cwd=user, path=(user,),
-                           env=env)
+    # (forked from conftest's standalone_python; was a cold interpreter of its own)
+    alone = standalone_python.run(user / words[0], words[1:], cwd=user, path=(user,), env=env)
     assert alone.code == 0, alone.err[-3000:]
     # where the project's config puts a run (its hydra.run.dir, not Hydra's outputs/...)
     again, = (user / "runs" / "hydra" / "train" / "runs").iterdir()
