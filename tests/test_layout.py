@@ -5,6 +5,7 @@ table in step with the tree."""
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import subprocess
 import sys
@@ -38,6 +39,13 @@ def _module_name(path: Path) -> str:
 
 def _package_modules() -> dict[str, Path]:
     return {_module_name(p): p for p in sorted(PKG.rglob("*.py"))}
+
+
+@functools.cache
+def _tree(path: Path) -> ast.Module:
+    """The parsed file at ``path``, parsed once per test process (five tests read every
+    module of the package: was a parse of each file by each, a second or more in all)."""
+    return ast.parse(path.read_text(), filename=str(path))
 
 
 def _is_type_checking(test: ast.expr) -> bool:
@@ -77,7 +85,7 @@ def _nearest(name: str, modules: dict[str, Path]) -> str | None:
 def _dependencies(module: str, path: Path, modules: dict[str, Path]) -> set[str]:
     is_package = path.name == "__init__.py"
     deps: set[str] = set()
-    for node in _imports(ast.parse(path.read_text(), filename=str(path))):
+    for node in _imports(_tree(path)):
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         else:
@@ -268,7 +276,7 @@ def _defined(tree: ast.Module) -> set[str]:
 def test_every_module_has_an_explicit_all():
     # was: config, report and benchmarks (packages that import nothing) had none
     missing = [name for name, path in _package_modules().items()
-               if path.name != "__main__.py" and _all_of(ast.parse(path.read_text())) is None]
+               if path.name != "__main__.py" and _all_of(_tree(path)) is None]
     assert not missing, f"modules without __all__: {missing}"
 
 
@@ -277,7 +285,7 @@ def test_a_name_another_module_imports_is_in_the_all_of_the_module_defining_it()
     # it with SpecPickler and unsendable) and search.monitor_errors VALIDATION_ONLY and
     # EVERY_EPOCH (callbacks and pruning import them)
     modules = _package_modules()
-    trees = {name: ast.parse(path.read_text()) for name, path in modules.items()}
+    trees = {name: _tree(path) for name, path in modules.items()}
     left_out = set()
     for name, tree in trees.items():
         for node in _imports(tree):
