@@ -45,7 +45,7 @@ def given_trainer(own: Mapping[str, Any] | None, pairs: Sequence[tuple[str, str]
         ConfigError: for an override into an argument of ``objects`` (those the search was
             given as objects, which the store cannot keep: nothing of them to append to or
             set a key in) before one gives it whole, and for a ``--trainer=`` that is no
-            mapping.
+            mapping (``apply_overrides``).
     """
     if not pairs:
         return None if own is None else dict(own)
@@ -60,12 +60,9 @@ def given_trainer(own: Mapping[str, Any] | None, pairs: Sequence[tuple[str, str]
                               f"{'append to' if key.endswith('+') else 'set a key in'}; give "
                               f"the whole value first, --trainer.{name}=[...]")
         whole |= {name} if key == f"trainer.{name}" else set()
-    merged = apply_overrides({"trainer": {**(base or {}), **(own or {})}},
-                             [f"--{key}={text}" for key, text in pairs])["trainer"]
-    if not isinstance(merged, Mapping):  # (was: finetune()'s "trainer must map ...")
-        raise ConfigError(f"--trainer={merged!r}: the fine-tune's Trainer settings must be "
-                          f"a mapping of Trainer arguments, or give them one by one, "
-                          f"--trainer.KEY=VALUE")
+    merged = apply_overrides({"trainer": {**(base or {}), **(own or {})}},  # a whole
+                             [f"--{key}={text}" for key, text in pairs])["trainer"]  # one,
+    # --trainer='{...}', merged as LightningCLI merges it (no mapping: refused there, named)
     given = {name for key, _ in pairs for name in (
         [key.split(".")[1].rstrip("+")] if "." in key else merged)}
     return {**(own or {}), **{name: merged[name] for name in given if name in merged}}

@@ -25,7 +25,7 @@ from tests.helpers_nets import Body
 
 __all__ = ["ArgsSGD", "ArgsStepLR", "BASE", "COSINE", "FourBody", "FourWide", "KW_BODY",
            "KwWideBody", "NamedBody", "OptimInitNet", "STEP", "SchedNet", "SchedTiny",
-           "WideBody", "WideHolder", "broken", "config", "lightningcli"]
+           "WideBody", "WideHolder", "broken", "cli_built", "config", "lightningcli"]
 
 
 #: a partial config that the ``apply_overrides`` tests change
@@ -56,6 +56,31 @@ def broken(tmp_path: Path, change) -> tuple[str, Path]:
     with pytest.raises(NASError) as info:
         search_from_config(cfg)
     return str(info.value), tmp_path / "run"
+
+
+def cli_built(path: Path, *args: str) -> dict[str, Any]:
+    """The config LightningCLI itself (``run=False``, nothing trained) builds from the config
+    file ``path`` (``model``, ``data``, ``trainer``) and the command line's ``args`` after it
+    (``--trainer={devices: 1}``), as plain data (a file's ``__path__`` left out), to compare
+    with what lightning-nas builds from the same.
+
+    Example:
+        ``cli_built(path, "--trainer.max_epochs=2")["trainer"]["max_epochs"]`` is 2.
+    """
+    from lightning.pytorch.cli import LightningCLI
+
+    cli = LightningCLI(run=False, save_config_callback=None, args=["--config", str(path), *args])
+    return _plain_built(cli.config.as_dict())
+
+
+def _plain_built(value: Any) -> Any:
+    """``value`` without jsonargparse's ``__path__`` and ``config`` keys."""
+    if isinstance(value, Mapping):
+        return {key: _plain_built(item) for key, item in value.items()
+                if key not in ("__path__", "config")}
+    if isinstance(value, list):
+        return [_plain_built(item) for item in value]
+    return value
 
 
 def lightningcli(tmp_path: Path, net: dict, optimizer: dict) -> dict:

@@ -210,3 +210,35 @@ def test_finetune_trainer_overrides_merge_over_the_searchs_as_lightningcli_merge
         "--trainer.callbacks=[LearningRateMonitor]", "--trainer.callbacks+=EarlyStopping"]),
         {}, ["callbacks"]) == {"callbacks": ["LearningRateMonitor",
                                              {"class_path": "EarlyStopping"}]}
+
+
+def test_a_whole_finetune_trainer_override_merges_over_the_searchs_as_lightningcli(tmp_path):
+    # --trainer='{...}' over best_config.yaml's Trainer settings: merged as LightningCLI's
+    # --trainer CONFIG merges it (a strategy node of the search's class its init_args
+    # merged, a list of callbacks in place of the search's); was: each argument it gives
+    # in place of the search's, the strategy's process_group_backend lost
+    from lightning_nas.config.overrides import split_overrides
+    from lightning_nas.errors import ConfigError
+    from lightning_nas.finetune_trainer import given_trainer
+    from tests.helpers_config import cli_built
+
+    monitor = "lightning.pytorch.callbacks.LearningRateMonitor"
+    ddp = "lightning.pytorch.strategies.DDPStrategy"
+    search = {"max_epochs": 3, "logger": False, "enable_progress_bar": False,
+              "callbacks": [{"class_path": monitor, "init_args": {"log_momentum": True}}],
+              "strategy": {"class_path": ddp, "init_args": {"process_group_backend": "gloo"}}}
+    given = (f"--trainer={{max_epochs: 2, callbacks: [{{class_path: {monitor}, init_args: "
+             f"{{logging_interval: step}}}}], strategy: {{class_path: {ddp}, init_args: "
+             f"{{static_graph: true}}}}}}")
+    cfg = {"model": {"class_path": "tests.helpers.TinyNet"},
+           "data": {"class_path": "tests.helpers.BlobData"}}
+    best, ours = tmp_path / "best_config.yaml", tmp_path / "finetune.yaml"
+    best.write_text(yaml.safe_dump({**cfg, "trainer": search}))
+    trainer = given_trainer(None, split_overrides([given]), search)
+    ours.write_text(yaml.safe_dump({**cfg, "trainer": {**search, **trainer}}))  # as finetune()
+    theirs = cli_built(best, given)["trainer"]
+    assert {key: (value, theirs[key]) for key, value in cli_built(ours)["trainer"].items()
+            if value != theirs[key]} == {}  # (ours, LightningCLI's)
+    with pytest.raises(ConfigError, match=r"^--trainer=null: a whole trainer override is "
+                                          r"merged over"):
+        given_trainer(None, split_overrides(["--trainer=null"]), search)

@@ -1,7 +1,8 @@
 """``lightning_nas.config.load.apply_overrides``: both override forms, YAML-typed values,
 the ``init_args`` shorthand, overrides through what is no mapping or of no section refused,
-Trainer objects and callbacks named by class as LightningCLI reads them, and ``+=``
-appending to a list."""
+Trainer objects and callbacks named by class as LightningCLI reads them, ``+=``
+appending to a list, and a whole section (``--trainer='{devices: 1}'``, a YAML file's
+name) merged over the config's as LightningCLI merges it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.search.from_config import search_from_config
 from tests.helpers_config import (
     BASE,
+    cli_built,
     config,
 )
 
@@ -186,3 +188,87 @@ def test_a_key_under_a_list_of_nodes_sets_the_last_nodes_argument_as_lightningcl
         with pytest.raises(ConfigError, match=r"--trainer.callbacks.patience: the config "
                                               r"gives trainer.callbacks: \[.*not a mapping"):
             apply_overrides({"trainer": trainer}, ["--trainer.callbacks.patience=7"])
+
+
+_STOP = {"class_path": "lightning.pytorch.callbacks.EarlyStopping",
+         "init_args": {"monitor": "val_acc", "patience": 7}}
+
+
+@pytest.mark.parametrize("overrides", [
+    ["--trainer={devices: 1}"],
+    ["--trainer={max_epochs: 2}", "--trainer={devices: 1}"],
+    ["--trainer={devices: 1}", "--trainer.max_epochs=5"],
+    ["--trainer={callbacks: [{class_path: lightning.pytorch.callbacks.LearningRateMonitor}]}"],
+    # a list in place of the config's (a later file's merges item by item: patience kept)
+    ["--trainer={callbacks: [{class_path: lightning.pytorch.callbacks.EarlyStopping, "
+     "init_args: {monitor: val_loss}}]}"],
+    # a node of the config's class merged over it (process_group_backend kept)
+    ["--trainer={strategy: {class_path: lightning.pytorch.strategies.DDPStrategy, "
+     "init_args: {static_graph: true}}}"],
+    ["--trainer=FILE"],
+    ["--model={width: 8}"],
+    ["--model={init_args: {width: 8}}"],
+    ["--model={class_path: tests.helpers.TinyNet, init_args: {width: 8}}"],
+    ["--model=FILE"],
+    ["--data={n: 64}"],
+])
+def test_a_whole_section_override_merges_as_lightningcli_merges_it(tmp_path, overrides):
+    # LightningCLI's --trainer CONFIG (a YAML text or a file's name) merges over what the
+    # config gave; was: in place of the whole section, so --trainer='{devices: 1}' dropped
+    # the config's max_epochs and callbacks
+    path = tmp_path / "cli.yaml"
+    path.write_text(yaml.safe_dump({
+        "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"width": 4, "lr": 0.5}},
+        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"n": 32}},
+        "trainer": {"max_epochs": 3, "logger": False, "enable_progress_bar": False,
+                    "callbacks": [_STOP], "strategy": {
+                        "class_path": "lightning.pytorch.strategies.DDPStrategy",
+                        "init_args": {"process_group_backend": "gloo"}}}}))
+    files = {"trainer": {"devices": 1, "max_epochs": 9}, "model": {"init_args": {"width": 8}}}
+    for name, content in files.items():
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(content))
+    overrides = [o.replace("FILE", str(tmp_path / f"{o[2:].split('=')[0]}.yaml"))
+                 for o in overrides]
+    ours = load_config(path, overrides, searched=False)
+    ours.pop("search")
+    built = tmp_path / "ours.yaml"
+    built.write_text(yaml.safe_dump(ours))
+    mine, theirs = cli_built(built), cli_built(path, *overrides)
+    assert {f"{name}.{key}": (value, theirs[name][key])  # (ours, LightningCLI's)
+            for name in ("model", "data", "trainer") for key, value in mine[name].items()
+            if value != theirs[name][key]} == {}
+    assert mine == theirs
+
+
+@pytest.mark.parametrize("value", ["null", "[1]", "3"])
+def test_a_whole_trainer_override_that_is_no_mapping_is_refused_named(tmp_path, value):
+    # LightningCLI: 'Parser key "trainer": Unable to load config'; was: taken in place of
+    # the config's Trainer settings (null: Lightning's defaults, max_epochs 1000 a trial)
+    path = tmp_path / "nas.yaml"
+    path.write_text(yaml.safe_dump(config(tmp_path / "run")))
+    with pytest.raises(ConfigError) as info:
+        load_config(path, [f"--trainer={value}"])
+    assert str(info.value) == (
+        f"--trainer={value}: a whole trainer override is merged over the config's Trainer "
+        f"settings, as LightningCLI's --trainer CONFIG: give a mapping of Trainer arguments "
+        f"(--trainer='{{devices: 1}}') or the name of a YAML file of one, or set one "
+        f"argument, --trainer.KEY=VALUE")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_whole_trainer_override_lightningcli_refuses_is_refused_before_training(tmp_path):
+    # LightningCLI refuses a node without class_path in --trainer CONFIG (no earlier class
+    # to take there: "Not a valid subclass of Strategy") and an unknown key ("Group
+    # 'trainer' does not accept option 'max_epoch'"); so does the search, naming the key
+    cfg = config(tmp_path / "run")
+    cfg["trainer"]["strategy"] = {"class_path": "lightning.pytorch.strategies.DDPStrategy",
+                                  "init_args": {"process_group_backend": "gloo"}}
+    path = tmp_path / "nas.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    for given, named in [("{strategy: {init_args: {static_graph: true}}}", "trainer.strategy="),
+                         ("{callbacks: [{init_args: {patience: 2}}]}", "trainer.callbacks="),
+                         ("{max_epoch: 2}", "unknown Trainer argument 'max_epoch'")]:
+        with pytest.raises(ConfigError) as info:
+            search_from_config(load_config(path, [f"--trainer={given}"]))
+        assert str(info.value).startswith(named), given
+    assert not (tmp_path / "run").exists()

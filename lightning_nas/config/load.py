@@ -23,7 +23,7 @@ from lightning_nas.config.forms import TRAINER_TARGETS, fixed_class_error, lift_
 from lightning_nas.config.instantiate import class_strings_as_nodes
 from lightning_nas.config.interpolations import check_no_interpolations, check_space_file
 from lightning_nas.config.node_files import inline_node_files, yaml_file
-from lightning_nas.config.node_merge import merge_config
+from lightning_nas.config.node_merge import merge_config, merge_group
 from lightning_nas.config.node_places import named_places, trainer_classes_as_nodes
 from lightning_nas.config.nodes import (
     check_node_keys,
@@ -238,7 +238,10 @@ def apply_overrides(cfg: Mapping[str, Any], overrides: Sequence[str], *,
     """Set dotted keys (``--trainer.max_epochs=2``); values are parsed as YAML.
 
     Under a ``class_path`` spec the ``init_args`` level may be left out, as in LightningCLI:
-    ``--model.width=64`` sets ``model.init_args.width``. A key of a ``search.space`` given
+    ``--model.width=64`` sets ``model.init_args.width``. A whole section
+    (``--trainer='{devices: 1}'``, ``--model='{width: 8}'``, a YAML file's name) is merged
+    over the config's as LightningCLI merges it (``merge_group``: the Trainer arguments it
+    gives over the config's, the others kept). A key of a ``search.space`` given
     as a file name (``--search.space=space.yaml --search.space.width=...``) is set in the
     file's space, the file looked for as ``load_config`` does, beside ``config_path`` too.
     An override of a section ``command`` does not take (``search``, ``oneshot``, ``fit``;
@@ -270,8 +273,24 @@ def apply_overrides(cfg: Mapping[str, Any], overrides: Sequence[str], *,
                 value = {"class_path": value}  # so --optimizer.lr=0.01 sets its init_args
             if key in SECTIONS:  # --model=configs/model/other.yaml: the file's node
                 value = _inline_sections({key: value}, config_path, command_line=True)[key]
+            if key == "trainer":  # LightningCLI's --trainer CONFIG: merged over the config's
+                cfg[key] = merge_group(cfg.get(key), _whole_trainer(value, text))  # (was: in
+                continue  # place of the config's, its max_epochs and callbacks lost)
             set_dotted(cfg, key, value, merge=True)
     return cfg
+
+
+def _whole_trainer(value: Any, text: str) -> Mapping[str, Any]:
+    """A whole ``--trainer=`` override's value (a file's read), which LightningCLI takes
+    only as a config (a mapping, or the name of a YAML file of one), refused otherwise,
+    named (LightningCLI: "Unable to load config")."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"--trainer={text}: a whole trainer override is merged over the "
+                          f"config's Trainer settings, as LightningCLI's --trainer CONFIG: "
+                          f"give a mapping of Trainer arguments (--trainer='{{devices: 1}}') "
+                          f"or the name of a YAML file of one, or set one argument, "
+                          f"--trainer.KEY=VALUE")
+    return value
 
 
 def _set_space_key(space: dict[str, Any], key: str, value: Any) -> None:

@@ -35,7 +35,7 @@ from lightning_nas.config.nodes import ARGS_KEYS, SPEC_KEYS, is_hydra, is_node
 from lightning_nas.config.record_defaults import node_dataclass, over_held
 
 __all__ = ["TRAINER_NODES", "TRAINER_OBJECTS", "deep_merge", "is_class", "is_object_path",
-           "is_spec", "merge_config", "merge_node", "merge_objects"]
+           "is_spec", "merge_config", "merge_group", "merge_node", "merge_objects"]
 
 #: the Trainer's arguments that take objects (one, or a list of them): a class named there is
 #: a ``class_path`` node, a chosen or overridden value is merged over the config's
@@ -70,6 +70,28 @@ def merge_config(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str,
         else:
             rest[key] = value  # (merged below, in one deep_merge, which copies ``out``)
     return deep_merge(out, rest)
+
+
+def merge_group(held: Any, value: Mapping[str, Any]) -> dict[str, Any]:
+    """A whole group given on the command line (LightningCLI's ``--trainer CONFIG``, a YAML
+    mapping or a file's) over the config's section ``held``, as jsonargparse merges it:
+    each argument it gives over the config's, a ``class_path`` node over a node of the
+    config's merged (``merge_node``), anything else in place of the config's value, a list
+    of callbacks too (where a later file's list merges item by item: ``merge_config``); the
+    arguments it does not give kept. A Hydra node's section, key by key (``deep_merge``).
+
+    Example:
+        >>> merge_group({"max_epochs": 3, "callbacks": [{"class_path": "EarlyStopping"}]},
+        ...             {"devices": 1})
+        {'max_epochs': 3, 'callbacks': [{'class_path': 'EarlyStopping'}], 'devices': 1}
+    """
+    if not _plain(held):  # none given (or no mapping, which the override replaces)
+        return deep_merge(held if is_hydra(held) else {}, value)
+    out = copy.deepcopy(dict(held))
+    for key, item in value.items():
+        out[key] = (merge_node(out[key], item) if is_spec(out.get(key)) and is_spec(item)
+                    else copy.deepcopy(item))
+    return out
 
 
 def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
