@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from lightning_nas.config.nodes import ARGS_KEYS, SPEC_KEYS
 from lightning_nas.config.yamlio import load_yaml
 from lightning_nas.errors import ConfigError
 from lightning_nas.user_warnings import warn_user
@@ -206,15 +207,17 @@ def model_overrides(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
     """The model arguments of ``lightning-nas finetune``'s ``--model.*`` overrides
     (``split_overrides`` pairs), as ``finetune``'s ``model_init_args``: ``--model.KEY=VALUE``,
     or as LightningCLI also spells it ``--model.init_args.KEY=VALUE`` (``dict_kwargs``
-    too), the value parsed as YAML as every override's.
+    too), or a whole mapping of them, ``--model='{lr: 5e-4}'`` (``{init_args: {...}}``), the
+    value parsed as YAML as every override's.
 
     Example:
         >>> model_overrides([("model.lr", "5e-4"), ("model.init_args.width", "8")])
         {'lr': 0.0005, 'width': 8}
 
     Raises:
-        ConfigError: for one that would replace the model (``--model=...``,
-            ``--model.class_path=...``: the checkpoint is the trial's model), or that sets a
+        ConfigError: for one that would replace the model (``--model=CLASS``, a mapping
+            with a ``class_path``, ``--model.class_path=...``: the checkpoint is the trial's
+            model), or that sets a
             path inside an argument (``--model.net.width``: the argument would be replaced
             by a mapping of that one key), naming it and what to give instead.
     """
@@ -224,7 +227,12 @@ def model_overrides(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
         if parts[:1] in (["init_args"], ["dict_kwargs"]):  # LightningCLI's levels
             parts = parts[1:]
         value = load_yaml(text, source=f"--{key}")
-        if not parts and key != "model" and isinstance(value, Mapping):
+        whole = _whole_args(value) if key == "model" and isinstance(value, Mapping) else []
+        if whole and all(isinstance(args, Mapping) for args in whole):
+            for args in whole:  # --model='{lr: 5e-4}', '{init_args: {...}}': merged into
+                out.update(args)  # the model's node as LightningCLI merges them (was:
+            # refused, "would replace it")
+        elif not parts and key != "model" and isinstance(value, Mapping):
             out.update(value)  # --model.init_args={lr: 5e-4}: the arguments it gives
         elif not parts or key.split(".")[1] == "class_path":
             raise ConfigError(f"finetune trains the best trial's model (its class, from its "
@@ -239,6 +247,15 @@ def model_overrides(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
         else:
             out[parts[0]] = value
     return out
+
+
+def _whole_args(value: Mapping[str, Any]) -> list[Any]:
+    """The argument mappings a whole ``--model=`` mapping gives, as LightningCLI reads one
+    without ``class_path``: its ``init_args`` and ``dict_kwargs``, or the mapping itself
+    when it holds none of a node's keys; none for another (a ``class_path``: a class)."""
+    if set(value) <= set(ARGS_KEYS):
+        return [value[level] or {} for level in ARGS_KEYS if level in value]
+    return [] if set(value) & set(SPEC_KEYS) else [value]
 
 
 def _same(stored: Any, value: Any) -> bool:

@@ -242,3 +242,18 @@ def test_a_whole_finetune_trainer_override_merges_over_the_searchs_as_lightningc
     with pytest.raises(ConfigError, match=r"^--trainer=null: a whole trainer override is "
                                           r"merged over"):
         given_trainer(None, split_overrides(["--trainer=null"]), search)
+
+
+def test_a_whole_finetune_model_override_gives_the_arguments_it_holds():
+    # LightningCLI's --model='{lr: 5e-4}' (or '{init_args: {...}}') over best_config.yaml
+    # merges those arguments into the model's node (tests/test_config_overrides.py checks
+    # it against LightningCLI); was refused: "--model={lr: 5e-4} would replace it"
+    from lightning_nas.errors import ConfigError
+    from lightning_nas.finetune_inputs import model_overrides
+
+    for text in ("{lr: 5e-4, depth: 2}", "{init_args: {lr: 5e-4, depth: 2}}",
+                 "{init_args: {lr: 5e-4}, dict_kwargs: {depth: 2}}"):
+        assert model_overrides([("model", text)]) == {"lr": 5e-4, "depth": 2}, text
+    for text in ("{class_path: tests.helpers.TinyNet, init_args: {lr: 5e-4}}", "null"):
+        with pytest.raises(ConfigError, match=r"would replace it"):
+            model_overrides([("model", text)])
