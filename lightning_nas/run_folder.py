@@ -22,7 +22,8 @@ it trained leaves the folder as it was: ``holding(undone=...)``); an export take
 A holder names itself under ``lock_probe.naming`` (and a one-shot run refused before it
 trained writes the earlier holder's name back under it), and the name is read under it, so
 no thread or process reads the name the last holder left before the new one has written its,
-nor a name half written back.
+nor a name half written back. A process forked from a holder (a DataLoader's workers)
+holds nothing of it (``held_locks``: was, outliving a killed run, the folder's holder).
 
 Example:
     >>> import os
@@ -44,6 +45,7 @@ from pathlib import Path
 from typing import IO
 
 from lightning_nas.errors import ConfigError, SearchError
+from lightning_nas.held_locks import keep, kept
 from lightning_nas.lock_probe import holder_gone, lock_taken, naming, same_file, this_process
 from lightning_nas.store_errors import lock_held, unlockable
 
@@ -282,8 +284,8 @@ def hold_folder(folder: str | os.PathLike, then: str, kind: str = "search") -> I
         # a holder is named before another thread or process reads it (was: the name the
         with naming(folder):  # last holder left, a live process's finished search: refused)
             held, holder, holder_kind = _take(folder, kind)
-        if held is not None:
-            return held
+        if held is not None:  # (a process forked from this one holds none of it: held_locks)
+            return keep(held)
         if holder is None:  # a lock file its holder removed (``holding``): the one there now
             continue
         # an export ends in seconds (a holder not yet named, its file naming the last one,
@@ -412,7 +414,8 @@ def holding(folder: str | os.PathLike, then: str,
     try:
         yield
     except BaseException:
-        if held is not None and undone is not None and undone():
+        # (a child forked in the block leaves it alone: the hold is its parent's, not kept)
+        if held is not None and undone is not None and kept(held) and undone():
             # under ``naming``, as every holder names itself (was: written without it, so a
             with naming(folder):  # reader holding it read the name changing, half written)
                 if lock_made:  # removed while held: whoever takes the folder next makes one

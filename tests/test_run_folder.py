@@ -8,6 +8,10 @@ import pytest
 from lightning_nas import Search
 from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
+from lightning_nas.lock_probe import lock_taken
+from lightning_nas.run_folder import LOCK_FILE, hold_folder, holding
+from lightning_nas.store import open_search_store
+from tests.helpers_fork import forked_hold
 
 
 @pytest.mark.parametrize("command", ["show", "report", "export", "finetune"])
@@ -101,3 +105,21 @@ def test_a_holder_of_this_process_is_named_before_another_thread_reads_the_lock(
     held[0].close()  # the export ends: the second takes the folder
     two.join()
     assert errors == []
+
+
+@pytest.mark.parametrize("kind", ["search", "oneshot"])
+def test_a_child_forked_while_a_run_holds_its_folder_holds_nothing_of_it(tmp_path, kind):
+    # a search (a one-shot run) forks a child that outlives it (a DataLoader's worker,
+    # persistent_workers, a user's os.fork): the child shared search.lock's open file, so
+    # after a kill -9 of the run its folder stayed held, and a resume or an export was
+    # refused, "being searched by another process"; and a one-shot run's child leaving its
+    # block by an error (the run undone) removed the live run's search.lock
+    folder = tmp_path / "run"
+    holds = {"search": lambda: open_search_store(folder, {}, hold=True),
+             "oneshot": lambda: holding(folder, "then run it again", undone=lambda: True)}
+    with forked_hold(holds[kind]) as hold:
+        hold.child_leaves()  # the run holds its folder as before
+        assert lock_taken(folder / LOCK_FILE)
+        assert (folder / LOCK_FILE).read_text().partition("\n")[0] == hold.holder
+        hold.holder_dies()  # the run is killed; its child lives on
+        hold_folder(folder, "then resume it").close()  # not refused

@@ -19,9 +19,9 @@ A process forked while it holds a trial (a DataLoader's workers, ``persistent_wo
 user's own ``os.fork``) does not hold it: ``flock`` locks the open file, which a fork shares,
 so a child that outlived a killed trial kept its lock, and a resume refused the trial as
 still running though its owner was dead. The child's copy of the descriptor is pointed at
-``/dev/null`` as it starts (``_forget_in_child``): closed, never unlocked (``LOCK_UN`` on
-the shared open file would let the parent's hold go too), and a child that leaves the
-``holding_trial`` block removes nothing of the parent's.
+``/dev/null`` as it starts (``held_locks``, as for a run folder's ``search.lock``): closed,
+never unlocked, and a child that leaves the ``holding_trial`` block removes nothing of the
+parent's.
 
 Example:
     >>> import tempfile
@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import IO
 
 from lightning_nas.errors import SearchError
+from lightning_nas.held_locks import keep, let_go
 from lightning_nas.lock_probe import holder_gone, lock_taken, same_file, this_process
 from lightning_nas.results import TrialResult
 from lightning_nas.store_errors import lock_held
@@ -61,8 +62,6 @@ TRIAL_LOCK = "trial.lock"
 _MADE = "made"
 #: its third line's first word, before the holder's ``submitted`` time
 _SUBMITTED = "submitted"
-#: the lock files this process holds open (``holding_trial``); a forked child holds none
-_HELD: set[IO[str]] = set()
 
 
 @contextmanager
@@ -87,34 +86,14 @@ def holding_trial(trial_dir: str | os.PathLike,
         yield held
         return
     if held is not None:
-        _HELD.add(held)
+        keep(held)
     try:
         yield None
     finally:
         if held is not None:  # removed while held: a trial's folder keeps no file of it
-            if held in _HELD:  # (not in a forked child: the hold is its parent's)
-                _HELD.discard(held)
+            if let_go(held):  # (not in a forked child: the hold is its parent's)
                 (Path(trial_dir) / TRIAL_LOCK).unlink(missing_ok=True)
             held.close()
-
-
-def _forget_in_child() -> None:
-    """In a child forked from this process: its copies of the held lock files' descriptors
-    point at ``/dev/null`` (closed for the lock, whose open file the parent keeps holding;
-    the number kept, for the file object's own close), and it holds no trial."""
-    if not _HELD:
-        return
-    try:
-        null = os.open(os.devnull, os.O_RDWR)
-    except OSError:  # pragma: no cover - no /dev/null
-        return
-    try:
-        for held in list(_HELD):
-            with contextlib.suppress(OSError, ValueError):
-                os.dup2(null, held.fileno())
-    finally:
-        os.close(null)
-    _HELD.clear()
 
 
 def _take(folder: Path, submitted: float | None) -> IO[str] | str | None:
@@ -246,7 +225,3 @@ def check_not_running(trials: Iterable[TrialResult],
         f"dropped), and a resume runs such a trial again, in that same folder. Nothing was "
         f"trained: wait for it to end (for a pool of yours: pool.shutdown(wait=True)), or "
         f"stop that process; then resume, and the trial is run again.")
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_in_child)
