@@ -5,10 +5,13 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import socket
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+
+import pytest
 
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.runner import run_trial
@@ -32,13 +35,14 @@ def test_a_child_forked_while_a_trial_holds_its_folder_holds_nothing_of_it(tmp_p
         assert trial_holder(folder) is None
 
 
-def test_a_resumes_run_of_a_trial_waits_for_a_stopped_searchs_run_of_it_then_runs(
+def test_a_resumes_run_of_a_trial_waits_for_a_stopped_searchs_run_of_it_saying_so_then_runs(
         tmp_path, monkeypatch):
     # a stopped search's trial that the user's pool starts just after a resume's check that
     # none still runs (its call queue; a pool's process still importing): the resume's run
     # of it found the folder held and was stored FAILED, naming that run, though the trial
     # only ran elsewhere. Now the later run (made later: a resume's) waits for the earlier
-    # to end, then runs; the earlier, finding a later one's hold, trains nothing (test_trial)
+    # to end, then runs; the earlier, finding a later one's hold, trains nothing (test_trial).
+    # It says so once, as it starts waiting (was: not a word, a hung earlier run hung it)
     trainer = {"max_epochs": 1, "accelerator": "cpu", "devices": 1}
     stale = tiny_spec(tmp_path, {"width": 4}, trainer={**trainer, "callbacks": [EpochLog()]})
     epochs = Path(stale.trial_dir) / "epochs.jsonl"
@@ -55,8 +59,13 @@ def test_a_resumes_run_of_a_trial_waits_for_a_stopped_searchs_run_of_it_then_run
         ends = threading.Timer(0.5, os.kill, (worker, signal.SIGKILL))  # the earlier run ends
         ends.start()
         try:
-            result = run_trial(resumed)
+            with pytest.warns(UserWarning) as said:
+                result = run_trial(resumed)
         finally:
             ends.join()
     assert result.status is TrialStatus.COMPLETED, result.error
+    waits = [str(w.message) for w in said if " waits for " in str(w.message)]
+    assert waits == [f"trial 1 waits for pid {worker} on {socket.gethostname()}, a stopped "
+                     f"search's run of it, to end: it runs in {stale.trial_dir}; as long as it "
+                     f"runs, this one waits (stop that process if it hangs)"]
     assert not epochs.exists()  # the earlier run's files cleared: trained again here

@@ -364,11 +364,12 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     A search's trial holds its folder while it runs (``holding_trial``): one whose folder
     another run of it holds (a stopped search's, that a pool of the user's started late)
     trains nothing there, FAILED naming that run; one whose folder a run of a spec made
-    earlier holds (a resume's, the stopped search's run started late) waits for it to end.
+    earlier holds (a resume's, the stopped search's run started late) waits for it to end,
+    saying so as it starts waiting (for as long as that run lasts).
     """
     if spec.own_logs or spec.objective is not None:  # a fit's, a fine-tune's; no folder
         return _run(spec)
-    with holding_trial(spec.trial_dir, spec.submitted) as other:
+    with holding_trial(spec.trial_dir, spec.submitted, spec.trial_id) as other:
         if other is None:
             return _run(spec)
     now = time.time()

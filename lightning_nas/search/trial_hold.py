@@ -13,7 +13,9 @@ checkpoints, logs and metrics). A run of a trial that finds its folder held (a t
 stopped search that a pool started late) trains nothing there, unless that run is of a spec
 made earlier (``submitted``, named in the lock file): then it waits for that run to end and
 runs (a resume's run of a trial whose stopped search's run a pool started just after the
-resume's check: was FAILED, naming that run, though the trial had only run elsewhere).
+resume's check: was FAILED, naming that run, though the trial had only run elsewhere). It
+waits as long as that run lasts (a search has no trial timeout to bound it by), and says so
+as it starts waiting, naming that run's process (was: no word, a hung run hung it unseen).
 
 A process forked while it holds a trial (a DataLoader's workers, ``persistent_workers``, a
 user's own ``os.fork``) does not hold it: ``flock`` locks the open file, which a fork shares,
@@ -48,6 +50,7 @@ from lightning_nas.held_locks import keep, let_go
 from lightning_nas.lock_probe import holder_gone, lock_taken, same_file, this_process
 from lightning_nas.results import TrialResult
 from lightning_nas.store_errors import lock_held
+from lightning_nas.user_warnings import warn_user
 
 try:  # POSIX
     import fcntl
@@ -65,14 +68,17 @@ _SUBMITTED = "submitted"
 
 
 @contextmanager
-def holding_trial(trial_dir: str | os.PathLike,
-                  submitted: float | None = None) -> Iterator[str | None]:
+def holding_trial(trial_dir: str | os.PathLike, submitted: float | None = None,
+                  trial_id: int | None = None) -> Iterator[str | None]:
     """Hold ``trial_dir`` (made if missing) for the block: yields None, or the holder
     (``pid 4242 on host``; ``another process`` while it has not named itself) of another
     run of the trial that holds it, whose folder this run must leave alone. Where that run
     names a ``submitted`` time (its spec's) earlier than this run's, this run waits for it
-    to end instead, then holds the folder. Nothing is held where the file system takes no
-    lock (Windows, some network mounts: not checked).
+    to end instead, then holds the folder: for as long as it runs (a search has no trial
+    timeout to bound it by), said once as it starts waiting (``warn_user``: ``trial 3 waits
+    for pid 4242 on host, a stopped search's run of it, to end: ...``, ``trial_id`` named).
+    Nothing is held where the file system takes no lock (Windows, some network mounts: not
+    checked).
 
     Example:
         >>> import tempfile
@@ -81,7 +87,7 @@ def holding_trial(trial_dir: str | os.PathLike,
         ...     first is None, second == this_process()
         (True, True)
     """
-    held = _take(Path(trial_dir), submitted) if fcntl is not None else None
+    held = _take(Path(trial_dir), submitted, trial_id) if fcntl is not None else None
     if isinstance(held, str):  # another run's
         yield held
         return
@@ -96,14 +102,16 @@ def holding_trial(trial_dir: str | os.PathLike,
             held.close()
 
 
-def _take(folder: Path, submitted: float | None) -> IO[str] | str | None:
+def _take(folder: Path, submitted: float | None,
+          trial_id: int | None) -> IO[str] | str | None:
     """``folder``'s ``trial.lock`` (the folder made if missing) taken and named, waited for
-    where an earlier run holds it (``_earlier``): the open file; or the holder of another
-    run that holds it; or None where the file system takes no lock (the file and folder
-    this made removed again: the folder as it was)."""
+    where an earlier run holds it (``_earlier``; said once, naming trial ``trial_id``): the
+    open file; or the holder of another run that holds it; or None where the file system
+    takes no lock (the file and folder this made removed again: the folder as it was)."""
     lock = folder / TRIAL_LOCK
     made, new = not folder.exists(), not lock.exists()
     folder.mkdir(parents=True, exist_ok=True)
+    said = False
     while True:
         held = open(lock, "a")  # noqa: SIM115 - kept open while held
         try:
@@ -117,9 +125,16 @@ def _take(folder: Path, submitted: float | None) -> IO[str] | str | None:
                     if made:
                         folder.rmdir()
                 return None
-            if not _earlier(lock, submitted):
+            earlier = _earlier(lock, submitted)
+            if earlier is None:
                 held.close()
                 return trial_holder(folder) or "another process"
+            if not said:  # (was: no word, and a hung earlier run hung this one unseen)
+                said = True
+                name = "a trial" if trial_id is None else f"trial {trial_id}"
+                warn_user(f"{name} waits for {earlier}, a stopped search's run of it, to "
+                          f"end: it runs in {folder}; as long as it runs, this one waits "
+                          f"(stop that process if it hangs)")
             try:  # an earlier run's (a stopped search's): until it ends
                 fcntl.flock(held.fileno(), fcntl.LOCK_EX)
             except BaseException:
@@ -135,24 +150,26 @@ def _take(folder: Path, submitted: float | None) -> IO[str] | str | None:
     return held
 
 
-def _earlier(lock: Path, submitted: float | None) -> bool:
-    """Whether the run holding ``lock`` names a ``submitted`` time earlier than this run's
-    (False where either is not known: a run of an older version, one not named yet)."""
+def _earlier(lock: Path, submitted: float | None) -> str | None:
+    """The run holding ``lock`` (``pid 4242 on host``) where it names a ``submitted`` time
+    earlier than this run's, else None (and where either is not known: a run of an older
+    version, one not named yet)."""
     if submitted is None:
-        return False
+        return None
     for _ in range(50):  # (a holder names itself an instant after it took the lock)
         try:
             lines = lock.read_text().splitlines()
         except OSError:
-            return False
+            return None
         if lines and lines[0].strip():  # named, in one write with its time
             word, _, value = (lines[2:3] or [""])[0].partition(" ")
             try:
-                return word == _SUBMITTED and float(value) < submitted
+                earlier = word == _SUBMITTED and float(value) < submitted
             except ValueError:
-                return False
+                return None
+            return lines[0].strip() if earlier else None
         time.sleep(0.01)
-    return False
+    return None
 
 
 def first_run(trial_dir: str | os.PathLike) -> bool:
