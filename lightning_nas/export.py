@@ -19,6 +19,7 @@ from lightning_nas.config.accumulation import unbuilt_callbacks
 from lightning_nas.config.cli_optim import optim_sections, with_arch
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.instantiate import check_init_args as check_args
+from lightning_nas.config.node_places import config_places
 from lightning_nas.config.nodes import is_hydra
 from lightning_nas.config.overrides import split_overrides
 from lightning_nas.config.paths import set_paths
@@ -322,7 +323,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         best = export_best(run_dir, then=_FINETUNE_THEN)  # none yet, or a stale one (a
         # resume stopped early); was: a refusal said "then export again" to a fine-tune
     # the setup the trial trained with: its searched Trainer arguments, a scheduler's epochs
-    trainer_cfg = trial_trainer(best["arch"], trainer_cfg)
+    trainer_cfg = trial_trainer(best["arch"], trainer_cfg, config_places(config))
     if complete_epochs is not None:
         trainer_cfg["max_epochs"] = complete_epochs
     searched = dict(trainer_cfg)  # the trial's (its validation schedule)

@@ -20,7 +20,7 @@ from lightning_nas.config.chain import init_hints
 from lightning_nas.config.hparams import written_floats
 from lightning_nas.config.imports import import_object
 from lightning_nas.config.instance_records import node_fields, rebuilt, unwritten_note
-from lightning_nas.config.node_places import node_place
+from lightning_nas.config.node_places import config_places, node_place, placed
 from lightning_nas.config.paths import kwargs_apart, set_paths
 from lightning_nas.config.record_defaults import over_default, over_fields, over_own_defaults
 from lightning_nas.config.space_keys import is_dotted
@@ -61,6 +61,7 @@ def best_config(config: Mapping[str, Any], arch: Mapping[str, Any], *,
         (0, {'width': 8}, {'max_epochs': 4, 'enable_model_summary': False}, False)
     """
     cfg = copy.deepcopy(dict(config))
+    arch = placed(arch, config_places(cfg))  # a key into a named node: at its place
     cfg.pop("search", None)
     if seed is not None:
         cfg["seed_everything"] = seed

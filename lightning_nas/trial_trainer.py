@@ -20,12 +20,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from lightning_nas.config.node_merge import is_object_path, merge_objects
-from lightning_nas.config.node_places import node_place, set_at_place
+from lightning_nas.config.node_places import named_key, node_place, placed, set_at_place
 
 __all__ = ["trial_trainer"]
 
 
-def trial_trainer(arch: Mapping[str, Any], trainer: Mapping[str, Any]) -> dict[str, Any]:
+def trial_trainer(arch: Mapping[str, Any], trainer: Mapping[str, Any],
+                  places: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The Trainer settings ``trainer`` (a copy) with each searched ``trainer.NAME`` value of
     architecture ``arch`` set as argument ``NAME``; a Hydra sweep's ``+trainer.NAME`` and
     ``++trainer.NAME`` alike (was: a copy of this in each caller, those of the trial's spec
@@ -36,11 +37,14 @@ def trial_trainer(arch: Mapping[str, Any], trainer: Mapping[str, Any]) -> dict[s
     item, a list over a node each item over it; a name, ``ddp``, in place; was: a strategy
     or profiler node in place of the config's, its other arguments lost), as the trial's
     Trainer gets them; a key into one node of such a list, ``trainer.callbacks.1.patience``,
-    that node's argument (``config.node_places``).
+    that node's argument (``config.node_places``); one naming a named node,
+    ``trainer.callbacks.early_stopping.patience``, at the node's place ``places`` gives it.
 
     Args:
         arch: the trial's architecture (its other keys are left out).
         trainer: the search's Trainer settings (not changed).
+        places: the config's keys into named nodes with their nodes' places
+            (``config_places``); a key into a named node without one is left out.
 
     Returns:
         A new dict: ``trainer``'s settings, the searched ones over them.
@@ -56,8 +60,10 @@ def trial_trainer(arch: Mapping[str, Any], trainer: Mapping[str, Any]) -> dict[s
 'init_args': {'auto_requeue': False}}
     """
     own = dict(trainer)
-    for key, value in arch.items():
+    for key, value in placed(arch, places or {}).items():
         name = str(key).lstrip("+")
+        if named_key(name):  # (a count of devices, a precision: none of the node's)
+            continue
         held = trainer.get(name.split(".", 1)[-1])
         if is_object_path(name) and held is not None:  # callbacks, ..., strategy, ...
             own[name.split(".", 1)[1]] = merge_objects(held, value)

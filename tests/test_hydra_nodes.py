@@ -5,6 +5,7 @@ checked before training, exported in their own shape (``lightning_nas.config.nod
 from __future__ import annotations
 
 import functools
+import json
 import shutil
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from lightning_nas.config.load import load_config, section_target
 from lightning_nas.config.nodes import check_node_keys, contains_node, node_args, with_args
 from lightning_nas.config.paths import check_dotted, set_dotted
 from lightning_nas.errors import ConfigError
+from lightning_nas.export import finetune
 from lightning_nas.results import format_score
 from lightning_nas.search.from_config import search_from_config
 from lightning_nas.search.trial_logs import logger_defaults
@@ -441,28 +443,41 @@ def test_an_interpolation_a_search_config_cannot_resolve_is_refused_before_train
     assert load_config(config, ["--trainer.callbacks=null", r"--data.tag=\${x}"])
 
 
-def test_a_space_key_into_a_named_callback_node_sets_its_argument_in_each_trial(tmp_path):
+def test_a_space_key_into_a_named_callback_node_sets_its_argument_in_each_trial(
+        tmp_path, capsys):
     # as Hydra's `callbacks.early_stopping.patience=5` sets it in the template's train.py;
     # was: refused, "space key 'trainer.callbacks.early_stopping.patience' may take 3:
-    # unknown Trainer argument 'callbacks.early_stopping.patience'"
-    from lightning_nas.export_config import best_config
-
+    # unknown Trainer argument 'callbacks.early_stopping.patience'"; then stored, shown and
+    # written by the node's place, 'trainer.callbacks.1.patience', a key the user never wrote
     cfg = _hydra_config(tmp_path / "run", {
         "trainer.callbacks.early_stopping.patience": {"choice": [3, 5]}})
     cfg["trainer"] |= {"callbacks": NAMED_CALLBACKS, "enable_checkpointing": True}
     config = tmp_path / "search.yaml"
     config.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    loaded = load_config(config)
-    search = search_from_config(loaded)  # its checks before training take it
-    key = "trainer.callbacks.1.patience"  # the node's place in the list train.py builds
-    assert list(search.space.params) == [key]
-    built = [instantiate(n) for n in search.template.spec(0, {key: 5}, dry=True).trainer[
-        "callbacks"]]
-    assert [type(b).__name__ for b in built] == ["ModelCheckpoint", "EarlyStopping"]
-    assert (built[1].patience, built[1].monitor, built[0].monitor) == (5, "val_acc", "val_acc")
-    written = best_config(loaded, {key: 5})["trainer"]["callbacks"][1]
-    assert written == {**NAMED_CALLBACKS["early_stopping"], "patience": 5}
-    assert not (tmp_path / "run").exists()
+    key = "trainer.callbacks.early_stopping.patience"  # the user's, everywhere
+    assert list(search_from_config(load_config(config)).space.params) == [key]
+    assert main(["search", str(config)]) == 0
+    run = tmp_path / "run"
+    capsys.readouterr()
+    assert main(["show", str(run), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["leaderboard"]
+    assert sorted(row["arch"][key] for row in rows) == [3, 5]
+    for row in rows:  # each trial's EarlyStopping (the file's second node) got its value
+        assert _patience(run / "trials" / f"trial_{row['trial']:04d}" / "best.ckpt") == \
+            row["arch"][key]
+    best = yaml.safe_load((run / "best.yaml").read_text())
+    assert list(best["arch"]) == [key]
+    tuned = finetune(run, max_epochs=1, out_dir=tmp_path / "tuned")  # the best trial's too
+    assert _patience(tuned.checkpoint) == best["arch"][key]
+    written = yaml.safe_load((run / "best_config.yaml").read_text())["trainer"]["callbacks"]
+    assert written[1] == {**NAMED_CALLBACKS["early_stopping"], "patience": best["arch"][key]}
+
+
+def _patience(checkpoint: str | Path) -> int:
+    """The patience of the EarlyStopping whose state a checkpoint holds."""
+    state = torch.load(checkpoint, weights_only=False)["callbacks"]
+    (stopping,) = [v for k, v in state.items() if k.startswith("EarlyStopping")]
+    return stopping["patience"]
 
 
 @pytest.mark.parametrize(("key", "said"), [

@@ -24,7 +24,11 @@ from lightning_nas.config.instantiate import class_strings_as_nodes
 from lightning_nas.config.interpolations import check_no_interpolations, check_space_file
 from lightning_nas.config.node_files import inline_node_files, yaml_file
 from lightning_nas.config.node_merge import merge_config, merge_group
-from lightning_nas.config.node_places import named_places, trainer_classes_as_nodes
+from lightning_nas.config.node_places import (
+    PLACES_KEY,
+    named_places,
+    trainer_classes_as_nodes,
+)
 from lightning_nas.config.nodes import (
     check_node_keys,
     check_nodes,
@@ -119,9 +123,12 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
     if searched:
         cfg = _space_read(cfg, path)  # one an override names (--search.space=space.yaml)
         space = cfg["search"].get("space") if isinstance(cfg.get("search"), Mapping) else None
-        if isinstance(space, Mapping):  # trainer.callbacks.early_stopping.patience: its place
-            cfg["search"] = {**cfg["search"],
-                             "space": named_places(space, named, cfg.get("model"))}
+        if isinstance(cfg.get("search"), Mapping):  # trainer.callbacks.early_stopping.
+            # patience: the user's key stored and shown, its node's place kept for trials
+            places = named_places(space, named, cfg.get("model")) if isinstance(
+                space, Mapping) else {}
+            cfg["search"] = {**{k: v for k, v in cfg["search"].items() if k != PLACES_KEY},
+                             **({PLACES_KEY: places} if places else {})}
         check_not_searched(overrides, cfg)
         check_groups_keep(cfg)
     # `oneshot` with no oneshot: block (every key has a default): its own block, not a

@@ -3,8 +3,11 @@
 second node in each trial, as Hydra's ``callbacks.early_stopping.patience=5`` sets it in the
 lightning-hydra-template's ``train.py``. A config's mapping of named nodes
 (``callbacks: {model_checkpoint: {...}, early_stopping: {...}}``, built into a list in its
-order) is searched by the node's name: ``named_places`` rewrites such a key to the node's
-place in that list before the search is made, and refuses a name the mapping lacks;
+order) is searched by the node's name: the key the user wrote is the one stored, shown
+and written; ``named_places`` says the node's place in that list of each such key as a
+config is read (refusing a name the mapping lacks), kept in the config's ``search`` block
+(``PLACES_KEY``, ``config_places``), and ``placed`` puts it in a key only where a trial's
+Trainer settings are made (``trial_trainer``, best_config.yaml's node);
 ``trainer_classes_as_nodes`` makes such a mapping that list as a config is read.
 No torch, no Lightning at import.
 
@@ -12,7 +15,7 @@ Example:
     >>> node = {"_target_": "lightning.pytorch.callbacks.EarlyStopping", "patience": 3}
     >>> named_places({"trainer.callbacks.stop.patience": {"choice": [3, 5]}},
     ...              {"callbacks": {"ckpt": {"_target_": "m.Ckpt"}, "stop": node}})
-    {'trainer.callbacks.1.patience': {'choice': [3, 5]}}
+    {'trainer.callbacks.stop.patience': 'trainer.callbacks.1.patience'}
     >>> set_at_place([node], "trainer.callbacks.0.patience", 5)[0]["patience"]
     5
 """
@@ -26,7 +29,13 @@ from lightning_nas.config.node_merge import TRAINER_OBJECTS, is_class
 from lightning_nas.config.nodes import ARGS_KEYS, builds_at, is_hydra, is_node, node_args, with_args
 from lightning_nas.errors import ConfigError, did_you_mean
 
-__all__ = ["class_node", "named_places", "node_place", "set_at_place", "trainer_classes_as_nodes"]
+__all__ = ["PLACES_KEY", "class_node", "config_places", "named_key", "named_places", "node_place",
+           "placed",
+           "set_at_place", "trainer_classes_as_nodes"]
+
+#: the key of a loaded config's ``search`` block holding ``named_places`` of its space (no
+#: user's key: ``load_config`` sets it, ``search_from_config`` takes it out of the settings)
+PLACES_KEY = "node_places"
 
 
 def trainer_classes_as_nodes(trainer: Mapping[str, Any]) -> dict[str, Any]:
@@ -99,6 +108,19 @@ def node_place(key: str) -> tuple[str, int, list[str]] | None:
     return (parts[1], int(parts[2]), rest) if rest else None
 
 
+def named_key(key: str) -> bool:
+    """Whether space key ``key`` names a node of a Trainer list by its name
+    (``trainer.callbacks.early_stopping.patience``), not by its place.
+
+    Example:
+        >>> named_key("trainer.callbacks.stop.patience"), named_key("trainer.callbacks.1.patience")
+        (True, False)
+    """
+    parts = str(key).lstrip("+").split(".")
+    return (len(parts) > 3 and parts[0] == "trainer" and parts[1] in TRAINER_OBJECTS
+            and not parts[2].isdigit() and parts[2] not in ARGS_KEYS)
+
+
 def set_at_place(held: Any, key: str, value: Any) -> list[Any]:
     """A copy of the Trainer's list ``held`` with ``value`` set at the node and argument
     space key ``key`` names (``node_place``): beside a Hydra node's ``_target_``, into a
@@ -138,12 +160,13 @@ def _set_in(value: Any, path: list[str], new: Any, hydra: bool) -> Any:
 
 
 def named_places(space: Mapping[str, Any], trainer: Any,
-                 model: Any = None) -> dict[str, Any]:
-    """``space`` with each key into a node of a mapping of named nodes that ``trainer``
-    (a config's, before the mapping is made its list) holds at ``callbacks``, ``logger`` or
-    ``plugins`` rewritten to that node's place in the list (its null nodes left out, as the
-    list leaves them out). ``model``: the config's model section, whose own argument
-    ``callbacks`` (or ``logger``) a key without ``trainer.`` may set.
+                 model: Any = None) -> dict[str, str]:
+    """The place in its list of the node each key of ``space`` names in a mapping of named
+    nodes that ``trainer`` (a config's, before the mapping is made its list) holds at
+    ``callbacks``, ``logger`` or ``plugins``: ``{key: the key with the node's place for its
+    name}`` (its null nodes left out, as the list leaves them out), for ``placed``.
+    ``model``: the config's model section, whose own argument ``callbacks`` (or ``logger``)
+    a key without ``trainer.`` may set.
 
     Raises:
         ConfigError: naming the key: a name the mapping lacks (with its names), a null
@@ -151,8 +174,8 @@ def named_places(space: Mapping[str, Any], trainer: Any,
             top-level group, which a search config holds at ``trainer.callbacks``).
     """
     trainer = trainer if isinstance(trainer, Mapping) else {}
-    out: dict[str, Any] = {}
-    for key, param in space.items():
+    out: dict[str, str] = {}
+    for key in space:
         parts = str(key).split(".")
         named = trainer.get(parts[0]) if parts[0] in TRAINER_OBJECTS else None
         taken = is_node(model) and parts[0] in node_args(model)  # the model's own
@@ -162,10 +185,37 @@ def named_places(space: Mapping[str, Any], trainer: Any,
         held = trainer.get(parts[1]) if len(parts) > 3 and parts[0] == "trainer" \
             and parts[1] in TRAINER_OBJECTS else None
         if _named_nodes(held) and not parts[2].isdigit():
-            key = f"trainer.{parts[1]}.{_place(key, parts[1], parts[2], held)}." \
-                  f"{'.'.join(parts[3:])}"
-        out[key] = param
+            out[str(key)] = f"trainer.{parts[1]}.{_place(key, parts[1], parts[2], held)}." \
+                            f"{'.'.join(parts[3:])}"
     return out
+
+
+def config_places(config: Any) -> dict[str, str]:
+    """``named_places`` of a loaded config's space, as ``load_config`` kept them in its
+    ``search`` block (none: ``{}``).
+
+    Example:
+        >>> config_places({"search": {PLACES_KEY: {"trainer.callbacks.stop.patience":
+        ...                                        "trainer.callbacks.1.patience"}}})
+        {'trainer.callbacks.stop.patience': 'trainer.callbacks.1.patience'}
+        >>> config_places(None)
+        {}
+    """
+    block = config.get("search") if isinstance(config, Mapping) else None
+    places = block.get(PLACES_KEY) if isinstance(block, Mapping) else None
+    return dict(places) if isinstance(places, Mapping) else {}
+
+
+def placed(arch: Mapping[str, Any], places: Mapping[str, str]) -> dict[str, Any]:
+    """``arch`` with each key into a named node (``places``, from ``named_places``) as the
+    key of the node's place in its list, as a trial's Trainer settings take it.
+
+    Example:
+        >>> placed({"trainer.callbacks.stop.patience": 5, "width": 4},
+        ...        {"trainer.callbacks.stop.patience": "trainer.callbacks.1.patience"})
+        {'trainer.callbacks.1.patience': 5, 'width': 4}
+    """
+    return {places.get(key, key): value for key, value in arch.items()}
 
 
 def _place(key: str, name: str, node: str, named: Mapping[str, Any]) -> int:

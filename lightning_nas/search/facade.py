@@ -32,6 +32,7 @@ import lightning.pytorch as pl
 from lightning_nas.config.cli_optim import optim_sections
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.interpolations import check_space_file
+from lightning_nas.config.node_places import config_places
 from lightning_nas.config.yamlio import load_yaml
 from lightning_nas.errors import ConfigError, SearchError, SpaceError
 from lightning_nas.export import export_best
@@ -190,6 +191,7 @@ class Search:
             max_epochs=stopping.max_epochs if stopping.active else None,
             cost_names=tuple(sorted(wanted)) if self.objective is None else (),
             cli_optim=optim_sections(self.config or {}),
+            places=config_places(self.config),
             logged=() if goal.objectives is None else tuple(  # objective=: all returned
                 name for name in goal.objectives.names[1:]
                 if self.objective is not None or name not in wanted),
@@ -218,7 +220,8 @@ class Search:
                                            num_workers=executor.num_workers, seed=goal.seed)
                 try:  # (the replay of a resume tells the optimizer again: it may fail)
                     rule = rule_for(self.settings.early_stopping, goal.mode, unsearched(
-                        self.trainer, trainer_options(space_options(self.space), self.trainer)))
+                        self.trainer, trainer_options(space_options(self.space), self.trainer,
+                                                      config_places(self.config))))
                     loop = SearchLoop(self.settings, self.space, self.template, store,
                                       executor, optimizer, rule,
                                       on_trial_end=self.on_trial_end)

@@ -103,7 +103,8 @@ def check_search(search: Search) -> None:
     check_devices_per_trial(executor, workers, search.settings.execution.devices_per_trial,
                             search.trainer, search.settings.execution.ray)  # CPU trials
     check_trainer_kwargs(search.trainer)
-    searched = trainer_options(space_options(search.space), search.trainer)  # trainer.* keys
+    options, places = space_options(search.space), search.template.places  # trainer.* keys
+    searched = trainer_options(options, search.trainer, places)
     # (a searched key's config value: no trial runs with it, was refused all the same); an
     # int val_check_interval against max_steps once the module says its callbacks, below
     check_validation_runs(unsearched(search.trainer, searched), search.settings.goal.monitor,
@@ -342,7 +343,7 @@ def check_space_values(search: Search, arch: dict[str, Any]) -> None:
                           f"take {value_at(arch, path)!r}: {said}")
     scheduler = search.settings.early_stopping.scheduler
     scheduler = None if scheduler in (None, "none") else scheduler
-    searched = trainer_options(values, search.trainer)
+    searched = trainer_options(values, search.trainer, search.template.places)
     if scheduler is not None and "max_epochs" in searched:
         name = type(scheduler).__name__ if isinstance(scheduler, Rule) else scheduler
         raise ConfigError(f"space key 'trainer.max_epochs' is searched, but scheduler "

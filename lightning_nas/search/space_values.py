@@ -74,10 +74,12 @@ def with_value(arch: Mapping[str, Any], path: tuple[str, ...], value: Any) -> di
 
 
 def trainer_options(options: Mapping[tuple[str, ...], list[Any]],
-                    trainer: Mapping[str, Any] | None = None) -> dict[str, list[Any]]:
+                    trainer: Mapping[str, Any] | None = None,
+                    places: Mapping[str, str] | None = None) -> dict[str, list[Any]]:
     """The searched Trainer arguments (space keys ``trainer.NAME``) by their name; a key
-    into one node of a list of ``trainer``'s (``trainer.callbacks.1.patience``) gives the
-    whole list each of its values makes (``trial_trainer``), checked as a searched list.
+    into one node of a list of ``trainer``'s (``trainer.callbacks.1.patience``, or by the
+    node's name at its place in ``places``: ``config.node_places``) gives the whole list
+    each of its values makes (``trial_trainer``), checked as a searched list.
 
     Example:
         >>> node = {"class_path": "m.Stop", "init_args": {"patience": 3}}
@@ -85,16 +87,22 @@ def trainer_options(options: Mapping[tuple[str, ...], list[Any]],
         {'callbacks': [[{'class_path': 'm.Stop', 'init_args': {'patience': 5}}]]}
     """
     out: dict[str, list[Any]] = {}
-    for path, values in options.items():
-        if len(path) != 1 or not path[0].startswith("trainer."):
-            continue
-        place = node_place(path[0])
+    for key, values in _trainer_keys(options):
+        place = node_place(places.get(key, key) if places else key)
         if place is None:
-            out[path[0].split(".", 1)[1]] = values
+            out[key.split(".", 1)[1]] = values
         else:  # (several keys into one list: each one's lists)
             out.setdefault(place[0], []).extend(
-                trial_trainer({path[0]: value}, trainer or {})[place[0]] for value in values)
+                trial_trainer({key: value}, trainer or {}, places)[place[0]]
+                for value in values)
     return out
+
+
+def _trainer_keys(options: Mapping[tuple[str, ...], list[Any]]
+                  ) -> list[tuple[str, list[Any]]]:
+    """The space keys ``trainer.NAME...`` of ``options`` with their values."""
+    return [(path[0], values) for path, values in options.items()
+            if len(path) == 1 and path[0].startswith("trainer.")]
 
 
 def trainer_ranges(space: SearchSpace) -> dict[str, range]:

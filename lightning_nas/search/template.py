@@ -80,6 +80,8 @@ class TrialTemplate:
             store's meta ``log_label``; None: the run folder's name).
         cli_optim: the config's ``optimizer`` / ``lr_scheduler`` nodes, which LightningCLI
             makes the model's ``configure_optimizers`` (a trial's searched values set).
+        places: the config's space keys into named nodes of its Trainer lists with their
+            nodes' places (``config.node_places.config_places``), for the trial's Trainer.
     """
 
     model: ModelFactory
@@ -97,6 +99,8 @@ class TrialTemplate:
     log_label: str | None = None
     #: LightningCLI's ``optimizer`` / ``lr_scheduler`` nodes (``config.cli_optim``)
     cli_optim: Mapping[str, Any] = field(default_factory=dict)
+    #: space keys into named Trainer nodes with their places (``config.node_places``)
+    places: Mapping[str, str] = field(default_factory=dict)
 
     def trial_dir(self, trial_id: int) -> Path:
         """The folder of trial ``trial_id``."""
@@ -110,7 +114,7 @@ class TrialTemplate:
         its next free version picked and made here (``pin_versions``), unless ``dry`` (a
         spec for a check before training, which writes nothing, and starts no W&B run:
         ``unstarted``)."""
-        trainer = trial_trainer(arch, self.trainer)  # its searched Trainer arguments
+        trainer = trial_trainer(arch, self.trainer, self.places)  # its searched Trainer ones
         if self.max_epochs is not None:
             trainer["max_epochs"] = self.max_epochs
         if trainer.get("logger") and self.objective is None:  # a check's starts no run
