@@ -480,6 +480,24 @@ def _patience(checkpoint: str | Path) -> int:
     return stopping["patience"]
 
 
+@pytest.mark.parametrize("options", [[1, -2], [-2, 1]], ids=["drawn-later", "drawn-first"])
+def test_a_refused_value_of_a_named_callback_nodes_argument_names_the_users_key(
+        options, tmp_path):
+    # was: "space key 'trainer.callbacks' may take [{'_target_': ...ModelCheckpoint', ...]",
+    # the whole list, not the key the user wrote
+    cfg = _hydra_config(tmp_path / "run", {
+        "trainer.callbacks.model_checkpoint.save_top_k": {"choice": options}})
+    cfg["trainer"] |= {"callbacks": NAMED_CALLBACKS, "enable_checkpointing": True}
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    with pytest.raises(ConfigError) as info:
+        search_from_config(load_config(config)).run()
+    assert str(info.value).startswith(
+        "space key 'trainer.callbacks.model_checkpoint.save_top_k' may take -2: ")
+    assert "Invalid value for save_top_k=-2" in str(info.value)
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize(("key", "said"), [
     ("trainer.callbacks.early_stoping.patience", "space key 'trainer.callbacks.early_stoping."
      "patience': trainer.callbacks has no node named 'early_stoping'; did you mean "

@@ -40,6 +40,7 @@ from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.space_values import (
     check_trainer_values,
+    option_keys,
     space_options,
     trainer_options,
     trainer_ranges,
@@ -134,7 +135,8 @@ def check_search(search: Search) -> None:
                     unsearched(search.trainer, searched))
     # trials that run here or in local worker processes: the Trainer is built here too
     local = executor in ("auto", "inline", "process")
-    model = search.template.dry_build(archs, searched, trainer=local)
+    model = search.template.dry_build(archs, searched, trainer=local,
+                                      keys=option_keys(options, places))
     # a GradientAccumulationScheduler the module's configure_callbacks() returns replaces
     # the Trainer's (was: the config's callbacks alone: a working interval refused, one
     # that never validates taken), asked as each trial's fit asks it: attached to its
@@ -146,7 +148,7 @@ def check_search(search: Search) -> None:
                           own)  # a searched value's too, as each trial counts it (was: not)
     check_trainer_values(unsearched(search.trainer, searched), searched,
                          search.settings.goal.monitor, module_callbacks=asked,
-                         held=search.trainer)
+                         held=search.trainer, keys=option_keys(options, places))
     if model is not None and search.objective is None:  # what NASModule logs, known now
         check_nas_logged(model, search.settings.goal.monitor,
                          objectives.names[1:] if objectives else (), search.trainer)
@@ -369,7 +371,7 @@ def check_space_values(search: Search, arch: dict[str, Any]) -> None:
     check_trainer_values(unsearched(search.trainer, searched), searched,
                          search.settings.goal.monitor, scheduler, None, epochs=epochs,
                          ranges=trainer_ranges(search.space),  # each value of a range
-                         held=search.trainer)
+                         held=search.trainer, keys=option_keys(values, search.template.places))
 
 
 def arch_error(search: Search, arch: dict[str, Any]) -> str | None:

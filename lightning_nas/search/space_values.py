@@ -35,8 +35,8 @@ from lightning_nas.space import Choice, Fixed, Int, SearchSpace
 from lightning_nas.trial_trainer import trial_trainer
 
 __all__ = ["COMBINATIONS", "ModuleCallbacks", "check_trainer_combinations",
-           "check_trainer_values", "space_options", "trainer_options", "trainer_ranges",
-           "unsearched", "value_at", "with_value"]
+           "check_trainer_values", "option_keys", "said_key", "space_options",
+           "trainer_options", "trainer_ranges", "unsearched", "value_at", "with_value"]
 
 #: the module's ``configure_callbacks()``: its callbacks (None: not known yet), or what
 #: gives a trial's for searched Trainer values over the others (``TrialCallbacks``)
@@ -79,7 +79,8 @@ def trainer_options(options: Mapping[tuple[str, ...], list[Any]],
     """The searched Trainer arguments (space keys ``trainer.NAME``) by their name; a key
     into one node of a list of ``trainer``'s (``trainer.callbacks.1.patience``, or by the
     node's name at its place in ``places``: ``config.node_places``) gives the whole list
-    each of its values makes (``trial_trainer``), checked as a searched list.
+    each of its values makes (``trial_trainer``), checked as a searched list
+    (``option_keys`` says each one's key and value).
 
     Example:
         >>> node = {"class_path": "m.Stop", "init_args": {"patience": 3}}
@@ -96,6 +97,40 @@ def trainer_options(options: Mapping[tuple[str, ...], list[Any]],
                 trial_trainer({key: value}, trainer or {}, places)[place[0]]
                 for value in values)
     return out
+
+
+def option_keys(options: Mapping[tuple[str, ...], list[Any]],
+                places: Mapping[str, str] | None = None) -> dict[str, list[tuple[str, Any]]]:
+    """The space key and value that gave each of ``trainer_options``' values, by Trainer
+    argument: a list's (``callbacks``) by the key into its node as the user wrote it.
+
+    Example:
+        >>> option_keys({("trainer.callbacks.0.patience",): [3, 5]})["callbacks"]
+        [('trainer.callbacks.0.patience', 3), ('trainer.callbacks.0.patience', 5)]
+    """
+    out: dict[str, list[tuple[str, Any]]] = {}
+    for key, values in _trainer_keys(options):
+        name = key.split(".", 2)[1]
+        if node_place(places.get(key, key) if places else key) is None:
+            out[name] = [(key, value) for value in values]
+        else:
+            out.setdefault(name, []).extend((key, value) for value in values)
+    return out
+
+
+def said_key(name: str, value: Any, keys: Mapping[str, Sequence[tuple[str, Any]]] | None,
+             arch: Mapping[str, Any]) -> tuple[str, Any]:
+    """The space key and value to name for ``value`` of searched Trainer argument ``name`` in
+    a trial of ``arch``: the one key of ``keys`` (``option_keys``) into it that ``arch``
+    holds, with its value there, else ``trainer.NAME`` and ``value``.
+
+    Example:
+        >>> said_key("callbacks", [{}], {"callbacks": [("trainer.callbacks.stop.patience", 3)]},
+        ...          {"trainer.callbacks.stop.patience": 3})
+        ('trainer.callbacks.stop.patience', 3)
+    """
+    held = list(dict.fromkeys(key for key, _ in (keys or {}).get(name, ()) if key in arch))
+    return (held[0], arch[held[0]]) if len(held) == 1 else (f"trainer.{name}", value)
 
 
 def _trainer_keys(options: Mapping[tuple[str, ...], list[Any]]
@@ -136,7 +171,8 @@ def check_trainer_values(trainer: Mapping[str, Any], searched: Mapping[str, list
                          module_callbacks: ModuleCallbacks = None, *,
                          epochs: int | None = None,
                          ranges: Mapping[str, range] | None = None,
-                         held: Mapping[str, Any] | None = None) -> None:
+                         held: Mapping[str, Any] | None = None,
+                         keys: Mapping[str, Sequence[tuple[str, Any]]] | None = None) -> None:
     """Raise ``ConfigError`` for a value a searched Trainer argument may take (``searched``:
     each space key ``trainer.NAME``'s values by name) that fails as a fixed setting would
     over the unsearched ``trainer`` (a ``scheduler``'s rungs: validation every epoch; the
@@ -161,7 +197,9 @@ def check_trainer_values(trainer: Mapping[str, Any], searched: Mapping[str, list
     which is taken). ``held``: the config's Trainer settings, the searched ones too, over
     whose node a searched node is merged as each trial's is (``trial_trainer``; was: checked
     alone, so ``{init_args: {static_graph: true}}`` over a strategy's node, which
-    LightningCLI merges, was refused).
+    LightningCLI merges, was refused). ``keys``: the space key and value of each of
+    ``searched``'s values (``option_keys``), which a refusal names (a list's: the key into
+    its node the user wrote; was: ``space key 'trainer.callbacks'`` and the whole list).
 
     Example:
         >>> check_trainer_values({}, {"limit_val_batches": [0, 1]}, "val_acc")
@@ -173,7 +211,8 @@ def check_trainer_values(trainer: Mapping[str, Any], searched: Mapping[str, list
     if scheduler is not None:  # the unsearched settings alone, named as rule_for names them
         check_rule_trainer(trainer, scheduler, epochs)  # (was: blamed on each searched value)
     for name, options in searched.items():
-        for value in options:
+        said = list((keys or {}).get(name, ())) or [(f"trainer.{name}", v) for v in options]
+        for value, (key, shown) in zip(options, said, strict=True):
             built = trial_trainer({f"trainer.{name}": value}, held or {})[name]
             setting = {**trainer, name: built}
             try:
@@ -181,8 +220,7 @@ def check_trainer_values(trainer: Mapping[str, Any], searched: Mapping[str, list
                 check_validation_runs(setting, monitor, _of(module_callbacks, {name: built}))
                 check_search_trainer({name: built})
             except ConfigError as err:
-                raise ConfigError(f"space key 'trainer.{name}' may take {value!r}: "
-                                  f"{err}") from None
+                raise ConfigError(f"space key {key!r} may take {shown!r}: {err}") from None
         if scheduler is not None:  # a range's every value, a choice's every option
             check_rule_range(trainer, name, ranges.get(name, options), scheduler, epochs)
     check_trainer_combinations(trainer, searched, monitor, module_callbacks)

@@ -51,6 +51,7 @@ from lightning_nas.search.manual_checks import check_manual_optimization
 from lightning_nas.search.meta_build import parameters_on_meta
 from lightning_nas.search.required_words import missing_message
 from lightning_nas.search.setting_checks import said_in_config
+from lightning_nas.search.space_values import said_key
 from lightning_nas.search.trial import TrialSpec, build_trainer, quiet_lightning
 from lightning_nas.trial_trainer import trial_trainer
 
@@ -139,7 +140,8 @@ class TrialTemplate:
 
     def dry_build(self, archs: Sequence[dict[str, Any]],
                   searched: Mapping[str, Sequence[Any]] | None = None,
-                  trainer: bool = True, of: str | None = None) -> Any:
+                  trainer: bool = True, of: str | None = None,
+                  keys: Mapping[str, Sequence[tuple[str, Any]]] | None = None) -> Any:
         """Build a trial's model, data and (with ``trainer``) Trainer as ``fit_trial`` builds
         them, without training, starting processes or writing into the run folder; the model
         built (None for an ``objective``), for checks of its own (``configure_callbacks``).
@@ -148,7 +150,8 @@ class TrialTemplate:
         on CPU if it cannot be). The model and the data must build for one of ``archs`` (an
         architecture the model rejects is a failed trial, not a config error); the Trainer
         is built for the first, then once for each other value a searched Trainer argument
-        may take (``_check_searched_builds``). A model of manual optimization
+        may take (``_check_searched_builds``; ``keys``: the space key and value of each,
+        ``space_values.option_keys``, named where one is refused). A model of manual optimization
         (``automatic_optimization = False``) is checked against the Trainer values Lightning
         refuses for it when ``fit`` starts, the Trainer's and each of ``searched`` (the
         space's ``trainer.*`` keys without the prefix: their values). A ``NASModule``'s
@@ -187,12 +190,14 @@ class TrialTemplate:
         if fault is not None:
             path, value, error = fault
             if path is not None and path.split(".")[1] in (searched or {}):  # the space's
-                raise ConfigError(f"space key 'trainer.{path.split('.')[1]}' may take "
-                                  f"{short(value)}: {one_line(error)}; found building the "
+                key, shown = said_key(path.split(".")[1], value, keys, archs[0])
+                raise ConfigError(f"space key {key!r} may take "
+                                  f"{short(shown)}: {one_line(error)}; found building the "
                                   f"Trainer of a trial before any training (every trial "
                                   f"drawing it would fail)")
             raise _config_error("trainer", *fault, archs[0])
-        _check_searched_builds(lambda arch: self.spec(0, arch, dry=True), archs, searched or {})
+        _check_searched_builds(lambda arch: self.spec(0, arch, dry=True), archs, searched or {},
+                               keys or {})
         if not getattr(built[0], "automatic_optimization", True) and self._all_manual(archs):
             with global_state_kept():
                 check_manual_optimization(spec, type(built[0]).__name__, searched or {})
@@ -311,7 +316,8 @@ def dry_spec(spec: TrialSpec, folder: str) -> TrialSpec:
 
 def _check_searched_builds(spec_of: Callable[[dict[str, Any]], TrialSpec],
                            archs: Sequence[dict[str, Any]],
-                           searched: Mapping[str, Sequence[Any]]) -> None:
+                           searched: Mapping[str, Sequence[Any]],
+                           keys: Mapping[str, Sequence[tuple[str, Any]]]) -> None:
     """Build the Trainer once for each value a searched Trainer argument may take (a
     choice's options, a range's bounds) other than ``archs[0]``'s, set into ``archs[0]``
     (into a later one where it fails there: a value that builds beside some of the other
@@ -334,7 +340,8 @@ def _check_searched_builds(spec_of: Callable[[dict[str, Any]], TrialSpec],
         folder = str(Path(tmp) / "trials" / "trial_0000")
         built = spec_of(archs[0]).trainer
         for name, values in searched.items():
-            for value in values:
+            said = list(keys.get(name, ())) or [(f"trainer.{name}", v) for v in values]
+            for value, (key, shown) in zip(values, said, strict=True):
                 first = built.get(name, _UNSET)
                 if type(first) is type(value) and first == value:  # built already
                     continue
@@ -347,7 +354,7 @@ def _check_searched_builds(spec_of: Callable[[dict[str, Any]], TrialSpec],
                         break
                     error = error or failed
                 else:
-                    raise ConfigError(f"space key 'trainer.{name}' may take {short(value)}: "
+                    raise ConfigError(f"space key {key!r} may take {short(shown)}: "
                                       f"{one_line(error)}; found building the Trainer of a "
                                       f"trial before any training (every trial drawing it "
                                       f"would fail)")
