@@ -140,10 +140,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def _cmd_search(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.config.load import load_config
+    from lightning_nas.config.node_places import unplaced
     from lightning_nas.search.from_config import search_from_config
 
     cfg = load_config(args.config, overrides, command="search")
-    text = dump_yaml(cfg) if args.print_config else ""  # as loaded, before it is built
+    text = dump_yaml(unplaced(cfg)) if args.print_config else ""  # as loaded, before it is
+    # built (the places of its keys into named nodes, load_config's, left out)
     search = search_from_config(cfg)  # every check of a run before training, also here
     if args.print_config:
         search.check_run_dir()  # a search there this config may not resume, read as it is

@@ -456,6 +456,8 @@ def test_a_space_key_into_a_named_callback_node_sets_its_argument_in_each_trial(
     config.write_text(yaml.safe_dump(cfg, sort_keys=False))
     key = "trainer.callbacks.early_stopping.patience"  # the user's, everywhere
     assert list(search_from_config(load_config(config)).space.params) == [key]
+    assert main(["search", str(config), "--print_config"]) == 0  # the user's search block
+    assert yaml.safe_load(capsys.readouterr().out)["search"] == cfg["search"]
     assert main(["search", str(config)]) == 0
     run = tmp_path / "run"
     capsys.readouterr()

@@ -30,7 +30,7 @@ from lightning_nas.config.nodes import ARGS_KEYS, builds_at, is_hydra, is_node, 
 from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["PLACES_KEY", "class_node", "config_places", "named_key", "named_places", "node_place",
-           "placed",
+           "placed", "unplaced",
            "set_at_place", "trainer_classes_as_nodes"]
 
 #: the key of a loaded config's ``search`` block holding ``named_places`` of its space (no
@@ -204,6 +204,19 @@ def config_places(config: Any) -> dict[str, str]:
     block = config.get("search") if isinstance(config, Mapping) else None
     places = block.get(PLACES_KEY) if isinstance(block, Mapping) else None
     return dict(places) if isinstance(places, Mapping) else {}
+
+
+def unplaced(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` with its ``search`` block as the user gave it: ``PLACES_KEY`` left out
+    (its settings, what ``--print_config`` prints).
+
+    Example:
+        >>> unplaced({"search": {"budget": 2, PLACES_KEY: {}}, "model": "m.Net"})
+        {'search': {'budget': 2}, 'model': 'm.Net'}
+    """
+    block = config.get("search")
+    return {**config, "search": {k: v for k, v in block.items() if k != PLACES_KEY}} \
+        if isinstance(block, Mapping) else dict(config)
 
 
 def placed(arch: Mapping[str, Any], places: Mapping[str, str]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from lightning_nas.config.cli_optim import (
 from lightning_nas.config.factories import ModelFactory
 from lightning_nas.config.instantiate import import_object, instantiate
 from lightning_nas.config.load import block_settings, config_seed, section_target
-from lightning_nas.config.node_places import PLACES_KEY
+from lightning_nas.config.node_places import unplaced
 from lightning_nas.config.nodes import contains_node, is_node
 from lightning_nas.config.paths import check_dotted, check_space_paths, set_dotted
 from lightning_nas.config.section_builder import ConfigBuilder
@@ -62,10 +62,8 @@ def search_from_config(cfg: Mapping[str, Any]) -> Search:
 
 def _search_from_config(cfg: Mapping[str, Any]) -> Search:
     """``search_from_config``'s checks and build."""
-    block = cfg.get("search")  # (its keys' places in named nodes: load_config's, no setting)
-    settings = block_settings({**cfg, "search": {k: v for k, v in block.items()
-                                                 if k != PLACES_KEY}} if isinstance(
-        block, Mapping) else cfg, "search", SEARCH_KEYS)
+    # (the places of its keys into named nodes: load_config's, no setting)
+    settings = block_settings(unplaced(cfg), "search", SEARCH_KEYS)
     if isinstance(settings["space"], Mapping) and not settings["space"]:
         raise ConfigError(f"`search.space` is empty: give it the keys to search, each with "
                           f"one of the kinds {', '.join(KINDS)} (e.g. width: {{int: [16, "
