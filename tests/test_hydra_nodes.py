@@ -475,6 +475,18 @@ def test_a_space_key_into_a_named_callback_node_sets_its_argument_in_each_trial(
     assert written[1] == {**NAMED_CALLBACKS["early_stopping"], "patience": best["arch"][key]}
 
 
+def test_a_search_block_giving_the_places_lightning_nas_keeps_is_refused(tmp_path):
+    # load_config keeps the places of keys into named nodes there; was (since it does):
+    # a user's own taken silently, in place of an "unknown search setting" refusal
+    cfg = _hydra_config(tmp_path / "run", {"model.net.width": {"choice": [4, 8]}})
+    cfg["search"]["node_places"] = {"trainer.callbacks.x.patience": "trainer.callbacks.0.patience"}
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigError, match=r"^search\.node_places: lightning-nas's own \(the "
+                                          r"place of each space key into a named node"):
+        load_config(config)
+
+
 def _patience(checkpoint: str | Path) -> int:
     """The patience of the EarlyStopping whose state a checkpoint holds."""
     state = torch.load(checkpoint, weights_only=False)["callbacks"]

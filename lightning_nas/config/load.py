@@ -125,10 +125,13 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
         space = cfg["search"].get("space") if isinstance(cfg.get("search"), Mapping) else None
         if isinstance(cfg.get("search"), Mapping):  # trainer.callbacks.early_stopping.
             # patience: the user's key stored and shown, its node's place kept for trials
+            if PLACES_KEY in cfg["search"]:
+                raise ConfigError(f"search.{PLACES_KEY}: lightning-nas's own (the place of "
+                                  f"each space key into a named node, set as the config is "
+                                  f"read), not a setting; remove it")
             places = named_places(space, named, cfg.get("model")) if isinstance(
                 space, Mapping) else {}
-            cfg["search"] = {**{k: v for k, v in cfg["search"].items() if k != PLACES_KEY},
-                             **({PLACES_KEY: places} if places else {})}
+            cfg["search"] = {**cfg["search"], **({PLACES_KEY: places} if places else {})}
         check_not_searched(overrides, cfg)
         check_groups_keep(cfg)
     # `oneshot` with no oneshot: block (every key has a default): its own block, not a
