@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lightning_nas.config.node_merge import is_object_path, merge_objects
-from lightning_nas.config.node_places import named_key, node_place, placed, set_at_place
+from lightning_nas.config.node_places import node_place, placed, set_at_place
 
 __all__ = ["trial_trainer"]
 
@@ -44,7 +44,8 @@ def trial_trainer(arch: Mapping[str, Any], trainer: Mapping[str, Any],
         arch: the trial's architecture (its other keys are left out).
         trainer: the search's Trainer settings (not changed).
         places: the config's keys into named nodes with their nodes' places
-            (``config_places``); a key into a named node without one is left out.
+            (``config_places``); a key into a named node without one is set as any other
+            ``trainer.NAME`` (an unknown Trainer argument, which the checks refuse).
 
     Returns:
         A new dict: ``trainer``'s settings, the searched ones over them.
@@ -62,8 +63,6 @@ def trial_trainer(arch: Mapping[str, Any], trainer: Mapping[str, Any],
     own = dict(trainer)
     for key, value in placed(arch, places or {}).items():
         name = str(key).lstrip("+")
-        if named_key(name):  # (a count of devices, a precision: none of the node's)
-            continue
         held = trainer.get(name.split(".", 1)[-1])
         if is_object_path(name) and held is not None:  # callbacks, ..., strategy, ...
             own[name.split(".", 1)[1]] = merge_objects(held, value)

@@ -487,6 +487,21 @@ def test_a_search_block_giving_the_places_lightning_nas_keeps_is_refused(tmp_pat
         load_config(config)
 
 
+def test_a_key_by_name_into_a_list_of_callbacks_given_from_python_is_refused(tmp_path):
+    # a list has no names (only a config's mapping of named nodes does): refused before
+    # training, naming the key (was, with the names kept as written: KeyError)
+    from lightning_nas import Search
+    from tests.helpers import BlobData, TinyNet
+
+    stopping = {"class_path": "lightning.pytorch.callbacks.EarlyStopping",
+                "init_args": {"monitor": "val_acc"}}
+    with pytest.raises(ConfigError, match=r"^space key 'trainer\.callbacks\.stop\.patience' "
+                                          r"may take 3: unknown Trainer argument"):
+        Search(TinyNet, {"trainer.callbacks.stop.patience": {"choice": [3, 5]}}, data=BlobData,
+               trainer={"max_epochs": 1, "callbacks": [stopping]}, run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 def _patience(checkpoint: str | Path) -> int:
     """The patience of the EarlyStopping whose state a checkpoint holds."""
     state = torch.load(checkpoint, weights_only=False)["callbacks"]

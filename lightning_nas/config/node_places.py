@@ -29,7 +29,7 @@ from lightning_nas.config.node_merge import TRAINER_OBJECTS, is_class
 from lightning_nas.config.nodes import ARGS_KEYS, builds_at, is_hydra, is_node, node_args, with_args
 from lightning_nas.errors import ConfigError, did_you_mean
 
-__all__ = ["PLACES_KEY", "class_node", "config_places", "named_key", "named_places", "node_place",
+__all__ = ["PLACES_KEY", "class_node", "config_places", "named_places", "node_place",
            "placed", "unplaced",
            "set_at_place", "trainer_classes_as_nodes"]
 
@@ -106,19 +106,6 @@ def node_place(key: str) -> tuple[str, int, list[str]] | None:
         return None
     rest = [part for part in parts[3:] if part not in ARGS_KEYS]
     return (parts[1], int(parts[2]), rest) if rest else None
-
-
-def named_key(key: str) -> bool:
-    """Whether space key ``key`` names a node of a Trainer list by its name
-    (``trainer.callbacks.early_stopping.patience``), not by its place.
-
-    Example:
-        >>> named_key("trainer.callbacks.stop.patience"), named_key("trainer.callbacks.1.patience")
-        (True, False)
-    """
-    parts = str(key).lstrip("+").split(".")
-    return (len(parts) > 3 and parts[0] == "trainer" and parts[1] in TRAINER_OBJECTS
-            and not parts[2].isdigit() and parts[2] not in ARGS_KEYS)
 
 
 def set_at_place(held: Any, key: str, value: Any) -> list[Any]:
