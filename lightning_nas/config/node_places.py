@@ -29,9 +29,8 @@ from lightning_nas.config.node_merge import TRAINER_OBJECTS, is_class
 from lightning_nas.config.nodes import ARGS_KEYS, builds_at, is_hydra, is_node, node_args, with_args
 from lightning_nas.errors import ConfigError, did_you_mean
 
-__all__ = ["PLACES_KEY", "class_node", "config_places", "named_places", "node_place",
-           "placed", "unplaced",
-           "set_at_place", "trainer_classes_as_nodes"]
+__all__ = ["PLACES_KEY", "class_node", "config_places", "named_places", "node_place", "placed",
+           "set_at_place", "trainer_classes_as_nodes", "unplaced"]
 
 #: the key of a loaded config's ``search`` block holding ``named_places`` of its space (no
 #: user's key: ``load_config`` sets it, ``search_from_config`` takes it out of the settings)
