@@ -7,12 +7,16 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import lightning.pytorch as pl
 import pytest
 
 from lightning_nas import Search
 from lightning_nas.results import TrialStatus
+from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.schedulers import MedianRule
 from lightning_nas.store import RunStore
 from tests.helpers_callbacks import SigintAtFirstBatch, SigtermAtFirstBatch
@@ -207,3 +211,42 @@ def test_a_search_with_process_workers_ended_by_sigterm_exits_143(tmp_path, tiny
     with RunStore(tmp_path / "search.db") as store:  # re-run on resume, attempts uncounted
         running = store.trials(TrialStatus.RUNNING)
         assert running and all(store.attempts(t.trial_id) == 0 for t in running)
+
+
+@contextmanager
+def signal_as_a_trial_starts(signum: int) -> Iterator[None]:
+    """Sends this process ``signum`` once, as the search loop's ``_submit`` is called: its
+    trial's RUNNING row and the count of its start are written, the loop holds it as
+    running only in that call's next lines (a real signal, at that point)."""
+    code = SearchLoop._submit.__code__
+
+    def profile(frame, event, arg) -> None:
+        if event == "call" and frame.f_code is code:
+            sys.setprofile(None)
+            os.kill(os.getpid(), signum)
+
+    sys.setprofile(profile)
+    try:
+        yield
+    finally:
+        sys.setprofile(None)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_as_a_trial_starts_counts_no_attempt(tmp_path, signum):
+    # was: a Ctrl-C or SIGTERM after the trial's row was written and before the loop held it
+    # as running left its start counted, as a death of the process: two of them (its start,
+    # then its re-run by the resume) and the next resume stored the trial FAILED ("the search
+    # process died 2 times while running this trial")
+    def search() -> Search:
+        return Search(None, {"width": {"choice": [1, 2]}}, objective=lambda arch: {
+            "val_acc": 0.5}, budget=1, run_dir=tmp_path, verbose=False)
+
+    for _ in range(2):  # its start, then its re-run by the resume
+        with terminal_ctrl_c(), signal_as_a_trial_starts(signum), \
+                pytest.raises((KeyboardInterrupt, SystemExit)):
+            search().run()
+        with RunStore(tmp_path / "search.db") as store:
+            assert [(t.status, store.attempts(t.trial_id)) for t in store.trials()] == [
+                (TrialStatus.RUNNING, 0)]
+    assert [t.status for t in search().run().trials] == [TrialStatus.COMPLETED]

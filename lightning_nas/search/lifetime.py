@@ -2,7 +2,8 @@
 give it a clean environment, and end it with everything it started; have SIGTERM stop a
 search at any moment, in a fit or not (``sigterm_exits``), and Ctrl-C in a fit stop the
 caller as a ``KeyboardInterrupt`` (``ctrl_c_raised``); keep a Ctrl-C off a worker process
-while it starts (``sigint_held`` as it is started, ``ctrl_c_ignored`` in it).
+while it starts (``sigint_held`` as it is started, ``ctrl_c_ignored`` in it); hold a stop
+back from writes that belong together (``stops_deferred``).
 
 Worker processes and DDP rank processes call ``die_with_parent`` first, before they import
 anything heavy, so a search killed with ``kill -9`` leaves nothing behind that goes on
@@ -26,7 +27,7 @@ from contextlib import contextmanager
 
 __all__ = ["DISTRIBUTED_VARIABLES", "child_env", "ctrl_c_ignored", "ctrl_c_raised",
            "describe_exit", "die_with_parent", "environ", "kill_group", "parent_alive",
-           "sigint_held", "sigterm_exits", "sigterm_received"]
+           "sigint_held", "sigterm_exits", "sigterm_received", "stops_deferred"]
 
 _sigterm = threading.Event()  # set by ``sigterm_exits``'s handler
 
@@ -122,6 +123,43 @@ def sigterm_exits() -> Iterator[None]:
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
         _sigterm.clear()  # read in the context alone (the loop's stop runs inside it)
+
+
+@contextmanager
+def stops_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) or SIGTERM that comes while the body runs until it has run,
+    then give it to the handler it had (``signal.raise_signal``): the search loop's stop
+    then finds all of the body's writes done, or none (a trial started: its RUNNING row, the
+    count of its start, and the loop holding it as running, whose start the stop takes
+    back). Only Python's own handlers are held (``SIG_IGN``, ``SIG_DFL`` are left as they
+    are), in the main thread alone (no other takes a signal).
+
+    Example:
+        >>> previous = signal.signal(signal.SIGTERM, lambda signum, frame: print("handled"))
+        >>> with stops_deferred():
+        ...     signal.raise_signal(signal.SIGTERM)
+        ...     print("body done")
+        body done
+        handled
+        >>> _ = signal.signal(signal.SIGTERM, previous)
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+
+    def _note(signum: int, frame: object) -> None:
+        came.append(signum)
+
+    held = {signum: signal.signal(signum, _note) for signum in (signal.SIGINT, signal.SIGTERM)
+            if callable(signal.getsignal(signum))}
+    try:
+        yield
+    finally:
+        for signum, handler in held.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(came):
+            signal.raise_signal(signum)
 
 
 @contextmanager

@@ -37,10 +37,10 @@ from lightning_nas.search.checkpoints import (
 from lightning_nas.search.costs import Counts, cost_uses
 from lightning_nas.search.executor import TrialExecutor
 from lightning_nas.search.failures import FailureWatch
-from lightning_nas.search.lifetime import sigterm_received
+from lightning_nas.search.lifetime import sigterm_received, stops_deferred
 from lightning_nas.search.progress import Progress, trial_line
 from lightning_nas.search.proposals import MAX_REPEATS, Proposals
-from lightning_nas.search.rule_epochs import record_curve
+from lightning_nas.search.rule_epochs import paused_at, record_curve
 from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
@@ -57,11 +57,6 @@ __all__ = ["SearchLoop"]
 _TOLD = (TrialStatus.COMPLETED, TrialStatus.PAUSED, TrialStatus.PRUNED)
 #: statuses of trials done: the progress count (with the promoted trials running again)
 _STOPPED = (TrialStatus.COMPLETED, TrialStatus.PRUNED, TrialStatus.PAUSED)
-
-
-def _paused_at(trial: TrialResult) -> int:
-    """The epochs a paused trial had trained (its line's ``promoted @N`` once promoted)."""
-    return trial.epochs if trial.epochs is not None else len(trial.curve)
 
 
 class SearchLoop:
@@ -240,19 +235,20 @@ class SearchLoop:
                 self._continue(old, attempt=True)
                 return True
             reopened = old.trial_id in self.failures.waiting  # its error stopped the search
-            if reopened:
-                self.failures.restart(old.trial_id)
-                self.proposals.forget(arch_key(old.arch))  # told its failure: told again
-            else:
-                self.store.restart_trial(old.trial_id)
-            candidate = self.log.pending_trial(old.trial_id)
-            if candidate is None and (reopened or not (self.rule is not None and old.curve)):
-                candidate = self.log.given(old.arch, old.trial_id)  # else told at its pause
-            elif candidate is None:  # promoted, its last.ckpt unusable: trained from epoch 0
-                self.again[old.trial_id] = _paused_at(old)
-            key = arch_key(old.arch)
-            self.proposals.running(key, self.log.twins_of(key))  # (before
-            self._submit(old.trial_id, old.arch, candidate)  # a told failure of its count's build)
+            with stops_deferred():  # (was: a stop before it was held counted a start of it)
+                if reopened:
+                    self.failures.restart(old.trial_id)
+                    self.proposals.forget(arch_key(old.arch))  # told its failure: told again
+                else:
+                    self.store.restart_trial(old.trial_id)
+                candidate = self.log.pending_trial(old.trial_id)
+                if candidate is None and (reopened or not (self.rule is not None and old.curve)):
+                    candidate = self.log.given(old.arch, old.trial_id)  # else told at its pause
+                elif candidate is None:  # promoted, its last.ckpt unusable: from epoch 0
+                    self.again[old.trial_id] = paused_at(old)
+                self._hold(old.trial_id, old.arch, candidate,  # its twins (before a told
+                           self.log.twins_of(arch_key(old.arch)))  # failure of its count's build)
+            self._submit(old.trial_id, old.arch, candidate)
             return True
         promoted = None
         if self.rule is not None and self.paused and not self._time_up():
@@ -274,9 +270,10 @@ class SearchLoop:
                 self.retrain_from -= 1  # (said above)
                 continue
             self.retrain_left -= 1
-            with self.store.transaction():  # a kill leaves the trial with its event, or neither
-                trial_id = self.store.start_trial(arch)
+            with stops_deferred(), self.store.transaction():  # a kill leaves the trial with
+                trial_id = self.store.start_trial(arch)  # its event, or neither
                 candidate = self.log.given(arch, trial_id)
+                self._hold(trial_id, arch, candidate)
             self._submit(trial_id, arch, candidate)
             self.used += 1
             return True
@@ -297,20 +294,23 @@ class SearchLoop:
                 self.asking = False
             return False
         arch, candidate = proposal
-        with self.store.transaction():
+        with stops_deferred(), self.store.transaction():
             trial_id = self.store.start_trial(arch)
             self.log.started(candidate, trial_id)
+            self._hold(trial_id, arch, candidate)
         self._submit(trial_id, arch, candidate)
         self.used += 1
         return True
 
     def _continue(self, trial: TrialResult, attempt: bool = False) -> None:
         """Run a paused (promoted) trial on from its ``last.ckpt`` (``attempt``: a crash)."""
-        self.store.resume_trial(trial.trial_id, attempt=attempt)
-        self.again[trial.trial_id] = _paused_at(trial)
+        with stops_deferred():
+            self.store.resume_trial(trial.trial_id, attempt=attempt)
+            self._hold(trial.trial_id, trial.arch, None)
+        self.again[trial.trial_id] = paused_at(trial)
         # the epochs it trained (was: its curve's length, which every k epochs' validation
         # makes fewer: its last.ckpt's pause, read as a later one, stopped it again at once)
-        self._submit(trial.trial_id, trial.arch, None, known_epochs=_paused_at(trial),
+        self._submit(trial.trial_id, trial.arch, None, known_epochs=paused_at(trial),
                      ckpt_path=str(self.template.trial_dir(trial.trial_id) / "last.ckpt"),
                      trained=trial.fit_time or 0.0)
 
@@ -327,12 +327,17 @@ class SearchLoop:
             return False
         return True
 
+    def _hold(self, trial_id: int, arch: dict[str, Any], candidate: Any,
+              twins: list[Any] | None = None) -> None:
+        """Hold trial ``trial_id`` as running (in ``stops_deferred`` with its store write);
+        ``twins``: ``Proposals.running``'s."""
+        self.proposals.running(arch_key(arch), twins)
+        self.running[trial_id] = (arch, candidate)
+
     def _submit(self, trial_id: int, arch: dict[str, Any], candidate: Any,
                 ckpt_path: str | None = None, known_epochs: int | None = None,
                 trained: float = 0.0) -> None:
         key = arch_key(arch)
-        self.proposals.running(key)
-        self.running[trial_id] = (arch, candidate)
         counted = self.costs(arch, key)  # (counted here after a resume)
         if key in self.costs.unbuilt:  # its model raised when built to count: failed so
             return self._record(self.costs.failed(trial_id, arch, key))

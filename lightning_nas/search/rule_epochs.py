@@ -4,7 +4,8 @@ and what a rule needs of a validation every ``k`` epochs
 (``trainer.check_val_every_n_epoch: k``), the errors ``rule_checks.check_validates_each_epoch``
 raises: each epoch the rule judges at validated (``rungs_missed``, ``rungs_unknown``: the
 rungs a ``k`` misses and the values of ``k`` that work, or a rule whose rungs are not known)
-and, in a search, a ``record`` that takes each value's epoch (``check_record_epochs``).
+and, in a search, a ``record`` that takes each value's epoch (``check_record_epochs``); the
+epochs a paused trial had trained (``paused_at``).
 
 Example:
     >>> from lightning_nas.search.schedulers import MedianRule
@@ -22,10 +23,25 @@ import math
 from collections.abc import Hashable, Sequence
 
 from lightning_nas.errors import ConfigError
+from lightning_nas.results import TrialResult
 from lightning_nas.search.schedulers import ASHARule, Rule
 from lightning_nas.search.setting_checks import in_words
 
-__all__ = ["check_record_epochs", "record_curve", "rungs_missed", "rungs_unknown", "takes_epochs"]
+__all__ = ["check_record_epochs", "paused_at", "record_curve", "rungs_missed", "rungs_unknown",
+           "takes_epochs"]
+
+
+def paused_at(trial: TrialResult) -> int:
+    """The epochs a paused trial had trained (its line's ``promoted @N`` once promoted): its
+    ``epochs``, else (an older version's store) its curve's length.
+
+    Example:
+        >>> from lightning_nas.results import TrialStatus
+        >>> paused_at(TrialResult(trial_id=1, arch={}, status=TrialStatus.PAUSED,
+        ...                       curve=[0.5, 0.6], epochs=4))
+        4
+    """
+    return trial.epochs if trial.epochs is not None else len(trial.curve)
 
 
 def takes_epochs(rule: Rule) -> bool:
