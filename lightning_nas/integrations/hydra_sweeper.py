@@ -7,7 +7,7 @@ shell that forwards ``setup`` and ``sweep`` here. A sweep:
 1. parses ``params`` and the command line with Hydra's grammar into a ``SearchSpace``
    (``hydra_grammar``);
 2. checks its settings as ``SearchSettings`` (``hydra_settings``) and opens (or resumes) the
-   run store ``search.db`` in ``run_dir`` (default: the sweep dir);
+   run store ``search.db`` in ``run_dir`` (default: the sweep dir; ``hydra_store``);
 3. runs a ``SearchLoop`` whose executor is a ``HydraLauncherExecutor``: every trial is one
    job of the project's own task function, run by the project's launcher; its return
    value is the score;
@@ -20,7 +20,10 @@ So the store, ``lightning-nas show``/``report``, deduplication, failure handling
 DDP trials safely, because the launcher owns the job processes: a job cannot be paused and
 promoted from its checkpoint, nor re-launched once per rank (a job whose ``trainer`` starts
 several processes by re-running the command line is refused before the first job; one
-that spawns its ranks, ``ddp_spawn``, runs). Use ``lightning-nas search`` for those.
+that spawns its ranks, ``ddp_spawn``, runs). A job whose ``trainer`` syncs BatchNorm
+(``sync_batchnorm: true``) under DDP on CPU, ``ddp_spawn`` too, set or searched, is refused
+before the first job and each job before its launch, as ``lightning-nas search`` refuses it
+(``hydra_trainer.check_sync_batchnorm_of``). Use ``lightning-nas search`` for those.
 
 Example (a Hydra application; see ``examples/hydra``)::
 
@@ -30,10 +33,9 @@ Example (a Hydra application; see ``examples/hydra``)::
 from __future__ import annotations
 
 import math
-import re
 import shlex
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +59,6 @@ from lightning_nas.integrations.hydra_grammar import (
     SweepParams,
     config_args,
     parse_params,
-    task_script,
 )
 from lightning_nas.integrations.hydra_options import (
     check_composes,
@@ -69,17 +70,10 @@ from lightning_nas.integrations.hydra_options import (
     option_jobs,
 )
 from lightning_nas.integrations.hydra_required import warn_required
-from lightning_nas.integrations.hydra_rerun import job_settings
 from lightning_nas.integrations.hydra_results import RESULTS_FILE, sweep_results
 from lightning_nas.integrations.hydra_resume import (
     in_stored_order,
-    job_setup,
     job_values,
-    override_changes,
-    override_values,
-    resolved,
-    same_trainer_overrides,
-    setup_differences,
 )
 from lightning_nas.integrations.hydra_schema import check_value_types, warn_missing
 from lightning_nas.integrations.hydra_search_block import check_blocks
@@ -89,6 +83,7 @@ from lightning_nas.integrations.hydra_settings import (
     sweep_words,
 )
 from lightning_nas.integrations.hydra_split import job_rank_counts
+from lightning_nas.integrations.hydra_store import open_sweep_store
 from lightning_nas.integrations.hydra_summary import sweep_summary
 from lightning_nas.integrations.hydra_threads import keep_threads, shared_cores
 from lightning_nas.integrations.hydra_trainer import check_sync_batchnorm_of, check_trainer_values
@@ -98,15 +93,13 @@ from lightning_nas.results import TrialResult
 from lightning_nas.search.lifetime import sigterm_exits
 from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.progress import scored_by
-from lightning_nas.search.resume import differences
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.warm import check_fill
 from lightning_nas.search.warm_scales import check_scales
-from lightning_nas.store import RunStore, open_search_store
+from lightning_nas.store import RunStore
 from lightning_nas.strategies import check_optimizer_runs, make_optimizer
 from lightning_nas.user_warnings import warn_user
-from lightning_nas.versions import package_versions
 from lightning_nas.wording import counted
 
 __all__ = ["HydraSweep"]
@@ -217,7 +210,8 @@ class HydraSweep(Sweeper):
         warn_missing(composed)
         warn_required(composed)  # a _target_'s argument no job gives: its path said
         check_trainer_values(self.config, loader, sweep)  # each searched value builds it
-        store = self._open_store(settings, sweep, jobs)
+        store = open_sweep_store(settings, sweep, jobs, self.config, loader, launcher,
+                                 self._folder_key())
         # a job in another process on these cores: its share of them (hydra_threads)
         self.task.cores = shared_cores(settings.execution.num_workers)
         try:
@@ -303,81 +297,6 @@ class HydraSweep(Sweeper):
         taken = [int(p.name) + 1 for p in sweep_dir.iterdir()
                  if p.is_dir() and p.name.isdigit()] if sweep_dir.is_dir() else []
         return max(len(store), store.get_meta("next_job") or 0, *taken)
-
-    def _open_store(self, settings: SearchSettings, sweep: SweepParams,
-                    jobs: Mapping[str, Mapping[str, DictConfig]]) -> RunStore:
-        """The run store; a resumed one must hold the same space, monitor and objectives
-        (``jobs``: ``option_jobs``, what each searched option composes)."""
-        goal = settings.goal
-        objectives = None if goal.objectives is None else goal.objectives.to_dict()
-        # the job config as written and each searched config-group option's (an edited file)
-        setup = job_setup(self.config, self.hydra_context.config_loader, sweep, jobs)
-
-        def check(store: RunStore) -> None:  # on search.db as it is: a refusal writes nothing
-            hydra = store.get_meta("hydra") or {}
-            stored = store.get_meta("settings")
-            found = (differences({"settings": stored}, {"settings": settings.flat()})
-                     if stored else [])
-            # the overrides the stored job records were made beside (the last accepted
-            # invocation's; an older store: the sweep's own), compared with them
-            made = store.get_meta("job_record_overrides", hydra.get("overrides"))
-            if stored and store.get_meta("job_config_raw") is not None:
-                overridden = override_values([*made, *sweep.passthrough],
-                                             self.hydra_context.config_loader) \
-                    if made is not None else []  # (an older store: as before)
-                found += setup_differences({"job": store.get_meta("job_config_raw"),
-                                            "options": store.get_meta("job_options"),
-                                            "nested": store.get_meta("job_nested_options")},
-                                           setup, sweep.space.names(), overridden)
-            # a Trainer argument Lightning takes as the same on both sides: no change
-            same = same_trainer_overrides(
-                made, sweep.passthrough, [store.get_meta("job_config_raw") or {}, setup["job"]],
-                self.hydra_context.config_loader) if made is not None else set()
-            if made is not None:  # each that differs, named as the sweep was started
-                found += override_changes(made, sweep.passthrough, same, hydra["overrides"],
-                                          self.hydra_context.config_loader)
-            found = [re.sub(r"^search\.", "hydra.sweeper.", f) for f in found]
-            if found:  # one leaderboard never mixes jobs of two setups
-                raise ConfigError(f"{settings.run_dir} holds a sweep whose jobs ran with other "
-                                  f"settings: {'; '.join(found)}. Resume with the settings it "
-                                  f"ran with, or choose another {self._folder_key()}")
-
-        try:
-            store = open_search_store(settings.run_dir, {
-                "space": sweep.space.to_dict(), "monitor": goal.monitor, "mode": goal.mode,
-                "objectives": objectives, **settings.transfer.fixed()},
-                run_dir_key=self._folder_key(), hold=True,  # a second sweep meanwhile: refused
-                check=check)
-        except ConfigError as err:  # another space or mode: said as a sweep's user says it
-            worded = sweep_phrases(str(err))
-            if worded == str(err):
-                raise
-            raise ConfigError(worded) from None
-        store.set_meta("seed", goal.seed)
-        store.set_meta("versions", package_versions())
-        store.set_driver()
-        # a later warm start reads a key its space lacked here: the job config as its jobs
-        # compose it (interpolations resolved where they resolve here), the config groups'
-        # options by name beside it (a group's name is also the key of its subtree)
-        choices = group_choices(self.config)
-        # the overrides as the sweep was started (a resume takes them by value: a later
-        # refusal quotes these; was: the last accepted resume's spelling, model.lr=1e-3),
-        # and those the job records below leave out (a resume's, where it gave others)
-        given = (store.get_meta("hydra") or {}).get("overrides", list(sweep.passthrough))
-        store.set_meta("job_record_overrides", list(sweep.passthrough))
-        store.set_meta("job_config", resolved(self.config))
-        store.set_meta("job_config_raw", setup["job"])
-        store.set_meta("job_options", setup["options"])
-        store.set_meta("job_nested_options", setup["nested"])
-        store.set_meta("job_choices", choices)
-        store.set_meta("hydra", {"task": self.config.hydra.job.name, "script": task_script(),
-                                 "config_args": config_args(self.config),
-                                 "sweep_dir": str(self.config.hydra.sweep.dir),
-                                 "launcher": type(self.launcher).__name__,
-                                 "overrides": given})
-        store.set_meta("job_settings", job_settings(  # an export's rerun_alone, the results'
-            self.config, self.hydra_context.config_loader))
-        return store
 
     # ----------------------------------------------------------------- output
     def _header(self, settings: SearchSettings, sweep: SweepParams,
