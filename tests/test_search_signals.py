@@ -214,11 +214,12 @@ def test_a_search_with_process_workers_ended_by_sigterm_exits_143(tmp_path, tiny
 
 
 @contextmanager
-def signal_as_a_trial_starts(signum: int) -> Iterator[None]:
-    """Sends this process ``signum`` once, as the search loop's ``_submit`` is called: its
-    trial's RUNNING row and the count of its start are written, the loop holds it as
-    running only in that call's next lines (a real signal, at that point)."""
-    code = SearchLoop._submit.__code__
+def signal_at(function, signum: int) -> Iterator[None]:
+    """Sends this process ``signum`` once, as ``function`` is first called (a real signal,
+    at that point): ``SearchLoop._submit``, where a trial's RUNNING row and the count of its
+    start are written and the loop holds it as running only in that call's next lines;
+    ``RunStore.finish_trial``, where the loop let the trial go and has yet to store it."""
+    code = function.__code__
 
     def profile(frame, event, arg) -> None:
         if event == "call" and frame.f_code is code:
@@ -232,21 +233,34 @@ def signal_as_a_trial_starts(signum: int) -> Iterator[None]:
         sys.setprofile(None)
 
 
+def _objective_search(run_dir) -> Search:
+    """A search of one trial scored by a function (no Trainer)."""
+    return Search(None, {"width": {"choice": [1, 2]}}, objective=lambda arch: {"val_acc": 0.5},
+                  budget=1, run_dir=run_dir, verbose=False)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_stop_as_a_trial_starts_counts_no_attempt(tmp_path, signum):
     # was: a Ctrl-C or SIGTERM after the trial's row was written and before the loop held it
     # as running left its start counted, as a death of the process: two of them (its start,
     # then its re-run by the resume) and the next resume stored the trial FAILED ("the search
     # process died 2 times while running this trial")
-    def search() -> Search:
-        return Search(None, {"width": {"choice": [1, 2]}}, objective=lambda arch: {
-            "val_acc": 0.5}, budget=1, run_dir=tmp_path, verbose=False)
-
     for _ in range(2):  # its start, then its re-run by the resume
-        with terminal_ctrl_c(), signal_as_a_trial_starts(signum), \
+        with terminal_ctrl_c(), signal_at(SearchLoop._submit, signum), \
                 pytest.raises((KeyboardInterrupt, SystemExit)):
-            search().run()
+            _objective_search(tmp_path).run()
         with RunStore(tmp_path / "search.db") as store:
             assert [(t.status, store.attempts(t.trial_id)) for t in store.trials()] == [
                 (TrialStatus.RUNNING, 0)]
-    assert [t.status for t in search().run().trials] == [TrialStatus.COMPLETED]
+    assert [t.status for t in _objective_search(tmp_path).run().trials] == [
+        TrialStatus.COMPLETED]
+
+
+def test_a_stop_as_a_trials_result_is_stored_comes_after_it(tmp_path):
+    # was: a Ctrl-C after the loop let the trial go and before its result was stored lost
+    # the result and left the trial RUNNING, its start counted as a death of the process
+    with terminal_ctrl_c(), signal_at(RunStore.finish_trial, signal.SIGINT), \
+            pytest.raises(KeyboardInterrupt):
+        _objective_search(tmp_path).run()
+    with RunStore(tmp_path / "search.db") as store:
+        assert [t.status for t in store.trials()] == [TrialStatus.COMPLETED]

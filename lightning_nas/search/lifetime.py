@@ -131,8 +131,9 @@ def stops_deferred() -> Iterator[None]:
     then give it to the handler it had (``signal.raise_signal``): the search loop's stop
     then finds all of the body's writes done, or none (a trial started: its RUNNING row, the
     count of its start, and the loop holding it as running, whose start the stop takes
-    back). Only Python's own handlers are held (``SIG_IGN``, ``SIG_DFL`` are left as they
-    are), in the main thread alone (no other takes a signal).
+    back; a trial's result stored and the loop letting it go). Only Python's own handlers
+    are held (``SIG_IGN``, ``SIG_DFL`` are left as they are), in the main thread alone (no
+    other takes a signal).
 
     Example:
         >>> previous = signal.signal(signal.SIGTERM, lambda signum, frame: print("handled"))

@@ -327,10 +327,8 @@ class SearchLoop:
             return False
         return True
 
-    def _hold(self, trial_id: int, arch: dict[str, Any], candidate: Any,
-              twins: list[Any] | None = None) -> None:
-        """Hold trial ``trial_id`` as running (in ``stops_deferred`` with its store write);
-        ``twins``: ``Proposals.running``'s."""
+    def _hold(self, trial_id: int, arch: dict[str, Any], candidate: Any,  # as running
+              twins: list[Any] | None = None) -> None:  # (twins: Proposals.running's)
         self.proposals.running(arch_key(arch), twins)
         self.running[trial_id] = (arch, candidate)
 
@@ -357,7 +355,7 @@ class SearchLoop:
     def _record(self, result: TrialResult, last: bool = True) -> None:
         """Store ``result`` and say it; raise the stop its failure makes (``last``: the
         error the search ends with, none raised before)."""
-        arch, candidate = self.running.pop(result.trial_id)
+        arch, candidate = self.running[result.trial_id]
         promoted = self.again.pop(result.trial_id, None)
         earlier = self.store.get(result.trial_id) if candidate is None else None
         if earlier is not None:  # a promoted trial: one trial, one start, its fit time summed
@@ -374,7 +372,9 @@ class SearchLoop:
         why = self.goal.objectives and self.goal.objectives.not_finite(result.metrics)
         if why and result.status in _TOLD:  # not to be told; it would stay on the front
             result.status, result.error = TrialStatus.FAILED, why
-        self.store.finish_trial(result)
+        with stops_deferred():  # stored and let go together (was: a stop between counted
+            self.store.finish_trial(result)  # its start as a death of the process)
+            del self.running[result.trial_id]
         record_uneven(self.store, result.trial_id, result.uneven_splits)  # best.yaml's notes
         if self.rule is not None and result.status is TrialStatus.FAILED:
             self.rule.forget(result.trial_id)  # no rung member (was: ranked last), paused or not
