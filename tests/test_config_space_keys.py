@@ -250,3 +250,45 @@ def test_a_class_path_that_does_not_import_is_refused_before_training_naming_its
                                           r"'no_such_mod.Net'"):
         search_from_config(load_config([tmp_path / "nas.yaml", later]))
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("override", "key", "inner"), [
+    ("--trainer={max_epochs: 2, devices: 1}", "trainer.max_epochs", "2"),
+    ("--model={net: {lin1_size: 5}}", "model.net.lin1_size", "5"),
+    ("--model={init_args: {net: {init_args: {lin1_size: 5}}}}", "model.net.lin1_size", "5"),
+    ("--model={class_path: examples.lightningcli.model.LitClassifier, init_args: {net: "
+     "{lin1_size: 5}}}", "model.net.lin1_size", "5"),
+    ("--model={net: {hidden: {depth: [1, 2]}}}", "model.net.hidden", "{depth: [1, 2]}"),
+    ("--model.net={lin1_size: 5}", "model.net.lin1_size", "5"),
+    ("--data={batch_size: 16}", "data.batch_size", "16"),
+])
+def test_a_whole_section_override_of_a_searched_key_is_refused_naming_it(tmp_path, override,
+                                                                         key, inner):
+    # a mapping merged over the section (LightningCLI's --trainer CONFIG) sets each key it
+    # holds as the dotted form does; was: taken, and the space's value won in every trial
+    from lightning_nas.config.load import load_config
+
+    cfg = lightningcli(tmp_path, {}, {})
+    cfg["search"]["space"] = {key: {"choice": [4, 16]}, "model.net.dropout": {"choice": [0.1]}}
+    (tmp_path / "nas.yaml").write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "nas.yaml", [override])
+    assert str(info.value).startswith(
+        f"{override} (its {key}={inner}) sets a key the search space searches ('{key}'): every "
+        f"trial takes the space's value. To fix it, --search.space.{key}={{fixed: {inner}}}")
+    # a key of it the space does not search stays an override
+    load_config(tmp_path / "nas.yaml", ["--trainer={devices: 1}", "--model={net: {lin2: 3}}"])
+
+
+def test_a_whole_section_override_into_a_group_at_a_node_is_judged_key_by_key(tmp_path):
+    # as --model.net.lin1_size=5 (refused) and --model.net.dropout=0.3 (taken)
+    from lightning_nas.config.load import load_config
+
+    cfg = lightningcli(tmp_path, {}, {})
+    cfg["search"]["space"] = {"model.net": {"lin1_size": {"choice": [4, 16]}}}
+    (tmp_path / "nas.yaml").write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigError, match=r"^--model=\{net: \{lin1_size: 5\}\} \(its model.net."
+                                          r"lin1_size=5\) sets a key the search space searches "
+                                          r"\('lin1_size' in the group 'model.net'\)"):
+        load_config(tmp_path / "nas.yaml", ["--model={net: {lin1_size: 5}}"])
+    load_config(tmp_path / "nas.yaml", ["--model={net: {init_args: {dropout: 0.3}}}"])

@@ -22,12 +22,12 @@ from typing import Any
 
 from lightning_nas.config.held_hints import hydra_data_at, merges_at, over_path
 from lightning_nas.config.node_merge import merge_node
-from lightning_nas.config.nodes import is_node, node_args
+from lightning_nas.config.nodes import ARGS_KEYS, is_node, node_args
 from lightning_nas.config.overrides import split_overrides
 from lightning_nas.config.paths import get_dotted, set_dotted, space_path
 from lightning_nas.config.space_groups import is_space_group
 from lightning_nas.config.space_keys import is_dotted
-from lightning_nas.config.yamlio import dump_yaml
+from lightning_nas.config.yamlio import dump_yaml, load_yaml
 from lightning_nas.errors import ConfigError
 
 __all__ = ["check_groups_keep", "check_not_searched"]
@@ -44,48 +44,75 @@ def check_not_searched(overrides: Sequence[str], cfg: Mapping[str, Any]) -> None
     searched = {space_path(key): key for key in space}  # init_args left out, as below
     for key, text in split_overrides(overrides):
         path = space_path(key.rstrip("+")) if is_dotted(key) else key  # += appends there
-        if path in searched:
-            raise ConfigError(f"--{key}={text} sets a key the search space searches "
-                              f"({searched[path]!r}): every trial takes the space's value. "
-                              f"To fix it, --search.space.{searched[path]}={{fixed: {text}}}; "
-                              f"else leave the override out")
-        for prefix in sorted((p for p in searched if path.startswith(f"{p}.")), key=len):
-            name, spec = searched[prefix], space[searched[prefix]]
-            inner = _set_in(cfg, path, prefix, spec)
-            if inner:
-                raise ConfigError(f"--{key}={text} sets a key the search space searches "
-                                  f"({inner!r} in the group {name!r}): every trial takes the "
-                                  f"space's value. To fix it, --search.space.{name}.{inner}="
-                                  f"{{fixed: {text}}}; else leave the override out")
-            if inner is None:
-                continue  # a group at a node: the argument it does not search stays
-            if (option := _chosen_setting(cfg, path, prefix, spec)) is not None:
-                if option is _KEPT:
-                    continue  # each chosen mapping merged over the config's: it stays
-                if isinstance(option, tuple):  # a chosen node of a class that drops it
-                    leave = ("leave that option out of the choice" if "fixed" not in spec
-                             else "fix a value that keeps it")
-                    raise ConfigError(
-                        f"--{key}={text} sets a key inside {name!r}, which "
-                        f"{_named(option[0], spec)}, builds without it ({option[1]}): the "
-                        f"trials that take it would lose the override, as LightningCLI "
-                        f"drops it. To fix it, {leave}; else leave the override out")
-                raise ConfigError(f"--{key}={text} sets a key inside {name!r}, which "
-                                  f"{_named(option, spec)}, sets too: the trials that take "
-                                  f"it would lose the override. To fix it, leave "
-                                  f"{path[len(prefix) + 1:]} out of that value, or give it in "
-                                  f"each value the space gives {name!r}; else leave the "
-                                  f"override out")
-            rest = path[len(prefix) + 1:]
-            fix = (f"To fix it, --search.space.{name}.{rest}={{fixed: {text}}}; else leave it "
-                   f"out" if is_space_group(spec) else  # (a choice's: was the group's fix,
-                   # --search.space.model.opt.other={fixed: 9}, itself refused as a clash)
-                   f"To fix it, give {rest} in each value the space gives {name!r}; else "
-                   f"leave it out")
-            whole = "a group" if is_space_group(spec) else "a value it chooses"
-            raise ConfigError(f"--{key}={text} sets a key inside {name!r}, which the search "
-                              f"space gives every trial as a whole ({whole}): the override "
-                              f"would be lost. {fix}")
+        _check_path(cfg, space, searched, f"--{key}={text}", path, text)
+        value = load_yaml(text, source=f"--{key}") if not key.endswith("+") else None
+        if isinstance(value, Mapping):  # --trainer='{max_epochs: 2}', --model='{net: {...}}':
+            _check_inside(cfg, space, searched, f"--{key}={text}", path, value)  # each key
+            # it sets, as its dotted form (was: not looked into, the space's value won)
+
+
+def _check_inside(cfg: Mapping[str, Any], space: Mapping[str, Any], searched: Mapping[str, str],
+                  given: str, path: str, value: Mapping[str, Any]) -> None:
+    """``check_not_searched`` for each key the mapping ``value`` of the override ``given``
+    sets under ``path`` (``init_args`` / ``dict_kwargs`` levels left out), as its dotted
+    form: a mapping at a searched key is that key's value, not looked into (at a group's,
+    each key it sets: the group's own rules)."""
+    for name, item in value.items():
+        inner = path if name in ARGS_KEYS else f"{path}.{name}"
+        if isinstance(item, Mapping) and item and (  # a group: each key it sets
+                inner not in searched or is_space_group(space[searched[inner]])):
+            _check_inside(cfg, space, searched, given, inner, item)
+        elif name not in ARGS_KEYS:
+            _check_path(cfg, space, searched, f"{given} (its {inner}={_flow(item)})", inner,
+                        _flow(item))
+
+
+def _check_path(cfg: Mapping[str, Any], space: Mapping[str, Any], searched: Mapping[str, str],
+                given: str, path: str, text: str) -> None:
+    """``check_not_searched`` for an override (``given``, as its message names it) that sets
+    ``path`` to the value ``text``."""
+    if path in searched:
+        raise ConfigError(f"{given} sets a key the search space searches "
+                          f"({searched[path]!r}): every trial takes the space's value. "
+                          f"To fix it, --search.space.{searched[path]}={{fixed: {text}}}; "
+                          f"else leave the override out")
+    for prefix in sorted((p for p in searched if path.startswith(f"{p}.")), key=len):
+        name, spec = searched[prefix], space[searched[prefix]]
+        inner = _set_in(cfg, path, prefix, spec)
+        if inner:
+            raise ConfigError(f"{given} sets a key the search space searches "
+                              f"({inner!r} in the group {name!r}): every trial takes the "
+                              f"space's value. To fix it, --search.space.{name}.{inner}="
+                              f"{{fixed: {text}}}; else leave the override out")
+        if inner is None:
+            continue  # a group at a node: the argument it does not search stays
+        if (option := _chosen_setting(cfg, path, prefix, spec)) is not None:
+            if option is _KEPT:
+                continue  # each chosen mapping merged over the config's: it stays
+            if isinstance(option, tuple):  # a chosen node of a class that drops it
+                leave = ("leave that option out of the choice" if "fixed" not in spec
+                         else "fix a value that keeps it")
+                raise ConfigError(
+                    f"{given} sets a key inside {name!r}, which "
+                    f"{_named(option[0], spec)}, builds without it ({option[1]}): the "
+                    f"trials that take it would lose the override, as LightningCLI "
+                    f"drops it. To fix it, {leave}; else leave the override out")
+            raise ConfigError(f"{given} sets a key inside {name!r}, which "
+                              f"{_named(option, spec)}, sets too: the trials that take "
+                              f"it would lose the override. To fix it, leave "
+                              f"{path[len(prefix) + 1:]} out of that value, or give it in "
+                              f"each value the space gives {name!r}; else leave the "
+                              f"override out")
+        rest = path[len(prefix) + 1:]
+        fix = (f"To fix it, --search.space.{name}.{rest}={{fixed: {text}}}; else leave it "
+               f"out" if is_space_group(spec) else  # (a choice's: was the group's fix,
+               # --search.space.model.opt.other={fixed: 9}, itself refused as a clash)
+               f"To fix it, give {rest} in each value the space gives {name!r}; else "
+               f"leave it out")
+        whole = "a group" if is_space_group(spec) else "a value it chooses"
+        raise ConfigError(f"{given} sets a key inside {name!r}, which the search "
+                          f"space gives every trial as a whole ({whole}): the override "
+                          f"would be lost. {fix}")
 
 
 #: ``_chosen_setting``'s answer where no option sets the override's key
@@ -281,5 +308,7 @@ def _spelt(cfg: Mapping[str, Any], path: str) -> str:
 
 
 def _flow(value: Any) -> str:
-    """``value`` as one line of YAML (``{fixed: true}``)."""
+    """``value`` as one line of YAML (``{fixed: true}``; a scalar without YAML's ``...``)."""
+    if not isinstance(value, (Mapping, list)):
+        return _flow([value])[1:-1]
     return dump_yaml(value, default_flow_style=True, width=10**6).strip()
