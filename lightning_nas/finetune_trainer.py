@@ -24,6 +24,10 @@ from lightning_nas.errors import ConfigError
 
 __all__ = ["given_trainer"]
 
+#: what a fine-tune's whole ``--trainer=`` is merged over, as its refusal says it
+_SETTINGS = ("the search's Trainer settings (best_config.yaml's, as the best trial trained "
+             "with them)")
+
 
 def given_trainer(own: Mapping[str, Any] | None, pairs: Sequence[tuple[str, str]],
                   base: Mapping[str, Any] | None = None, objects: Sequence[str] = ()
@@ -50,7 +54,7 @@ def given_trainer(own: Mapping[str, Any] | None, pairs: Sequence[tuple[str, str]
     if not pairs:
         return None if own is None else dict(own)
     whole: set[str] = set()
-    for key, _ in pairs:
+    for key, text in pairs:
         if key.split(".")[0] != "trainer":  # (lightning-nas finetune splits off the others)
             raise ConfigError(f"--{key}: not a Trainer override; give --trainer.KEY=VALUE")
         name = key.split(".")[1].rstrip("+") if "." in key else ""
@@ -59,9 +63,13 @@ def given_trainer(own: Mapping[str, Any] | None, pairs: Sequence[tuple[str, str]
                               f"store cannot keep, so the fine-tune has none of them to "
                               f"{'append to' if key.endswith('+') else 'set a key in'}; give "
                               f"the whole value first, --trainer.{name}=[...]")
+        if key == "trainer":  # --trainer='{callbacks: [...]}' (a file of it): each argument
+            # it holds given whole (was: only --trainer.callbacks=, an append after it refused)
+            whole |= set(apply_overrides({}, [f"--{key}={text}"], settings=_SETTINGS)["trainer"])
         whole |= {name} if key == f"trainer.{name}" else set()
     merged = apply_overrides({"trainer": {**(base or {}), **(own or {})}},  # a whole
-                             [f"--{key}={text}" for key, text in pairs])["trainer"]  # one,
+                             [f"--{key}={text}" for key, text in pairs],  # one,
+                             settings=_SETTINGS)["trainer"]
     # --trainer='{...}', merged as LightningCLI merges it (no mapping: refused there, named)
     given = {name for key, _ in pairs for name in (
         [key.split(".")[1].rstrip("+")] if "." in key else merged)}

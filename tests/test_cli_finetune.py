@@ -239,9 +239,32 @@ def test_a_whole_finetune_trainer_override_merges_over_the_searchs_as_lightningc
     theirs = cli_built(best, given)["trainer"]
     assert {key: (value, theirs[key]) for key, value in cli_built(ours)["trainer"].items()
             if value != theirs[key]} == {}  # (ours, LightningCLI's)
-    with pytest.raises(ConfigError, match=r"^--trainer=null: a whole trainer override is "
-                                          r"merged over"):
+    with pytest.raises(ConfigError) as info:  # (was: "over the config's Trainer settings")
         given_trainer(None, split_overrides(["--trainer=null"]), search)
+    assert str(info.value).startswith(
+        "--trainer=null: a whole trainer override is merged over the search's Trainer "
+        "settings (best_config.yaml's, as the best trial trained with them), as "
+        "LightningCLI's --trainer CONFIG: give a mapping")
+
+
+def test_a_whole_finetune_trainer_override_gives_the_objects_it_holds_whole(tmp_path):
+    # callbacks the search was given as objects: a --trainer='{callbacks: [...]}' (or a
+    # file of it) gives the list whole, as --trainer.callbacks=[...] does, so an append
+    # after it is taken; was refused: "the search gave trainer.callbacks as objects"
+    from lightning_nas.config.overrides import split_overrides
+    from lightning_nas.errors import ConfigError
+    from lightning_nas.finetune_trainer import given_trainer
+
+    (tmp_path / "trainer.yaml").write_text("callbacks: [LearningRateMonitor]\n")
+    for whole in ("--trainer={callbacks: [LearningRateMonitor]}",
+                  f"--trainer={tmp_path / 'trainer.yaml'}"):
+        given = split_overrides([whole, "--trainer.callbacks+=EarlyStopping"])
+        assert given_trainer(None, given, {}, ["callbacks"])["callbacks"] == [
+            "LearningRateMonitor", {"class_path": "EarlyStopping"}], whole  # as the dotted form
+    with pytest.raises(ConfigError, match=r"the search gave trainer\.callbacks as objects"):
+        given_trainer(None, split_overrides(["--trainer={max_epochs: 2}",
+                                             "--trainer.callbacks+=EarlyStopping"]),
+                      {}, ["callbacks"])
 
 
 def test_a_whole_finetune_model_override_gives_the_arguments_it_holds():

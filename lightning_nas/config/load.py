@@ -243,8 +243,8 @@ def _inline_sections(part: Mapping[str, Any], path: Path | None,
 
 
 def apply_overrides(cfg: Mapping[str, Any], overrides: Sequence[str], *,
-                    config_path: Path | None = None,
-                    command: str | None = None) -> dict[str, Any]:
+                    config_path: Path | None = None, command: str | None = None,
+                    settings: str = "the config's Trainer settings") -> dict[str, Any]:
     """Set dotted keys (``--trainer.max_epochs=2``); values are parsed as YAML.
 
     Under a ``class_path`` spec the ``init_args`` level may be left out, as in LightningCLI:
@@ -255,7 +255,9 @@ def apply_overrides(cfg: Mapping[str, Any], overrides: Sequence[str], *,
     as a file name (``--search.space=space.yaml --search.space.width=...``) is set in the
     file's space, the file looked for as ``load_config`` does, beside ``config_path`` too.
     An override of a section ``command`` does not take (``search``, ``oneshot``, ``fit``;
-    None: any command's) is refused, naming those it takes.
+    None: any command's) is refused, naming those it takes; a whole ``--trainer=`` that is
+    no mapping too, saying what it merges over (``settings``: a fine-tune's are the
+    search's).
     """
     sections = command_sections(command) if command else (*TOP_KEYS, *OPTIM_KEYS)
     cfg = copy.deepcopy(dict(cfg))
@@ -284,19 +286,19 @@ def apply_overrides(cfg: Mapping[str, Any], overrides: Sequence[str], *,
             if key in SECTIONS:  # --model=configs/model/other.yaml: the file's node
                 value = _inline_sections({key: value}, config_path, command_line=True)[key]
             if key == "trainer":  # LightningCLI's --trainer CONFIG: merged over the config's
-                cfg[key] = merge_group(cfg.get(key), _whole_trainer(value, text))  # (was: in
-                continue  # place of the config's, its max_epochs and callbacks lost)
+                cfg[key] = merge_group(cfg.get(key), _whole_trainer(value, text, settings))
+                continue  # (was: in place of the config's, its max_epochs and callbacks lost)
             set_dotted(cfg, key, value, merge=True)
     return cfg
 
 
-def _whole_trainer(value: Any, text: str) -> Mapping[str, Any]:
+def _whole_trainer(value: Any, text: str, settings: str) -> Mapping[str, Any]:
     """A whole ``--trainer=`` override's value (a file's read), which LightningCLI takes
     only as a config (a mapping, or the name of a YAML file of one), refused otherwise,
-    named (LightningCLI: "Unable to load config")."""
+    named (LightningCLI: "Unable to load config"), saying it merges over ``settings``."""
     if not isinstance(value, Mapping):
-        raise ConfigError(f"--trainer={text}: a whole trainer override is merged over the "
-                          f"config's Trainer settings, as LightningCLI's --trainer CONFIG: "
+        raise ConfigError(f"--trainer={text}: a whole trainer override is merged over "
+                          f"{settings}, as LightningCLI's --trainer CONFIG: "
                           f"give a mapping of Trainer arguments (--trainer='{{devices: 1}}') "
                           f"or the name of a YAML file of one, or set one argument, "
                           f"--trainer.KEY=VALUE")
