@@ -28,7 +28,7 @@ def cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.config.overrides import split_overrides
     from lightning_nas.config.trainer_checks import check_finetune_epochs
     from lightning_nas.export import finetune, free_dir, load_best, trial_fits
-    from lightning_nas.finetune_inputs import model_overrides
+    from lightning_nas.finetune_inputs import best_model_class, model_overrides
     from lightning_nas.finetune_start import start_text
     from lightning_nas.finetune_trainer import given_trainer
     from lightning_nas.fit import metrics_text, refusal, undo_fit, unfinished
@@ -42,7 +42,9 @@ def cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     if other:
         raise ConfigError(f"finetune takes only --trainer.* and --model.* overrides (it trains "
                           f"the best trial's model on its data), got {', '.join(other)}")
-    model_args = model_overrides([(k, v) for k, v in pairs if k.split(".")[0] == "model"])
+    model_args = model_overrides([(k, v) for k, v in pairs if k.split(".")[0] == "model"],
+                                 lambda: best_model_class(Path(args.run_dir)))  # (was: any
+    # --model='{class_path: ...}' refused, the best model's own class too)
     given = [(k, v) for k, v in pairs if k.split(".")[0] == "trainer"]  # merged over the
     # search's by finetune() (was: in place of them, `--trainer.callbacks+=` refused)
     trainer = given_trainer(None, given) or {}  # as typed: --max_epochs (was: finetune()'s

@@ -14,18 +14,19 @@ Example:
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from lightning_nas.config.nodes import ARGS_KEYS, SPEC_KEYS
-from lightning_nas.config.yamlio import load_yaml
+from lightning_nas.config.yamlio import dump_yaml, load_yaml
 from lightning_nas.errors import ConfigError
 from lightning_nas.user_warnings import warn_user
 
-__all__ = ["best_weights", "check_weights_fit", "finetune_arch", "model_overrides"]
+__all__ = ["best_model_class", "best_weights", "check_weights_fit", "finetune_arch",
+           "model_overrides"]
 
 
 def best_weights(run_dir: Path, best: Mapping[str, Any], trial_checkpoint: str | None,
@@ -203,12 +204,15 @@ def _dims(tensor: Any) -> str:
     return "x".join(map(str, tensor.shape))
 
 
-def model_overrides(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+def model_overrides(pairs: Sequence[tuple[str, str]],
+                    best_class: Callable[[], str | None] | None = None) -> dict[str, Any]:
     """The model arguments of ``lightning-nas finetune``'s ``--model.*`` overrides
     (``split_overrides`` pairs), as ``finetune``'s ``model_init_args``: ``--model.KEY=VALUE``,
     or as LightningCLI also spells it ``--model.init_args.KEY=VALUE`` (``dict_kwargs``
-    too), or a whole mapping of them, ``--model='{lr: 5e-4}'`` (``{init_args: {...}}``), the
-    value parsed as YAML as every override's.
+    too), or a whole mapping of them, ``--model='{lr: 5e-4}'`` (``{init_args: {...}}``; with
+    the ``class_path`` of the best trial's model, ``best_class()``'s import path, by any
+    path to that class: merged as LightningCLI merges a node of the same class), the value
+    parsed as YAML as every override's.
 
     Example:
         >>> model_overrides([("model.lr", "5e-4"), ("model.init_args.width", "8")])
@@ -216,8 +220,9 @@ def model_overrides(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
 
     Raises:
         ConfigError: for one that would replace the model (``--model=CLASS``, a mapping
-            with a ``class_path``, ``--model.class_path=...``: the checkpoint is the trial's
-            model), or that sets a
+            with another class's ``class_path``, ``--model.class_path=...``: the checkpoint
+            is the trial's model), a mapping of a node's keys beside bare arguments (as
+            LightningCLI refuses it), or that sets a
             path inside an argument (``--model.net.width``: the argument would be replaced
             by a mapping of that one key), naming it and what to give instead.
     """
@@ -227,8 +232,9 @@ def model_overrides(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
         if parts[:1] in (["init_args"], ["dict_kwargs"]):  # LightningCLI's levels
             parts = parts[1:]
         value = load_yaml(text, source=f"--{key}")
-        whole = _whole_args(value) if key == "model" and isinstance(value, Mapping) else []
-        if whole and all(isinstance(args, Mapping) for args in whole):
+        whole = _whole_args(given, value, best_class) \
+            if key == "model" and isinstance(value, Mapping) else None
+        if whole is not None and all(isinstance(args, Mapping) for args in whole):
             for args in whole:  # --model='{lr: 5e-4}', '{init_args: {...}}': merged into
                 out.update(args)  # the model's node as LightningCLI merges them (was:
             # refused, "would replace it")
@@ -249,13 +255,63 @@ def model_overrides(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
     return out
 
 
-def _whole_args(value: Mapping[str, Any]) -> list[Any]:
-    """The argument mappings a whole ``--model=`` mapping gives, as LightningCLI reads one
-    without ``class_path``: its ``init_args`` and ``dict_kwargs``, or the mapping itself
-    when it holds none of a node's keys; none for another (a ``class_path``: a class)."""
-    if set(value) <= set(ARGS_KEYS):
-        return [value[level] or {} for level in ARGS_KEYS if level in value]
-    return [] if set(value) & set(SPEC_KEYS) else [value]
+def _whole_args(given: str, value: Mapping[str, Any],
+                best_class: Callable[[], str | None] | None) -> list[Any] | None:
+    """The argument mappings a whole ``--model=`` mapping (the override ``given``) gives, as
+    LightningCLI reads it: its ``init_args`` and ``dict_kwargs`` (beside a ``class_path``
+    only of the best trial's model, ``_same_class``), or the mapping itself when it holds
+    none of a node's keys; None for another class (or a node of none).
+
+    Raises:
+        ConfigError: for a node's keys beside bare arguments (``{init_args: {...}, lr:
+            ...}``), which LightningCLI refuses ("Not a valid subclass of LightningModule",
+            "Option 'class_path' is not accepted"), saying how to give them.
+    """
+    node = [key for key in SPEC_KEYS if key in value]
+    bare = [key for key in value if key not in SPEC_KEYS]
+    if not node:
+        return [value]
+    if bare:  # (was: "would replace it", which it would not)
+        args = {**{k: v for level in ARGS_KEYS if isinstance(value.get(level), Mapping)
+                   for k, v in value[level].items()}, **{k: value[k] for k in bare}}
+        flow = dump_yaml(args, default_flow_style=True, width=10**6).strip()
+        raise ConfigError(f"{given} mixes a node's {', '.join(node)} with model arguments "
+                          f"beside it ({', '.join(bare)}), as neither LightningCLI nor "
+                          f"finetune reads it: give the arguments alone, --model='{flow}', "
+                          f"or all under init_args, --model='{{init_args: {flow}}}'")
+    if "_partial_" in node or "class_path" in node and not _same_class(value["class_path"],
+                                                                       best_class):
+        return None
+    return [value[level] or {} for level in ARGS_KEYS if level in value]
+
+
+def _same_class(path: Any, best_class: Callable[[], str | None] | None) -> bool:
+    """Whether the import path ``path`` names the best trial's model's class
+    (``best_class()``'s path, or another path to that class)."""
+    from lightning_nas.config.imports import import_object
+
+    best = best_class() if best_class is not None else None
+    if not isinstance(path, str) or best is None:
+        return False
+    return path == best or import_object(path) is import_object(best)
+
+
+def best_model_class(run_dir: Path) -> str | None:
+    """The import path of the class of ``run_dir``'s model (its store's: the search's
+    model, else its config's ``model`` node's), None where it has none.
+
+    Example:
+        ``best_model_class(Path("runs/digits"))`` is ``"examples.digits.model.DigitsCNN"``.
+    """
+    from lightning_nas.store import open_run
+
+    with open_run(run_dir) as store:
+        stored, config = store.get_meta("model") or {}, store.get_meta("config")
+    if isinstance(stored, Mapping) and isinstance(stored.get("class_path"), str):
+        return stored["class_path"]
+    model = config.get("model") if isinstance(config, Mapping) else None
+    path = model.get("class_path") if isinstance(model, Mapping) else None
+    return path if isinstance(path, str) else None
 
 
 def _same(stored: Any, value: Any) -> bool:

@@ -105,6 +105,15 @@ def test_finetune_refuses_a_model_argument_it_cannot_give_before_training(config
          "--model.class_path=tests.helpers.BlobData would replace it; give its arguments, "
          "--model.KEY=VALUE (e.g. --model.lr=5e-4), or train another config with "
          "lightning-nas fit"),
+        # the best model's class (read from the run): its arguments checked as the dotted
+        # form's (was: refused, "would replace it"); another class: refused
+        (["--model={class_path: tests.helpers.TinyNet, init_args: {depth: two}}"],
+         "model.depth='two': expected int (the annotation of TinyNet.__init__)"),
+        (["--model={class_path: tests.helpers.BlobData, init_args: {n: 8}}"],
+         "finetune trains the best trial's model (its class, from its checkpoint): "
+         "--model={class_path: tests.helpers.BlobData, init_args: {n: 8}} would replace it; "
+         "give its arguments, --model.KEY=VALUE (e.g. --model.lr=5e-4), or train another "
+         "config with lightning-nas fit"),
         (["--model.depth.inner=2"],
          "finetune takes the model's own arguments, --model.KEY=VALUE, not a path into "
          "one (--model.depth.inner=2): give the whole value, --model.depth=..., or train "
@@ -277,6 +286,25 @@ def test_a_whole_finetune_model_override_gives_the_arguments_it_holds():
     for text in ("{lr: 5e-4, depth: 2}", "{init_args: {lr: 5e-4, depth: 2}}",
                  "{init_args: {lr: 5e-4}, dict_kwargs: {depth: 2}}"):
         assert model_overrides([("model", text)]) == {"lr": 5e-4, "depth": 2}, text
-    for text in ("{class_path: tests.helpers.TinyNet, init_args: {lr: 5e-4}}", "null"):
+    # a node of the best model's class (by any import path of it) merges its arguments as
+    # LightningCLI merges it (was: refused, "would replace it"); another class is refused
+    best = lambda: "tests.helpers.TinyNet"  # noqa: E731 - the run's model, as read
+    for text in ("{class_path: tests.helpers.TinyNet, init_args: {lr: 5e-4}}",
+                 "{class_path: tests.helpers_models.TinyNet, dict_kwargs: {lr: 5e-4}}"):
+        assert model_overrides([("model", text)], best) == {"lr": 5e-4}, text
+    for text in ("{class_path: tests.helpers_finetune.AdamNet, init_args: {lr: 5e-4}}", "null"):
         with pytest.raises(ConfigError, match=r"would replace it"):
-            model_overrides([("model", text)])
+            model_overrides([("model", text)], best)
+    # a node's keys beside bare arguments, which LightningCLI refuses too ("Not a valid
+    # subclass of LightningModule"; "Option 'class_path' is not accepted"; checked with
+    # tests/helpers_config.cli_built): said so (was: "would replace it")
+    for text, keys, args, fix in [
+            ("{init_args: {lr: 5e-4}, depth: 2}", "init_args", "depth", "{lr: 0.0005, depth: 2}"),
+            ("{class_path: tests.helpers.TinyNet, lr: 5e-4}", "class_path", "lr",
+             "{lr: 0.0005}")]:
+        with pytest.raises(ConfigError) as info:
+            model_overrides([("model", text)], best)
+        assert str(info.value) == (
+            f"--model={text} mixes a node's {keys} with model arguments beside it ({args}), "
+            f"as neither LightningCLI nor finetune reads it: give the arguments alone, "
+            f"--model='{fix}', or all under init_args, --model='{{init_args: {fix}}}'")
