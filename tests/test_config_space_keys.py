@@ -261,6 +261,7 @@ def test_a_class_path_that_does_not_import_is_refused_before_training_naming_its
     ("--model={net: {hidden: {depth: [1, 2]}}}", "model.net.hidden", "{depth: [1, 2]}"),
     ("--model.net={lin1_size: 5}", "model.net.lin1_size", "5"),
     ("--data={batch_size: 16}", "data.batch_size", "16"),
+    ("--trainer=FILE", "trainer.max_epochs", "2"),  # a YAML file of the section, as read
 ])
 def test_a_whole_section_override_of_a_searched_key_is_refused_naming_it(tmp_path, override,
                                                                          key, inner):
@@ -271,6 +272,8 @@ def test_a_whole_section_override_of_a_searched_key_is_refused_naming_it(tmp_pat
     cfg = lightningcli(tmp_path, {}, {})
     cfg["search"]["space"] = {key: {"choice": [4, 16]}, "model.net.dropout": {"choice": [0.1]}}
     (tmp_path / "nas.yaml").write_text(yaml.safe_dump(cfg))
+    (tmp_path / "trainer.yaml").write_text("max_epochs: 2\n")
+    override = override.replace("FILE", str(tmp_path / "trainer.yaml"))
     with pytest.raises(ConfigError) as info:
         load_config(tmp_path / "nas.yaml", [override])
     assert str(info.value).startswith(

@@ -132,7 +132,7 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
             places = named_places(space, named, cfg.get("model")) if isinstance(
                 space, Mapping) else {}
             cfg["search"] = {**cfg["search"], **({PLACES_KEY: places} if places else {})}
-        check_not_searched(overrides, cfg)
+        check_not_searched(overrides, cfg, path)
         check_groups_keep(cfg)
     # `oneshot` with no oneshot: block (every key has a default): its own block, not a
     # search's (was: "unknown config section 'search'", a section the file did not hold)

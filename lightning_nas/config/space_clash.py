@@ -18,25 +18,30 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from lightning_nas.config.held_hints import hydra_data_at, merges_at, over_path
+from lightning_nas.config.node_files import yaml_file
 from lightning_nas.config.node_merge import merge_node
 from lightning_nas.config.nodes import ARGS_KEYS, is_node, node_args
 from lightning_nas.config.overrides import split_overrides
 from lightning_nas.config.paths import get_dotted, set_dotted, space_path
 from lightning_nas.config.space_groups import is_space_group
-from lightning_nas.config.space_keys import is_dotted
+from lightning_nas.config.space_keys import SECTIONS, is_dotted
 from lightning_nas.config.yamlio import dump_yaml, load_yaml
 from lightning_nas.errors import ConfigError
 
 __all__ = ["check_groups_keep", "check_not_searched"]
 
 
-def check_not_searched(overrides: Sequence[str], cfg: Mapping[str, Any]) -> None:
+def check_not_searched(overrides: Sequence[str], cfg: Mapping[str, Any],
+                       config_path: Path | None = None) -> None:
     """Refuse an override of a key the space searches, or of one inside a value the space
     sets as a whole: every trial would take the space's value, and the override would be
-    ignored without a word. A group at a node sets only the node's arguments it names."""
+    ignored without a word. A group at a node sets only the node's arguments it names. A
+    mapping given (``--trainer='{max_epochs: 2}'``; a section's YAML file, looked for as
+    ``apply_overrides`` looks, beside ``config_path`` too) sets each key it holds."""
     search = cfg.get("search")
     space = search.get("space") if isinstance(search, Mapping) else None
     if not isinstance(space, Mapping):
@@ -46,6 +51,9 @@ def check_not_searched(overrides: Sequence[str], cfg: Mapping[str, Any]) -> None
         path = space_path(key.rstrip("+")) if is_dotted(key) else key  # += appends there
         _check_path(cfg, space, searched, f"--{key}={text}", path, text)
         value = load_yaml(text, source=f"--{key}") if not key.endswith("+") else None
+        if key in SECTIONS and isinstance(value, str) and value.endswith((".yaml", ".yml")) \
+                and (found := yaml_file(value, config_path, command_line=True)) is not None:
+            value = load_yaml(found.read_text(), source=str(found))  # --trainer=FILE.yaml
         if isinstance(value, Mapping):  # --trainer='{max_epochs: 2}', --model='{net: {...}}':
             _check_inside(cfg, space, searched, f"--{key}={text}", path, value)  # each key
             # it sets, as its dotted form (was: not looked into, the space's value won)
