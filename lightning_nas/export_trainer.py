@@ -30,8 +30,8 @@ from lightning.pytorch.utilities.model_helpers import is_overridden
 
 from lightning_nas.config.factories import ModelFactory
 from lightning_nas.config.load import section_target
+from lightning_nas.search.dry_builds import global_state_kept
 from lightning_nas.search.meta_build import parameters_on_meta
-from lightning_nas.search.template import global_state_kept
 from lightning_nas.search.trial_defaults import with_trial_defaults
 
 __all__ = ["result_defaults", "summary_runs_forward"]

@@ -85,7 +85,8 @@ def test_the_precision_a_trial_is_said_to_be_scored_in_is_its_built_trainers(
     # of the config's (trial_trainer), not the settings the trial's Trainer is built from
     from lightning_nas.config.factories import DataFactory, ModelFactory
     from lightning_nas.score_precision import precision_of
-    from lightning_nas.search.template import TrialTemplate, dry_spec
+    from lightning_nas.search.dry_builds import dry_spec
+    from lightning_nas.search.template import TrialTemplate
     from lightning_nas.search.trial import build_trainer
 
     settings = {**TRAINER, **({} if plugins is None else {"plugins": plugins})}

@@ -46,7 +46,7 @@ from lightning_nas.config.trainer_checks import check_sync_batchnorm
 from lightning_nas.errors import ConfigError, one_line
 from lightning_nas.integrations.hydra_combinations import also_with, compose_any
 from lightning_nas.integrations.hydra_grammar import SweepParams, group_of, path_of
-from lightning_nas.search.template import global_state_kept
+from lightning_nas.search.dry_builds import global_state_kept
 from lightning_nas.space.params import Choice, Fixed, Float, Int
 from lightning_nas.user_warnings import warn_user
 

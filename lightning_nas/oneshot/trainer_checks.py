@@ -27,8 +27,8 @@ from lightning_nas.errors import ConfigError, NASError, one_line
 from lightning_nas.group_exit import destroy_group_at_exit
 from lightning_nas.oneshot.checks import CLIP_ALGORITHMS
 from lightning_nas.search.batch_settings import batch_setting_error
+from lightning_nas.search.dry_builds import check_trainer_builds
 from lightning_nas.search.runner import needs_own_process, spawns_ranks
-from lightning_nas.search.template import check_trainer_builds
 from lightning_nas.search.trial import TrialSpec, raised_by_lightning
 
 __all__ = ["check_oneshot_builds", "check_oneshot_strategy", "check_oneshot_trainer",

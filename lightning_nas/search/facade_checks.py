@@ -26,6 +26,7 @@ from lightning_nas.config.trainer_checks import (
 )
 from lightning_nas.errors import ConfigError, one_line
 from lightning_nas.search.costs import check_counting
+from lightning_nas.search.dry_builds import attempt_build, global_state_kept
 from lightning_nas.search.executor import InlineExecutor, TrialExecutor
 from lightning_nas.search.executors import check_devices_per_trial, executor_for
 from lightning_nas.search.limit_checks import check_some_meets
@@ -48,7 +49,6 @@ from lightning_nas.search.space_values import (
     value_at,
     with_value,
 )
-from lightning_nas.search.template import attempt_build, global_state_kept
 from lightning_nas.search.trial_callbacks import TrialCallbacks, check_module_stops
 from lightning_nas.search.warm import check_fill
 from lightning_nas.search.warm_scales import check_scales

@@ -50,7 +50,7 @@ def check_manual_optimization(spec: TrialSpec, model: str,
     sets ``automatic_optimization = False``: ``spec``'s (the config's, for an argument that
     is not searched) and each value a searched one may take (each over ``spec``'s Trainer).
     The Trainers it builds set global flags (determinism, the rank-zero rank): call it within
-    ``template.global_state_kept``, as ``TrialTemplate.dry_build`` does."""
+    ``dry_builds.global_state_kept``, as ``TrialTemplate.dry_build`` does."""
     def why(name: str) -> str:
         refused, valid = MANUAL_REFUSED[name]
         return (f"the model ({model}) sets automatic_optimization=False, and Lightning refuses "

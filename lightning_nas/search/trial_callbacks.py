@@ -24,8 +24,8 @@ from typing import Any
 
 from lightning_nas.config.trainer_checks import check_validation_runs
 from lightning_nas.errors import ConfigError
+from lightning_nas.search.dry_builds import attempt_build, dry_spec, global_state_kept
 from lightning_nas.search.rule_checks import check_validates_each_epoch, configured_callbacks
-from lightning_nas.search.template import attempt_build, dry_spec, global_state_kept
 from lightning_nas.search.trial import TrialSpec, build_trainer
 
 __all__ = ["ASKED", "TrialCallbacks", "check_fit_callbacks", "check_module_stops"]
