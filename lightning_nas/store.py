@@ -32,8 +32,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from lightning_nas.folder_lookup import check_run_folder, runs_within
 from lightning_nas.lock_probe import process_gone
-from lightning_nas.run_folder import check_run_folder, hold_folder, runs_within, user_path
+from lightning_nas.run_folder import hold_folder, user_path
 from lightning_nas.store_checks import (
     check_same_search,
     check_search_folder,

@@ -33,9 +33,10 @@ import yaml
 
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError
+from lightning_nas.folder_lookup import check_run_folder, runs_within
 from lightning_nas.report.tables import cut_line, format_csv, format_table, json_safe
 from lightning_nas.results import format_score
-from lightning_nas.run_folder import check_run_folder, runs_within, user_path
+from lightning_nas.run_folder import user_path
 from lightning_nas.spos_scored import scored_text
 from lightning_nas.wording import counted
 

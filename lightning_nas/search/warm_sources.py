@@ -29,8 +29,8 @@ from typing import Any
 import yaml
 
 from lightning_nas.errors import ConfigError, StoreError, typed
+from lightning_nas.folder_lookup import close_folder, runs_within
 from lightning_nas.results import TrialResult, TrialStatus
-from lightning_nas.run_folder import close_folder, runs_within
 from lightning_nas.store import RunStore, open_run
 from lightning_nas.wording import counted
 
