@@ -4,7 +4,9 @@
 store), the scheduler rule, the trials in flight and the paused ones. It gets the settings
 and a ``TrialTemplate`` (each trial's spec); ``Search.run`` makes one and calls ``run``.
 What the optimizer proposes and is told (repeats, twins, rejections, the losses told, the
-replay at a resume) is its ``Proposals`` (``search/proposals.py``).
+replay at a resume) is its ``Proposals`` (``search/proposals.py``); what it does with a
+finished trial's result (store, tell, keep files, say its line) is ``TrialResults``
+(``search/loop_results.py``).
 
 The loop, in short::
 
@@ -28,17 +30,13 @@ from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.asktell import AskTell
 from lightning_nas.search.budget_left import budget_used
-from lightning_nas.search.checkpoints import (
-    FrontPoints,
-    checkpoint_complete,
-    drop_checkpoints,
-    keep_top_checkpoints,
-)
+from lightning_nas.search.checkpoints import FrontPoints, checkpoint_complete
 from lightning_nas.search.costs import Counts, cost_uses
 from lightning_nas.search.executor import TrialExecutor
 from lightning_nas.search.failures import FailureWatch
 from lightning_nas.search.lifetime import sigterm_received, stops_deferred
-from lightning_nas.search.progress import Progress, trial_line
+from lightning_nas.search.loop_results import TOLD, TrialResults
+from lightning_nas.search.progress import Progress
 from lightning_nas.search.proposals import MAX_REPEATS, Proposals
 from lightning_nas.search.rule_epochs import paused_at, record_curve
 from lightning_nas.search.schedulers import Rule
@@ -47,19 +45,16 @@ from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.trial_hold import check_not_running
 from lightning_nas.search.warm_start import warm_start
 from lightning_nas.space import SearchSpace
-from lightning_nas.split_record import record_uneven, recorded_uneven
+from lightning_nas.split_record import recorded_uneven
 from lightning_nas.store import OBJECTIVES_UP_FRONT, RunStore
-from lightning_nas.user_warnings import warn_user
 
 __all__ = ["SearchLoop"]
 
-#: stored statuses whose loss the optimizer was told
-_TOLD = (TrialStatus.COMPLETED, TrialStatus.PAUSED, TrialStatus.PRUNED)
 #: statuses of trials done: the progress count (with the promoted trials running again)
 _STOPPED = (TrialStatus.COMPLETED, TrialStatus.PRUNED, TrialStatus.PAUSED)
 
 
-class SearchLoop:
+class SearchLoop(TrialResults):
     """One invocation of a search over an open store.
 
     Args:
@@ -99,7 +94,7 @@ class SearchLoop:
         #: the Pareto front whose trials keep their checkpoints, kept up to date
         self.front = (FrontPoints(store, objectives) if objectives is not None
                       and objectives.multi else None)
-        told_any = any(t.status in _TOLD or (t.status is TrialStatus.RUNNING and t.curve)
+        told_any = any(t.status in TOLD or (t.status is TrialStatus.RUNNING and t.curve)
                        for t in store.trials())
         self.asking = True
         self.start = time.monotonic()
@@ -351,76 +346,6 @@ class SearchLoop:
             spec.count_uses = self.uses
         self.executor.submit(spec)
 
-    # ----------------------------------------------------------------- results
-    def _record(self, result: TrialResult, last: bool = True) -> None:
-        """Store ``result`` and say it; raise the stop its failure makes (``last``: the
-        error the search ends with, none raised before)."""
-        arch, candidate = self.running[result.trial_id]
-        promoted = self.again.pop(result.trial_id, None)
-        earlier = self.store.get(result.trial_id) if candidate is None else None
-        if earlier is not None:  # a promoted trial: one trial, one start, its fit time summed
-            result.started = earlier.started
-            result.fit_time = (result.fit_time or 0.0) + (earlier.fit_time or 0.0)
-            if len(result.curve) < len(earlier.curve):  # failed before its epochs were back
-                result.curve, result.epochs = earlier.curve, earlier.epochs
-                result.curve_epochs = earlier.curve_epochs
-        key = arch_key(arch)
-        if result.objective_missing and self.completed:  # a completed trial logged it: no
-            result.fatal = False  # misspelt name, this architecture's failure (max_failures)
-        if not result.fatal:  # (a trial that found the count wrong stops the search)
-            result.metrics = {**self.costs(arch, key), **result.metrics}
-        why = self.goal.objectives and self.goal.objectives.not_finite(result.metrics)
-        if why and result.status in _TOLD:  # not to be told; it would stay on the front
-            result.status, result.error = TrialStatus.FAILED, why
-        with stops_deferred():  # stored and let go together (was: a stop between counted
-            self.store.finish_trial(result)  # its start as a death of the process)
-            del self.running[result.trial_id]
-        record_uneven(self.store, result.trial_id, result.uneven_splits)  # best.yaml's notes
-        if self.rule is not None and result.status is TrialStatus.FAILED:
-            self.rule.forget(result.trial_id)  # no rung member (was: ranked last), paused or not
-        elif self.rule is not None:
-            record_curve(self.rule, result.trial_id, result.curve, result.curve_epochs)
-        self.proposals.stopped(result, key, candidate)
-        if result.status in (TrialStatus.FAILED, TrialStatus.PRUNED):
-            self.used -= result.status is TrialStatus.FAILED  # (a failure uses no budget)
-            self._drop(result, False)
-        elif result.status is TrialStatus.PAUSED:
-            self.paused[result.trial_id] = result
-        elif result.status is TrialStatus.COMPLETED:
-            self.completed += 1
-            self._drop(result, True)
-            if self.front is not None:
-                self.front.add(result.trial_id)
-            keep_top_checkpoints(self.store, self.goal.mode, self.goal.keep_top_k,
-                                 self.goal.objectives, self.front, self.template.trial_dir)
-        try:
-            self.failures.check(result, self.completed, running=len(self.running))
-            stop = None
-        except (SearchError, ConfigError) as err:
-            stop = err
-        self._report(result, stops=last and stop is not None, promoted=promoted)
-        for note in result.notes:  # said in a rank's trial.log: the console shows it too,
-            if note not in self.noted:  # once per search (each trial of fresh ranks notes it)
-                self.noted.add(note)
-                warn_user(f"trial {result.trial_id}: {note}")
-        if self.on_trial_end is not None:
-            self.on_trial_end(result)
-        if stop is not None:
-            raise stop
-
-    def _tidy_checkpoints(self) -> None:
-        """Remove what a kill right after a trial was stored left of its files (its
-        ``last.ckpt``; a pruned one's ``best.ckpt``; a completed one's outside the best
-        ``keep_top_k``), as ``_record`` would have; was: kept for good."""
-        for old in self.store.trials():
-            if old.status in (TrialStatus.COMPLETED, TrialStatus.PRUNED):
-                self._drop(old, old.status is TrialStatus.COMPLETED)
-        keep_top_checkpoints(self.store, self.goal.mode, self.goal.keep_top_k,
-                             self.goal.objectives, self.front, self.template.trial_dir)
-
-    def _drop(self, trial: TrialResult, keep_best: bool) -> None:
-        drop_checkpoints(self.store, self.template.trial_dir(trial.trial_id), trial, keep_best)
-
     # ----------------------------------------------------------------- output
     def worded(self, text: str) -> str:
         """``text``, a line or warning of the search, in its user's words: a search's own
@@ -431,19 +356,3 @@ class SearchLoop:
         """Print when the search is verbose (above the progress bar, if any), ``worded``."""
         if self.settings.verbose:
             self.progress.line(self.worded(text))
-
-    def _report(self, result: TrialResult, stops: bool = False,
-                promoted: int | None = None) -> None:
-        """The trial's line; of one whose error ``stops`` the search, without the error,
-        which the stop says (was: on the trial's line and in the stop's error alike). Its
-        count: the trials done, each once, a promoted one running again among them (was:
-        left out while it ran, so a line of another trial then repeated a count, and the
-        count went back); a ``promoted`` trial's line says so (``trial_line``)."""
-        if not self.settings.verbose:
-            return
-        s, best = self.goal, self.store.best(self.goal.mode)
-        stopped = (self.completed + self.store.count(TrialStatus.PRUNED) + len(self.paused)
-                   + len(self.again))
-        self.progress.update(stopped, None if best is None else best.score, s.monitor)
-        self.say(trial_line(result, s.monitor, stopped, s.budget, best, stops=stops,
-                            promoted=promoted))
