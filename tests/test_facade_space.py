@@ -123,3 +123,18 @@ def test_a_groups_value_that_fits_no_architecture_names_its_space_key(tmp_path, 
     assert "expected dict[str, int] or null (the annotation of HeadNet.__init__)" in str(
         err.value)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_every_option_of_a_choice_that_fits_no_annotation_is_named_in_one_refusal(
+        tmp_path, seed):
+    # was: only the option the seed's sample drew, "space key 'width' may take 'big': ..."
+    # (seed 0), 'small' (seed 1); a user fixing one met the other at the next run
+    with pytest.raises(ConfigError) as err:
+        Search(TinyNet, {"width": {"choice": ["small", 8, "big"]}, "lr": {"float": [0.01, 0.1]}},
+               data=BlobData, trainer={"max_epochs": 1, "logger": False}, budget=2,
+               run_dir=tmp_path / "run", seed=seed, verbose=False)
+    assert str(err.value).startswith(
+        "space key 'width' may take 'small', 'big': model.width='small': expected int (the "
+        "annotation of TinyNet.__init__)"), err.value
+    assert not (tmp_path / "run").exists()

@@ -34,7 +34,7 @@ from lightning_nas.search.rule_trainer import check_rule_trainer
 from lightning_nas.space import Choice, Fixed, Int, SearchSpace
 from lightning_nas.trial_trainer import trial_trainer
 
-__all__ = ["COMBINATIONS", "ModuleCallbacks", "check_trainer_combinations",
+__all__ = ["COMBINATIONS", "ModuleCallbacks", "check_choices_alone", "check_trainer_combinations",
            "check_trainer_values", "option_keys", "said_key", "space_options",
            "trainer_options", "trainer_ranges", "unsearched", "value_at", "with_value"]
 
@@ -60,6 +60,34 @@ def space_options(space: SearchSpace,
             out[path] = ([param.value] if isinstance(param, Fixed) else list(param.values)
                          if isinstance(param, Choice) else [param.low, param.high])
     return out
+
+
+def check_choices_alone(space: SearchSpace, error_of: Callable[[dict[str, Any]], str | None],
+                        said: str) -> None:
+    """For the refusal ``said`` of a value a choice may take (``space key 'K' may take V:
+    ...``; a space key of its own, not a group's nor a ``trainer.`` key's): refuse naming
+    every option of it that fails alone (``error_of`` an architecture of that key only),
+    where two or more do (was: only the option the seed's sample drew, the others met one
+    run at a time). Nothing where the config's own values fail (``error_of({})``).
+
+    Example:
+        >>> space = SearchSpace.from_dict({"width": {"choice": ["small", 8, "big"]}})
+        >>> check_choices_alone(space, lambda arch: None if arch.get("width", 8) == 8 else
+        ...                     "no", "space key 'width' may take 'big': no")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: space key 'width' may take 'small', 'big': no
+    """
+    key = next((key for key, param in space.params.items() if isinstance(param, Choice)
+                and not key.startswith("trainer.")
+                and said.startswith(f"space key {key!r} may take ")), None)
+    if key is None or error_of({}) is not None:
+        return
+    bad = [(value, text) for value in space.params[key].values
+           if (text := error_of({key: value})) is not None]
+    if len(bad) > 1:
+        raise ConfigError(f"space key {key!r} may take "
+                          f"{', '.join(repr(value) for value, _ in bad)}: {bad[0][1]}")
 
 
 def value_at(arch: Mapping[str, Any], path: tuple[str, ...]) -> Any:
