@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 import torch
 import yaml
+from torch import nn
 
 from lightning_nas.config.load import load_config
+from lightning_nas.config.value_checks import short
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.from_config import search_from_config
+from tests.helpers_models import TinyNet
 from tests.helpers_records import DEEP, NetConfig, Plain
 
 torch.set_num_threads(1)
@@ -122,3 +125,42 @@ def test_an_override_inside_a_chosen_mapping_in_a_hydra_node_is_kept_as_hydra_ke
             "--model.opt.other=9 sets a key inside 'model.opt', which option 2 of the choice "
             "there, {other: 2}, sets too")):
         loaded([{"sub": {"y": 5}}, {"other": 2}])
+
+
+class MaybeNet(TinyNet):
+    """A network argument that may be left out (``nn.Module | None``)."""
+
+    def __init__(self, net: nn.Module | None = None, lr: float = 0.05) -> None:
+        super().__init__(lr=lr)
+
+
+class OptionalNet(TinyNet):
+    """``MaybeNet`` with ``Optional[nn.Module]``."""
+
+    def __init__(self, net: Optional[nn.Module] = None, lr: float = 0.05) -> None:  # noqa: UP045
+        super().__init__(lr=lr)
+
+
+LINEAR = {"class_path": "torch.nn.Linear", "init_args": {"in_features": 2, "out_features": 2}}
+
+
+@pytest.mark.parametrize("model", ["MaybeNet", "OptionalNet"])
+@pytest.mark.parametrize("net", [LINEAR, {"in_features": 2}], ids=["class_path", "plain"])
+@pytest.mark.parametrize("where", ["config", "space"])
+def test_a_class_path_mapping_for_a_module_in_a_hydra_node_is_refused_as_a_dict_is(
+        tmp_path, model, net, where):
+    # Hydra's instantiate passes {class_path, init_args} under a _target_ node as it is (a
+    # DictConfig, no Linear): was taken for nn.Module | None, where a plain dict is refused
+    # (without the note a bare nn.Module's refusal gives)
+    node = {"_target_": f"{HERE}.{model}", **({"net": net} if where == "config" else {})}
+    space = {"model.lr": {"choice": [0.05, 0.1]}} if where == "config" else {
+        "model.net": {"fixed": net}, "model.lr": {"choice": [0.05, 0.1]}}
+    with pytest.raises(ConfigError) as err:
+        search_from_config({"model": node, "data": {"_target_": "tests.helpers_data.BlobData"},
+                            "trainer": {"max_epochs": 1, "logger": False},
+                            "search": {"space": space, "budget": 1,
+                                       "run_dir": str(tmp_path / "run")}})
+    assert f"model.net={short(net)}: expected Module or null (the annotation of {model}.__init__)" \
+        "; a dict is no Module" in str(err.value), err.value
+    assert ("Hydra passes a class_path mapping" in str(err.value)) is (net is LINEAR)
+    assert not (tmp_path / "run").exists()

@@ -29,13 +29,13 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from lightning_nas.arch import is_plain
-from lightning_nas.config.nodes import is_node
+from lightning_nas.config.nodes import builds_at, is_node
 from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["changed_fields", "check_fields", "dataclass_for", "dataclass_of",
            "dataclasses_in", "dict_note", "each_class", "field_hint", "field_hints",
-           "holds_instances", "init_fields", "is_instance", "is_instances", "mapping_of",
-           "no_dict", "own_defaults", "plain_step", "record_class", "record_step",
+           "holds_instances", "init_fields", "is_instance", "is_instances", "kinds_of",
+           "mapping_of", "no_dict", "own_defaults", "plain_step", "record_class", "record_step",
            "required_fields", "takes", "to_dataclass"]
 
 #: the types a plain argument takes: a value, with no keys inside
@@ -234,25 +234,37 @@ def own_defaults(cls: type) -> dict[str, Any]:
                 or f.default_factory is not dataclasses.MISSING)}
 
 
-def no_dict(value: Any, hint: Any) -> bool:
-    """Whether ``value`` is a plain dict (no ``class_path`` node) given for a
-    ``torch.nn.Module`` or ``torch.Tensor`` annotation, which no dict is."""
-    if not isinstance(value, Mapping) or is_node(value) or not inspect.isclass(hint):
+def no_dict(value: Any, hint: Any, written: bool = False) -> bool:
+    """Whether ``value`` is a plain dict given for a ``torch.nn.Module`` or ``torch.Tensor``
+    annotation, which no dict is: no ``class_path`` node, but in a Hydra node's arguments
+    (``written``), where Hydra passes one as data (was: taken there)."""
+    if not isinstance(value, Mapping) or builds_at(value, written) or not inspect.isclass(hint):
         return False
     import torch  # (only where a dict meets a class annotation)
 
     return issubclass(hint, torch.nn.Module | torch.Tensor)
 
 
-def dict_note(value: Any, hint: Any, path: str) -> str:
-    """For ``no_dict``: how the arguments of the network at ``path`` are searched instead;
-    else ``""``."""
-    if not no_dict(value, hint):
+def dict_note(value: Any, hint: Any, path: str, written: bool = False) -> str:
+    """For ``no_dict`` (of a ``Union``'s class too): how the arguments of the network at
+    ``path`` are searched instead; else ``""``."""
+    kind = next((k for k in kinds_of(hint) if no_dict(value, k, written)), None)
+    if kind is None:
         return ""
-    return (f"; a dict is no {hint.__name__}: search its arguments in a class_path node, "
+    if written and is_node(value):
+        return (f"; a dict is no {kind.__name__}: Hydra passes a class_path mapping in a "
+                f"_target_ node's arguments as it is (a DictConfig); write a _target_ node, "
+                f"{{'_target_': 'pkg.MyNet', ...}}, which Hydra builds")
+    return (f"; a dict is no {kind.__name__}: search its arguments in a class_path node, "
             f"{{'class_path': Fixed('pkg.MyNet'), 'init_args': {{...}}}}, which each trial "
             f"builds, with a builder arch -> LightningModule, or from a config "
             f"({path}.<argument>)")
+
+
+def kinds_of(hint: Any) -> tuple[Any, ...]:
+    """A ``Union``'s types, or the annotation alone."""
+    return typing.get_args(hint) if typing.get_origin(hint) in (
+        typing.Union, types.UnionType) else (hint,)
 
 
 def mapping_of(hint: Any) -> Any | None:

@@ -44,6 +44,7 @@ from lightning_nas.config.records import (
     check_fields,
     dataclasses_in,
     dict_note,
+    kinds_of,
     mapping_of,
     no_dict,
 )
@@ -83,7 +84,7 @@ def matches(value: Any, hint: Any, strict: bool = False, written: bool = False) 
     """
     if hint is Any or hint is inspect.Parameter.empty or builds_at(value, written):
         return True  # a node is built later (a class_path mapping a Hydra node's is data)
-    if hint is None or hint is type(None) or no_dict(value, hint):  # a dict is no Module
+    if hint is None or hint is type(None) or no_dict(value, hint, written):  # a dict is no Module
         return value is None
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is typing.Union or origin is types.UnionType:
@@ -154,7 +155,7 @@ def check_value(path: str, value: Any, hint: Any, owner: str, strict: bool = Fal
             check_value(f"{path}.{key}", item, inner, owner, strict, written)
         return
     if not matches(value, hint, strict, written):
-        note = dict_note(value, hint, path) or short_class_note(value, hint) or \
+        note = dict_note(value, hint, path, written) or short_class_note(value, hint) or \
             close_class_note(value, hint, SHORT_NAME_MODULES) or timedelta_note(value, hint) \
             or bool_note(value, hint) or enum_note(value, hint) or (
                 _as_written(value, hint, owner) if strict or written else "")
@@ -172,7 +173,8 @@ def enum_note(value: Any, hint: Any) -> str:
         >>> enum_note("ReLU", Act)
         "; an Enum is given by a member's name: relu, tanh ('ReLU' is the value of Act.relu)"
     """
-    found = [kind for kind in _kinds(hint) if inspect.isclass(kind) and issubclass(kind, enum.Enum)]
+    found = [kind for kind in kinds_of(hint)
+             if inspect.isclass(kind) and issubclass(kind, enum.Enum)]
     if not isinstance(value, str) or not found:
         return ""
     owner = next((f" ({value!r} is the value of {kind.__name__}.{member.name})"
@@ -184,13 +186,7 @@ def enum_note(value: Any, hint: Any) -> str:
 def _as_written(value: Any, hint: Any, owner: str) -> str:
     """For a text a number's or a bool's annotation (of a ``Union`` too) reads as one,
     passed as written (a Trainer argument, a Hydra node's): what to write instead."""
-    read = next((found for kind in _kinds(hint) if kind in LEAVES and isinstance(value, str)
+    read = next((found for kind in kinds_of(hint) if kind in LEAVES and isinstance(value, str)
                  and (found := leaf_text(value, kind)) is not UNREAD), UNREAD)
     return "" if read is UNREAD else (f"; {owner} gets it as written, not read as LightningCLI "
                                       f"reads it: write {read!r}")
-
-
-def _kinds(hint: Any) -> tuple[Any, ...]:
-    """A ``Union``'s types, or the annotation alone."""
-    return typing.get_args(hint) if typing.get_origin(hint) in (
-        typing.Union, types.UnionType) else (hint,)
