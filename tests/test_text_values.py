@@ -105,6 +105,11 @@ def test_a_text_lightningcli_reads_as_the_annotations_type_is_built_as_it_builds
                     "given by a member's name: relu, tanh ('ReLU' is the value of Act.relu)"),
     ("act", "RELU", "model.act='RELU': expected Act (the annotation of Plain.__init__); an Enum is "
                     "given by a member's name: relu, tanh"),
+    # (was: "expected Act (...)" alone, and "expected int or null (...)" alone)
+    ("act", 2, "model.act=2: expected Act (the annotation of Plain.__init__); an Enum is given "
+               "by a member's name: relu, tanh"),
+    ("maybe", "none", "model.maybe='none': expected int or null (the annotation of "
+                      "Plain.__init__); null is written null or ~, not 'none'"),
 ])
 def test_a_value_lightningcli_refuses_is_refused_naming_the_key_and_what_is_valid(
         tmp_path, key, value, says):

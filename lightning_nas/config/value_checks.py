@@ -52,7 +52,7 @@ from lightning_nas.config.texts import LEAVES, UNREAD, leaf_text, literal_text
 from lightning_nas.config.timedeltas import timedelta_note, timedelta_of
 from lightning_nas.errors import ConfigError
 
-__all__ = ["check_value", "enum_note", "matches", "short"]
+__all__ = ["check_value", "enum_note", "matches", "null_note", "short"]
 
 #: the annotations of a sequence and of a mapping, bare or subscripted (``list[int]``)
 _SEQUENCES = (list, tuple, set, frozenset, cabc.Sequence, cabc.MutableSequence, cabc.Iterable,
@@ -157,16 +157,16 @@ def check_value(path: str, value: Any, hint: Any, owner: str, strict: bool = Fal
     if not matches(value, hint, strict, written):
         note = dict_note(value, hint, path, written) or short_class_note(value, hint) or \
             close_class_note(value, hint, SHORT_NAME_MODULES) or timedelta_note(value, hint) \
-            or bool_note(value, hint) or enum_note(value, hint) or (
+            or bool_note(value, hint) or enum_note(value, hint) or null_note(value, hint) or (
                 _as_written(value, hint, owner) if strict or written else "")
         raise ConfigError(f"{path}={short(value)}: expected {type_name(hint)} (the annotation "
                           f"of {owner}){note}")
 
 
 def enum_note(value: Any, hint: Any) -> str:
-    """For a text where ``hint`` takes an ``Enum`` (or a ``Union`` with one): the names of
-    its members, which alone LightningCLI takes, and the member whose value the text is;
-    ``""`` for another value or annotation.
+    """For a text or a number where ``hint`` takes an ``Enum`` (or a ``Union`` with one): the
+    names of its members, which alone LightningCLI takes, and the member whose value it is;
+    ``""`` for another value or annotation (was: a number's refusal named no member).
 
     Example:
         >>> Act = enum.Enum("Act", {"relu": "ReLU", "tanh": "Tanh"})
@@ -175,12 +175,26 @@ def enum_note(value: Any, hint: Any) -> str:
     """
     found = [kind for kind in kinds_of(hint)
              if inspect.isclass(kind) and issubclass(kind, enum.Enum)]
-    if not isinstance(value, str) or not found:
+    if not isinstance(value, str | int | float) or isinstance(value, bool) or not found:
         return ""
     owner = next((f" ({value!r} is the value of {kind.__name__}.{member.name})"
                   for kind in found for member in kind if member.value == value), "")
     names = ", ".join(name for kind in found for name in kind.__members__)
     return f"; an Enum is given by a member's name: {names}{owner}"
+
+
+def null_note(value: Any, hint: Any) -> str:
+    """For a text that reads as null in Python or another language (``'none'``,
+    ``'None'``, ``'nil'``) where ``hint`` takes None: how YAML writes null (as
+    jsonargparse, no such text is read as None).
+
+    Example:
+        >>> null_note("none", int | None)
+        "; null is written null or ~, not 'none'"
+    """
+    takes_none = any(kind is None or kind is type(None) for kind in kinds_of(hint))
+    return (f"; null is written null or ~, not {value!r}" if takes_none and isinstance(
+        value, str) and value.strip().lower() in ("none", "nil", "null") else "")
 
 
 def _as_written(value: Any, hint: Any, owner: str) -> str:
