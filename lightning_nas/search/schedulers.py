@@ -34,13 +34,17 @@ import copy
 import enum
 import inspect
 import math
-import numbers
 import statistics
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Mapping, Sequence
 
-from lightning_nas.errors import MODES, ConfigError, mode_said
+from lightning_nas.search.rule_arguments import (
+    check_at_least,
+    check_rule_mode,
+    check_rung_order,
+    whole_numbers,
+)
 
 __all__ = [
     "ASHARule",
@@ -72,10 +76,7 @@ class Rule(ABC):
     setting: str | None = None
 
     def __init__(self, mode: str = "max") -> None:
-        if mode not in MODES:  # named as the rule's (was: "`mode` can be max, min"; then
-            # no did-you-mean, as check_mode's)
-            raise ConfigError(f"{type(self).__name__}'s mode must be 'max' or 'min' (which "
-                              f"values are better), got {mode!r}{mode_said(mode, MODES)}")
+        check_rule_mode(self, mode)
         self.mode = mode
 
     def __repr__(self) -> str:
@@ -157,10 +158,11 @@ class MedianRule(Rule):
 
     def __init__(self, min_epochs: int = 1, min_trials: int = 2, mode: str = "max") -> None:
         super().__init__(mode)
-        min_epochs, min_trials = _whole(self, min_epochs=min_epochs, min_trials=min_trials)
-        _at_least(self, 1, min_epochs=(min_epochs, "the epochs before it may stop a trial"),
-                  min_trials=(min_trials, "the other trials that must have reached an epoch "
-                                          "before it judges there"))
+        min_epochs, min_trials = whole_numbers(self, min_epochs=min_epochs, min_trials=min_trials)
+        check_at_least(self, 1,
+                       min_epochs=(min_epochs, "the epochs before it may stop a trial"),
+                       min_trials=(min_trials, "the other trials that must have reached an "
+                                               "epoch before it judges there"))
         self.min_epochs, self.min_trials = min_epochs, min_trials
         self.values: dict[int, dict[Hashable, float]] = {}  # epoch -> key -> value
 
@@ -199,17 +201,13 @@ class ASHARule(Rule):
     def __init__(self, min_epochs: int = 1, max_epochs: int = 27, eta: int = 3,
                  mode: str = "max") -> None:
         super().__init__(mode)
-        min_epochs, max_epochs, eta = _whole(self, min_epochs=min_epochs,
-                                             max_epochs=max_epochs, eta=eta)
-        _at_least(self, 1, min_epochs=(min_epochs, "its first rung"),
-                  max_epochs=(max_epochs, "its last rung: a complete trial's epochs"))
-        _at_least(self, 2, eta=(eta, "the reduction factor: the top 1/eta of a rung goes on"))
-        if max_epochs < min_epochs:  # as the settings say it (was: "need 1 <= min_epochs
-            # <= max_epochs and eta >= 2, got ...", naming neither the rule nor the argument)
-            raise ConfigError(f"{type(self).__name__}'s min_epochs={min_epochs} is above its "
-                              f"max_epochs={max_epochs}: its first rung would come after its "
-                              f"last, so it would never stop a trial before its end; build it "
-                              f"with min_epochs below max_epochs")
+        min_epochs, max_epochs, eta = whole_numbers(self, min_epochs=min_epochs,
+                                                    max_epochs=max_epochs, eta=eta)
+        check_at_least(self, 1, min_epochs=(min_epochs, "its first rung"),
+                       max_epochs=(max_epochs, "its last rung: a complete trial's epochs"))
+        check_at_least(self, 2,
+                       eta=(eta, "the reduction factor: the top 1/eta of a rung goes on"))
+        check_rung_order(self, min_epochs, max_epochs)
         self.min_epochs, self.max_epochs, self.eta = min_epochs, max_epochs, eta
         self.rungs = self._rungs(min_epochs)
         self.values: dict[int, dict[Hashable, float]] = {r: {} for r in self.rungs}
@@ -390,43 +388,6 @@ def rule_name(rule: Rule) -> str:
     """
     return getattr(rule, "setting", None) or type(rule).__name__
 
-
-def _whole(rule: Rule, **values: object) -> list[int]:
-    """``values`` as ints, each a whole number (NumPy's too; not a bool): epochs are counted
-    whole, so a rung at 1.5 epochs would never be reached (was: accepted, and such a rule
-    judged no trial there, silently; ``None`` or a string raised Python's ``TypeError``).
-
-    Example:
-        >>> _whole(MedianRule(), min_epochs=2, min_trials=1.5)
-        Traceback (most recent call last):
-        ...
-        lightning_nas.errors.ConfigError: MedianRule's min_trials must be a whole number, ...
-    """
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            real = isinstance(value, numbers.Real) and not isinstance(value, bool) and \
-                math.isfinite(value)
-            hint = f"; build it with {name}={max(1, round(value))}" if real else ""
-            raise ConfigError(f"{type(rule).__name__}'s {name} must be a whole number, got "
-                              f"{value!r}{hint}")
-    return [int(value) for value in values.values()]  # type: ignore[call-overload]
-
-
-def _at_least(rule: Rule, low: int, **values: tuple[int, str]) -> None:
-    """Refuse a setting of ``rule`` below ``low``, naming it, what it is and its valid
-    values, as the search's settings name theirs (``values``: name -> (value, what)).
-
-    Example:
-        >>> _at_least(MedianRule(), 1, min_trials=(0, "the other trials it compares"))
-        Traceback (most recent call last):
-        ...
-        lightning_nas.errors.ConfigError: MedianRule's min_trials must be a positive ...
-    """
-    for name, (value, what) in values.items():
-        if value < low:
-            kind = "a positive integer" if low == 1 else f"an integer >= {low}"
-            raise ConfigError(f"{type(rule).__name__}'s {name} must be {kind} ({what}), got "
-                              f"{value!r}")
 
 
 def _interleaved(counts: list[int]) -> list[int]:
