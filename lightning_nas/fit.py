@@ -17,8 +17,6 @@ Example:
 from __future__ import annotations
 
 import os
-import re
-import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,9 +29,7 @@ from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.config.sections import command_sections
 from lightning_nas.config.trainer_checks import check_trainer_kwargs, check_validation_runs
 from lightning_nas.errors import ConfigError, NASError, check_mode, unknown
-from lightning_nas.export import FIT_DIRECTIVE
-from lightning_nas.export_header import TRAIN_AGAIN
-from lightning_nas.export_hydra import rerun_said
+from lightning_nas.fit_exported import check_not_best_yaml, fit_defaults, warn_trial_threads
 from lightning_nas.fit_resume import (  # undo_fit: also from here, as before
     check_resume,
     fit_record,
@@ -54,10 +50,8 @@ from lightning_nas.search.setting_checks import check_seed, in_words, said_in_co
 from lightning_nas.search.template import check_fit_builds
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.trial_callbacks import check_fit_callbacks
-from lightning_nas.user_warnings import warn_user
-from lightning_nas.wording import counted
 
-__all__ = ["FIT_KEYS", "describe", "fit_config", "fit_defaults", "fit_spec", "load_fit",
+__all__ = ["FIT_KEYS", "describe", "fit_config", "fit_spec", "load_fit",
            "metrics_text", "read_fit_config", "refusal", "undo_fit", "unfinished"]
 
 #: the config sections ``fit`` reads (a ``search:`` block is ignored but for its
@@ -65,30 +59,6 @@ __all__ = ["FIT_KEYS", "describe", "fit_config", "fit_defaults", "fit_spec", "lo
 #: configure_optimizers, ``config.cli_optim``)
 FIT_KEYS = command_sections("fit")
 
-_DIRECTIVE_VALUE = re.compile(r"(monitor|mode|tie_break)=(\S+)")
-_TRIAL_THREADS = re.compile(rf"^{re.escape(TRAIN_AGAIN)} OMP_NUM_THREADS=(\d+) ", re.M)
-
-
-def fit_defaults(path: str | os.PathLike) -> dict[str, str]:
-    """``monitor`` and ``mode`` from a ``# lightning-nas fit: monitor=... mode=...`` comment
-    line of a config (``lightning-nas export`` writes one into ``best_config.yaml``), and
-    the search's ``tie_break`` where it wrote one (``tie_break=val_loss:min``).
-
-    Example:
-        >>> import tempfile
-        >>> path = Path(tempfile.mkdtemp()) / "best_config.yaml"
-        >>> _ = path.write_text("# lightning-nas fit: monitor=val_loss mode=min\\nmodel: m.M\\n")
-        >>> fit_defaults(path)
-        {'monitor': 'val_loss', 'mode': 'min'}
-    """
-    found: dict[str, str] = {}
-    path = user_path(path)
-    if not path.is_file():
-        return found
-    for line in path.read_text().splitlines():
-        if line.startswith(FIT_DIRECTIVE):
-            found.update(_DIRECTIVE_VALUE.findall(line[len(FIT_DIRECTIVE):]))
-    return found
 
 
 def _section(cfg: Mapping[str, Any], name: str) -> dict[str, Any] | None:
@@ -188,7 +158,7 @@ def read_fit_config(configs: str | os.PathLike | Sequence[str | os.PathLike],
         raise ConfigError("fit needs a config file")
     cfg = load_config(paths, overrides, searched=False,  # its search block: monitor, mode
                       command="fit")
-    _check_not_best_yaml(cfg, paths)
+    check_not_best_yaml(cfg, paths)
     search = cfg.get("search")
     if isinstance(search, dict):
         search.pop("run_dir", None)  # load_config's default for a search, not the config's
@@ -210,7 +180,7 @@ def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
     ``ckpt_path`` (``last`` or a checkpoint file) resumes an interrupted fit there
     (``fit_resume``: its settings checked before training). A
     ``best_config.yaml`` whose trial trained with another count of torch threads than the
-    fit will (``threads``, else this process's) is said in a warning (``_say_threads``);
+    fit will (``threads``, else this process's) is said in a warning (``warn_trial_threads``);
     ``cfg``: the files and overrides read already (``read_fit_config``)."""
     paths = [configs] if isinstance(configs, (str, os.PathLike)) else list(configs)
     cfg = read_fit_config(paths, overrides) if cfg is None else cfg
@@ -232,30 +202,9 @@ def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
     if ckpt_path is not None:
         check_resume(spec, ckpt, "fit")
         spec.ckpt_path = str(ckpt)
-    _say_threads(paths, InlineExecutor(threads, spec.trainer).cpu_threads, threads is not None)
+    warn_trial_threads(paths, InlineExecutor(threads, spec.trainer).cpu_threads,
+                       threads is not None)
     return spec
-
-
-def _say_threads(paths: Sequence[str | os.PathLike], threads: int | None,
-                 given: bool = False) -> None:
-    """Warn where the last config with a ``# Train it again: OMP_NUM_THREADS=N`` line (an
-    exported ``best_config.yaml``) names another count than the fit's ``threads`` (None: a
-    DDP fit's ranks, which Lightning shares the cores out among: nothing said; ``given``:
-    by ``threads=``, said as the fine-tune says its count's source); on CPU its sums then
-    run in another order (was: said to the command line only, in that comment)."""
-    for path in map(user_path, reversed(paths)):
-        found = _TRIAL_THREADS.search(path.read_text()) if path.is_file() else None
-        if found:
-            ran = int(found.group(1))
-            if threads and threads != ran:
-                warn_user(
-                    f"the trial of {path} trained with {counted(ran, 'torch thread')}, this "
-                    f"fit with {threads} (as {'threads= gives' if given else 'this process runs'}"
-                    f"): on CPU another count sums in another order, so its "
-                    f"scores may differ from the trial's; give it {ran}: from Python "
-                    f"fit_config(..., threads={ran}), on the command line "
-                    f"OMP_NUM_THREADS={ran} lightning-nas fit {shlex.quote(str(path))}")
-            return
 
 
 def _nas_errors(kind: type[NASError] = NASError) -> set[str]:
@@ -315,29 +264,6 @@ def unfinished(out_dir: str | os.PathLike, what: str = "fit") -> str:
         return f"; the {what} is unfinished: {out} holds its logs"
     return (f"; the {what} is unfinished: {out} holds its logs and a best.ckpt of its best "
             f"epoch before the interrupt, not of a finished {what}")
-
-
-def _check_not_best_yaml(cfg: Mapping[str, Any], paths: Sequence[str | os.PathLike]) -> None:
-    """Refuse a search's ``best.yaml`` (its best trial's record: ``trial``, ``arch``, ...),
-    naming the config that trains it (was: "unknown config section 'trial'" alone)."""
-    if not {"trial", "arch"} <= set(cfg):
-        return
-    record = next((Path(p) for p in reversed(paths) if Path(p).name == "best.yaml"),
-                  Path(paths[-1]))
-    config = record.with_name("best_config.yaml")
-    hydra = cfg.get("hydra")
-    if user_path(config).is_file():
-        fix = (f"train the config that trial ran, written beside it: lightning-nas fit "
-               f"{shlex.quote(str(config))}")
-    elif isinstance(hydra, Mapping) and hydra.get("rerun"):  # its project's task trains it
-        # its lines (rerun_alone: an export's since it was written) as finetune says them
-        said = rerun_said(f"trial {cfg['trial']}", hydra, chosen=True)
-        fix = f"it is a Hydra sweep's: {said}"
-    else:
-        fix = (f"its run has no best_config.yaml: a search from Python (lightning-nas "
-               f"finetune {shlex.quote(str(record.parent))} trains that trial on)")
-    raise ConfigError(f"unknown config section 'trial': {record} is a search's best.yaml (the "
-                      f"best trial's record: arch, score, checkpoint), not a config; {fix}")
 
 
 def _monitor_and_mode(monitor: str | None, mode: str | None, known: str,

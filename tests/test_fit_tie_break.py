@@ -16,7 +16,8 @@ import torch
 
 from lightning_nas.cli import main
 from lightning_nas.export import finetune
-from lightning_nas.fit import fit_config, fit_defaults, load_fit
+from lightning_nas.fit import fit_config, load_fit
+from lightning_nas.fit_exported import fit_defaults
 from lightning_nas.search.from_config import search_from_config
 from lightning_nas.store import RunStore
 
