@@ -1,10 +1,8 @@
 """Checks of a differentiable search (``DifferentiableNAS``: DARTS, GDAS) that need what the
 Trainer knows only once training starts or ends, so that a setting which cannot work is
 said instead of an architecture derived from logits that never took a step (their random
-start); ``check_choices_called`` serves SPOS (``OneShotNAS``) too, and
-``check_candidate_shapes`` (a ``LayerChoice`` candidate the rest of the network cannot
-take, before the sanity check and the first step) SPOS alone (DARTS's sum refuses any;
-GDAS's are run at its first training batch, below).
+start); ``check_choices_called`` serves SPOS (``OneShotNAS``) too (a ``LayerChoice``
+candidate the rest of the network cannot take: ``candidate_shapes``).
 
 - ``check_training_start`` (``on_train_start``, before the first step): a ``max_epochs`` or
   ``max_steps`` that ends training within ``warmup_epochs`` (the steps per epoch are the
@@ -13,9 +11,9 @@ GDAS's are run at its first training batch, below).
   ``num_sanity_val_steps: 0``), and a choice module that the forward of that batch never
   calls (``check_choices_called``: a decision the network never uses); GDAS: each
   ``LayerChoice`` candidate run on that batch (the other decisions at their argmax) must
-  predict the argmax path's shape (``_check_gdas_candidates``), and each ``LayerChoice``/
-  ``Repeat`` decision that GDAS cannot learn (a BatchNorm after it) is warned of
-  (``gdas_reach.check_gdas_reach``).
+  predict the argmax path's shape (``candidate_shapes.check_gdas_candidates``), and each
+  ``LayerChoice``/``Repeat`` decision that GDAS cannot learn (a BatchNorm after it) is
+  warned of (``gdas_reach.check_gdas_reach``).
 - ``check_logits_trained`` (``on_train_end``, before anything is derived or exported):
   logits that never moved from their start: training stopped within the warmup by
   ``max_time`` or a callback, or an ``arch_lr`` too small to change them.
@@ -34,15 +32,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torchmetrics
 from torch import nn
 
-from lightning_nas.errors import PYTHON_NULL, ConfigError, check_number, typed
+from lightning_nas.errors import PYTHON_NULL, ConfigError, check_number
 from lightning_nas.oneshot.base import ChoiceModule, one_width_each
-from lightning_nas.oneshot.choices import LayerChoice, get_path, set_path
+from lightning_nas.oneshot.candidate_shapes import check_gdas_candidates
 from lightning_nas.oneshot.gdas_reach import check_gdas_reach
 from lightning_nas.oneshot.mixed import mixed
 from lightning_nas.oneshot.scoring import check_num_classes, preserved_rng, step_batch
@@ -53,7 +51,7 @@ if TYPE_CHECKING:
     from lightning_nas.oneshot.differentiable import DifferentiableNAS
 
 __all__ = ["CLIP_ALGORITHMS", "DARTS_HINT", "DEFAULT_LAYOUT", "SPOS_HINT",
-           "check_candidate_shapes", "check_choices_called", "check_clip_val",
+           "check_choices_called", "check_clip_val",
            "check_logits_trained", "check_pair", "check_rates", "check_targets",
            "check_training_start", "check_warmup_epochs",
            "checked_preds", "logits_stepped"]
@@ -245,7 +243,7 @@ def _check_first_batch(nas: DifferentiableNAS) -> None:
                     preds = check_choices_called(nas.supernet, lambda: nas.supernet(batch[0]),
                                                  nas.hparams.algorithm.upper())
                 if index:  # GDAS: one candidate of each decision per step
-                    _check_gdas_candidates(nas.supernet, batch[0], weights, index, preds)
+                    check_gdas_candidates(nas.supernet, batch[0], weights, index, preds)
                 check_decision_values(nas.supernet, lambda: nas.supernet(batch[0]),
                                       nas.hparams.algorithm.upper())  # the export's paths
     finally:
@@ -254,45 +252,6 @@ def _check_first_batch(nas: DifferentiableNAS) -> None:
     if index:  # a warning: said after what refuses the fit
         with torch.no_grad():
             check_gdas_reach(nas.supernet, batch[0], weights, index)
-
-
-def _check_gdas_candidates(model: nn.Module, x: Any, weights: Mapping[str, torch.Tensor],
-                           index: Mapping[str, int], preds: Any) -> None:
-    """Raise ``ConfigError`` (``_refuse``) when a GDAS step that samples a ``LayerChoice``
-    candidate (the other decisions at their argmax, as ``preds`` was made) would crash or
-    predict another shape than ``preds``, before any step (was: torch's size error at the
-    first step that sampled it)."""
-    expected, layers = _signature(preds), {}
-    for module in model.modules():
-        if isinstance(module, LayerChoice) and module.label in index:
-            layers.setdefault(module.label, module)  # (a label shared: its first module)
-    for label, module in layers.items():
-        said: dict[str, Any] = {}  # each candidate's output shape, as it ran
-        running = [""]
-
-        def record(_module: nn.Module, _args: Any, out: Any, said: dict = said,
-                   running: list = running) -> None:
-            said.setdefault(running[0], _signature(out))
-
-        hook = module.register_forward_hook(record)
-        try:
-            for j, name in enumerate(module.candidates):
-                running[0] = name
-                one = torch.zeros_like(weights[label])
-                one[j] = 1.0
-                try:
-                    with mixed(model, {**weights, label: one}, {**index, label: j}):
-                        out = _signature(model(x))
-                except ConfigError:
-                    raise
-                except Exception as err:  # noqa: BLE001 - said with the label and candidate
-                    _refuse("GDAS", label, name, said, f"the forward of a path that picks "
-                            f"it raised {typed(err)}", err)
-                if out != expected:
-                    _refuse("GDAS", label, name, said, f"a path that picks it predicts shape "
-                            f"{out}, not {expected}")
-        finally:
-            hook.remove()
 
 
 def check_choices_called(model: nn.Module, run: Callable[[], Any], who: str) -> Any:
@@ -329,92 +288,6 @@ def check_choices_called(model: nn.Module, run: Callable[[], Any], who: str) -> 
                           f"module after training); call the module in forward, or remove "
                           f"it from the network")
     return out
-
-
-def _signature(out: Any) -> Any:
-    """The shape of a module's output: a tensor's shape, those of a tuple or list of them."""
-    if isinstance(out, torch.Tensor):
-        return tuple(out.shape)
-    if isinstance(out, (list, tuple)):
-        return [_signature(item) for item in out]
-    return type(out).__name__
-
-
-def check_candidate_shapes(model: nn.Module, run: Callable[[], Any], who: str) -> Any:
-    """Return what ``run`` (the forward of one batch through ``model``, in eval mode,
-    without gradients) returns at the active path; raise ``ConfigError`` when a
-    ``LayerChoice`` candidate would crash the forward of a path that picks it, naming the
-    label and the candidates' output shapes.
-
-    ``run`` runs once at the active path; every ``LayerChoice`` it calls then runs each of
-    its candidates on the input it had. A candidate that raises there is refused; one whose
-    output shape differs from the active one's runs the whole forward again with it picked
-    (the rest of the path kept): refused if that raises or predicts another shape, kept if
-    the layers after it take its shape (a width-following ``ChoiceLinear``). Where the
-    active path itself raises, an active candidate is refused if another one runs. Said
-    before training (was: torch's size error at whichever step first sampled it).
-    """
-    seen: dict[int, tuple[LayerChoice, tuple, dict, Any]] = {}  # (its first call)
-
-    def record(module: LayerChoice, args: tuple, kwargs: dict, out: Any) -> None:
-        seen.setdefault(id(module), (module, args, kwargs, _signature(out)))
-
-    hooks = [m.register_forward_hook(record, with_kwargs=True)
-             for m in model.modules() if isinstance(m, LayerChoice)]
-    try:
-        result, failed = run(), None
-    except ConfigError:  # (said already)
-        raise
-    except Exception as err:  # noqa: BLE001 - an active candidate at fault is said below
-        result, failed = None, err
-    finally:
-        for hook in hooks:
-            hook.remove()
-    preds = _signature(result)
-    path = get_path(model)
-    for module, args, kwargs, active in seen.values():
-        label, shapes = module.label, {}
-        for name, op in module.candidates.items():
-            try:
-                shapes[name] = active if name == module.chosen else _signature(op(*args,
-                                                                                 **kwargs))
-            except Exception as err:  # noqa: BLE001 - said with the label and candidate
-                _refuse(who, label, name, shapes, f"on its input it raised "
-                        f"{typed(err)}", err)
-        for name in [n for n, shape in shapes.items() if shape != active]:
-            set_path(model, {**path, label: name})
-            try:
-                out = _signature(run())
-            except ConfigError:
-                raise
-            except Exception as err:  # noqa: BLE001 - said with the label and candidate
-                if failed is None:
-                    _refuse(who, label, name, shapes, f"the forward of a path that picks "
-                            f"it raised {typed(err)}", err)
-                continue
-            finally:
-                set_path(model, path)
-            if failed is not None:  # another candidate runs: the active one is at fault
-                _refuse(who, label, module.chosen, shapes, f"the forward of a path that "
-                        f"picks it raised {typed(failed)}", failed)
-            if out != preds:
-                _refuse(who, label, name, shapes, f"a path that picks it predicts shape "
-                        f"{out}, not {preds}")
-    if failed is not None:
-        raise failed
-    return result
-
-
-def _refuse(who: str, label: str, name: str, shapes: Mapping[str, Any], why: str,
-            err: Exception | None = None) -> NoReturn:
-    """Raise the ``ConfigError`` of ``check_candidate_shapes`` for candidate ``name``."""
-    said = ", ".join(f"{n!r}: {shape}" for n, shape in shapes.items())
-    raise ConfigError(f"choice {label!r}: {who} trains and scores paths that pick any "
-                      f"candidate, and candidate {name!r} does not fit the network: "
-                      f"{why[:300]} (the candidates' output shapes on the first batch: "
-                      f"{said or 'none ran'}); make the candidates return one shape, "
-                      f"or follow the choice with layers that take each (a ChoiceLinear "
-                      f"follows its input width)") from err
 
 
 def check_logits_trained(nas: DifferentiableNAS) -> None:

@@ -22,10 +22,10 @@ import lightning.pytorch as pl
 import torch
 import torchmetrics
 
+from lightning_nas.oneshot.candidate_shapes import check_candidate_shapes
 from lightning_nas.oneshot.checks import (
     DEFAULT_LAYOUT,
     SPOS_HINT,
-    check_candidate_shapes,
     check_choices_called,
     check_pair,
     check_targets,
