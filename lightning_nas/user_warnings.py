@@ -19,7 +19,11 @@ of the user's to point at: the text is printed to stderr as the command's own li
 ``lightning-nas search: warning: ...``, as Python would show a warning: once per text
 (Python's ``default`` action), not at all where a warnings filter ignores it
 (``-W ignore``, ``PYTHONWARNINGS``), raised where one makes it an error; and only by rank
-0 where a launcher (torchrun, Lightning's DDP) runs the command once per rank.
+0 where a launcher (torchrun, Lightning's DDP) runs the command once per rank. A worker
+process runs its trials under ``relayed_warnings(send)`` where the search process has a
+console (``console_command``): what the filters let through is sent to the search
+process, which says it as its own (``warn_user`` there: its console line, once per text
+for the whole search, not once per worker).
 
 Example:
     >>> import warnings
@@ -37,13 +41,13 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import FrameType
 
-__all__ = ["UserWarningCache", "console_warnings", "user_stacklevel", "warn_rank_zero",
-           "warn_user"]
+__all__ = ["UserWarningCache", "console_command", "console_warnings", "relayed_warnings",
+           "user_stacklevel", "warn_rank_zero", "warn_user"]
 
 #: the folder of the package: frames of files under it are lightning_nas's own
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -64,6 +68,10 @@ _MODULE = "lightning_nas"
 #: the command whose console takes warnings as lines of its own, and the texts it said
 _COMMAND: ContextVar[tuple[str, set[str]] | None] = ContextVar("lightning_nas_command",
                                                                  default=None)
+#: where a worker process sends the warnings of a search process's console, and the
+#: process that may (a DataLoader worker forked from it shares no pipe to write on)
+_RELAY: ContextVar[tuple[Callable[[str, type[Warning]], None], int] | None] = ContextVar(
+    "lightning_nas_relay", default=None)
 
 
 @contextmanager
@@ -79,6 +87,39 @@ def console_warnings(command: str) -> Iterator[None]:
         yield
     finally:
         _COMMAND.reset(token)
+
+
+def console_command() -> str | None:
+    """The command whose console takes warnings here (``console_warnings``; None: none).
+
+    Example:
+        >>> with console_warnings("search"):
+        ...     console_command()
+        'search'
+    """
+    console = _COMMAND.get()
+    return None if console is None else console[0]
+
+
+@contextmanager
+def relayed_warnings(send: Callable[[str, type[Warning]], None] | None) -> Iterator[None]:
+    """Within it, in this process, ``warn_user`` calls ``send(text, category)`` for what the
+    warnings filters let through (an error raises here, an ignored one is dropped): a
+    worker's trial, whose search process says it on its console (``warn_user`` there).
+    ``send`` None: nothing changes.
+
+    Example:
+        >>> said = []
+        >>> with relayed_warnings(lambda text, category: said.append(text)):
+        ...     warn_user("look")
+        >>> said
+        ['look']
+    """
+    token = _RELAY.set(None if send is None else (send, os.getpid()))
+    try:
+        yield
+    finally:
+        _RELAY.reset(token)
 
 
 def _library_folders() -> tuple[str, ...]:
@@ -150,6 +191,14 @@ def warn_user(text: str, category: type[Warning] = UserWarning) -> None:
         >>> said[0].category.__name__
         'FutureWarning'
     """
+    relay = _RELAY.get()
+    if relay is not None and relay[1] == os.getpid():  # a worker's: the search process says it
+        action = _action(text, category)
+        if action == "error":
+            raise category(text)
+        if action != "ignore" and _rank_zero():
+            relay[0](text, category)
+        return
     console = _COMMAND.get()
     if console is None:  # rank 0's alone, as the console's (was: every rank's); a filter
         # that makes it an error decides on every rank, as on the console

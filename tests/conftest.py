@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import inspect
 import json
 import os
 import shutil
+import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -190,27 +192,57 @@ def ddp_search(shared_run) -> tuple[Path, dict]:
     return shared_run("ddp_search", make)
 
 
+def _two_worker_run(folder: Path) -> list[str]:
+    """Make ``two_worker_search``'s run by ``lightning-nas search`` in ``folder / "run"``;
+    the lines its stderr (the search process's and its workers') said of a worker's
+    warning (``tests.helpers_config.WarnsInWorker``)."""
+    import yaml
+
+    from lightning_nas.cli import main
+
+    config = folder / "search.yaml"
+    config.write_text(yaml.safe_dump({
+        "seed_everything": 5,
+        "model": {"class_path": "tests.helpers_config.WarnsInWorker",
+                  "init_args": {"depth": 1, "sleep": 0.25}},
+        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 32}},
+        "trainer": {"max_epochs": 2, "accelerator": "cpu", "devices": 1},
+        "search": {"space": {"model.width": {"choice": [8, 16, 32]},
+                             "lr": {"float": [0.05, 0.3]}},
+                   "optimizer": "NGOpt", "budget": 4, "num_workers": 2,
+                   "run_dir": str(folder / "run"), "verbose": False}}))
+    err = folder / "stderr.txt"
+    sys.stderr.flush()
+    kept = os.dup(2)  # the workers write to the search process's descriptor 2, the search
+    os.dup2(os.open(err, os.O_WRONLY | os.O_CREAT | os.O_APPEND), 2)  # process to
+    try:  # sys.stderr (pytest's, else)
+        with open(err, "a", buffering=1) as stream, contextlib.redirect_stderr(stream), \
+                warnings.catch_warnings():
+            warnings.simplefilter("default")  # as Python shows a script's warnings
+            code = main(["search", str(config)])
+    finally:
+        os.dup2(kept, 2)
+        os.close(kept)
+    said = err.read_text()
+    assert code == 0, said
+    return [line for line in said.splitlines() if "built in a worker" in line]
+
+
 @pytest.fixture(scope="session")
 def two_worker_search(shared_run) -> Path:
-    """The run folder of a config search (``search_from_config``: it writes
-    ``best_config.yaml``) of four ``TinyNet`` trials of 0.25 s steps on two worker processes
-    (each a fresh interpreter), no ``threads_per_trial``: made once per session for the
-    tests of ``test_executors`` and ``test_export_header`` that assert on it."""
-    def make(folder: Path) -> None:
-        from lightning_nas.search.from_config import search_from_config
+    """The run folder of a config search (``lightning-nas search``, run in this process: it
+    writes ``best_config.yaml``) of four trials of ``TinyNet`` (``WarnsInWorker``: a
+    warning in each worker) of 0.25 s steps on two worker processes (each a fresh
+    interpreter), no ``threads_per_trial``: made once per session for the tests of
+    ``test_executors``, ``test_export_header`` and ``test_warning_lines`` that assert on
+    it."""
+    return shared_run("two_worker_search", _two_worker_run)[0] / "run"
 
-        search_from_config({
-            "seed_everything": 5,
-            "model": {"class_path": "tests.helpers.TinyNet",
-                      "init_args": {"depth": 1, "sleep": 0.25}},
-            "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 32}},
-            "trainer": {"max_epochs": 2, "accelerator": "cpu", "devices": 1},
-            "search": {"space": {"model.width": {"choice": [8, 16, 32]},
-                                 "lr": {"float": [0.05, 0.3]}},
-                       "optimizer": "NGOpt", "budget": 4, "num_workers": 2,
-                       "run_dir": str(folder), "verbose": False}}).run()
 
-    return shared_run("two_worker_search", make)[0]
+@pytest.fixture(scope="session")
+def two_worker_warnings(shared_run) -> list[str]:
+    """The lines of ``two_worker_search``'s stderr that said its workers' warning."""
+    return shared_run("two_worker_search", _two_worker_run)[1]
 
 
 @pytest.fixture(scope="session")

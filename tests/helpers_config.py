@@ -20,12 +20,14 @@ from lightning.pytorch.cli import LRSchedulerCallable, instantiate_class
 
 from lightning_nas.errors import NASError
 from lightning_nas.search.from_config import search_from_config
+from lightning_nas.user_warnings import warn_user
 from tests.helpers_models import CallableOptNet, TinyNet
 from tests.helpers_nets import Body
 
 __all__ = ["ArgsSGD", "ArgsStepLR", "BASE", "COSINE", "FourBody", "FourWide", "KW_BODY",
            "KwWideBody", "NamedBody", "OptimInitNet", "STEP", "SchedNet", "SchedTiny",
-           "WideBody", "WideHolder", "broken", "cli_built", "config", "lightningcli"]
+           "WarnsInWorker", "WideBody", "WideHolder", "broken", "cli_built", "config",
+           "lightningcli"]
 
 
 #: a partial config that the ``apply_overrides`` tests change
@@ -207,3 +209,20 @@ class NamedBody(torch.nn.Module):
 
     def __init__(self, width: str = "wide") -> None:
         super().__init__()
+
+
+class WarnsInWorker(TinyNet):
+    """``TinyNet`` that, built in a process multiprocessing started (a worker's trial), says
+    ``built in a worker`` by the package's ``warn_user``.
+
+    Example:
+        >>> WarnsInWorker(width=4).hparams.width  # here, in no worker: nothing said
+        4
+    """
+
+    def __init__(self, width: int = 16, **kwargs: Any) -> None:
+        import multiprocessing
+
+        if multiprocessing.parent_process() is not None:
+            warn_user("built in a worker")
+        super().__init__(width=width, **kwargs)

@@ -155,3 +155,12 @@ def test_a_warning_in_a_trial_a_thread_pool_runs_is_the_commands_line_too(tmp_pa
     said = sorted(line for line in err.splitlines() if "made in the trial" in line)
     assert said == ["lightning-nas search: warning: made in the trial 1",
                     "lightning-nas search: warning: made in the trial 2"], err
+
+
+
+def test_a_warning_in_a_trial_a_worker_process_runs_is_the_commands_line_once(
+        two_worker_warnings):
+    # was: the workers printed Python's form, once per trial (four lines): ".../tests/
+    # helpers_config.py:227: UserWarning: built in a worker" (the console was the search
+    # process's alone)
+    assert two_worker_warnings == ["lightning-nas search: warning: built in a worker"]

@@ -26,7 +26,11 @@ marker that a killed search left is removed as the next ``ProcessExecutor`` star
 A worker says it is ready (``READY``) before it imports torch and Lightning, and that it
 received its trial (``RECEIVED``) once it read a spec from its pipe, before it runs it: a
 worker that dies before that never started the trial, which its ``ProcessExecutor`` sends
-to a fresh worker.
+to a fresh worker. A trial comes as ``(spec, command)``: ``command``, the search process's
+console (``user_warnings.console_command``), has the trial's ``warn_user`` warnings sent
+back as ``(WARNED, text, category)`` messages (``relayed_warnings``), which the search
+process says as its own lines (was: Python's form, once per worker); None (Python's API):
+warned here, as Python would.
 
 Example:
     >>> from lightning_nas.search import workers
@@ -45,6 +49,7 @@ import socket
 import sys
 import tempfile
 import traceback
+from collections.abc import Callable
 from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -52,8 +57,9 @@ from pathlib import Path
 from lightning_nas.lock_probe import process_gone
 from lightning_nas.search.exit_gc import freeze_for_exit
 from lightning_nas.search.lifetime import ctrl_c_ignored, die_with_parent, parent_alive
+from lightning_nas.user_warnings import relayed_warnings
 
-__all__ = ["READY", "RECEIVED", "REIMPORTED", "WORKER_NAME", "clear_markers",
+__all__ = ["READY", "RECEIVED", "REIMPORTED", "WARNED", "WORKER_NAME", "clear_markers",
            "exit_if_importing_main", "importing_main", "left_reimported", "reimported_marker",
            "worker_main", "worker_name"]
 
@@ -62,6 +68,8 @@ READY = "lightning-nas-worker-ready"
 #: a worker's message as it read a trial's spec, before it runs it (a worker that dies
 #: before it never started that trial)
 RECEIVED = "lightning-nas-trial-received"
+#: the first item of a message with a warning of a trial, for the search process's console
+WARNED = "lightning-nas-trial-warned"
 #: the exit code of a process that started a search as it imported the script again
 #: (``exit_if_importing_main``): the search process that started it says why it stopped
 REIMPORTED = 86
@@ -230,21 +238,30 @@ def _serve(conn: Connection, parent_pid: int, start_method: str | None,
 
     while True:
         try:
-            spec = conn.recv()
+            message = conn.recv()
         except (EOFError, KeyboardInterrupt):
             return
-        if spec is None:  # asked to end: no walk of the heap at its exit (``exit_gc``)
+        if message is None:  # asked to end: no walk of the heap at its exit (``exit_gc``)
             close_rank_groups()
             freeze_for_exit()
             return
+        spec, command = message
         conn.send(RECEIVED)  # a death from here on is the trial's
         try:
-            result = run_trial(spec)
+            with relayed_warnings(_sender(conn) if command else None):
+                result = run_trial(spec)
         except KeyboardInterrupt:  # Ctrl-C reaches the workers too: end as Lightning did
             raise SystemExit(1) from None  # (no traceback from each worker)
         except Exception:  # noqa: BLE001 - report, keep the worker alive
             result = failed_result(spec, f"worker error: {traceback.format_exc(limit=-6)}")
         conn.send(result)
+
+
+def _sender(conn: Connection) -> Callable[[str, type[Warning]], None]:
+    """What sends a trial's warning to the search process, through ``conn``."""
+    def send(text: str, category: type[Warning]) -> None:
+        conn.send((WARNED, text, category))
+    return send
 
 
 def _take_env(env: dict[str, str]) -> None:

@@ -29,6 +29,7 @@ from lightning_nas.search.worker_entry import (
     READY,
     RECEIVED,
     REIMPORTED,
+    WARNED,
     clear_markers,
     exit_if_importing_main,
     left_reimported,
@@ -42,6 +43,7 @@ from lightning_nas.search.worker_start import (
     start_held,
     worker_context,
 )
+from lightning_nas.user_warnings import console_command, warn_user
 
 __all__ = ["ProcessExecutor", "assign_devices", "usable_cpus"]
 
@@ -263,7 +265,7 @@ class ProcessExecutor(TrialExecutor):
             self._spawn(worker)
         worker.spec, worker.received, worker.resent = spec, False, resent
         try:
-            worker.conn.send(spec)
+            worker.conn.send((spec, console_command()))  # a console: its warnings come here
         except (BrokenPipeError, ConnectionResetError):  # it died before it read the spec:
             pass  # the next wait() says how (was: this error, out of submit)
 
@@ -337,6 +339,8 @@ class ProcessExecutor(TrialExecutor):
                 worker.ready = True
             elif message == RECEIVED:
                 worker.received = True
+            elif isinstance(message, tuple) and message[0] == WARNED:  # said as this
+                warn_user(*message[1:])  # process's own (console: its line, once a text)
             else:
                 result = message
         if result is None and worker.process.is_alive():
