@@ -13,6 +13,7 @@ import re
 import signal
 import threading
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
@@ -26,7 +27,9 @@ from lightning_nas.search.executors import FuturesExecutor, InlineExecutor, make
 from lightning_nas.search.from_config import search_from_config
 from lightning_nas.search.workers import ProcessExecutor
 from lightning_nas.store import RunStore
+from lightning_nas.user_warnings import console_warnings
 from tests.helpers_callbacks import HOLD_AT, EpochLog
+from tests.helpers_config import WarnsInWorker
 from tests.helpers_data import BlobData
 from tests.helpers_executors import SPACE, nap, result_sent
 from tests.helpers_models import TinyNet
@@ -83,13 +86,22 @@ def test_logger_objects_give_each_trial_in_parallel_workers_a_version_of_its_own
 
 
 @pytest.mark.slow
-def test_any_concurrent_futures_executor(tmp_path, tiny_trainer):
-    # a pool of one process queues the second of two trials (was two, an import each)
-    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:  # 1-epoch trials
-        result = Search(TinyNet, SPACE, data=BlobData, trainer={**tiny_trainer, "max_epochs": 1},
-                        budget=2, executor=pool, num_workers=2, run_dir=tmp_path,
+def test_any_concurrent_futures_executor(tmp_path, tiny_trainer, capfd):
+    # a pool of one process queues the second of two trials (was two, an import each); run
+    # as `lightning-nas search` runs it (console_warnings), a warning made in the pool's
+    # process is the command's line, once (was: Python's form from that process, ".../tests/
+    # helpers_config.py:227: UserWarning: built in a worker", once per trial)
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool, \
+            console_warnings("search"), warnings.catch_warnings():  # 1-epoch trials
+        warnings.simplefilter("default")  # as Python shows a script's warnings
+        result = Search(WarnsInWorker, SPACE, data=BlobData,
+                        trainer={**tiny_trainer, "max_epochs": 1}, budget=2, executor=pool,
+                        num_workers=2, run_dir=tmp_path,
                         verbose=False).run()  # (was budget 3: a trial more, the same asserts)
     assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 2
+    err = capfd.readouterr().err
+    said = [line for line in err.splitlines() if "built in a worker" in line]
+    assert said == ["lightning-nas search: warning: built in a worker"], err
     with RunStore(tmp_path / "search.db") as store:  # none started in the search process
         assert [store.attempts(t.trial_id) for t in result.trials] == [0] * 2
 

@@ -8,7 +8,9 @@ answers at, of a refused connection and of a module the actors lack, with no clu
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import json
 import os
 import re
@@ -25,6 +27,7 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.search.progress import trial_line
 from lightning_nas.search.ray_executor import RayExecutor
 from lightning_nas.store import RunStore
+from lightning_nas.user_warnings import console_warnings
 from tests.conftest import TINY_TRAINER
 from tests.helpers_executors import nap
 from tests.helpers_models import TinyNet
@@ -95,10 +98,14 @@ PROJECT_MODULE = '''
 import os
 from pathlib import Path
 
+from lightning_nas.user_warnings import warn_user
 from tests.helpers_ray import ThreadNet
 
 
 class ProjectNet(ThreadNet):  # (threads.json: the torch threads its trial trained with)
+    def on_fit_start(self) -> None:  # the package's warning, made on the trial's actor
+        warn_user("fit on an actor")
+
     def on_fit_end(self) -> None:
         path = Path(self.trainer.default_root_dir) / "flag.txt"
         path.write_text(os.environ.get("LNAS_FLAG", "unset"))
@@ -146,8 +153,10 @@ def user_ray_search(request, shared_run) -> tuple[Path, dict]:
     connected as a user's ``ray.init`` (the test's own, ``one_node``, where it has one; else
     one made and closed here): two workers of half a CPU each, ``threads_per_trial=2`` (the
     default would be 1) and a ``runtime_env`` of its own. Its run folder's ``run``, and
-    (JSON) the CPUs its actors held when the trial had ended and whether Ray was still
-    initialised after it. Made once per test session (conftest's ``shared_run``: the
+    (JSON) the CPUs its actors held when the trial had ended, whether Ray was still
+    initialised after it and the lines of the search process's stderr (it ran under
+    ``console_warnings``, as ``lightning-nas search`` does) that said the trial's warning
+    (``fit on an actor``). Made once per test session (conftest's ``shared_run``: the
     pytest-xdist worker that asks first makes it, on its ``_one_node``) for the three tests
     that assert on it (was: two searches, one of them on a connection of its own)."""
     def make(folder: Path) -> dict:
@@ -172,13 +181,21 @@ def user_ray_search(request, shared_run) -> tuple[Path, dict]:
             own = not ray.is_initialized()
             if own:  # as a user's ray.init (an earlier test's actors let its CPU go first)
                 connect(cluster.address)
+            err = io.StringIO()
             try:
-                Search(net, SPACE, data="tests.helpers.BlobData", trainer=dict(TINY_TRAINER),
-                       budget=1, executor="ray", num_workers=2, threads_per_trial=2,
-                       on_trial_end=cpus_held, run_dir=folder / "run", verbose=False,
-                       ray={"address": cluster.address, "num_cpus": 0.5,  # its own address
-                            "runtime_env": {"env_vars": {"LNAS_FLAG": "1"}}}).run()
-                return {"held": held, "initialised_after": ray.is_initialized()}
+                with console_warnings("search"), contextlib.redirect_stderr(err):
+                    search = Search(net, SPACE, data="tests.helpers.BlobData",
+                                    trainer=dict(TINY_TRAINER),
+                                    budget=1, executor="ray", num_workers=2,
+                                    threads_per_trial=2, on_trial_end=cpus_held,
+                                    run_dir=folder / "run", verbose=False,
+                                    ray={"address": cluster.address,  # its own address
+                                         "num_cpus": 0.5, "runtime_env": {
+                                             "env_vars": {"LNAS_FLAG": "1"}}})
+                    search.run()
+                return {"held": held, "initialised_after": ray.is_initialized(),
+                        "warned": [line for line in err.getvalue().splitlines()
+                                   if "fit on an actor" in line]}
             finally:
                 if own:
                     ray.shutdown()
@@ -401,3 +418,11 @@ def test_a_ray_search_with_fewer_trials_than_workers_starts_only_the_actors_it_n
     with RunStore(run / "search.db") as store:  # (the trials its result had)
         assert [t.status for t in store.trials()] == [TrialStatus.COMPLETED]
     assert made["held"] == [0.5]  # one actor of half a CPU (was: 1.0, two of them)
+
+
+@pytest.mark.slow  # a search on a cluster: about twenty seconds on two cores
+def test_a_warning_made_on_a_ray_actor_is_the_commands_line(user_ray_search):
+    # was: none on the search's console (the actor warned in Python's form, into its own
+    # log: ".../lnas_ray_project.py:9: UserWarning: fit on an actor")
+    _, made = user_ray_search
+    assert made["warned"] == ["lightning-nas search: warning: fit on an actor"]

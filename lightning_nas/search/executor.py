@@ -2,7 +2,8 @@
 ``TrialResult``s), the in-process ``InlineExecutor`` and ``FuturesExecutor`` for any
 ``concurrent.futures``-style executor. A thread pool's trial runs in a copy of the
 submitting thread's context (``contextvars``: a ``lightning-nas`` command's
-``console_warnings``, which a new thread does not inherit).
+``console_warnings``, which a new thread does not inherit); another process's trial, under
+a console, returns its warnings with its result (``relayed``), said here.
 
 Every executor runs ``lightning_nas.search.runner.run_trial`` for each spec and never writes
 the run store (the search loop is its only writer).
@@ -28,8 +29,10 @@ import torch
 
 from lightning_nas.errors import ConfigError, typed
 from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search.relayed import run_relayed, say_relayed
 from lightning_nas.search.runner import needs_own_process, run_trial
 from lightning_nas.search.trial import TrialSpec
+from lightning_nas.user_warnings import console_command
 
 __all__ = ["FuturesExecutor", "InlineExecutor", "TrialExecutor", "failed_result",
            "torch_threads"]
@@ -168,9 +171,11 @@ class FuturesExecutor(TrialExecutor):
     def submit(self, spec: TrialSpec) -> None:
         # a thread runs it in a copy of this thread's context: a warning of the trial is the
         # command's line too (was: Python's, pointing into concurrent/futures); another
-        # process takes none (a Context is no picklable object)
-        call = ((contextvars.copy_context().run, run_trial, spec)
-                if isinstance(self.executor, futures.ThreadPoolExecutor) else (run_trial, spec))
+        # process takes none (a Context is no picklable object): under a console its
+        # warnings come back with its result (``run_relayed``; was: Python's form there)
+        call = ((contextvars.copy_context().run, run_relayed, spec, None)
+                if isinstance(self.executor, futures.ThreadPoolExecutor)
+                else (run_relayed, spec, console_command()))
         self._running.append((self.executor.submit(*call), spec, time.time()))
 
     def shutdown(self) -> None:
@@ -196,7 +201,10 @@ class FuturesExecutor(TrialExecutor):
             self._running.remove(entry)
             fut, spec, started = entry
             try:
-                results.append(fut.result())
+                result, said = fut.result()
             except Exception as err:  # noqa: BLE001 - e.g. BrokenProcessPool: the worker died
                 results.append(failed_result(spec, typed(err), started))
+                continue
+            say_relayed(said)  # the trial's warnings, as this process's own
+            results.append(result)
         return results

@@ -23,6 +23,7 @@ from lightning_nas.search.ray_checks import ANSI
 
 if TYPE_CHECKING:
     from lightning_nas.results import TrialResult
+    from lightning_nas.search.relayed import Relayed
     from lightning_nas.search.trial_spec import TrialSpec
 
 __all__ = ["RayTrialActor", "actor_died"]
@@ -59,14 +60,16 @@ class RayTrialActor:
         self.threads = max(1, threads)
         os.environ["OMP_NUM_THREADS"] = str(threads)  # (Ray set num_cpus) for DDP ranks
 
-    def run(self, spec: TrialSpec) -> TrialResult:
-        """Run ``spec``'s trial here (``run_trial``), with the actor's torch threads."""
+    def run(self, spec: TrialSpec, command: str | None = None) -> tuple[TrialResult, Relayed]:
+        """Run ``spec``'s trial here (``run_trial``), with the actor's torch threads; under
+        the search process's console (``command``) its warnings come back with its result
+        (``run_relayed``; was: said in Python's form into the actor's log)."""
         import torch
 
-        from lightning_nas.search.runner import run_trial
+        from lightning_nas.search.relayed import run_relayed
 
         torch.set_num_threads(self.threads)
-        return run_trial(spec)
+        return run_relayed(spec, command)
 
     def ping(self, probe: TrialSpec | None = None) -> bool:
         """Answer once the actor is up and has unpickled ``probe`` (a trial's spec: the

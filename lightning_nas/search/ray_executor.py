@@ -47,8 +47,9 @@ from lightning_nas.search.ray_checks import (
     split_address,
     unconnected,
 )
+from lightning_nas.search.relayed import say_relayed
 from lightning_nas.search.trial import TrialSpec
-from lightning_nas.user_warnings import warn_user
+from lightning_nas.user_warnings import console_command, warn_user
 from lightning_nas.wording import counted
 
 __all__ = ["RayExecutor"]
@@ -310,7 +311,7 @@ class RayExecutor(TrialExecutor):
         actor is alive when the trial is to start (an actor runs its calls in order)."""
         actor = self._actors[call.index]
         call = call._replace(alive=actor.ping.remote())
-        self._running[actor.run.remote(call.spec)] = call
+        self._running[actor.run.remote(call.spec, console_command())] = call
 
     def wait(self) -> list[TrialResult]:
         """Block until a trial has finished; return those results. A trial whose actor had
@@ -331,8 +332,10 @@ class RayExecutor(TrialExecutor):
             for ref in ready:
                 call = self._running.pop(ref)
                 try:
-                    results.append(ray.get(ref))
+                    result, said = ray.get(ref)
                     self._answered[call.index] = True
+                    say_relayed(said)  # the trial's warnings, as this process's own
+                    results.append(result)
                 except (ray.exceptions.RuntimeEnvSetupError,
                         ray.exceptions.ActorUnschedulableError) as err:
                     self._cannot_start(call, err)

@@ -1,0 +1,50 @@
+"""A trial run in another process whose warnings come back with its result: a Ray actor's,
+a ``concurrent.futures`` executor's (``run_relayed``), said by the search process as its
+own (``say_relayed``: under ``lightning-nas``'s console, its line, once a text).
+
+Where the search process has no console (Python's API, ``command`` None) the trial warns
+where it runs, as Python would, and nothing comes back. A ``ProcessExecutor``'s worker
+sends each as it is made instead (``worker_entry``).
+
+Example:
+    >>> say_relayed([])  # nothing came back: nothing said
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from lightning_nas.user_warnings import relayed_warnings, warn_user
+
+if TYPE_CHECKING:
+    from lightning_nas.results import TrialResult
+    from lightning_nas.search.trial_spec import TrialSpec
+
+__all__ = ["Relayed", "run_relayed", "say_relayed"]
+
+#: a trial's warnings, as made: text and category each
+Relayed = list[tuple[str, type[Warning]]]
+
+
+def run_relayed(spec: TrialSpec, command: str | None) -> tuple[TrialResult, Relayed]:
+    """Run ``spec``'s trial here (``run_trial``); under a search process's console
+    (``command``, ``user_warnings.console_command``), its warnings kept and returned with
+    its result, not said here.
+
+    Example:
+        >>> run_relayed(spec, "search")  # doctest: +SKIP
+        (TrialResult(...), [('built in a worker', <class 'UserWarning'>)])
+    """
+    from lightning_nas.search.runner import run_trial  # (an actor imports it at its trial)
+
+    said: Relayed = []
+    with relayed_warnings((lambda text, kind: said.append((text, kind))) if command else None):
+        return run_trial(spec), said
+
+
+def say_relayed(said: Sequence[tuple[str, type[Warning]]]) -> None:
+    """Say the warnings a trial made elsewhere (``run_relayed``) as this process's own
+    (``warn_user``)."""
+    for text, category in said:
+        warn_user(text, category)
