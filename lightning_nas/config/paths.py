@@ -49,7 +49,8 @@ from lightning_nas.config.nodes import (
 )
 from lightning_nas.config.overrides import not_a_mapping
 from lightning_nas.config.record_defaults import record_default
-from lightning_nas.config.records import dataclasses_in, plain_step, record_class, record_step
+from lightning_nas.config.record_steps import plain_step, record_class, record_step
+from lightning_nas.config.records import dataclasses_in
 from lightning_nas.config.space_groups import is_space_group, space_leaves
 from lightning_nas.config.space_keys import SECTIONS, is_dotted, node_key_error
 from lightning_nas.config.union_paths import union_seed

@@ -53,7 +53,7 @@ def record_default(target: Any, name: str, within: type | None = None, key: str 
     leaves out, starts from: its signature default's fields (a dataclass instance) or keys
     (a non-empty mapping), as LightningCLI's ``--model.net.hidden=4`` keeps the default's
     other fields; None for another default (``None``: the path's keys alone). ``within``:
-    the class of a ``Union`` of dataclasses the path builds (``records.record_class``),
+    the class of a ``Union`` of dataclasses the path builds (``record_steps.record_class``),
     whose fields alone are kept, as LightningCLI's ``--model.net.width=5`` keeps them (was:
     all, so ``NetConfig | Wide``'s ``model.net.width`` built no class).
 
