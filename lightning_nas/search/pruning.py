@@ -28,8 +28,9 @@ from lightning_nas.search.rule_checks import (
     check_validates_each_epoch,
     split_callbacks,
 )
+from lightning_nas.search.rule_traits import rule_name
 from lightning_nas.search.scheduler_settings import check_judges_before
-from lightning_nas.search.schedulers import Decision, Rule, rule_name
+from lightning_nas.search.schedulers import Decision, Rule
 from lightning_nas.search.validation_logs import ValidationLogs
 
 __all__ = ["PruningCallback"]

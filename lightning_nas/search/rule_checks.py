@@ -33,11 +33,11 @@ from typing import Any
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.rule_epochs import check_record_epochs, rungs_missed, rungs_unknown
+from lightning_nas.search.rule_traits import lists_its_rungs
 from lightning_nas.search.schedulers import (
     ASHARule,
     MedianRule,
     Rule,
-    lists_its_rungs,
 )
 from lightning_nas.search.setting_checks import in_words
 from lightning_nas.user_warnings import warn_user

@@ -120,7 +120,7 @@ def rungs_unknown(name: str, rule: ASHARule, every: int, instead: str,
                   alone: bool) -> ConfigError:
     """The error for ``check_val_every_n_epoch=every`` under ``rule``, whose class overrides
     ``rungs_of`` but lists its rungs in no ``all_rungs`` of its own
-    (``schedulers.lists_its_rungs``): which epochs it judges at is not known before
+    (``rule_traits.lists_its_rungs``): which epochs it judges at is not known before
     training (was: checked against its ``rungs``, which its ``rungs_of`` need not give)."""
     cls = type(rule).__name__
     listed = ", ".join(map(str, rule.all_rungs()))

@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.rule_checks import check_validates_each_epoch
+from lightning_nas.search.rule_traits import rule_name
 from lightning_nas.search.scheduler_settings import check_judges_before, rule_of
-from lightning_nas.search.schedulers import Rule, rule_name
+from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.setting_checks import in_words
 
 if TYPE_CHECKING:

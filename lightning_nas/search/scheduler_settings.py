@@ -20,12 +20,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from lightning_nas.errors import ConfigError, did_you_mean
+from lightning_nas.search.rule_traits import lists_its_rungs
 from lightning_nas.search.schedulers import (
     ASHARule,
     HyperbandRule,
     MedianRule,
     Rule,
-    lists_its_rungs,
 )
 from lightning_nas.search.setting_checks import in_words, said_in_config
 

@@ -45,6 +45,7 @@ from lightning_nas.search.rule_arguments import (
     check_rung_order,
     whole_numbers,
 )
+from lightning_nas.search.rule_traits import lists_its_rungs
 
 __all__ = [
     "ASHARule",
@@ -52,8 +53,6 @@ __all__ = [
     "HyperbandRule",
     "MedianRule",
     "Rule",
-    "lists_its_rungs",
-    "rule_name",
 ]
 
 
@@ -359,35 +358,6 @@ class HyperbandRule(ASHARule):
         bracket = self.bracket_of(key)
         return {k: v for k, v in self.values.get(rung, {}).items()
                 if self.bracket_of(k) == bracket}
-
-
-def lists_its_rungs(rule: ASHARule) -> bool:
-    """Whether ``rule``'s ``all_rungs`` is its class's ``rungs_of``'s (defined in the same
-    class or below it): one that overrides ``rungs_of`` alone may judge at epochs its
-    inherited ``all_rungs`` does not list.
-
-    Example:
-        >>> class Odd(ASHARule):
-        ...     def rungs_of(self, key):
-        ...         return [3, 6]
-        >>> lists_its_rungs(ASHARule(max_epochs=6)), lists_its_rungs(Odd(max_epochs=6))
-        (True, False)
-    """
-    def owner(name: str) -> type:
-        return next(cls for cls in type(rule).__mro__ if name in vars(cls))
-
-    return issubclass(owner("all_rungs"), owner("rungs_of"))
-
-
-def rule_name(rule: Rule) -> str:
-    """How a message names ``rule``: its ``setting`` (``make_rule``'s name), else its class's.
-
-    Example:
-        >>> rule_name(MedianRule())
-        'MedianRule'
-    """
-    return getattr(rule, "setting", None) or type(rule).__name__
-
 
 
 def _interleaved(counts: list[int]) -> list[int]:
