@@ -171,8 +171,8 @@ def _cmd_oneshot(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 def _cmd_fit(args: argparse.Namespace, overrides: list[str]) -> int:
-    from lightning_nas.fit import describe, load_fit, refusal, undo_fit, unfinished
-    from lightning_nas.fit_resume import resume_hint
+    from lightning_nas.fit import describe, load_fit, refusal, unfinished
+    from lightning_nas.fit_resume import resume_hint, undo_fit
     from lightning_nas.search.ranks import close_rank_groups
     from lightning_nas.search.runner import run_trial
     from lightning_nas.search.setting_checks import config_words

@@ -31,8 +31,8 @@ def cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.finetune_inputs import best_model_class, model_overrides
     from lightning_nas.finetune_start import start_text
     from lightning_nas.finetune_trainer import given_trainer
-    from lightning_nas.fit import metrics_text, refusal, undo_fit, unfinished
-    from lightning_nas.fit_resume import resume_hint, resume_point
+    from lightning_nas.fit import metrics_text, refusal, unfinished
+    from lightning_nas.fit_resume import resume_hint, resume_point, undo_fit
     from lightning_nas.results import format_score
     from lightning_nas.store import open_run
 

@@ -30,13 +30,7 @@ from lightning_nas.config.sections import command_sections
 from lightning_nas.config.trainer_checks import check_trainer_kwargs, check_validation_runs
 from lightning_nas.errors import ConfigError, NASError, check_mode, unknown
 from lightning_nas.fit_exported import check_not_best_yaml, fit_defaults, warn_trial_threads
-from lightning_nas.fit_resume import (  # undo_fit: also from here, as before
-    check_resume,
-    fit_record,
-    out_folder,
-    resume_point,
-    undo_fit,
-)
+from lightning_nas.fit_resume import check_resume, fit_record, out_folder, resume_point
 from lightning_nas.results import TrialResult, format_score
 from lightning_nas.run_folder import user_path
 from lightning_nas.search.best_epoch import parse_tie_break, tie_break_of
@@ -52,7 +46,7 @@ from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.trial_callbacks import check_fit_callbacks
 
 __all__ = ["FIT_KEYS", "describe", "fit_config", "fit_spec", "load_fit",
-           "metrics_text", "read_fit_config", "refusal", "undo_fit", "unfinished"]
+           "metrics_text", "read_fit_config", "refusal", "unfinished"]
 
 #: the config sections ``fit`` reads (a ``search:`` block is ignored but for its
 #: ``monitor`` and ``mode``; ``optimizer`` / ``lr_scheduler``: LightningCLI's

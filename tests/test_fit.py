@@ -104,7 +104,7 @@ def test_the_trainer_check_of_a_ddp_fit_launches_nothing(tmp_path):
 def test_undo_of_a_refused_fit_removes_its_own_folder_only(tmp_path):
     # was (review): it removed the first folder it made (runs/ of a new project) whole, with
     # what other runs wrote there while the fit trained
-    from lightning_nas.fit import undo_fit
+    from lightning_nas.fit_resume import undo_fit
 
     undo = undo_fit(tmp_path / "runs" / "fit" / "a")
     (tmp_path / "runs" / "fit" / "a" / "logs").mkdir(parents=True)
