@@ -19,7 +19,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import math
 import os
@@ -44,7 +43,6 @@ from lightning_nas.search.budget_left import nothing_left
 from lightning_nas.search.executor import FuturesExecutor, TrialExecutor
 from lightning_nas.search.executors import executor_for
 from lightning_nas.search.facade_checks import (
-    arch_error,
     check_arguments,
     check_fit_keywords,
     check_search,
@@ -65,7 +63,6 @@ from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.search_result import SearchResult
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.space_values import (
-    check_choices_alone,
     space_options,
     trainer_options,
     unsearched,
@@ -179,11 +176,7 @@ class Search:
         self.on_trial_end = on_trial_end
         self.config = dict(config) if config else None
         self.template = self._template()
-        try:
-            check_search(self)
-        except ConfigError as err:  # a choice's options that fail: all at once
-            check_choices_alone(self.space, functools.partial(arch_error, self), str(err))
-            raise
+        check_search(self)
 
     @property
     def run_dir(self) -> Path:

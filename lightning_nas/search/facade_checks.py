@@ -10,6 +10,7 @@ change.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,7 @@ from lightning_nas.search.scheduler_settings import rule_of
 from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.space_values import (
+    check_choices_alone,
     check_trainer_values,
     option_keys,
     space_options,
@@ -226,12 +228,15 @@ def check_space_values(search: Search, arch: dict[str, Any]) -> None:
     """
     values = space_options(search.space)
     said = arch_error(search, arch)
+    own = arch_error(search, {})  # the config's own values, no space key's
     if said is not None:  # the sample itself: blame the key whose value it is
         # (one whose other values fit, else a key or group that fails alone, the group
         # named with its dict: was not named, "model.head={'act': 'gelu'}: expected ...")
         path = next((p for p, options in values.items() if any(
             arch_error(search, with_value(arch, p, v)) is None for v in options)),
             next((p[:1] for p in values if arch_error(search, {p[0]: arch[p[0]]})), None))
+        if path is not None and own is None:  # a choice's options that fail: all at once
+            check_choices_alone(search.space, path, functools.partial(arch_error, search))
         raise ConfigError(said if path is None else f"space key {'.'.join(path)!r} may "
                           f"take {value_at(arch, path)!r}: {said}")
     scheduler = search.settings.early_stopping.scheduler
@@ -247,6 +252,9 @@ def check_space_values(search: Search, arch: dict[str, Any]) -> None:
         key = ".".join(path)  # a key of a group: checked as its dotted form is
         for value in options if not (len(path) == 1 and key.startswith("trainer.")) else ():
             if (said := arch_error(search, with_value(arch, path, value))) is not None:
+                if own is None:  # a choice's options that fail: all at once
+                    check_choices_alone(search.space, path,
+                                        functools.partial(arch_error, search))
                 raise ConfigError(f"space key {key!r} may take {value!r}: {said}")
     # each as a fixed setting is, then together; the module's accumulation scheduler once
     # the dry build has made the module (check_search)

@@ -62,28 +62,27 @@ def space_options(space: SearchSpace,
     return out
 
 
-def check_choices_alone(space: SearchSpace, error_of: Callable[[dict[str, Any]], str | None],
-                        said: str) -> None:
-    """For the refusal ``said`` of a value a choice may take (``space key 'K' may take V:
-    ...``; a space key of its own, not a group's nor a ``trainer.`` key's): refuse naming
-    every option of it that fails alone (``error_of`` an architecture of that key only),
-    where two or more do (was: only the option the seed's sample drew, the others met one
-    run at a time). Nothing where the config's own values fail (``error_of({})``).
+def check_choices_alone(space: SearchSpace, path: tuple[str, ...],
+                        error_of: Callable[[dict[str, Any]], str | None]) -> None:
+    """For a value refused at ``path`` (a choice of a space key of its own, not a group's nor
+    a ``trainer.`` key's; nothing for others): refuse naming every option of it that fails
+    alone (``error_of`` an architecture of that key only), where two or more do (was: only
+    the option the seed's sample drew, the others met one run at a time). The caller asks
+    only where the config's own values pass (``error_of({})`` None).
 
     Example:
         >>> space = SearchSpace.from_dict({"width": {"choice": ["small", 8, "big"]}})
-        >>> check_choices_alone(space, lambda arch: None if arch.get("width", 8) == 8 else
-        ...                     "no", "space key 'width' may take 'big': no")
+        >>> check_choices_alone(space, ("width",),
+        ...                     lambda arch: None if arch.get("width", 8) == 8 else "no")
         Traceback (most recent call last):
         ...
         lightning_nas.errors.ConfigError: space key 'width' may take 'small', 'big': no
     """
-    key = next((key for key, param in space.params.items() if isinstance(param, Choice)
-                and not key.startswith("trainer.")
-                and said.startswith(f"space key {key!r} may take ")), None)
-    if key is None or error_of({}) is not None:
+    key = path[0]
+    param = space.params.get(key) if len(path) == 1 else None
+    if not isinstance(param, Choice) or key.startswith("trainer."):
         return
-    bad = [(value, text) for value in space.params[key].values
+    bad = [(value, text) for value in param.values
            if (text := error_of({key: value})) is not None]
     if len(bad) > 1:
         raise ConfigError(f"space key {key!r} may take "
