@@ -155,6 +155,21 @@ def test_a_value_a_subclass_passes_on_by_kwargs_is_checked_against_the_bases_ann
     assert [t.status.value for t in result.trials] == ["COMPLETED", "COMPLETED"]
 
 
+def test_a_bad_fixed_value_of_the_config_is_named_as_the_culprit_not_a_space_key(tmp_path):
+    # was: "space key 'model.extra' may take 1: model.net: Linear lacks ...", though no value
+    # of model.extra fits (the config's own model.net fails whatever the space takes)
+    cfg = config(tmp_path / "run")
+    cfg["model"] = {"class_path": "tests.helpers.KwargsCallableOptNet",
+                    "init_args": {"net": {"class_path": "torch.nn.Linear"}}}
+    cfg["search"]["space"] = {"model.extra": {"choice": [0, 1]}}
+    with pytest.raises(ConfigError) as info:
+        search_from_config(cfg)
+    assert str(info.value).startswith(
+        "the config's own value (no space key's): model.net: Linear lacks required arguments "
+        "'in_features', 'out_features'"), info.value
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_plain_space_key_a_config_model_passes_on_by_kwargs_is_checked(tmp_path):
     # was: accepted (KwargsCallableOptNet takes **kwargs), then "CallableOptNet.__init__()
     # got an unexpected keyword argument 'nett'" in the dry build

@@ -229,6 +229,8 @@ def check_space_values(search: Search, arch: dict[str, Any]) -> None:
     values = space_options(search.space)
     said = arch_error(search, arch)
     own = arch_error(search, {})  # the config's own values, no space key's
+    if said is not None and said == own:  # was: blamed a space key, whatever it took
+        raise ConfigError(f"the config's own value (no space key's): {said}")
     if said is not None:  # the sample itself: blame the key whose value it is
         # (one whose other values fit, else a key or group that fails alone, the group
         # named with its dict: was not named, "model.head={'act': 'gelu'}: expected ...")
