@@ -35,12 +35,14 @@ from typing import NamedTuple
 
 from tests.launcher import ROOT, Lines, default_sigint
 
-__all__ = ["ISOLATED_IMPORTS", "Interpreter", "Ran", "torchrun_main"]
+__all__ = ["INTERPRETER", "ISOLATED_IMPORTS", "Interpreter", "Ran", "torchrun_main"]
 
 #: what the scripts of a user's project without lightning_nas import (paid once)
 ISOLATED_IMPORTS = ("torch", "yaml", "lightning.pytorch", "lightning.pytorch.cli", "hydra",
                     "omegaconf")
 
+#: the file name of an ``Interpreter``'s script (a test that lists the processes left sees it)
+INTERPRETER = "interpreter.py"
 _INTERPRETER = '''
 import importlib.abc, json, os, runpy, socket, sys, traceback
 
@@ -126,7 +128,7 @@ class Interpreter:
     def __init__(self, folder: Path, isolated: bool = False,
                  imports: tuple[str, ...] = ISOLATED_IMPORTS) -> None:
         self.folder = folder
-        script = folder / "interpreter.py"
+        script = folder / INTERPRETER
         script.write_text(_INTERPRETER)
         if isolated:  # as bare as a user's shell could be: no PYTHON* variable at all
             env = {"OMP_NUM_THREADS": "1", "PATH": os.environ.get("PATH", "")}

@@ -13,6 +13,7 @@ from lightning_nas import Search
 from lightning_nas.results import TrialStatus
 from tests.helpers_models import TinyNet
 from tests.helpers_ranks import SyncedTinyNet
+from tests.helpers_standalone import INTERPRETER
 from tests.user_data_classes import FullData, LambdaData
 
 SPACE = {"width": {"choice": [4, 8, 16, 32]}, "lr": {"float": [0.02, 0.3], "log": True}}
@@ -23,8 +24,9 @@ def _descendants(pid: int) -> list[str]:
     """The command lines of ``pid``'s live descendants (from /proc), but multiprocessing's
     resource tracker and fork server (``pid``'s children: they live as long as the process
     that started them; the fork server's own children, workers, are listed), and the test
-    session's launcher (``tests.launcher``: its zygote and what it forked, started by
-    another test in this pytest-xdist worker)."""
+    session's launcher (``tests.launcher``: its zygote and what it forked) and its isolated
+    interpreter (``conftest.standalone_python``), each started by another test in this
+    pytest-xdist worker and kept for the session."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -46,7 +48,8 @@ def _descendants(pid: int) -> list[str]:
                 continue
             if parent != pid or "multiprocessing.forkserver import main" not in line:
                 found.append(line)
-    return [line for line in found if "resource_tracker" not in line and "zygote" not in line]
+    return [line for line in found if "resource_tracker" not in line and "zygote" not in line
+            and f"{os.sep}{INTERPRETER} isolated " not in line]
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="loader workers fork only where os.fork is")
