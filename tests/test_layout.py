@@ -324,6 +324,19 @@ def test_no_machine_path_in_tracked_files():
     assert not hits, "absolute machine paths:\n" + "\n".join(hits)
 
 
+#: what the repository holds at its top level (the project's layout; a scratch file there,
+#: a helper's ``s.yaml`` once, is refused)
+TOP_LEVEL = {".ci", ".gitignore", "CHANGELOG.md", "README.md", "benchmarks", "docs",
+             "examples", "hydra_plugins", "lightning_nas", "pyproject.toml", "tests"}
+
+
+def test_the_top_level_holds_the_projects_layout_only():
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
+                           check=True).stdout.decode().split("\0")
+    top = {name.split("/")[0] for name in files if name}
+    assert top <= TOP_LEVEL, f"not part of the layout: {sorted(top - TOP_LEVEL)}"
+
+
 def test_machine_path_pattern():
     home, mnt = "/" + "home", "/" + "mnt"  # split, so the repository holds no such path
     assert MACHINE_PATH.search(f'table = "{home}/user/x.csv"')
