@@ -312,6 +312,20 @@ def test_the_summary_says_one_paused_trial_in_the_singular(tmp_path, capsys):
         capsys.readouterr().out
 
 
+def test_a_resume_counts_the_pruned_trials_its_budget_used(tmp_path, capsys):
+    # was: "Resuming RUN: 2 completed, 0 failed, 0 to re-run, 0 paused" of 4 trials started
+    # (2 pruned), the next line "[trial 5 | 5/5 done]"
+    space = {"q": {"choice": [0.9, 0.8, 0.7, 0.1, 0.2]}}
+    kw = {"data": BlobData, "data_init_args": {"n": 64}, "trainer": {"max_epochs": 3},
+          "scheduler": "median", "optimizer": "RandomSearch", "seed": 1, "run_dir": tmp_path}
+    first = Search(KnobNet, space, budget=4, **kw).run()
+    assert [t.status for t in first.trials].count(TrialStatus.PRUNED) == 2
+    capsys.readouterr()
+    Search(KnobNet, space, budget=5, **kw).run()
+    assert f"Resuming {tmp_path}: 2 completed, 2 pruned, 0 failed, 0 to re-run, 0 paused\n" \
+        in capsys.readouterr().out
+
+
 def test_failed_trials_are_no_rung_members():
     # was: a NaN was ranked as -inf, so each failure added a rung member: after five, the
     # top third of rung 1 reached the paused 0.5 and promoted it

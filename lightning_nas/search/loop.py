@@ -147,8 +147,10 @@ class SearchLoop(TrialResults):
         """Run until the budget is used, time is up, or the space is exhausted."""
         self.failures.check_count()  # a resume (here: its caller exports the best so far)
         if self.resuming:
+            pruned = self.store.count(TrialStatus.PRUNED)  # a scheduler's budget counts them
             self.say(f"Resuming {self.settings.run_dir}: {self.completed} completed, "
-                     f"{self.failures.failed()} failed, {len(self.interrupted)} "
+                     + (f"{pruned} pruned, " if pruned else "")
+                     + f"{self.failures.failed()} failed, {len(self.interrupted)} "
                      f"to re-run, {len(self.paused)} paused")
             for trial in self.failures.died_in:  # (was: only counted among the failed)
                 self.say(f"Trial {trial.trial_id} is FAILED, not re-run: {trial.error}")
