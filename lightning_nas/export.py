@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.config.accumulation import unbuilt_callbacks
+from lightning_nas.config.cli_links import CliLinks
 from lightning_nas.config.cli_optim import optim_sections, with_arch
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.instantiate import check_init_args as check_args
@@ -157,6 +158,11 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
         trained = None if config is None or objective else best_config(
             config, best.arch, seed=store.get_meta("seed"),
             max_epochs=scheduler_epochs(store.get_meta("settings") or {}))
+        cli = ((config or {}).get("search") or {}).get("cli")  # search.cli's links: the
+        links = CliLinks(cli, config) if cli and trained is not None else None  # model
+        trained = trained if links is None else links.apply(trained)  # node and best.ckpt
+        written = trained if links is None else links.without_targets(trained)  # as its CLI
+        # builds them; best_config.yaml without their targets (the CLI sets them)
         out: dict[str, Any] = {
             "trial": best.trial_id, **({"chosen": True} if trial_id is not None else {}),
             "arch": best.arch, "score": best.score,
@@ -202,8 +208,8 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
                     fits=fits, resumed=resumed, seeded=store.get_meta("seed", 0) is not None,
                     trainer=trained.get("trainer") or {},
                     tie_break=tie_break_of(store.objectives()),
-                    objectives=store.objectives())
-                    + dump_yaml(trained)))
+                    objectives=store.objectives(), cli=cli)
+                    + dump_yaml(written)))
             files.append(staged(run_dir / "best.yaml", dump_yaml(out)))
         except BaseException:  # no checkpoint-sized copy left on a full disk
             discard_staged(run_dir)
@@ -335,9 +341,10 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     if built:  # a config whose space names paths into it: built from it, as the search did,
         section = {"model": copy.deepcopy(config["model"])}  # model_init_args set in it
         set_paths(section, [(f"model.{k}", v) for k, v in (model_init_args or {}).items()])
-        model = ConfigBuilder(section["model"], "model", plain_keys=True)
+        links = CliLinks((config.get("search") or {}).get("cli"), config)  # the search's
+        model = ConfigBuilder(section["model"], "model", plain_keys=True, links=links)
         if data is None and isinstance(config.get("data"), Mapping):
-            data = ConfigBuilder(config["data"], "data", plain_keys=False)
+            data = ConfigBuilder(config["data"], "data", plain_keys=False, links=links)
     model = model if model is not None else stored_model.get("class_path")
     if model is None:
         raise ConfigError("the search's model has no import path (defined in __main__ or "

@@ -192,7 +192,7 @@ def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
                    resumed: str | bool = False, seeded: bool = True,
                    trainer: Mapping[str, Any] | None = None,
                    tie_break: Sequence[tuple[str, str]] = (),
-                   objectives: Mapping[str, str] | None = None) -> str:
+                   objectives: Mapping[str, str] | None = None, cli: str | None = None) -> str:
     """Comment lines of ``best_config.yaml``: which trial it is and how to train it again
     (with the torch threads its fits ran with, ``trial_fits``, when they had a count of their
     own, set or shared out among workers: on CPU another count sums in another order; those
@@ -206,7 +206,9 @@ def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
     batch that plain LightningCLI reads as every batch here (``floated_counts``) are named,
     and so are its logger nodes that plain LightningCLI refuses for their missing
     ``save_dir`` (``unplaced_loggers``); with several ``objectives`` (``{name: mode}``, the
-    monitor first) its first line names each one's stored value (``scored``).
+    monitor first) its first line names each one's stored value (``scored``); ``cli``: the
+    search's ``search.cli``, whose ``link_arguments`` ``lightning-nas fit`` applies
+    (``cli=my_pkg.MyCLI`` on the last line).
     ``run_dir`` is named absolute, on one line."""
     run_dir = Path(run_dir).absolute()  # was: as given, and a relative one ran from its folder
     other = ("its model and data are Hydra nodes, as in your project's config groups" if hydra
@@ -271,4 +273,5 @@ def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
             f"{_shell_quoted(run_dir / 'best_config.yaml')} "
             f"({other})\n{order}"
             f"{FIT_DIRECTIVE} monitor={monitor} mode={mode}"
-            f"{f' tie_break={tie_break_text(tie_break)}' if tie_break else ''}\n")
+            f"{f' tie_break={tie_break_text(tie_break)}' if tie_break else ''}"
+            f"{f' cli={cli}' if cli else ''}\n")

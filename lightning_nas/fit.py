@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.config.accumulation import unbuilt_callbacks
+from lightning_nas.config.cli_links import CliLinks
 from lightning_nas.config.cli_optim import optim_sections
 from lightning_nas.config.load import config_seed, load_config, section_target
 from lightning_nas.config.nodes import is_node
@@ -83,7 +84,8 @@ def _seed(cfg: Mapping[str, Any]) -> int | None:
 
 def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
              monitor: str | None = None, mode: str | None = None,
-             tie_break: Sequence[tuple[str, str]] | None = None) -> TrialSpec:
+             tie_break: Sequence[tuple[str, str]] | None = None,
+             cli: str | None = None) -> TrialSpec:
     """Check a loaded config (its Trainer is built, without training, as a search builds
     a trial's) and make the ``TrialSpec`` that trains it once.
 
@@ -96,6 +98,9 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
         tie_break: the objectives that rank validations tied on the monitor (``(name,
             mode)`` in order, ``best_entry``); None: the ``search:`` block's later
             objectives where ``monitor`` and ``mode`` are its first one's, else none.
+        cli: the import path of the LightningCLI subclass whose ``link_arguments`` set
+            their targets in the config, as a search's ``search.cli`` (None: the ``search:``
+            block's ``cli``, else none).
 
     Returns:
         The spec; ``run_trial(spec)`` trains it (in its own process for DDP).
@@ -129,6 +134,12 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
     # trial's), nodes with nested objects or Hydra nodes by a ConfigBuilder
     model_target, model_args = section_target(model, "model")
     data_target, data_args = section_target(data, "data")
+    links = CliLinks(cli or search.get("cli"), cfg)  # as the search's trials applied them
+    if links.links:  # built by a ConfigBuilder, which sets their targets
+        model_target, model_args = ConfigBuilder(model, "model", False, links), {}
+        model = model_target.config({})  # (the checkpoint's hparams: the CLI's, linked)
+        if data is not None and any(t.startswith("data.") for t in links.targets()):
+            data_target, data_args = ConfigBuilder(data, "data", False, links), {}
     spec = TrialSpec(trial_id=0, arch={}, trial_dir=str(out_dir),
                      model=model_target, model_init_args=model_args,
                      data=data_target, data_init_args=data_args,
@@ -192,7 +203,8 @@ def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
                                           strict=False)
         tie_break = parse_tie_break(recorded.get("tie_break", "")) if (monitor, mode) == (
             recorded["monitor"], recorded["mode"]) else ()
-    spec = fit_spec(cfg, out_dir=out, monitor=monitor, mode=mode, tie_break=tie_break)
+    spec = fit_spec(cfg, out_dir=out, monitor=monitor, mode=mode, tie_break=tie_break,
+                    cli=recorded.get("cli"))
     if ckpt_path is not None:
         check_resume(spec, ckpt, "fit")
         spec.ckpt_path = str(ckpt)

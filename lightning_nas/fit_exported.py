@@ -31,14 +31,15 @@ from lightning_nas.wording import counted
 
 __all__ = ["check_not_best_yaml", "fit_defaults", "warn_trial_threads"]
 
-_DIRECTIVE_VALUE = re.compile(r"(monitor|mode|tie_break)=(\S+)")
+_DIRECTIVE_VALUE = re.compile(r"(monitor|mode|tie_break|cli)=(\S+)")
 _TRIAL_THREADS = re.compile(rf"^{re.escape(TRAIN_AGAIN)} OMP_NUM_THREADS=(\d+) ", re.M)
 
 
 def fit_defaults(path: str | os.PathLike) -> dict[str, str]:
     """``monitor`` and ``mode`` from a ``# lightning-nas fit: monitor=... mode=...`` comment
     line of a config (``lightning-nas export`` writes one into ``best_config.yaml``), and
-    the search's ``tie_break`` where it wrote one (``tie_break=val_loss:min``).
+    the search's ``tie_break`` where it wrote one (``tie_break=val_loss:min``), and its
+    ``search.cli`` (``cli=my_pkg.MyCLI``), whose ``link_arguments`` the fit applies.
 
     Example:
         >>> import tempfile

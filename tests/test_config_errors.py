@@ -150,8 +150,8 @@ def test_a_section_that_builds_no_module_blames_no_argument(tmp_path, section):
      r"^model \(for model\.[a-z.]+=[0-9.]+\): ClassesNet: the config does not give "
      r"required argument 'num_classes'; set "
      r"model.init_args.num_classes \(on the command line: --model.init_args.num_classes=\.\.\.; "
-     r"the link_arguments of your own LightningCLI are not "
-     r"applied: README, LightningCLI configs, 'Not taken from a LightningCLI project'\)"),
+     r"the link_arguments of your own LightningCLI are applied only where search.cli names "
+     r"it: README, LightningCLI configs, 'link_arguments: name your CLI in search.cli'\)"),
     ({"class_path": "examples.lightningcli.model.LitClassifier",  # built as LightningCLI does
       "init_args": {"optimizer": {"class_path": "torch.optim.SGD"}}},
      r"^model \(for model\.[a-z.]+=[0-9.]+\): LitClassifier: the config does not give "

@@ -59,8 +59,9 @@ def test_a_config_is_told_the_data_argument_path(tmp_path, capsys):
     err = _refused(["search", str(cfg)], capsys)
     assert ("data: RootData lacks required argument 'root' (the config gives batch_size); "
             "set data.init_args.root in the config (on the command line: "
-            "--data.init_args.root=...; the link_arguments of your own LightningCLI are not "
-            "applied: README, LightningCLI configs, 'Not taken from a LightningCLI project'), "
+            "--data.init_args.root=...; the link_arguments of your own LightningCLI are "
+            "applied only where search.cli names it: README, LightningCLI configs, "
+            "'link_arguments: name your CLI in search.cli'), "
             "or search it: a search.space key 'data.root'; found "
             "building the data of a trial before any training (every trial would fail)"
             ) in err, err
@@ -68,8 +69,9 @@ def test_a_config_is_told_the_data_argument_path(tmp_path, capsys):
     err = _refused(["fit", str(cfg), "--out", str(tmp_path / "fit")], capsys)
     assert ("data: RootData lacks required argument 'root' (the config gives batch_size); "
             "set data.init_args.root in the config (on the command line: "
-            "--data.init_args.root=...; the link_arguments of your own LightningCLI are not "
-            "applied: README, LightningCLI configs, 'Not taken from a LightningCLI project'); "
+            "--data.init_args.root=...; the link_arguments of your own LightningCLI are "
+            "applied only where search.cli names it: README, LightningCLI configs, "
+            "'link_arguments: name your CLI in search.cli'); "
             "found building the data of the fit") in err, err
     assert not (tmp_path / "fit").exists()
 
@@ -81,8 +83,9 @@ def test_a_config_is_told_the_model_argument_path(tmp_path, capsys):
     assert ("model: NeedsDepth lacks required argument 'depth' (the search space "
             "gives width); set model.init_args.depth in the config (on the command "
             "line: --model.init_args.depth=...; the link_arguments"
-            " of your own LightningCLI are not applied: README, LightningCLI configs, 'Not "
-            "taken from a LightningCLI project'), or search it: a search.space key 'depth'"
+            " of your own LightningCLI are applied only where search.cli names it: README, "
+            "LightningCLI configs, 'link_arguments: name your CLI in search.cli'), or search "
+            "it: a search.space key 'depth'"
             ) in err, err
 
 
@@ -123,7 +126,8 @@ def test_a_section_built_from_the_config_names_its_override(tmp_path, capsys):
                    capsys)
     assert ("): RootData: the config does not give required argument 'root'; set "
             "data.init_args.root (on the command line: --data.init_args.root=...; the "
-            "link_arguments of your own LightningCLI are not applied") in err, err
+            "link_arguments of your own LightningCLI are applied only where search.cli "
+            "names it") in err, err
     # the section said once (was: "data (for data.batch_size=16): data: RootData: ...")
     assert re.search(r"error: data \(for data\.batch_size=(8|16)\): RootData: the config "
                      r"does not give required argument 'root'", err), err

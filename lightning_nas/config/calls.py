@@ -20,8 +20,9 @@ from lightning_nas.errors import ConfigError, did_you_mean
 __all__ = ["LINK_NOTE", "accepted_kwargs", "call", "missing_args"]
 
 #: why a section's argument a LightningCLI project links (``link_arguments``) is missing here
-LINK_NOTE = ("the link_arguments of your own LightningCLI are not applied: README, "
-             "LightningCLI configs, 'Not taken from a LightningCLI project'")
+LINK_NOTE = ("the link_arguments of your own LightningCLI are applied only where search.cli "
+             "names it: README, LightningCLI configs, 'link_arguments: name your CLI in "
+             "search.cli'")
 
 
 def call(target: Any, args: list[Any], kwargs: dict[str, Any], path: str,

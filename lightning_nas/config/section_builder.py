@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lightning_nas.config.chain import init_kwargs
+from lightning_nas.config.cli_links import CliLinks
 from lightning_nas.config.convert import convert_args
 from lightning_nas.config.data_checks import check_loader_args
 from lightning_nas.config.hparams import build_section
@@ -50,10 +51,14 @@ class ConfigBuilder:
             node ``{"_target_": ..., ...}``).
         name: ``"model"`` or ``"data"``.
         plain_keys: whether undotted architecture keys belong to this section.
+        links: the ``link_arguments`` of ``search.cli`` (``CliLinks``): their targets set
+            after the architecture's values.
     """
 
-    def __init__(self, section: Mapping[str, Any], name: str, plain_keys: bool) -> None:
+    def __init__(self, section: Mapping[str, Any], name: str, plain_keys: bool,
+                 links: CliLinks | None = None) -> None:
         self.section, self.name, self.plain_keys = copy.deepcopy(dict(section)), name, plain_keys
+        self.links = links
 
     def config(self, arch: Mapping[str, Any]) -> dict[str, Any]:
         """The section with ``arch``'s values set."""
@@ -62,6 +67,8 @@ class ConfigBuilder:
                 if (key.startswith(f"{self.name}.") if is_dotted(key) else self.plain_keys)]
         set_paths(cfg, [(key if is_dotted(key) else f"{self.name}.{key}", value)
                         for key, value in mine])
+        if self.links is not None:  # as the project's LightningCLI links them at parse time
+            return self.links.fill(self.name, cfg[self.name], arch)
         return cfg[self.name]
 
     def __call__(self, arch: Mapping[str, Any]) -> Any:

@@ -74,6 +74,8 @@ FROM_SEARCH = {**dict.fromkeys(("scheduler", "min_epochs", "max_epochs", "eta"),
                    "the task builds the model, so lightning_nas cannot count it; bound the "
                    "searched params with hydra.sweeper.constraints")),
                "progress": "a sweep prints one line per job (verbose)",
+               "cli": ("a Hydra project's task builds its own objects: link values there "
+                       "(${model.x} interpolations, or in the task's code)"),
                # (was: unknown, naming no params)
                "space": ("a sweep searches hydra.sweeper.params, in Hydra's sweep grammar "
                          "({choice: [1, 2]} is choice(1, 2), {float: [0.001, 0.1], log: "

@@ -13,6 +13,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from lightning_nas.config.cli_links import CliLinks
 from lightning_nas.config.cli_optim import (
     check_not_chosen_whole,
     check_optim,
@@ -35,14 +36,16 @@ from lightning_nas.search.setting_checks import check_seed, config_words
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.space.params import KINDS
 from lightning_nas.store import RunStore
+from lightning_nas.user_warnings import warn_user
 
 __all__ = ["SEARCH_KEYS", "search_from_config"]
 
 #: keys of the ``search:`` block, with their defaults (``seed``: the config's
 #: ``seed_everything``: an int, ``true`` for a drawn one, ``false`` for none, no key for 0;
-#: ``run_dir``: ``runs/<config name>``)
+#: ``run_dir``: ``runs/<config name>``; ``cli``: the import path of the project's
+#: LightningCLI subclass whose ``link_arguments`` each trial applies, ``config.cli_links``)
 SEARCH_KEYS: dict[str, Any] = {"space": None, **SearchSettings().flat(), "seed": None,
-                               "run_dir": None}
+                               "run_dir": None, "cli": None}
 
 #: how the two files are given (was: the errors of either alone did not say)
 _BOTH = " (lightning-nas search train.yaml search.yaml)"
@@ -86,6 +89,14 @@ def _search_from_config(cfg: Mapping[str, Any]) -> Search:
     if not isinstance(trainer, Mapping):
         raise ConfigError(f"`trainer` must be a mapping of Trainer arguments, got {trainer!r}")
     space = settings.pop("space")
+    cli = settings.pop("cli")
+    links = CliLinks(cli, cfg) if cli is not None else None
+    if links is not None:  # importable, a LightningCLI, its links taken: before training
+        for link in links.given_targets(cfg):  # (said, as its value trains nowhere)
+            warn_user(f"the config gives the target of {link} (`search.cli`={cli}): each "
+                      f"trial sets it from the link's source, as your LightningCLI does")
+        if isinstance(space, Mapping):
+            links.check_space(space)
     run_dir = settings.pop("run_dir")
     run_dir = "runs/nas" if run_dir is None else run_dir
     run_dir_path(run_dir)  # no path ('', 5) refused before its store is read
@@ -110,20 +121,24 @@ def _search_from_config(cfg: Mapping[str, Any]) -> Search:
     dotted = [k for k in (space if isinstance(space, Mapping) else {}) if is_dotted(k)]
     nodes = [k for k in (space if isinstance(space, Mapping) else {})
              if not is_dotted(k) and contains_node(space[k])]
-    if dotted or nodes:  # paths into the config, or class_path values for the model's
-        # arguments (built as the dotted form builds them, not passed on as dicts): each
-        # trial builds model and data from the config
+    if dotted or nodes or links:  # paths into the config, or class_path values for the
+        # model's arguments (built as the dotted form builds them, not passed on as dicts),
+        # or links to apply: each trial builds model and data from the config
         for key in dotted:  # an argument it reaches into that the config leaves out: its
             # default's fields first (of a Union of dataclasses: the class the keys build)
             for path, value in check_dotted(cfg, key, {k: space[k] for k in dotted}).items():
                 cfg = set_dotted(copy.deepcopy(dict(cfg)), path, value)
+        links = None if links is None else CliLinks(cli, cfg)  # over those defaults
         model_section = cfg["model"] if isinstance(cfg["model"], Mapping) else {
             "class_path": cfg["model"]}
-        model, model_args = ConfigBuilder(model_section, "model", plain_keys=True), {}
-        if cfg.get("data") is not None and any(k.startswith("data.") for k in dotted):
+        model, model_args = ConfigBuilder(model_section, "model", plain_keys=True,
+                                          links=links), {}
+        if cfg.get("data") is not None and any(k.startswith("data.") for k in [
+                *dotted, *(links.targets() if links is not None else ())]):
             data_section = cfg["data"] if isinstance(cfg["data"], Mapping) else {
                 "class_path": cfg["data"]}
-            data, data_args = ConfigBuilder(data_section, "data", plain_keys=False), {}
+            data, data_args = ConfigBuilder(data_section, "data", plain_keys=False,
+                                            links=links), {}
         check_searched_optim(cfg, space)
         plain = [k for k in space if not is_dotted(k)]
         if plain:

@@ -276,6 +276,8 @@ def differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[s
             out += _changes(stored[part], current[part], part)
         if part in config and current.get("config"):  # paths into it are searched
             out += _changes(config[part], current["config"].get(part), part)
+    if "config" in stored and current.get("config") is not None:  # the CLI whose links
+        out += _changes(_cli(config), _cli(current["config"]), "search.cli")  # each trial
     if "trainer" in stored:
         out += _trainer_changes(stored["trainer"], current.get("trainer") or {}, "trainer",
                                 OUTPUT_TRAINER_KEYS)
@@ -290,6 +292,12 @@ def differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[s
             out += (_trainer_changes(was, new, key) if is_trainer_node(was)
                     and is_trainer_node(new) else _changes(was, new, key))
     return list(dict.fromkeys(out))
+
+
+def _cli(config: Any) -> Any:
+    """A config's ``search.cli`` (None: none), whose ``link_arguments`` its trials apply."""
+    search = config.get("search") if isinstance(config, Mapping) else None
+    return search.get("cli") if isinstance(search, Mapping) else None
 
 
 def _trainer_changes(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str,

@@ -1,0 +1,258 @@
+"""The ``link_arguments`` of a project's ``LightningCLI`` subclass (``search.cli``), read
+without running the CLI and applied to each trial's config as jsonargparse applies them at
+parse time: the target's value is the source's (``compute_fn`` of the sources' values where
+given), after the trial's architecture is set.
+
+The links are read by calling the class's ``add_arguments_to_parser`` on a real
+``LightningArgumentParser`` that has LightningCLI's ``trainer``, ``model`` and ``data``
+arguments (subclass mode, as a ``class_path`` config gives them), so jsonargparse checks
+each link as the project's CLI would; only ``link_arguments`` with ``apply_on="parse"`` is
+taken, anything else that method does is refused naming what is supported.
+
+Example:
+    >>> links = CliLinks(None, {"model": {"class_path": "m.Net"}})  # no search.cli: none
+    >>> links.links, links.targets()
+    ((), [])
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lightning_nas.config.imports import import_object
+from lightning_nas.config.nodes import is_node, target_path
+from lightning_nas.config.paths import get_dotted, set_paths, space_path
+from lightning_nas.errors import ConfigError
+
+__all__ = ["CliLinks", "Link", "SUPPORTED", "read_links"]
+
+#: what ``add_arguments_to_parser`` may do for a search to take it
+SUPPORTED = ("only parser.link_arguments(source, target, compute_fn=None) with "
+             "apply_on='parse' (the default)")
+#: the parser's methods a search cannot take from ``add_arguments_to_parser``
+_REFUSED = ("add_argument", "add_argument_group", "add_class_arguments", "add_subclass_arguments",
+            "add_method_arguments", "add_function_arguments", "add_dataclass_arguments",
+            "add_optimizer_args", "add_lr_scheduler_args", "add_lightning_class_args",
+            "set_defaults")
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Link:
+    """One ``parser.link_arguments`` call: its sources and target as written."""
+
+    sources: tuple[str, ...]
+    target: str
+    compute_fn: Callable[..., Any] | None = None
+
+    @property
+    def target_path(self) -> str:
+        """The target as a config path without ``init_args`` levels (``model.hidden``)."""
+        return space_path(self.target)
+
+    def __str__(self) -> str:
+        source = self.sources[0] if len(self.sources) == 1 else self.sources
+        fn = "" if self.compute_fn is None else (
+            f", compute_fn={getattr(self.compute_fn, '__qualname__', self.compute_fn)}")
+        return f"link_arguments({source!r}, {self.target!r}{fn})"
+
+
+def cli_class(path: Any) -> type:
+    """The ``LightningCLI`` subclass ``search.cli`` names; a ``ConfigError`` naming the key
+    and value otherwise."""
+    from lightning.pytorch.cli import LightningCLI
+
+    if not isinstance(path, str) or not path:
+        raise ConfigError(f"`search.cli` must be the import path of your LightningCLI "
+                          f"subclass (my_pkg.cli.MyCLI), got {path!r}")
+    try:
+        cls = import_object(path)
+    except ConfigError as err:
+        raise ConfigError(f"`search.cli`={path}: {err}") from None
+    if not (inspect.isclass(cls) and issubclass(cls, LightningCLI)):
+        raise ConfigError(f"`search.cli`={path} is {cls!r}, not a subclass of "
+                          f"lightning.pytorch.cli.LightningCLI: give the class whose "
+                          f"add_arguments_to_parser declares your link_arguments")
+    return cls
+
+
+def read_links(path: str) -> tuple[Link, ...]:
+    """The ``link_arguments`` the ``LightningCLI`` subclass at ``path`` declares in its
+    ``add_arguments_to_parser`` (called unbound, on a bare instance; the CLI never runs).
+
+    Example:
+        >>> read_links("lightning.pytorch.cli.LightningCLI")  # declares none
+        ()
+    """
+    import lightning.pytorch as pl
+    from lightning.pytorch.cli import LightningArgumentParser
+
+    cls = cli_class(path)
+    links: list[Link] = []
+    reading = False
+
+    class _Reader(LightningArgumentParser):  # records link_arguments, refuses the rest
+        def link_arguments(self, source: Any, target: str, compute_fn: Any = None,
+                           apply_on: str = "parse") -> None:
+            nonlocal reading
+            sources = (source,) if isinstance(source, str) else tuple(source)
+            link = Link(sources, target, compute_fn)
+            if apply_on != "parse":
+                raise ConfigError(f"`search.cli`={path}: {link} has apply_on={apply_on!r}; a "
+                                  f"search applies {SUPPORTED} (a link at instantiation is "
+                                  f"not supported yet: give its target in the config)")
+            reading = False
+            try:
+                super().link_arguments(source, target, compute_fn, apply_on)
+            except ValueError as err:  # jsonargparse's own check of the keys
+                raise ConfigError(f"`search.cli`={path}: {link}: {err}") from None
+            finally:
+                reading = True
+            if not target.startswith(("model.", "data.")):
+                raise ConfigError(f"`search.cli`={path}: {link} targets {target!r}; a "
+                                  f"search sets targets in `model` or `data` only")
+            links.append(link)
+
+    def refuse(name: str) -> Callable[..., Any]:
+        method = getattr(LightningArgumentParser, name)
+
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if reading:
+                raise ConfigError(f"`search.cli`={path}: its add_arguments_to_parser calls "
+                                  f"parser.{name}; a search takes {SUPPORTED}: give what "
+                                  f"it adds in the config instead")
+            return method(self, *args, **kwargs)
+        return call
+
+    for name in _REFUSED:
+        setattr(_Reader, name, refuse(name))
+    parser = _Reader()
+    parser.add_lightning_class_args(pl.Trainer, "trainer")
+    parser.add_lightning_class_args(pl.LightningModule, "model", subclass_mode=True)
+    parser.add_lightning_class_args(pl.LightningDataModule, "data", subclass_mode=True)
+    reading = True
+    try:
+        cls.add_arguments_to_parser(cls.__new__(cls), parser)
+    except ConfigError:
+        raise
+    except Exception as err:  # noqa: BLE001 - said with the class (self is a bare object)
+        raise ConfigError(f"`search.cli`={path}: its add_arguments_to_parser raised "
+                          f"{type(err).__name__}: {err} (a search calls it on a bare "
+                          f"instance, with no CLI run; it takes {SUPPORTED})") from None
+    return tuple(links)
+
+
+class CliLinks:
+    """The links of ``search.cli`` over a config: ``fill`` sets each target in a section
+    built for an architecture. Picklable (the import path and the config; the links are
+    read again where it is unpickled, as ``compute_fn`` may be a lambda).
+
+    Args:
+        cli: the import path of the ``LightningCLI`` subclass (None: no links).
+        config: the search's config (``model``, ``data``, ``trainer``, ...).
+    """
+
+    def __init__(self, cli: str | None, config: Mapping[str, Any]) -> None:
+        self.cli = cli
+        self.config = {k: copy.deepcopy(v) for k, v in config.items() if k != "search"}
+        self._links: tuple[Link, ...] | None = None
+
+    @property
+    def links(self) -> tuple[Link, ...]:
+        """The links, read once per process."""
+        if self._links is None:
+            self._links = read_links(self.cli) if self.cli is not None else ()
+        return self._links
+
+    def targets(self) -> list[str]:
+        """The config paths the links set (``model.hidden``)."""
+        return [link.target_path for link in self.links]
+
+    def check_space(self, space: Mapping[str, Any]) -> None:
+        """Refuse a space key that sets a link's target (the link would replace every
+        value drawn), or one the target is in, naming the link."""
+        for key in space:
+            path = space_path(key)
+            for link in self.links:
+                target = link.target_path
+                if path == target or target.startswith(f"{path}.") or path.startswith(
+                        f"{target}."):
+                    raise ConfigError(f"search.space key {key!r} sets {target}, the target "
+                                      f"of {link} in `search.cli`={self.cli}: the link sets "
+                                      f"it in every trial; search its source instead")
+
+    def given_targets(self, config: Mapping[str, Any]) -> list[str]:
+        """The links (as written) whose target ``config`` gives: the link replaces it, as
+        jsonargparse replaces a given target."""
+        return [str(link) for link in self.links
+                if get_dotted(config, link.target_path, _MISSING) is not _MISSING]
+
+    def fill(self, name: str, section: Mapping[str, Any], arch: Mapping[str, Any]) -> Any:
+        """``section`` (the ``model`` or ``data`` node with ``arch`` set) with the links'
+        targets set from their sources' values in the config with ``arch`` set."""
+        if not self.links:
+            return section
+        full = {**copy.deepcopy(self.config), name: copy.deepcopy(dict(section))}
+        set_paths(full, [(space_path(key), value) for key, value in arch.items()
+                         if not space_path(key).startswith(f"{name}.")])  # (its own: set)
+        return self.apply(full)[name]
+
+    def apply(self, full: dict[str, Any]) -> dict[str, Any]:
+        """Set each link's target in the whole config ``full`` (in the order declared, so
+        a link's target may be a later one's source), as jsonargparse does after parsing:
+        the source's value, several sources' values passed to ``compute_fn``. Returns
+        ``full``."""
+        for link in self.links:
+            values = [self._value(full, link, source) for source in link.sources]
+            value = (values[0] if link.compute_fn is None and len(values) == 1
+                     else link.compute_fn(*values) if link.compute_fn is not None
+                     else values)
+            set_paths(full, [(link.target_path, value)])
+        return full
+
+    def without_targets(self, full: Mapping[str, Any]) -> dict[str, Any]:
+        """A copy of the whole config ``full`` without the links' targets
+        (``best_config.yaml``: the project's CLI sets them, and jsonargparse may refuse one
+        given)."""
+        out = copy.deepcopy(dict(full))
+        for link in self.links:
+            parent, _, arg = link.target_path.rpartition(".")
+            node = get_dotted(out, parent)
+            for held in ([node.get("init_args"), node.get("dict_kwargs")] if is_node(node)
+                         else [node]):
+                if isinstance(held, dict):
+                    held.pop(arg, None)
+        return out
+
+    def _value(self, full: Mapping[str, Any], link: Link, source: str) -> Any:
+        """A source's value: the config's, else the default of the class that takes it."""
+        path = space_path(source)
+        value = get_dotted(full, path, _MISSING)
+        if value is not _MISSING:
+            return value
+        parent, _, arg = path.rpartition(".")
+        node = get_dotted(full, parent) if parent else None
+        if parent == "trainer":
+            import lightning.pytorch as pl
+
+            cls: Any = pl.Trainer
+        elif isinstance(node, str) or is_node(node):
+            cls = import_object(node if isinstance(node, str) else target_path(node))
+        else:
+            cls = None
+        param = (inspect.signature(cls).parameters.get(arg) if inspect.isclass(cls)
+                 else None)
+        if param is None or param.default is inspect.Parameter.empty:
+            raise ConfigError(f"{link} in `search.cli`={self.cli}: its source {source} has "
+                              f"no value in the config nor a default; give it in the config")
+        return param.default
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"cli": self.cli, "config": self.config, "_links": None}
+
+    def __repr__(self) -> str:
+        return f"CliLinks({self.cli!r})"

@@ -1,0 +1,79 @@
+"""LightningCLI subclasses whose ``link_arguments`` a search takes (``search.cli``), named by
+import path (``tests.helpers_cli_links.LinkCLI``), and the model and config they link.
+
+Example:
+    >>> per_batch(64, 16)
+    4
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch.cli import LightningCLI
+
+from tests.helpers_models import TinyNet
+
+__all__ = ["InstantiateCLI", "LinkCLI", "NoLinkCLI", "SeenWidthNet", "SetDefaultsCLI",
+           "link_config", "per_batch"]
+
+
+def per_batch(n: int, batch_size: int) -> int:
+    """The ``compute_fn`` of ``LinkCLI``'s link: batches in the data set."""
+    return n // batch_size
+
+
+class SeenWidthNet(TinyNet):
+    """``TinyNet`` that logs the width and depth it was built with (``seen_width``,
+    ``seen_depth``): a trial's metrics say what its model received."""
+
+    def validation_step(self, batch, batch_idx):
+        super().validation_step(batch, batch_idx)
+        self.log("seen_width", float(self.hparams.width))
+        self.log("seen_depth", float(self.hparams.depth))
+
+
+class LinkCLI(LightningCLI):
+    """Links at parse time: the model's width from the data's ``n`` and ``batch_size``
+    (two sources, a ``compute_fn``), its depth from the Trainer's ``max_epochs`` as is."""
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.link_arguments(("data.init_args.n", "data.init_args.batch_size"),
+                              "model.init_args.width", compute_fn=per_batch)
+        parser.link_arguments("trainer.max_epochs", "model.init_args.depth")
+
+
+class NoLinkCLI(LightningCLI):
+    """A CLI that declares no link."""
+
+
+class InstantiateCLI(LightningCLI):
+    """A link at instantiation (from the built data's attribute)."""
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.link_arguments("data.batch_size", "model.init_args.width",
+                              apply_on="instantiate")
+
+
+class SetDefaultsCLI(LightningCLI):
+    """Sets a default besides its link."""
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.set_defaults({"trainer.max_epochs": 2})
+
+
+def link_config(run_dir: Path, **search: Any) -> dict[str, Any]:
+    """A config search of ``SeenWidthNet`` on ``BlobData`` whose searched ``data.n`` reaches
+    the model's width through ``LinkCLI``: two trials of one batch."""
+    return {
+        "seed_everything": 7,
+        "model": {"class_path": "tests.helpers_cli_links.SeenWidthNet",
+                  "init_args": {"lr": 0.1}},
+        "data": {"class_path": "tests.helpers.BlobData",
+                 "init_args": {"n": 32, "batch_size": 8, "shuffle": False}},
+        "trainer": {"max_epochs": 1, "limit_train_batches": 1},
+        "search": {"space": {"data.n": {"choice": [32, 64]}}, "optimizer": "RandomSearch",
+                   "budget": 2, "run_dir": str(run_dir), "verbose": False,
+                   "cli": "tests.helpers_cli_links.LinkCLI", **search},
+    }

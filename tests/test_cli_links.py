@@ -1,0 +1,121 @@
+"""``search.cli``: the ``link_arguments`` of a project's LightningCLI subclass, applied in
+every trial as the project's CLI applies them (``lightning_nas.config.cli_links``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lightning_nas.errors import ConfigError
+from lightning_nas.export import finetune
+from lightning_nas.fit import fit_config
+from lightning_nas.search.from_config import search_from_config
+from tests.helpers_cli_links import LinkCLI, link_config
+
+
+@pytest.fixture(scope="module")
+def linked_run(tmp_path_factory) -> tuple[Path, object]:
+    """A search of two trials whose searched ``data.n`` reaches the model's width."""
+    run_dir = tmp_path_factory.mktemp("links") / "run"
+    return run_dir, search_from_config(link_config(run_dir)).run()
+
+
+def test_a_searched_source_reaches_its_target_in_each_trial(linked_run):
+    _, result = linked_run
+    assert len(result.trials) == 2
+    for trial in result.trials:  # width = n // batch_size, depth = max_epochs
+        assert (trial.metrics["seen_width"], trial.metrics["seen_depth"]) == (
+            trial.arch["data.n"] // 8, 1.0), trial.arch
+
+
+def _refused(tmp_path: Path, **search) -> str:
+    cfg = link_config(tmp_path / "run", **search)
+    with pytest.raises(ConfigError) as info:
+        search_from_config(cfg)
+    assert not (tmp_path / "run").exists()
+    return str(info.value)
+
+
+@pytest.mark.parametrize(("cli", "words"), [
+    ("tests.helpers.TinyNet", ["`search.cli`=tests.helpers.TinyNet", "not a subclass of "
+                               "lightning.pytorch.cli.LightningCLI"]),
+    ("tests.helpers_cli_links.Nowhere", ["`search.cli`=tests.helpers_cli_links.Nowhere"]),
+    ("tests.helpers_cli_links.InstantiateCLI", [
+        "link_arguments('data.batch_size', 'model.init_args.width')", "apply_on='instantiate'",
+        "not supported yet"]),
+    ("tests.helpers_cli_links.SetDefaultsCLI", ["parser.set_defaults", "only "
+                                                "parser.link_arguments"]),
+])
+def test_a_cli_a_search_cannot_take_is_refused_before_training(tmp_path, cli, words):
+    err = _refused(tmp_path, cli=cli)
+    assert all(word in err for word in words), err
+
+
+@pytest.mark.parametrize("key", ["width", "model.width", "model.init_args.depth"])
+def test_a_searched_target_is_refused_naming_the_link(tmp_path, key):
+    err = _refused(tmp_path, space={key: {"choice": [1, 2]}})
+    assert "the link sets it in every trial" in err and "link_arguments(" in err, err
+    assert "`search.cli`=tests.helpers_cli_links.LinkCLI" in err, err
+
+
+def test_best_config_trains_under_the_projects_cli_as_its_trial(linked_run, tmp_path,
+                                                               monkeypatch):
+    run_dir, result = linked_run
+    path = run_dir / "best_config.yaml"
+    text = path.read_text()
+    assert [line for line in text.splitlines() if line.startswith("# lightning-nas fit:")
+            ][0].endswith(" cli=tests.helpers_cli_links.LinkCLI"), text  # fit applies them
+    written = yaml.safe_load(text)["model"].get("init_args") or {}
+    assert "width" not in written and "depth" not in written, written  # the CLI sets them
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["cli"])  # (not pytest's)
+    cli = LinkCLI(run=False, save_config_callback=None, args=["--config", str(path)])
+    best = result.best
+    assert (cli.model.hparams.width, cli.model.hparams.depth) == (
+        best.metrics["seen_width"], best.metrics["seen_depth"]) == (best.arch["data.n"] // 8, 1)
+
+
+def test_fit_and_finetune_apply_the_runs_links(linked_run, tmp_path):
+    run_dir, result = linked_run
+    best = result.best
+    fitted = fit_config(run_dir / "best_config.yaml", out_dir=tmp_path / "fit")
+    assert fitted.error is None, fitted.error
+    tuned = finetune(run_dir, max_epochs=1, out_dir=tmp_path / "tune")
+    assert tuned.error is None, tuned.error
+    for trained in (fitted, tuned):
+        assert (trained.metrics["seen_width"], trained.metrics["seen_depth"]) == (
+            best.metrics["seen_width"], best.metrics["seen_depth"])
+
+
+def test_a_resume_with_another_cli_is_refused(linked_run):
+    run_dir, _ = linked_run
+    cfg = link_config(run_dir, cli="tests.helpers_cli_links.NoLinkCLI")
+    with pytest.raises(ConfigError, match=r"search\.cli: 'tests\.helpers_cli_links\.LinkCLI', "
+                                          r"now 'tests\.helpers_cli_links\.NoLinkCLI'"):
+        search_from_config(cfg).run()
+
+
+def test_a_target_the_config_gives_is_replaced_as_the_cli_replaces_it(tmp_path, monkeypatch):
+    cfg = link_config(tmp_path / "run")
+    cfg["model"]["init_args"]["width"] = 5
+    with pytest.warns(UserWarning, match=r"gives the target of link_arguments\(\("):
+        search = search_from_config(cfg)
+    assert search.model.target.config({"data.n": 64})["init_args"]["width"] == 8
+    path = tmp_path / "given.yaml"  # the project's own CLI (jsonargparse) replaces it too
+    path.write_text(yaml.safe_dump({**{k: cfg[k] for k in ("model", "data", "trainer")},
+                                    "data": {**cfg["data"], "init_args": {
+                                        **cfg["data"]["init_args"], "n": 64}}}))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["cli"])
+    cli = LinkCLI(run=False, save_config_callback=None, args=["--config", str(path)])
+    assert cli.model.hparams.width == 8
+
+
+def test_a_source_the_config_leaves_out_is_its_class_default(tmp_path):
+    cfg = link_config(tmp_path / "run")
+    del cfg["data"]["init_args"]["batch_size"]  # BlobData's default: 64
+    init = search_from_config(cfg).model.target.config({"data.n": 128})["init_args"]
+    assert (init["width"], init["depth"]) == (2, 1)
