@@ -15,8 +15,8 @@ from lightning.pytorch.cli import LightningCLI
 
 from tests.helpers_models import TinyNet
 
-__all__ = ["InstantiateCLI", "LinkCLI", "NoLinkCLI", "SeenWidthNet", "SetDefaultsCLI",
-           "link_config", "per_batch"]
+__all__ = ["InstantiateCLI", "LinkCLI", "MisspeltSourceCLI", "NoLinkCLI", "RaisingCLI",
+           "SeenWidthNet", "SetDefaultsCLI", "by_zero", "link_config", "per_batch"]
 
 
 def per_batch(n: int, batch_size: int) -> int:
@@ -46,6 +46,25 @@ class LinkCLI(LightningCLI):
 
 class NoLinkCLI(LightningCLI):
     """A CLI that declares no link."""
+
+
+class MisspeltSourceCLI(LightningCLI):
+    """Links from a data argument that ``BlobData`` does not take."""
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.link_arguments("data.init_args.bsize", "model.init_args.width")
+
+
+def by_zero(n: int) -> int:
+    """A ``compute_fn`` that raises."""
+    return n // 0
+
+
+class RaisingCLI(LightningCLI):
+    """A link whose ``compute_fn`` raises."""
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.link_arguments("data.init_args.n", "model.init_args.width", compute_fn=by_zero)
 
 
 class InstantiateCLI(LightningCLI):

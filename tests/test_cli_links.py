@@ -45,7 +45,7 @@ def _refused(tmp_path: Path, **search) -> str:
     ("tests.helpers_cli_links.Nowhere", ["`search.cli`=tests.helpers_cli_links.Nowhere"]),
     ("tests.helpers_cli_links.InstantiateCLI", [
         "link_arguments('data.batch_size', 'model.init_args.width')", "apply_on='instantiate'",
-        "not supported yet"]),
+        "not supported yet (leave search.cli out and give model.width in the config)"]),
     ("tests.helpers_cli_links.SetDefaultsCLI", ["parser.set_defaults", "only "
                                                 "parser.link_arguments"]),
 ])
@@ -119,3 +119,17 @@ def test_a_source_the_config_leaves_out_is_its_class_default(tmp_path):
     del cfg["data"]["init_args"]["batch_size"]  # BlobData's default: 64
     init = search_from_config(cfg).model.target.config({"data.n": 128})["init_args"]
     assert (init["width"], init["depth"]) == (2, 1)
+
+
+@pytest.mark.parametrize(("cli", "pattern"), [
+    ("MisspeltSourceCLI", r"link_arguments\('data.init_args.bsize', 'model.init_args.width'\)"
+                          r" in `search.cli`=tests.helpers_cli_links.MisspeltSourceCLI: its "
+                          r"source data.init_args.bsize has no value"),
+    ("RaisingCLI", r"compute_fn=by_zero\) in `search.cli`=tests.helpers_cli_links.RaisingCLI: "
+                   r"compute_fn of (32|64) raised ZeroDivisionError"),
+])
+def test_a_link_that_cannot_be_applied_is_refused_before_training(tmp_path, cli, pattern):
+    cfg = link_config(tmp_path / "run", cli=f"tests.helpers_cli_links.{cli}")
+    with pytest.raises(ConfigError, match=pattern):
+        search_from_config(cfg).run()
+    assert not list((tmp_path / "run").glob("trials/*/*.ckpt"))

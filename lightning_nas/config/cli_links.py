@@ -103,8 +103,9 @@ def read_links(path: str) -> tuple[Link, ...]:
             link = Link(sources, target, compute_fn)
             if apply_on != "parse":
                 raise ConfigError(f"`search.cli`={path}: {link} has apply_on={apply_on!r}; a "
-                                  f"search applies {SUPPORTED} (a link at instantiation is "
-                                  f"not supported yet: give its target in the config)")
+                                  f"search applies {SUPPORTED}: a link at instantiation is "
+                                  f"not supported yet (leave search.cli out and give "
+                                  f"{space_path(target)} in the config)")
             reading = False
             try:
                 super().link_arguments(source, target, compute_fn, apply_on)
@@ -208,9 +209,14 @@ class CliLinks:
         ``full``."""
         for link in self.links:
             values = [self._value(full, link, source) for source in link.sources]
-            value = (values[0] if link.compute_fn is None and len(values) == 1
-                     else link.compute_fn(*values) if link.compute_fn is not None
-                     else values)
+            try:
+                value = (values[0] if link.compute_fn is None and len(values) == 1
+                         else link.compute_fn(*values) if link.compute_fn is not None
+                         else values)
+            except Exception as err:  # noqa: BLE001 - the user's function, named
+                raise ConfigError(f"{link} in `search.cli`={self.cli}: compute_fn of "
+                                  f"{', '.join(map(repr, values))} raised "
+                                  f"{type(err).__name__}: {err}") from None
             set_paths(full, [(link.target_path, value)])
         return full
 
