@@ -15,8 +15,9 @@ from lightning.pytorch.cli import LightningCLI
 
 from tests.helpers_models import TinyNet
 
-__all__ = ["InstantiateCLI", "LinkCLI", "MisspeltSourceCLI", "NoLinkCLI", "RaisingCLI",
-           "SeenWidthNet", "SetDefaultsCLI", "by_zero", "link_config", "per_batch"]
+__all__ = ["FixedLinkCLI", "InstantiateCLI", "LinkCLI", "MisspeltSourceCLI", "NoLinkCLI",
+           "RaisingCLI", "SeenWidthNet", "SetDefaultsCLI", "by_zero", "link_config",
+           "per_batch"]
 
 
 def per_batch(n: int, batch_size: int) -> int:
@@ -42,6 +43,15 @@ class LinkCLI(LightningCLI):
         parser.link_arguments(("data.init_args.n", "data.init_args.batch_size"),
                               "model.init_args.width", compute_fn=per_batch)
         parser.link_arguments("trainer.max_epochs", "model.init_args.depth")
+
+
+class FixedLinkCLI(LightningCLI):
+    """``LinkCLI``'s first link as a CLI made for fixed classes writes it
+    (``LightningCLI(SeenWidthNet, BlobData)``: no ``init_args`` level)."""
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.link_arguments(("data.n", "data.batch_size"), "model.width",
+                              compute_fn=per_batch)
 
 
 class NoLinkCLI(LightningCLI):

@@ -13,7 +13,8 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.export import finetune
 from lightning_nas.fit import fit_config
 from lightning_nas.search.from_config import search_from_config
-from tests.helpers_cli_links import LinkCLI, link_config
+from tests.helpers_cli_links import FixedLinkCLI, LinkCLI, SeenWidthNet, link_config
+from tests.helpers_data import BlobData
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +134,17 @@ def test_a_link_that_cannot_be_applied_is_refused_before_training(tmp_path, cli,
     with pytest.raises(ConfigError, match=pattern):
         search_from_config(cfg).run()
     assert not list((tmp_path / "run").glob("trials/*/*.ckpt"))
+
+
+def test_the_links_of_a_cli_made_for_fixed_classes_are_taken(tmp_path, monkeypatch):
+    cfg = link_config(tmp_path / "run", cli="tests.helpers_cli_links.FixedLinkCLI")
+    assert search_from_config(cfg).model.target.config({"data.n": 64})["init_args"] == {
+        "lr": 0.1, "width": 8}
+    path = tmp_path / "fixed.yaml"  # the CLI itself, on init_args alone (as it takes them)
+    path.write_text(yaml.safe_dump({"model": cfg["model"]["init_args"], "trainer": cfg[
+        "trainer"], "data": {**cfg["data"]["init_args"], "n": 64}}))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["cli"])
+    cli = FixedLinkCLI(SeenWidthNet, BlobData, run=False, save_config_callback=None,
+                       args=["--config", str(path)])
+    assert cli.model.hparams.width == 8

@@ -80,18 +80,39 @@ def cli_class(path: Any) -> type:
     return cls
 
 
-def read_links(path: str) -> tuple[Link, ...]:
+class _KeyRefused(ConfigError):
+    """jsonargparse's refusal of a link's keys (a CLI of the other mode may take them)."""
+
+
+def read_links(path: str, classes: Mapping[str, type] | None = None) -> tuple[Link, ...]:
     """The ``link_arguments`` the ``LightningCLI`` subclass at ``path`` declares in its
-    ``add_arguments_to_parser`` (called unbound, on a bare instance; the CLI never runs).
+    ``add_arguments_to_parser`` (called unbound, on a bare instance; the CLI never runs),
+    read as a CLI in subclass mode takes them (``model.init_args.width``), else, where
+    jsonargparse refuses their keys there, as one made for the fixed ``classes``
+    (``{"model": ..., "data": ...}``, the config's: ``LightningCLI(MyModel, MyData)``'s
+    ``model.width``).
 
     Example:
         >>> read_links("lightning.pytorch.cli.LightningCLI")  # declares none
         ()
     """
+    cls = cli_class(path)
+    try:
+        return _read(cls, path, None)
+    except _KeyRefused as err:
+        if not classes or "model" not in classes:
+            raise ConfigError(str(err)) from None
+        try:
+            return _read(cls, path, classes)
+        except _KeyRefused:
+            raise ConfigError(str(err)) from None
+
+
+def _read(cls: type, path: str, classes: Mapping[str, type] | None) -> tuple[Link, ...]:
+    """``read_links`` on a parser in subclass mode (``classes`` None) or for ``classes``."""
     import lightning.pytorch as pl
     from lightning.pytorch.cli import LightningArgumentParser
 
-    cls = cli_class(path)
     links: list[Link] = []
     reading = False
 
@@ -110,7 +131,7 @@ def read_links(path: str) -> tuple[Link, ...]:
             try:
                 super().link_arguments(source, target, compute_fn, apply_on)
             except ValueError as err:  # jsonargparse's own check of the keys
-                raise ConfigError(f"`search.cli`={path}: {link}: {err}") from None
+                raise _KeyRefused(f"`search.cli`={path}: {link}: {err}") from None
             finally:
                 reading = True
             if not target.startswith(("model.", "data.")):
@@ -133,8 +154,11 @@ def read_links(path: str) -> tuple[Link, ...]:
         setattr(_Reader, name, refuse(name))
     parser = _Reader()
     parser.add_lightning_class_args(pl.Trainer, "trainer")
-    parser.add_lightning_class_args(pl.LightningModule, "model", subclass_mode=True)
-    parser.add_lightning_class_args(pl.LightningDataModule, "data", subclass_mode=True)
+    for name, base in (("model", pl.LightningModule), ("data", pl.LightningDataModule)):
+        if classes is None:
+            parser.add_lightning_class_args(base, name, subclass_mode=True)
+        elif name in classes:
+            parser.add_lightning_class_args(classes[name], name)
     reading = True
     try:
         cls.add_arguments_to_parser(cls.__new__(cls), parser)
@@ -166,8 +190,24 @@ class CliLinks:
     def links(self) -> tuple[Link, ...]:
         """The links, read once per process."""
         if self._links is None:
-            self._links = read_links(self.cli) if self.cli is not None else ()
+            self._links = read_links(self.cli, self._classes()) if self.cli is not None else ()
         return self._links
+
+    def _classes(self) -> dict[str, type]:
+        """The config's model and data classes (``class_path`` nodes or import paths), for
+        a CLI made for fixed classes."""
+        out = {}
+        for name in ("model", "data"):
+            node = self.config.get(name)
+            where = node if isinstance(node, str) else (
+                target_path(node) if is_node(node) and "class_path" in node else None)
+            try:
+                found = import_object(where) if where else None
+            except ConfigError:
+                found = None
+            if inspect.isclass(found):
+                out[name] = found
+        return out
 
     def targets(self) -> list[str]:
         """The config paths the links set (``model.hidden``)."""
