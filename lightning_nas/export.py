@@ -208,7 +208,8 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
                     fits=fits, resumed=resumed, seeded=store.get_meta("seed", 0) is not None,
                     trainer=trained.get("trainer") or {},
                     tie_break=tie_break_of(store.objectives()),
-                    objectives=store.objectives(), cli=cli)
+                    objectives=store.objectives(), cli=cli,
+                    data_first=links is not None and links.data_first)
                     + dump_yaml(written)))
             files.append(staged(run_dir / "best.yaml", dump_yaml(out)))
         except BaseException:  # no checkpoint-sized copy left on a full disk

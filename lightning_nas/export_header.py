@@ -192,7 +192,8 @@ def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
                    resumed: str | bool = False, seeded: bool = True,
                    trainer: Mapping[str, Any] | None = None,
                    tie_break: Sequence[tuple[str, str]] = (),
-                   objectives: Mapping[str, str] | None = None, cli: str | None = None) -> str:
+                   objectives: Mapping[str, str] | None = None, cli: str | None = None,
+                   data_first: bool = False) -> str:
     """Comment lines of ``best_config.yaml``: which trial it is and how to train it again
     (with the torch threads its fits ran with, ``trial_fits``, when they had a count of their
     own, set or shared out among workers: on CPU another count sums in another order; those
@@ -208,7 +209,8 @@ def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
     ``save_dir`` (``unplaced_loggers``); with several ``objectives`` (``{name: mode}``, the
     monitor first) its first line names each one's stored value (``scored``); ``cli``: the
     search's ``search.cli``, whose ``link_arguments`` ``lightning-nas fit`` applies
-    (``cli=my_pkg.MyCLI`` on the last line).
+    (``cli=my_pkg.MyCLI`` on the last line; ``data_first``: its links at instantiation
+    made the trial build the data first, as that CLI does).
     ``run_dir`` is named absolute, on one line."""
     run_dir = Path(run_dir).absolute()  # was: as given, and a relative one ran from its folder
     other = ("its model and data are Hydra nodes, as in your project's config groups" if hydra
@@ -218,7 +220,10 @@ def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
     order = "" if hydra or not seeded else (  # jsonargparse builds a link's source first
         "# A trial builds the model, then the data, as plain LightningCLI does; a CLI of yours\n"
         "# with link_arguments(apply_on='instantiate') builds the data first: random numbers\n"
-        "# drawn in __init__ (a random split) come in another order, and the score differs.\n")
+        "# drawn in __init__ (a random split) come in another order, and the score differs.\n"
+        if not data_first else
+        f"# A trial built the data, then the model, as {cli} does (its link_arguments\n"
+        f"# at instantiation); plain LightningCLI builds the model first.\n")
     floated = [] if hydra else floated_counts(trainer or {})
     if floated:  # (was: said to train the same under plain LightningCLI, on every batch)
         order += (f"# Plain LightningCLI here reads {' and '.join(floated)} as 1.0, all the "

@@ -11,13 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
 from lightning.pytorch.cli import LightningCLI
 
-from tests.helpers_models import TinyNet
+from tests.helpers_data import BlobData
+from tests.helpers_models import ClassesNet, TinyNet
 
-__all__ = ["FixedLinkCLI", "InstantiateCLI", "LinkCLI", "MisspeltSourceCLI", "NoLinkCLI",
-           "RaisingCLI", "SeenWidthNet", "SetDefaultsCLI", "by_zero", "link_config",
-           "per_batch"]
+__all__ = ["BackwardsCLI", "ClassesData", "FixedLinkCLI", "InstantiateCLI", "LinkCLI",
+           "MisspeltSourceCLI", "NoLinkCLI", "RaisingCLI", "SeenClassesNet", "SeenWidthNet",
+           "SetDefaultsCLI", "by_zero", "classes_config", "link_config", "per_batch"]
 
 
 def per_batch(n: int, batch_size: int) -> int:
@@ -77,12 +79,47 @@ class RaisingCLI(LightningCLI):
         parser.link_arguments("data.init_args.n", "model.init_args.width", compute_fn=by_zero)
 
 
+class ClassesData(BlobData):
+    """``BlobData`` whose ``num_classes`` attribute (set in ``__init__``, as jsonargparse
+    reads it right after building it) depends on its searched ``n``; its ``__init__`` draws
+    a random number (as a random split would)."""
+
+    def __init__(self, n: int = 256, batch_size: int = 64, shuffle: bool = True) -> None:
+        super().__init__(n=n, batch_size=batch_size, shuffle=shuffle)
+        self.num_classes = n // 16
+        self.drawn = torch.rand(1)
+
+
+class SeenClassesNet(ClassesNet):
+    """``ClassesNet`` (``num_classes`` required) that logs the ``num_classes`` it was built
+    with (``seen_classes``), a random number its ``__init__`` drew (``model_drawn``) and
+    the one its data's did (``data_drawn``): which was built first."""
+
+    def __init__(self, num_classes: int, width: int = 16, lr: float = 0.05) -> None:
+        super().__init__(num_classes=num_classes, width=width, lr=lr)
+        self.drawn = torch.rand(1)
+
+    def validation_step(self, batch, batch_idx):
+        super().validation_step(batch, batch_idx)
+        self.log("seen_classes", float(self.num_classes))
+        self.log("model_drawn", float(self.drawn))
+        self.log("data_drawn", float(self.trainer.datamodule.drawn))
+
+
 class InstantiateCLI(LightningCLI):
-    """A link at instantiation (from the built data's attribute)."""
+    """A link at instantiation: the model's required ``num_classes`` from the built data's
+    attribute."""
 
     def add_arguments_to_parser(self, parser) -> None:
-        parser.link_arguments("data.batch_size", "model.init_args.width",
+        parser.link_arguments("data.num_classes", "model.init_args.num_classes",
                               apply_on="instantiate")
+
+
+class BackwardsCLI(LightningCLI):
+    """A link at instantiation from the model to the data."""
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.link_arguments("model.width", "data.init_args.n", apply_on="instantiate")
 
 
 class SetDefaultsCLI(LightningCLI):
@@ -90,6 +127,15 @@ class SetDefaultsCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.set_defaults({"trainer.max_epochs": 2})
+
+
+def classes_config(run_dir: Path) -> dict[str, Any]:
+    """``link_config`` of ``SeenClassesNet`` on ``ClassesData`` through ``InstantiateCLI``:
+    the model's ``num_classes`` is the searched data's attribute."""
+    cfg = link_config(run_dir, cli="tests.helpers_cli_links.InstantiateCLI")
+    cfg["model"]["class_path"] = "tests.helpers_cli_links.SeenClassesNet"
+    cfg["data"]["class_path"] = "tests.helpers_cli_links.ClassesData"
+    return cfg
 
 
 def link_config(run_dir: Path, **search: Any) -> dict[str, Any]:

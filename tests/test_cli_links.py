@@ -13,7 +13,14 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.export import finetune
 from lightning_nas.fit import fit_config
 from lightning_nas.search.from_config import search_from_config
-from tests.helpers_cli_links import FixedLinkCLI, LinkCLI, SeenWidthNet, link_config
+from tests.helpers_cli_links import (
+    FixedLinkCLI,
+    InstantiateCLI,
+    LinkCLI,
+    SeenWidthNet,
+    classes_config,
+    link_config,
+)
 from tests.helpers_data import BlobData
 
 
@@ -44,9 +51,10 @@ def _refused(tmp_path: Path, **search) -> str:
     ("tests.helpers.TinyNet", ["`search.cli`=tests.helpers.TinyNet", "not a subclass of "
                                "lightning.pytorch.cli.LightningCLI"]),
     ("tests.helpers_cli_links.Nowhere", ["`search.cli`=tests.helpers_cli_links.Nowhere"]),
-    ("tests.helpers_cli_links.InstantiateCLI", [
-        "link_arguments('data.batch_size', 'model.init_args.width')", "apply_on='instantiate'",
-        "not supported yet (leave search.cli out and give model.width in the config)"]),
+    ("tests.helpers_cli_links.BackwardsCLI", [
+        "link_arguments('model.width', 'data.init_args.n', apply_on='instantiate'): a search "
+        "takes a link at instantiation from the data's attributes (data.<name>) to the "
+        "model's arguments only"]),
     ("tests.helpers_cli_links.SetDefaultsCLI", ["parser.set_defaults", "only "
                                                 "parser.link_arguments"]),
 ])
@@ -148,3 +156,48 @@ def test_the_links_of_a_cli_made_for_fixed_classes_are_taken(tmp_path, monkeypat
     cli = FixedLinkCLI(SeenWidthNet, BlobData, run=False, save_config_callback=None,
                        args=["--config", str(path)])
     assert cli.model.hparams.width == 8
+
+
+@pytest.fixture(scope="module")
+def classes_run(tmp_path_factory) -> tuple[Path, object]:
+    """A search of two trials whose model's required ``num_classes`` is the searched data's
+    attribute (a link at instantiation)."""
+    run_dir = tmp_path_factory.mktemp("classes") / "run"
+    return run_dir, search_from_config(classes_config(run_dir)).run()
+
+
+def test_a_link_at_instantiation_gives_each_trial_the_built_datas_attribute(
+        classes_run, tmp_path, monkeypatch):
+    run_dir, result = classes_run
+    assert len(result.trials) == 2
+    for trial in result.trials:
+        assert trial.metrics["seen_classes"] == trial.arch["data.n"] // 16, trial.arch
+    text = (run_dir / "best_config.yaml").read_text()
+    assert "num_classes" not in text.split("# lightning-nas fit:")[1], text  # the CLI's
+    assert ("# A trial built the data, then the model, as tests.helpers_cli_links."
+            "InstantiateCLI does") in text, text
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["cli"])
+    cli = InstantiateCLI(run=False, save_config_callback=None,
+                         args=["--config", str(run_dir / "best_config.yaml")])
+    best = result.best.metrics  # the data built first, as the CLI builds it (same draws)
+    assert (cli.model.num_classes, float(cli.model.drawn), float(cli.datamodule.drawn)) == (
+        best["seen_classes"], pytest.approx(best["model_drawn"]),
+        pytest.approx(best["data_drawn"]))
+    fitted = fit_config(run_dir / "best_config.yaml", out_dir=tmp_path / "fit")
+    tuned = finetune(run_dir, max_epochs=1, out_dir=tmp_path / "tune")
+    for trained in (fitted, tuned):
+        assert trained.error is None, trained.error
+        assert [trained.metrics[k] for k in ("seen_classes", "model_drawn", "data_drawn")] == [
+            best[k] for k in ("seen_classes", "model_drawn", "data_drawn")]
+
+
+def test_the_data_a_link_reads_is_built_with_the_random_state_kept(tmp_path):
+    import torch
+
+    builder = search_from_config(classes_config(tmp_path / "run")).model.target
+    torch.manual_seed(3)
+    builder.config({"data.n": 48})
+    drawn = torch.rand(1)
+    torch.manual_seed(3)
+    assert torch.equal(drawn, torch.rand(1))

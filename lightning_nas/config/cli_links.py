@@ -1,13 +1,15 @@
 """The ``link_arguments`` of a project's ``LightningCLI`` subclass (``search.cli``), read
-without running the CLI and applied to each trial's config as jsonargparse applies them at
-parse time: the target's value is the source's (``compute_fn`` of the sources' values where
-given), after the trial's architecture is set.
+without running the CLI and applied to each trial's config as jsonargparse applies them:
+after the trial's architecture is set, a parse-time link's target is the source's value
+(``compute_fn`` of the sources' values where given); a link at instantiation's target is
+the attribute of the data the config builds.
 
 The links are read by calling the class's ``add_arguments_to_parser`` on a real
 ``LightningArgumentParser`` that has LightningCLI's ``trainer``, ``model`` and ``data``
-arguments (subclass mode, as a ``class_path`` config gives them), so jsonargparse checks
-each link as the project's CLI would; only ``link_arguments`` with ``apply_on="parse"`` is
-taken, anything else that method does is refused naming what is supported.
+arguments (subclass mode, as a ``class_path`` config gives them, else as a CLI made for the
+config's classes), so jsonargparse checks each link as the project's CLI would; only
+``link_arguments`` is taken, anything else that method does is refused naming what is
+supported.
 
 Example:
     >>> links = CliLinks(None, {"model": {"class_path": "m.Net"}})  # no search.cli: none
@@ -19,7 +21,9 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import Callable, Mapping
+import random
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,8 +35,8 @@ from lightning_nas.errors import ConfigError
 __all__ = ["CliLinks", "Link", "SUPPORTED", "read_links"]
 
 #: what ``add_arguments_to_parser`` may do for a search to take it
-SUPPORTED = ("only parser.link_arguments(source, target, compute_fn=None) with "
-             "apply_on='parse' (the default)")
+SUPPORTED = ("only parser.link_arguments(source, target, compute_fn=None, apply_on='parse' "
+             "or 'instantiate')")
 #: the parser's methods a search cannot take from ``add_arguments_to_parser``
 _REFUSED = ("add_argument", "add_argument_group", "add_class_arguments", "add_subclass_arguments",
             "add_method_arguments", "add_function_arguments", "add_dataclass_arguments",
@@ -48,6 +52,7 @@ class Link:
     sources: tuple[str, ...]
     target: str
     compute_fn: Callable[..., Any] | None = None
+    apply_on: str = "parse"
 
     @property
     def target_path(self) -> str:
@@ -58,7 +63,8 @@ class Link:
         source = self.sources[0] if len(self.sources) == 1 else self.sources
         fn = "" if self.compute_fn is None else (
             f", compute_fn={getattr(self.compute_fn, '__qualname__', self.compute_fn)}")
-        return f"link_arguments({source!r}, {self.target!r}{fn})"
+        on = "" if self.apply_on == "parse" else f", apply_on={self.apply_on!r}"
+        return f"link_arguments({source!r}, {self.target!r}{fn}{on})"
 
 
 def cli_class(path: Any) -> type:
@@ -121,12 +127,12 @@ def _read(cls: type, path: str, classes: Mapping[str, type] | None) -> tuple[Lin
                            apply_on: str = "parse") -> None:
             nonlocal reading
             sources = (source,) if isinstance(source, str) else tuple(source)
-            link = Link(sources, target, compute_fn)
-            if apply_on != "parse":
-                raise ConfigError(f"`search.cli`={path}: {link} has apply_on={apply_on!r}; a "
-                                  f"search applies {SUPPORTED}: a link at instantiation is "
-                                  f"not supported yet (leave search.cli out and give "
-                                  f"{space_path(target)} in the config)")
+            link = Link(sources, target, compute_fn, apply_on)
+            if apply_on == "instantiate" and not (target.startswith("model.") and all(
+                    s.startswith("data.") for s in sources)):
+                raise ConfigError(f"`search.cli`={path}: {link}: a search takes a link at "
+                                  f"instantiation from the data's attributes (data.<name>) "
+                                  f"to the model's arguments only")
             reading = False
             try:
                 super().link_arguments(source, target, compute_fn, apply_on)
@@ -171,6 +177,21 @@ def _read(cls: type, path: str, classes: Mapping[str, type] | None) -> tuple[Lin
     return tuple(links)
 
 
+@contextmanager
+def _random_state_kept() -> Iterator[None]:
+    """Python's, NumPy's and torch's (CPU) random states restored afterwards."""
+    import numpy as np
+    import torch
+
+    state, np_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        try:
+            yield
+        finally:
+            random.setstate(state)
+            np.random.set_state(np_state)
+
+
 class CliLinks:
     """The links of ``search.cli`` over a config: ``fill`` sets each target in a section
     built for an architecture. Picklable (the import path and the config; the links are
@@ -185,6 +206,7 @@ class CliLinks:
         self.cli = cli
         self.config = {k: copy.deepcopy(v) for k, v in config.items() if k != "search"}
         self._links: tuple[Link, ...] | None = None
+        self._built: dict[str, Any] = {}  # the data an instantiation link read last
 
     @property
     def links(self) -> tuple[Link, ...]:
@@ -208,6 +230,12 @@ class CliLinks:
             if inspect.isclass(found):
                 out[name] = found
         return out
+
+    @property
+    def data_first(self) -> bool:
+        """Whether a link at instantiation makes the project's CLI build the data before
+        the model (jsonargparse builds a link's source first): a trial does so too."""
+        return any(link.apply_on == "instantiate" for link in self.links)
 
     def targets(self) -> list[str]:
         """The config paths the links set (``model.hidden``)."""
@@ -240,15 +268,19 @@ class CliLinks:
         full = {**copy.deepcopy(self.config), name: copy.deepcopy(dict(section))}
         set_paths(full, [(space_path(key), value) for key, value in arch.items()
                          if not space_path(key).startswith(f"{name}.")])  # (its own: set)
-        return self.apply(full)[name]
+        return self.apply(full, instantiate=name == "model")[name]  # (those set the model)
 
-    def apply(self, full: dict[str, Any]) -> dict[str, Any]:
-        """Set each link's target in the whole config ``full`` (in the order declared, so
-        a link's target may be a later one's source), as jsonargparse does after parsing:
-        the source's value, several sources' values passed to ``compute_fn``. Returns
-        ``full``."""
-        for link in self.links:
-            values = [self._value(full, link, source) for source in link.sources]
+    def apply(self, full: dict[str, Any], instantiate: bool = True) -> dict[str, Any]:
+        """Set each link's target in the whole config ``full``, as jsonargparse does: the
+        parse-time links first, in the order declared (a link's target may be a later
+        one's source), each the source's value or ``compute_fn`` of several sources'
+        values; then the links at instantiation, from the attributes of the data the
+        config builds (``_attribute``; with ``instantiate`` only). Returns ``full``."""
+        for link in sorted(self.links, key=lambda link: link.apply_on == "instantiate"):
+            if link.apply_on == "instantiate" and not instantiate:
+                continue
+            values = [self._attribute(full, link, source) if link.apply_on == "instantiate"
+                      else self._value(full, link, source) for source in link.sources]
             try:
                 value = (values[0] if link.compute_fn is None and len(values) == 1
                          else link.compute_fn(*values) if link.compute_fn is not None
@@ -297,8 +329,32 @@ class CliLinks:
                               f"no value in the config nor a default; give it in the config")
         return param.default
 
+    def _attribute(self, full: Mapping[str, Any], link: Link, source: str) -> Any:
+        """An instantiation link's source: the attribute of the data ``full`` builds (built
+        apart, the random state kept: the trial's own data and model draw what they draw
+        without the link; the last one built is kept for the next call of the same
+        config)."""
+        node = full.get("data")
+        if node is None:
+            raise ConfigError(f"{link} in `search.cli`={self.cli}: the config has no `data` "
+                              f"to take {source} from")
+        key = repr(node)
+        if key not in self._built:
+            from lightning_nas.config.hparams import build_section
+
+            with _random_state_kept():
+                self._built = {key: build_section(
+                    node if is_node(node) else {"class_path": node}, "data")}
+        value: Any = self._built[key]
+        for name in source.split(".")[1:]:
+            if not hasattr(value, name):
+                raise ConfigError(f"{link} in `search.cli`={self.cli}: the data built "
+                                  f"({type(value).__name__}) has no attribute {name!r}")
+            value = getattr(value, name)
+        return value
+
     def __getstate__(self) -> dict[str, Any]:
-        return {"cli": self.cli, "config": self.config, "_links": None}
+        return {"cli": self.cli, "config": self.config, "_links": None, "_built": {}}
 
     def __repr__(self) -> str:
         return f"CliLinks({self.cli!r})"

@@ -219,11 +219,16 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
             if spec.seed is not None:
                 pl.seed_everything(spec.seed, workers=True, verbose=False)
             factory = ModelFactory(spec.model, spec.model_init_args)
+            links = getattr(factory.target, "links", None)  # search.cli's: a link at
+            first = links is not None and links.data_first  # instantiation builds the data
+            if first:  # first, as the project's CLI builds it (its random numbers first)
+                datamodule = DataFactory(spec.data, spec.data_init_args).build(spec.arch)
             model = apply_optim(factory.build(spec.arch), spec.cli_optim)
             reporter.init_args = _init_args(factory, spec.arch)
             if spec.init_weights:
                 _load_weights(model, spec.init_weights, makes_double(spec.trainer))
-            datamodule = DataFactory(spec.data, spec.data_init_args).build(spec.arch)
+            if not first:
+                datamodule = DataFactory(spec.data, spec.data_init_args).build(spec.arch)
             if spec.validate_start:  # the score a fine-tune starts from, as it validates
                 from lightning_nas.search.start_score import validate_start
 
