@@ -550,3 +550,46 @@ def test_a_space_key_into_a_callback_node_that_is_not_there_is_refused_naming_it
         search_from_config(load_config(config))
     assert said in str(info.value)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("space", "trainer", "said"), [
+    ({"trainer.callbacks.early_stopping.patience": {"choice": [3, 5]}}, {},
+     r"\(EarlyStopping\) monitors 'val_acc' with mode 'min' \(EarlyStopping's default\), "
+     r"but the search maximises it"),
+    ({"trainer.callbacks.model_checkpoint.save_top_k": {"choice": [1, 2]}},
+     {"max_epochs": -1}, r"trainer\.max_epochs=-1 is Lightning's 'no limit'"),
+], ids=["stopping-mode", "endless"])
+def test_a_key_searched_into_one_callback_node_keeps_the_warnings_every_trial_earns(
+        space, trainer, said, tmp_path):
+    # a key into one node's argument changes that argument alone: every trial keeps the
+    # other callbacks, so what they all would do is said as without the key; was: no
+    # warning once any key under trainer.callbacks was searched
+    cfg = _hydra_config(tmp_path / "run", space)
+    stopping = {k: v for k, v in NAMED_CALLBACKS["early_stopping"].items() if k != "mode"}
+    named = {**NAMED_CALLBACKS, "early_stopping": stopping}
+    if "max_epochs" in trainer:  # no EarlyStopping: nothing ends a trial
+        named.pop("early_stopping")
+    cfg["trainer"] |= {"callbacks": named, "enable_checkpointing": True, **trainer}
+    cfg["search"] |= {"monitor": "val_acc", "mode": "max"}
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    with pytest.warns(UserWarning, match=said):
+        search_from_config(load_config(config))
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_searched_stopping_monitor_is_not_warned_of_for_its_other_values(tmp_path):
+    # the user searches which metric stops the trials: a value other than the search's
+    # monitor is meant, and no trial is warned of as every trial would be
+    import warnings
+
+    cfg = _hydra_config(tmp_path / "run", {
+        "trainer.callbacks.early_stopping.monitor": {"choice": ["val_acc", "val_loss"]}})
+    cfg["trainer"] |= {"callbacks": NAMED_CALLBACKS, "enable_checkpointing": True}
+    cfg["search"] |= {"monitor": "val_acc", "mode": "max"}
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        search_from_config(load_config(config))
+    assert not [w for w in caught if "(EarlyStopping) monitors" in str(w.message)]

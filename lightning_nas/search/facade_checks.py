@@ -54,6 +54,7 @@ from lightning_nas.search.trial_callbacks import TrialCallbacks, check_module_st
 from lightning_nas.search.warm import check_fill
 from lightning_nas.search.warm_scales import check_scales
 from lightning_nas.strategies import check_optimizer_runs
+from lightning_nas.user_warnings import warn_user
 
 if TYPE_CHECKING:
     from lightning_nas.search.facade import Search
@@ -155,15 +156,25 @@ def check_search(search: Search) -> None:
         check_own_loaders(model)  # no data: the model's own loaders
     if model is not None:  # each choice's options, each range's bounds, beside values
         check_option_builds(search, archs)  # that build
-    if model is not None and not {"max_epochs", "max_steps", "max_time", "callbacks"} & set(
+    # each trial's callbacks: a searched list's every value (a key into one node's argument,
+    # trainer.callbacks.early_stopping.patience, gives one list per value; was: neither
+    # warning where any key under trainer.callbacks was searched)
+    lists = searched.get("callbacks", [search.trainer.get("callbacks")])
+    if model is not None and not {"max_epochs", "max_steps", "max_time"} & set(
             searched):  # a trial that may never end (searched values: each trial's own)
         epochs = search.template.max_epochs  # a scheduler's search.max_epochs: the trials'
-        warn_endless(search.trainer if epochs is None else {**search.trainer, "max_epochs": epochs},
-                     own or [])
-    if search.objective is None and "callbacks" not in searched:  # on another metric
-        warn_stopping_monitor(search.trainer, search.settings.goal.monitor,
-                              search.settings.goal.mode,
-                              None if model is None else own or [])
+        trainer = search.trainer if epochs is None else {**search.trainer, "max_epochs": epochs}
+        for callbacks in lists:
+            if warn_endless({**trainer, "callbacks": callbacks}, own or []):
+                break  # (said once: its text is every such trial's)
+    if search.objective is None:  # on another metric: where every trial's does (a value
+        # the user searched, early_stopping.monitor: {choice: [...]}, is meant)
+        said = [warn_stopping_monitor({**search.trainer, "callbacks": c},
+                                      search.settings.goal.monitor, search.settings.goal.mode,
+                                      None if model is None else own or [], say=False)
+                for c in lists]
+        for text in (t for t in said[0] if all(t in other for other in said[1:])):
+            warn_user(text)
     if search.objective is None:  # a logger's one folder for every trial; a searched
         # trainer.logger's: each value's (was: none checked)
         warn_fixed_versions(search.trainer, str(search.run_dir / "logs"), searched.get("logger"))

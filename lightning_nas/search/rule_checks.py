@@ -133,7 +133,8 @@ def _monitor_and_mode(item: Any) -> tuple[Any, Any, bool]:
 
 
 def warn_stopping_monitor(trainer: Mapping[str, Any], monitor: str, mode: str,
-                          module_callbacks: object = None, what: str = "search") -> list[str]:
+                          module_callbacks: object = None, what: str = "search",
+                          say: bool = True) -> list[str]:
     """Warn of each ``EarlyStopping`` (the Trainer's, an object or a config node, or the
     module's ``configure_callbacks()``) that judges another metric than the search's
     ``monitor``, or the same one the other way round (``mode``; EarlyStopping's default is
@@ -146,6 +147,7 @@ def warn_stopping_monitor(trainer: Mapping[str, Any], monitor: str, mode: str,
         mode: ``"max"`` or ``"min"``, the search's.
         module_callbacks: what the model's ``configure_callbacks()`` returns.
         what: ``"search"``, or what else trains with them (``"fit"``: its words).
+        say: warn of them (False: only return them).
 
     Returns:
         The warnings' texts (empty: each one judges the search's monitor, its way).
@@ -184,7 +186,7 @@ def warn_stopping_monitor(trainer: Mapping[str, Any], monitor: str, mode: str,
                 f"{'trials stop' if what == 'search' else f'the {what} stops'} while "
                 f"{theirs} improves, after its patience; give it "
                 f"{in_words(f'mode: {mode}', f'mode={mode!r}')}")
-    for text in said:
+    for text in said if say else ():
         warn_user(text)
     return said
 
