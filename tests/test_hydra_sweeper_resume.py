@@ -62,10 +62,10 @@ def test_a_resume_that_overrides_a_key_the_first_sweep_did_not_names_the_overrid
         sweep("epochs=2", budget=2)
     assert "other settings: a job override added: epochs=2. Resume" in str(info.value)
     assert "unset" not in str(info.value)
-    with pytest.raises(ConfigError) as info:  # the other way round
-        sweep("epochs=1", budget=2)
-    assert "unset" not in str(info.value) and "override added: epochs=1." in str(info.value)
-    assert len(sweep(budget=2)) == 2  # the same setup resumes
+    # the file's own value spelt out composes the same jobs: resumed (was refused, "a job
+    # override added: epochs=1"; test_an_override_that_sets_what_the_files_compose_...)
+    assert len(sweep("epochs=1", budget=2)) == 2
+    assert len(sweep(budget=3)) == 3  # the same setup resumes
 
 
 def test_a_resume_compares_the_job_overrides_by_their_values_and_names_each_change(tmp_path):
@@ -393,11 +393,29 @@ def test_a_trainer_node_argument_spelt_at_its_default_is_no_edit_on_resume(tmp_p
     assert len(sweep(2, check_val_every_n_epoch=1, precision=None)) == 2
     # so on the command line: the default, or the file's value, spelt out (old code:
     # "the job overrides: [], now ['+trainer.check_val_every_n_epoch=1', ...]"); the
-    # overrides of other values, or of other keys (its value too), are compared as written
-    for changed in ("+trainer.check_val_every_n_epoch=2", "model.depth=1"):
+    # overrides of other values, or of other keys, are compared by what they set
+    for changed in ("+trainer.check_val_every_n_epoch=2", "model.depth=2"):
         with pytest.raises(ConfigError, match=re.escape(
                 f"jobs ran with other settings: a job override added: {changed}. Resume")):
             sweep(3, changed)
     assert len(sweep(3, "+trainer.check_val_every_n_epoch=1", "trainer.max_epochs=1")) == 3
     # and the other way round: a sweep that overrode them, resumed without
     assert len(sweep(4)) == 4
+
+
+def test_an_override_that_sets_what_the_files_compose_is_no_change_on_resume(tmp_path):
+    # Hydra composes the same jobs from a value the file holds spelt out on the command line,
+    # and from the option the defaults choose named (was: refused, "a job override added:
+    # epochs=1", as a Trainer node's argument alone was taken); another value still is one
+    def sweep(budget: int, *overrides: str) -> list[TrialResult]:
+        return multirun(tmp_path, lambda cfg: float(cfg.x), {
+            "budget": budget, "seed": 0, "params": {"x": "range(0, 9)"}}, overrides,
+            epochs=1, opt={"lr": 0.001, "wd": 0})
+
+    sweep(1)
+    assert len(sweep(2, "epochs=1", "model=a", "opt.lr=1e-3", "opt={wd: 0}")) == 2
+    assert len(sweep(3)) == 3  # and left out again
+    for changed in ("epochs=2", "model=b", "+opt.new=1", "opt={wd: 1}", "~epochs"):
+        with pytest.raises(ConfigError) as info:
+            sweep(4, changed)
+        assert f"a job override added: {changed}. Resume" in str(info.value)

@@ -42,7 +42,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, OverrideType
 from hydra.errors import HydraException
 
-__all__ = ["Part", "override_parts"]
+__all__ = ["Part", "composed_at", "override_parts"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +102,28 @@ def override_parts(sides: Sequence[Sequence[str]], loader: Any = None
             parts.setdefault(key, [None] * len(sides))[index] = Part(
                 tuple(line for line, _ in lines), effect)
     return parts
+
+
+def composed_at(root: str, lines: Sequence[str], known: Any, missing: Any = None) -> Any:
+    """The value at ``root`` once the value overrides ``lines`` (all at ``root`` or under
+    it: one ``Part``'s) are applied, in their order, to ``known``, the value the files give
+    there (``missing``: none), as Hydra applies them; ``missing`` where they delete it.
+    A resume reads whether a part one side alone overrides sets what the other composes.
+
+    Example:
+        >>> composed_at("a", ["a={b:1}", "a.c=2"], {"b": 1, "c": 0})
+        {'b': 1, 'c': 2}
+        >>> composed_at("s", ["~s"], 3, missing="none")
+        'none'
+    """
+    parser = OverridesParser.create()
+    depth = len(root.split("."))
+    value = _DELETED if known is missing else known
+    for line in lines:
+        override = parser.parse_overrides([line])[0]
+        value = _set_in(value, override.key_or_group.split(".")[depth:],
+                        _DELETED if override.is_delete() else override.value())
+    return missing if value is _DELETED else value
 
 
 def _parsed(parser: OverridesParser, line: str) -> Override | None:

@@ -53,14 +53,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from lightning_nas.config.paths import get_dotted
 from lightning_nas.integrations.hydra_grammar import SweepParams, group_of, path_of
-from lightning_nas.integrations.hydra_override_effects import Part, override_parts
+from lightning_nas.integrations.hydra_override_effects import Part, composed_at, override_parts
 from lightning_nas.search.resume import differences
 from lightning_nas.search.trainer_spelling import as_taken, is_trainer_node
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import open_run
 
 __all__ = ["in_stored_order", "job_setup", "job_values", "override_changes", "override_values",
-           "resolved", "same_trainer_overrides", "setup_differences"]
+           "resolved", "same_as_composed", "same_trainer_overrides", "setup_differences"]
 
 
 def in_stored_order(sweep: SweepParams, run_dir: Path) -> SweepParams:
@@ -201,6 +201,43 @@ def same_trainer_overrides(stored: Sequence[str], current: Sequence[str],
             taken.append(as_taken({} if value is _MISSING else {arg: value}))
         if taken[0] == taken[1]:
             same |= {line for side in sides for line, (p, _) in side.items() if p == path}
+    return same
+
+
+def same_as_composed(stored: Sequence[str], current: Sequence[str],
+                     jobs: Sequence[Mapping[str, Any]], choices: Sequence[Mapping[str, Any]],
+                     loader: Any) -> set[str]:
+    """The overrides among ``stored`` and ``current`` (the job overrides of a sweep and of
+    its resume) of a part of the config that one side alone overrides, where they set what
+    the other side composes there without them, so that Hydra composes the same jobs: a
+    value its record holds (``jobs``, the two ``job_setup`` records: the files' value, as
+    ``epochs=1`` where the file says 1, or ``opt={wd: 0}`` merged into a mapping holding
+    it), or the option it chose of a config group (``choices``, each side's
+    ``group_choices``: ``model=a`` where the defaults choose ``a``). The overrides a resume
+    compares are the others (was: all of them, so such an override added or left out at a
+    resume was refused, ``a job override added: epochs=1``).
+
+    Example:
+        >>> jobs = [{"epochs": 1, "opt": {"lr": 0.1}}, {"opt": {"lr": 0.1}}]
+        >>> sorted(same_as_composed([], ["epochs=1", "opt.lr=0.2"], jobs, [{}, {}], None))
+        ['epochs=1']
+    """
+    same: set[str] = set()
+    for key, (old, new) in override_parts([list(stored), list(current)], loader).items():
+        if (old is None) == (new is None):  # both sides, or neither: compared as they are
+            continue
+        given, other = (old, 1) if new is None else (new, 0)
+        kind = given.effect[0]
+        if kind == "chosen":  # a config group's option, chosen alone
+            there = choices[other].get(key, _MISSING)
+            if there is not _MISSING and json.dumps(there) == given.effect[1]:
+                same |= set(given.lines)
+        elif kind != "written":  # values set at a path: applied to what the other holds
+            known = get_dotted(jobs[other], key, _MISSING)
+            value = composed_at(key, given.lines, known, _MISSING)
+            if known is not _MISSING and value is not _MISSING and json.dumps(
+                    value, default=str) == json.dumps(known, default=str):
+                same |= set(given.lines)
     return same
 
 

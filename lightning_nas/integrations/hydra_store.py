@@ -28,6 +28,7 @@ from lightning_nas.integrations.hydra_resume import (
     override_changes,
     override_values,
     resolved,
+    same_as_composed,
     same_trainer_overrides,
     setup_differences,
 )
@@ -82,6 +83,10 @@ def open_sweep_store(settings: SearchSettings, sweep: SweepParams,
         same = same_trainer_overrides(
             made, sweep.passthrough, [store.get_meta("job_config_raw") or {}, setup["job"]],
             loader) if made is not None else set()
+        if made is not None:  # a part one side alone overrides, set as the other composes
+            same |= same_as_composed(  # it (a file's value spelt out): no change
+                made, sweep.passthrough, [store.get_meta("job_config_raw") or {}, setup["job"]],
+                [store.get_meta("job_choices") or {}, group_choices(config)], loader)
         if made is not None:  # each that differs, named as the sweep was started
             found += override_changes(made, sweep.passthrough, same, hydra["overrides"],
                                       loader)
