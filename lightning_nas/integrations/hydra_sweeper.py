@@ -83,6 +83,7 @@ from lightning_nas.integrations.hydra_settings import (
     sweep_words,
 )
 from lightning_nas.integrations.hydra_split import job_rank_counts
+from lightning_nas.integrations.hydra_stopping import warn_stopping
 from lightning_nas.integrations.hydra_store import open_sweep_store
 from lightning_nas.integrations.hydra_summary import sweep_summary
 from lightning_nas.integrations.hydra_threads import keep_threads, shared_cores
@@ -209,6 +210,8 @@ class HydraSweep(Sweeper):
         composed = [first, *(job for values in jobs.values() for job in values.values())]
         warn_missing(composed)
         warn_required(composed)  # a _target_'s argument no job gives: its path said
+        # what their callbacks would do, as a search says it of its trials (was: no word)
+        warn_stopping(composed, settings.goal.monitor, settings.goal.mode, sweep.space.names())
         check_trainer_values(self.config, loader, sweep)  # each searched value builds it
         store = open_sweep_store(settings, sweep, jobs, self.config, loader, launcher,
                                  self._folder_key())

@@ -43,8 +43,8 @@ from lightning_nas.search.setting_checks import in_words
 from lightning_nas.user_warnings import warn_user
 
 __all__ = ["callbacks_of", "check_epoch_interval", "check_rule_mode", "check_validates_each_epoch",
-           "configured_callbacks", "module_callbacks", "split_callbacks", "warn_endless",
-           "warn_stopping_monitor"]
+           "configured_callbacks", "endless_text", "module_callbacks", "split_callbacks",
+           "stopping_texts", "warn_endless", "warn_stopping_monitor"]
 
 
 def module_callbacks(model: Any) -> list[Any]:
@@ -164,30 +164,47 @@ def warn_stopping_monitor(trainer: Mapping[str, Any], monitor: str, mode: str,
     """
     from lightning.pytorch.callbacks import EarlyStopping
 
-    said, one = [], "a trial" if what == "search" else f"the {what}"
     found = callbacks_of(trainer.get("callbacks"), EarlyStopping) + callbacks_of(
         module_callbacks, EarlyStopping, "the model's configure_callbacks()")
+    said = stopping_texts(found, monitor, mode, what)
+    for text in said if say else ():
+        warn_user(text)
+    return said
+
+
+def stopping_texts(found: Sequence[tuple[str, Any]], monitor: str, mode: str,
+                   what: str = "search", others: bool = True) -> list[str]:
+    """The texts of ``warn_stopping_monitor`` for the ``EarlyStopping`` objects or config
+    nodes ``found`` (each with where it is, as ``callbacks_of`` gives them); ``what``:
+    ``"search"``, ``"sweep"`` (a Hydra sweep's jobs) or what else trains with them;
+    ``others``: also those that monitor another metric than ``monitor``.
+
+    Example:
+        >>> node = {"_target_": "lightning.pytorch.callbacks.EarlyStopping", "monitor": "acc"}
+        >>> stopping_texts([("callbacks.early_stopping", node)], "acc", "max", "sweep")[0][:58]
+        "callbacks.early_stopping monitors 'acc' with mode 'min' (E"
+    """
+    said = []
+    one, they = {"search": ("a trial", "trials stop"), "sweep": ("a job", "jobs stop")}.get(
+        what, (f"the {what}", f"the {what} stops"))
     for where, item in found:
         theirs, their_mode, default = _monitor_and_mode(item)
         if not isinstance(theirs, str) or their_mode not in ("min", "max"):
             continue  # not given, or not a name: Lightning's own checks say it
-        if theirs != monitor:
+        if theirs != monitor and others:
             ours = f"monitor={monitor!r}, mode={mode!r}"  # (was: a config's words from Python)
             said.append(
                 f"{where} monitors {theirs!r} ({their_mode}), the {what} {monitor!r} "
                 f"({mode}): {one} stops when {theirs} stops improving, and is scored on "
                 f"{monitor} at its best epoch of those it trained; if that is not meant, "
                 f"give it {in_words(f'monitor: {monitor}, mode: {mode}', ours)}")
-        elif their_mode != mode:
+        elif theirs == monitor and their_mode != mode:
             how = " (EarlyStopping's default)" if default else ""
             said.append(
                 f"{where} monitors {theirs!r} with mode {their_mode!r}{how}, but the {what} "
-                f"{'maximises' if mode == 'max' else 'minimises'} it: "
-                f"{'trials stop' if what == 'search' else f'the {what} stops'} while "
+                f"{'maximises' if mode == 'max' else 'minimises'} it: {they} while "
                 f"{theirs} improves, after its patience; give it "
                 f"{in_words(f'mode: {mode}', f'mode={mode!r}')}")
-    for text in said if say else ():
-        warn_user(text)
     return said
 
 
@@ -384,7 +401,8 @@ def warn_endless(trainer: Mapping[str, Any], module_callbacks: object = None,
     among its callbacks or ``module_callbacks``: each trial would train until another
     callback stops it, the first one for ever where none does (was: said nothing; a
     callback of the user's own may stop a fit, so it is no error); ``what``: ``"search"``,
-    or what else trains with them (``"fit"``: its words).
+    ``"sweep"`` (a Hydra sweep's jobs), or what else trains with them (``"fit"``: its
+    words).
 
     Example:
         >>> import warnings
@@ -393,14 +411,28 @@ def warn_endless(trainer: Mapping[str, Any], module_callbacks: object = None,
         ...     warn_endless({"max_epochs": -1}), warn_endless({"max_epochs": -1, "max_steps": 9})
         (True, False)
     """
+    said = endless_text(trainer, module_callbacks, what)
+    if said is not None:
+        warn_user(said)
+    return said is not None
+
+
+def endless_text(trainer: Mapping[str, Any], module_callbacks: object = None,
+                 what: str = "search") -> str | None:
+    """The text ``warn_endless`` warns (None: a fit that something ends).
+
+    Example:
+        >>> endless_text({"max_epochs": -1}, what="sweep")[-69:]
+        'for ever where none does; give max_epochs a number or add one of them'
+    """
     if trainer.get("max_epochs") != -1 or any(
             trainer.get(key) not in (None, -1) for key in ("max_steps", "max_time")):
-        return False
+        return None
     if _early_stopping(trainer.get("callbacks")) or _early_stopping(module_callbacks):
-        return False
-    one, each = ("a trial", "each") if what == "search" else (f"the {what}", "it")
-    warn_user(f"trainer.max_epochs=-1 is Lightning's 'no limit', and no max_steps, max_time "
-              f"or EarlyStopping callback ends {one}: {each} trains until a callback of "
-              f"yours stops it, for ever where none does; give max_epochs a number or "
-              f"add one of them")
-    return True
+        return None
+    one, each = {"search": ("a trial", "each"), "sweep": ("a job", "each")}.get(
+        what, (f"the {what}", "it"))
+    return (f"trainer.max_epochs=-1 is Lightning's 'no limit', and no max_steps, max_time "
+            f"or EarlyStopping callback ends {one}: {each} trains until a callback of "
+            f"yours stops it, for ever where none does; give max_epochs a number or "
+            f"add one of them")
