@@ -593,3 +593,27 @@ def test_a_searched_stopping_monitor_is_not_warned_of_for_its_other_values(tmp_p
         warnings.simplefilter("always")
         search_from_config(load_config(config))
     assert not [w for w in caught if "(EarlyStopping) monitors" in str(w.message)]
+
+
+def test_a_space_key_naming_a_hydra_nodes_target_names_the_way_to_choose_the_class(tmp_path):
+    # a Hydra sweep searches model.optimizer._target_=torch.optim.SGD,torch.optim.Adam; in a
+    # search config that key was refused as "'_target_' is not an argument of SGD
+    # (model.optimizer); accepted: params, lr, ...", no word of what to write
+    values = ["torch.optim.SGD", "torch.optim.Adam"]
+    cfg = _hydra_config(tmp_path / "run", {"model.optimizer._target_": {"choice": values}})
+    with pytest.raises(ConfigError) as info:
+        search_from_config(cfg)
+    assert str(info.value).startswith(
+        "space key 'model.optimizer._target_' names a node's _target_, which a group at the "
+        "node cannot change; choose the node whole, its classes as _target_ nodes: "
+        "model.optimizer: {choice: [{_target_: torch.optim.SGD}, {_target_: torch.optim.Adam}]}"
+        " (keys under it, model.optimizer.<name>, still set values in the chosen node)"), \
+        str(info.value)
+    with pytest.raises(ConfigError, match=r"^space key 'model._target_': the class of the "
+                                          r"model section cannot be searched"):
+        search_from_config(_hydra_config(tmp_path / "run", {"model._target_": {
+            "choice": ["tests.helpers.CallableOptNet"]}}))
+    # the advice is taken: each chosen node merged over the config's, _partial_ kept
+    cfg["search"]["space"] = {"model.optimizer": {"choice": [{"_target_": v} for v in values]}}
+    assert search_from_config(cfg).run().best is not None
+    assert not (tmp_path / "other").exists()

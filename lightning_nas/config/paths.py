@@ -111,7 +111,7 @@ def check_space_paths(space: Mapping[str, Any], cfg: Mapping[str, Any] | None = 
     seen: dict[str, str] = {}
     for key, spec in space.items():
         holder = str(key).rpartition(".")[0]
-        if str(key).split(".")[-1] in (*ARGS_KEYS, "class_path") and not (
+        if str(key).split(".")[-1] in (*ARGS_KEYS, "class_path", "_target_") and not (
                 cfg is not None and hydra_data_at(cfg, holder)):  # a plain dict: it would
             # replace the node's arguments whole, the config's and other keys' with them
             raise ConfigError(node_key_error(str(key), spec))

@@ -106,11 +106,13 @@ def nested_hint(cls: Any, key: str, accepted: list[str]) -> str:
 
 
 def node_key_error(key: str, spec: Any) -> str:
-    """Why a space key naming a node's ``class_path``, ``init_args`` or ``dict_kwargs`` is
-    refused, and what to write instead: a nested node's class is chosen with the node whole
-    (its classes as ``class_path`` nodes), its arguments set by a group at the node; a
-    section's (``model``, ``data``) class is not searched, its arguments are keys of their
-    own (was: the section read as a model argument, ``model.model: {...}``).
+    """Why a space key naming a node's ``class_path`` (a Hydra node's ``_target_``),
+    ``init_args`` or ``dict_kwargs`` is refused, and what to write instead: a nested node's
+    class is chosen with the node whole (its classes as ``class_path`` nodes, or ``_target_``
+    ones: a Hydra sweep's ``model.optimizer._target_=...`` was refused as "not an argument
+    of SGD"), its arguments set by a group at the node; a section's (``model``, ``data``)
+    class is not searched, its arguments are keys of their own (was: the section read as a
+    model argument, ``model.model: {...}``).
 
     Example:
         >>> print(node_key_error("model.net.class_path", {"choice": ["m.A", "m.B"]}))
@@ -123,25 +125,26 @@ def node_key_error(key: str, spec: Any) -> str:
     short = ".".join(name for name in node.split(".") if name not in ARGS_KEYS)  # key: model's
     if short in SECTIONS:
         section = short
-        if part != "class_path" or section == "trainer":
+        if part not in ("class_path", "_target_") or section == "trainer":
             return (f"space key {key!r} names the {section} section's {part}; give each "
                     f"argument a key of its own: {section}.<name>: {{choice: [...]}}")
         return (f"space key {key!r}: the class of the {section} section cannot be searched "
                 f"(a space key sets the section's arguments, or chooses a nested node's "
-                f"class: {section}.<argument>: {{choice: [{{class_path: A}}, {{class_path: "
+                f"class: {section}.<argument>: {{choice: [{{{part}: A}}, {{{part}: "
                 f"B}}]}}); run one search per {section} class")
-    if part != "class_path":
+    if part not in ("class_path", "_target_"):
         return (f"space key {key!r} names a node's {part}; give its arguments as a group at "
                 f"the node: {short}: {{name: {{choice: [...]}}, ...}}")
-    return (f"space key {key!r} names a node's class_path, which a group at the node cannot "
-            f"change; choose the node whole, its classes as class_path nodes: {short}: "
-            f"{_node_choice(spec)} (keys under it, {short}.<name>, still set values in the "
-            f"chosen node)")
+    return (f"space key {key!r} names a node's {part}, which a group at the node cannot "
+            f"change; choose the node whole, its classes as {part} nodes: {short}: "
+            f"{_node_choice(spec, part)} (keys under it, {short}.<name>, still set values in "
+            f"the chosen node)")
 
 
-def _node_choice(spec: Any) -> str:
+def _node_choice(spec: Any, part: str = "class_path") -> str:
     """The spec of a ``class_path`` key (any choice kind, as a mapping or a ``Param``)
-    rewritten to choose class_path nodes, its kind kept; ``{choice: [...]}`` of placeholder
+    rewritten to choose class_path nodes (``part``: ``_target_`` ones, of a Hydra node's
+    ``_target_`` key), its kind kept; ``{choice: [...]}`` of placeholder
     classes when its values are not class paths (was: only ``choice`` read, an ``ordered``
     or ``fixed`` key's classes lost).
 
@@ -157,9 +160,9 @@ def _node_choice(spec: Any) -> str:
     kind = kinds[0] if len(kinds) == 1 else "choice"
     values = spec[kind] if kinds else None
     if kind == "fixed" and isinstance(values, str):
-        return f"{{fixed: {{class_path: {values}}}}}"
+        return f"{{fixed: {{{part}: {values}}}}}"
     names = values if kind != "fixed" and isinstance(values, list) and values and all(
         isinstance(value, str) for value in values) else ["A", "B"]
     kind = kind if names is values else "choice"
-    nodes = ", ".join(f"{{class_path: {name}}}" for name in names)
+    nodes = ", ".join(f"{{{part}: {name}}}" for name in names)
     return f"{{{kind}: [{nodes}]}}"
