@@ -617,3 +617,23 @@ def test_a_space_key_naming_a_hydra_nodes_target_names_the_way_to_choose_the_cla
     cfg["search"]["space"] = {"model.optimizer": {"choice": [{"_target_": v} for v in values]}}
     assert search_from_config(cfg).run().best is not None
     assert not (tmp_path / "other").exists()
+
+
+def test_a_hydra_primary_config_given_to_lightning_nas_says_what_to_write(tmp_path,
+                                                                          monkeypatch):
+    # `lightning-nas search configs/train.yaml`: its defaults list composes config groups,
+    # which lightning-nas does not; was: "paths.output_dir='${hydra:runtime.output_dir}':
+    # ... is an OmegaConf interpolation", or without one "unknown config section 'defaults'"
+    monkeypatch.chdir(HYDRA)
+    with pytest.raises(ConfigError) as info:
+        load_config("configs/train.yaml")
+    said = str(info.value)
+    assert said.startswith(
+        "configs/train.yaml is a Hydra config: its defaults list composes the config groups "
+        "data: digits, model: digits, callbacks: default, trainer: default, which "
+        "lightning-nas does not compose; a search config names the groups' files as its "
+        "sections (data: configs/data/digits.yaml, model: configs/model/digits.yaml, "
+        "trainer: configs/trainer/default.yaml) beside a search: block, as the README's "
+        "Hydra projects section shows; or sweep the project with Hydra's -m and "
+        "hydra/sweeper=lightning_nas"), said
+    assert main(["search", "configs/train.yaml"]) == 2

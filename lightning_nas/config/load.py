@@ -20,6 +20,7 @@ from typing import Any
 
 from lightning_nas.config.cli_optim import OPTIM_KEYS, optim_sections
 from lightning_nas.config.forms import TRAINER_TARGETS, fixed_class_error, lift_fit, trainer_args
+from lightning_nas.config.hydra_primary import check_not_hydra_primary
 from lightning_nas.config.instantiate import class_strings_as_nodes
 from lightning_nas.config.interpolations import check_no_interpolations, check_space_file
 from lightning_nas.config.node_files import inline_node_files, yaml_file
@@ -89,6 +90,7 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
         part = load_yaml(path.read_text(), source=str(path)) or {}
         if not isinstance(part, Mapping):
             raise ConfigError(f"{path} must hold a mapping with keys {', '.join(TOP_KEYS)}")
+        check_not_hydra_primary(part, path)  # configs/train.yaml: no groups composed here
         part = lift_fit(part, path)  # a config for LightningCLI's top-level --config
         check_no_empty_sections(cfg, part, path)  # `trainer:` with its keys commented out
         search = part.get("search") if isinstance(part.get("search"), Mapping) else {}
