@@ -156,6 +156,8 @@ class OneShotNAS(pl.Callback):
 
     # ----------------------------------------------------------------- training
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if stage == "fit" and trainer.current_epoch == 0 and trainer.global_step == 0:
+            self._new_search()  # a new Trainer's fit (a checkpoint's state comes after)
         check_one_search(trainer, pl_module, OneShotNAS)  # (one would override the other)
         self.network(pl_module)  # a misspelt net_attr: said before training
         self.space = space_of(pl_module)
@@ -163,6 +165,17 @@ class OneShotNAS(pl.Callback):
         # an optimizer that cannot run a search (a missing package: SMAC3, AX, Pymoo*) is
         # said now, on a throwaway copy asked as a search asks it (was: after training)
         check_optimizer_runs(self.optimizer, self.space, budget=self.num_candidates)
+
+    def _new_search(self) -> None:
+        """The search state of a new callback: a fit of a new Trainer searches its own
+        supernet as a new ``OneShotNAS`` would (was: the last fit's history and best kept,
+        so its final search, taken for run, did not: it exported the last fit's best arch
+        and score from another supernet)."""
+        self.history, self.paths = [], []
+        self.rng = random.Random(self.seed)
+        self.best_arch = self.best_score = self.subnet = None
+        self._loaded_rng = self._loaded_epochs = self._epoch_rng = None
+        self._repeated_end = False
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._backwards = None  # until training starts (a fit resumed at its end has none)
