@@ -44,7 +44,12 @@ from lightning_nas.group_exit import destroy_group_at_exit
 from lightning_nas.oneshot.choices import get_path, set_path, space_of
 from lightning_nas.oneshot.exported import export_checked, write_outputs
 from lightning_nas.oneshot.fit_end import check_stepped, end_fit, saved_epochs, training_ends
-from lightning_nas.oneshot.records import record_text, restarts_mid_epoch, write_record
+from lightning_nas.oneshot.records import (
+    record_text,
+    restarts_after_last_batch,
+    restarts_mid_epoch,
+    write_record,
+)
 from lightning_nas.oneshot.resume import built_rates, check_resumed_rates, recount_repeated_epoch
 from lightning_nas.oneshot.scoring import (
     Forward,
@@ -147,6 +152,7 @@ class OneShotNAS(pl.Callback):
         # Lightning's repeat of the checkpoint's epoch end pending; the next epoch's start state
         self._repeated_end = False
         self._epoch_rng: dict[str, Any] | None = None
+        self._end_rng: dict[str, Any] | None = None  # this epoch's end's, resumed after its batches
         self._resume_rates = self._rates = None  # optimizers' rates: a checkpoint's, built
         self._backwards: list[int] | None = None  # this fit's first step, backward passes
 
@@ -174,7 +180,7 @@ class OneShotNAS(pl.Callback):
         self.history, self.paths = [], []
         self.rng = random.Random(self.seed)
         self.best_arch = self.best_score = self.subnet = None
-        self._loaded_rng = self._loaded_epochs = self._epoch_rng = None
+        self._loaded_rng = self._loaded_epochs = self._epoch_rng = self._end_rng = None
         self._repeated_end = False
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -215,6 +221,11 @@ class OneShotNAS(pl.Callback):
         self._backwards = [trainer.global_step, 0] if pl_module.automatic_optimization else None
         self._repeated_end = bool(getattr(trainer.fit_loop, "restarted_on_epoch_end", False))
         self._epoch_rng = self._loaded_rng if self._repeated_end else None
+        # saved after the validation of the epoch's last batch, before its end (a
+        # ModelCheckpoint under check_val_every_n_epoch > 1 or val_check_interval < 1): its
+        # end at the checkpoint's random state, as the uninterrupted fit's (was: the state
+        # Lightning left making the training iterator: other calibration batches and scores)
+        self._end_rng = self._loaded_rng if restarts_after_last_batch(trainer) else None
         check_val_data(trainer, pl_module, self._catch_up_due(trainer),
                        self.search_every_n_epochs)
         check_first_batch(trainer, pl_module, self.forward, self._metric,  # (spos_batches)
@@ -265,6 +276,9 @@ class OneShotNAS(pl.Callback):
             write_record(trainer, self.export_dir, "history.json", self.history)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._end_rng is not None:  # resumed after this epoch's last batch (on_train_start)
+            set_rng_state(self._end_rng)
+            self._end_rng = None
         if self._repeated_end:  # the checkpoint's epoch end again: its search ran before the
             self._repeated_end = False  # checkpoint, or as on_train_start's catch-up
             recount_repeated_epoch(trainer)  # (was: counted twice, one epoch fewer trained)

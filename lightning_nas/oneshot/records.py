@@ -40,7 +40,7 @@ import lightning.pytorch as pl
 from lightning_nas.oneshot.exported import write_outputs
 from lightning_nas.run_folder import user_path
 
-__all__ = ["record_text", "restarts_mid_epoch", "write_record"]
+__all__ = ["record_text", "restarts_after_last_batch", "restarts_mid_epoch", "write_record"]
 
 
 def record_text(content: Any) -> str:
@@ -76,3 +76,21 @@ def restarts_mid_epoch(trainer: pl.Trainer) -> bool:
         False
     """
     return bool(getattr(trainer.fit_loop, "restarted_mid_epoch", False))
+
+
+def restarts_after_last_batch(trainer: pl.Trainer) -> bool:
+    """Whether ``trainer``'s fit resumes from a checkpoint saved mid-epoch after that epoch's
+    last batch (read when its training starts): a ``ModelCheckpoint`` saving after the
+    validation of the last batch (its default under ``check_val_every_n_epoch`` above 1 or
+    ``val_check_interval`` below 1), before the epoch's end hooks, where a search runs. No
+    batch of the epoch is left: the resumed fit runs its end alone, which the uninterrupted
+    fit ran at the random state the checkpoint holds.
+
+    Example:
+        >>> restarts_after_last_batch(pl.Trainer(logger=False))  # not fitting
+        False
+    """
+    if not restarts_mid_epoch(trainer):
+        return False
+    done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
+    return done >= trainer.num_training_batches
