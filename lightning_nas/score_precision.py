@@ -26,7 +26,7 @@ from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.trial_trainer import trial_trainer
 
-__all__ = ["PRECISION_KEY", "plugin_precision", "precision_of"]
+__all__ = ["PRECISION_KEY", "plugin_precision", "precision_entry", "precision_of"]
 
 #: the Trainer argument, and its key in a search space (``trainer.precision``)
 PRECISION_KEY = "precision"
@@ -55,6 +55,23 @@ def precision_of(arch: Mapping[str, Any], trainer: Mapping[str, Any]) -> Any:
     if value is None and own.get("plugins") is not None:
         value = plugin_precision(own["plugins"])
     return None if isinstance(value, bool) or value in _FLOAT32 else value
+
+
+def precision_entry(trainer: Any) -> dict[str, Any]:
+    """``{"precision": ...}`` of a Trainer (its public ``precision``) that validates in
+    another precision than float32: a one-shot run's ``best_arch.yaml``, whose scores are of
+    that precision while ``subnet.pt`` is float32, where they may move (was: unsaid).
+    ``{}`` in float32.
+
+    Example:
+        >>> from types import SimpleNamespace as Trainer
+        >>> precision_entry(Trainer(precision="bf16-mixed"))
+        {'precision': 'bf16-mixed'}
+        >>> precision_entry(Trainer(precision="32-true"))
+        {}
+    """
+    value = trainer.precision
+    return {} if value in _FLOAT32 else {PRECISION_KEY: value}
 
 
 def plugin_precision(plugins: Any) -> Any:

@@ -70,6 +70,7 @@ from lightning_nas.oneshot.spos_checks import check_one_search, check_spos_argum
 from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms
 from lightning_nas.oneshot.told import FailedLater
 from lightning_nas.run_folder import user_path
+from lightning_nas.score_precision import precision_entry
 from lightning_nas.search.uneven_split import met_notes
 from lightning_nas.space import SearchSpace
 from lightning_nas.strategies.registry import (
@@ -387,7 +388,7 @@ class OneShotNAS(pl.Callback):
         notes = met_notes(trainer)  # a DDP split with repeats: with the file, in one write
         best = dump_yaml({"arch": self.best_arch, "score": self.best_score, "algorithm": "spos",
                           "mode": self.mode, **({"notes": notes} if notes else {}),
-                          **limited_entry(trainer)})  # (was: unsaid)
+                          **limited_entry(trainer), **precision_entry(trainer)})  # (was: unsaid)
         write_outputs(user_path(self.export_dir), {  # best_arch.yaml last: a finished run
             "history.json": lambda path: path.write_text(record_text(self.history)),
             "subnet.pt": functools.partial(torch.save, self.subnet.cpu()),

@@ -49,6 +49,7 @@ from lightning_nas.oneshot.scoring import (
     val_loaders,
 )
 from lightning_nas.run_folder import user_path
+from lightning_nas.score_precision import precision_entry
 from lightning_nas.validation_limit import limited_entry
 
 __all__ = ["calibration_batches", "derived_text", "export_derived", "top_archs", "write_export"]
@@ -168,7 +169,7 @@ def write_export(export_dir: str | Path, arch: Mapping[str, Any], score: float |
     out = user_path(export_dir)
     files = {"best_arch": out / "best_arch.yaml", "subnet": out / "subnet.pt",
              "alphas": out / "alphas.json"}
-    limited = {} if trainer is None else limited_entry(trainer)
+    limited = {} if trainer is None else {**limited_entry(trainer), **precision_entry(trainer)}
     best = dump_yaml({"arch": dict(arch), "score": score, "algorithm": alphas.get("algorithm"),
                       "mode": mode, "candidates": [dict(c) for c in scored],
                       **({"notes": list(notes)} if notes else {}), **limited})
