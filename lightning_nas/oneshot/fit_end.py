@@ -225,10 +225,16 @@ def training_over(trainer: pl.Trainer) -> bool:
 def training_ends(trainer: pl.Trainer, epoch: int) -> bool:
     """Whether the fit ends after ``epoch`` (counted from 1), so ``on_train_end``'s final
     search covers it: ``max_epochs`` reached, ``max_steps`` reached (training bounded by
-    steps alone has ``max_epochs`` -1), or a callback asked to stop."""
+    steps alone has ``max_epochs`` -1), or a callback asked to stop once the Trainer's
+    ``min_epochs`` and ``min_steps`` are met (before, Lightning trains on; was: taken for
+    the end, so the searches of the epochs it trained on did not run)."""
     if trainer.max_epochs is not None and 0 <= trainer.max_epochs <= epoch:
         return True
-    return 0 <= trainer.max_steps <= trainer.global_step or trainer.should_stop
+    if 0 <= trainer.max_steps <= trainer.global_step:
+        return True
+    loop = trainer.fit_loop
+    return trainer.should_stop and (loop.min_epochs or 0) <= epoch and (
+        loop.epoch_loop.min_steps or 0) <= trainer.global_step
 
 
 def saved_epochs(checkpoint: Mapping[str, Any], ended: bool) -> int | None:
