@@ -1,13 +1,17 @@
 """A ``OneShotNAS`` callback given to another Trainer's fit (the same instance, a new
 supernet) runs a search of its own, as a new callback of its settings would: its final
 search, history and export are of that fit's supernet, while a fit that goes on with the
-same Trainer (a higher ``max_epochs``) goes on with its search."""
+same Trainer (a higher ``max_epochs``) goes on with its search. A ``DifferentiableNAS``
+fitted again by a new Trainer records that fit's epochs alone (``alphas.json``)."""
 
 from __future__ import annotations
+
+import json
 
 import lightning.pytorch as pl
 
 from lightning_nas.oneshot.callback import OneShotNAS
+from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from tests.helpers_data import BlobData
 from tests.helpers_nets import TinySupernet
 from tests.helpers_oneshot_fit import cpu_trainer, val_accuracy
@@ -47,3 +51,18 @@ def test_a_fit_that_goes_on_with_the_same_trainer_goes_on_with_its_search(tmp_pa
     trainer.fit_loop.max_epochs = 3
     trainer.fit(trainer.lightning_module, datamodule=BlobData())
     assert sorted({row["epoch"] for row in callback.history}) == [1, 2, 3]
+
+
+def test_a_differentiable_search_fitted_again_by_a_new_trainer_records_that_fits_epochs(
+        tmp_path):
+    # was: the first fit's entries kept before the second's, each epoch twice in
+    # alphas.json: epochs [1, 2, 1, 2]
+    pl.seed_everything(0, verbose=False)
+    nas = DifferentiableNAS(TinySupernet(), num_classes=3, calibration_batches=1,
+                            export_dir=str(tmp_path / "out"))
+    for name in ("first", "second"):
+        cpu_trainer(tmp_path / name, [], max_epochs=2, enable_checkpointing=False).fit(
+            nas, datamodule=BilevelData(BlobData()))
+    alphas = json.loads((tmp_path / "out" / "alphas.json").read_text())
+    assert [entry["epoch"] for entry in alphas["history"]] == [1, 2]
+    assert alphas["history"] == nas.history and nas.history[-1]["probs"] == nas.probabilities()

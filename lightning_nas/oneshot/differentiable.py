@@ -265,6 +265,12 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         self._resume_groups, self._rates = None, built_rates([weights, arch])
         return [weights, arch]
 
+    def setup(self, stage: str) -> None:
+        """A new Trainer's fit records its own epochs (a checkpoint's history comes after;
+        was: the last fit's entries kept, each epoch twice in ``alphas.json``)."""
+        if stage == "fit" and self.trainer.current_epoch == 0 and self.trainer.global_step == 0:
+            self.history, self.scored = [], []
+
     def on_fit_start(self) -> None:
         check_automatic(self.supernet)  # set after it was wrapped: said before any step
         check_norms_kept(self.supernet, self._norms, "DifferentiableNAS")
