@@ -26,13 +26,14 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import Any
 
 from lightning_nas.config.chain import init_hints
 from lightning_nas.config.dict_args import is_plain_dict
 from lightning_nas.config.imports import import_object
-from lightning_nas.config.node_merge import is_spec, merge_node
+from lightning_nas.config.node_merge import alone_at_any, is_spec, merge_node
 from lightning_nas.config.nodes import (
     ARGS_KEYS,
     builds_at,
@@ -61,9 +62,33 @@ def args_alone(value: Any) -> bool:
 
 def any_at(cfg: Mapping[str, Any], key: str) -> bool:
     """Whether the argument at the config path ``key`` of ``cfg`` is annotated ``Any`` (or
-    ``object``): LightningCLI sets a value there in place of the config's, a mapping as a
-    plain dict, merging nothing."""
-    return _held(cfg, key)[1] in (Any, object)
+    ``object``, or not annotated, which jsonargparse reads as ``Any``): LightningCLI sets a
+    value there in place of the config's, a mapping as a plain dict, merging nothing but a
+    ``class_path`` node of its (``over_node``)."""
+    return _any_hint(cfg, key) is not False
+
+
+def _any_hint(cfg: Mapping[str, Any], key: str) -> Any:
+    """The annotation at the config path ``key`` of ``cfg`` where it takes any value:
+    ``Any``, ``object``, or ``None`` for a parameter of the class of the node holding it
+    that has none (was: not counted, a mapping set there as the node's arguments); else
+    ``False``."""
+    hint = _held(cfg, key)[1]
+    if hint is Any or hint is object:
+        return hint
+    *head, name = key.split(".")
+    while head and head[-1] in ARGS_KEYS:
+        head.pop()
+    holder = _held(cfg, ".".join(head))[0] if head and name not in ARGS_KEYS else None
+    if not is_spec(holder):
+        return False
+    try:
+        found = inspect.signature(import_object(holder["class_path"])).parameters.get(name)
+    except Exception:  # noqa: BLE001 - not importable, no signature: its checks say so
+        return False
+    untyped = found is not None and found.annotation is inspect.Parameter.empty and \
+        found.kind in (found.POSITIONAL_OR_KEYWORD, found.KEYWORD_ONLY)
+    return None if untyped else False
 
 
 def over_node(cfg: Mapping[str, Any], key: str, old: Mapping[str, Any], value: Any) -> Any:
@@ -71,9 +96,10 @@ def over_node(cfg: Mapping[str, Any], key: str, old: Mapping[str, Any], value: A
     the config path ``key`` of ``cfg`` over ``old``, the ``class_path`` node there, as
     LightningCLI's ``--model.net='{...}'`` after the config sets it, by the annotation at
     ``key``: a node merged (``merge_node``; ``init_args`` alone, of ``old``'s class; was: in
-    place of the config's, its other arguments lost); at ``Any`` (``object``), a mapping
-    without a ``class_path`` in place of the config's node, a plain dict, as LightningCLI
-    sets it (was: its keys set as the node's arguments).
+    place of the config's, its other arguments lost); at ``Any`` (``object``, none:
+    ``any_at``), a mapping without a ``class_path`` in place of the config's node, a plain
+    dict, as LightningCLI sets it (was: its keys set as the node's arguments), and a node's
+    ``dict_kwargs`` in place of the config's (was: merged key by key for the same class).
 
     Example:
         >>> adam = {"class_path": "torch.optim.Adam", "init_args": {"lr": 0.1, "eps": 0.1}}
@@ -85,19 +111,14 @@ def over_node(cfg: Mapping[str, Any], key: str, old: Mapping[str, Any], value: A
             annotation is ``Any`` (LightningCLI sets that mapping there as it is, a plain
             dict, no class built) or a dataclass (LightningCLI refuses it: no field).
     """
-    hint, alone = _held(cfg, key)[1], args_alone(value)
-    if hint is Any or hint is object:
+    hint, alone = _any_hint(cfg, key), args_alone(value)
+    if hint is not False:
         if not (alone or is_spec(value)):
             return value
         if not alone:
-            return merge_node(old, value)
-        raise ConfigError(
-            f"{key} gives {value!r:.80} without a class_path over the config's "
-            f"{old['class_path']} node, at an argument annotated "
-            f"{'Any' if hint is Any else 'object'}, where LightningCLI sets that mapping as "
-            f"it is (a plain dict, no class built), not over the node: give the node with "
-            f"its class_path ({{class_path: {old['class_path']}, init_args: ...}}), merged "
-            f"over the config's as LightningCLI merges it")
+            return merge_node(old, value, at_any=True, path=key)
+        raise alone_at_any(key, old["class_path"], value, hint)
+    hint = _held(cfg, key)[1]
     if alone and (found := dataclasses_in(hint)):
         raise ConfigError(
             f"{key} gives {value!r:.80} without a class_path over the config's "

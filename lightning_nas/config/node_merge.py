@@ -33,9 +33,11 @@ from lightning_nas.config.dict_args import is_plain_dict
 from lightning_nas.config.instantiate import accepted_kwargs, import_object, matches
 from lightning_nas.config.nodes import ARGS_KEYS, SPEC_KEYS, is_hydra, is_node
 from lightning_nas.config.record_defaults import node_dataclass, over_held
+from lightning_nas.errors import ConfigError
 
-__all__ = ["TRAINER_NODES", "TRAINER_OBJECTS", "deep_merge", "is_class", "is_object_path",
-           "is_spec", "merge_config", "merge_group", "merge_node", "merge_objects"]
+__all__ = ["TRAINER_NODES", "TRAINER_OBJECTS", "alone_at_any", "deep_merge", "is_class",
+           "is_object_path", "is_spec", "merge_config", "merge_group", "merge_node",
+           "merge_objects"]
 
 #: the Trainer's arguments that take objects (one, or a list of them): a class named there is
 #: a ``class_path`` node, a chosen or overridden value is merged over the config's
@@ -64,7 +66,7 @@ def merge_config(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str,
     for key, value in extra.items():
         old = out.get(key)
         if _node_over(old, value):
-            out[key] = merge_node(old, value)
+            out[key] = merge_node(old, value, path=key)
         elif key == "trainer" and _plain(old) and _plain(value):
             out[key] = _args_over(old, value, _trainer_hints())
         else:
@@ -108,7 +110,8 @@ def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, A
     return out
 
 
-def merge_node(node: Mapping[str, Any], value: Any) -> dict[str, Any]:
+def merge_node(node: Mapping[str, Any], value: Any, at_any: bool = False,
+               path: str = "") -> dict[str, Any]:
     """``value`` (a ``class_path`` node, or a class as its import path) over the ``class_path``
     node ``node``, as LightningCLI (jsonargparse) merges a later file or an override: for
     another class, the ``init_args`` it takes (by name, a value its annotation takes; through
@@ -122,7 +125,11 @@ def merge_node(node: Mapping[str, Any], value: Any) -> dict[str, Any]:
     of the config's (was: every mapping merged key by key). ``value`` without a
     ``class_path`` (``{init_args: ...}``, a later file's; its arguments without ``init_args``,
     ``{opts: {a: 3}}``, taken as them, as jsonargparse takes them) is of ``node``'s class. A class
-    that does not import: every mapping merged key by key.
+    that does not import: every mapping merged key by key. ``at_any``: the node is at an
+    argument annotated ``Any`` (``object``, or none), where jsonargparse sets ``value``'s
+    ``dict_kwargs`` in place of ``node``'s, whatever the class (was: merged key by key for
+    the same class, as at a module argument). ``path``: where the node is
+    (``model.net``), named by a refusal of an argument under it (``alone_at_any``).
 
     Example:
         >>> adam = {"class_path": "torch.optim.Adam", "init_args": {"lr": 0.003, "amsgrad": True}}
@@ -137,7 +144,7 @@ def merge_node(node: Mapping[str, Any], value: Any) -> dict[str, Any]:
     if "class_path" not in value and is_spec(node):  # `init_args` alone: node's class
         value = {"class_path": node["class_path"], **value}
     kept = _keep_taken(node, value)
-    extra = _kwargs_over(node, kept, value)
+    extra = _kwargs_over(node, kept, value, at_any)
     kept, value = ({key: item for key, item in part.items() if key != "dict_kwargs"}
                    for part in (kept, value))
     held, given = kept.get("init_args"), value.get("init_args")
@@ -146,43 +153,84 @@ def merge_node(node: Mapping[str, Any], value: Any) -> dict[str, Any]:
         out = deep_merge(kept, value)  # (no annotations to read: key by key)
     else:
         out = deep_merge(kept, {key: item for key, item in value.items() if key != "init_args"})
-        out["init_args"] = _args_over(held, given, taken[1])
+        out["init_args"] = _args_over(held, given, taken[1], path)
     if extra is not None:
         out["dict_kwargs"] = extra
     return out
 
 
 def _kwargs_over(node: Mapping[str, Any], kept: Mapping[str, Any],
-                 value: Mapping[str, Any]) -> Any:
+                 value: Mapping[str, Any], at_any: bool = False) -> Any:
     """The ``dict_kwargs`` of ``value`` merged over ``node`` (``kept``: ``node`` as
     ``value``'s class keeps it) as jsonargparse sets them: each of ``value``'s keys over
-    ``node``'s, in place of its value (no deeper merge), where both are of one class; for
+    ``node``'s, in place of its value (no deeper merge), where both are of one class (not
+    ``at_any``: there jsonargparse sets ``value``'s whole, reading no earlier value); for
     another class, ``value``'s alone; none given, ``kept``'s (``None``: none at all)."""
     if "dict_kwargs" not in value:
         return copy.deepcopy(kept.get("dict_kwargs"))
     held, given = kept.get("dict_kwargs"), copy.deepcopy(value["dict_kwargs"])
-    same = is_spec(node) and node["class_path"] == value.get("class_path")
+    same = is_spec(node) and node["class_path"] == value.get("class_path") and not at_any
     if same and isinstance(held, Mapping) and isinstance(given, Mapping):
         return {**copy.deepcopy(dict(held)), **given}
     return given  # (not a mapping: the node checks say so)
 
 
 def _args_over(held: Mapping[str, Any], given: Mapping[str, Any],
-               hints: Mapping[str, Any]) -> dict[str, Any]:
+               hints: Mapping[str, Any], path: str = "") -> dict[str, Any]:
     """``given``'s arguments over ``held``'s, each by its annotation in ``hints``, as
-    ``merge_node`` says."""
+    ``merge_node`` says; at ``Any`` (``object``, or none) as ``_any_over`` says. ``path``:
+    the node's, named by a refusal."""
     out = copy.deepcopy(dict(held))
     for key, item in given.items():
         old, hint = out.get(key), hints.get(key, Any)
-        if _node_over(old, item) and node_dataclass(item, hint) is None \
+        if hint is Any or hint is object:  # none too (was: as at a module argument, Python
+            # 3.11's Any being a class)
+            out[key] = _any_over(old, item, f"{path}.{key}".lstrip("."), hints.get(key))
+        elif _node_over(old, item) and node_dataclass(item, hint) is None \
                 and _takes_objects(hint) and not is_plain_dict(hint):  # (a plain dict's
             # class_path mapping: data, set whole; was: merged, at an Optional[dict])
-            out[key] = merge_node(old, item)  # a module argument's: merged in turn
+            out[key] = merge_node(old, item, path=f"{path}.{key}".lstrip("."))  # in turn
         elif isinstance(item, list) and _takes_objects(hint):
             out[key] = merge_objects(old, item)  # (a list of nodes: Trainer.plugins)
         else:
             out[key] = copy.deepcopy(over_held(old, item, hint))  # a dataclass's merged
     return out
+
+
+def _any_over(old: Any, value: Any, path: str, hint: Any) -> Any:
+    """``value`` over ``old`` at an argument annotated ``hint``, ``Any`` or ``object`` (or
+    none), as jsonargparse sets it there: a ``class_path`` node over a node merged
+    (``merge_node``, its ``dict_kwargs`` in place of the earlier ones); anything else in
+    place, a mapping without ``class_path`` a plain dict and a class's import path a string
+    (was: merged into the node as its arguments, or a node of that class).
+
+    Raises:
+        ConfigError: for ``init_args``/``dict_kwargs`` alone over a node (``alone_at_any``).
+    """
+    if is_spec(old) and is_spec(value):
+        return merge_node(old, value, at_any=True, path=path)
+    if is_spec(old) and _args_only(value):
+        raise alone_at_any(path, old["class_path"], value, hint)
+    return copy.deepcopy(value)
+
+
+def alone_at_any(path: str, class_path: str, value: Any, hint: Any) -> ConfigError:
+    """The error for ``value``, a node's ``init_args``/``dict_kwargs`` without its
+    ``class_path``, given at ``path`` over the config's node of ``class_path``, at an
+    argument annotated ``hint`` (``Any``, ``object``; ``None``: none), where LightningCLI
+    sets that mapping as it is, a plain dict.
+
+    Example:
+        >>> str(alone_at_any("model.net", "my.Net", {"init_args": {"a": 5}}, Any))[:60]
+        "model.net gives {'init_args': {'a': 5}} without a class_path"
+    """
+    name = {Any: "annotated Any", object: "annotated object"}.get(hint, "of no annotation")
+    return ConfigError(
+        f"{path} gives {value!r:.80} without a class_path over the config's {class_path} "
+        f"node, at an argument {name}, where LightningCLI sets that mapping as it is (a "
+        f"plain dict, no class built), not over the node: give the node with its "
+        f"class_path ({{class_path: {class_path}, init_args: ...}}), merged over the "
+        f"config's as LightningCLI merges it")
 
 
 def merge_objects(old: Any, value: Any) -> Any:

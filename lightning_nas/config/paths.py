@@ -141,7 +141,9 @@ def set_dotted(cfg: dict[str, Any], key: str, value: Any,
     a ``class_path`` node (``--x=torch.optim.SGD``, ``--x.class_path=...``, ``--x={class_path:
     ..., init_args: ...}``) is merged over it as ``merge_node`` merges a file's, a list at
     ``trainer.callbacks``, ``logger`` or ``plugins`` over the config's as ``merge_objects``
-    merges it (LightningCLI's ``--trainer.callbacks=[...]``; was: in place of it), and a key
+    merges it (LightningCLI's ``--trainer.callbacks=[...]``; was: in place of it; at an
+    argument annotated ``Any``, ``object`` or nothing, ``any_at``, a mapping without
+    ``class_path`` or an import path set as it is), and a key
     under a list whose last item is a node sets that node's argument, as LightningCLI sets
     ``--trainer.callbacks.patience=5`` after ``--trainer.callbacks+=EarlyStopping``. With
     ``whole``, a mapping is set as it is, in place of a node there. Returns cfg."""
@@ -153,8 +155,9 @@ def set_dotted(cfg: dict[str, Any], key: str, value: Any,
     if is_object_path(key) and isinstance(value, list) and old is not None:
         value = merge_objects(old, value)  # as LightningCLI (was: in place)
     elif is_spec(old):
-        if data_at(cfg, key):  # a plain dict's mapping: data, set whole, as LightningCLI
-            whole = True
+        if data_at(cfg, key) or not (is_spec(value) or args_alone(value)) and any_at(
+                cfg, key):  # a plain dict's mapping, and at Any a mapping or an import
+            whole = True  # path: set whole, as LightningCLI (was, at Any: merged as a node)
         elif isinstance(value, str) and is_class(value):
             value = merge_node(old, value)
         elif is_spec(value) or args_alone(value):
