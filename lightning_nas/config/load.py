@@ -291,6 +291,13 @@ def apply_overrides(cfg: Mapping[str, Any], overrides: Sequence[str], *,
                 cfg[key] = merge_group(cfg.get(key), _whole_trainer(value, text, settings))
                 continue  # (was: in place of the config's, its max_epochs and callbacks lost)
             set_dotted(cfg, key, value, merge=True)
+    if "model" in cfg and cfg["model"] is None and any(
+            key == "model" for key, _ in split_overrides(overrides)):
+        raise ConfigError("--model=null: the model is required (LightningCLI refuses it too: "
+                          "'the following arguments are required: model'); give its class "
+                          "(--model=my.Net) or a node (--model='{class_path: my.Net, "
+                          "init_args: {...}}'), or leave the config's")  # (was: taken, then
+        # "the config needs `model`: give your LightningCLI config before ...")
     return cfg
 
 

@@ -121,9 +121,16 @@ def contains_node(value: Any) -> bool:
     return False
 
 
+#: what a ``class_path`` of null at a section would mean, said where it is refused
+_UNSET = {"model": "the model is required",
+          "data": "to train on the model's own dataloaders, drop the data module: --data=null"}
+
+
 def check_node_keys(node: Mapping[str, Any], where: str) -> None:
-    """Raise ``ConfigError`` for keys a ``class_path`` spec does not take, or a Hydra node
-    whose ``_args_`` is not a list or whose flags are not booleans."""
+    """Raise ``ConfigError`` for keys a ``class_path`` spec does not take, a ``class_path``
+    that is no import path (null: was, at ``data``, the data module dropped without a word,
+    where LightningCLI refuses it), or a Hydra node whose ``_args_`` is not a list or whose
+    flags are not booleans."""
     if is_hydra(node):
         if "class_path" in node:
             raise ConfigError(f"{where}: a node has either class_path (LightningCLI) or "
@@ -136,6 +143,10 @@ def check_node_keys(node: Mapping[str, Any], where: str) -> None:
                 raise ConfigError(f"{where}.{flag}: expected true or false, got "
                                   f"{node[flag]!r}")
         return
+    if not (isinstance(node.get("class_path"), str) and node["class_path"].strip()):
+        raise ConfigError(f"{where}.class_path: expected a class's import path, got "
+                          f"{node.get('class_path')!r} (LightningCLI refuses it too); "
+                          f"{_UNSET.get(where, f'to set no object there, give {where}=null')}")
     extra = sorted(set(node) - set(SPEC_KEYS))
     if extra:
         raise ConfigError(f"{where}: unknown {named(extra, 'key')} beside class_path "

@@ -259,7 +259,8 @@ def check_no_empty_sections(cfg: Mapping[str, Any], part: Mapping[str, Any],
     """Refuse a config file ``part`` (at ``path``) whose section is empty (``trainer:`` with
     every key commented out reads as null) where the earlier files ``cfg`` give it: it
     would replace that section whole, with nothing (the Trainer's defaults: 1000 epochs,
-    any accelerator), as LightningCLI refuses it.
+    any accelerator), as LightningCLI refuses it (``model``, ``trainer``; a later ``data:
+    null`` drops its data module, which ``--data=null`` says plainly: named).
 
     Example:
         >>> check_no_empty_sections({"trainer": {"max_epochs": 1}}, {"model": None}, "b.yaml")
@@ -270,10 +271,12 @@ def check_no_empty_sections(cfg: Mapping[str, Any], part: Mapping[str, Any],
     """
     for key, value in part.items():
         if value is None and isinstance(cfg.get(key), Mapping):
+            drop = ("; to train on the model's own dataloaders, as LightningCLI does with a "
+                    "later `data: null`, give --data=null") if key == "data" else ""
             raise ConfigError(f"{path}: section {key!r} is empty (null: its keys commented "
                               f"out?), and it would replace the {key} an earlier config file "
                               f"gives ({', '.join(map(str, cfg[key]))}) with nothing; remove "
-                              f"the empty `{key}:` or give it keys")
+                              f"the empty `{key}:` or give it keys{drop}")
 
 
 def merge_space(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
