@@ -211,20 +211,22 @@ def model_overrides(pairs: Sequence[tuple[str, str]],
     or as LightningCLI also spells it ``--model.init_args.KEY=VALUE`` (``dict_kwargs``
     too), or a whole mapping of them, ``--model='{lr: 5e-4}'`` (``{init_args: {...}}``; with
     the ``class_path`` of the best trial's model, ``best_class()``'s import path, by any
-    path to that class: merged as LightningCLI merges a node of the same class), the value
-    parsed as YAML as every override's.
+    path to that class: merged as LightningCLI merges a node of the same class; so is that
+    class alone, ``--model=CLASS`` or ``--model.class_path=CLASS``, which keeps the model's
+    arguments), the value parsed as YAML as every override's.
 
     Example:
         >>> model_overrides([("model.lr", "5e-4"), ("model.init_args.width", "8")])
         {'lr': 0.0005, 'width': 8}
 
     Raises:
-        ConfigError: for one that would replace the model (``--model=CLASS``, a mapping
-            with another class's ``class_path``, ``--model.class_path=...``: the checkpoint
-            is the trial's model), a mapping of a node's keys beside bare arguments (as
-            LightningCLI refuses it), or that sets a
-            path inside an argument (``--model.net.width``: the argument would be replaced
-            by a mapping of that one key), naming it and what to give instead.
+        ConfigError: for one that would replace the model (another class, ``--model=CLASS``,
+            a mapping with its ``class_path``, ``--model.class_path=...``: the checkpoint is
+            the trial's model; ``lightning-nas fit`` of ``best_config.yaml`` named for
+            it), a mapping of a node's keys beside bare arguments (as LightningCLI refuses
+            it), or that sets a path inside an argument (``--model.net.width``: the
+            argument would be replaced by a mapping of that one key), naming it and what to
+            give instead.
     """
     out: dict[str, Any] = {}
     for key, text in pairs:
@@ -240,11 +242,16 @@ def model_overrides(pairs: Sequence[tuple[str, str]],
             # refused, "would replace it")
         elif not parts and key != "model" and isinstance(value, Mapping):
             out.update(value)  # --model.init_args={lr: 5e-4}: the arguments it gives
+        elif parts in ([], ["class_path"]) and _module_class(value) and _same_class(
+                value, best_class):  # --model=CLASS, --model.class_path=CLASS: its node
+            continue  # kept, as LightningCLI merges a class of its own (was: refused)
         elif not parts or key.split(".")[1] == "class_path":
+            fit = (f"RUN_DIR/best_config.yaml with lightning-nas fit {given}, which merges "
+                   f"it as LightningCLI does (the arguments {value} takes kept)"
+                   if _module_class(value) else "another config with lightning-nas fit")
             raise ConfigError(f"finetune trains the best trial's model (its class, from its "
                               f"checkpoint): {given} would replace it; give its arguments, "
-                              f"--model.KEY=VALUE (e.g. --model.lr=5e-4), or train another "
-                              f"config with lightning-nas fit")
+                              f"--model.KEY=VALUE (e.g. --model.lr=5e-4), or train {fit}")
         elif len(parts) > 1:
             raise ConfigError(f"finetune takes the model's own arguments, --model.KEY=VALUE, "
                               f"not a path into one ({given}): give the whole value, "
@@ -294,6 +301,20 @@ def _same_class(path: Any, best_class: Callable[[], str | None] | None) -> bool:
     if not isinstance(path, str) or best is None:
         return False
     return path == best or import_object(path) is import_object(best)
+
+
+def _module_class(path: Any) -> bool:
+    """Whether ``path`` is the import path of a LightningModule class (one LightningCLI
+    would train in place of the model)."""
+    import lightning.pytorch as pl
+
+    from lightning_nas.config.imports import import_object
+
+    try:
+        found = import_object(path) if isinstance(path, str) else None
+    except Exception:  # noqa: BLE001 - not importable: no class to train
+        return False
+    return isinstance(found, type) and issubclass(found, pl.LightningModule)
 
 
 def best_model_class(run_dir: Path) -> str | None:

@@ -3,6 +3,7 @@ and the model's arguments it takes (as ``fit`` does) or refuses before training.
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import pytest
@@ -308,3 +309,37 @@ def test_a_whole_finetune_model_override_gives_the_arguments_it_holds():
             f"--model={text} mixes a node's {keys} with model arguments beside it ({args}), "
             f"as neither LightningCLI nor finetune reads it: give the arguments alone, "
             f"--model='{fix}', or all under init_args, --model='{{init_args: {fix}}}'")
+
+
+def test_a_finetune_model_class_of_the_best_models_own_keeps_its_arguments(tmp_path):
+    # LightningCLI's --model=CLASS and --model.class_path=CLASS over best_config.yaml keep
+    # its model's init_args for the same class (by any import path of it): nothing changes;
+    # was: refused, "would replace it". Another class, whose weights the checkpoint is not,
+    # is refused naming lightning-nas fit of best_config.yaml, which merges it as
+    # LightningCLI does (the arguments that class takes kept)
+    from lightning_nas.errors import ConfigError
+    from lightning_nas.export_config import best_config
+    from lightning_nas.finetune_inputs import model_overrides
+    from tests.helpers_config import cli_built
+
+    cfg = {"model": {"class_path": "tests.helpers.TinyNet", "init_args": {"lr": 0.01}},
+           "data": {"class_path": "tests.helpers.BlobData"}, "trainer": {"max_epochs": 1}}
+    path = tmp_path / "best_config.yaml"
+    path.write_text(yaml.safe_dump(best_config(cfg, {"width": 8}, seed=0)))
+    best = lambda: "tests.helpers.TinyNet"  # noqa: E731 - the run's model, as read
+    for given in ("--model=tests.helpers.TinyNet", "--model=tests.helpers_models.TinyNet",
+                  "--model.class_path=tests.helpers_models.TinyNet"):
+        built = cli_built(path, given)["model"]
+        assert (built["init_args"]["width"], built["init_args"]["lr"]) == (8, 0.01), given
+        key, text = given[2:].split("=", 1)
+        assert model_overrides([(key, text), ("model.depth", "2")], best) == {"depth": 2}
+    for given in ("--model=tests.helpers_finetune.AdamNet",
+                  "--model.class_path=tests.helpers_finetune.AdamNet"):
+        assert cli_built(path, given)["model"]["init_args"] == {"width": 8, "lr": 0.01}
+        key, text = given[2:].split("=", 1)
+        with pytest.raises(ConfigError, match=re.escape(
+                f"{given} would replace it; give its arguments, --model.KEY=VALUE (e.g. "
+                f"--model.lr=5e-4), or train RUN_DIR/best_config.yaml with lightning-nas fit "
+                f"{given}, which merges it as LightningCLI does (the arguments "
+                f"tests.helpers_finetune.AdamNet takes kept)")):
+            model_overrides([(key, text)], best)
