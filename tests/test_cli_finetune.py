@@ -218,7 +218,7 @@ def test_finetune_trainer_overrides_merge_over_the_searchs_as_lightningcli_merge
             given_trainer(None, split_overrides(given), {}, ["callbacks"])
     assert given_trainer(None, split_overrides([
         "--trainer.callbacks=[LearningRateMonitor]", "--trainer.callbacks+=EarlyStopping"]),
-        {}, ["callbacks"]) == {"callbacks": ["LearningRateMonitor",
+        {}, ["callbacks"]) == {"callbacks": [{"class_path": "LearningRateMonitor"},
                                              {"class_path": "EarlyStopping"}]}
 
 

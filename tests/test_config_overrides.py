@@ -205,6 +205,10 @@ _STOP = {"class_path": "lightning.pytorch.callbacks.EarlyStopping",
     # a node of the config's class merged over it (process_group_backend kept)
     ["--trainer={strategy: {class_path: lightning.pytorch.strategies.DDPStrategy, "
      "init_args: {static_graph: true}}}"],
+    # so too a logger's class by its name or import path (was: in place of the config's
+    # node, its save_dir and name lost)
+    ["--trainer={logger: CSVLogger}"],
+    ["--trainer={logger: lightning.pytorch.loggers.CSVLogger}"],
     ["--trainer=FILE"],
     ["--model={width: 8}"],
     ["--model={init_args: {width: 8}}"],
@@ -220,7 +224,9 @@ def test_a_whole_section_override_merges_as_lightningcli_merges_it(tmp_path, ove
     path.write_text(yaml.safe_dump({
         "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"width": 4, "lr": 0.5}},
         "data": {"class_path": "tests.helpers.BlobData", "init_args": {"n": 32}},
-        "trainer": {"max_epochs": 3, "logger": False, "enable_progress_bar": False,
+        "trainer": {"max_epochs": 3, "enable_progress_bar": False, "logger": {
+                        "class_path": "lightning.pytorch.loggers.CSVLogger",
+                        "init_args": {"save_dir": str(tmp_path / "logs"), "name": "n"}},
                     "callbacks": [_STOP], "strategy": {
                         "class_path": "lightning.pytorch.strategies.DDPStrategy",
                         "init_args": {"process_group_backend": "gloo"}}}}))

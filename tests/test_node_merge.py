@@ -468,7 +468,12 @@ OBJECTS = [("callbacks", [PATIENT], [QUICK], [("val_loss", 1, "max")]),
            ("callbacks", [PATIENT], [{"patience": 5}], [("val_loss", 5, "max")]),
            ("callbacks", PATIENT, [{"patience": 5}], [("val_loss", 5, "max")]),
            ("profiler", PROFILE, {"class_path": PROFILER, "init_args": {"extended": False}},
-            [("p", "f", False)])]
+            [("p", "f", False)]),
+           # a class by its name alone, a list's item too, as by its import path (was: in
+           # place of the config's node, its save_dir, monitor and mode lost)
+           ("logger", LOGS, "CSVLogger", [("logs", "a")]),
+           ("logger", [LOGS], ["CSVLogger"], [("logs", "a")]),
+           ("callbacks", [PATIENT], ["EarlyStopping"], [("val_loss", 3, "max")])]
 
 
 @pytest.mark.parametrize(("key", "held", "given", "want"), OBJECTS)

@@ -37,7 +37,7 @@ from lightning_nas.errors import ConfigError
 
 __all__ = ["TRAINER_NODES", "TRAINER_OBJECTS", "alone_at_any", "deep_merge", "is_class",
            "is_object_path", "is_spec", "merge_config", "merge_group", "merge_node",
-           "merge_objects"]
+           "merge_objects", "named_nodes"]
 
 #: the Trainer's arguments that take objects (one, or a list of them): a class named there is
 #: a ``class_path`` node, a chosen or overridden value is merged over the config's
@@ -68,6 +68,8 @@ def merge_config(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str,
         if _node_over(old, value):
             out[key] = merge_node(old, value, path=key)
         elif key == "trainer" and _plain(old) and _plain(value):
+            value = {name: named_nodes(item) if name in TRAINER_OBJECTS else item
+                     for name, item in value.items()}  # (was: a name in place of a node)
             out[key] = _args_over(old, value, _trainer_hints())
         else:
             rest[key] = value  # (merged below, in one deep_merge, which copies ``out``)
@@ -78,9 +80,10 @@ def merge_group(held: Any, value: Mapping[str, Any]) -> dict[str, Any]:
     """A whole group given on the command line (LightningCLI's ``--trainer CONFIG``, a YAML
     mapping or a file's) over the config's section ``held``, as jsonargparse merges it:
     each argument it gives over the config's, a ``class_path`` node over a node of the
-    config's merged (``merge_node``), anything else in place of the config's value, a list
-    of callbacks too (where a later file's list merges item by item: ``merge_config``); the
-    arguments it does not give kept. A Hydra node's section, key by key (``deep_merge``).
+    config's merged (``merge_node``; a callback's or logger's class by its name or path too,
+    ``named_nodes``), anything else in place of the config's value, a list of callbacks
+    too (where a later file's list merges item by item: ``merge_config``); the arguments
+    it does not give kept. A Hydra node's section, key by key (``deep_merge``).
 
     Example:
         >>> merge_group({"max_epochs": 3, "callbacks": [{"class_path": "EarlyStopping"}]},
@@ -91,6 +94,8 @@ def merge_group(held: Any, value: Mapping[str, Any]) -> dict[str, Any]:
         return deep_merge(held if is_hydra(held) else {}, value)
     out = copy.deepcopy(dict(held))
     for key, item in value.items():
+        if key in TRAINER_OBJECTS and not isinstance(item, list):  # a logger's class by its
+            item = named_nodes(item)  # name or path: merged (was: in place, save_dir lost)
         out[key] = (merge_node(out[key], item) if is_spec(out.get(key)) and is_spec(item)
                     else copy.deepcopy(item))
     return out
@@ -250,6 +255,7 @@ def merge_objects(old: Any, value: Any) -> Any:
         [{'class_path': 'lightning.fabric.plugins.environments.SLURMEnvironment', \
 'init_args': {'auto_requeue': False}}]
     """
+    value = named_nodes(value)  # (was: a class by its name in place of the node)
     if _item_over(old, value):  # (was: init_args alone, or the arguments without them,
         return merge_node(old, value)  # set as a dict, in place of a strategy's node)
     if isinstance(value, list) and (is_spec(old) or isinstance(old, list)
@@ -258,6 +264,22 @@ def merge_objects(old: Any, value: Any) -> Any:
         return [merge_node(h, v) if _item_over(h, v) else copy.deepcopy(v)
                 for h, v in zip(held, value, strict=True)]
     return copy.deepcopy(value)
+
+
+def named_nodes(value: Any) -> Any:
+    """``value`` with a class named by its import path or its name alone (one, or a list's
+    item) as a ``class_path`` node, as jsonargparse reads ``--trainer.logger=CSVLogger``
+    before it merges it over the config's node (its ``save_dir`` kept; was: in place of it,
+    a list's ``[EarlyStopping]`` too); a name that is no class (``ddp``) as it is.
+
+    Example:
+        >>> named_nodes(["LearningRateMonitor", "ddp", False])
+        [{'class_path': 'LearningRateMonitor'}, 'ddp', False]
+    """
+    if isinstance(value, list):
+        return [named_nodes(item) for item in value]
+    return {"class_path": value} if isinstance(value, str) and is_class(value, short=True) \
+        else value
 
 
 def _item_over(old: Any, value: Any) -> bool:

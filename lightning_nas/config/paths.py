@@ -32,11 +32,13 @@ from lightning_nas.config.held_hints import (
 )
 from lightning_nas.config.instantiate import accepted_kwargs, import_object
 from lightning_nas.config.node_merge import (
+    TRAINER_OBJECTS,
     is_class,
     is_object_path,
     is_spec,
     merge_node,
     merge_objects,
+    named_nodes,
 )
 from lightning_nas.config.node_places import class_node
 from lightning_nas.config.nodes import (
@@ -152,6 +154,9 @@ def set_dotted(cfg: dict[str, Any], key: str, value: Any,
             and not data_at(cfg, key.rsplit(".", 1)[0]):  # (a plain dict's: its key set)
         key, value = key.rsplit(".", 1)[0], {"class_path": value}
     old = get_dotted(cfg, key) if merge else None
+    if merge and key.startswith("trainer.") and key[len("trainer."):] in TRAINER_OBJECTS:
+        value = named_nodes(value)  # --trainer.logger=CSVLogger over a node: merged, as
+        # LightningCLI merges it (was: in place of it, its save_dir lost)
     if is_object_path(key) and isinstance(value, list) and old is not None:
         value = merge_objects(old, value)  # as LightningCLI (was: in place)
     elif is_spec(old):
