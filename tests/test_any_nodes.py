@@ -128,3 +128,18 @@ def test_init_args_alone_at_any_is_refused_whichever_way_it_is_given(tmp_path: P
         load_config(first, [f"--model.net={_flow(alone)}"], searched=False)
     with pytest.raises(ConfigError, match=said):
         chosen_search(tmp_path, model, "model.net", [alone, OLD])
+
+
+@pytest.mark.parametrize("option", [{"class_path": KW, "dict_kwargs": {"x": {"p": 3}}},
+                                    {"p": 3}])
+def test_an_override_a_chosen_value_at_any_would_drop_is_refused(tmp_path: Path, option):
+    # LightningCLI's --model.net='{...}' at Any after --model.net.y=5 drops y (the node's
+    # dict_kwargs, or the whole node, set in place); was: the override taken, y=5 lost in
+    # the trials that chose that option
+    model = _holder("AnyHolder")
+    cli_model(tmp_path, model, "--model.net.y=5", f"--model.net={_flow(option)}")
+    assert "y" not in (BUILT[-1][1][1] if isinstance(BUILT[-1][1], tuple) else BUILT[-1][1])
+    keeps = {"class_path": KW, "init_args": {"c": 9}}  # y kept: not refused for it
+    with pytest.raises(ConfigError, match=re.escape(
+            "--model.net.y=5 sets a key inside 'model.net', which ")):
+        chosen_search(tmp_path, model, "model.net", [option, keeps], "--model.net.y=5")

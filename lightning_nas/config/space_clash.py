@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lightning_nas.config.held_hints import hydra_data_at, merges_at, over_path
+from lightning_nas.config.held_hints import any_at, hydra_data_at, merges_at, over_path
 from lightning_nas.config.node_files import yaml_file
 from lightning_nas.config.node_merge import merge_node
 from lightning_nas.config.nodes import ARGS_KEYS, is_node, node_args
@@ -168,7 +168,7 @@ def _chosen_setting(cfg: Mapping[str, Any], path: str, prefix: str, spec: Any) -
     held = get_dotted(cfg, prefix)
     if isinstance(options, list) and options and all(
             _class_node(item) for item in (held, *options)) and not hydra_data_at(cfg, prefix):
-        return _node_losing(held, path[len(prefix) + 1:], options)
+        return _node_losing(held, path[len(prefix) + 1:], options, any_at(cfg, prefix))
     if not (isinstance(options, list) and options and merges_at(cfg, prefix) and all(
             isinstance(option, Mapping) and merges_at(cfg, prefix, option)
             for option in options)):
@@ -182,7 +182,8 @@ def _class_node(value: Any) -> bool:
     return is_node(value) and isinstance(value.get("class_path"), str)
 
 
-def _node_losing(held: Mapping[str, Any], rest: str, options: list[Any]) -> Any:
+def _node_losing(held: Mapping[str, Any], rest: str, options: list[Any],
+                 at_any: bool = False) -> Any:
     """For a choice of ``class_path`` nodes at the config's node ``held`` (each merged over
     it, ``merge_node``, as LightningCLI merges ``--model.net='{class_path: ...}'``), where
     an override sets ``rest`` under it (``sub.x``, ``init_args`` left out): the first option
@@ -190,12 +191,18 @@ def _node_losing(held: Mapping[str, Any], rest: str, options: list[Any]) -> Any:
     ``rest`` (of a class that does not take its first argument, or whose value there is
     set in place of the config's: a ``dict`` argument's, as LightningCLI sets it); else
     ``_KEPT``. Was: judged by ``rest``'s first argument alone, an option setting ``sub``
-    refused where its mapping merges over the config's (a dataclass's, a node's)."""
+    refused where its mapping merges over the config's (a dataclass's, a node's).
+    ``at_any``: the node is at an argument annotated ``Any`` (or none), where an option's
+    ``dict_kwargs`` are set in place of the config's (was: judged merged, an override of
+    one of the config's taken and lost)."""
     name = rest.split(".")[0]
     for option in options:
         if get_dotted(option, rest, _KEPT) is not _KEPT:
             return option
-        merged = merge_node(held, option)
+        merged = merge_node(held, option, at_any=at_any)
+        if at_any and name in (held.get("dict_kwargs") or {}) and name not in node_args(
+                merged):
+            return option, "its dict_kwargs are set in place of the config's at Any"
         if name not in node_args(merged):
             return option, (f"{str(option['class_path']).replace(':', '.').rsplit('.', 1)[-1]}"
                              f" does not take {name}")
