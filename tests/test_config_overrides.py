@@ -6,6 +6,8 @@ name) merged over the config's as LightningCLI merges it."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
@@ -215,6 +217,10 @@ _STOP = {"class_path": "lightning.pytorch.callbacks.EarlyStopping",
     ["--model={class_path: tests.helpers.TinyNet, init_args: {width: 8}}"],
     ["--model=FILE"],
     ["--data={n: 64}"],
+    # a node's init_args as a mapping: merged as the node's are, lr and n kept (was: in
+    # place of the config's, lr and n lost)
+    ["--model.init_args={width: 8}"],
+    ["--data.init_args={}"],
 ])
 def test_a_whole_section_override_merges_as_lightningcli_merges_it(tmp_path, overrides):
     # LightningCLI's --trainer CONFIG (a YAML text or a file's name) merges over what the
@@ -278,3 +284,19 @@ def test_a_whole_trainer_override_lightningcli_refuses_is_refused_before_trainin
             search_from_config(load_config(path, [f"--trainer={given}"]))
         assert str(info.value).startswith(named), given
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("key", ["model.init_args", "data.init_args", "model.dict_kwargs"])
+def test_a_nodes_init_args_of_null_is_refused(tmp_path, key):
+    # LightningCLI refuses --model.init_args=null (and ignores --model.dict_kwargs=null);
+    # was: taken, the config's arguments dropped without a word (the model's defaults)
+    path = tmp_path / "cli.yaml"
+    path.write_text(yaml.safe_dump({
+        "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"width": 4}},
+        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"n": 32}}}))
+    if key.endswith("init_args"):
+        with pytest.raises(SystemExit):
+            cli_built(path, f"--{key}=null")
+    with pytest.raises(ConfigError, match=re.escape(
+            f"--{key}=null would drop the {key.rsplit('.', 1)[1]} of {key.split('.')[0]}")):
+        load_config(path, [f"--{key}=null"], searched=False)

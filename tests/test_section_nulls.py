@@ -91,3 +91,16 @@ def test_a_later_files_data_null_is_refused_saying_how_to_drop_the_data(tmp_path
             "to train on the model's own dataloaders, as LightningCLI does with a later "
             "`data: null`, give --data=null")):
         load_config([first, later], searched=False)
+
+
+def test_a_later_files_init_args_of_null_is_refused_as_lightningcli_refuses_it(tmp_path):
+    # was: the earlier file's arguments dropped without a word (init_args: with its keys
+    # commented out reads as null), the model's defaults trained
+    first, later = _first(tmp_path), tmp_path / "b.yaml"
+    later.write_text(yaml.safe_dump({"model": {"class_path": "tests.helpers_models.TinyNet",
+                                               "init_args": None}}))
+    _refused_by_lightningcli(first, "--config", str(later))
+    with pytest.raises(ConfigError, match=re.escape(
+            f"{later}: model.init_args is empty (null: its keys commented out?), and it "
+            f"would replace the init_args an earlier config file gives (width) with nothing")):
+        load_config([first, later], searched=False)

@@ -153,6 +153,15 @@ def set_dotted(cfg: dict[str, Any], key: str, value: Any,
             and is_spec(get_dotted(cfg, key.rsplit(".", 1)[0])) \
             and not data_at(cfg, key.rsplit(".", 1)[0]):  # (a plain dict's: its key set)
         key, value = key.rsplit(".", 1)[0], {"class_path": value}
+    head, _, last = key.rpartition(".")
+    if merge and last in ARGS_KEYS and is_spec(get_dotted(cfg, head)) \
+            and not data_at(cfg, head):  # --model.init_args={...}: as --model='{init_args:
+        if value is None:  # ...}' merges (was: in place of the node's, the others lost)
+            raise ConfigError(f"--{key}=null would drop the {last} of {head} (LightningCLI "
+                              f"refuses --{head}.init_args=null); give the arguments to "
+                              f"change, --{head}.KEY=VALUE")
+        if isinstance(value, Mapping):
+            key, value = head, {last: value}
     old = get_dotted(cfg, key) if merge else None
     if merge and key.startswith("trainer.") and key[len("trainer."):] in TRAINER_OBJECTS:
         value = named_nodes(value)  # --trainer.logger=CSVLogger over a node: merged, as
@@ -265,7 +274,8 @@ def check_no_empty_sections(cfg: Mapping[str, Any], part: Mapping[str, Any],
     every key commented out reads as null) where the earlier files ``cfg`` give it: it
     would replace that section whole, with nothing (the Trainer's defaults: 1000 epochs,
     any accelerator), as LightningCLI refuses it (``model``, ``trainer``; a later ``data:
-    null`` drops its data module, which ``--data=null`` says plainly: named).
+    null`` drops its data module, which ``--data=null`` says plainly: named); so too a
+    ``model`` or ``data`` node's empty ``init_args`` or ``dict_kwargs``.
 
     Example:
         >>> check_no_empty_sections({"trainer": {"max_epochs": 1}}, {"model": None}, "b.yaml")
@@ -274,6 +284,16 @@ def check_no_empty_sections(cfg: Mapping[str, Any], part: Mapping[str, Any],
         ...
         lightning_nas.errors.ConfigError: b.yaml: section 'trainer' is empty ...
     """
+    for key, level in ((k, lv) for k in SECTIONS[:2] for lv in ARGS_KEYS):
+        held, given = cfg.get(key), part.get(key)
+        if isinstance(given, Mapping) and level in given and given[level] is None \
+                and isinstance(held, Mapping) and isinstance(held.get(level), Mapping) \
+                and held[level]:  # (was: the earlier arguments dropped without a word)
+            raise ConfigError(f"{path}: {key}.{level} is empty (null: its keys commented "
+                              f"out?), and it would replace the {level} an earlier config "
+                              f"file gives ({', '.join(map(str, held[level]))}) with "
+                              f"nothing, as LightningCLI refuses it; remove the empty "
+                              f"`{level}:` or give it keys")
     for key, value in part.items():
         if value is None and isinstance(cfg.get(key), Mapping):
             drop = ("; to train on the model's own dataloaders, as LightningCLI does with a "
