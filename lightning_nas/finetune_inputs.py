@@ -91,7 +91,7 @@ def finetune_arch(best: Mapping[str, Any], given: Mapping[str, Any] | None) -> d
         ...                   {"opt": {"class_path": "torch.optim.SGD"}, "width": 8})
         {'model.width': 8}
     """
-    from lightning_nas.config.paths import space_path
+    from lightning_nas.config.space_paths import space_path
 
     arch = dict(best["arch"])
     for key, value in (given or {}).items():

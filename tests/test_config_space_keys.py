@@ -76,7 +76,8 @@ def test_a_node_spelt_out_with_init_args_is_set_as_its_short_form():
     # was: `model.init_args.net` came after `model.net.dropout` (more dots) and replaced
     # the searched dropout; a group at `model.init_args.net.init_args` replaced the node's
     # arguments whole (the config's and another key's `model.net.lin2_size` lost)
-    from lightning_nas.config.paths import check_space_paths, set_paths
+    from lightning_nas.config.paths import set_paths
+    from lightning_nas.config.space_paths import check_space_paths
 
     node = {"class_path": "tests.helpers.Head", "init_args": {"w": 16}}
     for values in ([("model.net.w", 4), ("model.init_args.net", node)],
@@ -127,7 +128,7 @@ def test_a_class_path_space_key_names_the_way_to_choose_the_class(tmp_path, key,
 def test_a_class_path_space_key_of_any_choice_kind_gets_the_node_advice(spec, advice):
     # was: only a `choice` spec's classes were read; `ordered` (or a Python Ordered, or a
     # `fixed` class) got the placeholder advice {choice: [{class_path: A}, ...]}
-    from lightning_nas.config.paths import check_space_paths
+    from lightning_nas.config.space_paths import check_space_paths
 
     with pytest.raises(ConfigError) as info:
         check_space_paths({"model.net.class_path": spec})

@@ -18,7 +18,8 @@ from lightning_nas.cli import main
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.load import load_config, section_target
 from lightning_nas.config.nodes import check_node_keys, contains_node, node_args, with_args
-from lightning_nas.config.paths import check_dotted, set_dotted
+from lightning_nas.config.paths import set_dotted
+from lightning_nas.config.space_paths import check_dotted
 from lightning_nas.errors import ConfigError
 from lightning_nas.export import finetune
 from lightning_nas.results import format_score

@@ -29,7 +29,8 @@ from typing import Any
 
 from lightning_nas.config.imports import import_object
 from lightning_nas.config.nodes import is_node, target_path
-from lightning_nas.config.paths import get_dotted, set_paths, space_path
+from lightning_nas.config.paths import get_dotted, set_paths
+from lightning_nas.config.space_paths import space_path
 from lightning_nas.errors import ConfigError
 
 __all__ = ["CliLinks", "Link", "SUPPORTED", "read_links"]

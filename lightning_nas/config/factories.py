@@ -30,11 +30,11 @@ from lightning_nas.config.group_checks import check_group
 from lightning_nas.config.hparams import build_class
 from lightning_nas.config.instantiate import check_init_args, object_path, short
 from lightning_nas.config.own_copies import own_copies
-from lightning_nas.config.paths import check_space_paths, space_path
 from lightning_nas.config.record_defaults import over_default, over_fields
 from lightning_nas.config.records import holds_instances
 from lightning_nas.config.section_builder import ConfigBuilder, import_target
 from lightning_nas.config.space_keys import is_dotted, nested_hint, section_hint
+from lightning_nas.config.space_paths import check_space_paths, space_path
 from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["DataFactory", "ModelFactory", "over_defaults"]

@@ -43,9 +43,7 @@ from lightning_nas.config.paths import (
     appended,
     check_no_empty_sections,
     get_dotted,
-    merge_space,
     set_dotted,
-    space_path,
 )
 from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.config.sections import (
@@ -58,6 +56,7 @@ from lightning_nas.config.sections import (
 from lightning_nas.config.space_clash import check_groups_keep, check_not_searched
 from lightning_nas.config.space_groups import is_space_group
 from lightning_nas.config.space_keys import SECTIONS, is_dotted
+from lightning_nas.config.space_paths import merge_space, space_path
 from lightning_nas.config.yamlio import load_yaml
 from lightning_nas.errors import ConfigError, unknown
 from lightning_nas.run_folder import user_path

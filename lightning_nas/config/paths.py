@@ -4,7 +4,8 @@ may be left out; an argument the config gives in ``dict_kwargs`` is found there)
 ``model.net.lin1_size`` in a Hydra node (arguments beside ``_target_``).
 
 Search spaces may name such paths, so nested objects are searched without a factory; each
-trial builds its model and data from the config with its architecture's values set there.
+trial builds its model and data from the config with its architecture's values set there
+(the path each space key sets, and the checks of those keys: ``config.space_paths``).
 
 Example:
     >>> cfg = {"model": {"class_path": "m.Lit", "init_args": {"net": {"class_path": "m.MLP"}}}}
@@ -15,11 +16,10 @@ Example:
 from __future__ import annotations
 
 import copy
-import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from lightning_nas.config.chain import init_hints, init_kwargs, name_hint
+from lightning_nas.config.chain import init_hints
 from lightning_nas.config.convert import class_bound, class_node_path
 from lightning_nas.config.dict_args import is_plain_dict, values_built
 from lightning_nas.config.held_hints import (
@@ -43,24 +43,17 @@ from lightning_nas.config.node_merge import (
 from lightning_nas.config.node_places import class_node
 from lightning_nas.config.nodes import (
     ARGS_KEYS,
-    builds_at,
     is_hydra,
     is_node,
     node_args,
     target_path,
 )
 from lightning_nas.config.overrides import not_a_mapping
-from lightning_nas.config.record_defaults import record_default
-from lightning_nas.config.record_steps import plain_step, record_class, record_step
-from lightning_nas.config.records import dataclasses_in
-from lightning_nas.config.space_groups import is_space_group, space_leaves
-from lightning_nas.config.space_keys import SECTIONS, is_dotted, node_key_error
-from lightning_nas.config.union_paths import union_seed
+from lightning_nas.config.space_keys import SECTIONS
 from lightning_nas.errors import ConfigError
 
-__all__ = ["appended", "check_dotted", "check_no_empty_sections",
-           "check_space_paths", "get_dotted", "kwargs_apart", "merge_space", "set_dotted",
-           "set_paths", "space_path"]
+__all__ = ["appended", "check_no_empty_sections", "get_dotted", "kwargs_apart", "set_dotted",
+           "set_paths"]
 
 
 #: the blocks of lightning-nas's own settings, which hold no class named by a string
@@ -88,41 +81,6 @@ def appended(old: Any, key: str, value: Any) -> list[Any]:
     objects = is_object_path(key) or any(map(is_node, old))
     return [*old, *(class_node(v) if objects else v
                     for v in (value if isinstance(value, list) else [value]))]
-
-
-def space_path(key: str) -> str:
-    """The config path a space key sets: its ``init_args`` (``dict_kwargs``) levels left
-    out, and a plain key (not a path) an argument of ``model``.
-
-    Example:
-        >>> space_path("width"), space_path("model.init_args.net.init_args.hidden")
-        ('model.width', 'model.net.hidden')
-    """
-    return ".".join(part for part in key.split(".") if part not in ARGS_KEYS) \
-        if is_dotted(key) else f"model.{key}"
-
-
-def check_space_paths(space: Mapping[str, Any], cfg: Mapping[str, Any] | None = None) -> None:
-    """Raise ``ConfigError`` when two space keys set the same config path (``width`` and
-    ``model.width``; ``model.net.hidden`` and ``model.init_args.net.init_args.hidden``; a
-    group's ``model.net: {hidden: ...}`` and ``model.net.hidden``): a trial would store both
-    values while its model took one. A key may choose a whole node and others set values
-    inside it (``model.optimizer`` and ``model.optimizer.lr``). A key of a mapping a Hydra
-    node of ``cfg`` holds as data, ``class_path`` too, is that mapping's key (as Hydra passes
-    it: ``hydra_data_at``)."""
-    seen: dict[str, str] = {}
-    for key, spec in space.items():
-        holder = str(key).rpartition(".")[0]
-        if str(key).split(".")[-1] in (*ARGS_KEYS, "class_path", "_target_") and not (
-                cfg is not None and hydra_data_at(cfg, holder)):  # a plain dict: it would
-            # replace the node's arguments whole, the config's and other keys' with them
-            raise ConfigError(node_key_error(str(key), spec))
-        for leaf in space_leaves(space_path(str(key)), spec):
-            if leaf in seen:
-                raise ConfigError(f"space keys {seen[leaf]!r} and {key!r} both set {leaf} (a "
-                                  f"path may leave out its init_args levels, a plain key is a "
-                                  f"model argument, a group sets the keys in it): keep one")
-            seen[leaf] = str(key)
 
 
 def _descend(node: dict[str, Any], part: str) -> dict[str, Any]:
@@ -302,93 +260,6 @@ def check_no_empty_sections(cfg: Mapping[str, Any], part: Mapping[str, Any],
                               f"out?), and it would replace the {key} an earlier config file "
                               f"gives ({', '.join(map(str, cfg[key]))}) with nothing; remove "
                               f"the empty `{key}:` or give it keys{drop}")
-
-
-def merge_space(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    """``extra``'s search space over ``base``'s (a later config file's): groups merged key by
-    key, a parameter given again replaced as a whole (its options are not mixed in).
-
-    Example:
-        >>> merge_space({"lr": {"float": [1e-3, 0.1], "log": True}, "g": {"a": {"fixed": 1}}},
-        ...             {"lr": {"float": [1e-3, 0.01]}, "g": {"b": {"fixed": 2}}})
-        {'lr': {'float': [0.001, 0.01]}, 'g': {'a': {'fixed': 1}, 'b': {'fixed': 2}}}
-    """
-    out = copy.deepcopy(dict(base))
-    for key, value in extra.items():
-        if is_space_group(value) and is_space_group(out.get(key)):
-            out[key] = merge_space(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def check_dotted(cfg: Mapping[str, Any], key: str,
-                 space: Iterable[str] | Mapping[str, Any] = ()) -> dict[str, Any]:
-    """Raise ``ConfigError`` unless every step of ``key`` is an argument of the class
-    configured there (so a typo is found before any training). Returns the arguments to
-    set in ``cfg`` first (path: mapping): a dict or dataclass argument ``key`` reaches into
-    that the config leaves out, as its signature default gives it (``record_default``; of
-    a ``Union`` of dataclasses, the fields of the class the keys the config and ``space``,
-    the space's keys, set there build, ``record_class``; with their specs, the mapping that
-    builds each value's class, ``union_paths.union_seed``)."""
-    parts = key.split(".")
-    node: Any = cfg.get(parts[0])
-    where, hint, owner, fills = parts[0], None, None, {}
-    hydra = False  # a Hydra node holds it: a class_path mapping there is data (builds_at)
-    for part in parts[1:]:
-        also = {path[len(where) + 1:].split(".")[0] for path in map(space_path, space)
-                if path.startswith(f"{where}.")}  # the space's keys there
-        if hint is not None and not builds_at(node, hydra) and (
-                inner := record_step(key, where, part, hint, node, also)) is not None:
-            # a dict or dataclass argument's key, as LightningCLI's --model.net.hidden=4
-            within = record_class(key, where, part, hint, node, also) if len(
-                dataclasses_in(hint)) > 1 else None  # a Union's: the class it builds
-            seeded = union_seed(key, where, hint, owner and record_default(*owner), node, {
-                space_path(k): space[k] for k in space} if isinstance(space, Mapping) else {}
-                                ) if within else None  # each value's class (was: the keys')
-            held = None if seeded is None else seeded[0]
-            if seeded is not None and seeded[1] is not within:  # deeper in: by the values
-                within, inner = seeded[1], record_step(key, where, part, seeded[1])  # (was:
-                # the class the keys alone build)
-            if held is not None and held != (node or {}):
-                node = fills[where] = held
-            elif held is None and node is None and owner and (
-                    seed := record_default(*owner, within, key)) is not None:
-                node = fills[where] = seed  # (was: its default's other fields dropped)
-            node = node.get(part) if isinstance(node, Mapping) else None
-            where, hint, owner = f"{where}.{part}", inner, None
-            continue
-        if hint is not None and not builds_at(node, hydra) and (
-                err := plain_step(key, where, hint, node)) is not None:
-            raise err  # lr: float (was: "write model.lr as class_path + init_args")
-        if isinstance(node, str):
-            node = {"class_path": node}
-        if part in ARGS_KEYS and builds_at(node, hydra) and "class_path" in node:
-            continue  # spelt out: the level a path may leave out
-        if not is_node(node):
-            if parts[0] == "trainer" and where == "trainer":
-                return fills  # Trainer arguments are checked with the trainer settings
-            raise ConfigError(f"space key {key!r}: {where} has no class_path or _target_ in "
-                              f"the config, so {part!r} cannot be checked; write {where} as "
-                              f"class_path + init_args, or as a Hydra node with _target_")
-        try:  # (was: its error alone, the key not named)
-            cls = import_object(target_path(node))
-        except ConfigError as err:
-            raise ConfigError(f"space key {key!r}: {where}."
-                              f"{'_target_' if is_hydra(node) else 'class_path'}: {err}") from err
-        # its arguments along **kwargs, as LightningCLI (a Hydra node's: as Python calls it,
-        # only where they are passed on whole)
-        names, var_kw = (init_kwargs(cls, forwarded=True) if inspect.isclass(cls) else
-                         accepted_kwargs(cls)) if is_hydra(node) else init_kwargs(cls)
-        if part not in names and not var_kw and part not in (node.get("dict_kwargs") or {}):
-            raise ConfigError(f"space key {key!r}: {part!r} is not an argument of "
-                              f"{cls.__name__} ({where}); {name_hint(cls, part, names)}"
-                              f"accepted: {', '.join(names) or 'none'}")
-        hint = init_hints(cls).get(part, Any) if inspect.isclass(cls) else Any
-        owner, hydra = (cls, part), is_hydra(node)
-        node = node_args(node).get(part)
-        where = f"{where}.{part}"
-    return fills
 
 
 def kwargs_apart(node: Any) -> Any:

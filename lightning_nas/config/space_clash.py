@@ -26,9 +26,10 @@ from lightning_nas.config.node_files import yaml_file
 from lightning_nas.config.node_merge import merge_node
 from lightning_nas.config.nodes import ARGS_KEYS, is_node, node_args
 from lightning_nas.config.overrides import split_overrides
-from lightning_nas.config.paths import get_dotted, set_dotted, space_path
+from lightning_nas.config.paths import get_dotted, set_dotted
 from lightning_nas.config.space_groups import is_space_group
 from lightning_nas.config.space_keys import SECTIONS, is_dotted
+from lightning_nas.config.space_paths import space_path
 from lightning_nas.config.yamlio import dump_yaml, load_yaml
 from lightning_nas.errors import ConfigError
 

@@ -26,9 +26,10 @@ from lightning_nas.config.instantiate import import_object, instantiate
 from lightning_nas.config.load import block_settings, config_seed, section_target
 from lightning_nas.config.node_places import unplaced
 from lightning_nas.config.nodes import contains_node, is_node
-from lightning_nas.config.paths import check_dotted, check_space_paths, set_dotted
+from lightning_nas.config.paths import set_dotted
 from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.config.space_keys import is_dotted
+from lightning_nas.config.space_paths import check_dotted, check_space_paths
 from lightning_nas.errors import ConfigError
 from lightning_nas.run_folder import run_dir_path, user_path
 from lightning_nas.search.facade import Search

@@ -29,9 +29,9 @@ from lightning_nas.arch import is_plain
 from lightning_nas.config.chain import init_hints
 from lightning_nas.config.instance_records import instance_records, rebuilt
 from lightning_nas.config.instantiate import import_object, object_path
-from lightning_nas.config.paths import space_path
 from lightning_nas.config.records import dataclasses_in, field_hints
 from lightning_nas.config.space_groups import space_leaves
+from lightning_nas.config.space_paths import space_path
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.scheduler_settings import RULE_DEFAULTS, rule_settings
 from lightning_nas.search.trainer_spelling import as_taken, is_trainer_node
