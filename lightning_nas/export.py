@@ -347,10 +347,10 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         if data is None and isinstance(config.get("data"), Mapping):
             data = ConfigBuilder(config["data"], "data", plain_keys=False, links=links)
     model = model if model is not None else stored_model.get("class_path")
-    if model is None:
-        raise ConfigError("the search's model has no import path (defined in __main__ or "
-                          "locally?); pass model= to finetune()")
     wanted: list[str] = []  # what must be given again: all of it in one error (was: one per call)
+    if model is None:  # (was: raised alone, the data and Trainer objects asked at the next call)
+        wanted.append("the search's model has no import path (defined in __main__ or "
+                      "locally?); pass model= to finetune()")
     if data is None and stored_data.get("class_path") is None and (
             stored_data.get("init_args") or data_object):
         given = f" (a {data_object} object)" if data_object else ""

@@ -100,6 +100,28 @@ def test_a_builder_without_an_import_path_is_named_in_the_finetune_call(tmp_path
         f"optimizer state continued (max_epochs= sets its epochs)"]
 
 
+def test_a_model_class_without_an_import_path_is_named_in_the_finetune_call(tmp_path, capsys):
+    # a notebook's or a script's class (its module __main__), or a local one: the store
+    # keeps no import path for it, so finetune() asks for it again
+    class LocalNet(TinyNet):
+        pass
+
+    run = tmp_path / "run"
+    Search(LocalNet, SPACE, data=BlobData(), trainer=TRAINER, optimizer="RandomSearch",
+           budget=1, run_dir=run).run()
+    # was: "Next: lightning_nas.finetune('RUN', data=..., ...)", a call finetune() refuses
+    assert _last_lines(capsys.readouterr().out, 1) == [
+        f"Next: lightning_nas.finetune({str(run)!r}, model=..., data=..., "
+        f"optimizer_state='restore') trains the best model further from best.ckpt, its "
+        f"optimizer state continued (max_epochs= sets its epochs)"]
+    # both in one refusal (was: the model alone; given it, the data at the next call)
+    with pytest.raises(ConfigError, match=r"^the search's model has no import path .*; pass "
+                                          r"model= to finetune\(\); and the search's data "
+                                          r"\(a BlobData object\) has no import path"):
+        finetune(run, max_epochs=1)
+    assert finetune(run, max_epochs=1, model=LocalNet, data=BlobData()).error is None
+
+
 def test_an_objective_search_names_best_yaml_and_no_training(tmp_path, capsys):
     run = tmp_path / "run"
     Search(None, {"x": {"choice": [1, 2]}}, objective=lambda arch: {"val_acc": 0.5},

@@ -121,15 +121,18 @@ _SAID = 10
 
 def given_again(store: RunStore) -> list[str]:
     """The keywords ``lightning_nas.finetune`` asks for again after a search built in
-    Python: the objects the store could not keep (a model argument without an import path,
-    a DataModule object, Trainer objects), as ``finetune`` refuses to start without them.
+    Python: the objects the store could not keep (a model class or a model argument without
+    an import path, a DataModule object, Trainer objects), as ``finetune`` refuses to start
+    without them.
 
     Example:
         >>> given_again(store)  # doctest: +SKIP
         ["data=...", "trainer={'callbacks': ...}"]
     """
     model, data = store.get_meta("model") or {}, store.get_meta("data") or {}
-    keywords = []
+    # a model class of no import path (a notebook's or a script's, in __main__, or a local
+    # one): finetune() refuses to start without it (was: left out of the line)
+    keywords = ["model=..."] if model and model.get("class_path") is None else []
     if missing := [key for key, path in (model.get("objects") or {}).items()
                    if path is None and key not in INPUT_ONLY
                    and key not in (model.get("dataclasses") or {})]:  # (built again)
