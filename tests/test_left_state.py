@@ -1,5 +1,6 @@
 """What a test or a command leaves in the process when it is done: ``lightning_nas.cli.main``
-called from Python (as tests call it) leaves ``sys.path`` as it found it."""
+called from Python (as tests call it) leaves ``sys.path`` as it found it; a search run in a
+notebook's process leaves torch's global flags as it found them."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ import os
 import sys
 
 import pytest
+import torch
 import yaml
 
+from lightning_nas import Search
 from lightning_nas.cli import main
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
 
 
 def _folder_config(folder, module: str) -> None:
@@ -53,3 +58,28 @@ def test_cli_main_leaves_the_current_folder_on_sys_path_when_it_was_there(tmp_pa
     before = list(sys.path)
     assert main(["search", "cfg.yaml", "--print_config"]) == 0
     assert sys.path == before
+
+
+def _torch_flags() -> tuple:
+    return (torch.are_deterministic_algorithms_enabled(),
+            torch.is_deterministic_algorithms_warn_only_enabled(),
+            torch.backends.cudnn.benchmark, os.environ.get("CUBLAS_WORKSPACE_CONFIG"))
+
+
+def test_a_search_in_this_process_leaves_torchs_global_flags_as_it_found_them(
+        tmp_path, monkeypatch):
+    # each trial's Trainer sets them (Lightning's deterministic= and benchmark=); the trials
+    # of worker processes never touched this process's, so neither do those run here
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    before = _torch_flags()
+    trainer = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "limit_train_batches": 1,
+               "limit_val_batches": 1, "deterministic": True}
+    try:
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, trainer=trainer,
+               budget=1, run_dir=tmp_path / "run", verbose=False).run()
+        after = _torch_flags()
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+        torch.backends.cudnn.benchmark = before[2]
+    # was: (True, False, False, ':4096:8'): deterministic algorithms on after the search
+    assert after == before

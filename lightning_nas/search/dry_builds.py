@@ -16,7 +16,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import os
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -24,12 +23,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from lightning_nas.config.instantiate import blame, short
 from lightning_nas.errors import ConfigError, one_line
 from lightning_nas.search.logger_objects import unstarted
 from lightning_nas.search.meta_build import parameters_on_meta
+from lightning_nas.search.torch_flags import torch_flags_kept
 from lightning_nas.search.trial import TrialSpec, build_trainer, quiet_lightning
 
 __all__ = ["attempt_build", "check_searched_builds", "check_trainer_builds", "dry_spec",
@@ -162,23 +160,13 @@ def global_state_kept() -> Iterator[None]:
     from lightning.pytorch.utilities import rank_zero
     from lightning_utilities.core import rank_zero as utils_rank_zero
 
-    deterministic = torch.are_deterministic_algorithms_enabled()
-    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    benchmark = torch.backends.cudnn.benchmark
-    cublas = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
     ranks = [getattr(m.rank_zero_only, "rank", None) for m in (rank_zero, utils_rank_zero)]
     try:
-        with quiet_lightning(), warnings.catch_warnings():
+        with torch_flags_kept(), quiet_lightning(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             warnings.filterwarnings("always", message="NASModule's .* so checkpoints do not hold")
             yield
     finally:
-        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
-        torch.backends.cudnn.benchmark = benchmark
-        if cublas is None:
-            os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
-        else:
-            os.environ["CUBLAS_WORKSPACE_CONFIG"] = cublas
         for module, rank in zip((rank_zero, utils_rank_zero), ranks, strict=True):
             if rank is not None:
                 module.rank_zero_only.rank = rank

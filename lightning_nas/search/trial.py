@@ -57,6 +57,7 @@ from lightning_nas.search.remote_runs import RunRecord, RunsHeld, runs_ended
 from lightning_nas.search.resume import plain_part
 from lightning_nas.search.rule_checks import callbacks_of
 from lightning_nas.search.schedulers import Decision
+from lightning_nas.search.torch_flags import torch_flags_kept
 from lightning_nas.search.trial_checkpoint import TrialCheckpoint
 from lightning_nas.search.trial_defaults import checkpointing, with_trial_defaults
 from lightning_nas.search.trial_logs import (
@@ -209,7 +210,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
         monitors.skip.append(ckpt)
     building = True  # until fit starts: an error is a build failure
     try:
-        with (quiet_lightning(spec.quiet), environ({}, kept=SEED_VARIABLES),
+        with (quiet_lightning(spec.quiet), environ({}, kept=SEED_VARIABLES), torch_flags_kept(),
               launcher_variables_of_one(DISTRIBUTED_VARIABLES), groups_made_here(),
               runs_ended(spec.trainer.get("logger")) as held):  # a W&B run of the trial's
             callbacks.append(RunsHeld(held))  # the logger's own run (reinit: create_new)
