@@ -45,8 +45,10 @@ def test_a_trial_interrupted_by_the_user_twice_is_run_again_not_failed(
         with pytest.raises((KeyboardInterrupt, SystemExit)):
             tiny_search(tmp_path, tiny_space, tiny_trainer, budget=1, model=Interrupted,
                         verbose=True).run()
-        assert "Interrupted: 0 completed, 1 running (re-run on resume); run the same " \
-               "command again to resume." in capsys.readouterr().out
+        # in Python's words (was: "run the same command again to resume.", a command's)
+        assert "Interrupted: 0 completed, 1 running (re-run on resume); call .run() again " \
+               "(this Search, or one of its settings on this run_dir) to resume." \
+               in capsys.readouterr().out
     result = tiny_search(tmp_path, tiny_space, tiny_trainer, budget=1, model=Interrupted).run()
     assert [t.status for t in result.trials] == [TrialStatus.COMPLETED]  # was FAILED: "the
 
@@ -76,8 +78,12 @@ def test_a_sigterm_right_after_a_trial_was_stored_counts_it_completed(
     assert info.value.code == 143
     with RunStore(tmp_path / "search.db") as store:
         assert store.count(TrialStatus.COMPLETED) == 1
-    # was: "Interrupted: 0 completed, ...", the stored trial not counted
-    assert "Interrupted: 1 completed, 0 running" in capsys.readouterr().out
+    # was: "Interrupted: 0 completed, ...", the stored trial not counted; and was, from
+    # Python: "... run the same command again to resume, or `lightning-nas export RUN` ..."
+    assert ("Interrupted: 1 completed, 0 running (re-run on resume); call .run() again (this "
+            "Search, or one of its settings on this run_dir) to resume, or "
+            f"lightning_nas.export_best({str(tmp_path)!r}) for the best so far."
+            ) in capsys.readouterr().out
     result = tiny_search(tmp_path, tiny_space, tiny_trainer, budget=2,
                          scheduler=SigtermAtFirstRecord()).run()
     assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 2

@@ -228,7 +228,8 @@ class Search:
                                                       config_places(self.config))))
                     loop = SearchLoop(self.settings, self.space, self.template, store,
                                       executor, optimizer, rule,
-                                      on_trial_end=self.on_trial_end)
+                                      on_trial_end=self.on_trial_end,
+                                      python=self.config is None)
                     if not loop.resuming:
                         loop.say(self._header())
                     with sigterm_exits():  # (was: only for trials in other processes)

@@ -68,11 +68,15 @@ class SearchLoop(TrialResults):
             where the store says its run began so (``OBJECTIVES_UP_FRONT``).
         rule: the scheduler rule, or None.
         on_trial_end: called with each finished trial's result, after it is stored.
+        python: the search was built in Python (``Search(...)`` without a config): what
+            it says to do after an interrupt is in Python's words.
     """
 
     def __init__(self, settings: SearchSettings, space: SearchSpace, template: TrialTemplate,
                  store: RunStore, executor: TrialExecutor, optimizer: Any, rule: Rule | None,
-                 on_trial_end: Callable[[TrialResult], None] | None = None) -> None:
+                 on_trial_end: Callable[[TrialResult], None] | None = None,
+                 python: bool = False) -> None:
+        self.python = python
         self.settings, self.goal, self.space = settings, settings.goal, space
         self.template, self.store, self.executor = template, store, executor
         self.optimizer, self.rule, self.on_trial_end = optimizer, rule, on_trial_end
@@ -183,10 +187,18 @@ class SearchLoop(TrialResults):
                 self.store.uncount_attempt(trial_id)
             self.progress.close()
             completed = self.store.count(TrialStatus.COMPLETED)  # one stored as it came too
-            export = f", or `lightning-nas export {shlex.quote(str(self.settings.run_dir))}` " \
-                f"for the best so far" if completed else ""  # (was: only the resume said)
+            run_dir = str(self.settings.run_dir)
+            if self.python:  # (was: a command's words, to a notebook too)
+                again = ("call .run() again (this Search, or one of its settings on this "
+                         "run_dir)")
+                export = f"lightning_nas.export_best({run_dir!r})"
+            else:
+                again, export = "run the same command again", \
+                    f"`lightning-nas export {shlex.quote(run_dir)}`"
+            # the export once a trial completed (was: only the resume said)
+            export = f", or {export} for the best so far" if completed else ""
             self.say(f"Interrupted: {completed} completed, {len(self.running)} running "
-                     f"(re-run on resume); run the same command again to resume{export}.")
+                     f"(re-run on resume); {again} to resume{export}.")
             if isinstance(err, SIGTERMException) or getattr(err, "code", 0) == signal.SIGTERM \
                     or sigterm_received():  # Lightning's (status 0), Ray's (1) SIGTERM exit
                 raise SystemExit(143) from err
