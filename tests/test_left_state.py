@@ -1,12 +1,15 @@
 """What a test or a command leaves in the process when it is done: ``lightning_nas.cli.main``
 called from Python (as tests call it) leaves ``sys.path`` as it found it; a search run in a
-notebook's process leaves torch's global flags as it found them."""
+notebook's process leaves torch's global flags and the caller's random streams as it found
+them."""
 
 from __future__ import annotations
 
 import os
+import random
 import sys
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -83,3 +86,27 @@ def test_a_search_in_this_process_leaves_torchs_global_flags_as_it_found_them(
         torch.backends.cudnn.benchmark = before[2]
     # was: (True, False, False, ':4096:8'): deterministic algorithms on after the search
     assert after == before
+
+
+def _draws(seed: int) -> tuple[float, float, float]:
+    """What ``random``, NumPy and torch draw next after each was seeded with ``seed``."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return random.random(), float(np.random.rand()), torch.rand(1).item()
+
+
+def test_a_seeded_search_in_this_process_leaves_the_callers_random_streams_where_they_were(
+        tmp_path):
+    # each trial seeds the process (seed_everything) and draws; then the caller's streams go
+    # on where they were, as when the trials ran in worker processes
+    expected = _draws(7)
+    random.seed(7)
+    np.random.seed(7)
+    torch.manual_seed(7)
+    trainer = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "limit_train_batches": 1,
+               "limit_val_batches": 1}
+    Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, trainer=trainer, budget=1,
+           seed=3, run_dir=tmp_path / "run", verbose=False).run()
+    # was: the streams of the last trial's seed_everything(3), after its training's draws
+    assert (random.random(), float(np.random.rand()), torch.rand(1).item()) == expected

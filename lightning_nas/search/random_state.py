@@ -8,18 +8,23 @@ epochs' shuffles, dropout masks and NumPy / ``random`` values once more. ``captu
 loaded (after the module's ``setup``, which draws what it drew the first time; before the
 training data's iterator is made). The states are plain lists of numbers (what ``json``
 writes), so a checkpoint still loads with ``torch.load(weights_only=True)``.
+
+``kept_if`` sets the caller's random state back after a seeded trial (or fit) that ran in
+its process.
 """
 
 from __future__ import annotations
 
 import os
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["EXPORTED_KEY", "capture", "in_checkpoint", "restore"]
+__all__ = ["EXPORTED_KEY", "capture", "in_checkpoint", "kept_if", "restore"]
 
 #: the key an exported ``best.ckpt`` (which holds no callback state of lightning_nas's own)
 #: says under that its trial's checkpoint held a random state
@@ -64,6 +69,30 @@ def restore(state: dict[str, Any]) -> None:
     cuda = state.get("cuda")
     if cuda and torch.cuda.is_available():  # into this process's current device
         torch.cuda.set_rng_state(torch.tensor(cuda, dtype=torch.uint8))
+
+
+@contextmanager
+def kept_if(seeded: bool) -> Iterator[None]:
+    """Run the body (a trial that seeds the process, ``seed_everything``, when ``seeded``)
+    and then, when ``seeded``, set the random state back to what it was before: the
+    caller's streams (a notebook's) go on where they were, as when the trial ran in a worker
+    process. An unseeded trial draws from the caller's streams, and leaves them advanced.
+
+    Example:
+        >>> _ = torch.manual_seed(1)
+        >>> with kept_if(True):
+        ...     _ = torch.manual_seed(2), torch.rand(3)
+        >>> after = torch.rand(1)
+        >>> _ = torch.manual_seed(1)
+        >>> torch.equal(after, torch.rand(1))
+        True
+    """
+    state = capture() if seeded else None
+    try:
+        yield
+    finally:
+        if state is not None:
+            restore(state)
 
 
 def in_checkpoint(path: str | os.PathLike | None) -> bool:

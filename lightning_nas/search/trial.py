@@ -53,6 +53,7 @@ from lightning_nas.search.optimizer_state import RestoreOptimizerState
 from lightning_nas.search.pending_last import PendingLast
 from lightning_nas.search.pruning import PruningCallback
 from lightning_nas.search.quiet import quiet_lightning
+from lightning_nas.search.random_state import kept_if
 from lightning_nas.search.remote_runs import RunRecord, RunsHeld, runs_ended
 from lightning_nas.search.resume import plain_part
 from lightning_nas.search.rule_checks import callbacks_of
@@ -211,6 +212,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     building = True  # until fit starts: an error is a build failure
     try:
         with (quiet_lightning(spec.quiet), environ({}, kept=SEED_VARIABLES), torch_flags_kept(),
+              kept_if(spec.seed is not None),  # the caller's streams, where it seeds them
               launcher_variables_of_one(DISTRIBUTED_VARIABLES), groups_made_here(),
               runs_ended(spec.trainer.get("logger")) as held):  # a W&B run of the trial's
             callbacks.append(RunsHeld(held))  # the logger's own run (reinit: create_new)
