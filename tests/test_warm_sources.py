@@ -157,6 +157,18 @@ def test_a_source_that_ranked_this_searchs_monitor_the_other_way_says_so(tmp_pat
             f"as they did there (its best is its {best} acc)") in capsys.readouterr().out
     with open_run(tmp_path / "warm") as store:
         assert store.get_meta("warm_start")["sources"][0]["other_mode"] == mode
+    # show, its JSON and report.html say it too (was: "warm start: 3 of 3 results of ...
+    # (not counted in the budget)" alone: nothing of the source's monitor or mode)
+    note = f"acc was {said} here: its results rank as they did there"
+    assert main(["show", str(tmp_path / "warm")]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines()
+                if line.startswith("warm start:"))
+    assert note in line, line
+    assert main(["show", str(tmp_path / "warm"), "--format", "json"]) == 0
+    (shown,) = json.loads(capsys.readouterr().out)["summary"]["warm_start"]
+    assert (shown["monitor"], shown["mode"], shown["other_mode"]) == ("acc", source, mode)
+    assert main(["report", str(tmp_path / "warm")]) == 0
+    assert note in (tmp_path / "warm" / "report" / "report.html").read_text()
 
 
 LIVE = textwrap.dedent("""

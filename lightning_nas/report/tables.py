@@ -147,6 +147,9 @@ def summary(store: RunStore) -> dict[str, Any]:
             "limited_validation": run_limit_line(store),  # a sweep's group's too
             # each source's counts and why the others were not used (was: the counts alone)
             "warm_start": [{"source": src.source, "trials": src.trials, "used": src.used,
+                            # what it scored, and whether it ranked that the other way
+                            "monitor": src.monitor, "mode": src.mode,  # (was: not given)
+                            "other_mode": src.other_mode,
                             "skipped": src.skipped(reasons=False),
                             "epochs": src.epochs,  # (a report before: none)
                             # the keys this space added, with their values, and dropped
@@ -240,10 +243,15 @@ def warm_start_lines(s: dict[str, Any]) -> list[str]:
     return [f"warm start: {src['used']} of {counted(src['trials'], 'result')} of "
             f"{src['source']} ({_trained(src.get('epochs'))}not counted in the budget)"
             + (f"; skipped: {', '.join(src['skipped'])}" if src["skipped"] else "")
-            + "".join(f"; {phrase}" for phrase in SourceReport(
-                "", dropped=src.get("dropped", []),
-                **{k: src.get(k, {}) for k in _KEYS}).keys())
+            + "".join(f"; {phrase}" for phrase in _phrases(src))
             + _read_live(src) for src in s["warm_start"]]
+
+
+def _phrases(src: Mapping[str, Any]) -> list[str]:
+    """``warm_start_lines``' phrases of a source: whether it ranked this search's monitor
+    the other way (was: said by the search alone), the keys added and dropped."""
+    report = SourceReport.from_dict(src)  # the summary's keys a source report has
+    return [phrase for phrase in [report.ranked(), *report.keys()] if phrase]
 
 
 def _read_live(src: Mapping[str, Any]) -> str:

@@ -227,6 +227,23 @@ class SourceReport:
             said.append("keys dropped: " + ", ".join(self.dropped))
         return said
 
+    def ranked(self) -> str:
+        """Of a source that ranked this search's monitor the other way (``other_mode``):
+        that its results rank as they did there (``describe``; ``show`` and the HTML report
+        too, was: not said there); ``""`` of any other.
+
+        Example:
+            >>> SourceReport("runs/a", monitor="acc", mode="max", other_mode="min").ranked()
+            'acc was maximised there and is minimised here: its results rank as they did \
+there (its best is its highest acc)'
+        """
+        if not self.other_mode:  # its best is told as its best, on its own task
+            return ""
+        words = {"max": ("maximised", "highest"), "min": ("minimised", "lowest")}
+        return (f"{self.monitor} was {words[self.mode][0]} there and is "
+                f"{words[self.other_mode][0]} here: its results rank as they did there "
+                f"(its best is its {words[self.mode][1]} {self.monitor})")
+
     def describe(self) -> str:
         """One paragraph for the search's output."""
         trained = f"; its results trained {self.trained()}" if self.epochs else ""
@@ -239,12 +256,7 @@ class SourceReport:
         if self.live:
             text += (f"; read while it is {self.still_being()} ({self.source_driver}): its "
                      f"results so far, those it completes later are not used")
-        if self.other_mode:  # its best is told as its best, on its own task
-            words = {"max": ("maximised", "highest"), "min": ("minimised", "lowest")}
-            text += (f"; {self.monitor} was {words[self.mode][0]} there and is "
-                     f"{words[self.other_mode][0]} here: its results rank as they did there "
-                     f"(its best is its {words[self.mode][1]} {self.monitor})")
-        text += "".join(f"; {phrase}" for phrase in self.keys())
+        text += "".join(f"; {phrase}" for phrase in [self.ranked()] + self.keys() if phrase)
         if self.first_from_monitor:
             text += (f"; first objective {self.first_from_monitor!r} not logged there: its "
                      f"monitor {self.monitor} ({self.mode}) stands in, on its own task")
