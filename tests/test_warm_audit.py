@@ -5,6 +5,7 @@ nevergrad; an objective (nothing trains)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -164,3 +165,20 @@ def test_a_source_whose_monitor_would_stand_in_for_the_first_objective_is_refuse
     result = Search(None, SPACE, run_dir=tmp_path / "b", optimizer="RandomSearch",
                     **{**kw, "warm_start": [str(tmp_path / "l")]}).run()
     assert len(result.trials) == 2
+
+
+def test_show_says_a_sources_monitor_stood_in_for_the_first_objective(tmp_path, capsys):
+    # was: "warm start: 3 of 3 results of ... (not counted in the budget)" alone, though
+    # each result's first loss was its -val_acc, not a latency (said at the search's start)
+    from lightning_nas.cli import main
+    _search(tmp_path / "a", 3).run()
+    Search(None, SPACE, objective=_latency, budget=1, seed=0, verbose=False,
+           objectives={"latency": "min", "val_acc": "max"}, run_dir=tmp_path / "b",
+           warm_start=[str(tmp_path / "a")]).run()
+    note = ("first objective 'latency' not logged there: its monitor val_acc (max) stands "
+            "in, on its own task")
+    assert main(["show", str(tmp_path / "b")]) == 0
+    assert note in capsys.readouterr().out
+    assert main(["show", str(tmp_path / "b"), "--format", "json"]) == 0
+    (shown,) = json.loads(capsys.readouterr().out)["summary"]["warm_start"]
+    assert shown["first_from_monitor"] == "latency"

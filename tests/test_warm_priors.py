@@ -68,6 +68,11 @@ def test_show_says_why_a_warm_starts_other_results_were_not_used(tmp_path, capsy
     source = json.loads(capsys.readouterr().out)["summary"]["warm_start"][0]
     assert source["used"] == 12 - outside
     assert source["skipped"] == [f"{outside} outside this space"]
+    # which results, and why (was: the count alone, the trials said at the start only)
+    assert [t for t, _ in source["out_of_space"]] == sorted(
+        t.trial_id for t in open_run(tmp_path / "source").trials() if t.arch["a"] == 3)
+    assert source["out_of_space"][0][1] == ("architecture value a=3 is not in the space: "
+                                            "expected one of [0, 1, 2]")
     # the HTML report says it too (was: no word of the warm start)
     assert main(["report", str(tmp_path / "warm")]) == 0
     page = (tmp_path / "warm" / "report" / "report.html").read_text()

@@ -150,6 +150,9 @@ def summary(store: RunStore) -> dict[str, Any]:
                             # what it scored, and whether it ranked that the other way
                             "monitor": src.monitor, "mode": src.mode,  # (was: not given)
                             "other_mode": src.other_mode,
+                            "first_from_monitor": src.first_from_monitor,
+                            # [trial, why] of each outside this space (was: the count)
+                            "out_of_space": src.out_of_space,
                             "skipped": src.skipped(reasons=False),
                             "epochs": src.epochs,  # (a report before: none)
                             # the keys this space added, with their values, and dropped
@@ -248,10 +251,11 @@ def warm_start_lines(s: dict[str, Any]) -> list[str]:
 
 
 def _phrases(src: Mapping[str, Any]) -> list[str]:
-    """``warm_start_lines``' phrases of a source: whether it ranked this search's monitor
-    the other way (was: said by the search alone), the keys added and dropped."""
+    """``warm_start_lines``' phrases of a source: what its losses are of (a ranking the
+    other way, a monitor standing in; was: said by the search alone), the keys added and
+    dropped."""
     report = SourceReport.from_dict(src)  # the summary's keys a source report has
-    return [phrase for phrase in [report.ranked(), *report.keys()] if phrase]
+    return report.scale() + report.keys()
 
 
 def _read_live(src: Mapping[str, Any]) -> str:

@@ -244,6 +244,22 @@ there (its best is its highest acc)'
                 f"{words[self.other_mode][0]} here: its results rank as they did there "
                 f"(its best is its {words[self.mode][1]} {self.monitor})")
 
+    def scale(self) -> list[str]:
+        """What its results' losses are of (``describe``; ``show`` and the HTML report too,
+        was: said at the search's start alone): a ranking the other way (``ranked``), its
+        monitor standing in for this search's first objective, which it never logged.
+
+        Example:
+            >>> SourceReport("runs/a", monitor="acc", mode="max",
+            ...              first_from_monitor="latency").scale()  # doctest: +ELLIPSIS
+            ["first objective 'latency' not logged there: its monitor acc (max) stands ..."]
+        """
+        said = [self.ranked()] if self.other_mode else []
+        if self.first_from_monitor:
+            said.append(f"first objective {self.first_from_monitor!r} not logged there: its "
+                        f"monitor {self.monitor} ({self.mode}) stands in, on its own task")
+        return said
+
     def describe(self) -> str:
         """One paragraph for the search's output."""
         trained = f"; its results trained {self.trained()}" if self.epochs else ""
@@ -256,10 +272,7 @@ there (its best is its highest acc)'
         if self.live:
             text += (f"; read while it is {self.still_being()} ({self.source_driver}): its "
                      f"results so far, those it completes later are not used")
-        text += "".join(f"; {phrase}" for phrase in [self.ranked()] + self.keys() if phrase)
-        if self.first_from_monitor:
-            text += (f"; first objective {self.first_from_monitor!r} not logged there: its "
-                     f"monitor {self.monitor} ({self.mode}) stands in, on its own task")
+        text += "".join(f"; {phrase}" for phrase in self.scale() + self.keys())
         if self.fill_unused:
             text += ("; warm_start_fill not used for " + ", ".join(self.fill_unused)
                      + " (its trials had them)")
