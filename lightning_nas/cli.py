@@ -158,11 +158,12 @@ def _cmd_search(args: argparse.Namespace, overrides: list[str]) -> int:
 def _cmd_oneshot(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.config.load import load_config
     from lightning_nas.oneshot.resume import resume_hint
-    from lightning_nas.oneshot.run import check_oneshot, resumable, run_oneshot
+    from lightning_nas.oneshot.run import check_network, check_oneshot, resumable, run_oneshot
 
     cfg = load_config(args.config, overrides, command="oneshot")
     if args.print_config:
-        check_oneshot(cfg)  # every check of a run before training, also here
+        _, opts, model, _, _ = check_oneshot(cfg)  # every check of a run before training,
+        check_network(model, opts["net_attr"])  # also here, net_attr on the model built
         print(dump_yaml(cfg), end="")
         return 0
     args.resume = resume_hint(args.argv, cfg, args.ckpt_path,  # said if interrupted

@@ -93,6 +93,24 @@ CASES = {
                           "derived one is random; give warmup_epochs below max_epochs"),
     "warmup-above-epochs": ("darts", ["--oneshot.warmup_epochs=3", "--trainer.max_epochs=1"],
                             "warmup_epochs=3 trains only the weights in its 1 epoch"),
+    # was: accepted by --print_config, refused by the run at the fit's start (the model,
+    # data and Trainer built) naming neither key as written: "GDAS needs max_epochs or
+    # tau_epochs for its temperature"
+    "gdas-endless-epochs": ("darts", ["--oneshot.algorithm=gdas", "--trainer.max_epochs=-1",
+                                      "--trainer.max_steps=4"],
+                            "GDAS needs trainer.max_epochs above 0 or oneshot.tau_epochs for "
+                            "its temperature schedule: trainer.max_epochs=-1 sets no number of "
+                            "epochs to decay it over"),
+    "gdas-max_steps-alone": ("darts", ["--oneshot.algorithm=gdas", "--trainer.max_epochs=null",
+                                       "--trainer.max_steps=4"],
+                             "GDAS needs trainer.max_epochs above 0 or oneshot.tau_epochs for "
+                             "its temperature schedule: trainer.max_steps=4 without "
+                             "trainer.max_epochs leaves the epochs unlimited"),
+    # was: accepted by --print_config (the model unbuilt), and the run's error named
+    # "net_attr 'nett'", not the key as written
+    "net_attr": ("oneshot", ["--oneshot.net_attr=nett"],
+                 "oneshot.net_attr 'nett': DigitsSupernet has no nn.Module attribute of that "
+                 "name; did you mean 'net'?"),
 }
 
 
@@ -143,8 +161,8 @@ def finished_oneshot(tmp_path_factory) -> Path:
     (["--trainer.strategy=dpp"], "trainer.strategy='dpp'"),
     (["--data.init_args.batch_size=0"], "data.batch_size=0"),
     # was: a resume of the finished run took it, "Nothing left to train", exit 0
-    (["--oneshot.net_attr=nett"], "net_attr 'nett': DigitsSupernet has no nn.Module attribute "
-                                  "of that name; did you mean 'net'?"),
+    (["--oneshot.net_attr=nett"], "oneshot.net_attr 'nett': DigitsSupernet has no nn.Module "
+                                  "attribute of that name; did you mean 'net'?"),
 ])
 def test_a_bad_config_leaves_a_finished_run_as_it_was(overrides, said, resume, tmp_path,
                                                       capsys, finished_oneshot):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+import lightning.pytorch as pl
 import pytest
 import torch
 from torch import nn
@@ -107,6 +108,22 @@ def test_numpy_scalars_are_numbers_and_integers():
     assert nas.hparams.top_k == 2 and nas.hparams.lr == pytest.approx(0.001)
 
 
+@pytest.mark.parametrize("kwargs", [{"max_steps": 2}, {"max_epochs": -1, "max_steps": 2}])
+def test_gdas_without_a_number_of_epochs_names_the_arguments(tmp_path, kwargs):
+    # was: "GDAS needs max_epochs or tau_epochs for its temperature", naming neither as
+    # written (the Trainer's argument, DifferentiableNAS's)
+    trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=tmp_path, **kwargs)
+    with pytest.raises(ConfigError, match=re.escape(
+            "GDAS needs the Trainer's max_epochs above 0 or DifferentiableNAS(tau_epochs=...) "
+            "for its temperature schedule: max_epochs=-1 (Lightning's where max_steps or "
+            "max_time is given without max_epochs) sets no number of epochs to decay it "
+            "over")):
+        trainer.fit(DifferentiableNAS(TinySupernet(), algorithm="gdas"),
+                    datamodule=BilevelData(BlobData()))
+    assert trainer.global_step == 0
+
+
 def test_a_network_that_predicts_one_class_is_said_in_the_singular():
     from lightning_nas.oneshot.scoring import check_num_classes
 
@@ -133,8 +150,9 @@ def test_num_classes_is_checked_on_the_first_training_batch_before_training(
                  "--trainer.limit_train_batches=2", "--trainer.num_sanity_val_steps=0",
                  f"--oneshot.algorithm={algorithm}", "--oneshot.num_classes=5",
                  f"--oneshot.run_dir={tmp_path}"]) == 2
-    assert "num_classes=5 does not fit the data: the network predicts 10 classes" in \
-        capsys.readouterr().err
+    # the key as written (was: "num_classes=5 ...; set num_classes=10")
+    assert "oneshot.num_classes=5 does not fit the data: the network predicts 10 classes " \
+           "and the targets reach class 9; set oneshot.num_classes=10" in capsys.readouterr().err
     assert (tmp_path / "best_arch.yaml").read_text() == "an earlier run's result"
 
 

@@ -174,7 +174,7 @@ def test_bad_oneshot_settings_are_errors_naming_the_key_before_training(
             ("seed=abc", "oneshot.seed must be an integer or null, got 'abc'"),
             ("calibration_batches=-1", "oneshot.calibration_batches must be an integer >= 0"),
             # was: a SpaceError "no choice module" after training and the search
-            ("net_attr=val_acc", "net_attr 'val_acc': MulticlassAccuracy holds no choice "
+            ("net_attr=val_acc", "oneshot.net_attr 'val_acc': MulticlassAccuracy holds no choice "
                                  "module, so its export would leave the search out; the "
                                  "choice modules are in: net"),
             # was: accepted, and the run picked the subnet of the lowest accuracy
@@ -184,8 +184,10 @@ def test_bad_oneshot_settings_are_errors_naming_the_key_before_training(
             ("finetune_epochs=1 --oneshot.num_classes=null",
              "oneshot.finetune_epochs=1 needs oneshot.num_classes"),
             ("optimizer=RandomSearc", "RandomSearch"),  # was: after the earlier run was removed
-            ("num_classes=3", "num_classes=3 does not fit the data: the network predicts 10 "
-                              "classes and the targets reach class 9; set num_classes=10")):
+            # (was: "num_classes=3 ...; set num_classes=10", not the key as written)
+            ("num_classes=3", "oneshot.num_classes=3 does not fit the data: the network "
+                              "predicts 10 classes and the targets reach class 9; set "
+                              "oneshot.num_classes=10")):
         args = [f"--oneshot.{part}" for part in setting.split(" --oneshot.")]
         assert main([*TINY_CLI, *args, f"--oneshot.run_dir={tmp_path}"]) == 2
         assert said in capsys.readouterr().err, setting

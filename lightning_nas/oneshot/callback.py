@@ -138,6 +138,8 @@ class OneShotNAS(pl.Callback):
         self.calibration_batches, self.num_classes = calibration_batches, num_classes
         self.metric_factory, self.mode, self.forward = metric, mode, forward
         self.net_attr, self.export_dir, self.seed = net_attr, export_dir, seed
+        #: how errors name its settings: ``""``, or ``"oneshot."`` (the command's keys)
+        self.key_prefix = ""
         self.history: list[dict[str, Any]] = []
         self.rng = random.Random(seed)
         self.space: SearchSpace | None = None
@@ -230,7 +232,8 @@ class OneShotNAS(pl.Callback):
         check_val_data(trainer, pl_module, self._catch_up_due(trainer),
                        self.search_every_n_epochs)
         check_first_batch(trainer, pl_module, self.forward, self._metric,  # (spos_batches)
-                          self.num_classes if self.metric_factory is None else None)
+                          self.num_classes if self.metric_factory is None else None,
+                          f"{self.key_prefix}num_classes")
         if self._catch_up_due(trainer):
             # at the random state the uninterrupted fit searched at: the checkpoint's (since
             # restored, Lightning has drawn from it making the training iterator)

@@ -17,6 +17,8 @@ candidate the rest of the network cannot take: ``candidate_shapes``).
 - ``check_logits_trained`` (``on_train_end``, before anything is derived or exported):
   logits that never moved from their start: training stopped within the warmup by
   ``max_time`` or a callback, or an ``arch_lr`` too small to change them.
+- ``check_tau_epochs`` (``lightning-nas oneshot``'s config before anything is built; a
+  fit's ``on_fit_start``): GDAS with no number of epochs to decay its temperature over.
 - ``check_rates`` (when ``DifferentiableNAS`` is built): learning rates > 0, weight decays
   >= 0, in the words of ``lightning-nas oneshot``'s settings check.
 
@@ -53,7 +55,7 @@ if TYPE_CHECKING:
 __all__ = ["CLIP_ALGORITHMS", "DARTS_HINT", "DEFAULT_LAYOUT", "SPOS_HINT",
            "check_choices_called", "check_clip_val",
            "check_logits_trained", "check_pair", "check_rates", "check_targets",
-           "check_training_start", "check_warmup_epochs",
+           "check_tau_epochs", "check_training_start", "check_warmup_epochs",
            "checked_preds", "logits_stepped"]
 
 #: the gradient clipping algorithms (``gradient_clip_algorithm``)
@@ -148,7 +150,7 @@ def _check_fit(nas: DifferentiableNAS, preds: torch.Tensor, target: Any) -> None
     """A first batch's targets against ``num_classes`` (with the default metric) and the
     search's metric (``check_targets``)."""
     if nas.val_metric is not None:
-        check_num_classes(preds, target, nas.hparams.num_classes)
+        check_num_classes(preds, target, nas.hparams.num_classes, f"{nas.key_prefix}num_classes")
     check_targets(preds, target, nas._metric(preds), "DifferentiableNAS", DEFAULT_LAYOUT,
                   DARTS_HINT)
 
@@ -194,6 +196,51 @@ def check_warmup_epochs(warmup: int, epochs: Any) -> None:
                           f"(max_epochs): the architecture would never be "
                           f"learnt and the derived one is random; give warmup_epochs "
                           f"below max_epochs")
+
+
+#: what GDAS's temperature needs, as Python names it and as ``lightning-nas oneshot`` does
+#: (``key_prefix`` ``"oneshot."``)
+_TAU_KEYS = {"": ("the Trainer's max_epochs", "DifferentiableNAS(tau_epochs=...)"),
+             "oneshot.": ("trainer.max_epochs", "oneshot.tau_epochs")}
+
+
+def check_tau_epochs(tau_epochs: int | None, trainer: Mapping[str, Any],
+                     key_prefix: str = "oneshot.") -> None:
+    """Raise ``ConfigError`` when GDAS has no number of epochs to decay its temperature
+    over: no ``tau_epochs``, and a ``max_epochs`` of -1 (endless), or none beside a
+    ``max_steps`` or ``max_time`` (Lightning's -1 then). ``trainer``: the Trainer's
+    settings as a config writes them (``lightning-nas oneshot`` checks them before anything
+    is built, ``--print_config`` too; was: at the fit's start, naming neither key as
+    written), or, from Python, as the fit resolved them (``DifferentiableNAS``'s
+    ``on_fit_start``, ``key_prefix`` ``""``: a ``Timer`` among the callbacks also sets -1).
+
+    Example:
+        >>> check_tau_epochs(None, {"max_steps": 100})
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: GDAS needs trainer.max_epochs above 0 or ...
+        >>> check_tau_epochs(20, {"max_epochs": -1})  # tau_epochs sets it
+    """
+    epochs = trainer.get("max_epochs")
+    if tau_epochs is not None or (isinstance(epochs, int) and epochs > 0):
+        return
+    if not key_prefix:  # a fit's: Lightning has resolved a max_epochs left out to -1
+        why = (f"max_epochs={epochs} (Lightning's where max_steps or max_time is given "
+               f"without max_epochs) sets no number of epochs to decay it over")
+    elif isinstance(epochs, int):
+        why = f"trainer.max_epochs={epochs} sets no number of epochs to decay it over"
+    else:
+        steps, time = trainer.get("max_steps"), trainer.get("max_time")
+        given = (f"trainer.max_steps={steps}" if steps not in (None, -1)
+                 else f"trainer.max_time={time!r}" if time is not None else None)
+        if given is None:  # Lightning's default then: 1000 epochs
+            return
+        why = (f"{given} without trainer.max_epochs leaves the epochs unlimited (Lightning's "
+               f"max_epochs=-1)")
+    epochs_key, tau_key = _TAU_KEYS[key_prefix]
+    raise ConfigError(f"GDAS needs {epochs_key} above 0 or {tau_key} for its temperature "
+                      f"schedule: {why}; give {epochs_key} (the epochs the supernet trains at "
+                      f"most) or {tau_key} (the epochs the temperature decays over)")
 
 
 def check_training_start(nas: DifferentiableNAS) -> None:

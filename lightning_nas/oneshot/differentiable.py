@@ -73,6 +73,7 @@ from lightning_nas.oneshot.checks import (
     CLIP_ALGORITHMS,
     check_clip_val,
     check_logits_trained,
+    check_tau_epochs,
     check_training_start,
     checked_preds,
 )
@@ -207,6 +208,9 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         self._resume_groups = self._rates = None  # optimizers' rates: a checkpoint's, built
         #: what a resume's schedule warning names (``lightning-nas oneshot``: its key)
         self.tau_epochs_setting = TAU_EPOCHS
+        #: how errors name its settings: as arguments (``""``), or ``lightning-nas oneshot``'s
+        #: keys (``"oneshot."``: ``oneshot.num_classes``)
+        self.key_prefix = ""
 
     @property
     def network(self) -> nn.Module:
@@ -276,9 +280,10 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         check_norms_kept(self.supernet, self._norms, "DifferentiableNAS")
         self._ended = self._recorded = False  # alphas.json written in this fit: at its epochs
         destroy_group_at_exit(backend="gloo")  # a gloo DDP fit: its group ends before exit
-        if self.hparams.algorithm == "gdas" and not (
-                self.hparams.tau_epochs or (self.trainer.max_epochs or 0) > 0):
-            raise ConfigError("GDAS needs max_epochs or tau_epochs for its temperature")
+        if self.hparams.algorithm == "gdas":  # the keys as written (lightning-nas oneshot
+            # checks its config's before anything is built; a Timer callback is seen here)
+            check_tau_epochs(self.hparams.tau_epochs, {"max_epochs": self.trainer.max_epochs},
+                             self.key_prefix)
         data = self.trainer.datamodule
         if self._resume_rng is not None and isinstance(data, BilevelData):
             data.resume_rng = self._resume_rng  # set before each training iterator Lightning

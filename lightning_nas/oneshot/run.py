@@ -36,7 +36,7 @@ from lightning_nas.config.trainer_checks import check_trainer_kwargs
 from lightning_nas.group_exit import groups_made_here, launcher_variables_of_one
 from lightning_nas.lock_probe import lock_taken
 from lightning_nas.oneshot.callback import OneShotNAS
-from lightning_nas.oneshot.checks import check_warmup_epochs
+from lightning_nas.oneshot.checks import check_tau_epochs, check_warmup_epochs
 from lightning_nas.oneshot.derive import derived_text
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.exported import write_outputs
@@ -76,6 +76,7 @@ from lightning_nas.oneshot.trainer_checks import (
 from lightning_nas.results import format_score
 from lightning_nas.run_folder import LOCK_FILE, holding, user_path
 from lightning_nas.search.callback_monitors import CallbackMonitors
+from lightning_nas.search.dry_builds import attempt_build
 from lightning_nas.search.lifetime import DISTRIBUTED_VARIABLES, environ
 from lightning_nas.search.quiet import quiet_lightning
 from lightning_nas.search.remote_runs import RunsHeld, runs_ended
@@ -86,8 +87,9 @@ from lightning_nas.search.wandb_ids import kept_dirs
 from lightning_nas.spos_scored import scored_text
 from lightning_nas.wording import counted
 
-__all__ = ["SEED_MAX", "check_oneshot", "check_oneshot_builds", "check_oneshot_strategy",
-           "check_oneshot_trainer", "finetune_trainer", "resumable", "run_oneshot"]
+__all__ = ["SEED_MAX", "check_network", "check_oneshot", "check_oneshot_builds",
+           "check_oneshot_strategy", "check_oneshot_trainer", "finetune_trainer", "resumable",
+           "run_oneshot"]
 
 #: the environment variable that hands a run's seed to the DDP ranks it launches (a drawn
 #: seed, ``seed_everything: true`` or ``false``, is drawn once)
@@ -98,6 +100,10 @@ _NOT_FINETUNED = frozenset({
     "max_epochs", "min_epochs", "max_steps", "min_steps", "max_time", "callbacks", "logger",
     "enable_checkpointing", "default_root_dir", "check_val_every_n_epoch", "val_check_interval",
     "num_sanity_val_steps"})
+
+#: how a run's errors name ``net_attr`` (as the config and the command line write it)
+_NET_ATTR = "oneshot.net_attr"
+
 
 def _callbacks(trainer_kwargs: dict[str, Any], clear: ClearOutputs, *search: pl.Callback
                ) -> list[pl.Callback]:
@@ -117,6 +123,7 @@ def _spos(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
     keys = ("optimizer", "num_candidates", "search_every_n_epochs", "calibration_batches",
             "num_classes", "mode", "net_attr", "seed")
     callback = OneShotNAS(**{k: opts[k] for k in keys}, export_dir=str(run_dir))
+    callback.key_prefix = "oneshot."  # its errors name the command's keys
     shared = [SharedSeed(opts["seed"], adopt_spos(callback))] if drawn else []
     trainer_kwargs["callbacks"] = _callbacks(trainer_kwargs, clear, *shared, callback)
     trainer = pl.Trainer(**trainer_kwargs)
@@ -143,6 +150,7 @@ def _searched(algorithm: str, opts: dict[str, Any], module: pl.LightningModule,
     nas = DifferentiableNAS(module, **{k: opts[k] for k in keys}, export_dir=str(run_dir),
                             **clip)
     nas.tau_epochs_setting = CLI_TAU_EPOCHS  # a resume's advice names the command's key
+    nas.key_prefix = "oneshot."  # and its errors (oneshot.num_classes)
     return nas
 
 
@@ -172,7 +180,7 @@ def check_oneshot(cfg: Mapping[str, Any]
     arguments, the Trainer's, and the Trainer built once in a temporary folder);
     ``run_oneshot`` and ``lightning-nas oneshot --print_config`` make them (``net_attr``,
     an attribute of the built module, is checked when a run builds it, before it removes
-    or trains anything).
+    or trains anything; ``--print_config``: ``check_network``).
 
     Returns:
         The algorithm, the checked settings (``seed`` resolved), the model and data
@@ -211,6 +219,8 @@ def _checked_settings(cfg: Mapping[str, Any]) -> tuple[str, dict[str, Any], dict
     check_oneshot_trainer(trainer_cfg, algorithm)
     if algorithm != "spos":  # the logits never learnt (was: said at the fit's start only)
         check_warmup_epochs(opts["warmup_epochs"], trainer_cfg.get("max_epochs"))
+    if algorithm == "gdas":  # no epochs to decay the temperature over (was: at its start)
+        check_tau_epochs(opts["tau_epochs"], trainer_cfg)
     check_user_checkpoints(trainer_cfg, user_path(opts["run_dir"] or DEFAULT_RUN_DIR))
     return algorithm, opts, trainer_cfg
 
@@ -224,6 +234,26 @@ def _checked_parts(cfg: Mapping[str, Any], trainer_cfg: dict[str, Any],
     data.check()
     check_oneshot_builds(trainer_cfg, algorithm)  # before any folder or search.lock
     return model, data
+
+
+def check_network(model: ModelFactory, net_attr: str | None) -> None:
+    """``oneshot.net_attr`` checked against the config's model built with its parameters on
+    the meta device (``--print_config``, which trains nothing; a run checks the module it
+    builds; was: ``--print_config`` passed a misspelt one). A model that cannot be built
+    so is left to the run, whose build says why.
+
+    Example:
+        >>> check_network(ModelFactory("lightning.pytorch.demos.boring_classes.BoringModel"),
+        ...               "layr")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: oneshot.net_attr 'layr': BoringModel has no nn.Module ...
+    """
+    built: list[nn.Module] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if attempt_build(lambda: built.append(model.build({})), meta=True) is None:
+            network_of(built[-1], net_attr, _NET_ATTR)
 
 
 def finetune_trainer(trainer_kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -301,7 +331,7 @@ def resumable(cfg: Mapping[str, Any], ckpt_path: str | Path = LAST) -> bool:
             opts, _, shapes = check_resume(path, algorithm, opts, _drawn(cfg), trainer_cfg)
             model, _ = _checked_parts(cfg, trainer_cfg, algorithm)  # (was: before the above)
             module = model.build({})
-            network_of(module, opts["net_attr"])
+            network_of(module, opts["net_attr"], _NET_ATTR)
             check_resumed_supernet(path, _searched(algorithm, opts, module, trainer_cfg,
                                                    run_dir), shapes)
     except Exception:  # noqa: BLE001 - any refusal: not resumable (the run's error stands)
@@ -332,7 +362,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         opts, stored, shapes = check_resume(ckpt_path, algorithm, opts, drawn, trainer_cfg)
         end = training_end(stored, trainer_cfg)
         if end is not None:  # a misspelt net_attr: said, not passed over (was: exit 0)
-            network_of(model.build({}), opts["net_attr"])
+            network_of(model.build({}), opts["net_attr"], _NET_ATTR)
         done = _finished(run_dir, ckpt_path, end, finetune_epochs, verbose)
         if done is not None:  # nothing left to train: the finished run's outputs stand
             return done
@@ -350,7 +380,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         runs = held.enter_context(runs_ended(trainer_cfg.get("logger")))
         pl.seed_everything(opts["seed"], workers=True, verbose=False)  # as LightningCLI
         module = model.build({})
-        network_of(module, opts["net_attr"])  # a misspelt net_attr: said before training
+        network_of(module, opts["net_attr"], _NET_ATTR)  # a misspelt net_attr: said before training
         searched = _searched(algorithm, opts, module, trainer_cfg, run_dir)
         if ckpt_path is not None:  # (was: Lightning's load_state_dict traceback, in the fit)
             check_resumed_supernet(ckpt_path, searched, shapes)

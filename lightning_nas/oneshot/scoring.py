@@ -108,9 +108,11 @@ def val_loaders(trainer: pl.Trainer) -> list[tuple[Any, float]]:
     return out
 
 
-def network_of(module: nn.Module, net_attr: str | None = None) -> nn.Module:
+def network_of(module: nn.Module, net_attr: str | None = None, key: str = "net_attr"
+               ) -> nn.Module:
     """The network of ``module`` that is exported: ``module.<net_attr>``; with ``net_attr``
-    None, ``module.net`` if it is an ``nn.Module``, else ``module`` itself.
+    None, ``module.net`` if it is an ``nn.Module``, else ``module`` itself. ``key``: how
+    an error names the setting (``lightning-nas oneshot``: ``oneshot.net_attr``).
 
     Raises:
         ConfigError: ``net_attr`` names no ``nn.Module`` attribute of ``module`` (the error
@@ -131,13 +133,13 @@ def network_of(module: nn.Module, net_attr: str | None = None) -> nn.Module:
         net = getattr(module, str(net_attr), None)
     if not isinstance(net, nn.Module):
         names = [name for name, _ in module.named_children()]
-        raise ConfigError(f"net_attr {net_attr!r}: {type(module).__name__} has no nn.Module "
+        raise ConfigError(f"{key} {net_attr!r}: {type(module).__name__} has no nn.Module "
                           f"attribute of that name; {did_you_mean(str(net_attr), names)}its "
                           f"nn.Module attributes: {', '.join(names) or 'none'}")
     if net is not module and not any(choice_modules(net)) and any(choice_modules(module)):
         # the export would drop every searched op (was: a SpaceError after training)
         holding = [name for name, child in module.named_children() if any(choice_modules(child))]
-        raise ConfigError(f"net_attr {net_attr or 'net'!r}: {type(net).__name__} holds no "
+        raise ConfigError(f"{key} {net_attr or 'net'!r}: {type(net).__name__} holds no "
                           f"choice module, so its export would leave the search out; the "
                           f"choice modules are in: {', '.join(holding) or 'the module itself'}")
     return net
@@ -202,9 +204,10 @@ def metric_mode(metric: Any, mode: str | None, who: str) -> str:
 
 
 def check_num_classes(preds: torch.Tensor, target: torch.Tensor,
-                      num_classes: int | None) -> None:
+                      num_classes: int | None, key: str = "num_classes") -> None:
     """Raise ``ConfigError`` when ``num_classes`` does not fit a batch: the network predicts
-    another number of classes or a target is a class beyond it.
+    another number of classes or a target is a class beyond it. ``key``: how the error
+    names the setting (``lightning-nas oneshot``: ``oneshot.num_classes``).
 
     Example:
         >>> check_num_classes(torch.zeros(2, 10), torch.tensor([0, 9]), 3)
@@ -217,10 +220,10 @@ def check_num_classes(preds: torch.Tensor, target: torch.Tensor,
     width = int(preds.shape[-1])
     top = int(target.max()) + 1 if target.numel() and not torch.is_floating_point(target) else 0
     if width != num_classes or top > num_classes:
-        raise ConfigError(f"num_classes={num_classes} does not fit the data: the network "
+        raise ConfigError(f"{key}={num_classes} does not fit the data: the network "
                           f"predicts {counted(width, 'class', 'classes')} and the targets reach "
                           f"class {top - 1}; "
-                          f"set num_classes={max(width, top)}")
+                          f"set {key}={max(width, top)}")
 
 
 @contextmanager

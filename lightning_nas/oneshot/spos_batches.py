@@ -10,7 +10,7 @@ Both run in eval mode with torch's random state kept, and leave the module's mod
 Example:
     >>> import inspect
     >>> list(inspect.signature(check_first_batch).parameters)  # OneShotNAS.on_train_start's
-    ['trainer', 'pl_module', 'forward', 'metric', 'num_classes']
+    ['trainer', 'pl_module', 'forward', 'metric', 'num_classes', 'key']
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def check_sanity_batch(trainer: pl.Trainer, pl_module: pl.LightningModule,
 
 def check_first_batch(trainer: pl.Trainer, pl_module: pl.LightningModule, forward: Forward,
                       metric: Callable[[torch.Tensor], torchmetrics.Metric],
-                      num_classes: int | None = None) -> None:
+                      num_classes: int | None = None, key: str = "num_classes") -> None:
     """The first training batch through ``forward`` as a search runs it: each choice module
     called, each candidate fitting (as at the sanity check), the decision values read, the
     targets against ``metric`` (made from the predictions) and, where given (with the
@@ -81,6 +81,7 @@ def check_first_batch(trainer: pl.Trainer, pl_module: pl.LightningModule, forwar
         forward: ``OneShotNAS``'s forward (``default_forward``: ``module(x), y``).
         metric: ``OneShotNAS``'s metric factory, given the predictions.
         num_classes: the classes of the default metric to check, or None.
+        key: how an error names ``num_classes`` (``OneShotNAS.key_prefix``'s).
     """
     was_training = pl_module.training
     try:
@@ -100,7 +101,7 @@ def check_first_batch(trainer: pl.Trainer, pl_module: pl.LightningModule, forwar
                         check_choices_called, pl_module, run, _WHO), _WHO)
                     check_decision_values(pl_module, run, _WHO)  # was: a crash
                 if num_classes is not None:
-                    check_num_classes(preds, target, num_classes)
+                    check_num_classes(preds, target, num_classes, key)
                 check_targets(  # (was: a crash after training)
                     preds, target, metric(preds), _WHO,
                     DEFAULT_LAYOUT if default else "as OneShotNAS(forward=...) returned them",
