@@ -126,6 +126,36 @@ def test_a_trial_without_an_end_is_warned_of_before_training(tmp_path, tiny_spac
             tiny_search(tmp_path / "b", tiny_space, trainer, budget=1)
 
 
+@pytest.mark.parametrize(("space", "trainer", "option"), [
+    ({"trainer.max_epochs": {"choice": [1, -1]}}, {}, "trainer.max_epochs=-1"),
+    ({"trainer.max_steps": {"choice": [2, -1]}}, {"max_epochs": -1}, "trainer.max_steps=-1"),
+    ({"trainer.max_epochs": {"choice": [-1, 2]}, "trainer.max_steps": {"choice": [3, -1]}},
+     {}, "trainer.max_epochs=-1, trainer.max_steps=-1")])
+def test_a_searched_value_that_makes_a_trial_endless_is_warned_of_naming_it(
+        tmp_path, tiny_space, tiny_trainer, space, trainer, option):
+    # was: no word whenever max_epochs, max_steps or max_time was searched, though the
+    # trials given max_epochs=-1 (and nothing else to end them) train for ever
+    with pytest.warns(UserWarning, match=re.escape(
+            "trainer.max_epochs=-1 is Lightning's 'no limit', and no max_steps, max_time or "
+            "EarlyStopping callback ends a trial")) as said:
+        tiny_search(tmp_path, {**tiny_space, **space}, {**tiny_trainer, **trainer}, budget=1)
+    texts = [str(w.message) for w in said if "'no limit'" in str(w.message)]
+    assert len(texts) == 1 and texts[0].endswith(f" (the trials of the searched {option})"), \
+        texts
+
+
+@pytest.mark.parametrize(("space", "trainer"), [
+    ({"trainer.max_epochs": {"choice": [1, -1]}}, {"max_steps": 4}),
+    ({"trainer.max_epochs": {"choice": [1, -1]}}, {"max_time": "00:00:01:00"}),
+    ({"trainer.max_steps": {"choice": [2, 5]}}, {"max_epochs": -1}),
+    ({"trainer.max_epochs": {"choice": [-1, 2]}, "trainer.max_steps": {"choice": [3, 4]}}, {})])
+def test_searched_limits_that_end_every_trial_are_not_warned_of(
+        tmp_path, tiny_space, tiny_trainer, space, trainer):
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="trainer.max_epochs=-1")
+        tiny_search(tmp_path, {**tiny_space, **space}, {**tiny_trainer, **trainer}, budget=1)
+
+
 def test_an_early_stopping_on_another_metric_or_mode_is_warned_of_before_training(
         tmp_path, tiny_space, tiny_trainer):
     # was: said nothing; a LightningCLI config's EarlyStopping kept from plain training

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +34,7 @@ from lightning_nas.search.limit_checks import check_some_meets
 from lightning_nas.search.logger_objects import check_w_and_b_objects, warn_fixed_versions
 from lightning_nas.search.nas_logged import check_nas_logged
 from lightning_nas.search.option_builds import check_option_builds
-from lightning_nas.search.rule_checks import warn_endless, warn_stopping_monitor
+from lightning_nas.search.rule_checks import endless_text, warn_stopping_monitor
 from lightning_nas.search.rule_trainer import rule_for
 from lightning_nas.search.runner import check_sendable, check_trial_processes
 from lightning_nas.search.scheduler_settings import rule_of
@@ -60,7 +61,7 @@ if TYPE_CHECKING:
     from lightning_nas.search.facade import Search
 
 __all__ = ["DRY_BUILD_ARCHS", "arch_error", "check_arguments", "check_fit_keywords",
-           "check_own_loaders", "check_search", "check_space_values"]
+           "check_own_loaders", "check_search", "check_space_values", "warn_endless_trials"]
 
 #: sampled architectures a dry build tries before a model or data error is a config error
 DRY_BUILD_ARCHS = 5
@@ -160,13 +161,12 @@ def check_search(search: Search) -> None:
     # trainer.callbacks.early_stopping.patience, gives one list per value; was: neither
     # warning where any key under trainer.callbacks was searched)
     lists = searched.get("callbacks", [search.trainer.get("callbacks")])
-    if model is not None and not {"max_epochs", "max_steps", "max_time"} & set(
-            searched):  # a trial that may never end (searched values: each trial's own)
+    if model is not None:  # a trial that may never end (searched values: each trial's own)
         epochs = search.template.max_epochs  # a scheduler's search.max_epochs: the trials'
         trainer = search.trainer if epochs is None else {**search.trainer, "max_epochs": epochs}
-        for callbacks in lists:
-            if warn_endless({**trainer, "callbacks": callbacks}, own or []):
-                break  # (said once: its text is every such trial's)
+        ends = {key: values for key, values in searched.items() if key in _LIMITS
+                and (key != "max_epochs" or epochs is None)}  # (a scheduler's: fixed)
+        warn_endless_trials(trainer, ends, lists, own or [])
     if search.objective is None:  # on another metric: where every trial's does (a value
         # the user searched, early_stopping.monitor: {choice: [...]}, is meant)
         said = [warn_stopping_monitor({**search.trainer, "callbacks": c},
@@ -184,6 +184,39 @@ def check_search(search: Search) -> None:
         check_counting(search.template.costs, archs, limits,
                        search.settings.goal.objectives)
     check_some_meets(search.space, limits, search.template.costs)  # a finite space's
+
+
+#: the Trainer arguments that end a fit (``warn_endless_trials``)
+_LIMITS = ("max_epochs", "max_steps", "max_time")
+
+
+def warn_endless_trials(trainer: Mapping[str, Any], limits: Mapping[str, list[Any]],
+                        lists: list[Any], module_callbacks: object = None) -> bool:
+    """Warn once (and return True) when some trial of the search would never end
+    (``rule_checks.warn_endless``): ``trainer`` with each combination of the searched
+    values of ``limits`` (``max_epochs``, ``max_steps``, ``max_time``: their options by
+    name) and each of ``lists`` (the trials' callbacks), the warning ending with the
+    searched values that make it so (was: nothing said whenever one was searched, though
+    the trials given ``max_epochs=-1`` and nothing else that ends them train for ever).
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as said:
+        ...     warnings.simplefilter("always")
+        ...     warn_endless_trials({}, {"max_epochs": [5, -1]}, [None])
+        True
+        >>> str(said[0].message)[-66:]
+        'add one of them (the trials of the searched trainer.max_epochs=-1)'
+    """
+    for values in itertools.product(*limits.values()):
+        given = dict(zip(limits, values, strict=True))
+        for callbacks in lists:
+            said = endless_text({**trainer, **given, "callbacks": callbacks}, module_callbacks)
+            if said is not None:  # (said once: its text is every such trial's)
+                option = ", ".join(f"trainer.{key}={value!r}" for key, value in given.items())
+                warn_user(f"{said} (the trials of the searched {option})" if given else said)
+                return True
+    return False
 
 
 def check_own_loaders(model: Any) -> None:
