@@ -1,8 +1,8 @@
 """The executor tests' trials in worker processes: the search space of ``TinyNet``'s width
 and learning rate, ``nap``, an ``objective=`` trial that only sleeps, ``exits``, one that
 ends its process, ``DiesOnArrival``, a value that ends the process that receives it, and
-``result_sent``, a wait for a worker's result, and ``tiny_spec``, a one-epoch trial of
-``TinyNet`` on the blobs.
+``result_sent``, a wait for a worker's result, ``tiny_spec``, a one-epoch trial of
+``TinyNet`` on the blobs, and ``SigtermNet``, a ``TinyNet`` whose process is sent SIGTERM.
 
 Example:
     >>> sorted(SPACE)
@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import os
+import signal
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -19,8 +20,9 @@ from typing import Any
 
 from lightning_nas.search.trial_spec import TrialSpec
 from lightning_nas.search.worker_entry import RECEIVED
+from tests.helpers_models import TinyNet
 
-__all__ = ["SPACE", "DiesOnArrival", "exits", "nap", "result_sent", "tiny_spec"]
+__all__ = ["SPACE", "DiesOnArrival", "SigtermNet", "exits", "nap", "result_sent", "tiny_spec"]
 
 SPACE = {"width": {"choice": [8, 16, 32]}, "lr": {"float": [0.05, 0.3]}}
 
@@ -48,6 +50,22 @@ def exits(arch: dict[str, Any]) -> dict[str, float]:
         True
     """
     _noted_exit(arch["notes"], int(arch["exit"]))
+
+
+class SigtermNet(TinyNet):
+    """``TinyNet`` whose trials of width ``term_width`` send their own process a real SIGTERM
+    in their first training step (as a ``kill`` or a cluster's preemption would): Lightning's
+    handler then ends the fit with its ``SIGTERMException``."""
+
+    def __init__(self, width: int = 16, lr: float = 0.05, term_width: int | None = None
+                 ) -> None:
+        super().__init__(width=width, lr=lr)
+        self.term_width = term_width
+
+    def training_step(self, batch, batch_idx):
+        if self.hparams.width == self.term_width:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return super().training_step(batch, batch_idx)
 
 
 class DiesOnArrival:

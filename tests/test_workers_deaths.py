@@ -23,7 +23,7 @@ from lightning_nas.search.worker_entry import reimported_marker
 from lightning_nas.search.workers import ProcessExecutor
 from lightning_nas.store import RunStore
 from tests.helpers_data import BlobData
-from tests.helpers_executors import DiesOnArrival, exits, nap, result_sent
+from tests.helpers_executors import DiesOnArrival, SigtermNet, exits, nap, result_sent
 from tests.helpers_executors import tiny_spec as _spec
 from tests.helpers_models import TinyNet
 
@@ -46,6 +46,23 @@ def test_a_dying_trial_process_is_failed_and_the_search_completes(tmp_path, tiny
     assert failed and all("trial process died (exit code 3)" in t.error for t in failed)
     with RunStore(tmp_path / "search.db") as store:
         assert store.count(TrialStatus.RUNNING) == 0
+
+
+@pytest.mark.slow
+def test_a_trial_process_sent_sigterm_is_said_killed_by_it_not_a_clean_exit(
+        tmp_path, tiny_trainer):
+    # Lightning's SIGTERM handler ends the fit with SIGTERMException, a SystemExit without a
+    # code: the worker exited 0 mid-trial (was: "trial process died (exit code 0)", as if it
+    # had ended cleanly). Seed 11 draws width 4 first: trial 1 is sent SIGTERM, trial 2 runs
+    space = {"width": {"choice": [4, 8]}, "lr": {"float": [0.05, 0.3]}}
+    result = Search(SigtermNet, space, data=BlobData, trainer={**tiny_trainer, "max_epochs": 1},
+                    budget=1, num_workers=1, executor="process", threads_per_trial=1,
+                    model_init_args={"term_width": 4}, optimizer="RandomSearch", seed=11,
+                    max_failures=10, run_dir=tmp_path, verbose=False).run()
+    first = result.trials[0]
+    assert first.status is TrialStatus.FAILED and first.arch["width"] == 4
+    assert first.error.splitlines()[0] == "trial process died (killed by SIGTERM)"
+    assert [t.status for t in result.trials[1:]] == [TrialStatus.COMPLETED]
 
 
 @pytest.mark.slow

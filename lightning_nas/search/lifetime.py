@@ -26,8 +26,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
 __all__ = ["DISTRIBUTED_VARIABLES", "child_env", "ctrl_c_ignored", "ctrl_c_raised",
-           "describe_exit", "die_with_parent", "environ", "kill_group", "parent_alive",
-           "sigint_held", "sigterm_exits", "sigterm_received", "stops_deferred"]
+           "describe_exit", "die_of_sigterm", "die_with_parent", "environ", "kill_group",
+           "parent_alive", "sigint_held", "sigterm_exits", "sigterm_received", "stops_deferred"]
 
 _sigterm = threading.Event()  # set by ``sigterm_exits``'s handler
 
@@ -80,6 +80,26 @@ def describe_exit(code: int | None) -> str:
         hint = " (out of memory?)" if name == "SIGKILL" else ""
         return f"killed by {name}{hint}"
     return f"exit code {code}"
+
+
+def die_of_sigterm(err: BaseException) -> None:
+    """End this process as SIGTERM's default action does, where ``err`` is Lightning's
+    ``SIGTERMException`` (else return): a trial's process whose fit Lightning's SIGTERM
+    handler ended (a ``kill``, a cluster's preemption) is then said ``killed by SIGTERM``
+    (``describe_exit``), not ``exit code 0``, which that exception, a ``SystemExit``
+    without a code, would give (was: "trial process died (exit code 0)").
+
+    Example:
+        >>> die_of_sigterm(SystemExit(1))  # not Lightning's SIGTERMException: returns
+    """
+    if type(err).__name__ != "SIGTERMException":  # (no import of Lightning here)
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    os.kill(os.getpid(), signal.SIGTERM)
+    os._exit(128 + signal.SIGTERM)  # (not reached: the signal ends the process)
 
 
 def kill_group(proc: subprocess.Popen) -> None:

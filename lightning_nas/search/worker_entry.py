@@ -56,7 +56,12 @@ from pathlib import Path
 
 from lightning_nas.lock_probe import process_gone
 from lightning_nas.search.exit_gc import freeze_for_exit
-from lightning_nas.search.lifetime import ctrl_c_ignored, die_with_parent, parent_alive
+from lightning_nas.search.lifetime import (
+    ctrl_c_ignored,
+    die_of_sigterm,
+    die_with_parent,
+    parent_alive,
+)
 from lightning_nas.user_warnings import relayed_warnings
 
 __all__ = ["READY", "RECEIVED", "REIMPORTED", "WARNED", "WORKER_NAME", "clear_markers",
@@ -252,6 +257,9 @@ def _serve(conn: Connection, parent_pid: int, start_method: str | None,
                 result = run_trial(spec)
         except KeyboardInterrupt:  # Ctrl-C reaches the workers too: end as Lightning did
             raise SystemExit(1) from None  # (no traceback from each worker)
+        except SystemExit as err:  # Lightning's SIGTERMException: end as killed by SIGTERM
+            die_of_sigterm(err)
+            raise
         except Exception:  # noqa: BLE001 - report, keep the worker alive
             result = failed_result(spec, f"worker error: {traceback.format_exc(limit=-6)}")
         conn.send(result)
