@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lightning_nas.cli_argv import print_config_value, set_apart_overrides
+from lightning_nas.cli_help import HELP_EPILOG, help_words, print_class_help
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, NASError
 from lightning_nas.run_folder import user_path
@@ -59,7 +60,8 @@ def _parser() -> argparse.ArgumentParser:
                                      description="Neural architecture search for Lightning.")
     sub = parser.add_subparsers(dest="command", required=True)
     add = functools.partial(sub.add_parser, allow_abbrev=False)
-    p = add("search", help="run or resume a search from a YAML config",
+    add_sections = functools.partial(add, epilog=HELP_EPILOG)  # LightningCLI's sections
+    p = add_sections("search", help="run or resume a search from a YAML config",
                        description="Overrides follow the config: --search.budget=5 "
                                    "--trainer.max_epochs=2 --search.run_dir=runs/try1")
     p.add_argument("config", nargs="+",
@@ -67,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
                         "merged in order (e.g. your LightningCLI config, then search.yaml)")
     p.add_argument("--print_config", action="store_true",
                    help="check the config as a run does, print it after overrides and exit")
-    p = add("oneshot", help="train a supernet once and search its subnets",
+    p = add_sections("oneshot", help="train a supernet once and search its subnets",
                        description="A config with model (a supernet with choice modules), "
                                    "data, trainer and a oneshot: block (optional: each key "
                                    "has a default; oneshot.algorithm: spos, the default, "
@@ -98,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--trial", type=int, default=None,
                    help="export this trial (e.g. a point on the Pareto front) instead of the "
                         "best one")
-    p = add("finetune", help="train the best architecture again with more epochs",
+    p = add_sections("finetune", help="train the best architecture again with more epochs",
                        description="Overrides may follow: Trainer values, e.g. "
                                    "--trainer.accelerator=cpu, and the model's arguments, "
                                    "e.g. a lower learning rate, --model.lr=5e-4 (over the "
@@ -118,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="fresh (default): a new optimizer and LR scheduler at the initial "
                         "learning rate; restore: continue those of the checkpoint, as they "
                         "were at the trial's best epoch")
-    p = add("fit", help="train one config (e.g. RUN_DIR/best_config.yaml), no search",
+    p = add_sections("fit", help="train one config (e.g. RUN_DIR/best_config.yaml), no search",
                        description="A fresh Trainer, the config's seed_everything, the score "
                                    "at the best epoch. Overrides as for search.")
     p.add_argument("config", nargs="+", help="LightningCLI-style YAML; several are merged")
@@ -334,6 +336,8 @@ def _run(args: argparse.Namespace, rest: list[str]) -> int:
         raise ConfigError(f"--print_config takes no value, got {args.print_value!r} "
                           f"(LightningCLI's comments, skip_default, skip_null): it prints the "
                           f"config as given, after the overrides; give --print_config alone")
+    if words := help_words(args.command, rest):  # --model.help CLASS: nothing read or built
+        return print_class_help(args.command, words)
     if args.command in _OVERRIDE_EXAMPLES:
         _check_overrides(args.command, rest)
     if args.command == "search":

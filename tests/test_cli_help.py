@@ -1,0 +1,78 @@
+"""LightningCLI's help forms (``--model.help CLASS``, ``--trainer.callbacks.help NAME``, ...)
+on ``lightning-nas search`` / ``fit`` / ``oneshot`` / ``finetune``: the class's help as
+LightningCLI prints it, exit 0, nothing read or trained."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+
+from lightning_nas.cli import main
+
+
+def _lightningcli_help(capsys: pytest.CaptureFixture, *args: str) -> str:
+    """What LightningCLI itself (``run=False``, a model and data module of any class)
+    prints for ``args``, and that it exits 0."""
+    from lightning.pytorch.cli import LightningCLI
+
+    with warnings.catch_warnings(), pytest.raises(SystemExit) as done:
+        warnings.filterwarnings("ignore", ".*args parameter")  # pytest's argv beside args
+        LightningCLI(run=False, save_config_callback=None, args=list(args))
+    assert done.value.code == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("command", "args"), [
+    ("search", ("--model.help", "tests.helpers.TinyNet")),
+    ("fit", ("--data.help=tests.helpers.BlobData",)),
+    ("search", ("--trainer.callbacks.help", "EarlyStopping")),
+    ("fit", ("--optimizer.help", "Adam")),
+    ("search", ("--lr_scheduler.help", "StepLR")),
+    ("oneshot", ("--trainer.logger.help", "CSVLogger")),
+])
+def test_help_form_prints_lightningclis_help(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                             command: str, args: tuple[str, ...]) -> None:
+    expected = _lightningcli_help(capsys, *args)
+    missing = str(tmp_path / "none.yaml")  # never read: the help needs no config
+    assert main([command, missing, *args, "--search.budget=1"]) == 0
+    out, err = capsys.readouterr()
+    assert out == expected and "Help for " + args[0].split("=")[0] in out
+    assert err == ""
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_finetune_help_form(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    expected = _lightningcli_help(capsys, "--model.help", "tests.helpers.TinyNet")
+    assert main(["finetune", str(tmp_path), "--model.help", "tests.helpers.TinyNet"]) == 0
+    assert capsys.readouterr().out == expected
+
+
+@pytest.mark.parametrize(("command", "args", "message"), [
+    ("search", ("--model.help", "tests.helpers.BlobData"),
+     "--model.help tests.helpers.BlobData: the model section takes no class "
+     "'tests.helpers.BlobData' (\"tests.helpers.BlobData\" is not a subclass of "
+     "LightningModule)"),
+    ("fit", ("--trainer.callbacks.help", "EarlyStoping"),
+     "--trainer.callbacks.help EarlyStoping: the trainer.callbacks section takes no class "
+     "'EarlyStoping' ("),
+    ("oneshot", ("--optimizer.help", "Adam"),
+     "--optimizer.help is no help form of lightning-nas oneshot; it takes "
+     "--trainer.accelerator.help, --trainer.strategy.help, "),
+    ("search", ("--model.net.help", "tests.helpers.TinyNet"),
+     "--model.net.help is no help form of lightning-nas search; it takes "),
+])
+def test_help_form_bad_class(tmp_path: Path, capsys: pytest.CaptureFixture, command: str,
+                             args: tuple[str, ...], message: str) -> None:
+    assert main([command, str(tmp_path / "none.yaml"), *args]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"lightning-nas {command}: error: {message}")
+
+
+def test_help_mentions_the_form(capsys: pytest.CaptureFixture) -> None:
+    for command in ("search", "fit", "oneshot", "finetune"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "--model.help CLASS" in " ".join(capsys.readouterr().out.split())
