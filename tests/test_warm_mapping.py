@@ -344,3 +344,31 @@ def test_real_trainer_warm_start_from_other_keys_with_two_objectives(tmp_path, t
         params = sum(p.numel() for p in TinyNet(**prior["arch"]).parameters())
         assert prior["losses"] == [prior["loss"], float(params)]
     assert len(result.trials) == 2 and result.best is not None
+
+
+def _store_source(folder, archs_scores):
+    """A source run folder whose completed trials are ``archs_scores`` (acc, max)."""
+    from lightning_nas.results import TrialResult
+    from lightning_nas.store import open_search_store
+    store = open_search_store(folder, {"space": {}, "monitor": "acc", "mode": "max"})
+    for arch, acc in archs_scores:
+        store.finish_trial(TrialResult(store.start_trial(arch), arch, TrialStatus.COMPLETED,
+                                       score=acc))
+    store.close()
+
+
+def test_an_int_choice_maps_onto_an_equal_float_choice_and_back(tmp_path):
+    # was: skipped as "not in the space" (1 is not 1.0 in a choice), though an int range's
+    # 4 maps onto a float range's 4.0
+    _store_source(tmp_path / "s", [({"k": 1, "w": 2.0, "r": 4}, 0.9),
+                                   ({"k": 3, "w": 1.0, "r": 4}, 0.8),  # k=3: outside
+                                   ({"k": True, "w": 1.0, "r": 4}, 0.7)])  # True is no 1.0
+    space = SearchSpace.from_dict({"k": {"choice": [1.0, 2.0]}, "w": {"ordered": [1, 2]},
+                                   "r": {"float": [0.0, 8.0]}})
+    priors, report = load_priors([tmp_path / "s"], space)
+    rep = report.sources[0]
+    assert [p.arch for p in priors] == [{"k": 1.0, "w": 2, "r": 4.0}]
+    assert type(priors[0].arch["k"]) is float and type(priors[0].arch["w"]) is int
+    assert rep.used == 1 and [t for t, _ in rep.out_of_space] == [2, 3]
+    assert "k=3 is not in the space" in rep.out_of_space[0][1]
+    assert "k=True is not in the space" in rep.out_of_space[1][1]

@@ -251,6 +251,7 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
             continue
         for key, value in filled.items():
             rep.filled.setdefault(key, value)
+        mapped = {k: _as_option(params[k], v) for k, v in mapped.items()}
         try:
             arch = space.validate(nest(mapped, space))
         except SpaceError as err:
@@ -278,6 +279,28 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
     rep.epochs = [trained[0], trained[-1]] if trained else []  # (was: not said at all)
     rep.recorded_by_option = {k: v for k, v in rep.recorded_by_option.items() if len(v) > 1}
     return list(kept.values()), rep
+
+
+def _as_option(param: Param, value: Any) -> Any:
+    """``value`` as the option of a choice (or a fixed value) ``param`` equal to it in value
+    and of a numeric kind, as a float range takes an int (``1`` is ``1.0``, ``2.0`` is
+    ``2``; ``True`` is no number here); ``value`` itself otherwise (was: a source's int
+    choice outside this space's float choice, though equal).
+
+    Example:
+        >>> _as_option(Choice([1.0, 2.0]), 1), _as_option(Choice([1.0, 2.0]), True)
+        (1.0, True)
+    """
+    options = param.values if isinstance(param, Choice) else \
+        [param.value] if isinstance(param, Fixed) else []
+    if not _number(value) or param.contains(value):
+        return value
+    return next((o for o in options if _number(o) and o == value), value)
+
+
+def _number(value: Any) -> bool:
+    """Whether ``value`` is an int or a float, never a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _driver(store: RunStore) -> str:
