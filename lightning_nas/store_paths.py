@@ -79,12 +79,25 @@ def relative_folders(folders: list[str], run_dir: str | Path) -> list[str | None
 def same_folders(old: Any, relative: Any, new: list[str], new_relative: list[str | None]
                  ) -> bool:
     """Whether the folders stored as ``old`` (absolute paths) and ``relative`` (to the run
-    folder; None from an older version) are, one by one, ``new`` (``new_relative``): a
+    folder; None from an older version) are ``new`` (``new_relative``), in any order: a
     folder matches by either path, so a project moved or copied with its runs resumes, and
-    so does a run moved while its sources stayed."""
+    so does a run moved while its sources stayed; the order does not matter, as a resume
+    reads the priors in the order its first start stored them (was: refused, "a different
+    warm_start", for the same folders in another order).
+
+    Example:
+        >>> same_folders(["/p/a", "/p/b"], ["../a", "../b"], ["/q/b", "/q/a"], ["../b", "../a"])
+        True
+    """
     if not isinstance(old, list) or len(old) != len(new):
         return False
     if not isinstance(relative, list) or len(relative) != len(old):
         relative = [None] * len(old)
-    return all(was == now or (rel is not None and rel == now_rel)
-               for was, rel, now, now_rel in zip(old, relative, new, new_relative, strict=True))
+    left = list(zip(old, relative, strict=True))
+    for now, now_rel in zip(new, new_relative, strict=True):
+        match = next((i for i, (was, rel) in enumerate(left)
+                      if was == now or (rel is not None and rel == now_rel)), None)
+        if match is None:
+            return False
+        left.pop(match)
+    return True

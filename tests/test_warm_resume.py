@@ -115,3 +115,20 @@ def test_kill_9_of_a_warm_started_search_resumes_exactly(tmp_path, launcher):
     resumed = _search(tmp_path / "killed", 10, warm_start=[str(source)]).run()
     assert [t.arch for t in resumed.trials] == [t.arch for t in straight.trials]
     assert [t.status for t in resumed.trials] == [TrialStatus.COMPLETED] * 10
+
+
+def test_a_resume_with_its_warm_start_folders_in_another_order_resumes_exactly(tmp_path):
+    # was: refused, "a different warm_start", though a resume tells and re-trains the
+    # priors in the order its first start stored them, whatever order it is given
+    for name, seed in (("a", 9), ("b", 5)):
+        _search(tmp_path / name, 5, seed=seed).run()
+    folders = [str(tmp_path / "a"), str(tmp_path / "b")]
+    warm = {"warm_start": folders, "retrain_top_k": 2}
+    straight = _search(tmp_path / "straight", 6, **warm).run()
+    with pytest.raises(_Stop):
+        _search(tmp_path / "stopped", 6, on_trial_end=_stop_after(1), **warm).run()
+    resumed = _search(tmp_path / "stopped", 6, warm_start=folders[::-1],
+                      retrain_top_k=2).run()
+    assert [t.arch for t in resumed.trials] == [t.arch for t in straight.trials]
+    with pytest.raises(ConfigError, match="a different warm_start"):  # one of them alone
+        _search(tmp_path / "stopped", 6, warm_start=folders[:1]).run()
