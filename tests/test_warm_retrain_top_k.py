@@ -5,7 +5,9 @@ stores, real nevergrad; real Trainers where costs are counted."""
 
 from __future__ import annotations
 
+import html
 import itertools
+import json
 import math
 from pathlib import Path
 
@@ -152,3 +154,27 @@ def test_a_retrained_architecture_asked_again_is_a_repeat_not_a_trial(tmp_path, 
         search(tmp_path / "stopped", on_trial_end=_stop_after(1)).run()
     resumed = search(tmp_path / "stopped").run()
     assert [t.arch for t in resumed.trials] == [first, second]
+
+
+def test_show_and_report_say_which_trials_were_retrained_from_which_source_trial(
+        tmp_path, capsys):
+    # was: nothing in show, its JSON or report.html said which trials re-trained priors
+    from lightning_nas.cli import main
+
+    _search(tmp_path / "source", 6).run()
+    source = str((tmp_path / "source").resolve())
+    top = open_run(tmp_path / "source").leaderboard("max", k=2)
+    _search(tmp_path / "warm", 3, warm_start=[source], retrain_top_k=2,
+            optimizer="RandomSearch").run()
+    assert main(["show", str(tmp_path / "warm"), "--format", "json"]) == 0
+    retrained = json.loads(capsys.readouterr().out)["summary"]["retrained"]
+    assert retrained == [{"trial": 1, "source": source, "source_trial": top[0].trial_id},
+                         {"trial": 2, "source": source, "source_trial": top[1].trial_id}]
+    line = (f"warm start: re-trained trial 1 (trial {top[0].trial_id} "
+            f"of {source}), trial 2 (trial {top[1].trial_id} of {source})")
+    assert main(["show", str(tmp_path / "warm")]) == 0
+    assert line in capsys.readouterr().out.splitlines()
+    pytest.importorskip("matplotlib")
+    assert main(["report", str(tmp_path / "warm")]) == 0
+    assert f"<p>{html.escape(line)}</p>" in \
+        (tmp_path / "warm" / "report" / "report.html").read_text()

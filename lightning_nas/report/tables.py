@@ -129,7 +129,8 @@ def summary(store: RunStore) -> dict[str, Any]:
     (``run_limit_line``; None: every batch); per warm-start
     source, ``still_running``: the holder of its search when it was read while running,
     ``swept``: whether it is a Hydra sweep's run folder (its stored report read by any
-    version: ``WarmStartReport.from_dict``)."""
+    version: ``WarmStartReport.from_dict``); ``retrained``: the trials ``retrain_top_k``
+    trained again, each with its source and its trial id there."""
     mode = store.get_meta("mode", "max")
     best = store.best(mode)
     warm = WarmStartReport.from_dict(store.get_meta("warm_start") or {})  # by any version
@@ -159,7 +160,10 @@ def summary(store: RunStore) -> dict[str, Any]:
                             **{k: getattr(src, k) for k in _KEYS}, "dropped": src.dropped,
                             "still_running": src.source_driver if src.live else None,
                             "swept": src.swept}  # a Hydra sweep's run folder
-                           for src in warm.sources]}
+                           for src in warm.sources],
+            # the trials retrain_top_k trained again, each of its source trial (was: unsaid)
+            "retrained": [{"trial": int(t), "source": src, "source_trial": n} for t, (src, n)
+                          in (store.get_meta("retrained") or {}).items()]}
 
 
 def counts_line(s: Mapping[str, Any]) -> str:
@@ -236,7 +240,8 @@ def warm_start_lines(s: dict[str, Any]) -> list[str]:
     """One line per warm-start source of ``summary(store)`` ``s``: how many of its results
     the search used, why it skipped the others, the keys this space added (with the value
     each of its results took) and dropped, and whether it was still being searched (a
-    sweep's: swept) when it was read (``show`` and the HTML report).
+    sweep's: swept) when it was read; then the trials ``retrain_top_k`` trained again, each
+    of its source trial (``show`` and the HTML report).
 
     Example:
         >>> warm_start_lines({"warm_start": [{"source": "a", "trials": 5, "used": 5,
@@ -247,7 +252,10 @@ def warm_start_lines(s: dict[str, Any]) -> list[str]:
             f"{src['source']} ({_trained(src.get('epochs'))}not counted in the budget)"
             + (f"; skipped: {', '.join(src['skipped'])}" if src["skipped"] else "")
             + "".join(f"; {phrase}" for phrase in _phrases(src))
-            + _read_live(src) for src in s["warm_start"]]
+            + _read_live(src) for src in s["warm_start"]] + [
+        "warm start: re-trained " + ", ".join(f"trial {r['trial']} (trial {r['source_trial']} "
+                                              f"of {r['source']})" for r in retrained)
+        for retrained in [s.get("retrained")] if retrained]
 
 
 def _phrases(src: Mapping[str, Any]) -> list[str]:

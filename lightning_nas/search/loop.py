@@ -268,7 +268,8 @@ class SearchLoop(TrialResults):
         if not self._may_ask():
             return False
         while self.retrain and self.retrain_left > 0:  # warm start: earlier best, again
-            arch = self.space.validate(self.retrain.pop(0))
+            again = self.retrain.pop(0)
+            arch = self.space.validate(again.arch)
             key = arch_key(arch)
             if self.proposals.known(key):  # trained already
                 self.retrain_left -= 1
@@ -281,6 +282,9 @@ class SearchLoop(TrialResults):
             self.retrain_left -= 1
             with stops_deferred(), self.store.transaction():  # a kill leaves the trial with
                 trial_id = self.store.start_trial(arch)  # its event, or neither
+                retrained = self.store.get_meta("retrained") or {}  # show says it (was:
+                retrained[str(trial_id)] = [again.source, again.source_trial]  # the priors
+                self.store.set_meta("retrained", retrained)  # table alone had it)
                 candidate = self.log.given(arch, trial_id)
                 self._hold(trial_id, arch, candidate)
             self._submit(trial_id, arch, candidate)

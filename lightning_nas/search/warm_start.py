@@ -3,7 +3,8 @@
 ``warm_start`` loads the ``warm_start`` runs' results once (``load_priors``) and stores them
 in the run's store (table ``priors``, meta ``warm_start``), so a resume reads the priors
 the first start saw; it tells them to the optimizer (``tell_priors``) and returns the
-architectures a ``retrain_top_k`` trains again first, distinct, best first (each task's
+architectures a ``retrain_top_k`` trains again first (``Retrain``: each with its source
+trial), distinct, best first (each task's
 best, then each task's second, ...: ``rank_priors``), each as the optimizer holds it
 (``held``: a float on a log scale comes back from nevergrad's round trip an ulp off, and
 its later ask of that point gives that value, which must be known as trained). A source
@@ -19,7 +20,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from lightning_nas.arch import arch_key
 from lightning_nas.search.settings import SearchSettings
@@ -30,7 +31,16 @@ from lightning_nas.strategies.codec import candidate_of
 from lightning_nas.strategies.transfer import rank_priors, tell_priors
 from lightning_nas.user_warnings import warn_user
 
-__all__ = ["held", "warm_start"]
+__all__ = ["Retrain", "held", "warm_start"]
+
+
+class Retrain(NamedTuple):
+    """An architecture ``retrain_top_k`` trains again, as the optimizer holds it, and the
+    source trial it is of (its run folder, its trial id there)."""
+
+    arch: dict[str, Any]
+    source: str
+    source_trial: int
 
 
 def held(space: SearchSpace, optimizer: Any, arch: dict[str, Any]) -> dict[str, Any]:
@@ -51,8 +61,9 @@ def held(space: SearchSpace, optimizer: Any, arch: dict[str, Any]) -> dict[str, 
 def warm_start(settings: SearchSettings, space: SearchSpace, store: RunStore, optimizer: Any,
                count: Callable[[dict[str, Any]], dict[str, float]],
                say: Callable[[str], None], worded: Callable[[str], str]
-               ) -> list[dict[str, Any]]:
-    """Tell ``optimizer`` the earlier runs' results; the architectures to re-train first.
+               ) -> list[Retrain]:
+    """Tell ``optimizer`` the earlier runs' results; the architectures to re-train first,
+    each with the source trial it is of (``Retrain``).
 
     Args:
         settings: the search's settings (``transfer``: the sources, ``goal``: objectives).
@@ -84,10 +95,13 @@ def warm_start(settings: SearchSettings, space: SearchSpace, store: RunStore, op
                             for p in priors])  # several objectives: each loss
     if not settings.transfer.retrain_top_k:  # none to train again: none ranked (was: each
         return []  # prior ranked and built as the optimizer holds it, ~0.4 ms apiece)
-    ranked = rank_priors([(p["arch"], p["losses"] or p["loss"], p["task"])
+    ranked = rank_priors([(p, p["losses"] or p["loss"], p["task"])
                           for p in priors])  # ties on the first objective: the later ones
     # as its trial and a later ask of it hold it (was: as stored: that ask, an ulp off,
     # was no repeat and trained it again)
-    ranked = [held(space, optimizer, arch) for arch in ranked]
-    return list({arch_key(arch): arch for arch in ranked}.values())  # distinct, best first
+    out: dict[str, Retrain] = {}  # distinct, best first: of the best prior that gave it
+    for prior in ranked:
+        arch = held(space, optimizer, prior["arch"])
+        out.setdefault(arch_key(arch), Retrain(arch, prior["source"], prior["source_trial"]))
+    return list(out.values())
 
