@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lightning_nas.cli_argv import print_config_value, set_apart_overrides
-from lightning_nas.cli_help import HELP_EPILOG, help_words, print_class_help
+from lightning_nas.cli_help import HELP_EPILOG, help_words, no_config_needed, print_class_help
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, NASError
 from lightning_nas.run_folder import user_path
@@ -383,6 +383,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv, rest = set_apart_overrides(argv)
     argv, valued = print_config_value(argv)  # --print_config=skip_null: said in _run
     parser = _parser()
+    if argv and help_words(argv[0], rest):  # --model.help CLASS: no CONFIG, as LightningCLI
+        no_config_needed(_subparser(parser, argv[0]))
     _check_config_flag(parser, argv)
     args, unknown = parser.parse_known_args(argv)
     args.print_value = valued

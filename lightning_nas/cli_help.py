@@ -18,7 +18,7 @@ from typing import Any
 
 from lightning_nas.errors import ConfigError
 
-__all__ = ["HELP_EPILOG", "help_words", "print_class_help"]
+__all__ = ["HELP_EPILOG", "help_words", "no_config_needed", "print_class_help"]
 
 #: the LightningCLI sections whose help forms each command takes (``finetune`` takes the
 #: Trainer's and the model's values only; a one-shot supernet has its own optimizers)
@@ -49,6 +49,24 @@ def help_words(command: str, overrides: list[str]) -> list[str] | None:
                 return [word]
             return [word, value[0]]
     return None
+
+
+def no_config_needed(parser: argparse.ArgumentParser) -> None:
+    """Make the positional arguments of a command's ``parser`` (its CONFIG files,
+    ``finetune``'s RUN_DIR) optional, for a command line holding a help form: the form reads
+    no file, and LightningCLI's needs no config (``python main.py fit --model.help my.Net``).
+    The usage line stays as it was.
+
+    Example:
+        >>> parser = argparse.ArgumentParser(prog="search")
+        >>> _ = parser.add_argument("config", nargs="+")
+        >>> no_config_needed(parser)
+        >>> parser.parse_args([]).config is None
+        True
+    """
+    for action in parser._actions:
+        if not action.option_strings:  # a positional: argparse requires it by its nargs
+            action.required = False
 
 
 def _parser(command: str) -> Any:

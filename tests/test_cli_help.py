@@ -49,6 +49,48 @@ def test_finetune_help_form(tmp_path: Path, capsys: pytest.CaptureFixture) -> No
     assert capsys.readouterr().out == expected
 
 
+def _exit_code(argv: list[str]) -> int:
+    """``main(argv)``'s exit status, returned or raised (argparse's errors exit)."""
+    try:
+        return main(argv)
+    except SystemExit as done:
+        return int(done.code or 0)
+
+
+@pytest.mark.parametrize(("command", "form", "others"), [
+    ("search", ("--model.help", "tests.helpers.TinyNet"), ()),
+    ("fit", ("--data.help=tests.helpers.BlobData",), ("--search.budget=1",)),
+    ("oneshot", ("--trainer.callbacks.help", "EarlyStopping"), ("--trainer.max_epochs=1",)),
+    ("finetune", ("--model.help", "tests.helpers.TinyNet"), ("--max_epochs", "3")),
+])
+def test_help_form_needs_no_config(capsys: pytest.CaptureFixture, command: str,
+                                   form: tuple[str, ...], others: tuple[str, ...]) -> None:
+    # as LightningCLI's `python main.py fit --model.help my.Net`: no CONFIG (RUN_DIR) given
+    # (was: exit 2, "the following arguments are required: config")
+    expected = _lightningcli_help(capsys, *form)
+    assert _exit_code([command, *others, *form]) == 0
+    assert capsys.readouterr() == (expected, "")
+
+
+def test_help_form_without_config_refuses_a_bad_class(capsys: pytest.CaptureFixture) -> None:
+    assert _exit_code(["fit", "--model.help", "tests.helpers.BlobData"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "lightning-nas fit: error: --model.help tests.helpers.BlobData: the model section "
+        "takes no class 'tests.helpers.BlobData'")
+
+
+@pytest.mark.parametrize(("command", "positional"), [
+    ("search", "config"), ("fit", "config"), ("oneshot", "config"), ("finetune", "run_dir")])
+def test_no_config_without_a_help_form_is_argparses_error(
+        capsys: pytest.CaptureFixture, command: str, positional: str) -> None:
+    assert _exit_code([command, "--trainer.max_epochs=1", "--model.width=8"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines()[0].startswith(f"usage: lightning-nas {command} ")
+    assert err.splitlines()[-1] == (f"lightning-nas {command}: error: the following "
+                                    f"arguments are required: {positional}")
+
+
 @pytest.mark.parametrize(("command", "args", "message"), [
     ("search", ("--model.help", "tests.helpers.BlobData"),
      "--model.help tests.helpers.BlobData: the model section takes no class "
