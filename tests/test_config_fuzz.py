@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,10 +91,12 @@ def _rename(path: str, new: str) -> Callable[[dict[str, Any]], None]:
 
 def _value(cases: list[Case], path: str, value: Any, needle: str | None = None,
            tag: str | None = None) -> None:
-    """A bad value at ``path``, alternately in the file and as a ``--path=value`` override."""
+    """A bad value at ``path``, in the file or as a ``--path=value`` override: which one is
+    fixed by the case's own name (half of them each way), not by its place in the list, so
+    a case added elsewhere does not move every later one to the other form."""
     tag = tag or type(value).__name__
     needle = needle or path.rsplit(".", 1)[-1]
-    if len(cases) % 2:
+    if zlib.crc32(f"{path}={tag}".encode()) % 2:
         cases.append(Case(f"{path}={tag}-override", needle, args=[f"--{path}={_flow(value)}"]))
     else:
         cases.append(Case(f"{path}={tag}", needle, change=_set(path, value)))
@@ -183,7 +186,8 @@ def _generate() -> list[Case]:
                               ("model.init_args.depth", "abc", "depth"),
                               ("model.init_args.depth", 1.5, "depth"),
                               ("model.init_args.depth", [1], "depth"),
-                              ("model.init_args.lr", "abc", "lr"),
+                              # lr is searched: as an override, refused as such
+                              ("model.init_args.lr", "abc", "searches ('lr')"),
                               ("model.init_args.fail_width", "abc", "fail_width"),
                               ("data.init_args.batch_sise", 3, "batch_sise"),
                               ("data.init_args.batch_size", "abc", "batch_size"),
