@@ -32,8 +32,9 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from lightning_nas.integrations.hydra_grammar import path_of
-from lightning_nas.search.rule_checks import callbacks_of, endless_text, stopping_texts
+from lightning_nas.search.rule_checks import callbacks_of, endless_text
 from lightning_nas.search.setting_checks import config_words
+from lightning_nas.search.stopping_checks import stopping_texts
 from lightning_nas.user_warnings import warn_user
 
 __all__ = ["callback_nodes", "warn_stopping"]

@@ -34,7 +34,7 @@ from lightning_nas.search.limit_checks import check_some_meets
 from lightning_nas.search.logger_objects import check_w_and_b_objects, warn_fixed_versions
 from lightning_nas.search.nas_logged import check_nas_logged
 from lightning_nas.search.option_builds import check_option_builds
-from lightning_nas.search.rule_checks import endless_text, warn_stopping_monitor
+from lightning_nas.search.rule_checks import endless_text
 from lightning_nas.search.rule_trainer import rule_for
 from lightning_nas.search.runner import check_sendable, check_trial_processes
 from lightning_nas.search.scheduler_settings import rule_of
@@ -51,6 +51,7 @@ from lightning_nas.search.space_values import (
     value_at,
     with_value,
 )
+from lightning_nas.search.stopping_checks import warn_stopping_monitor
 from lightning_nas.search.trial_callbacks import TrialCallbacks, check_module_stops
 from lightning_nas.search.warm import check_fill
 from lightning_nas.search.warm_scales import check_scales
