@@ -476,15 +476,21 @@ def test_a_space_key_into_a_named_callback_node_sets_its_argument_in_each_trial(
     assert written[1] == {**NAMED_CALLBACKS["early_stopping"], "patience": best["arch"][key]}
 
 
-def test_a_search_block_giving_the_places_lightning_nas_keeps_is_refused(tmp_path):
-    # load_config keeps the places of keys into named nodes there; was (since it does):
-    # a user's own taken silently, in place of an "unknown search setting" refusal
+@pytest.mark.parametrize(("key", "value", "what"), [
+    ("node_places", {"trainer.callbacks.x.patience": "trainer.callbacks.0.patience"},
+     "the place of each space key into a named node"),
+    ("node_names", {"callbacks": ["x"]}, "the names of the Trainer's named nodes"),
+], ids=["places", "names"])
+def test_a_search_block_giving_what_lightning_nas_keeps_is_refused(key, value, what, tmp_path):
+    # load_config keeps the places of keys into named nodes there, and the nodes' names;
+    # was (since it does): a user's own taken silently, in place of an "unknown search
+    # setting" refusal
     cfg = _hydra_config(tmp_path / "run", {"model.net.width": {"choice": [4, 8]}})
-    cfg["search"]["node_places"] = {"trainer.callbacks.x.patience": "trainer.callbacks.0.patience"}
+    cfg["search"][key] = value
     config = tmp_path / "search.yaml"
     config.write_text(yaml.safe_dump(cfg))
-    with pytest.raises(ConfigError, match=r"^search\.node_places: lightning-nas's own \(the "
-                                          r"place of each space key into a named node"):
+    with pytest.raises(ConfigError, match=rf"^search\.{key}: lightning-nas's own \({what}, "
+                                          r"set as the config is read\), not a setting"):
         load_config(config)
 
 
@@ -638,3 +644,43 @@ def test_a_hydra_primary_config_given_to_lightning_nas_says_what_to_write(tmp_pa
         "Hydra projects section shows; or sweep the project with Hydra's -m and "
         "hydra/sweeper=lightning_nas"), said
     assert main(["search", "configs/train.yaml"]) == 2
+
+
+def test_a_named_callback_is_named_as_written_in_the_searchs_warnings(tmp_path):
+    # the user wrote trainer.callbacks.early_stopping; was: named by its place in the list
+    # the mapping is built into, "trainer.callbacks[1] (EarlyStopping)", a key never written
+    cfg = _hydra_config(tmp_path / "run", {"model.net.width": {"choice": [4, 8]}})
+    stopping = {**NAMED_CALLBACKS["early_stopping"], "monitor": "val_loss", "mode": "min"}
+    cfg["trainer"] |= {"callbacks": {**NAMED_CALLBACKS, "early_stopping": stopping},
+                       "enable_checkpointing": True}
+    cfg["search"] |= {"monitor": "val_acc", "mode": "max"}
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    with pytest.warns(UserWarning, match=r"monitors 'val_loss'") as caught:
+        search_from_config(load_config(config))
+    said = [str(w.message) for w in caught if "monitors 'val_loss'" in str(w.message)]
+    assert said[0].startswith("trainer.callbacks.early_stopping (EarlyStopping) monitors "
+                              "'val_loss' (min), the search 'val_acc' (max)")
+
+
+def test_a_run_of_named_callbacks_stored_before_their_names_were_kept_resumes(tmp_path):
+    # the names ride in the config's search block, which a resume does not compare: a run
+    # an older version stored (its config without them) resumes, its trials kept
+    from lightning_nas.config.node_places import NAMES_KEY
+    from lightning_nas.results import TrialStatus
+    from lightning_nas.store import RunStore
+
+    cfg = _hydra_config(tmp_path / "run", {"model.net.width": {"choice": [4, 8]}})
+    cfg["trainer"] |= {"callbacks": {"early_stopping": NAMED_CALLBACKS["early_stopping"]}}
+    cfg["search"] |= {"budget": 1, "monitor": "val_acc", "mode": "max"}
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    assert search_from_config(load_config(config)).run().best is not None
+    store = RunStore(tmp_path / "run" / "search.db")
+    stored = store.get_meta("config")
+    assert stored["search"][NAMES_KEY] == {"callbacks": ["early_stopping"]}
+    del stored["search"][NAMES_KEY]  # as a run stored before the change holds it
+    store.set_meta("config", stored)
+    store.close()
+    result = search_from_config(load_config(config, ["--search.budget=2"])).run()
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 2

@@ -26,8 +26,10 @@ from lightning_nas.config.interpolations import check_no_interpolations, check_s
 from lightning_nas.config.node_files import inline_node_files, yaml_file
 from lightning_nas.config.node_merge import merge_config, merge_group
 from lightning_nas.config.node_places import (
+    NAMES_KEY,
     PLACES_KEY,
     named_places,
+    node_names,
     trainer_classes_as_nodes,
 )
 from lightning_nas.config.nodes import (
@@ -126,13 +128,16 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
         space = cfg["search"].get("space") if isinstance(cfg.get("search"), Mapping) else None
         if isinstance(cfg.get("search"), Mapping):  # trainer.callbacks.early_stopping.
             # patience: the user's key stored and shown, its node's place kept for trials
-            if PLACES_KEY in cfg["search"]:
-                raise ConfigError(f"search.{PLACES_KEY}: lightning-nas's own (the place of "
-                                  f"each space key into a named node, set as the config is "
-                                  f"read), not a setting; remove it")
+            for own, what in ((PLACES_KEY, "the place of each space key into a named node"),
+                              (NAMES_KEY, "the names of the Trainer's named nodes")):
+                if own in cfg["search"]:
+                    raise ConfigError(f"search.{own}: lightning-nas's own ({what}, set as "
+                                      f"the config is read), not a setting; remove it")
             places = named_places(space, named, cfg.get("model")) if isinstance(
                 space, Mapping) else {}
-            cfg["search"] = {**cfg["search"], **({PLACES_KEY: places} if places else {})}
+            names = node_names(named)  # the nodes' names its messages say (was: places)
+            cfg["search"] = {**cfg["search"], **({PLACES_KEY: places} if places else {}),
+                             **({NAMES_KEY: names} if names else {})}
         check_not_searched(overrides, cfg, path)
         check_groups_keep(cfg)
     # `oneshot` with no oneshot: block (every key has a default): its own block, not a

@@ -8,7 +8,9 @@ and written; ``named_places`` says the node's place in that list of each such ke
 config is read (refusing a name the mapping lacks), kept in the config's ``search`` block
 (``PLACES_KEY``, ``config_places``), and ``placed`` puts it in a key only where a trial's
 Trainer settings are made (``trial_trainer``, best_config.yaml's node);
-``trainer_classes_as_nodes`` makes such a mapping that list as a config is read.
+``trainer_classes_as_nodes`` makes such a mapping that list as a config is read, and
+``node_names`` keeps its nodes' names beside it (``NAMES_KEY``, ``config_names``), for
+the search's warnings and refusals to name a node as written (``node_label``).
 No torch, no Lightning at import.
 
 Example:
@@ -22,19 +24,25 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lightning_nas.config.node_merge import TRAINER_OBJECTS, is_class
 from lightning_nas.config.nodes import ARGS_KEYS, builds_at, is_hydra, is_node, node_args, with_args
 from lightning_nas.errors import ConfigError, did_you_mean
 
-__all__ = ["PLACES_KEY", "class_node", "config_places", "named_places", "node_place", "placed",
-           "set_at_place", "trainer_classes_as_nodes", "unplaced"]
+__all__ = ["NAMES_KEY", "PLACES_KEY", "class_node", "config_names", "config_places",
+           "named_places", "node_label", "node_names", "node_place", "placed", "set_at_place",
+           "trainer_classes_as_nodes", "unplaced"]
 
 #: the key of a loaded config's ``search`` block holding ``named_places`` of its space (no
 #: user's key: ``load_config`` sets it, ``search_from_config`` takes it out of the settings)
 PLACES_KEY = "node_places"
+
+#: the key of a loaded search config's ``search`` block holding ``node_names`` of its
+#: Trainer's mappings of named nodes (no user's key: ``load_config`` sets it, ``unplaced``
+#: drops it; a resume does not compare it, so a run stored before it resumes as before)
+NAMES_KEY = "node_names"
 
 
 def trainer_classes_as_nodes(trainer: Mapping[str, Any]) -> dict[str, Any]:
@@ -193,7 +201,8 @@ def config_places(config: Any) -> dict[str, str]:
 
 
 def unplaced(config: Mapping[str, Any]) -> dict[str, Any]:
-    """``config`` with its ``search`` block as the user gave it: ``PLACES_KEY`` left out
+    """``config`` with its ``search`` block as the user gave it: ``PLACES_KEY`` and
+    ``NAMES_KEY`` left out
     (its settings, what ``--print_config`` prints).
 
     Example:
@@ -201,7 +210,8 @@ def unplaced(config: Mapping[str, Any]) -> dict[str, Any]:
         {'search': {'budget': 2}, 'model': 'm.Net'}
     """
     block = config.get("search")
-    return {**config, "search": {k: v for k, v in block.items() if k != PLACES_KEY}} \
+    return {**config, "search": {k: v for k, v in block.items()
+                                 if k not in (PLACES_KEY, NAMES_KEY)}} \
         if isinstance(block, Mapping) else dict(config)
 
 
@@ -227,3 +237,46 @@ def _place(key: str, name: str, node: str, named: Mapping[str, Any]) -> int:
         raise ConfigError(f"space key {key!r}: trainer.{name}.{node} is null, so no trial "
                           f"builds it; give it a node to search its arguments")
     return [k for k, v in named.items() if v is not None].index(node)
+
+
+def node_names(trainer: Any) -> dict[str, list[str]]:
+    """The names of the nodes of each mapping of named nodes ``trainer`` (a config's, before
+    ``trainer_classes_as_nodes`` makes it a list) holds at ``callbacks``, ``logger`` or
+    ``plugins``, in the order of that list (null nodes left out, as it leaves them out).
+
+    Example:
+        >>> node_names({"callbacks": {"ckpt": {"_target_": "m.C"}, "bar": None,
+        ...                           "stop": {"_target_": "m.S"}}, "logger": False})
+        {'callbacks': ['ckpt', 'stop']}
+    """
+    trainer = trainer if isinstance(trainer, Mapping) else {}
+    return {key: [str(name) for name, node in held.items() if node is not None]
+            for key in TRAINER_OBJECTS if _named_nodes(held := trainer.get(key))
+            and any(node is not None for node in held.values())}
+
+
+def config_names(config: Any) -> dict[str, list[str]]:
+    """``node_names`` of a loaded config's Trainer, as ``load_config`` kept them in its
+    ``search`` block (none: ``{}``).
+
+    Example:
+        >>> config_names({"search": {NAMES_KEY: {"callbacks": ["stop"]}}}), config_names(None)
+        ({'callbacks': ['stop']}, {})
+    """
+    block = config.get("search") if isinstance(config, Mapping) else None
+    names = block.get(NAMES_KEY) if isinstance(block, Mapping) else None
+    return {str(k): list(v) for k, v in names.items()} if isinstance(names, Mapping) else {}
+
+
+def node_label(source: str, index: int, names: Sequence[str] | None = None) -> str:
+    """Where node ``index`` of the list at ``source`` (``trainer.callbacks``) is: by the
+    name the config gave it (``names``, from ``node_names``) where it has one, else by its
+    place in the list.
+
+    Example:
+        >>> node_label("trainer.callbacks", 1, ["ckpt", "stop"])
+        'trainer.callbacks.stop'
+        >>> node_label("trainer.callbacks", 1)
+        'trainer.callbacks[1]'
+    """
+    return f"{source}.{names[index]}" if names and index < len(names) else f"{source}[{index}]"

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import lightning.pytorch as pl
 
 from lightning_nas.config.instantiate import short
+from lightning_nas.config.node_places import config_names, node_place
 from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.config.trainer_checks import (
     check_search_trainer,
@@ -170,9 +171,11 @@ def check_search(search: Search) -> None:
         warn_endless_trials(trainer, ends, lists, own or [])
     if search.objective is None:  # on another metric: where every trial's does (a value
         # the user searched, early_stopping.monitor: {choice: [...]}, is meant)
+        names = _callback_names(search, options)  # trainer.callbacks.early_stopping
         said = [warn_stopping_monitor({**search.trainer, "callbacks": c},
                                       search.settings.goal.monitor, search.settings.goal.mode,
-                                      None if model is None else own or [], say=False)
+                                      None if model is None else own or [], say=False,
+                                      names=names)
                 for c in lists]
         for text in (t for t in said[0] if all(t in other for other in said[1:])):
             warn_user(text)
@@ -185,6 +188,19 @@ def check_search(search: Search) -> None:
         check_counting(search.template.costs, archs, limits,
                        search.settings.goal.objectives)
     check_some_meets(search.space, limits, search.template.costs)  # a finite space's
+
+
+def _callback_names(search: Search, options: Mapping[tuple[str, ...], list[Any]]
+                    ) -> list[str] | None:
+    """The names a search's config gave the nodes of its ``trainer.callbacks`` mapping
+    (``config.node_places.node_names``), where each trial's list is the config's (a key
+    into one node's argument keeps it); None where there are none, or where the space
+    searches the whole list (its values are lists of their own)."""
+    places = search.template.places
+    keys = [key for key, _ in option_keys(options, places).get("callbacks", ())]
+    if any(node_place(places.get(key, key)) is None for key in keys):
+        return None
+    return config_names(search.config).get("callbacks")
 
 
 #: the Trainer arguments that end a fit (``warn_endless_trials``)
