@@ -684,3 +684,33 @@ def test_a_run_of_named_callbacks_stored_before_their_names_were_kept_resumes(tm
     store.close()
     result = search_from_config(load_config(config, ["--search.budget=2"])).run()
     assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 2
+
+
+def test_a_named_callback_is_named_as_written_in_a_schedulers_refusal(tmp_path):
+    # was: "... but trainer.callbacks[0] (EarlyStopping) would end a trial at another epoch"
+    cfg = _hydra_config(tmp_path / "run", {"model.net.width": {"choice": [4, 8]}})
+    cfg["trainer"] |= {"callbacks": {"early_stopping": NAMED_CALLBACKS["early_stopping"]},
+                       "max_epochs": 4}
+    cfg["search"] |= {"scheduler": "median", "monitor": "val_acc", "mode": "max"}
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    with pytest.raises(ConfigError) as info:
+        search_from_config(load_config(config))
+    assert "but trainer.callbacks.early_stopping (EarlyStopping) would end a trial at " \
+           "another epoch" in str(info.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_named_logging_callback_without_a_logger_is_named_as_written(tmp_path):
+    # the dry build's refusal (trial_logs.checked_loggers); was: "trainer.callbacks[0]
+    # (LearningRateMonitor) logs to the Trainer's logger, ..."
+    cfg = _hydra_config(tmp_path / "run", {"model.net.width": {"choice": [4, 8]}})
+    cfg["trainer"] |= {"callbacks": {"lr_monitor": {
+        "_target_": "lightning.pytorch.callbacks.LearningRateMonitor"}}, "logger": False}
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    with pytest.raises(ConfigError) as info:
+        search_from_config(load_config(config))
+    assert "trainer.callbacks.lr_monitor (LearningRateMonitor) logs to the Trainer's " \
+           "logger" in str(info.value)
+    assert not (tmp_path / "run").exists()

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import lightning.pytorch as pl
 
 from lightning_nas.config.instantiate import short
-from lightning_nas.config.node_places import config_names, node_place
+from lightning_nas.config.node_places import config_names, names_said, node_place
 from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.config.trainer_checks import (
     check_search_trainer,
@@ -63,7 +63,8 @@ if TYPE_CHECKING:
     from lightning_nas.search.facade import Search
 
 __all__ = ["DRY_BUILD_ARCHS", "arch_error", "check_arguments", "check_fit_keywords",
-           "check_own_loaders", "check_search", "check_space_values", "warn_endless_trials"]
+           "check_own_loaders", "check_search", "check_space_values", "trial_names",
+           "warn_endless_trials"]
 
 #: sampled architectures a dry build tries before a model or data error is a config error
 DRY_BUILD_ARCHS = 5
@@ -77,7 +78,9 @@ _MAPPINGS = {"trainer": "Trainer keyword arguments (trainer={'max_epochs': 3})",
 
 def check_search(search: Search) -> None:
     """Everything that can be checked before a trial trains, then a dry build of a
-    trial's model, data and Trainer (nothing trains, nothing is written).
+    trial's model, data and Trainer (nothing trains, nothing is written); a node of a
+    config's mapping of named callbacks named as written (``trial_names``; was: by its
+    place in the list, ``trainer.callbacks[1] (EarlyStopping)``).
 
     Args:
         search: the ``Search`` being made (its settings, space, factories, Trainer
@@ -86,6 +89,12 @@ def check_search(search: Search) -> None:
     Raises:
         ConfigError: naming what to change.
     """
+    with names_said(trial_names(search)):
+        _check_search(search)
+
+
+def _check_search(search: Search) -> None:
+    """``check_search``'s checks."""
     # the keys' names first: a misspelt key of a one-architecture space is named as such
     # (was: "the space holds a single architecture ({'widht': 16})", the typo found later)
     search.model.check(search.space.names(), _data_class(search.data.target))
@@ -171,11 +180,9 @@ def check_search(search: Search) -> None:
         warn_endless_trials(trainer, ends, lists, own or [])
     if search.objective is None:  # on another metric: where every trial's does (a value
         # the user searched, early_stopping.monitor: {choice: [...]}, is meant)
-        names = _callback_names(search, options)  # trainer.callbacks.early_stopping
         said = [warn_stopping_monitor({**search.trainer, "callbacks": c},
                                       search.settings.goal.monitor, search.settings.goal.mode,
-                                      None if model is None else own or [], say=False,
-                                      names=names)
+                                      None if model is None else own or [], say=False)
                 for c in lists]
         for text in (t for t in said[0] if all(t in other for other in said[1:])):
             warn_user(text)
@@ -190,17 +197,16 @@ def check_search(search: Search) -> None:
     check_some_meets(search.space, limits, search.template.costs)  # a finite space's
 
 
-def _callback_names(search: Search, options: Mapping[tuple[str, ...], list[Any]]
-                    ) -> list[str] | None:
-    """The names a search's config gave the nodes of its ``trainer.callbacks`` mapping
-    (``config.node_places.node_names``), where each trial's list is the config's (a key
-    into one node's argument keeps it); None where there are none, or where the space
-    searches the whole list (its values are lists of their own)."""
+def trial_names(search: Search) -> dict[str, list[str]]:
+    """The names a search's config gave the nodes of its Trainer lists (a mapping of named
+    nodes at ``trainer.callbacks``, ``logger``, ``plugins``: ``config.node_places.
+    node_names``) where each trial's list is the config's (a key into one node's argument
+    keeps it), for its checks to name a node as written; not a list the space searches
+    whole (its values are lists of their own, said by their places)."""
     places = search.template.places
-    keys = [key for key, _ in option_keys(options, places).get("callbacks", ())]
-    if any(node_place(places.get(key, key)) is None for key in keys):
-        return None
-    return config_names(search.config).get("callbacks")
+    keyed = option_keys(space_options(search.space), places)
+    return {name: names for name, names in config_names(search.config).items()
+            if all(node_place(places.get(key, key)) for key, _ in keyed.get(name, ()))}
 
 
 #: the Trainer arguments that end a fit (``warn_endless_trials``)

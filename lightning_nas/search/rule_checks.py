@@ -86,12 +86,11 @@ def _early_stopping(callbacks: object, source: str = "trainer.callbacks") -> lis
 
 
 def callbacks_of(callbacks: object, kind: type | tuple[type, ...],
-                 source: str = "trainer.callbacks",
-                 names: Sequence[str] | None = None) -> list[tuple[str, Any]]:
+                 source: str = "trainer.callbacks") -> list[tuple[str, Any]]:
     """The callbacks of class ``kind`` (or of one of a tuple of classes) or a subclass among
     ``callbacks`` (objects or config nodes; one alone or a list), each with where it is:
     ``trainer.callbacks[i] (Class)`` for a Trainer's list (``trainer.callbacks.NAME (Class)``
-    where ``names``, a config's ``node_names`` of it, names it), else ``<source> (Class)``. A
+    within ``config.node_places.names_said`` naming it), else ``<source> (Class)``. A
     node whose class does not import is left to the checks of the callbacks' own arguments.
 
     Example:
@@ -112,7 +111,7 @@ def callbacks_of(callbacks: object, kind: type | tuple[type, ...],
             continue
         if inspect.isclass(cls) and issubclass(cls, kind):
             indexed = isinstance(callbacks, (list, tuple)) and source == "trainer.callbacks"
-            where = node_label(source, i, names) if indexed else source
+            where = node_label(source, i) if indexed else source
             found.append((f"{where} ({cls.__name__})", item))
     return found
 

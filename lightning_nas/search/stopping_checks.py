@@ -43,7 +43,7 @@ def _monitor_and_mode(item: Any) -> tuple[Any, Any, bool]:
 
 def warn_stopping_monitor(trainer: Mapping[str, Any], monitor: str, mode: str,
                           module_callbacks: object = None, what: str = "search",
-                          say: bool = True, names: Sequence[str] | None = None) -> list[str]:
+                          say: bool = True) -> list[str]:
     """Warn of each ``EarlyStopping`` (the Trainer's, an object or a config node, or the
     module's ``configure_callbacks()``) that judges another metric than the search's
     ``monitor``, or the same one the other way round (``mode``; EarlyStopping's default is
@@ -57,8 +57,6 @@ def warn_stopping_monitor(trainer: Mapping[str, Any], monitor: str, mode: str,
         module_callbacks: what the model's ``configure_callbacks()`` returns.
         what: ``"search"``, or what else trains with them (``"fit"``: its words).
         say: warn of them (False: only return them).
-        names: the names a config gave the nodes of ``trainer``'s callbacks
-            (``config.node_places.node_names``), to name each as written.
 
     Returns:
         The warnings' texts (empty: each one judges the search's monitor, its way).
@@ -75,7 +73,7 @@ def warn_stopping_monitor(trainer: Mapping[str, Any], monitor: str, mode: str,
     """
     from lightning.pytorch.callbacks import EarlyStopping
 
-    found = callbacks_of(trainer.get("callbacks"), EarlyStopping, names=names) + callbacks_of(
+    found = callbacks_of(trainer.get("callbacks"), EarlyStopping) + callbacks_of(
         module_callbacks, EarlyStopping, "the model's configure_callbacks()")
     said = stopping_texts(found, monitor, mode, what)
     for text in said if say else ():
