@@ -3,6 +3,11 @@ one torch thread per worker, in one run; then the driver's memory over many tiny
 
 Workers are long-lived: each pool is started (torch and Lightning imported) before its
 search is timed, as a pool is reused across trials; the cold figures include that start.
+Workers fork from the process's fork server, which imports torch and Lightning once and is
+kept for every later pool of the process: an untimed warm-up (``warm_up``: a 1-worker pool,
+one tiny trial) starts it before the first round, so every cold figure, on both sides, is a
+pool forked from a running server (was: round 0's first side, 1 worker, started the server
+inside its cold wall, several seconds that no other pool paid).
 ``--rounds`` rounds (default 5) each time both searches (1 worker first in even rounds, 2
 workers first in odd ones) and then the driver's RSS over ``--rss_trials`` tiny trials; every
 figure is computed per round and printed as ``median [min, max]  mean ± std (n)``.
@@ -91,6 +96,13 @@ def timed_search(workers: int, trials: int, epochs: int, root: Path,
             "pool": pool if keep_pool else None}
 
 
+def warm_up(root: Path) -> None:
+    """Untimed, before the rounds: a 1-worker pool started and one tiny trial run on it, so
+    that the process's fork server (started with the first pool, kept for the later ones)
+    and its imports are up before either side's cold wall starts."""
+    timed_search(1, 1, 1, root)
+
+
 def rss_over_trials(root: Path, trials: int = 50, seed: int = 1,
                     pool: ProcessExecutor | None = None) -> tuple[float, float]:
     """The driver's RSS (MiB) after the 5th and after the last of ``trials`` tiny trials on
@@ -135,6 +147,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     per_round: dict[str, list[float]] = {k: [] for k in FIGURES}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        warm_up(root / "warm_up")  # the fork server up before any side is timed
         for round_ in range(args.rounds):
             order = (1, 2) if round_ % 2 == 0 else (2, 1)
             # the 2-worker pool stays up (idle) for the RSS measurement at the end of the round
