@@ -9,7 +9,9 @@ batch per trial, a fresh Trainer each, one torch thread, checkpoints kept (``kee
 less the later one's fit time: ask, build, store, checkpoints, tell) is taken; its median
 over the first and over the last ``--window`` trials (at most a quarter of the store's)
 says whether a trial costs more machinery as the store grows (``--two_objectives``:
-searches of ``val_acc`` max and ``val_loss`` min, whose Pareto front keeps its checkpoints).
+searches of ``val_acc`` max and ``val_loss`` min, whose Pareto front keeps its checkpoints);
+one search per optimizer and size, so each window's spread is over its trials (was: the
+median alone printed).
 Then ``--rounds`` rounds (default 5) time, in this process (imports done before: a
 command's start adds its import of torch and Lightning, several seconds on a cold cache),
 ``lightning-nas show RUN``, ``show RUN --format json``, ``export RUN`` and ``report RUN``
@@ -20,12 +22,14 @@ and tell to a fresh optimizer) and a new search warm-started from the store
 
 Run:  python benchmarks/store_scale.py [--sizes 200,1000,2000] [--rounds 5] [--two_objectives]
 Quick check:  python benchmarks/store_scale.py --quick   (sizes 30,60, window 10, 2 rounds)
-Every figure is printed as ``median [min, max]  mean ± std (n)`` over the rounds.
+Every figure is printed as ``median [min, max]  mean ± std (n)`` over the rounds (the ms
+outside ``fit``: over the window's trials).
 Last line: JSON with, per optimizer and size, ``<optimizer>_<size>_<what>_s`` (``show``,
 ``show_json``, ``export``, ``report``, ``resume``, ``warm_start``: medians over the
 rounds, each with ``<name>_spread``), ``<optimizer>_<size>_made_trials`` and
 ``_trials_per_s``, ``_window`` and ``_first_ms`` and ``_last_ms`` (the median ms outside
-``fit`` of the first and of the last ``_window`` trials).
+``fit`` of the first and of the last ``_window`` trials), each with ``<name>_spread`` over
+the window's trials.
 """
 
 from __future__ import annotations
@@ -36,7 +40,6 @@ import importlib.util
 import io
 import json
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -149,15 +152,14 @@ def main(argv: list[str] | None = None) -> dict:
                 name, run = f"{optimizer}_{size}", Path(tmp) / f"{optimizer}_{size}"
                 made, rate, outside = make_store(run, optimizer, size, **goal)
                 window = max(1, min(args.window, len(outside) // 4))
-                first = statistics.median(outside[:window])
-                last = statistics.median(outside[-window:])
-                print(f"{name}: {made} trials made at {rate:.1f} trials/s; outside fit "
-                      f"{first:.1f} ms a trial (trials 2-{window + 1}), {last:.1f} ms (the "
-                      f"last {window})", flush=True)
+                print(f"{name}: {made} trials made at {rate:.1f} trials/s; ms outside fit "
+                      f"a trial, trials 2-{window + 1} and the last {window}:", flush=True)
                 result.update({f"{name}_made_trials": made, f"{name}_trials_per_s":
-                               round(rate, 2), f"{name}_window": window,
-                               f"{name}_first_ms": round(first, 2),
-                               f"{name}_last_ms": round(last, 2)})
+                               round(rate, 2), f"{name}_window": window})
+                for end, trials in (("first", outside[:window]), ("last", outside[-window:])):
+                    print("  " + describe(f"{name}_{end}_ms", trials, 1, " ms"), flush=True)
+                    result[f"{name}_{end}_ms"] = spread(trials, 2)["median"]
+                    result[f"{name}_{end}_ms_spread"] = spread(trials, 2)
                 timings: dict[str, list[float]] = {
                     "show": [], "show_json": [], "export": [], "resume": [], "warm_start": [],
                     **({"report": []} if plots else {})}
