@@ -35,9 +35,10 @@ Run:   python benchmarks/oneshot_darts.py [--seeds 5] [--seed_start 0] [--epochs
            [--algorithms spos,darts,gdas]
 Check: python benchmarks/oneshot_darts.py --quick   (1-epoch everything, 1 seed)
 Prints each seed's figures, then each figure over the seeds as ``median [min, max]  mean ±
-std (n)``, a verdict per target (|gap| <= 0.01 and cost <= 3 for DARTS and GDAS, on the
-means), and a last line of JSON: ``settings``, each figure's mean over the seeds (what the
-verdicts and the README's table use) and ``<name>_spread`` for each.
+std (n)``, a verdict per target (gap <= 0.01, a winner better than the multi-trial best
+within; was said ``|gap|``; and cost <= 3, for DARTS and GDAS, on the means), and a last
+line of JSON: ``settings``, each figure's mean over the seeds (what the verdicts and the
+README's table use) and ``<name>_spread`` for each.
 """
 
 from __future__ import annotations
