@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -91,7 +92,8 @@ class ShareNet(SyncedTinyNet):
 class RankFaults(SyncedTinyNet):
     """Prints ``rank R pid P fits <trial dir>`` when it starts; ``fault="raise"`` makes rank 1
     alone raise in its first step (rank 0 then waits in a collective), ``fault="exit"``
-    ends rank 1 hard (``os._exit(3)``); ``sleep`` seconds per training step."""
+    ends rank 1 hard (``os._exit(3)``), ``fault="sigterm"`` sends rank 1 alone a real
+    SIGTERM in its first step; ``sleep`` seconds per training step."""
 
     def __init__(self, width: int = 16, fault: str = "", sleep: float = 0.0) -> None:
         super().__init__(width=width, sleep=sleep)
@@ -105,6 +107,8 @@ class RankFaults(SyncedTinyNet):
             raise RuntimeError("rank 1 breaks on purpose")
         if self.global_rank == 1 and self.hparams.fault == "exit":
             os._exit(3)
+        if self.global_rank == 1 and self.hparams.fault == "sigterm":
+            os.kill(os.getpid(), signal.SIGTERM)
         return super().training_step(batch, batch_idx)
 
 

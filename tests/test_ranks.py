@@ -93,6 +93,30 @@ def test_a_rank_that_fails_or_dies_ends_its_group_and_the_next_trial_gets_fresh_
     assert not set().union(*groups) & set(group_trials["alive"])
 
 
+@pytest.mark.slow
+def test_a_rank_sent_sigterm_alone_dies_of_it_and_the_next_trial_runs(tmp_path):
+    # Lightning's SIGTERM handler broadcasts from rank 0 inside the handler of the rank that
+    # got the signal; rank 0 never joins it (was: the trial, and the search, hung for ever)
+    def hung(signum, frame):
+        raise TimeoutError("the trial of a rank sent SIGTERM hung")
+
+    previous, grace = signal.signal(signal.SIGALRM, hung), ranks._GRACE_S
+    ranks._GRACE_S = 0.5
+    signal.alarm(60)
+    try:
+        termed, _, pids = ddp_trial(tmp_path, 1, width=8, fault="sigterm")
+        after, _, _ = ddp_trial(tmp_path, 2, width=8)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+        ranks._GRACE_S = grace
+        ranks.close_rank_groups()
+    assert termed.status is TrialStatus.FAILED
+    assert termed.error.splitlines()[0] == "rank 1 died (killed by SIGTERM)"
+    assert after.status is TrialStatus.COMPLETED
+    assert gone(pids.values())  # no rank left behind
+
+
 def test_the_rank_named_for_a_failure_does_not_depend_on_the_order_of_answers():
     peer = "RuntimeError: [pair.cc:534] Connection closed by peer [127.0.0.1]:41234"
     own = {0: "ValueError: rank 0 own", 1: "RuntimeError: rank 1 own"}

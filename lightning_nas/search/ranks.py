@@ -216,6 +216,7 @@ def execute_spec(spec_path: Path, note_failure: bool = False) -> TrialResult:
 
     spec = pickle.loads(Path(spec_path).read_bytes())
     spec.clear_dir = False  # the caller prepared the folder; ranks > 0 must not wipe it
+    spec.rank_process = True  # a SIGTERM to this rank alone kills it (``rank_sigterm``)
     result = fit_trial(spec)
     # the trial's gloo group (a group's ranks keep Lightning's from trial to trial): destroyed
     # at exit, before finalization, where a gloo thread may abort the rank (``group_exit``)

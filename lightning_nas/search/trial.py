@@ -54,6 +54,7 @@ from lightning_nas.search.pending_last import PendingLast
 from lightning_nas.search.pruning import PruningCallback
 from lightning_nas.search.quiet import quiet_lightning
 from lightning_nas.search.random_state import kept_if
+from lightning_nas.search.rank_sigterm import SigtermKillsRank
 from lightning_nas.search.remote_runs import RunRecord, RunsHeld, runs_ended
 from lightning_nas.search.resume import plain_part
 from lightning_nas.search.rule_checks import callbacks_of
@@ -188,6 +189,8 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     if spec.counted_params is not None:  # and a model that logs a counted cost's name
         callbacks += [ParamsCheck(spec.counted_params, spec.count_uses),
                       LoggedCostCheck(spec.counted_costs, spec.count_uses)]
+    if spec.rank_process:  # a SIGTERM to this rank alone: it dies of it (was: a hang)
+        callbacks.append(SigtermKillsRank())
     if spec.restore_optimizer:  # loaded when fit starts, checked against the optimizers first
         callbacks.append(RestoreOptimizerState(spec.restore_optimizer, f"trial "
                                                f"{spec.trial_id}'s {spec.restore_optimizer}"))

@@ -86,3 +86,6 @@ class TrialSpec:
     #: earlier one's (a stopped search's, that a pool started late) to end
     #: (``trial_hold.holding_trial``)
     submitted: float = field(default_factory=time.time)
+    #: a DDP rank's process (``ranks.execute_spec``): a SIGTERM to it alone kills it
+    #: (``rank_sigterm.SigtermKillsRank``), not Lightning's handler that waits for the others
+    rank_process: bool = False
