@@ -372,3 +372,16 @@ def test_an_int_choice_maps_onto_an_equal_float_choice_and_back(tmp_path):
     assert rep.used == 1 and [t for t, _ in rep.out_of_space] == [2, 3]
     assert "k=3 is not in the space" in rep.out_of_space[0][1]
     assert "k=True is not in the space" in rep.out_of_space[1][1]
+
+
+def test_a_fill_of_an_int_takes_the_equal_float_option_as_a_source_value_does(tmp_path):
+    # was: refused, "warm_start_fill k=1 is outside the space (one of [1.0, 2.0])", though
+    # a source's k=1 maps onto the option 1.0; True is still no number
+    _store_source(tmp_path / "s", [({"w": 2}, 0.9)])
+    space = SearchSpace.from_dict({"k": {"choice": [1.0, 2.0]}, "w": {"ordered": [1, 2]}})
+    priors, report = load_priors([tmp_path / "s"], space, {"k": 1})
+    assert [p.arch for p in priors] == [{"k": 1.0, "w": 2}]
+    assert type(priors[0].arch["k"]) is float and report.sources[0].filled == {"k": 1.0}
+    with pytest.raises(ConfigError, match=r"^warm_start_fill k=True is outside the space "
+                                          r"\(one of \[1\.0, 2\.0\]\)$"):
+        load_priors([tmp_path / "s"], space, {"k": True})

@@ -117,13 +117,15 @@ def fill_value(param: Param) -> Any:
 def check_fill(space: SearchSpace, fill: Mapping[str, Any] | None,
                name: str = "warm_start_fill") -> None:
     """Raise ``ConfigError`` unless every key of ``fill`` is a (dotted) key of ``space``
-    with a value inside it (``name``: the setting, as the user writes it)."""
+    with a value inside it (``name``: the setting, as the user writes it), as a source's
+    value maps onto it: ``1`` is a choice's ``1.0`` (``_as_option``; was: refused, though
+    a source's ``1`` was mapped so)."""
     params = flat_params(space)
     for key, value in (fill or {}).items():
         if key not in params:
             raise ConfigError(f"{name} key {key!r} is not a key of the search space; "
                               f"keys: {', '.join(params)}")
-        if not params[key].contains(value):
+        if not params[key].contains(_as_option(params[key], value)):
             raise ConfigError(f"{name} {key}={value!r} is outside the space "
                               f"({params[key].describe()})")
 
@@ -154,8 +156,8 @@ def load_priors(sources: Sequence[str | Path], space: SearchSpace,
             lacks or a value outside it.
     """
     params = flat_params(space)
-    fill = dict(fill or {})
     check_fill(space, fill)
+    fill = {k: _as_option(params[k], v) for k, v in (fill or {}).items()}  # 1: 1.0's option
     check_sources(sources)
     if objectives is not None and not objectives.multi:
         objectives = None
