@@ -106,6 +106,15 @@ CASES = {
                              "GDAS needs trainer.max_epochs above 0 or oneshot.tau_epochs for "
                              "its temperature schedule: trainer.max_steps=4 without "
                              "trainer.max_epochs leaves the epochs unlimited"),
+    # was: accepted by --print_config; the run built the model, data and Trainer and was
+    # refused at the fit's start ("the Trainer's max_epochs", "DifferentiableNAS(tau_epochs
+    # =...)"): a Timer callback has Lightning leave max_epochs out as -1, as max_time does
+    "gdas-timer-callback": ("darts", ["--oneshot.algorithm=gdas", "--trainer.max_epochs=null",
+                                      "--trainer.callbacks=[{class_path: lightning.pytorch."
+                                      "callbacks.Timer, init_args: {duration: '00:00:01:00'}}]"],
+                            "GDAS needs trainer.max_epochs above 0 or oneshot.tau_epochs for "
+                            "its temperature schedule: the Timer in trainer.callbacks without "
+                            "trainer.max_epochs leaves the epochs unlimited"),
     # was: accepted by --print_config (the model unbuilt), and the run's error named
     # "net_attr 'nett'", not the key as written
     "net_attr": ("oneshot", ["--oneshot.net_attr=nett"],

@@ -38,8 +38,11 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 import torchmetrics
+from lightning.pytorch.callbacks import Timer
 from torch import nn
 
+from lightning_nas.config.imports import import_object
+from lightning_nas.config.nodes import is_node, target_path
 from lightning_nas.errors import PYTHON_NULL, ConfigError, check_number
 from lightning_nas.oneshot.base import ChoiceModule, one_width_each
 from lightning_nas.oneshot.candidate_shapes import check_gdas_candidates
@@ -208,11 +211,12 @@ def check_tau_epochs(tau_epochs: int | None, trainer: Mapping[str, Any],
                      key_prefix: str = "oneshot.") -> None:
     """Raise ``ConfigError`` when GDAS has no number of epochs to decay its temperature
     over: no ``tau_epochs``, and a ``max_epochs`` of -1 (endless), or none beside a
-    ``max_steps`` or ``max_time`` (Lightning's -1 then). ``trainer``: the Trainer's
-    settings as a config writes them (``lightning-nas oneshot`` checks them before anything
-    is built, ``--print_config`` too; was: at the fit's start, naming neither key as
-    written), or, from Python, as the fit resolved them (``DifferentiableNAS``'s
-    ``on_fit_start``, ``key_prefix`` ``""``: a ``Timer`` among the callbacks also sets -1).
+    ``max_steps``, a ``Timer`` among ``callbacks`` or a ``max_time`` (Lightning's -1
+    then). ``trainer``: the Trainer's settings as a config writes them (``lightning-nas
+    oneshot`` checks them before anything is built, ``--print_config`` too; was: at the
+    fit's start, naming neither key as written), or, from Python, as the fit resolved them
+    (``DifferentiableNAS``'s ``on_fit_start``, ``key_prefix`` ``""``: a ``Timer`` among the
+    callbacks also sets -1).
 
     Example:
         >>> check_tau_epochs(None, {"max_steps": 100})
@@ -231,7 +235,9 @@ def check_tau_epochs(tau_epochs: int | None, trainer: Mapping[str, Any],
         why = f"trainer.max_epochs={epochs} sets no number of epochs to decay it over"
     else:
         steps, time = trainer.get("max_steps"), trainer.get("max_time")
+        # a Timer callback: -1 as well (was: seen only at the fit's start, after the build)
         given = (f"trainer.max_steps={steps}" if steps not in (None, -1)
+                 else f"the {timer} in trainer.callbacks" if (timer := _timer(trainer))
                  else f"trainer.max_time={time!r}" if time is not None else None)
         if given is None:  # Lightning's default then: 1000 epochs
             return
@@ -241,6 +247,26 @@ def check_tau_epochs(tau_epochs: int | None, trainer: Mapping[str, Any],
     raise ConfigError(f"GDAS needs {epochs_key} above 0 or {tau_key} for its temperature "
                       f"schedule: {why}; give {epochs_key} (the epochs the supernet trains at "
                       f"most) or {tau_key} (the epochs the temperature decays over)")
+
+
+def _timer(trainer: Mapping[str, Any]) -> str | None:
+    """The class name of a ``Timer`` among ``trainer``'s ``callbacks`` as a config writes
+    them (a ``class_path`` or ``_target_`` node, a bare class path, or a built one), which
+    has Lightning leave ``max_epochs`` out as -1; None for none (one that cannot be
+    imported is the Trainer's checks' to name)."""
+    callbacks = trainer.get("callbacks")
+    for entry in callbacks if isinstance(callbacks, list) else [callbacks]:
+        if isinstance(entry, Timer):
+            return type(entry).__name__
+        path = entry if isinstance(entry, str) else target_path(entry) if is_node(entry) \
+            else None
+        try:
+            target = import_object(path) if isinstance(path, str) else None
+        except ConfigError:
+            continue
+        if isinstance(target, type) and issubclass(target, Timer):
+            return target.__name__
+    return None
 
 
 def check_training_start(nas: DifferentiableNAS) -> None:
