@@ -18,7 +18,10 @@ Each round runs both sides, reused first in even rounds, fresh first in odd ones
 clock covers ``Search(...).run()`` whole. A trial's own ``fit_time`` (inside ``trainer.fit``
 on rank 0) is no common yardstick: on the fresh side ``fit`` also starts the second rank
 and waits for it, so the figures compare walls, and give the reused side's ``fit`` of its
-later trials as their training alone.
+later trials as their training alone. Each round also checks that both sides trained the
+same architectures, in the same order, to the same scores (``same_trials``: every trial is
+seeded, so they score alike to the last bit), prints it, and else stops the run
+(``SystemExit`` naming the first trial that differs): a comparison of other work is void.
 
 Run:  python benchmarks/ddp_trials.py [--trials 6] [--epochs 1] [--rounds 5]
       [--limit-batches N]
@@ -54,8 +57,10 @@ from benchmarks.spread import check_arguments, describe, quick_defaults, spread 
 from lightning_nas import Search  # noqa: E402
 from lightning_nas.search.lifetime import environ  # noqa: E402
 from lightning_nas.search.runner import FRESH_RANKS  # noqa: E402
+from lightning_nas.wording import counted  # noqa: E402
 
-__all__ = ["SPACE", "main", "one_thread_each", "run_side", "trainer_settings"]
+__all__ = ["SPACE", "main", "one_thread_each", "run_side", "same_trials",
+           "trainer_settings"]
 
 SPACE = {"kernel_size": {"choice": [3, 5]}, "num_layers": {"choice": [2, 3]},
          "width": {"int": [16, 64], "log": True}, "lr": {"float": [1.0e-3, 3.0e-2], "log": True}}
@@ -116,8 +121,35 @@ def run_side(fresh: bool, trials: int, trainer: dict, seed: int, root: Path) -> 
         raise RuntimeError(f"{trials - len(done)} trials did not finish: "
                            f"{[t.error for t in result.trials if t.fit_time is None]}")
     later = done[1:] or done
-    return {"wall": wall, "later": sum(t.finished - t.started for t in later) / len(later),
+    return {"wall": wall, "trials": [(t.arch, t.score) for t in result.trials],  # in order
+            "later": sum(t.finished - t.started for t in later) / len(later),
             "later_fit": sum(t.fit_time for t in later) / len(later)}
+
+
+def same_trials(reused: list[tuple[dict, float | None]],
+                fresh: list[tuple[dict, float | None]]) -> str:
+    """The line that says both sides trained the same architectures, in the same order, to
+    the same scores (each side's trials as ``(arch, score)``), or ``SystemExit`` naming the
+    first trial that differs: the comparison is void then (every trial is seeded, so two
+    sides that train alike score alike, to the last bit).
+
+    Example:
+        >>> same_trials([({"width": 16}, 0.75)], [({"width": 16}, 0.75)])
+        'same trials on both sides: 1 architecture in the same order, the same scores'
+        >>> same_trials([({"width": 16}, 0.75)], [({"width": 32}, 0.5)])
+        Traceback (most recent call last):
+        ...
+        SystemExit: the two sides' trials differ: trial 1: reused {'width': 16} scored 0.75, ...
+    """
+    if len(reused) != len(fresh):
+        raise SystemExit(f"the two sides' trials differ: reused ran {len(reused)} trials, "
+                         f"fresh {len(fresh)}")
+    for number, (one, other) in enumerate(zip(reused, fresh, strict=True), start=1):
+        if one != other:
+            raise SystemExit(f"the two sides' trials differ: trial {number}: reused {one[0]} "
+                             f"scored {one[1]}, fresh {other[0]} scored {other[1]}")
+    return (f"same trials on both sides: {counted(len(reused), 'architecture')} in the same "
+            f"order, the same scores")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -144,6 +176,8 @@ def main(argv: list[str] | None = None) -> dict:
             got = {fresh: run_side(fresh, args.trials, trainer, rnd,
                                    Path(tmp) / f"r{rnd}_{'fresh' if fresh else 'reused'}")
                    for fresh in order}
+            print(f"round {rnd}: " + same_trials(got[False]["trials"], got[True]["trials"]),
+                  flush=True)
             rows.append({
                 "speedup": got[True]["wall"] / got[False]["wall"],
                 "fresh_s_per_trial": got[True]["wall"] / args.trials,

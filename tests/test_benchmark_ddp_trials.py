@@ -16,7 +16,8 @@ from tests.helpers_benchmarks import load_script
 
 
 @pytest.mark.slow
-def test_ddp_trials_leaves_the_callers_environment_and_threads_as_they_were(monkeypatch):
+def test_ddp_trials_leaves_the_callers_environment_and_threads_as_they_were(monkeypatch,
+                                                                          capsys):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setenv(FRESH_RANKS, "0")  # the caller's own value, put back after
     threads = torch.get_num_threads()
@@ -33,6 +34,8 @@ def test_ddp_trials_leaves_the_callers_environment_and_threads_as_they_were(monk
     finally:
         torch.set_num_threads(threads)
     assert out["trials"] == 1 and out["limit_batches"] == 2 and out["speedup"] > 0
+    assert ("round 0: same trials on both sides: 1 architecture in the same order, the same "
+            "scores") in capsys.readouterr().out
 
 
 def test_both_sides_train_the_batches_given_and_every_batch_by_default():
@@ -40,3 +43,17 @@ def test_both_sides_train_the_batches_given_and_every_batch_by_default():
     ddp = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 1}
     assert settings(1) == ddp  # the README's figures: every batch of the epoch
     assert settings(1, 2) == {**ddp, "limit_train_batches": 2, "limit_val_batches": 2}
+
+
+def test_both_sides_must_have_trained_the_same_architectures_in_order_to_the_same_scores():
+    same = load_script("ddp_trials.py").same_trials  # what main checks each round
+    trials = [({"width": 16, "lr": 0.01}, 0.75), ({"width": 32, "lr": 0.003}, 0.5)]
+    assert same(trials, list(trials)) == ("same trials on both sides: 2 architectures in the "
+                                          "same order, the same scores")
+    with pytest.raises(SystemExit, match=r"trial 1: reused \{'width': 16, 'lr': 0.01\} scored "
+                                         r"0.75, fresh \{'width': 32, 'lr': 0.003\} scored 0.5"):
+        same(trials, trials[::-1])  # the same architectures, in another order
+    with pytest.raises(SystemExit, match=r"trial 2: reused .* scored 0.5, fresh .* scored 0.625"):
+        same(trials, [trials[0], (trials[1][0], 0.625)])  # trained otherwise on one side
+    with pytest.raises(SystemExit, match="reused ran 2 trials, fresh 1"):
+        same(trials, trials[:1])
