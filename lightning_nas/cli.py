@@ -159,6 +159,7 @@ def _cmd_search(args: argparse.Namespace, overrides: list[str]) -> int:
 
 def _cmd_oneshot(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.config.load import load_config
+    from lightning_nas.config.node_places import unplaced
     from lightning_nas.oneshot.resume import resume_hint
     from lightning_nas.oneshot.run import check_network, check_oneshot, resumable, run_oneshot
 
@@ -166,7 +167,7 @@ def _cmd_oneshot(args: argparse.Namespace, overrides: list[str]) -> int:
     if args.print_config:
         _, opts, model, _, _ = check_oneshot(cfg)  # every check of a run before training,
         check_network(model, opts["net_attr"])  # also here, net_attr on the model built
-        print(dump_yaml(cfg), end="")
+        print(dump_yaml(unplaced(cfg)), end="")  # (the nodes' names load_config keeps: not)
         return 0
     args.resume = resume_hint(args.argv, cfg, args.ckpt_path,  # said if interrupted
                               lambda: resumable(cfg))  # (a NASError: the resume's checks)
@@ -174,6 +175,7 @@ def _cmd_oneshot(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 def _cmd_fit(args: argparse.Namespace, overrides: list[str]) -> int:
+    from lightning_nas.config.node_places import unplaced
     from lightning_nas.fit import describe, load_fit, refusal, unfinished
     from lightning_nas.fit_resume import resume_hint, undo_fit
     from lightning_nas.search.ranks import close_rank_groups
@@ -185,7 +187,7 @@ def _cmd_fit(args: argparse.Namespace, overrides: list[str]) -> int:
             from lightning_nas.fit import read_fit_config
 
             cfg = read_fit_config(args.config, overrides)
-            text = dump_yaml(cfg)  # as loaded, before it is built
+            text = dump_yaml(unplaced(cfg))  # as loaded, before it is built (no node names)
             load_fit(args.config, overrides, monitor=args.monitor, mode=args.mode,
                      out_dir=args.out, ckpt_path=args.ckpt_path, cfg=cfg)
             print(text, end="")

@@ -25,6 +25,7 @@ from lightning_nas.config.accumulation import unbuilt_callbacks
 from lightning_nas.config.cli_links import CliLinks
 from lightning_nas.config.cli_optim import optim_sections
 from lightning_nas.config.load import config_seed, load_config, section_target
+from lightning_nas.config.node_places import config_names, names_said
 from lightning_nas.config.nodes import is_node
 from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.config.sections import command_sections
@@ -88,7 +89,8 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
              tie_break: Sequence[tuple[str, str]] | None = None,
              cli: str | None = None) -> TrialSpec:
     """Check a loaded config (its Trainer is built, without training, as a search builds
-    a trial's) and make the ``TrialSpec`` that trains it once.
+    a trial's) and make the ``TrialSpec`` that trains it once; a node of a mapping of named
+    callbacks is said by its name (``trainer.callbacks.early_stopping``).
 
     Args:
         cfg: a LightningCLI-shaped config (``model``, ``data``, ``trainer``,
@@ -106,6 +108,14 @@ def fit_spec(cfg: Mapping[str, Any], *, out_dir: str | os.PathLike,
     Returns:
         The spec; ``run_trial(spec)`` trains it (in its own process for DDP).
     """
+    with names_said(config_names(cfg)):  # trainer.callbacks.early_stopping (was: [1])
+        return _checked_spec(cfg, out_dir, monitor, mode, tie_break, cli)
+
+
+def _checked_spec(cfg: Mapping[str, Any], out_dir: str | os.PathLike, monitor: str | None,
+                  mode: str | None, tie_break: Sequence[tuple[str, str]] | None,
+                  cli: str | None) -> TrialSpec:
+    """``fit_spec``'s checks and spec."""
     for key in cfg:
         if key not in FIT_KEYS:
             raise unknown("config section", key, FIT_KEYS)

@@ -494,6 +494,24 @@ def test_a_search_block_giving_what_lightning_nas_keeps_is_refused(key, value, w
         load_config(config)
 
 
+@pytest.mark.parametrize("command", ["oneshot", "fit"])
+def test_a_oneshot_or_fit_config_giving_the_node_names_lightning_nas_keeps_is_refused(
+        command, tmp_path, capsys):
+    # load_config keeps them in the oneshot block too (a fit's: its search block), which
+    # the settings leave out: a user's own would be taken silently (was: "unknown oneshot
+    # setting 'node_names'"; a fit ignored it)
+    cfg = _hydra_config(tmp_path / "run", {})
+    block = cfg.pop("search") and ("oneshot" if command == "oneshot" else "search")
+    cfg[block] = {"node_names": {"callbacks": ["x"]}}
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    assert main([command, str(config), "--print_config"]) == 2
+    assert capsys.readouterr().err == (
+        f"lightning-nas {command}: error: {block}.node_names: lightning-nas's own (the names "
+        f"of the Trainer's named nodes, set as the config is read), not a setting; remove "
+        f"it\n")
+
+
 def test_a_key_by_name_into_a_list_of_callbacks_given_from_python_is_refused(tmp_path):
     # a list has no names (only a config's mapping of named nodes does): refused before
     # training, naming the key (was, with the names kept as written: KeyError)
@@ -714,3 +732,21 @@ def test_a_named_logging_callback_without_a_logger_is_named_as_written(tmp_path)
     assert "trainer.callbacks.lr_monitor (LearningRateMonitor) logs to the Trainer's " \
            "logger" in str(info.value)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_named_callback_is_named_as_written_in_a_fits_warnings(tmp_path, capsys):
+    # lightning-nas fit of a Hydra-style config (no search block); was: "trainer.callbacks[1]
+    # (EarlyStopping) monitors 'val_loss' (min), the fit 'val_acc' (max): ...", the place in
+    # the list the mapping is built into, which the user never wrote
+    cfg = _hydra_config(tmp_path / "run", {})
+    del cfg["search"]
+    stopping = {**NAMED_CALLBACKS["early_stopping"], "monitor": "val_loss", "mode": "min"}
+    cfg["trainer"] |= {"callbacks": {**NAMED_CALLBACKS, "early_stopping": stopping},
+                       "enable_checkpointing": True}
+    config = tmp_path / "fit.yaml"
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    assert main(["fit", str(config), "--print_config", "--out", str(tmp_path / "fit")]) == 0
+    out, err = capsys.readouterr()
+    assert "lightning-nas fit: warning: trainer.callbacks.early_stopping (EarlyStopping) " \
+           "monitors 'val_loss' (min), the fit 'val_acc' (max)" in err, err
+    assert set(yaml.safe_load(out)) == set(cfg)  # as written: no block of lightning-nas's own

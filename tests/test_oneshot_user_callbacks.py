@@ -205,3 +205,48 @@ def test_a_nas_error_before_an_epoch_ended_says_no_resume_hint(tmp_path, capsys)
     err = capsys.readouterr().err
     assert err == "lightning-nas oneshot: error: refused at epoch 0\n"
     assert not (run / "checkpoints" / "last.ckpt").exists()
+
+
+#: a Hydra project's named callbacks (the lightning-hydra-template's callbacks/*.yaml as
+#: composed): a mapping of named ``_target_`` nodes, built into a list in its order
+PROGRESS = {"_target_": "lightning.pytorch.callbacks.TQDMProgressBar"}
+
+
+@pytest.mark.parametrize(("named", "said"), [
+    ({"bar": PROGRESS, "rich_progress_bar": None,
+      "lr_monitor": {"_target_": "lightning.pytorch.callbacks.LearningRateMonitor"}},
+     "trainer.callbacks.lr_monitor (LearningRateMonitor) logs to the Trainer's logger"),
+    ({"bar": PROGRESS, "model_checkpoint": {
+        "_target_": "lightning.pytorch.callbacks.ModelCheckpoint", "save_last": True}},
+     "trainer.callbacks.model_checkpoint (ModelCheckpoint) writes its last.ckpt as "),
+], ids=["logging", "last-ckpt"])
+def test_a_named_callback_of_a_oneshot_config_is_named_as_written_in_its_refusals(
+        tmp_path, capsys, named, said):
+    # the user wrote trainer.callbacks.lr_monitor; was: named by its place in the list the
+    # mapping is built into, "trainer.callbacks[1] (LearningRateMonitor)", never written
+    config, run = _config(tmp_path, named)
+    assert main(["oneshot", str(config), "--print_config"]) == 2
+    err = capsys.readouterr().err
+    assert said in err, err
+    assert not run.exists()
+
+
+def test_a_oneshot_run_of_named_callbacks_prints_its_block_as_written_and_resumes(
+        tmp_path, capsys):
+    # the nodes' names ride in the oneshot block as the config is read: never printed, and
+    # never in what a run keeps (its checkpoint holds none: a run of an older version, which
+    # kept no names, resumes as this one does)
+    named = {"bar": PROGRESS, "model_checkpoint": {
+        "_target_": "lightning.pytorch.callbacks.ModelCheckpoint",
+        "dirpath": str(tmp_path / "mine"), "filename": "mine-{epoch}"}}
+    config, run = _config(tmp_path, named)
+    assert main(["oneshot", str(config), "--print_config"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["oneshot"] == yaml.safe_load(config.read_text())["oneshot"]
+    assert main(["oneshot", str(config)]) == 0, capsys.readouterr().err
+    stored = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
+    assert "node_names" not in repr({k: v for k, v in stored.items() if k != "state_dict"})
+    assert main(["oneshot", str(config), "--trainer.max_epochs=3", "--ckpt_path", "last"]) == 0
+    assert "Resuming the spos search" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "mine").glob("mine-*.ckpt")) == [
+        "mine-epoch=2.ckpt"]

@@ -29,7 +29,7 @@ from lightning_nas.config.node_places import (
     NAMES_KEY,
     PLACES_KEY,
     named_places,
-    node_names,
+    names_kept,
     trainer_classes_as_nodes,
 )
 from lightning_nas.config.nodes import (
@@ -128,16 +128,13 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
         space = cfg["search"].get("space") if isinstance(cfg.get("search"), Mapping) else None
         if isinstance(cfg.get("search"), Mapping):  # trainer.callbacks.early_stopping.
             # patience: the user's key stored and shown, its node's place kept for trials
-            for own, what in ((PLACES_KEY, "the place of each space key into a named node"),
-                              (NAMES_KEY, "the names of the Trainer's named nodes")):
-                if own in cfg["search"]:
-                    raise ConfigError(f"search.{own}: lightning-nas's own ({what}, set as "
-                                      f"the config is read), not a setting; remove it")
+            if PLACES_KEY in cfg["search"]:
+                raise ConfigError(f"search.{PLACES_KEY}: lightning-nas's own (the place of "
+                                  f"each space key into a named node, set as the config is "
+                                  f"read), not a setting; remove it")
             places = named_places(space, named, cfg.get("model")) if isinstance(
                 space, Mapping) else {}
-            names = node_names(named)  # the nodes' names its messages say (was: places)
-            cfg["search"] = {**cfg["search"], **({PLACES_KEY: places} if places else {}),
-                             **({NAMES_KEY: names} if names else {})}
+            cfg["search"] = {**cfg["search"], **({PLACES_KEY: places} if places else {})}
         check_not_searched(overrides, cfg, path)
         check_groups_keep(cfg)
     # `oneshot` with no oneshot: block (every key has a default): its own block, not a
@@ -147,7 +144,9 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
         cfg[block] = {}
     if isinstance(cfg[block], Mapping) and cfg[block].get("run_dir") is None:  # null too
         cfg[block]["run_dir"] = f"runs/{path.stem}"  # (not a mapping: block_settings says so)
-    return cfg
+    # the nodes' names, which the checks of a search, a one-shot run and a fit say (was: a
+    # one-shot run's and a fit's their places, trainer.callbacks[1], never written)
+    return names_kept(cfg, block, named)
 
 
 def _check_nodes(cfg: Mapping[str, Any], given: str) -> None:
@@ -361,15 +360,16 @@ def section_target(section: Any, name: str) -> tuple[Any, dict[str, Any]]:
 def block_settings(cfg: Mapping[str, Any], block: str, defaults: Mapping[str, Any],
                    hints: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Check the config's sections (``search`` and ``oneshot`` exclude each other) and the
-    keys of ``block``; return the block's settings over ``defaults``. An unknown key of
-    ``hints`` is said with its hint (``monitor`` in a ``oneshot:`` block)."""
+    keys of ``block``; return the block's settings over ``defaults`` (not ``NAMES_KEY``,
+    the nodes' names ``load_config`` keeps there). An unknown key of ``hints`` is said with
+    its hint (``monitor`` in a ``oneshot:`` block)."""
     for key in cfg:
         if key not in command_sections(block):
             raise unknown_section(key, block)
     given = cfg.get(block) or {}
     if not isinstance(given, Mapping):
         raise ConfigError(f"`{block}` must be a mapping of {block} settings, got {given!r}")
-    given = dict(given)
+    given = {k: v for k, v in given.items() if k != NAMES_KEY}  # load_config's, not a setting
     for key in given:
         if key not in defaults:
             err = unknown(f"{block} setting", key, list(defaults))

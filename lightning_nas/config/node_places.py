@@ -9,8 +9,9 @@ config is read (refusing a name the mapping lacks), kept in the config's ``searc
 (``PLACES_KEY``, ``config_places``), and ``placed`` puts it in a key only where a trial's
 Trainer settings are made (``trial_trainer``, best_config.yaml's node);
 ``trainer_classes_as_nodes`` makes such a mapping that list as a config is read, and
-``node_names`` keeps its nodes' names beside it (``NAMES_KEY``, ``config_names``), for
-the search's warnings and refusals to name a node as written (``node_label``, within
+``node_names`` keeps its nodes' names beside it (``NAMES_KEY`` in the ``search`` block, a
+fit's too, or the ``oneshot`` block: ``names_kept``, ``config_names``), for the checks of
+a search, a one-shot run and a fit to name a node as written (``node_label``, within
 ``names_said``).
 No torch, no Lightning at import.
 
@@ -35,17 +36,21 @@ from lightning_nas.config.nodes import ARGS_KEYS, builds_at, is_hydra, is_node, 
 from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["NAMES_KEY", "PLACES_KEY", "class_node", "config_names", "config_places",
-           "named_places", "names_said", "node_label", "node_names", "node_place", "placed",
-           "set_at_place", "trainer_classes_as_nodes", "unplaced"]
+           "named_places", "names_kept", "names_said", "node_label", "node_names", "node_place",
+           "placed", "set_at_place", "trainer_classes_as_nodes", "unplaced"]
 
 #: the key of a loaded config's ``search`` block holding ``named_places`` of its space (no
 #: user's key: ``load_config`` sets it, ``search_from_config`` takes it out of the settings)
 PLACES_KEY = "node_places"
 
-#: the key of a loaded search config's ``search`` block holding ``node_names`` of its
-#: Trainer's mappings of named nodes (no user's key: ``load_config`` sets it, ``unplaced``
-#: drops it; a resume does not compare it, so a run stored before it resumes as before)
+#: the key of a loaded config's ``search`` block (a fit's too) or ``oneshot`` block holding
+#: ``node_names`` of its Trainer's mappings of named nodes (no user's key: ``load_config``
+#: sets it, ``names_kept``; ``unplaced`` and ``block_settings`` drop it; a resume does not
+#: compare it, so a run stored before it resumes as before)
 NAMES_KEY = "node_names"
+
+#: the config blocks that hold lightning-nas's own keys (``PLACES_KEY`` the search's alone)
+_BLOCKS = ("search", "oneshot")
 
 
 def trainer_classes_as_nodes(trainer: Mapping[str, Any]) -> dict[str, Any]:
@@ -204,18 +209,26 @@ def config_places(config: Any) -> dict[str, str]:
 
 
 def unplaced(config: Mapping[str, Any]) -> dict[str, Any]:
-    """``config`` with its ``search`` block as the user gave it: ``PLACES_KEY`` and
-    ``NAMES_KEY`` left out
-    (its settings, what ``--print_config`` prints).
+    """``config`` with its ``search`` or ``oneshot`` block as the user gave it:
+    ``PLACES_KEY`` and ``NAMES_KEY`` left out, and a block that held nothing else (a fit's
+    ``search`` block ``load_config`` made for the names) with them (its settings, what
+    ``--print_config`` prints).
 
     Example:
         >>> unplaced({"search": {"budget": 2, PLACES_KEY: {}}, "model": "m.Net"})
         {'search': {'budget': 2}, 'model': 'm.Net'}
+        >>> unplaced({"model": "m.Net", "search": {NAMES_KEY: {"callbacks": ["stop"]}}})
+        {'model': 'm.Net'}
     """
-    block = config.get("search")
-    return {**config, "search": {k: v for k, v in block.items()
-                                 if k not in (PLACES_KEY, NAMES_KEY)}} \
-        if isinstance(block, Mapping) else dict(config)
+    out = dict(config)
+    for name in _BLOCKS:
+        block = out.get(name)
+        if not isinstance(block, Mapping) or not {PLACES_KEY, NAMES_KEY} & set(block):
+            continue
+        out[name] = {k: v for k, v in block.items() if k not in (PLACES_KEY, NAMES_KEY)}
+        if not out[name]:
+            del out[name]
+    return out
 
 
 def placed(arch: Mapping[str, Any], places: Mapping[str, str]) -> dict[str, Any]:
@@ -258,16 +271,44 @@ def node_names(trainer: Any) -> dict[str, list[str]]:
             and any(node is not None for node in held.values())}
 
 
+def names_kept(config: Mapping[str, Any], block: str, trainer: Any) -> dict[str, Any]:
+    """``config`` with ``node_names`` of ``trainer`` (its Trainer as written, before
+    ``trainer_classes_as_nodes``) kept in its ``block`` (``search``, a fit's too, or
+    ``oneshot``; made where it has none) as ``NAMES_KEY``, as ``load_config`` keeps them
+    (none: ``config`` as it is; a block that is no mapping is left to its checks).
+
+    Raises:
+        ConfigError: where the block gives ``NAMES_KEY`` itself (lightning-nas's own).
+
+    Example:
+        >>> names_kept({"oneshot": {"seed": 0}}, "oneshot",
+        ...            {"callbacks": {"stop": {"_target_": "m.S"}}})["oneshot"]
+        {'seed': 0, 'node_names': {'callbacks': ['stop']}}
+    """
+    given = config.get(block)
+    if isinstance(given, Mapping) and NAMES_KEY in given:
+        raise ConfigError(f"{block}.{NAMES_KEY}: lightning-nas's own (the names of the "
+                          f"Trainer's named nodes, set as the config is read), not a "
+                          f"setting; remove it")
+    names = node_names(trainer)
+    if not names or not (given is None or isinstance(given, Mapping)):
+        return dict(config)
+    return {**config, block: {**(given or {}), NAMES_KEY: names}}
+
+
 def config_names(config: Any) -> dict[str, list[str]]:
     """``node_names`` of a loaded config's Trainer, as ``load_config`` kept them in its
-    ``search`` block (none: ``{}``).
+    ``search`` or ``oneshot`` block (none: ``{}``).
 
     Example:
         >>> config_names({"search": {NAMES_KEY: {"callbacks": ["stop"]}}}), config_names(None)
         ({'callbacks': ['stop']}, {})
+        >>> config_names({"oneshot": {NAMES_KEY: {"logger": ["csv"]}}})
+        {'logger': ['csv']}
     """
-    block = config.get("search") if isinstance(config, Mapping) else None
-    names = block.get(NAMES_KEY) if isinstance(block, Mapping) else None
+    blocks = [config.get(name) for name in _BLOCKS] if isinstance(config, Mapping) else []
+    names = next((block[NAMES_KEY] for block in blocks
+                  if isinstance(block, Mapping) and NAMES_KEY in block), None)
     return {str(k): list(v) for k, v in names.items()} if isinstance(names, Mapping) else {}
 
 
@@ -296,8 +337,8 @@ _SAID: ContextVar[Mapping[str, Sequence[str]] | None] = ContextVar("node_names_s
 def names_said(names: Mapping[str, Sequence[str]]) -> Iterator[None]:
     """Within the block, ``node_label`` says a node of ``trainer.callbacks`` (``logger``,
     ``plugins``) by the name ``names`` gives it (``node_names``: a config's), where its
-    messages name no names of their own: a search's checks before training, whose lists
-    are the config's.
+    messages name no names of their own: the checks before training of a search, a
+    one-shot run and a fit, whose lists are the config's.
 
     Example:
         >>> with names_said({"callbacks": ["ckpt", "stop"]}):

@@ -32,6 +32,7 @@ from torch import nn
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.config.load import block_settings, config_seed, section_target
+from lightning_nas.config.node_places import config_names, names_said
 from lightning_nas.config.trainer_checks import check_trainer_kwargs
 from lightning_nas.group_exit import groups_made_here, launcher_variables_of_one
 from lightning_nas.lock_probe import lock_taken
@@ -177,7 +178,8 @@ def check_oneshot(cfg: Mapping[str, Any]
                   ) -> tuple[str, dict[str, Any], ModelFactory, DataFactory, dict[str, Any]]:
     """Every check of a one-shot config that needs no model or data built (the ``oneshot:``
     settings, the run folder's (``check_run_folder``), the model's and data's classes and
-    arguments, the Trainer's, and the Trainer built once in a temporary folder);
+    arguments, the Trainer's, and the Trainer built once in a temporary folder; a node of a
+    mapping of named callbacks said by its name, ``trainer.callbacks.lr_monitor``);
     ``run_oneshot`` and ``lightning-nas oneshot --print_config`` make them (``net_attr``,
     an attribute of the built module, is checked when a run builds it, before it removes
     or trains anything; ``--print_config``: ``check_network``).
@@ -192,8 +194,9 @@ def check_oneshot(cfg: Mapping[str, Any]
         ...
         lightning_nas.errors.ConfigError: unknown oneshot algorithm 'dart'; did you mean ...
     """
-    algorithm, opts, trainer_cfg = _checked_settings(cfg)
-    return (algorithm, opts, *_checked_parts(cfg, trainer_cfg, algorithm), trainer_cfg)
+    with names_said(config_names(cfg)):  # trainer.callbacks.lr_monitor (was: callbacks[1])
+        algorithm, opts, trainer_cfg = _checked_settings(cfg)
+        return (algorithm, opts, *_checked_parts(cfg, trainer_cfg, algorithm), trainer_cfg)
 
 
 def _checked_settings(cfg: Mapping[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
