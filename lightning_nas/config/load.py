@@ -81,7 +81,9 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
     config trained as it is (``lightning-nas fit``), whose search space sets nothing, so
     neither an override of a searched key nor a dict a group would replace is refused, and
     a space file is not read. ``command`` (``search``, ``oneshot``, ``fit``; default: as
-    the files' blocks say) names the sections an override's misspelt one is told of."""
+    the files' blocks say) names the sections an override's misspelt one is told of. The
+    names of the Trainer's mappings of named nodes are kept in the ``search`` block (a
+    fit's too) or the ``oneshot`` block, for the checks to say them (``names_kept``)."""
     paths = [user_path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
     cfg: dict[str, Any] = {}
     for path in paths:
