@@ -750,3 +750,67 @@ def test_a_named_callback_is_named_as_written_in_a_fits_warnings(tmp_path, capsy
     assert "lightning-nas fit: warning: trainer.callbacks.early_stopping (EarlyStopping) " \
            "monitors 'val_loss' (min), the fit 'val_acc' (max)" in err, err
     assert set(yaml.safe_load(out)) == set(cfg)  # as written: no block of lightning-nas's own
+
+
+W_AND_B = "lightning.pytorch.loggers.WandbLogger"
+
+
+@pytest.mark.parametrize("command", ["search", "fit", "oneshot"])
+def test_two_named_w_and_b_loggers_are_named_as_written_in_their_refusal(
+        command, tmp_path, capsys):
+    # the template's logger/many_loggers.yaml style; was: "trainer.logger[0] and
+    # trainer.logger[2] are both W&B loggers", the places in the list the mapping is built into
+    cfg = _hydra_config(tmp_path / "run", {"model.net.width": {"choice": [4, 8]}})
+    cfg["trainer"] |= {"logger": {"wandb_a": {"_target_": W_AND_B, "project": "a"},
+                                  "csv": NAMED_LOGGERS["csv"],
+                                  "wandb_b": {"_target_": W_AND_B, "project": "b"}}}
+    block = cfg.pop("search")  # a fit's config has none, a one-shot run's a block of its own
+    cfg |= {"search": block} if command == "search" else {"oneshot": {
+        "run_dir": str(tmp_path / "run")}} if command == "oneshot" else {}
+    config = tmp_path / f"{command}.yaml"
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    assert main([command, str(config), "--print_config"]) == 2
+    err = capsys.readouterr().err
+    assert f"lightning-nas {command}: error: trainer.logger.wandb_a and trainer.logger.wandb_b " \
+           f"are both W&B loggers (WandbLogger): " in err, err
+    assert "(trainer.logger.wandb_b's {'project': 'b'})" in err, err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("node", "said"), [
+    ({**NAMED_CALLBACKS["early_stopping"], "patiense": 3},
+     "trainer.callbacks.early_stopping.patiense: not an argument of EarlyStopping.__init__"),
+    ({"_target_": "lightning.pytorch.callbacks.EarlyStoping"},
+     "trainer.callbacks.early_stopping='lightning.pytorch.callbacks.EarlyStoping': module "),
+], ids=["argument", "class"])
+def test_a_named_callback_nodes_bad_argument_or_class_is_named_as_written(node, said, tmp_path):
+    # check_trainer_kwargs; was: "trainer.callbacks[1].patiense: not an argument of ...",
+    # "trainer.callbacks[1]='lightning.pytorch.callbacks.EarlyStoping': ..."
+    cfg = _hydra_config(tmp_path / "run", {"model.net.width": {"choice": [4, 8]}})
+    cfg["trainer"] |= {"callbacks": {**NAMED_CALLBACKS, "early_stopping": node}}
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    with pytest.raises(ConfigError) as info:
+        search_from_config(load_config(config))
+    assert str(info.value).startswith(said), info.value
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_named_accumulation_scheduler_is_named_as_written_where_no_validation_runs(
+        tmp_path):
+    # check_validation_runs' count of batches (accumulation); was: "(of trainer.callbacks[0]
+    # (GradientAccumulationScheduler)'s factors {0: 1, 1: 2}: at most 6 batches)"
+    cfg = _hydra_config(tmp_path / "run", {"model.net.width": {"choice": [4, 8]}})
+    cfg["trainer"] |= {
+        "max_epochs": -1, "max_steps": 4, "val_check_interval": 50,
+        "check_val_every_n_epoch": None, "limit_train_batches": 10,
+        "callbacks": {"rich_progress_bar": None, "accumulation": {
+            "_target_": "lightning.pytorch.callbacks.GradientAccumulationScheduler",
+            "scheduling": {0: 1, 1: 2}}}}
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    with pytest.raises(ConfigError) as info:
+        search_from_config(load_config(config))
+    assert "max_steps=4 (of trainer.callbacks.accumulation (GradientAccumulationScheduler)'s " \
+           "factors {0: 1, 1: 2}: at most 6 batches) runs no validation" in str(info.value)
+    assert not (tmp_path / "run").exists()

@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lightning_nas.config.instantiate import import_object
+from lightning_nas.config.node_places import node_label
 from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.errors import ConfigError
 
@@ -75,7 +76,8 @@ def accumulation(kwargs: Mapping[str, Any],
     """The accumulation schedule of Trainer settings ``kwargs`` (``{epoch: factor}``) and
     where it is said: a ``GradientAccumulationScheduler`` of ``module_callbacks`` (what the
     module's ``configure_callbacks()`` returns; Lightning drops the Trainer's for it), else
-    one of the ``callbacks`` (an object's ``scheduling``, or a config node's), else
+    one of the ``callbacks`` (an object's ``scheduling``, or a config node's; a node of a
+    config's mapping of named callbacks said by its name, ``node_places.node_label``), else
     ``accumulate_grad_batches`` (1 where it is no integer above 1); where a scheduler is
     given beside ``accumulate_grad_batches`` (Lightning refuses the pair when fit starts),
     the larger factor counts. None where a scheduler's factors cannot be known before
@@ -89,8 +91,8 @@ def accumulation(kwargs: Mapping[str, Any],
     factor = value if _is_int(value) and value > 1 else 1
     given = kwargs.get("callbacks")
     items = given if isinstance(given, (list, tuple)) else [given]
-    found = [(f"trainer.callbacks{f'[{i}]' if isinstance(given, (list, tuple)) else ''}", item)
-             for i, item in enumerate(items)]
+    found = [(node_label("trainer.callbacks", i) if isinstance(given, (list, tuple))
+              else "trainer.callbacks", item) for i, item in enumerate(items)]  # by its name
     own = [("the module's configure_callbacks()", item) for item in module_callbacks]
     if any(_scheduler(item) for _, item in own):
         found = own

@@ -22,6 +22,7 @@ from typing import Any
 from lightning.pytorch.loggers import WandbLogger
 
 from lightning_nas.config.imports import import_object
+from lightning_nas.config.node_places import node_label
 from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.config.value_checks import short
 from lightning_nas.errors import ConfigError
@@ -43,7 +44,9 @@ def check_one_w_and_b(logger: Any) -> None:
         logger: the ``logger`` setting (an object, a config node, a list of them, a bool).
 
     Raises:
-        ConfigError: naming each W&B logger, the settings left unused and what to do.
+        ConfigError: naming each W&B logger (a node of a config's mapping of named
+            loggers by its name, ``node_places.node_label``; was: by its place in the
+            list), the settings left unused and what to do.
 
     Example:
         >>> check_one_w_and_b({"class_path": "lightning.pytorch.loggers.WandbLogger"})
@@ -53,7 +56,7 @@ def check_one_w_and_b(logger: Any) -> None:
     found = [(i, item) for i, item in enumerate(logger) if _w_and_b_class(item) is not None]
     if len(found) < 2:
         return
-    places = [f"trainer.logger[{i}]" for i, _ in found]
+    places = [node_label("trainer.logger", i) for i, _ in found]  # a named node: by its name
     classes = joined(list(dict.fromkeys(_w_and_b_class(item).__name__ for _, item in found)))
     unused = joined([f"{place}'s {short(node_args(item)) if is_node(item) else 'object'}"
                      for place, (_, item) in zip(places[1:], found[1:], strict=True)])

@@ -35,6 +35,7 @@ from lightning_nas.config.instantiate import (
     short,
 )
 from lightning_nas.config.logger_checks import check_one_w_and_b
+from lightning_nas.config.node_places import node_label
 from lightning_nas.config.nodes import dict_kwargs_keys, is_hydra, is_node, node_args, target_path
 from lightning_nas.errors import ConfigError, did_you_mean
 
@@ -85,7 +86,10 @@ def check_trainer_kwargs(kwargs: Mapping[str, Any]) -> None:
     """Raise ``ConfigError`` for keys that ``lightning.pytorch.Trainer`` does not take, and
     for values that do not fit the Trainer's annotations (``class_path`` specs are built
     and checked later), two W&B loggers in one ``logger`` list (``check_one_w_and_b``),
-    and ``check_sync_batchnorm``'s settings (a ``fit``'s, a fine-tune's too)."""
+    and ``check_sync_batchnorm``'s settings (a ``fit``'s, a fine-tune's too); a node of a
+    config's mapping of named callbacks or loggers is said by its name
+    (``node_places.node_label``: ``trainer.callbacks.early_stopping.patiense``; was: by its
+    place in the list, ``trainer.callbacks[1].patiense``)."""
     names, _ = accepted_kwargs(pl.Trainer.__init__)
     hints = trainer_hints()
     for key, value in kwargs.items():
@@ -99,7 +103,8 @@ def check_trainer_kwargs(kwargs: Mapping[str, Any]) -> None:
         nodes = value if isinstance(value, list) else [value]
         for i, node in enumerate(nodes):  # callbacks, a logger, ...: their own arguments
             if is_node(node):
-                where = f"trainer.{key}" + (f"[{i}]" if isinstance(value, list) else "")
+                where = node_label(f"trainer.{key}", i) if isinstance(value, list) \
+                    else f"trainer.{key}"  # a named node: by its name (was: [i])
                 check_init_args(_import(where, target_path(node)), node_args(node), where,
                                 dict_kwargs=dict_kwargs_keys(node), written=is_hydra(node))
         if key == "logger":  # two W&B loggers: both in one run
