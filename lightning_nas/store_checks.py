@@ -211,6 +211,8 @@ def check_same_search(store: RunStore, run_dir: Path, fixed: Mapping[str, Any],
         if key in FOLDER_KEYS and same_folders(old, store.get_meta(f"{key}_relative"), new,
                                                 relative_folders(new, run_dir)):
             continue
+        if key == "warm_start_fill" and _same_fill(old, new):  # 1 as 1.0: the same priors
+            continue
         if _typed(old) != _typed(new) or (  # 1, 1.0 and True are other values of a space
                 key == "objectives" and isinstance(old, Mapping)  # order: the tells
                 and isinstance(new, Mapping) and list(old) != list(new)):
@@ -313,6 +315,22 @@ def _what_differs(old: Any, new: Any) -> str:
         if changed:
             return "; ".join(changed)
     return f"stored {old!r}, now {new!r}"
+
+
+def _same_fill(old: Any, new: Any) -> bool:
+    """Whether two ``warm_start_fill`` mappings fill the same keys with the same values as a
+    fill maps onto its space, where a number is matched by equal number (``1`` fills a
+    ``[1.0, 2.0]`` choice with ``1.0``; ``True`` is no number): ``{"c": 1}`` and
+    ``{"c": 1.0}`` are one fill (was: refused as a different one)."""
+    if not isinstance(old, Mapping) or not isinstance(new, Mapping) or set(old) != set(new):
+        return False
+    return all(_typed(old[k]) == _typed(new[k]) or (_number(old[k]) and _number(new[k])
+                                                    and old[k] == new[k]) for k in old)
+
+
+def _number(value: Any) -> bool:
+    """Whether ``value`` is an int or a float, never a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _typed(value: Any) -> str:

@@ -120,3 +120,16 @@ def test_a_source_whose_search_db_holds_no_search_is_refused_and_left_as_it_is(t
             _search(tmp_path / "warm", 3, warm_start=[str(tmp_path / name)])
         assert not (tmp_path / "warm").exists()
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == files
+
+
+def test_a_resume_with_the_same_fill_written_as_another_number_resumes(tmp_path):
+    # was: refused, "a different warm_start_fill (c: 1, now 1.0)", though 1.0 fills c with
+    # the same 1 (the fill is matched onto the space by equal number)
+    _search(tmp_path / "source", 3, {"a": SPACE["a"], "b": SPACE["b"]}).run()
+    warm = {"warm_start": [str(tmp_path / "source")], "optimizer": "NGOpt"}
+    _search(tmp_path / "warm", 1, warm_start_fill={"c": 1}, **warm).run()
+    _search(tmp_path / "warm", 2, warm_start_fill={"c": 1.0}, **warm).run()
+    with pytest.raises(ConfigError, match=r"a different warm_start_fill \(c: 1, now 2.0\)"):
+        _search(tmp_path / "warm", 3, warm_start_fill={"c": 2.0}, **warm).run()
+    with open_run(tmp_path / "warm") as store:
+        assert len(store.trials()) == 2
