@@ -177,6 +177,19 @@ def test_spos_with_two_validation_loaders_fine_tunes_and_scores_each(tmp_path, c
     assert tuned["val_acc/dataloader_idx_0"] != tuned["val_acc/dataloader_idx_1"]
 
 
+def test_finetune_json_records_the_epochs_the_finetune_trained(tmp_path, monkeypatch, capsys):
+    # trainer.fast_dev_run, which the fine-tune's Trainer keeps, trains one epoch of one
+    # batch: finetune.json's epochs are those trained, the setting's apart (was: "epochs": 3,
+    # and "Fine-tuned 3 epochs" printed, after a fine-tune of one batch)
+    monkeypatch.chdir(ROOT)
+    cli = [arg for arg in TINY_CLI if "finetune" not in arg]
+    assert main([*cli, "--trainer.fast_dev_run=true", "--oneshot.finetune_epochs=3",
+                 f"--oneshot.run_dir={tmp_path}"]) == 0
+    tuned = json.loads((tmp_path / "finetune.json").read_text())
+    assert tuned["epochs"] == 1 and tuned["finetune_epochs"] == 3
+    assert "Fine-tuned 1 epoch (of finetune_epochs=3): val_acc=" in capsys.readouterr().out
+
+
 def test_a_new_run_leaves_no_output_of_an_earlier_run(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     stale = ("subnet_finetuned.pt", "finetune.json", "alphas.json", "alphas.png",

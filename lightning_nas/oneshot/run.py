@@ -426,9 +426,12 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
                 subnet, datamodule, finetune_epochs,
                 trainer={**finetune_trainer(trainer_kwargs), "callbacks": [uneven]},
                 num_classes=opts["num_classes"], lr=finetune_lr)
+            # the epochs it trained: fewer than finetune_epochs under the search's
+            # trainer.fast_dev_run, which it keeps (was: finetune_epochs, as trained)
+            trained = tuned.current_epoch
             if rank_zero:  # plain torch.nn, float32 as subnet.pt; the json (show) last
-                tuned_json = json.dumps({"epochs": finetune_epochs, "lr": finetune_lr,
-                                         "metrics": metrics}, indent=1)
+                tuned_json = json.dumps({"epochs": trained, "finetune_epochs": finetune_epochs,
+                                         "lr": finetune_lr, "metrics": metrics}, indent=1)
                 write_outputs(run_dir, {"subnet_finetuned.pt": functools.partial(
                     torch.save, tuned.net.cpu().float())})
                 # a split its Trainer met, the search's not: noted before finetune.json is
@@ -437,7 +440,8 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
                 write_outputs(run_dir, {"finetune.json": lambda p: p.write_text(tuned_json)})
             out["finetune"] = metrics
             if verbose:
-                print(f"Fine-tuned {counted(finetune_epochs, 'epoch')}: "
+                of = f" (of finetune_epochs={finetune_epochs})" * (trained != finetune_epochs)
+                print(f"Fine-tuned {counted(trained, 'epoch')}{of}: "
                       f"{accuracy_text(metrics)}; wrote "
                       f"{run_dir / 'subnet_finetuned.pt'}", flush=True)
     return out
