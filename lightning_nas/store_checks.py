@@ -211,7 +211,7 @@ def check_same_search(store: RunStore, run_dir: Path, fixed: Mapping[str, Any],
         if key in FOLDER_KEYS and same_folders(old, store.get_meta(f"{key}_relative"), new,
                                                 relative_folders(new, run_dir)):
             continue
-        if key == "warm_start_fill" and _same_fill(old, new):  # 1 as 1.0: the same priors
+        if key == "warm_start_fill" and _same_fill(old, new, fixed.get("space")):  # 1, 1.0
             continue
         if _typed(old) != _typed(new) or (  # 1, 1.0 and True are other values of a space
                 key == "objectives" and isinstance(old, Mapping)  # order: the tells
@@ -317,15 +317,33 @@ def _what_differs(old: Any, new: Any) -> str:
     return f"stored {old!r}, now {new!r}"
 
 
-def _same_fill(old: Any, new: Any) -> bool:
+def _same_fill(old: Any, new: Any, space: Any) -> bool:
     """Whether two ``warm_start_fill`` mappings fill the same keys with the same values as a
-    fill maps onto its space, where a number is matched by equal number (``1`` fills a
-    ``[1.0, 2.0]`` choice with ``1.0``; ``True`` is no number): ``{"c": 1}`` and
-    ``{"c": 1.0}`` are one fill (was: refused as a different one)."""
+    fill maps onto its space (``space``: its ``to_dict()``), where a number is matched by
+    equal number (``1`` fills a ``[1.0, 2.0]`` choice with ``1.0``; ``True`` is no number):
+    ``{"c": 1}`` and ``{"c": 1.0}`` are one fill (was: refused as a different one), but for
+    a key whose options hold both (``[1, 1.0]``)."""
     if not isinstance(old, Mapping) or not isinstance(new, Mapping) or set(old) != set(new):
         return False
-    return all(_typed(old[k]) == _typed(new[k]) or (_number(old[k]) and _number(new[k])
-                                                    and old[k] == new[k]) for k in old)
+    return all(_typed(old[k]) == _typed(new[k]) or (
+        _number(old[k]) and _number(new[k]) and old[k] == new[k]
+        and not _both_options(_spec(space, k), old[k], new[k])) for k in old)
+
+
+def _spec(space: Any, key: str) -> Any:
+    """The entry of the (dotted) space key ``key`` in a space's ``to_dict()``; None if none."""
+    if isinstance(space, Mapping) and key in space:
+        return space[key]
+    head, _, rest = key.partition(".")
+    return _spec(space[head], rest) if rest and isinstance(space, Mapping) \
+        and head in space else None
+
+
+def _both_options(spec: Any, one: Any, other: Any) -> bool:
+    """Whether a space entry ``spec`` lists ``one`` and ``other`` as two options."""
+    lists = [v for v in spec.values() if isinstance(v, list)] if isinstance(spec, Mapping) \
+        else []
+    return any({_typed(one), _typed(other)} <= {_typed(v) for v in values} for values in lists)
 
 
 def _number(value: Any) -> bool:

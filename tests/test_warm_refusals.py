@@ -133,3 +133,8 @@ def test_a_resume_with_the_same_fill_written_as_another_number_resumes(tmp_path)
         _search(tmp_path / "warm", 3, warm_start_fill={"c": 2.0}, **warm).run()
     with open_run(tmp_path / "warm") as store:
         assert len(store.trials()) == 2
+    # a choice holding both 1 and 1.0: two fills, refused
+    both = {**SPACE, "c": {"choice": [1, 1.0]}}
+    _search(tmp_path / "both", 1, both, warm_start_fill={"c": 1}, **warm).run()
+    with pytest.raises(ConfigError, match=r"a different warm_start_fill \(c: 1, now 1.0\)"):
+        _search(tmp_path / "both", 2, both, warm_start_fill={"c": 1.0}, **warm).run()
