@@ -11,7 +11,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import difflib
 import functools
 import os
 import sqlite3
@@ -20,6 +19,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lightning_nas.cli_argv import print_config_value, set_apart_overrides
+from lightning_nas.cli_checks import (
+    OVERRIDE_EXAMPLES,
+    check_config_flag,
+    check_flags,
+    check_overrides,
+    subparser,
+    thread_count,
+    top_count,
+)
 from lightning_nas.cli_help import HELP_EPILOG, help_words, no_config_needed, print_class_help
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, NASError
@@ -30,32 +38,10 @@ from lightning_nas.user_warnings import console_warnings
 __all__ = ["console", "main"]
 
 
-def _count(text: str) -> int:
-    """A ``--top`` count: a whole number >= 0 (a negative one cut rows off the end)."""
-    return _whole(text, 0)
-
-
-def _threads(text: str) -> int:
-    """A ``--threads`` count: a whole number >= 1 (was: 0 refused naming ``None``, the
-    Python default, which no command line gives)."""
-    return _whole(text, 1, " (torch threads; leave it out for the default)")
-
-
-def _whole(text: str, low: int, what: str = "") -> int:
-    """``text`` as a whole number >= ``low``, else argparse's error naming it and the range."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = low - 1
-    if value < low:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= {low}{what}, got {text!r}")
-    return value
-
-
 def _parser() -> argparse.ArgumentParser:
     from lightning_nas.report.tables import STATUSES
 
-    # allow_abbrev=False: `--print` is no `--print_config` (_check_flags names it)
+    # allow_abbrev=False: `--print` is no `--print_config` (check_flags names it)
     parser = argparse.ArgumentParser(prog="lightning-nas", allow_abbrev=False,
                                      description="Neural architecture search for Lightning.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -82,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="print the config after overrides and exit")
     p = add("show", help="leaderboard of a run (or of a one-shot run folder)")
     p.add_argument("run_dir", type=user_path)
-    p.add_argument("--top", type=_count, default=None,
+    p.add_argument("--top", type=top_count, default=None,
                    help="rows to show (default: 10 of the leaderboard, every trial of a "
                         "--status)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
@@ -109,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max_epochs", type=int, default=None)
     p.add_argument("--from_scratch", action="store_true",
                    help="start from fresh weights instead of the best checkpoint")
-    p.add_argument("--threads", type=_threads, default=None,
+    p.add_argument("--threads", type=thread_count, default=None,
                    help="torch threads (default: with --from_scratch, those the trial ran "
                         "with, when it had a count of its own; from the checkpoint, this "
                         "process's)")
@@ -251,78 +237,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-#: dotted overrides each command takes, for the error of a misspelt option or another word
-_OVERRIDE_EXAMPLES = {"search": "--search.budget=5 or --trainer.max_epochs=2",
-                      "oneshot": "--oneshot.num_candidates=5 or --trainer.max_epochs=2",
-                      "fit": "--trainer.max_epochs=2 or --model.width=64",
-                      "finetune": "--trainer.accelerator=cpu or --model.lr=5e-4"}
-
-
-def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
-    """The parser of ``command`` (its errors print its own usage line)."""
-    return next(action.choices[command] for action in parser._actions
-                if isinstance(action, argparse._SubParsersAction))
-
-
-def _check_config_flag(parser: argparse.ArgumentParser, argv: list[str]) -> None:
-    """Exit 2 for LightningCLI's ``--config FILE`` (``-c``): config files are positional
-    (was: "unrecognized option --config; did you mean --print_config?")."""
-    flag = next((word.split("=", 1)[0] for word in argv[1:]
-                 if word.split("=", 1)[0] in ("--config", "-c")), None)
-    if flag and argv[0] in ("search", "oneshot", "fit"):
-        files = "FILE" if argv[0] == "oneshot" else "FILE [FILE ...]"
-        _subparser(parser, argv[0]).error(f"{flag} is not needed here: give config files as "
-                                          f"positional arguments (lightning-nas {argv[0]} "
-                                          f"{files})")
-
-
-def _check_flags(parser: argparse.ArgumentParser, command: str, unknown: list[str]) -> None:
-    """Exit 2 for an option that is neither the command's nor a config override: a
-    misspelt flag (``--from-scratch``, ``--budget``) names the command's own flags and the
-    close ones, instead of failing later as an unknown config section."""
-    if not any(arg.startswith("--") for arg in unknown):
-        return  # nothing to check: `show` imports no training stack
-    from lightning_nas.config.sections import LIGHTNINGCLI_KEYS, TOP_KEYS
-    from lightning_nas.search.settings import SearchSettings
-
-    command_parser = _subparser(parser, command)
-    flags = [flag for action in command_parser._actions for flag in action.option_strings
-             if flag.startswith("--") and flag != "--help"]
-    for arg in unknown:
-        name = arg.split("=", 1)[0]
-        if not name.startswith("--") or name[2:] in (*TOP_KEYS, *LIGHTNINGCLI_KEYS):
-            continue
-        starts = [flag for flag in flags if flag.startswith(name) and len(name) > 2]
-        close = starts or difflib.get_close_matches("--" + name[2:].replace("-", "_"), flags,
-                                                    n=1, cutoff=0.6)
-        if not close and command == "search" and name[2:] in SearchSettings.keys():
-            close = [f"--search.{name[2:]}"]
-        short = " (an abbreviation is not taken: give the option whole)" if starts else ""
-        hint = f"did you mean {' or '.join(close)}? " if close else ""
-        example = _OVERRIDE_EXAMPLES.get(command)
-        overrides = f"; config values are set with dotted overrides, e.g. {example}" \
-            if example else ""
-        command_parser.error(f"unrecognized option {name}{short}; {hint}options of {command}: "
-                             f"{', '.join(flags) or 'none'}{overrides}")
-
-
-def _check_overrides(command: str, overrides: list[str]) -> None:
-    """Refuse, before any file is read, an argument among the overrides that is none: a
-    second config file of ``oneshot`` (it takes one; search and fit merge several), or any
-    other word, naming an override the command takes."""
-    from lightning_nas.config.overrides import split_overrides
-
-    example = _OVERRIDE_EXAMPLES[command]
-    if command == "oneshot":
-        extra = [arg for i, arg in enumerate(overrides) if arg.endswith((".yaml", ".yml"))
-                 and not (i and overrides[i - 1].startswith("--") and "=" not in overrides[i - 1])]
-        if extra:
-            raise ConfigError(f"oneshot takes exactly one config file (search and fit merge "
-                              f"several), got also {', '.join(map(repr, extra))}; merge them "
-                              f"into one, or give their values as overrides, e.g. {example}")
-    split_overrides(overrides, example)
-
-
 def _note(err: BaseException, note: str) -> None:
     """Add ``note`` to ``err``'s traceback, said after its error line (Python 3.10, where
     exceptions take no notes: said now, on stderr, before it)."""
@@ -340,8 +254,8 @@ def _run(args: argparse.Namespace, rest: list[str]) -> int:
                           f"config as given, after the overrides; give --print_config alone")
     if words := help_words(args.command, rest):  # --model.help CLASS: nothing read or built
         return print_class_help(args.command, words)
-    if args.command in _OVERRIDE_EXAMPLES:
-        _check_overrides(args.command, rest)
+    if args.command in OVERRIDE_EXAMPLES:
+        check_overrides(args.command, rest)
     if args.command == "search":
         return _cmd_search(args, rest)
     if args.command == "oneshot":
@@ -386,11 +300,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv, valued = print_config_value(argv)  # --print_config=skip_null: said in _run
     parser = _parser()
     if argv and help_words(argv[0], rest):  # --model.help CLASS: no CONFIG, as LightningCLI
-        no_config_needed(_subparser(parser, argv[0]))
-    _check_config_flag(parser, argv)
+        no_config_needed(subparser(parser, argv[0]))
+    check_config_flag(parser, argv)
     args, unknown = parser.parse_known_args(argv)
     args.print_value = valued
-    _check_flags(parser, args.command, unknown)
+    check_flags(parser, args.command, unknown)
     # `oneshot`: how to resume (not yet before its config loaded); fit: its folder
     args.argv, args.resume = given, lambda **_: ""
     rest = unknown + rest
