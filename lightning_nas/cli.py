@@ -147,7 +147,8 @@ def _cmd_oneshot(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.config.load import load_config
     from lightning_nas.config.node_places import unplaced
     from lightning_nas.oneshot.resume import resume_hint
-    from lightning_nas.oneshot.run import check_network, check_oneshot, resumable, run_oneshot
+    from lightning_nas.oneshot.run import resumable, run_oneshot
+    from lightning_nas.oneshot.run_checks import check_network, check_oneshot
 
     cfg = load_config(args.config, overrides, command="oneshot")
     if args.print_config:

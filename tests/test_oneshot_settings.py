@@ -20,7 +20,8 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.finetune import finetune_subnet
-from lightning_nas.oneshot.run import check_oneshot, check_oneshot_strategy
+from lightning_nas.oneshot.run import check_oneshot_strategy
+from lightning_nas.oneshot.run_checks import check_oneshot
 from lightning_nas.oneshot.setting_checks import (
     ALGORITHM_KEYS,
     ONESHOT_KEYS,

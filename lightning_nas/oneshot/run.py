@@ -4,7 +4,8 @@ callback: a random path per step, then nevergrad over the subnets), ``darts`` or
 (``DifferentiableNAS`` around the config's model, bilevel on its train/val split).
 
 The ``oneshot:`` block's keys and their checks are in ``oneshot/setting_checks.py``;
-``check_oneshot`` here makes them with the model's, data's and Trainer's checks.
+``check_oneshot`` (``oneshot/run_checks.py``) makes them with the model's, data's and
+Trainer's checks.
 
 ``run_oneshot(ckpt_path=...)`` resumes a run from its epoch-end checkpoint
 (``oneshot/resume.py``); from the one of its last epoch, a run killed in its final search,
@@ -15,8 +16,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import random
 import warnings
 from collections.abc import Mapping
 from contextlib import ExitStack
@@ -29,15 +28,10 @@ import yaml
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from torch import nn
 
-from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.instantiate import instantiate
-from lightning_nas.config.load import block_settings, config_seed, section_target
-from lightning_nas.config.node_places import config_names, names_said
-from lightning_nas.config.trainer_checks import check_trainer_kwargs
 from lightning_nas.group_exit import groups_made_here, launcher_variables_of_one
 from lightning_nas.lock_probe import lock_taken
 from lightning_nas.oneshot.callback import OneShotNAS
-from lightning_nas.oneshot.checks import check_tau_epochs, check_warmup_epochs
 from lightning_nas.oneshot.derive import derived_text
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.exported import write_outputs
@@ -52,32 +46,29 @@ from lightning_nas.oneshot.resume import (
 )
 from lightning_nas.oneshot.resume_read import check_resumed_supernet
 from lightning_nas.oneshot.run_checkpoint import epoch_end_checkpoint
+from lightning_nas.oneshot.run_checks import (
+    DRAWN_SEED,
+    NET_ATTR,
+    check_oneshot,
+    checked_parts,
+    checked_settings,
+)
 from lightning_nas.oneshot.run_notes import add_notes
 from lightning_nas.oneshot.run_outputs import ClearOutputs, wrote_line
 from lightning_nas.oneshot.scoring import network_of
 from lightning_nas.oneshot.seed import SharedSeed, adopt_differentiable, adopt_spos
 from lightning_nas.oneshot.seed_range import SEED_MAX
-from lightning_nas.oneshot.setting_checks import (
-    DEFAULT_RUN_DIR,
-    ONESHOT_KEYS,
-    SEARCH_KEY_HINTS,
-    check_algorithm,
-    check_oneshot_settings,
-    check_run_folder,
-    check_seed,
-)
+from lightning_nas.oneshot.setting_checks import DEFAULT_RUN_DIR
 from lightning_nas.oneshot.tau_resume import CLI_TAU_EPOCHS
 from lightning_nas.oneshot.trainer_checks import (
     check_oneshot_builds,
     check_oneshot_strategy,
     check_oneshot_trainer,
-    check_user_checkpoints,
     fit_or_refuse,
 )
 from lightning_nas.results import format_score
 from lightning_nas.run_folder import LOCK_FILE, holding, user_path
 from lightning_nas.search.callback_monitors import CallbackMonitors
-from lightning_nas.search.dry_builds import attempt_build
 from lightning_nas.search.lifetime import DISTRIBUTED_VARIABLES, environ
 from lightning_nas.search.quiet import quiet_lightning
 from lightning_nas.search.remote_runs import RunsHeld, runs_ended
@@ -88,22 +79,14 @@ from lightning_nas.search.wandb_ids import kept_dirs
 from lightning_nas.spos_scored import scored_text
 from lightning_nas.wording import counted
 
-__all__ = ["SEED_MAX", "check_network", "check_oneshot", "check_oneshot_builds",
-           "check_oneshot_strategy", "check_oneshot_trainer", "finetune_trainer", "resumable",
-           "run_oneshot"]
-
-#: the environment variable that hands a run's seed to the DDP ranks it launches (a drawn
-#: seed, ``seed_everything: true`` or ``false``, is drawn once)
-_DRAWN_SEED = "LIGHTNING_NAS_ONESHOT_SEED"
+__all__ = ["SEED_MAX", "check_oneshot_builds", "check_oneshot_strategy",
+           "check_oneshot_trainer", "finetune_trainer", "resumable", "run_oneshot"]
 
 #: Trainer settings of the search that the fine-tune does not take (``finetune_trainer``)
 _NOT_FINETUNED = frozenset({
     "max_epochs", "min_epochs", "max_steps", "min_steps", "max_time", "callbacks", "logger",
     "enable_checkpointing", "default_root_dir", "check_val_every_n_epoch", "val_check_interval",
     "num_sanity_val_steps"})
-
-#: how a run's errors name ``net_attr`` (as the config and the command line write it)
-_NET_ATTR = "oneshot.net_attr"
 
 
 def _callbacks(trainer_kwargs: dict[str, Any], clear: ClearOutputs, *search: pl.Callback
@@ -174,91 +157,6 @@ def _differentiable(opts: dict[str, Any], nas: DifferentiableNAS, datamodule: An
     ), trainer.is_global_zero
 
 
-def check_oneshot(cfg: Mapping[str, Any]
-                  ) -> tuple[str, dict[str, Any], ModelFactory, DataFactory, dict[str, Any]]:
-    """Every check of a one-shot config that needs no model or data built (the ``oneshot:``
-    settings, the run folder's (``check_run_folder``), the model's and data's classes and
-    arguments, the Trainer's, and the Trainer built once in a temporary folder; a node of a
-    mapping of named callbacks said by its name, ``trainer.callbacks.lr_monitor``);
-    ``run_oneshot`` and ``lightning-nas oneshot --print_config`` make them (``net_attr``,
-    an attribute of the built module, is checked when a run builds it, before it removes
-    or trains anything; ``--print_config``: ``check_network``).
-
-    Returns:
-        The algorithm, the checked settings (``seed`` resolved), the model and data
-        factories, and the Trainer settings.
-
-    Example:
-        >>> check_oneshot({"model": "m.Net", "oneshot": {"algorithm": "dart"}})
-        Traceback (most recent call last):
-        ...
-        lightning_nas.errors.ConfigError: unknown oneshot algorithm 'dart'; did you mean ...
-    """
-    with names_said(config_names(cfg)):  # trainer.callbacks.lr_monitor (was: callbacks[1])
-        algorithm, opts, trainer_cfg = _checked_settings(cfg)
-        return (algorithm, opts, *_checked_parts(cfg, trainer_cfg, algorithm), trainer_cfg)
-
-
-def _checked_settings(cfg: Mapping[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """``check_oneshot``'s checks of the settings (no model, data or Trainer is built)."""
-    opts = block_settings(cfg, "oneshot", ONESHOT_KEYS, SEARCH_KEY_HINTS)
-    algorithm = check_algorithm(cfg.get("oneshot") or {})
-    opts = check_oneshot_settings(opts)  # null: each key's default, another algorithm's too
-    check_run_folder(user_path(opts["run_dir"] or DEFAULT_RUN_DIR))
-    key = "seed_everything" if opts["seed"] is None else "oneshot.seed"
-    everything = cfg.get("seed_everything")
-    if opts["seed"] is not None and type(everything) is int:  # oneshot.seed wins, yet one
-        # out of Lightning's range is refused, as without it (was: -5 silently ignored)
-        check_seed(everything, "seed_everything", spos=False)
-    if opts["seed"] is None and isinstance(cfg.get("seed_everything"), bool):  # true, false
-        # ("no seed"): a drawn one; a DDP rank that rank 0's run launched takes rank 0's
-        inherited = os.environ.get(_DRAWN_SEED)  # (was: each rank drew its own)
-        opts["seed"] = int(inherited) if inherited else random.randrange(SEED_MAX + 1)
-    opts["seed"] = config_seed(cfg, opts["seed"])
-    check_seed(opts["seed"], key, spos=algorithm == "spos")
-    trainer_cfg = dict(cfg.get("trainer") or {})
-    check_trainer_kwargs(trainer_cfg)
-    check_oneshot_strategy(trainer_cfg, algorithm)
-    check_oneshot_trainer(trainer_cfg, algorithm)
-    if algorithm != "spos":  # the logits never learnt (was: said at the fit's start only)
-        check_warmup_epochs(opts["warmup_epochs"], trainer_cfg.get("max_epochs"))
-    if algorithm == "gdas":  # no epochs to decay the temperature over (was: at its start)
-        check_tau_epochs(opts["tau_epochs"], trainer_cfg)
-    check_user_checkpoints(trainer_cfg, user_path(opts["run_dir"] or DEFAULT_RUN_DIR))
-    return algorithm, opts, trainer_cfg
-
-
-def _checked_parts(cfg: Mapping[str, Any], trainer_cfg: dict[str, Any],
-                   algorithm: str) -> tuple[ModelFactory, DataFactory]:
-    """``check_oneshot``'s checks of the model's and data's classes, and its Trainer built."""
-    model = ModelFactory(*section_target(cfg.get("model"), "model"))
-    model.check([])
-    data = DataFactory(*section_target(cfg.get("data"), "data"))
-    data.check()
-    check_oneshot_builds(trainer_cfg, algorithm)  # before any folder or search.lock
-    return model, data
-
-
-def check_network(model: ModelFactory, net_attr: str | None) -> None:
-    """``oneshot.net_attr`` checked against the config's model built with its parameters on
-    the meta device (``--print_config``, which trains nothing; a run checks the module it
-    builds; was: ``--print_config`` passed a misspelt one). A model that cannot be built
-    so is left to the run, whose build says why.
-
-    Example:
-        >>> check_network(ModelFactory("lightning.pytorch.demos.boring_classes.BoringModel"),
-        ...               "layr")
-        Traceback (most recent call last):
-        ...
-        lightning_nas.errors.ConfigError: oneshot.net_attr 'layr': BoringModel has no nn.Module ...
-    """
-    built: list[nn.Module] = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if attempt_build(lambda: built.append(model.build({})), meta=True) is None:
-            network_of(built[-1], net_attr, _NET_ATTR)
-
-
 def finetune_trainer(trainer_kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """The search's Trainer settings the fine-tune of its winner keeps: hardware, strategy,
     precision, ``limit_*`` batches, clipping, accumulation, determinism. Not its length
@@ -326,15 +224,15 @@ def resumable(cfg: Mapping[str, Any], ckpt_path: str | Path = LAST) -> bool:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            algorithm, opts, trainer_cfg = _checked_settings(cfg)
+            algorithm, opts, trainer_cfg = checked_settings(cfg)
             run_dir = user_path(opts.pop("run_dir") or DEFAULT_RUN_DIR)
             path = resolve_ckpt_path(ckpt_path, run_dir)  # (a file: it raises where none)
             if path is None or lock_taken(run_dir / LOCK_FILE):
                 return False
             opts, _, shapes = check_resume(path, algorithm, opts, _drawn(cfg), trainer_cfg)
-            model, _ = _checked_parts(cfg, trainer_cfg, algorithm)  # (was: before the above)
+            model, _ = checked_parts(cfg, trainer_cfg, algorithm)  # (was: before the above)
             module = model.build({})
-            network_of(module, opts["net_attr"], _NET_ATTR)
+            network_of(module, opts["net_attr"], NET_ATTR)
             check_resumed_supernet(path, _searched(algorithm, opts, module, trainer_cfg,
                                                    run_dir), shapes)
     except Exception:  # noqa: BLE001 - any refusal: not resumable (the run's error stands)
@@ -365,7 +263,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         opts, stored, shapes = check_resume(ckpt_path, algorithm, opts, drawn, trainer_cfg)
         end = training_end(stored, trainer_cfg)
         if end is not None:  # a misspelt net_attr: said, not passed over (was: exit 0)
-            network_of(model.build({}), opts["net_attr"], _NET_ATTR)
+            network_of(model.build({}), opts["net_attr"], NET_ATTR)
         done = _finished(run_dir, ckpt_path, end, finetune_epochs, verbose)
         if done is not None:  # nothing left to train: the finished run's outputs stand
             return done
@@ -375,7 +273,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         # the seed for launched ranks; seed_everything's variables kept while the run trains
         # (its DDP ranks read them), then restored, as Search.run and finetune restore them,
         # and so are those Lightning's launcher sets in this process (LOCAL_RANK, ...)
-        held.enter_context(environ({_DRAWN_SEED: str(opts["seed"])}, kept=SEED_VARIABLES))
+        held.enter_context(environ({DRAWN_SEED: str(opts["seed"])}, kept=SEED_VARIABLES))
         held.enter_context(launcher_variables_of_one(DISTRIBUTED_VARIABLES))  # (of one rank)
         held.enter_context(groups_made_here())  # a one-device DDP fit's group: destroyed
         # the W&B run of a logger node, ended as the run ends, reinit: create_new's too
@@ -383,7 +281,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         runs = held.enter_context(runs_ended(trainer_cfg.get("logger")))
         pl.seed_everything(opts["seed"], workers=True, verbose=False)  # as LightningCLI
         module = model.build({})
-        network_of(module, opts["net_attr"], _NET_ATTR)  # a misspelt net_attr: said before training
+        network_of(module, opts["net_attr"], NET_ATTR)  # a misspelt net_attr: said before training
         searched = _searched(algorithm, opts, module, trainer_cfg, run_dir)
         if ckpt_path is not None:  # (was: Lightning's load_state_dict traceback, in the fit)
             check_resumed_supernet(ckpt_path, searched, shapes)

@@ -3,8 +3,8 @@
 read (``ALGORITHM_KEYS``), and the checks of its settings before any training:
 ``check_algorithm`` (the algorithm, with the keys given), ``check_oneshot_settings`` (type
 and range of each), ``check_seed`` (the seed's range) and ``check_run_folder`` (a folder
-the run may write into). ``oneshot/run.py``'s ``check_oneshot`` makes them with the rest of
-a config's checks.
+the run may write into). ``oneshot/run_checks.py``'s ``check_oneshot`` makes them with the
+rest of a config's checks.
 
 Example:
     >>> sorted(ONESHOT_KEYS)[:3]
