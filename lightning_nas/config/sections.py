@@ -23,7 +23,7 @@ __all__ = ["COMMANDS", "LIGHTNINGCLI_KEYS", "TOP_KEYS", "command_sections", "not
            "unknown_section"]
 
 #: every command's sections together (the command line splits ``--seed_everything 3`` off
-#: as an override by these, ``cli._TOP_KEYS``)
+#: as an override by these, ``cli_argv.TOP_KEYS``)
 TOP_KEYS = ("model", "data", "trainer", "search", "oneshot", "seed_everything")
 #: keys of the config LightningCLI writes (``fit --print_config``, every run's
 #: ``config.yaml``) taken only as null, and why another value cannot be
