@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from lightning_nas.numeric import is_number
 from lightning_nas.results import TrialResult, TrialStatus, format_score
 from lightning_nas.user_warnings import warn_user
 
@@ -60,7 +61,7 @@ def lr_hint(args: Mapping[str, Any]) -> str:
     """
     for key in ("lr", "learning_rate"):
         value = args.get(key, args.get(f"model.{key}"))
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        if is_number(value) and value > 0:
             lower = float(f"{value / 10:.3g}")
             return (f"a lower learning rate (--model.{key}={lower:g}; from Python "
                     f"model_init_args={{{key!r}: {lower:g}}})")

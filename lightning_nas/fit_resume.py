@@ -36,6 +36,7 @@ import torch
 
 from lightning_nas.arch import is_plain, plain
 from lightning_nas.errors import ConfigError
+from lightning_nas.numeric import is_int
 from lightning_nas.run_folder import new_folder, user_path
 from lightning_nas.search.checkpoints import checkpoint_complete
 from lightning_nas.search.fit_segments import UNFINISHED
@@ -314,7 +315,7 @@ def _warn_reloads(trainer: Mapping[str, Any], kind: str) -> None:
     iterator twice in a fit and once in the epoch it resumes at, and counts reloads from
     there (was: resumed without a word; a search refuses it where it pauses trials)."""
     reload = trainer.get("reload_dataloaders_every_n_epochs")
-    if isinstance(reload, int) and not isinstance(reload, bool) and reload > 0:
+    if is_int(reload) and reload > 0:
         warn_user(f"trainer.reload_dataloaders_every_n_epochs={reload}: the resumed {kind} "
                   f"draws other shuffles{'' if reload == 1 else ' and reloads at other epochs'}"
                   f" than an uninterrupted one would (Lightning makes a reload epoch's "

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lightning_nas.errors import ConfigError, StoreError
+from lightning_nas.numeric import is_number
 from lightning_nas.results import TrialStatus
 from lightning_nas.run_folder import file_in_place, lock_kind
 from lightning_nas.store_json import dump_json
@@ -326,7 +327,7 @@ def _same_fill(old: Any, new: Any, space: Any) -> bool:
     if not isinstance(old, Mapping) or not isinstance(new, Mapping) or set(old) != set(new):
         return False
     return all(_typed(old[k]) == _typed(new[k]) or (
-        _number(old[k]) and _number(new[k]) and old[k] == new[k]
+        is_number(old[k]) and is_number(new[k]) and old[k] == new[k]
         and not _both_options(_spec(space, k), old[k], new[k])) for k in old)
 
 
@@ -344,11 +345,6 @@ def _both_options(spec: Any, one: Any, other: Any) -> bool:
     lists = [v for v in spec.values() if isinstance(v, list)] if isinstance(spec, Mapping) \
         else []
     return any({_typed(one), _typed(other)} <= {_typed(v) for v in values} for values in lists)
-
-
-def _number(value: Any) -> bool:
-    """Whether ``value`` is an int or a float, never a bool."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _typed(value: Any) -> str:

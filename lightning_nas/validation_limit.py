@@ -24,6 +24,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from lightning_nas.devices import trial_ranks
+from lightning_nas.numeric import is_number
 from lightning_nas.ranks_record import known_ranks
 from lightning_nas.trial_trainer import trial_trainer
 
@@ -42,7 +43,7 @@ def _part(value: Any) -> int | float | None:
     """``value`` where it validates part of each loader: a count, or a fraction below 1
     (None: not a number, 0 = off for ``overfit_batches``, or the fraction 1.0: every batch;
     Lightning reads the int 1 as one batch)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_number(value):
         return None
     return None if value <= 0 or (isinstance(value, float) and value >= 1.0) else value
 

@@ -30,6 +30,7 @@ from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.node_places import node_label
 from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.errors import ConfigError
+from lightning_nas.numeric import is_int
 
 __all__ = ["SIMULATED", "accumulation", "most_batches", "said", "unbuilt_callbacks"]
 
@@ -88,7 +89,7 @@ def accumulation(kwargs: Mapping[str, Any],
         ({0: 2}, 'accumulate_grad_batches=2')
     """
     value = kwargs.get("accumulate_grad_batches")
-    factor = value if _is_int(value) and value > 1 else 1
+    factor = value if is_int(value) and value > 1 else 1
     given = kwargs.get("callbacks")
     items = given if isinstance(given, (list, tuple)) else [given]
     found = [(node_label("trainer.callbacks", i) if isinstance(given, (list, tuple))
@@ -110,7 +111,7 @@ def accumulation(kwargs: Mapping[str, Any],
             scheduling = {int(k) if isinstance(k, str) and k.isdigit() else k: f
                           for k, f in scheduling.items()}
         if not isinstance(scheduling, Mapping) or not scheduling or not all(
-                _is_int(k) and k >= 0 and _is_int(f) and f >= 1 for k, f in scheduling.items()):
+                is_int(k) and k >= 0 and is_int(f) and f >= 1 for k, f in scheduling.items()):
             return None  # not known before training: no refusal on a guess
         if max(scheduling.values()) >= max(schedule.values()):
             schedule, source = dict(sorted(scheduling.items())), f"{where} ({cls.__name__})"
@@ -181,6 +182,3 @@ def _scheduler(item: Any) -> type | None:
     return cls if isinstance(cls, type) and issubclass(cls, GradientAccumulationScheduler) \
         else None
 
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)

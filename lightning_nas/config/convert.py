@@ -54,6 +54,7 @@ from lightning_nas.config.records import (
 from lightning_nas.config.texts import LEAVES, UNREAD, leaf_text, literal_text
 from lightning_nas.config.timedeltas import timedelta_of
 from lightning_nas.errors import ConfigError
+from lightning_nas.numeric import is_int, is_number
 
 __all__ = ["bool_note", "class_bound", "class_node_path", "close_class_note", "convert",
            "convert_args", "converted", "fits", "import_class", "short_class_note", "type_bound",
@@ -355,8 +356,7 @@ def _instance(value: Any, hint: type) -> Any:
         return _fit(isinstance(value, bool), value)
     if hint in (int, float):  # an int for a float: the float, as jsonargparse builds it
         found = float(value) if hint is float and type(value) is int else value  # (was: 1)
-        return _fit(isinstance(value, (int, float if hint is float else int))
-                    and not isinstance(value, bool), found)
+        return _fit(is_number(value) if hint is float else is_int(value), found)
     try:
         if isinstance(value, hint):
             return value

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lightning_nas.errors import ConfigError
+from lightning_nas.numeric import is_int
 
 __all__ = ["check_loader_args"]
 
@@ -71,8 +72,7 @@ def check_loader_args(args: Mapping[str, Any], where: str) -> None:
             continue
         rule = _RULES.get(str(key))
         if rule is not None and _refused(value, rule[0]):
-            kind = "" if isinstance(value, int) and not isinstance(value, bool) else \
-                f", not {type(value).__name__}"
+            kind = "" if is_int(value) else f", not {type(value).__name__}"
             raise ConfigError(f"{path}={value!r}: a DataLoader's {key} must be {rule[1]}"
                               f"{kind}; {_WHEN}")
 
@@ -82,4 +82,4 @@ def _refused(value: Any, least: int) -> bool:
     and a string holding ``${``, an interpolation resolved later, are let be)."""
     if value is None or isinstance(value, str) and "${" in value:
         return False
-    return isinstance(value, bool) or not isinstance(value, int) or value < least
+    return not is_int(value) or value < least

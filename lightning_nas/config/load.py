@@ -61,6 +61,7 @@ from lightning_nas.config.space_keys import SECTIONS, is_dotted
 from lightning_nas.config.space_paths import merge_space, space_path
 from lightning_nas.config.yamlio import load_yaml
 from lightning_nas.errors import ConfigError, unknown
+from lightning_nas.numeric import is_int
 from lightning_nas.run_folder import user_path
 
 __all__ = [
@@ -395,6 +396,6 @@ def config_seed(cfg: Mapping[str, Any], seed: Any) -> int:
         return seed
     if seed_everything is True:
         return random.randrange(2**31)
-    if isinstance(seed_everything, int) and not isinstance(seed_everything, bool):
+    if is_int(seed_everything):
         return seed_everything
     return 0

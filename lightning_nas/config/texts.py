@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from lightning_nas.numeric import is_int
+
 __all__ = ["LEAVES", "UNREAD", "leaf_text", "literal_text"]
 
 #: the annotations a text is read for (the text kept for a ``str``)
@@ -51,7 +53,7 @@ def leaf_text(text: str, hint: type) -> Any:
     """The value ``text`` is for the annotation ``hint`` (``bool``, ``int`` or ``float``),
     as jsonargparse reads it (an ``int`` for a ``float`` made a ``float``), or ``UNREAD``."""
     value = _loaded(text)
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+    if hint is float and is_int(value):
         return float(value)
     if isinstance(value, hint) and (hint is bool or not isinstance(value, bool)):
         return value

@@ -38,6 +38,7 @@ from lightning_nas.config.logger_checks import check_one_w_and_b
 from lightning_nas.config.node_places import node_label
 from lightning_nas.config.nodes import dict_kwargs_keys, is_hydra, is_node, node_args, target_path
 from lightning_nas.errors import ConfigError, did_you_mean
+from lightning_nas.numeric import is_int, is_number
 
 __all__ = ["TRAINING_NEEDS", "check_epoch_bounds", "check_finetune_epochs", "check_search_trainer",
            "check_sync_batchnorm", "check_trainer_kwargs", "check_trainer_space_keys",
@@ -114,7 +115,7 @@ def check_trainer_kwargs(kwargs: Mapping[str, Any]) -> None:
 
 def _check_counts(key: str, value: Any) -> None:
     """Counts the Trainer takes without checking them (it fails in the first step)."""
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    number = is_number(value)
     if key == "accumulate_grad_batches" and number and value < 1:
         raise ConfigError(f"trainer.accumulate_grad_batches={value!r}: must be >= 1 (the "
                           f"batches whose gradients one optimizer step sums)")
@@ -162,13 +163,13 @@ def check_validation_runs(kwargs: Mapping[str, Any], monitor: str,
                           f"and model summaries are off already")
     every, epochs = kwargs.get("check_val_every_n_epoch", 1), kwargs.get("max_epochs")
     nothing = trains_nothing(kwargs)  # (was: a max_time of zero taken: each trial failed)
-    if _is_number(kwargs.get("limit_val_batches")) and kwargs["limit_val_batches"] == 0:
+    if is_number(kwargs.get("limit_val_batches")) and kwargs["limit_val_batches"] == 0:
         why = f"trainer.limit_val_batches={kwargs['limit_val_batches']!r}"
     elif nothing:  # no training (a fit with no training batch or step runs no validation)
         why = f"trainer.{nothing}={kwargs[nothing]!r}"
     elif isinstance(every, int) and isinstance(epochs, int) and 0 < epochs < every:
         why = f"trainer.check_val_every_n_epoch={every} with max_epochs={epochs}"
-    elif every is None and _is_int(interval := kwargs.get("val_check_interval")) and _is_int(
+    elif every is None and is_int(interval := kwargs.get("val_check_interval")) and is_int(
             steps := kwargs.get("max_steps")) and steps > 0 and module_callbacks is not None \
             and (counted := accumulation(kwargs, module_callbacks)) and (
                 most := most_batches(steps, counted[0], kwargs.get("max_epochs"))) < interval:
@@ -198,7 +199,7 @@ def check_epoch_bounds(kwargs: Mapping[str, Any]) -> None:
     """
     for unit in ("epochs", "steps"):  # min_steps above max_steps likewise (was: taken)
         low, high = kwargs.get(f"min_{unit}"), kwargs.get(f"max_{unit}")
-        if _is_int(low) and _is_int(high) and 1 <= high < low:
+        if is_int(low) and is_int(high) and 1 <= high < low:
             raise ConfigError(f"trainer.min_{unit}={low} is above max_{unit}={high}: "
                               f"Lightning stops at max_{unit} and ignores min_{unit}; set "
                               f"min_{unit} <= max_{unit} (or leave min_{unit} out)")
@@ -302,7 +303,7 @@ def _several_cpu_ranks(kwargs: Mapping[str, Any]) -> bool:
     strategy is then DDP): several nodes, or several devices (a count, a list, ``"0,1"``;
     ``auto`` on CPU is one)."""
     nodes, devices = kwargs.get("num_nodes", 1), kwargs.get("devices", "auto")
-    if _is_int(nodes) and nodes > 1:
+    if is_int(nodes) and nodes > 1:
         return True
     if isinstance(devices, (list, tuple)):
         return len(devices) > 1
@@ -311,7 +312,7 @@ def _several_cpu_ranks(kwargs: Mapping[str, Any]) -> bool:
         if "," in text:
             return len([part for part in text.split(",") if part.strip()]) > 1
         return text.isdigit() and int(text) > 1
-    return _is_int(devices) and devices > 1
+    return is_int(devices) and devices > 1
 
 
 def _is_ddp(strategy: Any) -> bool:
@@ -344,7 +345,7 @@ def trains_nothing(kwargs: Mapping[str, Any]) -> str | None:
     """
     for key in TRAINING_NEEDS:
         value = kwargs.get(key)
-        if _no_time(value) if key == "max_time" else _is_number(value) and value == 0:
+        if _no_time(value) if key == "max_time" else is_number(value) and value == 0:
             return key
     return None
 
@@ -361,14 +362,6 @@ def _no_time(value: Any) -> bool:
     except (TypeError, ValueError, OverflowError):
         return False
     return isinstance(value, timedelta) and value <= timedelta(0)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _import(where: str, path: Any) -> Any:

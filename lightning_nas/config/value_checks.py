@@ -51,6 +51,7 @@ from lightning_nas.config.records import (
 from lightning_nas.config.texts import LEAVES, UNREAD, leaf_text, literal_text
 from lightning_nas.config.timedeltas import timedelta_note, timedelta_of
 from lightning_nas.errors import ConfigError
+from lightning_nas.numeric import is_int, is_number
 
 __all__ = ["check_value", "enum_note", "matches", "null_note", "short"]
 
@@ -105,9 +106,9 @@ def matches(value: Any, hint: Any, strict: bool = False, written: bool = False) 
     if hint is bool:
         return isinstance(value, bool)
     if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return is_int(value)
     if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return is_number(value)
     if hint is str:
         return isinstance(value, str)
     if inspect.isclass(hint) and issubclass(hint, (PurePath, os.PathLike)):
@@ -175,7 +176,7 @@ def enum_note(value: Any, hint: Any) -> str:
     """
     found = [kind for kind in kinds_of(hint)
              if inspect.isclass(kind) and issubclass(kind, enum.Enum)]
-    if not isinstance(value, str | int | float) or isinstance(value, bool) or not found:
+    if not (isinstance(value, str) or is_number(value)) or not found:
         return ""
     owner = next((f" ({value!r} is the value of {kind.__name__}.{member.name})"
                   for kind in found for member in kind if member.value == value), "")

@@ -56,6 +56,7 @@ from omegaconf import DictConfig, OmegaConf
 from lightning_nas.errors import SpaceError, did_you_mean
 from lightning_nas.integrations.hydra_int_ends import truncated_refusal, widened_ends
 from lightning_nas.integrations.hydra_space_syntax import search_space_syntax
+from lightning_nas.numeric import is_number
 from lightning_nas.space import Choice, Fixed, Float, Int, Ordered, Param, SearchSpace
 from lightning_nas.space.ranges import EqualBounds
 from lightning_nas.space.search_space import OverlappingKeys
@@ -403,7 +404,7 @@ def _param(override: Override) -> Param:
         values = list(override.sweep_iterator())
     if "ordered" in tags:
         return Ordered(values)
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+    if all(is_number(v) for v in values):
         return Ordered(sorted(values))
     return Choice(values)
 

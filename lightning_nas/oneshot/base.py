@@ -20,6 +20,7 @@ from typing import Any
 from torch import nn
 
 from lightning_nas.errors import ConfigError, SpaceError
+from lightning_nas.numeric import is_int
 from lightning_nas.oneshot.mixed import Mixable
 from lightning_nas.space import Param
 
@@ -66,8 +67,8 @@ def check_values(label: str, values: Sequence[Any] | int, low: int | None = None
         else [values]
     if not values:
         raise SpaceError(f"choice {label!r} needs at least one value")
-    if low is not None and any(isinstance(v, bool) or not isinstance(v, int) or v < low
-                               for v in values):  # was: a depth -1 kept all but one block
+    if low is not None and any(not is_int(v) or v < low for v in values):
+        # was: a depth -1 kept all but one block
         said = f"; {none}" if none and None in values else ""  # (was: not where None is taken)
         raise SpaceError(f"choice {label!r} takes integers >= {low}, got {values}{said}")
     repeated = [v for i, v in enumerate(values) if v in values[:i]]

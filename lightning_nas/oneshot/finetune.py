@@ -23,6 +23,7 @@ from torch import nn
 from lightning_nas.errors import ConfigError, check_number
 from lightning_nas.group_exit import destroy_group_at_exit
 from lightning_nas.module import NASModule
+from lightning_nas.numeric import is_int
 from lightning_nas.results import format_score
 
 __all__ = ["accuracy_text", "check_finetune_length", "check_finetune_schedule",
@@ -84,9 +85,8 @@ def check_finetune_length(max_epochs: object, lr: object,
     """
     given = trainer or {}
     steps = given.get("max_steps")
-    bounded = given.get("max_time") is not None or (
-        isinstance(steps, int) and not isinstance(steps, bool) and steps >= 1)
-    integer = isinstance(max_epochs, int) and not isinstance(max_epochs, bool)
+    bounded = given.get("max_time") is not None or (is_int(steps) and steps >= 1)
+    integer = is_int(max_epochs)
     if not integer or not (max_epochs >= 1 or (max_epochs == -1 and bounded)):
         raise ConfigError(f"finetune_subnet: max_epochs must be an integer >= 1 (or -1 with "
                           f"trainer max_steps or max_time), got {max_epochs!r}")

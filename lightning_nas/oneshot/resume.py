@@ -37,6 +37,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only
 
 from lightning_nas.errors import ConfigError
+from lightning_nas.numeric import is_int
 from lightning_nas.oneshot.fit_end import time_bound, time_spent
 from lightning_nas.oneshot.resume_read import Shapes, read_checkpoint, supernet_shapes
 from lightning_nas.run_folder import user_path
@@ -160,8 +161,7 @@ def _bound(trainer_cfg: Mapping[str, Any], key: str) -> int | None:
     """The Trainer setting ``key`` (``max_epochs``, ``max_steps``) as a bound: None for -1,
     null or unset (no bound)."""
     value = trainer_cfg.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 \
-        else None
+    return value if is_int(value) and value >= 0 else None
 
 
 def training_end(settings: Mapping[str, Any], trainer_cfg: Mapping[str, Any]

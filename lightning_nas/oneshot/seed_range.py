@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from lightning_nas.errors import ConfigError
+from lightning_nas.numeric import is_int
 
 __all__ = ["SEED_MAX", "WIDE_SEED_MAX", "check_seed_range"]
 
@@ -47,6 +48,6 @@ def check_seed_range(seed: Any, name: str, top: int, why: str, null: str = "") -
     Raises:
         ConfigError: naming ``name``, the range taken and ``seed``.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= top:
+    if not is_int(seed) or not 0 <= seed <= top:
         raise ConfigError(f"{name} must be an integer from 0 to {top} (2**{top.bit_length()} "
                           f"- 1){null}, got {seed!r}: {why}")

@@ -18,6 +18,7 @@ from typing import Any
 from lightning_nas.arch import flatten_arch
 from lightning_nas.config.paths import get_dotted
 from lightning_nas.errors import ConfigError
+from lightning_nas.numeric import is_number
 from lightning_nas.report.tables import (
     counts_line,
     failure_rows,
@@ -222,7 +223,7 @@ def choice_order(values: list[Any], declared: list[Any] | None = None) -> list[A
         ['relu', 'gelu', 'tanh']
     """
     distinct = list({json.dumps(v): v for v in values}.values())
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in distinct):
+    if all(is_number(v) for v in distinct):
         return sorted(distinct)
     place = {json.dumps(v): i for i, v in enumerate(declared or [])}
     return sorted(distinct, key=lambda v: (place.get(json.dumps(v), len(place)), json.dumps(v)))
@@ -256,7 +257,7 @@ def plot_choices(store: RunStore, path: Any,
     for ax, knob in zip(axes.flat, knobs, strict=False):
         values = [a.get(knob) for a, _ in flat]
         scores = [s for _, s in flat]
-        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        numeric = all(is_number(v) for v in values)
         if numeric and (len(set(values)) > 8 or knob in ranges):  # a range: scatter
             ax.scatter(values, scores, s=16)
             if knob in log_knobs or (min(values) > 0 and max(values) / min(values) > 20):

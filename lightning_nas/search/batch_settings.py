@@ -33,6 +33,7 @@ from lightning.fabric.utilities.data import sized_len
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from lightning_nas.errors import BatchSettingError
+from lightning_nas.numeric import is_int
 
 __all__ = ["FIXES", "batch_setting_error", "is_batch_setting_error", "too_few"]
 
@@ -112,7 +113,7 @@ def batch_setting_error(trainer: pl.Trainer, err: BaseException) -> BatchSetting
     interval, every = trainer.val_check_interval, trainer.check_val_every_n_epoch
     train, world = _lengths(trainer.train_dataloader), trainer.world_size
     batches = trainer.num_training_batches
-    if isinstance(interval, int) and not isinstance(interval, bool) and every is not None \
+    if is_int(interval) and every is not None \
             and trainer.limit_val_batches > 0 and batches < interval:
         raw = max(train, default=None) if None not in train else None
         return BatchSettingError(too_few(interval, int(batches), trainer.limit_train_batches,

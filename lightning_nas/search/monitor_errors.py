@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from lightning_nas.errors import ConfigError, MonitorError, did_you_mean
+from lightning_nas.numeric import is_number
 from lightning_nas.search.objectives import COSTS, misspelt_cost
 
 if TYPE_CHECKING:
@@ -131,7 +132,7 @@ def _loader_keys(name: str, keys: Iterable[str]) -> list[str]:
 def _to_float(value: Any) -> float | None:
     if isinstance(value, torch.Tensor):
         return float(value.detach().cpu()) if value.numel() == 1 else None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if is_number(value):
         return float(value)
     return None
 

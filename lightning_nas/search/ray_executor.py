@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from lightning_nas.errors import ConfigError, SearchError
+from lightning_nas.numeric import is_number
 from lightning_nas.results import TrialResult
 from lightning_nas.search.executor import TrialExecutor, failed_result
 from lightning_nas.search.ray_actor import RayTrialActor, actor_died
@@ -112,8 +113,7 @@ class RayExecutor(TrialExecutor):
         self.init_kwargs = dict(init or {})
         check_init(self.init_kwargs, inspect.signature(ray.init).parameters)
         for key, value in zip(PER_TRIAL, (num_cpus, num_gpus), strict=True):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not 0 <= value < math.inf:
+            if not is_number(value) or not 0 <= value < math.inf:
                 raise ConfigError(f"search.ray.{key} must be a number >= 0 (the "
                                   f"{key[4:].upper()[:-1]}s each trial reserves, e.g. 1 or "
                                   f"0.5), got {value!r}")

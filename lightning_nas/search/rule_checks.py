@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lightning_nas.errors import ConfigError
+from lightning_nas.numeric import is_int
 from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.rule_epochs import check_record_epochs, rungs_missed, rungs_unknown
 from lightning_nas.search.rule_traits import lists_its_rungs
@@ -183,10 +184,10 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
     interval = trainer.get("val_check_interval")
     # every that many batches across epochs: once per epoch where it is an epoch's batches,
     # known when the fit has set up its loaders (check_epoch_interval; was: refused here)
-    across = every is None and _is_int(interval)
+    across = every is None and is_int(interval)
     # every k epochs: taken where each epoch the rule judges at validates (a rule records
     # each value at its epoch, Rule.record; was: refused for any k above 1)
-    missed = scheduler.missed_by(every) if isinstance(scheduler, Rule) and _is_int(
+    missed = scheduler.missed_by(every) if isinstance(scheduler, Rule) and is_int(
         every) and every > 1 else None
     bad = [f"trainer.check_val_every_n_epoch={every!r}"] if every != 1 and not across and \
         missed is None else []
@@ -213,7 +214,7 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
             f"{' and '.join(ends)} would end a trial at another epoch and count it as "
             f"complete; leave {'them' if len(ends) > 1 else 'it'} out{limit} or {instead}")
     held = [f"trainer.{key}={trainer[key]!r}" for key in ("min_epochs", "min_steps")
-            if isinstance(trainer.get(key), int) and not isinstance(trainer[key], bool)
+            if is_int(trainer.get(key))
             and trainer[key] > 1]
     if held:  # Lightning trains on until then: the rule's pauses and stops are cancelled
         raise ConfigError(
@@ -232,7 +233,7 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
             f"(or {in_words('true', 'True')}), or use scheduler 'median' (it stops trials, "
             f"never pauses them) or none")
     reload = trainer.get("reload_dataloaders_every_n_epochs")
-    if pauses and isinstance(reload, int) and not isinstance(reload, bool) and reload > 0:
+    if pauses and is_int(reload) and reload > 0:
         # Lightning makes a reload epoch's training iterator twice in a fit, once in the
         # epoch a fit resumes at, and counts reloads from that epoch: a promoted trial
         # would draw other shuffles (and reload at other epochs) than a fit in one go
@@ -280,7 +281,7 @@ def check_epoch_interval(every: object, interval: object, batches: float, schedu
     """
     from lightning_nas.errors import BatchSettingError
 
-    if every is not None or not _is_int(interval) or interval == batches:
+    if every is not None or not is_int(interval) or interval == batches:
         return
     name = scheduler if isinstance(scheduler, str) else getattr(
         scheduler, "setting", None) or type(scheduler).__name__
@@ -296,10 +297,6 @@ def check_epoch_interval(every: object, interval: object, batches: float, schedu
         f"scheduler {name!r} judges each trial by its validation at the end of every epoch; "
         f"{give}leave both out (check_val_every_n_epoch=1, val_check_interval=1.0), or "
         f"{instead}")
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def warn_endless(trainer: Mapping[str, Any], module_callbacks: object = None,

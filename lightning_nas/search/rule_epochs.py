@@ -23,6 +23,7 @@ import math
 from collections.abc import Hashable, Sequence
 
 from lightning_nas.errors import ConfigError
+from lightning_nas.numeric import is_int
 from lightning_nas.results import TrialResult
 from lightning_nas.search.schedulers import ASHARule, Rule
 from lightning_nas.search.setting_checks import in_words
@@ -83,8 +84,7 @@ def check_record_epochs(rule: object, every: object, instead: str) -> None:
     Raises:
         ConfigError: naming the rule's class, its ``record``, the setting and what to do.
     """
-    if not isinstance(rule, Rule) or not isinstance(every, int) or isinstance(every, bool) \
-            or every <= 1 or takes_epochs(rule):
+    if not isinstance(rule, Rule) or not is_int(every) or every <= 1 or takes_epochs(rule):
         return
     name, where = type(rule).__name__, type(rule).record.__qualname__
     raise ConfigError(

@@ -23,6 +23,7 @@ from typing import Any
 
 from lightning_nas.config.trainer_checks import check_trainer_kwargs
 from lightning_nas.errors import ConfigError
+from lightning_nas.numeric import is_int
 from lightning_nas.search.rule_trainer import check_rule_trainer
 from lightning_nas.search.schedulers import ASHARule, HyperbandRule, MedianRule, Rule
 from lightning_nas.search.setting_checks import in_words
@@ -165,7 +166,7 @@ def _judging_setting(rule: Any, epochs: int | None, values: Sequence[Any],
     if type(rule) not in (MedianRule, ASHARule, HyperbandRule) or not isinstance(last, int):
         return "", ""
     many = max(1, min(_CANDIDATES, _CHECKS // len(tried)))
-    firsts = sorted({1, *(value for value in tried if _whole(value) and 1 <= value < last)}
+    firsts = sorted({1, *(value for value in tried if is_int(value) and 1 <= value < last)}
                     - {own},
                     key=lambda first: (abs(first - own), first))[:many]
     best: tuple[int, list[tuple[int, int]]] | None = None
@@ -187,11 +188,6 @@ def _judging_setting(rule: Any, epochs: int | None, values: Sequence[Any],
                   f" judged; narrow the {kind} to {'it' if one else 'them'}")
 
 
-def _whole(value: Any) -> bool:
-    """Whether ``value`` is an int (not a bool): a choice's option that may be an epoch."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _with_first(rule: Rule, first: int) -> Rule:
     """``rule`` (a ``MedianRule``, ``ASHARule`` or ``HyperbandRule``) rebuilt with
     ``min_epochs=first``, its other settings and its ``setting`` name kept."""
@@ -208,7 +204,7 @@ def _known_epochs(scheduler: Any, epochs: int | None) -> int:
     known = [epochs, getattr(scheduler, "min_epochs", None),
              getattr(scheduler, "max_epochs", None)]
     known += scheduler.all_rungs() if isinstance(scheduler, ASHARule) else []
-    return max([k for k in known if isinstance(k, int) and not isinstance(k, bool)] + [1])
+    return max([k for k in known if is_int(k)] + [1])
 
 
 def _runs(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

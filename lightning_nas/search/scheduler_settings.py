@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from lightning_nas.errors import ConfigError, did_you_mean
+from lightning_nas.numeric import is_int
 from lightning_nas.search.rule_traits import lists_its_rungs
 from lightning_nas.search.schedulers import (
     ASHARule,
@@ -307,8 +308,7 @@ def check_judges_before(rule: Rule | None, last: object, name: str,
     _never_stops(getattr(rule, "min_epochs", None), last, name, instead)
     if isinstance(rule, ASHARule) and lists_its_rungs(rule):  # (rungs_of alone: not known)
         _never_judges(rule, last, name, instead)
-    if isinstance(rule, Rule) and isinstance(every, int) and not isinstance(every, bool) \
-            and every > 1 and rule.missed_by(every) == []:
+    if isinstance(rule, Rule) and is_int(every) and every > 1 and rule.missed_by(every) == []:
         _never_validated(getattr(rule, "min_epochs", 1), every, last, name, instead)
 
 

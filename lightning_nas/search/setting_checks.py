@@ -38,6 +38,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from lightning_nas.errors import PYTHON_NULL, ConfigError
+from lightning_nas.numeric import is_int, is_number
 
 __all__ = ["check_int", "check_positive", "check_seed", "config_words", "in_words",
            "null_word", "optimizer_error", "plain_numbers", "said_in_config"]
@@ -115,7 +116,7 @@ def check_int(name: str, value: Any, low: int, optional: bool = False) -> None:
     said as ``null_word``)."""
     if value is None and optional:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+    if not is_int(value) or value < low:
         kind = "a positive integer" if low == 1 else f"an integer >= {low}"
         raise ConfigError(f"`{name}` must be {kind}{f' or {null_word()}' if optional else ''}, "
                           f"got {value!r}")
@@ -126,7 +127,7 @@ def check_positive(name: str, value: Any, optional: bool = True) -> None:
     said as ``null_word``)."""
     if value is None and optional:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+    if not is_number(value) or not value > 0:
         null = f" or {null_word()}" if optional else ""
         raise ConfigError(f"`{name}` must be a positive number{null}, got {value!r}")
 
@@ -145,7 +146,7 @@ def check_seed(value: Any, name: str = "seed") -> None:
     """
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
+    if not is_int(value) or not 0 <= value < 2**32:
         others = (", true (a drawn seed) or false (no seeding)" if name == "seed_everything"
                   else f" or {null_word()}")
         raise ConfigError(f"`{name}` must be an integer from 0 to {2**32 - 1} (2**32 - 1)"

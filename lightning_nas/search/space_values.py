@@ -29,6 +29,7 @@ from lightning_nas.config.trainer_checks import (
     check_validation_runs,
 )
 from lightning_nas.errors import ConfigError
+from lightning_nas.numeric import is_number
 from lightning_nas.search.rule_ranges import check_rule_range
 from lightning_nas.search.rule_trainer import check_rule_trainer
 from lightning_nas.space import Choice, Fixed, Int, SearchSpace
@@ -313,12 +314,9 @@ def _listed(words: list[str]) -> str:
 def _extremes(values: list[Any]) -> list[Any]:
     """``values`` with only the smallest, smallest positive and largest number of each
     numeric type (the values that decide whether validation runs), others all kept."""
-    def number(value: Any) -> bool:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-    out = [value for value in values if not number(value)]
+    out = [value for value in values if not is_number(value)]
     for kind in (int, float):
-        ordered = sorted(v for v in values if number(v) and type(v) is kind)
+        ordered = sorted(v for v in values if is_number(v) and type(v) is kind)
         positive = [v for v in ordered if v > 0]
         out += list(dict.fromkeys(ordered[:1] + positive[:1] + ordered[-1:]))
     return out

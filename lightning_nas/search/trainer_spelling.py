@@ -22,6 +22,7 @@ from typing import Any
 import lightning.pytorch as pl
 
 from lightning_nas.config.imports import import_object
+from lightning_nas.numeric import is_int
 from lightning_nas.search.trial_defaults import trainer_defaults
 
 __all__ = ["as_taken", "is_trainer_node"]
@@ -52,7 +53,7 @@ def as_taken(trainer: Mapping[str, Any]) -> dict[str, Any]:
         default = defaults.get(key, _NO_DEFAULT)  # (an unknown key: the Trainer refuses it)
         if default is not _NO_DEFAULT and type(value) is type(default) and value == default:
             continue
-        if key == "precision" and isinstance(value, (int, str)) and not isinstance(value, bool):
+        if key == "precision" and (is_int(value) or isinstance(value, str)):
             value = _PRECISION_SPELLINGS.get(str(value), value)
         out[key] = value
     return out

@@ -63,6 +63,7 @@ from typing import Any
 
 from lightning_nas.arch import arch_key
 from lightning_nas.errors import ConfigError, SpaceError
+from lightning_nas.numeric import is_number
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.run_folder import search_holder
 from lightning_nas.search.objectives import COSTS, Objectives
@@ -295,14 +296,9 @@ def _as_option(param: Param, value: Any) -> Any:
     """
     options = param.values if isinstance(param, Choice) else \
         [param.value] if isinstance(param, Fixed) else []
-    if not _number(value) or param.contains(value):
+    if not is_number(value) or param.contains(value):
         return value
-    return next((o for o in options if _number(o) and o == value), value)
-
-
-def _number(value: Any) -> bool:
-    """Whether ``value`` is an int or a float, never a bool."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return next((o for o in options if is_number(o) and o == value), value)
 
 
 def _driver(store: RunStore) -> str:

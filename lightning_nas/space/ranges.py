@@ -18,6 +18,7 @@ import nevergrad as ng
 
 from lightning_nas.arch import plain as _plain
 from lightning_nas.errors import SpaceError
+from lightning_nas.numeric import is_int, is_number
 from lightning_nas.space.param_base import Param
 
 __all__ = ["INT_LIMIT", "STEP_LIMIT", "WIDEN_LIMIT", "EqualBounds", "Float", "Int"]
@@ -52,7 +53,7 @@ class _Range(Param):
 
     def __init__(self, low: float, high: float, log: bool = False) -> None:
         for name, bound in (("low", low), ("high", high)):
-            if isinstance(bound, bool) or not isinstance(bound, (int, float)):
+            if not is_number(bound):
                 raise SpaceError(f"`{self.kind}` {name} bound must be a number, got {bound!r}")
             if not math.isfinite(bound):  # was, for NaN: "needs low < high"
                 raise SpaceError(f"`{self.kind}` {name} bound must be finite, got {bound!r}")
@@ -103,8 +104,7 @@ class Int(_Range):
                              f"optimizers work with floats), got [{low}, {high}]; for a huge "
                              f"range use {{float: [low, high]}} (log: true when low > 0)")
         super().__init__(low, high, log)
-        if step is not None and (not isinstance(step, int) or isinstance(step, bool)
-                                 or step < 1):
+        if step is not None and (not is_int(step) or step < 1):
             raise SpaceError(f"`int` step must be a positive integer, got {step!r}")
         if step is not None and log:
             raise SpaceError("`int` takes either log: true or step, not both")
@@ -137,7 +137,7 @@ class Int(_Range):
         return min(self.high, max(self.low, round(value)))
 
     def contains(self, value: Any) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool) and value in self._values()
+        return is_int(value) and value in self._values()
 
     def describe(self) -> str:
         extra = " (log)" if self.log else (f" step {self.step}" if self.step else "")
@@ -199,8 +199,7 @@ class Float(_Range):
     def __init__(self, low: float, high: float, log: bool = False) -> None:
         low, high = _plain(low), _plain(high)  # numpy numbers
         try:
-            low, high = (float(b) if isinstance(b, int) and not isinstance(b, bool) else b
-                         for b in (low, high))
+            low, high = (float(b) if is_int(b) else b for b in (low, high))
         except OverflowError:
             raise SpaceError(f"`float` bounds must be finite floats, got [{low}, {high}]") from None
         super().__init__(low, high, log)
@@ -212,7 +211,7 @@ class Float(_Range):
         return self._uniform(rng)
 
     def contains(self, value: Any) -> bool:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = is_number(value)
         return ok and self.low <= self._snap(value) <= self.high
 
     def plain(self, value: Any) -> float:

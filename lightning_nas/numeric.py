@@ -1,0 +1,40 @@
+"""Whether a value is a real number or a whole one, never a bool (``True`` is an ``int`` to
+Python, but no setting, bound or count the package checks takes it for ``1``).
+
+Plain data, standard library only: every layer may import it. The checks are exact: an
+``int`` or a ``float`` (a subclass too, so NumPy's ``float64``, a ``float``, passes
+``is_number``; NumPy's integers, no ``int``, pass neither). Checks that take NumPy's scalars
+on purpose use ``numbers.Real`` / ``numbers.Integral`` (``errors.check_number``).
+
+Example:
+    >>> is_number(0.5), is_number(3), is_number(True), is_number("3")
+    (True, True, False, False)
+    >>> is_int(3), is_int(3.0), is_int(False)
+    (True, False, False)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["is_int", "is_number"]
+
+
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is an ``int`` or a ``float``, never a ``bool``.
+
+    Example:
+        >>> [is_number(v) for v in (1, -2.5, float("nan"), True, None, "1")]
+        [True, True, True, False, False, False]
+    """
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def is_int(value: Any) -> bool:
+    """Whether ``value`` is an ``int``, never a ``bool``.
+
+    Example:
+        >>> [is_int(v) for v in (0, -3, 2**70, 1.0, False, None, "1")]
+        [True, True, True, False, False, False, False]
+    """
+    return isinstance(value, int) and not isinstance(value, bool)
