@@ -10,7 +10,7 @@ import yaml
 from lightning_nas import Search
 from lightning_nas.cli import main
 from lightning_nas.errors import SearchError
-from lightning_nas.report.tables import warm_start_lines
+from lightning_nas.report.run_summary import warm_start_lines
 from lightning_nas.wording import counted
 
 
@@ -177,7 +177,7 @@ def test_ignored_trainer_settings_of_an_objective_search_read_right(tmp_path, tr
 
 
 def test_a_status_a_newer_version_wrote_is_said_in_one_phrase_everywhere():
-    from lightning_nas.report.tables import counts_line
+    from lightning_nas.report.run_summary import counts_line
     from lightning_nas.search.warm_report import SourceReport
     from lightning_nas.wording import unknown_status
 

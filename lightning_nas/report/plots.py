@@ -19,15 +19,8 @@ from lightning_nas.arch import flatten_arch
 from lightning_nas.config.paths import get_dotted
 from lightning_nas.errors import ConfigError
 from lightning_nas.numeric import is_number
-from lightning_nas.report.tables import (
-    counts_line,
-    failure_rows,
-    format_table,
-    leaderboard_rows,
-    note_lines,
-    summary,
-    warm_start_lines,
-)
+from lightning_nas.report.run_summary import counts_line, note_lines, summary, warm_start_lines
+from lightning_nas.report.tables import failure_rows, format_table, leaderboard_rows
 from lightning_nas.results import TrialResult, TrialStatus, format_score
 from lightning_nas.run_folder import file_in_place, user_path
 from lightning_nas.search.objectives import Objectives, front_rows, pareto_front
