@@ -12,7 +12,7 @@ import yaml
 
 from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
-from lightning_nas.oneshot.run import check_oneshot_strategy
+from lightning_nas.oneshot.trainer_checks import check_oneshot_strategy
 from lightning_nas.validation_limit import limited_text
 from tests.helpers_oneshot_fit import (
     BlobImages,

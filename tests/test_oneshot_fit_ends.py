@@ -16,7 +16,7 @@ from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
-from lightning_nas.oneshot.run import check_oneshot_trainer
+from lightning_nas.oneshot.trainer_checks import check_oneshot_trainer
 from tests.helpers_data import BlobData
 from tests.helpers_nets import TinySupernet
 from tests.helpers_oneshot_fit import (

@@ -20,7 +20,6 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.finetune import finetune_subnet
-from lightning_nas.oneshot.run import check_oneshot_strategy
 from lightning_nas.oneshot.run_checks import check_oneshot
 from lightning_nas.oneshot.setting_checks import (
     ALGORITHM_KEYS,
@@ -29,6 +28,7 @@ from lightning_nas.oneshot.setting_checks import (
     check_oneshot_settings,
     check_seed,
 )
+from lightning_nas.oneshot.trainer_checks import check_oneshot_strategy
 from tests.helpers_data import BlobData
 from tests.helpers_nets import TinySupernet
 from tests.helpers_oneshot_fit import (

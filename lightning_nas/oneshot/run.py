@@ -57,15 +57,9 @@ from lightning_nas.oneshot.run_notes import add_notes
 from lightning_nas.oneshot.run_outputs import ClearOutputs, wrote_line
 from lightning_nas.oneshot.scoring import network_of
 from lightning_nas.oneshot.seed import SharedSeed, adopt_differentiable, adopt_spos
-from lightning_nas.oneshot.seed_range import SEED_MAX
 from lightning_nas.oneshot.setting_checks import DEFAULT_RUN_DIR
 from lightning_nas.oneshot.tau_resume import CLI_TAU_EPOCHS
-from lightning_nas.oneshot.trainer_checks import (
-    check_oneshot_builds,
-    check_oneshot_strategy,
-    check_oneshot_trainer,
-    fit_or_refuse,
-)
+from lightning_nas.oneshot.trainer_checks import fit_or_refuse
 from lightning_nas.results import format_score
 from lightning_nas.run_folder import LOCK_FILE, holding, user_path
 from lightning_nas.search.callback_monitors import CallbackMonitors
@@ -79,8 +73,7 @@ from lightning_nas.search.wandb_ids import kept_dirs
 from lightning_nas.spos_scored import scored_text
 from lightning_nas.wording import counted
 
-__all__ = ["SEED_MAX", "check_oneshot_builds", "check_oneshot_strategy",
-           "check_oneshot_trainer", "finetune_trainer", "resumable", "run_oneshot"]
+__all__ = ["finetune_trainer", "resumable", "run_oneshot"]
 
 #: Trainer settings of the search that the fine-tune does not take (``finetune_trainer``)
 _NOT_FINETUNED = frozenset({

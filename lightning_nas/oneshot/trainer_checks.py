@@ -6,7 +6,6 @@ time, ``sync_batchnorm`` under DDP on CPU, a callback that logs beside no logger
 ``check_oneshot_builds`` (the Trainer built once, as a run builds it: a value its
 constructor refuses); ``fit_or_refuse``: what Lightning's own checks refuse when its fit
 starts, said as they are.
-``lightning_nas.oneshot.run`` re-exports the checks.
 
 Example:
     >>> check_oneshot_trainer({"accumulate_grad_batches": 1}, "spos")
