@@ -28,23 +28,8 @@ from lightning_nas.config.load import load_config
 from lightning_nas.oneshot.run import run_oneshot
 
 
-def run(out, n, algorithm, limit):
-    limits = {} if limit is None else {"limit_val_batches": limit}
-    searched = ({"num_candidates": 2, "search_every_n_epochs": None} if algorithm == "spos"
-                else {"algorithm": algorithm, "optimizer": None, "num_candidates": None,
-                      "search_every_n_epochs": None})
-    config = os.path.join(out, "oneshot.yaml")
-    with open(config, "w") as f:
-        yaml.safe_dump({
-            "model": {"class_path": "tests.helpers.TinySupernet"},
-            "data": {"class_path": "tests.helpers.BlobData",
-                     "init_args": {"n": n, "batch_size": 16}},
-            "trainer": {"accelerator": "cpu", "devices": 2,
-                        "strategy": "ddp_find_unused_parameters_true", "max_epochs": 1,
-                        "limit_train_batches": 2, **limits},
-            "oneshot": {**searched, "calibration_batches": 1, "num_classes": 3, "seed": 0,
-                        "finetune_epochs": 1, "run_dir": os.path.join(out, "run")}}, f)
-    result = run_oneshot(load_config(config, []))
+def run(out):
+    result = run_oneshot(load_config(os.path.join(out, "oneshot.yaml"), []))
     history = os.path.join(out, "run", "history.json")  # SPOS's: each subnet's score
     if os.path.exists(history):
         with open(history) as f:
@@ -59,22 +44,27 @@ def run(out, n, algorithm, limit):
 
 
 if __name__ == "__main__":
-    # each run in turn, each rank's output in the run's OUT/log.txt (the ranks are this
-    # process and the one Lightning starts for rank 1 by re-running this command line: it
-    # runs the same runs; their process group serves them all); each run warns as in a
-    # process of its own (catch_warnings: the warnings registry, which says a text once
-    # per line and process, starts anew)
+    # each run in turn, from its OUT/oneshot.yaml, which the test wrote before this process
+    # started (was: written here by each rank, so that one read it while the other had it
+    # truncated: a rank 1 that read an empty config died, and rank 0 saw "Connection closed
+    # by peer" in the run's first broadcast); each rank's output in the run's
+    # OUT/log-rank<R>.txt (was: both in one log.txt, rank 0's traceback after rank 1's).
+    # The ranks are this process and the one Lightning starts for rank 1 by re-running this
+    # command line: it runs the same runs; their process group serves them all. Each run
+    # warns as in a process of its own (catch_warnings: the warnings registry, which says a
+    # text once per line and process, starts anew)
     torch.set_num_threads(1)
-    for out, n, algorithm, limit in json.loads(sys.argv[1]):
-        os.makedirs(out, exist_ok=True)
+    for out in json.loads(sys.argv[1]):
         sys.stdout.flush()
         sys.stderr.flush()
-        log = os.open(os.path.join(out, "log.txt"), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        rank = os.environ.get("LOCAL_RANK", "0")
+        log = os.open(os.path.join(out, "log-rank" + rank + ".txt"),
+                      os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         os.dup2(log, 1)
         os.dup2(log, 2)
         os.close(log)
         with warnings.catch_warnings():
-            run(out, n, algorithm, limit)
+            run(out)
         sys.stdout.flush()
         sys.stderr.flush()
 """
@@ -86,19 +76,52 @@ SAID = ("the validation set holds 101 samples, which the 2 ranks do not divide: 
         "(finetune.json) differ slightly from a validation on one device")
 
 
+def _config(out: Path, n: int, algorithm: str, limit: float | None) -> None:
+    """Write ``out/oneshot.yaml``: a one-shot run of ``TinySupernet`` on ``n`` blobs
+    (batches of 16; a quarter of them validates), ``algorithm`` (``spos``, ``darts``) for an
+    epoch of 2 batches on 2 CPU ranks, its ``limit_val_batches`` if not None, then a fine-tune
+    epoch, into ``out/run``."""
+    limits = {} if limit is None else {"limit_val_batches": limit}
+    searched = ({"num_candidates": 2, "search_every_n_epochs": None} if algorithm == "spos"
+                else {"algorithm": algorithm, "optimizer": None, "num_candidates": None,
+                      "search_every_n_epochs": None})
+    out.mkdir()
+    (out / "oneshot.yaml").write_text(yaml.safe_dump({
+        "model": {"class_path": "tests.helpers.TinySupernet"},
+        "data": {"class_path": "tests.helpers.BlobData",
+                 "init_args": {"n": n, "batch_size": 16}},
+        "trainer": {"accelerator": "cpu", "devices": 2,
+                    "strategy": "ddp_find_unused_parameters_true", "max_epochs": 1,
+                    "limit_train_batches": 2, **limits},
+        "oneshot": {**searched, "calibration_batches": 1, "num_classes": 3, "seed": 0,
+                    "finetune_epochs": 1, "run_dir": str(out / "run")}}))
+
+
+def _logs(out: Path) -> dict[int, str]:
+    """Each rank's output in run ``out`` (``log-rank<R>.txt``), by rank: those there."""
+    logs = {rank: out / f"log-rank{rank}.txt" for rank in (0, 1)}
+    return {rank: log.read_text() for rank, log in logs.items() if log.exists()}
+
+
 def _run(folder: Path, launcher, runs: dict[str, tuple[int, str, float | None]]
          ) -> dict[str, tuple[str, dict]]:
     """One process (forked by ``launcher``, its rank 1 started by Lightning) that makes each
     of ``runs`` (name: validation samples x 4, algorithm, ``limit_val_batches`` or None) in
-    turn in ``folder/NAME``: each run's output (both ranks') and rank 0's record."""
+    turn in ``folder/NAME``, from the config written there first (``_config``): each run's
+    output (rank 0's, then rank 1's) and rank 0's record."""
     script = folder / "oneshot_uneven.py"
     script.write_text(SCRIPT)
     log = folder / "launch.log"
-    given = [[str(folder / name), *run] for name, run in runs.items()]
-    code = launcher.run([json.dumps(given)], log, script)
-    assert code == 0, log.read_text()[-3000:] + "".join(
-        (folder / name / "log.txt").read_text()[-3000:] for name in runs
-        if (folder / name / "log.txt").exists())
+    for name, run in runs.items():
+        _config(folder / name, *run)
+    code = launcher.run([json.dumps([str(folder / name) for name in runs])], log, script)
+    # the runs that ended without rank 0's record: each rank's output, whole tracebacks,
+    # so the rank that died first says why (was: 3000 characters of one log of both ranks,
+    # rank 0's "Connection closed by peer" after rank 1's error, which fell out of them)
+    failed = [(name, rank, text) for name in runs if not (folder / name / "rank0.json").exists()
+              for rank, text in _logs(folder / name).items()]
+    assert code == 0, log.read_text()[-2000:] + "".join(
+        f"\n--- {name}, rank {rank} ---\n{text[-6000:]}" for name, rank, text in failed)
     # Lightning's launcher started rank 1 once, and it ended with the script (was: the
     # launcher's variables restored after each run_oneshot, so each later run started a
     # rank 1 of its own while the first waited on its old port for ever: three left asleep)
@@ -109,7 +132,7 @@ def _run(folder: Path, launcher, runs: dict[str, tuple[int, str, float | None]]
         time.sleep(0.1)
         left = _running(script)
     assert left == [], f"processes of {script} left running: {left}"
-    return {name: ((folder / name / "log.txt").read_text(),
+    return {name: ("".join(_logs(folder / name).values()),
                    json.loads((folder / name / "rank0.json").read_text())) for name in runs}
 
 
