@@ -1,17 +1,22 @@
 """What a search on a Ray cluster says with no cluster to run on: an address nobody answers
 at is one ``ConfigError`` before anything is stored (an existing run left byte for byte), a
 finished run resumed connects to none, a refused connection names token authentication, and
-a module the actors cannot import is advised an install or its folder on ``PYTHONPATH``.
+a module the actors cannot import is advised an install or its folder on ``PYTHONPATH``,
+and data that cannot be sent to the actors is refused before a cluster starts.
 (The trials on a cluster: ``test_ray_cluster``.)"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
 
 from lightning_nas import Search
 from lightning_nas.errors import ConfigError
+from lightning_nas.search.ray_executor import RayExecutor
+from tests.conftest import TINY_TRAINER
+from tests.helpers import BlobData, TinyNet
 from tests.helpers_ray import LOOPBACK, SPACE, free_port, ray_folder
 
 ray = pytest.importorskip("ray")
@@ -102,3 +107,19 @@ def test_a_module_installed_here_and_missing_on_the_actors_is_advised_an_install
     __import__("only_here_mod")
     assert f"put its folder on PYTHONPATH (PYTHONPATH={tmp_path})" in cannot_import(
         "only_here_mod")
+
+
+def test_a_ray_executor_object_refuses_data_it_cannot_send_before_a_cluster_starts(
+        tmp_path, ray_tmpdir):
+    # was: a local Ray started, then "TypeError: Could not serialize the put value
+    # TrialSpec(...)" from ray.put, hundreds of characters of the spec and no word of what
+    # to do; the executor named by "ray" was refused so, not the object
+    data = BlobData()
+    data.lock = threading.Lock()  # (no pickler sends a lock, cloudpickle neither)
+    with pytest.raises(ConfigError, match=r"cannot be sent to worker processes \(TypeError: "
+                                          r"cannot pickle '_thread\.lock' object\); define"):
+        Search(TinyNet, SPACE, data=data, trainer=TINY_TRAINER, budget=1,
+               executor=RayExecutor(num_workers=1), run_dir=tmp_path / "run",
+               verbose=False).run()
+    assert not ray.is_initialized()
+    assert not (tmp_path / "run").exists()

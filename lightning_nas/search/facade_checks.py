@@ -35,6 +35,7 @@ from lightning_nas.search.limit_checks import check_some_meets
 from lightning_nas.search.logger_objects import check_w_and_b_objects, warn_fixed_versions
 from lightning_nas.search.nas_logged import check_nas_logged
 from lightning_nas.search.option_builds import check_option_builds
+from lightning_nas.search.ray_executor import RayExecutor
 from lightning_nas.search.rule_checks import endless_text
 from lightning_nas.search.rule_trainer import rule_for
 from lightning_nas.search.runner import check_sendable, check_trial_processes
@@ -140,9 +141,12 @@ def _check_search(search: Search) -> None:
         executor_for(search.settings.execution, search.trainer), InlineExecutor)
     if elsewhere and "logger" not in searched:  # its copies cannot attach to its run
         check_w_and_b_objects(search.trainer, executor)
-    if ranks is not None or elsewhere:
+    # a RayExecutor object of the user's sends each trial too (was: not checked, Ray's
+    # "Could not serialize the put value TrialSpec(...)" once its local cluster had started)
+    by_value = executor == "ray" or isinstance(executor, RayExecutor)
+    if ranks is not None or elsewhere or by_value:
         check_sendable(search.template.spec(0, search.space.sample(seed=0), dry=True), ranks,
-                       by_value=executor == "ray")  # Ray's cloudpickle: __main__ by value
+                       by_value=by_value)  # Ray's cloudpickle: __main__ by value
     rule = rule_for(search.settings.early_stopping, search.settings.goal.mode,
                     unsearched(search.trainer, searched))
     # trials that run here or in local worker processes: the Trainer is built here too
