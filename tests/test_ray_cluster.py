@@ -96,6 +96,7 @@ def one_node_address(_one_node, monkeypatch) -> str:
 #: a project's module, importable from the search's current folder only
 PROJECT_MODULE = '''
 import os
+import time
 from pathlib import Path
 
 from lightning_nas.user_warnings import warn_user
@@ -105,6 +106,13 @@ from tests.helpers_ray import ThreadNet
 class ProjectNet(ThreadNet):  # (threads.json: the torch threads its trial trained with)
     def on_fit_start(self) -> None:  # the package's warning, made on the trial's actor
         warn_user("fit on an actor")
+        # the search process writes "heard" as it says the warning: wait for it (20 s at
+        # most), and note whether it came while the trial still ran
+        folder = Path(self.trainer.default_root_dir)
+        deadline = time.monotonic() + 20
+        while not (folder / "heard").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (folder / "heard_in_fit.txt").write_text(str((folder / "heard").exists()))
 
     def on_fit_end(self) -> None:
         path = Path(self.trainer.default_root_dir) / "flag.txt"
@@ -146,6 +154,20 @@ def test_trials_run_on_both_nodes_of_an_existing_cluster(tmp_path, two_nodes, ti
     assert all(t.score is not None for t in rows)
 
 
+class _Heard(io.StringIO):
+    """The search process's stderr: it writes ``heard`` in the trial's folder once a line
+    says the trial's warning (``fit on an actor``)."""
+
+    def __init__(self, trial_dir: Path) -> None:
+        super().__init__()
+        self.trial_dir = trial_dir
+
+    def write(self, text: str) -> int:
+        if "fit on an actor" in text:
+            (self.trial_dir / "heard").touch()
+        return super().write(text)
+
+
 @pytest.fixture
 def user_ray_search(request, shared_run) -> tuple[Path, dict]:
     """One search of one trial of a project's ``ProjectNet`` (``PROJECT_MODULE``, importable
@@ -156,7 +178,9 @@ def user_ray_search(request, shared_run) -> tuple[Path, dict]:
     (JSON) the CPUs its actors held when the trial had ended, whether Ray was still
     initialised after it and the lines of the search process's stderr (it ran under
     ``console_warnings``, as ``lightning-nas search`` does) that said the trial's warning
-    (``fit on an actor``). Made once per test session (conftest's ``shared_run``: the
+    (``fit on an actor``), and whether that warning was said while the trial still ran
+    (``heard_in_fit``: the trial waits up to 20 s for the search process to say it).
+    Made once per test session (conftest's ``shared_run``: the
     pytest-xdist worker that asks first makes it, on its ``_one_node``) for the three tests
     that assert on it (was: two searches, one of them on a connection of its own)."""
     def make(folder: Path) -> dict:
@@ -181,7 +205,7 @@ def user_ray_search(request, shared_run) -> tuple[Path, dict]:
             own = not ray.is_initialized()
             if own:  # as a user's ray.init (an earlier test's actors let its CPU go first)
                 connect(cluster.address)
-            err = io.StringIO()
+            err = _Heard(folder / "run" / "trials" / "trial_0001")
             try:
                 with console_warnings("search"), contextlib.redirect_stderr(err):
                     search = Search(net, SPACE, data="tests.helpers.BlobData",
@@ -193,9 +217,11 @@ def user_ray_search(request, shared_run) -> tuple[Path, dict]:
                                          "num_cpus": 0.5, "runtime_env": {
                                              "env_vars": {"LNAS_FLAG": "1"}}})
                     search.run()
+                heard = folder / "run" / "trials" / "trial_0001" / "heard_in_fit.txt"
                 return {"held": held, "initialised_after": ray.is_initialized(),
                         "warned": [line for line in err.getvalue().splitlines()
-                                   if "fit on an actor" in line]}
+                                   if "fit on an actor" in line],
+                        "heard_in_fit": heard.read_text()}
             finally:
                 if own:
                     ray.shutdown()
@@ -427,3 +453,5 @@ def test_a_warning_made_on_a_ray_actor_is_the_commands_line(user_ray_search):
     # log: ".../lnas_ray_project.py:9: UserWarning: fit on an actor")
     _, made = user_ray_search
     assert made["warned"] == ["lightning-nas search: warning: fit on an actor"]
+    # as it was made, while the trial ran (was: "False": with the trial's result, at its end)
+    assert made["heard_in_fit"] == "True"

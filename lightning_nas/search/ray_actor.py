@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lightning_nas.results import PROCESS_DIED
 from lightning_nas.search.ray_checks import ANSI
@@ -60,16 +60,20 @@ class RayTrialActor:
         self.threads = max(1, threads)
         os.environ["OMP_NUM_THREADS"] = str(threads)  # (Ray set num_cpus) for DDP ranks
 
-    def run(self, spec: TrialSpec, command: str | None = None) -> tuple[TrialResult, Relayed]:
+    def run(self, spec: TrialSpec, command: str | None = None,
+            relay: Any = None) -> tuple[TrialResult, Relayed]:
         """Run ``spec``'s trial here (``run_trial``), with the actor's torch threads; under
-        the search process's console (``command``) its warnings come back with its result
-        (``run_relayed``; was: said in Python's form into the actor's log)."""
+        the search process's console (``command``) its warnings are sent to ``relay`` (a
+        ``ray_relay.RayRelay``) as they are made, which the search process says them from
+        as it waits (was: they came back with the trial's result, at its end; before that,
+        said in Python's form into the actor's log), or, with no relay, come back so."""
         import torch
 
+        from lightning_nas.search.ray_relay import sender
         from lightning_nas.search.relayed import run_relayed
 
         torch.set_num_threads(self.threads)
-        return run_relayed(spec, command)
+        return run_relayed(spec, command, None if relay is None else sender(relay))
 
     def ping(self, probe: TrialSpec | None = None) -> bool:
         """Answer once the actor is up and has unpickled ``probe`` (a trial's spec: the

@@ -48,6 +48,7 @@ from lightning_nas.search.ray_checks import (
     split_address,
     unconnected,
 )
+from lightning_nas.search.ray_relay import POLL, RayRelay, take_said
 from lightning_nas.search.relayed import say_relayed
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.user_warnings import console_command, warn_user
@@ -130,6 +131,7 @@ class RayExecutor(TrialExecutor):
         self._not_started: SearchError | None = None  # an actor that cannot start: raised
         self._actor_env: dict[str, Any] = {}
         self._running: dict[Any, _Call] = {}  # a trial's result ref -> its call
+        self._relay: Any = None  # the trials' warnings as made (``ray_relay``), if a console
         self._owns_ray = False
         self.probe: TrialSpec | None = None
 
@@ -309,9 +311,20 @@ class RayExecutor(TrialExecutor):
     def _call(self, call: _Call) -> None:
         """Run ``call``'s trial on its actor, after a ``ping`` that answers only if the
         actor is alive when the trial is to start (an actor runs its calls in order)."""
-        actor = self._actors[call.index]
+        actor, command = self._actors[call.index], console_command()
+        if command and self._relay is None:  # (no CPU: it fits a cluster the trials fill)
+            self._relay = self._ray.remote(num_cpus=0)(RayRelay).options(
+                runtime_env=self._actor_env).remote()
         call = call._replace(alive=actor.ping.remote())
-        self._running[actor.run.remote(call.spec, console_command())] = call
+        self._running[actor.run.remote(call.spec, command,
+                                       self._relay if command else None)] = call
+
+    def _say_sent(self) -> None:
+        """Say the warnings the trials' actors sent to the relay since the last look."""
+        said = None if self._relay is None else take_said(self._relay)
+        if said is None:  # none, or the relay dead: each trial's come with its result
+            self._relay = None
+        say_relayed(said or [])
 
     def wait(self) -> list[TrialResult]:
         """Block until a trial has finished; return those results. A trial whose actor had
@@ -328,7 +341,9 @@ class RayExecutor(TrialExecutor):
         while not results:
             if not self._running and self._not_started is not None:
                 raise self._not_started  # the trials left are those it was given
-            ready, _ = ray.wait(list(self._running), num_returns=1)
+            ready, _ = ray.wait(list(self._running), num_returns=1,
+                                timeout=None if self._relay is None else POLL)
+            self._say_sent()  # as they are made (was: with each trial's result)
             for ref in ready:
                 call = self._running.pop(ref)
                 try:
@@ -404,7 +419,9 @@ class RayExecutor(TrialExecutor):
         for actor in self._actors if self._ray.is_initialized() else ():  # (else gone
             if actor is not None:  # with the connection: a job's actors end with it)
                 self._ray.kill(actor)
-        self._actors, self._answered, self._running = [], [], {}
+        if self._relay is not None and self._ray.is_initialized():
+            self._ray.kill(self._relay)
+        self._actors, self._answered, self._running, self._relay = [], [], {}, None
         self._not_started = None  # (a user's executor may start again)
 
     def shutdown(self) -> None:

@@ -1,6 +1,7 @@
-"""A trial run in another process whose warnings come back with its result: a Ray actor's,
-a ``concurrent.futures`` executor's (``run_relayed``), said by the search process as its
-own (``say_relayed``: under ``lightning-nas``'s console, its line, once a text).
+"""A trial run in another process whose warnings come back with its result: a
+``concurrent.futures`` executor's (``run_relayed``; a Ray actor's are sent as they are made,
+``ray_relay``), said by the search process as its own (``say_relayed``: under
+``lightning-nas``'s console, its line, once a text).
 
 Where the search process has no console (Python's API, ``command`` None) the trial warns
 where it runs, as Python would, and nothing comes back. A ``ProcessExecutor``'s worker
@@ -12,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from lightning_nas.user_warnings import relayed_warnings, warn_user
@@ -27,10 +28,13 @@ __all__ = ["Relayed", "run_relayed", "say_relayed"]
 Relayed = list[tuple[str, type[Warning]]]
 
 
-def run_relayed(spec: TrialSpec, command: str | None) -> tuple[TrialResult, Relayed]:
+def run_relayed(spec: TrialSpec, command: str | None,
+                send: Callable[[str, type[Warning]], bool] | None = None,
+                ) -> tuple[TrialResult, Relayed]:
     """Run ``spec``'s trial here (``run_trial``); under a search process's console
-    (``command``, ``user_warnings.console_command``), its warnings kept and returned with
-    its result, not said here.
+    (``command``, ``user_warnings.console_command``), its warnings sent as they are made
+    with ``send`` (a Ray actor's: ``ray_relay.sender``), else, and where ``send`` could not
+    send one (it returned False), kept and returned with its result; none said here.
 
     Example:
         >>> run_relayed(spec, "search")  # doctest: +SKIP
@@ -39,7 +43,12 @@ def run_relayed(spec: TrialSpec, command: str | None) -> tuple[TrialResult, Rela
     from lightning_nas.search.runner import run_trial  # (an actor imports it at its trial)
 
     said: Relayed = []
-    with relayed_warnings((lambda text, kind: said.append((text, kind))) if command else None):
+
+    def keep(text: str, kind: type[Warning]) -> None:
+        if send is None or not send(text, kind):
+            said.append((text, kind))
+
+    with relayed_warnings(keep if command else None):
         return run_trial(spec), said
 
 
