@@ -123,3 +123,18 @@ def test_a_ray_executor_object_refuses_data_it_cannot_send_before_a_cluster_star
                verbose=False).run()
     assert not ray.is_initialized()
     assert not (tmp_path / "run").exists()
+
+
+def test_a_gpu_trial_that_needs_more_gpus_than_search_ray_num_gpus_is_refused_first(
+        tmp_path, ray_tmpdir):
+    # was: a local Ray started (or the cluster connected), and on a cluster with GPUs each
+    # trial's actor saw num_gpus of them only (Ray sets its CUDA_VISIBLE_DEVICES): every
+    # trial's Trainer refused devices=2, each stored FAILED, until two stopped the search
+    trainer = {**TINY_TRAINER, "accelerator": "gpu", "devices": 2, "strategy": "ddp"}
+    with pytest.raises(ConfigError, match=r"trainer\.devices=2 .*search\.ray\.num_gpus=1 "
+                                          r".*search\.ray\.num_gpus=2"):
+        Search(TinyNet, SPACE, data="tests.helpers.BlobData", trainer=trainer, budget=1,
+               executor="ray", ray={"num_gpus": 1}, run_dir=tmp_path / "run",
+               verbose=False).run()
+    assert not ray.is_initialized()
+    assert not (tmp_path / "run").exists()

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,8 @@ from lightning_nas.search.workers import ProcessExecutor
 if TYPE_CHECKING:
     from lightning_nas.search.setting_groups import Execution
 
-__all__ = ["EXECUTORS", "check_devices_per_trial", "executor_for", "make_executor"]
+__all__ = ["EXECUTORS", "check_devices_per_trial", "check_ray_gpus", "executor_for",
+           "make_executor"]
 
 EXECUTORS = ("auto", "inline", "process", "ray")
 
@@ -48,6 +50,11 @@ def check_devices_per_trial(executor: Any, num_workers: int, devices_per_trial: 
     accelerator, ray = trainer.get("accelerator", "auto"), dict(ray or {})
     if executor == "auto":
         executor = "inline" if num_workers == 1 else "process"
+    if executor == "ray" or isinstance(executor, RayExecutor):
+        given = isinstance(executor, RayExecutor) or "num_gpus" in ray
+        check_ray_gpus(trainer, executor.num_gpus if isinstance(executor, RayExecutor)
+                       else ray.get("num_gpus", devices_per_trial),
+                       "search.ray.num_gpus" if given else "devices_per_trial")
     if devices_per_trial is None or executor not in ("process", "ray"):
         return
     said = f"devices_per_trial={devices_per_trial} gives each worker its GPUs, and "
@@ -62,6 +69,39 @@ def check_devices_per_trial(executor: Any, num_workers: int, devices_per_trial: 
                           f"executor {executor!r}, GPUs are taken with accelerator "
                           f"{' or '.join(gpus)}); drop devices_per_trial, or set "
                           f"{gpu}")
+
+
+def check_ray_gpus(trainer: Mapping[str, Any], num_gpus: Any,
+                   said: str = "search.ray.num_gpus") -> None:
+    """Raise ``ConfigError`` where a GPU trial's ``trainer.devices`` asks for more GPUs than
+    its Ray actor gets (``num_gpus``: ``search.ray.num_gpus``, else ``devices_per_trial``;
+    None: the trial's own ``devices``; ``said``: its setting's name): Ray shows an actor
+    only the GPUs it reserves (its ``CUDA_VISIBLE_DEVICES``), so each trial's Trainer would
+    refuse them, after the run folder was written (was: every trial FAILED so, until two
+    stopped the search).
+
+    Example:
+        >>> check_ray_gpus({"accelerator": "gpu", "devices": 2}, 1)
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: trainer.devices=2 trains each trial on 2 GPUs, ...
+    """
+    accelerator, devices = trainer.get("accelerator"), trainer.get("devices")
+    if not isinstance(accelerator, str) or accelerator.lower() not in ("gpu", "cuda") \
+            or isinstance(num_gpus, bool) or not isinstance(num_gpus, (int, float)) \
+            or num_gpus <= 0:
+        return
+    if isinstance(devices, str) and devices.strip().isdigit():
+        devices = int(devices)
+    wanted = (len(devices) if isinstance(devices, (list, tuple)) else
+              devices if isinstance(devices, int) and not isinstance(devices, bool) else 0)
+    if wanted > math.ceil(num_gpus):
+        raise ConfigError(
+            f"trainer.devices={trainer.get('devices')!r} trains each trial on "
+            f"{wanted} GPUs, but {said}={num_gpus!r} gives each trial's Ray "
+            f"actor {math.ceil(num_gpus)} (Ray shows an actor only the GPUs it reserves): "
+            f"set {said}={wanted}, or leave it out (a GPU trial reserves its "
+            f"trainer.devices)")
 
 
 def make_executor(executor: Any = "auto", num_workers: int = 1,
