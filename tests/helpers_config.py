@@ -10,6 +10,8 @@ Example:
 from __future__ import annotations
 
 import copy
+import io
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,10 +26,10 @@ from lightning_nas.user_warnings import warn_user
 from tests.helpers_models import CallableOptNet, TinyNet
 from tests.helpers_nets import Body
 
-__all__ = ["ArgsSGD", "ArgsStepLR", "BASE", "COSINE", "FourBody", "FourWide", "KW_BODY",
-           "KwWideBody", "NamedBody", "OptimInitNet", "STEP", "SchedNet", "SchedTiny",
-           "WarnsInWorker", "WideBody", "WideHolder", "broken", "cli_built", "config",
-           "lightningcli"]
+__all__ = ["ArgsSGD", "ArgsStepLR", "BASE", "COSINE", "FourBody", "FourWide", "HeardStream",
+           "KW_BODY", "KwWideBody", "NamedBody", "OptimInitNet", "STEP", "SaysInFit",
+           "SchedNet", "SchedTiny", "WarnsInWorker", "WideBody", "WideHolder", "broken",
+           "cli_built", "config", "lightningcli"]
 
 
 #: a partial config that the ``apply_overrides`` tests change
@@ -226,3 +228,37 @@ class WarnsInWorker(TinyNet):
         if multiprocessing.parent_process() is not None:
             warn_user("built in a worker")
         super().__init__(width=width, **kwargs)
+
+
+class SaysInFit(TinyNet):
+    """``TinyNet`` that says ``said in fit`` (``warn_user``) as its fit starts, then waits, up
+    to 20 s, for a ``heard`` file in its trial's folder (``HeardStream`` writes it as the
+    search process says the warning), and writes whether it came to ``heard_in_fit.txt``:
+    whether the warning reached the search's console while the trial still ran."""
+
+    def on_fit_start(self) -> None:
+        warn_user("said in fit")
+        folder = Path(self.trainer.default_root_dir)
+        deadline = time.monotonic() + 20
+        while not (folder / "heard").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (folder / "heard_in_fit.txt").write_text(str((folder / "heard").exists()))
+
+
+class HeardStream(io.StringIO):
+    """A search process's stderr that writes ``heard`` in ``trial_dir`` once a line holds
+    ``text`` (a trial's warning: ``SaysInFit``'s, the Ray tests' project module's).
+
+    Example:
+        >>> HeardStream(Path("no/such/trial"), "look").write("nothing") == len("nothing")
+        True
+    """
+
+    def __init__(self, trial_dir: Path, text: str) -> None:
+        super().__init__()
+        self.trial_dir, self.text = trial_dir, text
+
+    def write(self, text: str) -> int:
+        if self.text in text:
+            (self.trial_dir / "heard").touch()
+        return super().write(text)

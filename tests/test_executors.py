@@ -6,6 +6,7 @@ with. Real processes, real Trainers. The worker processes themselves are in
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -29,7 +30,7 @@ from lightning_nas.search.workers import ProcessExecutor
 from lightning_nas.store import RunStore
 from lightning_nas.user_warnings import console_warnings
 from tests.helpers_callbacks import HOLD_AT, EpochLog
-from tests.helpers_config import WarnsInWorker
+from tests.helpers_config import HeardStream, SaysInFit, WarnsInWorker
 from tests.helpers_data import BlobData
 from tests.helpers_executors import SPACE, nap, result_sent
 from tests.helpers_models import TinyNet
@@ -104,6 +105,21 @@ def test_any_concurrent_futures_executor(tmp_path, tiny_trainer, capfd):
     assert said == ["lightning-nas search: warning: built in a worker"], err
     with RunStore(tmp_path / "search.db") as store:  # none started in the search process
         assert [store.attempts(t.trial_id) for t in result.trials] == [0] * 2
+
+
+@pytest.mark.slow  # a forked pool's process and a trial: a few seconds
+def test_a_warning_of_a_process_pools_trial_is_said_as_it_is_made(tmp_path, tiny_trainer):
+    # was: with the trial's result, at its end: the trial waited its 20 s in vain ("False")
+    stream = HeardStream(tmp_path / "trials" / "trial_0001", "said in fit")
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("fork")) as pool, \
+            console_warnings("search"), contextlib.redirect_stderr(stream):
+        result = Search(SaysInFit, SPACE, data=BlobData,
+                        trainer={**tiny_trainer, "max_epochs": 1}, budget=1, executor=pool,
+                        run_dir=tmp_path, verbose=False).run()
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED]
+    said = [line for line in stream.getvalue().splitlines() if "said in fit" in line]
+    assert said == ["lightning-nas search: warning: said in fit"]  # once
+    assert (tmp_path / "trials" / "trial_0001" / "heard_in_fit.txt").read_text() == "True"
 
 
 def test_a_search_that_stops_mid_trial_leaves_a_users_pool_nothing_of_its_own(tmp_path,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import io
 import json
 import os
 import re
@@ -29,6 +28,7 @@ from lightning_nas.search.ray_executor import RayExecutor
 from lightning_nas.store import RunStore
 from lightning_nas.user_warnings import console_warnings
 from tests.conftest import TINY_TRAINER
+from tests.helpers_config import HeardStream
 from tests.helpers_executors import nap
 from tests.helpers_models import TinyNet
 from tests.helpers_ray import (
@@ -154,20 +154,6 @@ def test_trials_run_on_both_nodes_of_an_existing_cluster(tmp_path, two_nodes, ti
     assert all(t.score is not None for t in rows)
 
 
-class _Heard(io.StringIO):
-    """The search process's stderr: it writes ``heard`` in the trial's folder once a line
-    says the trial's warning (``fit on an actor``)."""
-
-    def __init__(self, trial_dir: Path) -> None:
-        super().__init__()
-        self.trial_dir = trial_dir
-
-    def write(self, text: str) -> int:
-        if "fit on an actor" in text:
-            (self.trial_dir / "heard").touch()
-        return super().write(text)
-
-
 @pytest.fixture
 def user_ray_search(request, shared_run) -> tuple[Path, dict]:
     """One search of one trial of a project's ``ProjectNet`` (``PROJECT_MODULE``, importable
@@ -205,7 +191,7 @@ def user_ray_search(request, shared_run) -> tuple[Path, dict]:
             own = not ray.is_initialized()
             if own:  # as a user's ray.init (an earlier test's actors let its CPU go first)
                 connect(cluster.address)
-            err = _Heard(folder / "run" / "trials" / "trial_0001")
+            err = HeardStream(folder / "run" / "trials" / "trial_0001", "fit on an actor")
             try:
                 with console_warnings("search"), contextlib.redirect_stderr(err):
                     search = Search(net, SPACE, data="tests.helpers.BlobData",

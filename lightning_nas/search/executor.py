@@ -3,7 +3,8 @@
 ``concurrent.futures``-style executor. A thread pool's trial runs in a copy of the
 submitting thread's context (``contextvars``: a ``lightning-nas`` command's
 ``console_warnings``, which a new thread does not inherit); another process's trial, under
-a console, returns its warnings with its result (``relayed``), said here.
+a console, returns its warnings with its result (``relayed``), said here; a
+``ProcessPoolExecutor``'s sends them as they are made (``pool_relay``).
 
 Every executor runs ``lightning_nas.search.runner.run_trial`` for each spec and never writes
 the run store (the search loop is its only writer).
@@ -29,6 +30,7 @@ import torch
 
 from lightning_nas.errors import ConfigError, typed
 from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search.pool_relay import POLL, PoolRelay
 from lightning_nas.search.relayed import run_relayed, say_relayed
 from lightning_nas.search.runner import needs_own_process, run_trial
 from lightning_nas.search.trial import TrialSpec
@@ -167,15 +169,21 @@ class FuturesExecutor(TrialExecutor):
         #: not the trial's doing); of other objects (Dask, submitit, threads) it is not known
         self.isolates_trials = isinstance(executor, futures.ProcessPoolExecutor)
         self._running: list[tuple[Any, TrialSpec, float]] = []
+        self._relay: PoolRelay | None = None  # a process pool's trials' warnings, as made
 
     def submit(self, spec: TrialSpec) -> None:
         # a thread runs it in a copy of this thread's context: a warning of the trial is the
         # command's line too (was: Python's, pointing into concurrent/futures); another
         # process takes none (a Context is no picklable object): under a console its
-        # warnings come back with its result (``run_relayed``; was: Python's form there)
+        # warnings come back with its result (``run_relayed``; was: Python's form there), a
+        # process pool's sent as they are made (``pool_relay``; was: with its result)
+        command = console_command()
+        if command and self.isolates_trials and self._relay is None:
+            self._relay = PoolRelay()
         call = ((contextvars.copy_context().run, run_relayed, spec, None)
                 if isinstance(self.executor, futures.ThreadPoolExecutor)
-                else (run_relayed, spec, console_command()))
+                else (run_relayed, spec, command,
+                      self._relay.sender() if command and self._relay else None))
         self._running.append((self.executor.submit(*call), spec, time.time()))
 
     def shutdown(self) -> None:
@@ -186,12 +194,18 @@ class FuturesExecutor(TrialExecutor):
             if callable(cancel):
                 cancel()
         self._running = []
+        if self._relay is not None:
+            self._relay.close()
+            self._relay = None
 
     def wait(self) -> list[TrialResult]:
         futs = [f for f, _, _ in self._running]
         while True:
             if all(isinstance(f, futures.Future) for f in futs):
-                futures.wait(futs, return_when=futures.FIRST_COMPLETED)
+                futures.wait(futs, timeout=None if self._relay is None else POLL,
+                             return_when=futures.FIRST_COMPLETED)
+            if self._relay is not None:  # as they are made (was: with each trial's result)
+                say_relayed(self._relay.take())
             finished = [entry for entry in self._running if entry[0].done()]
             if finished:
                 break
