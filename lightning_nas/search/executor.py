@@ -179,7 +179,10 @@ class FuturesExecutor(TrialExecutor):
         # process pool's sent as they are made (``pool_relay``; was: with its result)
         command = console_command()
         if command and self.isolates_trials and self._relay is None:
-            self._relay = PoolRelay()
+            try:
+                self._relay = PoolRelay()
+            except (OSError, ValueError):  # no Unix socket (Windows): they come with the result
+                self._relay = None
         call = ((contextvars.copy_context().run, run_relayed, spec, None)
                 if isinstance(self.executor, futures.ThreadPoolExecutor)
                 else (run_relayed, spec, command,

@@ -20,6 +20,7 @@ import queue
 import shutil
 import tempfile
 import threading
+import time
 from multiprocessing.connection import Client, Connection, Listener
 from typing import Any
 
@@ -74,7 +75,11 @@ class PoolRelay:
     def __init__(self) -> None:
         self._folder = tempfile.mkdtemp(prefix="lnas-relay-")
         self.address, self._key = os.path.join(self._folder, "s"), os.urandom(16)
-        self._listener = Listener(self.address, family="AF_UNIX", authkey=self._key)
+        try:
+            self._listener = Listener(self.address, family="AF_UNIX", authkey=self._key)
+        except BaseException:  # no Unix socket here (Windows: ValueError): no folder left
+            shutil.rmtree(self._folder, ignore_errors=True)
+            raise
         self._held: queue.SimpleQueue[tuple[str, type[Warning]]] = queue.SimpleQueue()
         self._closed = False
         threading.Thread(target=self._accept, daemon=True, name="lnas-relay").start()
@@ -84,6 +89,7 @@ class PoolRelay:
             try:
                 conn = self._listener.accept()
             except Exception:  # noqa: BLE001 - a peer that failed the handshake; closed
+                time.sleep(POLL)  # a broken socket: no busy loop while it keeps failing
                 continue
             threading.Thread(target=self._hold, args=(conn,), daemon=True,
                              name="lnas-relay-conn").start()
