@@ -25,7 +25,8 @@ from lightning_nas.config.accumulation import unbuilt_callbacks
 from lightning_nas.config.cli_links import CliLinks
 from lightning_nas.config.cli_optim import optim_sections
 from lightning_nas.config.load import config_seed, load_config, section_target
-from lightning_nas.config.node_places import config_names, names_said
+from lightning_nas.config.node_labels import names_said
+from lightning_nas.config.node_places import config_names
 from lightning_nas.config.nodes import is_node
 from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.config.sections import command_sections

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lightning_nas.config.instantiate import import_object
-from lightning_nas.config.node_places import node_label
+from lightning_nas.config.node_labels import node_label
 from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.errors import ConfigError
 from lightning_nas.numeric import is_int
@@ -78,7 +78,7 @@ def accumulation(kwargs: Mapping[str, Any],
     where it is said: a ``GradientAccumulationScheduler`` of ``module_callbacks`` (what the
     module's ``configure_callbacks()`` returns; Lightning drops the Trainer's for it), else
     one of the ``callbacks`` (an object's ``scheduling``, or a config node's; a node of a
-    config's mapping of named callbacks said by its name, ``node_places.node_label``), else
+    config's mapping of named callbacks said by its name, ``node_labels.node_label``), else
     ``accumulate_grad_batches`` (1 where it is no integer above 1); where a scheduler is
     given beside ``accumulate_grad_batches`` (Lightning refuses the pair when fit starts),
     the larger factor counts. None where a scheduler's factors cannot be known before

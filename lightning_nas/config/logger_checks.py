@@ -22,7 +22,7 @@ from typing import Any
 from lightning.pytorch.loggers import WandbLogger
 
 from lightning_nas.config.imports import import_object
-from lightning_nas.config.node_places import node_label
+from lightning_nas.config.node_labels import node_label
 from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.config.value_checks import short
 from lightning_nas.errors import ConfigError
@@ -45,7 +45,7 @@ def check_one_w_and_b(logger: Any) -> None:
 
     Raises:
         ConfigError: naming each W&B logger (a node of a config's mapping of named
-            loggers by its name, ``node_places.node_label``; was: by its place in the
+            loggers by its name, ``node_labels.node_label``; was: by its place in the
             list), the settings left unused and what to do.
 
     Example:

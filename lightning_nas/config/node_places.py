@@ -11,8 +11,7 @@ Trainer settings are made (``trial_trainer``, best_config.yaml's node);
 ``trainer_classes_as_nodes`` makes such a mapping that list as a config is read, and
 ``node_names`` keeps its nodes' names beside it (``NAMES_KEY`` in the ``search`` block, a
 fit's too, or the ``oneshot`` block: ``names_kept``, ``config_names``), for the checks of
-a search, a one-shot run and a fit to name a node as written (``node_label``, within
-``names_said``).
+a search, a one-shot run and a fit to name a node as written (``config.node_labels``).
 No torch, no Lightning at import.
 
 Example:
@@ -26,9 +25,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Mapping
 from typing import Any
 
 from lightning_nas.config.node_merge import TRAINER_OBJECTS, is_class
@@ -36,7 +33,7 @@ from lightning_nas.config.nodes import ARGS_KEYS, builds_at, is_hydra, is_node, 
 from lightning_nas.errors import ConfigError, did_you_mean
 
 __all__ = ["NAMES_KEY", "PLACES_KEY", "class_node", "config_names", "config_places",
-           "named_places", "names_kept", "names_said", "node_label", "node_names", "node_place",
+           "named_places", "names_kept", "node_names", "node_place",
            "placed", "set_at_place", "trainer_classes_as_nodes", "unplaced"]
 
 #: the key of a loaded config's ``search`` block holding ``named_places`` of its space (no
@@ -310,43 +307,3 @@ def config_names(config: Any) -> dict[str, list[str]]:
     names = next((block[NAMES_KEY] for block in blocks
                   if isinstance(block, Mapping) and NAMES_KEY in block), None)
     return {str(k): list(v) for k, v in names.items()} if isinstance(names, Mapping) else {}
-
-
-def node_label(source: str, index: int, names: Sequence[str] | None = None) -> str:
-    """Where node ``index`` of the list at ``source`` (``trainer.callbacks``) is: by the
-    name the config gave it (``names``, from ``node_names``; None: those ``names_said``
-    gives for ``source``) where it has one, else by its place in the list.
-
-    Example:
-        >>> node_label("trainer.callbacks", 1, ["ckpt", "stop"])
-        'trainer.callbacks.stop'
-        >>> node_label("trainer.callbacks", 1)
-        'trainer.callbacks[1]'
-    """
-    if names is None:
-        names = (_SAID.get() or {}).get(source.removeprefix("trainer."))
-    return f"{source}.{names[index]}" if names and index < len(names) else f"{source}[{index}]"
-
-
-#: the names of the nodes of each Trainer list a config named, while ``names_said`` holds
-_SAID: ContextVar[Mapping[str, Sequence[str]] | None] = ContextVar("node_names_said",
-                                                                   default=None)
-
-
-@contextmanager
-def names_said(names: Mapping[str, Sequence[str]]) -> Iterator[None]:
-    """Within the block, ``node_label`` says a node of ``trainer.callbacks`` (``logger``,
-    ``plugins``) by the name ``names`` gives it (``node_names``: a config's), where its
-    messages name no names of their own: the checks before training of a search, a
-    one-shot run and a fit, whose lists are the config's.
-
-    Example:
-        >>> with names_said({"callbacks": ["ckpt", "stop"]}):
-        ...     node_label("trainer.callbacks", 0)
-        'trainer.callbacks.ckpt'
-    """
-    token = _SAID.set(dict(names))
-    try:
-        yield
-    finally:
-        _SAID.reset(token)

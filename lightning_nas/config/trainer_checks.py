@@ -35,7 +35,7 @@ from lightning_nas.config.instantiate import (
     short,
 )
 from lightning_nas.config.logger_checks import check_one_w_and_b
-from lightning_nas.config.node_places import node_label
+from lightning_nas.config.node_labels import node_label
 from lightning_nas.config.nodes import dict_kwargs_keys, is_hydra, is_node, node_args, target_path
 from lightning_nas.errors import ConfigError, did_you_mean
 from lightning_nas.numeric import is_int, is_number
@@ -89,7 +89,7 @@ def check_trainer_kwargs(kwargs: Mapping[str, Any]) -> None:
     and checked later), two W&B loggers in one ``logger`` list (``check_one_w_and_b``),
     and ``check_sync_batchnorm``'s settings (a ``fit``'s, a fine-tune's too); a node of a
     config's mapping of named callbacks or loggers is said by its name
-    (``node_places.node_label``: ``trainer.callbacks.early_stopping.patiense``; was: by its
+    (``node_labels.node_label``: ``trainer.callbacks.early_stopping.patiense``; was: by its
     place in the list, ``trainer.callbacks[1].patiense``)."""
     names, _ = accepted_kwargs(pl.Trainer.__init__)
     hints = trainer_hints()

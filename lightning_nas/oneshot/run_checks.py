@@ -24,7 +24,8 @@ from torch import nn
 
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.load import block_settings, config_seed, section_target
-from lightning_nas.config.node_places import config_names, names_said
+from lightning_nas.config.node_labels import names_said
+from lightning_nas.config.node_places import config_names
 from lightning_nas.config.trainer_checks import check_trainer_kwargs
 from lightning_nas.oneshot.checks import check_tau_epochs, check_warmup_epochs
 from lightning_nas.oneshot.scoring import network_of

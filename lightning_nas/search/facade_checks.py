@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 import lightning.pytorch as pl
 
 from lightning_nas.config.instantiate import short
-from lightning_nas.config.node_places import config_names, names_said, node_place
+from lightning_nas.config.node_labels import names_said
+from lightning_nas.config.node_places import config_names, node_place
 from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.config.trainer_checks import (
     check_search_trainer,

@@ -91,7 +91,7 @@ def callbacks_of(callbacks: object, kind: type | tuple[type, ...],
     """The callbacks of class ``kind`` (or of one of a tuple of classes) or a subclass among
     ``callbacks`` (objects or config nodes; one alone or a list), each with where it is:
     ``trainer.callbacks[i] (Class)`` for a Trainer's list (``trainer.callbacks.NAME (Class)``
-    within ``config.node_places.names_said`` naming it), else ``<source> (Class)``. A
+    within ``config.node_labels.names_said`` naming it), else ``<source> (Class)``. A
     node whose class does not import is left to the checks of the callbacks' own arguments.
 
     Example:
@@ -100,7 +100,7 @@ def callbacks_of(callbacks: object, kind: type | tuple[type, ...],
         'trainer.callbacks[1] (EarlyStopping)'
     """
     from lightning_nas.config.instantiate import import_object
-    from lightning_nas.config.node_places import node_label
+    from lightning_nas.config.node_labels import node_label
     from lightning_nas.config.nodes import is_node, target_path
 
     items = callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]
