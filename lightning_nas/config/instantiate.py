@@ -54,6 +54,7 @@ from lightning_nas.config.convert import (
 )
 from lightning_nas.config.dict_args import is_plain_dict, values_built
 from lightning_nas.config.imports import SHORT_NAME_MODULES, import_object, object_path
+from lightning_nas.config.node_labels import node_label
 from lightning_nas.config.nodes import (
     ARGS_KEYS,
     builds_at,
@@ -92,9 +93,12 @@ def instantiate(spec: Any, path: str = "", hydra: bool = False) -> Any:
     LightningCLI and Hydra's ``instantiate`` do.
 
     Lists and mappings are walked; other values are returned deep-copied, so every trial
-    gets fresh callback and logger objects. A ``class_path`` spec's values are converted to
-    their arguments' annotations as jsonargparse converts them (``convert_args``: an
-    ``Enum`` by name, a ``Path``, a ``tuple``); a Hydra node's are passed as written.
+    gets fresh callback and logger objects. A node of the Trainer's list that a config's
+    mapping of named nodes made is said by its name (``node_label``, within
+    ``names_said``: ``trainer.callbacks.early_stopping``; was: ``trainer.callbacks[1]``).
+    A ``class_path`` spec's values are converted to their arguments' annotations as
+    jsonargparse converts them (``convert_args``: an ``Enum`` by name, a ``Path``, a
+    ``tuple``); a Hydra node's are passed as written.
     ``_partial_: true`` builds a ``functools.partial``; a ``Callable``-annotated argument
     given as a ``class_path`` spec becomes one too (LightningCLI's ``OptimizerCallable``).
 
@@ -153,7 +157,7 @@ def instantiate(spec: Any, path: str = "", hydra: bool = False) -> Any:
         return {k: instantiate(v, f"{path}.{k}" if path else str(k), hydra)
                 for k, v in spec.items()}
     if isinstance(spec, list):
-        return [instantiate(v, f"{path}[{i}]", hydra) for i, v in enumerate(spec)]
+        return [instantiate(v, node_label(path, i), hydra) for i, v in enumerate(spec)]
     return copy.deepcopy(spec)
 
 

@@ -30,8 +30,12 @@ def node_label(source: str, index: int, names: Sequence[str] | None = None) -> s
         'trainer.callbacks.stop'
         >>> node_label("trainer.callbacks", 1)
         'trainer.callbacks[1]'
+        >>> with names_said({"callbacks": ["ckpt", "stop"]}):
+        ...     node_label("callbacks", 1)
+        'callbacks[1]'
     """
-    if names is None:
+    if names is None and source.startswith("trainer."):  # (a top-level `callbacks`, a
+        # Hydra job config's group, or a model's argument: no Trainer's list, its place)
         names = (_SAID.get() or {}).get(source.removeprefix("trainer."))
     return f"{source}.{names[index]}" if names and index < len(names) else f"{source}[{index}]"
 

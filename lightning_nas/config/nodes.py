@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lightning_nas.config.dict_args import data_args_of
+from lightning_nas.config.node_labels import node_label
 from lightning_nas.errors import ConfigError
 from lightning_nas.wording import named
 
@@ -189,4 +190,4 @@ def check_nodes(value: Any, where: str, hydra: bool = False) -> None:
             check_nodes(item, f"{where}.{key}", hydra)
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            check_nodes(item, f"{where}[{index}]", hydra)
+            check_nodes(item, node_label(where, index), hydra)  # a named node: its name

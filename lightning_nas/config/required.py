@@ -40,6 +40,7 @@ from lightning_nas.config.calls import missing_args
 from lightning_nas.config.chain import chain_required, init_hints
 from lightning_nas.config.dict_args import is_plain_dict, values_built
 from lightning_nas.config.instantiate import import_object
+from lightning_nas.config.node_labels import node_label
 from lightning_nas.config.nodes import builds_at, is_hydra, is_node, node_args, target_path
 from lightning_nas.errors import ConfigError
 
@@ -71,7 +72,7 @@ def _check(value: Any, where: str, hint: Any, hydra: bool) -> None:
     where a ``class_path`` mapping is data, ``builds_at``) and the nodes in it."""
     if isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            _check(item, f"{where}[{i}]", None, hydra)
+            _check(item, node_label(where, i), None, hydra)  # a named node: its name
     elif isinstance(value, Mapping) and not builds_at(value, hydra):
         for key, item in value.items():
             _check(item, f"{where}.{key}", None, hydra)

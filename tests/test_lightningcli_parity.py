@@ -1,0 +1,74 @@
+"""Small differences from LightningCLI, each checked against a real
+``lightning.pytorch.cli.LightningCLI(run=False, args=[...])`` beside lightning-nas: where
+LightningCLI takes a form, it reaches the trials as LightningCLI builds it; where it refuses
+one, it is refused before training, saying what to write (real Trainer, tiny model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from lightning.pytorch.cli import LightningCLI
+
+from lightning_nas.cli import main
+from lightning_nas.config.instantiate import instantiate
+from lightning_nas.config.node_labels import names_said
+from lightning_nas.errors import ConfigError
+from tests.helpers_config import config
+
+EARLY_STOPPING = "lightning.pytorch.callbacks.EarlyStopping"
+CHECKPOINT = "lightning.pytorch.callbacks.ModelCheckpoint"
+
+
+def _write(path: Path, cfg: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def _lightningcli_refuses(path: Path, capsys, *args: str) -> str:
+    """What plain LightningCLI says refusing the config file ``path`` and ``args``."""
+    with pytest.raises(SystemExit):
+        LightningCLI(run=False, save_config_callback=None, args=["--config", str(path), *args])
+    return capsys.readouterr().err
+
+
+def _lightningcli_part(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The sections of ``cfg`` plain LightningCLI reads (no ``search`` block)."""
+    return {key: value for key, value in cfg.items() if key != "search"}
+
+
+# ------------------------------------------------ a named node's missing required argument
+@pytest.mark.parametrize("command", ["search", "fit"])
+def test_a_named_callback_lacking_a_required_argument_is_named_as_written(
+        command, tmp_path, capsys):
+    # LightningCLI refuses the node (in its own list form) before anything runs; ours said
+    # it by its place in the list the mapping is built into, a key never written: was
+    # "trainer.callbacks[1]: EarlyStopping: the config does not give required argument
+    # 'monitor'; set trainer.callbacks[1].init_args.monitor"
+    stopping = {"class_path": EARLY_STOPPING, "init_args": {"patience": 3}}
+    cfg = config(tmp_path / "run")
+    cfg["trainer"]["callbacks"] = [{"class_path": CHECKPOINT}, stopping]
+    theirs = _lightningcli_refuses(_write(tmp_path / "cli.yaml", _lightningcli_part(cfg)),
+                                   capsys)
+    assert "the following arguments are required: monitor" in theirs, theirs
+    cfg["trainer"]["callbacks"] = {"model_checkpoint": {"class_path": CHECKPOINT},
+                                   "early_stopping": stopping}
+    path = _write(tmp_path / f"{command}.yaml", cfg)
+    assert main([command, str(path), "--print_config"]) == 2
+    err = capsys.readouterr().err
+    assert "trainer.callbacks.early_stopping: EarlyStopping: the config does not give " \
+           "required argument 'monitor'; set trainer.callbacks.early_stopping.init_args." \
+           "monitor" in err, err
+    assert "callbacks[1]" not in err, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_list_at_a_top_level_callbacks_key_is_said_by_its_place():
+    # only the Trainer's lists are the config's named mappings: a top-level `callbacks`
+    # (a Hydra job config's group, no Trainer's) keeps its place within names_said
+    node = {"class_path": EARLY_STOPPING, "init_args": {"patience": 3}}
+    with names_said({"callbacks": ["early_stopping"]}), pytest.raises(ConfigError) as info:
+        instantiate({"callbacks": [node]})
+    assert str(info.value).startswith("callbacks[0]: EarlyStopping: "), info.value
