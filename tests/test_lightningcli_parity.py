@@ -5,6 +5,7 @@ one, it is refused before training, saying what to write (real Trainer, tiny mod
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,10 @@ from lightning.pytorch.cli import LightningCLI
 
 from lightning_nas.cli import main
 from lightning_nas.config.instantiate import instantiate
+from lightning_nas.config.load import load_config
 from lightning_nas.config.node_labels import names_said
 from lightning_nas.errors import ConfigError
+from lightning_nas.search.from_config import search_from_config
 from tests.helpers_config import config
 
 EARLY_STOPPING = "lightning.pytorch.callbacks.EarlyStopping"
@@ -72,3 +75,38 @@ def test_a_list_at_a_top_level_callbacks_key_is_said_by_its_place():
     with names_said({"callbacks": ["early_stopping"]}), pytest.raises(ConfigError) as info:
         instantiate({"callbacks": [node]})
     assert str(info.value).startswith("callbacks[0]: EarlyStopping: "), info.value
+
+
+# ------------------------------------------------------------------- seed_everything: null
+@pytest.mark.parametrize("command", ["search", "fit"])
+def test_seed_everything_null_on_the_command_line_is_refused_as_lightningcli_refuses_it(
+        command, tmp_path, capsys):
+    # LightningCLI: "Parser key "seed_everything": ... Expected a <class 'bool'> ... Expected
+    # a <class 'int'> ... Given value: None"; was: taken, the search seeded with 0 as though
+    # the key were left out, where the config file said 7
+    cfg = config(tmp_path / "run")
+    path = _write(tmp_path / "search.yaml", cfg)
+    theirs = _lightningcli_refuses(_write(tmp_path / "cli.yaml", _lightningcli_part(cfg)),
+                                   capsys, "--seed_everything=null")
+    assert 'Parser key "seed_everything"' in theirs and "Given value: None" in theirs, theirs
+    assert main([command, str(path), "--seed_everything=null", "--print_config"]) == 2
+    err = capsys.readouterr().err
+    assert f"lightning-nas {command}: error: --seed_everything=null: LightningCLI refuses " \
+           f"it too; give an integer from 0 to 4294967295 (the seed), true (a drawn seed) " \
+           f"or false (no seeding), or leave it out for the config's (7)" in err, err
+
+
+def test_seed_everything_null_in_a_file_seeds_with_0_as_lightningcli_seeds(
+        tmp_path, monkeypatch):
+    # LightningCLI takes a file's null, seed_everything(None): seed 0 (PL_GLOBAL_SEED unset);
+    # so do the search's optimizer and trials, a later file's null over an earlier seed too
+    monkeypatch.delenv("PL_GLOBAL_SEED", raising=False)  # restored after LightningCLI's
+    cfg = config(tmp_path / "run")
+    first = _write(tmp_path / "search.yaml", cfg)
+    null = _write(tmp_path / "null.yaml", {"seed_everything": None})
+    cli = LightningCLI(run=False, save_config_callback=None, args=[
+        "--config", str(_write(tmp_path / "cli.yaml", _lightningcli_part(cfg))),
+        "--config", str(null)])
+    assert cli.config["seed_everything"] == 0 and os.environ["PL_GLOBAL_SEED"] == "0"
+    search = search_from_config(load_config([first, null]))
+    assert search.settings.goal.seed == 0

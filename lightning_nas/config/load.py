@@ -265,7 +265,8 @@ def apply_overrides(cfg: Mapping[str, Any], overrides: Sequence[str], *,
     An override of a section ``command`` does not take (``search``, ``oneshot``, ``fit``;
     None: any command's) is refused, naming those it takes; a whole ``--trainer=`` that is
     no mapping too, saying what it merges over (``settings``: a fine-tune's are the
-    search's).
+    search's). ``--seed_everything=null`` is refused, as LightningCLI refuses it, naming the
+    values taken (a config file's null is taken: seed 0, ``config_seed``).
     """
     sections = command_sections(command) if command else (*TOP_KEYS, *OPTIM_KEYS)
     cfg = copy.deepcopy(dict(cfg))
@@ -293,6 +294,8 @@ def apply_overrides(cfg: Mapping[str, Any], overrides: Sequence[str], *,
                 value = {"class_path": value}  # so --optimizer.lr=0.01 sets its init_args
             if key in SECTIONS:  # --model=configs/model/other.yaml: the file's node
                 value = _inline_sections({key: value}, config_path, command_line=True)[key]
+            if key == "seed_everything" and value is None:
+                raise _null_seed(cfg)  # (was: taken as no key, seed 0, over the config's)
             if key == "trainer":  # LightningCLI's --trainer CONFIG: merged over the config's
                 cfg[key] = merge_group(cfg.get(key), _whole_trainer(value, text, settings))
                 continue  # (was: in place of the config's, its max_epochs and callbacks lost)
@@ -305,6 +308,18 @@ def apply_overrides(cfg: Mapping[str, Any], overrides: Sequence[str], *,
                           "init_args: {...}}'), or leave the config's")  # (was: taken, then
         # "the config needs `model`: give your LightningCLI config before ...")
     return cfg
+
+
+def _null_seed(cfg: Mapping[str, Any]) -> ConfigError:
+    """The refusal of ``--seed_everything=null``, which LightningCLI refuses (its type is
+    ``bool | int``; a config file's null it takes: ``seed_everything(None)``, seed 0, as a
+    search's ``config_seed`` reads it), saying the values taken and what ``cfg`` gives."""
+    given = cfg.get("seed_everything")
+    keep = (f"leave it out for the config's ({str(given).lower()})" if given is not None
+            else "leave it out (seed 0)")
+    return ConfigError(f"--seed_everything=null: LightningCLI refuses it too; give an "
+                       f"integer from 0 to {2**32 - 1} (the seed), true (a drawn seed) or "
+                       f"false (no seeding), or {keep}")
 
 
 def _whole_trainer(value: Any, text: str, settings: str) -> Mapping[str, Any]:
@@ -383,7 +398,8 @@ def block_settings(cfg: Mapping[str, Any], block: str, defaults: Mapping[str, An
 
 
 def config_seed(cfg: Mapping[str, Any], seed: Any) -> int:
-    """``seed``, else LightningCLI's ``seed_everything`` (an int, or true for a random one).
+    """``seed``, else LightningCLI's ``seed_everything`` (an int, or true for a random one;
+    null, a config file's, or no key: 0, as LightningCLI's ``seed_everything(None)``).
 
     Raises:
         ConfigError: when ``seed_everything`` is neither an int, a bool nor null.
