@@ -86,7 +86,9 @@ def test_dict_kwargs_beside_init_args_are_read_as_lightningcli_reads_them(tmp_pa
     cfg["search"]["run_dir"] = str(tmp_path / "bad")
     for bad, needle in (({"dict_kwargs": [4]}, "model.dict_kwargs: expected a mapping"),
                         ({"dict_kwargs": {"num_classes": 3}},
-                         "model: num_classes given in both init_args and dict_kwargs")):
+                         r"model: num_classes given in both init_args \(3\) and dict_kwargs "
+                         r"\(3\); NASModule takes it by name, so give it once, under "
+                         r"init_args: model.init_args.num_classes")):
         cfg["model"].update(bad)
         path.write_text(yaml.safe_dump(cfg))
         with pytest.raises(ConfigError, match=needle):

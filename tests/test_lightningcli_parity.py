@@ -19,7 +19,7 @@ from lightning_nas.config.load import load_config
 from lightning_nas.config.node_labels import names_said
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.from_config import search_from_config
-from tests.helpers_config import config
+from tests.helpers_config import cli_built, config, lightningcli
 
 EARLY_STOPPING = "lightning.pytorch.callbacks.EarlyStopping"
 CHECKPOINT = "lightning.pytorch.callbacks.ModelCheckpoint"
@@ -110,3 +110,79 @@ def test_seed_everything_null_in_a_file_seeds_with_0_as_lightningcli_seeds(
     assert cli.config["seed_everything"] == 0 and os.environ["PL_GLOBAL_SEED"] == "0"
     search = search_from_config(load_config([first, null]))
     assert search.settings.goal.seed == 0
+
+
+# ------------------------------------------------- dict_kwargs naming an init_args argument
+def _lightningcli_model(tmp_path: Path, cfg: dict[str, Any], *args: str,
+                        files: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
+    """The model node plain LightningCLI builds from ``cfg``, later ``files`` and ``args``,
+    with only the arguments ours holds (LightningCLI writes every default)."""
+    later = [f"--config={_write(tmp_path / f'cli_{i}.yaml', part)}"
+             for i, part in enumerate(files)]
+    path = _write(tmp_path / "cli.yaml", _lightningcli_part(cfg))
+    return cli_built(path, *later, *args)["model"]
+
+
+@pytest.mark.parametrize(("files", "args", "depth"), [
+    ((), ["--model.dict_kwargs.depth=2"], 2),
+    ((), ["--model.dict_kwargs={depth: 2}"], 2),
+    ((), ["--model.init_args.depth=3", "--model.dict_kwargs.depth=2"], 2),
+    ((), ["--model.dict_kwargs.depth=2", "--model.init_args.depth=3"], 3),
+    (({"model": {"dict_kwargs": {"depth": 2}}},), [], 2),
+    (({"model": {"class_path": "tests.helpers.TinyNet", "dict_kwargs": {"depth": 2}}},), [], 2),
+], ids=["override", "whole", "after-init-args", "before-init-args", "file", "file-node"])
+def test_dict_kwargs_naming_an_init_argument_set_it_as_lightningcli_moves_them(
+        files, args, depth, tmp_path):
+    # jsonargparse moves a dict_kwargs key the class names into init_args, over the value
+    # there; was refused: "model: depth given in both init_args and dict_kwargs; give each
+    # argument once"
+    cfg = config(tmp_path / "run")
+    cfg["model"]["init_args"]["depth"] = 4
+    theirs = _lightningcli_model(tmp_path, cfg, *args, files=files)
+    assert theirs["init_args"]["depth"] == depth and "dict_kwargs" not in theirs
+    paths = [_write(tmp_path / "search.yaml", cfg),
+             *(_write(tmp_path / f"part_{i}.yaml", part) for i, part in enumerate(files))]
+    ours = load_config(paths, args)["model"]
+    assert ours == {"class_path": "tests.helpers.TinyNet",
+                    "init_args": {"lr": 0.1, "depth": depth}}, ours
+
+
+def test_a_nested_nodes_dict_kwargs_naming_its_argument_set_it_as_lightningcli(tmp_path):
+    # was refused: "model.net: lin1_size given in both init_args and dict_kwargs; ..."
+    cfg = lightningcli(tmp_path, {"lin1_size": 16}, {"lr": 0.01})
+    cfg["search"]["space"] = {"model.net.lin2_size": {"choice": [32, 64]}}
+    theirs = _lightningcli_model(tmp_path, cfg, "--model.net.dict_kwargs.lin1_size=8")
+    assert theirs["init_args"]["net"]["init_args"]["lin1_size"] == 8
+    ours = load_config(_write(tmp_path / "search.yaml", cfg),
+                       ["--model.net.dict_kwargs.lin1_size=8"])["model"]["init_args"]["net"]
+    assert ours == {"class_path": "examples.lightningcli.model.MLP",
+                    "init_args": {"lin1_size": 8}}, ours
+
+
+def test_one_node_giving_an_argument_in_both_init_args_and_dict_kwargs_says_what_to_write(
+        tmp_path):
+    # LightningCLI takes dict_kwargs' value over init_args' without a word; two values side
+    # by side have no later one to prefer, so ours refuses them, saying the one key to write
+    cfg = config(tmp_path / "run")
+    cfg["model"] |= {"init_args": {"lr": 0.1, "depth": 4}, "dict_kwargs": {"depth": 2}}
+    assert _lightningcli_model(tmp_path, cfg)["init_args"]["depth"] == 2
+    with pytest.raises(ConfigError) as info:
+        load_config(_write(tmp_path / "search.yaml", cfg))
+    assert str(info.value).startswith(
+        "model: depth given in both init_args (4) and dict_kwargs (2); TinyNet takes it by "
+        "name, so give it once, under init_args: model.init_args.depth (LightningCLI would "
+        "take dict_kwargs' 2)"), info.value
+
+
+def test_a_space_key_through_dict_kwargs_sets_the_argument_the_config_holds_in_init_args(
+        tmp_path):
+    # the config's init_args.depth (or its dict_kwargs.depth, moved there as LightningCLI
+    # moves it) searched as model.dict_kwargs.depth; was refused: "space key
+    # 'model.dict_kwargs.depth' may take 1, 2: model: depth given in both init_args and
+    # dict_kwargs"
+    cfg = config(tmp_path / "run")
+    cfg["model"]["init_args"]["depth"] = 4
+    cfg["search"]["space"] = {"model.dict_kwargs.depth": {"choice": [1, 2]}}
+    search = search_from_config(load_config(_write(tmp_path / "search.yaml", cfg)))
+    assert search.space.names() == ["model.dict_kwargs.depth"]
+    assert not (tmp_path / "run").exists()

@@ -23,6 +23,7 @@ from lightning_nas.config.forms import TRAINER_TARGETS, fixed_class_error, lift_
 from lightning_nas.config.hydra_primary import check_not_hydra_primary
 from lightning_nas.config.instantiate import class_strings_as_nodes
 from lightning_nas.config.interpolations import check_no_interpolations, check_space_file
+from lightning_nas.config.named_kwargs import at_path, check_given_once, named_kwargs_moved
 from lightning_nas.config.node_files import inline_node_files, yaml_file
 from lightning_nas.config.node_merge import merge_config, merge_group
 from lightning_nas.config.node_places import (
@@ -98,8 +99,10 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
         part = lift_fit(part, path)  # a config for LightningCLI's top-level --config
         check_no_empty_sections(cfg, part, path)  # `trainer:` with its keys commented out
         search = part.get("search") if isinstance(part.get("search"), Mapping) else {}
-        cfg = _merge(cfg, _inline_sections(_space_read(part, path, missing_ok=True), path),
-                     whole_space=isinstance(search.get("space"), str))  # as --flag: whole
+        part = _inline_sections(_space_read(part, path, missing_ok=True), path)
+        check_given_once(part, f"given in {path}")
+        cfg = named_kwargs_moved(_merge(cfg, part, whole_space=isinstance(search.get("space"),
+                                                                     str)))  # as --flag
         _check_nodes(cfg, f"given in {path}")  # the earlier files' were: this one's key
     path = paths[-1]
     command = command or ("oneshot" if "oneshot" in cfg else "search")
@@ -299,7 +302,9 @@ def apply_overrides(cfg: Mapping[str, Any], overrides: Sequence[str], *,
             if key == "trainer":  # LightningCLI's --trainer CONFIG: merged over the config's
                 cfg[key] = merge_group(cfg.get(key), _whole_trainer(value, text, settings))
                 continue  # (was: in place of the config's, its max_epochs and callbacks lost)
+            check_given_once(at_path(key, value), "given on the command line")
             set_dotted(cfg, key, value, merge=True)
+            cfg = named_kwargs_moved(cfg)  # --model.dict_kwargs.depth=2: init_args, as LightningCLI
     if "model" in cfg and cfg["model"] is None and any(
             key == "model" for key, _ in split_overrides(overrides)):
         raise ConfigError("--model=null: the model is required (LightningCLI refuses it too: "

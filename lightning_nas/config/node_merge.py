@@ -37,7 +37,7 @@ from lightning_nas.errors import ConfigError
 
 __all__ = ["TRAINER_NODES", "TRAINER_OBJECTS", "alone_at_any", "deep_merge", "is_class",
            "is_object_path", "is_spec", "merge_config", "merge_group", "merge_node",
-           "merge_objects", "named_nodes"]
+           "merge_objects", "named_nodes", "taken_args"]
 
 #: the Trainer's arguments that take objects (one, or a list of them): a class named there is
 #: a ``class_path`` node, a chosen or overridden value is merged over the config's
@@ -153,7 +153,7 @@ def merge_node(node: Mapping[str, Any], value: Any, at_any: bool = False,
     kept, value = ({key: item for key, item in part.items() if key != "dict_kwargs"}
                    for part in (kept, value))
     held, given = kept.get("init_args"), value.get("init_args")
-    taken = _taken_args(value["class_path"]) if is_spec(value) else None
+    taken = taken_args(value["class_path"]) if is_spec(value) else None
     if not (isinstance(held, Mapping) and isinstance(given, Mapping)) or taken is None:
         out = deep_merge(kept, value)  # (no annotations to read: key by key)
     else:
@@ -374,7 +374,7 @@ def _keep_taken(node: Mapping[str, Any], value: Any) -> Mapping[str, Any]:
     into ``init_args`` (as jsonargparse moves them); else ``node`` as it is."""
     if not (is_spec(node) and is_spec(value)) or node["class_path"] == value["class_path"]:
         return node
-    taken = _taken_args(value["class_path"])
+    taken = taken_args(value["class_path"])
     init, extra = (node.get(key) if isinstance(node.get(key), Mapping) else {}
                    for key in ARGS_KEYS)
     if taken is None or not (init or extra):  # not importable: its checks say so
@@ -390,7 +390,7 @@ def _keep_taken(node: Mapping[str, Any], value: Any) -> Mapping[str, Any]:
 
 
 @functools.lru_cache(maxsize=256)
-def _taken_args(class_path: str) -> tuple[frozenset[str] | None, dict[str, Any]] | None:
+def taken_args(class_path: str) -> tuple[frozenset[str] | None, dict[str, Any]] | None:
     """The arguments the class at ``class_path`` takes (``None``: any) and their annotations;
     ``None`` when it cannot be imported. Its ``**kwargs`` are followed as LightningCLI follows
     them (jsonargparse: to ``super().__init__(**kwargs)`` and the like); without jsonargparse

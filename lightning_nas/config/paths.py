@@ -92,6 +92,19 @@ def _descend(node: dict[str, Any], part: str) -> dict[str, Any]:
     return node
 
 
+def _held_level(node: Mapping[str, Any], part: str, name: str) -> str:
+    """``init_args`` where a path goes through a ``class_path`` node's ``dict_kwargs``
+    (``part``) to an argument ``name`` its ``init_args`` hold and its ``dict_kwargs`` do not
+    (one its class names, which LightningCLI moves there: ``named_kwargs``; a space key
+    ``model.dict_kwargs.depth`` so sets the config's ``init_args.depth``, was: "given in
+    both"), else ``part``."""
+    if part != "dict_kwargs" or "class_path" not in node:
+        return part
+    init, extra = (node.get(key) if isinstance(node.get(key), Mapping) else {}
+                   for key in ARGS_KEYS)
+    return "init_args" if name in init and name not in extra else part
+
+
 def set_dotted(cfg: dict[str, Any], key: str, value: Any,
                merge: bool = False, whole: bool = False) -> dict[str, Any]:
     """Set ``key`` (``a.b.c``) in ``cfg`` in place, creating mappings on the way; under a
@@ -141,6 +154,7 @@ def set_dotted(cfg: dict[str, Any], key: str, value: Any,
         hydra = is_hydra(node) or data
         if i > 0 and not data:
             node = _descend(node, part)
+        part = _held_level(node, part, parts[i + 1])
         child = node.get(part)
         if merge and isinstance(child, list) and child and is_node(child[-1]):
             child = child[-1]  # a key under a list of nodes: the last one's argument, as
