@@ -80,6 +80,7 @@ from tests.helpers_ranks import (
     RankRecorder,
     SeedEnv,
     ShareNet,
+    SigtermInTrainData,
     SyncedTinyNet,
 )
 
@@ -125,6 +126,7 @@ __all__ = [
     "SeedEnv",
     "ShareNet",
     "SigtermAtFirstBatch",
+    "SigtermInTrainData",
     "SyncedTinyNet",
     "TinyNet",
     "TinySupernet",

@@ -27,12 +27,13 @@ DDP = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 1}
 
 
 def ddp_trial(tmp_path: Path, trial_id: int, model: str = "tests.helpers.RankFaults",
+              data: Any = BlobData, trainer: dict[str, Any] | None = None,
               **arch: Any) -> tuple[TrialResult, str, dict[int, int]]:
-    """Run trial ``trial_id`` of ``model`` with ``arch`` on ``DDP`` in ``tmp_path/t<id>``:
-    its result, its ``trial.log`` and its ranks' pids by rank (as ``RankFaults`` prints
-    them)."""
+    """Run trial ``trial_id`` of ``model`` with ``arch`` on ``DDP`` (with ``trainer``'s
+    settings over it) in ``tmp_path/t<id>``: its result, its ``trial.log`` and its ranks'
+    pids by rank (as ``RankFaults`` prints them)."""
     spec = TrialSpec(trial_id=trial_id, arch=arch, trial_dir=str(tmp_path / f"t{trial_id}"),
-                     model=model, data=BlobData, trainer=DDP)
+                     model=model, data=data, trainer={**DDP, **(trainer or {})})
     result = run_trial(spec)
     log = (tmp_path / f"t{trial_id}" / "trial.log").read_text()
     pids = {int(r): int(p) for r, p in re.findall(PIDS, log)}

@@ -33,6 +33,7 @@ __all__ = [
     "RankRecorder",
     "SeedEnv",
     "ShareNet",
+    "SigtermInTrainData",
     "SyncedTinyNet",
 ]
 
@@ -93,9 +94,12 @@ class RankFaults(SyncedTinyNet):
     """Prints ``rank R pid P fits <trial dir>`` when it starts; ``fault="raise"`` makes rank 1
     alone raise in its first step (rank 0 then waits in a collective), ``fault="exit"``
     ends rank 1 hard (``os._exit(3)``), ``fault="sigterm"`` sends rank 1 alone a real
-    SIGTERM in its first step; ``sleep`` seconds per training step."""
+    SIGTERM in its first step; ``sleep`` seconds per training step; ``at_epoch``: the
+    fault comes in the first step of that epoch (counted from 0), the epochs before it
+    trained and validated."""
 
-    def __init__(self, width: int = 16, fault: str = "", sleep: float = 0.0) -> None:
+    def __init__(self, width: int = 16, fault: str = "", sleep: float = 0.0,
+                 at_epoch: int = 0) -> None:
         super().__init__(width=width, sleep=sleep)
         self.save_hyperparameters()
 
@@ -103,6 +107,8 @@ class RankFaults(SyncedTinyNet):
         print(f"rank {self.global_rank} pid {os.getpid()} fits {self.trainer.default_root_dir}")
 
     def training_step(self, batch, batch_idx):
+        if self.current_epoch < self.hparams.at_epoch:
+            return super().training_step(batch, batch_idx)
         if self.global_rank == 1 and self.hparams.fault == "raise":
             raise RuntimeError("rank 1 breaks on purpose")
         if self.global_rank == 1 and self.hparams.fault == "exit":
@@ -166,6 +172,19 @@ class NoTrainDataOnRank1(BlobData):
     def train_dataloader(self) -> DataLoader:
         if self.trainer.global_rank == 1:
             raise FileNotFoundError("rank 1 has no data/train.csv")
+        return super().train_dataloader()
+
+
+@at_helpers
+class SigtermInTrainData(BlobData):
+    """``BlobData`` whose ``train_dataloader`` sends its rank a real SIGTERM, on every rank
+    (a preemption that reaches each process of a job): without a sanity check
+    (``num_sanity_val_steps=0``) it meets Lightning's own SIGTERM handler, registered as the
+    stage starts, before any callback's ``on_train_start``; the ranks' handlers broadcast to
+    each other, and each ends its fit with Lightning's ``SIGTERMException`` at its first step."""
+
+    def train_dataloader(self) -> DataLoader:
+        os.kill(os.getpid(), signal.SIGTERM)
         return super().train_dataloader()
 
 

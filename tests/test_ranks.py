@@ -27,22 +27,30 @@ from tests.launcher import Launcher
 
 @pytest.fixture(scope="module")
 def group_trials(shared_run) -> dict:
-    """Five trials on this process's groups of two ranks, once per session (conftest's
-    ``shared_run``): widths 8 and 32, then rank 1 raising, then rank 1 exiting
-    (``os._exit(3)``), then one more (``tests.helpers.NotesAtExit``: its ranks note how they
-    exit); the groups closed at the end. For each trial its status, error, ``trial.log``
-    and ranks' pids (by trial id); the pids of any rank still alive after the close
-    (``alive``); and the exit codes of the last group's ranks, closed (``closed``)."""
+    """Six trials on this process's groups of two ranks, once per session (conftest's
+    ``shared_run``): widths 8 and 32, then rank 1 raising in the third of three epochs,
+    then rank 1 exiting (``os._exit(3)``), then both ranks sent SIGTERM before their first
+    step, where Lightning's handler meets it (``tests.helpers.SigtermInTrainData``), then
+    one more (``tests.helpers.NotesAtExit``: its ranks note how they exit); the groups
+    closed at the end. For each trial its status, error, ``epochs``, ``curve`` and
+    ``curve_epochs``, ``trial.log`` and ranks' pids (by trial id); the pids of any rank
+    still alive after the close (``alive``); and the exit codes of the last group's ranks,
+    closed (``closed``)."""
     def make(folder: Path) -> dict:
         grace, ranks._GRACE_S = ranks._GRACE_S, 0.5  # rank 0 waits in a collective meanwhile
-        trials = [{"width": 8}, {"width": 32}, {"width": 8, "fault": "raise"},
+        trials = [{"width": 8}, {"width": 32},
+                  {"width": 8, "fault": "raise", "at_epoch": 2, "trainer": {"max_epochs": 3}},
                   {"width": 8, "fault": "exit"},
+                  {"width": 8, "data": "tests.helpers.SigtermInTrainData",
+                   "trainer": {"num_sanity_val_steps": 0}},
                   {"width": 8, "model": "tests.helpers.NotesAtExit"}]
         runs, procs = {}, []
         try:
             for trial_id, arch in enumerate(trials, start=1):
                 result, log, pids = ddp_trial(folder, trial_id, **arch)
                 runs[trial_id] = {"status": result.status.value, "error": result.error,
+                                  "epochs": result.epochs, "curve": result.curve,
+                                  "curve_epochs": result.curve_epochs,
                                   "log": log, "pids": pids}
             procs = list(ranks._local.group.procs)
         finally:
@@ -75,8 +83,8 @@ def test_trials_reuse_the_ranks_and_each_rank_prints_into_its_trial_log(group_tr
 def test_a_rank_that_fails_or_dies_ends_its_group_and_the_next_trial_gets_fresh_ranks(
         group_trials):
     # the trials after the two of the test above: rank 1 raising (on their group), rank 1
-    # exiting, then a plain one
-    raised, died, after = (group_trials["runs"][i] for i in (3, 4, 5))
+    # exiting, then (after the SIGTERM trial) a plain one
+    raised, died, after = (group_trials["runs"][i] for i in (3, 4, 6))
     assert raised["status"] is died["status"] is TrialStatus.FAILED
     # the first line (what a user reads, and what the loop compares across trials) names
     # the rank and its exception, and no path of the trial (was: "rank 1 failed the trial
@@ -91,6 +99,30 @@ def test_a_rank_that_fails_or_dies_ends_its_group_and_the_next_trial_gets_fresh_
     assert all(len(g) == 2 for g in groups)
     assert not groups[0] & groups[1] and not groups[1] & groups[2]  # fresh ranks each time
     assert not set().union(*groups) & set(group_trials["alive"])
+
+
+@pytest.mark.slow
+def test_a_trial_a_rank_failed_after_two_epochs_keeps_its_epochs_and_their_curve(
+        group_trials):
+    # rank 1 raised in the third epoch; rank 0, waiting in a collective, was killed before
+    # it wrote its result: the record says what a trial of one process that fails so says,
+    # the two epochs trained and their validations (was: epochs None, no curve)
+    raised = group_trials["runs"][3]
+    assert raised["error"].startswith("rank 1 failed the trial: RuntimeError: rank 1 breaks")
+    assert raised["epochs"] == 2
+    assert raised["curve_epochs"] == [1, 2] and len(raised["curve"]) == 2
+
+
+@pytest.mark.slow
+def test_ranks_that_end_their_fit_through_lightnings_sigterm_handler_die_of_sigterm(
+        group_trials):
+    # a SIGTERM before the ranks' first step meets Lightning's handler (``rank_sigterm``):
+    # their fit ends with its SIGTERMException, a SystemExit without a code; the ranks now
+    # die of the signal, as the workers do (was: "rank 0 died (exit code 0)")
+    termed, after = group_trials["runs"][5], group_trials["runs"][6]
+    assert termed["status"] is TrialStatus.FAILED
+    assert termed["error"].splitlines()[0] == "rank 0 died (killed by SIGTERM)"
+    assert after["status"] is TrialStatus.COMPLETED
 
 
 @pytest.mark.slow
@@ -404,8 +436,8 @@ def test_ranks_destroy_their_process_group_before_they_exit(request, fresh_ranks
         trial, folder = request.getfixturevalue("fresh_trial"), "t1"
         assert trial["status"] is TrialStatus.COMPLETED
     else:  # the last trial of a group (its ranks were new), once its group was closed
-        trial, folder = request.getfixturevalue("group_trials"), "t5"
-        assert trial["runs"][5]["status"] is TrialStatus.COMPLETED
+        trial, folder = request.getfixturevalue("group_trials"), "t6"
+        assert trial["runs"][6]["status"] is TrialStatus.COMPLETED
         assert trial["closed"] == [0, 0]
     # was: "True" (the group left to finalization). A fresh rank 1 that exits after rank 0
     # may be killed with it (the trial's processes end with rank 0) before it notes anything

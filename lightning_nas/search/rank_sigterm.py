@@ -12,8 +12,12 @@ back in the first hooks that run after Lightning registered its handler
 (``on_sanity_check_start``, ``on_train_start``); Lightning restores the handler it found
 when the fit ends. Left as it was: a SIGTERM in the moment between that registration and
 these hooks (Lightning's ``run-stage`` barrier; without a sanity check, the training data's
-setup too) still meets Lightning's handler. A search's own SIGTERM is untouched: its ranks
-run in sessions of their own, and the search process's trials in it get no such callback.
+setup too) still meets Lightning's handler: sent to one rank alone, its broadcast may pair
+with another collective of rank 0 and hang the trial; sent to every rank (a preemption),
+their fits end with the ``SIGTERMException``, and ``ranks.execute_spec`` has each die of
+SIGTERM, as workers do (was: ``rank 0 died (exit code 0)``). A search's own SIGTERM is
+untouched: its ranks run in sessions of their own, and the search process's trials in it
+get no such callback.
 
 Example:
     >>> import signal

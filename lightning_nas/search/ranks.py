@@ -45,6 +45,7 @@ from lightning_nas.search.exit_gc import freeze_for_exit
 from lightning_nas.search.lifetime import (
     child_env,
     describe_exit,
+    die_of_sigterm,
     die_with_parent,
     kill_group,
     parent_alive,
@@ -208,8 +209,10 @@ def execute_spec(spec_path: Path, note_failure: bool = False) -> TrialResult:
     """What every rank runs: train the spec; rank 0 writes ``result.json`` beside it. A
     rank that fails prints its error (into ``trial.log``); with ``note_failure`` (fresh
     processes: no answer of a rank reaches the driver) a rank other than 0 also writes it
-    to ``rank<R>.error`` beside the spec (``rank_failures.fresh_failure`` reads them). The
-    process group is destroyed when the rank exits (``lightning_nas.group_exit``)."""
+    to ``rank<R>.error`` beside the spec (``rank_failures.fresh_failure`` reads them). A
+    rank whose fit Lightning's SIGTERM handler ended (its ``SIGTERMException``) dies of
+    SIGTERM, as a worker does (``lifetime.die_of_sigterm``). The process group is destroyed
+    when the rank exits (``lightning_nas.group_exit``)."""
     from lightning_nas.group_exit import destroy_group_at_exit
     from lightning_nas.results import TrialStatus
     from lightning_nas.search.trial import fit_trial  # torch and Lightning: only in ranks
@@ -217,7 +220,11 @@ def execute_spec(spec_path: Path, note_failure: bool = False) -> TrialResult:
     spec = pickle.loads(Path(spec_path).read_bytes())
     spec.clear_dir = False  # the caller prepared the folder; ranks > 0 must not wipe it
     spec.rank_process = True  # a SIGTERM to this rank alone kills it (``rank_sigterm``)
-    result = fit_trial(spec)
+    try:
+        result = fit_trial(spec)
+    except SystemExit as err:  # Lightning's SIGTERMException (its handler met the signal):
+        die_of_sigterm(err)  # die of SIGTERM, as workers do (was: "rank 0 died (exit code 0)")
+        raise
     # the trial's gloo group (a group's ranks keep Lightning's from trial to trial): destroyed
     # at exit, before finalization, where a gloo thread may abort the rank (``group_exit``)
     destroy_group_at_exit()

@@ -48,6 +48,7 @@ from lightning_nas.search.lifetime import (
     parent_alive,
 )
 from lightning_nas.search.rank_failures import blamed_where, fresh_failure
+from lightning_nas.search.rank_progress import PROGRESS, read_progress
 from lightning_nas.search.rank_zygote import zygote_for
 from lightning_nas.search.ranks import execute_fresh, run_in_group
 from lightning_nas.search.trial import TrialSpec, fit_trial
@@ -269,7 +270,8 @@ def _prepare(spec: TrialSpec) -> Path:
     trial_dir = Path(spec.trial_dir)
     clear_trial(spec)  # a promotion keeps its folder (last.ckpt)
     trial_dir.mkdir(parents=True, exist_ok=True)
-    for earlier in [trial_dir / "result.json", *trial_dir.glob("rank*.error"),
+    for earlier in [trial_dir / "result.json", trial_dir / PROGRESS,
+                    *trial_dir.glob("rank*.error"),
                     *trial_dir.glob("rank*.died"), *trial_dir.glob("rank*.where")]:
         earlier.unlink(missing_ok=True)  # a promotion's earlier segment
     spec_path = trial_dir / "spec.pkl"
@@ -279,11 +281,14 @@ def _prepare(spec: TrialSpec) -> Path:
 
 def _collect(spec: TrialSpec, started: float, failure: str, ranks_failed: bool) -> TrialResult:
     """Rank 0's ``result.json`` (a failed one led by ``failure`` when a rank failed), or a
-    FAILED result saying ``failure`` and ending with the end of ``trial.log``. ``failure``
+    FAILED result saying ``failure`` and ending with the end of ``trial.log``, with the
+    epochs and curve rank 0 trained up to then (``rank_progress``). ``failure``
     (``rank 1 failed the trial: RuntimeError: boom``) is the error's first line alone: the
     line a user reads first, the same in every trial that fails the same way."""
     trial_dir = Path(spec.trial_dir)
     result_path = trial_dir / "result.json"
+    progress = read_progress(trial_dir)
+    (trial_dir / PROGRESS).unlink(missing_ok=True)  # read: the result holds it
     if result_path.exists():
         data = json.loads(result_path.read_text())
         data["status"] = TrialStatus(data["status"])
@@ -302,6 +307,7 @@ def _collect(spec: TrialSpec, started: float, failure: str, ranks_failed: bool) 
                        started=started, finished=time.time(),
                        error=f"{failure}\nno result was reported; end of "
                              f"{trial_dir / 'trial.log'}:\n{tail}",
+                       **progress,  # (was: epochs None, no curve)
                        **(blamed_where(trial_dir, failure) or {}))
 
 

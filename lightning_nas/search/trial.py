@@ -54,6 +54,7 @@ from lightning_nas.search.pending_last import PendingLast
 from lightning_nas.search.pruning import PruningCallback
 from lightning_nas.search.quiet import quiet_lightning
 from lightning_nas.search.random_state import kept_if
+from lightning_nas.search.rank_progress import RankProgress
 from lightning_nas.search.rank_sigterm import SigtermKillsRank
 from lightning_nas.search.remote_runs import RunRecord, RunsHeld, runs_ended
 from lightning_nas.search.resume import plain_part
@@ -189,8 +190,9 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     if spec.counted_params is not None:  # and a model that logs a counted cost's name
         callbacks += [ParamsCheck(spec.counted_params, spec.count_uses),
                       LoggedCostCheck(spec.counted_costs, spec.count_uses)]
-    if spec.rank_process:  # a SIGTERM to this rank alone: it dies of it (was: a hang)
-        callbacks.append(SigtermKillsRank())
+    if spec.rank_process:  # a SIGTERM to this rank alone: it dies of it (was: a hang); and
+        # rank 0 keeps what it trained, for a record when it is killed with no result
+        callbacks += [SigtermKillsRank(), RankProgress(trial_dir, reporter)]
     if spec.restore_optimizer:  # loaded when fit starts, checked against the optimizers first
         callbacks.append(RestoreOptimizerState(spec.restore_optimizer, f"trial "
                                                f"{spec.trial_id}'s {spec.restore_optimizer}"))
