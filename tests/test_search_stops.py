@@ -1,5 +1,6 @@
 """A search stopped by its failures: the trials running then are let finish and stored,
-what the stop counts, and the same error twice (or one every trial would hit) ending it."""
+what the stop counts, and the same error twice (or one every trial would hit) ending it;
+and one stopped by an error of the user's ``on_trial_end``."""
 
 from __future__ import annotations
 
@@ -172,6 +173,36 @@ def test_a_stop_on_failures_stores_the_other_results_of_the_same_wait(tmp_path):
         statuses = [t.status for t in store.trials()]
     assert statuses == [TrialStatus.FAILED, TrialStatus.COMPLETED]  # none started after
     assert yaml.safe_load((tmp_path / "best.yaml").read_text())["trial"] == 2
+
+
+def test_an_on_trial_end_that_raises_stops_the_search_its_wait_stored_and_named(tmp_path):
+    # the user's hook raised for trial 1, whose result came back with trial 2's in one wait:
+    # both are stored (and each handed to the hook once) before its error propagates, which
+    # names the hook; a resume calls it for the trials after them alone (was: trial 2 left
+    # RUNNING, its result dropped, trained again by the resume; the error said nothing of
+    # the hook)
+    ended = []
+
+    def on_trial_end(result) -> None:
+        ended.append(result.trial_id)
+        if result.trial_id == 1:
+            raise ValueError("the dashboard is down")
+
+    def search() -> Search:
+        return Search(None, {"c": {"choice": [1, 2, 3, 4, 5, 6]}}, monitor="score",
+                      mode="max", objective=lambda arch: {"score": float(arch["c"])},
+                      budget=4, seed=0, run_dir=tmp_path, executor=_RunsAtSubmit(),
+                      num_workers=2, on_trial_end=on_trial_end, verbose=False)
+
+    with pytest.raises(ValueError, match="the dashboard is down") as raised:
+        search().run()
+    assert ended == [1, 2]
+    with RunStore(tmp_path / "search.db") as store:
+        assert [t.status for t in store.trials()] == [TrialStatus.COMPLETED] * 2
+    notes = getattr(raised.value, "__notes__", [])
+    assert notes and notes[0].startswith("raised by on_trial_end(trial 1's result)"), notes
+    assert search().run().trials[-1].trial_id == 4
+    assert ended == [1, 2, 3, 4]  # not called again for trials 1 and 2
 
 
 def test_the_same_error_in_training_twice_before_any_result_stops_the_search(

@@ -112,6 +112,9 @@ class Search:
         model_init_args: fixed keyword arguments for a model class.
         data_init_args: keyword arguments for a data class.
         on_trial_end: called with each finished trial's result, after it is stored.
+            Once per trial: a resume does not call it for trials stored before. An error it
+            raises stops the search once the other results of the same wait are stored (and
+            handed to it), noted with its name.
         config: the full config the search came from (stored; used by export).
         **options: any setting by its flat name (``SearchSettings.keys()``); the common ones:
             ``budget`` (trials, default 20), ``monitor`` (default ``"val_acc"``), ``mode``

@@ -68,6 +68,9 @@ class SearchLoop(TrialResults):
             where the store says its run began so (``OBJECTIVES_UP_FRONT``).
         rule: the scheduler rule, or None.
         on_trial_end: called with each finished trial's result, after it is stored.
+            Once per trial: a resume does not call it for trials stored before. An error it
+            raises stops the search once the other results of the same wait are stored (and
+            handed to it), noted with its name.
         python: the search was built in Python (``Search(...)`` without a config): what
             it says to do after an interrupt is in Python's words.
     """
@@ -168,11 +171,13 @@ class SearchLoop(TrialResults):
         try:
             while True:
                 try:
-                    while stopped is None and len(self.running) < self.executor.num_workers \
+                    while stopped is None and self.hook_error is None \
+                            and len(self.running) < self.executor.num_workers \
                             and self._start_one():
                         pass
                 except (SearchError, ConfigError) as err:  # (was: a constraint's killed them)
                     stopped = err
+                self._raise_hook_error()  # the user's on_trial_end raised: the search stops
                 if not self.running:
                     break
                 for result in self.executor.wait():
@@ -180,6 +185,7 @@ class SearchLoop(TrialResults):
                         self._record(result, last=stopped is None)
                     except SearchError as err:
                         stopped = stopped or err
+                self._raise_hook_error()  # each result of the wait stored first
                 if sigterm_received():  # a fit that took it after its last check ended
                     raise SystemExit(128 + signal.SIGTERM)  # as usual (was: the search went on)
         except (KeyboardInterrupt, SystemExit) as err:  # Ctrl-C (run_trial's), or SIGTERM

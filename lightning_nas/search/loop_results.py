@@ -17,11 +17,12 @@ Example:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lightning_nas.arch import arch_key
-from lightning_nas.errors import ConfigError, SearchError
+from lightning_nas.errors import ConfigError, SearchError, typed
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.checkpoints import drop_checkpoints, keep_top_checkpoints
 from lightning_nas.search.lifetime import stops_deferred
@@ -69,6 +70,8 @@ class TrialResults:
     used: int
     completed: int
     on_trial_end: Callable[[TrialResult], None] | None
+    #: the first error the user's ``on_trial_end`` raised (``_trial_end``)
+    hook_error: Exception | None = None
     say: Callable[[str], None]
 
     def _record(self, result: TrialResult, last: bool = True) -> None:
@@ -122,10 +125,36 @@ class TrialResults:
             if note not in self.noted:  # once per search (each trial of fresh ranks notes it)
                 self.noted.add(note)
                 warn_user(f"trial {result.trial_id}: {note}")
-        if self.on_trial_end is not None:
-            self.on_trial_end(result)
+        self._trial_end(result)
         if stop is not None:
             raise stop
+
+    def _trial_end(self, result: TrialResult) -> None:
+        """Hand ``result``, stored, to the user's ``on_trial_end``. An error it raises is
+        noted with the hook's name (the note shows under its traceback) and kept
+        (``hook_error``; a later one's is noted on the first) for ``_raise_hook_error``:
+        the search stops once the other results of the same wait are stored and handed to
+        the hook (was: they stayed RUNNING, dropped, trained again by a resume)."""
+        if self.on_trial_end is None:
+            return
+        try:
+            self.on_trial_end(result)
+        except Exception as err:  # noqa: BLE001 - the user's: raised after the wait's results
+            if self.hook_error is None:
+                self.hook_error = err
+                _add_note(err, f"raised by on_trial_end(trial {result.trial_id}'s result), "
+                              f"called once the trial was stored ({result.status.value}): "
+                              f"the search stopped once the other results that came with it "
+                              f"were stored; a resume does not call on_trial_end again for "
+                              f"the trials stored before it")
+            elif err is not self.hook_error:
+                _add_note(self.hook_error, f"on_trial_end(trial {result.trial_id}'s result) "
+                                           f"raised too: {typed(err)}")
+
+    def _raise_hook_error(self) -> None:
+        """Raise the error the user's ``on_trial_end`` raised (``_trial_end``), if any."""
+        if self.hook_error is not None:
+            raise self.hook_error
 
     def _tidy_checkpoints(self) -> None:
         """Remove what a kill right after a trial was stored left of its files (its
@@ -156,3 +185,13 @@ class TrialResults:
         self.progress.update(stopped, None if best is None else best.score, s.monitor)
         self.say(trial_line(result, s.monitor, stopped, s.budget, best, stops=stops,
                             promoted=promoted))
+
+
+def _add_note(err: BaseException, note: str) -> None:
+    """Add ``note`` to ``err``, said under its traceback (Python 3.10, where exceptions take
+    no notes: kept in ``__notes__`` and said now, on stderr)."""
+    if hasattr(err, "add_note"):
+        err.add_note(note)
+    else:  # pragma: no cover - Python 3.10
+        err.__notes__ = [*getattr(err, "__notes__", []), note]
+        print(note, file=sys.stderr)
