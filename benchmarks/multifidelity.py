@@ -20,6 +20,10 @@ Quick check:  python benchmarks/multifidelity.py --quick   (budget 4, 3 epochs, 
 An untimed warm-up (a 2-trial, 2-epoch search of each side) runs before the first seed, and
 each seed's two searches alternate which runs first, so neither side pays the process's
 first-call costs or always runs on the cooler machine.
+Each seed checks that its two searches trained the same work (``same_work``: the same
+architectures in the same order, and the scheduler's trials scoring at each epoch they
+validated what the same trials scored then without it), prints it, and else stops the run:
+a comparison of other work is void.
 Each figure is printed per seed and as ``median [min, max]  mean ± std (n)``.
 Last line: JSON with ``epochs_ratio``, ``acc_drop``, ``acc_drop_test``, ``wall_ratio`` and
 ``<name>_spread`` for each.
@@ -53,6 +57,7 @@ from benchmarks.spread import (  # noqa: E402
 )
 from lightning_nas import Search  # noqa: E402
 from lightning_nas.config.factories import DataFactory, ModelFactory  # noqa: E402
+from lightning_nas.wording import counted  # noqa: E402
 
 #: share of the digits held out as the test split (seen by neither search)
 TEST_FRACTION = 0.2
@@ -88,7 +93,8 @@ def split_accuracy(checkpoint: str, arch: dict[str, Any], cfg: dict[str, Any],
 def run(scheduler: str, seed: int, budget: int, root: Path, eta: int, min_epochs: int,
         max_epochs: int | None = None, test_fraction: float = TEST_FRACTION) -> dict:
     """One search of the digits example; its epochs, best val_acc, best trial's test
-    accuracy, wall seconds and the sorted architectures."""
+    accuracy, wall seconds and its trials in order, each as ``(arch, {epoch: val_acc})``
+    (``same_work`` compares two searches' trials)."""
     cfg = config()
     trainer = dict(cfg["trainer"])
     if max_epochs is not None:
@@ -111,9 +117,54 @@ def run(scheduler: str, seed: int, budget: int, root: Path, eta: int, min_epochs
     if abs(val - best.score) > 1e-4:
         raise SystemExit(f"the best checkpoint of {scheduler} seed {seed} scores val_acc "
                          f"{val:.4f}, not the {best.score:.4f} the search recorded")
+    trials = sorted(result.trials, key=lambda t: t.trial_id)
     return {"epochs": sum(t.epochs or 0 for t in result.trials),
             "best": best.score, "test": test, "wall": wall,
-            "archs": sorted(json.dumps(t.arch, sort_keys=True) for t in result.trials)}
+            # in trial order, each with its monitored value at each epoch it validated
+            "trials": [(t.arch, dict(zip(t.curve_epochs or range(1, len(t.curve) + 1),
+                                         t.curve, strict=True))) for t in trials]}
+
+
+def same_work(full: list[tuple[dict, dict[int, float]]],
+              fast: list[tuple[dict, dict[int, float]]], scheduler: str) -> str:
+    """The line that says both searches trained the same work: the same architectures in
+    the same order (``full`` without the scheduler, ``fast`` with it, each trial as ``(arch,
+    {epoch: val_acc})``), and each of ``fast``'s trials scored at each epoch it validated
+    what the same trial scored at that epoch in ``full`` (every trial is seeded, and a
+    promoted trial resumes its random state: alike to the last bit); else ``SystemExit``
+    naming the first difference: the comparison is void then (was: the architectures
+    compared sorted, so another order, or trials trained otherwise, passed).
+
+    Example:
+        >>> same_work([({"width": 16}, {1: 0.5, 2: 0.75})], [({"width": 16}, {1: 0.5})],
+        ...           "asha")
+        "same work on both sides: 1 architecture in the same order, asha's 1 validation ..."
+        >>> same_work([({"width": 16}, {1: 0.5})], [({"width": 16}, {1: 0.25})], "asha")
+        Traceback (most recent call last):
+        ...
+        SystemExit: the two searches trained otherwise: trial 1 ({'width': 16}) scored 0.25 ...
+    """
+    if len(full) != len(fast):
+        raise SystemExit(f"the two searches trained otherwise: none ran {len(full)} trials, "
+                         f"{scheduler} {len(fast)}")
+    checked = 0
+    for number, ((arch, values), (other, scored)) in enumerate(zip(full, fast, strict=True),
+                                                              start=1):
+        if arch != other:
+            raise SystemExit(f"the two searches trained otherwise: trial {number}: none "
+                             f"trained {arch}, {scheduler} {other}")
+        for epoch, value in scored.items():
+            if epoch not in values:
+                raise SystemExit(f"the two searches trained otherwise: trial {number} "
+                                 f"({arch}) validated after epoch {epoch} with {scheduler}, "
+                                 f"which the full side did not")
+            if value != values[epoch]:
+                raise SystemExit(f"the two searches trained otherwise: trial {number} "
+                                 f"({arch}) scored {value} after epoch {epoch} with "
+                                 f"{scheduler}, {values[epoch]} without")
+            checked += 1
+    return (f"same work on both sides: {counted(len(full), 'architecture')} in the same "
+            f"order, {scheduler}'s {counted(checked, 'validation')} scored as without it")
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -153,8 +204,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             done = {name: run(name, seed, budget=args.budget, max_epochs=args.max_epochs,
                               **kwargs) for name in order}
             full, fast = done["none"], done[args.scheduler]
-            if full["archs"] != fast["archs"]:
-                raise SystemExit("the two searches proposed different architectures")
+            print(f"seed {seed}: " + same_work(full["trials"], fast["trials"], args.scheduler),
+                  flush=True)
             rows.append((full, fast))
             print(f"seed {seed}: none {full['epochs']:4d} epochs best val {full['best']:.4f} "
                   f"test {full['test']:.4f} ({full['wall']:.0f}s) | {args.scheduler} "
