@@ -4,6 +4,7 @@ monitor never logged, validation every 2 epochs, ``min_epochs``)."""
 
 from __future__ import annotations
 
+import math
 import re
 
 import lightning.pytorch as pl
@@ -124,3 +125,40 @@ def test_pruning_callback_alone_says_to_leave_it_out_not_to_search_without_a_sch
         trainer.fit(TinyNet(width=8), datamodule=BlobData())
     assert "search" not in str(refused.value)
     assert trainer.global_step == 0
+
+
+
+class _RungEpochsNet(TinyNet):
+    """Logs no ``val_acc`` in the validation of epoch ``SKIP`` (counted from 0); the others
+    do, as a metric too costly for every epoch."""
+
+    SKIP = 1  # after 2 epochs: between ASHA's rungs 1 and 3 (min_epochs=1, eta=3)
+
+    def validation_step(self, batch, batch_idx):
+        if self.current_epoch != self.SKIP:
+            return super().validation_step(batch, batch_idx)
+        return None
+
+
+class _RungUnloggedNet(_RungEpochsNet):
+    SKIP = 2  # after 3 epochs: ASHA's rung 3
+
+
+def test_asha_takes_a_monitor_missing_at_epochs_it_does_not_judge(tmp_path):
+    # was: "the rule judges each run by 'val_acc' after every epoch, but the validation of
+    # epoch 1 did not log it": a SearchError at trial 1, though ASHA judges at rungs 1, 3
+    result = Search(_RungEpochsNet, {"width": {"choice": [8, 16]}}, data=BlobData,
+                    trainer={"max_epochs": 3}, scheduler="asha", eta=3, budget=2,
+                    optimizer="RandomSearch", seed=0, run_dir=tmp_path, verbose=False).run()
+    assert result.best is not None and result.best.epochs == 3, result.trials
+    for trial in result.trials:  # no value stored for epoch 2 (as without a scheduler)
+        if trial.epochs == 3:
+            assert trial.curve_epochs == [1, 2, 3] and math.isnan(trial.curve[1]), trial.curve
+    callback = PruningCallback(ASHARule(min_epochs=1, max_epochs=3, eta=3), monitor="val_acc")
+    trainer = pl.Trainer(max_epochs=3, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False,
+                         callbacks=[callback], default_root_dir=tmp_path / "alone")
+    with pytest.raises(MonitorError, match=r"judges each run by 'val_acc' at its rungs, after "
+                                           r"epochs 1, 3, but the validation of epoch 2 did "
+                                           r"not log it"):  # a rung's: refused, as before
+        trainer.fit(_RungUnloggedNet(width=8), datamodule=BlobData())

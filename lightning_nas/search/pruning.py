@@ -28,6 +28,7 @@ from lightning_nas.search.rule_checks import (
     check_validates_each_epoch,
     split_callbacks,
 )
+from lightning_nas.search.rule_epochs import judged_epochs
 from lightning_nas.search.rule_traits import rule_name
 from lightning_nas.search.scheduler_settings import check_judges_before
 from lightning_nas.search.schedulers import Decision, Rule
@@ -45,7 +46,9 @@ class PruningCallback(pl.Callback):
     """Asks a rule after each validation whether the run goes on (the epochs trained then:
     2 and 4 with ``check_val_every_n_epoch=2``); stops it with
     ``trainer.should_stop = True`` (never by raising). A validation that did not log the
-    monitor raises ``MonitorError`` (naming the logged keys when none ever logged it), and
+    monitor at an epoch the rule judges (``rule_epochs.judged_epochs``: between ASHA's
+    rungs it may leave it out) raises ``MonitorError`` (naming the logged keys when none
+    ever logged it), and
     ``setup`` refuses, with a ``ConfigError``, a rule of the other mode, a Trainer the rule
     cannot judge (``rule_checks.check_validates_each_epoch``), or, in a plain fit, a rule
     that would first judge at the Trainer's ``max_epochs`` or later
@@ -147,13 +150,17 @@ class PruningCallback(pl.Callback):
         if trainer.sanity_checking or self.decision is not None:
             return
         epochs = trainer.current_epoch + 1  # epochs completed when this validation ran
+        judged = judged_epochs(self.rule, self.trial_key, epochs)
+        if judged is None and self.monitor not in self._validation.logged(trainer):
+            return  # an epoch the rule does not judge at (between ASHA's rungs): its curve
+            # holds null there, as without a scheduler (was: refused, as at any epoch)
         value = logged_metrics(trainer, self.monitor, EVERY_EPOCH)[self.monitor]  # every rank
         if self.monitor not in self._validation.logged(trainer):
             raise MonitorError(
-                f"the rule judges each run by {self.monitor!r} after every epoch, but the "
+                f"the rule judges each run by {self.monitor!r} {judged}, but the "
                 f"validation of epoch {trainer.current_epoch} did not log it (what an earlier "
                 f"validation logged is still in callback_metrics); log it in every "
-                f"validation, or search without a scheduler")
+                f"validation it judges, or search without a scheduler")
         decision = Decision.CONTINUE
         if trainer.is_global_zero:
             decision = self.rule.decide(self.trial_key, epochs, value)

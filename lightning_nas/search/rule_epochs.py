@@ -5,7 +5,8 @@ and what a rule needs of a validation every ``k`` epochs
 raises: each epoch the rule judges at validated (``rungs_missed``, ``rungs_unknown``: the
 rungs a ``k`` misses and the values of ``k`` that work, or a rule whose rungs are not known)
 and, in a search, a ``record`` that takes each value's epoch (``check_record_epochs``); the
-epochs a paused trial had trained (``paused_at``).
+epochs a paused trial had trained (``paused_at``); the epochs whose value a rule's decisions
+need (``judged_epochs``: ASHA's rungs, median's epochs from ``min_epochs`` on).
 
 Example:
     >>> from lightning_nas.search.schedulers import MedianRule
@@ -25,11 +26,11 @@ from collections.abc import Hashable, Sequence
 from lightning_nas.errors import ConfigError
 from lightning_nas.numeric import is_int
 from lightning_nas.results import TrialResult
-from lightning_nas.search.schedulers import ASHARule, Rule
+from lightning_nas.search.schedulers import ASHARule, MedianRule, Rule
 from lightning_nas.search.setting_checks import in_words
 
-__all__ = ["check_record_epochs", "paused_at", "record_curve", "rungs_missed", "rungs_unknown",
-           "takes_epochs"]
+__all__ = ["check_record_epochs", "judged_epochs", "paused_at", "record_curve", "rungs_missed",
+           "rungs_unknown", "takes_epochs"]
 
 
 def paused_at(trial: TrialResult) -> int:
@@ -43,6 +44,30 @@ def paused_at(trial: TrialResult) -> int:
         4
     """
     return trial.epochs if trial.epochs is not None else len(trial.curve)
+
+
+def judged_epochs(rule: Rule, key: Hashable, epochs: int) -> str | None:
+    """What ``rule`` judges trial ``key`` by, in a message's words (``at its rungs, after
+    epochs 1, 3``; ``after every epoch``), where its ``decide`` after ``epochs`` epochs
+    needs the monitored value; None where it does not: an ``ASHARule``'s (or
+    ``HyperbandRule``'s) ``decide`` between the rungs of ``rungs_of(key)``, a
+    ``MedianRule``'s before its ``min_epochs``. A rule whose class overrides ``decide`` may
+    judge after any epoch: always needed.
+
+    Example:
+        >>> rule = ASHARule(min_epochs=1, max_epochs=3, eta=3)
+        >>> judged_epochs(rule, 1, 2) is None, judged_epochs(rule, 1, 3)
+        (True, 'at its rungs, after epochs 1, 3')
+    """
+    decide = type(rule).decide
+    if decide is ASHARule.decide and isinstance(rule, ASHARule):
+        rungs = rule.rungs_of(key)
+        return (f"at its rungs, after epochs {', '.join(map(str, rungs))}"
+                if epochs in rungs else None)
+    if decide is MedianRule.decide and isinstance(rule, MedianRule) \
+            and epochs < rule.min_epochs:
+        return None
+    return "after every epoch"
 
 
 def takes_epochs(rule: Rule) -> bool:
