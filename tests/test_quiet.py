@@ -1,0 +1,51 @@
+"""``quiet_lightning`` entered by trials that overlap in threads (a ``ThreadPoolExecutor``
+given as a search's ``executor``): Lightning's logger and the warning filters are quiet
+while any trial runs and as they were once the last one ends."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import warnings
+
+from lightning_nas.search.quiet import quiet_lightning
+
+
+def test_overlapping_trials_in_threads_leave_the_logger_and_filters_as_they_were():
+    log = logging.getLogger("lightning.pytorch")
+    level = log.level
+    log.setLevel(logging.INFO)  # the user's: Lightning's info lines shown
+    filters = list(warnings.filters)
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen: dict[str, object] = {}
+
+    def first() -> None:  # trial 1: starts first, ends first
+        with quiet_lightning():
+            first_in.set()
+            second_in.wait(10)
+        first_out.set()
+
+    def second() -> None:  # trial 2: still training when trial 1 ends
+        first_in.wait(10)
+        with quiet_lightning():
+            second_in.set()
+            first_out.wait(10)
+            seen["level"] = log.level
+            seen["ignored"] = [f[1].pattern for f in warnings.filters
+                               if f[0] == "ignore" and f[1] is not None]
+
+    try:
+        threads = [threading.Thread(target=first), threading.Thread(target=second)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(20)
+        # was: trial 1's end put INFO back while trial 2 trained, and trial 2's end put
+        # back the WARNING it had found: Lightning's info lines gone after the search
+        assert seen["level"] == logging.WARNING, seen
+        assert r".*LeafSpec.*" in seen["ignored"]  # the noise ignored while trial 2 ran
+        assert log.level == logging.INFO
+        assert warnings.filters == filters  # (was: trial 1's noise filters first)
+    finally:
+        log.setLevel(level)
+        warnings.filters[:] = filters
