@@ -3,7 +3,8 @@
 run (its event loader stores a tag's summary metadata once), so the hyperparameters a trial
 logs at its end never showed there; and the search summary's run, which the view lists
 beside the trials, and a failed trial's kept the placeholder ``hp_metric`` of -1 (the best
-of a ``min`` search).
+of a ``min`` search); so did a trial FAILED for a NaN score, whose fit ended without an
+error (a NaN objective's even logged the monitor's best as ``hp_metric``).
 
 Example:
     >>> BOARD["class_path"]
@@ -20,6 +21,8 @@ import pytest
 import torch
 
 from lightning_nas import Search
+from lightning_nas.results import TrialStatus
+from lightning_nas.search.trial import TrialSpec, fit_trial
 from tests.helpers import BlobData, TinyNet
 from tests.helpers_events import event_hparams, event_scalars
 
@@ -79,3 +82,19 @@ def test_a_failed_trials_hp_metric_is_nan(board_search):
     run, result = board_search
     (failed,) = [t for t in result.trials if t.status.value == "FAILED"]
     assert math.isnan(event_scalars(_events(run, failed.trial_id), "hp_metric")[-1])
+
+
+@pytest.mark.parametrize(("monitor", "mode", "logged"), [("val_acc", "max", ()),
+                                                         ("val_loss", "min", ("val_acc",))])
+def test_a_trial_failed_for_a_nan_score_logs_hp_metric_nan(tmp_path, monitor, mode, logged):
+    # was: a NaN monitor left TensorBoard's placeholder, -1 (the best of a `min` search), and
+    # a NaN objective the monitor's best value, as if the FAILED trial had that score
+    torch.set_num_threads(1)
+    run = tmp_path / "run"
+    spec = TrialSpec(trial_id=1, arch={"width": 8}, trial_dir=str(run / "trials" / "trial_0001"),
+                     model=TinyNet, data=BlobData, model_init_args={"nan_width": 8},
+                     monitor=monitor, mode=mode, logged=logged, log_label="lbl",
+                     trainer={"max_epochs": 1, "limit_train_batches": 2, "logger": BOARD})
+    result = fit_trial(spec)
+    assert result.status is TrialStatus.FAILED and "is nan" in result.error
+    assert math.isnan(event_scalars(_events(run, 1), "hp_metric")[-1])

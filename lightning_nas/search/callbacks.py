@@ -37,6 +37,7 @@ from lightning_nas.search.monitor_errors import (
     check_monitor_logged,
     check_objectives,
     logged_metrics,
+    not_finite_at,
     per_loader,
     scalars,
     step_only,
@@ -75,7 +76,9 @@ class TrialReporter(pl.Callback):
     As the fit starts it logs the architecture (and ``search_monitor``) as hyperparameters
     beside Lightning's, first (``on_fit_start``), and at the end of training the trial's
     score (``hp_metric``) to the Trainer's loggers, so TensorBoard's HParams view (or a
-    CSV logger's ``hparams.yaml``) compares the trials of a search.
+    CSV logger's ``hparams.yaml``) compares the trials of a search; ``hp_metric`` NaN for a
+    fit that raised, or whose monitor or an objective was NaN or infinite at a validation
+    (``fit_trial`` makes that trial FAILED).
 
     Args:
         monitor: the metric that scores the trial (any key logged with ``self.log``).
@@ -236,7 +239,12 @@ class TrialReporter(pl.Callback):
         """A fit that failed after its start logs ``hp_metric`` NaN, no score (was: the -1
         that TensorBoardLogger logs with the hyperparameters stayed, in the HParams view the
         best of a ``min`` search); an interrupted one (Ctrl-C), which runs again, does not."""
-        if self._hparams_logged and isinstance(exception, Exception):
+        if isinstance(exception, Exception):
+            self._log_failed(trainer)
+
+    def _log_failed(self, trainer: pl.Trainer) -> None:
+        """Log ``hp_metric`` NaN, no score, to the loggers the fit's start logged to."""
+        if self._hparams_logged:
             for logger in trainer.loggers:
                 logger.log_metrics({"hp_metric": math.nan}, step=trainer.global_step)
 
@@ -278,7 +286,10 @@ class TrialReporter(pl.Callback):
         self._complete(trainer)
         check_monitor_logged(self.monitor, self.history, self._val_keys)
         best = self.best()
-        if best is None or not trainer.is_global_zero:
+        if best is None or not_finite_at(self.monitor, self.logged, self.history):
+            self._log_failed(trainer)  # FAILED: NaN (was: a NaN monitor's -1 placeholder
+            return  # stayed, a NaN objective's trial logged the monitor's best as its score)
+        if not trainer.is_global_zero:
             return
         score = best["metrics"][self.monitor]
         # prefixed: a module's own ``score`` / ``monitor`` hyperparameters (the metric its
