@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import torch
+import yaml
 from lightning.pytorch.loggers import CSVLogger, Logger
 from lightning.pytorch.utilities import rank_zero_only
 
@@ -211,3 +212,15 @@ def test_a_searched_logger_is_checked_as_merged_over_the_configs(tmp_path):
     assert len(said) == 1
     assert said[0].startswith(f"space key 'trainer.logger' may take {bare!r}: trainer.logger "
                               f"(FolderLogger) logs into one folder, {root / 'v0'}"), said
+
+
+def test_each_trials_version_of_a_logger_object_names_its_trial(tmp_path):
+    # was: nothing tied a copy's `version_N` to its trial (its hyperparameters the
+    # architecture alone, which a trial trained again, or another trial, shares)
+    torch.set_num_threads(1)
+    result = _search(tmp_path, CSVLogger(str(tmp_path / "csv"))).run()
+    versions = sorted((tmp_path / "csv" / "lightning_logs").iterdir())
+    logged = [yaml.safe_load((v / "hparams.yaml").read_text()) for v in versions]
+    assert [h.get("search_trial") for h in logged] == [1, 2]
+    arch = {t.trial_id: t.arch["width"] for t in result.trials}
+    assert [h["width"] for h in logged] == [arch[1], arch[2]]

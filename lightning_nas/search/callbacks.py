@@ -73,10 +73,10 @@ class TrialReporter(pl.Callback):
     naming the closest logged key), and a fit that ends with no validation having logged it
     raises ``MonitorError``: nothing tells a metric logged later from a misspelt one before.
 
-    As the fit starts it logs the architecture (and ``search_monitor``) as hyperparameters
-    beside Lightning's, first (``on_fit_start``), and at the end of training the trial's
-    score (``hp_metric``) to the Trainer's loggers, so TensorBoard's HParams view (or a
-    CSV logger's ``hparams.yaml``) compares the trials of a search; ``hp_metric`` NaN for a
+    As the fit starts it logs the architecture (and ``search_monitor``, ``search_trial``) as
+    hyperparameters beside Lightning's, first (``on_fit_start``), and at the end of training
+    the trial's score (``hp_metric``) to the Trainer's loggers, so TensorBoard's HParams view
+    (or a CSV logger's ``hparams.yaml``) compares the trials of a search; ``hp_metric`` NaN for a
     fit that raised, or whose monitor or an objective was NaN or infinite at a validation
     (``fit_trial`` makes that trial FAILED).
 
@@ -104,6 +104,9 @@ class TrialReporter(pl.Callback):
             metric that differs across the ranks, once.
         dealt: whether Lightning deals the validation set out to the ranks
             (``use_distributed_sampler``), as ``RankSync``'s warning says.
+        trial_id: the trial's id in its search, logged as ``search_trial`` beside the
+            architecture, so each trial's logs name it (a logger object's copy logs to
+            ``version_N``); None (a fit's, a fine-tune's): not logged.
     """
 
     def __init__(self, monitor: str, mode: str = "max",
@@ -111,8 +114,10 @@ class TrialReporter(pl.Callback):
                  init_args: dict[str, Any] | None = None,
                  logged: tuple[str, ...] = (), trained: float = 0.0,
                  tie_break: tuple[tuple[str, str], ...] = (),
-                 notes: list[str] | None = None, dealt: bool = True) -> None:
+                 notes: list[str] | None = None, dealt: bool = True,
+                 trial_id: int | None = None) -> None:
         check_mode(mode)
+        self.trial_id = trial_id
         self.monitor, self.mode, self.arch = monitor, mode, dict(arch or {})
         self.init_args = dict(init_args or {})
         self.logged, self.tie_break = tuple(logged), tuple(tie_break)
@@ -223,13 +228,13 @@ class TrialReporter(pl.Callback):
         self._clock = time.perf_counter()
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Log the architecture and ``search_monitor`` beside the hyperparameters Lightning
-        logs right after this hook, so they are the run's first: TensorBoard's HParams view
-        keeps a run's first hyperparameters (was: Lightning's alone, the module's; one that
-        saved none showed no searched key). The score follows at the end of training."""
+        """Log the architecture, ``search_monitor`` and ``search_trial`` beside the
+        hyperparameters Lightning logs right after this hook, so they are the run's first:
+        TensorBoard's HParams view keeps a run's first hyperparameters (was: Lightning's
+        alone, the module's; one that saved none showed no searched key). The score follows
+        at the end of training."""
         if trainer.is_global_zero and trainer.loggers:
-            params = {**_lightning_hparams(trainer, pl_module), **flatten_arch(self.arch),
-                      "search_monitor": self.monitor}
+            params = {**_lightning_hparams(trainer, pl_module), **self._searched()}
             for logger in trainer.loggers:
                 logger.log_hyperparams(params)
             self._hparams_logged = True
@@ -247,6 +252,12 @@ class TrialReporter(pl.Callback):
         if self._hparams_logged:
             for logger in trainer.loggers:
                 logger.log_metrics({"hp_metric": math.nan}, step=trainer.global_step)
+
+    def _searched(self) -> dict[str, Any]:
+        """The hyperparameters the search logs: the architecture, ``search_monitor`` and
+        ``search_trial`` (where a trial's)."""
+        trial = {} if self.trial_id is None else {"search_trial": self.trial_id}
+        return {**flatten_arch(self.arch), "search_monitor": self.monitor, **trial}
 
     def seconds_trained(self) -> float:
         """The seconds the trial trained up to now: ``trained`` plus this fit's so far."""
@@ -294,8 +305,7 @@ class TrialReporter(pl.Callback):
         score = best["metrics"][self.monitor]
         # prefixed: a module's own ``score`` / ``monitor`` hyperparameters (the metric its
         # scheduler watches) stay what it saved in the logger's hparams
-        params = {**flatten_arch(self.arch), "search_score": score,
-                  "search_monitor": self.monitor}
+        params = {**self._searched(), "search_score": score}
         for logger in trainer.loggers:
             if isinstance(logger, MLFlowLogger):  # a param never changes in MLflow: the
                 # score, a metric there, the latest its trial's (was: a promoted segment,

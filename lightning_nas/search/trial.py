@@ -182,7 +182,8 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     reporter = TrialReporter(spec.monitor, spec.mode, arch=spec.arch, logged=spec.logged,
                              trained=spec.trained, tie_break=spec.tie_break,
                              notes=result.notes,  # unsynced metrics, as the sampler deals them
-                             dealt=spec.trainer.get("use_distributed_sampler") is not False)
+                             dealt=spec.trainer.get("use_distributed_sampler") is not False,
+                             trial_id=None if spec.own_logs else spec.trial_id)
     placer = ModuleCheckpoints(spec)  # the module's configure_callbacks() checkpoints
     monitors = CallbackMonitors()  # the user's callbacks' (the reporter checks the search's)
     callbacks: list[pl.Callback] = [monitors, reporter, uneven, placer,
