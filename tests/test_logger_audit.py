@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ import pytest
 import torch
 
 from lightning_nas import Search
-from lightning_nas.results import TrialStatus
+from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search.summary import log_summary
 from lightning_nas.search.trial import TrialSpec, fit_trial
 from tests.helpers import BlobData, TinyNet
 from tests.helpers_events import event_hparams, event_scalars
@@ -31,6 +33,7 @@ pytest.importorskip("tensorboardX")
 __all__: list[str] = []
 
 BOARD = {"class_path": "lightning.pytorch.loggers.TensorBoardLogger"}
+CSV = {"class_path": "lightning.pytorch.loggers.CSVLogger"}
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +101,30 @@ def test_a_trial_failed_for_a_nan_score_logs_hp_metric_nan(tmp_path, monitor, mo
     result = fit_trial(spec)
     assert result.status is TrialStatus.FAILED and "is nan" in result.error
     assert math.isnan(event_scalars(_events(run, 1), "hp_metric")[-1])
+
+
+def test_a_csv_logger_beside_tensorboard_in_a_trials_version_warns_of_no_deletion(tmp_path):
+    # was: every trial (and its promoted segment, and the summary) warned "Previous log files
+    # in this directory will be deleted": the TensorBoard logger of the same list wrote the
+    # version first, and the CSV logger deletes only a metrics.csv, which was not there
+    torch.set_num_threads(1)
+    run = tmp_path / "run"
+    spec = TrialSpec(trial_id=1, arch={"width": 8}, trial_dir=str(run / "trials" / "trial_0001"),
+                     model=TinyNet, data=BlobData, log_label="lbl",
+                     trainer={"max_epochs": 1, "limit_train_batches": 2, "logger": [BOARD, CSV]})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert fit_trial(spec).status is TrialStatus.COMPLETED
+    assert [str(w.message) for w in caught if "will be deleted" in str(w.message)] == []
+    assert (run / "logs" / "trials" / "trial_0001" / "metrics.csv").is_file()
+
+
+def test_the_summary_of_a_csv_logger_beside_tensorboard_warns_of_no_deletion(tmp_path):
+    # was: "Previous log files in this directory will be deleted" as the summary ended
+    trial = TrialResult(trial_id=1, arch={"width": 8}, status=TrialStatus.COMPLETED, score=0.5)
+    counts = {status: int(status is TrialStatus.COMPLETED) for status in TrialStatus}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        log_summary([[BOARD, CSV]], str(tmp_path / "logs"), "max", [trial], trial, counts, "a")
+    assert [str(w.message) for w in caught if "will be deleted" in str(w.message)] == []
+    assert (tmp_path / "logs" / "search" / "summary" / "metrics.csv").is_file()

@@ -13,6 +13,7 @@ import re
 import shlex
 import shutil
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from lightning_nas.search.objectives import front_rows
 from lightning_nas.search.remote_runs import hold_runs, runs_ended
 from lightning_nas.search.resume import INPUT_ONLY
 from lightning_nas.search.settings import SearchSettings
-from lightning_nas.search.trial_logs import logger_defaults
+from lightning_nas.search.trial_logs import logger_defaults, shared_versions_quiet
 from lightning_nas.search.wandb_ids import of_remote_run, of_w_and_b
 from lightning_nas.store import RunStore
 from lightning_nas.validation_limit import run_limit_line
@@ -240,10 +241,12 @@ def log_summary(specs: Sequence[Any], save_dir: str, mode: str, trials: list[Tri
     loggers = instantiate(nodes)
     for folder in {_own_folder(logger) for logger in loggers} - {None}:
         shutil.rmtree(folder, ignore_errors=True)  # an earlier invocation's: written anew
-    for logger in loggers:  # (two searched W&B values: the second's run is its own)
-        with runs_ended(items) as held:  # a W&B run of the summary's own
-            _log_search(logger, mode, trials, best, counts)
-            hold_runs([logger], held)  # (its run started as it logged)
+    with warnings.catch_warnings():
+        shared_versions_quiet(loggers)  # a CSV logger beside TensorBoard's, in one folder
+        for logger in loggers:  # (two searched W&B values: the second's run is its own)
+            with runs_ended(items) as held:  # a W&B run of the summary's own
+                _log_search(logger, mode, trials, best, counts)
+                hold_runs([logger], held)  # (its run started as it logged)
     return any(of_remote_run(node) for node in nodes)
 
 

@@ -71,6 +71,7 @@ from lightning_nas.search.trial_logs import (
     placed_logger,
     placed_profiler,
     placed_root,
+    shared_versions_quiet,
 )
 from lightning_nas.search.trial_spec import TrialSpec
 from lightning_nas.search.uneven_split import UnevenSplitCheck
@@ -247,6 +248,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
             elif spec.record is not None:  # a resumed fine-tune: its first segment's start
                 result.start_metrics = dict(spec.record.get("start_metrics") or {})
             trainer = placer.watch(build_trainer(spec, callbacks))
+            shared_versions_quiet(trainer.loggers)  # a CSV logger beside TensorBoard's
             result.ranks = trainer.world_size  # what a limited validation holds on
             if spec.ckpt_path is not None:  # a promoted trial's next segment
                 keep_checkpoint_dirs(trainer, spec.ckpt_path, trial_dir.parent.parent)

@@ -27,7 +27,9 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from lightning.fabric.utilities.cloud_io import get_filesystem
 from lightning.pytorch.callbacks import DeviceStatsMonitor, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.profilers import Profiler
 
 from lightning_nas.config.instantiate import accepted_kwargs, import_object
@@ -47,7 +49,7 @@ from lightning_nas.search.wandb_ids import (
 
 __all__ = ["MODULE_FOLDERS", "checked_loggers", "clear_trial",
            "keep_checkpoint_dirs", "logger_defaults", "placed_checkpoints", "placed_logger",
-           "placed_profiler", "placed_root"]
+           "placed_profiler", "placed_root", "shared_versions_quiet"]
 
 #: the file in a trial's folder naming, a line each, the folders ``placed_checkpoints`` gave
 #: the ``ModelCheckpoint`` of the module's ``configure_callbacks()`` (``clear_trial`` reads it)
@@ -274,6 +276,24 @@ def checked_loggers(trainer: pl.Trainer, callbacks: list[Any], logger: Any) -> p
                           f"starts: leave trainer.logger out (a CSV logger in each trial's "
                           f"folder) or set one, or remove the callback")
     return trainer
+
+
+def shared_versions_quiet(loggers: Any) -> None:
+    """Ignore Lightning's "Previous log files in this directory will be deleted" of each
+    ``CSVLogger`` among ``loggers`` whose folder holds no ``metrics.csv``, the one file it
+    deletes: where a logger of the same list (TensorBoard's) wrote the version first, as in
+    each trial's and the summary's (was: said for every trial, none deleted).
+
+    Example:
+        >>> import tempfile
+        >>> shared_versions_quiet([CSVLogger(tempfile.mkdtemp(), version="trial_0001")])
+    """
+    for logger in loggers:
+        if isinstance(logger, CSVLogger):
+            folder = str(logger.log_dir)
+            if not get_filesystem(folder).exists(f"{folder.rstrip('/')}/metrics.csv"):
+                warnings.filterwarnings("ignore", message=f"Experiment logs directory "
+                                        f"{re.escape(folder)} exists and is not empty")
 
 
 def clear_trial(spec: Any) -> None:
