@@ -2,8 +2,9 @@
 trial logs to an MLflow run of its own, named by the run folder's label and the trial (its
 ``run_name``: MLflow draws a run's id itself), so the runs of two searches logging to one
 experiment are told apart, and a resume names a trial's run alike; a ``run_id`` of the
-user's (every trial into that one run) is said before training. What a trial is given is
-read from the node (mlflow need not be installed: nothing here builds the logger).
+user's (every trial into that one run, where MLflow refuses a param changed) is refused
+before training. What a trial is given is read from the node (mlflow need not be installed:
+nothing here builds the logger; the tests that do skip without it).
 
 Example:
     >>> MLFLOW["init_args"]
@@ -13,15 +14,20 @@ Example:
 from __future__ import annotations
 
 import json
-import warnings
 
 import pytest
 
+from lightning_nas import Search
+from lightning_nas.errors import ConfigError
 from lightning_nas.search.logger_objects import warn_fixed_versions
 from lightning_nas.search.remote_runs import MLFLOW_RUNS
+from tests.helpers_data import BlobData
 from tests.helpers_logger_nodes import MLFLOW, given_args, log_label, resumed_fit
+from tests.helpers_models import TinyNet
 
 __all__: list[str] = []
+
+SPACE = {"width": {"choice": [4, 8]}}
 
 
 def test_two_searches_give_their_trials_mlflow_runs_named_their_own(tmp_path):
@@ -53,15 +59,20 @@ def test_a_fit_and_a_resumed_segment_name_their_mlflow_runs_apart(tmp_path):
     assert segment["run_name"].startswith(f"{log_label(run)}_trial_0001_resumed_")
 
 
-def test_a_run_id_of_the_users_is_said_before_training(tmp_path):
-    # was: no word: every trial logged into that one MLflow run
-    node = {**MLFLOW, "init_args": {"experiment_name": "nas", "run_id": "0123abcd"}}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        said = warn_fixed_versions({"logger": [node]}, str(tmp_path / "logs"))
-    assert len(said) == 1, said
-    assert said[0].startswith("trainer.logger[0] (MLFlowLogger) logs every trial into one "
-                              "MLflow run, '0123abcd'"), said[0]
+@pytest.mark.parametrize("searched", [False, True])
+def test_a_run_id_of_the_users_is_refused_before_training(tmp_path, mlflow_uri, searched):
+    # was: a warning, then every trial after the first FAILED as it logged its architecture
+    # into that one run ("MlflowException: Changing param values is not allowed")
+    args = {"experiment_name": "nas", "tracking_uri": mlflow_uri}
+    node = {**MLFLOW, "init_args": {**args, "run_id": "0123abcd"}}
+    plain = {**MLFLOW, "init_args": args}
+    space = {**SPACE, "trainer.logger": {"choice": [plain, [node]]}} if searched else SPACE
+    with pytest.raises(ConfigError, match=r"trainer.logger\[0\] \(MLFlowLogger\) has "
+                       r"run_id '0123abcd': every trial would log into that one MLflow run"):
+        Search(TinyNet, space, data=BlobData(n=64), budget=2, seed=0, verbose=False,
+               run_dir=tmp_path / "run", trainer={"max_epochs": 1, "logger": (
+                   plain if searched else [node])}).run()
+    assert not (tmp_path / "run" / "trials").exists()
     assert warn_fixed_versions({"logger": MLFLOW}, str(tmp_path / "logs")) == []
 
 

@@ -2,10 +2,11 @@
 Trainer gets a copy of it, and a copy logs into the object's remote run where the object
 holds one: a W&B object always (Lightning's ``WandbLogger`` starts its run as it is copied
 or pickled, and each copy takes that run's id), an MLflow one with a ``run_id`` (given, or
-its run started). That is said before training, without starting a run, and a W&B object
-is refused where trials run in worker processes or on Ray (their copies cannot attach to
-its run); the classes need wandb or mlflow installed (each test skips without), and no
-network (W&B offline, MLflow in a local folder).
+its run started). A W&B object's is said before training, without starting a run, and
+refused where trials run in worker processes or on Ray (their copies cannot attach to its
+run); an MLflow one's is refused (MLflow never changes a run's param); the classes need
+wandb or mlflow installed (each test skips without), and no network (W&B offline, MLflow
+in a local folder).
 
 Example:
     >>> _said({"logger": None})
@@ -19,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from lightning_nas.search.logger_objects import warn_fixed_versions
+from lightning_nas.errors import ConfigError
+from lightning_nas.search.logger_objects import check_mlflow_run_ids, warn_fixed_versions
 
 __all__: list[str] = []
 
@@ -49,18 +51,20 @@ def test_a_w_and_b_logger_object_is_said_before_training_without_starting_a_run(
     assert wandb.run is None and logger.version == init.get("id", init.get("version"))
 
 
-def test_an_mlflow_logger_object_with_a_run_id_is_said_before_training(mlflow_uri):
-    # was: no word: every trial's copy logged into the one MLflow run
+def test_an_mlflow_logger_object_with_a_run_id_is_refused_before_training(mlflow_uri):
+    # was: a warning, then every trial's copy logged into the one MLflow run, and every trial
+    # after the first FAILED ("MlflowException: Changing param values is not allowed")
     from lightning.pytorch.loggers import MLFlowLogger
     from mlflow.tracking import MlflowClient
 
-    said = _said({"logger": MLFlowLogger(tracking_uri=mlflow_uri, run_id="0123abcd")})
-    assert len(said) == 1, said
-    assert said[0].startswith("trainer.logger (MLFlowLogger) logs every trial into one MLflow "
-                              "run, '0123abcd'"), said[0]
-    assert "'class_path': 'lightning.pytorch.loggers.MLFlowLogger'" in said[0]
+    given = {"logger": [MLFlowLogger(tracking_uri=mlflow_uri, run_id="0123abcd")]}
+    with pytest.raises(ConfigError, match=r"trainer.logger\[0\] \(MLFlowLogger\) has run_id "
+                       r"'0123abcd': every trial would log into that one MLflow run") as err:
+        check_mlflow_run_ids(given)
+    assert "'class_path': 'lightning.pytorch.loggers.MLFlowLogger'" in str(err.value)
+    assert _said(given) == []  # refused, not said
     assert MlflowClient(mlflow_uri).get_experiment_by_name("lightning_logs") is None  # no run
-    assert _said({"logger": MLFlowLogger(tracking_uri=mlflow_uri)}) == []  # a run per copy
+    check_mlflow_run_ids({"logger": MLFlowLogger(tracking_uri=mlflow_uri)})  # a run per copy
 
 
 def test_each_trial_of_a_w_and_b_node_logs_to_a_run_of_its_own_in_one_process(

@@ -33,7 +33,11 @@ from lightning_nas.search.costs import check_counting
 from lightning_nas.search.executor import InlineExecutor, TrialExecutor
 from lightning_nas.search.executors import check_devices_per_trial, executor_for
 from lightning_nas.search.limit_checks import check_some_meets
-from lightning_nas.search.logger_objects import check_w_and_b_objects, warn_fixed_versions
+from lightning_nas.search.logger_objects import (
+    check_mlflow_run_ids,
+    check_w_and_b_objects,
+    warn_fixed_versions,
+)
 from lightning_nas.search.nas_logged import check_nas_logged
 from lightning_nas.search.option_builds import check_option_builds
 from lightning_nas.search.ray_executor import RayExecutor
@@ -142,6 +146,8 @@ def _check_search(search: Search) -> None:
         executor_for(search.settings.execution, search.trainer), InlineExecutor)
     if elsewhere and "logger" not in searched:  # its copies cannot attach to its run
         check_w_and_b_objects(search.trainer, executor)
+    if search.objective is None:  # one MLflow run for every trial: each trial's params
+        check_mlflow_run_ids(search.trainer, searched.get("logger"))
     # a RayExecutor object of the user's sends each trial too (was: not checked, Ray's
     # "Could not serialize the put value TrialSpec(...)" once its local cluster had started)
     by_value = executor == "ray" or isinstance(executor, RayExecutor)

@@ -6,12 +6,12 @@ process (``pin_versions``); a folder that is the same for every copy, a fixed ve
 logger of the user's own class with a fixed ``log_dir`` (``root_dir``, ``save_dir``), is
 warned of before training (``warn_fixed_versions``): Lightning's ``Logger`` has no public
 way to move an object's folder. So is a config node of such a class whose ``__init__``
-takes no ``version``: every trial's logger is built alike; and a W&B or MLflow logger
-object that logs every trial into one remote run (``_one_run``), or an MLflow node with a
-``run_id`` (``_node_run``). The checks before training build the Trainer with a stand-in
-for a W&B object (``unstarted``), whose copy would start its run; a W&B object is refused
-where trials run in other processes (``check_w_and_b_objects``): their copies cannot attach
-to its run.
+takes no ``version``: every trial's logger is built alike; and a W&B logger object that
+logs every trial into one remote run (``_one_run``). An MLflow logger, node or object, with
+a ``run_id`` is refused (``check_mlflow_run_ids``): MLflow never changes a run's param. The
+checks before training build the Trainer with a stand-in for a W&B object (``unstarted``),
+whose copy would start its run; a W&B object is refused where trials run in other processes
+(``check_w_and_b_objects``): their copies cannot attach to its run.
 
 Example:
     >>> import tempfile
@@ -43,7 +43,8 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.search.trial_logs import logger_defaults
 from lightning_nas.user_warnings import warn_user
 
-__all__ = ["check_w_and_b_objects", "pin_versions", "unstarted", "warn_fixed_versions"]
+__all__ = ["check_mlflow_run_ids", "check_w_and_b_objects", "pin_versions", "unstarted",
+           "warn_fixed_versions"]
 
 #: where a logger of the user's own class logs, in the order read (Lightning's ``Logger``)
 _FOLDERS = ("log_dir", "root_dir", "save_dir")
@@ -133,6 +134,46 @@ def check_w_and_b_objects(trainer: dict[str, Any], executor: str) -> None:
             f"executor='inline' (every trial then logs into its one run)")
 
 
+def check_mlflow_run_ids(trainer: dict[str, Any], searched: Sequence[Any] | None = None) -> None:
+    """Refuse, before training, an MLflow logger in ``trainer``'s ``logger`` that sends every
+    trial into one run: a config node with a ``run_id``, or an object holding one (given, or
+    its run started; read without starting one). MLflow never changes a param of a run, so
+    every trial after the first failed as it logged its architecture there (was: a warning,
+    then ``MlflowException: Changing param values is not allowed``, trial after trial).
+    ``searched``: the values space key ``trainer.logger`` may take, each checked as a trial
+    merges it over ``trainer``'s (``warn_fixed_versions``' ``searched``).
+
+    Raises:
+        ConfigError: naming the logger, its run id and what works.
+
+    Example:
+        >>> check_mlflow_run_ids({"logger": {"class_path": "lightning.pytorch.loggers."
+        ...                                  "MLFlowLogger"}})  # a run per trial: taken
+    """
+    given = trainer.get("logger")
+    for value in [given] if searched is None else [merge_objects(given, v) for v in searched]:
+        items = value if isinstance(value, (list, tuple)) else [value]
+        for i, item in enumerate(items):
+            node = is_node(item) and _node_run(item) is not None
+            run_id = node_args(item).get("run_id") if node else (
+                getattr(item, "_run_id", None) if isinstance(item, MLFlowLogger) else None)
+            if run_id is None:
+                continue
+            where = f"trainer.logger{f'[{i}]' if isinstance(value, (list, tuple)) else ''}"
+            name = target_path(item).rsplit(".", 1)[-1] if node else type(item).__name__
+            space = "" if searched is None else f"space key 'trainer.logger' may take {value!r}: "
+            raise ConfigError(
+                f"{space}{where} ({name}) has run_id {run_id!r}: every trial would log into "
+                f"that one MLflow run, which never changes a logged param, so every trial "
+                f"after the first would fail logging its architecture (MlflowException: "
+                f"Changing param values is not allowed); "
+                + ("leave its run_id out" if node else
+                   f"give the logger as a config node ({{'class_path': "
+                   f"'{_class_path(type(item))}', 'init_args': {{...}}}}, without a run_id)")
+                + ": each trial then logs to a run of its own, named by the run folder's "
+                  "label and the trial")
+
+
 class _StandIn(CSVLogger):
     """A CSV logger that logs nothing in the place of W&B logger object ``logger``, holding
     its class and its attributes but its run (``_experiment``), so that pickling it (the
@@ -182,27 +223,24 @@ def _class_path(cls: type) -> str:
 
 
 def _one_run(item: Any) -> str | None:
-    """Which remote run every copy of ``item``, a W&B or MLflow logger object, logs into,
-    read without starting one (no ``experiment``, ``run_id``: they start it): a W&B
-    object's always (Lightning's ``WandbLogger`` starts its run as it is copied or pickled,
-    ``__getstate__``, and each copy takes that run's id), named where it holds an id (its
-    ``version``: given, or the run's it started); an MLflow object's where it holds a
-    ``run_id`` (given, or its run started); else None (each MLflow copy starts a run)."""
+    """Which remote run every copy of ``item``, a W&B logger object, logs into, read without
+    starting one (no ``experiment``: it starts it): always (Lightning's ``WandbLogger``
+    starts its run as it is copied or pickled, ``__getstate__``, and each copy takes that
+    run's id), named where it holds an id (its ``version``: given, or the run's it
+    started); else None (an MLflow object holding a ``run_id``: ``check_mlflow_run_ids``
+    refuses it)."""
     if isinstance(item, WandbLogger):
         held = item.version  # the run's id, or the id given (Lightning's: starts nothing)
         return ("one W&B run" + (f", {held!r}" if held is not None else "") + " (each copy of "
                 "a WandbLogger object takes the id of the run the object holds, or starts as "
                 "it is copied or pickled)")
-    run_id = getattr(item, "_run_id", None)  # ``run_id`` would start a run
-    if isinstance(item, MLFlowLogger) and run_id is not None:
-        return (f"one MLflow run, {run_id!r} (its run_id: given, or its run started, which "
-                f"each copy logs into)")
     return None
 
 
 def _node_run(node: Any) -> str | None:
-    """``_one_run`` of the loggers a config ``node`` of an MLflow logger class builds: the
-    ``run_id`` it sets, every trial's (``logger_defaults`` gives each a ``run_name``)."""
+    """The one run the loggers a config ``node`` of an MLflow logger class builds log
+    into: the ``run_id`` it sets, every trial's (``logger_defaults`` gives each a
+    ``run_name``); else None."""
     try:
         target = import_object(target_path(node))
     except Exception:  # noqa: BLE001 - the Trainer's build check names what is wrong
@@ -238,11 +276,9 @@ def warn_fixed_versions(trainer: dict[str, Any], save_dir: str = "logs",
     ``ModelCheckpoint`` without a ``dirpath`` writing there too), and one of the user's own
     class whose folder is the same for every copy (``_one_folder``: was said by nothing,
     every trial's lines in one file), or a config node of one that takes no ``version``
-    (``_node_folder``); and a W&B logger object, or an MLflow one holding a ``run_id``,
-    whose copies all log into one remote run (``_one_run``: read without starting a run;
-    was: said by nothing), or an MLflow config node with a ``run_id`` (``_node_run``). A
-    config node's version (an MLflow one's ``run_name``) is each trial's own
-    (``logger_defaults``).
+    (``_node_folder``); and a W&B logger object, whose copies all log into one remote run
+    (``_one_run``: read without starting a run; was: said by nothing). A config node's
+    version (an MLflow one's ``run_name``) is each trial's own (``logger_defaults``).
 
     Args:
         trainer: the Trainer arguments every trial gets (its ``logger`` read).
@@ -308,12 +344,6 @@ def _fixed_versions(given: Any, save_dir: str) -> list[str]:
                 f"{type(item).__qualname__}', 'init_args': {{...}}}}) of a class whose "
                 f"__init__ takes a `version` (each trial then gets its own, trial_0001, ...), "
                 f"or make the object's {key} a new folder for each copy")
-        elif is_node(item) and (run := _node_run(item)) is not None:
-            said.append(
-                f"{where} ({target_path(item).rsplit('.', 1)[-1]}) logs every trial into "
-                f"{run}, all trials' metrics mixed there (parallel trials' at the same "
-                f"time); leave its run_id out: each trial then logs to a run of its own, "
-                f"named by the run folder's label and the trial")
         elif is_node(item) and (folder := _node_folder(item, save_dir)) is not None:
             key, path = folder
             said.append(
