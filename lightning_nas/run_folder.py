@@ -47,14 +47,15 @@ from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.held_locks import keep, kept
 from lightning_nas.lock_probe import holder_gone, lock_taken, naming, same_file, this_process
 from lightning_nas.store_errors import lock_held, unlockable
+from lightning_nas.user_warnings import warn_user
 
 try:  # POSIX
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-__all__ = ["CONTROL", "EXPORT_WAIT", "LOCK_FILE", "check_export_dir", "file_in_place",
-           "hold_folder", "holding", "lock_kind", "new_folder", "run_dir_path",
+__all__ = ["CONTROL", "EXPORT_WAIT", "LOCK_FILE", "WAIT_NOTICE", "check_export_dir",
+           "file_in_place", "hold_folder", "holding", "lock_kind", "new_folder", "run_dir_path",
            "search_holder", "user_path"]
 
 #: the file in a run folder whose lock its holder keeps
@@ -62,6 +63,8 @@ LOCK_FILE = "search.lock"
 #: seconds a process waits for an export holding a run folder (it copies a checkpoint and
 #: writes two small files) before it is refused
 EXPORT_WAIT = 60.0
+#: seconds of that wait after which it is said, once, what is waited for (a warning)
+WAIT_NOTICE = 1.0
 #: control characters (newline, carriage return, tab, ...) and the line and paragraph
 #: separators YAML reads as line breaks: none of them in a folder a run makes
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -181,8 +184,10 @@ def file_in_place(folder: Path) -> Path | None:
 def hold_folder(folder: str | os.PathLike, then: str, kind: str = "search") -> IO[str] | None:
     """Hold ``folder`` (created if missing) for this process until the returned file is
     closed or the process ends, however it ends (the system releases the lock); None
-    without POSIX locks (Windows: not checked). While an export holds it, wait for that
-    export to end (up to ``EXPORT_WAIT`` seconds).
+    without POSIX locks (Windows: not checked). While an export holds it, or a process that
+    has not named itself in ``search.lock`` (a stale-looking lock), wait for it to let go
+    (up to ``EXPORT_WAIT`` seconds; said once, a warning naming it, after ``WAIT_NOTICE``
+    seconds; was: a silent wait); any other holder is refused at once.
 
     Args:
         folder: the run folder.
@@ -194,13 +199,16 @@ def hold_folder(folder: str | os.PathLike, then: str, kind: str = "search") -> I
 
     Raises:
         SearchError: when another process, or another search or export of this process,
-            holds it, naming the holder (pid and host).
+            holds it, naming the holder (pid and host); or one that has not named itself
+            still holds it after ``EXPORT_WAIT`` seconds, saying so and how to find it
+            (was: the last holder named, a process long gone, "wait for it to end").
         StoreError: when the folder's file system takes no lock (``unlockable``).
     """
     if fcntl is None:
         return None
     folder = user_path(folder)
-    waited_until = time.monotonic() + EXPORT_WAIT
+    started = time.monotonic()
+    said = False
     while True:
         folder.mkdir(parents=True, exist_ok=True)
         # a holder is named before another thread or process reads it (was: the name the
@@ -213,12 +221,18 @@ def hold_folder(folder: str | os.PathLike, then: str, kind: str = "search") -> I
         # an export ends in seconds (a holder not yet named, its file naming the last one,
         # gone: one not using ``naming``, an older version's or where the folder takes no
         # flock, that just took it, or such a version's probe)
-        if holder_kind == "export" or not holder or holder_gone(holder):
-            if time.monotonic() < waited_until:
+        unnamed = not holder or holder_gone(holder)
+        if holder_kind == "export" or unnamed:
+            waited = time.monotonic() - started
+            if waited < EXPORT_WAIT:
+                if not said and waited >= WAIT_NOTICE:  # (was: a silent wait)
+                    said = True
+                    warn_user(_waiting(folder, holder, unnamed))
                 time.sleep(0.05)
                 continue
-        raise SearchError(_refusal(folder, holder or "pid ? on ?", holder_kind, kind,
-                                   then)) from None
+        if unnamed:  # (was: "being searched by another process (pid N ...)", N long gone)
+            raise SearchError(_stale(folder, holder, then)) from None
+        raise SearchError(_refusal(folder, holder, holder_kind, kind, then)) from None
 
 
 def _take(folder: Path, kind: str) -> tuple[IO[str] | None, str | None, str]:
@@ -283,6 +297,33 @@ def search_holder(folder: Path) -> str | None:
     if kind != "search":
         return None
     return holder if holder and not holder_gone(holder) else "another process"
+
+
+def _named_last(holder: str) -> str:
+    """Who ``search.lock`` names, where its holder has not named itself there."""
+    return f"the last one named there ({holder}, which has ended) holds nothing" if holder \
+        else "no one is named there"
+
+
+def _waiting(folder: Path, holder: str, unnamed: bool) -> str:
+    """What a process waiting for ``folder``'s holder says as it has waited ``WAIT_NOTICE``
+    seconds: the export it waits for, or a holder that has not named itself."""
+    lock = folder / LOCK_FILE
+    what = (f"held by a process that has not named itself ({_named_last(holder)})"
+            if unnamed else f"held by an export ({holder})")
+    return (f"{folder}: waits up to {EXPORT_WAIT:g}s for {LOCK_FILE} there, {what}, to be "
+            f"let go; `fuser -v {lock}` names the process that holds it")
+
+
+def _stale(folder: Path, holder: str, then: str) -> str:
+    """The refusal of ``folder`` whose ``search.lock`` is held, after ``EXPORT_WAIT``
+    seconds, by a process that has not named itself: a process that inherited its open
+    file, a run of an older version, or a stale lock of a network file system."""
+    lock = folder / LOCK_FILE
+    return (f"{folder} is held by a process that has not named itself in {LOCK_FILE} (still "
+            f"after {EXPORT_WAIT:g}s; {_named_last(holder)}): a process that inherited its "
+            f"open file, or a run of an older version; `fuser -v {lock}` names it: stop it; "
+            f"{then}")
 
 
 def _refusal(folder: Path, holder: str, holder_kind: str, kind: str, then: str) -> str:

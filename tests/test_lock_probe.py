@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from lightning_nas import lock_probe
+from lightning_nas.errors import SearchError
 from lightning_nas.lock_probe import holder_gone, lock_taken, naming
 from lightning_nas.run_folder import LOCK_FILE, hold_folder, holding, search_holder
 
@@ -160,3 +161,26 @@ def test_a_one_shot_run_refused_writes_the_earlier_holder_back_under_naming(tmp_
     assert (first, last) == (ours, ours)  # unchanged while the reader held naming
     assert (tmp_path / LOCK_FILE).read_text() == earlier  # then the earlier holder's name
     assert not lock_taken(tmp_path / LOCK_FILE)
+
+
+def test_a_stale_looking_lock_is_waited_for_with_a_word_then_refused_saying_so(tmp_path,
+                                                                               monkeypatch):
+    # was: a silent wait of EXPORT_WAIT seconds, then "... is being searched by another
+    # process (pid N on host): wait for it to end, or stop it", N a process long gone,
+    # where search.lock was held by an open file no holder named (a process that inherited
+    # it, an older version's probe): nothing said what was waited for, or what holds it
+    from lightning_nas import run_folder
+
+    monkeypatch.setattr(run_folder, "EXPORT_WAIT", 0.3)
+    monkeypatch.setattr(run_folder, "WAIT_NOTICE", 0.0)
+    dead = f"pid {_dead_pid()} on {socket.gethostname()}"
+    (tmp_path / LOCK_FILE).write_text(f"{dead}\n")
+    with open(tmp_path / LOCK_FILE) as stale:  # held, named by no one
+        fcntl.flock(stale.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.warns(UserWarning, match=rf"waits up to 0.3s for {LOCK_FILE} .* held by "
+                                             rf"a process that has not named itself"):
+            with pytest.raises(SearchError) as refused:
+                hold_folder(tmp_path, "then run it again")
+    said = str(refused.value)
+    assert f"({dead}, which has ended)" in said and "fuser" in said, said
+    assert "wait for it to end, or stop it" not in said
