@@ -215,6 +215,11 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
         except BaseException:  # no checkpoint-sized copy left on a full disk
             discard_staged(run_dir)
             raise
+        try:  # still the search's (its own export), after the copies took their time
+            store.check_held()
+        except BaseException:
+            discard_staged(run_dir)
+            raise
         move_in(run_dir, files, keep_checkpoint=out["checkpoint"] is not None)
         return out
 

@@ -63,7 +63,9 @@ def held_for_export(run_dir: Path, store: RunStore | None,
     if store is None:  # not a run folder: said as open_run says it, before it is held
         open_run(run_dir).close()
     held, own = None, store is not None and store._held is not None  # the search's own
-    if not own:
+    if own:  # a search that no longer holds it writes nothing there (was: over a newer run's)
+        store.check_held()
+    else:
         if not os.access(run_dir, os.W_OK):
             raise _unwritable(run_dir, "not writable")
         try:

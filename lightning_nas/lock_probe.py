@@ -44,8 +44,8 @@ try:  # POSIX
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-__all__ = ["NAMING_WAIT", "holder_gone", "lock_taken", "naming", "process_gone", "same_file",
-           "this_process"]
+__all__ = ["NAMING_WAIT", "holder_gone", "lock_taken", "lost_hold", "naming", "process_gone",
+           "same_file", "this_process"]
 
 _HOLDER = re.compile(r"pid (\d+) on (.+)")
 #: seconds a process waits for another to name itself in a lock file it has just taken (an
@@ -183,3 +183,29 @@ def same_file(held: IO[str], path: Path) -> bool:
         return os.path.samestat(os.fstat(held.fileno()), os.stat(path))
     except OSError:
         return False
+
+
+def lost_hold(held: IO[str], path: Path) -> str | None:
+    """Why this process no longer holds the lock file at ``path`` that it took as ``held``
+    (an open file it named itself in, ``this_process``), or None where it still does: the
+    file was removed (and another may have taken a new one: a ``flock`` holds the open
+    file, not the path), or it names another holder (one whose lock the system let it
+    take: a network file system's lock that lapsed while this process was frozen or cut
+    off). A process forked from the holder holds nothing (``held_locks``): its copy is
+    no longer the file there.
+
+    Example:
+        >>> import tempfile
+        >>> lock = Path(tempfile.mkdtemp()) / "search.lock"
+        >>> with open(lock, "a") as held:
+        ...     _ = held.write(f"{this_process()}\\n"), held.flush()
+        ...     lost_hold(held, lock) is None, lock.unlink(), lost_hold(held, lock)
+        (True, None, 'was removed')
+    """
+    if not same_file(held, path):
+        return "was removed"
+    try:  # (not under ``naming``: only another holder, if any, rewrites it)
+        named = path.read_text().partition("\n")[0].strip()
+    except OSError:
+        return "cannot be read"
+    return None if named == this_process() else f"now names {named or 'no one'}"

@@ -32,9 +32,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from lightning_nas.errors import SearchError
 from lightning_nas.folder_lookup import check_run_folder, runs_within
-from lightning_nas.lock_probe import process_gone
-from lightning_nas.run_folder import hold_folder, user_path
+from lightning_nas.lock_probe import lost_hold, process_gone, this_process
+from lightning_nas.run_folder import LOCK_FILE, hold_folder, user_path
 from lightning_nas.store_checks import (
     check_same_search,
     check_search_folder,
@@ -115,6 +116,35 @@ class RunStore(TrialRecords, FitRecords):
         lacks it."""
         return self._absent.get(f"{table}.{name}", name)
 
+    def check_held(self) -> None:
+        """Refuse (``SearchError``) where this store held its run folder
+        (``open_search_store(hold=True)``) and holds it no longer (``lock_probe.lost_hold``:
+        its ``search.lock`` removed, or naming another holder): a search that comes back
+        late (frozen, cut off from a network file system) writes nothing over the newer
+        run's store or its ``best.*`` (was: written over them). Every write of the store
+        asks it (``_write``), and so does a search's own export."""
+        if self._held is None:
+            return
+        why = lost_hold(self._held, self.path.parent / LOCK_FILE)
+        if why is not None:
+            raise SearchError(
+                f"{self.path.parent} is no longer held by this search ({this_process()}): "
+                f"its {LOCK_FILE} {why} (another search or export may hold the folder now, "
+                f"and write there); this one writes nothing more there. Stop it; once "
+                f"nothing runs on the folder, the same command resumes the search from what "
+                f"its store holds")
+
+    def _write(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        """Execute the write ``sql`` (``args``) while this store holds its folder
+        (``check_held``)."""
+        self.check_held()
+        return self._db.execute(sql, args)
+
+    def _write_many(self, sql: str, rows: list[tuple]) -> None:
+        """``_write`` of ``sql`` for each of ``rows``."""
+        self.check_held()
+        self._db.executemany(sql, rows)
+
     def close(self) -> None:
         """Close the connection (and let go of the run folder, if this store held it)."""
         self._db.close()
@@ -132,7 +162,7 @@ class RunStore(TrialRecords, FitRecords):
     def set_meta(self, key: str, value: Any) -> None:
         """Store a JSON-serialisable value under ``key`` (mappings keep their order: the
         first of several objectives is the primary one)."""
-        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+        self._write("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                          (key, dump_json(value)))
 
     def get_meta(self, key: str, default: Any = None) -> Any:
@@ -171,7 +201,7 @@ class RunStore(TrialRecords, FitRecords):
             report: what was imported and skipped (JSON data).
         """
         with self.transaction():
-            self._db.executemany(
+            self._write_many(
                 "INSERT INTO priors (source, source_trial, task, arch, score, loss, losses) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(r["source"], r["source_trial"], r["task"], dump_json(r["arch"]), r["score"],
@@ -194,7 +224,7 @@ class RunStore(TrialRecords, FitRecords):
         """Append optimizer events (``kind`` ask/tell, ``ask`` number, ``trial_id``,
         ``arch_key``, ``loss``, ``violation``) in one transaction."""
         with self.transaction():
-            self._db.executemany(
+            self._write_many(
                 "INSERT INTO events (kind, ask, trial_id, arch_key, loss, violation) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 [(e["kind"], e["ask"], e.get("trial_id"), e.get("arch_key"),

@@ -36,14 +36,17 @@ class FitRecords:
         def get_meta(self, key: str, default: Any = None) -> Any:
             """``RunStore.get_meta``."""
 
+        def _write(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+            """``RunStore._write``: every write, while the store holds its folder."""
+
     def note_fit(self, trial_id: int, threads: int | None, resumed: bool = False) -> None:
         """Record the torch threads a fit of trial ``trial_id`` runs with (None: its
         process's own): a first fit (or a re-run from scratch) anew, a fit resumed from its
         checkpoint (a promotion) after the earlier ones; one row written, whatever the
         trials stored (was: meta ``fit_threads`` of every trial rewritten)."""
         fits = [*(self.fits(trial_id) if resumed else []), threads]
-        self._db.execute("INSERT OR REPLACE INTO fits (trial_id, threads) VALUES (?, ?)",
-                         (trial_id, dump_json(fits)))
+        self._write("INSERT OR REPLACE INTO fits (trial_id, threads) VALUES (?, ?)",
+                    (trial_id, dump_json(fits)))
 
     def _recorded(self, trial_id: int) -> list[int | None] | None:
         """The fits recorded for trial ``trial_id`` (table ``fits``, else an older version's

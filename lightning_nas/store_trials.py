@@ -37,8 +37,8 @@ _COLUMNS = ("id", "arch", "status", "score", "metrics", "epoch", "started", "fin
 
 
 class TrialRecords:
-    """``RunStore``'s trials (table ``trials``), written and read back as ``TrialResult``
-    (its ``_db``, ``path``, ``_col`` and objectives)."""
+    """``RunStore``'s trials (table ``trials``), written (``_write``) and read back as
+    ``TrialResult`` (its ``_db``, ``path``, ``_col`` and objectives)."""
 
     _db: sqlite3.Connection
     path: Path
@@ -47,12 +47,15 @@ class TrialRecords:
         def _col(self, table: str, name: str) -> str:
             """``RunStore._col``."""
 
+        def _write(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+            """``RunStore._write``: every write, while the store holds its folder."""
+
         def objectives(self) -> dict[str, str] | None:
             """``RunStore.objectives``."""
 
     def start_trial(self, arch: dict[str, Any]) -> int:
         """Insert a RUNNING trial for ``arch``; return its id."""
-        cur = self._db.execute(
+        cur = self._write(
             "INSERT INTO trials (arch, arch_key, status, started) VALUES (?, ?, ?, ?)",
             (dump_json(arch), arch_key(arch), TrialStatus.RUNNING.value, time.time()))
         return int(cur.lastrowid)
@@ -60,7 +63,7 @@ class TrialRecords:
     def restart_trial(self, trial_id: int, fresh: bool = False) -> None:
         """Mark an interrupted trial RUNNING again with a fresh start time (``fresh``: a
         failed one run again, its earlier runs not counted as attempts)."""
-        self._db.execute(
+        self._write(
             "UPDATE trials SET status = ?, started = ?, finished = NULL, score = NULL, "
             "attempts = CASE WHEN ? THEN 1 ELSE attempts + 1 END, "
             "metrics = '{}', curve = '[]', epoch = NULL, fit_time = NULL, checkpoint = NULL, "
@@ -71,7 +74,7 @@ class TrialRecords:
         """Record the outcome of trial ``result.trial_id`` (its own start, when it has one: a
         Hydra batch's jobs start one after the other, after the trial was stored)."""
         score = None if result.score is None or math.isnan(result.score) else result.score
-        self._db.execute(
+        self._write(
             "UPDATE trials SET status = ?, score = ?, metrics = ?, epoch = ?, finished = ?, "
             "started = COALESCE(?, started), "
             "fit_time = ?, checkpoint = ?, error = ?, curve = ?, epochs = ?, curve_epochs = ?, "
@@ -86,19 +89,19 @@ class TrialRecords:
     def resume_trial(self, trial_id: int, attempt: bool = False) -> None:
         """Mark a PAUSED trial RUNNING again (promoted: it continues from its checkpoint);
         ``attempt``: a promoted trial interrupted by a crash, started once more (counted)."""
-        self._db.execute("UPDATE trials SET status = ?, finished = NULL, "
-                         "attempts = attempts + ? WHERE id = ?",
-                         (TrialStatus.RUNNING.value, int(attempt), trial_id))
+        self._write("UPDATE trials SET status = ?, finished = NULL, "
+                    "attempts = attempts + ? WHERE id = ?",
+                    (TrialStatus.RUNNING.value, int(attempt), trial_id))
 
     def set_status(self, trial_id: int, status: TrialStatus) -> None:
         """Change a trial's status only."""
-        self._db.execute("UPDATE trials SET status = ? WHERE id = ?", (status.value, trial_id))
+        self._write("UPDATE trials SET status = ? WHERE id = ?", (status.value, trial_id))
 
     def uncount_attempt(self, trial_id: int) -> None:
         """Take back the count of this start of trial ``trial_id`` (it was interrupted by
         the user, not killed by the trial)."""
-        self._db.execute("UPDATE trials SET attempts = MAX(attempts - 1, 0) WHERE id = ?",
-                         (trial_id,))
+        self._write("UPDATE trials SET attempts = MAX(attempts - 1, 0) WHERE id = ?",
+                    (trial_id,))
 
     def started_elsewhere(self, trial_id: int) -> None:
         """Note that trial ``trial_id`` (started, restarted or resumed just now) runs in a
@@ -106,7 +109,7 @@ class TrialRecords:
         no longer count (``attempts`` 0), since a death of the search process while it runs
         there is not the trial's doing (was: counted, so two kills of a search whose workers
         ran it failed the trial at a resume in the search process)."""
-        self._db.execute("UPDATE trials SET attempts = 0 WHERE id = ?", (trial_id,))
+        self._write("UPDATE trials SET attempts = 0 WHERE id = ?", (trial_id,))
 
     def attempts(self, trial_id: int) -> int:
         """How many times in a row trial ``trial_id`` was started in the search process
@@ -119,7 +122,7 @@ class TrialRecords:
 
     def clear_checkpoint(self, trial_id: int) -> None:
         """Forget a trial's checkpoint path (its file was removed to save disk)."""
-        self._db.execute("UPDATE trials SET checkpoint = NULL WHERE id = ?", (trial_id,))
+        self._write("UPDATE trials SET checkpoint = NULL WHERE id = ?", (trial_id,))
 
     def get(self, trial_id: int) -> TrialResult:
         """One trial by id (``KeyError`` if absent)."""

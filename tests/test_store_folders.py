@@ -11,7 +11,7 @@ import shutil
 import pytest
 
 from lightning_nas.errors import ConfigError
-from lightning_nas.results import TrialResult
+from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.store import RunStore, open_search_store
 
 
@@ -246,3 +246,42 @@ def test_only_a_lock_another_process_holds_reads_as_a_search_running_there(tmp_p
     check_lockable(tmp_path / "new" / "run")  # a local disk locks: nothing is left
     check_lockable(tmp_path)
     assert sorted(tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize("taken", ["removed", "renamed"])
+def test_a_search_whose_folder_another_took_meanwhile_writes_nothing_more(tmp_path, taken):
+    # was: written over the newer run's store and best.yaml by a search that came back late
+    # (its search.lock removed while it ran, "removing it loses nothing", and a new search
+    # took the folder; or, on a network file system, its lock lapsed while it was frozen or
+    # cut off and a search of another host took the folder and named itself there)
+    from lightning_nas.errors import SearchError
+    from lightning_nas.export import export_best
+    from lightning_nas.run_folder import LOCK_FILE
+
+    run, fixed = tmp_path / "run", {"monitor": "val_acc", "mode": "max"}
+    late = open_search_store(run, fixed, hold=True)
+    late.start_trial({"x": 1})
+    done = TrialResult(1, {"x": 1}, TrialStatus.COMPLETED, 0.9)
+    if taken == "removed":
+        (run / LOCK_FILE).unlink()
+        newer = open_search_store(run, fixed, hold=True)  # not refused: the file is new
+        holder = "was removed"
+    else:  # (a lock that lapsed cannot be made here: the newer holder's name is written)
+        (run / LOCK_FILE).write_text("pid 4242 on another-host\n")
+        newer = RunStore(run / "search.db")
+        holder = "now names pid 4242 on another-host"
+    try:
+        newer.set_meta("monitor", "val_acc")
+        said = rf"{run} is no longer held by this search \(pid .*\): its {LOCK_FILE} {holder}"
+        for write in (lambda: late.set_meta("monitor", "late"),
+                      lambda: late.start_trial({"x": 2}),
+                      lambda: late.finish_trial(done),
+                      lambda: late.log_events([{"kind": "ask", "ask": 2}]),
+                      lambda: export_best(run, store=late)):
+            with pytest.raises(SearchError, match=said):
+                write()
+        assert len(newer) == 1 and newer.get_meta("monitor") == "val_acc"
+        assert newer.events() == [] and not (run / "best.yaml").exists()
+    finally:
+        late.close()
+        newer.close()
