@@ -14,6 +14,9 @@ itself yet, or by a probe like ``lock_taken`` for an instant; ``process_gone(pid
 under it, which a store's ``driver_gone`` asks too. A holder names itself as
 ``this_process()`` says; ``same_file`` tells a lock taken on a file its holder removed
 meanwhile (``search.lock`` undone, a trial's ``trial.lock`` let go) from one on the file there.
+A process forked while this one holds ``naming`` or a probe holds none of either
+(``held_locks``), and takes ``naming`` at once (was: kept the folder's ``flock``, which made
+every other process's ``naming`` wait ``NAMING_WAIT``; and waited for ever at its first).
 
 Example:
     >>> lock_taken(Path("no/such/search.lock"))
@@ -37,6 +40,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from lightning_nas.held_locks import keep, keep_fd, let_go, let_go_fd
 from lightning_nas.store_errors import lock_held
 
 try:  # POSIX
@@ -55,6 +59,17 @@ NAMING_WAIT = 5.0
 _THREADS = threading.Lock()
 #: the folders whose ``naming`` this thread holds (entered again: nothing more taken)
 _HERE = threading.local()
+
+
+def _fresh_in_child() -> None:
+    """In a child forked from this process: ``naming`` held by none of its threads (was: one
+    forked while another thread held it waited for ever at its first ``naming``)."""
+    global _THREADS, _HERE
+    _THREADS, _HERE = threading.Lock(), threading.local()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fresh_in_child)
 
 
 @contextmanager
@@ -82,6 +97,7 @@ def naming(folder: Path) -> Iterator[None]:
         finally:
             held.discard(key)
             if fd is not None:
+                let_go_fd(fd)
                 os.close(fd)  # (its flock let go with it)
 
 
@@ -90,8 +106,8 @@ def _lock_folder(folder: Path) -> int | None:
     ``NAMING_WAIT`` seconds), or None where it cannot be had."""
     if fcntl is None:
         return None
-    try:
-        fd = os.open(folder, os.O_RDONLY)
+    try:  # named before its flock: a child forked meanwhile holds none of it (held_locks)
+        fd = keep_fd(os.open(folder, os.O_RDONLY))
     except OSError:  # missing, or cannot be read
         return None
     until = time.monotonic() + NAMING_WAIT
@@ -101,6 +117,7 @@ def _lock_folder(folder: Path) -> int | None:
             return fd
         except OSError as err:
             if not lock_held(err) or time.monotonic() >= until:
+                let_go_fd(fd)
                 os.close(fd)
                 return None
         time.sleep(0.005)
@@ -120,12 +137,17 @@ def lock_taken(path: Path) -> bool:
         probe = open(path)  # noqa: SIM115 - read-only: the lock file is never made here
     except OSError:
         return False
-    with probe, naming(path.parent):  # (was: an instant's refusal of one taking it)
-        try:
-            fcntl.flock(probe.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError as err:
-            return lock_held(err)  # else its file system takes no lock: not known
-        fcntl.flock(probe.fileno(), fcntl.LOCK_UN)
+    keep(probe)  # (a child forked meanwhile holds none of it: held_locks)
+    try:
+        with naming(path.parent):  # (was: an instant's refusal of one taking it)
+            try:
+                fcntl.flock(probe.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError as err:
+                return lock_held(err)  # else its file system takes no lock: not known
+            fcntl.flock(probe.fileno(), fcntl.LOCK_UN)
+    finally:
+        let_go(probe)
+        probe.close()
     return False
 
 
@@ -209,3 +231,4 @@ def lost_hold(held: IO[str], path: Path) -> str | None:
     except OSError:
         return "cannot be read"
     return None if named == this_process() else f"now names {named or 'no one'}"
+

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import IO
 
 from lightning_nas.errors import ConfigError, SearchError
-from lightning_nas.held_locks import keep, kept
+from lightning_nas.held_locks import keep, kept, let_go
 from lightning_nas.lock_probe import holder_gone, lock_taken, naming, same_file, this_process
 from lightning_nas.store_errors import lock_held, unlockable
 from lightning_nas.user_warnings import warn_user
@@ -239,15 +239,18 @@ def _take(folder: Path, kind: str) -> tuple[IO[str] | None, str | None, str]:
     """``search.lock`` taken and named as held for ``kind`` (the file, ``""``, ``""``), or
     (None, the holder it names, what that does) where another holds it, or (None, None,
     ``""``) where the file taken was one its holder removed (``holding``): to take again."""
-    held = open(folder / LOCK_FILE, "a")  # noqa: SIM115 - kept open while held
+    # named before its flock: a child another thread forks meanwhile holds none of it
+    held = keep(open(folder / LOCK_FILE, "a"))  # noqa: SIM115 - kept open while held
     try:
         fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as err:
+        let_go(held)
         held.close()
         if not lock_held(err):  # was: any refusal "being searched by another process"
             raise unlockable(folder, err) from None
         return (None, *_holder(folder))
     if not same_file(held, folder / LOCK_FILE):
+        let_go(held)
         held.close()
         return None, None, ""
     held.truncate(0)  # the holder, for the message of a process refused meanwhile

@@ -6,6 +6,8 @@ from __future__ import annotations
 import fcntl
 import multiprocessing
 import os
+import select
+import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +23,7 @@ from lightning_nas import lock_probe
 from lightning_nas.errors import SearchError
 from lightning_nas.lock_probe import holder_gone, lock_taken, naming
 from lightning_nas.run_folder import LOCK_FILE, hold_folder, holding, search_holder
+from tests.helpers_fork import forked_hold
 
 
 def _dead_pid() -> int:
@@ -184,3 +187,100 @@ def test_a_stale_looking_lock_is_waited_for_with_a_word_then_refused_saying_so(t
     said = str(refused.value)
     assert f"({dead}, which has ended)" in said and "fuser" in said, said
     assert "wait for it to end, or stop it" not in said
+
+
+def _folder_free(folder: Path) -> bool:
+    """Whether no open file holds ``folder``'s own ``flock`` (``naming``'s) now."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def test_a_child_forked_while_naming_is_held_holds_nothing_of_it(tmp_path):
+    # was: a child forked inside ``naming`` (a DataLoader's workers forked by one thread while
+    # another asked who holds a run folder) kept the folder's flock after its parent let it
+    # go, or died: every other ``naming`` of the folder, in any process, waited NAMING_WAIT
+    # (5 s) for it, then went on without it, for as long as the child lived
+    with forked_hold(lambda: naming(tmp_path)) as hold:
+        hold.child_leaves()
+        hold.holder_dies()
+        assert _folder_free(tmp_path)
+
+
+def test_a_child_forked_as_a_holder_takes_the_folder_holds_nothing_of_it(tmp_path):
+    # was: a child forked by another thread between a holder's flock on search.lock and its
+    # ``keep`` (``held_locks``) kept the lock after the holder let it go: the folder stayed
+    # held for as long as the child lived (a resume refused, "being searched ...")
+    locked, forked, held = threading.Event(), threading.Event(), []
+
+    def pause(frame, event, arg):  # just after its flock: it checks the file it locked
+        if event == "call" and frame.f_code is lock_probe.same_file.__code__:
+            locked.set()
+            forked.wait(60)
+        return None
+
+    def take() -> None:
+        sys.settrace(pause)
+        try:
+            held.append(hold_folder(tmp_path, "then run it again"))
+        finally:
+            sys.settrace(None)
+
+    taker = threading.Thread(target=take)
+    taker.start()
+    assert locked.wait(60)
+    stay, ends = os.pipe()
+    child = os.fork()
+    if child == 0:  # lives on till the test ends (a DataLoader's worker)
+        os.close(ends)
+        os.read(stay, 1)
+        os._exit(0)
+    os.close(stay)
+    try:
+        forked.set()
+        taker.join(60)
+        held[0].close()  # the holder lets the folder go; its child lives on
+        assert not lock_taken(tmp_path / LOCK_FILE)
+        assert _folder_free(tmp_path)
+    finally:
+        os.close(ends)
+        os.waitpid(child, 0)
+
+
+def test_a_child_forked_while_another_thread_holds_naming_takes_it_at_once(tmp_path):
+    # was: its first ``naming`` (a trial's hold in a worker forked from the search, a probe)
+    # waited for ever: the lock among the threads was copied held by the other thread, which
+    # the child has not
+    other = tmp_path / "other"
+    other.mkdir()
+    inside, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with naming(tmp_path):
+            inside.set()
+            done.wait(60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert inside.wait(60)
+    said, say = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(said)
+        with naming(other):
+            os.write(say, b"x")
+        os._exit(0)
+    os.close(say)
+    try:
+        assert select.select([said], [], [], 5)[0] == [said]  # (old code: nothing in 5 s)
+    finally:
+        done.set()
+        holder.join(60)
+        os.close(said)
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)

@@ -91,9 +91,7 @@ def holding_trial(trial_dir: str | os.PathLike, submitted: float | None = None,
     if isinstance(held, str):  # another run's
         yield held
         return
-    if held is not None:
-        keep(held)
-    try:
+    try:  # (held kept: ``held_locks``, by ``_take`` as it opened it)
         yield None
     finally:
         if held is not None:  # removed while held: a trial's folder keeps no file of it
@@ -113,7 +111,8 @@ def _take(folder: Path, submitted: float | None,
     folder.mkdir(parents=True, exist_ok=True)
     said = False
     while True:
-        held = open(lock, "a")  # noqa: SIM115 - kept open while held
+        # named before its flock: a child another thread forks meanwhile holds none of it
+        held = keep(open(lock, "a"))  # noqa: SIM115 - kept open while held
         try:
             fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as err:
