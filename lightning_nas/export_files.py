@@ -58,7 +58,8 @@ def held_for_export(run_dir: Path, store: RunStore | None,
     Raises:
         SearchError: when another process, or a search of this one, holds the folder.
         StoreError: when ``run_dir`` cannot be written (a read-only mount, another
-            user's folder), before anything is written there.
+            user's folder), before anything is written there; or the search's own store
+            no longer holds it (``RunStore.check_held``).
     """
     if store is None:  # not a run folder: said as open_run says it, before it is held
         open_run(run_dir).close()

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from lightning_nas.errors import SearchError
+from lightning_nas.errors import StoreError
 from lightning_nas.folder_lookup import check_run_folder, runs_within
 from lightning_nas.lock_probe import lost_hold, process_gone, this_process
 from lightning_nas.run_folder import LOCK_FILE, hold_folder, user_path
@@ -117,17 +117,20 @@ class RunStore(TrialRecords, FitRecords):
         return self._absent.get(f"{table}.{name}", name)
 
     def check_held(self) -> None:
-        """Refuse (``SearchError``) where this store held its run folder
+        """Refuse (``StoreError``) where this store held its run folder
         (``open_search_store(hold=True)``) and holds it no longer (``lock_probe.lost_hold``:
         its ``search.lock`` removed, or naming another holder): a search that comes back
         late (frozen, cut off from a network file system) writes nothing over the newer
         run's store or its ``best.*`` (was: written over them). Every write of the store
-        asks it (``_write``), and so does a search's own export."""
+        asks it (``_write``), and so does a search's own export. A ``StoreError``, not a
+        ``SearchError``: the search stops at once, storing and exporting nothing (a
+        ``SearchError`` is a stop that stores the trials out and exports the best so far;
+        was: taken as one, a trial never submitted left running, an ``IndexError``)."""
         if self._held is None:
             return
         why = lost_hold(self._held, self.path.parent / LOCK_FILE)
         if why is not None:
-            raise SearchError(
+            raise StoreError(
                 f"{self.path.parent} is no longer held by this search ({this_process()}): "
                 f"its {LOCK_FILE} {why} (another search or export may hold the folder now, "
                 f"and write there); this one writes nothing more there. Stop it; once "

@@ -254,7 +254,7 @@ def test_a_search_whose_folder_another_took_meanwhile_writes_nothing_more(tmp_pa
     # (its search.lock removed while it ran, "removing it loses nothing", and a new search
     # took the folder; or, on a network file system, its lock lapsed while it was frozen or
     # cut off and a search of another host took the folder and named itself there)
-    from lightning_nas.errors import SearchError
+    from lightning_nas.errors import StoreError
     from lightning_nas.export import export_best
     from lightning_nas.run_folder import LOCK_FILE
 
@@ -278,10 +278,37 @@ def test_a_search_whose_folder_another_took_meanwhile_writes_nothing_more(tmp_pa
                       lambda: late.finish_trial(done),
                       lambda: late.log_events([{"kind": "ask", "ask": 2}]),
                       lambda: export_best(run, store=late)):
-            with pytest.raises(SearchError, match=said):
+            with pytest.raises(StoreError, match=said):
                 write()
         assert len(newer) == 1 and newer.get_meta("monitor") == "val_acc"
         assert newer.events() == [] and not (run / "best.yaml").exists()
     finally:
         late.close()
         newer.close()
+
+
+def test_a_search_that_lost_its_folder_stops_at_once_and_writes_nothing_more(tmp_path):
+    # was: IndexError "pop from empty list" (the refused write, taken as a stop, left a
+    # trial counted as running that was never submitted); a stop would also have stored the
+    # trials out and exported the best so far, over the newer run's files
+    from lightning_nas import Search
+    from lightning_nas.errors import StoreError
+    from lightning_nas.run_folder import LOCK_FILE
+    from lightning_nas.store import open_run
+
+    run, calls = tmp_path / "run", []
+
+    def objective(arch):  # its folder taken from it as its second trial runs
+        calls.append(arch)
+        if len(calls) == 2:
+            (run / LOCK_FILE).unlink()
+            (run / LOCK_FILE).write_text("pid 4242 on another-host\n")
+        return {"val_acc": 0.5 + len(calls) / 100}
+
+    with pytest.raises(StoreError, match=rf"{run} is no longer held by this search"):
+        Search(None, {"x": {"choice": [1, 2, 3, 4]}}, objective=objective, budget=4,
+               run_dir=run, verbose=False).run()
+    with open_run(run) as store:
+        assert [t.status for t in store.trials()] == [TrialStatus.COMPLETED,
+                                                      TrialStatus.RUNNING]
+    assert len(calls) == 2 and not (run / "best.yaml").exists()
