@@ -5,7 +5,9 @@ data pickle cannot send (a local function, a ``__main__`` without a file,
 from __future__ import annotations
 
 import sys
+import threading
 import types
+from concurrent.futures import ProcessPoolExecutor
 
 import lightning.pytorch as pl
 import pytest
@@ -14,6 +16,7 @@ from torch.utils.data import TensorDataset
 from lightning_nas import Search
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialStatus
+from lightning_nas.search.workers import ProcessExecutor
 from tests.helpers_data import BlobData, make_blobs
 from tests.helpers_executors import SPACE
 from tests.helpers_models import TinyNet
@@ -34,6 +37,26 @@ def test_unpicklable_model_is_refused_before_training(tmp_path, tiny_trainer):
                num_workers=2, run_dir=tmp_path)
     assert not tmp_path.joinpath("search.db").exists()
 
+
+
+@pytest.mark.parametrize("make", [ProcessExecutor, ProcessPoolExecutor])
+def test_an_executor_object_of_processes_refuses_what_it_cannot_send(tmp_path, tiny_trainer,
+                                                                     make):
+    # was: executor="process" refused it, not the object: a ProcessExecutor's workers
+    # started, then a raw "TypeError: cannot pickle '_thread.lock' object" (~11 s, the run
+    # folder written); a ProcessPoolExecutor's trials each FAILED with it, a SearchError
+    data = BlobData()
+    data.lock = threading.Lock()
+    executor = make(1)
+    try:
+        with pytest.raises(ConfigError, match=r"cannot be sent to worker processes "
+                                              r"\(TypeError: cannot pickle '_thread\.lock' "
+                                              r"object\); define"):
+            Search(TinyNet, SPACE, data=data, trainer=tiny_trainer, budget=1,
+                   executor=executor, run_dir=tmp_path / "run")
+    finally:
+        executor.shutdown()
+    assert not (tmp_path / "run").exists()
 
 _MAIN_CLASS = """
 from lightning_nas import Search

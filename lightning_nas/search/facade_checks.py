@@ -14,6 +14,7 @@ import functools
 import inspect
 import itertools
 from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import lightning.pytorch as pl
@@ -30,7 +31,7 @@ from lightning_nas.config.trainer_checks import (
 )
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.costs import check_counting
-from lightning_nas.search.executor import InlineExecutor, TrialExecutor
+from lightning_nas.search.executor import FuturesExecutor, InlineExecutor, TrialExecutor
 from lightning_nas.search.executors import check_devices_per_trial, executor_for
 from lightning_nas.search.limit_checks import check_some_meets
 from lightning_nas.search.logger_objects import (
@@ -62,6 +63,7 @@ from lightning_nas.search.stopping_checks import warn_stopping_monitor
 from lightning_nas.search.trial_callbacks import TrialCallbacks, check_module_stops
 from lightning_nas.search.warm import check_fill
 from lightning_nas.search.warm_scales import check_scales
+from lightning_nas.search.workers import ProcessExecutor
 from lightning_nas.strategies import check_optimizer_runs
 from lightning_nas.user_warnings import warn_user
 
@@ -142,15 +144,20 @@ def _check_search(search: Search) -> None:
     check_space_values(search, archs[0])
     limits = search.settings.limits.build()
     limits.violation(archs[0], {})  # a constraint that raises
-    elsewhere = isinstance(executor, str) and not isinstance(
-        executor_for(search.settings.execution, search.trainer), InlineExecutor)
+    # a ProcessExecutor object of the user's, as executor="process" (was: not checked, its
+    # workers started, then a raw "cannot pickle" TypeError, the run folder written)
+    elsewhere = isinstance(executor, ProcessExecutor) or isinstance(executor, str) and not \
+        isinstance(executor_for(search.settings.execution, search.trainer), InlineExecutor)
     if elsewhere and "logger" not in searched:  # its copies cannot attach to its run
-        check_w_and_b_objects(search.trainer, executor)
+        check_w_and_b_objects(search.trainer, "process" if isinstance(
+            executor, ProcessExecutor) else executor)
     if search.objective is None:  # one MLflow run for every trial: each trial's params
         check_mlflow_run_ids(search.trainer, searched.get("logger"))
     # a RayExecutor object of the user's sends each trial too (was: not checked, Ray's
-    # "Could not serialize the put value TrialSpec(...)" once its local cluster had started)
-    by_value = executor == "ray" or isinstance(executor, RayExecutor)
+    # "Could not serialize the put value TrialSpec(...)" once its local cluster had started);
+    # so does a ProcessPoolExecutor (was: each trial FAILED with the pickling error), whose
+    # start method (a fork takes __main__'s objects) is its own: the pickling alone checked
+    by_value = executor == "ray" or isinstance(executor, RayExecutor) or _process_pool(executor)
     if ranks is not None or elsewhere or by_value:
         check_sendable(search.template.spec(0, search.space.sample(seed=0), dry=True), ranks,
                        by_value=by_value)  # Ray's cloudpickle: __main__ by value
@@ -206,6 +213,14 @@ def _check_search(search: Search) -> None:
         check_counting(search.template.costs, archs, limits,
                        search.settings.goal.objectives)
     check_some_meets(search.space, limits, search.template.costs)  # a finite space's
+
+
+def _process_pool(executor: Any) -> bool:
+    """Whether ``executor`` (a search's setting) is a ``ProcessPoolExecutor``, given as it
+    is or wrapped in a ``FuturesExecutor``: its trials are pickled to its processes."""
+    return isinstance(executor, ProcessPoolExecutor) or (
+        isinstance(executor, FuturesExecutor)
+        and isinstance(executor.executor, ProcessPoolExecutor))
 
 
 def trial_names(search: Search) -> dict[str, list[str]]:
