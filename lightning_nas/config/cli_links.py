@@ -33,7 +33,7 @@ from lightning_nas.config.paths import get_dotted, set_paths
 from lightning_nas.config.space_paths import space_path
 from lightning_nas.errors import ConfigError
 
-__all__ = ["CliLinks", "Link", "SUPPORTED", "read_links"]
+__all__ = ["CliLinks", "Link", "SUPPORTED", "cli_class", "read_links"]
 
 #: what ``add_arguments_to_parser`` may do for a search to take it
 SUPPORTED = ("only parser.link_arguments(source, target, compute_fn=None, apply_on='parse' "

@@ -14,6 +14,8 @@ Example:
     >>> result = search.run()  # doctest: +SKIP
     >>> result.best.arch  # doctest: +SKIP
     {'num_layers': 3}
+    >>> Search("my_pkg.model.Net", {"hidden": {"choice": [32, 64]}},  # doctest: +SKIP
+    ...        data="my_pkg.data.Data", cli="my_pkg.cli.MyCLI").run()  # its links applied
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from lightning_nas.search.facade_checks import (
 from lightning_nas.search.lifetime import sigterm_exits
 from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.progress import scored_by
+from lightning_nas.search.python_cli import cli_parts
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.ray_executor import RayExecutor
 from lightning_nas.search.resume import (
@@ -116,6 +119,10 @@ class Search:
             raises stops the search once the other results of the same wait are stored (and
             handed to it), noted with its name.
         config: the full config the search came from (stored; used by export).
+        cli: your ``LightningCLI`` subclass (or its import path) whose ``link_arguments``
+            each trial applies, as a config's ``search.cli`` (its model and data then
+            classes or import paths, their arguments plain data; a class defined in
+            ``__main__`` or a function is refused: its links are read by import path).
         **options: any setting by its flat name (``SearchSettings.keys()``); the common ones:
             ``budget`` (trials, default 20), ``monitor`` (default ``"val_acc"``), ``mode``
             (``"max"``/``"min"``), ``run_dir`` (default ``"runs/nas"``; the same folder
@@ -131,7 +138,8 @@ class Search:
                  model_init_args: Mapping[str, Any] | None = None,
                  data_init_args: Mapping[str, Any] | None = None,
                  on_trial_end: Callable[[TrialResult], None] | None = None,
-                 config: Mapping[str, Any] | None = None, **options: Any) -> None:
+                 config: Mapping[str, Any] | None = None, cli: Any = None,
+                 **options: Any) -> None:
         check_arguments(trainer=trainer, model_init_args=model_init_args,
                         data_init_args=data_init_args, config=config, settings=settings,
                         on_trial_end=on_trial_end)
@@ -153,6 +161,11 @@ class Search:
                               f"ignored; drop {', '.join(unused)} (Search(None, space, "
                               f"objective=...)), or drop objective= to train the model")
         self.objective = objective
+        self.python = config is None  # built in Python (cli= writes a config of its own)
+        if cli is not None:  # a config of the arguments, built the way of search.cli's
+            model, model_init_args, data, data_init_args, config = cli_parts(
+                cli, model, model_init_args, data, data_init_args, dict(trainer or {}),
+                self.space, config)
         limits = {k: getattr(self.settings.limits, k) for k in ("max_params", "max_flops")}
         if objective is not None and any(v is not None for v in limits.values()):
             key = next(k for k, v in limits.items() if v is not None)
@@ -232,7 +245,7 @@ class Search:
                     loop = SearchLoop(self.settings, self.space, self.template, store,
                                       executor, optimizer, rule,
                                       on_trial_end=self.on_trial_end,
-                                      python=self.config is None)
+                                      python=self.python)
                     if not loop.resuming:
                         loop.say(self._header())
                     with sigterm_exits():  # (was: only for trials in other processes)

@@ -9,27 +9,22 @@ Example:
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
-from lightning_nas.config.cli_links import CliLinks
 from lightning_nas.config.cli_optim import (
     check_not_chosen_whole,
     check_optim,
-    check_searched_optim,
     optim_sections,
     warn_shadowed,
 )
+from lightning_nas.config.cli_sections import checked_links, config_builders
 from lightning_nas.config.factories import ModelFactory
 from lightning_nas.config.instantiate import import_object, instantiate
 from lightning_nas.config.load import block_settings, config_seed, section_target
 from lightning_nas.config.node_places import unplaced
-from lightning_nas.config.nodes import contains_node, is_node
-from lightning_nas.config.paths import set_dotted
-from lightning_nas.config.section_builder import ConfigBuilder
-from lightning_nas.config.space_keys import is_dotted
-from lightning_nas.config.space_paths import check_dotted, check_space_paths
+from lightning_nas.config.nodes import is_node
+from lightning_nas.config.space_paths import check_space_paths
 from lightning_nas.errors import ConfigError
 from lightning_nas.run_folder import run_dir_path, user_path
 from lightning_nas.search.facade import Search
@@ -37,7 +32,6 @@ from lightning_nas.search.setting_checks import check_seed, config_words
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.space.params import KINDS
 from lightning_nas.store import RunStore
-from lightning_nas.user_warnings import warn_user
 
 __all__ = ["SEARCH_KEYS", "search_from_config"]
 
@@ -91,13 +85,7 @@ def _search_from_config(cfg: Mapping[str, Any]) -> Search:
         raise ConfigError(f"`trainer` must be a mapping of Trainer arguments, got {trainer!r}")
     space = settings.pop("space")
     cli = settings.pop("cli")
-    links = CliLinks(cli, cfg) if cli is not None else None
-    if links is not None:  # importable, a LightningCLI, its links taken: before training
-        for link in links.given_targets(cfg):  # (said, as its value trains nowhere)
-            warn_user(f"the config gives the target of {link} (`search.cli`={cli}): each "
-                      f"trial sets it from the link's source, as your LightningCLI does")
-        if isinstance(space, Mapping):
-            links.check_space(space)
+    links = checked_links(cli, cfg, space)  # importable, a LightningCLI: before training
     run_dir = settings.pop("run_dir")
     run_dir = "runs/nas" if run_dir is None else run_dir
     run_dir_path(run_dir)  # no path ('', 5) refused before its store is read
@@ -119,31 +107,10 @@ def _search_from_config(cfg: Mapping[str, Any]) -> Search:
     settings = {key: value for key, value in settings.items() if key in given}
     if isinstance(space, Mapping):
         check_space_paths(space, cfg)
-    dotted = [k for k in (space if isinstance(space, Mapping) else {}) if is_dotted(k)]
-    nodes = [k for k in (space if isinstance(space, Mapping) else {})
-             if not is_dotted(k) and contains_node(space[k])]
-    if dotted or nodes or links:  # paths into the config, or class_path values for the
-        # model's arguments (built as the dotted form builds them, not passed on as dicts),
-        # or links to apply: each trial builds model and data from the config
-        for key in dotted:  # an argument it reaches into that the config leaves out: its
-            # default's fields first (of a Union of dataclasses: the class the keys build)
-            for path, value in check_dotted(cfg, key, {k: space[k] for k in dotted}).items():
-                cfg = set_dotted(copy.deepcopy(dict(cfg)), path, value)
-        links = None if links is None else CliLinks(cli, cfg)  # over those defaults
-        model_section = cfg["model"] if isinstance(cfg["model"], Mapping) else {
-            "class_path": cfg["model"]}
-        model, model_args = ConfigBuilder(model_section, "model", plain_keys=True,
-                                          links=links), {}
-        if cfg.get("data") is not None and any(k.startswith("data.") for k in [
-                *dotted, *(links.targets() if links is not None else ())]):
-            data_section = cfg["data"] if isinstance(cfg["data"], Mapping) else {
-                "class_path": cfg["data"]}
-            data, data_args = ConfigBuilder(data_section, "data", plain_keys=False,
-                                            links=links), {}
-        check_searched_optim(cfg, space)
-        plain = [k for k in space if not is_dotted(k)]
-        if plain:
-            ModelFactory(section_target(cfg["model"], "model")[0]).check(plain)
+    if isinstance(space, Mapping) or links is not None:  # paths into the config, nodes,
+        # links: each trial builds model and data from the config
+        cfg, model, model_args, data, data_args = config_builders(
+            cfg, space, cli, links, model, model_args, data, data_args)
     return Search(model, space, data=data, model_init_args=model_args, data_init_args=data_args,
                   trainer=dict(trainer), run_dir=run_dir, config=dict(cfg), **settings)
 
