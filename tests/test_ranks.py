@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -149,6 +150,50 @@ def test_a_rank_sent_sigterm_alone_dies_of_it_and_the_next_trial_runs(tmp_path):
     assert gone(pids.values())  # no rank left behind
 
 
+@pytest.mark.slow
+def test_a_groups_port_is_held_for_its_ranks_until_they_meet_on_it(tmp_path, monkeypatch):
+    """The port a group's ranks meet on (``MASTER_PORT``) is held by this process from the
+    moment it is chosen: another process (another search, another xdist worker's DDP test,
+    another trial of a parallel search) that binds it before rank 0 does cannot have it,
+    and the trial trains."""
+    from lightning_nas.search.rank_zygote import zygote_for
+
+    ports: list[int] = []
+
+    class Noting:  # the real zygote (or none: the ranks start cold); notes each rank's port
+        def __init__(self, env: dict[str, str]) -> None:
+            self.zygote = zygote_for(env)
+
+        def start(self, env: dict[str, str], log):
+            ports.append(int(env["MASTER_PORT"]))
+            return self.zygote and self.zygote.start(env, log)
+
+    monkeypatch.setattr(ranks, "_GRACE_S", 0.5)  # rank 1 of a failed trial waits meanwhile
+    group = ranks.RankGroup(2, ranks.group_key(DDP, 2), Noting)
+    taker = socket.socket()
+    try:
+        with open(tmp_path / "start.log", "wb") as log:
+            group.start(log)
+        ranks._local.group = group  # the group this thread's next DDP trial runs on
+        assert len(ports) == 2 and ports[0] == ports[1]
+        try:  # another process binds the port before rank 0 does
+            taker.bind(("127.0.0.1", ports[0]))
+            taker.listen()
+            taken = True
+        except OSError:
+            taken = False
+        result, _, pids = ddp_trial(tmp_path, 1, width=8)
+    finally:
+        taker.close()
+        ranks._local.group = None
+        group.close(kill=True)
+    # was: FAILED, "rank 0 failed the trial: DistNetworkError: The server socket has failed
+    # to listen on any local network address. port: 49261, ... EADDRINUSE" (a budget slot lost)
+    assert result.error is None
+    assert result.status is TrialStatus.COMPLETED and sorted(pids) == [0, 1]
+    assert not taken
+
+
 def test_the_rank_named_for_a_failure_does_not_depend_on_the_order_of_answers():
     peer = "RuntimeError: [pair.cc:534] Connection closed by peer [127.0.0.1]:41234"
     own = {0: "ValueError: rank 0 own", 1: "RuntimeError: rank 1 own"}
@@ -213,21 +258,27 @@ def test_a_batch_setting_error_of_a_ddp_rank_keeps_its_advice():
 def fresh_trial(shared_run) -> dict:
     """One trial of ``tests.helpers.NotesAtExit`` (its ranks note how they exit) on fresh
     processes (``LIGHTNING_NAS_FRESH_RANKS=1``), once per session (conftest's
-    ``shared_run``): its folder, status, ranks' pids, whether a group of ranks was kept
-    after it (``kept``) and whether its ranks were gone after it (``gone``)."""
+    ``shared_run``), while the port Lightning's launcher would pick for it
+    (``STANDALONE_PORT``) is another listener's: its folder, status, error, ranks' pids,
+    whether a group of ranks was kept after it (``kept``) and whether its ranks were gone
+    after it (``gone``)."""
     def make(folder: Path) -> dict:
-        before = os.environ.get(FRESH_RANKS)
-        os.environ[FRESH_RANKS] = "1"
+        before = {name: os.environ.get(name) for name in (FRESH_RANKS, "STANDALONE_PORT")}
+        taken = socket.create_server(("127.0.0.1", 0))  # another process's listener
+        os.environ[FRESH_RANKS] = "1"  # and the port Lightning's launcher would pick:
+        os.environ["STANDALONE_PORT"] = str(taken.getsockname()[1])  # its own (a race lost)
         try:
             result, _, pids = ddp_trial(folder, 1, model="tests.helpers.NotesAtExit", width=8)
             kept = bool(ranks._groups)
         finally:
-            if before is None:
-                os.environ.pop(FRESH_RANKS)
-            else:
-                os.environ[FRESH_RANKS] = before
-        return {"status": result.status.value, "pids": pids, "kept": kept,
-                "gone": gone(pids.values())}
+            taken.close()
+            for name, value in before.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+        return {"status": result.status.value, "error": result.error, "pids": pids,
+                "kept": kept, "gone": gone(pids.values())}
 
     folder, made = shared_run("fresh_trial", make)
     return {**made, "folder": folder, "status": TrialStatus(made["status"]),
@@ -236,6 +287,10 @@ def fresh_trial(shared_run) -> dict:
 
 @pytest.mark.slow
 def test_fresh_ranks_setting_trains_on_processes_started_by_lightnings_launcher(fresh_trial):
+    # the port Lightning's launcher would pick was another listener's: the trial's ranks met
+    # on a port this process held for them (was: FAILED, "rank 0 failed the trial:
+    # DistNetworkError: The server socket has failed to listen ... EADDRINUSE")
+    assert fresh_trial["error"] is None
     assert fresh_trial["status"] is TrialStatus.COMPLETED and sorted(fresh_trial["pids"]) == [0, 1]
     assert not fresh_trial["kept"]  # no group kept: both processes were this trial's own
     assert fresh_trial["gone"]  # rank 1 was the launcher's child: killed with its group

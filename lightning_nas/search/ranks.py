@@ -4,7 +4,9 @@ Started from scratch, a DDP trial costs a process per rank that imports torch an
 and joins a process group: seconds per trial, often more than a short trial trains. A
 ``RankGroup`` starts its ranks once, the way ``torchrun`` does (``RANK``, ``LOCAL_RANK``,
 ``WORLD_SIZE``, ``MASTER_ADDR``/``MASTER_PORT``, ``TORCHELASTIC_RUN_ID``: Lightning then
-launches nothing and keeps the process group), and sends every trial's ``spec.pkl`` to all
+launches nothing and keeps the process group; the ranks meet on a store this process serves
+for the group's life, as torchrun's agent does: ``rendezvous``), and sends every trial's
+``spec.pkl`` to all
 of them: each rank builds a fresh Trainer and fits the architecture the driver chose; rank 0
 writes ``result.json``. Everything a rank prints during a trial goes to ``trial.log``.
 Which rank a failed trial is blamed on, and where it failed: ``rank_failures``.
@@ -29,7 +31,6 @@ import json
 import os
 import pickle
 import selectors
-import socket
 import subprocess
 import sys
 import threading
@@ -51,6 +52,7 @@ from lightning_nas.search.lifetime import (
     parent_alive,
 )
 from lightning_nas.search.rank_failures import blame, first_line
+from lightning_nas.search.rendezvous import Rendezvous
 
 if TYPE_CHECKING:
     from lightning_nas.results import TrialResult
@@ -75,12 +77,6 @@ def group_key(trainer: Mapping[str, Any], world_size: int) -> tuple[int, str, st
             str(trainer.get("strategy", "auto")))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class RankGroup:
     """``world_size`` rank processes on this machine that train trial after trial.
 
@@ -94,22 +90,27 @@ class RankGroup:
     def __init__(self, world_size: int, key: tuple = (), zygote: ZygoteFor | None = None) -> None:
         self.world_size, self.key, self.zygote = world_size, key, zygote
         self.procs: list[subprocess.Popen | RankProcess] = []
+        self.rendezvous: Rendezvous | None = None
 
     @property
     def alive(self) -> bool:
         return bool(self.procs) and all(p.poll() is None for p in self.procs)
 
     def start(self, log: IO[bytes]) -> None:
-        """Start the ranks; what they print before their first trial goes to ``log``. Any
-        exception out of it (Ctrl-C between two starts, a rank that could not be started)
-        first kills the ranks it started: none is left waiting for trials (was: left
-        running, out of reach of ``close_rank_groups``, e.g. in a notebook's kernel)."""
+        """Start the ranks; what they print before their first trial goes to ``log``. They
+        meet on a store this process serves until the group closes (``rendezvous``: was, a
+        port chosen free and left free until rank 0 bound it, which another process could
+        take meanwhile). Any exception out of it (Ctrl-C between two starts, a rank that
+        could not be started) first kills the ranks it started: none is left waiting for
+        trials (was: left running, out of reach of ``close_rank_groups``, e.g. in a
+        notebook's kernel)."""
         env = child_env()
         command = [sys.executable, "-m", "lightning_nas.search.ranks", str(os.getpid())]
         try:
             zygote = self.zygote and self.zygote(env)
+            self.rendezvous = Rendezvous()
             env.update(WORLD_SIZE=str(self.world_size), LOCAL_WORLD_SIZE=str(self.world_size),
-                       GROUP_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()),
+                       GROUP_RANK="0", **self.rendezvous.env,
                        TORCHELASTIC_RUN_ID=f"lightning_nas-{os.getpid()}-{time.time_ns()}")
             for rank in range(self.world_size):
                 rank_env = {**env, "RANK": str(rank), "LOCAL_RANK": str(rank)}
@@ -193,6 +194,9 @@ class RankGroup:
                 except OSError:
                     pass
         self.procs = []
+        if self.rendezvous is not None:  # after the ranks: none is left to use it
+            self.rendezvous.close()
+            self.rendezvous = None
         with _lock:
             if self in _groups:
                 _groups.remove(self)

@@ -51,6 +51,7 @@ from lightning_nas.search.rank_failures import blamed_where, fresh_failure
 from lightning_nas.search.rank_progress import PROGRESS, read_progress
 from lightning_nas.search.rank_zygote import zygote_for
 from lightning_nas.search.ranks import execute_fresh, run_in_group
+from lightning_nas.search.rendezvous import Rendezvous
 from lightning_nas.search.trial import TrialSpec, fit_trial
 from lightning_nas.search.trial_hold import holding_trial
 from lightning_nas.search.trial_logs import clear_trial
@@ -314,7 +315,10 @@ def _collect(spec: TrialSpec, started: float, failure: str, ranks_failed: bool) 
 def run_in_own_process(spec: TrialSpec) -> TrialResult:
     """Run ``spec`` through ``python -m lightning_nas.search.runner`` and wait for it.
 
-    Lightning's launcher starts the other ranks (several nodes). Any rank that is still
+    Lightning's launcher starts the other ranks (several nodes). On one node they meet on
+    a store this process serves while the trial runs (``rendezvous``; was: on the port
+    Lightning's launcher chose free, which another process could take before rank 0 bound
+    it: the trial FAILED, ``EADDRINUSE``). Any rank that is still
     alive when rank 0 ends is killed with its process group. A rank other than 0 that
     fails prints its error into ``trial.log`` and fails the trial, named as a group names
     it (``rank 1 failed the trial: RuntimeError: ...``, ``rank 1 died (exit code 3)``:
@@ -323,10 +327,13 @@ def run_in_own_process(spec: TrialSpec) -> TrialResult:
     (``trial.log`` in the trial folder).
     """
     spec_path, started = _prepare(spec), time.time()
-    with open(spec_path.parent / "trial.log", "wb") as log:
+    one_node = int(spec.trainer.get("num_nodes", 1)) == 1  # else the cluster's port
+    with open(spec_path.parent / "trial.log", "wb") as log, \
+            (Rendezvous() if one_node else contextlib.nullcontext()) as meeting:
         command = [sys.executable, "-m", "lightning_nas.search.runner", str(spec_path)]
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                env={**child_env(), _PARENT: str(os.getpid())},
+                                env={**child_env(), **(meeting.env if meeting else {}),
+                                     _PARENT: str(os.getpid())},
                                 start_new_session=True)
         try:
             code = proc.wait()

@@ -1,0 +1,65 @@
+"""Where a DDP trial's ranks on this machine meet: a port this process holds for them.
+
+Picking a free port by binding port 0 and closing the socket, then handing the number to
+rank 0, which binds it when its first fit initializes the process group (torch's ``env://``
+rendezvous; Lightning's ``find_free_network_port`` for its launcher), leaves the port free
+for anyone in between: another search, another pytest-xdist worker's DDP test, another
+thread's group of a parallel search. Rank 0 then failed with ``DistNetworkError: ...
+EADDRINUSE``, after its peers had waited out the grace period: the trial FAILED, a budget
+slot lost; and a rank 1 met whatever listened there (another group's store, as one of its
+ranks). A ``Rendezvous`` is torchrun's answer (its agent's store): the process that starts
+the ranks runs the store itself (a ``TCPStore`` server on a port the kernel picks and gives
+no other socket while it is open) and every rank, rank 0 too, joins it as a client
+(``TORCHELASTIC_USE_AGENT_STORE``). The port is held from its choice until the ranks are
+done (``close``); two groups alive at once, in one process or two, never share one.
+
+Example:
+    >>> with Rendezvous() as meeting:
+    ...     sorted(meeting.env)
+    ['MASTER_ADDR', 'MASTER_PORT', 'TORCHELASTIC_USE_AGENT_STORE']
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["Rendezvous"]
+
+#: the address the ranks reach the store at (the store itself listens on every address)
+_ADDRESS = "127.0.0.1"
+
+
+class Rendezvous:
+    """The store of one group of ranks on this machine, served by this process until
+    ``close`` (or the end of a ``with`` block): its ``port``, and ``env``, the variables
+    that send the ranks' ``init_process_group`` to it.
+
+    Example:
+        >>> meeting = Rendezvous()
+        >>> meeting.env["MASTER_PORT"] == str(meeting.port)
+        True
+        >>> meeting.close()
+    """
+
+    def __init__(self) -> None:
+        from torch.distributed import TCPStore  # (the driver of DDP trials imported torch)
+
+        self._store: Any = TCPStore(_ADDRESS, 0, is_master=True, wait_for_workers=False)
+        self.port: int = self._store.port
+
+    @property
+    def env(self) -> dict[str, str]:
+        """``MASTER_ADDR``/``MASTER_PORT`` of the store, and torch's switch that has every
+        rank join it as a client (none binds a port of its own for the group)."""
+        return {"MASTER_ADDR": _ADDRESS, "MASTER_PORT": str(self.port),
+                "TORCHELASTIC_USE_AGENT_STORE": "True"}
+
+    def close(self) -> None:
+        """Stop serving the store: its port is free again (once the ranks are gone)."""
+        self._store = None
+
+    def __enter__(self) -> Rendezvous:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

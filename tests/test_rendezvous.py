@@ -1,0 +1,30 @@
+"""The store a DDP trial's ranks on one machine meet at, served by the process that starts
+them (``lightning_nas.search.rendezvous``): its port is held while it is open, so no other
+socket (another search's, another group's of a parallel search) is bound to it meanwhile.
+Groups of ranks that meet there: ``test_ranks``."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from lightning_nas.search.rendezvous import Rendezvous
+
+
+def _bind(address: str, port: int) -> None:
+    """Bind and listen on ``address:port`` as a store of another process would."""
+    with socket.create_server((address, port)):
+        pass
+
+
+def test_two_open_at_once_hold_two_ports_that_no_other_socket_can_take():
+    with Rendezvous() as first, Rendezvous() as second:
+        assert first.port != second.port  # two groups alive at once: two ports
+        assert first.env == {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(first.port),
+                             "TORCHELASTIC_USE_AGENT_STORE": "True"}
+        for address in ("127.0.0.1", ""):  # where rank 0 would have bound it, and everywhere
+            with pytest.raises(OSError, match="in use"):
+                _bind(address, first.port)
+        port = first.port
+    _bind("127.0.0.1", port)  # closed: free again
