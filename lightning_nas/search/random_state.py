@@ -10,7 +10,7 @@ training data's iterator is made). The states are plain lists of numbers (what `
 writes), so a checkpoint still loads with ``torch.load(weights_only=True)``.
 
 ``kept_if`` sets the caller's random state back after a seeded trial (or fit) that ran in
-its process.
+its process (after the last of those overlapping in threads).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from lightning_nas.search.shared_state import held_by_first
 
 __all__ = ["EXPORTED_KEY", "capture", "in_checkpoint", "kept_if", "restore"]
 
@@ -77,6 +79,9 @@ def kept_if(seeded: bool) -> Iterator[None]:
     and then, when ``seeded``, set the random state back to what it was before: the
     caller's streams (a notebook's) go on where they were, as when the trial ran in a worker
     process. An unseeded trial draws from the caller's streams, and leaves them advanced.
+    Seeded trials that overlap in threads (``held_by_first``): the last to end puts back
+    what the first found (was: each what it found, so the first to end set the caller's
+    streams back under the others, and the last left another trial's).
 
     Example:
         >>> _ = torch.manual_seed(1)
@@ -87,12 +92,11 @@ def kept_if(seeded: bool) -> Iterator[None]:
         >>> torch.equal(after, torch.rand(1))
         True
     """
-    state = capture() if seeded else None
-    try:
+    if not seeded:
         yield
-    finally:
-        if state is not None:
-            restore(state)
+        return
+    with held_by_first("random state", capture, restore):  # trials overlapping in threads:
+        yield  # the last to end puts back what the first found
 
 
 def in_checkpoint(path: str | os.PathLike | None) -> bool:

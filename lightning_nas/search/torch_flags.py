@@ -1,6 +1,7 @@
 """``torch_flags_kept``: the process-wide flags a Lightning ``Trainer``'s constructor sets
 (``deterministic=`` and ``benchmark=``) as they were before, once a trial, a fit, a
-fine-tune or a dry build made in this process is done.
+fine-tune or a dry build made in this process is done (once the last of those
+overlapping in threads is).
 
 Example:
     >>> before = torch.are_deterministic_algorithms_enabled()
@@ -18,6 +19,8 @@ from contextlib import contextmanager
 
 import torch
 
+from lightning_nas.search.shared_state import held_by_first
+
 __all__ = ["torch_flags_kept"]
 
 
@@ -28,17 +31,26 @@ def torch_flags_kept() -> Iterator[None]:
     ``CUBLAS_WORKSPACE_CONFIG`` variable (removed if it was unset), so that a search run in
     a notebook's process leaves them as its trials in worker processes do, and a trial's
     ``deterministic: true`` does not carry into the next trial of a searched
-    ``trainer.deterministic``."""
-    deterministic = torch.are_deterministic_algorithms_enabled()
-    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    benchmark = torch.backends.cudnn.benchmark
-    cublas = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
-    try:
+    ``trainer.deterministic``. Trials that overlap in threads (``held_by_first``): the last
+    to end puts back what the first found (was: each what it found, so the first to end
+    turned the others' ``deterministic: true`` off while they trained, and the last left
+    another trial's flags on)."""
+    with held_by_first("torch flags", _flags, _put_back):
         yield
-    finally:
-        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
-        torch.backends.cudnn.benchmark = benchmark
-        if cublas is None:
-            os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
-        else:
-            os.environ["CUBLAS_WORKSPACE_CONFIG"] = cublas
+
+
+def _flags() -> tuple[bool, bool, bool, str | None]:
+    """What ``torch_flags_kept`` puts back."""
+    return (torch.are_deterministic_algorithms_enabled(),
+            torch.is_deterministic_algorithms_warn_only_enabled(),
+            torch.backends.cudnn.benchmark, os.environ.get("CUBLAS_WORKSPACE_CONFIG"))
+
+
+def _put_back(flags: tuple[bool, bool, bool, str | None]) -> None:
+    deterministic, warn_only, benchmark, cublas = flags
+    torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+    torch.backends.cudnn.benchmark = benchmark
+    if cublas is None:
+        os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+    else:
+        os.environ["CUBLAS_WORKSPACE_CONFIG"] = cublas

@@ -46,7 +46,7 @@ from lightning_nas.search.batch_settings import batch_setting_error
 from lightning_nas.search.callback_monitors import CallbackMonitors
 from lightning_nas.search.callbacks import TrialReporter
 from lightning_nas.search.costs import CountMismatch, LoggedCostCheck, ParamsCheck
-from lightning_nas.search.lifetime import DISTRIBUTED_VARIABLES, environ
+from lightning_nas.search.lifetime import DISTRIBUTED_VARIABLES
 from lightning_nas.search.module_checkpoints import ModuleCheckpoints
 from lightning_nas.search.monitor_errors import metric_hint, not_finite_at
 from lightning_nas.search.optimizer_state import RestoreOptimizerState
@@ -60,6 +60,7 @@ from lightning_nas.search.remote_runs import RunRecord, RunsHeld, runs_ended
 from lightning_nas.search.resume import plain_part
 from lightning_nas.search.rule_checks import callbacks_of
 from lightning_nas.search.schedulers import Decision
+from lightning_nas.search.shared_state import variables_kept
 from lightning_nas.search.torch_flags import torch_flags_kept
 from lightning_nas.search.trial_checkpoint import TrialCheckpoint
 from lightning_nas.search.trial_defaults import checkpointing, with_trial_defaults
@@ -218,8 +219,10 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
         monitors.skip.append(ckpt)
     building = True  # until fit starts: an error is a build failure
     try:
-        with (quiet_lightning(spec.quiet), environ({}, kept=SEED_VARIABLES), torch_flags_kept(),
-              kept_if(spec.seed is not None),  # the caller's streams, where it seeds them
+        # the caller's seed variables, flags and streams (where it seeds them) put back
+        # by the last of the trials that overlap in threads (was: each trial's end)
+        with (quiet_lightning(spec.quiet), variables_kept(SEED_VARIABLES), torch_flags_kept(),
+              kept_if(spec.seed is not None),
               launcher_variables_of_one(DISTRIBUTED_VARIABLES), groups_made_here(),
               runs_ended(spec.trainer.get("logger")) as held):  # a W&B run of the trial's
             callbacks.append(RunsHeld(held))  # the logger's own run (reinit: create_new)
