@@ -60,6 +60,7 @@ from lightning_nas.search.space_values import (
     with_value,
 )
 from lightning_nas.search.stopping_checks import warn_stopping_monitor
+from lightning_nas.search.thread_trials import warn_shared_random_state
 from lightning_nas.search.trial_callbacks import TrialCallbacks, check_module_stops
 from lightning_nas.search.warm import check_fill
 from lightning_nas.search.warm_scales import check_scales
@@ -131,6 +132,9 @@ def _check_search(search: Search) -> None:
     check_validation_runs(unsearched(search.trainer, searched), search.settings.goal.monitor,
                           None)
     check_search_trainer(search.trainer)
+    if search.objective is None:  # seeded trials at once in threads: not reproducible
+        warn_shared_random_state(executor, workers, search.settings.goal.seed,
+                                 search.trainer, searched)
     check_fill(search.space, search.settings.transfer.warm_start_fill)
     check_scales(search.settings.transfer.warm_start, search.settings.goal.optimizer,
                  search.settings.goal.monitor, search.settings.goal.mode,
