@@ -52,8 +52,17 @@ def test_a_keyword_only_the_wrapper_takes_is_taken():
     # which a config cannot, for an optimizer's parameters)
     ("model.optimizer", False, ["set model.optimizer.init_args.epoch; or, if it is to be "
                                 "called later", "add `_partial_: true`"], ["link_arguments"]),
-    ("trainer.callbacks[0]", False, ["set trainer.callbacks[0].init_args.epoch; or, "],
-     ["link_arguments"]),
+    ("model.optimizer", True, ["set model.optimizer.epoch; or, if it is to be called "
+                               "later", "add `_partial_: true`"], ["link_arguments"]),
+    # a Trainer's node (a Hydra job config's callbacks group too): the Trainer takes an
+    # instance, never a partial (was: "; or, if it is to be called later ..., add
+    # `_partial_: true` to its node")
+    ("trainer.callbacks[0]", False, ["set trainer.callbacks[0].init_args.epoch"],
+     ["link_arguments", "_partial_", "; or, "]),
+    ("trainer.logger.csv", False, ["set trainer.logger.csv.init_args.epoch"],
+     ["_partial_", "; or, "]),
+    ("callbacks.early_stopping", True, ["set callbacks.early_stopping.epoch"],
+     ["_partial_", "; or, "]),
     # a node given alone (search.constraints): no leading dot (was: "set .init_args.epoch")
     ("", False, ["node: CrashAt: the config does not give required argument 'epoch'; set "
                  "init_args.epoch"], ["link_arguments", "_partial_", " .init_args"]),

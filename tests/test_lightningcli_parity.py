@@ -68,6 +68,36 @@ def test_a_named_callback_lacking_a_required_argument_is_named_as_written(
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("command", ["search", "fit"])
+def test_a_named_callbacks_dry_build_error_names_the_key_as_written(command, tmp_path, capsys):
+    # LightningCLI builds the node as the list it is written in; ours said the list the
+    # mapping is built into before the message: was "trainer.callbacks=[{'class_path':
+    # 'lightning.pytorch.callbacks.EarlyStopping', ...}]: trainer.callbacks.early_stopping:
+    # EarlyStopping: ...; or, if it is to be called later ..., add `_partial_: true` to its
+    # node" (a Trainer's callback is an instance: no partial), and, for an argument the
+    # callback refuses, that list alone
+    lacking = {"class_path": EARLY_STOPPING, "init_args": {"patience": 3}}
+    cfg = config(tmp_path / "run")
+    cfg["trainer"]["callbacks"] = [{"class_path": CHECKPOINT}, lacking]
+    theirs = _lightningcli_refuses(_write(tmp_path / "cli.yaml", _lightningcli_part(cfg)),
+                                   capsys)
+    assert "the following arguments are required: monitor" in theirs, theirs
+    cfg["trainer"]["callbacks"] = {"model_checkpoint": {"class_path": CHECKPOINT},
+                                   "early_stopping": lacking}
+    assert main([command, str(_write(tmp_path / "a.yaml", cfg)), "--print_config"]) == 2
+    err = capsys.readouterr().err
+    assert f"{command}: error: trainer.callbacks.early_stopping: EarlyStopping: the config " \
+           f"does not give required argument 'monitor'; set trainer.callbacks.early_stopping" \
+           f".init_args.monitor; found building the Trainer" in err, err
+    lacking["init_args"] = {"monitor": "val_loss", "mode": "bad"}
+    assert main([command, str(_write(tmp_path / "b.yaml", cfg)), "--print_config"]) == 2
+    err = capsys.readouterr().err
+    assert f"{command}: error: trainer.callbacks.early_stopping.mode='bad': " \
+           f"MisconfigurationException: `mode` can be min, max, got bad; found building " \
+           f"the Trainer" in err, err
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_list_at_a_top_level_callbacks_key_is_said_by_its_place():
     # only the Trainer's lists are the config's named mappings: a top-level `callbacks`
     # (a Hydra job config's group, no Trainer's) keeps its place within names_said

@@ -17,7 +17,7 @@ from typing import Any
 
 from lightning_nas.errors import ConfigError, did_you_mean
 
-__all__ = ["LINK_NOTE", "accepted_kwargs", "call", "missing_args"]
+__all__ = ["LINK_NOTE", "accepted_kwargs", "call", "missing_args", "partial_may_help"]
 
 #: why a section's argument a LightningCLI project links (``link_arguments``) is missing here
 LINK_NOTE = ("the link_arguments of your own LightningCLI are applied only where search.cli "
@@ -42,7 +42,7 @@ def call(target: Any, args: list[Any], kwargs: dict[str, Any], path: str,
         return target(*args, **kwargs)
     except TypeError as err:
         text, missing = str(err), missing_args(target, len(args), kwargs)
-        nested = any(c in path for c in ".[")  # not a section: may be called later
+        nested = partial_may_help(path)  # not a section nor a Trainer's: may be called later
         if "missing" not in text or "required" not in text or not (nested or missing):
             raise
         later = ("if it is to be called later with that argument (an optimizer with the "
@@ -96,3 +96,21 @@ def accepted_kwargs(fn: Callable[..., Any]) -> tuple[list[str], bool]:
     names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
              and p.name != "self"]
     return names, any(p.kind is p.VAR_KEYWORD for p in params)
+
+
+#: the nodes built as objects the Trainer takes (its callbacks, loggers, plugins, strategy;
+#: a Hydra job config's ``callbacks`` and ``logger`` groups): never a ``functools.partial``
+_INSTANCES = ("trainer", "callbacks", "logger")
+
+
+def partial_may_help(path: str) -> bool:
+    """Whether the node at ``path`` may be one to call later (``_partial_: true``, as an
+    optimizer's node takes the model's parameters later): a nested node, not a section, nor
+    one of the Trainer's (a callback, a logger: the Trainer takes instances, was: advised).
+
+    Example:
+        >>> partial_may_help("model.optimizer"), partial_may_help("trainer.callbacks[0]")
+        (True, False)
+    """
+    head = path.split(".", 1)[0].split("[", 1)[0]
+    return any(c in path for c in ".[") and head not in _INSTANCES

@@ -334,6 +334,31 @@ def blame(attempt: Callable[[dict[str, Any]], BaseException | None], args: Mappi
             found = blame(inner, node_args(value), f"{where}.{key}")
             if found is not None:
                 return found
+        if isinstance(value, list):  # a list of nodes (the Trainer's callbacks): the node,
+            found = _blame_item(attempt, args, key, value, f"{where}.{key}")  # by the name
+            if found is not None:  # the config gave it (was: the whole list, as built)
+                return found
         if attempt({k: v for k, v in args.items() if k != key}) is None:
             return f"{where}.{key}", value
+    return None
+
+
+def _blame_item(attempt: Callable[[dict[str, Any]], BaseException | None],
+                args: Mapping[str, Any], key: str, items: list[Any],
+                where: str) -> tuple[str, Any] | None:
+    """``blame`` within the list ``args[key]``: the node whose argument (else the node) is at
+    fault, said by ``node_label`` (``trainer.callbacks.early_stopping.mode``)."""
+    for i, item in enumerate(items):
+        if not is_node(item):
+            continue
+        label = node_label(where, i)
+
+        def inner(init_args: dict[str, Any], i: int = i, item: Any = item) -> Any:
+            changed = [*items[:i], with_args(item, init_args), *items[i + 1:]]
+            return attempt({**args, key: changed})
+        found = blame(inner, node_args(item), label)
+        if found is not None:
+            return found
+        if attempt({**args, key: [*items[:i], *items[i + 1:]]}) is None:
+            return label, item
     return None

@@ -36,7 +36,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-from lightning_nas.config.calls import missing_args
+from lightning_nas.config.calls import missing_args, partial_may_help
 from lightning_nas.config.chain import chain_required, init_hints
 from lightning_nas.config.dict_args import is_plain_dict, values_built
 from lightning_nas.config.instantiate import import_object
@@ -108,7 +108,7 @@ def _check_node(node: Mapping[str, Any], where: str, later: int) -> None:
     level = "" if is_hydra(node) else "init_args."
     keys = " and ".join(f"{where}.{level}{m}" for m in missing)
     what = "argument" if len(missing) == 1 else "arguments"
-    later_hint = "" if later or node.get("_partial_") else (
+    later_hint = "" if later or node.get("_partial_") or not partial_may_help(where) else (
         "; or, if it is to be called later with that argument (an optimizer with the model's "
         "parameters, a scheduler with its optimizer), add `_partial_: true` to its node")
     raise ConfigError(f"{where}: {name} lacks required {what} {', '.join(map(repr, missing))} "

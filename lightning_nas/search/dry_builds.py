@@ -31,7 +31,7 @@ from lightning_nas.search.torch_flags import torch_flags_kept
 from lightning_nas.search.trial import TrialSpec, build_trainer, quiet_lightning
 
 __all__ = ["attempt_build", "check_searched_builds", "check_trainer_builds", "dry_spec",
-           "global_state_kept", "trainer_fault"]
+           "global_state_kept", "said_where", "trainer_fault"]
 
 
 def check_trainer_builds(spec: TrialSpec, of: str = "the fit") -> None:
@@ -50,9 +50,27 @@ def check_trainer_builds(spec: TrialSpec, of: str = "the fit") -> None:
     fault = trainer_fault(spec)
     if fault is not None:
         path, value, error = fault
-        where = f"{path}={short(value)}" if path else "trainer"
-        raise ConfigError(f"{where}: {one_line(error)}; found building the Trainer of {of} "
+        where, said = said_where(path, value, one_line(error), "trainer")
+        raise ConfigError(f"{where}{said}; found building the Trainer of {of} "
                           f"before any training (no folder was made)")
+
+
+def said_where(path: str | None, value: Any, said: str, section: str) -> tuple[str, str]:
+    """The prefix naming the argument at fault (``path=value: ``, else ``section: ``) and
+    the error ``said``, the prefix left out where the error names the key itself, as the
+    config wrote it (``trainer.callbacks.early_stopping: ...``; was: the list the named
+    mapping is built into before it), or names it with its value (``path=...``).
+
+    Example:
+        >>> said_where("trainer.callbacks", [], "trainer.callbacks.stop: EarlyStopping: ...",
+        ...            "trainer")
+        ('', 'trainer.callbacks.stop: EarlyStopping: ...')
+    """
+    if path is None:
+        return f"{section}: ", said
+    if said.startswith((f"{path}=", f"{path}.", f"{path}[", f"{path}: ")):  # named there
+        return "", said
+    return f"{path}={short(value)}: ", said
 
 
 def trainer_fault(spec: TrialSpec) -> tuple[str | None, Any, BaseException] | None:

@@ -45,6 +45,7 @@ from lightning_nas.search.dry_builds import (
     check_searched_builds,
     check_trainer_builds,
     global_state_kept,
+    said_where,
     trainer_fault,
 )
 from lightning_nas.search.logger_objects import pin_versions, unstarted
@@ -291,7 +292,8 @@ def _config_error(section: str, path: str | None, value: Any, error: BaseExcepti
     said = one_line(error)
     if path is None and said.startswith(f"{section}: "):  # call() names it: said once
         said = said[len(section) + 2:]
-    if path is not None and said.startswith(f"{path}="):  # the error names it: said once
-        where, said = said.split(": ", 1)
-    return ConfigError(f"{where}: {said}; found building {what} of "
+    if path is not None:  # the error names it (path=..., path.key): said once
+        where, said = said_where(path, value, said, section)
+        where = where.removesuffix(": ")
+    return ConfigError(f"{where}{': ' * bool(where)}{said}; found building {what} of "
                        f"{of or 'a trial'} before any training {then}")
