@@ -76,8 +76,9 @@ def _section(cfg: Mapping[str, Any], name: str) -> dict[str, Any] | None:
 
 
 def _seed(cfg: Mapping[str, Any]) -> int | None:
-    """LightningCLI's rule: an int, ``true`` for a random one, ``false`` for no seeding; a
-    config without ``seed_everything`` gets 0, like a search."""
+    """LightningCLI's rule: an int, ``false`` for no seeding; ``true``, null and no key
+    ``PL_GLOBAL_SEED`` where the environment sets it, else a random one for ``true`` and 0
+    otherwise, like a search (``config_seed``)."""
     if cfg.get("seed_everything") is False:
         return None
     seed = config_seed(cfg, None)

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from lightning_nas.cli import main
+from lightning_nas.config.load import load_config
 from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.bilevel import BilevelData
 from lightning_nas.oneshot.callback import OneShotNAS
@@ -24,7 +25,9 @@ from lightning_nas.oneshot.resume import (
     checkpoint_settings,
     resolve_ckpt_path,
 )
+from lightning_nas.oneshot.run import resumable
 from lightning_nas.oneshot.run_checkpoint import epoch_end_checkpoint
+from lightning_nas.oneshot.run_checks import checked_settings
 from tests.helpers_data import BlobData
 from tests.helpers_nets import TinySupernet
 from tests.helpers_oneshot import (
@@ -263,6 +266,20 @@ def test_a_spos_resume_with_another_learning_rate_is_refused_before_training(
     assert "the weight optimizer's lr: 0.01, now 0.5" in capsys.readouterr().err
     assert {p: p.stat().st_mtime_ns for p in run_dir.rglob("*")
             if p.name != "search.lock"} == before  # nothing written
+
+
+def test_a_resume_without_a_seed_takes_its_checkpoints_whatever_pl_global_seed_says(
+        one_epoch_run, monkeypatch):
+    # no oneshot.seed, no seed_everything: a new run takes PL_GLOBAL_SEED, as LightningCLI
+    # (was: 0); a resume, its checkpoint's (seed 0 here), not the environment's of now
+    # (without it: refused, "another seed"), as with seed_everything true or false
+    monkeypatch.chdir(ROOT)
+    args, _ = one_epoch_run("oneshot.yaml")
+    cfg = load_config([args[1]], [*args[2:], "--oneshot.seed=null"], command="oneshot")
+    assert "seed_everything" not in cfg
+    monkeypatch.setenv("PL_GLOBAL_SEED", "5")
+    assert checked_settings(cfg)[1]["seed"] == 5
+    assert resumable(cfg)
 
 
 @pytest.mark.parametrize(("config", "prefix"), [("oneshot.yaml", ""),

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.config.cli_optim import OPTIM_KEYS, optim_sections
+from lightning_nas.config.env_seed import environment_seed
 from lightning_nas.config.forms import TRAINER_TARGETS, fixed_class_error, lift_fit, trainer_args
 from lightning_nas.config.hydra_primary import check_not_hydra_primary
 from lightning_nas.config.instantiate import class_strings_as_nodes
@@ -403,11 +404,14 @@ def block_settings(cfg: Mapping[str, Any], block: str, defaults: Mapping[str, An
 
 
 def config_seed(cfg: Mapping[str, Any], seed: Any) -> int:
-    """``seed``, else LightningCLI's ``seed_everything`` (an int, or true for a random one;
-    null, a config file's, or no key: 0, as LightningCLI's ``seed_everything(None)``).
+    """``seed``, else LightningCLI's ``seed_everything``: an int; true, null (a config
+    file's) or no key: the environment's ``PL_GLOBAL_SEED``, as LightningCLI's
+    ``seed_everything(None)`` takes it (was: ignored), else 0, and for true a drawn one
+    (LightningCLI 2.6 seeds 0, though its help says "a random seed").
 
     Raises:
-        ConfigError: when ``seed_everything`` is neither an int, a bool nor null.
+        ConfigError: when ``seed_everything`` is neither an int, a bool nor null, or
+            ``PL_GLOBAL_SEED`` (where it is read) no seed (``environment_seed``).
     """
     seed_everything = cfg.get("seed_everything")
     if seed_everything is not None and not isinstance(seed_everything, (bool, int)):
@@ -415,8 +419,9 @@ def config_seed(cfg: Mapping[str, Any], seed: Any) -> int:
                           f"{seed_everything!r}")
     if seed is not None:
         return seed
-    if seed_everything is True:
-        return random.randrange(2**31)
     if is_int(seed_everything):
         return seed_everything
-    return 0
+    env = environment_seed()  # (a bad one refused, naming it)
+    if env is not None:
+        return env
+    return random.randrange(2**31) if seed_everything is True else 0

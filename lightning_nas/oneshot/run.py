@@ -31,6 +31,7 @@ from torch import nn
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.group_exit import groups_made_here, launcher_variables_of_one
 from lightning_nas.lock_probe import lock_taken
+from lightning_nas.numeric import is_int
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.derive import derived_text
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
@@ -203,6 +204,14 @@ def _drawn(cfg: Mapping[str, Any]) -> bool:
             and (cfg.get("oneshot") or {}).get("seed") is None)
 
 
+def _stored(cfg: Mapping[str, Any]) -> bool:
+    """Whether a resume takes its checkpoint's seed: no ``oneshot.seed``, no integer
+    ``seed_everything`` (a drawn one, or ``PL_GLOBAL_SEED``'s, which another invocation
+    may not set; was: no key and null took 0 and were refused against a run seeded so)."""
+    return (not is_int(cfg.get("seed_everything"))
+            and (cfg.get("oneshot") or {}).get("seed") is None)
+
+
 def resumable(cfg: Mapping[str, Any], ckpt_path: str | Path = LAST) -> bool:
     """Whether ``run_oneshot(cfg, ckpt_path=ckpt_path)`` would take the checkpoint: the
     config's checks and the checkpoint's against it (before a Trainer or the model is built),
@@ -222,7 +231,7 @@ def resumable(cfg: Mapping[str, Any], ckpt_path: str | Path = LAST) -> bool:
             path = resolve_ckpt_path(ckpt_path, run_dir)  # (a file: it raises where none)
             if path is None or lock_taken(run_dir / LOCK_FILE):
                 return False
-            opts, _, shapes = check_resume(path, algorithm, opts, _drawn(cfg), trainer_cfg)
+            opts, _, shapes = check_resume(path, algorithm, opts, _stored(cfg), trainer_cfg)
             model, _ = checked_parts(cfg, trainer_cfg, algorithm)  # (was: before the above)
             module = model.build({})
             network_of(module, opts["net_attr"], NET_ATTR)
@@ -253,7 +262,8 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
     ckpt_path = resolve_ckpt_path(ckpt_path, run_dir)
     drawn = _drawn(cfg)  # true, false: a drawn seed, which ranks take from rank 0
     if ckpt_path is not None:
-        opts, stored, shapes = check_resume(ckpt_path, algorithm, opts, drawn, trainer_cfg)
+        opts, stored, shapes = check_resume(ckpt_path, algorithm, opts, _stored(cfg),
+                                            trainer_cfg)
         end = training_end(stored, trainer_cfg)
         if end is not None:  # a misspelt net_attr: said, not passed over (was: exit 0)
             network_of(model.build({}), opts["net_attr"], NET_ATTR)

@@ -22,6 +22,7 @@ from typing import Any
 
 from torch import nn
 
+from lightning_nas.config.env_seed import environment_seed
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.load import block_settings, config_seed, section_target
 from lightning_nas.config.node_labels import names_said
@@ -97,8 +98,11 @@ def checked_settings(cfg: Mapping[str, Any]) -> tuple[str, dict[str, Any], dict[
         check_seed(everything, "seed_everything", spos=False)
     if opts["seed"] is None and isinstance(cfg.get("seed_everything"), bool):  # true, false
         # ("no seed"): a drawn one; a DDP rank that rank 0's run launched takes rank 0's
-        inherited = os.environ.get(DRAWN_SEED)  # (was: each rank drew its own)
-        opts["seed"] = int(inherited) if inherited else random.randrange(SEED_MAX + 1)
+        inherited = os.environ.get(DRAWN_SEED)  # (was: each rank drew its own); true takes
+        if inherited:  # PL_GLOBAL_SEED first, as LightningCLI (config_seed; false: drawn)
+            opts["seed"] = int(inherited)
+        elif everything is False or environment_seed() is None:
+            opts["seed"] = random.randrange(SEED_MAX + 1)
     opts["seed"] = config_seed(cfg, opts["seed"])
     check_seed(opts["seed"], key, spos=algorithm == "spos")
     trainer_cfg = dict(cfg.get("trainer") or {})

@@ -26,6 +26,7 @@ from lightning_nas.config.node_places import unplaced
 from lightning_nas.config.nodes import is_node
 from lightning_nas.config.space_paths import check_space_paths
 from lightning_nas.errors import ConfigError
+from lightning_nas.numeric import is_int
 from lightning_nas.run_folder import run_dir_path, user_path
 from lightning_nas.search.facade import Search
 from lightning_nas.search.setting_checks import check_seed, config_words
@@ -37,6 +38,7 @@ __all__ = ["SEARCH_KEYS", "search_from_config"]
 
 #: keys of the ``search:`` block, with their defaults (``seed``: the config's
 #: ``seed_everything``: an int, ``true`` for a drawn one, ``false`` for none, no key for 0;
+#: ``true``, ``null`` and no key take ``PL_GLOBAL_SEED`` first, as LightningCLI's seeding;
 #: ``run_dir``: ``runs/<config name>``; ``cli``: the import path of the project's
 #: LightningCLI subclass whose ``link_arguments`` each trial applies, ``config.cli_links``)
 SEARCH_KEYS: dict[str, Any] = {"space": None, **SearchSettings().flat(), "seed": None,
@@ -89,9 +91,10 @@ def _search_from_config(cfg: Mapping[str, Any]) -> Search:
     run_dir = settings.pop("run_dir")
     run_dir = "runs/nas" if run_dir is None else run_dir
     run_dir_path(run_dir)  # no path ('', 5) refused before its store is read
-    if settings["seed"] is None and isinstance(cfg.get("seed_everything"), bool):
-        settings["seed"] = _stored_seed(run_dir)  # a resume keeps the seed its run drew (or,
-        # false, the 0 an older version seeded its run with: none for a new run)
+    if settings["seed"] is None and not is_int(cfg.get("seed_everything")):
+        settings["seed"] = _stored_seed(run_dir)  # a resume keeps the seed its run drew or
+        # took from PL_GLOBAL_SEED (or, false, the 0 an older version seeded its run with:
+        # none for a new run; was: no key and null took 0, refused against the run's)
     if settings["seed"] is not None or cfg.get("seed_everything") is not False:
         everything = settings["seed"] is None  # the seed is seed_everything's: name it
         settings["seed"] = config_seed(cfg, settings["seed"])  # (false: none, as LightningCLI)
@@ -126,8 +129,9 @@ def _model_takes(cfg: Mapping[str, Any], name: str) -> bool:
 
 def _stored_seed(run_dir: str) -> int | None:
     """The seed of the search stored in ``run_dir`` (None for a new run): with
-    ``seed_everything: true`` each invocation would draw another, and a resume must keep
-    the seed its trials ran with (with ``false``, an older version seeded with 0)."""
+    ``seed_everything: true`` each invocation would draw another (and with true, null or no
+    key take another ``PL_GLOBAL_SEED``), and a resume must keep the seed its trials ran
+    with (with ``false``, an older version seeded with 0)."""
     path = user_path(run_dir) / "search.db"
     if not path.is_file():
         return None
