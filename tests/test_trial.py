@@ -101,7 +101,7 @@ def test_an_objective_nan_or_inf_at_any_epoch_fails_the_trial(tmp_path, bad):
     result = fit_trial(spec)
     assert result.status is TrialStatus.FAILED and result.score is None
     assert result.error.startswith(f"objective 'sec' is {bad} at epoch 1"), result.error
-    assert not result.fatal and len(result.curve) == 3
+    assert not result.fatal and len(result.curve) == 2  # stopped there (was: 3, max_epochs)
 
 
 def test_a_nan_in_a_metric_no_search_reads_is_stored_as_nan(tmp_path):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +78,11 @@ class TrialReporter(pl.Callback):
     hyperparameters beside Lightning's, first (``on_fit_start``), and at the end of training
     the trial's score (``hp_metric``) to the Trainer's loggers, so TensorBoard's HParams view
     (or a CSV logger's ``hparams.yaml``) compares the trials of a search; ``hp_metric`` NaN for a
-    fit that raised, or whose monitor or an objective was NaN or infinite at a validation
-    (``fit_trial`` makes that trial FAILED).
+    fit that raised, whose monitor or an objective was NaN or infinite at a validation, or
+    that ``failing`` fails (``fit_trial`` makes each such trial FAILED). The validation at
+    which the monitor or an objective is first NaN or infinite stops the fit
+    (``trainer.should_stop``, as ``EarlyStopping(check_finite=True)`` does; every rank alike):
+    its later epochs would be wasted on a FAILED trial (was: it trained on to its end).
 
     Args:
         monitor: the metric that scores the trial (any key logged with ``self.log``).
@@ -107,6 +111,10 @@ class TrialReporter(pl.Callback):
         trial_id: the trial's id in its search, logged as ``search_trial`` beside the
             architecture, so each trial's logs name it (a logger object's copy logs to
             ``version_N``); None (a fit's, a fine-tune's): not logged.
+        failing: asked at the end of training, the error of a trial whose values are
+            finite but that is FAILED all the same (``PruningCallback.early_stop_error``: a
+            trial stopped early under a scheduler by other than its rule), or None: such a
+            trial logs ``hp_metric`` NaN, no score (was: its best, then it was FAILED).
     """
 
     def __init__(self, monitor: str, mode: str = "max",
@@ -115,9 +123,10 @@ class TrialReporter(pl.Callback):
                  logged: tuple[str, ...] = (), trained: float = 0.0,
                  tie_break: tuple[tuple[str, str], ...] = (),
                  notes: list[str] | None = None, dealt: bool = True,
-                 trial_id: int | None = None) -> None:
+                 trial_id: int | None = None,
+                 failing: Callable[[pl.Trainer], str | None] | None = None) -> None:
         check_mode(mode)
-        self.trial_id = trial_id
+        self.trial_id, self.failing = trial_id, failing
         self.monitor, self.mode, self.arch = monitor, mode, dict(arch or {})
         self.init_args = dict(init_args or {})
         self.logged, self.tie_break = tuple(logged), tuple(tie_break)
@@ -217,6 +226,11 @@ class TrialReporter(pl.Callback):
         self.history.append({"epoch": trainer.current_epoch,
                              "metrics": {k: v for k, v in logged.items() if k not in stale}})
         self._open = True
+        # a NaN or infinite monitor or objective (an earlier epoch's, completed since, too):
+        # the trial is FAILED, so it stops here (every rank alike: Lightning's reduction)
+        bad = not_finite_at(self.monitor, self.logged, self.history) is not None
+        if trainer.strategy.reduce_boolean_decision(bad, all=False):
+            trainer.should_stop = True
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         """Put an ``_EpochBoundary`` first among the Trainer's callbacks: it completes the
@@ -297,7 +311,8 @@ class TrialReporter(pl.Callback):
         self._complete(trainer)
         check_monitor_logged(self.monitor, self.history, self._val_keys)
         best = self.best()
-        if best is None or not_finite_at(self.monitor, self.logged, self.history):
+        if best is None or not_finite_at(self.monitor, self.logged, self.history) or (
+                self.failing is not None and self.failing(trainer)):
             self._log_failed(trainer)  # FAILED: NaN (was: a NaN monitor's -1 placeholder
             return  # stayed, a NaN objective's trial logged the monitor's best as its score)
         if not trainer.is_global_zero:

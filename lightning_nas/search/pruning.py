@@ -34,7 +34,7 @@ from lightning_nas.search.scheduler_settings import check_judges_before
 from lightning_nas.search.schedulers import Decision, Rule
 from lightning_nas.search.validation_logs import ValidationLogs
 
-__all__ = ["PruningCallback"]
+__all__ = ["PruningCallback", "ran_to_its_end"]
 
 #: the rule object a search's ``search.scheduler`` name stands for
 _RULES = {"asha": "ASHARule(min_epochs=..., max_epochs=..., eta=...)",
@@ -169,6 +169,26 @@ class PruningCallback(pl.Callback):
             self.decision, self.stopped_epoch = decision, epochs
             trainer.should_stop = True
 
+    def early_stop_error(self, trainer: pl.Trainer) -> str | None:
+        """The error of a trial of a search that the model or another callback stopped
+        before its end (``trainer.should_stop``), not this callback's rule: under a scheduler
+        a complete trial trains to ``max_epochs``, so it is FAILED; None for one that ran to
+        its end or that the rule stopped. ``fit_trial`` stores it, and ``TrialReporter``
+        logs such a trial's ``hp_metric`` NaN, no score (was: its best, then FAILED).
+
+        Example:
+            >>> from lightning_nas.search.schedulers import MedianRule
+            >>> trainer = pl.Trainer(max_epochs=2, logger=False)
+            >>> PruningCallback(MedianRule()).early_stop_error(trainer).split(" by ")[0]
+            'stopped after 0 of max_epochs 2 epochs'
+        """
+        if self.decision is not None or ran_to_its_end(trainer):
+            return None
+        return (f"stopped after {trainer.current_epoch} of max_epochs {trainer.max_epochs} "
+                f"epochs by the model or a callback (trainer.should_stop), not by the "
+                f"scheduler: under a scheduler a complete trial trains to max_epochs (the "
+                f"scheduler stops weak trials itself)")
+
     def state_dict(self) -> dict[str, Any]:
         return {"stopped_epoch": self.stopped_epoch,
                 "decision": None if self.decision is None else self.decision.value}
@@ -176,6 +196,18 @@ class PruningCallback(pl.Callback):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.stopped_epoch = state_dict.get("stopped_epoch")
         self._restored = state_dict.get("decision")
+
+
+def ran_to_its_end(trainer: pl.Trainer) -> bool:
+    """Whether ``trainer`` trained its ``max_steps`` or ``max_epochs``.
+
+    Example:
+        >>> ran_to_its_end(pl.Trainer(max_epochs=2, logger=False))
+        False
+    """
+    steps, epochs = trainer.max_steps, trainer.max_epochs
+    return ((steps is not None and 0 < steps <= trainer.global_step)
+            or (epochs is not None and 0 < epochs <= trainer.current_epoch))
 
 
 def _check_rule(rule: object) -> None:

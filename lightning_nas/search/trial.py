@@ -51,7 +51,7 @@ from lightning_nas.search.module_checkpoints import ModuleCheckpoints
 from lightning_nas.search.monitor_errors import metric_hint, not_finite_at
 from lightning_nas.search.optimizer_state import RestoreOptimizerState
 from lightning_nas.search.pending_last import PendingLast
-from lightning_nas.search.pruning import PruningCallback
+from lightning_nas.search.pruning import PruningCallback, ran_to_its_end
 from lightning_nas.search.quiet import quiet_lightning
 from lightning_nas.search.random_state import kept_if
 from lightning_nas.search.rank_progress import RankProgress
@@ -181,11 +181,17 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     uneven = UnevenSplitCheck(str(trial_dir.parent))
     result.notes = uneven.said  # filled as it warns (in a rank's trial.log): the search says it
     result.uneven_splits = uneven.met  # each trial's, said or not: best.yaml says it
+    pruning = None
+    if spec.rule is not None:
+        pruning = PruningCallback(spec.rule, spec.monitor, trial_key=spec.trial_id,
+                                  epochs_known=spec.known_epochs, mode=spec.mode,
+                                  in_search=True)
     reporter = TrialReporter(spec.monitor, spec.mode, arch=spec.arch, logged=spec.logged,
                              trained=spec.trained, tie_break=spec.tie_break,
                              notes=result.notes,  # unsynced metrics, as the sampler deals them
                              dealt=spec.trainer.get("use_distributed_sampler") is not False,
-                             trial_id=None if spec.own_logs else spec.trial_id)
+                             trial_id=None if spec.own_logs else spec.trial_id,
+                             failing=None if pruning is None else pruning.early_stop_error)
     placer = ModuleCheckpoints(spec)  # the module's configure_callbacks() checkpoints
     monitors = CallbackMonitors()  # the user's callbacks' (the reporter checks the search's)
     callbacks: list[pl.Callback] = [monitors, reporter, uneven, placer,
@@ -199,11 +205,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     if spec.restore_optimizer:  # loaded when fit starts, checked against the optimizers first
         callbacks.append(RestoreOptimizerState(spec.restore_optimizer, f"trial "
                                                f"{spec.trial_id}'s {spec.restore_optimizer}"))
-    pruning = None
-    if spec.rule is not None:
-        pruning = PruningCallback(spec.rule, spec.monitor, trial_key=spec.trial_id,
-                                  epochs_known=spec.known_epochs, mode=spec.mode,
-                                  in_search=True)
+    if pruning is not None:
         callbacks.append(pruning)
     ckpt = None
     if spec.checkpoint and checkpointing(spec.trainer):
@@ -272,7 +274,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
         # an objective this trial did not log: fatal only until a trial completed (loop)
         result.objective_missing = getattr(err, "objective_missing", False)
         if getattr(err, "never_logged", False):  # a trial stopped before the epochs that
-            result.fatal = _ran_to_its_end(trainer) and not any(  # log it: not every trial
+            result.fatal = ran_to_its_end(trainer) and not any(  # log it: not every trial
                 key in _VALIDATION_KEYS for key in spec.arch)
         # Lightning's own checks before the first step (val_check_interval above the
         # batches of an epoch), and the scheduler's when fit starts (a ConfigError: an
@@ -292,21 +294,16 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
         result.error = bad[1] if bad else _no_validation(trainer, spec.monitor)
         # it trained to its end: every trial would (a time limit or a callback may not),
         # unless searched Trainer values of its own are why (other trials' may validate)
-        result.fatal = not bad and _ran_to_its_end(trainer) and not any(
+        result.fatal = not bad and ran_to_its_end(trainer) and not any(
             key in _VALIDATION_KEYS for key in spec.arch)
         return result
     result.status = TrialStatus.COMPLETED
     # a rule's verdict at the last epoch stops nothing: the trial trained in full
-    if pruning is not None and pruning.decision is not None and not _ran_to_its_end(trainer):
+    if pruning is not None and pruning.decision is not None and not ran_to_its_end(trainer):
         paused = pruning.decision is Decision.PAUSE
         result.status = TrialStatus.PAUSED if paused else TrialStatus.PRUNED
-    elif pruning is not None and not _ran_to_its_end(trainer):  # complete: at max_epochs
-        result.status = TrialStatus.FAILED
-        result.error = (f"stopped after {trainer.current_epoch} of max_epochs "
-                        f"{trainer.max_epochs} epochs by the model or a callback "
-                        f"(trainer.should_stop), not by the scheduler: under a scheduler a "
-                        f"complete trial trains to max_epochs (the scheduler stops weak "
-                        f"trials itself)")
+    elif pruning is not None and (stopped := pruning.early_stop_error(trainer)):
+        result.status, result.error = TrialStatus.FAILED, stopped  # complete: at max_epochs
         return result
     result.score = best["metrics"][spec.monitor]
     result.metrics = dict(best["metrics"])
@@ -397,13 +394,6 @@ def _no_validation(trainer: pl.Trainer, monitor: str) -> str:
                 f"validates before it (an int), or leave max_steps out")
     return (f"{said} (check limit_val_batches, check_val_every_n_epoch, and val_check_interval "
             f"against the batches of an epoch)")
-
-
-def _ran_to_its_end(trainer: pl.Trainer) -> bool:
-    """Whether ``trainer`` trained its ``max_steps`` or ``max_epochs``."""
-    steps, epochs = trainer.max_steps, trainer.max_epochs
-    return ((steps is not None and 0 < steps <= trainer.global_step)
-            or (epochs is not None and 0 < epochs <= trainer.current_epoch))
 
 
 def _init_args(factory: ModelFactory, arch: dict[str, Any]) -> dict[str, Any]:
