@@ -1,0 +1,122 @@
+"""A logger folder no trial's logger could write under, refused before any training.
+
+``check_logger_dirs`` reads the ``save_dir`` (a W&B logger's ``dir`` too) of each logger of
+a search's ``trainer.logger``, config node or object, and refuses one that is a file, lies
+under a file, or lies in a folder this process cannot write, naming its key as written
+(``trainer.logger[1].init_args.save_dir``) and the reason (was: two trials failed "before
+training started" with the ``NotADirectoryError`` of the path alone, then the search
+stopped; a logger object's raised out of the search). ``unwritable`` says why of one path.
+A remote folder (``s3://...``) is its filesystem's to refuse.
+
+Example:
+    >>> import tempfile
+    >>> unwritable(tempfile.mkdtemp()) is None
+    True
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch.loggers import Logger
+
+from lightning_nas.config.node_labels import node_label
+from lightning_nas.config.node_merge import merge_objects
+from lightning_nas.config.nodes import is_node
+from lightning_nas.errors import ConfigError
+
+__all__ = ["check_logger_dirs", "unwritable"]
+
+#: the arguments a logger node names its folder by (W&B's ``dir`` beside ``save_dir``)
+_KEYS = ("save_dir", "dir")
+
+
+def unwritable(path: str | os.PathLike[str]) -> str | None:
+    """Why no logger can make and write folder ``path`` (``~`` is the home folder), or
+    None: it is a file, it lies under a file, or the nearest folder of it that exists
+    takes no new file from this process (tried with a temporary file, removed at once:
+    the permissions, a read-only file system; was root, which writes anywhere, refused by
+    the mode alone). A remote path (``s3://``) is not checked.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.NamedTemporaryFile() as f:
+        ...     unwritable(f.name), unwritable(f.name + "/logs").split("' ")[-1]
+        ('it is a file, not a folder', 'is a file, so no folder can be made in it')
+    """
+    if "://" in str(path):
+        return None
+    folder = Path(os.path.expanduser(str(path))).absolute()
+    if folder.exists() and not folder.is_dir():
+        return "it is a file, not a folder"
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{str(existing)!r} is a file, so no folder can be made in it"
+    try:
+        with tempfile.TemporaryFile(dir=existing, prefix=".lnas-probe-"):
+            pass
+    except OSError as err:
+        where = "" if existing == folder else f": no folder can be made in {str(existing)!r}"
+        return f"it cannot be written{where} ({err.strerror or type(err).__name__})"
+    return None
+
+
+def check_logger_dirs(trainer: Mapping[str, Any], searched: Sequence[Any] | None = None) -> None:
+    """Refuse, before training, a logger of ``trainer``'s ``logger`` whose folder
+    ``unwritable`` says no logger can write: a node's ``save_dir`` (or ``dir``) as
+    written, a logger object's ``save_dir``. ``searched``: the values space key
+    ``trainer.logger`` may take, each checked as a trial merges it over ``trainer``'s.
+
+    Raises:
+        ConfigError: naming the key (``trainer.logger[0].init_args.save_dir``), its value
+            and the reason.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.NamedTemporaryFile() as f:
+        ...     check_logger_dirs({"logger": {"class_path": "CSVLogger",
+        ...                                   "init_args": {"save_dir": f.name}}})
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: trainer.logger.init_args.save_dir='...': it is a file, ...
+    """
+    given = trainer.get("logger")
+    for value in [given] if searched is None else [merge_objects(given, v) for v in searched]:
+        listed = isinstance(value, (list, tuple))
+        for i, item in enumerate(value if listed else [value]):
+            place = node_label("trainer.logger", i) if listed else "trainer.logger"
+            for key, folder in _folders(item, place):
+                why = unwritable(folder)
+                if why is None:
+                    continue
+                space = "" if searched is None else f"space key 'trainer.logger' may take " \
+                                                    f"{value!r}: "
+                raise ConfigError(f"{space}{key}={str(folder)!r}: {why}; the logger writes each "
+                                  f"trial's logs under it: give a folder it can write (one "
+                                  f"that exists, or that can be made); found before any "
+                                  f"training (no folder was made)")
+
+
+def _folders(item: Any, place: str) -> Iterator[tuple[str, str | os.PathLike[str]]]:
+    """``(key as written, folder)`` of each folder logger ``item`` (at ``place``) names: a
+    class-path node's ``init_args`` (``place.init_args.save_dir``), a Hydra node's own keys
+    (``place.save_dir``), a logger object's ``save_dir``."""
+    if is_node(item):
+        nested = isinstance(item.get("init_args"), Mapping)
+        args, prefix = (item["init_args"], f"{place}.init_args") if nested else (item, place)
+        for key in _KEYS:
+            if isinstance(args.get(key), (str, os.PathLike)):
+                yield f"{prefix}.{key}", args[key]
+    elif isinstance(item, Logger):
+        try:
+            folder = item.save_dir
+        except Exception:  # noqa: BLE001 - a folder it cannot say: Lightning says why
+            return
+        if isinstance(folder, (str, os.PathLike)):
+            yield f"{place} (a {type(item).__name__} object)'s save_dir", folder

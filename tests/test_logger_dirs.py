@@ -1,0 +1,89 @@
+"""A logger ``save_dir`` no logger can write under (a file, a folder under a file, a folder
+without write permission) is refused before any training and before the run folder is
+written, naming its key as written and the reason (was: two trials failed "before training
+started" with ``NotADirectoryError`` naming the path alone, then the search stopped).
+
+Example:
+    >>> CSV
+    'lightning.pytorch.loggers.CSVLogger'
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from lightning.pytorch.loggers import CSVLogger
+
+from lightning_nas.errors import ConfigError
+from tests.helpers_search import tiny_search
+
+__all__: list[str] = []
+
+CSV = "lightning.pytorch.loggers.CSVLogger"
+SPACE = {"width": {"choice": [4, 8]}}
+
+
+def _search(run: Path, logger: object) -> None:
+    """Make (and so check) a search of two one-epoch trials logging to ``logger``."""
+    tiny_search(run, SPACE, {"max_epochs": 1, "limit_train_batches": 2, "logger": logger},
+                budget=2).run()
+
+
+def _file(tmp_path: Path) -> Path:
+    path = tmp_path / "notes.txt"
+    path.write_text("a file\n")
+    return path
+
+
+def test_a_save_dir_that_is_a_file_is_refused_naming_its_key(tmp_path):
+    path = _file(tmp_path)
+    with pytest.raises(ConfigError, match=r"trainer\.logger\.init_args\.save_dir=.*notes\.txt.* "
+                                          r"is a file, not a folder"):
+        _search(tmp_path / "run", {"class_path": CSV, "init_args": {"save_dir": str(path)}})
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_save_dir_under_a_file_is_refused_naming_its_place_in_the_list(tmp_path):
+    path = _file(tmp_path)
+    loggers = [{"class_path": CSV},
+               {"class_path": CSV, "init_args": {"save_dir": str(path / "tb")}}]
+    with pytest.raises(ConfigError, match=r"trainer\.logger\[1\]\.init_args\.save_dir=.*: "
+                                          r".*notes\.txt' is a file, so no folder can be made"):
+        _search(tmp_path / "run", loggers)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_logger_objects_save_dir_that_is_a_file_is_refused(tmp_path):
+    path = _file(tmp_path)
+    with pytest.raises(ConfigError, match=r"trainer\.logger \(a CSVLogger object\)'s save_dir=.*"
+                                          r"is a file, not a folder"):
+        _search(tmp_path / "run", CSVLogger(save_dir=str(path)))
+    assert not (tmp_path / "run").exists()
+
+
+def _unwritable(folder: Path) -> bool:
+    """Whether this process cannot make a file in ``folder`` (root can, whatever its mode)."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return False
+    except OSError:
+        return True
+
+
+def test_a_save_dir_that_cannot_be_written_is_refused(tmp_path):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        if not _unwritable(folder):
+            pytest.skip("this process writes into a folder of mode 0o555 (root)")
+        with pytest.raises(ConfigError, match=r"trainer\.logger\.init_args\.save_dir=.*locked/tb"
+                                              r".* cannot be written"):
+            _search(tmp_path / "run", {"class_path": CSV,
+                                       "init_args": {"save_dir": str(folder / "tb")}})
+    finally:
+        folder.chmod(0o755)
+    assert not (tmp_path / "run").exists() and os.listdir(folder) == []
