@@ -32,9 +32,12 @@ __all__ = ["DISTRIBUTED_VARIABLES", "child_env", "ctrl_c_ignored", "ctrl_c_raise
 _sigterm = threading.Event()  # set by ``sigterm_exits``'s handler
 
 #: what a launcher of ranks (torchrun, Lightning, a rank group) sets; a child starts without,
-#: and a trial restores them after it (Lightning's launcher sets them in its own process)
+#: and a trial restores them after it (Lightning's launcher sets them in its own process);
+#: ``TORCHELASTIC_USE_AGENT_STORE`` left to a child that is no rank sends its DDP fit, as a
+#: client, to a store that no process serves on the port Lightning picked: it waits for it
 DISTRIBUTED_VARIABLES = ("RANK", "LOCAL_RANK", "GROUP_RANK", "NODE_RANK", "WORLD_SIZE",
-                         "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID")
+                         "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID",
+                         "TORCHELASTIC_USE_AGENT_STORE")
 
 
 def die_with_parent() -> None:
