@@ -502,3 +502,24 @@ def test_ranks_destroy_their_process_group_before_they_exit(request, fresh_ranks
                  if path.exists() or not fresh_ranks}
         want = "False" if note == "group_at_exit" else "True"  # was: "False", not frozen
         assert noted.get(0) == want and set(noted.values()) == {want}, (note, noted)
+
+
+def test_rank_0s_own_failure_on_fresh_processes_is_named_as_a_group_names_it(tmp_path):
+    # was: stored as rank 0's error alone, where a group's says "rank 0 failed the trial: "
+    # first (a rank other than 0 that failed too, or none: the same trial, two errors)
+    import json
+
+    from lightning_nas.results import TrialResult
+    from lightning_nas.search.runner import _collect
+
+    spec = TrialSpec(trial_id=1, arch={"width": 8}, trial_dir=str(tmp_path), model="m.Net")
+    (tmp_path / "result.json").write_text(json.dumps(TrialResult(
+        trial_id=1, arch={"width": 8}, status=TrialStatus.FAILED,
+        error="ValueError: boom\nTraceback ...").to_dict()))
+    failure = rank_failures.fresh_failure(tmp_path)
+    assert failure == "rank 0 failed the trial: ValueError: boom"
+    said = _collect(spec, 0.0, failure, True)
+    assert said.error == "rank 0 failed the trial: ValueError: boom\nTraceback ..."
+    (tmp_path / "result.json").write_text(json.dumps(TrialResult(
+        trial_id=1, arch={"width": 8}, status=TrialStatus.COMPLETED, score=1.0).to_dict()))
+    assert rank_failures.fresh_failure(tmp_path) is None  # a trial that completed

@@ -48,7 +48,8 @@ def fresh_failure(trial_dir: Path) -> str | None:
     """Which rank a trial of fresh processes failed for, as a group names it (``blame``):
     from the ``rank<R>.died`` (how it ended: ``exit code 3``) and ``rank<R>.error`` files
     of its ranks other than 0 (``runner``), and rank 0's ``result.json``; None when no rank
-    other than 0 failed or died.
+    failed or died. Rank 0 that failed alone is ``rank 0 failed the trial: ...`` too (was:
+    None, its error stored without the name a group's gives it).
 
     Example:
         >>> fresh_failure(Path("no-such-trial")) is None
@@ -59,7 +60,7 @@ def fresh_failure(trial_dir: Path) -> str | None:
          for path in Path(trial_dir).glob(f"rank*.{kind}") if path.stem[4:].isdigit()}
         for kind in ("died", "error"))
     result = Path(trial_dir) / "result.json"
-    if failed and result.exists():
+    if result.exists():
         data = json.loads(result.read_text())
         if data.get("status") == "FAILED":
             failed[0] = first_line(data.get("error"))
