@@ -88,18 +88,32 @@ def _local_builder(arch):
     ({"cli": _NotebookCLI}, "cli=_NotebookCLI has no import path (defined in __main__, a "
                             "notebook, or in a function)"),
     ({"cli": TinyNet}, "cli=TinyNet is not a subclass of lightning.pytorch.cli.LightningCLI"),
-    ({"cli": "tests.helpers.TinyNet"}, "`search.cli`=tests.helpers.TinyNet is <class 'tests."
+    ({"cli": "tests.helpers.TinyNet"}, "cli=tests.helpers.TinyNet is <class 'tests."
                                        "helpers.TinyNet'>, not a subclass of lightning."
                                        "pytorch.cli.LightningCLI"),
+    ({"cli": "tests.helpers_cli_links.Nowhere"}, "cli=tests.helpers_cli_links.Nowhere: "),
     ({"cli": 3}, "cli must be your LightningCLI subclass or its import path"),
     ({"model": _local_builder}, "cli= applies its links to the model as your CLI builds it"),
     ({"model_init_args": {"lr": 0.1, "net": TinyNet()}},
      "model_init_args 'net' is no plain data"),
-    ({"space": {"width": {"choice": [1, 2]}}}, "the link sets it in every trial"),
+    ({"space": {"width": {"choice": [1, 2]}}}, "in cli=tests.helpers_cli_links.LinkCLI: "
+                                               "the link sets it in every trial"),
     ({"config": {"model": "tests.helpers.TinyNet"}}, "give cli= without config="),
 ])
 def test_what_search_cli_refuses_is_refused_before_training(tmp_path, given, words):
     with pytest.raises(ConfigError) as info:
         _search(tmp_path / "run", **given)
     assert words in str(info.value), str(info.value)
+    assert "search.cli" not in str(info.value)  # was: the YAML key, from Python
     assert not (tmp_path / "run").exists()
+
+
+def test_a_link_that_cannot_be_applied_is_named_as_given_from_python(tmp_path):
+    # was: "... in `search.cli`=tests.helpers_cli_links.RaisingCLI: ...", a key that a
+    # search from Python has not: it was given as cli=
+    with pytest.raises(ConfigError) as info:
+        _search(tmp_path / "run", cli="tests.helpers_cli_links.RaisingCLI",
+                space={"data.n": {"choice": [32, 64]}}).run()
+    assert "compute_fn=by_zero) in cli=tests.helpers_cli_links.RaisingCLI: compute_fn of " in (
+        str(info.value)), str(info.value)
+    assert not list((tmp_path / "run").glob("trials/*/*.ckpt"))

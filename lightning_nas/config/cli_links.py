@@ -33,7 +33,7 @@ from lightning_nas.config.paths import get_dotted, set_paths
 from lightning_nas.config.space_paths import space_path
 from lightning_nas.errors import ConfigError
 
-__all__ = ["CliLinks", "Link", "SUPPORTED", "cli_class", "read_links"]
+__all__ = ["CliLinks", "Link", "SUPPORTED", "cli_class", "read_links", "said"]
 
 #: what ``add_arguments_to_parser`` may do for a search to take it
 SUPPORTED = ("only parser.link_arguments(source, target, compute_fn=None, apply_on='parse' "
@@ -68,9 +68,20 @@ class Link:
         return f"link_arguments({source!r}, {self.target!r}{fn}{on})"
 
 
-def cli_class(path: Any) -> type:
-    """The ``LightningCLI`` subclass ``search.cli`` names; a ``ConfigError`` naming the key
-    and value otherwise."""
+def said(path: Any, from_python: bool = False) -> str:
+    """How an error names the CLI: as a config gives it (``search.cli``), or as ``Search``
+    from Python does (``cli=``).
+
+    Example:
+        >>> said("my_pkg.cli.MyCLI"), said("my_pkg.cli.MyCLI", from_python=True)
+        ('`search.cli`=my_pkg.cli.MyCLI', 'cli=my_pkg.cli.MyCLI')
+    """
+    return f"cli={path}" if from_python else f"`search.cli`={path}"
+
+
+def cli_class(path: Any, from_python: bool = False) -> type:
+    """The ``LightningCLI`` subclass ``search.cli`` (``cli=`` from Python: ``from_python``)
+    names; a ``ConfigError`` naming the key and value otherwise."""
     from lightning.pytorch.cli import LightningCLI
 
     if not isinstance(path, str) or not path:
@@ -79,9 +90,9 @@ def cli_class(path: Any) -> type:
     try:
         cls = import_object(path)
     except ConfigError as err:
-        raise ConfigError(f"`search.cli`={path}: {err}") from None
+        raise ConfigError(f"{said(path, from_python)}: {err}") from None
     if not (inspect.isclass(cls) and issubclass(cls, LightningCLI)):
-        raise ConfigError(f"`search.cli`={path} is {cls!r}, not a subclass of "
+        raise ConfigError(f"{said(path, from_python)} is {cls!r}, not a subclass of "
                           f"lightning.pytorch.cli.LightningCLI: give the class whose "
                           f"add_arguments_to_parser declares your link_arguments")
     return cls
@@ -91,32 +102,35 @@ class _KeyRefused(ConfigError):
     """jsonargparse's refusal of a link's keys (a CLI of the other mode may take them)."""
 
 
-def read_links(path: str, classes: Mapping[str, type] | None = None) -> tuple[Link, ...]:
+def read_links(path: str, classes: Mapping[str, type] | None = None,
+               from_python: bool = False) -> tuple[Link, ...]:
     """The ``link_arguments`` the ``LightningCLI`` subclass at ``path`` declares in its
     ``add_arguments_to_parser`` (called unbound, on a bare instance; the CLI never runs),
     read as a CLI in subclass mode takes them (``model.init_args.width``), else, where
     jsonargparse refuses their keys there, as one made for the fixed ``classes``
     (``{"model": ..., "data": ...}``, the config's: ``LightningCLI(MyModel, MyData)``'s
-    ``model.width``).
+    ``model.width``). Errors name it as ``said`` does.
 
     Example:
         >>> read_links("lightning.pytorch.cli.LightningCLI")  # declares none
         ()
     """
-    cls = cli_class(path)
+    cls = cli_class(path, from_python)
+    named = said(path, from_python)
     try:
-        return _read(cls, path, None)
+        return _read(cls, named, None)
     except _KeyRefused as err:
         if not classes or "model" not in classes:
             raise ConfigError(str(err)) from None
         try:
-            return _read(cls, path, classes)
+            return _read(cls, named, classes)
         except _KeyRefused:
             raise ConfigError(str(err)) from None
 
 
-def _read(cls: type, path: str, classes: Mapping[str, type] | None) -> tuple[Link, ...]:
-    """``read_links`` on a parser in subclass mode (``classes`` None) or for ``classes``."""
+def _read(cls: type, named: str, classes: Mapping[str, type] | None) -> tuple[Link, ...]:
+    """``read_links`` on a parser in subclass mode (``classes`` None) or for ``classes``;
+    errors name the CLI as ``named`` (``said``)."""
     import lightning.pytorch as pl
     from lightning.pytorch.cli import LightningArgumentParser
 
@@ -131,18 +145,18 @@ def _read(cls: type, path: str, classes: Mapping[str, type] | None) -> tuple[Lin
             link = Link(sources, target, compute_fn, apply_on)
             if apply_on == "instantiate" and not (target.startswith("model.") and all(
                     s.startswith("data.") for s in sources)):
-                raise ConfigError(f"`search.cli`={path}: {link}: a search takes a link at "
+                raise ConfigError(f"{named}: {link}: a search takes a link at "
                                   f"instantiation from the data's attributes (data.<name>) "
                                   f"to the model's arguments only")
             reading = False
             try:
                 super().link_arguments(source, target, compute_fn, apply_on)
             except ValueError as err:  # jsonargparse's own check of the keys
-                raise _KeyRefused(f"`search.cli`={path}: {link}: {err}") from None
+                raise _KeyRefused(f"{named}: {link}: {err}") from None
             finally:
                 reading = True
             if not target.startswith(("model.", "data.")):
-                raise ConfigError(f"`search.cli`={path}: {link} targets {target!r}; a "
+                raise ConfigError(f"{named}: {link} targets {target!r}; a "
                                   f"search sets targets in `model` or `data` only")
             links.append(link)
 
@@ -151,7 +165,7 @@ def _read(cls: type, path: str, classes: Mapping[str, type] | None) -> tuple[Lin
 
         def call(self: Any, *args: Any, **kwargs: Any) -> Any:
             if reading:
-                raise ConfigError(f"`search.cli`={path}: its add_arguments_to_parser calls "
+                raise ConfigError(f"{named}: its add_arguments_to_parser calls "
                                   f"parser.{name}; a search takes {SUPPORTED}: give what "
                                   f"it adds in the config instead")
             return method(self, *args, **kwargs)
@@ -172,7 +186,7 @@ def _read(cls: type, path: str, classes: Mapping[str, type] | None) -> tuple[Lin
     except ConfigError:
         raise
     except Exception as err:  # noqa: BLE001 - said with the class (self is a bare object)
-        raise ConfigError(f"`search.cli`={path}: its add_arguments_to_parser raised "
+        raise ConfigError(f"{named}: its add_arguments_to_parser raised "
                           f"{type(err).__name__}: {err} (a search calls it on a bare "
                           f"instance, with no CLI run; it takes {SUPPORTED})") from None
     return tuple(links)
@@ -201,10 +215,17 @@ class CliLinks:
     Args:
         cli: the import path of the ``LightningCLI`` subclass (None: no links).
         config: the search's config (``model``, ``data``, ``trainer``, ...).
+        from_python: errors name the CLI ``cli=`` (``Search`` from Python), not
+            ``search.cli``.
     """
 
-    def __init__(self, cli: str | None, config: Mapping[str, Any]) -> None:
+    #: errors name the CLI as ``Search``'s ``cli=`` (from Python), not ``search.cli``
+    from_python: bool = False
+
+    def __init__(self, cli: str | None, config: Mapping[str, Any],
+                 from_python: bool = False) -> None:
         self.cli = cli
+        self.from_python = from_python
         self.config = {k: copy.deepcopy(v) for k, v in config.items() if k != "search"}
         self._links: tuple[Link, ...] | None = None
         self._built: dict[str, Any] = {}  # the data an instantiation link read last
@@ -213,8 +234,14 @@ class CliLinks:
     def links(self) -> tuple[Link, ...]:
         """The links, read once per process."""
         if self._links is None:
-            self._links = read_links(self.cli, self._classes()) if self.cli is not None else ()
+            self._links = (read_links(self.cli, self._classes(), self.from_python)
+                           if self.cli is not None else ())
         return self._links
+
+    @property
+    def named(self) -> str:
+        """The CLI as errors name it (``said``): ```search.cli`=...`` or ``cli=...``."""
+        return said(self.cli, self.from_python)
 
     def _classes(self) -> dict[str, type]:
         """The config's model and data classes (``class_path`` nodes or import paths), for
@@ -251,8 +278,9 @@ class CliLinks:
                 target = link.target_path
                 if path == target or target.startswith(f"{path}.") or path.startswith(
                         f"{target}."):
-                    raise ConfigError(f"search.space key {key!r} sets {target}, the target "
-                                      f"of {link} in `search.cli`={self.cli}: the link sets "
+                    raise ConfigError(f"{'' if self.from_python else 'search.'}space key "
+                                      f"{key!r} sets {target}, the target "
+                                      f"of {link} in {self.named}: the link sets "
                                       f"it in every trial; search its source instead")
 
     def given_targets(self, config: Mapping[str, Any]) -> list[str]:
@@ -287,7 +315,7 @@ class CliLinks:
                          else link.compute_fn(*values) if link.compute_fn is not None
                          else values)
             except Exception as err:  # noqa: BLE001 - the user's function, named
-                raise ConfigError(f"{link} in `search.cli`={self.cli}: compute_fn of "
+                raise ConfigError(f"{link} in {self.named}: compute_fn of "
                                   f"{', '.join(map(repr, values))} raised "
                                   f"{type(err).__name__}: {err}") from None
             set_paths(full, [(link.target_path, value)])
@@ -326,7 +354,7 @@ class CliLinks:
         param = (inspect.signature(cls).parameters.get(arg) if inspect.isclass(cls)
                  else None)
         if param is None or param.default is inspect.Parameter.empty:
-            raise ConfigError(f"{link} in `search.cli`={self.cli}: its source {source} has "
+            raise ConfigError(f"{link} in {self.named}: its source {source} has "
                               f"no value in the config nor a default; give it in the config")
         return param.default
 
@@ -337,7 +365,7 @@ class CliLinks:
         config)."""
         node = full.get("data")
         if node is None:
-            raise ConfigError(f"{link} in `search.cli`={self.cli}: the config has no `data` "
+            raise ConfigError(f"{link} in {self.named}: the config has no `data` "
                               f"to take {source} from")
         key = repr(node)
         if key not in self._built:
@@ -349,13 +377,14 @@ class CliLinks:
         value: Any = self._built[key]
         for name in source.split(".")[1:]:
             if not hasattr(value, name):
-                raise ConfigError(f"{link} in `search.cli`={self.cli}: the data built "
+                raise ConfigError(f"{link} in {self.named}: the data built "
                                   f"({type(value).__name__}) has no attribute {name!r}")
             value = getattr(value, name)
         return value
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"cli": self.cli, "config": self.config, "_links": None, "_built": {}}
+        return {"cli": self.cli, "config": self.config, "from_python": self.from_python,
+                "_links": None, "_built": {}}
 
     def __repr__(self) -> str:
         return f"CliLinks({self.cli!r})"

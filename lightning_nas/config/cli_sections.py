@@ -29,7 +29,8 @@ from lightning_nas.user_warnings import warn_user
 __all__ = ["checked_links", "config_builders"]
 
 
-def checked_links(cli: str | None, cfg: Mapping[str, Any], space: Any) -> CliLinks | None:
+def checked_links(cli: str | None, cfg: Mapping[str, Any], space: Any,
+                  from_python: bool = False) -> CliLinks | None:
     """The links of the ``LightningCLI`` subclass at import path ``cli`` over ``cfg``
     (None without one), checked before training: it imports, is a ``LightningCLI``, its
     links are taken; a target the config gives is said in a warning (each trial sets it
@@ -39,14 +40,16 @@ def checked_links(cli: str | None, cfg: Mapping[str, Any], space: Any) -> CliLin
         cli: the import path (``search.cli``), or None.
         cfg: the config (``model``, ``data``, ``trainer``, ...).
         space: the space's mapping form (a path to a file of one: its keys not checked).
+        from_python: errors name the CLI ``cli=`` (``Search`` from Python), not
+            ``search.cli``.
 
     Raises:
         ConfigError: naming the key and value, or the link.
     """
-    links = CliLinks(cli, cfg) if cli is not None else None
+    links = CliLinks(cli, cfg, from_python) if cli is not None else None
     if links is not None:  # importable, a LightningCLI, its links taken: before training
         for link in links.given_targets(cfg):  # (said, as its value trains nowhere)
-            warn_user(f"the config gives the target of {link} (`search.cli`={cli}): each "
+            warn_user(f"the config gives the target of {link} ({links.named}): each "
                       f"trial sets it from the link's source, as your LightningCLI does")
         if isinstance(space, Mapping):
             links.check_space(space)
@@ -75,7 +78,8 @@ def config_builders(cfg: Mapping[str, Any], space: Any, cli: str | None,
         # default's fields first (of a Union of dataclasses: the class the keys build)
         for path, value in check_dotted(cfg, key, {k: space[k] for k in dotted}).items():
             cfg = set_dotted(copy.deepcopy(dict(cfg)), path, value)
-    links = None if links is None else CliLinks(cli, cfg)  # over those defaults
+    if links is not None:  # over those defaults
+        links = CliLinks(cli, cfg, links.from_python)
     model_section = cfg["model"] if isinstance(cfg["model"], Mapping) else {
         "class_path": cfg["model"]}
     model, model_args = ConfigBuilder(model_section, "model", plain_keys=True,

@@ -66,7 +66,7 @@ def cli_path(cli: Any) -> str:
     else:
         raise ConfigError(f"cli must be your LightningCLI subclass or its import path "
                           f"(cli=MyCLI, cli='my_pkg.cli.MyCLI'), got {cli!r}")
-    cli_class(path)  # (as search.cli: imports, a LightningCLI)
+    cli_class(path, from_python=True)  # (as search.cli: imports, a LightningCLI)
     return path
 
 
@@ -116,7 +116,8 @@ def cli_parts(cli: Any, model: Any, model_init_args: Mapping[str, Any] | None, d
         ``(model, model_init_args, data, data_init_args, config)``.
 
     Raises:
-        ConfigError: as a config's ``search.cli`` is refused, naming the value.
+        ConfigError: as a config's ``search.cli`` is refused, naming the value as given
+            (``cli=...``, not ``search.cli``).
     """
     if config is not None:
         raise ConfigError("give cli= without config=: a config names its CLI in its search "
@@ -124,7 +125,7 @@ def cli_parts(cli: Any, model: Any, model_init_args: Mapping[str, Any] | None, d
                           "lightning-nas search reads it")
     path = cli_path(cli)
     cfg = cli_config(path, model, model_init_args, data, data_init_args, trainer)
-    links = checked_links(path, cfg, space.to_dict())
+    links = checked_links(path, cfg, space.to_dict(), from_python=True)
     cfg, model, model_args, data, data_args = config_builders(
         cfg, space.to_dict(), path, links, cfg["model"]["class_path"],
         cfg["model"]["init_args"], (cfg.get("data") or {}).get("class_path"),
