@@ -22,9 +22,30 @@ def test_two_open_at_once_hold_two_ports_that_no_other_socket_can_take():
     with Rendezvous() as first, Rendezvous() as second:
         assert first.port != second.port  # two groups alive at once: two ports
         assert first.env == {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(first.port),
+                             "TORCHELASTIC_RESTART_COUNT": "0",
                              "TORCHELASTIC_USE_AGENT_STORE": "True"}
         for address in ("127.0.0.1", ""):  # where rank 0 would have bound it, and everywhere
             with pytest.raises(OSError, match="in use"):
                 _bind(address, first.port)
         port = first.port
     _bind("127.0.0.1", port)  # closed: free again
+
+
+def test_a_rank_of_an_older_torch_joins_it_as_its_agent_store_asks(monkeypatch):
+    # torch < 2.4's env:// rendezvous under TORCHELASTIC_USE_AGENT_STORE reads
+    # TORCHELASTIC_RESTART_COUNT (a KeyError without it: every DDP trial failed there) and
+    # joins the store as a client under the attempt's prefix; this is that code path
+    import os
+    from datetime import timedelta
+
+    from torch.distributed import PrefixStore, TCPStore
+
+    with Rendezvous() as meeting:
+        for name, value in meeting.env.items():
+            monkeypatch.setenv(name, value)
+        attempt = os.environ["TORCHELASTIC_RESTART_COUNT"]
+        client = TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), 2, False,
+                          timedelta(seconds=10))
+        store = PrefixStore(f"/worker/attempt_{attempt}", client)
+        store.set("rank0", "here")
+        assert store.get("rank0") == b"here"

@@ -37,7 +37,7 @@ _sigterm = threading.Event()  # set by ``sigterm_exits``'s handler
 #: client, to a store that no process serves on the port Lightning picked: it waits for it
 DISTRIBUTED_VARIABLES = ("RANK", "LOCAL_RANK", "GROUP_RANK", "NODE_RANK", "WORLD_SIZE",
                          "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID",
-                         "TORCHELASTIC_USE_AGENT_STORE")
+                         "TORCHELASTIC_USE_AGENT_STORE", "TORCHELASTIC_RESTART_COUNT")
 
 
 def die_with_parent() -> None:

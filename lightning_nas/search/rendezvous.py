@@ -16,7 +16,7 @@ done (``close``); two groups alive at once, in one process or two, never share o
 Example:
     >>> with Rendezvous() as meeting:
     ...     sorted(meeting.env)
-    ['MASTER_ADDR', 'MASTER_PORT', 'TORCHELASTIC_USE_AGENT_STORE']
+    ['MASTER_ADDR', 'MASTER_PORT', 'TORCHELASTIC_RESTART_COUNT', 'TORCHELASTIC_USE_AGENT_STORE']
 """
 
 from __future__ import annotations
@@ -50,9 +50,11 @@ class Rendezvous:
     @property
     def env(self) -> dict[str, str]:
         """``MASTER_ADDR``/``MASTER_PORT`` of the store, and torch's switch that has every
-        rank join it as a client (none binds a port of its own for the group)."""
+        rank join it as a client (none binds a port of its own for the group), with the
+        ``TORCHELASTIC_RESTART_COUNT`` that torch before 2.4 reads beside that switch (was:
+        a ``KeyError`` in every rank there)."""
         return {"MASTER_ADDR": _ADDRESS, "MASTER_PORT": str(self.port),
-                "TORCHELASTIC_USE_AGENT_STORE": "True"}
+                "TORCHELASTIC_RESTART_COUNT": "0", "TORCHELASTIC_USE_AGENT_STORE": "True"}
 
     def close(self) -> None:
         """Stop serving the store: its port is free again (once the ranks are gone)."""
