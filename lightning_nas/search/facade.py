@@ -1,9 +1,9 @@
 """``Search``: a multi-trial architecture search over a user's LightningModule; ``run``
 returns a ``SearchResult`` (``search_result``).
 
-``Search`` checks everything that can be checked before a trial trains (``facade_checks``),
-opens (or resumes) the run store, and hands a ``SearchLoop`` its settings, a
-``TrialTemplate``, an executor and a nevergrad optimizer.
+``Search`` checks its arguments (``facade_arguments``) and everything that can be checked
+before a trial trains (``facade_checks``), opens (or resumes) the run store, and hands a
+``SearchLoop`` its settings, a ``TrialTemplate``, an executor and a nevergrad optimizer.
 
 Example:
     >>> from lightning_nas import Search
@@ -44,11 +44,8 @@ from lightning_nas.search.best_epoch import tie_break_of
 from lightning_nas.search.budget_left import nothing_left
 from lightning_nas.search.executor import FuturesExecutor, TrialExecutor
 from lightning_nas.search.executors import executor_for
-from lightning_nas.search.facade_checks import (
-    check_arguments,
-    check_fit_keywords,
-    check_search,
-)
+from lightning_nas.search.facade_arguments import check_arguments, check_fit_keywords
+from lightning_nas.search.facade_checks import check_search
 from lightning_nas.search.lifetime import sigterm_exits
 from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.progress import scored_by

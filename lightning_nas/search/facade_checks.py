@@ -1,8 +1,8 @@
-"""The checks ``Search`` runs before any trial trains: its arguments (``check_arguments``),
-then everything that can be checked of its settings, space, model, data and Trainer,
-ending in a dry build of a trial's model, data and Trainer (``check_search``), with every
-value a space key may take checked as a fixed setting is (``check_space_values``) and built
-into the model (``option_builds.check_option_builds``).
+"""The checks ``Search`` runs before any trial trains, once its arguments are checked
+(``facade_arguments``): everything that can be checked of its settings, space, model, data
+and Trainer, ending in a dry build of a trial's model, data and Trainer (``check_search``),
+with every value a space key may take checked as a fixed setting is (``check_space_values``)
+and built into the model (``option_builds.check_option_builds``).
 
 Nothing trains and nothing is written; each refusal is a ``ConfigError`` naming what to
 change.
@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 import lightning.pytorch as pl
 
-from lightning_nas.config.instantiate import short
 from lightning_nas.config.node_labels import names_said
 from lightning_nas.config.node_places import config_names, node_place
 from lightning_nas.config.section_builder import ConfigBuilder
@@ -48,7 +47,6 @@ from lightning_nas.search.rule_trainer import rule_for
 from lightning_nas.search.runner import check_sendable, check_trial_processes
 from lightning_nas.search.scheduler_settings import rule_of
 from lightning_nas.search.schedulers import Rule
-from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.space_values import (
     check_choices_alone,
     check_trainer_values,
@@ -72,18 +70,11 @@ from lightning_nas.user_warnings import warn_user
 if TYPE_CHECKING:
     from lightning_nas.search.facade import Search
 
-__all__ = ["DRY_BUILD_ARCHS", "arch_error", "check_arguments", "check_fit_keywords",
-           "check_own_loaders", "check_search", "check_space_values", "trial_names",
-           "warn_endless_trials"]
+__all__ = ["DRY_BUILD_ARCHS", "arch_error", "check_own_loaders", "check_search",
+           "check_space_values", "trial_names", "warn_endless_trials"]
 
 #: sampled architectures a dry build tries before a model or data error is a config error
 DRY_BUILD_ARCHS = 5
-
-#: what each mapping argument of ``Search`` takes, for its error
-_MAPPINGS = {"trainer": "Trainer keyword arguments (trainer={'max_epochs': 3})",
-             "model_init_args": "keyword arguments for the model class",
-             "data_init_args": "keyword arguments for the data class",
-             "config": "the full config the search came from"}
 
 
 def check_search(search: Search) -> None:
@@ -392,55 +383,3 @@ def arch_error(search: Search, arch: dict[str, Any]) -> str | None:
     except ConfigError as err:
         return str(err)
     return None
-
-
-def check_arguments(settings: Any, on_trial_end: Any, **mappings: Any) -> None:
-    """Refuse an argument of ``Search`` of the wrong kind, naming it and what it takes
-    (before anything is built: ``trainer=Trainer(...)`` failed "not iterable"); a mapping is
-    anything with ``keys()`` (a jsonargparse ``Namespace`` too).
-
-    Args:
-        settings: the ``settings`` argument (a ``SearchSettings`` or None).
-        on_trial_end: the ``on_trial_end`` argument (a callable or None).
-        **mappings: the mapping arguments by name (``trainer``, ``model_init_args``,
-            ``data_init_args``, ``config``), each a mapping or None.
-
-    Raises:
-        ConfigError: naming the argument, what it takes and what it got.
-    """
-    for name, value in mappings.items():
-        if value is not None and not isinstance(value, Mapping) and not hasattr(value, "keys"):
-            raise ConfigError(f"{name} must be a mapping of {_MAPPINGS[name]}, got "
-                              f"{type(value).__name__} {short(value)}")
-    if settings is not None and not isinstance(settings, SearchSettings):
-        raise ConfigError(f"settings must be a SearchSettings, got {type(settings).__name__} "
-                          f"{short(settings)}; give single settings as keyword arguments "
-                          f"(Search(..., budget=3))")
-    if on_trial_end is not None and not callable(on_trial_end):
-        raise ConfigError(f"on_trial_end must be callable with each finished trial's "
-                          f"TrialResult, got {short(on_trial_end)}")
-
-
-#: ``Trainer.fit``'s data keywords, which a Lightning user may give ``Search`` too
-_FIT_KEYWORDS = ("datamodule", "train_dataloaders", "val_dataloaders")
-
-
-def check_fit_keywords(options: Mapping[str, Any]) -> None:
-    """Refuse ``Trainer.fit``'s data keywords among ``Search``'s ``**options`` (was:
-    "unknown search setting 'datamodule'", listing the search settings, none about data).
-
-    Example:
-        >>> check_fit_keywords({"datamodule": None})
-        Traceback (most recent call last):
-        ...
-        lightning_nas.errors.ConfigError: Search takes no datamodule= (Trainer.fit's): give ...
-    """
-    for key in (key for key in _FIT_KEYWORDS if key in options):
-        loaders = "" if key == "datamodule" else (
-            "; a trial takes no DataLoader objects (each fit asks its data for fresh ones): "
-            "wrap your datasets with LightningDataModule.from_datasets(train, val, "
-            "batch_size=...) (trials in the search's own process only), or write a "
-            "LightningDataModule class")
-        raise ConfigError(f"Search takes no {key}= (Trainer.fit's): give the data as data= (a "
-                          f"LightningDataModule instance, class or import path, or a callable "
-                          f"arch -> LightningDataModule){loaders}")
