@@ -39,6 +39,7 @@ from lightning_nas.run_folder import user_path
 from lightning_nas.search.best_epoch import parse_tie_break, tie_break_of
 from lightning_nas.search.executor import InlineExecutor, torch_threads
 from lightning_nas.search.fit_segments import UNFINISHED
+from lightning_nas.search.logger_dirs import check_logger_dirs
 from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.rule_checks import warn_endless
@@ -140,6 +141,8 @@ def _checked_spec(cfg: Mapping[str, Any], out_dir: str | os.PathLike, monitor: s
                           f"{cfg.get('trainer')!r}")
     trainer = dict(cfg.get("trainer") or {})
     check_trainer_kwargs(trainer)
+    check_logger_dirs(trainer, logs="the fit's logs")  # as a search's (was: Lightning's
+    # NotADirectoryError once the Trainer wrote, the model and data built)
     check_validation_runs(trainer, monitor, unbuilt_callbacks(model))
     check_strategy(trainer)
     # built as a search builds them: a plain class_path spec by its class and init_args (so

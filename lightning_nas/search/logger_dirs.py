@@ -1,12 +1,14 @@
 """A logger folder no trial's logger could write under, refused before any training.
 
 ``check_logger_dirs`` reads the ``save_dir`` (a W&B logger's ``dir`` too) of each logger of
-a search's ``trainer.logger``, config node or object, and refuses one that is a file, lies
-under a file, or lies in a folder this process cannot write, naming its key as written
-(``trainer.logger[1].init_args.save_dir``) and the reason (was: two trials failed "before
-training started" with the ``NotADirectoryError`` of the path alone, then the search
-stopped; a logger object's raised out of the search). ``unwritable`` says why of one path.
-A remote folder (``s3://...``) is its filesystem's to refuse.
+a search's ``trainer.logger`` (a fit's, a fine-tune's, a one-shot search's too), config
+node or object, and refuses one that is a file, lies under a file, or lies in a folder this
+process cannot write, naming its key as written (``trainer.logger[1].init_args.save_dir``)
+and the reason (was: two trials failed "before training started" with the
+``NotADirectoryError`` of the path alone, then the search stopped; a logger object's raised
+out of the search; a fit, a fine-tune and a one-shot search failed on it once the Trainer
+wrote, the model and data built). ``unwritable`` says why of one path. A remote folder
+(``s3://...``) is its filesystem's to refuse.
 
 Example:
     >>> import tempfile
@@ -67,11 +69,14 @@ def unwritable(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
-def check_logger_dirs(trainer: Mapping[str, Any], searched: Sequence[Any] | None = None) -> None:
+def check_logger_dirs(trainer: Mapping[str, Any], searched: Sequence[Any] | None = None,
+                      logs: str = "each trial's logs") -> None:
     """Refuse, before training, a logger of ``trainer``'s ``logger`` whose folder
     ``unwritable`` says no logger can write: a node's ``save_dir`` (or ``dir``) as
     written, a logger object's ``save_dir``. ``searched``: the values space key
-    ``trainer.logger`` may take, each checked as a trial merges it over ``trainer``'s.
+    ``trainer.logger`` may take, each checked as a trial merges it over ``trainer``'s;
+    ``logs``: what the logger writes there, as the message says it (a search's trials';
+    ``"the fit's logs"``, ``"the fine-tune's logs"``, ``"the one-shot search's logs"``).
 
     Raises:
         ConfigError: naming the key (``trainer.logger[0].init_args.save_dir``), its value
@@ -97,10 +102,10 @@ def check_logger_dirs(trainer: Mapping[str, Any], searched: Sequence[Any] | None
                     continue
                 space = "" if searched is None else f"space key 'trainer.logger' may take " \
                                                     f"{value!r}: "
-                raise ConfigError(f"{space}{key}={str(folder)!r}: {why}; the logger writes each "
-                                  f"trial's logs under it: give a folder it can write (one "
-                                  f"that exists, or that can be made); found before any "
-                                  f"training (no folder was made)")
+                raise ConfigError(f"{space}{key}={str(folder)!r}: {why}; the logger writes "
+                                  f"{logs} under it: give a folder it can write (one that "
+                                  f"exists, or that can be made); found before any training "
+                                  f"(no folder was made)")
 
 
 def _folders(item: Any, place: str) -> Iterator[tuple[str, str | os.PathLike[str]]]:

@@ -1,0 +1,96 @@
+"""A logger ``save_dir`` no logger can write under is refused by ``lightning-nas fit``,
+``finetune`` (and ``finetune()``) and ``oneshot`` as by a search (``check_logger_dirs``):
+before the model or data is built or any folder made, in one line naming its key as
+written and why (was: Lightning's ``NotADirectoryError`` of the path alone, once the
+Trainer wrote its logs, the model and data built).
+
+Example:
+    >>> CSV
+    'lightning.pytorch.loggers.CSVLogger'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lightning.pytorch.loggers import CSVLogger
+
+from lightning_nas import finetune
+from lightning_nas.cli import main
+from lightning_nas.errors import ConfigError
+from tests.helpers_bad_input import EXAMPLES
+
+__all__: list[str] = []
+
+CSV = "lightning.pytorch.loggers.CSVLogger"
+#: what each refusal ends with, as a search's says it
+FOUND = "found before any training (no folder was made)"
+
+
+def _file(tmp_path: Path) -> Path:
+    path = tmp_path / "notes.txt"
+    path.write_text("a file\n")
+    return path
+
+
+def _error_line(capsys: pytest.CaptureFixture[str], command: str) -> str:
+    """The one line ``lightning-nas COMMAND`` printed to stderr (no traceback)."""
+    err = capsys.readouterr().err
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"lightning-nas {command}: error: ") and "Traceback" not in err
+    return line
+
+
+def test_fit_refuses_a_save_dir_that_is_a_file_before_any_folder(config, tmp_path, capsys):
+    path = _file(tmp_path)
+    assert main(["fit", str(config), "--out", str(tmp_path / "fit"),
+                 f"--trainer.logger={{class_path: {CSV}, init_args: {{save_dir: {path}}}}}"]
+                ) == 2
+    line = _error_line(capsys, "fit")
+    assert f"trainer.logger.init_args.save_dir='{path}': it is a file, not a folder" in line
+    assert line.endswith(FOUND)
+    assert not (tmp_path / "fit").exists()
+
+
+def test_finetune_refuses_a_save_dir_under_a_file_naming_its_place_in_the_list(
+        finished_run, tmp_path, capsys):
+    path = _file(tmp_path)
+    folders = sorted(finished_run.iterdir())
+    assert main(["finetune", str(finished_run), "--max_epochs", "1",
+                 f"--trainer.logger=[{{class_path: {CSV}}}, {{class_path: {CSV}, init_args: "
+                 f"{{save_dir: {path / 'tb'}}}}}]"]) == 2
+    line = _error_line(capsys, "finetune")
+    assert (f"trainer.logger[1].init_args.save_dir='{path / 'tb'}': '{path}' is a file, so no "
+            f"folder can be made in it") in line
+    assert line.endswith(FOUND)
+    assert sorted(finished_run.iterdir()) == folders  # no finetune folder, no name used
+
+
+def test_finetune_from_python_refuses_a_logger_objects_save_dir_that_is_a_file(finished_run,
+                                                                               tmp_path):
+    path = _file(tmp_path)
+    folders = sorted(finished_run.iterdir())
+    with pytest.raises(ConfigError, match=r"^trainer\.logger \(a CSVLogger object\)'s "
+                                          r"save_dir='.*notes\.txt': it is a file, not a "
+                                          r"folder; .*found before any training"):
+        finetune(finished_run, max_epochs=1, trainer={"logger": CSVLogger(save_dir=str(path))},
+                 out_dir=tmp_path / "ft")
+    assert sorted(finished_run.iterdir()) == folders and not (tmp_path / "ft").exists()
+
+
+@pytest.mark.parametrize("print_config", [False, True], ids=["run", "print_config"])
+def test_oneshot_refuses_a_save_dir_that_is_a_file_before_its_run_folder(tmp_path, capsys,
+                                                                         print_config):
+    path = _file(tmp_path)
+    run = tmp_path / "run"
+    assert main(["oneshot", str(EXAMPLES / "oneshot_digits" / "oneshot.yaml"),
+                 f"--oneshot.run_dir={run}",
+                 "--oneshot.finetune_epochs=null", "--trainer.max_epochs=1",
+                 "--trainer.limit_train_batches=1", "--trainer.limit_val_batches=1",
+                 f"--trainer.logger={{class_path: {CSV}, init_args: {{save_dir: {path}}}}}",
+                 *["--print_config"] * print_config]) == 2
+    line = _error_line(capsys, "oneshot")
+    assert f"trainer.logger.init_args.save_dir='{path}': it is a file, not a folder" in line
+    assert line.endswith(FOUND)
+    assert not run.exists()
