@@ -7,7 +7,8 @@ Trainer settings on both sides (``trainer_settings``). *Reused*
 is the default (``lightning_nas.search.ranks``: two rank processes started with the first
 trial and kept); *fresh* sets ``LIGHTNING_NAS_FRESH_RANKS=1``: every trial starts a process
 from which Lightning's launcher starts the second rank (what every DDP trial did before).
-Both sides start from no process at all, so *reused* pays its start-up once per search.
+Both sides start from no process at all (``cold_start``: a rank zygote an earlier round's
+search left idle is ended first), so *reused* pays its start-up once per search.
 One torch thread per process, as in the other benchmarks: the driver sets it, and
 ``OMP_NUM_THREADS=1`` (unless set) gives every rank process one (what Lightning picks
 itself on two cores for two ranks; on more cores it would pick more); both, and
@@ -56,6 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.spread import check_arguments, describe, quick_defaults, spread  # noqa: E402
 from lightning_nas import Search  # noqa: E402
 from lightning_nas.search.lifetime import environ  # noqa: E402
+from lightning_nas.search.rank_zygote import close_zygotes  # noqa: E402
 from lightning_nas.search.runner import FRESH_RANKS  # noqa: E402
 from lightning_nas.wording import counted  # noqa: E402
 
@@ -103,10 +105,20 @@ def trainer_settings(epochs: int, limit_batches: int | None = None) -> dict:
     return trainer
 
 
+def cold_start() -> None:
+    """End every rank zygote this process keeps idle: a search's end keeps its zygote for
+    the next search of the process (a notebook's next cell), so without this each round
+    after the first would start the reused side's ranks from a warm zygote, not from no
+    process at all as the fresh side starts (was: so; round 0 alone was cold)."""
+    close_zygotes()
+
+
 def run_side(fresh: bool, trials: int, trainer: dict, seed: int, root: Path) -> dict:
     """One search of ``trials`` DDP trials with the Trainer settings ``trainer``
-    (``trainer_settings``); its wall clock and its trials' times
-    (``LIGHTNING_NAS_FRESH_RANKS`` as ``fresh`` says while it runs, as it was after)."""
+    (``trainer_settings``), started from no process at all (``cold_start``); its wall clock
+    and its trials' times (``LIGHTNING_NAS_FRESH_RANKS`` as ``fresh`` says while it runs, as
+    it was after)."""
+    cold_start()
     with environ({FRESH_RANKS: "1"} if fresh else {}, kept=[FRESH_RANKS]):
         if not fresh:
             os.environ.pop(FRESH_RANKS, None)  # reused ranks: the default

@@ -57,3 +57,18 @@ def test_both_sides_must_have_trained_the_same_architectures_in_order_to_the_sam
         same(trials, [trials[0], (trials[1][0], 0.625)])  # trained otherwise on one side
     with pytest.raises(SystemExit, match="reused ran 2 trials, fresh 1"):
         same(trials, trials[:1])
+
+
+def test_each_side_starts_with_no_zygote_an_earlier_round_left_idle():
+    # was: a round's search left its rank zygote idle for the next search of the process
+    # (as a notebook's next cell wants), so every round after the first started the reused
+    # side's ranks from a warm zygote: not "from no process at all", as the fresh side
+    from lightning_nas.search.lifetime import child_env
+    from lightning_nas.search.rank_zygote import release_zygotes, zygote_for
+
+    zygote = zygote_for(child_env())
+    if zygote is None:
+        pytest.skip("no rank zygote on this platform (no os.fork or socket.send_fds)")
+    release_zygotes()  # idle, as a search's end leaves it
+    load_script("ddp_trials.py").cold_start()
+    assert zygote.proc.poll() is not None
