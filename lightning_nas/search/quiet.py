@@ -11,11 +11,11 @@ Example:
 from __future__ import annotations
 
 import logging
-import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+
+from lightning_nas.search.shared_state import held_by_first
 
 __all__ = ["quiet_lightning"]
 
@@ -27,10 +27,30 @@ _NOISE = (
 )
 
 
-#: trials quiet now, and what the first found: the loggers' levels and the warning filters
-#: (trials in threads overlap: the last to end puts back what the first found)
-_HELD: dict[str, Any] = {"count": 0, "levels": ()}
-_LOCK = threading.Lock()
+def _loggers() -> tuple[logging.Logger, logging.Logger]:
+    return logging.getLogger("lightning.pytorch"), logging.getLogger(
+        "lightning.pytorch.profilers")
+
+
+def _silence() -> tuple[int, int, warnings.catch_warnings]:
+    """Make Lightning quiet; what it found: the loggers' levels and the warning filters
+    (a ``catch_warnings`` entered here, whose exit may run in another thread)."""
+    log, profilers = _loggers()
+    levels = log.level, profilers.level
+    kept = warnings.catch_warnings()
+    kept.__enter__()
+    for pattern in _NOISE:
+        warnings.filterwarnings("ignore", message=pattern)
+    log.setLevel(logging.WARNING)
+    profilers.setLevel(min(levels[0] or logging.INFO, logging.INFO))
+    return levels[0], levels[1], kept
+
+
+def _put_back(found: tuple[int, int, warnings.catch_warnings]) -> None:
+    log, profilers = _loggers()
+    log.setLevel(found[0])
+    profilers.setLevel(found[1])
+    found[2].__exit__(None, None, None)
 
 
 @contextmanager
@@ -39,30 +59,11 @@ def quiet_lightning(enabled: bool = True) -> Iterator[None]:
     profiler's report (``trainer.profiler: simple``), which the settings ask for, still
     prints. Trials that overlap in threads (a ``ThreadPoolExecutor`` as a search's
     ``executor``) are quiet until the last ends, which puts back the levels and filters the
-    first found (was: each put back what it found, so one ending first made the others
-    loud, and the last left Lightning's logger at WARNING and the filters in after the
-    search)."""
+    first found (``shared_state.held_by_first``; was: each put back what it found, so one
+    ending first made the others loud, and the last left Lightning's logger at WARNING and
+    the filters in after the search)."""
     if not enabled:
         yield
         return
-    log, profilers = (logging.getLogger(name) for name in (
-        "lightning.pytorch", "lightning.pytorch.profilers"))
-    with _LOCK:
-        if _HELD["count"] == 0:  # the first: what it finds is put back by the last
-            kept = warnings.catch_warnings()  # (its exit may run in another thread)
-            kept.__enter__()
-            for pattern in _NOISE:
-                warnings.filterwarnings("ignore", message=pattern)
-            _HELD.update(levels=(log.level, profilers.level), kept=kept)
-            log.setLevel(logging.WARNING)
-            profilers.setLevel(min(_HELD["levels"][0] or logging.INFO, logging.INFO))
-        _HELD["count"] += 1
-    try:
+    with held_by_first("quiet lightning", _silence, _put_back):
         yield
-    finally:
-        with _LOCK:
-            _HELD["count"] -= 1
-            if _HELD["count"] == 0:
-                log.setLevel(_HELD["levels"][0])
-                profilers.setLevel(_HELD["levels"][1])
-                _HELD.pop("kept").__exit__(None, None, None)
