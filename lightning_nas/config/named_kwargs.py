@@ -24,7 +24,7 @@ from typing import Any
 from lightning_nas.config.cli_optim import OPTIM_KEYS
 from lightning_nas.config.dict_args import data_args_of
 from lightning_nas.config.node_merge import taken_args
-from lightning_nas.config.nodes import builds_at, is_hydra, node_args
+from lightning_nas.config.nodes import is_hydra, is_node, node_args
 from lightning_nas.config.space_keys import SECTIONS
 from lightning_nas.errors import ConfigError
 
@@ -80,19 +80,19 @@ def at_path(key: str, value: Any) -> dict[str, Any]:
     return value
 
 
-def _moved(value: Any, hydra: bool = False) -> Any:
+def _moved(value: Any) -> Any:
     """``value`` (a config section, or anything in one) with each ``class_path`` node's
     ``dict_kwargs`` that its class names (``node_merge.taken_args``: through ``**kwargs``
     the names jsonargparse finds too) moved into its ``init_args``, over the value there,
     as jsonargparse moves them; nested nodes too, not in an argument whose mapping is data
-    (a plain ``dict``'s, ``data_args_of``) nor in a Hydra node's (``hydra``: where a
-    ``class_path`` mapping is data, ``builds_at``). A class that does not import, or whose
+    (a plain ``dict``'s, ``data_args_of``) nor in a Hydra node's (where a ``class_path``
+    mapping is data). A class that does not import, or whose
     names cannot be read, is left as it is (its checks say so)."""
     if isinstance(value, list):
-        return [_moved(item, hydra) for item in value]
-    if hydra or is_hydra(value) or not isinstance(value, Mapping):  # (no class_path node
-        return value  # builds in a Hydra node's arguments: nothing there to move)
-    if not builds_at(value, hydra):
+        return [_moved(item) for item in value]
+    if is_hydra(value) or not isinstance(value, Mapping):  # (no class_path node builds
+        return value  # in a Hydra node's arguments: nothing there to move)
+    if not is_node(value):
         return {key: _moved(item) for key, item in value.items()}
     out = dict(value)
     data = data_args_of(out.get("class_path"))
@@ -110,7 +110,7 @@ def _moved(value: Any, hydra: bool = False) -> Any:
     return out
 
 
-def _check_once(value: Any, where: str, hydra: bool = False) -> None:
+def _check_once(value: Any, where: str) -> None:
     """Refuse a ``class_path`` node in ``value`` (at ``where``) whose ``init_args`` and
     ``dict_kwargs`` both give an argument its class names, saying the one key to write
     (an argument only its ``**kwargs`` takes, given twice, is refused by
@@ -118,11 +118,12 @@ def _check_once(value: Any, where: str, hydra: bool = False) -> None:
     """
     if isinstance(value, list):
         for i, item in enumerate(value):
-            _check_once(item, f"{where}[{i}]", hydra)
+            _check_once(item, f"{where}[{i}]")
         return
-    if hydra or is_hydra(value) or not isinstance(value, Mapping):  # (a Hydra node's
+    if is_hydra(value) or not isinstance(value, Mapping):  # (a Hydra node's
         return  # class_path mappings: data)
-    if builds_at(value, hydra):
+    node = is_node(value)
+    if node:
         init, extra = value.get("init_args"), value.get("dict_kwargs")
         twice = [key for key in _named(value) if isinstance(init, Mapping) and key in init]
         if twice:
@@ -132,8 +133,8 @@ def _check_once(value: Any, where: str, hydra: bool = False) -> None:
                 f"({extra[key]!r}); {name} takes it by name, so give it once, under "
                 f"init_args: {where}.init_args.{key} (LightningCLI would take dict_kwargs' "
                 f"{extra[key]!r})")
-    data = data_args_of(value["class_path"]) if builds_at(value, hydra) else ()
-    items = node_args(value).items() if builds_at(value, hydra) else value.items()
+    data = data_args_of(value["class_path"]) if node else ()
+    items = node_args(value).items() if node else value.items()
     for key, item in items:
         if key not in data:
             _check_once(item, f"{where}.{key}")
