@@ -177,17 +177,26 @@ def test_spos_with_two_validation_loaders_fine_tunes_and_scores_each(tmp_path, c
     assert tuned["val_acc/dataloader_idx_0"] != tuned["val_acc/dataloader_idx_1"]
 
 
-def test_finetune_json_records_the_epochs_the_finetune_trained(tmp_path, monkeypatch, capsys):
-    # trainer.fast_dev_run, which the fine-tune's Trainer keeps, trains one epoch of one
-    # batch: finetune.json's epochs are those trained, the setting's apart (was: "epochs": 3,
-    # and "Fine-tuned 3 epochs" printed, after a fine-tune of one batch)
+@pytest.mark.parametrize("value, batches", [("true", "1 batch"), ("2", "2 batches")])
+def test_fast_dev_run_is_refused_before_it_touches_a_finished_runs_folder(
+        tmp_path, monkeypatch, capsys, value, batches):
+    # Lightning's debugging run writes no checkpoint, and a one-shot run writes its outputs
+    # as a finished run's: was, taken, a finished run's best_arch.yaml, subnet.pt and
+    # finetune.json replaced by those of a one-batch search beside that run's last.ckpt,
+    # which --ckpt_path last then took for finished ("holds the finished run's outputs")
     monkeypatch.chdir(ROOT)
-    cli = [arg for arg in TINY_CLI if "finetune" not in arg]
-    assert main([*cli, "--trainer.fast_dev_run=true", "--oneshot.finetune_epochs=3",
-                 f"--oneshot.run_dir={tmp_path}"]) == 0
-    tuned = json.loads((tmp_path / "finetune.json").read_text())
-    assert tuned["epochs"] == 1 and tuned["finetune_epochs"] == 3
-    assert "Fine-tuned 1 epoch (of finetune_epochs=3): val_acc=" in capsys.readouterr().out
+    (tmp_path / "checkpoints").mkdir()
+    kept = {"best_arch.yaml": "the finished run's", "checkpoints/last.ckpt": "its checkpoint"}
+    for name, text in kept.items():
+        (tmp_path / name).write_text(text)
+    assert main([*TINY_CLI, f"--trainer.fast_dev_run={value}", "--oneshot.finetune_epochs=3",
+                 f"--oneshot.run_dir={tmp_path}"]) == 2
+    err = capsys.readouterr().err
+    assert f"trainer.fast_dev_run={'True' if value == 'true' else value} runs {batches} of " \
+           f"training and validation and writes no checkpoint" in err
+    assert "for a quick run set trainer.limit_train_batches and trainer.limit_val_batches" in err
+    assert {p.relative_to(tmp_path).as_posix(): p.read_text()
+            for p in tmp_path.rglob("*") if p.is_file()} == kept  # (was: replaced)
 
 
 def test_a_new_run_leaves_no_output_of_an_earlier_run(tmp_path, monkeypatch, capsys):

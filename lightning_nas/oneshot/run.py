@@ -327,8 +327,8 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
                 subnet, datamodule, finetune_epochs,
                 trainer={**finetune_trainer(trainer_kwargs), "callbacks": [uneven]},
                 num_classes=opts["num_classes"], lr=finetune_lr)
-            # the epochs it trained: fewer than finetune_epochs under the search's
-            # trainer.fast_dev_run, which it keeps (was: finetune_epochs, as trained)
+            # the epochs it trained (trainer.fast_dev_run, which trained one, is refused
+            # before the run: oneshot/trainer_checks.py)
             trained = tuned.current_epoch
             if rank_zero:  # plain torch.nn, float32 as subnet.pt; the json (show) last
                 tuned_json = json.dumps({"epochs": trained, "finetune_epochs": finetune_epochs,

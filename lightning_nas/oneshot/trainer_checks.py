@@ -2,10 +2,10 @@
 anything is built: ``check_oneshot_strategy`` (DDP that stops at the parameters one sampled
 path per step leaves unused; strategies whose ranks are child processes) and
 ``check_oneshot_trainer`` (clipping, accumulation, a training of no epoch, step, batch or
-time, ``sync_batchnorm`` under DDP on CPU, a callback that logs beside no logger), and
-``check_oneshot_builds`` (the Trainer built once, as a run builds it: a value its
-constructor refuses); ``fit_or_refuse``: what Lightning's own checks refuse when its fit
-starts, said as they are.
+time, ``fast_dev_run``, ``sync_batchnorm`` under DDP on CPU, a callback that logs beside no
+logger), and ``check_oneshot_builds`` (the Trainer built once, as a run builds it: a value
+its constructor refuses); ``fit_or_refuse``: what Lightning's own checks refuse when its
+fit starts, said as they are.
 
 Example:
     >>> check_oneshot_trainer({"accumulate_grad_batches": 1}, "spos")
@@ -97,7 +97,8 @@ def _stops_at_unused_parameters(strategy: Any) -> bool:
 def check_oneshot_trainer(trainer: Mapping[str, Any], algorithm: str) -> None:
     """Trainer settings a one-shot search cannot take, said before training: one under
     which it trains nothing, so has nothing to search (``trains_nothing``: a ``max_epochs``,
-    ``max_steps`` or ``limit_train_batches`` of 0, a ``max_time`` of zero); a
+    ``max_steps`` or ``limit_train_batches`` of 0, a ``max_time`` of zero); ``fast_dev_run``
+    (``_check_fast_dev_run``); a
     ``gradient_clip_algorithm`` Lightning lacks; a ``LearningRateMonitor`` or
     ``DeviceStatsMonitor`` in ``trainer.callbacks`` with no ``trainer.logger`` (the command
     sets none by default); with DARTS/GDAS (manual optimization: two
@@ -117,6 +118,7 @@ def check_oneshot_trainer(trainer: Mapping[str, Any], algorithm: str) -> None:
         raise ConfigError(f"trainer.{key}={trainer[key]!r} trains nothing: a one-shot search "
                           f"trains its supernet and searches it at the end of training, so "
                           f"it needs trainer.{key} {TRAINING_NEEDS[key]}")
+    _check_fast_dev_run(trainer.get("fast_dev_run"))
     clip = trainer.get("gradient_clip_algorithm")
     if clip is not None and str(clip).lower() not in CLIP_ALGORITHMS:
         raise ConfigError(f"trainer.gradient_clip_algorithm={clip!r}: must be "
@@ -128,6 +130,25 @@ def check_oneshot_trainer(trainer: Mapping[str, Any], algorithm: str) -> None:
                           f"{algorithm}: its step updates the logits and the weights by hand "
                           f"(manual optimization), which Lightning does not accumulate; "
                           f"leave it at 1 (a larger data batch_size gives larger steps)")
+
+
+def _check_fast_dev_run(value: Any) -> None:
+    """``fast_dev_run`` is Lightning's debugging run: a batch or a few of training and
+    validation, no checkpoint, no logger. A one-shot run writes its outputs into its run
+    folder as a finished run's, so it is refused, as a search refuses it (was: taken, its
+    one-batch search's ``best_arch.yaml``, ``subnet.pt`` and fine-tune written over a
+    finished run's, beside that run's ``last.ckpt``, which ``--ckpt_path last`` then took
+    for finished: "holds the finished run's outputs")."""
+    if value is None or value is False or value == 0:
+        return
+    batches = 1 if value is True else value
+    raise ConfigError(f"trainer.fast_dev_run={value!r} runs {batches} batch"
+                      f"{'es' * (batches != 1)} of training and validation and writes no "
+                      f"checkpoint (Lightning's debugging run), but a one-shot run writes its "
+                      f"search and fine-tune into oneshot.run_dir as a finished run's: for a "
+                      f"quick run set trainer.limit_train_batches and "
+                      f"trainer.limit_val_batches (a batch or a few), trainer.max_epochs=1, a "
+                      f"small oneshot.num_candidates and another oneshot.run_dir")
 
 
 def _check_logging_callbacks(trainer: Mapping[str, Any]) -> None:
