@@ -165,3 +165,32 @@ def test_a_killed_mid_epoch_resume_of_a_finished_run_is_not_shown_as_finished(
     assert "its training is done: running its final search and export" in \
         capsys.readouterr().out
     assert (run_dir / "history.json").read_text() == finished
+
+
+@pytest.mark.parametrize("algorithm", ["spos", "darts"])
+def test_fast_dev_run_writes_nothing_into_the_export_dir(tmp_path, algorithm):
+    # Lightning's debugging run suppresses checkpoints and logs; the search's files too, so
+    # a debug fit pointed at a finished search's export_dir leaves its results (was: they
+    # were replaced by a one-batch search's). Its results stay in memory.
+    out = tmp_path / "out"
+    out.mkdir()
+    earlier = {name: b"an earlier run's" for name in ("best_arch.yaml", "subnet.pt",
+                                                      _RECORDS[algorithm][0])}
+    for name, text in earlier.items():
+        (out / name).write_bytes(text)
+    pl.seed_everything(0, verbose=False)
+    if algorithm == "spos":
+        module: pl.LightningModule = TinySupernet()
+        search = OneShotNAS(num_candidates=2, search_every_n_epochs=1, num_classes=3,
+                            calibration_batches=1, export_dir=str(out))
+        data, callbacks = BlobData(), [search]
+    else:
+        module = search = DifferentiableNAS(TinySupernet(), num_classes=3, export_dir=str(out))
+        data, callbacks = BilevelData(BlobData()), []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pl.Trainer(fast_dev_run=True, accelerator="cpu", devices=1, enable_progress_bar=False,
+                   enable_model_summary=False, default_root_dir=tmp_path,
+                   callbacks=callbacks).fit(module, datamodule=data)
+    assert search.best_arch is not None and search.subnet is not None
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == earlier

@@ -49,6 +49,7 @@ from lightning_nas.oneshot.records import (
     restarts_after_last_batch,
     restarts_mid_epoch,
     write_record,
+    writes_files,
 )
 from lightning_nas.oneshot.resume import built_rates, check_resumed_rates, recount_repeated_epoch
 from lightning_nas.oneshot.scoring import (
@@ -110,7 +111,8 @@ class OneShotNAS(pl.Callback):
             ``ConfigError`` before training.
         export_dir: where rank 0 writes ``best_arch.yaml`` and ``subnet.pt`` at the end,
             ``history.json`` by the end of each epoch that searched (``oneshot.records``)
-            (None: write nothing); a value that is no folder path, or a file's, is a
+            (None: write nothing, nor does a ``fast_dev_run``, as Lightning writes no
+            checkpoint); a value that is no folder path, or a file's, is a
             ``ConfigError`` when the callback is made.
         seed: seeds the path sampler and nevergrad (``seed + epoch`` each search): 0 to
             ``SEED_MAX`` (2**31 - 1).
@@ -386,7 +388,7 @@ class OneShotNAS(pl.Callback):
             self.subnet = export_checked(trainer, pl_module, self.network(pl_module),
                                          self.best_arch, self.forward, calibration)
         set_path(pl_module, previous)
-        if self.export_dir is None or not trainer.is_global_zero:
+        if not writes_files(trainer, self.export_dir):  # (rank 0; none under fast_dev_run)
             return
         notes = met_notes(trainer)  # a DDP split with repeats: with the file, in one write
         best = dump_yaml({"arch": self.best_arch, "score": self.best_score, "algorithm": "spos",

@@ -86,7 +86,7 @@ from lightning_nas.oneshot.differentiable_args import (
 )
 from lightning_nas.oneshot.fit_end import check_stepped, end_fit, saved_epochs
 from lightning_nas.oneshot.mixed import mixed
-from lightning_nas.oneshot.records import restarts_mid_epoch, write_record
+from lightning_nas.oneshot.records import restarts_mid_epoch, write_record, writes_files
 from lightning_nas.oneshot.resume import built_rates, check_resumed_rates, recount_repeated_epoch
 from lightning_nas.oneshot.scoring import network_of, rng_state
 from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms, share_statistics
@@ -143,8 +143,8 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         calibration_batches: training batches of the BatchNorm calibration (at most as
             many as a training epoch runs, ``limit_train_batches``).
         export_dir: where rank 0 writes the export, and ``alphas.json`` by each epoch's
-            end (``oneshot.records``) (None: nothing); a value that is no folder path, or a
-            file's, is a ``ConfigError`` when it is made.
+            end (``oneshot.records``) (None, or a ``fast_dev_run``: nothing); a value that
+            is no folder path, or a file's, is a ``ConfigError`` when it is made.
         seed: seeds the logits' initial values and the Gumbel noise: 0 to 2**32 - 1
             (``seed_range.WIDE_SEED_MAX``; another value is a ``ConfigError``, as for
             ``OneShotNAS``, whose range ends at 2**31 - 1).
@@ -405,7 +405,7 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
             self.trainer, self, self.network, ranked, self._metric, hp.calibration_batches,
             hp.mode)
         object.__setattr__(self, "subnet", subnet)  # not a submodule: not in checkpoints
-        if hp.export_dir is not None and self.trainer.is_global_zero:
+        if writes_files(self.trainer, hp.export_dir):  # (rank 0; none under fast_dev_run)
             write_export(hp.export_dir, self.best_arch, self.best_score, self.subnet,
                          self.scored, self.alpha_history(), hp.mode, met_notes(self.trainer),
                          self.trainer)

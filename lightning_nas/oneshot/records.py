@@ -40,7 +40,8 @@ import lightning.pytorch as pl
 from lightning_nas.oneshot.exported import write_outputs
 from lightning_nas.run_folder import user_path
 
-__all__ = ["record_text", "restarts_after_last_batch", "restarts_mid_epoch", "write_record"]
+__all__ = ["record_text", "restarts_after_last_batch", "restarts_mid_epoch", "write_record",
+           "writes_files"]
 
 
 def record_text(content: Any) -> str:
@@ -48,10 +49,25 @@ def record_text(content: Any) -> str:
     return json.dumps(content, indent=1)
 
 
+def writes_files(trainer: pl.Trainer, export_dir: str | Path | None) -> bool:
+    """Whether a search writes its files (its record, the export) into ``export_dir``: one is
+    set, on rank 0 (``trainer.is_global_zero``), and not under ``fast_dev_run``, Lightning's
+    debugging run, which writes no checkpoint and no log (was: a debug fit pointed at a
+    finished search's folder replaced its results by a one-batch search's); the results
+    stay on the search (``best_arch``, ``subnet``).
+
+    Example:
+        >>> writes_files(pl.Trainer(logger=False, fast_dev_run=True), "runs/a")
+        False
+    """
+    return export_dir is not None and trainer.is_global_zero and not trainer.fast_dev_run
+
+
 def write_record(trainer: pl.Trainer, export_dir: str | Path | None, name: str,
                  content: Any) -> None:
     """Write ``content`` as the record file ``name`` into ``export_dir`` (None: nothing),
-    on rank 0 alone (``trainer.is_global_zero``), replacing the file at once.
+    on rank 0 alone, not under ``fast_dev_run`` (``writes_files``), replacing the file at
+    once.
 
     Args:
         trainer: the search's Trainer.
@@ -59,7 +75,7 @@ def write_record(trainer: pl.Trainer, export_dir: str | Path | None, name: str,
         name: ``history.json`` or ``alphas.json``.
         content: what the file holds (``record_text``).
     """
-    if export_dir is None or not trainer.is_global_zero:
+    if not writes_files(trainer, export_dir):
         return
     text = record_text(content)
     write_outputs(user_path(export_dir), {name: lambda path: path.write_text(text)})
