@@ -417,3 +417,26 @@ def test_oneshot_says_what_a_search_setting_is_there(override, hint, capsys):
     assert main(["oneshot", str(config), "--print_config", override]) == 2
     err = capsys.readouterr().err
     assert "unknown oneshot setting" in err and hint in err
+
+
+@pytest.mark.parametrize("bound, warned", [
+    ("--trainer.max_epochs=-1", True),
+    ("--trainer.callbacks+={class_path: lightning.pytorch.callbacks.Timer, "
+     "init_args: {duration: '00:00:10:00'}}", False),
+    ("--trainer.callbacks+={class_path: lightning.pytorch.callbacks.EarlyStopping, "
+     "init_args: {monitor: train_loss}}", False)])
+def test_a_run_nothing_ends_is_warned_of_before_it_trains(tmp_path, monkeypatch, capsys,
+                                                          bound, warned):
+    # trainer.max_epochs=-1 with no max_steps, max_time, EarlyStopping or Timer: the run's
+    # final search, export and fine-tune come when its training ends, so never where no
+    # callback stops it (was: said nothing, and trained for ever, as search and fit warn)
+    monkeypatch.chdir(ROOT)
+    ctrl_c = "--trainer.callbacks=[{class_path: tests.helpers.CtrlCAtEpoch, init_args: " \
+             "{epoch: 0}}]"  # (stops the test's run as its training starts)
+    assert main([*TINY_CLI, "--trainer.max_epochs=-1", ctrl_c, bound,
+                 f"--oneshot.run_dir={tmp_path}"]) == 130
+    said = ("trainer.max_epochs=-1 is Lightning's 'no limit', and no max_steps, max_time, "
+            "EarlyStopping or Timer callback ends the one-shot run: it trains until a "
+            "callback of yours stops it, for ever where none does, and its final search, "
+            "export and fine-tune run when its training ends")
+    assert (said in capsys.readouterr().err) is warned

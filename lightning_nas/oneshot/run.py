@@ -60,13 +60,14 @@ from lightning_nas.oneshot.scoring import network_of
 from lightning_nas.oneshot.seed import SharedSeed, adopt_differentiable, adopt_spos
 from lightning_nas.oneshot.setting_checks import DEFAULT_RUN_DIR
 from lightning_nas.oneshot.tau_resume import CLI_TAU_EPOCHS
-from lightning_nas.oneshot.trainer_checks import fit_or_refuse
+from lightning_nas.oneshot.trainer_checks import fit_or_refuse, warn_endless_run
 from lightning_nas.results import format_score
 from lightning_nas.run_folder import LOCK_FILE, holding, user_path
 from lightning_nas.search.callback_monitors import CallbackMonitors
 from lightning_nas.search.lifetime import DISTRIBUTED_VARIABLES, environ
 from lightning_nas.search.quiet import quiet_lightning
 from lightning_nas.search.remote_runs import RunsHeld, runs_ended
+from lightning_nas.search.rule_checks import module_callbacks
 from lightning_nas.search.trial import SEED_VARIABLES
 from lightning_nas.search.trial_defaults import checkpointing, with_trial_defaults
 from lightning_nas.search.uneven_split import UnevenSplitCheck
@@ -285,6 +286,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         pl.seed_everything(opts["seed"], workers=True, verbose=False)  # as LightningCLI
         module = model.build({})
         network_of(module, opts["net_attr"], NET_ATTR)  # a misspelt net_attr: said before training
+        warn_endless_run(trainer_cfg, module_callbacks(module))  # (was: trained for ever)
         searched = _searched(algorithm, opts, module, trainer_cfg, run_dir)
         if ckpt_path is not None:  # (was: Lightning's load_state_dict traceback, in the fit)
             check_resumed_supernet(ckpt_path, searched, shapes)

@@ -29,9 +29,10 @@ from lightning_nas.search.batch_settings import batch_setting_error
 from lightning_nas.search.dry_builds import check_trainer_builds
 from lightning_nas.search.runner import needs_own_process, spawns_ranks
 from lightning_nas.search.trial import TrialSpec, raised_by_lightning
+from lightning_nas.user_warnings import warn_user
 
 __all__ = ["check_oneshot_builds", "check_oneshot_strategy", "check_oneshot_trainer",
-           "check_user_checkpoints", "fit_or_refuse"]
+           "check_user_checkpoints", "fit_or_refuse", "warn_endless_run"]
 
 #: algorithms whose training step trains one sampled path of the supernet
 _ONE_PATH_PER_STEP = ("spos", "gdas")
@@ -149,6 +150,41 @@ def _check_fast_dev_run(value: Any) -> None:
                       f"quick run set trainer.limit_train_batches and "
                       f"trainer.limit_val_batches (a batch or a few), trainer.max_epochs=1, a "
                       f"small oneshot.num_candidates and another oneshot.run_dir")
+
+
+def warn_endless_run(trainer: Mapping[str, Any], module_callbacks: list[Any]) -> bool:
+    """Warn (and return True), before a one-shot run trains, where nothing ends its training:
+    ``trainer.max_epochs=-1`` (Lightning's "no limit") with no ``max_steps`` or ``max_time``
+    that limits it and no ``EarlyStopping`` or ``Timer`` among ``trainer.callbacks`` or
+    ``module_callbacks`` (the module's ``configure_callbacks()``), as a search and ``fit``
+    warn (``rule_checks.warn_endless``): the run's final search, export and fine-tune come
+    when its training ends, so where no callback of the user's stops it they never run
+    (was: said nothing, and the run trained for ever). A callback of the user's own may stop
+    the fit, so it is no error.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True):
+        ...     warnings.simplefilter("always")
+        ...     warn_endless_run({"max_epochs": -1}, []), warn_endless_run({"max_epochs": 3}, [])
+        (True, False)
+    """
+    from lightning.pytorch.callbacks import EarlyStopping, Timer
+
+    from lightning_nas.search.rule_checks import callbacks_of
+
+    if trainer.get("max_epochs") != -1 or any(
+            trainer.get(key) not in (None, -1) for key in ("max_steps", "max_time")):
+        return False
+    if callbacks_of(trainer.get("callbacks") or [], (EarlyStopping, Timer)) or callbacks_of(
+            module_callbacks, (EarlyStopping, Timer)):
+        return False
+    warn_user("trainer.max_epochs=-1 is Lightning's 'no limit', and no max_steps, max_time, "
+              "EarlyStopping or Timer callback ends the one-shot run: it trains until a "
+              "callback of yours stops it, for ever where none does, and its final search, "
+              "export and fine-tune run when its training ends; give max_epochs a number or "
+              "add one of them")
+    return True
 
 
 def _check_logging_callbacks(trainer: Mapping[str, Any]) -> None:
