@@ -6,6 +6,7 @@ take it where LightningCLI does, and a resume keeps the seed its run stored."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 import yaml
 from lightning.pytorch.cli import LightningCLI
 
+from lightning_nas.cli import main
 from lightning_nas.config.load import load_config
 from lightning_nas.errors import ConfigError
 from lightning_nas.fit import fit_spec
@@ -84,9 +86,82 @@ def test_a_resume_keeps_its_runs_seed_whatever_the_environment_says(seed, tmp_pa
     with RunStore(tmp_path / "run" / "search.db") as store:
         store.set_meta("settings", {"seed": ENV_SEED})
     monkeypatch.delenv("PL_GLOBAL_SEED", raising=False)
-    assert search_from_config(cfg).settings.goal.seed == ENV_SEED
+    with pytest.warns(UserWarning, match=f"resuming with seed {ENV_SEED}") if seed is not True \
+            else warnings.catch_warnings():  # (true: a drawn seed, which the run's is)
+        assert search_from_config(cfg).settings.goal.seed == ENV_SEED
     monkeypatch.setenv("PL_GLOBAL_SEED", "5")
-    assert search_from_config(cfg).settings.goal.seed == ENV_SEED
+    with pytest.warns(UserWarning, match="PL_GLOBAL_SEED=5, which a new run would seed with"):
+        assert search_from_config(cfg).settings.goal.seed == ENV_SEED
+
+
+def _stored_run(tmp_path: Path, seed: int | None) -> None:
+    """A run folder ``run`` whose store holds a search of seed ``seed``."""
+    (tmp_path / "run").mkdir()
+    with RunStore(tmp_path / "run" / "search.db") as store:
+        store.set_meta("settings", {"seed": seed})
+
+
+@pytest.mark.parametrize(("seed", "env", "said"), [
+    (..., None, "no seed_everything, which seeds a new run with 0"),
+    (..., "7", "no seed_everything, and PL_GLOBAL_SEED=7, which a new run would seed with, "
+               "is not used"),
+    (None, "7", "seed_everything: null, and PL_GLOBAL_SEED=7, which a new run would seed "
+                "with, is not used"),
+    (True, "7", "seed_everything: true, and PL_GLOBAL_SEED=7, which a new run would seed "
+                "with, is not used"),
+    (False, None, "seed_everything: false, which seeds nothing in a new run"),
+], ids=["no key", "no key, env", "null, env", "true, env", "false"])
+def test_a_resume_that_keeps_its_runs_seed_over_the_invocations_says_so(
+        seed, env, said, tmp_path, monkeypatch):
+    # a search started with seed_everything: 3, resumed with the key removed (or under
+    # another PL_GLOBAL_SEED) takes 3, as it must, and says so (was: without a word)
+    _stored_run(tmp_path, 3)
+    if env is None:
+        monkeypatch.delenv("PL_GLOBAL_SEED", raising=False)
+    else:
+        monkeypatch.setenv("PL_GLOBAL_SEED", env)
+    with pytest.warns(UserWarning) as caught:
+        search = search_from_config(_cfg(tmp_path, seed))
+    assert search.settings.goal.seed == 3
+    texts = [str(w.message) for w in caught if "resuming with seed" in str(w.message)]
+    assert texts == [f"{tmp_path / 'run'}: resuming with seed 3, the seed its trials ran with "
+                     f"(its search.db's); this invocation gives {said}: a resume keeps its "
+                     f"run's seed (to search with another, give a new run_dir)"]
+
+
+@pytest.mark.parametrize(("seed", "env", "stored"), [
+    (..., None, 0), (..., "3", 3), (None, "3", 3), (True, "3", 3), (True, None, 3),
+    (False, None, None), (3, "7", 3),
+], ids=["no key", "no key, env", "null, env", "true, env", "true", "false", "int"])
+def test_a_resume_whose_invocation_gives_its_runs_seed_says_nothing(
+        seed, env, stored, tmp_path, monkeypatch):
+    # the invocation's seed is the run's (true without PL_GLOBAL_SEED: a drawn one, which
+    # the run's is)
+    _stored_run(tmp_path, stored)
+    if env is None:
+        monkeypatch.delenv("PL_GLOBAL_SEED", raising=False)
+    else:
+        monkeypatch.setenv("PL_GLOBAL_SEED", env)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert search_from_config(_cfg(tmp_path, seed)).settings.goal.seed == stored
+
+
+def test_the_search_command_says_the_seed_its_resume_keeps(tmp_path, monkeypatch, capsys):
+    # a real run of seed_everything: 3, then `lightning-nas search` with the key removed
+    monkeypatch.delenv("PL_GLOBAL_SEED", raising=False)
+    cfg = _cfg(tmp_path, 3)
+    cfg["search"]["budget"] = 1
+    search_from_config(cfg).run()
+    monkeypatch.setenv("PL_GLOBAL_SEED", "7")
+    path = _write(tmp_path / "search.yaml", _cfg(tmp_path, ...))
+    capsys.readouterr()
+    assert main(["search", str(path), "--print_config"]) == 0
+    assert (f"lightning-nas search: warning: {tmp_path / 'run'}: resuming with seed 3, the "
+            f"seed its trials ran with (its search.db's); this invocation gives no "
+            f"seed_everything, and PL_GLOBAL_SEED=7, which a new run would seed with, is not "
+            f"used: a resume keeps its run's seed (to search with another, give a new "
+            f"run_dir)\n") in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("value", ["abc", "-1", str(2**32)])

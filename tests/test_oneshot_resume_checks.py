@@ -282,6 +282,32 @@ def test_a_resume_without_a_seed_takes_its_checkpoints_whatever_pl_global_seed_s
     assert resumable(cfg)
 
 
+def test_a_resume_that_keeps_its_checkpoints_seed_over_the_invocations_says_so(
+        one_epoch_run, monkeypatch, capsys):
+    # a run of oneshot.seed 0 resumed without a seed under PL_GLOBAL_SEED=5 goes on with 0,
+    # as it must, and says so (was: without a word); one whose seed would be 0 anyway, or
+    # drawn (true without PL_GLOBAL_SEED: the run's seed is one), says nothing
+    monkeypatch.chdir(ROOT)
+    args, run_dir = one_epoch_run("oneshot.yaml")
+    resume = [*args, "--oneshot.seed=null", "--ckpt_path=last"]  # (its training is done)
+    monkeypatch.setenv("PL_GLOBAL_SEED", "5")
+    capsys.readouterr()
+    assert main(resume) == 0
+    ckpt = run_dir / "checkpoints" / "last.ckpt"
+    assert (f"lightning-nas oneshot: warning: --ckpt_path {ckpt}: resuming with seed 0, the "
+            f"seed its search ran with (the checkpoint's); this invocation gives no "
+            f"seed_everything, and PL_GLOBAL_SEED=5, which a new run would seed with, is not "
+            f"used: a resume keeps its run's seed (to search with another, give a new "
+            f"oneshot.run_dir)\n") in capsys.readouterr().err
+    for env, more in (("0", []), (None, ["--seed_everything=true"])):
+        if env is None:
+            monkeypatch.delenv("PL_GLOBAL_SEED")
+        else:
+            monkeypatch.setenv("PL_GLOBAL_SEED", env)
+        assert main([*resume, *more]) == 0
+        assert "resuming with seed" not in capsys.readouterr().err, env
+
+
 @pytest.mark.parametrize(("config", "prefix"), [("oneshot.yaml", ""),
                                                ("darts.yaml", "supernet.")])
 def test_a_resume_of_another_supernet_is_refused_before_the_folder_is_held(

@@ -1,7 +1,9 @@
 """The environment's seed, ``PL_GLOBAL_SEED``, where LightningCLI takes it: its
 ``seed_everything: true`` (its default, so no key too) and a config file's ``null`` call
 ``seed_everything(None)``, which seeds with ``PL_GLOBAL_SEED`` when the environment sets it
-(else 0). A search, a fit and a one-shot run take it there too (``config_seed``).
+(else 0). A search, a fit and a one-shot run take it there too (``config_seed``). A resume
+keeps the seed its run stored whatever ``seed_everything`` (true, null, false, no key) and
+the environment say now; ``unused_seed`` says what they would have seeded a new run with.
 
 Example:
     >>> environment_seed({"PL_GLOBAL_SEED": "11"}), environment_seed({})
@@ -12,10 +14,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from lightning_nas.errors import ConfigError
 
-__all__ = ["SEED_VARIABLE", "environment_seed"]
+__all__ = ["SEED_VARIABLE", "environment_seed", "unused_seed"]
 
 #: the variable Lightning's ``seed_everything`` sets and ``seed_everything(None)`` reads
 SEED_VARIABLE = "PL_GLOBAL_SEED"
@@ -56,3 +59,41 @@ def environment_seed(environ: Mapping[str, str] | None = None) -> int | None:
                           f"expected an integer from 0 to {_MAX} (2**32 - 1); set it to one, "
                           f"or unset it (null and no key: seed 0; true: a drawn seed)")
     return seed
+
+
+def unused_seed(stored: int | None, cfg: Mapping[str, Any], false_draws: bool = False,
+                environ: Mapping[str, str] | None = None) -> str | None:
+    """What the config's ``seed_everything`` (true, null, false or no key) would seed a new
+    run with, said where a resume keeps its run's ``stored`` seed instead (the warning's
+    words); None where that is ``stored``, or a drawn seed (``true`` without
+    ``PL_GLOBAL_SEED``, and ``false`` where ``false_draws``: a one-shot run's), which the
+    run's is. Was: the stored seed taken without a word.
+
+    Args:
+        stored: the seed the run's trials (or its one-shot search) ran with.
+        cfg: the config (an integer ``seed_everything`` is no resume's concern: it is
+            compared with the stored seed, and refused where it differs).
+        false_draws: whether ``false`` draws a seed for a new run (a one-shot run, whose
+            search needs one), not none (a search).
+        environ: the environment (None: ``os.environ``).
+
+    Example:
+        >>> unused_seed(3, {}, environ={"PL_GLOBAL_SEED": "7"})
+        'no seed_everything, and PL_GLOBAL_SEED=7, which a new run would seed with, is not used'
+        >>> unused_seed(7, {"seed_everything": None}, environ={"PL_GLOBAL_SEED": "7"}) is None
+        True
+    """
+    given = cfg.get("seed_everything", ...)
+    said = "no seed_everything" if given is ... else \
+        f"seed_everything: {'null' if given is None else str(given).lower()}"
+    env = None if given is False else environment_seed(environ)
+    if (given is True and env is None) or (given is False and false_draws):
+        return None
+    own = None if given is False else 0 if env is None else env
+    if own == stored:
+        return None
+    if given is False:
+        return f"{said}, which seeds nothing in a new run"
+    if env is None:
+        return f"{said}, which seeds a new run with 0"
+    return f"{said}, and {SEED_VARIABLE}={env}, which a new run would seed with, is not used"

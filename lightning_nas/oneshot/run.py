@@ -28,6 +28,7 @@ import yaml
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from torch import nn
 
+from lightning_nas.config.env_seed import unused_seed
 from lightning_nas.config.instantiate import instantiate
 from lightning_nas.group_exit import groups_made_here, launcher_variables_of_one
 from lightning_nas.lock_probe import lock_taken
@@ -73,6 +74,7 @@ from lightning_nas.search.trial_defaults import checkpointing, with_trial_defaul
 from lightning_nas.search.uneven_split import UnevenSplitCheck
 from lightning_nas.search.wandb_ids import kept_dirs
 from lightning_nas.spos_scored import scored_text
+from lightning_nas.user_warnings import warn_rank_zero
 from lightning_nas.wording import counted
 
 __all__ = ["finetune_trainer", "resumable", "run_oneshot"]
@@ -265,6 +267,11 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
     if ckpt_path is not None:
         opts, stored, shapes = check_resume(ckpt_path, algorithm, opts, _stored(cfg),
                                             trainer_cfg)
+        if _stored(cfg) and (said := unused_seed(stored["seed"], cfg, false_draws=True)):
+            warn_rank_zero(f"--ckpt_path {ckpt_path}: resuming with seed {stored['seed']}, the "
+                           f"seed its search ran with (the checkpoint's); this invocation "
+                           f"gives {said}: a resume keeps its run's seed (to search with "
+                           f"another, give a new oneshot.run_dir)")  # (was: without a word)
         end = training_end(stored, trainer_cfg)
         if end is not None:  # a misspelt net_attr: said, not passed over (was: exit 0)
             network_of(model.build({}), opts["net_attr"], NET_ATTR)

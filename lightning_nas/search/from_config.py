@@ -19,6 +19,7 @@ from lightning_nas.config.cli_optim import (
     warn_shadowed,
 )
 from lightning_nas.config.cli_sections import checked_links, config_builders
+from lightning_nas.config.env_seed import unused_seed
 from lightning_nas.config.factories import ModelFactory
 from lightning_nas.config.instantiate import import_object, instantiate
 from lightning_nas.config.load import block_settings, config_seed, section_target
@@ -33,6 +34,7 @@ from lightning_nas.search.setting_checks import check_seed, config_words
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.space.params import KINDS
 from lightning_nas.store import RunStore
+from lightning_nas.user_warnings import warn_user
 
 __all__ = ["SEARCH_KEYS", "search_from_config"]
 
@@ -95,6 +97,11 @@ def _search_from_config(cfg: Mapping[str, Any]) -> Search:
         settings["seed"] = _stored_seed(run_dir)  # a resume keeps the seed its run drew or
         # took from PL_GLOBAL_SEED (or, false, the 0 an older version seeded its run with:
         # none for a new run; was: no key and null took 0, refused against the run's)
+        if settings["seed"] is not None and (said := unused_seed(settings["seed"], cfg)):
+            warn_user(f"{run_dir}: resuming with seed {settings['seed']}, the seed its "
+                      f"trials ran with (its search.db's); this invocation gives {said}: a "
+                      f"resume keeps its run's seed (to search with another, give a new "
+                      f"run_dir)")  # (was: without a word)
     if settings["seed"] is not None or cfg.get("seed_everything") is not False:
         everything = settings["seed"] is None  # the seed is seed_everything's: name it
         settings["seed"] = config_seed(cfg, settings["seed"])  # (false: none, as LightningCLI)
