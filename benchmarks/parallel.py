@@ -114,9 +114,11 @@ def rss_over_trials(root: Path, trials: int = 50, seed: int = 1,
 
     Search(MODEL, SPACE, data=DATA, trainer={"max_epochs": 1, "limit_train_batches": 2,
                                              "limit_val_batches": 1, "accelerator": "cpu"},
-           budget=trials, num_workers=2, executor=pool or "process", threads_per_trial=1,
-           run_dir=root, optimizer="RandomSearch", seed=seed, on_trial_end=record,
-           verbose=False).run()
+           budget=trials, num_workers=2, run_dir=root,
+           # the pool's own threads_per_trial=1 (a search's beside it is refused)
+           **({"executor": pool} if pool is not None else
+              {"executor": "process", "threads_per_trial": 1}),
+           optimizer="RandomSearch", seed=seed, on_trial_end=record, verbose=False).run()
     return marks[5], marks[max(marks)]
 
 

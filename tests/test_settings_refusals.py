@@ -256,3 +256,110 @@ def test_a_scheduler_setting_left_unused_is_cleared_in_the_words_of_its_caller(t
                                     "--search.eta=null), or set a scheduler (asha or "
                                     "hyperband)"), info.value
     assert not (tmp_path / "run").exists()
+
+
+def _thread_pool() -> object:
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(1)
+
+
+def _process_pool() -> object:
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(1)  # (no process starts before its first submit)
+
+
+def _workers() -> object:
+    from lightning_nas.search.workers import ProcessExecutor
+
+    return ProcessExecutor(2, accelerator="cpu")  # (no worker starts before a trial)
+
+
+def _ray() -> object:
+    pytest.importorskip("ray")
+    from lightning_nas.search.ray_executor import RayExecutor
+
+    return RayExecutor(2)  # (no cluster nor actor before its start)
+
+
+def _inline() -> object:
+    from lightning_nas.search.executor import InlineExecutor
+
+    return InlineExecutor()
+
+
+class _Submits:
+    """An executor of another library (Dask's, submitit's): anything with submit."""
+
+    def submit(self, fn, *args):
+        raise AssertionError("nothing is submitted")
+
+
+_THREADS = "threads_per_trial=2 sets the torch threads of the workers a search starts itself"
+_DEVICES = "devices_per_trial=1 gives each worker a search starts itself its GPUs"
+_RECYCLES = "max_trials_per_worker=3 recycles the worker processes a search starts itself"
+
+
+@pytest.mark.parametrize(("executor", "options", "said"), [
+    (_workers, {"threads_per_trial": 2},
+     f"{_THREADS}, and executor is a ProcessExecutor object, made with its own: give it "
+     f"there, ProcessExecutor(threads_per_trial=2), and drop threads_per_trial"),
+    (_ray, {"threads_per_trial": 2},
+     f"{_THREADS}, and executor is a RayExecutor object, made with its own: give it there, "
+     f"RayExecutor(threads=2), and drop threads_per_trial"),
+    (_inline, {"threads_per_trial": 2},
+     f"{_THREADS}, and executor is an InlineExecutor object, made with its own: give it "
+     f"there, InlineExecutor(threads=2), and drop threads_per_trial"),
+    (_process_pool, {"threads_per_trial": 2},
+     f"{_THREADS}, and executor is a ProcessPoolExecutor object, made with its own: give it "
+     f"there, ProcessPoolExecutor(initializer=torch.set_num_threads, initargs=(2,)), and "
+     f"drop threads_per_trial"),
+    (_thread_pool, {"threads_per_trial": 2},
+     f"{_THREADS}, and executor is a ThreadPoolExecutor object, which has no such setting: "
+     f"its trials run in threads of this process, with this process's torch threads "
+     f"(torch.set_num_threads(2) before the search); drop threads_per_trial"),
+    (_Submits, {"threads_per_trial": 2},
+     f"{_THREADS}, and executor is a _Submits object, which has no such setting: it starts "
+     f"its workers its own way, so set them up there; drop threads_per_trial"),
+    (_workers, {"devices_per_trial": 1, "max_trials_per_worker": 3},
+     f"{_DEVICES}, and executor is a ProcessExecutor object, made with its own: give it "
+     f"there, ProcessExecutor(devices_per_trial=1), and drop devices_per_trial; {_RECYCLES}, "
+     f"and executor is a ProcessExecutor object, made with its own: give it there, "
+     f"ProcessExecutor(max_trials_per_worker=3), and drop max_trials_per_worker"),
+    (_ray, {"devices_per_trial": 1},
+     f"{_DEVICES}, and executor is a RayExecutor object, made with its own: give it there, "
+     f"RayExecutor(num_gpus=1), and drop devices_per_trial"),
+    (_process_pool, {"max_trials_per_worker": 3},
+     f"{_RECYCLES}, and executor is a ProcessPoolExecutor object, made with its own: give it "
+     f"there, ProcessPoolExecutor(max_tasks_per_child=3) (Python 3.11+), and drop "
+     f"max_trials_per_worker"),
+], ids=["process-threads", "ray-threads", "inline-threads", "process_pool-threads",
+        "thread_pool-threads", "other-threads", "process-devices-recycle", "ray-devices",
+        "process_pool-recycle"])
+def test_a_worker_setting_beside_an_executor_object_is_refused_naming_where_it_goes(
+        executor, options, said, tmp_path):
+    # an executor object was made with its own workers' settings: the search's were ignored
+    # (threads_per_trial: without a word; devices_per_trial, max_trials_per_worker: refused
+    # with "executor '<... object at 0x...>' with num_workers=2 starts none; use executor
+    # 'process' or num_workers > 1"), now refused before the search is made
+    from lightning_nas import Search
+    from lightning_nas.search.executors import make_executor
+    from tests.helpers import BlobData, TinyNet
+
+    pool = executor()
+    try:
+        with pytest.raises(ConfigError) as info:
+            Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, executor=pool,
+                   num_workers=2, run_dir=tmp_path / "run", **options)
+        assert str(info.value) == said
+        with pytest.raises(ConfigError) as info:
+            make_executor(pool, 2, **options)
+        assert str(info.value) == said
+        assert not (tmp_path / "run").exists()
+        assert Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, executor=pool,
+                      num_workers=2, run_dir=tmp_path / "run").settings.execution.executor \
+            is pool  # alone, it is taken
+    finally:
+        if hasattr(pool, "shutdown"):
+            pool.shutdown()

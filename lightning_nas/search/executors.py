@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.executor import FuturesExecutor, InlineExecutor, TrialExecutor
+from lightning_nas.search.executor_objects import check_object_settings
 from lightning_nas.search.ray_executor import RayExecutor
 from lightning_nas.search.setting_checks import in_words
 from lightning_nas.search.workers import ProcessExecutor
@@ -125,6 +126,9 @@ def make_executor(executor: Any = "auto", num_workers: int = 1,
         ray: ``ray.init`` keyword arguments and per-trial ``num_cpus``/``num_gpus``.
     """
     trainer = dict(trainer or {})
+    check_object_settings(executor, threads_per_trial=threads_per_trial,  # (an object's own)
+                          devices_per_trial=devices_per_trial,
+                          max_trials_per_worker=max_trials_per_worker)
     if isinstance(executor, TrialExecutor):
         return executor
     if not isinstance(executor, str):
