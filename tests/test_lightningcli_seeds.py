@@ -147,6 +147,17 @@ def test_a_resume_whose_invocation_gives_its_runs_seed_says_nothing(
         assert search_from_config(_cfg(tmp_path, seed)).settings.goal.seed == stored
 
 
+def test_a_bad_seed_everything_over_a_stored_run_is_refused_without_a_resumes_warning(
+        tmp_path, monkeypatch):
+    _stored_run(tmp_path, 3)
+    monkeypatch.delenv("PL_GLOBAL_SEED", raising=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ConfigError, match="`seed_everything` must be an integer, true or "
+                                              "false, got 'abc'"):
+            search_from_config(_cfg(tmp_path, "abc"))
+
+
 def test_the_search_command_says_the_seed_its_resume_keeps(tmp_path, monkeypatch, capsys):
     # a real run of seed_everything: 3, then `lightning-nas search` with the key removed
     monkeypatch.delenv("PL_GLOBAL_SEED", raising=False)

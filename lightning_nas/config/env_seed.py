@@ -84,6 +84,9 @@ def unused_seed(stored: int | None, cfg: Mapping[str, Any], false_draws: bool = 
         True
     """
     given = cfg.get("seed_everything", ...)
+    if not (given is ... or given is None or isinstance(given, bool)):
+        return None  # an integer (compared with the stored one), or no seed value
+        # (refused by config_seed, without this warning first)
     said = "no seed_everything" if given is ... else \
         f"seed_everything: {'null' if given is None else str(given).lower()}"
     env = None if given is False else environment_seed(environ)
