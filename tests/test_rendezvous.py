@@ -31,6 +31,23 @@ def test_two_open_at_once_hold_two_ports_that_no_other_socket_can_take():
     _bind("127.0.0.1", port)  # closed: free again
 
 
+def test_it_listens_on_the_ipv4_loopback_alone_with_torch_s_classic_server():
+    # was: torch's own listening socket, [::] (every address): it named every peer it
+    # accepted, ::ffff:127.0.0.1 there, by asking the DNS server (no /etc/hosts line names
+    # that form), and a query lost there held the store, and every rank, 5 s
+    from torch.distributed import TCPStore
+
+    with Rendezvous() as meeting:
+        assert meeting.env["MASTER_ADDR"] == "127.0.0.1"
+        with pytest.raises(OSError):  # refused (or no IPv6 at all): not served there
+            socket.create_connection(("::1", meeting.port), timeout=5).close()
+        client = TCPStore("127.0.0.1", meeting.port, is_master=False, wait_for_workers=False)
+        client.set("rank0", "here")  # served on the address the ranks are sent to
+        assert client.get("rank0") == b"here"
+        if hasattr(TCPStore, "libuvBackend"):  # a torch that says which server it runs
+            assert meeting._store.libuvBackend is False  # (libuv: no socket taken over before 2025)
+
+
 def test_a_rank_of_an_older_torch_joins_it_as_its_agent_store_asks(monkeypatch):
     # torch < 2.4's env:// rendezvous under TORCHELASTIC_USE_AGENT_STORE reads
     # TORCHELASTIC_RESTART_COUNT (a KeyError without it: every DDP trial failed there) and

@@ -13,6 +13,19 @@ no other socket while it is open) and every rank, rank 0 too, joins it as a clie
 (``TORCHELASTIC_USE_AGENT_STORE``). The port is held from its choice until the ranks are
 done (``close``); two groups alive at once, in one process or two, never share one.
 
+It listens on ``127.0.0.1`` alone, on a socket this process binds and hands over to
+torch's classic server (``master_listen_fd``, ``use_libuv=False``: torch's libuv server
+serves a socket handed to it only since 2025, pytorch PR 150215; before, it never accepted
+there and the ranks waited). Was: torch's own socket, on ``[::]`` (every address, other
+machines' too). torch names every peer it accepts (``getnameinfo`` without
+``NI_NUMERICHOST``): there ``::ffff:127.0.0.1``, which ``/etc/hosts`` does not name, so the
+DNS server was asked, for each rank and for this process's own client; a query lost there
+(a resolver's 5 s timeout) held the store's one serving thread, and every rank with it, 5 s.
+``127.0.0.1`` is named from ``/etc/hosts``. torch's clients (each rank's, this process's
+own) still name the store they connect to that way: only the resolver's settings change
+that (a local cache, ``RES_OPTIONS``). A torch without ``master_listen_fd`` has its server
+bind a socket of its own, as before.
+
 Example:
     >>> with Rendezvous() as meeting:
     ...     sorted(meeting.env)
@@ -21,11 +34,13 @@ Example:
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import Any
 
 __all__ = ["Rendezvous"]
 
-#: the address the ranks reach the store at (the store itself listens on every address)
+#: the address the ranks reach the store at, and the only one it listens on
 _ADDRESS = "127.0.0.1"
 
 
@@ -44,8 +59,20 @@ class Rendezvous:
     def __init__(self) -> None:
         from torch.distributed import TCPStore  # (the driver of DDP trials imported torch)
 
-        self._store: Any = TCPStore(_ADDRESS, 0, is_master=True, wait_for_workers=False)
-        self.port: int = self._store.port
+        self._socket: socket.socket | None = None
+        if not _takes("master_listen_fd"):  # its server binds a socket of its own
+            self._store: Any = TCPStore(_ADDRESS, 0, is_master=True, wait_for_workers=False)
+            self.port: int = self._store.port
+            return
+        self._socket = socket.create_server((_ADDRESS, 0))
+        self.port = self._socket.getsockname()[1]
+        classic = {"use_libuv": False} if _takes("use_libuv") else {}
+        try:  # the server's own descriptor of the socket: it closes that one
+            self._store = TCPStore(_ADDRESS, self.port, is_master=True, wait_for_workers=False,
+                                   master_listen_fd=os.dup(self._socket.fileno()), **classic)
+        except BaseException:
+            self._socket.close()
+            raise
 
     @property
     def env(self) -> dict[str, str]:
@@ -59,9 +86,20 @@ class Rendezvous:
     def close(self) -> None:
         """Stop serving the store: its port is free again (once the ranks are gone)."""
         self._store = None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
 
     def __enter__(self) -> Rendezvous:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _takes(argument: str) -> bool:
+    """Whether this torch's ``TCPStore`` takes ``argument`` (pybind11 writes its
+    signature into the docstring)."""
+    from torch.distributed import TCPStore
+
+    return f"{argument}:" in (TCPStore.__init__.__doc__ or "")
