@@ -55,11 +55,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.spread import check_arguments, describe, quick_defaults, spread  # noqa: E402
+from benchmarks.spread import same_trials as same_trials_of  # noqa: E402
 from lightning_nas import Search  # noqa: E402
 from lightning_nas.search.lifetime import environ  # noqa: E402
 from lightning_nas.search.rank_zygote import close_zygotes  # noqa: E402
 from lightning_nas.search.runner import FRESH_RANKS  # noqa: E402
-from lightning_nas.wording import counted  # noqa: E402
 
 __all__ = ["SPACE", "main", "one_thread_each", "run_side", "same_trials",
            "trainer_settings"]
@@ -143,7 +143,8 @@ def same_trials(reused: list[tuple[dict, float | None]],
     """The line that says both sides trained the same architectures, in the same order, to
     the same scores (each side's trials as ``(arch, score)``), or ``SystemExit`` naming the
     first trial that differs: the comparison is void then (every trial is seeded, so two
-    sides that train alike score alike, to the last bit).
+    sides that train alike score alike, to the last bit): ``spread.same_trials`` with the
+    sides named ``reused`` and ``fresh``.
 
     Example:
         >>> same_trials([({"width": 16}, 0.75)], [({"width": 16}, 0.75)])
@@ -153,15 +154,7 @@ def same_trials(reused: list[tuple[dict, float | None]],
         ...
         SystemExit: the two sides' trials differ: trial 1: reused {'width': 16} scored 0.75, ...
     """
-    if len(reused) != len(fresh):
-        raise SystemExit(f"the two sides' trials differ: reused ran {len(reused)} trials, "
-                         f"fresh {len(fresh)}")
-    for number, (one, other) in enumerate(zip(reused, fresh, strict=True), start=1):
-        if one != other:
-            raise SystemExit(f"the two sides' trials differ: trial {number}: reused {one[0]} "
-                             f"scored {one[1]}, fresh {other[0]} scored {other[1]}")
-    return (f"same trials on both sides: {counted(len(reused), 'architecture')} in the same "
-            f"order, the same scores")
+    return same_trials_of(reused, fresh, ("reused", "fresh"))
 
 
 def main(argv: list[str] | None = None) -> dict:

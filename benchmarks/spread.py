@@ -26,7 +26,7 @@ from typing import Any
 
 __all__ = ["HELDOUT_SEEDS", "SEED_FORMS", "alternating_rounds", "check_arguments", "describe",
            "heldout_seeds", "not_a_script", "over_seeds", "parse_seeds", "quick_defaults",
-           "report_figures", "run_json", "spearman", "spread"]
+           "report_figures", "run_json", "same_trials", "spearman", "spread"]
 
 #: what a seed list may be, as a usage error says it
 SEED_FORMS = ("give a count of at least 1 (30), a range low-high (100-129) or seeds and "
@@ -124,6 +124,37 @@ def run_json(argv: Sequence[str], env: Mapping[str, str], what: str) -> dict[str
     if out.returncode:
         raise SystemExit(f"{what} failed:\n{out.stderr[-4000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def same_trials(one: Sequence[tuple[dict, float | None]],
+                other: Sequence[tuple[dict, float | None]], sides: tuple[str, str]) -> str:
+    """The line that says two sides of a comparison trained the same architectures, in the
+    same order, to the same scores (each side's trials as ``(arch, score)`` in the order
+    proposed; ``sides`` names them), or ``SystemExit`` naming the first trial that differs:
+    the comparison is void then (every trial is seeded, so two sides that train alike
+    score alike, to the last bit).
+
+    Example:
+        >>> same_trials([({"width": 16}, 0.75)], [({"width": 16}, 0.75)], ("one", "other"))
+        'same trials on both sides: 1 architecture in the same order, the same scores'
+        >>> same_trials([({"width": 16}, 0.75)], [({"width": 32}, 0.5)], ("one", "other"))
+        Traceback (most recent call last):
+        ...
+        SystemExit: the two sides' trials differ: trial 1: one {'width': 16} scored 0.75, ...
+    """
+    from lightning_nas.wording import counted  # plain text, no training stack
+
+    name, other_name = sides
+    if len(one) != len(other):
+        raise SystemExit(f"the two sides' trials differ: {name} ran {len(one)} trials, "
+                         f"{other_name} {len(other)}")
+    for number, (mine, theirs) in enumerate(zip(one, other, strict=True), start=1):
+        if tuple(mine) != tuple(theirs):
+            raise SystemExit(f"the two sides' trials differ: trial {number}: {name} "
+                             f"{mine[0]} scored {mine[1]}, {other_name} {theirs[0]} scored "
+                             f"{theirs[1]}")
+    return (f"same trials on both sides: {counted(len(one), 'architecture')} in the same "
+            f"order, the same scores")
 
 
 def over_seeds(n: int, settings: str) -> str:
@@ -343,5 +374,6 @@ def not_a_script(how: str) -> None:
 
 if __name__ == "__main__":  # was: nothing at all, exit status 0
     not_a_script("benchmarks/spread.py holds the helpers imported by the benchmark scripts "
-                 "(the spread of a repeated figure, seed lists, Spearman); nothing to run: "
-                 "run a script, e.g. `python benchmarks/overhead.py --help`")
+                 "(the spread of a repeated figure, seed lists, Spearman, the check that two "
+                 "sides trained the same trials); nothing to run: run a script, e.g. "
+                 "`python benchmarks/overhead.py --help`")

@@ -1,5 +1,6 @@
 """``benchmarks/overhead.py`` called in-process at its smallest (one trial of one epoch per
-loop, one round): the figures that count what lightning_nas runs inside ``fit``."""
+loop, one round): the figures that count what lightning_nas runs inside ``fit``, and the
+check that both loops trained the same trial to the same score."""
 
 from __future__ import annotations
 
@@ -29,3 +30,7 @@ def test_overhead_counts_what_lightning_nas_runs_inside_fit(capsys):
     assert out["lnas_added_ms_per_trial"] == pytest.approx(
         out["lnas_added_ms_per_trial_spread"]["median"])
     assert "lnas_added_ms_per_trial: median " in printed, printed
+    # both loops trained the same architecture to the same score, to the last bit (was:
+    # their architectures alone compared)
+    assert ("round 0: same trials on both sides: 1 architecture in the same order, the same "
+            "scores") in printed, printed
