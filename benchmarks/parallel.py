@@ -26,11 +26,27 @@ Two denominators for the 2-worker wall time:
   same trials' fit time measured without contention (one worker), i.e. the ideal 2-worker
   wall; ``speedup_2_workers`` = 2 × ``overhead_1_worker`` / this figure.
 
+A fit time is a wall clock: on a busy machine it holds the worker's waits for a core, on
+one side more than on the other as the load comes and goes (a run gave 13.3-17.7 s of fit
+with one worker against 12.3-15.7 s with two, the same trials: ``fit_growth_2_workers``
+0.944 and ``speedup_2_workers`` 2.1, more than two workers can give). The workers' time on
+a core and their waits for one (``core_times``, from Linux's ``/proc``) tell the work from
+the waits:
+
+- ``cpu_growth_2_workers`` = Σcpu(2 workers) / Σcpu(1 worker) over the timed searches: the
+  same work, so near 1 (above it by the two workers' contention for caches and memory
+  bandwidth, which ``fit_growth_2_workers`` counts too);
+- ``waited_share_1_worker`` and ``waited_share_2_workers`` = the workers' waits for a core /
+  (their time on one + those waits): near 0 on idle cores (two workers a little above: the
+  driver's work between trials takes a core from one); a round with a larger share ran on
+  a busy machine, and its fit and wall figures hold that load, not the benchmark's.
+
 Run:  python benchmarks/parallel.py [--trials 16] [--epochs 4] [--rounds 5] [--rss_trials 50]
 Quick check:  python benchmarks/parallel.py --quick   (2 trials, 1 epoch, 1 round, 6 RSS trials)
 Last line: JSON with ``speedup_2_workers`` (wall 1 worker / wall 2 workers),
-``overhead_2_workers``, ``overhead_2_workers_uncontended`` and ``rss_growth`` (driver RSS
-after ``--rss_trials`` tiny trials / after 5), medians over the rounds, each with
+``overhead_2_workers``, ``overhead_2_workers_uncontended``, ``fit_growth_2_workers``,
+``cpu_growth_2_workers``, the two ``waited_share_*`` and ``rss_growth`` (driver RSS after
+``--rss_trials`` tiny trials / after 5), medians over the rounds, each with
 ``<name>_spread``.
 """
 
@@ -79,11 +95,36 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def core_times(pids: list[int]) -> tuple[float, float]:
+    """Seconds the processes ``pids`` (every thread of each) have run on a core and have
+    waited for one while ready to run, from Linux's ``/proc/<pid>/task/<tid>/schedstat``;
+    ``(nan, nan)`` where it cannot be read (not Linux, a process gone). A thread that ended
+    between two reads drops out of the later one: a worker trains on its main thread.
+
+    Example:
+        >>> import os
+        >>> ran, waited = core_times([os.getpid()])
+        >>> ran > 0 and waited >= 0
+        True
+    """
+    ran = waited = 0
+    try:
+        for pid in pids:
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                fields = (task / "schedstat").read_text().split()
+                ran, waited = ran + int(fields[0]), waited + int(fields[1])
+    except (OSError, IndexError, ValueError):
+        return float("nan"), float("nan")
+    return ran / 1e9, waited / 1e9
+
+
 def timed_search(workers: int, trials: int, epochs: int, root: Path,
                  keep_pool: bool = False) -> dict[str, Any]:
     """Start a pool of ``workers``, warm it, then time a search of ``trials`` trials:
     ``wall`` (warm pool), ``cold_wall`` (pool start included), ``fit`` (sum of the trials'
-    fit times) and its ``trials`` as ``(arch, score)`` in the order proposed; with
+    fit times), ``cpu`` and ``waited`` (the workers' seconds on a core and waiting for
+    one while ready to run, ``core_times``, over the timed search: work apart from a busy
+    machine's waits) and its ``trials`` as ``(arch, score)`` in the order proposed; with
     ``keep_pool`` the still running pool is ``pool`` (the caller shuts it down), else it is
     shut down."""
     t0 = time.perf_counter()
@@ -94,17 +135,21 @@ def timed_search(workers: int, trials: int, epochs: int, root: Path,
                                              "accelerator": "cpu"},
            budget=workers, executor=pool, num_workers=workers, run_dir=root / "warm",
            optimizer="RandomSearch", seed=99, verbose=False).run()
+    workers_started = pool.pids()
+    ran, waited = core_times(workers_started)
     ready = time.perf_counter()
     result = Search(MODEL, SPACE, data=DATA, trainer={"max_epochs": epochs,
                                                       "accelerator": "cpu"},
                     budget=trials, executor=pool, num_workers=workers, run_dir=root / "run",
                     optimizer="RandomSearch", seed=0, verbose=False).run()
     end = time.perf_counter()
+    ran_after, waited_after = core_times(workers_started)
     if not keep_pool:
         pool.shutdown()
     fit = sum(t.fit_time or 0.0 for t in result.trials)
     trials = [(t.arch, t.score) for t in sorted(result.trials, key=lambda t: t.trial_id)]
     return {"wall": end - ready, "cold_wall": end - t0, "fit": fit, "trials": trials,
+            "cpu": ran_after - ran, "waited": waited_after - waited,
             "pool": pool if keep_pool else None}
 
 
@@ -136,6 +181,7 @@ def rss_over_trials(root: Path, trials: int = 50, seed: int = 1,
 
 FIGURES = ("speedup_2_workers", "speedup_2_workers_cold", "overhead_2_workers",
            "overhead_2_workers_uncontended", "overhead_1_worker", "fit_growth_2_workers",
+           "cpu_growth_2_workers", "waited_share_1_worker", "waited_share_2_workers",
            "rss_growth", "rss_mb_5", "rss_mb_last")
 
 
@@ -173,7 +219,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             print(f"round {round_}: {said}", flush=True)
             for name, r in (("1 worker ", one), ("2 workers", two)):
                 print(f"round {round_} {name}: wall {r['wall']:6.2f}s (cold "
-                      f"{r['cold_wall']:6.2f}s)  sum of fit {r['fit']:6.2f}s")
+                      f"{r['cold_wall']:6.2f}s)  sum of fit {r['fit']:6.2f}s  workers on a "
+                      f"core {r['cpu']:6.2f}s, waiting for one {r['waited']:6.2f}s")
             try:
                 rss5, rss_last = rss_over_trials(root / f"rss{round_}", args.rss_trials,
                                                  seed=1 + round_, pool=two["pool"])
@@ -188,6 +235,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "overhead_2_workers_uncontended": two["wall"] / (one["fit"] / 2),
                 "overhead_1_worker": one["wall"] / one["fit"],
                 "fit_growth_2_workers": two["fit"] / one["fit"],
+                # the same work's time on a core, without the waits for one (near 1 but for
+                # the two workers' contention for caches and memory bandwidth)
+                "cpu_growth_2_workers": two["cpu"] / one["cpu"],
+                # near 0 for one worker on idle cores: a share above says the machine was
+                # busy, and the fit times hold those waits (a busy side's fits grow)
+                "waited_share_1_worker": one["waited"] / (one["cpu"] + one["waited"]),
+                "waited_share_2_workers": two["waited"] / (two["cpu"] + two["waited"]),
                 "rss_growth": rss_last / rss5, "rss_mb_5": rss5, "rss_mb_last": rss_last,
             }
             for name, value in figures.items():

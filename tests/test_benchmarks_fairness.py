@@ -11,6 +11,8 @@ supernet epoch, 2 subnets); seeded, so the same epochs come back on every run.
 from __future__ import annotations
 
 import argparse
+import os
+import time
 import warnings
 from multiprocessing import forkserver
 from pathlib import Path
@@ -117,3 +119,20 @@ def test_parallel_starts_the_fork_server_before_either_side_is_timed(tmp_path):
     pid = forkserver._forkserver._forkserver_pid  # noqa: SLF001 - the server the pools fork from
     assert pid is not None and Path(f"/proc/{pid}").exists(), pid
     assert (tmp_path / "run").is_dir()  # its one timed-size trial ran on the warm pool
+
+
+def test_parallel_reads_each_sides_time_on_a_core_apart_from_its_waits_for_one():
+    # a trial's fit time is a wall clock: on a busy machine it holds the worker's waits for
+    # a core, so one side's fits could be longer than the other's for the same work (a run
+    # gave 13.3-17.7 s of fit with one worker against 12.3-15.7 s with two, the same 16
+    # trials). The workers' time on a core and their waits for one, from /proc, tell the
+    # work from the waits (was: the fit times alone)
+    times = getattr(load_script("parallel.py"), "core_times", None)
+    assert times is not None, "no time on a core of the workers: their fit times alone"
+    ran, waited = times([os.getpid()])
+    start = time.process_time()
+    while time.process_time() - start < 0.2:  # 0.2 s on a core, in this process
+        pass
+    ran_after, waited_after = times([os.getpid()])
+    assert ran_after - ran >= 0.15, (ran, ran_after)
+    assert waited_after >= waited >= 0.0, (waited, waited_after)
