@@ -65,7 +65,7 @@ from lightning_nas.search import random_state
 from lightning_nas.search.best_epoch import tie_break_of
 from lightning_nas.search.checkpoints import not_kept_reason
 from lightning_nas.search.executor import torch_threads
-from lightning_nas.search.logger_dirs import check_logger_dirs
+from lightning_nas.search.logger_dirs import check_trainer_dirs
 from lightning_nas.search.monitor_errors import check_monitor_reached
 from lightning_nas.search.optimizer_state import (
     OptimizerStateError,
@@ -391,7 +391,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
             if key not in (trainer or {}):
                 trainer_cfg.pop(key, None)
     check_trainer_kwargs(trainer_cfg)
-    check_logger_dirs(trainer_cfg, logs="the fine-tune's logs")  # (was: once it wrote them)
+    check_trainer_dirs(trainer_cfg, whose="the fine-tune's")  # (was: once it wrote there)
     check_validation_runs(trainer_cfg, monitor, unbuilt_callbacks(target))
     with open_run(run_dir) as store:  # a monitor logged after a warm-up: reached?
         trial, not_kept = store.get(best["trial"]), not_kept_reason(store)  # (no best.ckpt)

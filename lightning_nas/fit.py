@@ -39,7 +39,7 @@ from lightning_nas.run_folder import user_path
 from lightning_nas.search.best_epoch import parse_tie_break, tie_break_of
 from lightning_nas.search.executor import InlineExecutor, torch_threads
 from lightning_nas.search.fit_segments import UNFINISHED
-from lightning_nas.search.logger_dirs import check_logger_dirs
+from lightning_nas.search.logger_dirs import check_trainer_dirs
 from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.rule_checks import warn_endless
@@ -141,7 +141,7 @@ def _checked_spec(cfg: Mapping[str, Any], out_dir: str | os.PathLike, monitor: s
                           f"{cfg.get('trainer')!r}")
     trainer = dict(cfg.get("trainer") or {})
     check_trainer_kwargs(trainer)
-    check_logger_dirs(trainer, logs="the fit's logs")  # as a search's (was: Lightning's
+    check_trainer_dirs(trainer, whose="the fit's")  # as a search's (was: Lightning's
     # NotADirectoryError once the Trainer wrote, the model and data built)
     check_validation_runs(trainer, monitor, unbuilt_callbacks(model))
     check_strategy(trainer)

@@ -1,7 +1,10 @@
 """A logger ``save_dir`` no logger can write under (a file, a folder under a file, a folder
 without write permission) is refused before any training and before the run folder is
 written, naming its key as written and the reason (was: two trials failed "before training
-started" with ``NotADirectoryError`` naming the path alone, then the search stopped).
+started" with ``NotADirectoryError`` naming the path alone, then the search stopped); so
+are a ``default_root_dir`` and a ``ModelCheckpoint``'s ``dirpath`` (was: every trial FAILED
+on a checkpoint's, the search stopped; a ``default_root_dir`` taken, failing each trial
+that wrote there).
 
 Example:
     >>> CSV
@@ -15,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from lightning_nas.errors import ConfigError
@@ -26,10 +30,13 @@ CSV = "lightning.pytorch.loggers.CSVLogger"
 SPACE = {"width": {"choice": [4, 8]}}
 
 
-def _search(run: Path, logger: object) -> None:
-    """Make (and so check) a search of two one-epoch trials logging to ``logger``."""
-    tiny_search(run, SPACE, {"max_epochs": 1, "limit_train_batches": 2, "logger": logger},
-                budget=2).run()
+def _search(run: Path, logger: object, space: dict | None = None, **trainer: object) -> None:
+    """Make (and so check) a search of two one-epoch trials logging to ``logger`` (None:
+    no logger set), of ``space`` (None: ``SPACE``), with the Trainer settings ``trainer``."""
+    trainer |= {"max_epochs": 1, "limit_train_batches": 2}
+    if logger is not None:
+        trainer["logger"] = logger
+    tiny_search(run, space or SPACE, trainer, budget=2).run()
 
 
 def _file(tmp_path: Path) -> Path:
@@ -87,3 +94,49 @@ def test_a_save_dir_that_cannot_be_written_is_refused(tmp_path):
     finally:
         folder.chmod(0o755)
     assert not (tmp_path / "run").exists() and os.listdir(folder) == []
+
+
+def test_a_default_root_dir_that_is_a_file_is_refused_naming_its_key(tmp_path):
+    path = _file(tmp_path)
+    with pytest.raises(ConfigError, match=r"^trainer\.default_root_dir='.*notes\.txt': it is a "
+                                          r"file, not a folder; the Trainer writes under it "
+                                          r"each trial's .*found before any training"):
+        _search(tmp_path / "run", None, default_root_dir=str(path))
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_searched_default_root_dir_under_a_file_is_refused(tmp_path):
+    path = _file(tmp_path)
+    space = {**SPACE, "trainer.default_root_dir": {"choice": [str(tmp_path / "roots"),
+                                                             str(path / "root")]}}
+    with pytest.raises(ConfigError, match=r"^space key 'trainer\.default_root_dir' may take "
+                                          r"'.*notes\.txt/root': '.*notes\.txt' is a file, so "
+                                          r"no folder can be made in it; "):
+        _search(tmp_path / "run", None, space)
+    assert not (tmp_path / "run").exists() and not (tmp_path / "roots").exists()
+
+
+def test_a_checkpoint_objects_dirpath_under_a_file_is_refused(tmp_path):
+    path = _file(tmp_path)
+    with pytest.raises(ConfigError, match=r"^trainer\.callbacks\[1\] \(a ModelCheckpoint "
+                                          r"object\)'s dirpath='.*notes\.txt/ck': '.*notes\.txt' "
+                                          r"is a file, so no folder can be made in it; the "
+                                          r"ModelCheckpoint writes each trial's checkpoints"):
+        _search(tmp_path / "run", None, callbacks=[EarlyStopping("val_acc", mode="max"),
+                                                   ModelCheckpoint(dirpath=path / "ck")])
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_searched_checkpoint_dirpath_that_is_a_file_is_refused_naming_its_space_key(
+        tmp_path):
+    path = _file(tmp_path)
+    node = {"class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+            "init_args": {"dirpath": str(tmp_path / "ck")}}
+    space = {**SPACE, "trainer.callbacks.0.dirpath": {"choice": [str(tmp_path / "ck2"),
+                                                                 str(path)]}}
+    with pytest.raises(ConfigError, match=r"^space key 'trainer\.callbacks\.0\.dirpath' may take "
+                                          r"'.*notes\.txt': trainer\.callbacks\[0\]\.init_args"
+                                          r"\.dirpath='.*notes\.txt': it is a file, not a "
+                                          r"folder; the ModelCheckpoint writes each trial's "):
+        _search(tmp_path / "run", None, space, callbacks=[node])
+    assert not (tmp_path / "run").exists()

@@ -48,7 +48,7 @@ from lightning_nas.oneshot.trainer_checks import (
 )
 from lightning_nas.run_folder import user_path
 from lightning_nas.search.dry_builds import attempt_build
-from lightning_nas.search.logger_dirs import check_logger_dirs
+from lightning_nas.search.logger_dirs import check_trainer_dirs
 
 __all__ = ["DRAWN_SEED", "NET_ATTR", "check_network", "check_oneshot", "checked_parts",
            "checked_settings"]
@@ -108,7 +108,7 @@ def checked_settings(cfg: Mapping[str, Any]) -> tuple[str, dict[str, Any], dict[
     check_seed(opts["seed"], key, spos=algorithm == "spos")
     trainer_cfg = dict(cfg.get("trainer") or {})
     check_trainer_kwargs(trainer_cfg)
-    check_logger_dirs(trainer_cfg, logs="the one-shot search's logs")  # (was: Lightning's
+    check_trainer_dirs(trainer_cfg, whose="the one-shot search's")  # (was: Lightning's
     # NotADirectoryError once the Trainer wrote, the model and data built)
     check_oneshot_strategy(trainer_cfg, algorithm)
     check_oneshot_trainer(trainer_cfg, algorithm)

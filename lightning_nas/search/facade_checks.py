@@ -33,7 +33,7 @@ from lightning_nas.search.costs import check_counting
 from lightning_nas.search.executor import FuturesExecutor, InlineExecutor, TrialExecutor
 from lightning_nas.search.executors import check_devices_per_trial, executor_for
 from lightning_nas.search.limit_checks import check_some_meets
-from lightning_nas.search.logger_dirs import check_logger_dirs
+from lightning_nas.search.logger_dirs import check_trainer_dirs
 from lightning_nas.search.logger_objects import (
     check_mlflow_run_ids,
     check_w_and_b_objects,
@@ -149,7 +149,8 @@ def _check_search(search: Search) -> None:
             executor, ProcessExecutor) else executor)
     if search.objective is None:  # one MLflow run for every trial: each trial's params;
         check_mlflow_run_ids(search.trainer, searched.get("logger"))  # a folder none writes
-        check_logger_dirs(search.trainer, searched.get("logger"))
+        check_trainer_dirs(search.trainer, searched,  # default_root_dir, dirpath too
+                           keys=option_keys(options, places))
     # a RayExecutor object of the user's sends each trial too (was: not checked, Ray's
     # "Could not serialize the put value TrialSpec(...)" once its local cluster had started);
     # so does a ProcessPoolExecutor (was: each trial FAILED with the pickling error), whose

@@ -1,4 +1,5 @@
-"""A logger folder no trial's logger could write under, refused before any training.
+"""A folder no trial's Trainer could write under, refused before any training: a logger's,
+``default_root_dir``, a ``ModelCheckpoint``'s ``dirpath`` (``check_trainer_dirs``).
 
 ``check_logger_dirs`` reads the ``save_dir`` (a W&B logger's ``dir`` too) of each logger of
 a search's ``trainer.logger`` (a fit's, a fine-tune's, a one-shot search's too), config
@@ -7,8 +8,12 @@ process cannot write, naming its key as written (``trainer.logger[1].init_args.s
 and the reason (was: two trials failed "before training started" with the
 ``NotADirectoryError`` of the path alone, then the search stopped; a logger object's raised
 out of the search; a fit, a fine-tune and a one-shot search failed on it once the Trainer
-wrote, the model and data built). ``unwritable`` says why of one path. A remote folder
-(``s3://...``) is its filesystem's to refuse.
+wrote, the model and data built). ``check_trainer_dirs`` adds ``trainer.default_root_dir``
+and the ``dirpath`` of each ``ModelCheckpoint`` of ``trainer.callbacks`` (was: a file there
+taken, every trial of a search FAILED on a checkpoint's, a fit, a fine-tune and a one-shot
+search failed with Lightning's ``FileExistsError`` once a checkpoint was saved).
+``unwritable`` says why of one path. A remote folder (``s3://...``) is its filesystem's to
+refuse.
 
 Example:
     >>> import tempfile
@@ -24,17 +29,22 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import Logger
 
+from lightning_nas.config.imports import import_object
 from lightning_nas.config.node_labels import node_label
 from lightning_nas.config.node_merge import merge_objects
-from lightning_nas.config.nodes import is_node
+from lightning_nas.config.nodes import is_node, target_path
 from lightning_nas.errors import ConfigError
 
-__all__ = ["check_logger_dirs", "unwritable"]
+__all__ = ["check_logger_dirs", "check_trainer_dirs", "unwritable"]
 
 #: the arguments a logger node names its folder by (W&B's ``dir`` beside ``save_dir``)
 _KEYS = ("save_dir", "dir")
+#: what each refusal asks for and says, after what writes under the folder
+_ASK = ("give a folder it can write (one that exists, or that can be made); found before "
+        "any training (no folder was made)")
 
 
 def unwritable(path: str | os.PathLike[str]) -> str | None:
@@ -103,25 +113,105 @@ def check_logger_dirs(trainer: Mapping[str, Any], searched: Sequence[Any] | None
                 space = "" if searched is None else f"space key 'trainer.logger' may take " \
                                                     f"{value!r}: "
                 raise ConfigError(f"{space}{key}={str(folder)!r}: {why}; the logger writes "
-                                  f"{logs} under it: give a folder it can write (one that "
-                                  f"exists, or that can be made); found before any training "
-                                  f"(no folder was made)")
+                                  f"{logs} under it: {_ASK}")
 
 
-def _folders(item: Any, place: str) -> Iterator[tuple[str, str | os.PathLike[str]]]:
+def check_trainer_dirs(trainer: Mapping[str, Any],
+                       searched: Mapping[str, Sequence[Any]] | None = None,
+                       whose: str = "each trial's",
+                       keys: Mapping[str, Sequence[tuple[str, Any]]] | None = None) -> None:
+    """Refuse, before training, a folder the Trainer of settings ``trainer`` writes under
+    that ``unwritable`` says none can: a logger's (``check_logger_dirs``), its
+    ``default_root_dir`` (where Lightning puts what names no folder of its own: a
+    ``ModelCheckpoint``'s without a ``dirpath`` under no logger, a profiler's, its default
+    logger's; a search's trials each a folder under it), and the ``dirpath`` of each
+    ``ModelCheckpoint`` (or subclass) of its ``callbacks``, a node's as written or an
+    object's. ``searched``: the values each searched Trainer argument may take
+    (``space_values.trainer_options``), each checked in place of ``trainer``'s as a trial
+    takes it, named by its space key and value in ``keys`` (``option_keys``: a key into
+    a node of the list, ``trainer.callbacks.0.dirpath``) where given; ``whose``: whose
+    files, as the message says it (``"the fit's"``, ``"the fine-tune's"``, ``"the
+    one-shot search's"``).
+
+    Raises:
+        ConfigError: naming the key (``trainer.default_root_dir``,
+            ``trainer.callbacks[0].init_args.dirpath``, ``trainer.callbacks.ckpt.dirpath``),
+            its value and the reason.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.NamedTemporaryFile() as f:
+        ...     check_trainer_dirs({"default_root_dir": f.name + "/out"}, whose="the fit's")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: trainer.default_root_dir='.../out': '...' is a file, ...
+    """
+    searched = searched or {}
+    check_logger_dirs(trainer, searched.get("logger"), f"{whose} logs")
+    roots = searched.get("default_root_dir")
+    for root in [trainer.get("default_root_dir")] if roots is None else roots:
+        why = unwritable(root) if isinstance(root, (str, os.PathLike)) else None
+        if why is not None:
+            key = (f"trainer.default_root_dir={str(root)!r}" if roots is None else
+                   f"space key 'trainer.default_root_dir' may take {str(root)!r}")
+            raise ConfigError(f"{key}: {why}; the Trainer writes under it {whose} files "
+                              f"that name no folder of their own (a ModelCheckpoint's without "
+                              f"a dirpath under no logger, a profiler's): {_ASK}")
+    given = trainer.get("callbacks")
+    lists = searched.get("callbacks")
+    values = [given] if lists is None else [merge_objects(given, v) for v in lists]
+    said = list((keys or {}).get("callbacks") or [])  # (space key, its value) of each
+    if len(said) != len(values):
+        said = [("trainer.callbacks", value) for value in values]
+    for value, (space_key, taken) in zip(values, said, strict=True):
+        listed = isinstance(value, (list, tuple))
+        for i, item in enumerate(value if listed else [value]):
+            place = node_label("trainer.callbacks", i) if listed else "trainer.callbacks"
+            for key, folder in _checkpoint_dirs(item, place):
+                why = unwritable(folder)
+                if why is None:
+                    continue
+                space = "" if lists is None else f"space key {space_key!r} may take {taken!r}: "
+                raise ConfigError(f"{space}{key}={str(folder)!r}: {why}; the "
+                                  f"{_class_name(item)} writes {whose} checkpoints under it: "
+                                  f"{_ASK}")
+
+
+def _folders(item: Any, place: str, keys: Sequence[str] = _KEYS, kind: type = Logger,
+             attribute: str = "save_dir") -> Iterator[tuple[str, str | os.PathLike[str]]]:
     """``(key as written, folder)`` of each folder logger ``item`` (at ``place``) names: a
     class-path node's ``init_args`` (``place.init_args.save_dir``), a Hydra node's own keys
-    (``place.save_dir``), a logger object's ``save_dir``."""
+    (``place.save_dir``), a logger object's ``save_dir``; of another ``kind`` of object, by
+    its ``keys`` and ``attribute``."""
     if is_node(item):
         nested = isinstance(item.get("init_args"), Mapping)
         args, prefix = (item["init_args"], f"{place}.init_args") if nested else (item, place)
-        for key in _KEYS:
+        for key in keys:
             if isinstance(args.get(key), (str, os.PathLike)):
                 yield f"{prefix}.{key}", args[key]
-    elif isinstance(item, Logger):
+    elif isinstance(item, kind):
         try:
-            folder = item.save_dir
+            folder = getattr(item, attribute)
         except Exception:  # noqa: BLE001 - a folder it cannot say: Lightning says why
             return
         if isinstance(folder, (str, os.PathLike)):
-            yield f"{place} (a {type(item).__name__} object)'s save_dir", folder
+            yield f"{place} (a {type(item).__name__} object)'s {attribute}", folder
+
+
+def _checkpoint_dirs(item: Any, place: str) -> Iterator[tuple[str, str | os.PathLike[str]]]:
+    """``_folders`` of ``item`` (at ``place``) if it is a ``ModelCheckpoint``'s node or
+    object: its ``dirpath``. A node whose class does not import is left to the checks of
+    the callbacks' own arguments."""
+    if is_node(item):
+        try:
+            cls = import_object(target_path(item))
+        except ConfigError:
+            return
+        if not (isinstance(cls, type) and issubclass(cls, ModelCheckpoint)):
+            return
+    yield from _folders(item, place, ("dirpath",), ModelCheckpoint, "dirpath")
+
+
+def _class_name(item: Any) -> str:
+    """The class name of callback ``item``, a node's (its path's last part) or an object's."""
+    return str(target_path(item)).rsplit(".", 1)[-1] if is_node(item) else type(item).__name__
