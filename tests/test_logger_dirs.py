@@ -140,3 +140,14 @@ def test_a_searched_checkpoint_dirpath_that_is_a_file_is_refused_naming_its_spac
                                           r"folder; the ModelCheckpoint writes each trial's "):
         _search(tmp_path / "run", None, space, callbacks=[node])
     assert not (tmp_path / "run").exists()
+
+
+def test_a_profilers_dirpath_that_is_a_file_is_refused(tmp_path):
+    path = _file(tmp_path)
+    profiler = {"class_path": "lightning.pytorch.profilers.SimpleProfiler",
+                "init_args": {"dirpath": str(path), "filename": "perf"}}
+    with pytest.raises(ConfigError, match=r"^trainer\.profiler\.init_args\.dirpath='.*notes\.txt'"
+                                          r": it is a file, not a folder; the SimpleProfiler "
+                                          r"writes each trial's reports under it"):
+        _search(tmp_path / "run", None, profiler=profiler)
+    assert not (tmp_path / "run").exists()

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.profilers import SimpleProfiler
 
 from lightning_nas import finetune
 from lightning_nas.cli import main
@@ -185,3 +186,17 @@ def test_oneshot_refuses_a_default_root_dir_or_dirpath_that_is_a_file(tmp_path, 
     assert f"{label}='{path}': it is a file, not a folder; {writes}" in line
     assert line.endswith(FOUND)
     assert not run.exists()
+
+
+
+def test_finetune_from_python_refuses_a_profiler_objects_dirpath_under_a_file(finished_run,
+                                                                              tmp_path):
+    path = _file(tmp_path)
+    folders = sorted(finished_run.iterdir())
+    with pytest.raises(ConfigError, match=r"^trainer\.profiler \(a SimpleProfiler object\)'s "
+                                          r"dirpath='.*notes\.txt/perf': '.*notes\.txt' is a "
+                                          r"file, so no folder can be made in it; the "
+                                          r"SimpleProfiler writes the fine-tune's reports"):
+        finetune(finished_run, max_epochs=1, out_dir=tmp_path / "ft", trainer={
+            "profiler": SimpleProfiler(dirpath=path / "perf", filename="perf")})
+    assert sorted(finished_run.iterdir()) == folders and not (tmp_path / "ft").exists()

@@ -1,5 +1,6 @@
 """A folder no trial's Trainer could write under, refused before any training: a logger's,
-``default_root_dir``, a ``ModelCheckpoint``'s ``dirpath`` (``check_trainer_dirs``).
+``default_root_dir``, a ``ModelCheckpoint``'s or profiler's ``dirpath``
+(``check_trainer_dirs``).
 
 ``check_logger_dirs`` reads the ``save_dir`` (a W&B logger's ``dir`` too) of each logger of
 a search's ``trainer.logger`` (a fit's, a fine-tune's, a one-shot search's too), config
@@ -9,9 +10,11 @@ and the reason (was: two trials failed "before training started" with the
 ``NotADirectoryError`` of the path alone, then the search stopped; a logger object's raised
 out of the search; a fit, a fine-tune and a one-shot search failed on it once the Trainer
 wrote, the model and data built). ``check_trainer_dirs`` adds ``trainer.default_root_dir``
-and the ``dirpath`` of each ``ModelCheckpoint`` of ``trainer.callbacks`` (was: a file there
-taken, every trial of a search FAILED on a checkpoint's, a fit, a fine-tune and a one-shot
-search failed with Lightning's ``FileExistsError`` once a checkpoint was saved).
+and the ``dirpath`` of each ``ModelCheckpoint`` of ``trainer.callbacks`` and of
+``trainer.profiler`` (was: a file there taken, every trial of a search FAILED on a
+checkpoint's or a profiler's, a fit, a fine-tune and a one-shot search failed with
+Lightning's ``FileExistsError`` once a checkpoint was saved, or on the profiler's report
+once training was done).
 ``unwritable`` says why of one path. A remote folder (``s3://...``) is its filesystem's to
 refuse.
 
@@ -31,6 +34,7 @@ from typing import Any
 
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import Logger
+from lightning.pytorch.profilers import Profiler
 
 from lightning_nas.config.imports import import_object
 from lightning_nas.config.node_labels import node_label
@@ -42,6 +46,10 @@ __all__ = ["check_logger_dirs", "check_trainer_dirs", "unwritable"]
 
 #: the arguments a logger node names its folder by (W&B's ``dir`` beside ``save_dir``)
 _KEYS = ("save_dir", "dir")
+#: the Trainer arguments whose objects of a class write under a ``dirpath``: what they write
+#: (of whose files, ``{}``)
+_WRITERS = (("callbacks", ModelCheckpoint, "{} checkpoints"),
+            ("profiler", Profiler, "{} reports"))
 #: what each refusal asks for and says, after what writes under the folder
 _ASK = ("give a folder it can write (one that exists, or that can be made); found before "
         "any training (no folder was made)")
@@ -125,18 +133,18 @@ def check_trainer_dirs(trainer: Mapping[str, Any],
     ``default_root_dir`` (where Lightning puts what names no folder of its own: a
     ``ModelCheckpoint``'s without a ``dirpath`` under no logger, a profiler's, its default
     logger's; a search's trials each a folder under it), and the ``dirpath`` of each
-    ``ModelCheckpoint`` (or subclass) of its ``callbacks``, a node's as written or an
-    object's. ``searched``: the values each searched Trainer argument may take
-    (``space_values.trainer_options``), each checked in place of ``trainer``'s as a trial
-    takes it, named by its space key and value in ``keys`` (``option_keys``: a key into
-    a node of the list, ``trainer.callbacks.0.dirpath``) where given; ``whose``: whose
-    files, as the message says it (``"the fit's"``, ``"the fine-tune's"``, ``"the
-    one-shot search's"``).
+    ``ModelCheckpoint`` (or subclass) of its ``callbacks`` and of its ``profiler``, a
+    node's as written or an object's. ``searched``: the values each searched Trainer
+    argument may take (``space_values.trainer_options``), each checked in place of
+    ``trainer``'s as a trial takes it, named by its space key and value in ``keys``
+    (``option_keys``: a key into a node of the list, ``trainer.callbacks.0.dirpath``)
+    where given; ``whose``: whose files, as the message says it (``"the fit's"``, ``"the
+    fine-tune's"``, ``"the one-shot search's"``).
 
     Raises:
         ConfigError: naming the key (``trainer.default_root_dir``,
-            ``trainer.callbacks[0].init_args.dirpath``, ``trainer.callbacks.ckpt.dirpath``),
-            its value and the reason.
+            ``trainer.callbacks[0].init_args.dirpath``, ``trainer.callbacks.ckpt.dirpath``,
+            ``trainer.profiler.init_args.dirpath``), its value and the reason.
 
     Example:
         >>> import tempfile
@@ -157,24 +165,35 @@ def check_trainer_dirs(trainer: Mapping[str, Any],
             raise ConfigError(f"{key}: {why}; the Trainer writes under it {whose} files "
                               f"that name no folder of their own (a ModelCheckpoint's without "
                               f"a dirpath under no logger, a profiler's): {_ASK}")
-    given = trainer.get("callbacks")
-    lists = searched.get("callbacks")
-    values = [given] if lists is None else [merge_objects(given, v) for v in lists]
-    said = list((keys or {}).get("callbacks") or [])  # (space key, its value) of each
-    if len(said) != len(values):
-        said = [("trainer.callbacks", value) for value in values]
+    for name, kind, writes in _WRITERS:
+        _check_nodes(trainer, name, kind, searched.get(name), (keys or {}).get(name),
+                     writes.format(whose))
+
+
+def _check_nodes(trainer: Mapping[str, Any], name: str, kind: type,
+                 searched: Sequence[Any] | None, said: Sequence[tuple[str, Any]] | None,
+                 writes: str) -> None:
+    """``check_trainer_dirs``' check of the ``dirpath`` of each object of class ``kind``
+    (a node or an object) at Trainer argument ``name`` (one, or a list), or of each value
+    ``searched`` it may take (``said``: the space key and value that gave each), which
+    ``writes`` what the message says (``"each trial's checkpoints"``)."""
+    given = trainer.get(name)
+    values = [given] if searched is None else [merge_objects(given, v) for v in searched]
+    said = list(said or [])
+    if len(said) != len(values):  # (the values themselves, as the space key took them)
+        said = [(f"trainer.{name}", value) for value in values]
     for value, (space_key, taken) in zip(values, said, strict=True):
         listed = isinstance(value, (list, tuple))
         for i, item in enumerate(value if listed else [value]):
-            place = node_label("trainer.callbacks", i) if listed else "trainer.callbacks"
-            for key, folder in _checkpoint_dirs(item, place):
+            place = node_label(f"trainer.{name}", i) if listed else f"trainer.{name}"
+            for key, folder in _dirpaths(item, place, kind):
                 why = unwritable(folder)
                 if why is None:
                     continue
-                space = "" if lists is None else f"space key {space_key!r} may take {taken!r}: "
+                space = "" if searched is None else f"space key {space_key!r} may take " \
+                                                    f"{taken!r}: "
                 raise ConfigError(f"{space}{key}={str(folder)!r}: {why}; the "
-                                  f"{_class_name(item)} writes {whose} checkpoints under it: "
-                                  f"{_ASK}")
+                                  f"{_class_name(item)} writes {writes} under it: {_ASK}")
 
 
 def _folders(item: Any, place: str, keys: Sequence[str] = _KEYS, kind: type = Logger,
@@ -198,19 +217,18 @@ def _folders(item: Any, place: str, keys: Sequence[str] = _KEYS, kind: type = Lo
             yield f"{place} (a {type(item).__name__} object)'s {attribute}", folder
 
 
-def _checkpoint_dirs(item: Any, place: str) -> Iterator[tuple[str, str | os.PathLike[str]]]:
-    """``_folders`` of ``item`` (at ``place``) if it is a ``ModelCheckpoint``'s node or
-    object: its ``dirpath``. A node whose class does not import is left to the checks of
-    the callbacks' own arguments."""
+def _dirpaths(item: Any, place: str, kind: type) -> Iterator[tuple[str, str | os.PathLike[str]]]:
+    """``_folders`` of ``item`` (at ``place``) if it is a node or object of class ``kind``
+    (or a subclass): its ``dirpath``. A node whose class does not import is left to the
+    checks of the Trainer's own arguments."""
     if is_node(item):
         try:
             cls = import_object(target_path(item))
         except ConfigError:
             return
-        if not (isinstance(cls, type) and issubclass(cls, ModelCheckpoint)):
+        if not (isinstance(cls, type) and issubclass(cls, kind)):
             return
-    yield from _folders(item, place, ("dirpath",), ModelCheckpoint, "dirpath")
-
+    yield from _folders(item, place, ("dirpath",), kind, "dirpath")
 
 def _class_name(item: Any) -> str:
     """The class name of callback ``item``, a node's (its path's last part) or an object's."""
