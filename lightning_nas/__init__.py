@@ -20,7 +20,8 @@ from lightning_nas._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from lightning_nas.errors import NASError
-    from lightning_nas.export import export_best, finetune, load_best
+    from lightning_nas.export import export_best, load_best
+    from lightning_nas.finetune_run import finetune
     from lightning_nas.module import NASModule
     from lightning_nas.oneshot.callback import OneShotNAS
     from lightning_nas.search.facade import Search
@@ -44,7 +45,7 @@ _EXPORTS = {
     "PruningCallback": "lightning_nas.search.pruning",
     "export_best": "lightning_nas.export",
     "load_best": "lightning_nas.export",
-    "finetune": "lightning_nas.export",
+    "finetune": "lightning_nas.finetune_run",
     "NASError": "lightning_nas.errors",
 }
 

@@ -27,12 +27,13 @@ def cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.arch import format_arch
     from lightning_nas.config.overrides import split_overrides
     from lightning_nas.config.trainer_checks import check_finetune_epochs
-    from lightning_nas.export import finetune, free_dir, load_best, trial_fits
+    from lightning_nas.export import load_best, trial_fits
     from lightning_nas.finetune_inputs import best_model_class, model_overrides
+    from lightning_nas.finetune_run import finetune
     from lightning_nas.finetune_start import start_text
     from lightning_nas.finetune_trainer import given_trainer
     from lightning_nas.fit import metrics_text, refusal, unfinished
-    from lightning_nas.fit_resume import resume_hint, resume_point, undo_fit
+    from lightning_nas.fit_resume import free_dir, resume_hint, resume_point, undo_fit
     from lightning_nas.results import format_score
     from lightning_nas.store import open_run
 
