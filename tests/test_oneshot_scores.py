@@ -159,3 +159,21 @@ def test_a_finetune_with_the_default_schedule_spelt_out_trains(tmp_path):
         trainer={"accelerator": "cpu", "check_val_every_n_epoch": 1,
                  "val_check_interval": 1.0, "limit_train_batches": 1})
     assert sorted(metrics) == ["train_loss", "val_acc", "val_loss"]
+
+
+@pytest.mark.parametrize("max_epochs", [-1, 2])
+def test_a_finetune_cut_mid_epoch_by_max_steps_returns_the_metrics_of_the_weights_it_returns(
+        max_epochs):
+    # was: Lightning does not validate an epoch max_steps cuts short, so the metrics returned
+    # were the last whole epoch's validation (val_acc 0.9062) beside weights trained 2 steps
+    # further (0.9844 validated alone)
+    from lightning_nas.oneshot.finetune import finetune_subnet
+
+    pl.seed_everything(0, verbose=False)
+    data = BlobData(shuffle=False)  # 3 training batches an epoch: step 5 is in epoch 1
+    module, metrics = finetune_subnet(_subnet(), data, max_epochs=max_epochs, num_classes=3,
+                                      lr=0.05, trainer={"accelerator": "cpu", "max_steps": 5})
+    data.setup()
+    assert metrics["val_acc"] == pytest.approx(_accuracy(module, data), abs=1e-6)
+    assert sorted(metrics) == ["train_loss", "val_acc", "val_loss"]
+    assert not module.training

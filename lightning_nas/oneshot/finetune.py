@@ -122,7 +122,9 @@ def finetune_subnet(subnet: nn.Module, datamodule: pl.LightningDataModule, max_e
     Returns:
         The trained ``NASModule``, in eval mode (ready for inference, as
         ``subnet_finetuned.pt`` is saved; ``.train()`` to train it further), and the logged
-        metrics after the last epoch; under DDP
+        metrics after the last epoch, its validation of the weights returned (an epoch that
+        ``max_steps`` cuts short, which Lightning does not validate, is validated once more
+        when the fit ends); under DDP
         the same on every rank (its losses and metrics are synced as logged, and any other
         value is averaged over the ranks). A datamodule with several validation loaders
         gives each loader's metrics as Lightning names them (``val_acc/dataloader_idx_0``,
@@ -133,19 +135,51 @@ def finetune_subnet(subnet: nn.Module, datamodule: pl.LightningDataModule, max_e
     check_finetune_length(max_epochs, lr, trainer)
     module = NASModule(subnet.train(), metrics=metrics, num_classes=num_classes, lr=lr,
                        **module_kwargs)
+    validated = _LastValidation()
     kwargs = {"enable_progress_bar": False, "enable_model_summary": False, "logger": False,
               "enable_checkpointing": False, **(trainer or {}), "max_epochs": max_epochs}
+    kwargs["callbacks"] = [*_as_list(kwargs.get("callbacks")), validated]
     fit = pl.Trainer(**kwargs)
     fit.fit(module, datamodule=datamodule)
-    module.eval()  # trained: ready for inference (subnet_finetuned.pt)
     destroy_group_at_exit()  # gloo's workers may hold the last all_reduce below at exit
+    metrics = _reduced(fit)
+    if validated.step != fit.global_step:  # trained on after its last validation: an epoch
+        # max_steps cut short, which Lightning does not validate (was: that earlier
+        # validation's metrics returned beside the weights trained after it)
+        fit.validate(module, datamodule=datamodule, verbose=False)
+        metrics.update(_reduced(fit))  # its validation over the fit's, train_loss kept
+    module.eval()  # trained: ready for inference (subnet_finetuned.pt)
+    return module, metrics
+
+
+class _LastValidation(pl.Callback):
+    """The global step of a fit's last validation (not its sanity check): None before one."""
+
+    def __init__(self) -> None:
+        self.step: int | None = None
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self.step = trainer.global_step
+
+
+def _as_list(callbacks: Any) -> list[Any]:
+    """A Trainer's ``callbacks`` argument as a list (one callback, a list, or None)."""
+    if callbacks is None:
+        return []
+    return list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
+
+
+def _reduced(fit: pl.Trainer) -> dict[str, float]:
+    """``fit``'s callback metrics as floats; under DDP averaged over the ranks (the same
+    keys in order on every rank)."""
     metrics = {}
-    for key, value in fit.callback_metrics.items():  # the same keys in order on every rank
+    for key, value in fit.callback_metrics.items():
         if fit.world_size > 1:
             value = fit.strategy.reduce(value.detach().float().to(fit.strategy.root_device),
                                         reduce_op="mean")
         metrics[key] = float(value)
-    return module, metrics
+    return metrics
 
 
 def accuracy_text(metrics: dict[str, float]) -> str:
