@@ -109,7 +109,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
             the checkpoint the process's own).
         ckpt_path: ``"last"`` or a checkpoint file of an interrupted fine-tune's folder
             (``fit_resume.resume_point``): it goes on there with the settings it was started
-            with (checked before training; ``max_epochs`` by default its own).
+            with (checked before training; ``max_epochs`` by default its own), its weights
+            its checkpoint's (the run's ``best.ckpt`` may be gone).
         optimizer_state: ``"fresh"`` (a new optimizer and LR scheduler at the initial
             learning rate) or ``"restore"``: those of the checkpoint it starts from,
             continued as they were at its best epoch (checked before training: a
@@ -241,8 +242,12 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         trial, not_kept = store.get(best["trial"]), not_kept_reason(store)  # (no best.ckpt)
     check_monitor_reached(monitor, trial.curve, trial.curve_epochs, trial.epochs,
                           trial.trial_id, trainer_cfg, searched)
-    weights = (best_weights(run_dir, best, trial.checkpoint, not_kept) if from_checkpoint
-               else None)
+    if from_checkpoint and ckpt_path is not None and best.get("checkpoint"):  # a resume:
+        weights = str(run_dir / best["checkpoint"])  # named in its record, not read (was:
+        # required, so a resume without it was refused, saying --from_scratch, refused too)
+    else:
+        weights = (best_weights(run_dir, best, trial.checkpoint, not_kept) if from_checkpoint
+                   else None)
     restore = weights if optimizer_state == "restore" else None
     if restore is not None and ckpt_path is None:  # a resume continues its last.ckpt's
         check_holds_state(restore, f"trial {best['trial']}'s {restore}")
@@ -265,9 +270,10 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         check_resume(spec, ckpt_path, "fine-tune")  # its optimizer_state as it started
         spec.ckpt_path = str(ckpt_path)
         spec.restore_optimizer = None  # Lightning restores the state of its last.ckpt
+        spec.init_weights = None  # and its weights (was: best.ckpt's loaded first, replaced)
     built = check_fit_builds(spec, "the fine-tune")  # before its folder is made, as a search
     check_fit_callbacks(spec, built)  # its module's configure_callbacks(), asked as fit asks
-    check_weights_fit(built, weights, best, model_init_args, run_dir)  # the shapes it loads
+    check_weights_fit(built, spec.init_weights, best, model_init_args, run_dir)  # the shapes
     if threads is None and not from_checkpoint:  # a replay: the trial's (per rank too)
         with open_run(run_dir) as store:
             threads = trial_fits(store, run_dir, best["trial"])[0][-1]

@@ -168,6 +168,21 @@ def test_a_finetune_resumes_with_more_epochs_and_ends_as_a_finished_one(interrup
         f"command without --ckpt_path trains a new one in a new finetune_N folder\n")
 
 
+def test_a_finetune_resumes_from_its_last_ckpt_without_the_runs_best_ckpt(interrupted,
+                                                                          capsys):
+    # a resume takes its weights from its own last.ckpt (Lightning's ckpt_path); was:
+    # refused, "has no best.ckpt: best.yaml names best.ckpt, which is not there ...;
+    # lightning-nas finetune RUN --from_scratch", whose resume was refused in turn ("start:
+    # 'fresh weights' here, 'checkpoint' in the interrupted run")
+    (interrupted / "best.ckpt").unlink()
+    folder = interrupted / "finetune"
+    assert main(["finetune", str(interrupted), "--max_epochs=2", "--ckpt_path", "last"]) == 0, \
+        capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "for 2 epochs" in out and f"checkpoint: {(folder / 'best.ckpt').resolve()}" in out
+    assert sorted(_val_rows(folder)) == [0, 1] and not (folder / "last.ckpt").exists()
+
+
 @pytest.mark.parametrize("extra, said", [
     (["--model.lr=0.01"], "(model_init_args.lr: 0.01 here, not set in the interrupted run)"),
     (["--from_scratch"], "(start: 'fresh weights' here, 'checkpoint' in the interrupted run)"),
