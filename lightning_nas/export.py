@@ -85,16 +85,25 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
         The content of ``best.yaml``.
 
     Raises:
-        ConfigError: ``trial_id`` is no COMPLETED trial of the run (the valid ones named).
+        ConfigError: ``trial_id`` is no COMPLETED trial of the run, or no whole number (the
+            valid ones named); ``store`` is no ``RunStore`` (a trial number given in its place).
         SearchError: the run has no completed trial, or a search holds the folder.
     """
     run_dir = user_path(run_dir, "export_best(run_dir=...)")
+    if store is not None and not isinstance(store, RunStore):  # was: AttributeError '_held'
+        number = f"; to export trial {store} give trial_id={store}" if type(store) is int else ""
+        raise ConfigError(f"export_best(run_dir, store, trial_id): store must be the run's "
+                          f"open RunStore or None (export_best opens it), got {store!r}"
+                          f"{number}")
     with held_for_export(run_dir, store, then) as store:  # one at a time, no search
         mode, monitor = store.get_meta("mode", "max"), store.get_meta("monitor")
         best = winner = store.best(mode)
         if trial_id is not None:
             done = [t.trial_id for t in store.trials(TrialStatus.COMPLETED)]
             valid = f"COMPLETED trials: {id_ranges(done) or 'none'}"
+            if type(trial_id) is not int:  # was: True exported trial 1, "2" and 2.0 trial 2
+                raise ConfigError(f"trial_id must be a trial number (a whole number), or None "
+                                  f"for the run's best trial; got {trial_id!r}; {valid}")
             try:
                 best = store.get(trial_id)
             except KeyError:  # was: "(trials 1 to 0)" of a run killed before its first trial

@@ -225,6 +225,28 @@ def test_a_trial_that_cannot_be_exported_is_named_with_the_ones_that_can(tmp_pat
         export_best(tmp_path, trial_id=99)
 
 
+@pytest.mark.parametrize("args, kwargs, said", [
+    ((2,), {}, "export_best(run_dir, store, trial_id): store must be the run's open RunStore "
+               "or None (export_best opens it), got 2; to export trial 2 give trial_id=2"),
+    ((), {"trial_id": True}, "trial_id must be a trial number (a whole number), or None for "
+                             "the run's best trial; got True; COMPLETED trials: 1-3"),
+    ((), {"trial_id": "2"}, "trial_id must be a trial number (a whole number), or None for "
+                            "the run's best trial; got '2'; COMPLETED trials: 1-3"),
+    ((), {"trial_id": 2.0}, "trial_id must be a trial number (a whole number), or None for "
+                            "the run's best trial; got 2.0; COMPLETED trials: 1-3"),
+])
+def test_export_best_given_no_trial_number_says_so_and_writes_nothing(finished_run, args,
+                                                                      kwargs, said):
+    # was: export_best(run, 2), a trial number where the store goes, raised "AttributeError:
+    # 'int' object has no attribute '_held'"; trial_id=True exported trial 1 (chosen: true),
+    # '2' and 2.0 trial 2, each without a word
+    before = {p.name: p.read_bytes() for p in finished_run.glob("best*")}
+    with pytest.raises(ConfigError) as err:
+        export_best(finished_run, *args, **kwargs)
+    assert str(err.value) == said
+    assert {p.name: p.read_bytes() for p in finished_run.glob("best*")} == before
+
+
 @pytest.mark.parametrize("scheduler, status, why", [
     ({"scheduler": "asha", "eta": 2}, TrialStatus.PAUSED,
      "the scheduler paused it after {epochs}, at a rung: a resume of the search may promote it "
