@@ -18,7 +18,11 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.core.global_hydra import GlobalHydra  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from lightning_nas.integrations.hydra_resume import override_changes  # noqa: E402
+from lightning_nas.integrations.hydra_resume import (  # noqa: E402
+    override_changes,
+    override_values,
+    setup_differences,
+)
 
 #: (the first run's overrides, the resume's): the config group `model` (options a, c)
 PAIRS = [
@@ -59,3 +63,18 @@ def test_a_resume_compares_the_job_overrides_by_what_hydra_composes(composer, fi
     assert (changes == []) == same, (first, resume, changes)
     if not same:  # named with both spellings, whole
         assert changes == [f"a job override changed: {' '.join(first)}, now {' '.join(resume)}"]
+
+
+def test_a_mapping_merged_on_the_command_line_keeps_the_files_other_keys_in_the_record():
+    # `opt={wd: 0}` sets opt.wd alone: an edit of the file's opt.lr is named (was: opt left
+    # out whole, so it resumed); a record an older version made without opt still resumes,
+    # and a mapping that an override alone holds on one side is the override's, not an edit
+    overridden = override_values(["opt={wd: 0, n: {a: 1}}", "~x", "epochs=2"], None)
+    assert overridden == ["opt.wd", "opt.n.a", "x", "epochs"]
+    job = {"opt": {"lr": 0.2, "n": {}}, "epochs": 1}
+    assert setup_differences({"job": {"opt": {"lr": 0.1, "n": {}}}}, {"job": job},
+                             overridden=overridden) == ["opt.lr: 0.1, now 0.2"]
+    assert setup_differences({"job": {"epochs": 1}}, {"job": job}, overridden=overridden) == []
+    for sides in (({"s": 1}, {"s": 1, "new": {}}), ({"s": 1, "new": {}}, {"s": 1})):
+        assert setup_differences({"job": sides[0]}, {"job": sides[1]},
+                                 overridden=["new.a"]) == []

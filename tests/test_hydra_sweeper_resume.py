@@ -143,6 +143,20 @@ def test_a_config_file_edited_before_the_resume_is_refused(tmp_path):
     assert len(sweep(2, lr=0.1, out="${hydra:runtime.output_dir}", x=5)) == 2
 
 
+def test_a_config_file_edited_under_a_mapping_the_command_line_merges_is_refused(tmp_path):
+    # `opt={wd: 0}` merges into the file's `opt`, whose other keys still come from the file
+    # (was: the whole `opt` left out of the record, so `opt.lr` edited resumed quietly)
+    def sweep(budget: int, lr: float) -> list[TrialResult]:
+        return multirun(tmp_path, lambda cfg: float(cfg.x), {
+            "budget": budget, "seed": 0, "params": {"x": "range(0, 9)"}}, ("opt={wd: 0}",),
+            opt={"lr": lr, "wd": 1})
+
+    sweep(1, 0.1)
+    with pytest.raises(ConfigError, match=r"other settings: opt\.lr: 0\.1, now 0\.2\. "):
+        sweep(2, 0.2)
+    assert len(sweep(2, 0.1)) == 2  # the file as it was: resumes
+
+
 def test_an_edited_config_group_file_is_refused_when_its_group_is_chosen_or_searched(tmp_path):
     # was: accepted; the key of a group chosen on the command line (model=c) or searched was
     # left out whole, so its file's values were never compared and jobs of 1 and 2 epochs

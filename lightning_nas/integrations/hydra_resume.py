@@ -8,8 +8,10 @@ in one leaderboard, so the record holds:
 - ``job``: the config as written (interpolations kept: a sweep dir's time differs),
   without the ``hydra`` node, the searched paths (where ``+model.net.dims`` and
   ``optim@model.optimizer`` put theirs) and the command line's value overrides
-  (those are compared as override strings); a config group chosen on the command line
-  (``trainer=two``) keeps its subtree, which comes from its file;
+  (those are compared as override strings; of a mapping merged into the value there,
+  ``opt={wd: 0}``, its leaves alone, ``opt.wd``: the file's other keys stay); a config
+  group chosen on the command line (``trainer=two``) keeps its subtree, which comes from
+  its file;
 - ``options``: for each option of each searched config group (``data=synth,synth5``), the
   top-level keys its jobs compose otherwise than ``job`` (the option's subtree, and what
   an option of ``@package _global_`` sets), so an edit of any option's file shows. The
@@ -120,9 +122,39 @@ def override_values(overrides: Iterable[str], loader: Any) -> list[str]:
     """The keys of the command line's overrides that set a value (``trainer.max_epochs=2``),
     not a config group's option, which keeps its subtree (``optim@model.optimizer=sgd`` is
     one of group ``optim``): a job record leaves their values out (the overrides are
-    compared as they are)."""
-    keys = [o.split("=", 1)[0].lstrip("+~") for o in overrides]
-    return [k for k in keys if not loader.get_group_options(group_of(k))]
+    compared as they are). A mapping merged into the value there (``opt={wd: 0}``) sets
+    the paths of its leaves alone, ``opt.wd``: the keys it leaves out come from the files,
+    whose edits a resume names (was: ``opt`` whole left out, so an edited ``opt.lr``
+    resumed).
+
+    Example:
+        >>> override_values(["opt={wd: 0, n: {a: 1}}", "~opt.lr", "epochs=2"], None)
+        ['opt.wd', 'opt.n.a', 'opt.lr', 'epochs']
+    """
+    parser = OverridesParser.create()
+    values = [line for line in overrides if loader is None or not loader.get_group_options(
+        group_of(line.split("=", 1)[0].lstrip("+~")))]
+    return [path for line in values for path in _set_paths(parser, line)]
+
+
+def _set_paths(parser: OverridesParser, line: str) -> list[str]:
+    """The config paths override ``line`` sets: its key, or the leaves of a mapping it
+    merges there (``opt={wd: 0}``: ``opt.wd``)."""
+    key = line.split("=", 1)[0].lstrip("+~")
+    try:
+        override = parser.parse_overrides([line])[0]
+    except HydraException:
+        return [key]  # (compared as written)
+    value = None if override.is_delete() or override.is_sweep_override() else override.value()
+    return _leaves(key, value) if isinstance(value, dict) and value else [key]
+
+
+def _leaves(path: str, value: Mapping[str, Any]) -> list[str]:
+    """The dotted paths of the leaves of mapping ``value`` at ``path`` (an empty mapping
+    is a leaf)."""
+    return [leaf for key, item in value.items() for leaf in (
+        _leaves(f"{path}.{key}", item) if isinstance(item, dict) and item
+        else [f"{path}.{key}"])]
 
 
 def override_changes(stored: Sequence[str], current: Sequence[str],
@@ -333,7 +365,10 @@ def setup_differences(stored: Mapping[str, Any], current: Mapping[str, Any],
     did not said ``trainer.max_epochs: 3, now 'unset'``)."""
     searched, overridden = list(searched), _paths(overridden)
     job = _without(stored["job"], [*_paths(searched), *overridden])
-    found = differences({"job": job}, {"job": _without(current["job"], overridden)})
+    kept = _without(current["job"], overridden)
+    for path in overridden:  # a mapping an override alone holds on one side (`+a={b: 1}`
+        _one_sided(job, kept, path)  # added), or an older version's record left out whole
+    found = differences({"job": job}, {"job": kept})
     now = current.get("options") or {}
     for group, options in (stored.get("options") or {}).items():
         for option, parts in options.items():
@@ -356,6 +391,26 @@ def _option(composed: dict[str, Any], job: Mapping[str, Any],
     ``job`` (the record of one option)."""
     mine = _without(composed, paths)
     return {k: v for k, v in mine.items() if k not in job or job[k] != v}
+
+
+def _one_sided(one: dict[str, Any], other: dict[str, Any], path: str) -> None:
+    """Leave out of ``one`` or ``other`` (job records) the outermost node on the way to the
+    overridden ``path`` that the other lacks: what an override alone put there (the
+    override is compared as it is), or a mapping an older version's record left out whole
+    where an override merged into it."""
+    parts = path.split(".")
+    for end in range(1, len(parts)):
+        prefix = ".".join(parts[:end])
+        held = [get_dotted(job, prefix, _MISSING) is not _MISSING for job in (one, other)]
+        if held[0] != held[1]:
+            parent, _, last = prefix.rpartition(".")
+            job = one if held[0] else other
+            node = get_dotted(job, parent) if parent else job
+            if isinstance(node, dict):
+                node.pop(last, None)
+            return
+        if not held[0]:
+            return
 
 
 def _at(path: str, value: Any) -> dict[str, Any]:
