@@ -35,13 +35,17 @@ _FLOAT32 = (None, 32, "32", "32-true")
 _UNGIVEN = object()
 
 
-def precision_of(arch: Mapping[str, Any], trainer: Mapping[str, Any]) -> Any:
+def precision_of(arch: Mapping[str, Any], trainer: Mapping[str, Any],
+                 places: Mapping[str, str] | None = None) -> Any:
     """The ``precision`` a trial of architecture ``arch`` trained and validated in, its own
     (searched: ``trainer.precision``, a Hydra sweep's ``+trainer.precision``) or the
     search's ``trainer`` settings', as written, else that of a precision plugin among its
     ``plugins`` (``plugin_precision``; was: the plugin unread, and a searched one read
     without the config's merged under it); None where it is float32 (unset, ``32``,
-    ``"32-true"``).
+    ``"32-true"``). ``places``: the config's keys into named nodes with their places
+    (``config_places``), so that a searched ``trainer.plugins.half.precision`` of a
+    config's mapping of named plugins is read at its node, as the trial's Trainer got it
+    (was: left out, the config's precision said).
 
     Example:
         >>> mixed = {"class_path": "lightning.pytorch.plugins.precision.MixedPrecision",
@@ -50,7 +54,7 @@ def precision_of(arch: Mapping[str, Any], trainer: Mapping[str, Any]) -> Any:
         ...              {"plugins": [mixed]})
         'bf16-mixed'
     """
-    own = trial_trainer(arch, trainer)
+    own = trial_trainer(arch, trainer, places)
     value = own.get(PRECISION_KEY)
     if value is None and own.get("plugins") is not None:
         value = plugin_precision(own["plugins"])

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from lightning_nas.config.node_places import config_places
 from lightning_nas.ranks_record import varied_ranks
 from lightning_nas.score_precision import precision_of
 from lightning_nas.validation_limit import limit_settings, trial_limited, trial_settings
@@ -45,6 +46,8 @@ def scored_under(store: Any, arch: Mapping[str, Any], ranks: int | None = None,
     out: dict[str, Any] = {}
     if limited := trial_limited(arch, trainer, known):
         out["limited_validation"] = limited  # was: a score over part of it, unsaid
-    if (precision := precision_of(arch, trainer)) is not None:
+    # a searched argument of a config's named plugin node at its place (was: unread)
+    places = config_places(store.get_meta("config"))
+    if (precision := precision_of(arch, trainer, places)) is not None:
         out["precision"] = precision  # the score's (was: unsaid by a Python search)
     return out

@@ -96,3 +96,25 @@ def test_the_precision_a_trial_is_said_to_be_scored_in_is_its_built_trainers(
     built = build_trainer(dry_spec(template.spec(0, arch, dry=True), str(tmp_path)), [])
     assert built.precision != "32-true"
     assert precision_of(arch, settings) == built.precision
+
+
+def test_a_searched_argument_of_a_named_precision_plugin_is_the_precision_recorded(tmp_path):
+    # a config's mapping of named plugins, searched by the node's name: best.yaml says the
+    # precision the trial trained in (was: the config's node read without the name's
+    # place, `precision: bf16-true` for a trial of 16-true)
+    from lightning_nas.config.load import load_config
+    from lightning_nas.search.from_config import search_from_config
+
+    half = {"class_path": f"{_PLUGINS}HalfPrecision", "init_args": {"precision": "bf16-true"}}
+    (tmp_path / "nas.yaml").write_text(yaml.safe_dump({
+        "model": {"class_path": "tests.helpers.TinyNet"},
+        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 16}},
+        "trainer": {**TRAINER, "enable_progress_bar": False, "plugins": {"half": half}},
+        "search": {"space": {"width": {"choice": [4, 8]},
+                             "trainer.plugins.half.precision": {"fixed": "16-true"}},
+                   "budget": 1, "monitor": "val_acc", "mode": "max", "seed": 0,
+                   "verbose": False, "run_dir": str(tmp_path / "run")}}))
+    search_from_config(load_config(tmp_path / "nas.yaml", [])).run()
+    best = load_best(tmp_path / "run")
+    assert best["arch"]["trainer.plugins.half.precision"] == "16-true"
+    assert best["precision"] == "16-true"
