@@ -247,6 +247,31 @@ class RunStore(TrialRecords, FitRecords):
                  "loss": None if row[4] is None else load_numbers(row[4])} for row in rows]
 
     @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Read as of one moment: every read inside sees the store as the first of them saw
+        it, whatever a live search commits meanwhile (SQLite's read transaction: the
+        search's writes go on; inside a transaction, that one's). ``show`` and ``report``
+        read in one, so their counts add up and the best they name is their leaderboard's
+        first (was: each read at its own moment, a trial that finished between two reads
+        counted in two statuses).
+
+        Example:
+            >>> import tempfile
+            >>> store = RunStore(tempfile.mkdtemp() + "/search.db")
+            >>> with store.snapshot():
+            ...     len(store)
+            0
+        """
+        if self._db.in_transaction:
+            yield
+            return
+        self._db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._db.execute("COMMIT")  # it wrote nothing: only the snapshot ends
+
+    @contextmanager
     def transaction(self) -> Iterator[None]:
         """Commit the writes inside together: a kill leaves all of them or none (inside
         another transaction: part of that one)."""

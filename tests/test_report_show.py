@@ -326,3 +326,34 @@ def test_a_stopped_trials_score_says_the_epoch_it_is_of(tmp_path, capsys):
     header, row = capsys.readouterr().out.splitlines()[1:3]
     assert header.split()[:5] == ["trial", "status", "score", "epochs", "best_epoch"]
     assert row.split()[:5] == ["2", "PAUSED", "0.9401", "4", "0"]
+
+
+def test_show_of_a_live_search_reads_one_moment_of_its_store(tmp_path, monkeypatch, capsys):
+    # was: each figure read at its own moment: a trial that finished between two reads was
+    # counted in none or in two statuses ("1 completed, ... 1 running" of one trial), and
+    # the head's best was not the leaderboard's first
+    from lightning_nas.results import TrialResult
+    from lightning_nas.store import open_search_store
+
+    writer = open_search_store(tmp_path, {"space": {"k": {"choice": [1, 2]}},
+                                          "monitor": "acc", "mode": "max"})
+    running = writer.start_trial({"k": 1})
+    count = RunStore.count
+
+    def count_while_it_finishes(store, status):  # the search goes on between two reads
+        n = count(store, status)
+        if store is not writer and writer.get(running).status is TrialStatus.RUNNING:
+            writer.finish_trial(TrialResult(running, {"k": 1}, TrialStatus.COMPLETED, 0.9,
+                                            epoch=0, epochs=1))
+        return n
+
+    monkeypatch.setattr(RunStore, "count", count_while_it_finishes)
+    try:
+        assert main(["show", str(tmp_path), "--format", "json"]) == 0
+    finally:
+        writer.close()
+    shown = json.loads(capsys.readouterr().out)
+    counts = [shown["summary"][s.value.lower()] for s in TrialStatus]
+    assert sum(counts) == 1, shown["summary"]
+    assert shown["summary"]["best_trial"] == (shown["leaderboard"] or [{"trial": None}])[0][
+        "trial"]

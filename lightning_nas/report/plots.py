@@ -342,6 +342,12 @@ def write_report(store: RunStore, out_dir: Any) -> dict[str, Any]:
         ConfigError: when ``out_dir`` (or a folder above it) is a file.
         ImportError: with the install hint when matplotlib is missing.
     """
+    with store.snapshot():  # a live search's store as of one moment, as ``show`` reads it
+        return _write_report(store, out_dir)  # (was: each figure read at its own moment)
+
+
+def _write_report(store: RunStore, out_dir: Any) -> dict[str, Any]:
+    """``write_report``'s files, of ``store`` as it stands."""
     import base64
     import html
 

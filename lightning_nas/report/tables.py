@@ -205,7 +205,15 @@ def render(store: RunStore, fmt: str = "table", k: int | None = 10,
     run, and the failed and rejected trials with their errors) or the trials of one status,
     in ``table``, ``csv`` or ``json`` form; ``k`` rows at most (None: all). Rows that ``k``
     cut are said: a line above the table (``the first 10 of 29 failed trials``) and the
-    JSON's ``shown`` and ``of`` (the rows before the cut)."""
+    JSON's ``shown`` and ``of`` (the rows before the cut). Read as of one moment
+    (``RunStore.snapshot``): a live search's trials are counted once each, and the head's
+    best is the leaderboard's first (was: each figure read at its own moment)."""
+    with store.snapshot():
+        return _render(store, fmt, k, status)
+
+
+def _render(store: RunStore, fmt: str, k: int | None, status: str) -> str:
+    """``render``'s text, read from ``store`` as it stands."""
     rows = (leaderboard_rows(store, k, digits=None if fmt == "table" else 2)
             if status == "completed" else trial_rows(store, status, k))
     total = _total(store, status, len(rows), k)
