@@ -28,8 +28,8 @@ from lightning_nas.store import RunStore
 from lightning_nas.wording import counted
 
 __all__ = ["PLOT_HINT", "alphas_figure", "check_out_dir", "choice_options", "choice_order",
-           "log_scaled", "plot_alphas", "plot_choices", "plot_progress", "plot_subnet_scores",
-           "plain_log_ticks", "progress_figure", "pyplot", "write_report"]
+           "choices_figure", "log_scaled", "plot_alphas", "plot_choices", "plot_progress",
+           "plot_subnet_scores", "plain_log_ticks", "progress_figure", "pyplot", "write_report"]
 
 PLOT_HINT = "plots need matplotlib: pip install 'lightning-nas[plot]'"
 
@@ -224,10 +224,21 @@ def choice_order(values: list[Any], declared: list[Any] | None = None) -> list[A
 
 def plot_choices(store: RunStore, path: Any,
                  trials: list[TrialResult] | None = None) -> dict[str, str]:
-    """Score per value of each architecture knob: which values win. Returns each plotted
-    knob's x axis: a range's (an ``int``/``float`` of the space, or numbers of more than 8
-    values) scale, ``log`` for one declared ``log: true``, else ``linear``; ``choice``
-    for one column of points per value (``trials``: as ``progress_figure``'s)."""
+    """Score per value of each architecture knob: which values win, drawn by
+    ``choices_figure``, into ``path``. Returns each plotted knob's x axis: a range's (an
+    ``int``/``float`` of the space, or numbers of more than 8 values) scale, ``log`` for
+    one declared ``log: true``, else ``linear``; ``choice`` for one column of points per
+    value (``trials``: as ``progress_figure``'s)."""
+    plt = pyplot()
+    fig, scales = choices_figure(store, trials)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return scales
+
+
+def choices_figure(store: RunStore, trials: list[TrialResult] | None = None
+                   ) -> tuple[Any, dict[str, str]]:
+    """``plot_choices``' figure (open: the caller closes it) and each knob's x axis."""
     plt = pyplot()
     monitor = store.get_meta("monitor")
     trials = [t for t in _scored(store.known_trials() if trials is None else trials)
@@ -272,9 +283,7 @@ def plot_choices(store: RunStore, path: Any,
     axes[0][0].set_ylabel(monitor)
     fig.suptitle(f"{monitor} per architecture choice (completed trials; red: mean)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return scales
+    return fig, scales
 
 
 def plot_alphas(alphas: dict[str, Any], path: Any) -> None:
