@@ -352,3 +352,32 @@ def test_the_report_of_a_live_search_reads_one_moment_of_its_store(tmp_path, mon
     finally:
         writer.close()
     assert "0 completed, 0 failed, 0 rejected, 0 pruned, 0 paused, 1 running" in page
+
+
+@pytest.mark.parametrize("spec, values, mean", [({"int": [0, 9]}, [1, 4, 7], False),
+                                                ({"choice": [1, 2]}, [1, 2, 1], True)])
+def test_the_choices_plots_title_lies_within_it_and_names_a_mean_only_where_drawn(
+        tmp_path, spec, values, mean):
+    # was: one knob's title, "acc per architecture choice (completed trials; red: mean)",
+    # wider than its figure, cut off at both sides, and "red: mean" where a range's panel
+    # drew no mean
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    from lightning_nas.report.plots import choices_figure
+    from lightning_nas.results import TrialResult
+    from lightning_nas.store import open_search_store
+
+    with open_search_store(tmp_path, {"space": {"k": spec}, "monitor": "acc",
+                                      "mode": "max"}) as store:
+        for i, k in enumerate(values):
+            store.finish_trial(TrialResult(store.start_trial({"k": k}), {"k": k},
+                                           TrialStatus.COMPLETED, 0.1 * i, epoch=0, epochs=1))
+        fig, _ = choices_figure(store)
+    fig.canvas.draw()
+    title = next(t for t in fig.findobj(Text) if "per architecture choice" in t.get_text())
+    box = title.get_window_extent()
+    assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1, title.get_text()
+    assert ("red: mean" in title.get_text()) is mean
+    plt.close(fig)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -281,7 +282,11 @@ def choices_figure(store: RunStore, trials: list[TrialResult] | None = None
     for ax in list(axes.flat)[len(knobs):]:
         ax.axis("off")
     axes[0][0].set_ylabel(monitor)
-    fig.suptitle(f"{monitor} per architecture choice (completed trials; red: mean)")
+    # wrapped to the figure's width (was: one knob's cut off at both sides), the mean named
+    # where a choice's panel draws one (was: of a range's too, which draws none)
+    mean = "; red: mean" if "choice" in scales.values() else ""
+    fig.suptitle(textwrap.fill(f"{monitor} per architecture choice (completed trials{mean})",
+                               width=40 * cols))
     fig.tight_layout()
     return fig, scales
 
