@@ -108,7 +108,7 @@ def test_a_count_prints_as_a_whole_number_and_a_score_with_four_decimals():
 
     # was: params 11264.0000
     assert [_cell(11264.0, "params"), _cell(1.0, "score"), _cell(0.98765, "val_acc"),
-            _cell(12.34, "fit_s")] == ["11264", "1.0000", "0.9877", "12.3"]
+            _cell(12.34, "time_s")] == ["11264", "1.0000", "0.9877", "12.3"]
 
 
 def test_show_counts_every_status_and_prints_counts_whole(tmp_path, capsys):
@@ -357,3 +357,22 @@ def test_show_of_a_live_search_reads_one_moment_of_its_store(tmp_path, monkeypat
     assert sum(counts) == 1, shown["summary"]
     assert shown["summary"]["best_trial"] == (shown["leaderboard"] or [{"trial": None}])[0][
         "trial"]
+
+
+def latencies_of(arch: dict) -> dict:
+    """An objective of seconds far below 0.1: a latency."""
+    return {"val_acc": 0.5 + 0.1 * arch["x"], "latency_s": 0.002 * (1 + arch["x"])}
+
+
+def test_an_objective_named_in_seconds_shows_its_digits(tmp_path, capsys):
+    # was: any column ending in _s printed as the trials' time_s, with one decimal: every
+    # trial's latency_s 0.0, the Pareto front's trade-off lost
+    Search(None, {"x": {"choice": [0, 1]}}, objective=latencies_of, budget=2,
+           objectives={"val_acc": "max", "latency_s": "min"}, optimizer="RandomSearch",
+           run_dir=tmp_path, verbose=False).run()
+    assert main(["show", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[2:4] for line in lines[1:4]] == [
+        ["score", "latency_s"], ["0.6000", "0.004"], ["0.5000", "0.002"]]
+    front = lines.index("Pareto front (val_acc max, latency_s min): 2 trials")
+    assert [line.split()[2] for line in lines[front + 2:front + 4]] == ["0.004", "0.002"]

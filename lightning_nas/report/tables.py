@@ -122,8 +122,8 @@ def failure_rows(store: RunStore) -> list[dict[str, Any]]:
 
 def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """Rows as an aligned text table (architectures as ``key=value``), each column's floats
-    in one format, whatever their values: a count's (``params``, ``flops``) whole, a time's
-    (``*_s``) with one decimal, any other's as scores (``format_score``)."""
+    in one format, whatever their values: a count's (``params``, ``flops``) whole, a
+    trial's ``time_s`` with one decimal, any other's as scores (``format_score``)."""
     if not rows:
         return "(no trial)"
     cols = list(rows[0])
@@ -148,9 +148,11 @@ def format_csv(rows: Sequence[Mapping[str, Any]], sort_keys: bool = True,
 
 def _cell(value: Any, column: str = "") -> str:
     """One cell; a float by its column's name alone, so a column has one format (was: a
-    whole float >= 1000 as a count, 3001 beside 2.0000)."""
+    whole float >= 1000 as a count, 3001 beside 2.0000): a trial's ``time_s`` with one
+    decimal, an objective as a score, whatever its name (was: any ``*_s`` with one
+    decimal, a ``latency_s`` of 0.004 s shown as 0.0)."""
     if isinstance(value, float):
-        if column.endswith("_s"):
+        if column == "time_s":
             return f"{value:.1f}"
         # a count (params, flops) is a whole number: 11264 or 771, not 771.0000
         count = column in COSTS and math.isfinite(value)
