@@ -157,7 +157,7 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
             if best.checkpoint and Path(best.checkpoint).exists():
                 held = Path(best.checkpoint)
                 files.append(staged_checkpoint(run_dir / "best.ckpt", held, None if (
-                    trained is None or hydra is not None) else trained.get("model")))
+                    trained is None or hydra is not None) else trained.get("model"), out))
             elif kept_checkpoint(run_dir, best.trial_id, best.arch, best.score):
                 held = run_dir / "best.ckpt"  # its own, kept (was: removed with trials/)
             out["checkpoint"] = "best.ckpt" if held else None

@@ -32,6 +32,7 @@ from lightning_nas.errors import ConfigError, StoreError
 from lightning_nas.results import TrialResult
 from lightning_nas.run_folder import hold_folder, user_path
 from lightning_nas.search.checkpoints import save_for_users
+from lightning_nas.search.exported import mismatch, read_held, stamp
 from lightning_nas.store import RunStore, open_run
 
 __all__ = ["EXPORT_FILES", "discard_staged", "held_for_export",
@@ -115,12 +116,15 @@ def staged(path: Path, text: str = "", source: Path | None = None) -> tuple[Path
     return tmp, path
 
 
-def staged_checkpoint(path: Path, source: Path, model: Any = None) -> tuple[Path, Path]:
+def staged_checkpoint(path: Path, source: Path, model: Any = None,
+                      held: Mapping[str, Any] | None = None) -> tuple[Path, Path]:
     """A copy of the trial's checkpoint ``source`` written beside ``path`` (``staged``)
     without the callback states of lightning_nas's own (``checkpoints.save_for_users``); of
     a config run (``model``: the ``model`` section of ``best_config.yaml``), with the model
     hyperparameters LightningCLI's checkpoint of that config holds
-    (``export_hparams.as_lightningcli``).
+    (``export_hparams.as_lightningcli``); with ``held`` (the ``trial`` and ``epoch`` of
+    ``best.yaml``), saying which trial's weights it holds (``exported.stamp``: a reader
+    checks that ``best.yaml`` beside it names them).
 
     Example:
         >>> import tempfile, torch
@@ -133,7 +137,8 @@ def staged_checkpoint(path: Path, source: Path, model: Any = None) -> tuple[Path
         {'Mine': {'n': 1}}
     """
     tmp = staging_path(path)
-    save_for_users(source, tmp, model)
+    save_for_users(source, tmp, model, None if held is None else stamp(
+        held["trial"], held.get("epoch")))
     return tmp, path
 
 
@@ -149,7 +154,9 @@ def kept_checkpoint(run_dir: Path, trial_id: int, arch: Mapping[str, Any],
                     score: float | None) -> bool:
     """Whether ``run_dir/best.ckpt`` is trial ``trial_id``'s, by the ``best.yaml`` beside it
     (moved in last by every export: it describes that file): it names the same trial,
-    architecture and score, and ``checkpoint: best.ckpt``. An export of a trial whose own
+    architecture and score, and ``checkpoint: best.ckpt``, and the file itself names no
+    other trial or epoch (``exported.read_held``; was: trusted, so another trial's
+    ``best.ckpt`` copied in by hand was kept as this one's). An export of a trial whose own
     checkpoint is gone (``trials/`` removed to free disk, a folder copied with
     ``search.db`` and ``best.*`` only) keeps it; another trial's it removes."""
     if not (run_dir / "best.ckpt").is_file() or not (run_dir / "best.yaml").is_file():
@@ -160,7 +167,8 @@ def kept_checkpoint(run_dir: Path, trial_id: int, arch: Mapping[str, Any],
         return False
     return (isinstance(earlier, dict) and earlier.get("checkpoint") == "best.ckpt"
             and earlier.get("trial") == trial_id and earlier.get("arch") == dict(arch)
-            and earlier.get("score") == score)
+            and earlier.get("score") == score and mismatch(
+                earlier, read_held(run_dir / "best.ckpt"), run_dir / "best.ckpt") is None)
 
 
 def load_best(run_dir: str | os.PathLike) -> dict[str, Any]:

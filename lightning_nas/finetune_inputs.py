@@ -2,7 +2,8 @@
 without one (``best_weights``); the architecture it builds (``finetune_arch``: the trial's,
 under the ``model_init_args`` given, which ``lightning-nas finetune`` takes as
 ``--model.KEY=VALUE``: ``model_overrides``); and, before any training, whether those weights
-fit the model it builds (``check_weights_fit``).
+fit the model it builds (``check_weights_fit``); and that ``best.ckpt`` holds the weights of
+the trial ``best.yaml`` names (``paired_best``).
 
 Example:
     >>> model_overrides([("model.lr", "5e-4")])
@@ -23,10 +24,12 @@ import torch
 from lightning_nas.config.nodes import ARGS_KEYS, SPEC_KEYS
 from lightning_nas.config.yamlio import dump_yaml, load_yaml
 from lightning_nas.errors import ConfigError
+from lightning_nas.export_files import load_best
+from lightning_nas.search.exported import mismatch, read_held
 from lightning_nas.user_warnings import warn_user
 
 __all__ = ["best_model_class", "best_weights", "check_weights_fit", "finetune_arch",
-           "model_overrides"]
+           "model_overrides", "paired_best"]
 
 
 def best_weights(run_dir: Path, best: Mapping[str, Any], trial_checkpoint: str | None,
@@ -69,6 +72,38 @@ among the search.keep_top_k=1 best; trials with one: 2); train it from fresh wei
                                 f"{best['checkpoint']}, which is not there (moved or deleted); "
                                 f"{again}{scratch}")
     return str(weights)
+
+
+def paired_best(run_dir: Path, best: Mapping[str, Any]) -> dict[str, Any]:
+    """``best`` (``best.yaml`` as read) where the ``best.ckpt`` it names holds its trial's
+    weights of its epoch (``search.exported``), says nothing of them (an export of an older
+    version) or is not there (``best_weights`` says so); else ``best.yaml`` read again,
+    once: an export that replaced the pair after ``best`` was read moved its ``best.yaml``
+    in last, so the pair read again is one trial's (was: the first trial's architecture
+    built with the second's weights, silently where their shapes agree).
+
+    Raises:
+        ConfigError: ``best.ckpt`` holds another trial's weights (or another epoch's) than
+            ``best.yaml`` names, read again too (an older one copied in by hand), naming
+            both and what to do, before any training.
+    """
+    wrong = None
+    for again in (False, True):
+        best = load_best(run_dir) if again else best
+        path = run_dir / str(best.get("checkpoint") or "")
+        if not best.get("checkpoint") or not path.is_file():
+            return dict(best)
+        wrong = mismatch(best, read_held(path), path)
+        if wrong is None:
+            return dict(best)
+    run, trial = shlex.quote(str(run_dir)), best["trial"]
+    export = f"lightning-nas export {run}{f' --trial {trial}' if best.get('chosen') else ''}"
+    raise ConfigError(f"{wrong}, so a fine-tune would build trial {trial}'s architecture with "
+                      f"other weights: write the pair again with `{export}` (it copies trial "
+                      f"{trial}'s own checkpoint, where the run keeps it), or fine-tune from "
+                      f"fresh weights (lightning-nas finetune {run} --from_scratch; from "
+                      f"Python, from_checkpoint=False); found before any training (no "
+                      f"folder was made)")
 
 
 def finetune_arch(best: Mapping[str, Any], given: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -33,7 +33,12 @@ from lightning_nas.export import export_best, objective_run
 from lightning_nas.export_files import load_best
 from lightning_nas.export_header import trial_fits
 from lightning_nas.export_hydra import sweep_refusal
-from lightning_nas.finetune_inputs import best_weights, check_weights_fit, finetune_arch
+from lightning_nas.finetune_inputs import (
+    best_weights,
+    check_weights_fit,
+    finetune_arch,
+    paired_best,
+)
 from lightning_nas.finetune_start import warn_if_below_start
 from lightning_nas.finetune_trainer import given_trainer
 from lightning_nas.fit_resume import (
@@ -49,6 +54,7 @@ from lightning_nas.run_folder import user_path
 from lightning_nas.search.best_epoch import tie_break_of
 from lightning_nas.search.checkpoints import not_kept_reason
 from lightning_nas.search.executor import torch_threads
+from lightning_nas.search.exported import MixedPairError
 from lightning_nas.search.logger_dirs import check_trainer_dirs
 from lightning_nas.search.monitor_errors import check_monitor_reached
 from lightning_nas.search.optimizer_state import (
@@ -180,6 +186,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
     if best is None or not best.get("chosen") and best["trial"] != current:
         best = export_best(run_dir, then=_FINETUNE_THEN)  # none yet, or a stale one (a
         # resume stopped early); was: a refusal said "then export again" to a fine-tune
+    if from_checkpoint and ckpt_path is None:  # best.ckpt holds its trial's weights (or a
+        best = paired_best(run_dir, best)  # pair an export replaced meanwhile: read again)
     # the setup the trial trained with: its searched Trainer arguments, a scheduler's epochs
     trainer_cfg = trial_trainer(best["arch"], trainer_cfg, config_places(config))
     if complete_epochs is not None:
@@ -261,6 +269,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                      data_init_args=data_args,
                      trainer=trainer_cfg, monitor=monitor, mode=mode, seed=seed,
                      init_weights=weights, clear_dir=False, own_logs=True,
+                     init_weights_of={"trial": best["trial"], "epoch": best.get("epoch")},
                      validate_start=weights is not None and ckpt_path is None,
                      restore_optimizer=restore,
                      cli_optim=with_arch(optim_sections(config or {}), arch),
@@ -283,10 +292,12 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
             result = run_trial(spec)
     finally:
         close_rank_groups()
-    said = f"{OptimizerStateError.__name__}: "  # raised when fit started, on each rank
-    if said in (first := (result.error or "\n").splitlines()[0]):  # (DDP: "rank 0 failed
-        undo_out()  # the trial: ...") nothing trained
-        raise OptimizerStateError(first.split(said, 1)[1])
+    first = (result.error or "\n").splitlines()[0]
+    for error in (OptimizerStateError, MixedPairError):  # raised when fit started (when
+        said = f"{error.__name__}: "  # the weights loaded), on each rank (DDP: "rank 0
+        if said in first:  # failed the trial: ...") nothing trained
+            undo_out()
+            raise error(first.split(said, 1)[1])
     warn_if_below_start(best, result, weights, {**init_args, **arch},  # said, and what to try
                         restored=optimizer_state == "restore")
     return result

@@ -58,7 +58,8 @@ def checkpoint_complete(path: Path) -> bool:
     return bool(head) and (head != b"PK\x03\x04" or zipfile.is_zipfile(path))
 
 
-def save_for_users(source: Path, target: Path, model: Any = None) -> None:
+def save_for_users(source: Path, target: Path, model: Any = None,
+                   extra: Mapping[str, Any] | None = None) -> None:
     """Write the checkpoint ``source`` to ``target`` without the callback states of
     lightning_nas's own (``OWN_STATES``): Lightning asks a user's ``Trainer.fit(model,
     ckpt_path=...)`` (or LightningCLI's ``--ckpt_path``) for every callback a checkpoint
@@ -68,6 +69,7 @@ def save_for_users(source: Path, target: Path, model: Any = None) -> None:
     resumed trial its own ``last.ckpt``. Of a config run (``model``: its ``model`` section),
     with the model hyperparameters LightningCLI's checkpoint of that config holds
     (``export_hparams.as_lightningcli``), so LightningCLI's ``--ckpt_path`` reads it.
+    ``extra``: keys set in it besides (an export's ``exported.stamp``: the trial it holds).
 
     Example:
         >>> import tempfile
@@ -90,6 +92,8 @@ def save_for_users(source: Path, target: Path, model: Any = None) -> None:
         checkpoint["callbacks"] = {k: v for k, v in states.items() if k not in own}
     if model is not None and isinstance(checkpoint, dict):
         as_lightningcli(checkpoint, model)
+    if extra and isinstance(checkpoint, dict):
+        checkpoint.update(extra)
     torch.save(checkpoint, target)
 
 

@@ -26,6 +26,7 @@ import lightning.pytorch as pl
 import torch
 
 from lightning_nas.errors import ConfigError
+from lightning_nas.search.exported import check_loaded
 
 __all__ = ["OPTIMIZER_STATES", "OptimizerStateError", "RestoreOptimizerState",
            "check_holds_state", "check_optimizer_state", "optimizer_differences"]
@@ -116,13 +117,17 @@ class RestoreOptimizerState(pl.Callback):
     """Load the optimizer and LR-scheduler states of the checkpoint at ``path`` (``said``:
     how a message names it) into the fine-tune's when fit starts, as Lightning's
     ``ckpt_path`` restores them (``Strategy.load_optimizer_state_dict``, each scheduler's
-    ``load_state_dict``); an ``OptimizerStateError`` first where they do not fit."""
+    ``load_state_dict``); an ``OptimizerStateError`` first where they do not fit, and a
+    ``MixedPairError`` where the file says it holds another trial or epoch than
+    ``expected`` (``exported.check_loaded``: replaced since the fine-tune read it)."""
 
-    def __init__(self, path: str, said: str) -> None:
-        self.path, self.said = path, said
+    def __init__(self, path: str, said: str, expected: Mapping[str, Any] | None = None
+                 ) -> None:
+        self.path, self.said, self.expected = path, said, expected
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         ckpt = torch.load(self.path, map_location="cpu", weights_only=False)
+        check_loaded(ckpt, self.expected, self.path)
         saved = ckpt.get("optimizer_states") or []
         saved_schedulers = ckpt.get("lr_schedulers") or []
         configs = trainer.lr_scheduler_configs

@@ -46,6 +46,7 @@ from lightning_nas.search.batch_settings import batch_setting_error
 from lightning_nas.search.callback_monitors import CallbackMonitors
 from lightning_nas.search.callbacks import TrialReporter
 from lightning_nas.search.costs import CountMismatch, LoggedCostCheck, ParamsCheck
+from lightning_nas.search.exported import check_loaded
 from lightning_nas.search.lifetime import DISTRIBUTED_VARIABLES
 from lightning_nas.search.module_checkpoints import ModuleCheckpoints
 from lightning_nas.search.monitor_errors import metric_hint, not_finite_at
@@ -204,7 +205,8 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
         callbacks += [SigtermKillsRank(), RankProgress(trial_dir, reporter)]
     if spec.restore_optimizer:  # loaded when fit starts, checked against the optimizers first
         callbacks.append(RestoreOptimizerState(spec.restore_optimizer, f"trial "
-                                               f"{spec.trial_id}'s {spec.restore_optimizer}"))
+                                               f"{spec.trial_id}'s {spec.restore_optimizer}",
+                                               spec.init_weights_of))
     if pruning is not None:
         callbacks.append(pruning)
     ckpt = None
@@ -241,7 +243,8 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
             model = apply_optim(factory.build(spec.arch), spec.cli_optim)
             reporter.init_args = _init_args(factory, spec.arch)
             if spec.init_weights:
-                _load_weights(model, spec.init_weights, makes_double(spec.trainer))
+                _load_weights(model, spec.init_weights, makes_double(spec.trainer),
+                              spec.init_weights_of)
             if not first:
                 datamodule = DataFactory(spec.data, spec.data_init_args).build(spec.arch)
             if spec.validate_start:  # the score a fine-tune starts from, as it validates
@@ -313,14 +316,16 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     return result
 
 
-def _load_weights(model: pl.LightningModule, path: str, double: bool = False) -> None:
+def _load_weights(model: pl.LightningModule, path: str, double: bool = False,
+                  expected: dict[str, Any] | None = None) -> None:
     """Load the checkpoint's weights into ``model`` as ``load_from_checkpoint`` does: its
     ``configure_model`` first (layers made there), then ``on_load_checkpoint``, then the
     state dict with the model's ``strict_loading``. With ``double`` (``makes_double``: the
     Trainer makes the module float64) the model is made float64 first, as the Trainer makes
     it when ``fit`` starts (was: the weights went through the float32 model, rounded: not
-    the trial's)."""
+    the trial's). ``expected``: the trial and epoch it must hold (``check_loaded``)."""
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    check_loaded(checkpoint, expected, path)
     if is_overridden("configure_model", model, pl.LightningModule):
         model.configure_model()
     model.on_load_checkpoint(checkpoint)

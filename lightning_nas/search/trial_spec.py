@@ -37,6 +37,9 @@ class TrialSpec:
     quiet: bool = True
     #: a checkpoint whose ``state_dict`` initialises the model (fine-tuning)
     init_weights: str | None = None
+    #: the trial and epoch ``init_weights`` holds, as ``best.yaml`` names them: a file that
+    #: says it holds others is refused as it loads (``exported.check_loaded``)
+    init_weights_of: dict[str, Any] | None = None
     #: validate those weights before training (``start_score``): ``start_metrics``
     validate_start: bool = False
     #: a checkpoint whose optimizer and LR-scheduler states the fit continues
