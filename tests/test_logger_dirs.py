@@ -71,6 +71,20 @@ def test_a_logger_objects_save_dir_that_is_a_file_is_refused(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_searched_save_dir_of_one_logger_is_refused_naming_its_space_key(tmp_path):
+    # was: "space key 'trainer.logger' may take [{...the whole merged list...}]"
+    path = _file(tmp_path)
+    space = {**SPACE, "trainer.logger.0.save_dir": {"choice": [str(tmp_path / "logs"),
+                                                               str(path)]}}
+    with pytest.raises(ConfigError, match=r"^space key 'trainer\.logger\.0\.save_dir' may take "
+                                          r"'.*notes\.txt': trainer\.logger\[0\]\.init_args"
+                                          r"\.save_dir='.*notes\.txt': it is a file, not a "
+                                          r"folder; the logger writes each trial's logs"):
+        _search(tmp_path / "run", [{"class_path": CSV,
+                                    "init_args": {"save_dir": str(tmp_path / "logs")}}], space)
+    assert not (tmp_path / "run").exists()
+
+
 def _unwritable(folder: Path) -> bool:
     """Whether this process cannot make a file in ``folder`` (root can, whatever its mode)."""
     try:

@@ -88,13 +88,17 @@ def unwritable(path: str | os.PathLike[str]) -> str | None:
 
 
 def check_logger_dirs(trainer: Mapping[str, Any], searched: Sequence[Any] | None = None,
-                      logs: str = "each trial's logs") -> None:
+                      logs: str = "each trial's logs",
+                      said: Sequence[tuple[str, Any]] | None = None) -> None:
     """Refuse, before training, a logger of ``trainer``'s ``logger`` whose folder
     ``unwritable`` says no logger can write: a node's ``save_dir`` (or ``dir``) as
-    written, a logger object's ``save_dir``. ``searched``: the values space key
-    ``trainer.logger`` may take, each checked as a trial merges it over ``trainer``'s;
-    ``logs``: what the logger writes there, as the message says it (a search's trials';
-    ``"the fit's logs"``, ``"the fine-tune's logs"``, ``"the one-shot search's logs"``).
+    written, a logger object's ``save_dir``. ``searched``: the values the searched
+    ``trainer.logger`` may take, each checked as a trial merges it over ``trainer``'s,
+    named by the space key and value in ``said`` (``space_values.option_keys``: a key into
+    one node, ``trainer.logger.0.save_dir``) where given (was: ``trainer.logger`` and the
+    whole merged value); ``logs``: what the logger writes there, as the message says it (a
+    search's trials'; ``"the fit's logs"``, ``"the fine-tune's logs"``, ``"the one-shot
+    search's logs"``).
 
     Raises:
         ConfigError: naming the key (``trainer.logger[0].init_args.save_dir``), its value
@@ -110,7 +114,8 @@ def check_logger_dirs(trainer: Mapping[str, Any], searched: Sequence[Any] | None
         lightning_nas.errors.ConfigError: trainer.logger.init_args.save_dir='...': it is a file, ...
     """
     given = trainer.get("logger")
-    for value in [given] if searched is None else [merge_objects(given, v) for v in searched]:
+    values = [given] if searched is None else [merge_objects(given, v) for v in searched]
+    for value, (space_key, taken) in zip(values, _said(values, said, "logger"), strict=True):
         listed = isinstance(value, (list, tuple))
         for i, item in enumerate(value if listed else [value]):
             place = node_label("trainer.logger", i) if listed else "trainer.logger"
@@ -118,8 +123,8 @@ def check_logger_dirs(trainer: Mapping[str, Any], searched: Sequence[Any] | None
                 why = unwritable(folder)
                 if why is None:
                     continue
-                space = "" if searched is None else f"space key 'trainer.logger' may take " \
-                                                    f"{value!r}: "
+                space = "" if searched is None else f"space key {space_key!r} may take " \
+                                                    f"{taken!r}: "
                 raise ConfigError(f"{space}{key}={str(folder)!r}: {why}; the logger writes "
                                   f"{logs} under it: {_ASK}")
 
@@ -155,7 +160,8 @@ def check_trainer_dirs(trainer: Mapping[str, Any],
         lightning_nas.errors.ConfigError: trainer.default_root_dir='.../out': '...' is a file, ...
     """
     searched = searched or {}
-    check_logger_dirs(trainer, searched.get("logger"), f"{whose} logs")
+    check_logger_dirs(trainer, searched.get("logger"), f"{whose} logs",
+                      (keys or {}).get("logger"))
     roots = searched.get("default_root_dir")
     for root in [trainer.get("default_root_dir")] if roots is None else roots:
         why = unwritable(root) if isinstance(root, (str, os.PathLike)) else None
@@ -179,10 +185,7 @@ def _check_nodes(trainer: Mapping[str, Any], name: str, kind: type,
     ``writes`` what the message says (``"each trial's checkpoints"``)."""
     given = trainer.get(name)
     values = [given] if searched is None else [merge_objects(given, v) for v in searched]
-    said = list(said or [])
-    if len(said) != len(values):  # (the values themselves, as the space key took them)
-        said = [(f"trainer.{name}", value) for value in values]
-    for value, (space_key, taken) in zip(values, said, strict=True):
+    for value, (space_key, taken) in zip(values, _said(values, said, name), strict=True):
         listed = isinstance(value, (list, tuple))
         for i, item in enumerate(value if listed else [value]):
             place = node_label(f"trainer.{name}", i) if listed else f"trainer.{name}"
@@ -194,6 +197,16 @@ def _check_nodes(trainer: Mapping[str, Any], name: str, kind: type,
                                                     f"{taken!r}: "
                 raise ConfigError(f"{space}{key}={str(folder)!r}: {why}; the "
                                   f"{_class_name(item)} writes {writes} under it: {_ASK}")
+
+
+def _said(values: Sequence[Any], said: Sequence[tuple[str, Any]] | None,
+          name: str) -> list[tuple[str, Any]]:
+    """The space key and value that gave each of ``values`` of Trainer argument ``name``:
+    ``said`` where it names one each, else ``trainer.NAME`` and the value itself."""
+    said = list(said or [])
+    if len(said) != len(values):  # (the values themselves, as the space key took them)
+        said = [(f"trainer.{name}", value) for value in values]
+    return said
 
 
 def _folders(item: Any, place: str, keys: Sequence[str] = _KEYS, kind: type = Logger,
