@@ -124,7 +124,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         trainer_overrides: ``lightning-nas finetune``'s ``--trainer.*`` overrides
             (``["--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.patience=5"]``),
             after ``trainer``, merged over the search's settings as LightningCLI merges
-            them over ``best_config.yaml`` (``finetune_trainer.given_trainer``).
+            them over ``best_config.yaml`` (``finetune_trainer.given_trainer``); a list
+            (one string is refused, naming the list to give).
 
     Returns:
         The fine-tune as a ``TrialResult`` (score, metrics, checkpoint; from a checkpoint,
@@ -145,7 +146,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         raise ConfigError(f"from_checkpoint must be True (start from best.ckpt) or False "
                           f"(fresh weights); got {from_checkpoint!r}")
     check_optimizer_state(optimizer_state, from_checkpoint)
-    own, pairs = trainer, split_overrides(trainer_overrides)
+    own, pairs = trainer, split_overrides(trainer_overrides, name="trainer_overrides")
     trainer = given_trainer(own, pairs)  # as typed, for the checks before the run is read
     # max_steps -1 and max_time None are Lightning's "no limit" (was: any max_steps or
     # max_time key counted as a limit, so -1 beside max_steps=-1 trained for ever)

@@ -101,6 +101,19 @@ def test_override_without_value():
         apply_overrides(BASE, ["search.budget=3"])
 
 
+def test_overrides_given_as_one_string_are_refused_naming_the_list_to_give(tmp_path):
+    # was: read a character at a time: "expected an override like --search.budget=5, got '-'"
+    with pytest.raises(ConfigError, match=r"^overrides must be a list of overrides, one string "
+                                          r"each; got the string '--search\.budget=5': give a "
+                                          r"list: \['--search\.budget=5'\]$"):
+        apply_overrides(BASE, "--search.budget=5")
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(BASE))
+    with pytest.raises(ConfigError, match=r"^overrides must be a list .* give a list: "
+                                          r"\['--trainer\.max_epochs', '2'\]$"):
+        load_config(path, "--trainer.max_epochs 2")
+
+
 def test_a_trainer_object_named_by_its_class_is_a_node_as_lightningcli_reads_it(tmp_path):
     # was: "trainer.callbacks='LearningRateMonitor': expected list[Callback] or Callback or
     # null", from the command line or a file, though += took the same name

@@ -131,11 +131,16 @@ def test_a_finetune_of_no_epoch_limit_beside_no_step_or_time_limit_is_refused(fi
     ({"from_checkpoint": "no"}, r"^from_checkpoint must be True .* or False .*; got 'no'$"),
     ({"out_dir": 3}, r"^`out_dir` \(--out\) must be a path \(str or os.PathLike\), got int 3$"),
     ({"model_init_args": 3}, r"^model_init_args must be a mapping of keyword arguments for "
-                             r"the model class, got int 3$")])
+                             r"the model class, got int 3$"),
+    ({"trainer_overrides": "--trainer.limit_val_batches=1 --trainer.precision 32"},
+     r"^trainer_overrides must be a list of overrides, one string each; got the string "
+     r"'--trainer\.limit_val_batches=1 --trainer\.precision 32': give a list: "
+     r"\['--trainer\.limit_val_batches=1', '--trainer\.precision', '32'\]$")])
 def test_a_finetune_given_a_wrong_type_says_so_before_any_folder(finished_run, kwargs,
                                                                 message):
     # was: a bare TypeError of dict() for the list; "no" was true, and loaded best.ckpt;
-    # out_dir=3 and model_init_args=3 were bare TypeErrors naming no argument
+    # out_dir=3 and model_init_args=3 were bare TypeErrors naming no argument; a string of
+    # trainer_overrides was read a character at a time ("expected an override ..., got '-'")
     folders = sorted(finished_run.iterdir())
     with pytest.raises(ConfigError, match=message):
         finetune(finished_run, max_epochs=1, **kwargs)

@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,8 +17,8 @@ from lightning_nas.errors import ConfigError
 __all__ = ["not_a_mapping", "split_overrides"]
 
 
-def split_overrides(args: Sequence[str], example: str = "--search.budget=5"
-                    ) -> list[tuple[str, str]]:
+def split_overrides(args: Sequence[str], example: str = "--search.budget=5",
+                    name: str = "overrides") -> list[tuple[str, str]]:
     """The ``(key, value text)`` of dotted overrides, ``--a.b=v`` or ``--a.b v``.
 
     Example:
@@ -25,10 +26,19 @@ def split_overrides(args: Sequence[str], example: str = "--search.budget=5"
         [('search.budget', '5'), ('trainer.max_epochs', '2')]
 
     Raises:
-        ConfigError: for an argument that is no override, naming ``example`` (one the
-            command at hand takes), and for one without a value or with an empty one
+        ConfigError: for ``args`` given as one string (was: read a character at a time,
+            ``got '-'``), naming the argument (``name``) and the list to give; for an
+            argument that is no override, naming ``example`` (one the command at hand
+            takes), and for one without a value or with an empty one
             (``--search.run_dir=``: ``null`` is written out).
     """
+    if isinstance(args, str):  # a Sequence[str] too, of one-character strings
+        try:
+            words = shlex.split(args)
+        except ValueError:  # an unclosed quote: the string as one override
+            words = [args]
+        raise ConfigError(f"{name} must be a list of overrides, one string each; got the "
+                          f"string {args!r}: give a list: {words!r}")
     pairs, i = [], 0
     args = list(args)
     while i < len(args):
