@@ -19,6 +19,7 @@ from lightning_nas.config.cli_links import CliLinks
 from lightning_nas.config.cli_optim import optim_sections, with_arch
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.instantiate import check_init_args as check_args
+from lightning_nas.config.node_labels import names_said
 from lightning_nas.config.node_places import config_places
 from lightning_nas.config.overrides import split_overrides
 from lightning_nas.config.paths import set_paths
@@ -40,7 +41,7 @@ from lightning_nas.finetune_inputs import (
     paired_best,
 )
 from lightning_nas.finetune_start import warn_if_below_start
-from lightning_nas.finetune_trainer import given_trainer
+from lightning_nas.finetune_trainer import given_trainer, search_names
 from lightning_nas.fit_resume import (
     check_resume,
     fit_record,
@@ -244,46 +245,48 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         for key in ("max_steps", "max_time"):
             if key not in (trainer or {}):
                 trainer_cfg.pop(key, None)
-    check_trainer_kwargs(trainer_cfg)
-    check_trainer_dirs(trainer_cfg, whose="the fine-tune's")  # (was: once it wrote there)
-    check_validation_runs(trainer_cfg, monitor, unbuilt_callbacks(target))
-    with open_run(run_dir) as store:  # a monitor logged after a warm-up: reached?
-        trial, not_kept = store.get(best["trial"]), not_kept_reason(store)  # (no best.ckpt)
-    check_monitor_reached(monitor, trial.curve, trial.curve_epochs, trial.epochs,
-                          trial.trial_id, trainer_cfg, searched)
-    if from_checkpoint and ckpt_path is not None and best.get("checkpoint"):  # a resume:
-        weights = str(run_dir / best["checkpoint"])  # named in its record, not read (was:
-        # required, so a resume without it was refused, saying --from_scratch, refused too)
-    else:
-        weights = (best_weights(run_dir, best, trial.checkpoint, not_kept) if from_checkpoint
-                   else None)
-    restore = weights if optimizer_state == "restore" else None
-    if restore is not None and ckpt_path is None:  # a resume continues its last.ckpt's
-        check_holds_state(restore, f"trial {best['trial']}'s {restore}")
-    arch = finetune_arch(best, model_init_args)  # LightningCLI's optimizer: the best trial's
-    factory.check_groups(arch)  # the search's checks of its groups over the init_args it
-    data_factory.check_groups(arch)  # builds with (was: skipped: a dict or another class)
-    spec = TrialSpec(trial_id=best["trial"], arch=arch,
-                     trial_dir=str(out),
-                     model=model, model_init_args=init_args,
-                     data=data if data is not None else stored_data.get("class_path"),
-                     data_init_args=data_args,
-                     trainer=trainer_cfg, monitor=monitor, mode=mode, seed=seed,
-                     init_weights=weights, clear_dir=False, own_logs=True,
-                     init_weights_of={"trial": best["trial"], "epoch": best.get("epoch")},
-                     validate_start=weights is not None and ckpt_path is None,
-                     restore_optimizer=restore,
-                     cli_optim=with_arch(optim_sections(config or {}), arch),
-                     tie_break=tie_break, cli_model=cli_model)
-    spec.record = fit_record(spec, "fine-tune")  # in its checkpoints: a resume checks it
-    if ckpt_path is not None:
-        check_resume(spec, ckpt_path, "fine-tune")  # its optimizer_state as it started
-        spec.ckpt_path = str(ckpt_path)
-        spec.restore_optimizer = None  # Lightning restores the state of its last.ckpt
-        spec.init_weights = None  # and its weights (was: best.ckpt's loaded first, replaced)
-    built = check_fit_builds(spec, "the fine-tune")  # before its folder is made, as a search
-    check_fit_callbacks(spec, built)  # its module's configure_callbacks(), asked as fit asks
-    check_weights_fit(built, spec.init_weights, best, model_init_args, run_dir)  # the shapes
+    with names_said(search_names(config, searched, trainer_cfg)):  # the config's names
+        # of its named nodes: trainer.callbacks.ckpt (was: trainer.callbacks[1])
+        check_trainer_kwargs(trainer_cfg)
+        check_trainer_dirs(trainer_cfg, whose="the fine-tune's")  # (was: once it wrote there)
+        check_validation_runs(trainer_cfg, monitor, unbuilt_callbacks(target))
+        with open_run(run_dir) as store:  # a monitor logged after a warm-up: reached?
+            trial, not_kept = store.get(best["trial"]), not_kept_reason(store)  # (no best.ckpt)
+        check_monitor_reached(monitor, trial.curve, trial.curve_epochs, trial.epochs,
+                              trial.trial_id, trainer_cfg, searched)
+        if from_checkpoint and ckpt_path is not None and best.get("checkpoint"):  # a resume:
+            weights = str(run_dir / best["checkpoint"])  # named in its record, not read (was:
+            # required, so a resume without it was refused, saying --from_scratch, refused too)
+        else:
+            weights = (best_weights(run_dir, best, trial.checkpoint, not_kept) if from_checkpoint
+                       else None)
+        restore = weights if optimizer_state == "restore" else None
+        if restore is not None and ckpt_path is None:  # a resume continues its last.ckpt's
+            check_holds_state(restore, f"trial {best['trial']}'s {restore}")
+        arch = finetune_arch(best, model_init_args)  # LightningCLI's optimizer: the best trial's
+        factory.check_groups(arch)  # the search's checks of its groups over the init_args it
+        data_factory.check_groups(arch)  # builds with (was: skipped: a dict or another class)
+        spec = TrialSpec(trial_id=best["trial"], arch=arch,
+                         trial_dir=str(out),
+                         model=model, model_init_args=init_args,
+                         data=data if data is not None else stored_data.get("class_path"),
+                         data_init_args=data_args,
+                         trainer=trainer_cfg, monitor=monitor, mode=mode, seed=seed,
+                         init_weights=weights, clear_dir=False, own_logs=True,
+                         init_weights_of={"trial": best["trial"], "epoch": best.get("epoch")},
+                         validate_start=weights is not None and ckpt_path is None,
+                         restore_optimizer=restore,
+                         cli_optim=with_arch(optim_sections(config or {}), arch),
+                         tie_break=tie_break, cli_model=cli_model)
+        spec.record = fit_record(spec, "fine-tune")  # in its checkpoints: a resume checks it
+        if ckpt_path is not None:
+            check_resume(spec, ckpt_path, "fine-tune")  # its optimizer_state as it started
+            spec.ckpt_path = str(ckpt_path)
+            spec.restore_optimizer = None  # Lightning restores the state of its last.ckpt
+            spec.init_weights = None  # and its weights (was: best.ckpt's loaded first, replaced)
+        built = check_fit_builds(spec, "the fine-tune")  # before its folder is made, as a search
+        check_fit_callbacks(spec, built)  # its module's configure_callbacks(), asked as fit asks
+        check_weights_fit(built, spec.init_weights, best, model_init_args, run_dir)  # the shapes
     if threads is None and not from_checkpoint:  # a replay: the trial's (per rank too)
         with open_run(run_dir) as store:
             threads = trial_fits(store, run_dir, best["trial"])[0][-1]

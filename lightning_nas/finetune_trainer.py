@@ -4,7 +4,8 @@ merged (``apply_overrides``), so as LightningCLI merges them over ``best_config.
 node over the search's node, its ``init_args`` alone, a key under it
 (``--trainer.strategy.init_args.static_graph=true``), a list append
 (``--trainer.callbacks+=EarlyStopping``) and a key under the list's last node after it
-(``--trainer.callbacks.patience=5``); a scalar simply set.
+(``--trainer.callbacks.patience=5``); a scalar simply set. ``search_names``: the names the
+search's config gave the nodes of those lists, for the fine-tune's checks to say them.
 
 Example:
     >>> search = {"max_epochs": 3, "callbacks": [{"class_path": "EarlyStopping",
@@ -20,9 +21,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lightning_nas.config.load import apply_overrides
+from lightning_nas.config.node_places import config_names
+from lightning_nas.config.nodes import is_node, target_path
 from lightning_nas.errors import ConfigError
 
-__all__ = ["given_trainer"]
+__all__ = ["given_trainer", "search_names"]
 
 #: what a fine-tune's whole ``--trainer=`` is merged over, as its refusal says it
 _SETTINGS = ("the search's Trainer settings (best_config.yaml's, as the best trial trained "
@@ -74,3 +77,32 @@ def given_trainer(own: Mapping[str, Any] | None, pairs: Sequence[tuple[str, str]
     given = {name for key, _ in pairs for name in (
         [key.split(".")[1].rstrip("+")] if "." in key else merged)}
     return {**(own or {}), **{name: merged[name] for name in given if name in merged}}
+
+
+def search_names(config: Any, searched: Mapping[str, Any], trainer: Mapping[str, Any]
+                 ) -> dict[str, list[str]]:
+    """The names the search's ``config`` (its stored one; None: a Python search's) gave the
+    nodes of its Trainer lists (``config.node_places.config_names``), for a fine-tune's
+    checks to name a node as written (``trainer.callbacks.ckpt``; was: ``[1]``, its place):
+    of each list whose first nodes in the fine-tune's ``trainer`` build the classes of the
+    best trial's (``searched``) in order (an argument set, a node appended, keep them; a
+    list given whole in place of it names its nodes by their places).
+
+    Example:
+        >>> config = {"search": {"node_names": {"callbacks": ["stop"]}}}
+        >>> stop, other = {"class_path": "m.Stop"}, {"class_path": "m.C"}
+        >>> search_names(config, {"callbacks": [stop]}, {"callbacks": [stop, other]})
+        {'callbacks': ['stop']}
+        >>> search_names(config, {"callbacks": [stop]}, {"callbacks": [other]})
+        {}
+    """
+    return {key: names for key, names in config_names(config).items()
+            if _classes(trainer.get(key))[:len(names)] == _classes(searched.get(key))[
+                :len(names)] and len(_classes(trainer.get(key))) >= len(names)}
+
+
+def _classes(value: Any) -> list[Any]:
+    """What each node of Trainer list ``value`` (one node alone too) builds: a node's import
+    path, an object's class."""
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    return [target_path(item) if is_node(item) else type(item) for item in items]

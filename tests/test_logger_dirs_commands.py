@@ -131,6 +131,29 @@ def test_fit_refuses_a_named_checkpoints_dirpath_under_a_file_by_its_name(config
     assert not (tmp_path / "fit").exists()
 
 
+def test_finetune_refuses_a_named_checkpoints_dirpath_under_a_file_by_its_name(config, tmp_path,
+                                                                               capsys):
+    # was: trainer.callbacks[1].init_args.dirpath, the node's place, not the config's name
+    path = _file(tmp_path)
+    cfg = yaml.safe_load(config.read_text())
+    cfg["trainer"] |= {"max_epochs": 1, "limit_train_batches": 2, "callbacks": {
+        "stop": {"class_path": "lightning.pytorch.callbacks.EarlyStopping",
+                 "init_args": {"monitor": "val_acc", "mode": "max"}},
+        "ckpt": {"class_path": CKPT, "init_args": {"save_last": False}}}}
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))  # ckpt the last node
+    assert main(["search", str(config), "--search.budget=1"]) == 0
+    capsys.readouterr()
+    run = tmp_path / "run"
+    folders = sorted(run.iterdir())
+    assert main(["finetune", str(run), "--max_epochs", "1",
+                 f"--trainer.callbacks.dirpath={path / 'ck'}"]) == 2  # the last node's
+    line = _error_line(capsys, "finetune")
+    assert (f"trainer.callbacks.ckpt.init_args.dirpath='{path / 'ck'}': '{path}' is a file, so "
+            f"no folder can be made in it; the ModelCheckpoint writes the fine-tune's "
+            f"checkpoints under it") in line
+    assert sorted(run.iterdir()) == folders
+
+
 def test_search_refuses_a_default_root_dir_under_a_file(config, tmp_path, capsys):
     path = _file(tmp_path)
     assert main(["search", str(config), "--search.budget=1", "--trainer.max_epochs=1",
