@@ -4,6 +4,7 @@ step that returns None, and the resumes of fits stopped that way."""
 
 from __future__ import annotations
 
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
@@ -273,3 +274,44 @@ def test_a_resume_of_a_fit_early_stopping_ended_trains_on_and_searches(tmp_path)
     resumed = DifferentiableNAS(TinySupernet())
     assert fit(resumed, tmp_path / "ckpt" / "last.ckpt").current_epoch == 3
     assert resumed.best_arch is not None and len(resumed.history) == 3
+
+
+class _Started(Exception):
+    """Raised by ``_RaiseAtTrainStart``."""
+
+
+class _RaiseAtTrainStart(pl.Callback):
+    """Ends the fit as its training starts, after the warnings of its start."""
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        raise _Started
+
+
+_ENDLESS = ("Trainer(max_epochs=-1) is Lightning's 'no limit', and no max_steps, max_time, "
+            "EarlyStopping or Timer callback ends the fit: it trains until a callback of "
+            "yours stops it, for ever where none does, and {}'s final search and export run "
+            "when its training ends; give max_epochs a number or add one of them")
+
+
+@pytest.mark.parametrize("algorithm", ["spos", "darts"])
+@pytest.mark.parametrize(("limits", "warned"), [
+    ({"max_epochs": -1}, True), ({"max_epochs": -1, "max_steps": 4}, False),
+    ({"max_epochs": -1, "max_time": {"minutes": 5}}, False), ({"max_epochs": 2}, False),
+    ({"max_epochs": -1, "callbacks": [pl.callbacks.EarlyStopping("val_acc")]}, False)])
+def test_a_python_fit_nothing_ends_is_warned_of_once_as_it_starts(tmp_path, algorithm, limits,
+                                                                 warned):
+    # was: said nothing (nor does Lightning), and trained for ever; lightning-nas oneshot
+    # warned before it built anything (trainer_checks.warn_endless_run)
+    callbacks = [OneShotNAS(num_candidates=2)] if algorithm == "spos" else []
+    trainer = pl.Trainer(**{"accelerator": "cpu", "logger": False, "enable_progress_bar": False,
+                            "enable_checkpointing": False, "num_sanity_val_steps": 0,
+                            "default_root_dir": tmp_path, **limits, "callbacks": [
+                                *limits.get("callbacks", []), *callbacks, _RaiseAtTrainStart()]})
+    module = TinySupernet() if algorithm == "spos" else DifferentiableNAS(TinySupernet())
+    data = BlobData() if algorithm == "spos" else BilevelData(BlobData())
+    with warnings.catch_warnings(record=True) as said, pytest.raises(_Started):
+        warnings.simplefilter("always")
+        trainer.fit(module, datamodule=data)
+    endless = [str(w.message) for w in said if "max_epochs" in str(w.message)]
+    who = "OneShotNAS" if algorithm == "spos" else "DifferentiableNAS"
+    assert endless == ([_ENDLESS.format(who)] if warned else []), endless

@@ -42,6 +42,7 @@ from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import check_number
 from lightning_nas.group_exit import destroy_group_at_exit
 from lightning_nas.oneshot.choices import get_path, set_path, space_of
+from lightning_nas.oneshot.endless import warn_endless_fit
 from lightning_nas.oneshot.exported import export_checked, write_outputs
 from lightning_nas.oneshot.fit_end import check_stepped, end_fit, saved_epochs, training_ends
 from lightning_nas.oneshot.records import (
@@ -201,6 +202,7 @@ class OneShotNAS(pl.Callback):
         self._ended = self._recorded = False
         self._device = pl_module.device  # whose random state a checkpoint keeps
         destroy_group_at_exit(backend="gloo")  # a gloo DDP fit: its group ends before exit
+        warn_endless_fit(trainer, "OneShotNAS")  # max_epochs=-1 alone (was: said nothing)
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         end_fit(trainer, self._ended, "OneShotNAS",  # resumed at its end: the final search

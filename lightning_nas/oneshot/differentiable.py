@@ -84,6 +84,7 @@ from lightning_nas.oneshot.differentiable_args import (
     DEFAULT_WEIGHT_DECAY,
     check_arguments,
 )
+from lightning_nas.oneshot.endless import warn_endless_fit
 from lightning_nas.oneshot.fit_end import check_stepped, end_fit, saved_epochs
 from lightning_nas.oneshot.mixed import mixed
 from lightning_nas.oneshot.records import restarts_mid_epoch, write_record, writes_files
@@ -280,6 +281,7 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         check_norms_kept(self.supernet, self._norms, "DifferentiableNAS")
         self._ended = self._recorded = False  # alphas.json written in this fit: at its epochs
         destroy_group_at_exit(backend="gloo")  # a gloo DDP fit: its group ends before exit
+        warn_endless_fit(self.trainer, "DifferentiableNAS")  # (was: said nothing)
         if self.hparams.algorithm == "gdas":  # the keys as written (lightning-nas oneshot
             # checks its config's before anything is built; a Timer callback is seen here)
             check_tau_epochs(self.hparams.tau_epochs, {"max_epochs": self.trainer.max_epochs},

@@ -36,6 +36,7 @@ from lightning_nas.numeric import is_int
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.derive import derived_text
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
+from lightning_nas.oneshot.endless import endless_said
 from lightning_nas.oneshot.exported import write_outputs
 from lightning_nas.oneshot.finetune import accuracy_text, finetune_subnet
 from lightning_nas.oneshot.resume import (
@@ -294,6 +295,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         module = model.build({})
         network_of(module, opts["net_attr"], NET_ATTR)  # a misspelt net_attr: said before training
         warn_endless_run(trainer_cfg, module_callbacks(module))  # (was: trained for ever)
+        held.enter_context(endless_said())  # said: not again as the fit starts
         searched = _searched(algorithm, opts, module, trainer_cfg, run_dir)
         if ckpt_path is not None:  # (was: Lightning's load_state_dict traceback, in the fit)
             check_resumed_supernet(ckpt_path, searched, shapes)
