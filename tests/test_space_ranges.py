@@ -179,3 +179,37 @@ def test_a_told_integer_maps_back_inside_the_bounds_and_the_nas_strategies_draw_
         candidate = opt.ask()
         assert low <= space.validate(candidate.value)["k"] <= high
         opt.tell(candidate, random.random())
+
+
+@pytest.mark.parametrize(("text", "needles"), [
+    ("x: {float: [-1.0e+308, 1.0e+308]}",
+     ["space key 'x'", "[-1e+308, 1e+308]", "high - low", "overflows", "1.7976931348623157e+308"]),
+    ("x: {float: [1.0e+308, 1.7e+308]}",
+     ["space key 'x'", "[1e+308, 1.7e+308]", "low + high", "overflows"]),
+    ("eps: {float: [1.0e-200, 1.0e-190], log: true}",
+     ["space key 'eps'", "[1e-200, 1e-190]", "low * high", "underflows to 0",
+      "{float: [-200, -190]}", "10 ** value"]),
+    ("big: {float: [1.0e+200, 1.0e+210], log: true}",
+     ["space key 'big'", "low * high", "overflows", "{float: [200, 210]}"]),
+])
+def test_a_float_range_the_optimizers_cannot_hold_is_refused(text, needles):
+    # was: taken; sample() drew inf, nevergrad proposed nan (or failed building it), and the
+    # search refused the optimizer for the space's fault ("optimizer 'SurrogateEvolution'
+    # fails on this space ...; pick another optimizer (e.g. SurrogateEvolution, ...)"), or
+    # stopped at its first proposal with search.db written ("x=nan is not in the space")
+    message = _error(text)
+    assert all(n in message for n in needles), message
+
+
+@pytest.mark.parametrize(("low", "high", "log"), [
+    (-8.9e307, 8.9e307, False), (0.0, 1.7976931348623157e308, False),
+    (-1.7e308, 0.0, False), (1e-300, 1.0, True), (1.0, 1.7e308, True), (5e-324, 1.0, True)])
+def test_the_widest_float_ranges_the_optimizers_hold_are_taken(low, high, log):
+    space = SearchSpace({"x": Float(low, high, log=log)})
+    assert all(math.isfinite(space.validate(space.sample(seed=s))["x"]) for s in range(5))
+    for name in ("RandomSearch", "SurrogateEvolution"):
+        opt = make_optimizer(name, space, budget=5, seed=0)
+        for _ in range(5):
+            candidate = opt.ask()
+            assert math.isfinite(space.validate(candidate.value)["x"])
+            opt.tell(candidate, random.random())

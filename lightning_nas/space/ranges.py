@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 from typing import Any
 
 import nevergrad as ng
@@ -182,6 +183,41 @@ def _fewer_steps(low: int, high: int) -> str:
     return hint
 
 
+def _check_held(low: float, high: float, log: bool) -> None:
+    """Refuse a ``float`` range whose numbers the optimizers overflow: nevergrad starts from
+    the midpoint ``(low + high) / 2`` (with ``log``, the square root of ``low * high``) and
+    scales by ``high - low``, and ``sample`` draws ``low + (high - low) * u`` (was: taken;
+    ``sample`` drew inf, nevergrad proposed nan or failed to build, said of the optimizer).
+
+    Example:
+        >>> _check_held(-1e308, 1e308, False)
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.SpaceError: `float` [-1e+308, 1e+308]: its width high - low ...
+    """
+    largest = sys.float_info.max
+    if log:
+        product = low * high
+        if 0 < product < math.inf:
+            return
+        wrong = "underflows to 0" if product == 0 else f"overflows the largest float, {largest}"
+        exponents = f"[{math.log10(low):g}, {math.log10(high):g}]"
+        raise SpaceError(f"`float` [{low}, {high}] with log: true: low * high, whose square root "
+                         f"nevergrad starts from, {wrong}; search the exponent instead, "
+                         f"{{float: {exponents}}}, and take 10 ** value in the model")
+    if not math.isfinite(high - low):
+        said = ("its width high - low overflows", "neither sample nor the optimizers can "
+                "draw from it (they drew inf and nan)")
+    elif not math.isfinite(low + high):
+        said = ("low + high, of the midpoint nevergrad starts from, overflows",
+                "the optimizers cannot start from it")
+    else:
+        return
+    raise SpaceError(f"`float` [{low}, {high}]: {said[0]} the largest float, {largest}, so "
+                     f"{said[1]}; narrow it, or search a scaled value (x / 1e300) and scale "
+                     f"it back in the model")
+
+
 class Float(_Range):
     """Float range ``[low, high]``, optionally log-scaled.
 
@@ -203,6 +239,7 @@ class Float(_Range):
         except OverflowError:
             raise SpaceError(f"`float` bounds must be finite floats, got [{low}, {high}]") from None
         super().__init__(low, high, log)
+        _check_held(self.low, self.high, self.log)
 
     def size(self) -> float:
         return math.inf
