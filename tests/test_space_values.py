@@ -109,3 +109,44 @@ def test_a_key_beneath_a_choice_of_names_or_class_path_options_stays():
     SearchSpace.from_dict({"model.net": {"choice": [{"class_path": "m.A", "init_args": {
         "width": 4}}, {"class_path": "m.B"}]}, "model.net.width": {"choice": [4, 6]},
         "data": {"fixed": {"batch_size": 16}}, "data.num_workers": {"choice": [0, 1]}})
+
+
+@pytest.mark.parametrize(("spec", "needles"), [
+    # YAML's conditional parameter: was taken, each trial of the option got the mapping
+    # {'choice': [3, 5]} itself as its 'k'
+    ({"block": {"choice": [{"type": "conv", "k": {"choice": [3, 5]}}, {"type": "mlp"}]}},
+     ["space key 'block'", "option 1 of the choice", "at ['k']", "{'choice': [3, 5]}",
+      "conditional", "a space key of its own", "each combination"]),
+    ({"g": {"net": {"ordered": [{"w": 4}, {"w": {"int": [8, 16], "step": 8}}]}}},
+     ["space key 'g.net'", "option 2 of the ordered choice", "at ['w']"]),
+    ({"model.net": {"choice": [{"class_path": "my.Net",
+                                "init_args": {"hidden": {"float": [0.1, 0.5]}}}]}},
+     ["space key 'model.net'", "option 1", "at ['init_args']['hidden']"]),
+    # Python's: was "the value Choice([3, 5]) cannot be stored ...: give ... an import path
+    # ('lightning_nas.space.params.Choice') and build the object in the model"
+    ({"block": Choice([{"type": "conv", "k": Choice([3, 5])}, {"type": "mlp"}])},
+     ["space key 'block'", "option 1 of the choice", "at ['k']", "Choice([3, 5])",
+      "conditional"]),
+    ({"opt": Fixed({"name": "adam", "lr": Choice([0.1, 0.01])})},
+     ["space key 'opt'", "the fixed value", "at ['lr']", "Choice([0.1, 0.01])"]),
+])
+def test_a_space_parameter_inside_a_value_is_refused_not_taken_as_data(spec, needles, tmp_path):
+    called = []
+    with pytest.raises(SpaceError) as info:
+        SearchSpace(spec)
+    message = str(info.value)
+    assert all(n in message for n in needles), message
+    assert "import path" not in message
+    # before anything is written or evaluated
+    from lightning_nas import Search
+    with pytest.raises(SpaceError):
+        Search(None, spec, objective=called.append, budget=2, run_dir=tmp_path / "run").run()
+    assert called == [] and not (tmp_path / "run").exists()
+
+
+def test_mappings_that_are_no_space_parameter_stay_data_in_a_choice():
+    # a kind's name as a plain key ({'int': 3} is no int range) and a fixed value stay
+    space = SearchSpace({"cfg": {"choice": [{"int": 3}, {"float": "x", "log": 1}]},
+                         "opt": {"fixed": {"lr": {"float": [0.1, 0.5]}}}})
+    assert space.params["cfg"].values == [{"int": 3}, {"float": "x", "log": 1}]
+    assert space.sample(seed=0)["opt"] == {"lr": {"float": [0.1, 0.5]}}

@@ -39,6 +39,7 @@ from lightning_nas.config.interpolations import check_space_file
 from lightning_nas.config.yamlio import dump_yaml, load_yaml
 from lightning_nas.errors import SpaceError
 from lightning_nas.run_folder import user_path
+from lightning_nas.space.nested import check_not_nested
 from lightning_nas.space.params import KINDS, Choice, Param, param_from_dict
 
 __all__ = ["OverlappingKeys", "SearchSpace"]
@@ -74,6 +75,7 @@ class SearchSpace:
                 # was: read as a group ("space key 'int' must be a parameter")
                 value = param_from_dict(f"{_prefix}{name}", value)
             if isinstance(value, Param):
+                check_not_nested(f"{_prefix}{name}", value, (SearchSpace,))  # was: data
                 _check_storable(f"{_prefix}{name}", value.to_dict())
                 _check_no_nan(f"{_prefix}{name}", value)
                 self.params[name] = value
