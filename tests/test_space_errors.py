@@ -126,3 +126,26 @@ def test_constructor_names_a_misspelt_kind_as_from_dict_does():
 
 def test_space_error_belongs_to_the_one_error_family():
     assert issubclass(SpaceError, NASError) and not issubclass(SpaceError, ConfigError)
+
+
+@pytest.mark.parametrize(("load", "needles"), [
+    # a group for a dict argument keyed by layer: was taken, its keys turned into strings,
+    # and each trial got {'0': 4, '1': 8} for the {0: 4, 1: 8} written
+    (lambda: SearchSpace.from_yaml("widths: {0: {choice: [4, 8]}, 1: {choice: [4, 8]}}"),
+     ["space key 0 in group 'widths'", "(int)", "a trial would get '0'"]),
+    # YAML reads an unquoted `on` as True: was the key 'True', refused later as "space key
+    # 'True' is not an argument of ..." (the `on` written, named nowhere)
+    (lambda: SearchSpace.from_yaml("on: {choice: [4, 8]}"),
+     ["space key True (bool)", "a trial would get 'True'", "quote", "on, off, yes, no"]),
+    (lambda: SearchSpace.from_dict({"g": {2.5: {"choice": [4, 8]}}}),
+     ["space key 2.5 in group 'g'", "(float)"]),
+    # the constructor: was "space keys must be non-empty strings, got 0", no group named
+    (lambda: SearchSpace({"widths": {0: Choice([4, 8])}}),
+     ["space key 0 in group 'widths'", "(int)", "a trial would get '0'"]),
+])
+def test_a_space_key_that_is_no_string_is_refused_not_turned_into_one(load, needles):
+    with pytest.raises(SpaceError) as info:
+        load()
+    message = str(info.value)
+    assert all(n in message for n in needles), message
+    assert SearchSpace.from_yaml("widths: {'0': {choice: [4, 8]}}").names() == ["widths"]

@@ -69,8 +69,7 @@ class SearchSpace:
         if not isinstance(params, Mapping) or not params:
             raise SpaceError(f"a search space must be a non-empty mapping, got {params!r}")
         for name, value in params.items():
-            if not isinstance(name, str) or not name:
-                raise SpaceError(f"space keys must be non-empty strings, got {name!r}")
+            _check_key(_prefix, name)
             if isinstance(value, Mapping) and any(k in KINDS for k in value):
                 # was: read as a group ("space key 'int' must be a parameter")
                 value = param_from_dict(f"{_prefix}{name}", value)
@@ -109,17 +108,18 @@ class SearchSpace:
             raise SpaceError(f"a search space{where} must be a non-empty mapping, got {spec!r}")
         params: dict[str, Param | SearchSpace] = {}
         for name, value in spec.items():
+            _check_key(_prefix, name)  # was: str(name), 0 taken as '0' and YAML's on as 'True'
             path = f"{_prefix}{name}"
             if isinstance(value, (Param, SearchSpace)):  # a kind object: Int(4, 6)
-                params[str(name)] = value
+                params[name] = value
             elif not isinstance(value, Mapping):
                 raise SpaceError(_not_a_param_message(_prefix, name, value))
             elif not value:  # was: "a search space at 'k' must be a non-empty mapping"
                 raise SpaceError(_not_a_param_message("", path, value))
             elif any(k in KINDS for k in value):
-                params[str(name)] = param_from_dict(path, value)
+                params[name] = param_from_dict(path, value)
             else:
-                params[str(name)] = cls.from_dict(value, _prefix=f"{path}.")
+                params[name] = cls.from_dict(value, _prefix=f"{path}.")
         return cls(params, _prefix=_prefix)
 
     @classmethod
@@ -263,6 +263,30 @@ def _check_overlaps(params: Mapping[str, Any], prefix: str = "") -> None:
                                       f"'{prefix}{key}' both set '{prefix}{name}.{first}': the "
                                       f"architecture would claim one value where the trial "
                                       f"runs the other; give it in one of them")
+
+
+def _check_key(prefix: str, name: Any) -> None:
+    """Refuse a space key that is no string, or empty: an architecture is JSON, whose mapping
+    keys are strings, so a trial would get ``'0'`` for a group's ``0`` (a dict argument keyed
+    by layer), and YAML reads an unquoted ``on`` as ``True`` (was: each turned into its
+    string without a word).
+
+    Example:
+        >>> _check_key("widths.", 0)
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.SpaceError: space key 0 in group 'widths' (int) is no string: ...
+    """
+    if isinstance(name, str) and name:
+        return
+    if isinstance(name, str):
+        raise SpaceError(f"space keys must be non-empty strings, got {name!r}")
+    where = f" in group '{prefix[:-1]}'" if prefix else ""
+    raise SpaceError(f"space key {name!r}{where} ({type(name).__name__}) is no string: an "
+                     f"architecture is JSON, whose mapping keys are strings, so a trial would "
+                     f"get {str(name)!r}; write it as a string (in YAML, quote it: YAML reads "
+                     f"an unquoted on, off, yes, no, true or false as a bool, 0 as a number) "
+                     f"and convert it in the model where it needs another type")
 
 
 def _check_storable(path: str, value: Any) -> None:
