@@ -338,8 +338,8 @@ def test_a_resume_without_a_seed_that_its_optimizer_refuses_names_the_sweeps_key
         f"told the results of architectures it did not propose; a sweep with a seed "
         f"(`hydra.sweeper.seed`, 0 when left out) replays exactly and resumes; to go on from "
         f"this run's results, sweep into another hydra.sweep.dir with another "
-        f"hydra.sweeper.optimizer (e.g. SurrogateEvolution, NGOpt, CMA) warm-started from it "
-        f"(`hydra.sweeper.warm_start=[{run}]`); nothing was trained")
+        f"hydra.sweeper.optimizer (e.g. SurrogateEvolution, NGOpt, TwoPointsDE) warm-started "
+        f"from it (`hydra.sweeper.warm_start=[{run}]`); nothing was trained")
     assert not ran
 
 

@@ -192,3 +192,22 @@ def test_a_first_failure_is_told_at_once_to_an_optimizer_that_waits_for_each_tel
     assert done, "the search hung"
     assert [t.status for t in done[0].trials] == [TrialStatus.FAILED, TrialStatus.COMPLETED,
                                                   TrialStatus.COMPLETED]
+
+
+@pytest.mark.parametrize("space", [{"x": {"float": [0.0, 1.0]}}, {"n": {"int": [1, 3]}}],
+                         ids=["float", "int"])
+def test_every_optimizer_a_refusal_suggests_runs_on_that_space(space):
+    # was: "NGOpt fails on this space ...; pick another optimizer (e.g. SurrogateEvolution,
+    # CMA, TwoPointsDE)", where CMA needs fcmaes (not installed: nevergrad's CMA picks FCMA
+    # without a budget), so the advice was refused in turn; and a refusal could offer the
+    # refused optimizer itself
+    from lightning_nas.space.search_space import SearchSpace
+    from lightning_nas.strategies.registry import check_optimizer_runs
+
+    with pytest.raises(ConfigError) as info:
+        check_optimizer_runs("NGOpt", SearchSpace.from_dict(space), budget=None)
+    suggested = re.search(r"e\.g\. ([\w, ]+?)\)?$", str(info.value)).group(1)
+    names = [name.strip() for name in re.split(r",| or ", suggested) if name.strip()]
+    assert names and "NGOpt" not in names, info.value
+    for name in names:  # each runs where the refused one did not
+        check_optimizer_runs(name, SearchSpace.from_dict(space), budget=None)

@@ -165,7 +165,7 @@ def test_an_optimizer_that_needs_another_version_of_an_installed_package_says_so
                            f"from the installed numpy {np.__version__}, a version it cannot "
                            f"use (ModuleNotFoundError: No module named 'numpy.factory'); "
                            f"install the version of numpy that nevergrad")
-    assert said.endswith("or pick another optimizer (e.g. SurrogateEvolution)")
+    assert said.endswith("or pick another optimizer (e.g. SurrogateEvolution, RandomSearch)")
 
 
 def test_pymoo_0_6_is_said_too_new_for_nevergrad_pymoo_optimizers():

@@ -80,7 +80,7 @@ def test_a_sweep_whose_optimizer_cannot_take_a_warm_start_names_the_sweeps_keys(
     assert str(err.value) == (
         "hydra.sweeper.optimizer 'EDA' cannot be told results it did not propose, so it "
         "cannot take the hydra.sweeper.warm_start runs' results; pick another "
-        "hydra.sweeper.optimizer (e.g. SurrogateEvolution, NGOpt, CMA) or drop "
+        "hydra.sweeper.optimizer (e.g. SurrogateEvolution, NGOpt, TwoPointsDE) or drop "
         "hydra.sweeper.warm_start")
     assert not (tmp_path / "second" / "run").exists()
 

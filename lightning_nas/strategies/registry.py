@@ -31,7 +31,7 @@ from lightning_nas.wording import counted
 
 __all__ = ["DEFAULT_OPTIMIZER", "DRY_ASKS", "NAS_OPTIMIZERS", "available_optimizers",
            "check_optimizer_name", "check_optimizer_runs", "make_optimizer", "optimizer_failed",
-           "replay_refused", "tells_not_asked"]
+           "others", "replay_refused", "tells_not_asked"]
 
 #: the NAS strategies registered in nevergrad's registry by this package
 NAS_OPTIMIZERS = tuple(nas_strategies.NAS_OPTIMIZERS)
@@ -129,13 +129,14 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
             raise ConfigError(f"optimizer {name!r} needs a `budget` (it failed without one: "
                               f"{typed(err)}); give a budget beside "
                               f"time_limit, or an optimizer that needs none, e.g. "
-                              f"RandomSearch or SurrogateEvolution") from None
+                              f"{others(name, 'RandomSearch', DEFAULT_OPTIMIZER)}") from None
         numpy = _numpy_note(err)
         several = f", {objectives} objectives" if objectives > 1 else ""
         raise ConfigError(f"optimizer {name!r} fails on this space with budget {budget}"
                           f"{several} and {counted(num_workers, 'worker')} before any trial "
                           f"({typed(err)}){numpy}; pick another optimizer (e.g. "
-                          f"{DEFAULT_OPTIMIZER}, CMA, TwoPointsDE)") from None
+                          f"{others(name, DEFAULT_OPTIMIZER, 'RandomSearch', 'TwoPointsDE')})"
+                          ) from None
     if warm:  # (after the dry run: a missing package is said as such) was: nevergrad's
         # bare TellNotAskedNotSupportedError, with the run folder written
         try:
@@ -143,11 +144,13 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
         except Exception as err:  # noqa: BLE001 - said as a config error, before any trial
             raise ConfigError(f"optimizer {name!r} fails when told an earlier result "
                               f"({typed(err)}); pick another optimizer (e.g. "
-                              f"{DEFAULT_OPTIMIZER}, NGOpt, CMA) or drop warm_start") from None
+                              f"{others(name, DEFAULT_OPTIMIZER, 'NGOpt', 'TwoPointsDE')}) or drop "
+                              f"warm_start") from None
         if not takes:
             raise ConfigError(f"optimizer {name!r} cannot be told results it did not propose, "
                               f"so it cannot take the warm_start runs' results; pick another "
-                              f"optimizer (e.g. {DEFAULT_OPTIMIZER}, NGOpt, CMA) or drop "
+                              f"optimizer (e.g. "
+                              f"{others(name, DEFAULT_OPTIMIZER, 'NGOpt', 'TwoPointsDE')}) or drop "
                               f"warm_start")
 
 
@@ -190,12 +193,24 @@ def replay_refused(name: str, ask: int, seeded: bool, run_dir: str) -> str:
     seed = ("; a search with a seed (`seed: 0`, `Search(..., seed=0)`, or `seed_everything: "
             "true`, whose drawn seed a resume takes) replays exactly and resumes" if not seeded
             else "")
-    others = ", ".join(o for o in (DEFAULT_OPTIMIZER, "NGOpt", "CMA") if o != name)
     return (f"cannot resume {run_dir} with optimizer {name!r}: {why} (from ask {ask} of the "
             f"replay on), and {name!r} cannot be told the results of architectures it did not "
             f"propose{seed}; to go on from this run's results, search in a new run_dir with "
-            f"another optimizer (e.g. {others}) warm-started from it (`warm_start: "
+            f"another optimizer (e.g. {others(name, DEFAULT_OPTIMIZER, 'NGOpt', 'TwoPointsDE')}) "
+            f"warm-started from it (`warm_start: "
             f"[{run_dir}]`); nothing was trained")
+
+
+def others(name: str, *suggested: str) -> str:
+    """The optimizers of ``suggested`` other than ``name``, said as a list: what a message
+    that refuses ``name`` offers instead (was: "pick another optimizer (e.g.
+    SurrogateEvolution, ...)" of SurrogateEvolution itself).
+
+    Example:
+        >>> others("RandomSearch", "SurrogateEvolution", "RandomSearch", "TwoPointsDE")
+        'SurrogateEvolution, TwoPointsDE'
+    """
+    return ", ".join(option for option in suggested if option != name)
 
 
 def optimizer_failed(name: str, call: str, err: Exception, budget: int | None,
@@ -218,9 +233,9 @@ def optimizer_failed(name: str, call: str, err: Exception, budget: int | None,
                 f"counted); search again in a new run_dir with the default optimizer "
                 f"({DEFAULT_OPTIMIZER}) or one without a fixed sequence, e.g. RandomSearch "
                 f"or NGOpt")
-    others = ", ".join(o for o in (DEFAULT_OPTIMIZER, "RandomSearch", "NGOpt") if o != name)
     return (f"{said}: an error of the optimizer itself, not of a trial{_numpy_note(err)}; "
-            f"search again in a new run_dir with another optimizer (e.g. {others})")
+            f"search again in a new run_dir with another optimizer (e.g. "
+            f"{others(name, DEFAULT_OPTIMIZER, 'RandomSearch', 'NGOpt')})")
 
 
 def _missing_said(name: str, missing: ImportError) -> str:
@@ -235,13 +250,13 @@ def _missing_said(name: str, missing: ImportError) -> str:
     if not package or not _installed(package):
         return (f"optimizer {name!r} needs a package that is not installed ({said}); "
                 f"{pymoo if package == 'pymoo' else 'install it'}, or pick another optimizer "
-                f"(e.g. {DEFAULT_OPTIMIZER})")
+                f"(e.g. {others(name, DEFAULT_OPTIMIZER, 'RandomSearch')})")
     fix = (pymoo if package == "pymoo" else
            f"install the version of {package} that nevergrad {ng.__version__} (or the module "
            f"of the optimizer) was written for")
     return (f"optimizer {name!r} cannot import what it needs from the installed {package} "
             f"{_version(package)}, a version it cannot use ({said}); {fix}, or pick another "
-            f"optimizer (e.g. {DEFAULT_OPTIMIZER})")
+            f"optimizer (e.g. {others(name, DEFAULT_OPTIMIZER, 'RandomSearch')})")
 
 
 def _installed(package: str) -> bool:
