@@ -6,7 +6,7 @@ constraint settings are checked. Real Trainers, real nevergrad, real stores."""
 
 from __future__ import annotations
 
-import time
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -301,21 +301,30 @@ def test_a_constraint_that_raises_later_leaves_the_best_so_far_exported(tmp_path
 
 
 class RaisesAfter:
-    """A constraint that raises from its ``n``-th call on (the driver calls it; it counts)."""
+    """A constraint that raises from its ``n``-th call on (the driver calls it; it counts);
+    ``raised`` (an event of the test's) is set as it first raises."""
 
-    def __init__(self, n: int) -> None:
-        self.n, self.calls = n, 0
+    def __init__(self, n: int, raised: threading.Event | None = None) -> None:
+        self.n, self.calls, self.raised = n, 0, raised
 
     def __call__(self, arch: dict) -> bool:
         self.calls += 1
         if self.calls >= self.n:
+            if self.raised is not None:
+                self.raised.set()
             raise RuntimeError(f"call {self.calls}")
         return True
 
 
-def _slow_score(arch: dict) -> dict:
-    time.sleep(1.0)  # still out when the driver asks for the other worker's candidate
-    return {"score": float(arch["c"] + arch["d"])}
+def _score_once_raised(raised: threading.Event):
+    """An objective still out when the driver asks for the other worker's candidate: it
+    returns once the constraint raised on that candidate (was: a sleep of 1 s, long enough
+    on a quiet machine), or after 60 s (a guard against a hang)."""
+    def score(arch: dict) -> dict:
+        raised.wait(60)
+        return {"score": float(arch["c"] + arch["d"])}
+
+    return score
 
 
 def test_a_constraint_that_raises_lets_the_running_trials_finish(tmp_path):
@@ -323,13 +332,15 @@ def test_a_constraint_that_raises_lets_the_running_trials_finish(tmp_path):
     # export; now it stops as a failures stop does: the running ones finish, are stored
     space = {"c": {"choice": [1, 2, 3, 4]}, "d": {"int": [0, 9]}}
     constraint = RaisesAfter(10**9)  # counts the calls of the checks before the folder
-    Search(None, space, objective=_slow_score, monitor="score", mode="max",
+    raised = threading.Event()
+    Search(None, space, objective=_score_once_raised(raised), monitor="score", mode="max",
            constraints=[constraint], run_dir=tmp_path / "probe", budget=1, verbose=False)
     first = constraint.calls + 2  # the checks before the run folder, then the first trial's
     with pytest.raises(ConfigError, match=rf"constraint .*RaisesAfter.* raised RuntimeError: "
                                           rf"call {first}"), ThreadPoolExecutor(2) as pool:
-        Search(None, space, objective=_slow_score, monitor="score", mode="max", budget=8,
-               optimizer="RandomSearch", seed=0, constraints=[RaisesAfter(first)],
+        Search(None, space, objective=_score_once_raised(raised), monitor="score",
+               mode="max", budget=8, optimizer="RandomSearch", seed=0,
+               constraints=[RaisesAfter(first, raised)],
                executor=pool, num_workers=2, run_dir=tmp_path / "run", verbose=False).run()
     with RunStore(tmp_path / "run" / "search.db") as store:
         assert store.count(TrialStatus.RUNNING) == 0
