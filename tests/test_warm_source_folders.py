@@ -7,10 +7,7 @@ sweep for its folders."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -126,17 +123,18 @@ hydra:
 """
 
 
-def test_a_hydra_sweeps_job_folders_name_its_run_folder(tmp_path):
+def test_a_hydra_sweeps_job_folders_name_its_run_folder(tmp_path, launcher):
     # was: "warm_start source .../jobs is not a run directory (no search.db)": a sweep whose
-    # hydra.sweeper.run_dir is not its hydra.sweep.dir keeps its results in the run_dir
+    # hydra.sweeper.run_dir is not its hydra.sweep.dir keeps its results in the run_dir.
+    # The sweep is `python app.py -m ...` forked by ``launcher`` (its imports paid; was a
+    # fresh python, seconds of imports)
     pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core")
     (tmp_path / "app.py").write_text(APP)
     (tmp_path / "config.yaml").write_text(CONFIG)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
-    subprocess.run([sys.executable, "app.py", "-m", "hydra.sweep.dir=jobs",
-                    "hydra.sweeper.run_dir=run"], cwd=tmp_path, env=env, check=True,
-                   capture_output=True)
+    log = tmp_path / "sweep.log"
+    code = launcher.run(["-m", "hydra.sweep.dir=jobs", "hydra.sweeper.run_dir=run"], log,
+                        Path("app.py"), cwd=tmp_path)
+    assert code == 0, log.read_text()[-3000:]
     run = tmp_path / "run"
     assert (run / "search.db").is_file() and not (tmp_path / "jobs" / "search.db").exists()
     for folder, what in ((tmp_path / "jobs", "the jobs of a Hydra sweep"),
