@@ -73,6 +73,7 @@ from tests.helpers_nets import (
 from tests.helpers_paths import AT_HELPERS
 from tests.helpers_ranks import (
     FailsOnRank1AtTheEnd,
+    LeavesExitWork,
     MetricNet,
     NotesAtExit,
     NoTrainDataOnRank1,
@@ -112,6 +113,7 @@ __all__ = [
     "KwBody",
     "KwargsCallableOptNet",
     "LazyNoisyNet",
+    "LeavesExitWork",
     "LoaderArgsData",
     "MetricNet",
     "NASErrorAt",

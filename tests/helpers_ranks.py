@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -25,6 +26,7 @@ from tests.helpers_paths import at_helpers
 
 __all__ = [
     "FailsOnRank1AtTheEnd",
+    "LeavesExitWork",
     "MetricNet",
     "NoTrainDataOnRank1",
     "NotesAtExit",
@@ -162,6 +164,34 @@ class NotesAtExit(RankFaults):
             Path(root, f"frozen_at_exit.rank{rank}").write_text(str(gc.get_freeze_count() > 0))
 
         atexit.register(note)
+
+
+@at_helpers
+class LeavesExitWork(NotesAtExit):
+    """``NotesAtExit`` whose process also leaves its exit work besides Python's ``atexit``
+    hooks, as its fit starts: a thread pool left open (its worker thread is no daemon: an
+    exit joins it as Python's does, once the pool is told to end) and a C-level exit handler
+    (libc's, as a native library registers one) that aborts the process (SIGABRT) if it runs:
+    it runs only where the process ends through C's ``exit``, the interpreter torn down.
+
+    Example:
+        >>> LeavesExitWork(width=8).hparams.width
+        8
+    """
+
+    def on_fit_start(self) -> None:
+        import ctypes
+
+        super().on_fit_start()
+        _LEFT_OPEN.append(ThreadPoolExecutor(1))
+        _LEFT_OPEN[-1].submit(int).result()  # its worker thread started, and waits
+        libc = ctypes.CDLL(None)  # (``__cxa_atexit``: a name a class body would mangle)
+        at_exit = getattr(libc, "__cxa_atexit")  # noqa: B009
+        at_exit(ctypes.cast(libc.abort, ctypes.c_void_p), None, None)
+
+
+#: the thread pools ``LeavesExitWork`` leaves open in its process
+_LEFT_OPEN: list[ThreadPoolExecutor] = []
 
 
 @at_helpers

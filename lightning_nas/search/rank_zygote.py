@@ -57,7 +57,7 @@ from collections.abc import Callable
 from typing import IO, TypeVar
 
 from lightning_nas.search import ranks
-from lightning_nas.search.exit_gc import freeze_for_exit
+from lightning_nas.search.exit_gc import end_now
 from lightning_nas.search.lifetime import die_with_parent, parent_alive
 from lightning_nas.search.stall_watch import StallWatch
 
@@ -415,7 +415,5 @@ def _zygote(parent_pid: int, fd: int) -> int:
         _send(sock, pid=pid)
 
 
-if __name__ == "__main__":
-    _code = _zygote(int(sys.argv[1]), int(sys.argv[2]))
-    freeze_for_exit()  # the zygote's or a rank's exit: no sweep of the heap (seconds)
-    sys.exit(_code)
+if __name__ == "__main__":  # the zygote's or a rank's exit: no teardown (``end_now``)
+    end_now(_zygote(int(sys.argv[1]), int(sys.argv[2])))
