@@ -28,6 +28,7 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.search.fit_segments import start_own_fit
 from lightning_nas.search.pending_last import LAST_PENDING
 from lightning_nas.search.trial_checkpoint import TIE_FILE
+from lightning_nas.search.trial_hold import TRIAL_LOCK
 from lightning_nas.store import RunStore
 from tests.helpers_data import BlobData
 from tests.helpers_kill import KILL_AT, KILLED
@@ -106,13 +107,16 @@ def test_a_trial_failed_after_kills_keeps_no_file_a_kill_left(tmp_path):
     folder = run / "trials" / f"trial_{paused[0]:04d}"
     with RunStore(run / "search.db") as store:  # promoted, and killed in its fit twice
         store.resume_trial(paused[0], attempt=True)
-    # what the second kill left: the held weights of a tie, an epoch's unlogged last.ckpt
+    # what the second kill left: the held weights of a tie, an epoch's unlogged last.ckpt,
+    # the file of its run's hold on the folder (no lock held: its process is gone)
     for name in (TIE_FILE, LAST_PENDING):
         (folder / name).write_bytes(b"left by a kill")
+    (folder / TRIAL_LOCK).write_text("pid 999999999 on a-host-long-gone\n\n")
     again = _search(run, 5).run()
     failed = next(t for t in again.trials if t.trial_id == paused[0])
     assert failed.status is TrialStatus.FAILED and "died 2 times" in failed.error
-    # was: ['.last.pending.ckpt', '.tie.ckpt'] kept (its last.ckpt and best.ckpt removed)
+    # was: ['.last.pending.ckpt', '.tie.ckpt'] kept (its last.ckpt and best.ckpt removed);
+    # then ['trial.lock'], naming the killed process, kept for good
     assert sorted(p.name for p in folder.iterdir()) == []
 
 

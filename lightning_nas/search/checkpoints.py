@@ -2,8 +2,9 @@
 
 ``checkpoint_complete``: whether a checkpoint file was written to its end.
 ``drop_checkpoints``: a trial that stopped needs no ``last.ckpt`` (it is only for resuming a
-paused trial), nor what a kill of its fit left (``.tie.ckpt``, ``.last.pending.ckpt``), and
-a pruned or failed one keeps no ``best.ckpt`` either.
+paused trial), nor what a kill of its fit left (``.tie.ckpt``, ``.last.pending.ckpt``, the
+``trial.lock`` of a hold no process has), and a pruned or failed one keeps no ``best.ckpt``
+either.
 ``save_for_users``: a trial's checkpoint as a user's Trainer resumes it, without the callback
 states of lightning_nas's own (an export's, a fit's and a fine-tune's ``best.ckpt``).
 ``keep_top_checkpoints``: the best ``keep_top_k`` completed trials by the first objective
@@ -33,11 +34,13 @@ from typing import Any
 import torch
 
 from lightning_nas.export_hparams import as_lightningcli
+from lightning_nas.lock_probe import lock_taken
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search import random_state
 from lightning_nas.search.objectives import Objectives, pareto_front
 from lightning_nas.search.trial_checkpoint import KILL_LEFTOVERS
 from lightning_nas.search.trial_defaults import checkpointing
+from lightning_nas.search.trial_hold import TRIAL_LOCK
 from lightning_nas.store import RunStore
 from lightning_nas.wording import id_ranges
 
@@ -137,11 +140,16 @@ def drop_checkpoints(store: RunStore, trial_dir: Path, trial: TrialResult,
     """Remove ``trial``'s ``last.ckpt`` and what a kill of its fit left (the held weights of
     an undecided tie, ``TIE_FILE``, and an epoch's ``last.ckpt`` whose training row was not
     logged, ``LAST_PENDING``; was: kept for good in the folder of a trial stored FAILED after
-    kills), and without ``keep_best`` its ``best.ckpt`` (a failed trial's is of the epochs
+    kills; and the ``TRIAL_LOCK`` file of its killed run's hold, which no process holds: was
+    kept for good, naming the dead process; one that a live run holds stays, as that
+    run's), and without ``keep_best`` its ``best.ckpt`` (a failed trial's is of the epochs
     before its failure: no result); a COMPLETED or PRUNED trial's folder left empty goes
     too (``remove_if_empty``)."""
     for name in ("last.ckpt", *KILL_LEFTOVERS):
         (trial_dir / name).unlink(missing_ok=True)
+    lock = trial_dir / TRIAL_LOCK
+    if lock.is_file() and not lock_taken(lock):  # (a live run's hold is that run's)
+        lock.unlink(missing_ok=True)
     if not keep_best:
         if trial.checkpoint:
             store.clear_checkpoint(trial.trial_id)
