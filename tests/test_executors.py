@@ -24,6 +24,7 @@ import yaml
 from lightning_nas import Search
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialStatus
+from lightning_nas.search import trial_hold
 from lightning_nas.search.executors import FuturesExecutor, InlineExecutor, make_executor
 from lightning_nas.search.from_config import search_from_config
 from lightning_nas.search.workers import ProcessExecutor
@@ -246,6 +247,8 @@ def test_a_resume_refuses_a_trial_still_running_in_a_users_pool(tmp_path, tiny_t
     kw = dict(data=BlobData, trainer=trainer, budget=1, run_dir=run, verbose=False)
     epochs = run / "trials" / "trial_0001" / "epochs.jsonl"
     monkeypatch.setenv(HOLD_AT, "epoch 0")  # the pool's trial holds (forked: it inherits)
+    # (refused after a moment's wait, not the HELD_WAIT for a killed search's workers)
+    monkeypatch.setattr(trial_hold, "HELD_WAIT", 0.2)
     with ProcessPoolExecutor(1, mp_context=mp.get_context("fork")) as pool:
         worker = pool.submit(os.getpid).result()
         watch = _ctrl_c_once(epochs)

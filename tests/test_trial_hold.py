@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import signal
@@ -13,9 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from lightning_nas.results import TrialStatus
+from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.runner import run_trial
-from lightning_nas.search.trial_hold import TRIAL_LOCK, holding_trial, trial_holder
+from lightning_nas.search.trial_hold import (
+    TRIAL_LOCK,
+    check_not_running,
+    holding_trial,
+    trial_holder,
+)
 from tests.helpers_callbacks import HOLD_AT, EpochLog
 from tests.helpers_fork import forked_hold
 from tests.helpers_search import tiny_spec
@@ -69,3 +75,23 @@ def test_a_resumes_run_of_a_trial_waits_for_a_stopped_searchs_run_of_it_saying_s
                      f"search's run of it, to end: it runs in {stale.trial_dir}; as long as it "
                      f"runs, this one waits (stop that process if it hangs)"]
     assert not epochs.exists()  # the earlier run's files cleared: trained again here
+
+
+def test_a_resume_waits_a_moment_for_a_trial_that_a_killed_searchs_worker_still_holds(
+        tmp_path):
+    # the workers a search's fork server forked die with the server, which ends once it
+    # tore down its imports: a second or two after a kill -9 of the search they still held
+    # their trials' folders, so a resume started at once (a job scheduler's restart, a
+    # retry loop) was refused: "2 trials of this search are still running, ... out in your
+    # executor"; now it waits for them to be let go (up to HELD_WAIT), then runs them
+    folder = tmp_path / "trial_0001"
+    interrupted = [TrialResult(trial_id=1, arch={"width": 4}, status=TrialStatus.RUNNING)]
+    with contextlib.ExitStack() as held:
+        assert held.enter_context(holding_trial(folder)) is None
+        ends = threading.Timer(0.5, held.close)  # the orphaned worker dies
+        ends.start()
+        start = time.monotonic()
+        check_not_running(interrupted, lambda trial_id: folder)
+        assert time.monotonic() - start >= 0.4
+        ends.join()
+    assert trial_holder(folder) is None

@@ -57,10 +57,15 @@ try:  # POSIX
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-__all__ = ["TRIAL_LOCK", "check_not_running", "first_run", "holding_trial", "trial_holder"]
+__all__ = ["HELD_WAIT", "TRIAL_LOCK", "check_not_running", "first_run", "holding_trial",
+           "trial_holder"]
 
 #: the file in a trial's folder whose lock the trial holds while it runs
 TRIAL_LOCK = "trial.lock"
+#: seconds a resume waits for trials still held to be let go before it refuses them
+#: (``check_not_running``): the workers a killed search's fork server forked hold theirs
+#: until the server, which ends once it tore down its imports, dies (1-2 s measured)
+HELD_WAIT = 10.0
 #: its second line where the hold made the folder (``first_run``: nothing earlier in it)
 _MADE = "made"
 #: its third line's first word, before the holder's ``submitted`` time
@@ -221,6 +226,11 @@ def check_not_running(trials: Iterable[TrialResult],
     """Refuse a resume that would run one of ``trials`` (RUNNING in the store, to run again)
     in the folder (``trial_dir(trial_id)``) it still runs in, a process holding it.
 
+    A trial still held is waited for first, up to ``HELD_WAIT`` seconds (said after 1 s):
+    the workers of a search killed a moment ago die a second or two after it, with its fork
+    server (was: a resume started at once, a job scheduler's restart, was refused, the
+    trials said to be out in the user's executor).
+
     Raises:
         SearchError: naming each such trial, its folder and its process, and what to do.
 
@@ -228,7 +238,20 @@ def check_not_running(trials: Iterable[TrialResult],
         >>> check_not_running([], lambda trial_id: Path("runs/a/trials"))  # none: nothing
     """
     running = [(t.trial_id, trial_dir(t.trial_id)) for t in trials]
-    held = [(i, folder, who) for i, folder in running if (who := trial_holder(folder))]
+    start, said = time.monotonic(), False
+    while True:
+        held = [(i, folder, who) for i, folder in running if (who := trial_holder(folder))]
+        waited = time.monotonic() - start
+        if not held or waited >= HELD_WAIT:
+            break
+        if waited >= 1.0 and not said:
+            said = True
+            warn_user(f"{', '.join(f'trial {i}' for i, _, _ in held)} of this search "
+                      f"{'is' if len(held) == 1 else 'are'} still held ("
+                      f"{', '.join(sorted({who for _, _, who in held}))}): waiting up to "
+                      f"{HELD_WAIT:g} s for {'it' if len(held) == 1 else 'them'} to be let go "
+                      f"(the workers of a search killed a moment ago end with it)")
+        time.sleep(0.05)
     if not held:
         return
     lines = "\n".join(f"  trial {i}: {who}, in {folder}" for i, folder, who in held)
