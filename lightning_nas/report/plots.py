@@ -1,5 +1,6 @@
 """Plots of a run (PNG) and one self-contained HTML page (``lightning-nas report``);
-matplotlib is the ``plot`` extra.
+matplotlib is the ``plot`` extra. The knobs ``choices_figure`` reads of a stored space (their
+keys, values, log scales and the order of a choice's axis) are ``report/knobs.py``'s.
 
 Example:
     >>> files = write_report(store, "runs/digits/report")  # doctest: +SKIP
@@ -12,14 +13,19 @@ from __future__ import annotations
 import json
 import math
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from lightning_nas.arch import flatten_arch
-from lightning_nas.config.paths import get_dotted
 from lightning_nas.errors import ConfigError
 from lightning_nas.numeric import is_number
+from lightning_nas.report.knobs import (
+    arch_value,
+    choice_options,
+    choice_order,
+    log_scaled,
+    space_params,
+)
 from lightning_nas.report.run_summary import counts_line, note_lines, summary, warm_start_lines
 from lightning_nas.report.tables import failure_rows, format_table, leaderboard_rows
 from lightning_nas.results import TrialResult, TrialStatus, format_score
@@ -28,9 +34,9 @@ from lightning_nas.search.objectives import Objectives, front_rows, pareto_front
 from lightning_nas.store import RunStore
 from lightning_nas.wording import counted
 
-__all__ = ["PLOT_HINT", "alphas_figure", "check_out_dir", "choice_options", "choice_order",
-           "choices_figure", "log_scaled", "plot_alphas", "plot_choices", "plot_progress",
-           "plot_subnet_scores", "plain_log_ticks", "progress_figure", "pyplot", "write_report"]
+__all__ = ["PLOT_HINT", "alphas_figure", "check_out_dir", "choices_figure", "plot_alphas",
+           "plot_choices", "plot_progress", "plot_subnet_scores", "plain_log_ticks",
+           "progress_figure", "pyplot", "write_report"]
 
 PLOT_HINT = "plots need matplotlib: pip install 'lightning-nas[plot]'"
 
@@ -152,77 +158,6 @@ def progress_figure(store: RunStore, trials: list[TrialResult] | None = None) ->
     return fig
 
 
-def log_scaled(space: dict[str, Any], prefix: str = "") -> set[str]:
-    """The (dotted) keys of a stored space's ranges with ``log: true``.
-
-    Example:
-        >>> sorted(log_scaled({"lr": {"float": [1e-4, 1e-1], "log": True},
-        ...                    "head": {"w": {"int": [8, 64], "log": True}},
-        ...                    "k": {"choice": [3, 5]}}))
-        ['head.w', 'lr']
-    """
-    return {key for key, spec in _params(space, prefix) if spec.get("log")}
-
-
-def _params(space: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
-    """``(dotted key, mapping)`` of each parameter of a stored space, groups walked."""
-    for key, spec in space.items():
-        if not isinstance(spec, dict):
-            continue
-        if any(kind in spec for kind in ("choice", "ordered", "int", "float", "fixed")):
-            yield f"{prefix}{key}", spec
-        else:
-            yield from _params(spec, f"{prefix}{key}.")
-
-
-def _at(arch: dict[str, Any], key: str) -> Any:
-    """The value of a space key in an architecture: a key of its own (a Hydra sweep's
-    ``model.lr``), else a path through its groups, whose own keys may be dotted (a group at
-    a config node, ``model.net: {width: ...}``, gives ``model.net.width``); None if absent.
-
-    Example:
-        >>> _at({"model.net": {"width": 16}, "lr": 0.1}, "model.net.width")
-        16
-    """
-    if key in arch:
-        return arch[key]
-    parts = key.split(".")
-    for cut in range(len(parts) - 1, 0, -1):  # the longest dotted key of the arch first
-        head = ".".join(parts[:cut])
-        if isinstance(arch.get(head), dict):
-            return _at(arch[head], ".".join(parts[cut:]))
-    return get_dotted(arch, key)
-
-
-def choice_options(space: dict[str, Any], prefix: str = "") -> dict[str, list[Any]]:
-    """The options of a stored space's choices, by (dotted) key, in their declared order.
-
-    Example:
-        >>> choice_options({"act": {"choice": ["relu", "gelu"]}, "h": {"w": {"ordered": [8, 4]}},
-        ...                 "lr": {"float": [0.1, 1.0]}})
-        {'act': ['relu', 'gelu'], 'h.w': [8, 4]}
-    """
-    return {key: list(spec.get("choice", spec.get("ordered")))
-            for key, spec in _params(space, prefix) if "choice" in spec or "ordered" in spec}
-
-
-def choice_order(values: list[Any], declared: list[Any] | None = None) -> list[Any]:
-    """The distinct ``values`` in the order of an axis: numbers by value, others as the
-    space declares them (then by their text).
-
-    Example:
-        >>> choice_order([0.1, 0.001, 0.01, 0.1])
-        [0.001, 0.01, 0.1]
-        >>> choice_order(["tanh", "relu", "gelu"], declared=["relu", "gelu", "tanh"])
-        ['relu', 'gelu', 'tanh']
-    """
-    distinct = list({json.dumps(v): v for v in values}.values())
-    if all(is_number(v) for v in distinct):
-        return sorted(distinct)
-    place = {json.dumps(v): i for i, v in enumerate(declared or [])}
-    return sorted(distinct, key=lambda v: (place.get(json.dumps(v), len(place)), json.dumps(v)))
-
-
 def plot_choices(store: RunStore, path: Any,
                  trials: list[TrialResult] | None = None) -> dict[str, str]:
     """Score per value of each architecture knob: which values win, drawn by
@@ -246,13 +181,13 @@ def choices_figure(store: RunStore, trials: list[TrialResult] | None = None
               if t.status is TrialStatus.COMPLETED]
     # one knob per parameter of the stored space: a dict-valued choice is one value, and
     # every trial has every knob (was: the first trial's dict keys, a KeyError on another)
-    keys = [key for key, _ in _params(store.get_meta("space") or {})]
-    flat = [({k: _at(t.arch, k) for k in keys} if keys else flatten_arch(t.arch), t.score)
+    keys = [key for key, _ in space_params(store.get_meta("space") or {})]
+    flat = [({k: arch_value(t.arch, k) for k in keys} if keys else flatten_arch(t.arch), t.score)
             for t in trials]
     knobs = [k for k in dict.fromkeys(k for a, _ in flat for k in a)
              if len({json.dumps(a.get(k)) for a, _ in flat}) > 1]
     log_knobs = log_scaled(store.get_meta("space") or {})
-    ranges = {key for key, spec in _params(store.get_meta("space") or {})
+    ranges = {key for key, spec in space_params(store.get_meta("space") or {})
               if "int" in spec or "float" in spec}  # was: a range of <= 8 values a choice
     declared = choice_options(store.get_meta("space") or {})
     scales: dict[str, str] = {}
