@@ -11,9 +11,10 @@ the choice modules of ``lightning_nas.oneshot.choices``, unchanged.
   (the buffer ``tau``, set each epoch). Widths and kernel sizes of ``ChoiceConv2d`` /
   ``ChoiceLinear`` take part as masks (``oneshot.mixed``).
 - First-order bilevel optimization by manual optimization: per training step the logits
-  take a step on a held-out ("arch") batch, then the weights on a training batch. The
-  batches come from ``BilevelData(datamodule)`` (``oneshot.bilevel``): its train loader
-  zips the datamodule's train loader (an epoch) with its validation loader (cycled) in a
+  take a step on a held-out ("arch") batch, then the weights on a training batch (the two
+  optimizers: ``oneshot.differentiable_optim``). The batches come from
+  ``BilevelData(datamodule)`` (``oneshot.bilevel``): its train loader zips the
+  datamodule's train loader (an epoch) with its validation loader (cycled) in a
   ``CombinedLoader``, so Lightning moves both to the device and gives each rank its shard
   under DDP. The datamodule's batch hooks see the arch batches as training ones
   (``trainer.training``): train-only augmentation belongs in the training set's transforms.
@@ -84,6 +85,7 @@ from lightning_nas.oneshot.differentiable_args import (
     DEFAULT_WEIGHT_DECAY,
     check_arguments,
 )
+from lightning_nas.oneshot.differentiable_optim import bilevel_optimizers
 from lightning_nas.oneshot.endless import warn_endless_fit
 from lightning_nas.oneshot.fit_end import check_stepped, end_fit, saved_epochs
 from lightning_nas.oneshot.mixed import mixed
@@ -92,14 +94,7 @@ from lightning_nas.oneshot.resume import built_rates, check_resumed_rates, recou
 from lightning_nas.oneshot.scoring import network_of, rng_state
 from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms, share_statistics
 from lightning_nas.oneshot.tau_resume import TAU_EPOCHS, check_tau_schedule, check_tau_settings
-from lightning_nas.oneshot.wrapped import (
-    check_automatic,
-    drop_log,
-    first_optimizer,
-    optimizer_class,
-    own_hook,
-    step_loss,
-)
+from lightning_nas.oneshot.wrapped import check_automatic, drop_log, own_hook, step_loss
 from lightning_nas.search.uneven_split import met_notes
 
 __all__ = ["CLIP_ALGORITHMS", "DifferentiableNAS", "check_clip_val"]
@@ -245,27 +240,7 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
 
     # ----------------------------------------------------------------- training
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        hp = self.hparams
-        weights = None
-        if hp.optimizer is None and isinstance(self.supernet, pl.LightningModule) and (
-                type(self.supernet).configure_optimizers
-                is not pl.LightningModule.configure_optimizers):
-            weights = first_optimizer(self.supernet.configure_optimizers())
-        if weights is None:
-            weights = optimizer_class(hp.optimizer or "adam")(
-                self.supernet.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
-        elif (hp.lr, hp.weight_decay) != (DEFAULT_LR, DEFAULT_WEIGHT_DECAY):  # (was: taken,
-            # and ignored)
-            raise ConfigError(
-                f"DifferentiableNAS(lr={hp.lr!r}, weight_decay={hp.weight_decay!r}) sets the "
-                f"weight optimizer it builds, but {type(self.supernet).__name__}."
-                f"configure_optimizers gives it (lr {weights.param_groups[0]['lr']!r}); set "
-                f"them there, or pass optimizer= (e.g. 'adam') to build it with them")
-        alphas = {id(p) for p in self.alphas.parameters()}
-        if any(id(p) in alphas for group in weights.param_groups for p in group["params"]):
-            raise ConfigError("the weight optimizer must not hold the architecture logits")
-        arch = torch.optim.Adam(self.alphas.parameters(), lr=hp.arch_lr, betas=(0.5, 0.999),
-                                weight_decay=hp.arch_weight_decay)
+        weights, arch = bilevel_optimizers(self.supernet, self.alphas, self.hparams)
         check_resumed_rates(self._resume_groups, [weights, arch])  # before any training
         self._resume_groups, self._rates = None, built_rates([weights, arch])
         return [weights, arch]

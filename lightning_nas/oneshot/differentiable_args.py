@@ -35,7 +35,7 @@ from lightning_nas.run_folder import check_export_dir
 __all__ = ["DEFAULT_LR", "DEFAULT_WEIGHT_DECAY", "check_arguments"]
 
 #: the defaults of ``lr`` and ``weight_decay``: other values beside a module's own optimizer
-#: are refused (``DifferentiableNAS.configure_optimizers``)
+#: are refused (``oneshot.differentiable_optim.bilevel_optimizers``)
 DEFAULT_LR, DEFAULT_WEIGHT_DECAY = 1e-3, 0.0
 
 
