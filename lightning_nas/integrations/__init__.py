@@ -20,6 +20,8 @@ package, which only imports from here:
   key's before the first job;
 - ``hydra_resume``: what a resumed sweep must keep of its jobs' config (config files and
   config-group options included), and its differences named;
+- ``hydra_same_overrides``: the job overrides that resume's comparison leaves out, as Hydra
+  composes the same jobs from them (a Trainer argument's default, a file's value spelt out);
 - ``hydra_settings``: the sweeper's settings (objectives, direction, constraints, ...) as
   the ``SearchSettings`` of ``lightning-nas search``, checked;
 - ``hydra_sweeper``: ``HydraSweep``, the sweep itself: the run store, the loop;

@@ -26,9 +26,9 @@ The command line's overrides are compared by what Hydra composes from them
 overrides in their order, as Hydra applies them: ``a=1 a=2`` is ``a=2``, not ``a=2 a=1``;
 a mapping and a dotted path into it as one: ``a={b:1} a.b=2`` is ``a.b=2``), each that
 differs named, but those of a Lightning Trainer node's arguments
-(``trainer.check_val_every_n_epoch=1``), which ``same_trainer_overrides`` leaves out
-where Lightning takes the argument as the same on both sides
-(``trainer_spelling.as_taken``), as the search's own resume compares its Trainer.
+(``trainer.check_val_every_n_epoch=1``), which ``same_trainer_overrides``
+(``hydra_same_overrides``) leaves out where Lightning takes the argument as the same on
+both sides (``trainer_spelling.as_taken``), as the search's own resume compares its Trainer.
 
 A warm start reads what each earlier job ran with: ``resolved`` is the sweep's config as
 plain data (``job_config``), ``job_values`` what a job's own composed config holds
@@ -55,14 +55,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from lightning_nas.config.paths import get_dotted
 from lightning_nas.integrations.hydra_grammar import SweepParams, group_of, path_of
-from lightning_nas.integrations.hydra_override_effects import Part, composed_at, override_parts
+from lightning_nas.integrations.hydra_override_effects import Part, override_parts
 from lightning_nas.search.resume import differences
-from lightning_nas.search.trainer_spelling import as_taken, is_trainer_node
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import open_run
 
 __all__ = ["in_stored_order", "job_setup", "job_values", "override_changes", "override_values",
-           "resolved", "same_as_composed", "same_trainer_overrides", "setup_differences"]
+           "resolved", "setup_differences"]
 
 
 def in_stored_order(sweep: SweepParams, run_dir: Path) -> SweepParams:
@@ -163,7 +162,7 @@ def override_changes(stored: Sequence[str], current: Sequence[str],
     """What differs between the job overrides of a sweep (``stored``) and of its resume
     (``current``), one line per part of the config they set, each side's overrides there
     named: changed, added, removed; the equal ones, and those in ``same``
-    (``same_trainer_overrides``), are left out (was: both lists whole, the equal overrides
+    (``hydra_same_overrides``), are left out (was: both lists whole, the equal overrides
     too). Each part is compared by what Hydra composes from its overrides
     (``hydra_override_effects``: in their order, the last value winning, a mapping merged
     into the value there, ``~key`` deleting it): ``a=1 a=2`` sets what ``a=2`` sets (was:
@@ -202,97 +201,6 @@ def override_changes(stored: Sequence[str], current: Sequence[str],
             + [f"a job override added: {said(new)}" for old, new, _ in sides if not old]
             + [f"a job override removed: {said(old, given)}"
                for old, new, given in sides if not new])
-
-
-def same_trainer_overrides(stored: Sequence[str], current: Sequence[str],
-                           jobs: Sequence[Mapping[str, Any]], loader: Any) -> set[str]:
-    """The overrides among ``stored`` and ``current`` (the job overrides of a sweep and of
-    its resume) that set an argument of a Lightning Trainer node (``is_trainer_node`` in
-    both ``jobs``, the two ``job_setup`` records: ``trainer.check_val_every_n_epoch=1``,
-    ``+trainer.precision=32``) that Lightning takes as the same on both sides
-    (``as_taken``: one at ``Trainer.__init__``'s default is one left out, a precision's
-    other spelling the one it converts to); a side's value is its last override of the
-    key, else its record's (which leaves an overridden key out: the file's value). The
-    overrides a resume compares as written are the others (was: all of them, so the
-    Trainer's default spelt out on the resume's command line was refused as a change).
-
-    Example:
-        >>> node = {"trainer": {"_target_": "lightning.pytorch.Trainer", "max_epochs": 2}}
-        >>> sorted(same_trainer_overrides([], ["+trainer.check_val_every_n_epoch=1",
-        ...     "trainer.max_epochs=2", "trainer.devices=2"], [node, node], None))
-        ['+trainer.check_val_every_n_epoch=1', 'trainer.max_epochs=2']
-    """
-    sides = [_trainer_arguments(lines, jobs, loader) for lines in (stored, current)]
-    same: set[str] = set()
-    for path in {p for side in sides for p, _ in side.values()}:
-        taken = []
-        for side, job in zip(sides, jobs, strict=True):
-            given = [v for p, v in side.values() if p == path]  # the last one wins
-            value = given[-1] if given else get_dotted(job, path, _MISSING)
-            arg = path.rpartition(".")[2]
-            taken.append(as_taken({} if value is _MISSING else {arg: value}))
-        if taken[0] == taken[1]:
-            same |= {line for side in sides for line, (p, _) in side.items() if p == path}
-    return same
-
-
-def same_as_composed(stored: Sequence[str], current: Sequence[str],
-                     jobs: Sequence[Mapping[str, Any]], choices: Sequence[Mapping[str, Any]],
-                     loader: Any) -> set[str]:
-    """The overrides among ``stored`` and ``current`` (the job overrides of a sweep and of
-    its resume) of a part of the config that one side alone overrides, where they set what
-    the other side composes there without them, so that Hydra composes the same jobs: a
-    value its record holds (``jobs``, the two ``job_setup`` records: the files' value, as
-    ``epochs=1`` where the file says 1, or ``opt={wd: 0}`` merged into a mapping holding
-    it), or the option it chose of a config group (``choices``, each side's
-    ``group_choices``: ``model=a`` where the defaults choose ``a``). The overrides a resume
-    compares are the others (was: all of them, so such an override added or left out at a
-    resume was refused, ``a job override added: epochs=1``).
-
-    Example:
-        >>> jobs = [{"epochs": 1, "opt": {"lr": 0.1}}, {"opt": {"lr": 0.1}}]
-        >>> sorted(same_as_composed([], ["epochs=1", "opt.lr=0.2"], jobs, [{}, {}], None))
-        ['epochs=1']
-    """
-    same: set[str] = set()
-    for key, (old, new) in override_parts([list(stored), list(current)], loader).items():
-        if (old is None) == (new is None):  # both sides, or neither: compared as they are
-            continue
-        given, other = (old, 1) if new is None else (new, 0)
-        kind = given.effect[0]
-        if kind == "chosen":  # a config group's option, chosen alone
-            there = choices[other].get(key, _MISSING)
-            if there is not _MISSING and json.dumps(there) == given.effect[1]:
-                same |= set(given.lines)
-        elif kind != "written":  # values set at a path: applied to what the other holds
-            known = get_dotted(jobs[other], key, _MISSING)
-            value = composed_at(key, given.lines, known, _MISSING)
-            if known is not _MISSING and value is not _MISSING and json.dumps(
-                    value, default=str) == json.dumps(known, default=str):
-                same |= set(given.lines)
-    return same
-
-
-def _trainer_arguments(lines: Sequence[str], jobs: Sequence[Mapping[str, Any]],
-                       loader: Any) -> dict[str, tuple[str, Any]]:
-    """Each of ``lines`` that sets (or deletes: ``_MISSING``) a value of a Lightning
-    Trainer node of each of ``jobs``, as its path and the value it sets; a config group's
-    option, a sweep and another key are left out."""
-    found: dict[str, tuple[str, Any]] = {}
-    parser = OverridesParser.create()
-    for line in lines:
-        try:
-            override = parser.parse_overrides([line])[0]
-        except HydraException:  # (not one a sweep took: compared as written)
-            continue
-        path = override.key_or_group
-        parent, _, arg = path.rpartition(".")
-        if (override.package is not None or override.is_sweep_override() or not parent
-                or arg.startswith("_") or (loader and loader.get_group_options(path))
-                or not all(is_trainer_node(get_dotted(job, parent)) for job in jobs)):
-            continue
-        found[line] = (path, _MISSING if override.is_delete() else override.value())
-    return found
 
 
 def resolved(config: DictConfig) -> dict[str, Any]:

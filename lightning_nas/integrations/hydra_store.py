@@ -28,10 +28,9 @@ from lightning_nas.integrations.hydra_resume import (
     override_changes,
     override_values,
     resolved,
-    same_as_composed,
-    same_trainer_overrides,
     setup_differences,
 )
+from lightning_nas.integrations.hydra_same_overrides import same_as_composed, same_trainer_overrides
 from lightning_nas.integrations.hydra_wording import sweep_phrases
 from lightning_nas.search.resume import differences
 from lightning_nas.search.settings import SearchSettings
