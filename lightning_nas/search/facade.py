@@ -33,18 +33,19 @@ import lightning.pytorch as pl
 
 from lightning_nas.config.cli_optim import optim_sections
 from lightning_nas.config.factories import DataFactory, ModelFactory
-from lightning_nas.config.interpolations import check_space_file
 from lightning_nas.config.node_places import config_places
-from lightning_nas.config.yamlio import load_yaml
-from lightning_nas.errors import ConfigError, SearchError, SpaceError
+from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.export import export_best
 from lightning_nas.results import TrialResult, TrialStatus
-from lightning_nas.run_folder import user_path
 from lightning_nas.search.best_epoch import tie_break_of
 from lightning_nas.search.budget_left import nothing_left
 from lightning_nas.search.executor import FuturesExecutor, TrialExecutor
 from lightning_nas.search.executors import executor_for
-from lightning_nas.search.facade_arguments import check_arguments, check_fit_keywords
+from lightning_nas.search.facade_arguments import (
+    check_arguments,
+    check_fit_keywords,
+    space_argument,
+)
 from lightning_nas.search.facade_checks import check_search
 from lightning_nas.search.lifetime import sigterm_exits
 from lightning_nas.search.loop import SearchLoop
@@ -142,7 +143,7 @@ class Search:
                         on_trial_end=on_trial_end)
         check_fit_keywords(options)  # Trainer.fit's datamodule=, train_dataloaders=
         self.settings = (settings or SearchSettings()).replace(**options)
-        self.space = _space_of(space)  # a YAML file's path too
+        self.space = space_argument(space)  # a YAML file's path too
         if self.settings.transfer.warm_start_fill:  # model.width, model.init_args.width: width
             keys = list(flat_params(self.space))
             self.settings = self.settings.replace(warm_start_fill=fill_keys(
@@ -370,64 +371,6 @@ def _release(executor: TrialExecutor, owned: bool) -> None:
         executor.end_trials()
     elif isinstance(executor, FuturesExecutor):  # its pool's trials not started: cancelled
         executor.shutdown()  # (was: left to run after the search; the pool is kept)
-
-
-def _space_of(space: Any) -> SearchSpace:
-    """The ``space`` argument of ``Search`` as a ``SearchSpace``: one as it is, a mapping
-    (``SearchSpace.from_dict``), or a ``str`` or ``os.PathLike`` naming a YAML file of one,
-    read as a config's ``search.space`` file is (a leading ``~`` expanded; a relative path
-    from the current folder). Was: a file path refused, "must be a non-empty mapping".
-
-    Example:
-        >>> _space_of({"k": {"choice": [3, 5]}}).size()
-        2
-        >>> _space_of("no/such/space.yaml")
-        Traceback (most recent call last):
-        ...
-        FileNotFoundError: space file no/such/space.yaml not found (looked in the current ...
-
-    Raises:
-        FileNotFoundError: a path to no file, naming it.
-        ConfigError: a path to a folder, or to a file holding no mapping, naming it.
-        SpaceError: any other value that is no mapping (a ``str`` of YAML text too: it
-            points to ``SearchSpace.from_yaml``), or a space that breaks its rules.
-    """
-    if isinstance(space, SearchSpace):
-        return space
-    if isinstance(space, str) and not _names_file(space):
-        raise SpaceError(f"a search space must be a non-empty mapping, got {space!r}: give "
-                         f"space= a mapping ({{'width': {{'choice': [16, 32]}}}}), a "
-                         f"SearchSpace (SearchSpace.from_yaml(text) reads YAML text) or the "
-                         f"path of a YAML file of one")
-    if not isinstance(space, str | os.PathLike):
-        return SearchSpace.from_dict(space)  # (not a mapping: its own error)
-    path = user_path(space)
-    if path.is_dir():  # (as from_yaml and a config's search.space file)
-        raise ConfigError(f"space file {space} is a folder; name the YAML file (.yaml or "
-                          f".yml) of the space in it")
-    if not path.is_file():
-        where = (f" ({path})" if str(path) != str(space) else "") if path.is_absolute() else (
-            f" (looked in the current folder, {os.getcwd()})")
-        raise FileNotFoundError(f"space file {space} not found{where}")
-    read = load_yaml(path.read_text(), source=str(path))
-    if not (isinstance(read, Mapping) and read):
-        raise ConfigError(f"space file {space} must hold a non-empty mapping of space keys "
-                          f"(width: {{choice: [16, 32]}}), got {read!r}")
-    check_space_file(read, space)  # as --search.space=FILE (was: taken as written)
-    return SearchSpace.from_dict(read)
-
-
-def _names_file(text: str) -> bool:
-    """Whether ``text`` names a file or folder: one that exists, else a one-line name
-    ending in ``.yaml`` or ``.yml``, or starting with ``~`` (not YAML text, ``w: {...}``)."""
-    if not text.strip() or "\n" in text:
-        return False
-    try:
-        if user_path(text).exists():
-            return True
-    except (OSError, ValueError):  # a name too long, a NUL: no file
-        return False
-    return ": " not in text and (text.endswith((".yaml", ".yml")) or text.startswith("~"))
 
 
 class _NoModel(pl.LightningModule):
