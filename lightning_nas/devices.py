@@ -1,5 +1,5 @@
 """How many devices and ranks a trial's Trainer settings ask for (no torch, no Lightning):
-the search's own-process decision (``search.runner``) and what a limited validation is said
+the search's own-process decision (``search.runner_checks``) and what a limited validation is said
 to be over (``validation_limit``: under DDP each rank validates its own shard; a trial's
 own settings, its searched ``trainer.devices`` over the search's: ``trial_ranks``).
 

@@ -43,7 +43,8 @@ from lightning_nas.search.logger_dirs import check_trainer_dirs
 from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.rule_checks import warn_endless
-from lightning_nas.search.runner import check_strategy, run_trial
+from lightning_nas.search.runner import run_trial
+from lightning_nas.search.runner_checks import check_strategy
 from lightning_nas.search.setting_checks import check_seed, in_words, said_in_config
 from lightning_nas.search.stopping_checks import warn_stopping_monitor
 from lightning_nas.search.template import check_fit_builds

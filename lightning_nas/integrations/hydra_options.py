@@ -50,7 +50,7 @@ from lightning_nas.integrations.hydra_combinations import (
     same_held,
 )
 from lightning_nas.integrations.hydra_grammar import SweepParams, group_of, path_of
-from lightning_nas.search.runner import needs_own_process, spawns_ranks
+from lightning_nas.search.runner_checks import needs_own_process, spawns_ranks
 from lightning_nas.space.params import Choice
 from lightning_nas.user_warnings import warn_user
 

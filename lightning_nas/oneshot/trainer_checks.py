@@ -27,7 +27,7 @@ from lightning_nas.group_exit import destroy_group_at_exit
 from lightning_nas.oneshot.checks import CLIP_ALGORITHMS
 from lightning_nas.search.batch_settings import batch_setting_error
 from lightning_nas.search.dry_builds import check_trainer_builds
-from lightning_nas.search.runner import needs_own_process, spawns_ranks
+from lightning_nas.search.runner_checks import needs_own_process, spawns_ranks
 from lightning_nas.search.trial import TrialSpec, raised_by_lightning
 from lightning_nas.user_warnings import warn_user
 

@@ -32,7 +32,8 @@ from lightning_nas.errors import ConfigError, typed
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.pool_relay import POLL, PoolRelay
 from lightning_nas.search.relayed import run_relayed, say_relayed
-from lightning_nas.search.runner import needs_own_process, run_trial
+from lightning_nas.search.runner import run_trial
+from lightning_nas.search.runner_checks import needs_own_process
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.user_warnings import console_command
 

@@ -44,7 +44,7 @@ from lightning_nas.search.option_builds import check_option_builds
 from lightning_nas.search.ray_executor import RayExecutor
 from lightning_nas.search.rule_checks import endless_text
 from lightning_nas.search.rule_trainer import rule_for
-from lightning_nas.search.runner import check_sendable, check_trial_processes
+from lightning_nas.search.runner_checks import check_sendable, check_trial_processes
 from lightning_nas.search.scheduler_settings import rule_of
 from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.space_values import (

@@ -22,7 +22,7 @@ from concurrent import futures
 from typing import Any
 
 from lightning_nas.search.executor import FuturesExecutor
-from lightning_nas.search.runner import needs_own_process
+from lightning_nas.search.runner_checks import needs_own_process
 from lightning_nas.user_warnings import warn_user
 
 __all__ = ["threads_at_once", "warn_shared_random_state"]
