@@ -40,7 +40,7 @@ from lightning.fabric.utilities.data import sized_len
 from lightning.pytorch.utilities import CombinedLoader
 
 from lightning_nas.errors import ConfigError
-from lightning_nas.oneshot.scoring import set_rng_state
+from lightning_nas.oneshot.random_state import set_rng_state
 
 __all__ = ["BilevelData"]
 

@@ -45,6 +45,7 @@ from lightning_nas.oneshot.choices import get_path, set_path, space_of
 from lightning_nas.oneshot.endless import warn_endless_fit
 from lightning_nas.oneshot.exported import export_checked, write_outputs
 from lightning_nas.oneshot.fit_end import check_stepped, end_fit, saved_epochs, training_ends
+from lightning_nas.oneshot.random_state import preserved_rng, rng_state, set_rng_state
 from lightning_nas.oneshot.records import (
     record_text,
     restarts_after_last_batch,
@@ -60,10 +61,7 @@ from lightning_nas.oneshot.scoring import (
     metric_mode,
     network_of,
     preserved_batchnorm,
-    preserved_rng,
-    rng_state,
     score_subnet,
-    set_rng_state,
     take_calibration_batches,
 )
 from lightning_nas.oneshot.seed_range import SEED_MAX, check_seed_range

@@ -48,7 +48,8 @@ from lightning_nas.oneshot.base import ChoiceModule, one_width_each
 from lightning_nas.oneshot.candidate_shapes import check_gdas_candidates
 from lightning_nas.oneshot.gdas_reach import check_gdas_reach
 from lightning_nas.oneshot.mixed import mixed
-from lightning_nas.oneshot.scoring import check_num_classes, preserved_rng, step_batch
+from lightning_nas.oneshot.random_state import preserved_rng
+from lightning_nas.oneshot.scoring import check_num_classes, step_batch
 from lightning_nas.oneshot.value_checks import check_decision_values
 from lightning_nas.wording import counted
 

@@ -35,6 +35,7 @@ from torch import nn
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.oneshot.choices import get_path, set_path
 from lightning_nas.oneshot.exported import export_checked, write_outputs
+from lightning_nas.oneshot.random_state import preserved_rng
 from lightning_nas.oneshot.records import record_text
 from lightning_nas.oneshot.scoring import (
     Forward,
@@ -43,7 +44,6 @@ from lightning_nas.oneshot.scoring import (
     default_forward,
     loaders,
     preserved_batchnorm,
-    preserved_rng,
     score_subnet,
     step_batch,
     val_loaders,

@@ -89,9 +89,10 @@ from lightning_nas.oneshot.differentiable_optim import bilevel_optimizers
 from lightning_nas.oneshot.endless import warn_endless_fit
 from lightning_nas.oneshot.fit_end import check_stepped, end_fit, saved_epochs
 from lightning_nas.oneshot.mixed import mixed
+from lightning_nas.oneshot.random_state import rng_state
 from lightning_nas.oneshot.records import restarts_mid_epoch, write_record, writes_files
 from lightning_nas.oneshot.resume import built_rates, check_resumed_rates, recount_repeated_epoch
-from lightning_nas.oneshot.scoring import network_of, rng_state
+from lightning_nas.oneshot.scoring import network_of
 from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms, share_statistics
 from lightning_nas.oneshot.tau_resume import TAU_EPOCHS, check_tau_schedule, check_tau_settings
 from lightning_nas.oneshot.wrapped import check_automatic, drop_log, own_hook, step_loss

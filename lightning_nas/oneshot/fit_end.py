@@ -38,7 +38,8 @@ from lightning.pytorch.callbacks import Timer
 from lightning_nas.config.instantiate import import_object, instantiate
 from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.errors import ConfigError
-from lightning_nas.oneshot.scoring import loaders, set_rng_state
+from lightning_nas.oneshot.random_state import set_rng_state
+from lightning_nas.oneshot.scoring import loaders
 from lightning_nas.wording import counted
 
 __all__ = ["check_stepped", "check_trained", "end_fit", "saved_epochs", "time_bound", "time_spent",
@@ -284,7 +285,7 @@ def end_fit(trainer: pl.Trainer, ended: bool, who: str, final: Callable[[int], N
         ended: whether ``on_train_end`` ran in this fit.
         who: the search, as the error names it.
         final: the search's ``on_train_end``, given the epochs done.
-        rng: the random state the checkpoint kept (``scoring.rng_state``).
+        rng: the random state the checkpoint kept (``random_state.rng_state``).
         epochs: the epochs the checkpoint holds (``saved_epochs``; None: one that does not
             say, counted as one saved during training).
         record: writes the search's record file (``history.json``, ``alphas.json``), or None.

@@ -42,7 +42,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from lightning_nas.oneshot.base import ChoiceModule
 from lightning_nas.oneshot.choices import LayerChoice, Repeat
 from lightning_nas.oneshot.mixed import mixed
-from lightning_nas.oneshot.scoring import preserved_rng
+from lightning_nas.oneshot.random_state import preserved_rng
 from lightning_nas.user_warnings import warn_rank_zero
 
 __all__ = ["REACH_RTOL", "check_gdas_reach"]

@@ -3,10 +3,10 @@ on a few training batches, then evaluate a torchmetrics metric on the validation
 
 Scoring leaves no trace on the supernet: its BatchNorm buffers are saved before the
 calibration and restored after (``preserved_batchnorm``), and a search keeps torch's
-random state as it was (``preserved_rng``). The calibration batches are taken once per search
-(``take_calibration_batches``), so every candidate and the export are calibrated on the
-same batches in the same order: a subnet calibrated again for export gets exactly the
-statistics it was scored with.
+random state as it was (``oneshot.random_state.preserved_rng``). The calibration batches
+are taken once per search (``take_calibration_batches``), so every candidate and the export
+are calibrated on the same batches in the same order: a subnet calibrated again for export
+gets exactly the statistics it was scored with.
 
 Example:
     >>> import torch
@@ -25,7 +25,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
@@ -49,10 +49,7 @@ __all__ = [
     "metric_mode",
     "network_of",
     "preserved_batchnorm",
-    "preserved_rng",
-    "rng_state",
     "score_subnet",
-    "set_rng_state",
     "step_batch",
     "take_calibration_batches",
     "val_loaders",
@@ -240,61 +237,6 @@ def preserved_batchnorm(module: nn.Module) -> Iterator[None]:
                 m.momentum = momentum
                 for name, value in buffers.items():
                     getattr(m, name).copy_(value)
-
-
-def rng_state(device: torch.device | str = "cpu") -> dict[str, Any]:
-    """torch's global random state, the CPU's and a CUDA ``device``'s, as plain lists (a
-    callback's ``state_dict`` stays JSON), for ``set_rng_state``: a resumed search draws
-    the shuffles it would have drawn.
-
-    Example:
-        >>> state = rng_state()
-        >>> first = torch.rand(2)
-        >>> set_rng_state(state)
-        >>> torch.equal(torch.rand(2), first)
-        True
-    """
-    device = torch.device(device)
-    state: dict[str, Any] = {"torch": torch.get_rng_state().tolist()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device).tolist()
-        state["device"] = device.index
-    return state
-
-
-def set_rng_state(state: Mapping[str, Any]) -> None:
-    """Set torch's global random state to a ``rng_state`` (lists of bytes, or the tensors
-    earlier DARTS/GDAS checkpoints hold)."""
-    torch.set_rng_state(torch.as_tensor(state["torch"], dtype=torch.uint8))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state(torch.as_tensor(state["cuda"], dtype=torch.uint8),
-                                 state.get("device"))
-
-
-@contextmanager
-def preserved_rng(device: torch.device | str = "cpu") -> Iterator[None]:
-    """Restore torch's global random state (CPU, and ``device``'s if it has one) on exit, so
-    a search draws no number the training would have drawn (shuffles, dropout).
-
-    Example:
-        >>> state = torch.get_rng_state()
-        >>> with preserved_rng():
-        ...     _ = torch.rand(3)
-        >>> torch.equal(torch.get_rng_state(), state)
-        True
-    """
-    device = torch.device(device)
-    backend = getattr(torch, device.type, None) if device.type != "cpu" else None
-    if backend is not None and not hasattr(backend, "get_rng_state"):
-        backend = None
-    cpu_state = torch.get_rng_state()
-    device_state = None if backend is None else backend.get_rng_state(device)
-    try:
-        yield
-    finally:
-        torch.set_rng_state(cpu_state)
-        if backend is not None:
-            backend.set_rng_state(device_state, device)
 
 
 def step_batch(trainer: pl.Trainer, batch: Any, dataloader_idx: int = 0) -> Any:

@@ -30,12 +30,12 @@ from lightning_nas.oneshot.checks import (
     check_pair,
     check_targets,
 )
+from lightning_nas.oneshot.random_state import preserved_rng
 from lightning_nas.oneshot.scoring import (
     Forward,
     check_num_classes,
     default_forward,
     loaders,
-    preserved_rng,
     step_batch,
     val_loaders,
 )
