@@ -25,18 +25,21 @@ __all__ = ["check_not_a_file", "check_run_folder", "close_folder", "runs_within"
 
 def check_not_a_file(run_dir: Path) -> None:
     """Refuse a file given where a run folder is read (``show``, ``report``, ``export``):
-    ``RUN_DIR/search.db`` or ``best_arch.yaml`` names the folder that holds it.
+    ``RUN_DIR/search.db``, ``best_arch.yaml`` or any file of a run folder (``best.yaml``,
+    ``best.ckpt``: one beside a ``search.db``) names the folder that holds it.
 
     Example:
         >>> check_not_a_file(Path("runs/no_such_run"))  # a folder, or nothing: not refused
 
     Raises:
         FileNotFoundError: naming the file, as for a folder without a run (was: "... is not
-            a run directory (no search.db)", of search.db itself).
+            a run directory (no search.db)", of search.db itself; and of ``RUN/best.yaml``
+            the folder unsaid).
     """
     if run_dir.is_file():
         hint = (f": give the folder that holds it, {run_dir.parent}"
-                if run_dir.name in ("search.db", "best_arch.yaml") else "")
+                if run_dir.name in ("search.db", "best_arch.yaml")
+                or (run_dir.parent / "search.db").is_file() else "")
         raise FileNotFoundError(f"{run_dir} is a file, not a run folder{hint}")
 
 

@@ -376,3 +376,28 @@ def test_an_objective_named_in_seconds_shows_its_digits(tmp_path, capsys):
         ["score", "latency_s"], ["0.6000", "0.004"], ["0.5000", "0.002"]]
     front = lines.index("Pareto front (val_acc max, latency_s min): 2 trials")
     assert [line.split()[2] for line in lines[front + 2:front + 4]] == ["0.004", "0.002"]
+
+
+def test_an_empty_leaderboard_beside_failed_trials_says_none_completed(tmp_path, capsys):
+    # was: "(no trial)" under "0 completed, 1 failed", as if the run held no trial
+    from lightning_nas.results import TrialResult
+    from lightning_nas.store import open_search_store
+
+    with open_search_store(tmp_path, {"space": {"k": {"choice": [1, 2]}}, "monitor": "acc",
+                                      "mode": "max"}) as store:
+        store.finish_trial(TrialResult(trial_id=store.start_trial({"k": 1}), arch={"k": 1},
+                                       status=TrialStatus.FAILED, error="RuntimeError: no"))
+    assert main(["show", str(tmp_path)]) == 0
+    shown = capsys.readouterr().out
+    assert "(no completed trial)" in shown and "(no trial)" not in shown, shown
+    assert main(["show", str(tmp_path), "--status", "rejected"]) == 0
+    assert "(no rejected trial)" in capsys.readouterr().out
+
+
+def test_a_file_inside_a_run_folder_names_the_folder_to_give(finished_run, capsys):
+    # was: "RUN/best.yaml is a file, not a run folder", the folder to give unsaid
+    for name in ("best.yaml", "best.ckpt"):
+        assert main(["report", str(finished_run / name)]) == 2
+        assert capsys.readouterr().err.endswith(
+            f"{finished_run / name} is a file, not a run folder: give the folder that holds "
+            f"it, {finished_run}\n")

@@ -120,12 +120,13 @@ def failure_rows(store: RunStore) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: row["trial"])
 
 
-def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
+def format_table(rows: Sequence[Mapping[str, Any]], empty: str = "(no trial)") -> str:
     """Rows as an aligned text table (architectures as ``key=value``), each column's floats
     in one format, whatever their values: a count's (``params``, ``flops``) whole, a
-    trial's ``time_s`` with one decimal, any other's as scores (``format_score``)."""
+    trial's ``time_s`` with one decimal, any other's as scores (``format_score``);
+    ``empty`` where there is no row."""
     if not rows:
-        return "(no trial)"
+        return empty
     cols = list(rows[0])
     cells = [[_cell(r[c], c) for c in cols] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
@@ -248,7 +249,8 @@ def _render(store: RunStore, fmt: str, k: int | None, status: str) -> str:
     head += "".join(f"\n{line}" for line in note_lines(s) + warm_start_lines(s))
     if cut := cut_line(len(rows), total, status):  # cut by k: said, as the report says it
         head += "\n" + cut
-    text = head + "\n" + format_table(rows)
+    # no row: of that status (was: "(no trial)" beside failed trials, as if none ran)
+    text = head + "\n" + format_table(rows, f"(no {status} trial)".replace("(no all ", "(no "))
     if front:
         spec = store.objectives()
         text += (f"\n\nPareto front ({', '.join(f'{n} {m}' for n, m in spec.items())}): "
