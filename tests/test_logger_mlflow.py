@@ -76,6 +76,19 @@ def test_a_run_id_of_the_users_is_refused_before_training(tmp_path, mlflow_uri, 
     assert warn_fixed_versions({"logger": MLFLOW}, str(tmp_path / "logs")) == []
 
 
+def test_a_searched_run_id_is_refused_naming_its_space_key(tmp_path):
+    # was: "space key 'trainer.logger' may take [{...the whole merged list...}]" (mlflow
+    # itself need not be installed: the node is read, not built)
+    node = {**MLFLOW, "init_args": {"experiment_name": "nas"}}
+    space = {**SPACE, "trainer.logger.0.run_id": {"choice": ["0123abcd", "4567ef"]}}
+    with pytest.raises(ConfigError, match=r"^space key 'trainer\.logger\.0\.run_id' may take "
+                       r"'0123abcd': trainer\.logger\[0\] \(MLFlowLogger\) has run_id "
+                       r"'0123abcd': every trial"):
+        Search(TinyNet, space, data=BlobData(n=64), budget=2, seed=0, verbose=False,
+               run_dir=tmp_path / "run", trainer={"max_epochs": 1, "logger": [node]})
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_resumed_segment_continues_the_mlflow_run_its_trial_started(tmp_path):
     # was: a run of its own (MLflow draws ids, Lightning continues a run only by its
     # run_id): a promoted trial's, or a resumed fit's, epochs split over runs

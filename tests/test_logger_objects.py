@@ -214,6 +214,22 @@ def test_a_searched_logger_is_checked_as_merged_over_the_configs(tmp_path):
                               f"(FolderLogger) logs into one folder, {root / 'v0'}"), said
 
 
+def test_a_searched_key_into_a_logger_node_is_said_by_its_space_key(tmp_path):
+    # was: "space key 'trainer.logger' may take [{...the whole merged list...}]"
+    root = tmp_path / "mine"
+    node = {"class_path": "tests.test_logger_objects.FolderLogger",
+            "init_args": {"root": str(tmp_path / "other")}}
+    space = {**SPACE, "trainer.logger.0.root": {"choice": [str(root)]}}
+    with pytest.warns(UserWarning) as said:
+        Search(TinyNet, space, data=BlobData(n=64), budget=2, seed=0, verbose=False,
+               run_dir=tmp_path / "run", trainer={"max_epochs": 1, "logger": [node]})
+    texts = [str(w.message) for w in said if "(FolderLogger)" in str(w.message)]
+    assert len(texts) == 1, [str(w.message) for w in said]
+    assert texts[0].startswith(f"space key 'trainer.logger.0.root' may take {str(root)!r}: "
+                               f"trainer.logger[0] (FolderLogger) logs into one folder, "
+                               f"{root / 'v0'}"), texts[0]
+
+
 def test_each_trials_version_of_a_logger_object_names_its_trial(tmp_path):
     # was: nothing tied a copy's `version_N` to its trial (its hyperparameters the
     # architecture alone, which a trial trained again, or another trial, shares)

@@ -148,7 +148,8 @@ def _check_search(search: Search) -> None:
         check_w_and_b_objects(search.trainer, "process" if isinstance(
             executor, ProcessExecutor) else executor)
     if search.objective is None:  # one MLflow run for every trial: each trial's params;
-        check_mlflow_run_ids(search.trainer, searched.get("logger"))  # a folder none writes
+        check_mlflow_run_ids(search.trainer, searched.get("logger"),  # a folder none writes
+                             option_keys(options, places).get("logger"))
         check_trainer_dirs(search.trainer, searched,  # default_root_dir, dirpath too
                            keys=option_keys(options, places))
     # a RayExecutor object of the user's sends each trial too (was: not checked, Ray's
@@ -204,7 +205,8 @@ def _check_search(search: Search) -> None:
             warn_user(text)
     if search.objective is None:  # a logger's one folder for every trial; a searched
         # trainer.logger's: each value's (was: none checked)
-        warn_fixed_versions(search.trainer, str(search.run_dir / "logs"), searched.get("logger"))
+        warn_fixed_versions(search.trainer, str(search.run_dir / "logs"), searched.get("logger"),
+                            option_keys(options, places).get("logger"))
     if rule is not None and model is not None:  # its own EarlyStopping would end trials
         check_module_stops(asked, search.settings.early_stopping.scheduler, searched)
     if search.template.cost_names:  # counting works: check it now

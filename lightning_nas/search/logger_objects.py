@@ -40,6 +40,7 @@ from lightning_nas.config.instantiate import accepted_kwargs, import_object, ins
 from lightning_nas.config.node_merge import merge_objects
 from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.errors import ConfigError
+from lightning_nas.search.logger_dirs import _said
 from lightning_nas.search.trial_logs import logger_defaults
 from lightning_nas.user_warnings import warn_user
 
@@ -134,14 +135,18 @@ def check_w_and_b_objects(trainer: dict[str, Any], executor: str) -> None:
             f"executor='inline' (every trial then logs into its one run)")
 
 
-def check_mlflow_run_ids(trainer: dict[str, Any], searched: Sequence[Any] | None = None) -> None:
+def check_mlflow_run_ids(trainer: dict[str, Any], searched: Sequence[Any] | None = None,
+                        said: Sequence[tuple[str, Any]] | None = None) -> None:
     """Refuse, before training, an MLflow logger in ``trainer``'s ``logger`` that sends every
     trial into one run: a config node with a ``run_id``, or an object holding one (given, or
     its run started; read without starting one). MLflow never changes a param of a run, so
     every trial after the first failed as it logged its architecture there (was: a warning,
     then ``MlflowException: Changing param values is not allowed``, trial after trial).
     ``searched``: the values space key ``trainer.logger`` may take, each checked as a trial
-    merges it over ``trainer``'s (``warn_fixed_versions``' ``searched``).
+    merges it over ``trainer``'s (``warn_fixed_versions``' ``searched``), named by the
+    space key and value in ``said`` (``space_values.option_keys``: a key into one node,
+    ``trainer.logger.0.run_id``) where given (was: ``trainer.logger`` and the whole merged
+    value).
 
     Raises:
         ConfigError: naming the logger, its run id and what works.
@@ -151,7 +156,8 @@ def check_mlflow_run_ids(trainer: dict[str, Any], searched: Sequence[Any] | None
         ...                                  "MLFlowLogger"}})  # a run per trial: taken
     """
     given = trainer.get("logger")
-    for value in [given] if searched is None else [merge_objects(given, v) for v in searched]:
+    values = [given] if searched is None else [merge_objects(given, v) for v in searched]
+    for value, (space_key, taken) in zip(values, _said(values, said, "logger"), strict=True):
         items = value if isinstance(value, (list, tuple)) else [value]
         for i, item in enumerate(items):
             node = is_node(item) and _node_run(item) is not None
@@ -161,7 +167,7 @@ def check_mlflow_run_ids(trainer: dict[str, Any], searched: Sequence[Any] | None
                 continue
             where = f"trainer.logger{f'[{i}]' if isinstance(value, (list, tuple)) else ''}"
             name = target_path(item).rsplit(".", 1)[-1] if node else type(item).__name__
-            space = "" if searched is None else f"space key 'trainer.logger' may take {value!r}: "
+            space = "" if searched is None else f"space key {space_key!r} may take {taken!r}: "
             raise ConfigError(
                 f"{space}{where} ({name}) has run_id {run_id!r}: every trial would log into "
                 f"that one MLflow run, which never changes a logged param, so every trial "
@@ -268,7 +274,8 @@ def _node_folder(node: Any, save_dir: str) -> tuple[str, str] | None:
 
 
 def warn_fixed_versions(trainer: dict[str, Any], save_dir: str = "logs",
-                        searched: Sequence[Any] | None = None) -> list[str]:
+                        searched: Sequence[Any] | None = None,
+                        said: Sequence[tuple[str, Any]] | None = None) -> list[str]:
     """Warn of each logger in ``trainer``'s ``logger`` that logs every trial into one
     folder: a TensorBoard or CSV logger *object* whose version is fixed (given, or picked by
     reading its ``log_dir``), which ``pin_versions`` keeps (a CSV logger's ``metrics.csv``
@@ -287,6 +294,9 @@ def warn_fixed_versions(trainer: dict[str, Any], save_dir: str = "logs",
             each is checked as a trial merges it over ``trainer``'s (``merge_objects``, as
             LightningCLI; was: as given), its warnings naming the key and the value (was:
             none checked); ``trainer``'s own ``logger``, which no trial then uses, is not.
+        said: the space key and value that gave each of ``searched`` (``option_keys``: a
+            key into one node, ``trainer.logger.0.root``), which its warnings name (was:
+            ``trainer.logger`` and the whole value).
 
     Returns:
         The warnings' texts.
@@ -300,12 +310,14 @@ def warn_fixed_versions(trainer: dict[str, Any], save_dir: str = "logs",
         'trainer.logger (CSVLogger) has version 2: every trial writes int'
     """
     given = trainer.get("logger")
-    said = _fixed_versions(given, save_dir) if searched is None else [
-        f"space key 'trainer.logger' may take {value!r}: {text}" for value in searched
+    texts = _fixed_versions(given, save_dir) if searched is None else [
+        f"space key {space_key!r} may take {taken!r}: {text}"
+        for value, (space_key, taken) in zip(searched, _said(searched, said, "logger"),
+                                             strict=True)
         for text in _fixed_versions(merge_objects(given, value), save_dir)]  # the trial's
-    for text in said:
+    for text in texts:
         warn_user(text)
-    return said
+    return texts
 
 
 def _fixed_versions(given: Any, save_dir: str) -> list[str]:
