@@ -50,20 +50,35 @@ lightning_nas.finetune('runs/a', from_checkpoint=False))
             f"{removed}; lightning-nas finetune {folder} --from_scratch trains it{then}")
 
 
+def _held_trial(run_dir: Path) -> int | None:
+    """The trial whose weights ``run_dir``'s ``best.ckpt`` holds: as it says itself
+    (``exported.read_held``), else (an older version's) as its ``best.yaml`` says (was:
+    ``best.yaml`` alone, which another export may have rewritten beside it); None without
+    a ``best.ckpt``."""
+    from lightning_nas.export import load_best
+    from lightning_nas.search.exported import read_held
+
+    if not (run_dir / "best.ckpt").is_file():
+        return None
+    held = read_held(run_dir / "best.ckpt")
+    if held is not None:
+        return held["trial"]
+    try:  # the trial whose best.ckpt is there now, as its best.yaml says
+        return load_best(run_dir).get("trial") if (run_dir / "best.yaml").is_file() else None
+    except Exception:  # noqa: BLE001 - a damaged best.yaml: export writes it anew
+        return None
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     """Run ``lightning-nas export`` (``args.run_dir``, ``args.trial``); the exit status."""
-    from lightning_nas.export import export_best, load_best
+    from lightning_nas.export import export_best
     from lightning_nas.run_folder import user_path
     from lightning_nas.search.checkpoints import not_kept_reason
     from lightning_nas.store import open_run
 
     run_dir = user_path(args.run_dir)
-    before = None
-    if (run_dir / "best.ckpt").is_file() and (run_dir / "best.yaml").is_file():
-        try:  # the trial whose best.ckpt is there now, as its best.yaml says
-            before = load_best(run_dir).get("trial")
-        except Exception:  # noqa: BLE001 - a damaged best.yaml: export writes it anew
-            before = None
+    before = _held_trial(run_dir)
+
     best = export_best(args.run_dir, trial_id=args.trial)
     print(dump_yaml(best), end="")
     if best.get("checkpoint") is None:

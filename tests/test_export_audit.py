@@ -43,6 +43,13 @@ def test_export_of_a_trial_whose_checkpoint_was_not_kept_says_so_in_one_line(tmp
                    f"trains it, or lightning-nas fit {run / 'best_config.yaml'}\n")
     assert main(["export", str(run)]) == 0  # the best one's: a checkpoint, nothing said
     assert capsys.readouterr().err == "" and (run / "best.ckpt").is_file()
+    # best.ckpt says whose weights it holds: named from it, whatever best.yaml says (was:
+    # from best.yaml alone: nothing said of it without one, another trial where one
+    # rewritten beside it named another)
+    (run / "best.yaml").write_text((run / "best.yaml").read_text().replace(
+        f"trial: {best['trial']}\n", f"trial: {other}\n"))
+    assert main(["export", str(run), "--trial", str(other)]) == 0
+    assert f"{run / 'best.ckpt'} (trial {best['trial']}'s) was removed" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("model", "summary"), [("tests.helpers.TinyNet", None),
