@@ -232,9 +232,11 @@ def move_in(run_dir: Path, files: list[tuple[Path, Path]], keep_checkpoint: bool
     """Move the ``staged`` ``files`` to their places, ``best.yaml`` (the last of them)
     last; an earlier ``best.yaml`` goes first and, unless ``keep_checkpoint`` (the
     exported trial's own, ``kept_checkpoint``), an earlier ``best.ckpt``: it is another
-    trial's."""
+    trial's. One that a staged ``best.ckpt`` replaces is replaced in place (``os.replace``:
+    at no moment is there none; was: deleted first, so a fine-tune reading the folder then
+    was refused, "no best.ckpt ... moved or deleted")."""
     (run_dir / "best.yaml").unlink(missing_ok=True)
-    if not keep_checkpoint:
+    if not keep_checkpoint and all(path.name != "best.ckpt" for _, path in files):
         (run_dir / "best.ckpt").unlink(missing_ok=True)
     for tmp, path in files:
         os.replace(tmp, path)

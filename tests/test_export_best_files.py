@@ -309,3 +309,38 @@ def test_best_yaml_names_the_object_arguments_the_store_keeps(tmp_path, tiny_tra
     assert best["model_objects"] == {"builder": "tests.helpers.build_mlp", "loss": None}
     model = best["model"]  # a node the config loader takes, as before
     assert set(model) == {"class_path", "init_args"} and model["init_args"]["width"] in (4, 8)
+
+
+class _Watched(list):
+    """The staged files ``move_in`` moves, which note, as each is moved, whether
+    ``watched`` is in place (of the last pass over them: the one that moves them)."""
+
+    def __init__(self, files: list, watched: Path) -> None:
+        super().__init__(files)
+        self.watched, self.seen = watched, []
+
+    def __iter__(self):
+        self.seen = []
+        for item in super().__iter__():
+            self.seen.append((item[1].name, self.watched.exists()))
+            yield item
+
+
+def test_an_export_replaces_best_ckpt_in_place_never_leaving_none(tmp_path):
+    # was: the old best.ckpt deleted before the new one moved in, so a fine-tune reading
+    # the folder then was refused ("no best.ckpt ... moved or deleted")
+    from lightning_nas.export_files import move_in, staged
+
+    run = tmp_path
+    for name, text in (("best.ckpt", "old weights"), ("best.yaml", "trial: 1\n")):
+        (run / name).write_text(text)
+    files = _Watched([staged(run / "best.ckpt", "new weights"),
+                      staged(run / "best.yaml", "trial: 2\n")], run / "best.ckpt")
+    move_in(run, files, keep_checkpoint=False)
+    assert files.seen == [("best.ckpt", True), ("best.yaml", True)]
+    assert (run / "best.ckpt").read_text() == "new weights"
+    assert (run / "best.yaml").read_text() == "trial: 2\n"
+    # an export that writes no best.ckpt still removes the other trial's, best.yaml last
+    files = _Watched([staged(run / "best.yaml", "trial: 3\n")], run / "best.ckpt")
+    move_in(run, files, keep_checkpoint=False)
+    assert files.seen == [("best.yaml", False)] and not (run / "best.ckpt").exists()
