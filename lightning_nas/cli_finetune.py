@@ -27,7 +27,7 @@ def cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.arch import format_arch
     from lightning_nas.config.overrides import split_overrides
     from lightning_nas.config.trainer_checks import check_finetune_epochs
-    from lightning_nas.export import load_best, trial_fits
+    from lightning_nas.export import trial_fits
     from lightning_nas.finetune_inputs import best_model_class, model_overrides
     from lightning_nas.finetune_run import finetune
     from lightning_nas.finetune_start import start_text
@@ -74,8 +74,11 @@ def cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     if result.error:
         print(f"lightning-nas finetune: training failed: {result.error}", file=sys.stderr)
         return 1
-    best = load_best(args.run_dir)  # the trial it fine-tuned, and the threads it took
-    with open_run(args.run_dir) as store:
+    with open_run(args.run_dir) as store:  # the trial it fine-tuned (best.yaml's as the
+        # fine-tune read it before training; was: read again after, an export meanwhile
+        # rewriting it named another trial), its score, and the threads it took
+        best = {"trial": result.trial_id, "score": store.get(result.trial_id).score,
+                "monitor": store.get_meta("monitor")}
         threads = args.threads or (trial_fits(store, Path(args.run_dir), best["trial"])[0][-1]
                                    if args.from_scratch else None)
     said = ("as --threads gives" if args.threads else f"as trial {best['trial']} trained"

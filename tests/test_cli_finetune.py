@@ -9,8 +9,22 @@ import warnings
 import pytest
 import torch
 import yaml
+from lightning.pytorch.callbacks import Callback
 
 from lightning_nas.cli import main
+
+
+class ExportsAnother(Callback):
+    """Exports trial ``trial`` of ``run_dir`` as the fine-tune's training ends, as a search
+    of the folder that ended then would have exported its best."""
+
+    def __init__(self, run_dir: str, trial: int) -> None:
+        self.run_dir, self.trial = run_dir, trial
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        from lightning_nas import export_best
+
+        export_best(self.run_dir, trial_id=self.trial)
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "1.5", "two", ""])
@@ -343,3 +357,22 @@ def test_a_finetune_model_class_of_the_best_models_own_keeps_its_arguments(tmp_p
                 f"{given}, which merges it as LightningCLI does (the arguments "
                 f"tests.helpers_finetune.AdamNet takes kept)")):
             model_overrides([(key, text)], best)
+
+
+def test_finetunes_line_names_the_trial_it_started_from_though_best_yaml_changed(
+        finished_run, capsys):
+    # was: best.yaml read again after training: "from trial 3's best.ckpt (val_acc=...)" of
+    # the trial an export wrote there meanwhile, not the one fine-tuned
+    from lightning_nas.store import RunStore
+
+    best = yaml.safe_load((finished_run / "best.yaml").read_text())
+    with RunStore(finished_run / "search.db") as store:
+        other = next(t for t in store.trials() if t.trial_id != best["trial"])
+    node = {"class_path": "tests.test_cli_finetune.ExportsAnother",
+            "init_args": {"run_dir": str(finished_run), "trial": other.trial_id}}
+    assert main(["finetune", str(finished_run), "--max_epochs", "1",
+                 f"--trainer.callbacks+={yaml.safe_dump(node, default_flow_style=True)}"]) == 0
+    assert yaml.safe_load((finished_run / "best.yaml").read_text())["trial"] == other.trial_id
+    out = capsys.readouterr().out
+    assert f"from trial {best['trial']}'s best.ckpt (val_acc={best['score']:.4f} in the " \
+           f"search" in out, out
