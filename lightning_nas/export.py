@@ -9,7 +9,6 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from lightning_nas.export_files import (
 from lightning_nas.export_header import FIT_DIRECTIVE, config_header, trial_fits
 from lightning_nas.export_hydra import stored_job
 from lightning_nas.fit_resume import free_dir, output_dir
-from lightning_nas.results import TrialStatus
+from lightning_nas.results import TrialStatus, objective_run
 from lightning_nas.run_folder import user_path
 from lightning_nas.scored_under import scored_under
 from lightning_nas.search import random_state
@@ -45,9 +44,6 @@ from lightning_nas.wording import counted, id_ranges
 __all__ = ["FIT_DIRECTIVE", "best_config", "export_best", "free_dir", "load_best",
            "objective_run", "output_dir", "trial_fits"]
 
-#: the stored model of an ``objective=`` search: the placeholder ``Search`` stands in with
-#: (nothing is built; ``best.yaml`` says so instead of naming it)
-OBJECTIVE_MODEL = "lightning_nas.search.facade._NoModel"
 #: what ``best.yaml`` of an ``objective=`` search says in place of its model
 OBJECTIVE_NOTE = "the search evaluated an objective function: no model, no checkpoint"
 #: why ``export --trial`` refuses a trial of each status but COMPLETED
@@ -185,11 +181,6 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
             raise
         move_in(run_dir, files, keep_checkpoint=out["checkpoint"] is not None)
         return out
-
-
-def objective_run(stored_model: Mapping[str, Any] | None) -> bool:
-    """Whether a run's stored model is the placeholder of an ``objective=`` search."""
-    return (stored_model or {}).get("class_path") == OBJECTIVE_MODEL
 
 
 

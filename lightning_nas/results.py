@@ -17,7 +17,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["PROCESS_DIED", "TrialResult", "TrialStatus", "format_score", "leaderboard"]
+__all__ = ["OBJECTIVE_MODEL", "PROCESS_DIED", "TrialResult", "TrialStatus", "format_score",
+           "leaderboard", "objective_run"]
+
+#: the stored model of an ``objective=`` search: the placeholder ``Search`` stands in with
+#: (nothing is built; ``best.yaml`` says so instead of naming it)
+OBJECTIVE_MODEL = "lightning_nas.search.facade._NoModel"
 
 #: how the error of a trial whose process died begins (no Python error came back from it):
 #: ``trial process died (exit code 3)``, ``... (killed by SIGKILL (out of memory?))``
@@ -152,3 +157,14 @@ def leaderboard(trials: Iterable[TrialResult], mode: str,
 
     return sorted((t for t in trials if t.status is TrialStatus.COMPLETED
                    and t.score is not None), key=key)
+
+
+def objective_run(stored_model: Mapping[str, Any] | None) -> bool:
+    """Whether a run's stored model (its ``model`` meta) is the placeholder of an
+    ``objective=`` search, whose trials are one call each, with no epochs.
+
+    Example:
+        >>> objective_run({"class_path": OBJECTIVE_MODEL}), objective_run(None)
+        (True, False)
+    """
+    return (stored_model or {}).get("class_path") == OBJECTIVE_MODEL

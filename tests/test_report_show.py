@@ -401,3 +401,17 @@ def test_a_file_inside_a_run_folder_names_the_folder_to_give(finished_run, capsy
         assert capsys.readouterr().err.endswith(
             f"{finished_run / name} is a file, not a run folder: give the folder that holds "
             f"it, {finished_run}\n")
+
+
+def test_an_objective_searchs_trials_show_no_epoch_as_they_train_none(tmp_path, capsys):
+    # was: "epochs -" beside "best_epoch 0": a trial of an objective= search is one call,
+    # with no epochs (the README's word), stored with epoch 0
+    Search(None, {"k": {"choice": [0, 1]}}, objective=tiny_losses, monitor="val_loss",
+           mode="min", budget=2, optimizer="RandomSearch", run_dir=tmp_path).run()
+    capsys.readouterr()
+    assert main(["show", str(tmp_path), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["leaderboard"]
+    assert [(r["epochs"], r["best_epoch"]) for r in rows] == [(None, None)] * 2, rows
+    assert main(["show", str(tmp_path), "--status", "all", "--format", "csv"]) == 0
+    listed = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {(r["epochs"], r["best_epoch"]) for r in listed} == {("", "")}, listed

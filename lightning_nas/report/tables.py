@@ -22,7 +22,7 @@ from lightning_nas.arch import format_arch
 from lightning_nas.errors import ConfigError
 from lightning_nas.ranks_record import known_ranks
 from lightning_nas.report.run_summary import counts_line, note_lines, summary, warm_start_lines
-from lightning_nas.results import TrialStatus, format_score
+from lightning_nas.results import TrialStatus, format_score, objective_run
 from lightning_nas.search.objectives import COSTS, front_rows
 from lightning_nas.split_record import recorded_uneven
 from lightning_nas.store import RunStore
@@ -62,12 +62,14 @@ def leaderboard_rows(store: RunStore, k: int | None = 10, digits: int | None = 2
     """
     mode = store.get_meta("mode", "max")
     columns = _objective_columns(store)
+    untrained = objective_run(store.get_meta("model"))  # no epoch (was: best_epoch 0)
     rows = []
     for rank, t in enumerate(store.leaderboard(mode, k=k), start=1):
         took = t.took  # a paused and promoted trial's fits summed, not the wait between
         rows.append({"rank": rank, "trial": t.trial_id, "score": t.score,
                      **{c: t.metrics.get(n) for c, n in columns.items()},
-                     "status": t.status.value, "epochs": t.epochs, "best_epoch": t.epoch,
+                     "status": t.status.value, "epochs": t.epochs,
+                     "best_epoch": None if untrained else t.epoch,
                      "time_s": took if took is None or digits is None else round(took, digits),
                      "arch": t.arch})
     return rows
@@ -84,7 +86,8 @@ def trial_rows(store: RunStore, status: str = "all", k: int | None = None
                ) -> list[dict[str, Any]]:
     """Trials of ``status`` (``all``: every trial) in id order, with their error's first line
     and ``best_epoch``, the epoch their score and metrics are of (a pruned or paused trial's
-    best of the epochs it trained, not the last of its ``epochs``).
+    best of the epochs it trained, not the last of its ``epochs``; an ``objective=``
+    search's none: its trials train no epoch).
 
     Raises:
         ConfigError: for a status not in ``STATUSES``.
@@ -95,9 +98,11 @@ def trial_rows(store: RunStore, status: str = "all", k: int | None = None
     trials = (store.known_trials() if status == "all" else  # (was: ValueError)
               store.trials(TrialStatus(status.upper())))
     columns = _objective_columns(store)
+    untrained = objective_run(store.get_meta("model"))  # no epoch (was: best_epoch 0)
     return [{"trial": t.trial_id, "status": t.status.value, "score": t.score,
              **{c: t.metrics.get(n) for c, n in columns.items()},
-             "epochs": t.epochs, "best_epoch": t.epoch, "error": error_line(t.error),
+             "epochs": t.epochs, "best_epoch": None if untrained else t.epoch,
+             "error": error_line(t.error),
              "arch": t.arch}
             for t in trials[:k]]
 
