@@ -42,7 +42,7 @@ from lightning_nas.config.node_merge import merge_objects
 from lightning_nas.config.nodes import is_node, target_path
 from lightning_nas.errors import ConfigError
 
-__all__ = ["check_logger_dirs", "check_trainer_dirs", "unwritable"]
+__all__ = ["check_logger_dirs", "check_trainer_dirs", "space_keys_of", "unwritable"]
 
 #: the arguments a logger node names its folder by (W&B's ``dir`` beside ``save_dir``)
 _KEYS = ("save_dir", "dir")
@@ -115,7 +115,8 @@ def check_logger_dirs(trainer: Mapping[str, Any], searched: Sequence[Any] | None
     """
     given = trainer.get("logger")
     values = [given] if searched is None else [merge_objects(given, v) for v in searched]
-    for value, (space_key, taken) in zip(values, _said(values, said, "logger"), strict=True):
+    keys = space_keys_of(values, said, "logger")
+    for value, (space_key, taken) in zip(values, keys, strict=True):
         listed = isinstance(value, (list, tuple))
         for i, item in enumerate(value if listed else [value]):
             place = node_label("trainer.logger", i) if listed else "trainer.logger"
@@ -185,7 +186,7 @@ def _check_nodes(trainer: Mapping[str, Any], name: str, kind: type,
     ``writes`` what the message says (``"each trial's checkpoints"``)."""
     given = trainer.get(name)
     values = [given] if searched is None else [merge_objects(given, v) for v in searched]
-    for value, (space_key, taken) in zip(values, _said(values, said, name), strict=True):
+    for value, (space_key, taken) in zip(values, space_keys_of(values, said, name), strict=True):
         listed = isinstance(value, (list, tuple))
         for i, item in enumerate(value if listed else [value]):
             place = node_label(f"trainer.{name}", i) if listed else f"trainer.{name}"
@@ -199,10 +200,17 @@ def _check_nodes(trainer: Mapping[str, Any], name: str, kind: type,
                                   f"{_class_name(item)} writes {writes} under it: {_ASK}")
 
 
-def _said(values: Sequence[Any], said: Sequence[tuple[str, Any]] | None,
+def space_keys_of(values: Sequence[Any], said: Sequence[tuple[str, Any]] | None,
           name: str) -> list[tuple[str, Any]]:
     """The space key and value that gave each of ``values`` of Trainer argument ``name``:
-    ``said`` where it names one each, else ``trainer.NAME`` and the value itself."""
+    ``said`` where it names one each, else ``trainer.NAME`` and the value itself (the
+    refusals of a searched logger's or callback's folder, run id or version name the key
+    that points into its node: ``trainer.logger.0.save_dir``).
+
+    Example:
+        >>> space_keys_of(["a", "b"], None, "logger")
+        [('trainer.logger', 'a'), ('trainer.logger', 'b')]
+    """
     said = list(said or [])
     if len(said) != len(values):  # (the values themselves, as the space key took them)
         said = [(f"trainer.{name}", value) for value in values]

@@ -40,7 +40,7 @@ from lightning_nas.config.instantiate import accepted_kwargs, import_object, ins
 from lightning_nas.config.node_merge import merge_objects
 from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.errors import ConfigError
-from lightning_nas.search.logger_dirs import _said
+from lightning_nas.search.logger_dirs import space_keys_of
 from lightning_nas.search.trial_logs import logger_defaults
 from lightning_nas.user_warnings import warn_user
 
@@ -157,7 +157,8 @@ def check_mlflow_run_ids(trainer: dict[str, Any], searched: Sequence[Any] | None
     """
     given = trainer.get("logger")
     values = [given] if searched is None else [merge_objects(given, v) for v in searched]
-    for value, (space_key, taken) in zip(values, _said(values, said, "logger"), strict=True):
+    keys = space_keys_of(values, said, "logger")
+    for value, (space_key, taken) in zip(values, keys, strict=True):
         items = value if isinstance(value, (list, tuple)) else [value]
         for i, item in enumerate(items):
             node = is_node(item) and _node_run(item) is not None
@@ -312,7 +313,7 @@ def warn_fixed_versions(trainer: dict[str, Any], save_dir: str = "logs",
     given = trainer.get("logger")
     texts = _fixed_versions(given, save_dir) if searched is None else [
         f"space key {space_key!r} may take {taken!r}: {text}"
-        for value, (space_key, taken) in zip(searched, _said(searched, said, "logger"),
+        for value, (space_key, taken) in zip(searched, space_keys_of(searched, said, "logger"),
                                              strict=True)
         for text in _fixed_versions(merge_objects(given, value), save_dir)]  # the trial's
     for text in texts:
