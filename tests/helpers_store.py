@@ -1,7 +1,8 @@
 """What the tests of the run store share (``tests/test_store_*.py``): a trial finished with
 a score, written as a search writes it (``finish``), and a second, plain SQLite connection
 to a store's file (``sql``), for a test that reads or writes the rows as a user's SQL or
-an older version does, never through the store's own connection.
+an older version does, never through the store's own connection; a live search whose
+running trial finishes between two reads of a reader (``finishing_between_reads``).
 
 Example:
     >>> import tempfile
@@ -23,7 +24,7 @@ from pathlib import Path
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.store import RunStore
 
-__all__ = ["finish", "sql"]
+__all__ = ["finish", "finishing_between_reads", "sql"]
 
 
 def finish(store: RunStore, tid: int, score: float | None,
@@ -57,3 +58,30 @@ def sql(path: str | Path) -> Iterator[sqlite3.Connection]:
         db.commit()
     finally:
         db.close()
+
+
+@contextmanager
+def finishing_between_reads(monkeypatch, run_dir: str | Path) -> Iterator[RunStore]:
+    """A live search's store at ``run_dir`` (one space key ``k``, monitor ``acc``, max) with
+    one trial RUNNING, which it finishes (COMPLETED, 0.9) right after another reader's first
+    ``RunStore.count``: the search goes on between that reader's two reads. Yields the
+    search's (writing) store; closed at the end."""
+    from lightning_nas.store import open_search_store
+
+    writer = open_search_store(run_dir, {"space": {"k": {"choice": [1, 2]}},
+                                         "monitor": "acc", "mode": "max"})
+    running = writer.start_trial({"k": 1})
+    count = RunStore.count
+
+    def count_while_it_finishes(store: RunStore, status: TrialStatus) -> int:
+        n = count(store, status)
+        if store is not writer and writer.get(running).status is TrialStatus.RUNNING:
+            writer.finish_trial(TrialResult(running, {"k": 1}, TrialStatus.COMPLETED, 0.9,
+                                            epoch=0, epochs=1))
+        return n
+
+    monkeypatch.setattr(RunStore, "count", count_while_it_finishes)
+    try:
+        yield writer
+    finally:
+        writer.close()

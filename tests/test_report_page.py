@@ -330,27 +330,12 @@ def test_the_report_of_a_live_search_reads_one_moment_of_its_store(tmp_path, mon
     # was: a trial that finished between two reads counted as running and as completed
     pytest.importorskip("matplotlib")
     from lightning_nas.report.plots import write_report
-    from lightning_nas.results import TrialResult
-    from lightning_nas.store import open_run, open_search_store
+    from lightning_nas.store import open_run
+    from tests.helpers_store import finishing_between_reads
 
-    writer = open_search_store(tmp_path / "run", {"space": {"k": {"choice": [1, 2]}},
-                                                  "monitor": "acc", "mode": "max"})
-    running = writer.start_trial({"k": 1})
-    count = RunStore.count
-
-    def count_while_it_finishes(store, status):  # the search goes on between two reads
-        n = count(store, status)
-        if store is not writer and writer.get(running).status is TrialStatus.RUNNING:
-            writer.finish_trial(TrialResult(running, {"k": 1}, TrialStatus.COMPLETED, 0.9,
-                                            epoch=0, epochs=1))
-        return n
-
-    monkeypatch.setattr(RunStore, "count", count_while_it_finishes)
-    try:
-        with open_run(tmp_path / "run") as store:
-            page = write_report(store, tmp_path / "report")["html"].read_text()
-    finally:
-        writer.close()
+    with finishing_between_reads(monkeypatch, tmp_path / "run"), \
+            open_run(tmp_path / "run") as store:
+        page = write_report(store, tmp_path / "report")["html"].read_text()
     assert "0 completed, 0 failed, 0 rejected, 0 pruned, 0 paused, 1 running" in page
 
 

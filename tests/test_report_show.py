@@ -332,26 +332,10 @@ def test_show_of_a_live_search_reads_one_moment_of_its_store(tmp_path, monkeypat
     # was: each figure read at its own moment: a trial that finished between two reads was
     # counted in none or in two statuses ("1 completed, ... 1 running" of one trial), and
     # the head's best was not the leaderboard's first
-    from lightning_nas.results import TrialResult
-    from lightning_nas.store import open_search_store
+    from tests.helpers_store import finishing_between_reads
 
-    writer = open_search_store(tmp_path, {"space": {"k": {"choice": [1, 2]}},
-                                          "monitor": "acc", "mode": "max"})
-    running = writer.start_trial({"k": 1})
-    count = RunStore.count
-
-    def count_while_it_finishes(store, status):  # the search goes on between two reads
-        n = count(store, status)
-        if store is not writer and writer.get(running).status is TrialStatus.RUNNING:
-            writer.finish_trial(TrialResult(running, {"k": 1}, TrialStatus.COMPLETED, 0.9,
-                                            epoch=0, epochs=1))
-        return n
-
-    monkeypatch.setattr(RunStore, "count", count_while_it_finishes)
-    try:
+    with finishing_between_reads(monkeypatch, tmp_path):
         assert main(["show", str(tmp_path), "--format", "json"]) == 0
-    finally:
-        writer.close()
     shown = json.loads(capsys.readouterr().out)
     counts = [shown["summary"][s.value.lower()] for s in TrialStatus]
     assert sum(counts) == 1, shown["summary"]
