@@ -42,7 +42,7 @@ from lightning_nas.numeric import is_int, is_number
 
 __all__ = ["TRAINING_NEEDS", "check_epoch_bounds", "check_finetune_epochs", "check_search_trainer",
            "check_sync_batchnorm", "check_trainer_kwargs", "check_trainer_space_keys",
-           "check_validation_runs", "trainer_hints", "trains_nothing"]
+           "check_validation_runs", "fast_dev_run_said", "trainer_hints", "trains_nothing"]
 
 #: the Trainer settings under which a fit may train nothing, and what each needs to train
 TRAINING_NEEDS = {
@@ -237,6 +237,21 @@ def check_finetune_epochs(max_epochs: Any, trainer: Mapping[str, Any] | None,
                       f"limit) beside {beside}; got {max_epochs!r}{none}")
 
 
+def fast_dev_run_said(value: Any) -> str | None:
+    """What ``trainer.fast_dev_run=value`` runs, said as a refusal's start (None: it is off,
+    ``None``, ``False`` or 0): the search's and the one-shot run's refusals of it.
+
+    Example:
+        >>> fast_dev_run_said(3), fast_dev_run_said(False)
+        ('trainer.fast_dev_run=3 runs 3 batches of training and validation', None)
+    """
+    if value is None or value is False or value == 0:
+        return None
+    batches = 1 if value is True else value
+    return (f"trainer.fast_dev_run={value!r} runs {batches} batch{'es' * (batches != 1)} of "
+            f"training and validation")
+
+
 def check_search_trainer(kwargs: Mapping[str, Any]) -> None:
     """Raise ``ConfigError`` for Trainer settings a search's trials cannot run with:
     ``fast_dev_run`` trains and validates a batch or a few, with no checkpoint and no
@@ -250,12 +265,10 @@ def check_search_trainer(kwargs: Mapping[str, Any]) -> None:
         ...
         lightning_nas.errors.ConfigError: trainer.fast_dev_run=True runs 1 batch of ...
     """
-    value = kwargs.get("fast_dev_run")
-    if value is None or value is False or value == 0:
+    said = fast_dev_run_said(kwargs.get("fast_dev_run"))
+    if said is None:
         return
-    batches = 1 if value is True else value
-    raise ConfigError(f"trainer.fast_dev_run={value!r} runs {batches} batch"
-                      f"{'es' * (batches != 1)} of training and validation, with no checkpoint "
+    raise ConfigError(f"{said}, with no checkpoint "
                       f"and no logger: every trial would be stored as completed on that score "
                       f"and use up the budget; search trials need real epochs: for a quick "
                       f"search set limit_train_batches and limit_val_batches (and a small "

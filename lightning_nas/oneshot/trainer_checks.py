@@ -21,7 +21,7 @@ import lightning.pytorch as pl
 
 from lightning_nas.config.instantiate import import_object
 from lightning_nas.config.nodes import is_node, node_args, target_path
-from lightning_nas.config.trainer_checks import TRAINING_NEEDS, trains_nothing
+from lightning_nas.config.trainer_checks import TRAINING_NEEDS, fast_dev_run_said, trains_nothing
 from lightning_nas.errors import ConfigError, NASError, one_line
 from lightning_nas.group_exit import destroy_group_at_exit
 from lightning_nas.oneshot.checks import CLIP_ALGORITHMS
@@ -140,11 +140,10 @@ def _check_fast_dev_run(value: Any) -> None:
     one-batch search's ``best_arch.yaml``, ``subnet.pt`` and fine-tune written over a
     finished run's, beside that run's ``last.ckpt``, which ``--ckpt_path last`` then took
     for finished: "holds the finished run's outputs")."""
-    if value is None or value is False or value == 0:
+    said = fast_dev_run_said(value)
+    if said is None:
         return
-    batches = 1 if value is True else value
-    raise ConfigError(f"trainer.fast_dev_run={value!r} runs {batches} batch"
-                      f"{'es' * (batches != 1)} of training and validation and writes no "
+    raise ConfigError(f"{said} and writes no "
                       f"checkpoint (Lightning's debugging run), but a one-shot run writes its "
                       f"search and fine-tune into oneshot.run_dir as a finished run's: for a "
                       f"quick run set trainer.limit_train_batches and "
