@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import queue
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -121,14 +122,18 @@ class PoolRelay:
                 return taken
 
     def close(self) -> None:
-        """Stop accepting (a last connection of its own wakes the accepting thread) and
-        remove the socket's folder."""
+        """Stop accepting (a last connection of its own, a plain socket closed at once,
+        wakes the accepting thread, which then fails its handshake and sees the relay
+        closed) and remove the socket's folder. Was: a ``Client`` of its own, which waits
+        for the handshake: where the thread had already ended (it waited after a peer that
+        failed, or had not run yet, and then saw the relay closed), it waited for ever."""
         if self._closed:
             return
         self._closed = True
         try:
-            Client(self.address, family="AF_UNIX", authkey=self._key).close()
-        except Exception:  # noqa: BLE001 - nothing listens: nothing to wake
+            with socket.socket(socket.AF_UNIX) as wake:
+                wake.connect(self.address)
+        except OSError:  # nothing listens: nothing to wake
             pass
         self._listener.close()
         shutil.rmtree(self._folder, ignore_errors=True)
