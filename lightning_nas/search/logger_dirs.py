@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -113,21 +113,8 @@ def check_logger_dirs(trainer: Mapping[str, Any], searched: Sequence[Any] | None
         ...
         lightning_nas.errors.ConfigError: trainer.logger.init_args.save_dir='...': it is a file, ...
     """
-    given = trainer.get("logger")
-    values = [given] if searched is None else [merge_objects(given, v) for v in searched]
-    keys = space_keys_of(values, said, "logger")
-    for value, (space_key, taken) in zip(values, keys, strict=True):
-        listed = isinstance(value, (list, tuple))
-        for i, item in enumerate(value if listed else [value]):
-            place = node_label("trainer.logger", i) if listed else "trainer.logger"
-            for key, folder in _folders(item, place):
-                why = unwritable(folder)
-                if why is None:
-                    continue
-                space = "" if searched is None else f"space key {space_key!r} may take " \
-                                                    f"{taken!r}: "
-                raise ConfigError(f"{space}{key}={str(folder)!r}: {why}; the logger writes "
-                                  f"{logs} under it: {_ASK}")
+    for said_as, _, why in _unwritable(trainer, "logger", searched, said, _folders):
+        raise ConfigError(f"{said_as}: {why}; the logger writes {logs} under it: {_ASK}")
 
 
 def check_trainer_dirs(trainer: Mapping[str, Any],
@@ -184,20 +171,34 @@ def _check_nodes(trainer: Mapping[str, Any], name: str, kind: type,
     (a node or an object) at Trainer argument ``name`` (one, or a list), or of each value
     ``searched`` it may take (``said``: the space key and value that gave each), which
     ``writes`` what the message says (``"each trial's checkpoints"``)."""
+    def dirpaths(item: Any, place: str) -> Iterator[tuple[str, str | os.PathLike[str]]]:
+        return _dirpaths(item, place, kind)
+
+    for said_as, item, why in _unwritable(trainer, name, searched, said, dirpaths):
+        raise ConfigError(f"{said_as}: {why}; the {_class_name(item)} writes {writes} under "
+                          f"it: {_ASK}")
+
+
+def _unwritable(trainer: Mapping[str, Any], name: str, searched: Sequence[Any] | None,
+                said: Sequence[tuple[str, Any]] | None,
+                folders: Callable[[Any, str], Iterable[tuple[str, str | os.PathLike[str]]]]
+                ) -> Iterator[tuple[str, Any, str]]:
+    """Each folder ``folders(item, place)`` names in Trainer argument ``name`` (one item, or
+    a list), or in each value ``searched`` it may take (``said``: the space key and value
+    that gave each), that cannot be written: ``(the key and folder as a message says them,
+    the item, why)``; the logger's and the ``dirpath`` checks' one walk."""
     given = trainer.get(name)
     values = [given] if searched is None else [merge_objects(given, v) for v in searched]
     for value, (space_key, taken) in zip(values, space_keys_of(values, said, name), strict=True):
         listed = isinstance(value, (list, tuple))
         for i, item in enumerate(value if listed else [value]):
             place = node_label(f"trainer.{name}", i) if listed else f"trainer.{name}"
-            for key, folder in _dirpaths(item, place, kind):
+            for key, folder in folders(item, place):
                 why = unwritable(folder)
-                if why is None:
-                    continue
-                space = "" if searched is None else f"space key {space_key!r} may take " \
-                                                    f"{taken!r}: "
-                raise ConfigError(f"{space}{key}={str(folder)!r}: {why}; the "
-                                  f"{_class_name(item)} writes {writes} under it: {_ASK}")
+                if why is not None:
+                    space = ("" if searched is None else
+                             f"space key {space_key!r} may take {taken!r}: ")
+                    yield f"{space}{key}={str(folder)!r}", item, why
 
 
 def space_keys_of(values: Sequence[Any], said: Sequence[tuple[str, Any]] | None,
