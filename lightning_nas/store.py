@@ -262,14 +262,8 @@ class RunStore(TrialRecords, FitRecords):
             ...     len(store)
             0
         """
-        if self._db.in_transaction:
+        with self.transaction():  # (one that reads alone: it ends the snapshot, writes none)
             yield
-            return
-        self._db.execute("BEGIN")
-        try:
-            yield
-        finally:
-            self._db.execute("COMMIT")  # it wrote nothing: only the snapshot ends
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
