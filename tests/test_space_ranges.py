@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from lightning_nas.errors import SpaceError
-from lightning_nas.space import Float, Int, SearchSpace
+from lightning_nas.space import Choice, Float, Int, Ordered, SearchSpace
 from lightning_nas.strategies.codec import Codec, candidate_of
 from lightning_nas.strategies.registry import make_optimizer
 from tests.helpers_space import load_error as _error
@@ -213,3 +213,27 @@ def test_the_widest_float_ranges_the_optimizers_hold_are_taken(low, high, log):
             candidate = opt.ask()
             assert math.isfinite(space.validate(candidate.value)["x"])
             opt.tell(candidate, random.random())
+
+
+@pytest.mark.parametrize("kind", ["choice", "ordered"])
+def test_a_choice_of_more_values_than_a_stepped_range_may_have_is_refused(kind):
+    # was: taken; {choice: <10 000 values>} made each of NGOpt's proposals take ~15 s
+    message = _error(f"w: {{{kind}: {list(range(1001))}}}")
+    assert "space key 'w'" in message and f"`{kind}` has 1001 values" in message
+    assert "at most 1000" in message and "{int: [low, high]} or {float" in message
+    with pytest.raises(SpaceError, match=r"has 1001 values.*Int\(low, high\) or Float"):
+        (Choice if kind == "choice" else Ordered)(range(1001))
+    largest = SearchSpace.from_yaml(f"w: {{{kind}: {list(range(1000))}}}")
+    assert largest.size() == 1000
+
+
+def test_a_hydra_sweep_of_too_many_values_names_the_interval_to_search_instead():
+    pytest.importorskip("hydra")
+    from lightning_nas.integrations.hydra_grammar import parse_params
+
+    with pytest.raises(SpaceError) as info:
+        parse_params({"model.w": "range(0, 5000)"})
+    message = str(info.value)
+    assert "sweep parameter 'model.w'" in message and "`ordered` has 5000 values" in message
+    assert "int(interval(low, high)) or interval(low, high)" in message
+    assert "{int" not in message

@@ -58,6 +58,7 @@ from lightning_nas.integrations.hydra_int_ends import truncated_refusal, widened
 from lightning_nas.integrations.hydra_space_syntax import search_space_syntax
 from lightning_nas.numeric import is_number
 from lightning_nas.space import Choice, Fixed, Float, Int, Ordered, Param, SearchSpace
+from lightning_nas.space.params import TooManyValues
 from lightning_nas.space.ranges import EqualBounds
 from lightning_nas.space.search_space import OverlappingKeys
 from lightning_nas.wording import named
@@ -199,6 +200,9 @@ def param_of(override: Override) -> Param:
     key = override.get_key_element()
     try:
         return _param(override)
+    except TooManyValues as err:  # the ranges to search instead, in Hydra's grammar
+        again = TooManyValues(err.refusal, "int(interval(low, high)) or interval(low, high)")
+        raise SpaceError(f"sweep parameter '{key}': {again}") from None
     except (SpaceError, HydraException) as err:
         raise SpaceError(f"sweep parameter '{key}': {err}") from None
 

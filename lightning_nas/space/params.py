@@ -30,16 +30,40 @@ from lightning_nas.space.ranges import WIDEN_LIMIT as WIDEN_LIMIT
 from lightning_nas.space.ranges import EqualBounds, Float, Int
 from lightning_nas.wording import named
 
-__all__ = ["KINDS", "Choice", "Fixed", "Float", "Int", "Ordered", "Param", "param_from_dict"]
+__all__ = ["KINDS", "Choice", "Fixed", "Float", "Int", "Ordered", "Param", "TooManyValues",
+           "param_from_dict"]
 
 KINDS = ("choice", "ordered", "int", "float", "fixed")
+
+
+class TooManyValues(SpaceError):
+    """A choice refused for holding more than ``STEP_LIMIT`` values, with the ranges to
+    search instead as Python writes them (``param_from_dict`` says them in YAML,
+    ``hydra_grammar`` in Hydra's sweep grammar).
+
+    Args:
+        refusal: the refusal without a hint (``refusal`` keeps it, for the other syntaxes).
+        ranges: the ranges to search instead, in the syntax of the space's source.
+
+    Example:
+        >>> err = TooManyValues("`choice` has 1001 values", "{int: [low, high]}")
+        >>> err.refusal, "search a range, {int: [low, high]}," in str(err)
+        ('`choice` has 1001 values', True)
+    """
+
+    def __init__(self, refusal: str,
+                 ranges: str = "Int(low, high) or Float(low, high)") -> None:
+        super().__init__(f"{refusal}: for numbers search a range, {ranges}, and map it to "
+                         f"the value; else keep fewer")
+        self.refusal = refusal
 
 
 class Choice(Param):
     """Unordered categorical choice (nevergrad ``Choice``).
 
     Args:
-        values: the options: a non-empty list of distinct values (no NaN).
+        values: the options: a non-empty list of distinct values (no NaN), at most
+            ``STEP_LIMIT`` of them.
 
     Example:
         >>> Choice(["relu", "gelu"]).size()
@@ -59,6 +83,10 @@ class Choice(Param):
                              f"even itself), got {self._values!r}")
         if not all_distinct(self._values):
             raise SpaceError(f"`{self.kind}` values must be distinct, got {self._values!r}")
+        if len(self._values) > STEP_LIMIT:  # was: taken; NGOpt took ~15 s a proposal at 10 000
+            raise TooManyValues(f"`{self.kind}` has {len(self._values)} values; a choice may "
+                                f"have at most {STEP_LIMIT}, as a stepped int (the optimizers "
+                                f"list every value)")
 
     @property
     def values(self) -> list[Any]:
@@ -91,7 +119,8 @@ class Ordered(Choice):
     """Ordered choice: neighbouring values are alike (nevergrad ``TransitionChoice``).
 
     Args:
-        values: the options, in their order: a non-empty list of distinct values (no NaN).
+        values: the options, in their order: a non-empty list of distinct values (no NaN),
+            at most ``STEP_LIMIT`` of them.
 
     Example:
         >>> Ordered([1, 2, 4, 8]).describe()
@@ -175,5 +204,8 @@ def param_from_dict(path: str, spec: Mapping[str, Any]) -> Param:
     except EqualBounds as err:  # one value, which a space writes as a constant
         raise SpaceError(f"space key '{path}': {err.refusal}; for the one value "
                          f"{err.value!r}, write {{fixed: {err.value!r}}}") from None
+    except TooManyValues as err:  # the ranges to search instead, as a space writes them
+        raise TooManyValues(f"space key '{path}': {err.refusal}",
+                            "{int: [low, high]} or {float: [low, high]}") from None
     except SpaceError as err:
         raise SpaceError(f"space key '{path}': {err}") from None
