@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from lightning_nas.arch import arch_key
 from lightning_nas.errors import StoreError
-from lightning_nas.results import TrialResult, TrialStatus, leaderboard
+from lightning_nas.results import TrialResult, TrialStatus, leaderboard, objective_run
 from lightning_nas.store_json import dump_json, load_numbers
 from lightning_nas.store_paths import absolute_checkpoint, relative_checkpoint
 from lightning_nas.wording import unknown_status
@@ -52,6 +52,9 @@ class TrialRecords:
 
         def objectives(self) -> dict[str, str] | None:
             """``RunStore.objectives``."""
+
+        def get_meta(self, key: str, default: Any = None) -> Any:
+            """``RunStore.get_meta``."""
 
     def start_trial(self, arch: dict[str, Any]) -> int:
         """Insert a RUNNING trial for ``arch``; return its id."""
@@ -263,15 +266,19 @@ class TrialRecords:
     def _select(self, where: str, args: tuple = ()) -> Iterator[TrialResult]:
         """The trials that ``where`` (SQL after ``FROM trials``, with ``args``) selects."""
         sql = f"SELECT {', '.join(self._col('trials', c) for c in _COLUMNS)} FROM trials {where}"
+        # an objective= search's trials are one call each, of no epoch (an older version
+        # stored epoch 0 and the score as a curve of one value, read as of epoch 1)
+        untrained = objective_run(self.get_meta("model"))
         for row in self._db.execute(sql, args).fetchall():
             rec = dict(zip(_COLUMNS, row, strict=False))
             yield TrialResult(
                 trial_id=rec["id"], arch=json.loads(rec["arch"]),
                 status=self._status(rec["id"], rec["status"]),
                 score=rec["score"], metrics=load_numbers(rec["metrics"] or "{}"),
-                epoch=rec["epoch"], started=rec["started"], finished=rec["finished"],
+                epoch=None if untrained else rec["epoch"], started=rec["started"],
+                finished=rec["finished"],
                 fit_time=rec["fit_time"], error=rec["error"],
                 checkpoint=absolute_checkpoint(rec["checkpoint"], self.path.parent),
-                curve=load_numbers(rec["curve"] or "[]"),
+                curve=[] if untrained else load_numbers(rec["curve"] or "[]"),
                 epochs=rec["epochs"], curve_epochs=json.loads(rec["curve_epochs"] or "[]"),
                 ranks=rec["ranks"])

@@ -22,7 +22,7 @@ from lightning_nas.arch import format_arch
 from lightning_nas.errors import ConfigError
 from lightning_nas.ranks_record import known_ranks
 from lightning_nas.report.run_summary import counts_line, note_lines, summary, warm_start_lines
-from lightning_nas.results import TrialStatus, format_score, objective_run
+from lightning_nas.results import TrialStatus, format_score
 from lightning_nas.search.objectives import COSTS, front_rows
 from lightning_nas.split_record import recorded_uneven
 from lightning_nas.store import RunStore
@@ -62,14 +62,13 @@ def leaderboard_rows(store: RunStore, k: int | None = 10, digits: int | None = 2
     """
     mode = store.get_meta("mode", "max")
     columns = _objective_columns(store)
-    untrained = objective_run(store.get_meta("model"))  # no epoch (was: best_epoch 0)
     rows = []
     for rank, t in enumerate(store.leaderboard(mode, k=k), start=1):
         took = t.took  # a paused and promoted trial's fits summed, not the wait between
         rows.append({"rank": rank, "trial": t.trial_id, "score": t.score,
                      **{c: t.metrics.get(n) for c, n in columns.items()},
                      "status": t.status.value, "epochs": t.epochs,
-                     "best_epoch": None if untrained else t.epoch,
+                     "best_epoch": t.epoch,
                      "time_s": took if took is None or digits is None else round(took, digits),
                      "arch": t.arch})
     return rows
@@ -98,10 +97,9 @@ def trial_rows(store: RunStore, status: str = "all", k: int | None = None
     trials = (store.known_trials() if status == "all" else  # (was: ValueError)
               store.trials(TrialStatus(status.upper())))
     columns = _objective_columns(store)
-    untrained = objective_run(store.get_meta("model"))  # no epoch (was: best_epoch 0)
     return [{"trial": t.trial_id, "status": t.status.value, "score": t.score,
              **{c: t.metrics.get(n) for c, n in columns.items()},
-             "epochs": t.epochs, "best_epoch": None if untrained else t.epoch,
+             "epochs": t.epochs, "best_epoch": t.epoch,
              "error": error_line(t.error),
              "arch": t.arch}
             for t in trials[:k]]
