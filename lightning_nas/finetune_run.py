@@ -41,7 +41,7 @@ from lightning_nas.finetune_inputs import (
     paired_best,
 )
 from lightning_nas.finetune_start import warn_if_below_start
-from lightning_nas.finetune_trainer import given_trainer, search_names
+from lightning_nas.finetune_trainer import given_trainer, kept_limits, search_names
 from lightning_nas.fit_resume import (
     check_resume,
     fit_record,
@@ -73,6 +73,7 @@ from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.trial_callbacks import check_fit_callbacks
 from lightning_nas.store import open_run
 from lightning_nas.trial_trainer import trial_trainer
+from lightning_nas.user_warnings import warn_user
 
 __all__ = ["finetune"]
 
@@ -102,6 +103,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
             ``trainer`` gives them.
         trainer: Trainer settings that override the search's; required for those the
             search was given as objects (callbacks, a logger), which the store cannot keep.
+            A ``max_epochs`` here keeps the search's ``max_steps`` and ``max_time`` (warned
+            of, where they limit it: they may end it before those epochs).
         from_checkpoint: start from the best trial's weights (``best.ckpt``), not scratch.
         model, data: the model and data of the search, needed when the search was given
             objects that cannot be imported by path (e.g. defined in ``__main__``).
@@ -254,6 +257,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
             trial, not_kept = store.get(best["trial"]), not_kept_reason(store)  # (no best.ckpt)
         check_monitor_reached(monitor, trial.curve, trial.curve_epochs, trial.epochs,
                               trial.trial_id, trainer_cfg, searched)
+        if max_epochs is None and (kept := kept_limits(trainer, trainer_cfg, trial.epochs)):
+            warn_user(kept)  # the search's step or time limit may cut it short (was: silent)
         if from_checkpoint and ckpt_path is not None and best.get("checkpoint"):  # a resume:
             weights = str(run_dir / best["checkpoint"])  # named in its record, not read (was:
             # required, so a resume without it was refused, saying --from_scratch, refused too)

@@ -25,7 +25,7 @@ from lightning_nas.config.node_places import config_names
 from lightning_nas.config.nodes import is_node, target_path
 from lightning_nas.errors import ConfigError
 
-__all__ = ["given_trainer", "search_names"]
+__all__ = ["given_trainer", "kept_limits", "search_names"]
 
 #: what a fine-tune's whole ``--trainer=`` is merged over, as its refusal says it
 _SETTINGS = ("the search's Trainer settings (best_config.yaml's, as the best trial trained "
@@ -77,6 +77,37 @@ def given_trainer(own: Mapping[str, Any] | None, pairs: Sequence[tuple[str, str]
     given = {name for key, _ in pairs for name in (
         [key.split(".")[1].rstrip("+")] if "." in key else merged)}
     return {**(own or {}), **{name: merged[name] for name in given if name in merged}}
+
+
+def kept_limits(given: Mapping[str, Any] | None, trainer: Mapping[str, Any],
+                trained: int | None = None) -> str | None:
+    """What a fine-tune given its epochs as a Trainer setting (``given``: ``trainer={
+    "max_epochs": N}``, ``--trainer.max_epochs N``) is told of the search's ``max_steps`` and
+    ``max_time`` that its ``trainer`` keeps (LightningCLI's merge replaces only the keys
+    given; ``finetune(max_epochs=N)`` drops them), where they limit it: they may end it
+    before its ``N`` epochs. ``trained``: the epochs the best trial trained under them. None
+    where nothing is kept, or the epochs are not given so (or are ``-1``, no limit).
+
+    Example:
+        >>> kept_limits({"max_epochs": 4}, {"max_epochs": 4, "max_steps": 6}, 2)[:41]
+        "trainer's max_epochs=4 keeps the search's"
+        >>> kept_limits({"max_epochs": 4, "max_steps": -1}, {"max_epochs": 4, "max_steps": -1})
+    """
+    epochs = (given or {}).get("max_epochs")
+    kept = {key: trainer[key] for key in ("max_steps", "max_time")
+            if key not in (given or {}) and trainer.get(key) not in (None, -1)}
+    if not kept or not isinstance(epochs, int) or epochs < 1:
+        return None
+    said = " and ".join(f"{key}={value!r}" for key, value in kept.items())
+    under = (f" (the best trial trained {trained} epochs under it)"
+             if "max_steps" in kept and trained is not None and trained < epochs else "")
+    unset = " and ".join({"max_steps": "max_steps: -1", "max_time": "max_time: null"}[key]
+                         for key in kept)
+    return (f"trainer's max_epochs={epochs} keeps the search's {said} (a Trainer setting "
+            f"replaces only its own key, as LightningCLI merges it), which may end the "
+            f"fine-tune before its {epochs} epochs{under}; to train {epochs} epochs, give "
+            f"max_epochs={epochs} instead (--max_epochs {epochs}), which drops them, or "
+            f"{unset} in trainer; to keep them without this word, give them in trainer too")
 
 
 def search_names(config: Any, searched: Mapping[str, Any], trainer: Mapping[str, Any]
