@@ -39,6 +39,7 @@ __all__ = [
     "KillInFinetuneDigits",
     "KillInResumedSearch",
     "NASErrorAt",
+    "OutliveTheSearch",
     "SaveInitialWeights",
     "SigintAtFirstBatch",
     "SigtermAtFirstBatch",
@@ -256,6 +257,18 @@ class SigtermAtFirstBatch(pl.Callback):
                              batch: object, batch_idx: int) -> None:
         if batch_idx == 0:
             os.kill(os.getpid(), signal.SIGTERM)
+
+
+@at_helpers
+class OutliveTheSearch(pl.Callback):
+    """Unties this process from its parent's death as training starts (Linux's
+    ``PR_SET_PDEATHSIG`` cleared, as on a platform without it): a worker process that
+    outlives a search killed with ``SIGKILL`` and trains its trial to the end."""
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, 0)  # PR_SET_PDEATHSIG, none
 
 
 def _kill_once(marker: str) -> None:

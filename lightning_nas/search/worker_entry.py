@@ -251,7 +251,10 @@ def _serve(conn: Connection, parent_pid: int, start_method: str | None,
             freeze_for_exit()
             return
         spec, command = message
-        conn.send(RECEIVED)  # a death from here on is the trial's
+        try:
+            conn.send(RECEIVED)  # a death from here on is the trial's
+        except OSError:  # the search process is gone (killed) since it sent the trial
+            return
         try:
             with relayed_warnings(_sender(conn) if command else None):
                 result = run_trial(spec)
@@ -262,7 +265,21 @@ def _serve(conn: Connection, parent_pid: int, start_method: str | None,
             raise
         except Exception:  # noqa: BLE001 - report, keep the worker alive
             result = failed_result(spec, f"worker error: {traceback.format_exc(limit=-6)}")
-        conn.send(result)
+        try:
+            conn.send(result)
+        except OSError:  # BrokenPipeError: the search process is gone (killed, and this
+            _said_gone(spec.trial_id)  # worker outlived it: no PR_SET_PDEATHSIG there)
+            return
+
+
+def _said_gone(trial_id: int) -> None:
+    """The one line of a worker that finds the search process gone as it sends trial
+    ``trial_id``'s result (was: a ``BrokenPipeError`` traceback, read as a failure): the
+    result is dropped; the store holds the trial RUNNING, and a resume runs it again."""
+    with contextlib.suppress(OSError):  # (its stderr may be gone with the search too)
+        print(f"lightning-nas worker {os.getpid()}: the search process is gone; trial "
+              f"{trial_id}'s result is dropped (a resume runs it again)", file=sys.stderr,
+              flush=True)
 
 
 def _sender(conn: Connection) -> Callable[[str, type[Warning]], None]:
