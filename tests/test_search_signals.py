@@ -4,6 +4,7 @@ interrupted trial is re-run on resume."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -19,7 +20,7 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.schedulers import MedianRule
 from lightning_nas.store import RunStore
-from tests.helpers_callbacks import SigintAtFirstBatch, SigtermAtFirstBatch
+from tests.helpers_callbacks import EPOCH_LOG, SigintAtFirstBatch, SigtermAtFirstBatch
 from tests.helpers_ctrl_c import handled, terminal_ctrl_c
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
@@ -185,35 +186,34 @@ def test_a_search_with_process_workers_ended_by_sigterm_exits_143(tmp_path, tiny
     # was: no Trainer runs in the driver, so nothing handled SIGTERM: the process died at
     # once (no "Interrupted" line, no SystemExit(143) for a script's finally)
     import signal
-    import sqlite3
     import threading
     import time
 
-    def sigterm_once_a_trial_runs() -> None:
-        for _ in range(600):
-            db = tmp_path / "search.db"
-            if db.exists():
-                try:  # (the search may be creating its tables yet)
-                    with RunStore(db, read_only=True) as store:
-                        if store.count(TrialStatus.RUNNING):
-                            break
-                except sqlite3.OperationalError:
-                    pass
-            time.sleep(0.1)
-        time.sleep(2.0)
+    def sigterm_once_a_trial_trains() -> None:
+        """SIGTERM once a worker's trial began its first training epoch (``EpochLog``'s
+        ``epochs.jsonl`` in its folder; was: 2 s after its RUNNING row, while the worker
+        was still importing torch: a stop during worker start, not during training)."""
+        for _ in range(2400):  # (a cold fork server's imports: 30 s on a busy machine)
+            if next(tmp_path.rglob("epochs.jsonl"), None) is not None:
+                break
+            time.sleep(0.05)
         os.kill(os.getpid(), signal.SIGTERM)
 
     def too_early(signum, frame):
         raise RuntimeError("SIGTERM came before the search loop")
 
     search = Search(TinyNet, tiny_space, data=BlobData, budget=2, num_workers=2,
-                    executor="process", trainer={"max_epochs": 50, "accelerator": "cpu"},
+                    executor="process", trainer={"max_epochs": 50, "accelerator": "cpu",
+                                                 "callbacks": EPOCH_LOG},
                     model_init_args={"sleep": 0.05}, run_dir=tmp_path, verbose=False)
     with handled(signal.SIGTERM, too_early):
-        threading.Thread(target=sigterm_once_a_trial_runs, daemon=True).start()
+        threading.Thread(target=sigterm_once_a_trial_trains, daemon=True).start()
         with pytest.raises(SystemExit) as info:
             search.run()
     assert info.value.code == 143
+    trained = [json.loads(line) for path in tmp_path.rglob("epochs.jsonl")
+               for line in path.read_text().splitlines()]
+    assert trained and all(e["pid"] != os.getpid() for e in trained)  # in a worker
     with RunStore(tmp_path / "search.db") as store:  # re-run on resume, attempts uncounted
         running = store.trials(TrialStatus.RUNNING)
         assert running and all(store.attempts(t.trial_id) == 0 for t in running)
