@@ -67,6 +67,17 @@ def test_callback_searches_subnets_and_exports_the_best(tmp_path):
     assert subnet[0].out_features == callback.best_arch["hidden"]
 
 
+def test_spos_draws_a_path_per_batch_also_within_an_accumulated_step(tmp_path):
+    # the README's word: with accumulate_grad_batches: 3, an optimizer step sums the
+    # gradients of 3 paths (one per batch), not of one path drawn per step
+    callback = OneShotNAS(num_candidates=2, calibration_batches=1, seed=1, record_paths=True)
+    trainer = cpu_trainer(tmp_path, [callback], max_epochs=2, accumulate_grad_batches=3,
+                          enable_checkpointing=False)
+    trainer.fit(TinySupernet(), datamodule=BlobData())  # 3 batches an epoch
+    assert trainer.global_step == 2 and len(callback.paths) == 2 * 3
+    assert len({json.dumps(p, sort_keys=True) for p in callback.paths}) > 1
+
+
 def test_periodic_searches_run_when_max_steps_bounds_training(tmp_path):
     # was: with max_epochs=None (max_steps only) no periodic search ran, only the final one
     callback = OneShotNAS(num_candidates=2, search_every_n_epochs=1, calibration_batches=1,

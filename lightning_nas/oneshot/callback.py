@@ -115,7 +115,9 @@ class OneShotNAS(pl.Callback):
             ``ConfigError`` when the callback is made.
         seed: seeds the path sampler and nevergrad (``seed + epoch`` each search): 0 to
             ``SEED_MAX`` (2**31 - 1).
-        record_paths: keep the path of every training step in ``paths`` (for checks).
+        record_paths: keep the path of every training batch in ``paths`` (for checks): a
+            path is drawn per batch, so under ``accumulate_grad_batches`` several per
+            optimizer step.
     """
 
     def __init__(self, optimizer: str = "RandomSearch", num_candidates: int = 30,
