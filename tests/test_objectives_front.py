@@ -232,11 +232,28 @@ def test_a_non_finite_objective_fails_its_trial(tmp_path, capsys):
                     run_dir=tmp_path, verbose=False).run()
     broken = [t for t in result.trials if t.arch["x"] == 2]
     assert broken and broken[0].status is TrialStatus.FAILED
-    assert broken[0].error == "objective size=nan at the best epoch"
+    assert broken[0].error == "objective 'size' is nan"
     assert all(t.arch["x"] != 2 for t in result.pareto_front())
     assert main(["show", str(tmp_path), "--format", "json"]) == 0
     shown = json.loads(capsys.readouterr().out)  # valid JSON
     assert [f["trial"] for f in shown["failures"]] == [broken[0].trial_id]
+
+
+def test_an_infinite_objective_of_a_function_fails_without_a_score(tmp_path, capsys):
+    # was: FAILED with its monitor's value as its score (`show --status failed` listed
+    # 2.0000 beside the error) and "objective cost=-inf at the best epoch" of a function,
+    # which has no epochs
+    def toy(arch):
+        return {"acc": 2.0, "cost": -math.inf if arch["x"] == 2 else float(arch["x"])}
+
+    result = Search(None, {"x": {"choice": [1, 2]}}, objective=toy, budget=2,
+                    objectives={"acc": "max", "cost": "min"}, optimizer="RandomSearch",
+                    run_dir=tmp_path, verbose=False).run()
+    broken = [t for t in result.trials if t.arch["x"] == 2]
+    assert [(t.status, t.score, t.error) for t in broken] == [
+        (TrialStatus.FAILED, None, "objective 'cost' is -inf")]
+    assert main(["show", str(tmp_path), "--status", "failed", "--format", "json"]) == 0
+    assert [row["score"] for row in json.loads(capsys.readouterr().out)["trials"]] == [None]
 
 
 def test_an_objective_function_that_leaves_out_an_objective_fails_and_the_run_resumes(

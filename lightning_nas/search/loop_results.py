@@ -93,7 +93,8 @@ class TrialResults:
             result.metrics = {**self.costs(arch, key), **result.metrics}
         why = self.goal.objectives and self.goal.objectives.not_finite(result.metrics)
         if why and result.status in TOLD:  # not to be told; it would stay on the front
-            result.status, result.error = TrialStatus.FAILED, why
+            # no score: a failure's (was: its monitor's kept, shown beside the error)
+            result.status, result.error, result.score = TrialStatus.FAILED, why, None
         with stops_deferred():  # stored and let go together (was: a stop between counted
             self.store.finish_trial(result)  # its start as a death of the process)
             del self.running[result.trial_id]

@@ -177,10 +177,18 @@ class Objectives:
                 for n, m in self.modes.items()]
 
     def not_finite(self, metrics: Mapping[str, float]) -> str | None:
-        """Why ``metrics`` cannot be told (an objective missing, NaN or infinite), or None."""
-        bad = [f"{n}={metrics[n]}" if n in metrics else f"{n} not logged" for n in self.modes
-               if n not in metrics or not math.isfinite(float(metrics[n]))]
-        return f"objective {', '.join(bad)} at the best epoch" if bad else None
+        """Why ``metrics`` cannot be told (an objective missing, NaN or infinite), or None:
+        the values an ``objective=`` function or a Hydra task returned, which have no epoch
+        (a trained trial's are checked at each validation; was: said "at the best epoch").
+
+        Example:
+            >>> both = Objectives({"acc": "max", "cost": "min"})
+            >>> both.not_finite({"acc": 1.0, "cost": -math.inf})
+            "objective 'cost' is -inf"
+        """
+        bad = [f"{n!r} is {metrics[n]}" if n in metrics else f"{n!r} not logged"
+               for n in self.modes if n not in metrics or not math.isfinite(float(metrics[n]))]
+        return f"objective {', '.join(bad)}" if bad else None
 
     def to_dict(self) -> dict[str, str]:
         """The mapping form."""
