@@ -1,6 +1,7 @@
 """``lightning-nas export RUN_DIR [--trial N]``: (re)write ``best.yaml``, ``best.ckpt`` and
 ``best_config.yaml``, print ``best.yaml``, and say in one line on stderr when the exported
-trial has no checkpoint to copy (``no_checkpoint_note``).
+trial has no checkpoint to copy (``no_checkpoint_note``), and of a multi-objective run's
+best which point of its Pareto front it is (``front_note``).
 
 Example:
     lightning-nas export runs/digits --trial 3
@@ -17,7 +18,7 @@ from typing import Any
 
 from lightning_nas.config.yamlio import dump_yaml
 
-__all__ = ["cmd_export", "no_checkpoint_note"]
+__all__ = ["cmd_export", "front_note", "no_checkpoint_note"]
 
 
 def no_checkpoint_note(run_dir: Path, exported: Mapping[str, Any], before: int | None,
@@ -48,6 +49,31 @@ lightning_nas.finetune('runs/a', from_checkpoint=False))
             f" (from Python: lightning_nas.finetune({str(run_dir)!r}, from_checkpoint=False))")
     return (f"no best.ckpt for trial {exported['trial']}: its checkpoint was not kept ({why})"
             f"{removed}; lightning-nas finetune {folder} --from_scratch trains it{then}")
+
+
+def front_note(run_dir: Path, exported: Mapping[str, Any]) -> str:
+    """What ``export`` of a multi-objective run's best says of its choice: the trial is the
+    best by the first objective, one point of the Pareto front, which it names (as the
+    search's summary does) with how to export another; ``""`` for a run of one objective
+    or a front of one point (was: nothing said, ``best.yaml`` naming the monitor alone).
+
+    Example:
+        >>> import tempfile
+        >>> front_note(Path(tempfile.mkdtemp()), {"trial": 1})  # no search.db: nothing
+        ''
+    """
+    from lightning_nas.search.objectives import front_rows
+    from lightning_nas.search.summary import front_line
+    from lightning_nas.store import open_run
+
+    if not (run_dir / "search.db").is_file():
+        return ""
+    with open_run(run_dir) as store:  # front_rows: none for a run of one objective
+        if len(front_rows(store)) < 2:
+            return ""
+        first, line = next(iter(store.objectives() or {})), front_line(store, run_dir)
+    return (f"trial {exported['trial']}, the best by {first} (the first objective; ties go "
+            f"by the later ones in order), one of the {line.rstrip()}")
 
 
 def _held_trial(run_dir: Path) -> int | None:
@@ -81,6 +107,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     best = export_best(args.run_dir, trial_id=args.trial)
     print(dump_yaml(best), end="")
+    if args.trial is None and (note := front_note(run_dir, best)):
+        print(f"lightning-nas export: {note}", file=sys.stderr)
     if best.get("checkpoint") is None:
         with open_run(run_dir) as store:
             why = not_kept_reason(store)

@@ -18,6 +18,7 @@ import yaml
 from lightning_nas.cli import main
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.from_config import search_from_config
+from lightning_nas.search.objectives import front_rows
 from lightning_nas.store import RunStore
 from lightning_nas.wording import id_ranges
 
@@ -76,6 +77,26 @@ def test_the_header_of_an_exported_point_names_every_objectives_stored_value(mul
     _search(one, None)
     top = _trials(one)[yaml.safe_load((one / "best.yaml").read_text())["trial"]]
     assert _first_line(one).endswith(f": val_acc={top.score:.6g} (max) at epoch {top.epoch}.")
+
+
+def test_export_of_a_front_run_says_by_what_it_picked_its_best_and_the_front(multi_run,
+                                                                            tmp_path, capsys):
+    # was: best.yaml alone, its monitor's name, without a word that the run has a front
+    # whose other points it did not export, nor why it picked this one
+    run = Path(shutil.copytree(multi_run, tmp_path / "run"))
+    with RunStore(run / "search.db") as store:
+        front = front_rows(store)
+    assert len(front) > 1
+    capsys.readouterr()
+    assert main(["export", str(run)]) == 0
+    ids = ", ".join(str(row["trial"]) for row in front)
+    assert capsys.readouterr().err == (
+        f"lightning-nas export: trial {front[0]['trial']}, the best by val_acc (the first "
+        f"objective; ties go by the later ones in order), one of the Pareto front (val_acc "
+        f"max, params min, val_loss min): {len(front)} trials ({ids}); lightning-nas show "
+        f"{run} lists them, lightning-nas export {run} --trial N exports one\n")
+    assert main(["export", str(run), "--trial", str(front[-1]["trial"])]) == 0
+    assert capsys.readouterr().err == ""  # the point asked for: nothing to say
 
 
 def test_export_of_a_trial_without_a_checkpoint_says_what_a_front_run_keeps(multi_run,
