@@ -51,9 +51,12 @@ class SearchResult:
         return done if k is None else done[:k]
 
     def pareto_front(self) -> list[TrialResult]:
-        """The COMPLETED trials no other trial beats in every objective (multi-objective
-        searches; the leaderboard's best trial alone otherwise, one objective given as
-        ``objectives={"acc": "max"}`` too: was every trial tied at its best score)."""
+        """The COMPLETED trials that no other one dominates: none is at least as good in
+        every objective and better in one (trials equal in all are each on it), in the
+        leaderboard's order (multi-objective searches; the leaderboard's best trial alone
+        otherwise, one objective given as ``objectives={"acc": "max"}`` too: was every trial
+        tied at its best score; was said as "no other trial beats in every objective", which
+        a trial equal in one objective and worse in another passes)."""
         if self.objectives is None or not self.objectives.multi:
             return self.leaderboard(1)
         return pareto_front(self.leaderboard(), self.objectives)
