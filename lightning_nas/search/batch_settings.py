@@ -11,8 +11,8 @@ its batch counts, per rank under DDP) and, where the error is one of these, give
 ``BatchSettingError`` naming the setting, its value, the batches it was compared with and
 what would work. The search (every trial would fail: it stops at trial 1; a corrected
 value resumes the run, ``stop_fixes``), ``fit``, ``finetune`` and ``oneshot``
-raise it in place of Lightning's. Lightning's warnings (``log_every_n_steps`` above the
-batches) are left alone.
+raise it in place of Lightning's. Lightning's warning of ``log_every_n_steps`` above the
+batches is a warning, said once a process (``quiet.LoggingInterval``).
 
 Example:
     >>> print(too_few(1000, 23, 1.0, None, 1))

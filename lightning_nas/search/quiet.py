@@ -1,5 +1,8 @@
 """``quiet_lightning``: Lightning's per-fit info lines and the warnings that are the same for
 every trial (and say nothing about its architecture) silenced while a trial trains.
+``LoggingInterval`` says one of them once a process instead, as its first trial starts
+training: ``log_every_n_steps`` above an epoch's training batches, which the user's logs
+show (training steps missing from them), where no other line would.
 
 Example:
     >>> import logging
@@ -15,16 +18,23 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from lightning_nas.search.shared_state import held_by_first
+import lightning.pytorch as pl
+from lightning.pytorch.utilities.warnings import PossibleUserWarning
 
-__all__ = ["quiet_lightning"]
+from lightning_nas.search.shared_state import held_by_first
+from lightning_nas.user_warnings import UserWarningCache
+
+__all__ = ["LoggingInterval", "quiet_lightning"]
 
 # Noise that is the same for every trial and says nothing about the architecture.
 _NOISE = (
     r".*does not have many workers.*",
     r".*LeafSpec.*",
-    r".*smaller than the logging interval.*",
 )
+#: Lightning's (its modules'), said once a process by ``LoggingInterval`` instead
+_ONCE = (r".*smaller than the logging interval.*",)
+#: the texts ``LoggingInterval`` said in this process
+_SAID = UserWarningCache()
 
 
 def _loggers() -> tuple[logging.Logger, logging.Logger]:
@@ -41,6 +51,8 @@ def _silence() -> tuple[int, int, warnings.catch_warnings]:
     kept.__enter__()
     for pattern in _NOISE:
         warnings.filterwarnings("ignore", message=pattern)
+    for pattern in _ONCE:
+        warnings.filterwarnings("ignore", message=pattern, module=r"lightning\.pytorch\.")
     log.setLevel(logging.WARNING)
     profilers.setLevel(min(levels[0] or logging.INFO, logging.INFO))
     return levels[0], levels[1], kept
@@ -67,3 +79,24 @@ def quiet_lightning(enabled: bool = True) -> Iterator[None]:
         return
     with held_by_first("quiet lightning", _silence, _put_back):
         yield
+
+
+class LoggingInterval(pl.Callback):
+    """Lightning's warning that ``log_every_n_steps`` is above an epoch's training batches
+    (Lightning's own condition and text), said once a process by the first trial, fit or
+    fine-tune it holds for as its training starts, on rank 0: ``quiet_lightning``
+    silences Lightning's, which every trial would say again (was: never said, so a
+    search's logs lacked the training steps without a word).
+
+    Example:
+        >>> LoggingInterval().state_key
+        'LoggingInterval'
+    """
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        batches, interval = trainer.num_training_batches, trainer.log_every_n_steps
+        if trainer.loggers and batches < interval and not trainer.fast_dev_run:
+            _SAID.warn(f"The number of training batches ({batches}) is smaller than the "
+                       f"logging interval Trainer(log_every_n_steps={interval}). Set a lower "
+                       "value for log_every_n_steps if you want to see logs for the training "
+                       "epoch.", PossibleUserWarning)

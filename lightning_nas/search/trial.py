@@ -53,7 +53,7 @@ from lightning_nas.search.monitor_errors import metric_hint, not_finite_at
 from lightning_nas.search.optimizer_state import RestoreOptimizerState
 from lightning_nas.search.pending_last import PendingLast
 from lightning_nas.search.pruning import PruningCallback, ran_to_its_end
-from lightning_nas.search.quiet import quiet_lightning
+from lightning_nas.search.quiet import LoggingInterval, quiet_lightning
 from lightning_nas.search.random_state import kept_if
 from lightning_nas.search.rank_progress import RankProgress
 from lightning_nas.search.rank_sigterm import SigtermKillsRank
@@ -209,6 +209,8 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
                                                spec.init_weights_of))
     if pruning is not None:
         callbacks.append(pruning)
+    if spec.quiet:  # Lightning's own is silenced in each trial: said once a process
+        callbacks.append(LoggingInterval())
     ckpt = None
     if spec.checkpoint and checkpointing(spec.trainer):
         # with a scheduler, last.ckpt lets a paused trial resume where it stopped; best.ckpt
