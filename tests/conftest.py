@@ -98,6 +98,18 @@ def _variables_kept():
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _logging_interval_said():
+    """Lightning's ``log_every_n_steps`` warning (``quiet.LoggingInterval``) taken as said in
+    this process, as the suite ignores it (pyproject's ``filterwarnings``): it is said once
+    a process, so a test that resets the filters would see it in whichever test trains
+    first, an order ``-n 2`` changes. ``test_quiet`` says it anew."""
+    from lightning_nas.search.quiet import LoggingInterval
+
+    LoggingInterval.said = True
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _root_logging_kept():
     """The root logger's level and handlers as they were before the test (a Hydra run in the

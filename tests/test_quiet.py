@@ -8,8 +8,7 @@ import logging
 import threading
 import warnings
 
-from lightning_nas.search import quiet
-from lightning_nas.search.quiet import quiet_lightning
+from lightning_nas.search.quiet import LoggingInterval, quiet_lightning
 
 
 def test_overlapping_trials_in_threads_leave_the_logger_and_filters_as_they_were():
@@ -52,15 +51,15 @@ def test_overlapping_trials_in_threads_leave_the_logger_and_filters_as_they_were
         warnings.filters[:] = filters
 
 
-def test_a_logging_interval_above_the_batches_is_said_once_a_search_not_never(tmp_path):
+def test_a_logging_interval_above_the_batches_is_said_once_a_search_not_never(tmp_path,
+                                                                             monkeypatch):
     # Lightning's warning that log_every_n_steps is above an epoch's training batches (no
     # training step is ever logged) is the same for every trial: said by the first, not by
     # each (was: never, though the README said it was left as a warning)
     from tests.helpers_search import tiny_search
 
     interval = "smaller than the logging interval Trainer(log_every_n_steps=7)"
-    for text in [text for text in quiet._SAID if interval in text]:
-        quiet._SAID.discard(text)  # an earlier test's search in this process said it
+    monkeypatch.setattr(LoggingInterval, "said", False)  # as in a fresh process (conftest)
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
         tiny_search(tmp_path / "run", {"width": {"choice": [4, 8]}},

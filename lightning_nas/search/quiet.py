@@ -17,12 +17,13 @@ import logging
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import ClassVar
 
 import lightning.pytorch as pl
 from lightning.pytorch.utilities.warnings import PossibleUserWarning
 
 from lightning_nas.search.shared_state import held_by_first
-from lightning_nas.user_warnings import UserWarningCache
+from lightning_nas.user_warnings import warn_rank_zero
 
 __all__ = ["LoggingInterval", "quiet_lightning"]
 
@@ -33,8 +34,6 @@ _NOISE = (
 )
 #: Lightning's (its modules'), said once a process by ``LoggingInterval`` instead
 _ONCE = (r".*smaller than the logging interval.*",)
-#: the texts ``LoggingInterval`` said in this process
-_SAID = UserWarningCache()
 
 
 def _loggers() -> tuple[logging.Logger, logging.Logger]:
@@ -93,10 +92,16 @@ class LoggingInterval(pl.Callback):
         'LoggingInterval'
     """
 
+    #: whether this process said it (the same advice for every trial: once)
+    said: ClassVar[bool] = False
+
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         batches, interval = trainer.num_training_batches, trainer.log_every_n_steps
-        if trainer.loggers and batches < interval and not trainer.fast_dev_run:
-            _SAID.warn(f"The number of training batches ({batches}) is smaller than the "
+        if (LoggingInterval.said or not trainer.loggers or batches >= interval
+                or trainer.fast_dev_run):
+            return
+        LoggingInterval.said = True
+        warn_rank_zero(f"The number of training batches ({batches}) is smaller than the "
                        f"logging interval Trainer(log_every_n_steps={interval}). Set a lower "
                        "value for log_every_n_steps if you want to see logs for the training "
                        "epoch.", PossibleUserWarning)
