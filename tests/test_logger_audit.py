@@ -128,3 +128,23 @@ def test_the_summary_of_a_csv_logger_beside_tensorboard_warns_of_no_deletion(tmp
         log_summary([[BOARD, CSV]], str(tmp_path / "logs"), "max", [trial], trial, counts, "a")
     assert [str(w.message) for w in caught if "will be deleted" in str(w.message)] == []
     assert (tmp_path / "logs" / "search" / "summary" / "metrics.csv").is_file()
+
+
+def test_a_trial_of_a_tensorboard_logger_without_default_hp_metric_is_in_the_hparams_view(
+        tmp_path):
+    # default_hp_metric=False (no -1 placeholder) made TensorBoardLogger.log_hyperparams write
+    # hparams.yaml alone, no HParams session: the trial was not in TensorBoard's HParams view
+    # (was: no session at all, its searched keys and score shown nowhere there)
+    torch.set_num_threads(1)
+    run = tmp_path / "run"
+    board = {**BOARD, "init_args": {"default_hp_metric": False}}
+    spec = TrialSpec(trial_id=1, arch={"width": 8}, trial_dir=str(run / "trials" / "trial_0001"),
+                     model=TinyNet, data=BlobData, log_label="lbl",
+                     trainer={"max_epochs": 1, "limit_train_batches": 2, "logger": board})
+    result = fit_trial(spec)
+    assert result.status is TrialStatus.COMPLETED
+    sessions = event_hparams(_events(run, 1))
+    assert sessions and sessions[0]["width"] == 8 and sessions[0]["search_monitor"] == "val_acc"
+    assert sessions[0]["activation"] == "relu"  # the module's own hyperparameters too
+    scores = event_scalars(_events(run, 1), "hp_metric")
+    assert scores[-1] == pytest.approx(result.score) and -1.0 not in scores

@@ -27,7 +27,7 @@ from typing import Any
 import lightning
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.loggers import MLFlowLogger
+from lightning.pytorch.loggers import MLFlowLogger, TensorBoardLogger
 
 from lightning_nas.arch import flatten_arch
 from lightning_nas.errors import MonitorError, check_mode
@@ -327,6 +327,10 @@ class TrialReporter(pl.Callback):
                 # going on in its trial's run, failed logging its score over its pause's)
                 logger.log_hyperparams({k: v for k, v in params.items() if k != "search_score"})
                 logger.log_metrics({"search_score": score}, step=trainer.global_step)
+            elif isinstance(logger, TensorBoardLogger):  # with its score: an HParams session
+                # also where default_hp_metric=False wrote none (was: none), the module's too
+                logger.log_hyperparams({**_lightning_hparams(trainer, pl_module), **params},
+                                       {"hp_metric": score})
             else:
                 logger.log_hyperparams(params)
             logger.log_metrics({"hp_metric": score}, step=trainer.global_step)
