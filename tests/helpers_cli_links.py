@@ -19,7 +19,8 @@ from tests.helpers_models import ClassesNet, TinyNet
 
 __all__ = ["BackwardsCLI", "ClassesData", "FixedLinkCLI", "InstantiateCLI", "LinkCLI",
            "MisspeltSourceCLI", "NoLinkCLI", "RaisingCLI", "SeenClassesNet", "SeenWidthNet",
-           "SetDefaultsCLI", "by_zero", "classes_config", "link_config", "per_batch"]
+           "SetDefaultsCLI", "SkippedSourceCLI", "by_zero", "classes_config", "link_config",
+           "per_batch"]
 
 
 def per_batch(n: int, batch_size: int) -> int:
@@ -65,6 +66,15 @@ class MisspeltSourceCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments("data.init_args.bsize", "model.init_args.width")
+
+
+class SkippedSourceCLI(LightningCLI):
+    """A link at parse time from ``data.batch_size``, a key a CLI of ``class_path`` sections
+    (subclass mode) does not have (there it is ``data.init_args.batch_size``): jsonargparse
+    takes the link, then skips it at every parse without a word."""
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.link_arguments("data.batch_size", "model.init_args.width")
 
 
 def by_zero(n: int) -> int:

@@ -18,6 +18,7 @@ from tests.helpers_cli_links import (
     InstantiateCLI,
     LinkCLI,
     SeenWidthNet,
+    SkippedSourceCLI,
     classes_config,
     link_config,
 )
@@ -61,6 +62,29 @@ def _refused(tmp_path: Path, **search) -> str:
 def test_a_cli_a_search_cannot_take_is_refused_before_training(tmp_path, cli, words):
     err = _refused(tmp_path, cli=cli)
     assert all(word in err for word in words), err
+
+
+def test_a_link_the_projects_cli_skips_is_refused_before_training(tmp_path, monkeypatch):
+    # `data.batch_size` is no key of a CLI of class_path sections: jsonargparse skips the
+    # link at parse, so the project's own CLI never applies it (was: each trial applied it,
+    # width = batch_size, and best_config.yaml, without the target, trained another model)
+    cfg = link_config(tmp_path / "run", cli="tests.helpers_cli_links.SkippedSourceCLI")
+    cfg["model"]["init_args"]["width"] = 5
+    path = tmp_path / "own.yaml"
+    path.write_text(yaml.safe_dump({k: cfg[k] for k in ("model", "data", "trainer")}))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["cli"])
+    cli = SkippedSourceCLI(run=False, save_config_callback=None, args=["--config", str(path)])
+    assert cli.model.hparams.width == 5  # the link skipped (batch_size is 8)
+    with pytest.raises(ConfigError) as info:
+        search_from_config(cfg)
+    assert not (tmp_path / "run").exists()
+    assert str(info.value) == (
+        "`search.cli`=tests.helpers_cli_links.SkippedSourceCLI: link_arguments("
+        "'data.batch_size', 'model.init_args.width'): its source data.batch_size is no key "
+        "of a LightningCLI whose data is a class_path node (subclass mode), so jsonargparse "
+        "skips the link at every parse without a word and your CLI never applies it; "
+        "write data.init_args.batch_size")
 
 
 @pytest.mark.parametrize("key", ["width", "model.width", "model.init_args.depth"])
