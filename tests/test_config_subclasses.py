@@ -112,6 +112,11 @@ def test_a_subclass_passes_its_kwargs_arguments_on_as_lightningcli_builds_them(t
     assert optimizer.param_groups[0]["params"] == list(model.parameters())
     result = search_from_config(loaded).run()
     assert [t.status.value for t in result.trials] == ["COMPLETED", "COMPLETED"]
+    # best_config.yaml keeps them in init_args, where LightningCLI takes them (it follows
+    # the **kwargs to the base) and its --print_config writes them (was: under dict_kwargs)
+    node = yaml.safe_load((tmp_path / "run" / "best_config.yaml").read_text())["model"]
+    assert set(node) == {"class_path", "init_args"}, node
+    assert set(node["init_args"]) == {"net", "optimizer", "extra"}, node
 
 
 def _net_config(run_dir: Path, space: dict) -> dict:

@@ -39,6 +39,7 @@ from lightning_nas.config.node_merge import (
     merge_node,
     merge_objects,
     named_nodes,
+    taken_args,
 )
 from lightning_nas.config.node_places import class_node
 from lightning_nas.config.nodes import (
@@ -279,7 +280,9 @@ def check_no_empty_sections(cfg: Mapping[str, Any], part: Mapping[str, Any],
 def kwargs_apart(node: Any) -> Any:
     """``node`` (a ``class_path`` spec; lists and nested specs too) with the arguments its
     class takes only through ``**kwargs`` under ``dict_kwargs``, the others in
-    ``init_args``: where LightningCLI takes them (it refuses the first in ``init_args``);
+    ``init_args``: where LightningCLI takes them (it refuses the first in ``init_args``;
+    a base's that the ``**kwargs`` reach, ``super().__init__(**kwargs)``, it takes by
+    name, in ``init_args``, as its ``--print_config`` writes them: ``node_merge.taken_args``);
     a ``{class_path: X}`` node at an argument that takes only a class (``type[Module]``)
     as its import path ``X``, as jsonargparse takes it.
 
@@ -297,6 +300,8 @@ def kwargs_apart(node: Any) -> Any:
         target = import_object(target_path(node))
         names, var_kw = accepted_kwargs(target.__init__ if isinstance(target, type) else target)
         hints = init_hints(target)
+        if var_kw and (taken := taken_args(target_path(node))) is not None and taken[0]:
+            names = [*names, *taken[0]]  # a base's, by name (was: under dict_kwargs)
     except Exception:  # noqa: BLE001 - not importable: as it is (its checks say so)
         names, var_kw, hints = list(node_args(node)), False, {}
     args = {key: _data_apart(value, hints[key]) if is_plain_dict(hints.get(key)) else
