@@ -162,3 +162,57 @@ def test_asha_takes_a_monitor_missing_at_epochs_it_does_not_judge(tmp_path):
                                            r"epochs 1, 3, but the validation of epoch 2 did "
                                            r"not log it"):  # a rung's: refused, as before
         trainer.fit(_RungUnloggedNet(width=8), datamodule=BlobData())
+
+
+def _plain_trainer(tmp_path, callback, **settings) -> pl.Trainer:
+    return pl.Trainer(**{"max_epochs": 2, "accelerator": "cpu", "logger": False,
+                         "enable_checkpointing": False, "enable_progress_bar": False,
+                         "enable_model_summary": False, "callbacks": [callback],
+                         "default_root_dir": tmp_path, **settings})
+
+
+def test_runs_under_one_trial_key_are_refused_before_the_second_trains(tmp_path):
+    # was: every run took the default trial_key 0, each run's values replaced the last's,
+    # so the rule never compared two runs and stopped none (a clearly worse run trained on)
+    rule = MedianRule(min_epochs=1, min_trials=1)
+    first = PruningCallback(rule, monitor="val_acc")
+    _plain_trainer(tmp_path, first).fit(TinyNet(width=8, lr=0.3), datamodule=BlobData())
+    again = _plain_trainer(tmp_path, PruningCallback(rule, monitor="val_acc"))
+    with pytest.raises(ConfigError, match=re.escape(
+            "PruningCallback's rule holds values of trial_key=0 already, an earlier run's: a "
+            "run's values would replace them, so the rule would compare no two runs; give each "
+            "run a trial_key of its own (PruningCallback(rule, monitor, trial_key=run)), or "
+            "call rule.forget(0) first to run it again")):
+        again.fit(TinyNet(width=8, lr=1e-6), datamodule=BlobData())
+    assert again.global_step == 0  # refused before training
+    rule.forget(0)  # the way out it names: taken
+    _plain_trainer(tmp_path, PruningCallback(rule, monitor="val_acc")).fit(
+        TinyNet(width=8, lr=0.3), datamodule=BlobData())
+
+
+def test_a_run_resumed_from_its_checkpoint_goes_on_under_its_own_key(tmp_path):
+    rule = MedianRule(min_epochs=1, min_trials=1)
+    saver = pl.callbacks.ModelCheckpoint(dirpath=tmp_path, save_last=True)
+    first = _plain_trainer(tmp_path, PruningCallback(rule, monitor="val_acc", trial_key="a"),
+                           enable_checkpointing=True)
+    first.callbacks.append(saver)
+    first.fit(TinyNet(width=8), datamodule=BlobData())
+    resumed = _plain_trainer(tmp_path, PruningCallback(rule, monitor="val_acc", trial_key="a"),
+                             max_epochs=3)
+    resumed.fit(TinyNet(width=8), datamodule=BlobData(), ckpt_path=saver.last_model_path)
+    assert resumed.current_epoch == 3 and sorted(rule.values) == [1, 2, 3]
+
+
+def test_a_strategy_that_starts_its_ranks_inside_fit_is_refused_before_training(tmp_path):
+    # was: rank 0 judged each run by a copy of the rule in its own process, which kept its
+    # values: the rule compared no two runs, stopped none, and `decision` stayed None here
+    rule = MedianRule(min_epochs=1, min_trials=1)
+    trainer = _plain_trainer(tmp_path, PruningCallback(rule, monitor="val_acc", trial_key=1),
+                             strategy="ddp_fork", devices=1)
+    with pytest.raises(Exception, match=re.escape(  # raised in the rank: the launcher's error
+            "PruningCallback's rule is an object of this process, but the Trainer's strategy "
+            "(DDPStrategy as ddp_spawn, ddp_fork or ddp_notebook make it) runs the fit in "
+            "processes it starts: rank 0 would judge the run by a copy of the rule, whose "
+            "values never come back, so the rule would compare no two runs")):
+        trainer.fit(TinyNet(width=8), datamodule=BlobData())
+    assert rule.values == {}

@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 import inspect
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 import lightning.pytorch as pl
@@ -30,6 +30,7 @@ from lightning_nas.search.rule_checks import (
 )
 from lightning_nas.search.rule_epochs import judged_epochs
 from lightning_nas.search.rule_traits import rule_name
+from lightning_nas.search.runner_checks import spawns_ranks
 from lightning_nas.search.scheduler_settings import check_judges_before
 from lightning_nas.search.schedulers import Decision, Rule
 from lightning_nas.search.validation_logs import ValidationLogs
@@ -58,7 +59,7 @@ class PruningCallback(pl.Callback):
     Args:
         rule: a ``Rule`` (``MedianRule``, ``ASHARule``, ...), shared by the runs it judges.
         monitor: the logged metric to judge.
-        trial_key: this run's name in the rule (runs are compared by key).
+        trial_key: this run's name in the rule (runs are compared by key): one per run.
         epochs_known: the epochs of this run its search has stored; a fit resumed from a
             checkpoint written after the callback stopped the run later than that stops
             again before training (``on_train_start``).
@@ -108,10 +109,13 @@ class PruningCallback(pl.Callback):
         ``EarlyStopping`` callback, the Trainer's or the module's ``configure_callbacks()``
         (a trial it ends would count as complete), or, in a plain fit (a search checked
         its rule against its trials' epochs), a rule that judges no epoch before the
-        Trainer's ``max_epochs`` (was: the fit trained to its end, stopped by nothing)."""
+        Trainer's ``max_epochs`` (was: the fit trained to its end, stopped by nothing), or
+        a strategy under which its rule cannot compare it with the other runs
+        (``_check_spawned``)."""
         if stage == "fit":
             check_rule_mode(self.rule, self.monitor, self.mode)
             if not self.in_search:
+                _check_spawned(trainer)
                 name = rule_name(self.rule)
                 check_judges_before(self.rule, trainer.max_epochs, name,
                                     "leave the PruningCallback out",
@@ -135,7 +139,11 @@ class PruningCallback(pl.Callback):
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """A fit resumed from a checkpoint written after this callback stopped the run
         again, later than the epochs its search stored (the process died before the search
-        heard of it), keeps that decision: it stops before training, as the run did."""
+        heard of it), keeps that decision: it stops before training, as the run did. In a
+        plain fit that does not resume from a checkpoint, a rule that holds values of
+        ``trial_key`` already is refused (``_check_key``)."""
+        if not self.in_search:
+            _check_key(self.rule, self.trial_key, trainer)
         stopped, known = self.stopped_epoch, self.epochs_known
         if (self._restored is not None and stopped is not None and known is not None
                 and known < stopped == trainer.current_epoch):
@@ -208,6 +216,38 @@ def ran_to_its_end(trainer: pl.Trainer) -> bool:
     steps, epochs = trainer.max_steps, trainer.max_epochs
     return ((steps is not None and 0 < steps <= trainer.global_step)
             or (epochs is not None and 0 < epochs <= trainer.current_epoch))
+
+
+def _check_spawned(trainer: pl.Trainer) -> None:
+    """Refuse, in a plain fit, a strategy that runs the fit in processes it starts
+    (``ddp_spawn``, ``ddp_fork``): rank 0 would judge the run by a copy of the rule there,
+    whose values never come back to the rule the other runs share (was: no run was ever
+    compared, so none was stopped, and the callback's ``decision`` stayed None)."""
+    if spawns_ranks(trainer.strategy):  # its start_method (runner_checks)
+        raise ConfigError(
+            f"PruningCallback's rule is an object of this process, but the Trainer's strategy "
+            f"({type(trainer.strategy).__name__} as ddp_spawn, ddp_fork or ddp_notebook "
+            f"make it) runs the fit in processes it starts: rank 0 would judge the run by a "
+            f"copy of the rule, whose values never come back, so the rule would compare no two "
+            f"runs (and the callback's decision here would stay None); use strategy='ddp' "
+            f"(its rank 0 is this process), or leave the PruningCallback out")
+
+
+def _check_key(rule: Rule, key: Hashable, trainer: pl.Trainer) -> None:
+    """Refuse, in a plain fit that does not resume from a checkpoint (``trainer.ckpt_path``),
+    a ``rule`` that holds values of ``key`` already: an earlier run's, which this run's
+    would replace, so the rule would compare no two runs (was: every run took the default
+    ``trial_key`` 0, and none was stopped). Every rank raises where rank 0's rule holds them
+    (the others' rules are asked nothing, and hold none)."""
+    values = getattr(rule, "values", None)  # the built-in rules': {epoch: {key: value}}
+    held = trainer.ckpt_path is None and isinstance(values, Mapping) and any(
+        isinstance(at, Mapping) and key in at for at in values.values())
+    if trainer.strategy.reduce_boolean_decision(held, all=False):
+        raise ConfigError(
+            f"PruningCallback's rule holds values of trial_key={key!r} already, an earlier "
+            f"run's: a run's values would replace them, so the rule would compare no two "
+            f"runs; give each run a trial_key of its own (PruningCallback(rule, monitor, "
+            f"trial_key=run)), or call rule.forget({key!r}) first to run it again")
 
 
 def _check_rule(rule: object) -> None:
