@@ -216,3 +216,27 @@ def test_a_strategy_that_starts_its_ranks_inside_fit_is_refused_before_training(
             "values never come back, so the rule would compare no two runs")):
         trainer.fit(TinyNet(width=8), datamodule=BlobData())
     assert rule.values == {}
+
+
+@pytest.mark.parametrize("setting", [{"limit_val_batches": 0}, {"validation": False}],
+                         ids=["limit_val_batches_0", "no_val_dataloader"])
+def test_a_plain_fit_that_does_not_validate_an_epoch_the_rule_judges_stops_there(tmp_path,
+                                                                                  setting):
+    # was: no validation, no verdict: the rule judged nothing, the run trained to its end
+    # (Lightning's EarlyStopping raises at the first epoch's end in this case)
+    rule = MedianRule(min_epochs=2, min_trials=1)
+    trainer = _plain_trainer(tmp_path, PruningCallback(rule, monitor="val_acc", trial_key=1),
+                             max_epochs=4, limit_val_batches=setting.get("limit_val_batches"))
+    data = BlobData()
+    if setting.get("validation") is False:
+        data.setup()
+        loaders = {"train_dataloaders": data.train_dataloader()}
+    else:
+        loaders = {"datamodule": data}
+    with pytest.raises(MonitorError, match=re.escape(
+            "the rule judges each run by 'val_acc' after every epoch, but epoch 1 ended "
+            "without a validation (no val_dataloader, no validation_step, or "
+            "limit_val_batches=0), so the rule would judge the run by nothing; give the fit "
+            "validation data, or leave the PruningCallback out")):
+        trainer.fit(TinyNet(width=8), **loaders)
+    assert trainer.current_epoch == 1  # the epoch before the first it judges trains alone

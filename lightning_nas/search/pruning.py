@@ -96,6 +96,7 @@ class PruningCallback(pl.Callback):
         self.stopped_epoch: int | None = None
         self._restored: str | None = None  # the decision a checkpoint holds
         self._validation = ValidationLogs()
+        self._validated: int | None = None  # the epoch (from 0) the last validation ran in
 
     @property
     def state_key(self) -> str:
@@ -155,6 +156,8 @@ class PruningCallback(pl.Callback):
         self._validation.start(trainer)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self._validated = trainer.current_epoch
         if trainer.sanity_checking or self.decision is not None:
             return
         epochs = trainer.current_epoch + 1  # epochs completed when this validation ran
@@ -176,6 +179,25 @@ class PruningCallback(pl.Callback):
         if decision is not Decision.CONTINUE:
             self.decision, self.stopped_epoch = decision, epochs
             trainer.should_stop = True
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """In a plain fit, an epoch the rule judges at that ended without the validation due
+        in it (no val_dataloader, no ``validation_step``, ``limit_val_batches=0``) raises
+        ``MonitorError``, as Lightning's ``EarlyStopping`` raises at such an epoch's end
+        (was: the rule judged nothing, and the run trained to its end). A search's trials
+        are FAILED for it at their end (``fit_trial``)."""
+        if self.in_search or self.decision is not None or trainer.should_stop:
+            return
+        epochs, every = trainer.current_epoch + 1, trainer.check_val_every_n_epoch
+        judged = judged_epochs(self.rule, self.trial_key, epochs)
+        if judged is None or (every is not None and epochs % every) \
+                or self._validated == trainer.current_epoch:
+            return
+        raise MonitorError(
+            f"the rule judges each run by {self.monitor!r} {judged}, but epoch "
+            f"{trainer.current_epoch} ended without a validation (no val_dataloader, no "
+            f"validation_step, or limit_val_batches=0), so the rule would judge the run by "
+            f"nothing; give the fit validation data, or leave the PruningCallback out")
 
     def early_stop_error(self, trainer: pl.Trainer) -> str | None:
         """The error of a trial of a search that the model or another callback stopped
