@@ -240,3 +240,21 @@ def test_a_plain_fit_that_does_not_validate_an_epoch_the_rule_judges_stops_there
             "validation data, or leave the PruningCallback out")):
         trainer.fit(TinyNet(width=8), **loaders)
     assert trainer.current_epoch == 1  # the epoch before the first it judges trains alone
+
+
+def test_a_validate_call_outside_fit_is_no_epoch_the_rule_judges(tmp_path):
+    # was: trainer.validate() before fit recorded the untrained model's value at epoch 1,
+    # and after fit a value at epoch 3, which the 2-epoch run never trained (a later run
+    # was compared with it there), and could set `decision` on a run that had completed
+    rule = MedianRule(min_epochs=1, min_trials=1)
+    rule.record("strong", [1.0, 1.0, 1.0])  # an earlier run, better at every epoch
+    callback = PruningCallback(rule, monitor="val_acc", trial_key="a")
+    trainer = _plain_trainer(tmp_path, callback)
+    model, data = TinyNet(width=8, lr=1e-6), BlobData()
+    trainer.validate(model, datamodule=data, verbose=False)
+    assert rule.values == {epoch: {"strong": 1.0} for epoch in (1, 2, 3)}
+    assert callback.decision is None
+    trainer.fit(model, datamodule=data)  # judged by its epochs alone
+    assert (callback.decision, callback.stopped_epoch) == (Decision.STOP, 1)
+    trainer.validate(model, datamodule=data, verbose=False)
+    assert sorted(rule.values[1]) == ["a", "strong"] and "a" not in rule.values[2]

@@ -19,6 +19,7 @@ from collections.abc import Hashable, Mapping
 from typing import Any
 
 import lightning.pytorch as pl
+from lightning.pytorch.trainer.states import TrainerFn
 
 from lightning_nas.errors import ConfigError, MonitorError, check_mode
 from lightning_nas.search.monitor_errors import EVERY_EPOCH, logged_metrics
@@ -156,9 +157,13 @@ class PruningCallback(pl.Callback):
         self._validation.start(trainer)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not trainer.sanity_checking:
-            self._validated = trainer.current_epoch
-        if trainer.sanity_checking or self.decision is not None:
+        """Judge the run by the monitored value after the epochs trained; not in the sanity
+        check, nor in a ``trainer.validate()`` call, which trains no epoch (was: judged
+        as the next epoch, its value recorded at an epoch the run never trained)."""
+        if trainer.state.fn != TrainerFn.FITTING or trainer.sanity_checking:
+            return
+        self._validated = trainer.current_epoch
+        if self.decision is not None:
             return
         epochs = trainer.current_epoch + 1  # epochs completed when this validation ran
         judged = judged_epochs(self.rule, self.trial_key, epochs)
