@@ -199,8 +199,12 @@ def test_a_run_resumed_from_its_checkpoint_goes_on_under_its_own_key(tmp_path):
     first.fit(TinyNet(width=8), datamodule=BlobData())
     resumed = _plain_trainer(tmp_path, PruningCallback(rule, monitor="val_acc", trial_key="a"),
                              max_epochs=3)
-    resumed.fit(TinyNet(width=8), datamodule=BlobData(), ckpt_path=saver.last_model_path)
+    model = TinyNet(width=8)
+    resumed.fit(model, datamodule=BlobData(), ckpt_path=saver.last_model_path)
     assert resumed.current_epoch == 3 and sorted(rule.values) == [1, 2, 3]
+    resumed.fit_loop.max_epochs = 4  # a second fit of the same Trainer goes on too
+    resumed.fit(model, datamodule=BlobData())
+    assert resumed.current_epoch == 4 and sorted(rule.values) == [1, 2, 3, 4]
 
 
 def test_a_strategy_that_starts_its_ranks_inside_fit_is_refused_before_training(tmp_path):

@@ -261,13 +261,16 @@ def _check_spawned(trainer: pl.Trainer) -> None:
 
 
 def _check_key(rule: Rule, key: Hashable, trainer: pl.Trainer) -> None:
-    """Refuse, in a plain fit that does not resume from a checkpoint (``trainer.ckpt_path``),
-    a ``rule`` that holds values of ``key`` already: an earlier run's, which this run's
+    """Refuse, in a plain fit that starts at epoch 0 (not resumed from a checkpoint,
+    ``trainer.ckpt_path``, nor a Trainer's second fit, which goes on from its epochs), a
+    ``rule`` that holds values of ``key`` already: an earlier run's, which this run's
     would replace, so the rule would compare no two runs (was: every run took the default
     ``trial_key`` 0, and none was stopped). Every rank raises where rank 0's rule holds them
     (the others' rules are asked nothing, and hold none)."""
     values = getattr(rule, "values", None)  # the built-in rules': {epoch: {key: value}}
-    held = trainer.ckpt_path is None and isinstance(values, Mapping) and any(
+    fresh = trainer.ckpt_path is None and trainer.current_epoch == 0  # (a second fit of
+    # the same Trainer goes on from its epochs, as one from a checkpoint)
+    held = fresh and isinstance(values, Mapping) and any(
         isinstance(at, Mapping) and key in at for at in values.values())
     if trainer.strategy.reduce_boolean_decision(held, all=False):
         raise ConfigError(
