@@ -219,3 +219,54 @@ def test_a_searched_mapping_in_a_target_node_reaches_the_job_as_hydra_composes_i
         got = received[_values(overrides)["model"]]
         assert got["net"] == want["net"] and got["model"] == want["model"], overrides
         assert got["net"]["kw"]["sub"]["x"] == 2 and got["net"]["kw"]["other"] in (1, 2)
+
+
+def test_a_one_job_sweep_asks_hydra_for_each_config_groups_options_once(tmp_path, monkeypatch):
+    # each question of a group's options builds a caching repository of the whole config
+    # search path (Hydra's ``get_group_options``: a deep copy of the repository): the
+    # sweeper's checks before its one job asked it for the same group again and again
+    # (was: ``model`` 10 times, ``x`` 9 times); the job as before
+    asked: list[str] = []
+    options = ConfigLoaderImpl.get_group_options
+
+    def counted(loader: Any, group: str, *args: Any, **kwargs: Any) -> list[str]:
+        asked.append(repr((group, args, sorted(kwargs.items()))))
+        return options(loader, group, *args, **kwargs)
+
+    monkeypatch.setattr(ConfigLoaderImpl, "get_group_options", counted)
+    seen = []
+
+    def task(cfg: DictConfig) -> float:
+        seen.append((cfg.model.name, cfg.x))
+        return float(cfg.x)
+
+    multirun(tmp_path, task, {"budget": 1, "seed": 0,
+                              "params": {"x": "choice(1, 2)", "model": "choice(a, b)"}})
+    assert seen == [("a", 2)]
+    assert [n for n in Counter(asked).values() if n > 1] == [], asked
+
+
+def test_a_groups_options_are_asked_again_once_a_job_started_or_in_another_sweep(tmp_path):
+    # a job (or an edit between sweeps) may add an option file: what was kept is dropped when
+    # a job starts, and a sweep keeps its own (a resume sees the files as they are)
+    from hydra._internal.utils import create_config_search_path
+
+    from lightning_nas.integrations.hydra_composed import ComposedJobs
+
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "a.yaml").write_text("name: a\n")
+    loader = ConfigLoaderImpl(config_search_path=create_config_search_path(str(tmp_path)))
+    composed = ComposedJobs(loader)
+    checks = composed.sweep_loader()
+    assert checks.get_group_options("model") == ["a"]
+    (tmp_path / "model" / "b.yaml").write_text("name: b\n")
+    assert checks.get_group_options("model") == ["a"]  # kept: no job started
+    assert ComposedJobs(loader).sweep_loader().get_group_options("model") == ["a", "b"]
+    composed.job_started()
+    assert checks.get_group_options("model") == ["a", "b"]
+    groups = checks.list_groups("")
+    (tmp_path / "optim").mkdir()
+    (tmp_path / "optim" / "sgd.yaml").write_text("lr: 1\n")
+    assert checks.list_groups("") == groups and "optim" not in groups
+    composed.job_started()
+    assert checks.list_groups("") == sorted([*groups, "optim"])

@@ -12,7 +12,8 @@ package, which only imports from here:
 - ``hydra_job_file``: ``lightning_nas_job.json``, what each job writes into its folder as it
   ends (times, threads, what it returned), read back by the sweep;
 - ``hydra_composed``: each job composed once: the launcher (in the sweep's process) is
-  handed the sweeper's check's composition of the job;
+  handed the sweeper's check's composition of the job; the checks compose a job, and ask
+  a config group's options, once until a job starts;
 - ``hydra_options``: each value of a searched config group (or Trainer argument) composed
   once before the first job: its options exist, no job starts several processes by
   re-running the command line (a spawning strategy, ``ddp_spawn``, passes);

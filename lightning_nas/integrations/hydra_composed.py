@@ -17,8 +17,12 @@ The sweeper's own checks before the first job (``check_composes``, ``option_jobs
 through ``sweep_loader()``: a job already composed in this sweep from the same sweep config
 and the same overrides, with no job started since, is not composed again (the first
 sample's job is a searched option's job too; a searched option's is the first job's check),
-each caller given its own copy. What is kept lives in the sweep's ``ComposedJobs`` alone
-(``setup`` makes one per sweep): a later sweep composes afresh.
+each caller given its own copy. They ask it for a config group's options
+(``get_group_options``, ``list_groups``: Hydra builds a caching repository of the whole
+search path, a deep copy, for each question) once per question until a job starts, as a
+job is composed once. What is kept lives in the sweep's ``ComposedJobs`` alone (``setup``
+makes one per sweep, and a sweep starts with nothing kept): a later sweep, a resume, reads
+the config files as they are then.
 
 Example:
     >>> composed = ComposedJobs(loader=None)
@@ -33,6 +37,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hydra.core.config_loader import ConfigLoader
+from hydra.core.object_type import ObjectType
 from hydra.types import HydraContext
 from omegaconf import DictConfig, OmegaConf
 
@@ -50,9 +55,10 @@ class ComposedJobs:
         self.loader = loader
         self._jobs: dict[tuple[str, ...], tuple[DictConfig, DictConfig]] = {}
         self._made: dict[tuple[str, ...], tuple[DictConfig, DictConfig]] = {}
+        self._options: dict[tuple[Any, ...], list[str]] = {}
 
     def __getstate__(self) -> dict[str, Any]:  # (TimedTask's, to another process: none)
-        return {"loader": self.loader, "_jobs": {}, "_made": {}}
+        return {"loader": self.loader, "_jobs": {}, "_made": {}, "_options": {}}
 
     def held(self) -> int:
         """How many composed jobs wait for the launcher."""
@@ -94,11 +100,25 @@ class ComposedJobs:
         OmegaConf.copy_cache(from_config=config, to_config=held[1])
         return held[1]
 
+    def group_options(self, group_name: str,
+                      results_filter: ObjectType | None = ObjectType.CONFIG,
+                      config_name: str | None = None,
+                      overrides: Sequence[str] | None = None) -> list[str]:
+        """Hydra's ``get_group_options`` of these arguments, asked once (until a job
+        starts), each call given a copy of the list."""
+        key = (group_name, results_filter, config_name, tuple(overrides or ()))
+        if key not in self._options:
+            self._options[key] = list(self.loader.get_group_options(
+                group_name, results_filter, config_name, list(overrides or ())))
+        return list(self._options[key])
+
     def job_started(self) -> None:
-        """A job started: it may change what the next job composes, so nothing kept is
-        handed out (called by the task function's wrapper, ``TimedTask``)."""
+        """A job started: it may change what the next job composes (or which options a
+        config group has), so nothing kept is handed out (called by the task function's
+        wrapper, ``TimedTask``, and as a sweep starts)."""
         self._jobs.clear()
         self._made.clear()
+        self._options.clear()
 
     def launcher_context(self, hydra_context: HydraContext) -> HydraContext:
         """``hydra_context`` whose loader hands the launcher the kept compositions."""
@@ -169,7 +189,8 @@ class LauncherLoader(ConfigLoader):
 
 class SweepLoader(LauncherLoader):
     """Hydra's config loader for the sweeper's checks: ``load_sweep_config`` composes a job
-    once until a job starts (``ComposedJobs.load_sweep_config``), each call given a copy;
+    once until a job starts (``ComposedJobs.load_sweep_config``), each call given a copy,
+    and a config group's options are asked once until then (``ComposedJobs.group_options``);
     everything else is Hydra's.
 
     Args:
@@ -181,3 +202,14 @@ class SweepLoader(LauncherLoader):
                           sweep_overrides: list[str]) -> DictConfig:
         """The job composed once in this sweep (a copy)."""
         return self.composed.load_sweep_config(master_config, sweep_overrides)
+
+    def get_group_options(self, group_name: str,
+                          results_filter: ObjectType | None = ObjectType.CONFIG,
+                          config_name: str | None = None,
+                          overrides: list[str] | None = None) -> list[str]:
+        """The group's options, asked once in this sweep (a copy)."""
+        return self.composed.group_options(group_name, results_filter, config_name, overrides)
+
+    def list_groups(self, parent_name: str) -> list[str]:
+        """The groups under ``parent_name``, asked once in this sweep (a copy)."""
+        return self.composed.group_options(parent_name, ObjectType.GROUP)

@@ -165,10 +165,13 @@ class HydraSweep(Sweeper):
         """
         if self.config is None or self.hydra_context is None or self.task is None:
             raise SearchError("HydraSweep.sweep() needs setup() first (Hydra calls it)")
+        # Hydra's loader for every check before a job: a job composed, a group's options
+        # asked, once each until a job starts (ComposedJobs; nothing kept from before)
+        self.composed.job_started()
+        loader = self.composed.sweep_loader()
         check_blocks(self.config, self.settings["params"], arguments,  # search:, oneshot:
-                     self.hydra_context.config_loader)
-        sweep = parse_params(self.settings["params"], arguments,
-                             self.hydra_context.config_loader)
+                     loader)
+        sweep = parse_params(self.settings["params"], arguments, loader)
         settings = search_settings(self.settings, self.config, sweep.space.names())
         # a resume: the stored key order (its samples, proposals and options' records)
         sweep = in_stored_order(sweep, settings.run_dir)
@@ -189,7 +192,7 @@ class HydraSweep(Sweeper):
         except ConfigError as err:
             raise ConfigError(sweep_words(str(err), self.settings)) from None
         settings.limits.build().violation(sweep.space.sample(seed=0), {})  # one that raises
-        loader, launcher = self.hydra_context.config_loader, type(self.launcher).__name__
+        launcher = type(self.launcher).__name__
         check_tasks_per_node(self.config, launcher)  # (before a DDP job's own refusal)
         check_group_options(sweep, loader)
         check_value_types(self.config, loader, sweep)  # a structured config's types
@@ -203,10 +206,9 @@ class HydraSweep(Sweeper):
         # beside the first sample's values of the other keys or other ones that work; a job
         # composed once in the sweep (the first's is an option's, an option's the first
         # job's check: ComposedJobs)
-        once = self.composed.sweep_loader()
-        first = check_composes(self.config, once, sweep, check)
+        first = check_composes(self.config, loader, sweep, check)
         check_target_arguments(first, sweep, loader, warn_file=True)  # the file's own keys
-        jobs = option_jobs(self.config, once, sweep, check)
+        jobs = option_jobs(self.config, loader, sweep, check)
         composed = [first, *(job for values in jobs.values() for job in values.values())]
         warn_missing(composed)
         warn_required(composed)  # a _target_'s argument no job gives: its path said
@@ -270,7 +272,7 @@ class HydraSweep(Sweeper):
         groups' options, a nested group's, ``model/backbone``, and ``job_values``): a warm
         start reads them.
         The launcher is handed this composition (``ComposedJobs``) where it may."""
-        loader = self.hydra_context.config_loader
+        loader = self.composed.sweep_loader()  # (a group's options: once until a job starts)
         job = self.composed.compose(self.config, overrides)
         check_sync_batchnorm_of(job, " ".join(overrides))
         check_one_process_per_job(job, type(self.launcher).__name__, " ".join(overrides))
