@@ -16,6 +16,7 @@ from lightning_nas import SearchSpace
 from lightning_nas.cli import main
 from lightning_nas.results import TrialStatus
 from lightning_nas.store import RunStore
+from tests.helpers_example_runs import REDUCED, digits_search_of, lightningcli_search_of
 from tests.helpers_ray import no_prestart
 from tests.helpers_runs import lightning_cli_fit
 from tests.helpers_standalone import torchrun_main
@@ -49,22 +50,18 @@ def test_datamodule_has_a_fixed_split():
     assert 0.0 <= float(xa.min()) and float(xa.max()) <= 1.0
 
 
-def test_example_config_searches_the_unchanged_module(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(ROOT)
-    run = tmp_path / "digits"
-    code = main(["search", str(CONFIG), "--search.budget=1", "--trainer.max_epochs=1",
-                 "--trainer.limit_train_batches=5", f"--search.run_dir={run}"])
-    assert code == 0
+digits_run = pytest.fixture(name="digits_run")(digits_search_of)
+lightningcli_run = pytest.fixture(name="lightningcli_run")(lightningcli_search_of)
+
+
+def test_example_config_searches_the_unchanged_module(digits_run):
+    # (the session's search of the example, shared with test_export_standalone: was one of
+    # its own, of five batches)
+    run, printed = digits_run
     best = yaml.safe_load((run / "best.yaml").read_text())
     assert best["model"]["class_path"] == "examples.digits.model.DigitsCNN"
     assert 0.0 < best["score"] <= 1.0 and (run / "search.db").exists()
-    assert "Best val_acc=" in capsys.readouterr().out
-
-
-#: one trial of one short epoch: what these tests assert of a search holds of its one trial
-#: (was: two trials)
-REDUCED = ["--search.budget=1", "--trainer.max_epochs=1", "--trainer.limit_train_batches=3",
-           "--trainer.limit_val_batches=2"]
+    assert "Best val_acc=" in printed
 
 
 def _search(tmp_path, *configs, extra=()) -> dict:
@@ -109,13 +106,13 @@ def test_distributed_example_ray(tmp_path, monkeypatch):
 
 
 def test_lightningcli_config_trains_under_lightningcli_and_its_search_names_the_class(
-        tmp_path, monkeypatch, capsys):
+        lightningcli_run, monkeypatch):
     # the header assert was test_search_header_names_the_configured_class's, a search of
-    # its own of the same two files
+    # its own of the same two files; the search is the session's, shared with
+    # test_export_standalone (was one of this test's own)
     pytest.importorskip("jsonargparse")
     monkeypatch.chdir(ROOT)
     train = ROOT / "examples" / "lightningcli" / "train.yaml"
-    search = ROOT / "examples" / "lightningcli" / "search.yaml"
     plain = ["--trainer.max_epochs=1", "--trainer.limit_train_batches=3",
              "--trainer.limit_val_batches=2", "--trainer.logger=false",
              "--trainer.enable_checkpointing=false", "--trainer.enable_progress_bar=false"]
@@ -124,19 +121,18 @@ def test_lightningcli_config_trains_under_lightningcli_and_its_search_names_the_
         lightning_cli_fit("--config", str(config), *plain)
 
     lightning_cli(train)  # the project's config, as is, under plain LightningCLI
-    capsys.readouterr()  # what the search prints, alone
-    best = _search(tmp_path, train, search)
-    out = capsys.readouterr().out
-    assert f"Searching LitClassifier in {tmp_path / 'run'}" in out
+    run, out = lightningcli_run  # (what the search printed, alone)
+    best = yaml.safe_load((run / "best.yaml").read_text())
+    assert f"Searching LitClassifier in {run}" in out
     assert "ConfigBuilder" not in out
     assert set(best["arch"]) == {"model.net.lin1_size", "model.net.lin2_size",
                                  "model.net.dropout", "model.optimizer.lr", "data.batch_size"}
-    best_cfg = yaml.safe_load((tmp_path / "run" / "best_config.yaml").read_text())
+    best_cfg = yaml.safe_load((run / "best_config.yaml").read_text())
     net = best_cfg["model"]["init_args"]["net"]["init_args"]
     assert net["lin1_size"] == best["arch"]["model.net.lin1_size"]
     assert best_cfg["data"]["init_args"]["batch_size"] == best["arch"]["data.batch_size"]
     assert "search" not in best_cfg
-    lightning_cli(tmp_path / "run" / "best_config.yaml")  # the winner trains as is
+    lightning_cli(run / "best_config.yaml")  # the winner trains as is
 
 
 def test_dotted_space_key_typo_is_caught_before_training(tmp_path, monkeypatch, capsys):

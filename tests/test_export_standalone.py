@@ -19,6 +19,7 @@ import torch
 import yaml
 
 from lightning_nas.cli import main
+from tests.helpers_example_runs import digits_search_of, lightningcli_search_of
 from tests.helpers_hydra_sweep import TRAIN, run_forked
 from tests.helpers_standalone import Interpreter
 from tests.helpers_user_project import user_project
@@ -43,18 +44,13 @@ def _standalone(python: Interpreter, tmp_path: Path, user: Path, script: str,
     return [json.loads(line[5:]) for line in done.out.splitlines() if line.startswith("USER ")]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def config_run(shared_run) -> Path:
-    """A finished config search of the digits example: one trial of one short epoch, made
-    once per session (under pytest-xdist this module's tests run in both workers); a test
-    writes there only its fine-tune (``RUN/finetune``), which no other test reads."""
-    def make(folder: Path) -> None:
-        assert main(["search", str(ROOT / "examples" / "digits" / "search.yaml"),
-                     "--search.budget=1", "--trainer.max_epochs=1",
-                     "--trainer.limit_train_batches=4",
-                     f"--search.run_dir={folder / 'run'}"]) == 0
-
-    return shared_run("export_standalone_config_run", make)[0] / "run"
+    """The session's config search of the digits example (one trial of one short epoch,
+    ``tests.helpers_example_runs.digits_search_of``, shared with ``test_examples``; was this
+    module's own); a test writes there only its fine-tune (``RUN/finetune``), which no
+    other test reads."""
+    return digits_search_of(shared_run)[0]
 
 
 def test_a_config_runs_best_ckpt_validates_under_the_users_own_lightningcli(config_run,
@@ -237,13 +233,13 @@ def test_a_hydra_sweeps_best_job_trains_again_without_lightning_nas(tmp_path, py
     assert float(scored) == pytest.approx(results["best_value"], abs=1e-6)
 
 
-def test_a_lightningcli_searchs_best_config_and_ckpt_work_with_the_projects_cli(tmp_path,
-                                                                               python):
-    run = tmp_path / "run"
-    folder = ROOT / "examples" / "lightningcli"
-    assert main(["search", str(folder / "train.yaml"), str(folder / "search.yaml"),
-                 "--search.budget=1", "--trainer.max_epochs=1",
-                 "--trainer.limit_train_batches=4", f"--search.run_dir={run}"]) == 0
+lightningcli_run = pytest.fixture(name="lightningcli_run")(lightningcli_search_of)
+
+
+def test_a_lightningcli_searchs_best_config_and_ckpt_work_with_the_projects_cli(
+        lightningcli_run, tmp_path, python):
+    # (the session's search, shared with test_examples: was one of this test's own)
+    run, _ = lightningcli_run
     user = user_project(tmp_path)
     best = yaml.safe_load((run / "best.yaml").read_text())
     # the project's own script: examples/lightningcli/main.py, its CLI saying what it scored
