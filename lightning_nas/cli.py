@@ -65,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="resume an interrupted run: 'last' (RUN_DIR/checkpoints/last.ckpt, "
                         "written at each training epoch's end) or a checkpoint file")
     p.add_argument("--print_config", action="store_true",
-                   help="print the config after overrides and exit")
+                   help="check the config as a run does, print it after overrides and exit")
     p = add("show", help="leaderboard of a run (or of a one-shot run folder)")
     p.add_argument("run_dir", type=user_path)
     p.add_argument("--top", type=top_count, default=None,

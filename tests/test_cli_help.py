@@ -118,3 +118,21 @@ def test_help_mentions_the_form(capsys: pytest.CaptureFixture) -> None:
         with pytest.raises(SystemExit):
             main([command, "--help"])
         assert "--model.help CLASS" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("command", ["search", "oneshot", "fit"])
+def test_print_config_help_says_what_the_readme_table_says(
+        capsys: pytest.CaptureFixture, command: str) -> None:
+    # was: oneshot's help said only "print the config after overrides and exit", where the
+    # README's table (and the command) check the config as a run does first
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    row = re.search(rf"^\| `lightning-nas {command} CONFIG --print_config` \| ([^|]+) \|$",
+                    readme, re.M)
+    assert row, f"README: no row for `lightning-nas {command} CONFIG --print_config`"
+    said = row.group(1).split(";")[0].strip()  # "check the config as a run does, print it ..."
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"--print_config {said} and exit" in out, out
