@@ -40,6 +40,8 @@ def test_show_and_report_of_a_oneshot_folder_say_the_rows_top_cuts(tmp_path, cap
     assert "\nthe best 3 of 22 (a higher --top shows more)\nrank  epoch  score" in table
     assert "\nthe best 10 of 22 (a higher --top shows more)\n" in show()
     assert "the best" not in show("--top", "30")
+    # was: "(no trial)" under "the best 0 of 22", as if the folder held none
+    assert show("--top", "0").endswith("\nthe best 0 of 22 (a higher --top shows more)\n")
     data = json.loads(show("--top", "3", "--format", "json"))
     assert (len(data["leaderboard"]), data["shown"], data["of"]) == (3, 3, 22)
     pytest.importorskip("matplotlib")

@@ -399,3 +399,10 @@ def test_an_objective_searchs_trials_show_no_epoch_as_they_train_none(tmp_path, 
     assert main(["show", str(tmp_path), "--status", "all", "--format", "csv"]) == 0
     listed = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert {(r["epochs"], r["best_epoch"]) for r in listed} == {("", "")}, listed
+
+
+def test_top_0_says_the_rows_it_cut_not_that_none_completed(finished_run, capsys):
+    # was: "the best 0 of 2 (a higher --top shows more)" then "(no completed trial)"
+    assert main(["show", str(finished_run), "--top", "0"]) == 0
+    shown = capsys.readouterr().out
+    assert "\nthe best 0 of " in shown and "(no completed trial)" not in shown, shown

@@ -177,7 +177,9 @@ def render_oneshot(folder: str | Path, fmt: str = "table", k: int | None = 10) -
         return format_csv([{**row, "notes": notes} for row in rows], sort_keys=False,
                           columns=("rank", "notes"))
     cut = cut_line(len(rows), len(every))
-    return _head(info) + ("\n" + cut if cut else "") + "\n" + format_table(rows)
+    # --top 0: the cut line alone (was: "(no trial)" under it, as if the folder held none)
+    table = "\n" + format_table(rows) if rows or not every else ""
+    return _head(info) + ("\n" + cut if cut else "") + table
 
 
 def write_oneshot_report(folder: str | Path, out_dir: str | Path) -> dict[str, Any]:

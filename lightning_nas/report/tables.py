@@ -252,8 +252,10 @@ def _render(store: RunStore, fmt: str, k: int | None, status: str) -> str:
     head += "".join(f"\n{line}" for line in note_lines(s) + warm_start_lines(s))
     if cut := cut_line(len(rows), total, status):  # cut by k: said, as the report says it
         head += "\n" + cut
-    # no row: of that status (was: "(no trial)" beside failed trials, as if none ran)
-    text = head + "\n" + format_table(rows, f"(no {status} trial)".replace("(no all ", "(no "))
+    # no row: of that status (was: "(no trial)" beside failed trials, as if none ran), or
+    # none --top 0 leaves, said by the cut line alone (was: "(no completed trial)" too)
+    none = f"(no {status} trial)".replace("(no all ", "(no ") if not total else ""
+    text = head + ("\n" + format_table(rows, none) if rows or none else "")
     if front:
         spec = store.objectives()
         text += (f"\n\nPareto front ({', '.join(f'{n} {m}' for n, m in spec.items())}): "
