@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from lightning_nas.config.cli_link_keys import skipped_said, skipped_source
 from lightning_nas.config.imports import import_object
 from lightning_nas.config.nodes import is_node, target_path
 from lightning_nas.config.paths import get_dotted, set_paths
@@ -155,8 +156,9 @@ def _read(cls: type, named: str, classes: Mapping[str, type] | None) -> tuple[Li
                 raise _KeyRefused(f"{named}: {link}: {err}") from None
             finally:
                 reading = True
-            if classes is None and apply_on == "parse" and (skipped := _skipped(sources)):
-                raise _KeyRefused(_skipped_said(named, link, skipped))
+            if classes is None and apply_on == "parse" and (
+                    skipped := skipped_source(sources)):
+                raise _KeyRefused(skipped_said(named, link, skipped, skipped.split(".")[0]))
             if not target.startswith(("model.", "data.")):
                 raise ConfigError(f"{named}: {link} targets {target!r}; a "
                                   f"search sets targets in `model` or `data` only")
@@ -192,27 +194,6 @@ def _read(cls: type, named: str, classes: Mapping[str, type] | None) -> tuple[Li
                           f"{type(err).__name__}: {err} (a search calls it on a bare "
                           f"instance, with no CLI run; it takes {SUPPORTED})") from None
     return tuple(links)
-
-
-def _skipped(sources: tuple[str, ...]) -> str | None:
-    """The first of a parse-time link's ``sources`` that a CLI in subclass mode has no key
-    for: ``data.batch_size``, where the key is ``data.init_args.batch_size``. jsonargparse
-    takes such a link, then skips it at every parse (its source is not in the namespace)."""
-    for source in sources:
-        parts = source.split(".")
-        if parts[0] in ("model", "data") and len(parts) > 1 and parts[1] not in (
-                "class_path", "init_args", "dict_kwargs"):
-            return source
-    return None
-
-
-def _skipped_said(named: str, link: Link, source: str) -> str:
-    """The refusal of ``link``, whose ``source`` a CLI in subclass mode skips."""
-    section, _, rest = source.partition(".")
-    return (f"{named}: {link}: its source {source} is no key of a LightningCLI whose "
-            f"{section} is a class_path node (subclass mode), so jsonargparse skips the link "
-            f"at every parse without a word and your CLI never applies it; write "
-            f"{section}.init_args.{rest}")
 
 
 @contextmanager
