@@ -18,9 +18,10 @@ from tests.helpers_data import BlobData
 from tests.helpers_models import ClassesNet, TinyNet
 
 __all__ = ["BackwardsCLI", "ClassesData", "FixedLinkCLI", "InstantiateCLI", "LinkCLI",
-           "MisspeltSourceCLI", "NoLinkCLI", "RaisingCLI", "SeenClassesNet", "SeenWidthNet",
-           "SetDefaultsCLI", "SkippedSourceCLI", "by_zero", "classes_config", "link_config",
-           "per_batch"]
+           "MisspeltSourceCLI", "NestedFixedCLI", "NestedInstantiateCLI", "NestedSourceCLI",
+           "NestedTargetCLI", "NoLinkCLI", "RaisingCLI", "ReachedNestedCLI", "SeenClassesNet",
+           "SeenWidthNet", "SetDefaultsCLI", "SkippedSourceCLI", "by_zero", "classes_config",
+           "link_config", "nested_config", "per_batch"]
 
 
 def per_batch(n: int, batch_size: int) -> int:
@@ -75,6 +76,51 @@ class SkippedSourceCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments("data.batch_size", "model.init_args.width")
+
+
+class NestedSourceCLI(LightningCLI):
+    """A link from ``model.init_args.net.width``, where the model's ``net`` is a
+    ``class_path`` node (``nested_config``): its key is ``model.init_args.net.init_args.width``,
+    so jsonargparse skips the link at every parse."""
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.link_arguments("model.init_args.net.width", "data.init_args.n")
+
+
+class NestedTargetCLI(LightningCLI):
+    """A link to ``model.init_args.net.width`` (``net`` a ``class_path`` node): jsonargparse
+    finds no such target and skips the link at every parse."""
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.link_arguments("data.init_args.batch_size", "model.init_args.net.width")
+
+
+class NestedInstantiateCLI(LightningCLI):
+    """``NestedTargetCLI``'s link at instantiation, from the built data's ``batch_size``:
+    skipped alike."""
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.link_arguments("data.batch_size", "model.init_args.net.width",
+                              apply_on="instantiate")
+
+
+class NestedFixedCLI(LightningCLI):
+    """``NestedSourceCLI``'s link as a CLI made for fixed classes writes it
+    (``LightningCLI(CallableOptNet, BlobData)``), its ``net`` still a ``class_path`` node:
+    skipped alike (the key is ``model.net.init_args.width``)."""
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.link_arguments("model.net.width", "data.n")
+
+
+class ReachedNestedCLI(LightningCLI):
+    """``NestedSourceCLI`` and ``NestedTargetCLI`` with the inner ``init_args`` written:
+    jsonargparse applies both."""
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.link_arguments("model.init_args.net.init_args.depth", "data.init_args.n")
+        parser.link_arguments("data.init_args.batch_size",
+                              "model.init_args.net.init_args.width")
 
 
 def by_zero(n: int) -> int:
@@ -162,3 +208,13 @@ def link_config(run_dir: Path, **search: Any) -> dict[str, Any]:
                    "budget": 2, "run_dir": str(run_dir), "verbose": False,
                    "cli": "tests.helpers_cli_links.LinkCLI", **search},
     }
+
+
+def nested_config(run_dir: Path, cli: str) -> dict[str, Any]:
+    """``link_config`` through ``cli`` of ``CallableOptNet``, whose ``net`` is a nested
+    ``class_path`` node (``Body`` of width 4, depth 3)."""
+    cfg = link_config(run_dir, cli=f"tests.helpers_cli_links.{cli}")
+    cfg["model"] = {"class_path": "tests.helpers.CallableOptNet", "init_args": {"net": {
+        "class_path": "tests.helpers.Body", "init_args": {"width": 4, "depth": 3}}}}
+    cfg["search"]["space"] = {"data.shuffle": {"choice": [False, True]}}
+    return cfg

@@ -3,6 +3,7 @@ every trial as the project's CLI applies them (``lightning_nas.config.cli_links`
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -13,14 +14,21 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.export import finetune
 from lightning_nas.fit import fit_config
 from lightning_nas.search.from_config import search_from_config
+from tests.helpers import CallableOptNet
 from tests.helpers_cli_links import (
     FixedLinkCLI,
     InstantiateCLI,
     LinkCLI,
+    NestedFixedCLI,
+    NestedInstantiateCLI,
+    NestedSourceCLI,
+    NestedTargetCLI,
+    ReachedNestedCLI,
     SeenWidthNet,
     SkippedSourceCLI,
     classes_config,
     link_config,
+    nested_config,
 )
 from tests.helpers_data import BlobData
 
@@ -85,6 +93,75 @@ def test_a_link_the_projects_cli_skips_is_refused_before_training(tmp_path, monk
         "of a LightningCLI whose data is a class_path node (subclass mode), so jsonargparse "
         "skips the link at every parse without a word and your CLI never applies it; "
         "write data.init_args.batch_size")
+
+
+def _own_cli(cli: type, cfg: dict, tmp_path: Path, monkeypatch) -> object:
+    """The project's own CLI ``cli`` (jsonargparse) on ``cfg``'s sections, not run; one made
+    for fixed classes (``NestedFixedCLI``) on their ``init_args``."""
+    own = {k: cfg[k] for k in ("model", "data", "trainer")}
+    classes = ()
+    if cli is NestedFixedCLI:
+        classes = (CallableOptNet, BlobData)
+        own = {**own, "model": own["model"]["init_args"], "data": own["data"]["init_args"]}
+    path = tmp_path / "own.yaml"
+    path.write_text(yaml.safe_dump(own))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["cli"])
+    return cli(*classes, run=False, save_config_callback=None, args=["--config", str(path)])
+
+
+@pytest.mark.parametrize(("cli", "said"), [
+    (NestedSourceCLI, "link_arguments('model.init_args.net.width', 'data.init_args.n'): its "
+                      "source model.init_args.net.width is no key of a LightningCLI whose "
+                      "model.init_args.net is a class_path node, so jsonargparse skips the "
+                      "link at every parse without a word and your CLI never applies it; "
+                      "write model.init_args.net.init_args.width"),
+    (NestedTargetCLI, "link_arguments('data.init_args.batch_size', 'model.init_args.net.width'"
+                      "): its target model.init_args.net.width is no key of a LightningCLI "
+                      "whose model.init_args.net is a class_path node, so jsonargparse skips "
+                      "the link at every parse without a word and your CLI never applies it; "
+                      "write model.init_args.net.init_args.width"),
+    (NestedInstantiateCLI, "link_arguments('data.batch_size', 'model.init_args.net.width', "
+                           "apply_on='instantiate'): its target model.init_args.net.width is "
+                           "no key of a LightningCLI whose model.init_args.net is a class_path "
+                           "node, so jsonargparse skips the link at every instantiation "
+                           "without a word and your CLI never applies it; write "
+                           "model.init_args.net.init_args.width"),
+    (NestedFixedCLI, "link_arguments('model.net.width', 'data.n'): its source model.net.width "
+                     "is no key of a LightningCLI whose model.net is a class_path node, so "
+                     "jsonargparse skips the link at every parse without a word and your CLI "
+                     "never applies it; write model.net.init_args.width"),
+], ids=["source", "target", "instantiate", "fixed-classes"])
+def test_a_link_key_without_a_nested_nodes_init_args_is_refused_before_training(
+        tmp_path, monkeypatch, cli, said):
+    # the model's `net` is a class_path node: its width is model.init_args.net.init_args.width,
+    # so the project's own CLI skips the link (was: each trial and `lightning-nas fit`
+    # applied it, and best_config.yaml, without the target, trained another model there)
+    cfg = nested_config(tmp_path / "run", cli.__name__)
+    own = _own_cli(cli, cfg, tmp_path, monkeypatch)
+    assert (own.model.net.layers[0].out_features, own.datamodule.n) == (4, 32)  # skipped
+    with pytest.raises(ConfigError) as info:
+        search_from_config(cfg)
+    assert not (tmp_path / "run").exists()
+    assert str(info.value) == f"`search.cli`=tests.helpers_cli_links.{cli.__name__}: {said}"
+    path = tmp_path / "fit.yaml"
+    path.write_text(yaml.safe_dump({**{k: cfg[k] for k in ("model", "data", "trainer")},
+                                    "search": {"cli": cfg["search"]["cli"]}}))
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        fit_config(path, out_dir=tmp_path / "fit")
+    assert not (tmp_path / "fit").exists()
+
+
+def test_a_link_key_with_a_nested_nodes_init_args_is_applied_as_the_cli_applies_it(
+        tmp_path, monkeypatch):
+    cfg = nested_config(tmp_path / "run", "ReachedNestedCLI")
+    own = _own_cli(ReachedNestedCLI, cfg, tmp_path, monkeypatch)
+    with pytest.warns(UserWarning, match="the config gives the target of"):  # (both: given)
+        search = search_from_config(cfg)
+    arch = {"data.shuffle": True}
+    net = search.model.target.config(arch)["init_args"]["net"]["init_args"]
+    assert (net["width"], search.data.target.config(arch)["init_args"]["n"]) == (
+        own.model.net.layers[0].out_features, own.datamodule.n) == (8, 3)
 
 
 @pytest.mark.parametrize("key", ["width", "model.width", "model.init_args.depth"])

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from lightning_nas.config.cli_link_keys import skipped_said, skipped_source
+from lightning_nas.config.cli_link_keys import skipped_said, skipped_source, unreached
 from lightning_nas.config.imports import import_object
 from lightning_nas.config.nodes import is_node, target_path
 from lightning_nas.config.paths import get_dotted, set_paths
@@ -287,6 +287,19 @@ class CliLinks:
                                       f"of {link} in {self.named}: the link sets "
                                       f"it in every trial; search its source instead")
 
+    def check_keys(self, config: Mapping[str, Any]) -> None:
+        """Refuse a link whose source (at parse time) or target steps past a nested
+        ``class_path`` node of ``config`` without its ``init_args`` level
+        (``model.init_args.net.width``): jsonargparse skips it at every parse or
+        instantiation without a word, so the project's CLI never applies it. The error
+        names the link and the key to write."""
+        for link in self.links:
+            keys = [("source", source) for source in link.sources
+                    if link.apply_on == "parse"] + [("target", link.target)]
+            for role, key in keys:
+                if (node := unreached(config, key)) is not None:
+                    raise ConfigError(skipped_said(self.named, link, key, node, role))
+
     def given_targets(self, config: Mapping[str, Any]) -> list[str]:
         """The links (as written) whose target ``config`` gives: the link replaces it, as
         jsonargparse replaces a given target."""
@@ -308,7 +321,9 @@ class CliLinks:
         parse-time links first, in the order declared (a link's target may be a later
         one's source), each the source's value or ``compute_fn`` of several sources'
         values; then the links at instantiation, from the attributes of the data the
-        config builds (``_attribute``; with ``instantiate`` only). Returns ``full``."""
+        config builds (``_attribute``; with ``instantiate`` only). Returns ``full``; a link
+        the project's CLI skips on ``full`` is refused (``check_keys``)."""
+        self.check_keys(full)
         for link in sorted(self.links, key=lambda link: link.apply_on == "instantiate"):
             if link.apply_on == "instantiate" and not instantiate:
                 continue

@@ -33,8 +33,10 @@ def checked_links(cli: str | None, cfg: Mapping[str, Any], space: Any,
                   from_python: bool = False) -> CliLinks | None:
     """The links of the ``LightningCLI`` subclass at import path ``cli`` over ``cfg``
     (None without one), checked before training: it imports, is a ``LightningCLI``, its
-    links are taken; a target the config gives is said in a warning (each trial sets it
-    from the link's source); a space key that sets a target is refused.
+    links are taken, none steps past a nested ``class_path`` node of ``cfg`` without its
+    ``init_args`` level (the project's CLI would skip it); a target the config gives is
+    said in a warning (each trial sets it from the link's source); a space key that sets a
+    target is refused.
 
     Args:
         cli: the import path (``search.cli``), or None.
@@ -48,6 +50,7 @@ def checked_links(cli: str | None, cfg: Mapping[str, Any], space: Any,
     """
     links = CliLinks(cli, cfg, from_python) if cli is not None else None
     if links is not None:  # importable, a LightningCLI, its links taken: before training
+        links.check_keys(cfg)
         for link in links.given_targets(cfg):  # (said, as its value trains nowhere)
             warn_user(f"the config gives the target of {link} ({links.named}): each "
                       f"trial sets it from the link's source, as your LightningCLI does")
