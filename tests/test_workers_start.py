@@ -8,8 +8,6 @@ import dataclasses
 import json
 import os
 import signal
-import subprocess
-import sys
 
 import pytest
 import yaml
@@ -118,7 +116,8 @@ if __name__ == "__main__":
 
 
 @pytest.mark.slow
-def test_workers_fork_warm_with_their_environment_threads_and_stdio_else_spawn(tmp_path):
+def test_workers_fork_warm_with_their_environment_threads_and_stdio_else_spawn(tmp_path,
+                                                                              launcher):
     # was: every worker spawned, a fresh python that imported torch and Lightning (about
     # 4.5 CPU-seconds each here; again for each replaced one): AssertionError on
     # "forked_warm": False. Now forked from the fork server, which imported them once; each
@@ -135,23 +134,23 @@ def test_workers_fork_warm_with_their_environment_threads_and_stdio_else_spawn(t
     # (server_frozen), which its workers inherit: "frozen" (was: False, walked by the
     # collector at the server's exit and in each worker). A
     # process's first worker, spawned, starts with Ctrl-C held back (was: mask False, the
-    # resource tracker's first start unblocked SIGINT). A fresh interpreter: a fork server
-    # of this process may have been started by an earlier test under another environment,
-    # with a worker alive; the trials fail as their model is built
-    script = tmp_path / "warm.py"
+    # resource tracker's first start unblocked SIGINT). A process of its own, not this one:
+    # a fork server of this process may have been started by an earlier test under another
+    # environment, with a worker alive; forked by the launcher, which started none (its
+    # imports paid once; was: a fresh ``python``, seconds of imports); the trials fail as
+    # their model is built
+    script, out, err = tmp_path / "warm.py", tmp_path / "warm.out", tmp_path / "warm.err"
     script.write_text(_WARM)
-    done = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True,
-                          text=True, timeout=600, env={**os.environ,
-                                                       "PYTHONPATH": pythonpath(ROOT)})
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.splitlines()[-1]) == [True, True, [True] * 4, {
+    assert launcher.run([tmp_path], out, script, timeout=600, err=err) == 0, err.read_text()
+    stdout, stderr = out.read_text(), err.read_text()
+    assert json.loads(stdout.splitlines()[-1]) == [True, True, [True] * 4, {
         "own": True, "other": True, "MKL_NUM_THREADS": True, "PYTHONPATH": True,
         "LIGHTNING_NAS_NO_ZYGOTE": True, "live": True}, [
         {"omp": "5", "threads": 5, "child_omp": "5", "forked_warm": True, "frozen": True}] * 4,
         True, True, False, True, [True, True, False, True]]
     for i in (1, 2, 3, 4):
-        assert f"trial {i} says on stdout" in done.stdout
-        assert f"trial {i} says on stderr" in done.stderr
+        assert f"trial {i} says on stdout" in stdout
+        assert f"trial {i} says on stderr" in stderr
 
 
 @pytest.mark.slow
