@@ -358,8 +358,8 @@ sys.exit(main(sys.argv[1:]))
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fresh_ranks", [False, True], ids=["group", "fresh"])
-def test_ctrl_c_while_the_ranks_start_ends_the_search_as_in_one_process(tmp_path, launcher,
-                                                                       fresh_ranks):
+def test_ctrl_c_while_the_ranks_start_ends_the_search_as_in_one_process(
+        tmp_path, launcher, monkeypatch, capsys, fresh_ranks):
     """A terminal's Ctrl-C (SIGINT to the search's process group) while a DDP trial's ranks
     still start: the zygote a group's ranks are forked from still imports torch, or with
     fresh ranks the rank Lightning's launcher started from the trial's process (which waits
@@ -367,9 +367,12 @@ def test_ctrl_c_while_the_ranks_start_ends_the_search_as_in_one_process(tmp_path
     own, so it reaches the search process alone (none prints a traceback of its imports):
     exit 130 with its two lines, no rank or zygote left running, and a resume trains the
     same trial. The search process is forked by the launcher (its imports paid; was: a
-    fresh ``python``): it has started no zygote, and the processes held are its children."""
+    fresh ``python``): it has started no zygote, and the processes held are its children.
+    The resume runs in this process (a group's ranks forked from its zygote, warm where an
+    earlier test started it; was: a launch, whose own zygote imported torch and Lightning)."""
     import yaml
 
+    from lightning_nas.cli import main
     from lightning_nas.store import RunStore
 
     hold, run_dir, cfg = tmp_path / "hold", tmp_path / "run", tmp_path / "search.yaml"
@@ -398,9 +401,11 @@ def test_ctrl_c_while_the_ranks_start_ends_the_search_as_in_one_process(tmp_path
         "to resume.", "lightning-nas search: interrupted"], out
     assert gone([path.suffix[1:] for path in hold.glob("importing.*")])
     assert not list(hold.glob("sigint.*"))  # the Ctrl-C reached no rank
-    # the same command again, forked by the launcher (its imports paid once)
-    log = tmp_path / "resume.log"
-    assert launcher.run(argv, log, cwd=tmp_path, env={FRESH_RANKS: fresh}) == 0, log.read_text()
+    # the same command again, in this process: its environment and folder as they are (a
+    # zygote serves ranks of its environment and folder alone: another would be started)
+    if fresh_ranks != (os.environ.get(FRESH_RANKS) == "1"):
+        monkeypatch.setenv(FRESH_RANKS, fresh)
+    assert main(argv) == 0, capsys.readouterr()
     with RunStore(run_dir / "search.db") as store:  # the same trial, run again (budget 1:
         # no second trial to train, was two fresh processes more)
         assert [(t.trial_id, t.status) for t in store.trials()] == [(1, TrialStatus.COMPLETED)]
