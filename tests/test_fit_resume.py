@@ -294,23 +294,9 @@ def test_last_resumes_the_latest_interrupted_folder_and_a_path_an_older_one(inte
     assert not (run / "finetune_3").exists()
 
 
-#: what parts the two fits' output in TWO_FITS's log
-FITS_APART = "----- the next fit -----"
-#: ``lightning-nas ARGV`` for each ARGV of the JSON list given, one after the other in one
-#: process, FITS_APART between their outputs; exits with the first non-zero code
-TWO_FITS = f"""import json, sys
-from lightning_nas.cli import main
-for i, argv in enumerate(json.loads(sys.argv[1])):
-    if i:
-        print({FITS_APART!r}, flush=True)
-    code = main(argv)
-    if code:
-        sys.exit(code)
-"""
-
-
 @pytest.mark.slow
-def test_a_ddp_fit_killed_after_an_epoch_resumes_as_an_uninterrupted_one(tmp_path, launcher):
+def test_a_ddp_fit_killed_after_an_epoch_resumes_as_an_uninterrupted_one(tmp_path, launcher,
+                                                                         capsys):
     # two CPU ranks (gloo) on a reused rank group: SIGKILL ends the fit's process, its
     # ranks die with it; the resume's ranks load last.ckpt as Lightning does
     config = tmp_path / "ddp.yaml"
@@ -325,15 +311,17 @@ def test_a_ddp_fit_killed_after_an_epoch_resumes_as_an_uninterrupted_one(tmp_pat
     out, fresh = tmp_path / "out", tmp_path / "fresh"
     argv = ["fit", str(config), "--out", str(out)]
     _kill_after(launcher, argv, tmp_path / "killed.log", out, 0)
-    # the resume, then the uninterrupted fit (the same batches and metrics), one process:
-    # the second fit's ranks fork from the rank zygote the first one started (was a process
-    # each: a cold rank zygote each)
-    script, log = tmp_path / "fits.py", tmp_path / "fits.log"
-    script.write_text(TWO_FITS)
-    fits = [[*argv, "--ckpt_path", "last"],
-            ["fit", str(config), "--out", str(fresh)]]
-    assert launcher.run([json.dumps(fits)], log, script) == 0, log.read_text()[-3000:]
-    resumed, uninterrupted = log.read_text().split(f"{FITS_APART}\n")
+    # the resume, then the uninterrupted fit (the same batches and metrics), in this
+    # process: their ranks fork from its rank zygote, warm where an earlier test started it
+    # (was: a launch, one process for both, whose zygote imported torch and Lightning; before
+    # that a process each: a cold rank zygote each)
+    said = []
+    for fit in ([*argv, "--ckpt_path", "last"], ["fit", str(config), "--out", str(fresh)]):
+        code = main(fit)
+        out_err = capsys.readouterr()
+        assert code == 0, out_err.err[-3000:]
+        said.append(out_err.out)
+    resumed, uninterrupted = said
     assert _val_rows(out) == _val_rows(fresh) and sorted(_val_rows(out)) == [0, 1, 2]
     lines = resumed.splitlines()
     assert lines[-2] == uninterrupted.splitlines()[-2]  # "Trained ... at epoch N"
