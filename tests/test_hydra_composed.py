@@ -98,6 +98,19 @@ def _values(overrides: list[str]) -> dict[str, str]:
     return {k: v.strip("'") for k, v in (o.split("=", 1) for o in overrides)}
 
 
+def _one_job_sweep(tmp_path: Path) -> list[tuple[str, int]]:
+    """The (model, x) of each job a one-job sweep of two searched keys ran."""
+    seen = []
+
+    def task(cfg: DictConfig) -> float:
+        seen.append((cfg.model.name, cfg.x))
+        return float(cfg.x)
+
+    multirun(tmp_path, task, {"budget": 1, "seed": 0,
+                              "params": {"x": "choice(1, 2)", "model": "choice(a, b)"}})
+    return seen
+
+
 def test_each_job_is_composed_once_into_the_config_hydra_composes(tmp_path, monkeypatch):
     calls = Compositions(monkeypatch)
     received = {}
@@ -145,14 +158,7 @@ def test_a_one_job_sweep_builds_each_config_once(tmp_path, monkeypatch):
         return load(loader, config_name, overrides, *args, **kwargs)
 
     monkeypatch.setattr(ConfigLoaderImpl, "load_configuration", counted)
-    seen = []
-
-    def task(cfg: DictConfig) -> float:
-        seen.append((cfg.model.name, cfg.x))
-        return float(cfg.x)
-
-    multirun(tmp_path, task, {"budget": 1, "seed": 0,
-                              "params": {"x": "choice(1, 2)", "model": "choice(a, b)"}})
+    seen = _one_job_sweep(tmp_path)
     assert seen == [("a", 2)]  # the job the sweep ran, as before
     assert [n for n in Counter(built).values() if n > 1] == [], built
     assert len(built) == 4, built
@@ -234,14 +240,7 @@ def test_a_one_job_sweep_asks_hydra_for_each_config_groups_options_once(tmp_path
         return options(loader, group, *args, **kwargs)
 
     monkeypatch.setattr(ConfigLoaderImpl, "get_group_options", counted)
-    seen = []
-
-    def task(cfg: DictConfig) -> float:
-        seen.append((cfg.model.name, cfg.x))
-        return float(cfg.x)
-
-    multirun(tmp_path, task, {"budget": 1, "seed": 0,
-                              "params": {"x": "choice(1, 2)", "model": "choice(a, b)"}})
+    seen = _one_job_sweep(tmp_path)
     assert seen == [("a", 2)]
     assert [n for n in Counter(asked).values() if n > 1] == [], asked
 
