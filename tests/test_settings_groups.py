@@ -186,6 +186,24 @@ def test_a_run_dir_holding_a_newline_is_refused_before_any_folder(tmp_path, tiny
     assert SearchSettings.from_options(run_dir=tmp_path / "my run").run_dir.name == "my run"
 
 
+def test_a_run_dir_of_none_is_the_default_as_a_configs_null(tmp_path, monkeypatch,
+                                                          tiny_space, tiny_trainer):
+    # was: "`run_dir` must be a folder path, got None" from Python, while the README's table
+    # says `null`: the default (a config's null is runs/<config name>, Python's runs/nas)
+    from lightning_nas import Search
+    from tests.helpers_data import BlobData
+    from tests.helpers_models import TinyNet
+
+    monkeypatch.chdir(tmp_path)
+    assert SearchSettings.from_options(run_dir=None).run_dir == Path("runs/nas")
+    mine = SearchSettings.from_options(run_dir="runs/mine")
+    assert mine.replace(run_dir=None).run_dir == Path("runs/nas")
+    search = Search(TinyNet, tiny_space, data=BlobData, trainer=tiny_trainer, run_dir=None,
+                    verbose=False)
+    assert search.run_dir == Path("runs/nas")
+    assert list(tmp_path.iterdir()) == []  # nothing made before .run()
+
+
 def test_an_empty_or_non_path_run_dir_is_refused_before_anything_is_read_or_made(
         tmp_path, monkeypatch, capsys):
     # was: run_dir='' was the current folder from Python (a search filled it with its files)

@@ -123,8 +123,8 @@ class Search:
             ``__main__`` or a function is refused: its links are read by import path).
         **options: any setting by its flat name (``SearchSettings.keys()``); the common ones:
             ``budget`` (trials, default 20), ``monitor`` (default ``"val_acc"``), ``mode``
-            (``"max"``/``"min"``), ``run_dir`` (default ``"runs/nas"``; the same folder
-            resumes), ``optimizer`` (a nevergrad registry name, default
+            (``"max"``/``"min"``), ``run_dir`` (default ``"runs/nas"``, None too; the
+            same folder resumes), ``optimizer`` (a nevergrad registry name, default
             ``SurrogateEvolution``), ``seed``, ``num_workers``, ``scheduler``.
     """
 

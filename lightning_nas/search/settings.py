@@ -83,6 +83,9 @@ def _goal_changes(goal: Goal, mine: dict[str, Any]) -> dict[str, Any]:
     return mine
 
 
+#: the run folder of a search made in Python (``run_dir=None`` too)
+_DEFAULT_RUN_DIR = Path("runs/nas")
+
 _GROUPS = {"goal": Goal, "execution": Execution, "early_stopping": EarlyStopping,
            "limits": Limits, "transfer": Transfer}
 
@@ -95,7 +98,8 @@ class SearchSettings:
     Args:
         goal, execution, early_stopping, limits, transfer: the groups (defaults when left
             out).
-        run_dir: where ``search.db``, trial folders and ``best.*`` go; the same folder resumes.
+        run_dir: where ``search.db``, trial folders and ``best.*`` go; the same folder resumes
+            (None: the default, ``runs/nas``, as a config's ``run_dir: null`` is its default).
         verbose: print one line per trial and a summary.
         progress: a search-level progress bar: ``True``, ``False`` or ``"auto"`` (only when
             stderr is a terminal).
@@ -106,7 +110,7 @@ class SearchSettings:
     early_stopping: EarlyStopping = field(default_factory=EarlyStopping)
     limits: Limits = field(default_factory=Limits)
     transfer: Transfer = field(default_factory=Transfer)
-    run_dir: Path = Path("runs/nas")
+    run_dir: Path = _DEFAULT_RUN_DIR
     verbose: bool = True
     progress: bool | str = "auto"
 
@@ -118,8 +122,10 @@ class SearchSettings:
                     f"`{name}` must be a {group_cls.__name__} (lightning_nas.search.settings."
                     f"{group_cls.__name__}), got {type(group).__name__} {group!r:.80}; give "
                     f"single settings by name: SearchSettings.from_options(budget=10, ...)")
-        # ~ as Lightning takes it; no newline (was: taken, and best_config.yaml broke)
-        object.__setattr__(self, "run_dir", run_dir_path(self.run_dir))
+        # None: the default, as a config's null (was: refused, "got None"); ~ as Lightning
+        # takes it; no newline (was: taken, and best_config.yaml broke)
+        run_dir = _DEFAULT_RUN_DIR if self.run_dir is None else self.run_dir
+        object.__setattr__(self, "run_dir", run_dir_path(run_dir))
         yes, no, auto = (("true", "false", "auto") if said_in_config()  # (was: a config's
                          else ("True", "False", "'auto'"))  # words from Python too)
         if not isinstance(self.verbose, bool):
