@@ -239,6 +239,28 @@ def test_a_non_finite_objective_fails_its_trial(tmp_path, capsys):
     assert [f["trial"] for f in shown["failures"]] == [broken[0].trial_id]
 
 
+@pytest.mark.parametrize("returned, error", [
+    ({"acc": "0.2", "size": 2}, "the objective function returned 'acc' as str '0.2', not a "
+                                "number; return each metric as a number"),
+    ({"acc": 0.2, "size": True}, "the objective function returned 'size' as bool True, not a "
+                                 "number; return each metric as a number"),
+    ("0.2", "the objective function returned str '0.2', not a mapping of metric names to "
+            "numbers; return a dict, e.g. {'acc': 0.9}"),
+])
+def test_a_function_value_that_is_no_number_fails_its_trial(tmp_path, returned, error):
+    # was: "0.2" taken as the number 0.2 (and True as 1.0), a bug of the user's function
+    # scored; a whole "0.2" failed as "ValueError: dictionary update sequence element #0 ..."
+    def toy(arch):
+        return returned if arch["x"] == 2 else {"acc": arch["x"] / 10, "size": arch["x"]}
+
+    result = Search(None, {"x": {"choice": [1, 2, 3]}}, objective=toy, budget=3,
+                    objectives={"acc": "max", "size": "min"}, optimizer="RandomSearch",
+                    run_dir=tmp_path, verbose=False).run()
+    broken = [t for t in result.trials if t.arch["x"] == 2]
+    assert broken and broken[0].status is TrialStatus.FAILED
+    assert broken[0].error == error and broken[0].score is None
+
+
 def test_an_infinite_objective_of_a_function_fails_without_a_score(tmp_path, capsys):
     # was: FAILED with its monitor's value as its score (`show --status failed` listed
     # 2.0000 beside the error) and "objective cost=-inf at the best epoch" of a function,

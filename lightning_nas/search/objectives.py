@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from lightning_nas.store import RunStore
 
 __all__ = ["COSTS", "Constraints", "Objectives", "constraint_record", "contrary_modes",
+           "function_metrics",
            "front_rows", "misspelt_cost", "mode_for", "pareto_front", "told_loss",
            "waits_for_a_result"]
 
@@ -203,6 +204,30 @@ class Objectives:
 
     def __repr__(self) -> str:
         return f"Objectives({self.modes!r})"
+
+
+def function_metrics(returned: Any, monitor: str) -> dict[str, float] | str:
+    """The metrics an ``objective=`` function returned, as floats, or why they are none: a
+    return that is no mapping (a bare number, a string), or a value that is text or a bool
+    (``"0.5"``, a bug of the function: was taken as the number 0.5; ``True``: 1.0), as a
+    Hydra task's values are read. A value ``float`` cannot take raises, as before.
+
+    Example:
+        >>> function_metrics({"acc": 0.5}, "acc")
+        {'acc': 0.5}
+        >>> function_metrics({"acc": "0.5"}, "acc")[:55]
+        "the objective function returned 'acc' as str '0.5', not"
+    """
+    if isinstance(returned, (str, bytes)) or not hasattr(returned, "__iter__"):
+        return (f"the objective function returned {type(returned).__name__} {returned!r:.60}, "
+                f"not a mapping of metric names to numbers; return a dict, e.g. "
+                f"{{{monitor!r}: 0.9}}")
+    metrics = dict(returned)  # pairs too, as before
+    for name, value in metrics.items():
+        if isinstance(value, (str, bytes, bool)):
+            return (f"the objective function returned {name!r} as {type(value).__name__} "
+                    f"{value!r:.60}, not a number; return each metric as a number")
+    return {name: float(value) for name, value in metrics.items()}
 
 
 def pareto_front(points: Sequence[Any], objectives: Objectives,

@@ -50,6 +50,7 @@ from lightning_nas.search.exported import check_loaded
 from lightning_nas.search.lifetime import DISTRIBUTED_VARIABLES
 from lightning_nas.search.module_checkpoints import ModuleCheckpoints
 from lightning_nas.search.monitor_errors import metric_hint, not_finite_at
+from lightning_nas.search.objectives import function_metrics
 from lightning_nas.search.optimizer_state import RestoreOptimizerState
 from lightning_nas.search.pending_last import PendingLast
 from lightning_nas.search.pruning import PruningCallback, ran_to_its_end
@@ -121,12 +122,15 @@ def _evaluate(spec: TrialSpec, result: TrialResult) -> TrialResult:
     """A trial of a function objective: call it, read the monitored value."""
     t0 = time.perf_counter()
     try:
-        metrics = {k: float(v) for k, v in dict(spec.objective(copy.deepcopy(spec.arch))).items()}
+        metrics = function_metrics(spec.objective(copy.deepcopy(spec.arch)), spec.monitor)
     except Exception as err:  # noqa: BLE001 - a failing trial must not stop the search
         result.error = f"{typed(err)}\n{traceback.format_exc(limit=-6)}"
         result.finished, result.failed_in = time.time(), "in the objective function"
         return result
     result.fit_time, result.finished = time.perf_counter() - t0, time.time()
+    if isinstance(metrics, str):  # text or a bool where a number belongs (was: "0.5" taken)
+        result.error = metrics
+        return result
     if spec.monitor not in metrics:  # the closest name, as a trained trial's error has it
         result.error = (f"MonitorError: monitor {spec.monitor!r} was never logged; "
                         f"{metric_hint(spec.monitor, sorted(metrics))}the objective returned "
