@@ -335,3 +335,19 @@ def test_a_monitor_validation_and_training_both_log_scores_validations_value(san
     fit_scripted([reporter], model=LossLoggedByBoth, num_sanity_val_steps=sanity)
     assert reporter.curve() == pytest.approx([1.0 - v for v in SCRIPT])
     assert reporter.best()["epoch"] == 1
+
+
+def test_a_validate_call_outside_fit_is_no_epoch_of_the_history(tmp_path):
+    # was: trainer.validate() before fit recorded the untrained model's values as epoch 0
+    # (an entry the best epoch could be), and one after a 2-epoch fit an epoch 2 it never
+    # trained, as PruningCallback did before 7ebd9891
+    reporter = TrialReporter(monitor="val_acc", mode="max")
+    trainer = pl.Trainer(max_epochs=2, accelerator="cpu", devices=1, callbacks=[reporter],
+                         logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=tmp_path)
+    model, data = TinyNet(width=8), BlobData()
+    trainer.validate(model, datamodule=data, verbose=False)
+    assert reporter.history == []
+    trainer.fit(model, datamodule=data)
+    trainer.validate(model, datamodule=data, verbose=False)
+    assert [h["epoch"] for h in reporter.history] == [0, 1]

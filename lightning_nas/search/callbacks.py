@@ -28,6 +28,7 @@ import lightning
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.loggers import MLFlowLogger, TensorBoardLogger
+from lightning.pytorch.trainer.states import TrainerFn
 
 from lightning_nas.arch import flatten_arch
 from lightning_nas.errors import MonitorError, check_mode
@@ -189,9 +190,15 @@ class TrialReporter(pl.Callback):
 
     def on_validation_epoch_start(self, trainer: pl.Trainer,
                                   pl_module: pl.LightningModule) -> None:
-        self._validation.start(trainer)
+        if trainer.state.fn == TrainerFn.FITTING:
+            self._validation.start(trainer)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Record the validation's metrics as an entry of its epoch; only a fit's (a
+        ``trainer.validate()`` call trains no epoch: was recorded as one, before a fit as
+        epoch 0, the untrained model's values, after it as an epoch never trained)."""
+        if trainer.state.fn != TrainerFn.FITTING:
+            return
         for name in (self.monitor, *self.logged):  # the sanity check's too: before training
             what = "monitor" if name == self.monitor else "objective"
             if (err := step_only(name, trainer, what) or per_loader(name, trainer, what)):
