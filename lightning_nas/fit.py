@@ -29,9 +29,9 @@ from lightning_nas.config.node_labels import names_said
 from lightning_nas.config.node_places import config_names
 from lightning_nas.config.nodes import is_node
 from lightning_nas.config.section_builder import ConfigBuilder
-from lightning_nas.config.sections import command_sections
+from lightning_nas.config.sections import command_sections, unknown_section
 from lightning_nas.config.trainer_checks import check_trainer_kwargs, check_validation_runs
-from lightning_nas.errors import ConfigError, NASError, check_mode, unknown
+from lightning_nas.errors import ConfigError, NASError, check_mode
 from lightning_nas.fit_exported import check_not_best_yaml, fit_defaults, warn_trial_threads
 from lightning_nas.fit_resume import check_resume, fit_record, out_folder, resume_point
 from lightning_nas.results import TrialResult, format_score
@@ -122,7 +122,7 @@ def _checked_spec(cfg: Mapping[str, Any], out_dir: str | os.PathLike, monitor: s
     """``fit_spec``'s checks and spec."""
     for key in cfg:
         if key not in FIT_KEYS:
-            raise unknown("config section", key, FIT_KEYS)
+            raise unknown_section(key, "fit")  # ckpt_path's null too
     search = cfg.get("search") if isinstance(cfg.get("search"), Mapping) else {}
     objectives = search.get("objectives")
     first = (next(iter(objectives.items()))  # a search's monitor is its first objective

@@ -12,6 +12,7 @@ import torch
 import yaml
 
 from lightning_nas.cli import main
+from lightning_nas.config.sections import unknown_section
 
 
 def test_a_batch_size_of_0_is_refused_before_the_run_folder(config, tmp_path, capsys):
@@ -136,19 +137,29 @@ def test_an_override_under_an_optimizer_the_config_does_not_set_says_what_it_mad
     assert yaml.safe_load(capsys.readouterr().out)["search"]["optimizer"] == "NGOpt"
 
 
+_NULL_ONLY = "; null only, as LightningCLI writes them: "
+
+
 @pytest.mark.parametrize("command, valid", [
-    ("search", "model, data, trainer, search, seed_everything, optimizer, lr_scheduler"),
-    ("oneshot", "model, data, trainer, oneshot, seed_everything"),
-    ("fit", "model, data, trainer, seed_everything, search, optimizer, lr_scheduler"),
+    ("search", "model, data, trainer, search, seed_everything, optimizer, lr_scheduler"
+               f"{_NULL_ONLY}ckpt_path, weights_only"),
+    ("oneshot", "model, data, trainer, oneshot, seed_everything"
+                f"{_NULL_ONLY}optimizer, lr_scheduler, ckpt_path, weights_only"),
+    ("fit", "model, data, trainer, seed_everything, search, optimizer, lr_scheduler"
+            f"{_NULL_ONLY}ckpt_path, weights_only"),
 ])
 def test_a_misspelt_section_lists_the_sections_its_command_takes(config, capsys, command,
                                                                  valid):
     # was: "valid keys: model, data, trainer, search, oneshot, seed_everything" for each
-    # command: `oneshot` for a search, without the optimizer sections a search takes
+    # command: `oneshot` for a search, without the optimizer sections a search takes; and
+    # without LightningCLI's ckpt_path, which a config may hold as null (a misspelt
+    # `ckpt_pth: null` had no did-you-mean)
     cfg = "examples/oneshot_digits/oneshot.yaml" if command == "oneshot" else str(config)
     assert main([command, cfg, "--modle.width=3"]) == 2
     said = "unknown config section 'modle'; did you mean 'model'? valid keys: "
     assert f"{said}{valid}\n" in capsys.readouterr().err
+    said = "unknown config section 'ckpt_pth'; did you mean 'ckpt_path'? valid keys: "
+    assert str(unknown_section("ckpt_pth", command)) == f"{said}{valid}"
 
 
 @pytest.mark.parametrize("key, message", [

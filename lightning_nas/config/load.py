@@ -276,8 +276,9 @@ def apply_overrides(cfg: Mapping[str, Any], overrides: Sequence[str], *,
     cfg = copy.deepcopy(dict(cfg))
     for key, text in split_overrides(overrides):
         if key.split(".")[0] not in (*sections, *LIGHTNINGCLI_KEYS):  # those: load_config
-            raise unknown("config section", key.split(".")[0], sections)  # (was: TOP_KEYS,
-            # `oneshot` for a search, without `optimizer` and `lr_scheduler`)
+            raise (unknown_section(key.split(".")[0], command) if command else unknown(
+                "config section", key.split(".")[0], sections))  # (was: TOP_KEYS, `oneshot`
+            # for a search, without `optimizer` and `lr_scheduler`; nor ckpt_path's null)
         if key.startswith("search.space."):
             cfg = _space_read(cfg, config_path)
             space = cfg["search"].get("space") if isinstance(cfg.get("search"), Mapping) \

@@ -11,13 +11,14 @@ Example:
     ('model', 'data', 'trainer', 'oneshot', 'seed_everything')
     >>> print(unknown_section("modle", "search"))  # doctest: +NORMALIZE_WHITESPACE
     unknown config section 'modle'; did you mean 'model'? valid keys: model, data, trainer,
-    search, seed_everything, optimizer, lr_scheduler
+    search, seed_everything, optimizer, lr_scheduler; null only, as LightningCLI writes them:
+    ckpt_path, weights_only
 """
 
 from __future__ import annotations
 
 from lightning_nas.config.cli_optim import OPTIM_KEYS
-from lightning_nas.errors import NASError, unknown
+from lightning_nas.errors import ConfigError, NASError, did_you_mean
 
 __all__ = ["COMMANDS", "LIGHTNINGCLI_KEYS", "TOP_KEYS", "command_sections", "not_taken",
            "unknown_section"]
@@ -74,13 +75,19 @@ def command_sections(command: str) -> tuple[str, ...]:
 
 def unknown_section(key: str, command: str) -> NASError:
     """The ``ConfigError`` of a section ``key`` that ``command`` does not take, listing those
-    it takes.
+    it takes, then the ``LIGHTNINGCLI_KEYS`` it takes only as null.
 
     Example:
         >>> str(unknown_section("search", "oneshot")).startswith("unknown config section")
         True
     """
-    return unknown("config section", key, command_sections(command))
+    sections = command_sections(command)
+    null_only = [k for k in LIGHTNINGCLI_KEYS if k not in sections]  # (was: left out: a
+    # misspelt `ckpt_pth: null` had no did-you-mean, and ckpt_path seemed refused)
+    return ConfigError(f"unknown config section {key!r}; "
+                       f"{did_you_mean(key, [*sections, *null_only])}valid keys: "
+                       f"{', '.join(sections)}; null only, as LightningCLI writes them: "
+                       f"{', '.join(null_only)}")
 
 
 def not_taken(key: str, command: str) -> str:
