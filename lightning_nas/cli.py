@@ -38,6 +38,10 @@ from lightning_nas.user_warnings import console_warnings
 __all__ = ["console", "main"]
 
 
+#: what ``show`` and ``report`` read
+_RUN_FOLDER = "a search's run folder (its search.db), or a one-shot run folder"
+
+
 def _parser() -> argparse.ArgumentParser:
     from lightning_nas.report.tables import STATUSES
 
@@ -67,22 +71,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--print_config", action="store_true",
                    help="check the config as a run does, print it after overrides and exit")
     p = add("show", help="leaderboard of a run (or of a one-shot run folder)")
-    p.add_argument("run_dir", type=user_path)
+    p.add_argument("run_dir", type=user_path, help=_RUN_FOLDER)
     p.add_argument("--top", type=top_count, default=None,
                    help="rows to show (default: 10 of the leaderboard, every trial of a "
                         "--status)")
-    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                   help="a text table (default), CSV or JSON")
     p.add_argument("--status", choices=STATUSES,
                    default="completed",
                    help="the leaderboard (default; failed and rejected trials follow it with "
                         "their errors), or the trials of one status")
     p = add("report", help="plots (PNG) and an HTML page of a run, or of a "
                        "one-shot run folder")
-    p.add_argument("run_dir", type=user_path)
+    p.add_argument("run_dir", type=user_path, help=_RUN_FOLDER)
     p.add_argument("--out", type=user_path, default=None,
                    help="folder (default RUN_DIR/report)")
     p = add("export", help="write best.yaml, best.ckpt and best_config.yaml")
-    p.add_argument("run_dir", type=user_path)
+    p.add_argument("run_dir", type=user_path,
+                   help="a search's run folder (its search.db); the files are written there")
     p.add_argument("--trial", type=int, default=None,
                    help="export this trial (e.g. a point on the Pareto front) instead of the "
                         "best one")
@@ -91,8 +97,11 @@ def _parser() -> argparse.ArgumentParser:
                                    "--trainer.accelerator=cpu, and the model's arguments, "
                                    "e.g. a lower learning rate, --model.lr=5e-4 (over the "
                                    "trial's, a searched one too, said in a warning)")
-    p.add_argument("run_dir", type=user_path)
-    p.add_argument("--max_epochs", type=int, default=None)
+    p.add_argument("run_dir", type=user_path,
+                   help="a search's run folder (its best.yaml and best.ckpt)")
+    p.add_argument("--max_epochs", type=int, default=None,
+                   help="epochs of the fine-tune (default: the best trial's); -1: no limit, "
+                        "where --trainer.max_steps or --trainer.max_time gives one")
     p.add_argument("--from_scratch", action="store_true",
                    help="start from fresh weights instead of the best checkpoint")
     p.add_argument("--threads", type=thread_count, default=None,

@@ -136,3 +136,17 @@ def test_print_config_help_says_what_the_readme_table_says(
         main([command, "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert f"--print_config {said} and exit" in out, out
+
+
+def test_every_argument_of_every_command_has_a_help_text() -> None:
+    # was: none for export's, finetune's, show's and report's run_dir, finetune's
+    # --max_epochs and show's --format (`lightning-nas export --help` showed a bare RUN_DIR)
+    import argparse
+
+    from lightning_nas.cli import _parser
+
+    parser = _parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    bare = [f"{name} {action.dest}" for name, sub in commands.choices.items()
+            for action in sub._actions if not action.help]
+    assert bare == []
