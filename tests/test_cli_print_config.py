@@ -107,3 +107,22 @@ def test_print_config_refuses_a_run_dir_a_new_search_would_not_write_into(config
         captured = capsys.readouterr()
         assert message in captured.err and not captured.out, captured.err
     assert _files(tmp_path) == before  # nothing written
+
+
+def test_a_command_line_trainer_max_epochs_under_a_schedulers_max_epochs_is_warned_of(
+        config: Path, capsys: pytest.CaptureFixture) -> None:
+    # was: lost without a word: search.max_epochs is every trial's max_epochs under a
+    # scheduler, so --trainer.max_epochs=3 trained the trials 4 epochs
+    cfg = yaml.safe_load(config.read_text())
+    cfg["search"].update(scheduler="asha", max_epochs=4)
+    config.write_text(yaml.safe_dump(cfg))
+    assert main(["search", str(config), "--trainer.max_epochs=3", "--print_config"]) == 0
+    err = capsys.readouterr().err
+    assert ("lightning-nas search: warning: --trainer.max_epochs=3 is not used: under scheduler "
+            "'asha' the search's max_epochs (search.max_epochs: 4) is every trial's "
+            "max_epochs, over the Trainer's; give --search.max_epochs=3 to train the trials "
+            "3 epochs\n") in err
+    for same in (["--trainer.max_epochs=4"], ["--search.scheduler=none",
+                                              "--search.max_epochs=null"]):
+        assert main(["search", str(config), *same, "--print_config"]) == 0
+        assert "warning" not in capsys.readouterr().err, same
