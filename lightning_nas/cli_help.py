@@ -76,7 +76,12 @@ def _parser(command: str) -> Any:
     from lightning.pytorch.cli import LightningArgumentParser, LRSchedulerTypeTuple
     from torch.optim import Optimizer
 
-    parser = LightningArgumentParser(prog=f"lightning-nas {command}", exit_on_error=False)
+    class _Parser(LightningArgumentParser):  # a help form's parser is made as this one's
+        # class (jsonargparse): named as typed (was: sys.argv[0]'s, "usage: __main__.py")
+        def __init__(self, *args: Any, prog: str | None = None, **kwargs: Any) -> None:
+            super().__init__(*args, prog=prog or f"lightning-nas {command}", **kwargs)
+
+    parser = _Parser(exit_on_error=False)
     sections = _SECTIONS[command]
     parser.add_lightning_class_args(Trainer, "trainer")
     parser.add_lightning_class_args(LightningModule, "model", subclass_mode=True)

@@ -4,6 +4,7 @@ LightningCLI prints it, exit 0, nothing read or trained."""
 
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
 
@@ -12,12 +13,15 @@ import pytest
 from lightning_nas.cli import main
 
 
-def _lightningcli_help(capsys: pytest.CaptureFixture, *args: str) -> str:
+def _lightningcli_help(capsys: pytest.CaptureFixture, command: str, *args: str) -> str:
     """What LightningCLI itself (``run=False``, a model and data module of any class)
-    prints for ``args``, and that it exits 0."""
+    prints for ``args`` run as ``lightning-nas COMMAND`` (its usage line names the program
+    as ``sys.argv[0]`` does), and that it exits 0."""
     from lightning.pytorch.cli import LightningCLI
 
-    with warnings.catch_warnings(), pytest.raises(SystemExit) as done:
+    with (warnings.catch_warnings(), pytest.MonkeyPatch.context() as patch,
+          pytest.raises(SystemExit) as done):
+        patch.setattr(sys, "argv", [f"lightning-nas {command}"])
         warnings.filterwarnings("ignore", ".*args parameter")  # pytest's argv beside args
         LightningCLI(run=False, save_config_callback=None, args=list(args))
     assert done.value.code == 0
@@ -34,7 +38,7 @@ def _lightningcli_help(capsys: pytest.CaptureFixture, *args: str) -> str:
 ])
 def test_help_form_prints_lightningclis_help(tmp_path: Path, capsys: pytest.CaptureFixture,
                                              command: str, args: tuple[str, ...]) -> None:
-    expected = _lightningcli_help(capsys, *args)
+    expected = _lightningcli_help(capsys, command, *args)
     missing = str(tmp_path / "none.yaml")  # never read: the help needs no config
     assert main([command, missing, *args, "--search.budget=1"]) == 0
     out, err = capsys.readouterr()
@@ -44,9 +48,19 @@ def test_help_form_prints_lightningclis_help(tmp_path: Path, capsys: pytest.Capt
 
 
 def test_finetune_help_form(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    expected = _lightningcli_help(capsys, "--model.help", "tests.helpers.TinyNet")
+    expected = _lightningcli_help(capsys, "finetune", "--model.help", "tests.helpers.TinyNet")
     assert main(["finetune", str(tmp_path), "--model.help", "tests.helpers.TinyNet"]) == 0
     assert capsys.readouterr().out == expected
+
+
+@pytest.mark.parametrize("program", ["__main__.py", "lightning-nas"])
+def test_help_forms_usage_names_the_command_as_typed(
+        capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, program: str) -> None:
+    # `python -m lightning_nas search ...` (was: "usage: __main__.py [--model.width ...",
+    # and "usage: lightning-nas [..." from the installed command, the command left out)
+    monkeypatch.setattr(sys, "argv", [program, "search"])
+    assert main(["search", "--model.help", "tests.helpers.TinyNet"]) == 0
+    assert capsys.readouterr().out.startswith("usage: lightning-nas search [")
 
 
 def _exit_code(argv: list[str]) -> int:
@@ -67,7 +81,7 @@ def test_help_form_needs_no_config(capsys: pytest.CaptureFixture, command: str,
                                    form: tuple[str, ...], others: tuple[str, ...]) -> None:
     # as LightningCLI's `python main.py fit --model.help my.Net`: no CONFIG (RUN_DIR) given
     # (was: exit 2, "the following arguments are required: config")
-    expected = _lightningcli_help(capsys, *form)
+    expected = _lightningcli_help(capsys, command, *form)
     assert _exit_code([command, *others, *form]) == 0
     assert capsys.readouterr() == (expected, "")
 
