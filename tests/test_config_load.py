@@ -293,3 +293,20 @@ def test_a_plain_dict_argument_keeps_its_class_path_mapping_and_file_name_as_giv
         "space": {"width": {"choice": [4, 8]}}, "budget": 1}}))
     with pytest.raises(ConfigError, match=r"model.spare='other.yaml': expected Mapping"):
         search_from_config(load_config(tmp_path / "nas.yaml"))  # before training
+
+
+def test_a_config_that_is_no_yaml_file_says_a_yaml_config_was_expected(tmp_path, capsys):
+    # `lightning-nas search model.py` (was: the parser's message alone, "model.py:1:3:
+    # expected '<document start>', but found '<scalar>'")
+    script = tmp_path / "model.py"
+    script.write_text('"""A model."""\nimport torch\n')
+    assert main(["search", str(script)]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"lightning-nas search: error: {script} is not a YAML config file: "
+        f"{script}:1:3: expected '<document start>', but found '<scalar>'; give a YAML "
+        f"file (.yaml) holding a mapping with keys model, data, trainer, search, oneshot, "
+        f"seed_everything")
+    broken = tmp_path / "nas.yaml"  # a YAML file's own syntax error: the parser's, as it was
+    broken.write_text("model: [\n")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(broken))}:2:1: "):
+        load_config(broken)

@@ -93,7 +93,14 @@ def load_config(paths: str | Path | Sequence[str | Path], overrides: Sequence[st
         if not path.is_file():
             raise FileNotFoundError(f"config file {path} "
                                     f"{'is a folder' if path.is_dir() else 'does not exist'}")
-        part = load_yaml(path.read_text(), source=str(path)) or {}
+        try:
+            part = load_yaml(path.read_text(), source=str(path)) or {}
+        except ConfigError as err:  # model.py given (was: the parser's position alone)
+            if path.suffix.lower() in (".yaml", ".yml"):
+                raise
+            raise ConfigError(f"{path} is not a YAML config file: {err}; give a YAML file "
+                              f"(.yaml) holding a mapping with keys {', '.join(TOP_KEYS)}"
+                              ) from None
         if not isinstance(part, Mapping):
             raise ConfigError(f"{path} must hold a mapping with keys {', '.join(TOP_KEYS)}")
         check_not_hydra_primary(part, path)  # configs/train.yaml: no groups composed here
