@@ -245,10 +245,11 @@ def test_a_class_path_that_does_not_import_is_refused_before_training_naming_its
     later = tmp_path / "later.yaml"
     later.write_text(yaml.safe_dump({"model": {"init_args": {"net": missing}}}))
     chosen_search(tmp_path, held, "model.net.lin1_size", [16, 32])  # (writes nas.yaml)
-    with pytest.raises(ConfigError, match=r"^space key 'model.net.lin1_size': model.net."
-                                          r"class_path: "
-                                          r"cannot import module 'no_such_mod' of "
-                                          r"'no_such_mod.Net'"):
+    # the bad value named first, the space key only where it was met (was: "space key
+    # 'model.net.lin1_size': model.net.class_path: ...", blaming the key)
+    with pytest.raises(ConfigError, match=r"^model.net.class_path: cannot import module "
+                                          r"'no_such_mod' of 'no_such_mod.Net'.*; met "
+                                          r"checking space key 'model.net.lin1_size'$"):
         search_from_config(load_config([tmp_path / "nas.yaml", later]))
     assert not (tmp_path / "run").exists()
 

@@ -124,9 +124,9 @@ def check_dotted(cfg: Mapping[str, Any], key: str,
                               f"class_path + init_args, or as a Hydra node with _target_")
         try:  # (was: its error alone, the key not named)
             cls = import_object(target_path(node))
-        except ConfigError as err:
-            raise ConfigError(f"space key {key!r}: {where}."
-                              f"{'_target_' if is_hydra(node) else 'class_path'}: {err}") from err
+        except ConfigError as err:  # the bad value first (was: "space key {key!r}: ...")
+            raise ConfigError(f"{where}.{'_target_' if is_hydra(node) else 'class_path'}: "
+                              f"{err}; met checking space key {key!r}") from err
         # its arguments along **kwargs, as LightningCLI (a Hydra node's: as Python calls it,
         # only where they are passed on whole)
         names, var_kw = (init_kwargs(cls, forwarded=True) if inspect.isclass(cls) else
