@@ -308,5 +308,5 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
             undo_out()
             raise error(first.split(said, 1)[1])
     warn_if_below_start(best, result, weights, {**init_args, **arch},  # said, and what to try
-                        restored=optimizer_state == "restore")
+                        restored=optimizer_state == "restore", folder=out)
     return result

@@ -19,7 +19,9 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from lightning_nas.numeric import is_number
@@ -70,12 +72,14 @@ def lr_hint(args: Mapping[str, Any]) -> str:
 
 
 def warn_if_below_start(best: Mapping[str, Any], result: TrialResult, weights: str | None,
-                        args: Mapping[str, Any], restored: bool = False) -> None:
+                        args: Mapping[str, Any], restored: bool = False,
+                        folder: str | os.PathLike | None = None) -> None:
     """Warn when a completed fine-tune from ``weights`` (a checkpoint; None: fresh weights,
     nothing said) ended with its best epoch worse than its start (``start_score``), saying
     which ``best.ckpt`` is which and what to try (``args``: the model's arguments as the
     fine-tune ran them, for ``lr_hint``; ``restored``: it continued the checkpoint's
-    optimizer state, ``optimizer_state='restore'``)."""
+    optimizer state, ``optimizer_state='restore'``; ``folder``: the fine-tune's folder as
+    the user gave it, its checkpoint named under it as ``weights`` is under the run's)."""
     start, source = start_score(best, result)
     if (weights is None or result.status is not TrialStatus.COMPLETED or result.score is None
             or start is None):
@@ -86,10 +90,21 @@ def warn_if_below_start(best: Mapping[str, Any], result: TrialResult, weights: s
     warn_user(
         f"the fine-tune's best {monitor}={format_score(result.score)} (epoch {result.epoch}) "
         f"is worse than its start's, {monitor}={format_score(start)} ({source}): "
-        f"{result.checkpoint} is the fine-tune's best epoch; {weights}, which it started "
-        f"from, is kept as it was. {_why(args, restored)}, more epochs (--max_epochs N; from "
-        f"Python max_epochs=N), or fresh weights (--from_scratch; from Python "
-        f"from_checkpoint=False)")
+        f"{_as_given(result.checkpoint, folder)} is the fine-tune's best epoch; {weights}, "
+        f"which it started from, is kept as it was. {_why(args, restored)}, more epochs "
+        f"(--max_epochs N; from Python max_epochs=N), or fresh weights (--from_scratch; from "
+        f"Python from_checkpoint=False)")
+
+
+def _as_given(path: str | None, folder: str | os.PathLike | None) -> str | None:
+    """``path`` (Lightning's checkpoint path, resolved) under ``folder`` as the user gave it
+    (was: absolute beside the run's relative ``best.ckpt``); as it is outside ``folder``."""
+    if path is None or folder is None:
+        return path
+    try:
+        return str(Path(folder) / Path(path).relative_to(Path(folder).resolve()))
+    except ValueError:
+        return path
 
 
 def _why(args: Mapping[str, Any], restored: bool) -> str:

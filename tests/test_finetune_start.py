@@ -4,6 +4,7 @@ score beside its own and warns when its best epoch is worse than where it starte
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import lightning.pytorch as pl
 import pytest
@@ -50,6 +51,19 @@ def test_a_finetune_worse_than_its_start_says_so_with_what_to_try(adam_run):
             "initial learning rate" in text)
     assert "a lower learning rate (--model.lr=0.1; from Python model_init_args={'lr': 0.1})" \
         in text and "more epochs" in text and "--from_scratch" in text
+
+
+def test_the_below_start_warning_names_both_checkpoints_as_the_run_folder_was_given(
+        adam_run, monkeypatch):
+    # a run folder given relative (was: the fine-tune's best.ckpt absolute, the run's
+    # relative: "/tmp/.../run/finetune/best.ckpt is the fine-tune's best epoch; run/best.ckpt")
+    monkeypatch.chdir(adam_run.parent)
+    with pytest.warns(UserWarning) as said:
+        finetune(adam_run.name, max_epochs=1, model_init_args={"lr": 1.0})
+    (text,) = [str(w.message) for w in said if "its start" in str(w.message)]
+    run = Path(adam_run.name)
+    assert f"): {run / 'finetune' / 'best.ckpt'} is the fine-tune's best epoch; " \
+           f"{run / 'best.ckpt'}, which it started from, is kept as it was." in text, text
 
 
 def test_a_finetune_as_good_as_its_start_warns_nothing(adam_run):
