@@ -297,3 +297,21 @@ def test_a_whole_section_override_into_a_group_at_a_node_is_judged_key_by_key(tm
                                           r"\('lin1_size' in the group 'model.net'\)"):
         load_config(tmp_path / "nas.yaml", ["--model={net: {lin1_size: 5}}"])
     load_config(tmp_path / "nas.yaml", ["--model={net: {init_args: {dropout: 0.3}}}"])
+
+
+def test_a_space_key_into_a_list_of_nodes_says_a_key_cannot_reach_into_a_list():
+    # was: "model.modules has no class_path or _target_ in the config, so '1' cannot be
+    # checked; write model.modules as class_path + init_args, ...": it is a list, whose item
+    # 1 is a node, and a space key (a path of argument names) cannot index a list
+    from lightning_nas.config.space_paths import check_dotted
+
+    linear = {"class_path": "torch.nn.Linear", "init_args": {"in_features": 2,
+                                                             "out_features": 2}}
+    cfg = {"model": {"class_path": "torch.nn.ModuleList",
+                     "init_args": {"modules": [linear, linear]}}}
+    with pytest.raises(ConfigError) as info:
+        check_dotted(cfg, "model.modules.1.bias")
+    assert str(info.value) == (
+        "space key 'model.modules.1.bias': model.modules is a list in the config (2 items), "
+        "and a space key cannot reach into a list's items ('1'): search model.modules whole, "
+        "a space key 'model.modules' whose values are lists")

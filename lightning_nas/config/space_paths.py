@@ -34,6 +34,7 @@ from lightning_nas.config.space_groups import is_space_group, space_leaves
 from lightning_nas.config.space_keys import is_dotted, node_key_error
 from lightning_nas.config.union_paths import union_seed
 from lightning_nas.errors import ConfigError
+from lightning_nas.wording import counted
 
 __all__ = ["check_dotted", "check_space_paths", "merge_space", "space_path"]
 
@@ -119,6 +120,11 @@ def check_dotted(cfg: Mapping[str, Any], key: str,
         if not is_node(node):
             if parts[0] == "trainer" and where == "trainer":
                 return fills  # Trainer arguments are checked with the trainer settings
+            if isinstance(node, list):  # (was: "has no class_path or _target_", of a list)
+                raise ConfigError(f"space key {key!r}: {where} is a list in the config "
+                                  f"({counted(len(node), 'item')}), and a space key cannot "
+                                  f"reach into a list's items ({part!r}): search {where} "
+                                  f"whole, a space key {where!r} whose values are lists")
             raise ConfigError(f"space key {key!r}: {where} has no class_path or _target_ in "
                               f"the config, so {part!r} cannot be checked; write {where} as "
                               f"class_path + init_args, or as a Hydra node with _target_")
