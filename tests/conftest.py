@@ -207,10 +207,11 @@ def ddp_search(shared_run) -> tuple[Path, dict]:
 def _two_worker_run(folder: Path) -> list[str]:
     """Make ``two_worker_search``'s run by ``lightning-nas search`` in ``folder / "run"``;
     the lines its stderr (the search process's and its workers') said of a worker's
-    warning (``tests.helpers_config.WarnsInWorker``)."""
+    warnings (``tests.helpers_config.WarnsInWorker``'s: the package's and the user's own)."""
     import yaml
 
     from lightning_nas.cli import main
+    from tests.helpers_config import USERS_OWN
 
     config = folder / "search.yaml"
     config.write_text(yaml.safe_dump({
@@ -237,7 +238,8 @@ def _two_worker_run(folder: Path) -> list[str]:
         os.close(kept)
     said = err.read_text()
     assert code == 0, said
-    return [line for line in said.splitlines() if "built in a worker" in line]
+    return [line for line in said.splitlines()
+            if "built in a worker" in line or USERS_OWN in line]
 
 
 @pytest.fixture(scope="session")
@@ -253,7 +255,7 @@ def two_worker_search(shared_run) -> Path:
 
 @pytest.fixture(scope="session")
 def two_worker_warnings(shared_run) -> list[str]:
-    """The lines of ``two_worker_search``'s stderr that said its workers' warning."""
+    """The lines of ``two_worker_search``'s stderr that said its workers' warnings."""
     return shared_run("two_worker_search", _two_worker_run)[1]
 
 

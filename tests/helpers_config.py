@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import copy
 import io
+import os
 import time
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,9 +30,12 @@ from tests.helpers_nets import Body
 
 __all__ = ["ArgsSGD", "ArgsStepLR", "BASE", "COSINE", "FourBody", "FourWide", "HeardStream",
            "KW_BODY", "KwWideBody", "NamedBody", "OptimInitNet", "STEP", "SaysInFit",
-           "SchedNet", "SchedTiny", "WarnsInWorker", "WideBody", "WideHolder", "broken",
-           "cli_built", "config", "lightningcli"]
+           "SchedNet", "SchedTiny", "USERS_OWN", "WarnsInWorker", "WideBody", "WideHolder",
+           "broken", "cli_built", "config", "lightningcli"]
 
+
+#: the text of ``WarnsInWorker``'s own warning in each training step (then its process's id)
+USERS_OWN = "the user's own warning, in process"
 
 #: a partial config that the ``apply_overrides`` tests change
 BASE = {
@@ -215,7 +220,9 @@ class NamedBody(torch.nn.Module):
 
 class WarnsInWorker(TinyNet):
     """``TinyNet`` that, built in a process multiprocessing started (a worker's trial), says
-    ``built in a worker`` by the package's ``warn_user``.
+    ``built in a worker`` by the package's ``warn_user``; each training step warns the
+    user's own warning (``warnings.warn``, one line of this file), ``USERS_OWN`` and its
+    process's id: Python shows it once per process, as a plain loop of fits would.
 
     Example:
         >>> WarnsInWorker(width=4).hparams.width  # here, in no worker: nothing said
@@ -228,6 +235,10 @@ class WarnsInWorker(TinyNet):
         if multiprocessing.parent_process() is not None:
             warn_user("built in a worker")
         super().__init__(width=width, **kwargs)
+
+    def training_step(self, batch, batch_idx):
+        warnings.warn(f"{USERS_OWN} {os.getpid()}", stacklevel=1)
+        return super().training_step(batch, batch_idx)
 
 
 class SaysInFit(TinyNet):

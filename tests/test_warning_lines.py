@@ -5,6 +5,7 @@ trial logs. Real ``Search`` checks, real ``lightning-nas`` commands."""
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 
 import pytest
 import yaml
@@ -18,6 +19,7 @@ from lightning_nas.user_warnings import (
     warn_rank_zero,
     warn_user,
 )
+from tests.helpers_config import USERS_OWN
 
 TINY = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "limit_train_batches": 2,
         "enable_progress_bar": False}
@@ -163,4 +165,14 @@ def test_a_warning_in_a_trial_a_worker_process_runs_is_the_commands_line_once(
     # was: the workers printed Python's form, once per trial (four lines): ".../tests/
     # helpers_config.py:227: UserWarning: built in a worker" (the console was the search
     # process's alone)
-    assert two_worker_warnings == ["lightning-nas search: warning: built in a worker"]
+    said = [line for line in two_worker_warnings if "built in a worker" in line]
+    assert said == ["lightning-nas search: warning: built in a worker"]
+
+
+def test_a_users_own_warning_is_shown_once_by_each_worker_process(two_worker_warnings):
+    # a warnings.warn of the user's model, in each training step: shown by each worker
+    # process once, as a plain loop of fits would (was: once per trial the worker ran,
+    # each trial's filters having made Python forget it had shown it)
+    own = [line for line in two_worker_warnings if USERS_OWN in line]
+    by_process = Counter(line.rsplit(" ", 1)[-1] for line in own)
+    assert own and set(by_process.values()) == {1}, own

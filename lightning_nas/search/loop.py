@@ -44,6 +44,7 @@ from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.trial_hold import check_not_running
 from lightning_nas.search.warm_start import warm_start
+from lightning_nas.search.warnings_once import warnings_once
 from lightning_nas.space import SearchSpace
 from lightning_nas.split_record import recorded_uneven
 from lightning_nas.store import OBJECTIVES_UP_FRONT, RunStore
@@ -151,7 +152,13 @@ class SearchLoop(TrialResults):
 
     # ----------------------------------------------------------------- the loop
     def run(self) -> None:
-        """Run until the budget is used, time is up, or the space is exhausted."""
+        """Run until the budget is used, time is up, or the space is exhausted; a warning
+        Python shows once per place is shown once in this process (``warnings_once``: was
+        once per trial)."""
+        with warnings_once():
+            self._run()
+
+    def _run(self) -> None:
         self.failures.check_count()  # a resume (here: its caller exports the best so far)
         if self.resuming:
             pruned = self.store.count(TrialStatus.PRUNED)  # a scheduler's budget counts them

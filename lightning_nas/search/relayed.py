@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from lightning_nas.search.warnings_once import warnings_once
 from lightning_nas.user_warnings import relayed_warnings, warn_user
 
 if TYPE_CHECKING:
@@ -48,8 +49,8 @@ def run_relayed(spec: TrialSpec, command: str | None,
         if send is None or not send(text, kind):
             said.append((text, kind))
 
-    with relayed_warnings(keep if command else None):
-        return run_trial(spec), said
+    with relayed_warnings(keep if command else None), warnings_once(served=True):
+        return run_trial(spec), said  # (Python's warnings there: once a process)
 
 
 def say_relayed(said: Sequence[tuple[str, type[Warning]]]) -> None:

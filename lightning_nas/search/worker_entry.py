@@ -62,6 +62,7 @@ from lightning_nas.search.lifetime import (
     die_with_parent,
     parent_alive,
 )
+from lightning_nas.search.warnings_once import warnings_once
 from lightning_nas.user_warnings import relayed_warnings
 
 __all__ = ["READY", "RECEIVED", "REIMPORTED", "WARNED", "WORKER_NAME", "clear_markers",
@@ -256,7 +257,8 @@ def _serve(conn: Connection, parent_pid: int, start_method: str | None,
         except OSError:  # the search process is gone (killed) since it sent the trial
             return
         try:
-            with relayed_warnings(_sender(conn) if command else None):
+            with relayed_warnings(_sender(conn) if command else None), \
+                    warnings_once(served=True):  # (was: Python's, once per trial)
                 result = run_trial(spec)
         except KeyboardInterrupt:  # Ctrl-C reaches the workers too: end as Lightning did
             raise SystemExit(1) from None  # (no traceback from each worker)
