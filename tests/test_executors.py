@@ -31,7 +31,7 @@ from lightning_nas.search.workers import ProcessExecutor
 from lightning_nas.store import RunStore
 from lightning_nas.user_warnings import console_warnings
 from tests.helpers_callbacks import HOLD_AT, EpochLog
-from tests.helpers_config import HeardStream, SaysInFit, WarnsInWorker
+from tests.helpers_config import USERS_OWN, HeardStream, SaysInFit, WarnsInWorker
 from tests.helpers_data import BlobData
 from tests.helpers_executors import SPACE, nap, result_sent
 from tests.helpers_models import TinyNet
@@ -104,6 +104,10 @@ def test_any_concurrent_futures_executor(tmp_path, tiny_trainer, capfd):
     err = capfd.readouterr().err
     said = [line for line in err.splitlines() if "built in a worker" in line]
     assert said == ["lightning-nas search: warning: built in a worker"], err
+    # the user's own warnings.warn, in Python's form from the pool's process: once there, as
+    # a plain loop of fits would (was: once per trial)
+    own = [line for line in err.splitlines() if USERS_OWN in line]
+    assert len(own) == 1, own
     with RunStore(tmp_path / "search.db") as store:  # none started in the search process
         assert [store.attempts(t.trial_id) for t in result.trials] == [0] * 2
 
