@@ -39,6 +39,7 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -46,8 +47,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from types import FrameType
 
-__all__ = ["UserWarningCache", "console_command", "console_warnings", "relayed_warnings",
-           "user_stacklevel", "warn_rank_zero", "warn_user"]
+__all__ = ["UserWarningCache", "console_command", "console_warnings", "filter_matches",
+           "relayed_warnings", "user_stacklevel", "warn_rank_zero", "warn_user"]
 
 #: the folder of the package: frames of files under it are lightning_nas's own
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -160,11 +161,25 @@ def user_stacklevel() -> int:
 def _action(text: str, category: type[Warning]) -> str:
     """What the warnings filters do with ``text`` of ``category`` from lightning_nas (the
     first filter that matches, as ``warnings.warn`` looks; none: Python's default)."""
-    for action, message, kind, module, lineno in warnings.filters:  # (patterns compiled)
-        if ((message is None or message.match(text)) and issubclass(category, kind)
-                and (module is None or module.match(_MODULE)) and not lineno):
+    for action, message, kind, module, lineno in warnings.filters:
+        if (filter_matches(message, text) and issubclass(category, kind)
+                and filter_matches(module, _MODULE) and not lineno):
             return action
     return warnings.defaultaction
+
+
+def filter_matches(pattern: re.Pattern[str] | str | None, text: str) -> bool:
+    """Whether a ``warnings.filters`` field matches ``text`` (None: all; a compiled
+    pattern, or plain text in Python's own filters, such as its ``__main__`` one for
+    deprecations).
+
+    Example:
+        >>> filter_matches("__main__", "__main__"), filter_matches(None, "any")
+        (True, True)
+    """
+    if pattern is None:
+        return True
+    return pattern == text if isinstance(pattern, str) else bool(pattern.match(text))
 
 
 def _rank_zero() -> bool:

@@ -25,7 +25,6 @@ Example:
 from __future__ import annotations
 
 import os
-import re
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -33,6 +32,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from lightning_nas.search.shared_state import held_by_first
+from lightning_nas.user_warnings import filter_matches
 
 __all__ = ["warnings_once"]
 
@@ -43,13 +43,6 @@ _Show = Callable[..., Any]
 
 #: the warnings shown by the trials this process served (``warnings_once(served=True)``)
 _SERVED: set[_Key] = set()
-
-
-def _matches(pattern: re.Pattern[str] | str | None, text: str) -> bool:
-    """Whether a filter's field matches (None: all; Python's own filters hold plain text)."""
-    if pattern is None:
-        return True
-    return pattern == text if isinstance(pattern, str) else bool(pattern.match(text))
 
 
 def _module(filename: str) -> str:
@@ -69,12 +62,12 @@ def _action(text: str, category: type[Warning], filename: str, lineno: int) -> s
     looks; none: ``warnings.defaultaction``)."""
     module = None
     for action, message, kind, place, line in warnings.filters:
-        if not (_matches(message, text) and issubclass(category, kind)
+        if not (filter_matches(message, text) and issubclass(category, kind)
                 and (not line or line == lineno)):
             continue
         if place is not None:
             module = _module(filename) if module is None else module
-            if not _matches(place, module):
+            if not filter_matches(place, module):
                 continue
         return action
     return warnings.defaultaction
