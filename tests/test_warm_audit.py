@@ -1,7 +1,8 @@
 """Warm starts whose results would otherwise be quietly wrong: a source written by a newer
 version (a trial status this one does not know), a resume whose first start stopped before
-it stored its priors, a source given twice as a folder and its copy. Real stores, real
-nevergrad; an objective (nothing trains)."""
+it stored its priors, a source given twice as a folder and its copy, a source that gives
+no prior (warned of, verbose or not). Real stores, real nevergrad; an objective (nothing
+trains)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 from lightning_nas import Search
 from lightning_nas.errors import ConfigError
+from lightning_nas.integrations.hydra_wording import sweep_phrases
 from lightning_nas.store import open_run
 
 SPACE = {"w": {"choice": [1, 2, 3, 4]}, "d": {"choice": [1, 2]}}
@@ -182,3 +184,27 @@ def test_show_says_a_sources_monitor_stood_in_for_the_first_objective(tmp_path, 
     assert main(["show", str(tmp_path / "b"), "--format", "json"]) == 0
     (shown,) = json.loads(capsys.readouterr().out)["summary"]["warm_start"]
     assert shown["first_from_monitor"] == "latency"
+
+
+def test_a_source_that_gives_no_prior_is_warned_of_verbose_or_not(tmp_path):
+    # was: nothing said unless verbose ("0 of 4 trials used" among the search's lines): a
+    # warm start that told the optimizer nothing ran as a cold search, without a word
+    _search(tmp_path / "a", 4).run()
+    cold = Search(None, {"w": {"choice": [5, 6]}, "d": {"choice": [1, 2]}}, objective=_acc,
+                monitor="val_acc", mode="max", budget=1, seed=0, run_dir=tmp_path / "b",
+                verbose=False, warm_start=[str(tmp_path / "a")])
+    with pytest.warns(UserWarning, match="gives this search no prior") as said:
+        cold.run()
+    source = (tmp_path / "a").resolve()
+    lines = [str(w.message) for w in said if "no prior" in str(w.message)]
+    assert len(lines) == 1 and lines[0].startswith(
+        f"warm_start source {source} gives this search no prior (4 of its 4 trials skipped: "
+        f"4 outside this space (#1: architecture value w=")
+    assert lines[0].endswith("): it starts as if that source were not given; check the "
+                             "folder and this search's space, or leave it out of warm_start")
+    with open_run(tmp_path / "b") as store:
+        assert store.priors() == []
+    swept = sweep_phrases(lines[0])  # a Hydra sweep's in its words
+    assert swept.startswith("hydra.sweeper.warm_start source ") and swept.endswith(
+        "check the folder and this sweep's hydra.sweeper.params, or leave it out of "
+        "hydra.sweeper.warm_start")

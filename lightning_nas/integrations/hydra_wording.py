@@ -61,6 +61,12 @@ _SWEEP_PHRASES = (
     (r"not used, by this search or its resume \(it keeps these priors\): to use them, start "
      r"this search once", "not used, by this sweep or its resume (it keeps these priors): to "
      "use them, start this sweep once"),
+    # a warm start's source that gives no prior (``SourceReport.empty_warning``)
+    (r"gives this search no prior \((.*)\): it starts as if that source were not given; "
+     r"check the folder and this search's space, or leave it out of warm_start$",
+     r"gives this sweep no prior (\1): it starts as if that source were not given; check the "
+     r"folder and this sweep's hydra.sweeper.params, or leave it out of "
+     r"hydra.sweeper.warm_start"),
 )
 
 

@@ -145,6 +145,24 @@ class SourceReport:
                 f"keeps these priors): to use them, start this search once that one has "
                 f"ended")
 
+    def empty_warning(self) -> str:
+        """What a search warm-started from a source that gives it no prior is warned of,
+        before its first trial, with why (was: said only among a verbose search's lines).
+
+        Example:
+            >>> print(SourceReport("runs/a", trials=2, not_completed=2,
+            ...                    not_completed_by={"failed": 2}).empty_warning())
+            ... # doctest: +NORMALIZE_WHITESPACE
+            warm_start source runs/a gives this search no prior (2 of its 2 trials skipped:
+            2 not completed (2 failed)): it starts as if that source were not given; check
+            the folder and this search's space, or leave it out of warm_start
+        """
+        why = (f"{self.trials} of its {counted(self.trials, 'trial')} skipped: "
+               f"{', '.join(self.skipped())}" if self.trials else "it holds no trial")
+        return (f"warm_start source {self.source} gives this search no prior ({why}): it "
+                f"starts as if that source were not given; check the folder and this "
+                f"search's space, or leave it out of warm_start")
+
     def trained(self) -> str:
         """The epochs the used results trained, ``""`` where unknown.
 

@@ -9,7 +9,8 @@ best, then each task's second, ...: ``rank_priors``), each as the optimizer hold
 (``held``: a float on a log scale comes back from nevergrad's round trip an ulp off, and
 its later ask of that point gives that value, which must be known as trained). A source
 whose search was still running when read is warned of (``SourceReport.live_warning``):
-its later results are not used, by this search or its resume (in the loop's words,
+its later results are not used, by this search or its resume; one that gives no prior
+(``SourceReport.empty_warning``) is warned of too, with why (in the loop's words,
 ``worded``: a Hydra sweep's loop says ``hydra.sweeper.warm_start``, this sweep).
 
 Example:
@@ -88,6 +89,8 @@ def warm_start(settings: SearchSettings, space: SearchSpace, store: RunStore, op
         for source in report.sources:  # said whether verbose or not, before any trial
             if source.live:  # (was: read as it was then without a word)
                 warn_user(worded(source.live_warning()))  # at the user's line
+            elif not source.used:  # it tells nothing (was: said only when verbose)
+                warn_user(worded(source.empty_warning()))
         priors = store.priors()
     if not priors:
         return []
