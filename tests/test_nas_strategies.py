@@ -399,3 +399,21 @@ def test_reinforce_learns_the_same_from_a_rejected_ones_penalty_as_from_a_worst_
     assert opts[0]._probs(0)[5] < before
     for mine, other in zip(opts[0].logits, opts[1].logits, strict=True):
         np.testing.assert_allclose(mine, other)
+
+
+def test_reinforce_does_not_learn_from_a_candidate_rejected_before_any_result():
+    # the search tells it inf with its violation, which nevergrad clips to 5e20 (plus its
+    # penalty) for one objective: was learnt from as the worst result so far, so the first
+    # real result was reinforced as better than it (with several objectives it stays inf)
+    space = SearchSpace.from_dict({"a": {"choice": list(range(6))},
+                                   "b": {"choice": list(range(6))}})
+    opts = [make_optimizer("Reinforce", space, budget=20, seed=0) for _ in range(2)]
+    rejected = opts[0].ask()
+    opts[0].tell(rejected, math.inf, constraint_violation=[1.0])  # as the search tells it
+    assert opts[0].losses == []
+    assert opts[0].baseline is None
+    for arch, loss in (({"a": 1, "b": 2}, 0.3), ({"a": 4, "b": 0}, 0.5), ({"a": 2, "b": 2}, 0.1)):
+        for opt in opts:
+            opt.tell(candidate_of(opt.parametrization, arch), loss)
+    for mine, other in zip(opts[0].logits, opts[1].logits, strict=True):
+        np.testing.assert_allclose(mine, other)

@@ -20,8 +20,12 @@ from nevergrad.optimization import base
 from lightning_nas.strategies.codec import Codec, Geno, candidate_of
 from lightning_nas.strategies.transfer import rank_priors
 
-__all__ = ["NEAR_STEPS", "NASOptimizer"]
+__all__ = ["CLIPPED", "NEAR_STEPS", "NASOptimizer"]
 
+#: nevergrad's ceiling for one objective's loss: an ``inf`` told (a candidate rejected before
+#: any result) reaches a strategy as this, plus the violation's penalty (several objectives:
+#: as ``inf``)
+CLIPPED = 5.0e20
 #: genotypes ``random_new`` looks at, one-leaf step by step, for a new one after random misses
 NEAR_STEPS = 100_000
 

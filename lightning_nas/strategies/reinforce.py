@@ -10,12 +10,11 @@ Example:
 from __future__ import annotations
 
 import bisect
-import math
 from typing import Any
 
 import numpy as np
 
-from lightning_nas.strategies.base import NASOptimizer
+from lightning_nas.strategies.base import CLIPPED, NASOptimizer
 from lightning_nas.strategies.codec import CAT, FLOAT, INT, ORD, Geno
 
 __all__ = ["Reinforce"]
@@ -31,8 +30,9 @@ class Reinforce(NASOptimizer):
     advantages. The reward is minus the loss's rank among the earlier results (0: better
     than all, -1: worse than all), so one huge loss (a rejected candidate's penalty, a
     failure told as worse than anything) counts as the worst, never as a new scale (was: the
-    loss itself, after which every later result seemed good). Samples already told are drawn
-    again (up to 100 times).
+    loss itself, after which every later result seemed good). A candidate rejected before
+    any result, told ``inf`` (``CLIPPED`` with one objective), is not learnt from. Samples
+    already told are drawn again (up to 100 times).
 
     Example:
         >>> import nevergrad as ng
@@ -79,8 +79,8 @@ class Reinforce(NASOptimizer):
         return self.random_new()
 
     def _observe(self, geno: Geno, loss: float, asked: bool, first: bool) -> None:
-        if not first or not math.isfinite(loss):
-            return
+        if not first or not loss < CLIPPED:  # an inf told (nevergrad clips it, for one
+            return  # objective; was: learnt from as the worst result so far)
         earlier = self.losses
         rank = (bisect.bisect_left(earlier, loss) + bisect.bisect_right(earlier, loss)) / 2
         bisect.insort(earlier, loss)
