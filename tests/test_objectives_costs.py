@@ -168,6 +168,32 @@ def test_a_count_that_misses_layers_made_in_setup_stops_the_search(tmp_path):
         assert result.best is not None
 
 
+class LazyOtherInput(Lazy):
+    """``Lazy`` whose ``example_input_array`` has 5 features where the blobs have 8."""
+
+    def __init__(self, width: int = 16, **kw):
+        super().__init__(width=width, **kw)
+        self.example_input_array = torch.zeros(1, 5)
+
+
+def test_a_lazy_count_from_an_example_input_of_another_shape_names_that_input(tmp_path):
+    # was: "layers made in setup() are made after the count ...; build the layers in
+    # __init__ or configure_model", which a model without setup() cannot follow
+    trainer = {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "logger": False}
+    with pytest.raises(SearchError) as err:
+        Search(LazyOtherInput, {"width": {"choice": [4, 8]}}, data=BlobData, trainer=trainer,
+               max_params=10**6, budget=2, verbose=False, optimizer="RandomSearch", seed=0,
+               run_dir=tmp_path / "run").run()
+    width = RunStore(tmp_path / "run" / "search.db").trials()[0].arch["width"]
+    real, counted = 8 * width + width + width * 3 + 3, 5 * width + width + width * 3 + 3
+    assert str(err.value).startswith(
+        f"trial 1 failed with an error every trial would hit: CountMismatch: LazyOtherInput "
+        f"has {real} parameters once its first training batch made its lazy modules, but the "
+        f"search counted {counted} before training (for max_params), its lazy modules made by "
+        f"a forward of its example_input_array: give example_input_array the shape of a "
+        f"training batch's input (lazy layers take their sizes from it). To go on, ")
+
+
 class LogsParams(TinyNet):
     """``TinyNet`` whose validation logs its own ``logs`` metric (``params``): 7.0, NaN
     in epoch 1."""

@@ -312,7 +312,8 @@ class ParamsCheck(pl.Callback):
     """Stops a trial (``CountMismatch``) whose model, once its Trainer set it up (its
     ``setup`` and ``configure_model`` hooks ran), has other parameters than the search
     counted before training: layers made in ``setup`` are not counted. Lazy modules are
-    compared after the first training batch (its forward made them); models a strategy
+    compared after the first training batch (its forward made them; a difference there is
+    said as an ``example_input_array`` of another shape than a batch's); models a strategy
     shards (FSDP, DeepSpeed) or a precision plugin packs (bitsandbytes) are not compared.
 
     Args:
@@ -323,6 +324,7 @@ class ParamsCheck(pl.Callback):
     def __init__(self, counted: float, uses: str = "") -> None:
         self.counted, self.uses = counted, uses
         self._pending = False  # compared when the model's parameters are all made
+        self._lazy = False  # lazy ones were made by a training batch, not at fit start
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._pending = _counts_whole(trainer)
@@ -333,11 +335,20 @@ class ParamsCheck(pl.Callback):
         self._compare(pl_module)
 
     def _compare(self, model: pl.LightningModule) -> None:
-        if not self._pending or any(isinstance(p, UninitializedParameter)
-                                    for p in model.parameters()):
+        if not self._pending:
+            return
+        if any(isinstance(p, UninitializedParameter) for p in model.parameters()):
+            self._lazy = True
             return
         self._pending = False
         real = sum(p.numel() for p in model.parameters())
+        if real != self.counted and self._lazy:  # (was: said as layers made in setup())
+            raise CountMismatch(
+                f"{type(model).__name__} has {real} parameters once its first training batch "
+                f"made its lazy modules, but the search counted {self.counted:.0f} before "
+                f"training (for {self.uses or 'its costs'}), its lazy modules made by a "
+                f"forward of its example_input_array: give example_input_array the shape of "
+                f"a training batch's input (lazy layers take their sizes from it)")
         if real != self.counted:
             raise CountMismatch(
                 f"{type(model).__name__} has {real} parameters once the Trainer set it up, "
