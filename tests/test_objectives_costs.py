@@ -47,6 +47,27 @@ def test_params_count_layers_made_in_configure_model_and_lazy_modules():
         model_costs(lambda a: Lazy(width=a["w"], example=False), {"w": 64})
 
 
+
+class SharedFrozenNet(TinyNet):
+    """A layer called twice, a frozen layer and a BatchNorm (its running statistics are
+    buffers)."""
+
+    def __init__(self, width: int = 4, **kw):
+        super().__init__(width=width, **kw)
+        self.shared = torch.nn.Linear(8, 8)
+        self.frozen = torch.nn.Linear(8, width).requires_grad_(False)
+        self.norm = torch.nn.BatchNorm1d(width)
+        self.net = torch.nn.Sequential(self.shared, self.shared, self.frozen, self.norm,
+                                       torch.nn.Linear(width, 3))
+
+
+def test_params_are_the_models_parameters_frozen_ones_too_shared_ones_once_no_buffers():
+    # as the README says: sum(p.numel() for p in model.parameters())
+    expected = (8 * 8 + 8) + (8 * 4 + 4) + 2 * 4 + (4 * 3 + 3)
+    assert model_costs(lambda a: SharedFrozenNet(width=a["w"]), {"w": 4}) == {
+        "params": float(expected)}
+    assert sum(p.numel() for p in SharedFrozenNet().parameters()) == expected
+
 def test_flops_need_an_example_input():
     class WithExample(TinyNet):
         def __init__(self, **kw):
