@@ -206,6 +206,31 @@ def test_a_lazy_layer_the_forward_does_not_reach_is_refused_before_the_search(tm
     assert not (tmp_path / "run").exists()
 
 
+
+class SomeUnreachedLazyNet(UnreachedLazyNet):
+    """``UnreachedLazyNet`` whose unreached lazy head only width 16 has."""
+
+    def __init__(self, width: int = 16, **kwargs) -> None:
+        super().__init__(width=width, **kwargs)
+        if width != 16:
+            self.aux = None
+
+
+def test_a_later_architecture_whose_lazy_layer_the_forward_does_not_reach_is_a_failed_trial(
+        tmp_path):
+    # was: once the check had counted another architecture, the search stopped at that
+    # architecture's proposal with a bare CountError naming no architecture, its trials cut
+    # short; a forward that raises for it is a FAILED trial, and so is this
+    trainer = {"max_epochs": 1, "limit_train_batches": 1, "limit_val_batches": 1}
+    result = Search(SomeUnreachedLazyNet, {"width": {"choice": [4, 8, 16]}}, data=BlobData,
+                    trainer=trainer, budget=3, optimizer="RandomSearch", seed=0,
+                    max_params=1e6, verbose=False, run_dir=tmp_path / "run").run()
+    status = {t.arch["width"]: t.status for t in result.trials}
+    assert status == {4: TrialStatus.COMPLETED, 8: TrialStatus.COMPLETED,
+                      16: TrialStatus.FAILED}
+    failed = next(t for t in result.trials if t.arch["width"] == 16)
+    assert "leaves lazy parameters unmade: aux.weight, aux.bias" in failed.error
+
 class MaskedNet(nn.Module):
     """A forward of ``input_ids`` and the ``attention_mask`` its ``on_after_batch_transfer``
     derives (Lightning's model summary applies that hook to ``example_input_array``)."""

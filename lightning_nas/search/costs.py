@@ -109,8 +109,9 @@ def check_counting(count: Callable[[dict[str, Any]], dict[str, float]],
 class Counts:
     """The costs of each architecture a search proposes, counted once (``count``:
     ``TrialTemplate.costs``; None: the search counts none). An architecture whose model
-    raises as it is built (its ``__init__`` refuses it), or whose forward raises as its
-    costs are counted (``CountError.own``; ``check_counting`` found one that counts), is
+    raises as it is built (its ``__init__`` refuses it), or whose costs cannot be counted
+    (``CountError``: its forward raises, ``own``, or leaves a lazy layer unmade;
+    ``check_counting`` found one that counts, so the error is this architecture's), is
     ``unbuilt``: the search stores it FAILED with that error, as a trial that raises while
     building or training (``failed``; was: the forward's error stopped the search).
     """
@@ -122,18 +123,13 @@ class Counts:
 
     def __call__(self, arch: dict[str, Any], key: str) -> dict[str, float]:
         """The costs of ``arch`` (``key``: its ``arch_key``); {} when the search counts
-        none or its model raised when built.
-
-        Raises:
-            CountError: when counting fails for a model that builds (``model_costs``).
-        """
+        none, or its model raised when built or its costs could not be counted."""
         if self.count is not None and key not in self.costs and key not in self.unbuilt:
             try:
                 self.costs[key] = self.count(arch)
-            except CountError as err:
-                if not err.own:
-                    raise
-                self.unbuilt[key] = str(err)  # its forward: the trial's error
+            except CountError as err:  # its forward, or a lazy layer it leaves unmade:
+                self.unbuilt[key] = str(err)  # the trial's error (was: a lazy layer's
+                # stopped the search, naming no architecture)
             except Exception as err:  # noqa: BLE001 - the user's model refuses the arch
                 self.unbuilt[key] = (f"{typed(err)}\n"
                                      f"{traceback.format_exc(limit=-6)}")  # as fit_trial's
