@@ -299,3 +299,11 @@ def test_an_optimizer_of_one_objective_is_refused_for_several_before_training(tm
     finally:
         if registry.get(name) is OneObjectiveOnly:
             registry.unregister(name)
+
+
+@pytest.mark.parametrize("name", ["", "  "])
+def test_a_blank_optimizer_name_is_refused_without_made_up_close_names(name):
+    # was: "close names: ASCMADEthird, AX, AXP, ..." (every name starts with '')
+    with pytest.raises(ConfigError) as err:
+        check_optimizer_name(name)
+    assert str(err.value).startswith(f"unknown optimizer {name!r}; no close name (")

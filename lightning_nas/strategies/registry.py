@@ -72,7 +72,8 @@ def check_optimizer_name(name: str) -> None:
     if name in ng.optimizers.registry:
         return
     close = difflib.get_close_matches(name, list(ng.optimizers.registry), n=6, cutoff=0.5)
-    if not close:  # fall back to names that share a prefix, ignoring case
+    if not close and name.strip():  # names that share a prefix, ignoring case (was: for a
+        # blank name, the first six of the registry)
         close = [n for n in available_optimizers() if n.lower().startswith(name[:3].lower())][:6]
     hint = f"close names: {', '.join(close)}" if close else "no close name"
     raise ConfigError(f"unknown optimizer {name!r}; {hint} (the NAS strategies: "
