@@ -423,3 +423,14 @@ def test_a_sweep_setting_that_may_be_null_says_null_not_pythons_none(key, bad, s
     with pytest.raises(ConfigError) as err:
         search_settings(sweep.settings, sweep.config)
     assert str(err.value) == said
+
+
+def test_a_cost_name_may_be_the_first_objective_a_task_returns():
+    # a sweep counts nothing (max_params is refused): `params` is a score its task returns
+    # (was: "'params' is counted, not logged: list a logged metric first")
+    sweep = HydraSweep(objectives={"params": "minimize", "acc": "maximize"},
+                       params={"x": "choice(1, 2)"})
+    sweep.config = OmegaConf.create({"hydra": {"sweep": {"dir": "unused"}}})
+    goal = search_settings(sweep.settings, sweep.config).goal
+    assert (goal.monitor, goal.mode, goal.objectives.names) == ("params", "min",
+                                                               ["params", "acc"])

@@ -46,8 +46,8 @@ def _refusal(build: Any) -> str:
 # ------------------------------------------------------------------ the goal's advice
 def test_a_cost_as_the_first_objective_is_advised_in_the_words_it_was_given_in(tmp_path):
     # was: "e.g. objectives: {val_acc: max, params: min}" from Python too
-    said = _refusal(lambda: SearchSettings.from_options(objectives={"params": "min",
-                                                                    "val_acc": "max"}))
+    said = _refusal(lambda: SearchSettings.from_options(objectives={
+        "params": "min", "val_acc": "max"}).goal.check_counted())
     assert said.endswith('list a logged metric first, e.g. objectives={"val_acc": "max", '
                          '"params": "min"}'), said
     said = _refusal(lambda: search_from_config(_config(
@@ -56,7 +56,7 @@ def test_a_cost_as_the_first_objective_is_advised_in_the_words_it_was_given_in(t
 
 
 def test_a_cost_as_the_monitor_is_advised_in_the_words_it_was_given_in(tmp_path):
-    said = _refusal(lambda: Goal(monitor="params"))
+    said = _refusal(lambda: Goal(monitor="params").check_counted())
     assert said.startswith("`monitor='params'` is counted, not logged"), said
     assert 'e.g. objectives={"val_acc": "max", "params": "min"}, or a limit' in said
     said = _refusal(lambda: search_from_config(_config(tmp_path / "run", monitor="params")))

@@ -8,10 +8,13 @@ import re
 
 import pytest
 
+from lightning_nas import Search
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.objectives import Objectives
 from lightning_nas.search.setting_groups import Goal
 from lightning_nas.search.settings import SearchSettings
+from tests.helpers_data import BlobData
+from tests.helpers_models import TinyNet
 
 
 def test_objectives_set_monitor_and_mode_to_the_first():
@@ -97,10 +100,12 @@ def test_bad_objective_mode_names_it():
 
 def test_a_cost_as_the_first_objective_is_refused_before_training():
     # was: taken as the monitor; the first trial trained, then "'params' was never logged"
+    # (a search that trains checks it: Search's __init__, an objective= search's does not)
     with pytest.raises(ConfigError, match=r"'params' is counted, not logged: list a logged "
                                           r"metric first, e\.g\. objectives=\{\"val_acc\": "
                                           r"\"max\", \"params\": \"min\"\}"):
-        SearchSettings.from_options(objectives={"params": "min", "val_acc": "max"})
+        SearchSettings.from_options(objectives={"params": "min",
+                                                "val_acc": "max"}).goal.check_counted()
 
 
 @pytest.mark.parametrize("cost", ["params", "flops"])
@@ -113,7 +118,7 @@ def test_a_cost_as_the_monitor_is_refused_before_training(cost):
                 rf"validation logs; give one \(val_acc, val_loss\) and {cost} as a second "
                 rf"objective, e\.g\. objectives=\{{\"val_acc\": \"max\", \"{cost}\": "
                 rf"\"min\"\}}, or a limit, max_{cost}")):
-            SearchSettings.from_options(monitor=cost, mode=mode)
+            SearchSettings.from_options(monitor=cost, mode=mode).goal.check_counted()
 
 
 @pytest.mark.parametrize(("given", "needle"), [
@@ -131,3 +136,26 @@ def test_a_monitor_given_with_objectives_must_be_the_first(given, needle):
     assert SearchSettings.from_options(**agreeing).goal.monitor == "val_acc"
     assert SearchSettings.from_options(monitor="val_acc", objectives={
         "val_acc": "max", "params": "min"}).goal.mode == "max"
+
+
+@pytest.mark.parametrize("cost", ["params", "flops"])
+def test_an_objective_search_takes_a_cost_name_first_as_what_the_function_returns(
+        cost, tmp_path):
+    # an objective= search counts nothing: `params` is a name its function returns (was:
+    # refused, "'params' is counted, not logged: list a logged metric first")
+    def objective(arch):
+        return {cost: float(arch["w"]), "acc": arch["w"] / 10}
+
+    space = {"w": {"choice": [1, 2, 3]}}
+    for goal in ({"objectives": {cost: "min", "acc": "max"}},
+                 {"monitor": cost, "mode": "min"}):
+        result = Search(None, space, objective=objective, budget=3, verbose=False,
+                        run_dir=tmp_path / f"{cost}-{len(goal)}", **goal).run()
+        assert (result.monitor, result.mode) == (cost, "min")
+        assert result.best.arch == {"w": 1} and result.best.score == 1.0, goal
+    # a search that trains a model still refuses it, before anything is written
+    for goal in ({"objectives": {cost: "min", "val_acc": "max"}}, {"monitor": cost}):
+        with pytest.raises(ConfigError, match=rf"'{cost}'`? is counted, not logged"):
+            Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData,
+                   run_dir=tmp_path / "model", **goal)
+    assert not (tmp_path / "model").exists()

@@ -158,6 +158,8 @@ class Search:
                               f"it builds no model nor data, so {', '.join(unused)} would be "
                               f"ignored; drop {', '.join(unused)} (Search(None, space, "
                               f"objective=...)), or drop objective= to train the model")
+        if objective is None:  # a model's costs are counted: none is the monitor
+            self.settings.goal.check_counted()
         self.objective = objective
         self.python = config is None  # built in Python (cli= writes a config of its own)
         if cli is not None:  # a config of the arguments, built the way of search.cli's

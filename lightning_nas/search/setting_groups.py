@@ -110,12 +110,6 @@ class Goal:
             objectives = self.objectives
             if not isinstance(objectives, Objectives):
                 objectives = Objectives(objectives)
-            first = objectives.names[0]
-            if first in COSTS:  # it would be the monitor, read from validation's logs
-                raise ConfigError(f"the first objective is the monitor, a metric validation "
-                                  f"logs; {first!r} is counted, not logged: list a logged "
-                                  f"metric first, e.g. "
-                                  f"{_objectives(first, objectives.modes[first])}")
             object.__setattr__(self, "objectives", objectives)
             object.__setattr__(self, "monitor", objectives.names[0])
             object.__setattr__(self, "mode", objectives.modes[objectives.names[0]])
@@ -123,17 +117,42 @@ class Goal:
             raise ConfigError(f"`monitor` must name a logged metric, got {self.monitor!r}: "
                               f"a name your LightningModule's validation logs (self.log), "
                               f"such as 'val_acc' or 'val_loss'; leave it out for 'val_acc'")
-        if self.monitor in COSTS:  # as a first objective (was: refused after trial 1 trained)
+        if self.mode is None and self.monitor in COSTS:  # what an objective= function
+            object.__setattr__(self, "mode", "min")  # returns; a search that trains refuses
+            # it (check_counted)
+        if self.mode is None:  # not given: never maximise a loss because max is a default
+            object.__setattr__(self, "mode", mode_for(self.monitor,
+                                                      python=not said_in_config()))
+        check_mode(self.mode)
+
+    def check_counted(self) -> None:
+        """Refuse a counted cost (``params``, ``flops``) as the monitor of a search that
+        trains a model, before anything is written: the monitor is read from validation's
+        logs, and a cost is counted, never logged. An ``objective=`` search counts nothing,
+        so there a cost's name is one its function returns (the search does not call this).
+
+        Raises:
+            ConfigError: naming the cost and a first objective to give instead.
+
+        Example:
+            >>> Goal(objectives={"val_acc": "max", "params": "min"}).check_counted()
+            >>> Goal(monitor="flops").check_counted()
+            Traceback (most recent call last):
+            ...
+            lightning_nas.errors.ConfigError: `monitor='flops'` is counted, not logged: ...
+        """
+        if self.objectives is not None and (first := self.objectives.names[0]) in COSTS:
+            raise ConfigError(f"the first objective is the monitor, a metric validation "
+                              f"logs; {first!r} is counted, not logged: list a logged "
+                              f"metric first, e.g. "
+                              f"{_objectives(first, self.objectives.modes[first])}")
+        if self.monitor in COSTS:  # (was: refused after trial 1 trained)
             said = in_words(f"monitor: {self.monitor!r}", f"monitor={self.monitor!r}")
             raise ConfigError(f"`{said}` is counted, not logged: the monitor is a metric "
                               f"validation logs; give one (val_acc, val_loss) and "
                               f"{self.monitor} as a second objective, e.g. "
                               f"{_objectives(self.monitor, 'min')}, or a limit, "
                               f"max_{self.monitor}")
-        if self.mode is None:  # not given: never maximise a loss because max is a default
-            object.__setattr__(self, "mode", mode_for(self.monitor,
-                                                      python=not said_in_config()))
-        check_mode(self.mode)
 
     def warn_contrary(self) -> None:
         """Warn, before any trial trains, of an objective searched the other way from what
