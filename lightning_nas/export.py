@@ -62,8 +62,9 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
                 trial_id: int | None = None, *, then: str | None = None) -> dict[str, Any]:
     """Write ``best.yaml``, ``best.ckpt`` and (for config runs) ``best_config.yaml``.
 
-    ``best.yaml`` holds ``arch``, ``score``, ``monitor``, ``mode``, the trial's metrics and
-    the model to build it with; ``best_config.yaml`` is the search's LightningCLI config with
+    ``best.yaml`` holds ``arch``, ``score``, ``monitor``, ``mode`` (with several objectives,
+    ``objectives``: each one's mode, in order), the trial's metrics and the model to build
+    it with; ``best_config.yaml`` is the search's LightningCLI config with
     the best architecture in ``model.init_args`` (``dict_kwargs``) and no ``search`` block, so it
     trains the best model as is. An ``objective=`` search trained no model: its ``best.yaml``
     has ``model: null`` and ``objective`` saying so, and no ``best_config.yaml`` is written.
@@ -125,8 +126,11 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
         out: dict[str, Any] = {
             "trial": best.trial_id, **({"chosen": True} if trial_id is not None else {}),
             "arch": best.arch, "score": best.score,
-            "monitor": monitor, "mode": mode, "epoch": best.epoch, "metrics": best.metrics,
-            "checkpoint": None,
+            "monitor": monitor, "mode": mode,
+            # several objectives: which made the front, and their modes (was: the monitor's)
+            **({"objectives": objectives} if len(objectives := store.objectives() or {}) > 1
+               else {}),
+            "epoch": best.epoch, "metrics": best.metrics, "checkpoint": None,
             "model": (trained["model"] if trained is not None
                       else model_section(store.get_meta("model") or {}, best.arch)),
         }

@@ -19,6 +19,7 @@ import pytest
 from lightning_nas import Search
 from lightning_nas.cli import main
 from lightning_nas.errors import SearchError
+from lightning_nas.export import load_best
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.checkpoints import keep_top_checkpoints
 from lightning_nas.search.objectives import Objectives, contrary_modes, pareto_front
@@ -81,6 +82,28 @@ def test_show_prints_the_front_and_export_picks_a_point(tmp_path, capsys):
     assert main(["export", str(tmp_path), "--trial", str(pick)]) == 0
     with RunStore(tmp_path / "search.db") as store:
         assert store.get(pick).arch == json.loads(json.dumps(front[0]["arch"]))
+
+
+def test_best_yaml_of_several_objectives_names_them_and_their_modes(tmp_path):
+    # was: monitor and mode alone, so a reader of best.yaml could not tell which metrics
+    # made the front its trial is on (show, report and best_config.yaml's header name them)
+    def toy(arch):
+        return {"acc": arch["x"] / 10, "size": float(arch["x"])}
+
+    space = {"x": {"int": [1, 6]}}
+    for name, goal in (("two", {"objectives": {"acc": "max", "size": "min"}}),
+                       ("one", {"objectives": {"acc": "max"}}), ("monitor", {"monitor": "acc"})):
+        Search(None, space, objective=toy, budget=3, run_dir=tmp_path / name, verbose=False,
+               **goal).run()
+    assert load_best(tmp_path / "two")["objectives"] == {"acc": "max", "size": "min"}
+    assert main(["export", str(tmp_path / "two"), "--trial", "2"]) == 0  # a chosen point
+    best = load_best(tmp_path / "two")
+    assert (best["trial"], best["chosen"], best["objectives"]) == (2, True, {"acc": "max",
+                                                                             "size": "min"})
+    assert list(best)[:7] == ["trial", "chosen", "arch", "score", "monitor", "mode",
+                              "objectives"]
+    for name in ("one", "monitor"):  # one objective: as it was
+        assert "objectives" not in load_best(tmp_path / name), name
 
 
 def test_an_objective_named_like_a_column_keeps_its_own_values(tmp_path, capsys):
