@@ -60,7 +60,12 @@ class PruningCallback(pl.Callback):
     Args:
         rule: a ``Rule`` (``MedianRule``, ``ASHARule``, ...), shared by the runs it judges.
         monitor: the logged metric to judge.
-        trial_key: this run's name in the rule (runs are compared by key): one per run.
+        trial_key: this run's name in the rule (runs are compared by key): one per run. A
+            plain fit from epoch 0 whose rule holds values of it already is refused
+            (``_check_key``), read from the rule's ``values`` mapping (``{epoch: {key:
+            value}}``, as the built-in rules keep theirs); a rule of your own that keeps
+            its values otherwise, or none, is not checked (``Rule`` has no public way to
+            ask which keys it holds): give each run its own key, or ``forget`` it first.
         epochs_known: the epochs of this run its search has stored; a fit resumed from a
             checkpoint written after the callback stopped the run later than that stops
             again before training (``on_train_start``).
