@@ -17,9 +17,10 @@ from lightning.pytorch.cli import LightningCLI
 from tests.helpers_data import BlobData
 from tests.helpers_models import ClassesNet, TinyNet
 
-__all__ = ["BackwardsCLI", "ClassesData", "FixedLinkCLI", "InstantiateCLI", "LinkCLI",
-           "MisspeltSourceCLI", "NestedFixedCLI", "NestedInstantiateCLI", "NestedSourceCLI",
-           "NestedTargetCLI", "NoLinkCLI", "RaisingCLI", "ReachedNestedCLI", "SeenClassesNet",
+__all__ = ["BackwardsCLI", "ClassesData", "DictSourceCLI", "DictTargetCLI", "FixedLinkCLI",
+           "InstantiateCLI", "KeptKwargsNet", "LinkCLI", "MisspeltSourceCLI", "NestedFixedCLI",
+           "NestedInstantiateCLI", "NestedSourceCLI", "NestedTargetCLI", "NoLinkCLI",
+           "OptionsNet", "PassedKwargsNet", "RaisingCLI", "ReachedNestedCLI", "SeenClassesNet",
            "SeenWidthNet", "SetDefaultsCLI", "SkippedSourceCLI", "by_zero", "classes_config",
            "link_config", "nested_config", "per_batch"]
 
@@ -37,6 +38,46 @@ class SeenWidthNet(TinyNet):
         super().validation_step(batch, batch_idx)
         self.log("seen_width", float(self.hparams.width))
         self.log("seen_depth", float(self.hparams.depth))
+
+
+class PassedKwargsNet(SeenWidthNet):
+    """``SeenWidthNet`` whose arguments come through ``**kwargs`` passed on whole to its
+    base: jsonargparse finds them (``model.init_args.width`` is a key of its config)."""
+
+    def __init__(self, extra: int = 0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+
+
+class KeptKwargsNet(SeenWidthNet):
+    """``SeenWidthNet`` whose ``width`` and ``lr`` come through ``**kwargs`` it picks from,
+    not passed on whole: jsonargparse finds no argument of it, so a link to
+    ``model.init_args.width`` is skipped."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**{k: v for k, v in kwargs.items() if k in ("width", "lr")})
+
+
+class OptionsNet(SeenWidthNet):
+    """``SeenWidthNet`` whose width is a key of a plain ``dict`` argument, ``options``:
+    jsonargparse holds the dict whole, so a link to ``model.init_args.options.width``
+    is skipped."""
+
+    def __init__(self, options: dict | None = None, lr: float = 0.05) -> None:
+        super().__init__(width=(options or {}).get("width", 16), lr=lr)
+
+
+class DictTargetCLI(LightningCLI):
+    """A link into the plain ``dict`` argument of ``OptionsNet``."""
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.link_arguments("data.init_args.batch_size", "model.init_args.options.width")
+
+
+class DictSourceCLI(LightningCLI):
+    """A link from a key of the plain ``dict`` argument of ``OptionsNet``."""
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.link_arguments("model.init_args.options.width", "data.init_args.n")
 
 
 class LinkCLI(LightningCLI):

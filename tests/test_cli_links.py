@@ -16,6 +16,8 @@ from lightning_nas.fit import fit_config
 from lightning_nas.search.from_config import search_from_config
 from tests.helpers import CallableOptNet
 from tests.helpers_cli_links import (
+    DictSourceCLI,
+    DictTargetCLI,
     FixedLinkCLI,
     InstantiateCLI,
     LinkCLI,
@@ -164,6 +166,67 @@ def test_a_link_key_with_a_nested_nodes_init_args_is_applied_as_the_cli_applies_
         own.model.net.layers[0].out_features, own.datamodule.n) == (8, 3)
 
 
+_KWARGS_SAID = (
+    "link_arguments(('data.init_args.n', 'data.init_args.batch_size'), "
+    "'model.init_args.width', compute_fn=per_batch): its target model.init_args.width is no "
+    "argument jsonargparse finds of tests.helpers_cli_links.KeptKwargsNet (it finds none; "
+    "it follows **kwargs only where they are passed on whole to a base's or a called "
+    "class's __init__), so jsonargparse skips the link at every parse without a word and "
+    "your CLI never applies it; give KeptKwargsNet.__init__ an argument width, or link to "
+    "one it has")
+
+
+def _dict_said(link: str, role: str) -> str:
+    return (f"{link}: its {role} model.init_args.options.width is a key inside "
+            f"model.init_args.options, a plain dict argument of tests.helpers_cli_links."
+            f"OptionsNet (no class_path node), which jsonargparse holds whole with no key "
+            f"inside it, so jsonargparse skips the link at every parse without a word and "
+            f"your CLI never applies it; link to model.init_args.options itself (a "
+            f"compute_fn that returns the whole dict), or make it a class_path node")
+
+
+@pytest.mark.parametrize(("model", "cli", "said", "own_values"), [
+    ("KeptKwargsNet", LinkCLI, _KWARGS_SAID, (16, 32)),
+    ("OptionsNet", DictTargetCLI, _dict_said(
+        "link_arguments('data.init_args.batch_size', 'model.init_args.options.width')",
+        "target"), (5, 32)),
+    ("OptionsNet", DictSourceCLI, _dict_said(
+        "link_arguments('model.init_args.options.width', 'data.init_args.n')", "source"),
+     (5, 32)),
+], ids=["kwargs", "dict-target", "dict-source"])
+def test_a_link_key_jsonargparse_finds_no_key_for_is_refused_before_training(
+        tmp_path, monkeypatch, model, cli, said, own_values):
+    # an argument of the model reached only through **kwargs jsonargparse cannot follow, or
+    # a key inside a plain dict argument, is no key of the project's CLI's config, so it
+    # skips the link without a word (was: each trial and `lightning-nas fit` applied it,
+    # and best_config.yaml, without the target, trained another model there)
+    cfg = link_config(tmp_path / "run", cli=f"tests.helpers_cli_links.{cli.__name__}")
+    cfg["model"] = {"class_path": f"tests.helpers_cli_links.{model}", "init_args": {
+        "options": {"width": 5}} if model == "OptionsNet" else {}}
+    cfg["search"]["space"] = {"data.shuffle": {"choice": [False, True]}}
+    own = _own_cli(cli, cfg, tmp_path, monkeypatch)
+    assert (own.model.net[0].out_features, own.datamodule.n) == own_values  # skipped
+    with pytest.raises(ConfigError) as info:
+        search_from_config(cfg)
+    assert not (tmp_path / "run").exists()
+    assert str(info.value) == f"`search.cli`=tests.helpers_cli_links.{cli.__name__}: {said}"
+    if cli is DictTargetCLI:  # `lightning-nas fit` of such a config too
+        path = tmp_path / "fit.yaml"
+        path.write_text(yaml.safe_dump({**{k: cfg[k] for k in ("model", "data", "trainer")},
+                                        "search": {"cli": cfg["search"]["cli"]}}))
+        with pytest.raises(ConfigError, match=re.escape(said)):
+            fit_config(path, out_dir=tmp_path / "fit")
+
+
+def test_a_link_to_an_argument_passed_on_through_kwargs_is_applied(tmp_path, monkeypatch):
+    cfg = link_config(tmp_path / "run")  # jsonargparse follows **kwargs passed on whole
+    cfg["model"]["class_path"] = "tests.helpers_cli_links.PassedKwargsNet"
+    own = _own_cli(LinkCLI, cfg, tmp_path, monkeypatch)
+    init = search_from_config(cfg).model.target.config({"data.n": 32})["init_args"]
+    assert (init["width"], init["depth"]) == (own.model.hparams.width,
+                                              own.model.hparams.depth) == (4, 1)
+
+
 @pytest.mark.parametrize("key", ["width", "model.width", "model.init_args.depth"])
 def test_a_searched_target_is_refused_naming_the_link(tmp_path, key):
     err = _refused(tmp_path, space={key: {"choice": [1, 2]}})
@@ -232,9 +295,13 @@ def test_a_source_the_config_leaves_out_is_its_class_default(tmp_path):
 
 
 @pytest.mark.parametrize(("cli", "pattern"), [
-    ("MisspeltSourceCLI", r"link_arguments\('data.init_args.bsize', 'model.init_args.width'\)"
-                          r" in `search.cli`=tests.helpers_cli_links.MisspeltSourceCLI: its "
-                          r"source data.init_args.bsize has no value"),
+    # (jsonargparse skips it at every parse: was refused only as it had no value)
+    ("MisspeltSourceCLI", r"MisspeltSourceCLI: link_arguments\('data.init_args.bsize', "
+                          r"'model.init_args.width'\): its source data.init_args.bsize is no "
+                          r"argument jsonargparse finds of tests.helpers.BlobData \(it finds "
+                          r"n, batch_size, shuffle\), so jsonargparse skips the link at every "
+                          r"parse without a word and your CLI never applies it; did you mean "
+                          r"'batch_size'\? give BlobData.__init__ an argument bsize"),
     ("RaisingCLI", r"compute_fn=by_zero\) in `search.cli`=tests.helpers_cli_links.RaisingCLI: "
                    r"compute_fn of (32|64) raised ZeroDivisionError"),
 ])

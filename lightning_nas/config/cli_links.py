@@ -27,7 +27,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from lightning_nas.config.cli_link_keys import skipped_said, skipped_source, unreached
+from lightning_nas.config.cli_link_keys import (
+    skipped_said,
+    skipped_source,
+    unfound,
+    unfound_said,
+    unreached,
+)
 from lightning_nas.config.imports import import_object
 from lightning_nas.config.nodes import is_node, target_path
 from lightning_nas.config.paths import get_dotted, set_paths
@@ -290,7 +296,9 @@ class CliLinks:
     def check_keys(self, config: Mapping[str, Any]) -> None:
         """Refuse a link whose source (at parse time) or target steps past a nested
         ``class_path`` node of ``config`` without its ``init_args`` level
-        (``model.init_args.net.width``): jsonargparse skips it at every parse or
+        (``model.init_args.net.width``), names an argument jsonargparse does not find for
+        its class (one only ``**kwargs`` takes) or a key inside a plain ``dict`` argument
+        (``cli_link_keys.unfound``): jsonargparse skips it at every parse or
         instantiation without a word, so the project's CLI never applies it. The error
         names the link and the key to write."""
         for link in self.links:
@@ -299,6 +307,8 @@ class CliLinks:
             for role, key in keys:
                 if (node := unreached(config, key)) is not None:
                     raise ConfigError(skipped_said(self.named, link, key, node, role))
+                if (where := unfound(config, key)) is not None:
+                    raise ConfigError(unfound_said(self.named, link, key, where, role))
 
     def given_targets(self, config: Mapping[str, Any]) -> list[str]:
         """The links (as written) whose target ``config`` gives: the link replaces it, as
