@@ -111,6 +111,17 @@ def test_a_count_prints_as_a_whole_number_and_a_score_with_four_decimals():
             _cell(12.34, "time_s")] == ["11264", "1.0000", "0.9877", "12.3"]
 
 
+def test_a_cost_named_column_that_holds_no_counts_prints_as_scores():
+    from lightning_nas.report.tables import format_table
+
+    # an objective= function's `params` (in millions: 1.5) is no count the search made
+    # (was: 2 and 4, 1.5 and 4.5 rounded half to even, beside 3)
+    assert format_table([{"params": 1.5}, {"params": 3.0}, {"params": 4.5}]
+                        ).splitlines()[1:] == ["1.5000", "3.0000", "4.5000"]
+    assert format_table([{"flops": 2.0}, {"flops": float("nan")}]).splitlines()[1:] == [
+        "2", "nan"]  # counts and a NaN: whole still
+
+
 def test_show_counts_every_status_and_prints_counts_whole(tmp_path, capsys):
     # was: no paused count, --status paused refused, a negative --top cut rows off the
     # end, params of 771 shown as 771.0000, and empty failures in a trial list's JSON

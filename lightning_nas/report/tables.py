@@ -125,13 +125,17 @@ def failure_rows(store: RunStore) -> list[dict[str, Any]]:
 
 def format_table(rows: Sequence[Mapping[str, Any]], empty: str = "(no trial)") -> str:
     """Rows as an aligned text table (architectures as ``key=value``), each column's floats
-    in one format, whatever their values: a count's (``params``, ``flops``) whole, a
-    trial's ``time_s`` with one decimal, any other's as scores (``format_score``);
-    ``empty`` where there is no row."""
+    in one format, whatever their values: a count's (``params``, ``flops``) whole (where
+    each is: an ``objective=`` function's ``params`` of 1.5 is a score), a trial's
+    ``time_s`` with one decimal, any other's as scores (``format_score``); ``empty``
+    where there is no row."""
     if not rows:
         return empty
     cols = list(rows[0])
-    cells = [[_cell(r[c], c) for c in cols] for r in rows]
+    counts = {c for c in cols if c in COSTS and all(  # an objective= function's params
+        not isinstance(r[c], float) or not math.isfinite(r[c]) or r[c].is_integer()
+        for r in rows)}  # in millions (1.5) is no count: a score (was: 2)
+    cells = [[_cell(r[c], c, c in counts) for c in cols] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=False)).rstrip()]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)).rstrip()
@@ -150,17 +154,19 @@ def format_csv(rows: Sequence[Mapping[str, Any]], sort_keys: bool = True,
     return out.getvalue().rstrip("\n")
 
 
-def _cell(value: Any, column: str = "") -> str:
+def _cell(value: Any, column: str = "", count: bool = True) -> str:
     """One cell; a float by its column's name alone, so a column has one format (was: a
     whole float >= 1000 as a count, 3001 beside 2.0000): a trial's ``time_s`` with one
     decimal, an objective as a score, whatever its name (was: any ``*_s`` with one
-    decimal, a ``latency_s`` of 0.004 s shown as 0.0)."""
+    decimal, a ``latency_s`` of 0.004 s shown as 0.0); a count whole, unless ``count`` is
+    false (``format_table``: its column holds a number that is no count)."""
     if isinstance(value, float):
         if column == "time_s":
             return f"{value:.1f}"
-        # a count (params, flops) is a whole number: 11264 or 771, not 771.0000
-        count = column in COSTS and math.isfinite(value)
-        return f"{value:.0f}" if count else format_score(value)
+        # a count (params, flops) is a whole number: 11264 or 771, not 771.0000; a column
+        # of them that holds another number (``count`` false) is no count
+        whole = count and column in COSTS and math.isfinite(value)
+        return f"{value:.0f}" if whole else format_score(value)
     if isinstance(value, Mapping):
         return format_arch(value)
     return "-" if value is None else str(value)
