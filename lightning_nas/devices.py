@@ -15,7 +15,7 @@ from typing import Any
 
 from lightning_nas.trial_trainer import trial_trainer
 
-__all__ = ["device_count", "rank_count", "trial_ranks"]
+__all__ = ["device_count", "gpus_asked", "rank_count", "trial_ranks"]
 
 
 def device_count(devices: Any) -> int:
@@ -34,6 +34,30 @@ def device_count(devices: Any) -> int:
             return -1
         return len([d for d in text.split(",") if d.strip()]) if "," in text else int(text)
     return -1 if devices == -1 else int(devices)
+
+
+def gpus_asked(devices: Any) -> tuple[int, int]:
+    """``(count, seen)`` of a GPU Trainer's ``devices`` argument: the GPUs it trains on, and
+    how many the process must see for them (a list of indices, or ``"0,1"``: its highest
+    index + 1); ``(0, 0)`` for every visible one (``auto``, ``-1``) or no count at all.
+
+    Example:
+        >>> gpus_asked(2), gpus_asked([1]), gpus_asked("0,3"), gpus_asked("auto")
+        ((2, 2), (1, 2), (2, 4), (0, 0))
+    """
+    if isinstance(devices, str) and "," in devices:  # Lightning's "0,1": indices
+        try:
+            devices = [int(d) for d in devices.split(",") if d.strip()]
+        except ValueError:
+            return 0, 0
+    if isinstance(devices, (list, tuple)):
+        indices = [d for d in devices if isinstance(d, int) and not isinstance(d, bool)]
+        return (len(indices), max(indices) + 1) if indices and min(indices) >= 0 else (0, 0)
+    if isinstance(devices, str) and devices.strip().isdigit():
+        devices = int(devices)
+    if isinstance(devices, int) and not isinstance(devices, bool) and devices > 0:
+        return devices, devices
+    return 0, 0
 
 
 def rank_count(trainer: Mapping[str, Any]) -> int | None:

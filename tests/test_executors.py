@@ -379,3 +379,35 @@ def test_executor_names_and_objects():
         make_executor(object())
     with pytest.raises(ConfigError, match="'inline' runs one trial at a time"):
         make_executor("inline", 2)
+
+
+def test_gpu_trials_asking_more_gpus_than_a_worker_sees_are_refused_first(tmp_path,
+                                                                          tiny_trainer):
+    # was: accepted; each worker process saw its devices_per_trial GPUs alone (its
+    # CUDA_VISIBLE_DEVICES slice), so every trial's Trainer refused trainer.devices there,
+    # each FAILED after the run folder was written (on a machine without a GPU: "no GPU is
+    # visible", which hid it)
+    gpu = {**tiny_trainer, "accelerator": "gpu", "devices": 2, "strategy": "ddp"}
+    with pytest.raises(ConfigError, match=r"trainer\.devices=2 trains each trial on 2 GPUs, "
+                                          r"but devices_per_trial=1 gives each worker "
+                                          r"process 1 .*devices_per_trial=2"):
+        Search(TinyNet, SPACE, data=BlobData, trainer=gpu, budget=2, num_workers=2,
+               devices_per_trial=1, run_dir=tmp_path / "run", verbose=False)
+    assert not (tmp_path / "run").exists()
+    # a list (or "0,1") of GPU indices: each worker's slice is indexed from 0
+    with pytest.raises(ConfigError, match=r"trainer\.devices=\[1\] trains each trial on GPU "
+                                          r"index 1, but devices_per_trial=1 gives"):
+        make_executor("process", 2, {"accelerator": "cuda", "devices": [1]})
+    with pytest.raises(ConfigError, match=r"trainer\.devices='0,1' trains each trial on 2 "
+                                          r"GPUs, but search\.ray\.num_gpus=1 gives"):
+        make_executor("ray", 2, {"accelerator": "gpu", "devices": "0,1"}, ray={"num_gpus": 1})
+
+
+def test_gpu_trials_given_as_a_list_reserve_its_gpus_by_default():
+    # was: devices_per_trial (and search.ray.num_gpus) defaulted to the Trainer's devices
+    # only where an int, else 1: a trial on devices [0, 1] reserved 1 GPU of Ray, whose
+    # actor saw that one alone, and every trial FAILED
+    pytest.importorskip("ray")
+    for devices in ([0, 1], "0,1", "2"):
+        pool = make_executor("ray", 2, {"accelerator": "gpu", "devices": devices})
+        assert pool.num_gpus == 2, devices

@@ -18,18 +18,19 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from lightning_nas.devices import gpus_asked
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.executor import FuturesExecutor, InlineExecutor, TrialExecutor
 from lightning_nas.search.executor_objects import check_object_settings
 from lightning_nas.search.ray_executor import RayExecutor
 from lightning_nas.search.setting_checks import in_words
-from lightning_nas.search.workers import ProcessExecutor
+from lightning_nas.search.workers import ProcessExecutor, visible_gpus
 
 if TYPE_CHECKING:
     from lightning_nas.search.setting_groups import Execution
 
-__all__ = ["EXECUTORS", "check_devices_per_trial", "check_ray_gpus", "executor_for",
-           "make_executor"]
+__all__ = ["EXECUTORS", "check_devices_per_trial", "check_ray_gpus", "check_worker_gpus",
+           "default_devices_per_trial", "executor_for", "make_executor"]
 
 EXECUTORS = ("auto", "inline", "process", "ray")
 
@@ -51,11 +52,16 @@ def check_devices_per_trial(executor: Any, num_workers: int, devices_per_trial: 
     accelerator, ray = trainer.get("accelerator", "auto"), dict(ray or {})
     if executor == "auto":
         executor = "inline" if num_workers == 1 else "process"
+    per_trial = (default_devices_per_trial(trainer) if devices_per_trial is None
+                 else devices_per_trial)
     if executor == "ray" or isinstance(executor, RayExecutor):
-        given = isinstance(executor, RayExecutor) or "num_gpus" in ray
+        given = isinstance(executor, RayExecutor) or "num_gpus" in ray \
+            or devices_per_trial is None
         check_ray_gpus(trainer, executor.num_gpus if isinstance(executor, RayExecutor)
-                       else ray.get("num_gpus", devices_per_trial),
+                       else ray.get("num_gpus", per_trial),
                        "search.ray.num_gpus" if given else "devices_per_trial")
+    if executor == "process":  # each worker sees its slice of the GPUs (was: unchecked)
+        check_worker_gpus(trainer, per_trial)
     if devices_per_trial is None or executor not in ("process", "ray"):
         return
     said = f"devices_per_trial={devices_per_trial} gives each worker its GPUs, and "
@@ -79,7 +85,7 @@ def check_ray_gpus(trainer: Mapping[str, Any], num_gpus: Any,
     None: the trial's own ``devices``; ``said``: its setting's name): Ray shows an actor
     only the GPUs it reserves (its ``CUDA_VISIBLE_DEVICES``), so each trial's Trainer would
     refuse them, after the run folder was written (was: every trial FAILED so, until two
-    stopped the search).
+    stopped the search; and so for a list of indices, ``"0,1"``, not checked).
 
     Example:
         >>> check_ray_gpus({"accelerator": "gpu", "devices": 2}, 1)
@@ -87,22 +93,64 @@ def check_ray_gpus(trainer: Mapping[str, Any], num_gpus: Any,
         ...
         lightning_nas.errors.ConfigError: trainer.devices=2 trains each trial on 2 GPUs, ...
     """
-    accelerator, devices = trainer.get("accelerator"), trainer.get("devices")
-    if not isinstance(accelerator, str) or accelerator.lower() not in ("gpu", "cuda") \
-            or isinstance(num_gpus, bool) or not isinstance(num_gpus, (int, float)) \
-            or num_gpus <= 0:
+    accelerator = trainer.get("accelerator")
+    if isinstance(accelerator, str) and accelerator.lower() in ("gpu", "cuda"):
+        _check_gpus_seen(trainer, num_gpus, said, "trial's Ray actor",
+                         "Ray shows an actor only the GPUs it reserves")
+
+
+def check_worker_gpus(trainer: Mapping[str, Any], devices_per_trial: int,
+                      said: str = "devices_per_trial") -> None:
+    """Raise ``ConfigError`` where a GPU trial's ``trainer.devices`` asks for more GPUs than
+    a worker process of executor ``process`` sees (its ``devices_per_trial`` slice of the
+    visible GPUs, its ``CUDA_VISIBLE_DEVICES``, indexed from 0), on ``accelerator`` ``gpu``
+    or ``cuda``, or ``auto`` where GPUs are visible (was: every trial's Trainer refused its
+    devices in its worker, each FAILED after the run folder was written).
+
+    Example:
+        >>> check_worker_gpus({"accelerator": "gpu", "devices": 2}, 1)
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: trainer.devices=2 trains each trial on 2 GPUs, ...
+    """
+    accelerator = trainer.get("accelerator", "auto")
+    if not isinstance(accelerator, str) or accelerator.lower() not in ("auto", "gpu", "cuda") \
+            or (accelerator.lower() == "auto" and not visible_gpus()):
         return
-    if isinstance(devices, str) and devices.strip().isdigit():
-        devices = int(devices)
-    wanted = (len(devices) if isinstance(devices, (list, tuple)) else
-              devices if isinstance(devices, int) and not isinstance(devices, bool) else 0)
-    if wanted > math.ceil(num_gpus):
+    _check_gpus_seen(trainer, devices_per_trial, said, "worker process",
+                     "a worker sees its own slice of the GPUs alone, its CUDA_VISIBLE_DEVICES")
+
+
+def _check_gpus_seen(trainer: Mapping[str, Any], given: Any, said: str, who: str,
+                     why: str) -> None:
+    """``check_ray_gpus``' and ``check_worker_gpus``' test: ``given`` GPUs (``said``) for
+    each ``who``, against the count and highest index of ``trainer.devices``."""
+    if isinstance(given, bool) or not isinstance(given, (int, float)) or given <= 0:
+        return
+    devices, gets = trainer.get("devices"), math.ceil(given)
+    count, seen = gpus_asked(devices)
+    if count > gets:
         raise ConfigError(
-            f"trainer.devices={trainer.get('devices')!r} trains each trial on "
-            f"{wanted} GPUs, but {said}={num_gpus!r} gives each trial's Ray "
-            f"actor {math.ceil(num_gpus)} (Ray shows an actor only the GPUs it reserves): "
-            f"set {said}={wanted}, or leave it out (a GPU trial reserves its "
-            f"trainer.devices)")
+            f"trainer.devices={devices!r} trains each trial on {count} GPUs, but {said}="
+            f"{given!r} gives each {who} {gets} ({why}): set {said}={count}, or leave it "
+            f"out (a GPU trial reserves its trainer.devices)")
+    if seen > gets:  # a list's index past the GPUs it sees, indexed from 0
+        raise ConfigError(
+            f"trainer.devices={devices!r} trains each trial on GPU index {seen - 1}, but "
+            f"{said}={given!r} gives each {who} {gets} ({why}, indexed from 0): give "
+            f"trainer.devices as a count ({count}), or set {said}={seen}")
+
+
+def default_devices_per_trial(trainer: Mapping[str, Any]) -> int:
+    """GPUs per trial unless ``devices_per_trial`` says: as many as the Trainer's
+    ``devices`` trains on (a count, a list of indices, ``"0,1"``; was: a count only, else
+    1), else 1 (``auto``, ``-1``: the GPUs each worker sees).
+
+    Example:
+        >>> default_devices_per_trial({"devices": [0, 1]}), default_devices_per_trial({})
+        (2, 1)
+    """
+    return gpus_asked(trainer.get("devices"))[0] or 1
 
 
 def make_executor(executor: Any = "auto", num_workers: int = 1,
@@ -138,8 +186,7 @@ def make_executor(executor: Any = "auto", num_workers: int = 1,
                           f"or an object with submit(fn, *args)")
     check_devices_per_trial(executor, num_workers, devices_per_trial, trainer, ray)
     if devices_per_trial is None:
-        devices = trainer.get("devices")
-        devices_per_trial = devices if isinstance(devices, int) and devices > 0 else 1
+        devices_per_trial = default_devices_per_trial(trainer)
     if executor == "auto":
         executor = "inline" if num_workers == 1 else "process"
     if executor == "inline":

@@ -45,13 +45,18 @@ from lightning_nas.search.worker_start import (
 )
 from lightning_nas.user_warnings import console_command, warn_user
 
-__all__ = ["ProcessExecutor", "assign_devices", "usable_cpus"]
+__all__ = ["ProcessExecutor", "assign_devices", "usable_cpus", "visible_gpus"]
 
 
-def _visible_gpus() -> list[str]:
+def visible_gpus() -> list[str]:
     """The GPUs this process sees, by the ids workers are given: those of
     ``CUDA_VISIBLE_DEVICES`` that CUDA counts (none without a GPU or driver; was: the
-    variable's ids as they were, so a machine without a GPU that exports it had "GPUs")."""
+    variable's ids as they were, so a machine without a GPU that exports it had "GPUs").
+
+    Example:
+        >>> all(gpu.strip() for gpu in visible_gpus())
+        True
+    """
     try:
         import torch
 
@@ -89,7 +94,7 @@ def assign_devices(num_workers: int, devices_per_trial: int = 1,
         {'OMP_NUM_THREADS': '1', 'LNAS_NUM_THREADS': '1'}
     """
     accelerator = (accelerator or "auto").lower()
-    gpus = _visible_gpus() if accelerator in ("auto", "gpu", "cuda") else []
+    gpus = visible_gpus() if accelerator in ("auto", "gpu", "cuda") else []
     if accelerator in ("gpu", "cuda") and not gpus:
         raise ConfigError(f"accelerator={accelerator!r} but no GPU is visible")
     if gpus:
