@@ -63,3 +63,16 @@ def test_cuda_visible_devices_without_a_gpu_gives_cpu_workers(monkeypatch):
     assert ProcessExecutor(1, accelerator="auto").cpu_threads is not None
     with pytest.raises(ConfigError, match="no GPU is visible"):
         assign_devices(1, accelerator="gpu")
+
+
+def test_gpu_workers_without_a_gpu_are_refused_naming_the_setting_and_the_fix(monkeypatch):
+    # was: "accelerator='gpu' but no GPU is visible": neither the setting's name nor what
+    # to do instead
+    import torch
+
+    if torch.cuda.device_count():
+        pytest.skip("needs a machine without a GPU")
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    with pytest.raises(ConfigError, match=r"^trainer\.accelerator='gpu' but no GPU is visible "
+                                          r'.*: train on CPU \(trainer=\{"accelerator": "cpu"\}'):
+        assign_devices(2, accelerator="gpu")

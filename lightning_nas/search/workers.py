@@ -24,6 +24,7 @@ from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import PROCESS_DIED, TrialResult
 from lightning_nas.search.executor import TrialExecutor, failed_result
 from lightning_nas.search.lifetime import describe_exit, environ
+from lightning_nas.search.setting_checks import in_words
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.worker_entry import (
     READY,
@@ -95,8 +96,14 @@ def assign_devices(num_workers: int, devices_per_trial: int = 1,
     """
     accelerator = (accelerator or "auto").lower()
     gpus = visible_gpus() if accelerator in ("auto", "gpu", "cuda") else []
-    if accelerator in ("gpu", "cuda") and not gpus:
-        raise ConfigError(f"accelerator={accelerator!r} but no GPU is visible")
+    if accelerator in ("gpu", "cuda") and not gpus:  # (was: neither the setting nor a fix)
+        env = os.environ.get("CUDA_VISIBLE_DEVICES")
+        cpu = in_words("trainer.accelerator: cpu", 'trainer={"accelerator": "cpu"}')
+        raise ConfigError(f"trainer.accelerator={accelerator!r} but no GPU is visible "
+                          f"(CUDA counts none"
+                          + (f"; CUDA_VISIBLE_DEVICES={env!r}" if env is not None else "")
+                          + f"), so the worker processes have none to share: train on CPU "
+                          f"({cpu}, or auto, which takes the GPUs where there are some)")
     if gpus:
         need = num_workers * devices_per_trial
         if need > len(gpus):
