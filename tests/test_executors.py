@@ -411,3 +411,17 @@ def test_gpu_trials_given_as_a_list_reserve_its_gpus_by_default():
     for devices in ([0, 1], "0,1", "2"):
         pool = make_executor("ray", 2, {"accelerator": "gpu", "devices": devices})
         assert pool.num_gpus == 2, devices
+
+
+def test_a_searched_trainer_devices_beyond_a_workers_gpus_is_refused_first(tmp_path,
+                                                                          tiny_trainer):
+    # was: each worker's GPUs were sliced by the config's trainer.devices (1 by default), so
+    # the trials whose searched trainer.devices was 2 each FAILED in their worker
+    gpu = {**tiny_trainer, "accelerator": "gpu", "strategy": "ddp"}
+    space = {**SPACE, "trainer.devices": {"choice": [1, 2]}}
+    with pytest.raises(ConfigError, match=r"space key 'trainer\.devices' may take 2, which "
+                                          r"trains a trial on 2 GPUs, but devices_per_trial=1 "
+                                          r"gives each worker process 1 "):
+        Search(TinyNet, space, data=BlobData, trainer=gpu, budget=2, num_workers=2,
+               run_dir=tmp_path / "run", verbose=False)
+    assert not (tmp_path / "run").exists()

@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lightning_nas.devices import gpus_asked
@@ -37,11 +37,16 @@ EXECUTORS = ("auto", "inline", "process", "ray")
 
 def check_devices_per_trial(executor: Any, num_workers: int, devices_per_trial: int | None,
                             trainer: Mapping[str, Any],
-                            ray: Mapping[str, Any] | None = None) -> None:
+                            ray: Mapping[str, Any] | None = None,
+                            searched: Sequence[Any] = ()) -> None:
     """Raise ``ConfigError`` for a ``devices_per_trial`` the trials' workers would ignore
     (``Execution`` refuses it where no worker process runs them): worker processes slice
     the visible GPUs only for ``trainer.accelerator`` ``auto``, ``gpu`` or ``cuda``; Ray
     gives a trial GPUs only for ``gpu`` or ``cuda``, and not when ``ray.num_gpus`` is set.
+    Also for GPU trials whose ``trainer.devices``, or one of the ``searched`` values of
+    space key ``trainer.devices``, asks for more GPUs than each worker or Ray actor gets
+    (``check_worker_gpus``, ``check_ray_gpus``: its GPUs are those of the search's
+    ``trainer``; was: each such trial FAILED).
 
     Example:
         >>> check_devices_per_trial("process", 2, 1, {"accelerator": "cpu"})
@@ -54,14 +59,17 @@ def check_devices_per_trial(executor: Any, num_workers: int, devices_per_trial: 
         executor = "inline" if num_workers == 1 else "process"
     per_trial = (default_devices_per_trial(trainer) if devices_per_trial is None
                  else devices_per_trial)
-    if executor == "ray" or isinstance(executor, RayExecutor):
-        given = isinstance(executor, RayExecutor) or "num_gpus" in ray \
-            or devices_per_trial is None
-        check_ray_gpus(trainer, executor.num_gpus if isinstance(executor, RayExecutor)
-                       else ray.get("num_gpus", per_trial),
-                       "search.ray.num_gpus" if given else "devices_per_trial")
-    if executor == "process":  # each worker sees its slice of the GPUs (was: unchecked)
-        check_worker_gpus(trainer, per_trial)
+    for value, of_space in [(trainer.get("devices"), False), *((v, True) for v in searched)]:
+        trial = {**trainer, "devices": value}
+        if executor == "ray" or isinstance(executor, RayExecutor):
+            given = isinstance(executor, RayExecutor) or "num_gpus" in ray \
+                or devices_per_trial is None
+            check_ray_gpus(trial, executor.num_gpus if isinstance(executor, RayExecutor)
+                           else ray.get("num_gpus", per_trial),
+                           "search.ray.num_gpus" if given else "devices_per_trial",
+                           searched=of_space)
+        if executor == "process":  # each worker sees its slice of the GPUs (was: unchecked)
+            check_worker_gpus(trial, per_trial, searched=of_space)
     if devices_per_trial is None or executor not in ("process", "ray"):
         return
     said = f"devices_per_trial={devices_per_trial} gives each worker its GPUs, and "
@@ -79,10 +87,11 @@ def check_devices_per_trial(executor: Any, num_workers: int, devices_per_trial: 
 
 
 def check_ray_gpus(trainer: Mapping[str, Any], num_gpus: Any,
-                   said: str = "search.ray.num_gpus") -> None:
+                   said: str = "search.ray.num_gpus", searched: bool = False) -> None:
     """Raise ``ConfigError`` where a GPU trial's ``trainer.devices`` asks for more GPUs than
     its Ray actor gets (``num_gpus``: ``search.ray.num_gpus``, else ``devices_per_trial``;
-    None: the trial's own ``devices``; ``said``: its setting's name): Ray shows an actor
+    None: the trial's own ``devices``; ``said``: its setting's name; ``searched``: its
+    ``devices`` is a value of space key ``trainer.devices``): Ray shows an actor
     only the GPUs it reserves (its ``CUDA_VISIBLE_DEVICES``), so each trial's Trainer would
     refuse them, after the run folder was written (was: every trial FAILED so, until two
     stopped the search; and so for a list of indices, ``"0,1"``, not checked).
@@ -96,16 +105,17 @@ def check_ray_gpus(trainer: Mapping[str, Any], num_gpus: Any,
     accelerator = trainer.get("accelerator")
     if isinstance(accelerator, str) and accelerator.lower() in ("gpu", "cuda"):
         _check_gpus_seen(trainer, num_gpus, said, "trial's Ray actor",
-                         "Ray shows an actor only the GPUs it reserves")
+                         "Ray shows an actor only the GPUs it reserves", searched)
 
 
 def check_worker_gpus(trainer: Mapping[str, Any], devices_per_trial: int,
-                      said: str = "devices_per_trial") -> None:
+                      said: str = "devices_per_trial", searched: bool = False) -> None:
     """Raise ``ConfigError`` where a GPU trial's ``trainer.devices`` asks for more GPUs than
     a worker process of executor ``process`` sees (its ``devices_per_trial`` slice of the
     visible GPUs, its ``CUDA_VISIBLE_DEVICES``, indexed from 0), on ``accelerator`` ``gpu``
     or ``cuda``, or ``auto`` where GPUs are visible (was: every trial's Trainer refused its
-    devices in its worker, each FAILED after the run folder was written).
+    devices in its worker, each FAILED after the run folder was written); ``searched``: its
+    ``devices`` is a value of space key ``trainer.devices``.
 
     Example:
         >>> check_worker_gpus({"accelerator": "gpu", "devices": 2}, 1)
@@ -118,27 +128,31 @@ def check_worker_gpus(trainer: Mapping[str, Any], devices_per_trial: int,
             or (accelerator.lower() == "auto" and not visible_gpus()):
         return
     _check_gpus_seen(trainer, devices_per_trial, said, "worker process",
-                     "a worker sees its own slice of the GPUs alone, its CUDA_VISIBLE_DEVICES")
+                     "a worker sees its own slice of the GPUs alone, its CUDA_VISIBLE_DEVICES",
+                     searched)
 
 
 def _check_gpus_seen(trainer: Mapping[str, Any], given: Any, said: str, who: str,
-                     why: str) -> None:
+                     why: str, searched: bool = False) -> None:
     """``check_ray_gpus``' and ``check_worker_gpus``' test: ``given`` GPUs (``said``) for
-    each ``who``, against the count and highest index of ``trainer.devices``."""
+    each ``who``, against the count and highest index of ``trainer.devices`` (a searched
+    value of it: the GPUs are the search's, set for its config's ``trainer.devices``)."""
     if isinstance(given, bool) or not isinstance(given, (int, float)) or given <= 0:
         return
     devices, gets = trainer.get("devices"), math.ceil(given)
     count, seen = gpus_asked(devices)
+    asks = (f"space key 'trainer.devices' may take {devices!r}, which trains a trial"
+            if searched else f"trainer.devices={devices!r} trains each trial")
     if count > gets:
         raise ConfigError(
-            f"trainer.devices={devices!r} trains each trial on {count} GPUs, but {said}="
-            f"{given!r} gives each {who} {gets} ({why}): set {said}={count}, or leave it "
-            f"out (a GPU trial reserves its trainer.devices)")
+            f"{asks} on {count} GPUs, but {said}={given!r} gives each {who} {gets} ({why}): "
+            f"set {said}={count}" + ("" if searched else ", or leave it out (a GPU trial "
+                                     "reserves its trainer.devices)"))
     if seen > gets:  # a list's index past the GPUs it sees, indexed from 0
         raise ConfigError(
-            f"trainer.devices={devices!r} trains each trial on GPU index {seen - 1}, but "
-            f"{said}={given!r} gives each {who} {gets} ({why}, indexed from 0): give "
-            f"trainer.devices as a count ({count}), or set {said}={seen}")
+            f"{asks} on GPU index {seen - 1}, but {said}={given!r} gives each {who} {gets} "
+            f"({why}, indexed from 0): give trainer.devices as a count ({count}), or set "
+            f"{said}={seen}")
 
 
 def default_devices_per_trial(trainer: Mapping[str, Any]) -> int:

@@ -114,11 +114,12 @@ def _check_search(search: Search) -> None:
                          search.settings.goal.budget, workers,
                          warm=bool(search.settings.transfer.warm_start),
                          objectives=len(objectives.names) if objectives else 1)
-    check_devices_per_trial(executor, workers, search.settings.execution.devices_per_trial,
-                            search.trainer, search.settings.execution.ray)  # CPU trials
     check_trainer_kwargs(search.trainer)
     options, places = space_options(search.space), search.template.places  # trainer.* keys
     searched = trainer_options(options, search.trainer, places)
+    check_devices_per_trial(executor, workers, search.settings.execution.devices_per_trial,
+                            search.trainer, search.settings.execution.ray,  # CPU trials,
+                            searched.get("devices", ()))  # GPUs beyond a worker's
     # (a searched key's config value: no trial runs with it, was refused all the same); an
     # int val_check_interval against max_steps once the module says its callbacks, below
     check_validation_runs(unsearched(search.trainer, searched), search.settings.goal.monitor,
