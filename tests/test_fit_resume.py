@@ -403,3 +403,30 @@ def test_a_resume_removes_the_held_tie_weights_a_kill_left(tmp_path, capsys, com
     assert main([*argv, "--ckpt_path", "last"]) == 0
     assert not (folder / ".tie.ckpt").exists()  # was: kept beside the finished best.ckpt
     assert sorted(p.name for p in folder.iterdir()) == ["best.ckpt", "logs"]
+
+
+def test_a_resumed_fit_keeps_the_rows_of_no_epoch_its_interrupted_part_logged(tmp_path,
+                                                                              capsys):
+    # LearningRateMonitor logs the lr at each epoch's start in a row of no epoch (a step
+    # alone): the merged metrics.csv of a fit interrupted at epoch 2 and resumed is the
+    # uninterrupted fit's, those rows in place (was: the interrupted part's left out, the
+    # resumed part's put after every epoch's rows)
+    config = tmp_path / "fit.yaml"
+    config.write_text(yaml.safe_dump({
+        "seed_everything": 5, "model": {"class_path": "tests.helpers.TinyNet"},
+        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 64}},
+        "trainer": {"max_epochs": 4, "accelerator": "cpu", "devices": 1,
+                    "enable_progress_bar": False, "enable_model_summary": False}}))
+    lr_monitor = ("{class_path: lightning.pytorch.callbacks.LearningRateMonitor, init_args: "
+                  "{logging_interval: epoch}}")
+    argv = ["fit", str(config), "--out"]
+    ctrl_c = CTRL_C.replace("[{", f"[{lr_monitor}, {{").replace("epoch: 1", "epoch: 2")
+    assert main([*argv, str(tmp_path / "resumed"), ctrl_c]) == 130
+    callbacks = f"--trainer.callbacks=[{lr_monitor}]"
+    assert main([*argv, str(tmp_path / "resumed"), callbacks, "--ckpt_path", "last"]) == 0
+    assert main([*argv, str(tmp_path / "fresh"), callbacks]) == 0
+    capsys.readouterr()
+    merged, fresh = ((tmp_path / name / "logs" / "metrics.csv").read_text().splitlines()
+                     for name in ("resumed", "fresh"))
+    assert len([row for row in fresh if row.startswith(",")]) == 5  # 4 lr rows, hp_metric
+    assert merged == fresh

@@ -69,21 +69,32 @@ def _epoch(row: dict[str, str]) -> float:
         return math.inf
 
 
+def _step(row: dict[str, str]) -> float:
+    """A row's step (``inf`` where it has none)."""
+    try:
+        return float(row.get("step") or math.inf)
+    except ValueError:
+        return math.inf
+
+
 def _read(path: Path) -> list[dict[str, str]]:
     with path.open(newline="") as f:
         return list(csv.DictReader(f))
 
 
 def _merged(tables: list[list[dict[str, str]]]) -> list[dict[str, str]]:
-    """The rows of ``tables`` (segments in the order they were written): each one's of the
-    epochs no later segment trained again, and the last one's rows of no epoch."""
+    """The rows of ``tables`` (segments in the order they were written), each in its order:
+    each one's of the epochs no later segment trained again, its rows of no epoch (a
+    ``LearningRateMonitor``'s, by step alone) before the step a later segment went on from,
+    and the last one's rows of no epoch (was: only the last one's, after every epoch's)."""
     rows: list[dict[str, str]] = []
     for i, table in enumerate(tables):
-        later = [_epoch(r) for t in tables[i + 1:] for r in t if math.isfinite(_epoch(r))]
-        start = min(later, default=math.inf)  # what a later segment trained again
-        rows += [r for r in table if _epoch(r) < start if math.isfinite(_epoch(r))]
-        if i == len(tables) - 1:  # its rows of no epoch (was: left out, not below inf)
-            rows += [r for r in table if not math.isfinite(_epoch(r))]
+        later = [r for t in tables[i + 1:] for r in t]
+        start = min((e for r in later if math.isfinite(e := _epoch(r))), default=math.inf)
+        step = min((s for r in later if math.isfinite(s := _step(r))), default=math.inf)
+        last = i == len(tables) - 1
+        rows += [r for r in table if (_epoch(r) < start if math.isfinite(_epoch(r)) else
+                                      last or _step(r) < step)]
     return rows
 
 
