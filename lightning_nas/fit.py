@@ -40,6 +40,7 @@ from lightning_nas.search.best_epoch import parse_tie_break, tie_break_of
 from lightning_nas.search.executor import InlineExecutor, torch_threads
 from lightning_nas.search.fit_segments import UNFINISHED
 from lightning_nas.search.logger_dirs import check_trainer_dirs
+from lightning_nas.search.nas_logged import check_nas_logged
 from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.rule_checks import warn_endless
@@ -165,7 +166,11 @@ def _checked_spec(cfg: Mapping[str, Any], out_dir: str | os.PathLike, monitor: s
                      tie_break=tuple(tie_break), cli_model=model)  # LightningCLI's hparams
     spec.record = fit_record(spec, "fit")  # in its checkpoints: a resume is checked on it
     # as a search does: a model, data or Trainer that cannot be built; then what the module
-    own = check_fit_callbacks(spec, check_fit_builds(spec))  # built says to
+    built = check_fit_builds(spec)
+    own = check_fit_callbacks(spec, built)  # built says to
+    # NASModule's keys are known: a monitor it never logs is refused before training, as a
+    # search refuses it (was: after every epoch trained)
+    check_nas_logged(built, monitor, [name for name, _ in tie_break], trainer)
     warn_endless(trainer, own or [], "fit")  # configure_callbacks(); what a search warns of
     warn_stopping_monitor(trainer, monitor, mode, own or [], "fit")  # in them too (was: not)
     return spec

@@ -255,3 +255,26 @@ def test_fit_of_a_hydra_sweeps_best_yaml_gives_its_rerun_alone_line_too(tmp_path
     assert line.endswith(f"train trial 2 again, from the folder the sweep was started in: "
                          f"{rerun}; without lightning_nas: {alone} (best.yaml's hydra.rerun "
                          f"and hydra.rerun_alone)")
+
+
+def test_a_fit_of_nasmodule_refuses_a_monitor_it_never_logs_before_training(tmp_path,
+                                                                            capsys):
+    # NASModule's keys are known before training, as a search refuses them (was: its
+    # epochs trained first, then "monitor 'val_accuracy' was not logged by the validation
+    # of epoch 0", after every epoch)
+    config = tmp_path / "nas.yaml"
+    config.write_text(yaml.safe_dump({
+        "seed_everything": 0,
+        "model": {"class_path": "lightning_nas.NASModule",
+                  "init_args": {"builder": "tests.helpers.build_mlp", "num_classes": 3},
+                  "dict_kwargs": {"width": 4}},
+        "data": {"class_path": "tests.helpers.BlobData"},
+        "trainer": {"max_epochs": 1, "enable_progress_bar": False}}))
+    assert main(["fit", str(config), "--monitor", "val_accuracy", "--mode=max",
+                 "--out", str(tmp_path / "fit")]) == 2
+    assert capsys.readouterr().err == (
+        "lightning-nas fit: error: monitor 'val_accuracy' is not logged by NASModule's "
+        "validation; did you mean 'val_acc'? it logs: val_loss, val_acc (its metrics argument "
+        "names the val_<name> keys: metrics={'accuracy': 'accuracy'} logs val_accuracy); "
+        "nothing trained\n")
+    assert not (tmp_path / "fit").exists()

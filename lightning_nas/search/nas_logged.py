@@ -3,7 +3,8 @@ metric of its ``metrics`` argument (each with ``/dataloader_idx_<i>`` under seve
 validation loaders), and ``train_loss``. A search's ``monitor`` (a validation metric) or a
 further objective it never logs is refused while the search is made (was: trial 1 trained
 its first epoch, then stopped the search: "monitor 'val_accuracy' was not logged by the
-validation of epoch 0").
+validation of epoch 0"), and so is a fit's ``--monitor`` (``fit.fit_spec``; was: after the
+fit's epochs).
 
 Only ``NASModule`` itself: a subclass may log more, and so may a callback, so a search with
 callbacks (or an ``objective`` function) is left to the check at the first validation
