@@ -32,7 +32,12 @@ from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.config.sections import command_sections, unknown_section
 from lightning_nas.config.trainer_checks import check_trainer_kwargs, check_validation_runs
 from lightning_nas.errors import ConfigError, NASError, check_mode
-from lightning_nas.fit_exported import check_not_best_yaml, fit_defaults, warn_trial_threads
+from lightning_nas.fit_exported import (
+    check_not_best_yaml,
+    check_not_run_folder,
+    fit_defaults,
+    warn_trial_threads,
+)
 from lightning_nas.fit_resume import check_resume, fit_record, out_folder, resume_point
 from lightning_nas.results import TrialResult, format_score
 from lightning_nas.run_folder import user_path
@@ -183,6 +188,7 @@ def read_fit_config(configs: str | os.PathLike | Sequence[str | os.PathLike],
     paths = [configs] if isinstance(configs, (str, os.PathLike)) else list(configs)
     if not paths:
         raise ConfigError("fit needs a config file")
+    check_not_run_folder(paths)  # as finetune takes it: the config that trains it named
     cfg = load_config(paths, overrides, searched=False,  # its search block: monitor, mode
                       command="fit")
     check_not_best_yaml(cfg, paths)

@@ -124,6 +124,11 @@ def test_fit_of_best_yaml_points_to_best_config(tmp_path, capsys, config_run):
            else f"its run has no best_config.yaml: a search from Python (lightning-nas "
                 f"finetune {shlex.quote(str(run))} trains that trial on)")
     assert fix in line and not (tmp_path / "fit").exists()
+    # the run folder itself, as finetune takes it (was: "config file ... is a folder")
+    assert main(["fit", str(run), "--out", str(tmp_path / "fit")]) == 2
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if "error:" in x]
+    assert line.startswith(f"lightning-nas fit: error: {run} is a search's run folder, not a "
+                           f"config; ") and fix in line and not (tmp_path / "fit").exists()
 
 
 def test_fit_of_a_hydra_sweeps_best_yaml_gives_its_rerun_line(tmp_path, capsys):
