@@ -126,6 +126,23 @@ def _loss_fn(loss: str | Callable[..., torch.Tensor]) -> Callable[..., torch.Ten
     return fn
 
 
+def _pair(batch: Any, step: str) -> tuple[Any, Any]:
+    """``batch`` as ``NASModule``'s ``(input, target)``; any other batch is refused, naming
+    it (was: "too many values to unpack (expected 2)" for ``(x, y, w)``, a dict's keys
+    taken for tensors)."""
+    if isinstance(batch, (tuple, list)) and len(batch) == 2:
+        return batch[0], batch[1]
+    if isinstance(batch, Mapping):
+        got = f"a dict with keys {sorted(map(str, batch))}"
+    elif isinstance(batch, (tuple, list)):
+        got = f"a {type(batch).__name__} of {counted(len(batch), 'item')}"
+    else:
+        got = f"a {type(batch).__name__}"
+    raise ConfigError(f"NASModule.{step} takes batches of (input, target), got {got}: give "
+                      f"loaders whose batches are such pairs (a TensorDataset(x, y)), or "
+                      f"subclass NASModule and override training_step and validation_step")
+
+
 def loader_metric(owner: pl.LightningModule, name: str, dataloader_idx: int) -> Any:
     """``owner.<name>`` (a torchmetrics metric, a module of them, or None) for validation
     loader ``dataloader_idx``: itself for the first loader, a fresh copy for each further one
@@ -295,7 +312,7 @@ class NASModule(pl.LightningModule):
         return self.net(x)
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        x, y = batch
+        x, y = _pair(batch, "training_step")
         loss = self.loss_fn(self(x), y)
         # synced: a DDP trial's stored loss is the whole data's, and as a monitor the same on
         # every rank (was: each rank's shard, so `monitor: val_loss` stopped a DDP search)
@@ -305,7 +322,7 @@ class NASModule(pl.LightningModule):
     def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
         """Log ``val_loss`` and ``val_<name>``; with several validation loaders Lightning
         adds ``/dataloader_idx_<i>`` to each key, and each loader has its own metrics."""
-        x, y = batch
+        x, y = _pair(batch, "validation_step")
         out = self(x)
         self._check_width(out, y)
         self.log("val_loss", self.loss_fn(out, y), prog_bar=True, sync_dist=True)

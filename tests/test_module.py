@@ -424,3 +424,16 @@ def test_an_output_width_other_than_num_classes_is_named(tmp_path):
         module = NASModule(build_mlp, num_classes=2, width=4, **init)
         module._check_width(torch.zeros(64, 3), torch.zeros(64, 3))
     NASModule(build_mlp, num_classes=2, width=4)._check_width(torch.zeros(64), torch.zeros(64))
+
+
+def test_a_batch_that_is_no_input_target_pair_is_named():
+    # was: "ValueError: too many values to unpack (expected 2)" from validation_step, which
+    # said neither the batch NASModule takes nor what to do
+    module = NASModule(build_mlp, num_classes=3, width=4)
+    x, y = torch.zeros(4, 8), torch.zeros(4, dtype=torch.long)
+    for step in (module.training_step, module.validation_step):
+        with pytest.raises(ConfigError, match=rf"NASModule.{step.__name__} takes batches of "
+                                              r"\(input, target\), got a tuple of 3 items"):
+            step((x, y, torch.ones(4)), 0)
+        with pytest.raises(ConfigError, match=r"got a dict with keys \['x', 'y'\]"):
+            step({"x": x, "y": y}, 0)
