@@ -32,7 +32,7 @@ def cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.finetune_run import finetune
     from lightning_nas.finetune_start import start_text
     from lightning_nas.finetune_trainer import given_trainer
-    from lightning_nas.fit import metrics_text, refusal, unfinished
+    from lightning_nas.fit import checkpoint_text, metrics_text, refusal, unfinished
     from lightning_nas.fit_resume import free_dir, resume_hint, resume_point, undo_fit
     from lightning_nas.results import format_score
     from lightning_nas.store import open_run
@@ -94,5 +94,5 @@ def cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
           f"{counted(result.epochs, 'epoch')} with {counted(threads, 'torch thread')} ({said}): "
           f"best {best['monitor']}={format_score(result.score)} at epoch {result.epoch}\n"
           f"metrics of that epoch: {metrics_text(result.metrics)}\n"
-          f"checkpoint: {result.checkpoint}")
+          f"checkpoint: {checkpoint_text(result)}")
     return 0

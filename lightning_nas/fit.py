@@ -57,7 +57,7 @@ from lightning_nas.search.template import check_fit_builds
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.trial_callbacks import check_fit_callbacks
 
-__all__ = ["FIT_KEYS", "describe", "fit_config", "fit_spec", "load_fit",
+__all__ = ["FIT_KEYS", "checkpoint_text", "describe", "fit_config", "fit_spec", "load_fit",
            "metrics_text", "read_fit_config", "refusal", "unfinished"]
 
 #: the config sections ``fit`` reads (a ``search:`` block is ignored but for its
@@ -390,7 +390,24 @@ def describe(spec: TrialSpec, result: TrialResult) -> str:
     return (f"Trained {name} ({seeded}): {spec.monitor}={format_score(result.score)} "
             f"({spec.mode}) at epoch {result.epoch} (epochs 0..{result.epochs - 1} "
             f"trained)\n"
-            f"checkpoint: {result.checkpoint}")
+            f"checkpoint: {checkpoint_text(result)}")
+
+
+def checkpoint_text(result: TrialResult) -> str:
+    """The checkpoint a fit or fine-tune wrote, as ``lightning-nas fit`` and ``finetune``
+    print it: its path, or, under ``trainer.enable_checkpointing: false``, that none was
+    written (was: ``None``, as if a file were named so).
+
+    Example:
+        >>> from lightning_nas.results import TrialStatus
+        >>> checkpoint_text(TrialResult(trial_id=0, arch={}, status=TrialStatus.COMPLETED,
+        ...                             checkpoint="runs/f/best.ckpt"))
+        'runs/f/best.ckpt'
+    """
+    if result.checkpoint is not None:
+        return str(result.checkpoint)
+    return ("none (trainer.enable_checkpointing is false: no best.ckpt, nor a last.ckpt that "
+            "an interrupted run resumes from)")
 
 
 def metrics_text(metrics: Mapping[str, float]) -> str:

@@ -283,3 +283,12 @@ def test_a_fit_of_nasmodule_refuses_a_monitor_it_never_logs_before_training(tmp_
         "names the val_<name> keys: metrics={'accuracy': 'accuracy'} logs val_accuracy); "
         "nothing trained\n")
     assert not (tmp_path / "fit").exists()
+
+
+def test_a_fit_without_checkpointing_says_it_wrote_no_checkpoint(config, tmp_path, capsys):
+    # was: "checkpoint: None", as if a file of that name had been written
+    assert main(["fit", str(config), "--trainer.max_epochs=1",
+                 "--trainer.enable_checkpointing=false", "--out", str(tmp_path / "fit")]) == 0
+    assert capsys.readouterr().out.endswith(
+        "checkpoint: none (trainer.enable_checkpointing is false: no best.ckpt, nor a "
+        "last.ckpt that an interrupted run resumes from)\n")
