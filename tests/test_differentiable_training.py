@@ -16,6 +16,7 @@ import lightning.pytorch as pl
 import pytest
 import torch
 import yaml
+from lightning.pytorch.callbacks import EarlyStopping
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins import MixedPrecision
 from torch import nn
@@ -129,6 +130,27 @@ def test_a_wrapped_lightning_module_gives_its_loss_and_optimizer(tmp_path):
     plain = DifferentiableNAS(nn.Sequential(*TinySupernet().net), optimizer="adam", lr=0.01)
     assert plain.loss_fn is F.cross_entropy
     assert isinstance(plain.configure_optimizers()[0], torch.optim.Adam)
+
+
+def test_the_wrapped_modules_configure_callbacks_join_the_fit(tmp_path):
+    # as in a plain fit of the module (and SPOS): was dropped without a word, so its
+    # EarlyStopping never stopped a DARTS/GDAS fit and its other callbacks never ran
+    class Counting(pl.Callback):
+        epochs = 0
+
+        def on_train_epoch_end(self, trainer, pl_module):
+            Counting.epochs += 1
+
+    class WithCallbacks(TinySupernet):
+        def configure_callbacks(self):
+            return [Counting(), EarlyStopping(monitor="train_loss", stopping_threshold=1e9)]
+
+    pl.seed_everything(0, verbose=False)
+    nas = DifferentiableNAS(WithCallbacks(), num_classes=3)
+    trainer = plain_trainer(tmp_path, max_epochs=3, limit_val_batches=0)
+    trainer.fit(nas, datamodule=BilevelData(BlobData()))
+    assert trainer.current_epoch == 1 and Counting.epochs == 1  # stopped by its EarlyStopping
+    assert nas.best_arch is not None
 
 
 def test_validate_after_a_fit_adds_no_epoch_to_the_history(tmp_path):

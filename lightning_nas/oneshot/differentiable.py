@@ -246,6 +246,17 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         self._resume_groups, self._rates = None, built_rates([weights, arch])
         return [weights, arch]
 
+    def configure_callbacks(self) -> Any:
+        """The wrapped LightningModule's own ``configure_callbacks()``, which Lightning asks
+        of the module it fits, this wrapper (was: dropped, so its ``EarlyStopping`` never
+        stopped the search); its callbacks see this module as ``pl_module``, as the
+        Trainer's do."""
+        module = self.supernet
+        if isinstance(module, pl.LightningModule) and (
+                type(module).configure_callbacks is not pl.LightningModule.configure_callbacks):
+            return module.configure_callbacks()
+        return []
+
     def setup(self, stage: str) -> None:
         """A new Trainer's fit records its own epochs (a checkpoint's history comes after;
         was: the last fit's entries kept, each epoch twice in ``alphas.json``)."""
