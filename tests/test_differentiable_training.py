@@ -153,6 +153,24 @@ def test_the_wrapped_modules_configure_callbacks_join_the_fit(tmp_path):
     assert nas.best_arch is not None
 
 
+def test_a_scheduler_or_optimizer_beside_the_first_is_warned_of(recwarn):
+    # was: dropped without a word, so the weights trained at the first lr throughout
+    class Scheduled(TinySupernet):
+        def configure_optimizers(self):
+            sgd = torch.optim.SGD(self.parameters(), lr=0.5)
+            return [sgd, torch.optim.Adam(self.parameters())], [
+                {"scheduler": torch.optim.lr_scheduler.StepLR(sgd, 1), "interval": "step"}]
+
+    with pytest.warns(UserWarning, match=r"Scheduled.configure_optimizers returns the optimizer "
+                                         r"Adam and the lr scheduler StepLR beside its first "
+                                         r"optimizer \(SGD\), which DifferentiableNAS does not "
+                                         r"use: the weights train with SGD alone, at lr 0.5"):
+        DifferentiableNAS(Scheduled()).configure_optimizers()
+    recwarn.clear()
+    DifferentiableNAS(TinySupernet()).configure_optimizers()  # one optimizer: nothing said
+    assert not [w for w in recwarn if "configure_optimizers" in str(w.message)]
+
+
 def test_validate_after_a_fit_adds_no_epoch_to_the_history(tmp_path):
     # was: each trainer.validate() appended a phantom epoch max_epochs + 1
     nas = DifferentiableNAS(TinySupernet(), num_classes=3, export_dir=str(tmp_path / "out"))

@@ -3,7 +3,8 @@
 else a LightningModule supernet's own first optimizer, else Adam) and the architecture
 logits' (Adam, betas 0.5 and 0.999, as in DARTS). ``lr`` and ``weight_decay`` other than the
 defaults beside a module's own optimizer, and a weight optimizer that holds the logits, are a
-``ConfigError``.
+``ConfigError``; what the module's ``configure_optimizers`` returns beside its first optimizer
+(a scheduler, another optimizer), which is not used, is warned of.
 
 Example:
     >>> from torch import nn
@@ -26,7 +27,9 @@ from torch import nn
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.differentiable_args import DEFAULT_LR, DEFAULT_WEIGHT_DECAY
-from lightning_nas.oneshot.wrapped import first_optimizer, optimizer_class
+from lightning_nas.oneshot.wrapped import dropped_parts, first_optimizer, optimizer_class
+from lightning_nas.user_warnings import warn_rank_zero
+from lightning_nas.wording import joined
 
 __all__ = ["bilevel_optimizers"]
 
@@ -50,7 +53,10 @@ def bilevel_optimizers(supernet: nn.Module, logits: nn.ParameterDict, hp: Any
     if hp.optimizer is None and isinstance(supernet, pl.LightningModule) and (
             type(supernet).configure_optimizers
             is not pl.LightningModule.configure_optimizers):
-        weights = first_optimizer(supernet.configure_optimizers())
+        returned = supernet.configure_optimizers()
+        weights = first_optimizer(returned)
+        if weights is not None and (dropped := dropped_parts(returned)):
+            _warn_dropped(supernet, weights, dropped)
     if weights is None:
         weights = optimizer_class(hp.optimizer or "adam")(
             supernet.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
@@ -67,3 +73,16 @@ def bilevel_optimizers(supernet: nn.Module, logits: nn.ParameterDict, hp: Any
     arch = torch.optim.Adam(logits.parameters(), lr=hp.arch_lr, betas=(0.5, 0.999),
                             weight_decay=hp.arch_weight_decay)
     return weights, arch
+
+
+def _warn_dropped(supernet: nn.Module, weights: torch.optim.Optimizer,
+                  dropped: list[str]) -> None:
+    """Say what the module's ``configure_optimizers`` returns beside the optimizer taken
+    (was: dropped without a word, so a schedule the module set never ran)."""
+    name = type(weights).__name__
+    warn_rank_zero(
+        f"{type(supernet).__name__}.configure_optimizers returns {joined(dropped)} beside its "
+        f"first optimizer ({name}), which DifferentiableNAS does not use: the weights train "
+        f"with {name} alone, at lr {weights.param_groups[0]['lr']!r} throughout (DARTS and "
+        f"GDAS step no scheduler); return that optimizer alone to silence this, or search "
+        f"with SPOS (OneShotNAS), which leaves the optimization to the module")

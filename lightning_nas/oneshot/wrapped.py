@@ -3,6 +3,7 @@
 ``configure_optimizers``), and the ``self.log`` that its ``training_step`` calls while it
 is the search's loss (dropped); ``own_hook`` runs its ``validation_step`` and validation
 epoch hooks in the search's validation, their ``self.log`` calls logged by the search;
+``dropped_parts`` says what its ``configure_optimizers`` returns beside the optimizer taken;
 ``check_automatic`` refuses a LightningModule of manual optimization, whose
 ``training_step`` steps optimizers itself instead of returning a loss; ``step_loss`` is
 the loss its ``training_step`` returned (None, a batch skipped, refused).
@@ -24,8 +25,8 @@ from torch import nn
 
 from lightning_nas.errors import ConfigError, unknown
 
-__all__ = ["check_automatic", "drop_log", "first_optimizer", "optimizer_class",
-           "own_hook", "step_loss"]
+__all__ = ["check_automatic", "drop_log", "dropped_parts", "first_optimizer",
+           "optimizer_class", "own_hook", "step_loss"]
 
 
 def check_automatic(supernet: nn.Module) -> None:
@@ -96,6 +97,36 @@ def first_optimizer(value: Any) -> torch.optim.Optimizer | None:
     if isinstance(value, (list, tuple)) and value:
         return first_optimizer(value[0])
     return None
+
+
+def dropped_parts(value: Any) -> list[str]:
+    """What a ``configure_optimizers`` result holds beside its first optimizer (the one
+    ``first_optimizer`` takes), in its order: ``"the optimizer Adam"``, ``"the lr scheduler
+    StepLR"``.
+
+    Example:
+        >>> sgd = torch.optim.SGD(nn.Linear(1, 1).parameters(), lr=0.1)
+        >>> step = torch.optim.lr_scheduler.StepLR(sgd, 1)
+        >>> dropped_parts({"optimizer": sgd, "lr_scheduler": step})
+        ['the lr scheduler StepLR']
+    """
+    parts: list[str] = []
+
+    def walk(item: Any) -> None:
+        if isinstance(item, torch.optim.Optimizer):
+            parts.append(f"the optimizer {type(item).__name__}")
+        elif isinstance(item, (torch.optim.lr_scheduler.LRScheduler,
+                               torch.optim.lr_scheduler.ReduceLROnPlateau)):
+            parts.append(f"the lr scheduler {type(item).__name__}")
+        elif isinstance(item, Mapping):
+            for key in ("optimizer", "lr_scheduler", "scheduler"):
+                walk(item.get(key))
+        elif isinstance(item, (list, tuple)):
+            for each in item:
+                walk(each)
+
+    walk(value)
+    return parts[1:] if parts and parts[0].startswith("the optimizer") else parts
 
 
 def own_hook(wrapper: pl.LightningModule, name: str, *args: Any,
