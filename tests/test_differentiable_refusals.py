@@ -5,6 +5,7 @@ optimizer, a negative ``gradient_clip_val``, a choice module forward never calls
 
 from __future__ import annotations
 
+import inspect
 import re
 
 import lightning.pytorch as pl
@@ -17,6 +18,7 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.choices import ChoiceLinear, LayerChoice
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
+from lightning_nas.oneshot.differentiable_args import GDAS_DEFAULTS
 from tests.helpers_data import BlobData, TwoValBlobData
 from tests.helpers_nets import TinySupernet, TwoValSupernet
 from tests.helpers_oneshot_fit import UnusedChoice, plain_trainer, two_val_config
@@ -52,6 +54,19 @@ def test_counts_that_are_no_integers_are_refused_when_built(kwargs, message):
     # was: top_k=1.5 trained, then the end of the fit crashed; "2" a raw TypeError
     with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
         DifferentiableNAS(TinySupernet(), **kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [{"tau_max": 5.0}, {"tau_min": 0.5},
+                                    {"tau_schedule": "linear"}, {"tau_epochs": 3}])
+def test_gdas_settings_beside_darts_are_refused_when_built(kwargs):
+    # as lightning-nas oneshot refuses them (was: taken, and ignored: DARTS has no temperature)
+    (key, value), = kwargs.items()
+    with pytest.raises(ConfigError, match=f"^{key}={value!r} sets GDAS's temperature, but "
+                                          f"algorithm='darts' has none"):
+        DifferentiableNAS(TinySupernet(), **kwargs)
+    DifferentiableNAS(TinySupernet(), algorithm="gdas", **kwargs)
+    said = inspect.signature(DifferentiableNAS).parameters  # the defaults the check knows
+    assert {key: said[key].default for key in GDAS_DEFAULTS} == GDAS_DEFAULTS
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

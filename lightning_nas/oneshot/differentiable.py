@@ -132,7 +132,8 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         gradient_clip_algorithm: ``"norm"`` (their total norm) or ``"value"`` (each entry).
         tau_max, tau_min, tau_schedule, tau_epochs: GDAS temperature from ``tau_max`` in the
             first epoch to ``tau_min`` in epoch ``tau_epochs`` (default: ``max_epochs``; a
-            schedule of one epoch stays at ``tau_max``).
+            schedule of one epoch stays at ``tau_max``); beside DARTS, other values than
+            the defaults are a ``ConfigError``.
         warmup_epochs: epochs that train only the weights (a ``max_epochs`` or
             ``max_steps`` that ends training within them is a ``ConfigError`` when training
             starts; logits that never stepped, at its end: ``oneshot.checks``).

@@ -11,6 +11,10 @@ Example:
     lightning_nas.errors.ConfigError: unknown algorithm 'dart'; did you mean 'darts'? ...
     >>> check_arguments(nn.Linear(2, 2), num_classes=3)
     'max'
+    >>> check_arguments(nn.Linear(2, 2), tau_max=5.0)
+    Traceback (most recent call last):
+    ...
+    lightning_nas.errors.ConfigError: tau_max=5.0 sets GDAS's temperature, but algorithm='darts'...
     >>> check_arguments(nn.Linear(2, 2), seed=-1)
     Traceback (most recent call last):
     ...
@@ -32,7 +36,7 @@ from lightning_nas.oneshot.seed_range import WIDE_SEED_MAX, check_seed_range
 from lightning_nas.oneshot.wrapped import optimizer_class
 from lightning_nas.run_folder import check_export_dir
 
-__all__ = ["DEFAULT_LR", "DEFAULT_WEIGHT_DECAY", "check_arguments"]
+__all__ = ["DEFAULT_LR", "DEFAULT_WEIGHT_DECAY", "GDAS_DEFAULTS", "check_arguments"]
 
 #: the defaults of ``lr`` and ``weight_decay``: other values beside a module's own optimizer
 #: are refused (``oneshot.differentiable_optim.bilevel_optimizers``)
@@ -59,6 +63,21 @@ def _check_types(supernet: Any, loss: Any, optimizer: Any, num_classes: Any, see
     check_seed_range(seed, "seed", WIDE_SEED_MAX, "it seeds the logits' start and GDAS's "
                      "noise; lightning-nas oneshot seeds torch, numpy and random with it, "
                      "which take 0 to 2**32 - 1")
+
+
+#: GDAS's temperature settings and their defaults (DARTS takes none but these)
+GDAS_DEFAULTS = {"tau_max": 10.0, "tau_min": 0.1, "tau_schedule": "exponential",
+                 "tau_epochs": None}
+
+
+def _check_no_temperature(**settings: Any) -> None:
+    """Raise ``ConfigError`` naming the first of GDAS's temperature ``settings`` given
+    another value than its default beside DARTS, which has no temperature."""
+    for key, value in settings.items():
+        if value != GDAS_DEFAULTS[key]:
+            raise ConfigError(f"{key}={value!r} sets GDAS's temperature, but algorithm='darts' "
+                              f"has none (its softmax takes no temperature): leave {key} out, "
+                              f"or search with algorithm='gdas'")
 
 
 def check_arguments(supernet: Any, *, algorithm: Any = "darts", loss: Any = None,
@@ -102,6 +121,9 @@ def check_arguments(supernet: Any, *, algorithm: Any = "darts", loss: Any = None
     if tau_epochs is not None:
         check_number(tau_epochs, "tau_epochs", 1, integer=True, nullable=True,
                      null=PYTHON_NULL)  # (was: "or null", YAML's word)
+    if algorithm == "darts":  # as lightning-nas oneshot refuses them (was: taken, unused)
+        _check_no_temperature(tau_max=tau_max, tau_min=tau_min, tau_schedule=tau_schedule,
+                              tau_epochs=tau_epochs)
     mode = metric_mode(metric, mode, "DifferentiableNAS")
     if isinstance(loss, str) and loss not in LOSSES:
         raise unknown("loss", loss, LOSSES, listing="losses")
