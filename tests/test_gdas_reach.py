@@ -149,13 +149,15 @@ class _Supernet(pl.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=0.05)
 
 
-@pytest.mark.parametrize(("algorithm", "residual", "warned"), [
-    ("gdas", False, True), ("gdas", True, False), ("darts", False, False)])
+@pytest.mark.parametrize(("algorithm", "residual", "warned", "prefix"), [
+    ("gdas", False, True, ""), ("gdas", True, False, ""), ("darts", False, False, ""),
+    ("gdas", False, True, "oneshot.")])
 def test_a_gdas_fit_warns_of_a_stuck_choice_before_its_first_step(
-        tmp_path, algorithm, residual, warned):
+        tmp_path, algorithm, residual, warned, prefix):
     # was: trained, and derived 'act' from its logits' random start, silently
     pl.seed_everything(0, verbose=False)
     nas = DifferentiableNAS(_Supernet(residual), algorithm=algorithm, num_classes=3)
+    nas.key_prefix = prefix  # "oneshot.": as lightning-nas oneshot makes it
     steps: list[int] = []
 
     class Seen(pl.Callback):
@@ -171,7 +173,9 @@ def test_a_gdas_fit_warns_of_a_stuck_choice_before_its_first_step(
         trainer.fit(nas, datamodule=BilevelData(BlobData()))
     messages = [str(w.message) for w in caught if "GDAS cannot learn" in str(w.message)]
     assert len(messages) == int(warned)
+    # the command's own key (was: algorithm='darts', an argument it has not)
+    advice = "--oneshot.algorithm=darts" if prefix else "algorithm='darts'"
     assert all(m.startswith("GDAS cannot learn choice 'act': it runs the sampled candidate "
-                            "alone") and "algorithm='darts'" in m for m in messages)
+                            "alone") and f"search with {advice}" in m for m in messages)
     assert steps[0] == int(warned)  # said before the first step
     assert trainer.global_step > 0  # a warning: the other decisions still learn

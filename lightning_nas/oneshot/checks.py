@@ -325,7 +325,9 @@ def _check_first_batch(nas: DifferentiableNAS) -> None:
     _check_fit(nas, preds, batch[1])
     if index:  # a warning: said after what refuses the fit
         with torch.no_grad():
-            check_gdas_reach(nas.supernet, batch[0], weights, index)
+            check_gdas_reach(nas.supernet, batch[0], weights, index,  # the command's key
+                             f"--{nas.key_prefix}algorithm=darts" if nas.key_prefix
+                             else "algorithm='darts'")
 
 
 def check_choices_called(model: nn.Module, run: Callable[[], Any], who: str) -> Any:

@@ -54,12 +54,13 @@ REACH_RTOL = 1e-2
 
 
 def check_gdas_reach(model: nn.Module, x: Any, weights: Mapping[str, torch.Tensor],
-                     index: Mapping[str, int]) -> list[str]:
+                     index: Mapping[str, int], darts: str = "algorithm='darts'") -> list[str]:
     """Warn of (and return) the ``LayerChoice``/``Repeat`` decisions of ``model`` whose
     doubled one-hot weight (``weights``, the sampled positions ``index``) leaves the
     predictions on ``x`` unchanged with batch statistics (see the module docstring). The
     model's buffers (BatchNorm statistics), modes and torch's random state are kept; call
-    it under ``torch.no_grad()``."""
+    it under ``torch.no_grad()``. ``darts``: how the warning names the switch to DARTS
+    (``lightning-nas oneshot``: ``--oneshot.algorithm=darts``)."""
     modules = _sampled_alone(model, index)
     if not modules:
         return []
@@ -105,7 +106,7 @@ def check_gdas_reach(model: nn.Module, x: Any, weights: Mapping[str, torch.Tenso
             f"same when that weight is doubled (a BatchNorm after the choice undoes the "
             f"scale), so {'their' if len(stuck) > 1 else 'its'} logits get no gradient "
             f"(or float noise) and the derived value is chance; search with "
-            f"algorithm='darts' (which mixes every candidate), or let the choice's output "
+            f"{darts} (which mixes every candidate), or let the choice's output "
             f"reach the predictions along a path that keeps its scale (a residual sum "
             f"x + choice(x))", UserWarning)
     return stuck
