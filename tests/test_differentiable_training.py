@@ -171,6 +171,28 @@ def test_a_scheduler_or_optimizer_beside_the_first_is_warned_of(recwarn):
     assert not [w for w in recwarn if "configure_optimizers" in str(w.message)]
 
 
+@pytest.mark.parametrize("algorithm", ["darts", "gdas"])
+def test_the_logits_batches_leave_the_batchnorm_statistics_to_the_training_batches(
+        tmp_path, algorithm):
+    # held-out inputs 1000 away from the training ones: the logits' steps run on them in
+    # training mode, and were: averaged into the running statistics (the largest running
+    # variance 5301), with which validation and an export without calibration scored them
+    class FarValidation(BlobImages):
+        def setup(self, stage=None):
+            super().setup(stage)
+            x, y = self.val_set.tensors
+            self.val_set = torch.utils.data.TensorDataset(x + 1000.0, y)
+
+    pl.seed_everything(0, verbose=False)
+    nas = DifferentiableNAS(BatchNormSupernet(), algorithm=algorithm, num_classes=3,
+                            calibration_batches=0)
+    plain_trainer(tmp_path, max_epochs=1, limit_val_batches=0, num_sanity_val_steps=0).fit(
+        nas, datamodule=BilevelData(FarValidation()))
+    norms = [m for m in nas.supernet.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    assert max(float(m.running_var.max()) for m in norms) < 10
+    assert max(float(m.running_mean.abs().max()) for m in norms) < 10
+
+
 def test_validate_after_a_fit_adds_no_epoch_to_the_history(tmp_path):
     # was: each trainer.validate() appended a phantom epoch max_epochs + 1
     nas = DifferentiableNAS(TinySupernet(), num_classes=3, export_dir=str(tmp_path / "out"))

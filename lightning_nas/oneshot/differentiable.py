@@ -12,9 +12,10 @@ the choice modules of ``lightning_nas.oneshot.choices``, unchanged.
   ``ChoiceLinear`` take part as masks (``oneshot.mixed``).
 - First-order bilevel optimization by manual optimization: per training step the logits
   take a step on a held-out ("arch") batch, then the weights on a training batch (the two
-  optimizers: ``oneshot.differentiable_optim``). The batches come from
-  ``BilevelData(datamodule)`` (``oneshot.bilevel``): its train loader zips the
-  datamodule's train loader (an epoch) with its validation loader (cycled) in a
+  optimizers: ``oneshot.differentiable_optim``; BatchNorm statistics: the training
+  batches'). The batches come from ``BilevelData(datamodule)`` (``oneshot.bilevel``):
+  its train loader zips the datamodule's train loader (an epoch) with its validation loader
+  (cycled) in a
   ``CombinedLoader``, so Lightning moves both to the device and gives each rank its shard
   under DDP. The datamodule's batch hooks see the arch batches as training ones
   (``trainer.training``): train-only augmentation belongs in the training set's transforms.
@@ -92,7 +93,7 @@ from lightning_nas.oneshot.mixed import mixed
 from lightning_nas.oneshot.random_state import rng_state
 from lightning_nas.oneshot.records import restarts_mid_epoch, write_record, writes_files
 from lightning_nas.oneshot.resume import built_rates, check_resumed_rates, recount_repeated_epoch
-from lightning_nas.oneshot.scoring import network_of
+from lightning_nas.oneshot.scoring import network_of, preserved_batchnorm
 from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms, share_statistics
 from lightning_nas.oneshot.tau_resume import TAU_EPOCHS, check_tau_schedule, check_tau_settings
 from lightning_nas.oneshot.wrapped import check_automatic, drop_log, own_hook, step_loss
@@ -323,8 +324,13 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         opt_weights, opt_arch = self.optimizers()
         if self.current_epoch >= self.hparams.warmup_epochs:
             opt_arch.zero_grad()
-            arch_loss = self._mixed_loss(batch["arch"], batch_idx, phase=1)
-            self.manual_backward(arch_loss)
+            # the logits' (held-out) batch leaves the BatchNorm statistics as they were:
+            # they are learnt from training batches, as the weights (was: from both, so
+            # validation and an export without calibration were scored with statistics of
+            # the very data they scored)
+            with preserved_batchnorm(self.supernet):
+                arch_loss = self._mixed_loss(batch["arch"], batch_idx, phase=1)
+                self.manual_backward(arch_loss)
             opt_arch.step()
             self.log("arch_loss", arch_loss.detach(), on_step=False, on_epoch=True,
                      batch_size=extract_batch_size(batch["arch"]), sync_dist=True)
