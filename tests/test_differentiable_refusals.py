@@ -14,11 +14,13 @@ import torch
 from torch import nn
 
 from lightning_nas.cli import main
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, SpaceError
+from lightning_nas.oneshot.base import ChoiceModule
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.choices import ChoiceLinear, LayerChoice
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from lightning_nas.oneshot.differentiable_args import GDAS_DEFAULTS
+from lightning_nas.space import Float
 from tests.helpers_data import BlobData, TwoValBlobData
 from tests.helpers_nets import TinySupernet, TwoValSupernet
 from tests.helpers_oneshot_fit import UnusedChoice, plain_trainer, two_val_config
@@ -54,6 +56,23 @@ def test_counts_that_are_no_integers_are_refused_when_built(kwargs, message):
     # was: top_k=1.5 trained, then the end of the fit crashed; "2" a raw TypeError
     with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
         DifferentiableNAS(TinySupernet(), **kwargs)
+
+
+def test_a_decision_of_no_values_is_refused_when_built_naming_it():
+    # a choice module of a range (a Float): was AttributeError: 'Float' object has no
+    # attribute 'values', naming neither the decision nor what DARTS/GDAS relax
+    class Scale(ChoiceModule):
+        label = "scale"
+
+        def decisions(self):
+            return {"scale": Float(0.5, 2.0)}
+
+        def forward(self, x):
+            return x
+
+    with pytest.raises(SpaceError, match=r"^choice 'scale' decides Float\(\[0\.5, 2\.0\]\), "
+                                         r"which DARTS and GDAS cannot relax: .*Choice, Ordered"):
+        DifferentiableNAS(nn.Sequential(nn.Linear(4, 3), Scale()))
 
 
 @pytest.mark.parametrize("kwargs", [{"tau_max": 5.0}, {"tau_min": 0.5},

@@ -85,6 +85,7 @@ from lightning_nas.oneshot.differentiable_args import (
     DEFAULT_LR,
     DEFAULT_WEIGHT_DECAY,
     check_arguments,
+    relaxable_choices,
 )
 from lightning_nas.oneshot.differentiable_optim import bilevel_optimizers
 from lightning_nas.oneshot.endless import warn_endless_fit
@@ -179,7 +180,7 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         _ = self.network  # a misspelt net_attr: said now
         self._norms = choice_norms(supernet)  # before a DDP strategy's sync_batchnorm swap
         space = space_of(supernet)
-        self.choices = {label: list(space.params[label].values) for label in space.names()}
+        self.choices = relaxable_choices(space)  # a range: refused, naming it
         self._keys = {label: label.replace(".", "__") for label in self.choices}
         self.alphas = initial_logits(
             {self._keys[label]: len(values) for label, values in self.choices.items()}, seed)

@@ -27,7 +27,7 @@ from typing import Any
 
 from torch import nn
 
-from lightning_nas.errors import PYTHON_NULL, ConfigError, check_number, unknown
+from lightning_nas.errors import PYTHON_NULL, ConfigError, SpaceError, check_number, unknown
 from lightning_nas.module import LOSSES
 from lightning_nas.oneshot.arch_weights import ALGORITHMS, TAU_SCHEDULES
 from lightning_nas.oneshot.checks import CLIP_ALGORITHMS, check_clip_val, check_rates
@@ -35,8 +35,10 @@ from lightning_nas.oneshot.scoring import metric_mode
 from lightning_nas.oneshot.seed_range import WIDE_SEED_MAX, check_seed_range
 from lightning_nas.oneshot.wrapped import optimizer_class
 from lightning_nas.run_folder import check_export_dir
+from lightning_nas.space import Choice, SearchSpace
 
-__all__ = ["DEFAULT_LR", "DEFAULT_WEIGHT_DECAY", "GDAS_DEFAULTS", "check_arguments"]
+__all__ = ["DEFAULT_LR", "DEFAULT_WEIGHT_DECAY", "GDAS_DEFAULTS", "check_arguments",
+           "relaxable_choices"]
 
 #: the defaults of ``lr`` and ``weight_decay``: other values beside a module's own optimizer
 #: are refused (``oneshot.differentiable_optim.bilevel_optimizers``)
@@ -78,6 +80,36 @@ def _check_no_temperature(**settings: Any) -> None:
             raise ConfigError(f"{key}={value!r} sets GDAS's temperature, but algorithm='darts' "
                               f"has none (its softmax takes no temperature): leave {key} out, "
                               f"or search with algorithm='gdas'")
+
+
+def relaxable_choices(space: SearchSpace) -> dict[str, list[Any]]:
+    """``{label: values}`` of each decision of ``space`` (``space_of`` a supernet), in its
+    order: DARTS and GDAS learn one logit per value.
+
+    Example:
+        >>> from lightning_nas.space import Choice, Float
+        >>> relaxable_choices(SearchSpace({"act": Choice(["relu", "tanh"])}))
+        {'act': ['relu', 'tanh']}
+        >>> relaxable_choices(SearchSpace({"scale": Float(0.5, 2.0)}))
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.SpaceError: choice 'scale' decides Float([0.5, 2.0]), which ...
+
+    Raises:
+        SpaceError: a decision of no list of values (a range, from a choice module of
+            one's own), naming it and the kinds DARTS and GDAS take (was: AttributeError
+            "'Float' object has no attribute 'values'").
+    """
+    out: dict[str, list[Any]] = {}
+    for label in space.names():
+        param = space.params[label]
+        if not isinstance(param, Choice):
+            raise SpaceError(f"choice {label!r} decides {param!r}, which DARTS and GDAS "
+                             f"cannot relax: they learn one logit per value of a decision "
+                             f"of listed values (Choice, Ordered); give its module a list of "
+                             f"values (e.g. 3 points of the range)")
+        out[label] = list(param.values)
+    return out
 
 
 def check_arguments(supernet: Any, *, algorithm: Any = "darts", loss: Any = None,
