@@ -1,8 +1,9 @@
 """``NASModule``: a ready LightningModule for users who only have a network builder.
 
 The builder turns an architecture into an ``nn.Module``; the module adds the loss, the
-torchmetrics metrics (logged as ``val_<name>``) and the optimizer, and saves its
-hyperparameters so that a checkpoint reloads with ``NASModule.load_from_checkpoint``.
+torchmetrics metrics (logged as ``val_<name>``, and ``test_<name>`` by ``trainer.test``) and
+the optimizer, and saves its hyperparameters so that a checkpoint reloads with
+``NASModule.load_from_checkpoint``; ``trainer.predict`` returns the network's outputs.
 
 Example:
     >>> import torch
@@ -126,40 +127,62 @@ def _loss_fn(loss: str | Callable[..., torch.Tensor]) -> Callable[..., torch.Ten
     return fn
 
 
+def _described(batch: Any) -> str:
+    """What ``batch`` is, for an error that refuses it: ``a tuple of 3 items``, ``a dict with
+    keys ['x', 'y']``."""
+    if isinstance(batch, Mapping):
+        return f"a dict with keys {sorted(map(str, batch))}"
+    if isinstance(batch, (tuple, list)):
+        return f"a {type(batch).__name__} of {counted(len(batch), 'item')}"
+    return f"a {type(batch).__name__}"
+
+
 def _pair(batch: Any, step: str) -> tuple[Any, Any]:
     """``batch`` as ``NASModule``'s ``(input, target)``; any other batch is refused, naming
     it (was: "too many values to unpack (expected 2)" for ``(x, y, w)``, a dict's keys
     taken for tensors)."""
     if isinstance(batch, (tuple, list)) and len(batch) == 2:
         return batch[0], batch[1]
-    if isinstance(batch, Mapping):
-        got = f"a dict with keys {sorted(map(str, batch))}"
-    elif isinstance(batch, (tuple, list)):
-        got = f"a {type(batch).__name__} of {counted(len(batch), 'item')}"
-    else:
-        got = f"a {type(batch).__name__}"
-    raise ConfigError(f"NASModule.{step} takes batches of (input, target), got {got}: give "
-                      f"loaders whose batches are such pairs (a TensorDataset(x, y)), or "
-                      f"subclass NASModule and override training_step and validation_step")
+    steps = "test_step" if step == "test_step" else "training_step and validation_step"
+    raise ConfigError(f"NASModule.{step} takes batches of (input, target), got "
+                      f"{_described(batch)}: give loaders whose batches are such pairs (a "
+                      f"TensorDataset(x, y)), or subclass NASModule and override {steps}")
 
 
-def loader_metric(owner: pl.LightningModule, name: str, dataloader_idx: int) -> Any:
-    """``owner.<name>`` (a torchmetrics metric, a module of them, or None) for validation
-    loader ``dataloader_idx``: itself for the first loader, a fresh copy for each further one
-    (made at its first batch; not a submodule, so checkpoints do not change). Lightning logs
-    each loader's value as ``<key>/dataloader_idx_<i>``; one metric updated by every loader
-    would give each of those keys the value of all loaders together."""
+def _input(batch: Any) -> Any:
+    """The input of a prediction ``batch``: an ``(input, target)`` pair's, an ``(input,)``
+    one's (a ``TensorDataset(x)``'s) or the batch itself, a tensor; any other batch is
+    refused, naming it (was: the whole batch given to the network, Lightning's default)."""
+    if isinstance(batch, torch.Tensor):
+        return batch
+    if isinstance(batch, (tuple, list)) and len(batch) in (1, 2):
+        return batch[0]
+    raise ConfigError(f"NASModule.predict_step takes batches of (input, target), (input,) "
+                      f"or input tensors, got {_described(batch)}: give a loader of such "
+                      f"batches (a TensorDataset(x) or TensorDataset(x, y)), or subclass "
+                      f"NASModule and override predict_step")
+
+
+def loader_metric(owner: pl.LightningModule, name: str, dataloader_idx: int,
+                  stage: str = "val") -> Any:
+    """``owner.<name>`` (a torchmetrics metric, a module of them, or None) for loader
+    ``dataloader_idx`` of ``stage`` (``val``, ``test``): itself for the first validation
+    loader, a fresh copy for each further one and for each test loader (made at its first
+    batch; not a submodule, so checkpoints do not change). Lightning logs each loader's value
+    as ``<key>/dataloader_idx_<i>``; one metric updated by every loader would give each of
+    those keys the value of all loaders together, and one updated by validation and test
+    would mix what a stopped validation left into the test's."""
     metric = getattr(owner, name)
-    if not dataloader_idx or metric is None:
+    if metric is None or (stage == "val" and not dataloader_idx):
         return metric
     copies = owner.__dict__.setdefault("_loader_metrics", {})
-    if (name, dataloader_idx) not in copies:
+    if (name, stage, dataloader_idx) not in copies:
         fresh = copy.deepcopy(metric)
         for part in fresh.modules():
             if isinstance(part, torchmetrics.Metric):
-                part.reset()  # the first loader's updates of this epoch stay out
-        copies[name, dataloader_idx] = fresh
-    return copies[name, dataloader_idx].to(owner.device)
+                part.reset()  # the updates of the metric copied stay out
+        copies[name, stage, dataloader_idx] = fresh
+    return copies[name, stage, dataloader_idx].to(owner.device)
 
 
 class NASModule(pl.LightningModule):
@@ -175,9 +198,10 @@ class NASModule(pl.LightningModule):
             ``load_from_checkpoint(path, loss=...)`` takes it again).
         metrics: ``{name: metric}`` with metric a name from ``module_metrics.METRICS`` or a
             torchmetrics ``Metric``; a list of names (or one name) uses the names as keys,
-            which hold no ``.``. Logged as ``val_<name>``
-            (with several validation loaders ``val_<name>/dataloader_idx_<i>``, as
-            Lightning names a loader's keys: each loader has its own metric objects).
+            which hold no ``.``. Logged as ``val_<name>``, and as ``test_<name>`` by
+            ``trainer.test`` (with several loaders ``val_<name>/dataloader_idx_<i>``, as
+            Lightning names a loader's keys: each loader, and the test, has its own metric
+            objects).
             Default ``{"acc": "accuracy"}`` (logs ``val_acc``). Names are saved; metric
             objects are not (``NASModule`` warns: ``load_from_checkpoint(path,
             metrics=...)`` takes them again). ``f1``, ``recall`` and
@@ -322,13 +346,29 @@ class NASModule(pl.LightningModule):
     def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
         """Log ``val_loss`` and ``val_<name>``; with several validation loaders Lightning
         adds ``/dataloader_idx_<i>`` to each key, and each loader has its own metrics."""
-        x, y = _pair(batch, "validation_step")
+        self._score(batch, "val", dataloader_idx)
+
+    def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Log ``test_loss`` and ``test_<name>`` as ``validation_step`` logs ``val_``'s, with
+        metric objects of their own (each test loader its own)."""
+        self._score(batch, "test", dataloader_idx)
+
+    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Any:
+        """The network's output for the input of ``batch``: an ``(input, target)`` pair, an
+        ``(input,)`` one or an input tensor (a prediction loader may hold no targets)."""
+        return self(_input(batch))
+
+    def _score(self, batch: Any, stage: str, dataloader_idx: int) -> None:
+        """Log ``<stage>_loss`` and ``<stage>_<name>`` of ``batch`` (``stage``: ``val``,
+        ``test``), each metric ``dataloader_idx``'s own (``loader_metric``)."""
+        x, y = _pair(batch, "validation_step" if stage == "val" else "test_step")
         out = self(x)
         self._check_width(out, y)
-        self.log("val_loss", self.loss_fn(out, y), prog_bar=True, sync_dist=True)
-        for name, metric in loader_metric(self, "val_metrics", dataloader_idx).items():
-            metric(out, y)
-            self.log(f"val_{name}", metric, prog_bar=True, metric_attribute=f"val_metrics.{name}")
+        self.log(f"{stage}_loss", self.loss_fn(out, y), prog_bar=True, sync_dist=True)
+        for name, metric in loader_metric(self, "val_metrics", dataloader_idx, stage).items():
+            metric(out, y)  # (a copy's attribute: the metric it copies)
+            self.log(f"{stage}_{name}", metric, prog_bar=True,
+                     metric_attribute=f"val_metrics.{name}")
 
     def check_output_width(self) -> None:
         """Refuse, as the first validation batch would (``ConfigError``), a network whose
