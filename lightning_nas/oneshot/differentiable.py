@@ -24,6 +24,8 @@ the choice modules of ``lightning_nas.oneshot.choices``, unchanged.
   ``training_step``) and, with ``num_classes`` / ``metric``, ``val_acc``; per epoch
   ``alpha/<decision>/<value>`` (softmax) is logged and the logits go to ``history``, on
   disk in ``export_dir``'s ``alphas.json`` by the epoch's end (``oneshot.records``).
+- A wrapped LightningModule's lifecycle hooks run as in a plain fit of it, after the
+  search's own; those of the optimization it drives are warned of (``oneshot.wrapped_hooks``).
 - At the end of training the ``top_k`` most probable architectures are scored with the
   shared weights after BatchNorm calibration (``oneshot.scoring``) and the best is exported
   by ``export_subnet``, calibrated on the same batches (``subnet``, ``best_arch``,
@@ -98,11 +100,12 @@ from lightning_nas.oneshot.scoring import network_of, preserved_batchnorm
 from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms, share_statistics
 from lightning_nas.oneshot.tau_resume import TAU_EPOCHS, check_tau_schedule, check_tau_settings
 from lightning_nas.oneshot.wrapped import check_automatic, drop_log, own_hook, step_loss
+from lightning_nas.oneshot.wrapped_hooks import WrappedHooks
 from lightning_nas.search.uneven_split import met_notes
 
 __all__ = ["CLIP_ALGORITHMS", "DifferentiableNAS", "check_clip_val"]
 
-class DifferentiableNAS(ArchLogits, pl.LightningModule):
+class DifferentiableNAS(ArchLogits, WrappedHooks):
     """DARTS or GDAS over the choice modules of ``supernet`` (see the module docstring).
 
     Args:
@@ -249,22 +252,12 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         self._resume_groups, self._rates = None, built_rates([weights, arch])
         return [weights, arch]
 
-    def configure_callbacks(self) -> Any:
-        """The wrapped LightningModule's own ``configure_callbacks()``, which Lightning asks
-        of the module it fits, this wrapper (was: dropped, so its ``EarlyStopping`` never
-        stopped the search); its callbacks see this module as ``pl_module``, as the
-        Trainer's do."""
-        module = self.supernet
-        if isinstance(module, pl.LightningModule) and (
-                type(module).configure_callbacks is not pl.LightningModule.configure_callbacks):
-            return module.configure_callbacks()
-        return []
-
     def setup(self, stage: str) -> None:
         """A new Trainer's fit records its own epochs (a checkpoint's history comes after;
         was: the last fit's entries kept, each epoch twice in ``alphas.json``)."""
         if stage == "fit" and self.trainer.current_epoch == 0 and self.trainer.global_step == 0:
             self.history, self.scored = [], []
+        super().setup(stage)  # the wrapped module's own (oneshot.wrapped_hooks), and so below
 
     def on_fit_start(self) -> None:
         check_automatic(self.supernet)  # set after it was wrapped: said before any step
@@ -282,6 +275,7 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         self._resume_rng = None  # makes while resuming, until the first training batch
         if self.trainer.ckpt_path is None:  # no resume: no checkpoint's schedule to compare
             self._resume_tau_epochs = self._resume_tau = None
+        super().on_fit_start()  # (unhonoured hooks warned of first)
 
     def on_train_start(self) -> None:
         check_training_start(self)  # warmup against the training's length, num_classes
@@ -295,6 +289,7 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         self._resume_tau_epochs = self._resume_tau = None
         if restarts_mid_epoch(self.trainer):  # no epoch start before this epoch's end: the
             self._write_alphas()  # checkpoint's record now (oneshot.records)
+        super().on_train_start()
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         data = self.trainer.datamodule
@@ -310,6 +305,7 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         if not self._recorded:  # a resume's, the checkpoint's (once the command removed
             self._write_alphas()  # the killed run's outputs)
         self._recorded = True
+        super().on_train_epoch_start()
 
     def _write_alphas(self) -> None:
         """``alphas.json`` as the history holds it, on disk now (``oneshot.records``; none
@@ -364,6 +360,7 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
                 self.log(f"alpha/{label}/{value}", p, sync_dist=True)  # (the same on every
         if self.hparams.algorithm == "gdas":  # rank: said so, no warning to sync them)
             self.log("tau", float(self.tau), sync_dist=True)
+        super().on_train_epoch_end()
 
     # ----------------------------------------------------------------- validation
     def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
@@ -394,6 +391,10 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
 
     # ----------------------------------------------------------------- export
     def on_train_end(self) -> None:
+        self._search_and_export()
+        super().on_train_end()
+
+    def _search_and_export(self) -> None:
         check_stepped(self.trainer, "DifferentiableNAS")  # no step: what ended the fit
         check_logits_trained(self)  # not an architecture derived from their random start
         hp = self.hparams
@@ -409,9 +410,10 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         self._ended = True
 
     def on_fit_end(self) -> None:  # a resume of a fit at its end: its final search now
-        end_fit(self.trainer, self._ended, "DifferentiableNAS", lambda _: self.on_train_end(),
+        end_fit(self.trainer, self._ended, "DifferentiableNAS", lambda _: self._search_and_export(),
                 getattr(self.trainer.datamodule, "resume_rng", None),  # (BilevelData's)
-                self._resume_epochs, self._write_alphas)
+                self._resume_epochs, self._write_alphas)  # (no on_train_end of its own:
+        super().on_fit_end()  # Lightning skips it in a plain fit's resume at its end too)
 
     def _metric(self, preds: torch.Tensor) -> torchmetrics.Metric:
         if self.val_metric is not None:
@@ -423,6 +425,7 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
 
     # ----------------------------------------------------------------- state
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_save_checkpoint(checkpoint)  # its keys, then the search's (kept)
         checkpoint["differentiable_nas"] = {"history": copy.deepcopy(self.history),
                                             "rng": rng_state(self.device),
                                             "tau_epochs": self._tau_epochs(), "rates": self._rates,
@@ -436,3 +439,4 @@ class DifferentiableNAS(ArchLogits, pl.LightningModule):
         self._resume_tau_epochs = state.get("tau_epochs")
         self._resume_tau = checkpoint.get("hyper_parameters")  # its tau_max, tau_min, ...
         self._resume_groups = state.get("rates")  # as built (a callback may change lr later)
+        super().on_load_checkpoint(checkpoint)

@@ -1,8 +1,9 @@
 """What ``DifferentiableNAS`` takes from the network it wraps: the weight optimizer (a
 ``torch.optim`` name, or the first optimizer of a LightningModule's
 ``configure_optimizers``), and the ``self.log`` that its ``training_step`` calls while it
-is the search's loss (dropped); ``own_hook`` runs its ``validation_step`` and validation
-epoch hooks in the search's validation, their ``self.log`` calls logged by the search;
+is the search's loss (dropped); ``own_hook`` runs its own hooks (its ``validation_step``
+and validation epoch hooks in the search's validation, its lifecycle hooks for
+``oneshot.wrapped_hooks``), their ``self.log`` calls logged by the search;
 ``dropped_parts`` says what its ``configure_optimizers`` returns beside the optimizer taken;
 ``check_automatic`` refuses a LightningModule of manual optimization, whose
 ``training_step`` steps optimizers itself instead of returning a loss; ``step_loss`` is
@@ -131,8 +132,9 @@ def dropped_parts(value: Any) -> list[str]:
 
 def own_hook(wrapper: pl.LightningModule, name: str, *args: Any,
              dataloader_idx: int | None = None) -> set[str]:
-    """Run the wrapped LightningModule's own validation hook ``name`` (``validation_step``,
-    ``on_validation_epoch_start`` or ``_end``; nothing if it defines none) with its
+    """Run the wrapped LightningModule's own hook ``name`` with ``args`` (its
+    ``validation_step``, validation epoch hooks, and the lifecycle hooks
+    ``oneshot.wrapped_hooks`` passes on; nothing if it does not override it) with its
     ``self.log`` calls logged by ``wrapper``, as in a plain fit, except the metric the
     wrapper logs itself (``val_metric``'s name); return the keys it logged."""
     module = wrapper.supernet
