@@ -10,9 +10,10 @@ Lightning calls on the wrapper, not on the module it wraps: ``WrappedHooks`` pas
   ``configure_callbacks()``. Was: none of them ran, so state its ``setup`` built was an
   ``AttributeError`` at the first step and its checkpoint keys were lost on resume.
 - ``UNHONOURED``: hooks of the optimization the wrapper drives itself (two optimizers,
-  manual optimization: two backward passes and steps a batch, no scheduler) or of training
-  batches it gets in pairs; a module that overrides one is warned of as the fit starts, once,
-  on rank 0, naming each (``warn_unhonoured``; was: ignored without a word).
+  manual optimization: two backward passes and steps a batch, no scheduler) or of the
+  batches it gets in pairs (their transfer hooks are the datamodule's, through
+  ``BilevelData``); a module that overrides one is warned of as the fit starts, once, on
+  rank 0, naming each (``warn_unhonoured``; was: ignored without a word).
 
 Example:
     >>> "setup" in FORWARDED and "on_before_optimizer_step" in UNHONOURED
@@ -40,7 +41,8 @@ FORWARDED = ("setup", "teardown", "on_fit_start", "on_fit_end", "on_train_start"
 UNHONOURED = ("on_train_batch_start", "on_train_batch_end", "on_before_backward",
               "on_after_backward", "on_before_zero_grad", "optimizer_zero_grad",
               "on_before_optimizer_step", "configure_gradient_clipping", "optimizer_step",
-              "lr_scheduler_step")
+              "lr_scheduler_step", "on_before_batch_transfer", "transfer_batch_to_device",
+              "on_after_batch_transfer")
 
 
 def overridden(module: nn.Module, names: tuple[str, ...]) -> list[str]:
@@ -73,9 +75,10 @@ def warn_unhonoured(module: nn.Module) -> None:
             f"not call: DARTS and GDAS drive the optimization themselves (manual optimization "
             f"of two optimizers, the logits' and the weights': two backward passes and two "
             f"steps a training batch, no lr scheduler, gradient clipping by its "
-            f"gradient_clip_val) on pairs of training and held-out batches; move what they do "
-            f"to a callback or to DifferentiableNAS's arguments, or search with SPOS "
-            f"(OneShotNAS), which leaves the optimization to the module")
+            f"gradient_clip_val) on pairs of training and held-out batches, which pass the "
+            f"datamodule's batch-transfer hooks (BilevelData), not the module's; move what "
+            f"they do to a callback, the datamodule or DifferentiableNAS's arguments, or "
+            f"search with SPOS (OneShotNAS), which leaves the optimization to the module")
 
 
 class WrappedHooks(pl.LightningModule):
