@@ -18,7 +18,7 @@ import pytest
 
 from lightning_nas import Search
 from lightning_nas.arch import arch_key
-from lightning_nas.errors import SpaceError
+from lightning_nas.errors import ConfigError, SpaceError
 from lightning_nas.space import SearchSpace
 from lightning_nas.strategies.codec import Codec, candidate_of
 from lightning_nas.strategies.nas import NAS_OPTIMIZERS
@@ -417,3 +417,30 @@ def test_reinforce_does_not_learn_from_a_candidate_rejected_before_any_result():
             opt.tell(candidate_of(opt.parametrization, arch), loss)
     for mine, other in zip(opts[0].logits, opts[1].logits, strict=True):
         np.testing.assert_allclose(mine, other)
+
+
+BAD_SETTINGS = [("RegularizedEvolution", "sample_size", 0, "an int >= 1"),
+                ("RegularizedEvolution", "population_size", 0, "an int >= 1"),
+                ("Reinforce", "learning_rate", -0.5, "a number > 0"),
+                ("Reinforce", "baseline_decay", 1.5, "a number in [0, 1]"),
+                ("SurrogateEvolution", "num_parents", 0, "an int >= 1"),
+                ("SurrogateEvolution", "thetas", (), "a non-empty tuple of numbers > 0"),
+                ("SurrogateEvolution", "mixes", (0.5, 2.0), "numbers in [0, 1]")]
+
+
+@pytest.mark.parametrize(("base", "attr", "value", "valid"), BAD_SETTINGS)
+def test_a_subclass_with_a_bad_setting_is_refused_before_the_run_folder_is_written(
+        base, attr, value, valid, tmp_path):
+    # was: sample_size = 0 crashed at the first tournament, mid-search (min() of an empty
+    # sequence); population_size = 0 silently became random search
+    name = f"Bad{base}{attr.title().replace('_', '')}"
+    mine = type(name, (NAS_OPTIMIZERS[base],), {attr: value})
+    ng.optimizers.registry.register(mine)
+    try:
+        with pytest.raises(ConfigError) as err:
+            _search(name, tmp_path / "run", budget=2)
+    finally:
+        ng.optimizers.registry.unregister(name)
+    said = str(err.value)
+    assert f"{name} (a {base})" in said and f"{attr} = {value!r}" in said and valid in said
+    assert not (tmp_path / "run").exists()

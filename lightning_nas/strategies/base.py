@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import collections
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import nevergrad as ng
 from nevergrad.optimization import base
 
+from lightning_nas.errors import ConfigError
 from lightning_nas.strategies.codec import Codec, Geno, candidate_of
 from lightning_nas.strategies.transfer import rank_priors
 
-__all__ = ["CLIPPED", "NEAR_STEPS", "NASOptimizer"]
+__all__ = ["CLIPPED", "NEAR_STEPS", "NASOptimizer", "Setting"]
 
 #: nevergrad's ceiling for one objective's loss: an ``inf`` told (a candidate rejected before
 #: any result) reaches a strategy as this, plus the violation's penalty (several objectives:
@@ -28,6 +30,50 @@ __all__ = ["CLIPPED", "NEAR_STEPS", "NASOptimizer"]
 CLIPPED = 5.0e20
 #: genotypes ``random_new`` looks at, one-leaf step by step, for a new one after random misses
 NEAR_STEPS = 100_000
+
+
+@dataclass(frozen=True)
+class Setting:
+    """The valid values of a strategy's setting (a class attribute a subclass changes): a
+    number (``kind`` int, or float: any real number) within ``low`` .. ``high`` (``open_low``:
+    above ``low``), or with ``many`` a non-empty tuple of them.
+
+    Example:
+        >>> Setting(int, 1).said(), Setting(float, 0, 1, many=True).said()
+        ('an int >= 1', 'a non-empty tuple of numbers in [0, 1]')
+        >>> Setting(int, 1).accepts(0), Setting(float, 0, open_low=True).accepts(0.5)
+        (False, True)
+    """
+
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    open_low: bool = False
+    many: bool = False
+
+    def said(self) -> str:
+        """The valid values in words."""
+        what = ("int" if self.kind is int else "number") + ("s" if self.many else "")
+        if self.low is not None and self.high is not None:
+            bound = f" in {'(' if self.open_low else '['}{self.low}, {self.high}]"
+        elif self.low is not None:
+            bound = f" {'>' if self.open_low else '>='} {self.low}"
+        else:
+            bound = ""
+        return f"a non-empty tuple of {what}{bound}" if self.many else \
+            f"{'an' if self.kind is int else 'a'} {what}{bound}"
+
+    def accepts(self, value: Any) -> bool:
+        """Whether ``value`` is valid."""
+        if self.many:
+            return isinstance(value, (tuple, list)) and bool(value) and all(
+                Setting(self.kind, self.low, self.high, self.open_low).accepts(v) for v in value)
+        kinds = (int,) if self.kind is int else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value):
+            return False
+        if self.low is not None and (value <= self.low if self.open_low else value < self.low):
+            return False
+        return self.high is None or value <= self.high
 
 
 class NASOptimizer(base.Optimizer):
@@ -42,8 +88,13 @@ class NASOptimizer(base.Optimizer):
     #: (``Reinforce``), so a source of another monitor or mode is refused
     priors_on_own_task = False
 
+    #: the strategy's settings (class attributes a subclass changes) and their valid values,
+    #: checked when it is made (``check_settings``)
+    settings: ClassVar[Mapping[str, Setting]] = {}
+
     def __init__(self, parametrization: Any, budget: int | None = None,
                  num_workers: int = 1) -> None:
+        self.check_settings()
         super().__init__(parametrization, budget=budget, num_workers=num_workers)
         self.codec = Codec(self.parametrization)
         self.told: dict[Geno, float] = {}  # genotype -> best loss told
@@ -55,6 +106,23 @@ class NASOptimizer(base.Optimizer):
         self.prior_losses: list[tuple[float, ...]] = []
         self.prior_ranking: list[Geno] = []  # best first, the tasks' rankings interleaved
         self._priors_told = 0  # how many of ``priors`` the default ``_use_priors`` told
+
+    @classmethod
+    def check_settings(cls) -> None:
+        """Raise ``ConfigError`` naming the class, the setting, its value and its valid
+        values where a setting of ``settings`` is invalid (was: ``RegularizedEvolution``'s
+        ``sample_size = 0`` crashed at its first tournament, mid-search, and its
+        ``population_size = 0`` made it random search, said nowhere)."""
+        strategy = next((c.__name__ for c in cls.__mro__[1:] if c is not NASOptimizer and
+                         c.__module__.startswith("lightning_nas.strategies.")), None)
+        for attr, setting in cls.settings.items():
+            value = getattr(cls, attr)
+            if not setting.accepts(value):
+                said = ", ".join(f"{a} = {getattr(cls, a)!r}" for a in cls.settings)
+                raise ConfigError(
+                    f"strategy {cls.__name__}{f' (a {strategy})' if strategy else ''}: "
+                    f"{attr} = {value!r} is invalid, it must be {setting.said()} (its "
+                    f"settings: {said})")
 
     # ----------------------------------------------------------------- nevergrad hooks
     def _internal_ask_candidate(self) -> ng.p.Parameter:

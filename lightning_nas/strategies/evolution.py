@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from lightning_nas.strategies.base import NASOptimizer
+from lightning_nas.strategies.base import NASOptimizer, Setting
 from lightning_nas.strategies.codec import Geno
 
 __all__ = ["LocalSearch", "RegularizedEvolution"]
@@ -41,6 +41,7 @@ class RegularizedEvolution(NASOptimizer):
 
     population_size = 20
     sample_size = 5
+    settings = {"population_size": Setting(int, 1), "sample_size": Setting(int, 1)}
 
     def __init__(self, parametrization: Any, budget: int | None = None,
                  num_workers: int = 1) -> None:

@@ -99,7 +99,9 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
     did not propose, which some cannot take (``EDA``, the ``EMNA`` family, ``Pymoo*``). It is
     told a loss per objective (``objectives``, the search's count): one that takes a single
     objective only (``PymooCMAES``, ``PymooBIPOP``) fails here for several (was: told one
-    loss, it passed, and the search stopped at its third proposal, two trials trained).
+    loss, it passed, and the search stopped at its third proposal, two trials trained). A
+    NAS strategy whose subclass set a setting out of its range is refused as it says
+    (``NASOptimizer.check_settings``).
 
     Args:
         name: the optimizer's nevergrad registry name.
@@ -117,6 +119,8 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
     """
     try:
         _dry_run(name, space, budget, num_workers, objectives)
+    except ConfigError:  # said as it is: a NAS strategy's invalid setting (``Setting``)
+        raise
     except Exception as err:  # noqa: BLE001 - said as a config error, before any trial
         # (its frames' objects go: MetaModel's inner recast optimizer, whose thread would
         # keep the process from exiting while the error is kept as the ConfigError's context)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from lightning_nas.strategies.base import CLIPPED, NASOptimizer
+from lightning_nas.strategies.base import CLIPPED, NASOptimizer, Setting
 from lightning_nas.strategies.codec import CAT, FLOAT, INT, ORD, Geno
 
 __all__ = ["Reinforce"]
@@ -44,6 +44,8 @@ class Reinforce(NASOptimizer):
     learning_rate = 0.5
     baseline_decay = 0.9
     sigma = 0.2
+    settings = {"learning_rate": Setting(float, 0, open_low=True),
+                "baseline_decay": Setting(float, 0, 1), "sigma": Setting(float, 0, open_low=True)}
 
     def __init__(self, parametrization: Any, budget: int | None = None,
                  num_workers: int = 1) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from lightning_nas.strategies.base import NASOptimizer
+from lightning_nas.strategies.base import NASOptimizer, Setting
 from lightning_nas.strategies.codec import Geno
 from lightning_nas.strategies.transfer import rank_priors
 
@@ -113,6 +113,15 @@ class SurrogateEvolution(NASOptimizer):
     degree = 2
     rhos = (0.5, 0.8, 0.95)
     num_prior_candidates = 20
+    settings = {"num_init": Setting(int, 1), "num_parents": Setting(int, 1),
+                "num_random": Setting(int, 0), "num_multi": Setting(int, 0),
+                "max_points": Setting(int, 1), "refit_every": Setting(int, 1),
+                "patience": Setting(int, 0), "far": Setting(float, 0, 1),
+                "thetas": Setting(float, 0, open_low=True, many=True),
+                "mixes": Setting(float, 0, 1, many=True),
+                "noises": Setting(float, 0, open_low=True, many=True),
+                "degree": Setting(int, 1), "rhos": Setting(float, 0, 1, many=True),
+                "num_prior_candidates": Setting(int, 0)}
 
     def __init__(self, parametrization: Any, budget: int | None = None,
                  num_workers: int = 1) -> None:
