@@ -208,6 +208,18 @@ def test_a_modules_arguments_searched_as_a_plain_group_are_refused_before_traini
     assert not (tmp_path / "run").exists()
 
 
+def test_a_modules_bare_import_path_from_python_is_refused_saying_the_node_to_give(tmp_path):
+    # a config's `net: tests.helpers.Body` is read as its class_path node; from Python the
+    # text stays a text (was refused as "expected Module (the annotation of
+    # NetOnly.__init__)", with no word of what to give)
+    with pytest.raises(ConfigError) as err:
+        _search(NetOnly, {"lr": Choice([0.05, 0.1])}, tmp_path / "run",
+                model_init_args={"net": "tests.helpers.Body"})
+    assert str(err.value).startswith("model.net='tests.helpers.Body': expected Module")
+    assert "give {'class_path': 'tests.helpers.Body'}" in str(err.value)
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("model", [NetOnly, TemplateNet])
 def test_a_modules_arguments_searched_as_a_class_path_group_build_it_in_every_trial(
         tmp_path, model):

@@ -53,7 +53,7 @@ from lightning_nas.config.timedeltas import timedelta_note, timedelta_of
 from lightning_nas.errors import ConfigError
 from lightning_nas.numeric import is_int, is_number
 
-__all__ = ["check_value", "enum_note", "matches", "null_note", "short"]
+__all__ = ["check_value", "enum_note", "import_path_note", "matches", "null_note", "short"]
 
 #: the annotations of a sequence and of a mapping, bare or subscripted (``list[int]``)
 _SEQUENCES = (list, tuple, set, frozenset, cabc.Sequence, cabc.MutableSequence, cabc.Iterable,
@@ -158,7 +158,8 @@ def check_value(path: str, value: Any, hint: Any, owner: str, strict: bool = Fal
     if not matches(value, hint, strict, written):
         note = dict_note(value, hint, path, written) or short_class_note(value, hint) or \
             close_class_note(value, hint, SHORT_NAME_MODULES) or timedelta_note(value, hint) \
-            or bool_note(value, hint) or enum_note(value, hint) or null_note(value, hint) or (
+            or bool_note(value, hint) or enum_note(value, hint) or null_note(value, hint) or \
+            (import_path_note(value, hint) if not written else "") or (
                 _as_written(value, hint, owner) if strict or written else "")
         raise ConfigError(f"{path}={short(value)}: expected {type_name(hint)} (the annotation "
                           f"of {owner}){note}")
@@ -196,6 +197,30 @@ def null_note(value: Any, hint: Any) -> str:
     takes_none = any(kind is None or kind is type(None) for kind in kinds_of(hint))
     return (f"; null is written null or ~, not {value!r}" if takes_none and isinstance(
         value, str) and value.strip().lower() in ("none", "nil", "null") else "")
+
+
+def import_path_note(value: Any, hint: Any) -> str:
+    """For a class's import path given from Python where ``hint`` takes an instance of it
+    (``model_init_args={"net": "my_pkg.Body"}`` at ``net: nn.Module``): the ``class_path``
+    node to give, which is built (a config's bare import path is read as that node, as
+    jsonargparse reads it; a text given from Python stays a text); ``""`` for another value
+    (was: "expected Module" alone).
+
+    Example:
+        >>> import torch
+        >>> import_path_note("torch.nn.ReLU", torch.nn.Module)[-75:]
+        "give {'class_path': 'torch.nn.ReLU'} (with its 'init_args'), or an instance"
+        >>> import_path_note("torch.nn.ReLU", int)
+        ''
+    """
+    if not isinstance(value, str) or "." not in value.replace(":", "."):
+        return ""
+    found = import_class(value)
+    kinds = [kind for kind in kinds_of(hint) if inspect.isclass(kind) and kind is not object]
+    if found is None or not any(issubclass(found, kind) for kind in kinds):
+        return ""
+    return (f"; a class's import path given from Python stays a text: give "
+            f"{{'class_path': {value!r}}} (with its 'init_args'), or an instance")
 
 
 def _as_written(value: Any, hint: Any, owner: str) -> str:
