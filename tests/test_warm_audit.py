@@ -169,6 +169,28 @@ def test_a_source_whose_monitor_would_stand_in_for_the_first_objective_is_refuse
     assert len(result.trials) == 2
 
 
+def _params(arch: dict) -> dict:
+    return {"params": arch["d"] * 2.0, "val_acc": arch["w"] * 0.1}
+
+
+def test_an_objectives_first_objective_params_is_a_returned_value_in_a_warm_start(tmp_path):
+    # an objective= search's `params` is a value its function returns, not a count: a
+    # source that never logged it is as one that never logged `latency` (was: every trial
+    # skipped as "lacking params" by the default strategy, and RandomSearch not refused)
+    _search(tmp_path / "a", 3).run()
+    kw = {"objective": _params, "budget": 1, "seed": 0, "verbose": False,
+          "objectives": {"params": "min", "val_acc": "max"},
+          "warm_start": [str(tmp_path / "a")]}
+    with pytest.raises(ConfigError, match="never logged this search's first objective params"):
+        Search(None, SPACE, run_dir=tmp_path / "r", optimizer="RandomSearch", **kw).run()
+    Search(None, SPACE, run_dir=tmp_path / "b", **kw).run()
+    with open_run(tmp_path / "b") as store:
+        (source,) = store.get_meta("warm_start")["sources"]
+        priors = store.priors()
+    assert source["first_from_monitor"] == "params" and source["used"] == 3
+    assert sorted(p["losses"][0] for p in priors) == sorted(-p["score"] for p in priors)
+
+
 def test_show_says_a_sources_monitor_stood_in_for_the_first_objective(tmp_path, capsys):
     # was: "warm start: 3 of 3 results of ... (not counted in the budget)" alone, though
     # each result's first loss was its -val_acc, not a latency (said at the search's start)

@@ -125,8 +125,9 @@ class SearchLoop(TrialResults):
         self.promoted = {t.trial_id for t in interrupted if self._continues(t)}
         self.interrupted = sorted(interrupted + self.failures.reopened, key=lambda t: t.trial_id)
         check_not_running(interrupted, template.trial_dir)  # none still out in a user's pool
-        self.retrain = warm_start(settings, space, store, optimizer, template.costs, self.say,
-                                  self.worded)
+        self.retrain = warm_start(settings, space, store, optimizer,  # None: counts none
+                                  template.costs if template.cost_names else None, self.say,
+                                  self.worded)  # (an objective= search's params is returned)
         self.retrain_from = len(self.retrain)  # distinct earlier ones within the limits
         self.retrain_left = settings.transfer.retrain_top_k  # of them, trained again first
         self._replay()

@@ -146,7 +146,9 @@ def load_priors(sources: Sequence[str | Path], space: SearchSpace,
         fill: values for keys the earlier spaces lack (default: ``fill_value``).
         objectives: this search's objectives; with several, each prior gets ``losses``.
         count: the costs (``params``, ``flops``) of an architecture of this search,
-            counted without training; they win over the source trial's metrics.
+            counted without training; they win over the source trial's metrics. None: the
+            search counts none (an ``objective=`` search: its ``params`` is a value the
+            function returns, as any other objective).
         hydra: this search is a Hydra sweep: its keys are paths into the job config (else
             a plain key is a model argument), whatever the sources were.
         goal: this search's monitor and mode: a source that ranked that monitor the other

@@ -27,7 +27,7 @@ import nevergrad as ng
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialStatus
-from lightning_nas.search.objectives import COSTS, Objectives
+from lightning_nas.search.objectives import Objectives
 from lightning_nas.search.warm_sources import priors_read
 from lightning_nas.store import open_run
 from lightning_nas.strategies.nas import NAS_OPTIMIZERS
@@ -60,7 +60,8 @@ def check_scales(sources: Sequence[str | Path], optimizer: str, monitor: str, mo
         mode: its mode, ``"max"`` or ``"min"``.
         objectives: this search's objectives: with several, each prior's losses are the
             source trial's values of them in this search's modes, but where a source never
-            logged the first one (not a counted cost), its monitor would stand in.
+            logged the first one, its monitor would stand in (a first ``params`` or
+            ``flops`` too: a search that counts them takes none first).
         run_dir: this search's folder: a resume, whose priors are stored, is not checked.
     """
     if not sources or not told_as_results(optimizer):
@@ -72,7 +73,9 @@ def check_scales(sources: Sequence[str | Path], optimizer: str, monitor: str, mo
     for source in sources:
         with open_run(source) as store:
             theirs, how = store.get_meta("monitor"), store.get_meta("mode", "max")
-            stands_in = multi and first != theirs and first not in COSTS and not any(
+            stands_in = multi and first != theirs and not any(  # (a search that counts
+                # costs has none first, check_counted: a first `params` is a value the trials
+                # return; was: never refused, though no count stood in for it)
                 first in t.metrics for t in store.trials(TrialStatus.COMPLETED))
         if theirs is None or (not multi and (theirs, how) == (monitor, mode)) or (
                 multi and not stands_in):

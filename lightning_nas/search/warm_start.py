@@ -60,7 +60,7 @@ def held(space: SearchSpace, optimizer: Any, arch: dict[str, Any]) -> dict[str, 
 
 
 def warm_start(settings: SearchSettings, space: SearchSpace, store: RunStore, optimizer: Any,
-               count: Callable[[dict[str, Any]], dict[str, float]],
+               count: Callable[[dict[str, Any]], dict[str, float]] | None,
                say: Callable[[str], None], worded: Callable[[str], str]
                ) -> list[Retrain]:
     """Tell ``optimizer`` the earlier runs' results; the architectures to re-train first,
@@ -72,7 +72,8 @@ def warm_start(settings: SearchSettings, space: SearchSpace, store: RunStore, op
         store: the run's store (the priors are stored there on the first start).
         optimizer: the fresh optimizer, before any ask.
         count: counts an architecture's costs (``TrialTemplate.costs``), for objectives
-            that are costs.
+            that are costs; None where the search counts none (an ``objective=`` search,
+            a Hydra sweep: a ``params`` objective is a value its trials return).
         say: prints the warm start's report (on the first start).
         worded: a warning's text in the words of the search's user (``SearchLoop.worded``:
             a Hydra sweep's in a sweep's, ``hydra.sweeper.warm_start``).
