@@ -169,6 +169,27 @@ def test_a_source_whose_monitor_would_stand_in_for_the_first_objective_is_refuse
     assert len(result.trials) == 2
 
 
+def _both(arch: dict) -> dict:
+    return {"val_loss": 1.0 - arch["w"] * 0.1, "val_acc": arch["w"] * 0.1 + arch["d"] * 0.01}
+
+
+def test_a_source_of_another_monitor_that_logged_this_one_says_why_it_is_not_used(tmp_path):
+    # was: "scored val_loss (min), not this search's val_acc (max): its scores are not on
+    # this search's scale" alone, though each of its trials logged val_acc too
+    Search(None, SPACE, objective=_both, monitor="val_loss", mode="min", budget=3, seed=0,
+           run_dir=tmp_path / "a", verbose=False).run()
+    with pytest.raises(ConfigError) as err:
+        Search(None, SPACE, objective=_both, monitor="val_acc", mode="max", budget=1, seed=0,
+               run_dir=tmp_path / "b", optimizer="RandomSearch", verbose=False,
+               warm_start=[str(tmp_path / "a")]).run()
+    assert ("scored val_loss (min), not this search's val_acc (max): its scores are not on "
+            "this search's scale; its trials logged val_acc too, but with one objective a "
+            "warm start tells each earlier trial's score, of the monitor it scored (its "
+            "val_acc is of the epoch its val_loss chose), not another metric it logged; pick "
+            ) in str(err.value)
+    assert not (tmp_path / "b").exists()
+
+
 def _params(arch: dict) -> dict:
     return {"params": arch["d"] * 2.0, "val_acc": arch["w"] * 0.1}
 

@@ -6,7 +6,9 @@ mode. Any other optimizer (nevergrad's, ``Reinforce``) is
 told each earlier result as a result of this search: with one objective, a source that
 scored another monitor, or this monitor the other way, would be told scores of another
 scale as this search's (``-val_acc`` as a ``val_loss``; its best as the best here where
-this search minimises what it maximised), so it is refused before anything is written;
+this search minimises what it maximised), so it is refused before anything is written
+(its trials' logged values of this search's monitor are not used, said so: each is of the
+epoch the source's monitor chose);
 with several objectives, a source that never logged the first one (its monitor would stand
 in for it) is.
 A resume reads the priors it stored: it is not checked again.
@@ -73,19 +75,34 @@ def check_scales(sources: Sequence[str | Path], optimizer: str, monitor: str, mo
     for source in sources:
         with open_run(source) as store:
             theirs, how = store.get_meta("monitor"), store.get_meta("mode", "max")
+            done = store.trials(TrialStatus.COMPLETED)
             stands_in = multi and first != theirs and not any(  # (a search that counts
                 # costs has none first, check_counted: a first `params` is a value the trials
                 # return; was: never refused, though no count stood in for it)
-                first in t.metrics for t in store.trials(TrialStatus.COMPLETED))
+                first in t.metrics for t in done)
+            logged = sum(monitor in t.metrics for t in done) if theirs != monitor else 0
         if theirs is None or (not multi and (theirs, how) == (monitor, mode)) or (
                 multi and not stands_in):
             continue
         said = (f"never logged this search's first objective {first}: its monitor {theirs} "
                 f"({how}) would stand in for it, not on this search's scale" if multi else
                 f"scored {theirs} ({how}), not this search's {monitor} ({mode}): its "
-                f"scores are not on this search's scale")
+                f"scores are not on this search's scale"
+                f"{_logged(logged, len(done), monitor, theirs)}")
         raise ConfigError(
             f"optimizer {optimizer!r} is told the warm_start runs' results as results of "
             f"this search, and warm_start source {source} {said}; pick a strategy that keeps "
             f"each run's results on its own task ({', '.join(TASK_AWARE)}), or warm-start "
             f"from runs that " + (f"logged {first}" if multi else f"scored {monitor} ({mode})"))
+
+
+def _logged(logged: int, completed: int, monitor: str, theirs: str) -> str:
+    """Of a source that scored ``theirs`` though its trials (``logged`` of ``completed``)
+    logged this search's ``monitor`` too: why that is not used (was: unsaid, as though it
+    had never logged it); ``""`` where none did."""
+    if not logged:
+        return ""
+    which = "its trials" if logged == completed else f"{logged} of its {completed} trials"
+    return (f"; {which} logged {monitor} too, but with one objective a warm start tells each "
+            f"earlier trial's score, of the monitor it scored (its {monitor} is of the epoch "
+            f"its {theirs} chose), not another metric it logged")
