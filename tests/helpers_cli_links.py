@@ -19,10 +19,10 @@ from tests.helpers_models import ClassesNet, TinyNet
 
 __all__ = ["BackwardsCLI", "ClassesData", "DictSourceCLI", "DictTargetCLI", "FixedLinkCLI",
            "InstantiateCLI", "KeptKwargsNet", "LinkCLI", "MisspeltSourceCLI", "NestedFixedCLI",
-           "NestedInstantiateCLI", "NestedSourceCLI", "NestedTargetCLI", "NoLinkCLI",
-           "OptionsNet", "PassedKwargsNet", "RaisingCLI", "ReachedNestedCLI", "SeenClassesNet",
-           "SeenWidthNet", "SetDefaultsCLI", "SkippedSourceCLI", "by_zero", "classes_config",
-           "link_config", "nested_config", "per_batch"]
+           "NestedInstantiateCLI", "NestedSourceCLI", "NestedTargetCLI", "NestedWholeCLI",
+           "NoLinkCLI", "OptionsNet", "PassedKwargsNet", "RaisingCLI", "ReachedNestedCLI",
+           "SeenClassesNet", "SeenWidthNet", "SetDefaultsCLI", "SkippedSourceCLI", "by_zero",
+           "classes_config", "link_config", "nested_config", "per_batch"]
 
 
 def per_batch(n: int, batch_size: int) -> int:
@@ -160,6 +160,15 @@ class ReachedNestedCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments("model.init_args.net.init_args.depth", "data.init_args.n")
+        parser.link_arguments("data.init_args.batch_size",
+                              "model.init_args.net.init_args.width")
+
+
+class NestedWholeCLI(LightningCLI):
+    """``ReachedNestedCLI``'s link into the nested ``net`` alone: its ``width`` from the
+    data's ``batch_size``, whatever class ``net`` is."""
+
+    def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments("data.init_args.batch_size",
                               "model.init_args.net.init_args.width")
 

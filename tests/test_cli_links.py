@@ -25,6 +25,7 @@ from tests.helpers_cli_links import (
     NestedInstantiateCLI,
     NestedSourceCLI,
     NestedTargetCLI,
+    NestedWholeCLI,
     ReachedNestedCLI,
     SeenWidthNet,
     SkippedSourceCLI,
@@ -369,3 +370,55 @@ def test_the_data_a_link_reads_is_built_with_the_random_state_kept(tmp_path):
     drawn = torch.rand(1)
     torch.manual_seed(3)
     assert torch.equal(drawn, torch.rand(1))
+
+
+def _whole_net(tmp_path: Path, options: list) -> dict:
+    """``nested_config`` through ``NestedWholeCLI`` (batch_size 4: the width its link sets),
+    its ``net`` searched whole among ``options``."""
+    cfg = nested_config(tmp_path / "run", "NestedWholeCLI")
+    cfg["data"]["init_args"]["batch_size"] = 4
+    cfg["search"]["space"] = {"model.net": {"choice": options}}
+    cfg["search"]["budget"] = 1
+    return cfg
+
+
+def test_a_nested_node_searched_whole_takes_the_link_into_it_as_the_projects_cli(
+        tmp_path, monkeypatch):
+    # jsonargparse applies model.init_args.net.init_args.width to whichever class net is
+    # (was refused: "space key 'model.net' sets model.net.width, ...; search its source
+    # instead", though the space chooses the class, and the link sets only its width)
+    options = ["tests.helpers.Body", "tests.helpers.KwBody"]
+    cfg = _whole_net(tmp_path, options)
+    search = search_from_config(cfg)
+    for option in options:
+        net = search.model.target.config({"model.net": option})["init_args"]["net"]
+        own = _own_cli(NestedWholeCLI, {**cfg, "model": {**cfg["model"], "init_args": {
+            "net": {"class_path": option}}}}, tmp_path, monkeypatch)
+        assert (net["class_path"], net["init_args"]["width"]) == (
+            option, own.model.net.layers[0].out_features) == (option, 4)
+    result = search.run()
+    best = yaml.safe_load((tmp_path / "run" / "best_config.yaml").read_text())
+    own = _own_cli(NestedWholeCLI, best, tmp_path, monkeypatch)
+    assert type(own.model.net).__name__ == result.best.arch["model.net"].rpartition(".")[2]
+    assert own.model.net.layers[0].out_features == 4
+
+
+def test_a_nested_node_searched_whole_with_an_option_that_gives_the_target_is_refused(
+        tmp_path):
+    cfg = _whole_net(tmp_path, ["tests.helpers.Body", {"class_path": "tests.helpers.KwBody",
+                                                       "init_args": {"width": 16}}])
+    with pytest.raises(ConfigError) as info:
+        search_from_config(cfg)
+    assert not (tmp_path / "run").exists()
+    assert str(info.value).startswith(
+        "search.space key 'model.net' holds model.net.width, the target of link_arguments("
+        "'data.init_args.batch_size', 'model.init_args.net.init_args.width') in "
+        "`search.cli`=tests.helpers_cli_links.NestedWholeCLI, and its option "
+        "{'class_path': 'tests.helpers.KwBody', 'init_args': {'width': 16}} gives it: the "
+        "link sets it in every trial, whatever the option says"), str(info.value)
+    cfg = _whole_net(tmp_path, ["tests.helpers.Body", "torch.nn.Identity"])
+    with pytest.raises(ConfigError, match=re.escape(  # an option the link cannot reach
+            "its target model.init_args.net.init_args.width is no argument jsonargparse "
+            "finds of torch.nn.Identity")):
+        search_from_config(cfg)
+    assert not (tmp_path / "run").exists()

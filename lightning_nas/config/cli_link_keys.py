@@ -29,10 +29,11 @@ from typing import Any
 from lightning_nas.config.calls import accepted_kwargs
 from lightning_nas.config.chain import init_hints, resolved_args
 from lightning_nas.config.imports import import_object
+from lightning_nas.config.nodes import is_node
 from lightning_nas.errors import ConfigError, did_you_mean
 
-__all__ = ["NODE_KEYS", "Unfound", "skipped_said", "skipped_source", "unfound", "unfound_said",
-           "unreached"]
+__all__ = ["NODE_KEYS", "Unfound", "drawn_values", "gives_key", "skipped_said",
+           "skipped_source", "unfound", "unfound_said", "unreached"]
 
 #: the keys of a ``class_path`` node: a link's key steps into one by these only
 NODE_KEYS = ("class_path", "init_args", "dict_kwargs")
@@ -250,3 +251,41 @@ def unfound_said(named: str, link: Any, key: str, where: Unfound,
             f"argument of {where.cls} (no class_path node), which jsonargparse holds whole "
             f"with no key inside it, {skips}; link to {where.at} itself (a compute_fn that "
             f"returns the whole dict), or make it a class_path node")
+
+
+def drawn_values(spec: Any) -> list[Any] | None:
+    """The values a space parameter may draw where it names them (a choice's options, a
+    fixed value), or None (a group of keys, a range).
+
+    Example:
+        >>> drawn_values({"choice": ["a.B", "a.C"]}), drawn_values({"int": [1, 4]})
+        (['a.B', 'a.C'], None)
+    """
+    if isinstance(spec, Mapping):
+        for kind in ("choice", "ordered"):
+            if isinstance(spec.get(kind), (list, tuple)) and len(spec) <= 2:
+                return list(spec[kind])
+        return [spec["fixed"]] if "fixed" in spec and len(spec) == 1 else None
+    values = getattr(spec, "values", None)  # a Choice or Ordered from Python
+    if isinstance(values, (list, tuple)):
+        return list(values)
+    return [spec.value] if hasattr(spec, "value") else None
+
+
+def gives_key(value: Any, rest: list[str]) -> bool:
+    """Whether ``value`` (a drawn option: an import path, a ``class_path`` node, a dict)
+    gives the key ``rest`` (the target's path below the space key, ``init_args`` levels
+    left out).
+
+    Example:
+        >>> node = {"class_path": "a.B", "init_args": {"width": 16}}
+        >>> gives_key(node, ["width"]), gives_key("a.B", ["width"]), gives_key(node, ["depth"])
+        (True, False, False)
+    """
+    if not rest:
+        return True
+    if not isinstance(value, Mapping):
+        return False
+    if is_node(value):
+        return any(gives_key(value.get(level), rest) for level in ("init_args", "dict_kwargs"))
+    return rest[0] in value and gives_key(value[rest[0]], rest[1:])

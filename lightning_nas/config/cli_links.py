@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lightning_nas.config.cli_link_keys import (
+    drawn_values,
+    gives_key,
     skipped_said,
     skipped_source,
     unfound,
@@ -280,18 +282,40 @@ class CliLinks:
         return [link.target_path for link in self.links]
 
     def check_space(self, space: Mapping[str, Any]) -> None:
-        """Refuse a space key that sets a link's target (the link would replace every
-        value drawn), or one the target is in, naming the link."""
-        for key in space:
+        """Refuse a space key that sets a link's target or a key inside it (the link would
+        replace every value drawn), naming the link; and one that holds the target (a
+        nested node searched whole, ``model.net``) where a value it draws gives the target
+        (a group of keys, an option with the target in its ``init_args``). A choice of
+        classes there is taken (was: refused): jsonargparse applies the link to each
+        chosen class, and so does each trial (``check_keys`` judges each on its config)."""
+        for key, spec in space.items():
             path = space_path(key)
             for link in self.links:
                 target = link.target_path
-                if path == target or target.startswith(f"{path}.") or path.startswith(
-                        f"{target}."):
-                    raise ConfigError(f"{'' if self.from_python else 'search.'}space key "
-                                      f"{key!r} sets {target}, the target "
-                                      f"of {link} in {self.named}: the link sets "
-                                      f"it in every trial; search its source instead")
+                where = f"{'' if self.from_python else 'search.'}space key {key!r}"
+                if path == target or path.startswith(f"{target}."):
+                    raise ConfigError(f"{where} sets {target}, the target of {link} in "
+                                      f"{self.named}: the link sets it in every trial; "
+                                      f"search its source instead")
+                if not target.startswith(f"{path}."):
+                    continue
+                rest = target[len(path) + 1:].split(".")
+                options = drawn_values(spec)
+                giving = next((o for o in options if gives_key(o, rest)), None) \
+                    if options is not None else spec if gives_key(spec, rest) or not \
+                    isinstance(spec, Mapping) else None  # a group of keys: as a node's
+                if giving is not None:
+                    raise ConfigError(
+                        f"{where} holds {target}, the target of {link} in {self.named}, and "
+                        f"{'its option ' if options is not None else ''}{giving!r} gives it:"
+                        f" the link sets it in every trial, whatever the "
+                        f"{'option' if options is not None else 'space'} says; leave "
+                        f"{'.'.join(rest)} out of it (search the link's source to change it)")
+                for option in options or ():  # each class chosen: as jsonargparse finds
+                    if isinstance(option, str) or is_node(option):  # the target in it
+                        full = copy.deepcopy(dict(self.config))
+                        self.check_keys(set_paths(full, [(path, {"class_path": option} if
+                                                          isinstance(option, str) else option)]))
 
     def check_keys(self, config: Mapping[str, Any]) -> None:
         """Refuse a link whose source (at parse time) or target steps past a nested
@@ -417,3 +441,4 @@ class CliLinks:
 
     def __repr__(self) -> str:
         return f"CliLinks({self.cli!r})"
+
