@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -93,39 +94,62 @@ def _joblib_sweep(tmp_path: Path, num_workers: int, *launcher: str,
     """A sweep of ``_fit_job`` on the joblib launcher (``option``: another of
     ``hydra/launcher``; ``launcher``: its settings; ``nodes``: the job config's, beside
     ``width`` and ``fail_width``). Loky's worker processes, which the launcher's joblib
-    leaves idle for 300 s to be reused, are ended after it: a later test of this process
-    that counts its own processes would find them (``test_user_data``)."""
+    keeps for 300 s, are left to the next sweep of this process, which reuses them where
+    joblib does (the same workers' environment), as a user's next launch would; the caller
+    ends them (``_end_workers``)."""
+    return multirun(tmp_path, _fit_job,
+                    {"budget": 1, "seed": 0, "num_workers": num_workers,
+                     "params": {"width": WIDTHS}, **sweeper},
+                    (f"hydra/launcher={option}", *launcher), keep_jobs=True,
+                    **{"width": 2, "fail_width": FAILS, **(nodes or {})})
+
+
+def _end_workers() -> None:
+    """End loky's worker processes (idle, kept 300 s by joblib): a later test of this
+    process that counts its own processes would find them (``test_user_data``)."""
     from joblib.externals.loky import get_reusable_executor
 
+    get_reusable_executor().shutdown(wait=True, kill_workers=True)
+
+
+def _make_joblib_runs(folder: Path) -> dict[str, Any]:
+    """``joblib_run``'s three sweeps, one after the other in this process, each but the
+    first started on the warm workers the one before left where joblib reuses them (was: a
+    sweep of each test's own, on cold workers, seconds of imports each): in ``folder``,
+    budget 2 with 2 jobs at once (``n_jobs=2``): the first batch's width 6 completes and
+    width 7 fails, a batch of one completes the budget; in ``folder/alone``, one job at a
+    time (joblib's default ``n_jobs=-1``); in ``folder/dies``, budget 2 with 2 jobs at once
+    whose width 7 ends its process once width 6 finished, ``max_failures=0``. The ids of
+    the trials the first returned, and what the last raised (its type's name, message)."""
+    raised = None
     try:
-        return multirun(tmp_path, _fit_job,
-                        {"budget": 1, "seed": 0, "num_workers": num_workers,
-                         "params": {"width": WIDTHS}, **sweeper},
-                        (f"hydra/launcher={option}", *launcher), keep_jobs=True,
-                        **{"width": 2, "fail_width": FAILS, **(nodes or {})})
+        trial_ids = [t.trial_id for t in _joblib_sweep(folder, 2, "hydra.launcher.n_jobs=2",
+                                                       budget=2)]
+        _joblib_sweep(folder / "alone", 1)
+        try:
+            _joblib_sweep(folder / "dies", 2, "hydra.launcher.n_jobs=2", budget=2,
+                          max_failures=0, nodes={"fail_width": 0, "die_done": FAILS})
+        except Exception as err:  # noqa: BLE001 - the test says which it must be
+            raised = {"type": type(err).__name__, "message": str(err)}
     finally:
-        get_reusable_executor().shutdown(wait=True, kill_workers=True)
+        _end_workers()
+    return {"trial_ids": trial_ids, "raised": raised}
 
 
 @pytest.fixture(scope="module")
-def joblib_run(shared_run) -> tuple[Path, list[int]]:
-    """One sweep on the joblib launcher, budget 2, 2 jobs at once (``n_jobs=2``): the first
-    batch's width 6 completes and width 7 fails, a batch of one completes the budget: its
-    folder and the ids of the trials ``sweep`` returned, made once per session (conftest's
-    ``shared_run``: under pytest-xdist this module's tests run in both workers, and a
-    sweep starts loky's worker processes, seconds of imports each); the tests only read
-    it."""
-    def make(folder: Path) -> list[int]:
-        return [t.trial_id for t in _joblib_sweep(folder, 2, "hydra.launcher.n_jobs=2",
-                                                  budget=2)]
-
-    return shared_run("joblib_run", make)
+def joblib_run(shared_run) -> tuple[Path, dict[str, Any]]:
+    """The joblib launcher's sweeps (``_make_joblib_runs``): their folder and what the maker
+    returned, made once per session (conftest's ``shared_run``: under pytest-xdist this
+    module's tests run in both workers, and a sweep starts loky's worker processes, seconds
+    of imports each); the tests only read them."""
+    return shared_run("joblib_run", _make_joblib_runs)
 
 
 @needs_joblib
 @pytest.mark.slow
 def test_joblib_jobs_store_their_scores_under_their_own_trials(joblib_run):
-    tmp, trial_ids = joblib_run
+    tmp, made = joblib_run
+    trial_ids = made["trial_ids"]
     records = _records(tmp / "run")
     with RunStore(tmp / "run" / "search.db") as store:
         stored = store.trials()
@@ -167,14 +191,14 @@ def test_a_failed_joblib_job_is_stored_failed_with_where_it_failed(joblib_run):
 
 @needs_joblib
 @pytest.mark.slow
-def test_joblib_jobs_share_the_cores_out_among_the_jobs_of_a_batch(joblib_run, tmp_path):
+def test_joblib_jobs_share_the_cores_out_among_the_jobs_of_a_batch(joblib_run):
     # 2 jobs at once get the cores / 2 threads each; one job at a time all of them (was:
     # loky's cores / n_jobs, 1 thread each with its default n_jobs=-1, a core left idle)
     tmp, _ = joblib_run
     share = max(1, usable_cpus() // 2)
     assert {r["threads"] for r in _records(tmp / "run").values()} == {share}
-    _joblib_sweep(tmp_path, 1)
-    assert [r["threads"] for r in _records(tmp_path / "run").values()] == [usable_cpus()]
+    # (its sweep of one job at a time ran on the workers the sweep of 2 at once left)
+    assert [r["threads"] for r in _records(tmp / "alone" / "run").values()] == [usable_cpus()]
     # each job's threads stored (was: null for every job), and the lines that train the
     # best job again alone run with them (was: the rerun's process's own, all cores)
     with RunStore(tmp / "run" / "search.db") as store:
@@ -202,13 +226,14 @@ def test_the_sweeps_omp_num_threads_is_the_count_of_each_job_on_its_cores(monkey
 
 @needs_joblib
 @pytest.mark.slow
-def test_a_joblib_job_whose_process_dies_is_stored_failed_not_the_sweep_dead(tmp_path):
+def test_a_joblib_job_whose_process_dies_is_stored_failed_not_the_sweep_dead(joblib_run):
     # was: joblib's TerminatedWorkerError ended the sweep (a traceback, both trials left
     # RUNNING), and a resume ran the dying job again: the sweep could never end
-    with pytest.raises(SearchError, match=r"1 trial failed \(max_failures=0\)"):
-        _joblib_sweep(tmp_path, 2, "hydra.launcher.n_jobs=2", budget=2, max_failures=0,
-                      nodes={"fail_width": 0, "die_done": FAILS})  # (no second batch)
-    with RunStore(tmp_path / "run" / "search.db") as store:
+    tmp, made = joblib_run
+    dies = tmp / "dies"  # (no second batch: max_failures=0)
+    assert made["raised"] is not None and made["raised"]["type"] == SearchError.__name__
+    assert re.search(r"1 trial failed \(max_failures=0\)", made["raised"]["message"])
+    with RunStore(dies / "run" / "search.db") as store:
         trials = store.trials()
     assert [(t.arch["width"], t.status) for t in trials] == [
         (6, TrialStatus.COMPLETED), (FAILS, TrialStatus.FAILED)]
@@ -217,10 +242,10 @@ def test_a_joblib_job_whose_process_dies_is_stored_failed_not_the_sweep_dead(tmp
     # the job of the batch that had finished (its width 7 died once it had) is stored from
     # its folder, not trained again; only the dying one is launched again alone (was:
     # both, width 6 trained twice)
-    records = _records(tmp_path / "run")
+    records = _records(dies / "run")
     assert records[1]["score"] == trials[0].score
-    assert Path(records[1]["folder"]) == tmp_path / "jobs" / "0"
-    trained = [json.loads(p.read_text())["width"] for p in (tmp_path / "jobs").glob(f"*/{RECORD}")]
+    assert Path(records[1]["folder"]) == dies / "jobs" / "0"
+    trained = [json.loads(p.read_text())["width"] for p in (dies / "jobs").glob(f"*/{RECORD}")]
     assert sorted(trained) == [6, FAILS, FAILS]
 
 
