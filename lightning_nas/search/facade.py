@@ -225,6 +225,24 @@ class Search:
         goal = self.settings.goal
         executor = executor_for(self.settings.execution, self.trainer)
         owned = executor is not self.settings.execution.executor  # a user's is theirs
+        # SIGTERM stops it as the executor starts too (was: in the loop only, so that one
+        # as Ray waited for its first actor met Ray's handler: a C++ dump, exit code 134)
+        with sigterm_exits():
+            store, loop = self._searched(executor, owned)
+        try:
+            best, trials = finish(self.settings, store, self.trainer,
+                                  time.monotonic() - loop.start, resumed=loop.resuming)
+            return SearchResult(best=best, trials=trials, run_dir=self.run_dir,
+                                monitor=goal.monitor, mode=goal.mode,
+                                objectives=goal.objectives)
+        finally:
+            store.close()
+
+    def _searched(self, executor: TrialExecutor, owned: bool) -> tuple[RunStore, SearchLoop]:
+        """Start ``executor``, open the store and run the search loop; the executor is
+        released at the end (``_release``), the store is left open for ``finish`` (closed
+        if this raises)."""
+        goal = self.settings.goal
         try:  # connect (e.g. to a Ray cluster) before anything is written to the store
             if isinstance(executor, RayExecutor):  # its actors import what a trial uses
                 executor.probe = self.template.spec(0, self.space.sample(seed=0), dry=True)
@@ -248,8 +266,7 @@ class Search:
                                       python=self.python)
                     if not loop.resuming:
                         loop.say(self._header())
-                    with sigterm_exits():  # (was: only for trials in other processes)
-                        loop.run()
+                    loop.run()  # (in sigterm_exits: was for trials in other processes only)
                 except (SearchError, ConfigError):  # stopped (max_failures, an error every
                     # trial hits, a constraint or the optimizer that raised): the best so
                     # far is exported
@@ -258,13 +275,10 @@ class Search:
             finally:
                 _release(executor, owned)
                 close_rank_groups()  # DDP ranks this process kept for the search's trials
-            best, trials = finish(self.settings, store, self.trainer,
-                                  time.monotonic() - loop.start, resumed=loop.resuming)
-            return SearchResult(best=best, trials=trials, run_dir=self.run_dir,
-                                monitor=goal.monitor, mode=goal.mode,
-                                objectives=goal.objectives)
-        finally:
+        except BaseException:
             store.close()
+            raise
+        return store, loop
 
     def _export_so_far(self, store: RunStore) -> None:
         """Export the best of what completed before the search stopped on an error (the

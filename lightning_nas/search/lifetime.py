@@ -1,7 +1,8 @@
 """Tie a helper process's life to the process that started it (Linux ``PR_SET_PDEATHSIG``),
 give it a clean environment, and end it with everything it started; have SIGTERM stop a
 search at any moment, in a fit or not (``sigterm_exits``), and Ctrl-C in a fit stop the
-caller as a ``KeyboardInterrupt`` (``ctrl_c_raised``); keep a Ctrl-C off a worker process
+caller as a ``KeyboardInterrupt`` (``ctrl_c_raised``); keep the SIGTERM handler through a
+call that replaces it (``sigterm_kept``: Ray's); keep a Ctrl-C off a worker process
 while it starts (``sigint_held`` as it is started, ``ctrl_c_ignored`` in it); hold a stop
 back from writes that belong together (``stops_deferred``).
 
@@ -27,7 +28,8 @@ from contextlib import contextmanager
 
 __all__ = ["DISTRIBUTED_VARIABLES", "child_env", "ctrl_c_ignored", "ctrl_c_raised",
            "describe_exit", "die_of_sigterm", "die_with_parent", "environ", "kill_group",
-           "parent_alive", "sigint_held", "sigterm_exits", "sigterm_received", "stops_deferred"]
+           "parent_alive", "sigint_held", "sigterm_exits", "sigterm_kept", "sigterm_received",
+           "stops_deferred"]
 
 _sigterm = threading.Event()  # set by ``sigterm_exits``'s handler
 
@@ -143,9 +145,59 @@ def sigterm_exits() -> Iterator[None]:
     previous = signal.signal(signal.SIGTERM, _exit)
     try:
         yield
+    except SystemExit as err:  # Ray's wait() turned it into SystemExit(1): 143 again
+        if _sigterm.is_set() and err.code != 128 + signal.SIGTERM:  # (was: exit code 1)
+            raise SystemExit(128 + signal.SIGTERM) from err
+        raise
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
         _sigterm.clear()  # read in the context alone (the loop's stop runs inside it)
+
+
+@contextmanager
+def sigterm_kept() -> Iterator[None]:
+    """Put this process's SIGTERM handler back after the body, which may replace it, and
+    give it a SIGTERM that the body's own handler took (``signal.raise_signal``): one that
+    raises, as ``sigterm_exits``'s does, replaces the body's exception. ``ray.init`` sets a
+    handler of its own (``sys.exit(15)``) and, beneath Python's, a C++ one that prints a
+    stack dump and aborts (exit 134); ``ray.shutdown`` leaves SIGTERM's default action
+    beneath Python's handler, which Python still reports: the handler is set again, so
+    that the kernel calls it (was: a SIGTERM as a Ray search waited for its first actor
+    aborted it with Ray's dump; after a Ray search, a script's handler was Ray's, and
+    beneath it the default action). In the main thread only (no other sets a handler).
+
+    Example:
+        >>> def noted(signum, frame):
+        ...     print("noted")
+        >>> previous = signal.signal(signal.SIGTERM, noted)
+        >>> try:
+        ...     with sigterm_kept():  # as ray.init: a handler of its own, and a SIGTERM
+        ...         _ = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))
+        ...         signal.raise_signal(signal.SIGTERM)
+        ... except SystemExit as err:
+        ...     print("exit", err.code)
+        noted
+        exit 15
+        >>> signal.getsignal(signal.SIGTERM) is noted
+        True
+        >>> _ = signal.signal(signal.SIGTERM, previous)
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    except SystemExit:  # the body's handler ended it (Ray's: sys.exit(15)): given on
+        took = signal.getsignal(signal.SIGTERM) is not before
+        if before is not None:
+            signal.signal(signal.SIGTERM, before)
+            if took:
+                signal.raise_signal(signal.SIGTERM)  # (the default action: ends it)
+        raise
+    finally:
+        if before is not None:  # (None: not set from Python, nothing to put back)
+            signal.signal(signal.SIGTERM, before)  # at the C level too
 
 
 @contextmanager

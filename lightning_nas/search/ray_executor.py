@@ -35,6 +35,7 @@ from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.numeric import is_number
 from lightning_nas.results import TrialResult
 from lightning_nas.search.executor import TrialExecutor, failed_result
+from lightning_nas.search.lifetime import sigterm_kept
 from lightning_nas.search.ray_actor import RayTrialActor, actor_died
 from lightning_nas.search.ray_checks import (
     ANSI,
@@ -210,16 +211,18 @@ class RayExecutor(TrialExecutor):
             check_reachable(address, *where)
         kwargs.pop("runtime_env", None)  # each actor's (start)
         kwargs.setdefault("log_to_driver", False)
-        try:
-            with keep_loopback(ray, where[0] if where else ""):
+        try:  # (the SIGTERM handler that ray.init replaces is put back: sigterm_kept)
+            with sigterm_kept(), keep_loopback(ray, where[0] if where else ""):
                 ray.init(**kwargs)
-        except (ConnectionError, TimeoutError) as err:
-            ray.shutdown()
-            raise unconnected(address, err) from err
-        except (TypeError, ValueError) as err:  # a value only ray.init checks
-            ray.shutdown()
-            raise ConfigError(f"ray.init refused search.ray ({', '.join(self.init_kwargs)}): "
-                              f"{err}") from err
+        except BaseException as err:  # a SIGTERM or a Ctrl-C in it too: what it started ends
+            with sigterm_kept():
+                ray.shutdown()
+            if isinstance(err, (ConnectionError, TimeoutError)):
+                raise unconnected(address, err) from err
+            if isinstance(err, (TypeError, ValueError)):  # a value only ray.init checks
+                raise ConfigError(f"ray.init refused search.ray "
+                                  f"({', '.join(self.init_kwargs)}): {err}") from err
+            raise
         self._owns_ray = True
 
     def _check_resources(self) -> None:
@@ -427,5 +430,6 @@ class RayExecutor(TrialExecutor):
     def shutdown(self) -> None:
         self.end_actors()
         if self._owns_ray:
-            self._ray.shutdown()
+            with sigterm_kept():  # (a SIGTERM's default action left beneath it)
+                self._ray.shutdown()
             self._owns_ray = False
