@@ -3,7 +3,8 @@ selects at their first ``import torch``; once they are held, SIGINT goes to the 
 whole process group. The command starts warm (``ctrl_c_launched_when_held``: forked by the
 test session's launcher, its imports paid), so the held processes are ones it starts.
 In-process, ``terminal_ctrl_c`` makes SIGINT raise ``KeyboardInterrupt`` for a block and
-puts back the handler it found (``handled``: any signal's handler for a block).
+puts back the handler it found (``handled``: any signal's handler for a block);
+``kernel_handler``: the handler the kernel calls, beneath Python's.
 
 Example:
     >>> with terminal_ctrl_c():  # doctest: +SKIP
@@ -15,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import ctypes
 import os
 import queue
 import signal
@@ -25,7 +27,8 @@ from pathlib import Path
 
 from tests.launcher import Launcher
 
-__all__ = ["ctrl_c_launched_when_held", "handled", "hold_at_torch", "terminal_ctrl_c"]
+__all__ = ["ctrl_c_launched_when_held", "handled", "hold_at_torch", "kernel_handler",
+           "terminal_ctrl_c"]
 
 
 @contextmanager
@@ -43,6 +46,27 @@ def handled(signum: signal.Signals, handler: Callable[..., object] | int) -> Ite
         yield
     finally:
         signal.signal(signum, previous)
+
+
+class _Sigaction(ctypes.Structure):
+    """Linux's ``struct sigaction`` (x86-64 and arm64 glibc): its handler first."""
+
+    _fields_ = [("handler", ctypes.c_void_p), ("mask", ctypes.c_ulong * 16),
+                ("flags", ctypes.c_int), ("restorer", ctypes.c_void_p)]
+
+
+def kernel_handler(signum: int) -> int:
+    """The handler the kernel calls for ``signum`` (0: the default action), which Python's
+    ``signal.getsignal`` does not report when a library set it beneath Python (Linux).
+
+    Example:
+        >>> with handled(signal.SIGTERM, signal.SIG_DFL):
+        ...     kernel_handler(signal.SIGTERM)
+        0
+    """
+    action = _Sigaction()
+    assert ctypes.CDLL(None).sigaction(signum, None, ctypes.byref(action)) == 0
+    return action.handler or 0
 
 
 def terminal_ctrl_c() -> AbstractContextManager[None]:

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from lightning_nas.search.lifetime import child_env, sigterm_exits, sigterm_kept, sigterm_received
-from tests.helpers_ctrl_c import handled
+from tests.helpers_ctrl_c import handled, kernel_handler
 
 
 def test_sigterm_in_the_context_exits_143_and_is_forgotten_after_it():
@@ -37,21 +37,6 @@ def test_a_sigterm_exit_that_a_library_turned_into_another_still_exits_143():
     assert info.value.code == 143
 
 
-class _Sigaction(ctypes.Structure):
-    """Linux's ``struct sigaction`` (x86-64 and arm64 glibc): its handler first."""
-
-    _fields_ = [("handler", ctypes.c_void_p), ("mask", ctypes.c_ulong * 16),
-                ("flags", ctypes.c_int), ("restorer", ctypes.c_void_p)]
-
-
-def _kernel_handler(signum: int) -> int:
-    """The handler the kernel calls for ``signum`` (0: the default action), which Python's
-    ``signal.getsignal`` does not report when a library set it beneath Python."""
-    action = _Sigaction()
-    assert ctypes.CDLL(None).sigaction(signum, None, ctypes.byref(action)) == 0
-    return action.handler or 0
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's sigaction")
 def test_the_sigterm_handler_a_call_replaced_is_put_back_and_given_what_it_took():
     # ray.shutdown leaves the default action beneath Python's handler, which Python still
@@ -64,18 +49,18 @@ def test_the_sigterm_handler_a_call_replaced_is_put_back_and_given_what_it_took(
         noted.append(signum)
 
     with handled(signal.SIGTERM, note):
-        pythons = _kernel_handler(signal.SIGTERM)  # Python's C handler, which calls note
+        pythons = kernel_handler(signal.SIGTERM)  # Python's C handler, which calls note
         with sigterm_kept():  # as ray.shutdown
             ctypes.CDLL(None).signal(signal.SIGTERM, 0)  # SIG_DFL beneath Python's
-            assert _kernel_handler(signal.SIGTERM) == 0
-        assert _kernel_handler(signal.SIGTERM) == pythons
+            assert kernel_handler(signal.SIGTERM) == 0
+        assert kernel_handler(signal.SIGTERM) == pythons
         with pytest.raises(SystemExit) as info, sigterm_kept():  # as ray.init
             signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))
             signal.raise_signal(signal.SIGTERM)  # its handler took it
         assert info.value.code == signal.SIGTERM
         assert noted == [signal.SIGTERM]  # given to the handler found before too
         assert signal.getsignal(signal.SIGTERM) is note
-        assert _kernel_handler(signal.SIGTERM) == pythons
+        assert kernel_handler(signal.SIGTERM) == pythons
 
 
 def test_a_child_starts_without_the_torchrun_variables_of_its_caller(monkeypatch):

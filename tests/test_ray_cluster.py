@@ -29,6 +29,7 @@ from lightning_nas.store import RunStore
 from lightning_nas.user_warnings import console_warnings
 from tests.conftest import TINY_TRAINER
 from tests.helpers_config import HeardStream
+from tests.helpers_ctrl_c import handled, kernel_handler
 from tests.helpers_executors import nap
 from tests.helpers_models import TinyNet
 from tests.helpers_ray import (
@@ -237,13 +238,18 @@ def test_a_runtime_env_the_cluster_cannot_build_is_one_error_before_the_run_fold
     # was: two FAILED trials stored, "trials 1 and 2 failed the same way in training
     # (every trial would; unless a value they share is the cause: ...)"
     env = {"pip": ["nonexistent-pkg-zzz"]}
-    with pytest.raises(ConfigError, match=r"search\.ray\.runtime_env=\{'pip': "
-                                          r"\['nonexistent-pkg-zzz'\]\} cannot be set up on "
-                                          r"the Ray cluster: .+\. Fix it or leave it out"):
-        Search(TinyNet, SPACE, data="tests.helpers.BlobData", trainer=tiny_trainer, budget=2,
-               executor="ray", num_workers=2, run_dir=tmp_path / "run", verbose=False,
-               ray={"address": one_node_address, "num_cpus": 0.5,  # (both fit its CPU)
-                    "runtime_env": env}).run()
+    with handled(signal.SIGTERM, signal.SIG_IGN):  # (a script's handler)
+        found = kernel_handler(signal.SIGTERM)
+        with pytest.raises(ConfigError, match=r"search\.ray\.runtime_env=\{'pip': "
+                                              r"\['nonexistent-pkg-zzz'\]\} cannot be set up "
+                                              r"on the Ray cluster: .+\. Fix it or leave it out"):
+            Search(TinyNet, SPACE, data="tests.helpers.BlobData", trainer=tiny_trainer,
+                   budget=2, executor="ray", num_workers=2, run_dir=tmp_path / "run",
+                   verbose=False, ray={"address": one_node_address, "num_cpus": 0.5,
+                                       "runtime_env": env}).run()  # (both fit its CPU)
+        # the handler found, beneath Python's too (was: Ray's, the default action beneath)
+        assert (signal.getsignal(signal.SIGTERM), kernel_handler(signal.SIGTERM)) == (
+            signal.SIG_IGN, found)
     assert not ray.is_initialized()
     assert not (tmp_path / "run").exists()
 
