@@ -66,6 +66,7 @@ from tests.helpers_models import (
 from tests.helpers_nets import (
     Body,
     KwBody,
+    LastCkptSupernet,
     TinySupernet,
     TwoValSupernet,
     build_mlp,
@@ -113,6 +114,7 @@ __all__ = [
     "KillInResumedSearch",
     "KwBody",
     "KwargsCallableOptNet",
+    "LastCkptSupernet",
     "LazyNoisyNet",
     "LeavesExitWork",
     "LoaderArgsData",

@@ -19,6 +19,7 @@ from tests.helpers_paths import at_helpers
 __all__ = [
     "Body",
     "KwBody",
+    "LastCkptSupernet",
     "TinySupernet",
     "TwoValSupernet",
     "build_data_dependent_mlp",
@@ -108,6 +109,20 @@ class TwoValSupernet(TinySupernet):
     def validation_step(self, batch, batch_idx, dataloader_idx=0):
         super().validation_step(batch, batch_idx)
 
+
+@at_helpers
+class LastCkptSupernet(TinySupernet):
+    """``TinySupernet`` whose ``configure_callbacks()`` returns a ``ModelCheckpoint`` of
+    ``save_last`` into ``dirpath`` (None: Lightning's folder for it)."""
+
+    def __init__(self, dirpath: str | None = None) -> None:
+        super().__init__()
+        self.dirpath = dirpath
+
+    def configure_callbacks(self):
+        from lightning.pytorch.callbacks import ModelCheckpoint
+
+        return [ModelCheckpoint(dirpath=self.dirpath, save_last=True)]
 
 def choice_net() -> nn.Sequential:
     """A small supernet with every kind of choice module and BatchNorm: widths and kernels

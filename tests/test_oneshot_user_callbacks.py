@@ -250,3 +250,29 @@ def test_a_oneshot_run_of_named_callbacks_prints_its_block_as_written_and_resume
     assert "Resuming the spos search" in capsys.readouterr().out
     assert sorted(p.name for p in (tmp_path / "mine").glob("mine-*.ckpt")) == [
         "mine-epoch=2.ckpt"]
+
+
+@pytest.mark.parametrize("algorithm", ["spos", "darts"])
+@pytest.mark.parametrize("dirpath", [None, "run/checkpoints"])
+def test_a_modules_model_checkpoint_whose_last_ckpt_is_the_runs_own_is_refused_before_training(
+        tmp_path, capsys, algorithm, dirpath):
+    # was: taken (only trainer.callbacks were looked at): the ModelCheckpoint its
+    # configure_callbacks() returns, which Lightning adds to the fit (SPOS, and DARTS/GDAS
+    # through DifferentiableNAS), wrote its last.ckpt after each validation over the run's
+    # epoch-end checkpoint, which --ckpt_path last resumes from
+    config, run = _config(tmp_path, [], algorithm)
+    cfg = yaml.safe_load(config.read_text())
+    cfg["model"] = {"class_path": "tests.helpers.LastCkptSupernet", "init_args": {
+        "dirpath": dirpath and str(tmp_path / dirpath)}}
+    config.write_text(yaml.safe_dump(cfg))
+    assert main(["oneshot", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert f"the model's configure_callbacks() (ModelCheckpoint) writes its last.ckpt as " \
+           f"{run / 'checkpoints' / 'last.ckpt'}, the run's own" in err, err
+    assert not run.exists()
+    # elsewhere: trains, beside the run's own last.ckpt
+    cfg["model"]["init_args"]["dirpath"] = str(tmp_path / "mine")
+    config.write_text(yaml.safe_dump(cfg))
+    assert main(["oneshot", str(config), "--trainer.max_epochs=1"]) == 0, capsys.readouterr().err
+    assert (tmp_path / "mine" / "last.ckpt").is_file()
+    assert (run / "checkpoints" / "last.ckpt").is_file()

@@ -62,7 +62,11 @@ from lightning_nas.oneshot.scoring import network_of
 from lightning_nas.oneshot.seed import SharedSeed, adopt_differentiable, adopt_spos
 from lightning_nas.oneshot.setting_checks import DEFAULT_RUN_DIR
 from lightning_nas.oneshot.tau_resume import CLI_TAU_EPOCHS
-from lightning_nas.oneshot.trainer_checks import fit_or_refuse, warn_endless_run
+from lightning_nas.oneshot.trainer_checks import (
+    check_user_checkpoints,
+    fit_or_refuse,
+    warn_endless_run,
+)
 from lightning_nas.results import format_score
 from lightning_nas.run_folder import LOCK_FILE, holding, user_path
 from lightning_nas.search.callback_monitors import CallbackMonitors
@@ -294,7 +298,9 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         pl.seed_everything(opts["seed"], workers=True, verbose=False)  # as LightningCLI
         module = model.build({})
         network_of(module, opts["net_attr"], NET_ATTR)  # a misspelt net_attr: said before training
-        warn_endless_run(trainer_cfg, module_callbacks(module))  # (was: trained for ever)
+        own = module_callbacks(module)  # its configure_callbacks(), which the fit adds
+        warn_endless_run(trainer_cfg, own)  # (was: trained for ever)
+        check_user_checkpoints(trainer_cfg, run_dir, own)  # (was: its last.ckpt taken)
         held.enter_context(endless_said())  # said: not again as the fit starts
         searched = _searched(algorithm, opts, module, trainer_cfg, run_dir)
         if ckpt_path is not None:  # (was: Lightning's load_state_dict traceback, in the fit)

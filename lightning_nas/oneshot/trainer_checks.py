@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -209,15 +209,20 @@ def _check_logging_callbacks(trainer: Mapping[str, Any]) -> None:
                           f"as lightning.pytorch.loggers.CSVLogger), or remove the callback")
 
 
-def check_user_checkpoints(trainer: Mapping[str, Any], run_dir: Path) -> None:
-    """A ``ModelCheckpoint`` of ``trainer.callbacks`` that writes a ``last.ckpt`` (its
-    ``save_last``, or ``filename="last"``) into ``run_dir/checkpoints``, where the run keeps
-    the epoch-end ``last.ckpt`` that ``--ckpt_path last`` resumes from, is refused before
-    anything is built: one without a ``dirpath`` writes there when no ``trainer.logger`` is
-    set and ``trainer.default_root_dir`` is unset or the run folder (was: taken; saving
-    after each validation, with ``val_check_interval`` below 1 in mid-epoch, it replaced the
-    run's checkpoint, so a run stopped there resumed from mid-epoch, not as the
-    uninterrupted run). With ``enable_checkpointing: false`` the run keeps none.
+def check_user_checkpoints(trainer: Mapping[str, Any], run_dir: Path,
+                           module_callbacks: Sequence[Any] = ()) -> None:
+    """A ``ModelCheckpoint`` of ``trainer.callbacks``, or of ``module_callbacks`` (what the
+    built module's ``configure_callbacks()`` returns, which Lightning adds to the fit), that
+    writes a ``last.ckpt`` (its ``save_last``, or ``filename="last"``) into
+    ``run_dir/checkpoints``, where the run keeps the epoch-end ``last.ckpt`` that
+    ``--ckpt_path last`` resumes from, is refused before anything is trained: one without a
+    ``dirpath`` writes there when no ``trainer.logger`` is set and
+    ``trainer.default_root_dir`` is unset or the run folder (was: taken; saving after each
+    validation, with ``val_check_interval`` below 1 in mid-epoch, it replaced the run's
+    checkpoint, so a run stopped there resumed from mid-epoch, not as the uninterrupted run;
+    the module's were not looked at). With ``enable_checkpointing: false`` the run keeps
+    none. ``run_oneshot`` checks ``trainer.callbacks`` before anything is built, and the
+    module's once it is built, before its run folder is touched.
 
     Example:
         >>> check_user_checkpoints({"callbacks": [{
@@ -229,29 +234,39 @@ def check_user_checkpoints(trainer: Mapping[str, Any], run_dir: Path) -> None:
     """
     from lightning.pytorch.callbacks import ModelCheckpoint
 
-    from lightning_nas.run_folder import user_path
     from lightning_nas.search.rule_checks import callbacks_of
 
     if trainer.get("enable_checkpointing") is False:
         return
-    own = (run_dir / "checkpoints").resolve()
-    root = trainer.get("default_root_dir")
-    for where, item in callbacks_of(trainer.get("callbacks") or [], ModelCheckpoint):
-        args = node_args(item) if is_node(item) else vars(item)
-        if not (args.get("save_last") or args.get("filename") == "last"):
-            continue
-        dirpath = args.get("dirpath")
-        if dirpath is None:  # Lightning's: the logger's folder, else default_root_dir's
-            if trainer.get("logger") not in (None, False, []) or (
-                    root is not None and user_path(root).resolve() != run_dir.resolve()):
-                continue
-        elif "://" in str(dirpath) or user_path(dirpath).resolve() != own:
-            continue
-        raise ConfigError(f"{where} writes its last.ckpt as {run_dir / 'checkpoints'}"
-                          f"/last.ckpt, the run's own, which --ckpt_path last resumes from "
-                          f"(written at each training epoch's end, after its search): give "
-                          f"it another dirpath, or leave save_last off (the run keeps "
-                          f"last.ckpt itself)")
+    found = [*callbacks_of(trainer.get("callbacks") or [], ModelCheckpoint),
+             *callbacks_of(list(module_callbacks), ModelCheckpoint,
+                           "the model's configure_callbacks()")]
+    for where, item in found:
+        if _writes_runs_last(node_args(item) if is_node(item) else vars(item), trainer,
+                             run_dir):
+            raise ConfigError(f"{where} writes its last.ckpt as {run_dir / 'checkpoints'}"
+                              f"/last.ckpt, the run's own, which --ckpt_path last resumes "
+                              f"from (written at each training epoch's end, after its "
+                              f"search): give it another dirpath, or leave save_last off "
+                              f"(the run keeps last.ckpt itself)")
+
+
+def _writes_runs_last(args: Mapping[str, Any], trainer: Mapping[str, Any],
+                      run_dir: Path) -> bool:
+    """Whether a ``ModelCheckpoint`` of arguments (or attributes) ``args`` writes its
+    ``last.ckpt`` as ``run_dir/checkpoints/last.ckpt`` in a run of Trainer settings
+    ``trainer`` (``check_user_checkpoints``)."""
+    from lightning_nas.run_folder import user_path
+
+    if not (args.get("save_last") or args.get("filename") == "last"):
+        return False
+    dirpath = args.get("dirpath")
+    if dirpath is None:  # Lightning's: the logger's folder, else default_root_dir's
+        root = trainer.get("default_root_dir")
+        return trainer.get("logger") in (None, False, []) and (
+            root is None or user_path(root).resolve() == run_dir.resolve())
+    return "://" not in str(dirpath) and \
+        user_path(dirpath).resolve() == (run_dir / "checkpoints").resolve()
 
 
 def check_oneshot_builds(trainer: Mapping[str, Any], algorithm: str) -> None:
