@@ -136,3 +136,82 @@ def test_hooks_it_cannot_honour_are_warned_of_before_training(tmp_path, recwarn)
     plain_trainer(tmp_path, max_epochs=1, limit_val_batches=0, limit_train_batches=1).fit(
         DifferentiableNAS(TinySupernet(), num_classes=3), datamodule=BilevelData(BlobData()))
     assert not [w for w in recwarn if "does not call" in str(w.message)]
+
+
+class ValRecording(TinySupernet):
+    """Records each validation hook Lightning (or the wrapper) calls on it, with what it is
+    given and its mode; its ``validation_step`` returns what ``on_validation_batch_end``
+    gets as ``outputs`` in a plain fit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple] = []
+
+    def validation_step(self, batch, batch_idx):
+        super().validation_step(batch, batch_idx)
+        return {"seen": batch_idx * 10}
+
+    def on_validation_start(self) -> None:
+        self.calls.append(("on_validation_start", self.training))
+
+    def on_validation_end(self) -> None:
+        self.calls.append(("on_validation_end", self.training))
+
+    def on_validation_batch_start(self, batch, batch_idx):  # one loader: no dataloader_idx
+        self.calls.append(("on_validation_batch_start", len(batch[0]), batch_idx))
+        self.log("its_batches", float(batch_idx + 1), on_epoch=True, reduce_fx="max")
+
+    def on_validation_batch_end(self, outputs, batch, batch_idx):
+        self.calls.append(("on_validation_batch_end", outputs, len(batch[0]), batch_idx))
+
+    def on_validation_model_eval(self) -> None:
+        super().on_validation_model_eval()
+        self.net[1].train()  # keeps a submodule in training mode (dropout, say)
+        self.calls.append(("on_validation_model_eval", self.training, self.net[1].training))
+
+    def on_validation_model_train(self) -> None:
+        super().on_validation_model_train()
+        self.calls.append(("on_validation_model_train", self.training))
+
+
+def test_the_wrapped_modules_validation_hooks_run_as_in_a_plain_fit(tmp_path):
+    # was: none of them ran, and nothing said so
+    def fit(model, data):
+        trainer = plain_trainer(tmp_path, max_epochs=1, limit_train_batches=2,
+                                limit_val_batches=2, num_sanity_val_steps=1)
+        trainer.fit(model, datamodule=data)
+        return trainer
+
+    plain = ValRecording()
+    fit(plain, BlobData(batch_size=32))
+    wrapped = ValRecording()
+    trainer = fit(DifferentiableNAS(wrapped, num_classes=3),
+                  BilevelData(BlobData(batch_size=32)))
+    assert wrapped.calls == plain.calls  # sanity check, then the epoch's validation
+    assert ("on_validation_batch_end", {"seen": 10}, 32, 1) in wrapped.calls
+    assert ("on_validation_model_eval", False, True) in wrapped.calls
+    assert trainer.logged_metrics["its_batches"] == 2.0  # its self.log: logged
+
+
+class Frozen(TinySupernet):
+    """Keeps a submodule in eval mode throughout (a frozen layer), and notes its mode at
+    each training epoch's end (after that epoch's validation)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.modes: list[tuple[bool, bool]] = []
+
+    def on_train_start(self) -> None:  # (after the wrapper's check of a first batch)
+        self.net[1].eval()
+
+    def on_train_epoch_end(self) -> None:
+        self.modes.append((self.net[0].training, self.net[1].training))
+
+
+def test_each_submodules_mode_is_restored_after_validation_as_lightning_restores_it(tmp_path):
+    for model, data in ((Frozen(), BlobData()), (DifferentiableNAS(Frozen(), num_classes=3),
+                                                  BilevelData(BlobData()))):
+        plain_trainer(tmp_path, max_epochs=2, limit_train_batches=1, limit_val_batches=1,
+                      num_sanity_val_steps=0).fit(model, datamodule=data)
+        frozen = model if isinstance(model, Frozen) else model.supernet
+        assert frozen.modes == [(True, False), (True, False)]

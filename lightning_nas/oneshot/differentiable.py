@@ -24,7 +24,7 @@ the choice modules of ``lightning_nas.oneshot.choices``, unchanged.
   ``training_step``) and, with ``num_classes`` / ``metric``, ``val_acc``; per epoch
   ``alpha/<decision>/<value>`` (softmax) is logged and the logits go to ``history``, on
   disk in ``export_dir``'s ``alphas.json`` by the epoch's end (``oneshot.records``).
-- A wrapped LightningModule's lifecycle hooks run as in a plain fit of it, after the
+- A wrapped LightningModule's lifecycle and validation hooks run as in a plain fit, after the
   search's own; those of the optimization it drives are warned of (``oneshot.wrapped_hooks``).
 - At the end of training the ``top_k`` most probable architectures are scored with the
   shared weights after BatchNorm calibration (``oneshot.scoring``) and the best is exported
@@ -367,7 +367,7 @@ class DifferentiableNAS(ArchLogits, WrappedHooks):
         weights, index = self.mixing_weights(sample=False)
         with mixed(self.supernet, weights, index):  # the first checked: (x, y) fitting the metric
             preds = checked_preds(self, batch) if batch_idx == 0 else self.supernet(batch[0])
-            own = own_hook(self, "validation_step", batch, batch_idx, dataloader_idx=dataloader_idx)
+            own = self.own_validation_step(batch, batch_idx, dataloader_idx)  # its own
             if "val_loss" not in own:  # its own val_loss, else the loss of training
                 loss = (self.loss_fn(preds, batch[1]) if self.loss_fn is not None
                         else self._plain_loss(batch, batch_idx))

@@ -27,7 +27,7 @@ from torch import nn
 from lightning_nas.errors import ConfigError, unknown
 
 __all__ = ["check_automatic", "drop_log", "dropped_parts", "first_optimizer",
-           "optimizer_class", "own_hook", "step_loss"]
+           "optimizer_class", "own_call", "own_hook", "step_loss"]
 
 
 def check_automatic(supernet: nn.Module) -> None:
@@ -133,14 +133,22 @@ def dropped_parts(value: Any) -> list[str]:
 def own_hook(wrapper: pl.LightningModule, name: str, *args: Any,
              dataloader_idx: int | None = None) -> set[str]:
     """Run the wrapped LightningModule's own hook ``name`` with ``args`` (its
-    ``validation_step``, validation epoch hooks, and the lifecycle hooks
+    ``validation_step``, validation epoch hooks, and the lifecycle and validation hooks
     ``oneshot.wrapped_hooks`` passes on; nothing if it does not override it) with its
     ``self.log`` calls logged by ``wrapper``, as in a plain fit, except the metric the
-    wrapper logs itself (``val_metric``'s name); return the keys it logged."""
+    wrapper logs itself (``val_metric``'s name); return the keys it logged (``own_call``:
+    and what the hook returned)."""
+    return own_call(wrapper, name, *args, dataloader_idx=dataloader_idx)[0]
+
+
+def own_call(wrapper: pl.LightningModule, name: str, *args: Any,
+             dataloader_idx: int | None = None) -> tuple[set[str], Any]:
+    """``own_hook``: the keys the hook logged, and what it returned (None where the module
+    does not override it)."""
     module = wrapper.supernet
     if not isinstance(module, pl.LightningModule) or (
             getattr(type(module), name) is getattr(pl.LightningModule, name)):
-        return set()
+        return set(), None
     skip = {wrapper.metric_name} if getattr(wrapper, "val_metric", None) is not None else ()
     logged: set[str] = set()
 
@@ -154,7 +162,7 @@ def own_hook(wrapper: pl.LightningModule, name: str, *args: Any,
         args = (*args, dataloader_idx)
     module.log = log  # type: ignore[method-assign]
     try:
-        hook(*args)
+        returned = hook(*args)
     finally:
         del module.log
-    return logged
+    return logged, returned

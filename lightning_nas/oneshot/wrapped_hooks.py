@@ -9,6 +9,11 @@ Lightning calls on the wrapper, not on the module it wraps: ``WrappedHooks`` pas
   kept); its ``self.log`` calls are logged by the wrapper (``wrapped.own_hook``); and its
   ``configure_callbacks()``. Was: none of them ran, so state its ``setup`` built was an
   ``AttributeError`` at the first step and its checkpoint keys were lost on resume.
+  So are its validation hooks (``VALIDATION``: each validation's start and end, each
+  validation batch's, ``on_validation_batch_end`` with what its own ``validation_step``
+  returned, and ``on_validation_model_eval`` / ``on_validation_model_train``: its own where
+  it overrides one, else Lightning's: the whole module to eval, then each submodule's mode
+  restored as it was). Was: none of them ran, and nothing was said.
 - ``UNHONOURED``: hooks of the optimization the wrapper drives itself (two optimizers,
   manual optimization: two backward passes and steps a batch, no scheduler) or of the
   batches it gets in pairs (their transfer hooks are the datamodule's, through
@@ -27,16 +32,20 @@ from typing import Any
 import lightning.pytorch as pl
 from torch import nn
 
-from lightning_nas.oneshot.wrapped import own_hook
+from lightning_nas.oneshot.wrapped import own_call, own_hook
 from lightning_nas.user_warnings import warn_rank_zero
 from lightning_nas.wording import joined
 
-__all__ = ["FORWARDED", "UNHONOURED", "WrappedHooks", "overridden", "warn_unhonoured"]
+__all__ = ["FORWARDED", "UNHONOURED", "VALIDATION", "WrappedHooks", "overridden",
+           "warn_unhonoured"]
 
+#: the module's validation hooks ``WrappedHooks`` calls as a plain fit of the module does
+VALIDATION = ("on_validation_start", "on_validation_end", "on_validation_batch_start",
+              "on_validation_batch_end", "on_validation_model_eval", "on_validation_model_train")
 #: the module's hooks ``WrappedHooks`` calls as a plain fit of the module calls them
 FORWARDED = ("setup", "teardown", "on_fit_start", "on_fit_end", "on_train_start",
              "on_train_end", "on_train_epoch_start", "on_train_epoch_end",
-             "on_save_checkpoint", "on_load_checkpoint", "configure_callbacks")
+             "on_save_checkpoint", "on_load_checkpoint", "configure_callbacks", *VALIDATION)
 #: the module's hooks ``DifferentiableNAS`` cannot call as a plain fit would
 UNHONOURED = ("on_train_batch_start", "on_train_batch_end", "on_before_backward",
               "on_after_backward", "on_before_zero_grad", "optimizer_zero_grad",
@@ -85,10 +94,14 @@ class WrappedHooks(pl.LightningModule):
     """The hooks of ``FORWARDED``, passed on to the LightningModule ``self.supernet`` (see
     the module docstring); ``DifferentiableNAS`` calls them with ``super()`` from its own.
 
-    ``on_fit_start`` warns first of the hooks it cannot honour (``warn_unhonoured``).
+    ``on_fit_start`` warns first of the hooks it cannot honour (``warn_unhonoured``);
+    ``own_validation_step`` runs the module's ``validation_step``, keeping what it returns
+    for its ``on_validation_batch_end``.
     """
 
     supernet: nn.Module
+    _step_output: Any = None  # what the module's validation_step returned (this batch)
+    _modes: dict[str, bool] | None = None  # each submodule's mode as validation started
 
     def configure_callbacks(self) -> Any:
         """The wrapped LightningModule's own ``configure_callbacks()``, which Lightning asks
@@ -129,3 +142,55 @@ class WrappedHooks(pl.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         own_hook(self, "on_load_checkpoint", checkpoint)
+
+    def own_validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int) -> set[str]:
+        """The module's own ``validation_step`` (``own_hook``), what it returns kept for its
+        ``on_validation_batch_end``; the keys it logged."""
+        logged, self._step_output = own_call(self, "validation_step", batch, batch_idx,
+                                             dataloader_idx=dataloader_idx)
+        return logged
+
+    def on_validation_start(self) -> None:
+        own_hook(self, "on_validation_start")
+
+    def on_validation_end(self) -> None:
+        own_hook(self, "on_validation_end")
+
+    def on_validation_batch_start(self, batch: Any, batch_idx: int,
+                                  dataloader_idx: int | None = None) -> None:
+        """With Lightning's arguments: ``dataloader_idx`` where Lightning gives it (several
+        validation loaders)."""
+        loader = () if dataloader_idx is None else (dataloader_idx,)
+        own_hook(self, "on_validation_batch_start", batch, batch_idx, *loader)
+
+    def on_validation_batch_end(self, outputs: Any, batch: Any, batch_idx: int,
+                                dataloader_idx: int | None = None) -> None:
+        """With what the module's own ``validation_step`` returned as ``outputs`` (this
+        wrapper's returns nothing), as in a plain fit of it."""
+        loader = () if dataloader_idx is None else (dataloader_idx,)
+        returned, self._step_output = self._step_output, None
+        own_hook(self, "on_validation_batch_end", returned, batch, batch_idx, *loader)
+
+    def on_validation_model_eval(self) -> None:
+        """The module's own where it overrides it (in a plain fit its ``super()`` makes the
+        Trainer's model, here this wrapper, eval), else Lightning's (``super()``); each
+        submodule's mode noted first, as Lightning notes it, for
+        ``on_validation_model_train``."""
+        self._modes = {name: module.training for name, module in self.named_modules()}
+        if overridden(self.supernet, ("on_validation_model_eval",)):
+            own_hook(self, "on_validation_model_eval")
+        else:
+            super().on_validation_model_eval()
+
+    def on_validation_model_train(self) -> None:
+        """The module's own where it overrides it, else each submodule's mode restored as
+        it was when validation started, as Lightning restores it where the module it fits
+        overrides no ``on_validation_model_train`` (it calls this one instead: a plain
+        ``train()`` would also set a frozen submodule's)."""
+        modes, self._modes = self._modes or {}, None
+        if overridden(self.supernet, ("on_validation_model_train",)):
+            own_hook(self, "on_validation_model_train")
+            return
+        for name, module in self.named_modules():
+            if name in modes:
+                module.training = modes[name]
