@@ -46,8 +46,11 @@ def test_the_rerun_alone_line_trains_the_best_job_again_without_lightning_nas(
     assert words[:5] == ["examples/hydra/src/train.py", "--config-path", str(job / ".hydra"),
                          "--config-name", "config"]
     # as written, from the folder the sweep was started in, lightning_nas unimportable
-    # (forked from conftest's standalone_python; was a cold interpreter of its own)
-    alone = standalone_python.run(user / words[0], words[1:], cwd=user, path=(user,), env=env)
+    # (forked from conftest's standalone_python; was a cold interpreter of its own), ended
+    # by os._exit once it returns (what it did is asserted, not how its process ends; was
+    # the interpreter's whole exit, its heap of torch, Lightning and Hydra torn down)
+    alone = standalone_python.run(user / words[0], words[1:], cwd=user, path=(user,), env=env,
+                                  quick_exit=True)
     assert alone.code == 0, alone.err[-3000:]
     # where the project's config puts a run (its hydra.run.dir, not Hydra's outputs/...)
     again, = (user / "runs" / "hydra" / "train" / "runs").iterdir()
