@@ -4,7 +4,7 @@ a path holding the project's own module files only, and ``lightning_nas`` refuse
 import hook, so an installed copy is not found either). Those processes are forked from one
 such interpreter that imported torch, Lightning and scikit-learn's data sets once
 (``tests.helpers_standalone``), not each a fresh ``python``, and end by ``os._exit`` once
-the script returns (``tests.helpers_quick_exit``); the Hydra sweep is forked by the
+the script returns (``Interpreter.run(..., quick_exit=True)``); the Hydra sweep is forked by the
 launcher."""
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import yaml
 from lightning_nas.cli import main
 from tests.helpers_example_runs import digits_search_of, lightningcli_search_of
 from tests.helpers_hydra_sweep import TRAIN, run_forked
-from tests.helpers_quick_exit import quick_exit
 from tests.helpers_standalone import Interpreter
 from tests.helpers_user_project import user_project
 from tests.launcher import ROOT
@@ -39,13 +38,13 @@ def _standalone(python: Interpreter, tmp_path: Path, user: Path, script: str,
                 *args: str) -> list[dict]:
     """Run the user's ``script`` with ``args`` without lightning_nas, ``user`` first on its
     path; what it said (``USER`` lines). It ends by ``os._exit`` once the script returns
-    (``tests.helpers_quick_exit``: was the interpreter's whole exit, its heap of torch and
+    (``quick_exit=True``: was the interpreter's whole exit, its heap of torch and
     Lightning torn down, about 1.5 s of CPU a run; these tests check what the script did,
     not how its process ends)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["OMP_NUM_THREADS"] = "1"
-    done = python.run(quick_exit(tmp_path), [script, *args], cwd=tmp_path, env=env,
-                      path=(user,))
+    done = python.run(script, list(args), cwd=tmp_path, env=env, path=(user,),
+                      quick_exit=True)
     assert done.code == 0, done.err[-3000:]
     return [json.loads(line[5:]) for line in done.out.splitlines() if line.startswith("USER ")]
 
@@ -255,10 +254,10 @@ def test_a_lightningcli_searchs_best_config_and_ckpt_work_with_the_projects_cli(
                             "--config", str(run / "best_config.yaml"), *args[1:],
                             "--trainer.logger=false")
         assert said["metrics"]["val_acc"] == pytest.approx(best["score"], abs=1e-6), args[0]
-    done = python.run(quick_exit(tmp_path),  # the project's main.py in a bare environment
-                      [str(user / "examples" / "lightningcli" / "main.py"), "validate",
-                       "--config", str(run / "best_config.yaml"), "--ckpt_path",
-                       str(run / "best.ckpt"), "--trainer.logger=false"], cwd=tmp_path,
-                      env={"OMP_NUM_THREADS": "1", "PATH": os.environ.get("PATH", "")},
-                      path=(user,))
+    done = python.run(  # the project's main.py in a bare environment
+        str(user / "examples" / "lightningcli" / "main.py"),
+        ["validate", "--config", str(run / "best_config.yaml"), "--ckpt_path",
+         str(run / "best.ckpt"), "--trainer.logger=false"], cwd=tmp_path,
+        env={"OMP_NUM_THREADS": "1", "PATH": os.environ.get("PATH", "")}, path=(user,),
+        quick_exit=True)
     assert done.code == 0 and str(best["score"]) in done.out, done.err[-2000:]
