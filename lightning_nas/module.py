@@ -31,6 +31,7 @@ from torch.nn import functional as F
 from lightning_nas.config.instantiate import import_object, object_path
 from lightning_nas.errors import ConfigError, unknown
 from lightning_nas.module_metrics import METRICS, TASK_METRICS, build_metric, metric_names
+from lightning_nas.train_modes import kept_modes
 from lightning_nas.user_warnings import warn_user
 from lightning_nas.wording import counted
 
@@ -395,17 +396,14 @@ class NASModule(pl.LightningModule):
         args, kwargs = ((), example) if isinstance(example, Mapping) else (
             tuple(example) if isinstance(example, (list, tuple)) else (example,), {})
         to_meta = lambda x: x.to("meta") if isinstance(x, torch.Tensor) else x  # noqa: E731
-        training = self.training
         try:
-            with torch.no_grad():
+            with kept_modes(self), torch.no_grad():
                 self.eval()  # as validation runs it
                 out = torch.func.functional_call(
                     self, tensors, tuple(map(to_meta, args)),
                     {key: to_meta(value) for key, value in kwargs.items()})
         except Exception:  # noqa: BLE001 - a forward meta cannot run: validation checks it
             return
-        finally:
-            self.train(training)
         self._check_width(out, None)
 
     def _check_width(self, out: Any, y: Any) -> None:

@@ -78,6 +78,7 @@ from lightning_nas.strategies.registry import (
     check_optimizer_runs,
     make_optimizer,
 )
+from lightning_nas.train_modes import kept_modes
 from lightning_nas.validation_limit import limited_entry
 
 __all__ = ["SEED_MAX", "OneShotNAS"]
@@ -328,9 +329,9 @@ class OneShotNAS(pl.Callback):
         scores: dict[str, float] = {}
         told = FailedLater(opt)
         best: tuple[float, dict[str, Any]] | None = None
-        was_training = pl_module.training
         previous = get_path(pl_module)
-        with preserved_rng(pl_module.device), preserved_batchnorm(pl_module):
+        with kept_modes(pl_module), preserved_rng(pl_module.device), \
+                preserved_batchnorm(pl_module):
             if calibration is None:
                 calibration = take_calibration_batches(trainer, self.calibration_batches)
             for _ in range(self.num_candidates):
@@ -347,7 +348,6 @@ class OneShotNAS(pl.Callback):
                 if best is None or self._better(score, best[0]):
                     best = (score, arch)
         set_path(pl_module, previous)
-        pl_module.train(was_training)
         self.best_score, self.best_arch = best
         return self.best_arch
 

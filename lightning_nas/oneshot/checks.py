@@ -51,6 +51,7 @@ from lightning_nas.oneshot.mixed import mixed
 from lightning_nas.oneshot.random_state import preserved_rng
 from lightning_nas.oneshot.scoring import check_num_classes, step_batch
 from lightning_nas.oneshot.value_checks import check_decision_values
+from lightning_nas.train_modes import kept_modes
 from lightning_nas.wording import counted
 
 if TYPE_CHECKING:
@@ -302,26 +303,22 @@ def _check_first_batch(nas: DifferentiableNAS) -> None:
     loader = data.get("train") if isinstance(data, Mapping) else None
     if loader is None:  # training_step says what the batches lack
         return
-    was_training = nas.training
-    try:
-        with preserved_rng(nas.device), torch.no_grad():
-            batch = next(iter(loader), None)
-            if batch is None:
-                return
-            batch = step_batch(trainer, batch)
-            check_pair(batch, "DifferentiableNAS", DARTS_HINT)
-            nas.eval()
-            weights, index = nas.mixing_weights(sample=False)
-            with trainer.precision_plugin.val_step_context():
-                with mixed(nas.supernet, weights, index):
-                    preds = check_choices_called(nas.supernet, lambda: nas.supernet(batch[0]),
-                                                 nas.hparams.algorithm.upper())
-                if index:  # GDAS: one candidate of each decision per step
-                    check_gdas_candidates(nas.supernet, batch[0], weights, index, preds)
-                check_decision_values(nas.supernet, lambda: nas.supernet(batch[0]),
-                                      nas.hparams.algorithm.upper())  # the export's paths
-    finally:
-        nas.train(was_training)
+    with kept_modes(nas), preserved_rng(nas.device), torch.no_grad():
+        batch = next(iter(loader), None)
+        if batch is None:
+            return
+        batch = step_batch(trainer, batch)
+        check_pair(batch, "DifferentiableNAS", DARTS_HINT)
+        nas.eval()
+        weights, index = nas.mixing_weights(sample=False)
+        with trainer.precision_plugin.val_step_context():
+            with mixed(nas.supernet, weights, index):
+                preds = check_choices_called(nas.supernet, lambda: nas.supernet(batch[0]),
+                                             nas.hparams.algorithm.upper())
+            if index:  # GDAS: one candidate of each decision per step
+                check_gdas_candidates(nas.supernet, batch[0], weights, index, preds)
+            check_decision_values(nas.supernet, lambda: nas.supernet(batch[0]),
+                                  nas.hparams.algorithm.upper())  # the export's paths
     _check_fit(nas, preds, batch[1])
     if index:  # a warning: said after what refuses the fit
         with torch.no_grad():

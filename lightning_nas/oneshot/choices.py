@@ -49,6 +49,7 @@ from lightning_nas.oneshot.base import (
 from lightning_nas.oneshot.mixed import Mixable, Mixing, kernel_mask
 from lightning_nas.oneshot.paths import choice_modules, get_path, set_path, space_of
 from lightning_nas.space import Choice, Ordered, Param
+from lightning_nas.train_modes import kept_modes
 
 __all__ = [
     "ChoiceBatchNorm2d",
@@ -389,11 +390,9 @@ def export_subnet(model: nn.Module, example_input: Any = None,
     if arch is not None:
         set_path(model, arch)
     if example_input is not None:
-        was_training = model.training
-        model.eval()
-        with torch.no_grad(), one_width_each(model, "export_subnet"):
+        with kept_modes(model), torch.no_grad(), one_width_each(model, "export_subnet"):
+            model.eval()
             model(example_input)
-        model.train(was_training)
     return _replace(model, {})
 
 

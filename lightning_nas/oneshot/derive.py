@@ -50,6 +50,7 @@ from lightning_nas.oneshot.scoring import (
 )
 from lightning_nas.run_folder import user_path
 from lightning_nas.score_precision import precision_entry
+from lightning_nas.train_modes import kept_modes
 from lightning_nas.validation_limit import limited_entry
 
 __all__ = ["calibration_batches", "derived_text", "export_derived", "top_archs", "write_export"]
@@ -139,9 +140,10 @@ def export_derived(trainer: pl.Trainer, pl_module: pl.LightningModule, network: 
         ``(arch, score, subnet, [{"arch", "probability", "score"} per candidate])``.
     """
     has_val = bool(val_loaders(trainer))
-    previous, was_training = get_path(pl_module), pl_module.training
+    previous = get_path(pl_module)
     scored: list[dict[str, Any]] = []
-    with preserved_rng(pl_module.device), preserved_batchnorm(pl_module):
+    with kept_modes(pl_module), preserved_rng(pl_module.device), \
+            preserved_batchnorm(pl_module):
         batches = calibration_batches(trainer, calibration)
         for arch, probability in ranked:
             set_path(pl_module, arch)
@@ -153,7 +155,6 @@ def export_derived(trainer: pl.Trainer, pl_module: pl.LightningModule, network: 
         calibrate_batchnorm(pl_module, forward, batches, trainer.strategy)
         subnet = export_checked(trainer, pl_module, network, best["arch"], forward, batches)
     set_path(pl_module, previous)
-    pl_module.train(was_training)
     return best["arch"], best["score"], subnet, scored
 
 

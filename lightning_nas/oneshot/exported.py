@@ -43,6 +43,7 @@ from lightning_nas.oneshot.scoring import (
     val_loaders,
     validation_stage,
 )
+from lightning_nas.train_modes import kept_modes
 from lightning_nas.user_warnings import warn_rank_zero
 
 __all__ = ["check_network_alone", "export_checked", "export_float32", "forward_once",
@@ -70,13 +71,10 @@ def forward_once(trainer: pl.Trainer, pl_module: pl.LightningModule, forward: Fo
     batch = next(iter(fallback), None) if batch is None else batch
     if batch is None:
         return None
-    was_training = pl_module.training
-    pl_module.eval()
-    try:
-        with trainer.precision_plugin.val_step_context(), one_width_each(pl_module, "export"):
-            return batch, forward(pl_module, batch)[0]
-    finally:
-        pl_module.train(was_training)
+    with kept_modes(pl_module), trainer.precision_plugin.val_step_context(), \
+            one_width_each(pl_module, "export"):
+        pl_module.eval()
+        return batch, forward(pl_module, batch)[0]
 
 
 def export_checked(trainer: pl.Trainer, pl_module: pl.LightningModule, network: nn.Module,
@@ -112,15 +110,12 @@ def check_network_alone(trainer: pl.Trainer, pl_module: nn.Module, subnet: nn.Mo
     if dtype is not None and any(t.is_floating_point() and t.dtype != dtype
                                  for t in (*subnet.parameters(), *subnet.buffers())):
         probe = copy.deepcopy(subnet).to(dtype)
-    was_training = probe.training
-    probe.eval()
     try:
-        with trainer.precision_plugin.val_step_context():
+        with kept_modes(probe), trainer.precision_plugin.val_step_context():
+            probe.eval()
             alone = probe(batch[0])
     except Exception as err:  # noqa: BLE001 - the network takes another input: say so
         alone = err
-    finally:
-        probe.train(was_training)
     if (isinstance(whole, torch.Tensor) and isinstance(alone, torch.Tensor)
             and whole.shape == alone.shape and torch.allclose(whole, alone, rtol=1e-4,
                                                               atol=1e-5)):

@@ -43,6 +43,7 @@ from lightning_nas.oneshot.base import ChoiceModule
 from lightning_nas.oneshot.choices import LayerChoice, Repeat
 from lightning_nas.oneshot.mixed import mixed
 from lightning_nas.oneshot.random_state import preserved_rng
+from lightning_nas.train_modes import kept_modes
 from lightning_nas.user_warnings import warn_rank_zero
 
 __all__ = ["REACH_RTOL", "check_gdas_reach"]
@@ -72,13 +73,12 @@ def check_gdas_reach(model: nn.Module, x: Any, weights: Mapping[str, torch.Tenso
 
     saved = [(b, b.detach().clone()) for b in model.buffers()]
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    for module in model.modules():
-        if isinstance(module, _BatchNorm):
-            module.train()
     try:
-        with preserved_rng(device):
+        with kept_modes(model), preserved_rng(device):
+            model.eval()
+            for module in model.modules():
+                if isinstance(module, _BatchNorm):
+                    module.train()
             hooks = [m.register_forward_hook(record) for m in modules]
             try:
                 base = _run(model, x, weights, index)
@@ -95,8 +95,6 @@ def check_gdas_reach(model: nn.Module, x: Any, weights: Mapping[str, torch.Tenso
     finally:
         for buffer, value in saved:
             buffer.copy_(value)
-        for module, training in modes:
-            module.train(training)
     if stuck:
         said = ", ".join(repr(label) for label in stuck)
         warn_rank_zero(

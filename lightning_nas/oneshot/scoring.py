@@ -37,6 +37,7 @@ from torch import nn
 
 from lightning_nas.errors import MODES, ConfigError, did_you_mean, mode_hint, typed
 from lightning_nas.oneshot.sync_norms import running_norms, share_statistics
+from lightning_nas.train_modes import kept_modes
 from lightning_nas.wording import counted
 
 __all__ = [
@@ -313,21 +314,21 @@ def calibrate_batchnorm(module: nn.Module, forward: Forward, batches: Sequence[A
     if not norms:
         return
     if batches:
-        was_training, momenta = module.training, [m.momentum for m in norms]
+        momenta = [m.momentum for m in norms]
         try:
-            module.eval()
-            for m in norms:
-                m.reset_running_stats()
-                m.momentum = None  # a plain average over the calibration batches
-                m.train()
-            with strategy.precision_plugin.train_step_context() if strategy is not None \
-                    else nullcontext():  # the autocast of mixed precision, as training runs
-                for batch in batches:
-                    forward(module, batch)
+            with kept_modes(module):
+                module.eval()
+                for m in norms:
+                    m.reset_running_stats()
+                    m.momentum = None  # a plain average over the calibration batches
+                    m.train()
+                with strategy.precision_plugin.train_step_context() if strategy is not None \
+                        else nullcontext():  # the autocast of mixed precision, as training runs
+                    for batch in batches:
+                        forward(module, batch)
         finally:
             for m, momentum in zip(norms, momenta, strict=True):
                 m.momentum = momentum
-            module.train(was_training)
     if strategy is not None:  # one set on every rank (none: rank 0's)
         share_statistics(module, strategy, averaged=bool(batches))
 
@@ -348,23 +349,20 @@ def score_subnet(trainer: pl.Trainer, pl_module: pl.LightningModule, forward: Fo
     """
     if isinstance(calibration, int):
         calibration = take_calibration_batches(trainer, calibration)
-    was_training, scorer = pl_module.training, None
-    try:
-        with preserved_batchnorm(pl_module):
-            calibrate_batchnorm(pl_module, forward, calibration, trainer.strategy)
-            pl_module.eval()
-            with validation_stage(trainer):  # the hooks see validation, as it runs
-                for i, (loader, limit) in enumerate(val_loaders(trainer)):
-                    for j, batch in enumerate(loader):
-                        if j >= limit:  # the Trainer's limit_val_batches
-                            break
-                        with trainer.precision_plugin.val_step_context():
-                            preds, target = forward(pl_module, step_batch(trainer, batch, i))
-                        if scorer is None:
-                            scorer = metric(preds).to(preds.device)
-                        scorer.update(preds, target)
-    finally:
-        pl_module.train(was_training)
+    scorer = None
+    with kept_modes(pl_module), preserved_batchnorm(pl_module):
+        calibrate_batchnorm(pl_module, forward, calibration, trainer.strategy)
+        pl_module.eval()
+        with validation_stage(trainer):  # the hooks see validation, as it runs
+            for i, (loader, limit) in enumerate(val_loaders(trainer)):
+                for j, batch in enumerate(loader):
+                    if j >= limit:  # the Trainer's limit_val_batches
+                        break
+                    with trainer.precision_plugin.val_step_context():
+                        preds, target = forward(pl_module, step_batch(trainer, batch, i))
+                    if scorer is None:
+                        scorer = metric(preds).to(preds.device)
+                    scorer.update(preds, target)
     if scorer is None:  # (loaders passed to fit() are read once Lightning set them up)
         unread = trainer.val_dataloaders is None and trainer.enable_validation
         raise ConfigError("OneShotNAS needs validation data to score subnets" + (

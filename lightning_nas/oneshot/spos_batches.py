@@ -40,6 +40,7 @@ from lightning_nas.oneshot.scoring import (
     val_loaders,
 )
 from lightning_nas.oneshot.value_checks import check_decision_values
+from lightning_nas.train_modes import kept_modes
 
 __all__ = ["check_first_batch", "check_sanity_batch"]
 
@@ -52,19 +53,15 @@ def check_sanity_batch(trainer: pl.Trainer, pl_module: pl.LightningModule,
     (``check_candidate_shapes``), before the sanity check runs the active path; nothing
     without validation data, or with the default ``forward`` and a batch it cannot read
     (said at the first training batch, ``check_first_batch``)."""
-    was_training = pl_module.training
-    try:
-        with preserved_rng(pl_module.device), torch.no_grad():
-            batch = next((next(iter(loader), None) for loader, _ in val_loaders(trainer)), None)
-            if batch is None or forward is default_forward and not (
-                    isinstance(batch, (list, tuple)) and len(batch) >= 2):
-                return
-            pl_module.eval()
-            run = functools.partial(forward, pl_module, step_batch(trainer, batch))
-            with trainer.precision_plugin.val_step_context():
-                check_candidate_shapes(pl_module, run, _WHO)
-    finally:
-        pl_module.train(was_training)
+    with kept_modes(pl_module), preserved_rng(pl_module.device), torch.no_grad():
+        batch = next((next(iter(loader), None) for loader, _ in val_loaders(trainer)), None)
+        if batch is None or forward is default_forward and not (
+                isinstance(batch, (list, tuple)) and len(batch) >= 2):
+            return
+        pl_module.eval()
+        run = functools.partial(forward, pl_module, step_batch(trainer, batch))
+        with trainer.precision_plugin.val_step_context():
+            check_candidate_shapes(pl_module, run, _WHO)
 
 
 def check_first_batch(trainer: pl.Trainer, pl_module: pl.LightningModule, forward: Forward,
@@ -83,29 +80,25 @@ def check_first_batch(trainer: pl.Trainer, pl_module: pl.LightningModule, forwar
         num_classes: the classes of the default metric to check, or None.
         key: how an error names ``num_classes`` (``OneShotNAS.key_prefix``'s).
     """
-    was_training = pl_module.training
-    try:
-        with preserved_rng(pl_module.device), torch.no_grad():
-            for loader in loaders(trainer.train_dataloader)[:1]:
-                batch = next(iter(loader), None)
-                if batch is None:
-                    return
-                batch = step_batch(trainer, batch)
-                default = forward is default_forward
-                if default:  # (was: a bare KeyError 0 on a dict)
-                    check_pair(batch, _WHO, SPOS_HINT)
-                pl_module.eval()
-                run = functools.partial(forward, pl_module, batch)
-                with trainer.precision_plugin.val_step_context():
-                    preds, target = check_candidate_shapes(pl_module, functools.partial(
-                        check_choices_called, pl_module, run, _WHO), _WHO)
-                    check_decision_values(pl_module, run, _WHO)  # was: a crash
-                if num_classes is not None:
-                    check_num_classes(preds, target, num_classes, key)
-                check_targets(  # (was: a crash after training)
-                    preds, target, metric(preds), _WHO,
-                    DEFAULT_LAYOUT if default else "as OneShotNAS(forward=...) returned them",
-                    SPOS_HINT if default else "give a forward that returns targets the "
-                    "metric takes")
-    finally:
-        pl_module.train(was_training)
+    with kept_modes(pl_module), preserved_rng(pl_module.device), torch.no_grad():
+        for loader in loaders(trainer.train_dataloader)[:1]:
+            batch = next(iter(loader), None)
+            if batch is None:
+                return
+            batch = step_batch(trainer, batch)
+            default = forward is default_forward
+            if default:  # (was: a bare KeyError 0 on a dict)
+                check_pair(batch, _WHO, SPOS_HINT)
+            pl_module.eval()
+            run = functools.partial(forward, pl_module, batch)
+            with trainer.precision_plugin.val_step_context():
+                preds, target = check_candidate_shapes(pl_module, functools.partial(
+                    check_choices_called, pl_module, run, _WHO), _WHO)
+                check_decision_values(pl_module, run, _WHO)  # was: a crash
+            if num_classes is not None:
+                check_num_classes(preds, target, num_classes, key)
+            check_targets(  # (was: a crash after training)
+                preds, target, metric(preds), _WHO,
+                DEFAULT_LAYOUT if default else "as OneShotNAS(forward=...) returned them",
+                SPOS_HINT if default else "give a forward that returns targets the "
+                "metric takes")

@@ -26,6 +26,7 @@ from torch.nn.parameter import UninitializedParameter
 from lightning_nas.errors import ConfigError, one_line, typed
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.meta_build import MetaCopies, parameters_on_meta
+from lightning_nas.train_modes import kept_modes
 
 if TYPE_CHECKING:
     from lightning_nas.search.objectives import Constraints, Objectives
@@ -221,9 +222,8 @@ def _count_flops(model: torch.nn.Module, example: Any) -> int:
     counted = getattr(flop_counter, "flop_registry", {})  # its formulas; older torch: none
     mapping = {getattr(_aten, name): formula for name, formula in _MISSED
                if hasattr(_aten, name) and getattr(_aten, name) not in counted}
-    modes = [(module, module.training) for module in model.modules()]
     mha = getattr(torch.backends, "mha", None)  # its switch: torch >= 2.3
-    with _FASTPATH_LOCK:
+    with _FASTPATH_LOCK, kept_modes(model):
         fast = mha.get_fastpath_enabled() if mha is not None else None
         try:
             model.eval()
@@ -244,8 +244,6 @@ def _count_flops(model: torch.nn.Module, example: Any) -> int:
         finally:
             if mha is not None:
                 mha.set_fastpath_enabled(fast)
-            for module, training in modes:
-                module.training = training
     return counter.get_total_flops()
 
 
