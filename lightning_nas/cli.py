@@ -112,9 +112,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="torch threads (default: with --from_scratch, those the trial ran "
                         "with, when it had a count of its own; from the checkpoint, this "
                         "process's)")
+    p.add_argument("--out", type=user_path, default=None,
+                   help="folder for the checkpoint and logs, new or empty (default "
+                        "RUN_DIR/finetune, else finetune_N)")
     p.add_argument("--ckpt_path", default=None,
-                   help="resume an interrupted fine-tune: 'last' (the latest RUN_DIR/"
-                        "finetune[_N] holding a last.ckpt) or a checkpoint file of one")
+                   help="resume an interrupted fine-tune: 'last' (the latest of --out, else "
+                        "RUN_DIR/finetune[_N], holding a last.ckpt) or a checkpoint file of "
+                        "one")
     p.add_argument("--optimizer_state", choices=("fresh", "restore"), default="fresh",
                    help="fresh (default): a new optimizer and LR scheduler at the initial "
                         "learning rate; restore: continue those of the checkpoint, as they "

@@ -33,7 +33,13 @@ def cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     from lightning_nas.finetune_start import start_text
     from lightning_nas.finetune_trainer import given_trainer
     from lightning_nas.fit import checkpoint_text, metrics_text, refusal, unfinished
-    from lightning_nas.fit_resume import free_dir, resume_hint, resume_point, undo_fit
+    from lightning_nas.fit_resume import (
+        free_dir,
+        out_folder,
+        resume_hint,
+        resume_point,
+        undo_fit,
+    )
     from lightning_nas.results import format_score
     from lightning_nas.store import open_run
 
@@ -55,10 +61,12 @@ def cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
                           f"{trainer['max_epochs']} both set the fine-tune's epochs; give one")
     default = Path(args.run_dir) / "finetune"
     if args.ckpt_path is not None:  # the interrupted one's folder: kept whatever happens
-        out = resume_point(args.ckpt_path, default, None, "fine-tune", str(args.run_dir))[0]
+        out = resume_point(args.ckpt_path, default, args.out, "fine-tune",
+                           str(args.run_dir))[0]
         undo = lambda: None  # noqa: E731
-    else:
-        out = free_dir(default)  # its default, named if interrupted
+    else:  # --out new or empty, as fit's (was: no --out), else a free name at its default
+        out = free_dir(default) if args.out is None else out_folder(args.out, default,
+                                                                      "fine-tune")
         undo = undo_fit(out)  # a refused fine-tune leaves no folder (its name stays free)
     hint = resume_hint(out, args.argv, "fine-tune", args.ckpt_path)
     args.resume = lambda: unfinished(out, "fine-tune") + hint()  # was: best.ckpt read as

@@ -376,3 +376,22 @@ def test_finetunes_line_names_the_trial_it_started_from_though_best_yaml_changed
     out = capsys.readouterr().out
     assert f"from trial {best['trial']}'s best.ckpt (val_acc={best['score']:.4f} in the " \
            f"search" in out, out
+
+
+def test_finetune_writes_into_the_out_folder_given_and_resumes_from_it(config, tmp_path,
+                                                                         capsys):
+    # as fit's --out and finetune(out_dir=...) (was: no --out, every fine-tune under RUN_DIR)
+    run, out = tmp_path / "run", tmp_path / "elsewhere" / "ft"
+    assert main(["search", str(config), "--search.budget=1", "--trainer.max_epochs=1"]) == 0
+    assert main(["finetune", str(run), "--max_epochs", "1", "--out", str(out)]) == 0
+    assert (out / "best.ckpt").is_file()
+    assert not (run / "finetune").exists()
+    capsys.readouterr()
+    # a folder that is not empty is refused before training, naming it
+    assert main(["finetune", str(run), "--max_epochs", "1", "--out", str(out)]) == 2
+    assert f"the output folder {out} is a folder that is not empty" in capsys.readouterr().err
+    assert not (run / "finetune").exists()
+    # --ckpt_path last looks in the --out folder (this one finished: nothing to resume)
+    assert main(["finetune", str(run), "--max_epochs", "2", "--out", str(out),
+                 "--ckpt_path", "last"]) == 2
+    assert f"(looked at {out}: finished)" in capsys.readouterr().err
