@@ -21,7 +21,38 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["kept_modes"]
+__all__ = ["Modes", "kept_modes", "modes_of", "restore_modes"]
+
+#: each module of a tree with its ``training`` flag (``modes_of``)
+Modes = list[tuple["nn.Module", bool]]
+
+
+def modes_of(module: nn.Module) -> Modes:
+    """The ``training`` flag of ``module`` and of each of its submodules, for
+    ``restore_modes`` (across two hooks, as Lightning's ``_ModuleMode`` across validation).
+
+    Example:
+        >>> from torch import nn
+        >>> [mode for _, mode in modes_of(nn.Sequential(nn.Dropout().eval()))]
+        [True, False]
+    """
+    return [(m, m.training) for m in module.modules()]
+
+
+def restore_modes(modes: Modes) -> None:
+    """Put back the flags ``modes_of`` recorded (a submodule added since keeps its own).
+
+    Example:
+        >>> from torch import nn
+        >>> net = nn.Sequential(nn.Dropout().eval())
+        >>> modes = modes_of(net)
+        >>> _ = net.train()
+        >>> restore_modes(modes)
+        >>> net[0].training
+        False
+    """
+    for m, training in modes:
+        m.training = training
 
 
 @contextmanager
@@ -38,9 +69,8 @@ def kept_modes(module: nn.Module) -> Iterator[None]:
         >>> [m.training for m in net]
         [True, False]
     """
-    modes = [(m, m.training) for m in module.modules()]
+    modes = modes_of(module)
     try:
         yield
     finally:
-        for m, training in modes:
-            m.training = training
+        restore_modes(modes)

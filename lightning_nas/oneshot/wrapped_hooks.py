@@ -33,6 +33,7 @@ import lightning.pytorch as pl
 from torch import nn
 
 from lightning_nas.oneshot.wrapped import own_call, own_hook
+from lightning_nas.train_modes import Modes, modes_of, restore_modes
 from lightning_nas.user_warnings import warn_rank_zero
 from lightning_nas.wording import joined
 
@@ -101,7 +102,7 @@ class WrappedHooks(pl.LightningModule):
 
     supernet: nn.Module
     _step_output: Any = None  # what the module's validation_step returned (this batch)
-    _modes: dict[str, bool] | None = None  # each submodule's mode as validation started
+    _modes: Modes | None = None  # each submodule's mode as validation started
 
     def configure_callbacks(self) -> Any:
         """The wrapped LightningModule's own ``configure_callbacks()``, which Lightning asks
@@ -176,7 +177,7 @@ class WrappedHooks(pl.LightningModule):
         Trainer's model, here this wrapper, eval), else Lightning's (``super()``); each
         submodule's mode noted first, as Lightning notes it, for
         ``on_validation_model_train``."""
-        self._modes = {name: module.training for name, module in self.named_modules()}
+        self._modes = modes_of(self)
         if overridden(self.supernet, ("on_validation_model_eval",)):
             own_hook(self, "on_validation_model_eval")
         else:
@@ -187,10 +188,8 @@ class WrappedHooks(pl.LightningModule):
         it was when validation started, as Lightning restores it where the module it fits
         overrides no ``on_validation_model_train`` (it calls this one instead: a plain
         ``train()`` would also set a frozen submodule's)."""
-        modes, self._modes = self._modes or {}, None
+        modes, self._modes = self._modes or [], None
         if overridden(self.supernet, ("on_validation_model_train",)):
             own_hook(self, "on_validation_model_train")
             return
-        for name, module in self.named_modules():
-            if name in modes:
-                module.training = modes[name]
+        restore_modes(modes)
