@@ -12,7 +12,8 @@ from torch import nn
 from lightning_nas.module import NASModule
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
-from tests.helpers_oneshot_fit import BatchNormSupernet, BlobImages, cpu_trainer
+from lightning_nas.oneshot.scoring import calibrate_batchnorm, default_forward
+from tests.helpers_oneshot_fit import BatchNormSupernet, BlobImages, cpu_trainer, val_accuracy
 
 #: Lightning's note of a module in eval mode at the start of training: frozen on purpose
 pytestmark = pytest.mark.filterwarnings("ignore:Found 1 module.s. in eval mode")
@@ -47,12 +48,16 @@ def _check(net: nn.Sequential, seen: FrozenSeen) -> None:
 
 def test_spos_keeps_a_frozen_submodule_in_eval_mode(tmp_path):
     pl.seed_everything(0, verbose=False)
-    model, seen = FrozenHead(), FrozenSeen()
+    model, seen, data = FrozenHead(), FrozenSeen(), BlobImages()
     callback = OneShotNAS(num_candidates=2, calibration_batches=1, search_every_n_epochs=1)
     cpu_trainer(tmp_path, [seen, callback], max_epochs=2, limit_train_batches=2,
                 limit_val_batches=1, enable_checkpointing=False
-                ).fit(model, datamodule=BlobImages())
+                ).fit(model, datamodule=data)
     _check(model.net, seen)
+    frozen = callback.subnet[7]  # scored and exported with the statistics it was frozen with
+    assert torch.equal(frozen.running_mean, torch.zeros(8))  # was: calibrated
+    assert int(frozen.num_batches_tracked) == 0
+    assert val_accuracy(callback.subnet, data) == callback.best_score
 
 
 def test_darts_keeps_a_frozen_submodule_in_eval_mode(tmp_path):
@@ -72,3 +77,17 @@ def test_nasmodule_output_check_keeps_a_frozen_submodule_in_eval_mode():
     module.check_output_width()
     assert module.training is True and net[0].training is True
     assert net[1].training is False  # was: True
+
+
+def test_calibration_leaves_a_frozen_batchnorm_as_it_is():
+    net = nn.Sequential(nn.BatchNorm1d(2), nn.BatchNorm1d(2))
+    net[1].eval()  # frozen: in eval mode while the network trains
+    batches = [(torch.randn(4, 2) + 5, None)]
+    calibrate_batchnorm(net, default_forward, batches)
+    assert net[0].running_mean.min() > 1
+    assert torch.equal(net[1].running_mean, torch.zeros(2))  # was: calibrated
+    assert int(net[1].num_batches_tracked) == 0
+    assert [net.training, net[0].training, net[1].training] == [True, True, False]
+    net.eval()  # all in eval mode (a validation): none can be told frozen, all calibrated
+    calibrate_batchnorm(net, default_forward, batches)
+    assert int(net[1].num_batches_tracked) == 1

@@ -309,8 +309,16 @@ def calibrate_batchnorm(module: nn.Module, forward: Forward, batches: Sequence[A
     holds, which its checkpoint and export keep (was: each rank kept its own, updated by its
     own last training batches, so a synced score mixed several subnets' statistics and
     rank 0's export scored another value). The module's train/eval mode is kept.
+
+    A BatchNorm in eval mode while ``module`` is in training mode is frozen (the user's
+    ``.eval()``, which Lightning keeps through training): its statistics are left as they
+    are (was: recalibrated, so the scored and exported subnet normalized with statistics
+    its training never used). With ``module`` in eval mode (a validation) none can be told
+    frozen: all are recalibrated.
     """
     norms = running_norms(module)
+    if module.training:  # frozen ones keep their statistics
+        norms = [m for m in norms if m.training]
     if not norms:
         return
     if batches:
