@@ -96,6 +96,20 @@ def test_exported_subnet_matches_the_supernet_on_its_path():
     assert sum(isinstance(m, nn.Conv2d) for m in sub.modules()) == 2  # c1 + one block
 
 
+def test_exported_layers_keep_what_the_user_froze():
+    net = _net()
+    arch = {"c1": 4, "c1_kernel": 5, "act": "tanh", "depth": 1, "fc": 12}
+    net.requires_grad_(False)  # a frozen network: its parameters, and its BatchNorms in eval
+    for m in net.modules():
+        if isinstance(m, ChoiceBatchNorm2d):
+            m.eval()
+    sub = export_subnet(net, torch.rand(2, 1, 8, 8), arch)
+    trained = [name for name, p in sub.named_parameters() if p.requires_grad]
+    assert trained == []  # was: the sliced layers' (a fine-tune trained them)
+    norms = [m for m in sub.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert [m.training for m in norms] == [False, False]  # c1's and the block's
+
+
 def test_exported_subnet_loads_without_lightning_nas(tmp_path):
     net = _net()
     arch = {"c1": 8, "c1_kernel": 3, "act": "relu", "depth": 0, "fc": 6}

@@ -60,6 +60,7 @@ __all__ = [
     "Repeat",
     "choice_modules",
     "export_subnet",
+    "frozen_as",
     "get_path",
     "set_path",
     "space_of",
@@ -204,7 +205,7 @@ class ChoiceConv2d(ChoiceModule, FollowsInput):
             conv.weight.copy_(weight)
             if bias is not None:
                 conv.bias.copy_(bias)
-        return conv
+        return frozen_as(conv, self)
 
     def extra_repr(self) -> str:
         return (f"{self.weight.shape[1]}, widths={self.widths}, kernels={self.kernels}, "
@@ -267,7 +268,7 @@ class ChoiceLinear(ChoiceModule, FollowsInput):
             linear.weight.copy_(self.weight[:self.width, :self.last_in])
             if self.bias is not None:
                 linear.bias.copy_(self.bias[:self.width])
-        return linear
+        return frozen_as(linear, self)
 
     def extra_repr(self) -> str:
         return (f"{self.weight.shape[1]}, widths={self.widths}, label={self.label!r}, "
@@ -327,7 +328,7 @@ class ChoiceBatchNorm2d(nn.BatchNorm2d, FollowsInput, Mixable):
                 bn.running_mean.copy_(self.running_mean[:c])
                 bn.running_var.copy_(self.running_var[:c])
                 bn.num_batches_tracked.copy_(self.num_batches_tracked)
-        return bn
+        return frozen_as(bn, self)
 
 
 class Repeat(ChoiceModule):
@@ -373,6 +374,22 @@ class Repeat(ChoiceModule):
 
     def extra_repr(self) -> str:
         return f"label={self.label!r}, depths={self.depths}, depth={self.depth}"
+
+
+def frozen_as(layer: nn.Module, choice: nn.Module) -> nn.Module:
+    """``layer``, the plain layer a choice module exported, frozen as ``choice`` is: in its
+    train/eval mode, each parameter with its ``requires_grad`` (was: a new layer, trainable
+    and in training mode, so a fine-tune trained what the user froze).
+
+    Example:
+        >>> choice = ChoiceLinear(4, [2, 4], label="w").requires_grad_(False)
+        >>> frozen_as(nn.Linear(4, 2), choice).weight.requires_grad
+        False
+    """
+    layer.train(choice.training)
+    for name, param in layer.named_parameters(recurse=False):
+        param.requires_grad_(getattr(choice, name).requires_grad)
+    return layer
 
 
 def export_subnet(model: nn.Module, example_input: Any = None,
