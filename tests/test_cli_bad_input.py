@@ -162,6 +162,18 @@ def test_a_misspelt_section_lists_the_sections_its_command_takes(config, capsys,
     assert str(unknown_section("ckpt_pth", command)) == f"{said}{valid}"
 
 
+@pytest.mark.parametrize("command, key, other", [
+    ("search", "oneshot", "oneshot"), ("fit", "oneshot", "oneshot"),
+    ("oneshot", "search", "search")])
+def test_another_commands_section_names_that_command(command, key, other):
+    # was: "unknown config section 'oneshot'; valid keys: ..." alone, for a one-shot config
+    # given to `lightning-nas search`
+    said = str(unknown_section(key, command))
+    assert said.startswith(f"unknown config section {key!r}; valid keys: ")
+    assert said.endswith(f"; {key!r} is a section of lightning-nas {other}'s configs (run "
+                         f"one with lightning-nas {other} CONFIG)")
+
+
 @pytest.mark.parametrize("key, message", [
     ("batch_size", "space key 'batch_size' is not an argument of TinyNet.__init__; it is one "
                    "of BlobData's (the data): write data.batch_size; accepted: "),

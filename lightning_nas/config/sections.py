@@ -84,10 +84,15 @@ def unknown_section(key: str, command: str) -> NASError:
     sections = command_sections(command)
     null_only = [k for k in LIGHTNINGCLI_KEYS if k not in sections]  # (was: left out: a
     # misspelt `ckpt_pth: null` had no did-you-mean, and ckpt_path seemed refused)
+    # another command's section: that command named (was: the sections alone, for a
+    # one-shot config given to `lightning-nas search`)
+    other = key if key in ("search", "oneshot") else None
     return ConfigError(f"unknown config section {key!r}; "
                        f"{did_you_mean(key, [*sections, *null_only])}valid keys: "
                        f"{', '.join(sections)}; null only, as LightningCLI writes them: "
-                       f"{', '.join(null_only)}")
+                       f"{', '.join(null_only)}" + (
+                           f"; {key!r} is a section of lightning-nas {other}'s configs (run "
+                           f"one with lightning-nas {other} CONFIG)" if other else ""))
 
 
 def not_taken(key: str, command: str) -> str:
