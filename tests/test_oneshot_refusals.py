@@ -401,3 +401,25 @@ def test_a_setup_lightning_refuses_as_its_fit_starts_is_one_line(tmp_path, monke
         assert err.endswith(" (found before training: nothing was trained)\n")
     assert (tmp_path / "best_arch.yaml").read_text() == "an earlier run's result"
     assert not (tmp_path / "search.lock").exists()  # was: left by the refused runs
+
+
+class _Doubled(nn.Module):
+    """A layer holding a lambda, which ``torch.save`` (``subnet.pt``) cannot pickle."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fn = lambda x: 2 * x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x)
+
+
+def test_a_network_subnet_pt_cannot_hold_is_refused_before_training(tmp_path):
+    model = TinySupernet()
+    model.net.append(_Doubled())
+    callback = OneShotNAS(num_candidates=1, record_paths=True, export_dir=str(tmp_path))
+    said = ("export_dir: subnet.pt (torch.save) cannot hold the network Sequential: "
+            "AttributeError: Can't pickle local object '_Doubled.__init__.<locals>.<lambda>'")
+    with pytest.raises(ConfigError, match=re.escape(said)):  # was: that error after training
+        cpu_trainer(tmp_path, [callback]).fit(model, datamodule=BlobData())
+    assert callback.paths == [] and list(tmp_path.iterdir()) == []  # nothing trained

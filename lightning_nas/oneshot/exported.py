@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import errno
 import os
+import pickle
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 
+from lightning_nas.errors import ConfigError, typed
 from lightning_nas.oneshot.base import one_width_each
 from lightning_nas.oneshot.choices import export_subnet
 from lightning_nas.oneshot.scoring import (
@@ -46,8 +48,8 @@ from lightning_nas.oneshot.scoring import (
 from lightning_nas.train_modes import kept_modes
 from lightning_nas.user_warnings import warn_rank_zero
 
-__all__ = ["check_network_alone", "export_checked", "export_float32", "forward_once",
-           "write_outputs"]
+__all__ = ["check_network_alone", "check_saves", "export_checked", "export_float32",
+           "forward_once", "write_outputs"]
 
 
 def export_float32(network: nn.Module, arch: Mapping[str, Any]) -> nn.Module:
@@ -127,6 +129,47 @@ def check_network_alone(trainer: pl.Trainer, pl_module: nn.Module, subnet: nn.Mo
                    f"{raised} (it normalizes or reshapes the input?): subnet.pt needs that "
                    f"step to score what the search scored, and a fine-tune of the network "
                    f"alone lacks it; move the step into the network (or into the data)")
+
+
+class _Discarded:
+    """A file that drops what is written into it."""
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
+class _NoTensors(pickle.Pickler):
+    """A pickler that takes tensors by reference (their data is not read): the rest of a
+    module, as ``torch.save`` pickles it."""
+
+    def persistent_id(self, obj: Any) -> Any:
+        return id(obj) if isinstance(obj, torch.Tensor) else None
+
+
+def check_saves(network: nn.Module, key: str = "export_dir") -> None:
+    """Raise ``ConfigError`` where ``torch.save`` could not write ``network`` (``subnet.pt``
+    and ``subnet_finetuned.pt`` are whole pickled modules): an attribute that does not pickle,
+    such as a lambda. Its tensors are left out, so it costs no copy of the weights. ``key``:
+    the setting the error names (``lightning-nas oneshot``: ``oneshot.run_dir``).
+
+    Example:
+        >>> check_saves(nn.Linear(2, 2))
+        >>> net = nn.Linear(2, 2)
+        >>> net.act = lambda x: x
+        >>> check_saves(net)
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: export_dir: subnet.pt (torch.save) cannot hold ...
+    """
+    try:
+        _NoTensors(_Discarded(), protocol=2).dump(network)  # torch.save's protocol
+    except Exception as err:  # noqa: BLE001 - what torch.save would raise after training
+        raise ConfigError(
+            f"{key}: subnet.pt (torch.save) cannot hold the network "
+            f"{type(network).__name__}: {typed(err)}; give its modules attributes that "
+            f"pickle (a function defined at a module's top level, not a lambda or a local "
+            f"one)" + (", or export_dir=None (the subnet stays on the callback)"
+                       if key == "export_dir" else "")) from err
 
 
 def write_outputs(out: Path, files: Mapping[str, Callable[[Path], Any]]) -> None:
