@@ -19,7 +19,8 @@ the choice modules of ``lightning_nas.oneshot.choices``, unchanged.
   ``CombinedLoader``, so Lightning moves both to the device and gives each rank its shard
   under DDP. The datamodule's batch hooks see the arch batches as training ones
   (``trainer.training``): train-only augmentation belongs in the training set's transforms.
-- Validation runs the mixed supernet (DARTS) or the argmax path (GDAS): a module's own
+- Validation (``oneshot.differentiable_eval``) runs the mixed supernet (DARTS) or the
+  argmax path (GDAS): a module's own
   ``validation_step`` and epoch hooks (logged; ``val_loss`` its, else of ``loss`` or its
   ``training_step``) and, with ``num_classes`` / ``metric``, ``val_acc``; per epoch
   ``alpha/<decision>/<value>`` (softmax) is logged and the logits go to ``history``, on
@@ -69,7 +70,7 @@ from torch import nn
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.group_exit import destroy_group_at_exit
-from lightning_nas.module import LOSSES, loader_metric
+from lightning_nas.module import LOSSES
 from lightning_nas.oneshot.arch_logits import ArchLogits
 from lightning_nas.oneshot.arch_weights import initial_logits, noise_key
 from lightning_nas.oneshot.bilevel import BilevelData
@@ -79,7 +80,6 @@ from lightning_nas.oneshot.checks import (
     check_logits_trained,
     check_tau_epochs,
     check_training_start,
-    checked_preds,
 )
 from lightning_nas.oneshot.choices import space_of
 from lightning_nas.oneshot.derive import export_derived, top_archs, write_export
@@ -89,6 +89,7 @@ from lightning_nas.oneshot.differentiable_args import (
     check_arguments,
     relaxable_choices,
 )
+from lightning_nas.oneshot.differentiable_eval import EvalSteps
 from lightning_nas.oneshot.differentiable_optim import bilevel_optimizers
 from lightning_nas.oneshot.endless import warn_endless_fit
 from lightning_nas.oneshot.fit_end import check_stepped, end_fit, saved_epochs
@@ -97,15 +98,15 @@ from lightning_nas.oneshot.random_state import rng_state
 from lightning_nas.oneshot.records import restarts_mid_epoch, write_record, writes_files
 from lightning_nas.oneshot.resume import built_rates, check_resumed_rates, recount_repeated_epoch
 from lightning_nas.oneshot.scoring import network_of, preserved_batchnorm
-from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms, share_statistics
+from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms
 from lightning_nas.oneshot.tau_resume import TAU_EPOCHS, check_tau_schedule, check_tau_settings
-from lightning_nas.oneshot.wrapped import check_automatic, drop_log, own_hook, step_loss
+from lightning_nas.oneshot.wrapped import check_automatic, drop_log, step_loss
 from lightning_nas.oneshot.wrapped_hooks import WrappedHooks
 from lightning_nas.search.uneven_split import met_notes
 
 __all__ = ["CLIP_ALGORITHMS", "DifferentiableNAS", "check_clip_val"]
 
-class DifferentiableNAS(ArchLogits, WrappedHooks):
+class DifferentiableNAS(ArchLogits, EvalSteps, WrappedHooks):
     """DARTS or GDAS over the choice modules of ``supernet`` (see the module docstring).
 
     Args:
@@ -362,33 +363,6 @@ class DifferentiableNAS(ArchLogits, WrappedHooks):
             self.log("tau", float(self.tau), sync_dist=True)
         super().on_train_epoch_end()
 
-    # ----------------------------------------------------------------- validation
-    def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        weights, index = self.mixing_weights(sample=False)
-        with mixed(self.supernet, weights, index):  # the first checked: (x, y) fitting the metric
-            preds = checked_preds(self, batch) if batch_idx == 0 else self.supernet(batch[0])
-            own = self.own_validation_step(batch, batch_idx, dataloader_idx)  # its own
-            if "val_loss" not in own:  # its own val_loss, else the loss of training
-                loss = (self.loss_fn(preds, batch[1]) if self.loss_fn is not None
-                        else self._plain_loss(batch, batch_idx))
-                self.log("val_loss", loss, prog_bar=True, sync_dist=True)
-        if self.val_metric is not None:
-            metric = loader_metric(self, "val_metric", dataloader_idx)  # one per val loader
-            metric(preds, batch[1])
-            self.log(self.metric_name, metric, prog_bar=True, metric_attribute="val_metric")
-
-    def on_validation_epoch_start(self) -> None:
-        # one supernet validated on every rank: rank 0's BatchNorm statistics, which its
-        # checkpoint holds (manual optimization turns DDP's buffer broadcast off; was: each
-        # rank its own, so the synced val_loss / val_acc were of no one supernet)
-        share_statistics(self.supernet, self.trainer.strategy)
-        own_hook(self, "on_validation_epoch_start")  # the module's hooks, as in a plain fit
-
-    def on_validation_epoch_end(self) -> None:  # in a fit (not trainer.validate: no epoch)
-        own_hook(self, "on_validation_epoch_end")
-        if self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
-            self._record()  # a checkpoint saved after validation holds this epoch
-
     # ----------------------------------------------------------------- export
     def on_train_end(self) -> None:
         self._search_and_export()
@@ -414,14 +388,6 @@ class DifferentiableNAS(ArchLogits, WrappedHooks):
                 getattr(self.trainer.datamodule, "resume_rng", None),  # (BilevelData's)
                 self._resume_epochs, self._write_alphas)  # (no on_train_end of its own:
         super().on_fit_end()  # Lightning skips it in a plain fit's resume at its end too)
-
-    def _metric(self, preds: torch.Tensor) -> torchmetrics.Metric:
-        if self.val_metric is not None:
-            metric = self.val_metric.clone()
-            metric.reset()
-            return metric
-        return torchmetrics.classification.MulticlassAccuracy(num_classes=int(preds.shape[-1]),
-                                                              average="micro")
 
     # ----------------------------------------------------------------- state
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
