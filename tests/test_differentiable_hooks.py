@@ -115,9 +115,6 @@ class Stepping(TinySupernet):
     def on_before_optimizer_step(self, optimizer) -> None:
         pass
 
-    def lr_scheduler_step(self, scheduler, metric) -> None:
-        pass
-
     def on_after_batch_transfer(self, batch, dataloader_idx):  # (the wrapper gets pairs)
         return batch
 
@@ -129,9 +126,8 @@ def test_hooks_it_cannot_honour_are_warned_of_before_training(tmp_path, recwarn)
         nas, datamodule=BilevelData(BlobData()))
     said = [str(w.message) for w in recwarn if "DifferentiableNAS does not call" in str(w.message)]
     assert len(said) == 1  # once a fit
-    assert said[0].startswith("Stepping overrides on_before_optimizer_step, lr_scheduler_step "
-                              "and on_after_batch_transfer, which DifferentiableNAS does not "
-                              "call")
+    assert said[0].startswith("Stepping overrides on_before_optimizer_step and "
+                              "on_after_batch_transfer, which DifferentiableNAS does not call")
     recwarn.clear()
     plain_trainer(tmp_path, max_epochs=1, limit_val_batches=0, limit_train_batches=1).fit(
         DifferentiableNAS(TinySupernet(), num_classes=3), datamodule=BilevelData(BlobData()))

@@ -153,18 +153,22 @@ def test_the_wrapped_modules_configure_callbacks_join_the_fit(tmp_path):
     assert nas.best_arch is not None
 
 
-def test_a_scheduler_or_optimizer_beside_the_first_is_warned_of(recwarn):
-    # was: dropped without a word, so the weights trained at the first lr throughout
+def test_an_optimizer_beside_the_first_and_its_scheduler_are_warned_of(recwarn):
+    # was: dropped without a word, so the weights trained at the first lr throughout (the
+    # first optimizer's own schedulers step: tests/test_differentiable_schedulers.py)
     class Scheduled(TinySupernet):
         def configure_optimizers(self):
-            sgd = torch.optim.SGD(self.parameters(), lr=0.5)
-            return [sgd, torch.optim.Adam(self.parameters())], [
-                {"scheduler": torch.optim.lr_scheduler.StepLR(sgd, 1), "interval": "step"}]
+            sgd, adam = torch.optim.SGD(self.parameters(), lr=0.5), torch.optim.Adam(
+                self.parameters())
+            return [sgd, adam], [
+                {"scheduler": torch.optim.lr_scheduler.StepLR(sgd, 1), "interval": "step"},
+                torch.optim.lr_scheduler.StepLR(adam, 1)]
 
     with pytest.warns(UserWarning, match=r"Scheduled.configure_optimizers returns the optimizer "
                                          r"Adam and the lr scheduler StepLR beside its first "
                                          r"optimizer \(SGD\), which DifferentiableNAS does not "
-                                         r"use: the weights train with SGD alone, at lr 0.5"):
+                                         r"use: the weights train with SGD \(lr 0.5\) and its "
+                                         r"own lr schedulers alone"):
         DifferentiableNAS(Scheduled()).configure_optimizers()
     recwarn.clear()
     DifferentiableNAS(TinySupernet()).configure_optimizers()  # one optimizer: nothing said

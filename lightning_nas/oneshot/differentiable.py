@@ -31,16 +31,18 @@ the choice modules of ``lightning_nas.oneshot.choices``, unchanged.
   shared weights after BatchNorm calibration (``oneshot.scoring``) and the best is exported
   by ``export_subnet``, calibrated on the same batches (``subnet``, ``best_arch``,
   ``best_score``; files in ``export_dir``: see ``oneshot.derive``).
-- State: logits, both optimizers, ``tau``, ``history`` and torch's random state are in the
-  checkpoint: ``trainer.fit(ckpt_path=...)`` continues the same search (``BilevelData``
-  sets the random state before the resumed run's training iterators: one resumed from an
-  epoch's end draws the same shuffles and ends as an uninterrupted one; GDAS's noise
-  depends on ``(seed, epoch, batch)`` alone: ``arch_weights.noise_key``). One resumed from
-  the checkpoint of its end runs the final search and export alone (``oneshot/fit_end.py``).
+- State: logits, both optimizers, the weights' lr schedulers, ``tau``, ``history`` and
+  torch's random state are in the checkpoint: ``trainer.fit(ckpt_path=...)`` continues the
+  same search (``BilevelData`` sets the random state before the resumed run's training
+  iterators: one resumed from an epoch's end draws the same shuffles and ends as an
+  uninterrupted one; GDAS's noise depends on ``(seed, epoch, batch)`` alone:
+  ``arch_weights.noise_key``). One resumed from the checkpoint of its end runs the final
+  search and export alone (``oneshot/fit_end.py``).
 
 The loss: a ``lightning_nas.module.LOSSES`` name or a callable ``(preds, target)``; None
 with a LightningModule reuses its ``training_step`` (``self.log`` dropped; its first
-``configure_optimizers`` optimizer, no schedulers, when ``optimizer`` is None). Batches are
+``configure_optimizers`` optimizer, with its lr schedulers, stepped as Lightning would:
+``oneshot.weight_schedulers``, when ``optimizer`` is None). Batches are
 ``(x, y, ...)``. GDAS leaves candidates unused: under DDP, ``ddp_find_unused_parameters_true``.
 
 Example:
@@ -100,6 +102,7 @@ from lightning_nas.oneshot.resume import built_rates, check_resumed_rates, recou
 from lightning_nas.oneshot.scoring import network_of, preserved_batchnorm
 from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms
 from lightning_nas.oneshot.tau_resume import TAU_EPOCHS, check_tau_schedule, check_tau_settings
+from lightning_nas.oneshot.weight_schedulers import WeightSchedule, step_schedules
 from lightning_nas.oneshot.wrapped import check_automatic, drop_log, step_loss
 from lightning_nas.oneshot.wrapped_hooks import WrappedHooks
 from lightning_nas.search.uneven_split import met_notes
@@ -210,6 +213,9 @@ class DifferentiableNAS(ArchLogits, EvalSteps, WrappedHooks):
         self._resume_tau_epochs: int | None = None  # a checkpoint's GDAS schedule length
         self._resume_tau: Mapping[str, Any] | None = None  # and its other settings
         self._resume_groups = self._rates = None  # optimizers' rates: a checkpoint's, built
+        self._schedules: list[WeightSchedule] = []  # the weight optimizer's lr schedulers
+        self._plateau_due: int | None = None  # the batch whose plateau step waits
+        self._epoch_stepped = False  # this epoch's last batch ran (its schedulers stepped)
         #: what a resume's schedule warning names (``lightning-nas oneshot``: its key)
         self.tau_epochs_setting = TAU_EPOCHS
         #: how errors name its settings: as arguments (``""``), or ``lightning-nas oneshot``'s
@@ -247,11 +253,16 @@ class DifferentiableNAS(ArchLogits, EvalSteps, WrappedHooks):
             return self._plain_loss(batch, batch_idx)
 
     # ----------------------------------------------------------------- training
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        weights, arch = bilevel_optimizers(self.supernet, self.alphas, self.hparams)
+    def configure_optimizers(self) -> Any:
+        """The weight optimizer and the logits' (a list), and with the weight optimizer's lr
+        schedulers (``oneshot.weight_schedulers``) the list of their configs beside it."""
+        weights, arch, self._schedules = bilevel_optimizers(self.supernet, self.alphas,
+                                                            self.hparams)
         check_resumed_rates(self._resume_groups, [weights, arch])  # before any training
         self._resume_groups, self._rates = None, built_rates([weights, arch])
-        return [weights, arch]
+        # the weights' schedulers: in the checkpoint, and stepped here (manual optimization)
+        configs = [schedule.lightning_config() for schedule in self._schedules]
+        return ([weights, arch], configs) if configs else [weights, arch]
 
     def setup(self, stage: str) -> None:
         """A new Trainer's fit records its own epochs (a checkpoint's history comes after;
@@ -264,6 +275,7 @@ class DifferentiableNAS(ArchLogits, EvalSteps, WrappedHooks):
         check_automatic(self.supernet)  # set after it was wrapped: said before any step
         check_norms_kept(self.supernet, self._norms, "DifferentiableNAS")
         self._ended = self._recorded = False  # alphas.json written in this fit: at its epochs
+        self._plateau_due, self._epoch_stepped = None, False  # (a stopped fit's: not here)
         destroy_group_at_exit(backend="gloo")  # a gloo DDP fit: its group ends before exit
         warn_endless_fit(self.trainer, "DifferentiableNAS")  # (was: said nothing)
         if self.hparams.algorithm == "gdas":  # the keys as written (lightning-nas oneshot
@@ -293,6 +305,7 @@ class DifferentiableNAS(ArchLogits, EvalSteps, WrappedHooks):
         super().on_train_start()
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        self._step_plateau_due()  # after the last batch's validation, as Lightning steps
         data = self.trainer.datamodule
         if isinstance(data, BilevelData):
             data.resume_rng = None
@@ -336,6 +349,7 @@ class DifferentiableNAS(ArchLogits, EvalSteps, WrappedHooks):
         loss = self._mixed_loss(batch["train"], batch_idx, phase=0)
         self.manual_backward(loss)
         opt_weights.step()  # clipped in on_before_optimizer_step
+        self._step_schedules(batch_idx)  # its schedulers, as Lightning's loop steps them
         # each loss by its own batch's size (the pair's sizes differ at a split's last batch);
         # under DDP the epoch's mean over every rank's batches (was: each rank's own)
         self.log("train_loss", loss.detach(), on_step=False, on_epoch=True, prog_bar=True,
@@ -362,6 +376,26 @@ class DifferentiableNAS(ArchLogits, EvalSteps, WrappedHooks):
         if self.hparams.algorithm == "gdas":  # rank: said so, no warning to sync them)
             self.log("tau", float(self.tau), sync_dist=True)
         super().on_train_epoch_end()
+        self._step_plateau_due()  # the epoch's: after its hooks, its metrics logged
+        if self._epoch_stepped and not self.trainer.fit_loop.restarting:  # (as Lightning)
+            step_schedules(self, self._schedules, "epoch", self.current_epoch, plateau=True)
+        self._epoch_stepped = False
+
+    def _step_schedules(self, batch_idx: int) -> None:
+        """Step the weight optimizer's schedulers due after batch ``batch_idx`` (``"step"``
+        ones, and after the epoch's last batch ``"epoch"`` ones; a ``ReduceLROnPlateau`` of
+        ``"step"`` after the validation that may follow it: ``_step_plateau_due``)."""
+        step_schedules(self, self._schedules, "step", batch_idx, plateau=False)
+        if batch_idx + 1 == self.trainer.num_training_batches:
+            step_schedules(self, self._schedules, "epoch", self.current_epoch, plateau=False)
+            self._epoch_stepped = True  # its ReduceLROnPlateau steps at the epoch's end
+        self._plateau_due = batch_idx
+
+    def _step_plateau_due(self) -> None:
+        """Step the ``"step"`` ``ReduceLROnPlateau`` schedulers due after the last batch."""
+        if self._plateau_due is not None:
+            step_schedules(self, self._schedules, "step", self._plateau_due, plateau=True)
+        self._plateau_due = None
 
     # ----------------------------------------------------------------- export
     def on_train_end(self) -> None:

@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import lightning.pytorch as pl
@@ -100,16 +100,19 @@ def first_optimizer(value: Any) -> torch.optim.Optimizer | None:
     return None
 
 
-def dropped_parts(value: Any) -> list[str]:
+def dropped_parts(value: Any, kept: Collection[Any] = ()) -> list[str]:
     """What a ``configure_optimizers`` result holds beside its first optimizer (the one
-    ``first_optimizer`` takes), in its order: ``"the optimizer Adam"``, ``"the lr scheduler
-    StepLR"``.
+    ``first_optimizer`` takes) and the lr schedulers ``kept`` (those of that optimizer,
+    which ``DifferentiableNAS`` steps), in its order: ``"the optimizer Adam"``, ``"the lr
+    scheduler StepLR"``.
 
     Example:
         >>> sgd = torch.optim.SGD(nn.Linear(1, 1).parameters(), lr=0.1)
         >>> step = torch.optim.lr_scheduler.StepLR(sgd, 1)
         >>> dropped_parts({"optimizer": sgd, "lr_scheduler": step})
         ['the lr scheduler StepLR']
+        >>> dropped_parts({"optimizer": sgd, "lr_scheduler": step}, kept=[step])
+        []
     """
     parts: list[str] = []
 
@@ -118,7 +121,8 @@ def dropped_parts(value: Any) -> list[str]:
             parts.append(f"the optimizer {type(item).__name__}")
         elif isinstance(item, (torch.optim.lr_scheduler.LRScheduler,
                                torch.optim.lr_scheduler.ReduceLROnPlateau)):
-            parts.append(f"the lr scheduler {type(item).__name__}")
+            if not any(item is each for each in kept):
+                parts.append(f"the lr scheduler {type(item).__name__}")
         elif isinstance(item, Mapping):
             for key in ("optimizer", "lr_scheduler", "scheduler"):
                 walk(item.get(key))

@@ -15,7 +15,7 @@ Lightning calls on the wrapper, not on the module it wraps: ``WrappedHooks`` pas
   it overrides one, else Lightning's: the whole module to eval, then each submodule's mode
   restored as it was). Was: none of them ran, and nothing was said.
 - ``UNHONOURED``: hooks of the optimization the wrapper drives itself (two optimizers,
-  manual optimization: two backward passes and steps a batch, no scheduler) or of the
+  manual optimization: two backward passes and steps a batch) or of the
   batches it gets in pairs (their transfer hooks are the datamodule's, through
   ``BilevelData``); a module that overrides one is warned of as the fit starts, once, on
   rank 0, naming each (``warn_unhonoured``; was: ignored without a word).
@@ -51,8 +51,7 @@ FORWARDED = ("setup", "teardown", "on_fit_start", "on_fit_end", "on_train_start"
 UNHONOURED = ("on_train_batch_start", "on_train_batch_end", "on_before_backward",
               "on_after_backward", "on_before_zero_grad", "optimizer_zero_grad",
               "on_before_optimizer_step", "configure_gradient_clipping", "optimizer_step",
-              "lr_scheduler_step", "on_before_batch_transfer", "transfer_batch_to_device",
-              "on_after_batch_transfer")
+              "on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer")
 
 
 def overridden(module: nn.Module, names: tuple[str, ...]) -> list[str]:
@@ -84,7 +83,7 @@ def warn_unhonoured(module: nn.Module) -> None:
             f"{type(module).__name__} overrides {joined(names)}, which DifferentiableNAS does "
             f"not call: DARTS and GDAS drive the optimization themselves (manual optimization "
             f"of two optimizers, the logits' and the weights': two backward passes and two "
-            f"steps a training batch, no lr scheduler, gradient clipping by its "
+            f"steps a training batch, gradient clipping by its "
             f"gradient_clip_val) on pairs of training and held-out batches, which pass the "
             f"datamodule's batch-transfer hooks (BilevelData), not the module's; move what "
             f"they do to a callback, the datamodule or DifferentiableNAS's arguments, or "
