@@ -25,6 +25,8 @@ the choice modules of ``lightning_nas.oneshot.choices``, unchanged.
   ``training_step``) and, with ``num_classes`` / ``metric``, ``val_acc``; per epoch
   ``alpha/<decision>/<value>`` (softmax) is logged and the logits go to ``history``, on
   disk in ``export_dir``'s ``alphas.json`` by the epoch's end (``oneshot.records``).
+- ``trainer.test`` / ``trainer.predict`` run the architecture found: the export ``subnet``
+  after the search, else the argmax path (``oneshot.differentiable_eval``).
 - A wrapped LightningModule's lifecycle and validation hooks run as in a plain fit, after the
   search's own; those of the optimization it drives are warned of (``oneshot.wrapped_hooks``).
 - At the end of training the ``top_k`` most probable architectures are scored with the

@@ -1,35 +1,53 @@
-"""The validation of ``DifferentiableNAS`` (DARTS, GDAS; ``oneshot.differentiable``), its
-base ``EvalSteps``: the mixed supernet (DARTS) or the argmax path (GDAS) on each validation
-batch, the wrapped module's own ``validation_step`` and epoch hooks as in a plain fit of it,
-``val_loss`` (its own, else the search's loss), ``val_acc`` / ``val_metric``; each epoch's
-logits recorded as its validation ends in a fit; the metric the export scores with.
+"""The validation, test and prediction of ``DifferentiableNAS`` (DARTS, GDAS;
+``oneshot.differentiable``), its base ``EvalSteps``.
+
+- Validation: the mixed supernet (DARTS) or the argmax path (GDAS) on each validation
+  batch, the wrapped module's own ``validation_step`` and epoch hooks as in a plain fit of
+  it, ``val_loss`` (its own, else the search's loss), ``val_acc`` / ``val_metric``; each
+  epoch's logits recorded as its validation ends in a fit; the metric the export scores
+  with.
+- ``trainer.test`` / ``trainer.predict``: the architecture the search found. After the
+  search, in this process, its export ``subnet`` (``best_arch`` with the BatchNorm
+  statistics it was scored with: ``subnet.pt``; tested on the validation data, its
+  ``test_acc`` is ``best_score``); before (a module not fitted, or loaded from a
+  checkpoint), the derived architecture (``derived_arch()``, the argmax of each decision)
+  on the supernet's shared weights and statistics. Test logs ``test_acc`` / ``test_metric``
+  (with ``num_classes`` / ``metric``) and ``test_loss`` of ``loss`` (none where a
+  LightningModule's ``training_step`` is the loss); predict returns the network's output
+  for a batch's input (an ``(x, y)`` / ``(x,)`` batch, or a tensor). The wrapped module's
+  own ``test_step`` / ``predict_step`` are not run: they would run the supernet.
 
 Example:
-    >>> "validation_step" in vars(EvalSteps)
+    >>> "validation_step" in vars(EvalSteps) and "test_step" in vars(EvalSteps)
     True
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
 import torchmetrics
 
+from lightning_nas.errors import ConfigError
 from lightning_nas.module import loader_metric
+from lightning_nas.oneshot.arch_weights import mix_weights
 from lightning_nas.oneshot.checks import checked_preds
 from lightning_nas.oneshot.mixed import mixed
 from lightning_nas.oneshot.sync_norms import share_statistics
 from lightning_nas.oneshot.wrapped import own_hook
+from lightning_nas.train_modes import kept_modes
 
 __all__ = ["EvalSteps"]
 
 
 class EvalSteps(pl.LightningModule):
-    """Validation of ``DifferentiableNAS`` (see the module docstring); it provides
-    ``mixing_weights``, ``own_validation_step``, ``_plain_loss``, ``_record`` and the
-    metric's attributes."""
+    """Validation, test and prediction of ``DifferentiableNAS`` (see the module docstring);
+    it provides ``mixing_weights``, ``own_validation_step``, ``_plain_loss``, ``_record``,
+    ``subnet`` and the metric's attributes."""
 
     # ----------------------------------------------------------------- validation
     def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
@@ -65,3 +83,44 @@ class EvalSteps(pl.LightningModule):
             return metric
         return torchmetrics.classification.MulticlassAccuracy(num_classes=int(preds.shape[-1]),
                                                               average="micro")
+
+    # ----------------------------------------------------------------- test and predict
+    @contextmanager
+    def _found(self) -> Iterator[Any]:
+        """The network of the architecture found (see the module docstring): the export
+        ``subnet`` in eval mode (its modes kept), else the supernet on the argmax path."""
+        if self.subnet is not None:
+            with kept_modes(self.subnet):
+                yield self.subnet.to(self.device).eval()
+            return
+        logits = {label: self.logits(label) for label in self.choices}
+        weights, index = mix_weights(logits, True, self.tau, None)  # argmax one-hot
+        with mixed(self.supernet, weights, index):
+            yield self.supernet
+
+    def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Log ``test_loss`` and ``test_acc`` / ``test_metric`` of the architecture found."""
+        with self._found() as net:
+            preds = net(_input(batch))
+        if self.loss_fn is not None:
+            self.log("test_loss", self.loss_fn(preds, batch[1]), sync_dist=True)
+        if self.val_metric is not None:
+            metric = loader_metric(self, "val_metric", dataloader_idx, "test")
+            metric(preds, batch[1])
+            self.log(self.metric_name.replace("val_", "test_", 1), metric,
+                     metric_attribute="val_metric")
+
+    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Any:
+        """The output of the architecture found for the input of ``batch``."""
+        with self._found() as net:
+            return net(_input(batch))
+
+
+def _input(batch: Any) -> Any:
+    """The input of a batch: an ``(x, y, ...)`` / ``(x,)`` batch's first item, or a tensor."""
+    if isinstance(batch, torch.Tensor):
+        return batch
+    if isinstance(batch, (tuple, list)) and batch:
+        return batch[0]
+    raise ConfigError(f"DifferentiableNAS tests and predicts on batches (x, y, ...), (x,) or "
+                      f"tensors x, got a {type(batch).__name__}")
