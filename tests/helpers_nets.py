@@ -113,16 +113,18 @@ class TwoValSupernet(TinySupernet):
 @at_helpers
 class LastCkptSupernet(TinySupernet):
     """``TinySupernet`` whose ``configure_callbacks()`` returns a ``ModelCheckpoint`` of
-    ``save_last`` into ``dirpath`` (None: Lightning's folder for it)."""
+    ``save_last`` into ``dirpath`` (None: Lightning's folder for it); ``reads_trainer``: it
+    reads ``self.trainer`` there (its ``max_epochs``), so it raises unattached."""
 
-    def __init__(self, dirpath: str | None = None) -> None:
+    def __init__(self, dirpath: str | None = None, reads_trainer: bool = False) -> None:
         super().__init__()
-        self.dirpath = dirpath
+        self.dirpath, self.reads_trainer = dirpath, reads_trainer
 
     def configure_callbacks(self):
         from lightning.pytorch.callbacks import ModelCheckpoint
 
-        return [ModelCheckpoint(dirpath=self.dirpath, save_last=True)]
+        sized = {"every_n_epochs": self.trainer.max_epochs} if self.reads_trainer else {}
+        return [ModelCheckpoint(dirpath=self.dirpath, save_last=True, **sized)]
 
 def choice_net() -> nn.Sequential:
     """A small supernet with every kind of choice module and BatchNorm: widths and kernels

@@ -253,6 +253,22 @@ def test_a_oneshot_run_of_named_callbacks_prints_its_block_as_written_and_resume
 
 
 @pytest.mark.parametrize("algorithm", ["spos", "darts"])
+def test_a_modules_callbacks_that_read_its_trainer_are_checked_too(tmp_path, capsys, algorithm):
+    # was: asked without a Trainer, its configure_callbacks() raised and was taken as none:
+    # its ModelCheckpoint's last.ckpt replaced the run's own, without a word
+    config, run = _config(tmp_path, [], algorithm)
+    cfg = yaml.safe_load(config.read_text())
+    cfg["model"] = {"class_path": "tests.helpers.LastCkptSupernet",
+                    "init_args": {"reads_trainer": True}}
+    config.write_text(yaml.safe_dump(cfg))
+    assert main(["oneshot", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert f"the model's configure_callbacks() (ModelCheckpoint) writes its last.ckpt as " \
+           f"{run / 'checkpoints' / 'last.ckpt'}, the run's own" in err, err
+    assert not run.exists()
+
+
+@pytest.mark.parametrize("algorithm", ["spos", "darts"])
 @pytest.mark.parametrize("dirpath", [None, "run/checkpoints"])
 def test_a_modules_model_checkpoint_whose_last_ckpt_is_the_runs_own_is_refused_before_training(
         tmp_path, capsys, algorithm, dirpath):

@@ -73,8 +73,8 @@ from lightning_nas.search.callback_monitors import CallbackMonitors
 from lightning_nas.search.lifetime import DISTRIBUTED_VARIABLES, environ
 from lightning_nas.search.quiet import quiet_lightning
 from lightning_nas.search.remote_runs import RunsHeld, runs_ended
-from lightning_nas.search.rule_checks import module_callbacks
-from lightning_nas.search.trial import SEED_VARIABLES
+from lightning_nas.search.trial import SEED_VARIABLES, TrialSpec
+from lightning_nas.search.trial_callbacks import TrialCallbacks
 from lightning_nas.search.trial_defaults import checkpointing, with_trial_defaults
 from lightning_nas.search.uneven_split import UnevenSplitCheck
 from lightning_nas.search.wandb_ids import kept_dirs
@@ -120,6 +120,17 @@ def _spos(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
         f"{format_score(callback.best_score)} with shared weights: {callback.best_arch}"
         f"{wrote_line(run_dir, 'best_arch.yaml', 'history.json', 'subnet.pt')}"
     ), trainer.is_global_zero
+
+
+def _own_callbacks(module: pl.LightningModule, trainer_cfg: Mapping[str, Any]) -> list[Any]:
+    """What ``module.configure_callbacks()`` returns, asked as the fit asks it: alone, else
+    attached to a Trainer of the run's settings, built in a temporary folder, nothing
+    trained (``search.trial_callbacks``; was: ``[]`` where it read ``self.trainer``, so its
+    ``ModelCheckpoint`` and ``EarlyStopping`` were not checked); ``[]`` where it raises
+    attached too (the fit says its error)."""
+    spec = TrialSpec(trial_id=0, arch={}, trial_dir="oneshot", model=None,
+                     trainer=dict(trainer_cfg))
+    return TrialCallbacks(module, spec)() or []
 
 
 def _searched(algorithm: str, opts: dict[str, Any], module: pl.LightningModule,
@@ -298,7 +309,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         pl.seed_everything(opts["seed"], workers=True, verbose=False)  # as LightningCLI
         module = model.build({})
         network_of(module, opts["net_attr"], NET_ATTR)  # a misspelt net_attr: said before training
-        own = module_callbacks(module)  # its configure_callbacks(), which the fit adds
+        own = _own_callbacks(module, trainer_cfg)  # its configure_callbacks(): the fit adds
         warn_endless_run(trainer_cfg, own)  # (was: trained for ever)
         check_user_checkpoints(trainer_cfg, run_dir, own)  # (was: its last.ckpt taken)
         held.enter_context(endless_said())  # said: not again as the fit starts
