@@ -179,6 +179,16 @@ def test_yaml_1_1_exponent_in_choice_and_fixed_is_a_float():
     assert space.params["wd"].value == 1e-5
 
 
+def test_a_signed_number_with_a_leading_dot_is_a_float():
+    # was: read as a string (PyYAML's regex takes .5 but not -.5), so {float: [-.5, .5]}
+    # was refused, "low bound must be a number, got '-.5'", and a choice held '-.5' beside 0.5
+    space = SearchSpace.from_yaml("shift: {float: [-.5, .5]}\nscale: {choice: [-.25, +.5e1]}")
+    assert (space.params["shift"].low, space.params["shift"].high) == (-0.5, 0.5)
+    assert [(v, type(v)) for v in space.params["scale"].values] == [(-0.25, float), (5.0, float)]
+    texts = SearchSpace({"tag": Choice(["-.5", "+.5e1"]), "k": Fixed(1)})  # quoted when written
+    assert SearchSpace.from_yaml(texts.to_yaml()) == texts
+
+
 def test_cnn_space_of_the_write_up_loads_as_is():
     space = SearchSpace.from_yaml(CNN_YAML)
     assert space.size() == 162

@@ -38,7 +38,8 @@ __all__ = ["dump_yaml", "load_yaml"]
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader whose float resolver also matches ``1e-4``, ``3E5`` and ``.5``, and that
+    """SafeLoader whose float resolver also matches ``1e-4``, ``3E5``, ``.5`` and ``-.5`` (was:
+    ``.5`` alone; PyYAML reads ``-.5`` as a string, YAML 1.1 and 1.2 as a number), and that
     refuses a key written twice in one mapping (PyYAML keeps the last one without a word;
     keys a ``<<`` merge brings in may be overridden)."""
 
@@ -65,7 +66,7 @@ _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
                  |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-                 |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                 |[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?
                  |[-+]?\.(?:inf|Inf|INF)
                  |\.(?:nan|NaN|NAN))$""", re.X),
     list("-+0123456789."))
