@@ -96,6 +96,11 @@ def test_the_search_blocks_goal_is_what_it_gives(tmp_path, block, goal):
     (lambda c: c["search"]["space"].update(k={"choise": [3, 5]}),
      ["unknown space kind 'choise'"]),
     (lambda c: c["search"].update(mode="maximum"), ["mode"]),
+    # was: a falsy block read as no block, "the config needs `search.space`", where a later
+    # file's `search: []` had replaced an earlier file's whole block
+    (lambda c: c.update(search=[]), ["`search` must be a mapping of search settings, got []"]),
+    (lambda c: c.update(search=False), ["`search` must be a mapping of search settings, got "
+                                        "False"]),
 ])
 def test_search_from_config_errors_before_training(tmp_path, change, needles):
     msg, run_dir = broken(tmp_path, change)

@@ -398,7 +398,8 @@ def block_settings(cfg: Mapping[str, Any], block: str, defaults: Mapping[str, An
     for key in cfg:
         if key not in command_sections(block):
             raise unknown_section(key, block)
-    given = cfg.get(block) or {}
+    given = cfg.get(block)
+    given = {} if given is None else given  # ([], false: refused, was read as no block)
     if not isinstance(given, Mapping):
         raise ConfigError(f"`{block}` must be a mapping of {block} settings, got {given!r}")
     given = {k: v for k, v in given.items() if k != NAMES_KEY}  # load_config's, not a setting
