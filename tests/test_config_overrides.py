@@ -313,3 +313,19 @@ def test_a_nodes_init_args_of_null_is_refused(tmp_path, key):
     with pytest.raises(ConfigError, match=re.escape(
             f"--{key}=null would drop the {key.rsplit('.', 1)[1]} of {key.split('.')[0]}")):
         load_config(path, [f"--{key}=null"], searched=False)
+
+
+def test_an_option_of_a_dotted_space_key_is_set_in_it_as_a_plain_keys_is():
+    # was: read as a space key of its own, refused: 'data.batch_size.int' ("data.batch_size
+    # is an int argument, with no keys inside"), 'trainer.max_epochs.choice' ("must be a
+    # mapping with one of the kinds")
+    space = {"w": {"int": [1, 4]}, "data.batch_size": {"int": [16, 64], "step": 16},
+             "trainer.max_epochs": {"choice": [1, 2]}, "model.net": {"choice": ["a.B", "a.C"]}}
+    cfg = apply_overrides({"search": {"space": space}}, [
+        "--search.space.w.int=[1,8]", "--search.space.data.batch_size.int=[16,128]",
+        "--search.space.data.batch_size.step=8", "--search.space.trainer.max_epochs.choice=[1,3]",
+        "--search.space.model.net.width={int: [8, 16]}"])  # a key beneath a choice: its own
+    assert cfg["search"]["space"] == {
+        "w": {"int": [1, 8]}, "data.batch_size": {"int": [16, 128], "step": 8},
+        "trainer.max_epochs": {"choice": [1, 3]}, "model.net": {"choice": ["a.B", "a.C"]},
+        "model.net.width": {"int": [8, 16]}}

@@ -349,10 +349,22 @@ def _whole_trainer(value: Any, text: str, settings: str) -> Mapping[str, Any]:
     return value
 
 
+#: the keys of a space parameter's mapping: its kinds and options
+_PARAM_WORDS = ("choice", "ordered", "int", "float", "fixed", "log", "step")
+
+
 def _set_space_key(space: dict[str, Any], key: str, value: Any) -> None:
     """Set the space key ``key`` (a path) to ``value``; a path under a group of the space
-    (``model.net: {hidden: ...}`` and ``model.net.hidden``) is set in that group."""
+    (``model.net: {hidden: ...}`` and ``model.net.hidden``) is set in that group, a kind or
+    option of a parameter (``data.batch_size.int=[16, 128]``) in it (was: a key of its own)."""
     path = space_path(key)
+    head, _, last = path.rpartition(".")
+    param = next((k for k in space if space_path(k) == head and isinstance(space[k], Mapping)
+                  and not is_space_group(space[k])), None)
+    reads_as_param = isinstance(value, Mapping) and not is_space_group(value)  # a key's own
+    if param is not None and last in _PARAM_WORDS and not reads_as_param:
+        space[param] = {**space[param], last: value}
+        return
     group = next((k for k in space if path.startswith(f"{space_path(k)}.")
                   and is_space_group(space[k])), None)
     if group is None:
