@@ -30,6 +30,14 @@ def test_log_needs_a_bool_and_step_an_int(text, needles):
     assert all(n in message for n in needles), message
 
 
+def test_a_null_log_is_no_log_scale_as_a_null_step_is_no_step():
+    # was: log: null refused ("log must be true or false, got None") where step: null was
+    # taken as no step, so --search.space.lr.log=null could not drop a file's log scale
+    space = SearchSpace.from_yaml("lr: {float: [0.1, 1], log: null}\n"
+                                  "w: {int: [1, 8], log: null, step: null}")
+    assert space.params["lr"] == Float(0.1, 1) and space.params["w"] == Int(1, 8)
+
+
 def test_log_and_step_of_the_right_type_are_taken():
     assert not Float(0.1, 1, log=False).log and Int(1, 8, log=True).log
     assert Int(1, 9, step=2).size() == 5

@@ -199,7 +199,8 @@ def param_from_dict(path: str, spec: Mapping[str, Any]) -> Param:
             return Fixed(arg)
         if not (isinstance(arg, Sequence) and not isinstance(arg, str) and len(arg) == 2):
             raise SpaceError(f"`{kind}` expects [low, high], got {arg!r}")
-        options = {k: spec[k] for k in _OPTIONS[kind] if k in spec}
+        # null: the option's default, no log scale as no step (was: log: null refused)
+        options = {k: spec[k] for k in _OPTIONS[kind] if spec.get(k) is not None}
         return (Int if kind == "int" else Float)(arg[0], arg[1], **options)
     except EqualBounds as err:  # one value, which a space writes as a constant
         raise SpaceError(f"space key '{path}': {err.refusal}; for the one value "
