@@ -113,13 +113,26 @@ def run_sweep(python: str, sweeper: str, seed: int, args: argparse.Namespace,
             "best": max(out["scores"]), "n_jobs": len(spans)}
 
 
-def optuna_python(given: str | None) -> str | None:
-    """The Python with the Optuna sweeper, or None."""
-    for python in ([given] if given else [sys.executable]):
+def optuna_python(given: str | None, parser: argparse.ArgumentParser | None = None
+                  ) -> str | None:
+    """The Python with the Optuna sweeper: ``given`` (``--optuna-python``), else this one
+    where it imports it, else None. A ``given`` one that cannot import it is ``parser``'s
+    usage error, naming it and why (was: the Optuna half skipped as "not installed", the
+    Python given ignored; one that does not exist, a ``FileNotFoundError``)."""
+    python = given or sys.executable
+    try:
         probe = subprocess.run([python, "-c", "import hydra_plugins.hydra_optuna_sweeper"],
-                               capture_output=True)
-        if probe.returncode == 0:
-            return python
+                               capture_output=True, text=True)
+    except OSError as err:
+        probe = subprocess.CompletedProcess([python], 1, "", str(err))
+    if probe.returncode == 0:
+        return python
+    if given and parser is not None:
+        why = (probe.stderr.strip().splitlines() or ["no reason given"])[-1]
+        parser.error(f"--optuna-python {given} cannot import "
+                     f"hydra_plugins.hydra_optuna_sweeper ({why}): give a Python with "
+                     f"hydra-optuna-sweeper installed, or leave --optuna-python out to "
+                     f"measure lightning_nas alone")
     return None
 
 
@@ -147,7 +160,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     seeds=["--seeds"])
     quick_defaults(parser, args, argv, {"budget": 4, "epochs": 1, "limit_batches": 3})
     seeds = parse_seeds(args.seeds)
-    pythons = {"nas": sys.executable, "optuna": optuna_python(args.optuna_python)}
+    pythons = {"nas": sys.executable, "optuna": optuna_python(args.optuna_python, parser)}
     if pythons["optuna"] is None:
         print("Optuna sweeper not installed (pip install hydra-optuna-sweeper, or pass "
               "--optuna-python PATH): measuring lightning_nas only.", flush=True)

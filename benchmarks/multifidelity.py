@@ -17,7 +17,8 @@ the test split, which neither search nor any training saw.
 Run:  python benchmarks/multifidelity.py [--scheduler asha] [--budget 20] [--seeds 5]
           [--max_epochs 15]
 Quick check:  python benchmarks/multifidelity.py --quick   (budget 4, 3 epochs, 1 seed)
-An untimed warm-up (a 2-trial, 2-epoch search of each side) runs before the first seed, and
+An untimed warm-up (a 2-trial search of each side, 2 epochs a trial or ``--min_epochs`` + 1)
+runs before the first seed, and
 each seed's two searches alternate which runs first, so neither side pays the process's
 first-call costs or always runs on the cooler machine.
 Each seed checks that its two searches trained the same work (``same_work``: the same
@@ -49,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.spread import (  # noqa: E402
     check_arguments,
+    check_test_fraction,
     describe,
     over_seeds,
     parse_seeds,
@@ -57,6 +59,8 @@ from benchmarks.spread import (  # noqa: E402
 )
 from lightning_nas import Search  # noqa: E402
 from lightning_nas.config.factories import DataFactory, ModelFactory  # noqa: E402
+from lightning_nas.errors import ConfigError  # noqa: E402
+from lightning_nas.search.scheduler_settings import make_rule  # noqa: E402
 from lightning_nas.wording import counted  # noqa: E402
 
 #: share of the digits held out as the test split (seen by neither search)
@@ -167,6 +171,34 @@ def same_work(full: list[tuple[dict, dict[int, float]]],
             f"order, {scheduler}'s {counted(checked, 'validation')} scored as without it")
 
 
+def check_scheduler(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse, as argparse's usage error before any run, a scheduler that the search would
+    refuse with these ``--min_epochs``, ``--eta`` and ``--max_epochs`` (the example's
+    ``max_epochs`` where none is given): the scheduler side's ``ConfigError``, which came
+    after the warm-up's plain search had trained (was: a traceback then)."""
+    max_epochs = args.max_epochs or config()["trainer"]["max_epochs"]
+    try:
+        make_rule(args.scheduler, min_epochs=args.min_epochs, max_epochs=max_epochs,
+                  eta=args.eta, mode="max")
+    except ConfigError as err:
+        parser.error(f"--min_epochs {args.min_epochs}: {err}")
+
+
+def warm_up(args: argparse.Namespace, root: Path, trials: int = 2) -> dict[str, dict]:
+    """Untimed, before the first seed: a search of ``trials`` trials of each side (without
+    and with ``args.scheduler``), so that the process's first-call costs (imports, the
+    first Trainer, the data's first load) are paid here, not by the first seed's search; its
+    trials train 2 epochs, or ``args.min_epochs`` + 1, so that the scheduler has an epoch to
+    stop one at (was: 2 always, and any ``--min_epochs`` from 2 on, valid beside the
+    example's 15 epochs, ended the warm-up in the scheduler's ``ConfigError``). Returns
+    each side's ``run``."""
+    epochs = max(2, args.min_epochs + 1)
+    return {scheduler: run(scheduler, 0, budget=trials, root=root / "warm_up", eta=args.eta,
+                           min_epochs=args.min_epochs, max_epochs=epochs,
+                           test_fraction=args.test_fraction)
+            for scheduler in ("none", args.scheduler)}
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Parse arguments, run every seed, print the figures and their spread, and the JSON."""
     parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
@@ -187,6 +219,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     check_arguments(parser, args, {"--budget": 1, "--eta": 2, "--min_epochs": 1,
                                    "--max_epochs": 1}, seeds=["--seeds"])
     quick_defaults(parser, args, argv, {"budget": 4, "max_epochs": 3})
+    check_scheduler(parser, args)
+    check_test_fraction(parser, args.test_fraction)
     seeds = parse_seeds(args.seeds or ("1" if args.quick else "5"))
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")
@@ -194,10 +228,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         kwargs = {"root": Path(tmp), "eta": args.eta, "min_epochs": args.min_epochs,
                   "test_fraction": args.test_fraction}
-        for scheduler in ("none", args.scheduler):  # untimed: the process's first-call costs
-            run(scheduler, 0, budget=2, max_epochs=2,  # (imports, the first Trainer, the
-                **{**kwargs, "root": Path(tmp) / "warm_up"})  # data's first load) are paid
-            # here, not by the first seed's search
+        warm_up(args, Path(tmp))  # untimed: the process's first-call costs
         for index, seed in enumerate(seeds):
             # each seed's two searches in alternating order (was: none first, always)
             order = ("none", args.scheduler) if index % 2 == 0 else (args.scheduler, "none")

@@ -52,6 +52,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint  # noqa: E402
 
 from benchmarks.spread import (  # noqa: E402
     check_arguments,
+    check_test_fraction,
     describe,
     over_seeds,
     parse_seeds,
@@ -235,6 +236,7 @@ def main(argv: list[str] | None = None) -> dict:
     args.seeds = args.seeds or ("1" if args.quick else "5")
     if not 2 <= args.rank_subnets <= args.candidates:
         parser.error("--rank_subnets must be between 2 and --candidates")
+    check_test_fraction(parser, args.test_fraction)
     if args.rank_subnets < 20 and not args.quick:
         print(f"note: kendall_tau over {args.rank_subnets} subnets; report figures over >= 20")
     seeds = parse_seeds(args.seeds)

@@ -66,11 +66,13 @@ from benchmarks.spread import check_arguments, describe, over_seeds, quick_defau
 from examples.oneshot_digits.model import DigitsSupernet, build_standalone  # noqa: E402
 from lightning_nas import NASModule, Search  # noqa: E402
 from lightning_nas.config.factories import ModelFactory  # noqa: E402
+from lightning_nas.errors import ConfigError  # noqa: E402
 from lightning_nas.oneshot.callback import OneShotNAS  # noqa: E402
 from lightning_nas.oneshot.choices import space_of  # noqa: E402
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS  # noqa: E402
 from lightning_nas.oneshot.finetune import finetune_subnet  # noqa: E402
 from lightning_nas.search.trial import quiet_lightning  # noqa: E402
+from lightning_nas.strategies import check_optimizer_name  # noqa: E402
 
 ALGORITHMS = ("spos", "darts", "gdas")
 #: the held-out test split: its share of the digits and the permutation that picks it
@@ -267,6 +269,10 @@ def main(argv: list[str] | None = None) -> dict:
     args.algorithms = [a for a in args.algorithms.split(",") if a]
     if set(args.algorithms) - set(ALGORITHMS):
         parser.error(f"--algorithms: choose from {', '.join(ALGORITHMS)}")
+    try:  # (was: checked by the multi-trial search, after the warm-up trained every side)
+        check_optimizer_name(args.mt_optimizer)
+    except ConfigError as err:
+        parser.error(f"--mt_optimizer {args.mt_optimizer}: {err}")
     quick_defaults(parser, args, argv, {"seeds": 1, "candidates": 3, "trials": 2, **dict.fromkeys(
         ("epochs", "finetune", "spos_epochs", "darts_epochs", "gdas_epochs", "per_trial"), 1)})
     torch.set_num_threads(1)

@@ -24,9 +24,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["HELDOUT_SEEDS", "SEED_FORMS", "alternating_rounds", "check_arguments", "describe",
-           "heldout_seeds", "not_a_script", "over_seeds", "parse_seeds", "quick_defaults",
-           "report_figures", "run_json", "same_trials", "spearman", "spread"]
+__all__ = ["HELDOUT_SEEDS", "SEED_FORMS", "alternating_rounds", "check_arguments",
+           "check_test_fraction", "describe", "heldout_seeds", "not_a_script", "over_seeds",
+           "parse_seeds", "quick_defaults", "report_figures", "run_json", "same_trials",
+           "spearman", "spread"]
 
 #: what a seed list may be, as a usage error says it
 SEED_FORMS = ("give a count of at least 1 (30), a range low-high (100-129) or seeds and "
@@ -298,6 +299,33 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace,
         parser.error(f"--seed_start {start} goes only with a count of --seeds, not with "
                      f"{value('--seeds')!r}: leave --seed_start out (the list names its own "
                      f"seeds) or give --seeds as a count")
+
+
+def check_test_fraction(parser: argparse.ArgumentParser, fraction: float) -> None:
+    """Refuse, as argparse's usage error before any run, a ``--test_fraction`` that
+    ``DigitsDataModule`` refuses or that holds out no digit: both sides of ``oneshot.py``
+    and ``multifidelity.py`` are scored on that test split after their training (was: a
+    ``RuntimeError`` there, every training of the first seed, or the warm-up's, lost).
+
+    Example:
+        >>> import argparse
+        >>> parser = argparse.ArgumentParser(prog="bench")
+        >>> check_test_fraction(parser, 0.2)
+        >>> check_test_fraction(parser, 0.0)
+        Traceback (most recent call last):
+        SystemExit: 2
+    """
+    from examples.digits.data import DigitsDataModule  # the data of both scripts
+
+    try:
+        data = DigitsDataModule(test_fraction=fraction)
+    except ValueError as err:
+        parser.error(f"--test_fraction {fraction}: {err}")
+    data.setup()
+    if data.test_set is None:
+        parser.error(f"--test_fraction {fraction} holds out no digit: the test split both sides "
+                     f"are scored on needs at least one (the default 0.2 holds out 359 of the "
+                     f"1797)")
 
 
 def quick_defaults(parser: argparse.ArgumentParser, args: argparse.Namespace,

@@ -69,6 +69,22 @@ small_space.py | --heldout_seeds=5,-7 | --heldout_seeds 5,-7: seeds must be at l
 multifidelity.py | --seeds=2,-1 | --seeds 2,-1: seeds must be at least 0
 oneshot.py | --seeds=-4,0 | --seeds -4,0: seeds must be at least 0
 hydra_sweeper.py | --seeds=0,-9 | --seeds 0,-9: seeds must be at least 0
+multifidelity.py | --min_epochs 15 | --min_epochs 15: scheduler 'asha' with min_epochs=15 would \
+never stop a trial before its end (max_epochs=15) (was: the warm-up's plain search trained, \
+then a ConfigError)
+multifidelity.py | --scheduler hyperband --max_epochs 4 --min_epochs 4 | --min_epochs 4: \
+scheduler 'hyperband' with min_epochs=4 would never stop a trial before its end (max_epochs=4)
+multifidelity.py | --test_fraction 0 | --test_fraction 0.0 holds out no digit: the test split \
+both sides are scored on needs at least one (was: the warm-up trained, then a RuntimeError)
+multifidelity.py | --test_fraction 0.0002 | --test_fraction 0.0002 holds out no digit
+multifidelity.py | --test_fraction 0.9 | --test_fraction 0.9: test_fraction must be in [0, 1 - \
+val_fraction), got 0.9
+oneshot.py | --quick --test_fraction 0 | --test_fraction 0.0 holds out no digit (was: a seed's \
+supernet, fine-tune and trainings ran, then a RuntimeError)
+oneshot_darts.py | --quick --algorithms spos --mt_optimizer NGOp | --mt_optimizer NGOp: unknown \
+optimizer 'NGOp' (was: the warm-up trained every side, then a ConfigError)
+hydra_sweeper.py | --optuna-python /nonexistent/python3 | --optuna-python /nonexistent/python3 \
+cannot import hydra_plugins.hydra_optuna_sweeper (was: a FileNotFoundError)
 """
 
 
@@ -118,3 +134,20 @@ def test_a_flag_given_beside_quick_wins_over_its_value(capsys):
     result = load_script("overhead.py").main(["--quick", "--trials", "1", "--rounds", "1"])
     assert (result["trials"], result["epochs"], result["rounds"]) == (1, 1, 1)
     assert "per-round figures, 1 rounds of 1 trials x 1 epochs" in capsys.readouterr().out
+
+
+def test_an_optuna_python_without_the_optuna_sweeper_is_a_usage_error(capsys):
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is not None:
+        pytest.skip("this Python has the Optuna sweeper: it is no Python without it")
+    argv = ["--optuna-python", sys.executable, "--budget", "1", "--epochs", "1", "--seeds", "1",
+            "--limit-batches", "1"]
+    with pytest.raises(SystemExit) as exit_:  # was: "not installed", and lightning_nas alone
+        load_script("hydra_sweeper.py").main(argv)  # measured, the Python given ignored
+    captured = capsys.readouterr()
+    assert exit_.value.code == 2, (exit_.value.code, captured.err)
+    assert (f": error: --optuna-python {sys.executable} cannot import "
+            f"hydra_plugins.hydra_optuna_sweeper") in captured.err, captured.err
+    assert captured.out == ""  # no sweep ran

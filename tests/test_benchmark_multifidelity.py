@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pytest
 
+from lightning_nas.search.trial import quiet_lightning
 from tests.helpers_benchmarks import load_script
 
 _A, _B = {"width": 16, "lr": 0.01}, {"width": 32, "lr": 0.003}
@@ -48,3 +49,19 @@ def test_the_scheduler_side_must_score_as_the_full_side_at_its_epochs(multifidel
                                          r"which the full side did not"):
         same(full, [(_A, {3: 0.75}), full[1]], "asha")
 
+
+
+def test_a_min_epochs_of_2_runs_its_warm_up(multifidelity, tmp_path):
+    # was: the warm-up's trials trained 2 epochs whatever --min_epochs said, so any
+    # --min_epochs from 2 on (valid beside the example's 15 epochs: `multifidelity.py
+    # --min_epochs 2`) ended in the warm-up's ConfigError "scheduler 'asha' with min_epochs=2
+    # would never stop a trial before its end (max_epochs=2)", after its plain search trained
+    import argparse
+
+    args = argparse.Namespace(scheduler="asha", min_epochs=2, eta=3, test_fraction=0.2)
+    with quiet_lightning():
+        done = multifidelity.warm_up(args, tmp_path, trials=1)
+    assert list(done) == ["none", "asha"]
+    # min_epochs + 1 epochs, so the scheduler has epoch 2 to stop a trial at (this lone one,
+    # the best at its rung, it promotes)
+    assert (done["none"]["epochs"], done["asha"]["epochs"]) == (3, 3)
