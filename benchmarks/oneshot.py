@@ -237,6 +237,13 @@ def main(argv: list[str] | None = None) -> dict:
     if not 2 <= args.rank_subnets <= args.candidates:
         parser.error("--rank_subnets must be between 2 and --candidates")
     check_test_fraction(parser, args.test_fraction)
+    total = args.epochs + args.finetune
+    if args.per_trial > total:  # (was: one trial of --per_trial epochs, more than the other
+        # side's, silently: the budget is max(1, total // per_trial))
+        parser.error(f"--per_trial {args.per_trial} is more than the one-shot side's {total} "
+                     f"epochs (--epochs {args.epochs} + --finetune {args.finetune}): the "
+                     f"multi-trial search runs total // --per_trial trials of --per_trial "
+                     f"epochs; give --per_trial {total} or less")
     if args.rank_subnets < 20 and not args.quick:
         print(f"note: kendall_tau over {args.rank_subnets} subnets; report figures over >= 20")
     seeds = parse_seeds(args.seeds)

@@ -81,6 +81,8 @@ multifidelity.py | --test_fraction 0.9 | --test_fraction 0.9: test_fraction must
 val_fraction), got 0.9
 oneshot.py | --quick --test_fraction 0 | --test_fraction 0.0 holds out no digit (was: a seed's \
 supernet, fine-tune and trainings ran, then a RuntimeError)
+oneshot.py | --quick --per_trial 4 | --per_trial 4 is more than the one-shot side's 3 epochs \
+(--epochs 2 + --finetune 1) (was: a multi-trial search of 1 trial of 4 epochs against 3)
 oneshot_darts.py | --quick --algorithms spos --mt_optimizer NGOp | --mt_optimizer NGOp: unknown \
 optimizer 'NGOp' (was: the warm-up trained every side, then a ConfigError)
 hydra_sweeper.py | --optuna-python /nonexistent/python3 | --optuna-python /nonexistent/python3 \
