@@ -32,6 +32,8 @@ Run (the full table, about 0.9 s an architecture on one busy core; the workers t
 most expensive architectures first):
     python benchmarks/digits_space.py --workers 14 [--out benchmarks/digits_space.csv]
 Quick check:  python benchmarks/digits_space.py --limit 8 --out /tmp/digits8.csv
+(``--limit`` below 432 or ``--epochs`` other than 6 need ``--out``: the default is the
+repository's table)
 ``--limit K`` builds only the first K architectures; ``benchmarks/small_space.py`` accepts
 the table when they are a complete sub-space (the later knobs all varying, one knob
 through its first values, the earlier ones fixed): K = 1, 2, 4, 8, 16, 24, 48, 72, 144, 288
@@ -222,6 +224,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="how the workers start (default: fork where there is one)")
     args = parser.parse_args(argv)
     check_arguments(parser, args, {"--workers": 1, "--limit": 1, "--epochs": 1})
+    changed = [f"{flag} {value}" for flag, value, whole in (
+        ("--limit", args.limit, args.limit is None or args.limit >= len(architectures())),
+        ("--epochs", args.epochs, args.epochs == 6)) if not whole]
+    if changed and Path(args.out).resolve() == DEFAULT_OUT:  # (was: written over it)
+        parser.error(f"{' and '.join(changed)} would write over the repository's table "
+                     f"{DEFAULT_OUT.name} (every architecture, 6 epochs) with another one: "
+                     f"give --out, e.g. --out /tmp/digits8.csv")
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     rows = build_table(args.out, args.workers, args.limit, args.epochs,

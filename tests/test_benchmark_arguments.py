@@ -50,6 +50,9 @@ hydra_sweeper.py | --limit-batches 0 | --limit-batches must be at least 1, got 0
 hydra_sweeper.py | --budget 0 | --budget must be at least 1, got 0 (was: sweeps ran)
 digits_space.py | --limit 0 | --limit must be at least 1, got 0 (was: all 432 were built)
 digits_space.py | --workers 0 | --workers must be at least 1, got 0
+digits_space.py | --limit 8 | --limit 8 would write over the repository's table digits_space.csv \
+(every architecture, 6 epochs) with another one: give --out (was: written over it)
+digits_space.py | --limit 8 --epochs 2 | --limit 8 and --epochs 2 would write over the repository's
 nb201.py | --seeds 0 | --seeds 0: a count of seeds must be at least 1 (was: not naming --seeds)
 nb201.py | --seeds , | --seeds ,: no seeds in ',' (was: no seed, a StatisticsError after)
 nb201.py | --budgets 10,x | --budgets takes numbers of at least 1, got '10,x' (was: int()'s)
