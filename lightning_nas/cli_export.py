@@ -22,10 +22,10 @@ __all__ = ["cmd_export", "front_note", "no_checkpoint_note"]
 
 
 def no_checkpoint_note(run_dir: Path, exported: Mapping[str, Any], before: int | None,
-                       why: str = "not among search.keep_top_k") -> str:
+                       why: str = "was not kept (not among search.keep_top_k)") -> str:
     """The line ``export`` says of a trial exported with ``checkpoint: null`` (its
-    ``best.ckpt`` not kept): why (``search.checkpoints.not_kept_reason``: what the run
-    keeps), which
+    ``best.ckpt`` not kept, or moved or deleted since): why, said after "its checkpoint"
+    (``search.checkpoints.no_checkpoint_reason``: what the run keeps), which
     ``best.ckpt`` it took out of the folder (``before``: the trial whose ``best.ckpt`` was
     there, None: none) and what trains it; ``""`` where it has one, or no model (an
     ``objective=`` search, a Hydra sweep).
@@ -47,7 +47,7 @@ lightning_nas.finetune('runs/a', from_checkpoint=False))
     config = run_dir / "best_config.yaml"
     then = (f", or lightning-nas fit {shlex.quote(str(config))}" if config.is_file() else
             f" (from Python: lightning_nas.finetune({str(run_dir)!r}, from_checkpoint=False))")
-    return (f"no best.ckpt for trial {exported['trial']}: its checkpoint was not kept ({why})"
+    return (f"no best.ckpt for trial {exported['trial']}: its checkpoint {why}"
             f"{removed}; lightning-nas finetune {folder} --from_scratch trains it{then}")
 
 
@@ -99,7 +99,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Run ``lightning-nas export`` (``args.run_dir``, ``args.trial``); the exit status."""
     from lightning_nas.export import export_best
     from lightning_nas.run_folder import user_path
-    from lightning_nas.search.checkpoints import not_kept_reason
+    from lightning_nas.search.checkpoints import no_checkpoint_reason
     from lightning_nas.store import open_run
 
     run_dir = user_path(args.run_dir)
@@ -111,7 +111,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"lightning-nas export: {note}", file=sys.stderr)
     if best.get("checkpoint") is None:
         with open_run(run_dir) as store:
-            why = not_kept_reason(store)
+            why = no_checkpoint_reason(store, best["trial"])
         gone = before if before is not None and not (run_dir / "best.ckpt").exists() else None
         if note := no_checkpoint_note(run_dir, best, gone, why):
             print(f"lightning-nas export: {note}", file=sys.stderr)

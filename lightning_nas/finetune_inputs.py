@@ -36,13 +36,15 @@ def best_weights(run_dir: Path, best: Mapping[str, Any], trial_checkpoint: str |
                  not_kept: str) -> str:
     """The path of the ``best.ckpt`` a fine-tune of ``run_dir`` starts from, by its
     ``best.yaml`` (``best``); ``trial_checkpoint``: the trial's own, as stored;
-    ``not_kept``: why a trial of the run has none, as ``export`` says it
-    (``search.checkpoints.not_kept_reason``: what the run keeps, the trials that have one; was:
-    "trainer.enable_checkpointing false, or not among search.keep_top_k", whichever held).
+    ``not_kept``: why the trial has none, said after "its checkpoint", as ``export`` says
+    it (``search.checkpoints.no_checkpoint_reason``: what the run keeps, the trials that have
+    one, or the file it kept, deleted since; was: "trainer.enable_checkpointing false, or not
+    among search.keep_top_k", whichever held).
 
     Example:
         >>> best_weights(Path("runs/a"), {"trial": 3, "checkpoint": None}, None,
-        ...              "not among the search.keep_top_k=1 best; trials with one: 2")
+        ...              "was not kept (not among the search.keep_top_k=1 best; trials with "
+        ...              "one: 2)")
         Traceback (most recent call last):
         ...
         FileNotFoundError: runs/a has no best.ckpt: trial 3's checkpoint was not kept (not \
@@ -61,8 +63,8 @@ among the search.keep_top_k=1 best; trials with one: 2); train it from fresh wei
                f"from_checkpoint=False))")
     if not best.get("checkpoint"):
         raise FileNotFoundError(
-            f"{run_dir} has no best.ckpt: trial {best['trial']}'s checkpoint was not kept "
-            f"({not_kept}); {scratch}")
+            f"{run_dir} has no best.ckpt: trial {best['trial']}'s checkpoint {not_kept}; "
+            f"{scratch}")
     weights = run_dir / best["checkpoint"]
     if not weights.is_file():
         again = (f"`lightning-nas export {run}` copies it again from trial {best['trial']}'s "

@@ -53,7 +53,7 @@ from lightning_nas.fit_resume import (
 from lightning_nas.results import TrialResult
 from lightning_nas.run_folder import user_path
 from lightning_nas.search.best_epoch import tie_break_of
-from lightning_nas.search.checkpoints import not_kept_reason
+from lightning_nas.search.checkpoints import no_checkpoint_reason
 from lightning_nas.search.executor import torch_threads
 from lightning_nas.search.exported import MixedPairError
 from lightning_nas.search.logger_dirs import check_trainer_dirs
@@ -254,7 +254,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         check_trainer_dirs(trainer_cfg, whose="the fine-tune's")  # (was: once it wrote there)
         check_validation_runs(trainer_cfg, monitor, unbuilt_callbacks(target))
         with open_run(run_dir) as store:  # a monitor logged after a warm-up: reached?
-            trial, not_kept = store.get(best["trial"]), not_kept_reason(store)  # (no best.ckpt)
+            trial = store.get(best["trial"])  # (no best.ckpt: why)
+            not_kept = no_checkpoint_reason(store, trial.trial_id)
         check_monitor_reached(monitor, trial.curve, trial.curve_epochs, trial.epochs,
                               trial.trial_id, trainer_cfg, searched)
         if max_epochs is None and (kept := kept_limits(trainer, trainer_cfg, trial.epochs)):

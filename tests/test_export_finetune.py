@@ -20,6 +20,7 @@ from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search import random_state
 from lightning_nas.store import RunStore
+from lightning_nas.wording import id_ranges
 from tests.helpers_callbacks import CountEpochs, CrashAt, SigintAtFirstBatch
 from tests.helpers_ctrl_c import terminal_ctrl_c
 from tests.helpers_data import BlobData
@@ -130,6 +131,31 @@ def test_finetune_of_a_run_whose_best_ckpt_was_deleted_points_to_from_scratch(
     assert capsys.readouterr().err == f"lightning-nas finetune: error: {head}{scratch}\n"
     assert sorted(finished_run.iterdir()) == folders  # no finetune folder made
     assert export_best(finished_run)["checkpoint"] is None  # export says it has none
+
+
+def test_a_kept_checkpoint_deleted_since_is_said_gone_not_said_not_kept(finished_run, capsys):
+    # was: "its checkpoint was not kept (not among the search.keep_top_k=3 best; trials with
+    # one: 1-3)", the trial itself among those said to have one, by export and fine-tune
+    from lightning_nas.cli import main
+
+    trial = load_best(finished_run)["trial"]
+    with RunStore(finished_run / "search.db", read_only=True) as store:
+        others = [t.trial_id for t in store.with_checkpoint(TrialStatus.COMPLETED)
+                  if t.trial_id != trial]
+        own = Path(store.get(trial).checkpoint)
+    own.unlink()  # trials/ of the best trial cleaned by hand, then best.ckpt too
+    (finished_run / "best.ckpt").unlink()
+    capsys.readouterr()
+    assert main(["export", str(finished_run)]) == 0
+    gone = (f"its checkpoint {own} is not there (moved or deleted; the search kept it: the "
+            f"trials with one now: {id_ranges(others) or 'none'})")
+    err = capsys.readouterr().err
+    assert err.startswith(f"lightning-nas export: no best.ckpt for trial {trial}: {gone}; ")
+    with pytest.raises(FileNotFoundError) as said:
+        finetune(finished_run, max_epochs=1)
+    assert str(said.value).startswith(f"{finished_run} has no best.ckpt: trial {trial}'s "
+                                      f"checkpoint {own} is not there (moved or deleted; ")
+    assert not (finished_run / "finetune").exists()
 
 
 def test_export_and_finetune_of_a_run_with_a_step_limit_a_logger_and_one_checkpoint(

@@ -13,8 +13,9 @@ exported: ``export --trial N``), which a search keeps up to date (``FrontPoints`
 store is updated before a file is removed, so it never points to a missing file.
 ``remove_if_empty``: the folder of a COMPLETED or PRUNED trial whose checkpoints were
 removed goes too where nothing else is in it (no logger's version, no file of the user's).
-``kept_checkpoints`` / ``not_kept_reason``: what a run keeps, as ``export`` and a fine-tune
-say of a trial without a checkpoint.
+``kept_checkpoints`` / ``not_kept_reason`` / ``no_checkpoint_reason``: what a run keeps, as
+``export`` and a fine-tune say of a trial without a checkpoint (or of one whose kept
+checkpoint was moved or deleted since).
 
 Example:
     >>> import tempfile
@@ -45,8 +46,8 @@ from lightning_nas.store import RunStore
 from lightning_nas.wording import id_ranges
 
 __all__ = ["OWN_STATES", "FrontPoints", "checkpoint_complete", "drop_checkpoints",
-           "keep_top_checkpoints", "kept_checkpoints", "not_kept_reason", "remove_if_empty",
-           "save_for_users", "users_in_place"]
+           "keep_top_checkpoints", "kept_checkpoints", "no_checkpoint_reason", "not_kept_reason",
+           "remove_if_empty", "save_for_users", "users_in_place"]
 
 #: the state keys of lightning_nas's own callbacks (``TrialCheckpoint``, ``TrialReporter``,
 #: ``PruningCallback``) in a trial's checkpoint: none of them is a user's Trainer's
@@ -275,5 +276,35 @@ def not_kept_reason(store: RunStore) -> str:
     if not checkpointing(store.get_meta("trainer") or {}):
         return "the search's trainer.enable_checkpointing is false"
     return kept_checkpoints((store.get_meta("settings") or {}).get("keep_top_k"),
-                            store.objectives(),
-                            [t.trial_id for t in store.with_checkpoint(TrialStatus.COMPLETED)])
+                            store.objectives(), _held(store))
+
+
+def _held(store: RunStore) -> list[int]:
+    """The COMPLETED trials whose kept checkpoint is on disk (one moved or deleted since,
+    ``trials/`` cleaned by hand, is not: an export of it has none to copy)."""
+    return [t.trial_id for t in store.with_checkpoint(TrialStatus.COMPLETED)
+            if Path(str(t.checkpoint)).is_file()]
+
+
+def no_checkpoint_reason(store: RunStore, trial_id: int) -> str:
+    """What COMPLETED trial ``trial_id``'s checkpoint is, where an export has none to copy,
+    said after "its checkpoint": the file the search kept, not there now (moved or deleted
+    since: was said "was not kept", the trial among "trials with one"), else why it was
+    not kept (``not_kept_reason``).
+
+    Example:
+        >>> import tempfile
+        >>> from lightning_nas.results import TrialResult
+        >>> with RunStore(tempfile.mkdtemp() + "/search.db") as store:
+        ...     tid = store.start_trial({"k": 3})
+        ...     store.finish_trial(TrialResult(tid, {"k": 3}, TrialStatus.COMPLETED, 0.5,
+        ...                                    checkpoint="trials/trial_0001/best.ckpt"))
+        ...     no_checkpoint_reason(store, tid).split(str(store.path.parent))[1]
+        '/trials/trial_0001/best.ckpt is not there (moved or deleted; the search kept it: \
+the trials with one now: none)'
+    """
+    kept = store.get(trial_id).checkpoint
+    if kept is not None and not Path(kept).is_file():
+        return (f"{kept} is not there (moved or deleted; the search kept it: the trials with "
+                f"one now: {id_ranges(_held(store)) or 'none'})")
+    return f"was not kept ({not_kept_reason(store)})"
