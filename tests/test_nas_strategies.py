@@ -444,3 +444,24 @@ def test_a_subclass_with_a_bad_setting_is_refused_before_the_run_folder_is_writt
     said = str(err.value)
     assert f"{name} (a {base})" in said and f"{attr} = {value!r}" in said and valid in said
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("base", "attr", "value", "valid"), BAD_SETTINGS)
+def test_a_bad_setting_set_on_an_instance_is_refused_as_it_is_set(base, attr, value, valid):
+    # was: taken as it was set, e.g. opt.sample_size = 0 crashed at the first tournament
+    opt = make_optimizer(base, SPACE, budget=4, seed=0)
+    with pytest.raises(ConfigError) as err:
+        setattr(opt, attr, value)
+    said = str(err.value)
+    assert f"{base}: {attr} = {value!r} is invalid" in said and valid in said
+    assert getattr(opt, attr) == getattr(NAS_OPTIMIZERS[base], attr)  # left as it was
+
+
+def test_a_population_size_set_on_an_instance_is_the_population_it_keeps():
+    # was: the deque kept the class's 20 latest, the tournament drew from all 20 once 3 were in
+    opt = make_optimizer("RegularizedEvolution", SPACE, budget=12, seed=0)
+    opt.population_size = 3
+    for _ in range(6):
+        candidate = opt.ask()
+        opt.tell(candidate, toy(candidate.value)["score"])
+    assert len(opt.population) == 3

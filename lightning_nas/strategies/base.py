@@ -34,9 +34,10 @@ NEAR_STEPS = 100_000
 
 @dataclass(frozen=True)
 class Setting:
-    """The valid values of a strategy's setting (a class attribute a subclass changes): a
-    number (``kind`` int, or float: any real number) within ``low`` .. ``high`` (``open_low``:
-    above ``low``), or with ``many`` a non-empty tuple of them.
+    """The valid values of a strategy's setting (a class attribute a subclass changes, or an
+    instance's, checked as it is set): a number (``kind`` int, or float: any real number)
+    within ``low`` .. ``high`` (``open_low``: above ``low``), or with ``many`` a non-empty
+    tuple of them.
 
     Example:
         >>> Setting(int, 1).said(), Setting(float, 0, 1, many=True).said()
@@ -113,16 +114,15 @@ class NASOptimizer(base.Optimizer):
         values where a setting of ``settings`` is invalid (was: ``RegularizedEvolution``'s
         ``sample_size = 0`` crashed at its first tournament, mid-search, and its
         ``population_size = 0`` made it random search, said nowhere)."""
-        strategy = next((c.__name__ for c in cls.__mro__[1:] if c is not NASOptimizer and
-                         c.__module__.startswith("lightning_nas.strategies.")), None)
-        for attr, setting in cls.settings.items():
-            value = getattr(cls, attr)
-            if not setting.accepts(value):
-                said = ", ".join(f"{a} = {getattr(cls, a)!r}" for a in cls.settings)
-                raise ConfigError(
-                    f"strategy {cls.__name__}{f' (a {strategy})' if strategy else ''}: "
-                    f"{attr} = {value!r} is invalid, it must be {setting.said()} (its "
-                    f"settings: {said})")
+        for attr in cls.settings:
+            _check_setting(cls, attr, getattr(cls, attr))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """A setting of ``settings`` set on an instance is checked as a class's is (was:
+        taken as set: ``opt.sample_size = 0`` crashed at the first tournament)."""
+        if name in type(self).settings:
+            _check_setting(self, name, value)
+        super().__setattr__(name, value)
 
     # ----------------------------------------------------------------- nevergrad hooks
     def _internal_ask_candidate(self) -> ng.p.Parameter:
@@ -259,3 +259,20 @@ class NASOptimizer(base.Optimizer):
     def told_values(self) -> list[dict[str, Any]]:
         """Architecture values told so far, in the order first told."""
         return [self.codec.decode(g) for g, _ in self.history]
+
+
+def _check_setting(owner: Any, attr: str, value: Any) -> None:
+    """Raise ``ConfigError`` where ``value`` is no valid value of ``owner``'s (a strategy
+    class or instance) setting ``attr``, naming the class (and the strategy it subclasses),
+    the setting, the value, its valid values and the settings as ``owner`` has them."""
+    cls = owner if isinstance(owner, type) else type(owner)
+    setting = cls.settings[attr]
+    if setting.accepts(value):
+        return
+    strategy = next((c.__name__ for c in cls.__mro__[1:] if c is not NASOptimizer and
+                     c.__module__.startswith("lightning_nas.strategies.")), None)
+    said = ", ".join(f"{a} = {value if a == attr else getattr(owner, a)!r}"
+                     for a in cls.settings)
+    raise ConfigError(f"strategy {cls.__name__}{f' (a {strategy})' if strategy else ''}: "
+                      f"{attr} = {value!r} is invalid, it must be {setting.said()} (its "
+                      f"settings: {said})")

@@ -48,6 +48,13 @@ class RegularizedEvolution(NASOptimizer):
         super().__init__(parametrization, budget=budget, num_workers=num_workers)
         self.population: deque[tuple[Geno, float]] = deque(maxlen=self.population_size)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        """``population_size`` set on an instance is the population it keeps from then on,
+        its latest members (was: the class's 20 kept, the tournament drawn from them)."""
+        super().__setattr__(name, value)
+        if name == "population_size" and "population" in self.__dict__:
+            self.population = deque(self.population, maxlen=value)
+
     def _use_priors(self) -> None:
         """Earlier results only seed the first population (see ``_propose``)."""
 
