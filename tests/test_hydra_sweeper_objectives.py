@@ -116,6 +116,14 @@ def test_a_dict_without_the_score_is_fatal_only_until_a_job_completed():
     assert (nothing.fatal, nothing.objective_missing) == (True, False)
 
 
+def test_a_bool_a_task_returns_beside_its_objectives_is_stored_as_0_or_1():
+    # as Lightning's self.log("converged", True) and an objective= function's (was: left
+    # out of the trial's metrics without a word); a bool score is still no number
+    done = job_result(1, {"x": 1}, {"acc": 0.5, "converged": True, "note": "text"}, "acc")
+    assert done.metrics == {"acc": 0.5, "converged": 1.0}
+    assert "returned no ['acc']" in job_result(2, {"x": 1}, {"acc": True}, "acc").error
+
+
 def test_constraints_and_several_objectives(tmp_path, capsys):
     calls = []
 

@@ -266,7 +266,7 @@ def test_a_non_finite_objective_fails_its_trial(tmp_path, capsys):
     ({"acc": "0.2", "size": 2}, "the objective function returned 'acc' as str '0.2', not a "
                                 "number; return each metric as a number"),
     ({"acc": 0.2, "size": True}, "the objective function returned 'size' as bool True, not a "
-                                 "number; return each metric as a number"),
+                                 "number; return each objective as a number"),
     ("0.2", "the objective function returned str '0.2', not a mapping of metric names to "
             "numbers; return a dict, e.g. {'acc': 0.9}"),
 ])
@@ -282,6 +282,22 @@ def test_a_function_value_that_is_no_number_fails_its_trial(tmp_path, returned, 
     broken = [t for t in result.trials if t.arch["x"] == 2]
     assert broken and broken[0].status is TrialStatus.FAILED
     assert broken[0].error == error and broken[0].score is None
+
+
+def test_a_bool_a_function_returns_beside_its_objectives_is_stored_as_0_or_1(tmp_path):
+    # a metric that is no objective, as Lightning's self.log("converged", True) stores it
+    # (was: the trial FAILED, "the objective function returned 'converged' as bool True,
+    # not a number", its work lost); a bool for an objective stays refused (above)
+    def toy(arch):
+        return {"acc": arch["x"] / 10, "size": arch["x"], "converged": arch["x"] == 2}
+
+    result = Search(None, {"x": {"choice": [1, 2]}}, objective=toy, budget=2,
+                    objectives={"acc": "max", "size": "min"}, optimizer="RandomSearch",
+                    run_dir=tmp_path, verbose=False).run()
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 2
+    assert sorted((t.arch["x"], t.metrics["converged"]) for t in result.trials) == [
+        (1, 0.0), (2, 1.0)]
+    assert all(type(t.metrics["converged"]) is float for t in result.trials)
 
 
 def test_an_infinite_objective_of_a_function_fails_without_a_score(tmp_path, capsys):

@@ -296,7 +296,8 @@ def job_result(trial_id: int, arch: dict[str, Any], value: Any, monitor: str,
     (the score, stored as ``monitor``), a mapping holding every name of ``names``, or a
     list or tuple of one number per name, in their order (as the Optuna sweeper reads
     several objectives; one of another length is fatal, naming both, and so is one that
-    holds no number until a job completed, as a name missing from a mapping).
+    holds no number until a job completed, as a name missing from a mapping). A bool of
+    a mapping that is no objective is stored as 1.0 or 0.0 (as ``self.log`` stores it).
 
     A non-numeric score is an error every job would repeat (``fatal``: the sweep
     stops), and so is a number when the config's ``optimized_metric`` (which a task returns
@@ -323,8 +324,10 @@ def job_result(trial_id: int, arch: dict[str, Any], value: Any, monitor: str,
                   f"optimized_metric ({optimized_metric}), but the sweep's score is {monitor} "
                   f"(hydra.sweeper.monitor, or the first of hydra.sweeper.objectives); "
                   f"return a dict holding {names}, or sweep on {optimized_metric}")
-    if isinstance(value, Mapping):
-        numbers = {str(k): number(v) for k, v in value.items()}
+    if isinstance(value, Mapping):  # a bool of no objective: 1.0 or 0.0, as self.log stores
+        # it (was: left out); of an objective, no number (a bug of the task)
+        numbers = {str(k): float(v) if isinstance(v, bool) and str(k) not in names
+                   else number(v) for k, v in value.items()}
     else:
         numbers = {monitor: number(value)}
     metrics = {k: v for k, v in numbers.items() if v is not None}

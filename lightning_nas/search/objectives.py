@@ -206,15 +206,19 @@ class Objectives:
         return f"Objectives({self.modes!r})"
 
 
-def function_metrics(returned: Any, monitor: str) -> dict[str, float] | str:
+def function_metrics(returned: Any, monitor: str,
+                     objectives: Sequence[str] = ()) -> dict[str, float] | str:
     """The metrics an ``objective=`` function returned, as floats, or why they are none: a
-    return that is no mapping (a bare number, a string), or a value that is text or a bool
-    (``"0.5"``, a bug of the function: was taken as the number 0.5; ``True``: 1.0), as a
-    Hydra task's values are read. A value ``float`` cannot take raises, as before.
+    return that is no mapping (a bare number, a string), or a value that is text (``"0.5"``,
+    a bug of the function: was taken as the number 0.5), or a bool for the ``monitor`` or
+    one of the other ``objectives`` (a score from ``True``: a bug too), as a Hydra task's
+    values are read. A bool of a metric that is no objective (``"converged": True``) is
+    stored as 1.0 or 0.0, as Lightning's ``self.log`` stores it (was: the trial failed). A
+    value ``float`` cannot take raises, as before.
 
     Example:
-        >>> function_metrics({"acc": 0.5}, "acc")
-        {'acc': 0.5}
+        >>> function_metrics({"acc": 0.5, "converged": True}, "acc")
+        {'acc': 0.5, 'converged': 1.0}
         >>> function_metrics({"acc": "0.5"}, "acc")[:55]
         "the objective function returned 'acc' as str '0.5', not"
     """
@@ -223,10 +227,12 @@ def function_metrics(returned: Any, monitor: str) -> dict[str, float] | str:
                 f"not a mapping of metric names to numbers; return a dict, e.g. "
                 f"{{{monitor!r}: 0.9}}")
     metrics = dict(returned)  # pairs too, as before
+    scored = {monitor, *objectives}
     for name, value in metrics.items():
-        if isinstance(value, (str, bytes, bool)):
+        if isinstance(value, (str, bytes)) or (isinstance(value, bool) and name in scored):
             return (f"the objective function returned {name!r} as {type(value).__name__} "
-                    f"{value!r:.60}, not a number; return each metric as a number")
+                    f"{value!r:.60}, not a number; return each "
+                    f"{'objective' if isinstance(value, bool) else 'metric'} as a number")
     return {name: float(value) for name, value in metrics.items()}
 
 

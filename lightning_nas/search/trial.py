@@ -122,7 +122,8 @@ def _evaluate(spec: TrialSpec, result: TrialResult) -> TrialResult:
     """A trial of a function objective: call it, read the monitored value."""
     t0 = time.perf_counter()
     try:
-        metrics = function_metrics(spec.objective(copy.deepcopy(spec.arch)), spec.monitor)
+        metrics = function_metrics(spec.objective(copy.deepcopy(spec.arch)), spec.monitor,
+                                   spec.logged)
     except Exception as err:  # noqa: BLE001 - a failing trial must not stop the search
         result.error = f"{typed(err)}\n{traceback.format_exc(limit=-6)}"
         result.finished, result.failed_in = time.time(), "in the objective function"
