@@ -39,7 +39,7 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.numeric import is_int
 from lightning_nas.run_folder import new_folder, user_path
 from lightning_nas.search.checkpoints import checkpoint_complete
-from lightning_nas.search.fit_segments import UNFINISHED
+from lightning_nas.search.fit_segments import NO_CHECKPOINTS, UNFINISHED, unsaved
 from lightning_nas.search.trainer_spelling import as_taken
 from lightning_nas.search.trial_checkpoint import FIT_RECORD
 from lightning_nas.user_warnings import warn_user
@@ -119,8 +119,8 @@ def _state(folder: Path) -> str:
         return "none there"
     if (folder / "last.ckpt").is_file():
         return "interrupted"
-    if (folder / UNFINISHED).is_file():  # a kill after a validation within epoch 0
-        return _NO_EPOCH
+    if (folder / UNFINISHED).is_file():  # a kill after a validation within epoch 0, or
+        return f"stopped, and {NO_CHECKPOINTS}" if unsaved(folder) else _NO_EPOCH  # none
     if (folder / "best.ckpt").is_file():
         return "finished"
     return "no last.ckpt: no training epoch of it ended"
@@ -169,7 +169,8 @@ def resume_point(ckpt_path: str | Path, default: Path, given: Path | None, kind:
             states = [_state(f) for f in folders]
             looked = "; ".join(f"{f}: {state}" for f, state in zip(folders, states,
                                                                      strict=True))
-            fix = (f"nothing to resume: {_anew(kind, default)}" if _NO_EPOCH in states else
+            fix = (f"nothing to resume: {_anew(kind, default)}" if any(
+                state.startswith("stopped") for state in states) else
                    "give a last.ckpt of an interrupted one, or leave --ckpt_path out to "
                    "train a new one")
             raise ConfigError(f"--ckpt_path last: no interrupted {kind} of {owner} to resume "
@@ -229,9 +230,11 @@ def out_folder(given: str | os.PathLike | None, default: Path, kind: str) -> Pat
             marked = None
         best = " and a best.ckpt of a validation within that epoch" if (
             out / "best.ckpt").is_file() else ""
+        why = (f"before it completed ({NO_CHECKPOINTS}; {UNFINISHED}; its logs; nothing to "
+               f"resume)" if unsaved(out) else f"before its first training epoch ended "
+               f"({UNFINISHED}; its logs{best}; no last.ckpt: nothing to resume)")
         raise ConfigError(f"the output folder {out} holds a {marked.group(1) if marked else kind}"
-                          f" that stopped before its first training epoch ended ({UNFINISHED}; "
-                          f"its logs{best}; no last.ckpt: nothing to resume); to train there, "
+                          f" that stopped {why}; to train there, "
                           f"remove that folder first (rm -r {shlex.quote(str(out))}); else give "
                           f"another --out, a new or empty folder (nothing is deleted), or leave "
                           f"--out out for a free name at {free_dir(default)}")
@@ -340,6 +343,9 @@ def resume_hint(out: Path, argv: Sequence[str], kind: str,
                    f"{out.name.split('_')[0]}_N folder" if kind == "fine-tune" else
                    "the same command trains it anew in a new folder (with --out, give "
                    "another)")
+            if unsaved(out):  # (was: "no training epoch of it ended", whatever it trained)
+                return (f"; {NO_CHECKPOINTS} to resume from: {new}; set it true (or leave it "
+                        f"out) for a {kind} an interrupt can resume")
             return (f"; no training epoch of it ended, so it wrote no last.ckpt to resume "
                     f"from: {new}")
         try:

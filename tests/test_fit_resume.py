@@ -430,3 +430,29 @@ def test_a_resumed_fit_keeps_the_rows_of_no_epoch_its_interrupted_part_logged(tm
                      for name in ("resumed", "fresh"))
     assert len([row for row in fresh if row.startswith(",")]) == 5  # 4 lr rows, hp_metric
     assert merged == fresh
+
+
+def test_an_interrupted_fit_without_checkpointing_says_why_it_cannot_resume(tmp_path, capsys):
+    # trainer.enable_checkpointing false: epoch 0 ended, no last.ckpt written (was: "no
+    # training epoch of it ended", in the interrupt's line, the --ckpt_path refusal and the
+    # --out refusal, which sent the user looking for a crash in epoch 0)
+    config = tmp_path / "fit.yaml"
+    config.write_text(yaml.safe_dump({
+        "seed_everything": 5, "model": {"class_path": "tests.helpers.TinyNet"},
+        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"batch_size": 64}},
+        "trainer": {"max_epochs": 3, "accelerator": "cpu", "devices": 1,
+                    "enable_checkpointing": False, "enable_progress_bar": False,
+                    "enable_model_summary": False}}))
+    out = tmp_path / "out"
+    argv = ["fit", str(config), "--out", str(out)]
+    why = "trainer.enable_checkpointing is false, so it wrote no last.ckpt"
+    assert main([*argv, CTRL_C]) == 130
+    said = capsys.readouterr().err
+    assert f"{out} holds its logs; {why} to resume from: the same command trains it" in said
+    assert "no training epoch" not in said
+    assert main([*argv, "--ckpt_path", "last"]) == 2
+    said = capsys.readouterr().err
+    assert f"(looked at {out}: stopped, and {why}); nothing to resume" in said, said
+    assert main(argv) == 2
+    said = capsys.readouterr().err
+    assert f"holds a fit that stopped before it completed ({why}" in said, said

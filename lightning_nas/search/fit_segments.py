@@ -49,7 +49,8 @@ from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.trial_checkpoint import KILL_LEFTOVERS
 from lightning_nas.search.wandb_ids import new_attempt
 
-__all__ = ["UNFINISHED", "end_own_fit", "merge_interrupted", "merge_logs", "start_own_fit"]
+__all__ = ["NO_CHECKPOINTS", "UNFINISHED", "end_own_fit", "merge_interrupted", "merge_logs",
+           "start_own_fit", "unsaved"]
 
 _SEGMENT = "logs_resumed_"
 #: in the name of each TensorBoard event file (TensorBoard reads every file that has it)
@@ -58,6 +59,9 @@ _EVENTS = "tfevents"
 _RETIRED = ".merged_"
 #: the mark of a fit's or fine-tune's folder from its start until it completes
 UNFINISHED = ".unfinished"
+#: why a fit or fine-tune under ``trainer.enable_checkpointing: false`` has nothing to
+#: resume from, which its ``UNFINISHED`` mark says
+NO_CHECKPOINTS = "trainer.enable_checkpointing is false, so it wrote no last.ckpt"
 
 
 def _epoch(row: dict[str, str]) -> float:
@@ -261,8 +265,24 @@ def start_own_fit(spec: Any) -> None:
     _settle(folder)
     if spec.ckpt_path is None:
         new_attempt(folder, spec.trainer.get("logger"), "_")
-    (folder / UNFINISHED).write_text(f"a {spec.record.get('kind', 'fit')} started here has "
-                                     f"not completed (removed when it does)\n")
+    (folder / UNFINISHED).write_text(
+        f"a {spec.record.get('kind', 'fit')} started here has not completed (removed when it "
+        f"does)\n{'' if spec.trainer.get('enable_checkpointing') is not False else NO_CHECKPOINTS}")
+
+
+def unsaved(folder: Path) -> bool:
+    """Whether ``folder``'s ``UNFINISHED`` mark says its fit or fine-tune writes no
+    checkpoint (``NO_CHECKPOINTS``): an interrupt of it left nothing to resume from,
+    whatever epochs it trained.
+
+    Example:
+        >>> unsaved(Path("runs/no_such_fit"))
+        False
+    """
+    try:
+        return NO_CHECKPOINTS in (folder / UNFINISHED).read_text()
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def end_own_fit(spec: Any, result: TrialResult) -> None:
