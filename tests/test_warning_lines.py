@@ -176,3 +176,15 @@ def test_a_users_own_warning_is_shown_once_by_each_worker_process(two_worker_war
     own = [line for line in two_worker_warnings if USERS_OWN in line]
     by_process = Counter(line.rsplit(" ", 1)[-1] for line in own)
     assert own and set(by_process.values()) == {1}, own
+
+
+def test_a_warning_in_a_trial_a_worker_process_runs_points_at_the_users_line(tmp_path):
+    # from Python (no console): the worker's warning comes to the search process, which
+    # warns at the line that ran the search, once (was: each worker printed it at
+    # ".../multiprocessing/process.py:108", a line of Python's own)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("default")  # as Python shows a script's warnings
+        Search("tests.helpers_config.WarnsInWorker", {"width": {"choice": [4, 8]}},
+               data="tests.helpers.BlobData", trainer=TINY, budget=2, num_workers=2,
+               threads_per_trial=1, seed=0, run_dir=tmp_path / "run", verbose=False).run()
+    assert [w.filename for w in said if "built in a worker" in str(w.message)] == [__file__]

@@ -3,9 +3,11 @@
 ``ray_relay``), said by the search process as its own (``say_relayed``: under
 ``lightning-nas``'s console, its line, once a text).
 
-Where the search process has no console (Python's API, ``command`` None) the trial warns
-where it runs, as Python would, and nothing comes back. A ``ProcessExecutor``'s worker
-sends each as it is made instead (``worker_entry``).
+Where the search process has no console (Python's API, ``command`` None) they come back
+too, and the search process warns them at the line of the user's that ran the search (was:
+the trial warned where it ran, at a line of Python's own, ``concurrent/futures/process.py``,
+once per process). A ``ProcessExecutor``'s worker sends each as it is made instead
+(``worker_entry``).
 
 Example:
     >>> say_relayed([])  # nothing came back: nothing said
@@ -32,10 +34,11 @@ Relayed = list[tuple[str, type[Warning]]]
 def run_relayed(spec: TrialSpec, command: str | None,
                 send: Callable[[str, type[Warning]], bool] | None = None,
                 ) -> tuple[TrialResult, Relayed]:
-    """Run ``spec``'s trial here (``run_trial``); under a search process's console
-    (``command``, ``user_warnings.console_command``), its warnings sent as they are made
-    with ``send`` (a Ray actor's: ``ray_relay.sender``), else, and where ``send`` could not
-    send one (it returned False), kept and returned with its result; none said here.
+    """Run ``spec``'s trial here (``run_trial``); its warnings sent as they are made with
+    ``send`` (under a search process's console, ``command``, ``user_warnings.
+    console_command``: a Ray actor's ``ray_relay.sender``), else, and where ``send`` could
+    not send one (it returned False), kept and returned with its result, console or not
+    (Python's API: the search process warns them at the user's line); none said here.
 
     Example:
         >>> run_relayed(spec, "search")  # doctest: +SKIP
@@ -49,7 +52,7 @@ def run_relayed(spec: TrialSpec, command: str | None,
         if send is None or not send(text, kind):
             said.append((text, kind))
 
-    with relayed_warnings(keep if command else None), warnings_once(served=True):
+    with relayed_warnings(keep), warnings_once(served=True):
         return run_trial(spec), said  # (Python's warnings there: once a process)
 
 

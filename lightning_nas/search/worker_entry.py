@@ -26,11 +26,11 @@ marker that a killed search left is removed as the next ``ProcessExecutor`` star
 A worker says it is ready (``READY``) before it imports torch and Lightning, and that it
 received its trial (``RECEIVED``) once it read a spec from its pipe, before it runs it: a
 worker that dies before that never started the trial, which its ``ProcessExecutor`` sends
-to a fresh worker. A trial comes as ``(spec, command)``: ``command``, the search process's
-console (``user_warnings.console_command``), has the trial's ``warn_user`` warnings sent
+to a fresh worker. A trial comes as its spec; the trial's ``warn_user`` warnings are sent
 back as ``(WARNED, text, category)`` messages (``relayed_warnings``), which the search
-process says as its own lines (was: Python's form, once per worker); None (Python's API):
-warned here, as Python would.
+process says as its own: under its console, its lines (was: Python's form, once per
+worker); from Python's API, warnings at the user's line that ran the search (was: warned
+here, once per worker, at ``multiprocessing/process.py``, a line of Python's own).
 
 Example:
     >>> from lightning_nas.search import workers
@@ -251,13 +251,13 @@ def _serve(conn: Connection, parent_pid: int, start_method: str | None,
             close_rank_groups()
             freeze_for_exit()
             return
-        spec, command = message
+        spec = message
         try:
             conn.send(RECEIVED)  # a death from here on is the trial's
         except OSError:  # the search process is gone (killed) since it sent the trial
             return
         try:
-            with relayed_warnings(_sender(conn) if command else None), \
+            with relayed_warnings(_sender(conn)), \
                     warnings_once(served=True):  # (was: Python's, once per trial)
                 result = run_trial(spec)
         except KeyboardInterrupt:  # Ctrl-C reaches the workers too: end as Lightning did

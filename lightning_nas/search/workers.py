@@ -44,7 +44,7 @@ from lightning_nas.search.worker_start import (
     start_held,
     worker_context,
 )
-from lightning_nas.user_warnings import console_command, warn_user
+from lightning_nas.user_warnings import warn_user
 
 __all__ = ["ProcessExecutor", "assign_devices", "usable_cpus", "visible_gpus"]
 
@@ -277,7 +277,7 @@ class ProcessExecutor(TrialExecutor):
             self._spawn(worker)
         worker.spec, worker.received, worker.resent = spec, False, resent
         try:
-            worker.conn.send((spec, console_command()))  # a console: its warnings come here
+            worker.conn.send(spec)  # its warnings come here (said as this process's own)
         except (BrokenPipeError, ConnectionResetError):  # it died before it read the spec:
             pass  # the next wait() says how (was: this error, out of submit)
 
