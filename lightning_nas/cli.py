@@ -17,7 +17,6 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from lightning_nas.cli_argv import print_config_value, set_apart_overrides
 from lightning_nas.cli_checks import (
@@ -34,10 +33,7 @@ from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, NASError
 from lightning_nas.run_folder import user_path
 from lightning_nas.search.exit_gc import freeze_for_exit
-from lightning_nas.user_warnings import console_warnings, warn_user
-
-if TYPE_CHECKING:
-    from lightning_nas.search.facade import Search
+from lightning_nas.user_warnings import console_warnings
 
 __all__ = ["console", "main"]
 
@@ -144,6 +140,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_search(args: argparse.Namespace, overrides: list[str]) -> int:
+    from lightning_nas.cli_lost_epochs import warn_lost_trainer_epochs
     from lightning_nas.config.load import load_config
     from lightning_nas.config.node_places import unplaced
     from lightning_nas.search.from_config import search_from_config
@@ -152,32 +149,14 @@ def _cmd_search(args: argparse.Namespace, overrides: list[str]) -> int:
     text = dump_yaml(unplaced(cfg)) if args.print_config else ""  # as loaded, before it is
     # built (the places of its keys into named nodes, load_config's, left out)
     search = search_from_config(cfg)  # every check of a run before training, also here
-    _warn_lost_trainer_epochs(search, overrides)  # before training, --print_config too
+    warn_lost_trainer_epochs(search, args.config, overrides)  # before training, and with
+    # --print_config
     if args.print_config:
         search.check_run_dir()  # a search there this config may not resume, read as it is
         print(text, end="")
         return 0
     result = search.run()
     return 0 if result.best is not None else 1
-
-
-def _warn_lost_trainer_epochs(search: Search, overrides: list[str]) -> None:
-    """Warn where ``--trainer.max_epochs`` is lost: a scheduler's ``search.max_epochs`` is
-    every trial's ``max_epochs``, over the Trainer's (documented for a config's values; was:
-    the command line's override lost without a word)."""
-    from lightning_nas.config.overrides import split_overrides
-
-    stopping = search.settings.early_stopping
-    given = [text for key, text in split_overrides(overrides) if key == "trainer.max_epochs"]
-    if (not given or not stopping.active or stopping.max_epochs is None
-            or search.trainer.get("max_epochs") == stopping.max_epochs):
-        return
-    rule = stopping.scheduler
-    name = rule if isinstance(rule, str) else type(rule).__name__
-    warn_user(f"--trainer.max_epochs={given[-1]} is not used: under scheduler {name!r} the "
-              f"search's max_epochs (search.max_epochs: {stopping.max_epochs}) is every "
-              f"trial's max_epochs, over the Trainer's; give --search.max_epochs={given[-1]} "
-              f"to train the trials {given[-1]} epochs")
 
 
 def _cmd_oneshot(args: argparse.Namespace, overrides: list[str]) -> int:

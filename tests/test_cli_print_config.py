@@ -126,3 +126,26 @@ def test_a_command_line_trainer_max_epochs_under_a_schedulers_max_epochs_is_warn
                                               "--search.max_epochs=null"]):
         assert main(["search", str(config), *same, "--print_config"]) == 0
         assert "warning" not in capsys.readouterr().err, same
+
+
+@pytest.mark.parametrize("form", ["whole", "file", "config"])
+def test_a_trainer_max_epochs_given_otherwise_under_a_schedulers_max_epochs_is_warned_of(
+        config: Path, capsys: pytest.CaptureFixture, tmp_path: Path, form: str) -> None:
+    # --trainer='{max_epochs: 3}', --trainer=FILE and a later config file setting it: each
+    # lost as the dotted form was, but without a word (was: the dotted form alone warned)
+    cfg = yaml.safe_load(config.read_text())
+    cfg["search"].update(scheduler="asha", max_epochs=4)
+    config.write_text(yaml.safe_dump(cfg))
+    part = tmp_path / "three.yaml"
+    part.write_text(yaml.safe_dump({"trainer": {"max_epochs": 3}} if form == "config"
+                                   else {"max_epochs": 3}))
+    argv = {"whole": [str(config), "--trainer={max_epochs: 3}"],
+            "file": [str(config), f"--trainer={part}"], "config": [str(config), str(part)]}
+    assert main(["search", *argv[form], "--print_config"]) == 0
+    err = capsys.readouterr().err
+    source = {"whole": "--trainer={max_epochs: 3}", "file": f"--trainer={part}",
+              "config": str(part)}[form]
+    assert (f"lightning-nas search: warning: trainer.max_epochs=3 (of {source}) is not used: "
+            f"under scheduler 'asha' the search's max_epochs (search.max_epochs: 4) is every "
+            f"trial's max_epochs, over the Trainer's; give --search.max_epochs=3 to train the "
+            f"trials 3 epochs\n") in err, err
