@@ -185,6 +185,6 @@ def test_a_warning_in_a_trial_a_worker_process_runs_points_at_the_users_line(tmp
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("default")  # as Python shows a script's warnings
         Search("tests.helpers_config.WarnsInWorker", {"width": {"choice": [4, 8]}},
-               data="tests.helpers.BlobData", trainer=TINY, budget=2, num_workers=2,
+               data="tests.helpers.BlobData", trainer=TINY, budget=2, executor="process",
                threads_per_trial=1, seed=0, run_dir=tmp_path / "run", verbose=False).run()
     assert [w.filename for w in said if "built in a worker" in str(w.message)] == [__file__]
