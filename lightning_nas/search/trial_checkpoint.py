@@ -62,10 +62,12 @@ class TrialCheckpoint(ModelCheckpoint):
 
     A trial's is made with ``save_on_train_epoch_end=False``: ``best.ckpt`` is chosen when
     validation ends, on the value the reporter stores (a name training logs too holds
-    training's epoch mean at the epoch's end). ``keep_last`` writes ``last.ckpt`` at the end
-    of every training epoch, after ``best.ckpt`` (so it holds this callback's up-to-date
-    best), and again when the fit
-    ends: a paused trial resumes after the epoch it stopped at. Lightning's own
+    training's epoch mean at the epoch's end); the callbacks' states it holds are of that
+    moment, before the epoch's ``on_train_epoch_end`` hooks, which a resume from it runs
+    (Lightning's loops there: the epoch's end not yet run). ``keep_last`` writes
+    ``last.ckpt`` at the end of every training epoch, after ``best.ckpt`` (so it holds this
+    callback's up-to-date best), and again when the fit ends: a paused trial resumes after
+    the epoch it stopped at. Lightning's own
     ``save_last`` writes it only when a top-k checkpoint is saved at the same step (2.6):
     it lagged behind an epoch that did not improve. Lightning steps the epoch's
     ``ReduceLROnPlateau`` schedulers after the epoch-end hooks, and not on a resume from a
