@@ -174,6 +174,22 @@ def test_without_a_sanity_check_the_first_validation_finds_it(tmp_path):
     assert result.fatal and "(checked after the validation in epoch 0)" in result.error
 
 
+@pytest.mark.parametrize("callback", [EarlyStopping, ModelCheckpoint])
+def test_a_right_validation_monitor_waits_for_a_validation_every_second_epoch(
+        tmp_path, callback):
+    # check_val_every_n_epoch=2 without a sanity check: epoch 0 ends before any validation
+    # (Lightning sets the validation loader up when it first validates), so its keys are
+    # not known yet; was: "MonitorError: EarlyStopping's monitor 'val_loss' is not logged;
+    # ... (checked at the end of training epoch 0)", every trial failed
+    result = _fit(tmp_path, TinyNet, num_sanity_val_steps=0, check_val_every_n_epoch=2,
+                  callbacks=[callback(monitor="val_loss")])
+    assert result.status is TrialStatus.COMPLETED, result.error
+    assert result.curve_epochs == [2]
+    result = _fit(tmp_path, TinyNet, num_sanity_val_steps=0, check_val_every_n_epoch=2,
+                  callbacks=[callback(monitor="val_los")])  # a misspelt one: its validation
+    assert result.fatal and "(checked after the validation in epoch 1)" in result.error
+
+
 def test_monitors_that_training_logs_are_not_taken_for_misspellings(tmp_path):
     # logged by training (per epoch, or in the module's on_train_epoch_end), or a step
     # scheduler on a metric the training step logs: each trains to its end

@@ -17,8 +17,10 @@ all of them:
   one (``val_acc_best`` may be logged by training), is a misspelling of that key;
 - at the first training batch's end, a step-interval scheduler's monitor (Lightning reads
   it there);
-- at the first training epoch's end, once a validation ran (or none is set up), any other:
-  every key training and validation log is known then. A module that logs in its own
+- at the first training epoch's end, once a validation ran (or none will: no validation
+  step, loader or batch), any other: every key training and validation log is known then;
+  an epoch before the first validation (``check_val_every_n_epoch: 2``) leaves them to the
+  next epoch's end. A module that logs in its own
   ``on_train_epoch_end`` logs after this hook: its callbacks are left to Lightning.
 
 Example:
@@ -165,8 +167,13 @@ class CallbackMonitors(pl.Callback):
                     lambda key, step: self._all_seen(trainer))
 
     def _all_seen(self, trainer: pl.Trainer) -> bool:
-        """Whether every key is known: a validation ran, or none is set up."""
-        return self._validated or not sum(trainer.num_val_batches or [0])
+        """Whether every key is known: a validation ran, or none will (no validation, or
+        loaders of no batch). A loader Lightning has not set up yet (``[]``: the first
+        validation comes in a later epoch, ``check_val_every_n_epoch: 2``) is not known to
+        be empty (was: taken for none, so a right monitor failed at epoch 0's end)."""
+        batches = trainer.num_val_batches
+        return self._validated or not trainer.enable_validation or (
+            bool(batches) and not sum(batches))
 
     def _check(self, trainer: pl.Trainer, when: str, missing: Any,
                shown: set[str] | None = None) -> None:
