@@ -120,3 +120,17 @@ def test_max_steps_that_end_every_fit_before_its_first_validation_are_named(tmp_
             "does not validate an epoch max_steps cuts short")):
         Search(TinyNet, SPACE, data=BlobData, trainer={"max_epochs": 3, "max_steps": 2},
                budget=2, seed=0, run_dir=tmp_path, verbose=False).run()
+
+
+def test_max_steps_past_an_epoch_under_check_val_every_n_epoch_asks_for_those_epochs(
+        tmp_path):
+    # 3 batches an epoch, validated every 2nd: max_steps=4 ends epoch 1 short, after a whole
+    # epoch; was: "give max_steps at least an epoch's steps", which 4 already is
+    result = fit_trial(TrialSpec(
+        trial_id=1, arch={"width": 4, "lr": 0.01}, model=TinyNet, data=BlobData,
+        trial_dir=str(tmp_path / "trial"), seed=0, monitor="val_loss", mode="min",
+        trainer={"max_epochs": -1, "max_steps": 4, "check_val_every_n_epoch": 2,
+                 "logger": False}))
+    assert result.status is TrialStatus.FAILED
+    assert ("give max_steps at least 2 epochs' steps (check_val_every_n_epoch=2 validates "
+            "once every 2 epochs), or val_check_interval") in result.error, result.error

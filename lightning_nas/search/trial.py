@@ -395,14 +395,18 @@ def _no_validation(trainer: pl.Trainer, monitor: str) -> str:
     said = (f"no validation ran in the {counted(trainer.current_epoch, 'epoch')} "
             f"({counted(trainer.global_step, 'step')}) it trained, so {monitor!r} was never "
             f"logged")
-    steps = trainer.max_steps
+    steps, every = trainer.max_steps, trainer.check_val_every_n_epoch
     if 0 < steps <= trainer.global_step and not (
             trainer.fit_loop.epoch_loop.batch_progress.is_last_batch):
+        # every 2nd epoch validated: 2 epochs' steps (was: "an epoch's", which it may be)
+        epochs = (f"{every} epochs' steps (check_val_every_n_epoch={every} validates once "
+                  f"every {every} epochs)" if every is not None and every > 1
+                  else "an epoch's steps")
         return (f"{said}: trainer.max_steps={steps} ended it in epoch "
                 f"{trainer.current_epoch - 1}, before that epoch's end, and Lightning does not "
                 f"validate an epoch max_steps cuts short (an epoch here is "
                 f"{counted(trainer.num_training_batches, 'batch', 'batches')}); give max_steps "
-                f"at least an epoch's steps, or val_check_interval a number of batches that "
+                f"at least {epochs}, or val_check_interval a number of batches that "
                 f"validates before it (an int), or leave max_steps out")
     return (f"{said} (check limit_val_batches, check_val_every_n_epoch, and val_check_interval "
             f"against the batches of an epoch)")
