@@ -28,9 +28,9 @@ from lightning_nas.numeric import is_number
 from lightning_nas.ranks_record import known_ranks
 from lightning_nas.trial_trainer import trial_trainer
 
-__all__ = ["LIMIT_KEY", "OVERFIT_KEY", "limit_of", "limited_entry", "limited_text",
-           "limit_settings", "run_limit_line", "search_limit_line", "trial_limited",
-           "trial_settings"]
+__all__ = ["LIMIT_KEY", "OVERFIT_KEY", "batch_count_limit", "limit_of", "limited_entry",
+           "limited_text", "limit_settings", "run_limit_line", "search_limit_line",
+           "trial_limited", "trial_settings"]
 
 #: the Trainer argument, and its key in a search space (``trainer.limit_val_batches``)
 LIMIT_KEY = "limit_val_batches"
@@ -65,6 +65,32 @@ def limit_of(arch: Mapping[str, Any], trainer: Mapping[str, Any]
         if value is not None:
             return key, value
     return None
+
+
+def batch_count_limit(names: Collection[str], trainer: Mapping[str, Any]) -> str | None:
+    """The warning of a search whose Trainer validates a count of batches (an int
+    ``limit_val_batches`` or ``overfit_batches``) while its space searches the data's batch
+    size (a ``data.*`` key with ``batch`` in its last name): each architecture's score is
+    over as many samples as its batches hold, so the trials are scored on different parts
+    of the validation data (a fraction keeps about the same samples); None otherwise.
+
+    Example:
+        >>> batch_count_limit(["data.batch_size"], {"limit_val_batches": 2})[:44]
+        'trainer.limit_val_batches=2 validates the fi'
+        >>> batch_count_limit(["data.batch_size"], {"limit_val_batches": 0.5}) is None
+        True
+    """
+    found = limit_of({}, trainer)
+    keys = [name for name in names if name.startswith("data.")
+            and "batch" in name.rsplit(".", 1)[-1].lower()]
+    if found is None or not isinstance(found[1], int) or not keys:
+        return None
+    key, limit = found
+    return (f"trainer.{key}={limit} validates the first {limit} "
+            f"batch{'es' * (limit != 1)} of each validation loader, and the space searches "
+            f"{', '.join(keys)}: an architecture with larger batches is scored on more "
+            f"samples, so the trials' scores are over different parts of the validation "
+            f"data; give {key} a fraction of the batches (0.5), or leave it out")
 
 
 def limit_settings(store: Any) -> Mapping[str, Any]:

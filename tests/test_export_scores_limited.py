@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -246,3 +247,25 @@ def test_a_trials_ranks_as_it_ran_are_said_where_its_settings_do_not_say_them(tm
     # the summary's line: the trials that recorded theirs ran on 1 or 2 ranks (was: none said)
     said = summary["limited_validation"]
     assert said.startswith(limited_text(2)) and "ran on 1 or 2 ranks" in said, said
+
+
+@pytest.mark.parametrize(("limit", "key", "warned"), [
+    (2, "data.batch_size", True), (2, "data.init_args.batch_size", True),
+    (0.5, "data.batch_size", False), (2, "data.n", False)])
+def test_a_batch_count_limit_beside_a_searched_batch_size_is_warned_of(
+        tmp_path, limit, key, warned):
+    # limit_val_batches=2 validates 2 batches: 32 samples at batch_size 16, 64 at 32, so
+    # the trials' scores would be over different parts of the validation data; was: taken
+    # without a word (a fraction, 0.5, keeps about the same samples; another data key none)
+    space = {**SPACE, key: {"choice": [16, 32] if "batch" in key else [96, 128]}}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Search(TinyNet, space, data=BlobData, seed=0, run_dir=tmp_path / "run",
+               verbose=False, budget=2, trainer={**TRAINER, "limit_val_batches": limit})
+    said = [str(w.message) for w in caught if "different parts" in str(w.message)]
+    assert said == ([f"trainer.limit_val_batches={limit} validates the first {limit} batches "
+                     f"of each validation loader, and the space searches {key}: an "
+                     f"architecture with larger batches is scored on more samples, so the "
+                     f"trials' scores are over different parts of the validation data; give "
+                     f"limit_val_batches a fraction of the batches (0.5), or leave it out"]
+                    if warned else []), said

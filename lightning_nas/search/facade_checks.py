@@ -66,6 +66,7 @@ from lightning_nas.search.warm_scales import check_scales
 from lightning_nas.search.workers import ProcessExecutor
 from lightning_nas.strategies import check_optimizer_runs
 from lightning_nas.user_warnings import warn_user
+from lightning_nas.validation_limit import batch_count_limit
 
 if TYPE_CHECKING:
     from lightning_nas.search.facade import Search
@@ -125,6 +126,9 @@ def _check_search(search: Search) -> None:
     check_validation_runs(unsearched(search.trainer, searched), search.settings.goal.monitor,
                           None)
     check_search_trainer(search.trainer)
+    if (uneven := batch_count_limit(search.space.names(), unsearched(search.trainer,
+                                                                     searched))) is not None:
+        warn_user(uneven)  # each architecture's batches: its own part of the data
     if search.objective is None:  # seeded trials at once in threads: not reproducible
         warn_shared_random_state(executor, workers, search.settings.goal.seed,
                                  search.trainer, searched)
