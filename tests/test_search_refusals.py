@@ -157,6 +157,27 @@ def test_an_argument_of_the_wrong_kind_is_named_before_anything_is_built(
     assert not (tmp_path / "run").exists()
 
 
+def _two(result, extra):  # a hook that takes another argument
+    pass
+
+
+@pytest.mark.parametrize("hook", [lambda: None, _two, lambda *, result: None])
+def test_an_on_trial_end_that_cannot_take_a_result_is_refused_before_training(
+        tmp_path, tiny_trainer, hook):
+    # was: trial 1 trained, then "TypeError: <lambda>() takes 0 positional arguments but 1
+    # was given" came out of .run()
+    with pytest.raises(ConfigError, match=r"on_trial_end must be callable with each "
+                                          r"finished trial's TrialResult as its one "
+                                          r"argument \(on_trial_end\(result\)\); "):
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, budget=2,
+               trainer=tiny_trainer, run_dir=tmp_path / "run", on_trial_end=hook)
+    assert not (tmp_path / "run").exists()
+    Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, budget=2,  # these take it
+           trainer=tiny_trainer, run_dir=tmp_path / "run", on_trial_end=print)
+    Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, budget=2,
+           trainer=tiny_trainer, run_dir=tmp_path / "run", on_trial_end=lambda *a, **k: 0)
+
+
 def test_a_trainer_namespace_with_keys_is_a_mapping(tmp_path, tiny_trainer):
     # was (review): refused, "trainer must be a mapping", though dict() of it worked before
     jsonargparse = pytest.importorskip("jsonargparse")

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -61,6 +62,31 @@ def check_arguments(settings: Any, on_trial_end: Any, **mappings: Any) -> None:
     if on_trial_end is not None and not callable(on_trial_end):
         raise ConfigError(f"on_trial_end must be callable with each finished trial's "
                           f"TrialResult, got {short(on_trial_end)}")
+    if on_trial_end is not None and (why := _cannot_take_one(on_trial_end)):
+        # (was: trial 1 trained, then the call's TypeError came out of .run())
+        name = getattr(on_trial_end, "__qualname__", None) or short(on_trial_end)
+        raise ConfigError(f"on_trial_end must be callable with each finished trial's "
+                          f"TrialResult as its one argument (on_trial_end(result)); {name} "
+                          f"cannot take it: {why}")
+
+
+def _cannot_take_one(hook: Any) -> str:
+    """Why ``hook`` cannot be called with one positional argument ("" where it can, or
+    where its signature is not known: a builtin without one).
+
+    Example:
+        >>> _cannot_take_one(lambda: None), _cannot_take_one(print)
+        ('too many positional arguments', '')
+    """
+    try:
+        signature = inspect.signature(hook)
+    except (TypeError, ValueError):  # no signature to read: called as given
+        return ""
+    try:
+        signature.bind(None)
+    except TypeError as err:
+        return str(err)
+    return ""
 
 
 #: ``Trainer.fit``'s data keywords, which a Lightning user may give ``Search`` too
