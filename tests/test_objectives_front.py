@@ -300,6 +300,14 @@ def test_a_bool_a_function_returns_beside_its_objectives_is_stored_as_0_or_1(tmp
     assert all(type(t.metrics["converged"]) is float for t in result.trials)
 
 
+def test_a_function_that_returns_no_mapping_stops_the_search_naming_the_function(tmp_path):
+    # was: "trials 1 and 2 failed the same way in training (...)": nothing trains there
+    with pytest.raises(SearchError, match=r"trials 1 and 2 failed the same way in what the "
+                                          r"objective function returned \(every trial "):
+        Search(None, {"x": {"choice": [1, 2, 3]}}, objective=lambda arch: None, budget=3,
+               optimizer="RandomSearch", run_dir=tmp_path, verbose=False).run()
+
+
 def test_an_infinite_objective_of_a_function_fails_without_a_score(tmp_path, capsys):
     # was: FAILED with its monitor's value as its score (`show --status failed` listed
     # 2.0000 beside the error) and "objective cost=-inf at the best epoch" of a function,

@@ -129,6 +129,8 @@ def _evaluate(spec: TrialSpec, result: TrialResult) -> TrialResult:
         result.finished, result.failed_in = time.time(), "in the objective function"
         return result
     result.fit_time, result.finished = time.perf_counter() - t0, time.time()
+    # where a failure below is (was: "in training", which an objective search never does)
+    result.failed_in = "in what the objective function returned"
     if isinstance(metrics, str):  # text or a bool where a number belongs (was: "0.5" taken)
         result.error = metrics
         return result
