@@ -125,7 +125,8 @@ class Search:
             ``budget`` (trials, default 20), ``monitor`` (default ``"val_acc"``), ``mode``
             (``"max"``/``"min"``), ``run_dir`` (default ``"runs/nas"``, None too; the
             same folder resumes), ``optimizer`` (a nevergrad registry name, default
-            ``SurrogateEvolution``), ``seed``, ``num_workers``, ``scheduler``.
+            ``SurrogateEvolution``), ``seed`` (default 0: a Lightning seed_everything() called
+            before is not read), ``num_workers``, ``scheduler``.
     """
 
     def __init__(self, model: Any, space: SearchSpace | Mapping[str, Any] | str | os.PathLike,
