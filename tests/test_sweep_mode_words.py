@@ -80,3 +80,13 @@ def test_the_warm_start_lines_stand_in_monitor_is_said_with_its_direction():
         "warm start from runs/a (1)/run (loss, minimize; its results trained 3 epochs): 2 of 2 "
         "trials used; first objective 'acc' not logged there: its monitor loss (minimize) "
         "stands in, on its own task\nwarm start from runs/b (acc, maximize): 1 of 1 trial used")
+
+
+def test_a_sweeps_header_says_no_budget_and_its_time_limit(tmp_path, capsys):
+    # was: "..., budget None jobs, 1 job per batch ..." for hydra.sweeper.budget: null beside
+    # a time_limit, and no word of the time limit, where a search says "no budget, time
+    # limit 0.01s"
+    multirun(tmp_path, _task, {"budget": None, "time_limit": 0.01, "params": PARAMS})
+    header = _lines(capsys.readouterr().out, "Sweeping app with lightning_nas")
+    assert len(header) == 1 and ": SurrogateEvolution, no budget, time limit 0.01s, 1 job " \
+        "per batch on BasicLauncher, " in header[0], header

@@ -307,8 +307,10 @@ class HydraSweep(Sweeper):
     def _header(self, settings: SearchSettings, sweep: SweepParams,
                 executor: HydraLauncherExecutor) -> str:
         goal, size = settings.goal, sweep.space.size()
+        budget = f"budget {counted(goal.budget, 'job')}" if goal.budget else "no budget"
+        limit = f", time limit {goal.time_limit}s" if goal.time_limit else ""  # (was: unsaid)
         line = (f"Sweeping {self.config.hydra.job.name} with lightning_nas in "
-                f"{settings.run_dir}: {goal.optimizer}, budget {counted(goal.budget, 'job')}, "
+                f"{settings.run_dir}: {goal.optimizer}, {budget}{limit}, "
                 f"{counted(executor.num_workers, 'job')} per batch on "
                 f"{type(self.launcher).__name__}, "
                 f"space of {'infinitely many' if size == math.inf else int(size)} "
