@@ -126,8 +126,14 @@ def test_ctrl_c_in_a_fit_or_between_jobs_ends_the_sweep_with_130_and_no_tracebac
 
 
 def test_a_task_that_returns_no_score_stops_at_once(tmp_path):
-    with pytest.raises(SearchError, match=r"returned None; return the score \(score\)"):
+    with pytest.raises(SearchError, match=r"returned None; return the score \(score\)") as info:
         multirun(tmp_path, lambda cfg: None, {"budget": 5, "params": {"x": "range(0, 9)"}})
+    # in the sweep's words (was: "run the same search again ...; a changed search setting (a
+    # monitor, say) is not resumed: remove ... or choose another run_dir", a search's key)
+    assert str(info.value).endswith(
+        f". To go on, fix it and run the same command again (trial 1 runs again); a changed "
+        f"sweep setting (hydra.sweeper.monitor, say) is not resumed: remove {tmp_path / 'run'} "
+        f"(no trial completed) or choose another hydra.sweeper.run_dir"), str(info.value)
 
 
 def test_a_float_returned_for_another_metric_than_the_monitor_stops_the_sweep(tmp_path):

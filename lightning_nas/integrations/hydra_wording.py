@@ -80,10 +80,18 @@ def sweep_wording(text: str, keys: Sequence[str] | Mapping[str, Any],
         >>> sweep_wording("raise search.max_failures, or start another run_dir (search.db)",
         ...               ["max_failures"])
         'raise hydra.sweeper.max_failures, or choose another hydra.sweep.dir (search.db)'
+        >>> sweep_wording("remove runs/a (no trial completed) or choose another run_dir", [])
+        'remove runs/a (no trial completed) or choose another hydra.sweep.dir'
     """
     text = re.sub(r"\bsearch\.(\w+)",
                   lambda m: f"hydra.sweeper.{m[1]}" if m[1] in keys else m[0], text)
-    return sweep_phrases(text).replace("start another run_dir", f"choose another {folder}")
+    text = sweep_phrases(text).replace("start another run_dir", f"choose another {folder}")
+    # a fatal stop's way on (was: "run the same search again ...; a changed search setting (a
+    # monitor, say) is not resumed: remove ... or choose another run_dir")
+    return (text.replace("choose another run_dir", f"choose another {folder}")
+            .replace("run the same search again", "run the same command again")
+            .replace("a changed search setting (a monitor, say)",
+                     "a changed sweep setting (hydra.sweeper.monitor, say)"))
 
 
 def sweep_phrases(text: str) -> str:
