@@ -117,7 +117,13 @@ def test_a_misspelt_key_fails_before_anything_runs(tmp_path):
             ({"nett.width": "choice(4, 8)"}, "'nett.width': the config has no key 'nett'; did "
                                              "you mean 'net'?"),
             ({"net.lr": "choice(0.1, 0.2)"}, "'net.lr': net does not set 'lr' (an argument of "
-                                             "tests.helpers.TinyNet); search +net.lr to add it")):
+                                             "tests.helpers.TinyNet); search +net.lr to add it"),
+            # Hydra's own node (was: "the config has no key 'hydra'; accepted: model, net, x")
+            ({"hydra.job.env_set.TAG": "choice(a, b)"},
+             "'hydra.job.env_set.TAG': hydra.job.env_set has no key 'TAG'; accepted: none; "
+             "search +hydra.job.env_set.TAG to add it as a new key"),
+            ({"hydra.job.chdr": "choice(true, false)"},
+             "'hydra.job.chdr': hydra.job has no key 'chdr'; did you mean 'chdir'? accepted: ")):
         with pytest.raises(ConfigError, match=f"^{re.escape(f'sweep parameter {error}')}") as info:
             multirun(tmp_path, lambda cfg: 1.0, {"budget": 1, "params": params}, net=net)
         assert "\n" not in str(info.value) and info.value.__cause__ is None

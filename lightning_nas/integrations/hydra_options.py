@@ -160,9 +160,9 @@ def _missing_key(config: DictConfig, loader: Any, sweep: SweepParams) -> str | N
                                       resolve=False)
     except Exception:  # noqa: BLE001 - an option or another override fails: Hydra's error
         return None
-    tree.pop("hydra", None)
-    for key in (k for k in arch if k not in groups and not k.startswith("+")):
-        node, where = tree, "the config"
+    own = {"hydra": tree.pop("hydra", None) or {}}  # Hydra's node (was: "the config has no
+    for key in (k for k in arch if k not in groups and not k.startswith("+")):  # key 'hydra'")
+        node, where = (own, "") if key.startswith("hydra.") else (tree, "the config")
         for part in key.split("."):
             if not isinstance(node, dict):
                 break
@@ -176,9 +176,9 @@ def _missing_key(config: DictConfig, loader: Any, sweep: SweepParams) -> str | N
                        "" if "_target_" in node else  # (a key its target takes: above)
                        f"; search +{key} to add it as a new key")  # (was: no word of +)
                 return (f"sweep parameter {key!r}: {where} has no key {part!r}; "
-                        f"{did_you_mean(part, valid)}accepted: {', '.join(valid)}{add}")
+                        f"{did_you_mean(part, valid)}accepted: {', '.join(valid) or 'none'}{add}")
             node = node[part]
-            where = part if where == "the config" else f"{where}.{part}"
+            where = part if where in ("the config", "") else f"{where}.{part}"
     return None
 
 
