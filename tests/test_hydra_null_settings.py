@@ -142,3 +142,21 @@ def test_several_warm_start_folders_go_as_a_list_and_hydra_refuses_the_comma_for
                                                          "configuration is not supported"):
         multirun(tmp_path / "comma", task, SWEEP, (f"hydra.sweeper.warm_start={first},{second}",))
     assert not (tmp_path / "comma" / "run").exists()  # the sweeper never ran
+
+
+def test_a_warm_start_setting_without_warm_start_is_refused_in_the_sweeps_words(tmp_path):
+    # was: "... give `hydra.sweeper.warm_start` too (or drop warm_start_fill)" and "(a
+    # resume of a search that re-trains them: the same hydra.sweeper.warm_start ...)"
+    for override, said in (
+            ("hydra.sweeper.warm_start_fill={x: 1}",
+             "`hydra.sweeper.warm_start_fill` fills keys of the `hydra.sweeper.warm_start` "
+             "runs' results; give `hydra.sweeper.warm_start` too (or drop "
+             "hydra.sweeper.warm_start_fill)"),
+            ("hydra.sweeper.retrain_top_k=1",
+             "`hydra.sweeper.retrain_top_k` re-trains the best results of "
+             "`hydra.sweeper.warm_start` runs; give `hydra.sweeper.warm_start` too (a resume "
+             "of a sweep that re-trains them: the same hydra.sweeper.warm_start it ran with)")):
+        with pytest.raises(ConfigError) as info:
+            multirun(tmp_path, lambda cfg: 1.0, SWEEP, (override,))
+        assert str(info.value) == said
+    assert not (tmp_path / "run").exists()

@@ -129,6 +129,8 @@ def sweep_words(text: str, settings: Mapping[str, Any] | Sequence[str]) -> str:
     Example:
         >>> sweep_words("warm_start source runs/a does not exist; give folders ...", ["budget"])
         'hydra.sweeper.warm_start source runs/a does not exist; give folders ...'
+        >>> sweep_words("give `warm_start` too (or drop warm_start_fill)", ["warm_start"])
+        'give `hydra.sweeper.warm_start` too (or drop hydra.sweeper.warm_start_fill)'
         >>> sweep_words("`budget` must be ...", ["budget"])
         '`hydra.sweeper.budget` must be ...'
         >>> sweep_words("optimizer 'EDA' ... of this search; pick a strategy ...", [])
@@ -138,7 +140,9 @@ def sweep_words(text: str, settings: Mapping[str, Any] | Sequence[str]) -> str:
     """
     text = re.sub(r"`(\w+)`", lambda m: f"`hydra.sweeper.{m[1]}`" if m[1] in settings
                   else m[0], text)
-    text = re.sub(r"(?<![.\w`])warm_start\b", "hydra.sweeper.warm_start", text)
+    text = re.sub(r"(?<![.\w`])(warm_start_fill|warm_start)\b", r"hydra.sweeper.\1", text)
+    text = text.replace("a resume of a search that", "a resume of a sweep that")  # (was: a
+    # search's words, "or drop warm_start_fill", "a resume of a search that re-trains them")
     text = re.sub(r"names this search's own run_dir (.*): a search cannot",
                   r"names this sweep's own run folder \1 (hydra.sweeper.run_dir, else "
                   r"hydra.sweep.dir): a sweep cannot", text)
