@@ -9,12 +9,13 @@ Example:
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
 from lightning_nas.config.cli_links import CliLinks
 from lightning_nas.config.nodes import is_hydra
-from lightning_nas.config.yamlio import dump_yaml
+from lightning_nas.config.yamlio import dump_yaml, load_yaml
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.export_config import best_config, model_section, objects_beside
 from lightning_nas.export_files import (
@@ -92,9 +93,12 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
         raise ConfigError(f"export_best(run_dir, store, trial_id): store must be the run's "
                           f"open RunStore or None (export_best opens it), got {store!r}"
                           f"{number}")
+    searched = store is not None
     with held_for_export(run_dir, store, then) as store:  # one at a time, no search
         mode, monitor = store.get_meta("mode", "max"), store.get_meta("monitor")
         best = winner = store.best(mode)
+        # a search's own export (its end, a resume): over the user's `export --trial` choice
+        chosen = _chosen_before(run_dir) if trial_id is None and searched else None
         if trial_id is not None:
             done = [t.trial_id for t in store.trials(TrialStatus.COMPLETED)]
             valid = f"COMPLETED trials: {id_ranges(done) or 'none'}"
@@ -184,7 +188,25 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
             discard_staged(run_dir)
             raise
         move_in(run_dir, files, keep_checkpoint=out["checkpoint"] is not None)
+        if chosen is not None and chosen != best.trial_id:  # the user's choice: said gone
+            warn_user(f"{run_dir / 'best.yaml'}: trial {chosen}, chosen by an export --trial, "
+                      f"replaced by the run's best, trial {best.trial_id}; lightning-nas "
+                      f"export {shlex.quote(str(run_dir))} --trial {chosen} exports it again")
         return out
+
+
+def _chosen_before(run_dir: Path) -> int | None:
+    """The trial an ``export --trial`` wrote to ``run_dir``'s ``best.yaml`` (it says
+    ``chosen: true``), which an export of the run's best replaces; None where it holds the
+    run's best, is missing or cannot be read (an export writes it anew)."""
+    try:
+        before = load_yaml((run_dir / "best.yaml").read_text())
+    except Exception:  # noqa: BLE001 - damaged or missing: nothing chosen to say
+        return None
+    if not isinstance(before, dict) or before.get("chosen") is not True:
+        return None
+    trial = before.get("trial")
+    return trial if type(trial) is int else None
 
 
 

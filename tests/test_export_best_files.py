@@ -6,6 +6,7 @@ cannot be exported (rejected, paused, pruned, absent) named with the ones that c
 from __future__ import annotations
 
 import shutil
+import warnings
 from pathlib import Path
 
 import pytest
@@ -344,3 +345,28 @@ def test_an_export_replaces_best_ckpt_in_place_never_leaving_none(tmp_path):
     files = _Watched([staged(run / "best.yaml", "trial: 3\n")], run / "best.ckpt")
     move_in(run, files, keep_checkpoint=False)
     assert files.seen == [("best.yaml", False)] and not (run / "best.ckpt").exists()
+
+
+def test_a_resume_that_replaces_an_export_trial_choice_says_so(finished_run):
+    # was: a resume (nothing left to train) rewrote best.* to the run's best over the
+    # trial `lightning-nas export --trial N` chose, with no word of it
+    from tests.conftest import TINY_SPACE, TINY_TRAINER
+
+    with RunStore(finished_run / "search.db") as store:
+        winner = store.best("max").trial_id
+        other = next(t.trial_id for t in store.trials(TrialStatus.COMPLETED)
+                     if t.trial_id != winner)
+    assert export_best(finished_run, trial_id=other)["chosen"] is True
+    search = Search(TinyNet, {k: dict(v) for k, v in TINY_SPACE.items()}, data=BlobData,
+                    trainer=dict(TINY_TRAINER), budget=3, run_dir=finished_run, verbose=False)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        search.run()
+    lines = [str(w.message) for w in said if "chosen" in str(w.message)]
+    assert lines == [f"{finished_run / 'best.yaml'}: trial {other}, chosen by an export "
+                     f"--trial, replaced by the run's best, trial {winner}; lightning-nas "
+                     f"export {finished_run} --trial {other} exports it again"]
+    assert load_best(finished_run)["trial"] == winner
+    with warnings.catch_warnings():  # the run's best again: nothing replaced, nothing said
+        warnings.simplefilter("error")
+        assert "chosen" not in export_best(finished_run)
