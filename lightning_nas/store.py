@@ -24,8 +24,10 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import socket
 import sqlite3
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -90,13 +92,18 @@ class RunStore(TrialRecords, FitRecords):
         if read_only:  # WAL read while a process has it open (its -wal beside it) where the
             # folder lets it, else the file as it is: no -wal or -shm is created beside it
             uri, wal = self.path.resolve().as_uri(), Path(f"{self.path}-wal").exists()
-            try:
-                self._db = sqlite3.connect(f"{uri}?{'mode=ro' if wal else 'immutable=1'}",
-                                           uri=True, isolation_level=None)
-                self._db.execute("SELECT 1 FROM meta LIMIT 1")
-            except sqlite3.OperationalError:
-                self._db = sqlite3.connect(f"{uri}?immutable=1", uri=True,
-                                           isolation_level=None)
+            if Path(f"{self.path}-wal").is_file() and not Path(f"{self.path}-shm").exists():
+                # open nowhere (a run copied with its -wal): read from a copy (was: its
+                # -shm made beside it, by mode=ro)
+                self._db = _read_copy(self.path)
+            else:
+                try:
+                    self._db = sqlite3.connect(f"{uri}?{'mode=ro' if wal else 'immutable=1'}",
+                                               uri=True, isolation_level=None)
+                    self._db.execute("SELECT 1 FROM meta LIMIT 1")
+                except sqlite3.OperationalError:
+                    self._db = sqlite3.connect(f"{uri}?immutable=1", uri=True,
+                                               isolation_level=None)
             self._absent = {f"{table}.{name}": decl.partition(" DEFAULT ")[2] or "NULL"
                             for table, absent in absent_columns(self._db).items()
                             for name, decl in absent.items()}
@@ -327,6 +334,26 @@ def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],
         return store
     check_same_search(store, run_dir, fixed, run_dir_key)
     return store
+
+
+def _read_copy(path: Path) -> sqlite3.Connection:
+    """An in-memory copy of the store at ``path`` with what its ``-wal`` holds, where no
+    process has it open (no ``-shm`` beside it): SQLite would make a ``-shm`` to read its
+    ``-wal`` in place, so the two files are read in a temporary folder, which is removed."""
+    with tempfile.TemporaryDirectory(prefix="lightning_nas_read_") as folder:
+        copy = Path(folder) / path.name
+        shutil.copyfile(path, copy)
+        shutil.copyfile(f"{path}-wal", f"{copy}-wal")
+        source = sqlite3.connect(copy, isolation_level=None)
+        memory = sqlite3.connect(":memory:", isolation_level=None)
+        try:
+            source.backup(memory)
+        except BaseException:
+            memory.close()
+            raise
+        finally:
+            source.close()
+    return memory
 
 
 def check_as_it_is(run_dir: Path, fixed: Mapping[str, Any], run_dir_key: str = "run_dir",

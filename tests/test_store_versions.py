@@ -6,6 +6,7 @@ by the later ones. Real SQLite files, real nevergrad."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 
 import pytest
@@ -87,6 +88,30 @@ def test_show_and_open_run_of_an_older_version_run_write_nothing_into_it(tmp_pat
     sqlite3.connect(fresh / "search.db").close()
     with pytest.raises(FileNotFoundError, match="its search.db holds no search"):
         open_run(fresh)  # was: "no such table: meta" (read-only: no tables made)
+
+
+def test_show_of_a_run_copied_without_its_shm_file_reads_its_wal_and_writes_nothing(
+        tmp_path, capsys):
+    # was: a run folder copied with search.db and search.db-wal only (a live run's files):
+    # show, report and an export's read made search.db-shm beside them
+    source, run = tmp_path / "source", tmp_path / "run"
+    source.mkdir()
+    run.mkdir()
+    _first_release_store(source / "search.db")
+    db = sqlite3.connect(source / "search.db", isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.executemany("INSERT INTO meta VALUES (?, ?)", [  # in search.db-wal only
+        ("monitor", '"val_acc"'), ("mode", '"max"'), ("space", '{"k": [1, 2, 3]}')])
+    db.execute("UPDATE trials SET score = 0.75")
+    for name in ("search.db", "search.db-wal"):
+        shutil.copyfile(source / name, run / name)
+    db.close()
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    assert main(["show", str(run)]) == 0
+    assert "0.75" in capsys.readouterr().out
+    with open_run(run) as store:
+        assert store.best("max").score == 0.75
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
 
 
 def test_a_resume_with_the_objectives_in_another_order_is_refused(tmp_path):
