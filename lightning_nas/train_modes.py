@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["Modes", "kept_modes", "modes_of", "restore_modes"]
+__all__ = ["Modes", "frozen_names", "kept_modes", "modes_of", "restore_modes"]
 
 #: each module of a tree with its ``training`` flag (``modes_of``)
 Modes = list[tuple["nn.Module", bool]]
@@ -38,6 +38,28 @@ def modes_of(module: nn.Module) -> Modes:
     """
     return [(m, m.training) for m in module.modules()]
 
+
+def frozen_names(module: nn.Module) -> list[str]:
+    """The names of the submodules of ``module`` that the user froze: each one in eval mode
+    whose parent is in training mode (not its own submodules, which ``.eval()`` on it sets
+    too), in ``named_modules`` order; none where ``module`` itself is in eval mode (all are:
+    none can be told frozen). What ``best_arch.yaml``'s ``frozen`` lists, and what
+    ``finetune_subnet`` puts back in eval mode after its ``.train()``.
+
+    Example:
+        >>> from torch import nn
+        >>> net = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.BatchNorm1d(2), nn.ReLU()))
+        >>> _ = net[1].eval()
+        >>> frozen_names(net), frozen_names(net.eval())
+        (['1'], [])
+    """
+    if not module.training:
+        return []
+    names: list[str] = []
+    for name, child in module.named_children():
+        names += [name] if not child.training else [f"{name}.{inner}"
+                                                     for inner in frozen_names(child)]
+    return names
 
 def restore_modes(modes: Modes) -> None:
     """Put back the flags ``modes_of`` recorded (a submodule added since keeps its own).

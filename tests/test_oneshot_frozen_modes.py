@@ -7,11 +7,14 @@ from __future__ import annotations
 import lightning.pytorch as pl
 import pytest
 import torch
+import yaml
 from torch import nn
 
+from lightning_nas.errors import ConfigError
 from lightning_nas.module import NASModule
 from lightning_nas.oneshot.callback import OneShotNAS
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
+from lightning_nas.oneshot.finetune import finetune_subnet
 from lightning_nas.oneshot.scoring import calibrate_batchnorm, default_forward
 from tests.helpers_oneshot_fit import BatchNormSupernet, BlobImages, cpu_trainer, val_accuracy
 
@@ -91,3 +94,64 @@ def test_calibration_leaves_a_frozen_batchnorm_as_it_is():
     net.eval()  # all in eval mode (a validation): none can be told frozen, all calibrated
     calibrate_batchnorm(net, default_forward, batches)
     assert int(net[1].num_batches_tracked) == 1
+
+
+def _untrained(norm: nn.Module) -> bool:
+    """Whether the BatchNorm ``norm`` holds the statistics it was made with."""
+    return torch.equal(norm.running_mean, torch.zeros(8)) and int(norm.num_batches_tracked) == 0
+
+
+def test_finetune_subnet_keeps_the_frozen_submodules_of_the_search(tmp_path):
+    # was: the subnet fine-tuned all in training mode (subnet.pt is saved all in eval mode,
+    # finetune_subnet called .train()), so the head BatchNorm the user froze trained
+    pl.seed_everything(0, verbose=False)
+    data = BlobImages()
+    callback = OneShotNAS(num_candidates=2, calibration_batches=1, search_every_n_epochs=None,
+                          export_dir=str(tmp_path / "run"))
+    cpu_trainer(tmp_path, [callback], max_epochs=1, limit_train_batches=2, limit_val_batches=1,
+                enable_checkpointing=False).fit(FrozenHead(), datamodule=data)
+    assert yaml.safe_load((tmp_path / "run" / "best_arch.yaml").read_text()).get(
+        "frozen") == ["7"]
+    assert callback.frozen == ["7"]
+    seen = FrozenSeen()  # its net[7] at each training batch of the fine-tune
+    module, _ = finetune_subnet(callback.subnet, data, 2, frozen=callback.frozen, num_classes=3,
+                                trainer={"accelerator": "cpu", "devices": 1,
+                                         "limit_train_batches": 2, "limit_val_batches": 1,
+                                         "callbacks": [seen]})
+    assert seen.modes == [False] * 4  # in eval mode after Lightning's validation too
+    assert _untrained(module.net[7]) and not _untrained(module.net[1])
+
+
+def test_finetune_subnet_names_a_frozen_name_it_does_not_hold():
+    net = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+    with pytest.raises(ConfigError, match=r"frozen: '2' is no submodule of the subnet "
+                                          r"\(Sequential\); its submodules: '0', '1'"):
+        finetune_subnet(net, None, 1, frozen=["2"])
+
+
+def test_darts_records_the_frozen_submodules(tmp_path):
+    pl.seed_everything(0, verbose=False)
+    nas = DifferentiableNAS(FrozenHead(), num_classes=3, calibration_batches=1,
+                            export_dir=str(tmp_path / "run"))
+    cpu_trainer(tmp_path, [], max_epochs=1, limit_train_batches=2, limit_val_batches=1,
+                enable_checkpointing=False).fit(nas, datamodule=BilevelData(BlobImages()))
+    best = yaml.safe_load((tmp_path / "run" / "best_arch.yaml").read_text())
+    assert best.get("frozen") == ["7"]  # was: not recorded
+    assert nas.frozen == ["7"] and _untrained(nas.subnet[7])
+
+
+def test_lightning_nas_oneshot_finetunes_with_the_frozen_submodules_frozen(tmp_path):
+    from lightning_nas.oneshot.run import run_oneshot
+
+    cfg = {"model": "tests.test_oneshot_frozen_modes.FrozenHead",
+           "data": "tests.helpers_oneshot_fit.BlobImages",
+           "trainer": {"max_epochs": 1, "accelerator": "cpu", "devices": 1,
+                       "limit_train_batches": 2, "limit_val_batches": 1,
+                       "enable_checkpointing": False},
+           "oneshot": {"num_candidates": 2, "calibration_batches": 1, "num_classes": 3,
+                       "seed": 0, "run_dir": str(tmp_path / "run"), "finetune_epochs": 1}}
+    run_oneshot(cfg, verbose=False)
+    tuned = torch.load(tmp_path / "run" / "subnet_finetuned.pt", weights_only=False)
+    assert _untrained(tuned[7])  # was: its statistics trained in the fine-tune
+    assert not _untrained(tuned[1])
+

@@ -151,6 +151,8 @@ class OneShotNAS(pl.Callback):
         self.best_arch: dict[str, Any] | None = None
         self.best_score: float | None = None
         self.subnet: nn.Module | None = None
+        #: the subnet's submodules the user froze (``export_checked``; ``finetune_subnet``)
+        self.frozen: list[str] = []
         self.paths: list[dict[str, Any]] = []  # the path of each training step (this rank)
         self.record_paths = record_paths
         self._device = torch.device("cpu")
@@ -189,6 +191,7 @@ class OneShotNAS(pl.Callback):
         self.history, self.paths = [], []
         self.rng = random.Random(self.seed)
         self.best_arch = self.best_score = self.subnet = None
+        self.frozen = []
         self._loaded_rng = self._loaded_epochs = self._epoch_rng = self._end_rng = None
         self._repeated_end = False
 
@@ -389,14 +392,15 @@ class OneShotNAS(pl.Callback):
         with preserved_batchnorm(pl_module):
             set_path(pl_module, self.best_arch)
             calibrate_batchnorm(pl_module, self.forward, calibration, trainer.strategy)
-            self.subnet = export_checked(trainer, pl_module, self.network(pl_module),
+            self.subnet, self.frozen = export_checked(trainer, pl_module, self.network(pl_module),
                                          self.best_arch, self.forward, calibration)
         set_path(pl_module, previous)
         if not writes_files(trainer, self.export_dir):  # (rank 0; none under fast_dev_run)
             return
         notes = met_notes(trainer)  # a DDP split with repeats: with the file, in one write
         best = dump_yaml({"arch": self.best_arch, "score": self.best_score, "algorithm": "spos",
-                          "mode": self.mode, **({"notes": notes} if notes else {}),
+                          "mode": self.mode, **({"frozen": self.frozen} if self.frozen else {}),
+                          **({"notes": notes} if notes else {}),
                           **limited_entry(trainer), **precision_entry(trainer)})  # (was: unsaid)
         write_outputs(user_path(self.export_dir), {  # best_arch.yaml last: a finished run
             "history.json": lambda path: path.write_text(record_text(self.history)),

@@ -128,7 +128,8 @@ def export_derived(trainer: pl.Trainer, pl_module: pl.LightningModule, network: 
                    ranked: Sequence[tuple[dict[str, Any], float]],
                    metric: Callable[[torch.Tensor], torchmetrics.Metric], calibration: int,
                    mode: str = "max", forward: Forward = default_forward,
-                   ) -> tuple[dict[str, Any], float | None, nn.Module, list[dict[str, Any]]]:
+                   ) -> tuple[dict[str, Any], float | None, nn.Module, list[dict[str, Any]],
+                              list[str]]:
     """Score each ranked architecture, export the best.
 
     Every candidate is calibrated on the same ``calibration`` training batches and scored on
@@ -137,7 +138,8 @@ def export_derived(trainer: pl.Trainer, pl_module: pl.LightningModule, network: 
     exported from ``network`` (inside ``pl_module``) in float32 by ``export_checked``.
 
     Returns:
-        ``(arch, score, subnet, [{"arch", "probability", "score"} per candidate])``.
+        ``(arch, score, subnet, [{"arch", "probability", "score"} per candidate], frozen)``:
+        ``frozen``, the subnet's submodules the user froze (``export_checked``).
     """
     has_val = bool(val_loaders(trainer))
     previous = get_path(pl_module)
@@ -153,18 +155,21 @@ def export_derived(trainer: pl.Trainer, pl_module: pl.LightningModule, network: 
         best = _best(scored, mode)
         set_path(pl_module, best["arch"])
         calibrate_batchnorm(pl_module, forward, batches, trainer.strategy)
-        subnet = export_checked(trainer, pl_module, network, best["arch"], forward, batches)
+        subnet, frozen = export_checked(trainer, pl_module, network, best["arch"], forward,
+                                        batches)
     set_path(pl_module, previous)
-    return best["arch"], best["score"], subnet, scored
+    return best["arch"], best["score"], subnet, scored, frozen
 
 
 def write_export(export_dir: str | Path, arch: Mapping[str, Any], score: float | None,
                  subnet: nn.Module, scored: Sequence[Mapping[str, Any]],
                  alphas: Mapping[str, Any], mode: str = "max",
-                 notes: Sequence[str] = (), trainer: Any = None) -> dict[str, Path]:
+                 notes: Sequence[str] = (), trainer: Any = None,
+                 frozen: Sequence[str] = ()) -> dict[str, Path]:
     """Write ``alphas.json``, ``subnet.pt`` (a copy of ``subnet`` in eval mode), (with
     matplotlib) ``alphas.png`` and last ``best_arch.yaml`` (with the candidates' scores,
-    ``mode``, any ``notes``: what the scores count beyond the data, ``met_notes``, and the
+    ``mode``, any ``frozen`` submodules (``export_checked``), any ``notes``: what the
+    scores count beyond the data, ``met_notes``, and the
     ``trainer``'s limit of validation batches where it validates part of them) into
     ``export_dir`` (``write_outputs``); return the paths written, by stem."""
     out = user_path(export_dir)
@@ -173,6 +178,7 @@ def write_export(export_dir: str | Path, arch: Mapping[str, Any], score: float |
     limited = {} if trainer is None else {**limited_entry(trainer), **precision_entry(trainer)}
     best = dump_yaml({"arch": dict(arch), "score": score, "algorithm": alphas.get("algorithm"),
                       "mode": mode, "candidates": [dict(c) for c in scored],
+                      **({"frozen": list(frozen)} if frozen else {}),
                       **({"notes": list(notes)} if notes else {}), **limited})
     write_outputs(out, {
         "alphas.json": lambda path: path.write_text(record_text(alphas)),

@@ -209,6 +209,7 @@ class DifferentiableNAS(ArchLogits, EvalSteps, WrappedHooks):
         self.best_arch: dict[str, Any] | None = None
         self.best_score: float | None = None
         self.subnet: nn.Module | None = None
+        self.frozen: list[str] = []  # its submodules the user froze (oneshot.exported)
         self.scored: list[dict[str, Any]] = []
         self._resume_rng: dict[str, Any] | None = None
         self._resume_epochs: int | None = None  # the epochs the checkpoint holds
@@ -409,14 +410,14 @@ class DifferentiableNAS(ArchLogits, EvalSteps, WrappedHooks):
         check_logits_trained(self)  # not an architecture derived from their random start
         hp = self.hparams
         ranked = top_archs(self.choices, self.probabilities(), hp.top_k)
-        self.best_arch, self.best_score, subnet, self.scored = export_derived(
+        self.best_arch, self.best_score, subnet, self.scored, self.frozen = export_derived(
             self.trainer, self, self.network, ranked, self._metric, hp.calibration_batches,
             hp.mode)
         object.__setattr__(self, "subnet", subnet)  # not a submodule: not in checkpoints
         if writes_files(self.trainer, hp.export_dir):  # (rank 0; none under fast_dev_run)
             write_export(hp.export_dir, self.best_arch, self.best_score, self.subnet,
                          self.scored, self.alpha_history(), hp.mode, met_notes(self.trainer),
-                         self.trainer)
+                         self.trainer, self.frozen)
         self._ended = True
 
     def on_fit_end(self) -> None:  # a resume of a fit at its end: its final search now

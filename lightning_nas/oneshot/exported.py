@@ -45,7 +45,7 @@ from lightning_nas.oneshot.scoring import (
     val_loaders,
     validation_stage,
 )
-from lightning_nas.train_modes import kept_modes
+from lightning_nas.train_modes import frozen_names, kept_modes
 from lightning_nas.user_warnings import warn_rank_zero
 
 __all__ = ["check_network_alone", "check_saves", "export_checked", "export_float32",
@@ -81,17 +81,26 @@ def forward_once(trainer: pl.Trainer, pl_module: pl.LightningModule, forward: Fo
 
 def export_checked(trainer: pl.Trainer, pl_module: pl.LightningModule, network: nn.Module,
                    arch: Mapping[str, Any], forward: Forward,
-                   calibration: Sequence[Any]) -> nn.Module:
+                   calibration: Sequence[Any]) -> tuple[nn.Module, list[str]]:
     """The subnet ``arch`` of ``network`` (inside ``pl_module``, its BatchNorm statistics
     calibrated), exported in float32 (``export_float32``) after ``forward_once`` and
     checked by ``check_network_alone``, in eval mode: ready for inference, as
     ``subnet.pt`` is saved (was: in training mode, dropout on and BatchNorm on the batch's
     statistics until ``.eval()``); ``.train()`` to train it further (``finetune_subnet``
-    does). The subnet is a copy: ``pl_module`` keeps its own mode."""
+    does). The subnet is a copy: ``pl_module`` keeps its own mode.
+
+    Returns:
+        The subnet and the names of its submodules the user froze (``frozen_names`` of the
+        copy before its ``.eval()``: in eval mode while the network trained; the modes
+        ``export_subnet`` copies), which ``finetune_subnet`` puts back in eval mode after
+        its ``.train()`` (was: unrecorded, so a fine-tune trained a frozen BatchNorm's
+        statistics).
+    """
     seen = forward_once(trainer, pl_module, forward, calibration)
     subnet = export_float32(network, arch)
     check_network_alone(trainer, pl_module, subnet, forward, seen)
-    return subnet.eval()
+    frozen = frozen_names(subnet)  # (its modes as the network trained)
+    return subnet.eval(), frozen
 
 
 @torch.no_grad()

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import lightning.pytorch as pl
@@ -27,7 +28,7 @@ from lightning_nas.numeric import is_int
 from lightning_nas.results import format_score
 
 __all__ = ["accuracy_text", "check_finetune_length", "check_finetune_schedule",
-           "finetune_subnet"]
+           "finetune_subnet", "submodules_named"]
 
 #: the validation schedule of a fine-tune: after each epoch (Lightning's defaults)
 _SCHEDULE = {"check_val_every_n_epoch": 1, "val_check_interval": 1.0}
@@ -99,7 +100,8 @@ def check_finetune_length(max_epochs: object, lr: object,
 def finetune_subnet(subnet: nn.Module, datamodule: pl.LightningDataModule, max_epochs: int,
                     trainer: dict[str, Any] | None = None, num_classes: int | None = None,
                     lr: float = 1e-3, metrics: dict[str, str] | None = None,
-                    **module_kwargs: Any) -> tuple[pl.LightningModule, dict[str, float]]:
+                    frozen: Sequence[str] = (), **module_kwargs: Any
+                    ) -> tuple[pl.LightningModule, dict[str, float]]:
     """Train an exported subnet further, from its inherited weights, with a fresh Trainer.
 
     Args:
@@ -113,11 +115,18 @@ def finetune_subnet(subnet: nn.Module, datamodule: pl.LightningDataModule, max_e
             training), as the metrics returned are one epoch's.
         num_classes: classes of the default metric (accuracy, logged as ``val_acc``).
         lr: learning rate (Adam), above 0 (else a ``ConfigError``, before training).
-        metrics, **module_kwargs: passed to ``NASModule`` (loss, optimizer, ...).
+        metrics: passed to ``NASModule``.
+        frozen: names of the subnet's submodules the user froze, kept in eval mode: the
+            search's (``OneShotNAS.frozen``, ``DifferentiableNAS.frozen``,
+            ``best_arch.yaml``'s ``frozen``); a name the subnet does not hold is a
+            ``ConfigError``, before training.
+        **module_kwargs: passed to ``NASModule`` (loss, optimizer, ...).
 
     The subnet is trained in training mode, whatever its mode (``torch.load(subnet.pt)``
     is in eval mode, and Lightning keeps a module's mode: was, dropout off and BatchNorm
-    frozen through the fine-tune).
+    frozen through the fine-tune), except its ``frozen`` submodules, put back in eval mode
+    after its ``.train()`` (Lightning keeps them so through each validation; was: all
+    trained, a frozen BatchNorm's statistics too).
 
     Returns:
         The trained ``NASModule``, in eval mode (ready for inference, as
@@ -133,7 +142,11 @@ def finetune_subnet(subnet: nn.Module, datamodule: pl.LightningDataModule, max_e
     """
     check_finetune_schedule(trainer)
     check_finetune_length(max_epochs, lr, trainer)
-    module = NASModule(subnet.train(), metrics=metrics, num_classes=num_classes, lr=lr,
+    frozen_modules = submodules_named(subnet, frozen)
+    subnet.train()
+    for submodule in frozen_modules:
+        submodule.eval()
+    module = NASModule(subnet, metrics=metrics, num_classes=num_classes, lr=lr,
                        **module_kwargs)
     validated = _LastValidation()
     kwargs = {"enable_progress_bar": False, "enable_model_summary": False, "logger": False,
@@ -161,6 +174,33 @@ class _LastValidation(pl.Callback):
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.sanity_checking:
             self.step = trainer.global_step
+
+
+def submodules_named(network: nn.Module, names: Sequence[str]) -> list[nn.Module]:
+    """The submodules of ``network`` that ``names`` name (``finetune_subnet``'s ``frozen``).
+
+    Raises:
+        ConfigError: naming the first name ``network`` does not hold, and its submodules.
+
+    Example:
+        >>> submodules_named(nn.Sequential(nn.Linear(2, 2)), ["0"])
+        [Linear(in_features=2, out_features=2, bias=True)]
+        >>> submodules_named(nn.Sequential(nn.Linear(2, 2)), ["1"])
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: finetune_subnet: frozen: '1' is no submodule of \
+the subnet (Sequential); its submodules: '0'
+    """
+    if isinstance(names, str):  # one name, not its letters
+        names = [names]
+    held = dict(network.named_modules())
+    for name in names:
+        if not name or name not in held:
+            valid = ", ".join(repr(key) for key in list(held)[1:21])
+            more = ", ..." if len(held) > 21 else ""
+            raise ConfigError(f"finetune_subnet: frozen: {name!r} is no submodule of the subnet "
+                              f"({type(network).__name__}); its submodules: {valid}{more}")
+    return [held[name] for name in names]
 
 
 def _as_list(callbacks: Any) -> list[Any]:

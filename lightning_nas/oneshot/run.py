@@ -104,7 +104,7 @@ def _callbacks(trainer_kwargs: dict[str, Any], clear: ClearOutputs, *search: pl.
 
 def _spos(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
           trainer_kwargs: dict[str, Any], clear: ClearOutputs, ckpt_path: Path | None,
-          drawn: bool) -> tuple[Any, Any, nn.Module, str, bool]:
+          drawn: bool) -> tuple[Any, Any, nn.Module, list[str], str, bool]:
     run_dir = clear.run_dir
     keys = ("optimizer", "num_candidates", "search_every_n_epochs", "calibration_batches",
             "num_classes", "mode", "net_attr", "seed")
@@ -115,7 +115,7 @@ def _spos(opts: dict[str, Any], module: pl.LightningModule, datamodule: Any,
     trainer = pl.Trainer(**trainer_kwargs)
     fit_or_refuse(trainer, module, datamodule, ckpt_path)
     scored = scored_text(callback.history, callback.num_candidates) or "no subnet scored"
-    return callback.best_arch, callback.best_score, callback.subnet, (
+    return callback.best_arch, callback.best_score, callback.subnet, callback.frozen, (
         f"One-shot search: {scored}; best "
         f"{format_score(callback.best_score)} with shared weights: {callback.best_arch}"
         f"{wrote_line(run_dir, 'best_arch.yaml', 'history.json', 'subnet.pt')}"
@@ -153,7 +153,8 @@ def _searched(algorithm: str, opts: dict[str, Any], module: pl.LightningModule,
 
 def _differentiable(opts: dict[str, Any], nas: DifferentiableNAS, datamodule: Any,
                     trainer_kwargs: dict[str, Any], clear: ClearOutputs,
-                    ckpt_path: Path | None, drawn: bool) -> tuple[Any, Any, nn.Module, str, bool]:
+                    ckpt_path: Path | None, drawn: bool
+                    ) -> tuple[Any, Any, nn.Module, list[str], str, bool]:
     run_dir = clear.run_dir
     # the module clips (``_searched``): the Trainer must not see either setting
     for key in ("gradient_clip_val", "gradient_clip_algorithm"):
@@ -163,7 +164,7 @@ def _differentiable(opts: dict[str, Any], nas: DifferentiableNAS, datamodule: An
     trainer = pl.Trainer(**trainer_kwargs)
     fit_or_refuse(trainer, nas, BilevelData(datamodule), ckpt_path)
     score = "n/a" if nas.best_score is None else format_score(nas.best_score)
-    return nas.best_arch, nas.best_score, nas.subnet, (
+    return nas.best_arch, nas.best_score, nas.subnet, nas.frozen, (
         f"{opts['algorithm'].upper()} search: {derived_text(nas.best_arch, nas.scored)}; "
         f"{score} with shared weights"
         f"{wrote_line(run_dir, 'best_arch.yaml', 'subnet.pt', 'alphas.json', 'alphas.png')}"
@@ -341,7 +342,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         # the monitors' check first: at a validation's end, before an EarlyStopping checks
         ordered = [CallbackMonitors(), *trainer_kwargs.get("callbacks", []), uneven,
                    RunsHeld(runs)]
-        arch, score, subnet, message, rank_zero = search(opts, searched, datamodule, {
+        arch, score, subnet, frozen, message, rank_zero = search(opts, searched, datamodule, {
             **trainer_kwargs, "callbacks": ordered}, clear, ckpt_path, drawn)
         # under DDP only rank 0 prints and writes; the uneven split it said is in
         # best_arch.yaml's notes, written with the file (met_notes: the exporter's Trainer)
@@ -354,7 +355,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
             tuned, metrics = finetune_subnet(
                 subnet, datamodule, finetune_epochs,
                 trainer={**finetune_trainer(trainer_kwargs), "callbacks": [uneven]},
-                num_classes=opts["num_classes"], lr=finetune_lr)
+                num_classes=opts["num_classes"], lr=finetune_lr, frozen=frozen)
             # the epochs it trained (trainer.fast_dev_run, which trained one, is refused
             # before the run: oneshot/trainer_checks.py)
             trained = tuned.current_epoch
