@@ -155,3 +155,12 @@ def test_lightning_nas_oneshot_finetunes_with_the_frozen_submodules_frozen(tmp_p
     assert _untrained(tuned[7])  # was: its statistics trained in the fine-tune
     assert not _untrained(tuned[1])
 
+
+def test_darts_refuses_a_network_torch_save_cannot_pickle_before_training(tmp_path):
+    model, seen = FrozenHead(), FrozenSeen()
+    model.net.act_fn = lambda x: x  # torch.save cannot pickle it
+    nas = DifferentiableNAS(model, num_classes=3, export_dir=str(tmp_path / "run"))
+    with pytest.raises(ConfigError, match="export_dir: subnet.pt .torch.save. cannot hold"):
+        cpu_trainer(tmp_path, [seen], max_epochs=1, limit_train_batches=2, limit_val_batches=1,
+                    enable_checkpointing=False).fit(nas, datamodule=BilevelData(BlobImages()))
+    assert seen.modes == []  # said before training (was: a pickling error after it)

@@ -43,7 +43,7 @@ from lightning_nas.errors import check_number
 from lightning_nas.group_exit import destroy_group_at_exit
 from lightning_nas.oneshot.choices import get_path, set_path, space_of
 from lightning_nas.oneshot.endless import warn_endless_fit
-from lightning_nas.oneshot.exported import check_saves, export_checked, write_outputs
+from lightning_nas.oneshot.exported import check_export_saves, export_checked, write_outputs
 from lightning_nas.oneshot.fit_end import check_stepped, end_fit, saved_epochs, training_ends
 from lightning_nas.oneshot.random_state import preserved_rng, rng_state, set_rng_state
 from lightning_nas.oneshot.records import (
@@ -175,8 +175,7 @@ class OneShotNAS(pl.Callback):
             self._new_search()  # a new Trainer's fit (a checkpoint's state comes after)
         check_one_search(trainer, pl_module, OneShotNAS)  # (one would override the other)
         network = self.network(pl_module)  # a misspelt net_attr: said before training
-        if self.export_dir is not None and not trainer.fast_dev_run:  # (every rank alike)
-            check_saves(network, "oneshot.run_dir" if self.key_prefix else "export_dir")
+        check_export_saves(trainer, self.export_dir, network, self.key_prefix)
         self.space = space_of(pl_module)
         self._norms = choice_norms(pl_module)  # before a DDP strategy's sync_batchnorm swap
         # an optimizer that cannot run a search (a missing package: SMAC3, AX, Pymoo*) is

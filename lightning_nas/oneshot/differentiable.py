@@ -96,6 +96,7 @@ from lightning_nas.oneshot.differentiable_args import (
 from lightning_nas.oneshot.differentiable_eval import EvalSteps
 from lightning_nas.oneshot.differentiable_optim import bilevel_optimizers
 from lightning_nas.oneshot.endless import warn_endless_fit
+from lightning_nas.oneshot.exported import check_export_saves
 from lightning_nas.oneshot.fit_end import check_stepped, end_fit, saved_epochs
 from lightning_nas.oneshot.mixed import mixed
 from lightning_nas.oneshot.random_state import rng_state
@@ -277,6 +278,7 @@ class DifferentiableNAS(ArchLogits, EvalSteps, WrappedHooks):
     def on_fit_start(self) -> None:
         check_automatic(self.supernet)  # set after it was wrapped: said before any step
         check_norms_kept(self.supernet, self._norms, "DifferentiableNAS")
+        check_export_saves(self.trainer, self.hparams.export_dir, self.network, self.key_prefix)
         self._ended = self._recorded = False  # alphas.json written in this fit: at its epochs
         self._plateau_due, self._epoch_stepped = None, False  # (a stopped fit's: not here)
         destroy_group_at_exit(backend="gloo")  # a gloo DDP fit: its group ends before exit

@@ -48,8 +48,8 @@ from lightning_nas.oneshot.scoring import (
 from lightning_nas.train_modes import frozen_names, kept_modes
 from lightning_nas.user_warnings import warn_rank_zero
 
-__all__ = ["check_network_alone", "check_saves", "export_checked", "export_float32",
-           "forward_once", "write_outputs"]
+__all__ = ["check_export_saves", "check_network_alone", "check_saves", "export_checked",
+           "export_float32", "forward_once", "write_outputs"]
 
 
 def export_float32(network: nn.Module, arch: Mapping[str, Any]) -> nn.Module:
@@ -101,6 +101,17 @@ def export_checked(trainer: pl.Trainer, pl_module: pl.LightningModule, network: 
     check_network_alone(trainer, pl_module, subnet, forward, seen)
     frozen = frozen_names(subnet)  # (its modes as the network trained)
     return subnet.eval(), frozen
+
+
+def check_export_saves(trainer: pl.Trainer, export_dir: str | None, network: nn.Module,
+                       key_prefix: str = "") -> None:
+    """``check_saves(network)`` where the fit writes ``subnet.pt``: an ``export_dir`` and no
+    ``fast_dev_run`` (SPOS's and DARTS/GDAS's, as their fit sets up; was: SPOS's alone, so a
+    DARTS network holding a lambda failed in ``torch.save`` after training). The error names
+    ``oneshot.run_dir`` under ``lightning-nas oneshot`` (a ``key_prefix``), else
+    ``export_dir``."""
+    if export_dir is not None and not trainer.fast_dev_run:  # (every rank alike)
+        check_saves(network, "oneshot.run_dir" if key_prefix else "export_dir")
 
 
 @torch.no_grad()
