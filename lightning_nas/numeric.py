@@ -6,6 +6,8 @@ Plain data, standard library only: every layer may import it. The checks are exa
 ``is_number``; NumPy's integers, no ``int``, pass neither). Checks that take NumPy's scalars
 on purpose use ``numbers.Real`` / ``numbers.Integral`` (``errors.check_number``).
 
+``plain_bool`` turns NumPy's bool into Python's (for the flags that take one).
+
 Example:
     >>> is_number(0.5), is_number(3), is_number(True), is_number("3")
     (True, True, False, False)
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["is_int", "is_number"]
+__all__ = ["is_int", "is_number", "plain_bool"]
 
 
 def is_number(value: Any) -> bool:
@@ -38,3 +40,19 @@ def is_int(value: Any) -> bool:
         [True, True, True, False, False, False, False]
     """
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def plain_bool(value: Any) -> Any:
+    """``value`` as Python's ``bool`` where it is NumPy's (``np.bool_``, which is no
+    ``bool``: a flag read from an array was refused), else ``value`` unchanged (checked by
+    the caller; NumPy's integers stay what they are: 1 is no flag).
+
+    Example:
+        >>> import numpy as np
+        >>> plain_bool(np.bool_(True)), plain_bool(np.int64(1)), plain_bool("auto")
+        (True, np.int64(1), 'auto')
+    """
+    kind = type(value)  # without importing NumPy: this module is the standard library's
+    if kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_"):
+        return bool(value)
+    return value

@@ -147,6 +147,20 @@ def test_numpy_numbers_are_accepted_as_plain_ones_and_bools_are_not(tmp_path):
                       budget=np.int64(3), seed=np.int64(1)).run().trials) == 3
 
 
+
+def test_numpy_bools_are_accepted_for_the_flags_as_plain_bools():
+    # was: "`verbose` must be True or False, got np.True_" (a flag read from an array),
+    # while NumPy's numbers are taken for the numeric settings
+    import numpy as np
+
+    settings = SearchSettings.from_options(verbose=np.bool_(False), progress=np.bool_(True))
+    assert settings.verbose is False and settings.progress is True
+    flat = settings.flat()
+    assert type(flat["verbose"]) is bool and type(flat["progress"]) is bool
+    json.dumps(flat)
+    with pytest.raises(ConfigError, match="`verbose` must be True or False"):
+        SearchSettings.from_options(verbose=np.int64(1))
+
 _NONE = "None (null in YAML)"
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.errors import ConfigError, unknown
+from lightning_nas.numeric import plain_bool
 from lightning_nas.run_folder import run_dir_path
 from lightning_nas.search.objectives import Objectives, constraint_record
 from lightning_nas.search.schedulers import Rule
@@ -126,6 +127,9 @@ class SearchSettings:
         # takes it; no newline (was: taken, and best_config.yaml broke)
         run_dir = _DEFAULT_RUN_DIR if self.run_dir is None else self.run_dir
         object.__setattr__(self, "run_dir", run_dir_path(run_dir))
+        for flag in ("verbose", "progress"):  # NumPy's bool: Python's (was: refused,
+            # "got np.True_", while NumPy's numbers are taken)
+            object.__setattr__(self, flag, plain_bool(getattr(self, flag)))
         yes, no, auto = (("true", "false", "auto") if said_in_config()  # (was: a config's
                          else ("True", "False", "'auto'"))  # words from Python too)
         if not isinstance(self.verbose, bool):
