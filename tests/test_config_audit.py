@@ -101,6 +101,39 @@ def test_an_override_without_a_value_is_refused_not_read_as_null(tmp_path, capsy
     assert f"override {key}" in err and f"{key}=null" in err and "''" in err, err
 
 
+@pytest.mark.parametrize(("key", "default"), [
+    ("monitor", "val_acc"), ("optimizer", "SurrogateEvolution"), ("max_failures", "5"),
+    ("keep_top_k", "3"), ("num_workers", "1"), ("executor", "auto"), ("verbose", "true"),
+    ("progress", "auto"), ("retrain_top_k", "0"), ("budget", "20")])
+def test_an_empty_override_of_a_setting_without_null_names_its_default(capsys, key, default):
+    # was: "--search.verbose=null for null, which a setting reads as its default", which
+    # the setting then refused ("`verbose` must be true or false, got None")
+    code = main(["search", str(DIGITS), f"--search.{key}=", "--print_config"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0, err
+    assert f"--search.{key}={default} for its default" in err, err
+    assert (f"--search.{key}=null" in err) == (key == "budget"), err  # beside a time_limit
+
+
+def test_the_settings_an_empty_override_says_take_no_null_are_those_that_refuse_it():
+    # the hint's table (config/overrides.py) is the search settings': each refuses null
+    # and has the default it names; every other setting takes null
+    from lightning_nas.config.overrides import NO_NULL
+    from lightning_nas.errors import ConfigError
+    from lightning_nas.search.settings import SearchSettings
+
+    defaults = SearchSettings().flat()
+    for key in SearchSettings.keys():
+        refused = False
+        try:
+            SearchSettings.from_options(**{key: None})
+        except ConfigError:
+            refused = True
+        assert refused == (key in NO_NULL), key
+        if refused:
+            assert yaml.safe_load(NO_NULL[key]) == defaults[key], key
+
+
 @pytest.mark.parametrize("value, shown", [("null", "None"), ("3", "3"), ("''", "''")])
 def test_a_monitor_that_names_no_metric_says_what_to_give(tmp_path, capsys, value, shown):
     # was: "`monitor` must name a logged metric, got None": no example, nor that leaving it

@@ -1,5 +1,6 @@
 """Dotted ``--a.b=value`` overrides as the command line gives them: ``split_overrides``
-reads them, ``not_a_mapping`` refuses one that reaches through a value that is no mapping.
+reads them (an empty value is refused, naming the null or the default to write: ``NO_NULL``),
+``not_a_mapping`` refuses one that reaches through a value that is no mapping.
 
 Example:
     >>> split_overrides(["--search.budget=5"])
@@ -14,7 +15,37 @@ from typing import Any
 
 from lightning_nas.errors import ConfigError
 
-__all__ = ["not_a_mapping", "split_overrides"]
+__all__ = ["NO_NULL", "not_a_mapping", "split_overrides"]
+
+#: the search settings that refuse null, with their defaults as a command line writes them
+#: (``SearchSettings``' defaults: a test keeps the two the same; this layer imports no
+#: search); ``budget`` takes null beside a ``time_limit`` only
+NO_NULL: dict[str, str] = {
+    "optimizer": "SurrogateEvolution", "budget": "20", "monitor": "val_acc",
+    "max_failures": "5", "keep_top_k": "3", "num_workers": "1", "executor": "auto",
+    "retrain_top_k": "0", "verbose": "true", "progress": "auto"}
+
+
+def _empty_value(key: str) -> ConfigError:
+    """The error for the override ``--key=`` (no value): the null to write where ``key``
+    takes it, else its default (was: "null ... reads as its default" for every key, which
+    ``--search.verbose=null`` then refused).
+
+    Example:
+        >>> print(_empty_value("search.verbose"))
+        override --search.verbose has an empty value; write --search.verbose=VALUE \
+(--search.verbose=true for its default; search.verbose takes no null)
+    """
+    head = f"override --{key} has an empty value; write --{key}=VALUE"
+    block, _, name = key.partition(".")
+    if block == "search" and name in NO_NULL:
+        said = f"--{key}={NO_NULL[name]} for its default; "
+        if name == "budget":
+            return ConfigError(f"{head} ({said}--{key}=null for none, beside a "
+                               f"search.time_limit)")
+        return ConfigError(f"{head} ({said}{key} takes no null)")
+    return ConfigError(f"{head} (--{key}=null for null, which a setting reads as its "
+                       f"default; --{key}='' for an empty string)")
 
 
 def split_overrides(args: Sequence[str], example: str = "--search.budget=5",
@@ -30,7 +61,8 @@ def split_overrides(args: Sequence[str], example: str = "--search.budget=5",
             ``got '-'``), naming the argument (``name``) and the list to give; for an
             argument that is no override, naming ``example`` (one the command at hand
             takes), and for one without a value or with an empty one
-            (``--search.run_dir=``: ``null`` is written out).
+            (``--search.run_dir=``: ``null`` is written out; for a search setting
+            without null, its default: ``NO_NULL``).
     """
     if isinstance(args, str):  # a Sequence[str] too, of one-character strings
         try:
@@ -54,9 +86,7 @@ def split_overrides(args: Sequence[str], example: str = "--search.budget=5",
             raise ConfigError(f"override {arg!r} has no value; write {arg}=VALUE")
         if not value.strip():  # was: YAML's null, without a word (an unset $RUN in
             # --search.run_dir=$RUN wrote the default folder; max_epochs= trained 1000)
-            raise ConfigError(f"override --{key} has an empty value; write --{key}=VALUE "
-                              f"(--{key}=null for null, which a setting reads as its "
-                              f"default; --{key}='' for an empty string)")
+            raise _empty_value(key)
         pairs.append((key, value))
         i += 1
     return pairs
