@@ -144,3 +144,30 @@ def test_a_monitor_that_names_no_metric_says_what_to_give(tmp_path, capsys, valu
     assert code == 2 and err.count("\n") == 0, err
     assert f"`monitor` must name a logged metric, got {shown}" in err, err
     assert "such as 'val_acc' or 'val_loss'" in err and "leave it out for 'val_acc'" in err, err
+
+
+@pytest.mark.parametrize(("key", "options", "said"), [
+    ("kernel_size", [3, "3", 5], "3 and '3' (both 3 for its annotation int)"),
+    ("lr", [1, 1.0], "1 and 1.0 (both 1.0 for its annotation float)"),
+    ("stride", ["2", 1, 2], "'2' and 2 (both 2 for its annotation int)")])
+def test_choice_options_an_annotation_converts_to_one_value_are_refused(tmp_path, capsys,
+                                                                       key, options, said):
+    # was: taken as two options: a trial of '3' built the model of 3 (jsonargparse reads
+    # the text as the int) and stored '3', a trial of the budget spent on a duplicate
+    err = _refusal(tmp_path, capsys, {key: {"choice": options}})
+    assert f"space key {key!r}: the choice options {said}" in err, err
+    assert "keep one" in err, err
+
+
+def test_choice_options_of_a_class_searched_from_python_are_compared_as_converted(tmp_path):
+    # the same from Python: a model class's arguments are converted as jsonargparse would
+    from examples.digits.data import DigitsDataModule
+    from examples.digits.model import DigitsCNN
+    from lightning_nas import Search
+    from lightning_nas.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"space key 'kernel_size': the choice options 3 "
+                                          r"and '3' \(both 3 for its annotation int\)"):
+        Search(DigitsCNN, {"kernel_size": {"choice": [3, "3"]}, "stride": {"choice": [1, 2]}},
+               data=DigitsDataModule, run_dir=tmp_path / "run", budget=2)
+    assert not (tmp_path / "run").exists()
