@@ -166,6 +166,12 @@ def test_a_later_config_files_parameter_replaces_the_earlier_one_whole(tmp_path,
                      "--print_config"]) == 0
         assert yaml.safe_load(capsys.readouterr().out)["search"]["space"] == {
             "model.net.lin1_size": {"choice": [4, 8]}}
+    # while a later file's mapping merges into an earlier file's space file as into a mapping
+    assert main(["search", str(tmp_path / "base.yaml"), str(tmp_path / "named.yaml"),
+                 str(tmp_path / "over.yaml"), "--print_config"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["search"]["space"] == {
+        "model.net.lin1_size": {"choice": [4, 8]}, "model.net.lin2_size": {"choice": [8, 16]},
+        "model.optimizer.lr": {"float": [0.001, 0.01]}, "model.net": {"dropout": {"fixed": 0.5}}}
     assert main(["search", str(tmp_path / "missing.yaml"), "--print_config"]) == 2
     assert f"search.space file {tmp_path / 'nowhere.yaml'} not found" in capsys.readouterr().err
 
