@@ -266,7 +266,10 @@ def main(argv: list[str] | None = None) -> dict:
     check_arguments(parser, args, {flag: 1 for flag in (
         "--seeds", "--epochs", "--finetune", "--spos_epochs", "--darts_epochs",
         "--gdas_epochs", "--candidates", "--trials", "--per_trial")})
-    args.algorithms = [a for a in args.algorithms.split(",") if a]
+    given, args.algorithms = args.algorithms, [a for a in args.algorithms.split(",") if a]
+    if not args.algorithms:  # (was: taken, the warm-up and the multi-trial side alone ran)
+        parser.error(f"--algorithms {given!r} names no algorithm; give some of "
+                     f"{', '.join(ALGORITHMS)} joined by commas")
     if set(args.algorithms) - set(ALGORITHMS):
         parser.error(f"--algorithms: choose from {', '.join(ALGORITHMS)}")
     try:  # (was: checked by the multi-trial search, after the warm-up trained every side)
