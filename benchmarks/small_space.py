@@ -73,6 +73,7 @@ from benchmarks.small_table import METRIC_COLUMNS, NB201_OPS, Key, Table, nb201_
 from benchmarks.spread import (  # noqa: E402
     HELDOUT_SEEDS,
     check_arguments,
+    check_python,
     heldout_seeds,
     parse_seeds,
     spread,
@@ -329,6 +330,28 @@ def _load_tables(parser: argparse.ArgumentParser, args: argparse.Namespace
     return out
 
 
+def _check_strategies(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                      baselines: str) -> None:
+    """Refuse, as argparse's usage error before any run, an unknown ``--strategy`` or
+    ``--baselines`` name (was: a ``ConfigError`` traceback, exit status 1, at its first
+    run) and an ``--optuna-python`` that cannot import optuna (was: a ``RuntimeError``, or
+    a ``FileNotFoundError`` for a missing path, once this package's runs were done)."""
+    from lightning_nas.errors import ConfigError
+    from lightning_nas.strategies import check_optimizer_name
+
+    for flag, names, said in (("--strategy", [args.strategy], args.strategy),
+                              ("--baselines", args.baselines, baselines)):
+        try:
+            for name in names:
+                check_optimizer_name(name)
+        except ConfigError as err:
+            parser.error(f"{flag} {said}: {err}")
+    if args.optuna_python:
+        check_python(parser, "--optuna-python", args.optuna_python, "optuna",
+                     "give a Python with optuna installed, or leave --optuna-python out (the "
+                     "TPE half runs here where optuna imports, else it is skipped)")
+
+
 def _tpe_only(args: argparse.Namespace) -> None:
     import optuna
 
@@ -382,7 +405,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     from lightning_nas.strategies.registry import DEFAULT_OPTIMIZER
 
     args.strategy = args.strategy or DEFAULT_OPTIMIZER
-    args.baselines = [b for b in args.baselines.split(",") if b.strip()]
+    given, args.baselines = args.baselines, [b for b in args.baselines.split(",") if b.strip()]
+    _check_strategies(parser, args, given)
     seed_sets = [parse_seeds(args.seeds, args.seed_start or 0)]
     held, note = heldout_seeds(args.heldout_seeds, seed_sets[0], args.seeds)
     if note:

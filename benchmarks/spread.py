@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["HELDOUT_SEEDS", "SEED_FORMS", "alternating_rounds", "check_arguments",
-           "check_test_fraction", "describe", "heldout_seeds", "not_a_script", "over_seeds",
-           "parse_seeds", "quick_defaults", "report_figures", "run_json", "same_trials",
-           "spearman", "spread"]
+           "check_python", "check_test_fraction", "describe", "heldout_seeds", "not_a_script",
+           "over_seeds", "parse_seeds", "quick_defaults", "report_figures", "run_json",
+           "same_trials", "spearman", "spread"]
 
 #: what a seed list may be, as a usage error says it
 SEED_FORMS = ("give a count of at least 1 (30), a range low-high (100-129) or seeds and "
@@ -326,6 +326,32 @@ def check_test_fraction(parser: argparse.ArgumentParser, fraction: float) -> Non
         parser.error(f"--test_fraction {fraction} holds out no digit: the test split both sides "
                      f"are scored on needs at least one (the default 0.2 holds out 359 of the "
                      f"1797)")
+
+
+def check_python(parser: argparse.ArgumentParser, flag: str, python: str, module: str,
+                 fix: str) -> None:
+    """Refuse, as argparse's usage error before any run, an interpreter given by ``flag``
+    that cannot import ``module`` (or does not start), naming it, why and ``fix`` (was:
+    in ``small_space.py``, a ``RuntimeError`` or a ``FileNotFoundError`` once the other
+    half's runs were done).
+
+    Example:
+        >>> import argparse, sys
+        >>> check_python(argparse.ArgumentParser(prog="bench"), "--py", sys.executable,
+        ...              "json", "give another")
+        >>> check_python(argparse.ArgumentParser(prog="bench"), "--py", "/nonexistent/py",
+        ...              "json", "give another")
+        Traceback (most recent call last):
+        SystemExit: 2
+    """
+    try:
+        probe = subprocess.run([python, "-c", f"import {module}"], capture_output=True,
+                               text=True)
+    except OSError as err:
+        probe = subprocess.CompletedProcess([python], 1, "", str(err))
+    if probe.returncode != 0:
+        why = (probe.stderr.strip().splitlines() or ["no reason given"])[-1]
+        parser.error(f"{flag} {python} cannot import {module} ({why}): {fix}")
 
 
 def quick_defaults(parser: argparse.ArgumentParser, args: argparse.Namespace,

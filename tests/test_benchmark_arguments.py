@@ -90,6 +90,15 @@ oneshot_darts.py | --quick --algorithms spos --mt_optimizer NGOp | --mt_optimize
 optimizer 'NGOp' (was: the warm-up trained every side, then a ConfigError)
 hydra_sweeper.py | --optuna-python /nonexistent/python3 | --optuna-python /nonexistent/python3 \
 cannot import hydra_plugins.hydra_optuna_sweeper (was: a FileNotFoundError)
+small_space.py | --strategy NGOp | --strategy NGOp: unknown optimizer 'NGOp'; close names: \
+NGOpt (was: a ConfigError traceback, exit status 1, at the first run)
+small_space.py | --baselines RandomSearch,NGOp | --baselines RandomSearch,NGOp: unknown \
+optimizer 'NGOp' (was: a ConfigError traceback once the strategy's runs were done)
+small_space.py | --optuna-python /nonexistent/python3 | --optuna-python /nonexistent/python3 \
+cannot import optuna (was: a FileNotFoundError once this package's runs were done)
+oneshot_darts.py | --algorithms= | --algorithms '' names no algorithm; give some of spos, darts, \
+gdas (was: taken, the warm-up and the multi-trial side alone ran)
+oneshot_darts.py | --algorithms=, | --algorithms ',' names no algorithm
 """
 
 
@@ -156,3 +165,19 @@ def test_an_optuna_python_without_the_optuna_sweeper_is_a_usage_error(capsys):
     assert (f": error: --optuna-python {sys.executable} cannot import "
             f"hydra_plugins.hydra_optuna_sweeper") in captured.err, captured.err
     assert captured.out == ""  # no sweep ran
+
+
+def test_an_optuna_python_without_optuna_is_a_usage_error_of_small_space(capsys):
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("optuna") is not None:
+        pytest.skip("this Python has optuna: it is no Python without it")
+    with pytest.raises(SystemExit) as exit_:  # was: a RuntimeError, "--tpe-only failed",
+        load_script("small_space.py").main(["--optuna-python", sys.executable,  # once
+                                            "--seeds", "1"])  # this package's runs were done
+    captured = capsys.readouterr()
+    assert exit_.value.code == 2, (exit_.value.code, captured.err)
+    assert (f": error: --optuna-python {sys.executable} cannot import optuna "
+            f"(ModuleNotFoundError: No module named 'optuna')") in captured.err, captured.err
+    assert captured.out == ""  # no run began
