@@ -252,20 +252,26 @@ def test_a_oneshot_run_of_named_callbacks_prints_its_block_as_written_and_resume
         "mine-epoch=2.ckpt"]
 
 
-@pytest.mark.parametrize("algorithm", ["spos", "darts"])
-def test_a_modules_callbacks_that_read_its_trainer_are_checked_too(tmp_path, capsys, algorithm):
-    # was: asked without a Trainer, its configure_callbacks() raised and was taken as none:
-    # its ModelCheckpoint's last.ckpt replaced the run's own, without a word
+def _refused_as_the_runs_last_ckpt(tmp_path, capsys, algorithm, init_args):
+    """A run of ``LastCkptSupernet(**init_args)``, refused before training: its
+    ModelCheckpoint's last.ckpt would be the run's own. Returns (config, run, cfg)."""
     config, run = _config(tmp_path, [], algorithm)
     cfg = yaml.safe_load(config.read_text())
-    cfg["model"] = {"class_path": "tests.helpers.LastCkptSupernet",
-                    "init_args": {"reads_trainer": True}}
+    cfg["model"] = {"class_path": "tests.helpers.LastCkptSupernet", "init_args": init_args}
     config.write_text(yaml.safe_dump(cfg))
     assert main(["oneshot", str(config)]) == 2
     err = capsys.readouterr().err
     assert f"the model's configure_callbacks() (ModelCheckpoint) writes its last.ckpt as " \
            f"{run / 'checkpoints' / 'last.ckpt'}, the run's own" in err, err
     assert not run.exists()
+    return config, run, cfg
+
+
+@pytest.mark.parametrize("algorithm", ["spos", "darts"])
+def test_a_modules_callbacks_that_read_its_trainer_are_checked_too(tmp_path, capsys, algorithm):
+    # was: asked without a Trainer, its configure_callbacks() raised and was taken as none:
+    # its ModelCheckpoint's last.ckpt replaced the run's own, without a word
+    _refused_as_the_runs_last_ckpt(tmp_path, capsys, algorithm, {"reads_trainer": True})
 
 
 @pytest.mark.parametrize("algorithm", ["spos", "darts"])
@@ -276,16 +282,8 @@ def test_a_modules_model_checkpoint_whose_last_ckpt_is_the_runs_own_is_refused_b
     # configure_callbacks() returns, which Lightning adds to the fit (SPOS, and DARTS/GDAS
     # through DifferentiableNAS), wrote its last.ckpt after each validation over the run's
     # epoch-end checkpoint, which --ckpt_path last resumes from
-    config, run = _config(tmp_path, [], algorithm)
-    cfg = yaml.safe_load(config.read_text())
-    cfg["model"] = {"class_path": "tests.helpers.LastCkptSupernet", "init_args": {
-        "dirpath": dirpath and str(tmp_path / dirpath)}}
-    config.write_text(yaml.safe_dump(cfg))
-    assert main(["oneshot", str(config)]) == 2
-    err = capsys.readouterr().err
-    assert f"the model's configure_callbacks() (ModelCheckpoint) writes its last.ckpt as " \
-           f"{run / 'checkpoints' / 'last.ckpt'}, the run's own" in err, err
-    assert not run.exists()
+    config, run, cfg = _refused_as_the_runs_last_ckpt(
+        tmp_path, capsys, algorithm, {"dirpath": dirpath and str(tmp_path / dirpath)})
     # elsewhere: trains, beside the run's own last.ckpt
     cfg["model"]["init_args"]["dirpath"] = str(tmp_path / "mine")
     config.write_text(yaml.safe_dump(cfg))
