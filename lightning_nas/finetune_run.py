@@ -41,7 +41,12 @@ from lightning_nas.finetune_inputs import (
     paired_best,
 )
 from lightning_nas.finetune_start import warn_if_below_start
-from lightning_nas.finetune_trainer import given_trainer, kept_limits, search_names
+from lightning_nas.finetune_trainer import (
+    given_trainer,
+    kept_limits,
+    search_names,
+    trainer_arch,
+)
 from lightning_nas.fit_resume import (
     check_resume,
     fit_record,
@@ -270,6 +275,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         if restore is not None and ckpt_path is None:  # a resume continues its last.ckpt's
             check_holds_state(restore, f"trial {best['trial']}'s {restore}")
         arch = finetune_arch(best, model_init_args)  # LightningCLI's optimizer: the best trial's
+        arch = trainer_arch(arch, searched, trainer_cfg, best["trial"])  # as it trains (was:
+        # a searched trainer.* value given again named with the trial's value)
         factory.check_groups(arch)  # the search's checks of its groups over the init_args it
         data_factory.check_groups(arch)  # builds with (was: skipped: a dict or another class)
         spec = TrialSpec(trial_id=best["trial"], arch=arch,

@@ -25,7 +25,7 @@ from lightning_nas.config.node_places import config_names
 from lightning_nas.config.nodes import is_node, target_path
 from lightning_nas.errors import ConfigError
 
-__all__ = ["given_trainer", "kept_limits", "search_names"]
+__all__ = ["given_trainer", "kept_limits", "search_names", "trainer_arch"]
 
 #: what a fine-tune's whole ``--trainer=`` is merged over, as its refusal says it
 _SETTINGS = ("the search's Trainer settings (best_config.yaml's, as the best trial trained "
@@ -108,6 +108,53 @@ def kept_limits(given: Mapping[str, Any] | None, trainer: Mapping[str, Any],
             f"fine-tune before its {epochs} epochs{under}; to train {epochs} epochs, give "
             f"max_epochs={epochs} instead (--max_epochs {epochs}), which drops them, or "
             f"{unset} in trainer; to keep them without this word, give them in trainer too")
+
+
+def trainer_arch(arch: Mapping[str, Any], searched: Mapping[str, Any],
+                 trainer: Mapping[str, Any], trial: int) -> dict[str, Any]:
+    """The architecture a fine-tune says it trained: ``arch`` (the best trial's), with each
+    searched ``trainer.NAME`` that the fine-tune's Trainer settings ``trainer`` set to
+    another value than the trial's (``searched``: the trial's own settings) taken from
+    ``trainer`` (a plain value; another, a node or an object, left out), each said in a
+    warning, as ``finetune_inputs.finetune_arch`` says a model argument given (was: the
+    trial's value named in the fine-tune's result, its printed line and its logged
+    hyperparameters, while it trained with the one given).
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True):
+        ...     warnings.simplefilter("always")
+        ...     trainer_arch({"width": 8, "trainer.accumulate_grad_batches": 2},
+        ...                  {"accumulate_grad_batches": 2}, {"accumulate_grad_batches": 1}, 3)
+        {'width': 8, 'trainer.accumulate_grad_batches': 1}
+    """
+    from lightning_nas.user_warnings import warn_user
+
+    out = dict(arch)
+    for key, value in arch.items():
+        name = key.split(".", 1)[1] if key.startswith("trainer.") else ""
+        if not name or "." in name or name not in trainer:
+            continue  # not a Trainer argument of its own (a key into a node: kept)
+        now = trainer[name]
+        if _same(searched.get(name), now) or _same(value, now):
+            continue
+        plain = now is None or isinstance(now, (str, int, float, bool))
+        warn_user(f"trainer {name}={now!r} replaces trial {trial}'s searched {key}="
+                  f"{value!r} in the fine-tune" + ("" if plain else " (left out of its "
+                                                   "architecture: not a plain value)"))
+        if plain:
+            out[key] = now
+        else:
+            del out[key]
+    return out
+
+
+def _same(stored: Any, value: Any) -> bool:
+    """Whether ``value`` equals ``stored`` (an object whose ``==`` is no bool is not)."""
+    try:
+        return bool(stored == value)
+    except Exception:  # noqa: BLE001 - a tensor of several values, an object's own ==
+        return False
 
 
 def search_names(config: Any, searched: Mapping[str, Any], trainer: Mapping[str, Any]

@@ -10,6 +10,7 @@ import warnings
 
 import pytest
 import torch
+import yaml
 
 from lightning_nas import Search, finetune, load_best
 from lightning_nas.errors import ConfigError
@@ -192,3 +193,27 @@ def test_a_finetune_of_a_model_that_makes_its_layers_in_setup_says_why(tmp_path,
             "them in configure_model() instead, which a fine-tune calls before it loads")):
         finetune(run, max_epochs=1)
     assert finetune(run, max_epochs=1, from_checkpoint=False).status is TrialStatus.COMPLETED
+
+
+def test_a_searched_trainer_value_given_again_is_the_finetunes_and_said(tmp_path,
+                                                                       tiny_trainer):
+    # was: the fine-tune trained with the Trainer value given (trainer= or --trainer.*) but
+    # its result, printed line and logged hyperparameters named the trial's searched one
+    # (`trainer.accumulate_grad_batches=2` for a fine-tune that accumulated 1 batch)
+    run = tmp_path / "run"
+    Search(TinyNet, {"trainer.accumulate_grad_batches": {"choice": [2, 3]}}, data=BlobData,
+           trainer={**tiny_trainer, "max_epochs": 1}, budget=1, run_dir=run, seed=0,
+           verbose=False).run()
+    key = "trainer.accumulate_grad_batches"
+    was = load_best(run)["arch"][key]
+    with pytest.warns(UserWarning, match=rf"^trainer accumulate_grad_batches=1 replaces "
+                                         rf"trial 1's searched {key}={was} in the fine-tune"):
+        result = finetune(run, max_epochs=1, trainer={"accumulate_grad_batches": 1})
+    assert result.status is TrialStatus.COMPLETED, result.error
+    assert result.arch == {key: 1}
+    logged = yaml.safe_load((run / "finetune" / "logs" / "hparams.yaml").read_text())
+    assert logged[key] == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the trial's own value given: nothing to say
+        kept = finetune(run, max_epochs=1, trainer={"accumulate_grad_batches": was})
+    assert kept.arch == {key: was}
