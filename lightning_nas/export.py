@@ -25,6 +25,7 @@ from lightning_nas.export_files import (
     kept_checkpoint,
     load_best,
     move_in,
+    no_completed,
     staged,
     staged_checkpoint,
 )
@@ -117,7 +118,7 @@ def export_best(run_dir: str | os.PathLike, store: RunStore | None = None,
                 raise ConfigError(f"trial {trial_id} is {best.status.value}: {why}; only "
                                   f"COMPLETED trials can be exported; {valid}")
         if best is None:
-            raise SearchError(f"{run_dir} has no completed trial to export")
+            raise SearchError(no_completed(run_dir))  # (was: not saying what lists them)
         config, objective = store.get_meta("config"), objective_run(store.get_meta("model"))
         trained = None if config is None or objective else best_config(
             config, best.arch, seed=store.get_meta("seed"),

@@ -36,7 +36,8 @@ from lightning_nas.search.exported import mismatch, read_held, stamp
 from lightning_nas.store import RunStore, open_run
 
 __all__ = ["EXPORT_FILES", "discard_staged", "held_for_export",
-           "keep_winners_weights", "kept_checkpoint", "load_best", "move_in", "staged",
+           "keep_winners_weights", "kept_checkpoint", "load_best", "move_in", "no_completed",
+           "staged",
            "staged_checkpoint", "staging_path"]
 
 #: the files an export writes into the run folder, ``best.yaml`` (moved in last) last
@@ -171,6 +172,30 @@ def kept_checkpoint(run_dir: Path, trial_id: int, arch: Mapping[str, Any],
                 earlier, read_held(run_dir / "best.ckpt"), run_dir / "best.ckpt") is None)
 
 
+def no_completed(run_dir: str | os.PathLike) -> str:
+    """What an export of ``run_dir``, a search's with no COMPLETED trial, says (and
+    ``load_best`` with it): that, and what lists its trials.
+
+    Example:
+        >>> no_completed("runs/a")
+        'runs/a has no completed trial to export; `lightning-nas show runs/a` lists its trials'
+    """
+    return (f"{run_dir} has no completed trial to export; `lightning-nas show "
+            f"{shlex.quote(str(run_dir))}` lists its trials")
+
+
+def _none_completed(run: Path) -> bool:
+    """Whether ``run`` holds a search's store with no COMPLETED trial (False where it holds
+    none, or one that cannot be read: the caller says what it says without it)."""
+    if not (run / "search.db").is_file():
+        return False
+    try:
+        with open_run(run) as store:
+            return store.best(store.get_meta("mode", "max")) is None
+    except Exception:  # noqa: BLE001 - no store to read: said as before
+        return False
+
+
 def load_best(run_dir: str | os.PathLike) -> dict[str, Any]:
     """The content of ``RUN_DIR/best.yaml``.
 
@@ -190,7 +215,9 @@ def load_best(run_dir: str | os.PathLike) -> dict[str, Any]:
     """
     path = user_path(run_dir, "load_best(run_dir=...)") / "best.yaml"
     export = f"lightning-nas export {shlex.quote(str(run_dir))}"
-    if not path.exists():
+    if not path.exists():  # a search's with no completed trial: said (was: "run `lightning-nas
+        if _none_completed(path.parent):  # export RUN`", which refuses it)
+            raise FileNotFoundError(f"{path} does not exist: {no_completed(run_dir)}")
         raise FileNotFoundError(f"{path} does not exist; run `{export}`")
     try:
         best = yaml.safe_load(path.read_text())

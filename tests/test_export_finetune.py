@@ -365,6 +365,15 @@ def test_a_finetune_of_a_run_with_no_completed_trial_says_fine_tune(tmp_path, ti
                                           rf"`lightning-nas show {run}` lists its trials$"):
         finetune(run, max_epochs=1)
     assert not (run / "finetune").exists() and not (run / "best.yaml").exists()
+    # was: "has no completed trial to export" alone, and load_best's "run `lightning-nas
+    # export RUN`", which is refused so
+    with pytest.raises(SearchError, match=rf"^{run} has no completed trial to export; "
+                                          rf"`lightning-nas show {run}` lists its trials$"):
+        export_best(run)
+    with pytest.raises(FileNotFoundError, match=rf"^{run}/best.yaml does not exist: {run} has "
+                                                rf"no completed trial to export; `lightning-nas "
+                                                rf"show {run}` lists its trials$"):
+        load_best(run)
 
 
 def test_an_objective_search_exports_no_model_and_is_not_finetuned(tmp_path, capsys):
