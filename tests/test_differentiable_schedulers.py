@@ -8,6 +8,7 @@ from __future__ import annotations
 import lightning.pytorch as pl
 import pytest
 import torch
+from torch.utils.data import DataLoader, IterableDataset
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
@@ -73,6 +74,34 @@ def test_the_weights_schedulers_step_as_in_a_plain_fit_and_resume(tmp_path, sche
     rest = _rates(tmp_path, DifferentiableNAS(Scheduled(schedule), num_classes=3),
                   BilevelData(BlobData()), ckpt_path=tmp_path / "two.ckpt")
     assert first + rest == plain
+
+
+class _Stream(IterableDataset):
+    """The training blobs of ``BlobData`` in 64-sample batches, with no length."""
+
+    def __init__(self, data: BlobData) -> None:
+        self.x, self.y = data.train_set.tensors
+
+    def __iter__(self):
+        for start in range(0, len(self.x), 64):
+            yield self.x[start:start + 64], self.y[start:start + 64]
+
+
+class StreamData(BlobData):
+    """``BlobData`` whose training loader has no length (an ``IterableDataset``)."""
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(_Stream(self), batch_size=None)
+
+
+def test_epoch_schedulers_step_at_the_epoch_end_of_a_loader_without_length(tmp_path):
+    # was: never stepped (the epoch's last batch never equals num_training_batches, inf),
+    # where a plain fit steps them after each epoch
+    plain = _rates(tmp_path, Scheduled("epoch"), StreamData(), max_epochs=3)
+    assert plain == [0.4] * 3 + [0.2] * 3 + [0.1] * 3
+    searched = _rates(tmp_path, DifferentiableNAS(Scheduled("epoch"), num_classes=3),
+                      BilevelData(StreamData()), max_epochs=3)
+    assert searched == plain
 
 
 @pytest.mark.parametrize(("part", "said"), [

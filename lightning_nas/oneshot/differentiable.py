@@ -105,7 +105,7 @@ from lightning_nas.oneshot.resume import built_rates, check_resumed_rates, recou
 from lightning_nas.oneshot.scoring import network_of, preserved_batchnorm
 from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms
 from lightning_nas.oneshot.tau_resume import TAU_EPOCHS, check_tau_schedule, check_tau_settings
-from lightning_nas.oneshot.weight_schedulers import WeightSchedule, step_schedules
+from lightning_nas.oneshot.weight_schedulers import WeightSchedule, last_batch, step_schedules
 from lightning_nas.oneshot.wrapped import check_automatic, drop_log, step_loss
 from lightning_nas.oneshot.wrapped_hooks import WrappedHooks
 from lightning_nas.search.uneven_split import met_notes
@@ -391,7 +391,7 @@ class DifferentiableNAS(ArchLogits, EvalSteps, WrappedHooks):
         ones, and after the epoch's last batch ``"epoch"`` ones; a ``ReduceLROnPlateau`` of
         ``"step"`` after the validation that may follow it: ``_step_plateau_due``)."""
         step_schedules(self, self._schedules, "step", batch_idx, plateau=False)
-        if batch_idx + 1 == self.trainer.num_training_batches:
+        if last_batch(self.trainer, batch_idx):  # (a loader without a length: its last)
             step_schedules(self, self._schedules, "epoch", self.current_epoch, plateau=False)
             self._epoch_stepped = True  # its ReduceLROnPlateau steps at the epoch's end
         self._plateau_due = batch_idx

@@ -8,7 +8,9 @@ which it does under automatic optimization only (the search's is manual).
   checked as Lightning checks them, each bad one a ``ConfigError`` before training.
 - ``step_schedules``: step those due at an interval's index, as Lightning's training loop
   does: ``"step"`` ones after the weights' step of batch ``i`` when ``(i + 1) % frequency``
-  is 0, ``"epoch"`` ones after the epoch's last batch (epoch ``e``: ``(e + 1) % frequency``);
+  is 0, ``"epoch"`` ones after the epoch's last batch (epoch ``e``: ``(e + 1) % frequency``;
+  ``last_batch``: the batch ``num_training_batches`` counts to, or of a loader without a
+  length the one its fetcher found last, as Lightning finds it);
   a ``ReduceLROnPlateau`` after the validation that follows its batch, or the epoch's end,
   with its ``monitor`` read from ``trainer.callback_metrics``. Through the module's own
   ``lr_scheduler_step`` where it overrides it, as Lightning calls it.
@@ -39,7 +41,7 @@ from lightning_nas.oneshot.wrapped import own_hook
 from lightning_nas.oneshot.wrapped_hooks import overridden
 from lightning_nas.user_warnings import warn_rank_zero
 
-__all__ = ["INTERVALS", "SCHEDULER_TYPES", "WeightSchedule", "step_schedules",
+__all__ = ["INTERVALS", "SCHEDULER_TYPES", "WeightSchedule", "last_batch", "step_schedules",
            "weight_schedules"]
 
 #: the lr scheduler classes ``configure_optimizers`` may return (torch's)
@@ -121,6 +123,21 @@ def weight_schedules(returned: Any, weights: torch.optim.Optimizer,
                 f"{{'optimizer': ..., 'lr_scheduler': ..., 'monitor': 'val_loss'}}")
         found.append(schedule)
     return found
+
+
+def last_batch(trainer: pl.Trainer, batch_idx: int) -> bool:
+    """Whether batch ``batch_idx`` ends its training epoch, as Lightning's training loop
+    decides it before stepping ``"epoch"`` schedulers: the ``num_training_batches``-th, or
+    the one the data fetcher found last (a loader without a length, ``inf`` batches; was:
+    never, so they never stepped where a plain fit steps them at each epoch's end).
+
+    Example:
+        >>> trainer = pl.Trainer(logger=False, enable_progress_bar=False)
+        >>> last_batch(trainer, 0)  # no fit: no batch known to be its epoch's last
+        False
+    """
+    return (batch_idx + 1 == trainer.num_training_batches
+            or trainer.fit_loop.epoch_loop.batch_progress.is_last_batch)
 
 
 def step_schedules(module: pl.LightningModule, schedules: list[WeightSchedule],
