@@ -5,6 +5,8 @@ them in a plain fit of the module (interval, frequency, ``ReduceLROnPlateau`` on
 
 from __future__ import annotations
 
+import warnings
+
 import lightning.pytorch as pl
 import pytest
 import torch
@@ -145,3 +147,22 @@ def test_its_lr_scheduler_step_steps_them_and_a_monitor_never_logged_is_named(tm
                                           "logged; logged: .*val_acc"):
         plain_trainer(tmp_path, max_epochs=1, limit_train_batches=1, limit_val_batches=1).fit(
             DifferentiableNAS(NotLogged(), num_classes=3), datamodule=BilevelData(BlobData()))
+
+
+def test_a_checkpoint_without_scheduler_states_warns_that_the_schedule_restarts(tmp_path):
+    # was: resumed without a word, the schedule from its start (a checkpoint written before
+    # the schedulers' state was saved holds an empty list of them)
+    _rates(tmp_path, DifferentiableNAS(Scheduled("epoch"), num_classes=3),
+           BilevelData(BlobData()), max_epochs=1, save=tmp_path / "one.ckpt")
+    old = torch.load(tmp_path / "one.ckpt", weights_only=False)
+    old["lr_schedulers"] = []
+    torch.save(old, tmp_path / "old.ckpt")
+    with pytest.warns(UserWarning, match=r"old\.ckpt holds no state of the weight optimizer's "
+                                         r"lr scheduler StepLR: its schedule restarts"):
+        _rates(tmp_path, DifferentiableNAS(Scheduled("epoch"), num_classes=3),
+               BilevelData(BlobData()), max_epochs=2, ckpt_path=tmp_path / "old.ckpt")
+    with warnings.catch_warnings(record=True) as said:  # its states there: no word
+        warnings.simplefilter("always")
+        _rates(tmp_path, DifferentiableNAS(Scheduled("epoch"), num_classes=3),
+               BilevelData(BlobData()), max_epochs=2, ckpt_path=tmp_path / "one.ckpt")
+    assert not [w for w in said if "schedule restarts" in str(w.message)]

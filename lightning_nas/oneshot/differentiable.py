@@ -15,16 +15,14 @@ the choice modules of ``lightning_nas.oneshot.choices``, unchanged.
   optimizers: ``oneshot.differentiable_optim``; BatchNorm statistics: the training
   batches'). The batches come from ``BilevelData(datamodule)`` (``oneshot.bilevel``):
   its train loader zips the datamodule's train loader (an epoch) with its validation loader
-  (cycled) in a
-  ``CombinedLoader``, so Lightning moves both to the device and gives each rank its shard
-  under DDP. The datamodule's batch hooks see the arch batches as training ones
+  (cycled) in a ``CombinedLoader``, so Lightning moves both to the device and gives each
+  rank its shard under DDP. The datamodule's batch hooks see the arch batches as training ones
   (``trainer.training``): train-only augmentation belongs in the training set's transforms.
-- Validation (``oneshot.differentiable_eval``) runs the mixed supernet (DARTS) or the
-  argmax path (GDAS): a module's own
-  ``validation_step`` and epoch hooks (logged; ``val_loss`` its, else of ``loss`` or its
-  ``training_step``) and, with ``num_classes`` / ``metric``, ``val_acc``; per epoch
-  ``alpha/<decision>/<value>`` (softmax) is logged and the logits go to ``history``, on
-  disk in ``export_dir``'s ``alphas.json`` by the epoch's end (``oneshot.records``).
+- Validation (``oneshot.differentiable_eval``) runs the mixed supernet (DARTS) or the argmax
+  path (GDAS): a module's own ``validation_step`` and epoch hooks (logged; ``val_loss`` its,
+  else of ``loss`` or its ``training_step``) and, with ``num_classes`` / ``metric``,
+  ``val_acc``; per epoch ``alpha/<decision>/<value>`` (softmax) is logged, the logits go to
+  ``history`` (in ``export_dir``'s ``alphas.json`` by its end: ``oneshot.records``).
 - ``trainer.test`` / ``trainer.predict`` run the architecture found: the export ``subnet``
   after the search, else the argmax path (``oneshot.differentiable_eval``).
 - A wrapped LightningModule's lifecycle and validation hooks run as in a plain fit, after the
@@ -41,11 +39,11 @@ the choice modules of ``lightning_nas.oneshot.choices``, unchanged.
   ``arch_weights.noise_key``). One resumed from the checkpoint of its end runs the final
   search and export alone (``oneshot/fit_end.py``).
 
-The loss: a ``lightning_nas.module.LOSSES`` name or a callable ``(preds, target)``; None
-with a LightningModule reuses its ``training_step`` (``self.log`` dropped; its first
+The loss: a ``lightning_nas.module.LOSSES`` name or a callable ``(preds, target)``; None with a
+LightningModule reuses its ``training_step`` (``self.log`` dropped; its first
 ``configure_optimizers`` optimizer, with its lr schedulers, stepped as Lightning would:
-``oneshot.weight_schedulers``, when ``optimizer`` is None). Batches are
-``(x, y, ...)``. GDAS leaves candidates unused: under DDP, ``ddp_find_unused_parameters_true``.
+``oneshot.weight_schedulers``, when ``optimizer`` is None). Batches are ``(x, y, ...)``. GDAS
+leaves candidates unused: under DDP, ``ddp_find_unused_parameters_true``.
 
 Example:
     >>> from torch import nn
@@ -105,7 +103,12 @@ from lightning_nas.oneshot.resume import built_rates, check_resumed_rates, recou
 from lightning_nas.oneshot.scoring import network_of, preserved_batchnorm
 from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms
 from lightning_nas.oneshot.tau_resume import TAU_EPOCHS, check_tau_schedule, check_tau_settings
-from lightning_nas.oneshot.weight_schedulers import WeightSchedule, last_batch, step_schedules
+from lightning_nas.oneshot.weight_schedulers import (
+    WeightSchedule,
+    last_batch,
+    step_schedules,
+    warn_unsaved_schedules,
+)
 from lightning_nas.oneshot.wrapped import check_automatic, drop_log, step_loss
 from lightning_nas.oneshot.wrapped_hooks import WrappedHooks
 from lightning_nas.search.uneven_split import met_notes
@@ -217,6 +220,7 @@ class DifferentiableNAS(ArchLogits, EvalSteps, WrappedHooks):
         self._resume_tau_epochs: int | None = None  # a checkpoint's GDAS schedule length
         self._resume_tau: Mapping[str, Any] | None = None  # and its other settings
         self._resume_groups = self._rates = None  # optimizers' rates: a checkpoint's, built
+        self._saved_schedules: int | None = None  # the lr schedulers a checkpoint holds
         self._schedules: list[WeightSchedule] = []  # the weight optimizer's lr schedulers
         self._plateau_due: int | None = None  # the batch whose plateau step waits
         self._epoch_stepped = False  # this epoch's last batch ran (its schedulers stepped)
@@ -263,6 +267,7 @@ class DifferentiableNAS(ArchLogits, EvalSteps, WrappedHooks):
         weights, arch, self._schedules = bilevel_optimizers(self.supernet, self.alphas,
                                                             self.hparams)
         check_resumed_rates(self._resume_groups, [weights, arch])  # before any training
+        warn_unsaved_schedules(self, self._schedules, self._saved_schedules)  # (a resume's)
         self._resume_groups, self._rates = None, built_rates([weights, arch])
         # the weights' schedulers: in the checkpoint, and stepped here (manual optimization)
         configs = [schedule.lightning_config() for schedule in self._schedules]
@@ -444,4 +449,5 @@ class DifferentiableNAS(ArchLogits, EvalSteps, WrappedHooks):
         self._resume_tau_epochs = state.get("tau_epochs")
         self._resume_tau = checkpoint.get("hyper_parameters")  # its tau_max, tau_min, ...
         self._resume_groups = state.get("rates")  # as built (a callback may change lr later)
+        self._saved_schedules = len(checkpoint.get("lr_schedulers") or [])  # (older: none)
         super().on_load_checkpoint(checkpoint)

@@ -14,6 +14,8 @@ which it does under automatic optimization only (the search's is manual).
   a ``ReduceLROnPlateau`` after the validation that follows its batch, or the epoch's end,
   with its ``monitor`` read from ``trainer.callback_metrics``. Through the module's own
   ``lr_scheduler_step`` where it overrides it, as Lightning calls it.
+- ``warn_unsaved_schedules``: a resume from a checkpoint that holds no state of one (written
+  before the search saved it) warns that its schedule restarts.
 - ``WeightSchedule.lightning_config``: what the search returns to Lightning for each (the
   keys it takes under manual optimization), so that the checkpoint holds each scheduler's
   state (``trainer.fit(ckpt_path=...)`` goes on with it) and ``LearningRateMonitor`` sees it.
@@ -42,7 +44,7 @@ from lightning_nas.oneshot.wrapped_hooks import overridden
 from lightning_nas.user_warnings import warn_rank_zero
 
 __all__ = ["INTERVALS", "SCHEDULER_TYPES", "WeightSchedule", "last_batch", "step_schedules",
-           "weight_schedules"]
+           "warn_unsaved_schedules", "weight_schedules"]
 
 #: the lr scheduler classes ``configure_optimizers`` may return (torch's)
 SCHEDULER_TYPES = (torch.optim.lr_scheduler.LRScheduler,
@@ -123,6 +125,38 @@ def weight_schedules(returned: Any, weights: torch.optim.Optimizer,
                 f"{{'optimizer': ..., 'lr_scheduler': ..., 'monitor': 'val_loss'}}")
         found.append(schedule)
     return found
+
+
+def warn_unsaved_schedules(module: Any, schedules: list[WeightSchedule],
+                           saved: int | None) -> None:
+    """Warn (once, as the resumed fit sets up) when the checkpoint ``module``'s Trainer
+    resumes from holds the state of only ``saved`` lr schedulers (None: no resume) of the
+    ``schedules`` built:
+    Lightning restores those it holds and leaves the others as built, so their schedule
+    restarts (its step count from 0) from the restored optimizer's learning rate (was:
+    without a word; a checkpoint written before the search saved its schedulers' state
+    holds none).
+
+    Example:
+        >>> import warnings
+        >>> from types import SimpleNamespace
+        >>> module = SimpleNamespace(trainer=SimpleNamespace(ckpt_path="last.ckpt"))
+        >>> sgd = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+        >>> steps = [WeightSchedule(torch.optim.lr_scheduler.StepLR(sgd, 1))]
+        >>> with warnings.catch_warnings(record=True) as said:
+        ...     warnings.simplefilter("always")
+        ...     warn_unsaved_schedules(module, steps, 0)
+        >>> print(said[0].message)  # doctest: +ELLIPSIS
+        last.ckpt holds no state of the weight optimizer's lr scheduler StepLR: its schedule ...
+    """
+    if saved is None or saved >= len(schedules) or module.trainer.ckpt_path is None:
+        return  # (a checkpoint loaded by ``load_from_checkpoint``: no resume)
+    kinds = ", ".join(type(each.scheduler).__name__ for each in schedules[saved:])
+    warn_rank_zero(f"{module.trainer.ckpt_path} holds no state of the weight optimizer's "
+                   f"lr scheduler {kinds}: its schedule restarts (its step count from 0, "
+                   f"from the learning rate the checkpoint's optimizer holds) in this "
+                   f"resumed fit, not where the interrupted run left it (a checkpoint "
+                   f"written before DifferentiableNAS saved its schedulers' state)")
 
 
 def last_batch(trainer: pl.Trainer, batch_idx: int) -> bool:
