@@ -134,3 +134,33 @@ def test_max_steps_past_an_epoch_under_check_val_every_n_epoch_asks_for_those_ep
     assert result.status is TrialStatus.FAILED
     assert ("give max_steps at least 2 epochs' steps (check_val_every_n_epoch=2 validates "
             "once every 2 epochs), or val_check_interval") in result.error, result.error
+
+
+def _no_validation_error(tmp_path, **trainer) -> str:
+    """The error of a fit of ``TinyNet`` on ``BlobData`` (3 batches an epoch) that no
+    validation scored."""
+    result = fit_trial(TrialSpec(
+        trial_id=1, arch={"width": 4, "lr": 0.01}, model=TinyNet, data=BlobData,
+        trial_dir=str(tmp_path / "trial"), seed=0, monitor="val_loss", mode="min",
+        trainer={"logger": False, **trainer}))
+    assert result.status is TrialStatus.FAILED
+    return result.error
+
+
+def test_max_steps_under_gradient_accumulation_counts_an_epoch_in_optimizer_steps(tmp_path):
+    # 3 batches an epoch, 2 accumulated a step: 2 optimizer steps an epoch; was: "an epoch
+    # here is 3 batches" beside "give max_steps at least an epoch's steps" (3 steps: 2 epochs)
+    error = _no_validation_error(tmp_path, max_epochs=3, max_steps=1, accumulate_grad_batches=2)
+    assert ("(an epoch here is 2 optimizer steps: 3 batches, accumulated 2 a step under "
+            "accumulate_grad_batches=2); give max_steps at least an epoch's steps") in error, error
+
+
+@pytest.mark.parametrize("interval", ["00:00:10:00", {"minutes": 10}])
+def test_a_time_val_check_interval_that_never_came_is_named_as_a_time(tmp_path, interval):
+    # was: "(check limit_val_batches, check_val_every_n_epoch, and val_check_interval
+    # against the batches of an epoch)": a time is no count of batches, and Lightning
+    # validates no epoch's end under it
+    error = _no_validation_error(tmp_path, max_epochs=1, val_check_interval=interval)
+    assert (f"val_check_interval={interval!r} is a time: Lightning validates once that much "
+            f"training time has passed since the last validation, not at each epoch's end, "
+            f"and it never passed in this trial") in error, error

@@ -50,6 +50,7 @@ from lightning_nas.search.exported import check_loaded
 from lightning_nas.search.lifetime import DISTRIBUTED_VARIABLES
 from lightning_nas.search.module_checkpoints import ModuleCheckpoints
 from lightning_nas.search.monitor_errors import metric_hint, not_finite_at
+from lightning_nas.search.no_validation import no_validation_error
 from lightning_nas.search.objectives import function_metrics
 from lightning_nas.search.optimizer_state import RestoreOptimizerState
 from lightning_nas.search.pending_last import PendingLast
@@ -78,7 +79,6 @@ from lightning_nas.search.trial_logs import (
 )
 from lightning_nas.search.trial_spec import TrialSpec
 from lightning_nas.search.uneven_split import UnevenSplitCheck
-from lightning_nas.wording import counted
 
 __all__ = ["SEED_VARIABLES", "TrialSpec", "build_trainer", "fit_trial",
            "makes_double", "quiet_lightning", "raised_by_lightning"]
@@ -303,7 +303,8 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     bad = not_finite_at(spec.monitor, spec.logged, reporter.history)
     best = reporter.best()
     if bad or best is None:
-        result.error = bad[1] if bad else _no_validation(trainer, spec.monitor)
+        result.error = bad[1] if bad else no_validation_error(
+            trainer, spec.monitor, spec.trainer.get("val_check_interval"))
         # it trained to its end: every trial would (a time limit or a callback may not),
         # unless searched Trainer values of its own are why (other trials' may validate)
         result.fatal = not bad and ran_to_its_end(trainer) and not any(
@@ -388,30 +389,6 @@ def _trusted(ckpt_path: str | None) -> dict[str, Any]:
     if ckpt_path is None or "weights_only" not in inspect.signature(pl.Trainer.fit).parameters:
         return {}
     return {"weights_only": False}
-
-
-def _no_validation(trainer: pl.Trainer, monitor: str) -> str:
-    """The error of a fit that ended without a validation: ``max_steps`` named where it cut
-    the last epoch short (Lightning validates no such epoch; was: only the validation
-    settings were named, as if they were why)."""
-    said = (f"no validation ran in the {counted(trainer.current_epoch, 'epoch')} "
-            f"({counted(trainer.global_step, 'step')}) it trained, so {monitor!r} was never "
-            f"logged")
-    steps, every = trainer.max_steps, trainer.check_val_every_n_epoch
-    if 0 < steps <= trainer.global_step and not (
-            trainer.fit_loop.epoch_loop.batch_progress.is_last_batch):
-        # every 2nd epoch validated: 2 epochs' steps (was: "an epoch's", which it may be)
-        epochs = (f"{every} epochs' steps (check_val_every_n_epoch={every} validates once "
-                  f"every {every} epochs)" if every is not None and every > 1
-                  else "an epoch's steps")
-        return (f"{said}: trainer.max_steps={steps} ended it in epoch "
-                f"{trainer.current_epoch - 1}, before that epoch's end, and Lightning does not "
-                f"validate an epoch max_steps cuts short (an epoch here is "
-                f"{counted(trainer.num_training_batches, 'batch', 'batches')}); give max_steps "
-                f"at least {epochs}, or val_check_interval a number of batches that "
-                f"validates before it (an int), or leave max_steps out")
-    return (f"{said} (check limit_val_batches, check_val_every_n_epoch, and val_check_interval "
-            f"against the batches of an epoch)")
 
 
 def _init_args(factory: ModelFactory, arch: dict[str, Any]) -> dict[str, Any]:
