@@ -4,6 +4,8 @@
 (else 0). A search, a fit and a one-shot run take it there too (``config_seed``). A resume
 keeps the seed its run stored whatever ``seed_everything`` (true, null, false, no key) and
 the environment say now; ``unused_seed`` says what they would have seeded a new run with.
+A search built in Python seeds with its ``seed=`` alone: ``warn_unread_seed`` says so where
+``PL_GLOBAL_SEED`` holds another seed.
 
 Example:
     >>> environment_seed({"PL_GLOBAL_SEED": "11"}), environment_seed({})
@@ -17,8 +19,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from lightning_nas.errors import ConfigError
+from lightning_nas.user_warnings import warn_user
 
-__all__ = ["SEED_VARIABLE", "environment_seed", "unused_seed"]
+__all__ = ["SEED_VARIABLE", "environment_seed", "unused_seed", "warn_unread_seed"]
 
 #: the variable Lightning's ``seed_everything`` sets and ``seed_everything(None)`` reads
 SEED_VARIABLE = "PL_GLOBAL_SEED"
@@ -100,3 +103,29 @@ def unused_seed(stored: int | None, cfg: Mapping[str, Any], false_draws: bool = 
     if env is None:
         return f"{said}, which seeds a new run with 0"
     return f"{said}, and {SEED_VARIABLE}={env}, which a new run would seed with, is not used"
+
+
+def warn_unread_seed(seed: int | None, environ: Mapping[str, str] | None = None) -> None:
+    """Warn (once, as a ``Search`` is built in Python) where ``PL_GLOBAL_SEED`` holds another
+    seed than ``seed``, the one the search uses (None: none): a ``pl.seed_everything(7)``
+    called before sets it, and a config search takes it, but ``Search(...)`` seeds with its
+    own ``seed=`` (default 0) alone (was: without a word). A value that is no seed is
+    compared as written.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as said:
+        ...     warnings.simplefilter("always")
+        ...     warn_unread_seed(0, {"PL_GLOBAL_SEED": "7"})
+        ...     warn_unread_seed(7, {"PL_GLOBAL_SEED": "7"})  # the same: no word
+        >>> len(said), str(said[0].message).split(": ")[0]
+        (1, "PL_GLOBAL_SEED=7 (a seed_everything(7) called before, say) is not ...seed, 0")
+    """
+    value = (os.environ if environ is None else environ).get(SEED_VARIABLE)
+    if value is None or value.strip() == str(seed):
+        return
+    own = "none: it seeds nothing (seed=None)" if seed is None else str(seed)
+    warn_user(f"{SEED_VARIABLE}={value} (a seed_everything({value}) called before, say) is "
+              f"not this search's seed, {own}: Search seeds nevergrad and every trial with "
+              f"its own seed= (default 0), never with the environment's; give "
+              f"Search(..., seed={value}) to search with it")

@@ -32,6 +32,7 @@ from typing import Any
 import lightning.pytorch as pl
 
 from lightning_nas.config.cli_optim import optim_sections
+from lightning_nas.config.env_seed import warn_unread_seed
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.node_places import config_places
 from lightning_nas.errors import ConfigError, SearchError
@@ -126,7 +127,8 @@ class Search:
             (``"max"``/``"min"``), ``run_dir`` (default ``"runs/nas"``, None too; the
             same folder resumes), ``optimizer`` (a nevergrad registry name, default
             ``SurrogateEvolution``), ``seed`` (default 0: a Lightning seed_everything() called
-            before is not read), ``num_workers``, ``scheduler``.
+            before is not read, nor its PL_GLOBAL_SEED, which a config search takes; a
+            warning where that holds another seed), ``num_workers``, ``scheduler``.
     """
 
     def __init__(self, model: Any, space: SearchSpace | Mapping[str, Any] | str | os.PathLike,
@@ -163,6 +165,8 @@ class Search:
             self.settings.goal.check_counted()
         self.objective = objective
         self.python = config is None  # built in Python (cli= writes a config of its own)
+        if self.python:  # (a config search takes PL_GLOBAL_SEED itself: search.from_config)
+            warn_unread_seed(self.settings.goal.seed)
         if cli is not None:  # a config of the arguments, built the way of search.cli's
             model, model_init_args, data, data_init_args, config = cli_parts(
                 cli, model, model_init_args, data, data_init_args, dict(trainer or {}),
