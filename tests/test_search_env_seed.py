@@ -1,6 +1,6 @@
 """``Search(...)`` from Python seeds with its ``seed`` (default 0), never with
 ``PL_GLOBAL_SEED`` (which a ``pl.seed_everything(7)`` called before sets, and a config
-search reads): it warns once where that variable holds another seed."""
+search reads): it warns once where that variable holds another seed and no seed= is given."""
 
 from __future__ import annotations
 
@@ -36,10 +36,12 @@ def test_a_seed_everything_before_a_search_without_seed_is_warned_of(tmp_path, m
 
 
 @pytest.mark.parametrize(("environ", "options"), [
-    ("7", {"seed": 7}), (None, {}), (None, {"seed": 3})])
-def test_no_word_where_the_environment_agrees_or_holds_no_seed(tmp_path, monkeypatch,
+    ("7", {"seed": 7}), (None, {}), (None, {"seed": 3}), ("7", {"seed": 3}),
+    ("7", {"seed": 0})])
+def test_no_word_where_the_environment_agrees_holds_no_seed_or_seed_is_given(tmp_path, monkeypatch,
                                                                   environ, options):
     monkeypatch.delenv("PL_GLOBAL_SEED", raising=False)
     if environ is not None:
         monkeypatch.setenv("PL_GLOBAL_SEED", environ)
+    # a seed= given is the user's choice: no word of the environment's (was: warned of)
     assert _said(tmp_path, **options) == []

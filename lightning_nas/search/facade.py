@@ -128,7 +128,8 @@ class Search:
             same folder resumes), ``optimizer`` (a nevergrad registry name, default
             ``SurrogateEvolution``), ``seed`` (default 0: a Lightning seed_everything() called
             before is not read, nor its PL_GLOBAL_SEED, which a config search takes; a
-            warning where that holds another seed), ``num_workers``, ``scheduler``.
+            warning where that holds another seed and no seed is given), ``num_workers``,
+            ``scheduler``.
     """
 
     def __init__(self, model: Any, space: SearchSpace | Mapping[str, Any] | str | os.PathLike,
@@ -165,8 +166,9 @@ class Search:
             self.settings.goal.check_counted()
         self.objective = objective
         self.python = config is None  # built in Python (cli= writes a config of its own)
-        if self.python:  # (a config search takes PL_GLOBAL_SEED itself: search.from_config)
-            warn_unread_seed(self.settings.goal.seed)
+        if self.python and "seed" not in options and (  # a seed= given: the user's choice
+                settings is None or settings.goal.seed == SearchSettings().goal.seed):
+            warn_unread_seed(self.settings.goal.seed)  # (a config search takes it itself)
         if cli is not None:  # a config of the arguments, built the way of search.cli's
             model, model_init_args, data, data_init_args, config = cli_parts(
                 cli, model, model_init_args, data, data_init_args, dict(trainer or {}),
