@@ -104,9 +104,8 @@ from lightning_nas.oneshot.scoring import network_of, preserved_batchnorm
 from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms
 from lightning_nas.oneshot.tau_resume import TAU_EPOCHS, check_tau_schedule, check_tau_settings
 from lightning_nas.oneshot.weight_schedulers import (
+    ScheduleSteps,
     WeightSchedule,
-    last_batch,
-    step_schedules,
     warn_unsaved_schedules,
 )
 from lightning_nas.oneshot.wrapped import check_automatic, drop_log, step_loss
@@ -115,7 +114,7 @@ from lightning_nas.search.uneven_split import met_notes
 
 __all__ = ["CLIP_ALGORITHMS", "DifferentiableNAS", "check_clip_val"]
 
-class DifferentiableNAS(ArchLogits, EvalSteps, WrappedHooks):
+class DifferentiableNAS(ArchLogits, EvalSteps, WrappedHooks, ScheduleSteps):
     """DARTS or GDAS over the choice modules of ``supernet`` (see the module docstring).
 
     Args:
@@ -386,26 +385,7 @@ class DifferentiableNAS(ArchLogits, EvalSteps, WrappedHooks):
         if self.hparams.algorithm == "gdas":  # rank: said so, no warning to sync them)
             self.log("tau", float(self.tau), sync_dist=True)
         super().on_train_epoch_end()
-        self._step_plateau_due()  # the epoch's: after its hooks, its metrics logged
-        if self._epoch_stepped and not self.trainer.fit_loop.restarting:  # (as Lightning)
-            step_schedules(self, self._schedules, "epoch", self.current_epoch, plateau=True)
-        self._epoch_stepped = False
-
-    def _step_schedules(self, batch_idx: int) -> None:
-        """Step the weight optimizer's schedulers due after batch ``batch_idx`` (``"step"``
-        ones, and after the epoch's last batch ``"epoch"`` ones; a ``ReduceLROnPlateau`` of
-        ``"step"`` after the validation that may follow it: ``_step_plateau_due``)."""
-        step_schedules(self, self._schedules, "step", batch_idx, plateau=False)
-        if last_batch(self.trainer, batch_idx):  # (a loader without a length: its last)
-            step_schedules(self, self._schedules, "epoch", self.current_epoch, plateau=False)
-            self._epoch_stepped = True  # its ReduceLROnPlateau steps at the epoch's end
-        self._plateau_due = batch_idx
-
-    def _step_plateau_due(self) -> None:
-        """Step the ``"step"`` ``ReduceLROnPlateau`` schedulers due after the last batch."""
-        if self._plateau_due is not None:
-            step_schedules(self, self._schedules, "step", self._plateau_due, plateau=True)
-        self._plateau_due = None
+        self._step_epoch_end()  # the weights' schedulers: after its hooks, metrics logged
 
     # ----------------------------------------------------------------- export
     def on_train_end(self) -> None:

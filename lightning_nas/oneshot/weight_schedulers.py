@@ -16,6 +16,8 @@ which it does under automatic optimization only (the search's is manual).
   ``lr_scheduler_step`` where it overrides it, as Lightning calls it.
 - ``warn_unsaved_schedules``: a resume from a checkpoint that holds no state of one (written
   before the search saved it) warns that its schedule restarts.
+- ``ScheduleSteps``: the mixin of ``DifferentiableNAS`` that calls ``step_schedules`` from
+  its hooks (after each batch, after the validation that follows it, at the epoch's end).
 - ``WeightSchedule.lightning_config``: what the search returns to Lightning for each (the
   keys it takes under manual optimization), so that the checkpoint holds each scheduler's
   state (``trainer.fit(ckpt_path=...)`` goes on with it) and ``LearningRateMonitor`` sees it.
@@ -43,8 +45,8 @@ from lightning_nas.oneshot.wrapped import own_hook
 from lightning_nas.oneshot.wrapped_hooks import overridden
 from lightning_nas.user_warnings import warn_rank_zero
 
-__all__ = ["INTERVALS", "SCHEDULER_TYPES", "WeightSchedule", "last_batch", "step_schedules",
-           "warn_unsaved_schedules", "weight_schedules"]
+__all__ = ["INTERVALS", "SCHEDULER_TYPES", "ScheduleSteps", "WeightSchedule", "last_batch",
+           "step_schedules", "warn_unsaved_schedules", "weight_schedules"]
 
 #: the lr scheduler classes ``configure_optimizers`` may return (torch's)
 SCHEDULER_TYPES = (torch.optim.lr_scheduler.LRScheduler,
@@ -203,3 +205,39 @@ def step_schedules(module: pl.LightningModule, schedules: list[WeightSchedule],
             own_hook(module, "lr_scheduler_step", schedule.scheduler, metric)
         else:
             module.lr_scheduler_step(schedule.scheduler, metric)
+
+
+class ScheduleSteps:
+    """The steps of ``DifferentiableNAS``'s weight-optimizer schedulers in its hooks (its
+    ``_schedules``, ``_plateau_due``, ``_epoch_stepped``): after each batch
+    (``_step_schedules``), after the validation that follows it (``_step_plateau_due``) and
+    at the epoch's end (``_step_epoch_end``)."""
+
+    _schedules: list[WeightSchedule]
+    _plateau_due: int | None
+    _epoch_stepped: bool
+
+    def _step_schedules(self, batch_idx: int) -> None:
+        """Step the weight optimizer's schedulers due after batch ``batch_idx`` (``"step"``
+        ones, and after the epoch's last batch ``"epoch"`` ones; a ``ReduceLROnPlateau`` of
+        ``"step"`` after the validation that may follow it: ``_step_plateau_due``)."""
+        step_schedules(self, self._schedules, "step", batch_idx, plateau=False)
+        if last_batch(self.trainer, batch_idx):  # (a loader without a length: its last)
+            step_schedules(self, self._schedules, "epoch", self.current_epoch, plateau=False)
+            self._epoch_stepped = True  # its ReduceLROnPlateau steps at the epoch's end
+        self._plateau_due = batch_idx
+
+    def _step_plateau_due(self) -> None:
+        """Step the ``"step"`` ``ReduceLROnPlateau`` schedulers due after the last batch."""
+        if self._plateau_due is not None:
+            step_schedules(self, self._schedules, "step", self._plateau_due, plateau=True)
+        self._plateau_due = None
+
+    def _step_epoch_end(self) -> None:
+        """At the epoch's end, after its hooks (its metrics logged): the ``"step"``
+        ``ReduceLROnPlateau`` ones due, then the ``"epoch"`` ones once its last batch ran
+        (not while the fit loop restarts, as Lightning)."""
+        self._step_plateau_due()
+        if self._epoch_stepped and not self.trainer.fit_loop.restarting:
+            step_schedules(self, self._schedules, "epoch", self.current_epoch, plateau=True)
+        self._epoch_stepped = False
