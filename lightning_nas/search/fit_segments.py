@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import csv
 import filecmp
+import glob
 import math
 import os
 import shutil
@@ -47,6 +48,7 @@ from typing import Any
 
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.trial_checkpoint import KILL_LEFTOVERS
+from lightning_nas.search.trial_logs import logger_versions
 from lightning_nas.search.wandb_ids import new_attempt
 
 __all__ = ["NO_CHECKPOINTS", "UNFINISHED", "end_own_fit", "merge_interrupted", "merge_logs",
@@ -114,10 +116,11 @@ def _write(rows: list[dict[str, str]], target: Path) -> None:
     os.replace(tmp, target / "metrics.csv")
 
 
-def _segments(folder: Path) -> list[Path]:
-    """``folder``'s ``logs_resumed_<ns>`` versions, in the order they were written."""
-    return sorted((p for p in folder.glob(f"{_SEGMENT}*") if p.name[len(_SEGMENT):].isdigit()),
-                  key=lambda p: int(p.name[len(_SEGMENT):]))
+def _segments(folder: Path, prefix: str = _SEGMENT) -> list[Path]:
+    """``folder``'s ``logs_resumed_<ns>`` versions (``prefix<ns>``), in the order they were
+    written."""
+    return sorted((p for p in folder.glob(f"{glob.escape(prefix)}*")
+                   if p.name[len(prefix):].isdigit()), key=lambda p: int(p.name[len(prefix):]))
 
 
 def _retire(segments: list[Path]) -> None:
@@ -192,15 +195,15 @@ def _settle(folder: Path) -> None:
         _retire(resumed)
 
 
-def merge_logs(folder: Path) -> None:
-    """Merge the ``metrics.csv`` of ``folder``'s ``logs`` and ``logs_resumed_*`` versions
-    (in the order they were written) into ``logs``; a version without one (another
+def merge_logs(folder: Path, name: str = "logs") -> None:
+    """Merge the ``metrics.csv`` of ``folder``'s ``name`` and ``name_resumed_*`` versions
+    (in the order they were written) into ``name``; a version without one (another
     logger's) is left as it is."""
-    resumed = [p for p in _segments(folder) if (p / "metrics.csv").is_file()]
+    resumed = [p for p in _segments(folder, f"{name}_resumed_") if (p / "metrics.csv").is_file()]
     if not resumed:
         return
-    segments = [s for s in (folder / "logs", *resumed) if (s / "metrics.csv").is_file()]
-    target = folder / "logs"
+    segments = [s for s in (folder / name, *resumed) if (s / "metrics.csv").is_file()]
+    target = folder / name
     _write(_merged([_read(s / "metrics.csv") for s in segments]), target)
     _take_files(resumed, target)
     _retire(resumed)  # after the merged rows are in place
@@ -289,10 +292,15 @@ def end_own_fit(spec: Any, result: TrialResult) -> None:
     """After a fit's or fine-tune's ``spec`` (a ``TrialSpec`` with ``record``) returned
     ``result``: a completed one's ``last.ckpt`` and ``UNFINISHED`` mark removed, a resumed
     one's logs merged; a promoted search trial's segment merged with those of its fits a kill
-    interrupted (``merge_interrupted``)."""
+    interrupted (``merge_interrupted``); a search trial a kill stopped, gone on from its
+    ``last.ckpt`` (no scheduler), logs merged into one version (``merge_logs``), its
+    configured loggers' too (``logger_versions``), as an uninterrupted trial's."""
     if spec.record is None:
         if spec.ckpt_path is not None and spec.known_epochs:
             merge_interrupted(Path(spec.trial_dir), spec.known_epochs)
+        elif spec.ckpt_path is not None:  # (was: a version more, epochs logged twice)
+            for version in [Path(spec.trial_dir, "logs"), *logger_versions(spec)]:
+                merge_logs(version.parent, version.name)
         return
     folder = Path(spec.trial_dir)
     if spec.ckpt_path is not None:

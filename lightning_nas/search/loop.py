@@ -121,7 +121,8 @@ class SearchLoop(TrialResults):
         self.progress = Progress(self.goal.budget, settings.verbose and settings.progress,
                                  initial=sum(map(store.count, _STOPPED)) + sum(  # a resume's
                                      rule is not None and bool(t.curve) for t in interrupted))
-        #: interrupted promoted trials that continue from their ``last.ckpt``
+        #: interrupted trials that continue from their ``last.ckpt``: promoted ones, and
+        #: without a scheduler any (was: trained again from epoch 0)
         self.promoted = {t.trial_id for t in interrupted if self._continues(t)}
         self.interrupted = sorted(interrupted + self.failures.reopened, key=lambda t: t.trial_id)
         check_not_running(interrupted, template.trial_dir)  # none still out in a user's pool
@@ -254,9 +255,12 @@ class SearchLoop(TrialResults):
                 self.proposals.tell(old, key, [pending, *self.log.twins_of(key)])
         if self.interrupted:
             old = self.interrupted.pop(0)
-            if old.trial_id in self.promoted:  # it goes on as its promotion did
-                self._continue(old, attempt=True)
+            last = None
+            if old.trial_id in self.promoted and self.rule is not None:  # it goes on as its
+                self._continue(old, attempt=True)  # promotion did
                 return True
+            if old.trial_id in self.promoted:  # no scheduler: on from its last epoch's end
+                last = str(self.template.trial_dir(old.trial_id) / "last.ckpt")
             reopened = old.trial_id in self.failures.waiting  # its error stopped the search
             with stops_deferred():  # (was: a stop before it was held counted a start of it)
                 if reopened:
@@ -271,7 +275,7 @@ class SearchLoop(TrialResults):
                     self.again[old.trial_id] = paused_at(old)
                 self._hold(old.trial_id, old.arch, candidate,  # its twins (before a told
                            self.log.twins_of(arch_key(old.arch)))  # failure of its count's build)
-            self._submit(old.trial_id, old.arch, candidate)
+            self._submit(old.trial_id, old.arch, candidate, ckpt_path=last)
             return True
         promoted = None
         if self.rule is not None and self.paused and not self._time_up():
@@ -342,11 +346,13 @@ class SearchLoop(TrialResults):
                      trained=trial.fit_time or 0.0)
 
     def _continues(self, trial: TrialResult) -> bool:
-        """Whether a promoted trial that was running when the process died (RUNNING with
-        the curve of its epochs before its pause) continues from its latest ``last.ckpt``;
-        not when that file is missing or was cut off mid-write (it trains from epoch 0)."""
+        """Whether a trial that was running when the process died continues from its latest
+        ``last.ckpt``: a promoted one (RUNNING with the curve of its epochs before its
+        pause), and without a scheduler any (was: trained again from epoch 0); not when
+        that file is missing (no epoch ended; ``enable_checkpointing: false``) or was cut
+        off mid-write (it trains from epoch 0)."""
         last = self.template.trial_dir(trial.trial_id) / "last.ckpt"
-        if self.rule is None or not trial.curve or not last.is_file():
+        if (self.rule is not None and not trial.curve) or not last.is_file():
             return False
         if not checkpoint_complete(last):
             self.say(f"Trial {trial.trial_id}'s {last.name} was cut off mid-write; the trial "

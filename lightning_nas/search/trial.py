@@ -220,13 +220,14 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
         callbacks.append(LoggingInterval())
     ckpt = None
     if spec.checkpoint and checkpointing(spec.trainer):
-        # with a scheduler, last.ckpt lets a paused trial resume where it stopped; best.ckpt
-        # is chosen when validation ends, on the value the reporter stores (at the training
-        # epoch's end, training's epoch mean of a name both log would have replaced it)
+        # last.ckpt lets a paused trial, or one a kill stopped, go on where it stopped
+        # (was: with a scheduler only); best.ckpt is chosen when validation ends, on the
+        # value the reporter stores (at the training epoch's end, training's epoch mean of a
+        # name both log would have replaced it)
         ckpt = TrialCheckpoint(dirpath=trial_dir, filename="best", monitor=spec.monitor,
                                mode=spec.mode, save_top_k=1, enable_version_counter=False,
                                save_on_train_epoch_end=False,
-                               keep_last=spec.rule is not None or spec.record is not None,
+                               keep_last=True,
                                reporter=reporter, record=spec.record)
         callbacks += [ckpt.placing, ckpt]  # placing: first in the Trainer (build_trainer)
         monitors.skip.append(ckpt)

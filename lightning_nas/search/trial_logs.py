@@ -22,6 +22,7 @@ import shutil
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +48,8 @@ from lightning_nas.search.wandb_ids import (
     run_id,
 )
 
-__all__ = ["MODULE_FOLDERS", "checked_loggers", "clear_trial",
-           "keep_checkpoint_dirs", "logger_defaults", "placed_checkpoints", "placed_logger",
+__all__ = ["MODULE_FOLDERS", "checked_loggers", "clear_trial", "keep_checkpoint_dirs",
+           "logger_defaults", "logger_versions", "placed_checkpoints", "placed_logger",
            "placed_profiler", "placed_root", "shared_versions_quiet"]
 
 #: the file in a trial's folder naming, a line each, the folders ``placed_checkpoints`` gave
@@ -341,20 +342,32 @@ def clear_trial(spec: Any) -> None:
             folder = Path(str(root)).expanduser()
             if folder.is_dir() and not folder.is_symlink():
                 shutil.rmtree(folder)
-    if spec.own_logs or not spec.trainer.get("logger"):
-        return
-    given, placed = spec.trainer["logger"], placed_logger(spec)
-    pairs = zip(given, placed, strict=True) if isinstance(given, list) else [(given, placed)]
-    for before, after in pairs:
-        args = node_args(after) if is_node(after) else {}
-        if args.get("save_dir") is None or args.get("version") is None or (
-                node_args(before).get("save_dir") is not None and spec.log_label is None):
-            continue
-        version = Path(str(args["save_dir"]), str(args.get("name") or ""), str(args["version"]))
+    for version in logger_versions(spec):
         for folder in [version, *version.parent.glob(f"{glob.escape(version.name)}_resumed_*")]:
             if folder.is_dir() and not folder.is_symlink():
                 shutil.rmtree(folder)
-    new_attempt(trial_dir, given)  # a W&B (MLflow) run of its own
+    if not spec.own_logs and spec.trainer.get("logger"):
+        new_attempt(trial_dir, spec.trainer["logger"])  # a W&B (MLflow) run of its own
+
+
+def logger_versions(spec: Any) -> list[Path]:
+    """The folders (``save_dir/name/version``, no ``_resumed_<ns>``) of the versions the
+    search gives a search trial's configured loggers, its alone: under the run's ``logs``,
+    or a ``save_dir`` of the user's named by the run's ``log_label``; none for ``own_logs``.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> logger_versions(SimpleNamespace(own_logs=False, trainer={}))
+        []
+    """
+    if spec.own_logs or not spec.trainer.get("logger"):
+        return []
+    given, placed = spec.trainer["logger"], placed_logger(replace(spec, ckpt_path=None))
+    pairs = zip(given, placed, strict=True) if isinstance(given, list) else [(given, placed)]
+    return [Path(str(a["save_dir"]), str(a.get("name") or ""), str(a["version"]))
+            for before, after in pairs if (a := node_args(after) if is_node(after) else {})
+            and a.get("save_dir") is not None and a.get("version") is not None and not (
+                node_args(before).get("save_dir") is not None and spec.log_label is None)]
 
 
 def keep_checkpoint_dirs(trainer: pl.Trainer, ckpt_path: str, run_dir: str | Path,

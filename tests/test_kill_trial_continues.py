@@ -1,0 +1,62 @@
+"""End to end: a trial of a search without a scheduler, killed (SIGKILL) mid-way, goes on
+from its latest ``last.ckpt`` when the search resumes (was: trained again from epoch 0),
+and ends as an uninterrupted search's same trial: the same ``metrics.csv`` rows, score,
+curve and best epoch (its random state is in ``last.ckpt``: the shuffles after the kill are
+the ones an uninterrupted fit draws). Real Trainers, a real process killed by the logger it
+asks to log epoch 1's training row (``tests.helpers.RowKiller``: after the epoch-end hooks
+wrote that epoch's ``last.ckpt``).
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers_kill import KILL_AT, KILLED, json_lines, kill_config, kill_rows
+from tests.helpers_kill_promoted import trial_folder
+
+_KEPT = ("status", "score", "metrics", "curve", "epochs", "arch_key")
+
+
+def _config(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    cfg, run_dir = kill_config(tmp_path, name, 2, executor="inline")
+    config = yaml.safe_load(cfg.read_text())
+    config["trainer"]["logger"] = {"class_path": "tests.helpers.RowKiller"}
+    cfg.write_text(yaml.safe_dump(config))
+    return cfg, run_dir
+
+
+@pytest.mark.slow
+def test_a_trial_killed_mid_way_without_a_scheduler_continues_as_if_uninterrupted(
+        tmp_path, launcher):
+    cfg, run_dir = _config(tmp_path, "killed")
+    env = {KILL_AT: "1", KILLED: str(tmp_path / "killed.mark")}
+    log = tmp_path / "killed.log"
+    assert launcher.run(["search", cfg], log, env=env) == -signal.SIGKILL, \
+        log.read_text()[-3000:]
+    first = trial_folder(run_dir, 1)
+    assert kill_rows(run_dir / "search.db")[1]["status"] == "RUNNING"
+    assert (first / "last.ckpt").is_file()  # epoch 0's (epoch 1's was still pending)
+    assert launcher.run(["search", cfg], log, env=env) == 0, log.read_text()[-3000:]
+    clean_cfg, clean_dir = _config(tmp_path, "clean")
+    clean_log = tmp_path / "clean.log"
+    assert launcher.run(["search", clean_cfg], clean_log) == 0, clean_log.read_text()[-3000:]
+    rows, clean = kill_rows(run_dir / "search.db"), kill_rows(clean_dir / "search.db")
+    assert {i: {k: r[k] for k in _KEPT} for i, r in rows.items()} == \
+        {i: {k: r[k] for k in _KEPT} for i, r in clean.items()}
+    assert rows[1]["attempts"] == 2
+    # epoch 1 died before its row was logged: trained again, from epoch 0's last.ckpt
+    assert [e["epoch"] for e in json_lines(trial_folder(run_dir, 1) / "epochs.jsonl")] == \
+        [0, 1, 1, 2]  # was: [0, 1, 0, 1, 2] (from epoch 0: its epochs lost)
+    for trial_id in rows:  # the same rows, and files: its last.ckpt removed as it completed
+        csv = Path("logs", "trials", f"trial_{trial_id:04d}", "metrics.csv")
+        assert (run_dir / csv).read_text() == (clean_dir / csv).read_text(), trial_id
+    assert _files(run_dir) == _files(clean_dir)
+
+
+def _files(run_dir: Path) -> list[Path]:
+    return sorted(p.relative_to(run_dir) for p in run_dir.rglob("*")
+                  if p.suffix not in (".log",) and "lightning_logs" not in p.parts)
