@@ -310,6 +310,34 @@ def test_a_direction_against_the_first_objective_is_refused(tmp_path):
                                                                 "loss": "minimize"}})
 
 
+def test_optunas_list_of_directions_is_refused_naming_the_objectives_form(tmp_path):
+    # was: Hydra's bare "Cannot convert 'ListConfig' to string" composing (the field was
+    # typed str), naming neither objectives nor what to write: Optuna's several objectives
+    # (the lightning-hydra-template's) are `direction: [maximize, minimize]`
+    calls = []
+
+    def task(cfg: DictConfig) -> tuple[float, float]:
+        calls.append(cfg.x)
+        return float(cfg.x), 1.0 / (1 + cfg.x)
+
+    sweeper = {"budget": 1, "params": {"x": "range(0, 4)"}}
+    for given, overrides in (({"direction": ["maximize", "minimize"]}, ()),  # the file's
+                             ({}, ("hydra.sweeper.direction=[maximize,minimize]",))):
+        with pytest.raises(ConfigError) as info:
+            multirun(tmp_path, task, {**sweeper, **given}, overrides, direction=None)
+        said = str(info.value)
+        assert said.startswith("hydra.sweeper.direction takes one direction (maximize or "
+                               "minimize), got ['maximize', 'minimize']"), said
+        assert "hydra.sweeper.objectives='{name1: maximize, name2: minimize}'" in said
+        assert "hydra.sweeper.direction=null" in said
+    assert not calls and not (tmp_path / "run" / "search.db").exists()
+    trials = multirun(tmp_path, task, sweeper,  # as the error says: fine
+                      ("hydra.sweeper.objectives={name1: maximize, name2: minimize}",),
+                      direction=None)
+    assert [t.metrics for t in trials] == [{"name1": float(calls[0]),
+                                            "name2": 1.0 / (1 + calls[0])}]
+
+
 def test_a_monitor_that_is_not_the_first_objective_is_refused_naming_the_sweepers_keys(
         tmp_path):
     # was: "monitor='acc' disagrees ...; leave monitor and mode out", and `mode` is no

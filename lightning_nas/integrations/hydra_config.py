@@ -93,7 +93,8 @@ class LightningNASSweeperConf:
         direction: ``maximize`` or ``minimize`` (``max`` / ``min`` too) the task's return
             value; not set, the score's name says it (``val/loss``: minimize, ``val/acc``:
             maximize) or the sweep is refused (Optuna's and Nevergrad's sweepers minimize
-            then; lightning-nas does not guess).
+            then; lightning-nas does not guess). Optuna's list of several
+            (``[maximize, minimize]``) is refused: name them in ``objectives``.
         monitor: the name the score is stored under (``lightning-nas show``); default: the
             config's ``optimized_metric``, else ``score``. Another name than
             ``optimized_metric`` needs a task that returns a dict holding it (a float is
@@ -136,7 +137,10 @@ class LightningNASSweeperConf:
     _recursive_: bool = False
     optimizer: str = "SurrogateEvolution"
     budget: int | None = 20
-    direction: str | None = None
+    # Any, None when left out: Optuna's several objectives, a list of directions, reach the
+    # sweeper, whose error shows `objectives` (was: str, Hydra's bare "Cannot convert
+    # 'ListConfig' to string" composing)
+    direction: Any = None
     monitor: str | None = None
     # a dict, not None: +hydra.sweeper.objectives.acc=maximize on the command line adds to
     # it. Any: null (a file's cleared for one sweep) is none, as for warm_start and

@@ -182,6 +182,17 @@ def _named_mode(monitor: str) -> str:
 
 def _mode(direction: Any, name: str) -> str:
     """``max`` or ``min`` from Optuna's ``maximize``/``minimize`` (or ours)."""
+    if isinstance(direction, (list, tuple)) and name == "direction":  # Optuna's several
+        # objectives (was: Hydra's "Cannot convert 'ListConfig' to string", typed str)
+        named = ", ".join(f"name{i}: {d}" for i, d in enumerate(direction, 1))
+        raise ConfigError(f"hydra.sweeper.direction takes one direction (maximize or "
+                          f"minimize), got {direction!r}; for several objectives (the Optuna "
+                          f"sweeper's list of directions) name each with its direction: "
+                          f"hydra.sweeper.objectives='{{{named or 'name1: maximize'}}}' (in "
+                          f"the file, objectives: {{{named or 'name1: maximize'}}}) and "
+                          f"hydra.sweeper.direction=null (the objectives say each direction); "
+                          f"the task returns a dict holding them, or a tuple of their values "
+                          f"in that order")
     if isinstance(direction, (list, tuple)):
         raise ConfigError(f"hydra.sweeper.{name} takes one direction, got {direction!r}; for "
                           f"several objectives give hydra.sweeper.objectives: {{name: "
