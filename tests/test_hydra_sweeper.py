@@ -25,6 +25,7 @@ from omegaconf import DictConfig  # noqa: E402
 
 from lightning_nas.arch import arch_key  # noqa: E402
 from lightning_nas.cli import main as cli  # noqa: E402
+from lightning_nas.errors import SearchError  # noqa: E402
 from lightning_nas.results import TrialStatus  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
 from tests.helpers_hydra_sweep import (  # noqa: E402
@@ -256,11 +257,16 @@ def test_a_sweep_ends_naming_its_files_and_the_rerun_of_the_best_job(tmp_path, c
         f"job (trial 2) again; the sweep's run of it is in {tmp_path / 'jobs' / '1'}; "
         f"without lightning_nas: rerun_alone in optimization_results.yaml"]
     assert results["rerun"].endswith(" x=2 hydra.mode=RUN")
-    # no job completed: the files (best_params null), nothing to run again
+    # no job completed: the files (best_params null), nothing to run again, and an error
+    # exit, as `lightning-nas search`'s (was: exit status 0, as if the sweep had worked)
     def fails(cfg: DictConfig) -> float:
         raise ValueError(f"x={cfg.x} diverged")  # another error each job: the sweep goes on
 
-    multirun(tmp_path / "none", fails, {"budget": 2, "params": {"x": "choice(1, 2)"}})
+    with pytest.raises(SearchError) as info:
+        multirun(tmp_path / "none", fails, {"budget": 2, "params": {"x": "choice(1, 2)"}})
+    assert str(info.value) == (
+        f"no job of the sweep completed (2 failed): it has no best job; `lightning-nas show "
+        f"{tmp_path / 'none' / 'run'} --status failed` lists their errors")
     out = capsys.readouterr().out
     last = out.splitlines()[-2:]
     assert last[0].startswith("Sweep finished in ") and last[0].endswith(": 0 completed, 2 "

@@ -19,6 +19,7 @@ from lightning_nas.cli import main as cli  # noqa: E402
 from lightning_nas.errors import ConfigError, SearchError  # noqa: E402
 from lightning_nas.integrations.hydra_executor import job_result  # noqa: E402
 from lightning_nas.results import TrialResult, TrialStatus  # noqa: E402
+from lightning_nas.search.proposals import MAX_REPEATS  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
 from tests.helpers_hydra_sweep import multirun  # noqa: E402
 
@@ -151,6 +152,39 @@ def test_constraints_and_several_objectives(tmp_path, capsys):
     capsys.readouterr()
     assert cli(["show", str(tmp_path / "run"), "--format", "json"]) == 0
     assert '"acc"' in capsys.readouterr().out
+
+
+def test_constraints_no_job_of_a_small_space_meets_are_refused_before_any_job(tmp_path):
+    # as `lightning-nas search` refuses them (exit 2, nothing written); was: every
+    # candidate stored as REJECTED, "0 completed, 2 rejected" and exit status 0
+    calls = []
+    with pytest.raises(ConfigError) as info:
+        multirun(tmp_path, lambda cfg: calls.append(cfg.x) or 1.0,
+                 {"budget": 2, "params": {"x": "choice(1, 2)"},
+                  "constraints": ["operator.not_"]})
+    assert str(info.value) == (
+        "no architecture of the sweep's space (hydra.sweeper.params and the command line's "
+        "sweeps) meets hydra.sweeper.constraints: each of its 2 architectures breaks them "
+        "(the least at x=1: not_ rejected it); loosen hydra.sweeper.constraints or widen "
+        "hydra.sweeper.params")
+    assert not calls and not (tmp_path / "run" / "search.db").exists()
+
+
+def test_a_sweep_whose_every_proposal_is_rejected_ends_in_an_error(tmp_path, capsys):
+    # as `lightning-nas search` ends (exit status 1, "with no completed trial"); was: "0
+    # completed, 200 rejected", best_value: null and exit status 0, as if it had worked
+    with pytest.raises(SearchError) as info:
+        multirun(tmp_path, lambda cfg: 1.0, {
+            "budget": 2, "optimizer": "RandomSearch", "params": {"x": "interval(0, 1)"},
+            "constraints": ["operator.not_"]})
+    assert str(info.value) == (
+        f"no job of the sweep completed ({MAX_REPEATS} rejected, 0 failed): it has no best "
+        f"job; every one proposed broke hydra.sweeper.constraints: loosen them or widen "
+        f"hydra.sweeper.params")
+    out = capsys.readouterr().out  # its summary and files, before the error
+    assert f": 0 completed, {MAX_REPEATS} rejected, 0 failed.\nWrote " in out
+    results = yaml.safe_load((tmp_path / "run" / "optimization_results.yaml").read_text())
+    assert results["best_value"] is None
 
 
 def test_a_sweep_of_several_objectives_tells_the_optimizer_their_number_first(tmp_path):

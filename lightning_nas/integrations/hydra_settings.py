@@ -114,6 +114,12 @@ _SWEEP_CHECKS = (
     (r"runs that scored (.+) \((max|min)\)$", r"runs that scored \1 (\2imize)"),
     (r"its monitor (.+?) \((max|min)\) would stand in", r"its monitor \1 (\2imize) would "
      r"stand in"),
+    # a small space none of whose architectures the constraints let run (``check_some_meets``)
+    (r"^no architecture of the space meets the limits: ", "no architecture of the sweep's "
+     "space (hydra.sweeper.params and the command line's sweeps) meets "
+     "hydra.sweeper.constraints: "),
+    (r"; loosen the constraints or widen the space$",
+     "; loosen hydra.sweeper.constraints or widen hydra.sweeper.params"),
 )
 
 

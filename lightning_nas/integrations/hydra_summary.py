@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from lightning_nas.results import TrialResult, TrialStatus, format_score
 from lightning_nas.search.summary import front_line, limit_note
 from lightning_nas.store import RunStore
 
-__all__ = ["sweep_summary", "sweep_written"]
+__all__ = ["nothing_completed", "sweep_summary", "sweep_written"]
 
 
 def sweep_summary(store: RunStore, monitor: str, best: TrialResult | None, run_dir: Path,
@@ -84,3 +85,24 @@ def sweep_written(run_dir: Path, results: Mapping[str, Any]) -> str:
              if results.get("rerun_alone") else "")
     return (f"{text}\nNext: {results['rerun']} (from the folder the sweep was started in) "
             f"trains the best job (trial {results['best_trial']}) again{where}{alone}")
+
+
+def nothing_completed(store: RunStore, run_dir: Path) -> str:
+    """The error a sweep ends with where no job completed, as ``lightning-nas search``
+    exits 1 with no completed trial (was: exit status 0 and ``best_value: null``, as if
+    the sweep had worked): its counts, and where to look (the failed jobs' errors) or what
+    to change (constraints that rejected every proposal).
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp, RunStore(Path(tmp) / "search.db") as s:
+        ...     print(nothing_completed(s, Path("multirun/x")))
+        no job of the sweep completed (0 failed): it has no best job
+    """
+    rejected, failed = store.count(TrialStatus.REJECTED), store.count(TrialStatus.FAILED)
+    said = [f"`lightning-nas show {shlex.quote(str(run_dir))} --status failed` lists their "
+            f"errors"] if failed else []
+    said += (["every one proposed broke hydra.sweeper.constraints: loosen them or widen "
+              "hydra.sweeper.params"] if rejected and not failed else [])
+    return (f"no job of the sweep completed ({f'{rejected} rejected, ' if rejected else ''}"
+            f"{failed} failed): it has no best job{''.join(f'; {s}' for s in said)}")

@@ -85,13 +85,14 @@ from lightning_nas.integrations.hydra_settings import (
 from lightning_nas.integrations.hydra_split import job_rank_counts
 from lightning_nas.integrations.hydra_stopping import warn_stopping
 from lightning_nas.integrations.hydra_store import open_sweep_store
-from lightning_nas.integrations.hydra_summary import sweep_summary
+from lightning_nas.integrations.hydra_summary import nothing_completed, sweep_summary
 from lightning_nas.integrations.hydra_threads import keep_threads, shared_cores
 from lightning_nas.integrations.hydra_trainer import check_sync_batchnorm_of, check_trainer_values
 from lightning_nas.integrations.hydra_wording import sweep_phrases, sweep_wording
 from lightning_nas.ranks_record import record_ranks
 from lightning_nas.results import TrialResult
 from lightning_nas.search.lifetime import sigterm_exits
+from lightning_nas.search.limit_checks import check_some_meets
 from lightning_nas.search.loop import SearchLoop
 from lightning_nas.search.progress import scored_by
 from lightning_nas.search.settings import SearchSettings
@@ -189,6 +190,9 @@ class HydraSweep(Sweeper):
             check_scales(settings.transfer.warm_start, settings.goal.optimizer,
                          settings.goal.monitor, settings.goal.mode,
                          objectives, settings.run_dir)
+            # a small space none of whose jobs the constraints let run: refused, as a
+            # search's (was: each stored REJECTED, and exit status 0)
+            check_some_meets(sweep.space, settings.limits.build(), lambda arch: {})
         except ConfigError as err:
             raise ConfigError(sweep_words(str(err), self.settings)) from None
         settings.limits.build().violation(sweep.space.sample(seed=0), {})  # one that raises
@@ -257,6 +261,8 @@ class HydraSweep(Sweeper):
                     raise
                 raise type(err)(worded).with_traceback(err.__traceback__) from err.__cause__
             self._finish(settings, store, sweep, time.monotonic() - loop.start, resumed=resuming)
+            if store.best(goal.mode) is None:  # an error exit, as a search's (was: status 0)
+                raise SearchError(nothing_completed(store, settings.run_dir))
             return store.trials()
         finally:
             store.close()
