@@ -236,6 +236,16 @@ def test_a_resumed_sweep_never_reuses_a_job_folder(tmp_path):
     assert jobs == {0: trials[1], 1: trials[2], 2: trials[2], 3: trials[3]}
 
 
+def test_a_resumed_sweeps_line_counts_no_paused_jobs(tmp_path, capsys):
+    # was: "Resuming RUN: 1 completed, 0 failed, 0 to re-run, 0 paused", and no job of a
+    # sweep can pause (it has no scheduler)
+    for budget in (1, 2):
+        multirun(tmp_path, lambda cfg: float(cfg.x), {"budget": budget,
+                                                      "params": {"x": "range(0, 9)"}})
+    assert f"Resuming {tmp_path / 'run'}: 1 completed, 0 failed, 0 to re-run\n" in \
+        capsys.readouterr().out
+
+
 def test_a_sweep_stopped_by_its_optimizer_exports_on_resume_too(tmp_path):
     # was: the resume's replay told the optimizer again outside the export: the same error,
     # said with "the best exported", and no optimization_results.yaml written

@@ -54,6 +54,17 @@ def test_a_resume_that_changes_how_trials_run_is_refused_and_writes_nothing(tmp_
     assert len(resumed.trials) == 5
 
 
+def test_the_resume_line_of_a_search_without_a_scheduler_counts_no_paused_trials(tmp_path,
+                                                                                 capsys):
+    # was: "Resuming RUN: 3 completed, 0 failed, 0 to re-run, 0 paused", where only a
+    # scheduler pauses trials (with one, its count stays: test_schedulers_driver)
+    _objective_search(tmp_path).run()
+    capsys.readouterr()
+    _objective_search(tmp_path, budget=4, verbose=True).run()
+    assert f"Resuming {tmp_path}: 3 completed, 0 failed, 0 to re-run\n" in \
+        capsys.readouterr().out
+
+
 def test_a_resume_refused_for_its_settings_leaves_an_older_versions_store_as_it_was(tmp_path):
     # the README: a refused resume writes nothing (was: the store of an older version was
     # migrated, its column added, before the changed seed was refused)

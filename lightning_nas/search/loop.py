@@ -166,8 +166,11 @@ class SearchLoop(TrialResults):
             pruned = self.store.count(TrialStatus.PRUNED)  # a scheduler's budget counts them
             self.say(f"Resuming {self.settings.run_dir}: {self.completed} completed, "
                      + (f"{pruned} pruned, " if pruned else "")
-                     + f"{self.failures.failed()} failed, {len(self.interrupted)} "
-                     f"to re-run, {len(self.paused)} paused")
+                     + f"{self.failures.failed()} failed, {len(self.interrupted)} to re-run"
+                     # only a scheduler pauses trials (was: "0 paused" without one, a
+                     # sweep's too)
+                     + (f", {len(self.paused)} paused" if self.rule is not None or self.paused
+                        else ""))
             for trial in self.failures.died_in:  # (was: only counted among the failed)
                 self.say(f"Trial {trial.trial_id} is FAILED, not re-run: {trial.error}")
             if self.failures.reopened:
