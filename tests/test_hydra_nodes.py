@@ -418,6 +418,28 @@ def test_a_mapping_of_named_nodes_with_none_left_is_no_callbacks_and_no_logger(n
     assert not (tmp_path / "run").exists()
 
 
+def test_a_group_files_name_as_trainer_callbacks_is_refused_saying_what_to_write(tmp_path):
+    # the template's callbacks group file named from the trainer section: no file is read
+    # there (was: "expected list[Callback] or Callback or null" alone, as if a name could
+    # not be meant); what is taken is unchanged (its content pasted: the test above)
+    (tmp_path / "cb.yaml").write_text(yaml.safe_dump(NAMED_CALLBACKS))
+    cfg = _hydra_config(tmp_path / "run", {"model.net.width": {"choice": [4, 8]}})
+    config = tmp_path / "search.yaml"
+    for given, overrides in ((cfg["trainer"] | {"callbacks": "cb.yaml"}, []),
+                             (cfg["trainer"], ["--trainer.callbacks=cb.yaml"])):
+        config.write_text(yaml.safe_dump({**cfg, "trainer": given}))
+        with pytest.raises(ConfigError) as info:
+            search_from_config(load_config(config, overrides))
+        assert str(info.value) == (
+            "trainer.callbacks='cb.yaml': expected list[Callback] or Callback or null (the "
+            "annotation of Trainer); a YAML file's name is not read at trainer.callbacks "
+            "(the sections model:, data: and trainer: alone may name one): paste the file's "
+            "content there as it is (a mapping of named nodes, {model_checkpoint: "
+            "{_target_: ...}, ...}, or a list of nodes), or add each on the command line: "
+            "--trainer.callbacks+=EarlyStopping --trainer.callbacks.patience=5")
+    assert not (tmp_path / "run").exists()
+
+
 def _settings(built: object) -> tuple[str, dict]:
     """An object's class and its plain attributes (what a test may compare)."""
     return type(built).__name__, {k: v for k, v in vars(built).items()

@@ -99,7 +99,10 @@ def check_trainer_kwargs(kwargs: Mapping[str, Any]) -> None:
             raise ConfigError(f"unknown Trainer argument {key!r}; {hint}valid arguments: "
                               f"{', '.join(sorted(names))}")
         if key in hints:
-            check_value(f"trainer.{key}", value, hints[key], "Trainer", strict=True)
+            try:
+                check_value(f"trainer.{key}", value, hints[key], "Trainer", strict=True)
+            except ConfigError as err:  # a group file's name: what to write instead
+                raise ConfigError(f"{err}{_file_note(key, value)}") from None
         _check_counts(key, value)
         nodes = value if isinstance(value, list) else [value]
         for i, node in enumerate(nodes):  # callbacks, a logger, ...: their own arguments
@@ -111,6 +114,27 @@ def check_trainer_kwargs(kwargs: Mapping[str, Any]) -> None:
         if key == "logger":  # two W&B loggers: both in one run
             check_one_w_and_b(value)
     check_sync_batchnorm(kwargs)  # (was: torch's traceback in DDP's setup, on CPU)
+
+
+#: a command line that adds one object to a Trainer argument taking a list of them
+_ADDED = {"callbacks": "--trainer.callbacks+=EarlyStopping --trainer.callbacks.patience=5",
+          "logger": "--trainer.logger+=CSVLogger --trainer.logger.save_dir=logs",
+          "plugins": "--trainer.plugins+=CLASS"}
+
+
+def _file_note(key: str, value: Any) -> str:
+    """For a YAML file's name given as a Trainer argument (the lightning-hydra-template's
+    ``callbacks: default.yaml``, its group file named from the trainer section): no file
+    is read there, and what to write instead; ``""`` for any other value (was: the
+    annotation alone, ``expected list[Callback] or Callback or null``)."""
+    if not (isinstance(value, str) and value.endswith((".yaml", ".yml"))):
+        return ""
+    added = f", or add each on the command line: {_ADDED[key]}" if key in _ADDED else ""
+    name = {"callbacks": "model_checkpoint", "logger": "csv"}.get(key, "name")
+    return (f"; a YAML file's name is not read at trainer.{key} (the sections model:, data: "
+            f"and trainer: alone may name one): paste the file's content there as it is (a "
+            f"mapping of named nodes, {{{name}: {{_target_: ...}}, ...}}, or a list of "
+            f"nodes){added}")
 
 
 def _check_counts(key: str, value: Any) -> None:
