@@ -183,6 +183,11 @@ def test_a_sweep_whose_every_proposal_is_rejected_ends_in_an_error(tmp_path, cap
         f"hydra.sweeper.params")
     out = capsys.readouterr().out  # its summary and files, before the error
     assert f": 0 completed, {MAX_REPEATS} rejected, 0 failed.\nWrote " in out
+    # the loop's stop in the sweep's words (was: "... or, 200 of them, broke the limits or
+    # constraints", and a sweep has no limits)
+    assert (f"The optimizer proposed {MAX_REPEATS} architectures in a row, none to run: each "
+            f"of the {MAX_REPEATS} broke hydra.sweeper.constraints (REJECTED); stopping.\n"
+            in out)
     results = yaml.safe_load((tmp_path / "run" / "optimization_results.yaml").read_text())
     assert results["best_value"] is None
 

@@ -17,7 +17,7 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.export import load_best
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.objectives import Constraints, Objectives
-from lightning_nas.search.proposals import MAX_REPEATS
+from lightning_nas.search.proposals import MAX_REPEATS, gave_up
 from lightning_nas.store import RunStore
 from tests.helpers_data import BlobData
 from tests.helpers_models import TinyNet
@@ -221,10 +221,25 @@ def test_a_search_whose_every_proposal_breaks_a_constraint_says_so(tmp_path, tin
                     run_dir=tmp_path).run()
     assert result.best is None
     assert [t.status for t in result.trials] == [TrialStatus.REJECTED] * MAX_REPEATS
-    # was: "proposed 200 evaluated architectures in a row", none of them evaluated
-    assert (f"proposed {MAX_REPEATS} architectures in a row that were evaluated already or, "
-            f"{MAX_REPEATS} of them, broke the limits or constraints (REJECTED); stopping."
-            in capsys.readouterr().out)
+    # was: "proposed 200 evaluated architectures in a row", none of them evaluated; then
+    # "... in a row that were evaluated already or, 200 of them, broke the limits ..."
+    assert (f"The optimizer proposed {MAX_REPEATS} architectures in a row, none to train: "
+            f"each of the {MAX_REPEATS} broke the limits or constraints (REJECTED); "
+            f"stopping." in capsys.readouterr().out)
+
+
+def test_the_stop_after_proposals_in_a_row_counts_each_kind_of_them_apart():
+    # was: "... in a row that were evaluated already or, 146 of them, broke the limits or
+    # constraints (REJECTED)", one count said as part of the other
+    assert gave_up(146) == (
+        f"The optimizer proposed {MAX_REPEATS} architectures in a row, none to train: 146 "
+        f"new ones broke the limits or constraints (REJECTED), the other {MAX_REPEATS - 146} "
+        f"were evaluated or rejected already; stopping.")
+    assert gave_up(1).endswith(": 1 new one broke the limits or constraints (REJECTED), the "
+                               f"other {MAX_REPEATS - 1} were evaluated or rejected already; "
+                               f"stopping.")
+    assert gave_up(0).endswith(f", none to train: each of the {MAX_REPEATS} was evaluated or "
+                               f"rejected already; stopping.")
 
 
 def test_constraint_settings_are_checked():

@@ -46,6 +46,12 @@ _SWEEP_PHRASES = (
     (r"a different hydra\.sweeper\.objectives \(.*\); resume with the same",
      lambda m: re.sub(r"'(max|min)'", r"'\1imize'", m[0])),  # as the sweep's user wrote it
     (r"from the folder the search was started in", "from the folder the sweep was started in"),
+    # the loop's stop after proposals in a row (``proposals.gave_up``): a sweep runs jobs and
+    # has constraints, no limits (was: "broke the limits or constraints")
+    (r"^(The optimizer proposed \d+ architectures in a row), none to train: ",
+     r"\1, none to run: "),
+    (r"broke the limits or constraints \(REJECTED\)",
+     "broke hydra.sweeper.constraints (REJECTED)"),
     # the warm start's report (``SourceReport.describe``; was: a bare key)
     (r"; warm_start_fill not used for ", "; hydra.sweeper.warm_start_fill not used for "),
     # the warm start's line: a source's mode as the sweep's direction is written (was: max)

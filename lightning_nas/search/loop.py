@@ -37,7 +37,7 @@ from lightning_nas.search.failures import FailureWatch
 from lightning_nas.search.lifetime import sigterm_received, stops_deferred
 from lightning_nas.search.loop_results import TOLD, TrialResults
 from lightning_nas.search.progress import Progress
-from lightning_nas.search.proposals import MAX_REPEATS, Proposals
+from lightning_nas.search.proposals import Proposals, gave_up
 from lightning_nas.search.rule_epochs import paused_at, record_curve
 from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.settings import SearchSettings
@@ -322,9 +322,7 @@ class SearchLoop(TrialResults):
         proposal = self.proposals.propose()
         if proposal is None:  # only repeats or rejected: wait for running trials, or stop
             if not self.running:
-                self.say(f"The optimizer proposed {MAX_REPEATS} architectures in a row that "
-                         f"were evaluated already or, {self.proposals.rejected} of them, broke the "
-                         f"limits or constraints (REJECTED); stopping.")
+                self.say(gave_up(self.proposals.rejected))
                 self.asking = False
             return False
         arch, candidate = proposal

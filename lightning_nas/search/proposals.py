@@ -32,10 +32,32 @@ from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore
 from lightning_nas.strategies.base import NASOptimizer
 
-__all__ = ["MAX_REPEATS", "Proposals"]
+__all__ = ["MAX_REPEATS", "Proposals", "gave_up"]
 
 #: consecutive proposals of already-evaluated architectures before the search gives up
 MAX_REPEATS = 200
+
+
+def gave_up(rejected: int) -> str:
+    """The line the loop says where ``MAX_REPEATS`` proposals in a row brought nothing to
+    train: ``rejected`` new ones broke the limits or constraints, the others repeated
+    architectures evaluated or rejected already, each count said apart (was: "... in a
+    row that were evaluated already or, 146 of them, broke the limits ...").
+
+    Example:
+        >>> print(gave_up(150))  # doctest: +NORMALIZE_WHITESPACE
+        The optimizer proposed 200 architectures in a row, none to train: 150 new ones
+        broke the limits or constraints (REJECTED), the other 50 were evaluated or
+        rejected already; stopping.
+    """
+    repeats = MAX_REPEATS - rejected
+    broke = "broke the limits or constraints (REJECTED)"
+    said = (f"each of the {MAX_REPEATS} {broke}" if not repeats else
+            f"each of the {MAX_REPEATS} was evaluated or rejected already" if not rejected
+            else f"{rejected} new {'one' if rejected == 1 else 'ones'} {broke}, the other "
+                 f"{repeats} were evaluated or rejected already")
+    return (f"The optimizer proposed {MAX_REPEATS} architectures in a row, none to train: "
+            f"{said}; stopping.")
 
 
 class Proposals:
