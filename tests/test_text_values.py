@@ -59,6 +59,8 @@ class Plain(ClassifierSteps, pl.LightningModule):
 
 #: a value of each argument LightningCLI takes as it is: the other option of a space
 OTHER = {"depth": 2, "rate": 0.5, "flag": True, "act": "relu", "maybe": 4, "lit": 1}
+#: where the text is OTHER's value to the argument (options of one value are refused)
+OPPOSITE = {"yes": False}
 
 
 def _node(init: dict[str, Any]) -> dict[str, Any]:
@@ -69,7 +71,8 @@ def _search(tmp_path, key: str, value: Any):
     return search_from_config({
         "model": _node({}), "data": {"class_path": "tests.helpers_data.BlobData"},
         "trainer": {"max_epochs": 1, "logger": False},
-        "search": {"space": {f"model.{key}": {"choice": [value, OTHER[key]]}}, "budget": 1,
+        "search": {"space": {f"model.{key}": {"choice": [value, OPPOSITE.get(value, OTHER[key])]}},
+                   "budget": 1,
                    "run_dir": str(tmp_path / "run")}})
 
 
