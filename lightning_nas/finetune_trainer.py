@@ -136,8 +136,8 @@ def trainer_arch(arch: Mapping[str, Any], searched: Mapping[str, Any],
         if not name or "." in name or name not in trainer:
             continue  # not a Trainer argument of its own (a key into a node: kept)
         now = trainer[name]
-        if _same(searched.get(name), now) or _same(value, now):
-            continue
+        if _same_taken(name, searched.get(name), now) or _same_taken(name, value, now):
+            continue  # (compared as Lightning takes them: precision "32" is "32-true")
         plain = now is None or isinstance(now, (str, int, float, bool))
         warn_user(f"trainer {name}={now!r} replaces trial {trial}'s searched {key}="
                   f"{value!r} in the fine-tune" + ("" if plain else " (left out of its "
@@ -147,6 +147,16 @@ def trainer_arch(arch: Mapping[str, Any], searched: Mapping[str, Any],
         else:
             del out[key]
     return out
+
+
+def _same_taken(name: str, stored: Any, value: Any) -> bool:
+    """Whether the Trainer takes ``name=value`` as ``name=stored`` (``search.trainer_spelling``:
+    a precision's other spellings, a value at the signature's default as left out; was:
+    compared as written, so ``precision="32-true"`` over a searched ``"32"`` was said to
+    replace it)."""
+    from lightning_nas.search.trainer_spelling import as_taken
+
+    return _same(as_taken({name: stored}), as_taken({name: value}))
 
 
 def _same(stored: Any, value: Any) -> bool:

@@ -14,6 +14,7 @@ import yaml
 
 from lightning_nas import Search, finetune, load_best
 from lightning_nas.errors import ConfigError
+from lightning_nas.finetune_trainer import trainer_arch
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.from_config import search_from_config
 from tests.helpers_data import BlobData
@@ -217,3 +218,15 @@ def test_a_searched_trainer_value_given_again_is_the_finetunes_and_said(tmp_path
         warnings.simplefilter("error")  # the trial's own value given: nothing to say
         kept = finetune(run, max_epochs=1, trainer={"accumulate_grad_batches": was})
     assert kept.arch == {key: was}
+
+
+@pytest.mark.parametrize(("searched", "given"), [("32", "32-true"), (32, "32"),
+                                                 ("bf16", "bf16-mixed")])
+def test_a_searched_precision_given_again_in_another_spelling_is_the_same_and_not_said(
+        searched, given):
+    # was: "trainer precision='32-true' replaces trial 3's searched trainer.precision='32'",
+    # a value Lightning takes as the same (compared as written)
+    arch = {"width": 8, "trainer.precision": searched}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert trainer_arch(arch, {"precision": searched}, {"precision": given}, 3) == arch
