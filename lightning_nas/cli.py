@@ -30,7 +30,7 @@ from lightning_nas.cli_checks import (
 )
 from lightning_nas.cli_help import HELP_EPILOG, help_words, no_config_needed, print_class_help
 from lightning_nas.config.yamlio import dump_yaml
-from lightning_nas.errors import ConfigError, NASError
+from lightning_nas.errors import ConfigError, NASError, NoCompletedTrialError
 from lightning_nas.run_folder import user_path
 from lightning_nas.search.exit_gc import freeze_for_exit
 from lightning_nas.user_warnings import console_warnings
@@ -155,8 +155,13 @@ def _cmd_search(args: argparse.Namespace, overrides: list[str]) -> int:
         search.check_run_dir()  # a search there this config may not resume, read as it is
         print(text, end="")
         return 0
-    result = search.run()
-    return 0 if result.best is not None else 1
+    try:
+        search.run()
+    except NoCompletedTrialError as err:  # no best trial: exit 1, saying why (was: the
+        # summary's "with no completed trial" alone)
+        print(f"lightning-nas search: error: {' '.join(str(err).split())}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _cmd_oneshot(args: argparse.Namespace, overrides: list[str]) -> int:

@@ -28,6 +28,7 @@ __all__ = [
     "ConfigError",
     "MonitorError",
     "NASError",
+    "NoCompletedTrialError",
     "OptimizerError",
     "PYTHON_NULL",
     "SearchError",
@@ -71,6 +72,22 @@ class SpaceError(NASError):
 class SearchError(NASError):
     """The search cannot go on (an error every trial would hit, too many failures, the
     optimizer's own error)."""
+
+
+class NoCompletedTrialError(SearchError):
+    """A search ended with no COMPLETED trial (each failed or was rejected, the time limit
+    came first, ...), so it has no best trial; ``result`` is the ``SearchResult`` that
+    ``Search.run`` would have returned (``best`` None, every trial with its error).
+
+    Example:
+        >>> err = NoCompletedTrialError("no trial of the search completed", result=None)
+        >>> isinstance(err, SearchError), err.result
+        (True, None)
+    """
+
+    def __init__(self, message: str, result: object = None) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 class OptimizerError(SearchError):

@@ -55,6 +55,18 @@ def test_search_show_export_finetune(config, tmp_path, capsys):
     assert (run / "finetune" / "best.ckpt").exists()
 
 
+def test_a_search_with_no_completed_trial_exits_1_saying_why(config, tmp_path, capsys):
+    # was: exit status 1 after "Search finished in 0.0s with no completed trial." alone,
+    # with no error line saying why nor what to change
+    assert main(["search", str(config), "--search.time_limit=1e-9"]) == 1
+    said = capsys.readouterr()
+    assert "with no completed trial." in said.out
+    assert said.err.splitlines()[-1] == (
+        f"lightning-nas search: error: no trial of the search in {tmp_path / 'run'} completed "
+        f"(none trained), so it has no best trial: the time limit of 1e-09s was reached; give "
+        f"a longer search.time_limit (the same command again resumes the run)")
+
+
 def test_paths_with_a_tilde_are_in_the_home_folder(tmp_path, monkeypatch, capsys):
     # was: run_dir ~/nas/digits (as YAML, or any quoted path) stayed literal: search.db and
     # best.* went into ./~/nas/digits while Lightning wrote the trials' checkpoints into

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from lightning_nas import Search
+from lightning_nas.errors import NoCompletedTrialError
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import OBJECTIVES_UP_FRONT, RunStore
 from lightning_nas.strategies import make_optimizer
@@ -55,7 +56,8 @@ def _first_proposal(up_front: bool, optimizer: str = "NGOpt") -> dict[str, Any]:
 def _as_an_older_version_began_it(run_dir: Path, optimizer: str = "NGOpt") -> None:
     """A real run folder with no trial yet (a time limit reached at once), its flag row
     removed: the store an older version began."""
-    _search(run_dir, optimizer, time_limit=1e-9).run()
+    with pytest.raises(NoCompletedTrialError, match="the time limit of 1e-09s was reached"):
+        _search(run_dir, optimizer, time_limit=1e-9).run()
     with sqlite3.connect(run_dir / "search.db") as db:
         assert db.execute("DELETE FROM meta WHERE key = ?", (OBJECTIVES_UP_FRONT,)).rowcount == 1
     db.close()

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from lightning_nas import Search
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, NoCompletedTrialError
 from lightning_nas.export import load_best
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.objectives import Constraints, Objectives
@@ -216,10 +216,17 @@ def test_a_rejected_candidates_reason_names_the_constraint_with_its_arguments(tm
 
 def test_a_search_whose_every_proposal_breaks_a_constraint_says_so(tmp_path, tiny_trainer,
                                                                    capsys):
-    result = Search(TinyNet, {"lr": {"float": [0.01, 0.3]}}, data=BlobData,
-                    trainer=tiny_trainer, budget=2, constraints=[lambda arch: False],
-                    run_dir=tmp_path).run()
+    with pytest.raises(NoCompletedTrialError) as info:  # none completed: no best
+        Search(TinyNet, {"lr": {"float": [0.01, 0.3]}}, data=BlobData,
+               trainer=tiny_trainer, budget=2, constraints=[lambda arch: False],
+               run_dir=tmp_path).run()
+    result = info.value.result
     assert result.best is None
+    assert str(info.value).endswith(
+        f"completed ({MAX_REPEATS} rejected), so it has no best trial: the optimizer proposed "
+        f"{MAX_REPEATS} architectures in a row, none to train: each of the {MAX_REPEATS} broke "
+        f"the limits or constraints (REJECTED); every architecture proposed broke the limits "
+        f"or constraints: loosen them or widen the space")
     assert [t.status for t in result.trials] == [TrialStatus.REJECTED] * MAX_REPEATS
     # was: "proposed 200 evaluated architectures in a row", none of them evaluated; then
     # "... in a row that were evaluated already or, 200 of them, broke the limits ..."

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from lightning_nas import Search
-from lightning_nas.errors import SearchError
+from lightning_nas.errors import NoCompletedTrialError, SearchError
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.schedulers import ASHARule, Decision, HyperbandRule, Rule
 from lightning_nas.search.trial import TrialSpec, fit_trial
@@ -205,10 +205,15 @@ def test_no_promotion_starts_after_the_time_limit(tmp_path):
     # trial 1's first epoch (4 steps of 0.4 s) outlasts the time limit; its promotion
     # started after it all the same
     space = {"width": {"choice": [4, 8]}, "lr": {"float": [0.01, 0.1]}}
-    result = Search(TinyNet, space, data=BlobData, trainer={"max_epochs": 3}, budget=4,
-                    model_init_args={"sleep": 0.4}, scheduler=PauseAtFirstEpoch(),
-                    time_limit=1.0, run_dir=tmp_path, verbose=False).run()
-    assert [(t.status, t.epochs) for t in result.trials] == [(TrialStatus.PAUSED, 1)]
+    with pytest.raises(NoCompletedTrialError) as info:  # paused alone: no best trial
+        Search(TinyNet, space, data=BlobData, trainer={"max_epochs": 3}, budget=4,
+               model_init_args={"sleep": 0.4}, scheduler=PauseAtFirstEpoch(),
+               time_limit=1.0, run_dir=tmp_path, verbose=False).run()
+    assert [(t.status, t.epochs) for t in info.value.result.trials] == [(TrialStatus.PAUSED, 1)]
+    assert str(info.value).endswith(
+        "completed (1 paused), so it has no best trial: the time limit of 1s was reached; a "
+        "resume may promote the paused; give a longer time_limit (call .run() again to "
+        "resume the run)")
 
 
 def test_hyperband_and_median_in_the_driver(tmp_path):

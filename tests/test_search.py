@@ -13,7 +13,7 @@ import torch
 import yaml
 
 from lightning_nas import Search, finetune
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, NoCompletedTrialError
 from lightning_nas.results import TrialStatus
 from lightning_nas.store import RunStore
 from tests.helpers_models import TinyNet, tiny_model
@@ -129,10 +129,11 @@ def test_a_space_used_up_by_failures_before_any_result_says_so_at_once(tmp_path,
     def broken(arch: dict) -> dict:
         raise RuntimeError(f"broken at c={arch['c']}")  # another error each: no stop
 
-    result = Search(None, {"c": {"choice": [1, 2, 3, 4]}}, monitor="score", mode="max",
-                    objective=broken, budget=8, seed=0, max_failures=10, run_dir=tmp_path,
-                    verbose=True).run()
-    assert [t.status for t in result.trials] == [TrialStatus.FAILED] * 4
+    with pytest.raises(NoCompletedTrialError) as info:  # none completed: no best
+        Search(None, {"c": {"choice": [1, 2, 3, 4]}}, monitor="score", mode="max",
+               objective=broken, budget=8, seed=0, max_failures=10, run_dir=tmp_path,
+               verbose=True).run()
+    assert [t.status for t in info.value.result.trials] == [TrialStatus.FAILED] * 4
     out = capsys.readouterr().out
     assert "All 4 architectures of the space are evaluated." in out
     assert "in a row" not in out

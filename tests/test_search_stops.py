@@ -298,3 +298,44 @@ def test_a_trial_that_trains_to_its_end_without_validation_stops_the_search(
                                           rf"hit: no validation ran in the {said} "
                                           rf"it trained"):  # (was: "the 1 epochs")
         search.run()
+
+
+def test_a_search_with_no_completed_trial_raises_naming_why_and_where_its_failures_are(
+        tmp_path, capsys):
+    # was: run() returned a SearchResult whose best was None, without a word; the user's
+    # next `result.best.arch` raised AttributeError ('NoneType' object has no attribute)
+    from lightning_nas.errors import NoCompletedTrialError
+
+    def broken(arch: dict) -> dict:
+        raise RuntimeError(f"broken at c={arch['c']}")  # another error each: no stop
+
+    with pytest.raises(NoCompletedTrialError) as info:
+        Search(None, {"c": {"choice": [1, 2, 3]}}, monitor="score", mode="max",
+               objective=broken, budget=8, seed=0, max_failures=10, run_dir=tmp_path,
+               verbose=True).run()
+    assert isinstance(info.value, SearchError)  # caught as a SearchError (NASError) too
+    assert str(info.value) == (
+        f"no trial of the search in {tmp_path} completed (3 failed), so it has no best "
+        f"trial: all 3 architectures of the space are evaluated; `lightning-nas show "
+        f"{tmp_path} --status failed` lists their errors (each trial's also in this error's "
+        f"result.trials, a SearchResult's)")
+    result = info.value.result  # what run() would have returned: every trial, no best
+    assert result.best is None and result.run_dir == tmp_path
+    assert [(t.status, t.error.splitlines()[-1]) for t in result.trials] == [
+        (TrialStatus.FAILED, f"RuntimeError: broken at c={t.arch['c']}")
+        for t in result.trials]
+    assert "Search finished in " in capsys.readouterr().out  # its summary first, as before
+
+
+def test_a_search_whose_time_limit_ends_before_a_trial_completes_raises_saying_so(tmp_path):
+    from lightning_nas.errors import NoCompletedTrialError
+
+    with pytest.raises(NoCompletedTrialError) as info:
+        Search(None, {"c": {"choice": [1, 2, 3]}}, monitor="score", mode="max",
+               objective=lambda arch: {"score": arch["c"]}, budget=None, time_limit=1e-9,
+               optimizer="RandomSearch", run_dir=tmp_path, verbose=False).run()
+    assert str(info.value) == (
+        f"no trial of the search in {tmp_path} completed (none trained), so it has no best "
+        f"trial: the time limit of 1e-09s was reached; give a longer time_limit (call .run() "
+        f"again to resume the run)")
+    assert info.value.result.trials == []

@@ -35,7 +35,7 @@ from lightning_nas.config.cli_optim import optim_sections
 from lightning_nas.config.env_seed import warn_unread_seed
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.node_places import config_places
-from lightning_nas.errors import ConfigError, SearchError
+from lightning_nas.errors import ConfigError, NoCompletedTrialError, SearchError
 from lightning_nas.export import export_best
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.best_epoch import tie_break_of
@@ -50,6 +50,7 @@ from lightning_nas.search.facade_arguments import (
 from lightning_nas.search.facade_checks import check_search
 from lightning_nas.search.lifetime import sigterm_exits
 from lightning_nas.search.loop import SearchLoop
+from lightning_nas.search.none_completed import nothing_completed
 from lightning_nas.search.progress import scored_by
 from lightning_nas.search.python_cli import cli_parts
 from lightning_nas.search.ranks import close_rank_groups
@@ -227,7 +228,18 @@ class Search:
 
     # ----------------------------------------------------------------- running
     def run(self) -> SearchResult:
-        """Run (or resume) the search until the budget or the time limit is reached."""
+        """Run (or resume) the search until the budget or the time limit is reached.
+
+        Returns:
+            The ``SearchResult``: every trial, and the best one.
+
+        Raises:
+            NoCompletedTrialError: no trial completed (each failed or was rejected, or the
+                time limit came first): the error says why and where the failures' errors
+                are; its ``result`` is the ``SearchResult``, with ``best`` None.
+            SearchError: the search stopped (too many failures, an error every trial would
+                hit), the best so far exported.
+        """
         exit_if_importing_main()  # a worker importing a script without the __main__ guard
         goal = self.settings.goal
         executor = executor_for(self.settings.execution, self.trainer)
@@ -239,11 +251,16 @@ class Search:
         try:
             best, trials = finish(self.settings, store, self.trainer,
                                   time.monotonic() - loop.start, resumed=loop.resuming)
-            return SearchResult(best=best, trials=trials, run_dir=self.run_dir,
-                                monitor=goal.monitor, mode=goal.mode,
-                                objectives=goal.objectives)
+            result = SearchResult(best=best, trials=trials, run_dir=self.run_dir,
+                                  monitor=goal.monitor, mode=goal.mode,
+                                  objectives=goal.objectives)
         finally:
             store.close()
+        if best is None:  # (was: returned without a word; `result.best.arch` then raised
+            # an AttributeError) the CLI exits 1, a Hydra sweep ends in an error, as here
+            raise NoCompletedTrialError(nothing_completed(trials, self.run_dir, loop.ended,
+                                                          self.python), result)
+        return result
 
     def _searched(self, executor: TrialExecutor, owned: bool) -> tuple[RunStore, SearchLoop]:
         """Start ``executor``, open the store and run the search loop; the executor is

@@ -105,6 +105,9 @@ class SearchLoop(TrialResults):
         told_any = any(t.status in TOLD or (t.status is TrialStatus.RUNNING and t.curve)
                        for t in store.trials())
         self.asking = True
+        #: why it stopped asking, where not the budget: said in the error of a search
+        #: with no completed trial (``none_completed``)
+        self.ended: str | None = None
         self.start = time.monotonic()
         self.log = AskTell(optimizer, space, store, settings.goal.optimizer,
                            seeded=settings.goal.seed is not None)
@@ -233,6 +236,7 @@ class SearchLoop(TrialResults):
             return False
         if self.asking:
             self.say(f"Time limit of {limit:g}s reached.")
+            self.ended = f"the time limit of {limit:g}s was reached"
         self.asking = False
         return True
 
@@ -245,6 +249,7 @@ class SearchLoop(TrialResults):
         done = self.proposals.evaluated() | {arch_key(a) for a, _ in self.running.values()}
         if self.asking and len(done) >= self.space.size():
             self.say(f"All {int(self.space.size())} architectures of the space are evaluated.")
+            self.ended = f"all {int(self.space.size())} architectures of the space are evaluated"
             self.asking = False
         return self.asking
 
@@ -322,7 +327,8 @@ class SearchLoop(TrialResults):
         proposal = self.proposals.propose()
         if proposal is None:  # only repeats or rejected: wait for running trials, or stop
             if not self.running:
-                self.say(gave_up(self.proposals.rejected))
+                self.say(said := gave_up(self.proposals.rejected))
+                self.ended = said[0].lower() + said[1:].removesuffix("; stopping.")
                 self.asking = False
             return False
         arch, candidate = proposal

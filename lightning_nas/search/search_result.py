@@ -24,7 +24,8 @@ class SearchResult:
     """What ``Search.run`` returns: the best trial and all trials, best first on request.
 
     Attributes:
-        best: the best COMPLETED trial (the leaderboard's first), None without one.
+        best: the best COMPLETED trial (the leaderboard's first), None without one
+            (``Search.run`` then raises ``NoCompletedTrialError``, holding this result).
         trials: every trial of the run, in the order they were numbered.
         run_dir: the run folder.
         monitor: the metric the trials are ranked by.
