@@ -84,6 +84,29 @@ def test_show_prints_the_front_and_export_picks_a_point(tmp_path, capsys):
         assert store.get(pick).arch == json.loads(json.dumps(front[0]["arch"]))
 
 
+def test_show_of_several_objectives_names_them_and_which_the_best_is_best_by(tmp_path,
+                                                                             capsys):
+    # was: "monitor acc (max); best 0.4000 (trial 1)", as of a search of one objective,
+    # and the JSON summary named neither the objectives nor what its best is best by
+    def toy(arch):
+        return {"acc": arch["x"] / 10, "size": float(arch["x"])}
+
+    result = Search(None, {"x": {"int": [1, 6]}}, objective=toy, budget=4, verbose=False,
+                    objectives={"acc": "max", "size": "min"}, run_dir=tmp_path).run()
+    assert main(["show", str(tmp_path)]) == 0
+    head = capsys.readouterr().out.splitlines()[0]
+    assert head.endswith(
+        f"; objectives acc (max), size (min); best acc {result.best.score:.4f} (trial "
+        f"{result.best.trial_id}: the best by the first objective, ties by the later ones; "
+        f"the Pareto front below)"), head
+    assert main(["show", str(tmp_path), "--format", "json"]) == 0
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    assert (summary["objectives"], summary["best_trial"]) == (
+        {"acc": "max", "size": "min"}, result.best.trial_id)
+    assert result.best in result.pareto_front()  # the one best.yaml and result.best name
+    assert load_best(tmp_path)["trial"] == result.best.trial_id
+
+
 def test_best_yaml_of_several_objectives_names_them_and_their_modes(tmp_path):
     # was: monitor and mode alone, so a reader of best.yaml could not tell which metrics
     # made the front its trial is on (show, report and best_config.yaml's header name them)

@@ -28,7 +28,9 @@ _KEYS = ("filled", "recorded", "recorded_by_option")
 
 
 def summary(store: RunStore) -> dict[str, Any]:
-    """Counts per status, the monitor and the best score; ``driver_gone``: whether trials
+    """Counts per status, the monitor (``objectives``: each one's mode where several were
+    given, the first the monitor; else as the store has it) and the best score;
+    ``driver_gone``: whether trials
     are RUNNING while the search process that ran them is gone (a resume re-runs them);
     ``notes``: what the scores of some trials count beyond the data (a DDP validation split
     its ranks do not divide: ``recorded_uneven``, each with its trials);
@@ -42,7 +44,10 @@ def summary(store: RunStore) -> dict[str, Any]:
     best = store.best(mode)
     warm = WarmStartReport.from_dict(store.get_meta("warm_start") or {})  # by any version
     counts = {s.value.lower(): store.count(s) for s in TrialStatus}
-    return {"monitor": store.get_meta("monitor"), "mode": mode, **counts,
+    return {"monitor": store.get_meta("monitor"), "mode": mode,
+            # each objective's mode, in order, the first the monitor; None with one
+            # objective (was: not given, the monitor alone as if it were the only one)
+            "objectives": store.objectives(), **counts,
             # the trials of statuses a newer version wrote (was: left out of every count)
             "unknown_statuses": {s.lower(): n for s, n in store.unknown_statuses().items()},
             # was: true for every finished search (its process ended), which says nothing

@@ -252,9 +252,7 @@ def _render(store: RunStore, fmt: str, k: int | None, status: str) -> str:
     if fmt != "table":
         raise ConfigError(f"format can be table, csv, json; got {fmt!r}")
     s = summary(store)
-    head = f"{counts_line(s)}; monitor {s['monitor']} ({s['mode']})"
-    if s["best_trial"] is not None:
-        head += f"; best {format_score(s['best_score'])} (trial {s['best_trial']})"
+    head = f"{counts_line(s)}; {_best_said(s, below=bool(front))}"
     head += "".join(f"\n{line}" for line in note_lines(s) + warm_start_lines(s))
     if cut := cut_line(len(rows), total, status):  # cut by k: said, as the report says it
         head += "\n" + cut
@@ -271,6 +269,29 @@ def _render(store: RunStore, fmt: str, k: int | None, status: str) -> str:
             f"trial {r['trial']} {r['status']}: {r['error']}  [{format_arch(r['arch'])}]"
             for r in failures)
     return text
+
+
+def _best_said(s: dict[str, Any], below: bool = True) -> str:
+    """The head's words of what ranks the trials and the best one (``summary``'s ``s``):
+    the monitor, or every objective and that the best is the first one's, one point of the
+    front (listed ``below`` the table: not under ``--status``) (was: ``monitor acc (max)``
+    alone, as of one objective).
+
+    Example:
+        >>> _best_said({"monitor": "acc", "mode": "max", "objectives": None,
+        ...             "best_score": 0.5, "best_trial": 2})
+        'monitor acc (max); best 0.5000 (trial 2)'
+    """
+    spec = s.get("objectives") or {}
+    if len(spec) < 2:
+        said = f"monitor {s['monitor']} ({s['mode']})"
+        return said + (f"; best {format_score(s['best_score'])} (trial {s['best_trial']})"
+                       if s["best_trial"] is not None else "")
+    said = f"objectives {', '.join(f'{n} ({m})' for n, m in spec.items())}"
+    return said + (f"; best {s['monitor']} {format_score(s['best_score'])} (trial "
+                   f"{s['best_trial']}: the best by the first objective, ties by the later "
+                   f"ones{'; the Pareto front below' if below else ''})"
+                   if s["best_trial"] is not None else "")
 
 
 def cut_line(shown: int, total: int, status: str = "completed") -> str:

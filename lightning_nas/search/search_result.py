@@ -25,7 +25,9 @@ class SearchResult:
 
     Attributes:
         best: the best COMPLETED trial (the leaderboard's first), None without one
-            (``Search.run`` then raises ``NoCompletedTrialError``, holding this result).
+            (``Search.run`` then raises ``NoCompletedTrialError``, holding this result);
+            with several objectives the best by the first (ties by the later ones in
+            order), one point of ``pareto_front()``.
         trials: every trial of the run, in the order they were numbered.
         run_dir: the run folder.
         monitor: the metric the trials are ranked by.
