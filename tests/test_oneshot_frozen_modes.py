@@ -4,12 +4,15 @@ Lightning keeps it through validation: its running statistics never train."""
 
 from __future__ import annotations
 
+import json
+
 import lightning.pytorch as pl
 import pytest
 import torch
 import yaml
 from torch import nn
 
+from lightning_nas.cli import main
 from lightning_nas.errors import ConfigError
 from lightning_nas.module import NASModule
 from lightning_nas.oneshot.callback import OneShotNAS
@@ -120,6 +123,22 @@ def test_finetune_subnet_keeps_the_frozen_submodules_of_the_search(tmp_path):
                                          "callbacks": [seen]})
     assert seen.modes == [False] * 4  # in eval mode after Lightning's validation too
     assert _untrained(module.net[7]) and not _untrained(module.net[1])
+
+
+def test_show_of_a_oneshot_folder_says_what_was_frozen(tmp_path, capsys):
+    # was: best_arch.yaml's `frozen` said by neither show's table nor its JSON, so a user
+    # who torch.load()s subnet.pt and fine-tunes it was not told to pass frozen=
+    pl.seed_everything(0, verbose=False)
+    callback = OneShotNAS(num_candidates=2, calibration_batches=1, search_every_n_epochs=None,
+                          export_dir=str(tmp_path / "run"))
+    cpu_trainer(tmp_path, [callback], max_epochs=1, limit_train_batches=2, limit_val_batches=1,
+                enable_checkpointing=False).fit(FrozenHead(), datamodule=BlobImages())
+    assert main(["show", str(tmp_path / "run")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert ("frozen: 7 (in eval mode while the supernet trained; a fine-tune of subnet.pt "
+            "keeps them so with finetune_subnet(net, ..., frozen=['7']))") in lines, lines
+    assert main(["show", str(tmp_path / "run"), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["frozen"] == ["7"]
 
 
 def test_finetune_subnet_names_a_frozen_name_it_does_not_hold():

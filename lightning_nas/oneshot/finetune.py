@@ -118,8 +118,10 @@ def finetune_subnet(subnet: nn.Module, datamodule: pl.LightningDataModule, max_e
         metrics: passed to ``NASModule``.
         frozen: names of the subnet's submodules the user froze, kept in eval mode: the
             search's (``OneShotNAS.frozen``, ``DifferentiableNAS.frozen``,
-            ``best_arch.yaml``'s ``frozen``); a name the subnet does not hold is a
-            ``ConfigError``, before training.
+            ``best_arch.yaml``'s ``frozen``, which ``lightning-nas show`` prints; a subnet
+            from ``torch.load(subnet.pt)`` is all in eval mode and cannot tell them, so
+            pass the file's); a name the subnet does not hold is a ``ConfigError``, before
+            training.
         **module_kwargs: passed to ``NASModule`` (loss, optimizer, ...).
 
     The subnet is trained in training mode, whatever its mode (``torch.load(subnet.pt)``

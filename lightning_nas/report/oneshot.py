@@ -45,9 +45,9 @@ __all__ = ["load_oneshot", "oneshot_rows", "render_oneshot", "write_oneshot_repo
 
 def load_oneshot(folder: str | Path) -> dict[str, Any]:
     """The folder's files as one dict: ``best_arch.yaml``'s keys (``arch``, ``score``,
-    ``algorithm``, ``mode``, ``candidates``, ``notes`` and ``limited_validation`` where
-    it has them) plus ``history`` (SPOS), ``alphas`` (DARTS, GDAS) and ``finetune``, each
-    None when its file is absent.
+    ``algorithm``, ``mode``, ``candidates``, ``notes``, ``limited_validation`` and
+    ``frozen`` where it has them) plus ``history`` (SPOS), ``alphas`` (DARTS, GDAS) and
+    ``finetune``, each None when its file is absent.
 
     Raises:
         FileNotFoundError: when ``folder`` is no one-shot run folder.
@@ -147,7 +147,31 @@ def _head(info: dict[str, Any]) -> str:
         values = ", ".join(f"{k}={format_score(v)}" for k, v in sorted(tuned["metrics"].items()))
         head += f"\nfine-tuned {counted(tuned['epochs'], 'epoch')}: {values}"
     # what its scores count beyond the data (was: in best_arch.yaml alone)
-    return head + "".join(f"\nnote: {text}" for text in _notes(info))
+    return head + "".join(f"\nnote: {text}" for text in _notes(info)) + _frozen_line(info)
+
+
+def _frozen_line(info: dict[str, Any]) -> str:
+    """The line, with its line start, naming ``best_arch.yaml``'s ``frozen`` submodules and
+    how a fine-tune of ``subnet.pt`` (saved all in eval mode) keeps them frozen; ``""`` for
+    none (was: in best_arch.yaml alone).
+
+    Example:
+        >>> print(_frozen_line({"frozen": ["backbone"]}).strip())
+        frozen: backbone (in eval mode while the supernet trained; a fine-tune of subnet.pt \
+keeps them so with finetune_subnet(net, ..., frozen=['backbone']))
+    """
+    frozen = _frozen(info)
+    if not frozen:
+        return ""
+    return (f"\nfrozen: {', '.join(frozen)} (in eval mode while the supernet trained; a "
+            f"fine-tune of subnet.pt keeps them so with finetune_subnet(net, ..., "
+            f"frozen={frozen!r}))")
+
+
+def _frozen(info: dict[str, Any]) -> list[str]:
+    """``best_arch.yaml``'s ``frozen`` names (none: a list of none, as a run writes it)."""
+    frozen = info.get("frozen")
+    return [str(name) for name in frozen] if isinstance(frozen, list) else []
 
 
 def _notes(info: dict[str, Any]) -> list[str]:
@@ -170,7 +194,8 @@ def render_oneshot(folder: str | Path, fmt: str = "table", k: int | None = 10) -
         return json.dumps(json_safe({
             "algorithm": info["algorithm"], "mode": info["mode"],
             "best": {"arch": info.get("arch"), "score": info.get("score")},
-            "finetune": info["finetune"], "notes": _notes(info), "leaderboard": rows,
+            "finetune": info["finetune"], "notes": _notes(info),
+            "frozen": _frozen(info), "leaderboard": rows,
             "shown": len(rows), "of": len(every)}), indent=2)
     if fmt == "csv":  # the run's notes on each row, as the table says them (was: none)
         notes = "; ".join(_notes(info))
