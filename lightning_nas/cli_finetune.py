@@ -41,6 +41,7 @@ def cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
         undo_fit,
     )
     from lightning_nas.results import format_score
+    from lightning_nas.search.setting_checks import config_words
     from lightning_nas.store import open_run
 
     pairs = split_overrides(overrides)
@@ -61,8 +62,9 @@ def cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
                           f"{trainer['max_epochs']} both set the fine-tune's epochs; give one")
     default = Path(args.run_dir) / "finetune"
     if args.ckpt_path is not None:  # the interrupted one's folder: kept whatever happens
-        out = resume_point(args.ckpt_path, default, args.out, "fine-tune",
-                           str(args.run_dir))[0]
+        with config_words():  # --ckpt_path, not Python's ckpt_path=
+            out = resume_point(args.ckpt_path, default, args.out, "fine-tune",
+                               str(args.run_dir))[0]
         undo = lambda: None  # noqa: E731
     else:  # --out new or empty, as fit's (was: no --out), else a free name at its default
         out = free_dir(default) if args.out is None else out_folder(args.out, default,
@@ -71,11 +73,12 @@ def cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     hint = resume_hint(out, args.argv, "fine-tune", args.ckpt_path)
     args.resume = lambda: unfinished(out, "fine-tune") + hint()  # was: best.ckpt read as
     # finished, and nothing said next
-    result = finetune(args.run_dir, max_epochs=args.max_epochs,
-                      trainer_overrides=[f"--{k}={v}" for k, v in given],
-                      from_checkpoint=not args.from_scratch, threads=args.threads, out_dir=out,
-                      model_init_args=model_args or None, ckpt_path=args.ckpt_path,
-                      optimizer_state=args.optimizer_state)
+    with config_words():  # its resume's checks in the command line's words (--ckpt_path)
+        result = finetune(args.run_dir, max_epochs=args.max_epochs,
+                          trainer_overrides=[f"--{k}={v}" for k, v in given],
+                          from_checkpoint=not args.from_scratch, threads=args.threads,
+                          out_dir=out, model_init_args=model_args or None,
+                          ckpt_path=args.ckpt_path, optimizer_state=args.optimizer_state)
     if error := refusal(result):  # bad input, one line as fit's (was: a traceback, exit 1)
         undo()
         raise error

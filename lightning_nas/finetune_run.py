@@ -55,6 +55,7 @@ from lightning_nas.fit_resume import (
     resume_point,
     undo_fit,
 )
+from lightning_nas.fit_resume_words import check_ckpt_path
 from lightning_nas.results import TrialResult
 from lightning_nas.run_folder import user_path
 from lightning_nas.search.best_epoch import tie_break_of
@@ -155,6 +156,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         raise ConfigError(f"from_checkpoint must be True (start from best.ckpt) or False "
                           f"(fresh weights); got {from_checkpoint!r}")
     check_optimizer_state(optimizer_state, from_checkpoint)
+    check_ckpt_path(ckpt_path, "fine-tune")  # (was: a bare TypeError of another type)
     own, pairs = trainer, split_overrides(trainer_overrides, name="trainer_overrides")
     trainer = given_trainer(own, pairs)  # as typed, for the checks before the run is read
     # max_steps -1 and max_time None are Lightning's "no limit" (was: any max_steps or

@@ -39,6 +39,7 @@ from lightning_nas.fit_exported import (
     warn_trial_threads,
 )
 from lightning_nas.fit_resume import check_resume, fit_record, out_folder, resume_point
+from lightning_nas.fit_resume_words import check_ckpt_path
 from lightning_nas.results import TrialResult, format_score
 from lightning_nas.run_folder import user_path
 from lightning_nas.search.best_epoch import parse_tie_break, tie_break_of
@@ -220,6 +221,7 @@ def load_fit(configs: str | os.PathLike | Sequence[str | os.PathLike],
     # the last file that says how its search scored (best_config.yaml with a file after it)
     recorded = next((found for found in map(fit_defaults, reversed(paths)) if found), {})
     default = Path("runs") / "fit" / Path(paths[-1]).stem
+    check_ckpt_path(ckpt_path, "fit")  # (was: a bare TypeError of another type)
     if ckpt_path is not None:  # the interrupted fit's folder and checkpoint
         out, ckpt = resume_point(ckpt_path, default, None if out_dir in (None, "") else
                                  user_path(out_dir), "fit", str(paths[-1]))

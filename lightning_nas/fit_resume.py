@@ -19,7 +19,7 @@ Example:
     >>> resume_point("last", folder, None, "fine-tune", "run")
     Traceback (most recent call last):
     ...
-    lightning_nas.errors.ConfigError: --ckpt_path last: no interrupted fine-tune of run to ...
+    lightning_nas.errors.ConfigError: ckpt_path='last': no interrupted fine-tune of run to ...
 """
 
 from __future__ import annotations
@@ -36,16 +36,24 @@ import torch
 
 from lightning_nas.arch import is_plain, plain
 from lightning_nas.errors import ConfigError
+from lightning_nas.fit_resume_words import (
+    EPOCHS_SAID,
+    ckpt_said,
+    leave_out,
+    without_ckpt_path,
+)
 from lightning_nas.numeric import is_int
 from lightning_nas.run_folder import new_folder, user_path
 from lightning_nas.search.checkpoints import checkpoint_complete
 from lightning_nas.search.fit_segments import NO_CHECKPOINTS, UNFINISHED, unsaved
+from lightning_nas.search.setting_checks import in_words
 from lightning_nas.search.trainer_spelling import as_taken
 from lightning_nas.search.trial_checkpoint import FIT_RECORD
 from lightning_nas.user_warnings import warn_user
 
-__all__ = ["CHANGEABLE", "LAST", "START", "check_resume", "fit_record", "free_dir", "out_folder",
-           "output_dir", "recorded_epochs", "resume_hint", "resume_point", "undo_fit"]
+__all__ = ["CHANGEABLE", "LAST", "START", "check_resume", "fit_record", "free_dir",
+           "out_folder", "output_dir", "recorded_epochs", "resume_hint", "resume_point",
+           "undo_fit"]
 
 LAST = "last"
 #: the record's key of a fine-tune's start: its weights' metrics before training
@@ -133,10 +141,10 @@ _NO_EPOCH = "stopped before its first training epoch ended, so it wrote no last.
 def _anew(kind: str, default: Path) -> str:
     """What trains a new one where there is nothing to resume."""
     if kind == "fine-tune":
-        return (f"the same command without --ckpt_path trains a new one from the start, in a "
-                f"new {default.name}_N folder")
-    return ("the same command without --ckpt_path trains it anew in a new folder (with "
-            "--out, give another)")
+        return (f"{without_ckpt_path(kind)} trains a new one from the start, in a new "
+                f"{default.name}_N folder")
+    return (f"{without_ckpt_path(kind)} trains it anew in a new folder (with "
+            f"{in_words('--out', 'out_dir')}, give another)")
 
 
 def _load(path: Path, said: str) -> dict[str, Any]:
@@ -171,12 +179,12 @@ def resume_point(ckpt_path: str | Path, default: Path, given: Path | None, kind:
                                                                      strict=True))
             fix = (f"nothing to resume: {_anew(kind, default)}" if any(
                 state.startswith("stopped") for state in states) else
-                   "give a last.ckpt of an interrupted one, or leave --ckpt_path out to "
-                   "train a new one")
-            raise ConfigError(f"--ckpt_path last: no interrupted {kind} of {owner} to resume "
+                   f"give a last.ckpt of an interrupted one, or {leave_out()} to "
+                   f"train a new one")
+            raise ConfigError(f"{ckpt_said(LAST)}: no interrupted {kind} of {owner} to resume "
                               f"(looked at {looked}); {fix}")
         return held[-1], held[-1] / "last.ckpt"
-    path, said = user_path(ckpt_path), f"--ckpt_path {ckpt_path}"
+    path, said = user_path(ckpt_path), ckpt_said(ckpt_path)
     if not path.is_file():
         raise ConfigError(f"{said}: no such file; give 'last' or a checkpoint file of a "
                           f"{kind} folder of {owner} ({places})")
@@ -189,9 +197,9 @@ def resume_point(ckpt_path: str | Path, default: Path, given: Path | None, kind:
                           f"epoch ended (its best.ckpt is of a validation within it), so it "
                           f"wrote no last.ckpt; nothing to resume: {_anew(kind, default)}")
     if not (folder / "last.ckpt").is_file():
-        again = ("the same command without --ckpt_path trains a new one in a new "
-                 f"{default.name}_N folder" if kind == "fine-tune" else
-                 "leave --ckpt_path out to train it again in a new folder")
+        again = (f"{without_ckpt_path(kind)} trains a new one in a new {default.name}_N folder"
+                 if kind == "fine-tune" else f"{leave_out()} to train it again in a new "
+                                             f"folder")
         raise ConfigError(f"{said}: the {kind} in {folder} finished (its best.ckpt is its "
                           f"result): nothing to resume; {again}")
     ckpt = _load(path, said)
@@ -244,7 +252,7 @@ def out_folder(given: str | os.PathLike | None, default: Path, kind: str) -> Pat
 def recorded_epochs(ckpt_path: Path) -> Any:
     """The ``max_epochs`` the interrupted run of ``ckpt_path`` was given (its default on
     resume when none is given)."""
-    return (_load(ckpt_path, f"--ckpt_path {ckpt_path}").get(FIT_RECORD) or {}).get(
+    return (_load(ckpt_path, ckpt_said(ckpt_path)).get(FIT_RECORD) or {}).get(
         "max_epochs")
 
 
@@ -284,7 +292,7 @@ def check_resume(spec: Any, ckpt_path: Path, kind: str) -> None:
     Raises:
         ConfigError: naming each setting that differs, its value here and there.
     """
-    ckpt = _load(ckpt_path, f"--ckpt_path {ckpt_path}")
+    ckpt = _load(ckpt_path, ckpt_said(ckpt_path))
     recorded = {k: v for k, v in ckpt[FIT_RECORD].items() if k != START}  # measured, not set
     old, new = _flat(recorded), _flat(fit_record(spec, kind))
     if kind == "fine-tune":  # one of a version before optimizer_state: a fresh optimizer
@@ -298,13 +306,14 @@ def check_resume(spec: Any, ckpt_path: Path, kind: str) -> None:
               if old_taken.get(key, missing) != new_taken.get(key, missing)]
     differ = [d.replace(f"{missing!r} here", "not set here") for d in differ]
     if differ:
-        raise ConfigError(f"--ckpt_path {ckpt_path}: the {kind} would resume with other "
+        raise ConfigError(f"{ckpt_said(ckpt_path)}: the {kind} would resume with other "
                           f"settings than it trained with ({'; '.join(differ)}); give those "
-                          f"it was started with, or leave --ckpt_path out to train a new one")
+                          f"it was started with, or {leave_out()} to train a new one")
     done = int(ckpt.get("epoch", 0))  # of the epoch-end checkpoint: epochs 0..done trained
     if isinstance(epochs, int) and 0 <= epochs <= done:
-        raise ConfigError(f"max_epochs {epochs} of the resumed {kind} (--max_epochs, "
-                          f"--trainer.max_epochs): it trained epochs 0..{done} already; give "
+        raise ConfigError(f"max_epochs {epochs} of the resumed {kind} ("
+                          f"{in_words('--max_epochs, --trainer.max_epochs', EPOCHS_SAID[kind])}"
+                          f"): it trained epochs 0..{done} already; give "
                           f"at least {done + 1}, or the interrupted run's "
                           f"{ckpt[FIT_RECORD].get('max_epochs')}")
     _warn_reloads(spec.trainer, kind)

@@ -245,3 +245,28 @@ def test_a_finetune_reads_the_epoch_the_monitor_was_first_logged_in_by_its_sched
             finetune(run, max_epochs=2)
         return
     assert finetune(run, max_epochs=2).status is TrialStatus.FAILED
+
+
+@pytest.mark.parametrize(("ckpt", "said"), [
+    ("last", "ckpt_path='last': no interrupted fine-tune of {run} to resume (looked at "
+             "{run}/finetune: none there); give a last.ckpt of an interrupted one, or leave "
+             "ckpt_path out (None) to train a new one"),
+    ("{run}/nothing.ckpt", "ckpt_path='{run}/nothing.ckpt': no such file; give 'last' or a "
+                           "checkpoint file of a fine-tune folder of {run} ({run}/finetune, "
+                           "{run}/finetune_N)"),
+    (3, "ckpt_path must be 'last' or the path of a checkpoint file (str or os.PathLike) of "
+        "an interrupted fine-tune, or None; got int 3"),
+    (True, "ckpt_path must be 'last' or the path of a checkpoint file (str or os.PathLike) "
+           "of an interrupted fine-tune, or None; got bool True")])
+def test_a_finetune_ckpt_path_it_cannot_resume_is_named_in_pythons_words(finished_run, ckpt,
+                                                                        said):
+    # was: the command line's words from Python ("--ckpt_path last: ...; or leave
+    # --ckpt_path out"), and a bare TypeError ("expected str, bytes or os.PathLike object,
+    # not int") naming no argument for a value of another type; `lightning-nas finetune
+    # --ckpt_path` says the same in its own words (tests/test_fit_resume.py)
+    folders = sorted(finished_run.iterdir())
+    given = ckpt.format(run=finished_run) if isinstance(ckpt, str) else ckpt
+    with pytest.raises(ConfigError) as info:
+        finetune(finished_run, max_epochs=1, ckpt_path=given)
+    assert str(info.value) == said.format(run=finished_run)
+    assert sorted(finished_run.iterdir()) == folders
