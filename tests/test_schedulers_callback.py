@@ -262,3 +262,35 @@ def test_a_validate_call_outside_fit_is_no_epoch_the_rule_judges(tmp_path):
     assert (callback.decision, callback.stopped_epoch) == (Decision.STOP, 1)
     trainer.validate(model, datamodule=data, verbose=False)
     assert sorted(rule.values[1]) == ["a", "strong"] and "a" not in rule.values[2]
+
+
+@pytest.mark.parametrize("again", ["same_trainer", "new_trainer_from_checkpoint"])
+def test_a_paused_run_promoted_with_the_same_callback_is_judged_at_its_next_rung(tmp_path,
+                                                                               again):
+    # was: the callback kept the first fit's PAUSE, so the promoted fit was judged at no
+    # rung: it trained to max_epochs, its values never reached the rule, and `decision`
+    # and `stopped_epoch` still said paused at epoch 1
+    rule = ASHARule(min_epochs=1, max_epochs=4, eta=2)
+    rule.record("a", [0.99, 0.99, 0.99, 0.99])  # two stronger runs at every rung
+    rule.record("b", [0.98, 0.98, 0.98, 0.98])
+    callback = PruningCallback(rule, monitor="val_acc", trial_key="run")
+    saver = pl.callbacks.ModelCheckpoint(dirpath=tmp_path, save_last=True)
+    trainer = _plain_trainer(tmp_path, callback, max_epochs=4, enable_checkpointing=True)
+    trainer.callbacks.append(saver)
+    model, data = TinyNet(width=8, lr=1e-6), BlobData()
+    trainer.fit(model, datamodule=data)
+    assert (callback.decision, callback.stopped_epoch, trainer.current_epoch) == \
+        (Decision.PAUSE, 1, 1)
+    for key in "cdef":  # weaker runs come: the paused run enters the top half of rung 1
+        rule.record(key, [0.0])
+    assert rule.promotion({"run": 1}) == "run"
+    if again == "same_trainer":
+        trainer.fit(model, datamodule=data)
+    else:
+        trainer = _plain_trainer(tmp_path, callback, max_epochs=4)
+        trainer.fit(TinyNet(width=8, lr=1e-6), datamodule=data,
+                    ckpt_path=saver.last_model_path)
+    # judged at rung 2 by the rule: weaker than both stronger runs there, paused again
+    assert "run" in rule.values[2]
+    assert (callback.decision, callback.stopped_epoch, trainer.current_epoch) == \
+        (Decision.PAUSE, 2, 2)

@@ -118,8 +118,12 @@ class PruningCallback(pl.Callback):
         its rule against its trials' epochs), a rule that judges no epoch before the
         Trainer's ``max_epochs`` (was: the fit trained to its end, stopped by nothing), or
         a strategy under which its rule cannot compare it with the other runs
-        (``_check_spawned``)."""
-        if stage == "fit":
+        (``_check_spawned``). Each fit starts with no decision: one callback given to the
+        fit of a paused run promoted (a Trainer's second ``fit``, or a new Trainer's from the
+        checkpoint) judges it at its next rungs (was: the last fit's ``PAUSE`` was kept, and
+        the promoted fit was judged nowhere, its values never reaching the rule)."""
+        if stage == "fit":  # (a checkpoint's state is loaded after setup)
+            self.decision = self.stopped_epoch = self._restored = self._validated = None
             check_rule_mode(self.rule, self.monitor, self.mode)
             if not self.in_search:
                 _check_spawned(trainer)
