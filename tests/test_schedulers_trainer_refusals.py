@@ -9,7 +9,7 @@ import re
 
 import lightning.pytorch as pl
 import pytest
-from lightning.pytorch.callbacks import EarlyStopping
+from lightning.pytorch.callbacks import EarlyStopping, Timer
 
 from lightning_nas import Search
 from lightning_nas.errors import ConfigError
@@ -52,6 +52,36 @@ def test_a_scheduler_refuses_an_early_stopping_callback(tmp_path, callbacks, whe
         Search(TinyNet, space, data=BlobData, budget=2, scheduler="asha", run_dir=tmp_path,
                trainer={"max_epochs": 6, "callbacks": callbacks}, verbose=False).run()
     assert not (tmp_path / "search.db").exists()
+
+
+class TimerNet(TinyNet):
+    """Brings a ``Timer`` with a duration (``configure_callbacks``): it ends a fit."""
+
+    def configure_callbacks(self):
+        return [Timer(duration="00:00:00:02")]
+
+
+@pytest.mark.parametrize("model, callbacks, where", [
+    (TinyNet, {"class_path": "lightning.pytorch.callbacks.Timer",
+               "init_args": {"duration": "00:00:00:02"}}, "trainer.callbacks (Timer)"),
+    (TinyNet, [Timer(duration={"seconds": 2})], "trainer.callbacks[0] (Timer)"),
+    (TimerNet, [], "the module's configure_callbacks() (Timer)"),
+])
+def test_a_scheduler_refuses_a_timer_callback_with_a_duration(tmp_path, model, callbacks, where):
+    # Lightning's max_time is such a Timer; was: taken, and every trial the Timer stopped
+    # was FAILED after training ("stopped after 3 of max_epochs 4 epochs by the model or a
+    # callback"), the search stopped by its failures
+    with pytest.raises(ConfigError, match=re.escape(
+            f"scheduler 'median' stops trials at epochs up to max_epochs, but {where} would "
+            f"end a trial at another epoch")):
+        Search(model, {"width": {"choice": [4, 8]}}, data=BlobData, budget=2,
+               scheduler="median", run_dir=tmp_path, verbose=False,
+               trainer={"max_epochs": 4, "callbacks": callbacks})
+    assert not (tmp_path / "search.db").exists()
+    # one that only measures (no duration) ends nothing: taken
+    Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, budget=2,
+           scheduler="median", run_dir=tmp_path, verbose=False,
+           trainer={"max_epochs": 4, "callbacks": [Timer()]})
 
 
 class EarlyStoppingNet(TinyNet):

@@ -69,8 +69,9 @@ def configured_callbacks(model: Any) -> list[Any] | None:
 def split_callbacks(callbacks: Sequence[Any], model: Any) -> tuple[list[Any], list[Any]]:
     """A fitting Trainer's ``callbacks``: its own, and those of ``model``'s
     ``configure_callbacks()`` (Lightning put them among its own, in place of those of their
-    types); the module is asked again only when an ``EarlyStopping`` is among them."""
-    if not _early_stopping(list(callbacks)):
+    types); the module is asked again only when an ``EarlyStopping`` or a ``Timer`` with a
+    duration is among them."""
+    if not _early_stopping(list(callbacks)) and not _timers(list(callbacks)):
         return list(callbacks), []
     module = module_callbacks(model)
     kinds = {type(callback) for callback in module}
@@ -84,6 +85,19 @@ def _early_stopping(callbacks: object, source: str = "trainer.callbacks") -> lis
     from lightning.pytorch.callbacks import EarlyStopping
 
     return [where for where, _ in callbacks_of(callbacks, EarlyStopping, source)]
+
+
+def _timers(callbacks: object, source: str = "trainer.callbacks") -> list[str]:
+    """The ``Timer`` callbacks with a ``duration`` (objects, or config nodes of its class or
+    a subclass) among ``callbacks``, named as ``_early_stopping`` names its: such a Timer
+    ends a fit, as ``max_time`` (Lightning's own Timer) does; one without only measures."""
+    from lightning.pytorch.callbacks import Timer
+
+    from lightning_nas.config.nodes import is_node, node_args
+
+    return [where for where, item in callbacks_of(callbacks, Timer, source)
+            if (node_args(item).get("duration") if is_node(item)
+                else item.time_remaining()) is not None]
 
 
 def callbacks_of(callbacks: object, kind: type | tuple[type, ...],
@@ -160,7 +174,8 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
     rung is refused naming the rungs, ``ASHARule.all_rungs``, and the values that work, an ASHA
     subclass that overrides ``rungs_of`` but not ``all_rungs`` saying so: its rungs are not
     known), that end a trial before ``max_epochs`` (``max_time``, ``max_steps``, an
-    ``EarlyStopping`` callback, also among ``module_callbacks``: what the module's
+    ``EarlyStopping`` callback or, in a search, a ``Timer`` with a ``duration``, also among
+    ``module_callbacks``: what the module's
     ``configure_callbacks()`` returned), or that make Lightning ignore a rule's stop
     (``min_epochs``, ``min_steps`` above 1), or, for a rule that pauses trials, that write no
     ``last.ckpt`` to promote them from (``enable_checkpointing: false``) or that resume them
@@ -203,6 +218,9 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
             if trainer.get(key) not in (None, -1)]
     ends += _early_stopping(trainer.get("callbacks"))
     ends += _early_stopping(module_callbacks, "the module's configure_callbacks()")
+    if not alone:  # a Timer with a duration (max_time's own, in a plain fit, is taken there)
+        ends += _timers(trainer.get("callbacks"))
+        ends += _timers(module_callbacks, "the module's configure_callbacks()")
     instead = instead or ("leave the PruningCallback out" if alone else
                           "search without a scheduler")
     median = scheduler == "median" or isinstance(scheduler, MedianRule)  # never promotes
