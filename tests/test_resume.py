@@ -291,3 +291,17 @@ def test_a_resume_with_trainer_objects_of_other_classes_is_refused(tmp_path, tin
         store.set_meta("trainer_classes", None)
     with pytest.raises(ConfigError, match=r"trainer.callbacks: 'an object', now 'unset'"):
         search().run()
+
+
+def test_a_resume_under_another_scheduler_names_no_setting_the_new_one_does_not_use():
+    # was: "search.eta: 2, now 3; search.min_epochs: 2, now 1; search.scheduler: 'asha', now
+    # 'none'": defaults no scheduler uses, which a search without one refuses if given
+    was = {"settings": {"scheduler": "asha", "eta": 2, "min_epochs": 2, "max_epochs": None}}
+    for now, kept in (("none", ()), ("median", ("min_epochs",))):
+        current = {"settings": {"scheduler": now, "eta": None, "max_epochs": None,
+                                "min_epochs": 2 if kept else None}}
+        assert differences(was, current) == [f"search.scheduler: 'asha', now {now!r}"]
+    current = {"settings": {"scheduler": "median", "eta": None, "min_epochs": 3,
+                            "max_epochs": None}}  # one both use, changed: still named
+    assert differences(was, current) == ["search.min_epochs: 2, now 3",
+                                         "search.scheduler: 'asha', now 'median'"]

@@ -254,9 +254,12 @@ def differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[s
         was = {k: stored["settings"][k] for k in FIXED_SETTINGS if k in stored["settings"]}
         now = {k: current["settings"][k] for k in was}
         uses = rule_settings(was.get("scheduler"))
+        # (under another scheduler now, one the new one does not use either: was, a change
+        # to its default, which a search without that scheduler refuses if given)
+        used_now = rule_settings(now.get("scheduler", was.get("scheduler")))
         for key, default in RULE_DEFAULTS.items():  # left out (None): the default, which an
-            if key in was and key not in uses:  # older store kept; one the scheduler does
-                del was[key], now[key]  # not use is not compared (an older run ignored it)
+            if key in was and (key not in uses or key not in used_now):  # older store kept;
+                del was[key], now[key]  # one the scheduler does not use is not compared
             elif key in was:
                 was[key], now[key] = (default if v is None else v for v in (was[key], now[key]))
         if "max_epochs" in {*was} & {*uses} and (was["max_epochs"] is None) != (
