@@ -9,6 +9,7 @@ import functools
 import json
 import math
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -214,6 +215,26 @@ def test_no_promotion_starts_after_the_time_limit(tmp_path):
         "completed (1 paused), so it has no best trial: the time limit of 1s was reached; a "
         "resume may promote the paused; give a longer time_limit (call .run() again to "
         "resume the run)")
+
+
+class PromotesByName(PauseAtFirstEpoch):
+    """Promotes by a name of its own (``"trial-1"``), not by a key of ``paused``."""
+
+    def promotion(self, paused):
+        return f"trial-{next(iter(paused))}" if paused else None
+
+
+def test_a_rule_that_promotes_no_paused_trial_stops_the_search_saying_so(tmp_path):
+    # was: KeyError: 'trial-1' out of the search loop, the paused trial left RUNNING
+    space = {"width": {"choice": [4, 8]}}
+    with pytest.raises(SearchError, match=re.escape(
+            "scheduler PromotesByName's promotion returned 'trial-1', which is no paused "
+            "trial (paused: 1): a rule's promotion(paused) returns one of the keys of "
+            "paused, {trial id: epochs trained}, or None")):
+        Search(TinyNet, space, data=BlobData, trainer={"max_epochs": 3}, budget=1,
+               scheduler=PromotesByName(), run_dir=tmp_path, verbose=False).run()
+    with RunStore(tmp_path / "search.db") as store:
+        assert [(t.status, t.epochs) for t in store.trials()] == [(TrialStatus.PAUSED, 1)]
 
 
 def test_hyperband_and_median_in_the_driver(tmp_path):

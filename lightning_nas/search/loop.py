@@ -39,6 +39,7 @@ from lightning_nas.search.loop_results import TOLD, TrialResults
 from lightning_nas.search.progress import Progress
 from lightning_nas.search.proposals import Proposals, gave_up
 from lightning_nas.search.rule_epochs import paused_at, record_curve
+from lightning_nas.search.rule_traits import promoted_of
 from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
@@ -287,7 +288,7 @@ class SearchLoop(TrialResults):
             return True
         promoted = None
         if self.rule is not None and self.paused and not self._time_up():
-            promoted = self.rule.promotion({k: t.epochs for k, t in self.paused.items()})
+            promoted = promoted_of(self.rule, {k: t.epochs for k, t in self.paused.items()})
         if promoted is not None:
             self._continue(self.paused.pop(promoted))
             return True
