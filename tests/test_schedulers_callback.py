@@ -294,3 +294,34 @@ def test_a_paused_run_promoted_with_the_same_callback_is_judged_at_its_next_rung
     assert "run" in rule.values[2]
     assert (callback.decision, callback.stopped_epoch, trainer.current_epoch) == \
         (Decision.PAUSE, 2, 2)
+
+
+class Forgets(MedianRule):
+    """A rule of one's own whose ``decide`` forgets to return its decision."""
+
+    def decide(self, key, epoch, value):
+        super().decide(key, epoch, value)
+
+
+class Says(MedianRule):
+    """A rule of one's own whose ``decide`` returns the decision's name."""
+
+    def decide(self, key, epoch, value):
+        return "STOP" if epoch == 2 else "CONTINUE"
+
+
+def test_a_rule_whose_decide_returns_no_decision_is_named_at_its_first_verdict(tmp_path):
+    # was: AttributeError: 'NoneType' object has no attribute 'value', naming no rule
+    trainer = _plain_trainer(tmp_path, PruningCallback(Forgets(), "val_acc", trial_key=1))
+    with pytest.raises(ConfigError, match=re.escape(
+            "rule Forgets's decide(1, 1, value) returned None, not a Decision: return "
+            "Decision.CONTINUE, Decision.PAUSE or Decision.STOP (lightning_nas.search."
+            "schedulers.Decision)")):
+        trainer.fit(TinyNet(width=8), datamodule=BlobData())
+    assert trainer.current_epoch == 0  # at the end of the first epoch it judged
+    # the name of a decision is one (Decision is a str enum): taken
+    callback = PruningCallback(Says(), "val_acc", trial_key=1)
+    trainer = _plain_trainer(tmp_path, callback, max_epochs=4)
+    trainer.fit(TinyNet(width=8), datamodule=BlobData())
+    assert (callback.decision, callback.stopped_epoch, trainer.current_epoch) == \
+        (Decision.STOP, 2, 2)

@@ -188,7 +188,8 @@ class PruningCallback(pl.Callback):
                 f"validation it judges, or search without a scheduler")
         decision = Decision.CONTINUE
         if trainer.is_global_zero:
-            decision = self.rule.decide(self.trial_key, epochs, value)
+            decision = _decision(self.rule, self.trial_key, epochs,
+                                 self.rule.decide(self.trial_key, epochs, value))
         decision = Decision(trainer.strategy.broadcast(decision.value, src=0))
         if decision is not Decision.CONTINUE:
             self.decision, self.stopped_epoch = decision, epochs
@@ -287,6 +288,29 @@ def _check_key(rule: Rule, key: Hashable, trainer: pl.Trainer) -> None:
             f"run's: a run's values would replace them, so the rule would compare no two "
             f"runs; give each run a trial_key of its own (PruningCallback(rule, monitor, "
             f"trial_key=run)), or call rule.forget({key!r}) first to run it again")
+
+
+def _decision(rule: Rule, key: Hashable, epochs: int, said: object) -> Decision:
+    """What ``rule.decide(key, epochs, value)`` returned, ``said``, as a ``Decision`` (its
+    name, ``"STOP"``, is one: ``Decision`` is a str enum).
+
+    Raises:
+        ConfigError: for anything else (a rule of one's own whose ``decide`` returns None:
+            was, ``AttributeError: 'NoneType' object has no attribute 'value'``, naming no
+            rule), naming the rule, the call and the decisions there are.
+
+    Example:
+        >>> from lightning_nas.search.schedulers import MedianRule
+        >>> _decision(MedianRule(), 1, 2, "PAUSE")
+        <Decision.PAUSE: 'PAUSE'>
+    """
+    try:
+        return Decision(said)
+    except (ValueError, TypeError):
+        raise ConfigError(
+            f"rule {type(rule).__name__}'s decide({key!r}, {epochs}, value) returned "
+            f"{said!r}, not a Decision: return Decision.CONTINUE, Decision.PAUSE or "
+            f"Decision.STOP (lightning_nas.search.schedulers.Decision)") from None
 
 
 def _check_rule(rule: object) -> None:
