@@ -126,6 +126,24 @@ def test_a_trial_without_an_end_is_warned_of_before_training(tmp_path, tiny_spac
             tiny_search(tmp_path / "b", tiny_space, trainer, budget=1)
 
 
+def test_a_timer_with_a_duration_ends_a_trial_and_is_no_endless_one(tmp_path, tiny_space,
+                                                                   tiny_trainer):
+    # was: "trainer.max_epochs=-1 is Lightning's 'no limit', and no max_steps, max_time or
+    # EarlyStopping callback ends a trial", though the Timer (max_time's kind) ends each
+    from lightning.pytorch.callbacks import Timer
+
+    node = {"class_path": "lightning.pytorch.callbacks.Timer",
+            "init_args": {"duration": "00:00:01:00"}}
+    for callbacks in ([Timer(duration="00:00:01:00")], [node]):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message="trainer.max_epochs=-1")
+            tiny_search(tmp_path, tiny_space,
+                        {**tiny_trainer, "max_epochs": -1, "callbacks": callbacks}, budget=1)
+    with pytest.warns(UserWarning, match=r"trainer.max_epochs=-1 is Lightning's 'no limit'"):
+        tiny_search(tmp_path, tiny_space,  # one that only measures ends nothing
+                    {**tiny_trainer, "max_epochs": -1, "callbacks": [Timer()]}, budget=1)
+
+
 @pytest.mark.parametrize(("space", "trainer", "option"), [
     ({"trainer.max_epochs": {"choice": [1, -1]}}, {}, "trainer.max_epochs=-1"),
     ({"trainer.max_steps": {"choice": [2, -1]}}, {"max_epochs": -1}, "trainer.max_steps=-1"),

@@ -321,11 +321,11 @@ def warn_endless(trainer: Mapping[str, Any], module_callbacks: object = None,
                  what: str = "search") -> bool:
     """Warn (and return True) when ``trainer`` sets ``max_epochs: -1`` (Lightning's "no
     limit") with no ``max_steps`` or ``max_time`` that limits a fit and no ``EarlyStopping``
-    among its callbacks or ``module_callbacks``: each trial would train until another
-    callback stops it, the first one for ever where none does (was: said nothing; a
-    callback of the user's own may stop a fit, so it is no error); ``what``: ``"search"``,
-    ``"sweep"`` (a Hydra sweep's jobs), or what else trains with them (``"fit"``: its
-    words).
+    or ``Timer`` with a duration among its callbacks or ``module_callbacks``: each trial
+    would train until another callback stops it, the first one for ever where none does
+    (was: said nothing; a callback of the user's own may stop a fit, so it is no error);
+    ``what``: ``"search"``, ``"sweep"`` (a Hydra sweep's jobs), or what else trains with
+    them (``"fit"``: its words).
 
     Example:
         >>> import warnings
@@ -351,8 +351,9 @@ def endless_text(trainer: Mapping[str, Any], module_callbacks: object = None,
     if trainer.get("max_epochs") != -1 or any(
             trainer.get(key) not in (None, -1) for key in ("max_steps", "max_time")):
         return None
-    if _early_stopping(trainer.get("callbacks")) or _early_stopping(module_callbacks):
-        return None
+    if _early_stopping(trainer.get("callbacks")) or _early_stopping(module_callbacks) or \
+            _timers(trainer.get("callbacks")) or _timers(module_callbacks):  # (max_time's kind;
+        return None  # was: not counted, and such a fit was said to have no end)
     one, each = {"search": ("a trial", "each"), "sweep": ("a job", "each")}.get(
         what, (f"the {what}", "it"))
     return (f"trainer.max_epochs=-1 is Lightning's 'no limit', and no max_steps, max_time "
