@@ -326,6 +326,21 @@ def test_a_trial_paused_when_the_search_ends_is_promoted_by_a_resume(tmp_path):
     assert resumed == whole
 
 
+def test_on_trial_end_hears_of_a_paused_trial_again_when_its_promotion_ends(tmp_path):
+    # the README said "once per trial"; a paused trial's promoted run ends again
+    space = {"q": {"choice": [0.9, 0.6, 0.5, 0.1, 0.11, 0.12, 0.13, 0.14]}}
+    heard = []
+    result = Search(KnobNet, space, data=BlobData, data_init_args={"n": 64},
+                    trainer={"max_epochs": 3}, budget=8, scheduler="asha", min_epochs=1, eta=3,
+                    optimizer="RandomSearch", seed=0, run_dir=tmp_path, verbose=False,
+                    on_trial_end=lambda t: heard.append((t.arch["q"], t.status, t.epochs))).run()
+    promoted = next(t for t in result.trials if t.arch["q"] == 0.6)
+    assert promoted.status is TrialStatus.COMPLETED and promoted.epochs == 3
+    assert [h for h in heard if h[0] == 0.6] == [(0.6, TrialStatus.PAUSED, 1),
+                                                 (0.6, TrialStatus.COMPLETED, 3)]
+    assert len(heard) == len(result.trials) + 1  # each trial once, the promoted one again
+
+
 def test_the_summary_says_one_paused_trial_in_the_singular(tmp_path, capsys):
     # was: "1 paused (a resume may promote them)"
     space = {"q": {"choice": [0.9, 0.1]}}

@@ -114,7 +114,8 @@ class Search:
             ignored, with a ``UserWarning``.
         model_init_args: fixed keyword arguments for a model class.
         data_init_args: keyword arguments for a data class.
-        on_trial_end: called with each finished trial's result, after it is stored.
+        on_trial_end: called with each finished trial's result, after it is stored (a
+            paused trial's again when its promoted run ends).
             Once per trial: a resume does not call it for trials stored before. An error it
             raises stops the search once the other results of the same wait are stored (and
             handed to it), noted with its name.
