@@ -23,7 +23,7 @@ from lightning_nas.config.node_labels import names_said
 from lightning_nas.config.node_places import config_places
 from lightning_nas.config.overrides import split_overrides
 from lightning_nas.config.paths import set_paths
-from lightning_nas.config.section_builder import ConfigBuilder
+from lightning_nas.config.section_builder import ConfigBuilder, links_over_trainer
 from lightning_nas.config.trainer_checks import (
     check_finetune_epochs,
     check_trainer_kwargs,
@@ -217,6 +217,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
         model = ConfigBuilder(section["model"], "model", plain_keys=True, links=links)
         if data is None and isinstance(config.get("data"), Mapping):
             data = ConfigBuilder(config["data"], "data", plain_keys=False, links=links)
+        if complete_epochs is not None:  # a link from max_epochs: the trial's (its weights'
+            links_over_trainer([model, data], {"max_epochs": complete_epochs})  # shapes)
     model = model if model is not None else stored_model.get("class_path")
     wanted: list[str] = []  # what must be given again: all of it in one error (was: one per call)
     if model is None:  # (was: raised alone, the data and Trainer objects asked at the next call)

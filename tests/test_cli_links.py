@@ -422,3 +422,24 @@ def test_a_nested_node_searched_whole_with_an_option_that_gives_the_target_is_re
             "finds of torch.nn.Identity")):
         search_from_config(cfg)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_link_from_trainer_max_epochs_takes_a_schedulers_epochs(tmp_path, monkeypatch):
+    # under a scheduler, search.max_epochs is every trial's trainer.max_epochs, and
+    # best_config.yaml says so: the link from it gives the model what the project's CLI
+    # gives it from that file (was: the config's max_epochs, 1, in every trial, while
+    # best.yaml's model node said 2)
+    cfg = link_config(tmp_path / "run", scheduler="asha", min_epochs=1, max_epochs=2)
+    result = search_from_config(cfg).run()
+    assert [trial.metrics["seen_depth"] for trial in result.trials] == [2.0, 2.0], [
+        trial.metrics for trial in result.trials]
+    best = yaml.safe_load((tmp_path / "run" / "best.yaml").read_text())
+    assert best["model"]["init_args"]["depth"] == 2, best["model"]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["cli"])
+    cli = LinkCLI(run=False, save_config_callback=None,
+                  args=["--config", str(tmp_path / "run" / "best_config.yaml")])
+    assert cli.model.hparams.depth == 2
+    tuned = finetune(tmp_path / "run", max_epochs=1, out_dir=tmp_path / "tune")  # best.ckpt's
+    assert tuned.error is None, tuned.error  # model, as its trial built it
+    assert tuned.metrics["seen_depth"] == 2.0, tuned.metrics

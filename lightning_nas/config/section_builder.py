@@ -1,7 +1,8 @@
 """``ConfigBuilder``: a config section (a LightningCLI ``class_path`` node or a Hydra
 ``_target_`` node) built for an architecture, its plain keys set as the section's arguments
 and its dotted keys at their paths, then instantiated; ``import_target``: a section's import
-path to its object, the error naming the section.
+path to its object, the error naming the section; ``links_over_trainer``: the Trainer
+arguments a search sets over the config's (a scheduler's ``max_epochs``), read by the links.
 
 Example:
     >>> builder = ConfigBuilder({"class_path": "torch.nn.Linear",
@@ -15,7 +16,7 @@ Example:
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lightning_nas.config.chain import init_kwargs
@@ -36,7 +37,7 @@ from lightning_nas.config.required import check_required
 from lightning_nas.config.space_keys import is_dotted
 from lightning_nas.errors import ConfigError
 
-__all__ = ["ConfigBuilder", "import_target"]
+__all__ = ["ConfigBuilder", "import_target", "links_over_trainer"]
 
 
 class ConfigBuilder:
@@ -119,3 +120,25 @@ def import_target(section: str, path: Any) -> Any:
         return import_object(path)
     except ConfigError as err:
         raise ConfigError(f"{section}={short(path)}: {err}") from None
+
+
+def links_over_trainer(targets: Sequence[Any], trainer: Mapping[str, Any]) -> None:
+    """Have the links of the ``ConfigBuilder``s among ``targets`` read ``trainer``'s
+    arguments over the config's Trainer section: a scheduler's ``max_epochs``, every
+    trial's (and ``best_config.yaml``'s, from which the project's CLI links it), so that a
+    link from ``trainer.max_epochs`` gives each trial's model the epochs it trains (was:
+    the config's). One ``CliLinks`` for them all, as before.
+
+    Example:
+        >>> links_over_trainer([None, "my.Data"], {"max_epochs": 8})  # no links: nothing
+    """
+    builders = [t for t in targets if isinstance(t, ConfigBuilder) and t.links is not None]
+    if not builders:
+        return
+    old = builders[0].links
+    held = old.config.get("trainer")
+    config = {**old.config, "trainer": {**(held if isinstance(held, Mapping) else {}),
+                                        **trainer}}
+    links = CliLinks(old.cli, config, old.from_python)
+    for builder in builders:
+        builder.links = links

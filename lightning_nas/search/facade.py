@@ -35,6 +35,7 @@ from lightning_nas.config.cli_optim import optim_sections
 from lightning_nas.config.env_seed import warn_unread_seed
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.node_places import config_places
+from lightning_nas.config.section_builder import links_over_trainer
 from lightning_nas.errors import ConfigError, NoCompletedTrialError, SearchError
 from lightning_nas.export import export_best
 from lightning_nas.results import TrialResult, TrialStatus
@@ -189,6 +190,10 @@ class Search:
                               f"epochs: leave scheduler out (search.scheduler: none)")
         self.model = ModelFactory(model if objective is None else _NoModel, model_init_args)
         self.data = DataFactory(data, data_init_args)
+        stopping = self.settings.early_stopping  # a scheduler's max_epochs: every trial's
+        if objective is None and stopping.active and stopping.max_epochs is not None:
+            links_over_trainer([self.model.target, self.data.target],  # (its Trainer's, so
+                               {"max_epochs": stopping.max_epochs})  # a link's from it)
         self.trainer = dict(trainer or {})  # (a jsonargparse Namespace too: dict() of it)
         ignored = sorted(k for k in self.trainer if k not in _OBJECTIVE_TRAINER_KEYS)
         if objective is not None and ignored:  # was: ignored without a word
