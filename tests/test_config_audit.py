@@ -171,3 +171,35 @@ def test_choice_options_of_a_class_searched_from_python_are_compared_as_converte
         Search(DigitsCNN, {"kernel_size": {"choice": [3, "3"]}, "stride": {"choice": [1, 2]}},
                data=DigitsDataModule, run_dir=tmp_path / "run", budget=2)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("options", "said"), [
+    ([32, "32-true"], "32 and '32-true' (both '32-true' as Lightning takes them)"),
+    (["bf16-mixed", "bf16"], "'bf16-mixed' and 'bf16' (both 'bf16-mixed' as Lightning"),
+])
+def test_choice_options_of_a_trainer_argument_lightning_takes_as_one_are_refused(
+        tmp_path, capsys, options, said):
+    # was: taken as two options: trial 3's precision '32-true' trained trial 1's model
+    # (of 32) again, the store keeping two architectures that are one
+    err = _refusal(tmp_path, capsys, {"trainer.precision": {"choice": options}})
+    assert f"space key 'trainer.precision': the choice options {said}" in err, err
+    assert "keep one" in err, err
+
+
+def test_choice_options_inside_a_group_an_annotation_converts_to_one_value_are_refused(
+        tmp_path, capsys):
+    # a group at a config's node (model.net: {lin1_size: ...}) sets the node's arguments
+    # as a dotted key does, so its options are compared alike (was: not compared, trial 2
+    # of lin1_size '32' trained trial 1's model of 32 again)
+    example = DIGITS.parents[1] / "lightningcli"
+    cfg = yaml.safe_load((example / "search.yaml").read_text())
+    cfg["search"]["run_dir"] = str(tmp_path / "run")
+    cfg["search"]["space"] = {"model.net": {"lin1_size": {"choice": [32, "32", 64]}},
+                              "data.batch_size": {"choice": [32, 64]}}
+    path = tmp_path / "search.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    assert main(["search", str(example / "train.yaml"), str(path), "--print_config"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "space key 'model.net.lin1_size': the choice options 32 and '32' (both 32 for " \
+           "its annotation int)" in err, err
+    assert not (tmp_path / "run").exists()

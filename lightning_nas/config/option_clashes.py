@@ -5,10 +5,12 @@ them (``convert``, jsonargparse's reading of a text and of an int for a float). 
 train the same model while the store kept two architectures: a trial of the budget spent on
 a duplicate.
 
-Only what is known before anything is built: a choice at the top of the space, set at an
-argument of a ``class_path`` node (the section's, or a nested node's by a dotted key) or of
-a model or data class searched from Python; a Hydra node's values are passed as written,
-and an argument without an annotation, in a group or a plain dict, is left as given.
+Only what is known before anything is built: a choice set at an argument of a
+``class_path`` node (the section's, or a nested node's by a dotted key or a group at the
+node, ``model.net: {lin1_size: ...}``) or of a model or data class searched from Python; a
+Hydra node's values are passed as written, and an argument without an annotation, a
+dataclass's field or a plain dict's key is left as given. A Trainer argument's options are
+compared as Lightning takes them (``search.trainer_spelling``).
 
 Example:
     >>> option_clash("width", [3, "3"], int)
@@ -33,7 +35,7 @@ from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.config.space_keys import is_dotted
 from lightning_nas.errors import ConfigError
 
-__all__ = ["check_option_clashes", "option_clash"]
+__all__ = ["check_option_clashes", "option_clash", "space_choices"]
 
 
 def check_option_clashes(choices: Mapping[str, Sequence[Any]], arch: Mapping[str, Any],
@@ -42,7 +44,8 @@ def check_option_clashes(choices: Mapping[str, Sequence[Any]], arch: Mapping[str
     one value (see the module), before anything is built.
 
     Args:
-        choices: each top-level choice key of the space and its options.
+        choices: each choice key of the space and its options (``space_choices``: one in
+            a group by its path, its parts joined by a tab).
         arch: a sampled architecture: the other keys' values (a searched ``class_path``
             says which class's annotation a nested key meets).
         model, data: the search's factories.
@@ -56,7 +59,9 @@ def check_option_clashes(choices: Mapping[str, Sequence[Any]], arch: Mapping[str
             annotation.
     """
     for key, options in choices.items():
-        hint = _hint_of(key, {**arch, key: options[0]}, model, data)
+        path = key.split(_GROUP)
+        hint = _hint_of(path, _set_in(arch, path, options[0]), model, data)
+        key = ".".join(path)
         clash = None if hint is None else option_clash(key, options, hint)
         if clash is not None:
             first, second, value = clash
@@ -89,16 +94,57 @@ def option_clash(key: str, options: Sequence[Any], hint: Any) -> tuple[Any, Any,
     return None
 
 
-def _hint_of(key: str, arch: Mapping[str, Any], model: ModelFactory,
+#: what joins a group's path in the keys of ``space_choices`` (no space key holds a tab)
+_GROUP = "\t"
+
+
+def space_choices(params: Mapping[str, Any], _path: tuple[str, ...] = ()
+                  ) -> dict[str, Sequence[Any]]:
+    """The options of each choice of a space's ``params`` (``SearchSpace.params``), those in
+    a group too, keyed as ``check_option_clashes`` takes them.
+
+    Example:
+        >>> from lightning_nas.space import SearchSpace
+        >>> space = SearchSpace({"w": {"choice": [1, 2]}, "net": {"d": {"choice": [3, 4]}}})
+        >>> space_choices(space.params)
+        {'w': [1, 2], 'net\\td': [3, 4]}
+    """
+    from lightning_nas.space import Choice, SearchSpace
+
+    out: dict[str, Sequence[Any]] = {}
+    for name, param in params.items():
+        if isinstance(param, Choice):
+            out[_GROUP.join((*_path, name))] = list(param.values)
+        elif isinstance(param, SearchSpace):
+            out.update(space_choices(param.params, (*_path, name)))
+    return out
+
+
+def _set_in(arch: Mapping[str, Any], path: Sequence[str], value: Any) -> dict[str, Any]:
+    """A copy of ``arch`` with ``value`` at ``path`` (a group's mappings copied)."""
+    out = dict(arch)
+    if len(path) == 1:
+        out[path[0]] = value
+    else:
+        held = out.get(path[0])
+        out[path[0]] = _set_in(held if isinstance(held, Mapping) else {}, path[1:], value)
+    return out
+
+
+def _hint_of(path: Sequence[str], arch: Mapping[str, Any], model: ModelFactory,
              data: DataFactory) -> Any:
-    """The annotation of the argument ``key`` sets (None where not known, see the module)."""
+    """The annotation of the argument the space key at ``path`` (a group's keys after the
+    first) sets (None where not known, see the module)."""
+    key, rest = path[0], [part for inner in path[1:] for part in inner.split(".")]
     for factory, name in ((model, "model"), (data, "data")):
         target = factory.target
         if isinstance(target, ConfigBuilder):
             if is_dotted(key) and key.startswith(f"{name}."):
-                return _hint_at(target.config(arch), key.split(".")[1:])
+                return _hint_at(target.config(arch), [*key.split(".")[1:], *rest])
             if not is_dotted(key) and target.plain_keys:
-                return _hint_at(target.config(arch), [key])
+                return _hint_at(target.config(arch), [key, *rest])
+        elif rest:
+            continue  # a group of a class's argument: a dict or dataclass, left as given
         elif inspect.isclass(target):
             own = key if name == "model" and not is_dotted(key) else (
                 key.partition(".")[2] if key.startswith("data.") and name == "data" else "")

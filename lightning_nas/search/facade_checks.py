@@ -21,7 +21,7 @@ import lightning.pytorch as pl
 
 from lightning_nas.config.node_labels import names_said
 from lightning_nas.config.node_places import config_names, node_place
-from lightning_nas.config.option_clashes import check_option_clashes
+from lightning_nas.config.option_clashes import check_option_clashes, space_choices
 from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.config.trainer_checks import (
     check_search_trainer,
@@ -61,11 +61,11 @@ from lightning_nas.search.space_values import (
 )
 from lightning_nas.search.stopping_checks import warn_stopping_monitor
 from lightning_nas.search.thread_trials import warn_shared_random_state
+from lightning_nas.search.trainer_spelling import check_trainer_option_clashes
 from lightning_nas.search.trial_callbacks import TrialCallbacks, check_module_stops
 from lightning_nas.search.warm import check_fill
 from lightning_nas.search.warm_scales import check_scales
 from lightning_nas.search.workers import ProcessExecutor
-from lightning_nas.space import Choice
 from lightning_nas.strategies import check_optimizer_runs
 from lightning_nas.user_warnings import warn_user
 from lightning_nas.validation_limit import batch_count_limit
@@ -146,9 +146,9 @@ def _check_search(search: Search) -> None:
     search.data.check_groups(archs[0])
     check_space_values(search, archs[0])
     if search.objective is None:  # [3, '3'] for an int: one model, two trials (was: taken)
-        check_option_clashes({key: param.values for key, param in search.space.params.items()
-                              if isinstance(param, Choice)}, archs[0], search.model,
-                             search.data)
+        choices = space_choices(search.space.params)  # a group's too (was: top-level)
+        check_option_clashes(choices, archs[0], search.model, search.data)
+        check_trainer_option_clashes(choices)  # precision [32, "32-true"] (was: taken)
     limits = search.settings.limits.build()
     limits.violation(archs[0], {})  # a constraint that raises
     # a ProcessExecutor object of the user's, as executor="process" (was: not checked, its

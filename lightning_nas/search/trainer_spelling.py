@@ -8,6 +8,8 @@ arguments (``max_epochs`` left out is 1000 epochs only without ``max_steps`` or 
 ``Timer``; ``precision`` left out is ``"32-true"`` only without a precision plugin;
 ``accelerator``, ``devices`` and ``strategy`` ``"auto"`` pick by the machine) stays a
 difference, and so does a value of another type (``True`` where the default is ``1``).
+``check_trainer_option_clashes`` refuses a searched Trainer argument's choice of two options
+Lightning takes as one.
 
 Example:
     >>> as_taken({"check_val_every_n_epoch": 1, "max_epochs": 2, "precision": 32})
@@ -16,16 +18,18 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import lightning.pytorch as pl
 
 from lightning_nas.config.imports import import_object
+from lightning_nas.config.instantiate import short
+from lightning_nas.errors import ConfigError
 from lightning_nas.numeric import is_int
 from lightning_nas.search.trial_defaults import trainer_defaults
 
-__all__ = ["as_taken", "is_trainer_node"]
+__all__ = ["as_taken", "check_trainer_option_clashes", "is_trainer_node"]
 
 #: the other spellings of a precision that ``Trainer``'s documentation lists as the same
 #: (``precision``: "full precision (32, '32' or '32-true')"), as Lightning converts them;
@@ -57,6 +61,39 @@ def as_taken(trainer: Mapping[str, Any]) -> dict[str, Any]:
             value = _PRECISION_SPELLINGS.get(str(value), value)
         out[key] = value
     return out
+
+
+def check_trainer_option_clashes(choices: Mapping[str, Sequence[Any]]) -> None:
+    """Refuse a ``trainer.NAME`` choice of two options the Trainer takes as one (``as_taken``:
+    ``precision: {choice: [32, "32-true"]}``), before anything is built: a trial of one
+    would train the other's model again, the store keeping two architectures.
+
+    Example:
+        >>> check_trainer_option_clashes({"trainer.precision": [32, "bf16-mixed"], "w": [1]})
+
+    Raises:
+        ConfigError: naming the space key, the two options and the value both are.
+    """
+    for key, options in choices.items():
+        name = key.removeprefix("trainer.") if key.startswith("trainer.") else ""
+        if not name or "." in name:
+            continue
+        seen: list[tuple[Any, dict[str, Any]]] = []
+        for option in options:
+            taken = as_taken({name: option})
+            for earlier, was in seen:
+                try:
+                    same = bool(was == taken)
+                except Exception:  # noqa: BLE001 - an object whose == is no bool: not said
+                    same = False
+                if same:
+                    value = short(taken[name]) if name in taken else "its default"
+                    raise ConfigError(
+                        f"space key {key!r}: the choice options {short(earlier)} and "
+                        f"{short(option)} (both {value} as Lightning takes them) are one "
+                        f"value to the Trainer: a trial of one would train the other's "
+                        f"model again; keep one of them")
+            seen.append((option, taken))
 
 
 def is_trainer_node(node: Any) -> bool:
