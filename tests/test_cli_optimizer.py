@@ -209,6 +209,28 @@ def test_a_choice_of_whole_top_level_optimizers_is_refused_naming_the_paths(tmp_
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize(("key", "said"), [
+    ("optimizer.class_path", "the class of the top-level optimizer section cannot be "
+                             "searched"),
+    ("lr_scheduler.init_args.class_path", "the class of the top-level lr_scheduler section "
+                                          "cannot be searched"),
+    ("optimizer.init_args", "give each argument a key of its own: optimizer.<name>: "
+                            "{choice: [...]}"),
+])
+def test_a_key_at_a_top_level_optimizers_node_names_a_form_that_is_taken(tmp_path, capsys,
+                                                                         key, said):
+    # was: "choose the node whole ...: optimizer: {choice: [{class_path: A}, ...]}" and "give
+    # its arguments as a group at the node: optimizer: {name: ...}", both forms refused
+    # ("space key 'optimizer' is a plain key, so an argument of the model")
+    extra = {"search": {"space": {key: {"choice": ["torch.optim.Adam", "torch.optim.SGD"]}},
+                        "budget": 1, "run_dir": str(tmp_path / "run"), "verbose": False}}
+    assert main(["search", str(_config(tmp_path, **extra)), "--print_config"]) == 2
+    err = capsys.readouterr().err
+    assert said in err, err
+    assert "choose the node whole" not in err and "as a group at" not in err, err
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("key", ["lr", "model.lr", "model.init_args.lr"])
 def test_a_searched_model_argument_the_optimizer_section_shadows_is_warned_of(tmp_path, key):
     # was: unsaid before training: TinyNet's configure_optimizers (the one reading its lr)

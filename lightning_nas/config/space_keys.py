@@ -132,6 +132,14 @@ def node_key_error(key: str, spec: Any) -> str:
                 f"(a space key sets the section's arguments, or chooses a nested node's "
                 f"class: {section}.<argument>: {{choice: [{{{part}: A}}, {{{part}: "
                 f"B}}]}}); run one search per {section} class")
+    if short in _OPTIM_SECTIONS:  # LightningCLI's top-level optimizer sections: no group, no
+        if part not in ("class_path", "_target_"):  # choice of nodes (cli_optim; was: told
+            return (f"space key {key!r} names the {short} section's {part}; give each "  # to
+                    f"argument a key of its own: {short}.<name>: {{choice: [...]}}")  # write
+        return (f"space key {key!r}: the class of the top-level {short} section cannot be "
+                f"searched (a choice of whole {short} nodes is not supported); search one "
+                f"class's arguments, {short}.<argument>: {{choice: [...]}}, run one search "
+                f"per {short} class, or give the model an {short} argument")  # those forms)
     if part not in ("class_path", "_target_"):
         return (f"space key {key!r} names a node's {part}; give its arguments as a group at "
                 f"the node: {short}: {{name: {{choice: [...]}}, ...}}")
