@@ -101,6 +101,21 @@ def test_an_override_without_a_value_is_refused_not_read_as_null(tmp_path, capsy
     assert f"override {key}" in err and f"{key}=null" in err and "''" in err, err
 
 
+@pytest.mark.parametrize("key", ["model.dropout", "trainer.num_nodes", "data.batch_size",
+                                 "optimizer.lr"])
+def test_an_empty_override_outside_the_search_block_does_not_call_null_a_default(capsys, key):
+    # was: "--trainer.num_nodes=null for null, which a setting reads as its default": the
+    # argument gets None, which its annotation refuses ("trainer.num_nodes=None: expected
+    # int"), and a Trainer argument whose default is None (max_epochs) trains Lightning's
+    # 1000 epochs; what keeps the config's value is leaving the override out
+    code = main(["search", str(DIGITS), f"--{key}=", "--print_config"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0, err
+    assert "reads as its default" not in err, err
+    assert f"leave --{key} out for the config's value" in err, err
+    assert f"--{key}=null passes null (None)" in err and f"--{key}=''" in err, err
+
+
 @pytest.mark.parametrize(("key", "default"), [
     ("monitor", "val_acc"), ("optimizer", "SurrogateEvolution"), ("max_failures", "5"),
     ("keep_top_k", "3"), ("num_workers", "1"), ("executor", "auto"), ("verbose", "true"),

@@ -29,7 +29,8 @@ NO_NULL: dict[str, str] = {
 def _empty_value(key: str) -> ConfigError:
     """The error for the override ``--key=`` (no value): the null to write where ``key``
     takes it, else its default (was: "null ... reads as its default" for every key, which
-    ``--search.verbose=null`` then refused).
+    ``--search.verbose=null`` then refused); outside the ``search`` block, that leaving it
+    out keeps the config's value and null passes None.
 
     Example:
         >>> print(_empty_value("search.verbose"))
@@ -44,8 +45,15 @@ def _empty_value(key: str) -> ConfigError:
             return ConfigError(f"{head} ({said}--{key}=null for none, beside a "
                                f"search.time_limit)")
         return ConfigError(f"{head} ({said}{key} takes no null)")
-    return ConfigError(f"{head} (--{key}=null for null, which a setting reads as its "
-                       f"default; --{key}='' for an empty string)")
+    if block == "search":
+        return ConfigError(f"{head} (--{key}=null for null, which a setting reads as its "
+                           f"default; --{key}='' for an empty string)")
+    lightning = (", or Lightning read it as a default of its own (max_epochs: 1000 "
+                 "epochs)") if block == "trainer" else ""
+    return ConfigError(f"{head} (leave --{key} out for the config's value; --{key}=null "
+                       f"passes null (None): the argument's annotation may refuse it"
+                       f"{lightning}; --{key}='' for an empty string)")  # (was: "null, which
+    # a setting reads as its default" for any key: model.dropout=None was then refused)
 
 
 def split_overrides(args: Sequence[str], example: str = "--search.budget=5",
