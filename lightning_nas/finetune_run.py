@@ -294,6 +294,7 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
                          validate_start=weights is not None and ckpt_path is None,
                          restore_optimizer=restore,
                          cli_optim=with_arch(optim_sections(config or {}), arch),
+                         cli=((config or {}).get("search") or {}).get("cli"),
                          tie_break=tie_break, cli_model=cli_model)
         spec.record = fit_record(spec, "fine-tune")  # in its checkpoints: a resume checks it
         if ckpt_path is not None:

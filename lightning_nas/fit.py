@@ -169,6 +169,7 @@ def _checked_spec(cfg: Mapping[str, Any], out_dir: str | os.PathLike, monitor: s
                      data=data_target, data_init_args=data_args,
                      trainer=trainer, monitor=monitor, mode=mode, seed=_seed(cfg),
                      clear_dir=False, own_logs=True, cli_optim=optim_sections(cfg),
+                     cli=links.cli,  # its configure_optimizers, as the search's trials
                      tie_break=tuple(tie_break), cli_model=model)  # LightningCLI's hparams
     spec.record = fit_record(spec, "fit")  # in its checkpoints: a resume is checked on it
     # as a search does: a model, data or Trainer that cannot be built; then what the module

@@ -21,8 +21,9 @@ __all__ = ["BackwardsCLI", "ClassesData", "DictSourceCLI", "DictTargetCLI", "Fix
            "InstantiateCLI", "KeptKwargsNet", "LinkCLI", "MisspeltSourceCLI", "NestedFixedCLI",
            "NestedInstantiateCLI", "NestedSourceCLI", "NestedTargetCLI", "NestedWholeCLI",
            "NoLinkCLI", "OptionsNet", "PassedKwargsNet", "RaisingCLI", "ReachedNestedCLI",
-           "SeenClassesNet", "SeenWidthNet", "SetDefaultsCLI", "SkippedSourceCLI", "by_zero",
-           "classes_config", "link_config", "nested_config", "per_batch"]
+           "SeenClassesNet", "SeenWidthNet", "SetDefaultsCLI", "SkippedSourceCLI",
+           "StepIntervalCLI", "by_zero", "classes_config", "link_config", "nested_config",
+           "per_batch"]
 
 
 def per_batch(n: int, batch_size: int) -> int:
@@ -88,6 +89,18 @@ class LinkCLI(LightningCLI):
         parser.link_arguments(("data.init_args.n", "data.init_args.batch_size"),
                               "model.init_args.width", compute_fn=per_batch)
         parser.link_arguments("trainer.max_epochs", "model.init_args.depth")
+
+
+class StepIntervalCLI(LightningCLI):
+    """A CLI without links whose ``configure_optimizers`` steps the config's scheduler each
+    batch (``interval: step``), as LightningCLI's documentation shows overriding it."""
+
+    @staticmethod
+    def configure_optimizers(lightning_module, optimizer, lr_scheduler=None):
+        if lr_scheduler is None:
+            return optimizer
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": lr_scheduler, "interval": "step"}}
 
 
 class FixedLinkCLI(LightningCLI):

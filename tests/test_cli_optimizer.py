@@ -161,7 +161,8 @@ class OptimRecorder(pl.Callback):
         info = {"optimizer": type(optimizer).__name__,
                 "lr": optimizer.param_groups[0]["initial_lr"],
                 "schedulers": [type(c.scheduler).__name__
-                               for c in trainer.lr_scheduler_configs]}
+                               for c in trainer.lr_scheduler_configs],
+                "intervals": [c.interval for c in trainer.lr_scheduler_configs]}
         Path(trainer.default_root_dir, f"optim{trainer.global_rank}.json").write_text(
             json.dumps(info))
 
@@ -184,6 +185,32 @@ def test_ddp_ranks_train_with_the_trials_optimizer(tmp_path):
     assert ranks[0] == ranks[1]
     assert ranks[0]["optimizer"] == "Adam" and ranks[0]["schedulers"] == ["StepLR"]
     assert ranks[0]["lr"] in (0.02, 0.04)
+
+
+def test_the_search_clis_own_configure_optimizers_returns_each_trials_optimizers(tmp_path):
+    # a CLI of the project's (search.cli) may override LightningCLI.configure_optimizers,
+    # as LightningCLI's documentation shows, to step the scheduler each batch; its
+    # `python main.py fit --config best_config.yaml` does (was: each trial, `lightning-nas
+    # fit` and a fine-tune stepped it each epoch, LightningCLI's own return: another score)
+    config = _config(tmp_path, trainer={
+        "max_epochs": 1, "limit_train_batches": 2, "limit_val_batches": 1,
+        "callbacks": [{"class_path": "tests.test_cli_optimizer.OptimRecorder"}]},
+        data={"class_path": "tests.helpers.BlobData", "init_args": {"n": 32, "batch_size": 16}})
+    cfg = yaml.safe_load(config.read_text())
+    cfg["search"].update(budget=1, cli="tests.helpers_cli_links.StepIntervalCLI")
+    config.write_text(yaml.safe_dump(cfg))
+    assert main(["search", str(config)]) == 0
+    run = tmp_path / "run"
+    (trial_dir,) = (run / "trials").glob("trial_*")
+    assert json.loads((trial_dir / "optim0.json").read_text())["intervals"] == ["step"]
+    state = torch.load(trial_dir / "best.ckpt", weights_only=False)
+    assert state["lr_schedulers"][0]["last_epoch"] == 2  # one step a batch, two batches
+    out = tmp_path / "fit"
+    assert main(["fit", str(run / "best_config.yaml"), "--out", str(out)]) == 0
+    assert json.loads(next(out.glob("**/optim0.json")).read_text())["intervals"] == ["step"]
+    assert main(["finetune", str(run), "--max_epochs", "1"]) == 0
+    assert json.loads(next((run / "finetune").glob("**/optim0.json")).read_text())[
+        "intervals"] == ["step"]
 
 
 def test_fit_refuses_a_bad_optimizer_argument_before_its_folder(tmp_path, capsys):

@@ -280,20 +280,28 @@ def warn_shadowed(cfg: Mapping[str, Any], space: Mapping[str, Any], model: Any) 
                   f"{head} section out")
 
 
-def _configure(model: Any, sections: Mapping[str, Any]) -> Any:
+def _configure(model: Any, sections: Mapping[str, Any], cli: str | None = None) -> Any:
     """LightningCLI's ``configure_optimizers``: the optimizer on the model's parameters,
-    the scheduler on it, returned as ``LightningCLI.configure_optimizers`` returns them."""
+    the scheduler on it, returned as ``LightningCLI.configure_optimizers`` returns them, or
+    as the ``configure_optimizers`` of the project's CLI class at import path ``cli``
+    returns them (a subclass may override it: ``interval: step``), taken from a bare
+    instance as LightningCLI's own instance gives it (a static method or not)."""
     from lightning.pytorch.cli import LightningCLI
 
     optimizer, scheduler = _build(sections, model.parameters())
-    return LightningCLI.configure_optimizers(model, optimizer, scheduler)
+    cls = import_object(cli) if cli is not None else LightningCLI
+    if not (isinstance(cls, type) and issubclass(cls, LightningCLI)) or (
+            cls.configure_optimizers is LightningCLI.configure_optimizers):
+        return LightningCLI.configure_optimizers(model, optimizer, scheduler)
+    return cls.__new__(cls).configure_optimizers(model, optimizer, scheduler)
 
 
-def apply_optim(model: Any, sections: Mapping[str, Any]) -> Any:
+def apply_optim(model: Any, sections: Mapping[str, Any], cli: str | None = None) -> Any:
     """Give ``model`` the ``configure_optimizers`` LightningCLI gives it for ``sections``
     (nothing when they are empty), with LightningCLI's warning when the model has its own;
     ``model`` returned. A ``functools.partial`` of a module function: picklable, and
-    ``is_overridden`` sees it.
+    ``is_overridden`` sees it. ``cli``: the import path of the project's ``LightningCLI``
+    subclass (``search.cli``), whose own ``configure_optimizers`` returns them.
 
     Example:
         >>> from lightning.pytorch.demos.boring_classes import BoringModel
@@ -308,5 +316,5 @@ def apply_optim(model: Any, sections: Mapping[str, Any]) -> Any:
     if is_overridden("configure_optimizers", model):
         warn_rank_zero(f"`{type(model).__name__}.configure_optimizers` will be overridden by "
                        f"`LightningCLI.configure_optimizers`.")
-    model.configure_optimizers = functools.partial(_configure, model, dict(sections))
+    model.configure_optimizers = functools.partial(_configure, model, dict(sections), cli)
     return model

@@ -225,6 +225,7 @@ class Search:
             max_epochs=stopping.max_epochs if stopping.active else None,
             cost_names=tuple(sorted(wanted)) if self.objective is None else (),
             cli_optim=optim_sections(self.config or {}),
+            cli=((self.config or {}).get("search") or {}).get("cli"),  # its own
             places=config_places(self.config),
             logged=() if goal.objectives is None else tuple(  # objective=: all returned
                 name for name in goal.objectives.names[1:]

@@ -101,6 +101,8 @@ class TrialTemplate:
     log_label: str | None = None
     #: LightningCLI's ``optimizer`` / ``lr_scheduler`` nodes (``config.cli_optim``)
     cli_optim: Mapping[str, Any] = field(default_factory=dict)
+    #: the import path of ``search.cli``, whose ``configure_optimizers`` returns them
+    cli: str | None = None
     #: space keys into named Trainer nodes with their places (``config.node_places``)
     places: Mapping[str, str] = field(default_factory=dict)
 
@@ -130,7 +132,8 @@ class TrialTemplate:
                          known_epochs=known_epochs, clear_dir=ckpt_path is None,
                          logged=self.logged, tie_break=self.tie_break,
                          log_label=self.log_label,
-                         cli_optim=with_arch(self.cli_optim, arch) if self.cli_optim else {})
+                         cli_optim=with_arch(self.cli_optim, arch) if self.cli_optim else {},
+                         cli=self.cli)
 
     def costs(self, arch: dict[str, Any]) -> dict[str, float]:
         """``params`` (and ``flops`` if needed) of ``arch``'s model, without training."""

@@ -250,7 +250,8 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
             first = links is not None and links.data_first  # instantiation builds the data
             if first:  # first, as the project's CLI builds it (its random numbers first)
                 datamodule = DataFactory(spec.data, spec.data_init_args).build(spec.arch)
-            model = apply_optim(factory.build(spec.arch), spec.cli_optim)
+            model = apply_optim(factory.build(spec.arch), spec.cli_optim,
+                                getattr(spec, "cli", None))  # (a spec of an older version)
             reporter.init_args = _init_args(factory, spec.arch)
             if spec.init_weights:
                 _load_weights(model, spec.init_weights, makes_double(spec.trainer),

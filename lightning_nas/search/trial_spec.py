@@ -77,6 +77,9 @@ class TrialSpec:
     counted_costs: tuple[str, ...] = ()
     #: LightningCLI's ``optimizer`` / ``lr_scheduler`` nodes: the model's configure_optimizers
     cli_optim: dict[str, Any] = field(default_factory=dict)
+    #: the import path of the project's LightningCLI subclass (``search.cli``): its own
+    #: ``configure_optimizers`` returns those nodes' optimizers (``cli_optim.apply_optim``)
+    cli: str | None = None
     #: a fit's or fine-tune's settings (``fit_resume.fit_record``), kept in its checkpoints;
     #: it writes ``last.ckpt`` at each epoch's end, to resume from (``--ckpt_path``)
     record: dict[str, Any] | None = None
