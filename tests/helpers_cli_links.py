@@ -18,8 +18,9 @@ from tests.helpers_data import BlobData
 from tests.helpers_models import ClassesNet, TinyNet
 
 __all__ = ["BackwardsCLI", "ClassesData", "DictSourceCLI", "DictTargetCLI", "FixedLinkCLI",
-           "InstantiateCLI", "KeptKwargsNet", "LinkCLI", "MisspeltSourceCLI", "NestedFixedCLI",
-           "NestedInstantiateCLI", "NestedSourceCLI", "NestedTargetCLI", "NestedWholeCLI",
+           "HookedCLI", "InstantiateCLI", "KeptKwargsNet", "LinkCLI", "MisspeltSourceCLI",
+           "NestedFixedCLI", "NestedInstantiateCLI", "NestedSourceCLI", "NestedTargetCLI",
+           "NestedWholeCLI",
            "NoLinkCLI", "OptionsNet", "PassedKwargsNet", "RaisingCLI", "ReachedNestedCLI",
            "SeenClassesNet", "SeenWidthNet", "SetDefaultsCLI", "SkippedSourceCLI",
            "StepIntervalCLI", "by_zero", "classes_config", "link_config", "nested_config",
@@ -101,6 +102,17 @@ class StepIntervalCLI(LightningCLI):
             return optimizer
         return {"optimizer": optimizer,
                 "lr_scheduler": {"scheduler": lr_scheduler, "interval": "step"}}
+
+
+class HookedCLI(LightningCLI):
+    """A CLI without links whose ``__init__`` and ``before_fit`` do more than LightningCLI's,
+    which a search does not run (each trial builds its objects from the config)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, trainer_defaults={"max_epochs": 3}, **kwargs)
+
+    def before_fit(self) -> None:
+        self.trainer.logger.log_hyperparams({"hooked": True})
 
 
 class FixedLinkCLI(LightningCLI):

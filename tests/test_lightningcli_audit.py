@@ -209,3 +209,16 @@ def test_a_chosen_node_over_what_the_config_gives_is_taken(tmp_path, capsys, net
     config = _net_config(tmp_path, options, net_args)
     assert main(["search", str(config), *also, "--print_config"]) == 0
     assert yaml.safe_load(capsys.readouterr().out)["search"]["space"]["model.net"]
+
+
+@pytest.mark.parametrize("command", ["search", "fit"])
+def test_a_search_cli_whose_other_hooks_no_trial_runs_is_warned_of(config, capsys, command):
+    # a search reads search.cli's link_arguments and configure_optimizers alone, and builds
+    # each trial from the config: its own __init__ (trainer_defaults) and before_fit did
+    # nothing in the trials, without a word, while `python main.py fit` runs them
+    cli = "tests.helpers_cli_links.HookedCLI"
+    assert main([command, str(config), f"--search.cli={cli}", "--print_config"]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: `search.cli`={cli} overrides __init__, before_fit, which a search " \
+           f"does not run" in err, err
+    assert "trainer_defaults" in err, err

@@ -26,7 +26,7 @@ from lightning_nas.config.space_keys import is_dotted
 from lightning_nas.config.space_paths import check_dotted
 from lightning_nas.user_warnings import warn_user
 
-__all__ = ["checked_links", "config_builders"]
+__all__ = ["checked_links", "config_builders", "warn_unrun_hooks"]
 
 
 def checked_links(cli: str | None, cfg: Mapping[str, Any], space: Any,
@@ -51,6 +51,7 @@ def checked_links(cli: str | None, cfg: Mapping[str, Any], space: Any,
     links = CliLinks(cli, cfg, from_python) if cli is not None else None
     if links is not None:  # importable, a LightningCLI, its links taken: before training
         links.check_keys(cfg)
+        warn_unrun_hooks(links)
         for link in links.given_targets(cfg):  # (said, as its value trains nowhere)
             warn_user(f"the config gives the target of {link} ({links.named}): each "
                       f"trial sets it from the link's source, as your LightningCLI does")
@@ -98,3 +99,39 @@ def config_builders(cfg: Mapping[str, Any], space: Any, cli: str | None,
     if plain:
         ModelFactory(section_target(cfg["model"], "model")[0]).check(plain)
     return cfg, model, model_args, data, data_args
+
+
+#: what a search takes from ``search.cli``: its links and its ``configure_optimizers``
+_RUN = ("add_arguments_to_parser", "configure_optimizers")
+
+
+def warn_unrun_hooks(links: CliLinks) -> None:
+    """Warn, before training, of the methods the CLI of ``links`` overrides that a search
+    does not run (its ``__init__``, ``instantiate_classes``, ``before_fit``, ...): each
+    trial, and ``lightning-nas fit``, build the model, data and Trainer from the config and
+    call ``Trainer.fit`` (was: without a word, while the project's ``python main.py fit``
+    runs them on ``best_config.yaml``).
+
+    Example:
+        >>> warn_unrun_hooks(CliLinks("lightning.pytorch.cli.LightningCLI", {}))  # none
+    """
+    if links.cli is None:
+        return
+    from lightning.pytorch.cli import LightningCLI
+
+    from lightning_nas.config.instantiate import import_object
+
+    cls = import_object(links.cli)
+    own = [name for name in vars(LightningCLI) if name not in _RUN and (
+        name == "__init__" or not name.startswith("__")) and callable(
+        getattr(LightningCLI, name, None)) and getattr(cls, name) is not getattr(
+        LightningCLI, name)]
+    own += [name for name in ("before_fit", "after_fit") if callable(getattr(cls, name, None))]
+    if own:
+        warn_user(f"{links.named} overrides {', '.join(own)}, which a search does not run: "
+                  f"each trial (and lightning-nas fit) builds the model, data and Trainer "
+                  f"from the config and calls Trainer.fit, taking from your CLI only its "
+                  f"link_arguments and configure_optimizers, so what those do (defaults "
+                  f"given to LightningCLI.__init__, such as trainer_defaults, too) is in no "
+                  f"trial; give it in the config, a callback or the model (your "
+                  f"`python main.py fit --config best_config.yaml` runs them)")
