@@ -23,7 +23,7 @@ from typing import Any
 
 from lightning_nas.config.accumulation import unbuilt_callbacks
 from lightning_nas.config.cli_links import CliLinks
-from lightning_nas.config.cli_optim import optim_sections
+from lightning_nas.config.cli_optim import check_plateau_monitor, optim_sections
 from lightning_nas.config.cli_sections import warn_unrun_hooks
 from lightning_nas.config.load import config_seed, load_config, section_target
 from lightning_nas.config.node_labels import names_said
@@ -161,6 +161,7 @@ def _checked_spec(cfg: Mapping[str, Any], out_dir: str | os.PathLike, monitor: s
     data_target, data_args = section_target(data, "data")
     links = CliLinks(cli or search.get("cli"), cfg)  # as the search's trials applied them
     warn_unrun_hooks(links)  # its other methods: run by no fit of ours (said)
+    check_plateau_monitor(optim_sections(cfg), links.cli)  # torch's, bare: refused at start
     if links.links:  # built by a ConfigBuilder, which sets their targets
         model_target, model_args = ConfigBuilder(model, "model", False, links), {}
         model = model_target.config({})  # (the checkpoint's hparams: the CLI's, linked)

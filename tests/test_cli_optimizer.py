@@ -213,6 +213,22 @@ def test_the_search_clis_own_configure_optimizers_returns_each_trials_optimizers
         "intervals"] == ["step"]
 
 
+def test_torchs_reduce_on_plateau_without_a_monitor_is_refused_before_any_trial(tmp_path,
+                                                                              capsys):
+    # LightningCLI's configure_optimizers gives a monitor only to Lightning's subclass (its
+    # `monitor` argument); torch's own is returned bare, which Lightning refuses as fit
+    # starts (was: trials 1 and 2 failed, "MisconfigurationException: `configure_optimizers`
+    # must include a monitor ...", the run folder written)
+    plateau = {"class_path": "torch.optim.lr_scheduler.ReduceLROnPlateau",
+               "init_args": {"patience": 1}}
+    assert main(["search", str(_config(tmp_path, lr_scheduler=plateau))]) == 2
+    err = capsys.readouterr().err
+    assert "lr_scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau" in err, err
+    assert "class_path: lightning.pytorch.cli.ReduceLROnPlateau" in err, err
+    assert "monitor" in err and "Traceback" not in err, err
+    assert not (tmp_path / "run").exists()
+
+
 def test_fit_refuses_a_bad_optimizer_argument_before_its_folder(tmp_path, capsys):
     cfg = yaml.safe_load(_config(tmp_path).read_text())
     cfg.pop("search")

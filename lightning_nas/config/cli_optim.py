@@ -35,7 +35,8 @@ from lightning_nas.user_warnings import warn_rank_zero, warn_user
 from lightning_nas.wording import named
 
 __all__ = ["OPTIM_KEYS", "apply_optim", "check_not_chosen_whole", "check_optim",
-           "check_searched_optim", "optim_sections", "warn_shadowed", "with_arch"]
+           "check_plateau_monitor", "check_searched_optim", "optim_sections", "warn_shadowed",
+           "with_arch"]
 
 #: the top-level sections LightningCLI turns into the model's ``configure_optimizers``
 OPTIM_KEYS = ("optimizer", "lr_scheduler")
@@ -197,6 +198,41 @@ def check_optim(sections: Mapping[str, Any], what: str = "") -> None:
         except Exception as err:  # noqa: BLE001 - a torch class may raise anything
             raise ConfigError(f"{key}={sections[key]!r}{what}: {typed(err)}; "
                               f"found building it before any training") from None
+
+
+def check_plateau_monitor(sections: Mapping[str, Any], cli: str | None = None) -> None:
+    """Refuse, before training, an ``lr_scheduler`` of torch's own ``ReduceLROnPlateau``
+    where LightningCLI's ``configure_optimizers`` returns it: it gives a monitor only to
+    Lightning's subclass (``lightning.pytorch.cli.ReduceLROnPlateau``, its ``monitor``
+    argument), and Lightning refuses a plateau scheduler without one as ``fit`` starts
+    (was: every trial failed so). A ``search.cli`` class at ``cli`` with a
+    ``configure_optimizers`` of its own may give one: not refused.
+
+    Example:
+        >>> check_plateau_monitor(optim_sections({"optimizer": "SGD", "lr_scheduler": {
+        ...     "class_path": "ReduceLROnPlateau", "init_args": {"monitor": "val_loss"}}}))
+    """
+    node = sections.get("lr_scheduler")
+    if not node:
+        return
+    from lightning.pytorch.cli import LightningCLI, ReduceLROnPlateau
+
+    cls = import_object(node["class_path"])
+    if not (inspect.isclass(cls) and issubclass(
+            cls, torch.optim.lr_scheduler.ReduceLROnPlateau)) or issubclass(
+            cls, ReduceLROnPlateau):
+        return
+    own = import_object(cli) if cli is not None else LightningCLI
+    if inspect.isclass(own) and own.configure_optimizers is not (
+            LightningCLI.configure_optimizers):
+        return  # the project's own configure_optimizers: its return is its own
+    raise ConfigError(f"lr_scheduler={node['class_path']}: LightningCLI's "
+                      f"configure_optimizers returns torch's ReduceLROnPlateau without the "
+                      f"monitor Lightning requires of it (it gives one only to its own "
+                      f"subclass), so every trial would fail as its fit starts; write "
+                      f"lr_scheduler: {{class_path: lightning.pytorch.cli.ReduceLROnPlateau, "
+                      f"init_args: {{monitor: val_loss, ...}}}} (the short name "
+                      f"ReduceLROnPlateau is Lightning's)")
 
 
 def check_searched_optim(cfg: Mapping[str, Any], space: Mapping[str, Any]) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from lightning_nas.config.cli_optim import (
     check_not_chosen_whole,
     check_optim,
+    check_plateau_monitor,
     optim_sections,
     warn_shadowed,
 )
@@ -90,6 +91,7 @@ def _search_from_config(cfg: Mapping[str, Any]) -> Search:
     space = settings.pop("space")
     cli = settings.pop("cli")
     links = checked_links(cli, cfg, space)  # importable, a LightningCLI: before training
+    check_plateau_monitor(optim_sections(cfg), cli)  # torch's, bare: every trial would fail
     run_dir = settings.pop("run_dir")
     run_dir = "runs/nas" if run_dir is None else run_dir
     run_dir_path(run_dir)  # no path ('', 5) refused before its store is read
