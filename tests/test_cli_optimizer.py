@@ -187,7 +187,8 @@ def test_ddp_ranks_train_with_the_trials_optimizer(tmp_path):
     assert ranks[0]["lr"] in (0.02, 0.04)
 
 
-def test_the_search_clis_own_configure_optimizers_returns_each_trials_optimizers(tmp_path):
+def test_the_search_clis_own_configure_optimizers_returns_each_trials_optimizers(tmp_path,
+                                                                                 capsys):
     # a CLI of the project's (search.cli) may override LightningCLI.configure_optimizers,
     # as LightningCLI's documentation shows, to step the scheduler each batch; its
     # `python main.py fit --config best_config.yaml` does (was: each trial, `lightning-nas
@@ -203,6 +204,9 @@ def test_the_search_clis_own_configure_optimizers_returns_each_trials_optimizers
     run = tmp_path / "run"
     (trial_dir,) = (run / "trials").glob("trial_*")
     assert json.loads((trial_dir / "optim0.json").read_text())["intervals"] == ["step"]
+    said = [line for line in capsys.readouterr().err.splitlines() if "overridden" in line]
+    assert said == ["lightning-nas search: warning: `TinyNet.configure_optimizers` will be "  # as
+                    "overridden by `StepIntervalCLI.configure_optimizers`."], said  # the CLI
     state = torch.load(trial_dir / "best.ckpt", weights_only=False)
     assert state["lr_schedulers"][0]["last_epoch"] == 2  # one step a batch, two batches
     out = tmp_path / "fit"

@@ -349,8 +349,9 @@ def apply_optim(model: Any, sections: Mapping[str, Any], cli: str | None = None)
         return model
     from lightning.pytorch.utilities.model_helpers import is_overridden
 
-    if is_overridden("configure_optimizers", model):
+    if is_overridden("configure_optimizers", model):  # LightningCLI's words: its class's
+        owner = "LightningCLI" if cli is None else cli.replace(":", ".").rsplit(".", 1)[-1]
         warn_rank_zero(f"`{type(model).__name__}.configure_optimizers` will be overridden by "
-                       f"`LightningCLI.configure_optimizers`.")
+                       f"`{owner}.configure_optimizers`.")
     model.configure_optimizers = functools.partial(_configure, model, dict(sections), cli)
     return model
