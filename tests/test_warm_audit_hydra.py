@@ -96,3 +96,18 @@ def test_a_sweeps_retrain_top_k_above_its_sources_is_said_with_the_sweeps_key(
     out = capsys.readouterr().out
     assert "[warm start] hydra.sweeper.retrain_top_k=3, and the earlier runs gave 2 " \
            "distinct architectures within the limits: no more to train again" in out
+
+
+def test_a_sweeps_optimizer_that_cannot_be_told_a_job_twice_refuses_retrain_top_k(tmp_path):
+    # was: accepted; the first job's tell failed (bayes_opt's NotUniqueError) and the sweep
+    # stopped after it
+    pytest.importorskip("bayes_opt", reason="nevergrad's BO needs bayes-optimization")
+    multirun(tmp_path / "first", _task, {"budget": 2, "params": {"x": "range(0, 12)"}})
+    with pytest.raises(ConfigError, match=r"^hydra.sweeper.optimizer 'BO' cannot be told an "
+                                          r"architecture it was told before .* and "
+                                          r"`hydra.sweeper.retrain_top_k`=1 trains "
+                                          r"hydra.sweeper.warm_start results"):
+        multirun(tmp_path / "second", _task, {
+            "budget": 2, "optimizer": "BO", "retrain_top_k": 1,
+            "warm_start": [str(tmp_path / "first" / "run")], "params": {"x": "range(0, 12)"}})
+    assert not (tmp_path / "second" / "run").exists()

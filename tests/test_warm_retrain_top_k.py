@@ -178,3 +178,25 @@ def test_show_and_report_say_which_trials_were_retrained_from_which_source_trial
     assert main(["report", str(tmp_path / "warm")]) == 0
     assert f"<p>{html.escape(line)}</p>" in \
         (tmp_path / "warm" / "report" / "report.html").read_text()
+
+
+def test_an_optimizer_that_cannot_be_told_an_architecture_twice_refuses_retrain_top_k(
+        tmp_path):
+    # was: accepted; the re-trained best, told to BO as a prior first, was trained, and its
+    # tell failed (bayes_opt's NotUniqueError) after the first trial, the search stopped as
+    # "an error of the optimizer itself"
+    pytest.importorskip("bayes_opt", reason="nevergrad's BO needs bayes-optimization")
+    from lightning_nas.errors import ConfigError
+
+    _search(tmp_path / "source", 4, seed=9).run()
+    warm = {"warm_start": [str(tmp_path / "source")], "optimizer": "BO"}
+    with pytest.raises(ConfigError) as err:
+        _search(tmp_path / "warm", 3, retrain_top_k=1, **warm)
+    said = str(err.value)
+    assert said.startswith("optimizer 'BO' cannot be told an architecture it was told "
+                           "before (NotUniqueError: "), said
+    assert said.endswith("and `retrain_top_k`=1 trains warm_start results it is told first "
+                         "again; pick another optimizer (e.g. SurrogateEvolution, NGOpt, "
+                         "TwoPointsDE) or `retrain_top_k`: 0"), said
+    assert not (tmp_path / "warm").exists()
+    assert len(_search(tmp_path / "plain", 3, **warm).run().trials) == 3  # without: fine

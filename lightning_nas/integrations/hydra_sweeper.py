@@ -186,7 +186,8 @@ class HydraSweep(Sweeper):
             check_optimizer_runs(settings.goal.optimizer, sweep.space, settings.goal.budget,
                                  settings.execution.num_workers,
                                  warm=bool(settings.transfer.warm_start),
-                                 objectives=len(objectives.names) if objectives else 1)
+                                 objectives=len(objectives.names) if objectives else 1,
+                                 retrain=settings.transfer.retrain_top_k)
             check_scales(settings.transfer.warm_start, settings.goal.optimizer,
                          settings.goal.monitor, settings.goal.mode,
                          objectives, settings.run_dir)

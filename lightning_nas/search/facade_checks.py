@@ -116,7 +116,8 @@ def _check_search(search: Search) -> None:
     check_optimizer_runs(search.settings.goal.optimizer, search.space,
                          search.settings.goal.budget, workers,
                          warm=bool(search.settings.transfer.warm_start),
-                         objectives=len(objectives.names) if objectives else 1)
+                         objectives=len(objectives.names) if objectives else 1,
+                         retrain=search.settings.transfer.retrain_top_k)
     check_trainer_kwargs(search.trainer)
     options, places = space_options(search.space), search.template.places  # trainer.* keys
     searched = trainer_options(options, search.trainer, places)

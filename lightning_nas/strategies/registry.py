@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import importlib.metadata
 import importlib.util
+import re
 import traceback
 import warnings
 
@@ -26,6 +27,7 @@ import numpy as np
 from lightning_nas.errors import ConfigError, one_line, typed
 from lightning_nas.space import SearchSpace
 from lightning_nas.strategies import nas as nas_strategies
+from lightning_nas.strategies.codec import candidate_of
 from lightning_nas.strategies.transfer import tell_priors
 from lightning_nas.wording import counted
 
@@ -84,7 +86,8 @@ def check_optimizer_name(name: str) -> None:
 
 
 def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
-                         num_workers: int = 1, warm: bool = False, objectives: int = 1) -> None:
+                         num_workers: int = 1, warm: bool = False, objectives: int = 1,
+                         retrain: int = 0) -> None:
     """Build ``name`` over ``space`` and ask and tell it on a throwaway copy, so that an
     optimizer that cannot run the search fails here, before a run folder is written, not
     at a later proposal: one whose optional package is missing (``SMAC3``: ConfigSpace,
@@ -96,7 +99,10 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
     search may ask more (a repeat, a FAILED or REJECTED trial is asked but not counted in
     the budget): an optimizer that fails later stops it with a ``SearchError``
     (``optimizer_failed``). With ``warm`` (a warm start) it is also told an architecture it
-    did not propose, which some cannot take (``EDA``, the ``EMNA`` family, ``Pymoo*``). It is
+    did not propose, which some cannot take (``EDA``, the ``EMNA`` family, ``Pymoo*``), and
+    with ``retrain`` (``retrain_top_k``) told it again, as a re-trained prior's trial is,
+    which ``BO`` and ``BOSplit`` cannot take (bayes_opt's ``NotUniqueError``; was: the
+    search stopped at the first re-trained trial's tell). It is
     told a loss per objective (``objectives``, the search's count): one that takes a single
     objective only (``PymooCMAES``, ``PymooBIPOP``) fails here for several (was: told one
     loss, it passed, and the search stopped at its third proposal, two trials trained). A
@@ -110,6 +116,7 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
         num_workers: trials proposed at once.
         warm: whether a warm start tells it architectures it did not propose.
         objectives: the search's count of objectives (losses told per trial).
+        retrain: the warm start's ``retrain_top_k``: trials of architectures it was told.
 
     Example:
         >>> check_optimizer_runs("RandomSearch", SearchSpace.from_dict({"k": {"choice": [1, 2]}}))
@@ -157,6 +164,8 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
                               f"optimizer (e.g. "
                               f"{others(name, DEFAULT_OPTIMIZER, 'NGOpt', 'TwoPointsDE')}) or drop "
                               f"warm_start")
+        if retrain:
+            _check_told_again(name, space, budget, num_workers, retrain)
 
 
 def tells_not_asked(name: str, space: SearchSpace, budget: int | None = None,
@@ -178,6 +187,27 @@ def tells_not_asked(name: str, space: SearchSpace, budget: int | None = None,
     except ng.errors.TellNotAskedNotSupportedError:
         return False
     return True
+
+
+def _check_told_again(name: str, space: SearchSpace, budget: int | None, num_workers: int,
+                      retrain: int) -> None:
+    """Raise ``ConfigError`` where optimizer ``name`` fails when told an earlier result and
+    then the same architecture again, as the trial ``retrain_top_k`` (``retrain``) trains of
+    a prior is told (``BO``: bayes_opt refuses a point it holds)."""
+    arch = space.sample(seed=0)
+    try:
+        optimizer = make_optimizer(name, space, budget=budget, num_workers=num_workers, seed=0)
+        tell_priors(optimizer, [(arch, 0.0, "earlier")])
+        optimizer.tell(candidate_of(optimizer.parametrization, arch), 0.0)
+    except Exception as err:  # noqa: BLE001 - said as a config error, before any trial
+        said = re.split(r"\.\s+(?=[A-Z])", one_line(err, 200))[0]  # (bayes_opt's advice, a
+        # setting of its own that no search takes, left out)
+        raise ConfigError(
+            f"optimizer {name!r} cannot be told an architecture it was told before "
+            f"({said}), and `retrain_top_k`={retrain} trains warm_start results "
+            f"it is told first again; pick another optimizer (e.g. "
+            f"{others(name, DEFAULT_OPTIMIZER, 'NGOpt', 'TwoPointsDE')}) or `retrain_top_k`: 0"
+        ) from None
 
 
 def replay_refused(name: str, ask: int, seeded: bool, run_dir: str) -> str:
