@@ -138,3 +138,24 @@ def test_a_resume_with_the_same_fill_written_as_another_number_resumes(tmp_path)
     _search(tmp_path / "both", 1, both, warm_start_fill={"c": 1}, **warm).run()
     with pytest.raises(ConfigError, match=r"a different warm_start_fill \(c: 1, now 1.0\)"):
         _search(tmp_path / "both", 2, both, warm_start_fill={"c": 1.0}, **warm).run()
+
+
+def test_an_optimizer_that_fails_once_told_the_priors_is_refused_before_any_trial(tmp_path):
+    # Quad1MetaModel fits nevergrad's MetaModel once it holds enough results, which a warm
+    # start's priors give it at once: under numpy >= 2.4 it failed at the first proposal
+    # after the run folder was written (was: its dry run asked it a budget's worth of
+    # proposals with no priors, and passed). The check either refuses it up front, or the
+    # whole budget runs.
+    _search(tmp_path / "source", 8, seed=9).run()
+    warm = {"warm_start": [str(tmp_path / "source")], "optimizer": "Quad1MetaModel"}
+    try:
+        search = _search(tmp_path / "warm", 4, **warm)
+    except ConfigError as err:
+        assert str(err).startswith(
+            "optimizer 'Quad1MetaModel' fails on this space with budget 4 and 1 worker once "
+            "told the warm_start runs' 8 results, before any trial (TypeError: "), str(err)
+        assert "install numpy<2.4; pick another optimizer (e.g. SurrogateEvolution, NGOpt, " \
+               "TwoPointsDE) or drop warm_start" in str(err)
+        assert not (tmp_path / "warm").exists()
+        return
+    assert len(search.run().trials) == 4

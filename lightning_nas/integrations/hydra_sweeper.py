@@ -99,6 +99,7 @@ from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.warm import check_fill
 from lightning_nas.search.warm_scales import check_scales
+from lightning_nas.search.warm_sources import prior_count
 from lightning_nas.store import RunStore
 from lightning_nas.strategies import check_optimizer_runs, make_optimizer
 from lightning_nas.user_warnings import warn_user
@@ -187,7 +188,9 @@ class HydraSweep(Sweeper):
                                  settings.execution.num_workers,
                                  warm=bool(settings.transfer.warm_start),
                                  objectives=len(objectives.names) if objectives else 1,
-                                 retrain=settings.transfer.retrain_top_k)
+                                 retrain=settings.transfer.retrain_top_k,
+                                 priors=prior_count(settings.transfer.warm_start,
+                                                    settings.run_dir))
             check_scales(settings.transfer.warm_start, settings.goal.optimizer,
                          settings.goal.monitor, settings.goal.mode,
                          objectives, settings.run_dir)

@@ -65,6 +65,7 @@ from lightning_nas.search.trainer_spelling import check_trainer_option_clashes
 from lightning_nas.search.trial_callbacks import TrialCallbacks, check_module_stops
 from lightning_nas.search.warm import check_fill
 from lightning_nas.search.warm_scales import check_scales
+from lightning_nas.search.warm_sources import prior_count
 from lightning_nas.search.workers import ProcessExecutor
 from lightning_nas.strategies import check_optimizer_runs
 from lightning_nas.user_warnings import warn_user
@@ -117,7 +118,9 @@ def _check_search(search: Search) -> None:
                          search.settings.goal.budget, workers,
                          warm=bool(search.settings.transfer.warm_start),
                          objectives=len(objectives.names) if objectives else 1,
-                         retrain=search.settings.transfer.retrain_top_k)
+                         retrain=search.settings.transfer.retrain_top_k,
+                         priors=prior_count(search.settings.transfer.warm_start,
+                                            search.settings.run_dir))
     check_trainer_kwargs(search.trainer)
     options, places = space_options(search.space), search.template.places  # trainer.* keys
     searched = trainer_options(options, search.trainer, places)

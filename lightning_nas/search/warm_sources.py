@@ -34,7 +34,7 @@ from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.store import RunStore, open_run
 from lightning_nas.wording import counted
 
-__all__ = ["check_sources", "priors_read", "sweep_run_folder"]
+__all__ = ["check_sources", "prior_count", "priors_read", "sweep_run_folder"]
 
 EARLIER = "give folders of earlier searches"
 
@@ -199,3 +199,30 @@ def priors_read(db: Path) -> bool:
             return store.get_meta("warm_start") is not None
     except FileNotFoundError:  # no store yet (a new search), or one that holds no search
         return False
+
+
+def prior_count(sources: Sequence[str | Path], run_dir: str | Path | None = None) -> int:
+    """How many results a warm start tells its optimizer first, at most: the priors a
+    resume stored in ``run_dir``, else the ``sources``' completed trials (before they are
+    mapped onto the space; a source that cannot be read counts none: ``check_sources``
+    refuses it).
+
+    Example:
+        >>> prior_count([])
+        0
+    """
+    if sources and run_dir is not None:
+        try:
+            with open_run(Path(run_dir)) as store:
+                if store.get_meta("warm_start") is not None:
+                    return len(store.priors())
+        except FileNotFoundError:  # a new search
+            pass
+    total = 0
+    for source in sources:
+        try:
+            with open_run(source) as store:
+                total += store.count(TrialStatus.COMPLETED)
+        except (FileNotFoundError, StoreError, sqlite3.DatabaseError):
+            pass
+    return total

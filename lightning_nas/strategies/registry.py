@@ -20,10 +20,12 @@ import importlib.util
 import re
 import traceback
 import warnings
+from typing import Any
 
 import nevergrad as ng
 import numpy as np
 
+from lightning_nas.arch import arch_key
 from lightning_nas.errors import ConfigError, one_line, typed
 from lightning_nas.space import SearchSpace
 from lightning_nas.strategies import nas as nas_strategies
@@ -87,7 +89,7 @@ def check_optimizer_name(name: str) -> None:
 
 def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
                          num_workers: int = 1, warm: bool = False, objectives: int = 1,
-                         retrain: int = 0) -> None:
+                         retrain: int = 0, priors: int = 0) -> None:
     """Build ``name`` over ``space`` and ask and tell it on a throwaway copy, so that an
     optimizer that cannot run the search fails here, before a run folder is written, not
     at a later proposal: one whose optional package is missing (``SMAC3``: ConfigSpace,
@@ -99,7 +101,8 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
     search may ask more (a repeat, a FAILED or REJECTED trial is asked but not counted in
     the budget): an optimizer that fails later stops it with a ``SearchError``
     (``optimizer_failed``). With ``warm`` (a warm start) it is also told an architecture it
-    did not propose, which some cannot take (``EDA``, the ``EMNA`` family, ``Pymoo*``), and
+    did not propose, which some cannot take (``EDA``, the ``EMNA`` family, ``Pymoo*``), then
+    dry-run again told ``priors`` results first (which make ``MetaModel`` fit at once), and
     with ``retrain`` (``retrain_top_k``) told it again, as a re-trained prior's trial is,
     which ``BO`` and ``BOSplit`` cannot take (bayes_opt's ``NotUniqueError``; was: the
     search stopped at the first re-trained trial's tell). It is
@@ -117,6 +120,8 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
         warm: whether a warm start tells it architectures it did not propose.
         objectives: the search's count of objectives (losses told per trial).
         retrain: the warm start's ``retrain_top_k``: trials of architectures it was told.
+        priors: the results a warm start tells it first (at most; its sources' completed
+            trials): the dry run tells them first.
 
     Example:
         >>> check_optimizer_runs("RandomSearch", SearchSpace.from_dict({"k": {"choice": [1, 2]}}))
@@ -164,6 +169,9 @@ def check_optimizer_runs(name: str, space: SearchSpace, budget: int | None = 1,
                               f"optimizer (e.g. "
                               f"{others(name, DEFAULT_OPTIMIZER, 'NGOpt', 'TwoPointsDE')}) or drop "
                               f"warm_start")
+        if priors:  # told the priors first: one that then fits nevergrad's MetaModel at
+            # once (was: dry-run without them, and failed at the search's first proposal)
+            _check_with_priors(name, space, budget, num_workers, objectives, priors)
         if retrain:
             _check_told_again(name, space, budget, num_workers, retrain)
 
@@ -187,6 +195,23 @@ def tells_not_asked(name: str, space: SearchSpace, budget: int | None = None,
     except ng.errors.TellNotAskedNotSupportedError:
         return False
     return True
+
+
+def _check_with_priors(name: str, space: SearchSpace, budget: int | None, num_workers: int,
+                       objectives: int, priors: int) -> None:
+    """Raise ``ConfigError`` where optimizer ``name`` fails its dry run once told
+    ``priors`` earlier results first, as a warm start tells them."""
+    try:
+        _dry_run(name, space, budget, num_workers, objectives, priors)
+    except Exception as err:  # noqa: BLE001 - said as a config error, before any trial
+        traceback.clear_frames(err.__traceback__)
+        several = f", {objectives} objectives" if objectives > 1 else ""
+        raise ConfigError(f"optimizer {name!r} fails on this space with budget {budget}"
+                          f"{several} and {counted(num_workers, 'worker')} once told the "
+                          f"warm_start runs' {counted(priors, 'result')}, before any trial "
+                          f"({typed(err)}){_numpy_note(err)}; pick another optimizer (e.g. "
+                          f"{others(name, DEFAULT_OPTIMIZER, 'NGOpt', 'TwoPointsDE')}) or drop "
+                          f"warm_start") from None
 
 
 def _check_told_again(name: str, space: SearchSpace, budget: int | None, num_workers: int,
@@ -322,21 +347,38 @@ DRY_ASKS = 40
 
 
 def _dry_run(name: str, space: SearchSpace, budget: int | None, num_workers: int,
-             objectives: int = 1) -> None:
+             objectives: int = 1, priors: int = 0) -> None:
     """Ask and tell a throwaway optimizer a loss per objective (several: its
     ``num_objectives`` set first, as a ``Pymoo*`` optimizer spends its first ask on learning
     it): twice (recast optimizers start their thread and import their package at the second
     ask), ``budget`` plus the workers times (at most ``DRY_ASKS``) where it runs nevergrad's
-    MetaModel."""
+    MetaModel; first told ``priors`` distinct earlier results (at most ``DRY_ASKS``), as a
+    warm start tells them (``tell_priors``)."""
     optimizer = make_optimizer(name, space, budget=budget, num_workers=num_workers, seed=0)
     if objectives > 1:
         optimizer.num_objectives = objectives
     asks = (min(budget or DRY_ASKS, DRY_ASKS) + num_workers if _uses_metamodel(optimizer)
             else 2)
     losses = np.random.RandomState(0)
+    if priors:
+        earlier = [(arch, float(loss[0]) if objectives == 1 else loss.tolist(), "earlier")
+                   for arch in _distinct(space, min(priors, DRY_ASKS))
+                   for loss in [losses.uniform(size=objectives)]]
+        tell_priors(optimizer, earlier)
     for _ in range(asks):
         loss = losses.uniform(size=objectives)
         optimizer.tell(optimizer.ask(), float(loss[0]) if objectives == 1 else loss.tolist())
+
+
+def _distinct(space: SearchSpace, count: int) -> list[dict[str, Any]]:
+    """Up to ``count`` distinct architectures of ``space`` (fewer in a smaller space), as a
+    warm start's priors are."""
+    found: dict[str, dict[str, Any]] = {}
+    for seed in range(4 * count):
+        found.setdefault(arch_key(arch := space.sample(seed=seed)), arch)
+        if len(found) == count:
+            break
+    return list(found.values())
 
 
 def _runs(name: str, space: SearchSpace, budget: int, num_workers: int,
