@@ -111,3 +111,20 @@ def test_a_sweeps_optimizer_that_cannot_be_told_a_job_twice_refuses_retrain_top_
             "budget": 2, "optimizer": "BO", "retrain_top_k": 1,
             "warm_start": [str(tmp_path / "first" / "run")], "params": {"x": "range(0, 12)"}})
     assert not (tmp_path / "second" / "run").exists()
+
+
+def test_a_sweeps_optimizer_that_cannot_be_told_a_job_twice_refuses_sources_sharing_one(
+        tmp_path):
+    # was: bayes_opt's raw NotUniqueError once the sweep's run folder was written
+    pytest.importorskip("bayes_opt", reason="nevergrad's BO needs bayes-optimization")
+    for name in ("a", "b"):  # the same seed: the same jobs
+        multirun(tmp_path / name, _task, {"budget": 2, "params": {"x": "range(0, 12)"}})
+    sources = [str(tmp_path / name / "run") for name in ("a", "b")]
+    with pytest.raises(ConfigError, match=r"^hydra.sweeper.optimizer 'BO' cannot be told an "
+                                          r"architecture it was told before .*, and "
+                                          r"hydra.sweeper.warm_start sources .*a/run and "
+                                          r".*b/run both hold x=\d+ "):
+        multirun(tmp_path / "second", _task, {
+            "budget": 2, "optimizer": "BO", "warm_start": sources,
+            "params": {"x": "range(0, 12)"}})
+    assert not (tmp_path / "second" / "run").exists()

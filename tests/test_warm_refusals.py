@@ -159,3 +159,26 @@ def test_an_optimizer_that_fails_once_told_the_priors_is_refused_before_any_tria
         assert not (tmp_path / "warm").exists()
         return
     assert len(search.run().trials) == 4
+
+
+def test_an_optimizer_that_cannot_be_told_an_architecture_twice_refuses_sources_sharing_one(
+        tmp_path):
+    # was: both sources' results of one architecture were told to BO, whose bayes_opt
+    # refused the second (a raw NotUniqueError), after the run folder was written; its
+    # resume failed the same way
+    pytest.importorskip("bayes_opt", reason="nevergrad's BO needs bayes-optimization")
+    for name in ("s1", "s2"):
+        _search(tmp_path / name, 3, seed=9).run()  # the same architectures
+    warm = {"warm_start": [str(tmp_path / "s1"), str(tmp_path / "s2")], "optimizer": "BO"}
+    with pytest.raises(ConfigError) as err:
+        _search(tmp_path / "warm", 3, **warm)
+    said = str(err.value)
+    assert said.startswith("optimizer 'BO' cannot be told an architecture it was told before "
+                           "(NotUniqueError: "), said
+    assert re.search(r"\), and warm_start sources .*s1 and .*s2 both hold a=\d b=\d c=\d "
+                     r"\(their trials \d and \d\), each told to it as a result; warm-start "
+                     r"from one of them, or pick another optimizer \(e\.g\. "
+                     r"SurrogateEvolution, NGOpt, TwoPointsDE\)$", said), said
+    assert not (tmp_path / "warm").exists()
+    _search(tmp_path / "one", 2, warm_start=[str(tmp_path / "s1")], optimizer="BO").run()
+    _search(tmp_path / "aware", 2, **{**warm, "optimizer": "SurrogateEvolution"}).run()

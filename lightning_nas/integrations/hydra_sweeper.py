@@ -98,7 +98,7 @@ from lightning_nas.search.progress import scored_by
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
 from lightning_nas.search.warm import check_fill
-from lightning_nas.search.warm_scales import check_scales
+from lightning_nas.search.warm_scales import check_repeats, check_scales
 from lightning_nas.search.warm_sources import prior_count
 from lightning_nas.store import RunStore
 from lightning_nas.strategies import check_optimizer_runs, make_optimizer
@@ -194,6 +194,10 @@ class HydraSweep(Sweeper):
             check_scales(settings.transfer.warm_start, settings.goal.optimizer,
                          settings.goal.monitor, settings.goal.mode,
                          objectives, settings.run_dir)
+            check_repeats(settings.transfer.warm_start, settings.goal.optimizer, sweep.space,
+                          settings.transfer.warm_start_fill, settings.run_dir, hydra=True,
+                          budget=settings.goal.budget,
+                          num_workers=settings.execution.num_workers)
             # a small space none of whose jobs the constraints let run: refused, as a
             # search's (was: each stored REJECTED, and exit status 0)
             check_some_meets(sweep.space, settings.limits.build(), lambda arch: {})

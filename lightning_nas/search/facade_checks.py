@@ -64,7 +64,7 @@ from lightning_nas.search.thread_trials import warn_shared_random_state
 from lightning_nas.search.trainer_spelling import check_trainer_option_clashes
 from lightning_nas.search.trial_callbacks import TrialCallbacks, check_module_stops
 from lightning_nas.search.warm import check_fill
-from lightning_nas.search.warm_scales import check_scales
+from lightning_nas.search.warm_scales import check_repeats, check_scales
 from lightning_nas.search.warm_sources import prior_count
 from lightning_nas.search.workers import ProcessExecutor
 from lightning_nas.strategies import check_optimizer_runs
@@ -142,6 +142,10 @@ def _check_search(search: Search) -> None:
     check_scales(search.settings.transfer.warm_start, search.settings.goal.optimizer,
                  search.settings.goal.monitor, search.settings.goal.mode,
                  objectives, search.settings.run_dir)
+    check_repeats(search.settings.transfer.warm_start, search.settings.goal.optimizer,
+                  search.space, search.settings.transfer.warm_start_fill,
+                  search.settings.run_dir, budget=search.settings.goal.budget,
+                  num_workers=workers)
     archs = [search.space.sample(seed=(search.settings.goal.seed or 0) + i)
              for i in range(DRY_BUILD_ARCHS)]
     # DDP trials: rank processes of their own (the config's Trainer or a searched one)

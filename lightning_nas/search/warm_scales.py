@@ -10,7 +10,8 @@ this search minimises what it maximised), so it is refused before anything is wr
 (its trials' logged values of this search's monitor are not used, said so: each is of the
 epoch the source's monitor chose);
 with several objectives, a source that never logged the first one (its monitor would stand
-in for it) is.
+in for it) is. One that cannot be told an architecture twice (``BO``) refuses sources whose
+results map onto one architecture (``check_repeats``): each would be told to it.
 A resume reads the priors it stored: it is not checked again.
 
 Example:
@@ -22,20 +23,24 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import nevergrad as ng
 
+from lightning_nas.arch import arch_key, format_arch
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.objectives import Objectives
+from lightning_nas.search.warm import load_priors
 from lightning_nas.search.warm_sources import priors_read
+from lightning_nas.space import SearchSpace
 from lightning_nas.store import open_run
 from lightning_nas.strategies.nas import NAS_OPTIMIZERS
-from lightning_nas.strategies.registry import DEFAULT_OPTIMIZER
+from lightning_nas.strategies.registry import DEFAULT_OPTIMIZER, others, told_again_error
 
-__all__ = ["TASK_AWARE", "check_scales", "told_as_results"]
+__all__ = ["TASK_AWARE", "check_repeats", "check_scales", "told_as_results"]
 
 #: the strategies that keep each earlier run's results on its own task, by their class's
 #: ``priors_on_own_task`` (was: named here apart from it), the default first
@@ -106,3 +111,40 @@ def _logged(logged: int, completed: int, monitor: str, theirs: str) -> str:
     return (f"; {which} logged {monitor} too, but with one objective a warm start tells each "
             f"earlier trial's score, of the monitor it scored (its {monitor} is of the epoch "
             f"its {theirs} chose), not another metric it logged")
+
+
+def check_repeats(sources: Sequence[str | Path], optimizer: str, space: SearchSpace,
+                  fill: Mapping[str, Any] | None = None, run_dir: str | Path | None = None,
+                  hydra: bool = False, budget: int | None = None,
+                  num_workers: int = 1) -> None:
+    """Raise ``ConfigError`` where ``optimizer`` is told the sources' results as its own,
+    cannot be told an architecture it was told before (``told_again_error``: ``BO``) and
+    two sources hold results of one architecture of ``space`` (``load_priors``, as mapped
+    with ``fill``; ``hydra``: a sweep's keys); a resume's stored priors are checked
+    instead (was: bayes_opt's raw ``NotUniqueError`` once the run folder was written, and
+    again by each resume).
+
+    Example:
+        >>> check_repeats(["runs/a"], "BO", SearchSpace.from_dict({"k": {"choice": [1, 2]}}))
+    """
+    if len(sources) < 2 or not told_as_results(optimizer):
+        return
+    said = told_again_error(optimizer, space, budget, num_workers)
+    if said is None:
+        return
+    if run_dir is not None and priors_read(Path(run_dir) / "search.db"):
+        with open_run(run_dir) as store:
+            rows = [(p["arch"], p["source"], p["source_trial"]) for p in store.priors()]
+    else:
+        rows = [(p.arch, p.source, p.source_trial)
+                for p in load_priors(sources, space, fill, hydra=hydra)[0]]
+    seen: dict[str, tuple[str, int]] = {}
+    for arch, source, trial in rows:
+        first = seen.setdefault(arch_key(arch), (source, trial))
+        if first[0] != source:
+            raise ConfigError(
+                f"optimizer {optimizer!r} cannot be told an architecture it was told before "
+                f"({said}), and warm_start sources {first[0]} and {source} both hold "
+                f"{format_arch(arch)} (their trials {first[1]} and {trial}), each told to it "
+                f"as a result; warm-start from one of them, or pick another optimizer (e.g. "
+                f"{others(optimizer, DEFAULT_OPTIMIZER, 'NGOpt', 'TwoPointsDE')})")

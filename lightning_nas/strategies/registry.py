@@ -35,7 +35,7 @@ from lightning_nas.wording import counted
 
 __all__ = ["DEFAULT_OPTIMIZER", "DRY_ASKS", "NAS_OPTIMIZERS", "available_optimizers",
            "check_optimizer_name", "check_optimizer_runs", "make_optimizer", "optimizer_failed",
-           "others", "replay_refused", "tells_not_asked"]
+           "others", "replay_refused", "tells_not_asked", "told_again_error"]
 
 #: the NAS strategies registered in nevergrad's registry by this package
 NAS_OPTIMIZERS = tuple(nas_strategies.NAS_OPTIMIZERS)
@@ -214,25 +214,38 @@ def _check_with_priors(name: str, space: SearchSpace, budget: int | None, num_wo
                           f"warm_start") from None
 
 
-def _check_told_again(name: str, space: SearchSpace, budget: int | None, num_workers: int,
-                      retrain: int) -> None:
-    """Raise ``ConfigError`` where optimizer ``name`` fails when told an earlier result and
-    then the same architecture again, as the trial ``retrain_top_k`` (``retrain``) trains of
-    a prior is told (``BO``: bayes_opt refuses a point it holds)."""
+def told_again_error(name: str, space: SearchSpace, budget: int | None = None,
+                     num_workers: int = 1) -> str | None:
+    """Why optimizer ``name`` fails when told an earlier result and then the same
+    architecture again (one line), or None where it takes it: a trial ``retrain_top_k``
+    trains of a prior, or two warm-start sources' results of one architecture, are told so
+    (``BO``: bayes_opt refuses a point it holds).
+
+    Example:
+        >>> told_again_error("RandomSearch", SearchSpace.from_dict({"k": {"choice": [1, 2]}}))
+    """
     arch = space.sample(seed=0)
     try:
         optimizer = make_optimizer(name, space, budget=budget, num_workers=num_workers, seed=0)
         tell_priors(optimizer, [(arch, 0.0, "earlier")])
         optimizer.tell(candidate_of(optimizer.parametrization, arch), 0.0)
     except Exception as err:  # noqa: BLE001 - said as a config error, before any trial
-        said = re.split(r"\.\s+(?=[A-Z])", one_line(err, 200))[0]  # (bayes_opt's advice, a
-        # setting of its own that no search takes, left out)
+        # (bayes_opt's advice, a setting of its own that no search takes, left out)
+        return re.split(r"\.\s+(?=[A-Z])", one_line(err, 200))[0]
+    return None
+
+
+def _check_told_again(name: str, space: SearchSpace, budget: int | None, num_workers: int,
+                      retrain: int) -> None:
+    """Raise ``ConfigError`` where optimizer ``name`` cannot be told an architecture again,
+    as the trial ``retrain_top_k`` (``retrain``) trains of a prior is told."""
+    said = told_again_error(name, space, budget, num_workers)
+    if said is not None:
         raise ConfigError(
             f"optimizer {name!r} cannot be told an architecture it was told before "
             f"({said}), and `retrain_top_k`={retrain} trains warm_start results "
             f"it is told first again; pick another optimizer (e.g. "
-            f"{others(name, DEFAULT_OPTIMIZER, 'NGOpt', 'TwoPointsDE')}) or `retrain_top_k`: 0"
-        ) from None
+            f"{others(name, DEFAULT_OPTIMIZER, 'NGOpt', 'TwoPointsDE')}) or `retrain_top_k`: 0")
 
 
 def replay_refused(name: str, ask: int, seeded: bool, run_dir: str) -> str:
