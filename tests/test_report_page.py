@@ -366,3 +366,56 @@ def test_the_choices_plots_title_lies_within_it_and_names_a_mean_only_where_draw
     assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1, title.get_text()
     assert ("red: mean" in title.get_text()) is mean
     plt.close(fig)
+
+
+def _texts(fig) -> str:
+    """The words a figure says outside its axes (its title, ``fig.text``), in one line."""
+    return " ".join(" ".join(t.get_text().split()) for t in fig.texts)
+
+
+def test_plots_of_a_run_without_a_score_say_so_instead_of_empty_axes(tmp_path):
+    # was: the progress plot's two empty panels, "scored trials finished" from -0.04 to
+    # 0.04, and a blank choices plot under its title, for a run whose trials all failed
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from lightning_nas.report.plots import choices_figure, progress_figure
+    from lightning_nas.results import TrialResult
+    from lightning_nas.store import open_search_store
+
+    with open_search_store(tmp_path, {"space": {"k": {"choice": [1, 2]}}, "monitor": "acc",
+                                      "mode": "max"}) as store:
+        for k in (1, 2):
+            store.finish_trial(TrialResult(store.start_trial({"k": k}), {"k": k},
+                                           TrialStatus.FAILED, error="RuntimeError: no"))
+        progress, (choices, scales) = progress_figure(store), choices_figure(store)
+    assert not [ax for ax in progress.axes if ax.axison]
+    assert "nothing to plot: no trial has a score yet (2 failed)" in _texts(progress)
+    assert not [ax for ax in choices.axes if ax.axison] and scales == {}
+    assert "nothing to plot: no trial completed yet (2 failed)" in _texts(choices)
+    plt.close(progress)
+    plt.close(choices)
+
+
+def test_the_choices_plot_of_one_completed_trial_says_why_it_draws_no_knob(tmp_path):
+    # was: a blank figure under "acc per architecture choice (completed trials)"
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from lightning_nas.report.plots import choices_figure, progress_figure
+    from lightning_nas.results import TrialResult
+    from lightning_nas.store import open_search_store
+
+    with open_search_store(tmp_path, {"space": {"k": {"choice": [1, 2]}, "w": {"int": [1, 9]}},
+                                      "monitor": "acc", "mode": "max"}) as store:
+        store.finish_trial(TrialResult(store.start_trial({"k": 1, "w": 3}), {"k": 1, "w": 3},
+                                       TrialStatus.COMPLETED, 0.5, {"acc": 0.5}, epoch=0,
+                                       epochs=1))
+        progress, (choices, _) = progress_figure(store), choices_figure(store)
+    assert [ax.axison for ax in progress.axes] == [True, True]
+    assert "nothing to plot" not in _texts(progress)
+    assert not [ax for ax in choices.axes if ax.axison]
+    assert ("nothing to plot: each knob took one value in the 1 completed trial "
+            "(k=1 w=3)") in _texts(choices)
+    plt.close(progress)
+    plt.close(choices)

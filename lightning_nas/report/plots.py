@@ -16,7 +16,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from lightning_nas.arch import flatten_arch
+from lightning_nas.arch import flatten_arch, format_arch
 from lightning_nas.errors import ConfigError
 from lightning_nas.numeric import is_number
 from lightning_nas.report.knobs import (
@@ -102,6 +102,31 @@ def _scored(trials: list[TrialResult]) -> list[TrialResult]:
             and t.status in (TrialStatus.COMPLETED, TrialStatus.PRUNED, TrialStatus.PAUSED)]
 
 
+def _statuses(trials: list[TrialResult]) -> str:
+    """The trials of each status among ``trials``, those there are, in ``show``'s order
+    (``2 failed, 1 running``), or ``no trial yet``.
+
+    Example:
+        >>> _statuses([TrialResult(1, {}, TrialStatus.FAILED)]), _statuses([])
+        ('1 failed', 'no trial yet')
+    """
+    order = (TrialStatus.COMPLETED, TrialStatus.FAILED, TrialStatus.REJECTED,
+             TrialStatus.PRUNED, TrialStatus.PAUSED, TrialStatus.RUNNING)
+    counts = [(sum(t.status is s for t in trials), s.value.lower()) for s in order]
+    return ", ".join(f"{n} {name}" for n, name in counts if n) or "no trial yet"
+
+
+def _nothing(fig: Any, title: str, why: str) -> Any:
+    """``fig`` under ``title``, its axes hidden, saying in words why it draws nothing
+    (``nothing to plot: ...``; was: empty axes, a progress axis of -0.04 to 0.04 trials)."""
+    for ax in fig.axes:
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.text(0.5, 0.5, textwrap.fill(f"nothing to plot: {why}", width=70), ha="center",
+             va="center", fontsize=11, color="0.35")
+    return fig
+
+
 def plot_progress(store: RunStore, path: Any, trials: list[TrialResult] | None = None) -> None:
     """Best so far against trials and against time (completed trials; pruned and paused
     ones grey), drawn by ``progress_figure``, into ``path`` (``trials``: as there)."""
@@ -125,6 +150,9 @@ def progress_figure(store: RunStore, trials: list[TrialResult] | None = None) ->
     mode, monitor = store.get_meta("mode", "max"), store.get_meta("monitor")
     every = store.known_trials() if trials is None else trials
     trials = sorted(_scored(every), key=lambda t: t.finished or 0)
+    if not trials:  # all failed, or none ended yet (was: two empty panels)
+        return _nothing(plt.figure(figsize=(11, 4)), f"{monitor} ({mode}) over the search",
+                        f"no trial has a score yet ({_statuses(every)})")
     start = min((t.started for t in every if t.started), default=0.0)  # any trial
     best, curve = None, []
     for t in trials:
@@ -177,8 +205,8 @@ def choices_figure(store: RunStore, trials: list[TrialResult] | None = None
     """``plot_choices``' figure (open: the caller closes it) and each knob's x axis."""
     plt = pyplot()
     monitor = store.get_meta("monitor")
-    trials = [t for t in _scored(store.known_trials() if trials is None else trials)
-              if t.status is TrialStatus.COMPLETED]
+    every = store.known_trials() if trials is None else trials
+    trials = [t for t in _scored(every) if t.status is TrialStatus.COMPLETED]
     # one knob per parameter of the stored space: a dict-valued choice is one value, and
     # every trial has every knob (was: the first trial's dict keys, a KeyError on another)
     keys = [key for key, _ in space_params(store.get_meta("space") or {})]
@@ -186,6 +214,15 @@ def choices_figure(store: RunStore, trials: list[TrialResult] | None = None
             for t in trials]
     knobs = [k for k in dict.fromkeys(k for a, _ in flat for k in a)
              if len({json.dumps(a.get(k)) for a, _ in flat}) > 1]
+    title = f"{monitor} per architecture choice (completed trials)"
+    if not trials:  # (was: a blank figure under the title)
+        return _nothing(plt.figure(figsize=(6.4, 3.2)), title,
+                        f"no trial completed yet ({_statuses(every)})"), {}
+    if not knobs:  # one trial, or trials of one architecture: no knob to compare
+        return _nothing(plt.figure(figsize=(6.4, 3.2)), title,
+                        f"each knob took one value in the "
+                        f"{counted(len(trials), 'completed trial')} ({format_arch(flat[0][0])})"
+                        ), {}
     log_knobs = log_scaled(store.get_meta("space") or {})
     ranges = {key for key, spec in space_params(store.get_meta("space") or {})
               if "int" in spec or "float" in spec}  # was: a range of <= 8 values a choice
