@@ -5,6 +5,7 @@ before training, signals and optimizer errors are in the ``test_search_*`` files
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -101,6 +102,24 @@ def test_the_leaderboard_breaks_ties_as_best_and_the_store_do(tmp_path):
     assert board[0].trial_id == result.best.trial_id and result.leaderboard(1) == board[:1]
     with RunStore(tmp_path / "search.db") as store:
         assert [t.trial_id for t in store.leaderboard("max")] == [t.trial_id for t in board]
+
+
+@pytest.mark.parametrize("k", [-1, 1.5, "2", True])
+def test_a_result_leaderboard_of_no_count_is_refused_naming_it(tmp_path, k):
+    # was: leaderboard(-1) every trial but the worst (a slice), leaderboard(1.5) a
+    # TypeError about slice indices, leaderboard(True) the best alone: as the store's is
+    # refused, and its 0 and None kept
+    from lightning_nas import SearchResult
+    from lightning_nas.results import TrialResult
+
+    trials = [TrialResult(i, {"x": i}, TrialStatus.COMPLETED, i / 10) for i in (1, 2, 3)]
+    result = SearchResult(best=trials[-1], trials=trials, run_dir=tmp_path, monitor="acc",
+                          mode="max")
+    with pytest.raises(ValueError, match=re.escape(f"leaderboard k must be None or a count "
+                                                   f">= 0, got {k!r}")):
+        result.leaderboard(k)
+    assert [t.trial_id for t in result.leaderboard(2)] == [3, 2] and result.leaderboard(0) == []
+    assert len(result.leaderboard(None)) == 3
 
 
 @pytest.mark.parametrize("optimizer", ["RandomSearch", "NGOpt"])

@@ -48,7 +48,13 @@ class SearchResult:
 
         Args:
             k: the first ``k`` of them only (default: all).
+
+        Raises:
+            ValueError: for a ``k`` that is no count ``>= 0`` (was: ``-1`` every trial but
+                the worst, a float a ``TypeError`` about slices, ``True`` the best alone).
         """
+        if k is not None and (not isinstance(k, int) or isinstance(k, bool) or k < 0):
+            raise ValueError(f"leaderboard k must be None or a count >= 0, got {k!r}")
         done = leaderboard(self.trials, self.mode,
                            None if self.objectives is None else self.objectives.to_dict())
         return done if k is None else done[:k]
