@@ -36,7 +36,7 @@ from lightning_nas.wording import counted
 
 __all__ = ["PLOT_HINT", "alphas_figure", "check_out_dir", "choices_figure", "plot_alphas",
            "plot_choices", "plot_progress", "plot_subnet_scores", "plain_log_ticks",
-           "progress_figure", "pyplot", "write_report"]
+           "progress_figure", "pyplot", "subnet_scores_figure", "write_report"]
 
 PLOT_HINT = "plots need matplotlib: pip install 'lightning-nas[plot]'"
 
@@ -300,7 +300,14 @@ def alphas_figure(alphas: dict[str, Any]) -> Any:
 def plot_subnet_scores(history: list[dict[str, Any]], path: Any, mode: str = "max") -> None:
     """The subnets a single-path one-shot search scored with shared weights, one column of
     points per search (``history.json``: ``[{"epoch", "score", "arch"}]``), the best of
-    each search marked."""
+    each search marked, drawn by ``subnet_scores_figure``, into ``path``."""
+    fig = subnet_scores_figure(history, mode)
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
+
+
+def subnet_scores_figure(history: list[dict[str, Any]], mode: str = "max") -> Any:
+    """``plot_subnet_scores``' figure (open: the caller closes it)."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     epochs = sorted({h["epoch"] for h in history})
@@ -314,8 +321,7 @@ def plot_subnet_scores(history: list[dict[str, Any]], path: Any, mode: str = "ma
     ax.set_xticks(epochs)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
 def write_report(store: RunStore, out_dir: Any) -> dict[str, Any]:
