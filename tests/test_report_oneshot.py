@@ -137,3 +137,23 @@ def test_show_and_report_of_a_killed_oneshot_run_folder_say_it_did_not_finish(tm
             f"started it again with --ckpt_path last (lightning-nas oneshot CONFIG ... "
             f"--ckpt_path last) to finish it, then show or report it\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoints"]
+
+
+@pytest.mark.parametrize("mode, scores, best", [("max", [float("nan"), 0.5, 0.7], 0.7),
+                                                ("min", [float("nan"), 0.5, 0.7], 0.5),
+                                                ("max", [0.5, float("nan"), 0.7], 0.7)])
+def test_the_subnets_plot_marks_each_searchs_best_past_a_diverged_subnet(mode, scores, best):
+    # a diverged subnet scores NaN; was: one scored first left its search unmarked (max()
+    # and min() keep a NaN they start from), where the run's winner is the best finite one
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from lightning_nas.report.plots import subnet_scores_figure
+
+    history = [{"epoch": 2, "arch": {"k": i}, "score": s} for i, s in enumerate(scores)]
+    history += [{"epoch": 4, "arch": {"k": 9}, "score": float("nan")}]  # a search all NaN
+    fig = subnet_scores_figure(history, mode)
+    marked = [tuple(xy) for c in fig.axes[0].collections if c.get_sizes()[0] == 40
+              for xy in c.get_offsets()]
+    assert marked == [(2, best)]  # the all-NaN search has no best to mark
+    plt.close(fig)

@@ -307,15 +307,20 @@ def plot_subnet_scores(history: list[dict[str, Any]], path: Any, mode: str = "ma
 
 
 def subnet_scores_figure(history: list[dict[str, Any]], mode: str = "max") -> Any:
-    """``plot_subnet_scores``' figure (open: the caller closes it)."""
+    """``plot_subnet_scores``' figure (open: the caller closes it): each search's best is
+    the best of its scores that are numbers, as the search picks its winner (a diverged
+    subnet's NaN, or a null, is no best: was, scored first, it left its search unmarked);
+    a search of no such score has none marked."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     epochs = sorted({h["epoch"] for h in history})
     pick = max if mode == "max" else min
     for epoch in epochs:
-        scores = [h["score"] for h in history if h["epoch"] == epoch]
+        scores = [math.nan if h["score"] is None else h["score"] for h in history
+                  if h["epoch"] == epoch]
         ax.scatter([epoch] * len(scores), scores, s=14, color="0.6")
-        ax.scatter([epoch], [pick(scores)], s=40, color="C3")
+        if numbers := [score for score in scores if not math.isnan(score)]:
+            ax.scatter([epoch], [pick(numbers)], s=40, color="C3")
     ax.set_xlabel("search after epoch")
     ax.set_ylabel(f"score with shared weights ({mode})")
     ax.set_xticks(epochs)
