@@ -131,6 +131,16 @@ def test_an_objective_search_names_best_yaml_and_no_training(tmp_path, capsys):
         f"Wrote best.yaml and search.db in {run}"]
 
 
+def test_an_objective_searchs_summary_counts_no_epochs_it_did_not_train(tmp_path, capsys):
+    # was: "..., 0 failed, 0 epochs trained." of calls of a function (which may train a
+    # model of its own), where show prints no epoch ("-") for its trials
+    Search(None, {"x": {"choice": [1, 2]}}, objective=lambda arch: {"val_acc": 0.5},
+           optimizer="RandomSearch", budget=2, run_dir=tmp_path / "run").run()
+    finished = next(line for line in capsys.readouterr().out.splitlines()
+                    if line.startswith("Search finished"))
+    assert ": 2 completed, 0 failed. Best val_acc=0.5000 (trial 1): x=" in finished
+
+
 def test_a_run_folder_with_a_space_is_quoted_in_the_commands(tmp_path, capsys):
     run = tmp_path / "a run"
     assert main(_search_args(tmp_path, run)) == 0

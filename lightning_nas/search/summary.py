@@ -23,7 +23,7 @@ from lightning_nas.config.instantiate import accepted_kwargs, import_object, ins
 from lightning_nas.config.node_merge import merge_objects
 from lightning_nas.config.nodes import is_node, node_args, target_path
 from lightning_nas.export import export_best
-from lightning_nas.results import TrialResult, TrialStatus, format_score
+from lightning_nas.results import TrialResult, TrialStatus, format_score, objective_run
 from lightning_nas.search.objectives import front_rows
 from lightning_nas.search.remote_runs import hold_runs, runs_ended
 from lightning_nas.search.resume import INPUT_ONLY
@@ -63,11 +63,14 @@ def finish(settings: SearchSettings, store: RunStore, trainer: Mapping[str, Any]
         f"{counts[TrialStatus.REJECTED]} rejected, "
         if counts[TrialStatus.REJECTED] else "")  # by a limit: never trained
     if best is not None:
-        epochs = sum(t.epochs or 0 for t in trials)
+        # an objective= search's trials are calls of a function: no epoch of ours to count
+        # (was: "0 epochs trained", where show prints none for its trials)
+        epochs = ("" if objective_run(store.get_meta("model")) else
+                  f", {counted(sum(t.epochs or 0 for t in trials), 'epoch')} trained")
         took = f"{elapsed:.1f}s" + (" (this invocation; the counts are the run's)" if resumed
                                     else "")
         print(f"Search finished in {took}: {counts[TrialStatus.COMPLETED]} completed, "
-              f"{pruned}{counts[TrialStatus.FAILED]} failed, {counted(epochs, 'epoch')} trained. "
+              f"{pruned}{counts[TrialStatus.FAILED]} failed{epochs}. "
               f"Best {goal.monitor}={format_score(best.score)} (trial {best.trial_id}): "
               f"{format_arch(best.arch)}\n{front_line(store, run_dir)}{limit_note(store)}"
               f"{written(run_dir, exported or {}, given_again(store))}", flush=True)
