@@ -419,3 +419,27 @@ def test_the_choices_plot_of_one_completed_trial_says_why_it_draws_no_knob(tmp_p
             "(k=1 w=3)") in _texts(choices)
     plt.close(progress)
     plt.close(choices)
+
+
+def test_a_choice_axis_labels_each_value_as_show_prints_it(tmp_path):
+    # was: a None option's column unlabelled, and 1 and '1' both labelled 1
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from lightning_nas.report.plots import choices_figure
+    from lightning_nas.results import TrialResult
+    from lightning_nas.store import open_search_store
+
+    space = {"n": {"choice": [None, 1]}, "s": {"choice": [1, "1"]},
+             "opt": {"choice": [{"name": "sgd"}, {"name": "adam"}]}}
+    archs = [{"n": None, "s": 1, "opt": {"name": "sgd"}},
+             {"n": 1, "s": "1", "opt": {"name": "adam"}}]
+    with open_search_store(tmp_path, {"space": space, "monitor": "acc", "mode": "max"}) as store:
+        for i, arch in enumerate(archs):
+            store.finish_trial(TrialResult(store.start_trial(arch), arch, TrialStatus.COMPLETED,
+                                           0.1 * i, {"acc": 0.1 * i}, epoch=0, epochs=1))
+        fig, _ = choices_figure(store)
+    fig.canvas.draw()
+    ticks = {ax.get_title(): [t.get_text() for t in ax.get_xticklabels()] for ax in fig.axes}
+    assert ticks == {"n": ["None", "1"], "s": ["1", "'1'"], "opt": ["name=sgd", "name=adam"]}
+    plt.close(fig)

@@ -246,7 +246,7 @@ def choices_figure(store: RunStore, trials: list[TrialResult] | None = None
                 ys = [s for v, s in zip(values, scores, strict=True) if json.dumps(v) == label]
                 ax.scatter([i] * len(ys), ys, s=16, alpha=0.7)
                 ax.plot([i - 0.3, i + 0.3], [sum(ys) / len(ys)] * 2, color="C3", lw=2)
-            ax.set_xticks(range(len(labels)), [json.loads(x) for x in labels])
+            ax.set_xticks(range(len(labels)), [_tick(json.loads(x)) for x in labels])
             scales[knob] = "choice"
         ax.set_title(knob)
         ax.grid(alpha=0.3)
@@ -261,6 +261,17 @@ def choices_figure(store: RunStore, trials: list[TrialResult] | None = None
                                width=40 * cols))
     fig.tight_layout()
     return fig, scales
+
+
+def _tick(value: Any) -> str:
+    """A choice's value as a tick label, as ``show`` prints it in an architecture (was: a
+    None option's column unlabelled, and 1 and '1' both labelled 1).
+
+    Example:
+        >>> [_tick(v) for v in (None, 1, "1", 0.5, [16, 16], {"name": "sgd"})]
+        ['None', '1', "'1'", '0.5', '[16, 16]', 'name=sgd']
+    """
+    return format_arch(value) if isinstance(value, dict) else format_arch({"v": value})[2:]
 
 
 def plot_alphas(alphas: dict[str, Any], path: Any) -> None:
