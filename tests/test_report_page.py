@@ -443,3 +443,25 @@ def test_a_choice_axis_labels_each_value_as_show_prints_it(tmp_path):
     ticks = {ax.get_title(): [t.get_text() for t in ax.get_xticklabels()] for ax in fig.axes}
     assert ticks == {"n": ["None", "1"], "s": ["1", "'1'"], "opt": ["name=sgd", "name=adam"]}
     plt.close(fig)
+
+
+def test_the_progress_plots_legend_hides_no_point(finished_run):
+    # was: the legend inside the left panel ("best" place), over a paused trial's point
+    # at the top of a min search's panel (trial 3 of 5, val_loss 1.14, not seen)
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from lightning_nas.report.plots import progress_figure
+
+    with RunStore(finished_run / "search.db") as store:
+        fig = progress_figure(store)
+    fig.canvas.draw()
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend())]
+    assert len(legends) == 1
+    box = legends[0].get_window_extent()
+    assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and fig.bbox.y0 <= box.y0
+    for ax in fig.axes:  # outside each panel: over no point of it
+        assert not box.overlaps(ax.get_window_extent()), ax.get_xlabel()
+    assert [t.get_text() for t in legends[0].get_texts()] == [
+        "pruned or paused (best until its stop)", "trial", "best so far"]
+    plt.close(fig)

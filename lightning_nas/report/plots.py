@@ -180,9 +180,12 @@ def progress_figure(store: RunStore, trials: list[TrialResult] | None = None) ->
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(monitor)
     axes[0].xaxis.get_major_locator().set_params(integer=True)
-    axes[0].legend(loc="best", framealpha=0.9)
+    # below the panels, over no point (was: inside the left one, "best" place, which hid a
+    # paused trial's point at the top of a min search's panel)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=3,
+               frameon=False)
     fig.suptitle(f"{monitor} ({mode}) over the search")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 
