@@ -10,7 +10,7 @@ import re
 import yaml
 
 from lightning_nas.cli import main
-from lightning_nas.report.plots import plot_alphas
+from lightning_nas.report.oneshot_plots import plot_alphas
 from tests.launcher import ROOT
 
 

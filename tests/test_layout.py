@@ -172,7 +172,7 @@ TRIAL = ("trial_trainer", "devices", "validation_limit", "score_precision", "sco
 #: is drawn at the end of the user's own ``Trainer.fit`` with no command above it
 UPWARD = {("export_hydra", "integrations.hydra_grammar"),
           ("export_hydra", "integrations.hydra_rerun"),
-          ("oneshot.derive", "report.plots")}
+          ("oneshot.derive", "report.oneshot_plots")}
 
 
 def _layer(module: str) -> int:

@@ -148,7 +148,7 @@ def test_the_subnets_plot_marks_each_searchs_best_past_a_diverged_subnet(mode, s
     pytest.importorskip("matplotlib")
     import matplotlib.pyplot as plt
 
-    from lightning_nas.report.plots import subnet_scores_figure
+    from lightning_nas.report.oneshot_plots import subnet_scores_figure
 
     history = [{"epoch": 2, "arch": {"k": i}, "score": s} for i, s in enumerate(scores)]
     history += [{"epoch": 4, "arch": {"k": 9}, "score": float("nan")}]  # a search all NaN

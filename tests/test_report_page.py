@@ -313,7 +313,7 @@ def test_a_log_axis_is_labelled_with_plain_numbers_that_do_not_crowd(low, high, 
 
 def test_the_alphas_plot_counts_epochs_in_whole_numbers():
     # was: ticks at 1.0, 1.5, 2.0, 2.5, 3.0 for a 3-epoch search, and no axis label
-    from lightning_nas.report.plots import alphas_figure
+    from lightning_nas.report.oneshot_plots import alphas_figure
 
     alphas = {"algorithm": "gdas", "values": {"act": ["relu", "tanh"], "w": [4, 8, 16]},
               "history": [{"epoch": e, "probs": {"act": [0.5, 0.5], "w": [0.2, 0.3, 0.5]}}

@@ -9,7 +9,7 @@ again on the very same batches, so the exported subnet scores what the search re
 supernet's statistics, path, mode and torch's random state are left as they were.
 ``write_export`` writes ``best_arch.yaml``, ``subnet.pt`` (a whole ``torch.nn`` module),
 ``alphas.json`` (the logits and probabilities per epoch) and, with matplotlib,
-``alphas.png`` (``lightning_nas.report.plots.plot_alphas``).
+``alphas.png`` (``lightning_nas.report.oneshot_plots.plot_alphas``).
 
 Example:
     >>> ranked = top_archs({"act": ["relu", "tanh"], "width": [4, 8]},
@@ -184,7 +184,7 @@ def write_export(export_dir: str | Path, arch: Mapping[str, Any], score: float |
         "alphas.json": lambda path: path.write_text(record_text(alphas)),
         "subnet.pt": functools.partial(torch.save, copy.deepcopy(subnet).cpu().eval())})
     try:
-        from lightning_nas.report.plots import plot_alphas
+        from lightning_nas.report.oneshot_plots import plot_alphas
 
         plot_alphas(alphas, out / "alphas.png")
         files["alphas_plot"] = out / "alphas.png"

@@ -220,12 +220,8 @@ def write_oneshot_report(folder: str | Path, out_dir: str | Path) -> dict[str, A
     import base64
     import html
 
-    from lightning_nas.report.plots import (
-        check_out_dir,
-        plot_alphas,
-        plot_subnet_scores,
-        pyplot,
-    )
+    from lightning_nas.report.oneshot_plots import plot_alphas, plot_subnet_scores
+    from lightning_nas.report.plots import check_out_dir, pyplot
 
     info = load_oneshot(folder)
     if info["algorithm"] != "spos" and info["alphas"] is None:

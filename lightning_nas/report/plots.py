@@ -1,6 +1,7 @@
 """Plots of a run (PNG) and one self-contained HTML page (``lightning-nas report``);
 matplotlib is the ``plot`` extra. The knobs ``choices_figure`` reads of a stored space (their
-keys, values, log scales and the order of a choice's axis) are ``report/knobs.py``'s.
+keys, values, log scales and the order of a choice's axis) are ``report/knobs.py``'s; a
+one-shot run's plots are ``report/oneshot_plots.py``'s.
 
 Example:
     >>> files = write_report(store, "runs/digits/report")  # doctest: +SKIP
@@ -34,9 +35,8 @@ from lightning_nas.search.objectives import Objectives, front_rows, pareto_front
 from lightning_nas.store import RunStore
 from lightning_nas.wording import counted
 
-__all__ = ["PLOT_HINT", "alphas_figure", "check_out_dir", "choices_figure", "plot_alphas",
-           "plot_choices", "plot_progress", "plot_subnet_scores", "plain_log_ticks",
-           "progress_figure", "pyplot", "subnet_scores_figure", "write_report"]
+__all__ = ["PLOT_HINT", "check_out_dir", "choices_figure", "pareto_figure", "plain_log_ticks",
+           "plot_choices", "plot_progress", "progress_figure", "pyplot", "write_report"]
 
 PLOT_HINT = "plots need matplotlib: pip install 'lightning-nas[plot]'"
 
@@ -277,72 +277,6 @@ def _tick(value: Any) -> str:
     return format_arch(value) if isinstance(value, dict) else format_arch({"v": value})[2:]
 
 
-def plot_alphas(alphas: dict[str, Any], path: Any) -> None:
-    """Architecture probabilities of a differentiable one-shot search per epoch: a panel per
-    decision, a line per value (``alphas.json``: ``{"values", "history"}``)."""
-    fig = alphas_figure(alphas)
-    fig.savefig(path, dpi=110)
-    pyplot().close(fig)
-
-
-def alphas_figure(alphas: dict[str, Any]) -> Any:
-    """The figure ``plot_alphas`` writes (epochs in whole numbers)."""
-    plt = pyplot()
-    values, history = alphas["values"], alphas["history"]
-    labels, epochs = list(values), [h["epoch"] for h in history]
-    cols = min(3, max(1, len(labels)))
-    rows = max(1, -(-len(labels) // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
-    for ax, label in zip(axes.flat, labels, strict=False):
-        for i, value in enumerate(values[label]):
-            ax.plot(epochs, [h["probs"][label][i] for h in history], marker="o", ms=3,
-                    label=str(value))
-        ax.set_title(label)
-        ax.set_ylim(0, 1)
-        ax.set_xlabel("epoch")
-        ax.xaxis.get_major_locator().set_params(integer=True)  # was: 1.5, 2.5, ...
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(labels):]:
-        ax.axis("off")
-    axes[0][0].set_ylabel("softmax(alpha)")
-    fig.suptitle(f"{alphas.get('algorithm', '')} architecture probabilities per epoch")
-    fig.tight_layout()
-    return fig
-
-
-def plot_subnet_scores(history: list[dict[str, Any]], path: Any, mode: str = "max") -> None:
-    """The subnets a single-path one-shot search scored with shared weights, one column of
-    points per search (``history.json``: ``[{"epoch", "score", "arch"}]``), the best of
-    each search marked, drawn by ``subnet_scores_figure``, into ``path``."""
-    fig = subnet_scores_figure(history, mode)
-    fig.savefig(path, dpi=110)
-    pyplot().close(fig)
-
-
-def subnet_scores_figure(history: list[dict[str, Any]], mode: str = "max") -> Any:
-    """``plot_subnet_scores``' figure (open: the caller closes it): each search's best is
-    the best of its scores that are numbers, as the search picks its winner (a diverged
-    subnet's NaN, or a null, is no best: was, scored first, it left its search unmarked);
-    a search of no such score has none marked."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    epochs = sorted({h["epoch"] for h in history})
-    pick = max if mode == "max" else min
-    for epoch in epochs:
-        scores = [math.nan if h["score"] is None else h["score"] for h in history
-                  if h["epoch"] == epoch]
-        ax.scatter([epoch] * len(scores), scores, s=14, color="0.6")
-        if numbers := [score for score in scores if not math.isnan(score)]:
-            ax.scatter([epoch], [pick(numbers)], s=40, color="C3")
-    ax.set_xlabel("search after epoch")
-    ax.set_ylabel(f"score with shared weights ({mode})")
-    ax.set_xticks(epochs)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
-
-
 def write_report(store: RunStore, out_dir: Any) -> dict[str, Any]:
     """Write the plots (PNG) and one self-contained HTML page into ``out_dir``.
 
@@ -412,14 +346,28 @@ img{{max-width:100%}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}</styl
 
 
 def _extra_plots(store: RunStore, out: Any, trials: list[TrialResult]) -> list[Any]:
-    """Plots that only some runs have: the Pareto front of a 2-objective run (``trials``:
-    every trial of the run)."""
+    """Plots that only some runs have: the Pareto front of a 2-objective run
+    (``pareto_figure``; ``trials``: every trial of the run)."""
+    fig = pareto_figure(store, trials)
+    if fig is None:
+        return []
+    path = out / "pareto.png"
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
+    return [path]
+
+
+def pareto_figure(store: RunStore, trials: list[TrialResult] | None = None) -> Any:
+    """The figure of ``pareto.png`` (open: the caller closes it): every completed trial of
+    a 2-objective run, one objective against the other, and its Pareto front; None for a
+    run of another number of objectives (``trials``: as ``progress_figure``'s)."""
     spec = store.objectives()
     if not spec or len(spec) != 2:
-        return []
+        return None
     plt = pyplot()
     objectives = Objectives(spec)
     x_name, y_name = objectives.names
+    trials = store.known_trials() if trials is None else trials
     done = [t for t in trials if t.status is TrialStatus.COMPLETED]
     points = [t for t in done if x_name in t.metrics and y_name in t.metrics]
     front = sorted(pareto_front(points, objectives), key=lambda t: t.metrics[x_name])
@@ -436,7 +384,4 @@ def _extra_plots(store: RunStore, out: Any, trials: list[TrialResult]) -> list[A
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    path = out / "pareto.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [path]
+    return fig
