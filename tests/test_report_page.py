@@ -465,3 +465,40 @@ def test_the_progress_plots_legend_hides_no_point(finished_run):
     assert [t.get_text() for t in legends[0].get_texts()] == [
         "pruned or paused (best until its stop)", "trial", "best so far"]
     plt.close(fig)
+
+
+def _pareto_store(path: Path, points: list[tuple[float, float]]) -> RunStore:
+    """A 2-objective run (``acc`` max, ``lat`` min) of COMPLETED trials at ``points``."""
+    from lightning_nas.results import TrialResult
+    from lightning_nas.store import open_search_store
+
+    store = open_search_store(path, {"space": {"k": {"int": [0, 99]}}, "monitor": "acc",
+                                     "mode": "max", "objectives": {"acc": "max", "lat": "min"}})
+    for k, (acc, lat) in enumerate(points):
+        store.finish_trial(TrialResult(store.start_trial({"k": k}), {"k": k},
+                                       TrialStatus.COMPLETED, acc, {"acc": acc, "lat": lat},
+                                       epoch=0, epochs=1))
+    return store
+
+
+def test_the_pareto_plots_legend_hides_no_point(tmp_path):
+    # was: the legend at matplotlib's "best" place inside the panel, over the trial at
+    # acc 0.9, lat 5.0 of a 5 x 5 grid of trials
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from lightning_nas.report.plots import pareto_figure
+
+    grid = [(0.5 + 0.1 * (k % 5), 1.0 + k // 5) for k in range(25)]
+    with _pareto_store(tmp_path, grid) as store:
+        fig = pareto_figure(store)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    legends = [*fig.legends, *([ax.get_legend()] if ax.get_legend() else [])]
+    assert len(legends) == 1
+    box = legends[0].get_window_extent()
+    shown = ax.transData.transform(ax.collections[0].get_offsets())
+    assert [tuple(p) for p in shown if box.contains(*p)] == []
+    assert not box.overlaps(ax.get_window_extent())
+    assert fig.bbox.y0 <= box.y0 and fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1
+    plt.close(fig)

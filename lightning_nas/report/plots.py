@@ -382,6 +382,7 @@ def pareto_figure(store: RunStore, trials: list[TrialResult] | None = None) -> A
     ax.set_xlabel(f"{x_name} ({spec[x_name]})")
     ax.set_ylabel(f"{y_name} ({spec[y_name]})")
     ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
+    # below the panel, over no point (was: inside it, "best" place, over a trial's point)
+    fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=2, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
