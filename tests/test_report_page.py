@@ -502,3 +502,20 @@ def test_the_pareto_plots_legend_hides_no_point(tmp_path):
     assert not box.overlaps(ax.get_window_extent())
     assert fig.bbox.y0 <= box.y0 and fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1
     plt.close(fig)
+
+
+def test_the_pareto_plot_of_a_run_without_a_completed_trial_says_so(tmp_path):
+    # was: an empty panel from -0.04 to 0.04 on each axis, its legend naming a front
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from lightning_nas.report.plots import pareto_figure
+    from lightning_nas.results import TrialResult
+
+    with _pareto_store(tmp_path, []) as store:
+        store.finish_trial(TrialResult(store.start_trial({"k": 1}), {"k": 1},
+                                       TrialStatus.FAILED, error="RuntimeError: no"))
+        fig = pareto_figure(store)
+    assert not [ax for ax in fig.axes if ax.axison] and not fig.legends
+    assert "nothing to plot: no trial completed yet (1 failed)" in _texts(fig)
+    plt.close(fig)

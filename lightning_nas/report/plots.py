@@ -370,6 +370,10 @@ def pareto_figure(store: RunStore, trials: list[TrialResult] | None = None) -> A
     trials = store.known_trials() if trials is None else trials
     done = [t for t in trials if t.status is TrialStatus.COMPLETED]
     points = [t for t in done if x_name in t.metrics and y_name in t.metrics]
+    if not points:  # (was: an empty panel, its legend naming a front)
+        why = (f"no completed trial holds both {x_name} and {y_name}" if done else
+               f"no trial completed yet ({_statuses(trials)})")
+        return _nothing(plt.figure(figsize=(6, 4.5)), f"{x_name} against {y_name}", why)
     front = sorted(pareto_front(points, objectives), key=lambda t: t.metrics[x_name])
     fig, ax = plt.subplots(figsize=(6, 4.5))
     ax.scatter([t.metrics[x_name] for t in points], [t.metrics[y_name] for t in points],
