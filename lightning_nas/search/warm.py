@@ -24,8 +24,9 @@ loss for it instead (on its own task, as with one objective; the report says so)
 ``WarmStartReport`` (``warm_report.py``) says, per source, how many results were read,
 used, merged (two mapped to the same architecture: the better one is kept) and skipped
 (the trials not COMPLETED by status: a PAUSED one's score is the best of its epochs
-before the pause, not a finished trial's, so it is not used; of RUNNING ones whether the source's search still runs; one of a status this version does
-not know, which a newer one wrote, is counted by it and never used), whether it was read
+before the pause, not a finished trial's, so it is not used; of RUNNING ones whether the
+source's search still runs; one of a status this version does not know, which a newer one
+wrote, is counted by it and never used), whether it was read
 while its search still ran (its ``search.lock`` held: its later results are not used;
 ``warm_start`` warns of it), the epochs the used ones trained, whether the source ranked
 this search's monitor the other way, and which keys were filled or dropped. The search
