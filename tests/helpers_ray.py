@@ -123,17 +123,18 @@ def loopback_cluster(nodes: int) -> Iterator[Any]:
 
 
 @contextmanager
-def added_node(cluster: Any) -> Iterator[Any]:
+def added_node(cluster: Any, num_gpus: int = 0) -> Iterator[Any]:
     """A worker node of one CPU on the loopback address added to ``cluster`` (a
     ``loopback_cluster``), removed at the end, once the cluster sees it gone: a cluster of
     more nodes for one test, without starting and stopping a head node of its own (seconds).
+    ``num_gpus``: the GPUs it says it has (Ray takes the count as given, with no GPU here).
 
     Example:
         >>> with added_node(cluster) as node:  # doctest: +SKIP
         ...     len(cluster.list_all_nodes())
         2
     """
-    node = cluster.add_node(**_NODE)  # (waits until it is alive)
+    node = cluster.add_node(**_NODE, num_gpus=num_gpus)  # (waits until it is alive)
     try:
         yield node
     finally:

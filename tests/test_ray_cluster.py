@@ -155,6 +155,28 @@ def test_trials_run_on_both_nodes_of_an_existing_cluster(tmp_path, two_nodes, ti
     assert all(t.score is not None for t in rows)
 
 
+@pytest.mark.slow  # a node added to the module's cluster: about ten seconds on two cores
+def test_trials_of_accelerator_auto_that_reserve_no_gpu_on_a_cluster_with_gpus_are_refused(
+        tmp_path, _one_node, tiny_trainer, monkeypatch):
+    # was: accepted, and Ray (2.60) hides no GPU from an actor that reserves none, so each
+    # trial's Lightning 'auto' trained on the GPUs of its node, all of them, reserved by no
+    # trial: trials at once shared them (a GPU trial of a process worker gets its own)
+    cluster, folder = _one_node
+    monkeypatch.setenv("RAY_TMPDIR", folder)
+    with added_node(cluster, num_gpus=2):  # (a node that says it has two GPUs)
+        for trainer in ({**tiny_trainer, "accelerator": "auto"},
+                        {k: v for k, v in tiny_trainer.items() if k != "accelerator"}):
+            with pytest.raises(ConfigError, match=r"trainer\.accelerator='auto' trains a "
+                                                  r"trial on the GPUs its Ray actor sees.*"
+                                                  r"search\.ray\.num_gpus=0.*cluster has 2 "
+                                                  r"GPUs.*accelerator: gpu.*accelerator: cpu.*"
+                                                  r"search\.ray\.num_gpus \(the GPUs"):
+                Search(TinyNet, SPACE, data="tests.helpers.BlobData", trainer=trainer,
+                       budget=1, executor="ray", run_dir=tmp_path / "run", verbose=False,
+                       ray={"address": cluster.address, "num_cpus": 0.5}).run()
+            assert not ray.is_initialized() and not (tmp_path / "run").exists()
+
+
 @pytest.fixture
 def user_ray_search(request, shared_run) -> tuple[Path, dict]:
     """One search of one trial of a project's ``ProjectNet`` (``PROJECT_MODULE``, importable

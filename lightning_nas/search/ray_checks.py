@@ -2,8 +2,9 @@
 actor starts, and the wording of what Ray reports when one cannot.
 
 ``check_init`` names a misspelt or bad ``search.ray`` key or value before a cluster starts;
-``check_reachable`` fails at once for a cluster address nobody answers at (Ray itself
-retries one for minutes); ``same_cluster`` tells whether an address names the cluster a
+``check_gpus_reserved`` refuses trials of ``accelerator='auto'`` that reserve none of a
+cluster's GPUs; ``check_reachable`` fails at once for a cluster address nobody answers at
+(Ray itself retries one for minutes); ``same_cluster`` tells whether an address names the cluster a
 ``ray.init`` of the caller connected to; ``keep_loopback`` lets ``ray.init`` connect to a
 loopback address as given. ``gist`` is the cause in a Ray error, ``cannot_import`` what to
 do about a module of the trials the actors cannot import.
@@ -31,9 +32,9 @@ from typing import Any
 
 from lightning_nas.errors import ConfigError, did_you_mean
 
-__all__ = ["ANSI", "CONNECT_TIMEOUT", "LOCAL_ONLY", "PER_TRIAL", "cannot_import", "check_init",
-           "check_reachable", "gist", "keep_loopback", "same_cluster", "split_address",
-           "unconnected"]
+__all__ = ["ANSI", "CONNECT_TIMEOUT", "LOCAL_ONLY", "PER_TRIAL", "cannot_import",
+           "check_gpus_reserved", "check_init", "check_reachable", "gist", "keep_loopback",
+           "same_cluster", "split_address", "unconnected"]
 
 #: seconds to wait for the cluster's address to accept a connection
 CONNECT_TIMEOUT = 5.0
@@ -129,6 +130,30 @@ def check_init(init: Mapping[str, Any], params: Mapping[str, inspect.Parameter])
                 f"{named}={existing!r} connects to an existing one (whose resources "
                 f"`ray start` set): drop search.ray.{key}, or {named} to start a local "
                 f"cluster")
+
+
+def check_gpus_reserved(spec: Any, num_gpus: float, gpus: float) -> None:
+    """Raise ``ConfigError`` for trials of Lightning's ``accelerator='auto'`` (``spec``, a
+    trial's ``TrialSpec``: its trainer) that reserve no GPU (``num_gpus`` 0) on a cluster
+    with ``gpus`` GPUs: Ray (2.60) hides no GPU from an actor that reserves none, so each
+    trial would train on its node's GPUs, all of them, reserved by no trial and shared by
+    those running at once (was: so, without a word).
+
+    Example:
+        >>> check_gpus_reserved(None, 0, 8)  # no trial's spec: nothing to check
+    """
+    if num_gpus or not gpus or spec is None or spec.objective is not None:
+        return
+    accelerator = spec.trainer.get("accelerator", "auto")
+    if isinstance(accelerator, str) and accelerator.lower() == "auto":
+        raise ConfigError(
+            f"trainer.accelerator='auto' trains a trial on the GPUs its Ray actor sees, and "
+            f"the trials reserve none (search.ray.num_gpus=0), where the cluster has {gpus:g} "
+            f"GPUs: Ray hides no GPU from an actor that reserves none, so each trial would "
+            f"train on its node's GPUs, all of them, reserved by no trial and shared by the "
+            f"trials running at once. Set the trainer's accelerator: gpu (each trial reserves "
+            f"its trainer.devices GPUs) or accelerator: cpu, or give search.ray.num_gpus (the "
+            f"GPUs each trial reserves, which its actor sees alone)")
 
 
 def same_cluster(address: str, live: str | None) -> bool:

@@ -41,6 +41,7 @@ from lightning_nas.search.ray_checks import (
     ANSI,
     PER_TRIAL,
     cannot_import,
+    check_gpus_reserved,
     check_init,
     check_reachable,
     gist,
@@ -228,8 +229,10 @@ class RayExecutor(TrialExecutor):
     def _check_resources(self) -> None:
         """Check the trials that fit on the cluster at once: one trial must fit on one node,
         fewer than ``num_workers`` at once is a warning (the other actors, once started, wait
-        for resources, e.g. for an autoscaler)."""
+        for resources, e.g. for an autoscaler); and that trials of ``accelerator='auto'``
+        reserve the GPUs of a cluster that has some (``check_gpus_reserved``)."""
         nodes = [n.get("Resources", {}) for n in self._ray.nodes() if n.get("Alive")]
+        check_gpus_reserved(self.probe, self.num_gpus, sum(r.get("GPU", 0) for r in nodes))
         fits = sum(self._trials_on(resources) for resources in nodes)
         if fits == 0:
             have = "; ".join(f"CPU {r.get('CPU', 0):g}, GPU {r.get('GPU', 0):g}"
