@@ -54,6 +54,20 @@ def test_an_unreachable_cluster_is_one_error_and_nothing_is_stored(tmp_path, ray
     assert {p.name: p.read_bytes() for p in existing.iterdir() if p.is_file()} == before
 
 
+def test_an_unreachable_ray_address_variable_is_one_error_naming_it(tmp_path, ray_tmpdir,
+                                                                     monkeypatch):
+    # was: the address Ray takes from RAY_ADDRESS was not checked (nor kept as given, a
+    # loopback one), and ray.init retried it for minutes, unbounded ("Failed to connect to
+    # GCS at address 192.0.2.2:...", over and over), before any error named it
+    address = f"{LOOPBACK}:{free_port()}"
+    monkeypatch.setenv("RAY_ADDRESS", address)
+    with pytest.raises(ConfigError, match=rf"no Ray cluster answers at RAY_ADDRESS="
+                                          rf"'{address}'.*or unset RAY_ADDRESS"):
+        Search(None, SPACE, objective=_objective, budget=2, executor="ray",
+               run_dir=tmp_path / "run", verbose=False).run()
+    assert not ray.is_initialized() and not (tmp_path / "run").exists()
+
+
 def _no_times(said: str) -> str:
     """``said`` with its elapsed times (``finished in 0.1s``) left out: they differ by run."""
     return re.sub(r"\b\d+(\.\d+)?s\b", "Ns", said)

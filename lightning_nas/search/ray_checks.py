@@ -206,26 +206,31 @@ def _installed() -> list[str]:
     return [paths["purelib"], paths["platlib"], *getattr(site, "getsitepackages", list)()]
 
 
-def check_reachable(address: str, host: str, port: int) -> None:
+def check_reachable(address: str, host: str, port: int,
+                    named: str = "search.ray.address") -> None:
     """Raise ``ConfigError`` unless ``host:port`` accepts a connection (Ray itself retries
-    an unreachable address for minutes)."""
+    an unreachable address for minutes); ``named``: where the address came from
+    (``search.ray.address``, or Ray's ``RAY_ADDRESS``)."""
     try:
         with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT):
             pass
     except OSError as err:
+        leave = f"leave {named} out" if named.startswith("search.") else f"unset {named}"
         raise ConfigError(
-            f"no Ray cluster answers at search.ray.address={address!r} ({err}); start one "
+            f"no Ray cluster answers at {named}={address!r} ({err}); start one "
             f"with `ray start --head --port={port}` (add --node-ip-address=127.0.0.1 for "
-            f"this machine only), give the address `ray start` printed, or leave "
-            f"search.ray.address out to start a local cluster") from err
+            f"this machine only), give the address `ray start` printed, or {leave} to "
+            f"start a local cluster") from err
 
 
-def unconnected(address: object, err: BaseException) -> ConfigError:
+def unconnected(address: object, err: BaseException,
+                named: str = "search.ray.address") -> ConfigError:
     """The error of a ``ray.init`` that did not connect to the cluster at ``address`` (its
     port answered: ``check_reachable``), with what to check: the address, and, unless the
     search already sends a token, token authentication, which ``ray start`` turns on for a
     local cluster since Ray 2.59 and a plain ``ray.init(address=...)`` does not (Ray says
-    ``InvalidAuthToken`` only in its warnings; was: the address alone was blamed).
+    ``InvalidAuthToken`` only in its warnings; was: the address alone was blamed);
+    ``named``: where the address came from (``search.ray.address``, ``RAY_ADDRESS``).
 
     Example:
         >>> str(unconnected("127.0.0.1:6390", ConnectionError("Failed to connect")))[:72]
@@ -236,5 +241,5 @@ def unconnected(address: object, err: BaseException) -> ConfigError:
         "authentication (`ray start`'s default for a local cluster since Ray 2.59): run the "
         "search with RAY_AUTH_MODE=token, the cluster's token in ~/.ray/auth_token or "
         "RAY_AUTH_TOKEN")
-    return ConfigError(f"cannot connect to the Ray cluster at search.ray.address={address!r}: "
+    return ConfigError(f"cannot connect to the Ray cluster at {named}={address!r}: "
                        f"{err}. Check the address with `ray status` on the head node{token}")

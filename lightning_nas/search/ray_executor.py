@@ -202,14 +202,18 @@ class RayExecutor(TrialExecutor):
         return runtime_env
 
     def _connect(self) -> None:
-        """``ray.init`` with the ``init`` arguments; a cluster given by address is reached
-        first with a plain connection, so that a wrong address fails at once."""
+        """``ray.init`` with the ``init`` arguments; a cluster given by address (its
+        ``address``, else Ray's ``RAY_ADDRESS``) is reached first with a plain connection,
+        so that a wrong address fails at once (was: for ``RAY_ADDRESS``, Ray's minutes of
+        retries)."""
         ray = self._ray
         kwargs = dict(self.init_kwargs)
-        address = kwargs.get("address")
+        address, named = kwargs.get("address"), "search.ray.address"
+        if address is None and os.environ.get("RAY_ADDRESS"):  # (ray.init reads it then)
+            address, named = os.environ["RAY_ADDRESS"], "RAY_ADDRESS"
         where = split_address(address) if isinstance(address, str) else None
         if where is not None:
-            check_reachable(address, *where)
+            check_reachable(address, *where, named=named)
         kwargs.pop("runtime_env", None)  # each actor's (start)
         kwargs.setdefault("log_to_driver", False)
         try:  # (the SIGTERM handler that ray.init replaces is put back: sigterm_kept)
@@ -219,7 +223,7 @@ class RayExecutor(TrialExecutor):
             with sigterm_kept():
                 ray.shutdown()
             if isinstance(err, (ConnectionError, TimeoutError)):
-                raise unconnected(address, err) from err
+                raise unconnected(address, err, named) from err
             if isinstance(err, (TypeError, ValueError)):  # a value only ray.init checks
                 raise ConfigError(f"ray.init refused search.ray "
                                   f"({', '.join(self.init_kwargs)}): {err}") from err
