@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from lightning_nas import Search
 from lightning_nas.errors import ConfigError
@@ -183,7 +184,8 @@ def user_ray_search(request, shared_run) -> tuple[Path, dict]:
     from the search's current folder only, as ``lnas_ray_project``) on the module's cluster,
     connected as a user's ``ray.init`` (the test's own, ``one_node``, where it has one; else
     one made and closed here): two workers of half a CPU each, ``threads_per_trial=2`` (the
-    default would be 1) and a ``runtime_env`` of its own. Its run folder's ``run``, and
+    default would be 1), a ``runtime_env`` of its own and a relative ``run_dir`` (``run``,
+    in the project's folder, as a config's ``runs/...``). Its run folder, and
     (JSON) the CPUs its actors held when the trial had ended, whether Ray was still
     initialised after it and the lines of the search process's stderr (it ran under
     ``console_warnings``, as ``lightning-nas search`` does) that said the trial's warning
@@ -214,19 +216,20 @@ def user_ray_search(request, shared_run) -> tuple[Path, dict]:
             own = not ray.is_initialized()
             if own:  # as a user's ray.init (an earlier test's actors let its CPU go first)
                 connect(cluster.address)
-            err = HeardStream(folder / "run" / "trials" / "trial_0001", "fit on an actor")
+            run = project / "run"  # (run_dir="run", from the project's folder)
+            err = HeardStream(run / "trials" / "trial_0001", "fit on an actor")
             try:
                 with console_warnings("search"), contextlib.redirect_stderr(err):
                     search = Search(net, SPACE, data="tests.helpers.BlobData",
                                     trainer=dict(TINY_TRAINER),
                                     budget=1, executor="ray", num_workers=2,
                                     threads_per_trial=2, on_trial_end=cpus_held,
-                                    run_dir=folder / "run", verbose=False,
+                                    run_dir="run", verbose=False,
                                     ray={"address": cluster.address,  # its own address
                                          "num_cpus": 0.5, "runtime_env": {
                                              "env_vars": {"LNAS_FLAG": "1"}}})
                     search.run()
-                heard = folder / "run" / "trials" / "trial_0001" / "heard_in_fit.txt"
+                heard = run / "trials" / "trial_0001" / "heard_in_fit.txt"
                 return {"held": held, "initialised_after": ray.is_initialized(),
                         "warned": [line for line in err.getvalue().splitlines()
                                    if "fit on an actor" in line],
@@ -236,7 +239,7 @@ def user_ray_search(request, shared_run) -> tuple[Path, dict]:
                     ray.shutdown()
 
     folder, made = shared_run("ray_user_search", make)
-    return folder / "run", made
+    return folder / "project" / "run", made
 
 
 @pytest.mark.slow  # a search on a cluster: about twenty seconds on two cores
@@ -252,6 +255,18 @@ def test_threads_per_trial_sets_a_ray_trials_torch_threads(user_ray_search):
                          .read_text())
     assert threads == {"torch": 2, "omp": "2"}
     assert fits == [2]  # the count best_config.yaml names
+
+
+@pytest.mark.slow  # a search on a cluster: about twenty seconds on two cores
+def test_a_ray_search_of_a_relative_run_dir_keeps_its_trials_files_in_it(user_ray_search):
+    # was: a trial's actor wrote its relative trial folder into the actor's current folder
+    # (Ray's, not the search's): best.yaml said "checkpoint: null", the trial's checkpoints
+    # and logs were elsewhere, and a resume or a promotion found no last.ckpt
+    run, _ = user_ray_search  # (run_dir="run", from the project's folder)
+    best = yaml.safe_load((run / "best.yaml").read_text())
+    trial = run / "trials" / f"trial_{best['trial']:04d}"
+    assert best["checkpoint"] is not None and (run / best["checkpoint"]).is_file(), best
+    assert (trial / "best.ckpt").is_file() and (trial / "threads.json").is_file()
 
 
 @pytest.mark.slow  # a cluster: about twenty seconds on two cores

@@ -51,14 +51,20 @@ class RayTrialActor:
 
     Args:
         threads: each trial's torch threads (and ``OMP_NUM_THREADS`` for its DDP ranks).
+        cwd: the search process's current folder: the actor works there, where that folder
+            is on its node (a shared file system), so a relative ``run_dir`` (and a relative
+            path of the user's) names what it names in the search process, as in a worker
+            process (was: Ray's folder, the raylet's, where each trial's files went unseen).
 
     Example:
-        >>> ray.remote(num_cpus=1)(RayTrialActor).remote(1)  # doctest: +SKIP
+        >>> ray.remote(num_cpus=1)(RayTrialActor).remote(1, os.getcwd())  # doctest: +SKIP
     """
 
-    def __init__(self, threads: int) -> None:
+    def __init__(self, threads: int, cwd: str | None = None) -> None:
         self.threads = max(1, threads)
         os.environ["OMP_NUM_THREADS"] = str(threads)  # (Ray set num_cpus) for DDP ranks
+        if cwd is not None and os.path.isdir(cwd):
+            os.chdir(cwd)
 
     def run(self, spec: TrialSpec, command: str | None = None,
             relay: Any = None) -> tuple[TrialResult, Relayed]:

@@ -132,6 +132,7 @@ class RayExecutor(TrialExecutor):
         self._answered: list[bool] = []  # per slot: its actor answered a call (it started)
         self._not_started: SearchError | None = None  # an actor that cannot start: raised
         self._actor_env: dict[str, Any] = {}
+        self._cwd: str | None = None  # the actors' current folder: the search's (start)
         self._running: dict[Any, _Call] = {}  # a trial's result ref -> its call
         self._relay: Any = None  # the trials' warnings as made (``ray_relay``), if a console
         self._owns_ray = False
@@ -156,7 +157,7 @@ class RayExecutor(TrialExecutor):
             self._connect()
         try:
             self._check_resources()
-            self._actor_env = self._runtime_env()
+            self._actor_env, self._cwd = self._runtime_env(), os.getcwd()  # (the actors')
             try:
                 first = self._new_actor()
             except (TypeError, ValueError) as err:  # e.g. a working_dir that is not there
@@ -295,7 +296,8 @@ class RayExecutor(TrialExecutor):
         return min(counts) if counts else self.num_workers
 
     def _new_actor(self) -> Any:
-        return self._remote.options(runtime_env=self._actor_env).remote(self.cpu_threads)
+        return self._remote.options(runtime_env=self._actor_env).remote(self.cpu_threads,
+                                                                        self._cwd)
 
     def submit(self, spec: TrialSpec) -> None:
         """Run ``spec``'s trial on an idle actor, or on one started for it when none is
