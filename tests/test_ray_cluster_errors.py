@@ -54,6 +54,23 @@ def test_an_unreachable_cluster_is_one_error_and_nothing_is_stored(tmp_path, ray
     assert {p.name: p.read_bytes() for p in existing.iterdir() if p.is_file()} == before
 
 
+@pytest.mark.parametrize("env", [{"working_dir": "."}, {"py_modules": ["s3://b/m.zip", "src"]}])
+def test_a_local_folder_in_search_ray_runtime_env_is_refused_before_a_cluster_starts(
+        tmp_path, ray_tmpdir, env):
+    # was: a local Ray started, then Ray's "refused by Ray: . is not a valid URI. Passing
+    # directories or modules to be dynamically uploaded is only supported at the job level
+    # (i.e., passed to `ray.init`)", which search.ray's ray.init keys could not do
+    key, value = next(iter(env.items()))
+    local = value if isinstance(value, str) else value[1]
+    with pytest.raises(ConfigError, match=rf"search\.ray\.runtime_env\.{key} holds a local "
+                                          rf"path, {local!r}, and search\.ray\.runtime_env is "
+                                          rf"each trial actor's.*ray\.init\(address=\.\.\., "
+                                          rf"runtime_env=\{{'{key}'.*or give a URI"):
+        Search(None, SPACE, objective=_objective, budget=2, executor="ray",
+               ray={"runtime_env": env}, run_dir=tmp_path / "run", verbose=False).run()
+    assert not ray.is_initialized() and not (tmp_path / "run").exists()
+
+
 def test_an_unreachable_ray_address_variable_is_one_error_naming_it(tmp_path, ray_tmpdir,
                                                                      monkeypatch):
     # was: the address Ray takes from RAY_ADDRESS was not checked (nor kept as given, a

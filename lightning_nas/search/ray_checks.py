@@ -121,6 +121,7 @@ def check_init(init: Mapping[str, Any], params: Mapping[str, inspect.Parameter])
     if not isinstance(init.get("runtime_env") or {}, Mapping):
         raise ConfigError(f"search.ray.runtime_env must be a mapping (pip, env_vars, "
                           f"working_dir, ...), got {init['runtime_env']!r}")
+    _check_uploads(init.get("runtime_env") or {})
     existing = address if "address" in init else os.environ.get("RAY_ADDRESS")
     named = "search.ray.address" if "address" in init else "RAY_ADDRESS"
     for key in LOCAL_ONLY:
@@ -154,6 +155,27 @@ def check_gpus_reserved(spec: Any, num_gpus: float, gpus: float) -> None:
             f"trials running at once. Set the trainer's accelerator: gpu (each trial reserves "
             f"its trainer.devices GPUs) or accelerator: cpu, or give search.ray.num_gpus (the "
             f"GPUs each trial reserves, which its actor sees alone)")
+
+
+def _check_uploads(runtime_env: Mapping[str, Any]) -> None:
+    """Refuse a local folder or file in ``runtime_env``'s ``working_dir`` or ``py_modules``:
+    ``search.ray.runtime_env`` is each trial actor's, and Ray uploads local paths for a
+    job alone (was: a local cluster started, then Ray's ``... is not a valid URI ...
+    only supported at the job level (i.e., passed to `ray.init`)``, which no key of
+    ``search.ray`` does)."""
+    for key in ("working_dir", "py_modules"):
+        value = runtime_env.get(key)
+        values = [value] if isinstance(value, (str, os.PathLike)) else list(value or ())
+        local = next((v for v in values if "://" not in str(v)), None)
+        if local is not None:
+            raise ConfigError(
+                f"search.ray.runtime_env.{key} holds a local path, {local!r}, and "
+                f"search.ray.runtime_env is each trial actor's, where Ray takes only a URI "
+                f"(s3://, gs://, https://... of a zip): it uploads local paths for a job "
+                f"alone. The search's current folder and PYTHONPATH are on the actors' "
+                f"PYTHONPATH already; to upload it, call ray.init(address=..., "
+                f"runtime_env={{{key!r}: ...}}) in your script before the search (its "
+                f"actors take the job's runtime_env), or give a URI")
 
 
 def same_cluster(address: str, live: str | None) -> bool:
