@@ -128,7 +128,8 @@ def test_a_warning_of_a_process_pools_trial_is_said_as_it_is_made(tmp_path, tiny
 
 
 def test_a_search_that_stops_mid_trial_leaves_a_users_pool_nothing_of_its_own(tmp_path,
-                                                                             user_pool):
+                                                                             user_pool,
+                                                                             capsys):
     # a pool of the user's outlives a search (a notebook's next cell): one that stopped while
     # a trial ran (here an on_trial_end that raised; a Ctrl-C, a SearchError alike) left
     # that worker running the old trial, so the next search with the pool found it busy
@@ -142,10 +143,16 @@ def test_a_search_that_stops_mid_trial_leaves_a_users_pool_nothing_of_its_own(tm
     with pytest.raises(RuntimeError, match="stop here"):
         first.run()
     assert len(user_pool.pids()) == 1  # the idle worker kept warm, the 60 s trial's ended
+    capsys.readouterr()
     result = Search(None, {"nap": {"choice": [0.0, 0.1]}}, objective=nap, budget=2,
-                    executor=user_pool, run_dir=tmp_path / "second", verbose=False).run()
+                    executor=user_pool, run_dir=tmp_path / "second", progress=False).run()
     assert sorted((t.trial_id, t.status) for t in result.trials) == [
         (1, TrialStatus.COMPLETED), (2, TrialStatus.COMPLETED)]
+    # its header counts the pool's workers, which the search runs at once (was: "1 worker",
+    # the default num_workers, which an executor object's own count replaces)
+    (header,) = [line for line in capsys.readouterr().out.splitlines()
+                 if line.startswith("Searching ")]
+    assert ", 2 workers, " in header, header
     with RunStore(tmp_path / "second" / "search.db") as store:  # each its own result
         assert sorted((t.arch["nap"], t.metrics["val_acc"]) for t in store.trials()) == [
             (0.0, 0.0), (0.1, 0.1)]

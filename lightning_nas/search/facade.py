@@ -296,7 +296,7 @@ class Search:
                                       on_trial_end=self.on_trial_end,
                                       python=self.python)
                     if not loop.resuming:
-                        loop.say(self._header())
+                        loop.say(self._header(executor.num_workers))
                     loop.run()  # (in sigterm_exits: was for trials in other processes only)
                 except (SearchError, ConfigError):  # stopped (max_failures, an error every
                     # trial hits, a constraint or the optimizer that raised): the best so
@@ -322,18 +322,19 @@ class Search:
             print(f"Wrote {self.run_dir / 'best.yaml'}: the best of the {done} so far (trial "
                   f"{best.trial_id}).", flush=True)
 
-    def _header(self) -> str:
+    def _header(self, workers: int) -> str:
+        """The search's first line; ``workers``: the trials its executor runs at once (an
+        executor object's own count, not the default ``num_workers``: was "1 worker")."""
         goal, size = self.settings.goal, self.space.size()
         scheduler = self.settings.early_stopping.scheduler
         scheduler = type(scheduler).__name__ if isinstance(scheduler, Rule) else scheduler
         sched = "" if scheduler == "none" else f", scheduler {scheduler}"
         budget = f"budget {counted(goal.budget, 'trial')}" if goal.budget else "no budget"
         limit = f"time limit {goal.time_limit}s" if goal.time_limit else "no time limit"
-        workers = counted(self.settings.execution.num_workers, "worker")
         name = self.model.name if self.objective is None else \
             getattr(self.objective, "__name__", "the objective")  # no model: a function
         return (f"Searching {name} in {self.run_dir}: {goal.optimizer}{sched}, "
-                f"{budget}, {limit}, {workers}, space of "
+                f"{budget}, {limit}, {counted(workers, 'worker')}, space of "
                 f"{'infinitely many' if size == math.inf else int(size)} architectures, "
                 f"{scored_by(goal)}")
 
