@@ -371,9 +371,37 @@ def test_a_worker_setting_beside_an_executor_object_is_refused_naming_where_it_g
             make_executor(pool, 2, **options)
         assert str(info.value) == said
         assert not (tmp_path / "run").exists()
+        workers = getattr(pool, "num_workers", 2)  # (an InlineExecutor's: 1)
         assert Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, executor=pool,
-                      num_workers=2, run_dir=tmp_path / "run").settings.execution.executor \
-            is pool  # alone, it is taken
+                      num_workers=workers, run_dir=tmp_path / "run"
+                      ).settings.execution.executor is pool  # alone, it is taken
     finally:
         if hasattr(pool, "shutdown"):
             pool.shutdown()
+
+
+@pytest.mark.parametrize(("executor", "workers", "said"), [
+    (_workers, 3, "num_workers=3 sets the trials a search runs at once, and executor is a "
+                  "ProcessExecutor object, which runs 2 at once (its own num_workers): give "
+                  "it there, ProcessExecutor(num_workers=3), and drop num_workers"),
+    (_ray, 3, "num_workers=3 sets the trials a search runs at once, and executor is a "
+              "RayExecutor object, which runs 2 at once (its own num_workers): give it "
+              "there, RayExecutor(num_workers=3), and drop num_workers"),
+    (_inline, 2, "num_workers=2 sets the trials a search runs at once, and executor is an "
+                 "InlineExecutor object, which runs 1 at once (its own num_workers): it runs "
+                 "one trial at a time, in this process; drop num_workers, or use executor "
+                 "'process'"),
+], ids=["process", "ray", "inline"])
+def test_num_workers_other_than_an_executor_objects_own_is_refused(executor, workers, said,
+                                                                   tmp_path):
+    # was: ignored without a word, the object's own count ran (and, before, the header
+    # said the search's num_workers)
+    from lightning_nas import Search
+    from tests.helpers import BlobData, TinyNet
+
+    pool = executor()
+    with pytest.raises(ConfigError) as info:
+        Search(TinyNet, {"width": {"choice": [4, 8]}}, data=BlobData, executor=pool,
+               num_workers=workers, run_dir=tmp_path / "run")
+    assert str(info.value) == said
+    assert not (tmp_path / "run").exists()

@@ -24,7 +24,7 @@ from typing import Any
 
 from lightning_nas.errors import ConfigError
 
-__all__ = ["check_object_settings"]
+__all__ = ["check_object_settings", "check_object_workers"]
 
 #: what each setting does, as its refusal says it
 _DOES = {"threads_per_trial": "sets the torch threads of the workers a search starts itself",
@@ -59,6 +59,14 @@ _TAKES: dict[str, dict[str, str]] = {
         "devices_per_trial": "-its trials train in this process, on trainer.devices",
         "max_trials_per_worker": "-its trials run in threads of this process"},
 }
+
+#: where an executor object of this package's (a ``TrialExecutor``, by import path) takes
+#: ``num_workers``: its constructor's call, or, after ``-``, why it has none
+_WORKERS = {"lightning_nas.search.workers.ProcessExecutor": "ProcessExecutor(num_workers={n})",
+            "lightning_nas.search.ray_executor.RayExecutor": "RayExecutor(num_workers={n})",
+            "lightning_nas.search.executor.InlineExecutor": "-it runs one trial at a time, "
+                                                            "in this process",
+            "lightning_nas.search.executor.TrialExecutor": "-set it on the object"}
 
 #: an executor of another library (Dask's, submitit's)
 _OTHER = "-it starts its workers its own way, so set them up there"
@@ -102,3 +110,29 @@ def check_object_settings(executor: Any, **settings: Any) -> None:
                     if where.startswith("-") else
                     f"{head}made with its own: give it there, {where}, and drop {key}")
     raise ConfigError("; ".join(said))
+
+
+def check_object_workers(executor: Any, num_workers: int) -> None:
+    """Refuse a ``num_workers`` other than 1 (the default) that differs from the trials an
+    executor object of this package's (a ``TrialExecutor``) runs at once, its own
+    ``num_workers``, which the search takes (was: the search's ignored without a word).
+
+    Example:
+        >>> check_object_workers("process", 3)  # a named executor: the search's count
+    """
+    if isinstance(executor, str) or num_workers == 1:
+        return
+    cls = type(executor)
+    where = next((_WORKERS[path] for base in cls.__mro__
+                  if (path := f"{base.__module__}.{base.__qualname__}") in _WORKERS), None)
+    own = getattr(executor, "num_workers", None)
+    if where is None or own == num_workers:
+        return
+    name = cls.__name__
+    article = "an" if name[:1].lower() in "aeiou" else "a"
+    head = (f"num_workers={num_workers!r} sets the trials a search runs at once, and executor "
+            f"is {article} {name} object, which runs {own} at once (its own num_workers): ")
+    raise ConfigError(f"{head}{where[1:]}; drop num_workers, or use executor 'process'"
+                      if where.startswith("-") else
+                      f"{head}give it there, {where.format(n=num_workers)}, and drop "
+                      f"num_workers")

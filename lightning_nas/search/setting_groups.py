@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning_nas.errors import ConfigError, check_mode, did_you_mean
-from lightning_nas.search.executor_objects import check_object_settings
+from lightning_nas.search.executor_objects import check_object_settings, check_object_workers
 from lightning_nas.search.objectives import COSTS, Constraints, Objectives, contrary_modes, mode_for
 from lightning_nas.search.scheduler_settings import (
     check_rule_settings,
@@ -210,6 +210,7 @@ class Execution:
             self.executor, threads_per_trial=self.threads_per_trial,
             devices_per_trial=self.devices_per_trial,
             max_trials_per_worker=self.max_trials_per_worker)
+        check_object_workers(self.executor, self.num_workers)  # (was: the object's ran)
         if self.max_trials_per_worker is not None and not self.runs_in_processes:
             raise ConfigError(
                 f"max_trials_per_worker recycles worker processes, and executor "
