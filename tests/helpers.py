@@ -45,7 +45,7 @@ from tests.helpers_data import (
     TwoValBlobData,
     make_blobs,
 )
-from tests.helpers_kill import RowKiller
+from tests.helpers_kill import FitEndKiller, RowKiller
 from tests.helpers_models import (
     AccAfterWarmup,
     ActNet,
@@ -106,6 +106,7 @@ __all__ = [
     "EnvNotes",
     "EpochLog",
     "FailsOnRank1AtTheEnd",
+    "FitEndKiller",
     "FitSpans",
     "KillAtEpochStart",
     "KillAtTrainEnd",

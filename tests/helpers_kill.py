@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import lightning.pytorch as pl
 import yaml
 from lightning.pytorch.loggers import CSVLogger
 
@@ -29,8 +30,8 @@ from tests.helpers_paths import at_helpers
 from tests.helpers_runs import trial_rows
 from tests.launcher import Launcher
 
-__all__ = ["KILLED", "KILL_AT", "KILL_SPACE", "POLL", "RowKiller", "json_lines", "kill_config",
-           "kill_rows", "kill_when"]
+__all__ = ["FitEndKiller", "KILLED", "KILL_AT", "KILL_END", "KILL_SPACE", "POLL", "RowKiller",
+           "json_lines", "kill_config", "kill_rows", "kill_when"]
 
 POLL = 0.01  # seconds between reads of the store
 
@@ -107,3 +108,21 @@ class RowKiller(CSVLogger):
             Path(mark).write_text("killed\n")
             os.kill(os.getpid(), signal.SIGKILL)
         super().log_metrics(metrics, step)
+
+
+#: the trial folder's name (``trial_0002``) whose fit ``FitEndKiller`` is killed at the end of
+KILL_END = "LIGHTNING_NAS_TEST_KILL_FIT_END"
+
+
+@at_helpers
+class FitEndKiller(pl.Callback):
+    """Kills its process (SIGKILL) as the fit of trial folder ``$LIGHTNING_NAS_TEST_KILL_FIT_END``
+    ends (``on_fit_end``: its ``last.ckpt`` in place, its result not yet back in the
+    search), once (the mark ``$LIGHTNING_NAS_TEST_KILL_ROW_MARK`` + ``.end``)."""
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        name, mark = os.environ.get(KILL_END), os.environ.get(KILLED)
+        if name and mark and Path(trainer.default_root_dir).name == name \
+                and not os.path.exists(f"{mark}.end"):
+            Path(f"{mark}.end").write_text("killed\n")
+            os.kill(os.getpid(), signal.SIGKILL)

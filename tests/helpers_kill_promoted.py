@@ -1,8 +1,9 @@
 """The killed ASHA search that ``test_kill_time`` and ``test_kill_logs`` assert on, made
 once per test session (``shared_run``): of eight trials (rungs at 1 and 4 epochs, steps of
 ``SLEEP`` seconds, the default logger, ``tests.helpers.FitSpans``), trial 1 is killed in its
-first fit, then the search is killed again while a promoted trial trains epoch 3, and
-resumed to its end; beside it the same search run uninterrupted (no sleep: the same values).
+first fit (it goes on from its ``last.ckpt`` where epoch 0's was in place), then the search
+is killed again while a promoted trial trains epoch 3, and resumed to its end; beside it the
+same search run uninterrupted (no sleep: the same values).
 
 Example:
     >>> spans_of = fit_spans  # each fit's (setup, teardown) times of a trial folder
@@ -85,6 +86,7 @@ def _make(folder: Path, launcher: Launcher) -> dict[str, Any]:
     first = kill_when(launcher, cfg, log, lambda rows: any(
         time.time() - start > 1.0 for start, _ in fit_spans(first_trial)))
     first_spans = fit_spans(first_trial)
+    first_last = (first_trial / "last.ckpt").is_file()  # epoch 0's: it goes on from there
     # 2. killed while the promoted trial trains epoch 3
     second = kill_when(launcher, cfg, log, lambda rows: _promoted_in_epoch_3(run_dir, rows))
     rows = kill_rows(db)
@@ -100,13 +102,15 @@ def _make(folder: Path, launcher: Launcher) -> dict[str, Any]:
     # 3. resumed to its end
     launcher.launch(["search", cfg], log)
     assert launcher.wait(300) == 0, log.read_text()[-3000:]
-    return {"first": first, "first_spans": first_spans, "second": second, "at_kill": at_kill}
+    return {"first": first, "first_spans": first_spans, "first_last": first_last,
+            "second": second, "at_kill": at_kill}
 
 
 def killed_promoted_run(shared_run: Any, launcher: Launcher) -> tuple[Path, dict[str, Any]]:
     """``(folder, made)``: the session's killed search (``folder/killed``, its uninterrupted
     twin ``folder/clean``) and what was seen at its kills (``first``, ``second``: the times
-    right after them; ``first_spans``: trial 1's fits at the first; ``at_kill``: at the
+    right after them; ``first_spans``: trial 1's fits at the first; ``first_last``: whether
+    its ``last.ckpt`` (epoch 0's) was in place then; ``at_kill``: at the
     second, the ``promoted`` trial ids and their ``fit_time``, ``epochs`` logged, ``spans``
     and ``log_versions`` (``logs_resumed_*`` folders), with trial 1's ``fit_time`` and
     ``spans``; JSON: the trial ids as strings)."""

@@ -3,7 +3,8 @@
 A promoted trial (ASHA) killed during its continued fit goes on from its latest
 ``last.ckpt`` on resume: its time counts its fits before the pause, its killed fit up to
 that checkpoint and the fit after the resume (was: the killed fit's part was lost). A trial
-killed in its first fit is trained again from scratch: only the new fit counts.
+killed in its first fit goes on from its ``last.ckpt`` too, where one was in place (was:
+trained again from scratch, as it still is without one: only the new fit counts).
 
 Each training step sleeps a fixed time, so the epochs a fit trained bound its time below;
 ``tests.helpers.FitSpans`` notes when each fit began and ended, which bounds it above. The
@@ -37,7 +38,8 @@ def test_a_promoted_trial_killed_mid_fit_counts_the_time_up_to_its_checkpoint(sh
     run_dir, at_kill = folder / "killed", made["at_kill"]
     db = run_dir / "search.db"
 
-    # 1. trial 1 killed in its first fit, after a second of it: trained again from scratch
+    # 1. trial 1 killed in its first fit, after a second of it: it goes on from its
+    # last.ckpt (epoch 0's) where that was in place, else it is trained again from scratch
     first = made["first"]
     (killed_start, _), = made["first_spans"]
     assert first - killed_start > 1.0
@@ -53,11 +55,21 @@ def test_a_promoted_trial_killed_mid_fit_counts_the_time_up_to_its_checkpoint(sh
     assert never is None and killed_fit < second
     assert paused_end - paused_start <= stored <= paused_end - paused_start + SLACK
 
-    # trial 1, trained again from scratch: its new fit alone counts (not the killed one's
-    # second); checked as stored at the second kill, before any promotion of it was resumed
-    (start, end), *_ = at_kill["spans"]["1"]
-    assert start > first
-    assert EPOCH <= at_kill["fit_time"]["1"] <= end - start + SLACK
+    # trial 1 (4 epochs: alone at rung 1, it went on), checked as stored at the second
+    # kill: gone on from epoch 0's last.ckpt, its time counts the killed fit up to that
+    # checkpoint (epoch 0, trained once) and the new fit (epochs 1 to 3; was: the killed
+    # fit's part lost, all 4 epochs trained again); trained again from scratch (no
+    # last.ckpt yet at the kill), its new fit alone counts (not the killed one's second)
+    if made["first_last"]:
+        (killed, never), (start, end) = at_kill["spans"]["1"]
+        assert killed == killed_start and never is None and start > first
+        assert 4 * EPOCH <= at_kill["fit_time"]["1"] <= (first - killed) + (end - start) + SLACK
+        assert [e["epoch"] for e in json_lines(trial_folder(run_dir, 1) / "epochs.jsonl")
+                ][-3:] == [1, 2, 3]
+    else:
+        (start, end), *_ = at_kill["spans"]["1"]
+        assert start > first
+        assert EPOCH <= at_kill["fit_time"]["1"] <= end - start + SLACK
 
     # 3. resumed to its end: the promoted trial trains on from epoch 3
     after = json_lines(trial_dir / "epochs.jsonl")

@@ -5,6 +5,10 @@ curve and best epoch (its random state is in ``last.ckpt``: the shuffles after t
 the ones an uninterrupted fit draws). Real Trainers, a real process killed by the logger it
 asks to log epoch 1's training row (``tests.helpers.RowKiller``: after the epoch-end hooks
 wrote that epoch's ``last.ckpt``).
+
+Under ASHA the same holds for a trial killed before its first pause (was: trained again
+from epoch 0), and one killed as the fit its rule paused ends (``tests.helpers.FitEndKiller``:
+its result not yet stored) pauses again from its ``last.ckpt``, training nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers_kill import KILL_AT, KILLED, json_lines, kill_config, kill_rows
+from tests.helpers_kill import KILL_AT, KILL_END, KILLED, json_lines, kill_config, kill_rows
 from tests.helpers_kill_promoted import trial_folder
 
 _KEPT = ("status", "score", "metrics", "curve", "epochs", "arch_key")
@@ -60,3 +64,55 @@ def test_a_trial_killed_mid_way_without_a_scheduler_continues_as_if_uninterrupte
 def _files(run_dir: Path) -> list[Path]:
     return sorted(p.relative_to(run_dir) for p in run_dir.rglob("*")
                   if p.suffix not in (".log",) and "lightning_logs" not in p.parts)
+
+
+def _asha_config(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """Two trials under ASHA (rungs after epochs 1 and 3, monitor ``val_loss``), a
+    ``RowKiller`` logger and a ``FitEndKiller``."""
+    cfg, run_dir = kill_config(tmp_path, name, 2, executor="inline", scheduler="asha",
+                               min_epochs=1, eta=3, max_epochs=3, monitor="val_loss",
+                               mode="min", seed=3)
+    config = yaml.safe_load(cfg.read_text())
+    config["trainer"]["logger"] = {"class_path": "tests.helpers.RowKiller"}
+    config["trainer"]["callbacks"].append({"class_path": "tests.helpers.FitEndKiller"})
+    cfg.write_text(yaml.safe_dump(config))
+    return cfg, run_dir
+
+
+@pytest.mark.slow
+def test_a_trial_killed_before_its_first_pause_under_asha_continues_as_if_uninterrupted(
+        tmp_path, launcher):
+    # trial 1 (alone at rung 1: it goes on) killed in epoch 1, its last.ckpt epoch 0's;
+    # trial 2 (paused at rung 1) killed as its fit ends, its result not yet stored
+    clean_cfg, clean_dir = _asha_config(tmp_path, "clean")
+    clean_log = tmp_path / "clean.log"
+    assert launcher.run(["search", clean_cfg], clean_log) == 0, clean_log.read_text()[-3000:]
+    clean = kill_rows(clean_dir / "search.db")
+    assert [clean[1]["status"], clean[2]["status"]] == ["COMPLETED", "PAUSED"]
+
+    cfg, run_dir = _asha_config(tmp_path, "killed")
+    env = {KILL_AT: "1", KILLED: str(tmp_path / "killed.mark"), KILL_END: "trial_0002"}
+    log = tmp_path / "killed.log"
+    assert launcher.run(["search", cfg], log, env=env) == -signal.SIGKILL, \
+        log.read_text()[-3000:]
+    assert kill_rows(run_dir / "search.db")[1]["status"] == "RUNNING"
+    assert (trial_folder(run_dir, 1) / "last.ckpt").is_file()
+    assert launcher.run(["search", cfg], log, env=env) == -signal.SIGKILL, \
+        log.read_text()[-3000:]
+    assert kill_rows(run_dir / "search.db")[2]["status"] == "RUNNING"
+    assert (trial_folder(run_dir, 2) / "last.ckpt").is_file()  # its pause's
+    assert launcher.run(["search", cfg], log, env=env) == 0, log.read_text()[-3000:]
+
+    rows = kill_rows(run_dir / "search.db")
+    assert {i: {k: r[k] for k in _KEPT} for i, r in rows.items()} == \
+        {i: {k: r[k] for k in _KEPT} for i, r in clean.items()}
+    # trial 1 on from epoch 0's last.ckpt (was: [0, 1, 0, 1, 2], trained again from 0)
+    assert [e["epoch"] for e in json_lines(trial_folder(run_dir, 1) / "epochs.jsonl")] == \
+        [0, 1, 1, 2]
+    # trial 2 paused again from its pause's last.ckpt, no epoch trained (was: [0, 0])
+    assert [e["epoch"] for e in json_lines(trial_folder(run_dir, 2) / "epochs.jsonl")] == [0]
+    for trial_id in rows:
+        csv = Path("logs", "trials", f"trial_{trial_id:04d}", "metrics.csv")
+        assert (run_dir / csv).read_text() == (clean_dir / csv).read_text(), trial_id
+    assert _files(run_dir) == _files(clean_dir)
+

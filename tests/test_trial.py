@@ -451,3 +451,31 @@ def test_a_search_and_a_finetune_leave_the_seed_variables_as_they_were(tmp_path,
     finetune(tmp_path / "run", max_epochs=1, trainer={"callbacks": [SeedEnv()]}, seed=5)
     assert SeedEnv.seen[1:] == [("5", "1")]
     assert os.environ["PL_GLOBAL_SEED"] == "123" and os.environ["PL_SEED_WORKERS"] == "0"
+
+
+def test_a_trial_resumed_from_its_last_checkpoint_judges_on_with_its_earlier_values(tmp_path):
+    # a trial killed before its result reached the search (in its first fit, or a promoted
+    # fit past its pause) goes on from its last.ckpt, judged by a rule snapshot that holds
+    # none of the epochs it trained since the search last heard of it: they are recorded
+    # into it from the checkpoint's history as the fit resumes, as its uninterrupted fit's
+    # snapshot held them (its decide had recorded them), so a rule that judges a trial by
+    # its own earlier values judges it alike (was: epochs 3 and 4 alone)
+    from lightning_nas.search.schedulers import Decision, MedianRule
+
+    class PauseAt2(MedianRule):
+        def decide(self, key, epoch, value):
+            return Decision.PAUSE if epoch == 2 else super().decide(key, epoch, value)
+
+    trainer = {"max_epochs": 4, "accelerator": "cpu", "devices": 1, "logger": False,
+               "enable_progress_bar": False, "enable_model_summary": False}
+    spec = tiny_spec(tmp_path, {"width": 8}, trainer=trainer, rule=PauseAt2())
+    first = fit_trial(spec)
+    assert first.status is TrialStatus.PAUSED and first.epochs == 2, first.error
+    snapshot = MedianRule(min_epochs=1, min_trials=99)  # never stops; keeps every value
+    spec.rule, spec.clear_dir, spec.ckpt_path = snapshot, False, str(tmp_path / "t1" / "last.ckpt")
+    spec.known_epochs = 2  # (0 would keep the pause its last.ckpt holds)
+    second = fit_trial(spec)
+    assert second.status is TrialStatus.COMPLETED and second.epochs == 4, second.error
+    assert second.curve_epochs == [1, 2, 3, 4]
+    assert {epoch: at[1] for epoch, at in snapshot.values.items()} == \
+        dict(zip(second.curve_epochs, second.curve, strict=True))

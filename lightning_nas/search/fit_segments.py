@@ -293,8 +293,9 @@ def end_own_fit(spec: Any, result: TrialResult) -> None:
     ``result``: a completed one's ``last.ckpt`` and ``UNFINISHED`` mark removed, a resumed
     one's logs merged; a promoted search trial's segment merged with those of its fits a kill
     interrupted (``merge_interrupted``); a search trial a kill stopped, gone on from its
-    ``last.ckpt`` (no scheduler), logs merged into one version (``merge_logs``), its
-    configured loggers' too (``logger_versions``), as an uninterrupted trial's."""
+    ``last.ckpt`` (no scheduler, or before its first pause), logs merged into one version
+    (``merge_logs``), its configured loggers' too (``logger_versions``), as an uninterrupted
+    trial's."""
     if spec.record is None:
         if spec.ckpt_path is not None and spec.known_epochs:
             merge_interrupted(Path(spec.trial_dir), spec.known_epochs)

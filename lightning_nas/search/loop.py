@@ -126,7 +126,7 @@ class SearchLoop(TrialResults):
                                  initial=sum(map(store.count, _STOPPED)) + sum(  # a resume's
                                      rule is not None and bool(t.curve) for t in interrupted))
         #: interrupted trials that continue from their ``last.ckpt``: promoted ones, and
-        #: without a scheduler any (was: trained again from epoch 0)
+        #: those in their first fit (was: trained again from epoch 0)
         self.promoted = {t.trial_id for t in interrupted if self._continues(t)}
         self.interrupted = sorted(interrupted + self.failures.reopened, key=lambda t: t.trial_id)
         check_not_running(interrupted, template.trial_dir)  # none still out in a user's pool
@@ -264,12 +264,14 @@ class SearchLoop(TrialResults):
                 self.proposals.tell(old, key, [pending, *self.log.twins_of(key)])
         if self.interrupted:
             old = self.interrupted.pop(0)
-            last = None
-            if old.trial_id in self.promoted and self.rule is not None:  # it goes on as its
-                self._continue(old, attempt=True)  # promotion did
+            last, known = None, None
+            if old.trial_id in self.promoted and self.rule is not None and old.curve:
+                self._continue(old, attempt=True)  # it goes on as its promotion did
                 return True
-            if old.trial_id in self.promoted:  # no scheduler: on from its last epoch's end
-                last = str(self.template.trial_dir(old.trial_id) / "last.ckpt")
+            if old.trial_id in self.promoted:  # on from its last epoch's end: no scheduler,
+                # or before its first pause (was: from epoch 0); none of its epochs stored:
+                # a pause or stop its last.ckpt holds is kept (PruningCallback's epochs_known)
+                last, known = str(self.template.trial_dir(old.trial_id) / "last.ckpt"), 0
             reopened = old.trial_id in self.failures.waiting  # its error stopped the search
             with stops_deferred():  # (was: a stop before it was held counted a start of it)
                 if reopened:
@@ -284,7 +286,7 @@ class SearchLoop(TrialResults):
                     self.again[old.trial_id] = paused_at(old)
                 self._hold(old.trial_id, old.arch, candidate,  # its twins (before a told
                            self.log.twins_of(arch_key(old.arch)))  # failure of its count's build)
-            self._submit(old.trial_id, old.arch, candidate, ckpt_path=last)
+            self._submit(old.trial_id, old.arch, candidate, ckpt_path=last, known_epochs=known)
             return True
         promoted = None
         if self.rule is not None and self.paused and not self._time_up():
@@ -355,12 +357,12 @@ class SearchLoop(TrialResults):
 
     def _continues(self, trial: TrialResult) -> bool:
         """Whether a trial that was running when the process died continues from its latest
-        ``last.ckpt``: a promoted one (RUNNING with the curve of its epochs before its
-        pause), and without a scheduler any (was: trained again from epoch 0); not when
-        that file is missing (no epoch ended; ``enable_checkpointing: false``) or was cut
-        off mid-write (it trains from epoch 0)."""
+        ``last.ckpt``: any, a promoted one (RUNNING with the curve of its epochs before its
+        pause) or one in its first fit, with a scheduler or without (was: a first fit
+        trained again from epoch 0); not when that file is missing (no epoch ended;
+        ``enable_checkpointing: false``) or was cut off mid-write (it trains from epoch 0)."""
         last = self.template.trial_dir(trial.trial_id) / "last.ckpt"
-        if (self.rule is not None and not trial.curve) or not last.is_file():
+        if not last.is_file():
             return False
         if not checkpoint_complete(last):
             self.say(f"Trial {trial.trial_id}'s {last.name} was cut off mid-write; the trial "

@@ -62,6 +62,7 @@ from lightning_nas.search.rank_sigterm import SigtermKillsRank
 from lightning_nas.search.remote_runs import RunRecord, RunsHeld, runs_ended
 from lightning_nas.search.resume import plain_part
 from lightning_nas.search.rule_checks import callbacks_of
+from lightning_nas.search.rule_epochs import record_curve
 from lightning_nas.search.schedulers import Decision
 from lightning_nas.search.shared_state import variables_kept
 from lightning_nas.search.torch_flags import torch_flags_kept
@@ -215,7 +216,7 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
                                                f"{spec.trial_id}'s {spec.restore_optimizer}",
                                                spec.init_weights_of))
     if pruning is not None:
-        callbacks.append(pruning)
+        callbacks += [pruning, _RuleRestored(pruning, reporter)]
     if spec.quiet:  # Lightning's own is silenced in each trial: said once a process
         callbacks.append(LoggingInterval())
     ckpt = None
@@ -326,6 +327,23 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     if ckpt is not None and ckpt.best_model_path:
         result.checkpoint = str(Path(ckpt.best_model_path).resolve())
     return result
+
+
+class _RuleRestored(pl.Callback):
+    """Records, as a fit resumed from a checkpoint starts, the values its history (the
+    ``reporter``'s, restored) holds into the rule snapshot ``pruning`` judges the trial by:
+    those of the epochs a killed fit trained after the search last heard of the trial (in
+    its first fit, or past a pause) were in the rule of its uninterrupted fit (its
+    ``decide`` recorded them), and the search's snapshot holds none (was: judged on without
+    them); those it had stored are recorded again, the same."""
+
+    def __init__(self, pruning: PruningCallback, reporter: TrialReporter) -> None:
+        self.pruning, self.reporter = pruning, reporter
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.ckpt_path is not None and self.reporter.history:
+            record_curve(self.pruning.rule, self.pruning.trial_key, self.reporter.curve(),
+                         self.reporter.curve_epochs())
 
 
 def _load_weights(model: pl.LightningModule, path: str, double: bool = False,
