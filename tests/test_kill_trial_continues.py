@@ -8,7 +8,9 @@ wrote that epoch's ``last.ckpt``).
 
 Under ASHA the same holds for a trial killed before its first pause (was: trained again
 from epoch 0), and one killed as the fit its rule paused ends (``tests.helpers.FitEndKiller``:
-its result not yet stored) pauses again from its ``last.ckpt``, training nothing.
+its result not yet stored) pauses again from its ``last.ckpt``, training nothing. A
+``ReduceLROnPlateau`` of a trial continued so takes the step of the epoch its ``last.ckpt``
+was written at the end of (was: missed): its rates are an uninterrupted run's.
 """
 
 from __future__ import annotations
@@ -116,3 +118,52 @@ def test_a_trial_killed_before_its_first_pause_under_asha_continues_as_if_uninte
         assert (run_dir / csv).read_text() == (clean_dir / csv).read_text(), trial_id
     assert _files(run_dir) == _files(clean_dir)
 
+
+def _plateau_config(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """One trial without a scheduler whose rate a ``ReduceLROnPlateau`` halves whenever
+    ``val_loss`` falls (``mode: max``, ``patience: 0``: after every epoch but the first),
+    logged each epoch by a ``LearningRateMonitor``, and a ``RowKiller`` logger."""
+    cfg, run_dir = _config(tmp_path, name)
+    config = yaml.safe_load(cfg.read_text())
+    config["search"]["budget"] = 1
+    config["trainer"]["max_epochs"] = 4
+    config["trainer"]["callbacks"].append(
+        {"class_path": "lightning.pytorch.callbacks.LearningRateMonitor",
+         "init_args": {"logging_interval": "epoch"}})
+    config["optimizer"] = {"class_path": "torch.optim.SGD", "init_args": {"lr": 0.05}}
+    config["lr_scheduler"] = {"class_path": "lightning.pytorch.cli.ReduceLROnPlateau",
+                              "init_args": {"monitor": "val_loss", "mode": "max",
+                                            "patience": 0, "factor": 0.5}}
+    cfg.write_text(yaml.safe_dump(config))
+    return cfg, run_dir
+
+
+def _rates(run_dir: Path) -> list[float]:
+    """The learning rate ``LearningRateMonitor`` logged at each epoch's start."""
+    table = (run_dir / "logs" / "trials" / "trial_0001" / "metrics.csv").read_text()
+    head, *rows = [line.split(",") for line in table.splitlines()]
+    column = head.index("lr-SGD")
+    return [float(row[column]) for row in rows if row[column]]
+
+
+@pytest.mark.slow
+def test_a_killed_trial_continued_steps_its_plateau_scheduler_as_if_uninterrupted(
+        tmp_path, launcher):
+    clean_cfg, clean_dir = _plateau_config(tmp_path, "clean")
+    clean_log = tmp_path / "clean.log"
+    assert launcher.run(["search", clean_cfg], clean_log) == 0, clean_log.read_text()[-3000:]
+    assert _rates(clean_dir) == [0.05, 0.05, 0.025, 0.0125]
+
+    cfg, run_dir = _plateau_config(tmp_path, "killed")
+    env = {KILL_AT: "2", KILLED: str(tmp_path / "killed.mark")}  # its last.ckpt: epoch 1's
+    log = tmp_path / "killed.log"
+    assert launcher.run(["search", cfg], log, env=env) == -signal.SIGKILL, \
+        log.read_text()[-3000:]
+    assert launcher.run(["search", cfg], log, env=env) == 0, log.read_text()[-3000:]
+    assert [e["epoch"] for e in json_lines(trial_folder(run_dir, 1) / "epochs.jsonl")] == \
+        [0, 1, 2, 2, 3]
+    # epoch 1's step, taken after its last.ckpt was written, halves epoch 2's rate (was:
+    # missed on resume: [0.05, 0.05, 0.05, 0.025])
+    assert _rates(run_dir) == _rates(clean_dir)
+    rows, clean = kill_rows(run_dir / "search.db"), kill_rows(clean_dir / "search.db")
+    assert {k: rows[1][k] for k in _KEPT} == {k: clean[1][k] for k in _KEPT}

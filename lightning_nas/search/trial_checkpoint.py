@@ -18,6 +18,12 @@ any other callback's ``on_train_epoch_start`` or ``on_train_end`` (Lightning run
 checkpoint callbacks' hooks last: was: a kill in a user's epoch-start hook resumed from the
 epoch before); this callback's own calls stand in where it is not (a second does nothing).
 
+The epoch's ``ReduceLROnPlateau`` steps come after the epoch-end hooks that write that
+``last.ckpt``, and Lightning does not take them on a resume from it: the file holds the
+values they step on (``PLATEAU_STEPS``), and a fit resumed from it takes those steps as it
+starts (was: missed, so a killed trial continued with another rate than an uninterrupted
+one's).
+
 Example:
     >>> ckpt = TrialCheckpoint(dirpath="t1", filename="best", monitor="val_acc")
     >>> ckpt.state_key.startswith("lightning_nas.TrialCheckpoint{'monitor': 'val_acc'")
@@ -41,7 +47,8 @@ from lightning_nas.search.pending_last import LAST_PENDING, PendingLast
 if TYPE_CHECKING:
     from lightning_nas.search.callbacks import TrialReporter
 
-__all__ = ["FIT_RECORD", "KILL_LEFTOVERS", "TIE_FILE", "TrialCheckpoint"]
+__all__ = ["FIT_RECORD", "KILL_LEFTOVERS", "PLATEAU_STEPS", "TIE_FILE", "TrialCheckpoint",
+           "plateau_steps"]
 
 #: the weights of a validation whose tie waits for its epoch's end, where batches follow it
 TIE_FILE = ".tie.ckpt"
@@ -52,6 +59,33 @@ KILL_LEFTOVERS = (TIE_FILE, LAST_PENDING)
 
 #: the checkpoint key of a fit's or fine-tune's settings (``fit_resume.fit_record``)
 FIT_RECORD = "lightning_nas_fit"
+
+#: the checkpoint key, in an epoch-end ``last.ckpt``, of the values the epoch's
+#: ``ReduceLROnPlateau`` schedulers step on after it was written (``plateau_steps``)
+PLATEAU_STEPS = "lightning_nas_plateau_steps"
+
+
+def plateau_steps(trainer: pl.Trainer) -> dict[int, Any]:
+    """The ``ReduceLROnPlateau`` steps Lightning takes at the end of this epoch, after its
+    ``on_train_epoch_end`` hooks: ``{index in trainer.lr_scheduler_configs: the monitored
+    value}`` of each epoch-interval one due this epoch (its ``frequency``) whose monitor is
+    logged, as Lightning's loop picks them (automatic optimization only).
+
+    Example:
+        >>> plateau_steps(pl.Trainer(logger=False, enable_checkpointing=False))
+        {}
+    """
+    module = trainer.lightning_module
+    if module is None or not module.automatic_optimization:
+        return {}
+    steps = {}
+    for index, config in enumerate(trainer.lr_scheduler_configs):
+        value = trainer.callback_metrics.get(config.monitor) if config.monitor else None
+        if (config.reduce_on_plateau and config.interval == "epoch" and value is not None
+                and (trainer.current_epoch + 1) % config.frequency == 0):
+            steps[index] = value.detach().cpu().clone() if isinstance(value, torch.Tensor) \
+                else value
+    return steps
 
 
 class TrialCheckpoint(ModelCheckpoint):
@@ -73,9 +107,11 @@ class TrialCheckpoint(ModelCheckpoint):
     ``ReduceLROnPlateau`` schedulers after the epoch-end hooks, and not on a resume from a
     checkpoint written in them: the file written at the fit's end holds that step, so a
     promoted trial trains on with the schedulers, rate and optimizer of an uninterrupted
-    run (the epoch-end one is for a crash). With the trial's ``reporter`` it completes the
-    epoch's entry first (this hook runs after the module's ``on_train_epoch_end``), so a
-    checkpoint's history holds the epoch's training metrics too, and a validation whose
+    run; the epoch-end one, for a crash, holds the values those steps take (``PLATEAU_STEPS``),
+    and a fit resumed from it takes them as it starts. With the trial's ``reporter`` it
+    completes the epoch's entry first (this hook runs after the module's
+    ``on_train_epoch_end``), so a checkpoint's history holds the epoch's training metrics too,
+    and a validation whose
     entry holds no monitored value (it did not log it) is not a candidate for ``best.ckpt``
     (Lightning's own refuses a validation without the monitor, or takes an earlier one's).
     Every validation the reporter scores is a candidate, also one at the global step of the
@@ -111,11 +147,31 @@ class TrialCheckpoint(ModelCheckpoint):
         #: the epoch-end last.ckpt, until its row is logged; the trial gives it to the
         #: Trainer before the other callbacks (``build_trainer``), its own calls a fallback
         self.placing = PendingLast()
+        self._epoch_end = False  # the epoch-end last.ckpt is being written
+        self._steps: dict[int, Any] = {}  # the plateau steps the resumed checkpoint missed
 
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                            checkpoint: dict[str, Any]) -> None:
         if self.record is not None:  # a fit's or fine-tune's settings: checked on resume
             checkpoint[FIT_RECORD] = self.record
+        if self._epoch_end:  # stepped after this file is written (the fit's end's: before)
+            checkpoint[PLATEAU_STEPS] = plateau_steps(trainer)
+
+    def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                           checkpoint: dict[str, Any]) -> None:
+        super().on_load_checkpoint(trainer, pl_module, checkpoint)
+        self._steps = dict(checkpoint.get(PLATEAU_STEPS) or {})
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Take the ``ReduceLROnPlateau`` steps of the epoch the resumed ``last.ckpt`` was
+        written at the end of, which Lightning does not take on a resume (was: missed: the
+        rate, and the scheduler's count of bad epochs, were not an uninterrupted run's)."""
+        super().on_train_start(trainer, pl_module)
+        steps, self._steps = self._steps, {}
+        configs = trainer.lr_scheduler_configs
+        for index, value in sorted(steps.items()):
+            if index < len(configs):  # the module's hook, as Lightning's loop steps it
+                pl_module.lr_scheduler_step(configs[index].scheduler, value)
 
     @property
     def state_key(self) -> str:
@@ -218,7 +274,11 @@ class TrialCheckpoint(ModelCheckpoint):
             self.reporter._complete(trainer)
         self._decide_tie(trainer)
         super().on_train_epoch_end(trainer, pl_module)
-        self._save_last(trainer)  # put in place once the epoch's training row is logged
+        self._epoch_end = True
+        try:
+            self._save_last(trainer)  # put in place once the epoch's training row is logged
+        finally:
+            self._epoch_end = False
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         super().on_train_end(trainer, pl_module)
