@@ -15,6 +15,7 @@ was written at the end of (was: missed): its rates are an uninterrupted run's.
 
 from __future__ import annotations
 
+import shutil
 import signal
 from pathlib import Path
 
@@ -46,7 +47,21 @@ def test_a_trial_killed_mid_way_without_a_scheduler_continues_as_if_uninterrupte
     first = trial_folder(run_dir, 1)
     assert kill_rows(run_dir / "search.db")[1]["status"] == "RUNNING"
     assert (first / "last.ckpt").is_file()  # epoch 0's (epoch 1's was still pending)
+    # what a kill within a merge of its log versions leaves (``fit_segments``): versions
+    # renamed hidden before their removal, in its logger's folder too, which the versions
+    # of other trials share (one of another trial's merge is left alone there), and a
+    # merged table half-written
+    versions = run_dir / "logs" / "trials"
+    for hidden in (versions / ".merged_trial_0001_resumed_5", first / ".merged_logs_resumed_3",
+                   versions / ".merged_trial_0009_resumed_6"):
+        hidden.mkdir()
+        (hidden / "metrics.csv").write_text("epoch,val_loss\n0,1.0\n")
+    (versions / "trial_0001" / ".metrics.csv.4242").write_text("epoch,va")
     assert launcher.run(["search", cfg], log, env=env) == 0, log.read_text()[-3000:]
+    # its own removed as it ran again (was: kept for good in its logger's folder)
+    assert sorted(p.name for p in versions.iterdir()) == [
+        ".merged_trial_0009_resumed_6", "trial_0001", "trial_0002"]
+    shutil.rmtree(versions / ".merged_trial_0009_resumed_6")
     clean_cfg, clean_dir = _config(tmp_path, "clean")
     clean_log = tmp_path / "clean.log"
     assert launcher.run(["search", clean_cfg], clean_log) == 0, clean_log.read_text()[-3000:]

@@ -137,11 +137,16 @@ def _retire(segments: list[Path]) -> None:
         shutil.rmtree(hidden)
 
 
-def _drop_retired(folder: Path) -> None:
-    """Remove the merged versions a kill left renamed (``_retire``) in ``folder``."""
-    for hidden in folder.glob(f"{_RETIRED}*"):
+def _drop_retired(folder: Path, name: str = "") -> None:
+    """Remove the merged versions a kill left renamed (``_retire``) in ``folder``: of
+    version ``name`` alone where given (``<name>_resumed_<ns>``: a folder the versions of
+    other trials share), and a ``metrics.csv`` it left half-written there (``_write``)."""
+    pattern = f"{_RETIRED}{glob.escape(name)}_resumed_*" if name else f"{_RETIRED}*"
+    for hidden in folder.glob(pattern):
         if hidden.is_dir() and not hidden.is_symlink():
             shutil.rmtree(hidden, ignore_errors=True)
+    for tmp in (folder / (name or "logs")).glob(".metrics.csv.*"):
+        tmp.unlink(missing_ok=True)
 
 
 def _take_files(segments: list[Path], target: Path) -> None:
@@ -181,9 +186,7 @@ def _settle(folder: Path) -> None:
     removed, and the ``logs_resumed_*`` versions whose rows ``logs/metrics.csv`` already
     holds as the merge leaves them (merging again changes nothing) taken in and removed;
     a version no merge took in (a killed fit's) is left as it is."""
-    _drop_retired(folder)
-    for tmp in (folder / "logs").glob(".metrics.csv.*"):  # a kill within ``_write``
-        tmp.unlink(missing_ok=True)
+    _drop_retired(folder)  # and a kill within ``_write``'s file
     target = folder / "logs" / "metrics.csv"
     resumed = [p for p in _segments(folder) if (p / "metrics.csv").is_file()]
     if not resumed or not target.is_file():
@@ -251,7 +254,9 @@ def start_own_fit(spec: Any) -> None:
     what a kill left in its folder removed, the held weights of an undecided tie
     (``TIE_FILE``; was: kept beside a resumed fit's or promoted search trial's
     ``best.ckpt`` until its next tie), a ``last.ckpt`` whose epoch's training row was not
-    logged (``LAST_PENDING``) and the versions of a cut-off merge of its logs; and a fit's
+    logged (``LAST_PENDING``) and the versions of a cut-off merge of its logs (a search
+    trial's: the hidden ones, its configured loggers' too, beside other trials' versions,
+    which are left alone); and a fit's
     or fine-tune's (``record``) folder marked ``UNFINISHED``, and one that starts from
     scratch given W&B runs of its own (``new_attempt``, its ids, and its MLflow runs'
     names, ending ``_<ns>``; its resumes go on in them) by a W&B (MLflow) logger node: its
@@ -261,8 +266,10 @@ def start_own_fit(spec: Any) -> None:
     folder = Path(spec.trial_dir)
     for name in KILL_LEFTOVERS:
         (folder / name).unlink(missing_ok=True)
-    if spec.record is None:
-        _drop_retired(folder)
+    if spec.record is None:  # its merge's leftovers: the next end's merge is whole
+        _drop_retired(folder)  # (was: those in its loggers' folders, which other
+        for version in logger_versions(spec):  # trials' versions share, kept for good)
+            _drop_retired(version.parent, version.name)
         return
     folder.mkdir(parents=True, exist_ok=True)
     _settle(folder)
