@@ -4,8 +4,10 @@
 ``kill -9`` of the search driver while its Ray actor trains a trial that has a scheduler's
 ``last.ckpt``: the dead driver's actor ends before the same command resumes, which
 completes exactly the budget, re-runs the trial that was running with its architecture,
-leaves the completed trials as they were and logs each epoch of each trial once; the
-resumed search stores what the same command run inline and never killed stores (the same
+leaves the completed trials as they were, continues the running one from its
+``last.ckpt`` (``tests.helpers.EpochLog``: no fit of it from epoch 0 again) and logs each
+epoch of each trial once; the resumed search stores what the same command run inline and
+never killed stores (the same
 proposals, scores, metrics and epochs), and its ``best.ckpt`` validated afresh scores
 ``best.yaml``'s score.
 
@@ -33,6 +35,7 @@ import yaml
 from lightning_nas import load_best
 from lightning_nas.store import RunStore
 from tests.helpers import BlobData, TinyNet
+from tests.helpers_kill import json_lines
 from tests.helpers_ray import ray_folder, trial_actors
 from tests.helpers_runs import trial_rows
 from tests.launcher import ROOT, Launcher
@@ -115,7 +118,8 @@ def test_a_ray_search_killed_mid_trial_resumes_to_what_an_inline_search_stores(
         "model": {"class_path": "tests.helpers.TinyNet", "init_args": {"sleep": 0.1}},
         "data": {"class_path": "tests.helpers.BlobData", "init_args": {"n": 256}},
         "trainer": {"max_epochs": 3, "accelerator": "cpu", "devices": 1,
-                    "enable_progress_bar": False, "enable_model_summary": False},
+                    "enable_progress_bar": False, "enable_model_summary": False,
+                    "callbacks": [{"class_path": "tests.helpers.EpochLog"}]},
         "search": {"space": SPACE, "optimizer": "RandomSearch", "budget": budget, "seed": 3,
                    "run_dir": str(run), "progress": False, "executor": "ray",
                    "num_workers": 1, "ray": {"address": cluster.address, "num_cpus": 1},
@@ -141,6 +145,8 @@ def test_a_ray_search_killed_mid_trial_resumes_to_what_an_inline_search_stores(
     before = _rows(db)
     running = {i: r["arch"] for i, r in before.items() if r["status"] == "RUNNING"}
     assert running, before
+    trained = {i: json_lines(run / "trials" / f"trial_{i:04d}" / "epochs.jsonl")
+               for i in running}  # EpochLog's: each epoch its fits began, with the fit
     while actors & trial_actors():  # Ray ends a dead driver's actors: nothing writes on
         # (a guard against one that lives on; was 15 s, which Ray's own processes, slowed
         # by a busy machine, could come near)
@@ -155,6 +161,12 @@ def test_a_ray_search_killed_mid_trial_resumes_to_what_an_inline_search_stores(
     assert {r["status"] for r in after.values()} <= {"COMPLETED", "PAUSED", "PRUNED"}, after
     for i, arch in running.items():  # re-run, with the architecture it had
         assert after[i]["arch"] == arch
+        # on from its last.ckpt: its folder kept, no fit of it from epoch 0 again (was
+        # untested under Ray; before that, under a scheduler, trained again from scratch)
+        epochs = json_lines(run / "trials" / f"trial_{i:04d}" / "epochs.jsonl")
+        killed = trained[i][0]["fit"]
+        assert trained[i] and epochs[:len(trained[i])] == trained[i], (i, epochs)
+        assert not [e for e in epochs if e["fit"] != killed and e["epoch"] == 0], (i, epochs)
     for i, row in before.items():  # stored before the kill: as it was
         if row["status"] == "COMPLETED":
             assert after[i] == row
