@@ -77,9 +77,9 @@ TRAINER = {"max_epochs": 2, "accelerator": "cpu", "devices": 1, "logger": False,
 ASHA = {"scheduler": "asha", "min_epochs": 1, "eta": 2, "max_epochs": 2, "keep_top_k": 10}
 
 
-def _search(run: Path, budget: int) -> Search:
+def _search(run: Path, budget: int, **trainer: Any) -> Search:
     return Search(TinyNet, SPACE, data=BlobData, budget=budget, run_dir=run, seed=0,
-                  verbose=False, trainer=TRAINER, **ASHA)
+                  verbose=False, trainer={**TRAINER, **trainer}, **ASHA)
 
 
 def test_a_promoted_trial_removes_the_held_tie_weights_a_kill_left(tmp_path):
@@ -101,7 +101,8 @@ def test_a_promoted_trial_removes_the_held_tie_weights_a_kill_left(tmp_path):
 def test_a_trial_failed_after_kills_keeps_no_file_a_kill_left(tmp_path):
     torch.set_num_threads(1)
     run = tmp_path / "run"
-    first = _search(run, 5).run()
+    csv_logger = {"logger": {"class_path": "lightning.pytorch.loggers.CSVLogger"}}
+    first = _search(run, 5, **csv_logger).run()
     paused = [t.trial_id for t in first.trials if t.status is TrialStatus.PAUSED]
     assert paused
     folder = run / "trials" / f"trial_{paused[0]:04d}"
@@ -112,12 +113,24 @@ def test_a_trial_failed_after_kills_keeps_no_file_a_kill_left(tmp_path):
     for name in (TIE_FILE, LAST_PENDING):
         (folder / name).write_bytes(b"left by a kill")
     (folder / TRIAL_LOCK).write_text("pid 999999999 on a-host-long-gone\n\n")
-    again = _search(run, 5).run()
+    # and a kill within a merge of its log versions: those it renamed hidden, in its folder
+    # and in its logger's, which the other trials' versions share (another trial's merge
+    # there is left alone), and a merged table half-written
+    versions, name = run / "logs" / "trials", folder.name
+    hidden = [folder / ".merged_logs_resumed_3", versions / f".merged_{name}_resumed_5",
+              versions / ".merged_trial_0099_resumed_6"]
+    for path in hidden:
+        path.mkdir()
+    (versions / name / ".metrics.csv.4242").write_text("epoch,va")
+    again = _search(run, 5, **csv_logger).run()
     failed = next(t for t in again.trials if t.trial_id == paused[0])
     assert failed.status is TrialStatus.FAILED and "died 2 times" in failed.error
     # was: ['.last.pending.ckpt', '.tie.ckpt'] kept (its last.ckpt and best.ckpt removed);
     # then ['trial.lock'], naming the killed process, kept for good
     assert sorted(p.name for p in folder.iterdir()) == []
+    # was: its hidden versions kept for good, in its folder and its logger's
+    assert [path.exists() for path in hidden] == [False, False, True]
+    assert not (versions / name / ".metrics.csv.4242").exists()
 
 
 def _table(path: Path, rows: list[dict[str, Any]]) -> None:

@@ -51,8 +51,8 @@ from lightning_nas.search.trial_checkpoint import KILL_LEFTOVERS
 from lightning_nas.search.trial_logs import logger_versions
 from lightning_nas.search.wandb_ids import new_attempt
 
-__all__ = ["NO_CHECKPOINTS", "UNFINISHED", "end_own_fit", "merge_interrupted", "merge_logs",
-           "start_own_fit", "unsaved"]
+__all__ = ["NO_CHECKPOINTS", "UNFINISHED", "drop_merge_leftovers", "end_own_fit",
+           "merge_interrupted", "merge_logs", "start_own_fit", "unsaved"]
 
 _SEGMENT = "logs_resumed_"
 #: in the name of each TensorBoard event file (TensorBoard reads every file that has it)
@@ -267,9 +267,7 @@ def start_own_fit(spec: Any) -> None:
     for name in KILL_LEFTOVERS:
         (folder / name).unlink(missing_ok=True)
     if spec.record is None:  # its merge's leftovers: the next end's merge is whole
-        _drop_retired(folder)  # (was: those in its loggers' folders, which other
-        for version in logger_versions(spec):  # trials' versions share, kept for good)
-            _drop_retired(version.parent, version.name)
+        drop_merge_leftovers(spec)
         return
     folder.mkdir(parents=True, exist_ok=True)
     _settle(folder)
@@ -278,6 +276,25 @@ def start_own_fit(spec: Any) -> None:
     (folder / UNFINISHED).write_text(
         f"a {spec.record.get('kind', 'fit')} started here has not completed (removed when it "
         f"does)\n{'' if spec.trainer.get('enable_checkpointing') is not False else NO_CHECKPOINTS}")
+
+
+def drop_merge_leftovers(spec: Any) -> None:
+    """Remove what a kill within a merge of search trial ``spec``'s log versions left
+    (``merge_logs``): the versions it renamed hidden, in the trial's folder and, named after
+    the trial's own version alone, in its configured loggers' folders, which other trials'
+    versions share (``trial_logs.logger_versions``; was: kept for good there), and a
+    ``metrics.csv`` it left half-written. The versions it had not renamed stay: the
+    trial's next end merges them again (a merged version changes nothing).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> spec = SimpleNamespace(trial_dir="runs/none/trials/trial_0001", own_logs=False,
+        ...                        trainer={})
+        >>> drop_merge_leftovers(spec)
+    """
+    _drop_retired(Path(spec.trial_dir))
+    for version in logger_versions(spec):
+        _drop_retired(version.parent, version.name)
 
 
 def unsaved(folder: Path) -> bool:

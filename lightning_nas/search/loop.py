@@ -34,6 +34,7 @@ from lightning_nas.search.checkpoints import FrontPoints, checkpoint_complete
 from lightning_nas.search.costs import Counts, cost_uses
 from lightning_nas.search.executor import TrialExecutor
 from lightning_nas.search.failures import FailureWatch
+from lightning_nas.search.fit_segments import drop_merge_leftovers
 from lightning_nas.search.lifetime import sigterm_received, stops_deferred
 from lightning_nas.search.loop_results import TOLD, TrialResults
 from lightning_nas.search.progress import Progress
@@ -118,7 +119,7 @@ class SearchLoop(TrialResults):
         #: the stop rules; the failed trials whose error stopped the last invocation
         self.failures = FailureWatch(store, self.goal.max_failures, settings.run_dir)
         interrupted = self.failures.interrupted(  # first: one it fails is replayed as such
-            self.executor.isolates_trials, lambda trial: self._drop(trial, False))
+            self.executor.isolates_trials, self._drop_died)
         #: trials running again that a scheduler had paused (promoted), to the epochs they
         #: had then: counted done at their pause, their ends count no new trial
         self.again: dict[int, int] = {}
@@ -369,6 +370,13 @@ class SearchLoop(TrialResults):
                      f"trains again from its first epoch.")
             return False
         return True
+
+    def _drop_died(self, trial: TrialResult) -> None:
+        """Remove the files of a trial stored FAILED after kills: its checkpoints, what the
+        kills left in its folder, and the hidden versions of a merge of its logs one cut
+        off, its loggers' too (``drop_merge_leftovers``: was kept for good)."""
+        self._drop(trial, False)
+        drop_merge_leftovers(self.template.spec(trial.trial_id, trial.arch, dry=True))
 
     def _hold(self, trial_id: int, arch: dict[str, Any], candidate: Any,  # as running
               twins: list[Any] | None = None) -> None:  # (twins: Proposals.running's)
