@@ -10,20 +10,19 @@ Example:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.wording import counted
 
-__all__ = ["cmd_finetune"]
+__all__ = ["cmd_finetune", "threads_text"]
 
 
 def cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
     """Run ``lightning-nas finetune`` (its ``args`` and dotted ``overrides``); the exit
     status. ``--ckpt_path last|PATH`` resumes an interrupted fine-tune in its folder."""
-    import torch
-
     from lightning_nas.arch import format_arch
     from lightning_nas.config.overrides import split_overrides
     from lightning_nas.config.trainer_checks import check_finetune_epochs
@@ -94,7 +93,7 @@ def cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
                                    if args.from_scratch else None)
     said = ("as --threads gives" if args.threads else f"as trial {best['trial']} trained"
             if threads else "as this process runs")  # the count's source, as fit says it
-    threads = threads or torch.get_num_threads()
+    trained_with = threads_text(threads, said, result.ranks)
     start = "fresh weights" if args.from_scratch else start_text(best, result)
     if args.optimizer_state == "restore":  # the trial's Adam moments, its LR schedule
         start += ", its optimizer and LR scheduler state continued,"
@@ -102,8 +101,32 @@ def cmd_finetune(args: argparse.Namespace, overrides: list[str]) -> int:
              if k not in result.arch and f"model.{k}" not in result.arch}
     given_text = f" (and {format_arch(given)})" if given else ""
     print(f"Fine-tuned {format_arch(result.arch)}{given_text} from {start} for "
-          f"{counted(result.epochs, 'epoch')} with {counted(threads, 'torch thread')} ({said}): "
+          f"{counted(result.epochs, 'epoch')} {trained_with}: "
           f"best {best['monitor']}={format_score(result.score)} at epoch {result.epoch}\n"
           f"metrics of that epoch: {metrics_text(result.metrics)}\n"
           f"checkpoint: {checkpoint_text(result)}")
     return 0
+
+
+def threads_text(threads: int | None, said: str, ranks: int | None) -> str:
+    """How many torch threads a fine-tune trained with, and whose count that is (``said``):
+    ``threads`` where one was given (``--threads``, the trial's count), else this process's;
+    on ``ranks`` DDP rank processes each rank's: the count given, else ``OMP_NUM_THREADS``'s,
+    else the one Lightning gives a rank, its share of the cores (was: this process's count,
+    "as this process runs", which no rank trained with).
+
+    Example:
+        >>> threads_text(2, "as --threads gives", 2)
+        'on 2 DDP ranks with 2 torch threads each (as --threads gives)'
+    """
+    import torch
+
+    if not ranks or ranks < 2:
+        return f"with {counted(threads or torch.get_num_threads(), 'torch thread')} ({said})"
+    omp = os.environ.get("OMP_NUM_THREADS", "")
+    if not threads and omp.isdigit() and int(omp) > 0:  # each rank's: Lightning keeps it
+        threads, said = int(omp), "as OMP_NUM_THREADS gives"
+    if not threads:
+        return (f"on {ranks} DDP ranks, each with the torch threads Lightning gives a rank (its "
+                f"share of the cores; give --threads N for N each)")
+    return f"on {ranks} DDP ranks with {counted(threads, 'torch thread')} each ({said})"

@@ -122,7 +122,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
             cannot keep.
         threads: torch threads of the fine-tune and of each DDP rank (default: from
             scratch the trial's latest fit's, ``trial_fits``, as CPU sums in its order; from
-            the checkpoint the process's own).
+            the checkpoint the process's own, and a DDP rank's ``OMP_NUM_THREADS``'s, else
+            the count Lightning gives a rank).
         ckpt_path: ``"last"`` or a checkpoint file of an interrupted fine-tune's folder
             (``fit_resume.resume_point``): it goes on there with the settings it was started
             with (checked before training; ``max_epochs`` by default its own), its weights

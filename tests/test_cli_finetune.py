@@ -395,3 +395,42 @@ def test_finetune_writes_into_the_out_folder_given_and_resumes_from_it(config, t
     assert main(["finetune", str(run), "--max_epochs", "2", "--out", str(out),
                  "--ckpt_path", "last"]) == 2
     assert f"(looked at {out}: finished)" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_ddp_finetunes_line_says_the_ranks_threads_not_this_processs(tmp_path, capsys,
+                                                                       monkeypatch):
+    # was: "with 3 torch threads (as this process runs)", though each DDP rank trained with
+    # the count Lightning gives it (its share of the cores), as the ranks' own records show
+    import json
+
+    from lightning_nas import Search
+    from tests.helpers_data import BlobData
+
+    run = tmp_path / "run"
+    trainer = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 1,
+               "callbacks": [{"class_path": "tests.helpers.RankRecorder"}]}
+    Search("tests.helpers.MetricNet", {"width": {"choice": [8, 16]}}, data=BlobData,
+           trainer=trainer, budget=1, run_dir=run, optimizer="RandomSearch",
+           verbose=False).run()
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # the ranks get Lightning's share
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        assert main(["finetune", str(run), "--max_epochs", "1"]) == 0
+        line = capsys.readouterr().out.splitlines()[0]
+        assert main(["finetune", str(run), "--max_epochs", "1", "--threads", "2",
+                     "--out", str(tmp_path / "two")]) == 0
+        given = capsys.readouterr().out.splitlines()[0]
+    finally:
+        torch.set_num_threads(before)
+    ranks = [json.loads((run / "finetune" / f"rank{r}.json").read_text())["threads"]
+             for r in (0, 1)]
+    assert ranks[0] == ranks[1] != 3  # each rank's own count, not this process's
+    assert "(as this process runs)" not in line, line
+    assert " for 1 epoch on 2 DDP ranks, each with the torch threads Lightning gives a rank " \
+           "(its share of the cores; give --threads N for N each): best val_acc=" in line, line
+    assert [json.loads((tmp_path / "two" / f"rank{r}.json").read_text())["threads"]
+            for r in (0, 1)] == [2, 2]
+    assert " for 1 epoch on 2 DDP ranks with 2 torch threads each (as --threads gives): " \
+           "best val_acc=" in given, given
