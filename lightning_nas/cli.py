@@ -265,7 +265,25 @@ def _note(err: BaseException, note: str) -> None:
     if hasattr(err, "add_note"):
         err.add_note(note)
     else:  # pragma: no cover - Python 3.10
-        print(note.replace("the error above", "the error below"), file=sys.stderr)
+        print(note.replace("error above", "error below"), file=sys.stderr)
+
+
+def _what_to_fix(err: BaseException) -> str:
+    """What a failed one-shot fit's rank says to fix: its own error, or, where that error
+    (or one it was raised from) is gloo's echo of a peer rank that failed first (``Connection
+    closed by peer``), the other rank's error, printed further up (was: "fix the error
+    above" after the echo, which is no cause)."""
+    from lightning_nas.search.rank_failures import peer_symptom
+
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        if peer_symptom(str(err)):
+            return ("another rank failed first, and this one lost its connection to it (its "
+                    "error above, 'closed by peer' or 'reset by peer', follows from that): fix "
+                    "the other rank's error, further up")
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return "fix the error above"
 
 
 def _run(args: argparse.Namespace, rest: list[str]) -> int:
@@ -356,7 +374,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except Exception as err:  # a user's error in a one-shot fit: its traceback, and then
         if args.command == "oneshot":  # how to go on (was: the traceback alone)
-            _note(err, f"lightning-nas oneshot: failed: fix the error above"
+            _note(err, f"lightning-nas oneshot: failed: {_what_to_fix(err)}"
                        f"{args.resume(failed=True)}")
         raise
     except KeyboardInterrupt:  # Ctrl-C: the search said how to resume; no traceback

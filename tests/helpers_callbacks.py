@@ -157,19 +157,23 @@ class FitSpans(pl.Callback):
 class CrashAt(pl.Callback):
     """Raises ``RuntimeError`` when training epoch ``epoch`` (counted from 0) starts, or with
     ``batch`` when that batch of it starts: a run that dies part-way, after the checkpoints
-    of the epochs (and batches) before it."""
+    of the epochs (and batches) before it; with ``rank``, on that DDP rank alone."""
 
-    def __init__(self, epoch: int, batch: int | None = None) -> None:
-        self.epoch, self.batch = epoch, batch
+    def __init__(self, epoch: int, batch: int | None = None, rank: int | None = None) -> None:
+        self.epoch, self.batch, self.rank = epoch, batch, rank
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.current_epoch == self.epoch and self.batch is None:
+        if trainer.current_epoch == self.epoch and self.batch is None and self._here(trainer):
             raise RuntimeError(f"crash at epoch {self.epoch}")
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                              batch: object, batch_idx: int) -> None:
-        if trainer.current_epoch == self.epoch and batch_idx == self.batch:
+        if trainer.current_epoch == self.epoch and batch_idx == self.batch and \
+                self._here(trainer):
             raise RuntimeError(f"crash at epoch {self.epoch}, batch {self.batch}")
+
+    def _here(self, trainer: pl.Trainer) -> bool:
+        return self.rank is None or trainer.global_rank == self.rank
 
 
 @at_helpers

@@ -5,6 +5,7 @@ rank 0's drawn seed, and a DDP strategy that stops at unused parameters is refus
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -232,3 +233,43 @@ def test_ranks_torchrun_starts_take_rank_zeros_drawn_seed(tmp_path, launcher, al
         log.read_text()
     r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
     assert r0 == r1, (r0, r1)  # one seed (PL_GLOBAL_SEED, the samplers'), one result
+
+
+#: ``lightning-nas oneshot`` on two ranks forked as ``torchrun`` starts them, rank 1 alone
+#: crashing as its second epoch starts (rank 0 then loses its peer in the next collective)
+RANK_CRASH_SCRIPT = """
+import os, socket, sys, traceback
+import torch
+from lightning_nas.cli import main
+
+
+def run_rank(out):
+    torch.set_num_threads(1)
+    main(["oneshot", "examples/oneshot_digits/oneshot.yaml", "--trainer.devices=2",
+          "--trainer.strategy=ddp_find_unused_parameters_true", "--trainer.max_epochs=2",
+          "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=2",
+          "--oneshot.num_candidates=2", "--oneshot.calibration_batches=1",
+          "--oneshot.finetune_epochs=0", f"--oneshot.run_dir={out}/run",
+          "--trainer.callbacks=[{class_path: tests.helpers.CrashAt, "
+          "init_args: {epoch: 1, rank: 1}}]"])
+""" + torchrun_main("run_rank(sys.argv[1])")
+
+
+@pytest.mark.slow
+def test_a_rank_that_lost_its_peer_points_at_the_peers_error(tmp_path, launcher):
+    # was: rank 0's "Connection closed by peer", then "lightning-nas oneshot: failed: fix the
+    # error above", which named rank 0's echo of the failure, not rank 1's error further up
+    script = tmp_path / "oneshot_rank_crash.py"
+    script.write_text(RANK_CRASH_SCRIPT)
+    log = tmp_path / "log.txt"
+    assert launcher.run([tmp_path], log, script) == 1
+    out = log.read_text()
+    crash = out.index("RuntimeError: crash at epoch 1\n")  # rank 1's own, then its note
+    assert out[crash:].startswith("RuntimeError: crash at epoch 1\nlightning-nas oneshot: "
+                                  "failed: fix the error above"), out[crash:][:300]
+    peer = re.search(r"Connection (closed|reset) by peer", out)  # rank 0's echo of it
+    assert peer, out[-3000:]
+    said = out[peer.end():].split("\nlightning-nas oneshot: failed: ", 1)[1].splitlines()[0]
+    assert said.startswith("another rank failed first, and this one lost its connection to "
+                           "it (its error above, 'closed by peer' or 'reset by peer', "
+                           "follows from that): fix the other rank's error, further up"), said

@@ -18,10 +18,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["blame", "blamed_where", "first_line", "fresh_failure"]
+__all__ = ["blame", "blamed_where", "first_line", "fresh_failure", "peer_symptom"]
 
 #: what a rank's error says when a peer failed or died first (gloo): not the cause
 _PEER_SYMPTOMS = ("closed by peer", "reset by peer")
+
+
+def peer_symptom(error: str) -> bool:
+    """Whether ``error`` (a rank's error text) is what gloo says when a peer rank failed or
+    died first (``Connection closed by peer``): not the cause, its echo.
+
+    Example:
+        >>> peer_symptom("RuntimeError: [pair.cc:553] Connection closed by peer [::1]:1")
+        True
+    """
+    return any(symptom in error for symptom in _PEER_SYMPTOMS)
 
 
 def blame(died: Mapping[int, str], failed: Mapping[int, str]) -> str | None:
@@ -38,8 +49,7 @@ def blame(died: Mapping[int, str], failed: Mapping[int, str]) -> str | None:
         return f"rank {min(died)} died ({died[min(died)]})"
     if not failed:
         return None
-    own = [rank for rank, error in failed.items()
-           if not any(symptom in error for symptom in _PEER_SYMPTOMS)]
+    own = [rank for rank, error in failed.items() if not peer_symptom(error)]
     rank = min(own or failed)
     return f"rank {rank} failed the trial" + (f": {failed[rank]}" if failed[rank] else "")
 
