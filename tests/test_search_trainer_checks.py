@@ -9,8 +9,10 @@ import warnings
 
 import pytest
 
+from lightning_nas import Search
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialStatus
+from tests.helpers_data import BlobData
 from tests.helpers_search import tiny_search
 
 
@@ -255,3 +257,17 @@ def test_a_trial_whose_searched_trainer_values_skip_validation_is_an_ordinary_fa
         statuses[t.arch["trainer.limit_train_batches"]].add(t.status)
     assert statuses == {1: {TrialStatus.FAILED}, 3: {TrialStatus.COMPLETED}}
     assert all("no validation ran" in t.error for t in result.trials if t.error)
+
+
+def test_a_batch_size_finder_under_ddp_trials_is_refused_before_anything_is_written(tmp_path):
+    # was: every trial's ranks started, FAILED in setup with Lightning's "The Batch size
+    # finder is not supported with distributed strategies", the search stopped after two
+    # with search.db and trials/ written
+    trainer = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 1,
+               "callbacks": [{"class_path": "lightning.pytorch.callbacks.BatchSizeFinder"}]}
+    run = tmp_path / "run"
+    with pytest.raises(ConfigError, match=r"BatchSizeFinder.*not supported with distributed "
+                                          r"strategies.*2 processes.*remove it"):
+        Search("tests.helpers.MetricNet", {"width": {"choice": [8, 16]}}, data=BlobData,
+               trainer=trainer, budget=1, run_dir=run).run()
+    assert not run.exists()

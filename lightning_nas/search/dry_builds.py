@@ -30,8 +30,8 @@ from lightning_nas.search.meta_build import parameters_on_meta
 from lightning_nas.search.torch_flags import torch_flags_kept
 from lightning_nas.search.trial import TrialSpec, build_trainer, quiet_lightning
 
-__all__ = ["attempt_build", "check_searched_builds", "check_trainer_builds", "dry_spec",
-           "global_state_kept", "said_where", "trainer_fault"]
+__all__ = ["attempt_build", "check_searched_builds", "check_trainer_builds", "check_tuners",
+           "dry_spec", "global_state_kept", "said_where", "trainer_fault"]
 
 
 def check_trainer_builds(spec: TrialSpec, of: str = "the fit") -> None:
@@ -82,13 +82,40 @@ def trainer_fault(spec: TrialSpec) -> tuple[str | None, Any, BaseException] | No
 
         def build(settings: dict[str, Any]) -> BaseException | None:
             changed = dataclasses.replace(spec, trainer=settings)
-            return attempt_build(lambda: build_trainer(changed, []), meta=False)
+            return attempt_build(lambda: check_tuners(build_trainer(changed, [])), meta=False)
 
         error = build(spec.trainer)
         if error is None:
             return None
         path, value = blame(build, spec.trainer, "trainer") or (None, None)
         return path, value, error
+
+
+def check_tuners(trainer: Any) -> None:
+    """Refuse, as the fit's setup would in every trial, a ``BatchSizeFinder`` among the
+    callbacks of a Trainer that trains on several processes (Lightning: "The Batch size
+    finder is not supported with distributed strategies"; was: each trial's ranks started
+    and FAILED there, the search stopped after two, its run folder written).
+
+    Args:
+        trainer: a Trainer built as a trial builds it, not launched (its ``world_size``
+            counts the processes it would start).
+
+    Raises:
+        ValueError: naming the callback, the processes and what to do.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> check_tuners(SimpleNamespace(callbacks=[], world_size=2))  # no finder: nothing
+    """
+    from lightning.pytorch.callbacks import BatchSizeFinder
+
+    finder = next((c for c in trainer.callbacks if isinstance(c, BatchSizeFinder)), None)
+    if finder is not None and trainer.world_size > 1:
+        raise ValueError(f"{type(finder).__name__} is not supported with distributed "
+                         f"strategies (Lightning refuses it as the fit sets up), and this "
+                         f"Trainer trains on {trainer.world_size} processes: remove it, or train "
+                         f"on one device (trainer.devices: 1)")
 
 
 def dry_spec(spec: TrialSpec, folder: str) -> TrialSpec:
