@@ -270,3 +270,34 @@ def test_a_stop_as_a_trials_result_is_stored_comes_after_it(tmp_path):
         _objective_search(tmp_path).run()
     with RunStore(tmp_path / "search.db") as store:
         assert [t.status for t in store.trials()] == [TrialStatus.COMPLETED]
+
+
+class InterruptedInEpoch1(TinyNet):
+    """Its first ``left`` fits are interrupted (Ctrl-C) in epoch 1's first training step:
+    after epoch 0 ended, so its ``last.ckpt`` is written."""
+
+    left = 0
+
+    def training_step(self, batch, batch_idx):
+        if InterruptedInEpoch1.left and self.current_epoch == 1:
+            InterruptedInEpoch1.left -= 1
+            raise KeyboardInterrupt
+        return super().training_step(batch, batch_idx)
+
+
+def test_an_interrupted_trial_with_an_ended_epoch_is_said_to_go_on_from_it(
+        tmp_path, tiny_space, tiny_trainer, capsys):
+    # was: "1 running (re-run on resume)" and "1 to re-run", though the trial goes on from
+    # its last.ckpt (its epoch 0 not trained again)
+    InterruptedInEpoch1.left = 1
+    trainer = {**tiny_trainer, "max_epochs": 2}
+    with pytest.raises((KeyboardInterrupt, SystemExit)):
+        tiny_search(tmp_path, tiny_space, trainer, budget=1, model=InterruptedInEpoch1,
+                    verbose=True).run()
+    assert "Interrupted: 0 completed, 1 running (on resume it goes on from its last ended " \
+           "epoch); call .run() again" in capsys.readouterr().out
+    result = tiny_search(tmp_path, tiny_space, trainer, budget=1, model=InterruptedInEpoch1,
+                         verbose=True).run()
+    assert f"Resuming {tmp_path}: 0 completed, 0 failed, 1 to re-run (1 from its last " \
+           f"ended epoch)\n" in capsys.readouterr().out
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED]

@@ -172,6 +172,9 @@ class SearchLoop(TrialResults):
             self.say(f"Resuming {self.settings.run_dir}: {self.completed} completed, "
                      + (f"{pruned} pruned, " if pruned else "")
                      + f"{self.failures.failed()} failed, {len(self.interrupted)} to re-run"
+                     # (was: "to re-run" alone, also of one that goes on from its last.ckpt)
+                     + (f" ({len(self.promoted)} from its last ended epoch)" if self.promoted
+                        else "")
                      # only a scheduler pauses trials (was: "0 paused" without one, a
                      # sweep's too)
                      + (f", {len(self.paused)} paused" if self.rule is not None or self.paused
@@ -221,7 +224,7 @@ class SearchLoop(TrialResults):
             # the export once a trial completed (was: only the resume said)
             export = f", or {export} for the best so far" if completed else ""
             self.say(f"Interrupted: {completed} completed, {len(self.running)} running "
-                     f"(re-run on resume); {again} to resume{export}.")
+                     f"({self._resumed_how()}); {again} to resume{export}.")
             if isinstance(err, SIGTERMException) or getattr(err, "code", 0) == signal.SIGTERM \
                     or sigterm_received():  # Lightning's (status 0), Ray's (1) SIGTERM exit
                 raise SystemExit(143) from err
@@ -370,6 +373,17 @@ class SearchLoop(TrialResults):
                      f"trains again from its first epoch.")
             return False
         return True
+
+    def _resumed_how(self) -> str:
+        """How a resume takes the running trials on: from their latest ``last.ckpt`` where
+        an epoch ended (was: "re-run on resume" of each)."""
+        lasts = [self.template.trial_dir(trial_id) / "last.ckpt" for trial_id in self.running]
+        going_on = sum(last.is_file() and checkpoint_complete(last) for last in lasts)
+        if not going_on:
+            return "re-run on resume"
+        if going_on == len(self.running) == 1:
+            return "on resume it goes on from its last ended epoch"
+        return f"re-run on resume, {going_on} from its last ended epoch"
 
     def _drop_died(self, trial: TrialResult) -> None:
         """Remove the files of a trial stored FAILED after kills: its checkpoints, what the
