@@ -38,7 +38,15 @@ class KwNet(nn.Module):
         BUILT.append(("KwNet", {"a": a, "c": c, **kwargs}))
 
 
-class AnyHolder(pl.LightningModule):
+class BuiltOnly(pl.LightningModule):
+    """A model these tests build and never train; a search refuses one with no
+    ``configure_optimizers`` (every fit would fail), so it has one."""
+
+    def configure_optimizers(self) -> None:
+        return None
+
+
+class AnyHolder(BuiltOnly):
     """A model of an argument annotated ``Any``; what it was given recorded."""
 
     def __init__(self, net: Any = None) -> None:
@@ -46,7 +54,7 @@ class AnyHolder(pl.LightningModule):
         BUILT.append(("holder", BUILT[-1] if isinstance(net, nn.Module) else net))
 
 
-class UntypedHolder(pl.LightningModule):
+class UntypedHolder(BuiltOnly):
     """A model of an argument of no annotation; what it was given recorded."""
 
     def __init__(self, net=None) -> None:  # noqa: ANN001 - the case under test

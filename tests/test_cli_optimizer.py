@@ -17,6 +17,8 @@ from lightning_nas.cli import main
 from lightning_nas.config.load import load_config
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.from_config import search_from_config
+from tests.helpers import BlobData
+from tests.helpers_no_optim import NoOptimNet
 
 torch.set_num_threads(1)
 
@@ -305,3 +307,52 @@ def test_no_warning_where_the_optimizer_section_shadows_no_searched_argument(tmp
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         search_from_config(cfg)
+
+
+_NO_OPTIM = r"model NoOptimNet has no configure_optimizers of its own .*every trial's fit"
+
+
+def test_a_model_without_configure_optimizers_nor_optimizer_section_is_refused(tmp_path,
+                                                                               capsys):
+    # was: trials 1 and 2 failed with Lightning's "No `configure_optimizers()` method
+    # defined", then the search stopped
+    config = _config(tmp_path, optimizer=None, lr_scheduler=None,
+                     model={"class_path": "tests.helpers_no_optim.NoOptimNet"})
+    cfg = yaml.safe_load(config.read_text())
+    cfg["search"]["space"] = {"width": {"choice": [4, 8]}}
+    config.write_text(yaml.safe_dump(cfg))
+    assert main(["search", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert re.search(_NO_OPTIM, err), err
+    assert "define NoOptimNet.configure_optimizers, or add a top-level `optimizer:`" in err
+    assert not (tmp_path / "run").exists()
+    cfg["search"]["cli"] = "tests.helpers_cli_links.StepIntervalCLI"  # none given to it
+    with pytest.raises(ConfigError, match=_NO_OPTIM):
+        search_from_config(cfg)
+
+
+def test_a_python_search_of_a_model_without_configure_optimizers_is_refused(tmp_path):
+    from lightning_nas import Search
+
+    with pytest.raises(ConfigError, match=_NO_OPTIM + r".*define NoOptimNet.configure_opt"):
+        Search(NoOptimNet, {"width": {"choice": [4, 8]}}, data=BlobData, budget=2,
+               run_dir=str(tmp_path / "run"), trainer={"max_epochs": 1}, verbose=False)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("model", "extra"), [
+    ("MixedNet", {"optimizer": None, "lr_scheduler": None}),  # a mixin's
+    ("ParentNet", {"optimizer": None, "lr_scheduler": None}),  # a parent's
+    ("NoOptimNet", {}),  # the optimizer section's (LightningCLI's configure_optimizers)
+    ("NoOptimNet", {"search_cli": "tests.helpers_cli_links.StepIntervalCLI"}),  # the CLI's
+])
+def test_a_model_whose_optimizer_comes_from_elsewhere_is_searched(tmp_path, model, extra):
+    extra = dict(extra)
+    cli = extra.pop("search_cli", None)
+    cfg = yaml.safe_load(_config(tmp_path, model={
+        "class_path": f"tests.helpers_no_optim.{model}"}, **extra).read_text())
+    cfg["search"].update(space={"width": {"choice": [4, 8]}}, budget=1)
+    if cli is not None:
+        cfg["search"]["cli"] = cli
+    result = search_from_config(cfg).run()
+    assert [t.status for t in result.trials] == ["COMPLETED"], result.trials

@@ -75,3 +75,31 @@ def test_only_an_argument_every_job_leaves_out_is_said():
                                                        "data": node,
                                                        "more": [node]}}])] == [
         "config key 'model.data'", "config key 'model.more[0]'"]
+
+
+def _fit_model(cfg: DictConfig) -> float:
+    """A task function that trains ``cfg.model`` as a Lightning project's does."""
+    import lightning.pytorch as pl
+
+    trainer = pl.Trainer(max_epochs=1, limit_train_batches=1, limit_val_batches=1,
+                         accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(instantiate(cfg.model), BlobData(n=32, batch_size=8))
+    return float(trainer.callback_metrics["val_acc"])
+
+
+def test_a_sweeps_model_without_configure_optimizers_is_refused_before_any_job(tmp_path):
+    # was: jobs 1 and 2 failed with Lightning's "No `configure_optimizers()` method
+    # defined", then the sweep stopped
+    from lightning_nas.errors import ConfigError
+
+    target = {"_target_": "tests.helpers_no_optim.HydraNoOptim"}
+    with pytest.raises(ConfigError, match=r"model HydraNoOptim has no configure_optimizers "
+                                          r".*define HydraNoOptim.configure_optimizers"):
+        multirun(tmp_path, _fit_model, {"budget": 2, "params": {"x": "choice(1, 2)"}},
+                 model=target)
+    assert not (tmp_path / "run" / "search.db").exists()
+    trials = multirun(tmp_path / "mixed", _fit_model,  # a mixin's configure_optimizers
+                      {"budget": 1, "params": {"x": "choice(1, 2)"}},
+                      model={"_target_": "tests.helpers_no_optim.HydraMixed"})
+    assert [t.status for t in trials] == ["COMPLETED"], trials

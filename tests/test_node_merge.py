@@ -50,7 +50,15 @@ class Inner(nn.Module):
         self.got = {"opts": opts, "lin1": lin1}
 
 
-class Knobs(pl.LightningModule):
+class BuiltOnly(pl.LightningModule):
+    """A model these tests build and never train; a search refuses one with no
+    ``configure_optimizers`` (every fit would fail), so it has one."""
+
+    def configure_optimizers(self) -> None:
+        return None
+
+
+class Knobs(BuiltOnly):
     """A model of a plain ``dict``, a ``dict[str, int]``, a dataclass, a ``dict`` of
     dataclasses and a module argument; what it was given kept in ``got``."""
 
@@ -124,7 +132,7 @@ def test_a_later_files_arguments_are_set_by_their_annotation_as_lightningcli_set
     assert theirs == cli_model(tmp_path, cfg["model"]).got
 
 
-class Opted(pl.LightningModule):
+class Opted(BuiltOnly):
     """A model of LightningCLI's ``OptimizerCallable``; the optimizer it makes kept."""
 
     def __init__(self, optimizer: Callable[[Iterable], torch.optim.Optimizer] = torch.optim.Adam
@@ -189,7 +197,7 @@ class KwOther(nn.Module):
         BUILT.append(("KwOther", {"b": b, **kwargs}))
 
 
-class Holder(pl.LightningModule):
+class Holder(BuiltOnly):
     """A model of one module argument."""
 
     def __init__(self, net: nn.Module) -> None:
@@ -246,7 +254,7 @@ def test_a_chosen_nodes_init_args_and_dict_kwargs_merge_as_lightningclis(tmp_pat
         assert BUILT[-1] == want, value
 
 
-class AnyHolder(pl.LightningModule):
+class AnyHolder(BuiltOnly):
     """A model of an argument annotated ``Any``; what it was given recorded."""
 
     def __init__(self, net: Any = None) -> None:
@@ -285,7 +293,7 @@ def test_a_chosen_mapping_at_an_any_argument_is_set_as_lightningcli_sets_it(tmp_
     assert BUILT[-2:] == [("AnyHolder", {"p": 3, "q": 2})] * 2
 
 
-class Recorded(pl.LightningModule):
+class Recorded(BuiltOnly):
     """A model of a dataclass argument; what it was given recorded."""
 
     def __init__(self, net: NetConfig = DEEP) -> None:

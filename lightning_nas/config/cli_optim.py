@@ -35,6 +35,7 @@ from lightning_nas.user_warnings import warn_rank_zero, warn_user
 from lightning_nas.wording import named
 
 __all__ = ["OPTIM_KEYS", "apply_optim", "check_not_chosen_whole", "check_optim",
+           "check_optimizer_given",
            "check_plateau_monitor", "check_searched_optim", "optim_sections", "warn_shadowed",
            "with_arch"]
 
@@ -233,6 +234,38 @@ def check_plateau_monitor(sections: Mapping[str, Any], cli: str | None = None) -
                       f"lr_scheduler: {{class_path: lightning.pytorch.cli.ReduceLROnPlateau, "
                       f"init_args: {{monitor: val_loss, ...}}}} (the short name "
                       f"ReduceLROnPlateau is Lightning's)")
+
+
+def check_optimizer_given(model: Any, sections: Mapping[str, Any], fix: str) -> None:
+    """Refuse, before any training, a model class with no ``configure_optimizers`` of its
+    own (LightningModule's default: Lightning's fit refuses it, so every trial would fail)
+    where no ``optimizer`` section gives it one. One from a mixin or a parent class of the
+    project's counts (``is_overridden`` on the class); so does the section's, which the
+    ``search.cli`` class's own ``configure_optimizers`` may return. Anything but a
+    LightningModule class (a builder function) is not judged.
+
+    Args:
+        model: the model's class.
+        sections: ``optim_sections`` of the config (empty: none).
+        fix: what to change, said after the refusal (``{name}``: the class's name).
+
+    Example:
+        >>> from lightning.pytorch.demos.boring_classes import BoringModel
+        >>> check_optimizer_given(BoringModel, {}, "define {name}.configure_optimizers")
+    """
+    from lightning.pytorch import LightningModule
+    from lightning.pytorch.utilities.model_helpers import is_overridden
+
+    if sections.get("optimizer") or not (inspect.isclass(model)
+                                         and issubclass(model, LightningModule)):
+        return
+    if is_overridden("configure_optimizers", model, parent=LightningModule):
+        return
+    name = model.__name__
+    raise ConfigError(f"model {name} has no configure_optimizers of its own (LightningModule's "
+                      f"default), and no optimizer section gives it one, so every trial's fit "
+                      f"would fail (Lightning: \"No `configure_optimizers()` method "
+                      f"defined\"): {fix.format(name=name)}")
 
 
 def check_searched_optim(cfg: Mapping[str, Any], space: Mapping[str, Any]) -> None:

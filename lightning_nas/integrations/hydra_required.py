@@ -2,7 +2,9 @@
 a required argument in every job composed before the first (neither the config, a searched
 key nor a command-line override gives it), said before the first job with the node's path
 and the override that sets it; not refused, since the task function may pass it
-(``instantiate(cfg.data, root=...)``), as ``hydra_schema.warn_missing`` says a ``???``.
+(``instantiate(cfg.data, root=...)``), as ``hydra_schema.warn_missing`` says a ``???``;
+and ``check_model_optimizer``: a job's ``model`` node whose LightningModule has no
+``configure_optimizers`` (every job's fit would fail), refused before the first job.
 
 Example:
     >>> from omegaconf import OmegaConf
@@ -18,11 +20,41 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from lightning_nas.config.calls import missing_args
+from lightning_nas.config.cli_optim import check_optimizer_given
 from lightning_nas.config.imports import import_object
 from lightning_nas.config.nodes import HYDRA_KEYS, node_args
 from lightning_nas.user_warnings import warn_user
 
-__all__ = ["warn_required"]
+__all__ = ["check_model_optimizer", "warn_required"]
+
+#: a Hydra job's model gets its optimizer from its class alone (no optimizer section)
+_OPTIM_FIX = ("define {name}.configure_optimizers (a Hydra job builds cfg.model as its "
+              "_target_ says; no optimizer section is applied to it)")
+
+
+def check_model_optimizer(jobs: Iterable[DictConfig]) -> None:
+    """Refuse a sweep where a job's ``model`` node (the LightningModule a Lightning project's
+    task trains, ``instantiate(cfg.model)``) has a ``_target_`` class with no
+    ``configure_optimizers`` of its own (``cli_optim.check_optimizer_given``; was: jobs 1 and
+    2 failed with Lightning's "No `configure_optimizers()` method defined"). A target that
+    does not import here, an interpolation, or no ``model`` node: not judged.
+
+    Args:
+        jobs: the composed job configs, as written (not resolved).
+
+    Raises:
+        ConfigError: naming the model class and how to give it an optimizer.
+    """
+    for job in jobs:
+        target = OmegaConf.select(job, "model._target_", default=None,
+                                  throw_on_resolution_failure=False)
+        if not isinstance(target, str) or "${" in target:
+            continue
+        try:
+            cls = import_object(target)
+        except Exception:  # noqa: BLE001 - not importable here: said by the other checks
+            continue
+        check_optimizer_given(cls, {}, _OPTIM_FIX)
 
 
 def warn_required(jobs: Iterable[DictConfig]) -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import lightning.pytorch as pl
 
+from lightning_nas.config.cli_optim import check_optimizer_given
 from lightning_nas.config.node_labels import names_said
 from lightning_nas.config.node_places import config_names, node_place
 from lightning_nas.config.option_clashes import check_option_clashes, space_choices
@@ -77,6 +78,12 @@ if TYPE_CHECKING:
 __all__ = ["DRY_BUILD_ARCHS", "arch_error", "check_own_loaders", "check_search",
            "check_space_values", "trial_names", "warn_endless_trials"]
 
+#: how a model with no optimizer gets one, from Python (True) or a config
+_OPTIM_FIX = {True: "define {name}.configure_optimizers, or search from a LightningCLI config "
+                    "with a top-level `optimizer:` section (lightning-nas search)",
+              False: "define {name}.configure_optimizers, or add a top-level `optimizer:` "
+                     "section (optimizer: Adam, or a class_path node), which LightningCLI "
+                     "makes the model's configure_optimizers"}
 #: sampled architectures a dry build tries before a model or data error is a config error
 DRY_BUILD_ARCHS = 5
 
@@ -104,6 +111,10 @@ def _check_search(search: Search) -> None:
     # (was: "the space holds a single architecture ({'widht': 16})", the typo found later)
     search.model.check(search.space.names(), _data_class(search.data.target))
     search.data.check(search.space.names(), search.model)
+    if search.objective is None:  # no optimizer: every trial's fit would fail (was: trials
+        # 1 and 2 failed with Lightning's "No `configure_optimizers()`", the search stopped)
+        check_optimizer_given(_data_class(search.model.target), search.template.cli_optim,
+                              _OPTIM_FIX[search.python])
     check_trainer_space_keys(search.space.names())
     search.space.check_searchable("or train it with lightning-nas fit")
     search.settings.goal.warn_contrary()
@@ -313,7 +324,8 @@ def check_own_loaders(model: Any) -> None:
 
 def _data_class(target: Any) -> Any:
     """The class of a search's data (a config section's, a class, an instance's), for the
-    error of a plain space key that is its argument; None for a callable or no data."""
+    error of a plain space key that is its argument; None for a callable or no data. The
+    model's class alike (a config section's, a class)."""
     if isinstance(target, ConfigBuilder):
         try:
             return target.target()
