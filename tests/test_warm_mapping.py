@@ -377,6 +377,25 @@ def test_an_int_choice_maps_onto_an_equal_float_choice_and_back(tmp_path):
     assert "k=True is not in the space" in rep.out_of_space[1][1]
 
 
+def test_an_integral_float_maps_onto_an_int_range_as_onto_an_int_choice(tmp_path):
+    # was: a source's 4.0 skipped as outside an int range ("4.0 is not in the space"),
+    # though taken by an int choice or ordered key; 4.5 is still outside
+    _store_source(tmp_path / "s", [({"n": 4.0, "w": 2.0}, 0.9),
+                                   ({"n": 4.5, "w": 1.0}, 0.8),  # no int
+                                   ({"n": 9.0, "w": 1.0}, 0.7)])  # beyond the range
+    space = SearchSpace.from_dict({"n": {"int": [1, 8]}, "w": {"ordered": [1, 2]}})
+    priors, report = load_priors([tmp_path / "s"], space)
+    rep = report.sources[0]
+    assert [p.arch for p in priors] == [{"n": 4, "w": 2}]
+    assert type(priors[0].arch["n"]) is int
+    assert [t for t, _ in rep.out_of_space] == [2, 3]
+    assert "n=4.5 is not in the space" in rep.out_of_space[0][1]
+    assert "n=9.0 is not in the space" in rep.out_of_space[1][1]
+    priors, report = load_priors([tmp_path / "s"], SearchSpace.from_dict(
+        {"n": {"int": [1, 8]}, "w": {"ordered": [1, 2]}, "d": {"int": [1, 8]}}), {"d": 2.0})
+    assert report.sources[0].filled == {"d": 2} and type(priors[0].arch["d"]) is int
+
+
 def test_a_fill_of_an_int_takes_the_equal_float_option_as_a_source_value_does(tmp_path):
     # was: refused, "warm_start_fill k=1 is outside the space (one of [1.0, 2.0])", though
     # a source's k=1 maps onto the option 1.0; True is still no number

@@ -290,17 +290,23 @@ def _from_store(store: RunStore, source: str, space: SearchSpace, params: dict[s
 def _as_option(param: Param, value: Any) -> Any:
     """``value`` as the option of a choice (or a fixed value) ``param`` equal to it in value
     and of a numeric kind, as a float range takes an int (``1`` is ``1.0``, ``2.0`` is
-    ``2``; ``True`` is no number here); ``value`` itself otherwise (was: a source's int
-    choice outside this space's float choice, though equal).
+    ``2``; ``True`` is no number here), or as the int of an ``int`` range equal to it
+    (``4.0`` is ``4``; ``4.5`` stays, not in the space); ``value`` itself otherwise (was: a
+    source's int choice outside this space's float choice, a float ``4.0`` outside an int
+    range, though equal).
 
     Example:
         >>> _as_option(Choice([1.0, 2.0]), 1), _as_option(Choice([1.0, 2.0]), True)
         (1.0, True)
+        >>> _as_option(Int(1, 8), 4.0), _as_option(Int(1, 8), 4.5)
+        (4, 4.5)
     """
     options = param.values if isinstance(param, Choice) else \
         [param.value] if isinstance(param, Fixed) else []
     if not is_number(value) or param.contains(value):
         return value
+    if isinstance(param, Int) and math.isfinite(value) and float(value).is_integer():
+        return int(value) if param.contains(int(value)) else value
     return next((o for o in options if is_number(o) and o == value), value)
 
 
