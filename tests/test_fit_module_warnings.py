@@ -69,8 +69,8 @@ def test_a_fit_without_an_end_is_warned_of_unless_its_module_stops_it(tmp_path):
     # nothing and trained for ever; a module's EarlyStopping ends it, as a search's trial
     endless = {**_cfg(max_epochs=-1), "model": {"class_path": "tests.helpers.TinyNet"}}
     with pytest.warns(UserWarning, match=r"trainer.max_epochs=-1 is Lightning's 'no limit', "
-                                         r"and no max_steps, max_time or EarlyStopping "
-                                         r"callback ends the fit"):
+                                         r"and no max_steps, max_time, EarlyStopping "
+                                         r"callback or Timer with a duration ends the fit"):
         fit_spec(endless, out_dir=tmp_path / "fit", monitor="val_loss", mode="min")
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message="trainer.max_epochs=-1")

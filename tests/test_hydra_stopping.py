@@ -36,7 +36,8 @@ def test_a_job_that_nothing_ends_is_warned_of_before_the_first_job(tmp_path):
     said = _said(tmp_path, trainer=TRAINER, callbacks={"model_checkpoint": CHECKPOINT,
                                                        "early_stopping": None})
     assert said == ["trainer.max_epochs=-1 is Lightning's 'no limit', and no max_steps, "
-                    "max_time or EarlyStopping callback ends a job: each trains until a "
+                    "max_time, EarlyStopping callback or Timer with a duration ends a job: "
+                    "each trains until a "
                     "callback of yours stops it, for ever where none does; give max_epochs "
                     "a number or add one of them"], said
     assert _said(tmp_path / "b", trainer=TRAINER, callbacks={

@@ -156,8 +156,8 @@ def test_a_searched_value_that_makes_a_trial_endless_is_warned_of_naming_it(
     # was: no word whenever max_epochs, max_steps or max_time was searched, though the
     # trials given max_epochs=-1 (and nothing else to end them) train for ever
     with pytest.warns(UserWarning, match=re.escape(
-            "trainer.max_epochs=-1 is Lightning's 'no limit', and no max_steps, max_time or "
-            "EarlyStopping callback ends a trial")) as said:
+            "trainer.max_epochs=-1 is Lightning's 'no limit', and no max_steps, max_time, "
+            "EarlyStopping callback or Timer with a duration ends a trial")) as said:
         tiny_search(tmp_path, {**tiny_space, **space}, {**tiny_trainer, **trainer}, budget=1)
     texts = [str(w.message) for w in said if "'no limit'" in str(w.message)]
     assert len(texts) == 1 and texts[0].endswith(f" (the trials of the searched {option})"), \

@@ -356,7 +356,8 @@ def endless_text(trainer: Mapping[str, Any], module_callbacks: object = None,
         return None  # was: not counted, and such a fit was said to have no end)
     one, each = {"search": ("a trial", "each"), "sweep": ("a job", "each")}.get(
         what, (f"the {what}", "it"))
-    return (f"trainer.max_epochs=-1 is Lightning's 'no limit', and no max_steps, max_time "
-            f"or EarlyStopping callback ends {one}: {each} trains until a callback of "
+    return (f"trainer.max_epochs=-1 is Lightning's 'no limit', and no max_steps, max_time, "
+            f"EarlyStopping callback or Timer with a duration ends {one}: {each} trains "
+            f"until a callback of "
             f"yours stops it, for ever where none does; give max_epochs a number or "
             f"add one of them")
