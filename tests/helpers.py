@@ -72,6 +72,7 @@ from tests.helpers_nets import (
     build_mlp,
     smooth_ce,
 )
+from tests.helpers_oneshot import PlateauDigits, RateLog
 from tests.helpers_paths import AT_HELPERS
 from tests.helpers_ranks import (
     FailsOnRank1AtTheEnd,
@@ -125,8 +126,10 @@ __all__ = [
     "NoTrainDataOnRank1",
     "NotesAtExit",
     "OutliveTheSearch",
+    "PlateauDigits",
     "RankFaults",
     "RankRecorder",
+    "RateLog",
     "RowKiller",
     "SaveInitialWeights",
     "ScriptedSlotNet",

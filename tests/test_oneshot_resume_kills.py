@@ -1,7 +1,8 @@
 """``lightning-nas oneshot --ckpt_path``: a run that died part-way (a crash, SIGKILL before
 its final search, in its fine-tune, mid-way through its epochs) goes on from its last
 epoch-end checkpoint as the uninterrupted run, with real Trainers on the digits example; a
-DDP run resumes as the uninterrupted DDP run; a search refuses a dead one-shot run's folder."""
+DDP run resumes as the uninterrupted DDP run, and a ``ReduceLROnPlateau`` steps as in it; a
+search refuses a dead one-shot run's folder."""
 
 from __future__ import annotations
 
@@ -397,3 +398,39 @@ def test_a_run_killed_mid_way_keeps_each_ended_epochs_record_and_resumes_to_the_
         assert (dead / name).read_bytes() == (full / name).read_bytes(), kill
         assert (dead / "best_arch.yaml").read_text() == (full / "best_arch.yaml").read_text()
     capsys.readouterr()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", ["oneshot.yaml", "darts.yaml"])
+def test_a_killed_run_resumed_steps_its_plateau_scheduler_as_the_uninterrupted_run(
+        tmp_path, launcher, config):
+    # Lightning steps an epoch's ReduceLROnPlateau after the epoch-end hooks that write
+    # last.ckpt, and not on a resume from it: SPOS's resume missed that step (was: rates
+    # [0.05, 0.05, 0.05, 0.025] against [0.05, 0.05, 0.025, 0.0125]); DARTS/GDAS step the
+    # weights' schedulers in the module's own epoch-end hook, before the checkpoint
+    rates: dict[str, list[float]] = {}
+    outputs: dict[str, Path] = {}
+    for run, kill in (("full", []), ("dead", [
+            f"{{class_path: tests.helpers.KillAtEpochStart, init_args: "
+            f"{{marker: {tmp_path / 'killed'}, epoch: 2}}}}"])):  # last.ckpt: epoch 1's
+        folder, log = tmp_path / run, tmp_path / f"{run}.jsonl"
+        callbacks = [f"{{class_path: tests.helpers.RateLog, init_args: {{path: {log}}}}}",
+                     *kill]
+        args = [str(EXAMPLE / config), *TINY, "--trainer.max_epochs=4",
+                "--model.class_path=tests.helpers.PlateauDigits",
+                f"--trainer.callbacks=[{', '.join(callbacks)}]", f"--oneshot.run_dir={folder}"]
+        code, _, err = oneshot_process(launcher, tmp_path, *args)
+        if kill:
+            assert code == -signal.SIGKILL and (tmp_path / "killed").is_file(), err[-3000:]
+            assert checkpoint_settings(folder / "checkpoints" / "last.ckpt")["epoch"] == 1
+            code, _, err = oneshot_process(launcher, tmp_path, *args, "--ckpt_path", "last")
+        assert code == 0, err[-3000:]
+        noted = [json.loads(line) for line in log.read_text().splitlines()]
+        rates[run] = [rate for epoch, rate in dict(noted).items()]  # each epoch's last start
+        outputs[run] = folder
+    assert rates["full"] == [0.05, 0.05, 0.025, 0.0125]
+    assert rates["dead"] == rates["full"]
+    assert ((outputs["dead"] / "best_arch.yaml").read_text()
+            == (outputs["full"] / "best_arch.yaml").read_text())
+    resumed, full = _weights(outputs["dead"] / "subnet.pt"), _weights(outputs["full"] / "subnet.pt")
+    assert all(torch.equal(resumed[k], full[k]) for k in full)

@@ -1,7 +1,10 @@
 """The checkpoint ``lightning-nas oneshot`` writes at each training epoch's end:
 ``RUN_DIR/checkpoints/last.ckpt``, after the epoch's search, put in place once Lightning
 has logged the epoch's training row, by a ``ModelCheckpoint`` whose ``state_key`` is its
-own (``RunCheckpoint``). A resume from it is ``oneshot/resume.py``'s.
+own (``RunCheckpoint``). A resume from it is ``oneshot/resume.py``'s. It holds the values the
+epoch's ``ReduceLROnPlateau`` schedulers step on after it was written (``PLATEAU_STEPS``),
+which a run resumed from it takes as it starts (was: missed: Lightning does not take them on
+such a resume, so SPOS went on with another rate than the uninterrupted run's).
 
 Example:
     >>> epoch_end_checkpoint(Path("runs/x")).dirpath.endswith("checkpoints")
@@ -18,6 +21,7 @@ import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from lightning_nas.search.pending_last import PendingLast
+from lightning_nas.search.trial_checkpoint import PLATEAU_STEPS, plateau_steps, take_plateau_steps
 
 __all__ = ["RunCheckpoint", "epoch_end_checkpoint"]
 
@@ -35,11 +39,42 @@ class RunCheckpoint(ModelCheckpoint):
     It writes ``last.ckpt`` as ``.last.pending.ckpt``, put in place once Lightning has
     logged the epoch's training row (``search/pending_last.py``, ``placing``: the run gives
     it to the Trainer first; was: a kill between lost that row for good); the loggers
-    (``after_save_checkpoint``) are told of it then."""
+    (``after_save_checkpoint``) are told of it then.
+
+    Lightning steps the epoch's ``ReduceLROnPlateau`` schedulers after the epoch-end hooks
+    that write that file, and not on a resume from it: the file holds the values they step
+    on (``PLATEAU_STEPS``; DARTS/GDAS step their weights' ones in the module's own hook,
+    before it: none), and a fit resumed from it takes those steps as it starts."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.placing = PendingLast()
+        self._epoch_end = False  # the epoch-end last.ckpt is being written
+        self._steps: dict[int, Any] = {}  # the plateau steps the resumed checkpoint missed
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                           checkpoint: dict[str, Any]) -> None:
+        if self._epoch_end:  # stepped after this file is written (not another's: a user's)
+            checkpoint[PLATEAU_STEPS] = plateau_steps(trainer)
+
+    def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                           checkpoint: dict[str, Any]) -> None:
+        super().on_load_checkpoint(trainer, pl_module, checkpoint)
+        self._steps = dict(checkpoint.get(PLATEAU_STEPS) or {})
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Take the ``ReduceLROnPlateau`` steps of the epoch the resumed ``last.ckpt`` was
+        written at the end of (was: missed: SPOS's rate was not the uninterrupted run's)."""
+        super().on_train_start(trainer, pl_module)
+        steps, self._steps = self._steps, {}
+        take_plateau_steps(trainer, pl_module, steps)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._epoch_end = True
+        try:
+            super().on_train_epoch_end(trainer, pl_module)  # the save, to the pending file
+        finally:
+            self._epoch_end = False
 
     @property
     def state_key(self) -> str:

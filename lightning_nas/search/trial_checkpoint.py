@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from lightning_nas.search.callbacks import TrialReporter
 
 __all__ = ["FIT_RECORD", "KILL_LEFTOVERS", "PLATEAU_STEPS", "TIE_FILE", "TrialCheckpoint",
-           "plateau_steps"]
+           "plateau_steps", "take_plateau_steps"]
 
 #: the weights of a validation whose tie waits for its epoch's end, where batches follow it
 TIE_FILE = ".tie.ckpt"
@@ -86,6 +86,21 @@ def plateau_steps(trainer: pl.Trainer) -> dict[int, Any]:
             steps[index] = value.detach().cpu().clone() if isinstance(value, torch.Tensor) \
                 else value
     return steps
+
+
+def take_plateau_steps(trainer: pl.Trainer, pl_module: pl.LightningModule,
+                       steps: dict[int, Any]) -> None:
+    """Take ``steps`` (``plateau_steps`` of the epoch a resumed checkpoint was written at the
+    end of), as the fit starts: each through the module's ``lr_scheduler_step``, as
+    Lightning's loop steps it (it does not on such a resume).
+
+    Example:
+        >>> take_plateau_steps(pl.Trainer(logger=False), pl.LightningModule(), {})
+    """
+    configs = trainer.lr_scheduler_configs
+    for index, value in sorted(steps.items()):
+        if index < len(configs):
+            pl_module.lr_scheduler_step(configs[index].scheduler, value)
 
 
 class TrialCheckpoint(ModelCheckpoint):
@@ -168,10 +183,7 @@ class TrialCheckpoint(ModelCheckpoint):
         rate, and the scheduler's count of bad epochs, were not an uninterrupted run's)."""
         super().on_train_start(trainer, pl_module)
         steps, self._steps = self._steps, {}
-        configs = trainer.lr_scheduler_configs
-        for index, value in sorted(steps.items()):
-            if index < len(configs):  # the module's hook, as Lightning's loop steps it
-                pl_module.lr_scheduler_step(configs[index].scheduler, value)
+        take_plateau_steps(trainer, pl_module, steps)
 
     @property
     def state_key(self) -> str:
