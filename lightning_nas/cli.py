@@ -21,6 +21,7 @@ from pathlib import Path
 from lightning_nas.cli_argv import print_config_value, set_apart_overrides
 from lightning_nas.cli_checks import (
     OVERRIDE_EXAMPLES,
+    check_command,
     check_config_flag,
     check_flags,
     check_overrides,
@@ -339,6 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv, rest = set_apart_overrides(argv)
     argv, valued = print_config_value(argv)  # --print_config=skip_null: said in _run
     parser = _parser()
+    check_command(parser, argv)  # a misspelt command: "did you mean"
     if argv and help_words(argv[0], rest):  # --model.help CLASS: no CONFIG, as LightningCLI
         no_config_needed(subparser(parser, argv[0]))
     check_config_flag(parser, argv)

@@ -20,8 +20,8 @@ import difflib
 
 from lightning_nas.errors import ConfigError
 
-__all__ = ["OVERRIDE_EXAMPLES", "check_config_flag", "check_flags", "check_overrides",
-           "subparser", "thread_count", "top_count"]
+__all__ = ["OVERRIDE_EXAMPLES", "check_command", "check_config_flag", "check_flags",
+           "check_overrides", "subparser", "thread_count", "top_count"]
 
 
 def top_count(text: str) -> int:
@@ -57,6 +57,27 @@ def subparser(parser: argparse.ArgumentParser, command: str) -> argparse.Argumen
     """The parser of ``command`` (its errors print its own usage line)."""
     return next(action.choices[command] for action in parser._actions
                 if isinstance(action, argparse._SubParsersAction))
+
+
+def check_command(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """Exit 2 for a command that is none, naming the close one and every command (was:
+    argparse's "invalid choice: 'serach' (choose from ...)", no suggestion).
+
+    Example:
+        ``lightning-nas serach a.yaml``: "invalid choice: 'serach'; did you mean search?
+        commands: search, oneshot, show, report, export, finetune, fit"
+    """
+    if not argv or argv[0].startswith("-"):
+        return  # `--help`, or no command: argparse's own words
+    commands = list(next(action.choices for action in parser._actions
+                         if isinstance(action, argparse._SubParsersAction)))
+    if argv[0] in commands:
+        return
+    word = argv[0].replace("-", "").replace("_", "").lower()
+    close = [name for name in commands if word == name] or difflib.get_close_matches(
+        word, commands, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}? " if close else ""
+    parser.error(f"invalid choice: {argv[0]!r}; {hint}commands: {', '.join(commands)}")
 
 
 def check_config_flag(parser: argparse.ArgumentParser, argv: list[str]) -> None:

@@ -73,3 +73,21 @@ def test_the_whole_options_and_overrides_are_taken(config, tmp_path, capsys):
         main(["show", str(tmp_path / "none"), "--format", "csv", "--top", "--x"])
     assert exit_.value.code == 2  # --top takes a number: argparse's own error, no abbreviation
     assert "--top: expected one argument" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    # was: argparse's "invalid choice: 'serach' (choose from ...)", no suggestion
+    (["serach", "a.yaml"], "invalid choice: 'serach'; did you mean search? commands: search, "
+                           "oneshot, show, report, export, finetune, fit"),
+    (["shwo", "runs/a"], "did you mean show?"),
+    (["fine-tune", "runs/a"], "did you mean finetune?"),
+    (["finetun", "runs/a"], "did you mean finetune?"),
+    (["xyz"], "invalid choice: 'xyz'; commands: search, oneshot, show"),
+])
+def test_a_misspelt_command_gets_a_did_you_mean(capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "usage: lightning-nas" in err
