@@ -128,7 +128,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="metric read at the best epoch (default: from the config's "
                         "'# lightning-nas fit:' comment or search: block, else val_acc)")
     p.add_argument("--mode", choices=("max", "min"), default=None,
-                   help="direction of --monitor (default as for --monitor, else max)")
+                   help="direction of --monitor (default: the config's for its own monitor, "
+                        "else what the monitor's name says: min for a loss or error, max for "
+                        "an accuracy or F1; another name needs --mode)")
     p.add_argument("--out", type=user_path, default=None,
                    help="folder for the checkpoint and logs (default runs/fit/<config name>)")
     p.add_argument("--ckpt_path", default=None,

@@ -164,3 +164,19 @@ def test_every_argument_of_every_command_has_a_help_text() -> None:
     bare = [f"{name} {action.dest}" for name, sub in commands.choices.items()
             for action in sub._actions if not action.help]
     assert bare == []
+
+
+def test_fit_mode_help_says_the_default_a_fit_takes(capsys: pytest.CaptureFixture) -> None:
+    # was: "(default as for --monitor, else max)", where `--monitor val_loss` alone fits for
+    # min and `--monitor val_score` alone is refused, as the monitor's name says no direction
+    from lightning_nas.search.objectives import mode_for
+
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "else max" not in out
+    assert ("--mode {max,min} direction of --monitor (default: the config's for its own "
+            "monitor, else what the monitor's name says: min for a loss or error, max for an "
+            "accuracy or F1; another name needs --mode)") in out, out
+    assert (mode_for("val_loss"), mode_for("val_error"), mode_for("val_f1")) == (
+        "min", "min", "max")
