@@ -78,10 +78,9 @@ def _parser() -> argparse.ArgumentParser:
                         "--status)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table",
                    help="a text table (default), CSV or JSON")
-    p.add_argument("--status", choices=STATUSES,
-                   default="completed",
+    p.add_argument("--status", choices=STATUSES, default=None,
                    help="the leaderboard (default; failed and rejected trials follow it with "
-                        "their errors), or the trials of one status")
+                        "their errors), or every trial of one status")
     p = add("report", help="plots (PNG) and an HTML page of a run, or of a "
                        "one-shot run folder")
     p.add_argument("run_dir", type=user_path, help=_RUN_FOLDER)
@@ -228,17 +227,19 @@ def _cmd_show(args: argparse.Namespace) -> int:
     from lightning_nas.report.tables import render
     from lightning_nas.store import open_run
 
+    status = args.status or "completed"  # given: every trial of it unless --top (was:
+    # `--status completed` the leaderboard's best 10)
     if not (Path(args.run_dir) / "search.db").exists():  # a one-shot run folder
-        if args.status != "completed" and (Path(args.run_dir) / "best_arch.yaml").is_file():
+        if status != "completed" and (Path(args.run_dir) / "best_arch.yaml").is_file():
             print("lightning-nas show: error: --status applies to a search run, "
                   f"{args.run_dir} is a one-shot run folder", file=sys.stderr)
             return 2
         print(render_oneshot(args.run_dir, args.format, 10 if args.top is None else args.top),
               flush=True)
         return 0
-    top = 10 if args.top is None and args.status == "completed" else args.top  # a leaderboard
+    top = 10 if args.top is None and args.status is None else args.top  # the leaderboard
     with open_run(args.run_dir) as store:
-        text = render(store, args.format, top, status=args.status)
+        text = render(store, args.format, top, status=status)
     print(text, flush=True)
     return 0
 

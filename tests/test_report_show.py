@@ -417,3 +417,27 @@ def test_top_0_says_the_rows_it_cut_not_that_none_completed(finished_run, capsys
     assert main(["show", str(finished_run), "--top", "0"]) == 0
     shown = capsys.readouterr().out
     assert "\nthe best 0 of " in shown and "(no completed trial)" not in shown, shown
+
+
+def test_status_completed_given_lists_every_completed_trial(tmp_path, capsys):
+    # was: `--status completed` was the default's leaderboard, cut to 10 ("the best 10 of
+    # 12"), where the README says --status lists every trial of that status unless --top
+    from lightning_nas.results import TrialResult
+
+    with RunStore(tmp_path / "search.db") as store:
+        store.set_meta("mode", "max")
+        store.set_meta("monitor", "val_acc")
+        for i in range(12):
+            tid = store.start_trial({"k": i})
+            store.finish_trial(TrialResult(trial_id=tid, arch={"k": i}, score=i / 12,
+                                           status=TrialStatus.COMPLETED))
+
+    def show(*args: str) -> str:
+        assert main(["show", str(tmp_path), *args]) == 0
+        return capsys.readouterr().out
+    data = json.loads(show("--status", "completed", "--format", "json"))
+    assert (data["shown"], data["of"]) == (12, 12)
+    assert "the best" not in show("--status", "completed")
+    assert "\nthe best 4 of 12 (a higher --top shows more)\n" in show(
+        "--status", "completed", "--top", "4")
+    assert "\nthe best 10 of 12 (a higher --top shows more)\n" in show()  # the leaderboard
