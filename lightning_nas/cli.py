@@ -353,8 +353,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # `oneshot`: how to resume (not yet before its config loaded); fit: its folder
     args.argv, args.resume = given, lambda **_: ""
     rest = unknown + rest
-    if args.command in ("show", "export", "report") and rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command in ("show", "export", "report") and rest:  # its own usage (was: the
+        # top-level one, "lightning-nas: error: ...")
+        subparser(parser, args.command).error(f"unrecognized arguments: {' '.join(rest)}")
     # like `python -m`, make the current folder importable for class paths in configs (for
     # this call: a caller of main() from Python gets its sys.path back, as it was)
     here = os.getcwd()

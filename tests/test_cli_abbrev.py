@@ -91,3 +91,14 @@ def test_a_misspelt_command_gets_a_did_you_mean(capsys, argv, message):
     err = capsys.readouterr().err
     assert message in err
     assert "usage: lightning-nas" in err
+
+
+@pytest.mark.parametrize("command", ["show", "report", "export"])
+def test_an_extra_word_is_refused_by_the_command_that_got_it(tmp_path, capsys, command):
+    # was: the top-level usage and "lightning-nas: error: unrecognized arguments: extra"
+    with pytest.raises(SystemExit) as exit_:
+        main([command, str(tmp_path), "extra"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"usage: lightning-nas {command} " in err
+    assert f"lightning-nas {command}: error: unrecognized arguments: extra" in err
