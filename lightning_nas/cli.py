@@ -23,6 +23,7 @@ from lightning_nas.cli_checks import (
     OVERRIDE_EXAMPLES,
     check_command,
     check_config_flag,
+    check_flag_values,
     check_flags,
     check_overrides,
     subparser,
@@ -344,6 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv, valued = print_config_value(argv)  # --print_config=skip_null: said in _run
     parser = _parser()
     check_command(parser, argv)  # a misspelt command: "did you mean"
+    check_flag_values(parser, argv)  # --from_scratch=yes
     if argv and help_words(argv[0], rest):  # --model.help CLASS: no CONFIG, as LightningCLI
         no_config_needed(subparser(parser, argv[0]))
     check_config_flag(parser, argv)

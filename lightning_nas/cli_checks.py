@@ -20,8 +20,8 @@ import difflib
 
 from lightning_nas.errors import ConfigError
 
-__all__ = ["OVERRIDE_EXAMPLES", "check_command", "check_config_flag", "check_flags",
-           "check_overrides", "subparser", "thread_count", "top_count"]
+__all__ = ["OVERRIDE_EXAMPLES", "check_command", "check_config_flag", "check_flag_values",
+           "check_flags", "check_overrides", "subparser", "thread_count", "top_count"]
 
 
 def top_count(text: str) -> int:
@@ -78,6 +78,27 @@ def check_command(parser: argparse.ArgumentParser, argv: list[str]) -> None:
         word, commands, n=1, cutoff=0.6)
     hint = f"did you mean {close[0]}? " if close else ""
     parser.error(f"invalid choice: {argv[0]!r}; {hint}commands: {', '.join(commands)}")
+
+
+def check_flag_values(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """Exit 2 for a value given to a flag that takes none (``--from_scratch=yes``), naming
+    it (was: argparse's "ignored explicit argument 'yes'", which read as if the run went on
+    without it).
+
+    Example:
+        ``lightning-nas finetune runs/a --from_scratch=yes``: "--from_scratch takes no
+        value, got 'yes': give --from_scratch alone (or leave it out)"
+    """
+    if not argv or argv[0].startswith("-"):
+        return
+    command_parser = subparser(parser, argv[0])
+    flags = {flag for action in command_parser._actions if action.nargs == 0
+             for flag in action.option_strings if flag.startswith("--") and flag != "--help"}
+    for word in argv[1:]:
+        name, _, value = word.partition("=")
+        if name in flags and "=" in word:
+            command_parser.error(f"{name} takes no value, got {value!r}: give {name} alone "
+                                 f"(or leave it out)")
 
 
 def check_config_flag(parser: argparse.ArgumentParser, argv: list[str]) -> None:

@@ -102,3 +102,15 @@ def test_an_extra_word_is_refused_by_the_command_that_got_it(tmp_path, capsys, c
     err = capsys.readouterr().err
     assert f"usage: lightning-nas {command} " in err
     assert f"lightning-nas {command}: error: unrecognized arguments: extra" in err
+
+
+def test_a_value_given_to_a_flag_that_takes_none_is_refused_naming_it(tmp_path, capsys):
+    # was: argparse's "argument --from_scratch: ignored explicit argument 'yes'", which read
+    # as if the run went on without it
+    with pytest.raises(SystemExit) as exit_:
+        main(["finetune", str(tmp_path), "--from_scratch=yes"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert ("lightning-nas finetune: error: --from_scratch takes no value, got 'yes': give "
+            "--from_scratch alone (or leave it out)") in err
+    assert "ignored explicit argument" not in err
