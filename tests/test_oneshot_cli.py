@@ -423,6 +423,8 @@ def test_oneshot_says_what_a_search_setting_is_there(override, hint, capsys):
     ("--trainer.max_epochs=-1", True),
     ("--trainer.callbacks+={class_path: lightning.pytorch.callbacks.Timer, "
      "init_args: {duration: '00:00:10:00'}}", False),
+    # a Timer without a duration only measures (was: counted as ending the run)
+    ("--trainer.callbacks+={class_path: lightning.pytorch.callbacks.Timer}", True),
     ("--trainer.callbacks+={class_path: lightning.pytorch.callbacks.EarlyStopping, "
      "init_args: {monitor: train_loss}}", False)])
 def test_a_run_nothing_ends_is_warned_of_before_it_trains(tmp_path, monkeypatch, capsys,

@@ -297,7 +297,10 @@ _ENDLESS = ("Trainer(max_epochs=-1) is Lightning's 'no limit', and no max_steps,
 @pytest.mark.parametrize(("limits", "warned"), [
     ({"max_epochs": -1}, True), ({"max_epochs": -1, "max_steps": 4}, False),
     ({"max_epochs": -1, "max_time": {"minutes": 5}}, False), ({"max_epochs": 2}, False),
-    ({"max_epochs": -1, "callbacks": [pl.callbacks.EarlyStopping("val_acc")]}, False)])
+    ({"max_epochs": -1, "callbacks": [pl.callbacks.EarlyStopping("val_acc")]}, False),
+    ({"max_epochs": -1, "callbacks": [pl.callbacks.Timer({"minutes": 5})]}, False),
+    # a Timer without a duration only measures (was: counted as ending the fit)
+    ({"max_epochs": -1, "callbacks": [pl.callbacks.Timer(None)]}, True)])
 def test_a_python_fit_nothing_ends_is_warned_of_once_as_it_starts(tmp_path, algorithm, limits,
                                                                  warned):
     # was: said nothing (nor does Lightning), and trained for ever; lightning-nas oneshot

@@ -51,7 +51,7 @@ def endless_said() -> Iterator[None]:
 def warn_endless_fit(trainer: pl.Trainer, who: str) -> bool:
     """Warn (rank 0 alone; return True on every rank) where nothing ends ``trainer``'s fit:
     ``max_epochs`` -1 and ``max_steps`` -1 (its public attributes) and no ``EarlyStopping``
-    or ``Timer`` (``max_time``'s) among its callbacks (the module's
+    or ``Timer`` with a duration (``max_time``'s) among its callbacks (the module's
     ``configure_callbacks()`` among them by ``on_fit_start``); ``who``: the search, as the
     warning names it (``"OneShotNAS"``).
 
@@ -67,7 +67,9 @@ def warn_endless_fit(trainer: pl.Trainer, who: str) -> bool:
     """
     if _SAID.get() or trainer.max_epochs != -1 or trainer.max_steps != -1:
         return False
-    if any(isinstance(callback, (EarlyStopping, Timer)) for callback in trainer.callbacks):
+    if any(isinstance(callback, EarlyStopping) or isinstance(callback, Timer)
+           and callback.time_remaining() is not None  # (one without a duration only
+           for callback in trainer.callbacks):         # measures: was counted as an end)
         return False
     warn_rank_zero(f"Trainer(max_epochs=-1) is Lightning's 'no limit', and no max_steps, "
                    f"max_time, EarlyStopping or Timer callback ends the fit: it trains until "

@@ -154,10 +154,11 @@ def _check_fast_dev_run(value: Any) -> None:
 def warn_endless_run(trainer: Mapping[str, Any], module_callbacks: list[Any]) -> bool:
     """Warn (and return True), before a one-shot run trains, where nothing ends its training:
     ``trainer.max_epochs=-1`` (Lightning's "no limit") with no ``max_steps`` or ``max_time``
-    that limits it and no ``EarlyStopping`` or ``Timer`` among ``trainer.callbacks`` or
-    ``module_callbacks`` (the module's ``configure_callbacks()``), as a search and ``fit``
-    warn (``rule_checks.warn_endless``): the run's final search, export and fine-tune come
-    when its training ends, so where no callback of the user's stops it they never run
+    that limits it and no ``EarlyStopping`` or ``Timer`` with a duration among
+    ``trainer.callbacks`` or ``module_callbacks`` (the module's ``configure_callbacks()``),
+    as a search and ``fit`` warn (``rule_checks.warn_endless``): the run's final search,
+    export and fine-tune come when its training ends, so where no callback of the user's
+    stops it they never run
     (was: said nothing, and the run trained for ever). A callback of the user's own may stop
     the fit, so it is no error.
 
@@ -168,15 +169,17 @@ def warn_endless_run(trainer: Mapping[str, Any], module_callbacks: list[Any]) ->
         ...     warn_endless_run({"max_epochs": -1}, []), warn_endless_run({"max_epochs": 3}, [])
         (True, False)
     """
-    from lightning.pytorch.callbacks import EarlyStopping, Timer
+    from lightning.pytorch.callbacks import EarlyStopping
 
-    from lightning_nas.search.rule_checks import callbacks_of
+    from lightning_nas.search.rule_checks import callbacks_of, duration_timers
 
     if trainer.get("max_epochs") != -1 or any(
             trainer.get(key) not in (None, -1) for key in ("max_steps", "max_time")):
         return False
-    if callbacks_of(trainer.get("callbacks") or [], (EarlyStopping, Timer)) or callbacks_of(
-            module_callbacks, (EarlyStopping, Timer)):
+    given = trainer.get("callbacks") or []  # a Timer without a duration only measures (was:
+    # counted as ending the run)
+    if any(callbacks_of(found, EarlyStopping) or duration_timers(found)
+           for found in (given, module_callbacks)):
         return False
     warn_user("trainer.max_epochs=-1 is Lightning's 'no limit', and no max_steps, max_time, "
               "EarlyStopping or Timer callback ends the one-shot run: it trains until a "

@@ -44,8 +44,8 @@ from lightning_nas.search.setting_checks import in_words
 from lightning_nas.user_warnings import warn_user
 
 __all__ = ["callbacks_of", "check_epoch_interval", "check_rule_mode", "check_validates_each_epoch",
-           "configured_callbacks", "endless_text", "module_callbacks", "split_callbacks",
-           "warn_endless"]
+           "configured_callbacks", "duration_timers", "endless_text", "module_callbacks",
+           "split_callbacks", "warn_endless"]
 
 
 def module_callbacks(model: Any) -> list[Any]:
@@ -71,7 +71,7 @@ def split_callbacks(callbacks: Sequence[Any], model: Any) -> tuple[list[Any], li
     ``configure_callbacks()`` (Lightning put them among its own, in place of those of their
     types); the module is asked again only when an ``EarlyStopping`` or a ``Timer`` with a
     duration is among them."""
-    if not _early_stopping(list(callbacks)) and not _timers(list(callbacks)):
+    if not _early_stopping(list(callbacks)) and not duration_timers(list(callbacks)):
         return list(callbacks), []
     module = module_callbacks(model)
     kinds = {type(callback) for callback in module}
@@ -87,10 +87,16 @@ def _early_stopping(callbacks: object, source: str = "trainer.callbacks") -> lis
     return [where for where, _ in callbacks_of(callbacks, EarlyStopping, source)]
 
 
-def _timers(callbacks: object, source: str = "trainer.callbacks") -> list[str]:
+def duration_timers(callbacks: object, source: str = "trainer.callbacks") -> list[str]:
     """The ``Timer`` callbacks with a ``duration`` (objects, or config nodes of its class or
     a subclass) among ``callbacks``, named as ``_early_stopping`` names its: such a Timer
-    ends a fit, as ``max_time`` (Lightning's own Timer) does; one without only measures."""
+    ends a fit, as ``max_time`` (Lightning's own Timer) does; one without only measures.
+
+    Example:
+        >>> from lightning.pytorch.callbacks import Timer
+        >>> duration_timers([Timer({"minutes": 5}), Timer(None)])
+        ['trainer.callbacks[0] (Timer)']
+    """
     from lightning.pytorch.callbacks import Timer
 
     from lightning_nas.config.nodes import is_node, node_args
@@ -219,8 +225,8 @@ def check_validates_each_epoch(trainer: Mapping[str, object], scheduler: object,
     ends += _early_stopping(trainer.get("callbacks"))
     ends += _early_stopping(module_callbacks, "the module's configure_callbacks()")
     if not alone:  # a Timer with a duration (max_time's own, in a plain fit, is taken there)
-        ends += _timers(trainer.get("callbacks"))
-        ends += _timers(module_callbacks, "the module's configure_callbacks()")
+        ends += duration_timers(trainer.get("callbacks"))
+        ends += duration_timers(module_callbacks, "the module's configure_callbacks()")
     instead = instead or ("leave the PruningCallback out" if alone else
                           "search without a scheduler")
     median = scheduler == "median" or isinstance(scheduler, MedianRule)  # never promotes
@@ -352,7 +358,8 @@ def endless_text(trainer: Mapping[str, Any], module_callbacks: object = None,
             trainer.get(key) not in (None, -1) for key in ("max_steps", "max_time")):
         return None
     if _early_stopping(trainer.get("callbacks")) or _early_stopping(module_callbacks) or \
-            _timers(trainer.get("callbacks")) or _timers(module_callbacks):  # (max_time's kind;
+            duration_timers(trainer.get("callbacks")) or \
+            duration_timers(module_callbacks):  # (max_time's kind;
         return None  # was: not counted, and such a fit was said to have no end)
     one, each = {"search": ("a trial", "each"), "sweep": ("a job", "each")}.get(
         what, (f"the {what}", "it"))
