@@ -85,4 +85,7 @@ def test_a_schedulers_endless_trials_are_advised_in_the_words_they_were_given_in
         search_from_config(cfg)
     assert str(refused.value).endswith("; give search.max_epochs (the epochs of a complete "
                                        "trial) or trainer.max_epochs a number")
+    # a Timer with a duration is refused beside a scheduler too (was: not named here)
+    assert "with a scheduler no max_steps, max_time, EarlyStopping or Timer with a " \
+           "duration may end a trial" in str(refused.value)
     assert not (tmp_path / "run").exists()

@@ -104,8 +104,9 @@ def rule_for(stopping: EarlyStopping, mode: str, trainer: Mapping[str, Any]) -> 
         theirs = in_words("trainer.max_epochs", 'trainer={"max_epochs": ...}')
         raise ConfigError(
             f"scheduler {name!r} stops weak trials, but {endless} (Lightning's 'no limit') "
-            f"and {none} end the others: with a scheduler no max_steps, max_time or "
-            f"EarlyStopping may end a trial, so the first one (judged against no others) "
+            f"and {none} end the others: with a scheduler no max_steps, max_time, "
+            f"EarlyStopping or Timer with a duration may end a trial, so the first one "
+            f"(judged against no others) "
             f"would train for ever; give {ours} (the epochs of a complete trial) or {theirs} "
             f"a number")
     return rule
