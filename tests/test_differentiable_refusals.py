@@ -70,7 +70,7 @@ def test_a_decision_of_no_values_is_refused_when_built_naming_it():
         def forward(self, x):
             return x
 
-    with pytest.raises(SpaceError, match=r"^choice 'scale' decides Float\(\[0\.5, 2\.0\]\), "
+    with pytest.raises(SpaceError, match=r"^choice 'scale' decides Float\(0\.5, 2\.0\), "
                                          r"which DARTS and GDAS cannot relax: .*Choice, Ordered"):
         DifferentiableNAS(nn.Sequential(nn.Linear(4, 3), Scale()))
 

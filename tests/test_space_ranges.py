@@ -245,3 +245,19 @@ def test_a_hydra_sweep_of_too_many_values_names_the_interval_to_search_instead()
     assert "sweep parameter 'model.w'" in message and "`ordered` has 5000 values" in message
     assert "int(interval(low, high)) or interval(low, high)" in message
     assert "{int" not in message
+
+
+@pytest.mark.parametrize("param, shown", [
+    (Int(16, 128, log=True), "Int(16, 128, log=True)"),
+    (Int(0, 10, step=5), "Int(0, 10, step=5)"),
+    (Int(-3, 3), "Int(-3, 3)"),
+    (Float(1e-4, 1e-1, log=True), "Float(0.0001, 0.1, log=True)"),
+    (Float(0, 1), "Float(0.0, 1.0)"),
+])
+def test_a_range_is_shown_as_the_call_that_makes_it(param, shown):
+    # was: Int([16, 128], log=True), a call that Int refuses (`int` bounds must be integers,
+    # got [[16, 128], ...]), in error messages and a space's repr
+    assert repr(param) == shown
+    assert eval(shown, {"Int": Int, "Float": Float}) == param  # noqa: S307 - a test's own text
+    nested = f"SearchSpace({{'g': SearchSpace({{'w': {shown}}})}})"
+    assert repr(SearchSpace({"g": {"w": param}})) == nested

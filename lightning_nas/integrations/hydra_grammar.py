@@ -195,7 +195,7 @@ def param_of(override: Override) -> Param:
     Example:
         >>> parser = OverridesParser.create()
         >>> param_of(parser.parse_overrides(["w=tag(log, int(interval(16, 512)))"])[0])
-        Int([16, 512], log=True)
+        Int(16, 512, log=True)
     """
     key = override.get_key_element()
     try:

@@ -12,7 +12,7 @@ Example:
     >>> space = SearchSpace.from_dict({"k": {"choice": [3, 5]},
     ...                                "opt": {"lr": {"float": [0.001, 0.1]}}})
     >>> flat_params(space)
-    {'k': Choice([3, 5]), 'opt.lr': Float([0.001, 0.1])}
+    {'k': Choice([3, 5]), 'opt.lr': Float(0.001, 0.1)}
     >>> nest({"k": 3, "opt.lr": 0.01}, space)
     {'k': 3, 'opt': {'lr': 0.01}}
 """

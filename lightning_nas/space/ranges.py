@@ -68,6 +68,13 @@ class _Range(Param):
             raise SpaceError(f"`{self.kind}` with log: true needs low > 0, got {low}")
         self.low, self.high, self.log = low, high, log
 
+    def __repr__(self) -> str:
+        """The call that makes this range, ``Int(16, 128, log=True)`` (was: ``Int([16, 128],
+        log=True)``, its YAML mapping's list, a call that ``Int`` refuses)."""
+        options = {k: v for k, v in self.to_dict().items() if k != self.kind}
+        args = [repr(self.low), repr(self.high), *(f"{k}={v!r}" for k, v in options.items())]
+        return f"{type(self).__name__}({', '.join(args)})"
+
     def _uniform(self, rng: random.Random) -> float:
         if self.log:
             return math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
