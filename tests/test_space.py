@@ -152,6 +152,18 @@ def test_from_yaml_reads_a_file(tmp_path, space):
     assert SearchSpace.from_yaml(str(path)) == space
 
 
+def test_from_yaml_reads_a_file_whose_path_holds_a_colon_or_no_yaml_suffix(tmp_path, space):
+    """A str naming a file that exists is read from it, as ``Search(space=...)`` reads it
+    (was: read as YAML text and refused, "a search space must be a non-empty mapping, got
+    '.../at 12:30/space.yaml'")."""
+    for name in ("at 12:30/space.yaml", "spaces/space.txt"):
+        path = tmp_path / name
+        path.parent.mkdir()
+        path.write_text(space.to_yaml())
+        assert SearchSpace.from_yaml(str(path)) == space, name
+    assert SearchSpace.from_yaml("k: {choice: [3, 5]}").size() == 2  # text is still text
+
+
 def test_from_yaml_names_the_file_or_folder(tmp_path, monkeypatch):
     """A file holding no mapping is named; a folder is said to be one (was: "got [1, 2]"
     without the file, and "got 'sub'", the folder's name read as YAML text)."""

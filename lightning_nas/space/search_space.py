@@ -357,9 +357,20 @@ def _nan_at(value: Any, where: str = "") -> str | None:
 
 
 def _is_file(source: str | Path) -> bool:
+    """Whether ``source`` names a file: a path, a str naming a file that exists (its path may
+    hold a colon or end in another suffix; was: read as YAML text and refused, "a search
+    space must be a non-empty mapping, got '.../at 12:30/space.yaml'"), or a one-line name
+    without a colon ending in ``.yaml`` or ``.yml`` (read, so a missing one is named)."""
     if isinstance(source, Path):
         return True
-    return "\n" not in source and ":" not in source and Path(source).suffix in (".yaml", ".yml")
+    if "\n" in source:
+        return False
+    try:
+        if user_path(source).is_file():
+            return True
+    except (OSError, ValueError):  # a name too long, a NUL: YAML text, not a file
+        return False
+    return ":" not in source and Path(source).suffix in (".yaml", ".yml")
 
 
 def _is_folder(source: str | Path) -> bool:
