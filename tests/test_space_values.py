@@ -150,3 +150,20 @@ def test_mappings_that_are_no_space_parameter_stay_data_in_a_choice():
                          "opt": {"fixed": {"lr": {"float": [0.1, 0.5]}}}})
     assert space.params["cfg"].values == [{"int": 3}, {"float": "x", "log": 1}]
     assert space.sample(seed=0)["opt"] == {"lr": {"float": [0.1, 0.5]}}
+
+
+@pytest.mark.parametrize("one, other", [
+    (Choice([1, 2]), Choice([1.0, 2.0])),
+    (Choice([True, False]), Choice([1, 0])),
+    (Ordered([1, 2]), Ordered([1.0, 2.0])),
+    (Fixed(1), Fixed(True)),
+    (Fixed([1]), Fixed([1.0])),
+    (Fixed({"eps": 0}), Fixed({"eps": 0.0})),
+])
+def test_spaces_whose_values_differ_in_type_are_not_equal(one, other):
+    # was: equal (their YAML mappings compared with ==, 1 == 1.0 == True) but hashed apart,
+    # though a trial of one gets 1 and of the other 1.0: another architecture
+    assert one != other and SearchSpace({"k": one}) != SearchSpace({"k": other})
+    assert one == type(one)(one.to_dict()[one.kind]) and hash(one) == hash(
+        type(one)(one.to_dict()[one.kind]))
+    assert SearchSpace.from_yaml(SearchSpace({"k": one}).to_yaml()) == SearchSpace({"k": one})

@@ -97,7 +97,11 @@ class Param(ABC):
         """The nevergrad parameter whose ``.value`` is a legal plain value."""
 
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.to_dict() == other.to_dict()  # type: ignore[union-attr]
+        """Same kind, same values of the same types (``Choice([1, 2])`` is not
+        ``Choice([1.0, 2.0])``: a trial gets ``1`` of one, ``1.0`` of the other; was: equal,
+        by ``==`` of their mappings, yet hashed apart)."""
+        return type(self) is type(other) and arch_key(self.to_dict()) == arch_key(
+            other.to_dict())  # type: ignore[union-attr]
 
     def __hash__(self) -> int:
         return hash(arch_key(self.to_dict()))

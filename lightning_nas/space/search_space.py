@@ -220,7 +220,7 @@ class SearchSpace:
         return out
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, SearchSpace) and self.to_dict() == other.to_dict()
+        return isinstance(other, SearchSpace) and self.params == other.params  # typed values
 
     def __repr__(self) -> str:
         return f"SearchSpace({self.params!r})"
