@@ -52,6 +52,20 @@ def test_a_space_of_one_architecture_is_refused_before_anything_is_written(tmp_p
     assert not any(tmp_path.iterdir())
 
 
+def test_a_one_architecture_space_in_python_says_to_train_it_in_python(tmp_path):
+    # was: "... or train it with lightning-nas fit", a command that takes a config file,
+    # which a Search built in Python has none of
+    with pytest.raises(SpaceError, match=r"single architecture \(\{'width': 16\}\).* "
+                                         r"train it with a Lightning Trainer, "
+                                         r"Trainer\.fit\(TinyNet\(\*\*arch\)") as info:
+        Search(TinyNet, {"width": {"choice": [16]}}, data=BlobData, run_dir=tmp_path)
+    assert "lightning-nas" not in str(info.value)
+    with pytest.raises(SpaceError, match=r"call the objective function with it$"):
+        Search(None, {"k": {"fixed": 3}}, objective=lambda arch: {"val_acc": 1.0},
+               run_dir=tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
 def test_a_misspelt_key_of_a_one_architecture_space_is_named_as_misspelt(tmp_path):
     # was: "the space holds a single architecture ({'widht': 16}): nothing to search; give
     # a key two or more values" -- and, given two, the next run named the misspelt key

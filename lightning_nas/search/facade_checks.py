@@ -105,6 +105,20 @@ def check_search(search: Search) -> None:
         _check_search(search)
 
 
+def _train_one(search: Search) -> str:
+    """How to train a space's one architecture instead of searching it: a config search's
+    ``lightning-nas fit``; from Python, where no config file exists, a Lightning Trainer or
+    the objective function (was: ``lightning-nas fit`` there too)."""
+    if not search.python:
+        return "or train it with lightning-nas fit"
+    if search.objective is not None:
+        return "or call the objective function with it"
+    target = search.model.target
+    name = target.rsplit(".", 1)[-1] if isinstance(target, str) else getattr(
+        target, "__name__", "YourModel")
+    return f"or train it with a Lightning Trainer, Trainer.fit({name}(**arch), ...)"
+
+
 def _check_search(search: Search) -> None:
     """``check_search``'s checks."""
     # the keys' names first: a misspelt key of a one-architecture space is named as such
@@ -116,7 +130,7 @@ def _check_search(search: Search) -> None:
         check_optimizer_given(_data_class(search.model.target), search.template.cli_optim,
                               _OPTIM_FIX[search.python])
     check_trainer_space_keys(search.space.names())
-    search.space.check_searchable("or train it with lightning-nas fit")
+    search.space.check_searchable(_train_one(search))
     search.settings.goal.warn_contrary()
     objectives = search.settings.goal.objectives
     # an objective named like a counted cost (FLOPs) is no misspelling where the model logs
