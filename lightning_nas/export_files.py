@@ -209,7 +209,8 @@ def load_best(run_dir: str | os.PathLike) -> dict[str, Any]:
         FileNotFoundError: no/such/run/best.yaml does not exist; run `lightning-nas export ...
 
     Raises:
-        FileNotFoundError: there is none, saying to export.
+        FileNotFoundError: there is none, saying to export (in a one-shot run folder,
+            naming its ``best_arch.yaml``).
         StoreError: it is not one an export wrote (not YAML, no mapping, no trial number:
             edited by hand; was: yaml's traceback or an AttributeError), saying to export again.
     """
@@ -218,6 +219,13 @@ def load_best(run_dir: str | os.PathLike) -> dict[str, Any]:
     if not path.exists():  # a search's with no completed trial: said (was: "run `lightning-nas
         if _none_completed(path.parent):  # export RUN`", which refuses it)
             raise FileNotFoundError(f"{path} does not exist: {no_completed(run_dir)}")
+        arch = path.parent / "best_arch.yaml"
+        if not (path.parent / "search.db").exists() and arch.is_file():  # (was: "run
+            # `lightning-nas export`", which refuses a one-shot folder)
+            raise FileNotFoundError(
+                f"{run_dir} is a one-shot run folder (no search.db), not a search's: its "
+                f"winner is in {arch} (yaml.safe_load it), its weights in "
+                f"{path.parent / 'subnet.pt'}; load_best reads a search's best.yaml")
         raise FileNotFoundError(f"{path} does not exist; run `{export}`")
     try:
         best = yaml.safe_load(path.read_text())

@@ -370,3 +370,14 @@ def test_a_resume_that_replaces_an_export_trial_choice_says_so(finished_run):
     with warnings.catch_warnings():  # the run's best again: nothing replaced, nothing said
         warnings.simplefilter("error")
         assert "chosen" not in export_best(finished_run)
+
+
+def test_load_best_of_a_one_shot_folder_names_its_best_arch_yaml(tmp_path):
+    # was: "best.yaml does not exist; run `lightning-nas export DIR`", a command that
+    # refuses a one-shot folder ("its export is there already")
+    (tmp_path / "best_arch.yaml").write_text("arch: {width: 8}\n")  # as a one-shot run's
+    with pytest.raises(FileNotFoundError) as err:
+        load_best(tmp_path)
+    said = str(err.value)
+    assert f"{tmp_path} is a one-shot run folder" in said, said
+    assert str(tmp_path / "best_arch.yaml") in said and "lightning-nas export" not in said
