@@ -21,12 +21,12 @@ import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from lightning_nas.search.pending_last import PendingLast
-from lightning_nas.search.trial_checkpoint import PLATEAU_STEPS, plateau_steps, take_plateau_steps
+from lightning_nas.search.plateau_steps import PlateauSteps
 
 __all__ = ["RunCheckpoint", "epoch_end_checkpoint"]
 
 
-class RunCheckpoint(ModelCheckpoint):
+class RunCheckpoint(PlateauSteps, ModelCheckpoint):
     """The run's own epoch-end checkpoint callback (``epoch_end_checkpoint``), under a
     ``state_key`` of its own: a ``ModelCheckpoint`` of ``trainer.callbacks`` without a
     monitor, saving each epoch (what the README advises for a one-shot fit), has the plain
@@ -49,25 +49,6 @@ class RunCheckpoint(ModelCheckpoint):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.placing = PendingLast()
-        self._epoch_end = False  # the epoch-end last.ckpt is being written
-        self._steps: dict[int, Any] = {}  # the plateau steps the resumed checkpoint missed
-
-    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
-                           checkpoint: dict[str, Any]) -> None:
-        if self._epoch_end:  # stepped after this file is written (not another's: a user's)
-            checkpoint[PLATEAU_STEPS] = plateau_steps(trainer)
-
-    def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
-                           checkpoint: dict[str, Any]) -> None:
-        super().on_load_checkpoint(trainer, pl_module, checkpoint)
-        self._steps = dict(checkpoint.get(PLATEAU_STEPS) or {})
-
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Take the ``ReduceLROnPlateau`` steps of the epoch the resumed ``last.ckpt`` was
-        written at the end of (was: missed: SPOS's rate was not the uninterrupted run's)."""
-        super().on_train_start(trainer, pl_module)
-        steps, self._steps = self._steps, {}
-        take_plateau_steps(trainer, pl_module, steps)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._epoch_end = True

@@ -43,12 +43,12 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from lightning_nas.search.best_epoch import best_entry, breaks_tie
 from lightning_nas.search.pending_last import LAST_PENDING, PendingLast
+from lightning_nas.search.plateau_steps import PlateauSteps
 
 if TYPE_CHECKING:
     from lightning_nas.search.callbacks import TrialReporter
 
-__all__ = ["FIT_RECORD", "KILL_LEFTOVERS", "PLATEAU_STEPS", "TIE_FILE", "TrialCheckpoint",
-           "plateau_steps", "take_plateau_steps"]
+__all__ = ["FIT_RECORD", "KILL_LEFTOVERS", "TIE_FILE", "TrialCheckpoint"]
 
 #: the weights of a validation whose tie waits for its epoch's end, where batches follow it
 TIE_FILE = ".tie.ckpt"
@@ -60,50 +60,7 @@ KILL_LEFTOVERS = (TIE_FILE, LAST_PENDING)
 #: the checkpoint key of a fit's or fine-tune's settings (``fit_resume.fit_record``)
 FIT_RECORD = "lightning_nas_fit"
 
-#: the checkpoint key, in an epoch-end ``last.ckpt``, of the values the epoch's
-#: ``ReduceLROnPlateau`` schedulers step on after it was written (``plateau_steps``)
-PLATEAU_STEPS = "lightning_nas_plateau_steps"
-
-
-def plateau_steps(trainer: pl.Trainer) -> dict[int, Any]:
-    """The ``ReduceLROnPlateau`` steps Lightning takes at the end of this epoch, after its
-    ``on_train_epoch_end`` hooks: ``{index in trainer.lr_scheduler_configs: the monitored
-    value}`` of each epoch-interval one due this epoch (its ``frequency``) whose monitor is
-    logged, as Lightning's loop picks them (automatic optimization only).
-
-    Example:
-        >>> plateau_steps(pl.Trainer(logger=False, enable_checkpointing=False))
-        {}
-    """
-    module = trainer.lightning_module
-    if module is None or not module.automatic_optimization:
-        return {}
-    steps = {}
-    for index, config in enumerate(trainer.lr_scheduler_configs):
-        value = trainer.callback_metrics.get(config.monitor) if config.monitor else None
-        if (config.reduce_on_plateau and config.interval == "epoch" and value is not None
-                and (trainer.current_epoch + 1) % config.frequency == 0):
-            steps[index] = value.detach().cpu().clone() if isinstance(value, torch.Tensor) \
-                else value
-    return steps
-
-
-def take_plateau_steps(trainer: pl.Trainer, pl_module: pl.LightningModule,
-                       steps: dict[int, Any]) -> None:
-    """Take ``steps`` (``plateau_steps`` of the epoch a resumed checkpoint was written at the
-    end of), as the fit starts: each through the module's ``lr_scheduler_step``, as
-    Lightning's loop steps it (it does not on such a resume).
-
-    Example:
-        >>> take_plateau_steps(pl.Trainer(logger=False), pl.LightningModule(), {})
-    """
-    configs = trainer.lr_scheduler_configs
-    for index, value in sorted(steps.items()):
-        if index < len(configs):
-            pl_module.lr_scheduler_step(configs[index].scheduler, value)
-
-
-class TrialCheckpoint(ModelCheckpoint):
+class TrialCheckpoint(PlateauSteps, ModelCheckpoint):
     """The trial's ``ModelCheckpoint`` (``best.ckpt`` on the search's monitor), under a
     state key of its own: Lightning keys a checkpoint callback's state by its monitor and
     mode, so a user's ``ModelCheckpoint(monitor="val_acc", mode="max")`` would otherwise
@@ -162,28 +119,13 @@ class TrialCheckpoint(ModelCheckpoint):
         #: the epoch-end last.ckpt, until its row is logged; the trial gives it to the
         #: Trainer before the other callbacks (``build_trainer``), its own calls a fallback
         self.placing = PendingLast()
-        self._epoch_end = False  # the epoch-end last.ckpt is being written
-        self._steps: dict[int, Any] = {}  # the plateau steps the resumed checkpoint missed
 
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                            checkpoint: dict[str, Any]) -> None:
         if self.record is not None:  # a fit's or fine-tune's settings: checked on resume
             checkpoint[FIT_RECORD] = self.record
-        if self._epoch_end:  # stepped after this file is written (the fit's end's: before)
-            checkpoint[PLATEAU_STEPS] = plateau_steps(trainer)
+        super().on_save_checkpoint(trainer, pl_module, checkpoint)  # (the plateau steps)
 
-    def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
-                           checkpoint: dict[str, Any]) -> None:
-        super().on_load_checkpoint(trainer, pl_module, checkpoint)
-        self._steps = dict(checkpoint.get(PLATEAU_STEPS) or {})
-
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Take the ``ReduceLROnPlateau`` steps of the epoch the resumed ``last.ckpt`` was
-        written at the end of, which Lightning does not take on a resume (was: missed: the
-        rate, and the scheduler's count of bad epochs, were not an uninterrupted run's)."""
-        super().on_train_start(trainer, pl_module)
-        steps, self._steps = self._steps, {}
-        take_plateau_steps(trainer, pl_module, steps)
 
     @property
     def state_key(self) -> str:
