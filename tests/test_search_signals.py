@@ -28,13 +28,16 @@ from tests.helpers_search import tiny_search
 
 
 class Interrupted(TinyNet):
-    """Its first ``left`` fits are interrupted (Ctrl-C) in the first training step."""
+    """Its first ``left`` fits are interrupted (Ctrl-C) in the first training step (of
+    epoch ``epoch``, where not None)."""
 
     left = 0
+    epoch: int | None = None
 
     def training_step(self, batch, batch_idx):
-        if Interrupted.left:
-            Interrupted.left -= 1
+        cls = type(self)
+        if cls.left and cls.epoch in (None, self.current_epoch):
+            cls.left -= 1
             raise KeyboardInterrupt
         return super().training_step(batch, batch_idx)
 
@@ -272,17 +275,10 @@ def test_a_stop_as_a_trials_result_is_stored_comes_after_it(tmp_path):
         assert [t.status for t in store.trials()] == [TrialStatus.COMPLETED]
 
 
-class InterruptedInEpoch1(TinyNet):
-    """Its first ``left`` fits are interrupted (Ctrl-C) in epoch 1's first training step:
-    after epoch 0 ended, so its ``last.ckpt`` is written."""
+class InterruptedInEpoch1(Interrupted):
+    """Interrupted in epoch 1: after epoch 0 ended, so its ``last.ckpt`` is written."""
 
-    left = 0
-
-    def training_step(self, batch, batch_idx):
-        if InterruptedInEpoch1.left and self.current_epoch == 1:
-            InterruptedInEpoch1.left -= 1
-            raise KeyboardInterrupt
-        return super().training_step(batch, batch_idx)
+    epoch = 1
 
 
 def test_an_interrupted_trial_with_an_ended_epoch_is_said_to_go_on_from_it(
