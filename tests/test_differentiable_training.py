@@ -111,7 +111,7 @@ def test_a_wrapped_lightning_module_gives_its_loss_and_optimizer(tmp_path):
 
         def training_step(self, batch, batch_idx):
             Counting.steps += 1
-            # its Trainer is the wrapper's: epoch and step read as in a plain fit
+            # its Trainer is the wrapper's: the epoch reads as in a plain fit
             Counting.seen.append((self.current_epoch, self.trainer.current_epoch))
             self.log("its_own_loss", 1.0)  # dropped, not an error
             self.log_dict({"its_own_dict": 2.0})
@@ -375,3 +375,27 @@ def test_alphas_json_holds_each_epoch_by_its_end(tmp_path, algorithm):
     assert record.seen == [None, [1], [1, 2]]
     assert json.loads((out / "alphas.json").read_text()) == nas.alpha_history()
     assert not list(out.glob(".*.partial"))
+
+
+def test_global_step_and_max_steps_count_the_logits_steps_and_the_weights(tmp_path):
+    # was: the README said the wrapped module's self.global_step reads as in a plain fit
+    # (one a batch); Lightning counts each optimizer step, so after warmup_epochs a batch
+    # takes two (the logits', then the weights'), and max_steps counts both
+    class Stepping(TinySupernet):
+        seen: list[int] = []
+
+        def training_step(self, batch, batch_idx):
+            Stepping.seen.append(self.global_step)
+            return super().training_step(batch, batch_idx)
+
+    nas = DifferentiableNAS(Stepping(), num_classes=3, warmup_epochs=1)
+    trainer = plain_trainer(tmp_path, max_epochs=2, limit_val_batches=0)
+    trainer.fit(nas, datamodule=BilevelData(BlobData()))  # 3 batches an epoch
+    assert Stepping.seen == [0, 1, 2] + [3, 4, 5, 6, 7, 8]  # warmup: the weights' alone
+    assert trainer.global_step == 9
+    Stepping.seen = []
+    bounded = plain_trainer(tmp_path, max_epochs=-1, max_steps=4, limit_val_batches=0)
+    bounded.fit(DifferentiableNAS(Stepping(), num_classes=3),
+                datamodule=BilevelData(BlobData()))
+    assert Stepping.seen == [0, 1, 2, 3]  # max_steps=4: two batches
+    assert bounded.global_step == 4

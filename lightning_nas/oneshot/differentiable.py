@@ -245,7 +245,8 @@ class DifferentiableNAS(ArchLogits, EvalSteps, WrappedHooks, ScheduleSteps):
         if self.loss_fn is not None:
             return self.loss_fn(self.supernet(batch[0]), batch[1])
         # its self.log calls are dropped (Lightning logs the module it runs, the wrapper);
-        # its Trainer stays attached, so current_epoch, global_step, ... read as in a fit
+        # its Trainer stays attached, so current_epoch, ... read as in a fit (global_step
+        # counts both optimizers' steps: two a batch after the warmup, README "Steps")
         self.supernet.log = drop_log
         try:
             out = self.supernet.training_step(batch, batch_idx)
