@@ -44,6 +44,16 @@ def test_top_archs_are_the_most_probable_architectures():
     assert all(math.isclose(p, q) for (_, p), (_, q) in zip(ranked, every[:4], strict=True))
 
 
+
+@pytest.mark.parametrize("k", [0, -1, 1.5, True])
+def test_derived_arch_refuses_a_k_that_is_no_count(k):
+    # was: k=-1 returned all architectures but the least probable, k=0 an empty list
+    nas = DifferentiableNAS(TinySupernet(), num_classes=3)
+    with pytest.raises(ConfigError, match=r"k must be an integer >= 1, got "):
+        nas.derived_arch(k)
+    with pytest.raises(ConfigError, match=r"k must be an integer >= 1"):
+        top_archs(nas.choices, nas.probabilities(), k)
+
 def test_darts_learns_logits_logs_them_and_exports_the_calibrated_argmax(tmp_path, recwarn):
     pl.seed_everything(0, verbose=False)
     nas = DifferentiableNAS(BatchNormSupernet(), num_classes=3, arch_lr=0.05, top_k=3,

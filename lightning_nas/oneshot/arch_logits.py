@@ -64,7 +64,7 @@ class ArchLogits:
 
     def derived_arch(self, k: int = 1) -> dict[str, Any] | list[dict[str, Any]]:
         """The argmax value of every decision (``k`` > 1: the ``k`` most probable
-        architectures, most probable first)."""
+        architectures, most probable first; ``k`` no integer >= 1: a ``ConfigError``)."""
         archs = [arch for arch, _ in top_archs(self.choices, self.probabilities(), k)]
         return archs[0] if k == 1 else archs
 

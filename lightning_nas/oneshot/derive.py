@@ -33,6 +33,7 @@ import torchmetrics
 from torch import nn
 
 from lightning_nas.config.yamlio import dump_yaml
+from lightning_nas.errors import check_number
 from lightning_nas.oneshot.choices import get_path, set_path
 from lightning_nas.oneshot.exported import export_checked, write_outputs
 from lightning_nas.oneshot.random_state import preserved_rng
@@ -64,7 +65,10 @@ def top_archs(choices: Mapping[str, Sequence[Any]], probs: Mapping[str, Sequence
     Args:
         choices: ``{decision: values}``.
         probs: ``{decision: probability of each value}``.
+        k: how many, an integer >= 1 (else a ``ConfigError`` naming it; was: ``k=-1`` gave
+            all but the least probable, ``k=0`` none).
     """
+    check_number(k, "k", 1, integer=True)
     beams: list[tuple[dict[str, Any], float]] = [({}, 0.0)]
     for label, values in choices.items():
         logs = [math.log(p) if p > 0 else -math.inf for p in probs[label]]
