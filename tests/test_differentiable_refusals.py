@@ -322,3 +322,19 @@ def test_a_choice_module_forward_never_calls_is_refused_before_training(tmp_path
                                           r"called 'aux' \(net.aux: LayerChoice\)"):
         trainer.fit(nas, datamodule=BilevelData(BlobData()))
     assert trainer.global_step == 0 and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(("setting", "advice"), [
+    ({"gradient_clip_val": 0.5, "gradient_clip_algorithm": "value"},
+     r"DifferentiableNAS\(gradient_clip_val=0.5, gradient_clip_algorithm='value'\)"),
+    ({"accumulate_grad_batches": 2}, r"leave it at 1 \(a larger data batch_size")])
+def test_the_trainers_clipping_and_accumulation_are_refused_saying_what_works(setting, advice):
+    # was: Lightning's "Remove `Trainer(gradient_clip_val=0.5)` or switch to automatic
+    # optimization", which DifferentiableNAS cannot: its argument clips
+    nas = DifferentiableNAS(TinySupernet(), num_classes=3)
+    start = {k: v.detach().clone() for k, v in nas.state_dict().items()}
+    key = next(iter(setting))
+    with pytest.raises(ConfigError, match=rf"Trainer\({key}=.*manual optimization.*{advice}"):
+        plain_trainer(None, max_epochs=1, **setting).fit(
+            nas, datamodule=BilevelData(BlobData()))
+    assert all(torch.equal(v, start[k]) for k, v in nas.state_dict().items())  # untrained

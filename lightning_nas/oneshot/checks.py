@@ -19,6 +19,9 @@ candidate the rest of the network cannot take: ``candidate_shapes``).
   ``max_time`` or a callback, or an ``arch_lr`` too small to change them.
 - ``check_tau_epochs`` (``lightning-nas oneshot``'s config before anything is built; a
   fit's ``on_fit_start``): GDAS with no number of epochs to decay its temperature over.
+- ``check_manual_trainer`` (as a fit attaches the module's callbacks, before Lightning's own
+  checks): the Trainer's ``gradient_clip_val`` and ``accumulate_grad_batches``, which
+  manual optimization refuses, said with what does work.
 - ``check_rates`` (when ``DifferentiableNAS`` is built): learning rates > 0, weight decays
   >= 0, in the words of ``lightning-nas oneshot``'s settings check.
 
@@ -58,7 +61,7 @@ if TYPE_CHECKING:
     from lightning_nas.oneshot.differentiable import DifferentiableNAS
 
 __all__ = ["CLIP_ALGORITHMS", "DARTS_HINT", "DEFAULT_LAYOUT", "SPOS_HINT",
-           "check_choices_called", "check_clip_val",
+           "check_choices_called", "check_clip_val", "check_manual_trainer",
            "check_logits_trained", "check_pair", "check_rates", "check_targets",
            "check_tau_epochs", "check_training_start", "check_warmup_epochs",
            "checked_preds", "logits_stepped"]
@@ -270,6 +273,33 @@ def _timer(trainer: Mapping[str, Any]) -> str | None:
             return target.__name__
     return None
 
+
+def check_manual_trainer(trainer: Any) -> None:
+    """Raise ``ConfigError`` for a fit's Trainer that clips (``gradient_clip_val``) or
+    accumulates (``accumulate_grad_batches``): ``DifferentiableNAS`` steps its optimizers by
+    hand, which Lightning neither clips nor accumulates, so its error says to remove the
+    setting or switch to automatic optimization (which the search cannot: was that error);
+    this one says what works, the search's own ``gradient_clip_val``.
+
+    Example:
+        >>> import lightning.pytorch as pl
+        >>> check_manual_trainer(pl.Trainer(logger=False))  # neither: nothing to say
+    """
+    clip, algorithm = trainer.gradient_clip_val, trainer.gradient_clip_algorithm or "norm"
+    algorithm = str(getattr(algorithm, "value", algorithm)).lower()  # (Lightning's enum)
+    if clip:
+        raise ConfigError(
+            f"Trainer(gradient_clip_val={clip!r}): DifferentiableNAS steps the logits and the "
+            f"weights by hand (manual optimization), which Lightning does not clip; pass "
+            f"DifferentiableNAS(gradient_clip_val={clip!r}, gradient_clip_algorithm="
+            f"{algorithm!r}) instead (it clips the weights' gradients) and leave "
+            f"the Trainer's unset")
+    if trainer.accumulate_grad_batches != 1:
+        raise ConfigError(
+            f"Trainer(accumulate_grad_batches={trainer.accumulate_grad_batches!r}): "
+            f"DifferentiableNAS steps the logits and the weights by hand (manual "
+            f"optimization), which Lightning does not accumulate; leave it at 1 (a larger "
+            f"data batch_size gives larger steps)")
 
 def check_training_start(nas: DifferentiableNAS) -> None:
     """Raise ``ConfigError`` when training ends within ``warmup_epochs`` (which train only

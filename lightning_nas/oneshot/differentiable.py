@@ -80,6 +80,7 @@ from lightning_nas.oneshot.checks import (
     CLIP_ALGORITHMS,
     check_clip_val,
     check_logits_trained,
+    check_manual_trainer,
     check_tau_epochs,
     check_training_start,
 )
@@ -140,9 +141,9 @@ class DifferentiableNAS(ArchLogits, EvalSteps, WrappedHooks, ScheduleSteps):
         arch_lr, arch_weight_decay: Adam (betas 0.5, 0.999) on the logits, as in DARTS
             (above 0, at least 0; a resume keeps these, and the weight optimizer's, settings).
         gradient_clip_val: clip the weights' gradients, in the optimizer step (after a
-            ``16-mixed`` scaler unscaled them); with manual optimization the Trainer's
-            ``gradient_clip_val`` is an error. None or 0: no clipping; below 0 is a
-            ``ConfigError`` (``check_clip_val``).
+            ``16-mixed`` scaler unscaled them); the Trainer's ``gradient_clip_val`` (as
+            ``accumulate_grad_batches``) is a ``ConfigError`` as the fit starts. None or
+            0: no clipping; below 0 is a ``ConfigError`` (``check_clip_val``).
         gradient_clip_algorithm: ``"norm"`` (their total norm) or ``"value"`` (each entry).
         tau_max, tau_min, tau_schedule, tau_epochs: GDAS temperature from ``tau_max`` in the
             first epoch to ``tau_min`` in epoch ``tau_epochs`` (default: ``max_epochs``; a
@@ -279,6 +280,14 @@ class DifferentiableNAS(ArchLogits, EvalSteps, WrappedHooks, ScheduleSteps):
         if stage == "fit" and self.trainer.current_epoch == 0 and self.trainer.global_step == 0:
             self.history, self.scored = [], []
         super().setup(stage)  # the wrapped module's own (oneshot.wrapped_hooks), and so below
+
+    def configure_callbacks(self) -> Any:
+        """The wrapped module's callbacks (``WrappedHooks``); first, as a fit attaches them
+        before Lightning's checks, a Trainer that clips or accumulates is refused saying
+        what works (``check_manual_trainer``; was: "switch to automatic optimization")."""
+        if self.trainer.state.fn == "fit":
+            check_manual_trainer(self.trainer)
+        return super().configure_callbacks()
 
     def on_fit_start(self) -> None:
         check_automatic(self.supernet)  # set after it was wrapped: said before any step
