@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from tests.helpers_data import BlobData, TwoValBlobData
 from tests.helpers_nets import TinySupernet
@@ -193,3 +194,21 @@ def test_batch_hooks_see_the_arch_batches_as_training_ones_and_collate_fn_does_n
         model, datamodule=BilevelData(_AugmentedBlobs()))
     assert model.seen["train"] > 1400  # collate_fn and hook
     assert 900 < model.seen["arch"] < 1100  # the hook only
+
+
+class _TwoTrainBlobData(BlobData):
+    """``BlobData`` whose ``train_dataloader()`` returns two loaders (a dict)."""
+
+    def train_dataloader(self) -> dict[str, DataLoader]:
+        return {"a": super().train_dataloader(), "b": super().train_dataloader()}
+
+
+def test_several_training_loaders_are_refused_before_training(tmp_path):
+    # was: "DifferentiableNAS reads each batch as (x, y) ...; its first batch is a str" (a
+    # key of the dict), which named neither the loaders nor what to do
+    nas = DifferentiableNAS(TinySupernet(), num_classes=3)
+    start = {k: v.detach().clone() for k, v in nas.state_dict().items()}
+    with pytest.raises(ConfigError, match=r"data _TwoTrainBlobData: train_dataloader\(\) "
+                                          r"returns 2 training loaders, but .*one"):
+        plain_trainer(tmp_path, max_epochs=1).fit(nas, datamodule=BilevelData(_TwoTrainBlobData()))
+    assert all(torch.equal(v, start[k]) for k, v in nas.state_dict().items())

@@ -96,8 +96,9 @@ class BilevelData(pl.LightningDataModule):
     """A datamodule's training batches zipped with its validation batches (cycled; an epoch
     is one pass over the training batches) for the architecture step: ``{"train": batch,
     "arch": batch}``; validation and test as before.
-    The architecture's batches come from one validation loader: a ``val_dataloader()``
-    that returns several is a ``ConfigError`` when a fit sets up, before any training.
+    The architecture's batches come from one validation loader, the weights' from one
+    training loader: a ``val_dataloader()`` or ``train_dataloader()`` that returns several
+    is a ``ConfigError`` when a fit sets up, before any training.
     The datamodule's batch hooks run on them as on the training part (``trainer.training``
     True, ``dataloader_idx`` 0): training-only augmentation belongs in the training
     dataset or ``train_dataloader()``, not in a hook (see the module docstring).
@@ -138,8 +139,9 @@ class BilevelData(pl.LightningDataModule):
     def setup(self, stage: str) -> None:
         self.datamodule.trainer = self.trainer
         self.datamodule.setup(stage)
-        if stage == "fit":  # several validation loaders: said before any training
+        if stage == "fit":  # several validation or training loaders: said before any training
             self._arch_loader()
+            self._train_loader()
 
     def _arch_loader(self) -> Any:
         """The datamodule's one validation loader, whose batches train the architecture.
@@ -161,9 +163,25 @@ class BilevelData(pl.LightningDataModule):
                 f"which scores subnets on every validation loader")
         return found[0]
 
+    def _train_loader(self) -> Any:
+        """The datamodule's one training loader, whose batches train the weights.
+
+        Raises:
+            ConfigError: ``train_dataloader()`` returns several loaders (a list, tuple or
+                dict), naming the datamodule and their number (was: the first batch's
+                check said "its first batch is a str", of a dict's key).
+        """
+        value = self.datamodule.train_dataloader()
+        if isinstance(value, (Mapping, list, tuple)):
+            raise ConfigError(
+                f"data {type(self.datamodule).__name__}: train_dataloader() returns "
+                f"{len(value)} training loaders, but a differentiable search (DARTS, GDAS; "
+                f"BilevelData) trains the weights on the batches of one; return a single "
+                f"loader (e.g. over a torch.utils.data.ConcatDataset of the training sets)")
+        return value
+
     def train_dataloader(self) -> CombinedLoader:
-        return _TrainLoader({"train": self.datamodule.train_dataloader(),
-                             "arch": self._arch_loader()}, self)
+        return _TrainLoader({"train": self._train_loader(), "arch": self._arch_loader()}, self)
 
     def val_dataloader(self) -> Any:
         return self.datamodule.val_dataloader()
