@@ -11,7 +11,10 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
+from lightning_nas.errors import ConfigError
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
+from tests.helpers_data import BlobData
+from tests.helpers_nets import TinySupernet
 from tests.helpers_oneshot_fit import BatchNormSupernet, BlobImages, plain_trainer
 
 #: ``python SCRIPT RUN_DIR ALGORITHM AT_TRAIN_EPOCH_END``: the resume check, run alone
@@ -87,3 +90,22 @@ def _check_the_resumed_search(tmp_path: Path, algorithm: str,
                     strict=True)
         assert all(torch.equal(a, b) for a, b in pairs)
         assert torch.equal(ended.rng_after, full.rng_after)  # what a fine-tune draws from
+
+
+def test_a_resume_with_the_other_algorithm_is_refused_before_training(tmp_path):
+    # was: a DARTS checkpoint resumed by GDAS trained on, and alphas.json and
+    # best_arch.yaml said "gdas" of a search whose first epoch was DARTS's
+    def trainer(epochs: int) -> pl.Trainer:
+        return plain_trainer(tmp_path, max_epochs=epochs, limit_val_batches=0)
+
+    first = trainer(1)
+    first.fit(DifferentiableNAS(TinySupernet(), num_classes=3),
+              datamodule=BilevelData(BlobData()))
+    first.save_checkpoint(tmp_path / "darts.ckpt")
+    nas = DifferentiableNAS(TinySupernet(), algorithm="gdas", num_classes=3)
+    start = {k: v.detach().clone() for k, v in nas.alphas.items()}
+    with pytest.raises(ConfigError, match=r"is of a 'darts' search, but this DifferentiableNAS "
+                                          r"searches with algorithm='gdas'.*algorithm='darts'"):
+        trainer(2).fit(nas, datamodule=BilevelData(BlobData()),
+                       ckpt_path=tmp_path / "darts.ckpt")
+    assert nas.history == [] and all(torch.equal(v, start[k]) for k, v in nas.alphas.items())

@@ -100,7 +100,12 @@ from lightning_nas.oneshot.fit_end import check_stepped, end_fit, saved_epochs
 from lightning_nas.oneshot.mixed import mixed
 from lightning_nas.oneshot.random_state import rng_state
 from lightning_nas.oneshot.records import restarts_mid_epoch, write_record, writes_files
-from lightning_nas.oneshot.resume import built_rates, check_resumed_rates, recount_repeated_epoch
+from lightning_nas.oneshot.resume import (
+    built_rates,
+    check_resumed_algorithm,
+    check_resumed_rates,
+    recount_repeated_epoch,
+)
 from lightning_nas.oneshot.scoring import network_of, preserved_batchnorm
 from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms
 from lightning_nas.oneshot.tau_resume import TAU_EPOCHS, check_tau_schedule, check_tau_settings
@@ -432,6 +437,7 @@ class DifferentiableNAS(ArchLogits, EvalSteps, WrappedHooks, ScheduleSteps):
                                             "ended": self._ended}  # (fit_end.saved_epochs)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        check_resumed_algorithm(checkpoint.get("hyper_parameters"), self.hparams.algorithm)
         state = checkpoint.get("differentiable_nas") or {}
         self.history = list(state.get("history", []))
         self._resume_rng = state.get("rng")

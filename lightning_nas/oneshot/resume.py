@@ -44,7 +44,8 @@ from lightning_nas.run_folder import user_path
 from lightning_nas.user_warnings import warn_rank_zero
 from lightning_nas.wording import counted
 
-__all__ = ["LAST", "built_rates", "checkpoint_settings", "check_resume", "check_resumed_rates",
+__all__ = ["LAST", "built_rates", "checkpoint_settings", "check_resume",
+           "check_resumed_algorithm", "check_resumed_rates",
            "epochs_held", "held_text", "recount_repeated_epoch", "resolve_ckpt_path",
            "resume_hint", "training_end"]
 
@@ -274,6 +275,23 @@ def built_rates(optimizers: list[torch.optim.Optimizer]) -> list[dict[str, Any]]
     return [{key: _values(opt.param_groups, key) for key in ("lr", "weight_decay")}
             for opt in optimizers]
 
+
+def check_resumed_algorithm(stored: Mapping[str, Any] | None, algorithm: str) -> None:
+    """Raise ``ConfigError`` when a ``DifferentiableNAS`` of ``algorithm`` loads the
+    checkpoint of a search of the other one (``stored``: its ``hyper_parameters``; None, or
+    one without an algorithm: nothing to compare), as ``lightning-nas oneshot`` refuses it
+    (``check_resume``): the logits and history would go on under another algorithm, and
+    ``alphas.json`` and ``best_arch.yaml`` say it of every epoch (was: taken).
+
+    Example:
+        >>> check_resumed_algorithm({"algorithm": "darts"}, "darts")
+    """
+    was = (stored or {}).get("algorithm")
+    if was is not None and was != algorithm:
+        raise ConfigError(f"the checkpoint resumed from is of a {was!r} search, but this "
+                          f"DifferentiableNAS searches with algorithm={algorithm!r}: a resume "
+                          f"goes on with the checkpoint's search, so resume with "
+                          f"algorithm={was!r}, or start a new search (no ckpt_path)")
 
 def check_resumed_rates(stored: list[dict[str, Any]] | None,
                         optimizers: list[torch.optim.Optimizer],
