@@ -338,3 +338,22 @@ def test_the_trainers_clipping_and_accumulation_are_refused_saying_what_works(se
         plain_trainer(None, max_epochs=1, **setting).fit(
             nas, datamodule=BilevelData(BlobData()))
     assert all(torch.equal(v, start[k]) for k, v in nas.state_dict().items())  # untrained
+
+
+class _ChoiceOutsideNet(TinySupernet):
+    """A supernet with a decision (``post``) outside its exported ``net``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.post = LayerChoice({"id": nn.Identity(), "tanh": nn.Tanh()}, label="post")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.post(self.net(x))
+
+
+def test_a_decision_outside_the_exported_network_is_refused_when_built():
+    # was: trained, then "SpaceError: architecture keys do not match the space: missing [],
+    # unknown ['post']" at the export, after the whole search
+    with pytest.raises(ConfigError, match=r"net_attr 'net': the decision 'post' is outside "
+                                          r"Sequential \(in post\), so its export"):
+        DifferentiableNAS(_ChoiceOutsideNet(), num_classes=3)

@@ -140,6 +140,19 @@ def network_of(module: nn.Module, net_attr: str | None = None, key: str = "net_a
         raise ConfigError(f"{key} {net_attr or 'net'!r}: {type(net).__name__} holds no "
                           f"choice module, so its export would leave the search out; the "
                           f"choice modules are in: {', '.join(holding) or 'the module itself'}")
+    inside = {m.label for m in choice_modules(net)} if net is not module else set()
+    if labels := list(dict.fromkeys(m.label for m in choice_modules(module)
+                                    if inside and m.label not in inside)):
+        # each is in every architecture, unknown to the export (was: a SpaceError after
+        # training, "architecture keys do not match the space")
+        where = [name for name, child in module.named_children()
+                 if any(m.label in labels for m in choice_modules(child))]
+        raise ConfigError(f"{key} {net_attr or 'net'!r}: the decision"
+                          f"{'s' if len(labels) > 1 else ''} {', '.join(map(repr, labels))} "
+                          f"{'are' if len(labels) > 1 else 'is'} outside {type(net).__name__} "
+                          f"(in {', '.join(where) or 'the module itself'}), so its export "
+                          f"cannot take the architecture found; give {key} the part that holds "
+                          f"every choice module, or move them into it")
     return net
 
 
