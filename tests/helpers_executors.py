@@ -2,7 +2,8 @@
 and learning rate, ``nap``, an ``objective=`` trial that only sleeps, ``exits``, one that
 ends its process, ``DiesOnArrival``, a value that ends the process that receives it, and
 ``result_sent``, a wait for a worker's result, ``tiny_spec``, a one-epoch trial of
-``TinyNet`` on the blobs, and ``SigtermNet``, a ``TinyNet`` whose process is sent SIGTERM.
+``TinyNet`` on the blobs, ``SigtermNet``, a ``TinyNet`` whose process is sent SIGTERM, and
+``LateDeathNet``, one whose process dies as a later epoch starts.
 
 Example:
     >>> sorted(SPACE)
@@ -22,7 +23,8 @@ from lightning_nas.search.trial_spec import TrialSpec
 from lightning_nas.search.worker_entry import RECEIVED
 from tests.helpers_models import TinyNet
 
-__all__ = ["SPACE", "DiesOnArrival", "SigtermNet", "exits", "nap", "result_sent", "tiny_spec"]
+__all__ = ["SPACE", "DiesOnArrival", "LateDeathNet", "SigtermNet", "exits", "nap", "result_sent",
+           "tiny_spec"]
 
 SPACE = {"width": {"choice": [8, 16, 32]}, "lr": {"float": [0.05, 0.3]}}
 
@@ -65,6 +67,21 @@ class SigtermNet(TinyNet):
     def training_step(self, batch, batch_idx):
         if self.hparams.width == self.term_width:
             os.kill(os.getpid(), signal.SIGTERM)
+        return super().training_step(batch, batch_idx)
+
+
+class LateDeathNet(TinyNet):
+    """``TinyNet`` whose process ends (``os._exit(3)``, as a crash or the out-of-memory killer
+    would) at the first training step of epoch ``death_epoch`` (counted from 0), after the
+    epochs before it trained and validated."""
+
+    def __init__(self, width: int = 16, lr: float = 0.05, death_epoch: int = 2) -> None:
+        super().__init__(width=width, lr=lr)
+        self.death_epoch = death_epoch
+
+    def training_step(self, batch, batch_idx):
+        if self.current_epoch == self.death_epoch:
+            os._exit(3)
         return super().training_step(batch, batch_idx)
 
 

@@ -23,7 +23,14 @@ from lightning_nas.search.worker_entry import reimported_marker
 from lightning_nas.search.workers import ProcessExecutor
 from lightning_nas.store import RunStore
 from tests.helpers_data import BlobData
-from tests.helpers_executors import DiesOnArrival, SigtermNet, exits, nap, result_sent
+from tests.helpers_executors import (
+    DiesOnArrival,
+    LateDeathNet,
+    SigtermNet,
+    exits,
+    nap,
+    result_sent,
+)
 from tests.helpers_executors import tiny_spec as _spec
 from tests.helpers_models import TinyNet
 
@@ -46,6 +53,25 @@ def test_a_dying_trial_process_is_failed_and_the_search_completes(tmp_path, tiny
     assert failed and all("trial process died (exit code 3)" in t.error for t in failed)
     with RunStore(tmp_path / "search.db") as store:
         assert store.count(TrialStatus.RUNNING) == 0
+
+
+@pytest.mark.slow
+def test_a_trial_whose_worker_died_keeps_the_epochs_and_curve_it_trained(tmp_path, tiny_trainer):
+    # the worker dies (os._exit, as a segfault or the out-of-memory killer) as epoch 3
+    # starts, after epochs 1 and 2 trained and validated: the FAILED record keeps them, as a
+    # trial that raises there does, and as a DDP trial whose rank died does (was: epochs None,
+    # no curve, and the search's "N epochs trained" left them out)
+    result = Search(LateDeathNet, {"width": {"choice": [8, 16]}}, data=BlobData,
+                    trainer={**tiny_trainer, "max_epochs": 4}, budget=1, num_workers=1,
+                    executor="process", threads_per_trial=1, model_init_args={"death_epoch": 2},
+                    max_failures=10, run_dir=tmp_path, verbose=False).run
+    with pytest.raises(SearchError):  # no trial completed
+        result()
+    with RunStore(tmp_path / "search.db") as store:
+        trial = store.trials()[0]  # (a failed trial is not counted: a second one runs)
+    assert trial.error.splitlines()[0] == "trial process died (exit code 3)"
+    assert (trial.epochs, trial.curve_epochs, len(trial.curve)) == (2, [1, 2], 2)
+    assert not (tmp_path / "trials" / "trial_0001" / "progress.json").exists()
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
-"""What a DDP trial trained before it failed, where its rank 0 wrote no result: rank 0 keeps
+"""What a DDP trial, or a worker process's, trained before it failed, where its rank 0 (the
+worker) wrote no result: rank 0 keeps
 ``progress.json`` beside the trial's spec (the epochs trained, the monitored value at each
 validation so far and their epochs), rewritten as each epoch starts and as each validation
 ends; the driver reads it into the FAILED result it makes (``runner``), as a trial of one
@@ -25,7 +26,7 @@ import lightning.pytorch as pl
 if TYPE_CHECKING:
     from lightning_nas.search.callbacks import TrialReporter
 
-__all__ = ["PROGRESS", "RankProgress", "read_progress"]
+__all__ = ["PROGRESS", "RankProgress", "read_progress", "take_progress"]
 
 #: the file rank 0 keeps in the trial's folder
 PROGRESS = "progress.json"
@@ -76,3 +77,17 @@ def read_progress(trial_dir: str | Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return {key: data[key] for key in ("epochs", "curve", "curve_epochs") if key in data}
+
+
+def take_progress(trial_dir: str | Path) -> dict[str, Any]:
+    """``read_progress`` of ``trial_dir``, its file removed: read once, into the result that
+    holds it (a worker process's trial, before and after it runs, and its search process as
+    it makes the FAILED result of a worker that died in it).
+
+    Example:
+        >>> take_progress("no-such-trial")
+        {}
+    """
+    progress = read_progress(trial_dir)
+    (Path(trial_dir) / PROGRESS).unlink(missing_ok=True)
+    return progress

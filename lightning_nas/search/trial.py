@@ -57,7 +57,7 @@ from lightning_nas.search.pending_last import PendingLast
 from lightning_nas.search.pruning import PruningCallback, ran_to_its_end
 from lightning_nas.search.quiet import LoggingInterval, quiet_lightning
 from lightning_nas.search.random_state import kept_if
-from lightning_nas.search.rank_progress import RankProgress
+from lightning_nas.search.rank_progress import PROGRESS, RankProgress
 from lightning_nas.search.rank_sigterm import SigtermKillsRank
 from lightning_nas.search.remote_runs import RunRecord, RunsHeld, runs_ended
 from lightning_nas.search.resume import plain_part
@@ -211,6 +211,10 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
     if spec.rank_process:  # a SIGTERM to this rank alone: it dies of it (was: a hang); and
         # rank 0 keeps what it trained, for a record when it is killed with no result
         callbacks += [SigtermKillsRank(), RankProgress(trial_dir, reporter)]
+    elif spec.notes_progress:  # a worker's: for the record of a worker that dies in it
+        callbacks.append(RankProgress(trial_dir, reporter))  # (was: epochs None, no curve)
+    else:  # a killed worker's, resumed here: not this run's
+        (trial_dir / PROGRESS).unlink(missing_ok=True)
     if spec.restore_optimizer:  # loaded when fit starts, checked against the optimizers first
         callbacks.append(RestoreOptimizerState(spec.restore_optimizer, f"trial "
                                                f"{spec.trial_id}'s {spec.restore_optimizer}",

@@ -95,3 +95,6 @@ class TrialSpec:
     #: a DDP rank's process (``ranks.execute_spec``): a SIGTERM to it alone kills it
     #: (``rank_sigterm.SigtermKillsRank``), not Lightning's handler that waits for the others
     rank_process: bool = False
+    #: a worker process's trial (``worker_entry``): it keeps what it trained in its folder's
+    #: ``progress.json`` (``rank_progress``), for the record of a worker that dies in it
+    notes_progress: bool = False
