@@ -15,7 +15,35 @@ from typing import Any
 
 from lightning_nas.trial_trainer import trial_trainer
 
-__all__ = ["device_count", "gpus_asked", "rank_count", "trial_ranks"]
+__all__ = ["accelerator_name", "device_count", "gpus_asked", "rank_count", "trial_ranks"]
+
+
+#: Lightning's accelerator classes by the name its registry gives them (read by class name:
+#: no import of Lightning here)
+_ACCELERATOR_NAMES = {"CUDAAccelerator": "cuda", "CPUAccelerator": "cpu",
+                      "MPSAccelerator": "mps", "XLAAccelerator": "tpu"}
+
+
+def accelerator_name(accelerator: Any) -> str:
+    """A Trainer's ``accelerator`` argument as a name, lower case: a name as given
+    (``None``: ``auto``), an ``Accelerator`` object by its Lightning class (a subclass of
+    ``CUDAAccelerator`` is ``cuda``, of ``CPUAccelerator`` ``cpu``), another object
+    ``auto``, where the GPUs it may use are not known.
+
+    Example:
+        >>> class MyCPU:
+        ...     pass
+        >>> accelerator_name("GPU"), accelerator_name(None), accelerator_name(MyCPU())
+        ('gpu', 'auto', 'auto')
+    """
+    if accelerator is None:
+        return "auto"
+    if isinstance(accelerator, str):
+        return accelerator.lower()
+    for cls in type(accelerator).__mro__:
+        if cls.__name__ in _ACCELERATOR_NAMES:
+            return _ACCELERATOR_NAMES[cls.__name__]
+    return "auto"
 
 
 def device_count(devices: Any) -> int:

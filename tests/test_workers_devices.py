@@ -76,3 +76,23 @@ def test_gpu_workers_without_a_gpu_are_refused_naming_the_setting_and_the_fix(mo
     with pytest.raises(ConfigError, match=r"^trainer\.accelerator='gpu' but no GPU is visible "
                                           r'.*: train on CPU \(trainer=\{"accelerator": "cpu"\}'):
         assign_devices(2, accelerator="gpu")
+
+
+def test_an_accelerator_object_is_taken_as_its_name_by_the_workers(monkeypatch):
+    # Lightning's Trainer takes an Accelerator object as well as a name, and one worker (in
+    # the search's process) trains with it: two worker processes got it too (was:
+    # AttributeError: 'CPUAccelerator' object has no attribute 'lower', out of Search.run)
+    import torch
+    from lightning.pytorch.accelerators import CPUAccelerator, CUDAAccelerator
+
+    from lightning_nas.search.executors import make_executor
+
+    assert assign_devices(2, accelerator=CPUAccelerator(), threads_per_trial=1) == [
+        {"OMP_NUM_THREADS": "1", "LNAS_NUM_THREADS": "1"}] * 2
+    pool = make_executor("process", 2, {"accelerator": CPUAccelerator()}, threads_per_trial=1)
+    assert (type(pool), pool.cpu_threads) == (ProcessExecutor, 1)
+    if torch.cuda.device_count():
+        return
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    with pytest.raises(ConfigError, match=r"^trainer\.accelerator='cuda' but no GPU is visible"):
+        assign_devices(2, accelerator=CUDAAccelerator())

@@ -18,7 +18,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from lightning_nas.devices import gpus_asked
+from lightning_nas.devices import accelerator_name, gpus_asked
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.executor import FuturesExecutor, InlineExecutor, TrialExecutor
 from lightning_nas.search.executor_objects import check_object_settings
@@ -198,7 +198,11 @@ def make_executor(executor: Any = "auto", num_workers: int = 1,
     if executor not in EXECUTORS:
         raise ConfigError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}, "
                           f"or an object with submit(fn, *args)")
-    check_devices_per_trial(executor, num_workers, devices_per_trial, trainer, ray)
+    if "accelerator" in trainer:  # an Accelerator object by its name (was: AttributeError)
+        named = {**trainer, "accelerator": accelerator_name(trainer["accelerator"])}
+    else:
+        named = trainer
+    check_devices_per_trial(executor, num_workers, devices_per_trial, named, ray)
     if devices_per_trial is None:
         devices_per_trial = default_devices_per_trial(trainer)
     if executor == "auto":
@@ -209,11 +213,11 @@ def make_executor(executor: Any = "auto", num_workers: int = 1,
                               "or executor 'process'")
         return InlineExecutor(threads_per_trial, trainer)
     if executor == "process":
-        return ProcessExecutor(num_workers, devices_per_trial, trainer.get("accelerator"),
+        return ProcessExecutor(num_workers, devices_per_trial, named.get("accelerator"),
                                threads_per_trial, max_trials_per_worker)
     ray = dict(ray or {})
     cpus = ray.pop("num_cpus", threads_per_trial or 1)
-    gpus = ray.pop("num_gpus", devices_per_trial if str(trainer.get("accelerator")) in
+    gpus = ray.pop("num_gpus", devices_per_trial if named.get("accelerator") in
                    ("gpu", "cuda") else 0)
     return RayExecutor(num_workers, cpus, gpus, init=ray, threads=threads_per_trial)
 

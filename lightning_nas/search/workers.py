@@ -20,6 +20,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from lightning_nas.devices import accelerator_name
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import PROCESS_DIED, TrialResult
 from lightning_nas.search.executor import TrialExecutor, failed_result
@@ -86,7 +87,7 @@ def usable_cpus() -> int:
 
 
 def assign_devices(num_workers: int, devices_per_trial: int = 1,
-                   accelerator: str | None = "auto",
+                   accelerator: Any = "auto",
                    threads_per_trial: int | None = None) -> list[dict[str, str]]:
     """Environment of each worker: its GPU slice (``CUDA_VISIBLE_DEVICES``) on GPUs, its
     share of CPU threads otherwise (the CPUs the search may run on, ``usable_cpus``, shared
@@ -96,7 +97,7 @@ def assign_devices(num_workers: int, devices_per_trial: int = 1,
         >>> assign_devices(2, accelerator="cpu", threads_per_trial=1)[1]
         {'OMP_NUM_THREADS': '1', 'LNAS_NUM_THREADS': '1'}
     """
-    accelerator = (accelerator or "auto").lower()
+    accelerator = accelerator_name(accelerator)  # an Accelerator object by its name too
     gpus = visible_gpus() if accelerator in ("auto", "gpu", "cuda") else []
     if accelerator in ("gpu", "cuda") and not gpus:  # (was: neither the setting nor a fix)
         env = os.environ.get("CUDA_VISIBLE_DEVICES")
@@ -192,7 +193,8 @@ class ProcessExecutor(TrialExecutor):
     Args:
         num_workers: trials run at once.
         devices_per_trial: GPUs per trial (each worker gets its own slice).
-        accelerator: the trials' accelerator (``auto`` uses GPUs when visible).
+        accelerator: the trials' accelerator (``auto`` uses GPUs when visible), a name or
+            a Lightning ``Accelerator`` object (``devices.accelerator_name``).
         threads_per_trial: torch threads per worker on CPU (default: the CPUs the
             search may run on, ``usable_cpus()``, / workers).
         max_trials_per_worker: replace a worker after this many trials (None: never).
@@ -201,7 +203,7 @@ class ProcessExecutor(TrialExecutor):
     isolates_trials = True
 
     def __init__(self, num_workers: int = 2, devices_per_trial: int = 1,
-                 accelerator: str | None = "auto", threads_per_trial: int | None = None,
+                 accelerator: Any = "auto", threads_per_trial: int | None = None,
                  max_trials_per_worker: int | None = None) -> None:
         if num_workers < 1:
             raise ConfigError(f"num_workers must be >= 1, got {num_workers}")
