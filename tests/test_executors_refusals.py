@@ -39,6 +39,32 @@ def test_unpicklable_model_is_refused_before_training(tmp_path, tiny_trainer):
 
 
 
+class HoldsLock(pl.Callback):
+    """A callback defined at module level that holds what pickle cannot send."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+
+def test_what_cannot_be_sent_is_named_by_where_it_is_given(tmp_path, tiny_trainer):
+    # was: "the model, data or a Trainer object cannot be sent to worker processes
+    # (TypeError: cannot pickle '_thread.lock' object); define them at module level ...":
+    # which of them unsaid, and the advice met already (the class is at module level)
+    data = BlobData()
+    data.lock = threading.Lock()
+    trainer = {**tiny_trainer, "callbacks": [pl.Callback(), HoldsLock()]}
+    for kwargs, where in (({"data": BlobData, "trainer": trainer}, r"trainer\.callbacks\[1\] "
+                                                                    r"\(a HoldsLock\)"),
+                          ({"data": data, "trainer": tiny_trainer}, r"data \(a BlobData\)")):
+        with pytest.raises(ConfigError, match=rf"^{where} cannot be sent to worker processes "
+                                              r"\(TypeError: cannot pickle '_thread\.lock' "
+                                              r"object\); define it at module level in an "
+                                              r"importable module, holding nothing pickle "
+                                              r"cannot send \(a lock, an open file"):
+            Search(TinyNet, SPACE, num_workers=2, run_dir=tmp_path / "run", **kwargs)
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("make", [ProcessExecutor, ProcessPoolExecutor])
 def test_an_executor_object_of_processes_refuses_what_it_cannot_send(tmp_path, tiny_trainer,
                                                                      make):

@@ -26,7 +26,7 @@ from lightning_nas.devices import device_count
 from lightning_nas.errors import ConfigError, typed
 
 __all__ = ["SpecPickler", "check_sendable", "check_strategy", "check_trial_processes",
-           "needs_own_process", "spawns_ranks", "unsendable"]
+           "needs_own_process", "spawns_ranks", "unsendable", "unsendable_part"]
 
 _SPAWNING = ("ddp_spawn", "ddp_fork", "ddp_notebook", "fsdp_spawn")
 #: the Trainer arguments that decide whether a trial starts processes of its own
@@ -133,14 +133,19 @@ class SpecPickler(pickle.Pickler):
                 self.local = obj.__qualname__
 
 
-def unsendable(local: str | None) -> str:
+def unsendable(local: str | None, part: str | None = None) -> str:
     """What to do when a trial spec cannot be pickled; ``local``: the local object in it
-    (``SpecPickler.local``), if that is what failed.
+    (``SpecPickler.local``), if that is what failed; ``part``: where the object that failed
+    is given (``unsendable_part``), if known.
 
     Example:
         >>> unsendable("main.<locals>.build")
         'main.<locals>.build is made inside a function, which pickle cannot send: define ...'
     """
+    if local is None and part is not None:  # (was: the advice below, met already)
+        return ("define it at module level in an importable module, holding nothing pickle "
+                "cannot send (a lock, an open file, a connection: make those in setup() or "
+                "when first used), or use import paths")
     if local is None:
         return "define them at module level in an importable module, or use import paths"
     if local.startswith("LightningDataModule.from_datasets."):
@@ -153,6 +158,40 @@ def unsendable(local: str | None) -> str:
     return (f"{local} is {what}, which pickle cannot send: define it at module level in an "
             f"importable module (the data as a LightningDataModule class there), or use "
             f"import paths")
+
+
+def unsendable_part(spec: Any) -> str | None:
+    """Where in the trial ``spec`` the first object pickle cannot send is given, with its
+    class: ``data (a MyData)``, ``trainer.callbacks[1] (a MyCallback)``,
+    ``model_init_args.net (a Body)``; None where each part pickles alone.
+
+    Example:
+        >>> import threading
+        >>> from types import SimpleNamespace
+        >>> spec = SimpleNamespace(model=int, trainer={"callbacks": [1, threading.Lock()]})
+        >>> unsendable_part(spec)
+        'trainer.callbacks[1] (a lock)'
+    """
+    def fails(value: Any) -> bool:
+        try:
+            pickle.dumps(value)
+        except Exception:  # noqa: BLE001 - any pickling error
+            return True
+        return False
+
+    def within(path: str, value: Any) -> str:
+        items = (value.items() if isinstance(value, Mapping) else
+                 enumerate(value) if isinstance(value, list | tuple) else ())
+        for key, item in items:
+            if fails(item):
+                return within(f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}",
+                              item)
+        return f"{path} (a {type(value).__name__})"
+
+    for name, value in vars(spec).items():
+        if fails(value):
+            return within(name, value)
+    return None
 
 
 def check_sendable(spec: Any, ranks: str | None = None, by_value: bool = False) -> None:
@@ -173,9 +212,10 @@ def check_sendable(spec: Any, ranks: str | None = None, by_value: bool = False) 
     except Exception as err:  # noqa: BLE001 - any pickling error
         where = ("worker processes" if ranks is None else
                  f"the rank processes of DDP trials{_because(ranks)}")
-        raise ConfigError(f"the model, data or a Trainer object cannot be sent to {where} "
-                          f"({typed(err)}); "
-                          f"{unsendable(finder.local)}") from err
+        part = unsendable_part(spec)  # (was: "the model, data or a Trainer object")
+        raise ConfigError(f"{part or 'the model, data or a Trainer object'} cannot be sent "
+                          f"to {where} ({typed(err)}); "
+                          f"{unsendable(finder.local, part)}") from err
     found = f"{', '.join(sorted(finder.found))} {'is' if len(finder.found) == 1 else 'are'}"
     if ranks is not None and finder.found:
         raise ConfigError(f"DDP trials{_because(ranks)} run on rank processes that import "
