@@ -289,6 +289,27 @@ def test_a_resume_refuses_a_trial_still_running_in_a_users_pool(tmp_path, tiny_t
         os.getpid()]
 
 
+def test_a_broken_process_pool_stops_the_search_saying_so(tmp_path, tiny_trainer):
+    # a trial's process that dies (os._exit, a crash, the out-of-memory killer) breaks a
+    # concurrent.futures process pool for good: the next trial's submit raised Python's
+    # raw "BrokenProcessPool: A child process terminated abruptly, the process pool is not
+    # usable anymore" out of Search.run. Seed 11 draws width 4 first: trial 1 dies
+    space = {"width": {"choice": [4, 8]}, "lr": {"float": [0.05, 0.3]}}
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("fork")) as pool:
+        search = Search(TinyNet, space, data=BlobData, trainer={**tiny_trainer, "max_epochs": 1},
+                        budget=2, executor=pool, model_init_args={"die_width": 4},
+                        optimizer="RandomSearch", seed=11, max_failures=10, run_dir=tmp_path,
+                        verbose=False)
+        with pytest.raises(SearchError, match=r"^executor ProcessPoolExecutor is broken "
+                                              r"\(BrokenProcessPool: .*\): one of its processes "
+                                              r"ended abruptly .*; trial 2 was not run: a "
+                                              r"resume runs it"):
+            search.run()
+    with RunStore(tmp_path / "search.db") as store:
+        assert [(t.trial_id, t.status) for t in store.trials()] == [
+            (1, TrialStatus.FAILED), (2, TrialStatus.RUNNING)]
+
+
 def test_a_process_pool_isolates_its_trials_and_a_thread_pool_does_not():
     # was: no executor object isolated them, so two kills of a search whose process pool
     # ran a trial failed it at the resume ("the search process died 2 times while running

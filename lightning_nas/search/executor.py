@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from lightning_nas.errors import ConfigError, typed
+from lightning_nas.errors import ConfigError, SearchError, typed
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.pool_relay import POLL, PoolRelay
 from lightning_nas.search.relayed import run_relayed, say_relayed
@@ -139,6 +139,18 @@ class InlineExecutor(TrialExecutor):
             return [run_trial(self._queue.pop(0))]
 
 
+def _broken(executor: Any, err: BaseException, trial_id: int) -> str:
+    """The words of a ``concurrent.futures`` pool that refuses trial ``trial_id``: broken for
+    good (``BrokenProcessPool``: a process of it ended abruptly, the trial's that ran there
+    FAILED with it)."""
+    return (f"executor {type(executor).__name__} is broken ({typed(err)}): one of its "
+            f"processes ended abruptly (a crash, os._exit, the out-of-memory killer; the "
+            f"trials it held FAILED with BrokenProcessPool), and it runs no more trials; "
+            f"trial {trial_id} was not run: a resume runs it, with a new pool, or with "
+            f"executor='process', whose worker that dies is replaced and fails its own "
+            f"trial alone")
+
+
 class FuturesExecutor(TrialExecutor):
     """Wraps any object with ``submit(fn, *args)`` returning futures with ``done()`` and
     ``result()``: ``concurrent.futures`` pools, Dask's ``client.get_executor()``, submitit.
@@ -171,6 +183,7 @@ class FuturesExecutor(TrialExecutor):
         self.isolates_trials = isinstance(executor, futures.ProcessPoolExecutor)
         self._running: list[tuple[Any, TrialSpec, float]] = []
         self._relay: PoolRelay | None = None  # a process pool's trials' warnings, as made
+        self._refused: SearchError | None = None  # a broken pool's, raised by a wait too
 
     def submit(self, spec: TrialSpec) -> None:
         # a thread runs it in a copy of this thread's context: a warning of the trial is the
@@ -188,7 +201,12 @@ class FuturesExecutor(TrialExecutor):
                 if isinstance(self.executor, futures.ThreadPoolExecutor)
                 else (run_relayed, spec, command,
                       self._relay.sender() if command and self._relay else None))
-        self._running.append((self.executor.submit(*call), spec, time.time()))
+        try:
+            future = self.executor.submit(*call)
+        except futures.BrokenExecutor as err:  # (was: Python's error, out of Search.run)
+            self._refused = SearchError(_broken(self.executor, err, spec.trial_id))
+            raise self._refused from err  # (kept: the wait for its trial raises it too)
+        self._running.append((future, spec, time.time()))
 
     def shutdown(self) -> None:
         """Cancel the trials the executor has not started and forget those out; the
@@ -197,12 +215,15 @@ class FuturesExecutor(TrialExecutor):
             cancel = getattr(fut, "cancel", None)  # (a future of any kind may lack it)
             if callable(cancel):
                 cancel()
-        self._running = []
+        self._running, self._refused = [], None
         if self._relay is not None:
             self._relay.close()
             self._relay = None
 
     def wait(self) -> list[TrialResult]:
+        if not self._running:  # (was: a wait for ever, for a trial a broken pool refused)
+            error, self._refused = self._refused, None
+            raise error or RuntimeError("no trial is running")
         futs = [f for f, _, _ in self._running]
         while True:
             if all(isinstance(f, futures.Future) for f in futs):
