@@ -305,3 +305,24 @@ def test_a_marker_a_killed_search_left_is_removed_as_the_next_pool_starts(
     live.touch()
     ProcessExecutor(1, accelerator="cpu", threads_per_trial=1).shutdown()
     assert (stale.exists(), live.exists()) == (False, True)
+
+
+def test_a_ctrl_c_as_the_pool_shuts_down_leaves_no_worker_for_python_to_wait_for(
+        monkeypatch):
+    # a Ctrl-C as a search ends (its pool shut down one worker after another, each told to
+    # end and waited for) left the later workers running, idle, and Python's exit waited
+    # for them for ever (multiprocessing joins its children): `lightning-nas search` said
+    # "interrupted" and never returned. The Ctrl-C lands as the first worker has ended
+    pool = ProcessExecutor(2, accelerator="cpu", threads_per_trial=1)
+    pool.start(2)
+    pids = pool.pids()
+    retire = pool._retire
+
+    def interrupted(worker):
+        retire(worker)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pool, "_retire", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        pool.shutdown()
+    assert len(pids) == 2 and pool.pids() == []

@@ -420,6 +420,12 @@ class ProcessExecutor(TrialExecutor):
         self._died_starting = None
 
     def shutdown(self) -> None:
-        self.end_trials()  # running trials abandoned; a resume re-runs them
-        for worker in self._workers:
-            self._retire(worker)
+        try:
+            self.end_trials()  # running trials abandoned; a resume re-runs them
+            for worker in self._workers:
+                self._retire(worker)
+        finally:  # a Ctrl-C meanwhile: none left running, which Python's exit would wait
+            for worker in self._workers:  # for, for ever (was: "interrupted", no return)
+                if worker.process is not None and worker.process.is_alive():
+                    worker.process.kill()
+                    worker.process.join(timeout=5)
