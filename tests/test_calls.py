@@ -37,9 +37,9 @@ def test_a_keyword_only_the_wrapper_takes_is_taken():
     built = call(Quiet, [], {"a": 1, "verbose": True}, "trainer.callbacks[0]")
     assert (built.a, built.verbose) == (1, True)
     with pytest.raises(ConfigError, match=r"^trainer.callbacks\[0\].aa: not an argument of "
-                                          r"CrashAt; it takes \['epoch', 'batch'\]"):
+                                          r"CrashAt; it takes \['epoch', 'batch', 'rank'\]"):
         call(CrashAt, [], {"aa": 1}, "trainer.callbacks[0]")
-    assert accepted_kwargs(CrashAt) == (["epoch", "batch"], False)
+    assert accepted_kwargs(CrashAt) == (["epoch", "batch", "rank"], False)
 
 
 @pytest.mark.parametrize(("path", "hydra", "said", "not_said"), [

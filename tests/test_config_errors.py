@@ -62,7 +62,7 @@ def test_empty_space_path_and_folder_config_are_errors_not_tracebacks(tmp_path):
     (lambda c: c["search"].update(constraints=[{"class_path": "tests.helpers.CrashAt",
                                                 "init_args": {"epochz": 1}}]),
      ["search.constraints[0]=", "epochz: not an argument of CrashAt; did you mean 'epoch'? "
-      "it takes ['epoch', 'batch']"]),
+      "it takes ['epoch', 'batch', 'rank']"]),
     # was: "constraints must be callables arch -> bool/float, got 3.14159...", unnamed, and
     # a cost limit written as a constraint got no word of max_params / max_flops
     (lambda c: c["search"].update(constraints=["math.pi"]),
