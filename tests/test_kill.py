@@ -188,9 +188,13 @@ def _kill_at(kind: str, launcher: Launcher, cfg: Path, run_dir: Path, rng: rando
             assert launcher.kill() == -signal.SIGKILL
             kill_workers()
             after = kill_rows(db)
-            if kind == "promotion":  # killed while a promoted trial ran (it keeps the
-                (held,) = moment.held()  # epochs it trained before its pause)
-                assert after[held]["status"] == "RUNNING" and after[held]["epochs"], held
+            if kind == "promotion":  # killed while a resumed fit ran: a promoted trial
+                (held,) = moment.held()  # (it keeps the epochs it trained before its pause)
+                # or one an earlier kill stopped in its first fit, going on from its
+                # last.ckpt (its epochs stored when it pauses or ends)
+                last = run_dir / "trials" / f"trial_{held:04d}" / "last.ckpt"
+                assert after[held]["status"] == "RUNNING" and (
+                    after[held]["epochs"] or last.is_file()), held
             return after
         time.sleep(POLL)
     kill_workers = _kill_workers(pid)
