@@ -18,6 +18,7 @@ from __future__ import annotations
 import shutil
 import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -28,10 +29,13 @@ from tests.helpers_kill_promoted import trial_folder
 _KEPT = ("status", "score", "metrics", "curve", "epochs", "arch_key")
 
 
-def _config(tmp_path: Path, name: str) -> tuple[Path, Path]:
-    cfg, run_dir = kill_config(tmp_path, name, 2, executor="inline")
+def _config(tmp_path: Path, name: str, *callbacks: str, **search: Any) -> tuple[Path, Path]:
+    """Two trials run inline (``search``: more settings), a ``RowKiller`` logger, and the
+    callbacks at the import paths ``callbacks``."""
+    cfg, run_dir = kill_config(tmp_path, name, 2, executor="inline", **search)
     config = yaml.safe_load(cfg.read_text())
     config["trainer"]["logger"] = {"class_path": "tests.helpers.RowKiller"}
+    config["trainer"]["callbacks"] += [{"class_path": path} for path in callbacks]
     cfg.write_text(yaml.safe_dump(config))
     return cfg, run_dir
 
@@ -86,14 +90,8 @@ def _files(run_dir: Path) -> list[Path]:
 def _asha_config(tmp_path: Path, name: str) -> tuple[Path, Path]:
     """Two trials under ASHA (rungs after epochs 1 and 3, monitor ``val_loss``), a
     ``RowKiller`` logger and a ``FitEndKiller``."""
-    cfg, run_dir = kill_config(tmp_path, name, 2, executor="inline", scheduler="asha",
-                               min_epochs=1, eta=3, max_epochs=3, monitor="val_loss",
-                               mode="min", seed=3)
-    config = yaml.safe_load(cfg.read_text())
-    config["trainer"]["logger"] = {"class_path": "tests.helpers.RowKiller"}
-    config["trainer"]["callbacks"].append({"class_path": "tests.helpers.FitEndKiller"})
-    cfg.write_text(yaml.safe_dump(config))
-    return cfg, run_dir
+    return _config(tmp_path, name, "tests.helpers.FitEndKiller", scheduler="asha",
+                   min_epochs=1, eta=3, max_epochs=3, monitor="val_loss", mode="min", seed=3)
 
 
 @pytest.mark.slow
