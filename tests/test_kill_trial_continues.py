@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +67,7 @@ def test_a_trial_killed_mid_way_without_a_scheduler_continues_as_if_uninterrupte
     assert sorted(p.name for p in versions.iterdir()) == [
         ".merged_trial_0009_resumed_6", "trial_0001", "trial_0002"]
     shutil.rmtree(versions / ".merged_trial_0009_resumed_6")
-    clean_cfg, clean_dir = _config(tmp_path, "clean")
-    clean_log = tmp_path / "clean.log"
-    assert launcher.run(["search", clean_cfg], clean_log) == 0, clean_log.read_text()[-3000:]
+    clean_dir = _run_clean(launcher, tmp_path, _config)
     rows, clean = kill_rows(run_dir / "search.db"), kill_rows(clean_dir / "search.db")
     assert {i: {k: r[k] for k in _KEPT} for i, r in rows.items()} == \
         {i: {k: r[k] for k in _KEPT} for i, r in clean.items()}
@@ -80,6 +79,15 @@ def test_a_trial_killed_mid_way_without_a_scheduler_continues_as_if_uninterrupte
         csv = Path("logs", "trials", f"trial_{trial_id:04d}", "metrics.csv")
         assert (run_dir / csv).read_text() == (clean_dir / csv).read_text(), trial_id
     assert _files(run_dir) == _files(clean_dir)
+
+
+def _run_clean(launcher, tmp_path: Path, make: Callable[[Path, str], tuple[Path, Path]]
+               ) -> Path:
+    """Run the uninterrupted search of config ``make(tmp_path, "clean")``; its run folder."""
+    cfg, run_dir = make(tmp_path, "clean")
+    log = tmp_path / "clean.log"
+    assert launcher.run(["search", cfg], log) == 0, log.read_text()[-3000:]
+    return run_dir
 
 
 def _files(run_dir: Path) -> list[Path]:
@@ -99,9 +107,7 @@ def test_a_trial_killed_before_its_first_pause_under_asha_continues_as_if_uninte
         tmp_path, launcher):
     # trial 1 (alone at rung 1: it goes on) killed in epoch 1, its last.ckpt epoch 0's;
     # trial 2 (paused at rung 1) killed as its fit ends, its result not yet stored
-    clean_cfg, clean_dir = _asha_config(tmp_path, "clean")
-    clean_log = tmp_path / "clean.log"
-    assert launcher.run(["search", clean_cfg], clean_log) == 0, clean_log.read_text()[-3000:]
+    clean_dir = _run_clean(launcher, tmp_path, _asha_config)
     clean = kill_rows(clean_dir / "search.db")
     assert [clean[1]["status"], clean[2]["status"]] == ["COMPLETED", "PAUSED"]
 
@@ -162,9 +168,7 @@ def _rates(run_dir: Path) -> list[float]:
 @pytest.mark.slow
 def test_a_killed_trial_continued_steps_its_plateau_scheduler_as_if_uninterrupted(
         tmp_path, launcher):
-    clean_cfg, clean_dir = _plateau_config(tmp_path, "clean")
-    clean_log = tmp_path / "clean.log"
-    assert launcher.run(["search", clean_cfg], clean_log) == 0, clean_log.read_text()[-3000:]
+    clean_dir = _run_clean(launcher, tmp_path, _plateau_config)
     assert _rates(clean_dir) == [0.05, 0.05, 0.025, 0.0125]
 
     cfg, run_dir = _plateau_config(tmp_path, "killed")
