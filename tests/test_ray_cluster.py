@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from lightning_nas import Search
-from lightning_nas.errors import ConfigError
+from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialStatus
 from lightning_nas.search.progress import trial_line
 from lightning_nas.search.ray_executor import RayExecutor
@@ -31,7 +31,7 @@ from lightning_nas.user_warnings import console_warnings
 from tests.conftest import TINY_TRAINER
 from tests.helpers_config import HeardStream
 from tests.helpers_ctrl_c import handled, kernel_handler
-from tests.helpers_executors import nap
+from tests.helpers_executors import LateDeathNet, nap
 from tests.helpers_models import TinyNet
 from tests.helpers_ray import (
     LOOPBACK,
@@ -438,6 +438,26 @@ def test_a_ray_actor_that_died_between_trials_is_replaced_and_the_next_trial_run
         (1, TrialStatus.COMPLETED), (2, TrialStatus.COMPLETED)], [t.error for t in result.trials]
     where = json.loads((tmp_path / "trials" / "trial_0002" / "where.json").read_text())
     assert killed and where["pid"] != killed[0]  # on the new actor
+
+
+@pytest.mark.slow  # a local cluster, two actors started: about half a minute on two cores
+def test_a_trial_whose_ray_actor_died_keeps_the_epochs_and_curve_it_trained(
+        tmp_path, one_node, tiny_trainer, monkeypatch):
+    # the actor dies (os._exit, as a segfault or the out-of-memory killer) as epoch 3
+    # starts, after epochs 1 and 2 trained and validated: the FAILED record keeps them, as a
+    # worker process's does (was: epochs None, no curve)
+    monkeypatch.chdir(REPO)  # workers import tests.*
+    search = Search(LateDeathNet, {"width": {"choice": [8, 16]}}, data="tests.helpers.BlobData",
+                    trainer={**tiny_trainer, "max_epochs": 4}, budget=1, executor="ray",
+                    num_workers=1, ray={"num_cpus": 1}, model_init_args={"death_epoch": 2},
+                    max_failures=1, run_dir=tmp_path, verbose=False)
+    with pytest.raises(SearchError):  # no trial completed
+        search.run()
+    with RunStore(tmp_path / "search.db") as store:
+        trial = store.trials()[0]
+    assert trial.error.splitlines()[0].startswith("trial process died (Ray actor: ")
+    assert (trial.epochs, trial.curve_epochs, len(trial.curve)) == (2, [1, 2], 2)
+    assert not (tmp_path / "trials" / "trial_0001" / "progress.json").exists()
 
 
 @pytest.mark.slow  # a local cluster: about twenty seconds on two cores

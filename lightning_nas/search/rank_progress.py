@@ -2,16 +2,16 @@
 worker) wrote no result: rank 0 keeps
 ``progress.json`` beside the trial's spec (the epochs trained, the monitored value at each
 validation so far and their epochs), rewritten as each epoch starts and as each validation
-ends; the driver reads it into the FAILED result it makes (``runner``), as a trial of one
-process that failed records its epochs and curve (``trial.fit_trial``).
+ends; the driver reads it (``progress_file``) into the FAILED result it makes (``runner``),
+as a trial of one process that failed records its epochs and curve (``trial.fit_trial``).
 
 A rank that raises leaves rank 0 waiting in a collective, killed once the group's grace
 time is over: no ``result.json`` (was: such a record said ``epochs`` None and no curve,
 whatever the trial trained).
 
 Example:
-    >>> read_progress("no-such-trial")
-    {}
+    >>> RankProgress("trials/trial_0001", reporter).path.name  # doctest: +SKIP
+    'progress.json'
 """
 
 from __future__ import annotations
@@ -19,17 +19,16 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import lightning.pytorch as pl
+
+from lightning_nas.search.progress_file import PROGRESS
 
 if TYPE_CHECKING:
     from lightning_nas.search.callbacks import TrialReporter
 
-__all__ = ["PROGRESS", "RankProgress", "read_progress", "take_progress"]
-
-#: the file rank 0 keeps in the trial's folder
-PROGRESS = "progress.json"
+__all__ = ["RankProgress"]
 
 
 class RankProgress(pl.Callback):
@@ -61,33 +60,3 @@ class RankProgress(pl.Callback):
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.sanity_checking:
             self._write(trainer)
-
-
-def read_progress(trial_dir: str | Path) -> dict[str, Any]:
-    """The ``epochs``, ``curve`` and ``curve_epochs`` rank 0 of the trial in ``trial_dir``
-    wrote last (``RankProgress``); ``{}`` where it wrote none, or none that reads.
-
-    Example:
-        >>> read_progress("no-such-trial").get("epochs") is None
-        True
-    """
-    path = Path(trial_dir) / PROGRESS
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return {key: data[key] for key in ("epochs", "curve", "curve_epochs") if key in data}
-
-
-def take_progress(trial_dir: str | Path) -> dict[str, Any]:
-    """``read_progress`` of ``trial_dir``, its file removed: read once, into the result that
-    holds it (a worker process's trial, before and after it runs, and its search process as
-    it makes the FAILED result of a worker that died in it).
-
-    Example:
-        >>> take_progress("no-such-trial")
-        {}
-    """
-    progress = read_progress(trial_dir)
-    (Path(trial_dir) / PROGRESS).unlink(missing_ok=True)
-    return progress

@@ -72,14 +72,21 @@ class RayTrialActor:
         the search process's console (``command``) its warnings are sent to ``relay`` (a
         ``ray_relay.RayRelay``) as they are made, which the search process says them from
         as it waits (was: they came back with the trial's result, at its end; before that,
-        said in Python's form into the actor's log), or, with no relay, come back so."""
+        said in Python's form into the actor's log), or, with no relay, come back so. The
+        trial keeps what it trained in its folder as it trains (``progress_file``), for the
+        record of an actor that dies in it (was: epochs None, no curve)."""
         import torch
 
+        from lightning_nas.search.progress_file import note_progress, take_progress
         from lightning_nas.search.ray_relay import sender
         from lightning_nas.search.relayed import run_relayed
 
         torch.set_num_threads(self.threads)
-        return run_relayed(spec, command, None if relay is None else sender(relay))
+        noted = note_progress(spec)
+        done = run_relayed(spec, command, None if relay is None else sender(relay))
+        if noted:  # the result holds it
+            take_progress(spec.trial_dir)
+        return done
 
     def ping(self, probe: TrialSpec | None = None) -> bool:
         """Answer once the actor is up and has unpickled ``probe`` (a trial's spec: the

@@ -36,6 +36,7 @@ from lightning_nas.numeric import is_number
 from lightning_nas.results import TrialResult
 from lightning_nas.search.executor import TrialExecutor, failed_result
 from lightning_nas.search.lifetime import sigterm_kept
+from lightning_nas.search.progress_file import died_progress
 from lightning_nas.search.ray_actor import RayTrialActor, actor_died
 from lightning_nas.search.ray_checks import (
     ANSI,
@@ -369,8 +370,8 @@ class RayExecutor(TrialExecutor):
                 except ray.exceptions.RayActorError as err:
                     answered, self._actors[call.index] = self._answered[call.index], None
                     if not self._died_before(call):  # (replaced when a trial needs it)
-                        results.append(failed_result(
-                            call.spec, actor_died(err, call.rerun), call.started))
+                        results.append(died_progress(failed_result(  # with what it trained
+                            call.spec, actor_died(err, call.rerun), call.started), call.spec))
                     elif not answered:  # it never started: a new one would not either
                         self._cannot_start(call, err)
                     else:  # it died while idle: not the trial's doing

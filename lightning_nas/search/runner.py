@@ -41,8 +41,8 @@ from lightning_nas.search.lifetime import (
     kill_group,
     parent_alive,
 )
+from lightning_nas.search.progress_file import PROGRESS, read_progress
 from lightning_nas.search.rank_failures import blamed_where, fresh_failure
-from lightning_nas.search.rank_progress import PROGRESS, read_progress
 from lightning_nas.search.rank_zygote import zygote_for
 from lightning_nas.search.ranks import execute_fresh, run_in_group
 from lightning_nas.search.rendezvous import Rendezvous

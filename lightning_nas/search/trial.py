@@ -54,10 +54,11 @@ from lightning_nas.search.no_validation import no_validation_error
 from lightning_nas.search.objectives import function_metrics
 from lightning_nas.search.optimizer_state import RestoreOptimizerState
 from lightning_nas.search.pending_last import PendingLast
+from lightning_nas.search.progress_file import PROGRESS
 from lightning_nas.search.pruning import PruningCallback, ran_to_its_end
 from lightning_nas.search.quiet import LoggingInterval, quiet_lightning
 from lightning_nas.search.random_state import kept_if
-from lightning_nas.search.rank_progress import PROGRESS, RankProgress
+from lightning_nas.search.rank_progress import RankProgress
 from lightning_nas.search.rank_sigterm import SigtermKillsRank
 from lightning_nas.search.remote_runs import RunRecord, RunsHeld, runs_ended
 from lightning_nas.search.resume import plain_part

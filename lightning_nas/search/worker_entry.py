@@ -53,7 +53,6 @@ from collections.abc import Callable
 from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
 
 from lightning_nas.lock_probe import process_gone
 from lightning_nas.search.exit_gc import freeze_for_exit
@@ -67,8 +66,8 @@ from lightning_nas.search.warnings_once import warnings_once
 from lightning_nas.user_warnings import relayed_warnings
 
 __all__ = ["READY", "RECEIVED", "REIMPORTED", "WARNED", "WORKER_NAME", "clear_markers",
-           "exit_if_importing_main", "importing_main", "left_reimported", "progress_noted",
-           "reimported_marker", "worker_main", "worker_name"]
+           "exit_if_importing_main", "importing_main", "left_reimported", "reimported_marker",
+           "worker_main", "worker_name"]
 
 #: a worker's first message: it started (a worker that dies before it never ran a trial)
 READY = "lightning-nas-worker-ready"
@@ -240,7 +239,7 @@ def _serve(conn: Connection, parent_pid: int, start_method: str | None,
         if threads:
             torch.set_num_threads(int(threads))
         from lightning_nas.search.executor import failed_result
-        from lightning_nas.search.rank_progress import take_progress
+        from lightning_nas.search.progress_file import note_progress, take_progress
         from lightning_nas.search.ranks import close_rank_groups
         from lightning_nas.search.runner import run_trial
 
@@ -258,10 +257,7 @@ def _serve(conn: Connection, parent_pid: int, start_method: str | None,
             conn.send(RECEIVED)  # a death from here on is the trial's
         except OSError:  # the search process is gone (killed) since it sent the trial
             return
-        noted = progress_noted(spec)  # what it trains, for the record of a death in it
-        if noted:
-            spec.notes_progress = True
-            take_progress(spec.trial_dir)  # (an earlier run's of the trial)
+        noted = note_progress(spec)  # what it trains, for the record of a death in it
         try:
             with relayed_warnings(_sender(conn)), \
                     warnings_once(served=True):  # (was: Python's, once per trial)
@@ -280,20 +276,6 @@ def _serve(conn: Connection, parent_pid: int, start_method: str | None,
         except OSError:  # BrokenPipeError: the search process is gone (killed, and this
             _said_gone(spec.trial_id)  # worker outlived it: no PR_SET_PDEATHSIG there)
             return
-
-
-def progress_noted(spec: Any) -> bool:
-    """Whether a worker's trial keeps what it trained in its folder's ``progress.json`` as it
-    trains (``rank_progress``; a trial of a search, with a folder: not an ``objective=``
-    call, a fit's or a fine-tune's), so that where its worker dies in it the search process
-    records the epochs and curve it trained (was: epochs None, no curve).
-
-    Example:
-        >>> from types import SimpleNamespace
-        >>> progress_noted(SimpleNamespace(objective=None, own_logs=False, trial_dir="t1"))
-        True
-    """
-    return spec.objective is None and not spec.own_logs and bool(spec.trial_dir)
 
 
 def _said_gone(trial_id: int) -> None:

@@ -25,7 +25,7 @@ from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import PROCESS_DIED, TrialResult
 from lightning_nas.search.executor import TrialExecutor, failed_result
 from lightning_nas.search.lifetime import describe_exit, environ
-from lightning_nas.search.rank_progress import take_progress
+from lightning_nas.search.progress_file import died_progress
 from lightning_nas.search.setting_checks import in_words
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.search.worker_entry import (
@@ -36,7 +36,6 @@ from lightning_nas.search.worker_entry import (
     clear_markers,
     exit_if_importing_main,
     left_reimported,
-    progress_noted,
     reimported_marker,
     worker_main,
     worker_name,
@@ -389,13 +388,9 @@ class ProcessExecutor(TrialExecutor):
             self._send(worker, spec, resent=True)
             return None
         worker.spec = None
-        result = failed_result(spec, f"{PROCESS_DIED} ({reason})", worker.started)
-        if progress_noted(spec):  # what it trained (was: epochs None, no curve)
-            progress = take_progress(spec.trial_dir)
-            result.epochs = progress.get("epochs")
-            result.curve = progress.get("curve", [])
-            result.curve_epochs = progress.get("curve_epochs", [])
-        return result
+        # with what it trained (was: epochs None, no curve)
+        return died_progress(failed_result(spec, f"{PROCESS_DIED} ({reason})",
+                                           worker.started), spec)
 
     def end_trials(self) -> None:
         """End the workers running a trial (killed: the trial is abandoned, a resume runs
