@@ -2,8 +2,9 @@
 and learning rate, ``nap``, an ``objective=`` trial that only sleeps, ``exits``, one that
 ends its process, ``DiesOnArrival``, a value that ends the process that receives it, and
 ``result_sent``, a wait for a worker's result, ``tiny_spec``, a one-epoch trial of
-``TinyNet`` on the blobs, ``SigtermNet``, a ``TinyNet`` whose process is sent SIGTERM, and
-``LateDeathNet``, one whose process dies as a later epoch starts.
+``TinyNet`` on the blobs, ``SigtermNet``, a ``TinyNet`` whose process is sent SIGTERM,
+``LateDeathNet``, one whose process dies as a later epoch starts, and ``NeighbourNet``, one
+whose trial of one width dies while its neighbour of another trains.
 
 Example:
     >>> sorted(SPACE)
@@ -23,8 +24,8 @@ from lightning_nas.search.trial_spec import TrialSpec
 from lightning_nas.search.worker_entry import RECEIVED
 from tests.helpers_models import TinyNet
 
-__all__ = ["SPACE", "DiesOnArrival", "LateDeathNet", "SigtermNet", "exits", "nap", "result_sent",
-           "tiny_spec"]
+__all__ = ["SPACE", "DiesOnArrival", "LateDeathNet", "NeighbourNet", "SigtermNet", "exits", "nap",
+           "result_sent", "tiny_spec"]
 
 SPACE = {"width": {"choice": [8, 16, 32]}, "lr": {"float": [0.05, 0.3]}}
 
@@ -82,6 +83,30 @@ class LateDeathNet(TinyNet):
     def training_step(self, batch, batch_idx):
         if self.current_epoch == self.death_epoch:
             os._exit(3)
+        return super().training_step(batch, batch_idx)
+
+
+class NeighbourNet(TinyNet):
+    """``TinyNet`` whose trial of width ``die_width`` writes the file ``mark`` and ends its
+    process (``os._exit(3)``) at its first training step, while a trial of another width,
+    at its first training step, waits (two minutes at most) until ``mark`` is there, then
+    a second more (its neighbour's death seen meanwhile) and trains on: a death in one
+    process while a neighbour trial certainly trains in another."""
+
+    def __init__(self, width: int = 16, lr: float = 0.05, die_width: int = 4,
+                 mark: str = "") -> None:
+        super().__init__(width=width, lr=lr)
+        self.die_width, self.mark = die_width, Path(mark)
+
+    def training_step(self, batch, batch_idx):
+        if self.hparams.width == self.die_width:
+            self.mark.write_text(str(os.getpid()))
+            os._exit(3)
+        if self.global_step == 0:
+            deadline = time.monotonic() + 120
+            while not self.mark.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(1.0)
         return super().training_step(batch, batch_idx)
 
 

@@ -26,6 +26,7 @@ from tests.helpers_data import BlobData
 from tests.helpers_executors import (
     DiesOnArrival,
     LateDeathNet,
+    NeighbourNet,
     SigtermNet,
     exits,
     nap,
@@ -72,6 +73,32 @@ def test_a_trial_whose_worker_died_keeps_the_epochs_and_curve_it_trained(tmp_pat
     assert trial.error.splitlines()[0] == "trial process died (exit code 3)"
     assert (trial.epochs, trial.curve_epochs, len(trial.curve)) == (2, [1, 2], 2)
     assert not (tmp_path / "trials" / "trial_0001" / "progress.json").exists()
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_fails_its_own_trial_alone_and_its_neighbour_trains_on(tmp_path):
+    # executor 'process' is no concurrent.futures pool, which one dead process breaks for
+    # good, failing the trial of each of its other processes with BrokenProcessPool: each
+    # worker has a pipe of its own, and trial 2's death (os._exit, while trial 1 certainly
+    # trains in the other worker: it waits for the death, then trains on) fails trial 2 alone
+    mark = tmp_path / "died"
+
+    def spec(trial_id: int, width: int) -> TrialSpec:
+        return dataclasses.replace(_spec(tmp_path, trial_id), model=NeighbourNet,
+                                   arch={"width": width}, model_init_args={"mark": str(mark)})
+
+    with ProcessExecutor(2, accelerator="cpu", threads_per_trial=1) as pool:
+        pool.submit(spec(1, 8))
+        pool.submit(spec(2, 4))
+        results = pool.wait()
+        if len(results) < 2:
+            results += pool.wait()
+    done = {r.trial_id: r for r in results}
+    assert mark.exists()  # trial 2 died, as trial 1 waited for it
+    assert done[2].status is TrialStatus.FAILED
+    assert done[2].error.splitlines()[0] == "trial process died (exit code 3)"
+    assert done[1].status is TrialStatus.COMPLETED, done[1].error
+    assert done[1].epochs == 1 and done[1].finished > done[2].finished
 
 
 @pytest.mark.slow
