@@ -182,6 +182,20 @@ def test_finetune_given_data_that_is_no_datamodule_fails_before_any_folder(finis
     assert sorted(finished_run.iterdir()) == folders
 
 
+def test_finetune_of_a_model_without_configure_optimizers_fails_before_any_folder(finished_run):
+    # the search's check (cli_optim.check_optimizer_given); was: Lightning's fit refused it
+    # ("MisconfigurationException: No `configure_optimizers()` method defined. ...")
+    from tests.helpers_no_optim import NoOptimNet
+
+    folders = sorted(finished_run.iterdir())
+    with pytest.raises(ConfigError, match=r"^model NoOptimNet has no configure_optimizers of "
+                                          r"its own \(LightningModule's default\), and no "
+                                          r"optimizer section gives it one, so the fine-tune "
+                                          r"would fail .*: define NoOptimNet\.configure_opt"):
+        finetune(finished_run, max_epochs=1, model=NoOptimNet)
+    assert sorted(finished_run.iterdir()) == folders
+
+
 @pytest.mark.parametrize("threads", [0, -2, 1.5, True])
 def test_finetune_threads_not_a_count_says_what_leaving_it_out_gives(tmp_path, threads):
     # was: "..., or None for the trial's own": from the checkpoint (the default) None keeps

@@ -3,6 +3,7 @@ monitor and mode (the ones the search scored with)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,37 @@ def test_a_model_or_data_that_cannot_be_built_is_one_line_before_any_folder(
     assert err.startswith(f"lightning-nas fit: error: {message}"), err
     assert err.count("\n") == 1 and "before any training (no folder was made)" in err
     assert not out.exists()
+
+
+_NO_OPTIM = (r"model NoOptimNet has no configure_optimizers of its own \(LightningModule's "
+             r"default\), and no optimizer section gives it one, so the fit would fail ")
+
+
+def test_a_model_without_configure_optimizers_is_refused_before_any_folder(tmp_path, capsys):
+    # the search's check (cli_optim.check_optimizer_given), before the model is built; was:
+    # the model, data and Trainer built, the folder made, then Lightning's fit refused it
+    # ("MisconfigurationException: No `configure_optimizers()` method defined. ...")
+    out = tmp_path / "out"
+    config = _write(tmp_path / "c.yaml", {**BASE, "model": "tests.helpers_no_optim.NoOptimNet"})
+    assert main(["fit", str(config), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert re.match(f"lightning-nas fit: error: {_NO_OPTIM}", err), err
+    assert "define NoOptimNet.configure_optimizers, or add a top-level `optimizer:` " in err
+    assert err.count("\n") == 1 and not out.exists()
+    with pytest.raises(ConfigError, match=_NO_OPTIM):
+        fit_config(config, out_dir=out)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("model, extra", [
+    ("NoOptimNet", {"optimizer": {"class_path": "torch.optim.SGD", "init_args": {"lr": 0.1}}}),
+    ("MixedNet", {}),  # a mixin's
+    ("ParentNet", {}),  # a parent's
+])
+def test_a_model_whose_optimizer_comes_from_elsewhere_is_fit(tmp_path, model, extra):
+    config = _write(tmp_path / "c.yaml", {**BASE, "model": f"tests.helpers_no_optim.{model}",
+                                          **extra})
+    assert fit_config(config, out_dir=tmp_path / "out").error is None
 
 
 def test_the_trainer_check_of_a_ddp_fit_launches_nothing(tmp_path):

@@ -236,18 +236,22 @@ def check_plateau_monitor(sections: Mapping[str, Any], cli: str | None = None) -
                       f"ReduceLROnPlateau is Lightning's)")
 
 
-def check_optimizer_given(model: Any, sections: Mapping[str, Any], fix: str) -> None:
+def check_optimizer_given(model: Any, sections: Mapping[str, Any], fix: str,
+                          fails: str = "every trial's fit would fail") -> None:
     """Refuse, before any training, a model class with no ``configure_optimizers`` of its
     own (LightningModule's default: Lightning's fit refuses it, so every trial would fail)
-    where no ``optimizer`` section gives it one. One from a mixin or a parent class of the
-    project's counts (``is_overridden`` on the class); so does the section's, which the
-    ``search.cli`` class's own ``configure_optimizers`` may return. Anything but a
-    LightningModule class (a builder function) is not judged.
+    where no ``optimizer`` section gives it one: a search's, a fit's and a fine-tune's
+    (``template.check_fit_builds``; was: theirs refused by Lightning's fit, a fine-tune's a
+    FAILED result). One from a mixin or a parent class of the project's counts
+    (``is_overridden`` on the class); so does the section's, which the ``search.cli``
+    class's own ``configure_optimizers`` may return. Anything but a LightningModule class (a
+    builder function) is not judged.
 
     Args:
         model: the model's class.
         sections: ``optim_sections`` of the config (empty: none).
         fix: what to change, said after the refusal (``{name}``: the class's name).
+        fails: what would fail, said in the refusal (a fit's: ``the fit would fail``).
 
     Example:
         >>> from lightning.pytorch.demos.boring_classes import BoringModel
@@ -263,9 +267,9 @@ def check_optimizer_given(model: Any, sections: Mapping[str, Any], fix: str) -> 
         return
     name = model.__name__
     raise ConfigError(f"model {name} has no configure_optimizers of its own (LightningModule's "
-                      f"default), and no optimizer section gives it one, so every trial's fit "
-                      f"would fail (Lightning: \"No `configure_optimizers()` method "
-                      f"defined\"): {fix.format(name=name)}")
+                      f"default), and no optimizer section gives it one, so {fails} "
+                      f"(Lightning: \"No `configure_optimizers()` method defined\"): "
+                      f"{fix.format(name=name)}")
 
 
 def check_searched_optim(cfg: Mapping[str, Any], space: Mapping[str, Any]) -> None:

@@ -31,7 +31,7 @@ import lightning.pytorch as pl
 
 from lightning_nas.arch import format_arch
 from lightning_nas.config import nodes
-from lightning_nas.config.cli_optim import check_optim, with_arch
+from lightning_nas.config.cli_optim import check_optim, check_optimizer_given, with_arch
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.hparams import build_class
 from lightning_nas.config.instantiate import blame, instantiate, short
@@ -58,6 +58,14 @@ from lightning_nas.search.trial import TrialSpec, quiet_lightning
 from lightning_nas.trial_trainer import trial_trainer
 
 __all__ = ["TrialTemplate", "check_fit_builds"]
+
+#: what a fit (its config) or a fine-tune (the search's model and config) of a model with no
+#: ``configure_optimizers`` of its own, nor an optimizer section, changes
+_OPTIM_FIX = {"the fit": "define {name}.configure_optimizers, or add a top-level `optimizer:` "
+                         "section (optimizer: Adam, or a class_path node), which LightningCLI "
+                         "makes the model's configure_optimizers",
+              "the fine-tune": "define {name}.configure_optimizers (a fine-tune trains with the "
+                               "search's optimizer section, and it had none)"}
 
 
 @dataclass(frozen=True)
@@ -252,9 +260,11 @@ class TrialTemplate:
 
 def check_fit_builds(spec: TrialSpec, of: str = "the fit") -> Any:
     """Build the model and data of ``spec`` (a fit or a fine-tune: one architecture) as
-    ``TrialTemplate.dry_build`` builds a trial's, then its Trainer (``check_trainer_builds``),
-    before any folder is made; the model built (parameters on the meta device where they
-    can be), for checks of its own (a fine-tune's weights' shapes).
+    ``TrialTemplate.dry_build`` builds a trial's, check that the model has an optimizer
+    (``check_optimizer_given``, as a search's), then build its Trainer
+    (``check_trainer_builds``), before any folder is made; the model built (parameters on
+    the meta device where they can be), for checks of its own (a fine-tune's weights'
+    shapes).
 
     Raises:
         ConfigError: naming the argument at fault and its value, else the section.
@@ -264,6 +274,11 @@ def check_fit_builds(spec: TrialSpec, of: str = "the fit") -> Any:
     check_optim(spec.cli_optim)
     # (was: the fit's traceback)
     model = template.dry_build([dict(spec.arch)], trainer=False, of=of)
+    target = template.model.target  # no optimizer: the fit would fail (was: Lightning's
+    # refusal once its folder was made; a fine-tune's FAILED), as a search checks it
+    check_optimizer_given(target.target() if isinstance(target, ConfigBuilder) else target,
+                          spec.cli_optim, _OPTIM_FIX.get(of, _OPTIM_FIX["the fit"]),
+                          f"{of} would fail")
     check_trainer_builds(spec, of)
     return model
 
