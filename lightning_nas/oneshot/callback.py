@@ -164,6 +164,7 @@ class OneShotNAS(pl.Callback):
         self._end_rng: dict[str, Any] | None = None  # this epoch's end's, resumed after its batches
         self._resume_rates = self._rates = None  # optimizers' rates: a checkpoint's, built
         self._backwards: list[int] | None = None  # this fit's first step, backward passes
+        self._calibrated: dict[str, Any] | None = None  # the last search's calibration draw
 
     @property
     def state_key(self) -> str:
@@ -192,7 +193,7 @@ class OneShotNAS(pl.Callback):
         self.best_arch = self.best_score = self.subnet = None
         self.frozen = []
         self._loaded_rng = self._loaded_epochs = self._epoch_rng = self._end_rng = None
-        self._repeated_end = False
+        self._repeated_end, self._calibrated = False, None
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._backwards = None  # until training starts (a fit resumed at its end has none)
@@ -310,10 +311,13 @@ class OneShotNAS(pl.Callback):
         of a supernet that never took a training step (``fit_end.check_stepped``)."""
         check_stepped(trainer, "OneShotNAS", self._backwards)
         with preserved_rng(pl_module.device):
+            # (a callback that stopped training after this epoch's search, such as
+            # EarlyStopping, would have the same search run twice)
+            searched = bool(self.best_arch and self.history and self.history[-1]["epoch"] == epoch)
+            if searched and (self._calibrated or {}).get("epoch") == epoch:  # its batches
+                set_rng_state(self._calibrated)  # (was: drawn anew, other statistics exported)
             calibration = take_calibration_batches(trainer, self.calibration_batches)
-            if self.best_arch is None or not self.history or self.history[-1]["epoch"] != epoch:
-                # (a callback that stopped training after this epoch's search, such as
-                # EarlyStopping, would have the same search run twice)
+            if not searched:
                 self.search(trainer, pl_module, epoch, calibration)
             self._export(trainer, pl_module, calibration)
         self._ended = True
@@ -336,7 +340,8 @@ class OneShotNAS(pl.Callback):
         previous = get_path(pl_module)
         with kept_modes(pl_module), preserved_rng(pl_module.device), \
                 preserved_batchnorm(pl_module):
-            if calibration is None:
+            if calibration is None:  # drawn so again by the export of its winner (_final)
+                self._calibrated = {"epoch": epoch, **rng_state(pl_module.device)}
                 calibration = take_calibration_batches(trainer, self.calibration_batches)
             for _ in range(self.num_candidates):
                 candidate = opt.ask() if opt is not None else None
@@ -412,7 +417,8 @@ class OneShotNAS(pl.Callback):
         return {"history": self.history, "rng": [version, list(internal), gauss],
                 "best_arch": self.best_arch, "best_score": self.best_score,
                 "torch_rng": self._epoch_rng or rng_state(self._device), "rates": self._rates,
-                "ended": self._ended}  # saved after on_train_end (fit_end.saved_epochs)
+                "ended": self._ended,  # saved after on_train_end (fit_end.saved_epochs)
+                "calibrated": self._calibrated}
 
     def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                            checkpoint: dict[str, Any]) -> None:
@@ -427,6 +433,7 @@ class OneShotNAS(pl.Callback):
         self.best_arch = state_dict.get("best_arch")
         self.best_score = state_dict.get("best_score")
         self._resume_rates = state_dict.get("rates")  # as built (a callback may change lr)
+        self._calibrated = state_dict.get("calibrated")
         self._loaded_rng = state_dict.get("torch_rng")
         if self._loaded_rng is not None:
             # Lightning restores callbacks before it makes the first training iterator (the
