@@ -371,3 +371,14 @@ def test_the_seed_limit_of_spos_holds_for_oneshotnas_and_for_spos_only(
         assert main(["oneshot", config, *tiny, *args]) == 2, args
         assert ("oneshot.seed must be an integer from 0 to 4294967295 (2**32 - 1) or null, got "
                 in capsys.readouterr().err)
+
+
+def test_a_metric_given_as_an_instance_is_said_as_such():
+    # was: "metric() raised TypeError: MulticlassStatScores.update() missing 2 required
+    # positional arguments", which does not say that a factory is what metric= takes
+    for who in (OneShotNAS, lambda **kw: DifferentiableNAS(TinySupernet(), **kw)):
+        with pytest.raises(ConfigError, match=r"\(metric=MulticlassAccuracy\(\)\) takes a "
+                                              r"factory that builds the metric, not a metric: "
+                                              r"give metric=lambda: MulticlassAccuracy\(\.\.\.\)"
+                                              r" or the class"):
+            who(metric=MulticlassAccuracy(num_classes=3, average="micro"))

@@ -172,8 +172,8 @@ def metric_mode(metric: Any, mode: str | None, who: str) -> str:
 
     Raises:
         ConfigError: for a mode that is not max or min (listing those the metric takes),
-            one against the metric's ``higher_is_better``, or no mode beside a metric that
-            does not say it.
+            one against the metric's ``higher_is_better``, no mode beside a metric that
+            does not say it, or a metric instance given for its factory.
     """
     if metric is None:
         # a bad mode's error lists the modes taken here (was: "can be max, min", min refused)
@@ -188,6 +188,11 @@ def metric_mode(metric: Any, mode: str | None, who: str) -> str:
                               f"give metric= (a loss or an error rate) with mode='min', or "
                               f"leave mode out (without metric=, mode can be 'max' or None)")
         return "max"
+    if isinstance(metric, torchmetrics.Metric):  # (was: "metric() raised TypeError: ...
+        name = type(metric).__name__  # update() missing 2 required positional arguments")
+        raise ConfigError(f"{who}(metric={name}()) takes a factory that builds the metric, "
+                          f"not a metric: give metric=lambda: {name}(...) or the class (each "
+                          f"subnet is scored by a metric of its own)")
     try:
         higher = getattr(metric(), "higher_is_better", None)
     except Exception as err:  # noqa: BLE001 - a factory that cannot build: say so now
