@@ -46,6 +46,7 @@ from lightning_nas.oneshot.endless import warn_endless_fit
 from lightning_nas.oneshot.exported import check_export_saves, export_checked, write_outputs
 from lightning_nas.oneshot.fit_end import check_stepped, end_fit, saved_epochs, training_ends
 from lightning_nas.oneshot.random_state import preserved_rng, rng_state, set_rng_state
+from lightning_nas.oneshot.reached import reached_arch
 from lightning_nas.oneshot.records import (
     record_text,
     restarts_after_last_batch,
@@ -347,7 +348,8 @@ class OneShotNAS(pl.Callback):
                 candidate = opt.ask() if opt is not None else None
                 arch = trainer.strategy.broadcast(
                     None if candidate is None else self.space.validate(candidate.value), src=0)
-                key = arch_key(arch)
+                set_path(pl_module, arch)  # one network once, whatever its unreached decisions
+                key = arch_key(reached_arch(pl_module))  # (was: scored again: reached.py)
                 if key not in scores:  # each subnet is evaluated once per search
                     scores[key] = self.evaluate(trainer, pl_module, arch, calibration)
                     self.history.append({"epoch": epoch, "arch": arch, "score": scores[key]})
