@@ -395,7 +395,9 @@ def frozen_as(layer: nn.Module, choice: nn.Module) -> nn.Module:
 def export_subnet(model: nn.Module, example_input: Any = None,
                   arch: Mapping[str, Any] | None = None) -> nn.Module:
     """A copy of ``model`` with every choice module replaced by the plain ``torch.nn``
-    module of its active path, weights included (sliced from the shared ones).
+    module of its active path, weights included (sliced from the shared ones), with the
+    BatchNorm statistics the supernet holds, not a search's calibration (``OneShotNAS``
+    exports its winner calibrated; ``scoring.calibrate_batchnorm`` calibrates another).
 
     Args:
         model: the supernet (or the network inside a LightningModule).
