@@ -439,3 +439,29 @@ def test_a_subnet_scored_nan_is_told_worse_than_every_scored_one(tmp_path):
             assert loss == max(v for _, v in told[:max(i, first + 1)]) + 1.0
         else:
             assert loss == scores[key]
+
+
+class _TestedSupernet(BatchNormSupernet):
+    def test_step(self, batch, batch_idx):
+        self.log("test_acc", (self(batch[0]).argmax(-1) == batch[1]).float().mean())
+
+
+def test_a_validate_or_test_after_the_search_says_it_runs_the_supernets_path(tmp_path):
+    # was: trainer.test() after the fit ran the supernet on the last training batch's random
+    # path, with the supernet's statistics, and said its test_acc as if of the search's
+    pl.seed_everything(0, verbose=False)
+    callback = OneShotNAS(num_candidates=2, calibration_batches=1, seed=2)
+    model, data = _TestedSupernet(), BlobImages()
+    trainer = cpu_trainer(tmp_path, [callback], max_epochs=1, enable_checkpointing=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # nothing said of the fit's validation
+        warnings.filterwarnings("ignore", message=".*(does not have many workers|The number "
+                                                  "of training batches).*")
+        trainer.fit(model, datamodule=data)
+    path = get_path(model)
+    assert path != callback.best_arch  # (so its test would not be of the winner)
+    for stage in ("test", "validate"):
+        with pytest.warns(UserWarning, match=rf"OneShotNAS: trainer.{stage}\(\) runs the "
+                                             rf"supernet on the path it holds, .*not the "
+                                             rf"search's winner .*OneShotNAS.subnet"):
+            getattr(trainer, stage)(model, dataloaders=data.val_dataloader(), verbose=False)

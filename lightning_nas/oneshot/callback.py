@@ -67,7 +67,12 @@ from lightning_nas.oneshot.scoring import (
 )
 from lightning_nas.oneshot.seed_range import SEED_MAX, check_seed_range
 from lightning_nas.oneshot.spos_batches import check_first_batch, check_sanity_batch
-from lightning_nas.oneshot.spos_checks import check_one_search, check_spos_arguments, check_val_data
+from lightning_nas.oneshot.spos_checks import (
+    check_one_search,
+    check_spos_arguments,
+    check_val_data,
+    warn_supernet_stage,
+)
 from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms
 from lightning_nas.oneshot.told import FailedLater
 from lightning_nas.run_folder import user_path
@@ -176,6 +181,7 @@ class OneShotNAS(pl.Callback):
         if stage == "fit" and trainer.current_epoch == 0 and trainer.global_step == 0:
             self._new_search()  # a new Trainer's fit (a checkpoint's state comes after)
         check_one_search(trainer, pl_module, OneShotNAS)  # (one would override the other)
+        warn_supernet_stage(stage, get_path(pl_module), self.best_arch)  # (was: unsaid)
         network = self.network(pl_module)  # a misspelt net_attr: said before training
         check_export_saves(trainer, self.export_dir, network, self.key_prefix)
         self.space = space_of(pl_module)

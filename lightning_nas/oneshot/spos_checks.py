@@ -2,7 +2,8 @@
 (``oneshot.checks``): one one-shot search per fit (``check_one_search``: a second
 ``OneShotNAS``, or one on a ``DifferentiableNAS``, would override the paths the other sets),
 and validation data its searches can read (``check_val_data``); and, when it is made, the
-arguments it would read only later (``check_spos_arguments``).
+arguments it would read only later (``check_spos_arguments``); ``warn_supernet_stage``: a
+``trainer.validate`` / ``test`` / ``predict`` with the callback runs the supernet's path.
 
 Example:
     >>> from lightning_nas.oneshot.callback import OneShotNAS
@@ -17,15 +18,18 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import lightning.pytorch as pl
 
 from lightning_nas.errors import PYTHON_NULL, ConfigError, check_number
 from lightning_nas.oneshot.scoring import loaders
 from lightning_nas.run_folder import check_export_dir
+from lightning_nas.user_warnings import warn_rank_zero
 from lightning_nas.wording import counted
 
-__all__ = ["check_one_search", "check_spos_arguments", "check_val_data"]
+__all__ = ["check_one_search", "check_spos_arguments", "check_val_data", "warn_supernet_stage"]
 
 
 def check_spos_arguments(search_every_n_epochs: object, export_dir: object,
@@ -137,3 +141,25 @@ def _searches_before_validating(trainer: pl.Trainer, now: bool, every: int | Non
                             math.ceil(batches / acc) if batches < math.inf else math.inf)
         search = min(search, full * batches + rest * acc)
     return first_val > search
+
+
+def warn_supernet_stage(stage: str, path: Mapping[str, Any],
+                        best_arch: Mapping[str, Any] | None) -> None:
+    """Warn that ``trainer.validate`` / ``test`` / ``predict`` (``stage``) runs the supernet
+    on the ``path`` it holds (after a fit, the last training batch's random path), with the
+    supernet's BatchNorm statistics, not the search's winner ``best_arch`` (was: said
+    nothing, and ``trainer.test()`` after the fit gave a random subnet's ``test_acc``).
+
+    Example:
+        >>> warn_supernet_stage("fit", {"op": "relu"}, None)  # the fit's own: nothing said
+    """
+    stage = str(getattr(stage, "value", stage))  # (Lightning's TrainerFn)
+    if stage not in ("validate", "test", "predict"):
+        return
+    winner = (f"{dict(best_arch)}: that is OneShotNAS.subnet, a plain torch.nn network "
+              f"calibrated as scored (subnet.pt in export_dir); {stage} it in a "
+              f"LightningModule of its own" if best_arch else
+              "(no search of this callback has run yet)")
+    warn_rank_zero(f"OneShotNAS: trainer.{stage}() runs the supernet on the path it holds, "
+                   f"{dict(path)} (after a fit, the last training batch's random path), with "
+                   f"the supernet's BatchNorm statistics, not the search's winner {winner}")
