@@ -312,3 +312,33 @@ def test_a_search_that_lost_its_folder_stops_at_once_and_writes_nothing_more(tmp
         assert [t.status for t in store.trials()] == [TrialStatus.COMPLETED,
                                                       TrialStatus.RUNNING]
     assert len(calls) == 2 and not (run / "best.yaml").exists()
+
+
+def test_a_search_stopped_by_a_file_where_a_trials_folder_goes_does_not_fail_that_trial(
+        tmp_path):
+    # was: each stop (an error of the search, the process alive) counted as a death of the
+    # search process in the trial, so the third run stored it FAILED, "the search process
+    # died 2 times while running this trial", and stopped on the file ("Not a directory")
+    from lightning_nas import Search
+    from tests.helpers import BlobData, TinyNet
+
+    def search(budget=2):
+        return Search(TinyNet, {"width": {"choice": [4, 8, 16, 32]}},
+                      data=BlobData(n=64, batch_size=32), optimizer="RandomSearch", seed=0,
+                      trainer={"max_epochs": 1, "accelerator": "cpu", "devices": 1,
+                               "logger": False, "enable_progress_bar": False,
+                               "enable_model_summary": False},
+                      budget=budget, run_dir=tmp_path, verbose=False)
+
+    search(budget=1).run()
+    (tmp_path / "trials" / "trial_0002").write_text("in the way")
+    for _ in range(3):
+        with pytest.raises(OSError, match="trial_0002"):
+            search().run()
+        with RunStore(tmp_path / "search.db") as store:
+            assert [t.status for t in store.trials()] == [TrialStatus.COMPLETED,
+                                                          TrialStatus.RUNNING]
+            assert store.attempts(2) == 0
+    (tmp_path / "trials" / "trial_0002").unlink()
+    result = search().run()
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 2

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import shlex
 import signal
+import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,7 +27,7 @@ from typing import Any
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from lightning_nas.arch import arch_key, format_arch
-from lightning_nas.errors import ConfigError, SearchError
+from lightning_nas.errors import ConfigError, NASError, SearchError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.asktell import AskTell
 from lightning_nas.search.budget_left import budget_used
@@ -228,6 +229,13 @@ class SearchLoop(TrialResults):
             if isinstance(err, SIGTERMException) or getattr(err, "code", 0) == signal.SIGTERM \
                     or sigterm_received():  # Lightning's (status 0), Ray's (1) SIGTERM exit
                 raise SystemExit(143) from err
+            raise
+        except Exception:  # an error of the search (a file where a trial's folder goes):
+            try:  # the process lives, so its trials' starts are no deaths (was: counted,
+                for trial_id in self.running:  # and a third run stored the trial FAILED,
+                    self.store.uncount_attempt(trial_id)  # "the search process died 2 times")
+            except (sqlite3.Error, NASError):  # a store that refuses writes: its error is
+                pass  # the one said
             raise
         # trials still paused stay PAUSED (last.ckpt kept): a resume may promote them
         self.progress.close()
