@@ -43,7 +43,7 @@ from lightning_nas.store_checks import (
     check_search_folder,
     unfinished_oneshot,
 )
-from lightning_nas.store_errors import check_lockable, unusable_store
+from lightning_nas.store_errors import check_lockable, unusable_store, unwritable_store
 from lightning_nas.store_fits import FitRecords
 from lightning_nas.store_json import dump_json, load_numbers, numbers, strict_json
 from lightning_nas.store_paths import FOLDER_KEYS, relative_folders
@@ -146,14 +146,28 @@ class RunStore(TrialRecords, FitRecords):
 
     def _write(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
         """Execute the write ``sql`` (``args``) while this store holds its folder
-        (``check_held``)."""
+        (``check_held``); one the disk refuses is a ``StoreError`` naming the file
+        (``unwritable_store``; was: SQLite's "database or disk is full" alone)."""
         self.check_held()
-        return self._db.execute(sql, args)
+        with self._refused():
+            return self._db.execute(sql, args)
 
     def _write_many(self, sql: str, rows: list[tuple]) -> None:
         """``_write`` of ``sql`` for each of ``rows``."""
         self.check_held()
-        self._db.executemany(sql, rows)
+        with self._refused():
+            self._db.executemany(sql, rows)
+
+    @contextmanager
+    def _refused(self) -> Iterator[None]:
+        """Raise a write the disk refuses as ``unwritable_store``'s ``StoreError``."""
+        try:
+            yield
+        except sqlite3.OperationalError as err:
+            said = unwritable_store(self.path, err)
+            if said is None:
+                raise
+            raise said from err
 
     def close(self) -> None:
         """Close the connection (and let go of the run folder, if this store held it)."""
@@ -285,7 +299,8 @@ class RunStore(TrialRecords, FitRecords):
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
+        with self._refused():
+            self._db.execute("COMMIT")
 
 
 def open_search_store(run_dir: str | Path, fixed: Mapping[str, Any],

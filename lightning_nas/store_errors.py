@@ -1,7 +1,8 @@
 """Why a run's ``search.db`` cannot be used, said with its path and what to do: SQLite's
 errors on opening it (``unusable_store``: corrupt, not a database, a folder that cannot be
-written) and a run folder whose file system takes no lock (``check_lockable`` before a
-search writes there, ``lock_held``: whether a failed lock is another process's).
+written) or on writing it (``unwritable_store``: a full disk, an I/O error), and a run
+folder whose file system takes no lock (``check_lockable`` before a search writes there,
+``lock_held``: whether a failed lock is another process's).
 
 Example:
     >>> print(unusable_store(Path("runs/a/search.db"), sqlite3.DatabaseError(
@@ -27,7 +28,7 @@ try:  # POSIX file locks: one search drives a run folder at a time
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-__all__ = ["check_lockable", "lock_held", "unlockable", "unusable_store"]
+__all__ = ["check_lockable", "lock_held", "unlockable", "unusable_store", "unwritable_store"]
 
 #: errnos of a non-blocking ``flock`` refused because another process holds the lock
 #: (``EACCES``: some systems)
@@ -64,6 +65,28 @@ def unusable_store(path: Path, err: sqlite3.Error, writing: bool) -> StoreError:
                 f"its folder")
     return StoreError(f"{path} {what}")
 
+
+
+def unwritable_store(path: Path, err: sqlite3.Error) -> StoreError | None:
+    """The error for a write SQLite refused to the store ``path`` (``err``, its message kept
+    in parentheses) for want of room or of a working disk (``SQLITE_FULL``, ``SQLITE_IOERR``,
+    ``SQLITE_READONLY``): it names the file and what to do; None for another error (one
+    that is said as SQLite raised it).
+
+    Example:
+        >>> full = sqlite3.OperationalError("database or disk is full")
+        >>> full.sqlite_errorname = "SQLITE_FULL"
+        >>> print(unwritable_store(Path("runs/a/search.db"), full))  # doctest: +ELLIPSIS
+        runs/a/search.db cannot be written (database or disk is full): the disk ...
+    """
+    name = getattr(err, "sqlite_errorname", "") or ""
+    if not name.startswith(("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY")):
+        return None
+    return StoreError(f"{path} cannot be written ({err}): the disk holding it is full, failed "
+                      f"or was made read-only; free space there (or copy the run folder to a "
+                      f"disk with room), then run the same search again: it resumes from "
+                      f"what the store holds (a trial whose result was not stored runs "
+                      f"again)")
 
 def lock_held(err: OSError) -> bool:
     """Whether a refused non-blocking ``flock`` (``err``) means that another process holds

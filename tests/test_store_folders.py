@@ -221,6 +221,21 @@ def test_a_store_that_cannot_be_opened_names_its_file_and_what_is_wrong(tmp_path
         open_search_store(tmp_path / "blocked", fixed)
 
 
+
+def test_a_store_write_the_disk_refuses_names_the_file_and_what_to_do(tmp_path):
+    # was: SQLite's words alone, "database or disk is full", naming no file nor disk (a
+    # search whose run_dir is on another disk than the one a user checks)
+    from lightning_nas.errors import StoreError
+
+    fixed = {"space": {"k": {"choice": ["a", "b"]}}, "monitor": "acc", "mode": "max"}
+    with open_search_store(tmp_path / "run", fixed) as store:
+        pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+        store._db.execute(f"PRAGMA max_page_count = {pages}")  # full: SQLite's SQLITE_FULL
+        with pytest.raises(StoreError, match=rf"^{store.path} cannot be written \(database "
+                                             r"or disk is full\): .*free space .* resumes"):
+            store.start_trial({"k": "a" * 100_000})
+        assert len(store) == 0
+
 def test_only_a_lock_another_process_holds_reads_as_a_search_running_there(tmp_path):
     # was: any refused flock (ENOLCK, EOPNOTSUPP of a network mount) read "being searched
     # by another process (pid ? on ?)", and search.db with the setup was left behind
