@@ -45,7 +45,7 @@ from lightning_nas.search.rule_traits import promoted_of
 from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.settings import SearchSettings
 from lightning_nas.search.template import TrialTemplate
-from lightning_nas.search.trial_hold import check_not_running
+from lightning_nas.search.trial_hold import check_not_running, check_trial_folder
 from lightning_nas.search.warm_start import warm_start
 from lightning_nas.search.warnings_once import warnings_once
 from lightning_nas.space import SearchSpace
@@ -408,6 +408,8 @@ class SearchLoop(TrialResults):
     def _submit(self, trial_id: int, arch: dict[str, Any], candidate: Any,
                 ckpt_path: str | None = None, known_epochs: int | None = None,
                 trained: float = 0.0) -> None:
+        if self.template.objective is None:  # (an objective's trials have no folder)
+            check_trial_folder(self.template.trial_dir(trial_id), trial_id)
         key = arch_key(arch)
         counted = self.costs(arch, key)  # (counted here after a resume)
         if key in self.costs.unbuilt:  # its model raised when built to count: failed so

@@ -45,7 +45,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from lightning_nas.errors import SearchError
+from lightning_nas.errors import SearchError, StoreError
 from lightning_nas.held_locks import keep, let_go
 from lightning_nas.lock_probe import holder_gone, lock_taken, same_file, this_process
 from lightning_nas.results import TrialResult
@@ -57,7 +57,8 @@ try:  # POSIX
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-__all__ = ["HELD_WAIT", "TRIAL_LOCK", "check_not_running", "first_run", "holding_trial",
+__all__ = ["HELD_WAIT", "TRIAL_LOCK", "check_not_running", "check_trial_folder", "first_run",
+           "holding_trial",
            "trial_holder"]
 
 #: the file in a trial's folder whose lock the trial holds while it runs
@@ -220,6 +221,30 @@ def trial_holder(trial_dir: str | os.PathLike) -> str | None:
         holder = ""
     return holder if holder and not holder_gone(holder) else "another process"
 
+
+
+def check_trial_folder(folder: Path, trial_id: int) -> None:
+    """Raise ``StoreError`` where a file stands where trial ``trial_id``'s ``folder`` (or
+    the ``trials`` folder holding it) goes, before the trial is given to a worker: the
+    search stops at once, the trial left to run again (was: SQLite's ``File exists`` from
+    the trial's start, or a worker process ended by ``Not a directory`` and the search with
+    it).
+
+    Example:
+        >>> import tempfile
+        >>> trials = Path(tempfile.mkdtemp())
+        >>> (trials / "trial_0002").write_text("notes")
+        5
+        >>> check_trial_folder(trials / "trial_0002", 2)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.StoreError: .../trial_0002 is a file, where trial 2's folder goes...
+    """
+    for path in (folder.parent, folder):
+        if path.exists() and not path.is_dir():
+            raise StoreError(f"{path} is a file, where trial {trial_id}'s folder goes: move "
+                             f"it out of the run folder, then run the same search again "
+                             f"(trial {trial_id} runs then)")
 
 def check_not_running(trials: Iterable[TrialResult],
                       trial_dir: Callable[[int], Path]) -> None:
