@@ -66,7 +66,6 @@ def unusable_store(path: Path, err: sqlite3.Error, writing: bool) -> StoreError:
     return StoreError(f"{path} {what}")
 
 
-
 def unwritable_store(path: Path, err: sqlite3.Error) -> StoreError | None:
     """The error for a write SQLite refused to the store ``path`` (``err``, its message kept
     in parentheses) for want of room or of a working disk (``SQLITE_FULL``, ``SQLITE_IOERR``,

@@ -58,8 +58,7 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
 __all__ = ["HELD_WAIT", "TRIAL_LOCK", "check_not_running", "check_trial_folder", "first_run",
-           "holding_trial",
-           "trial_holder"]
+           "holding_trial", "trial_holder"]
 
 #: the file in a trial's folder whose lock the trial holds while it runs
 TRIAL_LOCK = "trial.lock"
@@ -222,7 +221,6 @@ def trial_holder(trial_dir: str | os.PathLike) -> str | None:
     return holder if holder and not holder_gone(holder) else "another process"
 
 
-
 def check_trial_folder(folder: Path, trial_id: int) -> None:
     """Raise ``StoreError`` where a file stands where trial ``trial_id``'s ``folder`` (or
     the ``trials`` folder holding it) goes, before the trial is given to a worker: the
@@ -245,6 +243,7 @@ def check_trial_folder(folder: Path, trial_id: int) -> None:
             raise StoreError(f"{path} is a file, where trial {trial_id}'s folder goes: move "
                              f"it out of the run folder, then run the same search again "
                              f"(trial {trial_id} runs then)")
+
 
 def check_not_running(trials: Iterable[TrialResult],
                       trial_dir: Callable[[int], Path]) -> None:
