@@ -117,6 +117,34 @@ def test_an_entry_holds_what_the_module_logs_at_its_epoch_end_of_that_epoch(tmp_
     assert [h["metrics"]["trained"] for h in history] == [0.0, 1.0, 2.0]
 
 
+class FirstEpochLogged(ScriptedModel):
+    """Logs ``warmup`` in training only in epoch 0: per step (``warmup_step``) and at its
+    training epoch's end (``warmup_end``), as a module logs a warm-up's values."""
+
+    def training_step(self, batch, batch_idx):
+        if self.current_epoch == 0:
+            self.log("warmup_step", 1.0, on_step=True, on_epoch=False)
+        return super().training_step(batch, batch_idx)
+
+    def on_train_epoch_end(self) -> None:
+        if self.current_epoch == 0:
+            self.log("warmup_end", 2.0)
+
+
+@pytest.mark.parametrize("settings", [{}, {"val_check_interval": 0.5}])
+def test_an_entry_holds_no_value_training_logged_in_an_earlier_epoch_only(settings):
+    # was: Lightning keeps a key's last value in callback_metrics, so every later epoch's
+    # entry (the best epoch's stored metrics) held epoch 0's warmup_end and warmup_step
+    reporter = TrialReporter(monitor="val_acc", mode="max")
+    fit_scripted([reporter], model=FirstEpochLogged, **settings)
+    last = [h for h in reporter.history if h["epoch"] == 0][-1]
+    assert last["metrics"]["warmup_end"] == 2.0 and last["metrics"]["warmup_step"] == 1.0
+    later = [h for h in reporter.history if h["epoch"] > 0]
+    assert [h["epoch"] for h in later] == ([1, 2] if not settings else [1, 1, 2, 2])
+    assert [sorted(set(h["metrics"]) & {"warmup_end", "warmup_step"}) for h in later] == (
+        [[]] * len(later))
+
+
 class EvenEpochsLogged(ScriptedModel):
     """Logs ``val_acc`` only in the validations of even epochs, ``val_loss`` in each."""
 

@@ -65,7 +65,9 @@ class TrialReporter(pl.Callback):
     ``setup`` puts first among the Trainer's callbacks, or at the end of training). An entry of a
     validation that another one follows in the same epoch (``val_check_interval < 1``)
     holds no training epoch metrics: the earlier epoch's are not its (an objective only
-    training logs per epoch is refused there, at the epoch's end). Under DDP, a metric of a
+    training logs per epoch is refused there, at the epoch's end). An entry holds only what
+    was logged in its epoch: a key Lightning keeps from an earlier one (a warm-up's metric
+    that training logs in epoch 0 alone) is not its. Under DDP, a metric of a
     validation whose value differs across the ranks is left out of its entry (``RankSync``:
     a monitor or objective that does raises ``MonitorError``).
 
@@ -142,6 +144,9 @@ class TrialReporter(pl.Callback):
         self.training_started = False
         self._train_keys: set[str] | None = None  # logged after validation, at epoch end
         self._validation = ValidationLogs()
+        #: what was logged since the training epoch began (``_EpochBoundary``): a key that
+        #: Lightning keeps from an earlier epoch is not this epoch's
+        self._epoch_logs = ValidationLogs()
         self._val_keys: set[str] = set()  # logged by some validation
         self._stale: set[str] = set()  # validation keys the last validation did not log
         self._fresh: set[str] = set()  # the keys the last validation logged
@@ -206,7 +211,8 @@ class TrialReporter(pl.Callback):
         if trainer.sanity_checking:  # what validation logs, before any training step
             self._validation_logs = set(trainer.callback_metrics)
             return
-        logged = scalars(trainer)
+        this_epoch = self._epoch_logs.logged(trainer)
+        logged = {k: v for k, v in scalars(trainer).items() if k in this_epoch}
         fresh = self._validation.logged(trainer)
         known = any(self.monitor in h["metrics"] for h in self.history)
         if self.monitor not in fresh:  # an entry without it (it may be logged later)
@@ -293,7 +299,8 @@ class TrialReporter(pl.Callback):
         whose epoch mean would replace it after the checkpoint was chosen by it)."""
         if self._open:
             entry = self.history[-1]
-            logged = scalars(trainer)
+            this_epoch = self._epoch_logs.logged(trainer)  # (was: an earlier epoch's too)
+            logged = {k: v for k, v in scalars(trainer).items() if k in this_epoch}
             # logged after the validation: stale in a validation before the next epoch's end
             self._train_keys = ((self._train_keys or set())
                                 | (set(logged) - set(entry["metrics"]) - self._val_keys))
@@ -418,6 +425,7 @@ class _EpochBoundary(pl.Callback):
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.reporter._complete(trainer)
+        self.reporter._epoch_logs.start(trainer)  # what this epoch logs from here on
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.reporter._complete(trainer)

@@ -3,7 +3,9 @@
 Lightning keeps a key's last value in ``callback_metrics`` when a later validation does not
 log it (a metric logged every other epoch): ``ValidationLogs`` tells the keys a validation
 logged from those an earlier one left there (``TrialReporter``'s history entries,
-``PruningCallback``'s check that the monitor was logged in every validation).
+``PruningCallback``'s check that the monitor was logged in every validation). Started at a
+training epoch's start, it tells what that epoch logged (a warm-up's metric, logged in some
+epochs only, is not a later epoch's).
 
 Example:
     >>> from types import SimpleNamespace
