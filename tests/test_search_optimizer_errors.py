@@ -171,10 +171,10 @@ def test_an_optimizer_that_fails_leaves_no_thread_that_keeps_the_process_alive(t
     assert not left, info.value  # while the error is kept (as an uncaught one is, at exit)
 
 
-@pytest.mark.filterwarnings("ignore")
-def test_a_first_failure_is_told_at_once_to_an_optimizer_that_waits_for_each_tell(tmp_path):
-    # was: held until the first result, while Cobyla's next ask waited for that tell: the
-    # search hung for good (a daemon thread, so that a hang fails the test, not the suite)
+def _first_fails_under_cobyla(tmp_path) -> list:
+    """A ``Cobyla`` search (its next ask waits for each tell) of 3 trials whose first fails
+    and whose others score ``val_loss`` from 2.0 on (``mode: min``), run in a daemon thread
+    (so that a hang fails the test, not the suite): its result, or none where it hung."""
     calls: list[int] = []
 
     def objective(arch: dict) -> dict:
@@ -190,9 +190,27 @@ def test_a_first_failure_is_told_at_once_to_an_optimizer_that_waits_for_each_tel
     thread = threading.Thread(target=lambda: done.append(search.run()), daemon=True)
     thread.start()
     thread.join(timeout=120)
+    return done
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_a_first_failure_is_told_at_once_to_an_optimizer_that_waits_for_each_tell(tmp_path):
+    # was: held until the first result, while Cobyla's next ask waited for that tell: the
+    # search hung for good
+    done = _first_fails_under_cobyla(tmp_path)
     assert done, "the search hung"
     assert [t.status for t in done[0].trials] == [TrialStatus.FAILED, TrialStatus.COMPLETED,
                                                   TrialStatus.COMPLETED]
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_a_first_failure_told_at_once_is_worse_than_any_later_result(tmp_path):
+    # was: told 1.0, made up, better than every val_loss of 2.0 and more: Cobyla went back
+    # towards the failed architecture, its best point
+    assert _first_fails_under_cobyla(tmp_path), "the search hung"
+    with RunStore(tmp_path / "search.db", read_only=True) as store:
+        told = [e["loss"] for e in store.events() if e["kind"] == "tell"]
+    assert len(told) == 3 and told[0] > 1e6 * max(told[1:]), told
 
 
 @pytest.mark.parametrize("space", [{"x": {"float": [0.0, 1.0]}}, {"n": {"int": [1, 3]}}],

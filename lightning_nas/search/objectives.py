@@ -26,14 +26,20 @@ from lightning_nas.results import TrialResult, TrialStatus
 if TYPE_CHECKING:
     from lightning_nas.store import RunStore
 
-__all__ = ["COSTS", "Constraints", "Objectives", "constraint_record", "contrary_modes",
-           "function_metrics",
+__all__ = ["COSTS", "NO_SCALE", "Constraints", "Objectives", "constraint_record",
+           "contrary_modes", "function_metrics",
            "front_rows", "misspelt_cost", "mode_for", "pareto_front", "told_loss",
            "waits_for_a_result"]
 
 #: objective / constraint names that lightning_nas counts itself (a trial's model that logs
 #: one the search counts stops it: ``costs.LoggedCostCheck``)
 COSTS = ("params", "flops")
+
+#: the loss a failure is told before any result gives a scale, where it cannot wait for one
+#: (a sequential optimizer, Cobyla, SQP, whose next ask waits for it): nevergrad's own cap,
+#: to which it clips a larger loss (``inf`` there hung Cobyla; was: 1.0, better than every
+#: result above it, a ``val_loss`` of 2.0, so the failed architecture was its best point)
+NO_SCALE = 5.0e20
 
 
 def misspelt_cost(name: str) -> str | None:
@@ -370,13 +376,13 @@ def constraint_record(constraint: Any) -> str:
 
 
 def told_loss(result: TrialResult, objectives: Objectives | None, mode: str,
-              seen: Sequence[Any], counted: bool = True, unseen: float = 1.0) -> Any:
+              seen: Sequence[Any], counted: bool = True, unseen: float = NO_SCALE) -> Any:
     """What nevergrad is told for ``result``: its score (negated for ``max``), or with
     several objectives one loss per objective; a failed or rejected trial is worse than
     every loss in ``seen`` (by 1; with several objectives, per objective), ``unseen`` when
-    none is (1.0; ``math.inf`` for this package's strategies, which rank it below any result
-    whatever its scale: 1.0 was below losses above 1, so a rejected architecture was a
-    strategy's best in ``mode: min``, with several objectives too).
+    none is (``NO_SCALE``; ``math.inf`` for this package's strategies, which rank it below
+    any result whatever its scale: 1.0 was below losses above 1, so a rejected architecture
+    was a strategy's best in ``mode: min``, with several objectives too).
 
     Example:
         >>> done = TrialResult(trial_id=1, arch={}, status=TrialStatus.COMPLETED, score=0.9)
@@ -415,11 +421,11 @@ def waits_for_a_result(result: TrialResult, optimizer: Any, told_any: bool) -> b
     """Whether a failure or rejection is told to ``optimizer`` only once the first result
     (``told_any``: one was told) gives ``told_loss`` a scale to be worse than. Before any
     result a failure waits, and so does a rejection to nevergrad's own optimizers (this
-    package's strategies take its ``inf`` at once), as ``told_loss`` would make up 1.0 (with
-    several objectives ``[1.0, ...]``, which nevergrad put on its Pareto front and into its
-    hypervolume bounds, unpenalized: was told so). An optimizer whose next ask waits for its
-    last candidate's tell (nevergrad's ``no_parallelization``: Cobyla, SQP) is told at once
-    (was: the search hung at its next ask).
+    package's strategies take its ``inf`` at once), as ``told_loss`` would make up a loss
+    with no scale (was: 1.0, with several objectives ``[1.0, ...]``, which nevergrad put on
+    its Pareto front and into its hypervolume bounds, unpenalized). An optimizer whose next
+    ask waits for its last candidate's tell (nevergrad's ``no_parallelization``: Cobyla, SQP)
+    is told at once, ``NO_SCALE`` (was: the search hung at its next ask).
 
     Example:
         >>> failed = TrialResult(trial_id=1, arch={}, status=TrialStatus.FAILED)

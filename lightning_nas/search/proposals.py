@@ -26,7 +26,12 @@ from lightning_nas.arch import arch_key, format_arch
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.asktell import UNLOGGED, AskTell
 from lightning_nas.search.costs import Counts
-from lightning_nas.search.objectives import Constraints, told_loss, waits_for_a_result
+from lightning_nas.search.objectives import (
+    NO_SCALE,
+    Constraints,
+    told_loss,
+    waits_for_a_result,
+)
 from lightning_nas.search.setting_groups import Goal
 from lightning_nas.space import SearchSpace
 from lightning_nas.store import RunStore
@@ -209,10 +214,10 @@ class Proposals:
     # ----------------------------------------------------------------- results
     def loss(self, result: TrialResult) -> Any:
         """What nevergrad is told (``told_loss``): worse than anything seen for a failure
-        (with nothing seen: ``inf`` for this package's strategies, else 1.0)."""
+        (with nothing seen: ``inf`` for this package's strategies, else ``NO_SCALE``)."""
         return told_loss(result, self.goal.objectives, self.goal.mode, list(self.seen.values()),
                          counted=self.counted,
-                         unseen=math.inf if isinstance(self.optimizer, NASOptimizer) else 1.0)
+                         unseen=math.inf if isinstance(self.optimizer, NASOptimizer) else NO_SCALE)
 
     def tell(self, result: TrialResult, key: str, candidates: list[Any]) -> None:
         """Tell ``candidates`` the result's loss; one that ``waits_for_a_result`` waits in
