@@ -15,6 +15,7 @@ import random
 import sqlite3
 
 import pytest
+import torch
 
 from lightning_nas import Search
 from lightning_nas.cli import main
@@ -292,6 +293,14 @@ def test_a_non_finite_objective_fails_its_trial(tmp_path, capsys):
                                  "number; return each objective as a number"),
     ("0.2", "the objective function returned str '0.2', not a mapping of metric names to "
             "numbers; return a dict, e.g. {'acc': 0.9}"),
+    # was: "TypeError: float() argument must be a string or a real number, not 'NoneType'"
+    # and "ValueError: only one element tensors can be converted to Python scalars", naming
+    # no metric, said as an error in the objective function
+    ({"acc": 0.2, "size": None}, "the objective function returned 'size' as NoneType None, "
+                                 "not a number; return each metric as a number"),
+    ({"acc": torch.tensor([0.2, 0.3]), "size": 2},
+     "the objective function returned 'acc' as Tensor tensor([0.2000, 0.3000]), not a number; "
+     "return each metric as a number"),
 ])
 def test_a_function_value_that_is_no_number_fails_its_trial(tmp_path, returned, error):
     # was: "0.2" taken as the number 0.2 (and True as 1.0), a bug of the user's function

@@ -220,7 +220,8 @@ def function_metrics(returned: Any, monitor: str,
     one of the other ``objectives`` (a score from ``True``: a bug too), as a Hydra task's
     values are read. A bool of a metric that is no objective (``"converged": True``) is
     stored as 1.0 or 0.0, as Lightning's ``self.log`` stores it (was: the trial failed). A
-    value ``float`` cannot take raises, as before.
+    value ``float`` cannot take (None, a tensor of several elements) is refused the same way,
+    naming its metric (was: ``float``'s error, naming none).
 
     Example:
         >>> function_metrics({"acc": 0.5, "converged": True}, "acc")
@@ -234,12 +235,19 @@ def function_metrics(returned: Any, monitor: str,
                 f"{{{monitor!r}: 0.9}}")
     metrics = dict(returned)  # pairs too, as before
     scored = {monitor, *objectives}
+    numbers: dict[str, float] = {}
     for name, value in metrics.items():
-        if isinstance(value, (str, bytes)) or (isinstance(value, bool) and name in scored):
+        refused = isinstance(value, (str, bytes)) or (isinstance(value, bool) and name in scored)
+        if not refused:
+            try:
+                numbers[name] = float(value)
+            except (TypeError, ValueError, RuntimeError):  # None, a tensor of 2 elements (was:
+                refused = True  # float()'s error, naming no metric, "in the objective function")
+        if refused:
             return (f"the objective function returned {name!r} as {type(value).__name__} "
                     f"{value!r:.60}, not a number; return each "
                     f"{'objective' if isinstance(value, bool) else 'metric'} as a number")
-    return {name: float(value) for name, value in metrics.items()}
+    return numbers
 
 
 def pareto_front(points: Sequence[Any], objectives: Objectives,
