@@ -296,6 +296,10 @@ def test_a_non_finite_objective_fails_its_trial(tmp_path, capsys):
     # was: "TypeError: float() argument must be a string or a real number, not 'NoneType'"
     # and "ValueError: only one element tensors can be converted to Python scalars", naming
     # no metric, said as an error in the objective function
+    # was: "TypeError: cannot convert dictionary update sequence element #0 to a sequence",
+    # said as an error in the objective function
+    ((0.2, 2), "the objective function returned tuple (0.2, 2), not a mapping of metric names "
+               "to numbers; return a dict, e.g. {'acc': 0.9}"),
     ({"acc": 0.2, "size": None}, "the objective function returned 'size' as NoneType None, "
                                  "not a number; return each metric as a number"),
     ({"acc": torch.tensor([0.2, 0.3]), "size": 2},

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -35,10 +36,9 @@ __all__ = ["COSTS", "NO_SCALE", "Constraints", "Objectives", "constraint_record"
 #: one the search counts stops it: ``costs.LoggedCostCheck``)
 COSTS = ("params", "flops")
 
-#: the loss a failure is told before any result gives a scale, where it cannot wait for one
-#: (a sequential optimizer, Cobyla, SQP, whose next ask waits for it): nevergrad's own cap,
-#: to which it clips a larger loss (``inf`` there hung Cobyla; was: 1.0, better than every
-#: result above it, a ``val_loss`` of 2.0, so the failed architecture was its best point)
+#: a failure's loss before any result gives a scale, where it cannot wait (Cobyla, SQP: their
+#: next ask waits for it): nevergrad's cap, to which it clips a larger loss (``inf`` hung
+#: Cobyla; was: 1.0, better than a ``val_loss`` of 2.0: the failed architecture its best)
 NO_SCALE = 5.0e20
 
 
@@ -215,13 +215,12 @@ class Objectives:
 def function_metrics(returned: Any, monitor: str,
                      objectives: Sequence[str] = ()) -> dict[str, float] | str:
     """The metrics an ``objective=`` function returned, as floats, or why they are none: a
-    return that is no mapping (a bare number, a string), or a value that is text (``"0.5"``,
-    a bug of the function: was taken as the number 0.5), or a bool for the ``monitor`` or
-    one of the other ``objectives`` (a score from ``True``: a bug too), as a Hydra task's
-    values are read. A bool of a metric that is no objective (``"converged": True``) is
-    stored as 1.0 or 0.0, as Lightning's ``self.log`` stores it (was: the trial failed). A
-    value ``float`` cannot take (None, a tensor of several elements) is refused the same way,
-    naming its metric (was: ``float``'s error, naming none).
+    return that is no mapping (a bare number, a string, a tuple of numbers: was ``dict``'s
+    error), or a value that is text (``"0.5"``, a bug of the function: was taken as the
+    number 0.5), no number (None: was ``float``'s error, naming no metric), or a bool for the
+    ``monitor`` or one of the other ``objectives`` (a score from ``True``: a bug too), as a
+    Hydra task's values are read. A bool of a metric that is no objective (``"converged":
+    True``) is stored as 1.0 or 0.0, as Lightning's ``self.log`` stores it.
 
     Example:
         >>> function_metrics({"acc": 0.5, "converged": True}, "acc")
@@ -229,11 +228,14 @@ def function_metrics(returned: Any, monitor: str,
         >>> function_metrics({"acc": "0.5"}, "acc")[:55]
         "the objective function returned 'acc' as str '0.5', not"
     """
-    if isinstance(returned, (str, bytes)) or not hasattr(returned, "__iter__"):
+    metrics = None
+    if not isinstance(returned, (str, bytes)) and hasattr(returned, "__iter__"):
+        with contextlib.suppress(TypeError, ValueError):
+            metrics = dict(returned)  # pairs too, as before
+    if metrics is None:
         return (f"the objective function returned {type(returned).__name__} {returned!r:.60}, "
                 f"not a mapping of metric names to numbers; return a dict, e.g. "
                 f"{{{monitor!r}: 0.9}}")
-    metrics = dict(returned)  # pairs too, as before
     scored = {monitor, *objectives}
     numbers: dict[str, float] = {}
     for name, value in metrics.items():
@@ -241,8 +243,8 @@ def function_metrics(returned: Any, monitor: str,
         if not refused:
             try:
                 numbers[name] = float(value)
-            except (TypeError, ValueError, RuntimeError):  # None, a tensor of 2 elements (was:
-                refused = True  # float()'s error, naming no metric, "in the objective function")
+            except (TypeError, ValueError, RuntimeError):  # None, a tensor of 2 elements
+                refused = True
         if refused:
             return (f"the objective function returned {name!r} as {type(value).__name__} "
                     f"{value!r:.60}, not a number; return each "
