@@ -48,6 +48,7 @@ from lightning_nas.search.executor import InlineExecutor, torch_threads
 from lightning_nas.search.fit_segments import UNFINISHED
 from lightning_nas.search.logger_dirs import check_trainer_dirs
 from lightning_nas.search.nas_logged import check_nas_logged
+from lightning_nas.search.no_validation import check_validates
 from lightning_nas.search.objectives import mode_for
 from lightning_nas.search.ranks import close_rank_groups
 from lightning_nas.search.rule_checks import warn_endless
@@ -181,6 +182,7 @@ def _checked_spec(cfg: Mapping[str, Any], out_dir: str | os.PathLike, monitor: s
     # NASModule's keys are known: a monitor it never logs is refused before training, as a
     # search refuses it (was: after every epoch trained)
     check_nas_logged(built, monitor, [name for name, _ in tie_break], trainer)
+    check_validates(built, data_target, monitor, "the fit")  # (was: found once it trained)
     warn_endless(trainer, own or [], "fit")  # configure_callbacks(); what a search warns of
     warn_stopping_monitor(trainer, monitor, mode, own or [], "fit")  # in them too (was: not)
     return spec

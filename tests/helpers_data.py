@@ -18,6 +18,7 @@ from tests.helpers_paths import at_helpers
 __all__ = [
     "BlobData",
     "LoaderArgsData",
+    "NoValLoaderData",
     "TwoValBlobData",
     "make_blobs",
     "rank0_loader",
@@ -54,6 +55,12 @@ class BlobData(pl.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=self.batch_size)
+
+
+class NoValLoaderData(BlobData):
+    """``BlobData`` without a ``val_dataloader`` (a DataModule of training data only)."""
+
+    val_dataloader = pl.LightningDataModule.val_dataloader
 
 
 @at_helpers

@@ -37,6 +37,7 @@ __all__ = [
     "LazyNoisyNet",
     "ManualTinyNet",
     "NamedWidthNet",
+    "NoValStepNet",
     "ScriptedSlotNet",
     "SeqNet",
     "TinyNet",
@@ -98,6 +99,12 @@ class TinyNet(pl.LightningModule):
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+
+
+class NoValStepNet(TinyNet):
+    """``TinyNet`` without a ``validation_step``: it logs ``val_acc`` nowhere."""
+
+    validation_step = pl.LightningModule.validation_step
 
 
 class Act(enum.Enum):

@@ -115,6 +115,26 @@ def test_a_model_whose_optimizer_comes_from_elsewhere_is_fit(tmp_path, model, ex
     assert fit_config(config, out_dir=tmp_path / "out").error is None
 
 
+@pytest.mark.parametrize(("section", "path", "message"), [
+    ("model", "tests.helpers_models.NoValStepNet", "NoValStepNet has no validation_step, so "
+     "Lightning skips validation in the fit and none could log monitor 'val_acc': define "
+     "validation_step on the model, logging 'val_acc'"),
+    ("data", "tests.helpers_data.NoValLoaderData", "the data, NoValLoaderData, has no "
+     "val_dataloader(), so Lightning skips validation in the fit and none could log monitor "
+     "'val_acc': define val_dataloader() on it"),
+])
+def test_a_fit_that_would_never_validate_is_one_line_before_any_folder(
+        tmp_path, capsys, section, path, message):
+    # was: it trained every epoch, then "no validation ran in the 1 epoch (3 steps) it
+    # trained, so 'val_acc' was never logged (check limit_val_batches, ...)"
+    out = tmp_path / "out"
+    config = _write(tmp_path / "c.yaml", {**BASE, section: {"class_path": path}})
+    assert main(["fit", str(config), "--monitor", "val_acc", "--mode", "max",
+                 "--out", str(out)]) == 2
+    assert capsys.readouterr().err == f"lightning-nas fit: error: {message}\n"
+    assert not out.exists()
+
+
 def test_the_trainer_check_of_a_ddp_fit_launches_nothing(tmp_path):
     # the Trainer is built to check it, as a search's dry build does: no rank processes, no
     # process group, the rank and the global flags as they were, nothing written

@@ -52,9 +52,13 @@ class Inner(nn.Module):
 
 class BuiltOnly(pl.LightningModule):
     """A model these tests build and never train; a search refuses one with no
-    ``configure_optimizers`` (every fit would fail), so it has one."""
+    ``configure_optimizers`` (every fit would fail) or no ``validation_step`` (every fit
+    would score nothing), so it has them."""
 
     def configure_optimizers(self) -> None:
+        return None
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
         return None
 
 

@@ -12,7 +12,8 @@ import pytest
 from lightning_nas import Search
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialStatus
-from tests.helpers_data import BlobData
+from tests.helpers_data import BlobData, NoValLoaderData
+from tests.helpers_models import NoValStepNet, TinyNet
 from tests.helpers_search import tiny_search
 
 
@@ -270,4 +271,24 @@ def test_a_batch_size_finder_under_ddp_trials_is_refused_before_anything_is_writ
                                           r"strategies.*2 processes.*remove it"):
         Search("tests.helpers.MetricNet", {"width": {"choice": [8, 16]}}, data=BlobData,
                trainer=trainer, budget=1, run_dir=run).run()
+    assert not run.exists()
+
+
+@pytest.mark.parametrize(("model", "data", "needle"), [
+    (NoValStepNet, BlobData, "NoValStepNet has no validation_step, so Lightning skips "
+     "validation in every trial's fit and none could log monitor 'val_acc': define "
+     "validation_step on the model, logging 'val_acc'"),
+    (TinyNet, NoValLoaderData, "the data, NoValLoaderData, has no val_dataloader(), so "
+     "Lightning skips validation in every trial's fit and none could log monitor 'val_acc': "
+     "define val_dataloader() on it"),
+])
+def test_a_search_whose_fits_would_never_validate_is_refused_before_training(
+        tmp_path, tiny_trainer, model, data, needle):
+    # was: trial 1 trained to its end, then the search stopped, "no validation ran in the 2
+    # epochs (6 steps) it trained ... (check limit_val_batches, check_val_every_n_epoch, and
+    # val_check_interval against the batches of an epoch)", none of them the cause
+    run = tmp_path / "run"
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        tiny_search(run, {"width": {"choice": [4, 8]}}, tiny_trainer, model=model, data=data,
+                    budget=2, monitor="val_acc", mode="max")
     assert not run.exists()

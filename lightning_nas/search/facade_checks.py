@@ -42,6 +42,7 @@ from lightning_nas.search.logger_objects import (
     warn_fixed_versions,
 )
 from lightning_nas.search.nas_logged import check_nas_logged
+from lightning_nas.search.no_validation import check_validates
 from lightning_nas.search.option_builds import check_option_builds
 from lightning_nas.search.ray_executor import RayExecutor
 from lightning_nas.search.rule_checks import endless_text
@@ -227,6 +228,8 @@ def _check_search(search: Search) -> None:
                          objectives.names[1:] if objectives else (), search.trainer)
     if model is not None and search.objective is None and search.data.target is None:
         check_own_loaders(model)  # no data: the model's own loaders
+    if model is not None and search.objective is None:  # a fit that skips validation
+        check_validates(model, search.data.target, search.settings.goal.monitor)
     if model is not None:  # each choice's options, each range's bounds, beside values
         check_option_builds(search, archs)  # that build
     # each trial's callbacks: a searched list's every value (a key into one node's argument,

@@ -2,8 +2,11 @@
 that the monitor was never logged, naming the setting that left it out.
 
 - ``no_validation_error``: ``max_steps`` where it cut the last epoch short (with an epoch's
-  optimizer steps, ``epoch_steps``), a time ``val_check_interval`` that never came, else
+  optimizer steps, ``epoch_steps``), a time ``val_check_interval`` that never came, a model
+  without ``validation_step`` or data without ``val_dataloader()`` (``skipped_why``), else
   the validation settings.
+- ``check_validates``: the last two refused before a search trains (was: found after
+  trial 1 trained to its end, and said as the validation settings).
 
 Example:
     >>> import lightning.pytorch as pl
@@ -21,10 +24,14 @@ from datetime import timedelta
 from typing import Any
 
 import lightning.pytorch as pl
+from lightning.pytorch.utilities.model_helpers import is_overridden
 
+from lightning_nas.config.instantiate import import_object
+from lightning_nas.config.section_builder import ConfigBuilder
+from lightning_nas.errors import ConfigError
 from lightning_nas.wording import counted
 
-__all__ = ["epoch_steps", "no_validation_error"]
+__all__ = ["check_validates", "epoch_steps", "no_validation_error", "skipped_why"]
 
 
 def epoch_steps(trainer: pl.Trainer) -> str:
@@ -71,6 +78,9 @@ def no_validation_error(trainer: pl.Trainer, monitor: str, interval: Any = None)
                 f"{epoch_steps(trainer)}); give max_steps "
                 f"at least {epochs}, or val_check_interval a number of batches that "
                 f"validates before it (an int), or leave max_steps out")
+    why = skipped_why(trainer.lightning_module, trainer.datamodule, monitor)
+    if why is not None:  # Lightning skipped every validation: none of the settings is why
+        return f"{said}: {why}"
     if isinstance(interval, (str, Mapping, timedelta)):  # Lightning's time interval
         return (f"{said}: val_check_interval={interval!r} is a time: Lightning validates once "
                 f"that much training time has passed since the last validation, not at each "
@@ -79,3 +89,67 @@ def no_validation_error(trainer: pl.Trainer, monitor: str, interval: Any = None)
                 f"out (each epoch's end)")
     return (f"{said} (check limit_val_batches, check_val_every_n_epoch, and val_check_interval "
             f"against the batches of an epoch)")
+
+
+def skipped_why(model: Any, data: Any, monitor: str, fits: str = "the fit") -> str | None:
+    """Why Lightning skips every validation of a fit of ``model`` (a LightningModule or its
+    class) on ``data`` (a LightningDataModule or its class; None: the model's own loaders),
+    which no Trainer setting changes: no ``validation_step``, or no ``val_dataloader()``
+    where the loaders come from (a datamodule where one is given, never the model then);
+    None where both are there, or not known: ``model`` of another kind (a builder
+    function's, before it runs), ``data`` of another kind (its loaders then not judged).
+
+    Example:
+        >>> skipped_why(pl.LightningModule, None, "val_acc")
+        "LightningModule has no validation_step, so Lightning skips validation in the fit and ...
+    """
+    if not _is(model, pl.LightningModule):
+        return None
+    if not is_overridden("validation_step", model, pl.LightningModule):
+        return (f"{_name(model)} has no validation_step, so Lightning skips validation in "
+                f"{fits} and none could log monitor {monitor!r}: define validation_step on "
+                f"the model, logging {monitor!r}")
+    if data is not None and not _is(data, pl.LightningDataModule):
+        return None
+    owner, parent = (model, pl.LightningModule) if data is None else (
+        data, pl.LightningDataModule)
+    if is_overridden("val_dataloader", owner, parent):
+        return None
+    whose = _name(model) if data is None else f"the data, {_name(data)},"
+    return (f"{whose} has no val_dataloader(), so Lightning skips validation in {fits} and "
+            f"none could log monitor {monitor!r}: define val_dataloader() on it")
+
+
+def _is(thing: Any, kind: type) -> bool:
+    """Whether ``thing`` is an instance or a subclass of ``kind``."""
+    return isinstance(thing, kind) or isinstance(thing, type) and issubclass(thing, kind)
+
+
+def _name(thing: Any) -> str:
+    """The class name of ``thing``, an instance or a class."""
+    return thing.__name__ if isinstance(thing, type) else type(thing).__name__
+
+
+def check_validates(model: Any, data: Any, monitor: str,
+                    fits: str = "every trial's fit") -> None:
+    """Refuse, before training, a model (an instance or class) without ``validation_step``
+    or data (a LightningDataModule, its class, its import path or a config section's
+    ``ConfigBuilder``; None: the model's own loaders) without ``val_dataloader()``: the
+    fit would train to its end and score nothing (was: found after a search's trial 1 or
+    a fit trained, "no validation ran ... (check limit_val_batches,
+    check_val_every_n_epoch, and val_check_interval ...)", none of them the cause).
+
+    Example:
+        >>> check_validates(pl.LightningModule(), None, "val_acc")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: LightningModule has no validation_step, so ...
+    """
+    try:  # a config section's class
+        data = data.target() if isinstance(data, ConfigBuilder) else import_object(
+            data) if isinstance(data, str) else data
+    except ConfigError:  # a class that does not import: its own check says so
+        return
+    why = skipped_why(model, data, monitor, fits)
+    if why is not None:
+        raise ConfigError(why)
