@@ -5,6 +5,7 @@ they were at the trial's best epoch (Adam's moments and step count, the schedule
 as Lightning's ``ckpt_path`` restores them, while the fine-tune counts its own epochs.
 
 ``RestoreOptimizerState`` loads them when fit starts (the optimizers built, nothing trained),
+with the weights a ``WeightAveraging`` callback's checkpoint holds beside its average,
 after checking that the fine-tune's optimizers are the checkpoint's: their number, their
 settings (an SGD where Adam was, another ``lr``) and their parameter groups, and the number
 of LR schedulers. Each difference is an ``OptimizerStateError`` before the first step.
@@ -140,3 +141,22 @@ class RestoreOptimizerState(pl.Callback):
         trainer.strategy.load_optimizer_state_dict(ckpt)
         for config, state in zip(configs, saved_schedulers, strict=True):
             config.scheduler.load_state_dict(state)
+        _restore_averaging(trainer, pl_module, ckpt)
+
+
+def _restore_averaging(trainer: pl.Trainer, pl_module: pl.LightningModule,
+                       ckpt: dict[str, Any]) -> None:
+    """Where a ``WeightAveraging`` callback (``EMAWeightAveraging``) wrote the checkpoint,
+    its ``state_dict`` is the average (what validated and was scored, which the fine-tune
+    loaded) and ``current_model_state`` the weights training reached: the fine-tune's
+    ``WeightAveraging`` callbacks take both back as Lightning's ``ckpt_path`` gives them
+    (their ``on_load_checkpoint``), so the optimizer's state goes on with the weights it
+    trained (was: the average trained with it, and averaged anew from there). Their own
+    step count starts with the fine-tune's, as its steps do."""
+    averaging = getattr(pl.callbacks, "WeightAveraging", None)  # (Lightning 2.6 on)
+    if averaging is None or "current_model_state" not in ckpt \
+            or "averaging_state" not in ckpt:
+        return
+    for callback in trainer.callbacks:  # type: ignore[attr-defined]
+        if isinstance(callback, averaging):
+            callback.on_load_checkpoint(trainer, pl_module, ckpt)
