@@ -60,11 +60,11 @@ def multirun(tmp_path: Path, task: Callable[[DictConfig], Any], sweeper: dict[st
              depths: Mapping[str, str] | None = None, **extra: Any) -> list[TrialResult]:
     """Run a multirun of ``task`` with Hydra's own sweep runner; the config holds ``x``, a
     config group ``model`` (options ``a`` and ``b``, their ``depth`` as ``depths`` says,
-    default ``1``) and the nodes in ``extra``; the
-    sweeper maximises unless ``sweeper`` or ``direction`` says otherwise; the config file's
-    keys are sorted unless ``sort_keys`` is false (then ``params`` keep their order); the
-    jobs go to ``sweep_dir`` (``hydra.sweep.dir``, default ``tmp_path/jobs``), removed after
-    the sweep unless ``keep_jobs``."""
+    default ``1``) and the nodes in ``extra`` (its ``hydra``, Hydra's settings beside the
+    sweeper's, ``searchpath``); the sweeper maximises unless ``sweeper`` or ``direction``
+    says otherwise; the config file's keys are sorted unless ``sort_keys`` is false (then
+    ``params`` keep their order); the jobs go to ``sweep_dir`` (``hydra.sweep.dir``, default
+    ``tmp_path/jobs``), removed after the sweep unless ``keep_jobs``."""
     from hydra.test_utils.test_utils import SweepTaskFunction  # hydra-core: an extra
 
     conf = tmp_path / "conf"
@@ -72,9 +72,10 @@ def multirun(tmp_path: Path, task: Callable[[DictConfig], Any], sweeper: dict[st
     for option in ("a", "b"):
         depth = (depths or {}).get(option, "1")
         (conf / "model" / f"{option}.yaml").write_text(f"name: {option}\ndepth: {depth}\n")
+    settings = extra.pop("hydra", {})
     config = {"defaults": [{"model": "a"}, {"override hydra/sweeper": "lightning_nas"},
                            "_self_"], "x": 0, **extra,
-              "hydra": {"job": {"chdir": False},
+              "hydra": {**settings, "job": {"chdir": False},
                         "sweeper": {"run_dir": str(tmp_path / "run"),
                                     **({} if "objectives" in sweeper or direction is None
                                        else {"direction": direction}), **sweeper}}}

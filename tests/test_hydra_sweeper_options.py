@@ -100,6 +100,35 @@ def test_a_group_searched_with_a_package_or_a_plus_is_checked_as_a_plain_one(tmp
                  defaults=defaults)
 
 
+def test_a_config_groups_options_on_the_hydra_searchpath_are_searched(tmp_path):
+    # was: refused before the first job, "'e' is not an option of config group model; its
+    # options: a, b", though Hydra composes model=e from a folder of hydra.searchpath (the
+    # config's or the command line's; Hydra's basic sweeper ran it): the sweeper asked
+    # Hydra for a group's options without the primary config that names the folders
+    ext = tmp_path / "ext"
+    for group, option, text in (("model", "e", "name: e\ndepth: 3\n"),
+                                ("extra", "one", "v: 1\n"), ("extra", "two", "v: 2\n")):
+        (ext / group).mkdir(parents=True, exist_ok=True)
+        (ext / group / f"{option}.yaml").write_text(text)
+    params = {"model": "choice(a, e)", "+extra": "choice(one, two)"}
+    for n, (overrides, settings) in enumerate((((f"hydra.searchpath=[file://{ext}]",), {}),
+                                               ((), {"searchpath": [f"file://{ext}"]}))):
+        ran: list[tuple[str, int]] = []
+        trials = multirun(tmp_path, lambda cfg, ran=ran: ran.append(
+                              (cfg.model.name, cfg.extra.v)) or 1.0, {"budget": 4, "params": params,
+                                   "run_dir": str(tmp_path / f"run{n}")},
+                          overrides, hydra=settings)
+        assert sorted(ran) == [("a", 1), ("a", 2), ("e", 1), ("e", 2)], overrides
+        assert all(t.status is TrialStatus.COMPLETED for t in trials)
+        # a group found there alone is checked as a group: a misspelt option named
+        with pytest.raises(ConfigError, match=r"sweep parameter '\+extra': 'twoo' is not an "
+                                              r"option of config group extra; did you mean "
+                                              r"'two'\? its options: one, two"):
+            multirun(tmp_path, lambda cfg: 1.0, {"budget": 2, "params": {
+                "+extra": "choice(one, twoo)"}, "run_dir": str(tmp_path / "bad")},
+                overrides, hydra=settings)
+
+
 def test_a_misspelt_key_fails_before_anything_runs(tmp_path):
     # was: Hydra's "Could not override 'net.widht'. To append to your config use
     # +net.widht=4" in a long chained traceback; following it failed every job in the model

@@ -20,9 +20,12 @@ sample's job is a searched option's job too; a searched option's is the first jo
 each caller given its own copy. They ask it for a config group's options
 (``get_group_options``, ``list_groups``: Hydra builds a caching repository of the whole
 search path, a deep copy, for each question) once per question until a job starts, as a
-job is composed once. What is kept lives in the sweep's ``ComposedJobs`` alone (``setup``
-makes one per sweep, and a sweep starts with nothing kept): a later sweep, a resume, reads
-the config files as they are then.
+job is composed once. Asked with no primary config (the sweeper's checks ask so), they are
+the options on the sweep's own search path: its primary config's ``hydra.searchpath`` and
+the command line's (``primary``; was: Hydra's without them, so an option found in such a
+folder was refused as none, though Hydra composes it). What is kept lives in the sweep's
+``ComposedJobs`` alone (``setup`` makes one per sweep, and a sweep starts with nothing
+kept): a later sweep, a resume, reads the config files as they are then.
 
 Example:
     >>> composed = ComposedJobs(loader=None)
@@ -38,10 +41,11 @@ from typing import Any
 
 from hydra.core.config_loader import ConfigLoader
 from hydra.core.object_type import ObjectType
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import HydraContext
 from omegaconf import DictConfig, OmegaConf
 
-__all__ = ["ComposedJobs", "LauncherLoader", "SweepLoader"]
+__all__ = ["ComposedJobs", "LauncherLoader", "SweepLoader", "primary_of"]
 
 
 class ComposedJobs:
@@ -49,16 +53,20 @@ class ComposedJobs:
 
     Args:
         loader: Hydra's config loader (the sweep's ``hydra_context.config_loader``).
+        primary: the sweep's primary config name and Hydra overrides (``primary_of``), whose
+            ``hydra.searchpath`` adds folders to a group's options; ``(None, ())``: none.
     """
 
-    def __init__(self, loader: Any) -> None:
-        self.loader = loader
+    def __init__(self, loader: Any,
+                 primary: tuple[str | None, tuple[str, ...]] = (None, ())) -> None:
+        self.loader, self.primary = loader, primary
         self._jobs: dict[tuple[str, ...], tuple[DictConfig, DictConfig]] = {}
         self._made: dict[tuple[str, ...], tuple[DictConfig, DictConfig]] = {}
         self._options: dict[tuple[Any, ...], list[str]] = {}
 
     def __getstate__(self) -> dict[str, Any]:  # (TimedTask's, to another process: none)
-        return {"loader": self.loader, "_jobs": {}, "_made": {}, "_options": {}}
+        return {"loader": self.loader, "primary": self.primary, "_jobs": {}, "_made": {},
+                "_options": {}}
 
     def held(self) -> int:
         """How many composed jobs wait for the launcher."""
@@ -105,7 +113,10 @@ class ComposedJobs:
                       config_name: str | None = None,
                       overrides: Sequence[str] | None = None) -> list[str]:
         """Hydra's ``get_group_options`` of these arguments, asked once (until a job
-        starts), each call given a copy of the list."""
+        starts), each call given a copy of the list; with no ``config_name`` and no
+        ``overrides``, those of the sweep's primary config (its search path)."""
+        if config_name is None and not overrides:
+            config_name, overrides = self.primary
         key = (group_name, results_filter, config_name, tuple(overrides or ()))
         if key not in self._options:
             self._options[key] = list(self.loader.get_group_options(
@@ -128,6 +139,26 @@ class ComposedJobs:
     def sweep_loader(self) -> SweepLoader:
         """Hydra's loader for the sweeper's checks, composing each job once (``SweepLoader``)."""
         return SweepLoader(self.loader, self)
+
+
+def primary_of(config: DictConfig) -> tuple[str | None, tuple[str, ...]]:
+    """The sweep's primary config name and its command line's ``hydra.searchpath``
+    overrides: what Hydra reads a job's search path from, beside the loader's own.
+
+    Args:
+        config: the sweep's config (``setup``'s).
+
+    Example:
+        >>> from omegaconf import OmegaConf
+        >>> primary_of(OmegaConf.create({"hydra": {"job": {"config_name": "train"},
+        ...     "overrides": {"hydra": ["hydra.searchpath=[pkg://x]", "hydra.mode=RUN"]}}}))
+        ('train', ('hydra.searchpath=[pkg://x]',))
+    """
+    name = OmegaConf.select(config, "hydra.job.config_name", default=None)
+    given = OmegaConf.select(config, "hydra.overrides.hydra", default=None) or []
+    parsed = OverridesParser.create().parse_overrides([str(o) for o in given])
+    return (str(name) if name else None,
+            tuple(o.input_line for o in parsed if o.get_key_element() == "hydra.searchpath"))
 
 
 def _hydras(loader: Any) -> Any:

@@ -47,7 +47,7 @@ from omegaconf import DictConfig, OmegaConf
 from lightning_nas.config.factories import DataFactory, ModelFactory
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import ConfigError, SearchError, did_you_mean
-from lightning_nas.integrations.hydra_composed import ComposedJobs
+from lightning_nas.integrations.hydra_composed import ComposedJobs, primary_of
 from lightning_nas.integrations.hydra_config import (
     FROM_OTHER_SWEEPERS,
     FROM_SEARCH,
@@ -152,7 +152,8 @@ class HydraSweep(Sweeper):
         """Keep the config and set up the project's launcher for the task function (its
         loader hands it each job as the sweeper composed it, where it may: ``ComposedJobs``)."""
         self.config, self.hydra_context = config, hydra_context
-        self.composed = ComposedJobs(hydra_context.config_loader)
+        # (a group's options on the sweep's search path: its hydra.searchpath too)
+        self.composed = ComposedJobs(hydra_context.config_loader, primary_of(config))
         self.task = TimedTask(task_function, on_start=self.composed.job_started)
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=self.composed.launcher_context(hydra_context),
