@@ -88,18 +88,43 @@ def _fit_model(cfg: DictConfig) -> float:
     return float(trainer.callback_metrics["val_acc"])
 
 
-def test_a_sweeps_model_without_configure_optimizers_is_refused_before_any_job(tmp_path):
-    # was: jobs 1 and 2 failed with Lightning's "No `configure_optimizers()` method
-    # defined", then the sweep stopped
-    from lightning_nas.errors import ConfigError
+def _validate_model(cfg: DictConfig) -> float:
+    """A task function that only validates ``cfg.model`` (a sweep of a pretrained model's
+    settings): Lightning's ``validate`` needs no ``configure_optimizers``."""
+    import lightning.pytorch as pl
 
+    trainer = pl.Trainer(limit_val_batches=1, accelerator="cpu", logger=False,
+                         enable_progress_bar=False, enable_model_summary=False)
+    metrics = trainer.validate(instantiate(cfg.model), BlobData(n=32, batch_size=8),
+                               verbose=False)
+    return float(metrics[0]["val_acc"])
+
+
+def test_a_sweeps_model_without_configure_optimizers_is_warned_of_before_any_job(tmp_path):
+    # was: refused before the first job ("every trial's fit would fail"), though the task
+    # function is the project's: one that only validates the model ran no job at all, while
+    # Hydra's own sweeper ran them; before that refusal, jobs 1 and 2 of a task that fits
+    # failed with Lightning's "No `configure_optimizers()` method defined" with no word
     target = {"_target_": "tests.helpers_no_optim.HydraNoOptim"}
-    with pytest.raises(ConfigError, match=r"model HydraNoOptim has no configure_optimizers "
-                                          r".*define HydraNoOptim.configure_optimizers"):
-        multirun(tmp_path, _fit_model, {"budget": 2, "params": {"x": "choice(1, 2)"}},
+    said = (r"config key 'model': its _target_ tests.helpers_no_optim.HydraNoOptim has no "
+            r"configure_optimizers of its own \(LightningModule's default\), so a job whose "
+            r"task function fits it fails \(Lightning: \"No `configure_optimizers\(\)` method "
+            r"defined\"\): define HydraNoOptim.configure_optimizers \(not refused: the task "
+            r"function may only validate, test or predict with it, or give it an optimizer "
+            r"itself\)")
+    with pytest.warns(UserWarning, match=said):
+        trials = multirun(tmp_path / "validated", _validate_model,
+                          {"budget": 2, "params": {"x": "choice(1, 2)"}}, model=target)
+    assert [t.status for t in trials] == ["COMPLETED", "COMPLETED"], trials
+    # a task that fits it: its first two jobs fail as Lightning refuses the fit
+    with pytest.warns(UserWarning, match=said), \
+            pytest.raises(Exception, match=r"No `configure_optimizers\(\)` method"):  # noqa: PT011
+        multirun(tmp_path / "fitted", _fit_model, {"budget": 2, "params": {"x": "choice(1, 2)"}},
                  model=target)
-    assert not (tmp_path / "run" / "search.db").exists()
-    trials = multirun(tmp_path / "mixed", _fit_model,  # a mixin's configure_optimizers
-                      {"budget": 1, "params": {"x": "choice(1, 2)"}},
-                      model={"_target_": "tests.helpers_no_optim.HydraMixed"})
+    with warnings.catch_warnings(record=True) as caught:  # a mixin's: no word
+        warnings.simplefilter("always")
+        trials = multirun(tmp_path / "mixed", _fit_model,
+                          {"budget": 1, "params": {"x": "choice(1, 2)"}},
+                          model={"_target_": "tests.helpers_no_optim.HydraMixed"})
     assert [t.status for t in trials] == ["COMPLETED"], trials
+    assert not [w for w in caught if "configure_optimizers" in str(w.message)]

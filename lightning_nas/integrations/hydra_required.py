@@ -3,8 +3,9 @@ a required argument in every job composed before the first (neither the config, 
 key nor a command-line override gives it), said before the first job with the node's path
 and the override that sets it; not refused, since the task function may pass it
 (``instantiate(cfg.data, root=...)``), as ``hydra_schema.warn_missing`` says a ``???``;
-and ``check_model_optimizer``: a job's ``model`` node whose LightningModule has no
-``configure_optimizers`` (every job's fit would fail), refused before the first job.
+and ``warn_model_optimizer``: a job's ``model`` node whose LightningModule has no
+``configure_optimizers`` (a job that fits it fails), said before the first job, not refused:
+the task function may only validate, test or predict with it.
 
 Example:
     >>> from omegaconf import OmegaConf
@@ -23,38 +24,54 @@ from lightning_nas.config.calls import missing_args
 from lightning_nas.config.cli_optim import check_optimizer_given
 from lightning_nas.config.imports import import_object
 from lightning_nas.config.nodes import HYDRA_KEYS, node_args
+from lightning_nas.errors import ConfigError
 from lightning_nas.user_warnings import warn_user
 
-__all__ = ["check_model_optimizer", "warn_required"]
+__all__ = ["warn_model_optimizer", "warn_required"]
 
 #: a Hydra job's model gets its optimizer from its class alone (no optimizer section)
-_OPTIM_FIX = ("define {name}.configure_optimizers (a Hydra job builds cfg.model as its "
-              "_target_ says; no optimizer section is applied to it)")
+_OPTIM_FIX = "define {name}.configure_optimizers"
 
 
-def check_model_optimizer(jobs: Iterable[DictConfig]) -> None:
-    """Refuse a sweep where a job's ``model`` node (the LightningModule a Lightning project's
-    task trains, ``instantiate(cfg.model)``) has a ``_target_`` class with no
-    ``configure_optimizers`` of its own (``cli_optim.check_optimizer_given``; was: jobs 1 and
-    2 failed with Lightning's "No `configure_optimizers()` method defined"). A target that
-    does not import here, an interpolation, or no ``model`` node: not judged.
+def warn_model_optimizer(jobs: Iterable[DictConfig]) -> None:
+    """Warn, before the first job, of a job's ``model`` node (the LightningModule a Lightning
+    project's task trains, ``instantiate(cfg.model)``) whose ``_target_`` class has no
+    ``configure_optimizers`` of its own (``cli_optim.check_optimizer_given``): a job whose
+    task fits it fails with Lightning's "No `configure_optimizers()` method defined". Not
+    refused (was: refused, so a task that only validates the model ran no job): the task
+    function may only validate, test or predict with it, or give it an optimizer itself.
+    A target that does not import here, an interpolation, or no ``model`` node: not judged;
+    each class said once.
 
     Args:
         jobs: the composed job configs, as written (not resolved).
 
-    Raises:
-        ConfigError: naming the model class and how to give it an optimizer.
+    Example:
+        >>> from omegaconf import OmegaConf
+        >>> job = OmegaConf.create({"model": {"_target_": "torch.nn.Linear"}})
+        >>> warn_model_optimizer([job])  # no LightningModule: not judged
     """
+    said: set[str] = set()
     for job in jobs:
         target = OmegaConf.select(job, "model._target_", default=None,
                                   throw_on_resolution_failure=False)
-        if not isinstance(target, str) or "${" in target:
+        if not isinstance(target, str) or "${" in target or target in said:
             continue
         try:
             cls = import_object(target)
         except Exception:  # noqa: BLE001 - not importable here: said by the other checks
             continue
-        check_optimizer_given(cls, {}, _OPTIM_FIX)
+        try:
+            check_optimizer_given(cls, {}, _OPTIM_FIX)
+        except ConfigError:
+            said.add(target)
+            warn_user(f"config key 'model': its _target_ {target} has no "
+                      f"configure_optimizers of its own (LightningModule's default), so a "
+                      f"job whose task function fits it fails (Lightning: \"No "
+                      f"`configure_optimizers()` method defined\"): "
+                      f"{_OPTIM_FIX.format(name=cls.__name__)} (not refused: the task "
+                      f"function may only validate, test or predict with it, or give it an "
+                      f"optimizer itself)")
 
 
 def warn_required(jobs: Iterable[DictConfig]) -> None:

@@ -69,7 +69,7 @@ from lightning_nas.integrations.hydra_options import (
     group_choices,
     option_jobs,
 )
-from lightning_nas.integrations.hydra_required import check_model_optimizer, warn_required
+from lightning_nas.integrations.hydra_required import warn_model_optimizer, warn_required
 from lightning_nas.integrations.hydra_results import RESULTS_FILE, sweep_results
 from lightning_nas.integrations.hydra_resume import (
     in_stored_order,
@@ -225,7 +225,7 @@ class HydraSweep(Sweeper):
         composed = [first, *(job for values in jobs.values() for job in values.values())]
         warn_missing(composed)
         warn_required(composed)  # a _target_'s argument no job gives: its path said
-        check_model_optimizer(composed)  # its fit would fail (was: jobs 1 and 2 did)
+        warn_model_optimizer(composed)  # a fit of it would fail (the task may not fit)
         # what their callbacks would do, as a search says it of its trials (was: no word)
         warn_stopping(composed, settings.goal.monitor, settings.goal.mode, sweep.space.names())
         check_trainer_values(self.config, loader, sweep)  # each searched value builds it
