@@ -1,7 +1,8 @@
 """Hydra sweeps in tests: the example's (``examples/hydra/src/train.py -m``), its script,
 the reduced sweep's overrides, the time a sweep of processes of their own may take, and a
 run of a script forked by the launcher (the training stack imported once); and a small
-task function's, run in-process by Hydra's own sweep runner (``multirun``).
+task function's, run in-process by Hydra's own sweep runner (``multirun``); and a
+project's exception that a launcher's process cannot send back (``ShapeError``).
 
 Example:
     >>> example_args(Path("runs/sweep"), "hydra.sweeper.budget=3")[2:4]
@@ -26,7 +27,8 @@ from tests.launcher import ROOT
 if TYPE_CHECKING:
     from omegaconf import DictConfig
 
-__all__ = ["REDUCED", "TIMEOUT", "TRAIN", "example_args", "multirun", "run_forked"]
+__all__ = ["REDUCED", "TIMEOUT", "TRAIN", "ShapeError", "example_args", "multirun",
+           "run_forked"]
 
 TRAIN = ROOT / "examples" / "hydra" / "src" / "train.py"
 #: the example's sweep, reduced: few jobs, one short epoch each
@@ -34,6 +36,17 @@ REDUCED = ["hparams_search=nas", "hydra.sweeper.seed=0", "trainer.max_epochs=1",
            "+trainer.limit_train_batches=3", "+trainer.limit_val_batches=2"]
 #: generous: several Python processes import torch and Lightning on 2 shared cores
 TIMEOUT = 600
+
+
+class ShapeError(Exception):
+    """A project's exception (a task's, in a launcher's process) whose ``__init__`` takes
+    two arguments: pickled back from a joblib worker, it cannot be rebuilt
+    (``ShapeError(message)``), so joblib raises ``BrokenProcessPool`` for the batch instead
+    of handing the job's error back."""
+
+    def __init__(self, got: int, want: int) -> None:
+        super().__init__(f"got {got}, want {want}")
+        self.got, self.want = got, want
 
 
 def example_args(run: Path, *overrides: str) -> list[str]:

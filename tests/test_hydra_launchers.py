@@ -249,6 +249,38 @@ def test_a_joblib_job_whose_process_dies_is_stored_failed_not_the_sweep_dead(job
     assert sorted(trained) == [6, FAILS, FAILS]
 
 
+def _raise_shape(cfg: DictConfig) -> float:
+    """A task that raises ``ShapeError`` for every width (pickled by value)."""
+    from tests.helpers_hydra_sweep import ShapeError
+
+    raise ShapeError(cfg.width, 2)
+
+
+_raise_shape.__module__ = "__main__"
+
+
+@needs_joblib
+@pytest.mark.slow
+def test_a_joblib_jobs_error_that_does_not_unpickle_is_stored_as_the_job_raised_it(tmp_path):
+    # was: "the job's process died, or its launcher (JoblibLauncher) failed:
+    # BrokenProcessPool: A result has failed to un-serialize", though the job had raised
+    # ShapeError and written its traceback into its folder
+    try:
+        with pytest.raises(Exception, match=r"max_failures=0\); last error: ShapeError: got "):  # noqa: PT011
+            multirun(tmp_path, _raise_shape, {"budget": 1, "max_failures": 0,
+                                              "params": {"width": "choice(3, 4)"}},
+                     ("hydra/launcher=joblib",), width=2)
+    finally:
+        _end_workers()
+    with RunStore(tmp_path / "run" / "search.db") as store:
+        failed = store.trials()
+    assert [t.status for t in failed] == [TrialStatus.FAILED]
+    width = failed[0].arch["width"]
+    assert failed[0].error.startswith(f"ShapeError: got {width}, want 2\nTraceback"), failed
+
+    assert "in _raise_shape" in failed[0].error
+
+
 @pytest.mark.parametrize("nodes", [{}, {"trainer": {"accelerator": "cpu", "devices": 2,
                                                      "strategy": "ddp"}}])
 def test_submitit_local_with_several_tasks_per_node_is_refused_before_any_job(tmp_path,

@@ -6,7 +6,10 @@ The launcher API is synchronous: ``launch`` returns when the batch's slowest job
 ``wait`` hands the loop the whole batch at once (``num_workers`` jobs). A launch that
 raises (a job's process died) keeps the results its finished jobs wrote into their folders
 (``hydra_job_file``) and launches each other job of the batch again alone: the one that
-raises again is FAILED, the others run.
+raises again is FAILED, the others run. A job that raised an exception which cannot come
+back (joblib cannot unpickle a project's exception whose ``__init__`` takes other
+arguments: ``BrokenProcessPool``) is FAILED with the error and traceback its folder holds
+(was: "the job's process died", and launched again).
 
 Example:
     >>> result = job_result(1, {"lr": 0.1}, {"val/acc": 0.9, "loss": 0.3}, "val/acc")
@@ -185,21 +188,23 @@ class HydraLauncherExecutor(TrialExecutor):
         """Each job's return in a batch whose launch raised ``err``: a job that wrote its
         result into its folder (``finished_jobs``) as it returned, each other one launched
         alone (a batch of one: ``err``)."""
-        if len(overrides) == 1:
-            return [err]
         sweep_dir = OmegaConf.select(getattr(self.launcher, "config", None) or {},
                                      "hydra.sweep.dir", default=None)
         found = {} if sweep_dir is None else finished_jobs(sweep_dir, first, overrides,
                                                            started)
-        return [_returned(*found[i]) if i in found else self._alone(o)
+        if len(overrides) == 1 and 0 not in found:
+            return [err]
+        return [_returned(*found[i]) if i in found else self._alone(o, started)
                 for i, o in enumerate(overrides)]
 
-    def _alone(self, overrides: tuple[str, ...]) -> JobReturn | Exception:
-        """The job of ``overrides`` launched alone: its return, or what the launcher raised."""
+    def _alone(self, overrides: tuple[str, ...], started: float) -> JobReturn | Exception:
+        """The job of ``overrides`` launched alone: its return, or what the launcher raised
+        (what the job's folder holds where it finished: its result or error)."""
+        first = self.next_job
         try:
             return self._launch([overrides])[0]
         except Exception as err:  # noqa: BLE001 - this job's process died (or the launcher)
-            return err
+            return self._after_death(err, [overrides], first, started)[0]
 
     def _died(self, spec: TrialSpec, err: Exception, started: float) -> TrialResult:
         """The FAILED result of a job whose launch raised ``err``."""
@@ -257,7 +262,8 @@ class HydraLauncherExecutor(TrialExecutor):
                 # then where the job failed, as the job saw it (was, from a joblib or
                 # submitit process: the sweeper's frames alone)
                 where = written.get("traceback")
-                error = (f"{' '.join(typed(err).split())}\n"
+                head = str(err) if isinstance(err, _JobRaised) else typed(err)
+                error = (f"{' '.join(head.split())}\n"
                          + (where if isinstance(where, str) and where else
                             "".join(traceback.format_exception(err)).rstrip()))
                 built = isinstance(err, InstantiationException)  # a config node's error
@@ -272,13 +278,40 @@ class HydraLauncherExecutor(TrialExecutor):
         return result
 
 
+class _JobRaised(Exception):  # noqa: N818 - the job's exception, not one of its own
+    """The exception a job raised, known from the traceback its folder holds (its message:
+    the traceback's last line, ``ShapeError: got 4, want 2``)."""
+
+
 def _returned(folder: str, written: dict[str, Any]) -> JobReturn:
-    """The ``JobReturn`` of a job that returned ``written["returned"]`` into ``folder``."""
-    ret = JobReturn(overrides=list(written["overrides"]), status=JobStatus.COMPLETED,
-                    _return_value=written["returned"])
+    """The ``JobReturn`` of a job that returned ``written["returned"]`` into ``folder``, or
+    that raised (``written["traceback"]``: FAILED with it)."""
+    if "returned" in written:
+        status, value = JobStatus.COMPLETED, written["returned"]
+    else:
+        status, value = JobStatus.FAILED, _JobRaised(_raised(str(written["traceback"])))
+    ret = JobReturn(overrides=list(written["overrides"]), status=status, _return_value=value)
     ret.hydra_cfg = OmegaConf.create({"hydra": {"runtime": {
         "output_dir": folder, "choices": written.get("choices") or {}}}})
     return ret
+
+
+def _raised(trace: str) -> str:
+    r"""A traceback's exception as ``errors.typed`` says one: ``Type: message`` (the type's
+    name alone, as the job's own exception is said), ``Type, with no message``.
+
+    Example:
+        >>> _raised("Traceback (most recent call last):\n  ...\nsrc.ShapeError: got 4")
+        'ShapeError: got 4'
+        >>> _raised("Traceback ...\nsrc.errors.Stop")
+        'Stop, with no message'
+    """
+    line = (trace.rstrip().splitlines() or ["Exception"])[-1]
+    name, said, message = line.partition(": ")
+    if " " in name:  # not an exception's name: the line as it is
+        return line
+    name = name.rsplit(".", 1)[-1]
+    return f"{name}: {message}" if said and message.strip() else f"{name}, with no message"
 
 
 def _job_dir(ret: JobReturn) -> str | None:

@@ -1,9 +1,11 @@
 """``lightning_nas_job.json``: what a Hydra sweep's job writes into its output folder as it
 ends (``TimedTask``), and what the sweep reads back from it: the job's own start and end, a
-failed job's traceback, the torch threads it trained with, and, where it returned, its
-number, overrides, config group choices and what it returned (numbers only). A batch whose
-launch raised (a job's process died: joblib, submitit) thereby keeps the results of its jobs
-that had finished (``finished_jobs``): only the others run again.
+failed job's traceback, the torch threads it trained with, and, where it returned or
+raised, its number, overrides and config group choices, and what it returned (numbers only).
+A batch whose launch raised (a job's process died: joblib, submitit; or a job's exception
+that cannot be unpickled came back, joblib's ``BrokenProcessPool``) thereby keeps the
+results and the errors of its jobs that had finished (``finished_jobs``): only the others
+run again.
 
 Example:
     >>> plain_return({"acc": 0.5, "name": "x"}), plain_return([1, 2.5]), plain_return("x")
@@ -53,10 +55,12 @@ def write_job_file(started: float, finished: float, *, failed: str | None = None
     if failed:
         written["traceback"] = failed
     plain = plain_return(returned) if has_returned else None
-    if plain is not None:
+    if plain is not None or failed:  # which job it was (a batch whose launch raised)
         choices = OmegaConf.to_container(hydra.runtime.choices, resolve=False) or {}
         written.update(num=int(hydra.job.num), overrides=list(hydra.overrides.task),
-                       choices=choices, returned=plain)
+                       choices=choices)
+    if plain is not None:
+        written["returned"] = plain
     try:
         out.write_text(json.dumps(written))
     except Exception:  # noqa: BLE001 - an unwritable folder: the batch's times are used
@@ -88,7 +92,8 @@ def job_times(written: Mapping[str, Any]) -> tuple[float, float] | None:
 def finished_jobs(sweep_dir: str | Path, first: int, overrides: Sequence[Sequence[str]],
                   since: float) -> dict[int, tuple[str, dict[str, Any]]]:
     """The jobs of a batch launched from job number ``first`` (``overrides``: each job's)
-    that returned: ``{index in the batch: (its folder, what it wrote)}``, found under
+    that returned or raised (``traceback``): ``{index in the batch: (its folder, what it
+    wrote)}``, found under
     ``sweep_dir`` by their number and overrides, written after ``since`` (a folder of an
     earlier sweep into the same directory is not taken)."""
     wanted = {first + i: list(o) for i, o in enumerate(overrides)}
@@ -96,7 +101,8 @@ def finished_jobs(sweep_dir: str | Path, first: int, overrides: Sequence[Sequenc
     for path in Path(str(sweep_dir)).rglob(JOB_FILE):
         written = read_job_file(path.parent)
         num, times = written.get("num"), job_times(written)
-        if ("returned" in written and num in wanted and written.get("overrides") == wanted[num]
+        if (("returned" in written or "traceback" in written) and num in wanted
+                and written.get("overrides") == wanted[num]
                 and times is not None and times[0] >= since):
             found[num - first] = (str(path.parent), written)
     return found
