@@ -11,6 +11,8 @@ Example:
 
 from __future__ import annotations
 
+from lightning_nas.config.overrides import open_brackets
+
 __all__ = ["SPLIT_KEYS", "TOP_KEYS", "print_config_value", "set_apart_overrides"]
 
 #: the config's top-level keys (``config.sections.TOP_KEYS``, which imports the training stack):
@@ -39,6 +41,14 @@ def set_apart_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
             if "=" not in arg and i + 1 < len(argv) and not argv[i + 1].startswith("--"):
                 i += 1
                 overrides.append(argv[i])
+            # a value a shell cut at a space (--a.b=[8, 16] unquoted): its words kept with
+            # it, for split_overrides to refuse (was: taken for config files)
+            value = [arg.split("=", 1)[1] if "=" in arg else overrides[-1]]
+            while open_brackets(" ".join(value)) > 0 and i + 1 < len(argv) and \
+                    not argv[i + 1].startswith("--"):
+                i += 1
+                overrides.append(argv[i])
+                value.append(argv[i])
         else:
             keep.append(arg)
         i += 1

@@ -283,3 +283,25 @@ def test_a_word_that_is_no_override_names_one_the_command_takes(tmp_path, capsys
     captured = capsys.readouterr()
     assert captured.err == f"lightning-nas {argv[0]}: error: {message.format(os=examples)}\n"
     assert not captured.out and not (tmp_path / "none").exists()
+
+
+@pytest.mark.parametrize("command", ["search", "fit", "oneshot", "finetune"])
+@pytest.mark.parametrize("words, cut, quoted", [
+    (["--search.space.width.choice=[8,", "16]"], "--search.space.width.choice=[8,",
+     "'--search.space.width.choice=[8, 16]'"),
+    (["--model.init_args={depth:", "2,", "lr:", "0.1}"], "--model.init_args={depth:",
+     "'--model.init_args={depth: 2, lr: 0.1}'"),
+    (["--trainer.devices", "[0,", "1]"], "--trainer.devices [0,", "--trainer.devices '[0, 1]'"),
+])
+def test_an_override_the_shell_cut_at_a_space_says_to_quote_it(config, tmp_path, capsys,
+                                                              command, words, cut, quoted):
+    # was: the words after the cut taken for config files ("config file 16] does not
+    # exist"), or for words that are no override ("expected an override like ..., got '16]'")
+    first = str(tmp_path / "none") if command == "finetune" else str(config)
+    assert main([command, first, *words, "--trainer.max_epochs=1"]) == 2
+    rest = " ".join(words[1:] if "=" in words[0] else words[2:])
+    assert capsys.readouterr().err == (
+        f"lightning-nas {command}: error: override {cut} was cut at a space: its value "
+        f"opens a bracket that the words after it, {rest!r}, close (a shell splits an "
+        f"unquoted word at each space); quote it: {quoted}\n")
+    assert not (tmp_path / "run").exists() and not (tmp_path / "none").exists()

@@ -15,7 +15,7 @@ from typing import Any
 
 from lightning_nas.errors import ConfigError
 
-__all__ = ["NO_NULL", "not_a_mapping", "split_overrides"]
+__all__ = ["NO_NULL", "not_a_mapping", "open_brackets", "split_overrides"]
 
 #: the search settings that refuse null, with their defaults as a command line writes them
 #: (``SearchSettings``' defaults: a test keeps the two the same; this layer imports no
@@ -24,6 +24,50 @@ NO_NULL: dict[str, str] = {
     "optimizer": "SurrogateEvolution", "budget": "20", "monitor": "val_acc",
     "max_failures": "5", "keep_top_k": "3", "num_workers": "1", "executor": "auto",
     "retrain_top_k": "0", "verbose": "true", "progress": "auto"}
+
+
+def open_brackets(text: str) -> int:
+    """How many ``[`` and ``{`` of YAML flow text ``text`` are left open at its end (a quoted
+    string's brackets not counted): above 0 for an override's value that a shell cut at a
+    space, ``--a.b=[8,`` of ``--a.b=[8, 16]`` given unquoted.
+
+    Example:
+        >>> open_brackets("[8,"), open_brackets("{a: [1, 2]}"), open_brackets("['[',")
+        (1, 0, 1)
+    """
+    depth, quote, before = 0, "", " "
+    for char in text:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"" and before in " [{,:":
+            quote = char
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+        before = char
+    return depth
+
+
+def _cut_value(arg: str, value: str, rest: Sequence[str]) -> ConfigError:
+    """The error for the override ``arg`` (with its ``value``: ``arg`` itself for
+    ``--a.b=v``, else the word after it) whose value opens a bracket, followed by the words
+    ``rest`` that are no override: a shell cut it at a space (was: those words taken for
+    config files, "config file 16] does not exist", or "expected an override ..., got
+    '16]'").
+
+    Example:
+        >>> print(_cut_value("--a.b=[8,", "[8,", ["16]"]))
+        override --a.b=[8, was cut at a space: its value opens a bracket that the words \
+after it, '16]', close (a shell splits an unquoted word at each space); quote it: \
+'--a.b=[8, 16]'
+    """
+    joined = " ".join(rest)
+    cut, quoted = ((arg, shlex.quote(f"{arg} {joined}")) if "=" in arg else
+                   (f"{arg} {value}", f"{arg} {shlex.quote(f'{value} {joined}')}"))
+    return ConfigError(f"override {cut} was cut at a space: its value opens a bracket that "
+                       f"the words after it, {joined!r}, close (a shell splits an unquoted "
+                       f"word at each space); quote it: {quoted}")
 
 
 def _empty_value(key: str) -> ConfigError:
@@ -92,6 +136,13 @@ def split_overrides(args: Sequence[str], example: str = "--search.budget=5",
             i += 1
         else:
             raise ConfigError(f"override {arg!r} has no value; write {arg}=VALUE")
+        rest = []
+        while open_brackets(" ".join([value, *rest])) > 0 and i + 1 < len(args) and \
+                not args[i + 1].startswith("--"):
+            i += 1
+            rest.append(args[i])
+        if rest:
+            raise _cut_value(arg, value, rest)
         if not value.strip():  # was: YAML's null, without a word (an unset $RUN in
             # --search.run_dir=$RUN wrote the default folder; max_epochs= trained 1000)
             raise _empty_value(key)
