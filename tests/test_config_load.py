@@ -310,3 +310,41 @@ def test_a_config_that_is_no_yaml_file_says_a_yaml_config_was_expected(tmp_path,
     broken.write_text("model: [\n")
     with pytest.raises(ConfigError, match=rf"^{re.escape(str(broken))}:2:1: "):
         load_config(broken)
+
+
+@pytest.mark.parametrize("in_file", [True, False])
+@pytest.mark.parametrize("key, value, variable", [
+    ("search.run_dir", "$RUNS/try1", "$RUNS"),
+    ("trainer.default_root_dir", "/scratch/$USER/nas", "$USER"),
+    ("search.run_dir", "$HOME", "$HOME"),
+])
+def test_an_environment_variable_in_a_path_is_refused_naming_it(tmp_path, capsys,
+                                                                monkeypatch, in_file, key,
+                                                                value, variable):
+    # was: taken as written, a folder named $RUNS made in the current folder ("Wrote
+    # best.yaml ... in $RUNS/try1"), as a config is plain YAML (a shell expands it on the
+    # command line alone)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(variable[1:], str(tmp_path / "set"))
+    cfg = config(tmp_path / "run")
+    section, name = key.split(".")
+    if in_file:
+        cfg[section][name] = value
+    (tmp_path / "nas.yaml").write_text(yaml.safe_dump(cfg))
+    given = [] if in_file else [f"--{key}={value}"]  # (quoted: no shell expanded it)
+    assert main(["search", str(tmp_path / "nas.yaml"), *given]) == 2
+    assert capsys.readouterr().err == (
+        f"lightning-nas search: error: {key}={value!r}: {variable} is an environment "
+        f"variable, which lightning-nas does not expand (it reads its configs as plain YAML, "
+        f"as LightningCLI does), so a folder named {variable} would be made; give the path "
+        f"itself, or the override {key.join(['--', '='])}\"{value}\" in double quotes, "
+        f"which the shell expands\n")
+    assert not any(tmp_path.glob("$*")) and not (tmp_path / "run").exists()
+
+
+def test_a_dollar_that_names_no_variable_at_a_path_segments_start_is_let_be(tmp_path):
+    cfg = config(tmp_path / "run")
+    (tmp_path / "nas.yaml").write_text(yaml.safe_dump(cfg))
+    for value in ("runs/pay$5", "runs/a$b", "US$"):
+        assert load_config(tmp_path / "nas.yaml", [f"--trainer.default_root_dir={value}"])[
+            "trainer"]["default_root_dir"] == value

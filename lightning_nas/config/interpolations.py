@@ -5,7 +5,10 @@ built, naming its path. Hydra resolves such a value in each job of a project's o
 is the job's folder); lightning-nas reads its configs as plain YAML, with no Hydra job to
 resolve it, so it would be taken as written (was: taken so, each trial's checkpoints
 written into a folder named ``${paths.output_dir}`` in the current folder). An escaped one,
-``\\${x}``, is let be: OmegaConf reads it as text too.
+``\\${x}``, is let be: OmegaConf reads it as text too. A shell's environment variable as a
+whole path segment (``$RUNS/try1``, ``/scratch/$USER/nas``), which no YAML reader expands,
+is refused too (was: a folder named ``$RUNS`` made in the current folder); a ``$`` that
+starts no such segment (``pay$5``, ``a$b``) is text.
 
 Example:
     >>> check_no_interpolations({"data": {"root": "${paths.data_dir}"}})
@@ -27,11 +30,14 @@ __all__ = ["check_no_interpolations", "check_space_file"]
 
 #: an interpolation as OmegaConf finds one: ``${...}`` not escaped by a backslash
 _INTERPOLATION = re.compile(r"(?<!\\)\$\{[^}]*\}")
+#: a shell's environment variable as a whole path segment: ``$RUNS/x``, ``/scratch/$USER``
+_VARIABLE = re.compile(r"(?:^|(?<=/))\$[A-Za-z_]\w*(?=/|$)")
 
 
 def check_no_interpolations(value: Any, path: str = "") -> None:
     """Raise ``ConfigError`` where a string in ``value`` (a config, at any depth of its
-    mappings and lists) holds an OmegaConf interpolation.
+    mappings and lists) holds an OmegaConf interpolation, or a shell's environment variable
+    as a whole path segment (``$RUNS/try1``).
 
     Args:
         value: the config, or a part of it at ``path``.
@@ -55,6 +61,14 @@ def check_no_interpolations(value: Any, path: str = "") -> None:
             f"Hydra job to fill it in, so the value would be taken as written; give the "
             f"value itself (for a folder, its path: each trial writes into a folder of its "
             f"own under it)")
+    elif isinstance(value, str) and (found := _VARIABLE.search(value)):
+        # was: taken as written, a folder named $RUNS made in the current folder
+        raise ConfigError(
+            f"{path}={value!r}: {found.group()} is an environment variable, which "
+            f"lightning-nas does not expand (it reads its configs as plain YAML, as "
+            f"LightningCLI does), so a folder named {found.group()} would be made; give the "
+            f"path itself, or the override --{path}=\"{value}\" in double quotes, which the "
+            f"shell expands")
 
 
 def check_space_file(space: Any, file: Any, key: str = "space") -> None:
