@@ -348,3 +348,29 @@ def test_a_dollar_that_names_no_variable_at_a_path_segments_start_is_let_be(tmp_
     for value in ("runs/pay$5", "runs/a$b", "US$"):
         assert load_config(tmp_path / "nas.yaml", [f"--trainer.default_root_dir={value}"])[
             "trainer"]["default_root_dir"] == value
+
+
+@pytest.mark.parametrize("override, whole, same", [
+    ("--search.space.width.int=[4, 32]", "--search.space.width='{int: [4, 32]}'",
+     "--search.space.width.choice=[8, 16]"),
+    ("--search.space.activation.fixed=relu", "--search.space.activation='{fixed: relu}'",
+     "--search.space.activation.choice=[relu, sigmoid]"),
+])
+def test_an_override_of_another_kind_than_the_configs_says_to_give_the_whole_parameter(
+        tmp_path, override, whole, same):
+    # was: "space key 'width' names several kinds ['choice', 'int']; give exactly one", the
+    # override merged into the config's parameter, with no word of how to replace it
+    cfg = config(tmp_path / "run")
+    (tmp_path / "nas.yaml").write_text(yaml.safe_dump(cfg))
+    key = override.split("=")[0].split(".")[2]
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "nas.yaml", [override])
+    assert str(info.value) == (
+        f"{override.split('=')[0]}: space key {key!r} is a choice parameter in the config, "
+        f"and an override of one of its keys is merged into it, so it would name two kinds; "
+        f"to search it as another kind, give the whole parameter: {whole}")
+    # the whole parameter replaces it; a key of the config's own kind is merged
+    assert load_config(tmp_path / "nas.yaml", [whole.replace("'", "")])["search"]["space"][
+        key] == yaml.safe_load(whole.split("=", 1)[1].strip("'"))
+    assert load_config(tmp_path / "nas.yaml", [same])["search"]["space"][key] == {
+        "choice": yaml.safe_load(same.split("=", 1)[1])}

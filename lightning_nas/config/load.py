@@ -58,9 +58,8 @@ from lightning_nas.config.sections import (
     unknown_section,
 )
 from lightning_nas.config.space_clash import check_groups_keep, check_not_searched
-from lightning_nas.config.space_groups import is_space_group
 from lightning_nas.config.space_keys import SECTIONS, is_dotted
-from lightning_nas.config.space_paths import merge_space, space_path
+from lightning_nas.config.space_paths import check_other_kind, merge_space, set_space_key
 from lightning_nas.config.yamlio import load_yaml
 from lightning_nas.errors import ConfigError, unknown
 from lightning_nas.numeric import is_int
@@ -293,10 +292,14 @@ def apply_overrides(cfg: Mapping[str, Any], overrides: Sequence[str], *,
             if space is not None and not isinstance(space, Mapping):
                 raise ConfigError(f"--{key}: search.space must be a mapping of space keys, or "
                                   f"the name of a YAML file of one; got {space!r}")
+        if key.startswith("search.space.") and not is_dotted(key[len("search.space."):]):
+            parent = key[len("search.space."):].rpartition(".")[0]  # width of width.int
+            check_other_kind(get_dotted(cfg, f"search.space.{parent}") if parent else None,
+                             key[len("search.space."):], parent, text)
         if key.startswith("search.space.") and is_dotted(key[len("search.space."):]):
             # a space key that is itself a path (--search.space.model.net.width=...)
             space = cfg.setdefault("search", {}).setdefault("space", {})
-            _set_space_key(space, key[len("search.space."):], load_yaml(text, source=f"--{key}"))
+            set_space_key(space, key[len("search.space."):], load_yaml(text, source=f"--{key}"))
         elif key.endswith("+"):  # LightningCLI's list append: --trainer.callbacks+=X
             set_dotted(cfg, key[:-1], appended(get_dotted(cfg, key[:-1]), key[:-1],
                                                load_yaml(text, source=f"--{key}")))
@@ -347,36 +350,6 @@ def _whole_trainer(value: Any, text: str, settings: str) -> Mapping[str, Any]:
                           f"or the name of a YAML file of one, or set one argument, "
                           f"--trainer.KEY=VALUE")
     return value
-
-
-#: the keys of a space parameter's mapping: its kinds and options
-_PARAM_WORDS = ("choice", "ordered", "int", "float", "fixed", "log", "step")
-
-
-def _set_space_key(space: dict[str, Any], key: str, value: Any) -> None:
-    """Set the space key ``key`` (a path) to ``value``; a path under a group of the space
-    (``model.net: {hidden: ...}`` and ``model.net.hidden``) is set in that group, a kind or
-    option of a parameter (``data.batch_size.int=[16, 128]``) in it (was: a key of its own)."""
-    path = space_path(key)
-    head, _, last = path.rpartition(".")
-    param = next((k for k in space if space_path(k) == head and isinstance(space[k], Mapping)
-                  and not is_space_group(space[k])), None)
-    reads_as_param = isinstance(value, Mapping) and not is_space_group(value)  # a key's own
-    if param is not None and last in _PARAM_WORDS and not reads_as_param:
-        space[param] = {**space[param], last: value}
-        return
-    group = next((k for k in space if path.startswith(f"{space_path(k)}.")
-                  and is_space_group(space[k])), None)
-    if group is None:
-        space[key] = value
-        return
-    node = space[group]
-    *parts, last = path[len(space_path(group)) + 1:].split(".")
-    for part in parts:
-        if not isinstance(node.get(part), dict):
-            node[part] = {}
-        node = node[part]
-    node[last] = value
 
 
 def section_target(section: Any, name: str) -> tuple[Any, dict[str, Any]]:

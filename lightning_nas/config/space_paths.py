@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import copy
 import inspect
+import json
+import shlex
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -36,7 +38,8 @@ from lightning_nas.config.union_paths import union_seed
 from lightning_nas.errors import ConfigError
 from lightning_nas.wording import counted
 
-__all__ = ["check_dotted", "check_space_paths", "merge_space", "space_path"]
+__all__ = ["check_dotted", "check_space_paths", "check_other_kind", "merge_space", "set_space_key",
+           "space_path"]
 
 
 def space_path(key: str) -> str:
@@ -164,3 +167,71 @@ def merge_space(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, 
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+#: the kinds of a space parameter, the keys of its mapping with its options
+_KINDS = ("choice", "ordered", "int", "float", "fixed")
+_PARAM_WORDS = (*_KINDS, "log", "step")
+
+
+def set_space_key(space: dict[str, Any], key: str, value: Any) -> None:
+    """Set the space key ``key`` (a path) to ``value``; a path under a group of the space
+    (``model.net: {hidden: ...}`` and ``model.net.hidden``) is set in that group, a kind or
+    option of a parameter (``data.batch_size.int=[16, 128]``) in it (was: a key of its own).
+
+    Raises:
+        ConfigError: for a kind other than the parameter's own (``width.int`` where the
+            config gives ``width: {choice: [...]}``), naming the whole parameter to give
+            (was: "names several kinds ['choice', 'int']; give exactly one").
+
+    Example:
+        >>> space = {"lr": {"float": [0.01, 0.1]}}
+        >>> set_space_key(space, "lr.log", True)
+        >>> space
+        {'lr': {'float': [0.01, 0.1], 'log': True}}
+    """
+    path = space_path(key)
+    head, _, last = path.rpartition(".")
+    param = next((k for k in space if space_path(k) == head and isinstance(space[k], Mapping)
+                  and not is_space_group(space[k])), None)
+    reads_as_param = isinstance(value, Mapping) and not is_space_group(value)  # a key's own
+    if param is not None and last in _PARAM_WORDS and not reads_as_param:
+        check_other_kind(space[param], key, param, json.dumps(value))
+        space[param] = {**space[param], last: value}
+        return
+    group = next((k for k in space if path.startswith(f"{space_path(k)}.")
+                  and is_space_group(space[k])), None)
+    if group is None:
+        space[key] = value
+        return
+    node = space[group]
+    *parts, last = path[len(space_path(group)) + 1:].split(".")
+    for part in parts:
+        if not isinstance(node.get(part), dict):
+            node[part] = {}
+        node = node[part]
+    node[last] = value
+
+
+def check_other_kind(param: Any, key: str, name: str, text: str) -> None:
+    """Raise ``ConfigError`` where the override ``--search.space.KEY=TEXT`` sets a kind of
+    the space parameter ``param`` (the config's, at space key ``name``) other than its own:
+    merged into it, it would name two kinds (was: "names several kinds ['choice', 'int'];
+    give exactly one", with no word of the whole parameter that replaces it).
+
+    Example:
+        >>> check_other_kind({"choice": [4, 8]}, "width.int", "width", "[4, 32]")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: --search.space.width.int: space key 'width' is a ...
+    """
+    last = key.rpartition(".")[2]
+    if not isinstance(param, Mapping) or is_space_group(param) or last not in _KINDS:
+        return
+    kinds = [kind for kind in _KINDS if kind in param]
+    if kinds and last not in kinds:
+        raise ConfigError(f"--search.space.{key}: space key {name!r} is a {kinds[0]} "
+                          f"parameter in the config, and an override of one of its keys is "
+                          f"merged into it, so it would name two kinds; to search it as "
+                          f"another kind, give the whole parameter: "
+                          f"--search.space.{name}={shlex.quote(f'{{{last}: {text}}}')}")
