@@ -15,6 +15,7 @@ was written at the end of (was: missed): its rates are an uninterrupted run's.
 
 from __future__ import annotations
 
+import csv
 import shutil
 import signal
 from collections.abc import Callable
@@ -79,6 +80,42 @@ def test_a_trial_killed_mid_way_without_a_scheduler_continues_as_if_uninterrupte
         csv = Path("logs", "trials", f"trial_{trial_id:04d}", "metrics.csv")
         assert (run_dir / csv).read_text() == (clean_dir / csv).read_text(), trial_id
     assert _files(run_dir) == _files(clean_dir)
+
+
+@pytest.mark.slow
+def test_a_trial_killed_as_its_fit_ends_without_a_scheduler_completes_training_nothing(
+        tmp_path, launcher):
+    # its result not yet stored: its last.ckpt is the last epoch's, put in place as the fit
+    # ended (no second one is written then: a trial no scheduler pauses is stored next)
+    def make(tmp: Path, name: str) -> tuple[Path, Path]:
+        return _config(tmp, name, "tests.helpers.FitEndKiller")
+
+    cfg, run_dir = make(tmp_path, "killed")
+    env = {KILLED: str(tmp_path / "killed.mark"), KILL_END: "trial_0001"}
+    log = tmp_path / "killed.log"
+    assert launcher.run(["search", cfg], log, env=env) == -signal.SIGKILL, \
+        log.read_text()[-3000:]
+    assert kill_rows(run_dir / "search.db")[1]["status"] == "RUNNING"
+    assert (trial_folder(run_dir, 1) / "last.ckpt").is_file()
+    assert launcher.run(["search", cfg], log, env=env) == 0, log.read_text()[-3000:]
+    clean_dir = _run_clean(launcher, tmp_path, make)
+    rows, clean = kill_rows(run_dir / "search.db"), kill_rows(clean_dir / "search.db")
+    assert {i: {k: r[k] for k in _KEPT} for i, r in rows.items()} == \
+        {i: {k: r[k] for k in _KEPT} for i, r in clean.items()}
+    assert [e["epoch"] for e in json_lines(trial_folder(run_dir, 1) / "epochs.jsonl")] == \
+        [0, 1, 2]  # no epoch trained again
+    for trial_id in rows:  # the same rows (the killed fit's hp_metric row, logged as its
+        # training ended, died unwritten with it: not logged again as it resumes)
+        table = Path("logs", "trials", f"trial_{trial_id:04d}", "metrics.csv")
+        assert _rows(run_dir / table) == _rows(clean_dir / table, trial_id != 1), trial_id
+
+
+def _rows(path: Path, hp_metric: bool = True) -> list[dict[str, str]]:
+    """The rows of a ``metrics.csv``, each without its empty values (``hp_metric``: with the
+    rows that log it)."""
+    with path.open(newline="") as f:
+        rows = [{k: v for k, v in row.items() if v} for row in csv.DictReader(f)]
+    return [row for row in rows if hp_metric or "hp_metric" not in row]
 
 
 def _run_clean(launcher, tmp_path: Path, make: Callable[[Path, str], tuple[Path, Path]]

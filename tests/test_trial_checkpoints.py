@@ -40,6 +40,42 @@ def test_a_users_checkpoint_on_the_same_monitor_sits_beside_the_trials(tmp_path)
                                 trainer={**trainer, "max_epochs": 1}))
 
 
+#: per fit of a ``TrainEndSaves``, the checkpoints saved after its ``on_train_end``
+SAVES_AT_END: list[int] = []
+
+
+class TrainEndSaves(pl.Callback):
+    """Counts into ``SAVES_AT_END`` the checkpoints saved once the fit's training ended (a
+    user's callback's ``on_train_end`` runs before a checkpoint callback's)."""
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.ended = False
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.ended = True
+        SAVES_AT_END.append(0)
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                           checkpoint: dict) -> None:
+        if getattr(self, "ended", False):
+            SAVES_AT_END[-1] += 1
+
+
+def test_a_trial_no_scheduler_pauses_writes_no_second_last_ckpt_as_its_fit_ends(tmp_path):
+    # the last epoch's end wrote it and it is put in place as the fit ends; was written
+    # again then (a save of every trial, removed with the trial's other files once stored)
+    SAVES_AT_END.clear()
+    trainer = {"max_epochs": 3, "accelerator": "cpu", "devices": 1,
+               "callbacks": [{"class_path": "tests.test_trial_checkpoints.TrainEndSaves"}]}
+    result = fit_trial(tiny_spec(tmp_path, {"width": 16, "lr": 0.1}, trainer=trainer))
+    assert result.status is TrialStatus.COMPLETED, result.error
+    assert SAVES_AT_END == [0]
+    # what a resume after a kill before the result was stored goes on from: every epoch
+    last = torch.load(tmp_path / "t1" / "last.ckpt", weights_only=False)
+    states = [state for key, state in last["callbacks"].items() if "TrialReporter" in key]
+    assert [entry["epoch"] for entry in states[0]["history"]] == [0, 1, 2]
+
+
 class NoHparams(pl.LightningModule):
     """A project's module that never calls ``save_hyperparameters``."""
 

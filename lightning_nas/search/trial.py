@@ -229,11 +229,14 @@ def fit_trial(spec: TrialSpec) -> TrialResult:
         # last.ckpt lets a paused trial, or one a kill stopped, go on where it stopped
         # (was: with a scheduler only); best.ckpt is chosen when validation ends, on the
         # value the reporter stores (at the training epoch's end, training's epoch mean of a
-        # name both log would have replaced it)
+        # name both log would have replaced it); written again as the fit ends where a
+        # scheduler may pause the trial, and for a fit or fine-tune (``record``): a search's
+        # other trials are stored then, the last epoch's file in place till then
         ckpt = TrialCheckpoint(dirpath=trial_dir, filename="best", monitor=spec.monitor,
                                mode=spec.mode, save_top_k=1, enable_version_counter=False,
                                save_on_train_epoch_end=False,
                                keep_last=True,
+                               last_at_end=spec.rule is not None or spec.record is not None,
                                reporter=reporter, record=spec.record)
         callbacks += [ckpt.placing, ckpt]  # placing: first in the Trainer (build_trainer)
         monitors.skip.append(ckpt)

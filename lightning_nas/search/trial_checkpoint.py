@@ -72,8 +72,12 @@ class TrialCheckpoint(PlateauSteps, ModelCheckpoint):
     moment, before the epoch's ``on_train_epoch_end`` hooks, which a resume from it runs
     (Lightning's loops there: the epoch's end not yet run). ``keep_last`` writes
     ``last.ckpt`` at the end of every training epoch, after ``best.ckpt`` (so it holds this
-    callback's up-to-date best), and again when the fit ends: a paused trial resumes after
-    the epoch it stopped at. Lightning's own
+    callback's up-to-date best), and again when the fit ends (``last_at_end``): a paused
+    trial resumes after the epoch it stopped at. Without ``last_at_end`` (a search's trial
+    that no scheduler pauses: stored as its fit ends, its ``last.ckpt`` removed then) the
+    last epoch's file, put in place as the fit ends, stays: a resume after a kill before the
+    trial was stored goes on from it and trains nothing (was: written again, one more save
+    of every trial); one is written then only where no epoch of this fit ended. Lightning's own
     ``save_last`` writes it only when a top-k checkpoint is saved at the same step (2.6):
     it lagged behind an epoch that did not improve. Lightning steps the epoch's
     ``ReduceLROnPlateau`` schedulers after the epoch-end hooks, and not on a resume from a
@@ -108,11 +112,13 @@ class TrialCheckpoint(PlateauSteps, ModelCheckpoint):
         True
     """
 
-    def __init__(self, *args: Any, keep_last: bool = False,
+    def __init__(self, *args: Any, keep_last: bool = False, last_at_end: bool = True,
                  reporter: TrialReporter | None = None,
                  record: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.keep_last, self.reporter, self.record = keep_last, reporter, record
+        self.last_at_end = last_at_end
+        self._epoch_wrote = False  # an epoch of this fit ended: its last.ckpt written
         self._undecided: dict[str, Any] | None = None  # a tie that waits for the epoch's end
         self._held: Path | None = None  # its validated weights, where batches followed it
         self._taking: Path | None = None  # the held file that the next save puts in place
@@ -231,6 +237,7 @@ class TrialCheckpoint(PlateauSteps, ModelCheckpoint):
         self._epoch_end = True
         try:
             self._save_last(trainer)  # put in place once the epoch's training row is logged
+            self._epoch_wrote = True
         finally:
             self._epoch_end = False
 
@@ -239,7 +246,8 @@ class TrialCheckpoint(PlateauSteps, ModelCheckpoint):
         if self.reporter is not None:
             self.reporter._complete(trainer)
         self._decide_tie(trainer)
-        self._save_last(trainer)  # after the loop stepped the last epoch's schedulers
+        if self.last_at_end or not self._epoch_wrote:  # (else the last epoch's: in place)
+            self._save_last(trainer)  # after the loop stepped the last epoch's schedulers
         self.placing.put(trainer)  # and logged the last epoch's row
 
     def _save_last(self, trainer: pl.Trainer) -> None:
