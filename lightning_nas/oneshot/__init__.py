@@ -1,5 +1,6 @@
 """One-shot NAS: choice modules of a weight-sharing supernet and subnet export (``choices``,
-over ``base``), the ``OneShotNAS`` callback (``callback``: single-path one-shot, SPOS),
+over ``base``), the ``OneShotNAS`` callback (``callback``: single-path one-shot, SPOS; its
+search, export and state in ``spos_search``, ``spos_export``, ``spos_state``),
 differentiable NAS (``differentiable``: ``DifferentiableNAS`` for DARTS and GDAS over the
 same choice modules, run mixed by ``mixed``, fed by ``bilevel``, checked by ``checks``,
 derived and exported by ``derive``), subnet scoring with BatchNorm calibration

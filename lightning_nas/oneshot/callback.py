@@ -18,6 +18,10 @@ it goes on exactly as the uninterrupted fit (the same shuffles, paths and search
 the checkpoint of the fit's end (killed in its final search) it runs the final search and
 export alone when the fit ends (``oneshot/fit_end.py``; was: "this fit trained nothing").
 
+This module holds the callback's hooks through a fit; its parts are mixins of their own: the
+subnet search (``oneshot.spos_search``), the final search and export at the fit's end
+(``oneshot.spos_export``) and the checkpoint state (``oneshot.spos_state``).
+
 Example:
     >>> callback = OneShotNAS(num_candidates=20, num_classes=10)
     >>> callback.best_arch is None
@@ -27,7 +31,6 @@ Example:
 from __future__ import annotations
 
 import functools
-import math
 import random
 from collections.abc import Callable
 from typing import Any
@@ -37,34 +40,20 @@ import torch
 import torchmetrics
 from torch import nn
 
-from lightning_nas.arch import arch_key
-from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import check_number
 from lightning_nas.group_exit import destroy_group_at_exit
 from lightning_nas.oneshot.choices import get_path, set_path, space_of
 from lightning_nas.oneshot.endless import warn_endless_fit
-from lightning_nas.oneshot.exported import check_export_saves, export_checked, write_outputs
-from lightning_nas.oneshot.fit_end import check_stepped, end_fit, saved_epochs, training_ends
-from lightning_nas.oneshot.random_state import preserved_rng, rng_state, set_rng_state
-from lightning_nas.oneshot.reached import reached_arch
+from lightning_nas.oneshot.exported import check_export_saves
+from lightning_nas.oneshot.fit_end import end_fit, training_ends
+from lightning_nas.oneshot.random_state import preserved_rng, set_rng_state
 from lightning_nas.oneshot.records import (
-    record_text,
     restarts_after_last_batch,
     restarts_mid_epoch,
     write_record,
-    writes_files,
 )
 from lightning_nas.oneshot.resume import built_rates, check_resumed_rates, recount_repeated_epoch
-from lightning_nas.oneshot.scoring import (
-    Forward,
-    calibrate_batchnorm,
-    default_forward,
-    metric_mode,
-    network_of,
-    preserved_batchnorm,
-    score_subnet,
-    take_calibration_batches,
-)
+from lightning_nas.oneshot.scoring import Forward, default_forward, metric_mode
 from lightning_nas.oneshot.seed_range import SEED_MAX, check_seed_range
 from lightning_nas.oneshot.spos_batches import check_first_batch, check_sanity_batch
 from lightning_nas.oneshot.spos_checks import (
@@ -73,24 +62,17 @@ from lightning_nas.oneshot.spos_checks import (
     check_val_data,
     warn_supernet_stage,
 )
+from lightning_nas.oneshot.spos_export import SposExport
+from lightning_nas.oneshot.spos_search import SposSearch
+from lightning_nas.oneshot.spos_state import SposState
 from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms
-from lightning_nas.oneshot.told import FailedLater
-from lightning_nas.run_folder import user_path
-from lightning_nas.score_precision import precision_entry
-from lightning_nas.search.uneven_split import met_notes
 from lightning_nas.space import SearchSpace
-from lightning_nas.strategies.registry import (
-    check_optimizer_name,
-    check_optimizer_runs,
-    make_optimizer,
-)
-from lightning_nas.train_modes import kept_modes
-from lightning_nas.validation_limit import limited_entry
+from lightning_nas.strategies.registry import check_optimizer_name, check_optimizer_runs
 
 __all__ = ["SEED_MAX", "OneShotNAS"]
 
 
-class OneShotNAS(pl.Callback):
+class OneShotNAS(SposSearch, SposExport, SposState, pl.Callback):
     """Single-path one-shot search over the choice modules of the trained LightningModule.
 
     Args:
@@ -312,139 +294,3 @@ class OneShotNAS(pl.Callback):
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._final(trainer, pl_module, trainer.current_epoch)
-
-    def _final(self, trainer: pl.Trainer, pl_module: pl.LightningModule, epoch: int) -> None:
-        """The final search, after ``epoch`` epochs (unless it ran), and the export; none
-        of a supernet that never took a training step (``fit_end.check_stepped``)."""
-        check_stepped(trainer, "OneShotNAS", self._backwards)
-        with preserved_rng(pl_module.device):
-            # (a callback that stopped training after this epoch's search, such as
-            # EarlyStopping, would have the same search run twice)
-            searched = bool(self.best_arch and self.history and self.history[-1]["epoch"] == epoch)
-            if searched and (self._calibrated or {}).get("epoch") == epoch:  # its batches
-                set_rng_state(self._calibrated)  # (was: drawn anew, other statistics exported)
-            calibration = take_calibration_batches(trainer, self.calibration_batches)
-            if not searched:
-                self.search(trainer, pl_module, epoch, calibration)
-            self._export(trainer, pl_module, calibration)
-        self._ended = True
-
-    # ----------------------------------------------------------------- the search
-    def search(self, trainer: pl.Trainer, pl_module: pl.LightningModule, epoch: int,
-               calibration: list[Any] | None = None) -> dict[str, Any]:
-        """Score ``num_candidates`` subnets with the shared weights after ``epoch`` epochs;
-        return the best architecture of this search (also ``best_arch`` / ``best_score``).
-
-        Every candidate is calibrated on the same ``calibration`` batches (default: the
-        first ``calibration_batches`` training batches, taken once). The supernet's
-        BatchNorm statistics, active path, mode and torch's random state are kept.
-        """
-        opt = make_optimizer(self.optimizer, self.space, self.num_candidates,
-                             seed=self.seed + epoch) if trainer.is_global_zero else None
-        scores: dict[str, float] = {}
-        told = FailedLater(opt)
-        best: tuple[float, dict[str, Any]] | None = None
-        previous = get_path(pl_module)
-        with kept_modes(pl_module), preserved_rng(pl_module.device), \
-                preserved_batchnorm(pl_module):
-            if calibration is None:  # drawn so again by the export of its winner (_final)
-                self._calibrated = {"epoch": epoch, **rng_state(pl_module.device)}
-                calibration = take_calibration_batches(trainer, self.calibration_batches)
-            for _ in range(self.num_candidates):
-                candidate = opt.ask() if opt is not None else None
-                arch = trainer.strategy.broadcast(
-                    None if candidate is None else self.space.validate(candidate.value), src=0)
-                set_path(pl_module, arch)  # one network once, whatever its unreached decisions
-                key = arch_key(reached_arch(pl_module))  # (was: scored again: reached.py)
-                if key not in scores:  # each subnet is evaluated once per search
-                    scores[key] = self.evaluate(trainer, pl_module, arch, calibration)
-                    self.history.append({"epoch": epoch, "arch": arch, "score": scores[key]})
-                score = scores[key]
-                if opt is not None:
-                    told.tell(candidate, -score if self.mode == "max" else score)
-                if best is None or self._better(score, best[0]):
-                    best = (score, arch)
-        set_path(pl_module, previous)
-        self.best_score, self.best_arch = best
-        return self.best_arch
-
-    def _better(self, a: float, b: float) -> bool:
-        if math.isnan(b):
-            return not math.isnan(a)
-        return a > b if self.mode == "max" else a < b
-
-    def evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
-                 arch: dict[str, Any], calibration: list[Any] | None = None) -> float:
-        """The metric of subnet ``arch`` on the validation data, with shared weights, after
-        recalibrating BatchNorm statistics on ``calibration`` (default: the first
-        ``calibration_batches`` training batches); synced over ranks (same value on every
-        rank). The supernet's statistics are restored afterwards; ``arch`` stays active."""
-        set_path(pl_module, arch)
-        if calibration is None:
-            calibration = take_calibration_batches(trainer, self.calibration_batches)
-        return score_subnet(trainer, pl_module, self.forward, self._metric, calibration)
-
-    def _metric(self, preds: torch.Tensor) -> torchmetrics.Metric:
-        if self.metric_factory is not None:
-            return self.metric_factory()
-        classes = self.num_classes or int(preds.shape[-1])
-        return torchmetrics.classification.MulticlassAccuracy(num_classes=classes,
-                                                              average="micro")
-
-    # ----------------------------------------------------------------- export
-    def network(self, pl_module: pl.LightningModule) -> nn.Module:
-        """The network that is exported (``network_of(pl_module, net_attr)``)."""
-        return network_of(pl_module, self.net_attr)
-
-    def _export(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
-                calibration: list[Any]) -> None:
-        """Export the winner with the BatchNorm statistics it was scored with: calibrated
-        again on the same batches; the supernet's own are restored afterwards."""
-        previous = get_path(pl_module)
-        with preserved_batchnorm(pl_module):
-            set_path(pl_module, self.best_arch)
-            calibrate_batchnorm(pl_module, self.forward, calibration, trainer.strategy)
-            self.subnet, self.frozen = export_checked(trainer, pl_module, self.network(pl_module),
-                                         self.best_arch, self.forward, calibration)
-        set_path(pl_module, previous)
-        if not writes_files(trainer, self.export_dir):  # (rank 0; none under fast_dev_run)
-            return
-        notes = met_notes(trainer)  # a DDP split with repeats: with the file, in one write
-        best = dump_yaml({"arch": self.best_arch, "score": self.best_score, "algorithm": "spos",
-                          "mode": self.mode, **({"frozen": self.frozen} if self.frozen else {}),
-                          **({"notes": notes} if notes else {}),
-                          **limited_entry(trainer), **precision_entry(trainer)})  # (was: unsaid)
-        write_outputs(user_path(self.export_dir), {  # best_arch.yaml last: a finished run
-            "history.json": lambda path: path.write_text(record_text(self.history)),
-            "subnet.pt": functools.partial(torch.save, self.subnet.cpu()),
-            "best_arch.yaml": lambda path: path.write_text(best)})
-
-    # ----------------------------------------------------------------- state
-    def state_dict(self) -> dict[str, Any]:
-        version, internal, gauss = self.rng.getstate()
-        return {"history": self.history, "rng": [version, list(internal), gauss],
-                "best_arch": self.best_arch, "best_score": self.best_score,
-                "torch_rng": self._epoch_rng or rng_state(self._device), "rates": self._rates,
-                "ended": self._ended,  # saved after on_train_end (fit_end.saved_epochs)
-                "calibrated": self._calibrated}
-
-    def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
-                           checkpoint: dict[str, Any]) -> None:
-        state = (checkpoint.get("callbacks") or {}).get(self.state_key) or {}
-        self._loaded_epochs = saved_epochs(checkpoint, bool(state.get("ended")))
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.history = list(state_dict.get("history", []))
-        if state_dict.get("rng"):
-            version, internal, gauss = state_dict["rng"]
-            self.rng.setstate((version, tuple(internal), gauss))
-        self.best_arch = state_dict.get("best_arch")
-        self.best_score = state_dict.get("best_score")
-        self._resume_rates = state_dict.get("rates")  # as built (a callback may change lr)
-        self._calibrated = state_dict.get("calibrated")
-        self._loaded_rng = state_dict.get("torch_rng")
-        if self._loaded_rng is not None:
-            # Lightning restores callbacks before it makes the first training iterator (the
-            # sanity check in between keeps the random state): the resumed fit draws the
-            # shuffles, dropout masks and calibration batches the uninterrupted one drew
-            set_rng_state(state_dict["torch_rng"])
