@@ -3,11 +3,12 @@ over ``base``), the ``OneShotNAS`` callback (``callback``: single-path one-shot,
 search, export and state in ``spos_search``, ``spos_export``, ``spos_state``),
 differentiable NAS (``differentiable``: ``DifferentiableNAS`` for DARTS and GDAS over the
 same choice modules, run mixed by ``mixed``, fed by ``bilevel``, checked by ``checks``,
-derived and exported by ``derive``), subnet scoring with BatchNorm calibration
-(``scoring``), the float32 export checked against the module's ``forward`` (``exported``),
-fine-tuning (``finetune``), the end of a fit resumed from the checkpoint of its training's
-end (``fit_end``: the final search and export alone) and the ``lightning-nas oneshot``
-command (``run``).
+trained by ``differentiable_step``, derived and exported by ``derive`` through
+``differentiable_export``, its state in ``differentiable_state``), subnet scoring with
+BatchNorm calibration (``scoring``), the float32 export checked against the module's
+``forward`` (``exported``), fine-tuning (``finetune``), the end of a fit resumed from the
+checkpoint of its training's end (``fit_end``: the final search and export alone) and the
+``lightning-nas oneshot`` command (``run``).
 
 Example:
     >>> from lightning_nas.oneshot import LayerChoice, OneShotNAS

@@ -45,6 +45,13 @@ LightningModule reuses its ``training_step`` (``self.log`` dropped; its first
 ``oneshot.weight_schedulers``, when ``optimizer`` is None). Batches are ``(x, y, ...)``. GDAS
 leaves candidates unused: under DDP, ``ddp_find_unused_parameters_true``.
 
+This module holds the LightningModule's construction and its hooks through a fit; its parts
+are mixins of their own: the optimizers and training step (``oneshot.differentiable_step``),
+the final search and export (``oneshot.differentiable_export``), the checkpoint state
+(``oneshot.differentiable_state``), beside the logits (``oneshot.arch_logits``), validation,
+test and prediction (``oneshot.differentiable_eval``), the wrapped module's hooks
+(``oneshot.wrapped_hooks``) and the lr schedulers' steps (``oneshot.weight_schedulers``).
+
 Example:
     >>> from torch import nn
     >>> from lightning_nas.oneshot.choices import ChoiceLinear, LayerChoice
@@ -60,32 +67,27 @@ Example:
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
 import torchmetrics
-from lightning.pytorch.utilities.data import extract_batch_size
 from torch import nn
 
-from lightning_nas.errors import ConfigError
 from lightning_nas.group_exit import destroy_group_at_exit
 from lightning_nas.module import LOSSES
 from lightning_nas.oneshot.arch_logits import ArchLogits
-from lightning_nas.oneshot.arch_weights import initial_logits, noise_key
+from lightning_nas.oneshot.arch_weights import initial_logits
 from lightning_nas.oneshot.bilevel import BilevelData
 from lightning_nas.oneshot.checks import (
     CLIP_ALGORITHMS,
     check_clip_val,
-    check_logits_trained,
     check_manual_trainer,
     check_tau_epochs,
     check_training_start,
 )
 from lightning_nas.oneshot.choices import space_of
-from lightning_nas.oneshot.derive import export_derived, top_archs, write_export
 from lightning_nas.oneshot.differentiable_args import (
     DEFAULT_LR,
     DEFAULT_WEIGHT_DECAY,
@@ -93,34 +95,24 @@ from lightning_nas.oneshot.differentiable_args import (
     relaxable_choices,
 )
 from lightning_nas.oneshot.differentiable_eval import EvalSteps
-from lightning_nas.oneshot.differentiable_optim import bilevel_optimizers
+from lightning_nas.oneshot.differentiable_export import DerivedExport
+from lightning_nas.oneshot.differentiable_state import CheckpointState
+from lightning_nas.oneshot.differentiable_step import BilevelStep
 from lightning_nas.oneshot.endless import warn_endless_fit
 from lightning_nas.oneshot.exported import check_export_saves
-from lightning_nas.oneshot.fit_end import check_stepped, end_fit, saved_epochs
-from lightning_nas.oneshot.mixed import mixed
-from lightning_nas.oneshot.random_state import rng_state
-from lightning_nas.oneshot.records import restarts_mid_epoch, write_record, writes_files
-from lightning_nas.oneshot.resume import (
-    built_rates,
-    check_resumed_algorithm,
-    check_resumed_rates,
-    recount_repeated_epoch,
-)
-from lightning_nas.oneshot.scoring import network_of, preserved_batchnorm
+from lightning_nas.oneshot.records import restarts_mid_epoch, write_record
+from lightning_nas.oneshot.resume import recount_repeated_epoch
+from lightning_nas.oneshot.scoring import network_of
 from lightning_nas.oneshot.sync_norms import check_norms_kept, choice_norms
 from lightning_nas.oneshot.tau_resume import TAU_EPOCHS, check_tau_schedule, check_tau_settings
-from lightning_nas.oneshot.weight_schedulers import (
-    ScheduleSteps,
-    WeightSchedule,
-    warn_unsaved_schedules,
-)
-from lightning_nas.oneshot.wrapped import check_automatic, drop_log, step_loss
+from lightning_nas.oneshot.weight_schedulers import ScheduleSteps, WeightSchedule
+from lightning_nas.oneshot.wrapped import check_automatic
 from lightning_nas.oneshot.wrapped_hooks import WrappedHooks
-from lightning_nas.search.uneven_split import met_notes
 
 __all__ = ["CLIP_ALGORITHMS", "DifferentiableNAS", "check_clip_val"]
 
-class DifferentiableNAS(ArchLogits, EvalSteps, WrappedHooks, ScheduleSteps):
+class DifferentiableNAS(BilevelStep, DerivedExport, CheckpointState, ArchLogits, EvalSteps,
+                        WrappedHooks, ScheduleSteps):
     """DARTS or GDAS over the choice modules of ``supernet`` (see the module docstring).
 
     Args:
@@ -242,43 +234,7 @@ class DifferentiableNAS(ArchLogits, EvalSteps, WrappedHooks, ScheduleSteps):
             return network_of(self.supernet, self.hparams.net_attr)
         return self.supernet
 
-    # ----------------------------------------------------------------- forward and loss
-    def forward(self, x: Any) -> Any:
-        """The supernet on its active path (single path, as ``set_path`` left it)."""
-        return self.supernet(x)
-
-    def _plain_loss(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        if self.loss_fn is not None:
-            return self.loss_fn(self.supernet(batch[0]), batch[1])
-        # its self.log calls are dropped (Lightning logs the module it runs, the wrapper);
-        # its Trainer stays attached, so current_epoch, ... read as in a fit (global_step
-        # counts both optimizers' steps: two a batch after the warmup, README "Steps")
-        self.supernet.log = drop_log
-        try:
-            out = self.supernet.training_step(batch, batch_idx)
-        finally:
-            del self.supernet.log
-        return step_loss(self.supernet, out, batch_idx)  # None (a skipped batch): refused
-
-    def _mixed_loss(self, batch: Any, batch_idx: int, phase: int) -> torch.Tensor:
-        key = noise_key(int(self.hparams.seed), self.current_epoch, batch_idx, phase)
-        weights, index = self.mixing_weights(True, key)
-        with mixed(self.supernet, weights, index):
-            return self._plain_loss(batch, batch_idx)
-
     # ----------------------------------------------------------------- training
-    def configure_optimizers(self) -> Any:
-        """The weight optimizer and the logits' (a list), and with the weight optimizer's lr
-        schedulers (``oneshot.weight_schedulers``) the list of their configs beside it."""
-        weights, arch, self._schedules = bilevel_optimizers(self.supernet, self.alphas,
-                                                            self.hparams)
-        check_resumed_rates(self._resume_groups, [weights, arch])  # before any training
-        warn_unsaved_schedules(self, self._schedules, self._saved_schedules)  # (a resume's)
-        self._resume_groups, self._rates = None, built_rates([weights, arch])
-        # the weights' schedulers: in the checkpoint, and stepped here (manual optimization)
-        configs = [schedule.lightning_config() for schedule in self._schedules]
-        return ([weights, arch], configs) if configs else [weights, arch]
-
     def setup(self, stage: str) -> None:
         """A new Trainer's fit records its own epochs (a checkpoint's history comes after;
         was: the last fit's entries kept, each epoch twice in ``alphas.json``)."""
@@ -352,43 +308,6 @@ class DifferentiableNAS(ArchLogits, EvalSteps, WrappedHooks, ScheduleSteps):
             write_record(self.trainer, self.hparams.export_dir, "alphas.json",
                          self.alpha_history())
 
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        if not (isinstance(batch, Mapping) and "train" in batch and "arch" in batch):
-            raise ConfigError("DifferentiableNAS trains on {'train': batch, 'arch': batch}: "
-                              "fit it with datamodule=BilevelData(your_datamodule)")
-        opt_weights, opt_arch = self.optimizers()
-        if self.current_epoch >= self.hparams.warmup_epochs:
-            opt_arch.zero_grad()
-            # the logits' (held-out) batch leaves the BatchNorm statistics as they were:
-            # they are learnt from training batches, as the weights (was: from both, so
-            # validation and an export without calibration were scored with statistics of
-            # the very data they scored)
-            with preserved_batchnorm(self.supernet):
-                arch_loss = self._mixed_loss(batch["arch"], batch_idx, phase=1)
-                self.manual_backward(arch_loss)
-            opt_arch.step()
-            self.log("arch_loss", arch_loss.detach(), on_step=False, on_epoch=True,
-                     batch_size=extract_batch_size(batch["arch"]), sync_dist=True)
-        opt_weights.zero_grad()
-        loss = self._mixed_loss(batch["train"], batch_idx, phase=0)
-        self.manual_backward(loss)
-        opt_weights.step()  # clipped in on_before_optimizer_step
-        self._step_schedules(batch_idx)  # its schedulers, as Lightning's loop steps them
-        # each loss by its own batch's size (the pair's sizes differ at a split's last batch);
-        # under DDP the epoch's mean over every rank's batches (was: each rank's own)
-        self.log("train_loss", loss.detach(), on_step=False, on_epoch=True, prog_bar=True,
-                 batch_size=extract_batch_size(batch["train"]), sync_dist=True)
-        return loss.detach()
-
-    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
-        """Clip the weights' gradients (``gradient_clip_val``). Lightning calls this inside
-        ``opt.step()``, after a ``16-mixed`` scaler has unscaled them (clipped right after
-        ``manual_backward``, the scaled gradients were clipped: the weights barely moved)."""
-        hp = self.hparams
-        if hp.gradient_clip_val and optimizer is self.optimizers(use_pl_optimizer=False)[0]:
-            self.clip_gradients(optimizer, gradient_clip_val=hp.gradient_clip_val,
-                                gradient_clip_algorithm=hp.gradient_clip_algorithm.lower())
-
     def on_train_epoch_end(self) -> None:
         recount_repeated_epoch(self.trainer)  # a resume bounded by max_steps: counted once
         self._record()
@@ -401,49 +320,3 @@ class DifferentiableNAS(ArchLogits, EvalSteps, WrappedHooks, ScheduleSteps):
             self.log("tau", float(self.tau), sync_dist=True)
         super().on_train_epoch_end()
         self._step_epoch_end()  # the weights' schedulers: after its hooks, metrics logged
-
-    # ----------------------------------------------------------------- export
-    def on_train_end(self) -> None:
-        self._search_and_export()
-        super().on_train_end()
-
-    def _search_and_export(self) -> None:
-        check_stepped(self.trainer, "DifferentiableNAS")  # no step: what ended the fit
-        check_logits_trained(self)  # not an architecture derived from their random start
-        hp = self.hparams
-        ranked = top_archs(self.choices, self.probabilities(), hp.top_k)
-        self.best_arch, self.best_score, subnet, self.scored, self.frozen = export_derived(
-            self.trainer, self, self.network, ranked, self._metric, hp.calibration_batches,
-            hp.mode)
-        object.__setattr__(self, "subnet", subnet)  # not a submodule: not in checkpoints
-        if writes_files(self.trainer, hp.export_dir):  # (rank 0; none under fast_dev_run)
-            write_export(hp.export_dir, self.best_arch, self.best_score, self.subnet,
-                         self.scored, self.alpha_history(), hp.mode, met_notes(self.trainer),
-                         self.trainer, self.frozen)
-        self._ended = True
-
-    def on_fit_end(self) -> None:  # a resume of a fit at its end: its final search now
-        end_fit(self.trainer, self._ended, "DifferentiableNAS", lambda _: self._search_and_export(),
-                getattr(self.trainer.datamodule, "resume_rng", None),  # (BilevelData's)
-                self._resume_epochs, self._write_alphas)  # (no on_train_end of its own:
-        super().on_fit_end()  # Lightning skips it in a plain fit's resume at its end too)
-
-    # ----------------------------------------------------------------- state
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        super().on_save_checkpoint(checkpoint)  # its keys, then the search's (kept)
-        checkpoint["differentiable_nas"] = {"history": copy.deepcopy(self.history),
-                                            "rng": rng_state(self.device),
-                                            "tau_epochs": self._tau_epochs(), "rates": self._rates,
-                                            "ended": self._ended}  # (fit_end.saved_epochs)
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        check_resumed_algorithm(checkpoint.get("hyper_parameters"), self.hparams.algorithm)
-        state = checkpoint.get("differentiable_nas") or {}
-        self.history = list(state.get("history", []))
-        self._resume_rng = state.get("rng")
-        self._resume_epochs = saved_epochs(checkpoint, bool(state.get("ended")))
-        self._resume_tau_epochs = state.get("tau_epochs")
-        self._resume_tau = checkpoint.get("hyper_parameters")  # its tau_max, tau_min, ...
-        self._resume_groups = state.get("rates")  # as built (a callback may change lr later)
-        self._saved_schedules = len(checkpoint.get("lr_schedulers") or [])  # (older: none)
-        super().on_load_checkpoint(checkpoint)
