@@ -33,7 +33,7 @@ from lightning_nas.user_warnings import console_warnings
 from tests.helpers_callbacks import HOLD_AT, EpochLog
 from tests.helpers_config import USERS_OWN, HeardStream, SaysInFit, WarnsInWorker
 from tests.helpers_data import BlobData
-from tests.helpers_executors import SPACE, nap, result_sent
+from tests.helpers_executors import SPACE, NeighbourNet, nap, result_sent
 from tests.helpers_models import TinyNet
 from tests.helpers_runs import needs_tensorboard
 
@@ -308,6 +308,35 @@ def test_a_broken_process_pool_stops_the_search_saying_so(tmp_path, tiny_trainer
     with RunStore(tmp_path / "search.db") as store:
         assert [(t.trial_id, t.status) for t in store.trials()] == [
             (1, TrialStatus.FAILED), (2, TrialStatus.RUNNING)]
+
+
+def test_a_pool_broken_under_two_trials_blames_the_pool_not_their_architectures(tmp_path):
+    # was: "trials 1 and 2 failed the same way in training (every trial would; ...):
+    # BrokenProcessPool", though trial 2's process lived and its architecture trained.
+    # Seed 11 draws width 4 (dies at its first step) then width 8 (waits for the death)
+    space = {"width": {"choice": [4, 8]}, "lr": {"float": [0.05, 0.3]}}
+    init = {"die_width": 4, "mark": str(tmp_path / "died")}
+    with ProcessPoolExecutor(2, mp_context=mp.get_context("fork")) as pool:
+        search = Search(NeighbourNet, space, data=BlobData, budget=4, executor=pool,
+                        num_workers=2, trainer={"max_epochs": 1, "accelerator": "cpu"},
+                        model_init_args=init, optimizer="RandomSearch", seed=11,
+                        max_failures=10, run_dir=tmp_path / "run", verbose=False)
+        with pytest.raises(SearchError) as stop:
+            search.run()
+    said = str(stop.value)
+    assert said.startswith("executor ProcessPoolExecutor is broken (BrokenProcessPool: "), said
+    for part in ("while it ran trials 1 and 2, and it FAILED them all with BrokenProcessPool",
+                 "not by their architecture", "trial 3 was not run: a resume runs it",
+                 "executor='process'"):
+        assert part in said, part
+    assert "the same way" not in said
+    with RunStore(tmp_path / "run" / "search.db") as store:
+        trials = store.trials()
+    assert [(t.trial_id, t.arch["width"], t.status) for t in trials] == [
+        (1, 4, TrialStatus.FAILED), (2, 8, TrialStatus.FAILED), (3, trials[2].arch["width"],
+                                                                TrialStatus.RUNNING)]
+    assert trials[1].error.startswith("BrokenProcessPool: "), trials[1].error
+    assert "trials 1 and 2 ran in it" in trials[1].error.splitlines()[0]
 
 
 def test_a_process_pool_isolates_its_trials_and_a_thread_pool_does_not():

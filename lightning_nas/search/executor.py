@@ -36,6 +36,7 @@ from lightning_nas.search.runner import run_trial
 from lightning_nas.search.runner_checks import needs_own_process
 from lightning_nas.search.trial import TrialSpec
 from lightning_nas.user_warnings import console_command
+from lightning_nas.wording import joined
 
 __all__ = ["FuturesExecutor", "InlineExecutor", "TrialExecutor", "failed_result",
            "torch_threads"]
@@ -139,16 +140,27 @@ class InlineExecutor(TrialExecutor):
             return [run_trial(self._queue.pop(0))]
 
 
-def _broken(executor: Any, err: BaseException, trial_id: int) -> str:
+def _broken(executor: Any, err: BaseException, trial_id: int, held: list[int]) -> str:
     """The words of a ``concurrent.futures`` pool that refuses trial ``trial_id``: broken for
-    good (``BrokenProcessPool``: a process of it ended abruptly, the trial's that ran there
-    FAILED with it)."""
+    good (``BrokenProcessPool``: a process of it ended abruptly, the trials ``held``, which
+    ran there then, FAILED with it: of several, one died, which the pool does not say, and
+    the others were failed by its break; was: "trials 1 and 2 failed the same way in
+    training (every trial would; ...)", blaming their architectures).
+
+    Example:
+        >>> _broken(object(), RuntimeError("x"), 3, [1, 2])[:60]
+        'executor object is broken (RuntimeError: x): one of its proc'
+    """
+    ran = (f" while it ran trial {held[0]}, which FAILED with BrokenProcessPool (its process "
+           f"died)" if len(held) == 1 else
+           f" while it ran trials {joined(held)}, and it FAILED them all with "
+           f"BrokenProcessPool: one for its process's death (concurrent.futures does not say "
+           f"which), the others by its break, not by their architecture" if held else "")
     return (f"executor {type(executor).__name__} is broken ({typed(err)}): one of its "
-            f"processes ended abruptly (a crash, os._exit, the out-of-memory killer; the "
-            f"trials it held FAILED with BrokenProcessPool), and it runs no more trials; "
-            f"trial {trial_id} was not run: a resume runs it, with a new pool, or with "
-            f"executor='process', whose worker that dies is replaced and fails its own "
-            f"trial alone")
+            f"processes ended abruptly (a crash, os._exit, the out-of-memory killer){ran}; "
+            f"it runs no more trials; trial {trial_id} was not run: a resume runs it, with a "
+            f"new pool, or with executor='process', whose worker that dies is replaced and "
+            f"fails its own trial alone, its neighbours training on")
 
 
 class FuturesExecutor(TrialExecutor):
@@ -184,6 +196,7 @@ class FuturesExecutor(TrialExecutor):
         self._running: list[tuple[Any, TrialSpec, float]] = []
         self._relay: PoolRelay | None = None  # a process pool's trials' warnings, as made
         self._refused: SearchError | None = None  # a broken pool's, raised by a wait too
+        self._held: list[int] = []  # the trials out when the pool broke (FAILED by it)
 
     def submit(self, spec: TrialSpec) -> None:
         # a thread runs it in a copy of this thread's context: a warning of the trial is the
@@ -204,7 +217,8 @@ class FuturesExecutor(TrialExecutor):
         try:
             future = self.executor.submit(*call)
         except futures.BrokenExecutor as err:  # (was: Python's error, out of Search.run)
-            self._refused = SearchError(_broken(self.executor, err, spec.trial_id))
+            self._refused = SearchError(_broken(self.executor, err, spec.trial_id,
+                                                self._held))
             raise self._refused from err  # (kept: the wait for its trial raises it too)
         self._running.append((future, spec, time.time()))
 
@@ -215,7 +229,7 @@ class FuturesExecutor(TrialExecutor):
             cancel = getattr(fut, "cancel", None)  # (a future of any kind may lack it)
             if callable(cancel):
                 cancel()
-        self._running, self._refused = [], None
+        self._running, self._refused, self._held = [], None, []
         if self._relay is not None:
             self._relay.close()
             self._relay = None
@@ -235,15 +249,30 @@ class FuturesExecutor(TrialExecutor):
             if finished:
                 break
             time.sleep(0.02)
-        results = []
+        results, out = [], sorted(spec.trial_id for _, spec, _ in self._running)
         for entry in finished:
             self._running.remove(entry)
             fut, spec, started = entry
             try:
                 result, said = fut.result()
-            except Exception as err:  # noqa: BLE001 - e.g. BrokenProcessPool: the worker died
+            except futures.BrokenExecutor as err:  # a process of the pool died: all out fail
+                results.append(failed_result(spec, self._broke(err, out), started))
+                continue
+            except Exception as err:  # noqa: BLE001 - the trial's call could not come back
                 results.append(failed_result(spec, typed(err), started))
                 continue
             say_relayed(said)  # the trial's warnings, as this process's own
             results.append(result)
         return results
+
+    def _broke(self, err: BaseException, out: list[int]) -> str:
+        """A trial's error where the pool broke (``BrokenProcessPool``) while it ran: the
+        trials ``out`` then (``_held``, noted at the first: the pool fails them all at once)
+        all fail with it, one for its process's death, the others for the break, not their
+        architectures (``FailureWatch`` does not count it as their way of failing)."""
+        if not self._held:
+            self._held = out
+        held = self._held
+        trials = f"trial {held[0]} ran" if len(held) == 1 else f"trials {joined(held)} ran"
+        return (f"{typed(err)} (the pool broke while {trials} in it: a process of it ended "
+                f"abruptly, and it failed every trial it held)")

@@ -39,6 +39,10 @@ __all__ = ["MAX_ATTEMPTS", "FailureWatch", "first_line"]
 #: runs of a trial that keep killing the search process before it is stored as FAILED
 MAX_ATTEMPTS = 2
 
+#: a trial failed by its ``concurrent.futures`` executor's break (``BrokenProcessPool``:
+#: one of its processes died, and it failed every trial it held), not by its architecture
+_BROKE = re.compile(r"Broken(?:ProcessPool|ThreadPool|Executor): ")
+
 #: statuses of a trial's result (what the next failure is compared with)
 _RESULTS = (TrialStatus.COMPLETED, TrialStatus.FAILED, TrialStatus.PAUSED, TrialStatus.PRUNED)
 
@@ -211,6 +215,8 @@ class FailureWatch:
         (the search loop starts no more, waits for them, then raises it)."""
         failed = result.status is TrialStatus.FAILED
         line = first_line(result.error)
+        if failed and _BROKE.match(line):  # the pool's break failed it (the pool's submit
+            return  # stops the search, naming it), not its architecture: no rule counts it
         previous, self.last = self.last, (result.trial_id, line, result.arch) if failed else None
         if not failed:
             return
