@@ -167,3 +167,40 @@ def test_spaces_whose_values_differ_in_type_are_not_equal(one, other):
     assert one == type(one)(one.to_dict()[one.kind]) and hash(one) == hash(
         type(one)(one.to_dict()[one.kind]))
     assert SearchSpace.from_yaml(SearchSpace({"k": one}).to_yaml()) == SearchSpace({"k": one})
+
+
+def _kernel_score(arch: dict) -> dict:
+    """An ``objective=`` trial scoring a kernel (a pair) and a width."""
+    return {"val_acc": float(sum(arch["kernel"]) + arch["width"])}
+
+
+def test_numpy_arrays_scalars_and_tuples_of_choices_are_stored_as_plain_json(tmp_path):
+    # was: Choice(np.array([16, 32])) refused ("`choice` expects a non-empty list of
+    # values, got array([16, 32])"), though Fixed(np.array([1, 2])) and Choice of NumPy
+    # scalars or tuples were taken, as the plain values they are
+    import json
+
+    import numpy as np
+
+    from lightning_nas import Search
+    from lightning_nas.store import RunStore
+
+    assert Choice(np.array([16, 32])) == Choice([16, 32])
+    assert Ordered(np.array([0.5, 0.25])).values == [0.5, 0.25]
+    assert Choice(np.array([[3, 3], [5, 5]])) == Choice(((3, 3), (5, 5))) == Choice([[3, 3],
+                                                                                      [5, 5]])
+    assert [type(v) for v in Choice([np.int64(16), np.float32(0.5), np.str_("a")]).values
+            ] == [int, float, str]
+    for empty in (np.array([]), np.array(3)):  # no values; one value is no list of values
+        with pytest.raises(SpaceError, match=r"^`choice` expects a non-empty list of values"):
+            Choice(empty)
+    space = {"kernel": Choice(((3, 3), (5, 5))), "width": Choice(np.array([16, 32]))}
+    result = Search(None, space, objective=_kernel_score, budget=3, optimizer="RandomSearch",
+                    run_dir=tmp_path, verbose=False).run()
+    assert type(result.best.arch["width"]) is int
+    with RunStore(tmp_path / "search.db") as store:
+        archs = [t.arch for t in store.trials()]
+    assert len(archs) == 3
+    for arch in archs:
+        assert json.loads(json.dumps(arch)) == arch
+        assert arch["kernel"] in ([3, 3], [5, 5]) and arch["width"] in (16, 32)

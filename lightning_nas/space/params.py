@@ -62,8 +62,9 @@ class Choice(Param):
     """Unordered categorical choice (nevergrad ``Choice``).
 
     Args:
-        values: the options: a non-empty list of distinct values (no NaN), at most
-            ``STEP_LIMIT`` of them.
+        values: the options: a non-empty list (a tuple, a NumPy array: its items) of
+            distinct values (no NaN), at most ``STEP_LIMIT`` of them; NumPy scalars and
+            tuples among them are kept as the plain JSON values they are (``3``, ``[3, 3]``).
 
     Example:
         >>> Choice(["relu", "gelu"]).size()
@@ -75,6 +76,8 @@ class Choice(Param):
     _choice = ng.p.Choice
 
     def __init__(self, values: Sequence[Any]) -> None:
+        if callable(getattr(values, "tolist", None)) and getattr(values, "ndim", 0) >= 1:
+            values = values.tolist()  # a NumPy array's items (was: refused, as no list)
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
             raise SpaceError(f"`{self.kind}` expects a non-empty list of values, got {values!r}")
         self._values = [_plain(v, text_keys=False) for v in values]
