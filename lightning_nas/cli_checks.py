@@ -127,7 +127,8 @@ def check_flags(parser: argparse.ArgumentParser, command: str, unknown: list[str
              if flag.startswith("--") and flag != "--help"]
     for arg in unknown:
         name = arg.split("=", 1)[0]
-        if not name.startswith("--") or name[2:] in (*TOP_KEYS, *LIGHTNINGCLI_KEYS):
+        if not name.startswith("--") or name[2:] in (*TOP_KEYS, *LIGHTNINGCLI_KEYS) \
+                or name == "--" != arg:  # `--=1`: an override without a key, named as such
             continue
         starts = [flag for flag in flags if flag.startswith(name) and len(name) > 2]
         close = starts or difflib.get_close_matches("--" + name[2:].replace("-", "_"), flags,

@@ -97,6 +97,10 @@ def test_a_config_dict_whose_searched_group_drops_keys_is_refused_before_trainin
     ("--serch.budget=3", "unknown config section 'serch'; did you mean 'search'?"),
     ("--search.optimizer.budget=3", "--search.optimizer.budget: the config gives "
                                     "search.optimizer: 'RandomSearch', not a mapping with keys"),
+    ("--search.space..width={choice: [8]}", "override '--search.space..width={choice: [8]}' "
+                                            "has an empty key between two dots"),
+    ("--model.=3", "override '--model.=3' has an empty key at its end"),
+    ("--=1", "override '--=1' names no key"),
 ])
 def test_bad_input_exits_2_with_a_clear_message(config, tmp_path, capsys, override, message):
     assert main(["search", str(config), override]) == 2

@@ -66,6 +66,22 @@ def test_override_unknown_section():
     assert "trainer" in msg and "seed_everything" in msg
 
 
+@pytest.mark.parametrize("override, said", [
+    # was: "space keys must be non-empty strings, got ''", "model init_args key '' is not
+    # an argument of ...", "unknown config section ''": none named the argument
+    ("--search.space..x=1", "override '--search.space..x=1' has an empty key between two "
+                            "dots ('search.space..x')"),
+    ("--model.=3", "override '--model.=3' has an empty key at its end ('model.')"),
+    ("--.model=3", "override '--.model=3' has an empty key at its start ('.model')"),
+    ("--=1", "override '--=1' names no key"),
+])
+def test_an_override_with_an_empty_dotted_key_is_refused_naming_it(override, said):
+    with pytest.raises(ConfigError) as info:
+        apply_overrides(BASE, [override])
+    assert str(info.value).startswith(said), str(info.value)
+    assert "--search.budget=5" in str(info.value)
+
+
 @pytest.mark.parametrize("section", ["model", "data"])
 def test_an_override_under_a_section_given_as_a_class_path_keeps_the_class(section):
     # `model: my.Net` is the class alone; --model.depth=2 sets its argument (was: the

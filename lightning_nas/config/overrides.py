@@ -1,5 +1,6 @@
 """Dotted ``--a.b=value`` overrides as the command line gives them: ``split_overrides``
-reads them (an empty value is refused, naming the null or the default to write: ``NO_NULL``),
+reads them (an empty value is refused, naming the null or the default to write: ``NO_NULL``;
+an empty key, naming the argument),
 ``not_a_mapping`` refuses one that reaches through a value that is no mapping.
 
 Example:
@@ -100,6 +101,23 @@ def _empty_value(key: str) -> ConfigError:
     # a setting reads as its default" for any key: model.dropout=None was then refused)
 
 
+def _empty_key(arg: str, key: str, example: str) -> ConfigError:
+    """The error for the override ``arg`` whose dotted ``key`` holds an empty key (two dots
+    together, a dot at its start or end, or no key at all).
+
+    Example:
+        >>> print(_empty_key("--model.=3", "model.", "--search.budget=5"))
+        override '--model.=3' has an empty key at its end ('model.'): a dotted override \
+names a key between each two dots, e.g. --search.budget=5
+    """
+    if not key:
+        return ConfigError(f"override {arg!r} names no key; write --KEY=VALUE, e.g. {example}")
+    where = ("at its start" if key.startswith(".") else "at its end" if key.endswith(".")
+             else "between two dots")
+    return ConfigError(f"override {arg!r} has an empty key {where} ({key!r}): a dotted "
+                       f"override names a key between each two dots, e.g. {example}")
+
+
 def split_overrides(args: Sequence[str], example: str = "--search.budget=5",
                     name: str = "overrides") -> list[tuple[str, str]]:
     """The ``(key, value text)`` of dotted overrides, ``--a.b=v`` or ``--a.b v``.
@@ -112,7 +130,8 @@ def split_overrides(args: Sequence[str], example: str = "--search.budget=5",
         ConfigError: for ``args`` given as one string (was: read a character at a time,
             ``got '-'``), naming the argument (``name``) and the list to give; for an
             argument that is no override, naming ``example`` (one the command at hand
-            takes), and for one without a value or with an empty one
+            takes), for one whose dotted key holds an empty key (``--search.space..x=1``,
+            ``--model.=3``, ``--=1``), and for one without a value or with an empty one
             (``--search.run_dir=``: ``null`` is written out; for a search setting
             without null, its default: ``NO_NULL``).
     """
@@ -143,6 +162,8 @@ def split_overrides(args: Sequence[str], example: str = "--search.budget=5",
             rest.append(args[i])
         if rest:
             raise _cut_value(arg, value, rest)
+        if "" in key.split("."):  # was: "space keys must be non-empty strings, got ''",
+            raise _empty_key(arg, key, example)  # "unknown config section ''", unnamed
         if not value.strip():  # was: YAML's null, without a word (an unset $RUN in
             # --search.run_dir=$RUN wrote the default folder; max_epochs= trained 1000)
             raise _empty_value(key)
