@@ -130,17 +130,24 @@ def test_best_yaml_of_several_objectives_names_them_and_their_modes(tmp_path):
         assert "objectives" not in load_best(tmp_path / name), name
 
 
-def test_an_objective_named_like_a_column_keeps_its_own_values(tmp_path, capsys):
+@pytest.mark.parametrize("column", ["epochs", "status", "trial", "notes"])
+def test_an_objective_named_like_a_column_keeps_its_own_values(tmp_path, capsys, column):
+    # was, for `notes`: the CSV's and JSON's notes column (a trial's notes) replaced the
+    # objective's values with "" (the text table showed them)
     def toy(arch):
-        return {"acc": arch["x"] / 10, "epochs": float(arch["x"] + 100)}
+        return {"acc": arch["x"] / 10, column: float(arch["x"] + 100)}
 
     Search(None, {"x": {"int": [1, 6]}}, objective=toy,
-           objectives={"acc": "max", "epochs": "min"}, budget=3, run_dir=tmp_path,
+           objectives={"acc": "max", column: "min"}, budget=3, run_dir=tmp_path,
            verbose=False).run()
     assert main(["show", str(tmp_path), "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)["leaderboard"]
-    assert [r["epochs (objective)"] - 100 for r in rows] == [r["arch"]["x"] for r in rows]
-    assert all(r["epochs"] != r["epochs (objective)"] for r in rows)
+    assert [r[f"{column} (objective)"] - 100 for r in rows] == [r["arch"]["x"] for r in rows]
+    assert all(r[column] != r[f"{column} (objective)"] for r in rows)
+    assert main(["show", str(tmp_path), "--format", "csv"]) == 0
+    table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [float(r[f"{column} (objective)"]) for r in table] == [
+        r[f"{column} (objective)"] for r in rows]
 
 
 def test_pareto_front_function_on_points():

@@ -36,9 +36,10 @@ __all__ = ["STATUSES", "cut_line", "error_line", "failure_rows", "format_csv", "
 STATUSES = ("completed", "failed", "rejected", "pruned", "paused", "running", "all")
 
 
-#: columns of the rows; an objective of the same name is shown as ``NAME (objective)``
+#: columns of the rows (``notes``: the CSV's and JSON's, ``_with_notes``); an objective of
+#: the same name is shown as ``NAME (objective)`` (was, for ``notes``: its values replaced)
 _COLUMNS = ("rank", "trial", "score", "status", "epochs", "best_epoch", "time_s", "error",
-            "arch")
+            "arch", "notes")
 
 
 def _objective_columns(store: RunStore) -> dict[str, str]:
