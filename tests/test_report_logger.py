@@ -51,6 +51,33 @@ def test_each_trial_logs_its_arch_and_score_to_the_users_logger(tmp_path):
     assert len(rows) == 4  # a row per completed trial, and the best's score as hp_metric
 
 
+class CountArgNet(TinyNet):
+    """Has hyperparameters named as the search summary's own: ``failed``, ``best_trial``."""
+
+    def __init__(self, width: int = 16, lr: float = 0.05, failed: int = 0,
+                 best_trial: int = 0) -> None:
+        super().__init__(width=width, lr=lr)
+        self.save_hyperparameters()
+
+
+def test_a_searched_key_named_as_a_summary_hyperparameter_keeps_both(tmp_path):
+    # was: the best architecture's `failed` replaced the count of failed trials (7, not 0),
+    # and the best trial's id replaced its `best_trial` (50 or 60 lost)
+    logger = {"class_path": "lightning.pytorch.loggers.CSVLogger"}
+    space = {"width": {"choice": [4, 8]}, "failed": {"choice": [7, 9]},
+             "best_trial": {"choice": [50, 60]}}
+    result = Search(CountArgNet, space, data=BlobData, trainer={"max_epochs": 1,
+                                                                "logger": logger},
+                    budget=2, run_dir=tmp_path, verbose=False).run()
+    hparams = yaml.safe_load((tmp_path / "logs" / "search" / "summary" / "hparams.yaml"
+                              ).read_text())
+    best = result.best
+    assert (hparams["failed"], hparams["best_trial"]) == (0, best.trial_id)
+    assert (hparams["arch.failed"], hparams["arch.best_trial"]) == (best.arch["failed"],
+                                                                    best.arch["best_trial"])
+    assert hparams["width"] == best.arch["width"] and "arch.width" not in hparams
+
+
 def test_searches_sharing_a_save_dir_keep_each_trials_logs(tmp_path):
     # was: with the user's save_dir two searches wrote the same trials/trial_0001 (the second
     # deleted the first one's metrics.csv); `version: null` (what LightningCLI prints) made

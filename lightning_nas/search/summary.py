@@ -224,7 +224,8 @@ def log_summary(specs: Sequence[Any], save_dir: str, mode: str, trials: list[Tri
     of ``summary_2``, ... where an earlier setting's would log to the same place:
     ``summary_nodes``; under a ``save_dir`` of the user's, ``label``, the run's
     ``log_label``, in front of it, else the run folder's name): each trial's score and the
-    best so far by trial id, the best architecture and the counts as hyperparameters, the
+    best so far by trial id, the best architecture and the counts as hyperparameters (a
+    searched key named as a count, ``best_score`` or ``best_trial`` as ``arch.KEY``), the
     best score as ``hp_metric`` (at the best trial's step), each distinct logger node once.
     Only configured loggers (nodes) get it: a logger object, alone or in a list, has no
     version of the search's own (a copy would take the next free one among the user's
@@ -326,10 +327,12 @@ def _log_search(logger: Any, mode: str, trials: list[TrialResult], best: TrialRe
             best_so_far = trial.score
         logger.log_metrics({"trial_score": trial.score, "best_so_far": best_so_far},
                            step=trial.trial_id)
-    summary = {s.value.lower(): n for s, n in counts.items()}
+    summary: dict[str, Any] = {s.value.lower(): n for s, n in counts.items()}
     if best is not None:
-        summary |= {**flatten_arch(best.arch), "best_score": best.score,
-                    "best_trial": best.trial_id}
+        own = {*summary, "best_score", "best_trial"}  # a searched key of these names is
+        # logged as arch.KEY (was: it replaced the count, or the best trial's id replaced it)
+        summary |= {f"arch.{k}" if k in own else k: v for k, v in flatten_arch(best.arch).items()}
+        summary |= {"best_score": best.score, "best_trial": best.trial_id}
     logger.log_hyperparams(summary)
     if best is not None:  # (was: TensorBoardLogger's placeholder, -1, in the HParams
         # view beside the trials: the best of a `min` search, at a score none reached)
