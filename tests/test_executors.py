@@ -336,7 +336,29 @@ def test_a_pool_broken_under_two_trials_blames_the_pool_not_their_architectures(
         (1, 4, TrialStatus.FAILED), (2, 8, TrialStatus.FAILED), (3, trials[2].arch["width"],
                                                                 TrialStatus.RUNNING)]
     assert trials[1].error.startswith("BrokenProcessPool: "), trials[1].error
-    assert "trials 1 and 2 ran in it" in trials[1].error.splitlines()[0]
+    assert "trials 1 and 2 were in it: a process of it ended abruptly" in trials[1].error
+
+
+def _no_thread(*_: object) -> None:
+    raise RuntimeError("this pool's threads cannot start")
+
+
+def test_a_thread_pool_whose_initializer_failed_is_said_broken_without_a_process(tmp_path):
+    # was: "executor ThreadPoolExecutor is broken (BrokenThreadPool: A thread initializer
+    # failed, ...): one of its processes ended abruptly (a crash, os._exit, ...)"
+    with ThreadPoolExecutor(1, initializer=_no_thread) as pool:
+        search = Search(None, {"nap": {"choice": [0.0, 0.01]}}, objective=nap, budget=2,
+                        executor=pool, seed=None, run_dir=tmp_path, verbose=False)
+        with pytest.raises(SearchError, match=r"^executor ThreadPoolExecutor is broken "
+                                              r"\(BrokenThreadPool: A thread initializer "
+                                              r"failed.*\).*; it runs no more trials; trial "
+                                              r"\d was not run: a resume runs it") as stop:
+            search.run()
+    assert "process" not in str(stop.value)
+    with RunStore(tmp_path / "search.db") as store:
+        errors = [t.error for t in store.trials(TrialStatus.FAILED)]
+    assert all("process" not in error and "the pool broke while trial" in error
+               for error in errors), errors
 
 
 def test_a_process_pool_isolates_its_trials_and_a_thread_pool_does_not():

@@ -23,6 +23,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from concurrent import futures
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any
 
@@ -142,20 +143,27 @@ class InlineExecutor(TrialExecutor):
 
 def _broken(executor: Any, err: BaseException, trial_id: int, held: list[int]) -> str:
     """The words of a ``concurrent.futures`` pool that refuses trial ``trial_id``: broken for
-    good (``BrokenProcessPool``: a process of it ended abruptly, the trials ``held``, which
-    ran there then, FAILED with it: of several, one died, which the pool does not say, and
-    the others were failed by its break; was: "trials 1 and 2 failed the same way in
-    training (every trial would; ...)", blaming their architectures).
+    good (``BrokenProcessPool``: a process of it ended abruptly; ``BrokenThreadPool``: a
+    thread's initializer failed), the trials ``held``, which it held then, FAILED with it: of
+    a process pool's several, one died, which the pool does not say, and the others were
+    failed by its break (was: "trials 1 and 2 failed the same way in training (every trial
+    would; ...)", blaming their architectures; a thread pool's said to have lost a process).
 
     Example:
-        >>> _broken(object(), RuntimeError("x"), 3, [1, 2])[:60]
-        'executor object is broken (RuntimeError: x): one of its proc'
+        >>> _broken(object(), RuntimeError("x"), 3, [1, 2])[:70]
+        'executor object is broken (RuntimeError: x); trials 1 and 2 FAILED wit'
     """
-    ran = (f" while it ran trial {held[0]}, which FAILED with BrokenProcessPool (its process "
-           f"died)" if len(held) == 1 else
-           f" while it ran trials {joined(held)}, and it FAILED them all with "
-           f"BrokenProcessPool: one for its process's death (concurrent.futures does not say "
-           f"which), the others by its break, not by their architecture" if held else "")
+    kind = type(err).__name__
+    if not isinstance(err, BrokenProcessPool):
+        ran = (f"; {'trial' if len(held) == 1 else 'trials'} {joined(held)} FAILED with {kind} "
+               f"as it broke, not by their architecture" if held else "")
+        return (f"executor {type(executor).__name__} is broken ({typed(err)}){ran}; it runs no "
+                f"more trials; trial {trial_id} was not run: a resume runs it, with a new pool")
+    ran = (f" while it ran trial {held[0]}, which FAILED with {kind} (its process died)"
+           if len(held) == 1 else
+           f" while it ran trials {joined(held)}, and it FAILED them all with {kind}: one "
+           f"for its process's death (concurrent.futures does not say which), the others by "
+           f"its break, not by their architecture" if held else "")
     return (f"executor {type(executor).__name__} is broken ({typed(err)}): one of its "
             f"processes ended abruptly (a crash, os._exit, the out-of-memory killer){ran}; "
             f"it runs no more trials; trial {trial_id} was not run: a resume runs it, with a "
@@ -273,6 +281,8 @@ class FuturesExecutor(TrialExecutor):
         if not self._held:
             self._held = out
         held = self._held
-        trials = f"trial {held[0]} ran" if len(held) == 1 else f"trials {joined(held)} ran"
-        return (f"{typed(err)} (the pool broke while {trials} in it: a process of it ended "
-                f"abruptly, and it failed every trial it held)")
+        trials = f"trial {held[0]} was" if len(held) == 1 else f"trials {joined(held)} were"
+        died = (": a process of it ended abruptly" if isinstance(
+            err, BrokenProcessPool) else "")
+        return (f"{typed(err)} (the pool broke while {trials} in it{died}, and it failed "
+                f"every trial it held)")
