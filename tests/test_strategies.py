@@ -96,6 +96,41 @@ def test_a_name_that_is_no_string_is_a_config_error_naming_the_optimizer(wrong):
         OneShotNAS(optimizer=wrong)
 
 
+@pytest.mark.parametrize("given, name", [
+    (ng.optimizers.NGOpt, "NGOpt"), (ng.optimizers.RandomSearch, "RandomSearch"),
+    (ng.optimizers.registry["SurrogateEvolution"], "SurrogateEvolution")])
+def test_a_registered_optimizer_object_is_refused_naming_its_registry_name(tmp_path, given,
+                                                                          name):
+    # was: "... got type <class 'nevergrad.optimization.optimizerlib.NGOpt'>", the name
+    # to give said nowhere
+    said = f"give its name, optimizer='{name}' (`search.optimizer: {name}`)"
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        check_optimizer_name(given)
+    from lightning_nas import Search
+
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        Search(None, {"k": {"int": [1, 3]}}, objective=lambda arch: {"s": 1.0}, monitor="s",
+               mode="max", optimizer=given, run_dir=tmp_path / "run").run()
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_unregistered_optimizer_object_is_refused_saying_how_to_register_it():
+    # was: "... got ParametrizedOnePlusOne ParametrizedOnePlusOne(mutation='discrete')"
+    configured = ng.families.ParametrizedOnePlusOne(mutation="discrete")
+    with pytest.raises(ConfigError, match=re.escape(
+            "register it under a name of yours, ParametrizedOnePlusOne(mutation='discrete')"
+            ".set_name('MyOptimizer', register=True), in a module the search imports")):
+        check_optimizer_name(configured)
+
+    class Mine(ng.optimizers.base.Optimizer):
+        pass
+
+    with pytest.raises(ConfigError, match=re.escape(
+            "the class Mine, not in nevergrad's registry: register it, "
+            "nevergrad.optimizers.registry.register(Mine)")):
+        check_optimizer_name(Mine)
+
+
 def test_unrelated_name_has_no_close_name():
     with pytest.raises(ConfigError, match="no close name"):
         check_optimizer_name("zzqqxx")

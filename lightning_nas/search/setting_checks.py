@@ -182,8 +182,10 @@ def optimizer_error(value: Any, settings: Iterable[str] = ()) -> ConfigError:
     shape = ("`optimizer` must be a registry name (a string such as SurrogateEvolution, NGOpt, "
              "RandomSearch: " + ("search.optimizer: NGOpt, --search.optimizer=NGOpt)" if config
                                  else "optimizer='NGOpt')"))
-    if not isinstance(value, Mapping):
-        return ConfigError(f"{shape}, got {value!r}")
+    if not isinstance(value, Mapping):  # a nevergrad optimizer object: its name (was: unsaid)
+        from lightning_nas.strategies.given_object import given_as_object
+
+        return ConfigError(f"{shape}, {given_as_object(value) or f'got {value!r}'}")
     named = [value[k] for k in _NAME_KEYS if isinstance(value.get(k), str)]
     alone = f"search.optimizer: {named[0]}" if config and named else (
         f"optimizer={named[0]!r}" if named else "")

@@ -30,6 +30,7 @@ from lightning_nas.errors import ConfigError, one_line, typed
 from lightning_nas.space import SearchSpace
 from lightning_nas.strategies import nas as nas_strategies
 from lightning_nas.strategies.codec import candidate_of
+from lightning_nas.strategies.given_object import given_as_object
 from lightning_nas.strategies.transfer import tell_priors
 from lightning_nas.wording import counted
 
@@ -72,7 +73,8 @@ def check_optimizer_name(name: str) -> None:
     """
     if not isinstance(name, str):
         raise ConfigError(f"optimizer must be a nevergrad registry name (a string such as "
-                          f"'RandomSearch'), got {type(name).__name__} {name!r}")
+                          f"'RandomSearch'), "
+                          f"{given_as_object(name) or f'got {type(name).__name__} {name!r}'}")
     if name in ng.optimizers.registry:
         return
     close = difflib.get_close_matches(name, list(ng.optimizers.registry), n=6, cutoff=0.5)
