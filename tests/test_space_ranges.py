@@ -261,3 +261,28 @@ def test_a_range_is_shown_as_the_call_that_makes_it(param, shown):
     assert eval(shown, {"Int": Int, "Float": Float}) == param  # noqa: S307 - a test's own text
     nested = f"SearchSpace({{'g': SearchSpace({{'w': {shown}}})}})"
     assert repr(SearchSpace({"g": {"w": param}})) == nested
+
+
+@pytest.mark.parametrize("name", ["SurrogateEvolution", "RandomSearch"])
+def test_an_int_range_beyond_2_to_the_40_reaches_its_odd_bounds(tmp_path, name):
+    # was: bounds beyond 2**40 reached nevergrad unwidened, and its integer casting clamps
+    # to round(bound +- 0.5), half to even at that size: an odd bound (2**41 + 1) was never
+    # proposed, by any optimizer, and the codec read 2**41 for it, so the default strategy
+    # took the space for exhausted and stopped on 200 repeats with its best never trained
+    from lightning_nas import Search
+
+    big = 2**41 + 1
+    for low, high in [(big, big + 4), (-big - 4, -big), (1, big)]:
+        space = SearchSpace({"k": Int(low, high)})
+        codec = Codec(space.to_nevergrad())
+        assert (codec.leaves[0].low, codec.leaves[0].high) == (low, high)
+        if high - low < 10:  # every value proposed
+            optimizer = make_optimizer(name, space, seed=0)
+            assert {optimizer.ask().value["k"] for _ in range(300)} == set(range(low, high + 1))
+        assert all(candidate_of(space.to_nevergrad(), {"k": v}).value["k"] == v
+                   for v in (low, low + 1, high - 1, high))
+    result = Search(None, {"k": {"int": [big, big + 4]}}, objective=lambda arch: {
+        "score": float(arch["k"] - big)}, optimizer=name, budget=5, monitor="score",
+        mode="max", run_dir=tmp_path, verbose=False, seed=0).run()
+    if name == "SurrogateEvolution":  # (RandomSearch may repeat itself 200 times)
+        assert sorted(t.arch["k"] for t in result.trials) == list(range(big, big + 5))

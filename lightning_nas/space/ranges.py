@@ -22,13 +22,17 @@ from lightning_nas.errors import SpaceError
 from lightning_nas.numeric import is_int, is_number
 from lightning_nas.space.param_base import Param
 
-__all__ = ["INT_LIMIT", "STEP_LIMIT", "WIDEN_LIMIT", "EqualBounds", "Float", "Int"]
+__all__ = ["INT_LIMIT", "LINEAR_WIDEN_LIMIT", "STEP_LIMIT", "WIDEN_LIMIT", "EqualBounds", "Float",
+           "Int"]
 
 #: the largest ``int`` bound: every integer up to it is a float (nevergrad's numbers)
 INT_LIMIT = 2**53
 #: the largest ``int`` bound widened by half a step for nevergrad (beyond, ``k +- 0.5`` of a
 #: log range comes back from ``exp(log(...))`` too far off to round back to ``k``)
 WIDEN_LIMIT = 2**40
+#: the largest bound of an ``int`` range without ``log`` widened by half a step: below it,
+#: ``k +- 0.5`` is a float exactly
+LINEAR_WIDEN_LIMIT = 2**52 - 1
 #: the most values of a stepped ``int``: the optimizers hold it as a list of its values, and
 #: each proposal takes longer with every value (seconds at 10 000, a hang at 2**53)
 STEP_LIMIT = 1000
@@ -165,10 +169,13 @@ class Int(_Range):
         ``[k - 0.5, k + 0.5]`` (log-uniformly with ``log``; rounding ``[low, high]`` gave both
         ends half as much). Nevergrad's integer casting keeps the rounded values within
         ``[low, high]``; a told ``k`` is inside the widened bounds. Bounds beyond
-        ``+-WIDEN_LIMIT`` are not widened."""
+        ``+-WIDEN_LIMIT`` (with ``log``) or ``+-LINEAR_WIDEN_LIMIT`` are not widened (was:
+        beyond ``WIDEN_LIMIT`` without ``log`` too, where nevergrad's casting, which rounds
+        ``bound +- 0.5`` half to even there, then lost an odd bound: ``2**41 + 1``)."""
         if self.step:
             return ng.p.TransitionChoice(list(self._values()))
-        if max(abs(self.low), abs(self.high)) > WIDEN_LIMIT:
+        if max(abs(self.low), abs(self.high)) > (WIDEN_LIMIT if self.log else
+                                                 LINEAR_WIDEN_LIMIT):
             return self._bounded().set_integer_casting()
         low, high = self.low - 0.5, self.high + 0.5
         bounded = ng.p.Log(lower=low, upper=high) if self.log else ng.p.Scalar(lower=low,
