@@ -39,16 +39,17 @@ strategy takes about a second (its model fits), so one table with both seed sets
 minute or two on one busy core.
 Prints, for each table and each strategy, over ``--seeds`` (default 0-29) and
 ``--heldout_seeds`` (default 100-129, unless ``--seeds`` names some of them): the top-1
-and top-3 hit rates, the median rank of the chosen architecture, its mean ± std (sample
-std over the seeds) and the chosen's ``test_acc`` mean ± std (for the uniform line: the
-std of that exact distribution).
+and top-3 hit rates ± their standard error over the seeds (uniform: exact), the median
+rank of the chosen architecture, its mean ± std (sample std over the seeds) and the
+chosen's ``test_acc`` mean ± std (for the uniform line: the std of that exact
+distribution).
 Last line: JSON with ``strategy``, ``budget``, ``ordered``, ``tpe`` (optuna's version
 and its interpreter's numpy and Python, which TPE's draws depend on, also printed as
 ``TPE: ...``; or why it was skipped) and, per table (``digits``, ``nb201``), ``table``,
 ``archs``, ``best_ties`` and per seed set (``seeds``, ``heldout``) ``range``, ``n`` and
-``results``: per strategy ``top1``, ``top3``, ``median_rank``, ``rank_mean``,
-``rank_std``, ``test_mean``, ``test_std``, ``evaluated_min`` and ``asks_mean``
-(a skipped table: ``{"skipped": reason}``).
+``results``: per strategy ``top1``, ``top1_se``, ``top3``, ``top3_se`` (None: exact),
+``median_rank``, ``rank_mean``, ``rank_std``, ``test_mean``, ``test_std``,
+``evaluated_min`` and ``asks_mean`` (a skipped table: ``{"skipped": reason}``).
 """
 
 from __future__ import annotations
@@ -186,8 +187,10 @@ def summarize(table: Table, runs: Iterable[dict[str, Any]]) -> dict[str, Any]:
         evaluated.append(len(run["evaluated"]))
         asks.append(run["asks"])
     r, t = spread(ranks, 3), spread(tests, 6)
-    return {"top1": sum(x == 1 for x in ranks) / len(ranks),
-            "top3": sum(x <= 3 for x in ranks) / len(ranks),
+    hits = {k: [float(x <= k) for x in ranks] for k in (1, 3)}  # a rate's standard error:
+    se = {k: spread(h, 9)["std"] / math.sqrt(len(h)) for k, h in hits.items()}  # over seeds
+    return {"top1": sum(x == 1 for x in ranks) / len(ranks), "top1_se": se[1],
+            "top3": sum(x <= 3 for x in ranks) / len(ranks), "top3_se": se[3],
             "median_rank": r["median"], "rank_mean": r["mean"], "rank_std": r["std"],
             "test_mean": t["mean"], "test_std": t["std"], "evaluated_min": min(evaluated),
             "asks_mean": statistics.fmean(asks), "ranks": ranks, "tests": tests}
@@ -220,8 +223,9 @@ def uniform(table: Table, budget: int) -> dict[str, Any]:
             break
     rank_mean, rank_std = moments(1)
     test_mean, test_std = moments(2)
-    return {"top1": sum(d[0] for d in dist if d[1] == 1),
-            "top3": sum(d[0] for d in dist if d[1] <= 3), "median_rank": float(median),
+    return {"top1": sum(d[0] for d in dist if d[1] == 1), "top1_se": None,  # exact
+            "top3": sum(d[0] for d in dist if d[1] <= 3), "top3_se": None,
+            "median_rank": float(median),
             "rank_mean": rank_mean, "rank_std": rank_std, "test_mean": test_mean,
             "test_std": test_std, "evaluated_min": min(budget, n), "asks_mean": None}
 
@@ -249,8 +253,8 @@ def _label(seeds: Sequence[int]) -> str:
 
 
 def _figures(r: dict[str, Any]) -> dict[str, Any]:
-    keys = ("top1", "top3", "median_rank", "rank_mean", "rank_std", "test_mean", "test_std",
-            "evaluated_min", "asks_mean")
+    keys = ("top1", "top1_se", "top3", "top3_se", "median_rank", "rank_mean", "rank_std",
+            "test_mean", "test_std", "evaluated_min", "asks_mean")
     return {k: (round(r[k], 4) if isinstance(r[k], float) else r[k]) for k in keys}
 
 
@@ -267,9 +271,9 @@ def _print_table(table: Table, sets: list[tuple[list[int], dict[str, dict[str, A
     print(f"best val_acc {top:.{d}f} ({counted(table.best_ties(), 'arch')}, test_acc "
           f"{' / '.join(f'{t:.{d}f}' for t in top_tests)}); best test_acc {max(tests):.{d}f}; "
           f"median test_acc {statistics.median(tests):.{d}f}")
-    head = f"{'top-1':>6} {'top-3':>6} {'rank med':>8} {'rank mean ± std':>16} " \
+    head = f"{'top-1 ± se':>14} {'top-3 ± se':>14} {'rank med':>8} {'rank mean ± std':>16} " \
            f"{'test_acc mean ± std':>20} {'asks':>6}"
-    print(f"{'':<36}" + "   ".join(f"{'seeds ' + _label(s) + f' (n={len(s)})':^67}"
+    print(f"{'':<36}" + "   ".join(f"{'seeds ' + _label(s) + f' (n={len(s)})':^83}"
                                     for s, _ in sets))
     print(f"{'strategy':<36}" + "   ".join(head for _ in sets))
     for name in sets[0][1]:
@@ -277,7 +281,9 @@ def _print_table(table: Table, sets: list[tuple[list[int], dict[str, dict[str, A
         for _, results in sets:
             r = results[name]
             asks = "" if r["asks_mean"] is None else f"{r['asks_mean']:.1f}"
-            cells.append(f"{r['top1']:>6.3f} {r['top3']:>6.3f} {r['median_rank']:>8.1f} "
+            rates = " ".join(f"{r[k]:>6.3f} ± {r[k + '_se']:<5.3f}" if r[k + "_se"] is not None
+                             else f"{r[k]:>6.3f} (exact)" for k in ("top1", "top3"))
+            cells.append(f"{rates} {r['median_rank']:>8.1f} "
                          f"{r['rank_mean']:>7.2f} ± {r['rank_std']:<6.2f} "
                          f"{r['test_mean']:>9.{d}f} ± {r['test_std']:<{8}.{d}f} {asks:>6}")
         print(f"{name:<36}" + "   ".join(cells))

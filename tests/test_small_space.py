@@ -16,6 +16,7 @@ import json
 import math
 import os
 import re
+import statistics
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,11 @@ def test_nevergrad_runs_match_a_hand_count(tmp_path, name):
     summary = small_space.summarize(table, runs)
     assert (summary["top1"], summary["top3"], summary["ranks"]) == (top1, top3, ranks)
     assert summary["median_rank"] == sorted(ranks)[1]
+    # each hit rate's standard error over the seeds (was: the rates alone, no spread)
+    for rate, best in (("top1", 1), ("top3", 3)):
+        hits = [float(r <= best) for r in ranks]
+        assert summary[f"{rate}_se"] == pytest.approx(
+            statistics.stdev(hits) / math.sqrt(len(hits)))
     # the same seed proposes the same architectures
     assert small_space.run_nevergrad(table, name, 14, 0) == runs[0]
 
@@ -177,9 +183,15 @@ def test_main_prints_the_table_and_json(tmp_path, capsys):
     assert (digits["seeds"]["range"], digits["heldout"]["range"]) == ("0-1", "5-6")
     names = set(digits["seeds"]["results"])
     assert {DEFAULT_OPTIMIZER, "RandomSearch", "uniform, 12 distinct (exact)"} <= names
-    for figures in digits["seeds"]["results"].values():
+    for name, figures in digits["seeds"]["results"].items():
         assert 0.0 <= figures["top1"] <= figures["top3"] <= 1.0
         assert figures["evaluated_min"] == 12
+        exact = name.endswith("(exact)")  # uniform sampling: exact, no spread over seeds
+        assert (figures["top1_se"] is None) == (figures["top3_se"] is None) == exact
+    # the hit rates print with their standard error beside them (was: the rates alone)
+    assert re.search(r"top-3 ± se", text), text
+    default = digits["seeds"]["results"][DEFAULT_OPTIMIZER]
+    assert f"{default['top3']:.3f} ± {default['top3_se']:.3f}" in text, text
     if _optuna_python() != "in-process":
         assert "skipped: optuna not installed" in text and out["tpe"].startswith("skipped")
 
