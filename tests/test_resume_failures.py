@@ -12,6 +12,7 @@ import nevergrad as ng
 import pytest
 import yaml
 
+from lightning_nas import Search
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import TrialStatus
 from lightning_nas.store import RunStore
@@ -220,3 +221,62 @@ def test_a_failure_of_the_architectures_does_not_hold_a_resume_back(tmp_path, wo
     assert result.best.arch["c"] in order[2:]
     again = _objective_search(tmp_path / "run", objective=objective, **kw).run()
     assert [t.status for t in again.trials] == [t.status for t in result.trials]
+
+
+def _fails_at_one(arch: dict) -> dict:
+    """Fails for ``a == 1``; else ``val_loss`` ``a**2``."""
+    if arch["a"] == 1:
+        raise RuntimeError("a == 1 is not supported")
+    return {"val_loss": float(arch["a"] ** 2)}
+
+
+def _one_plus_one(run_dir, **kw):
+    return Search(None, {"a": {"int": [1, 9]}}, objective=_fails_at_one, monitor="val_loss",
+                  mode="min", optimizer="OnePlusOne", seed=5, budget=8, max_failures=10,
+                  run_dir=run_dir, verbose=False, **kw)
+
+
+def _tells(run_dir) -> list[tuple[str, float]]:
+    """Each tell of the run's optimizer: (arch key, loss), in order."""
+    with RunStore(run_dir / "search.db") as store:
+        keys, tells = {}, []
+        for event in store.events():
+            if event["kind"] == "tell":
+                tells.append((keys[event["ask"]], event["loss"]))
+            else:
+                keys[event["ask"]] = event["arch_key"]
+    return tells
+
+
+def test_a_failed_architecture_proposed_again_is_told_worse_than_every_result_so_far(
+        tmp_path):
+    # was: told the loss of its first telling again, 37.0 each time where 81.0 had been
+    # told since: the failure ranked above a real result
+    _one_plus_one(tmp_path).run()
+    worst, failures = None, 0
+    for key, loss in _tells(tmp_path):
+        if key == '{"a":1}':
+            failures += 1
+            assert worst is None or loss > worst, (loss, worst)
+        else:
+            worst = loss if worst is None else max(worst, loss)
+    assert failures > 2 and worst == 81.0
+
+
+def test_a_resume_tells_a_failed_architecture_proposed_again_as_an_unbroken_run_does(
+        tmp_path):
+    # the failed architectures are rebuilt from the store: without that, a resume told a
+    # repeat the failure's old loss where the unbroken run tells it a new one
+    _one_plus_one(tmp_path / "straight").run()
+    ends = []
+
+    def stop_after_six(result) -> None:
+        ends.append(result)
+        if len(ends) == 6:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        _one_plus_one(tmp_path / "run", on_trial_end=stop_after_six).run()
+    assert any(t.status is TrialStatus.FAILED for t in ends)
+    _one_plus_one(tmp_path / "run").run()
+    assert _tells(tmp_path / "run") == _tells(tmp_path / "straight")

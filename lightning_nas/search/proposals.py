@@ -10,7 +10,9 @@ trials, or stops).
 It holds what the optimizer was told: each architecture's loss (``seen``), a rejected
 one's violation (``violated``), and the failures before any result (``untold``: no scale
 yet for "worse than anything", told after the first result). Each trial is told once,
-when it first stops (``tell``). A resume replays the logged asks and tells on the fresh
+when it first stops (``tell``); a repeat of a failed architecture (``failed``) is told
+worse than every loss told by then, its own left out (was: its first loss again, though
+worse results had come since). A resume replays the logged asks and tells on the fresh
 optimizer (``replay``). The loop reads and changes that state through ``evaluated``,
 ``known``, ``running``, ``forget`` and ``stopped``.
 """
@@ -93,6 +95,9 @@ class Proposals:
         #: failures before any result (no scale yet for "worse than anything"): told after
         #: the first result; arch key -> (the failure, its candidates)
         self.untold: dict[str, tuple[TrialResult, list[Any]]] = {}
+        #: the architectures whose last told trial FAILED: a repeat is told ``told_loss``
+        #: anew (was: its first loss, though worse results came since); arch key -> failure
+        self.failed: dict[str, TrialResult] = {}
         self.rejected = 0  # in the last proposals' streak
 
     # ----------------------------------------------------------------- resume
@@ -107,6 +112,8 @@ class Proposals:
         for old in trials:
             if old.status is TrialStatus.REJECTED:  # its amount: the log's (replayed below)
                 self.violated[arch_key(old.arch)] = 1.0
+            elif old.status is not TrialStatus.RUNNING and old.trial_id not in waiting:
+                self._failed(old, arch_key(old.arch))  # as live: its repeats told anew
         if self.log.replay():
             if self.log.diverged_at is not None:
                 why = "" if self.log.seeded else (  # (was: no word of why)
@@ -149,6 +156,8 @@ class Proposals:
             arch = self.space.validate(candidate.value)
             key = arch_key(arch)
             if key in self.seen:  # a rejected one is told its violation again
+                if key in self.failed:  # worse than every loss told now but its own
+                    self.seen[key] = self._told_again(key)
                 self.log.repeated(candidate, self.seen[key], violation=self.violated.get(key))
             elif key in self.twins or key in self.untold:  # told with the trial's loss
                 self.log.twin(candidate)
@@ -203,6 +212,7 @@ class Proposals:
     def forget(self, key: str) -> None:
         """``key``'s told loss is dropped: a failure run again is told again."""
         self.seen.pop(key, None)
+        self.failed.pop(key, None)
 
     def stopped(self, result: TrialResult, key: str, candidate: Any) -> None:
         """A trial of ``key`` stopped: ``candidate`` and its twins are told the result's
@@ -212,10 +222,12 @@ class Proposals:
         self.twins.pop(key, None)
 
     # ----------------------------------------------------------------- results
-    def loss(self, result: TrialResult) -> Any:
-        """What nevergrad is told (``told_loss``): worse than anything seen for a failure
-        (with nothing seen: ``inf`` for this package's strategies, else ``NO_SCALE``)."""
-        return told_loss(result, self.goal.objectives, self.goal.mode, list(self.seen.values()),
+    def loss(self, result: TrialResult, seen: list[Any] | None = None) -> Any:
+        """What nevergrad is told (``told_loss``): worse than anything seen (``seen``:
+        every loss told) for a failure (with nothing seen: ``inf`` for this package's
+        strategies, else ``NO_SCALE``)."""
+        seen = list(self.seen.values()) if seen is None else seen
+        return told_loss(result, self.goal.objectives, self.goal.mode, seen,
                          counted=self.counted,
                          unseen=math.inf if isinstance(self.optimizer, NASOptimizer) else NO_SCALE)
 
@@ -227,5 +239,19 @@ class Proposals:
             return
         for k, (told, waiting) in [(key, (result, candidates)), *self.untold.items()]:
             self.seen[k] = self.loss(told)
+            self._failed(told, k)
             self.log.tell(waiting, self.seen[k], violation=self.violated.get(k))  # (rejected)
         self.told_any, self.untold = True, {}
+
+    def _failed(self, result: TrialResult, key: str) -> None:
+        """``key`` was told ``result``: a FAILED one is ``failed`` (its repeats are told
+        anew), any other result (a re-run that completed) is not."""
+        if result.status is TrialStatus.FAILED:
+            self.failed[key] = result
+        else:
+            self.failed.pop(key, None)
+
+    def _told_again(self, key: str) -> Any:
+        """The loss a repeat of the failed ``key`` is told: worse than every loss told so
+        far, its own earlier ones left out (``told_loss``, the rule of its first telling)."""
+        return self.loss(self.failed[key], [v for k, v in self.seen.items() if k != key])
