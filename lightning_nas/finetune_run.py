@@ -303,7 +303,8 @@ def finetune(run_dir: str | os.PathLike, *, max_epochs: int | None = None,
             spec.ckpt_path = str(ckpt_path)
             spec.restore_optimizer = None  # Lightning restores the state of its last.ckpt
             spec.init_weights = None  # and its weights (was: best.ckpt's loaded first, replaced)
-        built = check_fit_builds(spec, "the fine-tune")  # before its folder is made, as a search
+        built, _ = check_fit_builds(spec, "the fine-tune")  # before its folder is made, as a
+        # search
         check_fit_callbacks(spec, built)  # its module's configure_callbacks(), asked as fit asks
         check_weights_fit(built, spec.init_weights, best, model_init_args, run_dir)  # the shapes
     if threads is None and not from_checkpoint:  # a replay: the trial's (per rank too)

@@ -177,12 +177,13 @@ def _checked_spec(cfg: Mapping[str, Any], out_dir: str | os.PathLike, monitor: s
                      tie_break=tuple(tie_break), cli_model=model)  # LightningCLI's hparams
     spec.record = fit_record(spec, "fit")  # in its checkpoints: a resume is checked on it
     # as a search does: a model, data or Trainer that cannot be built; then what the module
-    built = check_fit_builds(spec)
+    built, data_built = check_fit_builds(spec)
     own = check_fit_callbacks(spec, built)  # built says to
     # NASModule's keys are known: a monitor it never logs is refused before training, as a
     # search refuses it (was: after every epoch trained)
     check_nas_logged(built, monitor, [name for name, _ in tie_break], trainer)
-    check_validates(built, data_target, monitor, "the fit")  # (was: found once it trained)
+    check_validates(built, data_built, monitor, "the fit")  # (was: found once it trained;
+    # the instances built: a hook set in __init__ counts, as Lightning counts it)
     warn_endless(trainer, own or [], "fit")  # configure_callbacks(); what a search warns of
     warn_stopping_monitor(trainer, monitor, mode, own or [], "fit")  # in them too (was: not)
     return spec

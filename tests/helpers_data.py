@@ -63,6 +63,15 @@ class NoValLoaderData(BlobData):
     val_dataloader = pl.LightningDataModule.val_dataloader
 
 
+class InitValLoaderData(NoValLoaderData):
+    """``NoValLoaderData`` given its ``val_dataloader`` in ``__init__``, an instance
+    attribute, which Lightning validates with (its class has none)."""
+
+    def __init__(self, n: int = 256, batch_size: int = 64) -> None:
+        super().__init__(n=n, batch_size=batch_size)
+        self.val_dataloader = lambda: DataLoader(self.val_set, batch_size=self.batch_size)
+
+
 @at_helpers
 class LoaderArgsData(BlobData):
     """``BlobData`` whose ``DataLoader`` arguments come in a dict, ``loader`` (its

@@ -107,6 +107,15 @@ class NoValStepNet(TinyNet):
     validation_step = pl.LightningModule.validation_step
 
 
+class InitValStepNet(NoValStepNet):
+    """``NoValStepNet`` given ``TinyNet``'s ``validation_step`` in ``__init__``, an instance
+    attribute, which Lightning validates with (its class has none)."""
+
+    def __init__(self, width: int = 16) -> None:
+        super().__init__(width=width)
+        self.validation_step = TinyNet.validation_step.__get__(self)
+
+
 class Act(enum.Enum):
     """An activation, given by name in a config (``act: tanh``)."""
 

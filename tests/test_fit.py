@@ -135,6 +135,18 @@ def test_a_fit_that_would_never_validate_is_one_line_before_any_folder(
     assert not out.exists()
 
 
+@pytest.mark.parametrize(("section", "path"), [
+    ("model", "tests.helpers_models.InitValStepNet"),  # validation_step set in __init__
+    ("data", "tests.helpers_data.InitValLoaderData"),  # val_dataloader set in __init__
+])
+def test_a_fit_whose_hook_is_set_in_init_is_fit(tmp_path, section, path):
+    # was: refused before any folder, "the data, InitValLoaderData, has no
+    # val_dataloader()" (its class judged), though Lightning validates with the instance's
+    config = _write(tmp_path / "c.yaml", {**BASE, section: {"class_path": path}})
+    result = fit_config(config, out_dir=tmp_path / "out", monitor="val_acc", mode="max")
+    assert result.error is None and result.score is not None
+
+
 def test_the_trainer_check_of_a_ddp_fit_launches_nothing(tmp_path):
     # the Trainer is built to check it, as a search's dry build does: no rank processes, no
     # process group, the rank and the global flags as they were, nothing written

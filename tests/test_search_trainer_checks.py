@@ -8,12 +8,13 @@ import re
 import warnings
 
 import pytest
+import yaml
 
 from lightning_nas import Search
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialStatus
-from tests.helpers_data import BlobData, NoValLoaderData
-from tests.helpers_models import NoValStepNet, TinyNet
+from tests.helpers_data import BlobData, InitValLoaderData, NoValLoaderData
+from tests.helpers_models import InitValStepNet, NoValStepNet, TinyNet
 from tests.helpers_search import tiny_search
 
 
@@ -292,3 +293,34 @@ def test_a_search_whose_fits_would_never_validate_is_refused_before_training(
         tiny_search(run, {"width": {"choice": [4, 8]}}, tiny_trainer, model=model, data=data,
                     budget=2, monitor="val_acc", mode="max")
     assert not run.exists()
+
+
+@pytest.mark.parametrize(("model", "data"), [
+    (TinyNet, InitValLoaderData),  # its val_dataloader set in __init__
+    (InitValStepNet, BlobData),  # its validation_step set in __init__
+])
+def test_a_search_whose_hook_is_set_in_init_is_searched(tmp_path, tiny_trainer, model, data):
+    # was: refused before training, "the data, InitValLoaderData, has no val_dataloader()"
+    # (its class judged), though Lightning validates with the instance's
+    result = tiny_search(tmp_path / "run", {"width": {"choice": [4, 8]}}, tiny_trainer,
+                         model=model, data=data, budget=1, monitor="val_acc",
+                         mode="max").run()
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED]
+    assert result.trials[0].score is not None
+
+
+def test_a_config_search_whose_data_sets_val_dataloader_in_init_is_searched(tmp_path):
+    # data: {class_path: ...} of a class whose instance sets val_dataloader (was: refused)
+    from lightning_nas.config.load import load_config
+    from lightning_nas.search.from_config import search_from_config
+
+    path = tmp_path / "nas.yaml"
+    path.write_text(yaml.safe_dump({
+        "model": {"class_path": "tests.helpers_models.TinyNet"},
+        "data": {"class_path": "tests.helpers_data.InitValLoaderData"},
+        "trainer": {"max_epochs": 1, "accelerator": "cpu", "limit_train_batches": 1,
+                    "enable_progress_bar": False, "logger": False},
+        "search": {"space": {"model.width": {"choice": [4, 8]}}, "budget": 1,
+                   "monitor": "val_acc", "mode": "max", "run_dir": str(tmp_path / "run")}}))
+    result = search_from_config(load_config(path)).run()
+    assert [t.status for t in result.trials] == [TrialStatus.COMPLETED]

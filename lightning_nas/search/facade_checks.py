@@ -209,8 +209,8 @@ def _check_search(search: Search) -> None:
                     unsearched(search.trainer, searched))
     # trials that run here or in local worker processes: the Trainer is built here too
     local = executor in ("auto", "inline", "process")
-    model = search.template.dry_build(archs, searched, trainer=local,
-                                      keys=option_keys(options, places))
+    model, data = search.template.dry_build(archs, searched, trainer=local,
+                                            keys=option_keys(options, places))
     # a GradientAccumulationScheduler the module's configure_callbacks() returns replaces
     # the Trainer's (was: the config's callbacks alone: a working interval refused, one
     # that never validates taken), asked as each trial's fit asks it: attached to its
@@ -229,7 +229,8 @@ def _check_search(search: Search) -> None:
     if model is not None and search.objective is None and search.data.target is None:
         check_own_loaders(model)  # no data: the model's own loaders
     if model is not None and search.objective is None:  # a fit that skips validation
-        check_validates(model, search.data.target, search.settings.goal.monitor)
+        check_validates(model, data, search.settings.goal.monitor)  # as built (a hook set
+        # in __init__ counts, as Lightning counts it; was: its class judged, such data refused)
     if model is not None:  # each choice's options, each range's bounds, beside values
         check_option_builds(search, archs)  # that build
     # each trial's callbacks: a searched list's every value (a key into one node's argument,

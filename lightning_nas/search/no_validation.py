@@ -5,8 +5,9 @@ that the monitor was never logged, naming the setting that left it out.
   optimizer steps, ``epoch_steps``), a time ``val_check_interval`` that never came, a model
   without ``validation_step`` or data without ``val_dataloader()`` (``skipped_why``), else
   the validation settings.
-- ``check_validates``: the last two refused before a search trains (was: found after
-  trial 1 trained to its end, and said as the validation settings).
+- ``check_validates``: the last two refused before a search or a fit trains, judged on the
+  model and data as built (was: found after trial 1 trained to its end, and said as the
+  validation settings).
 
 Example:
     >>> import lightning.pytorch as pl
@@ -26,9 +27,8 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch.utilities.model_helpers import is_overridden
 
-from lightning_nas.config.instantiate import import_object
-from lightning_nas.config.section_builder import ConfigBuilder
 from lightning_nas.errors import ConfigError
+from lightning_nas.user_warnings import warn_user
 from lightning_nas.wording import counted
 
 __all__ = ["check_validates", "epoch_steps", "no_validation_error", "skipped_why"]
@@ -98,26 +98,37 @@ def skipped_why(model: Any, data: Any, monitor: str, fits: str = "the fit") -> s
     where the loaders come from (a datamodule where one is given, never the model then);
     None where both are there, or not known: ``model`` of another kind (a builder
     function's, before it runs), ``data`` of another kind (its loaders then not judged).
+    An instance's hook counts where its ``__init__`` set it (``self.val_dataloader = ...``),
+    as Lightning counts it; a class knows none such (``check_validates``).
 
     Example:
         >>> skipped_why(pl.LightningModule, None, "val_acc")
         "LightningModule has no validation_step, so Lightning skips validation in the fit and ...
     """
-    if not _is(model, pl.LightningModule):
+    missing = _missing_hook(model, data)
+    if missing is None:
         return None
-    if not is_overridden("validation_step", model, pl.LightningModule):
+    hook, owner = missing
+    if hook == "validation_step":
         return (f"{_name(model)} has no validation_step, so Lightning skips validation in "
                 f"{fits} and none could log monitor {monitor!r}: define validation_step on "
                 f"the model, logging {monitor!r}")
+    whose = _name(model) if owner is model else f"the data, {_name(data)},"
+    return (f"{whose} has no val_dataloader(), so Lightning skips validation in {fits} and "
+            f"none could log monitor {monitor!r}: define val_dataloader() on it")
+
+
+def _missing_hook(model: Any, data: Any) -> tuple[str, Any] | None:
+    """The hook ``skipped_why`` finds missing and the model or data (``owner``) lacking it."""
+    if not _is(model, pl.LightningModule):
+        return None
+    if not is_overridden("validation_step", model, pl.LightningModule):
+        return "validation_step", model
     if data is not None and not _is(data, pl.LightningDataModule):
         return None
     owner, parent = (model, pl.LightningModule) if data is None else (
         data, pl.LightningDataModule)
-    if is_overridden("val_dataloader", owner, parent):
-        return None
-    whose = _name(model) if data is None else f"the data, {_name(data)},"
-    return (f"{whose} has no val_dataloader(), so Lightning skips validation in {fits} and "
-            f"none could log monitor {monitor!r}: define val_dataloader() on it")
+    return None if is_overridden("val_dataloader", owner, parent) else ("val_dataloader", owner)
 
 
 def _is(thing: Any, kind: type) -> bool:
@@ -132,12 +143,14 @@ def _name(thing: Any) -> str:
 
 def check_validates(model: Any, data: Any, monitor: str,
                     fits: str = "every trial's fit") -> None:
-    """Refuse, before training, a model (an instance or class) without ``validation_step``
-    or data (a LightningDataModule, its class, its import path or a config section's
-    ``ConfigBuilder``; None: the model's own loaders) without ``val_dataloader()``: the
-    fit would train to its end and score nothing (was: found after a search's trial 1 or
-    a fit trained, "no validation ran ... (check limit_val_batches,
-    check_val_every_n_epoch, and val_check_interval ...)", none of them the cause).
+    """Refuse, before training, a model without ``validation_step`` or data (None: the
+    model's own loaders) without ``val_dataloader()``, judged as built (the instances of
+    ``TrialTemplate.dry_build``): the fit would train to its end and score nothing (was:
+    found after a search's trial 1 or a fit trained, "no validation ran ... (check
+    limit_val_batches, check_val_every_n_epoch, and val_check_interval ...)", none of them
+    the cause). A hook an instance's ``__init__`` sets counts, as Lightning counts it (was:
+    the class judged, such a project refused); where only a class is given, the one
+    lacking the hook, a warning instead, as its instance may set it.
 
     Example:
         >>> check_validates(pl.LightningModule(), None, "val_acc")
@@ -145,11 +158,11 @@ def check_validates(model: Any, data: Any, monitor: str,
         ...
         lightning_nas.errors.ConfigError: LightningModule has no validation_step, so ...
     """
-    try:  # a config section's class
-        data = data.target() if isinstance(data, ConfigBuilder) else import_object(
-            data) if isinstance(data, str) else data
-    except ConfigError:  # a class that does not import: its own check says so
-        return
     why = skipped_why(model, data, monitor, fits)
-    if why is not None:
-        raise ConfigError(why)
+    if why is None:
+        return
+    if isinstance(_missing_hook(model, data)[1], type):  # unbuilt: its __init__ may set it
+        warn_user(f"{why} (unless its __init__ sets it on the instance: only its class was "
+                  f"judged)")
+        return
+    raise ConfigError(why)

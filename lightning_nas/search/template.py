@@ -153,10 +153,13 @@ class TrialTemplate:
     def dry_build(self, archs: Sequence[dict[str, Any]],
                   searched: Mapping[str, Sequence[Any]] | None = None,
                   trainer: bool = True, of: str | None = None,
-                  keys: Mapping[str, Sequence[tuple[str, Any]]] | None = None) -> Any:
+                  keys: Mapping[str, Sequence[tuple[str, Any]]] | None = None
+                  ) -> tuple[Any, Any]:
         """Build a trial's model, data and (with ``trainer``) Trainer as ``fit_trial`` builds
         them, without training, starting processes or writing into the run folder; the model
-        built (None for an ``objective``), for checks of its own (``configure_callbacks``).
+        and the data built (None and None for an ``objective``; the data None where there is
+        none), for checks of their own (``configure_callbacks``; an instance's hooks, which
+        may be set in its ``__init__``, where its class has none).
 
         The model is built with its parameters on the meta device (``parameters_on_meta``;
         on CPU if it cannot be). The model and the data must build for one of ``archs`` (an
@@ -178,7 +181,7 @@ class TrialTemplate:
                 manual optimization cannot take.
         """
         if self.objective is not None or not archs:
-            return None
+            return None, None
         built: list[Any] = []  # the model, then the data (each of the first arch it builds for)
         with global_state_kept():
             for name, factory in (("model", self.model), ("data", self.data)):
@@ -196,7 +199,7 @@ class TrialTemplate:
         if isinstance(built[0], NASModule):  # its output width, before anything is written
             built[0].check_output_width()
         if not trainer:
-            return built[0]
+            return built[0], built[1]
         spec = self.spec(0, archs[0], dry=True)
         fault = trainer_fault(spec)
         if fault is not None:
@@ -213,7 +216,7 @@ class TrialTemplate:
         if not getattr(built[0], "automatic_optimization", True) and self._all_manual(archs):
             with global_state_kept():
                 check_manual_optimization(spec, type(built[0]).__name__, searched or {})
-        return built[0]
+        return built[0], built[1]
 
     def _all_manual(self, archs: Sequence[dict[str, Any]]) -> bool:
         """Whether the model of each of ``archs`` that builds is of manual optimization (was:
@@ -258,13 +261,13 @@ class TrialTemplate:
                                                  if meta else None)
 
 
-def check_fit_builds(spec: TrialSpec, of: str = "the fit") -> Any:
+def check_fit_builds(spec: TrialSpec, of: str = "the fit") -> tuple[Any, Any]:
     """Build the model and data of ``spec`` (a fit or a fine-tune: one architecture) as
     ``TrialTemplate.dry_build`` builds a trial's, check that the model has an optimizer
     (``check_optimizer_given``, as a search's), then build its Trainer
     (``check_trainer_builds``), before any folder is made; the model built (parameters on
-    the meta device where they can be), for checks of its own (a fine-tune's weights'
-    shapes).
+    the meta device where they can be) and the data (None where there is none), for checks
+    of their own (a fine-tune's weights' shapes, the hooks a fit validates with).
 
     Raises:
         ConfigError: naming the argument at fault and its value, else the section.
@@ -273,14 +276,14 @@ def check_fit_builds(spec: TrialSpec, of: str = "the fit") -> Any:
                              DataFactory(spec.data, spec.data_init_args), spec.trainer)
     check_optim(spec.cli_optim)
     # (was: the fit's traceback)
-    model = template.dry_build([dict(spec.arch)], trainer=False, of=of)
+    model, data = template.dry_build([dict(spec.arch)], trainer=False, of=of)
     target = template.model.target  # no optimizer: the fit would fail (was: Lightning's
     # refusal once its folder was made; a fine-tune's FAILED), as a search checks it
     check_optimizer_given(target.target() if isinstance(target, ConfigBuilder) else target,
                           spec.cli_optim, _OPTIM_FIX.get(of, _OPTIM_FIX["the fit"]),
                           f"{of} would fail")
     check_trainer_builds(spec, of)
-    return model
+    return model, data
 
 
 
