@@ -282,6 +282,8 @@ def test_a_batch_size_finder_under_ddp_trials_is_refused_before_anything_is_writ
     (TinyNet, NoValLoaderData, "the data, NoValLoaderData, has no val_dataloader(), so "
      "Lightning skips validation in every trial's fit and none could log monitor 'val_acc': "
      "define val_dataloader() on it"),
+    (TinyNet, lambda arch: NoValLoaderData(), "the data, NoValLoaderData, has no "  # as built
+     "val_dataloader()"),  # by a callable (was: not judged, trial 1 trained to its end)
 ])
 def test_a_search_whose_fits_would_never_validate_is_refused_before_training(
         tmp_path, tiny_trainer, model, data, needle):
