@@ -67,3 +67,31 @@ def test_a_logging_interval_above_the_batches_is_said_once_a_search_not_never(tm
                     budget=2, seed=0).run()  # BlobData: 3 training batches an epoch
     assert len([w for w in said if interval in str(w.message)]) == 1, [
         (w.filename, w.lineno, str(w.message)[:40]) for w in said]
+
+
+def test_a_logging_interval_above_the_batches_is_said_by_a_oneshot_run(tmp_path, monkeypatch,
+                                                                      capsys):
+    # lightning-nas oneshot with a logger: Lightning's warning, which a plain fit of the same
+    # Trainer says, said once (was: never, silenced by quiet_lightning, so the logger's rows
+    # lacked every training step without a word)
+    import yaml
+
+    from lightning_nas.cli import main
+
+    monkeypatch.setattr(LoggingInterval, "said", False)  # as in a fresh process (conftest)
+    config = tmp_path / "oneshot.yaml"
+    config.write_text(yaml.safe_dump({
+        "model": "tests.helpers.TinySupernet",
+        "data": {"class_path": "tests.helpers.BlobData", "init_args": {"n": 128,
+                                                                     "batch_size": 32}},
+        "trainer": {"max_epochs": 1, "accelerator": "cpu", "devices": 1,
+                    "log_every_n_steps": 7, "logger": True},  # 3 training batches an epoch
+        "oneshot": {"algorithm": "spos", "calibration_batches": 1, "num_classes": 3,
+                    "seed": 0, "run_dir": str(tmp_path / "run"), "num_candidates": 2}}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")  # (the suite's filters ignore it)
+        code = main(["oneshot", str(config)])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    interval = "smaller than the logging interval Trainer(log_every_n_steps=7)"
+    assert err.count(interval) == 1, err  # the command's warning line

@@ -71,7 +71,7 @@ from lightning_nas.results import format_score
 from lightning_nas.run_folder import LOCK_FILE, holding, user_path
 from lightning_nas.search.callback_monitors import CallbackMonitors
 from lightning_nas.search.lifetime import DISTRIBUTED_VARIABLES, environ
-from lightning_nas.search.quiet import quiet_lightning
+from lightning_nas.search.quiet import LoggingInterval, quiet_lightning
 from lightning_nas.search.remote_runs import RunsHeld, runs_ended
 from lightning_nas.search.trial import SEED_VARIABLES, TrialSpec
 from lightning_nas.search.trial_callbacks import TrialCallbacks
@@ -340,8 +340,10 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
         uneven = UnevenSplitCheck(None, scored="oneshot")
         search = _spos if algorithm == "spos" else _differentiable
         # the monitors' check first: at a validation's end, before an EarlyStopping checks
+        # LoggingInterval: Lightning's log_every_n_steps warning, which quiet_lightning
+        # silences, said once (was: never, a logger's rows lacking every training step)
         ordered = [CallbackMonitors(), *trainer_kwargs.get("callbacks", []), uneven,
-                   RunsHeld(runs)]
+                   RunsHeld(runs), LoggingInterval()]
         arch, score, subnet, frozen, message, rank_zero = search(opts, searched, datamodule, {
             **trainer_kwargs, "callbacks": ordered}, clear, ckpt_path, drawn)
         # under DDP only rank 0 prints and writes; the uneven split it said is in
