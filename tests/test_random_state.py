@@ -24,45 +24,6 @@ def test_restore_sets_back_what_capture_read():
     assert drawn[2] == again[2]
 
 
-def _values(state) -> int:
-    """The values ``state`` holds, nested ones counted: what a checkpoint's pickler visits
-    one by one (``torch.save`` calls its ``persistent_id`` for each)."""
-    if isinstance(state, dict):
-        return 1 + sum(_values(v) for v in state.values())
-    if isinstance(state, (list, tuple)):
-        return 1 + sum(_values(v) for v in state)
-    return 1
-
-
-def test_the_state_is_a_few_values_that_weights_only_loading_reads(tmp_path):
-    # each of a trial's checkpoints (best.ckpt, last.ckpt each epoch) holds it: was some
-    # 6300 numbers in lists (torch's 5056 bytes one by one), pickled one by one in every save
-    state = capture()
-    assert _values(state) < 20, _values(state)
-    torch.save({"random": state}, tmp_path / "s.ckpt")
-    loaded = torch.load(tmp_path / "s.ckpt", weights_only=True)["random"]
-    drawn = (torch.rand(3), np.random.rand(3), random.random(), np.random.randn())
-    restore(loaded)
-    again = (torch.rand(3), np.random.rand(3), random.random(), np.random.randn())
-    assert torch.equal(drawn[0], again[0]) and np.array_equal(drawn[1], again[1])
-    assert drawn[2:] == again[2:]
-
-
-def test_a_state_an_earlier_version_wrote_as_lists_is_restored():
-    # plain lists of numbers: what the checkpoints of trials written before held
-    np.random.randn()  # a Gaussian held: its part of NumPy's state
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    version, internal, gauss_next = random.getstate()
-    old = {"torch": torch.get_rng_state().tolist(),
-           "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(gauss)],
-           "random": [version, list(internal), gauss_next]}
-    drawn = (torch.rand(3), np.random.rand(3), random.random(), np.random.randn())
-    restore(old)
-    again = (torch.rand(3), np.random.rand(3), random.random(), np.random.randn())
-    assert torch.equal(drawn[0], again[0]) and np.array_equal(drawn[1], again[1])
-    assert drawn[2:] == again[2:]
-
-
 def _checkpoint(tmp_path, callbacks: list[pl.Callback]):
     trainer = pl.Trainer(max_epochs=1, accelerator="cpu", logger=False, callbacks=callbacks,
                          enable_progress_bar=False, enable_model_summary=False,

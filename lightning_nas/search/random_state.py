@@ -6,11 +6,8 @@ segment that starts from ``ckpt_path`` after ``seed_everything`` would draw the 
 epochs' shuffles, dropout masks and NumPy / ``random`` values once more. ``capture`` is what
 ``TrialReporter`` saves with each checkpoint; ``restore`` sets it back when the checkpoint is
 loaded (after the module's ``setup``, which draws what it drew the first time; before the
-training data's iterator is made). Each generator's state is one ``bytes`` value beside plain
-numbers, so a checkpoint still loads with ``torch.load(weights_only=True)``, and a save
-pickles a few values, not the numbers of lists one by one (was: plain lists, some 6300
-numbers in each of a trial's checkpoints, a few ms of every save); ``restore`` also takes
-the lists of a checkpoint an earlier version wrote.
+training data's iterator is made). The states are plain lists of numbers (what ``json``
+writes), so a checkpoint still loads with ``torch.load(weights_only=True)``.
 
 ``kept_if`` sets the caller's random state back after a seeded trial (or fit) that ran in
 its process (after the last of those overlapping in threads).
@@ -31,9 +28,6 @@ from lightning_nas.search.shared_state import held_by_first
 
 __all__ = ["EXPORTED_KEY", "capture", "in_checkpoint", "kept_if", "restore"]
 
-#: how the 32-bit words of NumPy's and ``random``'s Mersenne Twister states are packed
-_WORDS = np.dtype("<u4")
-
 #: the key an exported ``best.ckpt`` (which holds no callback state of lightning_nas's own)
 #: says under that its trial's checkpoint held a random state
 EXPORTED_KEY = "lightning_nas_random_state"
@@ -41,7 +35,7 @@ EXPORTED_KEY = "lightning_nas_random_state"
 
 def capture() -> dict[str, Any]:
     """The random state of torch (and of the current CUDA device, when CUDA is in use), NumPy
-    and ``random``: each generator's state one ``bytes`` value, beside plain numbers.
+    and ``random``, as plain lists.
 
     Example:
         >>> state = capture()
@@ -53,12 +47,12 @@ def capture() -> dict[str, Any]:
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
     version, internal, gauss_next = random.getstate()
     state: dict[str, Any] = {
-        "torch": torch.get_rng_state().numpy().tobytes(),
-        "numpy": [kind, _packed(keys, _WORDS), int(pos), int(has_gauss), float(gauss)],
-        "random": [version, _packed(internal, _WORDS), gauss_next],
+        "torch": torch.get_rng_state().tolist(),
+        "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(gauss)],
+        "random": [version, list(internal), gauss_next],
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():  # this process's device's
-        state["cuda"] = torch.cuda.get_rng_state().numpy().tobytes()  # (a DDP rank's own)
+        state["cuda"] = torch.cuda.get_rng_state().tolist()  # (a DDP rank's own)
     return state
 
 
@@ -67,34 +61,16 @@ def restore(state: dict[str, Any]) -> None:
     CUDA's into the current device: under DDP each rank's, from rank 0's checkpoint, as the
     CPU's)."""
     if "torch" in state:
-        torch.set_rng_state(_bytes_tensor(state["torch"]))
+        torch.set_rng_state(torch.tensor(state["torch"], dtype=torch.uint8))
     if "numpy" in state:
         kind, keys, pos, has_gauss, gauss = state["numpy"]
-        np.random.set_state((kind, _unpacked(keys, _WORDS).astype(np.uint32), pos, has_gauss,
-                             gauss))
+        np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
     if "random" in state:
         version, internal, gauss_next = state["random"]
-        random.setstate((version, tuple(_unpacked(internal, _WORDS).tolist()), gauss_next))
+        random.setstate((version, tuple(internal), gauss_next))
     cuda = state.get("cuda")
     if cuda and torch.cuda.is_available():  # into this process's current device
-        torch.cuda.set_rng_state(_bytes_tensor(cuda))
-
-
-def _packed(values: Any, dtype: np.dtype) -> bytes:
-    """``values`` (an array, a tuple of ints) as the bytes of ``dtype`` numbers."""
-    return np.asarray(values, dtype=dtype).tobytes()
-
-
-def _unpacked(value: bytes | list[int], dtype: np.dtype) -> np.ndarray:
-    """The numbers ``_packed`` packed, or those of a plain list (an earlier version's)."""
-    if isinstance(value, (bytes, bytearray)):
-        return np.frombuffer(value, dtype=dtype)
-    return np.asarray(value, dtype=dtype)
-
-
-def _bytes_tensor(value: bytes | list[int]) -> torch.Tensor:
-    """A generator's state for torch: a ``uint8`` tensor of ``value``'s bytes (or numbers)."""
-    return torch.from_numpy(_unpacked(value, np.dtype(np.uint8)).copy())
+        torch.cuda.set_rng_state(torch.tensor(cuda, dtype=torch.uint8))
 
 
 @contextmanager
