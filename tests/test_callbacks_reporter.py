@@ -5,6 +5,7 @@ scored on the epochs that logged it or refused, naming the closest key."""
 
 from __future__ import annotations
 
+import csv
 import math
 from typing import Any
 
@@ -379,3 +380,32 @@ def test_a_validate_call_outside_fit_is_no_epoch_of_the_history(tmp_path):
     trainer.fit(model, datamodule=data)
     trainer.validate(model, datamodule=data, verbose=False)
     assert [h["epoch"] for h in reporter.history] == [0, 1]
+
+
+def test_a_fit_resumed_at_its_end_logs_the_score_the_killed_fit_logged(tmp_path):
+    # a fit killed as it ended (``on_fit_end``: its loggers' rows of the end of training
+    # unwritten) resumes from its last epoch's checkpoint: Lightning trains nothing and
+    # skips the end of training, so its reporter logs the score as the fit ends (was: none)
+    def fit(version: str, ckpt_path: Any = None) -> pl.Trainer:
+        pl.seed_everything(0, verbose=False)
+        trainer = pl.Trainer(max_epochs=3, accelerator="cpu", devices=1,
+                             callbacks=[TrialReporter(monitor="val_acc", mode="max")],
+                             logger=CSVLogger(tmp_path, name="logs", version=version),
+                             enable_progress_bar=False, enable_model_summary=False,
+                             enable_checkpointing=False, limit_train_batches=2,
+                             limit_val_batches=1, num_sanity_val_steps=0)
+        trainer.fit(ScriptedModel(), ckpt_path=ckpt_path)
+        return trainer
+
+    fit("whole").save_checkpoint(tmp_path / "last.ckpt")
+    fit("resumed", tmp_path / "last.ckpt")
+    whole, resumed = (_filled_rows(tmp_path / "logs" / v / "metrics.csv")
+                      for v in ("whole", "resumed"))
+    assert resumed == [row for row in whole if "hp_metric" in row]
+    assert resumed == [{"hp_metric": str(max(SCRIPT)), "step": "6"}]
+
+
+def _filled_rows(path: Any) -> list[dict[str, str]]:
+    """The rows of the ``metrics.csv`` at ``path``, each without its empty values."""
+    with open(path, newline="") as f:
+        return [{k: v for k, v in row.items() if v} for row in csv.DictReader(f)]

@@ -104,18 +104,19 @@ def test_a_trial_killed_as_its_fit_ends_without_a_scheduler_completes_training_n
         {i: {k: r[k] for k in _KEPT} for i, r in clean.items()}
     assert [e["epoch"] for e in json_lines(trial_folder(run_dir, 1) / "epochs.jsonl")] == \
         [0, 1, 2]  # no epoch trained again
-    for trial_id in rows:  # the same rows (the killed fit's hp_metric row, logged as its
-        # training ended, died unwritten with it: not logged again as it resumes)
+    for trial_id in rows:  # the same rows: the killed fit's hp_metric row, logged as its
+        # training ended, died unwritten with it, is logged as it resumes (was: missing)
         table = Path("logs", "trials", f"trial_{trial_id:04d}", "metrics.csv")
-        assert _rows(run_dir / table) == _rows(clean_dir / table, trial_id != 1), trial_id
+        assert _rows(run_dir / table) == _rows(clean_dir / table), trial_id
+    # no version of the resumed fit's left (was: ``trial_0001_resumed_<ns>``)
+    assert sorted(p.name for p in (run_dir / "logs" / "trials").iterdir()) == \
+        ["trial_0001", "trial_0002"]
 
 
-def _rows(path: Path, hp_metric: bool = True) -> list[dict[str, str]]:
-    """The rows of a ``metrics.csv``, each without its empty values (``hp_metric``: with the
-    rows that log it)."""
+def _rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a ``metrics.csv``, each without its empty values."""
     with path.open(newline="") as f:
-        rows = [{k: v for k, v in row.items() if v} for row in csv.DictReader(f)]
-    return [row for row in rows if hp_metric or "hp_metric" not in row]
+        return [{k: v for k, v in row.items() if v} for row in csv.DictReader(f)]
 
 
 def _run_clean(launcher, tmp_path: Path, make: Callable[[Path, str], tuple[Path, Path]]

@@ -137,6 +137,7 @@ class TrialReporter(pl.Callback):
         self._open = False  # the last entry still waits for its epoch's training metrics
         self._first_batch = True
         self._hparams_logged = False  # on_fit_start logged them (rank 0, with loggers)
+        self._ended = False  # this fit's end of training ran (``on_train_end``)
         self._validation_logs: set[str] | None = None  # seen in the sanity check
         #: training logged the monitor and no sanity check said whether validation does
         self._training_logs = False
@@ -260,6 +261,7 @@ class TrialReporter(pl.Callback):
         TensorBoard's HParams view keeps a run's first hyperparameters (was: Lightning's
         alone, the module's; one that saved none showed no searched key). The score follows
         at the end of training."""
+        self._ended = False
         if trainer.is_global_zero and trainer.loggers:
             params = {**_lightning_hparams(trainer, pl_module), **self._searched()}
             for logger in trainer.loggers:
@@ -321,7 +323,16 @@ class TrialReporter(pl.Callback):
             checkpoint["hyper_parameters"] = {**self.init_args,
                                               **(checkpoint.get("hyper_parameters") or {})}
 
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """A fit resumed from a checkpoint of its last epoch (its process killed as the fit
+        ended, before its result was stored) trains nothing, and Lightning skips its end of
+        training: the score is logged here as ``on_train_end`` logs it (was: the killed
+        fit's ``hp_metric`` row, unwritten, missing from its logs)."""
+        if not self._ended and trainer.fit_loop.done and self.history:
+            self.on_train_end(trainer, pl_module)
+
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._ended = True
         self._complete(trainer)
         check_monitor_logged(self.monitor, self.history, self._val_keys)
         best = self.best()
