@@ -46,6 +46,7 @@ from lightning_nas.fit_resume_checks import (
 )
 from lightning_nas.fit_resume_words import ckpt_said, leave_out, without_ckpt_path
 from lightning_nas.run_folder import user_path
+from lightning_nas.search.checkpoints import epochs_trained
 from lightning_nas.search.fit_segments import NO_CHECKPOINTS, UNFINISHED, unsaved
 from lightning_nas.search.setting_checks import in_words
 from lightning_nas.search.trial_checkpoint import FIT_RECORD
@@ -169,8 +170,7 @@ def resume_hint(out: Path, argv: Sequence[str], kind: str,
             return (f"; no training epoch of it ended, so it wrote no last.ckpt to resume "
                     f"from: {new}")
         try:
-            epoch = int(load_checkpoint(last, str(last)).get("epoch", 0))
-            done = f" (epochs 0..{epoch} trained)"
+            done = f" (epochs 0..{epochs_trained(load_checkpoint(last, str(last))) - 1} trained)"
         except ConfigError:
             done = ""
         words = [w for i, w in enumerate(argv) if not _ckpt_word(w)

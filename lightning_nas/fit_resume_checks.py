@@ -24,7 +24,7 @@ from lightning_nas.arch import is_plain, plain
 from lightning_nas.errors import ConfigError
 from lightning_nas.fit_resume_words import EPOCHS_SAID, ckpt_said, leave_out
 from lightning_nas.numeric import is_int
-from lightning_nas.search.checkpoints import checkpoint_complete
+from lightning_nas.search.checkpoints import checkpoint_complete, epochs_trained
 from lightning_nas.search.setting_checks import in_words
 from lightning_nas.search.trainer_spelling import as_taken
 from lightning_nas.search.trial_checkpoint import FIT_RECORD
@@ -158,7 +158,7 @@ def check_resume(spec: Any, ckpt_path: Path, kind: str) -> None:
         raise ConfigError(f"{ckpt_said(ckpt_path)}: the {kind} would resume with other "
                           f"settings than it trained with ({'; '.join(differ)}); give those "
                           f"it was started with, or {leave_out()} to train a new one")
-    done = int(ckpt.get("epoch", 0))  # of the epoch-end checkpoint: epochs 0..done trained
+    done = epochs_trained(ckpt) - 1  # epochs 0..done trained
     if isinstance(epochs, int) and 0 <= epochs <= done:
         raise ConfigError(f"max_epochs {epochs} of the resumed {kind} ("
                           f"{in_words('--max_epochs, --trainer.max_epochs', EPOCHS_SAID[kind])}"

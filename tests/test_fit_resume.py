@@ -25,6 +25,7 @@ from lightning_nas.cli import main
 from lightning_nas.fit_resume import free_dir
 from lightning_nas.search.checkpoints import checkpoint_complete
 from tests.helpers_callbacks import HOLD_AT
+from tests.helpers_kill import KILL_END, KILLED
 
 
 def _search(tmp_path: Path) -> tuple[Path, Path]:
@@ -327,6 +328,31 @@ def test_a_ddp_fit_killed_after_an_epoch_resumes_as_an_uninterrupted_one(tmp_pat
     assert lines[-2] == uninterrupted.splitlines()[-2]  # "Trained ... at epoch N"
     assert "(epochs 0..2 trained)" in lines[-2]
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in fresh.iterdir())
+
+
+@pytest.mark.slow
+def test_a_fit_killed_as_it_ended_resumes_training_nothing_as_an_uninterrupted_one(
+        tmp_path, launcher, capsys):
+    # killed at ``on_fit_end`` (``FitEndKiller``): its last.ckpt, written as the fit ended,
+    # names the epoch after its last one; its hp_metric row died unwritten
+    config, _ = _search(tmp_path)
+    out, fresh = tmp_path / "out", tmp_path / "fresh"
+    argv = ["fit", str(config), "--trainer.max_epochs=2", "--out", str(out),
+            "--trainer.callbacks=[{class_path: tests.helpers.FitEndKiller}]"]
+    env = {KILLED: str(tmp_path / "killed.mark"), KILL_END: out.name}
+    assert launcher.run(argv, tmp_path / "killed.log", env=env) == -signal.SIGKILL
+    assert main([*argv, "--ckpt_path", "last"]) == 0, capsys.readouterr().err[-3000:]
+    resumed = capsys.readouterr().out  # (was: refused, "max_epochs 2 of the resumed fit
+    # (--max_epochs, --trainer.max_epochs): it trained epochs 0..2 already; give at least
+    # 3, or the interrupted run's 2")
+    assert main([*argv[:4], str(fresh), argv[5]]) == 0
+    assert resumed.splitlines()[-2] == capsys.readouterr().out.splitlines()[-2]
+    assert "(epochs 0..1 trained)" in resumed.splitlines()[-2]
+    assert _val_rows(out) == _val_rows(fresh) and sorted(_val_rows(out)) == [0, 1]
+    assert _rows_of_no_epoch(out) == _rows_of_no_epoch(fresh) != []  # its hp_metric
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in fresh.iterdir())
+    assert sorted(p.name for p in (out / "logs").iterdir()) == \
+        sorted(p.name for p in (fresh / "logs").iterdir())
 
 
 @pytest.mark.slow

@@ -45,7 +45,7 @@ from lightning_nas.search.trial_hold import TRIAL_LOCK
 from lightning_nas.store import RunStore
 from lightning_nas.wording import id_ranges
 
-__all__ = ["OWN_STATES", "FrontPoints", "checkpoint_complete", "drop_checkpoints",
+__all__ = ["OWN_STATES", "FrontPoints", "checkpoint_complete", "drop_checkpoints", "epochs_trained",
            "keep_top_checkpoints", "kept_checkpoints", "no_checkpoint_reason", "not_kept_reason",
            "remove_if_empty", "save_for_users", "users_in_place"]
 
@@ -308,3 +308,25 @@ the trials with one now: none)'
         return (f"{kept} is not there (moved or deleted; the search kept it: the trials with "
                 f"one now: {id_ranges(_held(store)) or 'none'})")
     return f"was not kept ({not_kept_reason(store)})"
+
+
+def epochs_trained(ckpt: Mapping[str, Any]) -> int:
+    """How many epochs the fit that wrote ``ckpt`` (a loaded checkpoint) had trained: one
+    more than its ``epoch`` for one of an epoch's end, its ``epoch`` for one written as the
+    fit ended, after Lightning's loop counted the last epoch done (its fit loop's progress:
+    every epoch started completed; was: one too many, a resume of a fit killed as it ended
+    refused with its own ``max_epochs``).
+
+    Example:
+        >>> progress = {"current": {"ready": 2, "completed": 2}}
+        >>> ended = {"epoch": 2, "loops": {"fit_loop": {"epoch_progress": progress}}}
+        >>> epochs_trained(ended), epochs_trained({"epoch": 1})
+        (2, 2)
+    """
+    epoch = int(ckpt.get("epoch", 0))
+    try:
+        current = ckpt["loops"]["fit_loop"]["epoch_progress"]["current"]
+        ended = current["ready"] == current["completed"] == epoch
+    except (KeyError, TypeError):
+        ended = False
+    return epoch if ended else epoch + 1
