@@ -30,7 +30,8 @@ from tests.helpers_paths import at_helpers
 from tests.helpers_runs import trial_rows
 from tests.launcher import Launcher
 
-__all__ = ["FitEndKiller", "KILLED", "KILL_AT", "KILL_END", "KILL_SPACE", "POLL", "RowKiller",
+__all__ = ["FitEndKiller", "KILLED", "KILL_AT", "KILL_END", "KILL_GROUP", "KILL_SPACE", "POLL",
+           "RowKiller",
            "json_lines", "kill_config", "kill_rows", "kill_when"]
 
 POLL = 0.01  # seconds between reads of the store
@@ -112,17 +113,23 @@ class RowKiller(CSVLogger):
 
 #: the trial folder's name (``trial_0002``) whose fit ``FitEndKiller`` is killed at the end of
 KILL_END = "LIGHTNING_NAS_TEST_KILL_FIT_END"
+#: set: ``FitEndKiller`` kills its whole process group (a search launched in a session of
+#: its own, ``Launcher.launch(session=True)``: the search and its workers), not its process
+KILL_GROUP = "LIGHTNING_NAS_TEST_KILL_FIT_END_GROUP"
 
 
 @at_helpers
 class FitEndKiller(pl.Callback):
     """Kills its process (SIGKILL) as the fit of trial folder ``$LIGHTNING_NAS_TEST_KILL_FIT_END``
     ends (``on_fit_end``: its ``last.ckpt`` in place, its result not yet back in the
-    search), once (the mark ``$LIGHTNING_NAS_TEST_KILL_ROW_MARK`` + ``.end``)."""
+    search), once (the mark ``$LIGHTNING_NAS_TEST_KILL_ROW_MARK`` + ``.end``); with
+    ``$LIGHTNING_NAS_TEST_KILL_FIT_END_GROUP`` set, its process group (a worker's search)."""
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         name, mark = os.environ.get(KILL_END), os.environ.get(KILLED)
         if name and mark and Path(trainer.default_root_dir).name == name \
                 and not os.path.exists(f"{mark}.end"):
             Path(f"{mark}.end").write_text("killed\n")
+            if os.environ.get(KILL_GROUP):
+                os.killpg(os.getpgrp(), signal.SIGKILL)
             os.kill(os.getpid(), signal.SIGKILL)

@@ -25,7 +25,15 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers_kill import KILL_AT, KILL_END, KILLED, json_lines, kill_config, kill_rows
+from tests.helpers_kill import (
+    KILL_AT,
+    KILL_END,
+    KILL_GROUP,
+    KILLED,
+    json_lines,
+    kill_config,
+    kill_rows,
+)
 from tests.helpers_kill_promoted import trial_folder
 
 _KEPT = ("status", "score", "metrics", "curve", "epochs", "arch_key")
@@ -34,7 +42,7 @@ _KEPT = ("status", "score", "metrics", "curve", "epochs", "arch_key")
 def _config(tmp_path: Path, name: str, *callbacks: str, **search: Any) -> tuple[Path, Path]:
     """Two trials run inline (``search``: more settings), a ``RowKiller`` logger, and the
     callbacks at the import paths ``callbacks``."""
-    cfg, run_dir = kill_config(tmp_path, name, 2, executor="inline", **search)
+    cfg, run_dir = kill_config(tmp_path, name, 2, **{"executor": "inline", **search})
     config = yaml.safe_load(cfg.read_text())
     config["trainer"]["logger"] = {"class_path": "tests.helpers.RowKiller"}
     config["trainer"]["callbacks"] += [{"class_path": path} for path in callbacks]
@@ -83,18 +91,23 @@ def test_a_trial_killed_mid_way_without_a_scheduler_continues_as_if_uninterrupte
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("workers", [0, 2], ids=["inline", "workers"])
 def test_a_trial_killed_as_its_fit_ends_without_a_scheduler_completes_training_nothing(
-        tmp_path, launcher):
+        tmp_path, launcher, workers):
     # its result not yet stored: its last.ckpt is the last epoch's, put in place as the fit
-    # ended (no second one is written then: a trial no scheduler pauses is stored next)
+    # ended (no second one is written then: a trial no scheduler pauses is stored next);
+    # with worker processes, the search is killed with its workers (its process group)
+    pool = {"executor": "process", "num_workers": workers, "threads_per_trial": 1}
+
     def make(tmp: Path, name: str) -> tuple[Path, Path]:
-        return _config(tmp, name, "tests.helpers.FitEndKiller")
+        return _config(tmp, name, "tests.helpers.FitEndKiller", **(pool if workers else {}))
 
     cfg, run_dir = make(tmp_path, "killed")
-    env = {KILLED: str(tmp_path / "killed.mark"), KILL_END: "trial_0001"}
+    env = {KILLED: str(tmp_path / "killed.mark"), KILL_END: "trial_0001",
+           KILL_GROUP: "1" if workers else None}
     log = tmp_path / "killed.log"
-    assert launcher.run(["search", cfg], log, env=env) == -signal.SIGKILL, \
-        log.read_text()[-3000:]
+    launcher.launch(["search", cfg], log, env=env, session=True)
+    assert launcher.wait(300) == -signal.SIGKILL, log.read_text()[-3000:]
     assert kill_rows(run_dir / "search.db")[1]["status"] == "RUNNING"
     assert (trial_folder(run_dir, 1) / "last.ckpt").is_file()
     assert launcher.run(["search", cfg], log, env=env) == 0, log.read_text()[-3000:]
