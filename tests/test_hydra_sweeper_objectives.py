@@ -122,7 +122,22 @@ def test_a_bool_a_task_returns_beside_its_objectives_is_stored_as_0_or_1():
     # out of the trial's metrics without a word); a bool score is still no number
     done = job_result(1, {"x": 1}, {"acc": 0.5, "converged": True, "note": "text"}, "acc")
     assert done.metrics == {"acc": 0.5, "converged": 1.0}
-    assert "returned no ['acc']" in job_result(2, {"x": 1}, {"acc": True}, "acc").error
+    assert ("returned acc=True, which is not a number"
+            in job_result(2, {"x": 1}, {"acc": True}, "acc").error)
+
+
+@pytest.mark.parametrize(("value", "said"), [(None, "None"), ("high", "'high'")])
+def test_an_objective_a_task_returns_as_no_number_is_named_with_its_value(value, said):
+    # was: "the task function returned no ['score']" although the key was there
+    result = job_result(2, {"x": 1}, {"score": value, "loss": 0.3}, "score", ["score", "loss"])
+    assert (result.fatal, result.objective_missing) == (True, True)
+    assert result.error.startswith(f"the task function returned score={said}, which is not a "
+                                   f"number (numbers it returned: ['loss']); return a dict "
+                                   f"holding ['score', 'loss']")
+    assert "returned no" not in result.error
+    both = job_result(3, {"x": 1}, {"loss": None}, "score", ["score", "loss"]).error
+    assert both.startswith("the task function returned no ['score'] and loss=None, which is "
+                           "not a number (numbers it returned: [])")
 
 
 def test_constraints_and_several_objectives(tmp_path, capsys):

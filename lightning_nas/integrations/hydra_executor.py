@@ -375,8 +375,8 @@ def job_result(trial_id: int, arch: dict[str, Any], value: Any, monitor: str,
         return TrialResult(
             trial_id=trial_id, arch=dict(arch), status=TrialStatus.FAILED, fatal=True,
             finished=time.time(), objective_missing=True,
-            error=f"the task function returned no {missing} (numbers it returned: "
-                  f"{sorted(metrics)}); return a dict holding {names}")
+            error=f"the task function returned {_no_numbers(value, missing)} (numbers it "
+                  f"returned: {sorted(metrics)}); return a dict holding {names}")
     score = metrics[names[0]]
     if not math.isfinite(score):
         return TrialResult(trial_id=trial_id, arch=dict(arch), status=TrialStatus.FAILED,
@@ -384,6 +384,24 @@ def job_result(trial_id: int, arch: dict[str, Any], value: Any, monitor: str,
                            error=f"{names[0]} is {score}")
     return TrialResult(trial_id=trial_id, arch=dict(arch), status=TrialStatus.COMPLETED,
                        score=score, metrics=metrics, finished=time.time())
+
+
+def _no_numbers(value: Any, missing: Sequence[str]) -> str:
+    """What the task returned of the objectives ``missing`` from its numbers: those it left
+    out, and those it returned as no number (was: ``no ['score']`` of ``{"score": None}``).
+
+    Example:
+        >>> _no_numbers({"acc": None}, ["acc", "cost"])
+        "no ['cost'] and acc=None, which is not a number"
+    """
+    given = value if isinstance(value, Mapping) else {}
+    absent = [n for n in missing if n not in given]
+    shown = [f"{n}={given[n]!r}" for n in missing if n in given]
+    said = [f"no {absent}"] if absent else []
+    if shown:
+        said.append(f"{', '.join(shown)}, which {'is' if len(shown) == 1 else 'are'} not "
+                    f"{'a number' if len(shown) == 1 else 'numbers'}")
+    return " and ".join(said)
 
 
 def _listed(value: Any) -> bool:
