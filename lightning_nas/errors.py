@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import difflib
 import numbers
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 __all__ = [
     "MODES",
@@ -35,6 +35,7 @@ __all__ = [
     "SpaceError",
     "StoreError",
     "check_mode",
+    "check_objectives_mapping",
     "check_number",
     "did_you_mean",
     "mode_hint",
@@ -199,6 +200,30 @@ def check_mode(mode: object, name: str = "mode") -> str:
         raise ConfigError(f"`{name}` can be {', '.join(MODES)}; got {mode!r}"
                           f"{mode_said(mode, MODES)}")
     return mode  # type: ignore[return-value]
+
+
+def check_objectives_mapping(objectives: object, refusal: str) -> None:
+    """Raise ``ConfigError`` (``refusal``, the value got, how a mapping is written) unless
+    ``objectives`` is a non-empty mapping; a list of ``{name, mode}`` records (or
+    ``direction``, as other tools write them) is shown as that mapping.
+
+    Example:
+        >>> check_objectives_mapping([{"name": "acc", "mode": "max"}], "objectives must map")
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: objectives must map, got [{'name': 'acc', 'mode': \
+'max'}]; write a mapping, e.g. objectives: {val_acc: max, params: min} (this list as one: \
+objectives: {acc: max})
+    """
+    if isinstance(objectives, Mapping) and objectives:
+        return
+    said = "; write a mapping, e.g. objectives: {val_acc: max, params: min}"
+    records = objectives if isinstance(objectives, (list, tuple)) else ()
+    pairs = [(r.get("name"), r.get("mode", r.get("direction"))) for r in records
+             if hasattr(r, "get") and r.get("name") is not None]
+    if records and len(pairs) == len(records) and all(mode is not None for _, mode in pairs):
+        said += f" (this list as one: objectives: {{{', '.join(f'{n}: {m}' for n, m in pairs)}}})"
+    raise ConfigError(f"{refusal}, got {objectives!r}{said}")
 
 
 def mode_said(mode: object, valid: Iterable[object]) -> str:

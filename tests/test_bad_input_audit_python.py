@@ -95,7 +95,13 @@ CASES: dict[str, tuple[dict[str, Any], type, tuple[str, ...]]] = {
     "num_workers-neg": ({"num_workers": -1}, ConfigError,
                         ("`num_workers` must be a positive integer, got -1",)),
     "objectives-list": ({"objectives": ["val_acc"]}, ConfigError,
-                        ("objectives must map metric names to max/min",)),
+                        ("objectives must map metric names to max/min, got ['val_acc']; "
+                         "write a mapping, e.g. objectives: {val_acc: max, params: min}",)),
+    "objectives-records": ({"objectives": [{"name": "val_acc", "mode": "max"}]}, ConfigError,
+                           ("objectives must map metric names to max/min, got [{'name': "
+                            "'val_acc', 'mode': 'max'}]; write a mapping, e.g. objectives: "
+                            "{val_acc: max, params: min} (this list as one: objectives: "
+                            "{val_acc: max})",)),
     "warm_start-missing": ({"warm_start": "/no/such/run"}, ConfigError,
                            ("warm_start source /no/such/run does not exist",)),
     "seed-neg": ({"seed": -1}, ConfigError,

@@ -469,3 +469,21 @@ def test_a_nan_in_a_returned_tuple_fails_that_job_alone(tmp_path):
     assert sorted(failed) == [2, 3]
     assert failed[2] == "acc is nan" and failed[3] == "objective 'cost' is nan"
     assert sum(t.status is TrialStatus.COMPLETED for t in trials) == 4  # the space, run whole
+
+
+@pytest.mark.parametrize(("objectives", "said"), [
+    ([{"name": "acc", "mode": "max"}], "[{'mode': 'max', 'name': 'acc'}]; write a mapping, "
+     "e.g. objectives: {val_acc: max, params: min} (this list as one: objectives: "
+     "{acc: max})"),
+    ("acc", "'acc'; write a mapping, e.g. objectives: {val_acc: max, params: min}"),
+])
+def test_objectives_that_are_no_mapping_are_refused_with_an_example(tmp_path, objectives, said):
+    # was: "hydra.sweeper.objectives must map names to maximize or minimize, got [...]",
+    # no word of how a mapping is written
+    ran = []
+    with pytest.raises(ConfigError) as info:
+        multirun(tmp_path, lambda cfg: ran.append(1) or {"acc": 1.0},
+                 {"budget": 2, "params": {"x": "choice(1, 2)"}, "objectives": objectives})
+    assert str(info.value) == ("hydra.sweeper.objectives must map names to maximize or "
+                               f"minimize, got {said}")
+    assert not ran and not (tmp_path / "run").exists()

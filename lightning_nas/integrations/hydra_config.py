@@ -142,12 +142,14 @@ class LightningNASSweeperConf:
     # 'ListConfig' to string" composing)
     direction: Any = None
     monitor: str | None = None
-    # a dict, not None: +hydra.sweeper.objectives.acc=maximize on the command line adds to
-    # it. Any: null (a file's cleared for one sweep) is none, as for warm_start and
-    # warm_start_fill below (was: Hydra's "field ... is not Optional" composing null; typed
-    # Optional[dict], OmegaConf fails to merge a command-line dict over a file's null), and
-    # the sweeper checks the values (hydra_settings)
-    objectives: Any = field(default_factory=dict)
+    # Any, None when left out: a file's list (another tool's [{name: acc, mode: max}])
+    # reaches the sweeper, whose error shows the mapping it means (was: a default {}, and
+    # Hydra's bare "Cannot merge DictConfig with ListConfig" composing); null (a file's
+    # cleared for one sweep) is none, and +hydra.sweeper.objectives.acc=maximize on the
+    # command line makes the mapping, as over a file's null (was: typed Optional[dict],
+    # OmegaConf failed to merge a command-line dict over a file's null); the sweeper checks
+    # the values (hydra_settings)
+    objectives: Any = None
     seed: int | None = 0
     num_workers: int = 1
     run_dir: str | None = None

@@ -29,7 +29,7 @@ from hydra.utils import get_object
 from omegaconf import DictConfig
 
 from lightning_nas.config.instantiate import instantiate
-from lightning_nas.errors import ConfigError, mode_said
+from lightning_nas.errors import ConfigError, check_objectives_mapping, mode_said
 from lightning_nas.integrations.hydra_config import DIRECTIONS
 from lightning_nas.run_folder import run_dir_path
 from lightning_nas.search.objectives import mode_for
@@ -64,9 +64,8 @@ def search_settings(settings: Mapping[str, Any], config: DictConfig,
                           f"optimized_metric")
     objectives = s["objectives"]
     if objectives:
-        if not isinstance(objectives, Mapping):
-            raise ConfigError(f"hydra.sweeper.objectives must map names to maximize or "
-                              f"minimize, got {objectives!r}")
+        check_objectives_mapping(objectives, "hydra.sweeper.objectives must map names to "
+                                             "maximize or minimize")
         objectives = {name: _mode(d, f"objectives.{name}") for name, d in objectives.items()}
         _check_direction(s["direction"], s["objectives"])
         _check_monitor(s["monitor"], s["objectives"])

@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from lightning_nas import errors
 from lightning_nas.errors import ConfigError, SearchError, check_mode, did_you_mean, typed
 from lightning_nas.results import TrialResult, TrialStatus
 
@@ -152,9 +153,7 @@ class Objectives:
     """
 
     def __init__(self, objectives: Mapping[str, str]) -> None:
-        if not isinstance(objectives, Mapping) or not objectives:
-            raise ConfigError(f"objectives must map metric names to max/min, got "
-                              f"{objectives!r}")
+        errors.check_objectives_mapping(objectives, "objectives must map metric names to max/min")
         for name, mode in objectives.items():
             if not isinstance(name, str) or not name.strip():  # (was: 3, None: an
                 # AttributeError from the words check; "": trial 1 trained, then stopped)
