@@ -143,3 +143,57 @@ def test_a_params_key_into_a_named_callback_node_sets_its_argument_in_each_job(t
     assert [t.score for t in trials] == [t.arch["callbacks.early_stopping.patience"]
                                          for t in trials]
     assert sorted(b.patience for b in built) == [3, 5]
+
+
+@pytest.mark.parametrize(("head", "resolved", "heads"), [
+    ("${m.hidden}", "4", {4}),
+    ("choice(${m.hidden}, 2)", "choice(4, 2)", {4, 2}),
+])
+def test_a_param_interpolating_a_searched_key_is_warned_of_before_any_job(
+        tmp_path, head, resolved, heads):
+    # Hydra resolves hydra.sweeper.params once, against the sweep's config (m.hidden: 4),
+    # not each job's: every job's m.head came from 4, whatever m.hidden it searched (was:
+    # no word of it; measured: a job ran m.hidden=8 with m.head=4)
+    seen, warned = [], []
+
+    def task(cfg: DictConfig) -> float:
+        seen.append((cfg.m.hidden, cfg.m.head))
+        warned.append(any("hydra.sweeper.params.m.head" in str(w.message) for w in said))
+        return float(cfg.m.hidden)
+
+    with pytest.warns(UserWarning, match=re.escape(
+            f"hydra.sweeper.params.m.head: {head} interpolates the searched m.hidden, but "
+            f"Hydra resolves the sweeper's params once, against the sweep's config "
+            f"({resolved}), not against each job's: no job's m.head follows the m.hidden it "
+            f"searched. Write the interpolation in the config itself (m.head: ${{m.hidden}}) "
+            f"or as a plain override on the command line ('m.head=${{m.hidden}}'), not among "
+            f"the params")) as said:
+        multirun(tmp_path, task, {"budget": 4, "optimizer": "RandomSearch",
+                                  "params": {"m.hidden": "choice(4, 8)", "m.head": head}},
+                 m={"hidden": 4, "head": 0})
+    assert warned and all(warned)  # before the first job
+    assert {h for _, h in seen} == heads and 8 in {d for d, _ in seen}  # as the records say
+
+
+@pytest.mark.parametrize("where", ["config", "command line"])
+def test_an_interpolation_written_as_the_warning_says_follows_the_searched_key(tmp_path, where):
+    # the advice of the warning above: each job resolves it against its own config; an
+    # interpolation of a key that is not searched, or of the key itself, is not warned of
+    import warnings
+
+    seen = []
+
+    def task(cfg: DictConfig) -> float:
+        seen.append((cfg.m.hidden, cfg.m.head))
+        return float(cfg.m.hidden)
+
+    in_config = where == "config"
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        multirun(tmp_path, task, {"budget": 2, "params": {
+            "m.hidden": "choice(${m.hidden}, 8)", "m.base": "${m.hidden_default}"}},
+                 () if in_config else ("m.head=${m.hidden}",),
+                 m={"hidden": 4, "head": "${m.hidden}" if in_config else 0, "base": 0,
+                    "hidden_default": 4})
+    assert sorted(seen) == [(4, 4), (8, 8)]
+    assert not [w for w in said if "hydra.sweeper.params" in str(w.message)]

@@ -60,6 +60,7 @@ from lightning_nas.integrations.hydra_grammar import (
     config_args,
     parse_params,
 )
+from lightning_nas.integrations.hydra_interpolations import warn_interpolated_params
 from lightning_nas.integrations.hydra_options import (
     check_composes,
     check_group_options,
@@ -182,6 +183,8 @@ class HydraSweep(Sweeper):
         settings.goal.warn_contrary()
         for said in sweep.widened:  # searched as the grammar gives it, as other sweepers do
             warn_user(said)
+        warn_interpolated_params(self.config, self.settings["params"], sweep.space.names(),
+                                 arguments)  # resolved once, not in each job
         check_fill(sweep.space, settings.transfer.warm_start_fill, "hydra.sweeper.warm_start_fill")
         objectives = settings.goal.objectives
         try:  # (was: "or drop warm_start", a key the sweep's user does not write)
