@@ -74,6 +74,7 @@ class RunStore(TrialRecords, FitRecords):
 
     def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.path = Path(path)
+        self.read_only = read_only  # (a write then is the caller's mistake, not the disk's)
         self._held: IO[str] | None = None  # the run folder's lock file, while held
         #: "table.column" -> its SQL default, for columns of ADDED_COLUMNS that a store of an
         #: older version read as it is (read-only: not migrated) lacks
@@ -164,8 +165,8 @@ class RunStore(TrialRecords, FitRecords):
         try:
             yield
         except sqlite3.OperationalError as err:
-            said = unwritable_store(self.path, err)
-            if said is None:
+            said = None if self.read_only else unwritable_store(self.path, err)
+            if said is None:  # (a store opened read-only: SQLite's error as it is)
                 raise
             raise said from err
 

@@ -155,7 +155,10 @@ def primary_of(config: DictConfig) -> tuple[str | None, tuple[str, ...]]:
         ('train', ('hydra.searchpath=[pkg://x]',))
     """
     name = OmegaConf.select(config, "hydra.job.config_name", default=None)
-    given = OmegaConf.select(config, "hydra.overrides.hydra", default=None) or []
+    given = OmegaConf.select(config, "hydra.overrides.hydra", default=None)
+    # as written: an override may hold a job's interpolation (``hydra.sweep.subdir=job_
+    # ${hydra.job.num}``), which reading it from the config would resolve (and fail)
+    given = [] if given is None else OmegaConf.to_container(given, resolve=False)
     parsed = OverridesParser.create().parse_overrides([str(o) for o in given])
     return (str(name) if name else None,
             tuple(o.input_line for o in parsed if o.get_key_element() == "hydra.searchpath"))
