@@ -212,8 +212,7 @@ class TrialReporter(pl.Callback):
         if trainer.sanity_checking:  # what validation logs, before any training step
             self._validation_logs = set(trainer.callback_metrics)
             return
-        this_epoch = self._epoch_logs.logged(trainer)
-        logged = {k: v for k, v in scalars(trainer).items() if k in this_epoch}
+        logged = self._epoch_scalars(trainer)
         fresh = self._validation.logged(trainer)
         known = any(self.monitor in h["metrics"] for h in self.history)
         if self.monitor not in fresh:  # an entry without it (it may be logged later)
@@ -301,8 +300,7 @@ class TrialReporter(pl.Callback):
         whose epoch mean would replace it after the checkpoint was chosen by it)."""
         if self._open:
             entry = self.history[-1]
-            this_epoch = self._epoch_logs.logged(trainer)  # (was: an earlier epoch's too)
-            logged = {k: v for k, v in scalars(trainer).items() if k in this_epoch}
+            logged = self._epoch_scalars(trainer)
             # logged after the validation: stale in a validation before the next epoch's end
             self._train_keys = ((self._train_keys or set())
                                 | (set(logged) - set(entry["metrics"]) - self._val_keys))
@@ -322,6 +320,12 @@ class TrialReporter(pl.Callback):
         if self.init_args:  # what the model saved wins; the rest is the trial's
             checkpoint["hyper_parameters"] = {**self.init_args,
                                               **(checkpoint.get("hyper_parameters") or {})}
+
+    def _epoch_scalars(self, trainer: pl.Trainer) -> dict[str, float]:
+        """``scalars`` of the keys logged since this training epoch began (was: a key an
+        earlier epoch logged too, which Lightning keeps in ``callback_metrics``)."""
+        this_epoch = self._epoch_logs.logged(trainer)
+        return {k: v for k, v in scalars(trainer).items() if k in this_epoch}
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """A fit resumed from a checkpoint of its last epoch (its process killed as the fit
