@@ -72,6 +72,15 @@ class InitValLoaderData(NoValLoaderData):
         self.val_dataloader = lambda: DataLoader(self.val_set, batch_size=self.batch_size)
 
 
+class SetupValLoaderData(NoValLoaderData):
+    """``NoValLoaderData`` given its ``val_dataloader`` in ``setup()``, an instance
+    attribute set as the fit runs, which Lightning validates with (its class has none)."""
+
+    def setup(self, stage: str | None = None) -> None:
+        super().setup(stage)
+        self.val_dataloader = lambda: DataLoader(self.val_set, batch_size=self.batch_size)
+
+
 @at_helpers
 class LoaderArgsData(BlobData):
     """``BlobData`` whose ``DataLoader`` arguments come in a dict, ``loader`` (its

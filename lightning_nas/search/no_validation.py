@@ -7,7 +7,8 @@ that the monitor was never logged, naming the setting that left it out.
   the validation settings.
 - ``check_validates``: the last two refused before a search or a fit trains, judged on the
   model and data as built (was: found after trial 1 trained to its end, and said as the
-  validation settings).
+  validation settings); a warning instead where a method of theirs that a fit runs first
+  (``setup()``) may set the hook on the instance (``setter``).
 
 Example:
     >>> import lightning.pytorch as pl
@@ -19,7 +20,9 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import math
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -31,7 +34,7 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.user_warnings import warn_user
 from lightning_nas.wording import counted
 
-__all__ = ["check_validates", "epoch_steps", "no_validation_error", "skipped_why"]
+__all__ = ["check_validates", "epoch_steps", "no_validation_error", "setter", "skipped_why"]
 
 
 def epoch_steps(trainer: pl.Trainer) -> str:
@@ -150,7 +153,10 @@ def check_validates(model: Any, data: Any, monitor: str,
     limit_val_batches, check_val_every_n_epoch, and val_check_interval ...)", none of them
     the cause). A hook an instance's ``__init__`` sets counts, as Lightning counts it (was:
     the class judged, such a project refused); where only a class is given, the one
-    lacking the hook, a warning instead, as its instance may set it.
+    lacking the hook, a warning instead, as its instance may set it; so too where a method
+    of the instance's class names the hook (``setter``: a ``setup()`` that sets
+    ``self.val_dataloader``, which Lightning calls before it asks for the loaders; was:
+    refused, that project too).
 
     Example:
         >>> check_validates(pl.LightningModule(), None, "val_acc")
@@ -161,8 +167,46 @@ def check_validates(model: Any, data: Any, monitor: str,
     why = skipped_why(model, data, monitor, fits)
     if why is None:
         return
-    if isinstance(_missing_hook(model, data)[1], type):  # unbuilt: its __init__ may set it
+    hook, owner = _missing_hook(model, data)
+    if isinstance(owner, type):  # unbuilt: its __init__ may set it
         warn_user(f"{why} (unless its __init__ sets it on the instance: only its class was "
                   f"judged)")
         return
+    method = setter(owner, hook)
+    if method is not None:  # set as the fit runs, maybe: only a fit tells
+        warn_user(f"{why} (unless its {method}() sets it on the instance as the fit runs: "
+                  f"{method}() names {hook}, and nothing ran it before training)")
+        return
     raise ConfigError(why)
+
+
+def setter(owner: Any, hook: str) -> str | None:
+    """The method of ``owner``'s class (its own classes, not Lightning's) that may set
+    ``hook`` on the instance: one whose source names it, ``setup`` (which a fit runs before
+    it asks for the loaders) first where it does; one whose source cannot be read counts
+    too (not known); None where none does. The hook's own method is not counted.
+
+    Example:
+        >>> class Data(pl.LightningDataModule):
+        ...     def setup(self, stage=None):
+        ...         self.val_dataloader = lambda: []
+        >>> setter(Data(), "val_dataloader"), setter(pl.LightningDataModule(), "val_dataloader")
+        ('setup', None)
+    """
+    lightning = {*pl.LightningModule.__mro__, *pl.LightningDataModule.__mro__}
+    named = re.compile(rf"\b{re.escape(hook)}\b")
+    found = []
+    for cls in type(owner).__mro__:
+        if cls in lightning:
+            continue
+        for name, attr in vars(cls).items():
+            func = getattr(attr, "__func__", attr)  # a staticmethod's or classmethod's
+            if name == hook or not inspect.isfunction(func):
+                continue
+            try:
+                source = inspect.getsource(func)
+            except (OSError, TypeError):  # (defined where no file holds it)
+                source = hook
+            if named.search(source):
+                found.append(name)
+    return "setup" if "setup" in found else found[0] if found else None
