@@ -179,7 +179,8 @@ def test_trials_that_fail_the_same_way_on_rank_1_stop_the_search(tmp_path, monke
                     optimizer="RandomSearch", run_dir=tmp_path, verbose=False)
     with pytest.raises(SearchError, match=r"trials 1 and 2 failed the same way in training .*"
                                           r": rank 1 failed the trial: RuntimeError: rank 1 "
-                                          r"breaks on purpose$"):
+                                          r"breaks on purpose\. To go on, fix it and run the same "
+                                          r"search again \(trials 1 and 2 run again\)"):
         search.run()
     with RunStore(tmp_path / "search.db") as store:
         errors = [t.error for t in store.trials()]
@@ -215,7 +216,8 @@ def test_trials_that_fail_on_rank_1_before_training_say_where(tmp_path, monkeypa
                     on_trial_end=ended.append)
     stop = (r"1 trial failed \(max_failures=0\)" if fresh else
             rf"trials 1 and 2 failed the same way {re.escape(BEFORE_TRAINING)} .*: "
-            rf"{re.escape(NO_DATA)}$")
+            rf"{re.escape(NO_DATA)}\. To go on, fix it and run the same search again "
+            rf"\(trials 1 and 2 run again\)")
     with pytest.raises(SearchError, match=stop):
         search.run()
     # each trial: rank 1's error in its trial.log, and the first line of its error (with
@@ -265,7 +267,8 @@ def test_trials_whose_rank_1_dies_say_it_died_not_where_rank_0_failed(tmp_path, 
     said = str(err.value)
     assert said.startswith("rank 1 of trials 1 and 2 died the same way (exit code 3) before "
                            "any trial completed; no Python error came back"), said
-    assert said.endswith(": rank 1 died (exit code 3)") and "in training" not in said
+    assert ": rank 1 died (exit code 3). To go on, fix it and run the same search again " \
+           "(trials 1 and 2 run again)" in said and "in training" not in said, said
 
 
 @pytest.mark.parametrize("start_method", ["spawn", "fork"])

@@ -296,6 +296,30 @@ def test_two_jobs_whose_task_function_fails_the_same_way_say_where(tmp_path):
                                   "params": {"x": "range(0, 9)"}})
 
 
+def test_the_same_error_twice_says_how_to_go_on_and_the_same_command_does(tmp_path):
+    # was: "trials 1 and 2 failed the same way in the task function (...): FileNotFoundError:
+    # no such file: data/train.csv", and nothing said what to do next
+    fixed: list[bool] = []
+
+    def task(cfg: DictConfig) -> float:
+        if not fixed:
+            raise FileNotFoundError("no such file: data/train.csv")
+        return float(cfg.x)
+
+    sweeper = {"budget": 3, "max_failures": 9, "params": {"x": "range(0, 9)"}}
+    with pytest.raises(SearchError) as info:
+        multirun(tmp_path, task, sweeper)
+    assert str(info.value).endswith(
+        f"FileNotFoundError: no such file: data/train.csv. To go on, fix it and run the same "
+        f"command again (trials 1 and 2 run again); a changed sweep setting "
+        f"(hydra.sweeper.monitor, say) is not resumed: remove {tmp_path / 'run'} (no trial "
+        f"completed) or choose another hydra.sweeper.run_dir"), str(info.value)
+    fixed.append(True)  # the cause fixed, the same command: both trials run again
+    trials = multirun(tmp_path, task, sweeper)
+    assert [(t.trial_id, t.status) for t in trials] == [
+        (i, TrialStatus.COMPLETED) for i in (1, 2, 3)]
+
+
 def test_a_sweep_warm_started_from_an_earlier_sweep(tmp_path):
     def task(cfg: DictConfig) -> float:
         return -abs(cfg.x - 7) + (cfg.model.name == "b")

@@ -32,7 +32,7 @@ from lightning_nas.arch import format_arch
 from lightning_nas.errors import ConfigError, SearchError
 from lightning_nas.results import PROCESS_DIED, TrialResult, TrialStatus
 from lightning_nas.store import RunStore
-from lightning_nas.wording import counted
+from lightning_nas.wording import counted, joined
 
 __all__ = ["MAX_ATTEMPTS", "FailureWatch", "first_line"]
 
@@ -63,10 +63,11 @@ def _let_finish(running: int, after: str = ".") -> str:
 
 
 def _same_way(first: int, second: int, result: TrialResult, shared: str, line: str,
-              running: int) -> str:
+              running: int, how: str = "") -> str:
     """The stop on trials ``first`` and ``second`` that failed with the same error
     ``line``, ``result`` the later one's, ``shared`` the values of their architectures
-    alike. Of trials whose process died (``PROCESS_DIED``, or a DDP trial's ``rank 1 died
+    alike, ``how`` what to do to go on (``FailureWatch._how_to_go_on``; was: nothing said).
+    Of trials whose process died (``PROCESS_DIED``, or a DDP trial's ``rank 1 died
     (...)``) only the way it ended is known: no Python error came back to say where or why
     (was: "failed the same way in training (every trial would; ...)", though nothing
     showed either).
@@ -87,12 +88,12 @@ def _same_way(first: int, second: int, result: TrialResult, shared: str, line: s
                 f"trial and why are not known (a crash in native code, an exit of the "
                 f"process, or a kill from outside, e.g. the out-of-memory killer). Stopped "
                 f"in case every trial does; a value they share may be the cause instead: "
-                f"{shared or 'none'}: {line}{_let_finish(running, line)}")
+                f"{shared or 'none'}: {line}{how}{_let_finish(running, how or line)}")
     where = ("while building their model, data or Trainer, or in Lightning's checks "
              "before training" if result.build_failed else result.failed_in or "in training")
     return (f"trials {first} and {second} failed the same way {where} (every trial would; "
             f"unless a value they share is the cause: {shared or 'none'}): "
-            f"{line}{_let_finish(running, line)}")
+            f"{line}{how}{_let_finish(running, how or line)}")
 
 
 def first_line(error: str | None) -> str:
@@ -228,26 +229,30 @@ class FailureWatch:
             self.store.set_meta("stopped_by", [])
         elif result.fatal:
             self._stopped_by(line)
-            how = self._how_to_go_on(result.trial_id, completed, line)
+            how = self._how_to_go_on([result.trial_id], completed, line)
             raise SearchError(f"trial {result.trial_id} failed with an error every trial would "
                               f"hit: {line}{how}{_let_finish(running, how)}")
         elif previous and previous[1] == line and previous[0] != result.trial_id \
                 and not completed:
             shared = format_arch({k: v for k, v in result.arch.items() if previous[2].get(k) == v})
             first, second = sorted((previous[0], result.trial_id))
-            self._stopped_by(line)
-            raise SearchError(_same_way(first, second, result, shared, line, running))
+            self._stopped_by(line)  # (each named trial runs again once it is fixed; was:
+            # the stop said nothing of how to go on)
+            again = self.store.get_meta("stopped_by") or [first, second]
+            how = self._how_to_go_on(again, completed + running, line)
+            raise SearchError(_same_way(first, second, result, shared, line, running, how))
         if self.failed() > self.max_failures:
             stop = self._count_error(running)
             if self._count_stop is None:  # (a trial let finish fails again: not this stop)
                 self._count_stop = (stop, running, self.failed())
             raise stop
 
-    def _how_to_go_on(self, trial_id: int, completed: int, line: str = "") -> str:
-        """What a fatal stop says to do (was: nothing, and a fixed monitor's rerun was then
-        refused, "holds a search with a different monitor"): fix and resume, and where no
-        trial completed, how a changed setting starts anew (a callback's monitor, the
-        error ``line``: a changed ``trainer.callbacks`` resumes)."""
+    def _how_to_go_on(self, trial_ids: list[int], completed: int, line: str = "") -> str:
+        """What a stop by an error says to do (was: nothing, and a fixed monitor's rerun was
+        then refused, "holds a search with a different monitor"): fix and resume (the
+        ``trial_ids`` run again), and where no trial completed (nor may complete: the
+        trials running are counted in ``completed``), how a changed setting starts anew (a
+        callback's monitor, the error ``line``: a changed ``trainer.callbacks`` resumes)."""
         from lightning_nas.search.stop_fixes import said_fixes, stop_fixes
 
         anew = (f"; a changed search setting (a monitor, say) is not resumed: remove "
@@ -256,8 +261,9 @@ class FailureWatch:
         fixes = stop_fixes(line)
         if anew and fixes:
             anew = f"; a changed {said_fixes(fixes)} resumes it"
-        return f". To go on, fix it and run the same search again (trial {trial_id} runs " \
-               f"again){anew}"
+        ids = joined(sorted(trial_ids))
+        runs = f"trial {ids} runs" if len(trial_ids) == 1 else f"trials {ids} run"
+        return f". To go on, fix it and run the same search again ({runs} again){anew}"
 
     def _count_error(self, running: int, after: int = 0) -> SearchError:
         """The max_failures stop: the failed trials counted now, the last one's error;
