@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -96,3 +97,34 @@ def test_an_accelerator_object_is_taken_as_its_name_by_the_workers(monkeypatch):
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     with pytest.raises(ConfigError, match=r"^trainer\.accelerator='cuda' but no GPU is visible"):
         assign_devices(2, accelerator=CUDAAccelerator())
+
+
+def _score(arch: dict) -> dict:
+    """An objective of no training: a worker process runs it."""
+    return {"score": float(arch["width"])}
+
+
+def test_more_cpu_workers_than_cores_are_warned_of_once_before_the_first_trial(tmp_path):
+    import warnings
+
+    from lightning_nas import Search
+    from lightning_nas.search.workers import usable_cpus
+
+    cores = usable_cpus()
+    # was: accepted without a word, the trials then sharing the cores, each slower
+    said = (rf"search\.num_workers={cores + 1} runs {cores + 1} trials at once on CPU, but "
+            rf"this process may use {cores} CPU cores?")
+    with ProcessExecutor(cores + 1, accelerator="cpu") as pool, pytest.warns(
+            UserWarning, match=said):
+        pool.start()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with ProcessExecutor(cores, accelerator="cpu") as pool:
+            pool.start()  # as many workers as cores: nothing said
+        search = Search(None, {"width": {"choice": [4, 8]}}, objective=_score, monitor="score",
+                        mode="max", budget=2, run_dir=tmp_path, executor="process",
+                        num_workers=cores + 1, trainer={"accelerator": "cpu"}, verbose=False)
+        assert not [w for w in caught if "num_workers" in str(w.message)]  # not yet
+        search.run()
+    warned = [str(w.message) for w in caught if "num_workers" in str(w.message)]
+    assert len(warned) == 1 and re.match(said, warned[0]), warned  # once, by its run

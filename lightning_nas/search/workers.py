@@ -211,6 +211,9 @@ class ProcessExecutor(TrialExecutor):
         envs = assign_devices(num_workers, devices_per_trial, accelerator, threads_per_trial)
         threads = envs[0].get("LNAS_NUM_THREADS") if envs else None
         self.cpu_threads = int(threads) if threads else None
+        #: the cores CPU trials share, where more workers than that run them (said by start)
+        self._crowded = None if any("CUDA_VISIBLE_DEVICES" in env for env in envs) or \
+            num_workers <= usable_cpus() else usable_cpus()
         self._workers = [_Worker(env=env) for env in envs]
         self._ctx = mp.get_context("spawn")
         self._died_starting: SearchError | None = None  # raised by the next wait()
@@ -254,6 +257,13 @@ class ProcessExecutor(TrialExecutor):
             >>> pool.pids()
             []
         """
+        if self._crowded is not None:  # once, before the first trial (was: not said)
+            n, cores = self.num_workers, self._crowded
+            warn_user(f"search.num_workers={n} runs {n} trials at once on CPU, but this "
+                      f"process may use {cores} CPU core{'s' * (cores != 1)} (its CPU "
+                      f"affinity): the trials share them, each slower than alone; give "
+                      f"search.num_workers at most {cores}")
+            self._crowded = None
         for worker in self._workers[:workers]:
             if worker.process is None or not worker.process.is_alive():
                 self._spawn(worker)
