@@ -31,7 +31,7 @@ from lightning_nas.config.nodes import is_hydra, is_node, node_args, target_path
 from lightning_nas.errors import ConfigError
 from lightning_nas.results import TrialResult
 from lightning_nas.run_folder import CONTROL
-from lightning_nas.search.best_epoch import tie_break_text
+from lightning_nas.search.best_epoch import line_name, tie_break_text
 from lightning_nas.store import RunStore
 from lightning_nas.wording import counted
 
@@ -277,6 +277,6 @@ def config_header(run_dir: Path, best: TrialResult, monitor: str, mode: str,
             f"{TRAIN_AGAIN} {env}lightning-nas fit "
             f"{_shell_quoted(run_dir / 'best_config.yaml')} "
             f"({other})\n{order}"
-            f"{FIT_DIRECTIVE} monitor={monitor} mode={mode}"
+            f"{FIT_DIRECTIVE} monitor={line_name(monitor)} mode={mode}"
             f"{f' tie_break={tie_break_text(tie_break)}' if tie_break else ''}"
             f"{f' cli={cli}' if cli else ''}\n")

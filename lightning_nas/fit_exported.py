@@ -27,6 +27,7 @@ from lightning_nas.export import FIT_DIRECTIVE
 from lightning_nas.export_header import TRAIN_AGAIN
 from lightning_nas.export_hydra import rerun_said
 from lightning_nas.run_folder import user_path
+from lightning_nas.search.best_epoch import read_name
 from lightning_nas.user_warnings import warn_user
 from lightning_nas.wording import counted
 
@@ -57,6 +58,8 @@ def fit_defaults(path: str | os.PathLike) -> dict[str, str]:
     for line in path.read_text().splitlines():
         if line.startswith(FIT_DIRECTIVE):
             found.update(_DIRECTIVE_VALUE.findall(line[len(FIT_DIRECTIVE):]))
+    if "monitor" in found:  # written escaped (``line_name``); tie_break's names are read
+        found["monitor"] = read_name(found["monitor"])  # by parse_tie_break
     return found
 
 

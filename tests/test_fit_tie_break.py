@@ -111,3 +111,25 @@ def test_a_search_blocks_later_objectives_rank_the_ties_of_its_first(tmp_path):
             "val_acc": "max", "params": "min", "val_loss": "min"}}}, sort_keys=False))
     assert load_fit(config, out_dir=tmp_path / "a").tie_break == (("val_loss", "min"),)
     assert load_fit(config, monitor="val_loss", out_dir=tmp_path / "b").tie_break == ()
+
+
+def test_metric_names_with_commas_and_spaces_read_back_from_the_fit_line(tmp_path):
+    # was: "tie_break=val_f1,macro:max,..." split at the name's comma, and a monitor with a
+    # space read as its first word: `lightning-nas fit` refused, or fitted another metric
+    import yaml
+
+    from lightning_nas.export_header import config_header
+    from lightning_nas.results import TrialResult, TrialStatus
+    from lightning_nas.search.best_epoch import parse_tie_break
+
+    monitor, tie_break = "val acc,top1", (("val_f1,macro", "max"), ("loss %2C:x", "min"))
+    best = TrialResult(trial_id=1, arch={}, status=TrialStatus.COMPLETED, score=0.5, epoch=0)
+    config = tmp_path / "best_config.yaml"
+    config.write_text(config_header(tmp_path, best, monitor, "max", tie_break=tie_break)
+                      + yaml.safe_dump({"model": "tests.helpers.TinyNet",
+                                        "data": "tests.helpers.BlobData"}))
+    read = fit_defaults(config)
+    assert (read["monitor"], read["mode"]) == (monitor, "max")
+    assert parse_tie_break(read["tie_break"]) == tie_break
+    fit = load_fit(config, out_dir=tmp_path / "fit")
+    assert (fit.monitor, fit.mode, fit.tie_break) == (monitor, "max", tie_break)

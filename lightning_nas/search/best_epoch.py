@@ -15,19 +15,29 @@ Example:
 A fit or fine-tune of a search's architecture keeps its best epoch by the same rule: the
 search's ``tie_break`` (``tie_break_of`` its objectives) reaches ``lightning-nas finetune``
 from the run's store, and ``lightning-nas fit`` from ``best_config.yaml``'s ``# lightning-nas
-fit:`` line as ``tie_break=val_loss:min`` (``tie_break_text`` / ``parse_tie_break``).
+fit:`` line as ``tie_break=val_loss:min`` (``tie_break_text`` / ``parse_tie_break``), each
+metric name there (the monitor's too) with ``%``, ``,``, white space and control characters
+written as ``%XX`` (``line_name`` / ``read_name``: was: as is, so that a comma or a space in
+a name broke the line it was read back from).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import unquote
 
 from lightning_nas.errors import ConfigError
 from lightning_nas.search.objectives import COSTS
 
-__all__ = ["best_entry", "breaks_tie", "parse_tie_break", "tie_break_of", "tie_break_text"]
+__all__ = ["best_entry", "breaks_tie", "line_name", "parse_tie_break", "read_name",
+           "tie_break_of", "tie_break_text"]
+
+#: what a metric name cannot hold as is on the ``# lightning-nas fit:`` line: the escape
+#: itself, the separator of ``tie_break``'s items, and what ends a value or the line
+_UNSAFE = re.compile(r"[%,\s\x00-\x1f\x7f]")
 
 
 def _loss(metrics: Mapping[str, Any], name: str, mode: str) -> float:
@@ -86,6 +96,28 @@ def tie_break_of(objectives: Mapping[str, str] | None) -> tuple[tuple[str, str],
                  if name not in COSTS)
 
 
+def line_name(name: str) -> str:
+    """Metric ``name`` as the ``# lightning-nas fit:`` line writes it: ``%``, ``,``, white
+    space and control characters as ``%XX`` (their UTF-8 bytes), the rest as is.
+
+    Example:
+        >>> line_name("val_acc"), line_name("val f1,macro")
+        ('val_acc', 'val%20f1%2Cmacro')
+    """
+    return _UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m[0].encode()), name)
+
+
+def read_name(text: str) -> str:
+    """The metric name that ``line_name`` wrote as ``text`` (one an older version wrote
+    as is, without a ``%XX`` in it, reads as it is).
+
+    Example:
+        >>> read_name("val%20f1%2Cmacro"), read_name("val_acc")
+        ('val f1,macro', 'val_acc')
+    """
+    return unquote(text)
+
+
 def tie_break_text(tie_break: Sequence[tuple[str, str]]) -> str:
     """``tie_break`` as ``best_config.yaml``'s ``# lightning-nas fit:`` line writes it.
 
@@ -93,7 +125,7 @@ def tie_break_text(tie_break: Sequence[tuple[str, str]]) -> str:
         >>> tie_break_text((("val_loss", "min"), ("train_loss", "min")))
         'val_loss:min,train_loss:min'
     """
-    return ",".join(f"{name}:{mode}" for name, mode in tie_break)
+    return ",".join(f"{line_name(name)}:{mode}" for name, mode in tie_break)
 
 
 def parse_tie_break(text: str) -> tuple[tuple[str, str], ...]:
@@ -112,5 +144,5 @@ def parse_tie_break(text: str) -> tuple[tuple[str, str], ...]:
         if not name or mode not in ("max", "min"):
             raise ConfigError(f"tie_break={text} (of a '# lightning-nas fit:' line): each "
                               f"comma-separated item is NAME:max or NAME:min, got {item!r}")
-        out.append((name, mode))
+        out.append((read_name(name), mode))
     return tuple(out)
