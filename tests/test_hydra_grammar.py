@@ -392,7 +392,9 @@ def test_an_interval_of_equal_ends_says_to_give_the_one_value(text, said):
 def test_an_int_interval_refused_as_written_keeps_its_refusal():
     with pytest.raises(SpaceError) as refused:  # no end truncated: nothing more to say
         parse_params({"x": "int(interval(3, 1))"})
-    assert str(refused.value) == "sweep parameter 'x': `int` needs low < high, got [3, 1]"
+    assert str(refused.value) == ("sweep parameter 'x': `int` needs low < high, got [3, 1]: "
+                                  "low=3 (the first bound) is above high=1 (the second); "
+                                  "give the lower bound first")
 
 
 @pytest.mark.parametrize(("key", "bad", "named"), [

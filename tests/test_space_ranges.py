@@ -88,7 +88,10 @@ def test_a_huge_range_is_refused_clearly_and_the_largest_one_works():
     ("g: {w: {int: [-2, -2], step: 2}}", "space key 'g.w': `int` needs low < high, got [-2, "
                                          "-2]; for the one value -2, write {fixed: -2}"),
     # bounds the other way round, or refused for another reason: no one value to name
-    ("w: {int: [16, 8]}", "space key 'w': `int` needs low < high, got [16, 8]"),
+    # (was: "got [16, 8]" alone, not saying which bound is which)
+    ("w: {int: [16, 8]}", "space key 'w': `int` needs low < high, got [16, 8]: low=16 (the "
+                          "first bound) is above high=8 (the second); give the lower bound "
+                          "first"),
     ("w: {int: [16.0, 16.0]}", "space key 'w': `int` bounds must be integers, got [16.0, 16.0]"),
 ])
 def test_a_range_of_equal_bounds_says_to_write_the_one_value_as_fixed(text, said):
@@ -110,7 +113,11 @@ def test_a_range_of_equal_bounds_says_to_write_the_one_value_as_fixed(text, said
                               "0.1, write Fixed(0.1)"),
     (lambda: Float(1, 1, log=True), "`float` needs low < high, got [1.0, 1.0]; for the one "
                                     "value 1.0, write Fixed(1.0)"),
-    (lambda: Int(16, 8), "`int` needs low < high, got [16, 8]"),  # no one value to name
+    (lambda: Int(16, 8), "`int` needs low < high, got [16, 8]: low=16 (the first bound) is "
+                         "above high=8 (the second); give the lower bound first"),
+    (lambda: Float(1.0, 0.5, log=True), "`float` needs low < high, got [1.0, 0.5]: low=1.0 "
+                                        "(the first bound) is above high=0.5 (the second); "
+                                        "give the lower bound first"),
 ])
 def test_a_python_range_of_equal_bounds_says_to_write_fixed(build, said):
     # was: "`int` needs low < high, got [16, 16]", not saying that one value is Fixed(16)

@@ -65,9 +65,11 @@ class _Range(Param):
         log = _plain(log)  # numpy bool
         if not isinstance(log, bool):  # the string 'false' is truthy: it turned log on
             raise SpaceError(f"`{self.kind}` log must be true or false, got {log!r}")
-        if not low < high:
+        if not low < high:  # the other way round: which is which said (was: not)
             said = f"`{self.kind}` needs low < high, got [{low}, {high}]"
-            raise EqualBounds(said, low) if low == high else SpaceError(said)
+            raise EqualBounds(said, low) if low == high else SpaceError(
+                f"{said}: low={low} (the first bound) is above high={high} (the second); give "
+                f"the lower bound first")
         if log and low <= 0:
             raise SpaceError(f"`{self.kind}` with log: true needs low > 0, got {low}")
         self.low, self.high, self.log = low, high, log
