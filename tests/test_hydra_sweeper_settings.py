@@ -12,7 +12,7 @@ pytest.importorskip("hydra", reason="the Hydra sweeper needs hydra-core (the `hy
 
 from omegaconf import DictConfig  # noqa: E402
 
-from lightning_nas.errors import ConfigError, SpaceError  # noqa: E402
+from lightning_nas.errors import ConfigError, SearchError, SpaceError  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
 from tests import helpers_hydra_sweep  # noqa: E402
 from tests.helpers_hydra_sweep import multirun  # noqa: E402
@@ -103,6 +103,29 @@ def test_a_sweep_in_a_folder_named_by_the_time_says_how_to_resume_it(tmp_path, c
     multirun(tmp_path / "fixed", lambda cfg: float(cfg.x), {**sweeper, "budget": 1},
              sweep_dir=str(tmp_path / "fixed" / "jobs"))
     assert "named by the time" not in capsys.readouterr().out
+
+
+def test_a_stop_of_a_sweep_in_a_folder_named_by_the_time_names_its_folder(tmp_path):
+    # was: "To go on, fix it and run the same command again (trials 1 and 2 run again)",
+    # and the same command again swept into a new folder named by the time: nothing ran again
+    named = str(tmp_path / "multiruns" / "${now:%Y-%m-%d_%H-%M-%S-%f}")
+    fixed: list[bool] = []
+
+    def task(cfg: DictConfig) -> float:
+        if not fixed:
+            raise FileNotFoundError("no such file: data/train.csv")
+        return float(cfg.x)
+
+    sweeper = {"run_dir": None, "budget": 3, "max_failures": 9, "params": {"x": "range(0, 9)"}}
+    with pytest.raises(SearchError) as info:
+        multirun(tmp_path, task, sweeper, sweep_dir=named)
+    (folder,) = (tmp_path / "multiruns").glob("2*")
+    assert (f". To go on, fix it and run the same command with hydra.sweep.dir={folder} "
+            f"(trials 1 and 2 run again)") in str(info.value), str(info.value)
+    fixed.append(True)  # as it says: both trials run again there
+    trials = multirun(tmp_path, task, sweeper, sweep_dir=str(folder))
+    assert [t.trial_id for t in trials[:2]] == [1, 2] and all(t.score is not None
+                                                               for t in trials)
 
 
 def test_an_empty_run_dir_is_refused_as_lightning_nas_search_refuses_it(tmp_path):

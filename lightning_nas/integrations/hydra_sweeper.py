@@ -270,6 +270,10 @@ class HydraSweep(Sweeper):
                     self._finish(settings, store, sweep, time.monotonic() - start, stopped=True,
                                  resumed=resuming)
                 worded = sweep_wording(str(err), self.settings, self._folder_key())
+                if self._time_named():  # the same command sweeps into a new folder
+                    worded = worded.replace("run the same command again", f"run the same "
+                                            f"command with hydra.sweep.dir="
+                                            f"{shlex.quote(str(settings.run_dir.absolute()))}")
                 if worded == str(err):
                     raise
                 raise type(err)(worded).with_traceback(err.__traceback__) from err.__cause__
@@ -301,6 +305,12 @@ class HydraSweep(Sweeper):
         values = job_values(job, store.get_meta("job_config") or {}, sweep, loader)
         store.set_meta("job_trials", {**store.get_meta("job_trials", {}),
                                       str(trial): {"choices": own, "values": values}})
+
+    def _time_named(self) -> bool:
+        """Whether the sweep's folder is ``hydra.sweep.dir`` named by the time
+        (``${now:...}``, the template's): the same command again sweeps into a new one."""
+        named = OmegaConf.to_container(self.config.hydra.sweep, resolve=False).get("dir")
+        return self.settings["run_dir"] is None and "${now:" in str(named)
 
     def _folder_key(self) -> str:
         """How this sweep's user names the folder of ``search.db``: ``hydra.sweeper.run_dir``
@@ -335,7 +345,7 @@ class HydraSweep(Sweeper):
                 f"space of {'infinitely many' if size == math.inf else int(size)} "
                 f"architectures, {scored_by(goal, directions=True)}")
         named = OmegaConf.to_container(self.config.hydra.sweep, resolve=False).get("dir")
-        if self.settings["run_dir"] is None and "${now:" in str(named):  # the template's
+        if self._time_named():  # the template's
             line += (f"\nIts folder is named by the time (hydra.sweep.dir: {named}): to "
                      f"resume this sweep after a kill, run the same command with "
                      f"hydra.sweep.dir={shlex.quote(str(settings.run_dir.absolute()))}")
