@@ -326,3 +326,22 @@ def test_a_config_search_whose_data_sets_val_dataloader_in_init_is_searched(tmp_
                    "monitor": "val_acc", "mode": "max", "run_dir": str(tmp_path / "run")}}))
     result = search_from_config(load_config(path)).run()
     assert [t.status for t in result.trials] == [TrialStatus.COMPLETED]
+
+
+@pytest.mark.parametrize(("trainer", "space", "needle"), [
+    ({"devices": 1, "num_nodes": 2}, {}, "trainer.num_nodes=2"),
+    ({"devices": 2}, {"trainer.num_nodes": {"choice": [1, 2]}},
+     "space key 'trainer.num_nodes' may take 2"),
+])
+def test_trials_on_several_nodes_are_refused_before_anything_is_written(tmp_path, trainer,
+                                                                        space, needle):
+    # was: trial 1's rank 0 waited for the other node's ranks, which nothing starts, until
+    # its process group timed out (30 min), then FAILED; so did trial 2, and the search
+    # stopped after an hour with its run folder written
+    run = tmp_path / "run"
+    with pytest.raises(ConfigError, match=re.escape(needle) + r": nothing starts a trial's "
+                       r"ranks on the other nodes.*num_nodes: 1.*executor: ray"):
+        Search("tests.helpers.MetricNet", {"width": {"choice": [8, 16]}, **space},
+               data=BlobData, budget=1, run_dir=run,
+               trainer={"accelerator": "cpu", "strategy": "ddp", "max_epochs": 1, **trainer})
+    assert not run.exists()

@@ -1,7 +1,8 @@
 """The checks of where a trial runs (``search/runner.py`` runs it): whether its Trainer starts
 processes of its own (``needs_own_process``; over every value a searched Trainer argument may
 take: ``check_trial_processes``), the strategies that start their ranks from inside ``fit``,
-refused for trials (``spawns_ranks``, ``check_strategy``), and whether a trial spec can be sent
+refused for trials (``spawns_ranks``, ``check_strategy``), as are trials on several nodes
+(``check_nodes``), and whether a trial spec can be sent
 to worker or rank processes (``check_sendable``, with ``SpecPickler`` and ``unsendable``).
 
 Example:
@@ -25,8 +26,9 @@ from lightning_nas.config.nodes import is_node, node_args
 from lightning_nas.devices import device_count
 from lightning_nas.errors import ConfigError, typed
 
-__all__ = ["SpecPickler", "check_sendable", "check_strategy", "check_trial_processes",
-           "needs_own_process", "spawns_ranks", "unsendable", "unsendable_part"]
+__all__ = ["SpecPickler", "check_nodes", "check_sendable", "check_strategy",
+           "check_trial_processes", "needs_own_process", "spawns_ranks", "unsendable",
+           "unsendable_part"]
 
 _SPAWNING = ("ddp_spawn", "ddp_fork", "ddp_notebook", "fsdp_spawn")
 #: the Trainer arguments that decide whether a trial starts processes of its own
@@ -232,6 +234,39 @@ def _because(searched: str) -> str:
     return f" ({searched})" if searched else ""
 
 
+def _several_nodes(value: Any) -> bool:
+    """Whether a ``num_nodes`` value asks for more than one node (a bad value: no; the dry
+    build of the Trainer names it)."""
+    try:
+        return int(value) > 1
+    except (TypeError, ValueError):
+        return False
+
+
+def check_nodes(trainer: Mapping[str, Any], searched: Mapping[str, Sequence[Any]]) -> None:
+    """Refuse trials on several nodes (``num_nodes`` > 1, given or a searched value): the
+    search starts each trial's ranks on this machine alone, and nothing starts them on the
+    other nodes, so rank 0 would wait for them until its process group timed out.
+
+    Example:
+        >>> check_nodes({"num_nodes": 2}, {})
+        Traceback (most recent call last):
+        ...
+        lightning_nas.errors.ConfigError: trainer.num_nodes=2: nothing starts a trial's ranks ...
+    """
+    leads = ([f"trainer.num_nodes={trainer['num_nodes']!r}"]
+             if _several_nodes(trainer.get("num_nodes", 1)) else [])
+    leads += [f"space key 'trainer.num_nodes' may take {value!r}"
+              for value in searched.get("num_nodes", ()) if _several_nodes(value)]
+    if leads:  # (was: each trial waited 30 min, Lightning's default timeout, then FAILED)
+        raise ConfigError(f"{leads[0]}: nothing starts a trial's ranks on the other nodes "
+                          f"(a search starts each trial's ranks on this machine alone), so "
+                          f"its rank 0 would wait for them until its process group timed out "
+                          f"(30 min by default), every trial; use num_nodes: 1 (devices: N "
+                          f"trains a trial on N ranks of this machine), or executor: ray to "
+                          f"run trials on several machines at once")
+
+
 def check_trial_processes(trainer: Mapping[str, Any],
                           searched: Mapping[str, Sequence[Any]]) -> str | None:
     """Check the Trainer of every trial as ``check_strategy`` checks one: the config's
@@ -254,6 +289,7 @@ def check_trial_processes(trainer: Mapping[str, Any],
         >>> check_trial_processes({"strategy": "ddp", "devices": 1}, {"devices": [1, 2]})
         "space key 'trainer.devices' may take 2"
     """
+    check_nodes(trainer, searched)
     check_strategy(trainer)
     for value in searched.get("strategy", ()):
         check_strategy({**trainer, "strategy": value}, searched=True)
