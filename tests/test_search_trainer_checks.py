@@ -345,3 +345,17 @@ def test_trials_on_several_nodes_are_refused_before_anything_is_written(tmp_path
                data=BlobData, budget=1, run_dir=run,
                trainer={"accelerator": "cpu", "strategy": "ddp", "max_epochs": 1, **trainer})
     assert not run.exists()
+
+
+def test_an_objective_search_on_several_nodes_trains_nothing_and_is_not_refused(tmp_path):
+    # its trials call the objective and start no ranks: nothing waits for other nodes
+    result = Search(None, {"width": {"choice": [8, 16, 32]}}, budget=2, monitor="val_acc",
+                    objective=_width_score, run_dir=tmp_path / "run",
+                    trainer={"accelerator": "cpu", "num_nodes": 2, "strategy": "ddp"}).run()
+    assert sorted(t.score for t in result.trials) == sorted(
+        t.arch["width"] / 32 for t in result.trials)
+
+
+def _width_score(arch: dict) -> dict:
+    """An objective: the architecture's width over 32."""
+    return {"val_acc": arch["width"] / 32}

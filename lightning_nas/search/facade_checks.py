@@ -47,7 +47,7 @@ from lightning_nas.search.option_builds import check_option_builds
 from lightning_nas.search.ray_executor import RayExecutor
 from lightning_nas.search.rule_checks import endless_text
 from lightning_nas.search.rule_trainer import rule_for
-from lightning_nas.search.runner_checks import check_sendable, check_trial_processes
+from lightning_nas.search.runner_checks import check_nodes, check_sendable, check_trial_processes
 from lightning_nas.search.scheduler_settings import rule_of
 from lightning_nas.search.schedulers import Rule
 from lightning_nas.search.space_values import (
@@ -174,6 +174,8 @@ def _check_search(search: Search) -> None:
                   num_workers=workers)
     archs = [search.space.sample(seed=(search.settings.goal.seed or 0) + i)
              for i in range(DRY_BUILD_ARCHS)]
+    if search.objective is None:  # (was: each trial waited for the other nodes, 30 min)
+        check_nodes(search.trainer, searched)
     # DDP trials: rank processes of their own (the config's Trainer or a searched one)
     ranks = check_trial_processes(search.trainer, searched)
     search.model.check_groups(archs[0])

@@ -289,7 +289,6 @@ def check_trial_processes(trainer: Mapping[str, Any],
         >>> check_trial_processes({"strategy": "ddp", "devices": 1}, {"devices": [1, 2]})
         "space key 'trainer.devices' may take 2"
     """
-    check_nodes(trainer, searched)
     check_strategy(trainer)
     for value in searched.get("strategy", ()):
         check_strategy({**trainer, "strategy": value}, searched=True)
