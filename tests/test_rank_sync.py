@@ -70,3 +70,24 @@ def test_under_no_distributed_sampler_the_warning_says_each_rank_validates_its_l
     assert "metric 'val_rank' differs across the 2 ranks (0 to 1): under use_distributed_" \
            "sampler=False no rank holds a share" in log, log
     assert "own share" not in console[0] + log
+
+
+@pytest.mark.slow
+def test_a_monitor_rank_0_alone_logs_stops_the_search_saying_so(tmp_path):
+    # was: "monitor 'val_ranks' differs across the 2 ranks (1 to 1; not logged on rank 1)":
+    # one value, said to differ from itself, and no word of the rank_zero_only log
+    from lightning_nas.errors import SearchError
+
+    trainer = {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 1,
+               "logger": False, "enable_progress_bar": False}
+    with pytest.raises(SearchError) as info:
+        Search("tests.helpers.ShareNet", {"width": {"choice": [8, 16]}}, data=BlobData,
+               trainer=trainer, budget=2, run_dir=tmp_path / "run", threads_per_trial=1,
+               monitor="val_ranks", mode="max", verbose=False).run()
+    said = str(info.value)
+    assert ("monitor 'val_ranks' is logged on rank 0 alone (1; not on rank 1: "
+            "self.log(..., rank_zero_only=True), or a log under `if "
+            "self.trainer.is_global_zero`), which Lightning's ModelCheckpoint and "
+            "EarlyStopping cannot use: log it on every rank, with sync_dist=True "
+            "(or log a torchmetrics metric)") in said, said
+    assert "differs" not in said

@@ -135,6 +135,15 @@ def _spread(column: list[float]) -> str:
 
 
 def _refuse(kind: str, name: str, column: list[float], world_size: int) -> None:
+    if not math.isnan(column[0]) and all(math.isnan(v) for v in column[1:]):
+        others = ", ".join(str(rank) for rank in range(1, len(column)))
+        raise MonitorError(  # (was: "differs across the 2 ranks (1 to 1; not logged on ...")
+            f"{kind} {name!r} is logged on rank 0 alone ({column[0]:.6g}; not on rank "
+            f"{others}: self.log(..., rank_zero_only=True), or a log under `if "
+            f"self.trainer.is_global_zero`), which Lightning's ModelCheckpoint and "
+            f"EarlyStopping cannot use: log it on every rank, with sync_dist=True (or log a "
+            f"torchmetrics metric), so that the score, the best epoch, its checkpoint and the "
+            f"objectives are the same on every rank")
     raise MonitorError(
         f"{kind} {name!r} differs across the {world_size} ranks ({_spread(column)}): "
         f"{_FIX}, so that the score, the best epoch, its checkpoint and the objectives are "
