@@ -52,6 +52,7 @@ __all__ = ["LAST", "built_rates", "checkpoint_settings", "check_resume",
 #: ``--ckpt_path last``: the newest epoch-end checkpoint of the run folder
 LAST = "last"
 _SPOS_KEY = "OneShotNAS"
+_RUN_CHECKPOINT = "lightning_nas.RunCheckpoint{"  # its state_key (run_checkpoint.py)
 
 
 def recount_repeated_epoch(trainer: Any) -> None:
@@ -122,14 +123,16 @@ def epochs_held(settings: Mapping[str, Any]) -> int | None:
 
 
 def checkpoint_settings(path: Path, ckpt: Any = None) -> dict[str, Any]:
-    """``{"algorithm", "seed", "epoch", "batches", "steps", "trained"}`` (SPOS also
+    """``{"algorithm", "seed", "epoch", "batches", "steps", "trained", "stopped"}`` (SPOS also
     ``"optimizer"``,
     DARTS/GDAS ``"arch_lr"`` and ``"arch_weight_decay"``) of a one-shot run's checkpoint,
     read without loading its tensors; ``batches``: those of its ``epoch`` done when it was
     saved before that epoch's end, else 0 (``epochs_held``); ``steps``: its ``global_step``
     (the optimizer steps ``max_steps`` counts; None where it does not say); ``trained``: the
     seconds of training the Trainer's ``Timer`` counted (``max_time`` counts them; None for
-    a run without one). ``ckpt``: the file's contents where they were read
+    a run without one); ``stopped``: saved by the run's own epoch-end checkpoint after a
+    callback had stopped the fit (``run_checkpoint.RunCheckpoint``). ``ckpt``: the file's
+    contents where they were read
     (``resume_read.read_checkpoint``), else read here.
 
     Raises:
@@ -142,7 +145,8 @@ def checkpoint_settings(path: Path, ckpt: Any = None) -> dict[str, Any]:
     timer = states.get("Timer") or next(  # the Timer of max_time or the user's (a subclass's
         (state for state in states.values() if isinstance(state, Mapping)  # key is its name):
          and isinstance(state.get("time_elapsed"), Mapping)), {})  # the training time so far
-    counts = {"steps": steps, "trained": (timer.get("time_elapsed") or {}).get("train")}
+    counts = {"steps": steps, "trained": (timer.get("time_elapsed") or {}).get("train"),
+              "stopped": _stopped(states)}
     for key in (ckpt.get("callbacks") or {}) if isinstance(ckpt, Mapping) else ():
         if isinstance(key, str) and key.startswith(_SPOS_KEY + "{"):
             settings = ast.literal_eval(key[len(_SPOS_KEY):])  # the callback's state_key
@@ -156,6 +160,15 @@ def checkpoint_settings(path: Path, ckpt: Any = None) -> dict[str, Any]:
                 "batches": _batches(ckpt), **counts}
     raise ConfigError(f"--ckpt_path {path}: not a checkpoint of a one-shot search (it holds "
                       f"no OneShotNAS callback state and no DifferentiableNAS module)")
+
+
+def _stopped(states: Mapping[str, Any]) -> bool:
+    """Whether the run's own epoch-end checkpoint callback (``run_checkpoint.RunCheckpoint``,
+    its state among the checkpoint's callbacks' ``states``) saved it after a callback had
+    stopped the fit (``EarlyStopping``); False for any other checkpoint."""
+    return any(isinstance(key, str) and key.startswith(_RUN_CHECKPOINT)
+               and isinstance(state, Mapping) and state.get("stopped") is True
+               for key, state in states.items())
 
 
 def _bound(trainer_cfg: Mapping[str, Any], key: str) -> int | None:
@@ -174,7 +187,9 @@ def training_end(settings: Mapping[str, Any], trainer_cfg: Mapping[str, Any]
     (its ``trained``, the Timer's seconds, ``fit_end.time_spent``: Lightning's Timer stops
     a fit resumed from it before any step; ``"Timer"``: the duration of the user's own
     ``Timer`` of ``callbacks``, which Lightning takes over ``max_time``,
-    ``fit_end.time_bound``), as the key and how a resume says it; None when
+    ``fit_end.time_bound``), or a callback's stop after an epoch's end (its ``stopped``:
+    ``"stopped"``; Lightning does not keep ``should_stop``, so the resume trained an epoch
+    more than the uninterrupted run), as the key and how a resume says it; None when
     training is left (-1 or null bounds nothing; was: ``max_steps``, then ``max_time``, not
     read, so the checkpoint of such a run's end was taken for one with training left).
 
@@ -189,6 +204,8 @@ def training_end(settings: Mapping[str, Any], trainer_cfg: Mapping[str, Any]
         ('max_time', '0:01:01 trained of max_time=00:00:01:00')
         >>> training_end({"epoch": 1, "batches": 0, "steps": 4}, {"max_epochs": 3}) is None
         True
+        >>> training_end({"epoch": 1, "batches": 0, "stopped": True}, {"max_epochs": 3})
+        ('stopped', 'a callback stopped it after 2 epochs')
     """
     epochs, held = _bound(trainer_cfg, "max_epochs"), epochs_held(settings)
     if epochs is not None and held is not None and held >= epochs:
@@ -200,6 +217,8 @@ def training_end(settings: Mapping[str, Any], trainer_cfg: Mapping[str, Any]
     if bound is not None and time_spent(bound[0], trained):  # as Lightning's Timer, which
         # stops its resumed fit; the user's own Timer: ("Timer", "... of the Timer callback's
         return bound[1], f"{timedelta(seconds=int(trained))} trained of {bound[2]}"  # ...")
+    if settings.get("stopped") and held is not None and not settings.get("batches"):
+        return "stopped", f"a callback stopped it after {counted(held, 'epoch')}"
     return None
 
 

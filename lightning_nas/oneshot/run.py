@@ -205,12 +205,13 @@ def _finished(run_dir: Path, ckpt_path: Path, end: tuple[str, str] | None,
             f"{'last epoch' if end[0] == 'max_epochs' else 'training end'} ({end[1]})")
     raise_bound = ("longer duration of the Timer in --trainer.callbacks" if end[0] == "Timer"
                    else f"higher --trainer.{end[0]}")  # the user's own Timer: its duration
+    train_on = (" A resume keeps its stop: to train longer, start a new run."
+                if end[0] == "stopped" else f" Resume with a {raise_bound} to train on.")
     best = yaml.safe_load((run_dir / "best_arch.yaml").read_text()) or {}
     tuned = run_dir / "finetune.json"
     if verbose and rank_zero_only.rank == 0:
         print(f"Nothing left to train: {last}; {run_dir} holds the finished run's outputs "
-              f"(best_arch.yaml{', finetune.json' * tuned.is_file()}). Resume with a "
-              f"{raise_bound} to train on.", flush=True)
+              f"(best_arch.yaml{', finetune.json' * tuned.is_file()}).{train_on}", flush=True)
     return {"arch": best.get("arch"), "score": best.get("score"),
             "algorithm": best.get("algorithm"), "run_dir": str(run_dir),
             "finetune": json.loads(tuned.read_text()).get("metrics") if tuned.is_file()
@@ -281,6 +282,7 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
     finetune_epochs, finetune_lr = opts.pop("finetune_epochs"), opts.pop("finetune_lr")
     ckpt_path = resolve_ckpt_path(ckpt_path, run_dir)
     drawn = _drawn(cfg)  # true, false: a drawn seed, which ranks take from rank 0
+    end = None  # the bound of its training a resumed run reached (training_end)
     if ckpt_path is not None:
         opts, stored, shapes = check_resume(ckpt_path, algorithm, opts, _stored(cfg),
                                             trainer_cfg)
@@ -336,6 +338,9 @@ def run_oneshot(cfg: Mapping[str, Any], verbose: bool = True,
             trainer_cfg = {**trainer_cfg, "logger": kept_dirs(trainer_cfg["logger"])}
         trainer_kwargs = with_trial_defaults(instantiate(trainer_cfg), logger=False,
                                              default_root_dir=str(run_dir))
+        if end is not None and end[0] == "stopped":  # a callback (EarlyStopping) stopped it:
+            trainer_kwargs["max_epochs"] = epochs_held(stored)  # its training's end, where
+            # the fit runs its final search alone (fit_end.end_fit; was: trained one more epoch)
         # a DDP validation split the ranks do not divide: said once per run (rank 0)
         uneven = UnevenSplitCheck(None, scored="oneshot")
         search = _spos if algorithm == "spos" else _differentiable

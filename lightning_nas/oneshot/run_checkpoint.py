@@ -4,7 +4,11 @@ has logged the epoch's training row, by a ``ModelCheckpoint`` whose ``state_key`
 own (``RunCheckpoint``). A resume from it is ``oneshot/resume.py``'s. It holds the values the
 epoch's ``ReduceLROnPlateau`` schedulers step on after it was written (``PLATEAU_STEPS``),
 which a run resumed from it takes as it starts (was: missed: Lightning does not take them on
-such a resume, so SPOS went on with another rate than the uninterrupted run's).
+such a resume, so SPOS went on with another rate than the uninterrupted run's). It also says
+whether a callback had stopped the fit after that epoch (``stopped``: an ``EarlyStopping``
+before ``max_epochs``), which Lightning does not keep: ``lightning-nas oneshot`` resumes it
+as a run at its training's end (``resume.training_end``), so it finishes that run (was:
+trained an epoch more than it, until the stopping callback, restored, stopped it again).
 
 Example:
     >>> epoch_end_checkpoint(Path("runs/x")).dirpath.endswith("checkpoints")
@@ -20,6 +24,7 @@ from weakref import proxy
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
 
+from lightning_nas.oneshot.fit_end import training_ends
 from lightning_nas.search.pending_last import PendingLast
 from lightning_nas.search.plateau_steps import PlateauSteps
 
@@ -49,8 +54,17 @@ class RunCheckpoint(PlateauSteps, ModelCheckpoint):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.placing = PendingLast()
+        self._stopped = False
+
+    def state_dict(self) -> dict[str, Any]:
+        """Lightning's state, and ``stopped``: whether a callback had stopped the fit after
+        the epoch it is saved at (``resume.checkpoint_settings`` reads it)."""
+        return {**super().state_dict(), "stopped": self._stopped}
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # the user's callbacks ran this hook before (Lightning calls checkpoints last)
+        self._stopped = bool(trainer.should_stop) and training_ends(
+            trainer, trainer.current_epoch + 1)
         self._epoch_end = True
         try:
             super().on_train_epoch_end(trainer, pl_module)  # the save, to the pending file
