@@ -5,12 +5,22 @@ does not reach (a block's choice beyond its ``Repeat``'s depth, a choice inside 
 from __future__ import annotations
 
 import lightning.pytorch as pl
+import pytest
 import torch
+import yaml
 from torch import nn
 from torch.nn import functional as F
 
+from lightning_nas.oneshot.bilevel import BilevelData
 from lightning_nas.oneshot.callback import OneShotNAS
-from lightning_nas.oneshot.choices import ChoiceLinear, LayerChoice, Repeat, set_path
+from lightning_nas.oneshot.choices import (
+    ChoiceLinear,
+    LayerChoice,
+    Repeat,
+    export_subnet,
+    set_path,
+)
+from lightning_nas.oneshot.differentiable import DifferentiableNAS
 from lightning_nas.oneshot.reached import reached_arch
 from tests.helpers_data import BlobData
 from tests.helpers_oneshot_fit import cpu_trainer
@@ -74,3 +84,55 @@ def test_a_search_scores_each_network_once(tmp_path):
     assert len({str(sorted(n.items())) for n in networks}) == len(networks)
     best = max(callback.history, key=lambda row: row["score"])  # (the first of the best)
     assert callback.best_arch == best["arch"] and callback.best_score == best["score"]
+
+
+class _Either(pl.LightningModule):
+    """One decision (``wa`` or ``wb``) inside each candidate of ``cell``: the subnet reaches
+    one of them, never both."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            LayerChoice({"a": nn.Sequential(ChoiceLinear(8, [4, 8], label="wa"), nn.ReLU()),
+                         "b": nn.Sequential(ChoiceLinear(8, [4, 8], label="wb"), nn.Tanh())},
+                        label="cell"),
+            ChoiceLinear(8, 3, label="out"))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def training_step(self, batch, batch_idx):
+        return F.cross_entropy(self(batch[0]), batch[1])
+
+    def validation_step(self, batch, batch_idx):
+        pass
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.05)
+
+
+@pytest.mark.parametrize("algorithm", ["spos", "darts"])
+def test_best_arch_yaml_names_the_decisions_its_subnet_never_reaches(tmp_path, algorithm):
+    # was: best_arch.yaml listed wa and wb alike, as if both shaped the exported subnet
+    pl.seed_everything(0, verbose=False)
+    out = tmp_path / "out"
+    if algorithm == "spos":
+        module, data = _Either(), BlobData()
+        callbacks = [OneShotNAS(num_candidates=4, calibration_batches=1, num_classes=3,
+                                export_dir=str(out))]
+    else:
+        module = DifferentiableNAS(_Either(), num_classes=3, export_dir=str(out))
+        data, callbacks = BilevelData(BlobData()), []
+    cpu_trainer(tmp_path, callbacks, max_epochs=1, enable_checkpointing=False).fit(
+        module, datamodule=data)
+    best = yaml.safe_load((out / "best_arch.yaml").read_text())
+    other = "wb" if best["arch"]["cell"] == "a" else "wa"
+    assert best["unreached"] == [other]
+    # the arch stays whole: it activates the same path in the supernet (set_path takes
+    # every decision), whose export is the subnet written
+    net = _Either().net
+    set_path(net, best["arch"])
+    assert reached_arch(net) == {k: v for k, v in best["arch"].items() if k != other}
+    subnet = torch.load(out / "subnet.pt", weights_only=False)
+    assert [type(m) for m in export_subnet(net, torch.zeros(1, 8), best["arch"]).modules()] == [
+        type(m) for m in subnet.modules()]

@@ -169,10 +169,13 @@ def write_export(export_dir: str | Path, arch: Mapping[str, Any], score: float |
                  subnet: nn.Module, scored: Sequence[Mapping[str, Any]],
                  alphas: Mapping[str, Any], mode: str = "max",
                  notes: Sequence[str] = (), trainer: Any = None,
-                 frozen: Sequence[str] = ()) -> dict[str, Path]:
+                 frozen: Sequence[str] = (), skipped: Sequence[str] = ()
+                 ) -> dict[str, Path]:
     """Write ``alphas.json``, ``subnet.pt`` (a copy of ``subnet`` in eval mode), (with
     matplotlib) ``alphas.png`` and last ``best_arch.yaml`` (with the candidates' scores,
-    ``mode``, any ``frozen`` submodules (``export_checked``), any ``notes``: what the
+    ``mode``, ``unreached``: the decisions of ``arch`` its subnet never reaches
+    (``skipped``, ``reached.unreached``; none: not written), any ``frozen`` submodules
+    (``export_checked``), any ``notes``: what the
     scores count beyond the data, ``met_notes``, and the
     ``trainer``'s limit of validation batches where it validates part of them) into
     ``export_dir`` (``write_outputs``); return the paths written, by stem."""
@@ -181,7 +184,8 @@ def write_export(export_dir: str | Path, arch: Mapping[str, Any], score: float |
              "alphas": out / "alphas.json"}
     limited = {} if trainer is None else {**limited_entry(trainer), **precision_entry(trainer)}
     best = dump_yaml({"arch": dict(arch), "score": score, "algorithm": alphas.get("algorithm"),
-                      "mode": mode, "candidates": [dict(c) for c in scored],
+                      "mode": mode, **({"unreached": list(skipped)} if skipped else {}),
+                      "candidates": [dict(c) for c in scored],
                       **({"frozen": list(frozen)} if frozen else {}),
                       **({"notes": list(notes)} if notes else {}), **limited})
     write_outputs(out, {

@@ -28,6 +28,7 @@ from torch import nn
 from lightning_nas.oneshot.checks import check_logits_trained
 from lightning_nas.oneshot.derive import export_derived, top_archs, write_export
 from lightning_nas.oneshot.fit_end import check_stepped, end_fit
+from lightning_nas.oneshot.reached import unreached
 from lightning_nas.oneshot.records import writes_files
 from lightning_nas.search.uneven_split import met_notes
 
@@ -70,7 +71,7 @@ class DerivedExport:
         if writes_files(self.trainer, hp.export_dir):  # (rank 0; none under fast_dev_run)
             write_export(hp.export_dir, self.best_arch, self.best_score, self.subnet,
                          self.scored, self.alpha_history(), hp.mode, met_notes(self.trainer),
-                         self.trainer, self.frozen)
+                         self.trainer, self.frozen, unreached(self.network, self.best_arch))
         self._ended = True
 
     def on_fit_end(self) -> None:  # a resume of a fit at its end: its final search now

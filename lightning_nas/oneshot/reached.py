@@ -1,4 +1,5 @@
-"""The decisions a supernet's active path reaches: ``reached_arch``.
+"""The decisions a supernet's active path reaches: ``reached_arch``; those an architecture
+holds that its path does not (``unreached``: ``best_arch.yaml`` names them).
 
 A decision inside a ``Repeat``'s block beyond the chosen depth, or inside a ``LayerChoice``
 candidate not taken, does not shape the subnet: architectures that differ only in such
@@ -12,18 +13,22 @@ Example:
     >>> set_path(net, {"depth": 1, "op0": "1", "op1": "0"})
     >>> reached_arch(net)
     {'depth': 1, 'op0': '1'}
+    >>> unreached(net, {"depth": 1, "op0": "1", "op1": "0"})
+    ['op1']
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from torch import nn
 
 from lightning_nas.oneshot.base import ChoiceModule
 from lightning_nas.oneshot.choices import LayerChoice, Repeat
+from lightning_nas.oneshot.paths import get_path, set_path
 
-__all__ = ["reached_arch"]
+__all__ = ["reached_arch", "unreached"]
 
 
 def reached_arch(model: nn.Module) -> dict[str, Any]:
@@ -47,3 +52,17 @@ def reached_arch(model: nn.Module) -> dict[str, Any]:
         else:
             stack.extend(module.children())
     return {label: out[label] for label in sorted(out)}
+
+
+def unreached(model: nn.Module, arch: Mapping[str, Any]) -> list[str]:
+    """The labels of ``arch``'s decisions that its path through ``model`` does not reach
+    (``reached_arch``), sorted: its subnet is the same network whatever their values.
+    ``best_arch.yaml`` lists them as ``unreached`` beside the whole ``arch``, which
+    ``set_path`` takes (every decision; was: not said, as if each shaped the subnet).
+    ``model``'s active path is kept."""
+    previous = get_path(model)
+    set_path(model, arch)
+    try:
+        return sorted(set(arch) - set(reached_arch(model)))
+    finally:
+        set_path(model, previous)

@@ -3,7 +3,8 @@
 The final search after the last epoch (unless that epoch searched already), then the export of
 the winner with the BatchNorm statistics it was scored with: calibrated again on the same
 batches (``subnet``, ``frozen``), the supernet's own restored afterwards; rank 0 writes
-``history.json``, ``subnet.pt`` and ``best_arch.yaml`` (last: a finished run) in
+``history.json``, ``subnet.pt`` and ``best_arch.yaml`` (last: a finished run; its
+``unreached``: the decisions of ``arch`` the subnet never reaches, ``oneshot.reached``) in
 ``export_dir`` (``oneshot.exported``). None of a supernet that never took a training step
 (``fit_end.check_stepped``).
 
@@ -27,6 +28,7 @@ from lightning_nas.oneshot.choices import get_path, set_path
 from lightning_nas.oneshot.exported import export_checked, write_outputs
 from lightning_nas.oneshot.fit_end import check_stepped
 from lightning_nas.oneshot.random_state import preserved_rng, set_rng_state
+from lightning_nas.oneshot.reached import unreached
 from lightning_nas.oneshot.records import record_text, writes_files
 from lightning_nas.oneshot.scoring import (
     Forward,
@@ -101,8 +103,10 @@ class SposExport:
         if not writes_files(trainer, self.export_dir):  # (rank 0; none under fast_dev_run)
             return
         notes = met_notes(trainer)  # a DDP split with repeats: with the file, in one write
+        skipped = unreached(pl_module, self.best_arch)  # decisions its path never reaches
         best = dump_yaml({"arch": self.best_arch, "score": self.best_score, "algorithm": "spos",
-                          "mode": self.mode, **({"frozen": self.frozen} if self.frozen else {}),
+                          "mode": self.mode, **({"unreached": skipped} if skipped else {}),
+                          **({"frozen": self.frozen} if self.frozen else {}),
                           **({"notes": notes} if notes else {}),
                           **limited_entry(trainer), **precision_entry(trainer)})  # (was: unsaid)
         write_outputs(user_path(self.export_dir), {  # best_arch.yaml last: a finished run
