@@ -136,3 +136,23 @@ def test_best_arch_yaml_names_the_decisions_its_subnet_never_reaches(tmp_path, a
     subnet = torch.load(out / "subnet.pt", weights_only=False)
     assert [type(m) for m in export_subnet(net, torch.zeros(1, 8), best["arch"]).modules()] == [
         type(m) for m in subnet.modules()]
+
+
+def test_a_differentiable_search_scores_top_k_distinct_networks(tmp_path):
+    # was: top_k=6 scored and listed 6 candidates of 4 networks, (a, wa=4, wb=4) and
+    # (a, wa=4, wb=8) both, which differ only in wb, which cell a never reaches
+    pl.seed_everything(0, verbose=False)
+    nas = DifferentiableNAS(_Either(), num_classes=3, top_k=6)
+    cpu_trainer(tmp_path, [], max_epochs=2, enable_checkpointing=False).fit(
+        nas, datamodule=BilevelData(BlobData()))
+    net = _Either().net
+    networks = []
+    for entry in nas.scored:
+        set_path(net, entry["arch"])
+        networks.append(reached_arch(net))
+    # the space holds 4 networks (cell a with wa 4 or 8, cell b with wb 4 or 8): each once,
+    # by its most probable architecture, the most probable first
+    assert len(networks) == 4
+    assert sorted(map(str, networks)) == sorted({str(n) for n in networks})
+    probabilities = [entry["probability"] for entry in nas.scored]
+    assert probabilities == sorted(probabilities, reverse=True)

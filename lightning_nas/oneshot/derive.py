@@ -2,8 +2,9 @@
 the shared weights and export the winner as single-path one-shot NAS does.
 
 ``top_archs`` ranks architectures by their probability under the per-decision softmax
-(the first is the argmax of every decision). ``export_derived`` scores each with the shared
-weights after recalibrating BatchNorm on a fixed set of training batches
+(the first is the argmax of every decision); ``top_networks`` keeps those of distinct
+networks (the decisions their path reaches), which the search scores. ``export_derived``
+scores each with the shared weights after recalibrating BatchNorm on a fixed set of training batches
 (``oneshot.scoring``), then exports the best in float32 (``oneshot.exported``), calibrated
 again on the very same batches, so the exported subnet scores what the search reports; the
 supernet's statistics, path, mode and torch's random state are left as they were.
@@ -32,11 +33,13 @@ import torch
 import torchmetrics
 from torch import nn
 
+from lightning_nas.arch import arch_key
 from lightning_nas.config.yamlio import dump_yaml
 from lightning_nas.errors import check_number
 from lightning_nas.oneshot.choices import get_path, set_path
 from lightning_nas.oneshot.exported import export_checked, write_outputs
 from lightning_nas.oneshot.random_state import preserved_rng
+from lightning_nas.oneshot.reached import reached_arch
 from lightning_nas.oneshot.records import record_text
 from lightning_nas.oneshot.scoring import (
     Forward,
@@ -54,7 +57,8 @@ from lightning_nas.score_precision import precision_entry
 from lightning_nas.train_modes import kept_modes
 from lightning_nas.validation_limit import limited_entry
 
-__all__ = ["calibration_batches", "derived_text", "export_derived", "top_archs", "write_export"]
+__all__ = ["RANK_LIMIT", "calibration_batches", "derived_text", "export_derived", "top_archs",
+           "top_networks", "write_export"]
 
 
 def top_archs(choices: Mapping[str, Sequence[Any]], probs: Mapping[str, Sequence[float]],
@@ -76,6 +80,42 @@ def top_archs(choices: Mapping[str, Sequence[Any]], probs: Mapping[str, Sequence
                  for value, lp in zip(values, logs, strict=True)]
         beams = sorted(grown, key=lambda b: -b[1])[:k]
     return [(arch, math.exp(score)) for arch, score in beams]
+
+
+#: the most architectures ``top_networks`` ranks to find ``k`` distinct networks
+RANK_LIMIT = 4096
+
+
+def top_networks(network: nn.Module, choices: Mapping[str, Sequence[Any]],
+                 probs: Mapping[str, Sequence[float]], k: int = 1
+                 ) -> list[tuple[dict[str, Any], float]]:
+    """``top_archs`` of distinct networks: the ``k`` most probable architectures whose paths
+    through ``network`` differ in a decision they reach (``reached.reached_arch``), each
+    network by its most probable architecture, most probable first; fewer where the space
+    holds fewer networks (or the first ``RANK_LIMIT`` architectures do). Architectures that
+    differ only in decisions their path skips (a choice past a ``Repeat``'s depth, inside a
+    ``LayerChoice`` candidate not taken) are one network (was: each scored and listed as a
+    candidate of its own, ``top_k=6`` giving 6 candidates of 4 networks). ``network``'s
+    active path is kept."""
+    check_number(k, "k", 1, integer=True)
+    previous = get_path(network)
+    try:
+        n = k
+        while True:
+            ranked = top_archs(choices, probs, n)
+            kept: list[tuple[dict[str, Any], float]] = []
+            seen: set[str] = set()
+            for arch, probability in ranked:
+                set_path(network, arch)
+                key = arch_key(reached_arch(network))
+                if key not in seen:
+                    seen.add(key)
+                    kept.append((arch, probability))
+            if len(kept) >= k or len(ranked) < n or n >= RANK_LIMIT:
+                return kept[:k]
+            n = min(RANK_LIMIT, 2 * n)
+    finally:
+        set_path(network, previous)
 
 
 def derived_text(arch: dict[str, Any], scored: Sequence[Mapping[str, Any]]) -> str:

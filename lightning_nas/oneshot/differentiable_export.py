@@ -26,7 +26,7 @@ from typing import Any
 from torch import nn
 
 from lightning_nas.oneshot.checks import check_logits_trained
-from lightning_nas.oneshot.derive import export_derived, top_archs, write_export
+from lightning_nas.oneshot.derive import export_derived, top_networks, write_export
 from lightning_nas.oneshot.fit_end import check_stepped, end_fit
 from lightning_nas.oneshot.reached import unreached
 from lightning_nas.oneshot.records import writes_files
@@ -63,7 +63,7 @@ class DerivedExport:
         check_stepped(self.trainer, "DifferentiableNAS")  # no step: what ended the fit
         check_logits_trained(self)  # not an architecture derived from their random start
         hp = self.hparams
-        ranked = top_archs(self.choices, self.probabilities(), hp.top_k)
+        ranked = top_networks(self.network, self.choices, self.probabilities(), hp.top_k)
         self.best_arch, self.best_score, subnet, self.scored, self.frozen = export_derived(
             self.trainer, self, self.network, ranked, self._metric, hp.calibration_batches,
             hp.mode)
