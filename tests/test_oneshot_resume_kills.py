@@ -181,7 +181,8 @@ def test_a_dead_darts_run_resumes_and_another_algorithm_is_refused(
     assert checkpoint_settings(last) == {"algorithm": "darts", "seed": 0, "arch_lr": 0.003,
                                          "arch_weight_decay": 0.001, "epoch": 1,
                                          "batches": 0, "steps": 8,  # two a batch
-                                         "trained": None}  # no max_time: no Timer
+                                         "trained": None,  # no max_time: no Timer
+                                         "stopped": False}  # no callback stopped it
     args = ["oneshot", *_RUN["darts.yaml"], f"--oneshot.run_dir={dead}", f"--ckpt_path={last}"]
     assert main([*args, "--oneshot.algorithm=gdas"]) == 2
     assert (f"--ckpt_path {last} is a checkpoint of a darts search; this config's "
