@@ -157,3 +157,18 @@ def test_the_subnets_plot_marks_each_searchs_best_past_a_diverged_subnet(mode, s
               for xy in c.get_offsets()]
     assert marked == [(2, best)]  # the all-NaN search has no best to mark
     plt.close(fig)
+
+
+def test_show_of_a_oneshot_folder_names_the_decisions_its_subnet_never_reaches(tmp_path,
+                                                                              capsys):
+    # best_arch.yaml's unreached (was: listed in the arch alone, as if they shaped it)
+    (tmp_path / "best_arch.yaml").write_text(
+        "arch: {cell: a, wa: 8, wb: 4}\nscore: 0.5\nalgorithm: spos\nmode: max\n"
+        "unreached: [wb]\n")
+    (tmp_path / "history.json").write_text(json.dumps(
+        [{"epoch": 1, "arch": {"cell": "a", "wa": 8, "wb": 4}, "score": 0.5}]))
+    assert main(["show", str(tmp_path)]) == 0
+    assert ("\nunreached: wb (decisions of the best arch its subnet never reaches: their "
+            "values shape nothing in subnet.pt)\n") in capsys.readouterr().out
+    assert main(["show", str(tmp_path), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["unreached"] == ["wb"]

@@ -45,9 +45,9 @@ __all__ = ["load_oneshot", "oneshot_rows", "render_oneshot", "write_oneshot_repo
 
 def load_oneshot(folder: str | Path) -> dict[str, Any]:
     """The folder's files as one dict: ``best_arch.yaml``'s keys (``arch``, ``score``,
-    ``algorithm``, ``mode``, ``candidates``, ``notes``, ``limited_validation`` and
-    ``frozen`` where it has them) plus ``history`` (SPOS), ``alphas`` (DARTS, GDAS) and
-    ``finetune``, each None when its file is absent.
+    ``algorithm``, ``mode``, ``candidates``, ``notes``, ``limited_validation``,
+    ``frozen`` and ``unreached`` where it has them) plus ``history`` (SPOS), ``alphas``
+    (DARTS, GDAS) and ``finetune``, each None when its file is absent.
 
     Raises:
         FileNotFoundError: when ``folder`` is no one-shot run folder.
@@ -147,7 +147,30 @@ def _head(info: dict[str, Any]) -> str:
         values = ", ".join(f"{k}={format_score(v)}" for k, v in sorted(tuned["metrics"].items()))
         head += f"\nfine-tuned {counted(tuned['epochs'], 'epoch')}: {values}"
     # what its scores count beyond the data (was: in best_arch.yaml alone)
-    return head + "".join(f"\nnote: {text}" for text in _notes(info)) + _frozen_line(info)
+    return (head + "".join(f"\nnote: {text}" for text in _notes(info)) + _frozen_line(info)
+            + _unreached_line(info))
+
+
+def _unreached(info: dict[str, Any]) -> list[str]:
+    """``best_arch.yaml``'s ``unreached`` labels (none: a list of none, as a run writes it)."""
+    labels = info.get("unreached")
+    return [str(label) for label in labels] if isinstance(labels, list) else []
+
+
+def _unreached_line(info: dict[str, Any]) -> str:
+    """The line, with its line start, naming the decisions of the best arch its subnet never
+    reaches (``best_arch.yaml``'s ``unreached``); ``""`` for none.
+
+    Example:
+        >>> print(_unreached_line({"unreached": ["op2"]}).strip())
+        unreached: op2 (decisions of the best arch its subnet never reaches: their values \
+shape nothing in subnet.pt)
+    """
+    labels = _unreached(info)
+    if not labels:
+        return ""
+    return (f"\nunreached: {', '.join(labels)} (decisions of the best arch its subnet never "
+            f"reaches: their values shape nothing in subnet.pt)")
 
 
 def _frozen_line(info: dict[str, Any]) -> str:
@@ -195,7 +218,7 @@ def render_oneshot(folder: str | Path, fmt: str = "table", k: int | None = 10) -
             "algorithm": info["algorithm"], "mode": info["mode"],
             "best": {"arch": info.get("arch"), "score": info.get("score")},
             "finetune": info["finetune"], "notes": _notes(info),
-            "frozen": _frozen(info), "leaderboard": rows,
+            "frozen": _frozen(info), "unreached": _unreached(info), "leaderboard": rows,
             "shown": len(rows), "of": len(every)}), indent=2)
     if fmt == "csv":  # the run's notes on each row, as the table says them (was: none)
         notes = "; ".join(_notes(info))
