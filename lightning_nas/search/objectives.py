@@ -1,11 +1,16 @@
-"""Several objectives, costs counted without training, and constraints on candidates.
+"""Several objectives, and what nevergrad is told of a trial.
 
 - ``Objectives({"val_acc": "max", "params": "min"})``: what a search optimizes. The first
   is the *primary* one (the monitor of trials, checkpoints and schedulers); nevergrad is
   told all of them (it keeps a Pareto front by hypervolume); ``pareto_front`` returns the
-  non-dominated trials.
-- ``Constraints(max_params=..., max_flops=..., checks=[callable])``: checked before a
-  candidate is trained; a violating one is told to nevergrad as a violation, never trained.
+  non-dominated trials, ``front_rows`` a run's front as rows.
+- ``told_loss`` / ``waits_for_a_result``: the loss nevergrad is told for a trial's result
+  (a failed or rejected one's worse than any seen), and when.
+
+What a metric's name says (``mode_for``, ``contrary_modes``, ``misspelt_cost``, ``COSTS``)
+lives in ``search/metric_names.py``, the constraints on candidates (``Constraints``,
+``constraint_record``) in ``search/constraints.py``; both are re-exported here, their
+earlier import path.
 
 Example:
     >>> obj = Objectives({"val_acc": "max", "params": "min"})
@@ -17,13 +22,14 @@ from __future__ import annotations
 
 import contextlib
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lightning_nas import errors
-from lightning_nas.errors import ConfigError, SearchError, check_mode, did_you_mean, typed
+from lightning_nas.errors import ConfigError, SearchError, check_mode, did_you_mean
 from lightning_nas.results import TrialResult, TrialStatus
+from lightning_nas.search.constraints import Constraints, constraint_record
+from lightning_nas.search.metric_names import COSTS, contrary_modes, misspelt_cost, mode_for
 
 if TYPE_CHECKING:
     from lightning_nas.store import RunStore
@@ -33,115 +39,10 @@ __all__ = ["COSTS", "NO_SCALE", "Constraints", "Objectives", "constraint_record"
            "front_rows", "misspelt_cost", "mode_for", "pareto_front", "told_loss",
            "waits_for_a_result"]
 
-#: objective / constraint names that lightning_nas counts itself (a trial's model that logs
-#: one the search counts stops it: ``costs.LoggedCostCheck``)
-COSTS = ("params", "flops")
-
 #: a failure's loss before any result gives a scale, where it cannot wait (Cobyla, SQP: their
 #: next ask waits for it): nevergrad's cap, to which it clips a larger loss (``inf`` hung
 #: Cobyla; was: 1.0, better than a ``val_loss`` of 2.0: the failed architecture its best)
 NO_SCALE = 5.0e20
-
-
-def misspelt_cost(name: str) -> str | None:
-    """The counted cost (``params``, ``flops``) that objective ``name`` misspells, or None:
-    the cost in other case (``FLOPs``), or, case aside, with one letter missing (``parms``),
-    one wrong (``parans``) or two swapped (``parmas``). A letter added is no misspelling
-    here (``gflops``, ``nparams``: metrics a module may log), nor is a cost itself. Named
-    only for an objective the model did not log (``check_objectives``): a model may log its
-    own ``FLOPs`` (was: such an objective was refused before the search).
-
-    Example:
-        >>> misspelt_cost("FLOPs"), misspelt_cost("parms"), misspelt_cost("gflops")
-        ('flops', 'params', None)
-    """
-    low = name.lower()
-    for cost in () if name in COSTS else COSTS:
-        if low == cost or (len(low) == len(cost) - 1 and any(
-                low == cost[:i] + cost[i + 1:] for i in range(len(cost)))):
-            return cost
-        if len(low) == len(cost):
-            wrong = [i for i in range(len(cost)) if low[i] != cost[i]]
-            if len(wrong) == 1 or (len(wrong) == 2 and wrong[1] == wrong[0] + 1
-                                   and low[wrong[0]] == cost[wrong[1]]
-                                   and low[wrong[1]] == cost[wrong[0]]):
-                return cost
-    return None
-
-
-#: words of a metric's name that say which way is better (``val_loss`` -> min)
-_LOWER_IS_BETTER = frozenset({"loss", "error", "err", "mse", "mae", "rmse", "nll", "perplexity",
-                              "ppl", "wer", "cer", "regret", "mape", "smape", "fid", "bpd"})
-_HIGHER_IS_BETTER = frozenset({"acc", "accuracy", "acc1", "acc5", "top1", "top5", "f1",
-                               "auroc", "auc", "precision", "recall", "iou", "miou", "dice",
-                               "jaccard", "r2", "map", "reward", "bleu", "rouge", "psnr", "ssim",
-                               "ndcg", "mcc", "kappa"})
-
-
-def mode_for(monitor: str, python: bool = False) -> str:
-    """The ``mode`` a monitor's name implies, for a monitor given without one; a name that
-    says none is refused in a config's words (``monitor: 'val_score'``), or, ``python``, in
-    the Python API's (``monitor='val_score'``, ``'max' or 'min'``).
-
-    Example:
-        >>> mode_for("val_loss"), mode_for("val/acc_best")
-        ('min', 'max')
-        >>> mode_for("val_score")
-        Traceback (most recent call last):
-        ...
-        lightning_nas.errors.ConfigError: `monitor: 'val_score'` needs a `mode` (max or min) ...
-
-    Raises:
-        ConfigError: when the name says neither, or both, or is turned round (``neg_loss``).
-    """
-    words = set(re.split(r"[^a-z0-9]+", monitor.lower()))
-    lower, higher = bool(words & _LOWER_IS_BETTER), bool(words & _HIGHER_IS_BETTER)
-    if lower != higher and not words & _TURNED:  # neg_loss is no loss (was: taken as min,
-        # which ranked the worst architecture best)
-        return "min" if lower else "max"
-    said = (f"`monitor={monitor!r}` needs a `mode` ('max' or 'min')" if python  # (was: a
-            else f"`monitor: {monitor!r}` needs a `mode` (max or min)")  # config's, always)
-    raise ConfigError(f"{said} beside it: its name does not say whether higher is better (a "
-                      f"loss or error is taken as min, an accuracy, F1, AUROC, ... as max)")
-
-
-#: words that turn a name's way round (``neg_loss`` is maximised): such a name is not judged
-_TURNED = frozenset({"neg", "negative", "minus", "inv", "inverse"})
-
-
-def contrary_modes(modes: Mapping[str, str]) -> list[str]:
-    """What is searched the other way from what its name says (``val_loss: max``), one line
-    each, for a warning before any trial trains: a mode given by mistake (copied from an
-    accuracy's config) ranks the worst architecture best, and no error would catch it.
-    Names that say neither way (``val_score``), or that are turned round (``neg_loss``), and
-    the counted costs are not judged.
-
-    Example:
-        >>> contrary_modes({"val_loss": "max", "val_acc": "max", "params": "max"})
-        ["'val_loss' is maximised, but its name says lower is better (mode: min)"]
-    """
-    lines = []
-    for name, mode in modes.items():
-        if name in COSTS or set(re.split(r"[^a-z0-9]+", name.lower())) & _TURNED:
-            continue
-        try:
-            said = mode_for(name)
-        except ConfigError:  # the name says neither way (or both)
-            continue
-        if said != mode:
-            way = "lower" if said == "min" else "higher"
-            lines.append(f"{name!r} is {'maximised' if mode == 'max' else 'minimised'}, but "
-                         f"its name says {way} is better (mode: {said})")
-    return lines
-
-
-def _is_boolean(value: Any) -> bool:
-    """A bool, or a boolean NumPy or torch scalar (``np.True_``, ``torch.tensor(True)``):
-    true means allowed, where a number is an amount of violation."""
-    if isinstance(value, bool):
-        return True
-    dtype = getattr(value, "dtype", None)
-    return dtype is not None and (getattr(dtype, "kind", None) == "b" or str(dtype) == "torch.bool")
 
 
 class Objectives:
@@ -303,85 +204,6 @@ def front_rows(store: RunStore) -> list[dict[str, Any]]:
     columns = {f"{n} (objective)" if n in ("trial", "arch") else n: n for n in objectives.names}
     return [{"trial": t.trial_id, **{c: t.metrics.get(n) for c, n in columns.items()},
              "arch": t.arch} for t in front]
-
-
-class Constraints:
-    """Limits a candidate must meet before it is trained.
-
-    Args:
-        max_params: most parameters.
-        max_flops: most FLOPs of one forward pass of ``example_input_array``.
-        checks: callables ``arch -> bool`` (True: feasible) or ``arch -> float`` (the
-            amount of violation, <= 0: feasible).
-    """
-
-    def __init__(self, max_params: float | None = None, max_flops: float | None = None,
-                 checks: Sequence[Callable[[dict[str, Any]], Any]] = ()) -> None:
-        for name, value in (("max_params", max_params), ("max_flops", max_flops)):
-            if value is not None and not (isinstance(value, (int, float)) and value > 0):
-                raise ConfigError(f"`{name}` must be a positive number, got {value!r}")
-        for check in checks:
-            if not callable(check):
-                limit = isinstance(check, (Mapping, str)) and "max_" in str(check)
-                raise ConfigError(
-                    f"constraints must be callables arch -> bool/float, got {check!r}"
-                    + ("; a limit on a counted cost is a setting of its own, max_params or "
-                       "max_flops (the only costs the search counts), and one on another "
-                       "metric a callable of the architecture" if limit else ""))
-        self.max_params, self.max_flops, self.checks = max_params, max_flops, list(checks)
-
-    def __bool__(self) -> bool:
-        return bool(self.max_params or self.max_flops or self.checks)
-
-    def needs(self) -> list[str]:
-        """The costs these limits need counted."""
-        return [n for n, v in (("params", self.max_params), ("flops", self.max_flops)) if v]
-
-    def violation(self, arch: dict[str, Any], costs: Mapping[str, float]) -> tuple[float, str]:
-        """``(amount, reason)``: amount > 0 when ``arch`` violates a limit."""
-        amount, reasons = 0.0, []
-        for name, limit in (("params", self.max_params), ("flops", self.max_flops)):
-            if limit and costs.get(name, 0.0) > limit:
-                amount += costs[name] / limit - 1.0
-                reasons.append(f"{name} {costs[name]:.4g} > max_{name} {limit:.4g}")
-        for check in self.checks:
-            try:
-                verdict = check(dict(arch))
-                over = (0.0 if verdict else 1.0) if _is_boolean(verdict) else float(verdict)
-            except Exception as err:  # noqa: BLE001 - the user's constraint: name it
-                raise ConfigError(f"constraint {constraint_record(check)} "
-                                  f"raised {typed(err)} for {dict(arch)}; it "
-                                  f"must return a bool or a number for every architecture "
-                                  f"of the space") from err
-            if over > 0 or math.isnan(over):
-                amount += 1.0 if math.isnan(over) else over
-                reasons.append(f"{constraint_record(check)} rejected it")
-        return amount, "; ".join(reasons)
-
-
-def constraint_record(constraint: Any) -> str:
-    """What a run stores of a constraint, for a resume to compare, and how a rejected
-    candidate's reason names it: a function's (or class's) name; an object's repr where
-    its class has its own (a dataclass's shows its fields); else its class by import path
-    with its attributes (the default repr, ``<src.cons.MaxHidden object at 0x...>``, shows
-    no argument); no memory address.
-
-    Example:
-        >>> class Limit:
-        ...     def __init__(self, n: int) -> None:
-        ...         self.n = n
-        >>> constraint_record(Limit(4)), constraint_record(max)
-        ('lightning_nas.search.objectives.Limit(n=4)', 'max')
-    """
-    name = getattr(constraint, "__name__", None)
-    if name:
-        return name
-    cls, attributes = type(constraint), getattr(constraint, "__dict__", None)
-    text = repr(constraint)
-    if cls.__repr__ is object.__repr__ and attributes:
-        text = (f"{cls.__module__}.{cls.__qualname__}("
-                f"{', '.join(f'{k}={v!r}' for k, v in attributes.items())})")
-    return re.sub(r" at 0x[0-9a-fA-F]+", "", text)
 
 
 def told_loss(result: TrialResult, objectives: Objectives | None, mode: str,
