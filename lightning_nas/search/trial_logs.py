@@ -1,9 +1,11 @@
-"""The user's loggers and checkpoints in a search's trials: a folder (a logger version) per
-trial for a configured logger, emptied when the trial starts from scratch again, a folder per
-trial under a ``default_root_dir`` of the user's and under a user's ``ModelCheckpoint``'s
-``dirpath``, the folder a user's ``ModelCheckpoint`` keeps across a promoted trial's
-segments, and a callback that logs through a logger refused without one (a logger *object*'s
-copies: ``logger_objects.py``).
+"""The user's loggers in a search's trials: a folder (a logger version) per trial for a
+configured logger (``logger_defaults``, ``placed_logger``, ``logger_versions``), emptied with
+the trial's other folders when the trial starts from scratch again (``clear_trial``), and a
+callback that logs through a logger refused without one (``checked_loggers``). A folder per
+trial under a ``default_root_dir``, a ``ModelCheckpoint``'s or a profiler's ``dirpath`` of
+the user's: ``trial_folders.py``; the folder a user's ``ModelCheckpoint`` keeps across a
+promoted trial's segments: ``checkpoint_dirs.py`` (both re-exported here, their earlier
+import path); a logger *object*'s copies: ``logger_objects.py``.
 
 Example:
     >>> node = {"class_path": "lightning.pytorch.loggers.CSVLogger"}
@@ -13,32 +15,34 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import glob
 import hashlib
-import os
 import re
 import shutil
 import time
 import warnings
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
-import torch
 from lightning.fabric.utilities.cloud_io import get_filesystem
-from lightning.pytorch.callbacks import DeviceStatsMonitor, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import DeviceStatsMonitor, LearningRateMonitor
 from lightning.pytorch.loggers import CSVLogger
-from lightning.pytorch.profilers import Profiler
 
 from lightning_nas.config.instantiate import accepted_kwargs, import_object
 from lightning_nas.config.nodes import is_node, node_args, target_path, with_args
 from lightning_nas.errors import ConfigError
+from lightning_nas.search.checkpoint_dirs import keep_checkpoint_dirs
 from lightning_nas.search.remote_runs import continued_runs, killed_runs
 from lightning_nas.search.rule_checks import callbacks_of
-from lightning_nas.search.trial_checkpoint import TrialCheckpoint
+from lightning_nas.search.trial_folders import (
+    checkpoint_folders,
+    placed_checkpoints,
+    placed_profiler,
+    placed_root,
+    profiler_folder,
+)
 from lightning_nas.search.trial_hold import TRIAL_LOCK, first_run
 from lightning_nas.search.wandb_ids import (
     attempt_of,
@@ -148,114 +152,6 @@ def placed_logger(spec: Any) -> Any:
     return placed if spec.ckpt_path is None else continued_runs(spec.trial_dir, placed, suffix)
 
 
-def placed_root(spec: Any) -> Any:
-    """The ``default_root_dir`` of ``spec``'s trial: a ``default_root_dir`` of the user's
-    gets a folder per trial under it, ``ROOT/trials/<label>_trial_0001`` (``label``: the
-    run's ``log_label``, as under a ``save_dir`` of the user's), so a ``ModelCheckpoint``
-    without a ``dirpath`` under ``logger: false`` (or a logger without a ``save_dir``) keeps
-    each trial's files apart (was: every trial wrote ``ROOT/checkpoints``, ``best.ckpt``,
-    ``best-v1.ckpt``, ... side by side). Unset, or a fit's or fine-tune's (``own_logs``: one
-    run), it is returned as given.
-
-    Example:
-        >>> from types import SimpleNamespace
-        >>> spec = SimpleNamespace(trainer={"default_root_dir": "out"}, own_logs=False,
-        ...                        trial_dir="runs/a/trials/trial_0001", log_label="a-3f9a0c")
-        >>> placed_root(spec)
-        'out/trials/a-3f9a0c_trial_0001'
-    """
-    root = spec.trainer.get("default_root_dir")
-    if root is None or spec.own_logs:
-        return root
-    return _per_trial(spec, root)
-
-
-def _per_trial(spec: Any, folder: Any) -> str:
-    """The folder of ``spec``'s trial under a ``folder`` of the user's (shared by every trial,
-    and by other searches): ``folder/trials/<label>_trial_0001``."""
-    trial = Path(spec.trial_dir)
-    label = spec.log_label or trial.parent.parent.name
-    return f"{str(folder).rstrip('/')}/trials/{label}_{trial.name}"  # a URL's too (s3://)
-
-
-def placed_checkpoints(spec: Any, callbacks: list[Any]) -> list[str]:
-    """Give each ``ModelCheckpoint`` among ``callbacks`` (the trial's own copies of the
-    user's, built from ``spec.trainer``) with a ``dirpath`` a folder of the trial's under it,
-    ``DIRPATH/trials/<label>_trial_0001``, as ``placed_root`` names one (was: every trial
-    wrote into ``dirpath`` itself, Lightning's default file names the same for each, told
-    apart only by ``-v1``, ``-v2``, none telling its trial, trials in parallel workers
-    writing the one folder). A promoted trial's segments write into the one folder (its
-    earlier files there are no news). A fit's or fine-tune's (``own_logs``: one run) are
-    left as given, and so is the search's own ``TrialCheckpoint``.
-
-    Returns:
-        The folders given.
-
-    Example:
-        >>> from types import SimpleNamespace
-        >>> spec = SimpleNamespace(own_logs=False, trial_dir="runs/a/trials/trial_0001",
-        ...                        log_label="a-3f9a0c", ckpt_path=None)
-        >>> mine = ModelCheckpoint(dirpath="memory://ck")  # a URL (s3://) is placed alike
-        >>> placed_checkpoints(spec, [mine, ModelCheckpoint()])
-        ['memory://ck/trials/a-3f9a0c_trial_0001']
-    """
-    if spec.own_logs:
-        return []
-    placed = []
-    for callback in callbacks:
-        if (isinstance(callback, ModelCheckpoint) and not isinstance(callback, TrialCheckpoint)
-                and callback.dirpath is not None):
-            callback.dirpath = _per_trial(spec, callback.dirpath)  # setup reads it
-            placed.append(callback.dirpath)
-            if spec.ckpt_path is not None:  # a promoted trial's: its earlier files
-                warnings.filterwarnings("ignore", message=f"Checkpoint directory "
-                                        f"{re.escape(str(callback.dirpath))} exists")
-    return placed
-
-
-def placed_profiler(spec: Any, profiler: Any) -> Any:
-    """``profiler`` (the trial's own copy of the user's ``trainer.profiler``, built) with a
-    ``dirpath`` given a folder of the trial's under it, as ``placed_checkpoints`` gives a
-    ``ModelCheckpoint``'s (was: every trial appended its report to ``DIRPATH/fit-FILE.txt``,
-    none saying its trial). One without a ``dirpath`` writes into the trial's log folder
-    (Lightning's ``log_dir``) or prints its report; a fit's or fine-tune's (``own_logs``)
-    and a name (``"simple"``) are returned as given.
-
-    Example:
-        >>> from types import SimpleNamespace
-        >>> from lightning.pytorch.profilers import SimpleProfiler
-        >>> spec = SimpleNamespace(own_logs=False, trial_dir="runs/a/trials/trial_0001",
-        ...                        log_label="a-3f9a0c")
-        >>> placed_profiler(spec, SimpleProfiler(dirpath="prof", filename="perf")).dirpath
-        'prof/trials/a-3f9a0c_trial_0001'
-    """
-    if (isinstance(profiler, Profiler) and not spec.own_logs
-            and getattr(profiler, "dirpath", None) is not None):
-        profiler.dirpath = _per_trial(spec, profiler.dirpath)  # its setup keeps a given one
-    return profiler
-
-
-def _checkpoint_folders(spec: Any) -> list[str]:
-    """The folders ``placed_checkpoints`` gives ``spec``'s trial: one under the ``dirpath``
-    of each ``ModelCheckpoint`` (an object or a config node) among its Trainer's callbacks."""
-    if spec.own_logs:
-        return []
-    folders = []
-    for _, item in callbacks_of(spec.trainer.get("callbacks"), ModelCheckpoint):
-        dirpath = node_args(item).get("dirpath") if is_node(item) else item.dirpath
-        if dirpath is not None and not isinstance(item, TrialCheckpoint):
-            folders.append(_per_trial(spec, dirpath))
-    return folders
-
-
-def _profiler_folder(spec: Any) -> str | None:
-    """The folder ``placed_profiler`` gives ``spec``'s trial under the ``dirpath`` of its
-    Trainer's ``profiler`` (an object or a config node), or None."""
-    item = spec.trainer.get("profiler")
-    dirpath = node_args(item).get("dirpath") if is_node(item) else (
-        getattr(item, "dirpath", None) if isinstance(item, Profiler) else None)
-    return None if dirpath is None or spec.own_logs else _per_trial(spec, dirpath)
-
 
 def checked_loggers(trainer: pl.Trainer, callbacks: list[Any], logger: Any) -> pl.Trainer:
     """``trainer``, built with the user's ``callbacks``, once it has a logger for each of
@@ -336,8 +232,8 @@ def clear_trial(spec: Any) -> None:
             path.unlink()
     if not (trial_dir / TRIAL_LOCK).exists():  # not held: the folder goes too, as it did
         trial_dir.rmdir()
-    for root in [] if spec.own_logs else [placed_root(spec), *_checkpoint_folders(spec),
-                                          _profiler_folder(spec), *module]:
+    for root in [] if spec.own_logs else [placed_root(spec), *checkpoint_folders(spec),
+                                          profiler_folder(spec), *module]:
         if root is not None and spec.log_label is not None and "://" not in str(root):
             folder = Path(str(root)).expanduser()
             if folder.is_dir() and not folder.is_symlink():
@@ -370,78 +266,3 @@ def logger_versions(spec: Any) -> list[Path]:
                 node_args(before).get("save_dir") is not None and spec.log_label is None)]
 
 
-def keep_checkpoint_dirs(trainer: pl.Trainer, ckpt_path: str, run_dir: str | Path,
-                         callbacks: list[Any] | None = None) -> None:
-    """Restore the trial's ``TrialCheckpoint`` from a state in ``ckpt_path`` written at
-    another path of its trial folder (the run folder moved or copied since) as this folder's
-    (was: Lightning warned "The dirpath has changed" and forgot its best score, so the first
-    validation after a promotion, worse, replaced ``best.ckpt`` of a better epoch).
-
-    Give each ``ModelCheckpoint`` of the user's without a ``dirpath`` of its own the one its
-    state in ``ckpt_path`` holds (matched by ``state_key``): a resumed segment logs to a new
-    version, from which Lightning would derive another folder, forget the callback's best
-    (``best_k_models``) and keep a second top-k there. A file that cannot be read is left
-    to ``fit``, which fails the trial naming it. A folder outside ``run_dir`` (the run
-    folder was moved or copied since: the state holds its old path, absolute or relative to
-    the old working folder) is taken at the same place in ``run_dir`` where that holds it,
-    the state's files with it, so Lightning restores its best there (was: a copy wrote into
-    the original's folder and its top-k removed the original's files); one that is not
-    there is taken where it is when it exists (a ``save_dir`` of the user's), else left to
-    Lightning, which derives one in ``run_dir``. ``callbacks``: those to restore (default:
-    ``trainer.checkpoint_callbacks``; the module's, once its ``fit`` merged them in)."""
-    try:  # the trial's own last.ckpt, written by this search (as _trusted)
-        states = torch.load(ckpt_path, map_location="cpu", weights_only=False,
-                            mmap=True).get("callbacks") or {}
-    except Exception:  # noqa: BLE001 - fit reports an unreadable checkpoint
-        return
-    for callback in trainer.checkpoint_callbacks if callbacks is None else callbacks:
-        state = states.get(getattr(callback, "state_key", None))
-        if not (isinstance(callback, ModelCheckpoint) and isinstance(state, dict)
-                and state.get("dirpath")):
-            continue
-        if isinstance(callback, TrialCheckpoint):  # the trial's own, in its trial folder
-            old, new = str(state["dirpath"]), str(callback.dirpath)
-            if old != new and Path(old).name == Path(new).name:  # moved or copied since
-                callback.load_state_dict = functools.partial(  # type: ignore[method-assign]
-                    _load_moved, callback.load_state_dict, old, new)
-            continue
-        if callback.dirpath is not None:  # a folder the user named
-            continue
-        folder = _run_folder_place(str(state["dirpath"]), Path(run_dir))
-        if folder is None:
-            continue
-        if folder != state["dirpath"]:  # the state's files as this run folder's
-            callback.load_state_dict = functools.partial(  # type: ignore[method-assign]
-                _load_moved, callback.load_state_dict, str(state["dirpath"]), folder)
-        callback.dirpath = folder  # its earlier files: no news
-        warnings.filterwarnings("ignore", message=f"Checkpoint directory "
-                                f"{re.escape(str(callback.dirpath))} exists")
-
-
-def _run_folder_place(dirpath: str, run_dir: Path) -> str | None:
-    """``dirpath`` where it lies in ``run_dir``, else the folder at the same place in
-    ``run_dir`` (the longest trailing part of it there), else ``dirpath`` where it exists
-    outside (a folder of the user's), else None."""
-    run = Path(os.path.abspath(run_dir))
-    if Path(os.path.abspath(dirpath)).is_relative_to(run) and Path(dirpath).is_dir():
-        return dirpath
-    parts = Path(dirpath).parts
-    for start in range(len(parts) - 1):
-        if not Path(parts[start]).anchor and (run / Path(*parts[start:])).is_dir():
-            return str(run / Path(*parts[start:]))
-    return dirpath if Path(dirpath).is_dir() else None
-
-
-def _load_moved(load: Callable[[dict[str, Any]], None], old: str, new: str,
-                state: dict[str, Any]) -> None:
-    """``load`` (a ``ModelCheckpoint``'s ``load_state_dict``) of ``state`` with its paths
-    in ``old`` moved into ``new``."""
-    def moved(path: Any) -> Any:
-        inside = isinstance(path, str) and Path(path).parent == Path(old)
-        return str(Path(new, Path(path).name)) if inside else path
-
-    state = {key: moved(value) for key, value in state.items()}
-    state["dirpath"] = new
-    if isinstance(state.get("best_k_models"), dict):
-        state["best_k_models"] = {moved(k): v for k, v in state["best_k_models"].items()}
-    load(state)
