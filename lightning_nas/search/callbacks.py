@@ -4,7 +4,10 @@
 score is the monitored value at its best epoch (of those whose validation logged it), and
 fails (``MonitorError``) when no validation logs the monitored key. ``TrialCheckpoint``
 (``lightning_nas.search.trial_checkpoint``) keeps the trial's ``best.ckpt`` beside any
-``ModelCheckpoint`` of the user's.
+``ModelCheckpoint`` of the user's. The completion of each entry at its epoch's end is
+``TrialReporter``'s mixin ``ReporterEpochs`` (``search/reporter_epochs.py``), what it logs to
+the Trainer's loggers (hyperparameters, the score) its mixin ``ReporterHparams``
+(``search/reporter_hparams.py``).
 ``PruningCallback`` (a scheduler rule's stop) lives in ``lightning_nas.search.pruning`` and
 is re-exported here: the README documents this import path, and a LightningCLI config or a
 pickle of an earlier run may name ``lightning_nas.search.callbacks.PruningCallback``.
@@ -27,26 +30,23 @@ from typing import Any
 import lightning
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.loggers import MLFlowLogger, TensorBoardLogger
 from lightning.pytorch.trainer.states import TrainerFn
 
-from lightning_nas.arch import flatten_arch
 from lightning_nas.errors import MonitorError, check_mode
 from lightning_nas.search import random_state
 from lightning_nas.search.best_epoch import best_entry
 from lightning_nas.search.monitor_errors import (
     VALIDATION_ONLY,
-    check_monitor_logged,
-    check_objectives,
     logged_metrics,
     not_finite_at,
     per_loader,
-    scalars,
     step_only,
     unlogged_monitor,
 )
 from lightning_nas.search.pruning import PruningCallback  # re-exported: its documented path
 from lightning_nas.search.rank_sync import RankSync
+from lightning_nas.search.reporter_epochs import ReporterEpochs
+from lightning_nas.search.reporter_hparams import ReporterHparams
 from lightning_nas.search.validation_logs import ValidationLogs
 from lightning_nas.user_warnings import UserWarningCache
 
@@ -56,7 +56,7 @@ __all__ = ["PruningCallback", "TrialReporter", "logged_metrics"]
 _WARNINGS = UserWarningCache()
 
 
-class TrialReporter(pl.Callback):
+class TrialReporter(ReporterEpochs, ReporterHparams, pl.Callback):
     """Keeps the history of logged metrics, one entry per validation epoch.
 
     Each entry holds the metrics of its own epoch: validation ends before the training
@@ -245,124 +245,16 @@ class TrialReporter(pl.Callback):
         if trainer.strategy.reduce_boolean_decision(bad, all=False):
             trainer.should_stop = True
 
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        """Put an ``_EpochBoundary`` first among the Trainer's callbacks: it completes the
-        entry at the next epoch's start before any other callback logs that epoch's values
-        (``LearningRateMonitor``'s next rate)."""
-        if not any(isinstance(cb, _EpochBoundary) and cb.reporter is self
-                   for cb in trainer.callbacks):
-            trainer.callbacks.insert(0, _EpochBoundary(self))
-        self._clock = time.perf_counter()
-
-    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Log the architecture, ``search_monitor`` and ``search_trial`` beside the
-        hyperparameters Lightning logs right after this hook, so they are the run's first:
-        TensorBoard's HParams view keeps a run's first hyperparameters (was: Lightning's
-        alone, the module's; one that saved none showed no searched key). The score follows
-        at the end of training."""
-        self._ended = False
-        if trainer.is_global_zero and trainer.loggers:
-            params = {**_lightning_hparams(trainer, pl_module), **self._searched()}
-            for logger in trainer.loggers:
-                logger.log_hyperparams(params)
-            self._hparams_logged = True
-
-    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
-                     exception: BaseException) -> None:
-        """A fit that failed after its start logs ``hp_metric`` NaN, no score (was: the -1
-        that TensorBoardLogger logs with the hyperparameters stayed, in the HParams view the
-        best of a ``min`` search); an interrupted one (Ctrl-C), which runs again, does not."""
-        if isinstance(exception, Exception):
-            self._log_failed(trainer)
-
-    def _log_failed(self, trainer: pl.Trainer) -> None:
-        """Log ``hp_metric`` NaN, no score, to the loggers the fit's start logged to."""
-        if self._hparams_logged:
-            for logger in trainer.loggers:
-                logger.log_metrics({"hp_metric": math.nan}, step=trainer.global_step)
-
-    def _searched(self) -> dict[str, Any]:
-        """The hyperparameters the search logs: the architecture, ``search_monitor`` and
-        ``search_trial`` (where a trial's)."""
-        trial = {} if self.trial_id is None else {"search_trial": self.trial_id}
-        return {**flatten_arch(self.arch), "search_monitor": self.monitor, **trial}
 
     def seconds_trained(self) -> float:
         """The seconds the trial trained up to now: ``trained`` plus this fit's so far."""
         return self.trained + (0.0 if self._clock is None else time.perf_counter() - self._clock)
-
-    def _complete(self, trainer: pl.Trainer) -> None:
-        """Complete the entry of the epoch's last validation with the metrics as they stand
-        after the epoch: what training logged per epoch (the mean of a metric logged per
-        step and per epoch, what the module's ``on_train_epoch_end`` logged) replaces what
-        the entry held at validation (the last step's value, the previous epoch's); a key
-        the validation logged keeps validation's value (training may log the same name,
-        whose epoch mean would replace it after the checkpoint was chosen by it)."""
-        if self._open:
-            entry = self.history[-1]
-            logged = self._epoch_scalars(trainer)
-            # logged after the validation: stale in a validation before the next epoch's end
-            self._train_keys = ((self._train_keys or set())
-                                | (set(logged) - set(entry["metrics"]) - self._val_keys))
-            entry["metrics"] = {**entry["metrics"],  # not the monitor: training's value
-                                **{k: v for k, v in logged.items() if k != self.monitor
-                                   and k not in self._stale and k not in self._fresh}}
-            self._open = False
-            for done in [h for h in self.history if h["epoch"] == entry["epoch"]]:
-                check_objectives(self.monitor, self.logged, done, entry, self._val_keys,
-                                 trainer.val_check_interval)  # the validations within it too
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._complete(trainer)
 
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                            checkpoint: dict[str, Any]) -> None:
         if self.init_args:  # what the model saved wins; the rest is the trial's
             checkpoint["hyper_parameters"] = {**self.init_args,
                                               **(checkpoint.get("hyper_parameters") or {})}
-
-    def _epoch_scalars(self, trainer: pl.Trainer) -> dict[str, float]:
-        """``scalars`` of the keys logged since this training epoch began (was: a key an
-        earlier epoch logged too, which Lightning keeps in ``callback_metrics``)."""
-        this_epoch = self._epoch_logs.logged(trainer)
-        return {k: v for k, v in scalars(trainer).items() if k in this_epoch}
-
-    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """A fit resumed from a checkpoint of its last epoch (its process killed as the fit
-        ended, before its result was stored) trains nothing, and Lightning skips its end of
-        training: the score is logged here as ``on_train_end`` logs it (was: the killed
-        fit's ``hp_metric`` row, unwritten, missing from its logs)."""
-        if not self._ended and trainer.fit_loop.done and self.history:
-            self.on_train_end(trainer, pl_module)
-
-    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._ended = True
-        self._complete(trainer)
-        check_monitor_logged(self.monitor, self.history, self._val_keys)
-        best = self.best()
-        if best is None or not_finite_at(self.monitor, self.logged, self.history) or (
-                self.failing is not None and self.failing(trainer)):
-            self._log_failed(trainer)  # FAILED: NaN (was: a NaN monitor's -1 placeholder
-            return  # stayed, a NaN objective's trial logged the monitor's best as its score)
-        if not trainer.is_global_zero:
-            return
-        score = best["metrics"][self.monitor]
-        # prefixed: a module's own ``score`` / ``monitor`` hyperparameters (the metric its
-        # scheduler watches) stay what it saved in the logger's hparams
-        params = {**self._searched(), "search_score": score}
-        for logger in trainer.loggers:
-            if isinstance(logger, MLFlowLogger):  # a param never changes in MLflow: the
-                # score, a metric there, the latest its trial's (was: a promoted segment,
-                # going on in its trial's run, failed logging its score over its pause's)
-                logger.log_hyperparams({k: v for k, v in params.items() if k != "search_score"})
-                logger.log_metrics({"search_score": score}, step=trainer.global_step)
-            elif isinstance(logger, TensorBoardLogger):  # with its score: an HParams session
-                # also where default_hp_metric=False wrote none (was: none), the module's too
-                logger.log_hyperparams({**_lightning_hparams(trainer, pl_module), **params},
-                                       {"hp_metric": score})
-            else:
-                logger.log_hyperparams(params)
-            logger.log_metrics({"hp_metric": score}, step=trainer.global_step)
 
     def curve(self) -> list[float]:
         """The monitored value at each validation, in order (NaN where a validation did
@@ -392,20 +284,6 @@ class TrialReporter(pl.Callback):
             random_state.restore(state_dict["random"])
 
 
-def _lightning_hparams(trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
-    """The hyperparameters Lightning logs as a fit starts: the module's and the
-    DataModule's saved ones (each unless saved with ``logger=False``), without
-    LightningCLI's ``_class_path``.
-
-    Example:
-        >>> _lightning_hparams(pl.Trainer(logger=False), pl.LightningModule())
-        {}
-    """
-    held = [holder for holder in (pl_module, trainer.datamodule) if holder is not None
-            and getattr(holder, "_log_hyperparams", False)]  # save_hyperparameters(logger=)
-    merged = {key: value for holder in held for key, value in holder.hparams_initial.items()}
-    return {key: value for key, value in merged.items() if key != "_class_path"}
-
 
 #: the folders of Lightning's and torch's code (a traceback's frames there are theirs)
 _LIBRARIES = tuple(str(Path(module.__file__).parent) + os.sep for module in (lightning, torch))
@@ -424,23 +302,3 @@ def _called_by_lightning(err: BaseException) -> str:
             return getattr(code, "co_qualname", code.co_name)  # Python 3.10: no class
         inside, tb = inside or theirs, tb.tb_next
     return ""
-
-
-class _EpochBoundary(pl.Callback):
-    """The first of a Trainer's callbacks (``TrialReporter.setup`` puts it there): at an
-    epoch's start and at the end of training it completes the reporter's last entry, while
-    the logged metrics are still those of the epoch that ended."""
-
-    def __init__(self, reporter: TrialReporter) -> None:
-        self.reporter = reporter
-
-    @property
-    def state_key(self) -> str:
-        return f"lightning_nas._EpochBoundary{{'monitor': '{self.reporter.monitor}'}}"
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.reporter._complete(trainer)
-        self.reporter._epoch_logs.start(trainer)  # what this epoch logs from here on
-
-    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.reporter._complete(trainer)
