@@ -112,15 +112,28 @@ def _end_workers() -> None:
     get_reusable_executor().shutdown(wait=True, kill_workers=True)
 
 
+def _raise_shape(cfg: DictConfig) -> float:
+    """A task that raises ``ShapeError`` for every width (pickled by value)."""
+    from tests.helpers_hydra_sweep import ShapeError
+
+    raise ShapeError(cfg.width, 2)
+
+
+_raise_shape.__module__ = "__main__"
+
+
 def _make_joblib_runs(folder: Path) -> dict[str, Any]:
-    """``joblib_run``'s three sweeps, one after the other in this process, each but the
+    """``joblib_run``'s four sweeps, one after the other in this process, each but the
     first started on the warm workers the one before left where joblib reuses them (was: a
     sweep of each test's own, on cold workers, seconds of imports each): in ``folder``,
     budget 2 with 2 jobs at once (``n_jobs=2``): the first batch's width 6 completes and
     width 7 fails, a batch of one completes the budget; in ``folder/alone``, one job at a
     time (joblib's default ``n_jobs=-1``); in ``folder/dies``, budget 2 with 2 jobs at once
-    whose width 7 ends its process once width 6 finished, ``max_failures=0``. The ids of
-    the trials the first returned, and what the last raised (its type's name, message)."""
+    whose width 7 ends its process once width 6 finished, ``max_failures=0``; last, in
+    ``folder/shape``, one job at a time that raises ``ShapeError`` (``_raise_shape``: an
+    error joblib cannot send back), ``max_failures=0``, on the workers the sweeps before
+    left (was: a sweep of its test's own, on cold workers). The ids of the trials the first
+    returned, and what ``dies`` and ``shape`` raised (its type's name, message)."""
     raised = None
     try:
         trial_ids = [t.trial_id for t in _joblib_sweep(folder, 2, "hydra.launcher.n_jobs=2",
@@ -131,9 +144,16 @@ def _make_joblib_runs(folder: Path) -> dict[str, Any]:
                           max_failures=0, nodes={"fail_width": 0, "die_done": FAILS})
         except Exception as err:  # noqa: BLE001 - the test says which it must be
             raised = {"type": type(err).__name__, "message": str(err)}
+        shape = None
+        try:
+            multirun(folder / "shape", _raise_shape,
+                     {"budget": 1, "max_failures": 0, "params": {"width": "choice(3, 4)"}},
+                     ("hydra/launcher=joblib",), width=2)
+        except Exception as err:  # noqa: BLE001 - the test says which it must be
+            shape = {"type": type(err).__name__, "message": str(err)}
     finally:
         _end_workers()
-    return {"trial_ids": trial_ids, "raised": raised}
+    return {"trial_ids": trial_ids, "raised": raised, "shape_raised": shape}
 
 
 @pytest.fixture(scope="module")
@@ -249,30 +269,18 @@ def test_a_joblib_job_whose_process_dies_is_stored_failed_not_the_sweep_dead(job
     assert sorted(trained) == [6, FAILS, FAILS]
 
 
-def _raise_shape(cfg: DictConfig) -> float:
-    """A task that raises ``ShapeError`` for every width (pickled by value)."""
-    from tests.helpers_hydra_sweep import ShapeError
-
-    raise ShapeError(cfg.width, 2)
-
-
-_raise_shape.__module__ = "__main__"
-
 
 @needs_joblib
 @pytest.mark.slow
-def test_a_joblib_jobs_error_that_does_not_unpickle_is_stored_as_the_job_raised_it(tmp_path):
+def test_a_joblib_jobs_error_that_does_not_unpickle_is_stored_as_the_job_raised_it(joblib_run):
     # was: "the job's process died, or its launcher (JoblibLauncher) failed:
     # BrokenProcessPool: A result has failed to un-serialize", though the job had raised
     # ShapeError and written its traceback into its folder
-    try:
-        with pytest.raises(Exception, match=r"max_failures=0\); last error: ShapeError: got "):  # noqa: PT011
-            multirun(tmp_path, _raise_shape, {"budget": 1, "max_failures": 0,
-                                              "params": {"width": "choice(3, 4)"}},
-                     ("hydra/launcher=joblib",), width=2)
-    finally:
-        _end_workers()
-    with RunStore(tmp_path / "run" / "search.db") as store:
+    tmp, made = joblib_run
+    raised = made["shape_raised"]  # (the sweep raised an Exception, this message)
+    assert raised is not None, "the sweep of a ShapeError job raised nothing"
+    assert re.search(r"max_failures=0\); last error: ShapeError: got ", raised["message"]), raised
+    with RunStore(tmp / "shape" / "run" / "search.db") as store:
         failed = store.trials()
     assert [t.status for t in failed] == [TrialStatus.FAILED]
     width = failed[0].arch["width"]
