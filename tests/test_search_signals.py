@@ -297,3 +297,39 @@ def test_an_interrupted_trial_with_an_ended_epoch_is_said_to_go_on_from_it(
     assert f"Resuming {tmp_path}: 0 completed, 0 failed, 1 to re-run (1 from its last " \
            f"ended epoch)\n" in capsys.readouterr().out
     assert [t.status for t in result.trials] == [TrialStatus.COMPLETED]
+
+
+class InterruptedWhenPromoted(TinyNet):
+    """Its first ``left`` fits resumed from a checkpoint (a promoted trial's) are
+    interrupted (Ctrl-C) in their first training step."""
+
+    left = 0
+
+    def training_step(self, batch, batch_idx):
+        if type(self).left and self.trainer.ckpt_path:
+            type(self).left -= 1
+            raise KeyboardInterrupt
+        return super().training_step(batch, batch_idx)
+
+
+def test_an_interrupt_under_a_scheduler_counts_the_paused_trials(tmp_path, capsys):
+    # was: "Interrupted: 4 completed, 1 running (...)", the paused trials (kept, and
+    # promotable on resume) not counted, as if lost
+    InterruptedWhenPromoted.left = 1
+    space = {"lr": {"choice": [1e-4, 0.01, 0.3]}, "width": {"choice": [4, 8, 16, 32]}}
+    options = dict(model=InterruptedWhenPromoted, budget=8, scheduler="asha", min_epochs=1,
+                   eta=2, optimizer="RandomSearch", seed=1, verbose=True)
+    trainer = {"max_epochs": 4, "logger": False, "enable_progress_bar": False,
+               "enable_model_summary": False}
+    with pytest.raises((KeyboardInterrupt, SystemExit)):
+        tiny_search(tmp_path, space, trainer, **options).run()
+    with RunStore(tmp_path / "search.db") as store:
+        completed, paused = (store.count(s) for s in (TrialStatus.COMPLETED,
+                                                     TrialStatus.PAUSED))
+    assert completed >= 1 and paused >= 1  # one was promoted, others still paused
+    assert f"Interrupted: {completed} completed, {paused} paused, 1 running (on resume it " \
+           "goes on from its last ended epoch); call .run() again" in capsys.readouterr().out
+    result = tiny_search(tmp_path, space, trainer, **options).run()
+    assert f"Resuming {tmp_path}: {completed} completed, 0 failed, 1 to re-run (1 from its " \
+           f"last ended epoch), {paused} paused\n" in capsys.readouterr().out
+    assert not any(t.status is TrialStatus.RUNNING for t in result.trials)

@@ -224,8 +224,14 @@ class SearchLoop(TrialResults):
                     f"`lightning-nas export {shlex.quote(run_dir)}`"
             # the export once a trial completed (was: only the resume said)
             export = f", or {export} for the best so far" if completed else ""
-            self.say(f"Interrupted: {completed} completed, {len(self.running)} running "
-                     f"({self._resumed_how()}); {again} to resume{export}.")
+            pruned, paused = (self.store.count(s) for s in (TrialStatus.PRUNED,
+                                                            TrialStatus.PAUSED))
+            self.say(f"Interrupted: {completed} completed, "  # as the resume line counts
+                     + (f"{pruned} pruned, " if pruned else "")  # (was: the paused left out)
+                     + (f"{paused} paused, " if paused or self.rule is not None
+                        and self.rule.pauses else "")
+                     + f"{len(self.running)} running ({self._resumed_how()}); {again} to "
+                     f"resume{export}.")
             if isinstance(err, SIGTERMException) or getattr(err, "code", 0) == signal.SIGTERM \
                     or sigterm_received():  # Lightning's (status 0), Ray's (1) SIGTERM exit
                 raise SystemExit(143) from err
