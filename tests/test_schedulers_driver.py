@@ -349,8 +349,23 @@ def test_the_summary_says_one_paused_trial_in_the_singular(tmp_path, capsys):
                     eta=2, optimizer="RandomSearch", seed=0, run_dir=tmp_path).run()
     assert [(t.arch["q"], t.status) for t in result.trials] == \
         [(0.9, TrialStatus.COMPLETED), (0.1, TrialStatus.PAUSED)]
-    assert "1 paused (a resume may promote it), 0 failed, 4 epochs trained" in \
-        capsys.readouterr().out
+    assert "1 paused (a resume with a larger budget may promote it), 0 failed, 4 epochs " \
+        "trained" in capsys.readouterr().out
+
+
+def test_a_search_that_used_its_budget_says_a_resume_needs_a_larger_one(tmp_path, capsys):
+    # was: "1 paused (a resume may promote it)", but the search had promoted every trial it
+    # could: the same command again promoted nothing and said the same words again
+    space = {"q": {"choice": [0.9, 0.1]}}
+    options = dict(data=BlobData, data_init_args={"n": 64}, trainer={"max_epochs": 3},
+                   scheduler="asha", min_epochs=1, eta=2, optimizer="RandomSearch", seed=0,
+                   run_dir=tmp_path)
+    Search(KnobNet, space, budget=2, **options).run()
+    assert "(a resume with a larger budget may promote it)" in capsys.readouterr().out
+    again = Search(KnobNet, space, budget=2, **options).run()  # the same budget
+    assert [(t.status, t.epochs) for t in again.trials] == \
+        [(TrialStatus.COMPLETED, 3), (TrialStatus.PAUSED, 1)]  # nothing promoted
+    assert "(a resume with a larger budget may promote it)" in capsys.readouterr().out
 
 
 def test_a_resume_counts_the_pruned_trials_its_budget_used(tmp_path, capsys):

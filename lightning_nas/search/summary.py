@@ -56,8 +56,15 @@ def finish(settings: SearchSettings, store: RunStore, trainer: Mapping[str, Any]
         # CSV's folder is)
     if not settings.verbose:
         return best, trials
+    # a search that used its budget (no time limit) promoted all it could: the same budget
+    # again promotes none (was: "a resume may promote them", and the same command again
+    # trained nothing and said so again)
+    used = sum(counts[s] for s in (TrialStatus.COMPLETED, TrialStatus.PRUNED,
+                                   TrialStatus.PAUSED))
+    larger = " with a larger budget" if goal.budget is not None and used >= goal.budget \
+        and goal.time_limit is None else ""
     pruned = (f"{counts[TrialStatus.PRUNED]} pruned, " if settings.early_stopping.active
-              else "") + (f"{counts[TrialStatus.PAUSED]} paused (a resume may promote "
+              else "") + (f"{counts[TrialStatus.PAUSED]} paused (a resume{larger} may promote "
                           f"{'it' if counts[TrialStatus.PAUSED] == 1 else 'them'}), "
                           if counts[TrialStatus.PAUSED] else "") + (
         f"{counts[TrialStatus.REJECTED]} rejected, "
