@@ -90,17 +90,22 @@ def test_a_trial_killed_mid_way_without_a_scheduler_continues_as_if_uninterrupte
     assert _files(run_dir) == _files(clean_dir)
 
 
+def _fit_end_config(tmp_path: Path, name: str, **search: Any) -> tuple[Path, Path]:
+    """``_config`` with a ``FitEndKiller`` (``search``: more settings)."""
+    return _config(tmp_path, name, "tests.helpers.FitEndKiller", **search)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", [0, 2], ids=["inline", "workers"])
 def test_a_trial_killed_as_its_fit_ends_without_a_scheduler_completes_training_nothing(
-        tmp_path, launcher, workers):
+        tmp_path, launcher, shared_run, workers):
     # its result not yet stored: its last.ckpt is the last epoch's, put in place as the fit
     # ended (no second one is written then: a trial no scheduler pauses is stored next);
     # with worker processes, the search is killed with its workers (its process group)
     pool = {"executor": "process", "num_workers": workers, "threads_per_trial": 1}
 
     def make(tmp: Path, name: str) -> tuple[Path, Path]:
-        return _config(tmp, name, "tests.helpers.FitEndKiller", **(pool if workers else {}))
+        return _fit_end_config(tmp, name, **(pool if workers else {}))
 
     cfg, run_dir = make(tmp_path, "killed")
     env = {KILLED: str(tmp_path / "killed.mark"), KILL_END: "trial_0001",
@@ -111,7 +116,11 @@ def test_a_trial_killed_as_its_fit_ends_without_a_scheduler_completes_training_n
     assert kill_rows(run_dir / "search.db")[1]["status"] == "RUNNING"
     assert (trial_folder(run_dir, 1) / "last.ckpt").is_file()
     assert launcher.run(["search", cfg], log, env=env) == 0, log.read_text()[-3000:]
-    clean_dir = _run_clean(launcher, tmp_path, make)
+    # the uninterrupted twin: one inline search for both (a process pool's own was a fork
+    # server's imports more; a trial's values are its seed's, not its executor's)
+    shared, _ = shared_run("kill_fit_end_clean",
+                           lambda folder: str(_run_clean(launcher, folder, _fit_end_config)))
+    clean_dir = shared / "clean"
     rows, clean = kill_rows(run_dir / "search.db"), kill_rows(clean_dir / "search.db")
     assert {i: {k: r[k] for k in _KEPT} for i, r in rows.items()} == \
         {i: {k: r[k] for k in _KEPT} for i, r in clean.items()}
