@@ -420,6 +420,8 @@ def test_a_killed_run_resumed_steps_its_plateau_scheduler_as_the_uninterrupted_r
         args = [str(EXAMPLE / config), *TINY, "--trainer.max_epochs=4",
                 "--model.class_path=tests.helpers.PlateauDigits",
                 f"--trainer.callbacks=[{', '.join(callbacks)}]", f"--oneshot.run_dir={folder}"]
+        if config == "oneshot.yaml":  # its final search: 2 subnets (the example's: 50)
+            args.append("--oneshot.num_candidates=2")
         code, _, err = oneshot_process(launcher, tmp_path, *args)
         if kill:
             assert code == -signal.SIGKILL and (tmp_path / "killed").is_file(), err[-3000:]
