@@ -13,6 +13,7 @@ from lightning.pytorch import Callback
 from torch.utils.data import DataLoader, Dataset
 
 from examples.digits.data import DigitsDataModule
+from tests.helpers_standalone import torchrun_main
 
 __all__ = ["NoisyDigitsData", "RecordDraws"]
 
@@ -55,15 +56,18 @@ class RecordDraws(Callback):
             json.dump(self.draws, f)
 
 
+#: the run on two ranks forked as ``torchrun`` starts them (``torchrun_main``; was Lightning's
+#: launcher, whose rank 1 was a fresh ``python`` importing the training stack: seconds); each
+#: rank seeds itself (``run_oneshot``), as a rank Lightning's launcher starts does
 SCRIPT = """
-import sys
+import os, socket, sys, traceback
 import torch
 from lightning_nas.config.load import load_config
 from lightning_nas.oneshot.run import run_oneshot
 
-if __name__ == "__main__":
+
+def run_rank(out):
     torch.set_num_threads(1)
-    out = sys.argv[1]
     run_oneshot(load_config("examples/oneshot_digits/oneshot.yaml", [
         "--trainer.devices=2", "--trainer.strategy=ddp_find_unused_parameters_true",
         "--trainer.max_epochs=1", "--trainer.limit_train_batches=3",
@@ -73,7 +77,9 @@ if __name__ == "__main__":
         "--data.class_path=tests.test_oneshot_seed.NoisyDigitsData",
         "--trainer.callbacks=[{class_path: tests.test_oneshot_seed.RecordDraws, "
         "init_args: {out: " + out + "}}]"]))
-"""
+
+
+""" + torchrun_main("run_rank(sys.argv[1])")
 
 
 @pytest.mark.slow
