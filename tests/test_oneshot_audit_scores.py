@@ -23,6 +23,7 @@ from lightning_nas.oneshot.choices import ChoiceBatchNorm2d, ChoiceConv2d, Choic
 from lightning_nas.oneshot.differentiable import BilevelData, DifferentiableNAS
 from tests.helpers_data import make_blobs
 from tests.helpers_oneshot_fit import val_accuracy
+from tests.helpers_standalone import torchrun_main
 
 
 class NormBlobs(pl.LightningDataModule):
@@ -110,17 +111,19 @@ def test_a_module_exported_whole_validates_to_its_score(tmp_path, algorithm):
         assert last.get("tau") == (pytest.approx(0.1) if algorithm == "gdas" else None)
 
 
-#: ``python SCRIPT OUT``: each search fitted on 2 CPU ranks, each rank's result in ``OUT``
+#: ``python SCRIPT OUT``: each search fitted on 2 CPU ranks forked as ``torchrun`` starts them
+#: (``torchrun_main``; was Lightning's launcher, whose rank 1 was a fresh ``python`` importing
+#: the training stack: seconds), each rank's result in ``OUT``
 DDP_SCRIPT = """
-import json, os, sys
+import json, os, socket, sys, traceback
 import lightning.pytorch as pl
 import torch
 from lightning_nas.oneshot import BilevelData, DifferentiableNAS, OneShotNAS
 from tests.test_oneshot_audit_scores import NormBlobs, NormSupernet
 
-if __name__ == "__main__":
+
+def run_rank(out):
     torch.set_num_threads(1)
-    out = sys.argv[1]
     # SPOS: no validation after the last epoch's steps (check_val_every_n_epoch=2)
     for name, strategy in (("spos", "ddp_find_unused_parameters_true"), ("darts", "ddp"),
                            ("gdas", "ddp_find_unused_parameters_true")):
@@ -146,7 +149,9 @@ if __name__ == "__main__":
         if name != "spos" and rank == 0:  # the supernet its checkpoint would hold
             torch.save(found.state_dict(), os.path.join(out, f"{name}_state.pt"))
         trainer.strategy.barrier()  # rank 0 exits (the test reads) once every rank wrote
-"""
+
+
+""" + torchrun_main("run_rank(sys.argv[1])")
 
 
 @pytest.mark.slow
