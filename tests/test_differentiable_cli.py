@@ -1,16 +1,19 @@
 """``lightning-nas oneshot`` with ``oneshot.algorithm`` darts and gdas (the example's
 ``darts.yaml``, reduced): the outputs, ``report`` and ``show`` of the run, the Trainer's
-clipping settings and what it refuses; and ``plot_alphas``."""
+clipping settings and what it refuses; and ``plot_alphas``: its PNG (size, bytes) and its
+layout (no label cut off or over another panel)."""
 
 from __future__ import annotations
 
 import json
 import re
+import struct
 
+import pytest
 import yaml
 
 from lightning_nas.cli import main
-from lightning_nas.report.oneshot_plots import plot_alphas
+from lightning_nas.report.oneshot_plots import alphas_figure, plot_alphas
 from tests.launcher import ROOT
 
 
@@ -91,3 +94,51 @@ def test_plot_alphas_draws_a_panel_per_decision(tmp_path):
                           for e in (1, 2)]}
     plot_alphas(alphas, tmp_path / "alphas.png")
     assert (tmp_path / "alphas.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def _digits_alphas(epochs: int = 15) -> dict:
+    """The alphas of the digits supernet's DARTS run (``darts.yaml``): 7 decisions."""
+    values = {"conv1": [16, 32, 48], "conv1_kernel": [3, 5], "act1": ["relu", "gelu", "sigmoid"],
+              "conv2": [16, 32, 48], "conv2_kernel": [3, 5], "act2": ["relu", "gelu", "sigmoid"],
+              "blocks": [0, 1, 2]}
+    return {"algorithm": "darts", "values": values, "history": [
+        {"epoch": e, "probs": {k: [(i + e) / sum(j + e for j in range(len(v)))
+                                   for i in range(len(v))] for k, v in values.items()}}
+        for e in range(1, epochs + 1)]}
+
+
+def test_plot_alphas_writes_the_same_png_of_its_grid_twice(tmp_path):
+    # 7 decisions: 3 columns, 3 rows of 4.2 x 3.2 inches at 110 dpi
+    alphas = _digits_alphas()
+    plot_alphas(alphas, tmp_path / "a.png")
+    plot_alphas(alphas, tmp_path / "b.png")
+    data = (tmp_path / "a.png").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    assert struct.unpack(">II", data[16:24]) == (round(3 * 4.2 * 110), round(3 * 3.2 * 110))
+    assert (tmp_path / "b.png").read_bytes() == data  # deterministic
+
+
+@pytest.mark.parametrize("font_size", [10, 14])  # matplotlib's default, a user's larger one
+def test_the_alphas_plot_keeps_every_label_inside_and_apart(font_size):
+    from matplotlib import rc_context
+
+    for decisions in (1, 2, 4, 7):
+        alphas = _digits_alphas(epochs=150 if decisions == 4 else 15)
+        alphas["values"] = dict(list(alphas["values"].items())[:decisions])
+        with rc_context({"font.size": font_size}):  # ticks take their font as drawn
+            fig = alphas_figure(alphas)
+            fig.draw_without_rendering()
+        renderer = fig.canvas.get_renderer()
+        assert len(fig.axes) == decisions  # a panel per decision, no empty one drawn
+        inside = fig.bbox
+        boxes = [ax.get_tightbbox(renderer) for ax in fig.axes]  # titles, labels, ticks
+        title, = (t.get_window_extent(renderer) for t in fig.texts
+                  if t.get_text() == fig.get_suptitle())
+        # (one panel's 4.2 inches hold the title at 10 points, not at 14: as tight_layout left it)
+        for box in [*boxes, title] if font_size == 10 or decisions > 1 else boxes:
+            assert inside.x0 <= box.x0 and box.x1 <= inside.x1, (decisions, box, inside)
+            assert inside.y0 <= box.y0 and box.y1 <= inside.y1, (decisions, box, inside)
+        for i, box in enumerate(boxes):
+            assert not box.overlaps(title), (decisions, i)
+            for other in boxes[i + 1:]:
+                assert not box.overlaps(other), (decisions, box, other)
