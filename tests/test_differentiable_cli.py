@@ -118,6 +118,15 @@ def test_plot_alphas_writes_the_same_png_of_its_grid_twice(tmp_path):
     assert (tmp_path / "b.png").read_bytes() == data  # deterministic
 
 
+def test_the_alphas_plot_is_drawn_once(tmp_path):
+    # was: twice, savefig drawing once more for the layout engine tight_layout leaves
+    fig = alphas_figure(_digits_alphas())
+    draws = []
+    fig.canvas.mpl_connect("draw_event", draws.append)
+    fig.savefig(tmp_path / "alphas.png", dpi=110)  # as plot_alphas writes it
+    assert len(draws) == 1
+
+
 @pytest.mark.parametrize("font_size", [10, 14])  # matplotlib's default, a user's larger one
 def test_the_alphas_plot_keeps_every_label_inside_and_apart(font_size):
     from matplotlib import rc_context

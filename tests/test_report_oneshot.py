@@ -1,11 +1,13 @@
 """``show`` and ``report`` of a one-shot run's folder: valid JSON with a NaN score, the rows'
 top cuts, a damaged file named in one line, a killed run said not to have finished, the
 singular of one subnet fine-tuned one epoch, a small score printed as its table does, and
-the module example of ``render_oneshot``. Real files, the real command line."""
+the module example of ``render_oneshot``; the subnets plot's PNG, drawn once. Real files, the
+real command line."""
 
 from __future__ import annotations
 
 import json
+import struct
 
 import pytest
 import yaml
@@ -172,3 +174,20 @@ def test_show_of_a_oneshot_folder_names_the_decisions_its_subnet_never_reaches(t
             "values shape nothing in subnet.pt)\n") in capsys.readouterr().out
     assert main(["show", str(tmp_path), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["unreached"] == ["wb"]
+
+
+def test_the_subnets_plot_is_drawn_once_into_a_png_of_its_size(tmp_path):
+    # was: twice, savefig drawing once more for the layout engine tight_layout leaves
+    pytest.importorskip("matplotlib")
+    from lightning_nas.report.oneshot_plots import subnet_scores_figure
+    from lightning_nas.report.plots import save_png
+
+    history = [{"epoch": e, "arch": {"k": i}, "score": i / 10} for e in (1, 2) for i in range(5)]
+    fig = subnet_scores_figure(history, "max")
+    draws = []
+    fig.canvas.mpl_connect("draw_event", draws.append)
+    save_png(fig, tmp_path / "subnets.png")
+    assert len(draws) == 1
+    data = (tmp_path / "subnets.png").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", data[16:24]) == (6 * 110, 4 * 110)  # 6 x 4 inches, 110 dpi

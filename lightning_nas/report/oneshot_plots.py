@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from lightning_nas.report.plots import PLOT_HINT, pyplot
+from lightning_nas.report.plots import PLOT_HINT, pyplot, save_png
 
 __all__ = ["alphas_figure", "plot_alphas", "plot_subnet_scores", "subnet_scores_figure"]
 
@@ -103,9 +103,7 @@ def plot_subnet_scores(history: list[dict[str, Any]], path: Any, mode: str = "ma
     """The subnets a single-path one-shot search scored with shared weights, one column of
     points per search (``history.json``: ``[{"epoch", "score", "arch"}]``), the best of
     each search marked, drawn by ``subnet_scores_figure``, into ``path``."""
-    fig = subnet_scores_figure(history, mode)
-    fig.savefig(path, dpi=110)
-    pyplot().close(fig)
+    save_png(subnet_scores_figure(history, mode), path)
 
 
 def subnet_scores_figure(history: list[dict[str, Any]], mode: str = "max") -> Any:
