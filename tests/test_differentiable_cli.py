@@ -96,6 +96,24 @@ def test_plot_alphas_draws_a_panel_per_decision(tmp_path):
     assert (tmp_path / "alphas.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_the_export_moves_a_whole_alphas_png_in(tmp_path):
+    # was: plot_alphas wrote alphas.png in place (a kill mid-write left a partial PNG that
+    # looked like a finished output); now a partial file beside it, moved in as the others
+    import torch
+
+    from lightning_nas.oneshot.derive import write_export
+
+    old = tmp_path / "alphas.png"
+    old.write_bytes(b"an earlier export's plot")
+    with old.open("rb") as reader:  # one reading the earlier file keeps it whole
+        files = write_export(tmp_path, {"act1": "relu"}, 0.5, torch.nn.Linear(2, 2), [],
+                             _digits_alphas(2))
+        assert reader.read() == b"an earlier export's plot"  # was: truncated, rewritten
+    assert files["alphas_plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "alphas.json", "alphas.png", "best_arch.yaml", "subnet.pt"]  # no partial file left
+
+
 def _digits_alphas(epochs: int = 15) -> dict:
     """The alphas of the digits supernet's DARTS run (``darts.yaml``): 7 decisions."""
     values = {"conv1": [16, 32, 48], "conv1_kernel": [3, 5], "act1": ["relu", "gelu", "sigmoid"],

@@ -234,7 +234,8 @@ def write_export(export_dir: str | Path, arch: Mapping[str, Any], score: float |
     try:
         from lightning_nas.report.oneshot_plots import plot_alphas
 
-        plot_alphas(alphas, out / "alphas.png")
+        # moved in whole, as the others (was: written in place, partial if killed)
+        write_outputs(out, {"alphas.png": functools.partial(plot_alphas, alphas)})
         files["alphas_plot"] = out / "alphas.png"
     except ImportError:  # matplotlib is the optional ``plot`` extra
         pass

@@ -25,8 +25,9 @@ def plot_alphas(alphas: dict[str, Any], path: Any) -> None:
     """Architecture probabilities of a differentiable one-shot search per epoch: a panel per
     decision, a line per value (``alphas.json``: ``{"values", "history"}``), drawn once, at
     110 dpi, into ``path`` (every DARTS/GDAS export writes it; was: tight_layout's pass over
-    every text, then savefig's two draws)."""
-    alphas_figure(alphas).savefig(path, dpi=110)
+    every text, then savefig's two draws). A PNG whatever ``path``'s suffix (an export writes
+    it to a partial file first, ``write_outputs``)."""
+    alphas_figure(alphas).savefig(path, dpi=110, format="png")
 
 
 def alphas_figure(alphas: dict[str, Any]) -> Any:
