@@ -211,7 +211,7 @@ class RunStore(TrialRecords, FitRecords):
 
     def driver_gone(self) -> bool:
         """Whether the process that last drove this search ran on this machine and is no
-        longer alive (its RUNNING trials are not running: a resume re-runs them)."""
+        longer alive (its RUNNING trials are not running: a resume takes them on again)."""
         driver = self.get_meta("driver")
         return bool(driver) and process_gone(driver.get("pid"), driver.get("host"))
 

@@ -284,8 +284,10 @@ def test_the_html_report_counts_running_trials_and_says_their_search_is_gone(tmp
         store.set_meta("driver", {"pid": dead.pid, "host": socket.gethostname()})
     assert main(["show", str(tmp_path)]) == 0
     counts = capsys.readouterr().out.split("; monitor")[0]
-    assert counts.endswith("1 running (its search is gone: a resume re-runs them, but one the "
-                           "search process ran itself and died in twice is FAILED)")
+    assert counts.endswith("1 running (its search is gone: a resume takes them on again, "
+                           "each from its last.ckpt where an epoch ended, else from its first "
+                           "epoch; but one the search process ran itself and died in twice is "
+                           "FAILED)")
     assert main(["report", str(tmp_path)]) == 0
     page = (tmp_path / "report" / "report.html").read_text()
     assert f"<p>{html.escape(counts)}; best acc = 0.5000 (trial 1)</p>" in page

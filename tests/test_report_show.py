@@ -78,8 +78,11 @@ def test_show_says_when_the_search_of_running_trials_is_gone(tmp_path, capsys):
     store.set_meta("driver", {"pid": dead.pid, "host": socket.gethostname()})
     store.close()
     assert main(["show", str(tmp_path)]) == 0
-    assert ("1 running (its search is gone: a resume re-runs them, but one the search process "
-            "ran itself and died in twice is FAILED)") in capsys.readouterr().out
+    # was: "a resume re-runs them", also of one a resume continues from its last.ckpt (a
+    # promoted trial, one killed after an epoch ended)
+    assert ("1 running (its search is gone: a resume takes them on again, each from its "
+            "last.ckpt where an epoch ended, else from its first epoch; but one the search "
+            "process ran itself and died in twice is FAILED)") in capsys.readouterr().out
     assert main(["show", str(tmp_path), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["summary"]["driver_gone"] is True
 

@@ -31,7 +31,7 @@ def summary(store: RunStore) -> dict[str, Any]:
     """Counts per status, the monitor (``objectives``: each one's mode where several were
     given, the first the monitor; else as the store has it) and the best score;
     ``driver_gone``: whether trials
-    are RUNNING while the search process that ran them is gone (a resume re-runs them);
+    are RUNNING while the search process that ran them is gone (a resume takes them on);
     ``notes``: what the scores of some trials count beyond the data (a DDP validation split
     its ranks do not divide: ``recorded_uneven``, each with its trials);
     ``limited_validation``: what the scores are over under a ``trainer.limit_val_batches``
@@ -87,7 +87,10 @@ def counts_line(s: Mapping[str, Any]) -> str:
         ...              "running": 0, "driver_gone": False})
         '3 completed, 1 failed, 0 rejected, 2 pruned, 0 paused, 0 running'
     """
-    gone = (" (its search is gone: a resume re-runs them, but one the search process ran "
+    # (was: "a resume re-runs them", also of one it goes on with from its last.ckpt: a
+    # promoted trial, one killed after an epoch ended)
+    gone = (" (its search is gone: a resume takes them on again, each from its last.ckpt "
+            "where an epoch ended, else from its first epoch; but one the search process ran "
             "itself and died in twice is FAILED)") if s["driver_gone"] else ""
     return (f"{s['completed']} completed, {s['failed']} failed, {s['rejected']} rejected, "
             f"{s['pruned']} pruned, {s['paused']} paused, {s['running']} running{gone}"

@@ -74,7 +74,7 @@ class TrialExecutor(ABC):
         """Block until at least one submitted trial has finished; return those results."""
 
     def shutdown(self) -> None:  # noqa: B027 - optional hook
-        """Stop the workers (running trials are abandoned; a resume re-runs them)."""
+        """Stop the workers (running trials are abandoned; a resume takes them on again)."""
 
     def __enter__(self) -> TrialExecutor:
         return self

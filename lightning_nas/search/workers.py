@@ -426,7 +426,7 @@ class ProcessExecutor(TrialExecutor):
 
     def shutdown(self) -> None:
         try:
-            self.end_trials()  # running trials abandoned; a resume re-runs them
+            self.end_trials()  # running trials abandoned; a resume takes them on again
             for worker in self._workers:
                 self._retire(worker)
         finally:  # a Ctrl-C meanwhile: none left running, which Python's exit would wait
