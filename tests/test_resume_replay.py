@@ -177,3 +177,16 @@ def test_a_store_written_before_events_were_logged_says_its_resume_cannot_choose
     assert out.count("This run was written by a version that did not log the optimizer's "
                      "asks; the search goes on from the stored results, but cannot make the "
                      "choices the uninterrupted run would have.") == 1
+
+
+def test_a_resume_with_a_budget_below_the_trials_counted_says_why_it_trains_none(
+        tmp_path, capsys):
+    # was: "Resuming ...: 3 completed, 0 failed, 0 to re-run" and then the end, not why
+    _objective_search(tmp_path, budget=3, verbose=True).run()
+    capsys.readouterr()
+    assert len(_objective_search(tmp_path, budget=2, verbose=True).run().trials) == 3
+    out = capsys.readouterr().out
+    assert ("The budget of 2 trials is used: the run folder counts 3 trials already, so no "
+            "new trial starts; a larger budget goes on with the search.") in out
+    _objective_search(tmp_path, budget=3, verbose=True).run()  # used exactly: no such word
+    assert "is used: the run folder counts" not in capsys.readouterr().out

@@ -24,8 +24,9 @@ from lightning_nas.results import TrialStatus
 from lightning_nas.run_folder import user_path
 from lightning_nas.search.failures import FailureWatch
 from lightning_nas.store import RunStore
+from lightning_nas.wording import counted
 
-__all__ = ["COUNTED", "budget_used", "nothing_left"]
+__all__ = ["COUNTED", "budget_used", "nothing_left", "over_budget"]
 
 #: statuses that use up the budget (a FAILED trial does not)
 COUNTED = (TrialStatus.RUNNING, TrialStatus.COMPLETED, TrialStatus.PRUNED, TrialStatus.PAUSED)
@@ -41,6 +42,25 @@ def budget_used(store: RunStore, waiting: Collection[int]) -> int:
         1
     """
     return sum(store.count(status) for status in COUNTED) + len(waiting)
+
+
+def over_budget(used: int, budget: int | None) -> str:
+    """A resume's line where its ``budget`` is below the ``used`` trials its run folder counts
+    (``budget_used``): no new trial starts, and a larger budget goes on (was: the search
+    ended without a word of why it trained none); ``""`` where the budget is not below.
+
+    Example:
+        >>> print(over_budget(8, budget=6))
+        The budget of 6 trials is used: the run folder counts 8 trials already, so no new
+        trial starts; a larger budget goes on with the search.
+        >>> over_budget(6, budget=6)
+        ''
+    """
+    if budget is None or used <= budget:
+        return ""
+    return (f"The budget of {counted(budget, 'trial')} is used: the run folder counts "
+            f"{counted(used, 'trial')} already, so no new trial starts; a larger budget goes "
+            f"on with the search.")
 
 
 def nothing_left(run_dir: str | Path, budget: int | None) -> bool:

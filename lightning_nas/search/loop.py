@@ -30,7 +30,7 @@ from lightning_nas.arch import arch_key, format_arch
 from lightning_nas.errors import ConfigError, NASError, SearchError
 from lightning_nas.results import TrialResult, TrialStatus
 from lightning_nas.search.asktell import AskTell
-from lightning_nas.search.budget_left import budget_used
+from lightning_nas.search.budget_left import budget_used, over_budget
 from lightning_nas.search.checkpoints import FrontPoints, checkpoint_complete
 from lightning_nas.search.costs import Counts, cost_uses
 from lightning_nas.search.executor import TrialExecutor
@@ -180,6 +180,8 @@ class SearchLoop(TrialResults):
                      # sweep's too)
                      + (f", {len(self.paused)} paused" if self.rule is not None or self.paused
                         else ""))
+            if over := over_budget(self.used, self.goal.budget):  # (was: unsaid)
+                self.say(over)
             for trial in self.failures.died_in:  # (was: only counted among the failed)
                 self.say(f"Trial {trial.trial_id} is FAILED, not re-run: {trial.error}")
             if self.failures.reopened:
