@@ -15,6 +15,7 @@ from omegaconf import DictConfig  # noqa: E402
 from lightning_nas.errors import ConfigError, SearchError, SpaceError  # noqa: E402
 from lightning_nas.store import RunStore  # noqa: E402
 from tests import helpers_hydra_sweep  # noqa: E402
+from tests.helpers_ctrl_c import terminal_ctrl_c  # noqa: E402
 from tests.helpers_hydra_sweep import multirun  # noqa: E402
 
 
@@ -126,6 +127,31 @@ def test_a_stop_of_a_sweep_in_a_folder_named_by_the_time_names_its_folder(tmp_pa
     trials = multirun(tmp_path, task, sweeper, sweep_dir=str(folder))
     assert [t.trial_id for t in trials[:2]] == [1, 2] and all(t.score is not None
                                                                for t in trials)
+
+
+def test_a_ctrl_c_of_a_sweep_in_a_folder_named_by_the_time_names_its_folder(tmp_path, capsys):
+    # was: "Interrupted: ...; run the same command again to resume.", and the same command
+    # again swept into a new folder named by the time: the interrupted sweep never resumed
+    named = str(tmp_path / "multiruns" / "${now:%Y-%m-%d_%H-%M-%S-%f}")
+    interrupt: list[bool] = [True]
+
+    def task(cfg: DictConfig) -> float:
+        if interrupt:
+            raise KeyboardInterrupt
+        return float(cfg.x)
+
+    sweeper = {"run_dir": None, "budget": 2, "params": {"x": "range(0, 9)"}}
+    with terminal_ctrl_c(), pytest.raises((SystemExit, KeyboardInterrupt)) as info:
+        multirun(tmp_path, task, sweeper, sweep_dir=named)
+    assert info.type is SystemExit and info.value.code == 130
+    (folder,) = (tmp_path / "multiruns").glob("2*")
+    out = capsys.readouterr().out
+    assert (f"Interrupted: 0 completed, 1 running (re-run on resume); run the same command "
+            f"with hydra.sweep.dir={folder} to resume.") in out, out
+    interrupt.clear()  # as it says: the same command with that folder resumes it
+    trials = multirun(tmp_path, task, sweeper, sweep_dir=str(folder))
+    assert [t.trial_id for t in trials] == [1, 2] and all(t.score is not None for t in trials)
+    assert f"Resuming {folder}: 0 completed" in capsys.readouterr().out
 
 
 def test_an_empty_run_dir_is_refused_as_lightning_nas_search_refuses_it(tmp_path):

@@ -257,9 +257,13 @@ class HydraSweep(Sweeper):
                                      monitor=goal.monitor, mode=goal.mode, seed=goal.seed,
                                      run_dir=settings.run_dir)
             start, resuming = time.monotonic(), len(store) > 0
+            again = (f"run the same command with hydra.sweep.dir="
+                     f"{shlex.quote(str(settings.run_dir.absolute()))}")
             try:  # (the replay of a resume tells the optimizer again: it may fail)
                 loop = _SweepLoop(settings, sweep.space, template, store, executor, optimizer,
                                   rule=None)
+                # its lines too (Ctrl-C's; was: "run the same command again to resume")
+                loop.rerun = again if self._time_named() else None
                 if not loop.resuming:
                     loop.say(self._header(settings, sweep, executor))
                 with sigterm_exits():  # (was: only for jobs in other processes)
@@ -271,9 +275,7 @@ class HydraSweep(Sweeper):
                                  resumed=resuming)
                 worded = sweep_wording(str(err), self.settings, self._folder_key())
                 if self._time_named():  # the same command sweeps into a new folder
-                    worded = worded.replace("run the same command again", f"run the same "
-                                            f"command with hydra.sweep.dir="
-                                            f"{shlex.quote(str(settings.run_dir.absolute()))}")
+                    worded = worded.replace("run the same command again", again)
                 if worded == str(err):
                     raise
                 raise type(err)(worded).with_traceback(err.__traceback__) from err.__cause__
@@ -368,10 +370,16 @@ class HydraSweep(Sweeper):
 # ----------------------------------------------------------------- helpers
 class _SweepLoop(SearchLoop):
     """The search loop, its lines and warm start's warnings in a sweep's words (a resume of
-    a sweep without a seed names ``hydra.sweeper.seed``; was: ``seed``, a search's key)."""
+    a sweep without a seed names ``hydra.sweeper.seed``; was: ``seed``, a search's key).
+    ``rerun``, where its folder is named by the time, is how to run it again there (the
+    same command sweeps into a new folder)."""
+
+    rerun: str | None = None
 
     def worded(self, text: str) -> str:
-        return sweep_phrases(text)  # (not `search.<key>`: a trial line's may be a path)
+        text = sweep_phrases(text)  # (not `search.<key>`: a trial line's may be a path)
+        return text if self.rerun is None else text.replace("run the same command again",
+                                                            self.rerun)
 
 
 def _keep_job(store: RunStore, trial: int, folder: str, choices: dict[str, str]) -> None:
