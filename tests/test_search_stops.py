@@ -71,6 +71,39 @@ def test_a_stop_on_failures_lets_the_running_trials_finish_and_stores_them(
                                     "stored (not killed); no trial started after the stop.")
 
 
+def test_a_fatal_stop_while_a_trial_runs_offers_no_fresh_start_as_none_completed(tmp_path):
+    # was: "... remove RUN (no trial completed) or choose another run_dir", while the trial
+    # running then was let finish and completed: the run it said to remove held a result
+    from concurrent.futures import ThreadPoolExecutor
+
+    failed, calls, lock = threading.Event(), [], threading.Lock()
+
+    def objective(arch: dict) -> dict:  # the first call runs on until the second failed
+        with lock:
+            calls.append(arch)
+            first = len(calls) == 1
+        if not first:
+            return {"scor": float(arch["c"])}  # a misspelt monitor: every trial would
+        assert failed.wait(60), "the failure never came"
+        return {"score": float(arch["c"])}
+
+    def on_trial_end(result) -> None:
+        if result.status is TrialStatus.FAILED:
+            failed.set()
+
+    with ThreadPoolExecutor(max_workers=2) as pool, pytest.raises(SearchError) as info:
+        Search(None, {"c": {"choice": [1, 2, 3, 4, 5, 6]}}, monitor="score", mode="max",
+               objective=objective, budget=6, seed=0, run_dir=tmp_path, executor=pool,
+               num_workers=2, on_trial_end=on_trial_end, verbose=False).run()
+    said = str(info.value)
+    assert "failed with an error every trial would hit: MonitorError" in said, said
+    assert "no trial completed" not in said and "is not resumed" not in said, said
+    assert said.endswith(" runs again). The 1 other trial running then was let finish and "
+                         "stored (not killed); no trial started after the stop."), said
+    with RunStore(tmp_path / "search.db") as store:  # as it was let: it completed
+        assert store.count(TrialStatus.COMPLETED) == 1 and store.count(TrialStatus.FAILED) == 1
+
+
 def test_a_max_failures_stop_counts_the_trials_that_failed_after_it(tmp_path):
     # was: the message counted the failures when the stop was decided ("1 trials failed"),
     # while the trial running then failed after it and the store held 2

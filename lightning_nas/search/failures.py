@@ -228,8 +228,9 @@ class FailureWatch:
             self.waiting.clear()  # another one started already takes this branch too
             self.store.set_meta("stopped_by", [])
         elif result.fatal:
-            self._stopped_by(line)
-            how = self._how_to_go_on([result.trial_id], completed, line)
+            self._stopped_by(line)  # (the trials running may complete: no fresh start
+            # offered while they do; was: "remove RUN (no trial completed)" all the same)
+            how = self._how_to_go_on([result.trial_id], completed + running, line)
             raise SearchError(f"trial {result.trial_id} failed with an error every trial would "
                               f"hit: {line}{how}{_let_finish(running, how)}")
         elif previous and previous[1] == line and previous[0] != result.trial_id \
