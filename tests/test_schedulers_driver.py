@@ -217,6 +217,38 @@ def test_no_promotion_starts_after_the_time_limit(tmp_path):
         "resume the run)")
 
 
+class PromotesAPair(PauseAtFirstEpoch):
+    """Promotes the first paused trial once two are paused."""
+
+    def promotion(self, paused):
+        return min(paused) if len(paused) >= 2 else None
+
+
+def test_a_search_that_used_its_budget_says_a_larger_one_may_promote_the_paused(tmp_path):
+    # was: "... (1 paused), so it has no best trial; a resume may promote the paused", and
+    # the same search again trained nothing and said the same: its budget was used
+    space = {"width": {"choice": [4, 8]}, "lr": {"float": [0.01, 0.1]}}
+
+    def search(budget: int) -> Search:
+        return Search(TinyNet, space, data=BlobData, trainer={"max_epochs": 3},
+                      budget=budget, scheduler=PromotesAPair(), seed=0, run_dir=tmp_path,
+                      verbose=False)
+
+    for _ in range(2):  # the same search again: nothing trained, the same said
+        with pytest.raises(NoCompletedTrialError) as info:
+            search(1).run()
+        assert str(info.value).endswith(
+            "completed (1 paused), so it has no best trial; a resume with a larger budget "
+            "may promote the paused"), str(info.value)
+        assert [(t.status, t.epochs) for t in info.value.result.trials] == [
+            (TrialStatus.PAUSED, 1)]
+    try:  # as it says: a larger budget promotes it (it trains on past its pause)
+        trials = search(2).run().trials
+    except NoCompletedTrialError as err:
+        trials = err.result.trials
+    assert trials[0].trial_id == 1 and trials[0].epochs > 1, trials
+
+
 class PromotesByName(PauseAtFirstEpoch):
     """Promotes by a name of its own (``"trial-1"``), not by a key of ``paused``."""
 

@@ -266,7 +266,8 @@ class Search:
         if best is None:  # (was: returned without a word; `result.best.arch` then raised
             # an AttributeError) the CLI exits 1, a Hydra sweep ends in an error, as here
             raise NoCompletedTrialError(nothing_completed(trials, self.run_dir, loop.ended,
-                                                          self.python), result)
+                                                          self.python, goal.time_limit),
+                                        result)
         return result
 
     def _searched(self, executor: TrialExecutor, owned: bool) -> tuple[RunStore, SearchLoop]:

@@ -32,7 +32,7 @@ _SAID = (TrialStatus.FAILED, TrialStatus.REJECTED, TrialStatus.PRUNED, TrialStat
 
 
 def nothing_completed(trials: Sequence[TrialResult], run_dir: Path, ended: str | None,
-                      python: bool = True) -> str:
+                      python: bool = True, time_limit: float | None = None) -> str:
     """The message of a search whose ``trials`` hold no COMPLETED one: their counts, why
     the search loop stopped asking (``ended``, ``SearchLoop.ended``; None: its budget was
     used) and what to do, in Python's words (``python``: ``time_limit``, ``.run()``) or a
@@ -43,6 +43,10 @@ def nothing_completed(trials: Sequence[TrialResult], run_dir: Path, ended: str |
         run_dir: the run folder.
         ended: why the loop stopped asking, as ``SearchLoop.ended`` says it.
         python: whether the search was built in Python (else from a config).
+        time_limit: the search's time limit, if any. A search that used its budget with
+            none promoted every paused trial it could: a resume with a larger budget may
+            promote the others, the same budget none (a time limit may have cut a
+            promotion short).
 
     Example:
         >>> print(nothing_completed([], Path("runs/a"), None, python=False))
@@ -61,8 +65,10 @@ def nothing_completed(trials: Sequence[TrialResult], run_dir: Path, ended: str |
             ended or "").startswith("the time limit"):
         said.append("every architecture proposed broke the limits or constraints: loosen them "
                     "or widen the space")
-    if any(t.status is TrialStatus.PAUSED for t in trials):
-        said.append("a resume may promote the paused")
+    if any(t.status is TrialStatus.PAUSED for t in trials):  # as the summary says it (was:
+        # "a resume may promote", where the same search again trained nothing)
+        larger = " with a larger budget" if ended is None and time_limit is None else ""
+        said.append(f"a resume{larger} may promote the paused")
     if (ended or "").startswith("the time limit"):
         said.append("give a longer time_limit (call .run() again to resume the run)" if python
                     else "give a longer search.time_limit (the same command again resumes "
