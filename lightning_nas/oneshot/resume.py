@@ -40,6 +40,7 @@ from lightning_nas.errors import ConfigError
 from lightning_nas.numeric import is_int
 from lightning_nas.oneshot.fit_end import time_bound, time_spent
 from lightning_nas.oneshot.resume_read import Shapes, read_checkpoint, supernet_shapes
+from lightning_nas.oneshot.run_checkpoint import stopped_in
 from lightning_nas.run_folder import user_path
 from lightning_nas.user_warnings import warn_rank_zero
 from lightning_nas.wording import counted
@@ -52,7 +53,6 @@ __all__ = ["LAST", "built_rates", "checkpoint_settings", "check_resume",
 #: ``--ckpt_path last``: the newest epoch-end checkpoint of the run folder
 LAST = "last"
 _SPOS_KEY = "OneShotNAS"
-_RUN_CHECKPOINT = "lightning_nas.RunCheckpoint{"  # its state_key (run_checkpoint.py)
 
 
 def recount_repeated_epoch(trainer: Any) -> None:
@@ -146,7 +146,7 @@ def checkpoint_settings(path: Path, ckpt: Any = None) -> dict[str, Any]:
         (state for state in states.values() if isinstance(state, Mapping)  # key is its name):
          and isinstance(state.get("time_elapsed"), Mapping)), {})  # the training time so far
     counts = {"steps": steps, "trained": (timer.get("time_elapsed") or {}).get("train"),
-              "stopped": _stopped(states)}
+              "stopped": stopped_in(states)}
     for key in (ckpt.get("callbacks") or {}) if isinstance(ckpt, Mapping) else ():
         if isinstance(key, str) and key.startswith(_SPOS_KEY + "{"):
             settings = ast.literal_eval(key[len(_SPOS_KEY):])  # the callback's state_key
@@ -160,15 +160,6 @@ def checkpoint_settings(path: Path, ckpt: Any = None) -> dict[str, Any]:
                 "batches": _batches(ckpt), **counts}
     raise ConfigError(f"--ckpt_path {path}: not a checkpoint of a one-shot search (it holds "
                       f"no OneShotNAS callback state and no DifferentiableNAS module)")
-
-
-def _stopped(states: Mapping[str, Any]) -> bool:
-    """Whether the run's own epoch-end checkpoint callback (``run_checkpoint.RunCheckpoint``,
-    its state among the checkpoint's callbacks' ``states``) saved it after a callback had
-    stopped the fit (``EarlyStopping``); False for any other checkpoint."""
-    return any(isinstance(key, str) and key.startswith(_RUN_CHECKPOINT)
-               and isinstance(state, Mapping) and state.get("stopped") is True
-               for key, state in states.items())
 
 
 def _bound(trainer_cfg: Mapping[str, Any], key: str) -> int | None:

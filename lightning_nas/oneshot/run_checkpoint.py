@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from weakref import proxy
@@ -28,7 +29,7 @@ from lightning_nas.oneshot.fit_end import training_ends
 from lightning_nas.search.pending_last import PendingLast
 from lightning_nas.search.plateau_steps import PlateauSteps
 
-__all__ = ["RunCheckpoint", "epoch_end_checkpoint"]
+__all__ = ["RunCheckpoint", "epoch_end_checkpoint", "stopped_in"]
 
 
 class RunCheckpoint(PlateauSteps, ModelCheckpoint):
@@ -122,3 +123,20 @@ def epoch_end_checkpoint(run_dir: Path) -> RunCheckpoint:
     # earlier run's); Lightning's save_last would write it as a second copy of each
     return RunCheckpoint(dirpath=run_dir / "checkpoints", filename="last", save_top_k=1,
                          enable_version_counter=False, save_on_train_epoch_end=True)
+
+
+def stopped_in(states: Mapping[str, Any]) -> bool:
+    """Whether a checkpoint whose callbacks' states are ``states`` was saved by the run's
+    own ``RunCheckpoint`` after a callback had stopped the fit (its ``stopped``; read by
+    ``resume.checkpoint_settings``); False for any other checkpoint.
+
+    Example:
+        >>> stopped_in({"lightning_nas.RunCheckpoint{'every_n_epochs': 1}": {"stopped": True}})
+        True
+        >>> stopped_in({"ModelCheckpoint{'every_n_epochs': 1}": {"stopped": True}})
+        False
+    """
+    prefix = f"lightning_nas.{RunCheckpoint.__qualname__}{{"  # its state_key, as Lightning
+    return any(isinstance(key, str) and key.startswith(prefix)  # forms it
+               and isinstance(state, Mapping) and state.get("stopped") is True
+               for key, state in states.items())
