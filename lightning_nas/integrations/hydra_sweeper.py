@@ -257,13 +257,12 @@ class HydraSweep(Sweeper):
                                      monitor=goal.monitor, mode=goal.mode, seed=goal.seed,
                                      run_dir=settings.run_dir)
             start, resuming = time.monotonic(), len(store) > 0
-            again = (f"run the same command with hydra.sweep.dir="
-                     f"{shlex.quote(str(settings.run_dir.absolute()))}")
+            rerun = self._rerun(settings)
             try:  # (the replay of a resume tells the optimizer again: it may fail)
                 loop = _SweepLoop(settings, sweep.space, template, store, executor, optimizer,
                                   rule=None)
                 # its lines too (Ctrl-C's; was: "run the same command again to resume")
-                loop.rerun = again if self._time_named() else None
+                loop.rerun = rerun
                 if not loop.resuming:
                     loop.say(self._header(settings, sweep, executor))
                 with sigterm_exits():  # (was: only for jobs in other processes)
@@ -274,8 +273,8 @@ class HydraSweep(Sweeper):
                     self._finish(settings, store, sweep, time.monotonic() - start, stopped=True,
                                  resumed=resuming)
                 worded = sweep_wording(str(err), self.settings, self._folder_key())
-                if self._time_named():  # the same command sweeps into a new folder
-                    worded = worded.replace("run the same command again", again)
+                if rerun is not None:  # the same command sweeps into a new folder
+                    worded = worded.replace("run the same command again", rerun)
                 if worded == str(err):
                     raise
                 raise type(err)(worded).with_traceback(err.__traceback__) from err.__cause__
@@ -307,6 +306,14 @@ class HydraSweep(Sweeper):
         values = job_values(job, store.get_meta("job_config") or {}, sweep, loader)
         store.set_meta("job_trials", {**store.get_meta("job_trials", {}),
                                       str(trial): {"choices": own, "values": values}})
+
+    def _rerun(self, settings: SearchSettings) -> str | None:
+        """How to run this sweep again in its folder where ``_time_named`` (the same
+        command sweeps into a new one), for its lines to say; None otherwise."""
+        if not self._time_named():
+            return None
+        return (f"run the same command with hydra.sweep.dir="
+                f"{shlex.quote(str(settings.run_dir.absolute()))}")
 
     def _time_named(self) -> bool:
         """Whether the sweep's folder is ``hydra.sweep.dir`` named by the time
@@ -346,11 +353,11 @@ class HydraSweep(Sweeper):
                 f"{type(self.launcher).__name__}, "
                 f"space of {'infinitely many' if size == math.inf else int(size)} "
                 f"architectures, {scored_by(goal, directions=True)}")
-        named = OmegaConf.to_container(self.config.hydra.sweep, resolve=False).get("dir")
-        if self._time_named():  # the template's
+        rerun = self._rerun(settings)
+        if rerun is not None:  # the template's
+            named = OmegaConf.to_container(self.config.hydra.sweep, resolve=False).get("dir")
             line += (f"\nIts folder is named by the time (hydra.sweep.dir: {named}): to "
-                     f"resume this sweep after a kill, run the same command with "
-                     f"hydra.sweep.dir={shlex.quote(str(settings.run_dir.absolute()))}")
+                     f"resume this sweep after a kill, {rerun}")
         return line
 
     def _finish(self, settings: SearchSettings, store: RunStore, sweep: SweepParams,
