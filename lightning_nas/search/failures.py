@@ -237,10 +237,9 @@ class FailureWatch:
                 and not completed:
             shared = format_arch({k: v for k, v in result.arch.items() if previous[2].get(k) == v})
             first, second = sorted((previous[0], result.trial_id))
-            self._stopped_by(line)  # (each named trial runs again once it is fixed; was:
-            # the stop said nothing of how to go on)
-            again = self.store.get_meta("stopped_by") or [first, second]
-            how = self._how_to_go_on(again, completed + running, line)
+            again = self._stopped_by(line)  # (each named trial runs again once it is
+            # fixed; was: the stop said nothing of how to go on)
+            how = self._how_to_go_on(again or [first, second], completed + running, line)
             raise SearchError(_same_way(first, second, result, shared, line, running, how))
         if self.failed() > self.max_failures:
             stop = self._count_error(running)
@@ -287,10 +286,13 @@ class FailureWatch:
         final.__cause__, final.__context__ = stop.__cause__, stop.__context__
         return final
 
-    def _stopped_by(self, line: str) -> None:
+    def _stopped_by(self, line: str) -> list[int]:
         """Name the failed trials with the error ``line`` (a fix of its cause, then a
         resume, runs them again), beside those named already: a trial let finish after a
-        stop may stop it again with another error (was: it replaced the first's)."""
-        named = set(self.store.get_meta("stopped_by") or [])
-        self.store.set_meta("stopped_by", sorted(named | {t.trial_id for t in self.store.trials(
-            TrialStatus.FAILED) if first_line(t.error) == line}))
+        stop may stop it again with another error (was: it replaced the first's). Returns
+        the trials now named, as stored."""
+        named = sorted(set(self.store.get_meta("stopped_by") or []) | {
+            t.trial_id for t in self.store.trials(TrialStatus.FAILED)
+            if first_line(t.error) == line})
+        self.store.set_meta("stopped_by", named)
+        return named
